@@ -1,0 +1,232 @@
+//! The event history: what an execution's run has seen and done, in order.
+
+use serde::{Deserialize, Serialize};
+
+use super::{ModuleHash, Payload, TypeName};
+
+/// One entry of an execution's history. `index` counts from 0; the order of
+/// the history is the order events are delivered in on every replay.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub index: u64,
+    /// Host time the event was recorded at; the workflow sees it as its time
+    /// while it processes the event.
+    pub at_ms: u64,
+    pub event: EventKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    ExecutionStarted {
+        workflow_type: TypeName,
+        module: ModuleHash,
+        input: Payload,
+        /// Seeds the run's random stream and its WASI randomness.
+        seed: u64,
+    },
+    ActivityScheduled {
+        handle: u64,
+        name: String,
+        input: Payload,
+        options: ActivityOptions,
+    },
+    /// An attempt failed and another is due at `retry_at_ms`. Not delivered to
+    /// the workflow; recorded so that a restart neither loses nor repeats the
+    /// schedule.
+    ActivityAttemptFailed {
+        handle: u64,
+        attempt: u32,
+        failure: Failure,
+        retry_at_ms: u64,
+    },
+    ActivityCompleted {
+        handle: u64,
+        attempt: u32,
+        output: Payload,
+    },
+    ActivityFailed {
+        handle: u64,
+        attempts: u32,
+        failure: Failure,
+    },
+    TimerStarted {
+        handle: u64,
+        duration_ms: u64,
+        fire_at_ms: u64,
+    },
+    TimerFired {
+        handle: u64,
+    },
+    ExecutionCompleted {
+        output: Payload,
+    },
+    ExecutionFailed {
+        failure: Failure,
+    },
+}
+
+impl EventKind {
+    /// The handle of a command this event records, if it records one.
+    pub fn command_handle(&self) -> Option<u64> {
+        match self {
+            Self::ActivityScheduled { handle, .. } | Self::TimerStarted { handle, .. } => Some(*handle),
+            _ => None,
+        }
+    }
+
+    /// The outcome this event delivers to the workflow, if it delivers one.
+    pub fn completion(&self) -> Option<(u64, Result<Payload, Failure>)> {
+        match self {
+            Self::ActivityCompleted { handle, output, .. } => Some((*handle, Ok(output.clone()))),
+            Self::ActivityFailed { handle, failure, .. } => Some((*handle, Err(failure.clone()))),
+            Self::TimerFired { handle } => Some((*handle, Ok(Payload::default()))),
+            _ => None,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::ExecutionStarted { .. } => "execution_started",
+            Self::ActivityScheduled { .. } => "activity_scheduled",
+            Self::ActivityAttemptFailed { .. } => "activity_attempt_failed",
+            Self::ActivityCompleted { .. } => "activity_completed",
+            Self::ActivityFailed { .. } => "activity_failed",
+            Self::TimerStarted { .. } => "timer_started",
+            Self::TimerFired { .. } => "timer_fired",
+            Self::ExecutionCompleted { .. } => "execution_completed",
+            Self::ExecutionFailed { .. } => "execution_failed",
+        }
+    }
+
+    /// One line for a person: the kind and its main fields.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::ExecutionStarted { workflow_type, module, input, seed } => format!(
+                "execution_started type={workflow_type} module={} input={} seed={seed}",
+                module.short(),
+                input.to_json()
+            ),
+            Self::ActivityScheduled { handle, name, input, .. } => {
+                format!("activity_scheduled #{handle} {name}({})", input.to_json())
+            }
+            Self::ActivityAttemptFailed { handle, attempt, failure, retry_at_ms } => format!(
+                "activity_attempt_failed #{handle} attempt={attempt} {failure} retry_at_ms={retry_at_ms}"
+            ),
+            Self::ActivityCompleted { handle, attempt, output } => {
+                format!("activity_completed #{handle} attempt={attempt} output={}", output.to_json())
+            }
+            Self::ActivityFailed { handle, attempts, failure } => {
+                format!("activity_failed #{handle} attempts={attempts} {failure}")
+            }
+            Self::TimerStarted { handle, duration_ms, fire_at_ms } => {
+                format!("timer_started #{handle} duration_ms={duration_ms} fire_at_ms={fire_at_ms}")
+            }
+            Self::TimerFired { handle } => format!("timer_fired #{handle}"),
+            Self::ExecutionCompleted { output } => format!("execution_completed output={}", output.to_json()),
+            Self::ExecutionFailed { failure } => format!("execution_failed {failure}"),
+        }
+    }
+}
+
+/// A failure as guests report it and as the host reports it back to them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Failure {
+    pub kind: String,
+    pub message: String,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
+    #[serde(default)]
+    pub non_retryable: bool,
+}
+
+impl Failure {
+    pub fn new(kind: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { kind: kind.into(), message: message.into(), details: None, non_retryable: false }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)
+    }
+}
+
+/// How an activity is retried.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetryPolicy {
+    pub initial_interval_ms: u64,
+    pub backoff_coefficient: f64,
+    pub maximum_interval_ms: u64,
+    /// 0: no limit.
+    pub maximum_attempts: u32,
+    #[serde(default)]
+    pub non_retryable_kinds: Vec<String>,
+}
+
+impl Default for RetryPolicy {
+    /// Temporal's defaults: 1 s, doubling, capped at 100 s, no attempt limit.
+    fn default() -> Self {
+        Self {
+            initial_interval_ms: 1_000,
+            backoff_coefficient: 2.0,
+            maximum_interval_ms: 100_000,
+            maximum_attempts: 0,
+            non_retryable_kinds: Vec::new(),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Delay before attempt `attempt + 1`, after attempt `attempt` (from 1) failed.
+    pub fn delay_after(&self, attempt: u32) -> u64 {
+        let exp = i32::try_from(attempt.saturating_sub(1)).unwrap_or(i32::MAX);
+        let raw = self.initial_interval_ms as f64 * self.backoff_coefficient.max(1.0).powi(exp);
+        let capped = raw.min(self.maximum_interval_ms.max(self.initial_interval_ms) as f64);
+        // `as` on a finite, non-negative, capped f64 saturates; this is the one
+        // float-to-int conversion and it cannot wrap.
+        capped.max(0.0) as u64
+    }
+
+    /// Whether another attempt may follow attempt `attempt` that failed with `failure`.
+    pub fn allows_retry(&self, attempt: u32, failure: &Failure) -> bool {
+        !failure.non_retryable
+            && !self.non_retryable_kinds.iter().any(|k| k == &failure.kind)
+            && (self.maximum_attempts == 0 || attempt < self.maximum_attempts)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ActivityOptions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryPolicy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_to_close_timeout_ms: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.delay_after(1), 1_000);
+        assert_eq!(p.delay_after(2), 2_000);
+        assert_eq!(p.delay_after(3), 4_000);
+        assert_eq!(p.delay_after(30), 100_000);
+    }
+
+    #[test]
+    fn retry_respects_limits_and_kinds() {
+        let p = RetryPolicy { maximum_attempts: 2, non_retryable_kinds: vec!["Fatal".into()], ..Default::default() };
+        let f = Failure::new("Flaky", "x");
+        assert!(p.allows_retry(1, &f));
+        assert!(!p.allows_retry(2, &f));
+        assert!(!p.allows_retry(1, &Failure::new("Fatal", "x")));
+        let mut nr = Failure::new("Flaky", "x");
+        nr.non_retryable = true;
+        assert!(!p.allows_retry(1, &nr));
+    }
+}

@@ -1,0 +1,25 @@
+//! Domain types shared by every module: ids, payloads, events, executions.
+//! Plain data with serde; no I/O, no wasmtime, no redb.
+
+mod event;
+mod execution;
+mod ids;
+mod payload;
+
+pub use event::{ActivityOptions, Event, EventKind, Failure, RetryPolicy};
+pub use execution::{ExecutionRecord, ExecutionStatus, ModuleKind, ModuleMeta};
+pub use ids::{ExecutionId, ModuleHash, TypeName};
+pub use payload::Payload;
+
+/// A string from outside did not parse into a domain type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelError {
+    #[error("invalid execution id {0:?}: use 1-200 ASCII letters, digits, '-', '_', '.' or ':'")]
+    InvalidExecutionId(String),
+    #[error("invalid module hash {0:?}: expected 64 hex digits (sha-256)")]
+    InvalidModuleHash(String),
+    #[error("invalid workflow type name {0:?}: use 1-100 ASCII letters, digits, '-', '_' or '.'")]
+    InvalidTypeName(String),
+    #[error("invalid status {0:?}: expected running, completed, failed or stalled")]
+    InvalidStatus(String),
+}

@@ -1,0 +1,29 @@
+//! Store errors, split by what the caller does next.
+
+/// A failure of the store as a whole: the disk, the file, the committer.
+/// Callers cannot fix these; they report them (a 500) and keep the execution
+/// as it was, since nothing was committed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage error: {0}")]
+    Backend(String),
+    #[error("stored record is corrupt ({what}): {detail}")]
+    Corrupt { what: &'static str, detail: String },
+    #[error("the store's committer has stopped (the host is shutting down or a commit failed)")]
+    CommitterGone,
+}
+
+impl<E: Into<redb::Error>> From<E> for StoreError {
+    fn from(e: E) -> Self {
+        Self::Backend(e.into().to_string())
+    }
+}
+
+/// One operation of a batch was refused; the rest of the batch committed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpError {
+    #[error("an execution with id {0} already exists")]
+    ExecutionExists(String),
+    #[error("no execution with id {0}")]
+    NoSuchExecution(String),
+}

@@ -1,0 +1,287 @@
+//! The store: redb schema and typed transactions. The only module that
+//! touches redb; nothing of redb crosses its border. Reads open their own
+//! read transaction; every write goes through the group committer, so each
+//! `write` call is atomic and durable when it returns, and many callers share
+//! one fsync.
+
+mod committer;
+mod error;
+mod tables;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use redb::{Database, ReadableDatabase, ReadableTable};
+use tokio::sync::{mpsc, oneshot};
+
+pub use error::{OpError, StoreError};
+
+use crate::model::{
+    Event, EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, Failure, ModuleHash, ModuleMeta, Payload,
+    TypeName,
+};
+use committer::{from_json, Request};
+use tables::{ACTIVITIES, EXECUTIONS, HISTORY, MODULES, MODULE_META, TIMERS, WORKFLOW_TYPES};
+
+/// One write. A batch of ops commits atomically with other batches.
+#[derive(Debug, Clone)]
+pub enum Op {
+    PutModule { meta: ModuleMeta, bytes: Vec<u8> },
+    SetWorkflowType { name: TypeName, module: ModuleHash },
+    SetActivity { name: String, module: ModuleHash },
+    /// Creates the execution row and its first event; refused if the id exists.
+    CreateExecution { record: ExecutionRecord, started: EventKind },
+    /// Appends events (the store numbers them), adds and removes timer rows,
+    /// and optionally closes or stalls the execution: one state change.
+    Append {
+        id: ExecutionId,
+        at_ms: u64,
+        events: Vec<EventKind>,
+        timers_add: Vec<(u64, u64)>,
+        timers_remove: Vec<(u64, u64)>,
+        close: Option<Close>,
+    },
+}
+
+impl Op {
+    pub fn append(id: &ExecutionId, at_ms: u64, events: Vec<EventKind>) -> Self {
+        Self::Append {
+            id: id.clone(),
+            at_ms,
+            events,
+            timers_add: Vec::new(),
+            timers_remove: Vec::new(),
+            close: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Close {
+    Completed(Payload),
+    Failed(Failure),
+    Stalled(String),
+}
+
+/// A pending timer as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TimerRow {
+    pub due_ms: u64,
+    pub execution: ExecutionId,
+    pub handle: u64,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Database>,
+    committer: mpsc::UnboundedSender<Request>,
+}
+
+impl Store {
+    /// Opens (or creates) the database file `dir/weft.redb`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Backend(format!("creating {}: {e}", dir.display())))?;
+        let db = Arc::new(Database::create(dir.join("weft.redb"))?);
+        {
+            // Create every table up front so reads never meet a missing one.
+            let txn = db.begin_write()?;
+            txn.open_table(MODULES)?;
+            txn.open_table(MODULE_META)?;
+            txn.open_table(WORKFLOW_TYPES)?;
+            txn.open_table(ACTIVITIES)?;
+            txn.open_table(EXECUTIONS)?;
+            txn.open_table(HISTORY)?;
+            txn.open_table(TIMERS)?;
+            txn.commit()?;
+        }
+        let committer = committer::spawn(db.clone());
+        Ok(Self { db, committer })
+    }
+
+    /// Commits `ops` atomically and durably (grouped with other callers').
+    /// The outer error means nothing was written; an inner error refuses one op.
+    pub async fn write(&self, ops: Vec<Op>) -> Result<Vec<Result<(), OpError>>, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.committer.send(Request { ops, reply }).map_err(|_| StoreError::CommitterGone)?;
+        rx.await.map_err(|_| StoreError::CommitterGone)?
+    }
+
+    pub fn module_bytes(&self, hash: &ModuleHash) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(MODULES)?;
+        Ok(table.get(hash.to_string().as_str())?.map(|g| g.value().to_vec()))
+    }
+
+    pub fn modules(&self) -> Result<Vec<ModuleMeta>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(MODULE_META)?;
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            out.push(from_json("module meta", entry?.1.value())?);
+        }
+        out.sort_by_key(|m: &ModuleMeta| m.deployed_at_ms);
+        Ok(out)
+    }
+
+    pub fn workflow_type(&self, name: &TypeName) -> Result<Option<ModuleHash>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(WORKFLOW_TYPES)?;
+        let found = table.get(name.as_str())?.map(|g| g.value().to_owned());
+        found.map(|h| parse_hash(&h)).transpose()
+    }
+
+    pub fn workflow_types(&self) -> Result<Vec<(TypeName, ModuleHash)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(WORKFLOW_TYPES)?;
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (k, v) = entry?;
+            let name = k
+                .value()
+                .parse()
+                .map_err(|e: crate::model::ModelError| StoreError::Corrupt { what: "workflow type", detail: e.to_string() })?;
+            out.push((name, parse_hash(v.value())?));
+        }
+        Ok(out)
+    }
+
+    pub fn activity_module(&self, name: &str) -> Result<Option<ModuleHash>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(ACTIVITIES)?;
+        let found = table.get(name)?.map(|g| g.value().to_owned());
+        found.map(|h| parse_hash(&h)).transpose()
+    }
+
+    pub fn execution(&self, id: &ExecutionId) -> Result<Option<ExecutionRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(EXECUTIONS)?;
+        let found = table.get(id.as_str())?.map(|g| g.value().to_vec());
+        found.map(|raw| from_json("execution", &raw)).transpose()
+    }
+
+    /// Executions matching the filters, newest first.
+    pub fn executions(
+        &self,
+        status: Option<ExecutionStatus>,
+        workflow_type: Option<&TypeName>,
+    ) -> Result<Vec<ExecutionRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(EXECUTIONS)?;
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let record: ExecutionRecord = from_json("execution", entry?.1.value())?;
+            if status.is_some_and(|s| s != record.status) {
+                continue;
+            }
+            if workflow_type.is_some_and(|t| t != &record.workflow_type) {
+                continue;
+            }
+            out.push(record);
+        }
+        out.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms).then_with(|| a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    /// The history of `id` from index `from` on.
+    pub fn history(&self, id: &ExecutionId, from: u64) -> Result<Vec<Event>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(HISTORY)?;
+        let mut out = Vec::new();
+        for entry in table.range((id.as_str(), from)..=(id.as_str(), u64::MAX))? {
+            out.push(from_json("event", entry?.1.value())?);
+        }
+        Ok(out)
+    }
+
+    pub fn history_len(&self, id: &ExecutionId) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(HISTORY)?;
+        let last = table.range((id.as_str(), 0)..=(id.as_str(), u64::MAX))?.next_back();
+        Ok(match last {
+            Some(entry) => entry?.0.value().1 + 1,
+            None => 0,
+        })
+    }
+
+    /// Every pending timer, earliest first.
+    pub fn timers(&self) -> Result<Vec<TimerRow>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(TIMERS)?;
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let entry = entry?;
+            let (due_ms, id, handle) = entry.0.value();
+            let execution = id
+                .parse()
+                .map_err(|e: crate::model::ModelError| StoreError::Corrupt { what: "timer", detail: e.to_string() })?;
+            out.push(TimerRow { due_ms, execution, handle });
+        }
+        Ok(out)
+    }
+}
+
+fn parse_hash(s: &str) -> Result<ModuleHash, StoreError> {
+    s.parse().map_err(|e: crate::model::ModelError| StoreError::Corrupt { what: "module hash", detail: e.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Payload;
+
+    fn record(id: &str) -> ExecutionRecord {
+        ExecutionRecord {
+            id: id.parse().unwrap(),
+            workflow_type: "t".parse().unwrap(),
+            module: ModuleHash::of(b"m"),
+            status: ExecutionStatus::Running,
+            created_at_ms: 1,
+            closed_at_ms: None,
+            input: Payload::default(),
+            output: None,
+            failure: None,
+            stall_reason: None,
+        }
+    }
+
+    fn started() -> EventKind {
+        EventKind::ExecutionStarted {
+            workflow_type: "t".parse().unwrap(),
+            module: ModuleHash::of(b"m"),
+            input: Payload::default(),
+            seed: 7,
+        }
+    }
+
+    #[tokio::test]
+    async fn appends_are_numbered_and_close_updates_the_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let id: ExecutionId = "e1".parse().unwrap();
+        let out = store.write(vec![Op::CreateExecution { record: record("e1"), started: started() }]).await.unwrap();
+        assert_eq!(out, vec![Ok(())]);
+        let dup = store.write(vec![Op::CreateExecution { record: record("e1"), started: started() }]).await.unwrap();
+        assert_eq!(dup, vec![Err(OpError::ExecutionExists("e1".into()))]);
+
+        let mut op = Op::append(&id, 5, vec![EventKind::TimerStarted { handle: 1, duration_ms: 10, fire_at_ms: 15 }]);
+        if let Op::Append { timers_add, .. } = &mut op {
+            timers_add.push((15, 1));
+        }
+        store.write(vec![op]).await.unwrap();
+        assert_eq!(store.timers().unwrap(), vec![TimerRow { due_ms: 15, execution: id.clone(), handle: 1 }]);
+
+        let mut op = Op::append(&id, 15, vec![EventKind::TimerFired { handle: 1 }]);
+        if let Op::Append { timers_remove, close, .. } = &mut op {
+            timers_remove.push((15, 1));
+            *close = Some(Close::Completed(Payload(b"1".to_vec())));
+        }
+        store.write(vec![op]).await.unwrap();
+        let history = store.history(&id, 0).unwrap();
+        assert_eq!(history.iter().map(|e| e.index).collect::<Vec<_>>(), vec![0, 1, 2]);
+        assert!(store.timers().unwrap().is_empty());
+        let rec = store.execution(&id).unwrap().unwrap();
+        assert_eq!(rec.status, ExecutionStatus::Completed);
+        assert_eq!(rec.closed_at_ms, Some(15));
+        assert_eq!(store.history_len(&id).unwrap(), 3);
+    }
+}

@@ -1,0 +1,20 @@
+//! The redb schema. Values are JSON so that a person (and `weft history`) can
+//! read them and so that fields can be added without a migration.
+
+use redb::TableDefinition;
+
+/// Module bytes by sha-256 hex.
+pub const MODULES: TableDefinition<&str, &[u8]> = TableDefinition::new("modules");
+/// `ModuleMeta` JSON by sha-256 hex.
+pub const MODULE_META: TableDefinition<&str, &[u8]> = TableDefinition::new("module_meta");
+/// Workflow type name -> current module hash.
+pub const WORKFLOW_TYPES: TableDefinition<&str, &str> = TableDefinition::new("workflow_types");
+/// Activity name -> module hash serving it.
+pub const ACTIVITIES: TableDefinition<&str, &str> = TableDefinition::new("activities");
+/// `ExecutionRecord` JSON by execution id.
+pub const EXECUTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("executions");
+/// `Event` JSON by (execution id, index).
+pub const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("history");
+/// Pending timers by (due ms, execution id, handle): ordered by due time so a
+/// restart loads them in firing order.
+pub const TIMERS: TableDefinition<(u64, &str, u64), ()> = TableDefinition::new("timers");

@@ -1,0 +1,248 @@
+//! The sandbox: wasmtime's Engine and Linkers, the compiled-component cache,
+//! the workflow imports, deterministic WASI and limits. The only module that
+//! touches wasmtime; it knows nothing of the store or of histories. The engine
+//! drives a workflow through the [`WorkflowHost`] trait and gets back a
+//! [`RunOutcome`]; no wasmtime type crosses this border.
+
+mod activity;
+mod bindings;
+mod inspect;
+mod limits;
+mod wasi;
+mod workflow;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine};
+
+pub use activity::{ActivityCall, ActivityInfo, ActivityOutcome};
+pub use workflow::{HostStop, LogLevel, RunOutcome, WorkflowHost, WorkflowInfo};
+
+use crate::model::{ModuleHash, ModuleKind};
+
+/// Why a module was refused. Each says what is wrong and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ModuleError {
+    #[error("not a WebAssembly file (no `\\0asm` header): deploy a component built for wasm32-wasip2")]
+    NotWasm,
+    #[error(
+        "this is a core WebAssembly module, not a component: build with `--target wasm32-wasip2` \
+         (or wrap it with `wasm-tools component new`)"
+    )]
+    CoreModule,
+    #[error("the component is malformed or truncated: {0}")]
+    Invalid(String),
+    #[error(
+        "the component targets neither weft world: a workflow exports `run`, an activity exports \
+         `activities` and `execute` (this one exports: [{}])",
+        exports.join(", ")
+    )]
+    UnknownWorld { exports: Vec<String> },
+    #[error("the component imports something weft does not provide: {0}")]
+    MissingImport(String),
+    #[error("the activity component failed to list its activities: {0}")]
+    ActivityList(String),
+}
+
+/// Host-wide sandbox settings.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Where compiled components are cached, so a restart does not recompile.
+    pub cache_dir: PathBuf,
+    pub cpu_deadline: Duration,
+    pub memory_limit_bytes: usize,
+    /// Cap on a guest's captured stdout/stderr between two flushes.
+    pub output_cap: usize,
+}
+
+/// A compiled component with its pre-linked instance template.
+#[derive(Clone)]
+struct Loaded {
+    kind: ModuleKind,
+    workflow: Option<bindings::workflow::WorkflowPre<workflow::WfState>>,
+    activity: Option<bindings::activity::ActivityPre<activity::ActState>>,
+}
+
+pub struct Runtime {
+    engine: Engine,
+    workflow_linker: Linker<workflow::WfState>,
+    activity_linker: Linker<activity::ActState>,
+    config: SandboxConfig,
+    cache: Mutex<HashMap<ModuleHash, Loaded>>,
+    stop_ticker: Arc<AtomicBool>,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Runtime {
+    pub fn new(config: SandboxConfig) -> Result<Arc<Self>, ModuleError> {
+        let mut wc = Config::new();
+        // Reproducible execution: the same code on the same inputs computes
+        // the same bits on every host.
+        wc.wasm_component_model(true)
+            .epoch_interruption(true)
+            .cranelift_nan_canonicalization(true)
+            .relaxed_simd_deterministic(true);
+        // Threads are not compiled into this build of wasmtime at all.
+        let engine = Engine::new(&wc).map_err(|e| ModuleError::Invalid(e.to_string()))?;
+        let workflow_linker = workflow::linker(&engine).map_err(|e| ModuleError::Invalid(e.to_string()))?;
+        let activity_linker = activity::linker(&engine).map_err(|e| ModuleError::Invalid(e.to_string()))?;
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        {
+            let engine = engine.clone();
+            let stop = stop_ticker.clone();
+            std::thread::Builder::new()
+                .name("weft-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(limits::EPOCH_TICK);
+                        engine.increment_epoch();
+                    }
+                })
+                .map_err(|e| ModuleError::Invalid(e.to_string()))?;
+        }
+        let _ = std::fs::create_dir_all(&config.cache_dir);
+        Ok(Arc::new(Self {
+            engine,
+            workflow_linker,
+            activity_linker,
+            config,
+            cache: Mutex::new(HashMap::new()),
+            stop_ticker,
+        }))
+    }
+
+    /// Compiles (or loads from the cache) and classifies a component, checks
+    /// that every import is provided, and for an activity component asks it
+    /// which activities it serves.
+    pub async fn inspect(&self, hash: &ModuleHash, bytes: &[u8]) -> Result<(ModuleKind, Vec<String>), ModuleError> {
+        inspect::check_header(bytes)?;
+        let loaded = self.load(hash, || Ok(bytes.to_vec())).await?;
+        match loaded.kind {
+            ModuleKind::Workflow => Ok((ModuleKind::Workflow, Vec::new())),
+            ModuleKind::Activity => {
+                let pre = loaded.activity.as_ref().expect("activity modules have an activity template");
+                let names = activity::list(&self.engine, pre, &self.config).await?;
+                Ok((ModuleKind::Activity, names))
+            }
+        }
+    }
+
+    async fn load(
+        &self,
+        hash: &ModuleHash,
+        bytes: impl FnOnce() -> Result<Vec<u8>, ModuleError>,
+    ) -> Result<Loaded, ModuleError> {
+        if let Some(l) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(hash) {
+            return Ok(l.clone());
+        }
+        let component = self.compile(hash, bytes).await?;
+        let kind = inspect::classify(&self.engine, &component)?;
+        let missing = |e: wasmtime::Error| ModuleError::MissingImport(error_chain(&e));
+        let loaded = match kind {
+            ModuleKind::Workflow => {
+                let pre = self.workflow_linker.instantiate_pre(&component).map_err(missing)?;
+                let pre = bindings::workflow::WorkflowPre::new(pre).map_err(missing)?;
+                Loaded { kind, workflow: Some(pre), activity: None }
+            }
+            ModuleKind::Activity => {
+                let pre = self.activity_linker.instantiate_pre(&component).map_err(missing)?;
+                let pre = bindings::activity::ActivityPre::new(pre).map_err(missing)?;
+                Loaded { kind, workflow: None, activity: Some(pre) }
+            }
+        };
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(*hash, loaded.clone());
+        Ok(loaded)
+    }
+
+    /// Compiles a component, or loads the machine code compiled by an earlier
+    /// run of this host from `cache_dir`.
+    async fn compile(
+        &self,
+        hash: &ModuleHash,
+        bytes: impl FnOnce() -> Result<Vec<u8>, ModuleError>,
+    ) -> Result<Component, ModuleError> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.engine.precompile_compatibility_hash().hash(&mut h);
+        let path = self.config.cache_dir.join(format!("{hash}-{:016x}.cwasm", h.finish()));
+        if path.exists() {
+            // SAFETY: the file was written by `Component::serialize` of an
+            // engine with the same compatibility hash, into the host's own
+            // data directory; deserialize still checks the header and refuses
+            // an incompatible or damaged file, in which case we recompile.
+            match unsafe { Component::deserialize_file(&self.engine, &path) } {
+                Ok(c) => return Ok(c),
+                Err(e) => tracing::warn!(path = %path.display(), error = %e, "ignoring unusable compiled cache entry"),
+            }
+        }
+        let bytes = bytes()?;
+        inspect::check_header(&bytes)?;
+        let engine = self.engine.clone();
+        let component = tokio::task::spawn_blocking(move || Component::new(&engine, &bytes))
+            .await
+            .map_err(|e| ModuleError::Invalid(e.to_string()))?
+            .map_err(|e| ModuleError::Invalid(error_chain(&e)))?;
+        match component.serialize() {
+            Ok(code) => {
+                let tmp = path.with_extension("tmp");
+                if std::fs::write(&tmp, code).and_then(|_| std::fs::rename(&tmp, &path)).is_err() {
+                    tracing::warn!(path = %path.display(), "could not write the compiled-component cache");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not serialize a compiled component"),
+        }
+        Ok(component)
+    }
+
+    /// Runs a workflow's `run` from the start: fresh or replaying, the host
+    /// decides what each import answers.
+    pub async fn run_workflow(
+        &self,
+        hash: &ModuleHash,
+        bytes: impl FnOnce() -> Result<Vec<u8>, ModuleError>,
+        input: Vec<u8>,
+        seed: u64,
+        host: Box<dyn WorkflowHost>,
+    ) -> RunOutcome {
+        let loaded = match self.load(hash, bytes).await {
+            Ok(l) => l,
+            Err(e) => return RunOutcome::Trapped(format!("module {hash} cannot be loaded: {e}")),
+        };
+        let Some(pre) = loaded.workflow else {
+            return RunOutcome::Trapped(format!("module {hash} is not a workflow component"));
+        };
+        workflow::run(&self.engine, &pre, &self.config, input, seed, host).await
+    }
+
+    /// Runs one attempt of an activity.
+    pub async fn run_activity(
+        &self,
+        hash: &ModuleHash,
+        bytes: impl FnOnce() -> Result<Vec<u8>, ModuleError>,
+        call: ActivityCall,
+    ) -> (ActivityOutcome, Vec<String>) {
+        let loaded = match self.load(hash, bytes).await {
+            Ok(l) => l,
+            Err(e) => return (ActivityOutcome::Trapped(format!("module {hash} cannot be loaded: {e}")), Vec::new()),
+        };
+        let Some(pre) = loaded.activity else {
+            return (ActivityOutcome::Trapped(format!("module {hash} is not an activity component")), Vec::new());
+        };
+        activity::run(&self.engine, &pre, &self.config, call).await
+    }
+}
+
+/// An error and its causes on one line.
+fn error_chain(e: &wasmtime::Error) -> String {
+    e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ")
+}

@@ -1,0 +1,253 @@
+//! The workflow world: the store's data, the `runtime` imports, and one run
+//! of `run`. Each import forwards to the engine's [`WorkflowHost`]; errors the
+//! host raises stop the guest (a trap) and come back as [`RunOutcome::Stopped`].
+
+use std::future::Future;
+use std::pin::Pin;
+
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::{Engine, Store, UpdateDeadline};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::workflow::weft::workflow::{runtime, types};
+use super::bindings::workflow::{Workflow, WorkflowPre};
+use super::limits::{CpuBudget, CpuDeadlineExceeded, MemoryLimitExceeded, MemoryLimiter};
+use super::wasi::{self, Capture, WorkflowClock};
+use super::SandboxConfig;
+use crate::model::{ActivityOptions, Failure, Payload, RetryPolicy};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkflowInfo {
+    pub workflow_type: String,
+    pub execution_id: String,
+    pub module: String,
+    pub started_at_ms: u64,
+}
+
+/// An error the host raised inside an import: the guest is stopped at once.
+/// The engine downcasts the inner error to its own type.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HostStop(pub Box<dyn std::error::Error + Send + Sync>);
+
+pub type Completion = (u64, Result<Payload, Failure>);
+
+/// What the engine implements to answer a workflow's imports.
+pub trait WorkflowHost: Send + 'static {
+    fn start_activity(&mut self, name: String, input: Payload, options: ActivityOptions) -> Result<u64, HostStop>;
+    fn start_timer(&mut self, duration_ms: u64) -> Result<u64, HostStop>;
+    /// Blocks until one of `handles` completes (see the WIT for the order).
+    fn wait(&mut self, handles: Vec<u64>) -> Pin<Box<dyn Future<Output = Result<Completion, HostStop>> + Send + '_>>;
+    fn now_ms(&self) -> u64;
+    fn random(&mut self) -> u64;
+    fn log(&mut self, level: LogLevel, message: &str);
+    fn info(&self) -> WorkflowInfo;
+}
+
+/// How a run of `run` ended.
+#[derive(Debug)]
+pub enum RunOutcome {
+    /// `run` returned.
+    Returned(Result<Payload, Failure>),
+    /// The host stopped the guest from inside an import.
+    Stopped(HostStop),
+    /// A trap, a limit, or a module that cannot be instantiated.
+    Trapped(String),
+}
+
+pub struct WfState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    host: Box<dyn WorkflowHost>,
+    clock: WorkflowClock,
+    output: Capture,
+    memory: MemoryLimiter,
+    cpu: CpuBudget,
+}
+
+impl WfState {
+    /// Hands captured stdout/stderr to the host as log lines.
+    fn flush_output(&mut self, all: bool) {
+        for line in self.output.drain_lines(all) {
+            self.host.log(LogLevel::Info, &line);
+        }
+    }
+}
+
+impl WasiView for WfState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl types::Host for WfState {}
+
+impl runtime::Host for WfState {
+    fn start_activity(
+        &mut self,
+        name: String,
+        input: Vec<u8>,
+        options: runtime::ActivityOptions,
+    ) -> wasmtime::Result<u64> {
+        let options = ActivityOptions {
+            retry: options.retry.map(|r| RetryPolicy {
+                initial_interval_ms: r.initial_interval_ms,
+                backoff_coefficient: r.backoff_coefficient,
+                maximum_interval_ms: r.maximum_interval_ms,
+                maximum_attempts: r.maximum_attempts,
+                non_retryable_kinds: r.non_retryable_kinds,
+            }),
+            start_to_close_timeout_ms: options.start_to_close_timeout_ms,
+        };
+        self.host.start_activity(name, Payload(input), options).map_err(wasmtime::Error::new)
+    }
+
+    fn start_timer(&mut self, duration_ms: u64) -> wasmtime::Result<u64> {
+        self.host.start_timer(duration_ms).map_err(wasmtime::Error::new)
+    }
+
+    async fn wait(&mut self, handles: Vec<u64>) -> wasmtime::Result<runtime::Completion> {
+        self.flush_output(false);
+        let (handle, outcome) = self.host.wait(handles).await.map_err(wasmtime::Error::new)?;
+        self.clock.set_ms(self.host.now_ms());
+        // A new workflow task starts here: its CPU deadline starts afresh.
+        self.cpu.reset();
+        Ok(runtime::Completion { handle, outcome: outcome.map(|p| p.0).map_err(failure_to_wit) })
+    }
+
+    fn now(&mut self) -> wasmtime::Result<u64> {
+        Ok(self.host.now_ms())
+    }
+
+    fn random(&mut self) -> wasmtime::Result<u64> {
+        Ok(self.host.random())
+    }
+
+    fn log(&mut self, level: runtime::LogLevel, message: String) -> wasmtime::Result<()> {
+        let level = match level {
+            runtime::LogLevel::Trace => LogLevel::Trace,
+            runtime::LogLevel::Debug => LogLevel::Debug,
+            runtime::LogLevel::Info => LogLevel::Info,
+            runtime::LogLevel::Warn => LogLevel::Warn,
+            runtime::LogLevel::Error => LogLevel::Error,
+        };
+        self.host.log(level, &message);
+        Ok(())
+    }
+
+    fn info(&mut self) -> wasmtime::Result<runtime::WorkflowInfo> {
+        let i = self.host.info();
+        Ok(runtime::WorkflowInfo {
+            workflow_type: i.workflow_type,
+            execution_id: i.execution_id,
+            module: i.module,
+            started_at_ms: i.started_at_ms,
+        })
+    }
+}
+
+pub(super) fn failure_to_wit(f: Failure) -> types::Failure {
+    types::Failure {
+        kind: f.kind,
+        message: f.message,
+        details: f.details.map(|d| serde_json::to_vec(&d).unwrap_or_default()),
+        non_retryable: f.non_retryable,
+    }
+}
+
+pub(super) fn failure_from_wit(f: types::Failure) -> Failure {
+    Failure {
+        kind: f.kind,
+        message: f.message,
+        details: f.details.map(|d| serde_json::from_slice(&d).unwrap_or_else(|_| Payload(d).to_json())),
+        non_retryable: f.non_retryable,
+    }
+}
+
+pub(super) fn linker(engine: &Engine) -> wasmtime::Result<Linker<WfState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    Workflow::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+    Ok(linker)
+}
+
+pub(super) async fn run(
+    engine: &Engine,
+    pre: &WorkflowPre<WfState>,
+    config: &SandboxConfig,
+    input: Vec<u8>,
+    seed: u64,
+    host: Box<dyn WorkflowHost>,
+) -> RunOutcome {
+    let clock = WorkflowClock::default();
+    clock.set_ms(host.now_ms());
+    let output = Capture::new(config.output_cap);
+    let state = WfState {
+        wasi: wasi::workflow_ctx(&clock, seed, &output),
+        table: ResourceTable::new(),
+        host,
+        clock,
+        output,
+        memory: MemoryLimiter { max_bytes: config.memory_limit_bytes },
+        cpu: CpuBudget::new(config.cpu_deadline),
+    };
+    let mut store = Store::new(engine, state);
+    store.limiter(|s| &mut s.memory);
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|mut ctx| {
+        ctx.data_mut().cpu.tick().map_err(wasmtime::Error::new)?;
+        // Yield so one busy guest cannot hold a scheduler thread for its
+        // whole deadline.
+        Ok(UpdateDeadline::Yield(1))
+    });
+    let result = async {
+        let instance = pre.instantiate_async(&mut store).await?;
+        instance.call_run(&mut store, &input).await
+    }
+    .await;
+    let outcome = match result {
+        Ok(Ok(output)) => RunOutcome::Returned(Ok(Payload(output))),
+        Ok(Err(failure)) => RunOutcome::Returned(Err(failure_from_wit(failure))),
+        Err(e) => match e.downcast::<HostStop>() {
+            Ok(stop) => RunOutcome::Stopped(stop),
+            Err(e) => {
+                let tail = store.data().output.drain_lines(true);
+                RunOutcome::Trapped(trap_reason(&e, &tail))
+            }
+        },
+    };
+    store.data_mut().flush_output(true);
+    outcome
+}
+
+/// A trap as a person should read it: the cause, then the guest's last words.
+pub(super) fn trap_reason(e: &wasmtime::Error, output_tail: &[String]) -> String {
+    let root = e.root_cause();
+    let mut reason = if let Some(d) = root.downcast_ref::<CpuDeadlineExceeded>() {
+        d.to_string()
+    } else if let Some(m) = root.downcast_ref::<MemoryLimitExceeded>() {
+        m.to_string()
+    } else if let Some(t) = root.downcast_ref::<wasmtime::Trap>() {
+        match t {
+            wasmtime::Trap::StackOverflow => "the guest overflowed its stack (unbounded recursion?)".to_owned(),
+            other => format!("the guest trapped: {other}"),
+        }
+    } else {
+        format!("the guest stopped: {}", super::error_chain(e))
+    };
+    let last: Vec<&String> = output_tail.iter().rev().take(5).rev().collect();
+    if !last.is_empty() {
+        reason.push_str("; guest output: ");
+        reason.push_str(&last.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" | "));
+    }
+    reason
+}
