@@ -1,1 +1,365 @@
-//! stub
+//! The engine: executions and their workflow tasks, replay and command
+//! matching, timers, activity dispatch and retries. It owns the rules; the
+//! store keeps the record and the sandbox runs the code. Nothing of redb,
+//! wasmtime or axum crosses into or out of it.
+
+mod activities;
+mod clock;
+mod driver;
+mod error;
+mod execution;
+mod offline;
+pub mod replay;
+mod timers;
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch, Semaphore};
+
+pub use activities::{pending as pending_activities, ActivityTask};
+pub use clock::Clock;
+pub use error::EngineError;
+pub use offline::{replay as replay_offline, ReplayReport};
+pub use timers::TimerQueue;
+
+use crate::model::{
+    Event, EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, ModuleHash, ModuleKind, ModuleMeta, Payload,
+    RetryPolicy, TypeName,
+};
+use crate::store::{Op, OpError, Store, TimerRow};
+use crate::wasm::{Runtime, SandboxConfig};
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub data_dir: PathBuf,
+    /// Time is moved by `advance` instead of passing (tests, demos).
+    pub manual_clock: bool,
+    /// An instance blocked this long with nothing to do is dropped from
+    /// memory and replayed when it wakes.
+    pub evict_after: Duration,
+    pub cpu_deadline: Duration,
+    pub memory_limit_bytes: usize,
+    /// Default start-to-close limit of one activity attempt.
+    pub activity_timeout: Duration,
+    pub default_retry: RetryPolicy,
+    pub max_concurrent_activities: usize,
+    pub max_module_bytes: usize,
+}
+
+impl EngineConfig {
+    pub fn new(data_dir: PathBuf) -> Self {
+        Self {
+            data_dir,
+            manual_clock: false,
+            evict_after: Duration::from_secs(10),
+            cpu_deadline: Duration::from_secs(5),
+            memory_limit_bytes: 256 << 20,
+            activity_timeout: Duration::from_secs(300),
+            default_retry: RetryPolicy::default(),
+            max_concurrent_activities: 256,
+            max_module_bytes: 100 << 20,
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    store: Store,
+    runtime: Arc<Runtime>,
+    clock: Clock,
+    config: EngineConfig,
+    /// Mailboxes of the executions that have an instance in memory.
+    actors: Mutex<HashMap<ExecutionId, mpsc::UnboundedSender<()>>>,
+    timer_tx: mpsc::UnboundedSender<TimerRow>,
+    activity_slots: Semaphore,
+    /// Bumped whenever an execution closes or stalls; result waiters watch it.
+    closed: watch::Sender<u64>,
+}
+
+impl Inner {
+    /// Tells a running execution that its history grew, loading (replaying)
+    /// it if it has no instance in memory.
+    fn wake(self: &Arc<Self>, id: &ExecutionId) {
+        let mut actors = self.actors.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = actors.get(id) {
+            if tx.send(()).is_ok() {
+                return;
+            }
+        }
+        match self.store.execution(id) {
+            Ok(Some(r)) if r.status == ExecutionStatus::Running => {}
+            Ok(_) => return,
+            Err(e) => {
+                tracing::error!(execution = %id, error = %e, "could not read an execution to wake it");
+                return;
+            }
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        actors.insert(id.clone(), tx);
+        tokio::spawn(execution::run(self.clone(), id.clone(), rx));
+    }
+
+    /// Drops the execution's mailbox unless a wake is waiting in it. Wakes
+    /// are sent under the same lock, so none can be lost in between.
+    fn try_evict(&self, id: &ExecutionId, mailbox: &mut mpsc::UnboundedReceiver<()>) -> bool {
+        let mut actors = self.actors.lock().unwrap_or_else(|p| p.into_inner());
+        if mailbox.try_recv().is_ok() {
+            return false;
+        }
+        actors.remove(id);
+        true
+    }
+
+    fn forget(&self, id: &ExecutionId) {
+        self.actors.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+    }
+
+    fn is_cached(&self, id: &ExecutionId) -> bool {
+        self.actors.lock().unwrap_or_else(|p| p.into_inner()).contains_key(id)
+    }
+}
+
+/// What `describe` shows beyond the record.
+#[derive(Debug, Clone)]
+pub struct ExecutionView {
+    pub record: ExecutionRecord,
+    pub history_length: u64,
+    pub cached: bool,
+    pub pending_activities: Vec<ActivityTask>,
+    pub pending_timers: Vec<(u64, u64)>,
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl Engine {
+    /// Opens the store, then resumes everything that was in flight: timers
+    /// are loaded, unfinished activities dispatched again, and every running
+    /// execution replayed.
+    pub async fn open(config: EngineConfig) -> Result<Self, EngineError> {
+        let store = Store::open(&config.data_dir)?;
+        let runtime = Runtime::new(SandboxConfig {
+            cache_dir: config.data_dir.join("compiled"),
+            cpu_deadline: config.cpu_deadline,
+            memory_limit_bytes: config.memory_limit_bytes,
+            output_cap: 64 << 10,
+        })?;
+        let clock = if config.manual_clock { Clock::manual() } else { Clock::System };
+        let (timer_tx, timer_rx) = mpsc::unbounded_channel();
+        let inner = Arc::new(Inner {
+            store,
+            runtime,
+            clock,
+            activity_slots: Semaphore::new(config.max_concurrent_activities.max(1)),
+            config,
+            actors: Mutex::new(HashMap::new()),
+            timer_tx,
+            closed: watch::channel(0).0,
+        });
+        timers::spawn(inner.clone(), timer_rx);
+        let engine = Self { inner };
+        engine.recover()?;
+        Ok(engine)
+    }
+
+    fn recover(&self) -> Result<(), EngineError> {
+        let inner = &self.inner;
+        for row in inner.store.timers()? {
+            let _ = inner.timer_tx.send(row);
+        }
+        let mut resumed = 0usize;
+        for status in [ExecutionStatus::Running, ExecutionStatus::Stalled] {
+            for rec in inner.store.executions(Some(status), None)? {
+                let history = inner.store.history(&rec.id, 0)?;
+                for task in activities::pending(&rec.id, &history) {
+                    activities::spawn(inner.clone(), task);
+                }
+                if status == ExecutionStatus::Running {
+                    inner.wake(&rec.id);
+                    resumed += 1;
+                }
+            }
+        }
+        if resumed > 0 {
+            tracing::info!(executions = resumed, "resuming running executions by replay");
+        }
+        Ok(())
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    /// Stores a component and registers what it serves: a workflow type
+    /// (named `name`) or the activities it lists.
+    pub async fn deploy(&self, bytes: Vec<u8>, name: Option<&str>) -> Result<ModuleMeta, EngineError> {
+        if bytes.len() > self.inner.config.max_module_bytes {
+            return Err(EngineError::BadRequest(format!(
+                "the module is {} bytes, over the limit of {} bytes",
+                bytes.len(),
+                self.inner.config.max_module_bytes
+            )));
+        }
+        let hash = ModuleHash::of(&bytes);
+        let (kind, activities) = self.inner.runtime.inspect(&hash, &bytes).await?;
+        let workflow_type = match kind {
+            ModuleKind::Workflow => {
+                let name = name.ok_or_else(|| {
+                    EngineError::BadRequest("a workflow component needs a workflow type name (`?name=`)".into())
+                })?;
+                Some(name.parse::<TypeName>()?)
+            }
+            ModuleKind::Activity => None,
+        };
+        let meta = ModuleMeta {
+            hash,
+            kind,
+            workflow_type: workflow_type.clone(),
+            activities: activities.clone(),
+            size_bytes: bytes.len() as u64,
+            deployed_at_ms: self.inner.clock.now_ms(),
+        };
+        let mut ops = vec![Op::PutModule { meta: meta.clone(), bytes }];
+        if let Some(t) = workflow_type {
+            ops.push(Op::SetWorkflowType { name: t, module: hash });
+        }
+        for a in activities {
+            ops.push(Op::SetActivity { name: a, module: hash });
+        }
+        self.inner.store.write(ops).await?;
+        Ok(meta)
+    }
+
+    pub fn modules(&self) -> Result<Vec<ModuleMeta>, EngineError> {
+        Ok(self.inner.store.modules()?)
+    }
+
+    pub fn workflow_types(&self) -> Result<Vec<(TypeName, ModuleHash)>, EngineError> {
+        Ok(self.inner.store.workflow_types()?)
+    }
+
+    /// Starts an execution on the type's current module.
+    pub async fn start(
+        &self,
+        workflow_type: &str,
+        id: Option<&str>,
+        input: Payload,
+    ) -> Result<ExecutionId, EngineError> {
+        let type_name: TypeName = workflow_type.parse()?;
+        let module = self.inner.store.workflow_type(&type_name)?.ok_or_else(|| EngineError::NotFound {
+            what: "workflow type",
+            name: workflow_type.to_owned(),
+            hint: ": deploy a workflow component with `weft deploy FILE.wasm --name NAME`",
+        })?;
+        let id = match id {
+            Some(s) => s.parse::<ExecutionId>()?,
+            None => ExecutionId::generate(),
+        };
+        let now = self.inner.clock.now_ms();
+        let seed = std::collections::hash_map::RandomState::new().build_hasher().finish();
+        let record = ExecutionRecord {
+            id: id.clone(),
+            workflow_type: type_name.clone(),
+            module,
+            status: ExecutionStatus::Running,
+            created_at_ms: now,
+            closed_at_ms: None,
+            input: input.clone(),
+            output: None,
+            failure: None,
+            stall_reason: None,
+        };
+        let started = EventKind::ExecutionStarted { workflow_type: type_name, module, input, seed };
+        let out = self.inner.store.write(vec![Op::CreateExecution { record, started }]).await?;
+        if let Some(Err(OpError::ExecutionExists(_))) = out.first() {
+            return Err(EngineError::Conflict(format!("an execution with id {id} already exists")));
+        }
+        self.inner.wake(&id);
+        Ok(id)
+    }
+
+    pub fn execution(&self, id: &str) -> Result<ExecutionRecord, EngineError> {
+        let parsed: ExecutionId = id.parse().map_err(|_| EngineError::no_execution(id))?;
+        self.inner.store.execution(&parsed)?.ok_or_else(|| EngineError::no_execution(id))
+    }
+
+    pub fn describe(&self, id: &str) -> Result<ExecutionView, EngineError> {
+        let record = self.execution(id)?;
+        let history = self.inner.store.history(&record.id, 0)?;
+        let pending_activities = if record.status.is_settled() && record.status != ExecutionStatus::Stalled {
+            Vec::new()
+        } else {
+            activities::pending(&record.id, &history)
+        };
+        let mut pending_timers: Vec<(u64, u64)> = Vec::new();
+        if record.status == ExecutionStatus::Running || record.status == ExecutionStatus::Stalled {
+            for e in &history {
+                match &e.event {
+                    EventKind::TimerStarted { handle, fire_at_ms, .. } => pending_timers.push((*handle, *fire_at_ms)),
+                    EventKind::TimerFired { handle } => pending_timers.retain(|(h, _)| h != handle),
+                    _ => {}
+                }
+            }
+        }
+        Ok(ExecutionView {
+            cached: self.inner.is_cached(&record.id),
+            history_length: history.len() as u64,
+            record,
+            pending_activities,
+            pending_timers,
+        })
+    }
+
+    /// The execution's record once it settles, or as it is after `wait`.
+    pub async fn result(&self, id: &str, wait: Option<Duration>) -> Result<ExecutionRecord, EngineError> {
+        let mut rx = self.inner.closed.subscribe();
+        let deadline = wait.map(|w| tokio::time::Instant::now() + w);
+        loop {
+            let record = self.execution(id)?;
+            let Some(deadline) = deadline else { return Ok(record) };
+            if record.status.is_settled() {
+                return Ok(record);
+            }
+            if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+                return Ok(record);
+            }
+        }
+    }
+
+    pub fn list(
+        &self,
+        status: Option<ExecutionStatus>,
+        workflow_type: Option<&str>,
+    ) -> Result<Vec<ExecutionRecord>, EngineError> {
+        let t = workflow_type.map(str::parse::<TypeName>).transpose()?;
+        Ok(self.inner.store.executions(status, t.as_ref())?)
+    }
+
+    pub fn history(&self, id: &str) -> Result<(ExecutionRecord, Vec<Event>), EngineError> {
+        let record = self.execution(id)?;
+        let events = self.inner.store.history(&record.id, 0)?;
+        Ok((record, events))
+    }
+
+    /// Moves a manual clock forward.
+    pub fn advance_clock(&self, ms: u64) -> Result<u64, EngineError> {
+        self.inner.clock.advance(ms).ok_or_else(|| {
+            EngineError::Conflict("the host runs on the system clock: start it with `--manual-clock` to move time".into())
+        })
+    }
+
+    /// A sandbox with no store, for `weft replay`.
+    pub fn offline_runtime(cache_dir: PathBuf) -> Result<Arc<Runtime>, EngineError> {
+        Ok(Runtime::new(SandboxConfig {
+            cache_dir,
+            cpu_deadline: Duration::from_secs(30),
+            memory_limit_bytes: 1 << 30,
+            output_cap: 64 << 10,
+        })?)
+    }
+}

@@ -230,3 +230,19 @@ mod tests {
         assert!(!p.allows_retry(1, &nr));
     }
 }
+
+/// An execution's history as `weft history --json` exports it and
+/// `weft replay` reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryExport {
+    /// Always `weft-history/1`.
+    pub format: String,
+    pub execution_id: String,
+    pub workflow_type: String,
+    pub module: String,
+    pub events: Vec<Event>,
+}
+
+impl HistoryExport {
+    pub const FORMAT: &'static str = "weft-history/1";
+}

@@ -6,7 +6,7 @@ mod execution;
 mod ids;
 mod payload;
 
-pub use event::{ActivityOptions, Event, EventKind, Failure, RetryPolicy};
+pub use event::{ActivityOptions, Event, EventKind, Failure, HistoryExport, RetryPolicy};
 pub use execution::{ExecutionRecord, ExecutionStatus, ModuleKind, ModuleMeta};
 pub use ids::{ExecutionId, ModuleHash, TypeName};
 pub use payload::Payload;

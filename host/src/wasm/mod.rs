@@ -205,7 +205,8 @@ impl Runtime {
     }
 
     /// Runs a workflow's `run` from the start: fresh or replaying, the host
-    /// decides what each import answers.
+    /// decides what each import answers. The host comes back with the outcome
+    /// so the engine can read what the run left behind.
     pub async fn run_workflow(
         &self,
         hash: &ModuleHash,
@@ -213,13 +214,13 @@ impl Runtime {
         input: Vec<u8>,
         seed: u64,
         host: Box<dyn WorkflowHost>,
-    ) -> RunOutcome {
+    ) -> (RunOutcome, Box<dyn WorkflowHost>) {
         let loaded = match self.load(hash, bytes).await {
             Ok(l) => l,
-            Err(e) => return RunOutcome::Trapped(format!("module {hash} cannot be loaded: {e}")),
+            Err(e) => return (RunOutcome::Trapped(format!("module {hash} cannot be loaded: {e}")), host),
         };
         let Some(pre) = loaded.workflow else {
-            return RunOutcome::Trapped(format!("module {hash} is not a workflow component"));
+            return (RunOutcome::Trapped(format!("module {hash} is not a workflow component")), host);
         };
         workflow::run(&self.engine, &pre, &self.config, input, seed, host).await
     }

@@ -151,7 +151,7 @@ mod tests {
         assert_eq!(c.drain_lines(false), vec!["ab".to_string()]);
         c.write(b"0123456789");
         let lines = c.drain_lines(true);
-        assert_eq!(lines[0], "cd0123456");
+        assert_eq!(lines[0], "cd01234567");
         assert!(lines[1].contains("dropped"));
     }
 }

@@ -42,7 +42,7 @@ pub struct HostStop(pub Box<dyn std::error::Error + Send + Sync>);
 pub type Completion = (u64, Result<Payload, Failure>);
 
 /// What the engine implements to answer a workflow's imports.
-pub trait WorkflowHost: Send + 'static {
+pub trait WorkflowHost: std::any::Any + Send + 'static {
     fn start_activity(&mut self, name: String, input: Payload, options: ActivityOptions) -> Result<u64, HostStop>;
     fn start_timer(&mut self, duration_ms: u64) -> Result<u64, HostStop>;
     /// Blocks until one of `handles` completes (see the WIT for the order).
@@ -187,7 +187,7 @@ pub(super) async fn run(
     input: Vec<u8>,
     seed: u64,
     host: Box<dyn WorkflowHost>,
-) -> RunOutcome {
+) -> (RunOutcome, Box<dyn WorkflowHost>) {
     let clock = WorkflowClock::default();
     clock.set_ms(host.now_ms());
     let output = Capture::new(config.output_cap);
@@ -226,7 +226,7 @@ pub(super) async fn run(
         },
     };
     store.data_mut().flush_output(true);
-    outcome
+    (outcome, store.into_data().host)
 }
 
 /// A trap as a person should read it: the cause, then the guest's last words.

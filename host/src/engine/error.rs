@@ -1,0 +1,40 @@
+//! Engine errors, split by what the caller does next: fix the request (the
+//! 4xx kinds) or report a host failure (the store).
+
+use crate::model::ModelError;
+use crate::store::StoreError;
+use crate::wasm::ModuleError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    InvalidInput(#[from] ModelError),
+    #[error("no {what} named {name:?}{hint}")]
+    NotFound { what: &'static str, name: String, hint: &'static str },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("invalid module: {0}")]
+    InvalidModule(#[from] ModuleError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl EngineError {
+    pub(super) fn no_execution(id: impl ToString) -> Self {
+        Self::NotFound { what: "execution", name: id.to_string(), hint: " (see `weft list`)" }
+    }
+}
+
+/// Why the engine stopped a running guest from inside an import.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum Stop {
+    /// Idle and blocked: the instance is dropped and replayed when it wakes.
+    #[error("evicted")]
+    Evicted,
+    #[error(transparent)]
+    Replay(#[from] super::replay::ReplayError),
+    #[error("could not commit the workflow task: {0}")]
+    Store(#[from] StoreError),
+}

@@ -1,0 +1,122 @@
+//! One execution's life in memory: load (replaying its history), run the
+//! guest until it ends, is evicted or stalls, and record how it ended.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::driver::Driver;
+use super::error::Stop;
+use super::replay::Replayer;
+use super::Inner;
+use crate::model::{EventKind, ExecutionId, ExecutionStatus};
+use crate::store::{Close, Op};
+use crate::wasm::{ModuleError, RunOutcome, WorkflowInfo};
+
+pub(super) async fn run(inner: Arc<Inner>, id: ExecutionId, mailbox: mpsc::UnboundedReceiver<()>) {
+    if let Err(e) = run_inner(&inner, &id, mailbox).await {
+        // Nothing was committed for the failed step; the execution stays
+        // running and resumes on the next wake or restart.
+        tracing::error!(execution = %id, error = %e, "workflow task could not be committed");
+        inner.forget(&id);
+    }
+}
+
+async fn run_inner(
+    inner: &Arc<Inner>,
+    id: &ExecutionId,
+    mailbox: mpsc::UnboundedReceiver<()>,
+) -> Result<(), crate::store::StoreError> {
+    let record = match inner.store.execution(id)? {
+        Some(r) if r.status == ExecutionStatus::Running => r,
+        _ => {
+            inner.forget(id);
+            return Ok(());
+        }
+    };
+    let history = inner.store.history(id, 0)?;
+    let seed = match history.first().map(|e| &e.event) {
+        Some(EventKind::ExecutionStarted { seed, .. }) => *seed,
+        _ => {
+            close(inner, id, Vec::new(), Close::Stalled("history does not start with execution_started".into())).await?;
+            return Ok(());
+        }
+    };
+    let info = WorkflowInfo {
+        workflow_type: record.workflow_type.to_string(),
+        execution_id: id.to_string(),
+        module: record.module.to_string(),
+        started_at_ms: record.created_at_ms,
+    };
+    let driver = Driver::new(inner.clone(), id.clone(), info, Replayer::new(history), mailbox);
+    crate::metrics::INSTANCES_LOADED.inc();
+    let store = inner.store.clone();
+    let module = record.module;
+    let bytes = move || match store.module_bytes(&module) {
+        Ok(Some(b)) => Ok(b),
+        Ok(None) => Err(ModuleError::Invalid(format!("module {module} is missing from the store"))),
+        Err(e) => Err(ModuleError::Invalid(e.to_string())),
+    };
+    let (outcome, host) = inner.runtime.run_workflow(&module, bytes, record.input.0.clone(), seed, Box::new(driver)).await;
+    let any: Box<dyn Any> = host;
+    let mut driver = any.downcast::<Driver>().expect("the host handed back is the driver it was given");
+    crate::metrics::REPLAYED_EVENTS.add(driver.replayer.replayed_events());
+    match outcome {
+        RunOutcome::Returned(result) => {
+            if let Err(d) = driver.replayer.check_finished(&result) {
+                return stall(inner, id, d.to_string()).await;
+            }
+            // Commands issued after the last wait are recorded with the end,
+            // so the history says everything the code did; they are not run.
+            let (mut events, _, _) = driver.new_command_events(inner.clock.now_ms());
+            let end = match result {
+                Ok(output) => {
+                    events.push(EventKind::ExecutionCompleted { output: output.clone() });
+                    Close::Completed(output)
+                }
+                Err(failure) => {
+                    events.push(EventKind::ExecutionFailed { failure: failure.clone() });
+                    Close::Failed(failure)
+                }
+            };
+            close(inner, id, events, end).await
+        }
+        RunOutcome::Stopped(stop) => match stop.0.downcast::<Stop>() {
+            Ok(s) => match *s {
+                Stop::Evicted => {
+                    crate::metrics::EVICTIONS.inc();
+                    tracing::debug!(execution = %id, "evicted");
+                    Ok(())
+                }
+                Stop::Replay(e) => stall(inner, id, e.to_string()).await,
+                Stop::Store(e) => Err(e),
+            },
+            Err(other) => stall(inner, id, other.to_string()).await,
+        },
+        RunOutcome::Trapped(reason) => stall(inner, id, reason).await,
+    }
+}
+
+async fn stall(inner: &Arc<Inner>, id: &ExecutionId, reason: String) -> Result<(), crate::store::StoreError> {
+    tracing::warn!(execution = %id, %reason, "execution stalled");
+    close(inner, id, Vec::new(), Close::Stalled(reason)).await
+}
+
+async fn close(
+    inner: &Arc<Inner>,
+    id: &ExecutionId,
+    events: Vec<EventKind>,
+    end: Close,
+) -> Result<(), crate::store::StoreError> {
+    let mut op = Op::append(id, inner.clock.now_ms(), events);
+    if let Op::Append { close, .. } = &mut op {
+        *close = Some(end);
+    }
+    inner.store.write(vec![op]).await?;
+    // Forget only after the close is durable: a wake in between finds the
+    // old mailbox, not a fresh instance replaying a closed execution.
+    inner.forget(id);
+    inner.closed.send_modify(|n| *n += 1);
+    Ok(())
+}

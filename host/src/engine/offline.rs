@@ -1,0 +1,139 @@
+//! `weft replay`: replays an exported history against a module with no store
+//! and no clock. Clean when the code re-issues every recorded command and
+//! either reaches the end of the history blocked, or returns the recorded
+//! result; otherwise the first divergence.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use super::replay::{Command, Divergence, ReplayError, Replayer};
+use crate::model::{ActivityOptions, EventKind, HistoryExport, ModuleHash, Payload};
+use crate::wasm::{HostStop, LogLevel, RunOutcome, Runtime, WorkflowHost, WorkflowInfo};
+
+#[derive(Debug)]
+pub enum ReplayReport {
+    /// Replayed every event without a divergence.
+    Clean { events: usize },
+    Diverged(Divergence),
+    /// The code used the imports wrongly, trapped, or could not be loaded.
+    Broken(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+enum OfflineStop {
+    #[error("reached the end of the history")]
+    End,
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+}
+
+struct OfflineHost {
+    replayer: Replayer,
+    info: WorkflowInfo,
+}
+
+type Completion = (u64, Result<Payload, crate::model::Failure>);
+
+impl WorkflowHost for OfflineHost {
+    fn start_activity(&mut self, name: String, input: Payload, options: ActivityOptions) -> Result<u64, HostStop> {
+        self.issue(Command::Activity { name, input, options })
+    }
+
+    fn start_timer(&mut self, duration_ms: u64) -> Result<u64, HostStop> {
+        self.issue(Command::Timer { duration_ms })
+    }
+
+    fn wait(&mut self, handles: Vec<u64>) -> Pin<Box<dyn Future<Output = Result<Completion, HostStop>> + Send + '_>> {
+        Box::pin(async move {
+            let next = self.replayer.next_completion(&handles).map_err(|m| HostStop(Box::new(OfflineStop::Replay(m.into()))))?;
+            if let Some(c) = next {
+                return Ok(c);
+            }
+            self.replayer
+                .check_blocking(&handles)
+                .map_err(|d| HostStop(Box::new(OfflineStop::Replay(d.into()))))?;
+            Err(HostStop(Box::new(OfflineStop::End)))
+        })
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.replayer.now_ms()
+    }
+
+    fn random(&mut self) -> u64 {
+        self.replayer.random()
+    }
+
+    fn log(&mut self, _level: LogLevel, _message: &str) {}
+
+    fn info(&self) -> WorkflowInfo {
+        self.info.clone()
+    }
+}
+
+impl OfflineHost {
+    fn issue(&mut self, command: Command) -> Result<u64, HostStop> {
+        let closed = self.replayer.history().iter().any(|e| {
+            matches!(e.event, EventKind::ExecutionCompleted { .. } | EventKind::ExecutionFailed { .. })
+        });
+        let replaying = self.replayer.replaying();
+        let handle = self.replayer.issue(command).map_err(|d| HostStop(Box::new(OfflineStop::Replay(d.into()))))?;
+        if !replaying {
+            // Past the recorded commands: a closed history had nothing more;
+            // an open one ends here.
+            if closed {
+                let last = self.replayer.history().last().map_or(0, |e| e.index);
+                return Err(HostStop(Box::new(OfflineStop::Replay(
+                    Divergence {
+                        event_index: last,
+                        recorded: "the end of a closed history".into(),
+                        issued: format!("issued a new command (handle {handle})"),
+                    }
+                    .into(),
+                ))));
+            }
+            return Err(HostStop(Box::new(OfflineStop::End)));
+        }
+        Ok(handle)
+    }
+}
+
+pub async fn replay(runtime: &Runtime, module: Vec<u8>, history: HistoryExport) -> ReplayReport {
+    if history.format != HistoryExport::FORMAT {
+        return ReplayReport::Broken(format!(
+            "unknown history format {:?}: export it with `weft history ID --json`",
+            history.format
+        ));
+    }
+    let (input, seed) = match history.events.first().map(|e| &e.event) {
+        Some(EventKind::ExecutionStarted { input, seed, .. }) => (input.clone(), *seed),
+        _ => return ReplayReport::Broken("the history does not start with execution_started".into()),
+    };
+    let count = history.events.len();
+    let info = WorkflowInfo {
+        workflow_type: history.workflow_type.clone(),
+        execution_id: history.execution_id.clone(),
+        module: history.module.clone(),
+        started_at_ms: history.events[0].at_ms,
+    };
+    let hash = ModuleHash::of(&module);
+    let host = OfflineHost { replayer: Replayer::new(history.events), info };
+    let (outcome, host) = runtime.run_workflow(&hash, move || Ok(module), input.0, seed, Box::new(host)).await;
+    let any: Box<dyn std::any::Any> = host;
+    let host = any.downcast::<OfflineHost>().expect("the host handed back is the one given");
+    match outcome {
+        RunOutcome::Returned(result) => match host.replayer.check_finished(&result) {
+            Ok(()) => ReplayReport::Clean { events: count },
+            Err(d) => ReplayReport::Diverged(d),
+        },
+        RunOutcome::Stopped(stop) => match stop.0.downcast::<OfflineStop>() {
+            Ok(s) => match *s {
+                OfflineStop::End => ReplayReport::Clean { events: count },
+                OfflineStop::Replay(ReplayError::Divergence(d)) => ReplayReport::Diverged(d),
+                OfflineStop::Replay(ReplayError::Misuse(m)) => ReplayReport::Broken(m.to_string()),
+            },
+            Err(other) => ReplayReport::Broken(other.to_string()),
+        },
+        RunOutcome::Trapped(reason) => ReplayReport::Broken(reason),
+    }
+}

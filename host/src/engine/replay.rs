@@ -1,0 +1,411 @@
+//! Replay: matching what the code does against what the history recorded.
+//!
+//! Pure logic, no I/O: the live driver and the offline `weft replay` both
+//! wrap a [`Replayer`]. Commands are matched by position: the n-th command
+//! the code issues must be the n-th command in the history (same kind, name
+//! and input). `wait` hands out the earliest unconsumed completion, in history
+//! order, among the awaited handles; since the history is append-only and
+//! every completion is recorded before it is delivered, a replay hands the
+//! code exactly the sequence the live run saw.
+
+use std::collections::BTreeSet;
+
+use crate::model::{ActivityOptions, Event, EventKind, Failure, Payload};
+
+/// A command as the code issues it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Activity { name: String, input: Payload, options: ActivityOptions },
+    Timer { duration_ms: u64 },
+}
+
+impl Command {
+    fn describe(&self) -> String {
+        match self {
+            Self::Activity { name, input, .. } => {
+                format!("schedule activity {name} (input {} bytes, sha-256 {})", input.len(), input.digest())
+            }
+            Self::Timer { duration_ms } => format!("start a timer of {duration_ms} ms"),
+        }
+    }
+
+    fn matches(&self, recorded: &EventKind) -> bool {
+        match (self, recorded) {
+            (Self::Activity { name, input, .. }, EventKind::ActivityScheduled { name: n, input: i, .. }) => {
+                name == n && input == i
+            }
+            (Self::Timer { duration_ms }, EventKind::TimerStarted { duration_ms: d, .. }) => duration_ms == d,
+            _ => false,
+        }
+    }
+}
+
+fn describe_recorded(kind: &EventKind) -> String {
+    match kind {
+        EventKind::ActivityScheduled { name, input, .. } => {
+            format!("schedule activity {name} (input {} bytes, sha-256 {})", input.len(), input.digest())
+        }
+        EventKind::TimerStarted { duration_ms, .. } => format!("start a timer of {duration_ms} ms"),
+        other => other.describe(),
+    }
+}
+
+/// The code did something other than what the history recorded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("nondeterminism at event {event_index}: the history recorded `{recorded}`, but the code {issued}")]
+pub struct Divergence {
+    pub event_index: u64,
+    pub recorded: String,
+    pub issued: String,
+}
+
+/// The code used the imports in a way that is always a bug.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Misuse {
+    #[error("the workflow waited on no handles")]
+    EmptyWait,
+    #[error("the workflow waited on handle {0}, which this run never issued")]
+    UnknownHandle(u64),
+    #[error("the workflow waited on handle {0}, whose completion was already delivered")]
+    AlreadyDelivered(u64),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Divergence(#[from] Divergence),
+    #[error(transparent)]
+    Misuse(#[from] Misuse),
+}
+
+pub struct Replayer {
+    history: Vec<Event>,
+    /// Positions in `history` of command events, in order.
+    commands: Vec<usize>,
+    consumed: Vec<bool>,
+    delivered: BTreeSet<u64>,
+    /// Commands the code issued so far in this run.
+    issued: u64,
+    /// Issued beyond the history and not yet committed.
+    new_commands: Vec<(u64, Command)>,
+    now_ms: u64,
+    rng: SplitMix64,
+    /// Events delivered while the code was still replaying recorded commands.
+    replayed: u64,
+}
+
+impl Replayer {
+    /// `history` must start with `execution_started`.
+    pub fn new(history: Vec<Event>) -> Self {
+        let (now_ms, seed) = match history.first() {
+            Some(Event { at_ms, event: EventKind::ExecutionStarted { seed, .. }, .. }) => (*at_ms, *seed),
+            _ => (0, 0),
+        };
+        let mut r = Self {
+            history: Vec::new(),
+            commands: Vec::new(),
+            consumed: Vec::new(),
+            delivered: BTreeSet::new(),
+            issued: 0,
+            new_commands: Vec::new(),
+            now_ms,
+            rng: SplitMix64(seed),
+            replayed: 0,
+        };
+        r.extend(history);
+        r
+    }
+
+    /// Adds events recorded after the ones already known (in order).
+    pub fn extend(&mut self, events: Vec<Event>) {
+        for e in events {
+            if e.event.command_handle().is_some() {
+                self.commands.push(self.history.len());
+            }
+            self.history.push(e);
+            self.consumed.push(false);
+        }
+    }
+
+    pub fn len(&self) -> u64 {
+        self.history.len() as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.history.is_empty()
+    }
+
+    pub fn history(&self) -> &[Event] {
+        &self.history
+    }
+
+    /// True while the code has recorded commands still to re-issue.
+    pub fn replaying(&self) -> bool {
+        self.issued < self.commands.len() as u64
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    pub fn random(&mut self) -> u64 {
+        self.rng.next()
+    }
+
+    pub fn replayed_events(&self) -> u64 {
+        self.replayed
+    }
+
+    /// The code issues a command; returns its handle.
+    pub fn issue(&mut self, command: Command) -> Result<u64, Divergence> {
+        let position = usize::try_from(self.issued).unwrap_or(usize::MAX);
+        let handle = self.issued + 1;
+        if let Some(&at) = self.commands.get(position) {
+            let recorded = &self.history[at];
+            if !command.matches(&recorded.event) {
+                return Err(Divergence {
+                    event_index: recorded.index,
+                    recorded: describe_recorded(&recorded.event),
+                    issued: format!("issued `{}`", command.describe()),
+                });
+            }
+        } else {
+            self.new_commands.push((handle, command));
+        }
+        self.issued = handle;
+        Ok(handle)
+    }
+
+    /// Commands issued beyond the history, to commit; clears them.
+    pub fn take_new_commands(&mut self) -> Vec<(u64, Command)> {
+        std::mem::take(&mut self.new_commands)
+    }
+
+    pub fn has_new_commands(&self) -> bool {
+        !self.new_commands.is_empty()
+    }
+
+    /// The earliest unconsumed completion among `handles`, if one is recorded.
+    pub fn next_completion(&mut self, handles: &[u64]) -> Result<Option<(u64, Result<Payload, Failure>)>, Misuse> {
+        if handles.is_empty() {
+            return Err(Misuse::EmptyWait);
+        }
+        for &h in handles {
+            if h == 0 || h > self.issued {
+                return Err(Misuse::UnknownHandle(h));
+            }
+            if self.delivered.contains(&h) {
+                return Err(Misuse::AlreadyDelivered(h));
+            }
+        }
+        let replaying = self.replaying();
+        for (i, e) in self.history.iter().enumerate() {
+            if self.consumed[i] {
+                continue;
+            }
+            let Some((h, outcome)) = e.event.completion() else { continue };
+            if !handles.contains(&h) || self.delivered.contains(&h) {
+                continue;
+            }
+            self.consumed[i] = true;
+            self.delivered.insert(h);
+            self.now_ms = e.at_ms;
+            if replaying {
+                self.replayed += 1;
+            }
+            return Ok(Some((h, outcome)));
+        }
+        Ok(None)
+    }
+
+    /// When the code blocks with nothing to deliver while recorded commands
+    /// remain, it has left the recorded path.
+    pub fn check_blocking(&self, handles: &[u64]) -> Result<(), Divergence> {
+        self.next_recorded_command().map_or(Ok(()), |e| {
+            Err(Divergence {
+                event_index: e.index,
+                recorded: describe_recorded(&e.event),
+                issued: format!("waited on handles {handles:?} instead"),
+            })
+        })
+    }
+
+    /// When `run` returns, every recorded command must have been re-issued.
+    pub fn check_finished(&self, outcome: &Result<Payload, Failure>) -> Result<(), Divergence> {
+        if let Some(e) = self.next_recorded_command() {
+            return Err(Divergence {
+                event_index: e.index,
+                recorded: describe_recorded(&e.event),
+                issued: match outcome {
+                    Ok(_) => "returned from run instead".to_owned(),
+                    Err(f) => format!("returned the failure `{f}` instead"),
+                },
+            });
+        }
+        let recorded_end = self.history.iter().find(|e| {
+            matches!(e.event, EventKind::ExecutionCompleted { .. } | EventKind::ExecutionFailed { .. })
+        });
+        let Some(end) = recorded_end else { return Ok(()) };
+        let same = match (&end.event, outcome) {
+            (EventKind::ExecutionCompleted { output }, Ok(o)) => output == o,
+            (EventKind::ExecutionFailed { failure }, Err(f)) => failure == f,
+            _ => false,
+        };
+        if same {
+            Ok(())
+        } else {
+            Err(Divergence {
+                event_index: end.index,
+                recorded: end.event.describe(),
+                issued: match outcome {
+                    Ok(o) => format!("completed with output {}", o.to_json()),
+                    Err(f) => format!("failed with `{f}`"),
+                },
+            })
+        }
+    }
+
+    fn next_recorded_command(&self) -> Option<&Event> {
+        let position = usize::try_from(self.issued).ok()?;
+        self.commands.get(position).map(|&at| &self.history[at])
+    }
+}
+
+/// A small, fixed random stream: the same seed gives the same values on
+/// every host and every version of weft.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ModuleHash;
+
+    fn ev(index: u64, at_ms: u64, event: EventKind) -> Event {
+        Event { index, at_ms, event }
+    }
+
+    fn started() -> Event {
+        ev(
+            0,
+            100,
+            EventKind::ExecutionStarted {
+                workflow_type: "t".parse().unwrap(),
+                module: ModuleHash::of(b"m"),
+                input: Payload::default(),
+                seed: 42,
+            },
+        )
+    }
+
+    fn act(name: &str) -> Command {
+        Command::Activity { name: name.into(), input: Payload(b"1".to_vec()), options: ActivityOptions::default() }
+    }
+
+    fn scheduled(index: u64, handle: u64, name: &str) -> Event {
+        ev(
+            index,
+            100,
+            EventKind::ActivityScheduled {
+                handle,
+                name: name.into(),
+                input: Payload(b"1".to_vec()),
+                options: ActivityOptions::default(),
+            },
+        )
+    }
+
+    fn completed(index: u64, at: u64, handle: u64) -> Event {
+        ev(index, at, EventKind::ActivityCompleted { handle, attempt: 1, output: Payload(vec![b'0' + handle as u8]) })
+    }
+
+    /// History: started, a and b scheduled, b completes before a.
+    fn two_activities() -> Vec<Event> {
+        vec![started(), scheduled(1, 1, "a"), scheduled(2, 2, "b"), completed(3, 200, 2), completed(4, 300, 1)]
+    }
+
+    #[test]
+    fn replay_delivers_in_history_order_and_moves_time() {
+        let mut r = Replayer::new(two_activities());
+        assert_eq!(r.issue(act("a")), Ok(1));
+        assert_eq!(r.issue(act("b")), Ok(2));
+        assert!(!r.replaying());
+        let (h, _) = r.next_completion(&[1, 2]).unwrap().unwrap();
+        assert_eq!((h, r.now_ms()), (2, 200));
+        let (h, _) = r.next_completion(&[1]).unwrap().unwrap();
+        assert_eq!((h, r.now_ms()), (1, 300));
+        assert_eq!(r.next_completion(&[1]), Err(Misuse::AlreadyDelivered(1)));
+        assert_eq!(r.next_completion(&[3]), Err(Misuse::UnknownHandle(3)));
+    }
+
+    #[test]
+    fn waiting_on_one_handle_skips_other_completions() {
+        let mut r = Replayer::new(two_activities());
+        r.issue(act("a")).unwrap();
+        r.issue(act("b")).unwrap();
+        let (h, _) = r.next_completion(&[1]).unwrap().unwrap();
+        assert_eq!(h, 1);
+        let (h, _) = r.next_completion(&[2]).unwrap().unwrap();
+        assert_eq!(h, 2);
+    }
+
+    #[test]
+    fn a_different_command_is_a_divergence_naming_the_event() {
+        let mut r = Replayer::new(two_activities());
+        r.issue(act("a")).unwrap();
+        let d = r.issue(act("c")).unwrap_err();
+        assert_eq!(d.event_index, 2);
+        assert!(d.recorded.contains("activity b"), "{d}");
+        assert!(d.issued.contains("activity c"), "{d}");
+        let d = Replayer::new(two_activities()).issue(Command::Timer { duration_ms: 5 }).unwrap_err();
+        assert_eq!(d.event_index, 1);
+    }
+
+    #[test]
+    fn blocking_or_returning_early_is_a_divergence() {
+        let mut r = Replayer::new(two_activities());
+        r.issue(act("a")).unwrap();
+        assert!(r.replaying());
+        assert_eq!(r.check_blocking(&[1]).unwrap_err().event_index, 2);
+        assert_eq!(r.check_finished(&Ok(Payload::default())).unwrap_err().event_index, 2);
+    }
+
+    #[test]
+    fn commands_beyond_the_history_are_new() {
+        let mut r = Replayer::new(vec![started()]);
+        assert_eq!(r.issue(Command::Timer { duration_ms: 10 }), Ok(1));
+        assert!(r.has_new_commands());
+        assert_eq!(r.take_new_commands().len(), 1);
+        assert_eq!(r.next_completion(&[1]), Ok(None));
+        r.extend(vec![ev(1, 150, EventKind::TimerStarted { handle: 1, duration_ms: 10, fire_at_ms: 160 })]);
+        r.extend(vec![ev(2, 160, EventKind::TimerFired { handle: 1 })]);
+        assert!(!r.replaying());
+        assert_eq!(r.next_completion(&[1]).unwrap().unwrap().0, 1);
+        assert_eq!(r.now_ms(), 160);
+    }
+
+    #[test]
+    fn random_stream_is_seeded_by_the_history() {
+        let mut a = Replayer::new(vec![started()]);
+        let mut b = Replayer::new(vec![started()]);
+        assert_eq!((a.random(), a.random()), (b.random(), b.random()));
+    }
+
+    #[test]
+    fn a_changed_result_is_a_divergence() {
+        let mut h = vec![started()];
+        h.push(ev(1, 100, EventKind::ExecutionCompleted { output: Payload(b"1".to_vec()) }));
+        let r = Replayer::new(h);
+        assert!(r.check_finished(&Ok(Payload(b"1".to_vec()))).is_ok());
+        assert_eq!(r.check_finished(&Ok(Payload(b"2".to_vec()))).unwrap_err().event_index, 1);
+    }
+}

@@ -1,0 +1,101 @@
+//! Durable timers. Rows live in the store keyed by due time; this service
+//! keeps them in an ordered set and fires each one by appending `timer_fired`
+//! (and deleting its row) in one transaction, then waking the execution.
+//! [`TimerQueue::take_due`] is the pure part: given `now`, what fires.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::Inner;
+use crate::model::{EventKind, ExecutionStatus};
+use crate::store::{Op, TimerRow};
+
+#[derive(Default)]
+pub struct TimerQueue {
+    rows: BTreeSet<TimerRow>,
+}
+
+impl TimerQueue {
+    pub fn insert(&mut self, row: TimerRow) {
+        self.rows.insert(row);
+    }
+
+    pub fn next_due(&self) -> Option<u64> {
+        self.rows.first().map(|r| r.due_ms)
+    }
+
+    /// Removes and returns every timer due at `now_ms`, earliest first.
+    pub fn take_due(&mut self, now_ms: u64) -> Vec<TimerRow> {
+        let mut due = Vec::new();
+        while self.rows.first().is_some_and(|r| r.due_ms <= now_ms) {
+            due.extend(self.rows.pop_first());
+        }
+        due
+    }
+}
+
+pub(super) fn spawn(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<TimerRow>) {
+    tokio::spawn(async move {
+        let mut queue = TimerQueue::default();
+        loop {
+            let next = queue.next_due();
+            tokio::select! {
+                row = rx.recv() => match row {
+                    Some(row) => queue.insert(row),
+                    None => return,
+                },
+                _ = async { match next { Some(due) => inner.clock.sleep_until(due).await, None => std::future::pending().await } } => {
+                    for row in queue.take_due(inner.clock.now_ms()) {
+                        let inner = inner.clone();
+                        tokio::spawn(async move { fire(&inner, row).await });
+                    }
+                }
+            }
+        }
+    });
+}
+
+async fn fire(inner: &Arc<Inner>, row: TimerRow) {
+    let status = match inner.store.execution(&row.execution) {
+        Ok(Some(rec)) => rec.status,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::error!(execution = %row.execution, error = %e, "could not read an execution to fire its timer");
+            return;
+        }
+    };
+    // A closed execution keeps no timers; a stalled one keeps the firing in
+    // its history for when a fixed module resumes it.
+    let events = match status {
+        ExecutionStatus::Running | ExecutionStatus::Stalled => vec![EventKind::TimerFired { handle: row.handle }],
+        _ => Vec::new(),
+    };
+    let mut op = Op::append(&row.execution, inner.clock.now_ms(), events);
+    if let Op::Append { timers_remove, .. } = &mut op {
+        timers_remove.push((row.due_ms, row.handle));
+    }
+    match inner.store.write(vec![op]).await {
+        Ok(_) => inner.wake(&row.execution),
+        Err(e) => tracing::error!(execution = %row.execution, error = %e, "could not fire a timer; it fires again after a restart"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn take_due_pops_in_order_up_to_now() {
+        let mut q = TimerQueue::default();
+        for (due, h) in [(30, 1), (10, 2), (20, 3)] {
+            q.insert(TimerRow { due_ms: due, execution: "e".parse().unwrap(), handle: h });
+        }
+        assert_eq!(q.next_due(), Some(10));
+        assert!(q.take_due(5).is_empty());
+        let fired: Vec<u64> = q.take_due(20).into_iter().map(|r| r.handle).collect();
+        assert_eq!(fired, vec![2, 3]);
+        assert_eq!(q.next_due(), Some(30));
+    }
+}
