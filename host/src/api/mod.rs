@@ -1,1 +1,66 @@
-//! stub
+//! The HTTP+JSON API under `/v1` (axum), and its OpenAPI document generated
+//! from the handlers' annotations. Every CLI command is a client of it.
+
+mod clock;
+pub mod dto;
+mod error;
+mod executions;
+mod modules;
+
+use std::future::Future;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use utoipa::OpenApi;
+
+pub use error::{ErrorBody, ErrorDetail};
+
+use crate::engine::Engine;
+
+/// Largest JSON request body.
+const MAX_JSON_BYTES: usize = 4 << 20;
+/// Largest module upload.
+const MAX_MODULE_BYTES: usize = 100 << 20;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "weft", description = "A durable workflow host for WebAssembly components."),
+    paths(
+        modules::deploy, modules::list, modules::workflow_types,
+        executions::start, executions::list, executions::describe, executions::result, executions::history,
+        clock::get, clock::advance,
+    ),
+    components(schemas(ErrorBody, ErrorDetail))
+)]
+pub struct ApiDoc;
+
+pub fn router(engine: Engine) -> Router {
+    let modules = Router::new()
+        .route("/v1/modules", post(modules::deploy).get(modules::list))
+        .layer(DefaultBodyLimit::max(MAX_MODULE_BYTES));
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(|| async { crate::metrics::render(&[]) }))
+        .route("/v1/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+        .route("/v1/workflow-types", get(modules::workflow_types))
+        .route("/v1/executions", post(executions::start).get(executions::list))
+        .route("/v1/executions/{id}", get(executions::describe))
+        .route("/v1/executions/{id}/result", get(executions::result))
+        .route("/v1/executions/{id}/history", get(executions::history))
+        .route("/v1/clock", get(clock::get))
+        .route("/v1/clock/advance", post(clock::advance))
+        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .merge(modules)
+        .fallback(|| async { error::ApiError::not_found("no such route: see /v1/openapi.json") })
+        .with_state(engine)
+}
+
+/// Serves the API on a bound listener until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    engine: Engine,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(engine)).with_graceful_shutdown(shutdown).await
+}

@@ -1,1 +1,135 @@
-//! stub
+//! The `weft` command line. Every command except `server`, `dev` and
+//! `replay` is a client of the HTTP API.
+
+mod client;
+mod deploy;
+mod executions;
+mod replay;
+mod server;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use client::Client;
+
+#[derive(Debug, Parser)]
+#[command(name = "weft", version, about = "A durable workflow host for WebAssembly components")]
+pub struct Cli {
+    /// The host to talk to.
+    #[arg(long, global = true, env = "WEFT_SERVER", default_value = "http://127.0.0.1:7700")]
+    server: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the host on a data directory.
+    Server {
+        #[arg(long, default_value = "./weft-data")]
+        data: PathBuf,
+        #[command(flatten)]
+        host: server::HostArgs,
+    },
+    /// Run the host on a throwaway data directory, for trying things.
+    Dev {
+        #[command(flatten)]
+        host: server::HostArgs,
+    },
+    /// Upload a workflow or activity component.
+    Deploy {
+        file: PathBuf,
+        /// Workflow type name (default: the file's stem).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Start an execution.
+    Start {
+        workflow_type: String,
+        #[arg(long)]
+        id: Option<String>,
+        /// JSON input.
+        #[arg(long)]
+        input: Option<String>,
+        /// Wait for the result and print it.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Print an execution's result.
+    Result {
+        id: String,
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Show an execution.
+    Describe {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List executions.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long = "type")]
+        workflow_type: Option<String>,
+    },
+    /// Print an execution's event history (`--json`: the format `weft replay` reads).
+    History {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replay an exported history against a module, offline.
+    Replay {
+        #[arg(long)]
+        history: PathBuf,
+        #[arg(long)]
+        module: PathBuf,
+    },
+    /// Read or move the host's clock (moving needs `--manual-clock`).
+    Clock {
+        #[command(subcommand)]
+        action: Option<ClockAction>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClockAction {
+    /// Move time forward by MS milliseconds.
+    Advance { ms: u64 },
+}
+
+/// Runs the command; the result is the process exit code.
+pub async fn run(cli: Cli) -> Result<i32> {
+    let client = Client::new(&cli.server);
+    match cli.command {
+        Command::Server { data, host } => server::run(data, &host).await.map(|_| 0),
+        Command::Dev { host } => {
+            let dir = tempfile::Builder::new().prefix("weft-dev-").tempdir()?;
+            eprintln!("weft dev: throwaway data directory {}", dir.path().display());
+            server::run(dir.path().to_path_buf(), &host).await.map(|_| 0)
+        }
+        Command::Deploy { file, name } => deploy::run(&client, &file, name).await,
+        Command::Start { workflow_type, id, input, wait } => {
+            executions::start(&client, workflow_type, id, input, wait).await
+        }
+        Command::Result { id, wait } => executions::result(&client, &id, wait).await,
+        Command::Describe { id, json } => executions::describe(&client, &id, json).await,
+        Command::List { status, workflow_type } => executions::list(&client, status, workflow_type).await,
+        Command::History { id, json } => executions::history(&client, &id, json).await,
+        Command::Replay { history, module } => replay::run(&history, &module).await,
+        Command::Clock { action } => {
+            let info: crate::api::dto::ClockInfo = match action {
+                None => client.get("/v1/clock").await?,
+                Some(ClockAction::Advance { ms }) => {
+                    client.post_json("/v1/clock/advance", &crate::api::dto::AdvanceRequest { ms }).await?
+                }
+            };
+            println!("{} ({})", info.now_ms, if info.manual { "manual" } else { "system" });
+            Ok(0)
+        }
+    }
+}

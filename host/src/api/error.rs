@@ -1,0 +1,80 @@
+//! Errors as the API reports them: bad input is a 4xx naming the problem;
+//! internal failures are logged once and answered with a generic 500.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::engine::EngineError;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// `bad-request`, `not-found`, `conflict`, `payload-too-large`, `invalid-module` or `internal`.
+    pub code: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::BAD_REQUEST, code: "bad-request", message: message.into() }
+    }
+
+    pub fn payload_too_large(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::PAYLOAD_TOO_LARGE, code: "payload-too-large", message: message.into() }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::NOT_FOUND, code: "not-found", message: message.into() }
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        let (status, code) = match &e {
+            EngineError::BadRequest(_) | EngineError::InvalidInput(_) => (StatusCode::BAD_REQUEST, "bad-request"),
+            EngineError::NotFound { .. } => (StatusCode::NOT_FOUND, "not-found"),
+            EngineError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            EngineError::InvalidModule(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-module"),
+            EngineError::Store(inner) => {
+                tracing::error!(error = %inner, "store failure while serving a request");
+                return Self {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    code: "internal",
+                    message: "internal error: the host could not read or write its store (see the host log)".into(),
+                };
+            }
+        };
+        Self { status, code, message: e.to_string() }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody { error: ErrorDetail { code: self.code, message: self.message } };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// Turns an extractor's rejection (malformed JSON, a bad query string, a body
+/// over the limit) into our error shape.
+pub fn rejection(status: StatusCode, text: String) -> ApiError {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::payload_too_large(format!("{text}: the request body is over the host's limit"))
+    } else {
+        ApiError::bad_request(text)
+    }
+}

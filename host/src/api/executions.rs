@@ -1,0 +1,105 @@
+//! `/v1/executions`: start, list, describe, result, history.
+
+use std::time::Duration;
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+
+use super::dto::{
+    ExecutionDetail, ExecutionList, ExecutionResult, ExecutionSummary, ListQuery, ResultQuery, StartRequest,
+    StartResponse,
+};
+use super::error::{rejection, ApiError, ErrorBody};
+use crate::engine::Engine;
+use crate::model::{ExecutionStatus, HistoryExport, Payload};
+
+const MAX_RESULT_WAIT_MS: u64 = 300_000;
+
+/// Start an execution on the workflow type's current module.
+#[utoipa::path(
+    post, path = "/v1/executions", tag = "executions",
+    request_body = StartRequest,
+    responses(
+        (status = 201, body = StartResponse),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+    )
+)]
+pub async fn start(
+    State(engine): State<Engine>,
+    body: Result<Json<StartRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<StartResponse>), ApiError> {
+    let Json(req) = body.map_err(|r| rejection(r.status(), r.body_text()))?;
+    let id = engine.start(&req.workflow_type, req.id.as_deref(), Payload::from_json(&req.input)).await?;
+    Ok((StatusCode::CREATED, Json(StartResponse { id: id.to_string() })))
+}
+
+#[utoipa::path(
+    get, path = "/v1/executions", tag = "executions", params(ListQuery),
+    responses((status = 200, body = ExecutionList), (status = 400, body = ErrorBody))
+)]
+pub async fn list(
+    State(engine): State<Engine>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<ExecutionList>, ApiError> {
+    let Query(q) = query.map_err(|r| rejection(r.status(), r.body_text()))?;
+    let status = q
+        .status
+        .as_deref()
+        .map(str::parse::<ExecutionStatus>)
+        .transpose()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let executions = engine
+        .list(status, q.workflow_type.as_deref())?
+        .iter()
+        .map(ExecutionSummary::from)
+        .collect();
+    Ok(Json(ExecutionList { executions }))
+}
+
+#[utoipa::path(
+    get, path = "/v1/executions/{id}", tag = "executions",
+    params(("id" = String, Path, description = "execution id")),
+    responses((status = 200, body = ExecutionDetail), (status = 404, body = ErrorBody))
+)]
+pub async fn describe(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Json<ExecutionDetail>, ApiError> {
+    Ok(Json(engine.describe(&id)?.into()))
+}
+
+/// The execution's result; with `wait=true`, blocks until it settles or the
+/// timeout passes (then `status` is still `running`).
+#[utoipa::path(
+    get, path = "/v1/executions/{id}/result", tag = "executions",
+    params(("id" = String, Path, description = "execution id"), ResultQuery),
+    responses((status = 200, body = ExecutionResult), (status = 404, body = ErrorBody))
+)]
+pub async fn result(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    query: Result<Query<ResultQuery>, QueryRejection>,
+) -> Result<Json<ExecutionResult>, ApiError> {
+    let Query(q) = query.map_err(|r| rejection(r.status(), r.body_text()))?;
+    let wait = q
+        .wait
+        .then(|| Duration::from_millis(q.timeout_ms.unwrap_or(30_000).min(MAX_RESULT_WAIT_MS)));
+    let record = engine.result(&id, wait).await?;
+    Ok(Json(ExecutionResult::from(&record)))
+}
+
+/// The event history, in the format `weft replay` reads.
+#[utoipa::path(
+    get, path = "/v1/executions/{id}/history", tag = "executions",
+    params(("id" = String, Path, description = "execution id")),
+    responses((status = 200, description = "a `weft-history/1` document", body = Object), (status = 404, body = ErrorBody))
+)]
+pub async fn history(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Json<HistoryExport>, ApiError> {
+    let (record, events) = engine.history(&id)?;
+    Ok(Json(HistoryExport {
+        format: HistoryExport::FORMAT.to_owned(),
+        execution_id: record.id.to_string(),
+        workflow_type: record.workflow_type.to_string(),
+        module: record.module.to_string(),
+        events,
+    }))
+}

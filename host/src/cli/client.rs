@@ -1,0 +1,77 @@
+//! A small client of the HTTP API: every command but `server`, `dev` and
+//! `replay` goes through it.
+
+use anyhow::{anyhow, Context, Result};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    pub fn new(server: &str) -> Self {
+        Self { base: server.trim_end_matches('/').to_owned(), http: reqwest::Client::new() }
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        let resp = self.http.get(self.url(path)).send().await.map_err(|e| self.unreachable(e))?;
+        decode(resp).await
+    }
+
+    pub async fn post_json<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T> {
+        let resp = self.http.post(self.url(path)).json(body).send().await.map_err(|e| self.unreachable(e))?;
+        decode(resp).await
+    }
+
+    pub async fn post_bytes<T: DeserializeOwned>(&self, path: &str, bytes: Vec<u8>) -> Result<T> {
+        let resp = self
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/wasm")
+            .body(bytes)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        decode(resp).await
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    fn unreachable(&self, e: reqwest::Error) -> anyhow::Error {
+        anyhow!(
+            "cannot reach the weft host at {}: {e}\n(start one with `weft server`, or point --server / WEFT_SERVER at it)",
+            self.base
+        )
+    }
+}
+
+/// Turns an error answer into its message, so the user reads what the host said.
+async fn decode<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T> {
+    let status = resp.status();
+    let bytes = resp.bytes().await.context("reading the host's answer")?;
+    if !status.is_success() {
+        let message = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+        return Err(anyhow!("{message} (HTTP {})", status.as_u16()));
+    }
+    serde_json::from_slice(&bytes).with_context(|| format!("the host answered with unexpected JSON (HTTP {status})"))
+}
+
+/// Percent-encodes a path segment or query value.
+pub fn enc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,80 @@
+//! `weft server` and `weft dev`: the host process.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use tokio::io::AsyncWriteExt;
+
+use crate::engine::{Engine, EngineConfig};
+
+#[derive(Debug, Args)]
+pub struct HostArgs {
+    /// Address to listen on (port 0 picks a free port; the first stdout line says which).
+    #[arg(long, default_value = "127.0.0.1:7700")]
+    pub listen: SocketAddr,
+    /// Move time only through `POST /v1/clock/advance` (tests and demos skip time with it).
+    #[arg(long)]
+    pub manual_clock: bool,
+    /// Drop an instance from memory after it waited this long with nothing to do.
+    #[arg(long, default_value_t = 10_000)]
+    pub evict_after_ms: u64,
+    /// CPU time one workflow task may use between two waits.
+    #[arg(long, default_value_t = 5_000)]
+    pub cpu_deadline_ms: u64,
+    /// Memory limit of each instance, in MiB.
+    #[arg(long, default_value_t = 256)]
+    pub memory_limit_mb: usize,
+    /// Default start-to-close limit of one activity attempt.
+    #[arg(long, default_value_t = 300_000)]
+    pub activity_timeout_ms: u64,
+}
+
+impl HostArgs {
+    fn config(&self, data: PathBuf) -> EngineConfig {
+        let mut c = EngineConfig::new(data);
+        c.manual_clock = self.manual_clock;
+        c.evict_after = Duration::from_millis(self.evict_after_ms);
+        c.cpu_deadline = Duration::from_millis(self.cpu_deadline_ms);
+        c.memory_limit_bytes = self.memory_limit_mb.saturating_mul(1 << 20);
+        c.activity_timeout = Duration::from_millis(self.activity_timeout_ms);
+        c
+    }
+}
+
+pub async fn run(data: PathBuf, args: &HostArgs) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (is another host running there?)", args.listen))?;
+    let addr = listener.local_addr()?;
+    let engine = Engine::open(args.config(data.clone()))
+        .await
+        .with_context(|| format!("cannot open the data directory {}", data.display()))?;
+    let mut stdout = tokio::io::stdout();
+    stdout.write_all(format!("listening on http://{addr}\n").as_bytes()).await?;
+    stdout.flush().await?;
+    tracing::info!(%addr, data = %data.display(), manual_clock = args.manual_clock, "weft host ready");
+    crate::api::serve(listener, engine, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
