@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+#[derive(Default)]
 pub struct Counter(AtomicU64);
 
 impl Counter {
@@ -34,7 +35,10 @@ impl Commits {
     }
 }
 
-pub static COMMITS: Commits = Commits { commits: Counter::new(), batches: Counter::new() };
+pub static COMMITS: Commits = Commits {
+    commits: Counter::new(),
+    batches: Counter::new(),
+};
 pub static WORKFLOW_TASKS: Counter = Counter::new();
 pub static REPLAYED_EVENTS: Counter = Counter::new();
 pub static INSTANCES_LOADED: Counter = Counter::new();
@@ -46,18 +50,53 @@ pub static ACTIVITY_FAILURES: Counter = Counter::new();
 pub fn render(extra: &[(&str, &str, u64)]) -> String {
     let mut out = String::new();
     let rows: [(&str, &str, u64); 9] = [
-        ("weft_commits_total", "Durable group commits.", COMMITS.commits.get()),
-        ("weft_commit_batches_total", "Write batches carried by group commits.", COMMITS.batches.get()),
-        ("weft_workflow_tasks_total", "Workflow tasks run (guest code between two waits).", WORKFLOW_TASKS.get()),
-        ("weft_replayed_events_total", "History events delivered during replay.", REPLAYED_EVENTS.get()),
-        ("weft_instances_loaded_total", "Workflow instances created (first run or replay).", INSTANCES_LOADED.get()),
-        ("weft_evictions_total", "Workflow instances evicted from memory.", EVICTIONS.get()),
-        ("weft_activity_attempts_total", "Activity attempts run.", ACTIVITY_ATTEMPTS.get()),
-        ("weft_activity_attempt_failures_total", "Activity attempts that failed.", ACTIVITY_FAILURES.get()),
+        (
+            "weft_commits_total",
+            "Durable group commits.",
+            COMMITS.commits.get(),
+        ),
+        (
+            "weft_commit_batches_total",
+            "Write batches carried by group commits.",
+            COMMITS.batches.get(),
+        ),
+        (
+            "weft_workflow_tasks_total",
+            "Workflow tasks run (guest code between two waits).",
+            WORKFLOW_TASKS.get(),
+        ),
+        (
+            "weft_replayed_events_total",
+            "History events delivered during replay.",
+            REPLAYED_EVENTS.get(),
+        ),
+        (
+            "weft_instances_loaded_total",
+            "Workflow instances created (first run or replay).",
+            INSTANCES_LOADED.get(),
+        ),
+        (
+            "weft_evictions_total",
+            "Workflow instances evicted from memory.",
+            EVICTIONS.get(),
+        ),
+        (
+            "weft_activity_attempts_total",
+            "Activity attempts run.",
+            ACTIVITY_ATTEMPTS.get(),
+        ),
+        (
+            "weft_activity_attempt_failures_total",
+            "Activity attempts that failed.",
+            ACTIVITY_FAILURES.get(),
+        ),
         ("weft_up", "1 while the host runs.", 1),
     ];
     for (name, help, value) in rows.iter().chain(extra.iter()) {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+        );
     }
     out
 }

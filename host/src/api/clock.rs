@@ -10,7 +10,10 @@ use crate::engine::Engine;
 
 #[utoipa::path(get, path = "/v1/clock", tag = "clock", responses((status = 200, body = ClockInfo)))]
 pub async fn get(State(engine): State<Engine>) -> Json<ClockInfo> {
-    Json(ClockInfo { now_ms: engine.clock().now_ms(), manual: engine.clock().is_manual() })
+    Json(ClockInfo {
+        now_ms: engine.clock().now_ms(),
+        manual: engine.clock().is_manual(),
+    })
 }
 
 /// Skip time forward: due timers fire and retry backoffs elapse at once.
@@ -24,5 +27,8 @@ pub async fn advance(
 ) -> Result<Json<ClockInfo>, ApiError> {
     let Json(req) = body.map_err(|r| rejection(r.status(), r.body_text()))?;
     let now_ms = engine.advance_clock(req.ms)?;
-    Ok(Json(ClockInfo { now_ms, manual: true }))
+    Ok(Json(ClockInfo {
+        now_ms,
+        manual: true,
+    }))
 }

@@ -145,7 +145,11 @@ impl From<ExecutionView> for ExecutionDetail {
             pending_activities: v
                 .pending_activities
                 .into_iter()
-                .map(|t| PendingActivity { handle: t.handle, name: t.name, attempt: t.attempt })
+                .map(|t| PendingActivity {
+                    handle: t.handle,
+                    name: t.name,
+                    attempt: t.attempt,
+                })
                 .collect(),
             pending_timers: v
                 .pending_timers

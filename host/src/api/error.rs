@@ -30,22 +30,36 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, code: "bad-request", message: message.into() }
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "bad-request",
+            message: message.into(),
+        }
     }
 
     pub fn payload_too_large(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::PAYLOAD_TOO_LARGE, code: "payload-too-large", message: message.into() }
+        Self {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "payload-too-large",
+            message: message.into(),
+        }
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::NOT_FOUND, code: "not-found", message: message.into() }
+        Self {
+            status: StatusCode::NOT_FOUND,
+            code: "not-found",
+            message: message.into(),
+        }
     }
 }
 
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         let (status, code) = match &e {
-            EngineError::BadRequest(_) | EngineError::InvalidInput(_) => (StatusCode::BAD_REQUEST, "bad-request"),
+            EngineError::BadRequest(_) | EngineError::InvalidInput(_) => {
+                (StatusCode::BAD_REQUEST, "bad-request")
+            }
             EngineError::NotFound { .. } => (StatusCode::NOT_FOUND, "not-found"),
             EngineError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             EngineError::InvalidModule(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-module"),
@@ -58,13 +72,22 @@ impl From<EngineError> for ApiError {
                 };
             }
         };
-        Self { status, code, message: e.to_string() }
+        Self {
+            status,
+            code,
+            message: e.to_string(),
+        }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { error: ErrorDetail { code: self.code, message: self.message } };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+            },
+        };
         (self.status, Json(body)).into_response()
     }
 }

@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::Json;
 
 use super::dto::{
-    ExecutionDetail, ExecutionList, ExecutionResult, ExecutionSummary, ListQuery, ResultQuery, StartRequest,
-    StartResponse,
+    ExecutionDetail, ExecutionList, ExecutionResult, ExecutionSummary, ListQuery, ResultQuery,
+    StartRequest, StartResponse,
 };
 use super::error::{rejection, ApiError, ErrorBody};
 use crate::engine::Engine;
@@ -31,8 +31,17 @@ pub async fn start(
     body: Result<Json<StartRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<StartResponse>), ApiError> {
     let Json(req) = body.map_err(|r| rejection(r.status(), r.body_text()))?;
-    let id = engine.start(&req.workflow_type, req.id.as_deref(), Payload::from_json(&req.input)).await?;
-    Ok((StatusCode::CREATED, Json(StartResponse { id: id.to_string() })))
+    let id = engine
+        .start(
+            &req.workflow_type,
+            req.id.as_deref(),
+            Payload::from_json(&req.input),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(StartResponse { id: id.to_string() }),
+    ))
 }
 
 #[utoipa::path(
@@ -63,7 +72,10 @@ pub async fn list(
     params(("id" = String, Path, description = "execution id")),
     responses((status = 200, body = ExecutionDetail), (status = 404, body = ErrorBody))
 )]
-pub async fn describe(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Json<ExecutionDetail>, ApiError> {
+pub async fn describe(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+) -> Result<Json<ExecutionDetail>, ApiError> {
     Ok(Json(engine.describe(&id)?.into()))
 }
 
@@ -93,7 +105,10 @@ pub async fn result(
     params(("id" = String, Path, description = "execution id")),
     responses((status = 200, description = "a `weft-history/1` document", body = Object), (status = 404, body = ErrorBody))
 )]
-pub async fn history(State(engine): State<Engine>, Path(id): Path<String>) -> Result<Json<HistoryExport>, ApiError> {
+pub async fn history(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+) -> Result<Json<HistoryExport>, ApiError> {
     let (record, events) = engine.history(&id)?;
     Ok(Json(HistoryExport {
         format: HistoryExport::FORMAT.to_owned(),

@@ -25,11 +25,21 @@ const MAX_MODULE_BYTES: usize = 100 << 20;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "weft", description = "A durable workflow host for WebAssembly components."),
+    info(
+        title = "weft",
+        description = "A durable workflow host for WebAssembly components."
+    ),
     paths(
-        modules::deploy, modules::list, modules::workflow_types,
-        executions::start, executions::list, executions::describe, executions::result, executions::history,
-        clock::get, clock::advance,
+        modules::deploy,
+        modules::list,
+        modules::workflow_types,
+        executions::start,
+        executions::list,
+        executions::describe,
+        executions::result,
+        executions::history,
+        clock::get,
+        clock::advance,
     ),
     components(schemas(ErrorBody, ErrorDetail))
 )]
@@ -42,9 +52,15 @@ pub fn router(engine: Engine) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(|| async { crate::metrics::render(&[]) }))
-        .route("/v1/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+        .route(
+            "/v1/openapi.json",
+            get(|| async { Json(ApiDoc::openapi()) }),
+        )
         .route("/v1/workflow-types", get(modules::workflow_types))
-        .route("/v1/executions", post(executions::start).get(executions::list))
+        .route(
+            "/v1/executions",
+            post(executions::start).get(executions::list),
+        )
         .route("/v1/executions/{id}", get(executions::describe))
         .route("/v1/executions/{id}/result", get(executions::result))
         .route("/v1/executions/{id}/history", get(executions::history))
@@ -62,5 +78,7 @@ pub async fn serve(
     engine: Engine,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(engine)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(engine))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -29,7 +29,9 @@ pub async fn deploy(
     let Query(query) = query.map_err(|r| rejection(r.status(), r.body_text()))?;
     let body = body.map_err(|r| rejection(r.status(), r.body_text()))?;
     if body.is_empty() {
-        return Err(ApiError::bad_request("the request body is empty: send the component's bytes"));
+        return Err(ApiError::bad_request(
+            "the request body is empty: send the component's bytes",
+        ));
     }
     let meta = engine.deploy(body.to_vec(), query.name.as_deref()).await?;
     Ok((StatusCode::CREATED, Json(meta.into())))
@@ -37,16 +39,25 @@ pub async fn deploy(
 
 #[utoipa::path(get, path = "/v1/modules", tag = "modules", responses((status = 200, body = ModuleList)))]
 pub async fn list(State(engine): State<Engine>) -> Result<Json<ModuleList>, ApiError> {
-    let modules = engine.modules()?.into_iter().map(ModuleInfo::from).collect();
+    let modules = engine
+        .modules()?
+        .into_iter()
+        .map(ModuleInfo::from)
+        .collect();
     Ok(Json(ModuleList { modules }))
 }
 
 #[utoipa::path(get, path = "/v1/workflow-types", tag = "modules", responses((status = 200, body = WorkflowTypeList)))]
-pub async fn workflow_types(State(engine): State<Engine>) -> Result<Json<WorkflowTypeList>, ApiError> {
+pub async fn workflow_types(
+    State(engine): State<Engine>,
+) -> Result<Json<WorkflowTypeList>, ApiError> {
     let workflow_types = engine
         .workflow_types()?
         .into_iter()
-        .map(|(name, module)| WorkflowTypeInfo { name: name.to_string(), current_module: module.to_string() })
+        .map(|(name, module)| WorkflowTypeInfo {
+            name: name.to_string(),
+            current_module: module.to_string(),
+        })
         .collect();
     Ok(Json(WorkflowTypeList { workflow_types }))
 }

@@ -12,16 +12,34 @@ pub struct Client {
 
 impl Client {
     pub fn new(server: &str) -> Self {
-        Self { base: server.trim_end_matches('/').to_owned(), http: reqwest::Client::new() }
+        Self {
+            base: server.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::new(),
+        }
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
-        let resp = self.http.get(self.url(path)).send().await.map_err(|e| self.unreachable(e))?;
+        let resp = self
+            .http
+            .get(self.url(path))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
         decode(resp).await
     }
 
-    pub async fn post_json<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T> {
-        let resp = self.http.post(self.url(path)).json(body).send().await.map_err(|e| self.unreachable(e))?;
+    pub async fn post_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
+        let resp = self
+            .http
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
         decode(resp).await
     }
 
@@ -60,7 +78,8 @@ async fn decode<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T> {
             .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
         return Err(anyhow!("{message} (HTTP {})", status.as_u16()));
     }
-    serde_json::from_slice(&bytes).with_context(|| format!("the host answered with unexpected JSON (HTTP {status})"))
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("the host answered with unexpected JSON (HTTP {status})"))
 }
 
 /// Percent-encodes a path segment or query value.

@@ -19,9 +19,17 @@ pub async fn run(client: &Client, file: &Path, name: Option<String>) -> Result<i
     let info: ModuleInfo = client.post_bytes(&path, bytes).await?;
     match info.kind {
         ModuleKind::Workflow => {
-            println!("workflow type {} -> module {}", info.workflow_type.unwrap_or_default(), info.hash)
+            println!(
+                "workflow type {} -> module {}",
+                info.workflow_type.unwrap_or_default(),
+                info.hash
+            )
         }
-        ModuleKind::Activity => println!("activities {} -> module {}", info.activities.join(", "), info.hash),
+        ModuleKind::Activity => println!(
+            "activities {} -> module {}",
+            info.activities.join(", "),
+            info.hash
+        ),
     }
     Ok(0)
 }

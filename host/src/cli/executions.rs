@@ -3,19 +3,34 @@
 use anyhow::{anyhow, Context, Result};
 
 use super::client::{enc, Client};
-use crate::api::dto::{ExecutionDetail, ExecutionList, ExecutionResult, StartRequest, StartResponse};
+use crate::api::dto::{
+    ExecutionDetail, ExecutionList, ExecutionResult, StartRequest, StartResponse,
+};
 use crate::model::{ExecutionStatus, HistoryExport};
 
 /// Exit code when the execution is still running and the caller did not wait.
 pub const EXIT_RUNNING: i32 = 3;
 
-pub async fn start(client: &Client, workflow_type: String, id: Option<String>, input: Option<String>, wait: bool) -> Result<i32> {
+pub async fn start(
+    client: &Client,
+    workflow_type: String,
+    id: Option<String>,
+    input: Option<String>,
+    wait: bool,
+) -> Result<i32> {
     let input = match input {
-        Some(text) => serde_json::from_str(&text)
-            .with_context(|| format!("--input is not valid JSON ({text:?}); pass e.g. --input '{{\"name\": \"world\"}}'"))?,
+        Some(text) => serde_json::from_str(&text).with_context(|| {
+            format!(
+                "--input is not valid JSON ({text:?}); pass e.g. --input '{{\"name\": \"world\"}}'"
+            )
+        })?,
         None => serde_json::Value::Null,
     };
-    let req = StartRequest { workflow_type, id, input };
+    let req = StartRequest {
+        workflow_type,
+        id,
+        input,
+    };
     let started: StartResponse = client.post_json("/v1/executions", &req).await?;
     println!("{}", started.id);
     if !wait {
@@ -25,7 +40,10 @@ pub async fn start(client: &Client, workflow_type: String, id: Option<String>, i
 }
 
 pub async fn result(client: &Client, id: &str, wait: bool) -> Result<i32> {
-    let path = format!("/v1/executions/{}/result?wait={wait}&timeout_ms=30000", enc(id));
+    let path = format!(
+        "/v1/executions/{}/result?wait={wait}&timeout_ms=30000",
+        enc(id)
+    );
     loop {
         let r: ExecutionResult = client.get(&path).await?;
         match r.status {
@@ -39,12 +57,17 @@ pub async fn result(client: &Client, id: &str, wait: bool) -> Result<i32> {
                 return Ok(0);
             }
             ExecutionStatus::Failed => {
-                let f = r.failure.ok_or_else(|| anyhow!("failed execution without a failure"))?;
+                let f = r
+                    .failure
+                    .ok_or_else(|| anyhow!("failed execution without a failure"))?;
                 eprintln!("execution {id} failed: {}: {}", f.kind, f.message);
                 return Ok(1);
             }
             ExecutionStatus::Stalled => {
-                eprintln!("execution {id} is stalled: {}", r.stall_reason.unwrap_or_default());
+                eprintln!(
+                    "execution {id} is stalled: {}",
+                    r.stall_reason.unwrap_or_default()
+                );
                 return Ok(1);
             }
         }
@@ -77,17 +100,34 @@ pub async fn describe(client: &Client, id: &str, json: bool) -> Result<i32> {
         println!("stall reason:   {r}");
     }
     println!("history:        {} events", d.history_length);
-    println!("in memory:      {}", if d.cached { "yes" } else { "no (evicted or closed)" });
+    println!(
+        "in memory:      {}",
+        if d.cached {
+            "yes"
+        } else {
+            "no (evicted or closed)"
+        }
+    );
     for a in &d.pending_activities {
-        println!("pending:        activity #{} {} (attempt {})", a.handle, a.name, a.attempt);
+        println!(
+            "pending:        activity #{} {} (attempt {})",
+            a.handle, a.name, a.attempt
+        );
     }
     for t in &d.pending_timers {
-        println!("pending:        timer #{} fires at {}", t.handle, t.fire_at_ms);
+        println!(
+            "pending:        timer #{} fires at {}",
+            t.handle, t.fire_at_ms
+        );
     }
     Ok(0)
 }
 
-pub async fn list(client: &Client, status: Option<String>, workflow_type: Option<String>) -> Result<i32> {
+pub async fn list(
+    client: &Client,
+    status: Option<String>,
+    workflow_type: Option<String>,
+) -> Result<i32> {
     let mut query = Vec::new();
     if let Some(s) = status {
         query.push(format!("status={}", enc(&s)));
@@ -95,25 +135,48 @@ pub async fn list(client: &Client, status: Option<String>, workflow_type: Option
     if let Some(t) = workflow_type {
         query.push(format!("workflow_type={}", enc(&t)));
     }
-    let path = if query.is_empty() { "/v1/executions".to_owned() } else { format!("/v1/executions?{}", query.join("&")) };
+    let path = if query.is_empty() {
+        "/v1/executions".to_owned()
+    } else {
+        format!("/v1/executions?{}", query.join("&"))
+    };
     let list: ExecutionList = client.get(&path).await?;
-    println!("{:<40} {:<20} {:<10} {:>15}", "ID", "TYPE", "STATUS", "CREATED (ms)");
+    println!(
+        "{:<40} {:<20} {:<10} {:>15}",
+        "ID", "TYPE", "STATUS", "CREATED (ms)"
+    );
     for e in list.executions {
-        println!("{:<40} {:<20} {:<10} {:>15}", e.id, e.workflow_type, e.status.as_str(), e.created_at_ms);
+        println!(
+            "{:<40} {:<20} {:<10} {:>15}",
+            e.id,
+            e.workflow_type,
+            e.status.as_str(),
+            e.created_at_ms
+        );
     }
     Ok(0)
 }
 
 pub async fn history(client: &Client, id: &str, json: bool) -> Result<i32> {
-    let h: HistoryExport = client.get(&format!("/v1/executions/{}/history", enc(id))).await?;
+    let h: HistoryExport = client
+        .get(&format!("/v1/executions/{}/history", enc(id)))
+        .await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&h)?);
         return Ok(0);
     }
-    println!("execution {} ({}, module {})", h.execution_id, h.workflow_type, h.module);
+    println!(
+        "execution {} ({}, module {})",
+        h.execution_id, h.workflow_type, h.module
+    );
     let start = h.events.first().map_or(0, |e| e.at_ms);
     for e in &h.events {
-        println!("{:>5}  +{:>10} ms  {}", e.index, e.at_ms.saturating_sub(start), e.event.describe());
+        println!(
+            "{:>5}  +{:>10} ms  {}",
+            e.index,
+            e.at_ms.saturating_sub(start),
+            e.event.describe()
+        );
     }
     Ok(0)
 }

@@ -15,10 +15,19 @@ use clap::{Parser, Subcommand};
 use client::Client;
 
 #[derive(Debug, Parser)]
-#[command(name = "weft", version, about = "A durable workflow host for WebAssembly components")]
+#[command(
+    name = "weft",
+    version,
+    about = "A durable workflow host for WebAssembly components"
+)]
 pub struct Cli {
     /// The host to talk to.
-    #[arg(long, global = true, env = "WEFT_SERVER", default_value = "http://127.0.0.1:7700")]
+    #[arg(
+        long,
+        global = true,
+        env = "WEFT_SERVER",
+        default_value = "http://127.0.0.1:7700"
+    )]
     server: String,
     #[command(subcommand)]
     command: Command,
@@ -109,26 +118,43 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Server { data, host } => server::run(data, &host).await.map(|_| 0),
         Command::Dev { host } => {
             let dir = tempfile::Builder::new().prefix("weft-dev-").tempdir()?;
-            eprintln!("weft dev: throwaway data directory {}", dir.path().display());
-            server::run(dir.path().to_path_buf(), &host).await.map(|_| 0)
+            eprintln!(
+                "weft dev: throwaway data directory {}",
+                dir.path().display()
+            );
+            server::run(dir.path().to_path_buf(), &host)
+                .await
+                .map(|_| 0)
         }
         Command::Deploy { file, name } => deploy::run(&client, &file, name).await,
-        Command::Start { workflow_type, id, input, wait } => {
-            executions::start(&client, workflow_type, id, input, wait).await
-        }
+        Command::Start {
+            workflow_type,
+            id,
+            input,
+            wait,
+        } => executions::start(&client, workflow_type, id, input, wait).await,
         Command::Result { id, wait } => executions::result(&client, &id, wait).await,
         Command::Describe { id, json } => executions::describe(&client, &id, json).await,
-        Command::List { status, workflow_type } => executions::list(&client, status, workflow_type).await,
+        Command::List {
+            status,
+            workflow_type,
+        } => executions::list(&client, status, workflow_type).await,
         Command::History { id, json } => executions::history(&client, &id, json).await,
         Command::Replay { history, module } => replay::run(&history, &module).await,
         Command::Clock { action } => {
             let info: crate::api::dto::ClockInfo = match action {
                 None => client.get("/v1/clock").await?,
                 Some(ClockAction::Advance { ms }) => {
-                    client.post_json("/v1/clock/advance", &crate::api::dto::AdvanceRequest { ms }).await?
+                    client
+                        .post_json("/v1/clock/advance", &crate::api::dto::AdvanceRequest { ms })
+                        .await?
                 }
             };
-            println!("{} ({})", info.now_ms, if info.manual { "manual" } else { "system" });
+            println!(
+                "{} ({})",
+                info.now_ms,
+                if info.manual { "manual" } else { "system" }
+            );
             Ok(0)
         }
     }

@@ -47,13 +47,20 @@ impl HostArgs {
 pub async fn run(data: PathBuf, args: &HostArgs) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
-        .with_context(|| format!("cannot listen on {} (is another host running there?)", args.listen))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (is another host running there?)",
+                args.listen
+            )
+        })?;
     let addr = listener.local_addr()?;
     let engine = Engine::open(args.config(data.clone()))
         .await
         .with_context(|| format!("cannot open the data directory {}", data.display()))?;
     let mut stdout = tokio::io::stdout();
-    stdout.write_all(format!("listening on http://{addr}\n").as_bytes()).await?;
+    stdout
+        .write_all(format!("listening on http://{addr}\n").as_bytes())
+        .await?;
     stdout.flush().await?;
     tracing::info!(%addr, data = %data.display(), manual_clock = args.manual_clock, "weft host ready");
     crate::api::serve(listener, engine, shutdown_signal()).await?;

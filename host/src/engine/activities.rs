@@ -31,7 +31,12 @@ pub fn pending(execution: &ExecutionId, history: &[Event]) -> Vec<ActivityTask> 
     let mut tasks: Vec<ActivityTask> = Vec::new();
     for e in history {
         match &e.event {
-            EventKind::ActivityScheduled { handle, name, input, options } => tasks.push(ActivityTask {
+            EventKind::ActivityScheduled {
+                handle,
+                name,
+                input,
+                options,
+            } => tasks.push(ActivityTask {
                 execution: execution.clone(),
                 handle: *handle,
                 name: name.clone(),
@@ -40,13 +45,19 @@ pub fn pending(execution: &ExecutionId, history: &[Event]) -> Vec<ActivityTask> 
                 attempt: 1,
                 not_before_ms: 0,
             }),
-            EventKind::ActivityAttemptFailed { handle, attempt, retry_at_ms, .. } => {
+            EventKind::ActivityAttemptFailed {
+                handle,
+                attempt,
+                retry_at_ms,
+                ..
+            } => {
                 if let Some(t) = tasks.iter_mut().find(|t| t.handle == *handle) {
                     t.attempt = attempt + 1;
                     t.not_before_ms = *retry_at_ms;
                 }
             }
-            EventKind::ActivityCompleted { handle, .. } | EventKind::ActivityFailed { handle, .. } => {
+            EventKind::ActivityCompleted { handle, .. }
+            | EventKind::ActivityFailed { handle, .. } => {
                 tasks.retain(|t| t.handle != *handle);
             }
             _ => {}
@@ -60,7 +71,11 @@ pub(super) fn spawn(inner: Arc<Inner>, task: ActivityTask) {
 }
 
 async fn run(inner: Arc<Inner>, mut task: ActivityTask) {
-    let policy = task.options.retry.clone().unwrap_or_else(|| inner.config.default_retry.clone());
+    let policy = task
+        .options
+        .retry
+        .clone()
+        .unwrap_or_else(|| inner.config.default_retry.clone());
     let timeout = task
         .options
         .start_to_close_timeout_ms
@@ -75,7 +90,11 @@ async fn run(inner: Arc<Inner>, mut task: ActivityTask) {
         crate::metrics::ACTIVITY_ATTEMPTS.inc();
         let now = inner.clock.now_ms();
         let event = match outcome {
-            Ok(output) => EventKind::ActivityCompleted { handle: task.handle, attempt: task.attempt, output },
+            Ok(output) => EventKind::ActivityCompleted {
+                handle: task.handle,
+                attempt: task.attempt,
+                output,
+            },
             Err(failure) => {
                 crate::metrics::ACTIVITY_FAILURES.inc();
                 tracing::warn!(execution = %task.execution, activity = %task.name, attempt = task.attempt, %failure, "activity attempt failed");
@@ -94,7 +113,11 @@ async fn run(inner: Arc<Inner>, mut task: ActivityTask) {
                     task.not_before_ms = retry_at_ms;
                     continue;
                 }
-                EventKind::ActivityFailed { handle: task.handle, attempts: task.attempt, failure }
+                EventKind::ActivityFailed {
+                    handle: task.handle,
+                    attempts: task.attempt,
+                    failure,
+                }
             }
         };
         if record(&inner, &task.execution, now, event).await {
@@ -107,7 +130,11 @@ async fn run(inner: Arc<Inner>, mut task: ActivityTask) {
 /// Appends one event; false if it could not be written (the activity then
 /// runs again after a restart, which at-least-once allows).
 async fn record(inner: &Inner, execution: &ExecutionId, now: u64, event: EventKind) -> bool {
-    match inner.store.write(vec![Op::append(execution, now, vec![event])]).await {
+    match inner
+        .store
+        .write(vec![Op::append(execution, now, vec![event])])
+        .await
+    {
         Ok(_) => true,
         Err(e) => {
             tracing::error!(%execution, error = %e, "could not record an activity result");
@@ -116,13 +143,20 @@ async fn record(inner: &Inner, execution: &ExecutionId, now: u64, event: EventKi
     }
 }
 
-async fn attempt(inner: &Inner, task: &ActivityTask, timeout: Duration) -> Result<Payload, Failure> {
+async fn attempt(
+    inner: &Inner,
+    task: &ActivityTask,
+    timeout: Duration,
+) -> Result<Payload, Failure> {
     let module = match inner.store.activity_module(&task.name) {
         Ok(Some(m)) => m,
         Ok(None) => {
             return Err(Failure::new(
                 "activity-not-found",
-                format!("no deployed activity component serves `{}`: deploy one with `weft deploy`", task.name),
+                format!(
+                    "no deployed activity component serves `{}`: deploy one with `weft deploy`",
+                    task.name
+                ),
             ))
         }
         Err(e) => return Err(Failure::new("host-error", e.to_string())),
@@ -142,7 +176,9 @@ async fn attempt(inner: &Inner, task: &ActivityTask, timeout: Duration) -> Resul
     let store = inner.store.clone();
     let bytes = move || match store.module_bytes(&module) {
         Ok(Some(b)) => Ok(b),
-        Ok(None) => Err(ModuleError::Invalid(format!("module {module} is missing from the store"))),
+        Ok(None) => Err(ModuleError::Invalid(format!(
+            "module {module} is missing from the store"
+        ))),
         Err(e) => Err(ModuleError::Invalid(e.to_string())),
     };
     let (outcome, lines) = inner.runtime.run_activity(&module, bytes, call).await;
@@ -154,7 +190,10 @@ async fn attempt(inner: &Inner, task: &ActivityTask, timeout: Duration) -> Resul
         ActivityOutcome::Trapped(reason) => Err(Failure::new("activity-trap", reason)),
         ActivityOutcome::TimedOut(d) => Err(Failure::new(
             "timeout",
-            format!("start-to-close timeout: the attempt ran longer than {} ms", d.as_millis()),
+            format!(
+                "start-to-close timeout: the attempt ran longer than {} ms",
+                d.as_millis()
+            ),
         )),
     }
 }

@@ -21,7 +21,9 @@ pub struct ManualClock {
 }
 
 fn system_now_ms() -> u64 {
-    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
     u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
 }
 
@@ -29,7 +31,10 @@ impl Clock {
     /// A manual clock starting at the current system time.
     pub fn manual() -> Self {
         let now = system_now_ms();
-        Self::Manual(Arc::new(ManualClock { now_ms: AtomicU64::new(now), moved: watch::channel(now).0 }))
+        Self::Manual(Arc::new(ManualClock {
+            now_ms: AtomicU64::new(now),
+            moved: watch::channel(now).0,
+        }))
     }
 
     pub fn is_manual(&self) -> bool {

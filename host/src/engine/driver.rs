@@ -40,7 +40,13 @@ impl Driver {
         replayer: Replayer,
         mailbox: mpsc::UnboundedReceiver<()>,
     ) -> Self {
-        Self { inner, id, info, replayer, mailbox }
+        Self {
+            inner,
+            id,
+            info,
+            replayer,
+            mailbox,
+        }
     }
 
     /// Reads events other writers (activities, timers) appended since the
@@ -53,13 +59,20 @@ impl Driver {
 
     /// Turns the commands issued since the last wait into the events that
     /// record them, and the activities and timers they start.
-    pub(super) fn new_command_events(&mut self, now: u64) -> (Vec<EventKind>, Vec<ActivityTask>, Vec<TimerRow>) {
+    pub(super) fn new_command_events(
+        &mut self,
+        now: u64,
+    ) -> (Vec<EventKind>, Vec<ActivityTask>, Vec<TimerRow>) {
         let mut events = Vec::new();
         let mut tasks = Vec::new();
         let mut timers = Vec::new();
         for (handle, command) in self.replayer.take_new_commands() {
             match command {
-                Command::Activity { name, input, options } => {
+                Command::Activity {
+                    name,
+                    input,
+                    options,
+                } => {
                     tasks.push(ActivityTask {
                         execution: self.id.clone(),
                         handle,
@@ -69,12 +82,25 @@ impl Driver {
                         attempt: 1,
                         not_before_ms: 0,
                     });
-                    events.push(EventKind::ActivityScheduled { handle, name, input, options });
+                    events.push(EventKind::ActivityScheduled {
+                        handle,
+                        name,
+                        input,
+                        options,
+                    });
                 }
                 Command::Timer { duration_ms } => {
                     let fire_at_ms = now.saturating_add(duration_ms);
-                    timers.push(TimerRow { due_ms: fire_at_ms, execution: self.id.clone(), handle });
-                    events.push(EventKind::TimerStarted { handle, duration_ms, fire_at_ms });
+                    timers.push(TimerRow {
+                        due_ms: fire_at_ms,
+                        execution: self.id.clone(),
+                        handle,
+                    });
+                    events.push(EventKind::TimerStarted {
+                        handle,
+                        duration_ms,
+                        fire_at_ms,
+                    });
                 }
             }
         }
@@ -107,12 +133,18 @@ impl Driver {
     async fn wait_for(&mut self, handles: Vec<u64>) -> Result<Completion, Stop> {
         loop {
             self.sync()?;
-            if let Some(c) = self.replayer.next_completion(&handles).map_err(ReplayError::from)? {
+            if let Some(c) = self
+                .replayer
+                .next_completion(&handles)
+                .map_err(ReplayError::from)?
+            {
                 self.flush().await?;
                 crate::metrics::WORKFLOW_TASKS.inc();
                 return Ok(c);
             }
-            self.replayer.check_blocking(&handles).map_err(ReplayError::from)?;
+            self.replayer
+                .check_blocking(&handles)
+                .map_err(ReplayError::from)?;
             if self.replayer.has_new_commands() {
                 self.flush().await?;
                 continue;
@@ -131,15 +163,31 @@ impl Driver {
 }
 
 impl WorkflowHost for Driver {
-    fn start_activity(&mut self, name: String, input: Payload, options: ActivityOptions) -> Result<u64, HostStop> {
-        self.replayer.issue(Command::Activity { name, input, options }).map_err(|d| stop(ReplayError::from(d)))
+    fn start_activity(
+        &mut self,
+        name: String,
+        input: Payload,
+        options: ActivityOptions,
+    ) -> Result<u64, HostStop> {
+        self.replayer
+            .issue(Command::Activity {
+                name,
+                input,
+                options,
+            })
+            .map_err(|d| stop(ReplayError::from(d)))
     }
 
     fn start_timer(&mut self, duration_ms: u64) -> Result<u64, HostStop> {
-        self.replayer.issue(Command::Timer { duration_ms }).map_err(|d| stop(ReplayError::from(d)))
+        self.replayer
+            .issue(Command::Timer { duration_ms })
+            .map_err(|d| stop(ReplayError::from(d)))
     }
 
-    fn wait(&mut self, handles: Vec<u64>) -> Pin<Box<dyn Future<Output = Result<Completion, HostStop>> + Send + '_>> {
+    fn wait(
+        &mut self,
+        handles: Vec<u64>,
+    ) -> Pin<Box<dyn Future<Output = Result<Completion, HostStop>> + Send + '_>> {
         Box::pin(async move { self.wait_for(handles).await.map_err(stop) })
     }
 
@@ -157,11 +205,21 @@ impl WorkflowHost for Driver {
         }
         let id = &self.id;
         match level {
-            LogLevel::Trace => tracing::trace!(target: "weft::workflow", execution = %id, "{message}"),
-            LogLevel::Debug => tracing::debug!(target: "weft::workflow", execution = %id, "{message}"),
-            LogLevel::Info => tracing::info!(target: "weft::workflow", execution = %id, "{message}"),
-            LogLevel::Warn => tracing::warn!(target: "weft::workflow", execution = %id, "{message}"),
-            LogLevel::Error => tracing::error!(target: "weft::workflow", execution = %id, "{message}"),
+            LogLevel::Trace => {
+                tracing::trace!(target: "weft::workflow", execution = %id, "{message}")
+            }
+            LogLevel::Debug => {
+                tracing::debug!(target: "weft::workflow", execution = %id, "{message}")
+            }
+            LogLevel::Info => {
+                tracing::info!(target: "weft::workflow", execution = %id, "{message}")
+            }
+            LogLevel::Warn => {
+                tracing::warn!(target: "weft::workflow", execution = %id, "{message}")
+            }
+            LogLevel::Error => {
+                tracing::error!(target: "weft::workflow", execution = %id, "{message}")
+            }
         }
     }
 

@@ -12,7 +12,11 @@ pub enum EngineError {
     #[error(transparent)]
     InvalidInput(#[from] ModelError),
     #[error("no {what} named {name:?}{hint}")]
-    NotFound { what: &'static str, name: String, hint: &'static str },
+    NotFound {
+        what: &'static str,
+        name: String,
+        hint: &'static str,
+    },
     #[error("{0}")]
     Conflict(String),
     #[error("invalid module: {0}")]
@@ -23,7 +27,11 @@ pub enum EngineError {
 
 impl EngineError {
     pub(super) fn no_execution(id: impl ToString) -> Self {
-        Self::NotFound { what: "execution", name: id.to_string(), hint: " (see `weft list`)" }
+        Self::NotFound {
+            what: "execution",
+            name: id.to_string(),
+            hint: " (see `weft list`)",
+        }
     }
 }
 

@@ -39,7 +39,13 @@ async fn run_inner(
     let seed = match history.first().map(|e| &e.event) {
         Some(EventKind::ExecutionStarted { seed, .. }) => *seed,
         _ => {
-            close(inner, id, Vec::new(), Close::Stalled("history does not start with execution_started".into())).await?;
+            close(
+                inner,
+                id,
+                Vec::new(),
+                Close::Stalled("history does not start with execution_started".into()),
+            )
+            .await?;
             return Ok(());
         }
     };
@@ -49,18 +55,37 @@ async fn run_inner(
         module: record.module.to_string(),
         started_at_ms: record.created_at_ms,
     };
-    let driver = Driver::new(inner.clone(), id.clone(), info, Replayer::new(history), mailbox);
+    let driver = Driver::new(
+        inner.clone(),
+        id.clone(),
+        info,
+        Replayer::new(history),
+        mailbox,
+    );
     crate::metrics::INSTANCES_LOADED.inc();
     let store = inner.store.clone();
     let module = record.module;
     let bytes = move || match store.module_bytes(&module) {
         Ok(Some(b)) => Ok(b),
-        Ok(None) => Err(ModuleError::Invalid(format!("module {module} is missing from the store"))),
+        Ok(None) => Err(ModuleError::Invalid(format!(
+            "module {module} is missing from the store"
+        ))),
         Err(e) => Err(ModuleError::Invalid(e.to_string())),
     };
-    let (outcome, host) = inner.runtime.run_workflow(&module, bytes, record.input.0.clone(), seed, Box::new(driver)).await;
+    let (outcome, host) = inner
+        .runtime
+        .run_workflow(
+            &module,
+            bytes,
+            record.input.0.clone(),
+            seed,
+            Box::new(driver),
+        )
+        .await;
     let any: Box<dyn Any> = host;
-    let mut driver = any.downcast::<Driver>().expect("the host handed back is the driver it was given");
+    let mut driver = any
+        .downcast::<Driver>()
+        .expect("the host handed back is the driver it was given");
     crate::metrics::REPLAYED_EVENTS.add(driver.replayer.replayed_events());
     match outcome {
         RunOutcome::Returned(result) => {
@@ -72,11 +97,15 @@ async fn run_inner(
             let (mut events, _, _) = driver.new_command_events(inner.clock.now_ms());
             let end = match result {
                 Ok(output) => {
-                    events.push(EventKind::ExecutionCompleted { output: output.clone() });
+                    events.push(EventKind::ExecutionCompleted {
+                        output: output.clone(),
+                    });
                     Close::Completed(output)
                 }
                 Err(failure) => {
-                    events.push(EventKind::ExecutionFailed { failure: failure.clone() });
+                    events.push(EventKind::ExecutionFailed {
+                        failure: failure.clone(),
+                    });
                     Close::Failed(failure)
                 }
             };
@@ -98,7 +127,11 @@ async fn run_inner(
     }
 }
 
-async fn stall(inner: &Arc<Inner>, id: &ExecutionId, reason: String) -> Result<(), crate::store::StoreError> {
+async fn stall(
+    inner: &Arc<Inner>,
+    id: &ExecutionId,
+    reason: String,
+) -> Result<(), crate::store::StoreError> {
     tracing::warn!(execution = %id, %reason, "execution stalled");
     close(inner, id, Vec::new(), Close::Stalled(reason)).await
 }

@@ -27,8 +27,8 @@ pub use offline::{replay as replay_offline, ReplayReport};
 pub use timers::TimerQueue;
 
 use crate::model::{
-    Event, EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, ModuleHash, ModuleKind, ModuleMeta, Payload,
-    RetryPolicy, TypeName,
+    Event, EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, ModuleHash, ModuleKind,
+    ModuleMeta, Payload, RetryPolicy, TypeName,
 };
 use crate::store::{Op, OpError, Store, TimerRow};
 use crate::wasm::{Runtime, SandboxConfig};
@@ -114,11 +114,17 @@ impl Inner {
     }
 
     fn forget(&self, id: &ExecutionId) {
-        self.actors.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+        self.actors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
     }
 
     fn is_cached(&self, id: &ExecutionId) -> bool {
-        self.actors.lock().unwrap_or_else(|p| p.into_inner()).contains_key(id)
+        self.actors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(id)
     }
 }
 
@@ -149,7 +155,11 @@ impl Engine {
             memory_limit_bytes: config.memory_limit_bytes,
             output_cap: 64 << 10,
         })?;
-        let clock = if config.manual_clock { Clock::manual() } else { Clock::System };
+        let clock = if config.manual_clock {
+            Clock::manual()
+        } else {
+            Clock::System
+        };
         let (timer_tx, timer_rx) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
             store,
@@ -186,7 +196,10 @@ impl Engine {
             }
         }
         if resumed > 0 {
-            tracing::info!(executions = resumed, "resuming running executions by replay");
+            tracing::info!(
+                executions = resumed,
+                "resuming running executions by replay"
+            );
         }
         Ok(())
     }
@@ -197,7 +210,11 @@ impl Engine {
 
     /// Stores a component and registers what it serves: a workflow type
     /// (named `name`) or the activities it lists.
-    pub async fn deploy(&self, bytes: Vec<u8>, name: Option<&str>) -> Result<ModuleMeta, EngineError> {
+    pub async fn deploy(
+        &self,
+        bytes: Vec<u8>,
+        name: Option<&str>,
+    ) -> Result<ModuleMeta, EngineError> {
         if bytes.len() > self.inner.config.max_module_bytes {
             return Err(EngineError::BadRequest(format!(
                 "the module is {} bytes, over the limit of {} bytes",
@@ -210,7 +227,9 @@ impl Engine {
         let workflow_type = match kind {
             ModuleKind::Workflow => {
                 let name = name.ok_or_else(|| {
-                    EngineError::BadRequest("a workflow component needs a workflow type name (`?name=`)".into())
+                    EngineError::BadRequest(
+                        "a workflow component needs a workflow type name (`?name=`)".into(),
+                    )
                 })?;
                 Some(name.parse::<TypeName>()?)
             }
@@ -224,12 +243,21 @@ impl Engine {
             size_bytes: bytes.len() as u64,
             deployed_at_ms: self.inner.clock.now_ms(),
         };
-        let mut ops = vec![Op::PutModule { meta: meta.clone(), bytes }];
+        let mut ops = vec![Op::PutModule {
+            meta: meta.clone(),
+            bytes,
+        }];
         if let Some(t) = workflow_type {
-            ops.push(Op::SetWorkflowType { name: t, module: hash });
+            ops.push(Op::SetWorkflowType {
+                name: t,
+                module: hash,
+            });
         }
         for a in activities {
-            ops.push(Op::SetActivity { name: a, module: hash });
+            ops.push(Op::SetActivity {
+                name: a,
+                module: hash,
+            });
         }
         self.inner.store.write(ops).await?;
         Ok(meta)
@@ -251,17 +279,23 @@ impl Engine {
         input: Payload,
     ) -> Result<ExecutionId, EngineError> {
         let type_name: TypeName = workflow_type.parse()?;
-        let module = self.inner.store.workflow_type(&type_name)?.ok_or_else(|| EngineError::NotFound {
-            what: "workflow type",
-            name: workflow_type.to_owned(),
-            hint: ": deploy a workflow component with `weft deploy FILE.wasm --name NAME`",
-        })?;
+        let module =
+            self.inner
+                .store
+                .workflow_type(&type_name)?
+                .ok_or_else(|| EngineError::NotFound {
+                    what: "workflow type",
+                    name: workflow_type.to_owned(),
+                    hint: ": deploy a workflow component with `weft deploy FILE.wasm --name NAME`",
+                })?;
         let id = match id {
             Some(s) => s.parse::<ExecutionId>()?,
             None => ExecutionId::generate(),
         };
         let now = self.inner.clock.now_ms();
-        let seed = std::collections::hash_map::RandomState::new().build_hasher().finish();
+        let seed = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
         let record = ExecutionRecord {
             id: id.clone(),
             workflow_type: type_name.clone(),
@@ -274,10 +308,24 @@ impl Engine {
             failure: None,
             stall_reason: None,
         };
-        let started = EventKind::ExecutionStarted { workflow_type: type_name, module, input, seed };
-        let out = self.inner.store.write(vec![Op::CreateExecution { record, started }]).await?;
+        let started = EventKind::ExecutionStarted {
+            workflow_type: type_name,
+            module,
+            input,
+            seed,
+        };
+        let out = self
+            .inner
+            .store
+            .write(vec![Op::CreateExecution {
+                record: Box::new(record),
+                started,
+            }])
+            .await?;
         if let Some(Err(OpError::ExecutionExists(_))) = out.first() {
-            return Err(EngineError::Conflict(format!("an execution with id {id} already exists")));
+            return Err(EngineError::Conflict(format!(
+                "an execution with id {id} already exists"
+            )));
         }
         self.inner.wake(&id);
         Ok(id)
@@ -285,22 +333,28 @@ impl Engine {
 
     pub fn execution(&self, id: &str) -> Result<ExecutionRecord, EngineError> {
         let parsed: ExecutionId = id.parse().map_err(|_| EngineError::no_execution(id))?;
-        self.inner.store.execution(&parsed)?.ok_or_else(|| EngineError::no_execution(id))
+        self.inner
+            .store
+            .execution(&parsed)?
+            .ok_or_else(|| EngineError::no_execution(id))
     }
 
     pub fn describe(&self, id: &str) -> Result<ExecutionView, EngineError> {
         let record = self.execution(id)?;
         let history = self.inner.store.history(&record.id, 0)?;
-        let pending_activities = if record.status.is_settled() && record.status != ExecutionStatus::Stalled {
-            Vec::new()
-        } else {
-            activities::pending(&record.id, &history)
-        };
+        let pending_activities =
+            if record.status.is_settled() && record.status != ExecutionStatus::Stalled {
+                Vec::new()
+            } else {
+                activities::pending(&record.id, &history)
+            };
         let mut pending_timers: Vec<(u64, u64)> = Vec::new();
         if record.status == ExecutionStatus::Running || record.status == ExecutionStatus::Stalled {
             for e in &history {
                 match &e.event {
-                    EventKind::TimerStarted { handle, fire_at_ms, .. } => pending_timers.push((*handle, *fire_at_ms)),
+                    EventKind::TimerStarted {
+                        handle, fire_at_ms, ..
+                    } => pending_timers.push((*handle, *fire_at_ms)),
                     EventKind::TimerFired { handle } => pending_timers.retain(|(h, _)| h != handle),
                     _ => {}
                 }
@@ -316,16 +370,25 @@ impl Engine {
     }
 
     /// The execution's record once it settles, or as it is after `wait`.
-    pub async fn result(&self, id: &str, wait: Option<Duration>) -> Result<ExecutionRecord, EngineError> {
+    pub async fn result(
+        &self,
+        id: &str,
+        wait: Option<Duration>,
+    ) -> Result<ExecutionRecord, EngineError> {
         let mut rx = self.inner.closed.subscribe();
         let deadline = wait.map(|w| tokio::time::Instant::now() + w);
         loop {
             let record = self.execution(id)?;
-            let Some(deadline) = deadline else { return Ok(record) };
+            let Some(deadline) = deadline else {
+                return Ok(record);
+            };
             if record.status.is_settled() {
                 return Ok(record);
             }
-            if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+            if tokio::time::timeout_at(deadline, rx.changed())
+                .await
+                .is_err()
+            {
                 return Ok(record);
             }
         }
@@ -349,7 +412,10 @@ impl Engine {
     /// Moves a manual clock forward.
     pub fn advance_clock(&self, ms: u64) -> Result<u64, EngineError> {
         self.inner.clock.advance(ms).ok_or_else(|| {
-            EngineError::Conflict("the host runs on the system clock: start it with `--manual-clock` to move time".into())
+            EngineError::Conflict(
+                "the host runs on the system clock: start it with `--manual-clock` to move time"
+                    .into(),
+            )
         })
     }
 

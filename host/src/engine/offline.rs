@@ -13,7 +13,9 @@ use crate::wasm::{HostStop, LogLevel, RunOutcome, Runtime, WorkflowHost, Workflo
 #[derive(Debug)]
 pub enum ReplayReport {
     /// Replayed every event without a divergence.
-    Clean { events: usize },
+    Clean {
+        events: usize,
+    },
     Diverged(Divergence),
     /// The code used the imports wrongly, trapped, or could not be loaded.
     Broken(String),
@@ -35,17 +37,32 @@ struct OfflineHost {
 type Completion = (u64, Result<Payload, crate::model::Failure>);
 
 impl WorkflowHost for OfflineHost {
-    fn start_activity(&mut self, name: String, input: Payload, options: ActivityOptions) -> Result<u64, HostStop> {
-        self.issue(Command::Activity { name, input, options })
+    fn start_activity(
+        &mut self,
+        name: String,
+        input: Payload,
+        options: ActivityOptions,
+    ) -> Result<u64, HostStop> {
+        self.issue(Command::Activity {
+            name,
+            input,
+            options,
+        })
     }
 
     fn start_timer(&mut self, duration_ms: u64) -> Result<u64, HostStop> {
         self.issue(Command::Timer { duration_ms })
     }
 
-    fn wait(&mut self, handles: Vec<u64>) -> Pin<Box<dyn Future<Output = Result<Completion, HostStop>> + Send + '_>> {
+    fn wait(
+        &mut self,
+        handles: Vec<u64>,
+    ) -> Pin<Box<dyn Future<Output = Result<Completion, HostStop>> + Send + '_>> {
         Box::pin(async move {
-            let next = self.replayer.next_completion(&handles).map_err(|m| HostStop(Box::new(OfflineStop::Replay(m.into()))))?;
+            let next = self
+                .replayer
+                .next_completion(&handles)
+                .map_err(|m| HostStop(Box::new(OfflineStop::Replay(m.into()))))?;
             if let Some(c) = next {
                 return Ok(c);
             }
@@ -74,10 +91,16 @@ impl WorkflowHost for OfflineHost {
 impl OfflineHost {
     fn issue(&mut self, command: Command) -> Result<u64, HostStop> {
         let closed = self.replayer.history().iter().any(|e| {
-            matches!(e.event, EventKind::ExecutionCompleted { .. } | EventKind::ExecutionFailed { .. })
+            matches!(
+                e.event,
+                EventKind::ExecutionCompleted { .. } | EventKind::ExecutionFailed { .. }
+            )
         });
         let replaying = self.replayer.replaying();
-        let handle = self.replayer.issue(command).map_err(|d| HostStop(Box::new(OfflineStop::Replay(d.into()))))?;
+        let handle = self
+            .replayer
+            .issue(command)
+            .map_err(|d| HostStop(Box::new(OfflineStop::Replay(d.into()))))?;
         if !replaying {
             // Past the recorded commands: a closed history had nothing more;
             // an open one ends here.
@@ -107,7 +130,9 @@ pub async fn replay(runtime: &Runtime, module: Vec<u8>, history: HistoryExport) 
     }
     let (input, seed) = match history.events.first().map(|e| &e.event) {
         Some(EventKind::ExecutionStarted { input, seed, .. }) => (input.clone(), *seed),
-        _ => return ReplayReport::Broken("the history does not start with execution_started".into()),
+        _ => {
+            return ReplayReport::Broken("the history does not start with execution_started".into())
+        }
     };
     let count = history.events.len();
     let info = WorkflowInfo {
@@ -117,10 +142,17 @@ pub async fn replay(runtime: &Runtime, module: Vec<u8>, history: HistoryExport) 
         started_at_ms: history.events[0].at_ms,
     };
     let hash = ModuleHash::of(&module);
-    let host = OfflineHost { replayer: Replayer::new(history.events), info };
-    let (outcome, host) = runtime.run_workflow(&hash, move || Ok(module), input.0, seed, Box::new(host)).await;
+    let host = OfflineHost {
+        replayer: Replayer::new(history.events),
+        info,
+    };
+    let (outcome, host) = runtime
+        .run_workflow(&hash, move || Ok(module), input.0, seed, Box::new(host))
+        .await;
     let any: Box<dyn std::any::Any> = host;
-    let host = any.downcast::<OfflineHost>().expect("the host handed back is the one given");
+    let host = any
+        .downcast::<OfflineHost>()
+        .expect("the host handed back is the one given");
     match outcome {
         RunOutcome::Returned(result) => match host.replayer.check_finished(&result) {
             Ok(()) => ReplayReport::Clean { events: count },

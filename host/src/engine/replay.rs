@@ -12,18 +12,31 @@ use std::collections::BTreeSet;
 
 use crate::model::{ActivityOptions, Event, EventKind, Failure, Payload};
 
+/// A delivered completion: the handle and its outcome.
+pub type Completion = (u64, Result<Payload, Failure>);
+
 /// A command as the code issues it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    Activity { name: String, input: Payload, options: ActivityOptions },
-    Timer { duration_ms: u64 },
+    Activity {
+        name: String,
+        input: Payload,
+        options: ActivityOptions,
+    },
+    Timer {
+        duration_ms: u64,
+    },
 }
 
 impl Command {
     fn describe(&self) -> String {
         match self {
             Self::Activity { name, input, .. } => {
-                format!("schedule activity {name} (input {} bytes, sha-256 {})", input.len(), input.digest())
+                format!(
+                    "schedule activity {name} (input {} bytes, sha-256 {})",
+                    input.len(),
+                    input.digest()
+                )
             }
             Self::Timer { duration_ms } => format!("start a timer of {duration_ms} ms"),
         }
@@ -31,10 +44,15 @@ impl Command {
 
     fn matches(&self, recorded: &EventKind) -> bool {
         match (self, recorded) {
-            (Self::Activity { name, input, .. }, EventKind::ActivityScheduled { name: n, input: i, .. }) => {
-                name == n && input == i
+            (
+                Self::Activity { name, input, .. },
+                EventKind::ActivityScheduled {
+                    name: n, input: i, ..
+                },
+            ) => name == n && input == i,
+            (Self::Timer { duration_ms }, EventKind::TimerStarted { duration_ms: d, .. }) => {
+                duration_ms == d
             }
-            (Self::Timer { duration_ms }, EventKind::TimerStarted { duration_ms: d, .. }) => duration_ms == d,
             _ => false,
         }
     }
@@ -43,7 +61,11 @@ impl Command {
 fn describe_recorded(kind: &EventKind) -> String {
     match kind {
         EventKind::ActivityScheduled { name, input, .. } => {
-            format!("schedule activity {name} (input {} bytes, sha-256 {})", input.len(), input.digest())
+            format!(
+                "schedule activity {name} (input {} bytes, sha-256 {})",
+                input.len(),
+                input.digest()
+            )
         }
         EventKind::TimerStarted { duration_ms, .. } => format!("start a timer of {duration_ms} ms"),
         other => other.describe(),
@@ -98,7 +120,11 @@ impl Replayer {
     /// `history` must start with `execution_started`.
     pub fn new(history: Vec<Event>) -> Self {
         let (now_ms, seed) = match history.first() {
-            Some(Event { at_ms, event: EventKind::ExecutionStarted { seed, .. }, .. }) => (*at_ms, *seed),
+            Some(Event {
+                at_ms,
+                event: EventKind::ExecutionStarted { seed, .. },
+                ..
+            }) => (*at_ms, *seed),
             _ => (0, 0),
         };
         let mut r = Self {
@@ -186,7 +212,7 @@ impl Replayer {
     }
 
     /// The earliest unconsumed completion among `handles`, if one is recorded.
-    pub fn next_completion(&mut self, handles: &[u64]) -> Result<Option<(u64, Result<Payload, Failure>)>, Misuse> {
+    pub fn next_completion(&mut self, handles: &[u64]) -> Result<Option<Completion>, Misuse> {
         if handles.is_empty() {
             return Err(Misuse::EmptyWait);
         }
@@ -203,7 +229,9 @@ impl Replayer {
             if self.consumed[i] {
                 continue;
             }
-            let Some((h, outcome)) = e.event.completion() else { continue };
+            let Some((h, outcome)) = e.event.completion() else {
+                continue;
+            };
             if !handles.contains(&h) || self.delivered.contains(&h) {
                 continue;
             }
@@ -243,9 +271,14 @@ impl Replayer {
             });
         }
         let recorded_end = self.history.iter().find(|e| {
-            matches!(e.event, EventKind::ExecutionCompleted { .. } | EventKind::ExecutionFailed { .. })
+            matches!(
+                e.event,
+                EventKind::ExecutionCompleted { .. } | EventKind::ExecutionFailed { .. }
+            )
         });
-        let Some(end) = recorded_end else { return Ok(()) };
+        let Some(end) = recorded_end else {
+            return Ok(());
+        };
         let same = match (&end.event, outcome) {
             (EventKind::ExecutionCompleted { output }, Ok(o)) => output == o,
             (EventKind::ExecutionFailed { failure }, Err(f)) => failure == f,
@@ -291,7 +324,11 @@ mod tests {
     use crate::model::ModuleHash;
 
     fn ev(index: u64, at_ms: u64, event: EventKind) -> Event {
-        Event { index, at_ms, event }
+        Event {
+            index,
+            at_ms,
+            event,
+        }
     }
 
     fn started() -> Event {
@@ -308,7 +345,11 @@ mod tests {
     }
 
     fn act(name: &str) -> Command {
-        Command::Activity { name: name.into(), input: Payload(b"1".to_vec()), options: ActivityOptions::default() }
+        Command::Activity {
+            name: name.into(),
+            input: Payload(b"1".to_vec()),
+            options: ActivityOptions::default(),
+        }
     }
 
     fn scheduled(index: u64, handle: u64, name: &str) -> Event {
@@ -325,12 +366,26 @@ mod tests {
     }
 
     fn completed(index: u64, at: u64, handle: u64) -> Event {
-        ev(index, at, EventKind::ActivityCompleted { handle, attempt: 1, output: Payload(vec![b'0' + handle as u8]) })
+        ev(
+            index,
+            at,
+            EventKind::ActivityCompleted {
+                handle,
+                attempt: 1,
+                output: Payload(vec![b'0' + handle as u8]),
+            },
+        )
     }
 
     /// History: started, a and b scheduled, b completes before a.
     fn two_activities() -> Vec<Event> {
-        vec![started(), scheduled(1, 1, "a"), scheduled(2, 2, "b"), completed(3, 200, 2), completed(4, 300, 1)]
+        vec![
+            started(),
+            scheduled(1, 1, "a"),
+            scheduled(2, 2, "b"),
+            completed(3, 200, 2),
+            completed(4, 300, 1),
+        ]
     }
 
     #[test]
@@ -366,7 +421,9 @@ mod tests {
         assert_eq!(d.event_index, 2);
         assert!(d.recorded.contains("activity b"), "{d}");
         assert!(d.issued.contains("activity c"), "{d}");
-        let d = Replayer::new(two_activities()).issue(Command::Timer { duration_ms: 5 }).unwrap_err();
+        let d = Replayer::new(two_activities())
+            .issue(Command::Timer { duration_ms: 5 })
+            .unwrap_err();
         assert_eq!(d.event_index, 1);
     }
 
@@ -376,7 +433,12 @@ mod tests {
         r.issue(act("a")).unwrap();
         assert!(r.replaying());
         assert_eq!(r.check_blocking(&[1]).unwrap_err().event_index, 2);
-        assert_eq!(r.check_finished(&Ok(Payload::default())).unwrap_err().event_index, 2);
+        assert_eq!(
+            r.check_finished(&Ok(Payload::default()))
+                .unwrap_err()
+                .event_index,
+            2
+        );
     }
 
     #[test]
@@ -386,7 +448,15 @@ mod tests {
         assert!(r.has_new_commands());
         assert_eq!(r.take_new_commands().len(), 1);
         assert_eq!(r.next_completion(&[1]), Ok(None));
-        r.extend(vec![ev(1, 150, EventKind::TimerStarted { handle: 1, duration_ms: 10, fire_at_ms: 160 })]);
+        r.extend(vec![ev(
+            1,
+            150,
+            EventKind::TimerStarted {
+                handle: 1,
+                duration_ms: 10,
+                fire_at_ms: 160,
+            },
+        )]);
         r.extend(vec![ev(2, 160, EventKind::TimerFired { handle: 1 })]);
         assert!(!r.replaying());
         assert_eq!(r.next_completion(&[1]).unwrap().unwrap().0, 1);
@@ -403,9 +473,20 @@ mod tests {
     #[test]
     fn a_changed_result_is_a_divergence() {
         let mut h = vec![started()];
-        h.push(ev(1, 100, EventKind::ExecutionCompleted { output: Payload(b"1".to_vec()) }));
+        h.push(ev(
+            1,
+            100,
+            EventKind::ExecutionCompleted {
+                output: Payload(b"1".to_vec()),
+            },
+        ));
         let r = Replayer::new(h);
         assert!(r.check_finished(&Ok(Payload(b"1".to_vec()))).is_ok());
-        assert_eq!(r.check_finished(&Ok(Payload(b"2".to_vec()))).unwrap_err().event_index, 1);
+        assert_eq!(
+            r.check_finished(&Ok(Payload(b"2".to_vec())))
+                .unwrap_err()
+                .event_index,
+            1
+        );
     }
 }

@@ -69,7 +69,9 @@ async fn fire(inner: &Arc<Inner>, row: TimerRow) {
     // A closed execution keeps no timers; a stalled one keeps the firing in
     // its history for when a fixed module resumes it.
     let events = match status {
-        ExecutionStatus::Running | ExecutionStatus::Stalled => vec![EventKind::TimerFired { handle: row.handle }],
+        ExecutionStatus::Running | ExecutionStatus::Stalled => {
+            vec![EventKind::TimerFired { handle: row.handle }]
+        }
         _ => Vec::new(),
     };
     let mut op = Op::append(&row.execution, inner.clock.now_ms(), events);
@@ -78,7 +80,9 @@ async fn fire(inner: &Arc<Inner>, row: TimerRow) {
     }
     match inner.store.write(vec![op]).await {
         Ok(_) => inner.wake(&row.execution),
-        Err(e) => tracing::error!(execution = %row.execution, error = %e, "could not fire a timer; it fires again after a restart"),
+        Err(e) => {
+            tracing::error!(execution = %row.execution, error = %e, "could not fire a timer; it fires again after a restart")
+        }
     }
 }
 
@@ -90,7 +94,11 @@ mod tests {
     fn take_due_pops_in_order_up_to_now() {
         let mut q = TimerQueue::default();
         for (due, h) in [(30, 1), (10, 2), (20, 3)] {
-            q.insert(TimerRow { due_ms: due, execution: "e".parse().unwrap(), handle: h });
+            q.insert(TimerRow {
+                due_ms: due,
+                execution: "e".parse().unwrap(),
+                handle: h,
+            });
         }
         assert_eq!(q.next_due(), Some(10));
         assert!(q.take_due(5).is_empty());

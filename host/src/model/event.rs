@@ -70,7 +70,9 @@ impl EventKind {
     /// The handle of a command this event records, if it records one.
     pub fn command_handle(&self) -> Option<u64> {
         match self {
-            Self::ActivityScheduled { handle, .. } | Self::TimerStarted { handle, .. } => Some(*handle),
+            Self::ActivityScheduled { handle, .. } | Self::TimerStarted { handle, .. } => {
+                Some(*handle)
+            }
             _ => None,
         }
     }
@@ -79,7 +81,9 @@ impl EventKind {
     pub fn completion(&self) -> Option<(u64, Result<Payload, Failure>)> {
         match self {
             Self::ActivityCompleted { handle, output, .. } => Some((*handle, Ok(output.clone()))),
-            Self::ActivityFailed { handle, failure, .. } => Some((*handle, Err(failure.clone()))),
+            Self::ActivityFailed {
+                handle, failure, ..
+            } => Some((*handle, Err(failure.clone()))),
             Self::TimerFired { handle } => Some((*handle, Ok(Payload::default()))),
             _ => None,
         }
@@ -143,7 +147,12 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(kind: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { kind: kind.into(), message: message.into(), details: None, non_retryable: false }
+        Self {
+            kind: kind.into(),
+            message: message.into(),
+            details: None,
+            non_retryable: false,
+        }
     }
 }
 
@@ -220,7 +229,11 @@ mod tests {
 
     #[test]
     fn retry_respects_limits_and_kinds() {
-        let p = RetryPolicy { maximum_attempts: 2, non_retryable_kinds: vec!["Fatal".into()], ..Default::default() };
+        let p = RetryPolicy {
+            maximum_attempts: 2,
+            non_retryable_kinds: vec!["Fatal".into()],
+            ..Default::default()
+        };
         let f = Failure::new("Flaky", "x");
         assert!(p.allows_retry(1, &f));
         assert!(!p.allows_retry(2, &f));

@@ -15,7 +15,10 @@ pub struct ExecutionId(String);
 
 impl ExecutionId {
     pub fn generate() -> Self {
-        Self(format!("wf_{}", ulid::Ulid::new().to_string().to_lowercase()))
+        Self(format!(
+            "wf_{}",
+            ulid::Ulid::new().to_string().to_lowercase()
+        ))
     }
 
     pub fn as_str(&self) -> &str {
@@ -29,8 +32,7 @@ impl FromStr for ExecutionId {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let valid = !s.is_empty()
             && s.len() <= 200
-            && s
-                .bytes()
+            && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
         if valid {
             Ok(Self(s.to_owned()))
@@ -81,7 +83,8 @@ impl FromStr for ModuleHash {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.strip_prefix("sha256:").unwrap_or(s);
         let mut out = [0u8; 32];
-        hex::decode_to_slice(s, &mut out).map_err(|_| ModelError::InvalidModuleHash(s.to_owned()))?;
+        hex::decode_to_slice(s, &mut out)
+            .map_err(|_| ModelError::InvalidModuleHash(s.to_owned()))?;
         Ok(Self(out))
     }
 }
@@ -121,8 +124,7 @@ impl FromStr for TypeName {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let valid = !s.is_empty()
             && s.len() <= 100
-            && s
-                .bytes()
+            && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
         if valid {
             Ok(Self(s.to_owned()))

@@ -24,7 +24,9 @@ impl Payload {
             Ok(v) => v,
             Err(_) => match std::str::from_utf8(&self.0) {
                 Ok(s) => serde_json::Value::String(s.to_owned()),
-                Err(_) => serde_json::json!({ "base64": base64::engine::general_purpose::STANDARD.encode(&self.0) }),
+                Err(_) => {
+                    serde_json::json!({ "base64": base64::engine::general_purpose::STANDARD.encode(&self.0) })
+                }
             },
         }
     }

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use redb::{Database, ReadableTable, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
 
-use super::tables::{ACTIVITIES, EXECUTIONS, HISTORY, MODULES, MODULE_META, TIMERS, WORKFLOW_TYPES};
+use super::tables::{
+    ACTIVITIES, EXECUTIONS, HISTORY, MODULES, MODULE_META, TIMERS, WORKFLOW_TYPES,
+};
 use super::{Close, Op, OpError, StoreError};
 use crate::model::{Event, ExecutionRecord, ExecutionStatus};
 
@@ -76,14 +78,18 @@ fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpError>, StoreEr
     match op {
         Op::PutModule { meta, bytes } => {
             let key = meta.hash.to_string();
-            txn.open_table(MODULES)?.insert(key.as_str(), bytes.as_slice())?;
-            txn.open_table(MODULE_META)?.insert(key.as_str(), to_json(meta).as_slice())?;
+            txn.open_table(MODULES)?
+                .insert(key.as_str(), bytes.as_slice())?;
+            txn.open_table(MODULE_META)?
+                .insert(key.as_str(), to_json(meta).as_slice())?;
         }
         Op::SetWorkflowType { name, module } => {
-            txn.open_table(WORKFLOW_TYPES)?.insert(name.as_str(), module.to_string().as_str())?;
+            txn.open_table(WORKFLOW_TYPES)?
+                .insert(name.as_str(), module.to_string().as_str())?;
         }
         Op::SetActivity { name, module } => {
-            txn.open_table(ACTIVITIES)?.insert(name.as_str(), module.to_string().as_str())?;
+            txn.open_table(ACTIVITIES)?
+                .insert(name.as_str(), module.to_string().as_str())?;
         }
         Op::CreateExecution { record, started } => {
             let mut execs = txn.open_table(EXECUTIONS)?;
@@ -92,24 +98,39 @@ fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpError>, StoreEr
                 return Ok(Err(OpError::ExecutionExists(id.to_owned())));
             }
             execs.insert(id, to_json(record).as_slice())?;
-            let event = Event { index: 0, at_ms: record.created_at_ms, event: started.clone() };
-            txn.open_table(HISTORY)?.insert((id, 0), to_json(&event).as_slice())?;
+            let event = Event {
+                index: 0,
+                at_ms: record.created_at_ms,
+                event: started.clone(),
+            };
+            txn.open_table(HISTORY)?
+                .insert((id, 0), to_json(&event).as_slice())?;
         }
-        Op::Append { id, at_ms, events, timers_add, timers_remove, close } => {
+        Op::Append {
+            id,
+            at_ms,
+            events,
+            timers_add,
+            timers_remove,
+            close,
+        } => {
             let mut execs = txn.open_table(EXECUTIONS)?;
             let key = id.as_str();
             let Some(raw) = execs.get(key)?.map(|g| g.value().to_vec()) else {
                 return Ok(Err(OpError::NoSuchExecution(key.to_owned())));
             };
             let mut history = txn.open_table(HISTORY)?;
-            let mut next = match history.range((key, 0)..=(key, u64::MAX))?.next_back() {
+            let first = match history.range((key, 0)..=(key, u64::MAX))?.next_back() {
                 Some(entry) => entry?.0.value().1 + 1,
                 None => 0,
             };
-            for kind in events {
-                let event = Event { index: next, at_ms: *at_ms, event: kind.clone() };
-                history.insert((key, next), to_json(&event).as_slice())?;
-                next += 1;
+            for (index, kind) in (first..).zip(events) {
+                let event = Event {
+                    index,
+                    at_ms: *at_ms,
+                    event: kind.clone(),
+                };
+                history.insert((key, index), to_json(&event).as_slice())?;
             }
             let mut timers = txn.open_table(TIMERS)?;
             for (due, handle) in timers_add {
@@ -147,6 +168,12 @@ pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("domain types always serialize")
 }
 
-pub(super) fn from_json<T: serde::de::DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt { what, detail: e.to_string() })
+pub(super) fn from_json<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    bytes: &[u8],
+) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        what,
+        detail: e.to_string(),
+    })
 }

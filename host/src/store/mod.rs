@@ -17,8 +17,8 @@ use tokio::sync::{mpsc, oneshot};
 pub use error::{OpError, StoreError};
 
 use crate::model::{
-    Event, EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, Failure, ModuleHash, ModuleMeta, Payload,
-    TypeName,
+    Event, EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, Failure, ModuleHash,
+    ModuleMeta, Payload, TypeName,
 };
 use committer::{from_json, Request};
 use tables::{ACTIVITIES, EXECUTIONS, HISTORY, MODULES, MODULE_META, TIMERS, WORKFLOW_TYPES};
@@ -26,11 +26,23 @@ use tables::{ACTIVITIES, EXECUTIONS, HISTORY, MODULES, MODULE_META, TIMERS, WORK
 /// One write. A batch of ops commits atomically with other batches.
 #[derive(Debug, Clone)]
 pub enum Op {
-    PutModule { meta: ModuleMeta, bytes: Vec<u8> },
-    SetWorkflowType { name: TypeName, module: ModuleHash },
-    SetActivity { name: String, module: ModuleHash },
+    PutModule {
+        meta: ModuleMeta,
+        bytes: Vec<u8>,
+    },
+    SetWorkflowType {
+        name: TypeName,
+        module: ModuleHash,
+    },
+    SetActivity {
+        name: String,
+        module: ModuleHash,
+    },
     /// Creates the execution row and its first event; refused if the id exists.
-    CreateExecution { record: ExecutionRecord, started: EventKind },
+    CreateExecution {
+        record: Box<ExecutionRecord>,
+        started: EventKind,
+    },
     /// Appends events (the store numbers them), adds and removes timer rows,
     /// and optionally closes or stalls the execution: one state change.
     Append {
@@ -80,7 +92,8 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the database file `dir/weft.redb`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Backend(format!("creating {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Backend(format!("creating {}: {e}", dir.display())))?;
         let db = Arc::new(Database::create(dir.join("weft.redb"))?);
         {
             // Create every table up front so reads never meet a missing one.
@@ -102,14 +115,18 @@ impl Store {
     /// The outer error means nothing was written; an inner error refuses one op.
     pub async fn write(&self, ops: Vec<Op>) -> Result<Vec<Result<(), OpError>>, StoreError> {
         let (reply, rx) = oneshot::channel();
-        self.committer.send(Request { ops, reply }).map_err(|_| StoreError::CommitterGone)?;
+        self.committer
+            .send(Request { ops, reply })
+            .map_err(|_| StoreError::CommitterGone)?;
         rx.await.map_err(|_| StoreError::CommitterGone)?
     }
 
     pub fn module_bytes(&self, hash: &ModuleHash) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(MODULES)?;
-        Ok(table.get(hash.to_string().as_str())?.map(|g| g.value().to_vec()))
+        Ok(table
+            .get(hash.to_string().as_str())?
+            .map(|g| g.value().to_vec()))
     }
 
     pub fn modules(&self) -> Result<Vec<ModuleMeta>, StoreError> {
@@ -136,10 +153,13 @@ impl Store {
         let mut out = Vec::new();
         for entry in table.iter()? {
             let (k, v) = entry?;
-            let name = k
-                .value()
-                .parse()
-                .map_err(|e: crate::model::ModelError| StoreError::Corrupt { what: "workflow type", detail: e.to_string() })?;
+            let name =
+                k.value()
+                    .parse()
+                    .map_err(|e: crate::model::ModelError| StoreError::Corrupt {
+                        what: "workflow type",
+                        detail: e.to_string(),
+                    })?;
             out.push((name, parse_hash(v.value())?));
         }
         Ok(out)
@@ -178,7 +198,11 @@ impl Store {
             }
             out.push(record);
         }
-        out.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms).then_with(|| a.id.cmp(&b.id)));
+        out.sort_by(|a, b| {
+            b.created_at_ms
+                .cmp(&a.created_at_ms)
+                .then_with(|| a.id.cmp(&b.id))
+        });
         Ok(out)
     }
 
@@ -196,7 +220,9 @@ impl Store {
     pub fn history_len(&self, id: &ExecutionId) -> Result<u64, StoreError> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(HISTORY)?;
-        let last = table.range((id.as_str(), 0)..=(id.as_str(), u64::MAX))?.next_back();
+        let last = table
+            .range((id.as_str(), 0)..=(id.as_str(), u64::MAX))?
+            .next_back();
         Ok(match last {
             Some(entry) => entry?.0.value().1 + 1,
             None => 0,
@@ -211,17 +237,28 @@ impl Store {
         for entry in table.iter()? {
             let entry = entry?;
             let (due_ms, id, handle) = entry.0.value();
-            let execution = id
-                .parse()
-                .map_err(|e: crate::model::ModelError| StoreError::Corrupt { what: "timer", detail: e.to_string() })?;
-            out.push(TimerRow { due_ms, execution, handle });
+            let execution =
+                id.parse()
+                    .map_err(|e: crate::model::ModelError| StoreError::Corrupt {
+                        what: "timer",
+                        detail: e.to_string(),
+                    })?;
+            out.push(TimerRow {
+                due_ms,
+                execution,
+                handle,
+            });
         }
         Ok(out)
     }
 }
 
 fn parse_hash(s: &str) -> Result<ModuleHash, StoreError> {
-    s.parse().map_err(|e: crate::model::ModelError| StoreError::Corrupt { what: "module hash", detail: e.to_string() })
+    s.parse()
+        .map_err(|e: crate::model::ModelError| StoreError::Corrupt {
+            what: "module hash",
+            detail: e.to_string(),
+        })
 }
 
 #[cfg(test)]
@@ -258,26 +295,61 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let id: ExecutionId = "e1".parse().unwrap();
-        let out = store.write(vec![Op::CreateExecution { record: record("e1"), started: started() }]).await.unwrap();
+        let out = store
+            .write(vec![Op::CreateExecution {
+                record: Box::new(record("e1")),
+                started: started(),
+            }])
+            .await
+            .unwrap();
         assert_eq!(out, vec![Ok(())]);
-        let dup = store.write(vec![Op::CreateExecution { record: record("e1"), started: started() }]).await.unwrap();
+        let dup = store
+            .write(vec![Op::CreateExecution {
+                record: Box::new(record("e1")),
+                started: started(),
+            }])
+            .await
+            .unwrap();
         assert_eq!(dup, vec![Err(OpError::ExecutionExists("e1".into()))]);
 
-        let mut op = Op::append(&id, 5, vec![EventKind::TimerStarted { handle: 1, duration_ms: 10, fire_at_ms: 15 }]);
+        let mut op = Op::append(
+            &id,
+            5,
+            vec![EventKind::TimerStarted {
+                handle: 1,
+                duration_ms: 10,
+                fire_at_ms: 15,
+            }],
+        );
         if let Op::Append { timers_add, .. } = &mut op {
             timers_add.push((15, 1));
         }
         store.write(vec![op]).await.unwrap();
-        assert_eq!(store.timers().unwrap(), vec![TimerRow { due_ms: 15, execution: id.clone(), handle: 1 }]);
+        assert_eq!(
+            store.timers().unwrap(),
+            vec![TimerRow {
+                due_ms: 15,
+                execution: id.clone(),
+                handle: 1
+            }]
+        );
 
         let mut op = Op::append(&id, 15, vec![EventKind::TimerFired { handle: 1 }]);
-        if let Op::Append { timers_remove, close, .. } = &mut op {
+        if let Op::Append {
+            timers_remove,
+            close,
+            ..
+        } = &mut op
+        {
             timers_remove.push((15, 1));
             *close = Some(Close::Completed(Payload(b"1".to_vec())));
         }
         store.write(vec![op]).await.unwrap();
         let history = store.history(&id, 0).unwrap();
-        assert_eq!(history.iter().map(|e| e.index).collect::<Vec<_>>(), vec![0, 1, 2]);
+        assert_eq!(
+            history.iter().map(|e| e.index).collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
         assert!(store.timers().unwrap().is_empty());
         let rec = store.execution(&id).unwrap().unwrap();
         assert_eq!(rec.status, ExecutionStatus::Completed);

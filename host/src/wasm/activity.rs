@@ -46,7 +46,10 @@ pub struct ActState {
 
 impl WasiView for ActState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -74,12 +77,19 @@ pub(super) fn linker(engine: &Engine) -> wasmtime::Result<Linker<ActState>> {
     Ok(linker)
 }
 
-fn new_store(engine: &Engine, config: &SandboxConfig, info: Option<ActivityInfo>, output: &Capture) -> Store<ActState> {
+fn new_store(
+    engine: &Engine,
+    config: &SandboxConfig,
+    info: Option<ActivityInfo>,
+    output: &Capture,
+) -> Store<ActState> {
     let state = ActState {
         wasi: wasi::activity_ctx(output),
         table: ResourceTable::new(),
         info,
-        memory: MemoryLimiter { max_bytes: config.memory_limit_bytes },
+        memory: MemoryLimiter {
+            max_bytes: config.memory_limit_bytes,
+        },
     };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.memory);
@@ -122,7 +132,9 @@ pub(super) async fn run(
     let name = call.info.name.clone();
     let attempt = async {
         let instance = pre.instantiate_async(&mut store).await?;
-        instance.call_execute(&mut store, &name, &call.input.0).await
+        instance
+            .call_execute(&mut store, &name, &call.input.0)
+            .await
     };
     let outcome = match tokio::time::timeout(call.timeout, attempt).await {
         Err(_) => ActivityOutcome::TimedOut(call.timeout),
@@ -130,7 +142,9 @@ pub(super) async fn run(
         Ok(Ok(Err(f))) => ActivityOutcome::Returned(Err(Failure {
             kind: f.kind,
             message: f.message,
-            details: f.details.map(|d| serde_json::from_slice(&d).unwrap_or_else(|_| Payload(d).to_json())),
+            details: f
+                .details
+                .map(|d| serde_json::from_slice(&d).unwrap_or_else(|_| Payload(d).to_json())),
             non_retryable: f.non_retryable,
         })),
         Ok(Err(e)) => ActivityOutcome::Trapped(super::workflow::trap_reason(&e, &[])),

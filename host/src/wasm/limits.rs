@@ -26,14 +26,27 @@ pub struct MemoryLimiter {
 }
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.max_bytes {
-            return Err(wasmtime::Error::new(MemoryLimitExceeded { limit_mib: self.max_bytes >> 20, desired }));
+            return Err(wasmtime::Error::new(MemoryLimitExceeded {
+                limit_mib: self.max_bytes >> 20,
+                desired,
+            }));
         }
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 1_000_000)
     }
 }
@@ -46,7 +59,10 @@ pub struct CpuBudget {
 
 impl CpuBudget {
     pub fn new(deadline: Duration) -> Self {
-        Self { deadline, ticks_used: 0 }
+        Self {
+            deadline,
+            ticks_used: 0,
+        }
     }
 
     pub fn reset(&mut self) {
@@ -58,7 +74,9 @@ impl CpuBudget {
         self.ticks_used += 1;
         let allowed = (self.deadline.as_millis() / EPOCH_TICK.as_millis()).max(1);
         if u128::from(self.ticks_used) > allowed {
-            Err(CpuDeadlineExceeded { deadline_ms: self.deadline.as_millis() })
+            Err(CpuDeadlineExceeded {
+                deadline_ms: self.deadline.as_millis(),
+            })
         } else {
             Ok(())
         }

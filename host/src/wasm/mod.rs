@@ -28,7 +28,9 @@ use crate::model::{ModuleHash, ModuleKind};
 /// Why a module was refused. Each says what is wrong and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ModuleError {
-    #[error("not a WebAssembly file (no `\\0asm` header): deploy a component built for wasm32-wasip2")]
+    #[error(
+        "not a WebAssembly file (no `\\0asm` header): deploy a component built for wasm32-wasip2"
+    )]
     NotWasm,
     #[error(
         "this is a core WebAssembly module, not a component: build with `--target wasm32-wasip2` \
@@ -94,8 +96,10 @@ impl Runtime {
             .relaxed_simd_deterministic(true);
         // Threads are not compiled into this build of wasmtime at all.
         let engine = Engine::new(&wc).map_err(|e| ModuleError::Invalid(e.to_string()))?;
-        let workflow_linker = workflow::linker(&engine).map_err(|e| ModuleError::Invalid(e.to_string()))?;
-        let activity_linker = activity::linker(&engine).map_err(|e| ModuleError::Invalid(e.to_string()))?;
+        let workflow_linker =
+            workflow::linker(&engine).map_err(|e| ModuleError::Invalid(e.to_string()))?;
+        let activity_linker =
+            activity::linker(&engine).map_err(|e| ModuleError::Invalid(e.to_string()))?;
         let stop_ticker = Arc::new(AtomicBool::new(false));
         {
             let engine = engine.clone();
@@ -124,13 +128,20 @@ impl Runtime {
     /// Compiles (or loads from the cache) and classifies a component, checks
     /// that every import is provided, and for an activity component asks it
     /// which activities it serves.
-    pub async fn inspect(&self, hash: &ModuleHash, bytes: &[u8]) -> Result<(ModuleKind, Vec<String>), ModuleError> {
+    pub async fn inspect(
+        &self,
+        hash: &ModuleHash,
+        bytes: &[u8],
+    ) -> Result<(ModuleKind, Vec<String>), ModuleError> {
         inspect::check_header(bytes)?;
         let loaded = self.load(hash, || Ok(bytes.to_vec())).await?;
         match loaded.kind {
             ModuleKind::Workflow => Ok((ModuleKind::Workflow, Vec::new())),
             ModuleKind::Activity => {
-                let pre = loaded.activity.as_ref().expect("activity modules have an activity template");
+                let pre = loaded
+                    .activity
+                    .as_ref()
+                    .expect("activity modules have an activity template");
                 let names = activity::list(&self.engine, pre, &self.config).await?;
                 Ok((ModuleKind::Activity, names))
             }
@@ -142,7 +153,12 @@ impl Runtime {
         hash: &ModuleHash,
         bytes: impl FnOnce() -> Result<Vec<u8>, ModuleError>,
     ) -> Result<Loaded, ModuleError> {
-        if let Some(l) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(hash) {
+        if let Some(l) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(hash)
+        {
             return Ok(l.clone());
         }
         let component = self.compile(hash, bytes).await?;
@@ -150,17 +166,34 @@ impl Runtime {
         let missing = |e: wasmtime::Error| ModuleError::MissingImport(error_chain(&e));
         let loaded = match kind {
             ModuleKind::Workflow => {
-                let pre = self.workflow_linker.instantiate_pre(&component).map_err(missing)?;
+                let pre = self
+                    .workflow_linker
+                    .instantiate_pre(&component)
+                    .map_err(missing)?;
                 let pre = bindings::workflow::WorkflowPre::new(pre).map_err(missing)?;
-                Loaded { kind, workflow: Some(pre), activity: None }
+                Loaded {
+                    kind,
+                    workflow: Some(pre),
+                    activity: None,
+                }
             }
             ModuleKind::Activity => {
-                let pre = self.activity_linker.instantiate_pre(&component).map_err(missing)?;
+                let pre = self
+                    .activity_linker
+                    .instantiate_pre(&component)
+                    .map_err(missing)?;
                 let pre = bindings::activity::ActivityPre::new(pre).map_err(missing)?;
-                Loaded { kind, workflow: None, activity: Some(pre) }
+                Loaded {
+                    kind,
+                    workflow: None,
+                    activity: Some(pre),
+                }
             }
         };
-        self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(*hash, loaded.clone());
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(*hash, loaded.clone());
         Ok(loaded)
     }
 
@@ -174,7 +207,10 @@ impl Runtime {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         self.engine.precompile_compatibility_hash().hash(&mut h);
-        let path = self.config.cache_dir.join(format!("{hash}-{:016x}.cwasm", h.finish()));
+        let path = self
+            .config
+            .cache_dir
+            .join(format!("{hash}-{:016x}.cwasm", h.finish()));
         if path.exists() {
             // SAFETY: the file was written by `Component::serialize` of an
             // engine with the same compatibility hash, into the host's own
@@ -182,7 +218,9 @@ impl Runtime {
             // an incompatible or damaged file, in which case we recompile.
             match unsafe { Component::deserialize_file(&self.engine, &path) } {
                 Ok(c) => return Ok(c),
-                Err(e) => tracing::warn!(path = %path.display(), error = %e, "ignoring unusable compiled cache entry"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "ignoring unusable compiled cache entry")
+                }
             }
         }
         let bytes = bytes()?;
@@ -195,7 +233,10 @@ impl Runtime {
         match component.serialize() {
             Ok(code) => {
                 let tmp = path.with_extension("tmp");
-                if std::fs::write(&tmp, code).and_then(|_| std::fs::rename(&tmp, &path)).is_err() {
+                if std::fs::write(&tmp, code)
+                    .and_then(|_| std::fs::rename(&tmp, &path))
+                    .is_err()
+                {
                     tracing::warn!(path = %path.display(), "could not write the compiled-component cache");
                 }
             }
@@ -217,10 +258,18 @@ impl Runtime {
     ) -> (RunOutcome, Box<dyn WorkflowHost>) {
         let loaded = match self.load(hash, bytes).await {
             Ok(l) => l,
-            Err(e) => return (RunOutcome::Trapped(format!("module {hash} cannot be loaded: {e}")), host),
+            Err(e) => {
+                return (
+                    RunOutcome::Trapped(format!("module {hash} cannot be loaded: {e}")),
+                    host,
+                )
+            }
         };
         let Some(pre) = loaded.workflow else {
-            return (RunOutcome::Trapped(format!("module {hash} is not a workflow component")), host);
+            return (
+                RunOutcome::Trapped(format!("module {hash} is not a workflow component")),
+                host,
+            );
         };
         workflow::run(&self.engine, &pre, &self.config, input, seed, host).await
     }
@@ -234,10 +283,18 @@ impl Runtime {
     ) -> (ActivityOutcome, Vec<String>) {
         let loaded = match self.load(hash, bytes).await {
             Ok(l) => l,
-            Err(e) => return (ActivityOutcome::Trapped(format!("module {hash} cannot be loaded: {e}")), Vec::new()),
+            Err(e) => {
+                return (
+                    ActivityOutcome::Trapped(format!("module {hash} cannot be loaded: {e}")),
+                    Vec::new(),
+                )
+            }
         };
         let Some(pre) = loaded.activity else {
-            return (ActivityOutcome::Trapped(format!("module {hash} is not an activity component")), Vec::new());
+            return (
+                ActivityOutcome::Trapped(format!("module {hash} is not an activity component")),
+                Vec::new(),
+            );
         };
         activity::run(&self.engine, &pre, &self.config, call).await
     }
@@ -245,5 +302,8 @@ impl Runtime {
 
 /// An error and its causes on one line.
 fn error_chain(e: &wasmtime::Error) -> String {
-    e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ")
+    e.chain()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(": ")
 }

@@ -61,18 +61,37 @@ struct CaptureBuf {
 
 impl Capture {
     pub fn new(cap: usize) -> Self {
-        Self { inner: Arc::new(Mutex::new(CaptureBuf { bytes: Vec::new(), dropped: 0, cap })) }
+        Self {
+            inner: Arc::new(Mutex::new(CaptureBuf {
+                bytes: Vec::new(),
+                dropped: 0,
+                cap,
+            })),
+        }
     }
 
     /// Takes the complete lines written so far (and any partial line when
     /// `all`), plus a note when output was dropped.
     pub fn drain_lines(&self, all: bool) -> Vec<String> {
         let mut buf = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let cut = if all { buf.bytes.len() } else { buf.bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1) };
+        let cut = if all {
+            buf.bytes.len()
+        } else {
+            buf.bytes
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |i| i + 1)
+        };
         let taken: Vec<u8> = buf.bytes.drain(..cut).collect();
-        let mut lines: Vec<String> = String::from_utf8_lossy(&taken).lines().map(str::to_owned).collect();
+        let mut lines: Vec<String> = String::from_utf8_lossy(&taken)
+            .lines()
+            .map(str::to_owned)
+            .collect();
         if buf.dropped > 0 {
-            lines.push(format!("[weft: {} bytes of output dropped over the {} byte limit]", buf.dropped, buf.cap));
+            lines.push(format!(
+                "[weft: {} bytes of output dropped over the {} byte limit]",
+                buf.dropped, buf.cap
+            ));
             buf.dropped = 0;
         }
         lines
@@ -100,7 +119,11 @@ impl StdoutStream for Capture {
 }
 
 impl tokio::io::AsyncWrite for Capture {
-    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, data: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         self.write(data);
         Poll::Ready(Ok(data.len()))
     }

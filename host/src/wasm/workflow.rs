@@ -43,10 +43,18 @@ pub type Completion = (u64, Result<Payload, Failure>);
 
 /// What the engine implements to answer a workflow's imports.
 pub trait WorkflowHost: std::any::Any + Send + 'static {
-    fn start_activity(&mut self, name: String, input: Payload, options: ActivityOptions) -> Result<u64, HostStop>;
+    fn start_activity(
+        &mut self,
+        name: String,
+        input: Payload,
+        options: ActivityOptions,
+    ) -> Result<u64, HostStop>;
     fn start_timer(&mut self, duration_ms: u64) -> Result<u64, HostStop>;
     /// Blocks until one of `handles` completes (see the WIT for the order).
-    fn wait(&mut self, handles: Vec<u64>) -> Pin<Box<dyn Future<Output = Result<Completion, HostStop>> + Send + '_>>;
+    fn wait(
+        &mut self,
+        handles: Vec<u64>,
+    ) -> Pin<Box<dyn Future<Output = Result<Completion, HostStop>> + Send + '_>>;
     fn now_ms(&self) -> u64;
     fn random(&mut self) -> u64;
     fn log(&mut self, level: LogLevel, message: &str);
@@ -85,7 +93,10 @@ impl WfState {
 
 impl WasiView for WfState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -108,20 +119,31 @@ impl runtime::Host for WfState {
             }),
             start_to_close_timeout_ms: options.start_to_close_timeout_ms,
         };
-        self.host.start_activity(name, Payload(input), options).map_err(wasmtime::Error::new)
+        self.host
+            .start_activity(name, Payload(input), options)
+            .map_err(wasmtime::Error::new)
     }
 
     fn start_timer(&mut self, duration_ms: u64) -> wasmtime::Result<u64> {
-        self.host.start_timer(duration_ms).map_err(wasmtime::Error::new)
+        self.host
+            .start_timer(duration_ms)
+            .map_err(wasmtime::Error::new)
     }
 
     async fn wait(&mut self, handles: Vec<u64>) -> wasmtime::Result<runtime::Completion> {
         self.flush_output(false);
-        let (handle, outcome) = self.host.wait(handles).await.map_err(wasmtime::Error::new)?;
+        let (handle, outcome) = self
+            .host
+            .wait(handles)
+            .await
+            .map_err(wasmtime::Error::new)?;
         self.clock.set_ms(self.host.now_ms());
         // A new workflow task starts here: its CPU deadline starts afresh.
         self.cpu.reset();
-        Ok(runtime::Completion { handle, outcome: outcome.map(|p| p.0).map_err(failure_to_wit) })
+        Ok(runtime::Completion {
+            handle,
+            outcome: outcome.map(|p| p.0).map_err(failure_to_wit),
+        })
     }
 
     fn now(&mut self) -> wasmtime::Result<u64> {
@@ -159,7 +181,9 @@ pub(super) fn failure_to_wit(f: Failure) -> types::Failure {
     types::Failure {
         kind: f.kind,
         message: f.message,
-        details: f.details.map(|d| serde_json::to_vec(&d).unwrap_or_default()),
+        details: f
+            .details
+            .map(|d| serde_json::to_vec(&d).unwrap_or_default()),
         non_retryable: f.non_retryable,
     }
 }
@@ -168,7 +192,9 @@ pub(super) fn failure_from_wit(f: types::Failure) -> Failure {
     Failure {
         kind: f.kind,
         message: f.message,
-        details: f.details.map(|d| serde_json::from_slice(&d).unwrap_or_else(|_| Payload(d).to_json())),
+        details: f
+            .details
+            .map(|d| serde_json::from_slice(&d).unwrap_or_else(|_| Payload(d).to_json())),
         non_retryable: f.non_retryable,
     }
 }
@@ -197,7 +223,9 @@ pub(super) async fn run(
         host,
         clock,
         output,
-        memory: MemoryLimiter { max_bytes: config.memory_limit_bytes },
+        memory: MemoryLimiter {
+            max_bytes: config.memory_limit_bytes,
+        },
         cpu: CpuBudget::new(config.cpu_deadline),
     };
     let mut store = Store::new(engine, state);
@@ -238,7 +266,9 @@ pub(super) fn trap_reason(e: &wasmtime::Error, output_tail: &[String]) -> String
         m.to_string()
     } else if let Some(t) = root.downcast_ref::<wasmtime::Trap>() {
         match t {
-            wasmtime::Trap::StackOverflow => "the guest overflowed its stack (unbounded recursion?)".to_owned(),
+            wasmtime::Trap::StackOverflow => {
+                "the guest overflowed its stack (unbounded recursion?)".to_owned()
+            }
             other => format!("the guest trapped: {other}"),
         }
     } else {
@@ -247,7 +277,13 @@ pub(super) fn trap_reason(e: &wasmtime::Error, output_tail: &[String]) -> String
     let last: Vec<&String> = output_tail.iter().rev().take(5).rev().collect();
     if !last.is_empty() {
         reason.push_str("; guest output: ");
-        reason.push_str(&last.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" | "));
+        reason.push_str(
+            &last
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" | "),
+        );
     }
     reason
 }
