@@ -9,6 +9,7 @@ fn main() {
             EnvFilter::try_from_env("WEFT_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = weft::cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
