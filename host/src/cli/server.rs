@@ -63,7 +63,20 @@ pub async fn run(data: PathBuf, args: &HostArgs) -> Result<()> {
         .await?;
     stdout.flush().await?;
     tracing::info!(%addr, data = %data.display(), manual_clock = args.manual_clock, "weft host ready");
-    crate::api::serve(listener, engine, shutdown_signal()).await?;
+    let stop = std::sync::Arc::new(tokio::sync::Notify::new());
+    let signalled = stop.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        signalled.notify_waiters();
+    });
+    let graceful = stop.clone();
+    let served = crate::api::serve(listener, engine, async move { graceful.notified().await });
+    // Long-polling clients would hold a graceful shutdown open; every
+    // committed step is durable, so after a short grace period just stop.
+    tokio::select! {
+        r = served => r?,
+        _ = async { stop.notified().await; tokio::time::sleep(Duration::from_secs(2)).await } => {}
+    }
     Ok(())
 }
 
