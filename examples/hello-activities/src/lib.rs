@@ -1,1 +1,77 @@
+//! The activities the examples call. Each prints one line per attempt,
+//! `effect key=<idempotency key> activity=<name> attempt=<n> output=<output>`,
+//! which the host logs: the tests read those lines to check that a side effect
+//! keeps its key across retries and crashes.
 
+use std::time::Duration;
+
+use serde::Deserialize;
+use weft_sdk::activity::*;
+
+#[derive(Deserialize)]
+struct Step {
+    text: String,
+    #[serde(default)]
+    delay_ms: u64,
+}
+
+fn effect(ctx: &ActivityCtx, output: &str) {
+    println!(
+        "effect key={} activity={} attempt={} output={output}",
+        ctx.idempotency_key(),
+        ctx.name,
+        ctx.attempt
+    );
+}
+
+fn work(ctx: &ActivityCtx, step: &Step, output: String) -> Result<String, Failure> {
+    if step.delay_ms > 0 {
+        std::thread::sleep(Duration::from_millis(step.delay_ms));
+    }
+    effect(ctx, &output);
+    Ok(output)
+}
+
+/// `"world"` -> `"Hello, world"`.
+fn greet(ctx: &ActivityCtx, step: Step) -> Result<String, Failure> {
+    let out = format!("Hello, {}", step.text);
+    work(ctx, &step, out)
+}
+
+/// Upper-cases the text.
+fn shout(ctx: &ActivityCtx, step: Step) -> Result<String, Failure> {
+    let out = step.text.to_uppercase();
+    work(ctx, &step, out)
+}
+
+/// Appends `!`.
+fn exclaim(ctx: &ActivityCtx, step: Step) -> Result<String, Failure> {
+    let out = format!("{}!", step.text);
+    work(ctx, &step, out)
+}
+
+#[derive(Deserialize)]
+struct Flaky {
+    /// Fail this many attempts before succeeding.
+    fail_times: u32,
+    /// Fail with a non-retryable failure instead.
+    #[serde(default)]
+    fatal: bool,
+}
+
+/// Fails its first `fail_times` attempts, to show retries.
+fn flaky(ctx: &ActivityCtx, input: Flaky) -> Result<u32, Failure> {
+    if input.fatal {
+        return Err(Failure::non_retryable("Fatal", "asked to fail for good"));
+    }
+    if ctx.attempt <= input.fail_times {
+        return Err(Failure::new(
+            "Flaky",
+            format!("attempt {} fails on purpose", ctx.attempt),
+        ));
+    }
+    effect(ctx, &ctx.attempt.to_string());
+    Ok(ctx.attempt)
+}
+
+weft_sdk::export_activities!(greet, shout, exclaim, flaky);

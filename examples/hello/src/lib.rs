@@ -1,1 +1,42 @@
+//! `hello`: three activities in sequence, each durable and retried.
+//!
+//! Input `{"name": "world", "delay_ms": 0}`; output `"HELLO, WORLD!"`.
+//! The activities live in `examples/hello-activities`; `delay_ms` makes each
+//! of them take that long, so a test can kill the host in the middle of one.
 
+use weft_sdk::prelude::*;
+
+#[derive(Deserialize)]
+struct Input {
+    name: String,
+    #[serde(default)]
+    delay_ms: u64,
+}
+
+/// What every activity in `hello-activities` takes.
+#[derive(Serialize)]
+struct Step<'a> {
+    text: &'a str,
+    delay_ms: u64,
+}
+
+struct Hello;
+
+impl Workflow for Hello {
+    type Input = Input;
+    type Output = String;
+
+    fn run(ctx: &mut Ctx, input: Input) -> Result<String, Failure> {
+        let step = |text| Step {
+            text,
+            delay_ms: input.delay_ms,
+        };
+        let greeting: String = ctx.activity("greet", &step(&input.name))?;
+        let loud: String = ctx.activity("shout", &step(&greeting))?;
+        let done: String = ctx.activity("exclaim", &step(&loud))?;
+        ctx.log(LogLevel::Info, format!("hello finished: {done}"));
+        Ok(done)
+    }
+}
+
+weft_sdk::export_workflow!(Hello);

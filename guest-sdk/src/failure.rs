@@ -1,0 +1,79 @@
+//! The failure a workflow or an activity reports, and the one it gets back.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A failure with a machine-readable `kind` and a message for people.
+///
+/// Any `std::error::Error` converts into one (kind `Error`), so `?` works on
+/// ordinary results inside workflows and activities. The host's own failures
+/// use the kinds `activity-not-found`, `activity-trap` and `timeout`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    pub kind: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
+    /// Set by an activity to tell the host not to retry it.
+    #[serde(default)]
+    pub non_retryable: bool,
+}
+
+impl Failure {
+    pub fn new(kind: impl Into<String>, message: impl Into<String>) -> Self {
+        Failure {
+            kind: kind.into(),
+            message: message.into(),
+            details: None,
+            non_retryable: false,
+        }
+    }
+
+    /// A failure the host does not retry.
+    pub fn non_retryable(kind: impl Into<String>, message: impl Into<String>) -> Self {
+        Failure {
+            non_retryable: true,
+            ..Failure::new(kind, message)
+        }
+    }
+
+    pub fn with_details(mut self, details: impl Serialize) -> Self {
+        self.details = serde_json::to_value(details).ok();
+        self
+    }
+
+    pub(crate) fn details_bytes(&self) -> Option<Vec<u8>> {
+        self.details
+            .as_ref()
+            .map(|d| serde_json::to_vec(d).unwrap_or_default())
+    }
+
+    #[cfg_attr(not(feature = "workflow"), allow(dead_code))]
+    pub(crate) fn details_from_bytes(bytes: Option<Vec<u8>>) -> Option<serde_json::Value> {
+        bytes.map(|b| {
+            serde_json::from_slice(&b)
+                .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&b).into()))
+        })
+    }
+
+    /// An input that does not decode into the type the code expects; never retried.
+    pub(crate) fn bad_input(what: &str, err: serde_json::Error) -> Self {
+        Failure::non_retryable(
+            "InvalidInput",
+            format!("{what} is not the JSON expected: {err}"),
+        )
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)
+    }
+}
+
+impl<E: std::error::Error> From<E> for Failure {
+    fn from(err: E) -> Self {
+        Failure::new("Error", err.to_string())
+    }
+}
