@@ -1,1 +1,9 @@
+//! End-to-end tests: each builds on the example components, starts a real
+//! `weft` host process and drives it through its HTTP API and its CLI.
+//! Run them with `cargo xtask test`.
 
+mod bad_input;
+mod basics;
+mod durability;
+mod replay;
+mod sandbox;

@@ -1,1 +1,298 @@
+//! Drives a real `weft` host process for the end-to-end tests and the
+//! benchmarks: start it on a free port, talk to it over HTTP or through the
+//! CLI, SIGKILL it, restart it on the same data directory.
+//!
+//! `WEFT_BIN` names the host binary and `WEFT_GUESTS` the directory of built
+//! example components; `cargo xtask test` sets both. Without them the
+//! workspace's `target/debug/weft` and `target/guests` are used.
 
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+pub use serde_json;
+
+/// The example components, in the order they are deployed.
+pub const EXAMPLES: &[&str] = &["hello", "hello-activities", "timer-fanout", "misbehave"];
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace")
+        .to_path_buf()
+}
+
+/// The `weft` binary under test.
+pub fn weft_bin() -> PathBuf {
+    let p = std::env::var_os("WEFT_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/debug/weft"));
+    assert!(
+        p.exists(),
+        "no weft binary at {}: run the suite with `cargo xtask test`",
+        p.display()
+    );
+    p
+}
+
+/// A built example component.
+pub fn guest(name: &str) -> PathBuf {
+    let dir = std::env::var_os("WEFT_GUESTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/guests"));
+    let p = dir.join(format!("{name}.wasm"));
+    assert!(
+        p.exists(),
+        "no component at {}: run `cargo xtask guests` (or the suite with `cargo xtask test`)",
+        p.display()
+    );
+    p
+}
+
+/// A host process and its data directory, which outlives restarts.
+pub struct Host {
+    child: Option<Child>,
+    data: tempfile::TempDir,
+    args: Vec<String>,
+    log_path: PathBuf,
+    pub url: String,
+    http: reqwest::blocking::Client,
+}
+
+impl Host {
+    /// A host with a manual clock, so tests move time themselves.
+    pub fn start() -> Host {
+        Host::with_args(&["--manual-clock"])
+    }
+
+    /// A host with these extra `weft server` flags.
+    pub fn with_args(args: &[&str]) -> Host {
+        let data = tempfile::tempdir().expect("temp dir");
+        let log_path = data.path().join("host.log");
+        let mut host = Host {
+            child: None,
+            args: args.iter().map(|s| s.to_string()).collect(),
+            log_path,
+            url: String::new(),
+            http: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(120))
+                .build()
+                .expect("http client"),
+            data,
+        };
+        host.spawn();
+        host
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.data.path().join("store")
+    }
+
+    fn spawn(&mut self) {
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .expect("log file");
+        let mut child = Command::new(weft_bin())
+            .arg("server")
+            .arg("--data")
+            .arg(self.data_dir())
+            .args(["--listen", "127.0.0.1:0"])
+            .args(&self.args)
+            .env("WEFT_LOG", "info,weft=debug")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("start the weft host");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped"))
+            .read_line(&mut line)
+            .expect("read the host's first line");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("the host did not start: {line:?}\n{}", self.log()));
+        self.url = addr.to_string();
+        self.child = Some(child);
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().expect("SIGKILL the host");
+            c.wait().expect("reap the host");
+        }
+    }
+
+    /// Kills the host with SIGKILL and starts it again on the same data.
+    pub fn kill_and_restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    /// Everything the host wrote to stderr (its log), across restarts.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Waits until the host's log contains `needle` (count times).
+    pub fn wait_for_log(&self, needle: &str, count: usize, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.log().matches(needle).count() < count {
+            assert!(
+                Instant::now() < deadline,
+                "the host did not log {needle:?} {count} time(s) within {timeout:?}:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Runs the `weft` CLI against this host.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(weft_bin())
+            .args(args)
+            .env("WEFT_SERVER", &self.url)
+            .output()
+            .expect("run the weft CLI")
+    }
+
+    /// Runs the CLI and returns its stdout, failing the test on a non-zero exit.
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "weft {} failed ({}):\n{}{}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Deploys every example through the CLI.
+    pub fn deploy_examples(&self) {
+        for e in EXAMPLES {
+            self.cli_ok(&["deploy", &guest(e).to_string_lossy()]);
+        }
+    }
+
+    /// A request to the API; returns the status and the JSON (or text) body.
+    pub fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let url = format!("{}{}", self.url, path);
+        let req = match method {
+            "GET" => self.http.get(url),
+            "POST" => self.http.post(url),
+            m => panic!("unsupported method {m}"),
+        };
+        let req = match body {
+            Some(b) => req.json(&b),
+            None => req,
+        };
+        let resp = req
+            .send()
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = resp.status().as_u16();
+        let text = resp.text().expect("response body");
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
+    /// Sends raw bytes.
+    pub fn post_bytes(&self, path: &str, bytes: Vec<u8>) -> (u16, Value) {
+        let resp = self
+            .http
+            .post(format!("{}{}", self.url, path))
+            .header("content-type", "application/wasm")
+            .body(bytes)
+            .send()
+            .expect("POST");
+        let status = resp.status().as_u16();
+        let text = resp.text().expect("response body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub fn get(&self, path: &str) -> Value {
+        let (status, v) = self.call("GET", path, None);
+        assert_eq!(status, 200, "GET {path}: {v}");
+        v
+    }
+
+    /// Starts an execution over HTTP and returns its id.
+    pub fn start_execution(&self, workflow_type: &str, input: Value) -> String {
+        let (status, v) = self.call(
+            "POST",
+            "/v1/executions",
+            Some(json!({"workflow_type": workflow_type, "input": input})),
+        );
+        assert_eq!(status, 201, "start {workflow_type}: {v}");
+        v["id"].as_str().expect("id").to_string()
+    }
+
+    /// Waits for the execution to leave `running` and returns its result.
+    pub fn wait_result(&self, id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let r = self.get(&format!(
+                "/v1/executions/{id}/result?wait=true&timeout_ms=10000"
+            ));
+            if r["status"] != "running" {
+                return r;
+            }
+            assert!(Instant::now() < deadline, "{id} still running: {r}");
+        }
+    }
+
+    /// The result without waiting.
+    pub fn result_now(&self, id: &str) -> Value {
+        self.get(&format!("/v1/executions/{id}/result"))
+    }
+
+    pub fn describe(&self, id: &str) -> Value {
+        self.get(&format!("/v1/executions/{id}"))
+    }
+
+    /// The event kinds of the execution's history, in order.
+    pub fn event_kinds(&self, id: &str) -> Vec<String> {
+        self.get(&format!("/v1/executions/{id}/history"))["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .map(|e| e["event"]["type"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// Moves a `--manual-clock` host's time forward.
+    pub fn advance(&self, ms: u64) {
+        let (status, v) = self.call("POST", "/v1/clock/advance", Some(json!({"ms": ms})));
+        assert_eq!(status, 200, "advance: {v}");
+    }
+
+    /// Polls `f` until it returns true (for state the API reports but cannot wait on).
+    pub fn eventually(&self, what: &str, mut f: impl FnMut(&Host) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !f(self) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; host log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

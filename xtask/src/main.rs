@@ -1,1 +1,281 @@
-fn main() {}
+//! `cargo xtask`: the project's two commands and their helpers.
+//!
+//! - `cargo xtask demo [--exit]`: builds the host and the examples, starts a
+//!   host on `target/demo-data`, deploys the examples and runs `hello`.
+//! - `cargo xtask test`: builds everything and runs the whole suite (CI runs
+//!   exactly this through `.ci/run`).
+//! - `cargo xtask guests`: builds the example components into `target/guests/`.
+//! - `cargo xtask bench [ARGS]`: the benchmarks on a release build.
+//!
+//! Only the standard library: this must build before anything else works.
+
+use std::env;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+const WASM_TARGET: &str = "wasm32-wasip2";
+
+/// Each example is built in its own cargo invocation: a workflow crate and an
+/// activity crate enable different features of `weft-sdk`, and one invocation
+/// would unify them.
+const GUESTS: &[&str] = &["hello", "hello-activities", "timer-fanout", "misbehave"];
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let (cmd, rest) = match args.split_first() {
+        Some((c, r)) => (c.as_str(), r),
+        None => ("help", &[][..]),
+    };
+    let outcome = match cmd {
+        "guests" => guests().map(|_| ()),
+        "demo" => demo(rest),
+        "test" => test(rest),
+        "bench" => bench(rest),
+        "help" | "--help" | "-h" => {
+            println!("usage: cargo xtask <demo [--exit] | test | guests | bench [ARGS]>");
+            Ok(())
+        }
+        other => Err(format!(
+            "unknown command `{other}`; run `cargo xtask help` for the list"
+        )),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
+
+fn target_dir() -> PathBuf {
+    env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+fn step(title: &str) {
+    eprintln!("\n==> {title}");
+}
+
+fn run(cmd: &mut Command) -> Result {
+    let shown = format!("{cmd:?}");
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run {shown}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{shown} failed ({status})"))
+    }
+}
+
+/// Installs the wasm target unless it is already there.
+fn ensure_wasm_target() -> Result {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map_err(|e| {
+            format!("cannot run rustup ({e}); install Rust with rustup from https://rustup.rs")
+        })?;
+    if String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|l| l.trim() == WASM_TARGET)
+    {
+        return Ok(());
+    }
+    step(&format!("installing the {WASM_TARGET} target"));
+    run(Command::new("rustup").args(["target", "add", WASM_TARGET]))
+}
+
+/// Builds every example component and copies it to `target/guests/<crate>.wasm`.
+fn guests() -> Result<PathBuf> {
+    ensure_wasm_target()?;
+    let out = target_dir().join("guests");
+    std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    for g in GUESTS {
+        step(&format!("building the {g} component"));
+        run(cargo().args(["build", "--release", "--target", WASM_TARGET, "-p", g]))?;
+        let built = target_dir()
+            .join(WASM_TARGET)
+            .join("release")
+            .join(format!("{}.wasm", g.replace('-', "_")));
+        let dest = out.join(format!("{g}.wasm"));
+        std::fs::copy(&built, &dest)
+            .map_err(|e| format!("cannot copy {} to {}: {e}", built.display(), dest.display()))?;
+    }
+    Ok(out)
+}
+
+fn build_host(release: bool) -> Result<PathBuf> {
+    step("building the host");
+    let mut c = cargo();
+    c.args(["build", "-p", "weft"]);
+    if release {
+        c.arg("--release");
+    }
+    run(&mut c)?;
+    Ok(target_dir()
+        .join(if release { "release" } else { "debug" })
+        .join(format!("weft{}", env::consts::EXE_SUFFIX)))
+}
+
+fn demo(args: &[String]) -> Result {
+    let exit = args.iter().any(|a| a == "--exit") || env::var_os("CI").is_some();
+    let guests = guests()?;
+    let weft = build_host(false)?;
+    let data = target_dir().join("demo-data");
+    step(&format!("starting a host on {}", data.display()));
+    let mut host = Command::new(&weft)
+        .args(["server", "--data"])
+        .arg(&data)
+        .args(["--listen", "127.0.0.1:7700"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", weft.display()))?;
+    let outcome = demo_run(&weft, &guests, &mut host);
+    if outcome.is_err() || exit {
+        stop(&mut host);
+        return outcome;
+    }
+    println!("\nThe host keeps running at http://127.0.0.1:7700; try");
+    println!("  {} list", weft.display());
+    println!("Stop it with Ctrl-C.");
+    let _ = host.wait();
+    Ok(())
+}
+
+fn demo_run(weft: &Path, guests: &Path, host: &mut Child) -> Result {
+    let stdout = host.stdout.take().expect("stdout is piped");
+    let mut first = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .map_err(|e| format!("cannot read the host's output: {e}"))?;
+    if !first.starts_with("listening on ") {
+        return Err("the host did not start (see its log above); is port 7700 taken?".into());
+    }
+    let client = |args: &[&str]| -> Result<String> {
+        let out = Command::new(weft)
+            .args(args)
+            .env("WEFT_SERVER", "http://127.0.0.1:7700")
+            .output()
+            .map_err(|e| format!("cannot run weft: {e}"))?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !out.status.success() {
+            return Err(format!(
+                "weft {} failed: {}{}",
+                args.join(" "),
+                text,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(text)
+    };
+    step("deploying the examples");
+    for g in GUESTS {
+        let file = guests.join(format!("{g}.wasm"));
+        print!("{}", client(&["deploy", &file.to_string_lossy()])?);
+    }
+    step("running hello");
+    let started = Instant::now();
+    let out = client(&[
+        "start",
+        "hello",
+        "--input",
+        r#"{"name": "world"}"#,
+        "--wait",
+    ])?;
+    let mut lines = out.lines();
+    let id = lines.next().unwrap_or_default();
+    println!("execution {id} -> {}", lines.collect::<Vec<_>>().join("\n"));
+    println!(
+        "({} ms; `weft history {id}` shows its events)",
+        started.elapsed().as_millis()
+    );
+    Ok(())
+}
+
+fn stop(host: &mut Child) {
+    #[cfg(unix)]
+    {
+        let _ = Command::new("kill")
+            .args(["-TERM", &host.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = host.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let _ = host.kill();
+    let _ = host.wait();
+}
+
+fn test(args: &[String]) -> Result {
+    let started = Instant::now();
+    let guests = guests()?;
+    step("checking formatting");
+    run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    step("clippy (host side)");
+    run(cargo().args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
+    for g in GUESTS {
+        step(&format!("clippy ({g})"));
+        run(cargo().args([
+            "clippy",
+            "--release",
+            "--target",
+            WASM_TARGET,
+            "-p",
+            g,
+            "--",
+            "-D",
+            "warnings",
+        ]))?;
+    }
+    let weft = build_host(false)?;
+    step("unit tests");
+    run(cargo().args(["test", "-p", "weft"]))?;
+    step("end-to-end tests against a real host process");
+    let mut e2e = cargo();
+    e2e.args(["test", "-p", "weft-e2e", "--"])
+        .args(args)
+        .env("WEFT_BIN", &weft)
+        .env("WEFT_GUESTS", &guests);
+    run(&mut e2e)?;
+    eprintln!("\nall tests passed in {} s", started.elapsed().as_secs());
+    Ok(())
+}
+
+fn bench(args: &[String]) -> Result {
+    let guests = guests()?;
+    let weft = build_host(true)?;
+    step("building the benchmark client");
+    run(cargo().args(["build", "--release", "-p", "weft-bench"]))?;
+    let client = target_dir()
+        .join("release")
+        .join(format!("weft-bench{}", env::consts::EXE_SUFFIX));
+    step("running the benchmarks");
+    run(Command::new(client)
+        .args(args)
+        .env("WEFT_BIN", &weft)
+        .env("WEFT_GUESTS", &guests))
+}

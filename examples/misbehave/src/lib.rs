@@ -2,13 +2,22 @@
 //! tests. Input `{"mode": M}` with M one of:
 //! `ok` (returns "fine"), `fail` (returns a failure), `trap` (panics),
 //! `loop` (spins forever: the CPU deadline stops it), `alloc` (grows memory
-//! without bound: the memory limit stops it), `sleep` (a 60 s durable timer).
+//! without bound: the memory limit stops it), `sleep` (a 60 s durable timer), `flaky` (calls the `flaky` activity, which fails
+//! its first `fail_times` attempts, with at most 5 attempts).
 
 use weft_sdk::prelude::*;
 
 #[derive(Deserialize)]
 struct Input {
     mode: String,
+    /// For `flaky`: how many attempts of the activity fail.
+    #[serde(default)]
+    fail_times: u32,
+}
+
+#[derive(Serialize)]
+struct Flaky {
+    fail_times: u32,
 }
 
 struct Misbehave;
@@ -34,6 +43,14 @@ impl Workflow for Misbehave {
                     hoard.push(vec![1u8; 1 << 20]);
                     std::hint::black_box(&hoard);
                 }
+            }
+            "flaky" => {
+                let options = ActivityOptions::default().retry(RetryPolicy::attempts(5));
+                let flaky = Flaky {
+                    fail_times: input.fail_times,
+                };
+                let attempt: u32 = ctx.activity_with("flaky", &flaky, &options)?;
+                Ok(format!("succeeded on attempt {attempt}"))
             }
             "sleep" => {
                 ctx.sleep(Duration::from_secs(60));

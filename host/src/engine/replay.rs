@@ -112,7 +112,9 @@ pub struct Replayer {
     new_commands: Vec<(u64, Command)>,
     now_ms: u64,
     rng: SplitMix64,
-    /// Events delivered while the code was still replaying recorded commands.
+    /// How many events the history held when this run loaded it.
+    loaded: usize,
+    /// Loaded events the code has re-issued or been re-delivered.
     replayed: u64,
 }
 
@@ -136,6 +138,7 @@ impl Replayer {
             new_commands: Vec::new(),
             now_ms,
             rng: SplitMix64(seed),
+            loaded: history.len(),
             replayed: 0,
         };
         r.extend(history);
@@ -195,6 +198,9 @@ impl Replayer {
                     issued: format!("issued `{}`", command.describe()),
                 });
             }
+            if at < self.loaded {
+                self.replayed += 1;
+            }
         } else {
             self.new_commands.push((handle, command));
         }
@@ -224,7 +230,6 @@ impl Replayer {
                 return Err(Misuse::AlreadyDelivered(h));
             }
         }
-        let replaying = self.replaying();
         for (i, e) in self.history.iter().enumerate() {
             if self.consumed[i] {
                 continue;
@@ -238,7 +243,7 @@ impl Replayer {
             self.consumed[i] = true;
             self.delivered.insert(h);
             self.now_ms = e.at_ms;
-            if replaying {
+            if i < self.loaded {
                 self.replayed += 1;
             }
             return Ok(Some((h, outcome)));

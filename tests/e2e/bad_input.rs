@@ -1,0 +1,98 @@
+//! Bad input at the doors gets a clear 4xx and changes nothing.
+
+use weft_e2e::serde_json::json;
+use weft_e2e::{guest, Host};
+
+#[test]
+fn malformed_modules_are_refused_with_the_reason() {
+    let host = Host::start();
+    let (status, v) = host.post_bytes("/v1/modules?name=junk", b"hello, not wasm".to_vec());
+    assert_eq!(status, 422, "{v}");
+    assert_eq!(v["error"]["code"], "invalid-module");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a WebAssembly"),
+        "{v}"
+    );
+
+    // A core module, not a component.
+    let (status, v) = host.post_bytes("/v1/modules?name=core", b"\0asm\x01\0\0\0".to_vec());
+    assert_eq!(status, 422, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("component"),
+        "{v}"
+    );
+
+    // A truncated component.
+    let mut bytes = std::fs::read(guest("hello")).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    let (status, v) = host.post_bytes("/v1/modules?name=half", bytes);
+    assert_eq!(status, 422, "{v}");
+
+    // The CLI names the file it cannot read.
+    let out = host.cli(&["deploy", "/nonexistent/thing.wasm"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/thing.wasm"));
+
+    assert_eq!(host.get("/v1/modules")["modules"], json!([]));
+    assert_eq!(host.get("/v1/workflow-types")["workflow_types"], json!([]));
+}
+
+#[test]
+fn bad_requests_are_rejected_and_change_nothing() {
+    let host = Host::start();
+    host.deploy_examples();
+    let id = host.start_execution("hello", json!({"name": "one"}));
+    host.wait_result(&id);
+
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"workflow_type": "nope"})),
+    );
+    assert_eq!(status, 404, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("nope"),
+        "{v}"
+    );
+
+    let (status, v) = host.call("POST", "/v1/executions", Some(json!({"input": 1})));
+    assert_eq!(status, 400, "{v}");
+
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"workflow_type": "hello", "id": id, "input": {"name": "two"}})),
+    );
+    assert_eq!(status, 409, "{v}");
+
+    let (status, v) = host.call("GET", "/v1/executions/wf_nothere", None);
+    assert_eq!(status, 404, "{v}");
+    assert_eq!(v["error"]["code"], "not-found");
+
+    // A workflow input of the wrong shape fails that execution, with the reason.
+    let wrong = host.start_execution("hello", json!({"nom": 3}));
+    let r = host.wait_result(&wrong);
+    assert_eq!(r["status"], "failed", "{r}");
+    assert_eq!(r["failure"]["kind"], "InvalidInput", "{r}");
+
+    // The CLI refuses input that is not JSON before sending anything.
+    let out = host.cli(&["start", "hello", "--input", "{not json"]);
+    assert!(!out.status.success());
+    assert!(!out.stderr.is_empty());
+
+    let all = host.get("/v1/executions")["executions"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(all, 2, "only the two valid starts exist");
+    assert_eq!(
+        host.get(&format!("/v1/executions/{id}/result"))["output"],
+        "HELLO, ONE!"
+    );
+}

@@ -1,0 +1,149 @@
+//! The main path: deploy, start, wait, inspect; timers skipped with the manual clock.
+
+use weft_e2e::serde_json::json;
+use weft_e2e::Host;
+
+#[test]
+fn hello_runs_from_the_cli_and_the_api() {
+    let host = Host::start();
+    let deployed = host.cli_ok(&["deploy", &weft_e2e::guest("hello").to_string_lossy()]);
+    assert!(
+        deployed.starts_with("workflow type hello -> module "),
+        "{deployed}"
+    );
+    let deployed = host.cli_ok(&[
+        "deploy",
+        &weft_e2e::guest("hello-activities").to_string_lossy(),
+    ]);
+    assert!(
+        deployed.starts_with("activities greet, shout, exclaim, flaky -> module "),
+        "{deployed}"
+    );
+
+    // Through the CLI.
+    let out = host.cli_ok(&["start", "hello", "--input", r#"{"name":"world"}"#, "--wait"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    let id = lines[0];
+    assert!(id.starts_with("wf_"), "{out}");
+    assert_eq!(lines[1], r#""HELLO, WORLD!""#);
+    assert_eq!(host.cli_ok(&["result", id]).trim(), r#""HELLO, WORLD!""#);
+    let described = host.cli_ok(&["describe", id]);
+    assert!(described.contains("completed"), "{described}");
+    let listed = host.cli_ok(&["list", "--status", "completed", "--type", "hello"]);
+    assert!(listed.contains(id), "{listed}");
+    let history = host.cli_ok(&["history", id]);
+    assert!(history.contains("greet"), "{history}");
+
+    // Through the API, with a chosen id.
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"workflow_type": "hello", "id": "order-42", "input": {"name": "api"}})),
+    );
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(v["id"], "order-42");
+    let r = host.wait_result("order-42");
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(r["output"], "HELLO, API!");
+    assert_eq!(
+        host.event_kinds("order-42"),
+        [
+            "execution_started",
+            "activity_scheduled",
+            "activity_completed",
+            "activity_scheduled",
+            "activity_completed",
+            "activity_scheduled",
+            "activity_completed",
+            "execution_completed",
+        ]
+    );
+    let d = host.describe("order-42");
+    assert_eq!(d["workflow_type"], "hello");
+    assert_eq!(d["input"], json!({"name": "api"}));
+
+    let openapi = host.get("/v1/openapi.json");
+    assert!(openapi["paths"]["/v1/executions"].is_object(), "{openapi}");
+    let (status, metrics) = host.call("GET", "/metrics", None);
+    assert_eq!(status, 200);
+    let metrics = metrics.as_str().unwrap_or_default().to_string();
+    assert!(
+        metrics.contains("weft_activity_attempts_total 6"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn an_hour_long_timer_takes_no_real_time() {
+    let host = Host::start();
+    host.deploy_examples();
+    let id = host.start_execution(
+        "timer-fanout",
+        json!({"items": ["a", "b", "c"], "sleep_ms": 3_600_000}),
+    );
+    host.eventually("the timer to be pending", |h| {
+        h.describe(&id)["pending_timers"]
+            .as_array()
+            .is_some_and(|t| t.len() == 1)
+    });
+    assert_eq!(host.result_now(&id)["status"], "running");
+    // A minute short of the hour: still waiting.
+    host.advance(3_540_000);
+    assert_eq!(host.result_now(&id)["status"], "running");
+    host.advance(60_000);
+    let r = host.wait_result(&id);
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(
+        r["output"],
+        json!({
+            "greetings": ["Hello, a", "Hello, b", "Hello, c"],
+            "selected": "Hello, select",
+            "slept_ms": 3_600_000
+        })
+    );
+    let kinds = host.event_kinds(&id);
+    assert_eq!(kinds.iter().filter(|k| *k == "timer_fired").count(), 1);
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "activity_completed").count(),
+        4
+    );
+}
+
+#[test]
+fn retries_follow_the_policy_on_workflow_time() {
+    let host = Host::start();
+    host.deploy_examples();
+    let id = host.start_execution("misbehave", json!({"mode": "flaky", "fail_times": 2}));
+    let failed = |h: &Host| {
+        h.event_kinds(&id)
+            .iter()
+            .filter(|k| *k == "activity_attempt_failed")
+            .count()
+    };
+    host.eventually("the first attempt to fail", |h| failed(h) == 1);
+    // The retry waits 1 s of workflow time, the next 2 s.
+    host.advance(999);
+    assert_eq!(host.result_now(&id)["status"], "running");
+    host.advance(1);
+    host.eventually("the second attempt to fail", |h| failed(h) == 2);
+    host.advance(2_000);
+    let r = host.wait_result(&id);
+    assert_eq!(r["output"], "succeeded on attempt 3", "{r}");
+
+    // Five attempts at most, then the workflow sees the failure.
+    let id = host.start_execution("misbehave", json!({"mode": "flaky", "fail_times": 9}));
+    for _ in 0..4 {
+        let before = host.event_kinds(&id).len();
+        host.eventually("the next attempt to fail", |h| {
+            h.event_kinds(&id).len() > before
+        });
+        host.advance(100_000);
+    }
+    let r = host.wait_result(&id);
+    assert_eq!(r["status"], "failed", "{r}");
+    assert_eq!(r["failure"]["kind"], "Flaky", "{r}");
+    assert!(host
+        .event_kinds(&id)
+        .contains(&"activity_failed".to_string()));
+}
