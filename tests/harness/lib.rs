@@ -58,6 +58,7 @@ pub struct Host {
     child: Option<Child>,
     data: tempfile::TempDir,
     args: Vec<String>,
+    log_filter: String,
     log_path: PathBuf,
     pub url: String,
     http: reqwest::blocking::Client,
@@ -71,11 +72,17 @@ impl Host {
 
     /// A host with these extra `weft server` flags.
     pub fn with_args(args: &[&str]) -> Host {
+        Host::launch(args, "info,weft=debug")
+    }
+
+    /// A host with these flags and this `WEFT_LOG` filter.
+    pub fn launch(args: &[&str], log_filter: &str) -> Host {
         let data = tempfile::tempdir().expect("temp dir");
         let log_path = data.path().join("host.log");
         let mut host = Host {
             child: None,
             args: args.iter().map(|s| s.to_string()).collect(),
+            log_filter: log_filter.to_string(),
             log_path,
             url: String::new(),
             http: reqwest::blocking::Client::builder()
@@ -104,7 +111,7 @@ impl Host {
             .arg(self.data_dir())
             .args(["--listen", "127.0.0.1:0"])
             .args(&self.args)
-            .env("WEFT_LOG", "info,weft=debug")
+            .env("WEFT_LOG", &self.log_filter)
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
