@@ -34,6 +34,26 @@ fn malformed_modules_are_refused_with_the_reason() {
     let (status, v) = host.post_bytes("/v1/modules?name=half", bytes);
     assert_eq!(status, 422, "{v}");
 
+    // A valid component of another world: a plain WASI command.
+    let bytes = std::fs::read(guest("cli-command")).unwrap();
+    let (status, v) = host.post_bytes("/v1/modules?name=command", bytes);
+    assert_eq!(status, 422, "{v}");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.contains("neither weft world"), "{v}");
+    assert!(
+        message.contains("wasi:cli/run"),
+        "the exports are listed: {v}"
+    );
+
+    // A workflow that needs an import the host does not provide, through the CLI.
+    let out = host.cli(&["deploy", &guest("extra-import").to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("fixture:extra/weather"),
+        "the import is named: {stderr}"
+    );
+
     // The CLI names the file it cannot read.
     let out = host.cli(&["deploy", "/nonexistent/thing.wasm"]);
     assert!(!out.status.success());

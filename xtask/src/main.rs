@@ -17,10 +17,21 @@ use std::time::{Duration, Instant};
 
 const WASM_TARGET: &str = "wasm32-wasip2";
 
-/// Each example is built in its own cargo invocation: a workflow crate and an
-/// activity crate enable different features of `weft-sdk`, and one invocation
-/// would unify them.
-const GUESTS: &[&str] = &["hello", "hello-activities", "timer-fanout", "misbehave"];
+/// The examples, deployed by the demo.
+const EXAMPLES: &[&str] = &["hello", "hello-activities", "timer-fanout", "misbehave"];
+
+/// Everything built for wasm: `(package, file cargo writes)`. Each is built in
+/// its own cargo invocation: a workflow crate and an activity crate enable
+/// different features of `weft-sdk`, and one invocation would unify them.
+const GUESTS: &[(&str, &str)] = &[
+    ("hello", "hello.wasm"),
+    ("hello-activities", "hello_activities.wasm"),
+    ("timer-fanout", "timer_fanout.wasm"),
+    ("misbehave", "misbehave.wasm"),
+    // Test fixtures: components the host must refuse.
+    ("cli-command", "cli-command.wasm"),
+    ("extra-import", "extra_import.wasm"),
+];
 
 type Result<T = ()> = std::result::Result<T, String>;
 
@@ -110,13 +121,10 @@ fn guests() -> Result<PathBuf> {
     ensure_wasm_target()?;
     let out = target_dir().join("guests");
     std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
-    for g in GUESTS {
+    for (g, file) in GUESTS {
         step(&format!("building the {g} component"));
         run(cargo().args(["build", "--release", "--target", WASM_TARGET, "-p", g]))?;
-        let built = target_dir()
-            .join(WASM_TARGET)
-            .join("release")
-            .join(format!("{}.wasm", g.replace('-', "_")));
+        let built = target_dir().join(WASM_TARGET).join("release").join(file);
         let dest = out.join(format!("{g}.wasm"));
         std::fs::copy(&built, &dest)
             .map_err(|e| format!("cannot copy {} to {}: {e}", built.display(), dest.display()))?;
@@ -139,6 +147,11 @@ fn build_host(release: bool) -> Result<PathBuf> {
 
 fn demo(args: &[String]) -> Result {
     let exit = args.iter().any(|a| a == "--exit") || env::var_os("CI").is_some();
+    let listen = args
+        .iter()
+        .position(|a| a == "--listen")
+        .and_then(|i| args.get(i + 1))
+        .map_or("127.0.0.1:7700", String::as_str);
     let guests = guests()?;
     let weft = build_host(false)?;
     let data = target_dir().join("demo-data");
@@ -146,35 +159,43 @@ fn demo(args: &[String]) -> Result {
     let mut host = Command::new(&weft)
         .args(["server", "--data"])
         .arg(&data)
-        .args(["--listen", "127.0.0.1:7700"])
+        .args(["--listen", listen])
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", weft.display()))?;
-    let outcome = demo_run(&weft, &guests, &mut host);
-    if outcome.is_err() || exit {
+    let url = match demo_run(&weft, &guests, &mut host) {
+        Ok(url) => url,
+        Err(e) => {
+            stop(&mut host);
+            return Err(e);
+        }
+    };
+    if exit {
         stop(&mut host);
-        return outcome;
+        return Ok(());
     }
-    println!("\nThe host keeps running at http://127.0.0.1:7700; try");
-    println!("  {} list", weft.display());
+    println!("\nThe host keeps running at {url}; try");
+    println!("  {} list --server {url}", weft.display());
     println!("Stop it with Ctrl-C.");
     let _ = host.wait();
     Ok(())
 }
 
-fn demo_run(weft: &Path, guests: &Path, host: &mut Child) -> Result {
+/// Deploys the examples and runs `hello`; returns the host's URL.
+fn demo_run(weft: &Path, guests: &Path, host: &mut Child) -> Result<String> {
     let stdout = host.stdout.take().expect("stdout is piped");
     let mut first = String::new();
     BufReader::new(stdout)
         .read_line(&mut first)
         .map_err(|e| format!("cannot read the host's output: {e}"))?;
-    if !first.starts_with("listening on ") {
-        return Err("the host did not start (see its log above); is port 7700 taken?".into());
-    }
+    let Some(url) = first.trim().strip_prefix("listening on ") else {
+        return Err("the host did not start (see its log above); is the port taken?".into());
+    };
+    let url = url.to_string();
     let client = |args: &[&str]| -> Result<String> {
         let out = Command::new(weft)
             .args(args)
-            .env("WEFT_SERVER", "http://127.0.0.1:7700")
+            .env("WEFT_SERVER", &url)
             .output()
             .map_err(|e| format!("cannot run weft: {e}"))?;
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -189,7 +210,7 @@ fn demo_run(weft: &Path, guests: &Path, host: &mut Child) -> Result {
         Ok(text)
     };
     step("deploying the examples");
-    for g in GUESTS {
+    for g in EXAMPLES {
         let file = guests.join(format!("{g}.wasm"));
         print!("{}", client(&["deploy", &file.to_string_lossy()])?);
     }
@@ -204,12 +225,18 @@ fn demo_run(weft: &Path, guests: &Path, host: &mut Child) -> Result {
     ])?;
     let mut lines = out.lines();
     let id = lines.next().unwrap_or_default();
-    println!("execution {id} -> {}", lines.collect::<Vec<_>>().join("\n"));
+    let result = lines.collect::<Vec<_>>().join("\n");
+    println!("execution {id} -> {result}");
     println!(
         "({} ms; `weft history {id}` shows its events)",
         started.elapsed().as_millis()
     );
-    Ok(())
+    if result != r#""HELLO, WORLD!""# {
+        return Err(format!(
+            "hello returned {result}, expected \"HELLO, WORLD!\""
+        ));
+    }
+    Ok(url)
 }
 
 fn stop(host: &mut Child) {
@@ -237,7 +264,7 @@ fn test(args: &[String]) -> Result {
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     step("clippy (host side)");
     run(cargo().args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
-    for g in GUESTS {
+    for (g, _) in GUESTS {
         step(&format!("clippy ({g})"));
         run(cargo().args([
             "clippy",
@@ -261,6 +288,8 @@ fn test(args: &[String]) -> Result {
         .env("WEFT_BIN", &weft)
         .env("WEFT_GUESTS", &guests);
     run(&mut e2e)?;
+    step("the demo, as the README runs it");
+    demo(&["--exit".into(), "--listen".into(), "127.0.0.1:0".into()])?;
     eprintln!("\nall tests passed in {} s", started.elapsed().as_secs());
     Ok(())
 }
