@@ -306,6 +306,30 @@ impl Ctx {
         i
     }
 
+    /// Guards a change to workflow code that running executions have not
+    /// seen: true when this run takes the new path, false when it replays a
+    /// history recorded before the change. The answer for one id never
+    /// changes within a run.
+    ///
+    /// ```ignore
+    /// if ctx.patched("add-fraud-check") {
+    ///     ctx.activity::<_, ()>("fraud-check", &order)?;
+    /// }
+    /// ```
+    ///
+    /// Once no execution from before the patch remains, keep only the new
+    /// path and call [`Ctx::deprecate_patch`] in its place; once none from
+    /// before that remains either, remove the call.
+    pub fn patched(&mut self, patch_id: &str) -> bool {
+        runtime::patched(patch_id)
+    }
+
+    /// The middle step of retiring a patch: the new path is the only one,
+    /// and histories recorded with or without the patch's marker replay.
+    pub fn deprecate_patch(&mut self, patch_id: &str) {
+        runtime::deprecate_patch(patch_id)
+    }
+
     /// Workflow time, ms since the Unix epoch: the time of the event being
     /// processed, the same on every replay.
     pub fn now_ms(&self) -> u64 {

@@ -7,3 +7,4 @@ mod basics;
 mod durability;
 mod replay;
 mod sandbox;
+mod versioning;

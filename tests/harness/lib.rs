@@ -196,6 +196,7 @@ impl Host {
         let req = match method {
             "GET" => self.http.get(url),
             "POST" => self.http.post(url),
+            "PUT" => self.http.put(url),
             m => panic!("unsupported method {m}"),
         };
         let req = match body {

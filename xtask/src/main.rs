@@ -20,17 +20,57 @@ const WASM_TARGET: &str = "wasm32-wasip2";
 /// The examples, deployed by the demo.
 const EXAMPLES: &[&str] = &["hello", "hello-activities", "timer-fanout", "misbehave"];
 
-/// Everything built for wasm: `(package, file cargo writes)`. Each is built in
-/// its own cargo invocation: a workflow crate and an activity crate enable
-/// different features of `weft-sdk`, and one invocation would unify them.
-const GUESTS: &[(&str, &str)] = &[
-    ("hello", "hello.wasm"),
-    ("hello-activities", "hello_activities.wasm"),
-    ("timer-fanout", "timer_fanout.wasm"),
-    ("misbehave", "misbehave.wasm"),
+/// A component to build for wasm.
+struct Guest {
+    package: &'static str,
+    /// Cargo features to build it with.
+    features: &'static str,
+    /// The file cargo writes.
+    built: &'static str,
+    /// Its name under `target/guests/`.
+    name: &'static str,
+}
+
+const fn guest(
+    package: &'static str,
+    features: &'static str,
+    built: &'static str,
+    name: &'static str,
+) -> Guest {
+    Guest {
+        package,
+        features,
+        built,
+        name,
+    }
+}
+
+/// Everything built for wasm. Each is built in its own cargo invocation: a
+/// workflow crate and an activity crate enable different features of
+/// `weft-sdk`, and one invocation would unify them.
+const GUESTS: &[Guest] = &[
+    guest("hello", "", "hello.wasm", "hello"),
+    guest(
+        "hello-activities",
+        "",
+        "hello_activities.wasm",
+        "hello-activities",
+    ),
+    guest("timer-fanout", "", "timer_fanout.wasm", "timer-fanout"),
+    guest("misbehave", "", "misbehave.wasm", "misbehave"),
+    // The `order` workflow in its four versions.
+    guest("versioning", "", "versioning.wasm", "order-v1"),
+    guest("versioning", "v2", "versioning.wasm", "order-v2"),
+    guest("versioning", "v3", "versioning.wasm", "order-v3"),
+    guest(
+        "versioning",
+        "v2-broken",
+        "versioning.wasm",
+        "order-v2-broken",
+    ),
     // Test fixtures: components the host must refuse.
-    ("cli-command", "cli-command.wasm"),
-    ("extra-import", "extra_import.wasm"),
+    guest("cli-command", "", "cli-command.wasm", "cli-command"),
+    guest("extra-import", "", "extra_import.wasm", "extra-import"),
 ];
 
 type Result<T = ()> = std::result::Result<T, String>;
@@ -121,11 +161,20 @@ fn guests() -> Result<PathBuf> {
     ensure_wasm_target()?;
     let out = target_dir().join("guests");
     std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
-    for (g, file) in GUESTS {
-        step(&format!("building the {g} component"));
-        run(cargo().args(["build", "--release", "--target", WASM_TARGET, "-p", g]))?;
-        let built = target_dir().join(WASM_TARGET).join("release").join(file);
-        let dest = out.join(format!("{g}.wasm"));
+    for g in GUESTS {
+        step(&format!("building the {} component", g.name));
+        run(cargo()
+            .args([
+                "build",
+                "--release",
+                "--target",
+                WASM_TARGET,
+                "-p",
+                g.package,
+            ])
+            .args(["--features", g.features]))?;
+        let built = target_dir().join(WASM_TARGET).join("release").join(g.built);
+        let dest = out.join(format!("{}.wasm", g.name));
         std::fs::copy(&built, &dest)
             .map_err(|e| format!("cannot copy {} to {}: {e}", built.display(), dest.display()))?;
     }
@@ -264,19 +313,31 @@ fn test(args: &[String]) -> Result {
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     step("clippy (host side)");
     run(cargo().args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
-    for (g, _) in GUESTS {
-        step(&format!("clippy ({g})"));
-        run(cargo().args([
-            "clippy",
-            "--release",
-            "--target",
-            WASM_TARGET,
-            "-p",
-            g,
-            "--",
-            "-D",
-            "warnings",
-        ]))?;
+    for g in GUESTS {
+        step(&format!("clippy ({})", g.name));
+        run(cargo()
+            .args([
+                "clippy",
+                "--release",
+                "--target",
+                WASM_TARGET,
+                "-p",
+                g.package,
+            ])
+            .args(["--features", g.features, "--", "-D", "warnings"]))?;
+    }
+    for features in ["workflow", "activity"] {
+        step(&format!("clippy (weft-sdk, {features})"));
+        run(cargo()
+            .args([
+                "clippy",
+                "--release",
+                "--target",
+                WASM_TARGET,
+                "-p",
+                "weft-sdk",
+            ])
+            .args(["--features", features, "--", "-D", "warnings"]))?;
     }
     let weft = build_host(false)?;
     step("unit tests");

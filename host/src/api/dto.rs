@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::engine::ExecutionView;
+use crate::engine::{ExecutionView, UpgradeOutcome, UpgradeReport, VersionView};
 use crate::model::{ExecutionRecord, ExecutionStatus, Failure, ModuleKind, ModuleMeta, Payload};
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -119,6 +119,9 @@ pub struct PendingTimer {
 pub struct ExecutionDetail {
     #[serde(flatten)]
     pub summary: ExecutionSummary,
+    /// The version of its workflow type it runs (see `module`).
+    #[serde(default)]
+    pub version: Option<u32>,
     #[schema(value_type = Object)]
     pub input: serde_json::Value,
     #[schema(value_type = Option<Object>)]
@@ -136,6 +139,7 @@ impl From<ExecutionView> for ExecutionDetail {
     fn from(v: ExecutionView) -> Self {
         Self {
             summary: ExecutionSummary::from(&v.record),
+            version: None,
             input: v.record.input.to_json(),
             output: v.record.output.as_ref().map(Payload::to_json),
             failure: v.record.failure.clone(),
@@ -200,4 +204,168 @@ pub struct ClockInfo {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AdvanceRequest {
     pub ms: u64,
+}
+
+/// A version given as its number (`2`, `"v2"`) or its module hash (or a
+/// prefix of at least 8 hex digits).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum VersionRef {
+    Number(u32),
+    Text(String),
+}
+
+impl std::fmt::Display for VersionRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Number(n) => write!(f, "{n}"),
+            Self::Text(s) => f.write_str(s),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct VersionInfo {
+    pub version: u32,
+    pub module: String,
+    pub deployed_at_ms: u64,
+    /// New executions start on the current version.
+    pub current: bool,
+    /// Executions running on this version.
+    pub running: usize,
+    pub stalled: usize,
+}
+
+impl From<VersionView> for VersionInfo {
+    fn from(v: VersionView) -> Self {
+        Self {
+            version: v.version.version,
+            module: v.version.module.to_string(),
+            deployed_at_ms: v.version.deployed_at_ms,
+            current: v.current,
+            running: v.running,
+            stalled: v.stalled,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct VersionList {
+    pub workflow_type: String,
+    pub versions: Vec<VersionInfo>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SetCurrentRequest {
+    pub version: VersionRef,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CurrentVersion {
+    pub workflow_type: String,
+    pub version: u32,
+    pub module: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UpgradeRequest {
+    /// The version to move executions to.
+    pub to: VersionRef,
+    /// Check and report, move nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Only these executions (default: every running or stalled one of the type).
+    #[serde(default)]
+    pub ids: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DivergenceInfo {
+    pub event_index: u64,
+    /// The command the history recorded at that index.
+    pub recorded: String,
+    /// What the new code did there instead.
+    pub issued: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UpgradeItemInfo {
+    pub id: String,
+    /// Its status before the upgrade.
+    pub status: ExecutionStatus,
+    pub from_version: Option<u32>,
+    pub from_module: String,
+    /// `moved`, `would-move`, `already-there`, `diverged` or `failed`.
+    pub outcome: String,
+    pub divergence: Option<DivergenceInfo>,
+    /// Why the replay could not run, for `failed`.
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UpgradeReportInfo {
+    pub workflow_type: String,
+    pub to_version: u32,
+    pub to_module: String,
+    pub dry_run: bool,
+    pub executions: Vec<UpgradeItemInfo>,
+}
+
+impl From<UpgradeReport> for UpgradeReportInfo {
+    fn from(r: UpgradeReport) -> Self {
+        Self {
+            workflow_type: r.workflow_type.to_string(),
+            to_version: r.to.version,
+            to_module: r.to.module.to_string(),
+            dry_run: r.dry_run,
+            executions: r
+                .executions
+                .into_iter()
+                .map(|e| {
+                    let (divergence, reason) = match &e.outcome {
+                        UpgradeOutcome::Diverged(d) => (
+                            Some(DivergenceInfo {
+                                event_index: d.event_index,
+                                recorded: d.recorded.clone(),
+                                issued: d.issued.clone(),
+                            }),
+                            None,
+                        ),
+                        UpgradeOutcome::Failed(reason) => (None, Some(reason.clone())),
+                        _ => (None, None),
+                    };
+                    UpgradeItemInfo {
+                        id: e.id.to_string(),
+                        status: e.status,
+                        from_version: e.from_version,
+                        from_module: e.from_module.to_string(),
+                        outcome: e.outcome.as_str().to_owned(),
+                        divergence,
+                        reason,
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ResetRequest {
+    /// Keep events `0..=to_event`; discard the rest.
+    pub to_event: u64,
+    /// Run on this version from now on (default: the module it ran).
+    #[serde(default)]
+    pub version: Option<VersionRef>,
+    /// Recorded in the `execution_reset` event.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ResetResponse {
+    pub id: String,
+    pub to_event: u64,
+    /// How many events were discarded (kept in the `execution_reset` event).
+    pub discarded: u64,
+    pub version: Option<u32>,
 }

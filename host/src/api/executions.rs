@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::Json;
 
 use super::dto::{
-    ExecutionDetail, ExecutionList, ExecutionResult, ExecutionSummary, ListQuery, ResultQuery,
-    StartRequest, StartResponse,
+    ExecutionDetail, ExecutionList, ExecutionResult, ExecutionSummary, ListQuery, ResetRequest,
+    ResetResponse, ResultQuery, StartRequest, StartResponse,
 };
 use super::error::{rejection, ApiError, ErrorBody};
 use crate::engine::Engine;
@@ -76,7 +76,41 @@ pub async fn describe(
     State(engine): State<Engine>,
     Path(id): Path<String>,
 ) -> Result<Json<ExecutionDetail>, ApiError> {
-    Ok(Json(engine.describe(&id)?.into()))
+    let view = engine.describe(&id)?;
+    let version = engine.version_of(&view.record);
+    let mut detail = ExecutionDetail::from(view);
+    detail.version = version;
+    Ok(Json(detail))
+}
+
+/// Run the execution again from event `to_event`: later events are
+/// discarded (and kept in an `execution_reset` event). The kept events must
+/// replay cleanly on the module it will run.
+#[utoipa::path(
+    post, path = "/v1/executions/{id}/reset", tag = "executions",
+    params(("id" = String, Path, description = "execution id")),
+    request_body = ResetRequest,
+    responses(
+        (status = 200, body = ResetResponse),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+    )
+)]
+pub async fn reset(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    body: Result<Json<ResetRequest>, JsonRejection>,
+) -> Result<Json<ResetResponse>, ApiError> {
+    let Json(req) = body.map_err(|r| rejection(r.status(), r.body_text()))?;
+    let version = req.version.map(|v| v.to_string());
+    let report = engine
+        .reset(&id, req.to_event, version.as_deref(), req.reason)
+        .await?;
+    Ok(Json(ResetResponse {
+        id: report.id.to_string(),
+        to_event: report.to_event,
+        discarded: report.discarded,
+        version: report.version.map(|v| v.version),
+    }))
 }
 
 /// The execution's result; with `wait=true`, blocks until it settles or the

@@ -6,11 +6,12 @@ pub mod dto;
 mod error;
 mod executions;
 mod modules;
+mod versions;
 
 use std::future::Future;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use utoipa::OpenApi;
 
@@ -33,11 +34,15 @@ const MAX_MODULE_BYTES: usize = 100 << 20;
         modules::deploy,
         modules::list,
         modules::workflow_types,
+        versions::list,
+        versions::set_current,
+        versions::upgrade,
         executions::start,
         executions::list,
         executions::describe,
         executions::result,
         executions::history,
+        executions::reset,
         clock::get,
         clock::advance,
     ),
@@ -57,6 +62,12 @@ pub fn router(engine: Engine) -> Router {
             get(|| async { Json(ApiDoc::openapi()) }),
         )
         .route("/v1/workflow-types", get(modules::workflow_types))
+        .route("/v1/workflow-types/{name}/versions", get(versions::list))
+        .route(
+            "/v1/workflow-types/{name}/current",
+            put(versions::set_current),
+        )
+        .route("/v1/workflow-types/{name}/upgrade", post(versions::upgrade))
         .route(
             "/v1/executions",
             post(executions::start).get(executions::list),
@@ -64,6 +75,7 @@ pub fn router(engine: Engine) -> Router {
         .route("/v1/executions/{id}", get(executions::describe))
         .route("/v1/executions/{id}/result", get(executions::result))
         .route("/v1/executions/{id}/history", get(executions::history))
+        .route("/v1/executions/{id}/reset", post(executions::reset))
         .route("/v1/clock", get(clock::get))
         .route("/v1/clock/advance", post(clock::advance))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))

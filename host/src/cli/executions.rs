@@ -83,7 +83,10 @@ pub async fn describe(client: &Client, id: &str, json: bool) -> Result<i32> {
     let s = &d.summary;
     println!("id:             {}", s.id);
     println!("workflow type:  {}", s.workflow_type);
-    println!("module:         {}", s.module);
+    match d.version {
+        Some(v) => println!("module:         {} (version {v})", s.module),
+        None => println!("module:         {}", s.module),
+    }
     println!("status:         {}", s.status.as_str());
     println!("created at:     {}", s.created_at_ms);
     if let Some(c) = s.closed_at_ms {

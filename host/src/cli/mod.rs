@@ -6,6 +6,7 @@ mod deploy;
 mod executions;
 mod replay;
 mod server;
+mod versions;
 
 use std::path::PathBuf;
 
@@ -98,6 +99,46 @@ enum Command {
         #[arg(long)]
         module: PathBuf,
     },
+    /// Run an execution again from event N: later events are discarded (and
+    /// kept in the history as such); events 0..=N must replay on the module.
+    Reset {
+        id: String,
+        #[arg(long)]
+        to_event: u64,
+        /// Run on this version from now on (number or module hash).
+        #[arg(long)]
+        version: Option<String>,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// List a workflow type's versions and what runs on each.
+    Versions {
+        workflow_type: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a version the one new executions start on (roll forward or back).
+    SetCurrent {
+        workflow_type: String,
+        /// Version number (`2`, `v2`) or module hash.
+        version: String,
+    },
+    /// Move running and stalled executions to a version, each one only if
+    /// its history replays cleanly against it (exit 1 if any did not).
+    Upgrade {
+        workflow_type: String,
+        /// Version number (`2`, `v2`) or module hash.
+        #[arg(long)]
+        to: String,
+        /// Check and report; move nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Only these executions (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        ids: Option<Vec<String>>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Read or move the host's clock (moving needs `--manual-clock`).
     Clock {
         #[command(subcommand)]
@@ -141,6 +182,27 @@ pub async fn run(cli: Cli) -> Result<i32> {
         } => executions::list(&client, status, workflow_type).await,
         Command::History { id, json } => executions::history(&client, &id, json).await,
         Command::Replay { history, module } => replay::run(&history, &module).await,
+        Command::Reset {
+            id,
+            to_event,
+            version,
+            reason,
+        } => versions::reset(&client, &id, to_event, version, reason).await,
+        Command::Versions {
+            workflow_type,
+            json,
+        } => versions::list(&client, &workflow_type, json).await,
+        Command::SetCurrent {
+            workflow_type,
+            version,
+        } => versions::set_current(&client, &workflow_type, &version).await,
+        Command::Upgrade {
+            workflow_type,
+            to,
+            dry_run,
+            ids,
+            json,
+        } => versions::upgrade(&client, &workflow_type, &to, dry_run, ids, json).await,
         Command::Clock { action } => {
             let info: crate::api::dto::ClockInfo = match action {
                 None => client.get("/v1/clock").await?,

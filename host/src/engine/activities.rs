@@ -24,10 +24,13 @@ pub struct ActivityTask {
     pub attempt: u32,
     /// Not before this host time (a retry's backoff).
     pub not_before_ms: u64,
+    /// The execution's reset count when it was scheduled: after a reset its
+    /// results are dropped.
+    pub epoch: u32,
 }
 
 /// Activities scheduled in `history` that have not ended, as tasks to resume.
-pub fn pending(execution: &ExecutionId, history: &[Event]) -> Vec<ActivityTask> {
+pub fn pending(execution: &ExecutionId, epoch: u32, history: &[Event]) -> Vec<ActivityTask> {
     let mut tasks: Vec<ActivityTask> = Vec::new();
     for e in history {
         match &e.event {
@@ -44,6 +47,7 @@ pub fn pending(execution: &ExecutionId, history: &[Event]) -> Vec<ActivityTask> 
                 options: options.clone(),
                 attempt: 1,
                 not_before_ms: 0,
+                epoch,
             }),
             EventKind::ActivityAttemptFailed {
                 handle,
@@ -106,7 +110,7 @@ async fn run(inner: Arc<Inner>, mut task: ActivityTask) {
                         failure,
                         retry_at_ms,
                     };
-                    if !record(&inner, &task.execution, now, event).await {
+                    if !record(&inner, &task, now, event).await {
                         return;
                     }
                     task.attempt += 1;
@@ -120,7 +124,7 @@ async fn run(inner: Arc<Inner>, mut task: ActivityTask) {
                 }
             }
         };
-        if record(&inner, &task.execution, now, event).await {
+        if record(&inner, &task, now, event).await {
             inner.wake(&task.execution);
         }
         return;
@@ -129,13 +133,20 @@ async fn run(inner: Arc<Inner>, mut task: ActivityTask) {
 
 /// Appends one event; false if it could not be written (the activity then
 /// runs again after a restart, which at-least-once allows).
-async fn record(inner: &Inner, execution: &ExecutionId, now: u64, event: EventKind) -> bool {
-    match inner
-        .store
-        .write(vec![Op::append(execution, now, vec![event])])
-        .await
-    {
-        Ok(_) => true,
+/// After a reset the result is dropped (false): the reset dispatched its
+/// activities again.
+async fn record(inner: &Inner, task: &ActivityTask, now: u64, event: EventKind) -> bool {
+    let execution = &task.execution;
+    let mut op = Op::append(execution, now, vec![event]);
+    if let Op::Append { expect_resets, .. } = &mut op {
+        *expect_resets = Some(task.epoch);
+    }
+    match inner.store.write(vec![op]).await {
+        Ok(out) if matches!(out.first(), Some(Ok(()))) => true,
+        Ok(_) => {
+            tracing::debug!(%execution, activity = %task.name, "dropped the result of an activity started before a reset");
+            false
+        }
         Err(e) => {
             tracing::error!(%execution, error = %e, "could not record an activity result");
             false

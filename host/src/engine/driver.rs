@@ -14,8 +14,8 @@ use super::activities::{self, ActivityTask};
 use super::error::Stop;
 use super::replay::{Command, ReplayError, Replayer};
 use super::Inner;
-use crate::model::{ActivityOptions, EventKind, ExecutionId, Payload};
-use crate::store::{Op, TimerRow};
+use crate::model::{ActivityOptions, EventKind, ExecutionId, ModuleHash, Payload};
+use crate::store::{Op, OpError, TimerRow};
 use crate::wasm::{HostStop, LogLevel, WorkflowHost, WorkflowInfo};
 
 type Completion = (u64, Result<Payload, crate::model::Failure>);
@@ -23,6 +23,11 @@ type Completion = (u64, Result<Payload, crate::model::Failure>);
 pub(super) struct Driver {
     inner: Arc<Inner>,
     id: ExecutionId,
+    /// The module this run executes; writes are refused once the execution
+    /// is moved to another.
+    module: ModuleHash,
+    /// The execution's reset count at load; writes are refused after a reset.
+    resets: u32,
     info: WorkflowInfo,
     pub(super) replayer: Replayer,
     mailbox: mpsc::UnboundedReceiver<()>,
@@ -36,6 +41,8 @@ impl Driver {
     pub(super) fn new(
         inner: Arc<Inner>,
         id: ExecutionId,
+        module: ModuleHash,
+        resets: u32,
         info: WorkflowInfo,
         replayer: Replayer,
         mailbox: mpsc::UnboundedReceiver<()>,
@@ -43,6 +50,8 @@ impl Driver {
         Self {
             inner,
             id,
+            module,
+            resets,
             info,
             replayer,
             mailbox,
@@ -81,6 +90,7 @@ impl Driver {
                         options: options.clone(),
                         attempt: 1,
                         not_before_ms: 0,
+                        epoch: self.resets,
                     });
                     events.push(EventKind::ActivityScheduled {
                         handle,
@@ -89,6 +99,10 @@ impl Driver {
                         options,
                     });
                 }
+                Command::Patch { id } => events.push(EventKind::PatchMarker {
+                    handle,
+                    patch_id: id,
+                }),
                 Command::Timer { duration_ms } => {
                     let fire_at_ms = now.saturating_add(duration_ms);
                     timers.push(TimerRow {
@@ -116,10 +130,22 @@ impl Driver {
             return Ok(());
         }
         let mut op = Op::append(&self.id, now, events);
-        if let Op::Append { timers_add, .. } = &mut op {
+        if let Op::Append {
+            timers_add,
+            expect_module,
+            expect_resets,
+            ..
+        } = &mut op
+        {
             timers_add.extend(timers.iter().map(|t| (t.due_ms, t.handle)));
+            *expect_module = Some(self.module);
+            *expect_resets = Some(self.resets);
         }
-        self.inner.store.write(vec![op]).await?;
+        if let Some(Err(OpError::ModuleMoved(_) | OpError::Stale(_))) =
+            self.inner.store.write(vec![op]).await?.first()
+        {
+            return Err(Stop::Reload);
+        }
         for task in tasks {
             activities::spawn(self.inner.clone(), task);
         }
@@ -132,6 +158,9 @@ impl Driver {
 
     async fn wait_for(&mut self, handles: Vec<u64>) -> Result<Completion, Stop> {
         loop {
+            if self.inner.take_reload(&self.id) {
+                return Err(Stop::Reload);
+            }
             self.sync()?;
             if let Some(c) = self
                 .replayer
@@ -181,6 +210,12 @@ impl WorkflowHost for Driver {
     fn start_timer(&mut self, duration_ms: u64) -> Result<u64, HostStop> {
         self.replayer
             .issue(Command::Timer { duration_ms })
+            .map_err(|d| stop(ReplayError::from(d)))
+    }
+
+    fn patched(&mut self, patch_id: String) -> Result<bool, HostStop> {
+        self.replayer
+            .patched(&patch_id)
             .map_err(|d| stop(ReplayError::from(d)))
     }
 

@@ -41,6 +41,9 @@ pub(super) enum Stop {
     /// Idle and blocked: the instance is dropped and replayed when it wakes.
     #[error("evicted")]
     Evicted,
+    /// The execution was moved to another module: load it again on that one.
+    #[error("moved to another module")]
+    Reload,
     #[error(transparent)]
     Replay(#[from] super::replay::ReplayError),
     #[error("could not commit the workflow task: {0}")]

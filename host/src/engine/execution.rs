@@ -10,8 +10,8 @@ use super::driver::Driver;
 use super::error::Stop;
 use super::replay::Replayer;
 use super::Inner;
-use crate::model::{EventKind, ExecutionId, ExecutionStatus};
-use crate::store::{Close, Op};
+use crate::model::{EventKind, ExecutionId, ExecutionStatus, ModuleHash};
+use crate::store::{Close, Op, OpError};
 use crate::wasm::{ModuleError, RunOutcome, WorkflowInfo};
 
 pub(super) async fn run(inner: Arc<Inner>, id: ExecutionId, mailbox: mpsc::UnboundedReceiver<()>) {
@@ -35,6 +35,7 @@ async fn run_inner(
             return Ok(());
         }
     };
+    let record_module = (record.module, record.resets);
     let history = inner.store.history(id, 0)?;
     let seed = match history.first().map(|e| &e.event) {
         Some(EventKind::ExecutionStarted { seed, .. }) => *seed,
@@ -42,6 +43,7 @@ async fn run_inner(
             close(
                 inner,
                 id,
+                (record.module, record.resets),
                 Vec::new(),
                 Close::Stalled("history does not start with execution_started".into()),
             )
@@ -58,6 +60,8 @@ async fn run_inner(
     let driver = Driver::new(
         inner.clone(),
         id.clone(),
+        record.module,
+        record.resets,
         info,
         Replayer::new(history),
         mailbox,
@@ -90,7 +94,7 @@ async fn run_inner(
     match outcome {
         RunOutcome::Returned(result) => {
             if let Err(d) = driver.replayer.check_finished(&result) {
-                return stall(inner, id, d.to_string()).await;
+                return stall(inner, id, record_module, d.to_string()).await;
             }
             // Commands issued after the last wait are recorded with the end,
             // so the history says everything the code did; they are not run.
@@ -109,7 +113,7 @@ async fn run_inner(
                     Close::Failed(failure)
                 }
             };
-            close(inner, id, events, end).await
+            close(inner, id, record_module, events, end).await
         }
         RunOutcome::Stopped(stop) => match stop.0.downcast::<Stop>() {
             Ok(s) => match *s {
@@ -118,35 +122,58 @@ async fn run_inner(
                     tracing::debug!(execution = %id, "evicted");
                     Ok(())
                 }
-                Stop::Replay(e) => stall(inner, id, e.to_string()).await,
+                Stop::Reload => {
+                    tracing::info!(execution = %id, "loading again on the module it moved to");
+                    inner.forget(id);
+                    inner.wake(id);
+                    Ok(())
+                }
+                Stop::Replay(e) => stall(inner, id, record_module, e.to_string()).await,
                 Stop::Store(e) => Err(e),
             },
-            Err(other) => stall(inner, id, other.to_string()).await,
+            Err(other) => stall(inner, id, record_module, other.to_string()).await,
         },
-        RunOutcome::Trapped(reason) => stall(inner, id, reason).await,
+        RunOutcome::Trapped(reason) => stall(inner, id, record_module, reason).await,
     }
 }
 
 async fn stall(
     inner: &Arc<Inner>,
     id: &ExecutionId,
+    run: (ModuleHash, u32),
     reason: String,
 ) -> Result<(), crate::store::StoreError> {
     tracing::warn!(execution = %id, %reason, "execution stalled");
-    close(inner, id, Vec::new(), Close::Stalled(reason)).await
+    close(inner, id, run, Vec::new(), Close::Stalled(reason)).await
 }
 
 async fn close(
     inner: &Arc<Inner>,
     id: &ExecutionId,
+    (module, resets): (ModuleHash, u32),
     events: Vec<EventKind>,
     end: Close,
 ) -> Result<(), crate::store::StoreError> {
     let mut op = Op::append(id, inner.clock.now_ms(), events);
-    if let Op::Append { close, .. } = &mut op {
+    if let Op::Append {
+        close,
+        expect_module,
+        expect_resets,
+        ..
+    } = &mut op
+    {
         *close = Some(end);
+        *expect_module = Some(module);
+        *expect_resets = Some(resets);
     }
-    inner.store.write(vec![op]).await?;
+    if let Some(Err(OpError::ModuleMoved(_) | OpError::Stale(_))) =
+        inner.store.write(vec![op]).await?.first()
+    {
+        // Upgraded or reset while this run ended: the new run decides instead.
+        inner.forget(id);
+        inner.wake(id);
+        return Ok(());
+    }
     // Forget only after the close is durable: a wake in between finds the
     // old mailbox, not a fresh instance replaying a closed execution.
     inner.forget(id);

@@ -10,7 +10,9 @@ mod error;
 mod execution;
 mod offline;
 pub mod replay;
+mod reset;
 mod timers;
+mod versions;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -24,7 +26,9 @@ pub use activities::{pending as pending_activities, ActivityTask};
 pub use clock::Clock;
 pub use error::EngineError;
 pub use offline::{replay as replay_offline, ReplayReport};
+pub use reset::ResetReport;
 pub use timers::TimerQueue;
+pub use versions::{UpgradeItem, UpgradeOutcome, UpgradeReport, VersionView};
 
 use crate::model::{
     Event, EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, ModuleHash, ModuleKind,
@@ -77,6 +81,8 @@ pub(crate) struct Inner {
     activity_slots: Semaphore,
     /// Bumped whenever an execution closes or stalls; result waiters watch it.
     closed: watch::Sender<u64>,
+    /// Executions moved to another module whose instance must load again.
+    reloads: Mutex<std::collections::HashSet<ExecutionId>>,
 }
 
 impl Inner {
@@ -111,6 +117,26 @@ impl Inner {
         }
         actors.remove(id);
         true
+    }
+
+    /// After a move to another module: an instance in memory stops at its
+    /// next wait and loads again on the new module; a stalled or evicted
+    /// execution is loaded now.
+    fn reload(self: &Arc<Self>, id: &ExecutionId) {
+        if self.is_cached(id) {
+            self.reloads
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(id.clone());
+        }
+        self.wake(id);
+    }
+
+    fn take_reload(&self, id: &ExecutionId) -> bool {
+        self.reloads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id)
     }
 
     fn forget(&self, id: &ExecutionId) {
@@ -170,6 +196,7 @@ impl Engine {
             actors: Mutex::new(HashMap::new()),
             timer_tx,
             closed: watch::channel(0).0,
+            reloads: Mutex::new(std::collections::HashSet::new()),
         });
         timers::spawn(inner.clone(), timer_rx);
         let engine = Self { inner };
@@ -186,7 +213,7 @@ impl Engine {
         for status in [ExecutionStatus::Running, ExecutionStatus::Stalled] {
             for rec in inner.store.executions(Some(status), None)? {
                 let history = inner.store.history(&rec.id, 0)?;
-                for task in activities::pending(&rec.id, &history) {
+                for task in activities::pending(&rec.id, rec.resets, &history) {
                     activities::spawn(inner.clone(), task);
                 }
                 if status == ExecutionStatus::Running {
@@ -251,6 +278,7 @@ impl Engine {
             ops.push(Op::SetWorkflowType {
                 name: t,
                 module: hash,
+                at_ms: meta.deployed_at_ms,
             });
         }
         for a in activities {
@@ -307,6 +335,7 @@ impl Engine {
             output: None,
             failure: None,
             stall_reason: None,
+            resets: 0,
         };
         let started = EventKind::ExecutionStarted {
             workflow_type: type_name,
@@ -346,7 +375,7 @@ impl Engine {
             if record.status.is_settled() && record.status != ExecutionStatus::Stalled {
                 Vec::new()
             } else {
-                activities::pending(&record.id, &history)
+                activities::pending(&record.id, record.resets, &history)
             };
         let mut pending_timers: Vec<(u64, u64)> = Vec::new();
         if record.status == ExecutionStatus::Running || record.status == ExecutionStatus::Stalled {

@@ -54,6 +54,20 @@ impl WorkflowHost for OfflineHost {
         self.issue(Command::Timer { duration_ms })
     }
 
+    fn patched(&mut self, patch_id: String) -> Result<bool, HostStop> {
+        if let Some(answer) = self.replayer.known_patch(&patch_id) {
+            return Ok(answer);
+        }
+        if self.replayer.replaying() {
+            return self
+                .replayer
+                .patched(&patch_id)
+                .map_err(|d| HostStop(Box::new(OfflineStop::Replay(d.into()))));
+        }
+        // A fresh path: the marker is a new command, where an open history ends.
+        self.issue(Command::Patch { id: patch_id }).map(|_| true)
+    }
+
     fn wait(
         &mut self,
         handles: Vec<u64>,

@@ -26,6 +26,10 @@ pub enum Command {
     Timer {
         duration_ms: u64,
     },
+    /// The marker of a patch's new path.
+    Patch {
+        id: String,
+    },
 }
 
 impl Command {
@@ -39,6 +43,7 @@ impl Command {
                 )
             }
             Self::Timer { duration_ms } => format!("start a timer of {duration_ms} ms"),
+            Self::Patch { id } => format!("take the new path of patch `{id}`"),
         }
     }
 
@@ -53,6 +58,7 @@ impl Command {
             (Self::Timer { duration_ms }, EventKind::TimerStarted { duration_ms: d, .. }) => {
                 duration_ms == d
             }
+            (Self::Patch { id }, EventKind::PatchMarker { patch_id, .. }) => id == patch_id,
             _ => false,
         }
     }
@@ -68,6 +74,9 @@ fn describe_recorded(kind: &EventKind) -> String {
             )
         }
         EventKind::TimerStarted { duration_ms, .. } => format!("start a timer of {duration_ms} ms"),
+        EventKind::PatchMarker { patch_id, .. } => {
+            format!("take the new path of patch `{patch_id}`")
+        }
         other => other.describe(),
     }
 }
@@ -112,6 +121,8 @@ pub struct Replayer {
     new_commands: Vec<(u64, Command)>,
     now_ms: u64,
     rng: SplitMix64,
+    /// The answer `patched` gave for each patch id in this run.
+    patches: std::collections::HashMap<String, bool>,
     /// How many events the history held when this run loaded it.
     loaded: usize,
     /// Loaded events the code has re-issued or been re-delivered.
@@ -138,6 +149,7 @@ impl Replayer {
             new_commands: Vec::new(),
             now_ms,
             rng: SplitMix64(seed),
+            patches: std::collections::HashMap::new(),
             loaded: history.len(),
             replayed: 0,
         };
@@ -206,6 +218,36 @@ impl Replayer {
         }
         self.issued = handle;
         Ok(handle)
+    }
+
+    /// `patched(id)`: true on a fresh path (the marker becomes a new command)
+    /// or where the history recorded the marker; false when replaying a
+    /// history recorded before the patch, where the next recorded command is
+    /// something else. `deprecate-patch` is the same call with the answer
+    /// ignored. The answer for one id is fixed for the rest of the run.
+    /// The answer `patched(id)` already gave in this run, if any.
+    pub fn known_patch(&self, id: &str) -> Option<bool> {
+        self.patches.get(id).copied()
+    }
+
+    pub fn patched(&mut self, id: &str) -> Result<bool, Divergence> {
+        if let Some(&answer) = self.patches.get(id) {
+            return Ok(answer);
+        }
+        let answer = match self.next_recorded_command().map(|e| &e.event) {
+            Some(EventKind::PatchMarker { patch_id, .. }) if patch_id == id => {
+                self.issue(Command::Patch { id: id.to_owned() })?;
+                true
+            }
+            // Replaying a history from before the patch.
+            Some(_) => false,
+            None => {
+                self.issue(Command::Patch { id: id.to_owned() })?;
+                true
+            }
+        };
+        self.patches.insert(id.to_owned(), answer);
+        Ok(answer)
     }
 
     /// Commands issued beyond the history, to commit; clears them.
@@ -493,5 +535,58 @@ mod tests {
                 .event_index,
             1
         );
+    }
+
+    #[test]
+    fn patched_is_true_on_a_fresh_path_and_records_a_marker_once() {
+        let mut r = Replayer::new(vec![started()]);
+        assert!(r.patched("p").unwrap());
+        assert!(r.patched("p").unwrap(), "the answer is fixed for the run");
+        let cmds = r.take_new_commands();
+        assert_eq!(cmds.len(), 1);
+        assert!(matches!(&cmds[0], (1, Command::Patch { id }) if id == "p"));
+    }
+
+    #[test]
+    fn patched_is_false_over_a_history_from_before_the_patch() {
+        // Recorded by code without the patch: `a` then `b`.
+        let mut r = Replayer::new(vec![started(), scheduled(1, 1, "a"), scheduled(2, 2, "b")]);
+        assert_eq!(r.issue(act("a")), Ok(1));
+        assert!(!r.patched("p").unwrap());
+        assert_eq!(
+            r.issue(act("b")),
+            Ok(2),
+            "no handle was used by the old path"
+        );
+        assert!(!r.patched("p").unwrap(), "still false later in the run");
+        assert!(r.take_new_commands().is_empty());
+    }
+
+    #[test]
+    fn patched_replays_its_own_marker_as_true() {
+        let marker = ev(
+            2,
+            100,
+            EventKind::PatchMarker {
+                handle: 2,
+                patch_id: "p".into(),
+            },
+        );
+        let mut r = Replayer::new(vec![
+            started(),
+            scheduled(1, 1, "a"),
+            marker,
+            scheduled(3, 3, "b"),
+        ]);
+        assert_eq!(r.issue(act("a")), Ok(1));
+        assert!(r.patched("p").unwrap());
+        assert_eq!(r.issue(act("b")), Ok(3));
+        assert!(r.take_new_commands().is_empty());
+        // Code that dropped the patch call altogether diverges at the marker.
+        let mut r = Replayer::new(r.history().to_vec());
+        assert_eq!(r.issue(act("a")), Ok(1));
+        let d = r.issue(act("b")).unwrap_err();
+        assert_eq!(d.event_index, 2);
+        assert!(d.recorded.contains("patch `p`"), "{d}");
     }
 }

@@ -75,11 +75,19 @@ async fn fire(inner: &Arc<Inner>, row: TimerRow) {
         _ => Vec::new(),
     };
     let mut op = Op::append(&row.execution, inner.clock.now_ms(), events);
-    if let Op::Append { timers_remove, .. } = &mut op {
+    if let Op::Append {
+        timers_remove,
+        require_timer,
+        ..
+    } = &mut op
+    {
         timers_remove.push((row.due_ms, row.handle));
+        // Fires once, and not at all if a reset dropped it.
+        *require_timer = Some((row.due_ms, row.handle));
     }
     match inner.store.write(vec![op]).await {
-        Ok(_) => inner.wake(&row.execution),
+        Ok(out) if matches!(out.first(), Some(Ok(()))) => inner.wake(&row.execution),
+        Ok(_) => {}
         Err(e) => {
             tracing::error!(execution = %row.execution, error = %e, "could not fire a timer; it fires again after a restart")
         }

@@ -58,6 +58,19 @@ pub enum EventKind {
     TimerFired {
         handle: u64,
     },
+    /// The code took the new path of a patch (`patched` or `deprecate-patch`
+    /// on a fresh path). A command position, never delivered.
+    PatchMarker {
+        handle: u64,
+        patch_id: String,
+    },
+    /// `weft reset`: the events after `to_event` were discarded (kept here)
+    /// and the execution runs again from there. Never delivered.
+    ExecutionReset {
+        to_event: u64,
+        reason: String,
+        discarded: Vec<Event>,
+    },
     ExecutionCompleted {
         output: Payload,
     },
@@ -70,9 +83,9 @@ impl EventKind {
     /// The handle of a command this event records, if it records one.
     pub fn command_handle(&self) -> Option<u64> {
         match self {
-            Self::ActivityScheduled { handle, .. } | Self::TimerStarted { handle, .. } => {
-                Some(*handle)
-            }
+            Self::ActivityScheduled { handle, .. }
+            | Self::TimerStarted { handle, .. }
+            | Self::PatchMarker { handle, .. } => Some(*handle),
             _ => None,
         }
     }
@@ -98,6 +111,8 @@ impl EventKind {
             Self::ActivityFailed { .. } => "activity_failed",
             Self::TimerStarted { .. } => "timer_started",
             Self::TimerFired { .. } => "timer_fired",
+            Self::PatchMarker { .. } => "patch_marker",
+            Self::ExecutionReset { .. } => "execution_reset",
             Self::ExecutionCompleted { .. } => "execution_completed",
             Self::ExecutionFailed { .. } => "execution_failed",
         }
@@ -127,6 +142,11 @@ impl EventKind {
                 format!("timer_started #{handle} duration_ms={duration_ms} fire_at_ms={fire_at_ms}")
             }
             Self::TimerFired { handle } => format!("timer_fired #{handle}"),
+            Self::PatchMarker { handle, patch_id } => format!("patch_marker #{handle} {patch_id}"),
+            Self::ExecutionReset { to_event, reason, discarded } => format!(
+                "execution_reset to_event={to_event} discarded={} reason={reason}",
+                discarded.len()
+            ),
             Self::ExecutionCompleted { output } => format!("execution_completed output={}", output.to_json()),
             Self::ExecutionFailed { failure } => format!("execution_failed {failure}"),
         }

@@ -65,6 +65,10 @@ pub struct ExecutionRecord {
     pub output: Option<Payload>,
     pub failure: Option<Failure>,
     pub stall_reason: Option<String>,
+    /// How many times the execution was reset; work started before the last
+    /// reset (an activity attempt, a timer) is dropped when it reports back.
+    #[serde(default)]
+    pub resets: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -82,5 +86,13 @@ pub struct ModuleMeta {
     pub workflow_type: Option<TypeName>,
     pub activities: Vec<String>,
     pub size_bytes: u64,
+    pub deployed_at_ms: u64,
+}
+
+/// One version of a workflow type: a module deployed under its name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowVersion {
+    pub version: u32,
+    pub module: ModuleHash,
     pub deployed_at_ms: u64,
 }

@@ -7,7 +7,7 @@ mod ids;
 mod payload;
 
 pub use event::{ActivityOptions, Event, EventKind, Failure, HistoryExport, RetryPolicy};
-pub use execution::{ExecutionRecord, ExecutionStatus, ModuleKind, ModuleMeta};
+pub use execution::{ExecutionRecord, ExecutionStatus, ModuleKind, ModuleMeta, WorkflowVersion};
 pub use ids::{ExecutionId, ModuleHash, TypeName};
 pub use payload::Payload;
 

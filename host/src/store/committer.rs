@@ -9,10 +9,10 @@ use redb::{Database, ReadableTable, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::tables::{
-    ACTIVITIES, EXECUTIONS, HISTORY, MODULES, MODULE_META, TIMERS, WORKFLOW_TYPES,
+    ACTIVITIES, EXECUTIONS, HISTORY, MODULES, MODULE_META, TIMERS, TYPE_VERSIONS, WORKFLOW_TYPES,
 };
 use super::{Close, Op, OpError, StoreError};
-use crate::model::{Event, ExecutionRecord, ExecutionStatus};
+use crate::model::{Event, EventKind, ExecutionRecord, ExecutionStatus, WorkflowVersion};
 
 /// Most batches folded into one transaction; bounds the latency of the first.
 const MAX_GROUP: usize = 512;
@@ -83,9 +83,130 @@ fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpError>, StoreEr
             txn.open_table(MODULE_META)?
                 .insert(key.as_str(), to_json(meta).as_slice())?;
         }
-        Op::SetWorkflowType { name, module } => {
+        Op::SetWorkflowType {
+            name,
+            module,
+            at_ms,
+        } => {
+            let mut versions = txn.open_table(TYPE_VERSIONS)?;
+            let mut known = false;
+            let mut last = 0;
+            for entry in versions.range((name.as_str(), 0)..=(name.as_str(), u32::MAX))? {
+                let v: WorkflowVersion = from_json("workflow version", entry?.1.value())?;
+                known |= v.module == *module;
+                last = last.max(v.version);
+            }
+            if !known {
+                let v = WorkflowVersion {
+                    version: last + 1,
+                    module: *module,
+                    deployed_at_ms: *at_ms,
+                };
+                versions.insert((name.as_str(), v.version), to_json(&v).as_slice())?;
+            }
             txn.open_table(WORKFLOW_TYPES)?
                 .insert(name.as_str(), module.to_string().as_str())?;
+        }
+        Op::SetCurrent { name, module } => {
+            txn.open_table(WORKFLOW_TYPES)?
+                .insert(name.as_str(), module.to_string().as_str())?;
+        }
+        Op::Reset {
+            id,
+            to_event,
+            module,
+            at_ms,
+            reason,
+            expect_history_len,
+            timers: keep_timers,
+        } => {
+            let mut execs = txn.open_table(EXECUTIONS)?;
+            let key = id.as_str();
+            let Some(raw) = execs.get(key)?.map(|g| g.value().to_vec()) else {
+                return Ok(Err(OpError::NoSuchExecution(key.to_owned())));
+            };
+            let mut record: ExecutionRecord = from_json("execution", &raw)?;
+            let mut history = txn.open_table(HISTORY)?;
+            let len = match history.range((key, 0)..=(key, u64::MAX))?.next_back() {
+                Some(entry) => entry?.0.value().1 + 1,
+                None => 0,
+            };
+            if len != *expect_history_len {
+                return Ok(Err(OpError::HistoryChanged(key.to_owned())));
+            }
+            let mut discarded = Vec::new();
+            for entry in history.range((key, to_event + 1)..=(key, u64::MAX))? {
+                discarded.push(from_json::<Event>("event", entry?.1.value())?);
+            }
+            for e in &discarded {
+                history.remove((key, e.index))?;
+            }
+            let reset = Event {
+                index: to_event + 1,
+                at_ms: *at_ms,
+                event: EventKind::ExecutionReset {
+                    to_event: *to_event,
+                    reason: reason.clone(),
+                    discarded,
+                },
+            };
+            history.insert((key, reset.index), to_json(&reset).as_slice())?;
+            let mut timers = txn.open_table(TIMERS)?;
+            let mut mine = Vec::new();
+            for entry in timers.iter()? {
+                let entry = entry?;
+                let (due, exec, handle) = entry.0.value();
+                if exec == key {
+                    mine.push((due, handle));
+                }
+            }
+            for (due, handle) in mine {
+                timers.remove((due, key, handle))?;
+            }
+            for (due, handle) in keep_timers {
+                timers.insert((*due, key, *handle), ())?;
+            }
+            record.module = *module;
+            record.status = ExecutionStatus::Running;
+            record.output = None;
+            record.failure = None;
+            record.stall_reason = None;
+            record.closed_at_ms = None;
+            record.resets += 1;
+            execs.insert(key, to_json(&record).as_slice())?;
+        }
+        Op::MoveExecution {
+            id,
+            module,
+            expect_history_len,
+        } => {
+            let mut execs = txn.open_table(EXECUTIONS)?;
+            let key = id.as_str();
+            let Some(raw) = execs.get(key)?.map(|g| g.value().to_vec()) else {
+                return Ok(Err(OpError::NoSuchExecution(key.to_owned())));
+            };
+            let mut record: ExecutionRecord = from_json("execution", &raw)?;
+            if !matches!(
+                record.status,
+                ExecutionStatus::Running | ExecutionStatus::Stalled
+            ) {
+                return Ok(Err(OpError::NotMovable {
+                    id: key.to_owned(),
+                    status: record.status.to_string(),
+                }));
+            }
+            let history = txn.open_table(HISTORY)?;
+            let len = match history.range((key, 0)..=(key, u64::MAX))?.next_back() {
+                Some(entry) => entry?.0.value().1 + 1,
+                None => 0,
+            };
+            if len != *expect_history_len {
+                return Ok(Err(OpError::HistoryChanged(key.to_owned())));
+            }
+            record.module = *module;
+            record.status = ExecutionStatus::Running;
+            record.stall_reason = None;
+            execs.insert(key, to_json(&record).as_slice())?;
         }
         Op::SetActivity { name, module } => {
             txn.open_table(ACTIVITIES)?
@@ -113,12 +234,29 @@ fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpError>, StoreEr
             timers_add,
             timers_remove,
             close,
+            expect_module,
+            expect_resets,
+            require_timer,
         } => {
             let mut execs = txn.open_table(EXECUTIONS)?;
             let key = id.as_str();
             let Some(raw) = execs.get(key)?.map(|g| g.value().to_vec()) else {
                 return Ok(Err(OpError::NoSuchExecution(key.to_owned())));
             };
+            if expect_module.is_some() || expect_resets.is_some() {
+                let record: ExecutionRecord = from_json("execution", &raw)?;
+                if expect_resets.is_some_and(|r| r != record.resets) {
+                    return Ok(Err(OpError::Stale(key.to_owned())));
+                }
+                if expect_module.is_some_and(|m| m != record.module) {
+                    return Ok(Err(OpError::ModuleMoved(key.to_owned())));
+                }
+            }
+            if let Some((due, handle)) = require_timer {
+                if txn.open_table(TIMERS)?.get((*due, key, *handle))?.is_none() {
+                    return Ok(Err(OpError::Stale(key.to_owned())));
+                }
+            }
             let mut history = txn.open_table(HISTORY)?;
             let first = match history.range((key, 0)..=(key, u64::MAX))?.next_back() {
                 Some(entry) => entry?.0.value().1 + 1,

@@ -26,4 +26,14 @@ pub enum OpError {
     ExecutionExists(String),
     #[error("no execution with id {0}")]
     NoSuchExecution(String),
+    /// The execution moved to another module since the writer loaded it.
+    #[error("execution {0} moved to another module")]
+    ModuleMoved(String),
+    #[error("execution {id} is {status}: only running or stalled executions can move")]
+    NotMovable { id: String, status: String },
+    #[error("the history of execution {0} grew while it was being checked; check it again")]
+    HistoryChanged(String),
+    /// Work started before a reset, or a timer already fired or dropped.
+    #[error("stale write for execution {0}")]
+    Stale(String),
 }

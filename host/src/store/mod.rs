@@ -18,10 +18,12 @@ pub use error::{OpError, StoreError};
 
 use crate::model::{
     Event, EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, Failure, ModuleHash,
-    ModuleMeta, Payload, TypeName,
+    ModuleMeta, Payload, TypeName, WorkflowVersion,
 };
 use committer::{from_json, Request};
-use tables::{ACTIVITIES, EXECUTIONS, HISTORY, MODULES, MODULE_META, TIMERS, WORKFLOW_TYPES};
+use tables::{
+    ACTIVITIES, EXECUTIONS, HISTORY, MODULES, MODULE_META, TIMERS, TYPE_VERSIONS, WORKFLOW_TYPES,
+};
 
 /// One write. A batch of ops commits atomically with other batches.
 #[derive(Debug, Clone)]
@@ -30,9 +32,24 @@ pub enum Op {
         meta: ModuleMeta,
         bytes: Vec<u8>,
     },
+    /// Makes `module` the type's current version, numbering it as the next
+    /// version unless it already is one.
     SetWorkflowType {
         name: TypeName,
         module: ModuleHash,
+        at_ms: u64,
+    },
+    /// Points the type at one of its existing versions.
+    SetCurrent {
+        name: TypeName,
+        module: ModuleHash,
+    },
+    /// Pins a running or stalled execution to another module, if its history
+    /// still has `expect_history_len` events; a stalled one runs again.
+    MoveExecution {
+        id: ExecutionId,
+        module: ModuleHash,
+        expect_history_len: u64,
     },
     SetActivity {
         name: String,
@@ -52,6 +69,25 @@ pub enum Op {
         timers_add: Vec<(u64, u64)>,
         timers_remove: Vec<(u64, u64)>,
         close: Option<Close>,
+        /// Refuse the append if the execution is no longer pinned to this
+        /// module (it was upgraded since the writer loaded it).
+        expect_module: Option<ModuleHash>,
+        /// Refuse it if the execution was reset since the writer started.
+        expect_resets: Option<u32>,
+        /// Refuse it unless this timer row `(due, handle)` is still pending.
+        require_timer: Option<(u64, u64)>,
+    },
+    /// Discards the events after `to_event` (recording them in an
+    /// `execution_reset` event), replaces the execution's timer rows with
+    /// `timers`, and makes it run again on `module`.
+    Reset {
+        id: ExecutionId,
+        to_event: u64,
+        module: ModuleHash,
+        at_ms: u64,
+        reason: String,
+        expect_history_len: u64,
+        timers: Vec<(u64, u64)>,
     },
 }
 
@@ -64,6 +100,9 @@ impl Op {
             timers_add: Vec::new(),
             timers_remove: Vec::new(),
             close: None,
+            expect_module: None,
+            expect_resets: None,
+            require_timer: None,
         }
     }
 }
@@ -105,6 +144,7 @@ impl Store {
             txn.open_table(EXECUTIONS)?;
             txn.open_table(HISTORY)?;
             txn.open_table(TIMERS)?;
+            txn.open_table(TYPE_VERSIONS)?;
             txn.commit()?;
         }
         let committer = committer::spawn(db.clone());
@@ -161,6 +201,17 @@ impl Store {
                         detail: e.to_string(),
                     })?;
             out.push((name, parse_hash(v.value())?));
+        }
+        Ok(out)
+    }
+
+    /// The versions of a workflow type, oldest first.
+    pub fn versions(&self, name: &TypeName) -> Result<Vec<WorkflowVersion>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(TYPE_VERSIONS)?;
+        let mut out = Vec::new();
+        for entry in table.range((name.as_str(), 0)..=(name.as_str(), u32::MAX))? {
+            out.push(from_json("workflow version", entry?.1.value())?);
         }
         Ok(out)
     }
@@ -278,6 +329,7 @@ mod tests {
             output: None,
             failure: None,
             stall_reason: None,
+            resets: 0,
         }
     }
 

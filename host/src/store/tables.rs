@@ -9,6 +9,10 @@ pub const MODULES: TableDefinition<&str, &[u8]> = TableDefinition::new("modules"
 pub const MODULE_META: TableDefinition<&str, &[u8]> = TableDefinition::new("module_meta");
 /// Workflow type name -> current module hash.
 pub const WORKFLOW_TYPES: TableDefinition<&str, &str> = TableDefinition::new("workflow_types");
+/// (workflow type, version) -> `WorkflowVersion` JSON. Versions count from 1
+/// in deploy order; a module deployed again keeps its number.
+pub const TYPE_VERSIONS: TableDefinition<(&str, u32), &[u8]> =
+    TableDefinition::new("type_versions");
 /// Activity name -> module hash serving it.
 pub const ACTIVITIES: TableDefinition<&str, &str> = TableDefinition::new("activities");
 /// `ExecutionRecord` JSON by execution id.

@@ -50,6 +50,8 @@ pub trait WorkflowHost: std::any::Any + Send + 'static {
         options: ActivityOptions,
     ) -> Result<u64, HostStop>;
     fn start_timer(&mut self, duration_ms: u64) -> Result<u64, HostStop>;
+    /// Whether this run takes the new path of patch `patch_id` (see the WIT).
+    fn patched(&mut self, patch_id: String) -> Result<bool, HostStop>;
     /// Blocks until one of `handles` completes (see the WIT for the order).
     fn wait(
         &mut self,
@@ -127,6 +129,17 @@ impl runtime::Host for WfState {
     fn start_timer(&mut self, duration_ms: u64) -> wasmtime::Result<u64> {
         self.host
             .start_timer(duration_ms)
+            .map_err(wasmtime::Error::new)
+    }
+
+    fn patched(&mut self, patch_id: String) -> wasmtime::Result<bool> {
+        self.host.patched(patch_id).map_err(wasmtime::Error::new)
+    }
+
+    fn deprecate_patch(&mut self, patch_id: String) -> wasmtime::Result<()> {
+        self.host
+            .patched(patch_id)
+            .map(|_| ())
             .map_err(wasmtime::Error::new)
     }
 

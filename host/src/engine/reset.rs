@@ -1,0 +1,146 @@
+//! `weft reset`: run an execution again from a point of its history, for the
+//! cases a fixed version cannot replay through. The events after the point
+//! are discarded from the run and kept, as such, in an `execution_reset`
+//! event; work started before the reset reports back to nobody.
+
+use super::{activities, Engine, EngineError, ReplayReport};
+use crate::model::{EventKind, ExecutionId, ExecutionStatus, HistoryExport, WorkflowVersion};
+use crate::store::{Op, OpError, TimerRow};
+
+#[derive(Debug, Clone)]
+pub struct ResetReport {
+    pub id: ExecutionId,
+    pub to_event: u64,
+    pub discarded: u64,
+    /// The version it runs on from now on, when the module is one of its type's.
+    pub version: Option<WorkflowVersion>,
+}
+
+/// How many times a history that keeps growing is read again.
+const ATTEMPTS: usize = 5;
+
+impl Engine {
+    /// Keeps events `0..=to_event`, discards the rest and runs the execution
+    /// again from there, on `version` (default: the module it ran). The kept
+    /// part must replay cleanly on that module.
+    pub async fn reset(
+        &self,
+        id: &str,
+        to_event: u64,
+        version: Option<&str>,
+        reason: Option<String>,
+    ) -> Result<ResetReport, EngineError> {
+        let record = self.execution(id)?;
+        let target = match version {
+            Some(v) => Some(self.find_version(&record.workflow_type, v)?),
+            None => self
+                .inner
+                .store
+                .versions(&record.workflow_type)?
+                .into_iter()
+                .find(|v| v.module == record.module),
+        };
+        let module = target.as_ref().map_or(record.module, |v| v.module);
+        let bytes = self.inner.store.module_bytes(&module)?.ok_or_else(|| {
+            EngineError::Conflict(format!("module {module} is missing from the store"))
+        })?;
+        let reason = reason.unwrap_or_else(|| "reset by an operator".to_owned());
+        for _ in 0..ATTEMPTS {
+            let history = self.inner.store.history(&record.id, 0)?;
+            let len = history.len() as u64;
+            if to_event + 1 >= len {
+                return Err(EngineError::BadRequest(format!(
+                    "execution {id} has events 0 to {}: reset to an event before the last",
+                    len.saturating_sub(1)
+                )));
+            }
+            let kept: Vec<_> = history[..=to_event as usize].to_vec();
+            if let Some(end) = kept.iter().find(|e| {
+                matches!(
+                    e.event,
+                    EventKind::ExecutionCompleted { .. } | EventKind::ExecutionFailed { .. }
+                )
+            }) {
+                return Err(EngineError::BadRequest(format!(
+                    "event {} ends the execution: reset to an event before it",
+                    end.index
+                )));
+            }
+            let export = HistoryExport {
+                format: HistoryExport::FORMAT.to_owned(),
+                execution_id: record.id.to_string(),
+                workflow_type: record.workflow_type.to_string(),
+                module: module.to_string(),
+                events: kept.clone(),
+            };
+            match super::replay_offline(&self.inner.runtime, bytes.clone(), export).await {
+                ReplayReport::Clean { .. } => {}
+                ReplayReport::Diverged(d) => {
+                    return Err(EngineError::Conflict(format!(
+                        "events 0 to {to_event} do not replay on that module: {d}"
+                    )))
+                }
+                ReplayReport::Broken(reason) => {
+                    return Err(EngineError::Conflict(format!(
+                        "events 0 to {to_event} cannot be replayed on that module: {reason}"
+                    )))
+                }
+            }
+            // Timers started and not fired in the kept part stay pending.
+            let mut timers: Vec<(u64, u64)> = Vec::new();
+            for e in &kept {
+                match &e.event {
+                    EventKind::TimerStarted {
+                        handle, fire_at_ms, ..
+                    } => timers.push((*fire_at_ms, *handle)),
+                    EventKind::TimerFired { handle } => timers.retain(|(_, h)| h != handle),
+                    _ => {}
+                }
+            }
+            let out = self
+                .inner
+                .store
+                .write(vec![Op::Reset {
+                    id: record.id.clone(),
+                    to_event,
+                    module,
+                    at_ms: self.inner.clock.now_ms(),
+                    reason: reason.clone(),
+                    expect_history_len: len,
+                    timers: timers.clone(),
+                }])
+                .await?;
+            match out.into_iter().next() {
+                Some(Ok(())) => {}
+                Some(Err(OpError::HistoryChanged(_))) => continue,
+                Some(Err(e)) => return Err(EngineError::Conflict(e.to_string())),
+                None => return Err(EngineError::Conflict("nothing was written".into())),
+            }
+            tracing::info!(execution = %record.id, to_event, discarded = len - to_event - 1, "execution reset");
+            for (due_ms, handle) in timers {
+                let _ = self.inner.timer_tx.send(TimerRow {
+                    due_ms,
+                    execution: record.id.clone(),
+                    handle,
+                });
+            }
+            for task in activities::pending(&record.id, record.resets + 1, &kept) {
+                activities::spawn(self.inner.clone(), task);
+            }
+            if record.status.is_settled() && record.status != ExecutionStatus::Stalled {
+                // Result waiters see it running again.
+                self.inner.closed.send_modify(|n| *n += 1);
+            }
+            self.inner.reload(&record.id);
+            return Ok(ResetReport {
+                id: record.id,
+                to_event,
+                discarded: len - to_event - 1,
+                version: target,
+            });
+        }
+        Err(EngineError::Conflict(format!(
+            "the history of {id} kept growing during {ATTEMPTS} attempts; try again"
+        )))
+    }
+}

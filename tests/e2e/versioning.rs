@@ -1,0 +1,321 @@
+//! Versions of a workflow type: pinned executions, `patched`, upgrades that
+//! replay each history first, repairing a stalled execution, rolling back,
+//! and a SIGKILL in the middle of an upgrade.
+
+use std::time::Duration;
+
+use weft_e2e::serde_json::{json, Value};
+use weft_e2e::{guest, Host};
+
+const HOUR: u64 = 3_600_000;
+
+fn deploy_order(host: &Host, version: &str) -> String {
+    host.cli_ok(&[
+        "deploy",
+        &guest(&format!("order-{version}")).to_string_lossy(),
+        "--name",
+        "order",
+    ])
+}
+
+fn timers_started(host: &Host, id: &str) -> usize {
+    host.event_kinds(id)
+        .iter()
+        .filter(|k| *k == "timer_started")
+        .count()
+}
+
+fn wait_timers(host: &Host, ids: &[&str], n: usize) {
+    for id in ids {
+        host.eventually(&format!("{id} to start timer {n}"), |h| {
+            timers_started(h, id) == n
+        });
+    }
+}
+
+fn version(host: &Host, id: &str) -> Value {
+    host.describe(id)["version"].clone()
+}
+
+#[test]
+fn executions_stay_pinned_and_upgrade_moves_those_that_replay() {
+    let host = Host::start();
+    host.cli_ok(&["deploy", &guest("hello-activities").to_string_lossy()]);
+    deploy_order(&host, "v1");
+
+    // `c` gets past the patch point on v1; `a` and `b` wait before it.
+    let c = host.start_execution("order", json!({"order": "c"}));
+    wait_timers(&host, &[&c], 1);
+    host.advance(HOUR);
+    wait_timers(&host, &[&c], 2);
+    let a = host.start_execution("order", json!({"order": "a"}));
+    let b = host.start_execution("order", json!({"order": "b"}));
+    wait_timers(&host, &[&a, &b], 1);
+
+    let out = deploy_order(&host, "v2");
+    assert!(out.starts_with("workflow type order -> module"), "{out}");
+    let d = host.start_execution("order", json!({"order": "d"}));
+    wait_timers(&host, &[&d], 1);
+    for id in [&a, &b, &c] {
+        assert_eq!(
+            version(&host, id),
+            1,
+            "{id} stays on the version it started on"
+        );
+    }
+    assert_eq!(
+        version(&host, &d),
+        2,
+        "new executions start on the current version"
+    );
+    let versions = host.get("/v1/workflow-types/order/versions")["versions"].clone();
+    assert_eq!(versions[0]["running"], 3, "{versions}");
+    assert_eq!(versions[1]["running"], 1, "{versions}");
+    assert_eq!(versions[1]["current"], true, "{versions}");
+    let table = host.cli_ok(&["versions", "order"]);
+    assert!(table.contains("2 *"), "{table}");
+
+    // v3 reorders the steps: a dry run finds every history incompatible.
+    deploy_order(&host, "v3");
+    host.cli_ok(&["set-current", "order", "2"]);
+    let (status, report) = host.call(
+        "POST",
+        "/v1/workflow-types/order/upgrade",
+        Some(json!({"to": 3, "dry_run": true})),
+    );
+    assert_eq!(status, 200, "{report}");
+    let items = report["executions"].as_array().unwrap();
+    assert_eq!(items.len(), 4, "{report}");
+    for item in items {
+        assert_eq!(item["outcome"], "diverged", "{report}");
+        assert_eq!(item["divergence"]["event_index"], 1, "{report}");
+        let recorded = item["divergence"]["recorded"].as_str().unwrap();
+        assert!(recorded.contains("greet"), "{report}");
+        assert!(item["divergence"]["issued"]
+            .as_str()
+            .unwrap()
+            .contains("exclaim"));
+    }
+    let out = host.cli(&["upgrade", "order", "--to", "3", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(1), "divergences exit 1");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("dry run") && text.contains("diverged: at event 1"),
+        "{text}"
+    );
+    for id in [&a, &b, &c] {
+        assert_eq!(version(&host, id), 1, "a dry run moves nothing");
+    }
+
+    // v2 only adds a step behind `patched`: every v1 history replays.
+    let out = host.cli_ok(&["upgrade", "order", "--to", "v2"]);
+    assert!(
+        out.contains("3 moved, 0 diverged, 0 failed, 1 already there"),
+        "{out}"
+    );
+    for id in [&a, &b, &c, &d] {
+        assert_eq!(version(&host, id), 2);
+    }
+
+    host.advance(HOUR);
+    wait_timers(&host, &[&a, &b, &d], 2);
+    host.advance(HOUR);
+    // `a`, `b` and `d` reach the patch fresh on v2 and take it; `c` was
+    // recorded past it by v1 and replays without it.
+    for (id, expect) in [
+        (&a, "HELLO, A!"),
+        (&b, "HELLO, B!"),
+        (&c, "Hello, c!"),
+        (&d, "HELLO, D!"),
+    ] {
+        let r = host.wait_result(id);
+        assert_eq!(r["output"], expect, "{id}: {r}");
+    }
+    let kinds = host.event_kinds(&a);
+    assert!(kinds.contains(&"patch_marker".to_string()), "{kinds:?}");
+    assert!(!host.event_kinds(&c).contains(&"patch_marker".to_string()));
+}
+
+#[test]
+fn a_stalled_execution_is_repaired_by_upgrading_to_a_fix_and_rollback_works() {
+    let host = Host::start();
+    host.cli_ok(&["deploy", &guest("hello-activities").to_string_lossy()]);
+    deploy_order(&host, "v1");
+    deploy_order(&host, "v2-broken");
+    let e = host.start_execution("order", json!({"order": "e"}));
+    wait_timers(&host, &[&e], 1);
+    host.advance(HOUR);
+    let r = host.wait_result(&e);
+    assert_eq!(r["status"], "stalled", "{r}");
+    assert!(
+        r["stall_reason"].as_str().unwrap().contains("v2-broken"),
+        "{r}"
+    );
+
+    deploy_order(&host, "v2");
+    let (status, report) = host.call(
+        "POST",
+        "/v1/workflow-types/order/upgrade",
+        Some(json!({"to": "3", "ids": [e]})),
+    );
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["executions"][0]["outcome"], "moved", "{report}");
+    assert_eq!(report["executions"][0]["status"], "stalled", "{report}");
+    // It resumes where it stopped: the fixed code takes the patch.
+    wait_timers(&host, &[&e], 2);
+    assert_eq!(host.result_now(&e)["status"], "running");
+    host.advance(HOUR);
+    let r = host.wait_result(&e);
+    assert_eq!(r["output"], "HELLO, E!", "{r}");
+
+    // Roll the current version back to v1.
+    let out = host.cli_ok(&["set-current", "order", "1"]);
+    assert!(out.contains("version 1"), "{out}");
+    let f = host.start_execution("order", json!({"order": "f"}));
+    assert_eq!(version(&host, &f), 1);
+    let (status, v) = host.call(
+        "PUT",
+        "/v1/workflow-types/order/current",
+        Some(json!({"version": 9})),
+    );
+    assert_eq!(status, 404, "{v}");
+    let (status, v) = host.call(
+        "PUT",
+        "/v1/workflow-types/nope/current",
+        Some(json!({"version": 1})),
+    );
+    assert_eq!(status, 404, "{v}");
+}
+
+#[test]
+fn a_sigkill_during_an_upgrade_leaves_each_execution_on_one_version() {
+    let mut host = Host::start();
+    host.cli_ok(&["deploy", &guest("hello-activities").to_string_lossy()]);
+    deploy_order(&host, "v1");
+    let names: Vec<String> = (0..40).map(|i| format!("o{i}")).collect();
+    let ids: Vec<String> = names
+        .iter()
+        .map(|n| host.start_execution("order", json!({ "order": n })))
+        .collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    wait_timers(&host, &refs, 1);
+    deploy_order(&host, "v2");
+
+    let url = host.url.clone();
+    let upgrade = std::thread::spawn(move || {
+        std::process::Command::new(weft_e2e::weft_bin())
+            .args(["upgrade", "order", "--to", "2"])
+            .env("WEFT_SERVER", url)
+            .output()
+    });
+    host.wait_for_log("upgrade checked", 3, Duration::from_secs(60));
+    host.kill_and_restart();
+    let _ = upgrade.join();
+
+    let mut moved = 0;
+    for id in &ids {
+        let v = version(&host, id);
+        assert!(v == 1 || v == 2, "{id} is on {v}");
+        moved += usize::from(v == 2);
+        assert_eq!(timers_started(&host, id), 1, "{id}: no step was repeated");
+    }
+    eprintln!("{moved} of {} executions had moved at the kill", ids.len());
+    assert!(moved >= 3, "the upgrade had moved some before the kill");
+    // Finish the job; every execution completes on v2.
+    let out = host.cli_ok(&["upgrade", "order", "--to", "2"]);
+    assert!(out.contains("0 diverged, 0 failed"), "{out}");
+    host.advance(HOUR);
+    wait_timers(&host, &refs, 2);
+    host.advance(HOUR);
+    for (id, name) in ids.iter().zip(&names) {
+        let r = host.wait_result(id);
+        assert_eq!(
+            r["output"],
+            format!("HELLO, {}!", name.to_uppercase()),
+            "{r}"
+        );
+    }
+}
+
+#[test]
+fn reset_runs_an_execution_again_from_an_event() {
+    let host = Host::start();
+    host.cli_ok(&["deploy", &guest("hello-activities").to_string_lossy()]);
+    deploy_order(&host, "v1");
+    deploy_order(&host, "v2");
+    deploy_order(&host, "v3");
+    host.cli_ok(&["set-current", "order", "1"]);
+
+    // A finished execution, run again from right after `greet` on v2.
+    let r = host.start_execution("order", json!({"order": "r"}));
+    wait_timers(&host, &[&r], 1);
+    host.advance(HOUR);
+    wait_timers(&host, &[&r], 2);
+    host.advance(HOUR);
+    assert_eq!(host.wait_result(&r)["output"], "Hello, r!");
+    assert_eq!(host.event_kinds(&r)[2], "activity_completed");
+
+    // Refused: past the end, and onto code that cannot replay the kept part.
+    let (status, v) = host.call(
+        "POST",
+        &format!("/v1/executions/{r}/reset"),
+        Some(json!({"to_event": 99})),
+    );
+    assert_eq!(status, 400, "{v}");
+    let out = host.cli(&["reset", &r, "--to-event", "2", "--version", "3"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("do not replay"), "{stderr}");
+    assert_eq!(
+        host.result_now(&r)["status"],
+        "completed",
+        "a refused reset changes nothing"
+    );
+
+    let out = host.cli_ok(&[
+        "reset",
+        &r,
+        "--to-event",
+        "2",
+        "--version",
+        "2",
+        "--reason",
+        "add the shout step",
+    ]);
+    assert!(
+        out.contains("(7 later event(s) discarded) on version 2"),
+        "{out}"
+    );
+    let history = host.get(&format!("/v1/executions/{r}/history"));
+    let reset = &history["events"][3];
+    assert_eq!(reset["event"]["type"], "execution_reset", "{history}");
+    assert_eq!(reset["event"]["discarded"].as_array().unwrap().len(), 7);
+    assert_eq!(reset["event"]["reason"], "add the shout step");
+    assert_eq!(host.result_now(&r)["status"], "running");
+    wait_timers(&host, &[&r], 1);
+    host.advance(HOUR);
+    wait_timers(&host, &[&r], 2);
+    host.advance(HOUR);
+    assert_eq!(host.wait_result(&r)["output"], "HELLO, R!");
+
+    // A running execution waiting on its second timer: that timer is
+    // dropped with the reset and never fires into the new run.
+    let s = host.start_execution("order", json!({"order": "s"}));
+    wait_timers(&host, &[&s], 1);
+    host.advance(HOUR);
+    wait_timers(&host, &[&s], 2);
+    host.cli_ok(&["reset", &s, "--to-event", "2"]);
+    wait_timers(&host, &[&s], 1);
+    host.advance(HOUR);
+    wait_timers(&host, &[&s], 2);
+    let fired = |h: &Host| {
+        h.event_kinds(&s)
+            .iter()
+            .filter(|k| *k == "timer_fired")
+            .count()
+    };
+    assert_eq!(fired(&host), 1, "{:?}", host.event_kinds(&s));
+    host.advance(HOUR);
+    assert_eq!(host.wait_result(&s)["output"], "Hello, s!");
+    assert_eq!(fired(&host), 2, "{:?}", host.event_kinds(&s));
+}
