@@ -2,9 +2,10 @@
 //! over HTTP by this separate client process. Run with `cargo xtask bench`.
 //!
 //! - W0 baseline: `misbehave` in mode `ok`, a workflow with no steps (two
-//!   commits: start and end). Everything else is quoted against it, since
+//!   writes: start and end). Everything else is quoted against it, since
 //!   this machine's speed varies from run to run.
-//! - W1 hello: `hello`, three sequential activities (five commits).
+//! - W1 hello: `hello`, three sequential activities (eight writes: start,
+//!   three schedules, three results, end).
 //!
 //! Flags: `--executions N` (default 1000), `--in-flight C` (default 100).
 
@@ -28,6 +29,9 @@ impl Figures {
     }
 
     fn percentile(&self, p: f64) -> f64 {
+        if self.latencies_ms.is_empty() {
+            return 0.0;
+        }
         let i = ((self.latencies_ms.len() as f64 - 1.0) * p).round() as usize;
         self.latencies_ms[i]
     }
@@ -132,7 +136,7 @@ fn main() {
         );
     }
     println!(
-        "W1 / W0 throughput: {:.2} (W1 does 3 activities and 3 more commits per execution)",
+        "W1 / W0 throughput: {:.2} (W1 runs 3 activities and makes 6 more writes per execution)",
         runs[1].per_sec() / runs[0].per_sec()
     );
     let (_, metrics) = host.call("GET", "/metrics", None);

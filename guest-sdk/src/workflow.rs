@@ -135,8 +135,10 @@ pub struct WorkflowInfo {
 /// A command started but not yet joined: an activity's output or a timer.
 ///
 /// Join it with [`Ctx::join`], several with [`Ctx::join_all`], or race it with
-/// others with [`Ctx::select`]. Dropping it without joining is allowed; the
-/// command still runs.
+/// others with [`Ctx::select`]. Commands are committed (and start) at the next
+/// join or select: one dropped unjoined still runs if the workflow waits on
+/// anything afterwards, but commands issued after the workflow's last wait
+/// are recorded with its end and never run.
 #[must_use = "a pending command does nothing for the workflow until it is joined"]
 #[derive(Debug)]
 pub struct Pending<T> {
@@ -229,7 +231,9 @@ impl Ctx {
     where
         I: Serialize + ?Sized,
     {
-        let bytes = serde_json::to_vec(input).expect("activity input serializes to JSON");
+        let bytes = serde_json::to_vec(input).unwrap_or_else(|e| {
+            panic!("the input of activity `{name}` does not serialize to JSON: {e}")
+        });
         Pending::new(runtime::start_activity(name, &bytes, &options.to_wit()))
     }
 
@@ -282,9 +286,11 @@ impl Ctx {
     }
 
     /// Waits until the first of `candidates` completes and returns its index.
-    /// The winner's result stays buffered: join it to read it. When several
-    /// are already complete, the one listed first wins; otherwise the one the
-    /// history recorded first.
+    /// The winner's result stays buffered: join it to read it (selecting again
+    /// before joining returns the same winner). When several winners are
+    /// already buffered, the one listed first wins; otherwise the one the
+    /// history recorded first. The losers keep running; join or select them
+    /// later, or leave them.
     pub fn select(&mut self, candidates: &[&dyn Selectable]) -> usize {
         assert!(
             !candidates.is_empty(),
@@ -375,12 +381,15 @@ fn decode<T: DeserializeOwned>(handle: u64, outcome: Outcome) -> Result<T, Failu
     let bytes = outcome?;
     // A timer completes with no bytes; let `()` and `Option` read that as null.
     let bytes: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
-    serde_json::from_slice(bytes).map_err(|e| {
-        Failure::non_retryable(
-            "InvalidOutput",
-            format!("the output of command {handle} is not the JSON expected: {e}"),
+    // A type that does not fit is a bug in the workflow code, not a failure of
+    // the command: trap, so the execution stalls until a fixed version is
+    // deployed and upgraded to, instead of failing for good.
+    Ok(serde_json::from_slice(bytes).unwrap_or_else(|e| {
+        panic!(
+            "the output of command {handle} does not decode into {}: {e}",
+            std::any::type_name::<T>()
         )
-    })
+    }))
 }
 
 fn to_wit(f: Failure) -> bindings::Failure {

@@ -122,7 +122,20 @@ fn retries_follow_the_policy_on_workflow_time() {
             .count()
     };
     host.eventually("the first attempt to fail", |h| failed(h) == 1);
-    // The retry waits 1 s of workflow time, the next 2 s.
+    // The retry waits 1 s of workflow time, the next 2 s; the due time is recorded.
+    let history = host.get(&format!("/v1/executions/{id}/history"));
+    let first = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"]["type"] == "activity_attempt_failed")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        first["event"]["retry_at_ms"].as_u64().unwrap() - first["at_ms"].as_u64().unwrap(),
+        1_000,
+        "{first}"
+    );
     host.advance(999);
     assert_eq!(host.result_now(&id)["status"], "running");
     host.advance(1);
@@ -133,11 +146,14 @@ fn retries_follow_the_policy_on_workflow_time() {
 
     // Five attempts at most, then the workflow sees the failure.
     let id = host.start_execution("misbehave", json!({"mode": "flaky", "fail_times": 9}));
-    for _ in 0..4 {
-        let before = host.event_kinds(&id).len();
-        host.eventually("the next attempt to fail", |h| {
-            h.event_kinds(&id).len() > before
-        });
+    let failed = |h: &Host| {
+        h.event_kinds(&id)
+            .iter()
+            .filter(|k| *k == "activity_attempt_failed")
+            .count()
+    };
+    for n in 1..=4 {
+        host.eventually("the next attempt to fail", |h| failed(h) == n);
         host.advance(100_000);
     }
     let r = host.wait_result(&id);

@@ -19,18 +19,22 @@ pub use serde_json;
 /// The example components, in the order they are deployed.
 pub const EXAMPLES: &[&str] = &["hello", "hello-activities", "timer-fanout", "misbehave"];
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ sits in the workspace")
-        .to_path_buf()
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .expect("tests/ sits in the workspace")
+                .join("target")
+        })
 }
 
 /// The `weft` binary under test.
 pub fn weft_bin() -> PathBuf {
     let p = std::env::var_os("WEFT_BIN")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target/debug/weft"));
+        .unwrap_or_else(|| target_dir().join("debug/weft"));
     assert!(
         p.exists(),
         "no weft binary at {}: run the suite with `cargo xtask test`",
@@ -43,7 +47,7 @@ pub fn weft_bin() -> PathBuf {
 pub fn guest(name: &str) -> PathBuf {
     let dir = std::env::var_os("WEFT_GUESTS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target/guests"));
+        .unwrap_or_else(|| target_dir().join("guests"));
     let p = dir.join(format!("{name}.wasm"));
     assert!(
         p.exists(),

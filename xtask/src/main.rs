@@ -203,7 +203,10 @@ fn demo(args: &[String]) -> Result {
         .map_or("127.0.0.1:7700", String::as_str);
     let guests = guests()?;
     let weft = build_host(false)?;
-    let data = target_dir().join("demo-data");
+    let data = match args.iter().position(|a| a == "--data") {
+        Some(i) => PathBuf::from(args.get(i + 1).ok_or("--data needs a directory")?),
+        None => target_dir().join("demo-data"),
+    };
     step(&format!("starting a host on {}", data.display()));
     let mut host = Command::new(&weft)
         .args(["server", "--data"])
@@ -238,7 +241,11 @@ fn demo_run(weft: &Path, guests: &Path, host: &mut Child) -> Result<String> {
         .read_line(&mut first)
         .map_err(|e| format!("cannot read the host's output: {e}"))?;
     let Some(url) = first.trim().strip_prefix("listening on ") else {
-        return Err("the host did not start (see its log above); is the port taken?".into());
+        return Err(
+            "the host did not start (see its log above): is the port taken, or another host \
+             running on the same data directory?"
+                .into(),
+        );
     };
     let url = url.to_string();
     let client = |args: &[&str]| -> Result<String> {
@@ -308,6 +315,8 @@ fn stop(host: &mut Child) {
 
 fn test(args: &[String]) -> Result {
     let started = Instant::now();
+    // Minimal toolchains (CI images) may lack them; a no-op when present.
+    run(Command::new("rustup").args(["component", "add", "rustfmt", "clippy"]))?;
     let guests = guests()?;
     step("checking formatting");
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
@@ -350,7 +359,15 @@ fn test(args: &[String]) -> Result {
         .env("WEFT_GUESTS", &guests);
     run(&mut e2e)?;
     step("the demo, as the README runs it");
-    demo(&["--exit".into(), "--listen".into(), "127.0.0.1:0".into()])?;
+    let data = target_dir().join("demo-test-data");
+    let _ = std::fs::remove_dir_all(&data);
+    demo(&[
+        "--exit".into(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--data".into(),
+        data.to_string_lossy().into_owned(),
+    ])?;
     eprintln!("\nall tests passed in {} s", started.elapsed().as_secs());
     Ok(())
 }
