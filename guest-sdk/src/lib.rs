@@ -25,7 +25,8 @@ pub mod workflow;
 pub mod prelude {
     pub use crate::failure::Failure;
     pub use crate::workflow::{
-        ActivityOptions, Ctx, LogLevel, Pending, RetryPolicy, Workflow, WorkflowInfo,
+        ActivityOptions, Ctx, Handlers, LogLevel, Pending, RetryPolicy, Selectable, SignalChannel,
+        Workflow, WorkflowInfo,
     };
     pub use serde::{Deserialize, Serialize};
     pub use std::time::Duration;

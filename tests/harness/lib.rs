@@ -17,7 +17,14 @@ use serde_json::{json, Value};
 pub use serde_json;
 
 /// The example components, in the order they are deployed.
-pub const EXAMPLES: &[&str] = &["hello", "hello-activities", "timer-fanout", "misbehave"];
+pub const EXAMPLES: &[&str] = &[
+    "hello",
+    "hello-activities",
+    "timer-fanout",
+    "misbehave",
+    "subscription",
+    "approval",
+];
 
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")

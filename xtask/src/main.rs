@@ -18,7 +18,14 @@ use std::time::{Duration, Instant};
 const WASM_TARGET: &str = "wasm32-wasip2";
 
 /// The examples, deployed by the demo.
-const EXAMPLES: &[&str] = &["hello", "hello-activities", "timer-fanout", "misbehave"];
+const EXAMPLES: &[&str] = &[
+    "hello",
+    "hello-activities",
+    "timer-fanout",
+    "misbehave",
+    "subscription",
+    "approval",
+];
 
 /// A component to build for wasm.
 struct Guest {
@@ -58,6 +65,8 @@ const GUESTS: &[Guest] = &[
     ),
     guest("timer-fanout", "", "timer_fanout.wasm", "timer-fanout"),
     guest("misbehave", "", "misbehave.wasm", "misbehave"),
+    guest("subscription", "", "subscription.wasm", "subscription"),
+    guest("approval", "", "approval.wasm", "approval"),
     // The `order` workflow in its four versions.
     guest("versioning", "", "versioning.wasm", "order-v1"),
     guest("versioning", "v2", "versioning.wasm", "order-v2"),

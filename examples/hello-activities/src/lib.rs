@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use weft_sdk::activity::*;
 
 #[derive(Deserialize)]
@@ -74,4 +74,42 @@ fn flaky(ctx: &ActivityCtx, input: Flaky) -> Result<u32, Failure> {
     Ok(ctx.attempt)
 }
 
-weft_sdk::export_activities!(greet, shout, exclaim, flaky);
+#[derive(Deserialize)]
+struct Charge {
+    customer: String,
+    plan: String,
+    amount_cents: u64,
+    /// What the charge is for, e.g. `month 3` or `cancellation`.
+    reason: String,
+    /// A slow payment provider: take this long.
+    #[serde(default)]
+    delay_ms: u64,
+}
+
+#[derive(Serialize)]
+struct Invoice {
+    /// Derived from the idempotency key: a retried charge makes the same invoice.
+    id: String,
+    customer: String,
+    plan: String,
+    amount_cents: u64,
+    reason: String,
+}
+
+/// Bills a customer (for the `subscription` example).
+fn charge(ctx: &ActivityCtx, c: Charge) -> Result<Invoice, Failure> {
+    if c.delay_ms > 0 {
+        std::thread::sleep(Duration::from_millis(c.delay_ms));
+    }
+    let id = format!("inv-{}", ctx.idempotency_key().replace('/', "-"));
+    effect(ctx, &format!("{} {} {}", id, c.customer, c.amount_cents));
+    Ok(Invoice {
+        id,
+        customer: c.customer,
+        plan: c.plan,
+        amount_cents: c.amount_cents,
+        reason: c.reason,
+    })
+}
+
+weft_sdk::export_activities!(greet, shout, exclaim, flaky, charge);

@@ -20,13 +20,14 @@ struct Step<'a> {
     delay_ms: u64,
 }
 
+#[derive(Default)]
 struct Hello;
 
 impl Workflow for Hello {
     type Input = Input;
     type Output = String;
 
-    fn run(ctx: &mut Ctx, input: Input) -> Result<String, Failure> {
+    fn run(ctx: &mut Ctx<Self>, input: Input) -> Result<String, Failure> {
         let step = |text| Step {
             text,
             delay_ms: input.delay_ms,

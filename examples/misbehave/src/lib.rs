@@ -2,7 +2,7 @@
 //! tests. Input `{"mode": M}` with M one of:
 //! `ok` (returns "fine"), `fail` (returns a failure), `trap` (panics),
 //! `loop` (spins forever: the CPU deadline stops it), `alloc` (grows memory
-//! without bound: the memory limit stops it), `sleep` (a 60 s durable timer), `flaky` (calls the `flaky` activity, which fails
+//! without bound: the memory limit stops it), `sleep` (a 60 s durable timer; its queries `sneaky` and `crash` misbehave), `flaky` (calls the `flaky` activity, which fails
 //! its first `fail_times` attempts, with at most 5 attempts).
 
 use weft_sdk::prelude::*;
@@ -20,13 +20,14 @@ struct Flaky {
     fail_times: u32,
 }
 
+#[derive(Default)]
 struct Misbehave;
 
 impl Workflow for Misbehave {
     type Input = Input;
     type Output = String;
 
-    fn run(ctx: &mut Ctx, input: Input) -> Result<String, Failure> {
+    fn run(ctx: &mut Ctx<Self>, input: Input) -> Result<String, Failure> {
         match input.mode.as_str() {
             "ok" => Ok("fine".into()),
             "fail" => Err(Failure::new("Refused", "asked to fail")),
@@ -61,6 +62,19 @@ impl Workflow for Misbehave {
                 format!("unknown mode `{other}`"),
             )),
         }
+    }
+
+    fn handlers(h: &mut Handlers<Self>) {
+        // A query that breaks the rules: it tries to start a timer.
+        h.query("sneaky", |_: &Self, _: ()| {
+            let handle = weft_sdk::workflow::bindings::weft::workflow::runtime::start_timer(1);
+            Ok(handle)
+        })
+        // One that crashes.
+        .query("crash", |_: &Self, _: ()| -> Result<(), Failure> {
+            panic!("the crash query crashes")
+        })
+        .query("mode", |_: &Self, _: ()| Ok("misbehave"));
     }
 }
 

@@ -24,13 +24,14 @@ struct Step<'a> {
     text: &'a str,
 }
 
+#[derive(Default)]
 struct TimerFanout;
 
 impl Workflow for TimerFanout {
     type Input = Input;
     type Output = Output;
 
-    fn run(ctx: &mut Ctx, input: Input) -> Result<Output, Failure> {
+    fn run(ctx: &mut Ctx<Self>, input: Input) -> Result<Output, Failure> {
         let before = ctx.now_ms();
         ctx.sleep(Duration::from_millis(input.sleep_ms));
         let slept_ms = ctx.now_ms() - before;

@@ -28,6 +28,7 @@ struct Step<'a> {
 
 const HOUR: Duration = Duration::from_secs(3600);
 
+#[derive(Default)]
 struct Order;
 
 impl Workflow for Order {
@@ -35,7 +36,7 @@ impl Workflow for Order {
     type Output = String;
 
     #[cfg(not(feature = "v3"))]
-    fn run(ctx: &mut Ctx, input: Input) -> Result<String, Failure> {
+    fn run(ctx: &mut Ctx<Self>, input: Input) -> Result<String, Failure> {
         let mut text: String = ctx.activity("greet", &Step { text: &input.order })?;
         ctx.sleep(HOUR);
         if cfg!(feature = "v2-broken") {
@@ -50,7 +51,7 @@ impl Workflow for Order {
     }
 
     #[cfg(feature = "v3")]
-    fn run(ctx: &mut Ctx, input: Input) -> Result<String, Failure> {
+    fn run(ctx: &mut Ctx<Self>, input: Input) -> Result<String, Failure> {
         let text: String = ctx.activity("exclaim", &Step { text: &input.order })?;
         ctx.sleep(HOUR);
         let text: String = ctx.activity("greet", &Step { text: &text })?;

@@ -29,6 +29,14 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self {
             status: StatusCode::BAD_REQUEST,
@@ -62,6 +70,9 @@ impl From<EngineError> for ApiError {
             }
             EngineError::NotFound { .. } => (StatusCode::NOT_FOUND, "not-found"),
             EngineError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            EngineError::UnknownName(_) => (StatusCode::NOT_FOUND, "unknown-name"),
+            EngineError::Rejected(_) => (StatusCode::UNPROCESSABLE_ENTITY, "update-rejected"),
+            EngineError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             EngineError::InvalidModule(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-module"),
             EngineError::Store(inner) => {
                 tracing::error!(error = %inner, "store failure while serving a request");

@@ -5,6 +5,7 @@ mod clock;
 pub mod dto;
 mod error;
 mod executions;
+mod interact;
 mod modules;
 mod versions;
 
@@ -43,6 +44,11 @@ const MAX_MODULE_BYTES: usize = 100 << 20;
         executions::result,
         executions::history,
         executions::reset,
+        interact::signal,
+        interact::signal_with_start,
+        interact::query,
+        interact::update,
+        interact::update_result,
         clock::get,
         clock::advance,
     ),
@@ -76,6 +82,14 @@ pub fn router(engine: Engine) -> Router {
         .route("/v1/executions/{id}/result", get(executions::result))
         .route("/v1/executions/{id}/history", get(executions::history))
         .route("/v1/executions/{id}/reset", post(executions::reset))
+        .route("/v1/executions/{id}/signals", post(interact::signal))
+        .route("/v1/executions/{id}/queries", post(interact::query))
+        .route("/v1/executions/{id}/updates", post(interact::update))
+        .route(
+            "/v1/executions/{id}/updates/{update_id}",
+            get(interact::update_result),
+        )
+        .route("/v1/signal-with-start", post(interact::signal_with_start))
         .route("/v1/clock", get(clock::get))
         .route("/v1/clock/advance", post(clock::advance))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))

@@ -18,14 +18,7 @@ pub async fn start(
     input: Option<String>,
     wait: bool,
 ) -> Result<i32> {
-    let input = match input {
-        Some(text) => serde_json::from_str(&text).with_context(|| {
-            format!(
-                "--input is not valid JSON ({text:?}); pass e.g. --input '{{\"name\": \"world\"}}'"
-            )
-        })?,
-        None => serde_json::Value::Null,
-    };
+    let input = parse_json("--input", input)?;
     let req = StartRequest {
         workflow_type,
         id,
@@ -37,6 +30,18 @@ pub async fn start(
         return Ok(0);
     }
     result(client, &started.id, true).await
+}
+
+/// A JSON flag's value (null when absent), with an error that shows an example.
+pub fn parse_json(flag: &str, text: Option<String>) -> Result<serde_json::Value> {
+    match text {
+        Some(text) => serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{flag} is not valid JSON ({text:?}); pass e.g. {flag} '{{\"name\": \"world\"}}'"
+            )
+        }),
+        None => Ok(serde_json::Value::Null),
+    }
 }
 
 pub async fn result(client: &Client, id: &str, wait: bool) -> Result<i32> {

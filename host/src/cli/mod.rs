@@ -4,6 +4,7 @@
 mod client;
 mod deploy;
 mod executions;
+mod interact;
 mod replay;
 mod server;
 mod versions;
@@ -99,6 +100,48 @@ enum Command {
         #[arg(long)]
         module: PathBuf,
     },
+    /// Send a signal (recorded when this returns). With `--start TYPE`,
+    /// start the execution ID first if it does not exist.
+    Signal {
+        id: String,
+        name: String,
+        #[arg(long)]
+        input: Option<String>,
+        /// Signal-with-start: the workflow type to start ID as.
+        #[arg(long)]
+        start: Option<String>,
+        /// Input of the started execution (with `--start`).
+        #[arg(long, requires = "start")]
+        start_input: Option<String>,
+    },
+    /// Ask a running or closed execution a read-only question.
+    Query {
+        id: String,
+        name: String,
+        #[arg(long)]
+        input: Option<String>,
+    },
+    /// Send an update and print its result (exit 1 if it failed or was
+    /// rejected, 3 if it is still running).
+    Update {
+        id: String,
+        name: String,
+        #[arg(long)]
+        input: Option<String>,
+        /// Makes a retry safe: an update id is applied once.
+        #[arg(long)]
+        update_id: Option<String>,
+        /// Return once the update is accepted.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Print an update's result.
+    UpdateResult {
+        id: String,
+        update_id: String,
+        #[arg(long)]
+        wait: bool,
+    },
     /// Run an execution again from event N: later events are discarded (and
     /// kept in the history as such); events 0..=N must replay on the module.
     Reset {
@@ -182,6 +225,26 @@ pub async fn run(cli: Cli) -> Result<i32> {
         } => executions::list(&client, status, workflow_type).await,
         Command::History { id, json } => executions::history(&client, &id, json).await,
         Command::Replay { history, module } => replay::run(&history, &module).await,
+        Command::Signal {
+            id,
+            name,
+            input,
+            start,
+            start_input,
+        } => interact::signal(&client, &id, &name, input, start.map(|t| (t, start_input))).await,
+        Command::Query { id, name, input } => interact::query(&client, &id, &name, input).await,
+        Command::Update {
+            id,
+            name,
+            input,
+            update_id,
+            no_wait,
+        } => interact::update(&client, &id, &name, input, update_id, no_wait).await,
+        Command::UpdateResult {
+            id,
+            update_id,
+            wait,
+        } => interact::update_result(&client, &id, &update_id, wait).await,
         Command::Reset {
             id,
             to_event,

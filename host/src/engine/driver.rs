@@ -4,21 +4,24 @@
 //! executions') before anything they start is dispatched and before the next
 //! event is delivered, so a crash loses at most uncommitted guest computation.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::activities::{self, ActivityTask};
 use super::error::Stop;
-use super::replay::{Command, ReplayError, Replayer};
-use super::Inner;
-use crate::model::{ActivityOptions, EventKind, ExecutionId, ModuleHash, Payload};
+use super::replay::{Command, Delivered, Misuse, ReplayError, Replayer};
+use super::{Inner, Msg, PendingRequest, RequestKind};
+use crate::model::{ActivityOptions, EventKind, ExecutionId, Failure, ModuleHash, Payload};
 use crate::store::{Op, OpError, TimerRow};
-use crate::wasm::{HostStop, LogLevel, WorkflowHost, WorkflowInfo};
+use crate::wasm::{
+    Delivery, HostStop, LogLevel, Request, UpdateRequest, WorkflowHost, WorkflowInfo,
+};
 
-type Completion = (u64, Result<Payload, crate::model::Failure>);
+type Reply = oneshot::Sender<Result<Payload, Failure>>;
 
 pub(super) struct Driver {
     inner: Arc<Inner>,
@@ -30,7 +33,12 @@ pub(super) struct Driver {
     resets: u32,
     info: WorkflowInfo,
     pub(super) replayer: Replayer,
-    mailbox: mpsc::UnboundedReceiver<()>,
+    mailbox: mpsc::UnboundedReceiver<Msg>,
+    /// Queries and validations waiting for the workflow's next wait.
+    requests: VecDeque<PendingRequest>,
+    /// The request the guest is answering now: commands are refused meanwhile.
+    pub(super) serving: Option<(u64, Reply)>,
+    next_request: u64,
 }
 
 fn stop(e: impl Into<Stop>) -> HostStop {
@@ -45,7 +53,7 @@ impl Driver {
         resets: u32,
         info: WorkflowInfo,
         replayer: Replayer,
-        mailbox: mpsc::UnboundedReceiver<()>,
+        mailbox: mpsc::UnboundedReceiver<Msg>,
     ) -> Self {
         Self {
             inner,
@@ -55,6 +63,32 @@ impl Driver {
             info,
             replayer,
             mailbox,
+            requests: VecDeque::new(),
+            serving: None,
+            next_request: 1,
+        }
+    }
+
+    /// Refuses a command while the guest answers a read-only request.
+    fn check_not_serving(&self, what: &str) -> Result<(), HostStop> {
+        match &self.serving {
+            Some(_) => Err(stop(Stop::Request(format!(
+                "a query or update validator tried to {what}; they are read-only"
+            )))),
+            None => Ok(()),
+        }
+    }
+
+    /// Answers every request still queued: the run is ending.
+    pub(super) fn drop_requests(&mut self, why: &str) {
+        for r in self.requests.drain(..) {
+            let _ = r.reply.send(Err(Failure::new("unavailable", why)));
+        }
+    }
+
+    fn accept(&mut self, msg: Msg) {
+        if let Msg::Request(r) = msg {
+            self.requests.push_back(r);
         }
     }
 
@@ -103,6 +137,21 @@ impl Driver {
                     handle,
                     patch_id: id,
                 }),
+                Command::ReceiveSignal { name } => {
+                    events.push(EventKind::SignalAwaited { handle, name })
+                }
+                Command::CompleteUpdate { update_id, outcome } => {
+                    let (output, failure) = match outcome {
+                        Ok(o) => (Some(o), None),
+                        Err(f) => (None, Some(f)),
+                    };
+                    events.push(EventKind::UpdateCompleted {
+                        handle,
+                        update_id,
+                        output,
+                        failure,
+                    });
+                }
                 Command::Timer { duration_ms } => {
                     let fire_at_ms = now.saturating_add(duration_ms);
                     timers.push(TimerRow {
@@ -129,6 +178,9 @@ impl Driver {
         if events.is_empty() {
             return Ok(());
         }
+        let updated = events
+            .iter()
+            .any(|e| matches!(e, EventKind::UpdateCompleted { .. }));
         let mut op = Op::append(&self.id, now, events);
         if let Op::Append {
             timers_add,
@@ -146,6 +198,9 @@ impl Driver {
         {
             return Err(Stop::Reload);
         }
+        if updated {
+            self.inner.updates.send_modify(|n| *n += 1);
+        }
         for task in tasks {
             activities::spawn(self.inner.clone(), task);
         }
@@ -156,20 +211,36 @@ impl Driver {
         Ok(())
     }
 
-    async fn wait_for(&mut self, handles: Vec<u64>) -> Result<Completion, Stop> {
+    async fn wait_for(&mut self, handles: Vec<u64>) -> Result<Delivery, Stop> {
+        if self.serving.is_some() {
+            return Err(Stop::Request(
+                "a query or update validator waited instead of answering".into(),
+            ));
+        }
         loop {
             if self.inner.take_reload(&self.id) {
                 return Err(Stop::Reload);
             }
             self.sync()?;
-            if let Some(c) = self
+            if let Some(d) = self
                 .replayer
-                .next_completion(&handles)
+                .next_delivery(&handles)
                 .map_err(ReplayError::from)?
             {
                 self.flush().await?;
                 crate::metrics::WORKFLOW_TASKS.inc();
-                return Ok(c);
+                return Ok(match d {
+                    Delivered::Completion(c) => Delivery::Completed(c),
+                    Delivered::Update {
+                        update_id,
+                        name,
+                        input,
+                    } => Delivery::Update(UpdateRequest {
+                        update_id,
+                        name,
+                        input,
+                    }),
+                });
             }
             self.replayer
                 .check_blocking(&handles)
@@ -178,14 +249,34 @@ impl Driver {
                 self.flush().await?;
                 continue;
             }
-            match tokio::time::timeout(self.inner.config.evict_after, self.mailbox.recv()).await {
-                Ok(Some(())) => while self.mailbox.try_recv().is_ok() {},
+            // Caught up and blocked: the state is current, so answer requests.
+            if let Some(r) = self.requests.pop_front() {
+                let id = self.next_request;
+                self.next_request += 1;
+                self.serving = Some((id, r.reply));
+                let request = Request {
+                    id,
+                    name: r.name,
+                    input: r.input,
+                };
+                return Ok(match r.kind {
+                    RequestKind::Query => Delivery::Query(request),
+                    RequestKind::Validate => Delivery::Validate(request),
+                });
+            }
+            let msg = match tokio::time::timeout(self.inner.config.evict_after, self.mailbox.recv())
+                .await
+            {
+                Ok(Some(m)) => m,
                 Ok(None) => return Err(Stop::Evicted),
-                Err(_) => {
-                    if self.inner.try_evict(&self.id, &mut self.mailbox) {
-                        return Err(Stop::Evicted);
-                    }
-                }
+                Err(_) => match self.inner.try_evict(&self.id, &mut self.mailbox) {
+                    None => return Err(Stop::Evicted),
+                    Some(m) => m,
+                },
+            };
+            self.accept(msg);
+            while let Ok(m) = self.mailbox.try_recv() {
+                self.accept(m);
             }
         }
     }
@@ -198,6 +289,7 @@ impl WorkflowHost for Driver {
         input: Payload,
         options: ActivityOptions,
     ) -> Result<u64, HostStop> {
+        self.check_not_serving("start an activity")?;
         self.replayer
             .issue(Command::Activity {
                 name,
@@ -208,22 +300,56 @@ impl WorkflowHost for Driver {
     }
 
     fn start_timer(&mut self, duration_ms: u64) -> Result<u64, HostStop> {
+        self.check_not_serving("start a timer")?;
         self.replayer
             .issue(Command::Timer { duration_ms })
             .map_err(|d| stop(ReplayError::from(d)))
     }
 
     fn patched(&mut self, patch_id: String) -> Result<bool, HostStop> {
+        self.check_not_serving("record a patch marker")?;
         self.replayer
             .patched(&patch_id)
+            .map_err(|d| stop(ReplayError::from(d)))
+    }
+
+    fn receive_signal(&mut self, name: String) -> Result<u64, HostStop> {
+        self.check_not_serving("receive a signal")?;
+        self.replayer
+            .issue(Command::ReceiveSignal { name })
             .map_err(|d| stop(ReplayError::from(d)))
     }
 
     fn wait(
         &mut self,
         handles: Vec<u64>,
-    ) -> Pin<Box<dyn Future<Output = Result<Completion, HostStop>> + Send + '_>> {
+    ) -> Pin<Box<dyn Future<Output = Result<Delivery, HostStop>> + Send + '_>> {
         Box::pin(async move { self.wait_for(handles).await.map_err(stop) })
+    }
+
+    fn respond(&mut self, id: u64, answer: Result<Payload, Failure>) -> Result<(), HostStop> {
+        match self.serving.take() {
+            Some((serving, reply)) if serving == id => {
+                let _ = reply.send(answer);
+                Ok(())
+            }
+            other => {
+                self.serving = other;
+                Err(stop(ReplayError::from(Misuse::NoRequest)))
+            }
+        }
+    }
+
+    fn complete_update(
+        &mut self,
+        update_id: String,
+        outcome: Result<Payload, Failure>,
+    ) -> Result<(), HostStop> {
+        self.check_not_serving("complete an update")?;
+        self.replayer
+            .issue(Command::CompleteUpdate { update_id, outcome })
+            .map(|_| ())
+            .map_err(|d| stop(ReplayError::from(d)))
     }
 
     fn now_ms(&self) -> u64 {

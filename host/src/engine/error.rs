@@ -19,6 +19,15 @@ pub enum EngineError {
     },
     #[error("{0}")]
     Conflict(String),
+    /// A signal, query or update name the workflow does not declare.
+    #[error("{0}")]
+    UnknownName(String),
+    /// The workflow's validator rejected an update; nothing was recorded.
+    #[error("the update was rejected: {0}")]
+    Rejected(crate::model::Failure),
+    /// The workflow could not answer in time.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("invalid module: {0}")]
     InvalidModule(#[from] ModuleError),
     #[error(transparent)]
@@ -44,6 +53,9 @@ pub(super) enum Stop {
     /// The execution was moved to another module: load it again on that one.
     #[error("moved to another module")]
     Reload,
+    /// A query handler or update validator did what they may not.
+    #[error("{0}")]
+    Request(String),
     #[error(transparent)]
     Replay(#[from] super::replay::ReplayError),
     #[error("could not commit the workflow task: {0}")]

@@ -9,12 +9,12 @@ use tokio::sync::mpsc;
 use super::driver::Driver;
 use super::error::Stop;
 use super::replay::Replayer;
-use super::Inner;
-use crate::model::{EventKind, ExecutionId, ExecutionStatus, ModuleHash};
+use super::{Inner, Msg};
+use crate::model::{EventKind, ExecutionId, ExecutionStatus, Failure, ModuleHash};
 use crate::store::{Close, Op, OpError};
 use crate::wasm::{ModuleError, RunOutcome, WorkflowInfo};
 
-pub(super) async fn run(inner: Arc<Inner>, id: ExecutionId, mailbox: mpsc::UnboundedReceiver<()>) {
+pub(super) async fn run(inner: Arc<Inner>, id: ExecutionId, mailbox: mpsc::UnboundedReceiver<Msg>) {
     if let Err(e) = run_inner(&inner, &id, mailbox).await {
         // Nothing was committed for the failed step; the execution stays
         // running and resumes on the next wake or restart.
@@ -26,7 +26,7 @@ pub(super) async fn run(inner: Arc<Inner>, id: ExecutionId, mailbox: mpsc::Unbou
 async fn run_inner(
     inner: &Arc<Inner>,
     id: &ExecutionId,
-    mailbox: mpsc::UnboundedReceiver<()>,
+    mailbox: mpsc::UnboundedReceiver<Msg>,
 ) -> Result<(), crate::store::StoreError> {
     let record = match inner.store.execution(id)? {
         Some(r) if r.status == ExecutionStatus::Running => r,
@@ -91,6 +91,21 @@ async fn run_inner(
         .downcast::<Driver>()
         .expect("the host handed back is the driver it was given");
     crate::metrics::REPLAYED_EVENTS.add(driver.replayer.replayed_events());
+    // A query or validator that failed fails alone: the caller gets the
+    // reason, and the workflow is loaded again from its history, unaffected.
+    if let Some((_, reply)) = driver.serving.take() {
+        let reason = match &outcome {
+            RunOutcome::Trapped(r) => r.clone(),
+            RunOutcome::Stopped(s) => s.to_string(),
+            RunOutcome::Returned(_) => "the workflow returned instead of answering".into(),
+        };
+        let _ = reply.send(Err(Failure::new("request-failed", reason)));
+        driver.drop_requests("the workflow is being reloaded: try again");
+        inner.forget(id);
+        inner.wake(id);
+        return Ok(());
+    }
+    driver.drop_requests("the execution stopped before it could answer: try again");
     match outcome {
         RunOutcome::Returned(result) => {
             if let Err(d) = driver.replayer.check_finished(&result) {
@@ -129,6 +144,7 @@ async fn run_inner(
                     Ok(())
                 }
                 Stop::Replay(e) => stall(inner, id, record_module, e.to_string()).await,
+                Stop::Request(e) => stall(inner, id, record_module, e).await,
                 Stop::Store(e) => Err(e),
             },
             Err(other) => stall(inner, id, record_module, other.to_string()).await,
@@ -178,5 +194,6 @@ async fn close(
     // old mailbox, not a fresh instance replaying a closed execution.
     inner.forget(id);
     inner.closed.send_modify(|n| *n += 1);
+    inner.updates.send_modify(|n| *n += 1);
     Ok(())
 }

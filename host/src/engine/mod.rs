@@ -8,6 +8,7 @@ mod clock;
 mod driver;
 mod error;
 mod execution;
+mod interact;
 mod offline;
 pub mod replay;
 mod reset;
@@ -25,6 +26,7 @@ use tokio::sync::{mpsc, watch, Semaphore};
 pub use activities::{pending as pending_activities, ActivityTask};
 pub use clock::Clock;
 pub use error::EngineError;
+pub use interact::{SignalReceipt, UpdateOutcome, UpdateStatus};
 pub use offline::{replay as replay_offline, ReplayReport};
 pub use reset::ResetReport;
 pub use timers::TimerQueue;
@@ -35,7 +37,7 @@ use crate::model::{
     ModuleMeta, Payload, RetryPolicy, TypeName,
 };
 use crate::store::{Op, OpError, Store, TimerRow};
-use crate::wasm::{Runtime, SandboxConfig};
+use crate::wasm::{HandlerNames, Inspected, Runtime, SandboxConfig};
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -70,53 +72,91 @@ impl EngineConfig {
     }
 }
 
+/// What an execution's instance is told.
+pub(crate) enum Msg {
+    /// Its history grew.
+    Wake,
+    /// A query or an update validation to answer at its next wait.
+    Request(PendingRequest),
+}
+
+pub(crate) struct PendingRequest {
+    pub kind: RequestKind,
+    pub name: String,
+    pub input: Payload,
+    pub reply: tokio::sync::oneshot::Sender<Result<Payload, crate::model::Failure>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RequestKind {
+    Query,
+    Validate,
+}
+
 pub(crate) struct Inner {
     store: Store,
     runtime: Arc<Runtime>,
     clock: Clock,
     config: EngineConfig,
     /// Mailboxes of the executions that have an instance in memory.
-    actors: Mutex<HashMap<ExecutionId, mpsc::UnboundedSender<()>>>,
+    actors: Mutex<HashMap<ExecutionId, mpsc::UnboundedSender<Msg>>>,
     timer_tx: mpsc::UnboundedSender<TimerRow>,
     activity_slots: Semaphore,
     /// Bumped whenever an execution closes or stalls; result waiters watch it.
     closed: watch::Sender<u64>,
     /// Executions moved to another module whose instance must load again.
     reloads: Mutex<std::collections::HashSet<ExecutionId>>,
+    /// Bumped whenever an update completes (or its execution closes).
+    updates: watch::Sender<u64>,
 }
 
 impl Inner {
     /// Tells a running execution that its history grew, loading (replaying)
     /// it if it has no instance in memory.
     fn wake(self: &Arc<Self>, id: &ExecutionId) {
+        let _ = self.deliver(id, Msg::Wake);
+    }
+
+    /// Hands `msg` to the execution's instance, loading it first if it has
+    /// none. Gives the message back if the execution is not running.
+    fn deliver(self: &Arc<Self>, id: &ExecutionId, msg: Msg) -> Result<(), Msg> {
         let mut actors = self.actors.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(tx) = actors.get(id) {
-            if tx.send(()).is_ok() {
-                return;
-            }
-        }
+        let msg = match actors.get(id) {
+            Some(tx) => match tx.send(msg) {
+                Ok(()) => return Ok(()),
+                Err(mpsc::error::SendError(m)) => m,
+            },
+            None => msg,
+        };
         match self.store.execution(id) {
             Ok(Some(r)) if r.status == ExecutionStatus::Running => {}
-            Ok(_) => return,
+            Ok(_) => return Err(msg),
             Err(e) => {
                 tracing::error!(execution = %id, error = %e, "could not read an execution to wake it");
-                return;
+                return Err(msg);
             }
         }
         let (tx, rx) = mpsc::unbounded_channel();
+        let _ = tx.send(msg);
         actors.insert(id.clone(), tx);
         tokio::spawn(execution::run(self.clone(), id.clone(), rx));
+        Ok(())
     }
 
-    /// Drops the execution's mailbox unless a wake is waiting in it. Wakes
-    /// are sent under the same lock, so none can be lost in between.
-    fn try_evict(&self, id: &ExecutionId, mailbox: &mut mpsc::UnboundedReceiver<()>) -> bool {
+    /// Drops the execution's mailbox unless a message is waiting in it (then
+    /// hands that message back). Messages are sent under the same lock, so
+    /// none can be lost in between.
+    fn try_evict(
+        &self,
+        id: &ExecutionId,
+        mailbox: &mut mpsc::UnboundedReceiver<Msg>,
+    ) -> Option<Msg> {
         let mut actors = self.actors.lock().unwrap_or_else(|p| p.into_inner());
-        if mailbox.try_recv().is_ok() {
-            return false;
+        if let Ok(m) = mailbox.try_recv() {
+            return Some(m);
         }
         actors.remove(id);
-        true
+        None
     }
 
     /// After a move to another module: an instance in memory stops at its
@@ -197,6 +237,7 @@ impl Engine {
             timer_tx,
             closed: watch::channel(0).0,
             reloads: Mutex::new(std::collections::HashSet::new()),
+            updates: watch::channel(0).0,
         });
         timers::spawn(inner.clone(), timer_rx);
         let engine = Self { inner };
@@ -250,7 +291,10 @@ impl Engine {
             )));
         }
         let hash = ModuleHash::of(&bytes);
-        let (kind, activities) = self.inner.runtime.inspect(&hash, &bytes).await?;
+        let (kind, activities, handlers) = match self.inner.runtime.inspect(&hash, &bytes).await? {
+            Inspected::Workflow(h) => (ModuleKind::Workflow, Vec::new(), h),
+            Inspected::Activity(names) => (ModuleKind::Activity, names, HandlerNames::default()),
+        };
         let workflow_type = match kind {
             ModuleKind::Workflow => {
                 let name = name.ok_or_else(|| {
@@ -267,6 +311,9 @@ impl Engine {
             kind,
             workflow_type: workflow_type.clone(),
             activities: activities.clone(),
+            signals: handlers.signals,
+            queries: handlers.queries,
+            updates: handlers.updates,
             size_bytes: bytes.len() as u64,
             deployed_at_ms: self.inner.clock.now_ms(),
         };

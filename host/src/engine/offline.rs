@@ -6,9 +6,11 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use super::replay::{Command, Divergence, ReplayError, Replayer};
-use crate::model::{ActivityOptions, EventKind, HistoryExport, ModuleHash, Payload};
-use crate::wasm::{HostStop, LogLevel, RunOutcome, Runtime, WorkflowHost, WorkflowInfo};
+use super::replay::{Command, Delivered, Divergence, ReplayError, Replayer};
+use crate::model::{ActivityOptions, EventKind, Failure, HistoryExport, ModuleHash, Payload};
+use crate::wasm::{
+    Delivery, HostStop, LogLevel, RunOutcome, Runtime, UpdateRequest, WorkflowHost, WorkflowInfo,
+};
 
 #[derive(Debug)]
 pub enum ReplayReport {
@@ -33,8 +35,6 @@ struct OfflineHost {
     replayer: Replayer,
     info: WorkflowInfo,
 }
-
-type Completion = (u64, Result<Payload, crate::model::Failure>);
 
 impl WorkflowHost for OfflineHost {
     fn start_activity(
@@ -71,20 +71,51 @@ impl WorkflowHost for OfflineHost {
     fn wait(
         &mut self,
         handles: Vec<u64>,
-    ) -> Pin<Box<dyn Future<Output = Result<Completion, HostStop>> + Send + '_>> {
+    ) -> Pin<Box<dyn Future<Output = Result<Delivery, HostStop>> + Send + '_>> {
         Box::pin(async move {
             let next = self
                 .replayer
-                .next_completion(&handles)
+                .next_delivery(&handles)
                 .map_err(|m| HostStop(Box::new(OfflineStop::Replay(m.into()))))?;
-            if let Some(c) = next {
-                return Ok(c);
+            match next {
+                Some(Delivered::Completion(c)) => return Ok(Delivery::Completed(c)),
+                Some(Delivered::Update {
+                    update_id,
+                    name,
+                    input,
+                }) => {
+                    return Ok(Delivery::Update(UpdateRequest {
+                        update_id,
+                        name,
+                        input,
+                    }))
+                }
+                None => {}
             }
             self.replayer
                 .check_blocking(&handles)
                 .map_err(|d| HostStop(Box::new(OfflineStop::Replay(d.into()))))?;
             Err(HostStop(Box::new(OfflineStop::End)))
         })
+    }
+
+    fn receive_signal(&mut self, name: String) -> Result<u64, HostStop> {
+        self.issue(Command::ReceiveSignal { name })
+    }
+
+    fn respond(&mut self, _id: u64, _answer: Result<Payload, Failure>) -> Result<(), HostStop> {
+        Err(HostStop(Box::new(OfflineStop::Replay(
+            super::replay::Misuse::NoRequest.into(),
+        ))))
+    }
+
+    fn complete_update(
+        &mut self,
+        update_id: String,
+        outcome: Result<Payload, Failure>,
+    ) -> Result<(), HostStop> {
+        self.issue(Command::CompleteUpdate { update_id, outcome })
+            .map(|_| ())
     }
 
     fn now_ms(&self) -> u64 {
@@ -181,5 +212,47 @@ pub async fn replay(runtime: &Runtime, module: Vec<u8>, history: HistoryExport) 
             Err(other) => ReplayReport::Broken(other.to_string()),
         },
         RunOutcome::Trapped(reason) => ReplayReport::Broken(reason),
+    }
+}
+
+/// Replays a closed execution's history to its end on a fresh instance, then
+/// asks it the query `name` (answered from its final state).
+pub async fn query_closed(
+    runtime: &Runtime,
+    module: ModuleHash,
+    bytes: Vec<u8>,
+    history: HistoryExport,
+    name: String,
+    input: Payload,
+) -> Result<Result<Payload, Failure>, String> {
+    let (run_input, seed) = match history.events.first().map(|e| &e.event) {
+        Some(EventKind::ExecutionStarted { input, seed, .. }) => (input.clone(), *seed),
+        _ => return Err("the history does not start with execution_started".into()),
+    };
+    let info = WorkflowInfo {
+        workflow_type: history.workflow_type.clone(),
+        execution_id: history.execution_id.clone(),
+        module: history.module.clone(),
+        started_at_ms: history.events[0].at_ms,
+    };
+    let host = OfflineHost {
+        replayer: Replayer::new(history.events),
+        info,
+    };
+    let (outcome, answer, _) = runtime
+        .query_closed(
+            &module,
+            move || Ok(bytes),
+            run_input.0,
+            seed,
+            Box::new(host),
+            (name, input),
+        )
+        .await;
+    match (outcome, answer) {
+        (RunOutcome::Returned(_), Some(answer)) => answer,
+        (RunOutcome::Returned(_), None) => Err("the query was not asked".into()),
+        (RunOutcome::Stopped(s), _) => Err(format!("the history does not replay: {s}")),
+        (RunOutcome::Trapped(r), _) => Err(format!("the history does not replay: {r}")),
     }
 }

@@ -15,6 +15,18 @@ use crate::model::{ActivityOptions, Event, EventKind, Failure, Payload};
 /// A delivered completion: the handle and its outcome.
 pub type Completion = (u64, Result<Payload, Failure>);
 
+/// What a wait hands the code from the history.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivered {
+    Completion(Completion),
+    /// An accepted update: deliverable at any wait, in history order.
+    Update {
+        update_id: String,
+        name: String,
+        input: Payload,
+    },
+}
+
 /// A command as the code issues it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -30,6 +42,15 @@ pub enum Command {
     Patch {
         id: String,
     },
+    /// Wait for the next signal of a name.
+    ReceiveSignal {
+        name: String,
+    },
+    /// An update's handler finished.
+    CompleteUpdate {
+        update_id: String,
+        outcome: Result<Payload, Failure>,
+    },
 }
 
 impl Command {
@@ -44,6 +65,8 @@ impl Command {
             }
             Self::Timer { duration_ms } => format!("start a timer of {duration_ms} ms"),
             Self::Patch { id } => format!("take the new path of patch `{id}`"),
+            Self::ReceiveSignal { name } => format!("wait for signal {name}"),
+            Self::CompleteUpdate { update_id, .. } => format!("complete update {update_id}"),
         }
     }
 
@@ -59,6 +82,11 @@ impl Command {
                 duration_ms == d
             }
             (Self::Patch { id }, EventKind::PatchMarker { patch_id, .. }) => id == patch_id,
+            (Self::ReceiveSignal { name }, EventKind::SignalAwaited { name: n, .. }) => name == n,
+            (
+                Self::CompleteUpdate { update_id, .. },
+                EventKind::UpdateCompleted { update_id: u, .. },
+            ) => update_id == u,
             _ => false,
         }
     }
@@ -93,12 +121,12 @@ pub struct Divergence {
 /// The code used the imports in a way that is always a bug.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Misuse {
-    #[error("the workflow waited on no handles")]
-    EmptyWait,
     #[error("the workflow waited on handle {0}, which this run never issued")]
     UnknownHandle(u64),
     #[error("the workflow waited on handle {0}, whose completion was already delivered")]
     AlreadyDelivered(u64),
+    #[error("the workflow answered a request it was not asked")]
+    NoRequest,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -125,6 +153,12 @@ pub struct Replayer {
     patches: std::collections::HashMap<String, bool>,
     /// How many events the history held when this run loaded it.
     loaded: usize,
+    /// For each `signal_received` event (by position), its rank among the
+    /// signals of its name.
+    signal_rank: Vec<Option<usize>>,
+    signal_counts: std::collections::HashMap<String, usize>,
+    /// Handles of the signal receives the code issued, per name, in order.
+    receives: std::collections::HashMap<String, Vec<u64>>,
     /// Loaded events the code has re-issued or been re-delivered.
     replayed: u64,
 }
@@ -151,6 +185,9 @@ impl Replayer {
             rng: SplitMix64(seed),
             patches: std::collections::HashMap::new(),
             loaded: history.len(),
+            signal_rank: Vec::new(),
+            signal_counts: std::collections::HashMap::new(),
+            receives: std::collections::HashMap::new(),
             replayed: 0,
         };
         r.extend(history);
@@ -163,6 +200,15 @@ impl Replayer {
             if e.event.command_handle().is_some() {
                 self.commands.push(self.history.len());
             }
+            let rank = match &e.event {
+                EventKind::SignalReceived { name, .. } => {
+                    let n = self.signal_counts.entry(name.clone()).or_default();
+                    *n += 1;
+                    Some(*n - 1)
+                }
+                _ => None,
+            };
+            self.signal_rank.push(rank);
             self.history.push(e);
             self.consumed.push(false);
         }
@@ -201,6 +247,9 @@ impl Replayer {
     pub fn issue(&mut self, command: Command) -> Result<u64, Divergence> {
         let position = usize::try_from(self.issued).unwrap_or(usize::MAX);
         let handle = self.issued + 1;
+        if let Command::ReceiveSignal { name } = &command {
+            self.receives.entry(name.clone()).or_default().push(handle);
+        }
         if let Some(&at) = self.commands.get(position) {
             let recorded = &self.history[at];
             if !command.matches(&recorded.event) {
@@ -220,16 +269,16 @@ impl Replayer {
         Ok(handle)
     }
 
-    /// `patched(id)`: true on a fresh path (the marker becomes a new command)
-    /// or where the history recorded the marker; false when replaying a
-    /// history recorded before the patch, where the next recorded command is
-    /// something else. `deprecate-patch` is the same call with the answer
-    /// ignored. The answer for one id is fixed for the rest of the run.
     /// The answer `patched(id)` already gave in this run, if any.
     pub fn known_patch(&self, id: &str) -> Option<bool> {
         self.patches.get(id).copied()
     }
 
+    /// `patched(id)`: true on a fresh path (the marker becomes a new command)
+    /// or where the history recorded the marker; false when replaying a
+    /// history recorded before the patch, where the next recorded command is
+    /// something else. `deprecate-patch` is the same call with the answer
+    /// ignored. The answer for one id is fixed for the rest of the run.
     pub fn patched(&mut self, id: &str) -> Result<bool, Divergence> {
         if let Some(&answer) = self.patches.get(id) {
             return Ok(answer);
@@ -260,10 +309,20 @@ impl Replayer {
     }
 
     /// The earliest unconsumed completion among `handles`, if one is recorded.
+    #[cfg(test)]
     pub fn next_completion(&mut self, handles: &[u64]) -> Result<Option<Completion>, Misuse> {
-        if handles.is_empty() {
-            return Err(Misuse::EmptyWait);
-        }
+        Ok(match self.next_delivery(handles)? {
+            Some(Delivered::Completion(c)) => Some(c),
+            _ => None,
+        })
+    }
+
+    /// The earliest unconsumed event, in history order, that this wait can
+    /// take: a completion of one of `handles` (a signal completes the receive
+    /// of its rank), or an accepted update.
+    /// An empty `handles` waits only for updates (a workflow blocked on a
+    /// condition its update handlers change).
+    pub fn next_delivery(&mut self, handles: &[u64]) -> Result<Option<Delivered>, Misuse> {
         for &h in handles {
             if h == 0 || h > self.issued {
                 return Err(Misuse::UnknownHandle(h));
@@ -276,19 +335,44 @@ impl Replayer {
             if self.consumed[i] {
                 continue;
             }
-            let Some((h, outcome)) = e.event.completion() else {
-                continue;
+            let delivered = match &e.event {
+                EventKind::UpdateAccepted {
+                    update_id,
+                    name,
+                    input,
+                } => Delivered::Update {
+                    update_id: update_id.clone(),
+                    name: name.clone(),
+                    input: input.clone(),
+                },
+                EventKind::SignalReceived { name, input } => {
+                    let rank = self.signal_rank[i].unwrap_or(usize::MAX);
+                    let Some(&h) = self.receives.get(name).and_then(|r| r.get(rank)) else {
+                        continue;
+                    };
+                    if !handles.contains(&h) || self.delivered.contains(&h) {
+                        continue;
+                    }
+                    self.delivered.insert(h);
+                    Delivered::Completion((h, Ok(input.clone())))
+                }
+                other => {
+                    let Some((h, outcome)) = other.completion() else {
+                        continue;
+                    };
+                    if !handles.contains(&h) || self.delivered.contains(&h) {
+                        continue;
+                    }
+                    self.delivered.insert(h);
+                    Delivered::Completion((h, outcome))
+                }
             };
-            if !handles.contains(&h) || self.delivered.contains(&h) {
-                continue;
-            }
             self.consumed[i] = true;
-            self.delivered.insert(h);
             self.now_ms = e.at_ms;
             if i < self.loaded {
                 self.replayed += 1;
             }
-            return Ok(Some((h, outcome)));
+            return Ok(Some(delivered));
         }
         Ok(None)
     }
@@ -588,5 +672,85 @@ mod tests {
         let d = r.issue(act("b")).unwrap_err();
         assert_eq!(d.event_index, 2);
         assert!(d.recorded.contains("patch `p`"), "{d}");
+    }
+
+    fn signal(index: u64, name: &str, input: &str) -> Event {
+        ev(
+            index,
+            200 + index,
+            EventKind::SignalReceived {
+                name: name.into(),
+                input: Payload(input.as_bytes().to_vec()),
+            },
+        )
+    }
+
+    #[test]
+    fn the_nth_receive_of_a_name_gets_the_nth_signal_of_it() {
+        // Two signals of `a`, one of `b`, recorded before any receive.
+        let mut r = Replayer::new(vec![
+            started(),
+            signal(1, "a", "1"),
+            signal(2, "b", "x"),
+            signal(3, "a", "2"),
+        ]);
+        let rb = r
+            .issue(Command::ReceiveSignal { name: "b".into() })
+            .unwrap();
+        let ra1 = r
+            .issue(Command::ReceiveSignal { name: "a".into() })
+            .unwrap();
+        let ra2 = r
+            .issue(Command::ReceiveSignal { name: "a".into() })
+            .unwrap();
+        // Waiting on the second receive of `a` skips the first signal of `a`.
+        assert_eq!(
+            r.next_delivery(&[ra2]).unwrap(),
+            Some(Delivered::Completion((ra2, Ok(Payload(b"2".to_vec())))))
+        );
+        assert_eq!(
+            r.next_delivery(&[ra1, rb]).unwrap(),
+            Some(Delivered::Completion((ra1, Ok(Payload(b"1".to_vec())))))
+        );
+        assert_eq!(
+            r.next_delivery(&[rb]).unwrap(),
+            Some(Delivered::Completion((rb, Ok(Payload(b"x".to_vec())))))
+        );
+        // A third receive of `a` has no signal yet.
+        let ra3 = r
+            .issue(Command::ReceiveSignal { name: "a".into() })
+            .unwrap();
+        assert_eq!(r.next_delivery(&[ra3]).unwrap(), None);
+    }
+
+    #[test]
+    fn accepted_updates_are_delivered_at_any_wait_in_history_order() {
+        let update = ev(
+            2,
+            300,
+            EventKind::UpdateAccepted {
+                update_id: "u1".into(),
+                name: "cancel".into(),
+                input: Payload::default(),
+            },
+        );
+        let mut r = Replayer::new(vec![
+            started(),
+            scheduled(1, 1, "a"),
+            update,
+            completed(3, 400, 1),
+        ]);
+        assert_eq!(r.issue(act("a")), Ok(1));
+        assert!(matches!(
+            r.next_delivery(&[1]).unwrap(),
+            Some(Delivered::Update { update_id, .. }) if update_id == "u1"
+        ));
+        assert_eq!(r.now_ms(), 300, "time moves to the update's event");
+        assert!(matches!(
+            r.next_delivery(&[1]).unwrap(),
+            Some(Delivered::Completion((1, Ok(_))))
+        ));
+        // With nothing awaited, only updates can end a wait.
+        assert_eq!(r.next_delivery(&[]).unwrap(), None);
     }
 }

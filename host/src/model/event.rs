@@ -64,6 +64,32 @@ pub enum EventKind {
         handle: u64,
         patch_id: String,
     },
+    /// A signal sent to the execution, recorded when the send returns.
+    SignalReceived {
+        name: String,
+        input: Payload,
+    },
+    /// The code waits for the next signal named `name` (a command); the n-th
+    /// of these for a name is completed by the n-th `signal_received` of it.
+    SignalAwaited {
+        handle: u64,
+        name: String,
+    },
+    /// An update passed validation and will run; delivered at a wait.
+    UpdateAccepted {
+        update_id: String,
+        name: String,
+        input: Payload,
+    },
+    /// The update's handler finished (a command).
+    UpdateCompleted {
+        handle: u64,
+        update_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        output: Option<Payload>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        failure: Option<Failure>,
+    },
     /// `weft reset`: the events after `to_event` were discarded (kept here)
     /// and the execution runs again from there. Never delivered.
     ExecutionReset {
@@ -85,7 +111,9 @@ impl EventKind {
         match self {
             Self::ActivityScheduled { handle, .. }
             | Self::TimerStarted { handle, .. }
-            | Self::PatchMarker { handle, .. } => Some(*handle),
+            | Self::PatchMarker { handle, .. }
+            | Self::SignalAwaited { handle, .. }
+            | Self::UpdateCompleted { handle, .. } => Some(*handle),
             _ => None,
         }
     }
@@ -113,6 +141,10 @@ impl EventKind {
             Self::TimerFired { .. } => "timer_fired",
             Self::PatchMarker { .. } => "patch_marker",
             Self::ExecutionReset { .. } => "execution_reset",
+            Self::SignalReceived { .. } => "signal_received",
+            Self::SignalAwaited { .. } => "signal_awaited",
+            Self::UpdateAccepted { .. } => "update_accepted",
+            Self::UpdateCompleted { .. } => "update_completed",
             Self::ExecutionCompleted { .. } => "execution_completed",
             Self::ExecutionFailed { .. } => "execution_failed",
         }
@@ -143,6 +175,20 @@ impl EventKind {
             }
             Self::TimerFired { handle } => format!("timer_fired #{handle}"),
             Self::PatchMarker { handle, patch_id } => format!("patch_marker #{handle} {patch_id}"),
+            Self::SignalReceived { name, input } => {
+                format!("signal_received {name}({})", input.to_json())
+            }
+            Self::SignalAwaited { handle, name } => format!("signal_awaited #{handle} {name}"),
+            Self::UpdateAccepted { update_id, name, input } => {
+                format!("update_accepted {update_id} {name}({})", input.to_json())
+            }
+            Self::UpdateCompleted { handle, update_id, output, failure } => match (output, failure) {
+                (_, Some(f)) => format!("update_completed #{handle} {update_id} {f}"),
+                (o, None) => format!(
+                    "update_completed #{handle} {update_id} output={}",
+                    o.as_ref().map(Payload::to_json).unwrap_or_default()
+                ),
+            },
             Self::ExecutionReset { to_event, reason, discarded } => format!(
                 "execution_reset to_event={to_event} discarded={} reason={reason}",
                 discarded.len()

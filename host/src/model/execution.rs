@@ -85,6 +85,13 @@ pub struct ModuleMeta {
     pub kind: ModuleKind,
     pub workflow_type: Option<TypeName>,
     pub activities: Vec<String>,
+    /// For a workflow: the signal, query and update names it declares.
+    #[serde(default)]
+    pub signals: Vec<String>,
+    #[serde(default)]
+    pub queries: Vec<String>,
+    #[serde(default)]
+    pub updates: Vec<String>,
     pub size_bytes: u64,
     pub deployed_at_ms: u64,
 }

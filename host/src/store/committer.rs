@@ -237,6 +237,7 @@ fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpError>, StoreEr
             expect_module,
             expect_resets,
             require_timer,
+            unique_update,
         } => {
             let mut execs = txn.open_table(EXECUTIONS)?;
             let key = id.as_str();
@@ -258,6 +259,15 @@ fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpError>, StoreEr
                 }
             }
             let mut history = txn.open_table(HISTORY)?;
+            if let Some(update) = unique_update {
+                for entry in history.range((key, 0)..=(key, u64::MAX))? {
+                    let e: Event = from_json("event", entry?.1.value())?;
+                    if matches!(&e.event, EventKind::UpdateAccepted { update_id, .. } if update_id == update)
+                    {
+                        return Ok(Err(OpError::DuplicateUpdate(update.clone())));
+                    }
+                }
+            }
             let first = match history.range((key, 0)..=(key, u64::MAX))?.next_back() {
                 Some(entry) => entry?.0.value().1 + 1,
                 None => 0,

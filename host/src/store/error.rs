@@ -36,4 +36,6 @@ pub enum OpError {
     /// Work started before a reset, or a timer already fired or dropped.
     #[error("stale write for execution {0}")]
     Stale(String),
+    #[error("update {0} was already accepted")]
+    DuplicateUpdate(String),
 }

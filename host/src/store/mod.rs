@@ -76,6 +76,8 @@ pub enum Op {
         expect_resets: Option<u32>,
         /// Refuse it unless this timer row `(due, handle)` is still pending.
         require_timer: Option<(u64, u64)>,
+        /// Refuse it if the history already accepted an update with this id.
+        unique_update: Option<String>,
     },
     /// Discards the events after `to_event` (recording them in an
     /// `execution_reset` event), replaces the execution's timer rows with
@@ -103,6 +105,7 @@ impl Op {
             expect_module: None,
             expect_resets: None,
             require_timer: None,
+            unique_update: None,
         }
     }
 }
@@ -167,6 +170,15 @@ impl Store {
         Ok(table
             .get(hash.to_string().as_str())?
             .map(|g| g.value().to_vec()))
+    }
+
+    pub fn module_meta(&self, hash: &ModuleHash) -> Result<Option<ModuleMeta>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(MODULE_META)?;
+        let found = table
+            .get(hash.to_string().as_str())?
+            .map(|g| g.value().to_vec());
+        found.map(|raw| from_json("module meta", &raw)).transpose()
     }
 
     pub fn modules(&self) -> Result<Vec<ModuleMeta>, StoreError> {

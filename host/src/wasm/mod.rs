@@ -21,7 +21,10 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine};
 
 pub use activity::{ActivityCall, ActivityInfo, ActivityOutcome};
-pub use workflow::{HostStop, LogLevel, RunOutcome, WorkflowHost, WorkflowInfo};
+pub use workflow::{
+    Completion, Delivery, FinalAnswer, HandlerNames, HostStop, LogLevel, Request, RunOutcome,
+    UpdateRequest, WorkflowHost, WorkflowInfo,
+};
 
 use crate::model::{ModuleHash, ModuleKind};
 
@@ -47,8 +50,21 @@ pub enum ModuleError {
     UnknownWorld { exports: Vec<String> },
     #[error("the component imports something weft does not provide: {0}")]
     MissingImport(String),
+    #[error(
+        "the component does not have the exports of this host's workflow world ({0}): rebuild it \
+         with the current weft SDK"
+    )]
+    MissingExport(String),
     #[error("the activity component failed to list its activities: {0}")]
     ActivityList(String),
+}
+
+/// What deploying a component found in it.
+#[derive(Debug, Clone)]
+pub enum Inspected {
+    Workflow(HandlerNames),
+    /// The activity names it serves.
+    Activity(Vec<String>),
 }
 
 /// Host-wide sandbox settings.
@@ -128,22 +144,25 @@ impl Runtime {
     /// Compiles (or loads from the cache) and classifies a component, checks
     /// that every import is provided, and for an activity component asks it
     /// which activities it serves.
-    pub async fn inspect(
-        &self,
-        hash: &ModuleHash,
-        bytes: &[u8],
-    ) -> Result<(ModuleKind, Vec<String>), ModuleError> {
+    pub async fn inspect(&self, hash: &ModuleHash, bytes: &[u8]) -> Result<Inspected, ModuleError> {
         inspect::check_header(bytes)?;
         let loaded = self.load(hash, || Ok(bytes.to_vec())).await?;
         match loaded.kind {
-            ModuleKind::Workflow => Ok((ModuleKind::Workflow, Vec::new())),
+            ModuleKind::Workflow => {
+                let pre = loaded
+                    .workflow
+                    .as_ref()
+                    .expect("workflow modules have a workflow template");
+                let handlers = workflow::handler_names(&self.engine, pre, &self.config).await?;
+                Ok(Inspected::Workflow(handlers))
+            }
             ModuleKind::Activity => {
                 let pre = loaded
                     .activity
                     .as_ref()
                     .expect("activity modules have an activity template");
                 let names = activity::list(&self.engine, pre, &self.config).await?;
-                Ok((ModuleKind::Activity, names))
+                Ok(Inspected::Activity(names))
             }
         }
     }
@@ -170,7 +189,8 @@ impl Runtime {
                     .workflow_linker
                     .instantiate_pre(&component)
                     .map_err(missing)?;
-                let pre = bindings::workflow::WorkflowPre::new(pre).map_err(missing)?;
+                let pre = bindings::workflow::WorkflowPre::new(pre)
+                    .map_err(|e| ModuleError::MissingExport(error_chain(&e)))?;
                 Loaded {
                     kind,
                     workflow: Some(pre),
@@ -272,6 +292,49 @@ impl Runtime {
             );
         };
         workflow::run(&self.engine, &pre, &self.config, input, seed, host).await
+    }
+
+    /// Replays a closed execution to its end on a fresh instance, then asks
+    /// it `name` (answered from the final state).
+    pub async fn query_closed(
+        &self,
+        hash: &ModuleHash,
+        bytes: impl FnOnce() -> Result<Vec<u8>, ModuleError>,
+        input: Vec<u8>,
+        seed: u64,
+        host: Box<dyn WorkflowHost>,
+        query: (String, crate::model::Payload),
+    ) -> (RunOutcome, Option<FinalAnswer>, Box<dyn WorkflowHost>) {
+        let pre = match self.load(hash, bytes).await {
+            Ok(Loaded {
+                workflow: Some(pre),
+                ..
+            }) => pre,
+            Ok(_) => {
+                return (
+                    RunOutcome::Trapped(format!("module {hash} is not a workflow component")),
+                    None,
+                    host,
+                )
+            }
+            Err(e) => {
+                return (
+                    RunOutcome::Trapped(format!("module {hash} cannot be loaded: {e}")),
+                    None,
+                    host,
+                )
+            }
+        };
+        workflow::run_then_query(
+            &self.engine,
+            &pre,
+            &self.config,
+            input,
+            seed,
+            host,
+            Some(query),
+        )
+        .await
     }
 
     /// Runs one attempt of an activity.

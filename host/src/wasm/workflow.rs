@@ -41,6 +41,39 @@ pub struct HostStop(pub Box<dyn std::error::Error + Send + Sync>);
 
 pub type Completion = (u64, Result<Payload, Failure>);
 
+/// A read-only request (a query, or the validation of an update).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub id: u64,
+    pub name: String,
+    pub input: Payload,
+}
+
+/// An accepted update, as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateRequest {
+    pub update_id: String,
+    pub name: String,
+    pub input: Payload,
+}
+
+/// What a wait hands the guest.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery {
+    Completed(Completion),
+    Query(Request),
+    Validate(Request),
+    Update(UpdateRequest),
+}
+
+/// The names a workflow component answers to (its `handlers` export).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HandlerNames {
+    pub signals: Vec<String>,
+    pub queries: Vec<String>,
+    pub updates: Vec<String>,
+}
+
 /// What the engine implements to answer a workflow's imports.
 pub trait WorkflowHost: std::any::Any + Send + 'static {
     fn start_activity(
@@ -52,11 +85,21 @@ pub trait WorkflowHost: std::any::Any + Send + 'static {
     fn start_timer(&mut self, duration_ms: u64) -> Result<u64, HostStop>;
     /// Whether this run takes the new path of patch `patch_id` (see the WIT).
     fn patched(&mut self, patch_id: String) -> Result<bool, HostStop>;
-    /// Blocks until one of `handles` completes (see the WIT for the order).
+    fn receive_signal(&mut self, name: String) -> Result<u64, HostStop>;
+    /// Blocks until one of `handles` completes or a request needs the guest
+    /// (see the WIT for the order).
     fn wait(
         &mut self,
         handles: Vec<u64>,
-    ) -> Pin<Box<dyn Future<Output = Result<Completion, HostStop>> + Send + '_>>;
+    ) -> Pin<Box<dyn Future<Output = Result<Delivery, HostStop>> + Send + '_>>;
+    /// The guest's answer to a query or a validation.
+    fn respond(&mut self, id: u64, answer: Result<Payload, Failure>) -> Result<(), HostStop>;
+    /// The guest finished an accepted update.
+    fn complete_update(
+        &mut self,
+        update_id: String,
+        outcome: Result<Payload, Failure>,
+    ) -> Result<(), HostStop>;
     fn now_ms(&self) -> u64;
     fn random(&mut self) -> u64;
     fn log(&mut self, level: LogLevel, message: &str);
@@ -143,9 +186,13 @@ impl runtime::Host for WfState {
             .map_err(wasmtime::Error::new)
     }
 
-    async fn wait(&mut self, handles: Vec<u64>) -> wasmtime::Result<runtime::Completion> {
+    fn receive_signal(&mut self, name: String) -> wasmtime::Result<u64> {
+        self.host.receive_signal(name).map_err(wasmtime::Error::new)
+    }
+
+    async fn wait(&mut self, handles: Vec<u64>) -> wasmtime::Result<runtime::Delivery> {
         self.flush_output(false);
-        let (handle, outcome) = self
+        let delivery = self
             .host
             .wait(handles)
             .await
@@ -153,10 +200,46 @@ impl runtime::Host for WfState {
         self.clock.set_ms(self.host.now_ms());
         // A new workflow task starts here: its CPU deadline starts afresh.
         self.cpu.reset();
-        Ok(runtime::Completion {
-            handle,
-            outcome: outcome.map(|p| p.0).map_err(failure_to_wit),
+        let request = |r: Request| runtime::Request {
+            id: r.id,
+            name: r.name,
+            input: r.input.0,
+        };
+        Ok(match delivery {
+            Delivery::Completed((handle, outcome)) => {
+                runtime::Delivery::Completed(runtime::Completion {
+                    handle,
+                    outcome: outcome.map(|p| p.0).map_err(failure_to_wit),
+                })
+            }
+            Delivery::Query(r) => runtime::Delivery::Query(request(r)),
+            Delivery::Validate(r) => runtime::Delivery::ValidateUpdate(request(r)),
+            Delivery::Update(u) => runtime::Delivery::Update(runtime::Update {
+                update_id: u.update_id,
+                name: u.name,
+                input: u.input.0,
+            }),
         })
+    }
+
+    fn respond(
+        &mut self,
+        id: u64,
+        answer: Result<Vec<u8>, types::Failure>,
+    ) -> wasmtime::Result<()> {
+        self.host
+            .respond(id, answer.map(Payload).map_err(failure_from_wit))
+            .map_err(wasmtime::Error::new)
+    }
+
+    fn complete_update(
+        &mut self,
+        update_id: String,
+        outcome: Result<Vec<u8>, types::Failure>,
+    ) -> wasmtime::Result<()> {
+        self.host
+            .complete_update(update_id, outcome.map(Payload).map_err(failure_from_wit))
+            .map_err(wasmtime::Error::new)
     }
 
     fn now(&mut self) -> wasmtime::Result<u64> {
@@ -219,14 +302,15 @@ pub(super) fn linker(engine: &Engine) -> wasmtime::Result<Linker<WfState>> {
     Ok(linker)
 }
 
-pub(super) async fn run(
+/// A query answered after `run` returned: its result, or why it failed.
+pub type FinalAnswer = Result<Result<Payload, Failure>, String>;
+
+fn new_store(
     engine: &Engine,
-    pre: &WorkflowPre<WfState>,
     config: &SandboxConfig,
-    input: Vec<u8>,
     seed: u64,
     host: Box<dyn WorkflowHost>,
-) -> (RunOutcome, Box<dyn WorkflowHost>) {
+) -> Store<WfState> {
     let clock = WorkflowClock::default();
     clock.set_ms(host.now_ms());
     let output = Capture::new(config.output_cap);
@@ -250,9 +334,47 @@ pub(super) async fn run(
         // whole deadline.
         Ok(UpdateDeadline::Yield(1))
     });
+    store
+}
+
+pub(super) async fn run(
+    engine: &Engine,
+    pre: &WorkflowPre<WfState>,
+    config: &SandboxConfig,
+    input: Vec<u8>,
+    seed: u64,
+    host: Box<dyn WorkflowHost>,
+) -> (RunOutcome, Box<dyn WorkflowHost>) {
+    let (outcome, _, host) = run_then_query(engine, pre, config, input, seed, host, None).await;
+    (outcome, host)
+}
+
+/// Runs `run`, and when it returns and `query` is given, asks the same
+/// instance the query (answered from the final state).
+pub(super) async fn run_then_query(
+    engine: &Engine,
+    pre: &WorkflowPre<WfState>,
+    config: &SandboxConfig,
+    input: Vec<u8>,
+    seed: u64,
+    host: Box<dyn WorkflowHost>,
+    query: Option<(String, Payload)>,
+) -> (RunOutcome, Option<FinalAnswer>, Box<dyn WorkflowHost>) {
+    let mut store = new_store(engine, config, seed, host);
+    let mut answer = None;
     let result = async {
         let instance = pre.instantiate_async(&mut store).await?;
-        instance.call_run(&mut store, &input).await
+        let r = instance.call_run(&mut store, &input).await?;
+        if let Some((name, qinput)) = query {
+            store.data_mut().cpu.reset();
+            answer = Some(
+                match instance.call_query(&mut store, &name, &qinput.0).await {
+                    Ok(a) => Ok(a.map(Payload).map_err(failure_from_wit)),
+                    Err(e) => Err(trap_reason(&e, &[])),
+                },
+            );
+        }
+        Ok::<_, wasmtime::Error>(r)
     }
     .await;
     let outcome = match result {
@@ -267,7 +389,89 @@ pub(super) async fn run(
         },
     };
     store.data_mut().flush_output(true);
-    (outcome, store.into_data().host)
+    (outcome, answer, store.into_data().host)
+}
+
+/// Asks a workflow component which signal, query and update names it serves.
+pub(super) async fn handler_names(
+    engine: &Engine,
+    pre: &WorkflowPre<WfState>,
+    config: &SandboxConfig,
+) -> Result<HandlerNames, super::ModuleError> {
+    let mut store = new_store(engine, config, 0, Box::new(NoHost));
+    let call = async {
+        let instance = pre.instantiate_async(&mut store).await?;
+        instance.call_handlers(&mut store).await
+    };
+    let names = tokio::time::timeout(std::time::Duration::from_secs(10), call)
+        .await
+        .map_err(|_| super::ModuleError::Invalid("`handlers` did not return within 10 s".into()))?
+        .map_err(|e| {
+            super::ModuleError::Invalid(format!("`handlers` failed: {}", super::error_chain(&e)))
+        })?;
+    Ok(HandlerNames {
+        signals: names.signals,
+        queries: names.queries,
+        updates: names.updates,
+    })
+}
+
+/// The host of a guest that must not call the runtime (deploy-time inspection).
+struct NoHost;
+
+#[derive(Debug, thiserror::Error)]
+#[error("the runtime is not available while the host inspects the component")]
+struct NotRunning;
+
+fn not_running<T>() -> Result<T, HostStop> {
+    Err(HostStop(Box::new(NotRunning)))
+}
+
+impl WorkflowHost for NoHost {
+    fn start_activity(
+        &mut self,
+        _: String,
+        _: Payload,
+        _: ActivityOptions,
+    ) -> Result<u64, HostStop> {
+        not_running()
+    }
+    fn start_timer(&mut self, _: u64) -> Result<u64, HostStop> {
+        not_running()
+    }
+    fn patched(&mut self, _: String) -> Result<bool, HostStop> {
+        not_running()
+    }
+    fn receive_signal(&mut self, _: String) -> Result<u64, HostStop> {
+        not_running()
+    }
+    fn wait(
+        &mut self,
+        _: Vec<u64>,
+    ) -> Pin<Box<dyn Future<Output = Result<Delivery, HostStop>> + Send + '_>> {
+        Box::pin(async { not_running() })
+    }
+    fn respond(&mut self, _: u64, _: Result<Payload, Failure>) -> Result<(), HostStop> {
+        not_running()
+    }
+    fn complete_update(&mut self, _: String, _: Result<Payload, Failure>) -> Result<(), HostStop> {
+        not_running()
+    }
+    fn now_ms(&self) -> u64 {
+        0
+    }
+    fn random(&mut self) -> u64 {
+        0
+    }
+    fn log(&mut self, _: LogLevel, _: &str) {}
+    fn info(&self) -> WorkflowInfo {
+        WorkflowInfo {
+            workflow_type: String::new(),
+            execution_id: String::new(),
+            module: String::new(),
+            started_at_ms: 0,
+        }
+    }
 }
 
 /// A trap as a person should read it: the cause, then the guest's last words.

@@ -5,14 +5,23 @@
 //! randomness. The host records each answer, so a replay of the same code over
 //! the same history takes the same path.
 
+mod handlers;
+mod options;
+
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
+use std::rc::Rc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::failure::Failure;
+
+#[doc(hidden)]
+pub use handlers::{__handlers, __query, __run};
+pub use handlers::{Handlers, SignalChannel};
+pub use options::{ActivityOptions, RetryPolicy};
 
 #[doc(hidden)]
 pub mod bindings {
@@ -29,96 +38,20 @@ use bindings::weft::workflow::runtime;
 
 pub use runtime::LogLevel;
 
-/// A workflow type. `run` is the body; it gets the decoded input and returns
+/// A workflow type, implemented on the struct that holds its state (start
+/// from `Default`). `run` is the body; it gets the decoded input and returns
 /// the output (encoded as JSON) or a failure, which ends the execution as
-/// `failed`.
-pub trait Workflow {
+/// `failed`. `handlers` declares the signals it receives and registers its
+/// queries and updates.
+pub trait Workflow: Default + 'static {
     type Input: DeserializeOwned;
     type Output: Serialize;
 
-    fn run(ctx: &mut Ctx, input: Self::Input) -> Result<Self::Output, Failure>;
-}
+    fn run(ctx: &mut Ctx<Self>, input: Self::Input) -> Result<Self::Output, Failure>;
 
-/// The host's default retry policy is Temporal's: 1 s, doubling, capped at
-/// 100 s, unlimited attempts.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RetryPolicy {
-    pub initial_interval: Duration,
-    pub backoff_coefficient: f64,
-    pub maximum_interval: Duration,
-    /// 0 means no limit.
-    pub maximum_attempts: u32,
-    /// Failure kinds that end the activity at once.
-    pub non_retryable_kinds: Vec<String>,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            initial_interval: Duration::from_secs(1),
-            backoff_coefficient: 2.0,
-            maximum_interval: Duration::from_secs(100),
-            maximum_attempts: 0,
-            non_retryable_kinds: Vec::new(),
-        }
+    fn handlers(handlers: &mut Handlers<Self>) {
+        let _ = handlers;
     }
-}
-
-impl RetryPolicy {
-    /// At most `n` attempts, otherwise the defaults.
-    pub fn attempts(n: u32) -> Self {
-        RetryPolicy {
-            maximum_attempts: n,
-            ..RetryPolicy::default()
-        }
-    }
-
-    pub fn initial_interval(mut self, d: Duration) -> Self {
-        self.initial_interval = d;
-        self
-    }
-
-    pub fn non_retryable(mut self, kind: impl Into<String>) -> Self {
-        self.non_retryable_kinds.push(kind.into());
-        self
-    }
-}
-
-/// Options for one activity call; `Default` takes the host's defaults.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ActivityOptions {
-    pub retry: Option<RetryPolicy>,
-    /// Limit on one attempt.
-    pub start_to_close_timeout: Option<Duration>,
-}
-
-impl ActivityOptions {
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = Some(policy);
-        self
-    }
-
-    pub fn start_to_close_timeout(mut self, d: Duration) -> Self {
-        self.start_to_close_timeout = Some(d);
-        self
-    }
-
-    fn to_wit(&self) -> runtime::ActivityOptions {
-        runtime::ActivityOptions {
-            retry: self.retry.as_ref().map(|r| runtime::RetryPolicy {
-                initial_interval_ms: millis(r.initial_interval),
-                backoff_coefficient: r.backoff_coefficient,
-                maximum_interval_ms: millis(r.maximum_interval),
-                maximum_attempts: r.maximum_attempts,
-                non_retryable_kinds: r.non_retryable_kinds.clone(),
-            }),
-            start_to_close_timeout_ms: self.start_to_close_timeout.map(millis),
-        }
-    }
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// What the host knows about this execution.
@@ -171,20 +104,38 @@ impl<T> Selectable for Pending<T> {
     }
 }
 
-type Outcome = Result<Vec<u8>, Failure>;
+pub(crate) type Outcome = Result<Vec<u8>, Failure>;
 
-/// The workflow's door to the host.
-pub struct Ctx {
+/// The workflow's door to the host, and the owner of its state `W` (the
+/// workflow struct): the main flow reads and changes it between steps with
+/// [`Ctx::state`] and [`Ctx::state_mut`], and query and update handlers see
+/// the same value when they run at the flow's waits. The borrow checker keeps
+/// a reference to the state from living across a step, so handlers never
+/// race the main flow.
+pub struct Ctx<W: 'static> {
     /// Completions the host delivered before the code asked for them (a select
     /// or a join-all receives them in history order).
     ready: BTreeMap<u64, Outcome>,
+    state: W,
+    handlers: Rc<Handlers<W>>,
 }
 
-impl Ctx {
-    fn new() -> Self {
+impl<W: 'static> Ctx<W> {
+    pub(crate) fn new(state: W, handlers: Rc<Handlers<W>>) -> Self {
         Ctx {
             ready: BTreeMap::new(),
+            state,
+            handlers,
         }
+    }
+
+    /// The workflow's state, as queries see it.
+    pub fn state(&self) -> &W {
+        &self.state
+    }
+
+    pub fn state_mut(&mut self) -> &mut W {
+        &mut self.state
     }
 
     /// Runs an activity with the host's default options and waits for its
@@ -239,7 +190,7 @@ impl Ctx {
 
     /// Starts a durable timer that fires after `d` of workflow time.
     pub fn timer(&mut self, d: Duration) -> Pending<()> {
-        Pending::new(runtime::start_timer(millis(d)))
+        Pending::new(runtime::start_timer(options::millis(d)))
     }
 
     /// Sleeps for `d` of workflow time. Durable: a restart in between does not
@@ -250,17 +201,50 @@ impl Ctx {
         let _ = self.join(t);
     }
 
+    /// The channel of the signals named `name` (declare the name in
+    /// [`Workflow::handlers`] too, so the host accepts them). Receive with
+    /// [`Ctx::receive`], or race it in [`Ctx::select`]; signals queue up in
+    /// the order they were sent until received, none is lost.
+    pub fn signal_channel<T: DeserializeOwned>(&mut self, name: &str) -> SignalChannel<T> {
+        SignalChannel::new(name)
+    }
+
+    /// Waits for the next signal on `channel` and decodes it (a payload that
+    /// does not decode is an `InvalidInput` failure, not a crash).
+    pub fn receive<T: DeserializeOwned>(
+        &mut self,
+        channel: &SignalChannel<T>,
+    ) -> Result<T, Failure> {
+        let handle = channel.take();
+        let bytes = self.take(handle)?;
+        let bytes: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
+        serde_json::from_slice(bytes).map_err(|e| {
+            Failure::non_retryable(
+                "InvalidInput",
+                format!(
+                    "signal `{}` carried input that is not the JSON expected: {e}",
+                    channel.name()
+                ),
+            )
+        })
+    }
+
     /// Waits for one pending command and decodes its output.
     pub fn join<T: DeserializeOwned>(&mut self, p: Pending<T>) -> Result<T, Failure> {
-        let outcome = match self.ready.remove(&p.handle) {
+        let outcome = self.take(p.handle);
+        decode(p.handle, outcome)
+    }
+
+    /// The outcome of `handle`, buffered or waited for.
+    fn take(&mut self, handle: u64) -> Outcome {
+        match self.ready.remove(&handle) {
             Some(o) => o,
             None => {
-                let c = runtime::wait(&[p.handle]);
-                debug_assert_eq!(c.handle, p.handle);
-                from_wit(c.outcome)
+                let (h, outcome) = self.wait(&[handle]);
+                debug_assert_eq!(h, handle);
+                outcome
             }
-        };
-        decode(p.handle, outcome)
+        }
     }
 
     /// Waits for all of `ps` and returns their results in the order given.
@@ -279,37 +263,112 @@ impl Ctx {
             if missing.is_empty() {
                 break;
             }
-            let c = runtime::wait(&missing);
-            self.ready.insert(c.handle, from_wit(c.outcome));
+            let (h, outcome) = self.wait(&missing);
+            self.ready.insert(h, outcome);
         }
         ps.into_iter().map(|p| self.join(p)).collect()
     }
 
     /// Waits until the first of `candidates` completes and returns its index.
-    /// The winner's result stays buffered: join it to read it (selecting again
-    /// before joining returns the same winner). When several winners are
-    /// already buffered, the one listed first wins; otherwise the one the
-    /// history recorded first. The losers keep running; join or select them
-    /// later, or leave them.
+    /// The winner's result stays buffered: join (or receive) it to read it
+    /// (selecting again before that returns the same winner). When several
+    /// winners are already buffered, the one listed first wins; otherwise the
+    /// one the history recorded first. The losers keep running; join or
+    /// select them later, or leave them.
     pub fn select(&mut self, candidates: &[&dyn Selectable]) -> usize {
         assert!(
             !candidates.is_empty(),
             "select needs at least one candidate"
         );
-        if let Some(i) = candidates
-            .iter()
-            .position(|c| self.ready.contains_key(&c.handle()))
-        {
+        let handles: Vec<u64> = candidates.iter().map(|c| c.handle()).collect();
+        if let Some(i) = handles.iter().position(|h| self.ready.contains_key(h)) {
             return i;
         }
-        let handles: Vec<u64> = candidates.iter().map(|c| c.handle()).collect();
-        let c = runtime::wait(&handles);
+        let (h, outcome) = self.wait(&handles);
         let i = handles
             .iter()
-            .position(|h| *h == c.handle)
+            .position(|x| *x == h)
             .expect("the host completes one of the handles asked for");
-        self.ready.insert(c.handle, from_wit(c.outcome));
+        self.ready.insert(h, outcome);
         i
+    }
+
+    /// Like [`Ctx::select`], but also returns `None` as soon as `until` holds
+    /// for the state (checked first, then after each update handler runs): a
+    /// loop that waits for its timer or its signals can end when an update
+    /// changes the state.
+    pub fn select_until(
+        &mut self,
+        candidates: &[&dyn Selectable],
+        until: impl Fn(&W) -> bool,
+    ) -> Option<usize> {
+        if until(&self.state) {
+            return None;
+        }
+        let handles: Vec<u64> = candidates.iter().map(|c| c.handle()).collect();
+        if let Some(i) = handles.iter().position(|h| self.ready.contains_key(h)) {
+            return Some(i);
+        }
+        let (h, outcome) = self.wait_or(&handles, Some(&until))?;
+        let i = handles
+            .iter()
+            .position(|x| *x == h)
+            .expect("the host completes one of the handles asked for");
+        self.ready.insert(h, outcome);
+        Some(i)
+    }
+
+    /// Blocks until `until` holds for the state; only update handlers can
+    /// make it hold (queries are read-only).
+    pub fn wait_until(&mut self, until: impl Fn(&W) -> bool) {
+        if until(&self.state) {
+            return;
+        }
+        let _ = self.wait_or(&[], Some(&until));
+    }
+
+    /// The one place the workflow blocks: returns the next completion among
+    /// `handles`, answering queries and running updates that arrive first.
+    fn wait(&mut self, handles: &[u64]) -> (u64, Outcome) {
+        self.wait_or(handles, None)
+            .expect("without a condition, a wait ends only with a completion")
+    }
+
+    fn wait_or(
+        &mut self,
+        handles: &[u64],
+        until: Option<&dyn Fn(&W) -> bool>,
+    ) -> Option<(u64, Outcome)> {
+        loop {
+            match runtime::wait(handles) {
+                runtime::Delivery::Completed(c) => return Some((c.handle, from_wit(c.outcome))),
+                runtime::Delivery::Query(r) => {
+                    let answer = self
+                        .handlers
+                        .clone()
+                        .answer_query(&self.state, &r.name, &r.input);
+                    let answer = answer.map_err(to_wit);
+                    runtime::respond(r.id, as_wit(&answer));
+                }
+                runtime::Delivery::ValidateUpdate(r) => {
+                    let answer = self
+                        .handlers
+                        .clone()
+                        .validate(&self.state, &r.name, &r.input)
+                        .map(|()| Vec::new());
+                    let answer = answer.map_err(to_wit);
+                    runtime::respond(r.id, as_wit(&answer));
+                }
+                runtime::Delivery::Update(u) => {
+                    let outcome = self.handlers.clone().run_update(self, &u.name, &u.input);
+                    let outcome = outcome.map_err(to_wit);
+                    runtime::complete_update(&u.update_id, as_wit(&outcome));
+                    if until.is_some_and(|c| c(&self.state)) {
+                        return None;
+                    }
+                }
+            }
+        }
     }
 
     /// Guards a change to workflow code that running executions have not
@@ -368,7 +427,7 @@ impl Ctx {
     }
 }
 
-fn from_wit(o: Result<Vec<u8>, bindings::Failure>) -> Outcome {
+pub(crate) fn from_wit(o: Result<Vec<u8>, bindings::Failure>) -> Outcome {
     o.map_err(|f| Failure {
         details: Failure::details_from_bytes(f.details),
         kind: f.kind,
@@ -392,46 +451,15 @@ fn decode<T: DeserializeOwned>(handle: u64, outcome: Outcome) -> Result<T, Failu
     }))
 }
 
-fn to_wit(f: Failure) -> bindings::Failure {
+fn as_wit(r: &Result<Vec<u8>, bindings::Failure>) -> Result<&[u8], &bindings::Failure> {
+    r.as_ref().map(Vec::as_slice)
+}
+
+pub(crate) fn to_wit(f: Failure) -> bindings::Failure {
     bindings::Failure {
         details: f.details_bytes(),
         kind: f.kind,
         message: f.message,
         non_retryable: f.non_retryable,
     }
-}
-
-#[doc(hidden)]
-pub fn __run<W: Workflow>(input: Vec<u8>) -> Result<Vec<u8>, bindings::Failure> {
-    let bytes: &[u8] = if input.is_empty() { b"null" } else { &input };
-    let input: W::Input = serde_json::from_slice(bytes)
-        .map_err(|e| to_wit(Failure::bad_input("the workflow input", e)))?;
-    let mut ctx = Ctx::new();
-    let output = W::run(&mut ctx, input).map_err(to_wit)?;
-    serde_json::to_vec(&output).map_err(|e| to_wit(Failure::new("InvalidOutput", e.to_string())))
-}
-
-/// Exports a [`Workflow`] as the component's `run`.
-///
-/// ```ignore
-/// weft_sdk::export_workflow!(Hello);
-/// ```
-#[macro_export]
-macro_rules! export_workflow {
-    ($ty:ty) => {
-        struct __WeftWorkflowExport;
-
-        impl $crate::workflow::bindings::Guest for __WeftWorkflowExport {
-            fn run(
-                input: ::std::vec::Vec<u8>,
-            ) -> ::std::result::Result<::std::vec::Vec<u8>, $crate::workflow::bindings::Failure>
-            {
-                $crate::workflow::__run::<$ty>(input)
-            }
-        }
-
-        $crate::workflow::bindings::__weft_export_workflow_world!(
-            __WeftWorkflowExport with_types_in $crate::workflow::bindings
-        );
-    };
 }

@@ -1,0 +1,87 @@
+//! Options of an activity call.
+
+use std::time::Duration;
+
+use super::bindings::weft::workflow::runtime;
+
+/// The host's default retry policy is Temporal's: 1 s, doubling, capped at
+/// 100 s, unlimited attempts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    pub initial_interval: Duration,
+    pub backoff_coefficient: f64,
+    pub maximum_interval: Duration,
+    /// 0 means no limit.
+    pub maximum_attempts: u32,
+    /// Failure kinds that end the activity at once.
+    pub non_retryable_kinds: Vec<String>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            initial_interval: Duration::from_secs(1),
+            backoff_coefficient: 2.0,
+            maximum_interval: Duration::from_secs(100),
+            maximum_attempts: 0,
+            non_retryable_kinds: Vec::new(),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// At most `n` attempts, otherwise the defaults.
+    pub fn attempts(n: u32) -> Self {
+        RetryPolicy {
+            maximum_attempts: n,
+            ..RetryPolicy::default()
+        }
+    }
+
+    pub fn initial_interval(mut self, d: Duration) -> Self {
+        self.initial_interval = d;
+        self
+    }
+
+    pub fn non_retryable(mut self, kind: impl Into<String>) -> Self {
+        self.non_retryable_kinds.push(kind.into());
+        self
+    }
+}
+
+/// Options for one activity call; `Default` takes the host's defaults.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ActivityOptions {
+    pub retry: Option<RetryPolicy>,
+    /// Limit on one attempt.
+    pub start_to_close_timeout: Option<Duration>,
+}
+
+impl ActivityOptions {
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    pub fn start_to_close_timeout(mut self, d: Duration) -> Self {
+        self.start_to_close_timeout = Some(d);
+        self
+    }
+
+    pub(super) fn to_wit(&self) -> runtime::ActivityOptions {
+        runtime::ActivityOptions {
+            retry: self.retry.as_ref().map(|r| runtime::RetryPolicy {
+                initial_interval_ms: millis(r.initial_interval),
+                backoff_coefficient: r.backoff_coefficient,
+                maximum_interval_ms: millis(r.maximum_interval),
+                maximum_attempts: r.maximum_attempts,
+                non_retryable_kinds: r.non_retryable_kinds.clone(),
+            }),
+            start_to_close_timeout_ms: self.start_to_close_timeout.map(millis),
+        }
+    }
+}
+
+pub(super) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,397 @@
+//! Talking to a running workflow: signals (recorded, delivered in order),
+//! queries (read-only, never recorded) and updates (validated, then recorded
+//! and run by the workflow, with a result for the caller).
+
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use super::{Engine, EngineError, Msg, PendingRequest, RequestKind};
+use crate::model::{
+    EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, Failure, HistoryExport, ModuleMeta,
+    Payload,
+};
+use crate::store::{Op, OpError};
+
+/// How long a query or a validation may wait for the workflow to reach a wait.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How many times a request is sent again when the instance it was queued on
+/// stopped first (evicted, reloaded).
+const REQUEST_ATTEMPTS: usize = 3;
+
+/// A recorded signal.
+#[derive(Debug, Clone)]
+pub struct SignalReceipt {
+    pub id: ExecutionId,
+    /// The index of its `signal_received` event.
+    pub event_index: u64,
+    /// Whether signal-with-start started the execution.
+    pub started: bool,
+}
+
+/// Where an update stands.
+#[derive(Debug, Clone)]
+pub enum UpdateStatus {
+    /// Accepted and recorded; its handler has not finished yet.
+    Accepted,
+    Completed(Result<Payload, Failure>),
+}
+
+#[derive(Debug, Clone)]
+pub struct UpdateOutcome {
+    pub update_id: String,
+    pub status: UpdateStatus,
+}
+
+impl Engine {
+    fn meta_of(&self, record: &ExecutionRecord) -> Result<ModuleMeta, EngineError> {
+        self.inner
+            .store
+            .module_meta(&record.module)?
+            .ok_or_else(|| {
+                EngineError::Conflict(format!(
+                    "module {} is missing from the store",
+                    record.module
+                ))
+            })
+    }
+
+    fn unknown(
+        record: &ExecutionRecord,
+        what: &'static str,
+        name: &str,
+        known: &[String],
+    ) -> String {
+        format!(
+            "workflow type {} (module {}) declares no {what} named {name:?}; it declares: [{}]",
+            record.workflow_type,
+            record.module.short(),
+            known.join(", ")
+        )
+    }
+
+    /// Records a signal and wakes the workflow. A signal to a name the
+    /// workflow does not declare is still recorded (nothing is lost) and
+    /// reported as an error naming what it does declare.
+    pub async fn signal(
+        &self,
+        id: &str,
+        name: &str,
+        input: Payload,
+    ) -> Result<SignalReceipt, EngineError> {
+        let record = self.execution(id)?;
+        if !matches!(
+            record.status,
+            ExecutionStatus::Running | ExecutionStatus::Stalled
+        ) {
+            return Err(EngineError::Conflict(format!(
+                "execution {id} is {}: signals go to running executions",
+                record.status
+            )));
+        }
+        let event_index = self.append_signal(&record.id, name, input).await?;
+        let meta = self.meta_of(&record)?;
+        if !meta.signals.iter().any(|s| s == name) {
+            return Err(EngineError::UnknownName(format!(
+                "{}; the signal was recorded (event {event_index}), so nothing is lost",
+                Self::unknown(&record, "signal", name, &meta.signals)
+            )));
+        }
+        Ok(SignalReceipt {
+            id: record.id,
+            event_index,
+            started: false,
+        })
+    }
+
+    async fn append_signal(
+        &self,
+        id: &ExecutionId,
+        name: &str,
+        input: Payload,
+    ) -> Result<u64, EngineError> {
+        if name.is_empty() {
+            return Err(EngineError::BadRequest("a signal needs a name".into()));
+        }
+        let before = self.inner.store.history_len(id)?;
+        let event = EventKind::SignalReceived {
+            name: name.to_owned(),
+            input,
+        };
+        let out = self
+            .inner
+            .store
+            .write(vec![Op::append(id, self.inner.clock.now_ms(), vec![event])])
+            .await?;
+        if let Some(Err(e)) = out.into_iter().next() {
+            return Err(EngineError::Conflict(e.to_string()));
+        }
+        self.inner.wake(id);
+        // The index is exact unless another writer appended in between; it
+        // is informational.
+        Ok(before)
+    }
+
+    /// Starts the execution `id` of `workflow_type` unless it exists, then
+    /// signals it either way.
+    pub async fn signal_with_start(
+        &self,
+        workflow_type: &str,
+        id: &str,
+        input: Payload,
+        signal: &str,
+        signal_input: Payload,
+    ) -> Result<SignalReceipt, EngineError> {
+        let started = match self.start(workflow_type, Some(id), input).await {
+            Ok(_) => true,
+            Err(EngineError::Conflict(_)) => false,
+            Err(e) => return Err(e),
+        };
+        let mut receipt = self.signal(id, signal, signal_input).await?;
+        receipt.started = started;
+        Ok(receipt)
+    }
+
+    /// Asks the workflow a read-only question, answered from its current
+    /// state: by its instance in memory (loaded by replay if it was
+    /// evicted), or, for a closed execution, by replaying it to its end.
+    pub async fn query(
+        &self,
+        id: &str,
+        name: &str,
+        input: Payload,
+    ) -> Result<Result<Payload, Failure>, EngineError> {
+        let record = self.execution(id)?;
+        let meta = self.meta_of(&record)?;
+        if !meta.queries.iter().any(|q| q == name) {
+            return Err(EngineError::UnknownName(Self::unknown(
+                &record,
+                "query",
+                name,
+                &meta.queries,
+            )));
+        }
+        match record.status {
+            ExecutionStatus::Running => {
+                self.request(&record, RequestKind::Query, name, input).await
+            }
+            ExecutionStatus::Completed | ExecutionStatus::Failed => {
+                let events = self.inner.store.history(&record.id, 0)?;
+                let bytes = self
+                    .inner
+                    .store
+                    .module_bytes(&record.module)?
+                    .ok_or_else(|| {
+                        EngineError::Conflict(format!("module {} is missing", record.module))
+                    })?;
+                let history = HistoryExport {
+                    format: HistoryExport::FORMAT.to_owned(),
+                    execution_id: record.id.to_string(),
+                    workflow_type: record.workflow_type.to_string(),
+                    module: record.module.to_string(),
+                    events,
+                };
+                super::offline::query_closed(
+                    &self.inner.runtime,
+                    record.module,
+                    bytes,
+                    history,
+                    name.to_owned(),
+                    input,
+                )
+                .await
+                .map_err(|reason| {
+                    EngineError::Conflict(format!(
+                        "the query could not be answered from the final state: {reason}"
+                    ))
+                })
+            }
+            ExecutionStatus::Stalled => Err(EngineError::Conflict(format!(
+                "execution {id} is stalled ({}): deploy a fix and upgrade it to query it",
+                record
+                    .stall_reason
+                    .as_deref()
+                    .unwrap_or("no reason recorded")
+            ))),
+        }
+    }
+
+    /// Hands a request to the running instance and waits for its answer.
+    async fn request(
+        &self,
+        record: &ExecutionRecord,
+        kind: RequestKind,
+        name: &str,
+        input: Payload,
+    ) -> Result<Result<Payload, Failure>, EngineError> {
+        for _ in 0..REQUEST_ATTEMPTS {
+            let (reply, answer) = oneshot::channel();
+            let msg = Msg::Request(PendingRequest {
+                kind,
+                name: name.to_owned(),
+                input: input.clone(),
+                reply,
+            });
+            if self.inner.deliver(&record.id, msg).is_err() {
+                return Err(EngineError::Conflict(format!(
+                    "execution {} is no longer running",
+                    record.id
+                )));
+            }
+            match tokio::time::timeout(REQUEST_TIMEOUT, answer).await {
+                Err(_) => {
+                    return Err(EngineError::Unavailable(format!(
+                        "execution {} did not reach a wait within {} s to answer",
+                        record.id,
+                        REQUEST_TIMEOUT.as_secs()
+                    )))
+                }
+                // The instance stopped before answering: send it again.
+                Ok(Err(_)) => continue,
+                Ok(Ok(Err(f))) if f.kind == "unavailable" => continue,
+                Ok(Ok(answer)) => return Ok(answer),
+            }
+        }
+        Err(EngineError::Unavailable(format!(
+            "execution {} kept stopping before it could answer: try again",
+            record.id
+        )))
+    }
+
+    /// Sends an update: the validator (if any) runs first and a rejection
+    /// leaves no trace; an accepted update is recorded, then run by the
+    /// workflow. With the same `update_id` twice, it is applied once and both
+    /// calls get its result. Waits up to `wait` for the result.
+    pub async fn update(
+        &self,
+        id: &str,
+        name: &str,
+        input: Payload,
+        update_id: Option<&str>,
+        wait: Duration,
+    ) -> Result<UpdateOutcome, EngineError> {
+        let record = self.execution(id)?;
+        let update_id = match update_id {
+            Some(u) if u.is_empty() || u.len() > 200 => {
+                return Err(EngineError::BadRequest(
+                    "an update id is 1 to 200 characters".into(),
+                ))
+            }
+            Some(u) => u.to_owned(),
+            None => format!("upd_{}", ulid::Ulid::new().to_string().to_lowercase()),
+        };
+        if self.find_update(&record.id, &update_id)?.is_none() {
+            if record.status != ExecutionStatus::Running {
+                return Err(EngineError::Conflict(format!(
+                    "execution {id} is {}: updates go to running executions",
+                    record.status
+                )));
+            }
+            let meta = self.meta_of(&record)?;
+            if !meta.updates.iter().any(|u| u == name) {
+                return Err(EngineError::UnknownName(Self::unknown(
+                    &record,
+                    "update",
+                    name,
+                    &meta.updates,
+                )));
+            }
+            if let Err(f) = self
+                .request(&record, RequestKind::Validate, name, input.clone())
+                .await?
+            {
+                return Err(EngineError::Rejected(f));
+            }
+            let mut op = Op::append(
+                &record.id,
+                self.inner.clock.now_ms(),
+                vec![EventKind::UpdateAccepted {
+                    update_id: update_id.clone(),
+                    name: name.to_owned(),
+                    input,
+                }],
+            );
+            if let Op::Append { unique_update, .. } = &mut op {
+                *unique_update = Some(update_id.clone());
+            }
+            match self.inner.store.write(vec![op]).await?.into_iter().next() {
+                Some(Ok(())) | Some(Err(OpError::DuplicateUpdate(_))) => {}
+                Some(Err(e)) => return Err(EngineError::Conflict(e.to_string())),
+                None => {}
+            }
+            tracing::info!(execution = %record.id, update = %update_id, %name, "update accepted");
+            self.inner.wake(&record.id);
+        }
+        self.update_result(id, &update_id, wait).await
+    }
+
+    /// Where update `update_id` stands, waiting up to `wait` for its result.
+    pub async fn update_result(
+        &self,
+        id: &str,
+        update_id: &str,
+        wait: Duration,
+    ) -> Result<UpdateOutcome, EngineError> {
+        let mut rx = self.inner.updates.subscribe();
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let record = self.execution(id)?;
+            let found =
+                self.find_update(&record.id, update_id)?
+                    .ok_or_else(|| EngineError::NotFound {
+                        what: "update",
+                        name: update_id.to_owned(),
+                        hint: " for this execution",
+                    })?;
+            if let UpdateStatus::Completed(_) = &found {
+                return Ok(UpdateOutcome {
+                    update_id: update_id.to_owned(),
+                    status: found,
+                });
+            }
+            if record.status.is_settled() {
+                return Err(EngineError::Conflict(format!(
+                    "execution {id} is {} and did not finish update {update_id}",
+                    record.status
+                )));
+            }
+            if tokio::time::timeout_at(deadline, rx.changed())
+                .await
+                .is_err()
+            {
+                return Ok(UpdateOutcome {
+                    update_id: update_id.to_owned(),
+                    status: UpdateStatus::Accepted,
+                });
+            }
+        }
+    }
+
+    fn find_update(
+        &self,
+        id: &ExecutionId,
+        update_id: &str,
+    ) -> Result<Option<UpdateStatus>, EngineError> {
+        let mut status = None;
+        for e in self.inner.store.history(id, 0)? {
+            match e.event {
+                EventKind::UpdateAccepted { update_id: u, .. } if u == update_id => {
+                    status = Some(UpdateStatus::Accepted);
+                }
+                EventKind::UpdateCompleted {
+                    update_id: u,
+                    output,
+                    failure,
+                    ..
+                } if u == update_id => {
+                    status = Some(UpdateStatus::Completed(match failure {
+                        Some(f) => Err(f),
+                        None => Ok(output.unwrap_or_default()),
+                    }));
+                }
+                _ => {}
+            }
+        }
+        Ok(status)
+    }
+}

@@ -1,0 +1,324 @@
+//! Workflows as actors: signals, queries and updates against a real host,
+//! across SIGKILLs, evictions and completion. Time is skipped, never slept.
+
+use std::time::Duration;
+
+use weft_e2e::serde_json::{json, Value};
+use weft_e2e::Host;
+
+const DAY: u64 = 24 * 3_600_000;
+
+fn subscribe(host: &Host, id: &str) {
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"workflow_type": "subscription", "id": id, "input": {"customer": "ada", "plan": "basic"}})),
+    );
+    assert_eq!(status, 201, "{v}");
+}
+
+fn status(host: &Host, id: &str) -> Value {
+    let (code, v) = host.call(
+        "POST",
+        &format!("/v1/executions/{id}/queries"),
+        Some(json!({"name": "status"})),
+    );
+    assert_eq!(code, 200, "{v}");
+    v["output"].clone()
+}
+
+fn signal(host: &Host, id: &str, name: &str, input: Value) -> (u16, Value) {
+    host.call(
+        "POST",
+        &format!("/v1/executions/{id}/signals"),
+        Some(json!({"name": name, "input": input})),
+    )
+}
+
+fn count(host: &Host, id: &str, kind: &str) -> usize {
+    host.event_kinds(id).iter().filter(|k| *k == kind).count()
+}
+
+#[test]
+fn signals_arrive_in_order_and_none_is_lost_across_a_sigkill() {
+    let mut host = Host::start();
+    host.deploy_examples();
+    subscribe(&host, "sub-1");
+    for plan in ["pro", "basic", "pro"] {
+        let (code, v) = signal(&host, "sub-1", "change-plan", json!(plan));
+        assert_eq!(code, 202, "{v}");
+    }
+    host.eventually("three plan changes", |h| {
+        status(h, "sub-1")["plan_changes"] == 3
+    });
+    assert_eq!(
+        status(&host, "sub-1")["plan"],
+        "pro",
+        "the last signal wins"
+    );
+
+    // Recorded when the call returns: a SIGKILL right after loses nothing.
+    let out = host.cli_ok(&["signal", "sub-1", "change-plan", "--input", "\"basic\""]);
+    assert!(out.contains("recorded as event"), "{out}");
+    host.kill_and_restart();
+    host.eventually("the fourth change after the restart", |h| {
+        status(h, "sub-1")["plan_changes"] == 4
+    });
+    let s = status(&host, "sub-1");
+    assert_eq!(s["plan"], "basic", "{s}");
+    assert_eq!(count(&host, "sub-1", "signal_received"), 4);
+
+    // A name the workflow does not declare: recorded, and the sender told.
+    let (code, v) = signal(&host, "sub-1", "refund", json!(10));
+    assert_eq!(code, 404, "{v}");
+    assert_eq!(v["error"]["code"], "unknown-name");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("change-plan") && message.contains("recorded"),
+        "{v}"
+    );
+    assert_eq!(count(&host, "sub-1", "signal_received"), 5);
+
+    // A month later the current plan is billed.
+    host.advance(30 * DAY);
+    host.eventually("the first bill", |h| {
+        status(h, "sub-1")["months_billed"] == 1
+    });
+    let s = status(&host, "sub-1");
+    assert_eq!(s["invoices"][0]["amount_cents"], 1000, "{s}");
+    assert_eq!(s["invoices"][0]["plan"], "basic", "{s}");
+}
+
+#[test]
+fn queries_answer_from_cached_evicted_and_closed_executions() {
+    let host = Host::with_args(&["--manual-clock", "--evict-after-ms", "0"]);
+    host.deploy_examples();
+    subscribe(&host, "sub-2");
+    signal(&host, "sub-2", "change-plan", json!("pro"));
+    host.eventually("the execution to be evicted after the signal", |h| {
+        h.describe("sub-2")["cached"] == false && count(h, "sub-2", "signal_awaited") == 2
+    });
+    // Evicted: the host replays it to answer.
+    let s = status(&host, "sub-2");
+    assert_eq!(s["plan"], "pro", "{s}");
+    assert_eq!(s["active"], true);
+    let history_before = host.event_kinds("sub-2").len();
+    let out = host.cli_ok(&["query", "sub-2", "status"]);
+    assert!(out.contains("\"plan\":\"pro\""), "{out}");
+    assert_eq!(
+        host.event_kinds("sub-2").len(),
+        history_before,
+        "queries are never recorded"
+    );
+
+    // Closed: answered from the final state.
+    let (code, v) = host.call(
+        "POST",
+        "/v1/executions/sub-2/updates",
+        Some(json!({"name": "cancel", "input": {"reason": "moving"}})),
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(host.wait_result("sub-2")["status"], "completed");
+    let s = status(&host, "sub-2");
+    assert_eq!(s["active"], false, "{s}");
+    assert_eq!(s["plan"], "pro", "{s}");
+
+    let (code, v) = host.call(
+        "POST",
+        "/v1/executions/sub-2/queries",
+        Some(json!({"name": "nope"})),
+    );
+    assert_eq!(code, 404, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("status"),
+        "{v}"
+    );
+}
+
+#[test]
+fn a_query_that_misbehaves_fails_alone() {
+    let host = Host::start();
+    host.deploy_examples();
+    let id = host.start_execution("misbehave", json!({"mode": "sleep"}));
+    host.eventually("the timer", |h| count(h, &id, "timer_started") == 1);
+    assert_eq!(host.describe(&id)["cached"], true);
+
+    let ask = |name: &str| {
+        host.call(
+            "POST",
+            &format!("/v1/executions/{id}/queries"),
+            Some(json!({"name": name})),
+        )
+    };
+    let (code, v) = ask("sneaky");
+    assert_eq!(code, 422, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("read-only"),
+        "{v}"
+    );
+    let (code, v) = ask("crash");
+    assert_eq!(code, 422, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("crashes"),
+        "{v}"
+    );
+    let (code, v) = ask("mode");
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["output"], "misbehave");
+
+    // The workflow never noticed.
+    assert_eq!(host.result_now(&id)["status"], "running");
+    assert_eq!(count(&host, &id, "timer_started"), 1);
+    host.advance(60_000);
+    assert_eq!(host.wait_result(&id)["output"], "slept");
+}
+
+#[test]
+fn an_accepted_update_completes_after_a_sigkill() {
+    let mut host = Host::start();
+    host.deploy_examples();
+    subscribe(&host, "sub-3");
+    host.eventually("the timer", |h| count(h, "sub-3", "timer_started") == 1);
+
+    // The final charge takes a while; the host dies once the update is accepted.
+    let out = host.cli(&[
+        "update",
+        "sub-3",
+        "cancel",
+        "--input",
+        r#"{"reason": "moving", "processing_ms": 1500}"#,
+        "--update-id",
+        "cancel-1",
+        "--no-wait",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "accepted, still running");
+    host.wait_for_log("activity started", 1, Duration::from_secs(30));
+    assert_eq!(count(&host, "sub-3", "update_accepted"), 1);
+    host.kill_and_restart();
+
+    let out = host.cli_ok(&["update-result", "sub-3", "cancel-1", "--wait"]);
+    let invoice: Value = weft_e2e::serde_json::from_str(out.trim()).unwrap();
+    assert!(
+        invoice["reason"].as_str().unwrap().contains("moving"),
+        "{invoice}"
+    );
+    let r = host.wait_result("sub-3");
+    assert_eq!(r["output"]["active"], false, "{r}");
+    assert_eq!(count(&host, "sub-3", "update_completed"), 1);
+
+    // The same update id again: applied once, the same result.
+    let (code, v) = host.call(
+        "POST",
+        "/v1/executions/sub-3/updates",
+        Some(json!({"name": "cancel", "input": {"reason": "again"}, "update_id": "cancel-1"})),
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["output"], invoice, "{v}");
+    assert_eq!(count(&host, "sub-3", "update_accepted"), 1);
+}
+
+#[test]
+fn a_rejected_update_leaves_no_trace_and_an_update_id_applies_once() {
+    let host = Host::start();
+    host.deploy_examples();
+    subscribe(&host, "sub-4");
+    host.eventually("the timer", |h| count(h, "sub-4", "timer_started") == 1);
+    let before = host.event_kinds("sub-4");
+
+    let out = host.cli(&["update", "sub-4", "cancel", "--input", r#"{"reason": " "}"#]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("say why"), "{stderr}");
+    let (code, v) = host.call(
+        "POST",
+        "/v1/executions/sub-4/updates",
+        Some(json!({"name": "upgrade-plan", "input": {}})),
+    );
+    assert_eq!(code, 404, "{v}");
+    assert_eq!(
+        host.event_kinds("sub-4"),
+        before,
+        "rejections record nothing"
+    );
+
+    // Two concurrent calls with one update id: one update.
+    let url = host.url.clone();
+    let calls: Vec<_> = (0..2)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                std::process::Command::new(weft_e2e::weft_bin())
+                    .args(["update", "sub-4", "cancel", "--update-id", "u-1"])
+                    .args(["--input", r#"{"reason": "twice"}"#])
+                    .env("WEFT_SERVER", url)
+                    .output()
+                    .unwrap()
+            })
+        })
+        .collect();
+    let outputs: Vec<String> = calls
+        .into_iter()
+        .map(|c| {
+            let out = c.join().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        })
+        .collect();
+    assert_eq!(outputs[0], outputs[1]);
+    assert_eq!(count(&host, "sub-4", "update_accepted"), 1);
+    assert_eq!(count(&host, "sub-4", "update_completed"), 1);
+    let r = host.wait_result("sub-4");
+    assert_eq!(r["output"]["invoices"].as_array().unwrap().len(), 1, "{r}");
+}
+
+#[test]
+fn the_approval_select_takes_each_branch() {
+    let host = Host::start();
+    host.deploy_examples();
+    let approved = host.start_execution("approval", json!({}));
+    let waiting = host.start_execution("approval", json!({}));
+    for id in [&approved, &waiting] {
+        host.eventually("the deadline timer", |h| count(h, id, "timer_started") == 1);
+    }
+    signal(
+        &host,
+        &approved,
+        "decision",
+        json!({"approved": true, "by": "grace"}),
+    );
+    assert_eq!(host.wait_result(&approved)["output"], "approved by grace");
+
+    // Three days less a minute: still waiting; then it times out.
+    host.advance(72 * 3_600_000 - 60_000);
+    assert_eq!(host.result_now(&waiting)["status"], "running");
+    host.advance(60_000);
+    assert_eq!(host.wait_result(&waiting)["output"], "timed out");
+
+    // Signal-with-start: starts it, then signals it; a second call only signals.
+    let out = host.cli_ok(&[
+        "signal",
+        "appr-9",
+        "decision",
+        "--input",
+        r#"{"approved": false, "by": "linus"}"#,
+        "--start",
+        "approval",
+        "--start-input",
+        "{}",
+    ]);
+    assert!(out.contains("(started it)"), "{out}");
+    assert_eq!(host.wait_result("appr-9")["output"], "rejected by linus");
+    let (code, v) = host.call(
+        "POST",
+        "/v1/signal-with-start",
+        Some(json!({"workflow_type": "approval", "id": "appr-9", "signal": "decision"})),
+    );
+    assert_eq!(code, 409, "a closed execution takes no signals: {v}");
+}
