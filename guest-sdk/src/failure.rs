@@ -38,6 +38,16 @@ impl Failure {
         }
     }
 
+    /// The failure of a cancelled operation (kind `cancelled`); returning it
+    /// from a cancelled workflow ends it as cancelled.
+    pub fn cancelled(what: impl std::fmt::Display) -> Self {
+        Failure::non_retryable("cancelled", format!("{what} was cancelled"))
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.kind == "cancelled"
+    }
+
     pub fn with_details(mut self, details: impl Serialize) -> Self {
         self.details = serde_json::to_value(details).ok();
         self

@@ -25,8 +25,8 @@ pub mod workflow;
 pub mod prelude {
     pub use crate::failure::Failure;
     pub use crate::workflow::{
-        ActivityOptions, Ctx, Handlers, LogLevel, Pending, RetryPolicy, Selectable, SignalChannel,
-        Workflow, WorkflowInfo,
+        ActivityOptions, ChildOptions, Ctx, Handlers, LogLevel, ParentClosePolicy, Pending,
+        RetryPolicy, Saga, Selectable, SignalChannel, Workflow, WorkflowInfo,
     };
     pub use serde::{Deserialize, Serialize};
     pub use std::time::Duration;

@@ -318,7 +318,20 @@ fn the_approval_select_takes_each_branch() {
     let (code, v) = host.call(
         "POST",
         "/v1/signal-with-start",
-        Some(json!({"workflow_type": "approval", "id": "appr-9", "signal": "decision"})),
+        Some(
+            json!({"workflow_type": "approval", "id": "appr-9", "input": {}, "signal": "decision",
+                    "signal_input": {"approved": true, "by": "ada"}}),
+        ),
     );
-    assert_eq!(code, 409, "a closed execution takes no signals: {v}");
+    // The id closed, so (by the default reuse policy) a second run starts.
+    assert_eq!(code, 202, "{v}");
+    assert_eq!(v["started"], true, "{v}");
+    let r = host.wait_result("appr-9");
+    assert_eq!(
+        r["output"],
+        "approved by ada",
+        "{r} {:?}",
+        host.event_kinds("appr-9")
+    );
+    assert_eq!(host.describe("appr-9")["run"], 2);
 }

@@ -87,9 +87,18 @@ fn bad_requests_are_rejected_and_change_nothing() {
     let (status, v) = host.call(
         "POST",
         "/v1/executions",
-        Some(json!({"workflow_type": "hello", "id": id, "input": {"name": "two"}})),
+        Some(
+            json!({"workflow_type": "hello", "id": id, "input": {"name": "two"},
+                    "id_reuse_policy": "reject-duplicate"}),
+        ),
     );
     assert_eq!(status, 409, "{v}");
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"workflow_type": "hello", "id": id, "id_reuse_policy": "sometimes"})),
+    );
+    assert_eq!(status, 400, "an unknown policy is refused: {v}");
 
     let (status, v) = host.call("GET", "/v1/executions/wf_nothere", None);
     assert_eq!(status, 404, "{v}");

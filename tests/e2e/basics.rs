@@ -16,7 +16,7 @@ fn hello_runs_from_the_cli_and_the_api() {
         &weft_e2e::guest("hello-activities").to_string_lossy(),
     ]);
     assert!(
-        deployed.starts_with("activities greet, shout, exclaim, flaky, charge -> module "),
+        deployed.starts_with("activities greet, shout, exclaim, flaky, charge, "),
         "{deployed}"
     );
 

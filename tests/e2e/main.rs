@@ -5,6 +5,7 @@
 mod actors;
 mod bad_input;
 mod basics;
+mod composition;
 mod durability;
 mod replay;
 mod sandbox;

@@ -24,6 +24,10 @@ pub const EXAMPLES: &[&str] = &[
     "misbehave",
     "subscription",
     "approval",
+    "trip-booking",
+    "batch",
+    "batch-worker",
+    "iterate",
 ];
 
 fn target_dir() -> PathBuf {

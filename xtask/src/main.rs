@@ -25,6 +25,10 @@ const EXAMPLES: &[&str] = &[
     "misbehave",
     "subscription",
     "approval",
+    "trip-booking",
+    "batch",
+    "batch-worker",
+    "iterate",
 ];
 
 /// A component to build for wasm.
@@ -67,6 +71,10 @@ const GUESTS: &[Guest] = &[
     guest("misbehave", "", "misbehave.wasm", "misbehave"),
     guest("subscription", "", "subscription.wasm", "subscription"),
     guest("approval", "", "approval.wasm", "approval"),
+    guest("trip-booking", "", "trip_booking.wasm", "trip-booking"),
+    guest("batch", "", "batch.wasm", "batch"),
+    guest("batch", "worker", "batch.wasm", "batch-worker"),
+    guest("iterate", "", "iterate.wasm", "iterate"),
     // The `order` workflow in its four versions.
     guest("versioning", "", "versioning.wasm", "order-v1"),
     guest("versioning", "v2", "versioning.wasm", "order-v2"),

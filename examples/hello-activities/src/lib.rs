@@ -112,4 +112,106 @@ fn charge(ctx: &ActivityCtx, c: Charge) -> Result<Invoice, Failure> {
     })
 }
 
-weft_sdk::export_activities!(greet, shout, exclaim, flaky, charge);
+#[derive(Deserialize)]
+struct Trip {
+    traveller: String,
+    /// `unavailable` makes `book_car` fail for good.
+    #[serde(default)]
+    car: String,
+    /// How long each cancellation takes (to kill the host in the middle).
+    #[serde(default)]
+    compensation_delay_ms: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Booking {
+    kind: String,
+    reference: String,
+    #[serde(default)]
+    compensation_delay_ms: u64,
+}
+
+fn book(ctx: &ActivityCtx, kind: &str, trip: &Trip) -> Booking {
+    let reference = format!(
+        "{kind}-{}-{}",
+        trip.traveller,
+        ctx.idempotency_key().replace('/', "-")
+    );
+    effect(ctx, &reference);
+    Booking {
+        kind: kind.to_owned(),
+        reference,
+        compensation_delay_ms: trip.compensation_delay_ms,
+    }
+}
+
+fn unbook(ctx: &ActivityCtx, booking: Booking) -> Result<String, Failure> {
+    if booking.compensation_delay_ms > 0 {
+        std::thread::sleep(Duration::from_millis(booking.compensation_delay_ms));
+    }
+    effect(ctx, &format!("cancelled {}", booking.reference));
+    Ok(format!("cancelled {}", booking.reference))
+}
+
+/// Books a flight (for `trip-booking`).
+fn book_flight(ctx: &ActivityCtx, trip: Trip) -> Result<Booking, Failure> {
+    Ok(book(ctx, "flight", &trip))
+}
+
+fn book_hotel(ctx: &ActivityCtx, trip: Trip) -> Result<Booking, Failure> {
+    Ok(book(ctx, "hotel", &trip))
+}
+
+fn book_car(ctx: &ActivityCtx, trip: Trip) -> Result<Booking, Failure> {
+    if trip.car == "unavailable" {
+        return Err(Failure::non_retryable(
+            "NoCar",
+            "no car is available for these dates",
+        ));
+    }
+    Ok(book(ctx, "car", &trip))
+}
+
+fn cancel_flight(ctx: &ActivityCtx, booking: Booking) -> Result<String, Failure> {
+    unbook(ctx, booking)
+}
+
+fn cancel_hotel(ctx: &ActivityCtx, booking: Booking) -> Result<String, Failure> {
+    unbook(ctx, booking)
+}
+
+fn cancel_car(ctx: &ActivityCtx, booking: Booking) -> Result<String, Failure> {
+    unbook(ctx, booking)
+}
+
+/// The sum of the squares of `items` (for `batch`).
+fn square_sum(_ctx: &ActivityCtx, items: Vec<u64>) -> Result<u64, Failure> {
+    Ok(items.iter().map(|i| i * i).sum())
+}
+
+#[derive(Deserialize)]
+struct Range {
+    from: u64,
+    to: u64,
+}
+
+/// The sum of `from..to` (for `iterate`).
+fn sum_range(_ctx: &ActivityCtx, r: Range) -> Result<u64, Failure> {
+    Ok((r.from..r.to).sum())
+}
+
+weft_sdk::export_activities!(
+    greet,
+    shout,
+    exclaim,
+    flaky,
+    charge,
+    book_flight,
+    book_hotel,
+    book_car,
+    cancel_flight,
+    cancel_hotel,
+    cancel_car,
+    square_sum,
+    sum_range
+);

@@ -2,7 +2,9 @@
 //! tests. Input `{"mode": M}` with M one of:
 //! `ok` (returns "fine"), `fail` (returns a failure), `trap` (panics),
 //! `loop` (spins forever: the CPU deadline stops it), `alloc` (grows memory
-//! without bound: the memory limit stops it), `sleep` (a 60 s durable timer; its queries `sneaky` and `crash` misbehave), `flaky` (calls the `flaky` activity, which fails
+//! without bound: the memory limit stops it), `sleep` (a 60 s durable timer; its queries `sneaky` and `crash` misbehave),
+//! `parent` (waits on a sleeping child), `orphans` (starts two sleeping
+//! children, one with each parent-close policy, and returns), `flaky` (calls the `flaky` activity, which fails
 //! its first `fail_times` attempts, with at most 5 attempts).
 
 use weft_sdk::prelude::*;
@@ -13,6 +15,11 @@ struct Input {
     /// For `flaky`: how many attempts of the activity fail.
     #[serde(default)]
     fail_times: u32,
+}
+
+#[derive(Serialize)]
+struct Sleep {
+    mode: &'static str,
 }
 
 #[derive(Serialize)]
@@ -54,8 +61,29 @@ impl Workflow for Misbehave {
                 Ok(format!("succeeded on attempt {attempt}"))
             }
             "sleep" => {
-                ctx.sleep(Duration::from_secs(60));
+                ctx.sleep(Duration::from_secs(60))?;
                 Ok("slept".into())
+            }
+            // A parent waiting on a sleeping child (cancellation reaches both).
+            "parent" => {
+                let child: String = ctx.child("misbehave", &Sleep { mode: "sleep" })?;
+                Ok(format!("child said {child}"))
+            }
+            // Starts two sleeping children, one to terminate and one to
+            // abandon when this parent closes, then returns after a second.
+            "orphans" => {
+                for (suffix, policy) in [
+                    ("terminated", ParentClosePolicy::Terminate),
+                    ("abandoned", ParentClosePolicy::Abandon),
+                ] {
+                    let options = ChildOptions::default()
+                        .id(format!("{}-{suffix}", ctx.info().execution_id))
+                        .parent_close_policy(policy);
+                    let _child: Pending<String> =
+                        ctx.start_child("misbehave", &Sleep { mode: "sleep" }, &options);
+                }
+                ctx.sleep(Duration::from_secs(1))?;
+                Ok("left them".into())
             }
             other => Err(Failure::non_retryable(
                 "InvalidInput",

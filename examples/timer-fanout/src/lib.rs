@@ -33,7 +33,7 @@ impl Workflow for TimerFanout {
 
     fn run(ctx: &mut Ctx<Self>, input: Input) -> Result<Output, Failure> {
         let before = ctx.now_ms();
-        ctx.sleep(Duration::from_millis(input.sleep_ms));
+        ctx.sleep(Duration::from_millis(input.sleep_ms))?;
         let slept_ms = ctx.now_ms() - before;
 
         let pending: Vec<Pending<String>> = input

@@ -38,7 +38,7 @@ impl Workflow for Order {
     #[cfg(not(feature = "v3"))]
     fn run(ctx: &mut Ctx<Self>, input: Input) -> Result<String, Failure> {
         let mut text: String = ctx.activity("greet", &Step { text: &input.order })?;
-        ctx.sleep(HOUR);
+        ctx.sleep(HOUR)?;
         if cfg!(feature = "v2-broken") {
             panic!("v2-broken: a bug after the first hour");
         }
@@ -46,16 +46,16 @@ impl Workflow for Order {
             text = ctx.activity("shout", &Step { text: &text })?;
         }
         let text: String = ctx.activity("exclaim", &Step { text: &text })?;
-        ctx.sleep(HOUR);
+        ctx.sleep(HOUR)?;
         Ok(text)
     }
 
     #[cfg(feature = "v3")]
     fn run(ctx: &mut Ctx<Self>, input: Input) -> Result<String, Failure> {
         let text: String = ctx.activity("exclaim", &Step { text: &input.order })?;
-        ctx.sleep(HOUR);
+        ctx.sleep(HOUR)?;
         let text: String = ctx.activity("greet", &Step { text: &text })?;
-        ctx.sleep(HOUR);
+        ctx.sleep(HOUR)?;
         Ok(text)
     }
 }

@@ -7,6 +7,7 @@
 
 mod handlers;
 mod options;
+mod saga;
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
@@ -22,6 +23,8 @@ use crate::failure::Failure;
 pub use handlers::{__handlers, __query, __run};
 pub use handlers::{Handlers, SignalChannel};
 pub use options::{ActivityOptions, RetryPolicy};
+pub use options::{ChildOptions, ParentClosePolicy};
+pub use saga::Saga;
 
 #[doc(hidden)]
 pub mod bindings {
@@ -118,6 +121,8 @@ pub struct Ctx<W: 'static> {
     ready: BTreeMap<u64, Outcome>,
     state: W,
     handlers: Rc<Handlers<W>>,
+    /// Set once the host delivered a cancellation request.
+    cancel_reason: Option<String>,
 }
 
 impl<W: 'static> Ctx<W> {
@@ -126,7 +131,66 @@ impl<W: 'static> Ctx<W> {
             ready: BTreeMap::new(),
             state,
             handlers,
+            cancel_reason: None,
         }
+    }
+
+    /// Whether a cancellation was requested (`weft cancel`). After it the
+    /// workflow may still run activities (to clean up) before it returns;
+    /// returning the `cancelled` failure ends it as cancelled.
+    pub fn is_cancel_requested(&self) -> bool {
+        self.cancel_reason.is_some()
+    }
+
+    /// Starts a child workflow of any deployed type and returns at once; join
+    /// the pending result like an activity's.
+    pub fn start_child<I, O>(
+        &mut self,
+        workflow_type: &str,
+        input: &I,
+        options: &ChildOptions,
+    ) -> Pending<O>
+    where
+        I: Serialize + ?Sized,
+    {
+        let bytes = serde_json::to_vec(input).unwrap_or_else(|e| {
+            panic!("the input of child `{workflow_type}` does not serialize to JSON: {e}")
+        });
+        Pending::new(runtime::start_child(
+            workflow_type,
+            &bytes,
+            &options.to_wit(),
+        ))
+    }
+
+    /// Runs a child workflow with default options and waits for its result.
+    pub fn child<I, O>(&mut self, workflow_type: &str, input: &I) -> Result<O, Failure>
+    where
+        I: Serialize + ?Sized,
+        O: DeserializeOwned,
+    {
+        let p = self.start_child(workflow_type, input, &ChildOptions::default());
+        self.join(p)
+    }
+
+    /// Ends this run and starts the next one of the same workflow id with
+    /// `input`, atomically; the history starts afresh. Never returns.
+    pub fn continue_as_new<I: Serialize + ?Sized>(&mut self, input: &I) -> ! {
+        let bytes = serde_json::to_vec(input)
+            .unwrap_or_else(|e| panic!("the continue-as-new input does not serialize: {e}"));
+        runtime::continue_as_new(&bytes);
+        unreachable!("the host ends the run at continue-as-new")
+    }
+
+    /// The length of this run's history as the code has seen it.
+    pub fn history_length(&self) -> u64 {
+        runtime::history_info().length
+    }
+
+    /// True once the run's history passed the host's warning limit: time to
+    /// [`Ctx::continue_as_new`].
+    pub fn continue_as_new_suggested(&self) -> bool {
+        runtime::history_info().continue_as_new_suggested
     }
 
     /// The workflow's state, as queries see it.
@@ -194,11 +258,10 @@ impl<W: 'static> Ctx<W> {
     }
 
     /// Sleeps for `d` of workflow time. Durable: a restart in between does not
-    /// restart the wait.
-    pub fn sleep(&mut self, d: Duration) {
+    /// restart the wait. Fails only when the workflow is cancelled.
+    pub fn sleep(&mut self, d: Duration) -> Result<(), Failure> {
         let t = self.timer(d);
-        // A timer cannot fail.
-        let _ = self.join(t);
+        self.join(t)
     }
 
     /// The channel of the signals named `name` (declare the name in
@@ -366,6 +429,17 @@ impl<W: 'static> Ctx<W> {
                     if until.is_some_and(|c| c(&self.state)) {
                         return None;
                     }
+                }
+                runtime::Delivery::Cancelled(reason) => {
+                    // The wait in progress ends with the cancellation; the
+                    // host completes the pending timers, activities and
+                    // children with `cancelled` failures as well.
+                    self.cancel_reason = Some(reason.clone());
+                    let &first = handles.first()?;
+                    return Some((
+                        first,
+                        Err(Failure::cancelled(format!("the workflow ({reason})"))),
+                    ));
                 }
             }
         }

@@ -85,3 +85,46 @@ impl ActivityOptions {
 pub(super) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
+
+/// What happens to a child still running when its parent closes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ParentClosePolicy {
+    /// The child is terminated (the default).
+    #[default]
+    Terminate,
+    /// The child is asked to cancel.
+    RequestCancel,
+    /// The child runs on.
+    Abandon,
+}
+
+/// Options of a child workflow.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChildOptions {
+    /// Its execution id; default `<parent id>-<handle>`, the same on replay.
+    pub id: Option<String>,
+    pub parent_close_policy: ParentClosePolicy,
+}
+
+impl ChildOptions {
+    pub fn id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+
+    pub fn parent_close_policy(mut self, policy: ParentClosePolicy) -> Self {
+        self.parent_close_policy = policy;
+        self
+    }
+
+    pub(super) fn to_wit(&self) -> runtime::ChildOptions {
+        runtime::ChildOptions {
+            id: self.id.clone(),
+            parent_close_policy: match self.parent_close_policy {
+                ParentClosePolicy::Terminate => runtime::ParentClosePolicy::Terminate,
+                ParentClosePolicy::RequestCancel => runtime::ParentClosePolicy::RequestCancel,
+                ParentClosePolicy::Abandon => runtime::ParentClosePolicy::Abandon,
+            },
+        }
+    }
+}

@@ -4,7 +4,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::engine::{ExecutionView, UpgradeOutcome, UpgradeReport, VersionView};
-use crate::model::{ExecutionRecord, ExecutionStatus, Failure, ModuleKind, ModuleMeta, Payload};
+use crate::model::{
+    ExecutionRecord, ExecutionStatus, Failure, IdReusePolicy, ModuleKind, ModuleMeta,
+    ParentClosePolicy, Payload,
+};
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ModuleInfo {
@@ -59,11 +62,43 @@ pub struct StartRequest {
     #[schema(value_type = Object)]
     #[serde(default)]
     pub input: serde_json::Value,
+    /// Makes a retried start safe: an id that is running with the same
+    /// request id answers with that run instead of a conflict.
+    #[serde(default)]
+    pub request_id: Option<String>,
+    /// What a start with the id of a closed execution does (default
+    /// `allow-duplicate`: a new run follows in the same history).
+    #[serde(default)]
+    pub id_reuse_policy: IdReusePolicy,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct StartResponse {
     pub id: String,
+    /// The run of the id this start created (or found, for a repeated request id).
+    #[serde(default)]
+    pub run: u32,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct ReasonRequest {
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ChildInfo {
+    pub id: String,
+    pub workflow_type: String,
+    /// `running`, `completed`, ... or `unknown` if it never started.
+    pub status: String,
+    pub parent_close_policy: ParentClosePolicy,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ParentInfo {
+    pub id: String,
+    pub close_policy: ParentClosePolicy,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -79,6 +114,9 @@ pub struct ExecutionSummary {
     pub workflow_type: String,
     pub module: String,
     pub status: ExecutionStatus,
+    /// The run of this id (continue-as-new and reuse start new runs).
+    #[serde(default)]
+    pub run: u32,
     pub created_at_ms: u64,
     pub closed_at_ms: Option<u64>,
 }
@@ -90,6 +128,7 @@ impl From<&ExecutionRecord> for ExecutionSummary {
             workflow_type: r.workflow_type.to_string(),
             module: r.module.to_string(),
             status: r.status,
+            run: r.run,
             created_at_ms: r.created_at_ms,
             closed_at_ms: r.closed_at_ms,
         }
@@ -133,6 +172,12 @@ pub struct ExecutionDetail {
     pub cached: bool,
     pub pending_activities: Vec<PendingActivity>,
     pub pending_timers: Vec<PendingTimer>,
+    #[serde(default)]
+    pub cancel_requested: bool,
+    #[serde(default)]
+    pub parent: Option<ParentInfo>,
+    #[serde(default)]
+    pub children: Vec<ChildInfo>,
 }
 
 impl From<ExecutionView> for ExecutionDetail {
@@ -159,6 +204,21 @@ impl From<ExecutionView> for ExecutionDetail {
                 .pending_timers
                 .into_iter()
                 .map(|(handle, fire_at_ms)| PendingTimer { handle, fire_at_ms })
+                .collect(),
+            cancel_requested: v.record.cancel_requested,
+            parent: v.record.parent.as_ref().map(|p| ParentInfo {
+                id: p.id.to_string(),
+                close_policy: p.close_policy,
+            }),
+            children: v
+                .children
+                .into_iter()
+                .map(|(id, workflow_type, status, policy)| ChildInfo {
+                    id,
+                    workflow_type,
+                    status,
+                    parent_close_policy: policy,
+                })
                 .collect(),
         }
     }
@@ -464,4 +524,10 @@ impl From<crate::engine::UpdateOutcome> for UpdateResponse {
             failure,
         }
     }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct HistoryQuery {
+    /// Which run (from 1; default: the current one).
+    pub run: Option<u32>,
 }

@@ -8,11 +8,11 @@ use axum::http::StatusCode;
 use axum::Json;
 
 use super::dto::{
-    ExecutionDetail, ExecutionList, ExecutionResult, ExecutionSummary, ListQuery, ResetRequest,
-    ResetResponse, ResultQuery, StartRequest, StartResponse,
+    ExecutionDetail, ExecutionList, ExecutionResult, ExecutionSummary, HistoryQuery, ListQuery,
+    ReasonRequest, ResetRequest, ResetResponse, ResultQuery, StartRequest, StartResponse,
 };
 use super::error::{rejection, ApiError, ErrorBody};
-use crate::engine::Engine;
+use crate::engine::{Engine, StartOptions};
 use crate::model::{ExecutionStatus, HistoryExport, Payload};
 
 const MAX_RESULT_WAIT_MS: u64 = 300_000;
@@ -32,16 +32,61 @@ pub async fn start(
 ) -> Result<(StatusCode, Json<StartResponse>), ApiError> {
     let Json(req) = body.map_err(|r| rejection(r.status(), r.body_text()))?;
     let id = engine
-        .start(
+        .start_with(
             &req.workflow_type,
-            req.id.as_deref(),
             Payload::from_json(&req.input),
+            StartOptions {
+                id: req.id,
+                request_id: req.request_id,
+                reuse: req.id_reuse_policy,
+                ..StartOptions::default()
+            },
         )
         .await?;
+    let run = engine.execution(id.as_str())?.run;
     Ok((
         StatusCode::CREATED,
-        Json(StartResponse { id: id.to_string() }),
+        Json(StartResponse {
+            id: id.to_string(),
+            run,
+        }),
     ))
+}
+
+/// Request cancellation: the workflow sees it at its next wait, its pending
+/// timers and activities are cancelled and its children asked to cancel; it
+/// may clean up before it ends as cancelled.
+#[utoipa::path(
+    post, path = "/v1/executions/{id}/cancel", tag = "executions",
+    params(("id" = String, Path, description = "execution id")),
+    request_body = ReasonRequest,
+    responses((status = 202), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody))
+)]
+pub async fn cancel(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    body: Option<Json<ReasonRequest>>,
+) -> Result<StatusCode, ApiError> {
+    let req = body.map(|Json(b)| b).unwrap_or_default();
+    engine.cancel(&id, req.reason.as_deref()).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// End the execution at once, recorded with the reason; no workflow code runs.
+#[utoipa::path(
+    post, path = "/v1/executions/{id}/terminate", tag = "executions",
+    params(("id" = String, Path, description = "execution id")),
+    request_body = ReasonRequest,
+    responses((status = 200), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody))
+)]
+pub async fn terminate(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    body: Option<Json<ReasonRequest>>,
+) -> Result<StatusCode, ApiError> {
+    let req = body.map(|Json(b)| b).unwrap_or_default();
+    engine.terminate(&id, req.reason.as_deref()).await?;
+    Ok(StatusCode::OK)
 }
 
 #[utoipa::path(
@@ -136,19 +181,26 @@ pub async fn result(
 /// The event history, in the format `weft replay` reads.
 #[utoipa::path(
     get, path = "/v1/executions/{id}/history", tag = "executions",
-    params(("id" = String, Path, description = "execution id")),
+    params(("id" = String, Path, description = "execution id"), HistoryQuery),
     responses((status = 200, description = "a `weft-history/1` document", body = Object), (status = 404, body = ErrorBody))
 )]
 pub async fn history(
     State(engine): State<Engine>,
     Path(id): Path<String>,
+    query: Result<Query<HistoryQuery>, QueryRejection>,
 ) -> Result<Json<HistoryExport>, ApiError> {
-    let (record, events) = engine.history(&id)?;
+    let Query(q) = query.map_err(|r| rejection(r.status(), r.body_text()))?;
+    let (record, events) = engine.history(&id, q.run)?;
+    // The module the run started on.
+    let module = match events.first().map(|e| &e.event) {
+        Some(crate::model::EventKind::ExecutionStarted { module, .. }) => module.to_string(),
+        _ => record.module.to_string(),
+    };
     Ok(Json(HistoryExport {
         format: HistoryExport::FORMAT.to_owned(),
         execution_id: record.id.to_string(),
         workflow_type: record.workflow_type.to_string(),
-        module: record.module.to_string(),
+        module,
         events,
     }))
 }

@@ -44,6 +44,8 @@ const MAX_MODULE_BYTES: usize = 100 << 20;
         executions::result,
         executions::history,
         executions::reset,
+        executions::cancel,
+        executions::terminate,
         interact::signal,
         interact::signal_with_start,
         interact::query,
@@ -82,6 +84,8 @@ pub fn router(engine: Engine) -> Router {
         .route("/v1/executions/{id}/result", get(executions::result))
         .route("/v1/executions/{id}/history", get(executions::history))
         .route("/v1/executions/{id}/reset", post(executions::reset))
+        .route("/v1/executions/{id}/cancel", post(executions::cancel))
+        .route("/v1/executions/{id}/terminate", post(executions::terminate))
         .route("/v1/executions/{id}/signals", post(interact::signal))
         .route("/v1/executions/{id}/queries", post(interact::query))
         .route("/v1/executions/{id}/updates", post(interact::update))

@@ -43,6 +43,21 @@ impl Client {
         decode(resp).await
     }
 
+    /// POSTs JSON to a route that answers with no body.
+    pub async fn post_empty<B: Serialize>(&self, path: &str, body: &B) -> Result<()> {
+        let resp = self
+            .http
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        if resp.status().is_success() {
+            return Ok(());
+        }
+        decode::<serde_json::Value>(resp).await.map(|_| ())
+    }
+
     pub async fn put_json<B: Serialize, T: DeserializeOwned>(
         &self,
         path: &str,

@@ -6,23 +6,36 @@ use super::client::{enc, Client};
 use crate::api::dto::{
     ExecutionDetail, ExecutionList, ExecutionResult, StartRequest, StartResponse,
 };
-use crate::model::{ExecutionStatus, HistoryExport};
+use crate::model::{ExecutionStatus, HistoryExport, IdReusePolicy};
 
 /// Exit code when the execution is still running and the caller did not wait.
 pub const EXIT_RUNNING: i32 = 3;
 
-pub async fn start(
-    client: &Client,
-    workflow_type: String,
-    id: Option<String>,
-    input: Option<String>,
-    wait: bool,
-) -> Result<i32> {
+pub struct StartArgs {
+    pub workflow_type: String,
+    pub id: Option<String>,
+    pub input: Option<String>,
+    pub request_id: Option<String>,
+    pub id_reuse_policy: IdReusePolicy,
+    pub wait: bool,
+}
+
+pub async fn start(client: &Client, args: StartArgs) -> Result<i32> {
+    let StartArgs {
+        workflow_type,
+        id,
+        input,
+        request_id,
+        id_reuse_policy,
+        wait,
+    } = args;
     let input = parse_json("--input", input)?;
     let req = StartRequest {
         workflow_type,
         id,
         input,
+        request_id,
+        id_reuse_policy,
     };
     let started: StartResponse = client.post_json("/v1/executions", &req).await?;
     println!("{}", started.id);
@@ -68,6 +81,13 @@ pub async fn result(client: &Client, id: &str, wait: bool) -> Result<i32> {
                 eprintln!("execution {id} failed: {}: {}", f.kind, f.message);
                 return Ok(1);
             }
+            ExecutionStatus::Cancelled | ExecutionStatus::Terminated => {
+                let f = r
+                    .failure
+                    .unwrap_or_else(|| crate::model::Failure::new("", ""));
+                eprintln!("execution {id} was {}: {}", r.status, f.message);
+                return Ok(1);
+            }
             ExecutionStatus::Stalled => {
                 eprintln!(
                     "execution {id} is stalled: {}",
@@ -91,6 +111,22 @@ pub async fn describe(client: &Client, id: &str, json: bool) -> Result<i32> {
     match d.version {
         Some(v) => println!("module:         {} (version {v})", s.module),
         None => println!("module:         {}", s.module),
+    }
+    println!("run:            {}", s.run);
+    if let Some(p) = &d.parent {
+        println!(
+            "parent:         {} (on parent close: {:?})",
+            p.id, p.close_policy
+        );
+    }
+    for c in &d.children {
+        println!(
+            "child:          {} ({}, {}, on parent close: {:?})",
+            c.id, c.workflow_type, c.status, c.parent_close_policy
+        );
+    }
+    if d.cancel_requested {
+        println!("cancel:         requested");
     }
     println!("status:         {}", s.status.as_str());
     println!("created at:     {}", s.created_at_ms);
@@ -165,9 +201,10 @@ pub async fn list(
     Ok(0)
 }
 
-pub async fn history(client: &Client, id: &str, json: bool) -> Result<i32> {
+pub async fn history(client: &Client, id: &str, run: Option<u32>, json: bool) -> Result<i32> {
+    let run = run.map(|r| format!("?run={r}")).unwrap_or_default();
     let h: HistoryExport = client
-        .get(&format!("/v1/executions/{}/history", enc(id)))
+        .get(&format!("/v1/executions/{}/history{run}", enc(id)))
         .await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&h)?);

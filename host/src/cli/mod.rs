@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+use crate::model::IdReusePolicy;
 use client::Client;
 
 #[derive(Debug, Parser)]
@@ -64,9 +65,29 @@ enum Command {
         /// JSON input.
         #[arg(long)]
         input: Option<String>,
+        /// Makes a retried start safe: a running id with the same request id
+        /// is returned instead of a conflict.
+        #[arg(long)]
+        request_id: Option<String>,
+        /// allow-duplicate (default), allow-duplicate-failed-only or reject-duplicate.
+        #[arg(long, value_parser = parse_reuse, default_value = "allow-duplicate")]
+        id_reuse_policy: IdReusePolicy,
         /// Wait for the result and print it.
         #[arg(long)]
         wait: bool,
+    },
+    /// Ask an execution to cancel: it sees a cancellation at its next wait
+    /// and may clean up before it ends as cancelled.
+    Cancel {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// End an execution at once; no workflow code runs.
+    Terminate {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
     },
     /// Print an execution's result.
     Result {
@@ -90,6 +111,9 @@ enum Command {
     /// Print an execution's event history (`--json`: the format `weft replay` reads).
     History {
         id: String,
+        /// Which run (default: the current one).
+        #[arg(long)]
+        run: Option<u32>,
         #[arg(long)]
         json: bool,
     },
@@ -195,6 +219,12 @@ enum ClockAction {
     Advance { ms: u64 },
 }
 
+fn parse_reuse(s: &str) -> Result<IdReusePolicy, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| {
+        format!("{s:?}: use allow-duplicate, allow-duplicate-failed-only or reject-duplicate")
+    })
+}
+
 /// Runs the command; the result is the process exit code.
 pub async fn run(cli: Cli) -> Result<i32> {
     let client = Client::new(&cli.server);
@@ -215,15 +245,47 @@ pub async fn run(cli: Cli) -> Result<i32> {
             workflow_type,
             id,
             input,
+            request_id,
+            id_reuse_policy,
             wait,
-        } => executions::start(&client, workflow_type, id, input, wait).await,
+        } => {
+            let args = executions::StartArgs {
+                workflow_type,
+                id,
+                input,
+                request_id,
+                id_reuse_policy,
+                wait,
+            };
+            executions::start(&client, args).await
+        }
+        Command::Cancel { id, reason } => {
+            client
+                .post_empty(
+                    &format!("/v1/executions/{}/cancel", client::enc(&id)),
+                    &crate::api::dto::ReasonRequest { reason },
+                )
+                .await?;
+            println!("cancellation of {id} requested");
+            Ok(0)
+        }
+        Command::Terminate { id, reason } => {
+            client
+                .post_empty(
+                    &format!("/v1/executions/{}/terminate", client::enc(&id)),
+                    &crate::api::dto::ReasonRequest { reason },
+                )
+                .await?;
+            println!("{id} terminated");
+            Ok(0)
+        }
         Command::Result { id, wait } => executions::result(&client, &id, wait).await,
         Command::Describe { id, json } => executions::describe(&client, &id, json).await,
         Command::List {
             status,
             workflow_type,
         } => executions::list(&client, status, workflow_type).await,
-        Command::History { id, json } => executions::history(&client, &id, json).await,
+        Command::History { id, run, json } => executions::history(&client, &id, run, json).await,
         Command::Replay { history, module } => replay::run(&history, &module).await,
         Command::Signal {
             id,

@@ -30,6 +30,15 @@ pub struct HostArgs {
     /// Default start-to-close limit of one activity attempt.
     #[arg(long, default_value_t = 300_000)]
     pub activity_timeout_ms: u64,
+    /// A run past this many events is told to continue as new.
+    #[arg(long, default_value_t = 10_240)]
+    pub history_warn_events: u64,
+    /// A run past this many events is terminated.
+    #[arg(long, default_value_t = 51_200)]
+    pub history_max_events: u64,
+    /// A run whose events take more than this many MiB is terminated.
+    #[arg(long, default_value_t = 50)]
+    pub history_max_mb: u64,
 }
 
 impl HostArgs {
@@ -40,6 +49,9 @@ impl HostArgs {
         c.cpu_deadline = Duration::from_millis(self.cpu_deadline_ms);
         c.memory_limit_bytes = self.memory_limit_mb.saturating_mul(1 << 20);
         c.activity_timeout = Duration::from_millis(self.activity_timeout_ms);
+        c.history_warn_events = self.history_warn_events;
+        c.history_max_events = self.history_max_events;
+        c.history_max_bytes = self.history_max_mb.saturating_mul(1 << 20);
         c
     }
 }

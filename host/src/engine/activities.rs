@@ -27,6 +27,9 @@ pub struct ActivityTask {
     /// The execution's reset count when it was scheduled: after a reset its
     /// results are dropped.
     pub epoch: u32,
+    /// Scheduled before the execution's cancellation request: it ends as
+    /// cancelled without another attempt.
+    pub cancelled: bool,
 }
 
 /// Activities scheduled in `history` that have not ended, as tasks to resume.
@@ -48,7 +51,13 @@ pub fn pending(execution: &ExecutionId, epoch: u32, history: &[Event]) -> Vec<Ac
                 attempt: 1,
                 not_before_ms: 0,
                 epoch,
+                cancelled: false,
             }),
+            EventKind::CancelRequested { .. } => {
+                for t in &mut tasks {
+                    t.cancelled = true;
+                }
+            }
             EventKind::ActivityAttemptFailed {
                 handle,
                 attempt,
@@ -71,10 +80,43 @@ pub fn pending(execution: &ExecutionId, epoch: u32, history: &[Event]) -> Vec<Ac
 }
 
 pub(super) fn spawn(inner: Arc<Inner>, task: ActivityTask) {
-    tokio::spawn(async move { run(inner, task).await });
+    let (stop, stopped) = tokio::sync::watch::channel(task.cancelled);
+    inner
+        .activity_stops
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert((task.execution.clone(), task.handle), stop);
+    tokio::spawn(async move {
+        let key = (task.execution.clone(), task.handle);
+        run(&inner, task, stopped).await;
+        inner
+            .activity_stops
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&key);
+    });
 }
 
-async fn run(inner: Arc<Inner>, mut task: ActivityTask) {
+impl Inner {
+    /// Stops a running activity: it records a `cancelled` failure instead of
+    /// another attempt.
+    pub(super) fn stop_activity(&self, execution: &ExecutionId, handle: u64) {
+        if let Some(stop) = self
+            .activity_stops
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(execution.clone(), handle))
+        {
+            let _ = stop.send(true);
+        }
+    }
+}
+
+async fn run(
+    inner: &Arc<Inner>,
+    mut task: ActivityTask,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
     let policy = task
         .options
         .retry
@@ -86,10 +128,30 @@ async fn run(inner: Arc<Inner>, mut task: ActivityTask) {
         .map(Duration::from_millis)
         .unwrap_or(inner.config.activity_timeout);
     loop {
-        inner.clock.sleep_until(task.not_before_ms).await;
-        let outcome = {
+        let work = async {
+            inner.clock.sleep_until(task.not_before_ms).await;
             let _permit = inner.activity_slots.acquire().await;
-            attempt(&inner, &task, timeout).await
+            attempt(inner, &task, timeout).await
+        };
+        let outcome = tokio::select! {
+            outcome = work => outcome,
+            _ = async {
+                while !*stopped.borrow() {
+                    if stopped.changed().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                }
+            } => {
+                let event = EventKind::ActivityFailed {
+                    handle: task.handle,
+                    attempts: task.attempt,
+                    failure: Failure::cancelled(&format!("activity `{}`", task.name)),
+                };
+                if record(inner, &task, inner.clock.now_ms(), event).await {
+                    inner.wake(&task.execution);
+                }
+                return;
+            }
         };
         crate::metrics::ACTIVITY_ATTEMPTS.inc();
         let now = inner.clock.now_ms();
@@ -110,7 +172,7 @@ async fn run(inner: Arc<Inner>, mut task: ActivityTask) {
                         failure,
                         retry_at_ms,
                     };
-                    if !record(&inner, &task, now, event).await {
+                    if !record(inner, &task, now, event).await {
                         return;
                     }
                     task.attempt += 1;
@@ -124,7 +186,7 @@ async fn run(inner: Arc<Inner>, mut task: ActivityTask) {
                 }
             }
         };
-        if record(&inner, &task, now, event).await {
+        if record(inner, &task, now, event).await {
             inner.wake(&task.execution);
         }
         return;

@@ -13,15 +13,28 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::activities::{self, ActivityTask};
 use super::error::Stop;
+use super::lifecycle::StartOptions;
 use super::replay::{Command, Delivered, Misuse, ReplayError, Replayer};
-use super::{Inner, Msg, PendingRequest, RequestKind};
-use crate::model::{ActivityOptions, EventKind, ExecutionId, Failure, ModuleHash, Payload};
-use crate::store::{Op, OpError, TimerRow};
+use super::{EngineError, Inner, Msg, PendingRequest, RequestKind};
+use crate::model::{
+    ActivityOptions, EventKind, ExecutionId, Failure, ModuleHash, ParentClosePolicy, ParentLink,
+    Payload,
+};
+use crate::store::{Op, OpError, Reuse, TimerRow};
 use crate::wasm::{
     Delivery, HostStop, LogLevel, Request, UpdateRequest, WorkflowHost, WorkflowInfo,
 };
 
 type Reply = oneshot::Sender<Result<Payload, Failure>>;
+
+/// What a workflow task's commands turn into.
+pub(super) struct Flush {
+    pub events: Vec<EventKind>,
+    pub tasks: Vec<ActivityTask>,
+    pub timers: Vec<TimerRow>,
+    /// Child executions to create in the same transaction, with their ids.
+    pub children: Vec<(Op, String)>,
+}
 
 pub(super) struct Driver {
     inner: Arc<Inner>,
@@ -31,6 +44,8 @@ pub(super) struct Driver {
     module: ModuleHash,
     /// The execution's reset count at load; writes are refused after a reset.
     resets: u32,
+    /// The index of this run's first event.
+    run_start: u64,
     info: WorkflowInfo,
     pub(super) replayer: Replayer,
     mailbox: mpsc::UnboundedReceiver<Msg>,
@@ -50,7 +65,7 @@ impl Driver {
         inner: Arc<Inner>,
         id: ExecutionId,
         module: ModuleHash,
-        resets: u32,
+        (resets, run_start): (u32, u64),
         info: WorkflowInfo,
         replayer: Replayer,
         mailbox: mpsc::UnboundedReceiver<Msg>,
@@ -60,6 +75,7 @@ impl Driver {
             id,
             module,
             resets,
+            run_start,
             info,
             replayer,
             mailbox,
@@ -95,20 +111,21 @@ impl Driver {
     /// Reads events other writers (activities, timers) appended since the
     /// last sync.
     fn sync(&mut self) -> Result<(), Stop> {
-        let events = self.inner.store.history(&self.id, self.replayer.len())?;
+        let events = self
+            .inner
+            .store
+            .history(&self.id, self.run_start + self.replayer.len())?;
         self.replayer.extend(events);
         Ok(())
     }
 
     /// Turns the commands issued since the last wait into the events that
     /// record them, and the activities and timers they start.
-    pub(super) fn new_command_events(
-        &mut self,
-        now: u64,
-    ) -> (Vec<EventKind>, Vec<ActivityTask>, Vec<TimerRow>) {
+    pub(super) fn new_command_events(&mut self, now: u64) -> Flush {
         let mut events = Vec::new();
         let mut tasks = Vec::new();
         let mut timers = Vec::new();
+        let mut children = Vec::new();
         for (handle, command) in self.replayer.take_new_commands() {
             match command {
                 Command::Activity {
@@ -125,6 +142,7 @@ impl Driver {
                         attempt: 1,
                         not_before_ms: 0,
                         epoch: self.resets,
+                        cancelled: false,
                     });
                     events.push(EventKind::ActivityScheduled {
                         handle,
@@ -139,6 +157,60 @@ impl Driver {
                 }),
                 Command::ReceiveSignal { name } => {
                     events.push(EventKind::SignalAwaited { handle, name })
+                }
+                Command::StartChild {
+                    workflow_type,
+                    id,
+                    input,
+                    policy,
+                } => {
+                    let opts = StartOptions {
+                        id: Some(id.clone()),
+                        parent: Some(ParentLink {
+                            id: self.id.clone(),
+                            handle,
+                            epoch: self.resets,
+                            close_policy: policy,
+                        }),
+                        ..StartOptions::default()
+                    };
+                    let started = self
+                        .inner
+                        .new_run(&workflow_type, input.clone(), &opts)
+                        .and_then(|run| match self.inner.store.execution(&run.0.id)? {
+                            Some(r) if !r.status.is_closed() => Err(EngineError::Conflict(
+                                format!("execution {id} is already running"),
+                            )),
+                            _ => Ok(run),
+                        });
+                    events.push(EventKind::ChildStarted {
+                        handle,
+                        workflow_type: workflow_type
+                            .parse()
+                            .unwrap_or_else(|_| "invalid".parse().expect("a valid name")),
+                        child_id: id.clone(),
+                        input,
+                        policy,
+                    });
+                    match started {
+                        Ok((record, started)) => children.push((
+                            Op::CreateExecution {
+                                record: Box::new(record),
+                                started,
+                                reuse: Reuse::IfClosed,
+                            },
+                            id,
+                        )),
+                        Err(e) => events.push(EventKind::ChildCompleted {
+                            handle,
+                            child_id: id,
+                            output: None,
+                            failure: Some(Failure::new(
+                                "child-not-started",
+                                format!("the child could not start: {e}"),
+                            )),
+                        }),
+                    }
                 }
                 Command::CompleteUpdate { update_id, outcome } => {
                     let (output, failure) = match outcome {
@@ -167,14 +239,35 @@ impl Driver {
                 }
             }
         }
-        (events, tasks, timers)
+        Flush {
+            events,
+            tasks,
+            timers,
+            children,
+        }
     }
 
     /// Commits the commands issued since the last wait, then starts what they
     /// ask for: nothing is dispatched before it is durable.
     async fn flush(&mut self) -> Result<(), Stop> {
         let now = self.inner.clock.now_ms();
-        let (events, tasks, timers) = self.new_command_events(now);
+        let length = self.replayer.known_length();
+        let bytes = self.replayer.known_bytes();
+        let limits = &self.inner.config;
+        if length > limits.history_max_events || bytes > limits.history_max_bytes {
+            return Err(Stop::HistoryLimit(format!(
+                "the history of this run reached {length} events and {bytes} bytes, over the \
+                 limit of {} events or {} bytes: the workflow should continue as new \
+                 (history-info tells it when)",
+                limits.history_max_events, limits.history_max_bytes
+            )));
+        }
+        let Flush {
+            events,
+            tasks,
+            timers,
+            children,
+        } = self.new_command_events(now);
         if events.is_empty() {
             return Ok(());
         }
@@ -193,10 +286,18 @@ impl Driver {
             *expect_module = Some(self.module);
             *expect_resets = Some(self.resets);
         }
+        let child_ids: Vec<String> = children.iter().map(|(_, id)| id.clone()).collect();
+        let mut ops = vec![op];
+        ops.extend(children.into_iter().map(|(op, _)| op));
         if let Some(Err(OpError::ModuleMoved(_) | OpError::Stale(_))) =
-            self.inner.store.write(vec![op]).await?.first()
+            self.inner.store.write(ops).await?.first()
         {
             return Err(Stop::Reload);
+        }
+        for child in child_ids {
+            if let Ok(child) = child.parse::<ExecutionId>() {
+                self.inner.wake(&child);
+            }
         }
         if updated {
             self.inner.updates.send_modify(|n| *n += 1);
@@ -240,6 +341,7 @@ impl Driver {
                         name,
                         input,
                     }),
+                    Delivered::Cancel { reason } => Delivery::Cancelled(reason),
                 });
             }
             self.replayer
@@ -311,6 +413,39 @@ impl WorkflowHost for Driver {
         self.replayer
             .patched(&patch_id)
             .map_err(|d| stop(ReplayError::from(d)))
+    }
+
+    fn start_child(
+        &mut self,
+        workflow_type: String,
+        input: Payload,
+        id: Option<String>,
+        policy: ParentClosePolicy,
+    ) -> Result<u64, HostStop> {
+        self.check_not_serving("start a child workflow")?;
+        let id = id.unwrap_or_else(|| format!("{}-{}", self.id, self.replayer.next_handle()));
+        self.replayer
+            .issue(Command::StartChild {
+                workflow_type,
+                id,
+                input,
+                policy,
+            })
+            .map_err(|d| stop(ReplayError::from(d)))
+    }
+
+    fn continue_as_new(&mut self, input: Payload) -> HostStop {
+        if self.serving.is_some() {
+            return stop(Stop::Request(
+                "a query or update validator tried to continue as new".into(),
+            ));
+        }
+        stop(Stop::ContinueAsNew(input))
+    }
+
+    fn history_info(&self) -> (u64, bool) {
+        let length = self.replayer.seen_length();
+        (length, length >= self.inner.config.history_warn_events)
     }
 
     fn receive_signal(&mut self, name: String) -> Result<u64, HostStop> {

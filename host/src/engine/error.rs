@@ -56,6 +56,12 @@ pub(super) enum Stop {
     /// A query handler or update validator did what they may not.
     #[error("{0}")]
     Request(String),
+    /// The workflow asked to continue as new with this input.
+    #[error("continue as new")]
+    ContinueAsNew(crate::model::Payload),
+    /// The run's history went over the configured limit.
+    #[error("{0}")]
+    HistoryLimit(String),
     #[error(transparent)]
     Replay(#[from] super::replay::ReplayError),
     #[error("could not commit the workflow task: {0}")]

@@ -1,16 +1,18 @@
-//! One execution's life in memory: load (replaying its history), run the
-//! guest until it ends, is evicted or stalls, and record how it ended.
+//! One execution's life in memory: load its current run (replaying its
+//! history), run the guest until it ends, is evicted or stalls, and record how
+//! it ended: closed (telling its parent, applying its children's close
+//! policy), continued as new, or stalled.
 
 use std::any::Any;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use super::driver::Driver;
+use super::driver::{Driver, Flush};
 use super::error::Stop;
 use super::replay::Replayer;
 use super::{Inner, Msg};
-use crate::model::{EventKind, ExecutionId, ExecutionStatus, Failure, ModuleHash};
+use crate::model::{EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, Failure, Payload};
 use crate::store::{Close, Op, OpError};
 use crate::wasm::{ModuleError, RunOutcome, WorkflowInfo};
 
@@ -35,20 +37,12 @@ async fn run_inner(
             return Ok(());
         }
     };
-    let record_module = (record.module, record.resets);
-    let history = inner.store.history(id, 0)?;
+    let history = inner.run_history(&record)?;
     let seed = match history.first().map(|e| &e.event) {
         Some(EventKind::ExecutionStarted { seed, .. }) => *seed,
         _ => {
-            close(
-                inner,
-                id,
-                (record.module, record.resets),
-                Vec::new(),
-                Close::Stalled("history does not start with execution_started".into()),
-            )
-            .await?;
-            return Ok(());
+            let reason = "the run's history does not start with execution_started";
+            return close(inner, &record, Vec::new(), Close::Stalled(reason.into())).await;
         }
     };
     let info = WorkflowInfo {
@@ -61,7 +55,7 @@ async fn run_inner(
         inner.clone(),
         id.clone(),
         record.module,
-        record.resets,
+        (record.resets, record.run_start),
         info,
         Replayer::new(history),
         mailbox,
@@ -109,17 +103,28 @@ async fn run_inner(
     match outcome {
         RunOutcome::Returned(result) => {
             if let Err(d) = driver.replayer.check_finished(&result) {
-                return stall(inner, id, record_module, d.to_string()).await;
+                return stall(inner, &record, d.to_string()).await;
             }
             // Commands issued after the last wait are recorded with the end,
             // so the history says everything the code did; they are not run.
-            let (mut events, _, _) = driver.new_command_events(inner.clock.now_ms());
+            let Flush { mut events, .. } = driver.new_command_events(inner.clock.now_ms());
+            // Read again: the request may have come after this run loaded.
+            let cancel_requested = inner
+                .store
+                .execution(id)?
+                .is_some_and(|r| r.cancel_requested);
             let end = match result {
                 Ok(output) => {
                     events.push(EventKind::ExecutionCompleted {
                         output: output.clone(),
                     });
                     Close::Completed(output)
+                }
+                Err(failure) if failure.is_cancelled() && cancel_requested => {
+                    events.push(EventKind::ExecutionCancelled {
+                        failure: failure.clone(),
+                    });
+                    Close::Cancelled(failure)
                 }
                 Err(failure) => {
                     events.push(EventKind::ExecutionFailed {
@@ -128,7 +133,7 @@ async fn run_inner(
                     Close::Failed(failure)
                 }
             };
-            close(inner, id, record_module, events, end).await
+            close(inner, &record, events, end).await
         }
         RunOutcome::Stopped(stop) => match stop.0.downcast::<Stop>() {
             Ok(s) => match *s {
@@ -138,38 +143,101 @@ async fn run_inner(
                     Ok(())
                 }
                 Stop::Reload => {
-                    tracing::info!(execution = %id, "loading again on the module it moved to");
+                    tracing::info!(execution = %id, "loading again on its new module or run");
                     inner.forget(id);
                     inner.wake(id);
                     Ok(())
                 }
-                Stop::Replay(e) => stall(inner, id, record_module, e.to_string()).await,
-                Stop::Request(e) => stall(inner, id, record_module, e).await,
+                Stop::ContinueAsNew(input) => continue_as_new(inner, &record, driver, input).await,
+                Stop::HistoryLimit(reason) => {
+                    inner.forget(id);
+                    if let Err(e) = inner.terminate(id, &reason).await {
+                        tracing::error!(execution = %id, error = %e, "could not terminate at the history limit");
+                    }
+                    Ok(())
+                }
+                Stop::Replay(e) => stall(inner, &record, e.to_string()).await,
+                Stop::Request(e) => stall(inner, &record, e).await,
                 Stop::Store(e) => Err(e),
             },
-            Err(other) => stall(inner, id, record_module, other.to_string()).await,
+            Err(other) => stall(inner, &record, other.to_string()).await,
         },
-        RunOutcome::Trapped(reason) => stall(inner, id, record_module, reason).await,
+        RunOutcome::Trapped(reason) => stall(inner, &record, reason).await,
     }
+}
+
+/// Closes this run and starts the next in one transaction, on the type's
+/// current version.
+async fn continue_as_new(
+    inner: &Arc<Inner>,
+    record: &ExecutionRecord,
+    mut driver: Box<Driver>,
+    input: Payload,
+) -> Result<(), crate::store::StoreError> {
+    let Flush { mut events, .. } = driver.new_command_events(inner.clock.now_ms());
+    events.push(EventKind::ExecutionContinuedAsNew {
+        input: input.clone(),
+    });
+    let opts = super::StartOptions {
+        id: Some(record.id.to_string()),
+        ..Default::default()
+    };
+    let (next, started) = match inner.new_run(record.workflow_type.as_str(), input, &opts) {
+        Ok(run) => run,
+        Err(e) => {
+            return stall(inner, record, format!("could not continue as new: {e}")).await;
+        }
+    };
+    let out = inner
+        .store
+        .write(vec![Op::ContinueAsNew {
+            id: record.id.clone(),
+            at_ms: inner.clock.now_ms(),
+            events,
+            started,
+            module: next.module,
+            expect_module: record.module,
+            expect_resets: record.resets,
+        }])
+        .await?;
+    inner.forget(&record.id);
+    if let Some(Err(e)) = out.first() {
+        tracing::info!(execution = %record.id, error = %e, "continue-as-new refused; loading again");
+        inner.wake(&record.id);
+        return Ok(());
+    }
+    tracing::debug!(execution = %record.id, run = record.run + 1, "continued as new");
+    // The children of the closed run get their parent-close policy.
+    let history = inner.store.history(&record.id, record.run_start)?;
+    inner.close_children(&history).await;
+    inner.wake(&record.id);
+    Ok(())
 }
 
 async fn stall(
     inner: &Arc<Inner>,
-    id: &ExecutionId,
-    run: (ModuleHash, u32),
+    record: &ExecutionRecord,
     reason: String,
 ) -> Result<(), crate::store::StoreError> {
-    tracing::warn!(execution = %id, %reason, "execution stalled");
-    close(inner, id, run, Vec::new(), Close::Stalled(reason)).await
+    tracing::warn!(execution = %record.id, %reason, "execution stalled");
+    close(inner, record, Vec::new(), Close::Stalled(reason)).await
 }
 
+/// Writes the run's end (guarded by the module and epoch it ran with), tells
+/// a parent how a child ended, and applies the close policy to children.
 async fn close(
     inner: &Arc<Inner>,
-    id: &ExecutionId,
-    (module, resets): (ModuleHash, u32),
+    record: &ExecutionRecord,
     events: Vec<EventKind>,
     end: Close,
 ) -> Result<(), crate::store::StoreError> {
+    let id = &record.id;
+    let outcome = match &end {
+        Close::Completed(output) => Some(Ok(output.clone())),
+        Close::Failed(f) | Close::Cancelled(f) => Some(Err(f.clone())),
+        Close::Terminated(reason) => Some(Err(Failure::new("terminated", reason.clone()))),
+        Close::Stalled(_) => None,
+    };
     let mut op = Op::append(id, inner.clock.now_ms(), events);
     if let Op::Append {
         close,
@@ -179,11 +247,15 @@ async fn close(
     } = &mut op
     {
         *close = Some(end);
-        *expect_module = Some(module);
-        *expect_resets = Some(resets);
+        *expect_module = Some(record.module);
+        *expect_resets = Some(record.resets);
+    }
+    let mut ops = vec![op];
+    if let Some(outcome) = outcome.clone() {
+        ops.extend(inner.parent_op(record, outcome));
     }
     if let Some(Err(OpError::ModuleMoved(_) | OpError::Stale(_))) =
-        inner.store.write(vec![op]).await?.first()
+        inner.store.write(ops).await?.first()
     {
         // Upgraded or reset while this run ended: the new run decides instead.
         inner.forget(id);
@@ -195,5 +267,12 @@ async fn close(
     inner.forget(id);
     inner.closed.send_modify(|n| *n += 1);
     inner.updates.send_modify(|n| *n += 1);
+    if outcome.is_some() {
+        if let Some(parent) = &record.parent {
+            inner.wake(&parent.id);
+        }
+        let history = inner.run_history(record)?;
+        inner.close_children(&history).await;
+    }
     Ok(())
 }

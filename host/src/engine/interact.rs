@@ -175,8 +175,11 @@ impl Engine {
             ExecutionStatus::Running => {
                 self.request(&record, RequestKind::Query, name, input).await
             }
-            ExecutionStatus::Completed | ExecutionStatus::Failed => {
-                let events = self.inner.store.history(&record.id, 0)?;
+            ExecutionStatus::Completed
+            | ExecutionStatus::Failed
+            | ExecutionStatus::Cancelled
+            | ExecutionStatus::Terminated => {
+                let events = self.inner.run_history(&record)?;
                 let bytes = self
                     .inner
                     .store
@@ -373,7 +376,8 @@ impl Engine {
         update_id: &str,
     ) -> Result<Option<UpdateStatus>, EngineError> {
         let mut status = None;
-        for e in self.inner.store.history(id, 0)? {
+        let record = self.execution(id.as_str())?;
+        for e in self.inner.run_history(&record)? {
             match e.event {
                 EventKind::UpdateAccepted { update_id: u, .. } if u == update_id => {
                     status = Some(UpdateStatus::Accepted);

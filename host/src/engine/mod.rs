@@ -9,6 +9,7 @@ mod driver;
 mod error;
 mod execution;
 mod interact;
+mod lifecycle;
 mod offline;
 pub mod replay;
 mod reset;
@@ -16,7 +17,6 @@ mod timers;
 mod versions;
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -27,6 +27,7 @@ pub use activities::{pending as pending_activities, ActivityTask};
 pub use clock::Clock;
 pub use error::EngineError;
 pub use interact::{SignalReceipt, UpdateOutcome, UpdateStatus};
+pub use lifecycle::StartOptions;
 pub use offline::{replay as replay_offline, ReplayReport};
 pub use reset::ResetReport;
 pub use timers::TimerQueue;
@@ -34,9 +35,9 @@ pub use versions::{UpgradeItem, UpgradeOutcome, UpgradeReport, VersionView};
 
 use crate::model::{
     Event, EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, ModuleHash, ModuleKind,
-    ModuleMeta, Payload, RetryPolicy, TypeName,
+    ModuleMeta, ParentClosePolicy, Payload, RetryPolicy, TypeName,
 };
-use crate::store::{Op, OpError, Store, TimerRow};
+use crate::store::{Op, Store, TimerRow};
 use crate::wasm::{HandlerNames, Inspected, Runtime, SandboxConfig};
 
 #[derive(Debug, Clone)]
@@ -54,6 +55,11 @@ pub struct EngineConfig {
     pub default_retry: RetryPolicy,
     pub max_concurrent_activities: usize,
     pub max_module_bytes: usize,
+    /// A run past this many events is told to continue as new.
+    pub history_warn_events: u64,
+    /// A run past this many events, or bytes, is terminated.
+    pub history_max_events: u64,
+    pub history_max_bytes: u64,
 }
 
 impl EngineConfig {
@@ -68,6 +74,9 @@ impl EngineConfig {
             default_retry: RetryPolicy::default(),
             max_concurrent_activities: 256,
             max_module_bytes: 100 << 20,
+            history_warn_events: 10_240,
+            history_max_events: 51_200,
+            history_max_bytes: 50 << 20,
         }
     }
 }
@@ -108,6 +117,8 @@ pub(crate) struct Inner {
     reloads: Mutex<std::collections::HashSet<ExecutionId>>,
     /// Bumped whenever an update completes (or its execution closes).
     updates: watch::Sender<u64>,
+    /// Stop switches of the activities running now.
+    activity_stops: Mutex<HashMap<(ExecutionId, u64), watch::Sender<bool>>>,
 }
 
 impl Inner {
@@ -202,6 +213,8 @@ pub struct ExecutionView {
     pub cached: bool,
     pub pending_activities: Vec<ActivityTask>,
     pub pending_timers: Vec<(u64, u64)>,
+    /// Children started by the current run: id, type, status, close policy.
+    pub children: Vec<(String, String, String, ParentClosePolicy)>,
 }
 
 #[derive(Clone)]
@@ -238,6 +251,7 @@ impl Engine {
             closed: watch::channel(0).0,
             reloads: Mutex::new(std::collections::HashSet::new()),
             updates: watch::channel(0).0,
+            activity_stops: Mutex::new(HashMap::new()),
         });
         timers::spawn(inner.clone(), timer_rx);
         let engine = Self { inner };
@@ -253,7 +267,7 @@ impl Engine {
         let mut resumed = 0usize;
         for status in [ExecutionStatus::Running, ExecutionStatus::Stalled] {
             for rec in inner.store.executions(Some(status), None)? {
-                let history = inner.store.history(&rec.id, 0)?;
+                let history = inner.run_history(&rec)?;
                 for task in activities::pending(&rec.id, rec.resets, &history) {
                     activities::spawn(inner.clone(), task);
                 }
@@ -353,58 +367,15 @@ impl Engine {
         id: Option<&str>,
         input: Payload,
     ) -> Result<ExecutionId, EngineError> {
-        let type_name: TypeName = workflow_type.parse()?;
-        let module =
-            self.inner
-                .store
-                .workflow_type(&type_name)?
-                .ok_or_else(|| EngineError::NotFound {
-                    what: "workflow type",
-                    name: workflow_type.to_owned(),
-                    hint: ": deploy a workflow component with `weft deploy FILE.wasm --name NAME`",
-                })?;
-        let id = match id {
-            Some(s) => s.parse::<ExecutionId>()?,
-            None => ExecutionId::generate(),
-        };
-        let now = self.inner.clock.now_ms();
-        let seed = std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish();
-        let record = ExecutionRecord {
-            id: id.clone(),
-            workflow_type: type_name.clone(),
-            module,
-            status: ExecutionStatus::Running,
-            created_at_ms: now,
-            closed_at_ms: None,
-            input: input.clone(),
-            output: None,
-            failure: None,
-            stall_reason: None,
-            resets: 0,
-        };
-        let started = EventKind::ExecutionStarted {
-            workflow_type: type_name,
-            module,
+        self.start_with(
+            workflow_type,
             input,
-            seed,
-        };
-        let out = self
-            .inner
-            .store
-            .write(vec![Op::CreateExecution {
-                record: Box::new(record),
-                started,
-            }])
-            .await?;
-        if let Some(Err(OpError::ExecutionExists(_))) = out.first() {
-            return Err(EngineError::Conflict(format!(
-                "an execution with id {id} already exists"
-            )));
-        }
-        self.inner.wake(&id);
-        Ok(id)
+            StartOptions {
+                id: id.map(str::to_owned),
+                ..StartOptions::default()
+            },
+        )
+        .await
     }
 
     pub fn execution(&self, id: &str) -> Result<ExecutionRecord, EngineError> {
@@ -417,23 +388,33 @@ impl Engine {
 
     pub fn describe(&self, id: &str) -> Result<ExecutionView, EngineError> {
         let record = self.execution(id)?;
-        let history = self.inner.store.history(&record.id, 0)?;
+        let history = self.inner.run_history(&record)?;
         let pending_activities =
             if record.status.is_settled() && record.status != ExecutionStatus::Stalled {
                 Vec::new()
             } else {
                 activities::pending(&record.id, record.resets, &history)
             };
-        let mut pending_timers: Vec<(u64, u64)> = Vec::new();
-        if record.status == ExecutionStatus::Running || record.status == ExecutionStatus::Stalled {
-            for e in &history {
-                match &e.event {
-                    EventKind::TimerStarted {
-                        handle, fire_at_ms, ..
-                    } => pending_timers.push((*handle, *fire_at_ms)),
-                    EventKind::TimerFired { handle } => pending_timers.retain(|(h, _)| h != handle),
-                    _ => {}
-                }
+        let pending_timers = if record.status.is_closed() {
+            Vec::new()
+        } else {
+            lifecycle::pending_timers(&history)
+        };
+        let mut children = Vec::new();
+        for e in &history {
+            if let EventKind::ChildStarted {
+                workflow_type,
+                child_id,
+                policy,
+                ..
+            } = &e.event
+            {
+                let status = child_id
+                    .parse::<ExecutionId>()
+                    .ok()
+                    .and_then(|c| self.inner.store.execution(&c).ok().flatten())
+                    .map_or_else(|| "unknown".to_owned(), |r| r.status.to_string());
+                children.push((child_id.clone(), workflow_type.to_string(), status, *policy));
             }
         }
         Ok(ExecutionView {
@@ -442,6 +423,7 @@ impl Engine {
             record,
             pending_activities,
             pending_timers,
+            children,
         })
     }
 
@@ -479,10 +461,36 @@ impl Engine {
         Ok(self.inner.store.executions(status, t.as_ref())?)
     }
 
-    pub fn history(&self, id: &str) -> Result<(ExecutionRecord, Vec<Event>), EngineError> {
+    /// The events of run `run` (default: the current run). Each run starts
+    /// with its `execution_started`; earlier runs end with their close or with
+    /// `execution_continued_as_new`.
+    pub fn history(
+        &self,
+        id: &str,
+        run: Option<u32>,
+    ) -> Result<(ExecutionRecord, Vec<Event>), EngineError> {
         let record = self.execution(id)?;
-        let events = self.inner.store.history(&record.id, 0)?;
-        Ok((record, events))
+        let run = run.unwrap_or(record.run);
+        if run == record.run {
+            let events = self.inner.run_history(&record)?;
+            return Ok((record, events));
+        }
+        if run == 0 || run > record.run {
+            return Err(EngineError::BadRequest(format!(
+                "execution {id} has runs 1 to {}",
+                record.run
+            )));
+        }
+        let all = self.inner.store.history(&record.id, 0)?;
+        let starts: Vec<usize> = all
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| matches!(e.event, EventKind::ExecutionStarted { .. }))
+            .map(|(i, _)| i)
+            .collect();
+        let from = starts[(run - 1) as usize];
+        let to = starts.get(run as usize).copied().unwrap_or(all.len());
+        Ok((record, all[from..to].to_vec()))
     }
 
     /// Moves a manual clock forward.

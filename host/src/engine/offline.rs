@@ -90,6 +90,7 @@ impl WorkflowHost for OfflineHost {
                         input,
                     }))
                 }
+                Some(Delivered::Cancel { reason }) => return Ok(Delivery::Cancelled(reason)),
                 None => {}
             }
             self.replayer
@@ -101,6 +102,33 @@ impl WorkflowHost for OfflineHost {
 
     fn receive_signal(&mut self, name: String) -> Result<u64, HostStop> {
         self.issue(Command::ReceiveSignal { name })
+    }
+
+    fn start_child(
+        &mut self,
+        workflow_type: String,
+        input: Payload,
+        id: Option<String>,
+        policy: crate::model::ParentClosePolicy,
+    ) -> Result<u64, HostStop> {
+        let id = id.unwrap_or_else(|| {
+            format!("{}-{}", self.info.execution_id, self.replayer.next_handle())
+        });
+        self.issue(Command::StartChild {
+            workflow_type,
+            id,
+            input,
+            policy,
+        })
+    }
+
+    fn continue_as_new(&mut self, _input: Payload) -> HostStop {
+        // The run ends here; what follows in the history is the next run's.
+        HostStop(Box::new(OfflineStop::End))
+    }
+
+    fn history_info(&self) -> (u64, bool) {
+        (self.replayer.seen_length(), false)
     }
 
     fn respond(&mut self, _id: u64, _answer: Result<Payload, Failure>) -> Result<(), HostStop> {

@@ -25,6 +25,10 @@ pub enum Delivered {
         name: String,
         input: Payload,
     },
+    /// A cancellation request: deliverable at any wait, once.
+    Cancel {
+        reason: String,
+    },
 }
 
 /// A command as the code issues it.
@@ -51,6 +55,13 @@ pub enum Command {
         update_id: String,
         outcome: Result<Payload, Failure>,
     },
+    /// Start a child workflow (its id is fixed by the time it is issued).
+    StartChild {
+        workflow_type: String,
+        id: String,
+        input: Payload,
+        policy: crate::model::ParentClosePolicy,
+    },
 }
 
 impl Command {
@@ -67,6 +78,9 @@ impl Command {
             Self::Patch { id } => format!("take the new path of patch `{id}`"),
             Self::ReceiveSignal { name } => format!("wait for signal {name}"),
             Self::CompleteUpdate { update_id, .. } => format!("complete update {update_id}"),
+            Self::StartChild {
+                workflow_type, id, ..
+            } => format!("start child {workflow_type} {id}"),
         }
     }
 
@@ -87,6 +101,20 @@ impl Command {
                 Self::CompleteUpdate { update_id, .. },
                 EventKind::UpdateCompleted { update_id: u, .. },
             ) => update_id == u,
+            (
+                Self::StartChild {
+                    workflow_type,
+                    id,
+                    input,
+                    ..
+                },
+                EventKind::ChildStarted {
+                    workflow_type: t,
+                    child_id,
+                    input: i,
+                    ..
+                },
+            ) => workflow_type == t.as_str() && id == child_id && input == i,
             _ => false,
         }
     }
@@ -161,6 +189,10 @@ pub struct Replayer {
     receives: std::collections::HashMap<String, Vec<u64>>,
     /// Loaded events the code has re-issued or been re-delivered.
     replayed: u64,
+    /// Events delivered to the code so far.
+    deliveries: u64,
+    /// The stored size of the events known.
+    bytes: u64,
 }
 
 impl Replayer {
@@ -189,6 +221,8 @@ impl Replayer {
             signal_counts: std::collections::HashMap::new(),
             receives: std::collections::HashMap::new(),
             replayed: 0,
+            deliveries: 0,
+            bytes: 0,
         };
         r.extend(history);
         r
@@ -209,6 +243,7 @@ impl Replayer {
                 _ => None,
             };
             self.signal_rank.push(rank);
+            self.bytes += serde_json::to_vec(&e).map_or(0, |b| b.len() as u64);
             self.history.push(e);
             self.consumed.push(false);
         }
@@ -241,6 +276,28 @@ impl Replayer {
 
     pub fn replayed_events(&self) -> u64 {
         self.replayed
+    }
+
+    /// The run's length as the code has seen it: its start, the commands it
+    /// issued and the events delivered to it. The same at the same point of
+    /// the code live and in replay.
+    pub fn seen_length(&self) -> u64 {
+        1 + self.issued + self.deliveries
+    }
+
+    /// The run's events known now (recorded or about to be).
+    pub fn known_length(&self) -> u64 {
+        self.history.len() as u64 + self.new_commands.len() as u64
+    }
+
+    /// The recorded size of the run's events known now, as stored (JSON).
+    pub fn known_bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The handle the next command will get.
+    pub fn next_handle(&self) -> u64 {
+        self.issued + 1
     }
 
     /// The code issues a command; returns its handle.
@@ -345,6 +402,9 @@ impl Replayer {
                     name: name.clone(),
                     input: input.clone(),
                 },
+                EventKind::CancelRequested { reason } => Delivered::Cancel {
+                    reason: reason.clone(),
+                },
                 EventKind::SignalReceived { name, input } => {
                     let rank = self.signal_rank[i].unwrap_or(usize::MAX);
                     let Some(&h) = self.receives.get(name).and_then(|r| r.get(rank)) else {
@@ -369,6 +429,7 @@ impl Replayer {
             };
             self.consumed[i] = true;
             self.now_ms = e.at_ms;
+            self.deliveries += 1;
             if i < self.loaded {
                 self.replayed += 1;
             }

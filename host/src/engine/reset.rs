@@ -46,15 +46,17 @@ impl Engine {
         })?;
         let reason = reason.unwrap_or_else(|| "reset by an operator".to_owned());
         for _ in 0..ATTEMPTS {
-            let history = self.inner.store.history(&record.id, 0)?;
-            let len = history.len() as u64;
-            if to_event + 1 >= len {
+            let history = self.inner.run_history(&record)?;
+            let len = record.run_start + history.len() as u64;
+            if to_event < record.run_start || to_event + 1 >= len {
                 return Err(EngineError::BadRequest(format!(
-                    "execution {id} has events 0 to {}: reset to an event before the last",
+                    "the current run of execution {id} has events {} to {}: reset to one of \
+                     them before the last",
+                    record.run_start,
                     len.saturating_sub(1)
                 )));
             }
-            let kept: Vec<_> = history[..=to_event as usize].to_vec();
+            let kept: Vec<_> = history[..=(to_event - record.run_start) as usize].to_vec();
             if let Some(end) = kept.iter().find(|e| {
                 matches!(
                     e.event,

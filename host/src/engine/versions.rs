@@ -268,8 +268,8 @@ impl Engine {
             return Ok(UpgradeOutcome::AlreadyThere);
         }
         for _ in 0..CHECK_ATTEMPTS {
-            let events = self.inner.store.history(&record.id, 0)?;
-            let len = events.len() as u64;
+            let events = self.inner.run_history(record)?;
+            let len = record.run_start + events.len() as u64;
             let export = HistoryExport {
                 format: HistoryExport::FORMAT.to_owned(),
                 execution_id: record.id.to_string(),

@@ -90,6 +90,45 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         failure: Option<Failure>,
     },
+    /// A child workflow was started (a command); `child_id` is its execution.
+    ChildStarted {
+        handle: u64,
+        workflow_type: TypeName,
+        child_id: String,
+        input: Payload,
+        policy: super::ParentClosePolicy,
+    },
+    /// The child ended: its output, or why it failed, was cancelled or
+    /// terminated.
+    ChildCompleted {
+        handle: u64,
+        child_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        output: Option<Payload>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        failure: Option<Failure>,
+    },
+    /// A timer dropped by a cancellation; waiting on it yields `cancelled`.
+    TimerCancelled {
+        handle: u64,
+    },
+    /// `weft cancel`: delivered at the workflow's next wait.
+    CancelRequested {
+        reason: String,
+    },
+    /// The run closed and the next one starts with `input` (its
+    /// `execution_started` follows).
+    ExecutionContinuedAsNew {
+        input: Payload,
+    },
+    /// The workflow ended after a cancellation request.
+    ExecutionCancelled {
+        failure: Failure,
+    },
+    /// Ended at once, no workflow code ran.
+    ExecutionTerminated {
+        reason: String,
+    },
     /// `weft reset`: the events after `to_event` were discarded (kept here)
     /// and the execution runs again from there. Never delivered.
     ExecutionReset {
@@ -113,7 +152,8 @@ impl EventKind {
             | Self::TimerStarted { handle, .. }
             | Self::PatchMarker { handle, .. }
             | Self::SignalAwaited { handle, .. }
-            | Self::UpdateCompleted { handle, .. } => Some(*handle),
+            | Self::UpdateCompleted { handle, .. }
+            | Self::ChildStarted { handle, .. } => Some(*handle),
             _ => None,
         }
     }
@@ -126,6 +166,21 @@ impl EventKind {
                 handle, failure, ..
             } => Some((*handle, Err(failure.clone()))),
             Self::TimerFired { handle } => Some((*handle, Ok(Payload::default()))),
+            Self::TimerCancelled { handle } => {
+                Some((*handle, Err(Failure::cancelled("the timer"))))
+            }
+            Self::ChildCompleted {
+                handle,
+                output,
+                failure,
+                ..
+            } => Some((
+                *handle,
+                match failure {
+                    Some(f) => Err(f.clone()),
+                    None => Ok(output.clone().unwrap_or_default()),
+                },
+            )),
             _ => None,
         }
     }
@@ -142,6 +197,13 @@ impl EventKind {
             Self::PatchMarker { .. } => "patch_marker",
             Self::ExecutionReset { .. } => "execution_reset",
             Self::SignalReceived { .. } => "signal_received",
+            Self::ChildStarted { .. } => "child_started",
+            Self::ChildCompleted { .. } => "child_completed",
+            Self::TimerCancelled { .. } => "timer_cancelled",
+            Self::CancelRequested { .. } => "cancel_requested",
+            Self::ExecutionContinuedAsNew { .. } => "execution_continued_as_new",
+            Self::ExecutionCancelled { .. } => "execution_cancelled",
+            Self::ExecutionTerminated { .. } => "execution_terminated",
             Self::SignalAwaited { .. } => "signal_awaited",
             Self::UpdateAccepted { .. } => "update_accepted",
             Self::UpdateCompleted { .. } => "update_completed",
@@ -175,6 +237,24 @@ impl EventKind {
             }
             Self::TimerFired { handle } => format!("timer_fired #{handle}"),
             Self::PatchMarker { handle, patch_id } => format!("patch_marker #{handle} {patch_id}"),
+            Self::ChildStarted { handle, workflow_type, child_id, input, policy } => format!(
+                "child_started #{handle} {workflow_type} {child_id}({}) on parent close: {policy:?}",
+                input.to_json()
+            ),
+            Self::ChildCompleted { handle, child_id, output, failure } => match failure {
+                Some(f) => format!("child_completed #{handle} {child_id} {f}"),
+                None => format!(
+                    "child_completed #{handle} {child_id} output={}",
+                    output.as_ref().map(Payload::to_json).unwrap_or_default()
+                ),
+            },
+            Self::TimerCancelled { handle } => format!("timer_cancelled #{handle}"),
+            Self::CancelRequested { reason } => format!("cancel_requested {reason}"),
+            Self::ExecutionContinuedAsNew { input } => {
+                format!("execution_continued_as_new input={}", input.to_json())
+            }
+            Self::ExecutionCancelled { failure } => format!("execution_cancelled {failure}"),
+            Self::ExecutionTerminated { reason } => format!("execution_terminated {reason}"),
             Self::SignalReceived { name, input } => {
                 format!("signal_received {name}({})", input.to_json())
             }
@@ -219,6 +299,18 @@ impl Failure {
             details: None,
             non_retryable: false,
         }
+    }
+
+    /// The failure a cancelled operation completes with (kind `cancelled`).
+    pub fn cancelled(what: &str) -> Self {
+        Self {
+            non_retryable: true,
+            ..Self::new("cancelled", format!("{what} was cancelled"))
+        }
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.kind == "cancelled"
     }
 }
 

@@ -13,6 +13,10 @@ pub enum ExecutionStatus {
     /// Stopped by a trap, a limit or a nondeterminism error; a fixed module can
     /// resume it, so it is never silently failed.
     Stalled,
+    /// Ended after a cancellation request, once its cleanup ran.
+    Cancelled,
+    /// Ended at once by an operator (or a limit); no workflow code ran.
+    Terminated,
 }
 
 impl ExecutionStatus {
@@ -22,12 +26,19 @@ impl ExecutionStatus {
         !matches!(self, Self::Running)
     }
 
+    /// Ended for good: completed, failed, cancelled or terminated.
+    pub fn is_closed(self) -> bool {
+        !matches!(self, Self::Running | Self::Stalled)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Running => "running",
             Self::Completed => "completed",
             Self::Failed => "failed",
             Self::Stalled => "stalled",
+            Self::Cancelled => "cancelled",
+            Self::Terminated => "terminated",
         }
     }
 }
@@ -40,6 +51,8 @@ impl std::str::FromStr for ExecutionStatus {
             "completed" => Ok(Self::Completed),
             "failed" => Ok(Self::Failed),
             "stalled" => Ok(Self::Stalled),
+            "cancelled" => Ok(Self::Cancelled),
+            "terminated" => Ok(Self::Terminated),
             other => Err(ModelError::InvalidStatus(other.to_owned())),
         }
     }
@@ -65,10 +78,67 @@ pub struct ExecutionRecord {
     pub output: Option<Payload>,
     pub failure: Option<Failure>,
     pub stall_reason: Option<String>,
-    /// How many times the execution was reset; work started before the last
-    /// reset (an activity attempt, a timer) is dropped when it reports back.
+    /// Bumped by every reset and every new run; work started before (an
+    /// activity attempt, a timer) is dropped when it reports back.
     #[serde(default)]
     pub resets: u32,
+    /// The run of this workflow id, from 1: continue-as-new and a start that
+    /// reuses a closed id begin a new run in the same history.
+    #[serde(default = "first_run")]
+    pub run: u32,
+    /// The index of the current run's `execution_started` event.
+    #[serde(default)]
+    pub run_start: u64,
+    /// The idempotency key of the start request that created this run.
+    #[serde(default)]
+    pub request_id: Option<String>,
+    /// The execution and command that started this one as a child.
+    #[serde(default)]
+    pub parent: Option<ParentLink>,
+    /// Set once a cancellation was requested.
+    #[serde(default)]
+    pub cancel_requested: bool,
+}
+
+fn first_run() -> u32 {
+    1
+}
+
+/// What a start with the id of a closed execution does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum IdReusePolicy {
+    /// A new run begins under the id, after the closed one in its history.
+    #[default]
+    AllowDuplicate,
+    /// Only if the last run did not complete (failed, cancelled, terminated).
+    AllowDuplicateFailedOnly,
+    /// Never: the id stays taken.
+    RejectDuplicate,
+}
+
+/// Where a child execution reports its end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParentLink {
+    pub id: ExecutionId,
+    /// The handle of the parent's `child_started` command.
+    pub handle: u64,
+    /// The parent's epoch (`resets`) when it started the child.
+    pub epoch: u32,
+    /// What happens to this child when the parent closes first.
+    pub close_policy: ParentClosePolicy,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ParentClosePolicy {
+    /// The child is terminated.
+    #[default]
+    Terminate,
+    /// The child gets a cancellation request.
+    RequestCancel,
+    /// The child runs on.
+    Abandon,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

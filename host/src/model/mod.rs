@@ -7,7 +7,10 @@ mod ids;
 mod payload;
 
 pub use event::{ActivityOptions, Event, EventKind, Failure, HistoryExport, RetryPolicy};
-pub use execution::{ExecutionRecord, ExecutionStatus, ModuleKind, ModuleMeta, WorkflowVersion};
+pub use execution::{
+    ExecutionRecord, ExecutionStatus, IdReusePolicy, ModuleKind, ModuleMeta, ParentClosePolicy,
+    ParentLink, WorkflowVersion,
+};
 pub use ids::{ExecutionId, ModuleHash, TypeName};
 pub use payload::Payload;
 

@@ -11,8 +11,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::tables::{
     ACTIVITIES, EXECUTIONS, HISTORY, MODULES, MODULE_META, TIMERS, TYPE_VERSIONS, WORKFLOW_TYPES,
 };
-use super::{Close, Op, OpError, StoreError};
-use crate::model::{Event, EventKind, ExecutionRecord, ExecutionStatus, WorkflowVersion};
+use super::{Close, Op, OpError, Reuse, StoreError};
+use crate::model::{Event, EventKind, ExecutionRecord, ExecutionStatus, Failure, WorkflowVersion};
 
 /// Most batches folded into one transaction; bounds the latency of the first.
 const MAX_GROUP: usize = 512;
@@ -151,18 +151,9 @@ fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpError>, StoreEr
                 },
             };
             history.insert((key, reset.index), to_json(&reset).as_slice())?;
+            drop(history);
+            drop_timers(txn, key)?;
             let mut timers = txn.open_table(TIMERS)?;
-            let mut mine = Vec::new();
-            for entry in timers.iter()? {
-                let entry = entry?;
-                let (due, exec, handle) = entry.0.value();
-                if exec == key {
-                    mine.push((due, handle));
-                }
-            }
-            for (due, handle) in mine {
-                timers.remove((due, key, handle))?;
-            }
             for (due, handle) in keep_timers {
                 timers.insert((*due, key, *handle), ())?;
             }
@@ -212,20 +203,85 @@ fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpError>, StoreEr
             txn.open_table(ACTIVITIES)?
                 .insert(name.as_str(), module.to_string().as_str())?;
         }
-        Op::CreateExecution { record, started } => {
+        Op::CreateExecution {
+            record,
+            started,
+            reuse,
+        } => {
             let mut execs = txn.open_table(EXECUTIONS)?;
             let id = record.id.as_str();
-            if execs.get(id)?.is_some() {
-                return Ok(Err(OpError::ExecutionExists(id.to_owned())));
+            let existing = execs.get(id)?.map(|g| g.value().to_vec());
+            let mut record = record.as_ref().clone();
+            if let Some(raw) = existing {
+                let old: ExecutionRecord = from_json("execution", &raw)?;
+                let allowed = match reuse {
+                    Reuse::Never => false,
+                    Reuse::IfClosed => old.status.is_closed(),
+                    Reuse::IfNotCompleted => {
+                        old.status.is_closed() && old.status != ExecutionStatus::Completed
+                    }
+                };
+                if !allowed {
+                    return Ok(Err(OpError::ExecutionExists(id.to_owned())));
+                }
+                record.run = old.run + 1;
+                record.resets = old.resets + 1;
+                record.run_start = history_len(txn, id)?;
+                drop_timers(txn, id)?;
             }
-            execs.insert(id, to_json(record).as_slice())?;
+            execs.insert(id, to_json(&record).as_slice())?;
             let event = Event {
-                index: 0,
+                index: record.run_start,
                 at_ms: record.created_at_ms,
                 event: started.clone(),
             };
             txn.open_table(HISTORY)?
-                .insert((id, 0), to_json(&event).as_slice())?;
+                .insert((id, record.run_start), to_json(&event).as_slice())?;
+        }
+        Op::ContinueAsNew {
+            id,
+            at_ms,
+            events,
+            started,
+            module,
+            expect_module,
+            expect_resets,
+        } => {
+            let mut execs = txn.open_table(EXECUTIONS)?;
+            let key = id.as_str();
+            let Some(raw) = execs.get(key)?.map(|g| g.value().to_vec()) else {
+                return Ok(Err(OpError::NoSuchExecution(key.to_owned())));
+            };
+            let mut record: ExecutionRecord = from_json("execution", &raw)?;
+            if record.resets != *expect_resets {
+                return Ok(Err(OpError::Stale(key.to_owned())));
+            }
+            if record.module != *expect_module {
+                return Ok(Err(OpError::ModuleMoved(key.to_owned())));
+            }
+            let mut index = history_len(txn, key)?;
+            let mut history = txn.open_table(HISTORY)?;
+            for kind in events.iter().chain(std::iter::once(started)) {
+                let event = Event {
+                    index,
+                    at_ms: *at_ms,
+                    event: kind.clone(),
+                };
+                history.insert((key, index), to_json(&event).as_slice())?;
+                index += 1;
+            }
+            drop(history);
+            drop_timers(txn, key)?;
+            if let EventKind::ExecutionStarted { input, .. } = started {
+                record.input = input.clone();
+            }
+            record.run += 1;
+            record.run_start = index - 1;
+            record.resets += 1;
+            record.module = *module;
+            record.created_at_ms = *at_ms;
+            record.cancel_requested = false;
+            execs.insert(key, to_json(&record).as_slice())?;
         }
         Op::Append {
             id,
@@ -252,6 +308,14 @@ fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpError>, StoreEr
                 if expect_module.is_some_and(|m| m != record.module) {
                     return Ok(Err(OpError::ModuleMoved(key.to_owned())));
                 }
+            }
+            if events
+                .iter()
+                .any(|e| matches!(e, EventKind::CancelRequested { .. }))
+            {
+                let mut record: ExecutionRecord = from_json("execution", &raw)?;
+                record.cancel_requested = true;
+                execs.insert(key, to_json(&record).as_slice())?;
             }
             if let Some((due, handle)) = require_timer {
                 if txn.open_table(TIMERS)?.get((*due, key, *handle))?.is_none() {
@@ -304,12 +368,51 @@ fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpError>, StoreEr
                         record.status = ExecutionStatus::Stalled;
                         record.stall_reason = Some(reason.clone());
                     }
+                    Close::Cancelled(failure) => {
+                        record.status = ExecutionStatus::Cancelled;
+                        record.failure = Some(failure.clone());
+                        record.closed_at_ms = Some(*at_ms);
+                    }
+                    Close::Terminated(reason) => {
+                        record.status = ExecutionStatus::Terminated;
+                        record.failure = Some(Failure::new("terminated", reason.clone()));
+                        record.closed_at_ms = Some(*at_ms);
+                        record.resets += 1;
+                        drop(timers);
+                        drop_timers(txn, key)?;
+                    }
                 }
                 execs.insert(key, to_json(&record).as_slice())?;
             }
         }
     }
     Ok(Ok(()))
+}
+
+fn history_len(txn: &WriteTransaction, id: &str) -> Result<u64, StoreError> {
+    let history = txn.open_table(HISTORY)?;
+    let last = history.range((id, 0)..=(id, u64::MAX))?.next_back();
+    Ok(match last {
+        Some(entry) => entry?.0.value().1 + 1,
+        None => 0,
+    })
+}
+
+/// Removes every pending timer row of an execution.
+fn drop_timers(txn: &WriteTransaction, id: &str) -> Result<(), StoreError> {
+    let mut timers = txn.open_table(TIMERS)?;
+    let mut mine = Vec::new();
+    for entry in timers.iter()? {
+        let entry = entry?;
+        let (due, exec, handle) = entry.0.value();
+        if exec == id {
+            mine.push((due, handle));
+        }
+    }
+    for (due, handle) in mine {
+        timers.remove((due, id, handle))?;
+    }
+    Ok(())
 }
 
 pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {

@@ -55,10 +55,24 @@ pub enum Op {
         name: String,
         module: ModuleHash,
     },
-    /// Creates the execution row and its first event; refused if the id exists.
+    /// Creates the execution row and its first event; refused if the id
+    /// exists, unless `reuse` lets a new run follow a closed one in the same
+    /// history.
     CreateExecution {
         record: Box<ExecutionRecord>,
         started: EventKind,
+        reuse: Reuse,
+    },
+    /// Closes the current run with `events` and starts the next one in the
+    /// same transaction: `started` opens it, on `module`.
+    ContinueAsNew {
+        id: ExecutionId,
+        at_ms: u64,
+        events: Vec<EventKind>,
+        started: EventKind,
+        module: ModuleHash,
+        expect_module: ModuleHash,
+        expect_resets: u32,
     },
     /// Appends events (the store numbers them), adds and removes timer rows,
     /// and optionally closes or stalls the execution: one state change.
@@ -115,6 +129,20 @@ pub enum Close {
     Completed(Payload),
     Failed(Failure),
     Stalled(String),
+    Cancelled(Failure),
+    /// Ends at once: its timer rows go and its epoch moves on, so nothing
+    /// started before reports back.
+    Terminated(String),
+}
+
+/// Whether a start may begin a new run under the id of a closed execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reuse {
+    Never,
+    /// Any closed run.
+    IfClosed,
+    /// Only a run that did not complete (failed, cancelled, terminated).
+    IfNotCompleted,
 }
 
 /// A pending timer as the store keeps it.
@@ -342,6 +370,11 @@ mod tests {
             failure: None,
             stall_reason: None,
             resets: 0,
+            run: 1,
+            run_start: 0,
+            request_id: None,
+            parent: None,
+            cancel_requested: false,
         }
     }
 
@@ -363,6 +396,7 @@ mod tests {
             .write(vec![Op::CreateExecution {
                 record: Box::new(record("e1")),
                 started: started(),
+                reuse: Reuse::Never,
             }])
             .await
             .unwrap();
@@ -371,6 +405,7 @@ mod tests {
             .write(vec![Op::CreateExecution {
                 record: Box::new(record("e1")),
                 started: started(),
+                reuse: Reuse::Never,
             }])
             .await
             .unwrap();

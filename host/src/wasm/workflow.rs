@@ -14,7 +14,7 @@ use super::bindings::workflow::{Workflow, WorkflowPre};
 use super::limits::{CpuBudget, CpuDeadlineExceeded, MemoryLimitExceeded, MemoryLimiter};
 use super::wasi::{self, Capture, WorkflowClock};
 use super::SandboxConfig;
-use crate::model::{ActivityOptions, Failure, Payload, RetryPolicy};
+use crate::model::{ActivityOptions, Failure, ParentClosePolicy, Payload, RetryPolicy};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogLevel {
@@ -64,6 +64,8 @@ pub enum Delivery {
     Query(Request),
     Validate(Request),
     Update(UpdateRequest),
+    /// A cancellation request, with its reason.
+    Cancelled(String),
 }
 
 /// The names a workflow component answers to (its `handlers` export).
@@ -86,6 +88,17 @@ pub trait WorkflowHost: std::any::Any + Send + 'static {
     /// Whether this run takes the new path of patch `patch_id` (see the WIT).
     fn patched(&mut self, patch_id: String) -> Result<bool, HostStop>;
     fn receive_signal(&mut self, name: String) -> Result<u64, HostStop>;
+    fn start_child(
+        &mut self,
+        workflow_type: String,
+        input: Payload,
+        id: Option<String>,
+        policy: ParentClosePolicy,
+    ) -> Result<u64, HostStop>;
+    /// Ends the run; always returns the stop that unwinds the guest.
+    fn continue_as_new(&mut self, input: Payload) -> HostStop;
+    /// `(length, continue-as-new suggested)`.
+    fn history_info(&self) -> (u64, bool);
     /// Blocks until one of `handles` completes or a request needs the guest
     /// (see the WIT for the order).
     fn wait(
@@ -219,6 +232,37 @@ impl runtime::Host for WfState {
                 name: u.name,
                 input: u.input.0,
             }),
+            Delivery::Cancelled(reason) => runtime::Delivery::Cancelled(reason),
+        })
+    }
+
+    fn start_child(
+        &mut self,
+        workflow_type: String,
+        input: Vec<u8>,
+        options: runtime::ChildOptions,
+    ) -> wasmtime::Result<u64> {
+        let policy = match options.parent_close_policy {
+            runtime::ParentClosePolicy::Terminate => ParentClosePolicy::Terminate,
+            runtime::ParentClosePolicy::RequestCancel => ParentClosePolicy::RequestCancel,
+            runtime::ParentClosePolicy::Abandon => ParentClosePolicy::Abandon,
+        };
+        self.host
+            .start_child(workflow_type, Payload(input), options.id, policy)
+            .map_err(wasmtime::Error::new)
+    }
+
+    fn continue_as_new(&mut self, input: Vec<u8>) -> wasmtime::Result<()> {
+        Err(wasmtime::Error::new(
+            self.host.continue_as_new(Payload(input)),
+        ))
+    }
+
+    fn history_info(&mut self) -> wasmtime::Result<runtime::HistoryStats> {
+        let (length, continue_as_new_suggested) = self.host.history_info();
+        Ok(runtime::HistoryStats {
+            length,
+            continue_as_new_suggested,
         })
     }
 
@@ -444,6 +488,21 @@ impl WorkflowHost for NoHost {
     }
     fn receive_signal(&mut self, _: String) -> Result<u64, HostStop> {
         not_running()
+    }
+    fn start_child(
+        &mut self,
+        _: String,
+        _: Payload,
+        _: Option<String>,
+        _: ParentClosePolicy,
+    ) -> Result<u64, HostStop> {
+        not_running()
+    }
+    fn continue_as_new(&mut self, _: Payload) -> HostStop {
+        HostStop(Box::new(NotRunning))
+    }
+    fn history_info(&self) -> (u64, bool) {
+        (0, false)
     }
     fn wait(
         &mut self,

@@ -1,0 +1,342 @@
+//! Starting, cancelling and terminating executions, and what a closing run
+//! owes its parent and its children.
+
+use std::future::Future;
+use std::hash::{BuildHasher, Hasher};
+use std::pin::Pin;
+use std::sync::Arc;
+
+use super::{Engine, EngineError, Inner};
+use crate::model::{
+    Event, EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, Failure, IdReusePolicy,
+    ParentClosePolicy, ParentLink, Payload, TypeName,
+};
+use crate::store::{Close, Op, OpError, Reuse};
+
+/// How to start an execution.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// The workflow id (default: a generated `wf_…`).
+    pub id: Option<String>,
+    /// Makes a retried start safe: starting an id that is running with the
+    /// same request id returns that run instead of a conflict.
+    pub request_id: Option<String>,
+    /// What a start with the id of a closed execution does.
+    pub reuse: IdReusePolicy,
+    pub(crate) parent: Option<ParentLink>,
+}
+
+impl Inner {
+    /// The record and first event of a new run on the type's current module
+    /// (nothing is written).
+    pub(super) fn new_run(
+        &self,
+        workflow_type: &str,
+        input: Payload,
+        opts: &StartOptions,
+    ) -> Result<(ExecutionRecord, EventKind), EngineError> {
+        let type_name: TypeName = workflow_type.parse()?;
+        let module =
+            self.store
+                .workflow_type(&type_name)?
+                .ok_or_else(|| EngineError::NotFound {
+                    what: "workflow type",
+                    name: workflow_type.to_owned(),
+                    hint: ": deploy a workflow component with `weft deploy FILE.wasm --name NAME`",
+                })?;
+        let id = match &opts.id {
+            Some(s) => s.parse::<ExecutionId>()?,
+            None => ExecutionId::generate(),
+        };
+        let now = self.clock.now_ms();
+        let seed = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        let record = ExecutionRecord {
+            id,
+            workflow_type: type_name.clone(),
+            module,
+            status: ExecutionStatus::Running,
+            created_at_ms: now,
+            closed_at_ms: None,
+            input: input.clone(),
+            output: None,
+            failure: None,
+            stall_reason: None,
+            resets: 0,
+            run: 1,
+            run_start: 0,
+            request_id: opts.request_id.clone(),
+            parent: opts.parent.clone(),
+            cancel_requested: false,
+        };
+        let started = EventKind::ExecutionStarted {
+            workflow_type: type_name,
+            module,
+            input,
+            seed,
+        };
+        Ok((record, started))
+    }
+
+    /// The events of the current run.
+    pub(super) fn run_history(
+        &self,
+        record: &ExecutionRecord,
+    ) -> Result<Vec<Event>, crate::store::StoreError> {
+        self.store.history(&record.id, record.run_start)
+    }
+
+    /// The write that tells a child's parent how the child ended, if it has one.
+    pub(super) fn parent_op(
+        &self,
+        record: &ExecutionRecord,
+        outcome: Result<Payload, Failure>,
+    ) -> Option<Op> {
+        let parent = record.parent.as_ref()?;
+        let (output, failure) = match outcome {
+            Ok(o) => (Some(o), None),
+            Err(f) => (None, Some(f)),
+        };
+        let mut op = Op::append(
+            &parent.id,
+            self.clock.now_ms(),
+            vec![EventKind::ChildCompleted {
+                handle: parent.handle,
+                child_id: record.id.to_string(),
+                output,
+                failure,
+            }],
+        );
+        if let Op::Append { expect_resets, .. } = &mut op {
+            *expect_resets = Some(parent.epoch);
+        }
+        Some(op)
+    }
+
+    /// Asks a running execution to cancel: recorded, delivered at its next
+    /// wait; its pending timers are cancelled at once, its activities stopped
+    /// and its children asked to cancel too.
+    pub(super) fn cancel<'a>(
+        self: &'a Arc<Self>,
+        id: &'a ExecutionId,
+        reason: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<(), EngineError>> + Send + 'a>> {
+        Box::pin(async move {
+            let record = self
+                .store
+                .execution(id)?
+                .ok_or_else(|| EngineError::no_execution(id))?;
+            if record.status.is_closed() {
+                return Err(EngineError::Conflict(format!(
+                    "execution {id} is already {}",
+                    record.status
+                )));
+            }
+            if record.cancel_requested {
+                return Ok(());
+            }
+            let history = self.run_history(&record)?;
+            let mut events = vec![EventKind::CancelRequested {
+                reason: reason.to_owned(),
+            }];
+            let mut rows = Vec::new();
+            for (handle, due) in pending_timers(&history) {
+                events.push(EventKind::TimerCancelled { handle });
+                rows.push((due, handle));
+            }
+            let mut op = Op::append(id, self.clock.now_ms(), events);
+            if let Op::Append {
+                timers_remove,
+                expect_resets,
+                ..
+            } = &mut op
+            {
+                *timers_remove = rows;
+                *expect_resets = Some(record.resets);
+            }
+            if let Some(Err(e)) = self.store.write(vec![op]).await?.into_iter().next() {
+                return Err(EngineError::Conflict(e.to_string()));
+            }
+            tracing::info!(execution = %id, %reason, "cancellation requested");
+            for task in super::activities::pending(id, record.resets, &history) {
+                self.stop_activity(id, task.handle);
+            }
+            self.wake(id);
+            for (child, _) in pending_children(&history) {
+                if let Ok(child) = child.parse::<ExecutionId>() {
+                    let _ = self.cancel(&child, "its parent was cancelled").await;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Ends an execution at once; no workflow code runs.
+    pub(super) fn terminate<'a>(
+        self: &'a Arc<Self>,
+        id: &'a ExecutionId,
+        reason: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<(), EngineError>> + Send + 'a>> {
+        Box::pin(async move {
+            let record = self
+                .store
+                .execution(id)?
+                .ok_or_else(|| EngineError::no_execution(id))?;
+            if record.status.is_closed() {
+                return Err(EngineError::Conflict(format!(
+                    "execution {id} is already {}",
+                    record.status
+                )));
+            }
+            let history = self.run_history(&record)?;
+            let mut op = Op::append(
+                id,
+                self.clock.now_ms(),
+                vec![EventKind::ExecutionTerminated {
+                    reason: reason.to_owned(),
+                }],
+            );
+            if let Op::Append { close, .. } = &mut op {
+                *close = Some(Close::Terminated(reason.to_owned()));
+            }
+            let mut ops = vec![op];
+            ops.extend(self.parent_op(&record, Err(Failure::new("terminated", reason))));
+            if let Some(Err(e)) = self.store.write(ops).await?.into_iter().next() {
+                return Err(EngineError::Conflict(e.to_string()));
+            }
+            tracing::info!(execution = %id, %reason, "execution terminated");
+            for task in super::activities::pending(id, record.resets, &history) {
+                self.stop_activity(id, task.handle);
+            }
+            // An instance in memory stops at its next wait (its writes are refused).
+            self.reload(id);
+            if let Some(parent) = &record.parent {
+                self.wake(&parent.id);
+            }
+            self.closed.send_modify(|n| *n += 1);
+            self.updates.send_modify(|n| *n += 1);
+            self.close_children(&history).await;
+            Ok(())
+        })
+    }
+
+    /// After a run closed: its children still running get what their
+    /// parent-close policy says.
+    pub(super) async fn close_children(self: &Arc<Self>, history: &[Event]) {
+        for (child, policy) in pending_children(history) {
+            let Ok(child) = child.parse::<ExecutionId>() else {
+                continue;
+            };
+            let r = match policy {
+                ParentClosePolicy::Terminate => self.terminate(&child, "its parent closed").await,
+                ParentClosePolicy::RequestCancel => self.cancel(&child, "its parent closed").await,
+                ParentClosePolicy::Abandon => Ok(()),
+            };
+            if let Err(e) = r {
+                tracing::debug!(%child, error = %e, "parent-close policy not applied");
+            }
+        }
+    }
+}
+
+/// Timers started and neither fired nor cancelled: `(handle, due)`.
+pub(super) fn pending_timers(history: &[Event]) -> Vec<(u64, u64)> {
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for e in history {
+        match &e.event {
+            EventKind::TimerStarted {
+                handle, fire_at_ms, ..
+            } => out.push((*handle, *fire_at_ms)),
+            EventKind::TimerFired { handle } | EventKind::TimerCancelled { handle } => {
+                out.retain(|(h, _)| h != handle)
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Children started and not reported back: `(child id, policy)`.
+pub(super) fn pending_children(history: &[Event]) -> Vec<(String, ParentClosePolicy)> {
+    let mut out: Vec<(u64, String, ParentClosePolicy)> = Vec::new();
+    for e in history {
+        match &e.event {
+            EventKind::ChildStarted {
+                handle,
+                child_id,
+                policy,
+                ..
+            } => out.push((*handle, child_id.clone(), *policy)),
+            EventKind::ChildCompleted { handle, .. } => out.retain(|(h, _, _)| h != handle),
+            _ => {}
+        }
+    }
+    out.into_iter().map(|(_, id, p)| (id, p)).collect()
+}
+
+impl Engine {
+    /// Starts an execution. An id that is running is a conflict, unless the
+    /// request id matches the one that started it (then that run is
+    /// returned); an id whose execution closed is reused per `opts.reuse`.
+    pub async fn start_with(
+        &self,
+        workflow_type: &str,
+        input: Payload,
+        opts: StartOptions,
+    ) -> Result<ExecutionId, EngineError> {
+        let (record, started) = self.inner.new_run(workflow_type, input, &opts)?;
+        let id = record.id.clone();
+        if let Some(existing) = self.inner.store.execution(&id)? {
+            if !existing.status.is_closed() {
+                if opts.request_id.is_some() && existing.request_id == opts.request_id {
+                    return Ok(id);
+                }
+                return Err(EngineError::Conflict(format!(
+                    "execution {id} is {} (run {}): a workflow id is unique among running \
+                     executions; pass the same request id to make a retried start safe",
+                    existing.status, existing.run
+                )));
+            }
+        }
+        let reuse = match opts.reuse {
+            IdReusePolicy::AllowDuplicate => Reuse::IfClosed,
+            IdReusePolicy::AllowDuplicateFailedOnly => Reuse::IfNotCompleted,
+            IdReusePolicy::RejectDuplicate => Reuse::Never,
+        };
+        let out = self
+            .inner
+            .store
+            .write(vec![Op::CreateExecution {
+                record: Box::new(record),
+                started,
+                reuse,
+            }])
+            .await?;
+        if let Some(Err(OpError::ExecutionExists(_))) = out.first() {
+            return Err(EngineError::Conflict(format!(
+                "execution {id} exists and its id reuse policy ({:?}) does not allow a new run",
+                opts.reuse
+            )));
+        }
+        self.inner.wake(&id);
+        Ok(id)
+    }
+
+    /// Requests cancellation: the workflow sees it at its next wait and may
+    /// clean up before it ends as cancelled.
+    pub async fn cancel(&self, id: &str, reason: Option<&str>) -> Result<(), EngineError> {
+        let record = self.execution(id)?;
+        self.inner
+            .cancel(&record.id, reason.unwrap_or("cancelled by an operator"))
+            .await
+    }
+
+    /// Ends the execution at once, recorded with the reason.
+    pub async fn terminate(&self, id: &str, reason: Option<&str>) -> Result<(), EngineError> {
+        let record = self.execution(id)?;
+        self.inner
+            .terminate(&record.id, reason.unwrap_or("terminated by an operator"))
+            .await
+    }
+}
