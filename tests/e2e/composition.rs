@@ -99,6 +99,26 @@ fn cancellation_reaches_children_and_ends_as_cancelled() {
     let out = host.cli(&["result", &parent]);
     assert_eq!(out.status.code(), Some(1));
 
+    // A running activity is stopped and completes as cancelled.
+    let slow = host.start_execution("hello", json!({"name": "slow", "delay_ms": 30_000}));
+    host.wait_for_log(
+        &format!("activity started execution={slow}"),
+        1,
+        Duration::from_secs(30),
+    );
+    host.cli_ok(&["cancel", &slow]);
+    let r = host.wait_result(&slow);
+    assert_eq!(r["status"], "cancelled", "{r}");
+    let history = host.get(&format!("/v1/executions/{slow}/history"));
+    let failed = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"]["type"] == "activity_failed")
+        .unwrap_or_else(|| panic!("{history}"))
+        .clone();
+    assert_eq!(failed["event"]["failure"]["kind"], "cancelled", "{failed}");
+
     // Terminate: immediate, recorded with the reason; the timer never fires.
     let t = host.start_execution("misbehave", json!({"mode": "sleep"}));
     host.eventually("the timer", |h| count(h, &t, "timer_started") == 1);

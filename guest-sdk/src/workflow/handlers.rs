@@ -197,13 +197,25 @@ impl<T> Selectable for SignalChannel<T> {
             None => {
                 let h = runtime::receive_signal(&self.name);
                 self.armed.set(Some(h));
+                RECEIVES.with(|r| r.borrow_mut().insert(h));
                 h
             }
         }
     }
 }
 
+/// Whether every handle is a signal receive: a wait on those alone ends at a
+/// cancellation (the host cancels timers, activities and children itself).
+pub(super) fn only_receives(handles: &[u64]) -> bool {
+    RECEIVES.with(|r| {
+        let r = r.borrow();
+        handles.iter().all(|h| r.contains(h))
+    })
+}
+
 thread_local! {
+    /// The handles of the signal receives issued in this run.
+    static RECEIVES: RefCell<std::collections::HashSet<u64>> = RefCell::new(Default::default());
     /// The state and handlers of a run that returned, for `query` on a
     /// closed execution.
     static FINAL: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };

@@ -431,15 +431,18 @@ impl<W: 'static> Ctx<W> {
                     }
                 }
                 runtime::Delivery::Cancelled(reason) => {
-                    // The wait in progress ends with the cancellation; the
-                    // host completes the pending timers, activities and
-                    // children with `cancelled` failures as well.
+                    // The host completes the pending timers, activities and
+                    // children with `cancelled` failures (a child once its own
+                    // cleanup ran): keep waiting for those. A wait on signals
+                    // alone, or on a condition, ends here.
                     self.cancel_reason = Some(reason.clone());
-                    let &first = handles.first()?;
-                    return Some((
-                        first,
-                        Err(Failure::cancelled(format!("the workflow ({reason})"))),
-                    ));
+                    if handlers::only_receives(handles) {
+                        let &first = handles.first()?;
+                        return Some((
+                            first,
+                            Err(Failure::cancelled(format!("the workflow ({reason})"))),
+                        ));
+                    }
                 }
             }
         }
