@@ -33,6 +33,7 @@ pub struct ActivityCtx {
     /// 1 for the first attempt.
     pub attempt: u32,
     idempotency_key: String,
+    heartbeat_details: Option<Vec<u8>>,
 }
 
 impl ActivityCtx {
@@ -45,6 +46,7 @@ impl ActivityCtx {
             name: i.name,
             attempt: i.attempt,
             idempotency_key: i.idempotency_key,
+            heartbeat_details: i.heartbeat_details,
         }
     }
 
@@ -52,6 +54,23 @@ impl ActivityCtx {
     /// (`<execution id>/<handle>`): key side effects on it.
     pub fn idempotency_key(&self) -> &str {
         &self.idempotency_key
+    }
+
+    /// Reports progress: `details` are kept durably and handed to the next
+    /// attempt if this one is lost; the heartbeat also keeps a heartbeat
+    /// timeout from firing. Returns true when the activity was cancelled: it
+    /// should stop and return.
+    pub fn heartbeat<D: Serialize + ?Sized>(&self, details: &D) -> bool {
+        let bytes = serde_json::to_vec(details).ok();
+        activity_context::heartbeat(bytes.as_deref())
+    }
+
+    /// The details of the last heartbeat of an earlier attempt: where to
+    /// resume. None on a first attempt, or when they do not decode as `T`.
+    pub fn heartbeat_details<T: DeserializeOwned>(&self) -> Option<T> {
+        self.heartbeat_details
+            .as_ref()
+            .and_then(|d| serde_json::from_slice(d).ok())
     }
 }
 

@@ -15,10 +15,11 @@ fn hello_runs_from_the_cli_and_the_api() {
         "deploy",
         &weft_e2e::guest("hello-activities").to_string_lossy(),
     ]);
-    assert!(
-        deployed.starts_with("activities greet, shout, exclaim, flaky, charge, "),
-        "{deployed}"
-    );
+    assert!(deployed.starts_with("activities "), "{deployed}");
+    for name in ["greet", "shout", "exclaim", "flaky"] {
+        assert!(deployed.contains(&format!(" {name},")), "{deployed}");
+    }
+    assert!(deployed.contains(" -> module "), "{deployed}");
 
     // Through the CLI.
     let out = host.cli_ok(&["start", "hello", "--input", r#"{"name":"world"}"#, "--wait"]);

@@ -2,6 +2,7 @@
 //! `weft` host process and drives it through its HTTP API and its CLI.
 //! Run them with `cargo xtask test`.
 
+mod activities;
 mod actors;
 mod bad_input;
 mod basics;

@@ -28,6 +28,7 @@ pub const EXAMPLES: &[&str] = &[
     "batch",
     "batch-worker",
     "iterate",
+    "polling",
 ];
 
 fn target_dir() -> PathBuf {
@@ -311,6 +312,55 @@ impl Host {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+/// The repository root (for scripts such as the Python worker example).
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace")
+        .to_path_buf()
+}
+
+/// An external worker process (the Python example), killed when dropped.
+pub struct Worker {
+    child: Child,
+}
+
+impl Worker {
+    /// Starts `examples/python-worker/worker.py` on `queue` against `host`.
+    pub fn python(host: &Host, queue: &str, once: bool) -> Worker {
+        let mut cmd = Command::new("python3");
+        cmd.arg(repo().join("examples/python-worker/worker.py"))
+            .args(["--server", &host.url, "--queue", queue]);
+        if once {
+            cmd.arg("--once");
+        }
+        let child = cmd
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start python3 (needed for the worker tests)");
+        Worker { child }
+    }
+
+    /// Waits for the worker to exit and returns its exit code.
+    pub fn wait(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("worker status") {
+                return status.code();
+            }
+            assert!(Instant::now() < deadline, "the worker did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

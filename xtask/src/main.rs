@@ -29,6 +29,7 @@ const EXAMPLES: &[&str] = &[
     "batch",
     "batch-worker",
     "iterate",
+    "polling",
 ];
 
 /// A component to build for wasm.
@@ -75,6 +76,7 @@ const GUESTS: &[Guest] = &[
     guest("batch", "", "batch.wasm", "batch"),
     guest("batch", "worker", "batch.wasm", "batch-worker"),
     guest("iterate", "", "iterate.wasm", "iterate"),
+    guest("polling", "", "polling.wasm", "polling"),
     // The `order` workflow in its four versions.
     guest("versioning", "", "versioning.wasm", "order-v1"),
     guest("versioning", "v2", "versioning.wasm", "order-v2"),

@@ -200,7 +200,66 @@ fn sum_range(_ctx: &ActivityCtx, r: Range) -> Result<u64, Failure> {
     Ok((r.from..r.to).sum())
 }
 
+#[derive(Deserialize)]
+struct Poll {
+    /// The condition holds at this check.
+    ready_after: u32,
+    /// On this attempt, stop heartbeating after `hang_after` checks (a lost
+    /// worker), so the heartbeat timeout fires.
+    #[serde(default)]
+    hang_on_attempt: u32,
+    #[serde(default)]
+    hang_after: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Polled {
+    checks: u32,
+    attempt: u32,
+}
+
+/// Frequent polling: checks in a loop inside one attempt, heartbeating the
+/// count; a new attempt resumes from the last heartbeat.
+fn poll_until_ready(ctx: &ActivityCtx, p: Poll) -> Result<Polled, Failure> {
+    let mut checks: u32 = ctx.heartbeat_details().unwrap_or(0);
+    loop {
+        checks += 1;
+        if ctx.heartbeat(&checks) {
+            return Err(Failure::cancelled("poll_until_ready"));
+        }
+        if checks >= p.ready_after {
+            return Ok(Polled {
+                checks,
+                attempt: ctx.attempt,
+            });
+        }
+        if ctx.attempt == p.hang_on_attempt && checks == p.hang_after {
+            // Lost: no more heartbeats (the host gives up on this attempt).
+            std::thread::sleep(Duration::from_secs(600));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[derive(Deserialize)]
+struct Check {
+    ready_on_attempt: u32,
+}
+
+/// Infrequent polling: one check per attempt; the retry policy waits.
+fn check_ready(ctx: &ActivityCtx, c: Check) -> Result<String, Failure> {
+    if ctx.attempt < c.ready_on_attempt {
+        return Err(Failure::new(
+            "NotReady",
+            format!("not ready at attempt {}", ctx.attempt),
+        ));
+    }
+    Ok(format!("ready on attempt {}", ctx.attempt))
+}
+
 weft_sdk::export_activities!(
+    poll_until_ready,
+    check_ready,
     greet,
     shout,
     exclaim,

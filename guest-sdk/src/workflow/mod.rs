@@ -252,6 +252,12 @@ impl<W: 'static> Ctx<W> {
         Pending::new(runtime::start_activity(name, &bytes, &options.to_wit()))
     }
 
+    /// Cancels a pending activity: the host stops it (it learns so at its
+    /// next heartbeat) and joining it yields a `cancelled` failure.
+    pub fn cancel<T>(&mut self, activity: &Pending<T>) {
+        runtime::cancel(activity.handle);
+    }
+
     /// Starts a durable timer that fires after `d` of workflow time.
     pub fn timer(&mut self, d: Duration) -> Pending<()> {
         Pending::new(runtime::start_timer(options::millis(d)))

@@ -49,12 +49,22 @@ impl RetryPolicy {
     }
 }
 
-/// Options for one activity call; `Default` takes the host's defaults.
+/// Options for one activity call; `Default` takes the host's defaults
+/// (retry forever with backoff, 5 minutes per attempt, no other limit, run by
+/// the host's activity components).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ActivityOptions {
     pub retry: Option<RetryPolicy>,
-    /// Limit on one attempt.
+    /// Limit on one attempt; a timed-out attempt is retried.
     pub start_to_close_timeout: Option<Duration>,
+    /// Limit on the whole activity, all attempts and backoffs; ends it.
+    pub schedule_to_close_timeout: Option<Duration>,
+    /// Limit on the wait for a worker to take it (task queues); ends it.
+    pub schedule_to_start_timeout: Option<Duration>,
+    /// An attempt silent for this long is lost and retried.
+    pub heartbeat_timeout: Option<Duration>,
+    /// Run it on the external workers polling this queue.
+    pub task_queue: Option<String>,
 }
 
 impl ActivityOptions {
@@ -68,6 +78,26 @@ impl ActivityOptions {
         self
     }
 
+    pub fn schedule_to_close_timeout(mut self, d: Duration) -> Self {
+        self.schedule_to_close_timeout = Some(d);
+        self
+    }
+
+    pub fn schedule_to_start_timeout(mut self, d: Duration) -> Self {
+        self.schedule_to_start_timeout = Some(d);
+        self
+    }
+
+    pub fn heartbeat_timeout(mut self, d: Duration) -> Self {
+        self.heartbeat_timeout = Some(d);
+        self
+    }
+
+    pub fn task_queue(mut self, queue: impl Into<String>) -> Self {
+        self.task_queue = Some(queue.into());
+        self
+    }
+
     pub(super) fn to_wit(&self) -> runtime::ActivityOptions {
         runtime::ActivityOptions {
             retry: self.retry.as_ref().map(|r| runtime::RetryPolicy {
@@ -78,6 +108,10 @@ impl ActivityOptions {
                 non_retryable_kinds: r.non_retryable_kinds.clone(),
             }),
             start_to_close_timeout_ms: self.start_to_close_timeout.map(millis),
+            schedule_to_close_timeout_ms: self.schedule_to_close_timeout.map(millis),
+            schedule_to_start_timeout_ms: self.schedule_to_start_timeout.map(millis),
+            heartbeat_timeout_ms: self.heartbeat_timeout.map(millis),
+            task_queue: self.task_queue.clone(),
         }
     }
 }

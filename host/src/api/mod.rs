@@ -7,6 +7,7 @@ mod error;
 mod executions;
 mod interact;
 mod modules;
+mod tasks;
 mod versions;
 
 use std::future::Future;
@@ -47,6 +48,10 @@ const MAX_MODULE_BYTES: usize = 100 << 20;
         executions::cancel,
         executions::terminate,
         interact::signal,
+        tasks::poll,
+        tasks::heartbeat,
+        tasks::complete,
+        tasks::fail,
         interact::signal_with_start,
         interact::query,
         interact::update,
@@ -94,6 +99,13 @@ pub fn router(engine: Engine) -> Router {
             get(interact::update_result),
         )
         .route("/v1/signal-with-start", post(interact::signal_with_start))
+        .route(
+            "/v1/task-queues/{queue}/poll",
+            post(tasks::poll).get(tasks::poll),
+        )
+        .route("/v1/tasks/{token}/heartbeat", post(tasks::heartbeat))
+        .route("/v1/tasks/{token}/complete", post(tasks::complete))
+        .route("/v1/tasks/{token}/fail", post(tasks::fail))
         .route("/v1/clock", get(clock::get))
         .route("/v1/clock/advance", post(clock::advance))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))

@@ -4,13 +4,15 @@
 //! `activity_attempt_failed` event carrying its due time, so a restart resumes
 //! the schedule rather than losing or repeating it.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::queues::{Dispatch, WorkerTask};
 use super::Inner;
 use crate::model::{ActivityOptions, Event, EventKind, ExecutionId, Failure, Payload};
 use crate::store::Op;
-use crate::wasm::{ActivityCall, ActivityInfo, ActivityOutcome, ModuleError};
+use crate::wasm::{ActivityCall, ActivityInfo, ActivityOutcome, HeartbeatSink, ModuleError};
 
 /// One scheduled activity that has not ended yet.
 #[derive(Debug, Clone)]
@@ -30,6 +32,8 @@ pub struct ActivityTask {
     /// Scheduled before the execution's cancellation request: it ends as
     /// cancelled without another attempt.
     pub cancelled: bool,
+    /// When it was scheduled (host time): schedule-to-close counts from here.
+    pub scheduled_at_ms: u64,
 }
 
 /// Activities scheduled in `history` that have not ended, as tasks to resume.
@@ -52,9 +56,15 @@ pub fn pending(execution: &ExecutionId, epoch: u32, history: &[Event]) -> Vec<Ac
                 not_before_ms: 0,
                 epoch,
                 cancelled: false,
+                scheduled_at_ms: e.at_ms,
             }),
             EventKind::CancelRequested { .. } => {
                 for t in &mut tasks {
+                    t.cancelled = true;
+                }
+            }
+            EventKind::ActivityCancelRequested { target, .. } => {
+                if let Some(t) = tasks.iter_mut().find(|t| t.handle == *target) {
                     t.cancelled = true;
                 }
             }
@@ -112,6 +122,61 @@ impl Inner {
     }
 }
 
+/// Which timeout fired.
+#[derive(Debug, Clone, Copy)]
+enum Timeout {
+    StartToClose,
+    Heartbeat,
+    ScheduleToClose,
+    ScheduleToStart,
+}
+
+impl Timeout {
+    fn name(self) -> &'static str {
+        match self {
+            Self::StartToClose => "start-to-close",
+            Self::Heartbeat => "heartbeat",
+            Self::ScheduleToClose => "schedule-to-close",
+            Self::ScheduleToStart => "schedule-to-start",
+        }
+    }
+}
+
+/// The failure a timeout produces: which one, after how many attempts, and
+/// the last error before it.
+fn timeout_failure(
+    which: Timeout,
+    limit_ms: u64,
+    attempts: u32,
+    last: Option<&Failure>,
+) -> Failure {
+    let last_text = last.map_or_else(|| "none".to_owned(), |f| f.to_string());
+    let mut f = Failure::new(
+        "timeout",
+        format!(
+            "the {} timeout of {limit_ms} ms fired after {attempts} attempt(s); last error: {last_text}",
+            which.name()
+        ),
+    );
+    f.details = Some(serde_json::json!({
+        "timeout": which.name(),
+        "attempts": attempts,
+        "last_failure": last,
+    }));
+    // A whole-activity timeout ends it; an attempt's is retried.
+    f.non_retryable = matches!(which, Timeout::ScheduleToClose | Timeout::ScheduleToStart);
+    f
+}
+
+/// Waits until `stopped` turns true.
+async fn until_stopped(stopped: &mut tokio::sync::watch::Receiver<bool>) {
+    while !*stopped.borrow() {
+        if stopped.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
 async fn run(
     inner: &Arc<Inner>,
     mut task: ActivityTask,
@@ -122,74 +187,104 @@ async fn run(
         .retry
         .clone()
         .unwrap_or_else(|| inner.config.default_retry.clone());
-    let timeout = task
+    let start_to_close = task
         .options
         .start_to_close_timeout_ms
-        .map(Duration::from_millis)
-        .unwrap_or(inner.config.activity_timeout);
+        .unwrap_or(inner.config.activity_timeout.as_millis() as u64);
+    let deadline = task
+        .options
+        .schedule_to_close_timeout_ms
+        .map(|t| task.scheduled_at_ms.saturating_add(t));
+    let mut last_failure: Option<Failure> = None;
+    let watch_stop = stopped.clone();
     loop {
         let work = async {
             inner.clock.sleep_until(task.not_before_ms).await;
             let _permit = inner.activity_slots.acquire().await;
-            attempt(inner, &task, timeout).await
+            attempt(inner, &task, start_to_close, &watch_stop).await
+        };
+        let whole = async {
+            match deadline {
+                Some(d) => inner.clock.sleep_until(d).await,
+                None => std::future::pending().await,
+            }
         };
         let outcome = tokio::select! {
             outcome = work => outcome,
-            _ = async {
-                while !*stopped.borrow() {
-                    if stopped.changed().await.is_err() {
-                        std::future::pending::<()>().await;
-                    }
-                }
-            } => {
-                let event = EventKind::ActivityFailed {
-                    handle: task.handle,
-                    attempts: task.attempt,
-                    failure: Failure::cancelled(&format!("activity `{}`", task.name)),
-                };
-                if record(inner, &task, inner.clock.now_ms(), event).await {
-                    inner.wake(&task.execution);
-                }
+            _ = whole => {
+                let limit = task.options.schedule_to_close_timeout_ms.unwrap_or_default();
+                let failure = timeout_failure(Timeout::ScheduleToClose, limit, task.attempt, last_failure.as_ref());
+                finish(inner, &task, Err(failure)).await;
+                return;
+            }
+            _ = until_stopped(&mut stopped) => {
+                let failure = Failure::cancelled(&format!("activity `{}`", task.name));
+                finish(inner, &task, Err(failure)).await;
                 return;
             }
         };
         crate::metrics::ACTIVITY_ATTEMPTS.inc();
         let now = inner.clock.now_ms();
-        let event = match outcome {
-            Ok(output) => EventKind::ActivityCompleted {
-                handle: task.handle,
-                attempt: task.attempt,
-                output,
-            },
-            Err(failure) => {
-                crate::metrics::ACTIVITY_FAILURES.inc();
-                tracing::warn!(execution = %task.execution, activity = %task.name, attempt = task.attempt, %failure, "activity attempt failed");
-                if policy.allows_retry(task.attempt, &failure) {
-                    let retry_at_ms = now.saturating_add(policy.delay_after(task.attempt));
-                    let event = EventKind::ActivityAttemptFailed {
-                        handle: task.handle,
-                        attempt: task.attempt,
-                        failure,
-                        retry_at_ms,
-                    };
-                    if !record(inner, &task, now, event).await {
-                        return;
-                    }
-                    task.attempt += 1;
-                    task.not_before_ms = retry_at_ms;
-                    continue;
-                }
-                EventKind::ActivityFailed {
-                    handle: task.handle,
-                    attempts: task.attempt,
-                    failure,
-                }
+        let failure = match outcome {
+            Ok(output) => {
+                finish(inner, &task, Ok(output)).await;
+                return;
             }
+            Err(failure) => failure,
         };
-        if record(inner, &task, now, event).await {
-            inner.wake(&task.execution);
+        crate::metrics::ACTIVITY_FAILURES.inc();
+        tracing::warn!(execution = %task.execution, activity = %task.name, attempt = task.attempt, %failure, "activity attempt failed");
+        let retry_at_ms = now.saturating_add(policy.delay_after(task.attempt));
+        let past_deadline = deadline.is_some_and(|d| retry_at_ms >= d);
+        if !policy.allows_retry(task.attempt, &failure) || past_deadline {
+            let failure = if past_deadline && policy.allows_retry(task.attempt, &failure) {
+                let limit = task
+                    .options
+                    .schedule_to_close_timeout_ms
+                    .unwrap_or_default();
+                timeout_failure(
+                    Timeout::ScheduleToClose,
+                    limit,
+                    task.attempt,
+                    Some(&failure),
+                )
+            } else {
+                failure
+            };
+            finish(inner, &task, Err(failure)).await;
+            return;
         }
-        return;
+        let event = EventKind::ActivityAttemptFailed {
+            handle: task.handle,
+            attempt: task.attempt,
+            failure: failure.clone(),
+            retry_at_ms,
+        };
+        if !record(inner, &task, now, event).await {
+            return;
+        }
+        last_failure = Some(failure);
+        task.attempt += 1;
+        task.not_before_ms = retry_at_ms;
+    }
+}
+
+/// Records how the activity ended and wakes its workflow.
+async fn finish(inner: &Arc<Inner>, task: &ActivityTask, result: Result<Payload, Failure>) {
+    let event = match result {
+        Ok(output) => EventKind::ActivityCompleted {
+            handle: task.handle,
+            attempt: task.attempt,
+            output,
+        },
+        Err(failure) => EventKind::ActivityFailed {
+            handle: task.handle,
+            attempts: task.attempt,
+            failure,
+        },
+    };
+    if record(inner, task, inner.clock.now_ms(), event).await {
+        inner.wake(&task.execution);
     }
 }
 
@@ -216,10 +311,147 @@ async fn record(inner: &Inner, task: &ActivityTask, now: u64, event: EventKind) 
     }
 }
 
+/// Runs one attempt: in the host's activity component, or on an external
+/// worker when the activity names a task queue. Ends with its result, or a
+/// start-to-close, heartbeat or schedule-to-start timeout, on workflow time.
 async fn attempt(
-    inner: &Inner,
+    inner: &Arc<Inner>,
     task: &ActivityTask,
-    timeout: Duration,
+    start_to_close: u64,
+    stopped: &tokio::sync::watch::Receiver<bool>,
+) -> Result<Payload, Failure> {
+    let details = inner
+        .store
+        .heartbeat(&task.execution, task.epoch, task.handle)
+        .unwrap_or_default();
+    let started = Arc::new(AtomicU64::new(inner.clock.now_ms()));
+    let last_beat = Arc::new(AtomicU64::new(inner.clock.now_ms()));
+    let seq = Arc::new(AtomicU64::new(0));
+    let sink: HeartbeatSink = {
+        let inner = inner.clone();
+        let last_beat = last_beat.clone();
+        let stopped = stopped.clone();
+        let (execution, epoch, handle) = (task.execution.clone(), task.epoch, task.handle);
+        Arc::new(move |details: Option<Payload>| {
+            last_beat.store(inner.clock.now_ms(), Ordering::SeqCst);
+            if details.is_some() {
+                let op = Op::Heartbeat {
+                    id: execution.clone(),
+                    epoch,
+                    handle,
+                    seq: seq.fetch_add(1, Ordering::SeqCst) + 1,
+                    details,
+                };
+                let inner = inner.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = inner.store.write(vec![op]).await {
+                        tracing::warn!(error = %e, "could not record a heartbeat");
+                    }
+                });
+            }
+            *stopped.borrow()
+        })
+    };
+    let info = ActivityInfo {
+        execution_id: task.execution.to_string(),
+        activity_handle: task.handle,
+        name: task.name.clone(),
+        attempt: task.attempt,
+        idempotency_key: format!("{}/{}", task.execution, task.handle),
+        heartbeat_details: details,
+    };
+    tracing::info!(execution = %task.execution, activity = %task.name, handle = task.handle, attempt = task.attempt, "activity started");
+    let heartbeat_timeout = task.options.heartbeat_timeout_ms;
+    let watchdog = async {
+        // Start-to-close counts from when the attempt starts running (for a
+        // queued task: when a worker takes it).
+        loop {
+            let from = started.load(Ordering::SeqCst);
+            let due_close = from.saturating_add(start_to_close);
+            let due_beat = heartbeat_timeout
+                .map(|t| last_beat.load(Ordering::SeqCst).saturating_add(t))
+                .unwrap_or(u64::MAX);
+            inner.clock.sleep_until(due_close.min(due_beat)).await;
+            let now = inner.clock.now_ms();
+            if now
+                >= started
+                    .load(Ordering::SeqCst)
+                    .saturating_add(start_to_close)
+            {
+                return timeout_failure(Timeout::StartToClose, start_to_close, task.attempt, None);
+            }
+            if let Some(t) = heartbeat_timeout {
+                if now >= last_beat.load(Ordering::SeqCst).saturating_add(t) {
+                    return timeout_failure(Timeout::Heartbeat, t, task.attempt, None);
+                }
+            }
+        }
+    };
+    match task.options.task_queue.clone() {
+        None => {
+            let run = run_component(inner, task, info, start_to_close, sink);
+            tokio::select! {
+                r = run => r,
+                f = watchdog => Err(f),
+            }
+        }
+        Some(queue) => {
+            let token = ulid::Ulid::new().to_string().to_lowercase();
+            let worker_task = WorkerTask {
+                token: token.clone(),
+                execution_id: info.execution_id.clone(),
+                activity_handle: task.handle,
+                name: task.name.clone(),
+                input: task.input.clone(),
+                attempt: task.attempt,
+                idempotency_key: info.idempotency_key.clone(),
+                heartbeat_details: info.heartbeat_details.clone(),
+                heartbeat_timeout_ms: heartbeat_timeout,
+                start_to_close_timeout_ms: start_to_close,
+            };
+            let Dispatch { taken, done } = inner.queues.push(&queue, worker_task, sink);
+            let schedule_to_start = task.options.schedule_to_start_timeout_ms;
+            let queued_at = inner.clock.now_ms();
+            let wait_taken = async {
+                tokio::select! {
+                    _ = taken => Ok(()),
+                    _ = async {
+                        match schedule_to_start {
+                            Some(t) => inner.clock.sleep_until(queued_at.saturating_add(t)).await,
+                            None => std::future::pending().await,
+                        }
+                    } => Err(timeout_failure(
+                        Timeout::ScheduleToStart,
+                        schedule_to_start.unwrap_or_default(),
+                        task.attempt,
+                        None,
+                    )),
+                }
+            };
+            let result = match wait_taken.await {
+                Err(f) => Err(f),
+                Ok(()) => {
+                    let now = inner.clock.now_ms();
+                    started.store(now, Ordering::SeqCst);
+                    last_beat.store(now, Ordering::SeqCst);
+                    tokio::select! {
+                        r = done => r.unwrap_or_else(|_| Err(Failure::new("worker-lost", "the task was dropped"))),
+                        f = watchdog => Err(f),
+                    }
+                }
+            };
+            inner.queues.forget(&token);
+            result
+        }
+    }
+}
+
+async fn run_component(
+    inner: &Arc<Inner>,
+    task: &ActivityTask,
+    info: ActivityInfo,
+    start_to_close: u64,
+    heartbeat: HeartbeatSink,
 ) -> Result<Payload, Failure> {
     let module = match inner.store.activity_module(&task.name) {
         Ok(Some(m)) => m,
@@ -227,24 +459,20 @@ async fn attempt(
             return Err(Failure::new(
                 "activity-not-found",
                 format!(
-                    "no deployed activity component serves `{}`: deploy one with `weft deploy`",
+                    "no deployed activity component serves `{}`: deploy one with `weft deploy`, \
+                     or give the activity a task queue that workers poll",
                     task.name
                 ),
             ))
         }
         Err(e) => return Err(Failure::new("host-error", e.to_string())),
     };
-    tracing::info!(execution = %task.execution, activity = %task.name, handle = task.handle, attempt = task.attempt, "activity started");
     let call = ActivityCall {
         input: task.input.clone(),
-        info: ActivityInfo {
-            execution_id: task.execution.to_string(),
-            activity_handle: task.handle,
-            name: task.name.clone(),
-            attempt: task.attempt,
-            idempotency_key: format!("{}/{}", task.execution, task.handle),
-        },
-        timeout,
+        info,
+        // A backstop in real time; the watchdog enforces it on workflow time.
+        timeout: Duration::from_millis(start_to_close),
+        heartbeat,
     };
     let store = inner.store.clone();
     let bytes = move || match store.module_bytes(&module) {
@@ -261,12 +489,11 @@ async fn attempt(
     match outcome {
         ActivityOutcome::Returned(r) => r,
         ActivityOutcome::Trapped(reason) => Err(Failure::new("activity-trap", reason)),
-        ActivityOutcome::TimedOut(d) => Err(Failure::new(
-            "timeout",
-            format!(
-                "start-to-close timeout: the attempt ran longer than {} ms",
-                d.as_millis()
-            ),
+        ActivityOutcome::TimedOut(d) => Err(timeout_failure(
+            Timeout::StartToClose,
+            d.as_millis() as u64,
+            task.attempt,
+            None,
         )),
     }
 }

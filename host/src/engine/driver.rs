@@ -34,6 +34,8 @@ pub(super) struct Flush {
     pub timers: Vec<TimerRow>,
     /// Child executions to create in the same transaction, with their ids.
     pub children: Vec<(Op, String)>,
+    /// Activities to stop once the cancellation is recorded.
+    pub cancels: Vec<u64>,
 }
 
 pub(super) struct Driver {
@@ -126,6 +128,7 @@ impl Driver {
         let mut tasks = Vec::new();
         let mut timers = Vec::new();
         let mut children = Vec::new();
+        let mut cancels = Vec::new();
         for (handle, command) in self.replayer.take_new_commands() {
             match command {
                 Command::Activity {
@@ -143,6 +146,7 @@ impl Driver {
                         not_before_ms: 0,
                         epoch: self.resets,
                         cancelled: false,
+                        scheduled_at_ms: now,
                     });
                     events.push(EventKind::ActivityScheduled {
                         handle,
@@ -157,6 +161,10 @@ impl Driver {
                 }),
                 Command::ReceiveSignal { name } => {
                     events.push(EventKind::SignalAwaited { handle, name })
+                }
+                Command::CancelActivity { target } => {
+                    events.push(EventKind::ActivityCancelRequested { handle, target });
+                    cancels.push(target);
                 }
                 Command::StartChild {
                     workflow_type,
@@ -244,6 +252,7 @@ impl Driver {
             tasks,
             timers,
             children,
+            cancels,
         }
     }
 
@@ -267,6 +276,7 @@ impl Driver {
             tasks,
             timers,
             children,
+            cancels,
         } = self.new_command_events(now);
         if events.is_empty() {
             return Ok(());
@@ -293,6 +303,9 @@ impl Driver {
             self.inner.store.write(ops).await?.first()
         {
             return Err(Stop::Reload);
+        }
+        for target in cancels {
+            self.inner.stop_activity(&self.id, target);
         }
         for child in child_ids {
             if let Ok(child) = child.parse::<ExecutionId>() {
@@ -398,6 +411,14 @@ impl WorkflowHost for Driver {
                 input,
                 options,
             })
+            .map_err(|d| stop(ReplayError::from(d)))
+    }
+
+    fn cancel_activity(&mut self, target: u64) -> Result<(), HostStop> {
+        self.check_not_serving("cancel an activity")?;
+        self.replayer
+            .issue(Command::CancelActivity { target })
+            .map(|_| ())
             .map_err(|d| stop(ReplayError::from(d)))
     }
 

@@ -11,6 +11,7 @@ mod execution;
 mod interact;
 mod lifecycle;
 mod offline;
+mod queues;
 pub mod replay;
 mod reset;
 mod timers;
@@ -29,6 +30,7 @@ pub use error::EngineError;
 pub use interact::{SignalReceipt, UpdateOutcome, UpdateStatus};
 pub use lifecycle::StartOptions;
 pub use offline::{replay as replay_offline, ReplayReport};
+pub use queues::{StaleToken, WorkerTask};
 pub use reset::ResetReport;
 pub use timers::TimerQueue;
 pub use versions::{UpgradeItem, UpgradeOutcome, UpgradeReport, VersionView};
@@ -117,6 +119,7 @@ pub(crate) struct Inner {
     reloads: Mutex<std::collections::HashSet<ExecutionId>>,
     /// Bumped whenever an update completes (or its execution closes).
     updates: watch::Sender<u64>,
+    queues: queues::TaskQueues,
     /// Stop switches of the activities running now.
     activity_stops: Mutex<HashMap<(ExecutionId, u64), watch::Sender<bool>>>,
 }
@@ -211,7 +214,8 @@ pub struct ExecutionView {
     pub record: ExecutionRecord,
     pub history_length: u64,
     pub cached: bool,
-    pub pending_activities: Vec<ActivityTask>,
+    /// With the last heartbeat's details of each.
+    pub pending_activities: Vec<(ActivityTask, Option<Payload>)>,
     pub pending_timers: Vec<(u64, u64)>,
     /// Children started by the current run: id, type, status, close policy.
     pub children: Vec<(String, String, String, ParentClosePolicy)>,
@@ -252,6 +256,7 @@ impl Engine {
             reloads: Mutex::new(std::collections::HashSet::new()),
             updates: watch::channel(0).0,
             activity_stops: Mutex::new(HashMap::new()),
+            queues: queues::TaskQueues::default(),
         });
         timers::spawn(inner.clone(), timer_rx);
         let engine = Self { inner };
@@ -394,6 +399,16 @@ impl Engine {
                 Vec::new()
             } else {
                 activities::pending(&record.id, record.resets, &history)
+                    .into_iter()
+                    .map(|t| {
+                        let beat = self
+                            .inner
+                            .store
+                            .heartbeat(&record.id, t.epoch, t.handle)
+                            .unwrap_or_default();
+                        (t, beat)
+                    })
+                    .collect()
             };
         let pending_timers = if record.status.is_closed() {
             Vec::new()

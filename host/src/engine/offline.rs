@@ -54,6 +54,10 @@ impl WorkflowHost for OfflineHost {
         self.issue(Command::Timer { duration_ms })
     }
 
+    fn cancel_activity(&mut self, target: u64) -> Result<(), HostStop> {
+        self.issue(Command::CancelActivity { target }).map(|_| ())
+    }
+
     fn patched(&mut self, patch_id: String) -> Result<bool, HostStop> {
         if let Some(answer) = self.replayer.known_patch(&patch_id) {
             return Ok(answer);

@@ -55,6 +55,10 @@ pub enum Command {
         update_id: String,
         outcome: Result<Payload, Failure>,
     },
+    /// Cancel the pending activity `target`.
+    CancelActivity {
+        target: u64,
+    },
     /// Start a child workflow (its id is fixed by the time it is issued).
     StartChild {
         workflow_type: String,
@@ -81,6 +85,7 @@ impl Command {
             Self::StartChild {
                 workflow_type, id, ..
             } => format!("start child {workflow_type} {id}"),
+            Self::CancelActivity { target } => format!("cancel activity #{target}"),
         }
     }
 
@@ -101,6 +106,10 @@ impl Command {
                 Self::CompleteUpdate { update_id, .. },
                 EventKind::UpdateCompleted { update_id: u, .. },
             ) => update_id == u,
+            (
+                Self::CancelActivity { target },
+                EventKind::ActivityCancelRequested { target: t, .. },
+            ) => target == t,
             (
                 Self::StartChild {
                     workflow_type,

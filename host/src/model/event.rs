@@ -108,6 +108,12 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         failure: Option<Failure>,
     },
+    /// The workflow cancelled a pending activity (a command); the activity
+    /// then completes with a `cancelled` failure.
+    ActivityCancelRequested {
+        handle: u64,
+        target: u64,
+    },
     /// A timer dropped by a cancellation; waiting on it yields `cancelled`.
     TimerCancelled {
         handle: u64,
@@ -153,7 +159,8 @@ impl EventKind {
             | Self::PatchMarker { handle, .. }
             | Self::SignalAwaited { handle, .. }
             | Self::UpdateCompleted { handle, .. }
-            | Self::ChildStarted { handle, .. } => Some(*handle),
+            | Self::ChildStarted { handle, .. }
+            | Self::ActivityCancelRequested { handle, .. } => Some(*handle),
             _ => None,
         }
     }
@@ -198,6 +205,7 @@ impl EventKind {
             Self::ExecutionReset { .. } => "execution_reset",
             Self::SignalReceived { .. } => "signal_received",
             Self::ChildStarted { .. } => "child_started",
+            Self::ActivityCancelRequested { .. } => "activity_cancel_requested",
             Self::ChildCompleted { .. } => "child_completed",
             Self::TimerCancelled { .. } => "timer_cancelled",
             Self::CancelRequested { .. } => "cancel_requested",
@@ -249,6 +257,9 @@ impl EventKind {
                 ),
             },
             Self::TimerCancelled { handle } => format!("timer_cancelled #{handle}"),
+            Self::ActivityCancelRequested { handle, target } => {
+                format!("activity_cancel_requested #{handle} of #{target}")
+            }
             Self::CancelRequested { reason } => format!("cancel_requested {reason}"),
             Self::ExecutionContinuedAsNew { input } => {
                 format!("execution_continued_as_new input={}", input.to_json())
@@ -370,6 +381,15 @@ pub struct ActivityOptions {
     pub retry: Option<RetryPolicy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_to_close_timeout_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_to_close_timeout_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_to_start_timeout_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_timeout_ms: Option<u64>,
+    /// External workers polling this queue run it (none: the host does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_queue: Option<String>,
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@ use redb::{Database, ReadableTable, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::tables::{
-    ACTIVITIES, EXECUTIONS, HISTORY, MODULES, MODULE_META, TIMERS, TYPE_VERSIONS, WORKFLOW_TYPES,
+    ACTIVITIES, EXECUTIONS, HEARTBEATS, HISTORY, MODULES, MODULE_META, TIMERS, TYPE_VERSIONS,
+    WORKFLOW_TYPES,
 };
 use super::{Close, Op, OpError, Reuse, StoreError};
 use crate::model::{Event, EventKind, ExecutionRecord, ExecutionStatus, Failure, WorkflowVersion};
@@ -106,6 +107,27 @@ fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpError>, StoreEr
             }
             txn.open_table(WORKFLOW_TYPES)?
                 .insert(name.as_str(), module.to_string().as_str())?;
+        }
+        Op::Heartbeat {
+            id,
+            epoch,
+            handle,
+            seq,
+            details,
+        } => {
+            let mut table = txn.open_table(HEARTBEATS)?;
+            let key = (id.as_str(), *epoch, *handle);
+            let newer = match table.get(key)?.map(|g| g.value().to_vec()) {
+                Some(raw) => from_json::<Beat>("heartbeat", &raw)?.seq < *seq,
+                None => true,
+            };
+            if newer {
+                let beat = Beat {
+                    seq: *seq,
+                    details: details.clone(),
+                };
+                table.insert(key, to_json(&beat).as_slice())?;
+            }
         }
         Op::SetCurrent { name, module } => {
             txn.open_table(WORKFLOW_TYPES)?
@@ -387,6 +409,13 @@ fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpError>, StoreEr
         }
     }
     Ok(Ok(()))
+}
+
+/// A stored heartbeat.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(super) struct Beat {
+    pub seq: u64,
+    pub details: Option<crate::model::Payload>,
 }
 
 fn history_len(txn: &WriteTransaction, id: &str) -> Result<u64, StoreError> {

@@ -32,6 +32,14 @@ pub enum Op {
         meta: ModuleMeta,
         bytes: Vec<u8>,
     },
+    /// Keeps an activity's latest heartbeat details (by `seq`, the highest wins).
+    Heartbeat {
+        id: ExecutionId,
+        epoch: u32,
+        handle: u64,
+        seq: u64,
+        details: Option<Payload>,
+    },
     /// Makes `module` the type's current version, numbering it as the next
     /// version unless it already is one.
     SetWorkflowType {
@@ -176,6 +184,7 @@ impl Store {
             txn.open_table(HISTORY)?;
             txn.open_table(TIMERS)?;
             txn.open_table(TYPE_VERSIONS)?;
+            txn.open_table(tables::HEARTBEATS)?;
             txn.commit()?;
         }
         let committer = committer::spawn(db.clone());
@@ -243,6 +252,27 @@ impl Store {
             out.push((name, parse_hash(v.value())?));
         }
         Ok(out)
+    }
+
+    /// The last heartbeat details recorded for an activity.
+    pub fn heartbeat(
+        &self,
+        id: &ExecutionId,
+        epoch: u32,
+        handle: u64,
+    ) -> Result<Option<Payload>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(tables::HEARTBEATS)?;
+        let found = table
+            .get((id.as_str(), epoch, handle))?
+            .map(|g| g.value().to_vec());
+        Ok(match found {
+            Some(raw) => {
+                let beat: committer::Beat = from_json("heartbeat", &raw)?;
+                beat.details
+            }
+            None => None,
+        })
     }
 
     /// The versions of a workflow type, oldest first.

@@ -13,6 +13,8 @@ pub const WORKFLOW_TYPES: TableDefinition<&str, &str> = TableDefinition::new("wo
 /// in deploy order; a module deployed again keeps its number.
 pub const TYPE_VERSIONS: TableDefinition<(&str, u32), &[u8]> =
     TableDefinition::new("type_versions");
+/// Last heartbeat details by (execution id, epoch, handle): JSON `{seq, details}`.
+pub const HEARTBEATS: TableDefinition<(&str, u32, u64), &[u8]> = TableDefinition::new("heartbeats");
 /// Activity name -> module hash serving it.
 pub const ACTIVITIES: TableDefinition<&str, &str> = TableDefinition::new("activities");
 /// `ExecutionRecord` JSON by execution id.

@@ -21,13 +21,19 @@ pub struct ActivityInfo {
     pub name: String,
     pub attempt: u32,
     pub idempotency_key: String,
+    /// The last heartbeat details of an earlier attempt.
+    pub heartbeat_details: Option<Payload>,
 }
 
-#[derive(Debug, Clone)]
+/// Receives an attempt's heartbeats; answers whether it was cancelled.
+pub type HeartbeatSink = std::sync::Arc<dyn Fn(Option<Payload>) -> bool + Send + Sync>;
+
+#[derive(Clone)]
 pub struct ActivityCall {
     pub input: Payload,
     pub info: ActivityInfo,
     pub timeout: Duration,
+    pub heartbeat: HeartbeatSink,
 }
 
 #[derive(Debug)]
@@ -41,6 +47,7 @@ pub struct ActState {
     wasi: WasiCtx,
     table: ResourceTable,
     info: Option<ActivityInfo>,
+    heartbeat: Option<HeartbeatSink>,
     memory: MemoryLimiter,
 }
 
@@ -66,7 +73,15 @@ impl activity_context::Host for ActState {
             name: i.name,
             attempt: i.attempt,
             idempotency_key: i.idempotency_key,
+            heartbeat_details: i.heartbeat_details.map(|p| p.0),
         })
+    }
+
+    fn heartbeat(&mut self, details: Option<Vec<u8>>) -> wasmtime::Result<bool> {
+        let Some(sink) = &self.heartbeat else {
+            wasmtime::bail!("activity-context.heartbeat is only available while an activity runs");
+        };
+        Ok(sink(details.map(Payload)))
     }
 }
 
@@ -81,12 +96,14 @@ fn new_store(
     engine: &Engine,
     config: &SandboxConfig,
     info: Option<ActivityInfo>,
+    heartbeat: Option<HeartbeatSink>,
     output: &Capture,
 ) -> Store<ActState> {
     let state = ActState {
         wasi: wasi::activity_ctx(output),
         table: ResourceTable::new(),
         info,
+        heartbeat,
         memory: MemoryLimiter {
             max_bytes: config.memory_limit_bytes,
         },
@@ -106,7 +123,7 @@ pub(super) async fn list(
     config: &SandboxConfig,
 ) -> Result<Vec<String>, ModuleError> {
     let output = Capture::new(config.output_cap);
-    let mut store = new_store(engine, config, None, &output);
+    let mut store = new_store(engine, config, None, None, &output);
     let call = async {
         let instance = pre.instantiate_async(&mut store).await?;
         instance.call_activities(&mut store).await
@@ -128,7 +145,13 @@ pub(super) async fn run(
     call: ActivityCall,
 ) -> (ActivityOutcome, Vec<String>) {
     let output = Capture::new(config.output_cap);
-    let mut store = new_store(engine, config, Some(call.info.clone()), &output);
+    let mut store = new_store(
+        engine,
+        config,
+        Some(call.info.clone()),
+        Some(call.heartbeat.clone()),
+        &output,
+    );
     let name = call.info.name.clone();
     let attempt = async {
         let instance = pre.instantiate_async(&mut store).await?;

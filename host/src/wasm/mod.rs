@@ -20,7 +20,7 @@ use std::time::Duration;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine};
 
-pub use activity::{ActivityCall, ActivityInfo, ActivityOutcome};
+pub use activity::{ActivityCall, ActivityInfo, ActivityOutcome, HeartbeatSink};
 pub use workflow::{
     Completion, Delivery, FinalAnswer, HandlerNames, HostStop, LogLevel, Request, RunOutcome,
     UpdateRequest, WorkflowHost, WorkflowInfo,

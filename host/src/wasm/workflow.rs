@@ -85,6 +85,8 @@ pub trait WorkflowHost: std::any::Any + Send + 'static {
         options: ActivityOptions,
     ) -> Result<u64, HostStop>;
     fn start_timer(&mut self, duration_ms: u64) -> Result<u64, HostStop>;
+    /// Cancels the pending activity `target`.
+    fn cancel_activity(&mut self, target: u64) -> Result<(), HostStop>;
     /// Whether this run takes the new path of patch `patch_id` (see the WIT).
     fn patched(&mut self, patch_id: String) -> Result<bool, HostStop>;
     fn receive_signal(&mut self, name: String) -> Result<u64, HostStop>;
@@ -176,9 +178,19 @@ impl runtime::Host for WfState {
                 non_retryable_kinds: r.non_retryable_kinds,
             }),
             start_to_close_timeout_ms: options.start_to_close_timeout_ms,
+            schedule_to_close_timeout_ms: options.schedule_to_close_timeout_ms,
+            schedule_to_start_timeout_ms: options.schedule_to_start_timeout_ms,
+            heartbeat_timeout_ms: options.heartbeat_timeout_ms,
+            task_queue: options.task_queue,
         };
         self.host
             .start_activity(name, Payload(input), options)
+            .map_err(wasmtime::Error::new)
+    }
+
+    fn cancel(&mut self, handle: u64) -> wasmtime::Result<()> {
+        self.host
+            .cancel_activity(handle)
             .map_err(wasmtime::Error::new)
     }
 
@@ -481,6 +493,9 @@ impl WorkflowHost for NoHost {
         not_running()
     }
     fn start_timer(&mut self, _: u64) -> Result<u64, HostStop> {
+        not_running()
+    }
+    fn cancel_activity(&mut self, _: u64) -> Result<(), HostStop> {
         not_running()
     }
     fn patched(&mut self, _: String) -> Result<bool, HostStop> {

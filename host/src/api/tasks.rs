@@ -1,0 +1,100 @@
+//! Task queues for external workers: long-poll a queue, then answer each
+//! task by its token.
+
+use std::time::Duration;
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use super::dto::{
+    CompleteRequest, FailRequest, HeartbeatRequest, HeartbeatResponse, PollQuery, TaskInfo,
+};
+use super::error::{rejection, ApiError, ErrorBody};
+use crate::engine::{Engine, StaleToken};
+use crate::model::Payload;
+
+const DEFAULT_POLL_MS: u64 = 20_000;
+const MAX_POLL_MS: u64 = 60_000;
+
+fn stale(e: StaleToken) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "stale-task-token", e.to_string())
+}
+
+/// Long-poll a task queue: a task (200), or nothing within `wait_ms` (204).
+#[utoipa::path(
+    post, path = "/v1/task-queues/{queue}/poll", tag = "workers",
+    params(("queue" = String, Path, description = "task queue"), PollQuery),
+    responses((status = 200, body = TaskInfo), (status = 204, description = "no task arrived"))
+)]
+pub async fn poll(
+    State(engine): State<Engine>,
+    Path(queue): Path<String>,
+    query: Result<Query<PollQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(|r| rejection(r.status(), r.body_text()))?;
+    let wait = Duration::from_millis(q.wait_ms.unwrap_or(DEFAULT_POLL_MS).min(MAX_POLL_MS));
+    Ok(match engine.poll_task(&queue, wait).await {
+        Some(task) => Json(TaskInfo::from(task)).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
+}
+
+/// Heartbeat a task, with optional details kept for the next attempt.
+#[utoipa::path(
+    post, path = "/v1/tasks/{token}/heartbeat", tag = "workers",
+    params(("token" = String, Path, description = "task token")),
+    request_body = HeartbeatRequest,
+    responses((status = 200, body = HeartbeatResponse), (status = 404, body = ErrorBody))
+)]
+pub async fn heartbeat(
+    State(engine): State<Engine>,
+    Path(token): Path<String>,
+    body: Result<Json<HeartbeatRequest>, JsonRejection>,
+) -> Result<Json<HeartbeatResponse>, ApiError> {
+    let Json(req) = body.map_err(|r| rejection(r.status(), r.body_text()))?;
+    let cancel_requested = engine
+        .task_heartbeat(&token, req.details.as_ref().map(Payload::from_json))
+        .map_err(stale)?;
+    Ok(Json(HeartbeatResponse { cancel_requested }))
+}
+
+/// Complete a task with its output.
+#[utoipa::path(
+    post, path = "/v1/tasks/{token}/complete", tag = "workers",
+    params(("token" = String, Path, description = "task token")),
+    request_body = CompleteRequest,
+    responses((status = 200), (status = 404, body = ErrorBody))
+)]
+pub async fn complete(
+    State(engine): State<Engine>,
+    Path(token): Path<String>,
+    body: Result<Json<CompleteRequest>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Json(req) = body.map_err(|r| rejection(r.status(), r.body_text()))?;
+    engine
+        .finish_task(&token, Ok(Payload::from_json(&req.output)))
+        .map_err(stale)?;
+    Ok(StatusCode::OK)
+}
+
+/// Fail a task; it is retried under the activity's policy.
+#[utoipa::path(
+    post, path = "/v1/tasks/{token}/fail", tag = "workers",
+    params(("token" = String, Path, description = "task token")),
+    request_body = FailRequest,
+    responses((status = 200), (status = 404, body = ErrorBody))
+)]
+pub async fn fail(
+    State(engine): State<Engine>,
+    Path(token): Path<String>,
+    body: Result<Json<FailRequest>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Json(req) = body.map_err(|r| rejection(r.status(), r.body_text()))?;
+    engine
+        .finish_task(&token, Err(req.failure))
+        .map_err(stale)?;
+    Ok(StatusCode::OK)
+}

@@ -1,0 +1,190 @@
+//! Task queues for external workers: an activity scheduled with a task queue
+//! waits here until a worker long-polls it, then runs under a task token
+//! until the worker completes, fails or stops heartbeating it. Nothing here
+//! is durable: the history is. After a restart, recovery queues every
+//! unfinished activity again under a new token; a worker answering with an
+//! old token is told it is stale and changes nothing.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{oneshot, watch};
+
+use crate::model::{Failure, Payload};
+
+/// What a worker receives from a poll.
+#[derive(Debug, Clone)]
+pub struct WorkerTask {
+    pub token: String,
+    pub execution_id: String,
+    pub activity_handle: u64,
+    pub name: String,
+    pub input: Payload,
+    pub attempt: u32,
+    pub idempotency_key: String,
+    pub heartbeat_details: Option<Payload>,
+    pub heartbeat_timeout_ms: Option<u64>,
+    pub start_to_close_timeout_ms: u64,
+}
+
+/// A task's lifecycle on the host side, held by the activity runner.
+pub(super) struct Dispatch {
+    /// Fires when a worker takes the task.
+    pub taken: oneshot::Receiver<()>,
+    /// The worker's answer.
+    pub done: oneshot::Receiver<Result<Payload, Failure>>,
+}
+
+struct InFlight {
+    done: Option<oneshot::Sender<Result<Payload, Failure>>>,
+    heartbeat: Arc<dyn Fn(Option<Payload>) -> bool + Send + Sync>,
+}
+
+struct Waiting {
+    task: WorkerTask,
+    taken: oneshot::Sender<()>,
+}
+
+#[derive(Default)]
+struct State {
+    queues: HashMap<String, VecDeque<Waiting>>,
+    in_flight: HashMap<String, InFlight>,
+}
+
+/// Why a worker's answer was refused.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "unknown or stale task token {0:?}: the attempt finished, timed out or was cancelled, or the \
+     host restarted since (the task is queued again under a new token); nothing was changed"
+)]
+pub struct StaleToken(pub String);
+
+#[derive(Default)]
+pub struct TaskQueues {
+    state: Mutex<State>,
+    /// Bumped on every arrival, so a poller does not miss one between
+    /// checking and waiting.
+    version: watch::Sender<u64>,
+}
+
+impl TaskQueues {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues a task; `heartbeat` records the worker's heartbeats.
+    pub(super) fn push(
+        &self,
+        queue: &str,
+        task: WorkerTask,
+        heartbeat: Arc<dyn Fn(Option<Payload>) -> bool + Send + Sync>,
+    ) -> Dispatch {
+        let (taken_tx, taken) = oneshot::channel();
+        let (done_tx, done) = oneshot::channel();
+        let mut state = self.lock();
+        state.in_flight.insert(
+            task.token.clone(),
+            InFlight {
+                done: Some(done_tx),
+                heartbeat,
+            },
+        );
+        state
+            .queues
+            .entry(queue.to_owned())
+            .or_default()
+            .push_back(Waiting {
+                task,
+                taken: taken_tx,
+            });
+        drop(state);
+        self.version.send_modify(|v| *v += 1);
+        Dispatch { taken, done }
+    }
+
+    /// Forgets a task (its attempt ended on the host side: timeout, cancel).
+    pub(super) fn forget(&self, token: &str) {
+        let mut state = self.lock();
+        state.in_flight.remove(token);
+        for q in state.queues.values_mut() {
+            q.retain(|w| w.task.token != token);
+        }
+    }
+
+    fn take(&self, queue: &str) -> Option<WorkerTask> {
+        let mut state = self.lock();
+        let q = state.queues.get_mut(queue)?;
+        while let Some(w) = q.pop_front() {
+            if w.taken.send(()).is_ok() {
+                return Some(w.task);
+            }
+        }
+        None
+    }
+
+    /// Waits up to `wait` for a task on `queue`.
+    pub async fn poll(&self, queue: &str, wait: Duration) -> Option<WorkerTask> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut version = self.version.subscribe();
+        loop {
+            version.borrow_and_update();
+            if let Some(t) = self.take(queue) {
+                return Some(t);
+            }
+            if tokio::time::timeout_at(deadline, version.changed())
+                .await
+                .is_err()
+            {
+                return None;
+            }
+        }
+    }
+
+    /// A worker's heartbeat: true when the activity was cancelled.
+    pub fn heartbeat(&self, token: &str, details: Option<Payload>) -> Result<bool, StaleToken> {
+        let beat = self
+            .lock()
+            .in_flight
+            .get(token)
+            .map(|f| f.heartbeat.clone())
+            .ok_or_else(|| StaleToken(token.to_owned()))?;
+        Ok(beat(details))
+    }
+
+    /// A worker's answer: the output, or the failure.
+    pub fn finish(&self, token: &str, result: Result<Payload, Failure>) -> Result<(), StaleToken> {
+        let done = self
+            .lock()
+            .in_flight
+            .remove(token)
+            .and_then(|mut f| f.done.take())
+            .ok_or_else(|| StaleToken(token.to_owned()))?;
+        done.send(result).map_err(|_| StaleToken(token.to_owned()))
+    }
+}
+
+impl super::Engine {
+    /// Waits up to `wait` for an activity task on `queue`.
+    pub async fn poll_task(&self, queue: &str, wait: Duration) -> Option<WorkerTask> {
+        self.inner.queues.poll(queue, wait).await
+    }
+
+    /// Records a worker's heartbeat; true when the activity was cancelled.
+    pub fn task_heartbeat(
+        &self,
+        token: &str,
+        details: Option<Payload>,
+    ) -> Result<bool, StaleToken> {
+        self.inner.queues.heartbeat(token, details)
+    }
+
+    /// A worker's result for a task.
+    pub fn finish_task(
+        &self,
+        token: &str,
+        result: Result<Payload, Failure>,
+    ) -> Result<(), StaleToken> {
+        self.inner.queues.finish(token, result)
+    }
+}

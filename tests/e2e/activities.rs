@@ -1,0 +1,179 @@
+//! Activities in full: retry schedules, every timeout kind, heartbeats that
+//! carry progress to the next attempt, cancellation, and external workers on
+//! task queues. Time is skipped with the manual clock.
+
+use std::time::Duration;
+
+use weft_e2e::serde_json::{json, Value};
+use weft_e2e::{Host, Worker};
+
+fn events(host: &Host, id: &str, kind: &str) -> Vec<Value> {
+    host.get(&format!("/v1/executions/{id}/history"))["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"]["type"] == kind)
+        .cloned()
+        .collect()
+}
+
+fn failed_attempts(host: &Host, id: &str) -> usize {
+    events(host, id, "activity_attempt_failed").len()
+}
+
+#[test]
+fn frequent_polling_resumes_from_the_last_heartbeat() {
+    let host = Host::start();
+    host.deploy_examples();
+    let id = host.start_execution(
+        "polling",
+        json!({"mode": "frequent", "ready_after": 20, "hang_on_attempt": 1, "hang_after": 5}),
+    );
+    // The first attempt checked five times, then went silent.
+    host.eventually("five checks heartbeated", |h| {
+        h.describe(&id)["pending_activities"][0]["heartbeat_details"] == 5
+    });
+    host.advance(30_000);
+    host.eventually("the heartbeat timeout", |h| failed_attempts(h, &id) == 1);
+    let failure = events(&host, &id, "activity_attempt_failed")[0]["event"]["failure"].clone();
+    assert_eq!(failure["kind"], "timeout", "{failure}");
+    assert_eq!(failure["details"]["timeout"], "heartbeat", "{failure}");
+    host.advance(1_000);
+    let r = host.wait_result(&id);
+    assert_eq!(
+        r["output"],
+        json!({"checks": 20, "attempt": 2}),
+        "resumed at 5: {r}"
+    );
+}
+
+#[test]
+fn infrequent_polling_lets_the_retry_policy_wait() {
+    let host = Host::start();
+    host.deploy_examples();
+    let id = host.start_execution(
+        "polling",
+        json!({"mode": "infrequent", "ready_on_attempt": 4}),
+    );
+    for n in 1..=3 {
+        host.eventually("the next failed check", |h| failed_attempts(h, &id) == n);
+        let e = &events(&host, &id, "activity_attempt_failed")[n - 1];
+        let wait = e["event"]["retry_at_ms"].as_u64().unwrap() - e["at_ms"].as_u64().unwrap();
+        assert_eq!(
+            wait, 60_000,
+            "attempt {n} waits the configured interval: {e}"
+        );
+        assert_eq!(host.result_now(&id)["status"], "running");
+        host.advance(60_000);
+    }
+    assert_eq!(host.wait_result(&id)["output"], "ready on attempt 4");
+}
+
+#[test]
+fn every_timeout_kind_fires_and_says_which() {
+    let host = Host::start();
+    host.deploy_examples();
+    let start = |mode: &str| host.start_execution("polling", json!({ "mode": mode }));
+
+    let s2s = start("schedule-to-start");
+    let s2c = start("start-to-close");
+    let total = start("schedule-to-close");
+    let fatal = start("fatal");
+    host.eventually("the first check to fail", |h| {
+        failed_attempts(h, &total) == 1
+    });
+    host.eventually("the attempt to start", |h| {
+        h.describe(&s2c)["pending_activities"][0]["heartbeat_details"] == 1
+    });
+    host.advance(10_000);
+    host.advance(60_000);
+    host.eventually("the second check to fail", |h| {
+        failed_attempts(h, &total) == 2
+    });
+    host.advance(60_000);
+
+    let timeout_of = |id: &str| {
+        let r = host.wait_result(id);
+        assert_eq!(r["status"], "failed", "{r}");
+        assert_eq!(r["failure"]["kind"], "timeout", "{r}");
+        r["failure"].clone()
+    };
+    assert_eq!(timeout_of(&s2s)["details"]["timeout"], "schedule-to-start");
+    let f = timeout_of(&s2c);
+    assert_eq!(f["details"]["timeout"], "start-to-close", "{f}");
+    assert_eq!(f["details"]["attempts"], 1, "{f}");
+    let f = timeout_of(&total);
+    assert_eq!(f["details"]["timeout"], "schedule-to-close", "{f}");
+    assert_eq!(f["details"]["attempts"], 3, "{f}");
+    assert_eq!(f["details"]["last_failure"]["kind"], "NotReady", "{f}");
+
+    // A non-retryable failure stops at once, whatever the policy allows.
+    let r = host.wait_result(&fatal);
+    assert_eq!(r["failure"]["kind"], "Fatal", "{r}");
+    assert_eq!(failed_attempts(&host, &fatal), 0);
+}
+
+#[test]
+fn a_cancelled_activity_stops() {
+    let host = Host::start();
+    host.deploy_examples();
+    let id = host.start_execution("polling", json!({"mode": "cancel"}));
+    host.eventually("the poll to run", |h| {
+        h.describe(&id)["pending_activities"][0]["heartbeat_details"]
+            .as_u64()
+            .is_some_and(|n| n > 0)
+    });
+    host.advance(1_000);
+    assert_eq!(host.wait_result(&id)["output"], "cancelled");
+    let failed = events(&host, &id, "activity_failed");
+    assert_eq!(
+        failed[0]["event"]["failure"]["kind"], "cancelled",
+        "{failed:?}"
+    );
+    assert_eq!(events(&host, &id, "activity_cancel_requested").len(), 1);
+}
+
+#[test]
+fn an_external_worker_runs_tasks_and_its_crash_is_covered() {
+    let host = Host::start();
+    host.deploy_examples();
+    let mut worker = Worker::python(&host, "python", true);
+    let id = host.start_execution("polling", json!({"mode": "remote", "n": 7}));
+    let r = host.wait_result(&id);
+    assert_eq!(r["output"]["square"], 49, "{r}");
+    assert_eq!(worker.wait(Duration::from_secs(30)), Some(0));
+
+    // The worker dies in the middle of a task: the heartbeat timeout gives it
+    // to the next worker, which sees the last heartbeat.
+    let id = host.start_execution("polling", json!({"mode": "remote", "n": 6, "crash": true}));
+    let mut crashing = Worker::python(&host, "python", true);
+    assert_eq!(crashing.wait(Duration::from_secs(30)), Some(17));
+    host.advance(10_000);
+    host.eventually("the lost attempt to time out", |h| {
+        failed_attempts(h, &id) == 1
+    });
+    host.advance(1_000);
+    let _second = Worker::python(&host, "python", true);
+    let r = host.wait_result(&id);
+    assert_eq!(r["output"]["square"], 36, "{r}");
+    assert_eq!(r["output"]["attempt"], 2, "{r}");
+    assert_eq!(r["output"]["resumed_from"]["attempt"], 1, "{r}");
+
+    // Answers with an unknown token change nothing.
+    for route in ["complete", "fail", "heartbeat"] {
+        let body = match route {
+            "fail" => json!({"failure": {"kind": "x", "message": "y", "non_retryable": false}}),
+            _ => json!({}),
+        };
+        let (code, v) = host.call(
+            "POST",
+            &format!("/v1/tasks/not-a-token/{route}"),
+            Some(body),
+        );
+        assert_eq!(code, 404, "{v}");
+        assert_eq!(v["error"]["code"], "stale-task-token", "{v}");
+    }
+    // An empty poll answers 204 after its wait.
+    let (code, _) = host.call("POST", "/v1/task-queues/empty/poll?wait_ms=10", None);
+    assert_eq!(code, 204);
+}
