@@ -177,3 +177,62 @@ fn an_external_worker_runs_tasks_and_its_crash_is_covered() {
     let (code, _) = host.call("POST", "/v1/task-queues/empty/poll?wait_ms=10", None);
     assert_eq!(code, 204);
 }
+
+#[test]
+fn an_activity_reaches_only_the_doors_opened_at_deploy() {
+    let host = Host::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("note.txt"), "from the host").unwrap();
+    let spec = format!("{}:/data:ro", dir.path().display());
+    let out = host.cli_ok(&[
+        "deploy",
+        &weft_e2e::guest("hello-activities").to_string_lossy(),
+        "--env",
+        "GREETING=hi",
+        "--dir",
+        &spec,
+    ]);
+    let hash = out.trim().rsplit(' ').next().unwrap().to_owned();
+    host.cli_ok(&["deploy", &weft_e2e::guest("polling").to_string_lossy()]);
+    let shown = host.cli_ok(&["describe-module", &hash]);
+    assert!(shown.contains("env:         GREETING"), "{shown}");
+    assert!(shown.contains("as /data (read-only)"), "{shown}");
+
+    let call = |activity: &str, args: Value| {
+        let id = host.start_execution(
+            "polling",
+            json!({"mode": "call", "activity": activity, "args": args}),
+        );
+        host.wait_result(&id)
+    };
+    assert_eq!(call("read_env", json!("GREETING"))["output"], "hi");
+    assert_eq!(
+        call("read_file", json!("/data/note.txt"))["output"],
+        "from the host"
+    );
+    for (activity, args) in [
+        ("read_env", json!("HOME")),
+        ("read_file", json!("/etc/hostname")),
+        ("write_file", json!("/data/new.txt")),
+    ] {
+        let r = call(activity, args.clone());
+        assert_eq!(r["status"], "failed", "{activity}({args}) was allowed: {r}");
+        assert_eq!(r["failure"]["kind"], "Denied", "{r}");
+    }
+    assert!(!dir.path().join("new.txt").exists());
+
+    // Doors are for activity components only, and must exist.
+    let out = host.cli(&[
+        "deploy",
+        &weft_e2e::guest("hello").to_string_lossy(),
+        "--env",
+        "A=1",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("deterministic"));
+    let (code, v) = host.post_bytes(
+        "/v1/modules?dir=/no/such/dir:/x",
+        std::fs::read(weft_e2e::guest("hello-activities")).unwrap(),
+    );
+    assert_eq!(code, 400, "{v}");
+}

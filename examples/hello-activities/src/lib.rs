@@ -257,7 +257,30 @@ fn check_ready(ctx: &ActivityCtx, c: Check) -> Result<String, Failure> {
     Ok(format!("ready on attempt {}", ctx.attempt))
 }
 
+/// The value of an environment variable, if the deploy opened it.
+fn read_env(_ctx: &ActivityCtx, key: String) -> Result<String, Failure> {
+    std::env::var(&key).map_err(|_| {
+        Failure::non_retryable("Denied", format!("no environment variable {key} was given"))
+    })
+}
+
+/// The contents of a file, if the deploy opened a directory holding it.
+fn read_file(_ctx: &ActivityCtx, path: String) -> Result<String, Failure> {
+    std::fs::read_to_string(&path)
+        .map_err(|e| Failure::non_retryable("Denied", format!("cannot read {path}: {e}")))
+}
+
+/// Writes a file (refused in a read-only directory).
+fn write_file(_ctx: &ActivityCtx, path: String) -> Result<String, Failure> {
+    std::fs::write(&path, "written")
+        .map(|()| "written".to_owned())
+        .map_err(|e| Failure::non_retryable("Denied", format!("cannot write {path}: {e}")))
+}
+
 weft_sdk::export_activities!(
+    read_env,
+    read_file,
+    write_file,
     poll_until_ready,
     check_ready,
     greet,

@@ -11,6 +11,7 @@
 //! - `remote`: `py_square` runs on the Python workers polling the `python`
 //!   task queue (heartbeat timeout 10 s). `{"n": 7}`.
 //! - `cancel`: starts a poll that never becomes ready, then cancels it.
+//! - `call`: runs `{"activity": NAME, "args": INPUT}` once.
 
 use weft_sdk::prelude::*;
 
@@ -29,6 +30,11 @@ struct Input {
     n: i64,
     #[serde(default)]
     crash: bool,
+    /// For `call`: the activity and its input.
+    #[serde(default)]
+    activity: String,
+    #[serde(default)]
+    args: weft_sdk::__json::Value,
 }
 
 #[derive(Serialize)]
@@ -151,6 +157,12 @@ impl Workflow for Polling {
                     &options,
                 )
             }
+            // Any activity, once: to try what an activity component may reach.
+            "call" => ctx.activity_with(
+                &input.activity,
+                &input.args,
+                &ActivityOptions::default().retry(RetryPolicy::attempts(1)),
+            ),
             "cancel" => {
                 let poll = Poll {
                     ready_after: u32::MAX,

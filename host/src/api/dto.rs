@@ -5,7 +5,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::engine::{ExecutionView, UpgradeOutcome, UpgradeReport, VersionView};
 use crate::model::{
-    ExecutionRecord, ExecutionStatus, Failure, IdReusePolicy, ModuleKind, ModuleMeta,
+    Doors, ExecutionRecord, ExecutionStatus, Failure, IdReusePolicy, ModuleKind, ModuleMeta,
     ParentClosePolicy, Payload,
 };
 
@@ -16,6 +16,16 @@ pub struct ModuleInfo {
     pub kind: ModuleKind,
     pub workflow_type: Option<String>,
     pub activities: Vec<String>,
+    /// For a workflow: the signal, query and update names it declares.
+    #[serde(default)]
+    pub signals: Vec<String>,
+    #[serde(default)]
+    pub queries: Vec<String>,
+    #[serde(default)]
+    pub updates: Vec<String>,
+    /// For an activity component: the environment and directories opened for it.
+    #[serde(default)]
+    pub doors: Doors,
     pub size_bytes: u64,
 }
 
@@ -26,6 +36,10 @@ impl From<ModuleMeta> for ModuleInfo {
             kind: m.kind,
             workflow_type: m.workflow_type.map(|t| t.to_string()),
             activities: m.activities,
+            signals: m.signals,
+            queries: m.queries,
+            updates: m.updates,
+            doors: m.doors,
             size_bytes: m.size_bytes,
         }
     }

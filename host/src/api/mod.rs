@@ -35,6 +35,7 @@ const MAX_MODULE_BYTES: usize = 100 << 20;
     paths(
         modules::deploy,
         modules::list,
+        modules::describe,
         modules::workflow_types,
         versions::list,
         versions::set_current,
@@ -66,6 +67,7 @@ pub struct ApiDoc;
 pub fn router(engine: Engine) -> Router {
     let modules = Router::new()
         .route("/v1/modules", post(modules::deploy).get(modules::list))
+        .route("/v1/modules/{hash}", get(modules::describe))
         .layer(DefaultBodyLimit::max(MAX_MODULE_BYTES));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))

@@ -2,13 +2,41 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::Json;
 
 use super::dto::{DeployQuery, ModuleInfo, ModuleList, WorkflowTypeInfo, WorkflowTypeList};
 use super::error::{rejection, ApiError, ErrorBody};
 use crate::engine::Engine;
+use crate::model::{DirDoor, Doors};
+
+/// One module: what it is, what it serves, and the doors opened for it.
+#[utoipa::path(
+    get, path = "/v1/modules/{hash}", tag = "modules",
+    params(("hash" = String, Path, description = "sha-256 of the module (or a prefix of 8+ digits)")),
+    responses((status = 200, body = ModuleInfo), (status = 404, body = ErrorBody))
+)]
+pub async fn describe(
+    State(engine): State<Engine>,
+    Path(hash): Path<String>,
+) -> Result<Json<ModuleInfo>, ApiError> {
+    let hash = hash.to_ascii_lowercase();
+    let found: Vec<_> = engine
+        .modules()?
+        .into_iter()
+        .filter(|m| hash.len() >= 8 && m.hash.to_string().starts_with(&hash))
+        .collect();
+    match <[_; 1]>::try_from(found) {
+        Ok([m]) => Ok(Json(m.into())),
+        Err(v) if v.is_empty() => Err(ApiError::not_found(format!(
+            "no module {hash:?}: see `weft modules` (GET /v1/modules)"
+        ))),
+        Err(_) => Err(ApiError::bad_request(format!(
+            "{hash:?} matches several modules: give more of the hash"
+        ))),
+    }
+}
 
 /// Deploy a component: a workflow (registers the type `name`) or an activity
 /// component (registers the activities it serves).
@@ -24,16 +52,30 @@ use crate::engine::Engine;
 pub async fn deploy(
     State(engine): State<Engine>,
     query: Result<Query<DeployQuery>, QueryRejection>,
+    RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<ModuleInfo>), ApiError> {
     let Query(query) = query.map_err(|r| rejection(r.status(), r.body_text()))?;
+    // `env` and `dir` repeat: read them from the raw query.
+    let mut doors = Doors::default();
+    for (k, v) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        match k.as_ref() {
+            "env" => doors.env.push(v.into_owned()),
+            "dir" => doors
+                .dirs
+                .push(DirDoor::parse(&v).map_err(ApiError::bad_request)?),
+            _ => {}
+        }
+    }
     let body = body.map_err(|r| rejection(r.status(), r.body_text()))?;
     if body.is_empty() {
         return Err(ApiError::bad_request(
             "the request body is empty: send the component's bytes",
         ));
     }
-    let meta = engine.deploy(body.to_vec(), query.name.as_deref()).await?;
+    let meta = engine
+        .deploy(body.to_vec(), query.name.as_deref(), doors)
+        .await?;
     Ok((StatusCode::CREATED, Json(meta.into())))
 }
 

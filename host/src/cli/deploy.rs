@@ -8,14 +8,31 @@ use super::client::{enc, Client};
 use crate::api::dto::ModuleInfo;
 use crate::model::ModuleKind;
 
-pub async fn run(client: &Client, file: &Path, name: Option<String>) -> Result<i32> {
+pub async fn run(
+    client: &Client,
+    file: &Path,
+    name: Option<String>,
+    env: Vec<String>,
+    dirs: Vec<String>,
+) -> Result<i32> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     // The type name defaults to the file's stem: `hello.wasm` deploys `hello`.
     let name = name.or_else(|| file.file_stem().map(|s| s.to_string_lossy().into_owned()));
-    let path = match &name {
-        Some(n) => format!("/v1/modules?name={}", enc(n)),
-        None => "/v1/modules".to_owned(),
-    };
+    let mut query = Vec::new();
+    if let Some(n) = &name {
+        query.push(format!("name={}", enc(n)));
+    }
+    query.extend(env.iter().map(|e| format!("env={}", enc(e))));
+    for d in &dirs {
+        // Relative host paths are the caller's, not the host's.
+        let door = crate::model::DirDoor::parse(d).map_err(anyhow::Error::msg)?;
+        let host = std::fs::canonicalize(&door.host)
+            .with_context(|| format!("--dir {d}: cannot find {}", door.host))?;
+        let mode = if door.read_only { ":ro" } else { "" };
+        let spec = format!("{}:{}{mode}", host.display(), door.guest);
+        query.push(format!("dir={}", enc(&spec)));
+    }
+    let path = format!("/v1/modules?{}", query.join("&"));
     let info: ModuleInfo = client.post_bytes(&path, bytes).await?;
     match info.kind {
         ModuleKind::Workflow => {
@@ -30,6 +47,44 @@ pub async fn run(client: &Client, file: &Path, name: Option<String>) -> Result<i
             info.activities.join(", "),
             info.hash
         ),
+    }
+    Ok(0)
+}
+
+/// `weft describe-module HASH`: what a module is and what it may reach.
+pub async fn describe(client: &Client, hash: &str, json: bool) -> Result<i32> {
+    let m: ModuleInfo = client.get(&format!("/v1/modules/{}", enc(hash))).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&m)?);
+        return Ok(0);
+    }
+    println!("module:      {}", m.hash);
+    println!("size:        {} bytes", m.size_bytes);
+    match m.kind {
+        ModuleKind::Workflow => {
+            println!("workflow:    {}", m.workflow_type.unwrap_or_default());
+            println!("signals:     {}", m.signals.join(", "));
+            println!("queries:     {}", m.queries.join(", "));
+            println!("updates:     {}", m.updates.join(", "));
+        }
+        ModuleKind::Activity => {
+            println!("activities:  {}", m.activities.join(", "));
+            if m.doors.env.is_empty() && m.doors.dirs.is_empty() {
+                println!("doors:       none (no environment, no files, no network)");
+            }
+            for e in &m.doors.env {
+                let key = e.split('=').next().unwrap_or_default();
+                println!("env:         {key} (value hidden)");
+            }
+            for d in &m.doors.dirs {
+                let mode = if d.read_only {
+                    "read-only"
+                } else {
+                    "read-write"
+                };
+                println!("dir:         {} as {} ({mode})", d.host, d.guest);
+            }
+        }
     }
     Ok(0)
 }

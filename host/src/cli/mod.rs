@@ -56,6 +56,19 @@ enum Command {
         /// Workflow type name (default: the file's stem).
         #[arg(long)]
         name: Option<String>,
+        /// Activity components only: an environment variable it sees (repeatable).
+        #[arg(long = "env", value_name = "KEY=VALUE")]
+        env: Vec<String>,
+        /// Activity components only: a host directory it sees
+        /// (HOST[:GUEST[:ro]], repeatable).
+        #[arg(long = "dir", value_name = "HOST[:GUEST[:ro]]")]
+        dirs: Vec<String>,
+    },
+    /// Show a module: its kind, what it serves, the doors opened for it.
+    DescribeModule {
+        hash: String,
+        #[arg(long)]
+        json: bool,
     },
     /// Start an execution.
     Start {
@@ -240,7 +253,13 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 .await
                 .map(|_| 0)
         }
-        Command::Deploy { file, name } => deploy::run(&client, &file, name).await,
+        Command::Deploy {
+            file,
+            name,
+            env,
+            dirs,
+        } => deploy::run(&client, &file, name, env, dirs).await,
+        Command::DescribeModule { hash, json } => deploy::describe(&client, &hash, json).await,
         Command::Start {
             workflow_type,
             id,

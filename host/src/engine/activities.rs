@@ -467,12 +467,20 @@ async fn run_component(
         }
         Err(e) => return Err(Failure::new("host-error", e.to_string())),
     };
+    let doors = inner
+        .store
+        .module_meta(&module)
+        .ok()
+        .flatten()
+        .map(|m| m.doors)
+        .unwrap_or_default();
     let call = ActivityCall {
         input: task.input.clone(),
         info,
         // A backstop in real time; the watchdog enforces it on workflow time.
         timeout: Duration::from_millis(start_to_close),
         heartbeat,
+        doors,
     };
     let store = inner.store.clone();
     let bytes = move || match store.module_bytes(&module) {

@@ -36,7 +36,7 @@ pub use timers::TimerQueue;
 pub use versions::{UpgradeItem, UpgradeOutcome, UpgradeReport, VersionView};
 
 use crate::model::{
-    Event, EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, ModuleHash, ModuleKind,
+    Doors, Event, EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, ModuleHash, ModuleKind,
     ModuleMeta, ParentClosePolicy, Payload, RetryPolicy, TypeName,
 };
 use crate::store::{Op, Store, TimerRow};
@@ -301,7 +301,23 @@ impl Engine {
         &self,
         bytes: Vec<u8>,
         name: Option<&str>,
+        doors: Doors,
     ) -> Result<ModuleMeta, EngineError> {
+        for d in &doors.dirs {
+            if !std::path::Path::new(&d.host).is_dir() {
+                return Err(EngineError::BadRequest(format!(
+                    "directory door {:?}: no such directory on the host",
+                    d.host
+                )));
+            }
+        }
+        for kv in &doors.env {
+            if !kv.contains('=') || kv.starts_with('=') {
+                return Err(EngineError::BadRequest(format!(
+                    "environment door {kv:?}: write it as KEY=VALUE"
+                )));
+            }
+        }
         if bytes.len() > self.inner.config.max_module_bytes {
             return Err(EngineError::BadRequest(format!(
                 "the module is {} bytes, over the limit of {} bytes",
@@ -330,6 +346,16 @@ impl Engine {
             kind,
             workflow_type: workflow_type.clone(),
             activities: activities.clone(),
+            doors: if kind == ModuleKind::Activity {
+                doors
+            } else if doors != Doors::default() {
+                return Err(EngineError::BadRequest(
+                    "doors open only for activity components: a workflow must stay deterministic"
+                        .into(),
+                ));
+            } else {
+                Doors::default()
+            },
             signals: handlers.signals,
             queries: handlers.queries,
             updates: handlers.updates,

@@ -164,6 +164,58 @@ pub struct ModuleMeta {
     pub updates: Vec<String>,
     pub size_bytes: u64,
     pub deployed_at_ms: u64,
+    /// For an activity component: the WASI doors opened for it at deploy.
+    #[serde(default)]
+    pub doors: Doors,
+}
+
+/// What an activity component may reach beyond its input: nothing unless
+/// opened at deploy time.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Doors {
+    /// Environment variables it sees (`KEY=VALUE`).
+    #[serde(default)]
+    pub env: Vec<String>,
+    /// Host directories it sees.
+    #[serde(default)]
+    pub dirs: Vec<DirDoor>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DirDoor {
+    pub host: String,
+    /// The path the component sees it at.
+    pub guest: String,
+    pub read_only: bool,
+}
+
+impl DirDoor {
+    /// Parses `HOST:GUEST[:ro]` (GUEST defaults to HOST).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut parts = s.split(':');
+        let host = parts.next().unwrap_or_default().to_owned();
+        let guest = parts
+            .next()
+            .filter(|g| !g.is_empty())
+            .unwrap_or(&host)
+            .to_owned();
+        let read_only = match parts.next() {
+            None => false,
+            Some("ro") => true,
+            Some("rw") => false,
+            Some(other) => return Err(format!("{s:?}: the mode is ro or rw, not {other:?}")),
+        };
+        if host.is_empty() || parts.next().is_some() {
+            return Err(format!(
+                "{s:?}: write a directory door as HOST_PATH[:GUEST_PATH[:ro]]"
+            ));
+        }
+        Ok(DirDoor {
+            host,
+            guest,
+            read_only,
+        })
+    }
 }
 
 /// One version of a workflow type: a module deployed under its name.

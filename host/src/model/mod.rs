@@ -8,8 +8,8 @@ mod payload;
 
 pub use event::{ActivityOptions, Event, EventKind, Failure, HistoryExport, RetryPolicy};
 pub use execution::{
-    ExecutionRecord, ExecutionStatus, IdReusePolicy, ModuleKind, ModuleMeta, ParentClosePolicy,
-    ParentLink, WorkflowVersion,
+    DirDoor, Doors, ExecutionRecord, ExecutionStatus, IdReusePolicy, ModuleKind, ModuleMeta,
+    ParentClosePolicy, ParentLink, WorkflowVersion,
 };
 pub use ids::{ExecutionId, ModuleHash, TypeName};
 pub use payload::Payload;

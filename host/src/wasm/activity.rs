@@ -12,7 +12,7 @@ use super::bindings::activity::{Activity, ActivityPre};
 use super::limits::MemoryLimiter;
 use super::wasi::{self, Capture};
 use super::{ModuleError, SandboxConfig};
-use crate::model::{Failure, Payload};
+use crate::model::{Doors, Failure, Payload};
 
 #[derive(Debug, Clone)]
 pub struct ActivityInfo {
@@ -34,6 +34,8 @@ pub struct ActivityCall {
     pub info: ActivityInfo,
     pub timeout: Duration,
     pub heartbeat: HeartbeatSink,
+    /// What the component may reach (opened at deploy).
+    pub doors: Doors,
 }
 
 #[derive(Debug)]
@@ -98,9 +100,10 @@ fn new_store(
     info: Option<ActivityInfo>,
     heartbeat: Option<HeartbeatSink>,
     output: &Capture,
-) -> Store<ActState> {
+    doors: &Doors,
+) -> Result<Store<ActState>, String> {
     let state = ActState {
-        wasi: wasi::activity_ctx(output),
+        wasi: wasi::activity_ctx(output, doors)?,
         table: ResourceTable::new(),
         info,
         heartbeat,
@@ -113,7 +116,7 @@ fn new_store(
     // Yield at every tick so that the attempt's timeout can cancel a busy guest.
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
-    store
+    Ok(store)
 }
 
 /// Asks an activity component for the names it serves.
@@ -123,7 +126,8 @@ pub(super) async fn list(
     config: &SandboxConfig,
 ) -> Result<Vec<String>, ModuleError> {
     let output = Capture::new(config.output_cap);
-    let mut store = new_store(engine, config, None, None, &output);
+    let mut store = new_store(engine, config, None, None, &output, &Doors::default())
+        .map_err(ModuleError::ActivityList)?;
     let call = async {
         let instance = pre.instantiate_async(&mut store).await?;
         instance.call_activities(&mut store).await
@@ -145,13 +149,17 @@ pub(super) async fn run(
     call: ActivityCall,
 ) -> (ActivityOutcome, Vec<String>) {
     let output = Capture::new(config.output_cap);
-    let mut store = new_store(
+    let mut store = match new_store(
         engine,
         config,
         Some(call.info.clone()),
         Some(call.heartbeat.clone()),
         &output,
-    );
+        &call.doors,
+    ) {
+        Ok(s) => s,
+        Err(reason) => return (ActivityOutcome::Trapped(reason), Vec::new()),
+    };
     let name = call.info.name.clone();
     let attempt = async {
         let instance = pre.instantiate_async(&mut store).await?;

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use rand::SeedableRng;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
-use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder};
+use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder};
+
+use crate::model::Doors;
 
 /// Workflow time in ms since the Unix epoch, shared between the store's data
 /// (which moves it at each `wait`) and the WASI clocks.
@@ -153,14 +155,29 @@ pub fn workflow_ctx(clock: &WorkflowClock, seed: u64, output: &Capture) -> WasiC
 
 /// The WASI context of one activity attempt: real clocks and randomness,
 /// nothing opened, output captured.
-pub fn activity_ctx(output: &Capture) -> WasiCtx {
+/// An activity's WASI: its output captured, no network, and only the
+/// environment and directories opened for its component.
+pub fn activity_ctx(output: &Capture, doors: &Doors) -> Result<WasiCtx, String> {
     let mut b = WasiCtxBuilder::new();
     b.stdout(output.clone())
         .stderr(output.clone())
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false);
-    b.build()
+    for kv in &doors.env {
+        let (k, v) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
+        b.env(k, v);
+    }
+    for d in &doors.dirs {
+        let perms = if d.read_only {
+            FsPerms::ReadOnly
+        } else {
+            FsPerms::ReadWrite
+        };
+        b.preopened_dir(&d.host, &d.guest, perms)
+            .map_err(|e| format!("cannot open directory {} for the activity: {e}", d.host))?;
+    }
+    Ok(b.build())
 }
 
 #[cfg(test)]
