@@ -184,6 +184,21 @@ fn an_activity_reaches_only_the_doors_opened_at_deploy() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("note.txt"), "from the host").unwrap();
     let spec = format!("{}:/data:ro", dir.path().display());
+    // A tiny HTTP server on loopback, answering every request with `pong`.
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for conn in server.incoming() {
+            let Ok(mut conn) = conn else { break };
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\npong",
+            );
+        }
+    });
+    let allowed = format!("127.0.0.1:{port}");
     let out = host.cli_ok(&[
         "deploy",
         &weft_e2e::guest("hello-activities").to_string_lossy(),
@@ -191,12 +206,18 @@ fn an_activity_reaches_only_the_doors_opened_at_deploy() {
         "GREETING=hi",
         "--dir",
         &spec,
+        "--allow-http",
+        &allowed,
     ]);
     let hash = out.trim().rsplit(' ').next().unwrap().to_owned();
     host.cli_ok(&["deploy", &weft_e2e::guest("polling").to_string_lossy()]);
     let shown = host.cli_ok(&["describe-module", &hash]);
     assert!(shown.contains("env:         GREETING"), "{shown}");
     assert!(shown.contains("as /data (read-only)"), "{shown}");
+    assert!(
+        shown.contains(&format!("http:        {allowed}")),
+        "{shown}"
+    );
 
     let call = |activity: &str, args: Value| {
         let id = host.start_execution(
@@ -209,6 +230,18 @@ fn an_activity_reaches_only_the_doors_opened_at_deploy() {
     assert_eq!(
         call("read_file", json!("/data/note.txt"))["output"],
         "from the host"
+    );
+    let r = call("http_get", json!(format!("http://{allowed}/ping")));
+    assert_eq!(r["output"], "pong", "{r}");
+    // The same server under another name is not an opened host.
+    let r = call("http_get", json!(format!("http://localhost:{port}/ping")));
+    assert_eq!(r["failure"]["kind"], "Denied", "{r}");
+    assert!(
+        r["failure"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("HttpRequestDenied"),
+        "{r}"
     );
     for (activity, args) in [
         ("read_env", json!("HOME")),

@@ -277,7 +277,51 @@ fn write_file(_ctx: &ActivityCtx, path: String) -> Result<String, Failure> {
         .map_err(|e| Failure::non_retryable("Denied", format!("cannot write {path}: {e}")))
 }
 
+/// GETs a URL over `wasi:http` (only hosts opened at deploy are reachable)
+/// and returns the body.
+fn http_get(_ctx: &ActivityCtx, url: String) -> Result<String, Failure> {
+    use wasi::http::outgoing_handler;
+    use wasi::http::types::{Fields, Method, OutgoingRequest, Scheme};
+    use wasi::io::streams::StreamError;
+
+    let bad = |what: String| Failure::non_retryable("BadUrl", what);
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| bad(format!("{url}: only http:// URLs")))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let request = OutgoingRequest::new(Fields::new());
+    let _ = request.set_method(&Method::Get);
+    let _ = request.set_scheme(Some(&Scheme::Http));
+    let _ = request.set_authority(Some(authority));
+    let _ = request.set_path_with_query(Some(path));
+    let denied = |e: String| Failure::non_retryable("Denied", format!("GET {url}: {e}"));
+    let pending = outgoing_handler::handle(request, None).map_err(|e| denied(format!("{e:?}")))?;
+    pending.subscribe().block();
+    let response = match pending.get() {
+        Some(Ok(Ok(r))) => r,
+        Some(Ok(Err(e))) => return Err(denied(format!("{e:?}"))),
+        other => return Err(denied(format!("no response ({other:?})"))),
+    };
+    let body = response.consume().map_err(|()| denied("no body".into()))?;
+    let stream = body
+        .stream()
+        .map_err(|()| denied("no body stream".into()))?;
+    let mut bytes = Vec::new();
+    loop {
+        match stream.blocking_read(64 * 1024) {
+            Ok(chunk) => bytes.extend(chunk),
+            Err(StreamError::Closed) => break,
+            Err(e) => return Err(denied(format!("{e:?}"))),
+        }
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
 weft_sdk::export_activities!(
+    http_get,
     read_env,
     read_file,
     write_file,

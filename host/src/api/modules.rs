@@ -61,6 +61,7 @@ pub async fn deploy(
     for (k, v) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
         match k.as_ref() {
             "env" => doors.env.push(v.into_owned()),
+            "http" => doors.http.push(v.into_owned()),
             "dir" => doors
                 .dirs
                 .push(DirDoor::parse(&v).map_err(ApiError::bad_request)?),

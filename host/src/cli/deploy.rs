@@ -14,6 +14,7 @@ pub async fn run(
     name: Option<String>,
     env: Vec<String>,
     dirs: Vec<String>,
+    http: Vec<String>,
 ) -> Result<i32> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     // The type name defaults to the file's stem: `hello.wasm` deploys `hello`.
@@ -23,6 +24,7 @@ pub async fn run(
         query.push(format!("name={}", enc(n)));
     }
     query.extend(env.iter().map(|e| format!("env={}", enc(e))));
+    query.extend(http.iter().map(|h| format!("http={}", enc(h))));
     for d in &dirs {
         // Relative host paths are the caller's, not the host's.
         let door = crate::model::DirDoor::parse(d).map_err(anyhow::Error::msg)?;
@@ -69,12 +71,15 @@ pub async fn describe(client: &Client, hash: &str, json: bool) -> Result<i32> {
         }
         ModuleKind::Activity => {
             println!("activities:  {}", m.activities.join(", "));
-            if m.doors.env.is_empty() && m.doors.dirs.is_empty() {
+            if m.doors.env.is_empty() && m.doors.dirs.is_empty() && m.doors.http.is_empty() {
                 println!("doors:       none (no environment, no files, no network)");
             }
             for e in &m.doors.env {
                 let key = e.split('=').next().unwrap_or_default();
                 println!("env:         {key} (value hidden)");
+            }
+            for h in &m.doors.http {
+                println!("http:        {h}");
             }
             for d in &m.doors.dirs {
                 let mode = if d.read_only {

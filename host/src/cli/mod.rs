@@ -63,6 +63,10 @@ enum Command {
         /// (HOST[:GUEST[:ro]], repeatable).
         #[arg(long = "dir", value_name = "HOST[:GUEST[:ro]]")]
         dirs: Vec<String>,
+        /// Activity components only: a host it may call over HTTP
+        /// (`host` or `host:port`, repeatable).
+        #[arg(long = "allow-http", value_name = "HOST[:PORT]")]
+        http: Vec<String>,
     },
     /// Show a module: its kind, what it serves, the doors opened for it.
     DescribeModule {
@@ -258,7 +262,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
             name,
             env,
             dirs,
-        } => deploy::run(&client, &file, name, env, dirs).await,
+            http,
+        } => deploy::run(&client, &file, name, env, dirs, http).await,
         Command::DescribeModule { hash, json } => deploy::describe(&client, &hash, json).await,
         Command::Start {
             workflow_type,

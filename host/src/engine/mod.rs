@@ -311,6 +311,13 @@ impl Engine {
                 )));
             }
         }
+        for h in &doors.http {
+            if h.is_empty() || h.contains('/') {
+                return Err(EngineError::BadRequest(format!(
+                    "HTTP door {h:?}: give a host or host:port, without scheme or path"
+                )));
+            }
+        }
         for kv in &doors.env {
             if !kv.contains('=') || kv.starts_with('=') {
                 return Err(EngineError::BadRequest(format!(

@@ -179,6 +179,9 @@ pub struct Doors {
     /// Host directories it sees.
     #[serde(default)]
     pub dirs: Vec<DirDoor>,
+    /// Hosts it may call over HTTP (`host` or `host:port`).
+    #[serde(default)]
+    pub http: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

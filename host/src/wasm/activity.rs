@@ -6,9 +6,11 @@ use std::time::Duration;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings::activity::weft::workflow::{activity_context, types};
 use super::bindings::activity::{Activity, ActivityPre};
+use super::http::HttpGate;
 use super::limits::MemoryLimiter;
 use super::wasi::{self, Capture};
 use super::{ModuleError, SandboxConfig};
@@ -47,6 +49,8 @@ pub enum ActivityOutcome {
 
 pub struct ActState {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    gate: HttpGate,
     table: ResourceTable,
     info: Option<ActivityInfo>,
     heartbeat: Option<HeartbeatSink>,
@@ -58,6 +62,16 @@ impl WasiView for ActState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for ActState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.gate,
         }
     }
 }
@@ -90,6 +104,7 @@ impl activity_context::Host for ActState {
 pub(super) fn linker(engine: &Engine) -> wasmtime::Result<Linker<ActState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     Activity::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
     Ok(linker)
 }
@@ -104,6 +119,10 @@ fn new_store(
 ) -> Result<Store<ActState>, String> {
     let state = ActState {
         wasi: wasi::activity_ctx(output, doors)?,
+        http: WasiHttpCtx::new(),
+        gate: HttpGate {
+            allowed: doors.http.clone(),
+        },
         table: ResourceTable::new(),
         info,
         heartbeat,

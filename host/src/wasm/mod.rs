@@ -6,6 +6,7 @@
 
 mod activity;
 mod bindings;
+mod http;
 mod inspect;
 mod limits;
 mod wasi;
