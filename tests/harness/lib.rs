@@ -78,6 +78,8 @@ pub struct Host {
     log_path: PathBuf,
     pub url: String,
     http: reqwest::blocking::Client,
+    /// The API token the host requires, if started with `--token`.
+    pub token: Option<String>,
 }
 
 impl Host {
@@ -99,6 +101,11 @@ impl Host {
             child: None,
             args: args.iter().map(|s| s.to_string()).collect(),
             log_filter: log_filter.to_string(),
+            token: args
+                .iter()
+                .position(|a| *a == "--token")
+                .and_then(|i| args.get(i + 1))
+                .map(|t| t.to_string()),
             log_path,
             url: String::new(),
             http: reqwest::blocking::Client::builder()
@@ -178,11 +185,71 @@ impl Host {
 
     /// Runs the `weft` CLI against this host.
     pub fn cli(&self, args: &[&str]) -> Output {
-        Command::new(weft_bin())
-            .args(args)
+        let mut cmd = Command::new(weft_bin());
+        cmd.args(args)
             .env("WEFT_SERVER", &self.url)
-            .output()
-            .expect("run the weft CLI")
+            .env_remove("WEFT_TOKEN");
+        if let Some(t) = &self.token {
+            cmd.env("WEFT_TOKEN", t);
+        }
+        cmd.output().expect("run the weft CLI")
+    }
+
+    /// A request with the given bearer token (or none), whatever the host's token.
+    pub fn call_as(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let url = format!("{}{}", self.url, path);
+        let mut req = match method {
+            "GET" => self.http.get(url),
+            "POST" => self.http.post(url),
+            m => panic!("unsupported method {m}"),
+        };
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req
+            .send()
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = resp.status().as_u16();
+        let text = resp.text().expect("response body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Raw bytes as JSON, for the bad-input tests; returns the status, or
+    /// None when the host closed the connection instead (an oversized body).
+    pub fn send_raw(&self, method: &str, path: &str, body: Vec<u8>) -> Option<u16> {
+        let url = format!("{}{}", self.url, path);
+        // A fresh connection each time: a refused oversized body closes it.
+        let http = reqwest::blocking::Client::builder()
+            .pool_max_idle_per_host(0)
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("http client");
+        let req = match method {
+            "GET" => http.get(url),
+            "PUT" => http.put(url),
+            _ => http.post(url),
+        };
+        let req = match &self.token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        };
+        req.header("content-type", "application/json")
+            .body(body)
+            .send()
+            .map(|r| r.status().as_u16())
+            .ok()
     }
 
     /// Runs the CLI and returns its stdout, failing the test on a non-zero exit.
@@ -219,6 +286,10 @@ impl Host {
             Some(b) => req.json(&b),
             None => req,
         };
+        let req = match &self.token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        };
         let resp = req
             .send()
             .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
@@ -234,6 +305,7 @@ impl Host {
             .http
             .post(format!("{}{}", self.url, path))
             .header("content-type", "application/wasm")
+            .bearer_auth(self.token.as_deref().unwrap_or_default())
             .body(bytes)
             .send()
             .expect("POST");
@@ -272,7 +344,19 @@ impl Host {
             if r["status"] != "running" {
                 return r;
             }
-            assert!(Instant::now() < deadline, "{id} still running: {r}");
+            if Instant::now() >= deadline {
+                let d = self.describe(id);
+                panic!(
+                    "{id} still running: {r}\ndescribe: {d}\nhistory: {:?}\nlog tail:\n{}",
+                    self.event_kinds(id),
+                    self.log()
+                        .lines()
+                        .rev()
+                        .take(30)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                );
+            }
         }
     }
 

@@ -3,6 +3,7 @@
 //! `ok` (returns "fine"), `fail` (returns a failure), `trap` (panics),
 //! `loop` (spins forever: the CPU deadline stops it), `alloc` (grows memory
 //! without bound: the memory limit stops it), `sleep` (a 60 s durable timer; its queries `sneaky` and `crash` misbehave),
+//! `recurse` (overflows its stack), `flood` (prints 200,000 lines),
 //! `parent` (waits on a sleeping child), `orphans` (starts two sleeping
 //! children, one with each parent-close policy, and returns), `flaky` (calls the `flaky` activity, which fails
 //! its first `fail_times` attempts, with at most 5 attempts).
@@ -29,6 +30,12 @@ struct Flaky {
 
 #[derive(Default)]
 struct Misbehave;
+
+#[allow(unconditional_recursion)]
+fn deep(n: u64) -> u64 {
+    let frame = std::hint::black_box([n; 64]);
+    deep(frame[0] + 1) + frame[63]
+}
 
 impl Workflow for Misbehave {
     type Input = Input;
@@ -59,6 +66,15 @@ impl Workflow for Misbehave {
                 };
                 let attempt: u32 = ctx.activity_with("flaky", &flaky, &options)?;
                 Ok(format!("succeeded on attempt {attempt}"))
+            }
+            // Unbounded recursion: the stack limit stops it.
+            "recurse" => Ok(format!("{}", deep(std::hint::black_box(1)))),
+            // Floods its output: the host keeps a capped tail as log lines.
+            "flood" => {
+                for i in 0..200_000 {
+                    println!("line {i} of a flood of output that nobody asked for");
+                }
+                Ok("flooded".into())
             }
             "sleep" => {
                 ctx.sleep(Duration::from_secs(60))?;

@@ -1,6 +1,7 @@
 //! The HTTP+JSON API under `/v1` (axum), and its OpenAPI document generated
 //! from the handlers' annotations. Every CLI command is a client of it.
 
+mod auth;
 mod clock;
 pub mod dto;
 mod error;
@@ -17,6 +18,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use utoipa::OpenApi;
 
+pub use auth::Access;
 pub use error::{ErrorBody, ErrorDetail};
 
 use crate::engine::Engine;
@@ -64,7 +66,7 @@ const MAX_MODULE_BYTES: usize = 100 << 20;
 )]
 pub struct ApiDoc;
 
-pub fn router(engine: Engine) -> Router {
+pub fn router(engine: Engine, access: Access) -> Router {
     let modules = Router::new()
         .route("/v1/modules", post(modules::deploy).get(modules::list))
         .route("/v1/modules/{hash}", get(modules::describe))
@@ -113,6 +115,7 @@ pub fn router(engine: Engine) -> Router {
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .merge(modules)
         .fallback(|| async { error::ApiError::not_found("no such route: see /v1/openapi.json") })
+        .layer(axum::middleware::from_fn_with_state(access, auth::check))
         .with_state(engine)
 }
 
@@ -120,9 +123,10 @@ pub fn router(engine: Engine) -> Router {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     engine: Engine,
+    access: Access,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(engine))
+    axum::serve(listener, router(engine, access))
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -16,7 +16,10 @@ async fn engine(dir: &std::path::Path) -> Engine {
 }
 
 async fn call(engine: &Engine, req: Request<Body>) -> (StatusCode, serde_json::Value) {
-    let resp = router(engine.clone()).oneshot(req).await.unwrap();
+    let resp = router(engine.clone(), super::Access::default())
+        .oneshot(req)
+        .await
+        .unwrap();
     let status = resp.status();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     (

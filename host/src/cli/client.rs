@@ -11,10 +11,19 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(server: &str) -> Self {
+    pub fn new(server: &str, token: Option<&str>) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(t) = token.filter(|t| !t.is_empty()) {
+            if let Ok(v) = reqwest::header::HeaderValue::from_str(&format!("Bearer {t}")) {
+                headers.insert(reqwest::header::AUTHORIZATION, v);
+            }
+        }
         Self {
             base: server.trim_end_matches('/').to_owned(),
-            http: reqwest::Client::new(),
+            http: reqwest::Client::builder()
+                .default_headers(headers)
+                .build()
+                .unwrap_or_default(),
         }
     }
 

@@ -32,6 +32,10 @@ pub struct Cli {
         default_value = "http://127.0.0.1:7700"
     )]
     server: String,
+    /// The API token: the one the host requires (client commands), or the one
+    /// it will require (`server`, `dev`).
+    #[arg(long, global = true, env = "WEFT_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -244,16 +248,18 @@ fn parse_reuse(s: &str) -> Result<IdReusePolicy, String> {
 
 /// Runs the command; the result is the process exit code.
 pub async fn run(cli: Cli) -> Result<i32> {
-    let client = Client::new(&cli.server);
+    let client = Client::new(&cli.server, cli.token.as_deref());
     match cli.command {
-        Command::Server { data, host } => server::run(data, &host).await.map(|_| 0),
+        Command::Server { data, host } => {
+            server::run(data, &host, cli.token.clone()).await.map(|_| 0)
+        }
         Command::Dev { host } => {
             let dir = tempfile::Builder::new().prefix("weft-dev-").tempdir()?;
             eprintln!(
                 "weft dev: throwaway data directory {}",
                 dir.path().display()
             );
-            server::run(dir.path().to_path_buf(), &host)
+            server::run(dir.path().to_path_buf(), &host, cli.token.clone())
                 .await
                 .map(|_| 0)
         }

@@ -27,6 +27,12 @@ pub struct HostArgs {
     /// Memory limit of each instance, in MiB.
     #[arg(long, default_value_t = 256)]
     pub memory_limit_mb: usize,
+    /// A token that opens only module uploads and version changes.
+    #[arg(long, env = "WEFT_DEPLOY_TOKEN", hide_env_values = true)]
+    pub deploy_token: Option<String>,
+    /// A token that opens everything but module uploads and version changes.
+    #[arg(long, env = "WEFT_CONTROL_TOKEN", hide_env_values = true)]
+    pub control_token: Option<String>,
     /// Default start-to-close limit of one activity attempt.
     #[arg(long, default_value_t = 300_000)]
     pub activity_timeout_ms: u64,
@@ -56,7 +62,19 @@ impl HostArgs {
     }
 }
 
-pub async fn run(data: PathBuf, args: &HostArgs) -> Result<()> {
+/// `token`: the main API token (the global `--token` / `WEFT_TOKEN`).
+pub async fn run(data: PathBuf, args: &HostArgs, token: Option<String>) -> Result<()> {
+    let access = crate::api::Access {
+        token: token.filter(|t| !t.is_empty()),
+        deploy_token: args.deploy_token.clone().filter(|t| !t.is_empty()),
+        control_token: args.control_token.clone().filter(|t| !t.is_empty()),
+    };
+    if !args.listen.ip().is_loopback() && access.token.is_none() {
+        anyhow::bail!(
+            "listening on {} (beyond loopback) needs an API token: pass --token or set WEFT_TOKEN",
+            args.listen
+        );
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| {
@@ -82,7 +100,9 @@ pub async fn run(data: PathBuf, args: &HostArgs) -> Result<()> {
         signalled.notify_waiters();
     });
     let graceful = stop.clone();
-    let served = crate::api::serve(listener, engine, async move { graceful.notified().await });
+    let served = crate::api::serve(listener, engine, access, async move {
+        graceful.notified().await
+    });
     // Long-polling clients would hold a graceful shutdown open; every
     // committed step is durable, so after a short grace period just stop.
     tokio::select! {

@@ -172,7 +172,17 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Backend(format!("creating {}: {e}", dir.display())))?;
-        let db = Arc::new(Database::create(dir.join("weft.redb"))?);
+        let db = match Database::create(dir.join("weft.redb")) {
+            Ok(db) => Arc::new(db),
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                return Err(StoreError::Backend(format!(
+                    "the data directory {} is in use by another weft host: stop that one, or \
+                     give this one another --data",
+                    dir.display()
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        };
         {
             // Create every table up front so reads never meet a missing one.
             let txn = db.begin_write()?;

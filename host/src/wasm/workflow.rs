@@ -560,6 +560,10 @@ pub(super) fn trap_reason(e: &wasmtime::Error, output_tail: &[String]) -> String
             wasmtime::Trap::StackOverflow => {
                 "the guest overflowed its stack (unbounded recursion?)".to_owned()
             }
+            wasmtime::Trap::MemoryOutOfBounds => "the guest trapped: it accessed memory out of \
+                 bounds (a stack overflow of a guest whose stack lives in linear memory, such as \
+                 unbounded recursion in Rust, or a bug in unsafe code)"
+                .to_owned(),
             other => format!("the guest trapped: {other}"),
         }
     } else {

@@ -1,0 +1,77 @@
+//! API tokens: every route but `/healthz` needs one once the host is given
+//! any. The main token opens everything; a deploy token only what changes
+//! code (module uploads, the current version, upgrades); a control token
+//! everything else (executions, signals, workers, reads).
+
+use axum::extract::{Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::error::ApiError;
+
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    pub token: Option<String>,
+    pub deploy_token: Option<String>,
+    pub control_token: Option<String>,
+}
+
+impl Access {
+    pub fn is_open(&self) -> bool {
+        self.token.is_none() && self.deploy_token.is_none() && self.control_token.is_none()
+    }
+
+    fn allows(&self, method: &Method, path: &str, given: Option<&str>) -> bool {
+        let Some(given) = given else {
+            return false;
+        };
+        let matches = |t: &Option<String>| t.as_deref().is_some_and(|t| constant_eq(t, given));
+        if matches(&self.token) {
+            return true;
+        }
+        let deploys = (path == "/v1/modules" && method == Method::POST)
+            || (path.starts_with("/v1/workflow-types/")
+                && (path.ends_with("/current") || path.ends_with("/upgrade")));
+        if deploys {
+            matches(&self.deploy_token)
+        } else {
+            matches(&self.control_token)
+        }
+    }
+}
+
+/// Compares without stopping at the first differing byte.
+fn constant_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+pub async fn check(State(access): State<Access>, req: Request, next: Next) -> Response {
+    if access.is_open() || req.uri().path() == "/healthz" {
+        return next.run(req).await;
+    }
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if access.allows(req.method(), req.uri().path(), given) {
+        return next.run(req).await;
+    }
+    let message = if given.is_none() {
+        "this host requires an API token: send `Authorization: Bearer TOKEN` (the CLI takes \
+         --token or WEFT_TOKEN)"
+    } else {
+        "the API token is wrong, or does not open this route (a deploy token opens module uploads \
+         and version changes only; a control token everything else)"
+    };
+    axum::response::IntoResponse::into_response(ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        message,
+    ))
+}

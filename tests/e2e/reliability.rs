@@ -1,0 +1,207 @@
+//! Reliability and access: API tokens, one host per data directory, hostile
+//! guests the other tests do not cover, and no 5xx for garbage at any door.
+
+use std::process::Command;
+
+use weft_e2e::serde_json::{json, Value};
+use weft_e2e::{guest, weft_bin, Host};
+
+#[test]
+fn api_tokens_guard_every_route_but_health() {
+    let host = Host::with_args(&[
+        "--manual-clock",
+        "--token",
+        "main-secret",
+        "--deploy-token",
+        "deploy-secret",
+        "--control-token",
+        "control-secret",
+    ]);
+    assert_eq!(host.call_as(None, "GET", "/healthz", None).0, 200);
+    let (code, v) = host.call_as(None, "GET", "/v1/executions", None);
+    assert_eq!(code, 401, "{v}");
+    assert_eq!(v["error"]["code"], "unauthorized");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("Bearer"),
+        "{v}"
+    );
+    assert_eq!(
+        host.call_as(Some("nope"), "GET", "/v1/executions", None).0,
+        401
+    );
+    assert_eq!(
+        host.call_as(Some("main-secret"), "GET", "/v1/executions", None)
+            .0,
+        200
+    );
+
+    // The deploy token uploads modules but cannot start executions; the
+    // control token the reverse.
+    let wasm = std::fs::read(guest("misbehave")).unwrap();
+    let upload = |token: &str| {
+        reqwest::blocking::Client::new()
+            .post(format!("{}/v1/modules?name=misbehave", host.url))
+            .bearer_auth(token)
+            .body(wasm.clone())
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(upload("control-secret"), 401);
+    assert_eq!(
+        host.get("/v1/modules")["modules"],
+        json!([]),
+        "a refusal changes nothing"
+    );
+    assert_eq!(upload("deploy-secret"), 201);
+    let start = json!({"workflow_type": "misbehave", "input": {"mode": "ok"}});
+    let (code, _) = host.call_as(
+        Some("deploy-secret"),
+        "POST",
+        "/v1/executions",
+        Some(start.clone()),
+    );
+    assert_eq!(code, 401);
+    let (code, v) = host.call_as(
+        Some("control-secret"),
+        "POST",
+        "/v1/executions",
+        Some(start),
+    );
+    assert_eq!(code, 201, "{v}");
+    // The CLI passes WEFT_TOKEN.
+    let out = host.cli_ok(&["list"]);
+    assert!(out.contains("misbehave"), "{out}");
+
+    // Beyond loopback, a host will not start without a token.
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(weft_bin())
+        .args(["server", "--listen", "0.0.0.0:0", "--data"])
+        .arg(data.path())
+        .env_remove("WEFT_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("needs an API token"), "{stderr}");
+}
+
+#[test]
+fn a_second_host_on_the_same_data_directory_is_refused() {
+    let host = Host::start();
+    let out = Command::new(weft_bin())
+        .args(["server", "--listen", "127.0.0.1:0", "--data"])
+        .arg(host.data_dir())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a second host started");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("in use by another"), "{stderr}");
+    // The first one is unharmed.
+    assert_eq!(host.get("/v1/executions")["executions"], json!([]));
+}
+
+#[test]
+fn deep_recursion_stalls_alone_and_an_output_flood_is_capped() {
+    let host = Host::start();
+    host.deploy_examples();
+    let recurse = host.start_execution("misbehave", json!({"mode": "recurse"}));
+    let flood = host.start_execution("misbehave", json!({"mode": "flood"}));
+    let r = host.wait_result(&recurse);
+    assert_eq!(r["status"], "stalled", "{r}");
+    // Rust's stack lives in linear memory: overflowing it shows as an
+    // out-of-bounds access, which the reason spells out.
+    let reason = r["stall_reason"].as_str().unwrap();
+    assert!(reason.contains("stack"), "{reason}");
+    let r = host.wait_result(&flood);
+    assert_eq!(r["output"], "flooded", "{r}");
+    let log = host.log();
+    assert!(log.contains("dropped"), "the flood was capped");
+    assert!(
+        log.len() < 4 << 20,
+        "the host log stayed small: {} bytes",
+        log.len()
+    );
+}
+
+/// A small deterministic generator, so a failure can be reproduced.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+
+    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[(self.next() % xs.len() as u64) as usize]
+    }
+}
+
+#[test]
+fn garbage_at_every_route_of_the_openapi_document_gets_no_5xx() {
+    let host = Host::start();
+    host.deploy_examples();
+    let id = host.start_execution("misbehave", json!({"mode": "sleep"}));
+    let doc = host.get("/v1/openapi.json");
+    let paths = doc["paths"].as_object().unwrap().clone();
+    let params = [
+        "x",
+        &id,
+        "wf_%00",
+        "../../etc",
+        "9999999999999999999999",
+        "",
+        "%ZZ",
+    ];
+    let bodies: Vec<Vec<u8>> = vec![
+        b"".to_vec(),
+        b"{".to_vec(),
+        b"null".to_vec(),
+        b"[]".to_vec(),
+        b"{\"name\": 5, \"input\": {\"a\": [1, 2]}}".to_vec(),
+        b"{\"workflow_type\": \"misbehave\", \"id\": \"\\u0000\"}".to_vec(),
+        b"{\"to\": -1, \"ms\": 1e400, \"version\": {}}".to_vec(),
+        vec![0xff, 0xfe, 0x00, 0x01],
+        format!("{{\"input\": \"{}\"}}", "x".repeat(5 << 20)).into_bytes(),
+    ];
+    let mut rng = Lcg(7);
+    let mut tried = 0;
+    for (path, ops) in &paths {
+        for method in ops.as_object().unwrap().keys() {
+            let bodies: &[Vec<u8>] = if method == "get" {
+                &bodies[..1]
+            } else {
+                &bodies
+            };
+            for body in bodies {
+                let mut concrete = path.clone();
+                while let Some(start) = concrete.find('{') {
+                    let end = concrete[start..].find('}').unwrap() + start;
+                    concrete.replace_range(start..=end, rng.pick(&params));
+                }
+                if concrete.ends_with("/poll") {
+                    concrete.push_str("?wait_ms=10");
+                }
+                let code = host.send_raw(&method.to_uppercase(), &concrete, body.clone());
+                match code {
+                    Some(code) => assert!(code < 500, "{method} {concrete} answered {code}"),
+                    // Closing on an oversized body is a fine refusal; nothing else is.
+                    None => assert!(body.len() > 1 << 20, "{method} {concrete}: no answer"),
+                }
+                tried += 1;
+            }
+        }
+    }
+    assert!(tried > 100, "only {tried} requests");
+    eprintln!("{tried} garbage requests, no 5xx");
+    // The execution the garbage hit (a bare cancel is a valid request) is
+    // still whole.
+    let v: Value = host.get(&format!("/v1/executions/{id}"));
+    assert_eq!(v["workflow_type"], "misbehave");
+    assert_eq!(host.event_kinds(&id)[0], "execution_started");
+}
