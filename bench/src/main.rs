@@ -8,6 +8,7 @@
 //!   three schedules, three results, end).
 //!
 //! Flags: `--executions N` (default 1000), `--in-flight C` (default 100).
+//! `weft-bench crashloop [--kills N] [--seed S]` runs the long crash loop.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -90,6 +91,22 @@ fn flag(args: &[String], name: &str, default: usize) -> usize {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("crashloop") {
+        let kills = flag(&args, "--kills", 10);
+        let seed = flag(&args, "--seed", 11) as u64;
+        let started = Instant::now();
+        let r = weft_e2e::crashloop::run(kills, seed);
+        println!(
+            "crash loop: {} executions, {} kills, lost = {}, duplicated = {}, signals = {} ({:.1} s)",
+            r.executions,
+            r.kills,
+            r.lost,
+            r.duplicated,
+            r.signals,
+            started.elapsed().as_secs_f64()
+        );
+        return;
+    }
     let n = flag(&args, "--executions", 1000);
     let in_flight = flag(&args, "--in-flight", 100);
 

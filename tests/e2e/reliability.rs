@@ -114,6 +114,14 @@ fn deep_recursion_stalls_alone_and_an_output_flood_is_capped() {
     // out-of-bounds access, which the reason spells out.
     let reason = r["stall_reason"].as_str().unwrap();
     assert!(reason.contains("stack"), "{reason}");
+    let misuse = host.start_execution("misbehave", json!({"mode": "misuse"}));
+    let r = host.wait_result(&misuse);
+    assert_eq!(r["status"], "stalled", "{r}");
+    let reason = r["stall_reason"].as_str().unwrap();
+    assert!(
+        reason.contains("handle 99, which this run never issued"),
+        "{reason}"
+    );
     let r = host.wait_result(&flood);
     assert_eq!(r["output"], "flooded", "{r}");
     let log = host.log();

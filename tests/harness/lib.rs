@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+pub mod crashloop;
+
 pub use serde_json;
 
 /// The example components, in the order they are deployed.

@@ -67,6 +67,11 @@ impl Workflow for Misbehave {
                 let attempt: u32 = ctx.activity_with("flaky", &flaky, &options)?;
                 Ok(format!("succeeded on attempt {attempt}"))
             }
+            // Wrong use of the imports: waits on a handle it never got.
+            "misuse" => {
+                let _ = weft_sdk::workflow::bindings::weft::workflow::runtime::wait(&[99]);
+                Ok("unreachable".into())
+            }
             // Unbounded recursion: the stack limit stops it.
             "recurse" => Ok(format!("{}", deep(std::hint::black_box(1)))),
             // Floods its output: the host keeps a capped tail as log lines.
