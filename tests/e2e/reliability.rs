@@ -133,6 +133,43 @@ fn deep_recursion_stalls_alone_and_an_output_flood_is_capped() {
     );
 }
 
+#[test]
+fn payloads_over_the_limit_are_refused_or_fail_with_the_reason() {
+    let host = Host::with_args(&["--manual-clock", "--max-payload-kb", "4"]);
+    host.deploy_examples();
+    let big = "x".repeat(5 * 1024);
+    let (code, v) = host.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"workflow_type": "misbehave", "input": {"mode": big}})),
+    );
+    assert_eq!(code, 413, "{v}");
+    assert_eq!(v["error"]["code"], "payload-too-large");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--max-payload-kb"),
+        "{v}"
+    );
+    let id = host.start_execution("misbehave", json!({"mode": "sleep"}));
+    host.eventually("the timer", |h| h.event_kinds(&id).len() == 2);
+    let (code, v) = host.call(
+        "POST",
+        &format!("/v1/executions/{id}/signals"),
+        Some(json!({"name": "x", "input": big})),
+    );
+    assert_eq!(code, 413, "{v}");
+    assert_eq!(host.event_kinds(&id).len(), 2, "nothing was recorded");
+    // A workflow whose output is over the limit fails, saying so.
+    let out = host.start_execution("misbehave", json!({"mode": "big", "fail_times": 8}));
+    let r = host.wait_result(&out);
+    assert_eq!(r["status"], "failed", "{r}");
+    assert_eq!(r["failure"]["kind"], "payload-too-large", "{r}");
+    let fine = host.start_execution("misbehave", json!({"mode": "big", "fail_times": 1}));
+    assert_eq!(host.wait_result(&fine)["status"], "completed");
+}
+
 /// A small deterministic generator, so a failure can be reproduced.
 struct Lcg(u64);
 

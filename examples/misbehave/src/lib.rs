@@ -72,6 +72,8 @@ impl Workflow for Misbehave {
                 let _ = weft_sdk::workflow::bindings::weft::workflow::runtime::wait(&[99]);
                 Ok("unreachable".into())
             }
+            // An output of `fail_times` KiB (to meet the payload limit).
+            "big" => Ok("x".repeat(input.fail_times as usize * 1024)),
             // Unbounded recursion: the stack limit stops it.
             "recurse" => Ok(format!("{}", deep(std::hint::black_box(1)))),
             // Floods its output: the host keeps a capped tail as log lines.

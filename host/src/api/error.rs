@@ -71,6 +71,7 @@ impl From<EngineError> for ApiError {
             EngineError::NotFound { .. } => (StatusCode::NOT_FOUND, "not-found"),
             EngineError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             EngineError::UnknownName(_) => (StatusCode::NOT_FOUND, "unknown-name"),
+            EngineError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large"),
             EngineError::Rejected(_) => (StatusCode::UNPROCESSABLE_ENTITY, "update-rejected"),
             EngineError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             EngineError::InvalidModule(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-module"),

@@ -36,6 +36,9 @@ pub struct HostArgs {
     /// Default start-to-close limit of one activity attempt.
     #[arg(long, default_value_t = 300_000)]
     pub activity_timeout_ms: u64,
+    /// Largest payload (input, output, signal) accepted, in KiB.
+    #[arg(long, default_value_t = 2048)]
+    pub max_payload_kb: usize,
     /// A run past this many events is told to continue as new.
     #[arg(long, default_value_t = 10_240)]
     pub history_warn_events: u64,
@@ -56,6 +59,7 @@ impl HostArgs {
         c.memory_limit_bytes = self.memory_limit_mb.saturating_mul(1 << 20);
         c.activity_timeout = Duration::from_millis(self.activity_timeout_ms);
         c.history_warn_events = self.history_warn_events;
+        c.max_payload_bytes = self.max_payload_kb.saturating_mul(1024);
         c.history_max_events = self.history_max_events;
         c.history_max_bytes = self.history_max_mb.saturating_mul(1 << 20);
         c

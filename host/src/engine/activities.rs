@@ -269,8 +269,24 @@ async fn run(
     }
 }
 
-/// Records how the activity ended and wakes its workflow.
+/// Records how the activity ended and wakes its workflow. An output over
+/// the payload limit fails the activity instead.
 async fn finish(inner: &Arc<Inner>, task: &ActivityTask, result: Result<Payload, Failure>) {
+    let result = match result {
+        Ok(out) if out.len() > inner.config.max_payload_bytes => Err(Failure {
+            non_retryable: true,
+            ..Failure::new(
+                "payload-too-large",
+                format!(
+                    "the output of activity `{}` is {} bytes, over the limit of {} bytes",
+                    task.name,
+                    out.len(),
+                    inner.config.max_payload_bytes
+                ),
+            )
+        }),
+        other => other,
+    };
     let event = match result {
         Ok(output) => EventKind::ActivityCompleted {
             handle: task.handle,

@@ -19,6 +19,9 @@ pub enum EngineError {
     },
     #[error("{0}")]
     Conflict(String),
+    /// A payload over the configured limit.
+    #[error("{0}")]
+    TooLarge(String),
     /// A signal, query or update name the workflow does not declare.
     #[error("{0}")]
     UnknownName(String),

@@ -113,6 +113,17 @@ async fn run_inner(
                 .store
                 .execution(id)?
                 .is_some_and(|r| r.cancel_requested);
+            let result = match result {
+                Ok(out) if out.len() > inner.config.max_payload_bytes => Err(Failure::new(
+                    "payload-too-large",
+                    format!(
+                        "the workflow's output is {} bytes, over the limit of {} bytes",
+                        out.len(),
+                        inner.config.max_payload_bytes
+                    ),
+                )),
+                other => other,
+            };
             let end = match result {
                 Ok(output) => {
                     events.push(EventKind::ExecutionCompleted {

@@ -79,6 +79,7 @@ impl Engine {
         name: &str,
         input: Payload,
     ) -> Result<SignalReceipt, EngineError> {
+        self.inner.check_payload("the signal's input", &input)?;
         let record = self.execution(id)?;
         if !matches!(
             record.status,
@@ -161,6 +162,7 @@ impl Engine {
         name: &str,
         input: Payload,
     ) -> Result<Result<Payload, Failure>, EngineError> {
+        self.inner.check_payload("the query's input", &input)?;
         let record = self.execution(id)?;
         let meta = self.meta_of(&record)?;
         if !meta.queries.iter().any(|q| q == name) {
@@ -273,6 +275,7 @@ impl Engine {
         update_id: Option<&str>,
         wait: Duration,
     ) -> Result<UpdateOutcome, EngineError> {
+        self.inner.check_payload("the update's input", &input)?;
         let record = self.execution(id)?;
         let update_id = match update_id {
             Some(u) if u.is_empty() || u.len() > 200 => {

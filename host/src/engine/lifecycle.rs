@@ -285,6 +285,7 @@ impl Engine {
         input: Payload,
         opts: StartOptions,
     ) -> Result<ExecutionId, EngineError> {
+        self.inner.check_payload("the input", &input)?;
         let (record, started) = self.inner.new_run(workflow_type, input, &opts)?;
         let id = record.id.clone();
         if let Some(existing) = self.inner.store.execution(&id)? {

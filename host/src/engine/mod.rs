@@ -57,6 +57,8 @@ pub struct EngineConfig {
     pub default_retry: RetryPolicy,
     pub max_concurrent_activities: usize,
     pub max_module_bytes: usize,
+    /// Largest payload (an input, an output, a signal) the host accepts.
+    pub max_payload_bytes: usize,
     /// A run past this many events is told to continue as new.
     pub history_warn_events: u64,
     /// A run past this many events, or bytes, is terminated.
@@ -76,6 +78,7 @@ impl EngineConfig {
             default_retry: RetryPolicy::default(),
             max_concurrent_activities: 256,
             max_module_bytes: 100 << 20,
+            max_payload_bytes: 2 << 20,
             history_warn_events: 10_240,
             history_max_events: 51_200,
             history_max_bytes: 50 << 20,
@@ -125,6 +128,18 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
+    /// Refuses a payload over the configured limit.
+    fn check_payload(&self, what: &str, p: &Payload) -> Result<(), EngineError> {
+        if p.len() > self.config.max_payload_bytes {
+            return Err(EngineError::TooLarge(format!(
+                "{what} is {} bytes, over the limit of {} bytes (--max-payload-kb)",
+                p.len(),
+                self.config.max_payload_bytes
+            )));
+        }
+        Ok(())
+    }
+
     /// Tells a running execution that its history grew, loading (replaying)
     /// it if it has no instance in memory.
     fn wake(self: &Arc<Self>, id: &ExecutionId) {
