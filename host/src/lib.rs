@@ -12,6 +12,7 @@
 pub mod api;
 pub mod cli;
 pub mod engine;
+pub mod fuzz;
 pub mod metrics;
 pub mod model;
 pub mod store;

@@ -42,3 +42,19 @@ pub fn classify(engine: &Engine, component: &Component) -> Result<ModuleKind, Mo
         Err(ModuleError::UnknownWorld { exports: funcs })
     }
 }
+
+/// Everything a deploy learns from the bytes alone, synchronously: the
+/// header, the parse and compile, the world. The entry point of the module
+/// fuzz target; never panics, whatever the bytes.
+pub fn inspect_bytes(bytes: &[u8]) -> Result<ModuleKind, ModuleError> {
+    static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
+    check_header(bytes)?;
+    let engine = ENGINE.get_or_init(|| {
+        let mut config = wasmtime::Config::new();
+        config.wasm_component_model(true);
+        Engine::new(&config).expect("a default engine")
+    });
+    let component =
+        Component::new(engine, bytes).map_err(|e| ModuleError::Invalid(super::error_chain(&e)))?;
+    classify(engine, &component)
+}

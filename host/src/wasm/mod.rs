@@ -7,7 +7,7 @@
 mod activity;
 mod bindings;
 mod http;
-mod inspect;
+pub mod inspect;
 mod limits;
 mod wasi;
 mod workflow;
