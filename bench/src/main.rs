@@ -89,6 +89,44 @@ fn flag(args: &[String], name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// The bound on every workload: durable commits per second of the store
+/// alone, one writer at a time (one fsync each) and `writers` at once (their
+/// commits grouped). Returns (sequential/s, concurrent/s, writes per fsync).
+fn store_baseline(n: usize, writers: usize) -> (f64, f64) {
+    use weft::model::ModuleHash;
+    use weft::store::{Op, Store};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let store = Store::open(dir.path()).expect("store");
+        let module = ModuleHash::of(b"bench");
+        let op = move |i: usize| Op::SetActivity {
+            name: format!("a{i}"),
+            module,
+        };
+        let t0 = Instant::now();
+        for i in 0..n {
+            store.write(vec![op(i)]).await.expect("commit");
+        }
+        let sequential = n as f64 / t0.elapsed().as_secs_f64();
+        let t0 = Instant::now();
+        let mut tasks = Vec::new();
+        for w in 0..writers {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..n / writers {
+                    store.write(vec![op(w * n + i)]).await.expect("commit");
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("writer");
+        }
+        let concurrent = (n / writers * writers) as f64 / t0.elapsed().as_secs_f64();
+        (sequential, concurrent)
+    })
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("crashloop") {
@@ -152,6 +190,24 @@ fn main() {
             f.latencies_ms.last().copied().unwrap_or_default()
         );
     }
+    // W2: one execution fanning out 1,000 activities at once and joining them
+    // (batch-worker: 10,000 items in chunks of 10).
+    let items: Vec<u64> = (1..=10_000).collect();
+    let t0 = Instant::now();
+    let id = host.start_execution("batch-worker", json!(items));
+    let r = host.wait_result(&id);
+    let fanout = t0.elapsed();
+    assert_eq!(r["status"], "completed", "{r}");
+    println!(
+        "{:<26} {:>9.2} s for 1,000 activities started at once and joined",
+        "W2 fan-out",
+        fanout.as_secs_f64()
+    );
+    let (sequential, concurrent) = store_baseline(2000, 100);
+    println!(
+        "store alone: {sequential:.0} durable commits/s one at a time, {concurrent:.0}/s with 100 \
+         writers grouped (the bound on every workload above)"
+    );
     println!(
         "W1 / W0 throughput: {:.2} (W1 runs 3 activities and makes 6 more writes per execution)",
         runs[1].per_sec() / runs[0].per_sec()
