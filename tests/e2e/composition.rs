@@ -125,8 +125,14 @@ fn cancellation_reaches_children_and_ends_as_cancelled() {
     host.cli_ok(&["terminate", &t, "--reason", "stuck"]);
     let r = host.wait_result(&t);
     assert_eq!(r["status"], "terminated", "{r}");
+    // Past its due time; a later timer firing proves the timer service got
+    // there, and the dropped one did not fire.
+    let later = host.start_execution("misbehave", json!({"mode": "sleep"}));
+    host.eventually("the later timer", |h| {
+        count(h, &later, "timer_started") == 1
+    });
     host.advance(120_000);
-    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(host.wait_result(&later)["output"], "slept");
     assert_eq!(count(&host, &t, "timer_fired"), 0);
     let (code, v) = host.call(
         "POST",

@@ -209,6 +209,7 @@ impl Host {
         let mut req = match method {
             "GET" => self.http.get(url),
             "POST" => self.http.post(url),
+            "PUT" => self.http.put(url),
             m => panic!("unsupported method {m}"),
         };
         if let Some(t) = token {
@@ -277,28 +278,7 @@ impl Host {
 
     /// A request to the API; returns the status and the JSON (or text) body.
     pub fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let url = format!("{}{}", self.url, path);
-        let req = match method {
-            "GET" => self.http.get(url),
-            "POST" => self.http.post(url),
-            "PUT" => self.http.put(url),
-            m => panic!("unsupported method {m}"),
-        };
-        let req = match body {
-            Some(b) => req.json(&b),
-            None => req,
-        };
-        let req = match &self.token {
-            Some(t) => req.bearer_auth(t),
-            None => req,
-        };
-        let resp = req
-            .send()
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        let status = resp.status().as_u16();
-        let text = resp.text().expect("response body");
-        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        (status, value)
+        self.call_as(self.token.as_deref(), method, path, body)
     }
 
     /// Sends raw bytes.

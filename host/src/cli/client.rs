@@ -27,14 +27,13 @@ impl Client {
         }
     }
 
+    /// Sends a request, naming the host when it cannot be reached.
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response> {
+        req.send().await.map_err(|e| self.unreachable(e))
+    }
+
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
-        let resp = self
-            .http
-            .get(self.url(path))
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
-        decode(resp).await
+        decode(self.send(self.http.get(self.url(path))).await?).await
     }
 
     pub async fn post_json<B: Serialize, T: DeserializeOwned>(
@@ -42,25 +41,12 @@ impl Client {
         path: &str,
         body: &B,
     ) -> Result<T> {
-        let resp = self
-            .http
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
-        decode(resp).await
+        decode(self.send(self.http.post(self.url(path)).json(body)).await?).await
     }
 
     /// POSTs JSON to a route that answers with no body.
     pub async fn post_empty<B: Serialize>(&self, path: &str, body: &B) -> Result<()> {
-        let resp = self
-            .http
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
+        let resp = self.send(self.http.post(self.url(path)).json(body)).await?;
         if resp.status().is_success() {
             return Ok(());
         }
@@ -72,26 +58,16 @@ impl Client {
         path: &str,
         body: &B,
     ) -> Result<T> {
-        let resp = self
-            .http
-            .put(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
-        decode(resp).await
+        decode(self.send(self.http.put(self.url(path)).json(body)).await?).await
     }
 
     pub async fn post_bytes<T: DeserializeOwned>(&self, path: &str, bytes: Vec<u8>) -> Result<T> {
-        let resp = self
+        let req = self
             .http
             .post(self.url(path))
             .header("content-type", "application/wasm")
-            .body(bytes)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
-        decode(resp).await
+            .body(bytes);
+        decode(self.send(req).await?).await
     }
 
     fn url(&self, path: &str) -> String {

@@ -27,6 +27,21 @@ pub struct StartOptions {
 }
 
 impl Inner {
+    /// The record of an execution that has not closed.
+    fn open_record(&self, id: &ExecutionId) -> Result<ExecutionRecord, EngineError> {
+        let record = self
+            .store
+            .execution(id)?
+            .ok_or_else(|| EngineError::no_execution(id))?;
+        if record.status.is_closed() {
+            return Err(EngineError::Conflict(format!(
+                "execution {id} is already {}",
+                record.status
+            )));
+        }
+        Ok(record)
+    }
+
     /// The record and first event of a new run on the type's current module
     /// (nothing is written).
     pub(super) fn new_run(
@@ -123,16 +138,7 @@ impl Inner {
         reason: &'a str,
     ) -> Pin<Box<dyn Future<Output = Result<(), EngineError>> + Send + 'a>> {
         Box::pin(async move {
-            let record = self
-                .store
-                .execution(id)?
-                .ok_or_else(|| EngineError::no_execution(id))?;
-            if record.status.is_closed() {
-                return Err(EngineError::Conflict(format!(
-                    "execution {id} is already {}",
-                    record.status
-                )));
-            }
+            let record = self.open_record(id)?;
             if record.cancel_requested {
                 return Ok(());
             }
@@ -179,16 +185,7 @@ impl Inner {
         reason: &'a str,
     ) -> Pin<Box<dyn Future<Output = Result<(), EngineError>> + Send + 'a>> {
         Box::pin(async move {
-            let record = self
-                .store
-                .execution(id)?
-                .ok_or_else(|| EngineError::no_execution(id))?;
-            if record.status.is_closed() {
-                return Err(EngineError::Conflict(format!(
-                    "execution {id} is already {}",
-                    record.status
-                )));
-            }
+            let record = self.open_record(id)?;
             let history = self.run_history(&record)?;
             let mut op = Op::append(
                 id,

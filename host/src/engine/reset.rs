@@ -89,16 +89,10 @@ impl Engine {
                 }
             }
             // Timers started and not fired in the kept part stay pending.
-            let mut timers: Vec<(u64, u64)> = Vec::new();
-            for e in &kept {
-                match &e.event {
-                    EventKind::TimerStarted {
-                        handle, fire_at_ms, ..
-                    } => timers.push((*fire_at_ms, *handle)),
-                    EventKind::TimerFired { handle } => timers.retain(|(_, h)| h != handle),
-                    _ => {}
-                }
-            }
+            let timers: Vec<(u64, u64)> = super::lifecycle::pending_timers(&kept)
+                .into_iter()
+                .map(|(handle, due)| (due, handle))
+                .collect();
             let out = self
                 .inner
                 .store

@@ -148,14 +148,10 @@ fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpError>, StoreEr
                 return Ok(Err(OpError::NoSuchExecution(key.to_owned())));
             };
             let mut record: ExecutionRecord = from_json("execution", &raw)?;
-            let mut history = txn.open_table(HISTORY)?;
-            let len = match history.range((key, 0)..=(key, u64::MAX))?.next_back() {
-                Some(entry) => entry?.0.value().1 + 1,
-                None => 0,
-            };
-            if len != *expect_history_len {
+            if history_len(txn, key)? != *expect_history_len {
                 return Ok(Err(OpError::HistoryChanged(key.to_owned())));
             }
+            let mut history = txn.open_table(HISTORY)?;
             let mut discarded = Vec::new();
             for entry in history.range((key, to_event + 1)..=(key, u64::MAX))? {
                 discarded.push(from_json::<Event>("event", entry?.1.value())?);
@@ -208,12 +204,7 @@ fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpError>, StoreEr
                     status: record.status.to_string(),
                 }));
             }
-            let history = txn.open_table(HISTORY)?;
-            let len = match history.range((key, 0)..=(key, u64::MAX))?.next_back() {
-                Some(entry) => entry?.0.value().1 + 1,
-                None => 0,
-            };
-            if len != *expect_history_len {
+            if history_len(txn, key)? != *expect_history_len {
                 return Ok(Err(OpError::HistoryChanged(key.to_owned())));
             }
             record.module = *module;
@@ -322,28 +313,32 @@ fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpError>, StoreEr
             let Some(raw) = execs.get(key)?.map(|g| g.value().to_vec()) else {
                 return Ok(Err(OpError::NoSuchExecution(key.to_owned())));
             };
-            if expect_module.is_some() || expect_resets.is_some() {
-                let record: ExecutionRecord = from_json("execution", &raw)?;
-                if expect_resets.is_some_and(|r| r != record.resets) {
+            let cancels = events
+                .iter()
+                .any(|e| matches!(e, EventKind::CancelRequested { .. }));
+            // The record is read once, and only when the op needs it.
+            let mut record: Option<ExecutionRecord> =
+                if expect_module.is_some() || expect_resets.is_some() || cancels || close.is_some()
+                {
+                    Some(from_json("execution", &raw)?)
+                } else {
+                    None
+                };
+            // Every refusal comes before the first write.
+            if let Some(r) = &record {
+                if expect_resets.is_some_and(|e| e != r.resets) {
                     return Ok(Err(OpError::Stale(key.to_owned())));
                 }
-                if expect_module.is_some_and(|m| m != record.module) {
+                if expect_module.is_some_and(|m| m != r.module) {
                     return Ok(Err(OpError::ModuleMoved(key.to_owned())));
                 }
-            }
-            if events
-                .iter()
-                .any(|e| matches!(e, EventKind::CancelRequested { .. }))
-            {
-                let mut record: ExecutionRecord = from_json("execution", &raw)?;
-                record.cancel_requested = true;
-                execs.insert(key, to_json(&record).as_slice())?;
             }
             if let Some((due, handle)) = require_timer {
                 if txn.open_table(TIMERS)?.get((*due, key, *handle))?.is_none() {
                     return Ok(Err(OpError::Stale(key.to_owned())));
                 }
             }
+            let first = history_len(txn, key)?;
             let mut history = txn.open_table(HISTORY)?;
             if let Some(update) = unique_update {
                 for entry in history.range((key, 0)..=(key, u64::MAX))? {
@@ -354,10 +349,6 @@ fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpError>, StoreEr
                     }
                 }
             }
-            let first = match history.range((key, 0)..=(key, u64::MAX))?.next_back() {
-                Some(entry) => entry?.0.value().1 + 1,
-                None => 0,
-            };
             for (index, kind) in (first..).zip(events) {
                 let event = Event {
                     index,
@@ -366,6 +357,7 @@ fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpError>, StoreEr
                 };
                 history.insert((key, index), to_json(&event).as_slice())?;
             }
+            drop(history);
             let mut timers = txn.open_table(TIMERS)?;
             for (due, handle) in timers_add {
                 timers.insert((*due, key, *handle), ())?;
@@ -373,8 +365,10 @@ fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpError>, StoreEr
             for (due, handle) in timers_remove {
                 timers.remove((*due, key, *handle))?;
             }
-            if let Some(close) = close {
-                let mut record: ExecutionRecord = from_json("execution", &raw)?;
+            if let (Some(record), true) = (&mut record, cancels) {
+                record.cancel_requested = true;
+            }
+            if let (Some(record), Some(close)) = (&mut record, close) {
                 match close {
                     Close::Completed(output) => {
                         record.status = ExecutionStatus::Completed;
@@ -404,7 +398,11 @@ fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpError>, StoreEr
                         drop_timers(txn, key)?;
                     }
                 }
-                execs.insert(key, to_json(&record).as_slice())?;
+            }
+            if let Some(record) = &record {
+                if cancels || close.is_some() {
+                    execs.insert(key, to_json(record).as_slice())?;
+                }
             }
         }
     }
