@@ -45,11 +45,12 @@ pub static INSTANCES_LOADED: Counter = Counter::new();
 pub static EVICTIONS: Counter = Counter::new();
 pub static ACTIVITY_ATTEMPTS: Counter = Counter::new();
 pub static ACTIVITY_FAILURES: Counter = Counter::new();
+pub static STORE_WRITE_FAILURES: Counter = Counter::new();
 
 /// Renders every counter in the Prometheus text exposition format.
 pub fn render(extra: &[(&str, &str, u64)]) -> String {
     let mut out = String::new();
-    let rows: [(&str, &str, u64); 9] = [
+    let rows: [(&str, &str, u64); 10] = [
         (
             "weft_commits_total",
             "Durable group commits.",
@@ -89,6 +90,11 @@ pub fn render(extra: &[(&str, &str, u64)]) -> String {
             "weft_activity_attempt_failures_total",
             "Activity attempts that failed.",
             ACTIVITY_FAILURES.get(),
+        ),
+        (
+            "weft_store_write_failures_total",
+            "Group commits the disk refused (full or failing).",
+            STORE_WRITE_FAILURES.get(),
         ),
         ("weft_up", "1 while the host runs.", 1),
     ];

@@ -12,4 +12,5 @@ mod durability;
 mod reliability;
 mod replay;
 mod sandbox;
+mod storage;
 mod versioning;

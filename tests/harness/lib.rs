@@ -97,7 +97,16 @@ impl Host {
 
     /// A host with these flags and this `WEFT_LOG` filter.
     pub fn launch(args: &[&str], log_filter: &str) -> Host {
+        Host::launch_prepared(args, log_filter, |_| {})
+    }
+
+    /// A host whose data directory `prepare` sets up first (for example
+    /// mounts a small filesystem there).
+    pub fn launch_prepared(args: &[&str], log_filter: &str, prepare: impl FnOnce(&Path)) -> Host {
         let data = tempfile::tempdir().expect("temp dir");
+        let store = data.path().join("store");
+        std::fs::create_dir_all(&store).expect("data dir");
+        prepare(&store);
         let log_path = data.path().join("host.log");
         let mut host = Host {
             child: None,

@@ -8,6 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::engine::EngineError;
+use crate::store::StoreError;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
@@ -75,6 +76,17 @@ impl From<EngineError> for ApiError {
             EngineError::Rejected(_) => (StatusCode::UNPROCESSABLE_ENTITY, "update-rejected"),
             EngineError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             EngineError::InvalidModule(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-module"),
+            EngineError::Store(StoreError::Io(reason)) => {
+                return Self {
+                    status: StatusCode::INSUFFICIENT_STORAGE,
+                    code: "storage-unavailable",
+                    message: format!(
+                        "the host could not write to its store ({reason}); nothing was changed. \
+                         Free space on the disk of the data directory and retry: the host \
+                         resumes its executions by itself"
+                    ),
+                };
+            }
             EngineError::Store(inner) => {
                 tracing::error!(error = %inner, "store failure while serving a request");
                 return Self {

@@ -72,7 +72,7 @@ pub fn router(engine: Engine, access: Access) -> Router {
         .route("/v1/modules/{hash}", get(modules::describe))
         .layer(DefaultBodyLimit::max(MAX_MODULE_BYTES));
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(health))
         .route("/metrics", get(|| async { crate::metrics::render(&[]) }))
         .route(
             "/v1/openapi.json",
@@ -117,6 +117,14 @@ pub fn router(engine: Engine, access: Access) -> Router {
         .fallback(|| async { error::ApiError::not_found("no such route: see /v1/openapi.json") })
         .layer(axum::middleware::from_fn_with_state(access, auth::check))
         .with_state(engine)
+}
+
+/// `ok`, or why the host is degraded (it still answers reads then).
+async fn health(axum::extract::State(engine): axum::extract::State<Engine>) -> String {
+    match engine.write_failure() {
+        None => "ok".into(),
+        Some(reason) => format!("degraded: the store cannot write ({reason})"),
+    }
 }
 
 /// Serves the API on a bound listener until `shutdown` resolves.

@@ -91,11 +91,17 @@ pub fn pending(execution: &ExecutionId, epoch: u32, history: &[Event]) -> Vec<Ac
 
 pub(super) fn spawn(inner: Arc<Inner>, task: ActivityTask) {
     let (stop, stopped) = tokio::sync::watch::channel(task.cancelled);
-    inner
-        .activity_stops
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert((task.execution.clone(), task.handle), stop);
+    {
+        let mut stops = inner
+            .activity_stops
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let key = (task.execution.clone(), task.handle);
+        if stops.contains_key(&key) {
+            return; // already running (recovery found it still pending)
+        }
+        stops.insert(key, stop);
+    }
     tokio::spawn(async move {
         let key = (task.execution.clone(), task.handle);
         run(&inner, task, stopped).await;

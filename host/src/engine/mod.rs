@@ -12,6 +12,7 @@ mod interact;
 mod lifecycle;
 mod offline;
 mod queues;
+mod recovery;
 pub mod replay;
 mod reset;
 mod timers;
@@ -274,29 +275,14 @@ impl Engine {
             queues: queues::TaskQueues::default(),
         });
         timers::spawn(inner.clone(), timer_rx);
+        recovery::spawn(inner.clone());
         let engine = Self { inner };
         engine.recover()?;
         Ok(engine)
     }
 
     fn recover(&self) -> Result<(), EngineError> {
-        let inner = &self.inner;
-        for row in inner.store.timers()? {
-            let _ = inner.timer_tx.send(row);
-        }
-        let mut resumed = 0usize;
-        for status in [ExecutionStatus::Running, ExecutionStatus::Stalled] {
-            for rec in inner.store.executions(Some(status), None)? {
-                let history = inner.run_history(&rec)?;
-                for task in activities::pending(&rec.id, rec.resets, &history) {
-                    activities::spawn(inner.clone(), task);
-                }
-                if status == ExecutionStatus::Running {
-                    inner.wake(&rec.id);
-                    resumed += 1;
-                }
-            }
-        }
+        let resumed = self.inner.resume_in_flight()?;
         if resumed > 0 {
             tracing::info!(
                 executions = resumed,
@@ -304,6 +290,11 @@ impl Engine {
             );
         }
         Ok(())
+    }
+
+    /// Why the store's writes fail now (a full disk), if they do.
+    pub fn write_failure(&self) -> Option<String> {
+        self.inner.store.write_failure().borrow().clone()
     }
 
     pub fn clock(&self) -> &Clock {

@@ -5,9 +5,10 @@
 
 use std::sync::Arc;
 
-use redb::{Database, ReadableTable, WriteTransaction};
-use tokio::sync::{mpsc, oneshot};
+use redb::{ReadableTable, WriteTransaction};
+use tokio::sync::{mpsc, oneshot, watch};
 
+use super::slot::DbSlot;
 use super::tables::{
     ACTIVITIES, EXECUTIONS, HEARTBEATS, HISTORY, MODULES, MODULE_META, TIMERS, TYPE_VERSIONS,
     WORKFLOW_TYPES,
@@ -25,7 +26,10 @@ pub(super) struct Request {
     pub reply: Reply,
 }
 
-pub(super) fn spawn(db: Arc<Database>) -> mpsc::UnboundedSender<Request> {
+pub(super) fn spawn(
+    slot: Arc<DbSlot>,
+    failing: watch::Sender<Option<String>>,
+) -> mpsc::UnboundedSender<Request> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Request>();
     std::thread::Builder::new()
         .name("weft-committer".into())
@@ -38,16 +42,16 @@ pub(super) fn spawn(db: Arc<Database>) -> mpsc::UnboundedSender<Request> {
                         Err(_) => break,
                     }
                 }
-                commit_group(&db, group);
+                commit_group(&slot, &failing, group);
             }
         })
         .expect("spawning the committer thread");
     tx
 }
 
-fn commit_group(db: &Database, group: Vec<Request>) {
+fn commit_group(slot: &DbSlot, failing: &watch::Sender<Option<String>>, group: Vec<Request>) {
     crate::metrics::COMMITS.record(group.len());
-    let result = (|| -> Result<Vec<Vec<Result<(), OpError>>>, StoreError> {
+    let result = slot.get().and_then(|db| {
         let txn = db.begin_write()?;
         let mut outcomes = Vec::with_capacity(group.len());
         for req in &group {
@@ -59,17 +63,34 @@ fn commit_group(db: &Database, group: Vec<Request>) {
         }
         txn.commit()?;
         Ok(outcomes)
-    })();
+    });
     match result {
         Ok(outcomes) => {
+            if failing.borrow().is_some() {
+                tracing::info!("the store writes again: the disk has room");
+                failing.send_replace(None);
+            }
             for (req, out) in group.into_iter().zip(outcomes) {
                 let _ = req.reply.send(Ok(out));
             }
         }
         Err(e) => {
             tracing::error!(error = %e, batches = group.len(), "group commit failed; nothing in it was written");
+            if let StoreError::Io(reason) = &e {
+                crate::metrics::STORE_WRITE_FAILURES.inc();
+                failing.send_replace(Some(reason.clone()));
+                // redb refuses everything after an I/O error until the file
+                // is opened again; do it now so reads go on.
+                if let Err(e) = slot.reopen() {
+                    tracing::error!(error = %e, "could not reopen the store after a disk error");
+                }
+            }
+            let text = e.to_string();
             for req in group {
-                let _ = req.reply.send(Err(StoreError::Backend(e.to_string())));
+                let _ = req.reply.send(Err(match &e {
+                    StoreError::Io(reason) => StoreError::Io(reason.clone()),
+                    _ => StoreError::Backend(text.clone()),
+                }));
             }
         }
     }

@@ -9,13 +9,21 @@ pub enum StoreError {
     Backend(String),
     #[error("stored record is corrupt ({what}): {detail}")]
     Corrupt { what: &'static str, detail: String },
+    /// The disk refused a write or a read (full, failing). Nothing of the
+    /// write was kept; the store reopens its file and writes work again
+    /// once the disk has room.
+    #[error("the store's disk failed: {0}")]
+    Io(String),
     #[error("the store's committer has stopped (the host is shutting down or a commit failed)")]
     CommitterGone,
 }
 
 impl<E: Into<redb::Error>> From<E> for StoreError {
     fn from(e: E) -> Self {
-        Self::Backend(e.into().to_string())
+        match e.into() {
+            e @ (redb::Error::Io(_) | redb::Error::PreviousIo) => Self::Io(e.to_string()),
+            e => Self::Backend(e.to_string()),
+        }
     }
 }
 

@@ -6,13 +6,14 @@
 
 mod committer;
 mod error;
+mod slot;
 mod tables;
 
 use std::path::Path;
 use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase, ReadableTable};
-use tokio::sync::{mpsc, oneshot};
+use redb::{ReadableDatabase, ReadableTable};
+use tokio::sync::{mpsc, oneshot, watch};
 
 pub use error::{OpError, StoreError};
 
@@ -163,8 +164,9 @@ pub struct TimerRow {
 
 #[derive(Clone)]
 pub struct Store {
-    db: Arc<Database>,
+    slot: Arc<slot::DbSlot>,
     committer: mpsc::UnboundedSender<Request>,
+    failing: watch::Receiver<Option<String>>,
 }
 
 impl Store {
@@ -172,17 +174,8 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Backend(format!("creating {}: {e}", dir.display())))?;
-        let db = match Database::create(dir.join("weft.redb")) {
-            Ok(db) => Arc::new(db),
-            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
-                return Err(StoreError::Backend(format!(
-                    "the data directory {} is in use by another weft host: stop that one, or \
-                     give this one another --data",
-                    dir.display()
-                )))
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let path = dir.join("weft.redb");
+        let db = slot::open_file(&path)?;
         {
             // Create every table up front so reads never meet a missing one.
             let txn = db.begin_write()?;
@@ -197,8 +190,24 @@ impl Store {
             txn.open_table(tables::HEARTBEATS)?;
             txn.commit()?;
         }
-        let committer = committer::spawn(db.clone());
-        Ok(Self { db, committer })
+        let slot = Arc::new(slot::DbSlot::new(path, db));
+        let (failing_tx, failing) = watch::channel(None);
+        let committer = committer::spawn(slot.clone(), failing_tx);
+        Ok(Self {
+            slot,
+            committer,
+            failing,
+        })
+    }
+
+    /// Why writes are failing (the disk's error), or `None` while they work.
+    /// Changes when a write fails and when one succeeds again.
+    pub fn write_failure(&self) -> watch::Receiver<Option<String>> {
+        self.failing.clone()
+    }
+
+    fn read_txn(&self) -> Result<redb::ReadTransaction, StoreError> {
+        Ok(self.slot.get()?.begin_read()?)
     }
 
     /// Commits `ops` atomically and durably (grouped with other callers').
@@ -212,7 +221,7 @@ impl Store {
     }
 
     pub fn module_bytes(&self, hash: &ModuleHash) -> Result<Option<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.read_txn()?;
         let table = txn.open_table(MODULES)?;
         Ok(table
             .get(hash.to_string().as_str())?
@@ -220,7 +229,7 @@ impl Store {
     }
 
     pub fn module_meta(&self, hash: &ModuleHash) -> Result<Option<ModuleMeta>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.read_txn()?;
         let table = txn.open_table(MODULE_META)?;
         let found = table
             .get(hash.to_string().as_str())?
@@ -229,7 +238,7 @@ impl Store {
     }
 
     pub fn modules(&self) -> Result<Vec<ModuleMeta>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.read_txn()?;
         let table = txn.open_table(MODULE_META)?;
         let mut out = Vec::new();
         for entry in table.iter()? {
@@ -240,14 +249,14 @@ impl Store {
     }
 
     pub fn workflow_type(&self, name: &TypeName) -> Result<Option<ModuleHash>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.read_txn()?;
         let table = txn.open_table(WORKFLOW_TYPES)?;
         let found = table.get(name.as_str())?.map(|g| g.value().to_owned());
         found.map(|h| parse_hash(&h)).transpose()
     }
 
     pub fn workflow_types(&self) -> Result<Vec<(TypeName, ModuleHash)>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.read_txn()?;
         let table = txn.open_table(WORKFLOW_TYPES)?;
         let mut out = Vec::new();
         for entry in table.iter()? {
@@ -271,7 +280,7 @@ impl Store {
         epoch: u32,
         handle: u64,
     ) -> Result<Option<Payload>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.read_txn()?;
         let table = txn.open_table(tables::HEARTBEATS)?;
         let found = table
             .get((id.as_str(), epoch, handle))?
@@ -287,7 +296,7 @@ impl Store {
 
     /// The versions of a workflow type, oldest first.
     pub fn versions(&self, name: &TypeName) -> Result<Vec<WorkflowVersion>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.read_txn()?;
         let table = txn.open_table(TYPE_VERSIONS)?;
         let mut out = Vec::new();
         for entry in table.range((name.as_str(), 0)..=(name.as_str(), u32::MAX))? {
@@ -297,14 +306,14 @@ impl Store {
     }
 
     pub fn activity_module(&self, name: &str) -> Result<Option<ModuleHash>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.read_txn()?;
         let table = txn.open_table(ACTIVITIES)?;
         let found = table.get(name)?.map(|g| g.value().to_owned());
         found.map(|h| parse_hash(&h)).transpose()
     }
 
     pub fn execution(&self, id: &ExecutionId) -> Result<Option<ExecutionRecord>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.read_txn()?;
         let table = txn.open_table(EXECUTIONS)?;
         let found = table.get(id.as_str())?.map(|g| g.value().to_vec());
         found.map(|raw| from_json("execution", &raw)).transpose()
@@ -316,7 +325,7 @@ impl Store {
         status: Option<ExecutionStatus>,
         workflow_type: Option<&TypeName>,
     ) -> Result<Vec<ExecutionRecord>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.read_txn()?;
         let table = txn.open_table(EXECUTIONS)?;
         let mut out = Vec::new();
         for entry in table.iter()? {
@@ -339,7 +348,7 @@ impl Store {
 
     /// The history of `id` from index `from` on.
     pub fn history(&self, id: &ExecutionId, from: u64) -> Result<Vec<Event>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.read_txn()?;
         let table = txn.open_table(HISTORY)?;
         let mut out = Vec::new();
         for entry in table.range((id.as_str(), from)..=(id.as_str(), u64::MAX))? {
@@ -349,7 +358,7 @@ impl Store {
     }
 
     pub fn history_len(&self, id: &ExecutionId) -> Result<u64, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.read_txn()?;
         let table = txn.open_table(HISTORY)?;
         let last = table
             .range((id.as_str(), 0)..=(id.as_str(), u64::MAX))?
@@ -362,7 +371,7 @@ impl Store {
 
     /// Every pending timer, earliest first.
     pub fn timers(&self) -> Result<Vec<TimerRow>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.read_txn()?;
         let table = txn.open_table(TIMERS)?;
         let mut out = Vec::new();
         for entry in table.iter()? {

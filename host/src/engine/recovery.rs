@@ -1,0 +1,67 @@
+//! Bringing in-flight work back: at start (after a crash or a stop), and when
+//! the store writes again after a disk error. Either way the store is the
+//! truth: every timer row is armed, every activity the history scheduled and
+//! nothing answered is dispatched (unless it runs already), and every running
+//! execution is woken, which replays it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{activities, Inner};
+use crate::model::ExecutionStatus;
+use crate::store::StoreError;
+
+/// How often work is retried while the disk refuses writes.
+const RETRY: Duration = Duration::from_secs(1);
+
+impl Inner {
+    /// Re-arms timers, re-dispatches unanswered activities and wakes running
+    /// executions. Returns how many executions it woke.
+    pub(super) fn resume_in_flight(self: &Arc<Self>) -> Result<usize, StoreError> {
+        for row in self.store.timers()? {
+            let _ = self.timer_tx.send(row);
+        }
+        let mut woken = 0;
+        for status in [ExecutionStatus::Running, ExecutionStatus::Stalled] {
+            for rec in self.store.executions(Some(status), None)? {
+                let history = self.run_history(&rec)?;
+                for task in activities::pending(&rec.id, rec.resets, &history) {
+                    activities::spawn(self.clone(), task);
+                }
+                if status == ExecutionStatus::Running {
+                    self.wake(&rec.id);
+                    woken += 1;
+                }
+            }
+        }
+        Ok(woken)
+    }
+}
+
+/// Watches the store: while its writes fail (a full disk), retries the
+/// in-flight work every second, and once more when a write succeeds, so
+/// nothing that failed to commit is left behind.
+pub(super) fn spawn(inner: Arc<Inner>) {
+    let mut failing = inner.store.write_failure();
+    tokio::spawn(async move {
+        loop {
+            if failing.wait_for(Option::is_some).await.is_err() {
+                return;
+            }
+            tracing::warn!(
+                "store writes fail; in-flight work is retried every second until they succeed"
+            );
+            loop {
+                tokio::time::sleep(RETRY).await;
+                let writing = failing.borrow().is_none();
+                if let Err(e) = inner.resume_in_flight() {
+                    tracing::warn!(error = %e, "could not read the store to retry in-flight work");
+                }
+                if writing {
+                    break;
+                }
+            }
+            tracing::info!("store writes succeed again; in-flight work resumed");
+        }
+    });
+}
