@@ -1,14 +1,12 @@
-//! The benchmarks: a real host process (release build, durable commits) driven
-//! over HTTP by this separate client process. Run with `cargo xtask bench`.
+//! The benchmark suite: real host processes (release build, durable commits)
+//! driven over HTTP by this separate client process. Run with
+//! `cargo xtask bench`; see bench/README.md for the workloads and figures.
 //!
-//! - W0 baseline: `misbehave` in mode `ok`, a workflow with no steps (two
-//!   writes: start and end). Everything else is quoted against it, since
-//!   this machine's speed varies from run to run.
-//! - W1 hello: `hello`, three sequential activities (eight writes: start,
-//!   three schedules, three results, end).
-//!
-//! Flags: `--executions N` (default 1000), `--in-flight C` (default 100).
-//! `weft-bench crashloop [--kills N] [--seed S]` runs the long crash loop.
+//! Flags: `--only w1,w2,w3,w4,w5,w6,store` (default: all), `--executions N`
+//! (W0/W1, default 10,000), `--in-flight C` (default 500), `--sleepers N`
+//! (W3, 100,000), `--recovery N` (W4, 10,000), `--actors N --signals M` (W6,
+//! 1,000 and 10,000). `weft-bench crashloop [--kills N] [--seed S]` runs the
+//! long crash loop.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -16,6 +14,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use weft_e2e::Host;
+
+use scrape::{Scrape, Window};
+
+mod scrape;
+mod workloads;
 
 struct Figures {
     name: &'static str,
@@ -145,41 +148,80 @@ fn main() {
         );
         return;
     }
-    let n = flag(&args, "--executions", 1000);
-    let in_flight = flag(&args, "--in-flight", 100);
+    let only: Vec<String> = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(|v| v.split(',').map(|w| w.trim().to_lowercase()).collect())
+        .unwrap_or_default();
+    let run = |w: &str| only.is_empty() || only.iter().any(|o| o == w);
+    let n = flag(&args, "--executions", 10_000);
+    let in_flight = flag(&args, "--in-flight", 500);
 
+    if run("w1") || run("w2") {
+        throughput(n, in_flight, run("w2"));
+    }
+    if run("store") {
+        let (sequential, concurrent) = store_baseline(2000, 100);
+        println!(
+            "store alone: {sequential:.0} durable commits/s one at a time, {concurrent:.0}/s with \
+             100 writers grouped (the bound on every workload)"
+        );
+    }
+    if run("w3") {
+        workloads::sleepers(flag(&args, "--sleepers", 100_000), 64);
+    }
+    if run("w4") {
+        workloads::recovery(flag(&args, "--recovery", 10_000), 64);
+    }
+    if run("w5") {
+        workloads::cold_path();
+    }
+    if run("w6") {
+        workloads::signals(
+            flag(&args, "--actors", 1_000),
+            flag(&args, "--signals", 10_000),
+            64,
+        );
+    }
+}
+
+/// W0 and W1 (and W2 on the same host): throughput and latency, with the
+/// host's own histograms to explain them.
+fn throughput(n: usize, in_flight: usize, fanout: bool) {
     let host = Host::launch(&[], "warn");
     host.deploy_examples();
     // Warm the compiled-module cache and the connection pool.
     host.wait_result(&host.start_execution("hello", json!({"name": "warm"})));
 
-    let runs = [
-        drive(
-            &host,
-            "W0 baseline (no steps)",
-            "misbehave",
-            json!({"mode": "ok"}),
-            json!("fine"),
-            n,
-            in_flight,
-        ),
-        drive(
-            &host,
-            "W1 hello (3 activities)",
-            "hello",
-            json!({"name": "bench"}),
-            json!("HELLO, BENCH!"),
-            n,
-            in_flight,
-        ),
-    ];
+    let before = Scrape::of(&host);
+    let w0 = drive(
+        &host,
+        "W0 baseline (no steps)",
+        "misbehave",
+        json!({"mode": "ok"}),
+        json!("fine"),
+        n,
+        in_flight,
+    );
+    let mid = Scrape::of(&host);
+    let w1 = drive(
+        &host,
+        "W1 seq3 (3 activities)",
+        "hello",
+        json!({"name": "bench"}),
+        json!("HELLO, BENCH!"),
+        n,
+        in_flight,
+    );
+    let after = Scrape::of(&host);
 
     println!("{n} executions per workload, {in_flight} in flight, release host, durable commits");
     println!(
         "{:<26} {:>9} {:>10} {:>9} {:>9} {:>9}",
         "workload", "wall s", "exec/s", "p50 ms", "p99 ms", "max ms"
     );
-    for f in &runs {
+    for f in [&w0, &w1] {
         println!(
             "{:<26} {:>9.2} {:>10.0} {:>9.1} {:>9.1} {:>9.1}",
             f.name,
@@ -190,40 +232,44 @@ fn main() {
             f.latencies_ms.last().copied().unwrap_or_default()
         );
     }
-    // W2: one execution fanning out 1,000 activities at once and joining them
-    // (batch-worker: 10,000 items in chunks of 10).
-    let items: Vec<u64> = (1..=10_000).collect();
-    let t0 = Instant::now();
-    let id = host.start_execution("batch-worker", json!(items));
-    let r = host.wait_result(&id);
-    let fanout = t0.elapsed();
-    assert_eq!(r["status"], "completed", "{r}");
-    println!(
-        "{:<26} {:>9.2} s for 1,000 activities started at once and joined",
-        "W2 fan-out",
-        fanout.as_secs_f64()
-    );
-    let (sequential, concurrent) = store_baseline(2000, 100);
-    println!(
-        "store alone: {sequential:.0} durable commits/s one at a time, {concurrent:.0}/s with 100 \
-         writers grouped (the bound on every workload above)"
-    );
     println!(
         "W1 / W0 throughput: {:.2} (W1 runs 3 activities and makes 6 more writes per execution)",
-        runs[1].per_sec() / runs[0].per_sec()
+        w1.per_sec() / w0.per_sec()
     );
-    let (_, metrics) = host.call("GET", "/metrics", None);
-    if let Some(text) = metrics.as_str() {
-        let get = |k: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(&format!("{k} ")))
-                .unwrap_or("?")
-                .to_string()
-        };
+    for (label, a, b) in [("W0", &before, &mid), ("W1", &mid, &after)] {
+        let commits = Window::between(a, b, "weft_commit_seconds");
+        let batches = Window::between(a, b, "weft_commit_batch_size");
+        let tasks = Window::between(a, b, "weft_workflow_task_seconds");
+        let inst = Window::between(a, b, "weft_instantiate_seconds");
+        let acts = Window::between(a, b, "weft_activity_attempt_seconds");
         println!(
-            "host: {} group commits carried {} write batches",
-            get("weft_commits_total"),
-            get("weft_commit_batches_total")
+            "  {label} host: {:.0} group commits (mean {:.1} ms, {:.1} batches each); {:.0} \
+             workflow tasks (mean {:.2} ms, p99 <= {:.0} ms); {:.0} instantiations (mean {:.0} us); \
+             {:.0} activity attempts (mean {:.2} ms)",
+            commits.count,
+            commits.mean * 1000.0,
+            batches.mean,
+            tasks.count,
+            tasks.mean * 1000.0,
+            tasks.quantile_le(0.99) * 1000.0,
+            inst.count,
+            inst.mean * 1e6,
+            acts.count,
+            acts.mean * 1000.0,
+        );
+    }
+    if fanout {
+        // W2: one execution fanning out 1,000 activities at once and joining
+        // them (batch-worker: 10,000 items in chunks of 10).
+        let items: Vec<u64> = (1..=10_000).collect();
+        let t0 = Instant::now();
+        let id = host.start_execution("batch-worker", json!(items));
+        let r = host.wait_result(&id);
+        let took = t0.elapsed();
+        assert_eq!(r["status"], "completed", "{r}");
+        println!(
+            "W2 fan-out: {:.2} s for 1,000 activities started at once and joined",
+            took.as_secs_f64()
         );
     }
 }

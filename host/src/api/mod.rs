@@ -73,7 +73,7 @@ pub fn router(engine: Engine, access: Access) -> Router {
         .layer(DefaultBodyLimit::max(MAX_MODULE_BYTES));
     Router::new()
         .route("/healthz", get(health))
-        .route("/metrics", get(|| async { crate::metrics::render(&[]) }))
+        .route("/metrics", get(|| async { crate::metrics::render() }))
         .route(
             "/v1/openapi.json",
             get(|| async { Json(ApiDoc::openapi()) }),

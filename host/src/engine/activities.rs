@@ -207,7 +207,10 @@ async fn run(
         let work = async {
             inner.clock.sleep_until(task.not_before_ms).await;
             let _permit = inner.activity_slots.acquire().await;
-            attempt(inner, &task, start_to_close, &watch_stop).await
+            let t0 = std::time::Instant::now();
+            let outcome = attempt(inner, &task, start_to_close, &watch_stop).await;
+            crate::metrics::ACTIVITY_LATENCY.observe(t0.elapsed());
+            outcome
         };
         let whole = async {
             match deadline {

@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -56,6 +57,9 @@ pub(super) struct Driver {
     /// The request the guest is answering now: commands are refused meanwhile.
     pub(super) serving: Option<(u64, Reply)>,
     next_request: u64,
+    /// When the guest got its last delivery (or loaded), until its workflow
+    /// task ends: its commands are committed or it blocks.
+    task_started: Option<Instant>,
 }
 
 fn stop(e: impl Into<Stop>) -> HostStop {
@@ -84,6 +88,7 @@ impl Driver {
             requests: VecDeque::new(),
             serving: None,
             next_request: 1,
+            task_started: Some(Instant::now()),
         }
     }
 
@@ -258,6 +263,12 @@ impl Driver {
 
     /// Commits the commands issued since the last wait, then starts what they
     /// ask for: nothing is dispatched before it is durable.
+    fn task_ended(&mut self) {
+        if let Some(t) = self.task_started.take() {
+            crate::metrics::WORKFLOW_TASK_LATENCY.observe(t.elapsed());
+        }
+    }
+
     async fn flush(&mut self) -> Result<(), Stop> {
         let now = self.inner.clock.now_ms();
         let length = self.replayer.known_length();
@@ -342,7 +353,12 @@ impl Driver {
                 .map_err(ReplayError::from)?
             {
                 self.flush().await?;
-                crate::metrics::WORKFLOW_TASKS.inc();
+                self.task_ended();
+                if let Some(at) = self.replayer.take_live_signal_at() {
+                    let waited = self.inner.clock.now_ms().saturating_sub(at);
+                    crate::metrics::SIGNAL_LATENCY.observe(Duration::from_millis(waited));
+                }
+                self.task_started = Some(Instant::now());
                 return Ok(match d {
                     Delivered::Completion(c) => Delivery::Completed(c),
                     Delivered::Update {
@@ -364,6 +380,7 @@ impl Driver {
                 self.flush().await?;
                 continue;
             }
+            self.task_ended();
             // Caught up and blocked: the state is current, so answer requests.
             if let Some(r) = self.requests.pop_front() {
                 let id = self.next_request;

@@ -153,7 +153,10 @@ impl Inner {
         let mut actors = self.actors.lock().unwrap_or_else(|p| p.into_inner());
         let msg = match actors.get(id) {
             Some(tx) => match tx.send(msg) {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    crate::metrics::CACHE_HITS.inc();
+                    return Ok(());
+                }
                 Err(mpsc::error::SendError(m)) => m,
             },
             None => msg,

@@ -202,6 +202,9 @@ pub struct Replayer {
     deliveries: u64,
     /// The stored size of the events known.
     bytes: u64,
+    /// When the last signal delivered had been recorded, if it arrived after
+    /// this run loaded (a live delivery, not a replayed one).
+    live_signal_at: Option<u64>,
 }
 
 impl Replayer {
@@ -232,6 +235,7 @@ impl Replayer {
             replayed: 0,
             deliveries: 0,
             bytes: 0,
+            live_signal_at: None,
         };
         r.extend(history);
         r
@@ -277,6 +281,11 @@ impl Replayer {
 
     pub fn now_ms(&self) -> u64 {
         self.now_ms
+    }
+
+    /// When the signal just delivered was recorded, if it was delivered live.
+    pub fn take_live_signal_at(&mut self) -> Option<u64> {
+        self.live_signal_at.take()
     }
 
     pub fn random(&mut self) -> u64 {
@@ -423,6 +432,9 @@ impl Replayer {
                         continue;
                     }
                     self.delivered.insert(h);
+                    if i >= self.loaded {
+                        self.live_signal_at = Some(e.at_ms);
+                    }
                     Delivered::Completion((h, Ok(input.clone())))
                 }
                 other => {

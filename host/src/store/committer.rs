@@ -50,7 +50,7 @@ pub(super) fn spawn(
 }
 
 fn commit_group(slot: &DbSlot, failing: &watch::Sender<Option<String>>, group: Vec<Request>) {
-    crate::metrics::COMMITS.record(group.len());
+    let started = std::time::Instant::now();
     let result = slot.get().and_then(|db| {
         let txn = db.begin_write()?;
         let mut outcomes = Vec::with_capacity(group.len());
@@ -66,6 +66,9 @@ fn commit_group(slot: &DbSlot, failing: &watch::Sender<Option<String>>, group: V
     });
     match result {
         Ok(outcomes) => {
+            crate::metrics::COMMIT_LATENCY.observe(started.elapsed());
+            crate::metrics::COMMIT_BATCHES.observe_value(group.len() as f64);
+            count_lifecycle(&group, &outcomes);
             if failing.borrow().is_some() {
                 tracing::info!("the store writes again: the disk has room");
                 failing.send_replace(None);
@@ -91,6 +94,32 @@ fn commit_group(slot: &DbSlot, failing: &watch::Sender<Option<String>>, group: V
                     StoreError::Io(reason) => StoreError::Io(reason.clone()),
                     _ => StoreError::Backend(text.clone()),
                 }));
+            }
+        }
+    }
+}
+
+/// Counts the runs started and the executions closed by a committed group.
+fn count_lifecycle(group: &[Request], outcomes: &[Vec<Result<(), OpError>>]) {
+    for (req, out) in group.iter().zip(outcomes) {
+        for (op, ok) in req.ops.iter().zip(out) {
+            if ok.is_err() {
+                continue;
+            }
+            match op {
+                Op::CreateExecution { .. } | Op::ContinueAsNew { .. } => {
+                    crate::metrics::EXECUTIONS_STARTED.inc();
+                }
+                Op::Append {
+                    close: Some(close), ..
+                } => crate::metrics::closed(match close {
+                    Close::Completed(_) => "completed",
+                    Close::Failed(_) => "failed",
+                    Close::Cancelled(_) => "cancelled",
+                    Close::Terminated(_) => "terminated",
+                    Close::Stalled(_) => "stalled",
+                }),
+                _ => {}
             }
         }
     }

@@ -168,6 +168,7 @@ pub(super) async fn run(
     call: ActivityCall,
 ) -> (ActivityOutcome, Vec<String>) {
     let output = Capture::new(config.output_cap);
+    let t0 = std::time::Instant::now();
     let mut store = match new_store(
         engine,
         config,
@@ -182,6 +183,7 @@ pub(super) async fn run(
     let name = call.info.name.clone();
     let attempt = async {
         let instance = pre.instantiate_async(&mut store).await?;
+        crate::metrics::INSTANTIATE_LATENCY.observe(t0.elapsed());
         instance
             .call_execute(&mut store, &name, &call.input.0)
             .await

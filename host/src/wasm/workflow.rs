@@ -416,10 +416,12 @@ pub(super) async fn run_then_query(
     host: Box<dyn WorkflowHost>,
     query: Option<(String, Payload)>,
 ) -> (RunOutcome, Option<FinalAnswer>, Box<dyn WorkflowHost>) {
+    let t0 = std::time::Instant::now();
     let mut store = new_store(engine, config, seed, host);
     let mut answer = None;
     let result = async {
         let instance = pre.instantiate_async(&mut store).await?;
+        crate::metrics::INSTANTIATE_LATENCY.observe(t0.elapsed());
         let r = instance.call_run(&mut store, &input).await?;
         if let Some((name, qinput)) = query {
             store.data_mut().cpu.reset();

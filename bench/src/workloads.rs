@@ -1,0 +1,290 @@
+//! W3-W6: sleepers, recovery, the cold path, signals. Each runs its own host
+//! process (release build, durable commits) so figures do not mix.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use weft_e2e::{guest, Host};
+
+use crate::scrape::{rss_bytes, Scrape, Window};
+
+/// Starts `n` executions from `threads` client threads without waiting for
+/// their results; returns their ids (the i-th started with `input(i)`) and
+/// the wall time.
+pub fn start_many(
+    host: &Host,
+    workflow: &str,
+    input: impl Fn(usize) -> Value + Sync,
+    n: usize,
+    threads: usize,
+) -> (Vec<String>, Duration) {
+    let next = AtomicUsize::new(0);
+    let ids = std::sync::Mutex::new(Vec::with_capacity(n));
+    let t0 = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                let mut mine = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    mine.push((i, host.start_execution(workflow, input(i))));
+                }
+                ids.lock().unwrap().extend(mine);
+            });
+        }
+    });
+    let took = t0.elapsed();
+    let mut ids = ids.into_inner().unwrap();
+    ids.sort();
+    (ids.into_iter().map(|(_, id)| id).collect(), took)
+}
+
+/// Polls the metrics until `key` reaches `target`; returns the time taken.
+fn until_metric(host: &Host, key: &str, target: f64, limit: Duration) -> Duration {
+    let t0 = Instant::now();
+    loop {
+        let v = Scrape::of(host).value(key);
+        if v >= target {
+            return t0.elapsed();
+        }
+        assert!(
+            t0.elapsed() < limit,
+            "{key} reached {v} of {target} within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn deploy(host: &Host, names: &[&str]) {
+    for n in names {
+        host.cli_ok(&["deploy", &guest(n).to_string_lossy()]);
+    }
+}
+
+const COMPLETED: &str = "weft_executions_closed_total{status=\"completed\"}";
+
+/// W3: `n` executions each blocked on a timer. Starts/s, host RSS growth per
+/// blocked (evicted) execution, and the time for all to finish once the clock
+/// passes their timers.
+pub fn sleepers(n: usize, threads: usize) {
+    let host = Host::launch(&["--manual-clock", "--evict-after-ms", "1000"], "warn");
+    deploy(&host, &["misbehave"]);
+    let pid = host.pid().expect("host pid");
+    // One execution first, so the component is compiled and loaded.
+    let warm = host.start_execution("misbehave", json!({"mode": "ok"}));
+    host.wait_result(&warm);
+    let rss0 = rss_bytes(pid);
+    let (_, started) = start_many(&host, "misbehave", |_| json!({"mode": "sleep"}), n, threads);
+    until_metric(
+        &host,
+        "weft_evictions_total",
+        n as f64,
+        Duration::from_secs(600),
+    );
+    let rss1 = rss_bytes(pid);
+    host.advance(61_000);
+    let finished = until_metric(&host, COMPLETED, (n + 1) as f64, Duration::from_secs(1200));
+    let growth = rss1.saturating_sub(rss0);
+    println!(
+        "W3 sleepers: {n} started in {:.2} s ({:.0}/s); host RSS {} MiB -> {} MiB once all were \
+         blocked and evicted: {:.2} KiB per sleeping execution; all {n} finished {:.2} s after \
+         the clock passed their timers ({:.0}/s)",
+        started.as_secs_f64(),
+        n as f64 / started.as_secs_f64(),
+        rss0 >> 20,
+        rss1 >> 20,
+        growth as f64 / 1024.0 / n as f64,
+        finished.as_secs_f64(),
+        n as f64 / finished.as_secs_f64(),
+    );
+}
+
+/// W4: SIGKILL with `n` executions in flight (started, most mid-way through
+/// their activities), restart, and time until every one has completed;
+/// replayed events per second during recovery.
+pub fn recovery(n: usize, threads: usize) {
+    let mut host = Host::launch(&[], "warn");
+    deploy(&host, &["hello", "hello-activities"]);
+    let (ids, _) = start_many(
+        &host,
+        "hello",
+        |i| json!({"name": format!("r{i}")}),
+        n,
+        threads,
+    );
+    let t0 = Instant::now();
+    host.kill_and_restart();
+    let running_now = |h: &Host| {
+        h.get("/v1/executions?status=running")["executions"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    let running = running_now(&host);
+    while running_now(&host) > 0 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(1200),
+            "recovery did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let took = t0.elapsed();
+    let after = Scrape::of(&host);
+    let replayed = after.value("weft_replayed_events_total");
+    // Every execution, before or after the kill, ends with the right output.
+    for (i, id) in ids.iter().enumerate().step_by((n / 100).max(1)) {
+        assert_eq!(
+            host.wait_result(id)["output"],
+            format!("HELLO, R{i}!"),
+            "{id}"
+        );
+    }
+    println!(
+        "W4 recovery: SIGKILL with {running} of {n} executions still running at the restart; \
+         all completed {:.2} s after the kill; {replayed} events replayed ({:.0} events/s)",
+        took.as_secs_f64(),
+        replayed / took.as_secs_f64()
+    );
+}
+
+/// W5: deploying a module (compile), instantiating a cached component (from
+/// the host's histogram over a W1-like run), and replaying a history of about
+/// 10,000 events offline.
+pub fn cold_path() {
+    let host = Host::launch(&[], "warn");
+    let mut deploys = Vec::new();
+    for (name, path) in [
+        ("hello", "/v1/modules?name=hello"),
+        ("hello-activities", "/v1/modules"),
+        ("iterate", "/v1/modules?name=iterate"),
+    ] {
+        let bytes = std::fs::read(guest(name)).expect("component");
+        let t0 = Instant::now();
+        let (code, v) = host.post_bytes(path, bytes);
+        assert!(code == 200 || code == 201, "deploy {name}: {v}");
+        deploys.push(format!(
+            "{name} {:.0} ms",
+            t0.elapsed().as_secs_f64() * 1000.0
+        ));
+    }
+    let before = Scrape::of(&host);
+    for i in 0..200 {
+        let id = host.start_execution("hello", json!({"name": format!("c{i}")}));
+        host.wait_result(&id);
+    }
+    let inst = Window::between(&before, &Scrape::of(&host), "weft_instantiate_seconds");
+
+    // One run of 5,000 one-item chunks: 5,000 activities, ~10,000 events.
+    let id = host.start_execution(
+        "iterate",
+        json!({"total": 5000, "chunk": 1, "ignore_suggestion": true}),
+    );
+    let r = host.wait_result(&id);
+    assert_eq!(r["status"], "completed", "{r}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let history = dir.path().join("history.json");
+    let export = host.cli_ok(&["history", &id, "--json"]);
+    std::fs::write(&history, &export).expect("write the history");
+    let events = serde_json::from_str::<Value>(&export).expect("history JSON")["events"]
+        .as_array()
+        .map_or(0, Vec::len);
+    let replay = replay_in_process(&history, &guest("iterate"));
+    println!(
+        "W5 cold path: deploy (compile + inspect) {}; instantiate a cached component: mean {:.1} \
+         us, p99 <= {:.0} us over {} instantiations; replay of a {events}-event history: {:.1} ms \
+         (offline, module already compiled)",
+        deploys.join(", "),
+        inst.mean * 1e6,
+        inst.quantile_le(0.99) * 1e6,
+        inst.count,
+        replay.as_secs_f64() * 1000.0
+    );
+}
+
+/// Replays the history against the module in this process, twice: the
+/// first compiles, the second is timed.
+fn replay_in_process(history: &std::path::Path, module: &std::path::Path) -> Duration {
+    let text = std::fs::read_to_string(history).expect("history");
+    let bytes = std::fs::read(module).expect("module");
+    let cache = tempfile::tempdir().expect("temp dir");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let runtime =
+            weft::engine::Engine::offline_runtime(cache.path().to_path_buf()).expect("runtime");
+        let mut took = Duration::ZERO;
+        for _ in 0..2 {
+            let export = serde_json::from_str(&text).expect("history export");
+            let t0 = Instant::now();
+            let report = weft::engine::replay_offline(&runtime, bytes.clone(), export).await;
+            took = t0.elapsed();
+            assert!(
+                matches!(report, weft::engine::ReplayReport::Clean { .. }),
+                "{report:?}"
+            );
+        }
+        took
+    })
+}
+
+/// W6: `signals` signals spread over `executions` subscriptions;
+/// signal-to-delivery latency from the host's histogram.
+pub fn signals(executions: usize, signals: usize, threads: usize) {
+    let host = Host::launch(&[], "warn");
+    deploy(&host, &["subscription", "hello-activities"]);
+    let (ids, _) = start_many(
+        &host,
+        "subscription",
+        |i| json!({"customer": format!("c{i}"), "plan": "basic"}),
+        executions,
+        threads,
+    );
+    let before = Scrape::of(&host);
+    let next = AtomicUsize::new(0);
+    let t0 = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= signals {
+                    break;
+                }
+                let id = &ids[i % ids.len()];
+                let plan = if (i / ids.len()).is_multiple_of(2) {
+                    "pro"
+                } else {
+                    "basic"
+                };
+                let (code, v) = host.call(
+                    "POST",
+                    &format!("/v1/executions/{id}/signals"),
+                    Some(json!({"name": "change-plan", "input": plan})),
+                );
+                assert_eq!(code, 202, "signal: {v}");
+            });
+        }
+    });
+    let sent = t0.elapsed();
+    let target = before.value("weft_signal_delivery_seconds_count") + signals as f64;
+    until_metric(
+        &host,
+        "weft_signal_delivery_seconds_count",
+        target,
+        Duration::from_secs(600),
+    );
+    let all = t0.elapsed();
+    let w = Window::between(&before, &Scrape::of(&host), "weft_signal_delivery_seconds");
+    println!(
+        "W6 signals: {signals} signals to {executions} executions sent in {:.2} s ({:.0}/s), all \
+         delivered after {:.2} s; record-to-delivery latency mean {:.1} ms, p50 <= {:.0} ms, p99 \
+         <= {:.0} ms",
+        sent.as_secs_f64(),
+        signals as f64 / sent.as_secs_f64(),
+        all.as_secs_f64(),
+        w.mean * 1000.0,
+        w.quantile_le(0.5) * 1000.0,
+        w.quantile_le(0.99) * 1000.0
+    );
+}
