@@ -103,21 +103,30 @@ pub fn sleepers(n: usize, threads: usize) {
     );
 }
 
-/// W4: SIGKILL with `n` executions in flight (started, most mid-way through
-/// their activities), restart, and time until every one has completed;
-/// replayed events per second during recovery.
+/// W4: `n` executions run their three activities and wait on a timer; the
+/// host is SIGKILLed with all of them in flight and restarted (replaying
+/// every one), the clock passes the timer, and the time until every one has
+/// completed is measured, with the replayed events per second.
 pub fn recovery(n: usize, threads: usize) {
-    let mut host = Host::launch(&[], "warn");
+    let mut host = Host::launch(&["--manual-clock"], "warn");
     deploy(&host, &["hello", "hello-activities"]);
     let (ids, _) = start_many(
         &host,
         "hello",
-        |i| json!({"name": format!("r{i}")}),
+        |i| json!({"name": format!("r{i}"), "sleep_ms": 60_000}),
         n,
         threads,
     );
+    // Every one has run its activities and waits on its timer.
+    until_metric(
+        &host,
+        "weft_activity_attempts_total",
+        (3 * n) as f64,
+        Duration::from_secs(1200),
+    );
     let t0 = Instant::now();
     host.kill_and_restart();
+    host.advance(61_000);
     let running_now = |h: &Host| {
         h.get("/v1/executions?status=running")["executions"]
             .as_array()

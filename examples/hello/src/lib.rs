@@ -2,7 +2,9 @@
 //!
 //! Input `{"name": "world", "delay_ms": 0}`; output `"HELLO, WORLD!"`.
 //! The activities live in `examples/hello-activities`; `delay_ms` makes each
-//! of them take that long, so a test can kill the host in the middle of one.
+//! of them take that long, so a test can kill the host in the middle of one;
+//! `sleep_ms` makes it wait on a durable timer at the end (the recovery
+//! benchmark kills the host while thousands wait there).
 
 use weft_sdk::prelude::*;
 
@@ -11,6 +13,8 @@ struct Input {
     name: String,
     #[serde(default)]
     delay_ms: u64,
+    #[serde(default)]
+    sleep_ms: u64,
 }
 
 /// What every activity in `hello-activities` takes.
@@ -35,6 +39,9 @@ impl Workflow for Hello {
         let greeting: String = ctx.activity("greet", &step(&input.name))?;
         let loud: String = ctx.activity("shout", &step(&greeting))?;
         let done: String = ctx.activity("exclaim", &step(&loud))?;
+        if input.sleep_ms > 0 {
+            ctx.sleep(Duration::from_millis(input.sleep_ms))?;
+        }
         ctx.log(LogLevel::Info, format!("hello finished: {done}"));
         Ok(done)
     }
