@@ -146,6 +146,9 @@ impl Host {
             .args(["--listen", "127.0.0.1:0"])
             .args(&self.args)
             .env("WEFT_LOG", &self.log_filter)
+            // One compile cache for every test host: a component is compiled
+            // once per suite run, not once per test.
+            .env("WEFT_COMPILE_CACHE", target_dir().join("compile-cache"))
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()

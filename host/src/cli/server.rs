@@ -48,12 +48,20 @@ pub struct HostArgs {
     /// A run whose events take more than this many MiB is terminated.
     #[arg(long, default_value_t = 50)]
     pub history_max_mb: u64,
+    /// Where compiled components are cached by content hash (default:
+    /// DATA/compiled). Hosts may share one; every entry is checked against
+    /// this build of the host before use.
+    #[arg(long, env = "WEFT_COMPILE_CACHE")]
+    pub compile_cache: Option<PathBuf>,
 }
 
 impl HostArgs {
     fn config(&self, data: PathBuf) -> EngineConfig {
         let mut c = EngineConfig::new(data);
         c.manual_clock = self.manual_clock;
+        if let Some(dir) = &self.compile_cache {
+            c.compile_cache = dir.clone();
+        }
         c.evict_after = Duration::from_millis(self.evict_after_ms);
         c.cpu_deadline = Duration::from_millis(self.cpu_deadline_ms);
         c.memory_limit_bytes = self.memory_limit_mb.saturating_mul(1 << 20);

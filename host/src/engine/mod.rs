@@ -46,6 +46,8 @@ use crate::wasm::{HandlerNames, Inspected, Runtime, SandboxConfig};
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     pub data_dir: PathBuf,
+    /// Compiled components, by content hash (default: DATA/compiled).
+    pub compile_cache: PathBuf,
     /// Time is moved by `advance` instead of passing (tests, demos).
     pub manual_clock: bool,
     /// An instance blocked this long with nothing to do is dropped from
@@ -70,6 +72,7 @@ pub struct EngineConfig {
 impl EngineConfig {
     pub fn new(data_dir: PathBuf) -> Self {
         Self {
+            compile_cache: data_dir.join("compiled"),
             data_dir,
             manual_clock: false,
             evict_after: Duration::from_secs(10),
@@ -252,7 +255,7 @@ impl Engine {
     pub async fn open(config: EngineConfig) -> Result<Self, EngineError> {
         let store = Store::open(&config.data_dir)?;
         let runtime = Runtime::new(SandboxConfig {
-            cache_dir: config.data_dir.join("compiled"),
+            cache_dir: config.compile_cache.clone(),
             cpu_deadline: config.cpu_deadline,
             memory_limit_bytes: config.memory_limit_bytes,
             output_cap: 64 << 10,

@@ -234,9 +234,10 @@ impl Runtime {
             .join(format!("{hash}-{:016x}.cwasm", h.finish()));
         if path.exists() {
             // SAFETY: the file was written by `Component::serialize` of an
-            // engine with the same compatibility hash, into the host's own
-            // data directory; deserialize still checks the header and refuses
-            // an incompatible or damaged file, in which case we recompile.
+            // engine with the same compatibility hash, into the cache
+            // directory the operator gave this host (its data directory by
+            // default); deserialize still checks the header and refuses an
+            // incompatible or damaged file, in which case we recompile.
             match unsafe { Component::deserialize_file(&self.engine, &path) } {
                 Ok(c) => return Ok(c),
                 Err(e) => {
@@ -253,7 +254,9 @@ impl Runtime {
             .map_err(|e| ModuleError::Invalid(error_chain(&e)))?;
         match component.serialize() {
             Ok(code) => {
-                let tmp = path.with_extension("tmp");
+                // Hosts sharing a cache each write their own file, then
+                // rename it into place (atomic).
+                let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
                 if std::fs::write(&tmp, code)
                     .and_then(|_| std::fs::rename(&tmp, &path))
                     .is_err()
