@@ -9,6 +9,8 @@ mod basics;
 mod composition;
 mod crashloop;
 mod durability;
+mod js;
+mod projects;
 mod reliability;
 mod replay;
 mod sandbox;

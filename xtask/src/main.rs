@@ -4,7 +4,9 @@
 //!   host on `target/demo-data`, deploys the examples and runs `hello`.
 //! - `cargo xtask test`: builds everything and runs the whole suite (CI runs
 //!   exactly this through `.ci/run`).
-//! - `cargo xtask guests`: builds the example components into `target/guests/`.
+//! - `cargo xtask guests`: builds the Rust example components into
+//!   `target/guests/` (`test` also builds the Python and JavaScript ones,
+//!   installing componentize-py and componentize-js first).
 //! - `cargo xtask bench [ARGS]`: the benchmarks on a release build.
 //!
 //! Only the standard library: this must build before anything else works.
@@ -90,6 +92,45 @@ const GUESTS: &[Guest] = &[
     // Test fixtures: components the host must refuse.
     guest("cli-command", "", "cli-command.wasm", "cli-command"),
     guest("extra-import", "", "extra_import.wasm", "extra-import"),
+];
+
+/// The Python and JavaScript tools, pinned (the same versions `weft new`
+/// projects ask for).
+const COMPONENTIZE_PY: &str = "0.25.1";
+
+/// A Python or JavaScript component: (name under `target/guests/`, language,
+/// world, source: the app directory for Python, the entry file for JS).
+const POLYGLOT: &[(&str, &str, &str, &str)] = &[
+    (
+        "py-subscription",
+        "python",
+        "workflow",
+        "examples/python/subscription",
+    ),
+    (
+        "py-activities",
+        "python",
+        "activity",
+        "examples/python/activities",
+    ),
+    (
+        "js-trip-booking",
+        "js",
+        "workflow",
+        "examples/js/trip-booking/workflow.js",
+    ),
+    (
+        "js-parent",
+        "js",
+        "workflow",
+        "examples/js/parent/workflow.js",
+    ),
+    (
+        "js-activities",
+        "js",
+        "activity",
+        "examples/js/activities/activities.js",
+    ),
 ];
 
 type Result<T = ()> = std::result::Result<T, String>;
@@ -198,6 +239,112 @@ fn guests() -> Result<PathBuf> {
             .map_err(|e| format!("cannot copy {} to {}: {e}", built.display(), dest.display()))?;
     }
     Ok(out)
+}
+
+/// Installs componentize-py (in a venv under `target/tools/`) and
+/// componentize-js (`npm ci` in `sdk/js`, from its lockfile) unless they are
+/// there; returns the directories to put on PATH.
+fn polyglot_tools() -> Result<Vec<PathBuf>> {
+    let venv = target_dir().join("tools/py");
+    let py_bin = venv.join("bin");
+    let componentize_py = py_bin.join("componentize-py");
+    let wanted = format!("componentize-py {COMPONENTIZE_PY}");
+    let have = Command::new(&componentize_py)
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    if have != wanted {
+        step(&format!(
+            "installing {wanted} (PyPI) into {}",
+            venv.display()
+        ));
+        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+        run(Command::new(py_bin.join("pip")).args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            &format!("componentize-py=={COMPONENTIZE_PY}"),
+        ]))?;
+    }
+    let sdk_js = root().join("sdk/js");
+    let js_bin = sdk_js.join("node_modules/.bin");
+    if !js_bin.join("componentize-js").exists() {
+        step("installing componentize-js (npm, from sdk/js/package-lock.json)");
+        run(Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&sdk_js))?;
+    }
+    Ok(vec![py_bin, js_bin])
+}
+
+/// PATH with `dirs` in front.
+fn path_with(dirs: &[PathBuf]) -> std::ffi::OsString {
+    let mut all: Vec<PathBuf> = dirs.to_vec();
+    if let Some(p) = env::var_os("PATH") {
+        all.extend(env::split_paths(&p));
+    }
+    env::join_paths(all).expect("PATH entries without separators")
+}
+
+/// The newest modification time of the files under `path`.
+fn newest(path: &Path) -> Option<std::time::SystemTime> {
+    let meta = std::fs::metadata(path).ok()?;
+    if meta.is_file() {
+        return meta.modified().ok();
+    }
+    std::fs::read_dir(path)
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_name() != "__pycache__" && e.file_name() != "node_modules")
+        .filter_map(|e| newest(&e.path()))
+        .max()
+}
+
+/// Builds the Python and JavaScript examples into `out`, each only when a
+/// source, its SDK or the WIT changed since its last build.
+fn polyglot_guests(out: &Path, tools: &[PathBuf]) -> Result {
+    let path = path_with(tools);
+    for (name, lang, world, source) in POLYGLOT {
+        let dest = out.join(format!("{name}.wasm"));
+        let sdk = if *lang == "python" {
+            "sdk/python/weft"
+        } else {
+            "sdk/js/src"
+        };
+        let src_dir = root().join(source);
+        let src_dir = if src_dir.is_file() {
+            src_dir.parent().map(Path::to_path_buf).unwrap_or(src_dir)
+        } else {
+            src_dir
+        };
+        let inputs = [src_dir, root().join(sdk), root().join("wit")];
+        let built_at = std::fs::metadata(&dest).and_then(|m| m.modified()).ok();
+        if built_at.is_some() && inputs.iter().filter_map(|p| newest(p)).max() <= built_at {
+            continue;
+        }
+        step(&format!("building the {name} component ({lang})"));
+        let mut c = if *lang == "python" {
+            let mut c = Command::new("componentize-py");
+            c.args(["-q", "-d", "wit", "-w", world, "componentize", "app", "-p"])
+                .arg(source)
+                .args(["-p", "sdk/python", "-o"])
+                .arg(&dest);
+            c
+        } else {
+            let mut c = Command::new("componentize-js");
+            c.args(["--wit", "wit", "--world-name", world]);
+            if *world == "workflow" {
+                c.args(["--disable", "http", "fetch-event"]);
+            } else {
+                c.args(["--disable", "fetch-event"]);
+            }
+            c.arg("--out").arg(&dest).arg(source);
+            c
+        };
+        run(c.current_dir(root()).env("PATH", &path))?;
+    }
+    Ok(())
 }
 
 fn build_host(release: bool) -> Result<PathBuf> {
@@ -337,6 +484,8 @@ fn test(args: &[String]) -> Result {
     // Minimal toolchains (CI images) may lack them; a no-op when present.
     run(Command::new("rustup").args(["component", "add", "rustfmt", "clippy"]))?;
     let guests = guests()?;
+    let tools = polyglot_tools()?;
+    polyglot_guests(&guests, &tools)?;
     step("checking formatting");
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     step("clippy (host side)");
@@ -375,7 +524,9 @@ fn test(args: &[String]) -> Result {
     e2e.args(["test", "-p", "weft-e2e", "--"])
         .args(args)
         .env("WEFT_BIN", &weft)
-        .env("WEFT_GUESTS", &guests);
+        .env("WEFT_GUESTS", &guests)
+        // `weft build` finds componentize-py and componentize-js here.
+        .env("PATH", path_with(&tools));
     run(&mut e2e)?;
     step("the demo, as the README runs it");
     let data = target_dir().join("demo-test-data");

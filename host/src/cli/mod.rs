@@ -5,6 +5,7 @@ mod client;
 mod deploy;
 mod executions;
 mod interact;
+mod project;
 mod replay;
 mod server;
 mod versions;
@@ -71,6 +72,27 @@ enum Command {
         /// (`host` or `host:port`, repeatable).
         #[arg(long = "allow-http", value_name = "HOST[:PORT]")]
         http: Vec<String>,
+    },
+    /// Create a workflow or activity project that builds and deploys as it
+    /// stands (its SDK and the WIT package are written into it).
+    New {
+        name: String,
+        #[arg(long, value_enum)]
+        lang: project::Lang,
+        #[arg(long, value_enum, default_value = "workflow")]
+        kind: project::Kind,
+        /// Where to create it (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Build a project into a component (cargo for Rust, componentize-py
+    /// for Python, componentize-js for JavaScript): NAME.wasm in the project.
+    Build {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Where to write the component (default: DIR/NAME.wasm).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Show a module: its kind, what it serves, the doors opened for it.
     DescribeModule {
@@ -271,6 +293,13 @@ pub async fn run(cli: Cli) -> Result<i32> {
             http,
         } => deploy::run(&client, &file, name, env, dirs, http).await,
         Command::DescribeModule { hash, json } => deploy::describe(&client, &hash, json).await,
+        Command::New {
+            name,
+            lang,
+            kind,
+            dir,
+        } => project::new(&name, lang, kind, dir),
+        Command::Build { dir, out } => project::build(&dir, out),
         Command::Start {
             workflow_type,
             id,

@@ -1,0 +1,66 @@
+//! Embeds what `weft new` writes into a project: the templates, each
+//! language's SDK and the WIT package, so the binary needs nothing else.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// (directory under the repository root, file suffixes to take).
+const TREES: &[(&str, &[&str])] = &[
+    ("templates", &[""]),
+    ("wit", &[".wit"]),
+    ("guest-sdk/src", &[".rs"]),
+    ("sdk/python/weft", &[".py"]),
+    ("sdk/js/src", &[".js"]),
+];
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the host crate sits in the repository")
+        .to_path_buf();
+    let mut files = Vec::new();
+    for (dir, suffixes) in TREES {
+        let base = root.join(dir);
+        println!("cargo:rerun-if-changed={}", base.display());
+        walk(&base, &mut |p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let skip = name.ends_with(".pyc") || (name.starts_with('.') && name != ".gitignore");
+            if !skip && suffixes.iter().any(|s| name.ends_with(s)) {
+                files.push(p.to_path_buf());
+            }
+        });
+    }
+    files.sort();
+    let mut out = String::from("/// (path under the repository root, contents).\n");
+    out.push_str("pub static FILES: &[(&str, &str)] = &[\n");
+    for f in &files {
+        let rel = f.strip_prefix(&root).expect("under the root");
+        let _ = writeln!(
+            out,
+            "    ({:?}, include_str!({:?})),",
+            rel.to_string_lossy().replace('\\', "/"),
+            f.display().to_string()
+        );
+    }
+    out.push_str("];\n");
+    let dest = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR")).join("embedded.rs");
+    std::fs::write(dest, out).expect("writing embedded.rs");
+}
+
+fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let name = e.file_name();
+        if p.is_dir() {
+            if name != "node_modules" && name != "__pycache__" && name != "target" {
+                println!("cargo:rerun-if-changed={}", p.display());
+                walk(&p, f);
+            }
+        } else {
+            f(&p);
+        }
+    }
+}

@@ -1,0 +1,403 @@
+//! `weft new` and `weft build`: guest projects in Rust, Python and
+//! JavaScript. A project carries its SDK and the WIT package under `.weft/`
+//! (written by `weft new`), and `weft.toml` says its name, language and kind,
+//! so `weft build` knows which tool to run and how.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+}
+
+/// The tool versions the SDKs are tested with.
+pub const COMPONENTIZE_PY: &str = "0.25.1";
+pub const COMPONENTIZE_JS: &str = "0.23.0";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    Rust,
+    Python,
+    Js,
+}
+
+impl Lang {
+    fn as_str(self) -> &'static str {
+        match self {
+            Lang::Rust => "rust",
+            Lang::Python => "python",
+            Lang::Js => "js",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    Workflow,
+    Activity,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Workflow => "workflow",
+            Kind::Activity => "activity",
+        }
+    }
+}
+
+/// `weft new NAME --lang L --kind K [--dir DIR]`.
+pub fn new(name: &str, lang: Lang, kind: Kind, dir: Option<PathBuf>) -> Result<i32> {
+    check_name(name)?;
+    let dir = dir.unwrap_or_else(|| PathBuf::from(name));
+    if dir.exists()
+        && dir
+            .read_dir()
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        bail!(
+            "{} already exists and is not empty: pick another name or --dir",
+            dir.display()
+        );
+    }
+    let ident = name.replace('-', "_");
+    let template = format!("templates/{}-{}/", lang.as_str(), kind.as_str());
+    let mut written = 0;
+    for (path, text) in embedded::FILES {
+        if let Some(rel) = path.strip_prefix(&template) {
+            let text = text.replace("{{name}}", name).replace("{{ident}}", &ident);
+            write(&dir.join(rel), &text)?;
+            written += 1;
+        }
+    }
+    if written == 0 {
+        bail!("this weft has no {template} template");
+    }
+    // The SDK and the WIT package travel with the project.
+    let (sdk_tree, sdk_dest) = match lang {
+        Lang::Rust => ("guest-sdk/src/", ".weft/sdk/src/"),
+        Lang::Python => ("sdk/python/weft/", ".weft/sdk/weft/"),
+        Lang::Js => ("sdk/js/src/", ".weft/sdk/"),
+    };
+    for (path, text) in embedded::FILES {
+        if let Some(rel) = path.strip_prefix(sdk_tree) {
+            write(&dir.join(sdk_dest).join(rel), text)?;
+        } else if let Some(rel) = path.strip_prefix("wit/") {
+            write(&dir.join(".weft/wit").join(rel), text)?;
+        }
+    }
+    if lang == Lang::Rust {
+        write(&dir.join(".weft/sdk/Cargo.toml"), RUST_SDK_MANIFEST)?;
+    }
+    write(
+        &dir.join("weft.toml"),
+        &format!(
+            "# Written by `weft new`; `weft build` reads it.\nname = \"{name}\"\nlang = \"{}\"\nkind = \"{}\"\n",
+            lang.as_str(),
+            kind.as_str()
+        ),
+    )?;
+    println!(
+        "created {} ({} {}) in {}",
+        name,
+        lang.as_str(),
+        kind.as_str(),
+        dir.display()
+    );
+    println!("next:");
+    println!("  cd {}", dir.display());
+    if lang == Lang::Js {
+        println!("  npm install      # componentize-js {COMPONENTIZE_JS}");
+    }
+    println!("  weft build       # -> {name}.wasm");
+    println!("  weft deploy {name}.wasm");
+    Ok(0)
+}
+
+/// The vendored Rust SDK's manifest: the workspace's, standalone.
+const RUST_SDK_MANIFEST: &str = r#"[package]
+name = "weft-sdk"
+version = "0.1.0"
+edition = "2021"
+publish = false
+
+[features]
+workflow = []
+activity = []
+
+[dependencies]
+serde = { version = "1", features = ["derive"] }
+serde_json = "1"
+wit-bindgen = { version = "0.61", default-features = false, features = ["macros", "realloc"] }
+"#;
+
+fn check_name(name: &str) -> Result<()> {
+    let ok = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !ok {
+        bail!(
+            "{name:?} is not a usable project name: use lowercase letters, digits and `-`, \
+             starting with a letter (it names the crate or package, the component and the \
+             workflow type)"
+        );
+    }
+    Ok(())
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+/// What `weft build` learns about a project.
+#[derive(Debug)]
+struct Project {
+    dir: PathBuf,
+    name: String,
+    lang: Lang,
+    kind: Option<Kind>,
+}
+
+impl Project {
+    /// From `weft.toml`, or from the files when there is none (a Rust
+    /// crate, or a JavaScript package that says its kind).
+    fn detect(dir: &Path) -> Result<Project> {
+        if !dir.is_dir() {
+            bail!("{} is not a directory", dir.display());
+        }
+        let dir_name = dir
+            .canonicalize()
+            .ok()
+            .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "component".into());
+        let manifest = dir.join("weft.toml");
+        if manifest.is_file() {
+            let text = std::fs::read_to_string(&manifest)
+                .with_context(|| format!("reading {}", manifest.display()))?;
+            let field = |key: &str| toml_string(&text, key);
+            let lang = match field("lang").as_deref() {
+                Some("rust") => Lang::Rust,
+                Some("python") => Lang::Python,
+                Some("js") => Lang::Js,
+                other => bail!(
+                    "{}: `lang` is {other:?}; it must be \"rust\", \"python\" or \"js\"",
+                    manifest.display()
+                ),
+            };
+            let kind = match field("kind").as_deref() {
+                Some("workflow") => Some(Kind::Workflow),
+                Some("activity") => Some(Kind::Activity),
+                None if lang == Lang::Rust => None,
+                other => bail!(
+                    "{}: `kind` is {other:?}; it must be \"workflow\" or \"activity\"",
+                    manifest.display()
+                ),
+            };
+            return Ok(Project {
+                dir: std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()),
+                name: field("name").unwrap_or(dir_name),
+                lang,
+                kind,
+            });
+        }
+        if dir.join("Cargo.toml").is_file() {
+            let text = std::fs::read_to_string(dir.join("Cargo.toml"))?;
+            return Ok(Project {
+                dir: std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()),
+                name: toml_string(&text, "name").unwrap_or(dir_name),
+                lang: Lang::Rust,
+                kind: None,
+            });
+        }
+        bail!(
+            "{} has no weft.toml and no Cargo.toml: create a project with `weft new NAME --lang \
+             rust|python|js`, or add a weft.toml with name, lang and kind",
+            dir.display()
+        )
+    }
+}
+
+/// The first `key = "value"` line (enough for weft.toml and a crate's name).
+fn toml_string(text: &str, key: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once('=')?;
+        if k.trim() != key {
+            return None;
+        }
+        Some(v.trim().trim_matches('"').to_string())
+    })
+}
+
+/// `weft build [DIR] [--out FILE]`.
+pub fn build(dir: &Path, out: Option<PathBuf>) -> Result<i32> {
+    let project = Project::detect(dir)?;
+    let out = out.unwrap_or_else(|| project.dir.join(format!("{}.wasm", project.name)));
+    let out = std::path::absolute(&out).unwrap_or(out);
+    let started = std::time::Instant::now();
+    match project.lang {
+        Lang::Rust => build_rust(&project, &out)?,
+        Lang::Python => build_python(&project, &out)?,
+        Lang::Js => build_js(&project, &out)?,
+    }
+    let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "built {} ({} bytes, {:.1} s)",
+        out.display(),
+        size,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(0)
+}
+
+/// Runs a build tool in the project directory; a missing tool gets the
+/// command that installs it.
+fn run_tool(project: &Project, program: &Path, args: &[&str], install: &str) -> Result<()> {
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(&project.dir)
+        .status();
+    match status {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => bail!(
+            "{} failed ({s}) building {}: see its output above",
+            program.display(),
+            project.dir.display()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "{} is not installed (or not on PATH): {install}",
+            program.display()
+        ),
+        Err(e) => bail!("could not run {}: {e}", program.display()),
+    }
+}
+
+fn build_rust(project: &Project, out: &Path) -> Result<()> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
+    if let Ok(o) = installed {
+        if !String::from_utf8_lossy(&o.stdout).contains("wasm32-wasip2") {
+            bail!(
+                "the Rust target wasm32-wasip2 is not installed: run `rustup target add \
+                 wasm32-wasip2`"
+            );
+        }
+    }
+    run_tool(
+        project,
+        Path::new("cargo"),
+        &["build", "--release", "--target", "wasm32-wasip2"],
+        "install Rust with rustup (https://rustup.rs), then `rustup target add wasm32-wasip2`",
+    )?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| project.dir.join("target"));
+    let built = target
+        .join("wasm32-wasip2/release")
+        .join(format!("{}.wasm", project.name.replace('-', "_")));
+    std::fs::copy(&built, out).with_context(|| {
+        format!(
+            "cargo built no {} (is the crate a `cdylib` named {}?)",
+            built.display(),
+            project.name
+        )
+    })?;
+    Ok(())
+}
+
+fn build_python(project: &Project, out: &Path) -> Result<()> {
+    let kind = project.kind.unwrap_or(Kind::Workflow).as_str();
+    let out = out.to_string_lossy();
+    run_tool(
+        project,
+        Path::new("componentize-py"),
+        &[
+            "-d",
+            ".weft/wit",
+            "-w",
+            kind,
+            "componentize",
+            "app",
+            "-p",
+            ".",
+            "-p",
+            ".weft/sdk",
+            "-o",
+            &out,
+        ],
+        &format!("run `pip install componentize-py=={COMPONENTIZE_PY}`"),
+    )
+}
+
+fn build_js(project: &Project, out: &Path) -> Result<()> {
+    let kind = project.kind.unwrap_or(Kind::Workflow).as_str();
+    let local = project.dir.join("node_modules/.bin/componentize-js");
+    let program = if local.is_file() {
+        local
+    } else {
+        PathBuf::from("componentize-js")
+    };
+    let entry = format!("src/{kind}.js");
+    let out = out.to_string_lossy();
+    // Workflows get no HTTP at all; activities keep `fetch` (limited to the
+    // hosts opened at deploy). `--disable` must come before `--out`.
+    let disable: &[&str] = match project.kind.unwrap_or(Kind::Workflow) {
+        Kind::Workflow => &["--disable", "http", "fetch-event"],
+        Kind::Activity => &["--disable", "fetch-event"],
+    };
+    let mut args = vec!["--wit", ".weft/wit", "--world-name", kind];
+    args.extend_from_slice(disable);
+    args.extend_from_slice(&["--out", &out, &entry]);
+    run_tool(
+        project,
+        &program,
+        &args,
+        &format!(
+            "run `npm install` in {} (it installs @bytecodealliance/componentize-js@{COMPONENTIZE_JS})",
+            project.dir.display()
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_and_sdk_is_embedded() {
+        for lang in ["rust", "python", "js"] {
+            for kind in ["workflow", "activity"] {
+                let prefix = format!("templates/{lang}-{kind}/");
+                assert!(
+                    embedded::FILES.iter().any(|(p, _)| p.starts_with(&prefix)),
+                    "no {prefix}"
+                );
+            }
+        }
+        for tree in ["wit/", "guest-sdk/src/", "sdk/python/weft/", "sdk/js/src/"] {
+            assert!(
+                embedded::FILES.iter().any(|(p, _)| p.starts_with(tree)),
+                "no {tree}"
+            );
+        }
+    }
+
+    #[test]
+    fn names_and_manifests() {
+        assert!(check_name("order-flow2").is_ok());
+        assert!(check_name("Order").is_err());
+        assert!(check_name("2fast").is_err());
+        assert!(check_name("a_b").is_err());
+        let text = "# c\nname = \"shop\"\nlang = \"python\"\n";
+        assert_eq!(toml_string(text, "lang").as_deref(), Some("python"));
+        assert_eq!(toml_string(text, "kind"), None);
+    }
+}

@@ -1,0 +1,31 @@
+//! `{{name}}`: a weft workflow.
+//!
+//! weft build                      # -> {{name}}.wasm
+//! weft deploy {{name}}.wasm       # registers the workflow type `{{name}}`
+//! weft start {{name}} --input '{"name": "world"}' --wait
+
+use weft_sdk::prelude::*;
+
+#[derive(Deserialize)]
+struct Input {
+    name: String,
+}
+
+#[derive(Default)]
+struct Main;
+
+impl Workflow for Main {
+    type Input = Input;
+    type Output = String;
+
+    fn run(ctx: &mut Ctx<Self>, input: Input) -> Result<String, Failure> {
+        // A durable timer: it survives restarts, and a crash here replays
+        // the code up to this point without doing anything twice.
+        ctx.sleep(Duration::from_secs(1))?;
+        // An activity (from an activity component) would be:
+        //     let out: String = ctx.activity("name", &input)?;
+        Ok(format!("Hello, {}!", input.name))
+    }
+}
+
+weft_sdk::export_workflow!(Main);

@@ -1,0 +1,136 @@
+//! `weft new` and `weft build`: for each language, the workflow and activity
+//! projects a user gets build with the right tool as they stand, deploy, and
+//! run (the activity called by the Rust `polling` workflow).
+
+use std::path::Path;
+use std::process::Command;
+
+use weft_e2e::serde_json::json;
+use weft_e2e::{guest, weft_bin, Host};
+
+fn weft(dir: &Path, args: &[&str]) -> String {
+    let mut cmd = Command::new(weft_bin());
+    cmd.args(args).current_dir(dir);
+    if args.first() == Some(&"build") {
+        // Rust projects share one target directory, so their dependencies
+        // compile once per suite run.
+        let shared = std::env::var_os("CARGO_TARGET_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| weft_e2e::repo().join("target"))
+            .join("template-build");
+        cmd.env("CARGO_TARGET_DIR", shared);
+    }
+    let out = cmd.output().expect("run weft");
+    assert!(
+        out.status.success(),
+        "weft {} failed:\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Creates, builds, deploys and runs a workflow and an activity project.
+fn new_projects_run(lang: &str, activity_name: &str) {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let work = tmp.path();
+    let wf = format!("{lang}-flow");
+    let acts = format!("{lang}-acts");
+    let said = weft(work, &["new", &wf, "--lang", lang]);
+    assert!(said.contains("weft build"), "{said}");
+    weft(work, &["new", &acts, "--lang", lang, "--kind", "activity"]);
+    assert!(work.join(&wf).join("weft.toml").is_file());
+    assert!(work.join(&wf).join(".weft/wit/weft.wit").is_file());
+
+    let built = weft(&work.join(&wf), &["build"]);
+    assert!(built.contains(&format!("{wf}.wasm")), "{built}");
+    weft(&work.join(&acts), &["build"]);
+
+    let host = Host::start();
+    host.cli_ok(&[
+        "deploy",
+        &work.join(&wf).join(format!("{wf}.wasm")).to_string_lossy(),
+    ]);
+    host.cli_ok(&[
+        "deploy",
+        &work
+            .join(&acts)
+            .join(format!("{acts}.wasm"))
+            .to_string_lossy(),
+    ]);
+    host.cli_ok(&["deploy", &guest("polling").to_string_lossy()]);
+
+    let id = host.start_execution(&wf, json!({"name": "world"}));
+    // Templates may sleep on a durable timer: move the clock until done.
+    host.eventually("the template workflow to finish", |h| {
+        h.advance(1_000);
+        h.result_now(&id)["status"] != "running"
+    });
+    let r = host.result_now(&id);
+    assert_eq!(r["output"], "Hello, world!", "{r}");
+
+    let id = host.start_execution(
+        "polling",
+        json!({"mode": "call", "activity": activity_name, "args": "world"}),
+    );
+    let r = host.wait_result(&id);
+    assert!(
+        r["output"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("Hello, world!")),
+        "{activity_name}: {r}"
+    );
+}
+
+#[test]
+fn rust_projects_from_weft_new_build_deploy_and_run() {
+    new_projects_run("rust", "rust_acts_hello");
+}
+
+#[test]
+fn python_projects_from_weft_new_build_deploy_and_run() {
+    new_projects_run("python", "python-acts.hello");
+}
+
+#[test]
+fn js_projects_from_weft_new_build_deploy_and_run() {
+    new_projects_run("js", "js-acts.hello");
+}
+
+#[test]
+fn weft_build_names_what_is_missing() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let out = Command::new(weft_bin())
+        .args(["build"])
+        .current_dir(tmp.path())
+        .output()
+        .expect("run weft");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("weft new NAME --lang"), "{err}");
+
+    // A Python project on a machine without componentize-py: the error
+    // names the tool and the command that installs it.
+    weft(tmp.path(), &["new", "lonely", "--lang", "python"]);
+    let out = Command::new(weft_bin())
+        .args(["build"])
+        .current_dir(tmp.path().join("lonely"))
+        .env("PATH", "/nonexistent")
+        .output()
+        .expect("run weft");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("componentize-py") && err.contains("pip install componentize-py=="),
+        "{err}"
+    );
+
+    let out = Command::new(weft_bin())
+        .args(["new", "Bad_Name", "--lang", "js"])
+        .current_dir(tmp.path())
+        .output()
+        .expect("run weft");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a usable project name"));
+}
