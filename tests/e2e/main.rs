@@ -11,6 +11,7 @@ mod crashloop;
 mod durability;
 mod js;
 mod projects;
+mod python;
 mod reliability;
 mod replay;
 mod sandbox;
