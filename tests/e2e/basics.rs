@@ -164,3 +164,16 @@ fn retries_follow_the_policy_on_workflow_time() {
         .event_kinds(&id)
         .contains(&"activity_failed".to_string()));
 }
+
+#[test]
+fn the_manual_clock_never_goes_back_across_a_restart() {
+    let mut host = Host::start();
+    host.advance(30 * 24 * 3_600_000);
+    let before = host.get("/v1/clock")["now_ms"].as_u64().expect("now_ms");
+    host.kill_and_restart();
+    let after = host.get("/v1/clock")["now_ms"].as_u64().expect("now_ms");
+    assert!(
+        after >= before,
+        "the clock went back from {before} to {after}"
+    );
+}

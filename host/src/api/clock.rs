@@ -26,7 +26,7 @@ pub async fn advance(
     body: Result<Json<AdvanceRequest>, JsonRejection>,
 ) -> Result<Json<ClockInfo>, ApiError> {
     let Json(req) = body.map_err(|r| rejection(r.status(), r.body_text()))?;
-    let now_ms = engine.advance_clock(req.ms)?;
+    let now_ms = engine.advance_clock(req.ms).await?;
     Ok(Json(ClockInfo {
         now_ms,
         manual: true,

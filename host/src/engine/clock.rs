@@ -28,9 +28,10 @@ fn system_now_ms() -> u64 {
 }
 
 impl Clock {
-    /// A manual clock starting at the current system time.
-    pub fn manual() -> Self {
-        let now = system_now_ms();
+    /// A manual clock starting at the current system time, or at `at_least`
+    /// if that is later (where it stood before a restart).
+    pub fn manual(at_least: u64) -> Self {
+        let now = system_now_ms().max(at_least);
         Self::Manual(Arc::new(ManualClock {
             now_ms: AtomicU64::new(now),
             moved: watch::channel(now).0,
@@ -88,7 +89,7 @@ mod tests {
 
     #[tokio::test]
     async fn manual_clock_wakes_sleepers_when_advanced() {
-        let clock = Clock::manual();
+        let clock = Clock::manual(0);
         let start = clock.now_ms();
         let c2 = clock.clone();
         let sleeper = tokio::spawn(async move { c2.sleep_until(start + 3_600_000).await });

@@ -179,6 +179,12 @@ fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpError>, StoreEr
                 table.insert(key, to_json(&beat).as_slice())?;
             }
         }
+        Op::SetManualClock { ms } => {
+            let mut table = txn.open_table(super::tables::HOST_STATE)?;
+            let key = super::MANUAL_CLOCK;
+            let kept = table.get(key)?.map(|g| g.value()).unwrap_or(0);
+            table.insert(key, kept.max(*ms))?;
+        }
         Op::SetCurrent { name, module } => {
             txn.open_table(WORKFLOW_TYPES)?
                 .insert(name.as_str(), module.to_string().as_str())?;

@@ -64,6 +64,10 @@ pub enum Op {
         name: String,
         module: ModuleHash,
     },
+    /// Records where the manual clock stands (kept if it is later).
+    SetManualClock {
+        ms: u64,
+    },
     /// Creates the execution row and its first event; refused if the id
     /// exists, unless `reuse` lets a new run follow a closed one in the same
     /// history.
@@ -133,6 +137,8 @@ impl Op {
     }
 }
 
+const MANUAL_CLOCK: &str = "manual_clock_ms";
+
 #[derive(Debug, Clone)]
 pub enum Close {
     Completed(Payload),
@@ -188,6 +194,7 @@ impl Store {
             txn.open_table(TIMERS)?;
             txn.open_table(TYPE_VERSIONS)?;
             txn.open_table(tables::HEARTBEATS)?;
+            txn.open_table(tables::HOST_STATE)?;
             txn.commit()?;
         }
         let slot = Arc::new(slot::DbSlot::new(path, db));
@@ -367,6 +374,13 @@ impl Store {
             Some(entry) => entry?.0.value().1 + 1,
             None => 0,
         })
+    }
+
+    /// Where the manual clock stood when it last moved, if it ever did.
+    pub fn manual_clock_ms(&self) -> Result<Option<u64>, StoreError> {
+        let txn = self.read_txn()?;
+        let table = txn.open_table(tables::HOST_STATE)?;
+        Ok(table.get(MANUAL_CLOCK)?.map(|g| g.value()))
     }
 
     /// Every pending timer, earliest first.

@@ -21,6 +21,9 @@ pub const ACTIVITIES: TableDefinition<&str, &str> = TableDefinition::new("activi
 pub const EXECUTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("executions");
 /// `Event` JSON by (execution id, index).
 pub const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("history");
+/// The host's own state by name: `manual_clock_ms`, where a manual clock
+/// stands (it never goes back, across restarts too).
+pub const HOST_STATE: TableDefinition<&str, u64> = TableDefinition::new("host_state");
 /// Pending timers by (due ms, execution id, handle): ordered by due time so a
 /// restart loads them in firing order.
 pub const TIMERS: TableDefinition<(u64, &str, u64), ()> = TableDefinition::new("timers");
