@@ -48,6 +48,10 @@ pub struct HostArgs {
     /// A run whose events take more than this many MiB is terminated.
     #[arg(long, default_value_t = 50)]
     pub history_max_mb: u64,
+    /// Workflow instances kept in memory at once; past it, idle ones are
+    /// evicted early and loads wait for a slot.
+    #[arg(long, default_value_t = 2_000)]
+    pub max_instances: usize,
     /// Where compiled components are cached by content hash (default:
     /// DATA/compiled). Hosts may share one; every entry is checked against
     /// this build of the host before use.
@@ -59,6 +63,7 @@ impl HostArgs {
     fn config(&self, data: PathBuf) -> EngineConfig {
         let mut c = EngineConfig::new(data);
         c.manual_clock = self.manual_clock;
+        c.max_instances = self.max_instances;
         if let Some(dir) = &self.compile_cache {
             c.compile_cache = dir.clone();
         }

@@ -396,12 +396,19 @@ impl Driver {
                     RequestKind::Validate => Delivery::Validate(request),
                 });
             }
-            let msg = match tokio::time::timeout(self.inner.config.evict_after, self.mailbox.recv())
-                .await
-            {
-                Ok(Some(m)) => m,
-                Ok(None) => return Err(Stop::Evicted),
-                Err(_) => match self.inner.try_evict(&self.id, &mut self.mailbox) {
+            // Idle: wait for a message; evict after `evict_after`, or at
+            // once when another execution waits for an instance slot.
+            let idle = async {
+                tokio::select! {
+                    m = self.mailbox.recv() => Some(m),
+                    _ = tokio::time::sleep(self.inner.config.evict_after) => None,
+                    _ = self.inner.pressure.notified() => None,
+                }
+            };
+            let msg = match idle.await {
+                Some(Some(m)) => m,
+                Some(None) => return Err(Stop::Evicted),
+                None => match self.inner.try_evict(&self.id, &mut self.mailbox) {
                     None => return Err(Stop::Evicted),
                     Some(m) => m,
                 },

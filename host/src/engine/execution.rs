@@ -5,6 +5,7 @@
 
 use std::any::Any;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 
@@ -61,6 +62,7 @@ async fn run_inner(
         mailbox,
     );
     crate::metrics::INSTANCES_LOADED.inc();
+    let _slot = inner.instance_slot().await;
     let store = inner.store.clone();
     let module = record.module;
     let bytes = move || match store.module_bytes(&module) {
@@ -286,4 +288,23 @@ async fn close(
         inner.close_children(&history).await;
     }
     Ok(())
+}
+
+impl Inner {
+    /// A slot for one workflow instance in memory. While none is free, idle
+    /// instances are asked (every 20 ms) to evict themselves.
+    pub(super) async fn instance_slot(&self) -> tokio::sync::SemaphorePermit<'_> {
+        if let Ok(p) = self.instance_slots.try_acquire() {
+            return p;
+        }
+        loop {
+            self.pressure.notify_waiters();
+            tokio::select! {
+                p = self.instance_slots.acquire() => {
+                    return p.expect("the instance semaphore is never closed");
+                }
+                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+            }
+        }
+    }
 }

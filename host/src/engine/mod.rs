@@ -59,6 +59,10 @@ pub struct EngineConfig {
     pub activity_timeout: Duration,
     pub default_retry: RetryPolicy,
     pub max_concurrent_activities: usize,
+    /// Workflow instances in memory at once; a load past it waits while
+    /// idle instances are evicted. Bounds memory and the address space a
+    /// burst (a recovery of thousands) may take.
+    pub max_instances: usize,
     pub max_module_bytes: usize,
     /// Largest payload (an input, an output, a signal) the host accepts.
     pub max_payload_bytes: usize,
@@ -81,6 +85,7 @@ impl EngineConfig {
             activity_timeout: Duration::from_secs(300),
             default_retry: RetryPolicy::default(),
             max_concurrent_activities: 256,
+            max_instances: 2_000,
             max_module_bytes: 100 << 20,
             max_payload_bytes: 2 << 20,
             history_warn_events: 10_240,
@@ -120,6 +125,10 @@ pub(crate) struct Inner {
     actors: Mutex<HashMap<ExecutionId, mpsc::UnboundedSender<Msg>>>,
     timer_tx: mpsc::UnboundedSender<TimerRow>,
     activity_slots: Semaphore,
+    /// One permit per workflow instance in memory (`max_instances`).
+    instance_slots: Semaphore,
+    /// Told when a load waits for an instance slot: idle instances evict.
+    pressure: tokio::sync::Notify,
     /// Bumped whenever an execution closes or stalls; result waiters watch it.
     closed: watch::Sender<u64>,
     /// Executions moved to another module whose instance must load again.
@@ -261,7 +270,7 @@ impl Engine {
             output_cap: 64 << 10,
         })?;
         let clock = if config.manual_clock {
-            Clock::manual()
+            Clock::manual(store.manual_clock_ms()?.unwrap_or(0))
         } else {
             Clock::System
         };
@@ -271,6 +280,8 @@ impl Engine {
             runtime,
             clock,
             activity_slots: Semaphore::new(config.max_concurrent_activities.max(1)),
+            instance_slots: Semaphore::new(config.max_instances.max(1)),
+            pressure: tokio::sync::Notify::new(),
             config,
             actors: Mutex::new(HashMap::new()),
             timer_tx,
@@ -554,13 +565,20 @@ impl Engine {
     }
 
     /// Moves a manual clock forward.
-    pub fn advance_clock(&self, ms: u64) -> Result<u64, EngineError> {
-        self.inner.clock.advance(ms).ok_or_else(|| {
+    /// Moves a manual clock forward, durably: after a restart it goes on
+    /// from there, never back.
+    pub async fn advance_clock(&self, ms: u64) -> Result<u64, EngineError> {
+        let now = self.inner.clock.advance(ms).ok_or_else(|| {
             EngineError::Conflict(
                 "the host runs on the system clock: start it with `--manual-clock` to move time"
                     .into(),
             )
-        })
+        })?;
+        self.inner
+            .store
+            .write(vec![Op::SetManualClock { ms: now }])
+            .await?;
+        Ok(now)
     }
 
     /// A sandbox with no store, for `weft replay`.
