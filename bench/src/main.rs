@@ -2,7 +2,7 @@
 //! driven over HTTP by this separate client process. Run with
 //! `cargo xtask bench`; see bench/README.md for the workloads and figures.
 //!
-//! Flags: `--only w1,w2,w3,w4,w5,w6,store` (default: all), `--executions N`
+//! Flags: `--only w1,w2,w3,w4,w5,w6,store,languages` (default: all), `--executions N`
 //! (W0/W1, default 10,000), `--in-flight C` (default 500), `--sleepers N`
 //! (W3, 100,000), `--recovery N` (W4, 10,000), `--actors N --signals M` (W6,
 //! 1,000 and 10,000). `weft-bench crashloop [--kills N] [--seed S]` runs the
@@ -20,7 +20,7 @@ use scrape::{Scrape, Window};
 mod scrape;
 mod workloads;
 
-struct Figures {
+pub(crate) struct Figures {
     name: &'static str,
     executions: usize,
     wall: Duration,
@@ -43,7 +43,7 @@ impl Figures {
 
 /// Starts `n` executions with at most `in_flight` outstanding, each waited to
 /// its result, and measures start-to-result latency.
-fn drive(
+pub(crate) fn drive(
     host: &Host,
     name: &'static str,
     workflow: &str,
@@ -177,6 +177,12 @@ fn main() {
     if run("w5") {
         workloads::cold_path();
     }
+    if run("languages") {
+        workloads::languages(
+            flag(&args, "--language-executions", 1_000),
+            flag(&args, "--language-in-flight", 100),
+        );
+    }
     if run("w6") {
         workloads::signals(
             flag(&args, "--actors", 1_000),
@@ -241,11 +247,13 @@ fn throughput(n: usize, in_flight: usize, fanout: bool) {
         let batches = Window::between(a, b, "weft_commit_batch_size");
         let tasks = Window::between(a, b, "weft_workflow_task_seconds");
         let inst = Window::between(a, b, "weft_instantiate_seconds");
+        let act_inst = Window::between(a, b, "weft_activity_instantiate_seconds");
         let acts = Window::between(a, b, "weft_activity_attempt_seconds");
         println!(
             "  {label} host: {:.0} group commits (mean {:.1} ms, {:.1} batches each); {:.0} \
-             workflow tasks (mean {:.2} ms, p99 <= {:.0} ms); {:.0} instantiations (mean {:.0} us); \
-             {:.0} activity attempts (mean {:.2} ms)",
+             workflow tasks (mean {:.2} ms, p99 <= {:.0} ms); {:.0} workflow instantiations \
+             (mean {:.0} us) and {:.0} of activities (mean {:.0} us); {:.0} activity attempts \
+             (mean {:.2} ms)",
             commits.count,
             commits.mean * 1000.0,
             batches.mean,
@@ -254,6 +262,8 @@ fn throughput(n: usize, in_flight: usize, fanout: bool) {
             tasks.quantile_le(0.99) * 1000.0,
             inst.count,
             inst.mean * 1e6,
+            act_inst.count,
+            act_inst.mean * 1e6,
             acts.count,
             acts.mean * 1000.0,
         );

@@ -145,11 +145,8 @@ pub fn recovery(n: usize, threads: usize) {
     let replayed = after.value("weft_replayed_events_total");
     // Every execution, before or after the kill, ends with the right output.
     for (i, id) in ids.iter().enumerate().step_by((n / 100).max(1)) {
-        assert_eq!(
-            host.wait_result(id)["output"],
-            format!("HELLO, R{i}!"),
-            "{id}"
-        );
+        let r = host.wait_result(id);
+        assert_eq!(r["output"], format!("HELLO, R{i}!"), "{id}: {r}");
     }
     println!(
         "W4 recovery: SIGKILL with {running} of {n} executions still running at the restart; \
@@ -296,4 +293,54 @@ pub fn signals(executions: usize, signals: usize, threads: usize) {
         w.quantile_le(0.5) * 1000.0,
         w.quantile_le(0.99) * 1000.0
     );
+}
+
+/// Per guest language: component size, deploy (compile) time, W1 (the
+/// `hello` workflow, three Rust activities) executions/s and latency, and the
+/// mean instantiation of the cached workflow component.
+pub fn languages(n: usize, in_flight: usize) {
+    let host = Host::launch(&[], "warn");
+    deploy(&host, &["hello-activities"]);
+    println!(
+        "{:<10} {:>9} {:>10} {:>10} {:>9} {:>9} {:>14}",
+        "language", "size MB", "deploy s", "exec/s", "p50 ms", "p99 ms", "instantiate us"
+    );
+    for (lang, component) in [
+        ("rust", "hello"),
+        ("js", "js-hello"),
+        ("python", "py-hello"),
+    ] {
+        let path = guest(component);
+        let Ok(bytes) = std::fs::read(&path) else {
+            println!("{lang:<10} (no {} built)", path.display());
+            continue;
+        };
+        let size = bytes.len();
+        let t0 = Instant::now();
+        let (code, v) = host.post_bytes(&format!("/v1/modules?name={component}"), bytes);
+        assert!(code == 200 || code == 201, "deploy {component}: {v}");
+        let deployed = t0.elapsed();
+        // Warm: the first run loads the compiled component.
+        host.wait_result(&host.start_execution(component, json!({"name": "warm"})));
+        let before = Scrape::of(&host);
+        let f = crate::drive(
+            &host,
+            "",
+            component,
+            json!({"name": "bench"}),
+            json!("HELLO, BENCH!"),
+            n,
+            in_flight,
+        );
+        let inst = Window::between(&before, &Scrape::of(&host), "weft_instantiate_seconds");
+        println!(
+            "{lang:<10} {:>9.2} {:>10.2} {:>10.0} {:>9.1} {:>9.1} {:>14.0}",
+            size as f64 / 1e6,
+            deployed.as_secs_f64(),
+            f.per_sec(),
+            f.percentile(0.5),
+            f.percentile(0.99),
+            inst.mean * 1e6,
+        );
+    }
 }

@@ -91,6 +91,7 @@ const FINE: [f64; 14] = [
 ];
 
 pub static INSTANTIATE_LATENCY: Histogram = Histogram::new(&FINE);
+pub static ACTIVITY_INSTANTIATE_LATENCY: Histogram = Histogram::new(&FINE);
 pub static COMMIT_LATENCY: Histogram = Histogram::new(&BOUNDS);
 pub static COMMIT_BATCHES: Histogram = Histogram::new(&SIZES);
 pub static WORKFLOW_TASK_LATENCY: Histogram = Histogram::new(&BOUNDS);
@@ -185,11 +186,16 @@ pub fn render() -> String {
             c.get()
         );
     }
-    let histograms: [(&Histogram, &str, &str); 6] = [
+    let histograms: [(&Histogram, &str, &str); 7] = [
         (
             &INSTANTIATE_LATENCY,
             "weft_instantiate_seconds",
-            "Creating a store and instantiating a compiled (cached) component, workflow or activity.",
+            "Creating a store and instantiating a compiled (cached) workflow component.",
+        ),
+        (
+            &ACTIVITY_INSTANTIATE_LATENCY,
+            "weft_activity_instantiate_seconds",
+            "Creating a store and instantiating a compiled (cached) activity component.",
         ),
         (
             &COMMIT_LATENCY,

@@ -101,6 +101,7 @@ const COMPONENTIZE_PY: &str = "0.25.1";
 /// A Python or JavaScript component: (name under `target/guests/`, language,
 /// world, source: the app directory for Python, the entry file for JS).
 const POLYGLOT: &[(&str, &str, &str, &str)] = &[
+    ("py-hello", "python", "workflow", "examples/python/hello"),
     (
         "py-subscription",
         "python",
@@ -112,6 +113,12 @@ const POLYGLOT: &[(&str, &str, &str, &str)] = &[
         "python",
         "activity",
         "examples/python/activities",
+    ),
+    (
+        "js-hello",
+        "js",
+        "workflow",
+        "examples/js/hello/workflow.js",
     ),
     (
         "js-trip-booking",
@@ -519,6 +526,10 @@ fn test(args: &[String]) -> Result {
     let weft = build_host(false)?;
     step("unit tests");
     run(cargo().args(["test", "-p", "weft"]))?;
+    step("Python SDK unit tests (plain CPython, fake bindings)");
+    run(Command::new("python3")
+        .arg("sdk/python/tests/test_sdk.py")
+        .current_dir(root()))?;
     step("end-to-end tests against a real host process");
     let mut e2e = cargo();
     e2e.args(["test", "-p", "weft-e2e", "--"])

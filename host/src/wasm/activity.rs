@@ -183,7 +183,7 @@ pub(super) async fn run(
     let name = call.info.name.clone();
     let attempt = async {
         let instance = pre.instantiate_async(&mut store).await?;
-        crate::metrics::INSTANTIATE_LATENCY.observe(t0.elapsed());
+        crate::metrics::ACTIVITY_INSTANTIATE_LATENCY.observe(t0.elapsed());
         instance
             .call_execute(&mut store, &name, &call.input.0)
             .await
