@@ -160,7 +160,12 @@ pub fn recovery(n: usize, threads: usize) {
 /// the host's histogram over a W1-like run), and replaying a history of about
 /// 10,000 events offline.
 pub fn cold_path() {
-    let host = Host::launch(&[], "warn");
+    // Its own empty compile cache, so a deploy includes the compile.
+    let cache = tempfile::tempdir().expect("temp dir");
+    let host = Host::launch(
+        &["--compile-cache", &cache.path().to_string_lossy()],
+        "warn",
+    );
     let mut deploys = Vec::new();
     for (name, path) in [
         ("hello", "/v1/modules?name=hello"),
@@ -299,7 +304,11 @@ pub fn signals(executions: usize, signals: usize, threads: usize) {
 /// `hello` workflow, three Rust activities) executions/s and latency, and the
 /// mean instantiation of the cached workflow component.
 pub fn languages(n: usize, in_flight: usize) {
-    let host = Host::launch(&[], "warn");
+    let cache = tempfile::tempdir().expect("temp dir");
+    let host = Host::launch(
+        &["--compile-cache", &cache.path().to_string_lossy()],
+        "warn",
+    );
     deploy(&host, &["hello-activities"]);
     println!(
         "{:<10} {:>9} {:>10} {:>10} {:>9} {:>9} {:>14}",
