@@ -81,9 +81,9 @@ impl From<EngineError> for ApiError {
                     status: StatusCode::INSUFFICIENT_STORAGE,
                     code: "storage-unavailable",
                     message: format!(
-                        "the host could not write to its store ({reason}); nothing was changed. \
-                         Free space on the disk of the data directory and retry: the host \
-                         resumes its executions by itself"
+                        "the host's store refused the operation ({reason}); nothing was \
+                         changed. Free space on the disk of the data directory (or mend the \
+                         disk) and retry: the host resumes its executions by itself"
                     ),
                 };
             }

@@ -297,20 +297,32 @@ fn build_rust(project: &Project, out: &Path) -> Result<()> {
         &["build", "--release", "--target", "wasm32-wasip2"],
         "install Rust with rustup (https://rustup.rs), then `rustup target add wasm32-wasip2`",
     )?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| project.dir.join("target"));
-    let built = target
+    let built = cargo_target_dir(project)
         .join("wasm32-wasip2/release")
         .join(format!("{}.wasm", project.name.replace('-', "_")));
-    std::fs::copy(&built, out).with_context(|| {
-        format!(
+    if !built.is_file() {
+        bail!(
             "cargo built no {} (is the crate a `cdylib` named {}?)",
             built.display(),
             project.name
-        )
-    })?;
+        );
+    }
+    std::fs::copy(&built, out)
+        .with_context(|| format!("copying {} to {}", built.display(), out.display()))?;
     Ok(())
+}
+
+/// Where cargo puts this project's artifacts, as cargo itself says (a
+/// workspace, `CARGO_TARGET_DIR` or a `.cargo/config` may move them).
+fn cargo_target_dir(project: &Project) -> PathBuf {
+    let said = Command::new("cargo")
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .current_dir(&project.dir)
+        .output()
+        .ok()
+        .and_then(|o| serde_json::from_slice::<serde_json::Value>(&o.stdout).ok())
+        .and_then(|v| v["target_directory"].as_str().map(PathBuf::from));
+    said.unwrap_or_else(|| project.dir.join("target"))
 }
 
 fn build_python(project: &Project, out: &Path) -> Result<()> {

@@ -91,17 +91,11 @@ pub fn pending(execution: &ExecutionId, epoch: u32, history: &[Event]) -> Vec<Ac
 
 pub(super) fn spawn(inner: Arc<Inner>, task: ActivityTask) {
     let (stop, stopped) = tokio::sync::watch::channel(task.cancelled);
-    {
-        let mut stops = inner
-            .activity_stops
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let key = (task.execution.clone(), task.handle);
-        if stops.contains_key(&key) {
-            return; // already running (recovery found it still pending)
-        }
-        stops.insert(key, stop);
-    }
+    inner
+        .activity_stops
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert((task.execution.clone(), task.handle), stop);
     tokio::spawn(async move {
         let key = (task.execution.clone(), task.handle);
         run(&inner, task, stopped).await;
@@ -114,6 +108,14 @@ pub(super) fn spawn(inner: Arc<Inner>, task: ActivityTask) {
 }
 
 impl Inner {
+    /// Whether this activity of the execution runs now.
+    pub(super) fn activity_running(&self, execution: &ExecutionId, handle: u64) -> bool {
+        self.activity_stops
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(&(execution.clone(), handle))
+    }
+
     /// Stops a running activity: it records a `cancelled` failure instead of
     /// another attempt.
     pub(super) fn stop_activity(&self, execution: &ExecutionId, handle: u64) {

@@ -54,7 +54,12 @@ impl Clock {
         match self {
             Self::System => None,
             Self::Manual(m) => {
-                let now = m.now_ms.fetch_add(ms, Ordering::SeqCst).saturating_add(ms);
+                let step = |now: u64| Some(now.saturating_add(ms));
+                let before = m
+                    .now_ms
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, step)
+                    .unwrap_or_else(|now| now);
+                let now = before.saturating_add(ms);
                 m.moved.send_replace(now);
                 Some(now)
             }

@@ -76,6 +76,8 @@ impl Driver {
         replayer: Replayer,
         mailbox: mpsc::UnboundedReceiver<Msg>,
     ) -> Self {
+        // A load that replays is not a workflow task until it catches up.
+        let task_started = (!replayer.replaying()).then(Instant::now);
         Self {
             inner,
             id,
@@ -88,7 +90,7 @@ impl Driver {
             requests: VecDeque::new(),
             serving: None,
             next_request: 1,
-            task_started: Some(Instant::now()),
+            task_started,
         }
     }
 
@@ -358,7 +360,7 @@ impl Driver {
                     let waited = self.inner.clock.now_ms().saturating_sub(at);
                     crate::metrics::SIGNAL_LATENCY.observe(Duration::from_millis(waited));
                 }
-                self.task_started = Some(Instant::now());
+                self.task_started = (!self.replayer.replaying()).then(Instant::now);
                 return Ok(match d {
                     Delivered::Completion(c) => Delivery::Completed(c),
                     Delivered::Update {

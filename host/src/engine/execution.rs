@@ -291,16 +291,19 @@ async fn close(
 }
 
 impl Inner {
-    /// A slot for one workflow instance in memory. While none is free, idle
-    /// instances are asked (every 20 ms) to evict themselves.
+    /// A slot for one workflow instance in memory. While none is free, one
+    /// idle instance is asked to evict itself every 20 ms; the wait keeps
+    /// its place in the semaphore's queue.
     pub(super) async fn instance_slot(&self) -> tokio::sync::SemaphorePermit<'_> {
         if let Ok(p) = self.instance_slots.try_acquire() {
             return p;
         }
+        let acquire = self.instance_slots.acquire();
+        tokio::pin!(acquire);
         loop {
-            self.pressure.notify_waiters();
+            self.pressure.notify_one();
             tokio::select! {
-                p = self.instance_slots.acquire() => {
+                p = &mut acquire => {
                     return p.expect("the instance semaphore is never closed");
                 }
                 _ = tokio::time::sleep(Duration::from_millis(20)) => {}

@@ -129,6 +129,8 @@ pub(crate) struct Inner {
     instance_slots: Semaphore,
     /// Told when a load waits for an instance slot: idle instances evict.
     pressure: tokio::sync::Notify,
+    /// Serializes manual clock moves (stored, then applied).
+    clock_moves: tokio::sync::Mutex<()>,
     /// Bumped whenever an execution closes or stalls; result waiters watch it.
     closed: watch::Sender<u64>,
     /// Executions moved to another module whose instance must load again.
@@ -282,6 +284,7 @@ impl Engine {
             activity_slots: Semaphore::new(config.max_concurrent_activities.max(1)),
             instance_slots: Semaphore::new(config.max_instances.max(1)),
             pressure: tokio::sync::Notify::new(),
+            clock_moves: tokio::sync::Mutex::new(()),
             config,
             actors: Mutex::new(HashMap::new()),
             timer_tx,
@@ -565,20 +568,23 @@ impl Engine {
     }
 
     /// Moves a manual clock forward.
-    /// Moves a manual clock forward, durably: after a restart it goes on
-    /// from there, never back.
+    /// Moves a manual clock forward, durably: the new time is stored before
+    /// anything sees it, so after a restart the clock goes on from there and
+    /// never reads earlier than an event it already stamped.
     pub async fn advance_clock(&self, ms: u64) -> Result<u64, EngineError> {
-        let now = self.inner.clock.advance(ms).ok_or_else(|| {
-            EngineError::Conflict(
+        if !self.inner.clock.is_manual() {
+            return Err(EngineError::Conflict(
                 "the host runs on the system clock: start it with `--manual-clock` to move time"
                     .into(),
-            )
-        })?;
+            ));
+        }
+        let _one_at_a_time = self.inner.clock_moves.lock().await;
+        let target = self.inner.clock.now_ms().saturating_add(ms);
         self.inner
             .store
-            .write(vec![Op::SetManualClock { ms: now }])
+            .write(vec![Op::SetManualClock { ms: target }])
             .await?;
-        Ok(now)
+        Ok(self.inner.clock.advance(ms).unwrap_or(target))
     }
 
     /// A sandbox with no store, for `weft replay`.

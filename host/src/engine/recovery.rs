@@ -26,7 +26,10 @@ impl Inner {
             for rec in self.store.executions(Some(status), None)? {
                 let history = self.run_history(&rec)?;
                 for task in activities::pending(&rec.id, rec.resets, &history) {
-                    activities::spawn(self.clone(), task);
+                    // After a storage fault some still run: leave those be.
+                    if !self.activity_running(&task.execution, task.handle) {
+                        activities::spawn(self.clone(), task);
+                    }
                 }
                 if status == ExecutionStatus::Running {
                     self.wake(&rec.id);
@@ -53,6 +56,10 @@ pub(super) fn spawn(inner: Arc<Inner>) {
             );
             loop {
                 tokio::time::sleep(RETRY).await;
+                // A probe, so that a quiet host (nothing to redo) also finds
+                // out that the disk has room again, and a store closed by a
+                // failed reopen is opened again.
+                let _ = inner.store.write(Vec::new()).await;
                 let writing = failing.borrow().is_none();
                 if let Err(e) = inner.resume_in_flight() {
                     tracing::warn!(error = %e, "could not read the store to retry in-flight work");

@@ -213,8 +213,28 @@ impl Store {
         self.failing.clone()
     }
 
-    fn read_txn(&self) -> Result<redb::ReadTransaction, StoreError> {
-        Ok(self.slot.get()?.begin_read()?)
+    /// Runs a read in its own read transaction. Between a failed write and
+    /// the committer's reopen of the file, redb refuses reads too: such a
+    /// read waits for the reopen (up to a second) and runs again.
+    fn reading<T>(
+        &self,
+        f: impl Fn(&redb::ReadTransaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut tries = 0;
+        loop {
+            let result = self
+                .slot
+                .get()
+                .and_then(|db| Ok(db.begin_read()?))
+                .and_then(|txn| f(&txn));
+            match result {
+                Err(StoreError::Io(_)) if tries < 200 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Commits `ops` atomically and durably (grouped with other callers').
@@ -228,56 +248,60 @@ impl Store {
     }
 
     pub fn module_bytes(&self, hash: &ModuleHash) -> Result<Option<Vec<u8>>, StoreError> {
-        let txn = self.read_txn()?;
-        let table = txn.open_table(MODULES)?;
-        Ok(table
-            .get(hash.to_string().as_str())?
-            .map(|g| g.value().to_vec()))
+        self.reading(|txn| {
+            let table = txn.open_table(MODULES)?;
+            Ok(table
+                .get(hash.to_string().as_str())?
+                .map(|g| g.value().to_vec()))
+        })
     }
 
     pub fn module_meta(&self, hash: &ModuleHash) -> Result<Option<ModuleMeta>, StoreError> {
-        let txn = self.read_txn()?;
-        let table = txn.open_table(MODULE_META)?;
-        let found = table
-            .get(hash.to_string().as_str())?
-            .map(|g| g.value().to_vec());
-        found.map(|raw| from_json("module meta", &raw)).transpose()
+        self.reading(|txn| {
+            let table = txn.open_table(MODULE_META)?;
+            let found = table
+                .get(hash.to_string().as_str())?
+                .map(|g| g.value().to_vec());
+            found.map(|raw| from_json("module meta", &raw)).transpose()
+        })
     }
 
     pub fn modules(&self) -> Result<Vec<ModuleMeta>, StoreError> {
-        let txn = self.read_txn()?;
-        let table = txn.open_table(MODULE_META)?;
-        let mut out = Vec::new();
-        for entry in table.iter()? {
-            out.push(from_json("module meta", entry?.1.value())?);
-        }
-        out.sort_by_key(|m: &ModuleMeta| m.deployed_at_ms);
-        Ok(out)
+        self.reading(|txn| {
+            let table = txn.open_table(MODULE_META)?;
+            let mut out = Vec::new();
+            for entry in table.iter()? {
+                out.push(from_json("module meta", entry?.1.value())?);
+            }
+            out.sort_by_key(|m: &ModuleMeta| m.deployed_at_ms);
+            Ok(out)
+        })
     }
 
     pub fn workflow_type(&self, name: &TypeName) -> Result<Option<ModuleHash>, StoreError> {
-        let txn = self.read_txn()?;
-        let table = txn.open_table(WORKFLOW_TYPES)?;
-        let found = table.get(name.as_str())?.map(|g| g.value().to_owned());
-        found.map(|h| parse_hash(&h)).transpose()
+        self.reading(|txn| {
+            let table = txn.open_table(WORKFLOW_TYPES)?;
+            let found = table.get(name.as_str())?.map(|g| g.value().to_owned());
+            found.map(|h| parse_hash(&h)).transpose()
+        })
     }
 
     pub fn workflow_types(&self) -> Result<Vec<(TypeName, ModuleHash)>, StoreError> {
-        let txn = self.read_txn()?;
-        let table = txn.open_table(WORKFLOW_TYPES)?;
-        let mut out = Vec::new();
-        for entry in table.iter()? {
-            let (k, v) = entry?;
-            let name =
-                k.value()
-                    .parse()
-                    .map_err(|e: crate::model::ModelError| StoreError::Corrupt {
+        self.reading(|txn| {
+            let table = txn.open_table(WORKFLOW_TYPES)?;
+            let mut out = Vec::new();
+            for entry in table.iter()? {
+                let (k, v) = entry?;
+                let name = k.value().parse().map_err(|e: crate::model::ModelError| {
+                    StoreError::Corrupt {
                         what: "workflow type",
                         detail: e.to_string(),
-                    })?;
-            out.push((name, parse_hash(v.value())?));
-        }
-        Ok(out)
+                    }
+                })?;
+                out.push((name, parse_hash(v.value())?));
+            }
+            Ok(out)
+        })
     }
 
     /// The last heartbeat details recorded for an activity.
@@ -287,43 +311,47 @@ impl Store {
         epoch: u32,
         handle: u64,
     ) -> Result<Option<Payload>, StoreError> {
-        let txn = self.read_txn()?;
-        let table = txn.open_table(tables::HEARTBEATS)?;
-        let found = table
-            .get((id.as_str(), epoch, handle))?
-            .map(|g| g.value().to_vec());
-        Ok(match found {
-            Some(raw) => {
-                let beat: committer::Beat = from_json("heartbeat", &raw)?;
-                beat.details
-            }
-            None => None,
+        self.reading(|txn| {
+            let table = txn.open_table(tables::HEARTBEATS)?;
+            let found = table
+                .get((id.as_str(), epoch, handle))?
+                .map(|g| g.value().to_vec());
+            Ok(match found {
+                Some(raw) => {
+                    let beat: committer::Beat = from_json("heartbeat", &raw)?;
+                    beat.details
+                }
+                None => None,
+            })
         })
     }
 
     /// The versions of a workflow type, oldest first.
     pub fn versions(&self, name: &TypeName) -> Result<Vec<WorkflowVersion>, StoreError> {
-        let txn = self.read_txn()?;
-        let table = txn.open_table(TYPE_VERSIONS)?;
-        let mut out = Vec::new();
-        for entry in table.range((name.as_str(), 0)..=(name.as_str(), u32::MAX))? {
-            out.push(from_json("workflow version", entry?.1.value())?);
-        }
-        Ok(out)
+        self.reading(|txn| {
+            let table = txn.open_table(TYPE_VERSIONS)?;
+            let mut out = Vec::new();
+            for entry in table.range((name.as_str(), 0)..=(name.as_str(), u32::MAX))? {
+                out.push(from_json("workflow version", entry?.1.value())?);
+            }
+            Ok(out)
+        })
     }
 
     pub fn activity_module(&self, name: &str) -> Result<Option<ModuleHash>, StoreError> {
-        let txn = self.read_txn()?;
-        let table = txn.open_table(ACTIVITIES)?;
-        let found = table.get(name)?.map(|g| g.value().to_owned());
-        found.map(|h| parse_hash(&h)).transpose()
+        self.reading(|txn| {
+            let table = txn.open_table(ACTIVITIES)?;
+            let found = table.get(name)?.map(|g| g.value().to_owned());
+            found.map(|h| parse_hash(&h)).transpose()
+        })
     }
 
     pub fn execution(&self, id: &ExecutionId) -> Result<Option<ExecutionRecord>, StoreError> {
-        let txn = self.read_txn()?;
-        let table = txn.open_table(EXECUTIONS)?;
-        let found = table.get(id.as_str())?.map(|g| g.value().to_vec());
-        found.map(|raw| from_json("execution", &raw)).transpose()
+        self.reading(|txn| {
+            let table = txn.open_table(EXECUTIONS)?;
+            let found = table.get(id.as_str())?.map(|g| g.value().to_vec());
+            found.map(|raw| from_json("execution", &raw)).transpose()
+        })
     }
 
     /// Executions matching the filters, newest first.
@@ -332,78 +360,83 @@ impl Store {
         status: Option<ExecutionStatus>,
         workflow_type: Option<&TypeName>,
     ) -> Result<Vec<ExecutionRecord>, StoreError> {
-        let txn = self.read_txn()?;
-        let table = txn.open_table(EXECUTIONS)?;
-        let mut out = Vec::new();
-        for entry in table.iter()? {
-            let record: ExecutionRecord = from_json("execution", entry?.1.value())?;
-            if status.is_some_and(|s| s != record.status) {
-                continue;
+        self.reading(|txn| {
+            let table = txn.open_table(EXECUTIONS)?;
+            let mut out = Vec::new();
+            for entry in table.iter()? {
+                let record: ExecutionRecord = from_json("execution", entry?.1.value())?;
+                if status.is_some_and(|s| s != record.status) {
+                    continue;
+                }
+                if workflow_type.is_some_and(|t| t != &record.workflow_type) {
+                    continue;
+                }
+                out.push(record);
             }
-            if workflow_type.is_some_and(|t| t != &record.workflow_type) {
-                continue;
-            }
-            out.push(record);
-        }
-        out.sort_by(|a, b| {
-            b.created_at_ms
-                .cmp(&a.created_at_ms)
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        Ok(out)
+            out.sort_by(|a, b| {
+                b.created_at_ms
+                    .cmp(&a.created_at_ms)
+                    .then_with(|| a.id.cmp(&b.id))
+            });
+            Ok(out)
+        })
     }
 
     /// The history of `id` from index `from` on.
     pub fn history(&self, id: &ExecutionId, from: u64) -> Result<Vec<Event>, StoreError> {
-        let txn = self.read_txn()?;
-        let table = txn.open_table(HISTORY)?;
-        let mut out = Vec::new();
-        for entry in table.range((id.as_str(), from)..=(id.as_str(), u64::MAX))? {
-            out.push(from_json("event", entry?.1.value())?);
-        }
-        Ok(out)
+        self.reading(|txn| {
+            let table = txn.open_table(HISTORY)?;
+            let mut out = Vec::new();
+            for entry in table.range((id.as_str(), from)..=(id.as_str(), u64::MAX))? {
+                out.push(from_json("event", entry?.1.value())?);
+            }
+            Ok(out)
+        })
     }
 
     pub fn history_len(&self, id: &ExecutionId) -> Result<u64, StoreError> {
-        let txn = self.read_txn()?;
-        let table = txn.open_table(HISTORY)?;
-        let last = table
-            .range((id.as_str(), 0)..=(id.as_str(), u64::MAX))?
-            .next_back();
-        Ok(match last {
-            Some(entry) => entry?.0.value().1 + 1,
-            None => 0,
+        self.reading(|txn| {
+            let table = txn.open_table(HISTORY)?;
+            let last = table
+                .range((id.as_str(), 0)..=(id.as_str(), u64::MAX))?
+                .next_back();
+            Ok(match last {
+                Some(entry) => entry?.0.value().1 + 1,
+                None => 0,
+            })
         })
     }
 
     /// Where the manual clock stood when it last moved, if it ever did.
     pub fn manual_clock_ms(&self) -> Result<Option<u64>, StoreError> {
-        let txn = self.read_txn()?;
-        let table = txn.open_table(tables::HOST_STATE)?;
-        Ok(table.get(MANUAL_CLOCK)?.map(|g| g.value()))
+        self.reading(|txn| {
+            let table = txn.open_table(tables::HOST_STATE)?;
+            Ok(table.get(MANUAL_CLOCK)?.map(|g| g.value()))
+        })
     }
 
     /// Every pending timer, earliest first.
     pub fn timers(&self) -> Result<Vec<TimerRow>, StoreError> {
-        let txn = self.read_txn()?;
-        let table = txn.open_table(TIMERS)?;
-        let mut out = Vec::new();
-        for entry in table.iter()? {
-            let entry = entry?;
-            let (due_ms, id, handle) = entry.0.value();
-            let execution =
-                id.parse()
-                    .map_err(|e: crate::model::ModelError| StoreError::Corrupt {
-                        what: "timer",
-                        detail: e.to_string(),
-                    })?;
-            out.push(TimerRow {
-                due_ms,
-                execution,
-                handle,
-            });
-        }
-        Ok(out)
+        self.reading(|txn| {
+            let table = txn.open_table(TIMERS)?;
+            let mut out = Vec::new();
+            for entry in table.iter()? {
+                let entry = entry?;
+                let (due_ms, id, handle) = entry.0.value();
+                let execution =
+                    id.parse()
+                        .map_err(|e: crate::model::ModelError| StoreError::Corrupt {
+                            what: "timer",
+                            detail: e.to_string(),
+                        })?;
+                out.push(TimerRow {
+                    due_ms,
+                    execution,
+                    handle,
+                });
+            }
+            Ok(out)
+        })
     }
 }
 

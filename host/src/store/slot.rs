@@ -40,36 +40,47 @@ impl DbSlot {
             })
     }
 
-    /// Closes the database and opens the file again. New readers wait while
-    /// this runs; readers already holding the old handle finish first.
+    /// Closes the database and opens the file again. The slot is empty
+    /// meanwhile (readers get a quick `Io` error instead of waiting: the
+    /// open repairs the whole file after a failed write, which takes time
+    /// in proportion to its size). Readers already holding the old handle
+    /// finish first.
     pub(super) fn reopen(&self) -> Result<(), StoreError> {
-        let mut slot = self.db.write().unwrap_or_else(|p| p.into_inner());
         let deadline = Instant::now() + DRAIN;
-        while slot.as_ref().is_some_and(|db| Arc::strong_count(db) > 1) {
-            if Instant::now() > deadline {
-                return Err(StoreError::Io(
-                    "readers kept the database open; reopening later".into(),
-                ));
+        let old = self.db.write().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(old) = old {
+            let mut old = old;
+            loop {
+                match Arc::try_unwrap(old) {
+                    // Dropping the last handle closes the file (an explicit
+                    // close of a failed database only answers `PreviousIo`).
+                    Ok(db) => break drop(db),
+                    Err(shared) if Instant::now() < deadline => {
+                        old = shared;
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    Err(shared) => {
+                        *self.db.write().unwrap_or_else(|p| p.into_inner()) = Some(shared);
+                        return Err(StoreError::Io(
+                            "readers kept the database open; reopening later".into(),
+                        ));
+                    }
+                }
             }
-            std::thread::sleep(Duration::from_millis(1));
         }
-        // Only this slot holds the handle now: dropping it closes the file
-        // (an explicit close of a failed database only answers `PreviousIo`).
         // A read transaction begun on the old handle keeps the file (and its
         // lock) until it ends: wait for that too.
-        drop(slot.take());
-        loop {
+        let db = loop {
             match Database::create(&self.path) {
-                Ok(db) => {
-                    *slot = Some(Arc::new(db));
-                    return Ok(());
-                }
+                Ok(db) => break db,
                 Err(redb::DatabaseError::DatabaseAlreadyOpen) if Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(1));
                 }
                 Err(e) => return Err(e.into()),
             }
-        }
+        };
+        *self.db.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(db));
+        Ok(())
     }
 }
 

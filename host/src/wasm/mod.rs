@@ -254,9 +254,12 @@ impl Runtime {
             .map_err(|e| ModuleError::Invalid(error_chain(&e)))?;
         match component.serialize() {
             Ok(code) => {
-                // Hosts sharing a cache each write their own file, then
-                // rename it into place (atomic).
-                let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+                // Every write has its own file (hosts share caches, and one
+                // host may compile a module twice at once), renamed into
+                // place: a reader never sees a partial file.
+                static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                let n = WRITES.fetch_add(1, Ordering::Relaxed);
+                let tmp = path.with_extension(format!("{}-{n}.tmp", std::process::id()));
                 if std::fs::write(&tmp, code)
                     .and_then(|_| std::fs::rename(&tmp, &path))
                     .is_err()
