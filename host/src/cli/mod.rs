@@ -1,5 +1,5 @@
-//! The `weft` command line. Every command except `server`, `dev` and
-//! `replay` is a client of the HTTP API.
+//! The `weft` command line. Every command except `server`, `dev`,
+//! `replay`, `new` and `build` is a client of the HTTP API.
 
 mod client;
 mod deploy;
