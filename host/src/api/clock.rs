@@ -1,11 +1,11 @@
 //! `/v1/clock`: read host time, and move it on a `--manual-clock` host.
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::Json;
 
 use super::dto::{AdvanceRequest, ClockInfo};
-use super::error::{rejection, ApiError, ErrorBody};
+use super::error::{ApiError, ErrorBody};
+use super::extract::Body;
 use crate::engine::Engine;
 
 #[utoipa::path(get, path = "/v1/clock", tag = "clock", responses((status = 200, body = ClockInfo)))]
@@ -23,9 +23,8 @@ pub async fn get(State(engine): State<Engine>) -> Json<ClockInfo> {
 )]
 pub async fn advance(
     State(engine): State<Engine>,
-    body: Result<Json<AdvanceRequest>, JsonRejection>,
+    Body(req): Body<AdvanceRequest>,
 ) -> Result<Json<ClockInfo>, ApiError> {
-    let Json(req) = body.map_err(|r| rejection(r.status(), r.body_text()))?;
     let now_ms = engine.advance_clock(req.ms).await?;
     Ok(Json(ClockInfo {
         now_ms,

@@ -2,8 +2,7 @@
 
 use std::time::Duration;
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 
@@ -11,7 +10,8 @@ use super::dto::{
     ExecutionDetail, ExecutionList, ExecutionResult, ExecutionSummary, HistoryQuery, ListQuery,
     ReasonRequest, ResetRequest, ResetResponse, ResultQuery, StartRequest, StartResponse,
 };
-use super::error::{rejection, ApiError, ErrorBody};
+use super::error::{ApiError, ErrorBody};
+use super::extract::{Body, Params};
 use crate::engine::{Engine, StartOptions};
 use crate::model::{ExecutionStatus, HistoryExport, Payload};
 
@@ -28,9 +28,8 @@ const MAX_RESULT_WAIT_MS: u64 = 300_000;
 )]
 pub async fn start(
     State(engine): State<Engine>,
-    body: Result<Json<StartRequest>, JsonRejection>,
+    Body(req): Body<StartRequest>,
 ) -> Result<(StatusCode, Json<StartResponse>), ApiError> {
-    let Json(req) = body.map_err(|r| rejection(r.status(), r.body_text()))?;
     let id = engine
         .start_with(
             &req.workflow_type,
@@ -95,9 +94,8 @@ pub async fn terminate(
 )]
 pub async fn list(
     State(engine): State<Engine>,
-    query: Result<Query<ListQuery>, QueryRejection>,
+    Params(q): Params<ListQuery>,
 ) -> Result<Json<ExecutionList>, ApiError> {
-    let Query(q) = query.map_err(|r| rejection(r.status(), r.body_text()))?;
     let status = q
         .status
         .as_deref()
@@ -143,9 +141,8 @@ pub async fn describe(
 pub async fn reset(
     State(engine): State<Engine>,
     Path(id): Path<String>,
-    body: Result<Json<ResetRequest>, JsonRejection>,
+    Body(req): Body<ResetRequest>,
 ) -> Result<Json<ResetResponse>, ApiError> {
-    let Json(req) = body.map_err(|r| rejection(r.status(), r.body_text()))?;
     let version = req.version.map(|v| v.to_string());
     let report = engine
         .reset(&id, req.to_event, version.as_deref(), req.reason)
@@ -168,9 +165,8 @@ pub async fn reset(
 pub async fn result(
     State(engine): State<Engine>,
     Path(id): Path<String>,
-    query: Result<Query<ResultQuery>, QueryRejection>,
+    Params(q): Params<ResultQuery>,
 ) -> Result<Json<ExecutionResult>, ApiError> {
-    let Query(q) = query.map_err(|r| rejection(r.status(), r.body_text()))?;
     let wait = q
         .wait
         .then(|| Duration::from_millis(q.timeout_ms.unwrap_or(30_000).min(MAX_RESULT_WAIT_MS)));
@@ -187,9 +183,8 @@ pub async fn result(
 pub async fn history(
     State(engine): State<Engine>,
     Path(id): Path<String>,
-    query: Result<Query<HistoryQuery>, QueryRejection>,
+    Params(q): Params<HistoryQuery>,
 ) -> Result<Json<HistoryExport>, ApiError> {
-    let Query(q) = query.map_err(|r| rejection(r.status(), r.body_text()))?;
     let (record, events) = engine.history(&id, q.run)?;
     // The module the run started on.
     let module = match events.first().map(|e| &e.event) {

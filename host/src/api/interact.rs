@@ -2,8 +2,7 @@
 
 use std::time::Duration;
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 
@@ -11,7 +10,8 @@ use super::dto::{
     QueryRequest, QueryResponse, SignalRequest, SignalResponse, SignalWithStartRequest,
     UpdateRequestBody, UpdateResponse, UpdateResultQuery,
 };
-use super::error::{rejection, ApiError, ErrorBody};
+use super::error::{ApiError, ErrorBody};
+use super::extract::{Body, Params};
 use crate::engine::{Engine, SignalReceipt};
 use crate::model::Payload;
 
@@ -43,9 +43,8 @@ fn receipt(r: SignalReceipt) -> (StatusCode, Json<SignalResponse>) {
 pub async fn signal(
     State(engine): State<Engine>,
     Path(id): Path<String>,
-    body: Result<Json<SignalRequest>, JsonRejection>,
+    Body(req): Body<SignalRequest>,
 ) -> Result<(StatusCode, Json<SignalResponse>), ApiError> {
-    let Json(req) = body.map_err(|r| rejection(r.status(), r.body_text()))?;
     let r = engine
         .signal(&id, &req.name, Payload::from_json(&req.input))
         .await?;
@@ -63,9 +62,8 @@ pub async fn signal(
 )]
 pub async fn signal_with_start(
     State(engine): State<Engine>,
-    body: Result<Json<SignalWithStartRequest>, JsonRejection>,
+    Body(req): Body<SignalWithStartRequest>,
 ) -> Result<(StatusCode, Json<SignalResponse>), ApiError> {
-    let Json(req) = body.map_err(|r| rejection(r.status(), r.body_text()))?;
     let r = engine
         .signal_with_start(
             &req.workflow_type,
@@ -94,9 +92,8 @@ pub async fn signal_with_start(
 pub async fn query(
     State(engine): State<Engine>,
     Path(id): Path<String>,
-    body: Result<Json<QueryRequest>, JsonRejection>,
+    Body(req): Body<QueryRequest>,
 ) -> Result<Json<QueryResponse>, ApiError> {
-    let Json(req) = body.map_err(|r| rejection(r.status(), r.body_text()))?;
     match engine
         .query(&id, &req.name, Payload::from_json(&req.input))
         .await?
@@ -129,9 +126,8 @@ pub async fn query(
 pub async fn update(
     State(engine): State<Engine>,
     Path(id): Path<String>,
-    body: Result<Json<UpdateRequestBody>, JsonRejection>,
+    Body(req): Body<UpdateRequestBody>,
 ) -> Result<Json<UpdateResponse>, ApiError> {
-    let Json(req) = body.map_err(|r| rejection(r.status(), r.body_text()))?;
     let wait = Duration::from_millis(req.wait_ms.unwrap_or(DEFAULT_WAIT_MS).min(MAX_WAIT_MS));
     let out = engine
         .update(
@@ -158,9 +154,8 @@ pub async fn update(
 pub async fn update_result(
     State(engine): State<Engine>,
     Path((id, update_id)): Path<(String, String)>,
-    query: Result<Query<UpdateResultQuery>, QueryRejection>,
+    Params(q): Params<UpdateResultQuery>,
 ) -> Result<Json<UpdateResponse>, ApiError> {
-    let Query(q) = query.map_err(|r| rejection(r.status(), r.body_text()))?;
     let wait = if q.wait {
         Duration::from_millis(q.timeout_ms.unwrap_or(DEFAULT_WAIT_MS).min(MAX_WAIT_MS))
     } else {

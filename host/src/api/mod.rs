@@ -6,6 +6,7 @@ mod clock;
 pub mod dto;
 mod error;
 mod executions;
+mod extract;
 mod interact;
 mod modules;
 mod tasks;

@@ -1,13 +1,14 @@
 //! `/v1/modules` and `/v1/workflow-types`.
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Path, Query, RawQuery, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::Json;
 
 use super::dto::{DeployQuery, ModuleInfo, ModuleList, WorkflowTypeInfo, WorkflowTypeList};
 use super::error::{rejection, ApiError, ErrorBody};
+use super::extract::Params;
 use crate::engine::Engine;
 use crate::model::{DirDoor, Doors};
 
@@ -51,11 +52,10 @@ pub async fn describe(
 )]
 pub async fn deploy(
     State(engine): State<Engine>,
-    query: Result<Query<DeployQuery>, QueryRejection>,
+    Params(query): Params<DeployQuery>,
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<ModuleInfo>), ApiError> {
-    let Query(query) = query.map_err(|r| rejection(r.status(), r.body_text()))?;
     // `env` and `dir` repeat: read them from the raw query.
     let mut doors = Doors::default();
     for (k, v) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {

@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -12,7 +11,8 @@ use axum::Json;
 use super::dto::{
     CompleteRequest, FailRequest, HeartbeatRequest, HeartbeatResponse, PollQuery, TaskInfo,
 };
-use super::error::{rejection, ApiError, ErrorBody};
+use super::error::{ApiError, ErrorBody};
+use super::extract::{Body, Params};
 use crate::engine::{Engine, StaleToken};
 use crate::model::Payload;
 
@@ -32,9 +32,8 @@ fn stale(e: StaleToken) -> ApiError {
 pub async fn poll(
     State(engine): State<Engine>,
     Path(queue): Path<String>,
-    query: Result<Query<PollQuery>, QueryRejection>,
+    Params(q): Params<PollQuery>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = query.map_err(|r| rejection(r.status(), r.body_text()))?;
     let wait = Duration::from_millis(q.wait_ms.unwrap_or(DEFAULT_POLL_MS).min(MAX_POLL_MS));
     Ok(match engine.poll_task(&queue, wait).await {
         Some(task) => Json(TaskInfo::from(task)).into_response(),
@@ -52,9 +51,8 @@ pub async fn poll(
 pub async fn heartbeat(
     State(engine): State<Engine>,
     Path(token): Path<String>,
-    body: Result<Json<HeartbeatRequest>, JsonRejection>,
+    Body(req): Body<HeartbeatRequest>,
 ) -> Result<Json<HeartbeatResponse>, ApiError> {
-    let Json(req) = body.map_err(|r| rejection(r.status(), r.body_text()))?;
     let cancel_requested = engine
         .task_heartbeat(&token, req.details.as_ref().map(Payload::from_json))
         .map_err(stale)?;
@@ -71,9 +69,8 @@ pub async fn heartbeat(
 pub async fn complete(
     State(engine): State<Engine>,
     Path(token): Path<String>,
-    body: Result<Json<CompleteRequest>, JsonRejection>,
+    Body(req): Body<CompleteRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let Json(req) = body.map_err(|r| rejection(r.status(), r.body_text()))?;
     engine
         .finish_task(&token, Ok(Payload::from_json(&req.output)))
         .map_err(stale)?;
@@ -90,9 +87,8 @@ pub async fn complete(
 pub async fn fail(
     State(engine): State<Engine>,
     Path(token): Path<String>,
-    body: Result<Json<FailRequest>, JsonRejection>,
+    Body(req): Body<FailRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let Json(req) = body.map_err(|r| rejection(r.status(), r.body_text()))?;
     engine
         .finish_task(&token, Err(req.failure))
         .map_err(stale)?;

@@ -1,13 +1,13 @@
 //! `/v1/workflow-types/{name}/...`: versions, the current pointer, upgrades.
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::Json;
 
 use super::dto::{
     CurrentVersion, SetCurrentRequest, UpgradeReportInfo, UpgradeRequest, VersionInfo, VersionList,
 };
-use super::error::{rejection, ApiError, ErrorBody};
+use super::error::{ApiError, ErrorBody};
+use super::extract::Body;
 use crate::engine::Engine;
 
 /// The versions of a workflow type, oldest first, with how many executions
@@ -43,9 +43,8 @@ pub async fn list(
 pub async fn set_current(
     State(engine): State<Engine>,
     Path(name): Path<String>,
-    body: Result<Json<SetCurrentRequest>, JsonRejection>,
+    Body(req): Body<SetCurrentRequest>,
 ) -> Result<Json<CurrentVersion>, ApiError> {
-    let Json(req) = body.map_err(|r| rejection(r.status(), r.body_text()))?;
     let v = engine.set_current(&name, &req.version.to_string()).await?;
     Ok(Json(CurrentVersion {
         workflow_type: name,
@@ -66,9 +65,8 @@ pub async fn set_current(
 pub async fn upgrade(
     State(engine): State<Engine>,
     Path(name): Path<String>,
-    body: Result<Json<UpgradeRequest>, JsonRejection>,
+    Body(req): Body<UpgradeRequest>,
 ) -> Result<Json<UpgradeReportInfo>, ApiError> {
-    let Json(req) = body.map_err(|r| rejection(r.status(), r.body_text()))?;
     let report = engine
         .upgrade(&name, &req.to.to_string(), req.dry_run, req.ids.as_deref())
         .await?;

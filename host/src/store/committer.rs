@@ -200,10 +200,9 @@ fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpError>, StoreEr
         } => {
             let mut execs = txn.open_table(EXECUTIONS)?;
             let key = id.as_str();
-            let Some(raw) = execs.get(key)?.map(|g| g.value().to_vec()) else {
+            let Some(mut record) = read_record(&execs, key)? else {
                 return Ok(Err(OpError::NoSuchExecution(key.to_owned())));
             };
-            let mut record: ExecutionRecord = from_json("execution", &raw)?;
             if history_len(txn, key)? != *expect_history_len {
                 return Ok(Err(OpError::HistoryChanged(key.to_owned())));
             }
@@ -247,10 +246,9 @@ fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpError>, StoreEr
         } => {
             let mut execs = txn.open_table(EXECUTIONS)?;
             let key = id.as_str();
-            let Some(raw) = execs.get(key)?.map(|g| g.value().to_vec()) else {
+            let Some(mut record) = read_record(&execs, key)? else {
                 return Ok(Err(OpError::NoSuchExecution(key.to_owned())));
             };
-            let mut record: ExecutionRecord = from_json("execution", &raw)?;
             if !matches!(
                 record.status,
                 ExecutionStatus::Running | ExecutionStatus::Stalled
@@ -318,10 +316,9 @@ fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpError>, StoreEr
         } => {
             let mut execs = txn.open_table(EXECUTIONS)?;
             let key = id.as_str();
-            let Some(raw) = execs.get(key)?.map(|g| g.value().to_vec()) else {
+            let Some(mut record) = read_record(&execs, key)? else {
                 return Ok(Err(OpError::NoSuchExecution(key.to_owned())));
             };
-            let mut record: ExecutionRecord = from_json("execution", &raw)?;
             if record.resets != *expect_resets {
                 return Ok(Err(OpError::Stale(key.to_owned())));
             }
@@ -470,6 +467,15 @@ fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpError>, StoreEr
 pub(super) struct Beat {
     pub seq: u64,
     pub details: Option<crate::model::Payload>,
+}
+
+/// An execution's record, or `None` when there is no such execution.
+fn read_record(
+    execs: &redb::Table<'_, &str, &[u8]>,
+    key: &str,
+) -> Result<Option<ExecutionRecord>, StoreError> {
+    let raw = execs.get(key)?.map(|g| g.value().to_vec());
+    raw.map(|raw| from_json("execution", &raw)).transpose()
 }
 
 fn history_len(txn: &WriteTransaction, id: &str) -> Result<u64, StoreError> {
