@@ -11,7 +11,7 @@ use super::{activities, Inner};
 use crate::model::ExecutionStatus;
 use crate::store::StoreError;
 
-/// How often work is retried while the disk refuses writes.
+/// How often the store is probed while the disk refuses writes.
 const RETRY: Duration = Duration::from_secs(1);
 
 impl Inner {
@@ -41,9 +41,12 @@ impl Inner {
     }
 }
 
-/// Watches the store: while its writes fail (a full disk), retries the
-/// in-flight work every second, and once more when a write succeeds, so
-/// nothing that failed to commit is left behind.
+/// Watches the store: while its writes fail (a full disk), probes it every
+/// second with an empty write (which also reopens a store whose reopen
+/// failed, and tells a quiet host that the disk has room again); once a
+/// write succeeds, resumes the in-flight work, so nothing that failed to
+/// commit is left behind. Should the disk still be full, the work fails again
+/// and the watch starts over.
 pub(super) fn spawn(inner: Arc<Inner>) {
     let mut failing = inner.store.write_failure();
     tokio::spawn(async move {
@@ -51,24 +54,17 @@ pub(super) fn spawn(inner: Arc<Inner>) {
             if failing.wait_for(Option::is_some).await.is_err() {
                 return;
             }
-            tracing::warn!(
-                "store writes fail; in-flight work is retried every second until they succeed"
-            );
-            loop {
+            tracing::warn!("store writes fail; in-flight work resumes once they succeed");
+            while failing.borrow().is_some() {
                 tokio::time::sleep(RETRY).await;
-                // A probe, so that a quiet host (nothing to redo) also finds
-                // out that the disk has room again, and a store closed by a
-                // failed reopen is opened again.
                 let _ = inner.store.write(Vec::new()).await;
-                let writing = failing.borrow().is_none();
-                if let Err(e) = inner.resume_in_flight() {
-                    tracing::warn!(error = %e, "could not read the store to retry in-flight work");
-                }
-                if writing {
-                    break;
+            }
+            match inner.resume_in_flight() {
+                Ok(_) => tracing::info!("store writes succeed again; in-flight work resumed"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read the store to resume in-flight work")
                 }
             }
-            tracing::info!("store writes succeed again; in-flight work resumed");
         }
     });
 }
