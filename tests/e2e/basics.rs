@@ -177,3 +177,42 @@ fn the_manual_clock_never_goes_back_across_a_restart() {
         "the clock went back from {before} to {after}"
     );
 }
+
+/// Six executions, room for two instances, and no idle eviction: the later
+/// loads only get a slot because idle instances make room when asked. The
+/// metrics count what happened.
+#[test]
+fn a_full_instance_budget_evicts_idle_instances_and_metrics_count_it() {
+    let host = Host::with_args(&[
+        "--manual-clock",
+        "--max-instances",
+        "2",
+        "--evict-after-ms",
+        "600000",
+    ]);
+    for e in ["hello", "hello-activities"] {
+        host.cli_ok(&["deploy", &weft_e2e::guest(e).to_string_lossy()]);
+    }
+    let ids: Vec<String> = (0..6)
+        .map(|i| {
+            host.start_execution(
+                "hello",
+                json!({"name": format!("r{i}"), "sleep_ms": 60_000}),
+            )
+        })
+        .collect();
+    host.eventually("every execution to run its activities", |h| {
+        h.metric("weft_activity_attempts_total") >= 18.0
+    });
+    host.advance(61_000);
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(host.wait_result(id)["output"], format!("HELLO, R{i}!"));
+    }
+    assert!(host.metric("weft_evictions_total") >= 4.0);
+    assert!(host.metric("weft_executions_started_total") >= 6.0);
+    assert!(host.metric("weft_executions_closed_total{status=\"completed\"}") >= 6.0);
+    assert!(host.metric("weft_activity_attempt_seconds_count") >= 18.0);
+    assert!(host.metric("weft_workflow_task_seconds_count") >= 6.0);
+    assert!(host.metric("weft_instantiate_seconds_count") >= 6.0);
+    assert!(host.metric("weft_commit_seconds_count") > 0.0);
+}

@@ -49,15 +49,6 @@ fn fill(dir: &Path, spare: u64) -> PathBuf {
     path
 }
 
-fn metric(host: &Host, name: &str) -> u64 {
-    let (_, text) = host.call("GET", "/metrics", None);
-    let text = text.as_str().unwrap_or_default().to_string();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no metric {name} in:\n{text}"))
-}
-
 #[test]
 fn a_full_disk_refuses_writes_keeps_reads_and_resumes_when_space_returns() {
     let mut mounted = None;
@@ -123,7 +114,7 @@ fn a_full_disk_refuses_writes_keeps_reads_and_resumes_when_space_returns() {
         host.get(&format!("/v1/executions/{before}/result"))["output"],
         "HELLO, SMALL!"
     );
-    assert!(metric(&host, "weft_store_write_failures_total") > 0);
+    assert!(host.metric("weft_store_write_failures_total") > 0.0);
 
     // Space returns: the host carries on by itself, and new work is taken.
     std::fs::remove_file(filler).expect("remove the filler");

@@ -384,6 +384,17 @@ impl Host {
         assert_eq!(status, 200, "advance: {v}");
     }
 
+    /// A sample of the host's `/metrics` by its name with labels, e.g.
+    /// `weft_executions_closed_total{status="completed"}`.
+    pub fn metric(&self, key: &str) -> f64 {
+        let (_, text) = self.call("GET", "/metrics", None);
+        let text = text.as_str().unwrap_or_default().to_string();
+        text.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no metric {key} in:\n{text}"))
+    }
+
     /// Polls `f` until it returns true (for state the API reports but cannot wait on).
     pub fn eventually(&self, what: &str, mut f: impl FnMut(&Host) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(60);
