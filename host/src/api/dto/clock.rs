@@ -1,0 +1,15 @@
+//! The host clock.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ClockInfo {
+    pub now_ms: u64,
+    pub manual: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AdvanceRequest {
+    pub ms: u64,
+}

@@ -1,0 +1,244 @@
+//! Starting, listing, describing, resetting executions; results and histories.
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::VersionRef;
+use crate::engine::ExecutionView;
+use crate::model::{
+    ExecutionRecord, ExecutionStatus, Failure, IdReusePolicy, ParentClosePolicy, Payload,
+};
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StartRequest {
+    pub workflow_type: String,
+    /// Chosen id; generated (`wf_<ulid>`) when absent.
+    pub id: Option<String>,
+    /// Any JSON; handed to the workflow's `run`.
+    #[schema(value_type = Object)]
+    #[serde(default)]
+    pub input: serde_json::Value,
+    /// Makes a retried start safe: an id that is running with the same
+    /// request id answers with that run instead of a conflict.
+    #[serde(default)]
+    pub request_id: Option<String>,
+    /// What a start with the id of a closed execution does (default
+    /// `allow-duplicate`: a new run follows in the same history).
+    #[serde(default)]
+    pub id_reuse_policy: IdReusePolicy,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StartResponse {
+    pub id: String,
+    /// The run of the id this start created (or found, for a repeated request id).
+    #[serde(default)]
+    pub run: u32,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct ReasonRequest {
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ChildInfo {
+    pub id: String,
+    pub workflow_type: String,
+    /// `running`, `completed`, ... or `unknown` if it never started.
+    pub status: String,
+    pub parent_close_policy: ParentClosePolicy,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ParentInfo {
+    pub id: String,
+    pub close_policy: ParentClosePolicy,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// running, completed, failed or stalled.
+    pub status: Option<String>,
+    pub workflow_type: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ExecutionSummary {
+    pub id: String,
+    pub workflow_type: String,
+    pub module: String,
+    pub status: ExecutionStatus,
+    /// The run of this id (continue-as-new and reuse start new runs).
+    #[serde(default)]
+    pub run: u32,
+    pub created_at_ms: u64,
+    pub closed_at_ms: Option<u64>,
+}
+
+impl From<&ExecutionRecord> for ExecutionSummary {
+    fn from(r: &ExecutionRecord) -> Self {
+        Self {
+            id: r.id.to_string(),
+            workflow_type: r.workflow_type.to_string(),
+            module: r.module.to_string(),
+            status: r.status,
+            run: r.run,
+            created_at_ms: r.created_at_ms,
+            closed_at_ms: r.closed_at_ms,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ExecutionList {
+    pub executions: Vec<ExecutionSummary>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PendingActivity {
+    pub handle: u64,
+    pub name: String,
+    /// The attempt running or due next.
+    pub attempt: u32,
+    /// The last heartbeat's details, if it sent any.
+    #[schema(value_type = Option<Object>)]
+    #[serde(default)]
+    pub heartbeat_details: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PendingTimer {
+    pub handle: u64,
+    pub fire_at_ms: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ExecutionDetail {
+    #[serde(flatten)]
+    pub summary: ExecutionSummary,
+    /// The version of its workflow type it runs (see `module`).
+    #[serde(default)]
+    pub version: Option<u32>,
+    #[schema(value_type = Object)]
+    pub input: serde_json::Value,
+    #[schema(value_type = Option<Object>)]
+    pub output: Option<serde_json::Value>,
+    pub failure: Option<Failure>,
+    pub stall_reason: Option<String>,
+    pub history_length: u64,
+    /// Whether an instance is in memory (false once evicted).
+    pub cached: bool,
+    pub pending_activities: Vec<PendingActivity>,
+    pub pending_timers: Vec<PendingTimer>,
+    #[serde(default)]
+    pub cancel_requested: bool,
+    #[serde(default)]
+    pub parent: Option<ParentInfo>,
+    #[serde(default)]
+    pub children: Vec<ChildInfo>,
+}
+
+impl From<ExecutionView> for ExecutionDetail {
+    fn from(v: ExecutionView) -> Self {
+        Self {
+            summary: ExecutionSummary::from(&v.record),
+            version: None,
+            input: v.record.input.to_json(),
+            output: v.record.output.as_ref().map(Payload::to_json),
+            failure: v.record.failure.clone(),
+            stall_reason: v.record.stall_reason.clone(),
+            history_length: v.history_length,
+            cached: v.cached,
+            pending_activities: v
+                .pending_activities
+                .into_iter()
+                .map(|(t, details)| PendingActivity {
+                    handle: t.handle,
+                    name: t.name,
+                    attempt: t.attempt,
+                    heartbeat_details: details.map(|d| d.to_json()),
+                })
+                .collect(),
+            pending_timers: v
+                .pending_timers
+                .into_iter()
+                .map(|(handle, fire_at_ms)| PendingTimer { handle, fire_at_ms })
+                .collect(),
+            cancel_requested: v.record.cancel_requested,
+            parent: v.record.parent.as_ref().map(|p| ParentInfo {
+                id: p.id.to_string(),
+                close_policy: p.close_policy,
+            }),
+            children: v
+                .children
+                .into_iter()
+                .map(|(id, workflow_type, status, policy)| ChildInfo {
+                    id,
+                    workflow_type,
+                    status,
+                    parent_close_policy: policy,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ResultQuery {
+    /// Block until the execution settles (or `timeout_ms` passes).
+    #[serde(default)]
+    pub wait: bool,
+    /// Longest wait, default 30000, at most 300000.
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ExecutionResult {
+    pub id: String,
+    pub status: ExecutionStatus,
+    #[schema(value_type = Option<Object>)]
+    pub output: Option<serde_json::Value>,
+    pub failure: Option<Failure>,
+    pub stall_reason: Option<String>,
+}
+
+impl From<&ExecutionRecord> for ExecutionResult {
+    fn from(r: &ExecutionRecord) -> Self {
+        Self {
+            id: r.id.to_string(),
+            status: r.status,
+            output: r.output.as_ref().map(Payload::to_json),
+            failure: r.failure.clone(),
+            stall_reason: r.stall_reason.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ResetRequest {
+    /// Keep events `0..=to_event`; discard the rest.
+    pub to_event: u64,
+    /// Run on this version from now on (default: the module it ran).
+    #[serde(default)]
+    pub version: Option<VersionRef>,
+    /// Recorded in the `execution_reset` event.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ResetResponse {
+    pub id: String,
+    pub to_event: u64,
+    /// How many events were discarded (kept in the `execution_reset` event).
+    pub discarded: u64,
+    pub version: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct HistoryQuery {
+    /// Which run (from 1; default: the current one).
+    pub run: Option<u32>,
+}

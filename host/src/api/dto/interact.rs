@@ -1,0 +1,102 @@
+//! Signals, queries and updates.
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::model::Failure;
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SignalRequest {
+    pub name: String,
+    /// Any JSON (default null).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub input: serde_json::Value,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SignalWithStartRequest {
+    pub workflow_type: String,
+    /// The execution to signal, started with `input` if it does not exist.
+    pub id: String,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub input: serde_json::Value,
+    pub signal: String,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub signal_input: serde_json::Value,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SignalResponse {
+    pub id: String,
+    /// Index of the `signal_received` event that records it.
+    pub event_index: u64,
+    /// Whether signal-with-start started the execution.
+    #[serde(default)]
+    pub started: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct QueryRequest {
+    pub name: String,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub input: serde_json::Value,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct QueryResponse {
+    #[schema(value_type = Object)]
+    pub output: serde_json::Value,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UpdateRequestBody {
+    pub name: String,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub input: serde_json::Value,
+    /// Makes a retried call safe: an update id is applied once.
+    #[serde(default)]
+    pub update_id: Option<String>,
+    /// How long to wait for the result (default 30000, at most 300000).
+    #[serde(default)]
+    pub wait_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct UpdateResultQuery {
+    #[serde(default)]
+    pub wait: bool,
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UpdateResponse {
+    pub update_id: String,
+    /// `accepted` (recorded, handler still running) or `completed`.
+    pub status: String,
+    #[schema(value_type = Option<Object>)]
+    pub output: Option<serde_json::Value>,
+    /// The handler's typed error, when it returned one.
+    pub failure: Option<Failure>,
+}
+
+impl From<crate::engine::UpdateOutcome> for UpdateResponse {
+    fn from(u: crate::engine::UpdateOutcome) -> Self {
+        use crate::engine::UpdateStatus;
+        let (status, output, failure) = match u.status {
+            UpdateStatus::Accepted => ("accepted", None, None),
+            UpdateStatus::Completed(Ok(p)) => ("completed", Some(p.to_json()), None),
+            UpdateStatus::Completed(Err(f)) => ("completed", None, Some(f)),
+        };
+        Self {
+            update_id: u.update_id,
+            status: status.to_owned(),
+            output,
+            failure,
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! The JSON shapes of the API, with their OpenAPI schemas: one module per
+//! route group.
+
+mod clock;
+mod executions;
+mod interact;
+mod modules;
+mod tasks;
+mod versions;
+
+pub use clock::*;
+pub use executions::*;
+pub use interact::*;
+pub use modules::*;
+pub use tasks::*;
+pub use versions::*;

@@ -1,0 +1,64 @@
+//! Modules and workflow types.
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::model::{Doors, ModuleKind, ModuleMeta};
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ModuleInfo {
+    /// sha-256 of the component, hex.
+    pub hash: String,
+    pub kind: ModuleKind,
+    pub workflow_type: Option<String>,
+    pub activities: Vec<String>,
+    /// For a workflow: the signal, query and update names it declares.
+    #[serde(default)]
+    pub signals: Vec<String>,
+    #[serde(default)]
+    pub queries: Vec<String>,
+    #[serde(default)]
+    pub updates: Vec<String>,
+    /// For an activity component: the environment and directories opened for it.
+    #[serde(default)]
+    pub doors: Doors,
+    pub size_bytes: u64,
+}
+
+impl From<ModuleMeta> for ModuleInfo {
+    fn from(m: ModuleMeta) -> Self {
+        Self {
+            hash: m.hash.to_string(),
+            kind: m.kind,
+            workflow_type: m.workflow_type.map(|t| t.to_string()),
+            activities: m.activities,
+            signals: m.signals,
+            queries: m.queries,
+            updates: m.updates,
+            doors: m.doors,
+            size_bytes: m.size_bytes,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ModuleList {
+    pub modules: Vec<ModuleInfo>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DeployQuery {
+    /// Workflow type name; required for a workflow component.
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WorkflowTypeInfo {
+    pub name: String,
+    pub current_module: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WorkflowTypeList {
+    pub workflow_types: Vec<WorkflowTypeInfo>,
+}
