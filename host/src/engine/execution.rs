@@ -5,7 +5,6 @@
 
 use std::any::Any;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::mpsc;
 
@@ -288,26 +287,4 @@ async fn close(
         inner.close_children(&history).await;
     }
     Ok(())
-}
-
-impl Inner {
-    /// A slot for one workflow instance in memory. While none is free, one
-    /// idle instance is asked to evict itself every 20 ms; the wait keeps
-    /// its place in the semaphore's queue.
-    pub(super) async fn instance_slot(&self) -> tokio::sync::SemaphorePermit<'_> {
-        if let Ok(p) = self.instance_slots.try_acquire() {
-            return p;
-        }
-        let acquire = self.instance_slots.acquire();
-        tokio::pin!(acquire);
-        loop {
-            self.pressure.notify_one();
-            tokio::select! {
-                p = &mut acquire => {
-                    return p.expect("the instance semaphore is never closed");
-                }
-                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
-            }
-        }
-    }
 }

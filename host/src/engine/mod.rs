@@ -10,6 +10,7 @@ mod error;
 mod execution;
 mod interact;
 mod lifecycle;
+mod mailbox;
 mod offline;
 mod queues;
 mod recovery;
@@ -153,91 +154,6 @@ impl Inner {
             )));
         }
         Ok(())
-    }
-
-    /// Tells a running execution that its history grew, loading (replaying)
-    /// it if it has no instance in memory.
-    fn wake(self: &Arc<Self>, id: &ExecutionId) {
-        let _ = self.deliver(id, Msg::Wake);
-    }
-
-    /// Hands `msg` to the execution's instance, loading it first if it has
-    /// none. Gives the message back if the execution is not running.
-    fn deliver(self: &Arc<Self>, id: &ExecutionId, msg: Msg) -> Result<(), Msg> {
-        let mut actors = self.actors.lock().unwrap_or_else(|p| p.into_inner());
-        let msg = match actors.get(id) {
-            Some(tx) => match tx.send(msg) {
-                Ok(()) => {
-                    crate::metrics::CACHE_HITS.inc();
-                    return Ok(());
-                }
-                Err(mpsc::error::SendError(m)) => m,
-            },
-            None => msg,
-        };
-        match self.store.execution(id) {
-            Ok(Some(r)) if r.status == ExecutionStatus::Running => {}
-            Ok(_) => return Err(msg),
-            Err(e) => {
-                tracing::error!(execution = %id, error = %e, "could not read an execution to wake it");
-                return Err(msg);
-            }
-        }
-        let (tx, rx) = mpsc::unbounded_channel();
-        let _ = tx.send(msg);
-        actors.insert(id.clone(), tx);
-        tokio::spawn(execution::run(self.clone(), id.clone(), rx));
-        Ok(())
-    }
-
-    /// Drops the execution's mailbox unless a message is waiting in it (then
-    /// hands that message back). Messages are sent under the same lock, so
-    /// none can be lost in between.
-    fn try_evict(
-        &self,
-        id: &ExecutionId,
-        mailbox: &mut mpsc::UnboundedReceiver<Msg>,
-    ) -> Option<Msg> {
-        let mut actors = self.actors.lock().unwrap_or_else(|p| p.into_inner());
-        if let Ok(m) = mailbox.try_recv() {
-            return Some(m);
-        }
-        actors.remove(id);
-        None
-    }
-
-    /// After a move to another module: an instance in memory stops at its
-    /// next wait and loads again on the new module; a stalled or evicted
-    /// execution is loaded now.
-    fn reload(self: &Arc<Self>, id: &ExecutionId) {
-        if self.is_cached(id) {
-            self.reloads
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(id.clone());
-        }
-        self.wake(id);
-    }
-
-    fn take_reload(&self, id: &ExecutionId) -> bool {
-        self.reloads
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id)
-    }
-
-    fn forget(&self, id: &ExecutionId) {
-        self.actors
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id);
-    }
-
-    fn is_cached(&self, id: &ExecutionId) -> bool {
-        self.actors
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains_key(id)
     }
 }
 

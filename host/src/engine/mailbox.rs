@@ -1,0 +1,119 @@
+//! Which executions have an instance in memory, and how messages reach it:
+//! a wake loads (replays) an execution that has none; an idle instance evicts
+//! itself only with an empty mailbox; instances in memory are bounded by
+//! `--max-instances`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::{execution, Inner, Msg};
+use crate::model::{ExecutionId, ExecutionStatus};
+
+impl Inner {
+    /// Tells a running execution that its history grew, loading (replaying)
+    /// it if it has no instance in memory.
+    pub(super) fn wake(self: &Arc<Self>, id: &ExecutionId) {
+        let _ = self.deliver(id, Msg::Wake);
+    }
+
+    /// Hands `msg` to the execution's instance, loading it first if it has
+    /// none. Gives the message back if the execution is not running.
+    pub(super) fn deliver(self: &Arc<Self>, id: &ExecutionId, msg: Msg) -> Result<(), Msg> {
+        let mut actors = self.actors.lock().unwrap_or_else(|p| p.into_inner());
+        let msg = match actors.get(id) {
+            Some(tx) => match tx.send(msg) {
+                Ok(()) => {
+                    crate::metrics::CACHE_HITS.inc();
+                    return Ok(());
+                }
+                Err(mpsc::error::SendError(m)) => m,
+            },
+            None => msg,
+        };
+        match self.store.execution(id) {
+            Ok(Some(r)) if r.status == ExecutionStatus::Running => {}
+            Ok(_) => return Err(msg),
+            Err(e) => {
+                tracing::error!(execution = %id, error = %e, "could not read an execution to wake it");
+                return Err(msg);
+            }
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _ = tx.send(msg);
+        actors.insert(id.clone(), tx);
+        tokio::spawn(execution::run(self.clone(), id.clone(), rx));
+        Ok(())
+    }
+
+    /// Drops the execution's mailbox unless a message is waiting in it (then
+    /// hands that message back). Messages are sent under the same lock, so
+    /// none can be lost in between.
+    pub(super) fn try_evict(
+        &self,
+        id: &ExecutionId,
+        mailbox: &mut mpsc::UnboundedReceiver<Msg>,
+    ) -> Option<Msg> {
+        let mut actors = self.actors.lock().unwrap_or_else(|p| p.into_inner());
+        if let Ok(m) = mailbox.try_recv() {
+            return Some(m);
+        }
+        actors.remove(id);
+        None
+    }
+
+    /// After a move to another module: an instance in memory stops at its
+    /// next wait and loads again on the new module; a stalled or evicted
+    /// execution is loaded now.
+    pub(super) fn reload(self: &Arc<Self>, id: &ExecutionId) {
+        if self.is_cached(id) {
+            self.reloads
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(id.clone());
+        }
+        self.wake(id);
+    }
+
+    pub(super) fn take_reload(&self, id: &ExecutionId) -> bool {
+        self.reloads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id)
+    }
+
+    pub(super) fn forget(&self, id: &ExecutionId) {
+        self.actors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+    }
+
+    pub(super) fn is_cached(&self, id: &ExecutionId) -> bool {
+        self.actors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(id)
+    }
+
+    /// A slot for one workflow instance in memory. While none is free, one
+    /// idle instance is asked to evict itself every 20 ms; the wait keeps
+    /// its place in the semaphore's queue.
+    pub(super) async fn instance_slot(&self) -> tokio::sync::SemaphorePermit<'_> {
+        if let Ok(p) = self.instance_slots.try_acquire() {
+            return p;
+        }
+        let acquire = self.instance_slots.acquire();
+        tokio::pin!(acquire);
+        loop {
+            self.pressure.notify_one();
+            tokio::select! {
+                p = &mut acquire => {
+                    return p.expect("the instance semaphore is never closed");
+                }
+                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+            }
+        }
+    }
+}
