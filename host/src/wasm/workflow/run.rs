@@ -1,0 +1,237 @@
+//! Running a workflow component: its store (deterministic WASI, limits,
+//! the host behind the imports), `run`, a query on the final state, the
+//! `handlers` export read at deploy, and what a trap means to a person.
+
+use super::*;
+
+/// A query answered after `run` returned: its result, or why it failed.
+pub type FinalAnswer = Result<Result<Payload, Failure>, String>;
+
+fn new_store(
+    engine: &Engine,
+    config: &SandboxConfig,
+    seed: u64,
+    host: Box<dyn WorkflowHost>,
+) -> Store<WfState> {
+    let clock = WorkflowClock::default();
+    clock.set_ms(host.now_ms());
+    let output = Capture::new(config.output_cap);
+    let state = WfState {
+        wasi: wasi::workflow_ctx(&clock, seed, &output),
+        table: ResourceTable::new(),
+        host,
+        clock,
+        output,
+        memory: MemoryLimiter {
+            max_bytes: config.memory_limit_bytes,
+        },
+        cpu: CpuBudget::new(config.cpu_deadline),
+    };
+    let mut store = Store::new(engine, state);
+    store.limiter(|s| &mut s.memory);
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|mut ctx| {
+        ctx.data_mut().cpu.tick().map_err(wasmtime::Error::new)?;
+        // Yield so one busy guest cannot hold a scheduler thread for its
+        // whole deadline.
+        Ok(UpdateDeadline::Yield(1))
+    });
+    store
+}
+
+pub(in crate::wasm) async fn run(
+    engine: &Engine,
+    pre: &WorkflowPre<WfState>,
+    config: &SandboxConfig,
+    input: Vec<u8>,
+    seed: u64,
+    host: Box<dyn WorkflowHost>,
+) -> (RunOutcome, Box<dyn WorkflowHost>) {
+    let (outcome, _, host) = run_then_query(engine, pre, config, input, seed, host, None).await;
+    (outcome, host)
+}
+
+/// Runs `run`, and when it returns and `query` is given, asks the same
+/// instance the query (answered from the final state).
+pub(in crate::wasm) async fn run_then_query(
+    engine: &Engine,
+    pre: &WorkflowPre<WfState>,
+    config: &SandboxConfig,
+    input: Vec<u8>,
+    seed: u64,
+    host: Box<dyn WorkflowHost>,
+    query: Option<(String, Payload)>,
+) -> (RunOutcome, Option<FinalAnswer>, Box<dyn WorkflowHost>) {
+    let t0 = std::time::Instant::now();
+    let mut store = new_store(engine, config, seed, host);
+    let mut answer = None;
+    let result = async {
+        let instance = pre.instantiate_async(&mut store).await?;
+        crate::metrics::INSTANTIATE_LATENCY.observe(t0.elapsed());
+        let r = instance.call_run(&mut store, &input).await?;
+        if let Some((name, qinput)) = query {
+            store.data_mut().cpu.reset();
+            answer = Some(
+                match instance.call_query(&mut store, &name, &qinput.0).await {
+                    Ok(a) => Ok(a.map(Payload).map_err(failure_from_wit)),
+                    Err(e) => Err(trap_reason(&e, &[])),
+                },
+            );
+        }
+        Ok::<_, wasmtime::Error>(r)
+    }
+    .await;
+    let outcome = match result {
+        Ok(Ok(output)) => RunOutcome::Returned(Ok(Payload(output))),
+        Ok(Err(failure)) => RunOutcome::Returned(Err(failure_from_wit(failure))),
+        Err(e) => match e.downcast::<HostStop>() {
+            Ok(stop) => RunOutcome::Stopped(stop),
+            Err(e) => {
+                let tail = store.data().output.drain_lines(true);
+                RunOutcome::Trapped(trap_reason(&e, &tail))
+            }
+        },
+    };
+    store.data_mut().flush_output(true);
+    (outcome, answer, store.into_data().host)
+}
+
+/// Asks a workflow component which signal, query and update names it serves.
+pub(in crate::wasm) async fn handler_names(
+    engine: &Engine,
+    pre: &WorkflowPre<WfState>,
+    config: &SandboxConfig,
+) -> Result<HandlerNames, crate::wasm::ModuleError> {
+    let mut store = new_store(engine, config, 0, Box::new(NoHost));
+    let call = async {
+        let instance = pre.instantiate_async(&mut store).await?;
+        instance.call_handlers(&mut store).await
+    };
+    let names = tokio::time::timeout(std::time::Duration::from_secs(10), call)
+        .await
+        .map_err(|_| {
+            crate::wasm::ModuleError::Invalid("`handlers` did not return within 10 s".into())
+        })?
+        .map_err(|e| {
+            crate::wasm::ModuleError::Invalid(format!(
+                "`handlers` failed: {}",
+                crate::wasm::error_chain(&e)
+            ))
+        })?;
+    Ok(HandlerNames {
+        signals: names.signals,
+        queries: names.queries,
+        updates: names.updates,
+    })
+}
+
+/// The host of a guest that must not call the runtime (deploy-time inspection).
+struct NoHost;
+
+#[derive(Debug, thiserror::Error)]
+#[error("the runtime is not available while the host inspects the component")]
+struct NotRunning;
+
+fn not_running<T>() -> Result<T, HostStop> {
+    Err(HostStop(Box::new(NotRunning)))
+}
+
+impl WorkflowHost for NoHost {
+    fn start_activity(
+        &mut self,
+        _: String,
+        _: Payload,
+        _: ActivityOptions,
+    ) -> Result<u64, HostStop> {
+        not_running()
+    }
+    fn start_timer(&mut self, _: u64) -> Result<u64, HostStop> {
+        not_running()
+    }
+    fn cancel_activity(&mut self, _: u64) -> Result<(), HostStop> {
+        not_running()
+    }
+    fn patched(&mut self, _: String) -> Result<bool, HostStop> {
+        not_running()
+    }
+    fn receive_signal(&mut self, _: String) -> Result<u64, HostStop> {
+        not_running()
+    }
+    fn start_child(
+        &mut self,
+        _: String,
+        _: Payload,
+        _: Option<String>,
+        _: ParentClosePolicy,
+    ) -> Result<u64, HostStop> {
+        not_running()
+    }
+    fn continue_as_new(&mut self, _: Payload) -> HostStop {
+        HostStop(Box::new(NotRunning))
+    }
+    fn history_info(&self) -> (u64, bool) {
+        (0, false)
+    }
+    fn wait(
+        &mut self,
+        _: Vec<u64>,
+    ) -> Pin<Box<dyn Future<Output = Result<Delivery, HostStop>> + Send + '_>> {
+        Box::pin(async { not_running() })
+    }
+    fn respond(&mut self, _: u64, _: Result<Payload, Failure>) -> Result<(), HostStop> {
+        not_running()
+    }
+    fn complete_update(&mut self, _: String, _: Result<Payload, Failure>) -> Result<(), HostStop> {
+        not_running()
+    }
+    fn now_ms(&self) -> u64 {
+        0
+    }
+    fn random(&mut self) -> u64 {
+        0
+    }
+    fn log(&mut self, _: LogLevel, _: &str) {}
+    fn info(&self) -> WorkflowInfo {
+        WorkflowInfo {
+            workflow_type: String::new(),
+            execution_id: String::new(),
+            module: String::new(),
+            started_at_ms: 0,
+        }
+    }
+}
+
+/// A trap as a person should read it: the cause, then the guest's last words.
+pub(in crate::wasm) fn trap_reason(e: &wasmtime::Error, output_tail: &[String]) -> String {
+    let root = e.root_cause();
+    let mut reason = if let Some(d) = root.downcast_ref::<CpuDeadlineExceeded>() {
+        d.to_string()
+    } else if let Some(m) = root.downcast_ref::<MemoryLimitExceeded>() {
+        m.to_string()
+    } else if let Some(t) = root.downcast_ref::<wasmtime::Trap>() {
+        match t {
+            wasmtime::Trap::StackOverflow => {
+                "the guest overflowed its stack (unbounded recursion?)".to_owned()
+            }
+            wasmtime::Trap::MemoryOutOfBounds => "the guest trapped: it accessed memory out of \
+                 bounds (a stack overflow of a guest whose stack lives in linear memory, such as \
+                 unbounded recursion in Rust, or a bug in unsafe code)"
+                .to_owned(),
+            other => format!("the guest trapped: {other}"),
+        }
+    } else {
+        format!("the guest stopped: {}", crate::wasm::error_chain(e))
+    };
+    let last: Vec<&String> = output_tail.iter().rev().take(5).rev().collect();
+    if !last.is_empty() {
+        reason.push_str("; guest output: ");
+        reason.push_str(
+            &last
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" | "),
+        );
+    }
+    reason
+}
