@@ -26,18 +26,11 @@ use crate::wasm::{
     Delivery, HostStop, LogLevel, Request, UpdateRequest, WorkflowHost, WorkflowInfo,
 };
 
-type Reply = oneshot::Sender<Result<Payload, Failure>>;
+mod commands;
 
-/// What a workflow task's commands turn into.
-pub(super) struct Flush {
-    pub events: Vec<EventKind>,
-    pub tasks: Vec<ActivityTask>,
-    pub timers: Vec<TimerRow>,
-    /// Child executions to create in the same transaction, with their ids.
-    pub children: Vec<(Op, String)>,
-    /// Activities to stop once the cancellation is recorded.
-    pub cancels: Vec<u64>,
-}
+pub(super) use commands::Flush;
+
+type Reply = oneshot::Sender<Result<Payload, Failure>>;
 
 pub(super) struct Driver {
     inner: Arc<Inner>,
@@ -126,141 +119,6 @@ impl Driver {
             .history(&self.id, self.run_start + self.replayer.len())?;
         self.replayer.extend(events);
         Ok(())
-    }
-
-    /// Turns the commands issued since the last wait into the events that
-    /// record them, and the activities and timers they start.
-    pub(super) fn new_command_events(&mut self, now: u64) -> Flush {
-        let mut events = Vec::new();
-        let mut tasks = Vec::new();
-        let mut timers = Vec::new();
-        let mut children = Vec::new();
-        let mut cancels = Vec::new();
-        for (handle, command) in self.replayer.take_new_commands() {
-            match command {
-                Command::Activity {
-                    name,
-                    input,
-                    options,
-                } => {
-                    tasks.push(ActivityTask {
-                        execution: self.id.clone(),
-                        handle,
-                        name: name.clone(),
-                        input: input.clone(),
-                        options: options.clone(),
-                        attempt: 1,
-                        not_before_ms: 0,
-                        epoch: self.resets,
-                        cancelled: false,
-                        scheduled_at_ms: now,
-                    });
-                    events.push(EventKind::ActivityScheduled {
-                        handle,
-                        name,
-                        input,
-                        options,
-                    });
-                }
-                Command::Patch { id } => events.push(EventKind::PatchMarker {
-                    handle,
-                    patch_id: id,
-                }),
-                Command::ReceiveSignal { name } => {
-                    events.push(EventKind::SignalAwaited { handle, name })
-                }
-                Command::CancelActivity { target } => {
-                    events.push(EventKind::ActivityCancelRequested { handle, target });
-                    cancels.push(target);
-                }
-                Command::StartChild {
-                    workflow_type,
-                    id,
-                    input,
-                    policy,
-                } => {
-                    let opts = StartOptions {
-                        id: Some(id.clone()),
-                        parent: Some(ParentLink {
-                            id: self.id.clone(),
-                            handle,
-                            epoch: self.resets,
-                            close_policy: policy,
-                        }),
-                        ..StartOptions::default()
-                    };
-                    let started = self
-                        .inner
-                        .new_run(&workflow_type, input.clone(), &opts)
-                        .and_then(|run| match self.inner.store.execution(&run.0.id)? {
-                            Some(r) if !r.status.is_closed() => Err(EngineError::Conflict(
-                                format!("execution {id} is already running"),
-                            )),
-                            _ => Ok(run),
-                        });
-                    events.push(EventKind::ChildStarted {
-                        handle,
-                        workflow_type: workflow_type
-                            .parse()
-                            .unwrap_or_else(|_| "invalid".parse().expect("a valid name")),
-                        child_id: id.clone(),
-                        input,
-                        policy,
-                    });
-                    match started {
-                        Ok((record, started)) => children.push((
-                            Op::CreateExecution {
-                                record: Box::new(record),
-                                started,
-                                reuse: Reuse::IfClosed,
-                            },
-                            id,
-                        )),
-                        Err(e) => events.push(EventKind::ChildCompleted {
-                            handle,
-                            child_id: id,
-                            output: None,
-                            failure: Some(Failure::new(
-                                "child-not-started",
-                                format!("the child could not start: {e}"),
-                            )),
-                        }),
-                    }
-                }
-                Command::CompleteUpdate { update_id, outcome } => {
-                    let (output, failure) = match outcome {
-                        Ok(o) => (Some(o), None),
-                        Err(f) => (None, Some(f)),
-                    };
-                    events.push(EventKind::UpdateCompleted {
-                        handle,
-                        update_id,
-                        output,
-                        failure,
-                    });
-                }
-                Command::Timer { duration_ms } => {
-                    let fire_at_ms = now.saturating_add(duration_ms);
-                    timers.push(TimerRow {
-                        due_ms: fire_at_ms,
-                        execution: self.id.clone(),
-                        handle,
-                    });
-                    events.push(EventKind::TimerStarted {
-                        handle,
-                        duration_ms,
-                        fire_at_ms,
-                    });
-                }
-            }
-        }
-        Flush {
-            events,
-            tasks,
-            timers,
-            children,
-            cancels,
-        }
     }
 
     /// Commits the commands issued since the last wait, then starts what they
