@@ -57,6 +57,16 @@ pub fn parse_json(flag: &str, text: Option<String>) -> Result<serde_json::Value>
     }
 }
 
+/// `cancel` or `terminate` an execution, with an optional reason.
+pub async fn end(client: &Client, id: &str, action: &str, reason: Option<String>) -> Result<()> {
+    client
+        .post_empty(
+            &format!("/v1/executions/{}/{action}", enc(id)),
+            &crate::api::dto::ReasonRequest { reason },
+        )
+        .await
+}
+
 pub async fn result(client: &Client, id: &str, wait: bool) -> Result<i32> {
     let path = format!(
         "/v1/executions/{}/result?wait={wait}&timeout_ms=30000",

@@ -319,22 +319,12 @@ pub async fn run(cli: Cli) -> Result<i32> {
             executions::start(&client, args).await
         }
         Command::Cancel { id, reason } => {
-            client
-                .post_empty(
-                    &format!("/v1/executions/{}/cancel", client::enc(&id)),
-                    &crate::api::dto::ReasonRequest { reason },
-                )
-                .await?;
+            executions::end(&client, &id, "cancel", reason).await?;
             println!("cancellation of {id} requested");
             Ok(0)
         }
         Command::Terminate { id, reason } => {
-            client
-                .post_empty(
-                    &format!("/v1/executions/{}/terminate", client::enc(&id)),
-                    &crate::api::dto::ReasonRequest { reason },
-                )
-                .await?;
+            executions::end(&client, &id, "terminate", reason).await?;
             println!("{id} terminated");
             Ok(0)
         }
