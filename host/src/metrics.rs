@@ -104,6 +104,7 @@ pub static CACHE_HITS: Counter = Counter::new();
 pub static EVICTIONS: Counter = Counter::new();
 pub static ACTIVITY_ATTEMPTS: Counter = Counter::new();
 pub static ACTIVITY_FAILURES: Counter = Counter::new();
+pub static ACTIVITY_INSTANCES_REUSED: Counter = Counter::new();
 pub static STORE_WRITE_FAILURES: Counter = Counter::new();
 pub static EXECUTIONS_STARTED: Counter = Counter::new();
 
@@ -125,7 +126,7 @@ pub fn closed(status: &str) {
 /// Renders every metric in the Prometheus text exposition format.
 pub fn render() -> String {
     let mut out = String::new();
-    let counters: [(&str, &str, u64); 9] = [
+    let counters: [(&str, &str, u64); 10] = [
         (
             "weft_executions_started_total",
             "Executions (runs) started since the host started.",
@@ -160,6 +161,11 @@ pub fn render() -> String {
             "weft_activity_attempt_failures_total",
             "Activity attempts that failed.",
             ACTIVITY_FAILURES.get(),
+        ),
+        (
+            "weft_activity_instances_reused_total",
+            "Activity attempts served by an instance kept from an earlier attempt.",
+            ACTIVITY_INSTANCES_REUSED.get(),
         ),
         (
             "weft_store_write_failures_total",

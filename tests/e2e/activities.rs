@@ -22,6 +22,26 @@ fn failed_attempts(host: &Host, id: &str) -> usize {
 }
 
 #[test]
+fn an_activity_instance_serves_later_attempts_until_it_traps() {
+    let host = Host::start();
+    host.deploy_examples();
+    // `instance_uses` answers how many attempts its instance has served.
+    let id = host.start_execution("misbehave", json!({"mode": "reuse"}));
+    host.eventually("the third call to trap", |h| failed_attempts(h, &id) == 1);
+    let failure = events(&host, &id, "activity_attempt_failed")[0]["event"]["failure"].clone();
+    assert_eq!(failure["kind"], "activity-trap", "{failure}");
+    host.advance(1);
+    let r = host.wait_result(&id);
+    // The first instance served the first two calls and trapped in the
+    // third; the retry ran in a fresh one, which also served the fourth.
+    assert_eq!(r["output"], "1,2,1,2", "{r}");
+    // Five attempts, two instances: the second call, the third's first
+    // attempt and the fourth call ran in a kept instance.
+    assert_eq!(host.metric("weft_activity_instances_reused_total"), 3.0);
+    assert_eq!(host.metric("weft_activity_instantiate_seconds_count"), 2.0);
+}
+
+#[test]
 fn frequent_polling_resumes_from_the_last_heartbeat() {
     let host = Host::start();
     host.deploy_examples();

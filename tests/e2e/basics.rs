@@ -178,8 +178,10 @@ fn the_manual_clock_never_goes_back_across_a_restart() {
     );
 }
 
-/// Six executions, room for two instances, and no idle eviction: the later
-/// loads only get a slot because idle instances make room when asked. The
+/// Six executions, room for two workflow instances, a pool of three instance
+/// slots, and no idle eviction: the later loads only get a slot because idle
+/// instances make room when asked, and activities share the one slot left
+/// (an idle activity instance gives it up when a workflow needs it). The
 /// metrics count what happened.
 #[test]
 fn a_full_instance_budget_evicts_idle_instances_and_metrics_count_it() {
@@ -187,6 +189,8 @@ fn a_full_instance_budget_evicts_idle_instances_and_metrics_count_it() {
         "--manual-clock",
         "--max-instances",
         "2",
+        "--instance-pool",
+        "3",
         "--evict-after-ms",
         "600000",
     ]);
@@ -215,4 +219,5 @@ fn a_full_instance_budget_evicts_idle_instances_and_metrics_count_it() {
     assert!(host.metric("weft_workflow_task_seconds_count") >= 6.0);
     assert!(host.metric("weft_instantiate_seconds_count") >= 6.0);
     assert!(host.metric("weft_commit_seconds_count") > 0.0);
+    assert!(host.metric("weft_activity_instances_reused_total") > 0.0);
 }

@@ -320,7 +320,28 @@ fn http_get(_ctx: &ActivityCtx, url: String) -> Result<String, Failure> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
+#[derive(Deserialize)]
+struct Uses {
+    /// Panic on the first attempt (the retry then runs in a fresh instance).
+    #[serde(default)]
+    trap: bool,
+}
+
+/// Attempts this instance has served, this one included.
+static SERVED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// How many attempts the instance running it has served: the host keeps an
+/// instance that returned for later attempts and drops one that trapped.
+fn instance_uses(ctx: &ActivityCtx, input: Uses) -> Result<u32, Failure> {
+    let n = SERVED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    if input.trap && ctx.attempt == 1 {
+        panic!("asked to trap on the first attempt");
+    }
+    Ok(n)
+}
+
 weft_sdk::export_activities!(
+    instance_uses,
     http_get,
     read_env,
     read_file,

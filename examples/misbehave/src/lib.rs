@@ -6,7 +6,9 @@
 //! `recurse` (overflows its stack), `flood` (prints 200,000 lines),
 //! `parent` (waits on a sleeping child), `orphans` (starts two sleeping
 //! children, one with each parent-close policy, and returns), `flaky` (calls the `flaky` activity, which fails
-//! its first `fail_times` attempts, with at most 5 attempts).
+//! its first `fail_times` attempts, with at most 5 attempts), `reuse` (calls
+//! `instance_uses` four times, the third trapping once, and returns what each
+//! call answered).
 
 use weft_sdk::prelude::*;
 
@@ -26,6 +28,11 @@ struct Sleep {
 #[derive(Serialize)]
 struct Flaky {
     fail_times: u32,
+}
+
+#[derive(Serialize)]
+struct Uses {
+    trap: bool,
 }
 
 #[derive(Default)]
@@ -66,6 +73,16 @@ impl Workflow for Misbehave {
                 };
                 let attempt: u32 = ctx.activity_with("flaky", &flaky, &options)?;
                 Ok(format!("succeeded on attempt {attempt}"))
+            }
+            "reuse" => {
+                let options = ActivityOptions::default()
+                    .retry(RetryPolicy::attempts(2).initial_interval(Duration::from_millis(1)));
+                let mut answers = Vec::new();
+                for trap in [false, false, true, false] {
+                    let n: u32 = ctx.activity_with("instance_uses", &Uses { trap }, &options)?;
+                    answers.push(n.to_string());
+                }
+                Ok(answers.join(","))
             }
             // Wrong use of the imports: waits on a handle it never got.
             "misuse" => {

@@ -52,6 +52,12 @@ pub struct HostArgs {
     /// evicted early and loads wait for a slot.
     #[arg(long, default_value_t = 2_000)]
     pub max_instances: usize,
+    /// Instances (workflows, activity attempts) the sandbox's pool holds at
+    /// once; default: --max-instances + 256 activity attempts + 64 spare.
+    /// 0 maps each instance on its own (slower; for components that need
+    /// more than 2 memories or 4 tables).
+    #[arg(long)]
+    pub instance_pool: Option<u32>,
     /// Where compiled components are cached by content hash (default:
     /// DATA/compiled). Hosts may share one; every entry is checked against
     /// this build of the host before use.
@@ -64,6 +70,7 @@ impl HostArgs {
         let mut c = EngineConfig::new(data);
         c.manual_clock = self.manual_clock;
         c.max_instances = self.max_instances;
+        c.instance_pool = self.instance_pool;
         if let Some(dir) = &self.compile_cache {
             c.compile_cache = dir.clone();
         }

@@ -64,6 +64,10 @@ pub struct EngineConfig {
     /// idle instances are evicted. Bounds memory and the address space a
     /// burst (a recovery of thousands) may take.
     pub max_instances: usize,
+    /// Slots of the sandbox's instance pool; `None` sizes it for
+    /// `max_instances` workflows, `max_concurrent_activities` attempts and
+    /// [`POOL_SPARE_SLOTS`] more; 0 allocates each instance on its own.
+    pub instance_pool: Option<u32>,
     pub max_module_bytes: usize,
     /// Largest payload (an input, an output, a signal) the host accepts.
     pub max_payload_bytes: usize,
@@ -74,7 +78,19 @@ pub struct EngineConfig {
     pub history_max_bytes: u64,
 }
 
+/// Pool slots beyond workflows and activity attempts: queries on closed
+/// executions, upgrade dry runs, deploy-time inspection.
+pub const POOL_SPARE_SLOTS: usize = 64;
+
 impl EngineConfig {
+    /// The instance pool's size (see [`EngineConfig::instance_pool`]).
+    pub fn pool_slots(&self) -> u32 {
+        self.instance_pool.unwrap_or_else(|| {
+            let n = self.max_instances.max(1) + self.max_concurrent_activities.max(1);
+            u32::try_from(n + POOL_SPARE_SLOTS).unwrap_or(u32::MAX)
+        })
+    }
+
     pub fn new(data_dir: PathBuf) -> Self {
         Self {
             compile_cache: data_dir.join("compiled"),
@@ -87,6 +103,7 @@ impl EngineConfig {
             default_retry: RetryPolicy::default(),
             max_concurrent_activities: 256,
             max_instances: 2_000,
+            instance_pool: None,
             max_module_bytes: 100 << 20,
             max_payload_bytes: 2 << 20,
             history_warn_events: 10_240,
@@ -186,6 +203,7 @@ impl Engine {
             cpu_deadline: config.cpu_deadline,
             memory_limit_bytes: config.memory_limit_bytes,
             output_cap: 64 << 10,
+            pool_slots: config.pool_slots(),
         })?;
         let clock = if config.manual_clock {
             Clock::manual(store.manual_clock_ms()?.unwrap_or(0))
@@ -510,6 +528,8 @@ impl Engine {
             cpu_deadline: Duration::from_secs(30),
             memory_limit_bytes: 1 << 30,
             output_cap: 64 << 10,
+            // One replay at a time: nothing to pool.
+            pool_slots: 0,
         })?)
     }
 }

@@ -1,5 +1,7 @@
-//! The activity world: one fresh instance per attempt, ordinary WASI with no
-//! doors opened, output captured, and a wall-clock limit on the attempt.
+//! The activity world: ordinary WASI with only the doors the operator opened,
+//! output captured, and a wall-clock limit on each attempt. An instance that
+//! served an attempt cleanly serves later ones of its module; a trap or a
+//! timeout drops it.
 
 use std::time::Duration;
 
@@ -15,6 +17,7 @@ use super::limits::MemoryLimiter;
 use super::wasi::{self, Capture};
 use super::{ModuleError, SandboxConfig};
 use crate::model::{Doors, Failure, Payload};
+use tokio::sync::OwnedSemaphorePermit;
 
 #[derive(Debug, Clone)]
 pub struct ActivityInfo {
@@ -161,45 +164,107 @@ pub(super) async fn list(
     Ok(names)
 }
 
+/// An activity instance between two attempts: it served one without
+/// trapping or timing out, so the next attempt of the same module may run
+/// in it instead of a fresh one (like a worker process serving task after
+/// task). Holds its pool slot.
+pub(super) struct Warm {
+    store: Store<ActState>,
+    instance: Activity,
+    output: Capture,
+    doors: Doors,
+    uses: u32,
+    _slot: Option<OwnedSemaphorePermit>,
+}
+
+/// Attempts one instance serves before it is dropped for a fresh one, so
+/// whatever a guest leaks between attempts stays bounded.
+const MAX_USES: u32 = 1_000;
+
+impl Warm {
+    /// Whether it may serve an attempt with these doors (the module's doors
+    /// are set at deploy, but a redeploy may open others).
+    pub(super) fn fits(&self, doors: &Doors) -> bool {
+        self.doors == *doors
+    }
+}
+
+/// Runs one attempt, in `warm` if given, else in a fresh instance that takes
+/// `slot`. Returns the instance when it may serve another attempt.
 pub(super) async fn run(
     engine: &Engine,
     pre: &ActivityPre<ActState>,
     config: &SandboxConfig,
     call: ActivityCall,
-) -> (ActivityOutcome, Vec<String>) {
-    let output = Capture::new(config.output_cap);
-    let t0 = std::time::Instant::now();
-    let mut store = match new_store(
-        engine,
-        config,
-        Some(call.info.clone()),
-        Some(call.heartbeat.clone()),
-        &output,
-        &call.doors,
-    ) {
-        Ok(s) => s,
-        Err(reason) => return (ActivityOutcome::Trapped(reason), Vec::new()),
-    };
+    warm: Option<Warm>,
+    slot: impl std::future::Future<Output = Option<OwnedSemaphorePermit>>,
+) -> (ActivityOutcome, Vec<String>, Option<Warm>) {
     let name = call.info.name.clone();
+    let output = match &warm {
+        Some(w) => w.output.clone(),
+        None => Capture::new(config.output_cap),
+    };
     let attempt = async {
-        let instance = pre.instantiate_async(&mut store).await?;
-        crate::metrics::ACTIVITY_INSTANTIATE_LATENCY.observe(t0.elapsed());
-        instance
-            .call_execute(&mut store, &name, &call.input.0)
+        let mut w = match warm {
+            Some(w) => w,
+            None => {
+                let slot = slot.await;
+                let t0 = std::time::Instant::now();
+                let output = output.clone();
+                let mut store = new_store(engine, config, None, None, &output, &call.doors)?;
+                let instance = pre
+                    .instantiate_async(&mut store)
+                    .await
+                    .map_err(|e| super::workflow::trap_reason(&e, &[]))?;
+                crate::metrics::ACTIVITY_INSTANTIATE_LATENCY.observe(t0.elapsed());
+                Warm {
+                    store,
+                    instance,
+                    output,
+                    doors: call.doors.clone(),
+                    uses: 0,
+                    _slot: slot,
+                }
+            }
+        };
+        w.uses += 1;
+        let data = w.store.data_mut();
+        data.info = Some(call.info.clone());
+        data.heartbeat = Some(call.heartbeat.clone());
+        // Yield at every tick so that the attempt's timeout can cancel a busy
+        // guest.
+        w.store.set_epoch_deadline(1);
+        match w
+            .instance
+            .call_execute(&mut w.store, &name, &call.input.0)
             .await
+        {
+            Ok(r) => Ok((r, w)),
+            Err(e) => Err(super::workflow::trap_reason(&e, &[])),
+        }
     };
-    let outcome = match tokio::time::timeout(call.timeout, attempt).await {
-        Err(_) => ActivityOutcome::TimedOut(call.timeout),
-        Ok(Ok(Ok(out))) => ActivityOutcome::Returned(Ok(Payload(out))),
-        Ok(Ok(Err(f))) => ActivityOutcome::Returned(Err(Failure {
-            kind: f.kind,
-            message: f.message,
-            details: f
-                .details
-                .map(|d| serde_json::from_slice(&d).unwrap_or_else(|_| Payload(d).to_json())),
-            non_retryable: f.non_retryable,
-        })),
-        Ok(Err(e)) => ActivityOutcome::Trapped(super::workflow::trap_reason(&e, &[])),
+    // An instance that trapped or was stopped mid-call is dropped with
+    // whatever state it was in.
+    let (outcome, warm) = match tokio::time::timeout(call.timeout, attempt).await {
+        Err(_) => (ActivityOutcome::TimedOut(call.timeout), None),
+        Ok(Err(reason)) => (ActivityOutcome::Trapped(reason), None),
+        Ok(Ok((result, mut w))) => {
+            let outcome = ActivityOutcome::Returned(match result {
+                Ok(out) => Ok(Payload(out)),
+                Err(f) => Err(Failure {
+                    kind: f.kind,
+                    message: f.message,
+                    details: f.details.map(|d| {
+                        serde_json::from_slice(&d).unwrap_or_else(|_| Payload(d).to_json())
+                    }),
+                    non_retryable: f.non_retryable,
+                }),
+            });
+            let data = w.store.data_mut();
+            data.info = None;
+            data.heartbeat = None;
+            (outcome, (w.uses < MAX_USES).then_some(w))
+        }
     };
-    (outcome, output.drain_lines(true))
+    (outcome, output.drain_lines(true), warm)
 }

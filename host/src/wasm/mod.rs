@@ -9,6 +9,7 @@ mod bindings;
 mod http;
 pub mod inspect;
 mod limits;
+mod pool;
 mod wasi;
 mod workflow;
 
@@ -18,6 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine};
 
@@ -58,6 +60,11 @@ pub enum ModuleError {
     MissingExport(String),
     #[error("the activity component failed to list its activities: {0}")]
     ActivityList(String),
+    #[error(
+        "cannot set up the instance pool of {slots} slots ({reason}): lower --max-instances, or \
+         start the host with --instance-pool 0 to allocate instances one by one"
+    )]
+    Pool { slots: u32, reason: String },
 }
 
 /// What deploying a component found in it.
@@ -77,6 +84,9 @@ pub struct SandboxConfig {
     pub memory_limit_bytes: usize,
     /// Cap on a guest's captured stdout/stderr between two flushes.
     pub output_cap: usize,
+    /// Instances that may be alive at once, each in a slot of a pool set up
+    /// once (memory, tables, stack); 0 allocates each instance on its own.
+    pub pool_slots: u32,
 }
 
 /// A compiled component with its pre-linked instance template.
@@ -94,6 +104,11 @@ pub struct Runtime {
     config: SandboxConfig,
     cache: Mutex<HashMap<ModuleHash, Loaded>>,
     stop_ticker: Arc<AtomicBool>,
+    /// One permit per pool slot: an instantiation waits for a free slot
+    /// instead of failing on a full pool.
+    slots: Option<Arc<tokio::sync::Semaphore>>,
+    /// Activity instances between attempts, by module.
+    idle: Mutex<HashMap<ModuleHash, Vec<activity::Warm>>>,
 }
 
 impl Drop for Runtime {
@@ -111,8 +126,14 @@ impl Runtime {
             .epoch_interruption(true)
             .cranelift_nan_canonicalization(true)
             .relaxed_simd_deterministic(true);
+        if config.pool_slots > 0 {
+            wc.allocation_strategy(pool::strategy(config.pool_slots));
+        }
         // Threads are not compiled into this build of wasmtime at all.
-        let engine = Engine::new(&wc).map_err(|e| ModuleError::Invalid(e.to_string()))?;
+        let engine = Engine::new(&wc).map_err(|e| ModuleError::Pool {
+            slots: config.pool_slots,
+            reason: error_chain(&e),
+        })?;
         let workflow_linker =
             workflow::linker(&engine).map_err(|e| ModuleError::Invalid(e.to_string()))?;
         let activity_linker =
@@ -136,9 +157,12 @@ impl Runtime {
             engine,
             workflow_linker,
             activity_linker,
-            config,
             cache: Mutex::new(HashMap::new()),
             stop_ticker,
+            slots: (config.pool_slots > 0)
+                .then(|| Arc::new(tokio::sync::Semaphore::new(config.pool_slots as usize))),
+            idle: Mutex::new(HashMap::new()),
+            config,
         }))
     }
 
@@ -148,6 +172,7 @@ impl Runtime {
     pub async fn inspect(&self, hash: &ModuleHash, bytes: &[u8]) -> Result<Inspected, ModuleError> {
         inspect::check_header(bytes)?;
         let loaded = self.load(hash, || Ok(bytes.to_vec())).await?;
+        let _slot = self.slot().await;
         match loaded.kind {
             ModuleKind::Workflow => {
                 let pre = loaded
@@ -298,6 +323,7 @@ impl Runtime {
                 host,
             );
         };
+        let _slot = self.slot().await;
         workflow::run(&self.engine, &pre, &self.config, input, seed, host).await
     }
 
@@ -332,6 +358,7 @@ impl Runtime {
                 )
             }
         };
+        let _slot = self.slot().await;
         workflow::run_then_query(
             &self.engine,
             &pre,
@@ -366,9 +393,51 @@ impl Runtime {
                 Vec::new(),
             );
         };
-        activity::run(&self.engine, &pre, &self.config, call).await
+        let warm = {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            let list = idle.entry(*hash).or_default();
+            // Most recently used first: its pages are the warmest.
+            let at = list.iter().rposition(|w| w.fits(&call.doors));
+            at.map(|i| list.swap_remove(i))
+        };
+        if warm.is_some() {
+            crate::metrics::ACTIVITY_INSTANCES_REUSED.inc();
+        }
+        let (outcome, lines, warm) =
+            activity::run(&self.engine, &pre, &self.config, call, warm, self.slot()).await;
+        if let Some(w) = warm {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            let list = idle.entry(*hash).or_default();
+            if list.len() < IDLE_ACTIVITY_INSTANCES {
+                list.push(w);
+            }
+        }
+        (outcome, lines)
+    }
+
+    /// A slot of the instance pool, held while an instance lives (none
+    /// without a pool). With no slot free, an idle activity instance gives
+    /// up its own before this waits for one.
+    async fn slot(&self) -> Option<OwnedSemaphorePermit> {
+        let slots = self.slots.as_ref()?;
+        loop {
+            if let Ok(p) = slots.clone().try_acquire_owned() {
+                return Some(p);
+            }
+            let evicted = {
+                let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+                idle.values_mut().find_map(|list| list.pop())
+            };
+            if evicted.is_none() {
+                // The semaphore is never closed.
+                return slots.clone().acquire_owned().await.ok();
+            }
+        }
     }
 }
+
+/// Idle activity instances kept per module.
+const IDLE_ACTIVITY_INSTANCES: usize = 32;
 
 /// An error and its causes on one line.
 fn error_chain(e: &wasmtime::Error) -> String {
