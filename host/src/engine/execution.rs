@@ -277,7 +277,7 @@ async fn close(
     // Forget only after the close is durable: a wake in between finds the
     // old mailbox, not a fresh instance replaying a closed execution.
     inner.forget(id);
-    inner.closed.send_modify(|n| *n += 1);
+    inner.settled.changed(id);
     inner.updates.send_modify(|n| *n += 1);
     if outcome.is_some() {
         if let Some(parent) = &record.parent {

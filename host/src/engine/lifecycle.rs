@@ -211,7 +211,7 @@ impl Inner {
             if let Some(parent) = &record.parent {
                 self.wake(&parent.id);
             }
-            self.closed.send_modify(|n| *n += 1);
+            self.settled.changed(id);
             self.updates.send_modify(|n| *n += 1);
             self.close_children(&history).await;
             Ok(())

@@ -16,6 +16,7 @@ mod queues;
 mod recovery;
 pub mod replay;
 mod reset;
+mod settled;
 mod timers;
 mod versions;
 
@@ -149,8 +150,8 @@ pub(crate) struct Inner {
     pressure: tokio::sync::Notify,
     /// Serializes manual clock moves (stored, then applied).
     clock_moves: tokio::sync::Mutex<()>,
-    /// Bumped whenever an execution closes or stalls; result waiters watch it.
-    closed: watch::Sender<u64>,
+    /// Result waiters, woken when their execution closes or stalls.
+    settled: settled::Settled,
     /// Executions moved to another module whose instance must load again.
     reloads: Mutex<std::collections::HashSet<ExecutionId>>,
     /// Bumped whenever an update completes (or its execution closes).
@@ -222,7 +223,7 @@ impl Engine {
             config,
             actors: Mutex::new(HashMap::new()),
             timer_tx,
-            closed: watch::channel(0).0,
+            settled: settled::Settled::default(),
             reloads: Mutex::new(std::collections::HashSet::new()),
             updates: watch::channel(0).0,
             activity_stops: Mutex::new(HashMap::new()),
@@ -441,21 +442,29 @@ impl Engine {
         id: &str,
         wait: Option<Duration>,
     ) -> Result<ExecutionRecord, EngineError> {
-        let mut rx = self.inner.closed.subscribe();
-        let deadline = wait.map(|w| tokio::time::Instant::now() + w);
+        let Some(wait) = wait else {
+            return self.execution(id);
+        };
+        let deadline = tokio::time::Instant::now() + wait;
+        let key: ExecutionId = id.parse().map_err(|_| EngineError::no_execution(id))?;
         loop {
-            let record = self.execution(id)?;
-            let Some(deadline) = deadline else {
-                return Ok(record);
+            let notify = self.inner.settled.watch(&key);
+            let (record, changed) = {
+                let changed = notify.notified();
+                tokio::pin!(changed);
+                changed.as_mut().enable();
+                let record = self.execution(id);
+                match &record {
+                    Ok(r) if !r.status.is_settled() => {
+                        let woke = tokio::time::timeout_at(deadline, changed).await.is_ok();
+                        (record, woke)
+                    }
+                    _ => (record, false),
+                }
             };
-            if record.status.is_settled() {
-                return Ok(record);
-            }
-            if tokio::time::timeout_at(deadline, rx.changed())
-                .await
-                .is_err()
-            {
-                return Ok(record);
+            if !changed {
+                self.inner.settled.release(&key, notify);
+                return record;
             }
         }
     }

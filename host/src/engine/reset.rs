@@ -125,7 +125,7 @@ impl Engine {
             }
             if record.status.is_settled() && record.status != ExecutionStatus::Stalled {
                 // Result waiters see it running again.
-                self.inner.closed.send_modify(|n| *n += 1);
+                self.inner.settled.changed(&record.id);
             }
             self.inner.reload(&record.id);
             return Ok(ResetReport {
