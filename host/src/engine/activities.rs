@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use super::queues::{Dispatch, WorkerTask};
 use super::Inner;
-use crate::model::{ActivityOptions, Event, EventKind, ExecutionId, Failure, Payload};
+use crate::model::{
+    ActivityOptions, Doors, Event, EventKind, ExecutionId, Failure, ModuleHash, Payload,
+};
 use crate::store::Op;
 use crate::wasm::{ActivityCall, ActivityInfo, ActivityOutcome, HeartbeatSink, ModuleError};
 
@@ -347,10 +349,15 @@ async fn attempt(
     start_to_close: u64,
     stopped: &tokio::sync::watch::Receiver<bool>,
 ) -> Result<Payload, Failure> {
-    let details = inner
-        .store
-        .heartbeat(&task.execution, task.epoch, task.handle)
-        .unwrap_or_default();
+    let context =
+        match inner
+            .store
+            .attempt_context(&task.name, &task.execution, task.epoch, task.handle)
+        {
+            Ok(c) => c,
+            Err(e) => return Err(Failure::new("host-error", e.to_string())),
+        };
+    let details = context.heartbeat;
     let started = Arc::new(AtomicU64::new(inner.clock.now_ms()));
     let last_beat = Arc::new(AtomicU64::new(inner.clock.now_ms()));
     let seq = Arc::new(AtomicU64::new(0));
@@ -416,7 +423,7 @@ async fn attempt(
     };
     match task.options.task_queue.clone() {
         None => {
-            let run = run_component(inner, task, info, start_to_close, sink);
+            let run = run_component(inner, task, context.module, info, start_to_close, sink);
             tokio::select! {
                 r = run => r,
                 f = watchdog => Err(f),
@@ -476,13 +483,14 @@ async fn attempt(
 async fn run_component(
     inner: &Arc<Inner>,
     task: &ActivityTask,
+    module: Option<(ModuleHash, Doors)>,
     info: ActivityInfo,
     start_to_close: u64,
     heartbeat: HeartbeatSink,
 ) -> Result<Payload, Failure> {
-    let module = match inner.store.activity_module(&task.name) {
-        Ok(Some(m)) => m,
-        Ok(None) => {
+    let (module, doors) = match module {
+        Some(m) => m,
+        None => {
             return Err(Failure::new(
                 "activity-not-found",
                 format!(
@@ -492,15 +500,7 @@ async fn run_component(
                 ),
             ))
         }
-        Err(e) => return Err(Failure::new("host-error", e.to_string())),
     };
-    let doors = inner
-        .store
-        .module_meta(&module)
-        .ok()
-        .flatten()
-        .map(|m| m.doors)
-        .unwrap_or_default();
     let call = ActivityCall {
         input: task.input.clone(),
         info,

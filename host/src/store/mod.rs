@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use error::{OpError, StoreError};
 
 use crate::model::{
-    Event, EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, Failure, ModuleHash,
+    Doors, Event, EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, Failure, ModuleHash,
     ModuleMeta, Payload, TypeName, WorkflowVersion,
 };
 use committer::{from_json, Request};
@@ -311,19 +311,7 @@ impl Store {
         epoch: u32,
         handle: u64,
     ) -> Result<Option<Payload>, StoreError> {
-        self.reading(|txn| {
-            let table = txn.open_table(tables::HEARTBEATS)?;
-            let found = table
-                .get((id.as_str(), epoch, handle))?
-                .map(|g| g.value().to_vec());
-            Ok(match found {
-                Some(raw) => {
-                    let beat: committer::Beat = from_json("heartbeat", &raw)?;
-                    beat.details
-                }
-                None => None,
-            })
-        })
+        self.reading(|txn| read_heartbeat(txn, id, epoch, handle))
     }
 
     /// The versions of a workflow type, oldest first.
@@ -338,11 +326,37 @@ impl Store {
         })
     }
 
-    pub fn activity_module(&self, name: &str) -> Result<Option<ModuleHash>, StoreError> {
+    /// What one activity attempt needs, in one read: the component serving
+    /// `name` with the doors opened for it (none if no deployed component
+    /// serves it), and the last heartbeat details of the activity.
+    pub fn attempt_context(
+        &self,
+        name: &str,
+        id: &ExecutionId,
+        epoch: u32,
+        handle: u64,
+    ) -> Result<AttemptContext, StoreError> {
         self.reading(|txn| {
-            let table = txn.open_table(ACTIVITIES)?;
-            let found = table.get(name)?.map(|g| g.value().to_owned());
-            found.map(|h| parse_hash(&h)).transpose()
+            let route = txn.open_table(ACTIVITIES)?;
+            let module = match route.get(name)?.map(|g| g.value().to_owned()) {
+                Some(h) => {
+                    let hash = parse_hash(&h)?;
+                    let meta = txn.open_table(MODULE_META)?;
+                    let found = meta
+                        .get(hash.to_string().as_str())?
+                        .map(|g| g.value().to_vec());
+                    let doors = match found {
+                        Some(raw) => from_json::<ModuleMeta>("module meta", &raw)?.doors,
+                        None => Doors::default(),
+                    };
+                    Some((hash, doors))
+                }
+                None => None,
+            };
+            Ok(AttemptContext {
+                module,
+                heartbeat: read_heartbeat(txn, id, epoch, handle)?,
+            })
         })
     }
 
@@ -551,4 +565,30 @@ mod tests {
         assert_eq!(rec.closed_at_ms, Some(15));
         assert_eq!(store.history_len(&id).unwrap(), 3);
     }
+}
+
+/// See [`Store::attempt_context`].
+#[derive(Debug, Default)]
+pub struct AttemptContext {
+    pub module: Option<(ModuleHash, Doors)>,
+    pub heartbeat: Option<Payload>,
+}
+
+fn read_heartbeat(
+    txn: &redb::ReadTransaction,
+    id: &ExecutionId,
+    epoch: u32,
+    handle: u64,
+) -> Result<Option<Payload>, StoreError> {
+    let table = txn.open_table(tables::HEARTBEATS)?;
+    let found = table
+        .get((id.as_str(), epoch, handle))?
+        .map(|g| g.value().to_vec());
+    Ok(match found {
+        Some(raw) => {
+            let beat: committer::Beat = from_json("heartbeat", &raw)?;
+            beat.details
+        }
+        None => None,
+    })
 }
