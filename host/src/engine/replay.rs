@@ -174,11 +174,32 @@ pub enum ReplayError {
     Misuse(#[from] Misuse),
 }
 
+/// The bytes an event takes in the store (its JSON), counted without
+/// building the string.
+fn stored_size(e: &Event) -> u64 {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut n = Count(0);
+    let _ = serde_json::to_writer(&mut n, e);
+    n.0
+}
+
 pub struct Replayer {
     history: Vec<Event>,
     /// Positions in `history` of command events, in order.
     commands: Vec<usize>,
-    consumed: Vec<bool>,
+    /// Positions of the events a wait may still take (completions, signals,
+    /// accepted updates, cancel requests), in history order: a wait looks at
+    /// these, not at the whole history.
+    waiting: BTreeSet<usize>,
     delivered: BTreeSet<u64>,
     /// Commands the code issued so far in this run.
     issued: u64,
@@ -221,7 +242,7 @@ impl Replayer {
         let mut r = Self {
             history: Vec::new(),
             commands: Vec::new(),
-            consumed: Vec::new(),
+            waiting: BTreeSet::new(),
             delivered: BTreeSet::new(),
             issued: 0,
             new_commands: Vec::new(),
@@ -256,9 +277,18 @@ impl Replayer {
                 _ => None,
             };
             self.signal_rank.push(rank);
-            self.bytes += serde_json::to_vec(&e).map_or(0, |b| b.len() as u64);
+            let deliverable = e.event.completion_handle().is_some()
+                || matches!(
+                    e.event,
+                    EventKind::UpdateAccepted { .. }
+                        | EventKind::CancelRequested { .. }
+                        | EventKind::SignalReceived { .. }
+                );
+            if deliverable {
+                self.waiting.insert(self.history.len());
+            }
+            self.bytes += stored_size(&e);
             self.history.push(e);
-            self.consumed.push(false);
         }
     }
 
@@ -406,57 +436,71 @@ impl Replayer {
                 return Err(Misuse::AlreadyDelivered(h));
             }
         }
-        for (i, e) in self.history.iter().enumerate() {
-            if self.consumed[i] {
-                continue;
-            }
-            let delivered = match &e.event {
-                EventKind::UpdateAccepted {
-                    update_id,
-                    name,
-                    input,
-                } => Delivered::Update {
-                    update_id: update_id.clone(),
-                    name: name.clone(),
-                    input: input.clone(),
-                },
-                EventKind::CancelRequested { reason } => Delivered::Cancel {
-                    reason: reason.clone(),
-                },
-                EventKind::SignalReceived { name, input } => {
+        // The earliest waiting event this wait can take, and for a signal or
+        // a completion, the handle it completes.
+        let mut found = None;
+        for &i in &self.waiting {
+            let e = &self.history[i];
+            let handle = match &e.event {
+                EventKind::UpdateAccepted { .. } | EventKind::CancelRequested { .. } => None,
+                EventKind::SignalReceived { name, .. } => {
                     let rank = self.signal_rank[i].unwrap_or(usize::MAX);
                     let Some(&h) = self.receives.get(name).and_then(|r| r.get(rank)) else {
                         continue;
                     };
-                    if !handles.contains(&h) || self.delivered.contains(&h) {
-                        continue;
-                    }
-                    self.delivered.insert(h);
-                    if i >= self.loaded {
-                        self.live_signal_at = Some(e.at_ms);
-                    }
-                    Delivered::Completion((h, Ok(input.clone())))
+                    Some(h)
                 }
-                other => {
-                    let Some((h, outcome)) = other.completion() else {
-                        continue;
-                    };
-                    if !handles.contains(&h) || self.delivered.contains(&h) {
-                        continue;
-                    }
-                    self.delivered.insert(h);
-                    Delivered::Completion((h, outcome))
-                }
+                other => other.completion_handle(),
             };
-            self.consumed[i] = true;
-            self.now_ms = e.at_ms;
-            self.deliveries += 1;
-            if i < self.loaded {
-                self.replayed += 1;
+            if let Some(h) = handle {
+                if !handles.contains(&h) || self.delivered.contains(&h) {
+                    continue;
+                }
             }
-            return Ok(Some(delivered));
+            found = Some((i, handle));
+            break;
         }
-        Ok(None)
+        let Some((i, handle)) = found else {
+            return Ok(None);
+        };
+        self.waiting.remove(&i);
+        if let Some(h) = handle {
+            self.delivered.insert(h);
+        }
+        let e = &self.history[i];
+        let delivered = match &e.event {
+            EventKind::UpdateAccepted {
+                update_id,
+                name,
+                input,
+            } => Delivered::Update {
+                update_id: update_id.clone(),
+                name: name.clone(),
+                input: input.clone(),
+            },
+            EventKind::CancelRequested { reason } => Delivered::Cancel {
+                reason: reason.clone(),
+            },
+            EventKind::SignalReceived { input, .. } => {
+                if i >= self.loaded {
+                    self.live_signal_at = Some(e.at_ms);
+                }
+                Delivered::Completion((handle.unwrap_or_default(), Ok(input.clone())))
+            }
+            other => {
+                // Every other waiting event is a completion (see `extend`).
+                let Some(c) = other.completion() else {
+                    return Ok(None);
+                };
+                Delivered::Completion(c)
+            }
+        };
+        self.now_ms = e.at_ms;
+        self.deliveries += 1;
+        if i < self.loaded {
+            self.replayed += 1;
+        }
+        Ok(Some(delivered))
     }
 
     /// When the code blocks with nothing to deliver while recorded commands

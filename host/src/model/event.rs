@@ -165,6 +165,19 @@ impl EventKind {
         }
     }
 
+    /// The handle this event completes, if it delivers an outcome (see
+    /// [`EventKind::completion`], without copying the outcome).
+    pub fn completion_handle(&self) -> Option<u64> {
+        match self {
+            Self::ActivityCompleted { handle, .. }
+            | Self::ActivityFailed { handle, .. }
+            | Self::TimerFired { handle }
+            | Self::TimerCancelled { handle }
+            | Self::ChildCompleted { handle, .. } => Some(*handle),
+            _ => None,
+        }
+    }
+
     /// The outcome this event delivers to the workflow, if it delivers one.
     pub fn completion(&self) -> Option<(u64, Result<Payload, Failure>)> {
         match self {
