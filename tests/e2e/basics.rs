@@ -221,3 +221,42 @@ fn a_full_instance_budget_evicts_idle_instances_and_metrics_count_it() {
     assert!(host.metric("weft_commit_seconds_count") > 0.0);
     assert!(host.metric("weft_activity_instances_reused_total") > 0.0);
 }
+
+/// `wait_ms` on a start answers with the result in the same request; a wait
+/// that ends first answers `running`, and without it there is no result.
+#[test]
+fn a_start_waits_for_its_result_in_one_request() {
+    let host = Host::start();
+    host.deploy_examples();
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"workflow_type": "hello", "input": {"name": "one"}, "wait_ms": 30_000})),
+    );
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(v["result"]["status"], "completed", "{v}");
+    assert_eq!(v["result"]["output"], "HELLO, ONE!", "{v}");
+    assert_eq!(v["result"]["id"], v["id"], "{v}");
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"workflow_type": "misbehave", "input": {"mode": "sleep"}, "wait_ms": 50})),
+    );
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(v["result"]["status"], "running", "{v}");
+    let (_, v) = host.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"workflow_type": "hello", "input": {"name": "two"}})),
+    );
+    assert!(v.get("result").is_none(), "{v}");
+    // The CLI's `start --wait` uses it.
+    let out = host.cli_ok(&[
+        "start",
+        "hello",
+        "--input",
+        r#"{"name": "three"}"#,
+        "--wait",
+    ]);
+    assert!(out.contains("\"HELLO, THREE!\""), "{out}");
+}

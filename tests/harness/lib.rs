@@ -333,6 +333,23 @@ impl Host {
         v["id"].as_str().expect("id").to_string()
     }
 
+    /// Starts an execution and waits for its result in the same request
+    /// (`wait_ms`), then by `wait_result` if it had not settled by then.
+    pub fn run_execution(&self, workflow_type: &str, input: Value) -> (String, Value) {
+        let (status, v) = self.call(
+            "POST",
+            "/v1/executions",
+            Some(json!({"workflow_type": workflow_type, "input": input, "wait_ms": 10_000})),
+        );
+        assert_eq!(status, 201, "start {workflow_type}: {v}");
+        let id = v["id"].as_str().expect("id").to_string();
+        if v["result"]["status"] != "running" && !v["result"].is_null() {
+            return (id, v["result"].clone());
+        }
+        let r = self.wait_result(&id);
+        (id, r)
+    }
+
     /// Waits for the execution to leave `running` and returns its result.
     pub fn wait_result(&self, id: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(120);

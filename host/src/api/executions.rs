@@ -43,11 +43,20 @@ pub async fn start(
         )
         .await?;
     let run = engine.execution(id.as_str())?.run;
+    let result = match req.wait_ms {
+        Some(ms) => {
+            let wait = Duration::from_millis(ms.min(MAX_RESULT_WAIT_MS));
+            let record = engine.result(id.as_str(), Some(wait)).await?;
+            Some(ExecutionResult::from(&record))
+        }
+        None => None,
+    };
     Ok((
         StatusCode::CREATED,
         Json(StartResponse {
             id: id.to_string(),
             run,
+            result,
         }),
     ))
 }

@@ -1,6 +1,6 @@
 //! `weft start`, `result`, `describe`, `list`, `history`.
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 
 use super::client::{enc, Client};
 use crate::api::dto::{
@@ -36,11 +36,16 @@ pub async fn start(client: &Client, args: StartArgs) -> Result<i32> {
         input,
         request_id,
         id_reuse_policy,
+        // Start and the first wait for the result in one request.
+        wait_ms: wait.then_some(30_000),
     };
     let started: StartResponse = client.post_json("/v1/executions", &req).await?;
     println!("{}", started.id);
     if !wait {
         return Ok(0);
+    }
+    if let Some(code) = started.result.and_then(|r| settled(&started.id, r, true)) {
+        return Ok(code);
     }
     result(client, &started.id, true).await
 }
@@ -74,37 +79,45 @@ pub async fn result(client: &Client, id: &str, wait: bool) -> Result<i32> {
     );
     loop {
         let r: ExecutionResult = client.get(&path).await?;
-        match r.status {
-            ExecutionStatus::Running if wait => continue,
-            ExecutionStatus::Running => {
-                eprintln!("execution {id} is still running (use --wait to wait for it)");
-                return Ok(EXIT_RUNNING);
+        if let Some(code) = settled(id, r, wait) {
+            return Ok(code);
+        }
+    }
+}
+
+/// Prints a result and gives the exit code, or None to wait on (still
+/// running and `wait`).
+fn settled(id: &str, r: ExecutionResult, wait: bool) -> Option<i32> {
+    match r.status {
+        ExecutionStatus::Running if wait => None,
+        ExecutionStatus::Running => {
+            eprintln!("execution {id} is still running (use --wait to wait for it)");
+            Some(EXIT_RUNNING)
+        }
+        ExecutionStatus::Completed => {
+            println!("{}", r.output.unwrap_or(serde_json::Value::Null));
+            Some(0)
+        }
+        ExecutionStatus::Failed => {
+            match r.failure {
+                Some(f) => eprintln!("execution {id} failed: {}: {}", f.kind, f.message),
+                None => eprintln!("execution {id} failed"),
             }
-            ExecutionStatus::Completed => {
-                println!("{}", r.output.unwrap_or(serde_json::Value::Null));
-                return Ok(0);
-            }
-            ExecutionStatus::Failed => {
-                let f = r
-                    .failure
-                    .ok_or_else(|| anyhow!("failed execution without a failure"))?;
-                eprintln!("execution {id} failed: {}: {}", f.kind, f.message);
-                return Ok(1);
-            }
-            ExecutionStatus::Cancelled | ExecutionStatus::Terminated => {
-                let f = r
-                    .failure
-                    .unwrap_or_else(|| crate::model::Failure::new("", ""));
-                eprintln!("execution {id} was {}: {}", r.status, f.message);
-                return Ok(1);
-            }
-            ExecutionStatus::Stalled => {
-                eprintln!(
-                    "execution {id} is stalled: {}",
-                    r.stall_reason.unwrap_or_default()
-                );
-                return Ok(1);
-            }
+            Some(1)
+        }
+        ExecutionStatus::Cancelled | ExecutionStatus::Terminated => {
+            let f = r
+                .failure
+                .unwrap_or_else(|| crate::model::Failure::new("", ""));
+            eprintln!("execution {id} was {}: {}", r.status, f.message);
+            Some(1)
+        }
+        ExecutionStatus::Stalled => {
+            eprintln!(
+                "execution {id} is stalled: {}",
+                r.stall_reason.unwrap_or_default()
+            );
+            Some(1)
         }
     }
 }

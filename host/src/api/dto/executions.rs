@@ -26,6 +26,10 @@ pub struct StartRequest {
     /// `allow-duplicate`: a new run follows in the same history).
     #[serde(default)]
     pub id_reuse_policy: IdReusePolicy,
+    /// Also wait up to this long for the execution to settle, and answer
+    /// with its result: start and result in one request.
+    #[serde(default)]
+    pub wait_ms: Option<u64>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -34,6 +38,10 @@ pub struct StartResponse {
     /// The run of the id this start created (or found, for a repeated request id).
     #[serde(default)]
     pub run: u32,
+    /// With `wait_ms`: the result when the wait ended (`status` still
+    /// `running` if it did not settle in time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<ExecutionResult>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
