@@ -125,3 +125,24 @@ fn bad_requests_are_rejected_and_change_nothing() {
         "HELLO, ONE!"
     );
 }
+
+/// An instance pool with no room beside the workflow instances is refused at
+/// start, with what to give instead.
+#[test]
+fn an_instance_pool_smaller_than_the_instance_budget_is_refused() {
+    let data = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(weft_e2e::weft_bin())
+        .arg("server")
+        .arg("--data")
+        .arg(data.path())
+        .args(["--listen", "127.0.0.1:0"])
+        .args(["--max-instances", "4", "--instance-pool", "4"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--instance-pool 4 leaves no slot beside --max-instances 4"),
+        "{err}"
+    );
+}

@@ -36,16 +36,14 @@ pub async fn start(client: &Client, args: StartArgs) -> Result<i32> {
         input,
         request_id,
         id_reuse_policy,
-        // Start and the first wait for the result in one request.
-        wait_ms: wait.then_some(30_000),
+        // The id is printed before the wait, so that a caller may signal or
+        // cancel what it started while it waits.
+        wait_ms: None,
     };
     let started: StartResponse = client.post_json("/v1/executions", &req).await?;
     println!("{}", started.id);
     if !wait {
         return Ok(0);
-    }
-    if let Some(code) = started.result.and_then(|r| settled(&started.id, r, true)) {
-        return Ok(code);
     }
     result(client, &started.id, true).await
 }

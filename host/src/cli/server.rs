@@ -53,9 +53,10 @@ pub struct HostArgs {
     #[arg(long, default_value_t = 2_000)]
     pub max_instances: usize,
     /// Instances (workflows, activity attempts) the sandbox's pool holds at
-    /// once; default: --max-instances + 256 activity attempts + 64 spare.
-    /// 0 maps each instance on its own (slower; for components that need
-    /// more than 2 memories or 4 tables).
+    /// once; default: --max-instances + 256 activity attempts + 64 spare;
+    /// must exceed --max-instances. 0 maps each instance on its own (slower;
+    /// for components beyond a slot: 2 memories, 4 tables, 50,000 table
+    /// elements).
     #[arg(long)]
     pub instance_pool: Option<u32>,
     /// Where compiled components are cached by content hash (default:
@@ -66,7 +67,17 @@ pub struct HostArgs {
 }
 
 impl HostArgs {
-    fn config(&self, data: PathBuf) -> EngineConfig {
+    fn config(&self, data: PathBuf) -> Result<EngineConfig> {
+        if let Some(n) = self.instance_pool.filter(|n| *n > 0) {
+            if n as usize <= self.max_instances {
+                anyhow::bail!(
+                    "--instance-pool {n} leaves no slot beside --max-instances {}: workflow \
+                     instances hold theirs while they live, and activities and queries need \
+                     room too; give more slots than that (the default adds 320), or 0 for no pool",
+                    self.max_instances
+                );
+            }
+        }
         let mut c = EngineConfig::new(data);
         c.manual_clock = self.manual_clock;
         c.max_instances = self.max_instances;
@@ -82,7 +93,7 @@ impl HostArgs {
         c.max_payload_bytes = self.max_payload_kb.saturating_mul(1024);
         c.history_max_events = self.history_max_events;
         c.history_max_bytes = self.history_max_mb.saturating_mul(1 << 20);
-        c
+        Ok(c)
     }
 }
 
@@ -108,7 +119,7 @@ pub async fn run(data: PathBuf, args: &HostArgs, token: Option<String>) -> Resul
             )
         })?;
     let addr = listener.local_addr()?;
-    let engine = Engine::open(args.config(data.clone()))
+    let engine = Engine::open(args.config(data.clone())?)
         .await
         .with_context(|| format!("cannot open the data directory {}", data.display()))?;
     let mut stdout = tokio::io::stdout();

@@ -13,7 +13,7 @@ use super::Inner;
 use crate::model::{
     ActivityOptions, Doors, Event, EventKind, ExecutionId, Failure, ModuleHash, Payload,
 };
-use crate::store::Op;
+use crate::store::{AttemptContext, Op};
 use crate::wasm::{ActivityCall, ActivityInfo, ActivityOutcome, HeartbeatSink, ModuleError};
 
 /// One scheduled activity that has not ended yet.
@@ -349,14 +349,21 @@ async fn attempt(
     start_to_close: u64,
     stopped: &tokio::sync::watch::Receiver<bool>,
 ) -> Result<Payload, Failure> {
-    let context =
-        match inner
-            .store
-            .attempt_context(&task.name, &task.execution, task.epoch, task.handle)
-        {
-            Ok(c) => c,
-            Err(e) => return Err(Failure::new("host-error", e.to_string())),
-        };
+    let context = match inner.store.attempt_context(
+        &task.name,
+        &task.execution,
+        task.epoch,
+        task.handle,
+    ) {
+        Ok(c) => c,
+        // A worker on a task queue needs only the heartbeat, which is
+        // worth no failure.
+        Err(e) if task.options.task_queue.is_some() => {
+            tracing::warn!(execution = %task.execution, error = %e, "could not read the last heartbeat");
+            AttemptContext::default()
+        }
+        Err(e) => return Err(Failure::new("host-error", e.to_string())),
+    };
     let details = context.heartbeat;
     let started = Arc::new(AtomicU64::new(inner.clock.now_ms()));
     let last_beat = Arc::new(AtomicU64::new(inner.clock.now_ms()));

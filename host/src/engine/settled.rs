@@ -38,13 +38,10 @@ impl Settled {
     /// else holds it.
     pub fn release(&self, id: &ExecutionId, notify: Arc<Notify>) {
         let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
-        // One reference is the map's, one is `notify`.
-        if Arc::strong_count(&notify) == 2 {
-            if let Some(n) = waiting.get(id) {
-                if Arc::ptr_eq(n, &notify) {
-                    waiting.remove(id);
-                }
-            }
+        drop(notify);
+        // Only the map's reference left: nobody waits on it.
+        if waiting.get(id).is_some_and(|n| Arc::strong_count(n) == 1) {
+            waiting.remove(id);
         }
     }
 }

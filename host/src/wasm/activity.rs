@@ -189,7 +189,7 @@ impl Warm {
     }
 }
 
-/// Runs one attempt, in `warm` if given, else in a fresh instance that takes
+/// Runs one attempt, in `warm` if given, else in a fresh instance that holds
 /// `slot`. Returns the instance when it may serve another attempt.
 pub(super) async fn run(
     engine: &Engine,
@@ -197,7 +197,7 @@ pub(super) async fn run(
     config: &SandboxConfig,
     call: ActivityCall,
     warm: Option<Warm>,
-    slot: impl std::future::Future<Output = Option<OwnedSemaphorePermit>>,
+    slot: Option<OwnedSemaphorePermit>,
 ) -> (ActivityOutcome, Vec<String>, Option<Warm>) {
     let name = call.info.name.clone();
     let output = match &warm {
@@ -208,7 +208,6 @@ pub(super) async fn run(
         let mut w = match warm {
             Some(w) => w,
             None => {
-                let slot = slot.await;
                 let t0 = std::time::Instant::now();
                 let output = output.clone();
                 let mut store = new_store(engine, config, None, None, &output, &call.doors)?;

@@ -109,6 +109,8 @@ pub struct Runtime {
     slots: Option<Arc<tokio::sync::Semaphore>>,
     /// Activity instances between attempts, by module.
     idle: Mutex<HashMap<ModuleHash, Vec<activity::Warm>>>,
+    /// Callers waiting for a pool slot.
+    slot_waiters: std::sync::atomic::AtomicUsize,
 }
 
 impl Drop for Runtime {
@@ -130,9 +132,12 @@ impl Runtime {
             wc.allocation_strategy(pool::strategy(config.pool_slots));
         }
         // Threads are not compiled into this build of wasmtime at all.
-        let engine = Engine::new(&wc).map_err(|e| ModuleError::Pool {
-            slots: config.pool_slots,
-            reason: error_chain(&e),
+        let engine = Engine::new(&wc).map_err(|e| match config.pool_slots {
+            0 => ModuleError::Invalid(error_chain(&e)),
+            slots => ModuleError::Pool {
+                slots,
+                reason: error_chain(&e),
+            },
         })?;
         let workflow_linker =
             workflow::linker(&engine).map_err(|e| ModuleError::Invalid(e.to_string()))?;
@@ -162,6 +167,7 @@ impl Runtime {
             slots: (config.pool_slots > 0)
                 .then(|| Arc::new(tokio::sync::Semaphore::new(config.pool_slots as usize))),
             idle: Mutex::new(HashMap::new()),
+            slot_waiters: std::sync::atomic::AtomicUsize::new(0),
             config,
         }))
     }
@@ -403,13 +409,22 @@ impl Runtime {
         if warm.is_some() {
             crate::metrics::ACTIVITY_INSTANCES_REUSED.inc();
         }
+        // The slot is taken before the attempt's time starts running.
+        let slot = match warm {
+            Some(_) => None,
+            None => self.slot().await,
+        };
         let (outcome, lines, warm) =
-            activity::run(&self.engine, &pre, &self.config, call, warm, self.slot()).await;
+            activity::run(&self.engine, &pre, &self.config, call, warm, slot).await;
+        // Parked only while nobody waits for a slot: a waiter would not see
+        // the slot a parked instance keeps.
         if let Some(w) = warm {
-            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-            let list = idle.entry(*hash).or_default();
-            if list.len() < IDLE_ACTIVITY_INSTANCES {
-                list.push(w);
+            if self.slot_waiters.load(Ordering::SeqCst) == 0 {
+                let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+                let list = idle.entry(*hash).or_default();
+                if list.len() < IDLE_ACTIVITY_INSTANCES {
+                    list.push(w);
+                }
             }
         }
         (outcome, lines)
@@ -429,8 +444,11 @@ impl Runtime {
                 idle.values_mut().find_map(|list| list.pop())
             };
             if evicted.is_none() {
+                self.slot_waiters.fetch_add(1, Ordering::SeqCst);
                 // The semaphore is never closed.
-                return slots.clone().acquire_owned().await.ok();
+                let permit = slots.clone().acquire_owned().await.ok();
+                self.slot_waiters.fetch_sub(1, Ordering::SeqCst);
+                return permit;
             }
         }
     }
