@@ -174,6 +174,7 @@ pub(super) struct Warm {
     output: Capture,
     doors: Doors,
     uses: u32,
+    parked_at: std::time::Instant,
     _slot: Option<OwnedSemaphorePermit>,
 }
 
@@ -182,6 +183,15 @@ pub(super) struct Warm {
 const MAX_USES: u32 = 1_000;
 
 impl Warm {
+    /// Marks it idle from now.
+    pub(super) fn park(&mut self) {
+        self.parked_at = std::time::Instant::now();
+    }
+
+    pub(super) fn idle_for(&self) -> Duration {
+        self.parked_at.elapsed()
+    }
+
     /// Whether it may serve an attempt with these doors (the module's doors
     /// are set at deploy, but a redeploy may open others).
     pub(super) fn fits(&self, doors: &Doors) -> bool {
@@ -222,6 +232,7 @@ pub(super) async fn run(
                     output,
                     doors: call.doors.clone(),
                     uses: 0,
+                    parked_at: std::time::Instant::now(),
                     _slot: slot,
                 }
             }

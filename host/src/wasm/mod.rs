@@ -108,7 +108,7 @@ pub struct Runtime {
     /// instead of failing on a full pool.
     slots: Option<Arc<tokio::sync::Semaphore>>,
     /// Activity instances between attempts, by module.
-    idle: Mutex<HashMap<ModuleHash, Vec<activity::Warm>>>,
+    idle: Arc<Mutex<IdleInstances>>,
     /// Callers waiting for a pool slot.
     slot_waiters: std::sync::atomic::AtomicUsize,
 }
@@ -144,15 +144,22 @@ impl Runtime {
         let activity_linker =
             activity::linker(&engine).map_err(|e| ModuleError::Invalid(e.to_string()))?;
         let stop_ticker = Arc::new(AtomicBool::new(false));
+        let idle: Arc<Mutex<IdleInstances>> = Arc::default();
         {
             let engine = engine.clone();
             let stop = stop_ticker.clone();
+            let idle = idle.clone();
             std::thread::Builder::new()
                 .name("weft-epoch".into())
                 .spawn(move || {
+                    let mut ticks: u32 = 0;
                     while !stop.load(Ordering::Relaxed) {
                         std::thread::sleep(limits::EPOCH_TICK);
                         engine.increment_epoch();
+                        ticks = ticks.wrapping_add(1);
+                        if ticks.is_multiple_of(100) {
+                            expire_idle(&idle);
+                        }
                     }
                 })
                 .map_err(|e| ModuleError::Invalid(e.to_string()))?;
@@ -166,7 +173,7 @@ impl Runtime {
             stop_ticker,
             slots: (config.pool_slots > 0)
                 .then(|| Arc::new(tokio::sync::Semaphore::new(config.pool_slots as usize))),
-            idle: Mutex::new(HashMap::new()),
+            idle,
             slot_waiters: std::sync::atomic::AtomicUsize::new(0),
             config,
         }))
@@ -418,11 +425,12 @@ impl Runtime {
             activity::run(&self.engine, &pre, &self.config, call, warm, slot).await;
         // Parked only while nobody waits for a slot: a waiter would not see
         // the slot a parked instance keeps.
-        if let Some(w) = warm {
+        if let Some(mut w) = warm {
             if self.slot_waiters.load(Ordering::SeqCst) == 0 {
                 let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
                 let list = idle.entry(*hash).or_default();
                 if list.len() < IDLE_ACTIVITY_INSTANCES {
+                    w.park();
                     list.push(w);
                 }
             }
@@ -456,6 +464,30 @@ impl Runtime {
 
 /// Idle activity instances kept per module.
 const IDLE_ACTIVITY_INSTANCES: usize = 32;
+
+/// An idle activity instance unused this long is dropped, giving back its
+/// memory and its pool slot.
+const IDLE_ACTIVITY_TTL: Duration = Duration::from_secs(30);
+
+type IdleInstances = HashMap<ModuleHash, Vec<activity::Warm>>;
+
+/// Drops the idle activity instances past [`IDLE_ACTIVITY_TTL`] (outside the
+/// lock: dropping a store unmaps or resets its memory).
+fn expire_idle(idle: &Mutex<IdleInstances>) {
+    let mut expired = Vec::new();
+    {
+        let mut idle = idle.lock().unwrap_or_else(|p| p.into_inner());
+        for list in idle.values_mut() {
+            let (old, keep): (Vec<_>, Vec<_>) = std::mem::take(list)
+                .into_iter()
+                .partition(|w| w.idle_for() >= IDLE_ACTIVITY_TTL);
+            *list = keep;
+            expired.extend(old);
+        }
+        idle.retain(|_, list| !list.is_empty());
+    }
+    drop(expired);
+}
 
 /// An error and its causes on one line.
 fn error_chain(e: &wasmtime::Error) -> String {
