@@ -1,0 +1,304 @@
+//! The replayer's unit tests: matching, deliveries, patches, signals.
+
+use super::*;
+use crate::model::ModuleHash;
+
+fn ev(index: u64, at_ms: u64, event: EventKind) -> Event {
+    Event {
+        index,
+        at_ms,
+        event,
+    }
+}
+
+fn started() -> Event {
+    ev(
+        0,
+        100,
+        EventKind::ExecutionStarted {
+            workflow_type: "t".parse().unwrap(),
+            module: ModuleHash::of(b"m"),
+            input: Payload::default(),
+            seed: 42,
+        },
+    )
+}
+
+fn act(name: &str) -> Command {
+    Command::Activity {
+        name: name.into(),
+        input: Payload(b"1".to_vec()),
+        options: ActivityOptions::default(),
+    }
+}
+
+fn scheduled(index: u64, handle: u64, name: &str) -> Event {
+    ev(
+        index,
+        100,
+        EventKind::ActivityScheduled {
+            handle,
+            name: name.into(),
+            input: Payload(b"1".to_vec()),
+            options: ActivityOptions::default(),
+        },
+    )
+}
+
+fn completed(index: u64, at: u64, handle: u64) -> Event {
+    ev(
+        index,
+        at,
+        EventKind::ActivityCompleted {
+            handle,
+            attempt: 1,
+            output: Payload(vec![b'0' + handle as u8]),
+        },
+    )
+}
+
+/// History: started, a and b scheduled, b completes before a.
+fn two_activities() -> Vec<Event> {
+    vec![
+        started(),
+        scheduled(1, 1, "a"),
+        scheduled(2, 2, "b"),
+        completed(3, 200, 2),
+        completed(4, 300, 1),
+    ]
+}
+
+#[test]
+fn replay_delivers_in_history_order_and_moves_time() {
+    let mut r = Replayer::new(two_activities());
+    assert_eq!(r.issue(act("a")), Ok(1));
+    assert_eq!(r.issue(act("b")), Ok(2));
+    assert!(!r.replaying());
+    let (h, _) = r.next_completion(&[1, 2]).unwrap().unwrap();
+    assert_eq!((h, r.now_ms()), (2, 200));
+    let (h, _) = r.next_completion(&[1]).unwrap().unwrap();
+    assert_eq!((h, r.now_ms()), (1, 300));
+    assert_eq!(r.next_completion(&[1]), Err(Misuse::AlreadyDelivered(1)));
+    assert_eq!(r.next_completion(&[3]), Err(Misuse::UnknownHandle(3)));
+}
+
+#[test]
+fn waiting_on_one_handle_skips_other_completions() {
+    let mut r = Replayer::new(two_activities());
+    r.issue(act("a")).unwrap();
+    r.issue(act("b")).unwrap();
+    let (h, _) = r.next_completion(&[1]).unwrap().unwrap();
+    assert_eq!(h, 1);
+    let (h, _) = r.next_completion(&[2]).unwrap().unwrap();
+    assert_eq!(h, 2);
+}
+
+#[test]
+fn a_different_command_is_a_divergence_naming_the_event() {
+    let mut r = Replayer::new(two_activities());
+    r.issue(act("a")).unwrap();
+    let d = r.issue(act("c")).unwrap_err();
+    assert_eq!(d.event_index, 2);
+    assert!(d.recorded.contains("activity b"), "{d}");
+    assert!(d.issued.contains("activity c"), "{d}");
+    let d = Replayer::new(two_activities())
+        .issue(Command::Timer { duration_ms: 5 })
+        .unwrap_err();
+    assert_eq!(d.event_index, 1);
+}
+
+#[test]
+fn blocking_or_returning_early_is_a_divergence() {
+    let mut r = Replayer::new(two_activities());
+    r.issue(act("a")).unwrap();
+    assert!(r.replaying());
+    assert_eq!(r.check_blocking(&[1]).unwrap_err().event_index, 2);
+    assert_eq!(
+        r.check_finished(&Ok(Payload::default()))
+            .unwrap_err()
+            .event_index,
+        2
+    );
+}
+
+#[test]
+fn commands_beyond_the_history_are_new() {
+    let mut r = Replayer::new(vec![started()]);
+    assert_eq!(r.issue(Command::Timer { duration_ms: 10 }), Ok(1));
+    assert!(r.has_new_commands());
+    assert_eq!(r.take_new_commands().len(), 1);
+    assert_eq!(r.next_completion(&[1]), Ok(None));
+    r.extend(vec![ev(
+        1,
+        150,
+        EventKind::TimerStarted {
+            handle: 1,
+            duration_ms: 10,
+            fire_at_ms: 160,
+        },
+    )]);
+    r.extend(vec![ev(2, 160, EventKind::TimerFired { handle: 1 })]);
+    assert!(!r.replaying());
+    assert_eq!(r.next_completion(&[1]).unwrap().unwrap().0, 1);
+    assert_eq!(r.now_ms(), 160);
+}
+
+#[test]
+fn random_stream_is_seeded_by_the_history() {
+    let mut a = Replayer::new(vec![started()]);
+    let mut b = Replayer::new(vec![started()]);
+    assert_eq!((a.random(), a.random()), (b.random(), b.random()));
+}
+
+#[test]
+fn a_changed_result_is_a_divergence() {
+    let mut h = vec![started()];
+    h.push(ev(
+        1,
+        100,
+        EventKind::ExecutionCompleted {
+            output: Payload(b"1".to_vec()),
+        },
+    ));
+    let r = Replayer::new(h);
+    assert!(r.check_finished(&Ok(Payload(b"1".to_vec()))).is_ok());
+    assert_eq!(
+        r.check_finished(&Ok(Payload(b"2".to_vec())))
+            .unwrap_err()
+            .event_index,
+        1
+    );
+}
+
+#[test]
+fn patched_is_true_on_a_fresh_path_and_records_a_marker_once() {
+    let mut r = Replayer::new(vec![started()]);
+    assert!(r.patched("p").unwrap());
+    assert!(r.patched("p").unwrap(), "the answer is fixed for the run");
+    let cmds = r.take_new_commands();
+    assert_eq!(cmds.len(), 1);
+    assert!(matches!(&cmds[0], (1, Command::Patch { id }) if id == "p"));
+}
+
+#[test]
+fn patched_is_false_over_a_history_from_before_the_patch() {
+    // Recorded by code without the patch: `a` then `b`.
+    let mut r = Replayer::new(vec![started(), scheduled(1, 1, "a"), scheduled(2, 2, "b")]);
+    assert_eq!(r.issue(act("a")), Ok(1));
+    assert!(!r.patched("p").unwrap());
+    assert_eq!(
+        r.issue(act("b")),
+        Ok(2),
+        "no handle was used by the old path"
+    );
+    assert!(!r.patched("p").unwrap(), "still false later in the run");
+    assert!(r.take_new_commands().is_empty());
+}
+
+#[test]
+fn patched_replays_its_own_marker_as_true() {
+    let marker = ev(
+        2,
+        100,
+        EventKind::PatchMarker {
+            handle: 2,
+            patch_id: "p".into(),
+        },
+    );
+    let mut r = Replayer::new(vec![
+        started(),
+        scheduled(1, 1, "a"),
+        marker,
+        scheduled(3, 3, "b"),
+    ]);
+    assert_eq!(r.issue(act("a")), Ok(1));
+    assert!(r.patched("p").unwrap());
+    assert_eq!(r.issue(act("b")), Ok(3));
+    assert!(r.take_new_commands().is_empty());
+    // Code that dropped the patch call altogether diverges at the marker.
+    let mut r = Replayer::new(r.history().to_vec());
+    assert_eq!(r.issue(act("a")), Ok(1));
+    let d = r.issue(act("b")).unwrap_err();
+    assert_eq!(d.event_index, 2);
+    assert!(d.recorded.contains("patch `p`"), "{d}");
+}
+
+fn signal(index: u64, name: &str, input: &str) -> Event {
+    ev(
+        index,
+        200 + index,
+        EventKind::SignalReceived {
+            name: name.into(),
+            input: Payload(input.as_bytes().to_vec()),
+        },
+    )
+}
+
+#[test]
+fn the_nth_receive_of_a_name_gets_the_nth_signal_of_it() {
+    // Two signals of `a`, one of `b`, recorded before any receive.
+    let mut r = Replayer::new(vec![
+        started(),
+        signal(1, "a", "1"),
+        signal(2, "b", "x"),
+        signal(3, "a", "2"),
+    ]);
+    let rb = r
+        .issue(Command::ReceiveSignal { name: "b".into() })
+        .unwrap();
+    let ra1 = r
+        .issue(Command::ReceiveSignal { name: "a".into() })
+        .unwrap();
+    let ra2 = r
+        .issue(Command::ReceiveSignal { name: "a".into() })
+        .unwrap();
+    // Waiting on the second receive of `a` skips the first signal of `a`.
+    assert_eq!(
+        r.next_delivery(&[ra2]).unwrap(),
+        Some(Delivered::Completion((ra2, Ok(Payload(b"2".to_vec())))))
+    );
+    assert_eq!(
+        r.next_delivery(&[ra1, rb]).unwrap(),
+        Some(Delivered::Completion((ra1, Ok(Payload(b"1".to_vec())))))
+    );
+    assert_eq!(
+        r.next_delivery(&[rb]).unwrap(),
+        Some(Delivered::Completion((rb, Ok(Payload(b"x".to_vec())))))
+    );
+    // A third receive of `a` has no signal yet.
+    let ra3 = r
+        .issue(Command::ReceiveSignal { name: "a".into() })
+        .unwrap();
+    assert_eq!(r.next_delivery(&[ra3]).unwrap(), None);
+}
+
+#[test]
+fn accepted_updates_are_delivered_at_any_wait_in_history_order() {
+    let update = ev(
+        2,
+        300,
+        EventKind::UpdateAccepted {
+            update_id: "u1".into(),
+            name: "cancel".into(),
+            input: Payload::default(),
+        },
+    );
+    let mut r = Replayer::new(vec![
+        started(),
+        scheduled(1, 1, "a"),
+        update,
+        completed(3, 400, 1),
+    ]);
+    assert_eq!(r.issue(act("a")), Ok(1));
+    assert!(matches!(
+        r.next_delivery(&[1]).unwrap(),
+        Some(Delivered::Update { update_id, .. }) if update_id == "u1"
+    ));
+    assert_eq!(r.now_ms(), 300, "time moves to the update's event");
+    assert!(matches!(
+        r.next_delivery(&[1]).unwrap(),
+        Some(Delivered::Completion((1, Ok(_))))
+    ));
+    // With nothing awaited, only updates can end a wait.
+    assert_eq!(r.next_delivery(&[]).unwrap(), None);
+}
