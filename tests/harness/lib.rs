@@ -343,10 +343,10 @@ impl Host {
         );
         assert_eq!(status, 201, "start {workflow_type}: {v}");
         let id = v["id"].as_str().expect("id").to_string();
-        if v["result"]["status"] != "running" && !v["result"].is_null() {
-            return (id, v["result"].clone());
-        }
-        let r = self.wait_result(&id);
+        let r = match v["result"]["status"].as_str() {
+            Some("running") | None => self.wait_result(&id),
+            Some(_) => v["result"].clone(),
+        };
         (id, r)
     }
 

@@ -19,7 +19,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine};
 
@@ -104,13 +103,8 @@ pub struct Runtime {
     config: SandboxConfig,
     cache: Mutex<HashMap<ModuleHash, Loaded>>,
     stop_ticker: Arc<AtomicBool>,
-    /// One permit per pool slot: an instantiation waits for a free slot
-    /// instead of failing on a full pool.
-    slots: Option<Arc<tokio::sync::Semaphore>>,
-    /// Activity instances between attempts, by module.
-    idle: Arc<Mutex<IdleInstances>>,
-    /// Callers waiting for a pool slot.
-    slot_waiters: std::sync::atomic::AtomicUsize,
+    /// The pool's slots and the activity instances kept in them.
+    slots: Arc<pool::Slots>,
 }
 
 impl Drop for Runtime {
@@ -144,11 +138,11 @@ impl Runtime {
         let activity_linker =
             activity::linker(&engine).map_err(|e| ModuleError::Invalid(e.to_string()))?;
         let stop_ticker = Arc::new(AtomicBool::new(false));
-        let idle: Arc<Mutex<IdleInstances>> = Arc::default();
+        let slots = Arc::new(pool::Slots::new(config.pool_slots));
         {
             let engine = engine.clone();
             let stop = stop_ticker.clone();
-            let idle = idle.clone();
+            let slots = slots.clone();
             std::thread::Builder::new()
                 .name("weft-epoch".into())
                 .spawn(move || {
@@ -158,7 +152,7 @@ impl Runtime {
                         engine.increment_epoch();
                         ticks = ticks.wrapping_add(1);
                         if ticks.is_multiple_of(100) {
-                            expire_idle(&idle);
+                            slots.expire_idle();
                         }
                     }
                 })
@@ -171,10 +165,7 @@ impl Runtime {
             activity_linker,
             cache: Mutex::new(HashMap::new()),
             stop_ticker,
-            slots: (config.pool_slots > 0)
-                .then(|| Arc::new(tokio::sync::Semaphore::new(config.pool_slots as usize))),
-            idle,
-            slot_waiters: std::sync::atomic::AtomicUsize::new(0),
+            slots,
             config,
         }))
     }
@@ -185,7 +176,7 @@ impl Runtime {
     pub async fn inspect(&self, hash: &ModuleHash, bytes: &[u8]) -> Result<Inspected, ModuleError> {
         inspect::check_header(bytes)?;
         let loaded = self.load(hash, || Ok(bytes.to_vec())).await?;
-        let _slot = self.slot().await;
+        let _slot = self.slots.take().await;
         match loaded.kind {
             ModuleKind::Workflow => {
                 let pre = loaded
@@ -336,7 +327,7 @@ impl Runtime {
                 host,
             );
         };
-        let _slot = self.slot().await;
+        let _slot = self.slots.take().await;
         workflow::run(&self.engine, &pre, &self.config, input, seed, host).await
     }
 
@@ -371,7 +362,7 @@ impl Runtime {
                 )
             }
         };
-        let _slot = self.slot().await;
+        let _slot = self.slots.take().await;
         workflow::run_then_query(
             &self.engine,
             &pre,
@@ -406,87 +397,22 @@ impl Runtime {
                 Vec::new(),
             );
         };
-        let warm = {
-            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-            let list = idle.entry(*hash).or_default();
-            // Most recently used first: its pages are the warmest.
-            let at = list.iter().rposition(|w| w.fits(&call.doors));
-            at.map(|i| list.swap_remove(i))
-        };
+        let warm = self.slots.take_idle(hash, &call.doors);
         if warm.is_some() {
             crate::metrics::ACTIVITY_INSTANCES_REUSED.inc();
         }
         // The slot is taken before the attempt's time starts running.
         let slot = match warm {
             Some(_) => None,
-            None => self.slot().await,
+            None => self.slots.take().await,
         };
         let (outcome, lines, warm) =
             activity::run(&self.engine, &pre, &self.config, call, warm, slot).await;
-        // Parked only while nobody waits for a slot: a waiter would not see
-        // the slot a parked instance keeps.
-        if let Some(mut w) = warm {
-            if self.slot_waiters.load(Ordering::SeqCst) == 0 {
-                let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-                let list = idle.entry(*hash).or_default();
-                if list.len() < IDLE_ACTIVITY_INSTANCES {
-                    w.park();
-                    list.push(w);
-                }
-            }
+        if let Some(w) = warm {
+            self.slots.park(*hash, w);
         }
         (outcome, lines)
     }
-
-    /// A slot of the instance pool, held while an instance lives (none
-    /// without a pool). With no slot free, an idle activity instance gives
-    /// up its own before this waits for one.
-    async fn slot(&self) -> Option<OwnedSemaphorePermit> {
-        let slots = self.slots.as_ref()?;
-        loop {
-            if let Ok(p) = slots.clone().try_acquire_owned() {
-                return Some(p);
-            }
-            let evicted = {
-                let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-                idle.values_mut().find_map(|list| list.pop())
-            };
-            if evicted.is_none() {
-                self.slot_waiters.fetch_add(1, Ordering::SeqCst);
-                // The semaphore is never closed.
-                let permit = slots.clone().acquire_owned().await.ok();
-                self.slot_waiters.fetch_sub(1, Ordering::SeqCst);
-                return permit;
-            }
-        }
-    }
-}
-
-/// Idle activity instances kept per module.
-const IDLE_ACTIVITY_INSTANCES: usize = 32;
-
-/// An idle activity instance unused this long is dropped, giving back its
-/// memory and its pool slot.
-const IDLE_ACTIVITY_TTL: Duration = Duration::from_secs(30);
-
-type IdleInstances = HashMap<ModuleHash, Vec<activity::Warm>>;
-
-/// Drops the idle activity instances past [`IDLE_ACTIVITY_TTL`] (outside the
-/// lock: dropping a store unmaps or resets its memory).
-fn expire_idle(idle: &Mutex<IdleInstances>) {
-    let mut expired = Vec::new();
-    {
-        let mut idle = idle.lock().unwrap_or_else(|p| p.into_inner());
-        for list in idle.values_mut() {
-            let (old, keep): (Vec<_>, Vec<_>) = std::mem::take(list)
-                .into_iter()
-                .partition(|w| w.idle_for() >= IDLE_ACTIVITY_TTL);
-            *list = keep;
-            expired.extend(old);
-        }
-        idle.retain(|_, list| !list.is_empty());
-    }
-    drop(expired);
 }
 
 /// An error and its causes on one line.

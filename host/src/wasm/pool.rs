@@ -8,8 +8,20 @@
 //! core modules, componentize-py's fourteen, componentize-js's four; each has
 //! one linear memory and two tables (CPython's and SpiderMonkey's hold 5,000
 //! to 8,000 functions).
+//!
+//! [`Slots`] hands the slots out and keeps the activity instances that may
+//! serve later attempts (each holding its slot).
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::{InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::activity::Warm;
+use crate::model::{Doors, ModuleHash};
 
 /// Linear memories one component may have.
 pub const MEMORIES_PER_COMPONENT: u32 = 2;
@@ -39,4 +51,98 @@ pub fn strategy(slots: u32) -> InstanceAllocationStrategy {
         .linear_memory_keep_resident(KEEP_RESIDENT)
         .table_keep_resident(0);
     InstanceAllocationStrategy::Pooling(pool)
+}
+
+/// Idle activity instances kept per module.
+const IDLE_ACTIVITY_INSTANCES: usize = 32;
+
+/// An idle activity instance unused this long is dropped, giving back its
+/// memory and its pool slot.
+const IDLE_ACTIVITY_TTL: Duration = Duration::from_secs(30);
+
+/// The pool's slots, one semaphore permit each, so that an instantiation
+/// waits for a free slot instead of failing on a full pool; and the activity
+/// instances kept between attempts, each holding its slot.
+pub struct Slots {
+    /// None without a pool.
+    permits: Option<Arc<Semaphore>>,
+    /// Callers waiting for a permit.
+    waiters: AtomicUsize,
+    idle: Mutex<HashMap<ModuleHash, Vec<Warm>>>,
+}
+
+impl Slots {
+    pub fn new(slots: u32) -> Self {
+        Self {
+            permits: (slots > 0).then(|| Arc::new(Semaphore::new(slots as usize))),
+            waiters: AtomicUsize::new(0),
+            idle: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, HashMap<ModuleHash, Vec<Warm>>> {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A slot, held while an instance lives. With none free, an idle
+    /// activity instance gives up its own before this waits for one.
+    pub async fn take(&self) -> Option<OwnedSemaphorePermit> {
+        let permits = self.permits.as_ref()?;
+        loop {
+            if let Ok(p) = permits.clone().try_acquire_owned() {
+                return Some(p);
+            }
+            // Dropped at the end of this turn, giving its permit back.
+            let evicted = self.idle().values_mut().find_map(|list| list.pop());
+            if evicted.is_none() {
+                self.waiters.fetch_add(1, Ordering::SeqCst);
+                // The semaphore is never closed.
+                let permit = permits.clone().acquire_owned().await.ok();
+                self.waiters.fetch_sub(1, Ordering::SeqCst);
+                return permit;
+            }
+        }
+    }
+
+    /// An idle instance of `module` opened with `doors`, the most recently
+    /// used first (its pages are the warmest).
+    pub fn take_idle(&self, module: &ModuleHash, doors: &Doors) -> Option<Warm> {
+        let mut idle = self.idle();
+        let list = idle.get_mut(module)?;
+        let at = list.iter().rposition(|w| w.fits(doors))?;
+        Some(list.swap_remove(at))
+    }
+
+    /// Keeps an instance that may serve another attempt, unless its module
+    /// has enough idle ones or somebody waits for a slot (a waiter would not
+    /// see the slot a kept instance holds).
+    pub fn park(&self, module: ModuleHash, mut warm: Warm) {
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            return;
+        }
+        let mut idle = self.idle();
+        let list = idle.entry(module).or_default();
+        if list.len() < IDLE_ACTIVITY_INSTANCES {
+            warm.park();
+            list.push(warm);
+        }
+    }
+
+    /// Drops the idle instances past [`IDLE_ACTIVITY_TTL`] (outside the
+    /// lock: dropping a store resets its memory).
+    pub fn expire_idle(&self) {
+        let mut expired = Vec::new();
+        {
+            let mut idle = self.idle();
+            for list in idle.values_mut() {
+                let (old, keep): (Vec<_>, Vec<_>) = std::mem::take(list)
+                    .into_iter()
+                    .partition(|w| w.idle_for() >= IDLE_ACTIVITY_TTL);
+                *list = keep;
+                expired.extend(old);
+            }
+            idle.retain(|_, list| !list.is_empty());
+        }
+        drop(expired);
+    }
 }
