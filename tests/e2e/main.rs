@@ -9,6 +9,7 @@ mod basics;
 mod composition;
 mod crashloop;
 mod durability;
+mod golden;
 mod js;
 mod projects;
 mod python;
