@@ -109,7 +109,11 @@ fn store_baseline(n: usize, writers: usize) -> (f64, f64) {
         };
         let t0 = Instant::now();
         for i in 0..n {
-            store.write(vec![op(i)]).await.expect("commit");
+            store
+                .write(vec![op(i)])
+                .await
+                .expect("commit")
+                .expect("accepted");
         }
         let sequential = n as f64 / t0.elapsed().as_secs_f64();
         let t0 = Instant::now();
@@ -118,7 +122,11 @@ fn store_baseline(n: usize, writers: usize) -> (f64, f64) {
             let store = store.clone();
             tasks.push(tokio::spawn(async move {
                 for i in 0..n / writers {
-                    store.write(vec![op(w * n + i)]).await.expect("commit");
+                    store
+                        .write(vec![op(w * n + i)])
+                        .await
+                        .expect("commit")
+                        .expect("accepted");
                 }
             }));
         }

@@ -7,6 +7,7 @@ mod actors;
 mod bad_input;
 mod basics;
 mod composition;
+mod corners;
 mod crashloop;
 mod durability;
 mod golden;

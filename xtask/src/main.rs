@@ -92,6 +92,8 @@ const GUESTS: &[Guest] = &[
     // Test fixtures: components the host must refuse.
     guest("cli-command", "", "cli-command.wasm", "cli-command"),
     guest("extra-import", "", "extra_import.wasm", "extra-import"),
+    // Test fixture: the rare paths (tests/e2e/corners.rs).
+    guest("corners", "", "corners.wasm", "corners"),
 ];
 
 /// The Python and JavaScript tools, pinned (the same versions `weft new`

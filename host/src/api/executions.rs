@@ -17,7 +17,8 @@ use crate::model::{ExecutionStatus, HistoryExport, Payload};
 
 const MAX_RESULT_WAIT_MS: u64 = 300_000;
 
-/// Start an execution on the workflow type's current module.
+/// Start an execution on the workflow type's current module. A repeated
+/// `request_id` answers with the run the first request started.
 #[utoipa::path(
     post, path = "/v1/executions", tag = "executions",
     request_body = StartRequest,
@@ -30,7 +31,7 @@ pub async fn start(
     State(engine): State<Engine>,
     Body(req): Body<StartRequest>,
 ) -> Result<(StatusCode, Json<StartResponse>), ApiError> {
-    let id = engine
+    let started = engine
         .start_with(
             &req.workflow_type,
             Payload::from_json(&req.input),
@@ -42,7 +43,7 @@ pub async fn start(
             },
         )
         .await?;
-    let run = engine.execution(id.as_str())?.run;
+    let (id, run) = (started.id, started.run);
     let result = match req.wait_ms {
         Some(ms) => {
             let wait = Duration::from_millis(ms.min(MAX_RESULT_WAIT_MS));
@@ -51,6 +52,8 @@ pub async fn start(
         }
         None => None,
     };
+    // A repeated request id answers exactly as the first request did (the
+    // same status too, so a client's retry needs no special case).
     Ok((
         StatusCode::CREATED,
         Json(StartResponse {

@@ -108,8 +108,9 @@ enum Command {
         /// JSON input.
         #[arg(long)]
         input: Option<String>,
-        /// Makes a retried start safe: a running id with the same request id
-        /// is returned instead of a conflict.
+        /// Makes a retried start safe: a start with a request id seen in the
+        /// last 24 hours prints the execution that request started (running
+        /// or closed) instead of starting another.
         #[arg(long)]
         request_id: Option<String>,
         /// allow-duplicate (default), allow-duplicate-failed-only or reject-duplicate.

@@ -13,7 +13,7 @@ use super::Inner;
 use crate::model::{
     ActivityOptions, Doors, Event, EventKind, ExecutionId, Failure, ModuleHash, Payload,
 };
-use crate::store::{AttemptContext, Op};
+use crate::store::{AttemptContext, Op, OpError};
 use crate::wasm::{ActivityCall, ActivityInfo, ActivityOutcome, HeartbeatSink, ModuleError};
 
 /// One scheduled activity that has not ended yet.
@@ -36,6 +36,40 @@ pub struct ActivityTask {
     pub cancelled: bool,
     /// When it was scheduled (host time): schedule-to-close counts from here.
     pub scheduled_at_ms: u64,
+    /// What every attempt carries, as recorded when it was scheduled.
+    pub idempotency_key: String,
+}
+
+/// One scheduled activity on this host: (execution, epoch, handle).
+pub(super) type ActivityKey = (ExecutionId, u32, u64);
+
+/// The key an activity scheduled in `run` of `execution` at `handle` gets:
+/// `<execution>/<handle>` in the first run (the shape every key had before
+/// runs were part of it, so executions running across the upgrade keep
+/// their keys' meaning), `<execution>/<run>/<handle>` from the second run on
+/// (an id holds no `/`, so the shapes never meet). Runs count
+/// continue-as-new and new starts of the id, so no two scheduled activities
+/// of one id share a key. A reset keeps the run, so an activity it runs
+/// again at the same position gets the key of the one it discarded: an API
+/// that deduplicates by key does not repeat a side effect the discarded
+/// history already caused.
+pub fn idempotency_key(execution: &ExecutionId, run: u32, handle: u64) -> String {
+    if run <= 1 {
+        format!("{execution}/{handle}")
+    } else {
+        format!("{execution}/{run}/{handle}")
+    }
+}
+
+/// The id a child started without one gets: `<parent>-<handle>` in the
+/// parent's first run, `<parent>-<run>-<handle>` from its second run on
+/// (see [`idempotency_key`] for why the first run keeps the older shape).
+pub fn default_child_id(parent: &ExecutionId, run: u32, handle: u64) -> String {
+    if run <= 1 {
+        format!("{parent}-{handle}")
+    } else {
+        format!("{parent}-{run}-{handle}")
+    }
 }
 
 /// Activities scheduled in `history` that have not ended, as tasks to resume.
@@ -48,6 +82,7 @@ pub fn pending(execution: &ExecutionId, epoch: u32, history: &[Event]) -> Vec<Ac
                 name,
                 input,
                 options,
+                idempotency_key,
             } => tasks.push(ActivityTask {
                 execution: execution.clone(),
                 handle: *handle,
@@ -59,6 +94,10 @@ pub fn pending(execution: &ExecutionId, epoch: u32, history: &[Event]) -> Vec<Ac
                 epoch,
                 cancelled: false,
                 scheduled_at_ms: e.at_ms,
+                // Recorded before keys were: the key its attempts had then.
+                idempotency_key: idempotency_key
+                    .clone()
+                    .unwrap_or_else(|| format!("{execution}/{handle}")),
             }),
             EventKind::CancelRequested { .. } => {
                 for t in &mut tasks {
@@ -91,15 +130,22 @@ pub fn pending(execution: &ExecutionId, epoch: u32, history: &[Event]) -> Vec<Ac
     tasks
 }
 
+/// Runs a scheduled activity to its end, unless it runs here already: the
+/// live driver and recovery may both find it, and it runs once.
 pub(super) fn spawn(inner: Arc<Inner>, task: ActivityTask) {
+    let key = (task.execution.clone(), task.epoch, task.handle);
     let (stop, stopped) = tokio::sync::watch::channel(task.cancelled);
-    inner
-        .activity_stops
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert((task.execution.clone(), task.handle), stop);
+    {
+        let mut running = inner
+            .activity_stops
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if running.contains_key(&key) {
+            return;
+        }
+        running.insert(key.clone(), stop);
+    }
     tokio::spawn(async move {
-        let key = (task.execution.clone(), task.handle);
         run(&inner, task, stopped).await;
         inner
             .activity_stops
@@ -110,24 +156,24 @@ pub(super) fn spawn(inner: Arc<Inner>, task: ActivityTask) {
 }
 
 impl Inner {
-    /// Whether this activity of the execution runs now.
-    pub(super) fn activity_running(&self, execution: &ExecutionId, handle: u64) -> bool {
-        self.activity_stops
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains_key(&(execution.clone(), handle))
-    }
-
     /// Stops a running activity: it records a `cancelled` failure instead of
-    /// another attempt.
-    pub(super) fn stop_activity(&self, execution: &ExecutionId, handle: u64) {
+    /// another attempt (refused, and so not recorded, once its run closed).
+    pub(super) fn stop_activity(&self, execution: &ExecutionId, epoch: u32, handle: u64) {
         if let Some(stop) = self
             .activity_stops
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&(execution.clone(), handle))
+            .get(&(execution.clone(), epoch, handle))
         {
             let _ = stop.send(true);
+        }
+    }
+
+    /// Stops every activity of a run that has not ended (`history` is the
+    /// run's, `epoch` its epoch when they were scheduled).
+    pub(super) fn stop_activities(&self, execution: &ExecutionId, epoch: u32, history: &[Event]) {
+        for task in pending(execution, epoch, history) {
+            self.stop_activity(execution, task.epoch, task.handle);
         }
     }
 }
@@ -273,7 +319,7 @@ async fn run(
             failure: failure.clone(),
             retry_at_ms,
         };
-        if !record(inner, &task, now, event).await {
+        if record(inner, &task, now, event).await != Recorded::Yes {
             return;
         }
         last_failure = Some(failure);
@@ -312,30 +358,46 @@ async fn finish(inner: &Arc<Inner>, task: &ActivityTask, result: Result<Payload,
             failure,
         },
     };
-    if record(inner, task, inner.clock.now_ms(), event).await {
+    if record(inner, task, inner.clock.now_ms(), event).await == Recorded::Yes {
         inner.wake(&task.execution);
     }
 }
 
-/// Appends one event; false if it could not be written (the activity then
-/// runs again after a restart, which at-least-once allows).
-/// After a reset the result is dropped (false): the reset dispatched its
-/// activities again.
-async fn record(inner: &Inner, task: &ActivityTask, now: u64, event: EventKind) -> bool {
+/// Whether an attempt's end was recorded.
+#[derive(Debug, PartialEq, Eq)]
+enum Recorded {
+    Yes,
+    /// The store refused it: the run closed, was reset or continued as new
+    /// (its epoch moved), or the handle already has its completion. The
+    /// activity stops: nothing more of it belongs in the history.
+    Refused,
+    /// The write failed (the disk): the activity runs again once the store
+    /// writes again, which at-least-once allows.
+    Failed,
+}
+
+/// Appends one event of the activity, guarded by the epoch it was scheduled in.
+async fn record(inner: &Inner, task: &ActivityTask, now: u64, event: EventKind) -> Recorded {
     let execution = &task.execution;
     let mut op = Op::append(execution, now, vec![event]);
     if let Op::Append { expect_resets, .. } = &mut op {
         *expect_resets = Some(task.epoch);
     }
     match inner.store.write(vec![op]).await {
-        Ok(out) if matches!(out.first(), Some(Ok(()))) => true,
-        Ok(_) => {
-            tracing::debug!(%execution, activity = %task.name, "dropped the result of an activity started before a reset");
-            false
+        Ok(Ok(())) => Recorded::Yes,
+        Ok(Err(e)) => {
+            let why = match e {
+                OpError::Closed { .. } => "its execution closed",
+                OpError::Stale(_) => "its run ended or was reset",
+                OpError::AlreadyCompleted { .. } => "it already has its completion",
+                _ => "the store refused its result",
+            };
+            tracing::info!(%execution, activity = %task.name, handle = task.handle, error = %e, "activity stopped: {why}");
+            Recorded::Refused
         }
         Err(e) => {
             tracing::error!(%execution, error = %e, "could not record an activity result");
-            false
+            Recorded::Failed
         }
     }
 }
@@ -398,7 +460,7 @@ async fn attempt(
         activity_handle: task.handle,
         name: task.name.clone(),
         attempt: task.attempt,
-        idempotency_key: format!("{}/{}", task.execution, task.handle),
+        idempotency_key: task.idempotency_key.clone(),
         heartbeat_details: details,
     };
     tracing::info!(execution = %task.execution, activity = %task.name, handle = task.handle, attempt = task.attempt, "activity started");

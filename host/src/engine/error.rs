@@ -37,6 +37,14 @@ pub enum EngineError {
     Store(#[from] StoreError),
 }
 
+/// A refused write is a conflict with the execution's state: the message
+/// says which (closed, moved, reset, a duplicate).
+impl From<crate::store::OpError> for EngineError {
+    fn from(e: crate::store::OpError) -> Self {
+        Self::Conflict(e.to_string())
+    }
+}
+
 impl EngineError {
     pub(super) fn no_execution(id: impl ToString) -> Self {
         Self::NotFound {

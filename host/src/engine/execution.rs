@@ -13,7 +13,7 @@ use super::error::Stop;
 use super::replay::Replayer;
 use super::{Inner, Msg};
 use crate::model::{EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, Failure, Payload};
-use crate::store::{Close, Op, OpError};
+use crate::store::{Close, Op};
 use crate::wasm::{ModuleError, RunOutcome, WorkflowInfo};
 
 pub(super) async fn run(inner: Arc<Inner>, id: ExecutionId, mailbox: mpsc::UnboundedReceiver<Msg>) {
@@ -55,7 +55,7 @@ async fn run_inner(
         inner.clone(),
         id.clone(),
         record.module,
-        (record.resets, record.run_start),
+        (record.resets, record.run_start, record.run),
         info,
         Replayer::new(history),
         mailbox,
@@ -213,14 +213,18 @@ async fn continue_as_new(
         }])
         .await?;
     inner.forget(&record.id);
-    if let Some(Err(e)) = out.first() {
+    if let Err(e) = out {
         tracing::info!(execution = %record.id, error = %e, "continue-as-new refused; loading again");
         inner.wake(&record.id);
         return Ok(());
     }
     tracing::debug!(execution = %record.id, run = record.run + 1, "continued as new");
-    // The children of the closed run get their parent-close policy.
+    // An update the run completed with its last task has its result now.
+    inner.updates.send_modify(|n| *n += 1);
+    // The closed run's activities stop and its children get their
+    // parent-close policy.
     let history = inner.store.history(&record.id, record.run_start)?;
+    inner.stop_activities(&record.id, record.resets, &history);
     inner.close_children(&history).await;
     inner.wake(&record.id);
     Ok(())
@@ -266,10 +270,10 @@ async fn close(
     if let Some(outcome) = outcome.clone() {
         ops.extend(inner.parent_op(record, outcome));
     }
-    if let Some(Err(OpError::ModuleMoved(_) | OpError::Stale(_))) =
-        inner.store.write(ops).await?.first()
-    {
-        // Upgraded or reset while this run ended: the new run decides instead.
+    if let Err(e) = inner.store.write(ops).await? {
+        // Upgraded, reset or terminated while this run ended: the load
+        // decides (a closed execution is not loaded again).
+        tracing::info!(execution = %id, error = %e, "the run's end was refused; loading again");
         inner.forget(id);
         inner.wake(id);
         return Ok(());
@@ -283,7 +287,10 @@ async fn close(
         if let Some(parent) = &record.parent {
             inner.wake(&parent.id);
         }
+        // No event follows a close: its activities stop (an attempt that
+        // still ends is refused), and its children get their policy.
         let history = inner.run_history(record)?;
+        inner.stop_activities(id, record.resets, &history);
         inner.close_children(&history).await;
     }
     Ok(())

@@ -124,8 +124,14 @@ impl Engine {
             .store
             .write(vec![Op::append(id, self.inner.clock.now_ms(), vec![event])])
             .await?;
-        if let Some(Err(e)) = out.into_iter().next() {
-            return Err(EngineError::Conflict(e.to_string()));
+        if let Err(e) = out {
+            return Err(match e {
+                OpError::Closed { id, status } => EngineError::Conflict(format!(
+                    "execution {id} is {status}: signals go to running executions, and this \
+                     one closed before the signal could be recorded (nothing was recorded)"
+                )),
+                other => other.into(),
+            });
         }
         self.inner.wake(id);
         // The index is exact unless another writer appended in between; it
@@ -320,10 +326,9 @@ impl Engine {
             if let Op::Append { unique_update, .. } = &mut op {
                 *unique_update = Some(update_id.clone());
             }
-            match self.inner.store.write(vec![op]).await?.into_iter().next() {
-                Some(Ok(())) | Some(Err(OpError::DuplicateUpdate(_))) => {}
-                Some(Err(e)) => return Err(EngineError::Conflict(e.to_string())),
-                None => {}
+            match self.inner.store.write(vec![op]).await? {
+                Ok(()) | Err(OpError::DuplicateUpdate(_)) => {}
+                Err(e) => return Err(e.into()),
             }
             tracing::info!(execution = %record.id, update = %update_id, %name, "update accepted");
             self.inner.wake(&record.id);
@@ -379,8 +384,9 @@ impl Engine {
         update_id: &str,
     ) -> Result<Option<UpdateStatus>, EngineError> {
         let mut status = None;
-        let record = self.execution(id.as_str())?;
-        for e in self.inner.run_history(&record)? {
+        // Every run: an update completed just before a continue-as-new is
+        // still answered, and its retry is still a duplicate.
+        for e in self.inner.store.history(id, 0)? {
             match e.event {
                 EventKind::UpdateAccepted { update_id: u, .. } if u == update_id => {
                     status = Some(UpdateStatus::Accepted);

@@ -11,15 +11,16 @@ use crate::model::{
     Event, EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, Failure, IdReusePolicy,
     ParentClosePolicy, ParentLink, Payload, TypeName,
 };
-use crate::store::{Close, Op, OpError, Reuse};
+use crate::store::{Close, Op, OpError, Reuse, StartRequest};
 
 /// How to start an execution.
 #[derive(Debug, Clone, Default)]
 pub struct StartOptions {
     /// The workflow id (default: a generated `wf_…`).
     pub id: Option<String>,
-    /// Makes a retried start safe: starting an id that is running with the
-    /// same request id returns that run instead of a conflict.
+    /// Makes a retried start safe: a start with a request id seen within the
+    /// retention window (`EngineConfig::start_request_retention`) answers
+    /// with the run that request started, whatever its state now.
     pub request_id: Option<String>,
     /// What a start with the id of a closed execution does.
     pub reuse: IdReusePolicy,
@@ -123,8 +124,16 @@ impl Inner {
                 failure,
             }],
         );
-        if let Op::Append { expect_resets, .. } = &mut op {
+        if let Op::Append {
+            expect_resets,
+            optional,
+            ..
+        } = &mut op
+        {
             *expect_resets = Some(parent.epoch);
+            // A parent that closed (abandon) or was reset meanwhile does not
+            // hold the child's end back.
+            *optional = true;
         }
         Some(op)
     }
@@ -161,12 +170,10 @@ impl Inner {
                 *timers_remove = rows;
                 *expect_resets = Some(record.resets);
             }
-            if let Some(Err(e)) = self.store.write(vec![op]).await?.into_iter().next() {
-                return Err(EngineError::Conflict(e.to_string()));
-            }
+            self.store.write(vec![op]).await??;
             tracing::info!(execution = %id, %reason, "cancellation requested");
             for task in super::activities::pending(id, record.resets, &history) {
-                self.stop_activity(id, task.handle);
+                self.stop_activity(id, task.epoch, task.handle);
             }
             self.wake(id);
             for (child, _) in pending_children(&history) {
@@ -194,18 +201,31 @@ impl Inner {
                     reason: reason.to_owned(),
                 }],
             );
-            if let Op::Append { close, .. } = &mut op {
+            if let Op::Append {
+                close,
+                expect_resets,
+                ..
+            } = &mut op
+            {
                 *close = Some(Close::Terminated(reason.to_owned()));
+                // The run read above is the one terminated: a run that
+                // closed or continued as new meanwhile is left as it is.
+                *expect_resets = Some(record.resets);
             }
             let mut ops = vec![op];
             ops.extend(self.parent_op(&record, Err(Failure::new("terminated", reason))));
-            if let Some(Err(e)) = self.store.write(ops).await?.into_iter().next() {
-                return Err(EngineError::Conflict(e.to_string()));
+            match self.store.write(ops).await? {
+                Ok(()) => {}
+                Err(OpError::Stale(_)) => {
+                    return Err(EngineError::Conflict(format!(
+                        "execution {id} changed (it closed, continued as new or was reset) while \
+                         it was being terminated; look at it again and retry if it still runs"
+                    )))
+                }
+                Err(e) => return Err(e.into()),
             }
             tracing::info!(execution = %id, %reason, "execution terminated");
-            for task in super::activities::pending(id, record.resets, &history) {
-                self.stop_activity(id, task.handle);
-            }
+            self.stop_activities(id, record.resets, &history);
             // An instance in memory stops at its next wait (its writes are refused).
             self.reload(id);
             if let Some(parent) = &record.parent {
@@ -235,6 +255,16 @@ impl Inner {
             }
         }
     }
+}
+
+/// What a start did.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub id: ExecutionId,
+    /// The run of the id it started, or found.
+    pub run: u32,
+    /// False when a repeated request id found the run it had started.
+    pub created: bool,
 }
 
 /// Timers started and neither fired nor cancelled: `(handle, due)`.
@@ -273,22 +303,28 @@ pub(super) fn pending_children(history: &[Event]) -> Vec<(String, ParentClosePol
 }
 
 impl Engine {
-    /// Starts an execution. An id that is running is a conflict, unless the
-    /// request id matches the one that started it (then that run is
-    /// returned); an id whose execution closed is reused per `opts.reuse`.
+    /// Starts an execution. A request id seen within the retention window
+    /// answers with the run it started (with or without a chosen id, in any
+    /// state). An id that is running is a conflict; an id whose execution
+    /// closed is reused per `opts.reuse`.
     pub async fn start_with(
         &self,
         workflow_type: &str,
         input: Payload,
         opts: StartOptions,
-    ) -> Result<ExecutionId, EngineError> {
+    ) -> Result<Started, EngineError> {
         self.inner.check_payload("the input", &input)?;
         let (record, started) = self.inner.new_run(workflow_type, input, &opts)?;
         let id = record.id.clone();
         if let Some(existing) = self.inner.store.execution(&id)? {
             if !existing.status.is_closed() {
+                // A run started before request ids were kept apart.
                 if opts.request_id.is_some() && existing.request_id == opts.request_id {
-                    return Ok(id);
+                    return Ok(Started {
+                        id,
+                        run: existing.run,
+                        created: false,
+                    });
                 }
                 return Err(EngineError::Conflict(format!(
                     "execution {id} is {} (run {}): a workflow id is unique among running \
@@ -302,6 +338,13 @@ impl Engine {
             IdReusePolicy::AllowDuplicateFailedOnly => Reuse::IfNotCompleted,
             IdReusePolicy::RejectDuplicate => Reuse::Never,
         };
+        let request = opts.request_id.as_ref().map(|r| StartRequest {
+            key: format!(
+                "{workflow_type}\0{}\0{r}",
+                opts.id.as_deref().unwrap_or_default()
+            ),
+            retention_ms: self.inner.config.start_request_retention.as_millis() as u64,
+        });
         let out = self
             .inner
             .store
@@ -309,16 +352,33 @@ impl Engine {
                 record: Box::new(record),
                 started,
                 reuse,
+                request,
             }])
             .await?;
-        if let Some(Err(OpError::ExecutionExists(_))) = out.first() {
-            return Err(EngineError::Conflict(format!(
-                "execution {id} exists and its id reuse policy ({:?}) does not allow a new run",
-                opts.reuse
-            )));
+        match out {
+            Ok(()) => {}
+            Err(OpError::DuplicateRequest { id, run, .. }) => {
+                return Ok(Started {
+                    id: id.parse()?,
+                    run,
+                    created: false,
+                })
+            }
+            Err(OpError::ExecutionExists(_)) => {
+                return Err(EngineError::Conflict(format!(
+                    "execution {id} exists and its id reuse policy ({:?}) does not allow a new run",
+                    opts.reuse
+                )))
+            }
+            Err(e) => return Err(e.into()),
         }
         self.inner.wake(&id);
-        Ok(id)
+        let run = self.inner.store.execution(&id)?.map_or(1, |r| r.run);
+        Ok(Started {
+            id,
+            run,
+            created: true,
+        })
     }
 
     /// Requests cancellation: the workflow sees it at its next wait and may

@@ -27,11 +27,12 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch, Semaphore};
 
+use activities::ActivityKey;
 pub use activities::{pending as pending_activities, ActivityTask};
 pub use clock::Clock;
 pub use error::EngineError;
 pub use interact::{SignalReceipt, UpdateOutcome, UpdateStatus};
-pub use lifecycle::StartOptions;
+pub use lifecycle::{StartOptions, Started};
 pub use offline::{replay as replay_offline, ReplayReport};
 pub use queues::{StaleToken, WorkerTask};
 pub use reset::ResetReport;
@@ -77,6 +78,9 @@ pub struct EngineConfig {
     /// A run past this many events, or bytes, is terminated.
     pub history_max_events: u64,
     pub history_max_bytes: u64,
+    /// How long a start's request id is remembered: a retried start within
+    /// it answers with the run the first one started.
+    pub start_request_retention: Duration,
 }
 
 /// Pool slots beyond workflows and activity attempts: queries on closed
@@ -110,6 +114,7 @@ impl EngineConfig {
             history_warn_events: 10_240,
             history_max_events: 51_200,
             history_max_bytes: 50 << 20,
+            start_request_retention: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -158,7 +163,10 @@ pub(crate) struct Inner {
     updates: watch::Sender<u64>,
     queues: queues::TaskQueues,
     /// Stop switches of the activities running now.
-    activity_stops: Mutex<HashMap<(ExecutionId, u64), watch::Sender<bool>>>,
+    /// The activities running on this host by (execution, epoch, handle):
+    /// an epoch is one run between resets, so the key names one scheduled
+    /// activity, whichever run or reset scheduled it.
+    activity_stops: Mutex<HashMap<ActivityKey, watch::Sender<bool>>>,
 }
 
 impl Inner {
@@ -347,7 +355,7 @@ impl Engine {
                 module: hash,
             });
         }
-        self.inner.store.write(ops).await?;
+        self.inner.store.write(ops).await??;
         Ok(meta)
     }
 
@@ -375,6 +383,7 @@ impl Engine {
             },
         )
         .await
+        .map(|s| s.id)
     }
 
     pub fn execution(&self, id: &str) -> Result<ExecutionRecord, EngineError> {
@@ -526,7 +535,7 @@ impl Engine {
         self.inner
             .store
             .write(vec![Op::SetManualClock { ms: target }])
-            .await?;
+            .await??;
         Ok(self.inner.clock.advance(ms).unwrap_or(target))
     }
 

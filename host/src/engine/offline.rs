@@ -115,9 +115,17 @@ impl WorkflowHost for OfflineHost {
         id: Option<String>,
         policy: crate::model::ParentClosePolicy,
     ) -> Result<u64, HostStop> {
-        let id = id.unwrap_or_else(|| {
-            format!("{}-{}", self.info.execution_id, self.replayer.next_handle())
-        });
+        // Replay takes the recorded id (see the live driver); past the
+        // recorded commands the id does not matter, the replay ends there.
+        let id = id
+            .or_else(|| self.replayer.recorded_child_id())
+            .unwrap_or_else(|| {
+                format!(
+                    "{}-?-{}",
+                    self.info.execution_id,
+                    self.replayer.next_handle()
+                )
+            });
         self.issue(Command::StartChild {
             workflow_type,
             id,
@@ -127,8 +135,11 @@ impl WorkflowHost for OfflineHost {
     }
 
     fn continue_as_new(&mut self, _input: Payload) -> HostStop {
-        // The run ends here; what follows in the history is the next run's.
-        HostStop(Box::new(OfflineStop::End))
+        // The run ends here, and must end where the recorded one did.
+        match self.replayer.check_continue_as_new() {
+            Ok(()) => HostStop(Box::new(OfflineStop::End)),
+            Err(d) => HostStop(Box::new(OfflineStop::Replay(d.into()))),
+        }
     }
 
     fn history_info(&self) -> (u64, bool) {

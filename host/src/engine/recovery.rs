@@ -25,11 +25,9 @@ impl Inner {
         for status in [ExecutionStatus::Running, ExecutionStatus::Stalled] {
             for rec in self.store.executions(Some(status), None)? {
                 let history = self.run_history(&rec)?;
+                // After a storage fault some still run: spawn leaves those be.
                 for task in activities::pending(&rec.id, rec.resets, &history) {
-                    // After a storage fault some still run: leave those be.
-                    if !self.activity_running(&task.execution, task.handle) {
-                        activities::spawn(self.clone(), task);
-                    }
+                    activities::spawn(self.clone(), task);
                 }
                 if status == ExecutionStatus::Running {
                     self.wake(&rec.id);

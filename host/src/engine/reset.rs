@@ -106,11 +106,10 @@ impl Engine {
                     timers: timers.clone(),
                 }])
                 .await?;
-            match out.into_iter().next() {
-                Some(Ok(())) => {}
-                Some(Err(OpError::HistoryChanged(_))) => continue,
-                Some(Err(e)) => return Err(EngineError::Conflict(e.to_string())),
-                None => return Err(EngineError::Conflict("nothing was written".into())),
+            match out {
+                Ok(()) => {}
+                Err(OpError::HistoryChanged(_)) => continue,
+                Err(e) => return Err(e.into()),
             }
             tracing::info!(execution = %record.id, to_event, discarded = len - to_event - 1, "execution reset");
             for (due_ms, handle) in timers {

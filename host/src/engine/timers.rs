@@ -86,8 +86,8 @@ async fn fire(inner: &Arc<Inner>, row: TimerRow) {
         *require_timer = Some((row.due_ms, row.handle));
     }
     match inner.store.write(vec![op]).await {
-        Ok(out) if matches!(out.first(), Some(Ok(()))) => inner.wake(&row.execution),
-        Ok(_) => {}
+        Ok(Ok(())) => inner.wake(&row.execution),
+        Ok(Err(_)) => {}
         Err(e) => {
             tracing::error!(execution = %row.execution, error = %e, "could not fire a timer; it fires again after a restart")
         }

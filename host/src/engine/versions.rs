@@ -165,7 +165,7 @@ impl Engine {
                 name,
                 module: v.module,
             }])
-            .await?;
+            .await??;
         Ok(v)
     }
 
@@ -294,15 +294,14 @@ impl Engine {
                     expect_history_len: len,
                 }])
                 .await?;
-            match out.into_iter().next() {
-                Some(Ok(())) => {
+            match out {
+                Ok(()) => {
                     self.inner.reload(&record.id);
                     return Ok(UpgradeOutcome::Moved);
                 }
                 // It moved on while we checked: check the longer history.
-                Some(Err(OpError::HistoryChanged(_))) => continue,
-                Some(Err(e)) => return Ok(UpgradeOutcome::Failed(e.to_string())),
-                None => return Ok(UpgradeOutcome::Failed("nothing was written".into())),
+                Err(OpError::HistoryChanged(_)) => continue,
+                Err(e) => return Ok(UpgradeOutcome::Failed(e.to_string())),
             }
         }
         Ok(UpgradeOutcome::Failed(format!(

@@ -30,6 +30,12 @@ pub enum EventKind {
         name: String,
         input: Payload,
         options: ActivityOptions,
+        /// The key every attempt carries (`<execution>/<run>/<handle>`), made
+        /// when the activity is scheduled and never recomputed. Absent in
+        /// events recorded before keys were recorded: those attempts keep
+        /// the key they had then, `<execution>/<handle>`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        idempotency_key: Option<String>,
     },
     /// An attempt failed and another is due at `retry_at_ms`. Not delivered to
     /// the workflow; recorded so that a restart neither loses nor repeats the

@@ -27,7 +27,8 @@ impl<E: Into<redb::Error>> From<E> for StoreError {
     }
 }
 
-/// One operation of a batch was refused; the rest of the batch committed.
+/// An operation of a batch was refused: nothing of the batch was written
+/// (other callers' batches in the same group commit are unaffected).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OpError {
     #[error("an execution with id {0} already exists")]
@@ -46,4 +47,17 @@ pub enum OpError {
     Stale(String),
     #[error("update {0} was already accepted")]
     DuplicateUpdate(String),
+    /// No event may follow a close.
+    #[error("execution {id} is {status}: nothing more can be recorded in it")]
+    Closed { id: String, status: String },
+    /// A handle's completion is recorded once.
+    #[error("handle {handle} of execution {id} already has its completion")]
+    AlreadyCompleted { id: String, handle: u64 },
+    /// A start with a request id already seen: the run it started.
+    #[error("request {request_id} already started run {run} of execution {id}")]
+    DuplicateRequest {
+        request_id: String,
+        id: String,
+        run: u32,
+    },
 }

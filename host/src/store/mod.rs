@@ -4,8 +4,10 @@
 //! `write` call is atomic and durable when it returns, and many callers share
 //! one fsync.
 
+mod apply;
 mod committer;
 mod error;
+mod history;
 mod slot;
 mod tables;
 
@@ -21,12 +23,14 @@ use crate::model::{
     Doors, Event, EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, Failure, ModuleHash,
     ModuleMeta, Payload, TypeName, WorkflowVersion,
 };
-use committer::{from_json, Request};
+use apply::from_json;
+use committer::Request;
 use tables::{
     ACTIVITIES, EXECUTIONS, HISTORY, MODULES, MODULE_META, TIMERS, TYPE_VERSIONS, WORKFLOW_TYPES,
 };
 
-/// One write. A batch of ops commits atomically with other batches.
+/// One write. A batch of ops is all-or-nothing: applied whole, or refused
+/// whole with the first refusal (an `optional` append excepted).
 #[derive(Debug, Clone)]
 pub enum Op {
     PutModule {
@@ -70,14 +74,17 @@ pub enum Op {
     },
     /// Creates the execution row and its first event; refused if the id
     /// exists, unless `reuse` lets a new run follow a closed one in the same
-    /// history.
+    /// history. With `request`, refused if that request already started a
+    /// run within its retention window (the refusal names the run).
     CreateExecution {
         record: Box<ExecutionRecord>,
         started: EventKind,
         reuse: Reuse,
+        request: Option<StartRequest>,
     },
     /// Closes the current run with `events` and starts the next one in the
-    /// same transaction: `started` opens it, on `module`.
+    /// same transaction: `started` opens it, on `module`, followed by the
+    /// signals the closing run did not receive (none is lost).
     ContinueAsNew {
         id: ExecutionId,
         at_ms: u64,
@@ -105,6 +112,9 @@ pub enum Op {
         require_timer: Option<(u64, u64)>,
         /// Refuse it if the history already accepted an update with this id.
         unique_update: Option<String>,
+        /// A refusal skips this op alone instead of refusing the batch (a
+        /// child's end told to a parent that closed or reset meanwhile).
+        optional: bool,
     },
     /// Discards the events after `to_event` (recording them in an
     /// `execution_reset` event), replaces the execution's timer rows with
@@ -133,11 +143,27 @@ impl Op {
             expect_resets: None,
             require_timer: None,
             unique_update: None,
+            optional: false,
         }
+    }
+
+    /// Whether a refusal of this op leaves the rest of its batch to commit.
+    pub(super) fn is_optional(&self) -> bool {
+        matches!(self, Self::Append { optional: true, .. })
     }
 }
 
+/// What makes a start idempotent: its request id, keyed by the workflow type
+/// and the chosen id (if any), remembered for `retention_ms`.
+#[derive(Debug, Clone)]
+pub struct StartRequest {
+    pub key: String,
+    pub retention_ms: u64,
+}
+
 const MANUAL_CLOCK: &str = "manual_clock_ms";
+/// Set once `COMPLETED` holds the completions of every open run.
+const COMPLETIONS_INDEXED: &str = "completions_indexed";
 
 #[derive(Debug, Clone)]
 pub enum Close {
@@ -194,7 +220,16 @@ impl Store {
             txn.open_table(TIMERS)?;
             txn.open_table(TYPE_VERSIONS)?;
             txn.open_table(tables::HEARTBEATS)?;
-            txn.open_table(tables::HOST_STATE)?;
+            txn.open_table(tables::COMPLETED)?;
+            txn.open_table(tables::START_REQUESTS)?;
+            let mut state = txn.open_table(tables::HOST_STATE)?;
+            if state.get(COMPLETIONS_INDEXED)?.is_none() {
+                state.insert(COMPLETIONS_INDEXED, 1)?;
+                drop(state);
+                history::index_completions(&txn)?;
+            } else {
+                drop(state);
+            }
             txn.commit()?;
         }
         let slot = Arc::new(slot::DbSlot::new(path, db));
@@ -238,8 +273,9 @@ impl Store {
     }
 
     /// Commits `ops` atomically and durably (grouped with other callers').
-    /// The outer error means nothing was written; an inner error refuses one op.
-    pub async fn write(&self, ops: Vec<Op>) -> Result<Vec<Result<(), OpError>>, StoreError> {
+    /// The outer error means nothing was written (the disk, the file); the
+    /// inner one means the batch was refused, and nothing of it was written.
+    pub async fn write(&self, ops: Vec<Op>) -> Result<Result<(), OpError>, StoreError> {
         let (reply, rx) = oneshot::channel();
         self.committer
             .send(Request { ops, reply })
@@ -463,109 +499,7 @@ fn parse_hash(s: &str) -> Result<ModuleHash, StoreError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::Payload;
-
-    fn record(id: &str) -> ExecutionRecord {
-        ExecutionRecord {
-            id: id.parse().unwrap(),
-            workflow_type: "t".parse().unwrap(),
-            module: ModuleHash::of(b"m"),
-            status: ExecutionStatus::Running,
-            created_at_ms: 1,
-            closed_at_ms: None,
-            input: Payload::default(),
-            output: None,
-            failure: None,
-            stall_reason: None,
-            resets: 0,
-            run: 1,
-            run_start: 0,
-            request_id: None,
-            parent: None,
-            cancel_requested: false,
-        }
-    }
-
-    fn started() -> EventKind {
-        EventKind::ExecutionStarted {
-            workflow_type: "t".parse().unwrap(),
-            module: ModuleHash::of(b"m"),
-            input: Payload::default(),
-            seed: 7,
-        }
-    }
-
-    #[tokio::test]
-    async fn appends_are_numbered_and_close_updates_the_record() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let id: ExecutionId = "e1".parse().unwrap();
-        let out = store
-            .write(vec![Op::CreateExecution {
-                record: Box::new(record("e1")),
-                started: started(),
-                reuse: Reuse::Never,
-            }])
-            .await
-            .unwrap();
-        assert_eq!(out, vec![Ok(())]);
-        let dup = store
-            .write(vec![Op::CreateExecution {
-                record: Box::new(record("e1")),
-                started: started(),
-                reuse: Reuse::Never,
-            }])
-            .await
-            .unwrap();
-        assert_eq!(dup, vec![Err(OpError::ExecutionExists("e1".into()))]);
-
-        let mut op = Op::append(
-            &id,
-            5,
-            vec![EventKind::TimerStarted {
-                handle: 1,
-                duration_ms: 10,
-                fire_at_ms: 15,
-            }],
-        );
-        if let Op::Append { timers_add, .. } = &mut op {
-            timers_add.push((15, 1));
-        }
-        store.write(vec![op]).await.unwrap();
-        assert_eq!(
-            store.timers().unwrap(),
-            vec![TimerRow {
-                due_ms: 15,
-                execution: id.clone(),
-                handle: 1
-            }]
-        );
-
-        let mut op = Op::append(&id, 15, vec![EventKind::TimerFired { handle: 1 }]);
-        if let Op::Append {
-            timers_remove,
-            close,
-            ..
-        } = &mut op
-        {
-            timers_remove.push((15, 1));
-            *close = Some(Close::Completed(Payload(b"1".to_vec())));
-        }
-        store.write(vec![op]).await.unwrap();
-        let history = store.history(&id, 0).unwrap();
-        assert_eq!(
-            history.iter().map(|e| e.index).collect::<Vec<_>>(),
-            vec![0, 1, 2]
-        );
-        assert!(store.timers().unwrap().is_empty());
-        let rec = store.execution(&id).unwrap().unwrap();
-        assert_eq!(rec.status, ExecutionStatus::Completed);
-        assert_eq!(rec.closed_at_ms, Some(15));
-        assert_eq!(store.history_len(&id).unwrap(), 3);
-    }
-}
+mod tests;
 
 /// See [`Store::attempt_context`].
 #[derive(Debug, Default)]
@@ -586,7 +520,7 @@ fn read_heartbeat(
         .map(|g| g.value().to_vec());
     Ok(match found {
         Some(raw) => {
-            let beat: committer::Beat = from_json("heartbeat", &raw)?;
+            let beat: apply::Beat = from_json("heartbeat", &raw)?;
             beat.details
         }
         None => None,

@@ -27,3 +27,12 @@ pub const HOST_STATE: TableDefinition<&str, u64> = TableDefinition::new("host_st
 /// Pending timers by (due ms, execution id, handle): ordered by due time so a
 /// restart loads them in firing order.
 pub const TIMERS: TableDefinition<(u64, &str, u64), ()> = TableDefinition::new("timers");
+/// The handles of the current run that have their completion, by (execution
+/// id, index of the run's `execution_started`, handle): a second completion
+/// of a handle is refused inside the write, whoever sends it. Rows go when
+/// the run closes.
+pub const COMPLETED: TableDefinition<(&str, u64, u64), ()> = TableDefinition::new("completed");
+/// Start requests by key (workflow type, chosen id or none, request id):
+/// JSON `{execution, run, at_ms}`. A start with a request id seen within the
+/// retention window answers with the run it started instead of another.
+pub const START_REQUESTS: TableDefinition<&str, &[u8]> = TableDefinition::new("start_requests");

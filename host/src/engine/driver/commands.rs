@@ -31,6 +31,7 @@ impl Driver {
                     input,
                     options,
                 } => {
+                    let key = activities::idempotency_key(&self.id, self.run, handle);
                     tasks.push(ActivityTask {
                         execution: self.id.clone(),
                         handle,
@@ -42,12 +43,14 @@ impl Driver {
                         epoch: self.resets,
                         cancelled: false,
                         scheduled_at_ms: now,
+                        idempotency_key: key.clone(),
                     });
                     events.push(EventKind::ActivityScheduled {
                         handle,
                         name,
                         input,
                         options,
+                        idempotency_key: Some(key),
                     });
                 }
                 Command::Patch { id } => events.push(EventKind::PatchMarker {
@@ -101,6 +104,7 @@ impl Driver {
                                 record: Box::new(record),
                                 started,
                                 reuse: Reuse::IfClosed,
+                                request: None,
                             },
                             id,
                         )),

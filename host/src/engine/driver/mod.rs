@@ -42,6 +42,9 @@ pub(super) struct Driver {
     resets: u32,
     /// The index of this run's first event.
     run_start: u64,
+    /// Which run of the id this is (from 1): part of the identities its
+    /// commands make.
+    run: u32,
     info: WorkflowInfo,
     pub(super) replayer: Replayer,
     mailbox: mpsc::UnboundedReceiver<Msg>,
@@ -64,7 +67,7 @@ impl Driver {
         inner: Arc<Inner>,
         id: ExecutionId,
         module: ModuleHash,
-        (resets, run_start): (u32, u64),
+        (resets, run_start, run): (u32, u64, u32),
         info: WorkflowInfo,
         replayer: Replayer,
         mailbox: mpsc::UnboundedReceiver<Msg>,
@@ -77,6 +80,7 @@ impl Driver {
             module,
             resets,
             run_start,
+            run,
             info,
             replayer,
             mailbox,
@@ -143,10 +147,10 @@ impl Driver {
             )));
         }
         let Flush {
-            events,
+            mut events,
             tasks,
             timers,
-            children,
+            mut children,
             cancels,
         } = self.new_command_events(now);
         if events.is_empty() {
@@ -155,28 +159,40 @@ impl Driver {
         let updated = events
             .iter()
             .any(|e| matches!(e, EventKind::UpdateCompleted { .. }));
-        let mut op = Op::append(&self.id, now, events);
-        if let Op::Append {
-            timers_add,
-            expect_module,
-            expect_resets,
-            ..
-        } = &mut op
-        {
-            timers_add.extend(timers.iter().map(|t| (t.due_ms, t.handle)));
-            *expect_module = Some(self.module);
-            *expect_resets = Some(self.resets);
+        // The task's events and its children commit together or not at all.
+        loop {
+            let mut op = Op::append(&self.id, now, events.clone());
+            if let Op::Append {
+                timers_add,
+                expect_module,
+                expect_resets,
+                ..
+            } = &mut op
+            {
+                timers_add.extend(timers.iter().map(|t| (t.due_ms, t.handle)));
+                *expect_module = Some(self.module);
+                *expect_resets = Some(self.resets);
+            }
+            let mut ops = vec![op];
+            ops.extend(children.iter().map(|(op, _)| op.clone()));
+            match self.inner.store.write(ops).await? {
+                Ok(()) => break,
+                // Another start took a child's id after the check: that
+                // child did not start, which the task records instead.
+                Err(OpError::ExecutionExists(taken)) => {
+                    let Some(at) = children.iter().position(|(_, id)| *id == taken) else {
+                        return Err(Stop::Reload);
+                    };
+                    children.remove(at);
+                    not_started(&mut events, &taken);
+                }
+                // Upgraded, reset, closed meanwhile: the load decides.
+                Err(_) => return Err(Stop::Reload),
+            }
         }
-        let child_ids: Vec<String> = children.iter().map(|(_, id)| id.clone()).collect();
-        let mut ops = vec![op];
-        ops.extend(children.into_iter().map(|(op, _)| op));
-        if let Some(Err(OpError::ModuleMoved(_) | OpError::Stale(_))) =
-            self.inner.store.write(ops).await?.first()
-        {
-            return Err(Stop::Reload);
-        }
+        let child_ids: Vec<String> = children.into_iter().map(|(_, id)| id).collect();
         for target in cancels {
-            self.inner.stop_activity(&self.id, target);
+            self.inner.stop_activity(&self.id, self.resets, target);
         }
         for child in child_ids {
             if let Ok(child) = child.parse::<ExecutionId>() {
@@ -281,6 +297,35 @@ impl Driver {
     }
 }
 
+/// Records, right after its `child_started`, that the child `id` did not
+/// start because its id was taken.
+fn not_started(events: &mut Vec<EventKind>, id: &str) {
+    let Some(at) = events
+        .iter()
+        .position(|e| matches!(e, EventKind::ChildStarted { child_id, .. } if child_id == id))
+    else {
+        return;
+    };
+    let EventKind::ChildStarted { handle, .. } = events[at] else {
+        return;
+    };
+    events.insert(
+        at + 1,
+        EventKind::ChildCompleted {
+            handle,
+            child_id: id.to_owned(),
+            output: None,
+            failure: Some(Failure::new(
+                "child-not-started",
+                format!(
+                    "the child could not start: execution {id} is already running (started \
+                     meanwhile by another request)"
+                ),
+            )),
+        },
+    );
+}
+
 impl WorkflowHost for Driver {
     fn start_activity(
         &mut self,
@@ -328,7 +373,15 @@ impl WorkflowHost for Driver {
         policy: ParentClosePolicy,
     ) -> Result<u64, HostStop> {
         self.check_not_serving("start a child workflow")?;
-        let id = id.unwrap_or_else(|| format!("{}-{}", self.id, self.replayer.next_handle()));
+        // A child's id is recorded when it starts: in replay the recorded
+        // one is used, never recomputed (runs recorded before ids named the
+        // run keep theirs). A new one names the run: handles restart at 1 in
+        // each run, and two runs' children must not share an id.
+        let id = id
+            .or_else(|| self.replayer.recorded_child_id())
+            .unwrap_or_else(|| {
+                activities::default_child_id(&self.id, self.run, self.replayer.next_handle())
+            });
         self.replayer
             .issue(Command::StartChild {
                 workflow_type,
@@ -344,6 +397,9 @@ impl WorkflowHost for Driver {
             return stop(Stop::Request(
                 "a query or update validator tried to continue as new".into(),
             ));
+        }
+        if let Err(d) = self.replayer.check_continue_as_new() {
+            return stop(ReplayError::from(d));
         }
         stop(Stop::ContinueAsNew(input))
     }

@@ -515,8 +515,13 @@ impl Replayer {
         })
     }
 
-    /// When `run` returns, every recorded command must have been re-issued.
+    /// When `run` returns, every recorded command must have been re-issued,
+    /// and a recorded end must be this one.
     pub fn check_finished(&self, outcome: &Result<Payload, Failure>) -> Result<(), Divergence> {
+        let issued = || match outcome {
+            Ok(o) => format!("completed with output {}", o.to_json()),
+            Err(f) => format!("failed with `{f}`"),
+        };
         if let Some(e) = self.next_recorded_command() {
             return Err(Divergence {
                 event_index: e.index,
@@ -527,31 +532,71 @@ impl Replayer {
                 },
             });
         }
-        let recorded_end = self.history.iter().find(|e| {
-            matches!(
-                e.event,
-                EventKind::ExecutionCompleted { .. } | EventKind::ExecutionFailed { .. }
-            )
-        });
-        let Some(end) = recorded_end else {
+        let Some(end) = self.recorded_end() else {
             return Ok(());
         };
         let same = match (&end.event, outcome) {
             (EventKind::ExecutionCompleted { output }, Ok(o)) => output == o,
             (EventKind::ExecutionFailed { failure }, Err(f)) => failure == f,
+            // A cancelled end is a failure the code returned after a request.
+            (EventKind::ExecutionCancelled { failure }, Err(f)) => failure == f,
             _ => false,
         };
-        if same {
-            Ok(())
-        } else {
-            Err(Divergence {
+        if !same {
+            return Err(Divergence {
                 event_index: end.index,
                 recorded: end.event.describe(),
-                issued: match outcome {
-                    Ok(o) => format!("completed with output {}", o.to_json()),
-                    Err(f) => format!("failed with `{f}`"),
-                },
-            })
+                issued: issued(),
+            });
+        }
+        Ok(())
+    }
+
+    /// A continue-as-new ends the run like a return: every recorded command
+    /// must have been re-issued (a run recorded at step 7 must not end at
+    /// step 5 and abandon the rest), and a recorded end must be a
+    /// continue-as-new too.
+    pub fn check_continue_as_new(&self) -> Result<(), Divergence> {
+        if let Some(e) = self.next_recorded_command() {
+            return Err(Divergence {
+                event_index: e.index,
+                recorded: describe_recorded(&e.event),
+                issued: "continued as new instead".to_owned(),
+            });
+        }
+        match self.recorded_end() {
+            Some(end) if !matches!(end.event, EventKind::ExecutionContinuedAsNew { .. }) => {
+                Err(Divergence {
+                    event_index: end.index,
+                    recorded: end.event.describe(),
+                    issued: "continued as new".to_owned(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// How the recorded run ended, if it did (the first end event: a run
+    /// has one, and what follows a continue-as-new is the next run's).
+    fn recorded_end(&self) -> Option<&Event> {
+        self.history.iter().find(|e| {
+            matches!(
+                e.event,
+                EventKind::ExecutionCompleted { .. }
+                    | EventKind::ExecutionFailed { .. }
+                    | EventKind::ExecutionCancelled { .. }
+                    | EventKind::ExecutionContinuedAsNew { .. }
+            )
+        })
+    }
+
+    /// The child id the history recorded for the next command, if that
+    /// command is a child start: a replayed start keeps the id it was made
+    /// with.
+    pub fn recorded_child_id(&self) -> Option<String> {
+        match self.next_recorded_command().map(|e| &e.event) {
+            Some(EventKind::ChildStarted { child_id, .. }) => Some(child_id.clone()),
+            _ => None,
         }
     }
 

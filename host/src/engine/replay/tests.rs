@@ -41,6 +41,7 @@ fn scheduled(index: u64, handle: u64, name: &str) -> Event {
             name: name.into(),
             input: Payload(b"1".to_vec()),
             options: ActivityOptions::default(),
+            idempotency_key: None,
         },
     )
 }
@@ -301,4 +302,76 @@ fn accepted_updates_are_delivered_at_any_wait_in_history_order() {
     ));
     // With nothing awaited, only updates can end a wait.
     assert_eq!(r.next_delivery(&[]).unwrap(), None);
+}
+
+/// Issue 14, defect 2: a continue-as-new while recorded commands remained
+/// was taken as a clean end (by the upgrade check and `weft replay` too), so
+/// a v2 that continues as new at step 1 of a run recorded at step 2 moved
+/// "cleanly" and the recorded steps were abandoned.
+#[test]
+fn continuing_as_new_early_is_a_divergence() {
+    let mut r = Replayer::new(two_activities());
+    r.issue(act("a")).unwrap();
+    let d = r.check_continue_as_new().unwrap_err();
+    assert_eq!(d.event_index, 2);
+    assert!(d.issued.contains("continued as new"), "{d}");
+    r.issue(act("b")).unwrap();
+    assert_eq!(r.check_continue_as_new(), Ok(()));
+}
+
+/// The recorded run's end must be the code's: a run that continued as new
+/// cannot replay into a return, nor a completed one into a continue-as-new.
+#[test]
+fn the_recorded_end_decides_how_a_replay_may_end() {
+    let mut history = two_activities();
+    history.push(ev(
+        5,
+        400,
+        EventKind::ExecutionContinuedAsNew {
+            input: Payload::default(),
+        },
+    ));
+    let mut r = Replayer::new(history.clone());
+    r.issue(act("a")).unwrap();
+    r.issue(act("b")).unwrap();
+    assert_eq!(r.check_continue_as_new(), Ok(()));
+    let d = r.check_finished(&Ok(Payload::default())).unwrap_err();
+    assert_eq!(d.event_index, 5);
+
+    history.pop();
+    history.push(ev(
+        5,
+        400,
+        EventKind::ExecutionCompleted {
+            output: Payload::default(),
+        },
+    ));
+    let mut r = Replayer::new(history);
+    r.issue(act("a")).unwrap();
+    r.issue(act("b")).unwrap();
+    assert_eq!(r.check_continue_as_new().unwrap_err().event_index, 5);
+    assert_eq!(r.check_finished(&Ok(Payload::default())), Ok(()));
+}
+
+/// Issue 14, defect 3: a child's id is the one recorded when it started;
+/// replay takes it instead of computing one.
+#[test]
+fn a_replayed_child_start_keeps_its_recorded_id() {
+    let child = |index, handle, id: &str| {
+        ev(
+            index,
+            100,
+            EventKind::ChildStarted {
+                handle,
+                workflow_type: "t".parse().unwrap(),
+                child_id: id.into(),
+                input: Payload::default(),
+                policy: crate::model::ParentClosePolicy::Terminate,
+            },
+        )
+    };
+    let r = Replayer::new(vec![started(), child(1, 1, "p-1")]);
+    assert_eq!(r.recorded_child_id().as_deref(), Some("p-1"));
+    let r = Replayer::new(vec![started(), scheduled(1, 1, "a")]);
+    assert_eq!(r.recorded_child_id(), None);
 }

@@ -1,0 +1,171 @@
+//! Applying one op inside the committer's write transaction. Every op checks
+//! what it needs against the transaction's state and refuses (`Ok(Err)`)
+//! before its first write, so the committer can drop a batch whole (see
+//! `committer.rs`). The ops that change an execution's history live in
+//! `history.rs`.
+
+use redb::{ReadableTable, WriteTransaction};
+
+use super::history;
+use super::tables::{
+    ACTIVITIES, EXECUTIONS, HEARTBEATS, HISTORY, MODULES, MODULE_META, TIMERS, TYPE_VERSIONS,
+    WORKFLOW_TYPES,
+};
+use super::{Op, OpError, StoreError};
+use crate::model::{ExecutionRecord, WorkflowVersion};
+
+pub(super) fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpError>, StoreError> {
+    match op {
+        Op::PutModule { meta, bytes } => {
+            let key = meta.hash.to_string();
+            txn.open_table(MODULES)?
+                .insert(key.as_str(), bytes.as_slice())?;
+            txn.open_table(MODULE_META)?
+                .insert(key.as_str(), to_json(meta).as_slice())?;
+        }
+        Op::SetWorkflowType {
+            name,
+            module,
+            at_ms,
+        } => {
+            let mut versions = txn.open_table(TYPE_VERSIONS)?;
+            let mut known = false;
+            let mut last = 0;
+            for entry in versions.range((name.as_str(), 0)..=(name.as_str(), u32::MAX))? {
+                let v: WorkflowVersion = from_json("workflow version", entry?.1.value())?;
+                known |= v.module == *module;
+                last = last.max(v.version);
+            }
+            if !known {
+                let v = WorkflowVersion {
+                    version: last + 1,
+                    module: *module,
+                    deployed_at_ms: *at_ms,
+                };
+                versions.insert((name.as_str(), v.version), to_json(&v).as_slice())?;
+            }
+            txn.open_table(WORKFLOW_TYPES)?
+                .insert(name.as_str(), module.to_string().as_str())?;
+        }
+        Op::Heartbeat {
+            id,
+            epoch,
+            handle,
+            seq,
+            details,
+        } => {
+            let mut table = txn.open_table(HEARTBEATS)?;
+            let key = (id.as_str(), *epoch, *handle);
+            let newer = match table.get(key)?.map(|g| g.value().to_vec()) {
+                Some(raw) => from_json::<Beat>("heartbeat", &raw)?.seq < *seq,
+                None => true,
+            };
+            if newer {
+                let beat = Beat {
+                    seq: *seq,
+                    details: details.clone(),
+                };
+                table.insert(key, to_json(&beat).as_slice())?;
+            }
+        }
+        Op::SetManualClock { ms } => {
+            let mut table = txn.open_table(super::tables::HOST_STATE)?;
+            let key = super::MANUAL_CLOCK;
+            let kept = table.get(key)?.map(|g| g.value()).unwrap_or(0);
+            table.insert(key, kept.max(*ms))?;
+        }
+        Op::SetCurrent { name, module } => {
+            txn.open_table(WORKFLOW_TYPES)?
+                .insert(name.as_str(), module.to_string().as_str())?;
+        }
+        Op::SetActivity { name, module } => {
+            txn.open_table(ACTIVITIES)?
+                .insert(name.as_str(), module.to_string().as_str())?;
+        }
+        Op::MoveExecution {
+            id,
+            module,
+            expect_history_len,
+        } => {
+            let mut execs = txn.open_table(EXECUTIONS)?;
+            let key = id.as_str();
+            let Some(mut record) = read_record(&execs, key)? else {
+                return Ok(Err(OpError::NoSuchExecution(key.to_owned())));
+            };
+            if record.status.is_closed() {
+                return Ok(Err(OpError::NotMovable {
+                    id: key.to_owned(),
+                    status: record.status.to_string(),
+                }));
+            }
+            if history_len(txn, key)? != *expect_history_len {
+                return Ok(Err(OpError::HistoryChanged(key.to_owned())));
+            }
+            record.module = *module;
+            record.status = crate::model::ExecutionStatus::Running;
+            record.stall_reason = None;
+            execs.insert(key, to_json(&record).as_slice())?;
+        }
+        Op::Reset { .. } => return history::reset(txn, op),
+        Op::CreateExecution { .. } => return history::create(txn, op),
+        Op::ContinueAsNew { .. } => return history::continue_as_new(txn, op),
+        Op::Append { .. } => return history::append(txn, op),
+    }
+    Ok(Ok(()))
+}
+
+/// A stored heartbeat.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(super) struct Beat {
+    pub seq: u64,
+    pub details: Option<crate::model::Payload>,
+}
+
+/// An execution's record, or `None` when there is no such execution.
+pub(super) fn read_record(
+    execs: &redb::Table<'_, &str, &[u8]>,
+    key: &str,
+) -> Result<Option<ExecutionRecord>, StoreError> {
+    let raw = execs.get(key)?.map(|g| g.value().to_vec());
+    raw.map(|raw| from_json("execution", &raw)).transpose()
+}
+
+pub(super) fn history_len(txn: &WriteTransaction, id: &str) -> Result<u64, StoreError> {
+    let history = txn.open_table(HISTORY)?;
+    let last = history.range((id, 0)..=(id, u64::MAX))?.next_back();
+    Ok(match last {
+        Some(entry) => entry?.0.value().1 + 1,
+        None => 0,
+    })
+}
+
+/// Removes every pending timer row of an execution.
+pub(super) fn drop_timers(txn: &WriteTransaction, id: &str) -> Result<(), StoreError> {
+    let mut timers = txn.open_table(TIMERS)?;
+    let mut mine = Vec::new();
+    for entry in timers.iter()? {
+        let entry = entry?;
+        let (due, exec, handle) = entry.0.value();
+        if exec == id {
+            mine.push((due, handle));
+        }
+    }
+    for (due, handle) in mine {
+        timers.remove((due, id, handle))?;
+    }
+    Ok(())
+}
+
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("domain types always serialize")
+}
+
+pub(super) fn from_json<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    bytes: &[u8],
+) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        what,
+        detail: e.to_string(),
+    })
+}

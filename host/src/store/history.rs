@@ -1,0 +1,450 @@
+//! The ops that change an execution's history: create, append, continue as
+//! new, reset. Each refuses before its first write (see `apply.rs`), and
+//! each keeps the invariants that no event follows a close and that a
+//! handle's completion is recorded once.
+
+use std::collections::HashMap;
+
+use redb::{ReadableTable, WriteTransaction};
+
+use super::apply::{drop_timers, from_json, history_len, read_record, to_json};
+use super::tables::{COMPLETED, EXECUTIONS, HISTORY, START_REQUESTS, TIMERS};
+use super::{Close, Op, OpError, Reuse, StoreError};
+use crate::model::{Event, EventKind, ExecutionRecord, ExecutionStatus, Failure};
+
+type Outcome = Result<Result<(), OpError>, StoreError>;
+
+/// A start request as `START_REQUESTS` keeps it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SeenRequest {
+    execution: String,
+    run: u32,
+    at_ms: u64,
+}
+
+pub(super) fn create(txn: &WriteTransaction, op: &Op) -> Outcome {
+    let Op::CreateExecution {
+        record,
+        started,
+        reuse,
+        request,
+    } = op
+    else {
+        unreachable!("create takes CreateExecution")
+    };
+    let mut execs = txn.open_table(EXECUTIONS)?;
+    let id = record.id.as_str();
+    let mut record = record.as_ref().clone();
+    if let Some(req) = request {
+        let seen = txn
+            .open_table(START_REQUESTS)?
+            .get(req.key.as_str())?
+            .map(|g| g.value().to_vec());
+        if let Some(raw) = seen {
+            let seen: SeenRequest = from_json("start request", &raw)?;
+            if record.created_at_ms < seen.at_ms.saturating_add(req.retention_ms) {
+                return Ok(Err(OpError::DuplicateRequest {
+                    request_id: record.request_id.clone().unwrap_or_default(),
+                    id: seen.execution,
+                    run: seen.run,
+                }));
+            }
+        }
+    }
+    let existing = execs.get(id)?.map(|g| g.value().to_vec());
+    if let Some(raw) = existing {
+        let old: ExecutionRecord = from_json("execution", &raw)?;
+        let allowed = match reuse {
+            Reuse::Never => false,
+            Reuse::IfClosed => old.status.is_closed(),
+            Reuse::IfNotCompleted => {
+                old.status.is_closed() && old.status != ExecutionStatus::Completed
+            }
+        };
+        if !allowed {
+            return Ok(Err(OpError::ExecutionExists(id.to_owned())));
+        }
+        record.run = old.run + 1;
+        record.resets = old.resets + 1;
+        record.run_start = history_len(txn, id)?;
+        drop_timers(txn, id)?;
+    }
+    if let Some(req) = request {
+        let seen = SeenRequest {
+            execution: id.to_owned(),
+            run: record.run,
+            at_ms: record.created_at_ms,
+        };
+        txn.open_table(START_REQUESTS)?
+            .insert(req.key.as_str(), to_json(&seen).as_slice())?;
+    }
+    execs.insert(id, to_json(&record).as_slice())?;
+    let event = Event {
+        index: record.run_start,
+        at_ms: record.created_at_ms,
+        event: started.clone(),
+    };
+    txn.open_table(HISTORY)?
+        .insert((id, record.run_start), to_json(&event).as_slice())?;
+    Ok(Ok(()))
+}
+
+pub(super) fn continue_as_new(txn: &WriteTransaction, op: &Op) -> Outcome {
+    let Op::ContinueAsNew {
+        id,
+        at_ms,
+        events,
+        started,
+        module,
+        expect_module,
+        expect_resets,
+    } = op
+    else {
+        unreachable!("continue_as_new takes ContinueAsNew")
+    };
+    let mut execs = txn.open_table(EXECUTIONS)?;
+    let key = id.as_str();
+    let Some(mut record) = read_record(&execs, key)? else {
+        return Ok(Err(OpError::NoSuchExecution(key.to_owned())));
+    };
+    if let Some(refused) = check_current(&record, Some(*expect_module), Some(*expect_resets)) {
+        return Ok(Err(refused));
+    }
+    let first = history_len(txn, key)?;
+    let carried = unreceived_signals(txn, key, record.run_start, events)?;
+    let mut history = txn.open_table(HISTORY)?;
+    let next_start = first + events.len() as u64;
+    let written = events
+        .iter()
+        .chain(std::iter::once(started))
+        .chain(carried.iter());
+    for (index, kind) in (first..).zip(written) {
+        let event = Event {
+            index,
+            at_ms: *at_ms,
+            event: kind.clone(),
+        };
+        history.insert((key, index), to_json(&event).as_slice())?;
+    }
+    drop(history);
+    drop_timers(txn, key)?;
+    forget_completions(txn, key, record.run_start)?;
+    if let EventKind::ExecutionStarted { input, .. } = started {
+        record.input = input.clone();
+    }
+    record.run += 1;
+    record.run_start = next_start;
+    record.resets += 1;
+    record.module = *module;
+    record.created_at_ms = *at_ms;
+    record.cancel_requested = false;
+    execs.insert(key, to_json(&record).as_slice())?;
+    Ok(Ok(()))
+}
+
+/// The signals of the run starting at `run_start` that no receive of it
+/// took (the n-th receive of a name takes the n-th signal of it), in the
+/// order they were recorded: they move to the next run, so none is lost
+/// when a run continues as new with signals queued. `closing` are the
+/// run's last events, about to be written.
+fn unreceived_signals(
+    txn: &WriteTransaction,
+    key: &str,
+    run_start: u64,
+    closing: &[EventKind],
+) -> Result<Vec<EventKind>, StoreError> {
+    let history = txn.open_table(HISTORY)?;
+    let mut signals = Vec::new();
+    let mut receives: HashMap<String, usize> = HashMap::new();
+    let mut tally = |kind: &EventKind, signals: &mut Vec<EventKind>| match kind {
+        EventKind::SignalReceived { .. } => signals.push(kind.clone()),
+        EventKind::SignalAwaited { name, .. } => *receives.entry(name.clone()).or_default() += 1,
+        _ => {}
+    };
+    for entry in history.range((key, run_start)..=(key, u64::MAX))? {
+        let e: Event = from_json("event", entry?.1.value())?;
+        tally(&e.event, &mut signals);
+    }
+    for kind in closing {
+        tally(kind, &mut signals);
+    }
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    Ok(signals
+        .into_iter()
+        .filter(|s| {
+            let EventKind::SignalReceived { name, .. } = s else {
+                return false;
+            };
+            let rank = seen.entry(name.clone()).or_default();
+            *rank += 1;
+            *rank > receives.get(name).copied().unwrap_or(0)
+        })
+        .collect())
+}
+
+/// Why a writer that loaded the execution on `expect_module` at epoch
+/// `expect_resets` may no longer write to it, if it may not.
+fn check_current(
+    record: &ExecutionRecord,
+    expect_module: Option<crate::model::ModuleHash>,
+    expect_resets: Option<u32>,
+) -> Option<OpError> {
+    let key = record.id.as_str();
+    if expect_resets.is_some_and(|e| e != record.resets) {
+        return Some(OpError::Stale(key.to_owned()));
+    }
+    if expect_module.is_some_and(|m| m != record.module) {
+        return Some(OpError::ModuleMoved(key.to_owned()));
+    }
+    if record.status.is_closed() {
+        return Some(OpError::Closed {
+            id: key.to_owned(),
+            status: record.status.to_string(),
+        });
+    }
+    None
+}
+
+pub(super) fn append(txn: &WriteTransaction, op: &Op) -> Outcome {
+    let Op::Append {
+        id,
+        at_ms,
+        events,
+        timers_add,
+        timers_remove,
+        close,
+        expect_module,
+        expect_resets,
+        require_timer,
+        unique_update,
+        optional: _,
+    } = op
+    else {
+        unreachable!("append takes Append")
+    };
+    let mut execs = txn.open_table(EXECUTIONS)?;
+    let key = id.as_str();
+    let Some(mut record) = read_record(&execs, key)? else {
+        return Ok(Err(OpError::NoSuchExecution(key.to_owned())));
+    };
+    // Every refusal comes before the first write. An append with no events
+    // and no close only tidies timer rows, which a closed execution allows.
+    let records = !events.is_empty() || close.is_some();
+    if let Some(refused) = check_current(&record, *expect_module, *expect_resets) {
+        if records || !matches!(refused, OpError::Closed { .. }) {
+            return Ok(Err(refused));
+        }
+    }
+    if let Some((due, handle)) = require_timer {
+        if txn.open_table(TIMERS)?.get((*due, key, *handle))?.is_none() {
+            return Ok(Err(OpError::Stale(key.to_owned())));
+        }
+    }
+    let mut completed = txn.open_table(COMPLETED)?;
+    let mut newly_completed = Vec::new();
+    for kind in events {
+        let handle = match kind {
+            EventKind::ActivityAttemptFailed { handle, .. } => *handle,
+            other => match other.completion_handle() {
+                Some(h) => h,
+                None => continue,
+            },
+        };
+        if newly_completed.contains(&handle)
+            || completed.get((key, record.run_start, handle))?.is_some()
+        {
+            return Ok(Err(OpError::AlreadyCompleted {
+                id: key.to_owned(),
+                handle,
+            }));
+        }
+        if kind.completion_handle().is_some() {
+            newly_completed.push(handle);
+        }
+    }
+    let first = history_len(txn, key)?;
+    let mut history = txn.open_table(HISTORY)?;
+    if let Some(update) = unique_update {
+        for entry in history.range((key, 0)..=(key, u64::MAX))? {
+            let e: Event = from_json("event", entry?.1.value())?;
+            if matches!(&e.event, EventKind::UpdateAccepted { update_id, .. } if update_id == update)
+            {
+                return Ok(Err(OpError::DuplicateUpdate(update.clone())));
+            }
+        }
+    }
+    for handle in newly_completed {
+        completed.insert((key, record.run_start, handle), ())?;
+    }
+    drop(completed);
+    for (index, kind) in (first..).zip(events) {
+        let event = Event {
+            index,
+            at_ms: *at_ms,
+            event: kind.clone(),
+        };
+        history.insert((key, index), to_json(&event).as_slice())?;
+    }
+    drop(history);
+    let mut timers = txn.open_table(TIMERS)?;
+    for (due, handle) in timers_add {
+        timers.insert((*due, key, *handle), ())?;
+    }
+    for (due, handle) in timers_remove {
+        timers.remove((*due, key, *handle))?;
+    }
+    drop(timers);
+    let cancels = events
+        .iter()
+        .any(|e| matches!(e, EventKind::CancelRequested { .. }));
+    if cancels {
+        record.cancel_requested = true;
+    }
+    if let Some(close) = close {
+        match close {
+            Close::Completed(output) => {
+                record.status = ExecutionStatus::Completed;
+                record.output = Some(output.clone());
+            }
+            Close::Failed(failure) => {
+                record.status = ExecutionStatus::Failed;
+                record.failure = Some(failure.clone());
+            }
+            Close::Stalled(reason) => {
+                record.status = ExecutionStatus::Stalled;
+                record.stall_reason = Some(reason.clone());
+            }
+            Close::Cancelled(failure) => {
+                record.status = ExecutionStatus::Cancelled;
+                record.failure = Some(failure.clone());
+            }
+            Close::Terminated(reason) => {
+                record.status = ExecutionStatus::Terminated;
+                record.failure = Some(Failure::new("terminated", reason.clone()));
+                record.resets += 1;
+                drop_timers(txn, key)?;
+            }
+        }
+        if record.status.is_closed() {
+            record.closed_at_ms = Some(*at_ms);
+            forget_completions(txn, key, record.run_start)?;
+        }
+    }
+    if cancels || close.is_some() {
+        execs.insert(key, to_json(&record).as_slice())?;
+    }
+    Ok(Ok(()))
+}
+
+/// Drops the completion rows of a run that closed: nothing more is
+/// recorded in it.
+fn forget_completions(txn: &WriteTransaction, key: &str, run_start: u64) -> Result<(), StoreError> {
+    let mut completed = txn.open_table(COMPLETED)?;
+    completed.retain_in((key, run_start, 0)..=(key, run_start, u64::MAX), |_, _| {
+        false
+    })?;
+    Ok(())
+}
+
+/// Notes the completions among `events` (of the run starting at
+/// `run_start`) in `COMPLETED`.
+fn note_completions(
+    txn: &WriteTransaction,
+    key: &str,
+    run_start: u64,
+    events: &[Event],
+) -> Result<(), StoreError> {
+    let mut completed = txn.open_table(COMPLETED)?;
+    for e in events {
+        if let Some(h) = e.event.completion_handle() {
+            completed.insert((key, run_start, h), ())?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn reset(txn: &WriteTransaction, op: &Op) -> Outcome {
+    let Op::Reset {
+        id,
+        to_event,
+        module,
+        at_ms,
+        reason,
+        expect_history_len,
+        timers: keep_timers,
+    } = op
+    else {
+        unreachable!("reset takes Reset")
+    };
+    let mut execs = txn.open_table(EXECUTIONS)?;
+    let key = id.as_str();
+    let Some(mut record) = read_record(&execs, key)? else {
+        return Ok(Err(OpError::NoSuchExecution(key.to_owned())));
+    };
+    if history_len(txn, key)? != *expect_history_len {
+        return Ok(Err(OpError::HistoryChanged(key.to_owned())));
+    }
+    let mut history = txn.open_table(HISTORY)?;
+    let mut discarded = Vec::new();
+    for entry in history.range((key, to_event + 1)..=(key, u64::MAX))? {
+        discarded.push(from_json::<Event>("event", entry?.1.value())?);
+    }
+    for e in &discarded {
+        history.remove((key, e.index))?;
+    }
+    let mut kept = Vec::new();
+    for entry in history.range((key, record.run_start)..=(key, *to_event))? {
+        kept.push(from_json::<Event>("event", entry?.1.value())?);
+    }
+    let reset = Event {
+        index: to_event + 1,
+        at_ms: *at_ms,
+        event: EventKind::ExecutionReset {
+            to_event: *to_event,
+            reason: reason.clone(),
+            discarded,
+        },
+    };
+    history.insert((key, reset.index), to_json(&reset).as_slice())?;
+    drop(history);
+    drop_timers(txn, key)?;
+    let mut timers = txn.open_table(TIMERS)?;
+    for (due, handle) in keep_timers {
+        timers.insert((*due, key, *handle), ())?;
+    }
+    drop(timers);
+    // The run goes on from the kept events: exactly their completions count.
+    forget_completions(txn, key, record.run_start)?;
+    note_completions(txn, key, record.run_start, &kept)?;
+    record.module = *module;
+    record.status = ExecutionStatus::Running;
+    record.output = None;
+    record.failure = None;
+    record.stall_reason = None;
+    record.closed_at_ms = None;
+    record.resets += 1;
+    execs.insert(key, to_json(&record).as_slice())?;
+    Ok(Ok(()))
+}
+
+/// Fills `COMPLETED` for the current run of every open execution: a store
+/// written before the table existed has completions only in its histories.
+pub(super) fn index_completions(txn: &WriteTransaction) -> Result<(), StoreError> {
+    let mut open = Vec::new();
+    for entry in txn.open_table(EXECUTIONS)?.iter()? {
+        let record: ExecutionRecord = from_json("execution", entry?.1.value())?;
+        if !record.status.is_closed() {
+            open.push(record);
+        }
+    }
+    let history = txn.open_table(HISTORY)?;
+    for record in open {
+        let key = record.id.as_str();
+        let mut events = Vec::new();
+        for entry in history.range((key, record.run_start)..=(key, u64::MAX))? {
+            events.push(from_json::<Event>("event", entry?.1.value())?);
+        }
+        note_completions(txn, key, record.run_start, &events)?;
+    }
+    Ok(())
+}

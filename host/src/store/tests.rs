@@ -1,0 +1,531 @@
+//! The store's write rules, checked on a real redb file: batches are
+//! all-or-nothing, no event follows a close, a handle completes once, a run
+//! that continues as new takes its unreceived signals along, and a start
+//! request starts one run.
+
+use super::*;
+use crate::model::Payload;
+
+fn record(id: &str) -> ExecutionRecord {
+    ExecutionRecord {
+        id: id.parse().unwrap(),
+        workflow_type: "t".parse().unwrap(),
+        module: ModuleHash::of(b"m"),
+        status: ExecutionStatus::Running,
+        created_at_ms: 1,
+        closed_at_ms: None,
+        input: Payload::default(),
+        output: None,
+        failure: None,
+        stall_reason: None,
+        resets: 0,
+        run: 1,
+        run_start: 0,
+        request_id: None,
+        parent: None,
+        cancel_requested: false,
+    }
+}
+
+fn started() -> EventKind {
+    EventKind::ExecutionStarted {
+        workflow_type: "t".parse().unwrap(),
+        module: ModuleHash::of(b"m"),
+        input: Payload::default(),
+        seed: 7,
+    }
+}
+
+fn create(id: &str) -> Op {
+    Op::CreateExecution {
+        record: Box::new(record(id)),
+        started: started(),
+        reuse: Reuse::Never,
+        request: None,
+    }
+}
+
+fn id(s: &str) -> ExecutionId {
+    s.parse().unwrap()
+}
+
+fn closing(id: &ExecutionId, events: Vec<EventKind>, close: Close) -> Op {
+    let mut op = Op::append(id, 9, events);
+    if let Op::Append { close: c, .. } = &mut op {
+        *c = Some(close);
+    }
+    op
+}
+
+fn kinds(store: &Store, id: &ExecutionId) -> Vec<&'static str> {
+    store
+        .history(id, 0)
+        .unwrap()
+        .iter()
+        .map(|e| e.event.name())
+        .collect()
+}
+
+fn open() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    (dir, store)
+}
+
+#[tokio::test]
+async fn appends_are_numbered_and_close_updates_the_record() {
+    let (_dir, store) = open();
+    let e1 = id("e1");
+    assert_eq!(store.write(vec![create("e1")]).await.unwrap(), Ok(()));
+    assert_eq!(
+        store.write(vec![create("e1")]).await.unwrap(),
+        Err(OpError::ExecutionExists("e1".into()))
+    );
+    let mut op = Op::append(
+        &e1,
+        5,
+        vec![EventKind::TimerStarted {
+            handle: 1,
+            duration_ms: 10,
+            fire_at_ms: 15,
+        }],
+    );
+    if let Op::Append { timers_add, .. } = &mut op {
+        timers_add.push((15, 1));
+    }
+    store.write(vec![op]).await.unwrap().unwrap();
+    assert_eq!(
+        store.timers().unwrap(),
+        vec![TimerRow {
+            due_ms: 15,
+            execution: e1.clone(),
+            handle: 1
+        }]
+    );
+    let mut op = closing(
+        &e1,
+        vec![EventKind::TimerFired { handle: 1 }],
+        Close::Completed(Payload(b"1".to_vec())),
+    );
+    if let Op::Append { timers_remove, .. } = &mut op {
+        timers_remove.push((15, 1));
+    }
+    store.write(vec![op]).await.unwrap().unwrap();
+    assert_eq!(
+        store
+            .history(&e1, 0)
+            .unwrap()
+            .iter()
+            .map(|e| e.index)
+            .collect::<Vec<_>>(),
+        vec![0, 1, 2]
+    );
+    assert!(store.timers().unwrap().is_empty());
+    let rec = store.execution(&e1).unwrap().unwrap();
+    assert_eq!(rec.status, ExecutionStatus::Completed);
+    assert_eq!(rec.closed_at_ms, Some(9));
+    assert_eq!(store.history_len(&e1).unwrap(), 3);
+}
+
+/// Issue 14, defect 1: a parent's `child_started` was committed while the
+/// child's creation in the same batch was refused (its id taken), so the
+/// parent waited for a child that never ran. Nothing of a refused batch may
+/// be written, and the batches grouped with it are unaffected.
+#[tokio::test]
+async fn a_batch_refused_at_its_second_op_writes_nothing() {
+    let (_dir, store) = open();
+    let parent = id("parent");
+    store
+        .write(vec![create("parent"), create("taken")])
+        .await
+        .unwrap()
+        .unwrap();
+    let child_started = EventKind::ChildStarted {
+        handle: 1,
+        workflow_type: "t".parse().unwrap(),
+        child_id: "taken".into(),
+        input: Payload::default(),
+        policy: crate::model::ParentClosePolicy::Terminate,
+    };
+    let refused = store.write(vec![
+        Op::append(&parent, 2, vec![child_started]),
+        create("taken"),
+    ]);
+    // Grouped with it (queued together): a batch that passes.
+    let other = store.write(vec![create("other")]);
+    let (refused, other) = tokio::join!(refused, other);
+    assert_eq!(
+        refused.unwrap(),
+        Err(OpError::ExecutionExists("taken".into()))
+    );
+    assert_eq!(other.unwrap(), Ok(()));
+    assert_eq!(kinds(&store, &parent), vec!["execution_started"]);
+    assert!(store.execution(&id("other")).unwrap().is_some());
+}
+
+/// Issue 14, defect 1: a child's end refused (its run was reset meanwhile)
+/// while `child_completed` still reached the parent.
+#[tokio::test]
+async fn a_refused_close_tells_no_parent() {
+    let (_dir, store) = open();
+    let (parent, child) = (id("p"), id("c"));
+    store
+        .write(vec![create("p"), create("c")])
+        .await
+        .unwrap()
+        .unwrap();
+    let mut close = closing(
+        &child,
+        vec![EventKind::ExecutionCompleted {
+            output: Payload::default(),
+        }],
+        Close::Completed(Payload::default()),
+    );
+    if let Op::Append { expect_resets, .. } = &mut close {
+        *expect_resets = Some(3);
+    }
+    let tell = Op::append(
+        &parent,
+        9,
+        vec![EventKind::ChildCompleted {
+            handle: 1,
+            child_id: "c".into(),
+            output: Some(Payload::default()),
+            failure: None,
+        }],
+    );
+    assert_eq!(
+        store.write(vec![close, tell]).await.unwrap(),
+        Err(OpError::Stale("c".into()))
+    );
+    assert_eq!(kinds(&store, &parent), vec!["execution_started"]);
+    assert_eq!(kinds(&store, &child), vec!["execution_started"]);
+}
+
+/// An optional op (a child telling a parent that closed) is skipped alone.
+#[tokio::test]
+async fn an_optional_refusal_leaves_the_batch_to_commit() {
+    let (_dir, store) = open();
+    let (parent, child) = (id("p"), id("c"));
+    store
+        .write(vec![create("p"), create("c")])
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .write(vec![closing(
+            &parent,
+            vec![],
+            Close::Completed(Payload::default()),
+        )])
+        .await
+        .unwrap()
+        .unwrap();
+    let mut tell = Op::append(
+        &parent,
+        9,
+        vec![EventKind::ChildCompleted {
+            handle: 1,
+            child_id: "c".into(),
+            output: None,
+            failure: None,
+        }],
+    );
+    if let Op::Append { optional, .. } = &mut tell {
+        *optional = true;
+    }
+    let close = closing(&child, vec![], Close::Completed(Payload::default()));
+    assert_eq!(store.write(vec![close, tell]).await.unwrap(), Ok(()));
+    assert_eq!(
+        store.execution(&child).unwrap().unwrap().status,
+        ExecutionStatus::Completed
+    );
+    assert_eq!(kinds(&store, &parent), vec!["execution_started"]);
+}
+
+/// Issue 14, defect 7: a terminate racing a child's own completion turned a
+/// completed execution into a terminated one; a signal just after a close
+/// was recorded and never seen. The status is checked in the write.
+#[tokio::test]
+async fn nothing_is_recorded_after_a_close() {
+    let (_dir, store) = open();
+    let e = id("e");
+    store.write(vec![create("e")]).await.unwrap().unwrap();
+    store
+        .write(vec![closing(
+            &e,
+            vec![EventKind::ExecutionCompleted {
+                output: Payload::default(),
+            }],
+            Close::Completed(Payload::default()),
+        )])
+        .await
+        .unwrap()
+        .unwrap();
+    let closed = Err(OpError::Closed {
+        id: "e".into(),
+        status: "completed".into(),
+    });
+    let terminate = closing(
+        &e,
+        vec![EventKind::ExecutionTerminated {
+            reason: "late".into(),
+        }],
+        Close::Terminated("late".into()),
+    );
+    assert_eq!(store.write(vec![terminate]).await.unwrap(), closed);
+    let signal = Op::append(
+        &e,
+        10,
+        vec![EventKind::SignalReceived {
+            name: "s".into(),
+            input: Payload::default(),
+        }],
+    );
+    assert_eq!(store.write(vec![signal]).await.unwrap(), closed);
+    let attempt = Op::append(
+        &e,
+        10,
+        vec![EventKind::ActivityAttemptFailed {
+            handle: 1,
+            attempt: 1,
+            failure: Failure::new("x", "y"),
+            retry_at_ms: 20,
+        }],
+    );
+    assert_eq!(store.write(vec![attempt]).await.unwrap(), closed);
+    let rec = store.execution(&e).unwrap().unwrap();
+    assert_eq!(rec.status, ExecutionStatus::Completed);
+    assert_eq!(
+        kinds(&store, &e),
+        vec!["execution_started", "execution_completed"]
+    );
+}
+
+/// Issue 14, defect 14: after a restart an activity was dispatched twice and
+/// both `activity_completed` events of the one handle were committed. A
+/// second completion of a handle is refused inside the write, and so is a
+/// failed attempt after the completion; a reset that discards the
+/// completion lets the handle complete again.
+#[tokio::test]
+async fn a_handle_completes_once() {
+    let (_dir, store) = open();
+    let e = id("e");
+    store.write(vec![create("e")]).await.unwrap().unwrap();
+    let done = |attempt| {
+        Op::append(
+            &e,
+            5,
+            vec![EventKind::ActivityCompleted {
+                handle: 1,
+                attempt,
+                output: Payload::default(),
+            }],
+        )
+    };
+    store.write(vec![done(1)]).await.unwrap().unwrap();
+    let twice = Err(OpError::AlreadyCompleted {
+        id: "e".into(),
+        handle: 1,
+    });
+    assert_eq!(store.write(vec![done(2)]).await.unwrap(), twice);
+    let failed_after = Op::append(
+        &e,
+        6,
+        vec![EventKind::ActivityAttemptFailed {
+            handle: 1,
+            attempt: 2,
+            failure: Failure::new("x", "y"),
+            retry_at_ms: 7,
+        }],
+    );
+    assert_eq!(store.write(vec![failed_after]).await.unwrap(), twice);
+    assert_eq!(
+        kinds(&store, &e),
+        vec!["execution_started", "activity_completed"]
+    );
+    // Two completions of one handle in one batch are refused too.
+    let timer_twice = Op::append(
+        &e,
+        7,
+        vec![
+            EventKind::TimerFired { handle: 2 },
+            EventKind::TimerCancelled { handle: 2 },
+        ],
+    );
+    assert!(matches!(
+        store.write(vec![timer_twice]).await.unwrap(),
+        Err(OpError::AlreadyCompleted { handle: 2, .. })
+    ));
+    let reset = Op::Reset {
+        id: e.clone(),
+        to_event: 0,
+        module: ModuleHash::of(b"m"),
+        at_ms: 8,
+        reason: "again".into(),
+        expect_history_len: 2,
+        timers: Vec::new(),
+    };
+    store.write(vec![reset]).await.unwrap().unwrap();
+    let mut again = done(1);
+    if let Op::Append { expect_resets, .. } = &mut again {
+        *expect_resets = Some(1);
+    }
+    store.write(vec![again]).await.unwrap().unwrap();
+}
+
+/// Completions recorded by a host from before the `completed` table are
+/// found when the store opens, so the rule holds for running executions.
+#[tokio::test]
+async fn completions_of_open_runs_are_indexed_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = id("e");
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store.write(vec![create("e")]).await.unwrap().unwrap();
+        store
+            .write(vec![Op::append(
+                &e,
+                5,
+                vec![EventKind::TimerFired { handle: 3 }],
+            )])
+            .await
+            .unwrap()
+            .unwrap();
+        // Forget the index, as an older host's file would not have it.
+        let db = store.slot.get().unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.delete_table(tables::COMPLETED).unwrap();
+        txn.open_table(tables::HOST_STATE)
+            .unwrap()
+            .remove(COMPLETIONS_INDEXED)
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    // The first store's committer thread lets the file go once it sees the
+    // store dropped.
+    let mut tries = 0;
+    let store = loop {
+        match Store::open(dir.path()) {
+            Ok(s) => break s,
+            Err(e) if tries < 500 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                let _ = e;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert!(matches!(
+        store
+            .write(vec![Op::append(
+                &e,
+                6,
+                vec![EventKind::TimerFired { handle: 3 }]
+            )])
+            .await
+            .unwrap(),
+        Err(OpError::AlreadyCompleted { handle: 3, .. })
+    ));
+}
+
+/// Issue 14, defect 13: signals recorded in a run after its last receive
+/// were dropped when it continued as new. They follow the next run's
+/// `execution_started`, in their order; received ones do not.
+#[tokio::test]
+async fn continue_as_new_carries_the_unreceived_signals() {
+    let (_dir, store) = open();
+    let e = id("e");
+    store.write(vec![create("e")]).await.unwrap().unwrap();
+    let signal = |name: &str, n: u8| EventKind::SignalReceived {
+        name: name.into(),
+        input: Payload(vec![b'0' + n]),
+    };
+    let events = vec![
+        signal("tick", 1),
+        signal("other", 1),
+        signal("tick", 2),
+        EventKind::SignalAwaited {
+            handle: 1,
+            name: "tick".into(),
+        },
+        signal("tick", 3),
+    ];
+    store
+        .write(vec![Op::append(&e, 2, events)])
+        .await
+        .unwrap()
+        .unwrap();
+    let can = Op::ContinueAsNew {
+        id: e.clone(),
+        at_ms: 3,
+        events: vec![EventKind::ExecutionContinuedAsNew {
+            input: Payload::default(),
+        }],
+        started: started(),
+        module: ModuleHash::of(b"m"),
+        expect_module: ModuleHash::of(b"m"),
+        expect_resets: 0,
+    };
+    store.write(vec![can]).await.unwrap().unwrap();
+    let rec = store.execution(&e).unwrap().unwrap();
+    let next_run: Vec<EventKind> = store
+        .history(&e, rec.run_start)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(
+        next_run,
+        vec![
+            started(),
+            signal("other", 1),
+            signal("tick", 2),
+            signal("tick", 3)
+        ]
+    );
+}
+
+/// Issue 14, defect 5: a start retried with its request id after the first
+/// run closed started a second run.
+#[tokio::test]
+async fn a_start_request_starts_one_run() {
+    let (_dir, store) = open();
+    let request = || StartRequest {
+        key: "t\0\0req-1".into(),
+        retention_ms: 100,
+    };
+    let start = |id: &str, at: u64| {
+        let mut r = record(id);
+        r.request_id = Some("req-1".into());
+        r.created_at_ms = at;
+        Op::CreateExecution {
+            record: Box::new(r),
+            started: started(),
+            reuse: Reuse::IfClosed,
+            request: Some(request()),
+        }
+    };
+    store.write(vec![start("a", 1)]).await.unwrap().unwrap();
+    let a = id("a");
+    store
+        .write(vec![closing(
+            &a,
+            vec![],
+            Close::Completed(Payload::default()),
+        )])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store.write(vec![start("b", 50)]).await.unwrap(),
+        Err(OpError::DuplicateRequest {
+            request_id: "req-1".into(),
+            id: "a".into(),
+            run: 1
+        })
+    );
+    assert!(store.execution(&id("b")).unwrap().is_none());
+    // Past the retention window the request id is free again.
+    store.write(vec![start("b", 200)]).await.unwrap().unwrap();
+}

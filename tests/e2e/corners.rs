@@ -1,0 +1,229 @@
+//! The rare paths where lifecycle operations meet: continue-as-new with
+//! signals, updates, activities and children in flight; a select that
+//! abandons an activity; a retried start. Each test failed on the host before
+//! its fix (issue 14 names the defect); time is injected, never slept through.
+
+use weft_e2e::serde_json::{json, Value};
+use weft_e2e::{guest, Host};
+
+const HOUR: u64 = 3_600_000;
+
+fn host_with_corners() -> Host {
+    let host = Host::start();
+    host.deploy_examples();
+    host.cli_ok(&[
+        "deploy",
+        &guest("corners").to_string_lossy(),
+        "--name",
+        "corners",
+    ]);
+    host
+}
+
+fn start(host: &Host, id: &str, input: Value) {
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"workflow_type": "corners", "id": id, "input": input})),
+    );
+    assert_eq!(status, 201, "start {id}: {v}");
+}
+
+/// The events of every run of `id`, in order.
+fn events(host: &Host, id: &str) -> Vec<Value> {
+    let runs = host.describe(id)["run"].as_u64().expect("run");
+    (1..=runs)
+        .flat_map(|run| {
+            host.get(&format!("/v1/executions/{id}/history?run={run}"))["events"]
+                .as_array()
+                .expect("events")
+                .clone()
+        })
+        .collect()
+}
+
+/// How many events of `kind` the runs of `id` hold.
+fn count(host: &Host, id: &str, kind: &str) -> usize {
+    events(host, id)
+        .iter()
+        .filter(|e| e["event"]["type"] == kind)
+        .count()
+}
+
+/// Defect 13: a signal recorded in a run after that run's last receive was
+/// dropped when the run continued as new, and the last run waited forever.
+/// The first run sleeps an hour before its receive, so all five signals are
+/// recorded in it; four of them must move to the runs that follow.
+#[test]
+fn signals_the_run_did_not_receive_move_to_the_next_run() {
+    let host = host_with_corners();
+    start(
+        &host,
+        "sig-can",
+        json!({"mode": "signals", "runs": 5, "timeout_ms": HOUR}),
+    );
+    host.eventually("the first run sleeps", |h| {
+        count(h, "sig-can", "timer_started") == 1
+    });
+    for n in 1..=5 {
+        let (status, v) = host.call(
+            "POST",
+            "/v1/executions/sig-can/signals",
+            Some(json!({"name": "tick", "input": n})),
+        );
+        assert_eq!(status, 202, "{v}");
+    }
+    host.advance(HOUR);
+    let r = host.wait_result("sig-can");
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(r["output"], json!([1, 2, 3, 4, 5]), "{r}");
+    assert_eq!(host.describe("sig-can")["run"], 5, "one run per signal");
+}
+
+/// Defect 3: the idempotency key was `<execution>/<handle>` and handles
+/// restart at 1 in each run, so a billing loop that continues as new sent
+/// the same key every month and a deduplicating payment API charged once.
+#[test]
+fn activity_keys_differ_across_runs() {
+    let host = host_with_corners();
+    start(&host, "bill", json!({"mode": "billing", "runs": 3}));
+    let r = host.wait_result("bill");
+    assert_eq!(r["status"], "completed", "{r}");
+    let invoices: Vec<String> = r["output"]
+        .as_array()
+        .expect("invoice ids")
+        .iter()
+        .map(|v| v.as_str().expect("an id").to_owned())
+        .collect();
+    assert_eq!(invoices.len(), 3, "{r}");
+    let mut distinct = invoices.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        3,
+        "one key per scheduled charge: {invoices:?}"
+    );
+    // The key is recorded when the activity is scheduled and shown in the history.
+    let keys: Vec<Value> = events(&host, "bill")
+        .iter()
+        .filter(|e| e["event"]["type"] == "activity_scheduled")
+        .map(|e| e["event"]["idempotency_key"].clone())
+        .collect();
+    assert_eq!(keys.len(), 3);
+    for (key, invoice) in keys.iter().zip(&invoices) {
+        let key = key.as_str().expect("a recorded key");
+        assert_eq!(*invoice, format!("inv-{}", key.replace('/', "-")));
+    }
+}
+
+/// Defect 3: the default child id was `<parent>-<handle>`, so the child of
+/// the second run took the id (and the history) of the first run's child.
+#[test]
+fn default_child_ids_differ_across_runs() {
+    let host = host_with_corners();
+    start(&host, "kids", json!({"mode": "children", "runs": 2}));
+    let r = host.wait_result("kids");
+    assert_eq!(r["status"], "completed", "{r}");
+    let ids: Vec<String> = events(&host, "kids")
+        .iter()
+        .filter(|e| e["event"]["type"] == "child_started")
+        .map(|e| e["event"]["child_id"].as_str().expect("id").to_owned())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert_ne!(ids[0], ids[1], "each run's child has its own id");
+    for id in &ids {
+        assert_eq!(count(&host, id, "execution_started"), 1, "{id} ran once");
+    }
+}
+
+/// Defect 6: closing an execution left its activities retrying (unlimited by
+/// default), each attempt appending to the closed history.
+#[test]
+fn an_abandoned_activity_stops_when_its_execution_closes() {
+    let host = host_with_corners();
+    start(&host, "race", json!({"mode": "race", "timeout_ms": 5_000}));
+    host.eventually("the first attempt failed", |h| {
+        count(h, "race", "activity_attempt_failed") >= 1
+    });
+    host.advance(5_000);
+    let r = host.wait_result("race");
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(r["output"], "timed out");
+    host.wait_for_log(
+        "activity stopped: its execution closed",
+        1,
+        std::time::Duration::from_secs(30),
+    );
+    for _ in 0..10 {
+        host.advance(60_000);
+    }
+    // Another execution's activities run through the same host meanwhile.
+    let (_, hello) = host.run_execution("hello", json!({"name": "after"}));
+    assert_eq!(hello["status"], "completed", "{hello}");
+    let kinds = host.event_kinds("race");
+    assert_eq!(
+        kinds.last().map(String::as_str),
+        Some("execution_completed"),
+        "no event follows the close: {kinds:?}"
+    );
+}
+
+/// Defect 9: an update's result was looked up in the current run only, so
+/// an update completed just before continue-as-new answered 404, and its
+/// retry was refused as a duplicate and answered 404 too.
+#[test]
+fn an_update_result_outlives_continue_as_new() {
+    let host = host_with_corners();
+    start(&host, "upd", json!({"mode": "update"}));
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/upd/updates",
+        Some(json!({"name": "bump", "input": 1, "update_id": "u-1", "wait_ms": 10_000})),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["output"], 1, "{v}");
+    host.eventually("the second run", |h| h.describe("upd")["run"] == 2);
+    let (status, v) = host.call("GET", "/v1/executions/upd/updates/u-1", None);
+    assert_eq!(status, 200, "the result of u-1 after continue-as-new: {v}");
+    assert_eq!(v["output"], 1, "{v}");
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/upd/updates",
+        Some(json!({"name": "bump", "input": 1, "update_id": "u-1", "wait_ms": 10_000})),
+    );
+    assert_eq!(status, 200, "a retried update gets the first result: {v}");
+    assert_eq!(v["output"], 1, "{v}");
+    assert_eq!(count(&host, "upd", "update_accepted"), 1, "applied once");
+}
+
+/// Defect 5: a start's request id was compared only while the first run was
+/// running (and not at all without an explicit id), so a client retrying
+/// after the first run completed started a second run of the business logic.
+#[test]
+fn a_retried_start_answers_with_the_first_run() {
+    let host = Host::start();
+    host.deploy_examples();
+    for id in [Some("retried-start"), None] {
+        let body = json!({
+            "workflow_type": "hello",
+            "id": id,
+            "input": {"name": "once"},
+            "request_id": format!("req-{id:?}"),
+            "wait_ms": 10_000,
+        });
+        let (status, first) = host.call("POST", "/v1/executions", Some(body.clone()));
+        assert_eq!(status, 201, "{first}");
+        assert_eq!(first["result"]["status"], "completed", "{first}");
+        let (status, again) = host.call("POST", "/v1/executions", Some(body));
+        assert!(status == 200 || status == 201, "{status} {again}");
+        assert_eq!(again["id"], first["id"], "the same execution: {again}");
+        assert_eq!(again["run"], first["run"], "the same run: {again}");
+        assert_eq!(again["result"], first["result"], "{again}");
+        let id = first["id"].as_str().expect("id");
+        assert_eq!(count(&host, id, "execution_started"), 1, "started once");
+    }
+    let list = host.get("/v1/executions?workflow_type=hello");
+    let n = list["executions"].as_array().map_or(0, Vec::len);
+    assert_eq!(n, 2, "two starts, each retried once: {list}");
+}
