@@ -227,3 +227,58 @@ fn a_retried_start_answers_with_the_first_run() {
     let n = list["executions"].as_array().map_or(0, Vec::len);
     assert_eq!(n, 2, "two starts, each retried once: {list}");
 }
+
+/// Defect 4: command inputs were not checked against the payload limit and
+/// one workflow task could start any number of activities with any inputs,
+/// all copied into the host and one commit. Each new command is admitted
+/// under the limits first; a refusal stalls the execution with the reason
+/// and records nothing of the task.
+#[test]
+fn a_workflow_task_over_the_limits_stalls_and_records_nothing() {
+    let host = Host::with_args(&[
+        "--manual-clock",
+        "--max-payload-kb",
+        "64",
+        "--max-task-kb",
+        "256",
+        "--max-pending",
+        "20",
+    ]);
+    host.deploy_examples();
+    host.cli_ok(&[
+        "deploy",
+        &guest("corners").to_string_lossy(),
+        "--name",
+        "corners",
+    ]);
+    let cases = [
+        ("one-big", 1, 100_000, "--max-payload-kb"),
+        ("many-medium", 10, 40_000, "--max-task-kb"),
+        ("too-many", 25, 10, "--max-pending"),
+    ];
+    for (id, runs, bytes, flag) in cases {
+        start(
+            &host,
+            id,
+            json!({"mode": "fanout", "runs": runs, "timeout_ms": bytes}),
+        );
+        let r = host.wait_result(id);
+        assert_eq!(r["status"], "stalled", "{id}: {r}");
+        let reason = r["stall_reason"].as_str().unwrap_or_default();
+        assert!(reason.contains(flag), "{id}: {reason}");
+        assert_eq!(
+            host.event_kinds(id),
+            vec!["execution_started"],
+            "{id}: nothing of the task is recorded"
+        );
+    }
+    // Within the limits the same fan-out runs.
+    start(
+        &host,
+        "within",
+        json!({"mode": "fanout", "runs": 20, "timeout_ms": 10_000}),
+    );
+    let r = host.wait_result("within");
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(r["output"], 20);
+}

@@ -157,7 +157,13 @@ pub async fn reset(
 ) -> Result<Json<ResetResponse>, ApiError> {
     let version = req.version.map(|v| v.to_string());
     let report = engine
-        .reset(&id, req.to_event, version.as_deref(), req.reason)
+        .reset(
+            &id,
+            req.to_event,
+            version.as_deref(),
+            req.reason,
+            req.exclude_signals,
+        )
         .await?;
     Ok(Json(ResetResponse {
         id: report.id.to_string(),

@@ -221,6 +221,10 @@ enum Command {
         version: Option<String>,
         #[arg(long)]
         reason: Option<String>,
+        /// Drop the signals received after the point instead of recording
+        /// them again after the reset (the default, as Temporal does).
+        #[arg(long)]
+        exclude_signals: bool,
     },
     /// List a workflow type's versions and what runs on each.
     Versions {
@@ -362,7 +366,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
             to_event,
             version,
             reason,
-        } => versions::reset(&client, &id, to_event, version, reason).await,
+            exclude_signals,
+        } => versions::reset(&client, &id, to_event, version, reason, exclude_signals).await,
         Command::Versions {
             workflow_type,
             json,

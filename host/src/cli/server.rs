@@ -48,6 +48,15 @@ pub struct HostArgs {
     /// A run whose events take more than this many MiB is terminated.
     #[arg(long, default_value_t = 50)]
     pub history_max_mb: u64,
+    /// The commands of one workflow task (activity, child and
+    /// continue-as-new inputs) may take this many KiB together; past it the
+    /// execution stalls with the reason and nothing of the task is recorded.
+    #[arg(long, default_value_t = 16_384)]
+    pub max_task_kb: usize,
+    /// Activities, and children, one execution may have started and not
+    /// seen end (each); one more stalls it with the reason.
+    #[arg(long, default_value_t = 2_000)]
+    pub max_pending: usize,
     /// Workflow instances kept in memory at once; past it, idle ones are
     /// evicted early and loads wait for a slot.
     #[arg(long, default_value_t = 2_000)]
@@ -93,6 +102,8 @@ impl HostArgs {
         c.max_payload_bytes = self.max_payload_kb.saturating_mul(1024);
         c.history_max_events = self.history_max_events;
         c.history_max_bytes = self.history_max_mb.saturating_mul(1 << 20);
+        c.max_task_bytes = self.max_task_kb.saturating_mul(1024);
+        c.max_pending = self.max_pending;
         Ok(c)
     }
 }

@@ -51,6 +51,7 @@ pub async fn reset(
     to_event: u64,
     version: Option<String>,
     reason: Option<String>,
+    exclude_signals: bool,
 ) -> Result<i32> {
     let r: ResetResponse = client
         .post_json(
@@ -59,6 +60,7 @@ pub async fn reset(
                 to_event,
                 version: version.as_deref().map(version_ref),
                 reason,
+                exclude_signals,
             },
         )
         .await?;

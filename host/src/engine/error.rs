@@ -73,6 +73,11 @@ pub(super) enum Stop {
     /// The run's history went over the configured limit.
     #[error("{0}")]
     HistoryLimit(String),
+    /// A workflow task asked for more than the host allows (a command's
+    /// input, the task's bytes, pending activities or children): it stalls
+    /// and nothing of the task is recorded.
+    #[error("{0}")]
+    Limit(String),
     #[error(transparent)]
     Replay(#[from] super::replay::ReplayError),
     #[error("could not commit the workflow task: {0}")]

@@ -169,6 +169,7 @@ async fn run_inner(
                     Ok(())
                 }
                 Stop::Replay(e) => stall(inner, &record, e.to_string()).await,
+                Stop::Limit(e) => stall(inner, &record, e).await,
                 Stop::Request(e) => stall(inner, &record, e).await,
                 Stop::Store(e) => Err(e),
             },

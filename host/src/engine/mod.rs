@@ -81,6 +81,10 @@ pub struct EngineConfig {
     /// How long a start's request id is remembered: a retried start within
     /// it answers with the run the first one started.
     pub start_request_retention: Duration,
+    /// Total input bytes of one workflow task's new commands.
+    pub max_task_bytes: usize,
+    /// Activities, and children, an execution may have pending (each).
+    pub max_pending: usize,
 }
 
 /// Pool slots beyond workflows and activity attempts: queries on closed
@@ -115,6 +119,8 @@ impl EngineConfig {
             history_max_events: 51_200,
             history_max_bytes: 50 << 20,
             start_request_retention: Duration::from_secs(24 * 3600),
+            max_task_bytes: 16 << 20,
+            max_pending: 2_000,
         }
     }
 }

@@ -22,15 +22,19 @@ const ATTEMPTS: usize = 5;
 impl Engine {
     /// Keeps events `0..=to_event`, discards the rest and runs the execution
     /// again from there, on `version` (default: the module it ran). The kept
-    /// part must replay cleanly on that module.
+    /// part must replay cleanly on that module. Children started after the
+    /// point are terminated, those started before it stay attached; the
+    /// discarded signals are recorded again unless `exclude_signals`.
     pub async fn reset(
         &self,
         id: &str,
         to_event: u64,
         version: Option<&str>,
         reason: Option<String>,
+        exclude_signals: bool,
     ) -> Result<ResetReport, EngineError> {
-        let record = self.execution(id)?;
+        let first = self.execution(id)?;
+        let record = &first;
         let target = match version {
             Some(v) => Some(self.find_version(&record.workflow_type, v)?),
             None => self
@@ -46,6 +50,8 @@ impl Engine {
         })?;
         let reason = reason.unwrap_or_else(|| "reset by an operator".to_owned());
         for _ in 0..ATTEMPTS {
+            // Read again each time: the run may have continued as new.
+            let record = self.execution(id)?;
             let history = self.inner.run_history(&record)?;
             let len = record.run_start + history.len() as u64;
             if to_event < record.run_start || to_event + 1 >= len {
@@ -104,6 +110,7 @@ impl Engine {
                     reason: reason.clone(),
                     expect_history_len: len,
                     timers: timers.clone(),
+                    reapply_signals: !exclude_signals,
                 }])
                 .await?;
             match out {
@@ -119,8 +126,30 @@ impl Engine {
                     handle,
                 });
             }
+            // The old epoch's activities stop (their results would be
+            // refused); the kept part's unfinished ones run in the new one.
+            self.inner
+                .stop_activities(&record.id, record.resets, &history);
             for task in activities::pending(&record.id, record.resets + 1, &kept) {
                 activities::spawn(self.inner.clone(), task);
+            }
+            // Children the reset terminated stop, and theirs get their policy.
+            let discarded = &history[kept.len()..];
+            for (child, _) in super::lifecycle::pending_children(discarded) {
+                let Ok(child) = child.parse::<ExecutionId>() else {
+                    continue;
+                };
+                self.inner.reload(&child);
+                self.inner.settled.changed(&child);
+                if let Ok(Some(c)) = self.inner.store.execution(&child) {
+                    if c.status == ExecutionStatus::Terminated {
+                        if let Ok(h) = self.inner.run_history(&c) {
+                            self.inner
+                                .stop_activities(&c.id, c.resets.saturating_sub(1), &h);
+                            self.inner.close_children(&h).await;
+                        }
+                    }
+                }
             }
             if record.status.is_settled() && record.status != ExecutionStatus::Stalled {
                 // Result waiters see it running again.

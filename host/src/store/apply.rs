@@ -2,7 +2,7 @@
 //! what it needs against the transaction's state and refuses (`Ok(Err)`)
 //! before its first write, so the committer can drop a batch whole (see
 //! `committer.rs`). The ops that change an execution's history live in
-//! `history.rs`.
+//! `history.rs` and `reset.rs`.
 
 use redb::{ReadableTable, WriteTransaction};
 
@@ -106,7 +106,7 @@ pub(super) fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpErro
             record.stall_reason = None;
             execs.insert(key, to_json(&record).as_slice())?;
         }
-        Op::Reset { .. } => return history::reset(txn, op),
+        Op::Reset { .. } => return super::reset::reset(txn, op),
         Op::CreateExecution { .. } => return history::create(txn, op),
         Op::ContinueAsNew { .. } => return history::continue_as_new(txn, op),
         Op::Append { .. } => return history::append(txn, op),

@@ -12,7 +12,7 @@ use super::tables::{COMPLETED, EXECUTIONS, HISTORY, START_REQUESTS, TIMERS};
 use super::{Close, Op, OpError, Reuse, StoreError};
 use crate::model::{Event, EventKind, ExecutionRecord, ExecutionStatus, Failure};
 
-type Outcome = Result<Result<(), OpError>, StoreError>;
+pub(super) type Outcome = Result<Result<(), OpError>, StoreError>;
 
 /// A start request as `START_REQUESTS` keeps it.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -338,7 +338,11 @@ pub(super) fn append(txn: &WriteTransaction, op: &Op) -> Outcome {
 
 /// Drops the completion rows of a run that closed: nothing more is
 /// recorded in it.
-fn forget_completions(txn: &WriteTransaction, key: &str, run_start: u64) -> Result<(), StoreError> {
+pub(super) fn forget_completions(
+    txn: &WriteTransaction,
+    key: &str,
+    run_start: u64,
+) -> Result<(), StoreError> {
     let mut completed = txn.open_table(COMPLETED)?;
     completed.retain_in((key, run_start, 0)..=(key, run_start, u64::MAX), |_, _| {
         false
@@ -348,7 +352,7 @@ fn forget_completions(txn: &WriteTransaction, key: &str, run_start: u64) -> Resu
 
 /// Notes the completions among `events` (of the run starting at
 /// `run_start`) in `COMPLETED`.
-fn note_completions(
+pub(super) fn note_completions(
     txn: &WriteTransaction,
     key: &str,
     run_start: u64,
@@ -361,70 +365,6 @@ fn note_completions(
         }
     }
     Ok(())
-}
-
-pub(super) fn reset(txn: &WriteTransaction, op: &Op) -> Outcome {
-    let Op::Reset {
-        id,
-        to_event,
-        module,
-        at_ms,
-        reason,
-        expect_history_len,
-        timers: keep_timers,
-    } = op
-    else {
-        unreachable!("reset takes Reset")
-    };
-    let mut execs = txn.open_table(EXECUTIONS)?;
-    let key = id.as_str();
-    let Some(mut record) = read_record(&execs, key)? else {
-        return Ok(Err(OpError::NoSuchExecution(key.to_owned())));
-    };
-    if history_len(txn, key)? != *expect_history_len {
-        return Ok(Err(OpError::HistoryChanged(key.to_owned())));
-    }
-    let mut history = txn.open_table(HISTORY)?;
-    let mut discarded = Vec::new();
-    for entry in history.range((key, to_event + 1)..=(key, u64::MAX))? {
-        discarded.push(from_json::<Event>("event", entry?.1.value())?);
-    }
-    for e in &discarded {
-        history.remove((key, e.index))?;
-    }
-    let mut kept = Vec::new();
-    for entry in history.range((key, record.run_start)..=(key, *to_event))? {
-        kept.push(from_json::<Event>("event", entry?.1.value())?);
-    }
-    let reset = Event {
-        index: to_event + 1,
-        at_ms: *at_ms,
-        event: EventKind::ExecutionReset {
-            to_event: *to_event,
-            reason: reason.clone(),
-            discarded,
-        },
-    };
-    history.insert((key, reset.index), to_json(&reset).as_slice())?;
-    drop(history);
-    drop_timers(txn, key)?;
-    let mut timers = txn.open_table(TIMERS)?;
-    for (due, handle) in keep_timers {
-        timers.insert((*due, key, *handle), ())?;
-    }
-    drop(timers);
-    // The run goes on from the kept events: exactly their completions count.
-    forget_completions(txn, key, record.run_start)?;
-    note_completions(txn, key, record.run_start, &kept)?;
-    record.module = *module;
-    record.status = ExecutionStatus::Running;
-    record.output = None;
-    record.failure = None;
-    record.stall_reason = None;
-    record.closed_at_ms = None;
-    record.resets += 1;
-    execs.insert(key, to_json(&record).as_slice())?;
-    Ok(Ok(()))
 }
 
 /// Fills `COMPLETED` for the current run of every open execution: a store

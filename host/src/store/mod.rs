@@ -8,6 +8,7 @@ mod apply;
 mod committer;
 mod error;
 mod history;
+mod reset;
 mod slot;
 mod tables;
 
@@ -116,9 +117,14 @@ pub enum Op {
         /// child's end told to a parent that closed or reset meanwhile).
         optional: bool,
     },
-    /// Discards the events after `to_event` (recording them in an
-    /// `execution_reset` event), replaces the execution's timer rows with
-    /// `timers`, and makes it run again on `module`.
+    /// Discards the events after `to_event` of the current run (recording
+    /// them in an `execution_reset` event), replaces the execution's timer
+    /// rows with `timers`, and makes it run again on `module`, in a new
+    /// epoch. In the same transaction: children started in the discarded
+    /// part that still run are terminated; children started in the kept part
+    /// and not reported there are re-attached to the new epoch, or, if they
+    /// ended meanwhile, their end is recorded again after the reset; and,
+    /// with `reapply_signals`, the discarded signals are recorded again.
     Reset {
         id: ExecutionId,
         to_event: u64,
@@ -127,6 +133,7 @@ pub enum Op {
         reason: String,
         expect_history_len: u64,
         timers: Vec<(u64, u64)>,
+        reapply_signals: bool,
     },
 }
 

@@ -365,6 +365,7 @@ async fn a_handle_completes_once() {
         reason: "again".into(),
         expect_history_len: 2,
         timers: Vec::new(),
+        reapply_signals: true,
     };
     store.write(vec![reset]).await.unwrap().unwrap();
     let mut again = done(1);
@@ -528,4 +529,207 @@ async fn a_start_request_starts_one_run() {
     assert!(store.execution(&id("b")).unwrap().is_none());
     // Past the retention window the request id is free again.
     store.write(vec![start("b", 200)]).await.unwrap().unwrap();
+}
+
+fn child_of(id: &str, parent: &str, handle: u64) -> Op {
+    let mut r = record(id);
+    r.parent = Some(crate::model::ParentLink {
+        id: parent.parse().unwrap(),
+        handle,
+        epoch: 0,
+        close_policy: crate::model::ParentClosePolicy::Terminate,
+    });
+    Op::CreateExecution {
+        record: Box::new(r),
+        started: started(),
+        reuse: Reuse::Never,
+        request: None,
+    }
+}
+
+fn child_started(handle: u64, id: &str) -> EventKind {
+    EventKind::ChildStarted {
+        handle,
+        workflow_type: "t".parse().unwrap(),
+        child_id: id.into(),
+        input: Payload::default(),
+        policy: crate::model::ParentClosePolicy::Terminate,
+    }
+}
+
+/// Issue 14, defect 8: a reset left the children it kept on the old epoch
+/// (their ends refused forever, the parent hanging), lost the end of a kept
+/// child that ended in the discarded part, left the children of the
+/// discarded part running (colliding with their re-run), and dropped the
+/// signals received after the point.
+#[tokio::test]
+async fn a_reset_settles_children_and_keeps_signals() {
+    let (_dir, store) = open();
+    let p = id("p");
+    store
+        .write(vec![
+            create("p"),
+            child_of("kept-running", "p", 1),
+            child_of("kept-ended", "p", 2),
+        ])
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .write(vec![Op::append(
+            &p,
+            2,
+            vec![
+                child_started(1, "kept-running"),
+                child_started(2, "kept-ended"),
+            ],
+        )])
+        .await
+        .unwrap()
+        .unwrap();
+    // Event 3 on is discarded: kept-ended's end, a new child, a signal.
+    store
+        .write(vec![child_of("discarded", "p", 3)])
+        .await
+        .unwrap()
+        .unwrap();
+    let ended = closing(
+        &id("kept-ended"),
+        vec![],
+        Close::Completed(Payload(b"7".to_vec())),
+    );
+    let told = Op::append(
+        &p,
+        3,
+        vec![EventKind::ChildCompleted {
+            handle: 2,
+            child_id: "kept-ended".into(),
+            output: Some(Payload(b"7".to_vec())),
+            failure: None,
+        }],
+    );
+    store.write(vec![ended, told]).await.unwrap().unwrap();
+    let signal = EventKind::SignalReceived {
+        name: "s".into(),
+        input: Payload(b"1".to_vec()),
+    };
+    store
+        .write(vec![Op::append(
+            &p,
+            4,
+            vec![child_started(3, "discarded"), signal.clone()],
+        )])
+        .await
+        .unwrap()
+        .unwrap();
+    let reset = |expect_history_len| Op::Reset {
+        id: p.clone(),
+        to_event: 2,
+        module: ModuleHash::of(b"m"),
+        at_ms: 9,
+        reason: "fix".into(),
+        expect_history_len,
+        timers: Vec::new(),
+        reapply_signals: true,
+    };
+    store.write(vec![reset(6)]).await.unwrap().unwrap();
+    let after: Vec<EventKind> = store
+        .history(&p, 3)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(after.len(), 3, "{after:?}");
+    assert!(matches!(after[0], EventKind::ExecutionReset { .. }));
+    assert!(
+        matches!(&after[1], EventKind::ChildCompleted { handle: 2, output: Some(o), .. } if o.0 == b"7"),
+        "{after:?}"
+    );
+    assert_eq!(after[2], signal);
+    let running = store.execution(&id("kept-running")).unwrap().unwrap();
+    assert_eq!(
+        running.parent.unwrap().epoch,
+        1,
+        "re-attached to the new epoch"
+    );
+    let discarded = store.execution(&id("discarded")).unwrap().unwrap();
+    assert_eq!(discarded.status, ExecutionStatus::Terminated);
+    // The re-attached child's end now reaches the parent.
+    let mut tell = Op::append(
+        &p,
+        10,
+        vec![EventKind::ChildCompleted {
+            handle: 1,
+            child_id: "kept-running".into(),
+            output: None,
+            failure: None,
+        }],
+    );
+    if let Op::Append { expect_resets, .. } = &mut tell {
+        *expect_resets = Some(1);
+    }
+    store.write(vec![tell]).await.unwrap().unwrap();
+    // kept-ended's end is noted: it cannot complete twice.
+    let again = Op::append(
+        &p,
+        11,
+        vec![EventKind::ChildCompleted {
+            handle: 2,
+            child_id: "kept-ended".into(),
+            output: None,
+            failure: None,
+        }],
+    );
+    assert!(matches!(
+        store.write(vec![again]).await.unwrap(),
+        Err(OpError::AlreadyCompleted { handle: 2, .. })
+    ));
+}
+
+/// Issue 14, defect 8: a reset computed on a run that continued as new
+/// before it committed deleted the new run's `execution_started`. The point
+/// must lie in the current run, checked in the write.
+#[tokio::test]
+async fn a_reset_never_reaches_into_a_closed_run() {
+    let (_dir, store) = open();
+    let e = id("e");
+    store.write(vec![create("e")]).await.unwrap().unwrap();
+    store
+        .write(vec![Op::append(
+            &e,
+            2,
+            vec![EventKind::TimerFired { handle: 1 }],
+        )])
+        .await
+        .unwrap()
+        .unwrap();
+    let can = Op::ContinueAsNew {
+        id: e.clone(),
+        at_ms: 3,
+        events: vec![EventKind::ExecutionContinuedAsNew {
+            input: Payload::default(),
+        }],
+        started: started(),
+        module: ModuleHash::of(b"m"),
+        expect_module: ModuleHash::of(b"m"),
+        expect_resets: 0,
+    };
+    store.write(vec![can]).await.unwrap().unwrap();
+    // Computed on the first run (to event 0) with the length seen after the
+    // continue-as-new: still refused.
+    let reset = Op::Reset {
+        id: e.clone(),
+        to_event: 0,
+        module: ModuleHash::of(b"m"),
+        at_ms: 4,
+        reason: "late".into(),
+        expect_history_len: 4,
+        timers: Vec::new(),
+        reapply_signals: true,
+    };
+    assert_eq!(
+        store.write(vec![reset]).await.unwrap(),
+        Err(OpError::HistoryChanged("e".into()))
+    );
+    assert_eq!(store.history_len(&e).unwrap(), 4);
 }

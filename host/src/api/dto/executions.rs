@@ -234,6 +234,10 @@ pub struct ResetRequest {
     /// Recorded in the `execution_reset` event.
     #[serde(default)]
     pub reason: Option<String>,
+    /// Drop the signals received after the point; by default they are
+    /// recorded again after the reset, in their order, so none is lost.
+    #[serde(default)]
+    pub exclude_signals: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

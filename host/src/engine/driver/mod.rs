@@ -56,6 +56,8 @@ pub(super) struct Driver {
     /// When the guest got its last delivery (or loaded), until its workflow
     /// task ends: its commands are committed or it blocks.
     task_started: Option<Instant>,
+    /// Input bytes of the commands issued since the last commit.
+    task_bytes: usize,
 }
 
 fn stop(e: impl Into<Stop>) -> HostStop {
@@ -88,7 +90,49 @@ impl Driver {
             serving: None,
             next_request: 1,
             task_started,
+            task_bytes: 0,
         }
+    }
+
+    /// Admits a new command (one the history does not hold) under the
+    /// host's limits, before anything of it is kept: its input against
+    /// `--max-payload-kb`, the task's inputs together against
+    /// `--max-task-kb`, and the pending activities or children against
+    /// `--max-pending`. Recorded commands are not checked again: a limit
+    /// lowered later must not stall a replay of what it once allowed. A
+    /// refusal stalls the execution with the reason and records nothing.
+    fn admit(&mut self, what: &str, input: usize, pending: Option<usize>) -> Result<(), HostStop> {
+        if self.replayer.replaying() {
+            return Ok(());
+        }
+        let c = &self.inner.config;
+        if input > c.max_payload_bytes {
+            return Err(stop(Stop::Limit(format!(
+                "the input of {what} is {input} bytes, over the limit of {} bytes \
+                 (--max-payload-kb): pass a reference to the data instead",
+                c.max_payload_bytes
+            ))));
+        }
+        let total = self.task_bytes.saturating_add(input);
+        if total > c.max_task_bytes {
+            return Err(stop(Stop::Limit(format!(
+                "one workflow task's commands take {total} bytes with {what}, over the limit of \
+                 {} bytes (--max-task-kb): start fewer or smaller commands per step",
+                c.max_task_bytes
+            ))));
+        }
+        if let Some(n) = pending {
+            if n >= c.max_pending {
+                return Err(stop(Stop::Limit(format!(
+                    "{what} would make {} pending, over the limit of {} (--max-pending): \
+                     wait for some to end first",
+                    n + 1,
+                    c.max_pending
+                ))));
+            }
+        }
+        self.task_bytes = total;
+        Ok(())
     }
 
     /// Refuses a command while the guest answers a read-only request.
@@ -136,7 +180,8 @@ impl Driver {
     async fn flush(&mut self) -> Result<(), Stop> {
         let now = self.inner.clock.now_ms();
         let length = self.replayer.known_length();
-        let bytes = self.replayer.known_bytes();
+        // The task's new commands count before they are written.
+        let bytes = self.replayer.known_bytes() + self.task_bytes as u64;
         let limits = &self.inner.config;
         if length > limits.history_max_events || bytes > limits.history_max_bytes {
             return Err(Stop::HistoryLimit(format!(
@@ -190,6 +235,7 @@ impl Driver {
                 Err(_) => return Err(Stop::Reload),
             }
         }
+        self.task_bytes = 0;
         let child_ids: Vec<String> = children.into_iter().map(|(_, id)| id).collect();
         for target in cancels {
             self.inner.stop_activity(&self.id, self.resets, target);
@@ -334,6 +380,8 @@ impl WorkflowHost for Driver {
         options: ActivityOptions,
     ) -> Result<u64, HostStop> {
         self.check_not_serving("start an activity")?;
+        let pending = self.replayer.pending_activities();
+        self.admit(&format!("activity `{name}`"), input.len(), Some(pending))?;
         self.replayer
             .issue(Command::Activity {
                 name,
@@ -373,6 +421,12 @@ impl WorkflowHost for Driver {
         policy: ParentClosePolicy,
     ) -> Result<u64, HostStop> {
         self.check_not_serving("start a child workflow")?;
+        let pending = self.replayer.pending_children();
+        self.admit(
+            &format!("child `{workflow_type}`"),
+            input.len(),
+            Some(pending),
+        )?;
         // A child's id is recorded when it starts: in replay the recorded
         // one is used, never recomputed (runs recorded before ids named the
         // run keep theirs). A new one names the run: handles restart at 1 in
@@ -400,6 +454,9 @@ impl WorkflowHost for Driver {
         }
         if let Err(d) = self.replayer.check_continue_as_new() {
             return stop(ReplayError::from(d));
+        }
+        if let Err(refused) = self.admit("continue-as-new", input.len(), None) {
+            return refused;
         }
         stop(Stop::ContinueAsNew(input))
     }

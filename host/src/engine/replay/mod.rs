@@ -226,6 +226,12 @@ pub struct Replayer {
     /// When the last signal delivered had been recorded, if it arrived after
     /// this run loaded (a live delivery, not a replayed one).
     live_signal_at: Option<u64>,
+    /// Activities and children issued whose end is not recorded.
+    open_activities: BTreeSet<u64>,
+    open_children: BTreeSet<u64>,
+    /// Handles whose end is recorded (an end may be known before replay
+    /// re-issues its command).
+    ended: BTreeSet<u64>,
 }
 
 impl Replayer {
@@ -257,6 +263,9 @@ impl Replayer {
             deliveries: 0,
             bytes: 0,
             live_signal_at: None,
+            open_activities: BTreeSet::new(),
+            open_children: BTreeSet::new(),
+            ended: BTreeSet::new(),
         };
         r.extend(history);
         r
@@ -286,6 +295,14 @@ impl Replayer {
                 );
             if deliverable {
                 self.waiting.insert(self.history.len());
+            }
+            if let EventKind::ActivityCompleted { handle, .. }
+            | EventKind::ActivityFailed { handle, .. }
+            | EventKind::ChildCompleted { handle, .. } = &e.event
+            {
+                self.ended.insert(*handle);
+                self.open_activities.remove(handle);
+                self.open_children.remove(handle);
             }
             self.bytes += stored_size(&e);
             self.history.push(e);
@@ -343,6 +360,16 @@ impl Replayer {
         self.bytes
     }
 
+    /// Activities issued whose end is not recorded yet.
+    pub fn pending_activities(&self) -> usize {
+        self.open_activities.len()
+    }
+
+    /// Children started whose end is not recorded yet.
+    pub fn pending_children(&self) -> usize {
+        self.open_children.len()
+    }
+
     /// The handle the next command will get.
     pub fn next_handle(&self) -> u64 {
         self.issued + 1
@@ -354,6 +381,17 @@ impl Replayer {
         let handle = self.issued + 1;
         if let Command::ReceiveSignal { name } = &command {
             self.receives.entry(name.clone()).or_default().push(handle);
+        }
+        if !self.ended.contains(&handle) {
+            match &command {
+                Command::Activity { .. } => {
+                    self.open_activities.insert(handle);
+                }
+                Command::StartChild { .. } => {
+                    self.open_children.insert(handle);
+                }
+                _ => {}
+            }
         }
         if let Some(&at) = self.commands.get(position) {
             let recorded = &self.history[at];

@@ -1,0 +1,216 @@
+//! Resetting an execution: the events after a point of its current run are
+//! discarded (kept inside an `execution_reset` event) and the run goes on
+//! from there in a new epoch. Everything that depended on the discarded part
+//! is settled in the same transaction, so no crash leaves a child orphaned,
+//! a parent waiting for an end that was discarded, or a signal lost.
+
+use redb::{ReadableTable, WriteTransaction};
+
+use super::apply::{drop_timers, from_json, history_len, read_record, to_json};
+use super::history::{forget_completions, note_completions, Outcome};
+use super::tables::{EXECUTIONS, HISTORY, TIMERS};
+use super::{Op, OpError};
+use crate::model::{Event, EventKind, ExecutionRecord, ExecutionStatus, Failure};
+
+pub(super) fn reset(txn: &WriteTransaction, op: &Op) -> Outcome {
+    let Op::Reset {
+        id,
+        to_event,
+        module,
+        at_ms,
+        reason,
+        expect_history_len,
+        timers: keep_timers,
+        reapply_signals,
+    } = op
+    else {
+        unreachable!("reset takes Reset")
+    };
+    let execs = txn.open_table(EXECUTIONS)?;
+    let key = id.as_str();
+    let Some(mut record) = read_record(&execs, key)? else {
+        return Ok(Err(OpError::NoSuchExecution(key.to_owned())));
+    };
+    // A run that continued as new since the caller read it: the point may
+    // now lie in a closed run, whose events a reset must never remove.
+    if history_len(txn, key)? != *expect_history_len || *to_event < record.run_start {
+        return Ok(Err(OpError::HistoryChanged(key.to_owned())));
+    }
+    let mut history = txn.open_table(HISTORY)?;
+    let mut discarded = Vec::new();
+    for entry in history.range((key, to_event + 1)..=(key, u64::MAX))? {
+        discarded.push(from_json::<Event>("event", entry?.1.value())?);
+    }
+    let mut kept = Vec::new();
+    for entry in history.range((key, record.run_start)..=(key, *to_event))? {
+        kept.push(from_json::<Event>("event", entry?.1.value())?);
+    }
+    for e in &discarded {
+        history.remove((key, e.index))?;
+    }
+    drop(history);
+    let epoch = record.resets + 1;
+    let mut after = vec![EventKind::ExecutionReset {
+        to_event: *to_event,
+        reason: reason.clone(),
+        discarded: discarded.clone(),
+    }];
+    drop(execs);
+    for (handle, child) in children_started(&kept) {
+        if let Some(end) = reattach(txn, key, handle, &child, epoch)? {
+            after.push(end);
+        }
+    }
+    for (_, child) in children_started(&discarded) {
+        terminate_discarded(txn, key, &child, *at_ms)?;
+    }
+    if *reapply_signals {
+        after.extend(
+            discarded
+                .iter()
+                .filter(|e| matches!(e.event, EventKind::SignalReceived { .. }))
+                .map(|e| e.event.clone()),
+        );
+    }
+    // The run goes on from the kept events: exactly their completions
+    // count, and the ends recorded again below.
+    forget_completions(txn, key, record.run_start)?;
+    note_completions(txn, key, record.run_start, &kept)?;
+    let mut written = Vec::new();
+    for (index, kind) in (to_event + 1..).zip(after) {
+        written.push(Event {
+            index,
+            at_ms: *at_ms,
+            event: kind,
+        });
+    }
+    note_completions(txn, key, record.run_start, &written)?;
+    let mut history = txn.open_table(HISTORY)?;
+    for event in &written {
+        history.insert((key, event.index), to_json(event).as_slice())?;
+    }
+    drop(history);
+    drop_timers(txn, key)?;
+    let mut timers = txn.open_table(TIMERS)?;
+    for (due, handle) in keep_timers {
+        timers.insert((*due, key, *handle), ())?;
+    }
+    drop(timers);
+    let mut execs = txn.open_table(EXECUTIONS)?;
+    record.module = *module;
+    record.status = ExecutionStatus::Running;
+    record.output = None;
+    record.failure = None;
+    record.stall_reason = None;
+    record.closed_at_ms = None;
+    record.resets = epoch;
+    execs.insert(key, to_json(&record).as_slice())?;
+    Ok(Ok(()))
+}
+
+/// Children started in `events` and not reported back there: (handle, id).
+fn children_started(events: &[Event]) -> Vec<(u64, String)> {
+    let mut out: Vec<(u64, String)> = Vec::new();
+    for e in events {
+        match &e.event {
+            EventKind::ChildStarted {
+                handle, child_id, ..
+            } => out.push((*handle, child_id.clone())),
+            EventKind::ChildCompleted { handle, .. } => out.retain(|(h, _)| h != handle),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The child of `parent` started at `handle` (kept by the reset) belongs to
+/// the new epoch: a running one reports its end there; one that ended in the
+/// discarded part has its end recorded again (returned, for the parent's
+/// history).
+fn reattach(
+    txn: &WriteTransaction,
+    parent: &str,
+    handle: u64,
+    child: &str,
+    epoch: u32,
+) -> Result<Option<EventKind>, super::StoreError> {
+    let mut execs = txn.open_table(EXECUTIONS)?;
+    let Some(mut record) = read_record(&execs, child)? else {
+        return Ok(None);
+    };
+    let Some(link) = record.parent.as_mut() else {
+        return Ok(None);
+    };
+    if link.id.as_str() != parent || link.handle != handle {
+        // The id belongs to another execution now: nothing of ours runs there.
+        return Ok(None);
+    }
+    if !record.status.is_closed() {
+        link.epoch = epoch;
+        execs.insert(child, to_json(&record).as_slice())?;
+        return Ok(None);
+    }
+    Ok(Some(child_end(&record, handle)))
+}
+
+/// How a closed child ended, as its parent records it.
+fn child_end(record: &ExecutionRecord, handle: u64) -> EventKind {
+    let (output, failure) = match record.status {
+        ExecutionStatus::Completed => (Some(record.output.clone().unwrap_or_default()), None),
+        _ => (
+            None,
+            Some(record.failure.clone().unwrap_or_else(|| {
+                Failure::new(record.status.as_str(), "the child ended without a result")
+            })),
+        ),
+    };
+    EventKind::ChildCompleted {
+        handle,
+        child_id: record.id.to_string(),
+        output,
+        failure,
+    }
+}
+
+/// A child started in the discarded part and still running is terminated:
+/// the run that started it no longer exists, and its re-run may start it
+/// again under the same id.
+fn terminate_discarded(
+    txn: &WriteTransaction,
+    parent: &str,
+    child: &str,
+    at_ms: u64,
+) -> Result<(), super::StoreError> {
+    let mut execs = txn.open_table(EXECUTIONS)?;
+    let Some(mut record) = read_record(&execs, child)? else {
+        return Ok(());
+    };
+    if record.status.is_closed()
+        || record
+            .parent
+            .as_ref()
+            .is_none_or(|p| p.id.as_str() != parent)
+    {
+        return Ok(());
+    }
+    let reason = "its parent was reset to before it started";
+    let index = history_len(txn, child)?;
+    let event = Event {
+        index,
+        at_ms,
+        event: EventKind::ExecutionTerminated {
+            reason: reason.to_owned(),
+        },
+    };
+    txn.open_table(HISTORY)?
+        .insert((child, index), to_json(&event).as_slice())?;
+    forget_completions(txn, child, record.run_start)?;
+    record.status = ExecutionStatus::Terminated;
+    record.failure = Some(Failure::new("terminated", reason));
+    record.closed_at_ms = Some(at_ms);
+    record.resets += 1;
+    execs.insert(child, to_json(&record).as_slice())?;
+    drop(execs);
+    drop_timers(txn, child)?;
+    Ok(())
+}
