@@ -94,6 +94,9 @@ const GUESTS: &[Guest] = &[
     guest("extra-import", "", "extra_import.wasm", "extra-import"),
     // Test fixture: the rare paths (tests/e2e/corners.rs).
     guest("corners", "", "corners.wasm", "corners"),
+    // Test fixture: the verification runner's workflow (bench/src/verify), two builds.
+    guest("kitchen-sink", "", "kitchen_sink.wasm", "kitchen-sink"),
+    guest("kitchen-sink", "v2", "kitchen_sink.wasm", "kitchen-sink-v2"),
 ];
 
 /// The Python and JavaScript tools, pinned (the same versions `weft new`
