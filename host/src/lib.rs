@@ -8,6 +8,7 @@
 //! - [`engine`]: executions, workflow tasks, replay and command matching, timers, activities and retries.
 //! - [`api`]: the HTTP+JSON server (axum) under `/v1`, with its OpenAPI document.
 //! - [`cli`]: the `weft` commands; each one is a client of the HTTP API.
+//! - [`pause`]: named pause points that race tests stop a real host at.
 
 pub mod api;
 pub mod cli;
@@ -15,5 +16,6 @@ pub mod engine;
 pub mod fuzz;
 pub mod metrics;
 pub mod model;
+pub mod pause;
 pub mod store;
 pub mod wasm;

@@ -139,7 +139,7 @@ pub fn render() -> String {
         ),
         (
             "weft_instances_loaded_total",
-            "Workflow instances created (first run or replay): instance cache misses.",
+            "Workflow instances created (live from the start, or replaying): instance cache misses.",
             INSTANCES_LOADED.get(),
         ),
         (

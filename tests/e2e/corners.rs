@@ -282,3 +282,57 @@ fn a_workflow_task_over_the_limits_stalls_and_records_nothing() {
     assert_eq!(r["status"], "completed", "{r}");
     assert_eq!(r["output"], 20);
 }
+
+/// Defect 12: a parent's close was committed, then the host died before
+/// its children got their parent-close policy, and nothing applied it
+/// later: the child it should have terminated ran on forever. The debt is
+/// recorded with the close and settled after; recovery settles what a
+/// crash left.
+#[test]
+fn parent_close_policies_survive_a_crash_after_the_close() {
+    let mut host = Host::paused_at(&["--manual-clock"], &["parent-closed"]);
+    host.deploy_examples();
+    let parent = host.start_execution("misbehave", json!({"mode": "orphans"}));
+    let (terminated, abandoned) = (
+        format!("{parent}-terminated"),
+        format!("{parent}-abandoned"),
+    );
+    host.eventually("both children sleep", |h| {
+        [&terminated, &abandoned]
+            .iter()
+            .all(|c| h.call("GET", &format!("/v1/executions/{c}"), None).0 == 200)
+    });
+    host.advance(1_000);
+    host.wait_for_log(
+        "paused at parent-closed",
+        1,
+        std::time::Duration::from_secs(30),
+    );
+    assert_eq!(host.describe(&parent)["status"], "completed");
+    assert_eq!(host.describe(&terminated)["status"], "running");
+    host.clear_pause_points();
+    host.kill_and_restart();
+    host.eventually("the policy applied after the restart", |h| {
+        h.describe(&terminated)["status"] == "terminated"
+    });
+    assert_eq!(host.describe(&abandoned)["status"], "running");
+}
+
+/// Defect 12: an activity on a task queue held one of the host's activity
+/// slots while it waited for a worker, so queued tasks with no worker
+/// stalled every component activity on the host.
+#[test]
+fn tasks_waiting_for_a_worker_take_no_activity_slot() {
+    let host = Host::with_args(&["--manual-clock", "--max-concurrent-activities", "2"]);
+    host.deploy_examples();
+    let queued: Vec<String> = (0..3)
+        .map(|n| host.start_execution("polling", json!({"mode": "remote", "n": n})))
+        .collect();
+    for id in &queued {
+        host.eventually("the task is queued", |h| {
+            count(h, id, "activity_scheduled") == 1
+        });
+    }
+    let (_, hello) = host.run_execution("hello", json!({"name": "slots"}));
+    assert_eq!(hello["status"], "completed", "{hello}");
+}

@@ -76,6 +76,8 @@ pub struct Host {
     child: Option<Child>,
     data: tempfile::TempDir,
     args: Vec<String>,
+    /// Extra environment for the host process (e.g. `WEFT_PAUSE_AT`).
+    env: Vec<(String, String)>,
     log_filter: String,
     log_path: PathBuf,
     pub url: String,
@@ -103,14 +105,39 @@ impl Host {
     /// A host whose data directory `prepare` sets up first (for example
     /// mounts a small filesystem there).
     pub fn launch_prepared(args: &[&str], log_filter: &str, prepare: impl FnOnce(&Path)) -> Host {
+        let mut host = Host::unstarted(args, log_filter, prepare);
+        host.spawn();
+        host
+    }
+
+    /// A host that stops at the named pause points (see `weft::pause`): it
+    /// logs `paused at NAME` there and waits until [`Host::release`] names
+    /// the point, or the test kills it.
+    pub fn paused_at(args: &[&str], points: &[&str]) -> Host {
+        let mut host = Host::unstarted(args, "info,weft=debug", |_| {});
+        let release = host.release_dir();
+        std::fs::create_dir_all(&release).expect("release dir");
+        host.env = vec![
+            ("WEFT_PAUSE_AT".into(), points.join(",")),
+            (
+                "WEFT_PAUSE_DIR".into(),
+                release.to_string_lossy().into_owned(),
+            ),
+        ];
+        host.spawn();
+        host
+    }
+
+    fn unstarted(args: &[&str], log_filter: &str, prepare: impl FnOnce(&Path)) -> Host {
         let data = tempfile::tempdir().expect("temp dir");
         let store = data.path().join("store");
         std::fs::create_dir_all(&store).expect("data dir");
         prepare(&store);
         let log_path = data.path().join("host.log");
-        let mut host = Host {
+        Host {
             child: None,
             args: args.iter().map(|s| s.to_string()).collect(),
+            env: Vec::new(),
             log_filter: log_filter.to_string(),
             token: args
                 .iter()
@@ -124,9 +151,22 @@ impl Host {
                 .build()
                 .expect("http client"),
             data,
-        };
-        host.spawn();
-        host
+        }
+    }
+
+    fn release_dir(&self) -> PathBuf {
+        self.data.path().join("released")
+    }
+
+    /// Lets a host waiting at pause point `name` go on (and every later
+    /// arrival there pass).
+    pub fn release(&self, name: &str) {
+        std::fs::write(self.release_dir().join(name), b"").expect("release a pause point");
+    }
+
+    /// The host's next start has no pause points.
+    pub fn clear_pause_points(&mut self) {
+        self.env.clear();
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -146,6 +186,7 @@ impl Host {
             .args(["--listen", "127.0.0.1:0"])
             .args(&self.args)
             .env("WEFT_LOG", &self.log_filter)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             // One compile cache for every test host: a component is compiled
             // once per suite run, not once per test.
             .env("WEFT_COMPILE_CACHE", target_dir().join("compile-cache"))

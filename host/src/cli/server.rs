@@ -33,6 +33,10 @@ pub struct HostArgs {
     /// A token that opens everything but module uploads and version changes.
     #[arg(long, env = "WEFT_CONTROL_TOKEN", hide_env_values = true)]
     pub control_token: Option<String>,
+    /// Activity attempts this host runs at once (components; an attempt on a
+    /// task queue runs on a worker and takes no slot here).
+    #[arg(long, default_value_t = 256)]
+    pub max_concurrent_activities: usize,
     /// Default start-to-close limit of one activity attempt.
     #[arg(long, default_value_t = 300_000)]
     pub activity_timeout_ms: u64,
@@ -103,6 +107,7 @@ impl HostArgs {
         c.history_max_events = self.history_max_events;
         c.history_max_bytes = self.history_max_mb.saturating_mul(1 << 20);
         c.max_task_bytes = self.max_task_kb.saturating_mul(1024);
+        c.max_concurrent_activities = self.max_concurrent_activities;
         c.max_pending = self.max_pending;
         Ok(c)
     }

@@ -13,7 +13,7 @@ use super::Inner;
 use crate::model::{
     ActivityOptions, Doors, Event, EventKind, ExecutionId, Failure, ModuleHash, Payload,
 };
-use crate::store::{AttemptContext, Op, OpError};
+use crate::store::{AttemptContext, Op, OpError, StoreError};
 use crate::wasm::{ActivityCall, ActivityInfo, ActivityOutcome, HeartbeatSink, ModuleError};
 
 /// One scheduled activity that has not ended yet.
@@ -256,7 +256,13 @@ async fn run(
     loop {
         let work = async {
             inner.clock.sleep_until(task.not_before_ms).await;
-            let _permit = inner.activity_slots.acquire().await;
+            // A slot bounds the attempts this host runs; one on a task queue
+            // runs on a worker, and waiting for one must not hold a slot
+            // (256 queued tasks with no worker stalled every component).
+            let _permit = match task.options.task_queue {
+                None => Some(inner.activity_slots.acquire().await),
+                Some(_) => None,
+            };
             let t0 = std::time::Instant::now();
             let outcome = attempt(inner, &task, start_to_close, &watch_stop).await;
             crate::metrics::ACTIVITY_LATENCY.observe(t0.elapsed());
@@ -371,8 +377,8 @@ enum Recorded {
     /// (its epoch moved), or the handle already has its completion. The
     /// activity stops: nothing more of it belongs in the history.
     Refused,
-    /// The write failed (the disk): the activity runs again once the store
-    /// writes again, which at-least-once allows.
+    /// The store is gone (the host is stopping): the activity runs again
+    /// after a restart, which at-least-once allows.
     Failed,
 }
 
@@ -383,23 +389,37 @@ async fn record(inner: &Inner, task: &ActivityTask, now: u64, event: EventKind) 
     if let Op::Append { expect_resets, .. } = &mut op {
         *expect_resets = Some(task.epoch);
     }
-    match inner.store.write(vec![op]).await {
-        Ok(Ok(())) => Recorded::Yes,
-        Ok(Err(e)) => {
-            let why = match e {
-                OpError::Closed { .. } => "its execution closed",
-                OpError::Stale(_) => "its run ended or was reset",
-                OpError::AlreadyCompleted { .. } => "it already has its completion",
-                _ => "the store refused its result",
-            };
-            tracing::info!(%execution, activity = %task.name, handle = task.handle, error = %e, "activity stopped: {why}");
-            Recorded::Refused
-        }
-        Err(e) => {
-            tracing::error!(%execution, error = %e, "could not record an activity result");
-            Recorded::Failed
+    loop {
+        match inner.store.write(vec![op.clone()]).await {
+            Ok(Ok(())) => return Recorded::Yes,
+            Ok(Err(e)) => return refused(task, e),
+            // The disk refused the write: keep the result and write it once
+            // the store writes again, instead of running the side effect
+            // again (recovery leaves an activity that still runs alone).
+            Err(StoreError::Io(reason)) => {
+                tracing::warn!(%execution, activity = %task.name, %reason, "could not record an activity's end; it is written once the store writes again");
+                let mut failing = inner.store.write_failure();
+                let _ = failing.wait_for(Option::is_none).await;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => {
+                tracing::error!(%execution, error = %e, "could not record an activity result");
+                return Recorded::Failed;
+            }
         }
     }
+}
+
+/// Why the store refused an activity's event: the activity stops.
+fn refused(task: &ActivityTask, e: OpError) -> Recorded {
+    let why = match e {
+        OpError::Closed { .. } => "its execution closed",
+        OpError::Stale(_) => "its run ended or was reset",
+        OpError::AlreadyCompleted { .. } => "it already has its completion",
+        _ => "the store refused its result",
+    };
+    tracing::info!(execution = %task.execution, activity = %task.name, handle = task.handle, error = %e, "activity stopped: {why}");
+    Recorded::Refused
 }
 
 /// Runs one attempt: in the host's activity component, or on an external
@@ -429,28 +449,19 @@ async fn attempt(
     let details = context.heartbeat;
     let started = Arc::new(AtomicU64::new(inner.clock.now_ms()));
     let last_beat = Arc::new(AtomicU64::new(inner.clock.now_ms()));
-    let seq = Arc::new(AtomicU64::new(0));
+    let beats = super::heartbeats::Beats::new(
+        inner.store.clone(),
+        (task.execution.clone(), task.epoch, task.handle),
+        inner.config.max_payload_bytes,
+    );
     let sink: HeartbeatSink = {
         let inner = inner.clone();
         let last_beat = last_beat.clone();
         let stopped = stopped.clone();
-        let (execution, epoch, handle) = (task.execution.clone(), task.epoch, task.handle);
         Arc::new(move |details: Option<Payload>| {
             last_beat.store(inner.clock.now_ms(), Ordering::SeqCst);
-            if details.is_some() {
-                let op = Op::Heartbeat {
-                    id: execution.clone(),
-                    epoch,
-                    handle,
-                    seq: seq.fetch_add(1, Ordering::SeqCst) + 1,
-                    details,
-                };
-                let inner = inner.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = inner.store.write(vec![op]).await {
-                        tracing::warn!(error = %e, "could not record a heartbeat");
-                    }
-                });
+            if let Some(details) = details {
+                beats.offer(details);
             }
             *stopped.borrow()
         })
@@ -512,7 +523,13 @@ async fn attempt(
                 heartbeat_timeout_ms: heartbeat_timeout,
                 start_to_close_timeout_ms: start_to_close,
             };
-            let Dispatch { taken, done } = inner.queues.push(&queue, worker_task, sink);
+            // Dropped with this attempt however it ends (a result, a
+            // timeout, a cancel that drops the future): the queue forgets it.
+            let Dispatch {
+                taken,
+                done,
+                forget: _forget,
+            } = inner.queues.push(&queue, worker_task, sink);
             let schedule_to_start = task.options.schedule_to_start_timeout_ms;
             let queued_at = inner.clock.now_ms();
             let wait_taken = async {
@@ -543,7 +560,6 @@ async fn attempt(
                     }
                 }
             };
-            inner.queues.forget(&token);
             result
         }
     }

@@ -109,7 +109,7 @@ async fn run_inner(
             // Commands issued after the last wait are recorded with the end,
             // so the history says everything the code did; they are not run.
             let Flush { mut events, .. } = driver.new_command_events(inner.clock.now_ms());
-            // Read again: the request may have come after this run loaded.
+            // Read again: the request may have come after this instance loaded.
             let cancel_requested = inner
                 .store
                 .execution(id)?
@@ -188,6 +188,8 @@ async fn continue_as_new(
     input: Payload,
 ) -> Result<(), crate::store::StoreError> {
     let Flush { mut events, .. } = driver.new_command_events(inner.clock.now_ms());
+    let history = inner.store.history(&record.id, record.run_start)?;
+    let owed = crate::model::owed_policies(&history);
     events.push(EventKind::ExecutionContinuedAsNew {
         input: input.clone(),
     });
@@ -211,6 +213,7 @@ async fn continue_as_new(
             module: next.module,
             expect_module: record.module,
             expect_resets: record.resets,
+            owed: owed.clone(),
         }])
         .await?;
     inner.forget(&record.id);
@@ -224,9 +227,8 @@ async fn continue_as_new(
     inner.updates.send_modify(|n| *n += 1);
     // The closed run's activities stop and its children get their
     // parent-close policy.
-    let history = inner.store.history(&record.id, record.run_start)?;
     inner.stop_activities(&record.id, record.resets, &history);
-    inner.close_children(&history).await;
+    inner.settle_children(&record.id, owed).await;
     inner.wake(&record.id);
     Ok(())
 }
@@ -255,14 +257,23 @@ async fn close(
         Close::Terminated(reason) => Some(Err(Failure::new("terminated", reason.clone()))),
         Close::Stalled(_) => None,
     };
+    // What the run owes its children is recorded with its end.
+    let history = if outcome.is_some() {
+        inner.run_history(record)?
+    } else {
+        Vec::new()
+    };
+    let owed = crate::model::owed_policies(&history);
     let mut op = Op::append(id, inner.clock.now_ms(), events);
     if let Op::Append {
         close,
         expect_module,
         expect_resets,
+        owed: owes,
         ..
     } = &mut op
     {
+        *owes = owed.clone();
         *close = Some(end);
         *expect_module = Some(record.module);
         *expect_resets = Some(record.resets);
@@ -290,9 +301,8 @@ async fn close(
         }
         // No event follows a close: its activities stop (an attempt that
         // still ends is refused), and its children get their policy.
-        let history = inner.run_history(record)?;
         inner.stop_activities(id, record.resets, &history);
-        inner.close_children(&history).await;
+        inner.settle_children(id, owed).await;
     }
     Ok(())
 }

@@ -201,12 +201,15 @@ impl Inner {
                     reason: reason.to_owned(),
                 }],
             );
+            let owed = crate::model::owed_policies(&history);
             if let Op::Append {
                 close,
                 expect_resets,
+                owed: owes,
                 ..
             } = &mut op
             {
+                *owes = owed.clone();
                 *close = Some(Close::Terminated(reason.to_owned()));
                 // The run read above is the one terminated: a run that
                 // closed or continued as new meanwhile is left as it is.
@@ -233,15 +236,26 @@ impl Inner {
             }
             self.settled.changed(id);
             self.updates.send_modify(|n| *n += 1);
-            self.close_children(&history).await;
+            self.settle_children(id, owed).await;
             Ok(())
         })
     }
 
-    /// After a run closed: its children still running get what their
-    /// parent-close policy says.
-    pub(super) async fn close_children(self: &Arc<Self>, history: &[Event]) {
-        for (child, policy) in pending_children(history) {
+    /// After `id`'s run closed: its children still running get what their
+    /// parent-close policy says (`owed`, recorded with the close), and the
+    /// record of the debt goes. A crash before that leaves the record, and
+    /// recovery calls this again: terminating or cancelling a child twice
+    /// changes nothing the second time.
+    pub(super) async fn settle_children(
+        self: &Arc<Self>,
+        id: &ExecutionId,
+        owed: Vec<(String, ParentClosePolicy)>,
+    ) {
+        if owed.is_empty() {
+            return;
+        }
+        crate::pause::point("parent-closed").await;
+        for (child, policy) in owed {
             let Ok(child) = child.parse::<ExecutionId>() else {
                 continue;
             };
@@ -253,6 +267,13 @@ impl Inner {
             if let Err(e) = r {
                 tracing::debug!(%child, error = %e, "parent-close policy not applied");
             }
+        }
+        if let Err(e) = self
+            .store
+            .write(vec![Op::SettleOwed { id: id.clone() }])
+            .await
+        {
+            tracing::warn!(execution = %id, error = %e, "parent-close policies applied but not marked so; they are applied again at start");
         }
     }
 }
@@ -286,20 +307,10 @@ pub(super) fn pending_timers(history: &[Event]) -> Vec<(u64, u64)> {
 
 /// Children started and not reported back: `(child id, policy)`.
 pub(super) fn pending_children(history: &[Event]) -> Vec<(String, ParentClosePolicy)> {
-    let mut out: Vec<(u64, String, ParentClosePolicy)> = Vec::new();
-    for e in history {
-        match &e.event {
-            EventKind::ChildStarted {
-                handle,
-                child_id,
-                policy,
-                ..
-            } => out.push((*handle, child_id.clone(), *policy)),
-            EventKind::ChildCompleted { handle, .. } => out.retain(|(h, _, _)| h != handle),
-            _ => {}
-        }
-    }
-    out.into_iter().map(|(_, id, p)| (id, p)).collect()
+    crate::model::pending_children(history)
+        .into_iter()
+        .map(|(_, id, p)| (id, p))
+        .collect()
 }
 
 impl Engine {

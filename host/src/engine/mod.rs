@@ -8,6 +8,7 @@ mod clock;
 mod driver;
 mod error;
 mod execution;
+mod heartbeats;
 mod interact;
 mod lifecycle;
 mod mailbox;

@@ -28,12 +28,28 @@ pub struct WorkerTask {
     pub start_to_close_timeout_ms: u64,
 }
 
-/// A task's lifecycle on the host side, held by the activity runner.
-pub(super) struct Dispatch {
+/// A task's lifecycle on the host side, held by the activity runner. The
+/// queue forgets the task when this is dropped: an attempt that ends on the
+/// host side (a timeout, a cancellation that drops it) leaves nothing
+/// behind, and a worker answering later is told its token is stale.
+pub(super) struct Dispatch<'a> {
     /// Fires when a worker takes the task.
     pub taken: oneshot::Receiver<()>,
     /// The worker's answer.
     pub done: oneshot::Receiver<Result<Payload, Failure>>,
+    pub forget: Forget<'a>,
+}
+
+/// Forgets a task when dropped (see [`Dispatch`]).
+pub(super) struct Forget<'a> {
+    queues: &'a TaskQueues,
+    token: String,
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        self.queues.forget(&self.token);
+    }
 }
 
 struct InFlight {
@@ -79,8 +95,9 @@ impl TaskQueues {
         queue: &str,
         task: WorkerTask,
         heartbeat: Arc<dyn Fn(Option<Payload>) -> bool + Send + Sync>,
-    ) -> Dispatch {
+    ) -> Dispatch<'_> {
         let (taken_tx, taken) = oneshot::channel();
+        let token = task.token.clone();
         let (done_tx, done) = oneshot::channel();
         let mut state = self.lock();
         state.in_flight.insert(
@@ -100,11 +117,25 @@ impl TaskQueues {
             });
         drop(state);
         self.version.send_modify(|v| *v += 1);
-        Dispatch { taken, done }
+        Dispatch {
+            taken,
+            done,
+            forget: Forget {
+                queues: self,
+                token,
+            },
+        }
+    }
+
+    /// Tasks the queues know of, queued or taken (for tests).
+    #[cfg(test)]
+    fn known(&self) -> usize {
+        let state = self.lock();
+        state.in_flight.len() + state.queues.values().map(VecDeque::len).sum::<usize>()
     }
 
     /// Forgets a task (its attempt ended on the host side: timeout, cancel).
-    pub(super) fn forget(&self, token: &str) {
+    fn forget(&self, token: &str) {
         let mut state = self.lock();
         state.in_flight.remove(token);
         for q in state.queues.values_mut() {
@@ -186,5 +217,46 @@ impl super::Engine {
         result: Result<Payload, Failure>,
     ) -> Result<(), StaleToken> {
         self.inner.queues.finish(token, result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(token: &str) -> WorkerTask {
+        WorkerTask {
+            token: token.into(),
+            execution_id: "e".into(),
+            activity_handle: 1,
+            name: "a".into(),
+            input: Payload::default(),
+            attempt: 1,
+            idempotency_key: "e/1".into(),
+            heartbeat_details: None,
+            heartbeat_timeout_ms: None,
+            start_to_close_timeout_ms: 1_000,
+        }
+    }
+
+    /// Issue 14, defect 12: an attempt dropped by a cancel or a
+    /// schedule-to-close timeout left its task queued and in flight
+    /// forever. Dropping the dispatch forgets it, queued or taken.
+    #[tokio::test]
+    async fn a_dropped_dispatch_leaves_nothing_behind() {
+        let queues = TaskQueues::default();
+        let beat: Arc<dyn Fn(Option<Payload>) -> bool + Send + Sync> = Arc::new(|_| false);
+        let queued = queues.push("q", task("t1"), beat.clone());
+        assert_eq!(queues.known(), 2);
+        drop(queued);
+        assert_eq!(queues.known(), 0);
+        assert!(queues.poll("q", Duration::ZERO).await.is_none());
+
+        let taken = queues.push("q", task("t2"), beat);
+        assert!(queues.poll("q", Duration::ZERO).await.is_some());
+        drop(taken);
+        assert_eq!(queues.known(), 0);
+        assert!(queues.heartbeat("t2", None).is_err(), "the token is stale");
+        assert!(queues.finish("t2", Ok(Payload::default())).is_err());
     }
 }

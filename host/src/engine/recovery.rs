@@ -21,6 +21,11 @@ impl Inner {
         for row in self.store.timers()? {
             let _ = self.timer_tx.send(row);
         }
+        // Closed runs whose children did not get their policy before a crash.
+        for (id, owed) in self.store.owed_policies()? {
+            let inner = self.clone();
+            tokio::spawn(async move { inner.settle_children(&id, owed).await });
+        }
         let mut woken = 0;
         for status in [ExecutionStatus::Running, ExecutionStatus::Stalled] {
             for rec in self.store.executions(Some(status), None)? {

@@ -146,7 +146,8 @@ impl Engine {
                         if let Ok(h) = self.inner.run_history(&c) {
                             self.inner
                                 .stop_activities(&c.id, c.resets.saturating_sub(1), &h);
-                            self.inner.close_children(&h).await;
+                            let owed = crate::model::owed_policies(&h);
+                            self.inner.settle_children(&c.id, owed).await;
                         }
                     }
                 }

@@ -156,6 +156,35 @@ pub enum EventKind {
     },
 }
 
+/// The children started in `history` and not reported back there:
+/// `(handle, child id, parent-close policy)`, in start order.
+pub fn pending_children(history: &[Event]) -> Vec<(u64, String, super::ParentClosePolicy)> {
+    let mut out: Vec<(u64, String, super::ParentClosePolicy)> = Vec::new();
+    for e in history {
+        match &e.event {
+            EventKind::ChildStarted {
+                handle,
+                child_id,
+                policy,
+                ..
+            } => out.push((*handle, child_id.clone(), *policy)),
+            EventKind::ChildCompleted { handle, .. } => out.retain(|(h, _, _)| h != handle),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// What a run that closes with `history` owes its children: the pending
+/// ones whose policy is not to abandon them.
+pub fn owed_policies(history: &[Event]) -> Vec<(String, super::ParentClosePolicy)> {
+    pending_children(history)
+        .into_iter()
+        .filter(|(_, _, p)| *p != super::ParentClosePolicy::Abandon)
+        .map(|(_, id, p)| (id, p))
+        .collect()
+}
+
 impl EventKind {
     /// The handle of a command this event records, if it records one.
     pub fn command_handle(&self) -> Option<u64> {

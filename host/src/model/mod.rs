@@ -6,7 +6,10 @@ mod execution;
 mod ids;
 mod payload;
 
-pub use event::{ActivityOptions, Event, EventKind, Failure, HistoryExport, RetryPolicy};
+pub use event::{
+    owed_policies, pending_children, ActivityOptions, Event, EventKind, Failure, HistoryExport,
+    RetryPolicy,
+};
 pub use execution::{
     DirDoor, Doors, ExecutionRecord, ExecutionStatus, IdReusePolicy, ModuleKind, ModuleMeta,
     ParentClosePolicy, ParentLink, WorkflowVersion,

@@ -106,6 +106,10 @@ pub(super) fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpErro
             record.stall_reason = None;
             execs.insert(key, to_json(&record).as_slice())?;
         }
+        Op::SettleOwed { id } => {
+            txn.open_table(super::tables::OWED_POLICIES)?
+                .remove(id.as_str())?;
+        }
         Op::Reset { .. } => return super::reset::reset(txn, op),
         Op::CreateExecution { .. } => return history::create(txn, op),
         Op::ContinueAsNew { .. } => return history::continue_as_new(txn, op),

@@ -98,6 +98,7 @@ pub(super) fn continue_as_new(txn: &WriteTransaction, op: &Op) -> Outcome {
         module,
         expect_module,
         expect_resets,
+        owed,
     } = op
     else {
         unreachable!("continue_as_new takes ContinueAsNew")
@@ -129,6 +130,7 @@ pub(super) fn continue_as_new(txn: &WriteTransaction, op: &Op) -> Outcome {
     drop(history);
     drop_timers(txn, key)?;
     forget_completions(txn, key, record.run_start)?;
+    owe(txn, key, owed)?;
     if let EventKind::ExecutionStarted { input, .. } = started {
         record.input = input.clone();
     }
@@ -218,6 +220,7 @@ pub(super) fn append(txn: &WriteTransaction, op: &Op) -> Outcome {
         require_timer,
         unique_update,
         optional: _,
+        owed,
     } = op
     else {
         unreachable!("append takes Append")
@@ -328,12 +331,26 @@ pub(super) fn append(txn: &WriteTransaction, op: &Op) -> Outcome {
         if record.status.is_closed() {
             record.closed_at_ms = Some(*at_ms);
             forget_completions(txn, key, record.run_start)?;
+            owe(txn, key, owed)?;
         }
     }
     if cancels || close.is_some() {
         execs.insert(key, to_json(&record).as_slice())?;
     }
     Ok(Ok(()))
+}
+
+/// Keeps what a closing run owes its children until the engine applied it.
+pub(super) fn owe(
+    txn: &WriteTransaction,
+    key: &str,
+    owed: &[(String, crate::model::ParentClosePolicy)],
+) -> Result<(), StoreError> {
+    if !owed.is_empty() {
+        txn.open_table(super::tables::OWED_POLICIES)?
+            .insert(key, to_json(&owed).as_slice())?;
+    }
+    Ok(())
 }
 
 /// Drops the completion rows of a run that closed: nothing more is

@@ -22,7 +22,7 @@ pub use error::{OpError, StoreError};
 
 use crate::model::{
     Doors, Event, EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, Failure, ModuleHash,
-    ModuleMeta, Payload, TypeName, WorkflowVersion,
+    ModuleMeta, ParentClosePolicy, Payload, TypeName, WorkflowVersion,
 };
 use apply::from_json;
 use committer::Request;
@@ -94,6 +94,8 @@ pub enum Op {
         module: ModuleHash,
         expect_module: ModuleHash,
         expect_resets: u32,
+        /// What the closing run owes its children (see `Append::owed`).
+        owed: Vec<(String, ParentClosePolicy)>,
     },
     /// Appends events (the store numbers them), adds and removes timer rows,
     /// and optionally closes or stalls the execution: one state change.
@@ -116,6 +118,13 @@ pub enum Op {
         /// A refusal skips this op alone instead of refusing the batch (a
         /// child's end told to a parent that closed or reset meanwhile).
         optional: bool,
+        /// With a close: the children still running that the closed run
+        /// owes their parent-close policy (kept until `SettleOwed`).
+        owed: Vec<(String, ParentClosePolicy)>,
+    },
+    /// The parent-close policies `id`'s closed run owed are applied.
+    SettleOwed {
+        id: ExecutionId,
     },
     /// Discards the events after `to_event` of the current run (recording
     /// them in an `execution_reset` event), replaces the execution's timer
@@ -151,6 +160,7 @@ impl Op {
             require_timer: None,
             unique_update: None,
             optional: false,
+            owed: Vec::new(),
         }
     }
 
@@ -229,6 +239,7 @@ impl Store {
             txn.open_table(tables::HEARTBEATS)?;
             txn.open_table(tables::COMPLETED)?;
             txn.open_table(tables::START_REQUESTS)?;
+            txn.open_table(tables::OWED_POLICIES)?;
             let mut state = txn.open_table(tables::HOST_STATE)?;
             if state.get(COMPLETIONS_INDEXED)?.is_none() {
                 state.insert(COMPLETIONS_INDEXED, 1)?;
@@ -469,6 +480,28 @@ impl Store {
         self.reading(|txn| {
             let table = txn.open_table(tables::HOST_STATE)?;
             Ok(table.get(MANUAL_CLOCK)?.map(|g| g.value()))
+        })
+    }
+
+    /// The closed runs that still owe their children a parent-close policy.
+    #[allow(clippy::type_complexity)]
+    pub fn owed_policies(
+        &self,
+    ) -> Result<Vec<(ExecutionId, Vec<(String, ParentClosePolicy)>)>, StoreError> {
+        self.reading(|txn| {
+            let table = txn.open_table(tables::OWED_POLICIES)?;
+            let mut out = Vec::new();
+            for entry in table.iter()? {
+                let (k, v) = entry?;
+                let id = k.value().parse().map_err(|e: crate::model::ModelError| {
+                    StoreError::Corrupt {
+                        what: "owed policy",
+                        detail: e.to_string(),
+                    }
+                })?;
+                out.push((id, from_json("owed policy", v.value())?));
+            }
+            Ok(out)
         })
     }
 

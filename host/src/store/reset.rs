@@ -110,17 +110,10 @@ pub(super) fn reset(txn: &WriteTransaction, op: &Op) -> Outcome {
 
 /// Children started in `events` and not reported back there: (handle, id).
 fn children_started(events: &[Event]) -> Vec<(u64, String)> {
-    let mut out: Vec<(u64, String)> = Vec::new();
-    for e in events {
-        match &e.event {
-            EventKind::ChildStarted {
-                handle, child_id, ..
-            } => out.push((*handle, child_id.clone())),
-            EventKind::ChildCompleted { handle, .. } => out.retain(|(h, _)| h != handle),
-            _ => {}
-        }
-    }
-    out
+    crate::model::pending_children(events)
+        .into_iter()
+        .map(|(h, id, _)| (h, id))
+        .collect()
 }
 
 /// The child of `parent` started at `handle` (kept by the reset) belongs to
@@ -212,5 +205,14 @@ fn terminate_discarded(
     execs.insert(child, to_json(&record).as_slice())?;
     drop(execs);
     drop_timers(txn, child)?;
+    // Its own children get their policy, caught up at start after a crash.
+    let mut run = Vec::new();
+    for entry in txn
+        .open_table(HISTORY)?
+        .range((child, record.run_start)..=(child, u64::MAX))?
+    {
+        run.push(from_json::<Event>("event", entry?.1.value())?);
+    }
+    super::history::owe(txn, child, &crate::model::owed_policies(&run))?;
     Ok(())
 }

@@ -32,6 +32,10 @@ pub const TIMERS: TableDefinition<(u64, &str, u64), ()> = TableDefinition::new("
 /// of a handle is refused inside the write, whoever sends it. Rows go when
 /// the run closes.
 pub const COMPLETED: TableDefinition<(&str, u64, u64), ()> = TableDefinition::new("completed");
+/// Executions whose closed run still owes its children their parent-close
+/// policy: JSON `[[child id, policy], ...]`, written with the close and
+/// removed once applied, so a crash in between is caught up at start.
+pub const OWED_POLICIES: TableDefinition<&str, &[u8]> = TableDefinition::new("owed_policies");
 /// Start requests by key (workflow type, chosen id or none, request id):
 /// JSON `{execution, run, at_ms}`. A start with a request id seen within the
 /// retention window answers with the run it started instead of another.

@@ -467,6 +467,7 @@ async fn continue_as_new_carries_the_unreceived_signals() {
         module: ModuleHash::of(b"m"),
         expect_module: ModuleHash::of(b"m"),
         expect_resets: 0,
+        owed: Vec::new(),
     };
     store.write(vec![can]).await.unwrap().unwrap();
     let rec = store.execution(&e).unwrap().unwrap();
@@ -713,6 +714,7 @@ async fn a_reset_never_reaches_into_a_closed_run() {
         module: ModuleHash::of(b"m"),
         expect_module: ModuleHash::of(b"m"),
         expect_resets: 0,
+        owed: Vec::new(),
     };
     store.write(vec![can]).await.unwrap().unwrap();
     // Computed on the first run (to event 0) with the length seen after the

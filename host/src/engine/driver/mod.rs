@@ -1,5 +1,5 @@
-//! The live side of a workflow's imports. A [`Driver`] answers one run of
-//! one execution: commands go through the [`Replayer`]; at each `wait` the
+//! The live side of a workflow's imports. A [`Driver`] answers one instance
+//! of one execution: commands go through the [`Replayer`]; at each `wait` the
 //! workflow task's new commands are committed (grouped with other
 //! executions') before anything they start is dispatched and before the next
 //! event is delivered, so a crash loses at most uncommitted guest computation.

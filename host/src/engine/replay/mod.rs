@@ -201,7 +201,7 @@ pub struct Replayer {
     /// these, not at the whole history.
     waiting: BTreeSet<usize>,
     delivered: BTreeSet<u64>,
-    /// Commands the code issued so far in this run.
+    /// Commands the code issued so far in this instance.
     issued: u64,
     /// Issued beyond the history and not yet committed.
     new_commands: Vec<(u64, Command)>,
@@ -209,7 +209,7 @@ pub struct Replayer {
     rng: SplitMix64,
     /// The answer `patched` gave for each patch id in this run.
     patches: std::collections::HashMap<String, bool>,
-    /// How many events the history held when this run loaded it.
+    /// How many events the history held when this instance loaded it.
     loaded: usize,
     /// For each `signal_received` event (by position), its rank among the
     /// signals of its name.
@@ -224,7 +224,7 @@ pub struct Replayer {
     /// The stored size of the events known.
     bytes: u64,
     /// When the last signal delivered had been recorded, if it arrived after
-    /// this run loaded (a live delivery, not a replayed one).
+    /// this instance loaded (a live delivery, not a replayed one).
     live_signal_at: Option<u64>,
     /// Activities and children issued whose end is not recorded.
     open_activities: BTreeSet<u64>,

@@ -1,0 +1,129 @@
+//! Writing an activity attempt's heartbeat details. A chatty activity may
+//! heartbeat thousands of times a second; each beat used to be its own write
+//! in the committer's unbounded queue. Here an attempt has at most one write
+//! in flight: beats that arrive meanwhile replace each other, and the
+//! latest is written next. Details over the payload limit are not kept (the
+//! beat still counts for the heartbeat timeout).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::model::{ExecutionId, Payload};
+use crate::store::{Op, Store};
+
+pub(super) struct Beats {
+    store: Store,
+    id: ExecutionId,
+    epoch: u32,
+    handle: u64,
+    max_bytes: usize,
+    state: Mutex<State>,
+    seq: AtomicU64,
+    /// Writes made, for tests and metrics.
+    written: AtomicU64,
+}
+
+#[derive(Default)]
+struct State {
+    next: Option<Op>,
+    writing: bool,
+}
+
+impl Beats {
+    pub(super) fn new(
+        store: Store,
+        (id, epoch, handle): (ExecutionId, u32, u64),
+        max_bytes: usize,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            id,
+            epoch,
+            handle,
+            max_bytes,
+            state: Mutex::new(State::default()),
+            seq: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+        })
+    }
+
+    /// Keeps `details` as the attempt's latest, written after any write in
+    /// flight. Must be called inside the tokio runtime.
+    pub(super) fn offer(self: &Arc<Self>, details: Payload) {
+        if details.len() > self.max_bytes {
+            tracing::warn!(execution = %self.id, handle = self.handle, bytes = details.len(), limit = self.max_bytes, "heartbeat details over the payload limit are not kept");
+            return;
+        }
+        let op = Op::Heartbeat {
+            id: self.id.clone(),
+            epoch: self.epoch,
+            handle: self.handle,
+            seq: self.seq.fetch_add(1, Ordering::SeqCst) + 1,
+            details: Some(details),
+        };
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.next = Some(op);
+        if state.writing {
+            return;
+        }
+        state.writing = true;
+        drop(state);
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let op = {
+                    let mut state = me.state.lock().unwrap_or_else(|p| p.into_inner());
+                    match state.next.take() {
+                        Some(op) => op,
+                        None => {
+                            state.writing = false;
+                            return;
+                        }
+                    }
+                };
+                me.written.fetch_add(1, Ordering::Relaxed);
+                if let Err(e) = me.store.write(vec![op]).await {
+                    tracing::warn!(error = %e, "could not record a heartbeat");
+                }
+            }
+        });
+    }
+
+    #[cfg(test)]
+    fn written(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
+    }
+
+    #[cfg(test)]
+    fn idle(&self) -> bool {
+        !self.state.lock().unwrap_or_else(|p| p.into_inner()).writing
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 14, defect 12: every beat was its own write. A burst makes a
+    /// few writes, and the last beat is the one kept.
+    #[tokio::test]
+    async fn a_burst_of_beats_coalesces_and_keeps_the_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let id: ExecutionId = "e".parse().unwrap();
+        let beats = Beats::new(store.clone(), (id.clone(), 0, 1), 100);
+        for n in 0..1_000u32 {
+            beats.offer(Payload(n.to_string().into_bytes()));
+        }
+        beats.offer(Payload(vec![b'x'; 101]));
+        while !beats.idle() {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        assert!(beats.written() < 100, "{} writes", beats.written());
+        assert_eq!(
+            store.heartbeat(&id, 0, 1).unwrap(),
+            Some(Payload(b"999".to_vec())),
+            "the last beat within the limit is kept"
+        );
+    }
+}
