@@ -336,3 +336,49 @@ fn tasks_waiting_for_a_worker_take_no_activity_slot() {
     let (_, hello) = host.run_execution("hello", json!({"name": "slots"}));
     assert_eq!(hello["status"], "completed", "{hello}");
 }
+
+/// Defect 8: a reset moved the parent to a new epoch while its running child
+/// stayed linked to the old one, so the child's end was refused forever and
+/// the parent hung; the signals after the point were dropped.
+#[test]
+fn a_reset_parent_still_hears_from_its_child_and_keeps_its_signals() {
+    let host = Host::start();
+    host.deploy_examples();
+    let parent = host.start_execution("misbehave", json!({"mode": "parent"}));
+    host.eventually("the child sleeps", |h| {
+        count(h, &parent, "child_started") == 1
+    });
+    let child = format!("{parent}-1");
+    host.eventually("the child's timer", |h| {
+        h.call("GET", &format!("/v1/executions/{child}"), None).0 == 200
+            && count(h, &child, "timer_started") == 1
+    });
+    // Event 2: a signal (recorded though the workflow declares none).
+    let (status, _) = host.call(
+        "POST",
+        &format!("/v1/executions/{parent}/signals"),
+        Some(json!({"name": "note", "input": 1})),
+    );
+    assert_eq!(status, 404, "recorded, and the sender told the name is unknown");
+    let (status, v) = host.call(
+        "POST",
+        &format!("/v1/executions/{parent}/reset"),
+        Some(json!({"to_event": 1, "reason": "test"})),
+    );
+    assert_eq!(status, 200, "{v}");
+    let kinds = host.event_kinds(&parent);
+    assert_eq!(
+        kinds,
+        vec![
+            "execution_started",
+            "child_started",
+            "execution_reset",
+            "signal_received"
+        ],
+        "the signal is recorded again after the reset"
+    );
+    host.advance(60_000);
+    let r = host.wait_result(&parent);
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(r["output"], "child said slept");
+}

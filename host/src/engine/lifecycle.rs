@@ -103,39 +103,20 @@ impl Inner {
         self.store.history(&record.id, record.run_start)
     }
 
-    /// The write that tells a child's parent how the child ended, if it has one.
+    /// The write that tells a child's parent how the child ended, if it has
+    /// one. The store reads the parent link in the write itself: a reset of
+    /// the parent after this child loaded re-attached it to a new epoch.
     pub(super) fn parent_op(
         &self,
         record: &ExecutionRecord,
         outcome: Result<Payload, Failure>,
     ) -> Option<Op> {
-        let parent = record.parent.as_ref()?;
-        let (output, failure) = match outcome {
-            Ok(o) => (Some(o), None),
-            Err(f) => (None, Some(f)),
-        };
-        let mut op = Op::append(
-            &parent.id,
-            self.clock.now_ms(),
-            vec![EventKind::ChildCompleted {
-                handle: parent.handle,
-                child_id: record.id.to_string(),
-                output,
-                failure,
-            }],
-        );
-        if let Op::Append {
-            expect_resets,
-            optional,
-            ..
-        } = &mut op
-        {
-            *expect_resets = Some(parent.epoch);
-            // A parent that closed (abandon) or was reset meanwhile does not
-            // hold the child's end back.
-            *optional = true;
-        }
-        Some(op)
+        record.parent.as_ref()?;
+        Some(Op::TellParent {
+            child: record.id.clone(),
+            at_ms: self.clock.now_ms(),
+            outcome,
+        })
     }
 
     /// Asks a running execution to cancel: recorded, delivered at its next

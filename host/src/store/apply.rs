@@ -110,6 +110,7 @@ pub(super) fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpErro
             txn.open_table(super::tables::OWED_POLICIES)?
                 .remove(id.as_str())?;
         }
+        Op::TellParent { .. } => return history::tell_parent(txn, op),
         Op::Reset { .. } => return super::reset::reset(txn, op),
         Op::CreateExecution { .. } => return history::create(txn, op),
         Op::ContinueAsNew { .. } => return history::continue_as_new(txn, op),

@@ -78,7 +78,6 @@ fn apply_group(
         for op in &req.ops {
             match apply(txn, op)? {
                 Ok(()) => wrote = true,
-                Err(_) if op.is_optional() => {}
                 Err(e) => {
                     *refusal = Some(e.clone());
                     if wrote {

@@ -219,7 +219,6 @@ pub(super) fn append(txn: &WriteTransaction, op: &Op) -> Outcome {
         expect_resets,
         require_timer,
         unique_update,
-        optional: _,
         owed,
     } = op
     else {
@@ -337,6 +336,56 @@ pub(super) fn append(txn: &WriteTransaction, op: &Op) -> Outcome {
     if cancels || close.is_some() {
         execs.insert(key, to_json(&record).as_slice())?;
     }
+    Ok(Ok(()))
+}
+
+pub(super) fn tell_parent(txn: &WriteTransaction, op: &Op) -> Outcome {
+    let Op::TellParent {
+        child,
+        at_ms,
+        outcome,
+    } = op
+    else {
+        unreachable!("tell_parent takes TellParent")
+    };
+    let execs = txn.open_table(EXECUTIONS)?;
+    let Some(link) = read_record(&execs, child.as_str())?.and_then(|r| r.parent) else {
+        return Ok(Ok(()));
+    };
+    let parent = link.id.as_str();
+    let Some(record) = read_record(&execs, parent)? else {
+        return Ok(Ok(()));
+    };
+    drop(execs);
+    if record.resets != link.epoch || record.status.is_closed() {
+        return Ok(Ok(()));
+    }
+    let mut completed = txn.open_table(COMPLETED)?;
+    if completed
+        .get((parent, record.run_start, link.handle))?
+        .is_some()
+    {
+        return Ok(Ok(()));
+    }
+    completed.insert((parent, record.run_start, link.handle), ())?;
+    drop(completed);
+    let (output, failure) = match outcome {
+        Ok(o) => (Some(o.clone()), None),
+        Err(f) => (None, Some(f.clone())),
+    };
+    let index = history_len(txn, parent)?;
+    let event = Event {
+        index,
+        at_ms: *at_ms,
+        event: EventKind::ChildCompleted {
+            handle: link.handle,
+            child_id: child.to_string(),
+            output,
+            failure,
+        },
+    };
+    txn.open_table(HISTORY)?
+        .insert((parent, index), to_json(&event).as_slice())?;
     Ok(Ok(()))
 }
 

@@ -31,7 +31,7 @@ use tables::{
 };
 
 /// One write. A batch of ops is all-or-nothing: applied whole, or refused
-/// whole with the first refusal (an `optional` append excepted).
+/// whole with the first refusal.
 #[derive(Debug, Clone)]
 pub enum Op {
     PutModule {
@@ -115,12 +115,20 @@ pub enum Op {
         require_timer: Option<(u64, u64)>,
         /// Refuse it if the history already accepted an update with this id.
         unique_update: Option<String>,
-        /// A refusal skips this op alone instead of refusing the batch (a
-        /// child's end told to a parent that closed or reset meanwhile).
-        optional: bool,
         /// With a close: the children still running that the closed run
         /// owes their parent-close policy (kept until `SettleOwed`).
         owed: Vec<(String, ParentClosePolicy)>,
+    },
+    /// Tells `child`'s parent how the child ended: `child_completed` is
+    /// appended to the parent if the parent's epoch is still the one the
+    /// child's record links to (read in this transaction), the parent is
+    /// open and the handle has no completion yet; otherwise nothing is
+    /// written and the batch goes on (a parent that closed or was reset to
+    /// before the child started no longer waits for it).
+    TellParent {
+        child: ExecutionId,
+        at_ms: u64,
+        outcome: Result<Payload, Failure>,
     },
     /// The parent-close policies `id`'s closed run owed are applied.
     SettleOwed {
@@ -159,14 +167,8 @@ impl Op {
             expect_resets: None,
             require_timer: None,
             unique_update: None,
-            optional: false,
             owed: Vec::new(),
         }
-    }
-
-    /// Whether a refusal of this op leaves the rest of its batch to commit.
-    pub(super) fn is_optional(&self) -> bool {
-        matches!(self, Self::Append { optional: true, .. })
     }
 }
 

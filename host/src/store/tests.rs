@@ -170,7 +170,7 @@ async fn a_refused_close_tells_no_parent() {
     let (_dir, store) = open();
     let (parent, child) = (id("p"), id("c"));
     store
-        .write(vec![create("p"), create("c")])
+        .write(vec![create("p"), child_of("c", "p", 1)])
         .await
         .unwrap()
         .unwrap();
@@ -184,16 +184,11 @@ async fn a_refused_close_tells_no_parent() {
     if let Op::Append { expect_resets, .. } = &mut close {
         *expect_resets = Some(3);
     }
-    let tell = Op::append(
-        &parent,
-        9,
-        vec![EventKind::ChildCompleted {
-            handle: 1,
-            child_id: "c".into(),
-            output: Some(Payload::default()),
-            failure: None,
-        }],
-    );
+    let tell = Op::TellParent {
+        child: child.clone(),
+        at_ms: 9,
+        outcome: Ok(Payload::default()),
+    };
     assert_eq!(
         store.write(vec![close, tell]).await.unwrap(),
         Err(OpError::Stale("c".into()))
@@ -202,13 +197,14 @@ async fn a_refused_close_tells_no_parent() {
     assert_eq!(kinds(&store, &child), vec!["execution_started"]);
 }
 
-/// An optional op (a child telling a parent that closed) is skipped alone.
+/// A child's end reaches a parent only while the parent waits for it: a
+/// parent that closed meanwhile is skipped and the child still closes.
 #[tokio::test]
-async fn an_optional_refusal_leaves_the_batch_to_commit() {
+async fn a_child_closes_whether_or_not_its_parent_still_waits() {
     let (_dir, store) = open();
     let (parent, child) = (id("p"), id("c"));
     store
-        .write(vec![create("p"), create("c")])
+        .write(vec![create("p"), child_of("c", "p", 1)])
         .await
         .unwrap()
         .unwrap();
@@ -221,20 +217,12 @@ async fn an_optional_refusal_leaves_the_batch_to_commit() {
         .await
         .unwrap()
         .unwrap();
-    let mut tell = Op::append(
-        &parent,
-        9,
-        vec![EventKind::ChildCompleted {
-            handle: 1,
-            child_id: "c".into(),
-            output: None,
-            failure: None,
-        }],
-    );
-    if let Op::Append { optional, .. } = &mut tell {
-        *optional = true;
-    }
     let close = closing(&child, vec![], Close::Completed(Payload::default()));
+    let tell = Op::TellParent {
+        child: child.clone(),
+        at_ms: 9,
+        outcome: Ok(Payload::default()),
+    };
     assert_eq!(store.write(vec![close, tell]).await.unwrap(), Ok(()));
     assert_eq!(
         store.execution(&child).unwrap().unwrap().status,
@@ -655,21 +643,18 @@ async fn a_reset_settles_children_and_keeps_signals() {
     );
     let discarded = store.execution(&id("discarded")).unwrap().unwrap();
     assert_eq!(discarded.status, ExecutionStatus::Terminated);
-    // The re-attached child's end now reaches the parent.
-    let mut tell = Op::append(
-        &p,
-        10,
-        vec![EventKind::ChildCompleted {
-            handle: 1,
-            child_id: "kept-running".into(),
-            output: None,
-            failure: None,
-        }],
-    );
-    if let Op::Append { expect_resets, .. } = &mut tell {
-        *expect_resets = Some(1);
-    }
+    // The re-attached child's end now reaches the parent, although the
+    // child loaded (and would have told) the old epoch.
+    let tell = Op::TellParent {
+        child: id("kept-running"),
+        at_ms: 10,
+        outcome: Ok(Payload::default()),
+    };
     store.write(vec![tell]).await.unwrap().unwrap();
+    assert_eq!(
+        store.history(&p, 0).unwrap().last().unwrap().event.name(),
+        "child_completed"
+    );
     // kept-ended's end is noted: it cannot complete twice.
     let again = Op::append(
         &p,
