@@ -382,3 +382,43 @@ fn a_reset_parent_still_hears_from_its_child_and_keeps_its_signals() {
     assert_eq!(r["status"], "completed", "{r}");
     assert_eq!(r["output"], "child said slept");
 }
+
+/// Defect 7: a terminate read the execution as running, then the execution
+/// completed on its own, then the terminate's write turned the completed
+/// execution into a terminated one (and a child's parent heard twice). The
+/// host is paused between the terminate's read and its write while the
+/// execution completes.
+#[test]
+fn a_terminate_that_loses_the_race_to_a_completion_changes_nothing() {
+    let host = Host::paused_at(&["--manual-clock"], &["terminate-before-write"]);
+    host.deploy_examples();
+    let id = host.start_execution("misbehave", json!({"mode": "sleep"}));
+    host.eventually("it sleeps", |h| count(h, &id, "timer_started") == 1);
+    let terminate = {
+        let (url, id) = (host.url.clone(), id.clone());
+        std::thread::spawn(move || {
+            let resp = weft_e2e::http()
+                .post(format!("{url}/v1/executions/{id}/terminate"))
+                .json(&json!({"reason": "too late"}))
+                .send()
+                .expect("terminate");
+            (resp.status().as_u16(), resp.text().unwrap_or_default())
+        })
+    };
+    host.wait_for_log(
+        "paused at terminate-before-write",
+        1,
+        std::time::Duration::from_secs(30),
+    );
+    host.advance(60_000);
+    assert_eq!(host.wait_result(&id)["status"], "completed");
+    host.release("terminate-before-write");
+    let (status, body) = terminate.join().expect("the terminate call");
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("completed"), "{body}");
+    assert_eq!(host.describe(&id)["status"], "completed");
+    assert_eq!(
+        host.event_kinds(&id).last().map(String::as_str),
+        Some("execution_completed")
+    );
+}

@@ -467,6 +467,15 @@ impl Host {
     }
 }
 
+/// A blocking HTTP client with the harness's timeout, for calls a test makes
+/// from another thread while the host is paused.
+pub fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .expect("http client")
+}
+
 /// The repository root (for scripts such as the Python worker example).
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -175,6 +175,7 @@ impl Inner {
         Box::pin(async move {
             let record = self.open_record(id)?;
             let history = self.run_history(&record)?;
+            crate::pause::point("terminate-before-write").await;
             let mut op = Op::append(
                 id,
                 self.clock.now_ms(),
