@@ -422,3 +422,35 @@ fn a_terminate_that_loses_the_race_to_a_completion_changes_nothing() {
         Some("execution_completed")
     );
 }
+
+/// Defect 1: a child's id was checked outside the transaction; a start that
+/// took the id in between had the child's creation refused while the
+/// parent's `child_started` committed, and the parent waited forever. The
+/// host is paused between the check and the commit while the id is taken.
+#[test]
+fn a_child_id_taken_between_the_check_and_the_commit_is_recorded_as_not_started() {
+    let host = Host::paused_at(&["--manual-clock"], &["child-start-before-commit"]);
+    host.deploy_examples();
+    let parent = host.start_execution("misbehave", json!({"mode": "parent"}));
+    host.wait_for_log(
+        "paused at child-start-before-commit",
+        1,
+        std::time::Duration::from_secs(30),
+    );
+    let child = format!("{parent}-1");
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"workflow_type": "hello", "id": child, "input": {"name": "squatter"}})),
+    );
+    assert_eq!(status, 201, "{v}");
+    host.release("child-start-before-commit");
+    let r = host.wait_result(&parent);
+    assert_eq!(r["status"], "failed", "{r}");
+    assert_eq!(r["failure"]["kind"], "child-not-started", "{r}");
+    assert_eq!(
+        host.wait_result(&child)["output"],
+        "HELLO, SQUATTER!",
+        "the squatter runs undisturbed"
+    );
+}

@@ -204,6 +204,9 @@ impl Driver {
         let updated = events
             .iter()
             .any(|e| matches!(e, EventKind::UpdateCompleted { .. }));
+        if !children.is_empty() {
+            crate::pause::point("child-start-before-commit").await;
+        }
         // The task's events and its children commit together or not at all.
         loop {
             let mut op = Op::append(&self.id, now, events.clone());
