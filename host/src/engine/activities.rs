@@ -452,6 +452,7 @@ async fn attempt(
     let beats = super::heartbeats::Beats::new(
         inner.store.clone(),
         (task.execution.clone(), task.epoch, task.handle),
+        task.attempt,
         inner.config.max_payload_bytes,
     );
     let sink: HeartbeatSink = {

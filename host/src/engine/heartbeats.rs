@@ -30,9 +30,11 @@ struct State {
 }
 
 impl Beats {
+    /// The beats of `attempt` of the activity `(id, epoch, handle)`.
     pub(super) fn new(
         store: Store,
         (id, epoch, handle): (ExecutionId, u32, u64),
+        attempt: u32,
         max_bytes: usize,
     ) -> Arc<Self> {
         Arc::new(Self {
@@ -42,7 +44,10 @@ impl Beats {
             handle,
             max_bytes,
             state: Mutex::new(State::default()),
-            seq: AtomicU64::new(0),
+            // The store keeps the beat with the highest sequence number, and
+            // the key is the activity's, not the attempt's: a later attempt's
+            // beats must rank above every beat of the earlier ones.
+            seq: AtomicU64::new(u64::from(attempt) << 32),
             written: AtomicU64::new(0),
         })
     }
@@ -111,7 +116,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let id: ExecutionId = "e".parse().unwrap();
-        let beats = Beats::new(store.clone(), (id.clone(), 0, 1), 100);
+        let beats = Beats::new(store.clone(), (id.clone(), 0, 1), 1, 100);
         for n in 0..1_000u32 {
             beats.offer(Payload(n.to_string().into_bytes()));
         }
@@ -124,6 +129,16 @@ mod tests {
             store.heartbeat(&id, 0, 1).unwrap(),
             Some(Payload(b"999".to_vec())),
             "the last beat within the limit is kept"
+        );
+        // The next attempt's first beat replaces the last of the one before.
+        let next = Beats::new(store.clone(), (id.clone(), 0, 1), 2, 100);
+        next.offer(Payload(b"resumed".to_vec()));
+        while !next.idle() {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        assert_eq!(
+            store.heartbeat(&id, 0, 1).unwrap(),
+            Some(Payload(b"resumed".to_vec()))
         );
     }
 }
