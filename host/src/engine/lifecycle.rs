@@ -91,6 +91,7 @@ impl Inner {
             module,
             input,
             seed,
+            random: Some(crate::wasm::RANDOM_GENERATOR.to_owned()),
         };
         Ok((record, started))
     }

@@ -9,7 +9,8 @@ use std::pin::Pin;
 use super::replay::{Command, Delivered, Divergence, ReplayError, Replayer};
 use crate::model::{ActivityOptions, EventKind, Failure, HistoryExport, ModuleHash, Payload};
 use crate::wasm::{
-    Delivery, HostStop, LogLevel, RunOutcome, Runtime, UpdateRequest, WorkflowHost, WorkflowInfo,
+    Delivery, HostStop, LogLevel, RunOutcome, Runtime, Seeding, UpdateRequest, WorkflowHost,
+    WorkflowInfo,
 };
 
 #[derive(Debug)]
@@ -268,8 +269,19 @@ pub async fn query_closed(
     name: String,
     input: Payload,
 ) -> Result<Result<Payload, Failure>, String> {
-    let (run_input, seed) = match history.events.first().map(|e| &e.event) {
-        Some(EventKind::ExecutionStarted { input, seed, .. }) => (input.clone(), *seed),
+    let (run_input, seeding) = match history.events.first().map(|e| &e.event) {
+        Some(EventKind::ExecutionStarted {
+            input,
+            seed,
+            random,
+            ..
+        }) => (
+            input.clone(),
+            Seeding {
+                seed: *seed,
+                generator: random.clone(),
+            },
+        ),
         _ => return Err("the history does not start with execution_started".into()),
     };
     let info = WorkflowInfo {
@@ -287,7 +299,7 @@ pub async fn query_closed(
             &module,
             move || Ok(bytes),
             run_input.0,
-            seed,
+            seeding,
             Box::new(host),
             (name, input),
         )

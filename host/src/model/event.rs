@@ -24,6 +24,13 @@ pub enum EventKind {
         input: Payload,
         /// Seeds the run's random stream and its WASI randomness.
         seed: u64,
+        /// The generator of the run's WASI randomness (`weft::wasm::RANDOM_GENERATOR`
+        /// when it started). Absent in runs recorded before the field existed:
+        /// they used the generator this host pins as `chacha12-v1`, the same
+        /// stream. The sandbox refuses (a stall) a run whose generator it lacks
+        /// when it is given the id (`weft::wasm::Seeding`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        random: Option<String>,
     },
     ActivityScheduled {
         handle: u64,
@@ -271,10 +278,11 @@ impl EventKind {
     /// One line for a person: the kind and its main fields.
     pub fn describe(&self) -> String {
         match self {
-            Self::ExecutionStarted { workflow_type, module, input, seed } => format!(
-                "execution_started type={workflow_type} module={} input={} seed={seed}",
+            Self::ExecutionStarted { workflow_type, module, input, seed, random } => format!(
+                "execution_started type={workflow_type} module={} input={} seed={seed}{}",
                 module.short(),
-                input.to_json()
+                input.to_json(),
+                random.as_ref().map(|r| format!(" random={r}")).unwrap_or_default()
             ),
             Self::ActivityScheduled { handle, name, input, .. } => {
                 format!("activity_scheduled #{handle} {name}({})", input.to_json())

@@ -33,6 +33,7 @@ fn started() -> EventKind {
         module: ModuleHash::of(b"m"),
         input: Payload::default(),
         seed: 7,
+        random: None,
     }
 }
 

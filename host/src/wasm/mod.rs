@@ -10,6 +10,7 @@ mod http;
 pub mod inspect;
 mod limits;
 mod pool;
+mod random;
 mod wasi;
 mod workflow;
 
@@ -23,6 +24,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine};
 
 pub use activity::{ActivityCall, ActivityInfo, ActivityOutcome, HeartbeatSink};
+pub use random::{Seeding, GENERATOR as RANDOM_GENERATOR};
 pub use workflow::{
     Completion, Delivery, FinalAnswer, HandlerNames, HostStop, LogLevel, Request, RunOutcome,
     UpdateRequest, WorkflowHost, WorkflowInfo,
@@ -303,13 +305,15 @@ impl Runtime {
 
     /// Runs a workflow's `run` from the start: fresh or replaying, the host
     /// decides what each import answers. The host comes back with the outcome
-    /// so the engine can read what the run left behind.
+    /// so the engine can read what the run left behind. `seeding` is what the
+    /// run's `execution_started` recorded (a bare seed: no generator id); a
+    /// generator this host does not have is refused as a trap.
     pub async fn run_workflow(
         &self,
         hash: &ModuleHash,
         bytes: impl FnOnce() -> Result<Vec<u8>, ModuleError>,
         input: Vec<u8>,
-        seed: u64,
+        seeding: impl Into<Seeding>,
         host: Box<dyn WorkflowHost>,
     ) -> (RunOutcome, Box<dyn WorkflowHost>) {
         let loaded = match self.load(hash, bytes).await {
@@ -328,7 +332,15 @@ impl Runtime {
             );
         };
         let _slot = self.slots.take().await;
-        workflow::run(&self.engine, &pre, &self.config, input, seed, host).await
+        workflow::run(
+            &self.engine,
+            &pre,
+            &self.config,
+            input,
+            seeding.into(),
+            host,
+        )
+        .await
     }
 
     /// Replays a closed execution to its end on a fresh instance, then asks
@@ -338,7 +350,7 @@ impl Runtime {
         hash: &ModuleHash,
         bytes: impl FnOnce() -> Result<Vec<u8>, ModuleError>,
         input: Vec<u8>,
-        seed: u64,
+        seeding: impl Into<Seeding>,
         host: Box<dyn WorkflowHost>,
         query: (String, crate::model::Payload),
     ) -> (RunOutcome, Option<FinalAnswer>, Box<dyn WorkflowHost>) {
@@ -368,7 +380,7 @@ impl Runtime {
             &pre,
             &self.config,
             input,
-            seed,
+            seeding.into(),
             host,
             Some(query),
         )

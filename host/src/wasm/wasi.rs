@@ -1,8 +1,10 @@
 //! WASI as a guest sees it. Workflows get a deterministic WASI: clocks answer
 //! workflow time, randomness comes from the run's seed, stdout and stderr are
 //! captured (the engine turns them into logs that replays do not repeat), and
-//! there is no filesystem, network or environment. Activities get ordinary
-//! WASI with nothing opened and captured output.
+//! there is no filesystem, network or environment. Random numbers of a
+//! workflow are served by `workflow/deterministic.rs`, linked over
+//! wasmtime-wasi's. Activities get ordinary WASI with nothing opened and
+//! captured output.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use rand::SeedableRng;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder};
 
@@ -137,14 +138,13 @@ impl tokio::io::AsyncWrite for Capture {
     }
 }
 
-/// The deterministic WASI context of one workflow run.
-pub fn workflow_ctx(clock: &WorkflowClock, seed: u64, output: &Capture) -> WasiCtx {
+/// The deterministic WASI context of one workflow run. Its random generators
+/// are never reached: the workflow linker serves `wasi:random` from the run's
+/// pinned streams (`crate::wasm::random`), which requests cannot move.
+pub fn workflow_ctx(clock: &WorkflowClock, output: &Capture) -> WasiCtx {
     let mut b = WasiCtxBuilder::new();
     b.wall_clock(clock.clone())
         .monotonic_clock(clock.clone())
-        .secure_random(rand::rngs::StdRng::seed_from_u64(seed ^ 0x5eed_0001))
-        .insecure_random(rand::rngs::StdRng::seed_from_u64(seed ^ 0x5eed_0002))
-        .insecure_random_seed(u128::from(seed) << 64 | u128::from(seed.rotate_left(17)))
         .stdout(output.clone())
         .stderr(output.clone())
         .allow_tcp(false)

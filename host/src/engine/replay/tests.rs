@@ -20,6 +20,7 @@ fn started() -> Event {
             module: ModuleHash::of(b"m"),
             input: Payload::default(),
             seed: 42,
+            random: None,
         },
     )
 }

@@ -13,9 +13,11 @@ use crate::model::{ActivityOptions, Failure, ParentClosePolicy, Payload, RetryPo
 use crate::wasm::bindings::workflow::weft::workflow::{runtime, types};
 use crate::wasm::bindings::workflow::{Workflow, WorkflowPre};
 use crate::wasm::limits::{CpuBudget, CpuDeadlineExceeded, MemoryLimitExceeded, MemoryLimiter};
+use crate::wasm::random::{self, Streams};
 use crate::wasm::wasi::{self, Capture, WorkflowClock};
 use crate::wasm::SandboxConfig;
 
+mod deterministic;
 mod run;
 
 pub use run::FinalAnswer;
@@ -142,6 +144,8 @@ pub struct WfState {
     table: ResourceTable,
     host: Box<dyn WorkflowHost>,
     clock: WorkflowClock,
+    /// WASI random.
+    random: Streams,
     output: Capture,
     memory: MemoryLimiter,
     cpu: CpuBudget,
@@ -359,6 +363,7 @@ pub(super) fn failure_from_wit(f: types::Failure) -> Failure {
 pub(super) fn linker(engine: &Engine) -> wasmtime::Result<Linker<WfState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    deterministic::shadow_wasi(&mut linker)?;
     Workflow::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
     Ok(linker)
 }

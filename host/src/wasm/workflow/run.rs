@@ -17,10 +17,11 @@ fn new_store(
     clock.set_ms(host.now_ms());
     let output = Capture::new(config.output_cap);
     let state = WfState {
-        wasi: wasi::workflow_ctx(&clock, seed, &output),
+        wasi: wasi::workflow_ctx(&clock, &output),
         table: ResourceTable::new(),
         host,
         clock,
+        random: Streams::new(seed),
         output,
         memory: MemoryLimiter {
             max_bytes: config.memory_limit_bytes,
@@ -44,10 +45,10 @@ pub(in crate::wasm) async fn run(
     pre: &WorkflowPre<WfState>,
     config: &SandboxConfig,
     input: Vec<u8>,
-    seed: u64,
+    seeding: random::Seeding,
     host: Box<dyn WorkflowHost>,
 ) -> (RunOutcome, Box<dyn WorkflowHost>) {
-    let (outcome, _, host) = run_then_query(engine, pre, config, input, seed, host, None).await;
+    let (outcome, _, host) = run_then_query(engine, pre, config, input, seeding, host, None).await;
     (outcome, host)
 }
 
@@ -58,12 +59,16 @@ pub(in crate::wasm) async fn run_then_query(
     pre: &WorkflowPre<WfState>,
     config: &SandboxConfig,
     input: Vec<u8>,
-    seed: u64,
+    seeding: random::Seeding,
     host: Box<dyn WorkflowHost>,
     query: Option<(String, Payload)>,
 ) -> (RunOutcome, Option<FinalAnswer>, Box<dyn WorkflowHost>) {
+    // Another generator would hand the code other numbers than it saw.
+    if let Err(e) = random::check(seeding.generator.as_deref()) {
+        return (RunOutcome::Trapped(e.to_string()), None, host);
+    }
     let t0 = std::time::Instant::now();
-    let mut store = new_store(engine, config, seed, host);
+    let mut store = new_store(engine, config, seeding.seed, host);
     let mut answer = None;
     let result = async {
         let instance = pre.instantiate_async(&mut store).await?;
