@@ -9,6 +9,7 @@ mod basics;
 mod composition;
 mod corners;
 mod crashloop;
+mod determinism;
 mod durability;
 mod golden;
 mod js;

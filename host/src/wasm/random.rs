@@ -8,6 +8,11 @@
 //! 0.10.2, seeded by rand_core 0.10.1) produced, as wasmtime-wasi 48 handed it
 //! to guests, and records which generator a run uses ([`GENERATOR`]) so that a
 //! later, different one can be told apart from it.
+//!
+//! While the guest answers a read-only request (a query or an update
+//! validator), every draw comes from a throwaway stream instead: a request
+//! may run at any wait, or not at all on a replay, so it must leave the main
+//! streams exactly where they were.
 
 /// The id recorded in `execution_started.random` for the generator of this
 /// module: ChaCha with 12 rounds (64-bit block counter from 0, nonce 0),
@@ -56,6 +61,9 @@ pub fn check(recorded: Option<&str>) -> Result<(), UnknownGenerator> {
 // Salts that keep a run's streams apart; they are part of the pinned streams.
 const SECURE_SALT: u64 = 0x5eed_0001;
 const INSECURE_SALT: u64 = 0x5eed_0002;
+/// Seeds the throwaway stream of requests; it is never replayed, so its value
+/// only has to differ from the others.
+const REQUEST_SALT: u64 = 0x5eed_00ee;
 
 /// Words in one ChaCha block.
 const BLOCK_WORDS: usize = 16;
@@ -162,11 +170,14 @@ fn quarter(x: &mut [u32; BLOCK_WORDS], a: usize, b: usize, c: usize, d: usize) {
 }
 
 /// The WASI randomness of one workflow instance: `wasi:random/random`,
-/// `wasi:random/insecure` and `wasi:random/insecure-seed`.
+/// `wasi:random/insecure` and `wasi:random/insecure-seed`, plus the stream a
+/// request draws from (also for the runtime's `random` import).
 pub struct Streams {
     seed: u64,
     secure: ChaCha12,
     insecure: ChaCha12,
+    /// Set while the guest answers a request.
+    request: Option<ChaCha12>,
 }
 
 impl Streams {
@@ -175,21 +186,38 @@ impl Streams {
             seed,
             secure: ChaCha12::seed_from_u64(seed ^ SECURE_SALT),
             insecure: ChaCha12::seed_from_u64(seed ^ INSECURE_SALT),
+            request: None,
         }
     }
 
-    /// What `wasi:random/random` draws from.
-    pub fn secure(&mut self) -> &mut ChaCha12 {
-        &mut self.secure
+    /// The guest starts answering request `id`: draws come from a fresh
+    /// throwaway stream until [`Streams::end_request`].
+    pub fn begin_request(&mut self, id: u64) {
+        let seed = (self.seed ^ REQUEST_SALT).wrapping_add(id.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        self.request = Some(ChaCha12::seed_from_u64(seed));
     }
 
-    /// What `wasi:random/insecure` draws from.
+    pub fn end_request(&mut self) {
+        self.request = None;
+    }
+
+    /// The throwaway stream, while a request is being answered.
+    pub fn request(&mut self) -> Option<&mut ChaCha12> {
+        self.request.as_mut()
+    }
+
+    /// What `wasi:random/random` draws from now.
+    pub fn secure(&mut self) -> &mut ChaCha12 {
+        self.request.as_mut().unwrap_or(&mut self.secure)
+    }
+
+    /// What `wasi:random/insecure` draws from now.
     pub fn insecure(&mut self) -> &mut ChaCha12 {
-        &mut self.insecure
+        self.request.as_mut().unwrap_or(&mut self.insecure)
     }
 
     /// `wasi:random/insecure-seed`: a constant of the run (Rust's `HashMap`
-    /// keys come from it).
+    /// keys come from it). It advances nothing, so requests get it too.
     pub fn insecure_seed(&self) -> (u64, u64) {
         (self.seed.rotate_left(17), self.seed)
     }
@@ -301,6 +329,23 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_request_leaves_the_main_streams_where_they_were() {
+        let mut with = Streams::new(9);
+        let mut without = Streams::new(9);
+        with.secure().next_u64();
+        without.secure().next_u64();
+        with.begin_request(1);
+        let drawn = (with.secure().next_u64(), with.insecure().next_u32());
+        with.request().expect("serving").next_u64();
+        with.end_request();
+        assert!(with.request().is_none());
+        assert_ne!(drawn.0, without.secure.clone().next_u64(), "another stream");
+        assert_eq!(with.secure().next_u64(), without.secure().next_u64());
+        assert_eq!(with.insecure().bytes(9), without.insecure().bytes(9));
+        assert_eq!(with.insecure_seed(), without.insecure_seed());
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! (activities keep real WASI):
 //!
 //! - `wasi:random/{random,insecure,insecure-seed}` draw from the run's pinned
-//!   streams ([`crate::wasm::random`]).
+//!   streams ([`crate::wasm::random`]), or from a throwaway stream while a
+//!   request is being answered, so a query never moves what the run draws.
 
 use wasmtime::component::{HasData, Linker};
 use wasmtime_wasi::p2::bindings::random::{insecure, insecure_seed, random};

@@ -144,7 +144,7 @@ pub struct WfState {
     table: ResourceTable,
     host: Box<dyn WorkflowHost>,
     clock: WorkflowClock,
-    /// WASI random.
+    /// WASI random, and the stream requests draw from.
     random: Streams,
     output: Capture,
     memory: MemoryLimiter,
@@ -246,8 +246,16 @@ impl runtime::Host for WfState {
                     outcome: outcome.map(|p| p.0).map_err(failure_to_wit),
                 })
             }
-            Delivery::Query(r) => runtime::Delivery::Query(request(r)),
-            Delivery::Validate(r) => runtime::Delivery::ValidateUpdate(request(r)),
+            // Until the guest responds it answers a read-only request: its
+            // draws must not move the run's streams (see `random`).
+            Delivery::Query(r) => {
+                self.random.begin_request(r.id);
+                runtime::Delivery::Query(request(r))
+            }
+            Delivery::Validate(r) => {
+                self.random.begin_request(r.id);
+                runtime::Delivery::ValidateUpdate(request(r))
+            }
             Delivery::Update(u) => runtime::Delivery::Update(runtime::Update {
                 update_id: u.update_id,
                 name: u.name,
@@ -292,6 +300,7 @@ impl runtime::Host for WfState {
         id: u64,
         answer: Result<Vec<u8>, types::Failure>,
     ) -> wasmtime::Result<()> {
+        self.random.end_request();
         self.host
             .respond(id, answer.map(Payload).map_err(failure_from_wit))
             .map_err(wasmtime::Error::new)
@@ -312,7 +321,12 @@ impl runtime::Host for WfState {
     }
 
     fn random(&mut self) -> wasmtime::Result<u64> {
-        Ok(self.host.random())
+        // A request draws from its throwaway stream: the engine's recorded
+        // stream goes on as if the request had never run.
+        Ok(match self.random.request() {
+            Some(throwaway) => throwaway.next_u64(),
+            None => self.host.random(),
+        })
     }
 
     fn log(&mut self, level: runtime::LogLevel, message: String) -> wasmtime::Result<()> {

@@ -76,6 +76,7 @@ pub(in crate::wasm) async fn run_then_query(
         let r = instance.call_run(&mut store, &input).await?;
         if let Some((name, qinput)) = query {
             store.data_mut().cpu.reset();
+            store.data_mut().random.begin_request(0);
             answer = Some(
                 match instance.call_query(&mut store, &name, &qinput.0).await {
                     Ok(a) => Ok(a.map(Payload).map_err(failure_from_wit)),
