@@ -6,7 +6,8 @@
 //! (W0/W1, default 10,000), `--in-flight C` (default 500), `--sleepers N`
 //! (W3, 100,000), `--recovery N` (W4, 10,000), `--actors N --signals M` (W6,
 //! 1,000 and 10,000). `weft-bench crashloop [--kills N] [--seed S]` runs the
-//! long crash loop.
+//! long crash loop; `weft-bench verify --seed S [--minutes T]` the seeded
+//! verification runner (src/verify).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -18,6 +19,7 @@ use weft_e2e::Host;
 use scrape::{Scrape, Window};
 
 mod scrape;
+mod verify;
 mod workloads;
 
 pub(crate) struct Figures {
@@ -140,6 +142,9 @@ fn store_baseline(n: usize, writers: usize) -> (f64, f64) {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("verify") {
+        std::process::exit(verify::main(&args[1..]));
+    }
     if args.first().map(String::as_str) == Some("crashloop") {
         let kills = flag(&args, "--kills", 10);
         let seed = flag(&args, "--seed", 11) as u64;

@@ -19,4 +19,5 @@ mod reliability;
 mod replay;
 mod sandbox;
 mod storage;
+mod verify;
 mod versioning;

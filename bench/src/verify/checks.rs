@@ -1,0 +1,623 @@
+//! The checks at the end of a seed: exact, from the host's records, the
+//! runner's own log of what it sent, and the pure model.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+
+use serde_json::Value;
+
+use super::driver::{Exec, Run};
+use super::model::{self, Expected, Inputs};
+use super::program::Program;
+
+/// What the checks found.
+pub struct Found {
+    pub executions: usize,
+    pub replayed: usize,
+    pub violations: Vec<String>,
+}
+
+/// One execution as the host reports it, with every run's history.
+struct Recorded {
+    id: String,
+    status: String,
+    /// The module it is on now (where its last run ended).
+    module: String,
+    output: Value,
+    failure_kind: String,
+    /// Each run's exported history (`weft history ID --run N --json`).
+    runs: Vec<Value>,
+}
+
+impl Recorded {
+    /// The runs of its last start: a start of an id whose last run closed
+    /// (a child started again after its parent's reset) begins anew.
+    fn chain(&self) -> &[Value] {
+        let fresh = (1..self.runs.len())
+            .rev()
+            .find(|&i| {
+                let previous = self.runs[i - 1]["events"].as_array();
+                previous.and_then(|e| e.last()).map(kind_of) != Some("execution_continued_as_new")
+            })
+            .unwrap_or(0);
+        &self.runs[fresh..]
+    }
+
+    /// The events of the last chain of runs.
+    fn events(&self) -> impl Iterator<Item = &Value> {
+        self.chain()
+            .iter()
+            .flat_map(|r| r["events"].as_array().into_iter().flatten())
+    }
+
+    fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Value> {
+        self.events().filter(move |e| kind_of(e) == kind)
+    }
+}
+
+fn kind_of(e: &Value) -> &str {
+    e["event"]["type"].as_str().unwrap_or_default()
+}
+
+/// A payload field (the UTF-8 JSON text) as JSON.
+fn payload(v: &Value) -> Value {
+    match v.as_str() {
+        Some(text) => serde_json::from_str(text).unwrap_or(Value::String(text.into())),
+        None => v.clone(),
+    }
+}
+
+const CLOSES: &[&str] = &[
+    "execution_completed",
+    "execution_failed",
+    "execution_cancelled",
+    "execution_terminated",
+    "execution_continued_as_new",
+];
+
+const COMPLETIONS: &[&str] = &[
+    "activity_completed",
+    "activity_failed",
+    "timer_fired",
+    "timer_cancelled",
+    "child_completed",
+];
+
+pub fn check(run: &mut Run) -> Found {
+    let mut v = std::mem::take(&mut run.violations);
+    let list = run.host.get("/v1/executions");
+    let mut recorded: BTreeMap<String, Recorded> = BTreeMap::new();
+    for x in list["executions"].as_array().cloned().unwrap_or_default() {
+        let id = x["id"].as_str().unwrap_or_default().to_owned();
+        let d = run.host.describe(&id);
+        let runs = d["run"].as_u64().unwrap_or(1);
+        let histories = (1..=runs)
+            .map(|r| {
+                run.host
+                    .get(&format!("/v1/executions/{id}/history?run={r}"))
+            })
+            .collect();
+        recorded.insert(
+            id.clone(),
+            Recorded {
+                id,
+                status: d["status"].as_str().unwrap_or_default().to_owned(),
+                module: d["module"].as_str().unwrap_or_default().to_owned(),
+                output: d["output"].clone(),
+                failure_kind: d["failure"]["kind"].as_str().unwrap_or_default().to_owned(),
+                runs: histories,
+            },
+        );
+    }
+    let dump: BTreeMap<&String, &Vec<Value>> = recorded.iter().map(|(k, r)| (k, &r.runs)).collect();
+    let _ = std::fs::write(
+        run.log_dir.join("histories.json"),
+        serde_json::to_string_pretty(&dump).unwrap_or_default(),
+    );
+    for r in recorded.values() {
+        let top = r.id.split('-').take(2).collect::<Vec<_>>().join("-");
+        let reset_parent = top != r.id && run.resets.contains(&top);
+        structure(r, reset_parent, &mut v);
+    }
+    children_reports(&recorded, &mut v);
+    for e in &run.execs {
+        tree(run, e, &recorded, &mut v);
+    }
+    effects(run, &mut v);
+    let replayed = replays(run, &recorded, &mut v);
+    Found {
+        executions: recorded.len(),
+        replayed,
+        violations: v,
+    }
+}
+
+/// Each run: one start, first; at most one close, last; runs before the
+/// last end by continuing as new (or, for a child whose parent was reset,
+/// terminated), the last by the execution's status; no handle completed
+/// twice.
+fn structure(r: &Recorded, reset_parent: bool, v: &mut Vec<String>) {
+    let id = &r.id;
+    if !matches!(
+        r.status.as_str(),
+        "completed" | "failed" | "cancelled" | "terminated"
+    ) {
+        v.push(format!("{id} did not end: {}", r.status));
+    }
+    for (i, h) in r.runs.iter().enumerate() {
+        let n = i + 1;
+        let events = h["events"].as_array().cloned().unwrap_or_default();
+        let kinds: Vec<&str> = events.iter().map(kind_of).collect();
+        if kinds.first() != Some(&"execution_started") {
+            v.push(format!(
+                "{id} run {n} does not begin with its start: {kinds:?}"
+            ));
+        }
+        if kinds.iter().filter(|k| **k == "execution_started").count() != 1 {
+            v.push(format!("{id} run {n} has more than one start: {kinds:?}"));
+        }
+        if let Some(p) = kinds.iter().position(|k| CLOSES.contains(k)) {
+            if p + 1 != kinds.len() {
+                v.push(format!(
+                    "{id} run {n}: events after its close ({}): {:?}",
+                    kinds[p],
+                    &kinds[p..]
+                ));
+            }
+        }
+        let last = kinds.last().copied().unwrap_or_default();
+        let want = if n < r.runs.len() {
+            "execution_continued_as_new".to_owned()
+        } else {
+            format!("execution_{}", r.status)
+        };
+        // A reset of a parent to before it started a child terminates the
+        // child (or finds it closed); the parent's re-run starts the child's
+        // id again.
+        let restarted = n < r.runs.len() && CLOSES.contains(&last) && reset_parent;
+        if last != want && !restarted {
+            v.push(format!(
+                "{id} run {n} ends with {last}, expected {want} ({} runs, status {})",
+                r.runs.len(),
+                r.status
+            ));
+        }
+        let mut done: BTreeMap<u64, usize> = BTreeMap::new();
+        for e in &events {
+            if COMPLETIONS.contains(&kind_of(e)) {
+                *done
+                    .entry(e["event"]["handle"].as_u64().unwrap_or(u64::MAX))
+                    .or_default() += 1;
+            }
+        }
+        for (handle, times) in done {
+            if times > 1 {
+                v.push(format!(
+                    "{id} run {n}: handle {handle} completed {times} times"
+                ));
+            }
+        }
+    }
+}
+
+/// Every child's end reached its parent once, as the child ended; a run that
+/// went past its children (it did not end by cancel or terminate) heard
+/// from each of them.
+fn children_reports(recorded: &BTreeMap<String, Recorded>, v: &mut Vec<String>) {
+    for parent in recorded.values() {
+        for (i, h) in parent.runs.iter().enumerate() {
+            let events = h["events"].as_array().cloned().unwrap_or_default();
+            let last = events.last().map(kind_of).unwrap_or_default();
+            let heard_all = matches!(
+                last,
+                "execution_completed" | "execution_failed" | "execution_continued_as_new"
+            );
+            for started in events.iter().filter(|e| kind_of(e) == "child_started") {
+                let handle = &started["event"]["handle"];
+                let child_id = started["event"]["child_id"].as_str().unwrap_or_default();
+                let reports: Vec<&Value> = events
+                    .iter()
+                    .filter(|e| kind_of(e) == "child_completed" && e["event"]["handle"] == *handle)
+                    .collect();
+                let run = i + 1;
+                if reports.len() > 1 || (heard_all && reports.len() != 1) {
+                    v.push(format!(
+                        "{} run {run}: child {child_id} reported its end {} times",
+                        parent.id,
+                        reports.len()
+                    ));
+                }
+                let Some(report) = reports.first() else {
+                    continue;
+                };
+                let Some(child) = recorded.get(child_id) else {
+                    v.push(format!("{}: child {child_id} does not exist", parent.id));
+                    continue;
+                };
+                let told = &report["event"];
+                let agrees = match child.status.as_str() {
+                    "completed" => payload(&told["output"]) == child.output,
+                    "failed" => told["failure"]["kind"] == child.failure_kind.as_str(),
+                    other => told["failure"]["kind"] == other,
+                };
+                if !agrees {
+                    v.push(format!(
+                        "{} run {run}: child {child_id} ended {} ({} {}) but told its parent {told}",
+                        parent.id, child.status, child.output, child.failure_kind
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// A kitchen-sink input without what runs carry across continue-as-new
+/// (the workflow writes those fields into its children's inputs too).
+fn program_only(mut v: Value) -> Value {
+    match &mut v {
+        Value::Object(m) => {
+            for carried in ["done", "counter", "charged", "run"] {
+                m.remove(carried);
+            }
+            for x in m.values_mut() {
+                *x = program_only(x.take());
+            }
+        }
+        Value::Array(a) => {
+            for x in a.iter_mut() {
+                *x = program_only(x.take());
+            }
+        }
+        _ => {}
+    }
+    v
+}
+
+/// The programs of the executions under `top` (itself included), found
+/// through the children their histories started.
+fn programs(
+    top: &Exec,
+    recorded: &BTreeMap<String, Recorded>,
+    v: &mut Vec<String>,
+) -> Vec<(String, Program)> {
+    let mut out = Vec::new();
+    let mut stack = vec![(top.id.clone(), top.program.clone())];
+    while let Some((id, program)) = stack.pop() {
+        if let Some(r) = recorded.get(&id) {
+            let started: Vec<&Value> = r.of_kind("child_started").collect();
+            let expected = program.children();
+            if started.len() > expected.len() {
+                v.push(format!(
+                    "{id} started {} children, its program has {}",
+                    started.len(),
+                    expected.len()
+                ));
+            }
+            for (e, child) in started.iter().zip(expected) {
+                let child_id = e["event"]["child_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                let input = program_only(payload(&e["event"]["input"]));
+                let want = child.to_json();
+                if input != want {
+                    v.push(format!(
+                        "{id} started child {child_id} with {input}, its program is {want}"
+                    ));
+                }
+                stack.push((child_id, child.clone()));
+            }
+        } else {
+            v.push(format!("{id} is not in the host's list"));
+        }
+        out.push((id, program));
+    }
+    out
+}
+
+/// The ends, signals, updates and queries of a top-level execution and its
+/// children, against the model.
+fn tree(run: &Run, top: &Exec, recorded: &BTreeMap<String, Recorded>, v: &mut Vec<String>) {
+    let nodes = programs(top, recorded, v);
+    // The patch steps that took v2's path, from the markers (ids are unique
+    // in the tree).
+    let mut patched = BTreeSet::new();
+    for (id, _) in &nodes {
+        for e in recorded
+            .get(id)
+            .into_iter()
+            .flat_map(|r| r.of_kind("patch_marker"))
+        {
+            let p = e["event"]["patch_id"].as_str().unwrap_or_default();
+            match p.strip_prefix('p').and_then(|n| n.parse::<u64>().ok()) {
+                Some(n) => {
+                    patched.insert(n);
+                }
+                None => v.push(format!("{id}: a patch marker the fixture never makes: {e}")),
+            }
+        }
+    }
+    let Some(rec) = recorded.get(&top.id) else {
+        return;
+    };
+    let applied = updates(run, top, rec, v);
+    signals(top, rec, v);
+    let counter: u64 = applied.iter().map(|(_, n, _)| n).sum();
+    for (id, program) in &nodes {
+        let Some(r) = recorded.get(id) else { continue };
+        let is_top = *id == top.id;
+        let inputs = Inputs {
+            signals: if is_top { &top.signals } else { &[] },
+            counter: if is_top { counter } else { 0 },
+            patched: &patched,
+        };
+        let (outcomes, expected) = model::outcomes(program, &inputs);
+        let fits_model = match (&expected, r.status.as_str()) {
+            (Expected::Completed(digest), "completed") => r.output == *digest,
+            (Expected::Failed(kind), "failed") => r.failure_kind == *kind,
+            _ => false,
+        };
+        // A cancel of the top asks its children to cancel; a top that
+        // closes (cancelled or terminated) terminates the children left.
+        let allowed = match r.status.as_str() {
+            "cancelled" => top.cancelled,
+            "terminated" => top.terminated || (!is_top && top.cancelled),
+            _ => fits_model && !(is_top && top.terminated),
+        };
+        if !allowed {
+            v.push(format!(
+                "{id} ended {} (output {}, failure {:?}); the model says {expected:?}; operator: \
+                 cancel {}, terminate {}, {} signals, counter {counter}",
+                r.status,
+                r.output,
+                r.failure_kind,
+                top.cancelled,
+                top.terminated,
+                top.signals.len()
+            ));
+        }
+        if is_top {
+            let outputs: BTreeSet<u64> = applied.iter().map(|(_, _, o)| *o).collect();
+            for q in &top.queries {
+                let got: Vec<Value> = q["outcomes"].as_array().cloned().unwrap_or_default();
+                let prefix = got.len() <= outcomes.len() && outcomes[..got.len()] == got[..];
+                let c = q["counter"].as_u64().unwrap_or(u64::MAX);
+                if !prefix || !(c == 0 || outputs.contains(&c)) {
+                    v.push(format!(
+                        "{id}: query state answered {q}, not a prefix of the model's outcomes \
+                         {outcomes:?} with a counter among 0 and {outputs:?}"
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// The updates sent to `e`: each applied at most once, a repeated id got
+/// the first answer, and the answers add up. Returns the applied ones as
+/// (id, n, output).
+fn updates(run: &Run, e: &Exec, r: &Recorded, v: &mut Vec<String>) -> Vec<(String, u64, u64)> {
+    let id = &e.id;
+    let mut applied = Vec::new();
+    for u in &e.updates {
+        let uid = &u.uid;
+        let accepted: Vec<usize> = r
+            .chain()
+            .iter()
+            .enumerate()
+            .flat_map(|(i, h)| {
+                h["events"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|x| kind_of(x) == "update_accepted" && x["event"]["update_id"] == *uid)
+                    .map(move |_| i)
+            })
+            .collect();
+        let completed: Vec<&Value> = r
+            .of_kind("update_completed")
+            .filter(|x| x["event"]["update_id"] == *uid)
+            .collect();
+        if accepted.len() > 1 || completed.len() > 1 {
+            v.push(format!(
+                "{id}: update {uid} accepted {} times and completed {} times",
+                accepted.len(),
+                completed.len()
+            ));
+        }
+        let (status, last) =
+            run.host
+                .call("GET", &format!("/v1/executions/{id}/updates/{uid}"), None);
+        let said_yes = u.answers.iter().any(|(s, _)| *s == 200);
+        match status {
+            200 if last["status"] == "completed" => {
+                let out = last["output"].as_u64();
+                match out {
+                    Some(o) if completed.len() == 1 && accepted.len() == 1 => {
+                        applied.push((uid.clone(), u.n, o))
+                    }
+                    _ => v.push(format!(
+                        "{id}: update {uid} completed with {last} but the history has {} \
+                         accepted, {} completed",
+                        accepted.len(),
+                        completed.len()
+                    )),
+                }
+                for (s, a) in &u.answers {
+                    if *s == 200 && a["status"] == "completed" && a["output"] != last["output"] {
+                        v.push(format!(
+                            "{id}: update {uid} answered {a}, later {last}: one id, two results"
+                        ));
+                    }
+                }
+            }
+            404 => {
+                if said_yes || !accepted.is_empty() {
+                    v.push(format!(
+                        "{id}: update {uid} was accepted ({:?}) but is unknown now",
+                        u.answers
+                    ));
+                }
+            }
+            409 => {
+                // Accepted but not run before the execution closed (the
+                // documented answer), unless a continue-as-new dropped it.
+                match accepted.first() {
+                    None => v.push(format!(
+                        "{id}: update {uid} answers 409 ({last}) but was never accepted"
+                    )),
+                    Some(&run_index) if run_index + 1 < r.chain().len() => v.push(format!(
+                        "{id}: update {uid} accepted in run {} was never run: that run \
+                         continued as new without it ({last})",
+                        run_index + 1
+                    )),
+                    Some(_) => {}
+                }
+            }
+            _ => v.push(format!(
+                "{id}: update {uid} finally answers {status} {last}"
+            )),
+        }
+    }
+    // The handler adds n to the counter and returns it: in the order they
+    // ran (their outputs increase), each output is the one before plus n.
+    applied.sort_by_key(|(_, _, o)| *o);
+    let mut sum = 0;
+    for (uid, n, o) in &applied {
+        sum += n;
+        if *o != sum {
+            v.push(format!(
+                "{id}: update {uid} (add {n}) answered {o}; the updates before it sum to {}",
+                sum - n
+            ));
+            sum = *o;
+        }
+    }
+    applied
+}
+
+/// The signals recorded for `e`, first copies in order, are the ones the
+/// host accepted, in the order sent (continue-as-new copies the unreceived
+/// ones into the next run).
+fn signals(e: &Exec, r: &Recorded, v: &mut Vec<String>) {
+    let mut seen = Vec::new();
+    for x in r.of_kind("signal_received") {
+        let s = payload(&x["event"]["input"]);
+        let s = s.as_str().unwrap_or_default().to_owned();
+        if !seen.contains(&s) {
+            seen.push(s);
+        }
+    }
+    if seen != e.signals {
+        v.push(format!(
+            "{}: signals recorded {seen:?}, accepted {:?}",
+            e.id, e.signals
+        ));
+    }
+}
+
+/// Each activity side effect once per idempotency key, unless a kill or a
+/// reset of its execution between two of them explains the repeat.
+fn effects(run: &Run, v: &mut Vec<String>) {
+    let log = run.host_log();
+    let mut by_key: BTreeMap<&str, Vec<(usize, &str)>> = BTreeMap::new();
+    let mut offset = 0;
+    for line in log.split_inclusive('\n') {
+        if let Some(rest) = line.split("effect key=").nth(1) {
+            let mut words = rest.split(' ');
+            let key = words.next().unwrap_or_default();
+            let activity = words
+                .next()
+                .and_then(|w| w.strip_prefix("activity="))
+                .unwrap_or_default();
+            by_key.entry(key).or_default().push((offset, activity));
+        }
+        offset += line.len();
+    }
+    for (key, seen) in by_key {
+        let execution = key.split('/').next().unwrap_or_default();
+        for pair in seen.windows(2) {
+            let ((a, name_a), (b, name_b)) = (pair[0], pair[1]);
+            if name_a != name_b {
+                v.push(format!("effect key {key} used by {name_a} and {name_b}"));
+            }
+            let explained = run.marks.iter().any(|m| {
+                m.offset > a
+                    && m.offset <= b
+                    && !m.what.starts_with("upgrade")
+                    && m.execution.as_deref().is_none_or(|x| x == execution)
+            });
+            if !explained {
+                v.push(format!(
+                    "effect key {key} ({name_a}) happened again with no kill or reset between \
+                     (host log bytes {a} and {b})"
+                ));
+            }
+        }
+    }
+}
+
+/// Replays every run of every execution offline on the module it ended on:
+/// the execution's module for its last run; for an earlier run the module
+/// its export names (the one it started on), or, for a run an upgrade moved,
+/// the upgrade's target.
+fn replays(run: &Run, recorded: &BTreeMap<String, Recorded>, v: &mut Vec<String>) -> usize {
+    let dir = tempfile::tempdir().expect("a scratch directory");
+    let mut jobs = Vec::new();
+    for r in recorded.values() {
+        for (i, h) in r.runs.iter().enumerate() {
+            let n = i as u64 + 1;
+            let upgraded = run.moved.get(&r.id).is_some_and(|runs| runs.contains(&n));
+            let module = if i + 1 == r.runs.len() {
+                r.module.as_str()
+            } else if upgraded {
+                run.v2.as_deref().unwrap_or_default()
+            } else {
+                h["module"].as_str().unwrap_or_default()
+            };
+            let Some(file) = run.modules.get(module) else {
+                v.push(format!(
+                    "{} run {}: module {module} is not one the runner deployed",
+                    r.id,
+                    i + 1
+                ));
+                continue;
+            };
+            let path = dir.path().join(format!("{}-{}.json", r.id, i + 1));
+            std::fs::write(&path, h.to_string()).expect("write a history");
+            jobs.push((format!("{} run {}", r.id, i + 1), path, file.clone()));
+        }
+    }
+    let weft = weft_e2e::weft_bin();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failures = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((what, history, module)) = jobs.get(i) else {
+                    break;
+                };
+                let out = Command::new(&weft)
+                    .arg("replay")
+                    .arg("--history")
+                    .arg(history)
+                    .arg("--module")
+                    .arg(module)
+                    .output()
+                    .expect("run weft replay");
+                if !out.status.success() {
+                    failures.lock().unwrap().push(format!(
+                        "{what} does not replay on {} ({}): {}{}",
+                        module.display(),
+                        out.status,
+                        String::from_utf8_lossy(&out.stdout).trim(),
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    ));
+                }
+            });
+        }
+    });
+    v.extend(failures.into_inner().unwrap());
+    jobs.len()
+}

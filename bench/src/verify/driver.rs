@@ -1,0 +1,526 @@
+//! The driver: a real host, the programs started on it, and the random
+//! operator actions between their steps, each logged.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use weft_e2e::{guest, Host};
+
+use super::program::{self, Program};
+use super::rng::Rng;
+use super::{Config, SeedReport};
+
+pub const TYPE: &str = "kitchen-sink";
+const DAY: u64 = 86_400_000;
+
+/// An update the runner sent, and every answer it got for its id.
+pub struct UpdateSent {
+    pub uid: String,
+    pub n: u64,
+    pub answers: Vec<(u16, Value)>,
+}
+
+/// A top-level execution and what the operator did to it.
+pub struct Exec {
+    pub id: String,
+    pub program: Program,
+    /// The `sig` signals the host accepted (202), in order.
+    pub signals: Vec<String>,
+    pub updates: Vec<UpdateSent>,
+    /// A cancel the host accepted (202).
+    pub cancelled: bool,
+    /// A terminate the host accepted (200).
+    pub terminated: bool,
+    /// Answers to query `state`.
+    pub queries: Vec<Value>,
+}
+
+/// Where the host log stood at an event that may repeat a side effect.
+pub struct Mark {
+    pub offset: usize,
+    /// The execution it concerns; `None`: all of them (a kill, an upgrade).
+    pub execution: Option<String>,
+    pub what: String,
+}
+
+pub struct Run {
+    pub seed: u64,
+    pub config: Config,
+    pub host: Host,
+    /// Where the action log, the histories and (after a violation) the host
+    /// log go.
+    pub log_dir: PathBuf,
+    rng: Rng,
+    log: std::fs::File,
+    pub execs: Vec<Exec>,
+    /// Programs not started yet.
+    waiting: Vec<Program>,
+    /// Module hash -> the component file, for offline replays.
+    pub modules: BTreeMap<String, PathBuf>,
+    /// The second build's module, once deployed.
+    pub v2: Option<String>,
+    /// Executions an upgrade moved, with the runs that may have been current
+    /// then (the one after the move, and the one before in case it continued
+    /// as new in between): those runs end on v2.
+    pub moved: BTreeMap<String, std::collections::BTreeSet<u64>>,
+    pub marks: Vec<Mark>,
+    /// The executions a reset was accepted for.
+    pub resets: std::collections::BTreeSet<String>,
+    pub kills: usize,
+    pub actions: BTreeMap<&'static str, usize>,
+    pub steps: BTreeMap<&'static str, usize>,
+    /// What an action itself found wrong (an upgrade that diverged, an
+    /// answer out of the API's contract).
+    pub violations: Vec<String>,
+    next_signal: u64,
+    next_update: u64,
+}
+
+/// The operator actions and their weights.
+const ACTIONS: &[(&str, u64)] = &[
+    ("signal", 14),
+    ("update", 10),
+    ("update-again", 5),
+    ("query", 8),
+    ("cancel", 2),
+    ("terminate", 2),
+    ("reset", 4),
+    ("upgrade", 2),
+    ("kill", 4),
+    ("clock", 16),
+    ("pause", 6),
+    ("start", 5),
+];
+
+impl Run {
+    /// Draws the programs, starts a host and deploys the components.
+    pub fn start(config: &Config, log_dir: &Path) -> Run {
+        let seed = config.seed;
+        let mut rng = Rng::new(seed);
+        let mut next_id = 0;
+        let mut programs: Vec<Program> = (0..config.programs)
+            .map(|_| program::generate(&mut rng, 0, &mut next_id))
+            .collect();
+        let mut steps = BTreeMap::new();
+        for p in &programs {
+            p.count_kinds(&mut steps);
+        }
+        let evict = rng.pick(&["25", "250", "10000"]);
+        let host = Host::launch(&["--manual-clock", "--evict-after-ms", evict], "info");
+        let log = std::fs::File::create(log_dir.join("actions.log")).expect("the action log");
+        let later = programs.split_off(config.programs.div_ceil(2));
+        let mut run = Run {
+            seed,
+            config: config.clone(),
+            host,
+            log_dir: log_dir.to_path_buf(),
+            rng,
+            log,
+            execs: Vec::new(),
+            waiting: later.into_iter().rev().collect(),
+            modules: BTreeMap::new(),
+            v2: None,
+            moved: BTreeMap::new(),
+            marks: Vec::new(),
+            resets: Default::default(),
+            kills: 0,
+            actions: BTreeMap::new(),
+            steps,
+            violations: Vec::new(),
+            next_signal: 0,
+            next_update: 0,
+        };
+        run.note(format!(
+            "seed {seed}: host at {} with --evict-after-ms {evict}",
+            run.host.url
+        ));
+        run.deploy("hello-activities");
+        run.deploy(TYPE);
+        for p in programs {
+            run.start_program(p);
+        }
+        run
+    }
+
+    pub fn report(&self) -> SeedReport {
+        SeedReport {
+            seed: self.seed,
+            programs: self.config.programs,
+            ops: self.config.ops,
+            actions: self.actions.clone(),
+            steps: self.steps.clone(),
+            kills: self.kills,
+            ..SeedReport::default()
+        }
+    }
+
+    pub fn host_log(&self) -> String {
+        self.host.log()
+    }
+
+    /// Logs an action (and prints it with `--verbose`).
+    pub fn note(&mut self, line: String) {
+        let _ = writeln!(self.log, "{line}");
+        if self.config.verbose {
+            println!("  {line}");
+        }
+    }
+
+    fn deploy(&mut self, name: &str) -> String {
+        let file = guest(name);
+        let bytes = std::fs::read(&file).expect("a built component");
+        let (status, v) = self
+            .host
+            .post_bytes(&format!("/v1/modules?name={TYPE}"), bytes);
+        assert_eq!(status, 201, "deploy {name}: {v}");
+        let hash = v["hash"].as_str().expect("a module hash").to_string();
+        self.note(format!("deploy {name} -> {hash}"));
+        self.modules.insert(hash.clone(), file);
+        hash
+    }
+
+    fn start_program(&mut self, program: Program) {
+        let id = format!("v{}-p{}", self.seed, self.execs.len());
+        let (status, v) = self.host.call(
+            "POST",
+            "/v1/executions",
+            Some(json!({"workflow_type": TYPE, "id": id, "input": program.to_json()})),
+        );
+        assert_eq!(status, 201, "start {id}: {v}");
+        self.note(format!("start {id} {}", program.to_json()));
+        self.execs.push(Exec {
+            id,
+            program,
+            signals: Vec::new(),
+            updates: Vec::new(),
+            cancelled: false,
+            terminated: false,
+            queries: Vec::new(),
+        });
+    }
+
+    /// The operator actions.
+    pub fn operate(&mut self) {
+        let weights: Vec<u64> = ACTIONS.iter().map(|(_, w)| *w).collect();
+        for n in 0..self.config.ops {
+            let kind = ACTIONS[self.rng.weighted(&weights)].0;
+            *self.actions.entry(kind).or_default() += 1;
+            let target = self.rng.below(self.execs.len() as u64) as usize;
+            // Every action draws the same numbers whatever the host answers,
+            // so a seed always makes the same actions in the same order.
+            let arg = self.rng.next_u64();
+            let line = self.act(kind, target, arg);
+            self.note(format!("#{n} {kind} {line}"));
+        }
+    }
+
+    fn act(&mut self, kind: &str, e: usize, arg: u64) -> String {
+        let id = self.execs[e].id.clone();
+        match kind {
+            "signal" => self.signal(e),
+            "update" => {
+                self.next_update += 1;
+                let uid = format!("u{}", self.next_update);
+                let n = 1 + arg % 9;
+                self.execs[e].updates.push(UpdateSent {
+                    uid: uid.clone(),
+                    n,
+                    answers: Vec::new(),
+                });
+                let i = self.execs[e].updates.len() - 1;
+                self.update(e, i)
+            }
+            "update-again" => {
+                if self.execs[e].updates.is_empty() {
+                    return format!("{id}: no update sent to it yet");
+                }
+                let i = (arg % self.execs[e].updates.len() as u64) as usize;
+                self.update(e, i)
+            }
+            "query" => {
+                let (status, v) = self.host.call(
+                    "POST",
+                    &format!("/v1/executions/{id}/queries"),
+                    Some(json!({"name": "state"})),
+                );
+                if status == 200 {
+                    self.execs[e].queries.push(v["output"].clone());
+                } else if status != 503 {
+                    // The README: "a closed one is replayed to its end and
+                    // answers from its final state".
+                    let now = self.host.describe(&id)["status"].clone();
+                    self.violations.push(format!(
+                        "query state of {id} ({now}) answered {status}: {v}"
+                    ));
+                }
+                format!("{id} -> {status} {v}")
+            }
+            "cancel" | "terminate" => {
+                let (status, v) = self.host.call(
+                    "POST",
+                    &format!("/v1/executions/{id}/{kind}"),
+                    Some(json!({"reason": "verify"})),
+                );
+                match (kind, status) {
+                    ("cancel", 202) => self.execs[e].cancelled = true,
+                    ("terminate", 200) => self.execs[e].terminated = true,
+                    (_, 409) => {}
+                    _ => self
+                        .violations
+                        .push(format!("{kind} {id} answered {status}: {v}")),
+                }
+                format!("{id} -> {status} {v}")
+            }
+            "reset" => self.reset(e, arg),
+            "upgrade" => self.upgrade(),
+            "kill" => {
+                self.kill();
+                "SIGKILL, restarted".into()
+            }
+            "clock" => {
+                let steps = [500, 1_000, 4_000, 60_000, 3_600_000, DAY];
+                let ms = steps[(arg % steps.len() as u64) as usize];
+                self.host.advance(ms);
+                format!("+{ms} ms")
+            }
+            "pause" => {
+                let ms = 10 + arg % 140;
+                std::thread::sleep(Duration::from_millis(ms));
+                format!("{ms} ms")
+            }
+            "start" => match self.waiting.pop() {
+                Some(p) => {
+                    self.start_program(p);
+                    format!("{} started", self.execs.last().map_or("", |x| &x.id))
+                }
+                None => "every program runs already".into(),
+            },
+            other => unreachable!("action {other}"),
+        }
+    }
+
+    fn signal(&mut self, e: usize) -> String {
+        let id = self.execs[e].id.clone();
+        self.next_signal += 1;
+        let value = format!("x{}", self.next_signal);
+        let (status, v) = self.host.call(
+            "POST",
+            &format!("/v1/executions/{id}/signals"),
+            Some(json!({"name": "sig", "input": value})),
+        );
+        match status {
+            202 => self.execs[e].signals.push(value.clone()),
+            409 => {}
+            _ => self
+                .violations
+                .push(format!("signal {value} to {id} answered {status}: {v}")),
+        }
+        format!("{id} {value} -> {status} {v}")
+    }
+
+    fn update(&mut self, e: usize, i: usize) -> String {
+        let id = self.execs[e].id.clone();
+        let (uid, n) = {
+            let u = &self.execs[e].updates[i];
+            (u.uid.clone(), u.n)
+        };
+        let (status, v) = self.host.call(
+            "POST",
+            &format!("/v1/executions/{id}/updates"),
+            Some(json!({"name": "add", "input": n, "update_id": uid, "wait_ms": 3000})),
+        );
+        if !matches!(status, 200 | 409) {
+            self.violations.push(format!(
+                "update {uid} (add {n}) to {id} answered {status}: {v}"
+            ));
+        }
+        self.execs[e].updates[i].answers.push((status, v.clone()));
+        format!("{id} {uid} add {n} -> {status} {v}")
+    }
+
+    /// Resets a running execution to an event of its current run after its
+    /// last update and cancel request (a reset discards those for good; it
+    /// records discarded signals again and settles discarded children),
+    /// before its last event.
+    fn reset(&mut self, e: usize, arg: u64) -> String {
+        let id = self.execs[e].id.clone();
+        let (status, h) = self
+            .host
+            .call("GET", &format!("/v1/executions/{id}/history"), None);
+        if status != 200 {
+            return format!("{id}: history answered {status}");
+        }
+        let events = h["events"].as_array().cloned().unwrap_or_default();
+        let kind = |e: &Value| e["event"]["type"].as_str().unwrap_or_default().to_owned();
+        let closes = |k: &str| {
+            k.starts_with("execution_") && k != "execution_started" && k != "execution_reset"
+        };
+        if events.iter().any(|e| closes(&kind(e))) {
+            return format!("{id}: closed, not reset");
+        }
+        let index = |e: &Value| e["index"].as_u64().unwrap_or_default();
+        let Some(first) = events.first().map(index) else {
+            return format!("{id}: no events");
+        };
+        let last = events.last().map(index).unwrap_or(first);
+        let lo = events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    kind(e).as_str(),
+                    "update_accepted" | "update_completed" | "cancel_requested"
+                )
+            })
+            .map(index)
+            .max()
+            .unwrap_or(first)
+            .max(first);
+        if last < 1 || lo > last - 1 {
+            return format!("{id}: nothing to reset (events {first}..={last}, kept from {lo})");
+        }
+        let to = lo + arg % (last - lo);
+        let offset = self.host.log().len();
+        let (status, v) = self.host.call(
+            "POST",
+            &format!("/v1/executions/{id}/reset"),
+            Some(json!({"to_event": to, "reason": "verify"})),
+        );
+        if status == 200 {
+            self.resets.insert(id.clone());
+            self.marks.push(Mark {
+                offset,
+                execution: Some(id.clone()),
+                what: format!("reset of {id} to event {to}"),
+            });
+        } else if !matches!(status, 400 | 409) {
+            self.violations
+                .push(format!("reset {id} to {to} answered {status}: {v}"));
+        }
+        format!("{id} to event {to} (events {first}..={last}) -> {status} {v}")
+    }
+
+    /// Deploys the second build (once: it becomes the current version) and
+    /// upgrades every running execution to it; v2 replays every history v1
+    /// records, so none may diverge.
+    fn upgrade(&mut self) -> String {
+        if self.v2.is_none() {
+            self.v2 = Some(self.deploy("kitchen-sink-v2"));
+        }
+        let offset = self.host.log().len();
+        let (status, v) = self.host.call(
+            "POST",
+            &format!("/v1/workflow-types/{TYPE}/upgrade"),
+            Some(json!({"to": 2})),
+        );
+        self.marks.push(Mark {
+            offset,
+            execution: None,
+            what: "upgrade to v2".into(),
+        });
+        if status != 200 {
+            self.violations
+                .push(format!("upgrade to v2 answered {status}: {v}"));
+            return format!("-> {status} {v}");
+        }
+        let mut moved = BTreeMap::<String, usize>::new();
+        for x in v["executions"].as_array().cloned().unwrap_or_default() {
+            let outcome = x["outcome"].as_str().unwrap_or_default().to_owned();
+            if !matches!(outcome.as_str(), "moved" | "already-there") {
+                self.violations
+                    .push(format!("upgrade to v2: {} {outcome}: {x}", x["id"]));
+            }
+            if outcome == "moved" {
+                let id = x["id"].as_str().unwrap_or_default().to_owned();
+                let run = self.host.describe(&id)["run"].as_u64().unwrap_or(1);
+                let runs = self.moved.entry(id).or_default();
+                runs.insert(run);
+                runs.insert(run.saturating_sub(1).max(1));
+            }
+            *moved.entry(outcome).or_default() += 1;
+        }
+        format!("to v2 -> {moved:?}")
+    }
+
+    pub fn kill(&mut self) {
+        let offset = self.host.log().len();
+        self.marks.push(Mark {
+            offset,
+            execution: None,
+            what: format!("kill {}", self.kills + 1),
+        });
+        self.kills += 1;
+        self.host.kill_and_restart();
+    }
+
+    /// Waits until the host looks idle: no execution ended and nothing was
+    /// logged for 150 ms (at most 3 s).
+    fn settle(&self) {
+        let until = Instant::now() + Duration::from_secs(3);
+        let mut last = (usize::MAX, usize::MAX);
+        let mut same = 0;
+        while Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(50));
+            let now = (self.running().len(), self.host.log().len());
+            if now.0 == 0 {
+                return;
+            }
+            if now == last {
+                same += 1;
+                if same == 3 {
+                    return;
+                }
+            } else {
+                same = 0;
+                last = now;
+            }
+        }
+    }
+
+    /// The ids of the running executions, children included.
+    pub fn running(&self) -> Vec<String> {
+        let v = self.host.get("/v1/executions?status=running");
+        v["executions"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x["id"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Starts the programs still waiting, then moves the clock a day at a
+    /// time and sends each top-level execution the signals its program still
+    /// needs, until every execution has ended (or 40 rounds passed).
+    pub fn drain(&mut self) {
+        while let Some(p) = self.waiting.pop() {
+            self.start_program(p);
+        }
+        self.note("drain".into());
+        for round in 0..40 {
+            let running = self.running();
+            if running.is_empty() {
+                self.note(format!("drain: all ended after {round} rounds"));
+                return;
+            }
+            for e in 0..self.execs.len() {
+                let x = &self.execs[e];
+                if !running.contains(&x.id) {
+                    continue;
+                }
+                let missing = x.program.signal_steps().saturating_sub(x.signals.len());
+                for _ in 0..missing {
+                    let line = self.signal(e);
+                    self.note(format!("drain signal {line}"));
+                }
+            }
+            self.host.advance(DAY);
+            self.settle();
+        }
+        let running = self.running();
+        self.note(format!("drain: still running after 40 rounds: {running:?}"));
+    }
+}

@@ -1,0 +1,39 @@
+//! The seeded verification runner, briefly: a few fixed seeds of random
+//! kitchen-sink programs under random operator actions (signals, updates,
+//! queries, cancels, terminates, resets, an upgrade, SIGKILLs, the clock),
+//! every end checked against the pure model and every history replayed.
+//! The long run is `cargo xtask bench verify --seed S --minutes T`; the
+//! runner's source is bench/src/verify, compiled into this test as well.
+
+#[allow(dead_code)]
+#[path = "../../bench/src/verify/mod.rs"]
+mod runner;
+
+/// Seeds whose action sequences cover every action kind.
+const SEEDS: &[u64] = &[1, 2, 6];
+
+#[test]
+fn seeded_programs_under_operator_actions_end_as_the_model_says() {
+    let mut failed = Vec::new();
+    for &seed in SEEDS {
+        let report = runner::run_seed(&runner::Config {
+            seed,
+            programs: 4,
+            ops: 40,
+            verbose: false,
+        });
+        eprintln!("{}", report.line());
+        for v in &report.violations {
+            eprintln!("  violation: {v}");
+        }
+        if !report.violations.is_empty() {
+            failed.push(format!(
+                "seed {seed}: {} violation(s), logs in {}; rerun: {}",
+                report.violations.len(),
+                report.log_dir.display(),
+                report.rerun()
+            ));
+        }
+    }
+    assert!(failed.is_empty(), "violations = {}", failed.join("\n"));
+}
