@@ -1,6 +1,9 @@
 //! What a workflow sees besides its commands must replay too: random numbers
-//! drawn while a query is answered (issue 14, defect 10). Each test failed on
-//! the host before its fix.
+//! drawn while a query is answered (issue 14, defect 10), and WASI clocks,
+//! which answer workflow time and cannot be slept on (defect 11). Each test
+//! failed on the host before its fix.
+
+use std::time::{Duration, Instant};
 
 use weft_e2e::serde_json::{json, Value};
 use weft_e2e::{guest, Host};
@@ -86,4 +89,35 @@ fn random_numbers_drawn_by_queries_do_not_change_the_run() {
         r["output"],
         format!("Hello, {}", text["text"].as_str().expect("text"))
     );
+}
+
+/// Defect 11: `std::thread::sleep` in a workflow blocked on real time (WASI
+/// monotonic-clock subscriptions were real deadlines), outside the CPU
+/// deadline, holding its instance and pool slot for the hour. It must stall
+/// at once with a reason that says to use a durable timer.
+#[test]
+fn a_workflow_that_sleeps_on_the_wasi_clock_stalls_and_says_to_use_a_timer() {
+    let host = host_with_corners();
+    start(&host, "sleeper", json!({"mode": "sleep"}));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let r = loop {
+        let r = host.result_now("sleeper");
+        if r["status"] != "running" {
+            break r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running after 30 s (blocked in the sleep?): {r}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(r["status"], "stalled", "{r}");
+    let reason = r["stall_reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("durable timer") && reason.contains("ctx.sleep"),
+        "{reason}"
+    );
+    // The host goes on serving other executions.
+    let (_, hello) = host.run_execution("hello", json!({"name": "after"}));
+    assert_eq!(hello["status"], "completed", "{hello}");
 }

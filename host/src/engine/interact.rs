@@ -211,10 +211,16 @@ impl Engine {
                     input,
                 )
                 .await
-                .map_err(|reason| {
-                    EngineError::Conflict(format!(
-                        "the query could not be answered from the final state: {reason}"
-                    ))
+                .map_err(|e| match e {
+                    super::offline::ClosedQueryError::TimedOut => {
+                        EngineError::Unavailable(format!(
+                            "the query on closed execution {id} was not answered from its final \
+                             state: {e} (a long history, or a busy host): try again later"
+                        ))
+                    }
+                    super::offline::ClosedQueryError::NotAnswered(reason) => EngineError::Conflict(
+                        format!("the query could not be answered from the final state: {reason}"),
+                    ),
                 })
             }
             ExecutionStatus::Stalled => Err(EngineError::Conflict(format!(

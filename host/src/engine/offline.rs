@@ -259,9 +259,46 @@ pub async fn replay(runtime: &Runtime, module: Vec<u8>, history: HistoryExport) 
     }
 }
 
+/// How long a query on a closed execution may take, waiting for an instance
+/// slot, replaying the history and answering included: a long history or a
+/// busy host must not hold the caller (and a slot) without end.
+pub const CLOSED_QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Why a query on a closed execution got no answer from the workflow.
+#[derive(Debug, thiserror::Error)]
+pub enum ClosedQueryError {
+    /// The history does not replay, or the query was not asked.
+    #[error("{0}")]
+    NotAnswered(String),
+    #[error(
+        "replaying the history and answering took longer than {} s",
+        CLOSED_QUERY_TIMEOUT.as_secs()
+    )]
+    TimedOut,
+}
+
 /// Replays a closed execution's history to its end on a fresh instance, then
-/// asks it the query `name` (answered from its final state).
+/// asks it the query `name` (answered from its final state), within
+/// [`CLOSED_QUERY_TIMEOUT`].
 pub async fn query_closed(
+    runtime: &Runtime,
+    module: ModuleHash,
+    bytes: Vec<u8>,
+    history: HistoryExport,
+    name: String,
+    input: Payload,
+) -> Result<Result<Payload, Failure>, ClosedQueryError> {
+    // Dropping the run at the deadline drops its instance and its slot.
+    tokio::time::timeout(
+        CLOSED_QUERY_TIMEOUT,
+        replay_and_query(runtime, module, bytes, history, name, input),
+    )
+    .await
+    .map_err(|_| ClosedQueryError::TimedOut)?
+    .map_err(ClosedQueryError::NotAnswered)
+}
+
+async fn replay_and_query(
     runtime: &Runtime,
     module: ModuleHash,
     bytes: Vec<u8>,

@@ -1,10 +1,10 @@
 //! WASI as a guest sees it. Workflows get a deterministic WASI: clocks answer
 //! workflow time, randomness comes from the run's seed, stdout and stderr are
 //! captured (the engine turns them into logs that replays do not repeat), and
-//! there is no filesystem, network or environment. Random numbers of a
-//! workflow are served by `workflow/deterministic.rs`, linked over
-//! wasmtime-wasi's. Activities get ordinary WASI with nothing opened and
-//! captured output.
+//! there is no filesystem, network or environment. Random numbers, the
+//! monotonic clock and `wasi:io/poll` of a workflow are served by
+//! `workflow/deterministic.rs`, linked over wasmtime-wasi's. Activities get
+//! ordinary WASI with nothing opened and captured output.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +29,10 @@ impl WorkflowClock {
     fn ms(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
+    /// Workflow time in ns, the unit of WASI's monotonic clock.
+    pub fn now_ns(&self) -> u64 {
+        self.ms().saturating_mul(1_000_000)
+    }
 }
 
 impl HostWallClock for WorkflowClock {
@@ -45,7 +49,7 @@ impl HostMonotonicClock for WorkflowClock {
         1_000_000
     }
     fn now(&self) -> u64 {
-        self.ms().saturating_mul(1_000_000)
+        self.now_ns()
     }
 }
 

@@ -20,6 +20,8 @@ use crate::wasm::SandboxConfig;
 mod deterministic;
 mod run;
 
+use deterministic::{BlockedOnClock, Deadlines};
+
 pub use run::FinalAnswer;
 pub(in crate::wasm) use run::{handler_names, run, run_then_query, trap_reason};
 
@@ -146,6 +148,8 @@ pub struct WfState {
     clock: WorkflowClock,
     /// WASI random, and the stream requests draw from.
     random: Streams,
+    /// The instance's monotonic-clock pollables.
+    deadlines: Deadlines,
     output: Capture,
     memory: MemoryLimiter,
     cpu: CpuBudget,

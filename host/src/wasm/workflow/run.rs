@@ -22,6 +22,7 @@ fn new_store(
         host,
         clock,
         random: Streams::new(seed),
+        deadlines: Deadlines::default(),
         output,
         memory: MemoryLimiter {
             max_bytes: config.memory_limit_bytes,
@@ -214,6 +215,8 @@ pub(in crate::wasm) fn trap_reason(e: &wasmtime::Error, output_tail: &[String]) 
         d.to_string()
     } else if let Some(m) = root.downcast_ref::<MemoryLimitExceeded>() {
         m.to_string()
+    } else if let Some(b) = root.downcast_ref::<BlockedOnClock>() {
+        b.to_string()
     } else if let Some(t) = root.downcast_ref::<wasmtime::Trap>() {
         match t {
             wasmtime::Trap::StackOverflow => {
