@@ -108,7 +108,8 @@ pub(super) fn continue_as_new(txn: &WriteTransaction, op: &Op) -> Outcome {
     let Some(mut record) = read_record(&execs, key)? else {
         return Ok(Err(OpError::NoSuchExecution(key.to_owned())));
     };
-    if let Some(refused) = check_current(&record, Some(*expect_module), Some(*expect_resets)) {
+    let head = Head::from(&record);
+    if let Some(refused) = check_current(key, &head, Some(*expect_module), Some(*expect_resets)) {
         return Ok(Err(refused));
     }
     let first = history_len(txn, key)?;
@@ -184,14 +185,37 @@ fn unreceived_signals(
         .collect())
 }
 
+/// The fields of an execution record every append checks: decoded without
+/// building the rest (the input and output may be megabytes).
+#[derive(serde::Deserialize)]
+struct Head {
+    status: ExecutionStatus,
+    module: crate::model::ModuleHash,
+    #[serde(default)]
+    resets: u32,
+    #[serde(default)]
+    run_start: u64,
+}
+
+impl From<&ExecutionRecord> for Head {
+    fn from(r: &ExecutionRecord) -> Self {
+        Self {
+            status: r.status,
+            module: r.module,
+            resets: r.resets,
+            run_start: r.run_start,
+        }
+    }
+}
+
 /// Why a writer that loaded the execution on `expect_module` at epoch
 /// `expect_resets` may no longer write to it, if it may not.
 fn check_current(
-    record: &ExecutionRecord,
+    key: &str,
+    record: &Head,
     expect_module: Option<crate::model::ModuleHash>,
     expect_resets: Option<u32>,
 ) -> Option<OpError> {
-    let key = record.id.as_str();
     if expect_resets.is_some_and(|e| e != record.resets) {
         return Some(OpError::Stale(key.to_owned()));
     }
@@ -226,13 +250,14 @@ pub(super) fn append(txn: &WriteTransaction, op: &Op) -> Outcome {
     };
     let mut execs = txn.open_table(EXECUTIONS)?;
     let key = id.as_str();
-    let Some(mut record) = read_record(&execs, key)? else {
+    let Some(raw) = execs.get(key)?.map(|g| g.value().to_vec()) else {
         return Ok(Err(OpError::NoSuchExecution(key.to_owned())));
     };
+    let record: Head = from_json("execution", &raw)?;
     // Every refusal comes before the first write. An append with no events
     // and no close only tidies timer rows, which a closed execution allows.
     let records = !events.is_empty() || close.is_some();
-    if let Some(refused) = check_current(&record, *expect_module, *expect_resets) {
+    if let Some(refused) = check_current(key, &record, *expect_module, *expect_resets) {
         if records || !matches!(refused, OpError::Closed { .. }) {
             return Ok(Err(refused));
         }
@@ -299,6 +324,11 @@ pub(super) fn append(txn: &WriteTransaction, op: &Op) -> Outcome {
     let cancels = events
         .iter()
         .any(|e| matches!(e, EventKind::CancelRequested { .. }));
+    if !cancels && close.is_none() {
+        return Ok(Ok(()));
+    }
+    // Only now the whole record: this append changes it.
+    let mut record: ExecutionRecord = from_json("execution", &raw)?;
     if cancels {
         record.cancel_requested = true;
     }
@@ -333,9 +363,7 @@ pub(super) fn append(txn: &WriteTransaction, op: &Op) -> Outcome {
             owe(txn, key, owed)?;
         }
     }
-    if cancels || close.is_some() {
-        execs.insert(key, to_json(&record).as_slice())?;
-    }
+    execs.insert(key, to_json(&record).as_slice())?;
     Ok(Ok(()))
 }
 
