@@ -66,3 +66,35 @@ fn an_exported_history_replays_cleanly_and_a_changed_workflow_diverges() {
     assert_eq!(out.status.code(), Some(2));
     assert!(!out.stderr.is_empty());
 }
+
+/// A history whose run recorded a random generator this host does not have
+/// is not replayed with another stream: the replay says why it cannot run.
+#[test]
+fn a_history_from_an_unknown_random_generator_is_refused() {
+    let host = Host::start();
+    host.deploy_examples();
+    let id = host.start_execution("hello", json!({"name": "generator"}));
+    assert_eq!(host.wait_result(&id)["status"], "completed");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&host.cli_ok(&["history", &id, "--json"])).expect("history JSON");
+    assert_eq!(doc["events"][0]["event"]["random"], "chacha12-v1");
+    doc["events"][0]["event"]["random"] = json!("xoshiro-v9");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("history.json");
+    std::fs::write(&file, serde_json::to_string(&doc).unwrap()).unwrap();
+    let hello = guest("hello").to_string_lossy().to_string();
+    let out = host.cli(&[
+        "replay",
+        "--history",
+        &file.to_string_lossy(),
+        "--module",
+        &hello,
+    ]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("xoshiro-v9"), "{text}");
+}

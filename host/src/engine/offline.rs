@@ -217,8 +217,19 @@ pub async fn replay(runtime: &Runtime, module: Vec<u8>, history: HistoryExport) 
             history.format
         ));
     }
-    let (input, seed) = match history.events.first().map(|e| &e.event) {
-        Some(EventKind::ExecutionStarted { input, seed, .. }) => (input.clone(), *seed),
+    let (input, seeding) = match history.events.first().map(|e| &e.event) {
+        Some(EventKind::ExecutionStarted {
+            input,
+            seed,
+            random,
+            ..
+        }) => (
+            input.clone(),
+            Seeding {
+                seed: *seed,
+                generator: random.clone(),
+            },
+        ),
         _ => {
             return ReplayReport::Broken("the history does not start with execution_started".into())
         }
@@ -236,7 +247,7 @@ pub async fn replay(runtime: &Runtime, module: Vec<u8>, history: HistoryExport) 
         info,
     };
     let (outcome, host) = runtime
-        .run_workflow(&hash, move || Ok(module), input.0, seed, Box::new(host))
+        .run_workflow(&hash, move || Ok(module), input.0, seeding, Box::new(host))
         .await;
     let any: Box<dyn std::any::Any> = host;
     let host = any
