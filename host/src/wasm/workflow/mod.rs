@@ -1,5 +1,5 @@
-//! The workflow world: the store's data, the `runtime` imports, and one run
-//! of `run`. Each import forwards to the engine's [`WorkflowHost`]; errors the
+//! The workflow world: the store's data, the `runtime` imports, and one
+//! instance's call of the guest's `run`. Each import forwards to the engine's [`WorkflowHost`]; errors the
 //! host raises stop the guest (a trap) and come back as [`RunOutcome::Stopped`].
 
 use std::future::Future;
@@ -130,7 +130,7 @@ pub trait WorkflowHost: std::any::Any + Send + 'static {
     fn info(&self) -> WorkflowInfo;
 }
 
-/// How a run of `run` ended.
+/// How an instance's call of the guest's `run` ended.
 #[derive(Debug)]
 pub enum RunOutcome {
     /// `run` returned.
