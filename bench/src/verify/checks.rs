@@ -273,58 +273,92 @@ fn program_only(mut v: Value) -> Value {
     v
 }
 
-/// The programs of the executions under `top` (itself included), found
-/// through the children their histories started.
-fn programs(
-    top: &Exec,
-    recorded: &BTreeMap<String, Recorded>,
-    v: &mut Vec<String>,
-) -> Vec<(String, Program)> {
-    let mut out = Vec::new();
-    let mut stack = vec![(top.id.clone(), top.program.clone())];
-    while let Some((id, program)) = stack.pop() {
-        if let Some(r) = recorded.get(&id) {
-            let started: Vec<&Value> = r.of_kind("child_started").collect();
-            let expected = program.children();
-            if started.len() > expected.len() {
+/// An execution of a top-level program's tree.
+struct Node {
+    id: String,
+    program: Program,
+    /// Its parent's index in the tree.
+    parent: Option<usize>,
+    /// Its `child` steps' ids and the children they started.
+    children: Vec<(u64, String)>,
+}
+
+/// The executions under `top` (itself first), found through the children
+/// their histories started (the last chain of runs of each).
+fn programs(top: &Exec, recorded: &BTreeMap<String, Recorded>, v: &mut Vec<String>) -> Vec<Node> {
+    let mut nodes = vec![Node {
+        id: top.id.clone(),
+        program: top.program.clone(),
+        parent: None,
+        children: Vec::new(),
+    }];
+    let mut next = 0;
+    while next < nodes.len() {
+        let id = nodes[next].id.clone();
+        let Some(r) = recorded.get(&id) else {
+            v.push(format!("{id} is not in the host's list"));
+            next += 1;
+            continue;
+        };
+        let started: Vec<&Value> = r.of_kind("child_started").collect();
+        let expected: Vec<(u64, Program)> = nodes[next]
+            .program
+            .children()
+            .into_iter()
+            .map(|(step, p)| (step, p.clone()))
+            .collect();
+        if started.len() > expected.len() {
+            v.push(format!(
+                "{id} started {} children, its program has {}",
+                started.len(),
+                expected.len()
+            ));
+        }
+        for (e, (step, child)) in started.iter().zip(expected) {
+            let child_id = e["event"]["child_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let input = program_only(payload(&e["event"]["input"]));
+            let want = child.to_json();
+            if input != want {
                 v.push(format!(
-                    "{id} started {} children, its program has {}",
-                    started.len(),
-                    expected.len()
+                    "{id} started child {child_id} with {input}, its program is {want}"
                 ));
             }
-            for (e, child) in started.iter().zip(expected) {
-                let child_id = e["event"]["child_id"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                let input = program_only(payload(&e["event"]["input"]));
-                let want = child.to_json();
-                if input != want {
-                    v.push(format!(
-                        "{id} started child {child_id} with {input}, its program is {want}"
-                    ));
-                }
-                stack.push((child_id, child.clone()));
-            }
-        } else {
-            v.push(format!("{id} is not in the host's list"));
+            nodes[next].children.push((step, child_id.clone()));
+            nodes.push(Node {
+                id: child_id,
+                program: child,
+                parent: Some(next),
+                children: Vec::new(),
+            });
         }
-        out.push((id, program));
+        next += 1;
     }
-    out
+    nodes
+}
+
+/// The outcome a parent records for a child that ended this way.
+fn child_outcome(r: &Recorded) -> Value {
+    match r.status.as_str() {
+        "completed" => serde_json::json!({ "child": r.output }),
+        "failed" => format!("child:err:{}", r.failure_kind).into(),
+        other => format!("child:err:{other}").into(),
+    }
 }
 
 /// The ends, signals, updates and queries of a top-level execution and its
-/// children, against the model.
+/// children, against the model. A parent's model takes each child's end as
+/// the host recorded it (each child is checked against its own model).
 fn tree(run: &Run, top: &Exec, recorded: &BTreeMap<String, Recorded>, v: &mut Vec<String>) {
     let nodes = programs(top, recorded, v);
     // The patch steps that took v2's path, from the markers (ids are unique
     // in the tree).
     let mut patched = BTreeSet::new();
-    for (id, _) in &nodes {
+    for node in &nodes {
         for e in recorded
-            .get(id)
+            .get(&node.id)
             .into_iter()
             .flat_map(|r| r.of_kind("patch_marker"))
         {
@@ -333,7 +367,10 @@ fn tree(run: &Run, top: &Exec, recorded: &BTreeMap<String, Recorded>, v: &mut Ve
                 Some(n) => {
                     patched.insert(n);
                 }
-                None => v.push(format!("{id}: a patch marker the fixture never makes: {e}")),
+                None => v.push(format!(
+                    "{}: a patch marker the fixture never makes: {e}",
+                    node.id
+                )),
             }
         }
     }
@@ -343,37 +380,61 @@ fn tree(run: &Run, top: &Exec, recorded: &BTreeMap<String, Recorded>, v: &mut Ve
     let applied = updates(run, top, rec, v);
     signals(top, rec, v);
     let counter: u64 = applied.iter().map(|(_, n, _)| n).sum();
-    for (id, program) in &nodes {
+    // The cancel and terminate the host accepted for each execution.
+    let ops = |id: &str| -> (bool, bool) {
+        if id == top.id {
+            (top.cancelled, top.terminated)
+        } else {
+            run.child_ops.get(id).copied().unwrap_or_default()
+        }
+    };
+    for (i, node) in nodes.iter().enumerate() {
+        let id = &node.id;
         let Some(r) = recorded.get(id) else { continue };
-        let is_top = *id == top.id;
+        let is_top = i == 0;
+        let children: BTreeMap<u64, Value> = node
+            .children
+            .iter()
+            .filter_map(|(step, c)| Some((*step, child_outcome(recorded.get(c)?))))
+            .collect();
         let inputs = Inputs {
             signals: if is_top { &top.signals } else { &[] },
             counter: if is_top { counter } else { 0 },
             patched: &patched,
+            children: &children,
         };
-        let (outcomes, expected) = model::outcomes(program, &inputs);
+        let (outcomes, expected) = model::outcomes(&node.program, &inputs);
         let fits_model = match (&expected, r.status.as_str()) {
             (Expected::Completed(digest), "completed") => r.output == *digest,
             (Expected::Failed(kind), "failed") => r.failure_kind == *kind,
             _ => false,
         };
-        // A cancel of the top asks its children to cancel; a top that
-        // closes (cancelled or terminated) terminates the children left.
+        let (cancelled, terminated) = ops(id);
+        // Its ancestors' cancels and terminates: a cancel asks the children
+        // to cancel, and a parent that closes terminates the children left.
+        let mut above = (false, false);
+        let mut up = node.parent;
+        while let Some(p) = up {
+            let (c, t) = ops(&nodes[p].id);
+            above = (above.0 || c, above.1 || t);
+            up = nodes[p].parent;
+        }
         let allowed = match r.status.as_str() {
-            "cancelled" => top.cancelled,
-            "terminated" => top.terminated || (!is_top && top.cancelled),
-            _ => fits_model && !(is_top && top.terminated),
+            "cancelled" => cancelled || above.0,
+            "terminated" => terminated || above.0 || above.1,
+            _ => fits_model && !terminated,
         };
         if !allowed {
             v.push(format!(
                 "{id} ended {} (output {}, failure {:?}); the model says {expected:?}; operator: \
-                 cancel {}, terminate {}, {} signals, counter {counter}",
+                 cancel {cancelled}, terminate {terminated}, above it cancel {}, terminate {}, \
+                 {} signals, counter {counter}",
                 r.status,
                 r.output,
                 r.failure_kind,
-                top.cancelled,
-                top.terminated,
-                top.signals.len()
+                above.0,
+                above.1,
+                if is_top { top.signals.len() } else { 0 },
             ));
         }
         if is_top {
@@ -542,8 +603,10 @@ fn effects(run: &Run, v: &mut Vec<String>) {
                 v.push(format!("effect key {key} used by {name_a} and {name_b}"));
             }
             let explained = run.marks.iter().any(|m| {
-                m.offset > a
-                    && m.offset <= b
+                // The first copy before the action ended, the second after
+                // it began.
+                a < m.end
+                    && b >= m.start
                     && !m.what.starts_with("upgrade")
                     && m.execution.as_deref().is_none_or(|x| x == execution)
             });

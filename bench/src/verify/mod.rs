@@ -121,7 +121,18 @@ pub fn run_seed(config: &Config) -> SeedReport {
             let mut report = run.report();
             report.executions = found.executions;
             report.replayed = found.replayed;
-            report.violations = found.violations;
+            // The same finding once, with how often it came.
+            let mut seen: Vec<(String, usize)> = Vec::new();
+            for v in found.violations {
+                match seen.iter_mut().find(|(s, _)| *s == v) {
+                    Some((_, n)) => *n += 1,
+                    None => seen.push((v, 1)),
+                }
+            }
+            report.violations = seen
+                .into_iter()
+                .map(|(v, n)| if n > 1 { format!("{v} ({n} times)") } else { v })
+                .collect();
             if !report.violations.is_empty() {
                 let _ = std::fs::write(log_dir.join("host.log"), run.host_log());
             }

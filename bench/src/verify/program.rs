@@ -115,12 +115,13 @@ impl Program {
             .count()
     }
 
-    /// The child programs, in the order the workflow starts them.
-    pub fn children(&self) -> Vec<&Program> {
+    /// The `child` steps' ids and programs, in the order the workflow
+    /// starts them.
+    pub fn children(&self) -> Vec<(u64, &Program)> {
         self.steps
             .iter()
-            .filter_map(|(_, s)| match s {
-                Step::Child { program } => Some(program),
+            .filter_map(|(id, s)| match s {
+                Step::Child { program } => Some((*id, program)),
                 _ => None,
             })
             .collect()
