@@ -9,8 +9,9 @@
 #[path = "../../bench/src/verify/mod.rs"]
 mod runner;
 
-/// Seeds whose action sequences cover every action kind.
-const SEEDS: &[u64] = &[1, 2, 6];
+/// Seeds whose action sequences cover every action kind (seed 18 alone
+/// makes all fourteen).
+const SEEDS: &[u64] = &[2, 18, 23];
 
 #[test]
 fn seeded_programs_under_operator_actions_end_as_the_model_says() {

@@ -490,11 +490,13 @@ impl Run {
         for x in v["executions"].as_array().cloned().unwrap_or_default() {
             let outcome = x["outcome"].as_str().unwrap_or_default().to_owned();
             // Giving up on a history that kept growing while it was checked
-            // is the documented answer ("run the upgrade again").
+            // ("run the upgrade again"), or finding the execution closed
+            // meanwhile, are honest answers.
             let busy = outcome == "failed"
-                && x["reason"]
-                    .as_str()
-                    .is_some_and(|r| r.starts_with("its history kept growing"));
+                && x["reason"].as_str().is_some_and(|r| {
+                    r.starts_with("its history kept growing")
+                        || r.contains("only running or stalled executions can move")
+                });
             if !matches!(outcome.as_str(), "moved" | "already-there") && !busy {
                 self.violations
                     .push(format!("upgrade to v2: {} {outcome}: {x}", x["id"]));
