@@ -130,6 +130,20 @@ fn a_full_disk_refuses_writes_keeps_reads_and_resumes_when_space_returns() {
         );
     }
 
+    // An activity whose end the disk refused kept it and wrote it once the
+    // disk had room: no side effect ran twice (no kill explains one).
+    let log = host.log();
+    let mut effects = std::collections::HashMap::<String, usize>::new();
+    for key in log
+        .lines()
+        .filter_map(|l| l.split("effect key=").nth(1)?.split_whitespace().next())
+    {
+        *effects.entry(key.to_owned()).or_default() += 1;
+    }
+    assert!(effects.len() >= 3 * (accepted.len() + 2), "{effects:?}");
+    let twice: Vec<_> = effects.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "side effects repeated: {twice:?}");
+
     // Nothing half-written: the store opens cleanly after a SIGKILL.
     host.kill_and_restart();
     assert_eq!(host.wait_result(&before)["output"], "HELLO, SMALL!");
