@@ -622,21 +622,25 @@ fn effects(run: &Run, v: &mut Vec<String>) {
 
 /// Replays every run of every execution offline on the module it ended on:
 /// the execution's module for its last run; for an earlier run the module
-/// its export names (the one it started on), or, for a run an upgrade moved,
-/// the upgrade's target.
+/// its export names (the one it started on), or, for a run an upgrade or a
+/// reset moved, the last module it moved to.
 fn replays(run: &Run, recorded: &BTreeMap<String, Recorded>, v: &mut Vec<String>) -> usize {
     let dir = tempfile::tempdir().expect("a scratch directory");
     let mut jobs = Vec::new();
     for r in recorded.values() {
         for (i, h) in r.runs.iter().enumerate() {
             let n = i as u64 + 1;
-            let upgraded = run.moved.get(&r.id).is_some_and(|runs| runs.contains(&n));
+            let moved_to = run.moved.get(&r.id).and_then(|moves| {
+                moves
+                    .iter()
+                    .rev()
+                    .find(|(runs, _)| runs.contains(&n))
+                    .map(|(_, m)| m.as_str())
+            });
             let module = if i + 1 == r.runs.len() {
                 r.module.as_str()
-            } else if upgraded {
-                run.v2.as_deref().unwrap_or_default()
             } else {
-                h["module"].as_str().unwrap_or_default()
+                moved_to.unwrap_or_else(|| h["module"].as_str().unwrap_or_default())
             };
             let Some(file) = run.modules.get(module) else {
                 v.push(format!(

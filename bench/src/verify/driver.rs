@@ -27,6 +27,10 @@ pub struct UpdateSent {
 pub struct Exec {
     pub id: String,
     pub program: Program,
+    /// The request id of its start (none: started by signal-with-start)
+    /// and the run that start answered.
+    pub request_id: Option<String>,
+    pub first_run: Value,
     /// The `sig` signals the host accepted (202), in order.
     pub signals: Vec<String>,
     pub updates: Vec<UpdateSent>,
@@ -62,18 +66,23 @@ pub struct Run {
     waiting: Vec<Program>,
     /// Module hash -> the component file, for offline replays.
     pub modules: BTreeMap<String, PathBuf>,
+    /// The first build's module.
+    pub v1: String,
     /// The second build's module, once deployed.
     pub v2: Option<String>,
-    /// Executions an upgrade moved, with the runs that may have been current
-    /// then (the one after the move, and the one before in case it continued
-    /// as new in between): those runs end on v2.
-    pub moved: BTreeMap<String, std::collections::BTreeSet<u64>>,
+    /// Executions an upgrade or a reset moved to another module, in order:
+    /// the runs that may have been current then (for an upgrade, the one
+    /// after the move and the one before, in case it continued as new in
+    /// between) and the module. A run ends on the last module it moved to.
+    pub moved: BTreeMap<String, Vec<(std::collections::BTreeSet<u64>, String)>>,
     pub marks: Vec<Mark>,
     /// The cancel (202) and terminate (200) the host accepted for children.
     pub child_ops: BTreeMap<String, (bool, bool)>,
     /// The executions a reset was accepted for.
     pub resets: std::collections::BTreeSet<String>,
     pub kills: usize,
+    /// Instances evicted by the host lifetimes before the last one.
+    evicted_before: u64,
     pub actions: BTreeMap<&'static str, usize>,
     pub steps: BTreeMap<&'static str, usize>,
     /// What an action itself found wrong (an upgrade that diverged, an
@@ -99,6 +108,7 @@ const ACTIONS: &[(&str, u64)] = &[
     ("clock", 16),
     ("pause", 6),
     ("start", 5),
+    ("start-again", 2),
 ];
 
 impl Run {
@@ -140,12 +150,14 @@ impl Run {
             execs: Vec::new(),
             waiting: later.into_iter().rev().collect(),
             modules: BTreeMap::new(),
+            v1: String::new(),
             v2: None,
             moved: BTreeMap::new(),
             marks: Vec::new(),
             resets: Default::default(),
             child_ops: BTreeMap::new(),
             kills: 0,
+            evicted_before: 0,
             actions: BTreeMap::new(),
             steps,
             violations: Vec::new(),
@@ -157,9 +169,9 @@ impl Run {
             run.host.url
         ));
         run.deploy("hello-activities");
-        run.deploy(TYPE);
+        run.v1 = run.deploy(TYPE);
         for p in programs {
-            run.start_program(p);
+            run.start_program(p, false);
         }
         run
     }
@@ -172,6 +184,7 @@ impl Run {
             actions: self.actions.clone(),
             steps: self.steps.clone(),
             kills: self.kills,
+            evictions: self.evictions(),
             ..SeedReport::default()
         }
     }
@@ -201,24 +214,85 @@ impl Run {
         hash
     }
 
-    fn start_program(&mut self, program: Program) {
+    /// Starts the next program, by a start with a request id or, when
+    /// `with_signal`, by signal-with-start (its signal is its first).
+    fn start_program(&mut self, program: Program, with_signal: bool) {
         let id = format!("v{}-p{}", self.seed, self.execs.len());
-        let (status, v) = self.host.call(
-            "POST",
-            "/v1/executions",
-            Some(json!({"workflow_type": TYPE, "id": id, "input": program.to_json()})),
-        );
-        assert_eq!(status, 201, "start {id}: {v}");
-        self.note(format!("start {id} {}", program.to_json()));
+        let mut signals = Vec::new();
+        let request_id = (!with_signal).then(|| format!("req-{id}"));
+        let mut first_run = Value::Null;
+        if with_signal {
+            self.next_signal += 1;
+            let value = format!("x{}", self.next_signal);
+            let (status, v) = self.host.call(
+                "POST",
+                "/v1/signal-with-start",
+                Some(
+                    json!({"workflow_type": TYPE, "id": id, "input": program.to_json(),
+                            "signal": "sig", "signal_input": value}),
+                ),
+            );
+            assert_eq!(status, 202, "signal-with-start {id}: {v}");
+            if v["started"] != true {
+                self.violations
+                    .push(format!("signal-with-start {id} did not start it: {v}"));
+            }
+            self.note(format!(
+                "signal-with-start {id} {value} {}",
+                program.to_json()
+            ));
+            signals.push(value);
+        } else {
+            let (status, v) = self.host.call(
+                "POST",
+                "/v1/executions",
+                Some(
+                    json!({"workflow_type": TYPE, "id": id, "input": program.to_json(),
+                            "request_id": request_id}),
+                ),
+            );
+            assert_eq!(status, 201, "start {id}: {v}");
+            first_run = v["run"].clone();
+            self.note(format!("start {id} {}", program.to_json()));
+        }
         self.execs.push(Exec {
             id,
             program,
-            signals: Vec::new(),
+            request_id,
+            first_run,
+            signals,
             updates: Vec::new(),
             cancelled: false,
             terminated: false,
             queries: Vec::new(),
         });
+    }
+
+    /// Sends `e`'s start again with the same request id: the host must
+    /// answer as it did the first time ("a repeated request id answers
+    /// exactly as the first request did"), and start nothing.
+    fn start_again(&mut self, e: usize) -> String {
+        let x = &self.execs[e];
+        let Some(request_id) = x.request_id.clone() else {
+            return format!("{}: started by signal-with-start", x.id);
+        };
+        let id = x.id.clone();
+        let (status, v) = self.host.call(
+            "POST",
+            "/v1/executions",
+            Some(
+                json!({"workflow_type": TYPE, "id": id, "input": x.program.to_json(),
+                        "request_id": request_id}),
+            ),
+        );
+        if status != 201 || v["id"] != id.as_str() || v["run"] != x.first_run {
+            self.violations.push(format!(
+                "start {id} again with its request id answered {status}: {v}; the first start \
+                 answered 201 run {}",
+                x.first_run
+            ));
+        }
+        format!("{id} -> {status} {v}")
     }
 
     /// The operator actions.
@@ -295,7 +369,8 @@ impl Run {
             }
             "cancel-child" | "terminate-child" => self.end_child(kind, e, arg),
             "reset" => self.reset(e, arg),
-            "upgrade" => self.upgrade(),
+            "upgrade" => self.upgrade(arg),
+            "start-again" => self.start_again(e),
             "kill" => {
                 self.kill();
                 "SIGKILL, restarted".into()
@@ -315,7 +390,7 @@ impl Run {
             }
             "start" => match self.waiting.pop() {
                 Some(p) => {
-                    self.start_program(p);
+                    self.start_program(p, arg.is_multiple_of(3));
                     format!("{} started", self.execs.last().map_or("", |x| &x.id))
                 }
                 None => "every program runs already".into(),
@@ -441,12 +516,27 @@ impl Run {
             return format!("{id}: nothing to reset (events {first}..={last}, kept from {lo})");
         }
         let to = lo + arg % (last - lo);
+        // Now and then onto a chosen version (once there are two): the kept
+        // part must replay on it, which on v1 fails only past a patch's new
+        // path.
+        let version = match (&self.v2, (arg >> 32) % 4) {
+            (Some(_), 1) => Some(1),
+            (Some(_), 2) => Some(2),
+            _ => None,
+        };
+        let marker_kept = events
+            .iter()
+            .any(|e| index(e) <= to && kind(e) == "patch_marker");
+        let run = self.host.describe(&id)["run"].as_u64().unwrap_or(1);
         let offset = self.host.log().len();
         let (status, v) = self.host.call(
             "POST",
             &format!("/v1/executions/{id}/reset"),
-            Some(json!({"to_event": to, "reason": "verify"})),
+            Some(json!({"to_event": to, "reason": "verify", "version": version})),
         );
+        let refused = v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("do not replay"));
         if status == 200 {
             self.resets.insert(id.clone());
             self.marks.push(Mark {
@@ -455,37 +545,70 @@ impl Run {
                 execution: Some(id.clone()),
                 what: format!("reset of {id} to event {to}"),
             });
+            if let Some(n) = version {
+                let module = if n == 1 {
+                    &self.v1
+                } else {
+                    self.v2.as_ref().unwrap()
+                };
+                let moves = self.moved.entry(id.clone()).or_default();
+                moves.push(([run].into(), module.clone()));
+            }
+        } else if refused && !(version == Some(1) && marker_kept) {
+            self.violations.push(format!(
+                "reset {id} to {to} on {version:?} refused, yet events up to {to} hold no \
+                 patch marker v1 lacks: {status} {v}"
+            ));
         } else if !matches!(status, 400 | 409) {
             self.violations
                 .push(format!("reset {id} to {to} answered {status}: {v}"));
         }
-        format!("{id} to event {to} (events {first}..={last}) -> {status} {v}")
+        format!("{id} to event {to} on {version:?} (events {first}..={last}) -> {status} {v}")
     }
 
-    /// Deploys the second build (once: it becomes the current version) and
-    /// upgrades every running execution to it; v2 replays every history v1
-    /// records, so none may diverge.
-    fn upgrade(&mut self) -> String {
-        if self.v2.is_none() {
-            self.v2 = Some(self.deploy("kitchen-sink-v2"));
-        }
+    /// The first time, deploys the second build (it becomes the current
+    /// version) and upgrades every running execution to it; later, makes v1
+    /// or v2 current and moves the running executions there. v2 replays
+    /// every history v1 records, so none may diverge on the way to v2; on
+    /// the way back to v1 only a run that took a patch's new path may.
+    fn upgrade(&mut self, arg: u64) -> String {
+        let to = match self.v2 {
+            None => {
+                self.v2 = Some(self.deploy("kitchen-sink-v2"));
+                2
+            }
+            Some(_) => {
+                let to = 1 + arg % 2;
+                let (status, v) = self.host.call(
+                    "PUT",
+                    &format!("/v1/workflow-types/{TYPE}/current"),
+                    Some(json!({ "version": to })),
+                );
+                if status != 200 {
+                    self.violations
+                        .push(format!("make v{to} current answered {status}: {v}"));
+                }
+                to
+            }
+        };
         let offset = self.host.log().len();
         let (status, v) = self.host.call(
             "POST",
             &format!("/v1/workflow-types/{TYPE}/upgrade"),
-            Some(json!({"to": 2})),
+            Some(json!({ "to": to })),
         );
         self.marks.push(Mark {
             start: offset,
             end: self.host.log().len(),
             execution: None,
-            what: "upgrade to v2".into(),
+            what: format!("upgrade to v{to}"),
         });
         if status != 200 {
             self.violations
-                .push(format!("upgrade to v2 answered {status}: {v}"));
+                .push(format!("upgrade to v{to} answered {status}: {v}"));
             return format!("-> {status} {v}");
         }
+        let module = v["to_module"].as_str().unwrap_or_default().to_owned();
         let mut moved = BTreeMap::<String, usize>::new();
         for x in v["executions"].as_array().cloned().unwrap_or_default() {
             let outcome = x["outcome"].as_str().unwrap_or_default().to_owned();
@@ -497,23 +620,35 @@ impl Run {
                     r.starts_with("its history kept growing")
                         || r.contains("only running or stalled executions can move")
                 });
-            if !matches!(outcome.as_str(), "moved" | "already-there") && !busy {
+            let patch_path = outcome == "diverged"
+                && to == 1
+                && x["divergence"]["recorded"]
+                    .as_str()
+                    .is_some_and(|r| r.starts_with("take the new path of patch"));
+            if !matches!(outcome.as_str(), "moved" | "already-there") && !busy && !patch_path {
                 self.violations
-                    .push(format!("upgrade to v2: {} {outcome}: {x}", x["id"]));
+                    .push(format!("upgrade to v{to}: {} {outcome}: {x}", x["id"]));
             }
             if outcome == "moved" {
                 let id = x["id"].as_str().unwrap_or_default().to_owned();
                 let run = self.host.describe(&id)["run"].as_u64().unwrap_or(1);
-                let runs = self.moved.entry(id).or_default();
-                runs.insert(run);
-                runs.insert(run.saturating_sub(1).max(1));
+                self.moved
+                    .entry(id)
+                    .or_default()
+                    .push(([run, run.saturating_sub(1).max(1)].into(), module.clone()));
             }
             *moved.entry(outcome).or_default() += 1;
         }
-        format!("to v2 -> {moved:?}")
+        format!("to v{to} -> {moved:?}")
+    }
+
+    /// Instances the host evicted from memory, across its restarts.
+    pub fn evictions(&self) -> u64 {
+        self.evicted_before + self.host.metric("weft_evictions_total") as u64
     }
 
     pub fn kill(&mut self) {
+        self.evicted_before += self.host.metric("weft_evictions_total") as u64;
         let offset = self.host.log().len();
         self.marks.push(Mark {
             start: offset,
@@ -567,7 +702,7 @@ impl Run {
     /// needs, until every execution has ended (or 40 rounds passed).
     pub fn drain(&mut self) {
         while let Some(p) = self.waiting.pop() {
-            self.start_program(p);
+            self.start_program(p, false);
         }
         self.note("drain".into());
         for round in 0..40 {
@@ -582,9 +717,23 @@ impl Run {
                     continue;
                 }
                 let missing = x.program.signal_steps().saturating_sub(x.signals.len());
+                let awaits = x.program.awaits();
+                let uid = format!("d-{}", x.id);
+                let sent = x.updates.iter().any(|u| u.uid == uid);
                 for _ in 0..missing {
                     let line = self.signal(e);
                     self.note(format!("drain signal {line}"));
+                }
+                // One update large enough for every `await` step.
+                if awaits > 0 && !sent {
+                    self.execs[e].updates.push(UpdateSent {
+                        uid,
+                        n: awaits,
+                        answers: Vec::new(),
+                    });
+                    let i = self.execs[e].updates.len() - 1;
+                    let line = self.update(e, i);
+                    self.note(format!("drain update {line}"));
                 }
             }
             self.host.advance(DAY);

@@ -62,6 +62,8 @@ pub struct SeedReport {
     /// Step kinds in the programs drawn.
     pub steps: BTreeMap<&'static str, usize>,
     pub kills: usize,
+    /// Workflow instances the host evicted (and replayed when they woke).
+    pub evictions: u64,
     pub violations: Vec<String>,
     pub elapsed: Duration,
     /// Where the action log (and, after a violation, the host log) went.
@@ -79,14 +81,15 @@ impl SeedReport {
 
     pub fn line(&self) -> String {
         format!(
-            "seed {}: {} programs, {} executions, {} actions ({}), {} kills, {} histories \
-             replayed, violations = {} ({:.1} s)",
+            "seed {}: {} programs, {} executions, {} actions ({}), {} kills, {} evictions, \
+             {} histories replayed, violations = {} ({:.1} s)",
             self.seed,
             self.programs,
             self.executions,
             self.actions.values().sum::<usize>(),
             by_kind(&self.actions),
             self.kills,
+            self.evictions,
             self.replayed,
             self.violations.len(),
             self.elapsed.as_secs_f64()
@@ -221,7 +224,7 @@ pub fn main(args: &[String]) -> i32 {
     let violations: usize = reports.iter().map(|r| r.violations.len()).sum();
     println!(
         "verify: seeds {}, programs {}, executions {}, steps {} ({}), operator actions {} ({}), \
-         kills {}, histories replayed {}, violations = {} ({:.1} min)",
+         kills {}, evictions {}, histories replayed {}, violations = {} ({:.1} min)",
         reports.len(),
         reports.iter().map(|r| r.programs).sum::<usize>(),
         reports.iter().map(|r| r.executions).sum::<usize>(),
@@ -230,6 +233,7 @@ pub fn main(args: &[String]) -> i32 {
         actions.values().sum::<usize>(),
         by_kind(&actions),
         reports.iter().map(|r| r.kills).sum::<usize>(),
+        reports.iter().map(|r| r.evictions).sum::<u64>(),
         reports.iter().map(|r| r.replayed).sum::<usize>(),
         violations,
         started.elapsed().as_secs_f64() / 60.0

@@ -101,6 +101,14 @@ pub fn outcomes(program: &Program, inputs: &Inputs) -> (Vec<Value>, Expected) {
                 Some(s) => format!("signal:{s}").into(),
                 None => return (outcomes, Expected::Blocked),
             },
+            // It passes once the counter reaches the threshold: the updates
+            // applied by the end must have brought it there.
+            Step::Await { at_least } => {
+                if inputs.counter < *at_least {
+                    return (outcomes, Expected::Blocked);
+                }
+                format!("await:{at_least}").into()
+            }
             Step::Patch => {
                 if inputs.patched.contains(id) {
                     format!("patch:new:{}", act("exclaim", &format!("patch{id}"))).into()

@@ -39,6 +39,10 @@ pub enum Step {
     },
     /// Receives the next `sig` signal.
     Signal,
+    /// Waits until updates brought the counter to `at_least`.
+    Await {
+        at_least: u64,
+    },
     /// `shout` in v1; `exclaim` in v2 where `patched("p<id>")` holds.
     Patch,
     /// Flight, hotel, car; `fail`: the car fails and two bookings are undone.
@@ -70,6 +74,7 @@ impl Step {
             Step::SelectTimer { .. } => "select_timer",
             Step::Child { .. } => "child",
             Step::Signal => "signal",
+            Step::Await { .. } => "await",
             Step::Patch => "patch",
             Step::Saga { .. } => "saga",
             Step::Fail { .. } => "fail",
@@ -90,6 +95,7 @@ impl Step {
             Step::Child { program } => json!({"program": program.to_json()}),
             Step::Signal | Step::Patch => json!({}),
             Step::Saga { fail } => json!({ "fail": fail }),
+            Step::Await { at_least } => json!({ "at_least": at_least }),
             Step::Fail { kind } => json!({ "kind": kind }),
         };
         v["do"] = self.kind().into();
@@ -127,6 +133,18 @@ impl Program {
             .collect()
     }
 
+    /// The largest `await` threshold (children hold none).
+    pub fn awaits(&self) -> u64 {
+        self.steps
+            .iter()
+            .filter_map(|(_, s)| match s {
+                Step::Await { at_least } => Some(*at_least),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Every step kind in the tree, for the summary.
     pub fn count_kinds(&self, into: &mut std::collections::BTreeMap<&'static str, usize>) {
         for (_, s) in &self.steps {
@@ -150,7 +168,7 @@ pub fn generate(rng: &mut Rng, depth: u32, next_id: &mut u64) -> Program {
     for i in 0..len {
         *next_id += 1;
         let id = *next_id;
-        //             act flaky charge timer s_act s_tmr child signal patch saga fail
+        //  act flaky charge timer s_act s_tmr child signal patch saga fail await
         let weights = [
             14,
             12,
@@ -164,6 +182,7 @@ pub fn generate(rng: &mut Rng, depth: u32, next_id: &mut u64) -> Program {
             5,
             // Only as the last step, now and then.
             if i + 1 == len { 4 } else { 0 },
+            if depth == 0 { 5 } else { 0 },
         ];
         let step = match rng.weighted(&weights) {
             0 => Step::Act {
@@ -199,8 +218,11 @@ pub fn generate(rng: &mut Rng, depth: u32, next_id: &mut u64) -> Program {
             9 => Step::Saga {
                 fail: rng.chance(40),
             },
-            _ => Step::Fail {
+            10 => Step::Fail {
                 kind: format!("Scripted{id}"),
+            },
+            _ => Step::Await {
+                at_least: rng.range(1, 15),
             },
         };
         steps.push((id, step));
