@@ -1,7 +1,8 @@
 //! The seeded verification runner, briefly: a few fixed seeds of random
 //! kitchen-sink programs under random operator actions (signals, updates,
-//! queries, cancels, terminates, resets, an upgrade, SIGKILLs, the clock),
-//! every end checked against the pure model and every history replayed.
+//! queries, cancels, terminates, resets, upgrades, retried starts,
+//! SIGKILLs, the clock), every end checked against the pure model and every
+//! history replayed.
 //! The long run is `cargo xtask bench verify --seed S --minutes T`; the
 //! runner's source is bench/src/verify, compiled into this test as well.
 
@@ -9,9 +10,9 @@
 #[path = "../../bench/src/verify/mod.rs"]
 mod runner;
 
-/// Seeds whose action sequences cover every action kind (seed 18 alone
-/// makes all fourteen).
-const SEEDS: &[u64] = &[2, 18, 23];
+/// Seeds whose action sequences together make every action kind (seed 12
+/// all but resets, 22 and 24 those too; 24 with small --evict-after-ms).
+const SEEDS: &[u64] = &[12, 22, 24];
 
 #[test]
 fn seeded_programs_under_operator_actions_end_as_the_model_says() {
