@@ -599,17 +599,28 @@ fn effects(run: &Run, v: &mut Vec<String>) {
         let execution = key.split('/').next().unwrap_or_default();
         for pair in seen.windows(2) {
             let ((a, name_a), (b, name_b)) = (pair[0], pair[1]);
-            if name_a != name_b {
-                v.push(format!("effect key {key} used by {name_a} and {name_b}"));
+            // The first copy before the action ended, the second after it
+            // began.
+            let between = |m: &&super::driver::Mark| {
+                a < m.end && b >= m.start && m.execution.as_deref().is_none_or(|x| x == execution)
+            };
+            // A reset runs the rest again on a new timeline: the same handle
+            // (and key) may go to another activity there.
+            let reset = run
+                .marks
+                .iter()
+                .filter(between)
+                .any(|m| m.what.starts_with("reset"));
+            if name_a != name_b && !reset {
+                v.push(format!(
+                    "effect key {key} used by {name_a} and {name_b} with no reset between"
+                ));
             }
-            let explained = run.marks.iter().any(|m| {
-                // The first copy before the action ended, the second after
-                // it began.
-                a < m.end
-                    && b >= m.start
-                    && !m.what.starts_with("upgrade")
-                    && m.execution.as_deref().is_none_or(|x| x == execution)
-            });
+            let explained = run
+                .marks
+                .iter()
+                .filter(between)
+                .any(|m| !m.what.starts_with("upgrade"));
             if !explained {
                 v.push(format!(
                     "effect key {key} ({name_a}) happened again with no kill or reset between \
@@ -622,37 +633,39 @@ fn effects(run: &Run, v: &mut Vec<String>) {
 
 /// Replays every run of every execution offline on the module it ended on:
 /// the execution's module for its last run; for an earlier run the module
-/// its export names (the one it started on), or, for a run an upgrade or a
-/// reset moved, the last module it moved to.
+/// its export names (the one it started on), or the last module an upgrade
+/// or a reset moved it to (when an upgrade met a continue-as-new, either of
+/// the two modules for the runs it may have moved).
 fn replays(run: &Run, recorded: &BTreeMap<String, Recorded>, v: &mut Vec<String>) -> usize {
     let dir = tempfile::tempdir().expect("a scratch directory");
     let mut jobs = Vec::new();
     for r in recorded.values() {
         for (i, h) in r.runs.iter().enumerate() {
             let n = i as u64 + 1;
-            let moved_to = run.moved.get(&r.id).and_then(|moves| {
-                moves
-                    .iter()
-                    .rev()
-                    .find(|(runs, _)| runs.contains(&n))
-                    .map(|(_, m)| m.as_str())
-            });
-            let module = if i + 1 == r.runs.len() {
-                r.module.as_str()
-            } else {
-                moved_to.unwrap_or_else(|| h["module"].as_str().unwrap_or_default())
-            };
-            let Some(file) = run.modules.get(module) else {
-                v.push(format!(
-                    "{} run {}: module {module} is not one the runner deployed",
-                    r.id,
-                    i + 1
-                ));
-                continue;
-            };
-            let path = dir.path().join(format!("{}-{}.json", r.id, i + 1));
+            let mut modules = vec![h["module"].as_str().unwrap_or_default().to_owned()];
+            for (runs, module) in run.moved.get(&r.id).into_iter().flatten() {
+                if runs.len() == 1 && runs.contains(&n) {
+                    modules = vec![module.clone()];
+                } else if runs.contains(&n) {
+                    modules.push(module.clone());
+                }
+            }
+            if i + 1 == r.runs.len() {
+                modules = vec![r.module.clone()];
+            }
+            let mut files = Vec::new();
+            for module in modules {
+                match run.modules.get(&module) {
+                    Some(file) => files.push(file.clone()),
+                    None => v.push(format!(
+                        "{} run {n}: module {module} is not one the runner deployed",
+                        r.id
+                    )),
+                }
+            }
+            let path = dir.path().join(format!("{}-{n}.json", r.id));
             std::fs::write(&path, h.to_string()).expect("write a history");
-            jobs.push((format!("{} run {}", r.id, i + 1), path, file.clone()));
+            jobs.push((format!("{} run {n}", r.id), path, files));
         }
     }
     let weft = weft_e2e::weft_bin();
@@ -662,25 +675,33 @@ fn replays(run: &Run, recorded: &BTreeMap<String, Recorded>, v: &mut Vec<String>
         for _ in 0..2 {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some((what, history, module)) = jobs.get(i) else {
+                let Some((what, history, modules)) = jobs.get(i) else {
                     break;
                 };
-                let out = Command::new(&weft)
-                    .arg("replay")
-                    .arg("--history")
-                    .arg(history)
-                    .arg("--module")
-                    .arg(module)
-                    .output()
-                    .expect("run weft replay");
-                if !out.status.success() {
-                    failures.lock().unwrap().push(format!(
-                        "{what} does not replay on {} ({}): {}{}",
+                let mut tried = Vec::new();
+                let clean = modules.iter().any(|module| {
+                    let out = Command::new(&weft)
+                        .arg("replay")
+                        .arg("--history")
+                        .arg(history)
+                        .arg("--module")
+                        .arg(module)
+                        .output()
+                        .expect("run weft replay");
+                    tried.push(format!(
+                        "on {} ({}): {}{}",
                         module.display(),
                         out.status,
                         String::from_utf8_lossy(&out.stdout).trim(),
                         String::from_utf8_lossy(&out.stderr).trim()
                     ));
+                    out.status.success()
+                });
+                if !clean {
+                    failures
+                        .lock()
+                        .unwrap()
+                        .push(format!("{what} does not replay {}", tried.join("; ")));
                 }
             });
         }

@@ -71,9 +71,8 @@ pub struct Run {
     /// The second build's module, once deployed.
     pub v2: Option<String>,
     /// Executions an upgrade or a reset moved to another module, in order:
-    /// the runs that may have been current then (for an upgrade, the one
-    /// after the move and the one before, in case it continued as new in
-    /// between) and the module. A run ends on the last module it moved to.
+    /// the runs that may have been current then (one, unless it continued
+    /// as new while an upgrade ran) and the module.
     pub moved: BTreeMap<String, Vec<(std::collections::BTreeSet<u64>, String)>>,
     pub marks: Vec<Mark>,
     /// The cancel (202) and terminate (200) the host accepted for children.
@@ -591,6 +590,15 @@ impl Run {
                 to
             }
         };
+        // Each running execution's run before the upgrade: a move lands in
+        // that run unless the execution continued as new meanwhile.
+        let before: BTreeMap<String, u64> = self.host.get("/v1/executions?status=running")
+            ["executions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| Some((x["id"].as_str()?.to_owned(), x["run"].as_u64()?)))
+            .collect();
         let offset = self.host.log().len();
         let (status, v) = self.host.call(
             "POST",
@@ -631,11 +639,12 @@ impl Run {
             }
             if outcome == "moved" {
                 let id = x["id"].as_str().unwrap_or_default().to_owned();
-                let run = self.host.describe(&id)["run"].as_u64().unwrap_or(1);
+                let after = self.host.describe(&id)["run"].as_u64().unwrap_or(1);
+                let first = before.get(&id).copied().unwrap_or(after).min(after);
                 self.moved
                     .entry(id)
                     .or_default()
-                    .push(([run, run.saturating_sub(1).max(1)].into(), module.clone()));
+                    .push(((first..=after).collect(), module.clone()));
             }
             *moved.entry(outcome).or_default() += 1;
         }
@@ -649,10 +658,12 @@ impl Run {
 
     pub fn kill(&mut self) {
         self.evicted_before += self.host.metric("weft_evictions_total") as u64;
-        let offset = self.host.log().len();
+        let start = self.host.log().len();
+        self.host.kill();
+        // Lines the host wrote just before it died are in the file now.
         self.marks.push(Mark {
-            start: offset,
-            end: offset,
+            start,
+            end: self.host.log().len(),
             execution: None,
             what: format!("kill {}", self.kills + 1),
         });
