@@ -38,8 +38,11 @@ pub struct Exec {
     pub cancelled: bool,
     /// A terminate the host accepted (200).
     pub terminated: bool,
-    /// Answers to query `state`.
-    pub queries: Vec<Value>,
+    /// Answers to query `state`, each with the number of resets accepted
+    /// for the execution before it.
+    pub queries: Vec<(usize, Value)>,
+    /// Resets accepted for it.
+    pub resets: usize,
 }
 
 /// Where the host log stood before and after an action that may repeat a
@@ -264,6 +267,7 @@ impl Run {
             cancelled: false,
             terminated: false,
             queries: Vec::new(),
+            resets: 0,
         });
     }
 
@@ -339,7 +343,8 @@ impl Run {
                     Some(json!({"name": "state"})),
                 );
                 if status == 200 {
-                    self.execs[e].queries.push(v["output"].clone());
+                    let resets = self.execs[e].resets;
+                    self.execs[e].queries.push((resets, v["output"].clone()));
                 } else if status != 503 {
                     // The README: "a closed one is replayed to its end and
                     // answers from its final state".
@@ -538,6 +543,7 @@ impl Run {
             .is_some_and(|m| m.contains("do not replay"));
         if status == 200 {
             self.resets.insert(id.clone());
+            self.execs[e].resets += 1;
             self.marks.push(Mark {
                 start: offset,
                 end: self.host.log().len(),
