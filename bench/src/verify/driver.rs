@@ -470,7 +470,9 @@ impl Run {
             &format!("/v1/executions/{id}/updates"),
             Some(json!({"name": "add", "input": n, "update_id": uid, "wait_ms": 3000})),
         );
-        if !matches!(status, 200 | 409) {
+        // 503: the instance could not take it in time ("try again"); what
+        // became of it is read at the end.
+        if !matches!(status, 200 | 409 | 503) {
             self.violations.push(format!(
                 "update {uid} (add {n}) to {id} answered {status}: {v}"
             ));
