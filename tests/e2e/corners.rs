@@ -226,6 +226,27 @@ fn a_retried_start_answers_with_the_first_run() {
     let list = host.get("/v1/executions?workflow_type=hello");
     let n = list["executions"].as_array().map_or(0, Vec::len);
     assert_eq!(n, 2, "two starts, each retried once: {list}");
+    // Another start runs the id again (a second run, still running when
+    // the first request is retried once more): that retry still answers
+    // with the run it started, not a conflict and not the second run.
+    let (status, second) = host.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"workflow_type": "misbehave", "id": "retried-start", "input": {"mode": "sleep"}})),
+    );
+    assert_eq!(status, 201, "{second}");
+    assert_eq!(second["run"], 2, "{second}");
+    let (status, again) = host.call(
+        "POST",
+        "/v1/executions",
+        Some(
+            json!({"workflow_type": "hello", "id": "retried-start", "input": {"name": "once"},
+                    "request_id": "req-Some(\"retried-start\")"}),
+        ),
+    );
+    assert_eq!(status, 201, "{again}");
+    assert_eq!(again["run"], 1, "the run the request started: {again}");
+    assert_eq!(count(&host, "retried-start", "execution_started"), 2);
 }
 
 /// Defect 4: command inputs were not checked against the payload limit and
@@ -359,7 +380,10 @@ fn a_reset_parent_still_hears_from_its_child_and_keeps_its_signals() {
         &format!("/v1/executions/{parent}/signals"),
         Some(json!({"name": "note", "input": 1})),
     );
-    assert_eq!(status, 404, "recorded, and the sender told the name is unknown");
+    assert_eq!(
+        status, 404,
+        "recorded, and the sender told the name is unknown"
+    );
     let (status, v) = host.call(
         "POST",
         &format!("/v1/executions/{parent}/reset"),
@@ -454,4 +478,47 @@ fn a_child_id_taken_between_the_check_and_the_commit_is_recorded_as_not_started(
     assert_eq!(squatter["status"], "running", "{squatter}");
     assert!(squatter["parent"].is_null(), "nobody's child: {squatter}");
     assert_eq!(count(&host, &child, "execution_started"), 1);
+}
+
+/// Found by the verification runner: a query on a terminated execution
+/// (its code stopped at a wait, never returned) failed with "the history
+/// does not replay: reached the end of the history". It is answered at the
+/// wait where the execution was terminated, as it would have been live.
+#[test]
+fn a_terminated_execution_answers_queries_from_where_it_stopped() {
+    let host = Host::start();
+    host.deploy_examples();
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"workflow_type": "subscription", "id": "sub-t", "input": {"customer": "ada", "plan": "basic"}})),
+    );
+    assert_eq!(status, 201, "{v}");
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/sub-t/signals",
+        Some(json!({"name": "change-plan", "input": "pro"})),
+    );
+    assert_eq!(status, 202, "{v}");
+    let query = |h: &Host| {
+        h.call(
+            "POST",
+            "/v1/executions/sub-t/queries",
+            Some(json!({"name": "status"})),
+        )
+    };
+    host.eventually("the plan change is seen", |h| {
+        query(h).1["output"]["plan_changes"] == 1
+    });
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/sub-t/terminate",
+        Some(json!({"reason": "test"})),
+    );
+    assert!(status == 200 || status == 202, "{status} {v}");
+    assert_eq!(host.describe("sub-t")["status"], "terminated");
+    let (status, v) = query(&host);
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["output"]["plan"], "pro", "{v}");
+    assert_eq!(v["output"]["plan_changes"], 1, "{v}");
 }

@@ -179,50 +179,26 @@ impl Engine {
                 &meta.queries,
             )));
         }
-        match record.status {
-            ExecutionStatus::Running => {
-                self.request(&record, RequestKind::Query, name, input).await
+        if record.status == ExecutionStatus::Running {
+            match self
+                .request(&record, RequestKind::Query, name, input.clone())
+                .await
+            {
+                // It closed while the query waited for it: ask its final
+                // state instead.
+                Err(EngineError::Conflict(_)) if self.execution(id)?.status.is_closed() => {}
+                other => return other,
             }
+        }
+        let record = self.execution(id)?;
+        match record.status {
+            ExecutionStatus::Running => Err(EngineError::Unavailable(format!(
+                "execution {id} kept changing while the query waited: try again"
+            ))),
             ExecutionStatus::Completed
             | ExecutionStatus::Failed
             | ExecutionStatus::Cancelled
-            | ExecutionStatus::Terminated => {
-                let events = self.inner.run_history(&record)?;
-                let bytes = self
-                    .inner
-                    .store
-                    .module_bytes(&record.module)?
-                    .ok_or_else(|| {
-                        EngineError::Conflict(format!("module {} is missing", record.module))
-                    })?;
-                let history = HistoryExport {
-                    format: HistoryExport::FORMAT.to_owned(),
-                    execution_id: record.id.to_string(),
-                    workflow_type: record.workflow_type.to_string(),
-                    module: record.module.to_string(),
-                    events,
-                };
-                super::offline::query_closed(
-                    &self.inner.runtime,
-                    record.module,
-                    bytes,
-                    history,
-                    name.to_owned(),
-                    input,
-                )
-                .await
-                .map_err(|e| match e {
-                    super::offline::ClosedQueryError::TimedOut => {
-                        EngineError::Unavailable(format!(
-                            "the query on closed execution {id} was not answered from its final \
-                             state: {e} (a long history, or a busy host): try again later"
-                        ))
-                    }
-                    super::offline::ClosedQueryError::NotAnswered(reason) => EngineError::Conflict(
-                        format!("the query could not be answered from the final state: {reason}"),
-                    ),
-                })
-            }
+            | ExecutionStatus::Terminated => self.query_final(&record, name, input).await,
             ExecutionStatus::Stalled => Err(EngineError::Conflict(format!(
                 "execution {id} is stalled ({}): deploy a fix and upgrade it to query it",
                 record
@@ -231,6 +207,49 @@ impl Engine {
                     .unwrap_or("no reason recorded")
             ))),
         }
+    }
+
+    /// Answers a query from a closed execution's final state: its current
+    /// run replayed in a fresh instance, asked where it ended (after `run`
+    /// returned, or at its last wait if it was terminated there).
+    async fn query_final(
+        &self,
+        record: &ExecutionRecord,
+        name: &str,
+        input: Payload,
+    ) -> Result<Result<Payload, Failure>, EngineError> {
+        let id = &record.id;
+        let events = self.inner.run_history(record)?;
+        let bytes = self
+            .inner
+            .store
+            .module_bytes(&record.module)?
+            .ok_or_else(|| EngineError::Conflict(format!("module {} is missing", record.module)))?;
+        let history = HistoryExport {
+            format: HistoryExport::FORMAT.to_owned(),
+            execution_id: record.id.to_string(),
+            workflow_type: record.workflow_type.to_string(),
+            module: record.module.to_string(),
+            events,
+        };
+        super::offline::query_closed(
+            &self.inner.runtime,
+            record.module,
+            bytes,
+            history,
+            name.to_owned(),
+            input,
+        )
+        .await
+        .map_err(|e| match e {
+            super::offline::ClosedQueryError::TimedOut => EngineError::Unavailable(format!(
+                "the query on closed execution {id} was not answered from its final state: {e} \
+                 (a long history, or a busy host): try again later"
+            )),
+            super::offline::ClosedQueryError::NotAnswered(reason) => EngineError::Conflict(
+                format!("the query could not be answered from the final state: {reason}"),
+            ),
+        })
     }
 
     /// Hands a request to the running instance and waits for its answer.

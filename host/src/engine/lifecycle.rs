@@ -310,6 +310,28 @@ impl Engine {
         self.inner.check_payload("the input", &input)?;
         let (record, started) = self.inner.new_run(workflow_type, input, &opts)?;
         let id = record.id.clone();
+        let request = opts.request_id.as_ref().map(|r| StartRequest {
+            key: format!(
+                "{workflow_type}\0{}\0{r}",
+                opts.id.as_deref().unwrap_or_default()
+            ),
+            retention_ms: self.inner.config.start_request_retention.as_millis() as u64,
+        });
+        // A request already seen answers with the run it started, whatever
+        // the id holds now (a later run, another start's run).
+        if let Some(req) = &request {
+            if let Some((seen, run)) = self
+                .inner
+                .store
+                .start_request(req, self.inner.clock.now_ms())?
+            {
+                return Ok(Started {
+                    id: seen.parse()?,
+                    run,
+                    created: false,
+                });
+            }
+        }
         if let Some(existing) = self.inner.store.execution(&id)? {
             if !existing.status.is_closed() {
                 // A run started before request ids were kept apart.
@@ -332,13 +354,6 @@ impl Engine {
             IdReusePolicy::AllowDuplicateFailedOnly => Reuse::IfNotCompleted,
             IdReusePolicy::RejectDuplicate => Reuse::Never,
         };
-        let request = opts.request_id.as_ref().map(|r| StartRequest {
-            key: format!(
-                "{workflow_type}\0{}\0{r}",
-                opts.id.as_deref().unwrap_or_default()
-            ),
-            retention_ms: self.inner.config.start_request_retention.as_millis() as u64,
-        });
         let out = self
             .inner
             .store

@@ -35,7 +35,17 @@ enum OfflineStop {
 struct OfflineHost {
     replayer: Replayer,
     info: WorkflowInfo,
+    /// A query for a run whose history ends blocked at a wait (terminated,
+    /// not returned): it is delivered at that last wait, as a live instance
+    /// would have answered it there. A run that returned is asked after it
+    /// returns instead.
+    query: Option<(String, Payload)>,
+    /// Its answer, once the guest responded.
+    answer: Option<Result<Payload, Failure>>,
 }
+
+/// The id of the one request an offline replay may deliver.
+const OFFLINE_QUERY: u64 = 1;
 
 impl WorkflowHost for OfflineHost {
     fn start_activity(
@@ -101,6 +111,15 @@ impl WorkflowHost for OfflineHost {
             self.replayer
                 .check_blocking(&handles)
                 .map_err(|d| HostStop(Box::new(OfflineStop::Replay(d.into()))))?;
+            if self.answer.is_none() && !self.replayer.has_recorded_end() {
+                if let Some((name, input)) = self.query.take() {
+                    return Ok(Delivery::Query(crate::wasm::Request {
+                        id: OFFLINE_QUERY,
+                        name,
+                        input,
+                    }));
+                }
+            }
             Err(HostStop(Box::new(OfflineStop::End)))
         })
     }
@@ -147,7 +166,11 @@ impl WorkflowHost for OfflineHost {
         (self.replayer.seen_length(), false)
     }
 
-    fn respond(&mut self, _id: u64, _answer: Result<Payload, Failure>) -> Result<(), HostStop> {
+    fn respond(&mut self, id: u64, answer: Result<Payload, Failure>) -> Result<(), HostStop> {
+        if id == OFFLINE_QUERY && self.query.is_none() && self.answer.is_none() {
+            self.answer = Some(answer);
+            return Ok(());
+        }
         Err(HostStop(Box::new(OfflineStop::Replay(
             super::replay::Misuse::NoRequest.into(),
         ))))
@@ -245,6 +268,8 @@ pub async fn replay(runtime: &Runtime, module: Vec<u8>, history: HistoryExport) 
     let host = OfflineHost {
         replayer: Replayer::new(history.events),
         info,
+        query: None,
+        answer: None,
     };
     let (outcome, host) = runtime
         .run_workflow(&hash, move || Ok(module), input.0, seeding, Box::new(host))
@@ -341,8 +366,10 @@ async fn replay_and_query(
     let host = OfflineHost {
         replayer: Replayer::new(history.events),
         info,
+        query: Some((name.clone(), input.clone())),
+        answer: None,
     };
-    let (outcome, answer, _) = runtime
+    let (outcome, answer, host) = runtime
         .query_closed(
             &module,
             move || Ok(bytes),
@@ -352,6 +379,13 @@ async fn replay_and_query(
             (name, input),
         )
         .await;
+    // A run that ended blocked (terminated) answered at its last wait.
+    let any: Box<dyn std::any::Any> = host;
+    if let Ok(host) = any.downcast::<OfflineHost>() {
+        if let Some(answer) = host.answer {
+            return Ok(answer);
+        }
+    }
     match (outcome, answer) {
         (RunOutcome::Returned(_), Some(answer)) => answer,
         (RunOutcome::Returned(_), None) => Err("the query was not asked".into()),

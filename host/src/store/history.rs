@@ -16,10 +16,10 @@ pub(super) type Outcome = Result<Result<(), OpError>, StoreError>;
 
 /// A start request as `START_REQUESTS` keeps it.
 #[derive(serde::Serialize, serde::Deserialize)]
-struct SeenRequest {
-    execution: String,
-    run: u32,
-    at_ms: u64,
+pub(super) struct SeenRequest {
+    pub execution: String,
+    pub run: u32,
+    pub at_ms: u64,
 }
 
 pub(super) fn create(txn: &WriteTransaction, op: &Op) -> Outcome {

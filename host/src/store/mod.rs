@@ -485,6 +485,27 @@ impl Store {
         })
     }
 
+    /// The run a start request started, if its key was seen `retention_ms`
+    /// before `now_ms` or later: `(execution id, run)`.
+    pub fn start_request(
+        &self,
+        request: &StartRequest,
+        now_ms: u64,
+    ) -> Result<Option<(String, u32)>, StoreError> {
+        self.reading(|txn| {
+            let raw = txn
+                .open_table(tables::START_REQUESTS)?
+                .get(request.key.as_str())?
+                .map(|g| g.value().to_vec());
+            let Some(raw) = raw else {
+                return Ok(None);
+            };
+            let seen: history::SeenRequest = from_json("start request", &raw)?;
+            let fresh = now_ms < seen.at_ms.saturating_add(request.retention_ms);
+            Ok(fresh.then_some((seen.execution, seen.run)))
+        })
+    }
+
     /// The closed runs that still owe their children a parent-close policy.
     #[allow(clippy::type_complexity)]
     pub fn owed_policies(

@@ -628,6 +628,12 @@ impl Replayer {
         })
     }
 
+    /// Whether the recorded run ended (returned, failed, was cancelled or
+    /// continued as new), rather than stopping blocked (terminated, open).
+    pub fn has_recorded_end(&self) -> bool {
+        self.recorded_end().is_some()
+    }
+
     /// The child id the history recorded for the next command, if that
     /// command is a child start: a replayed start keeps the id it was made
     /// with.
