@@ -2,25 +2,36 @@
 //! --ops M [--seeds K | --minutes T]`.
 //!
 //! For each seed it draws N random programs for the kitchen-sink workflow
-//! (tests/fixtures/kitchen-sink), starts them on a real host (manual clock,
-//! a seeded `--evict-after-ms`), and does M random operator actions between
-//! their steps: signals, updates (some repeating an update id), queries,
-//! cancels, terminates, resets, deploying the second build and upgrading to
-//! it, SIGKILL + restart, moving the clock, pauses and late starts. Then it
-//! drives every execution to its end and checks, exactly:
+//! (tests/fixtures/kitchen-sink), starts half of them on a real host (manual
+//! clock, a seeded `--evict-after-ms` and `--max-instances`) and makes M
+//! random operator actions between their steps, each logged to
+//! `$TMPDIR/weft-verify/seed-S/actions.log`: signals, updates (some repeating
+//! an update id), queries, cancels and terminates (of a program or of one of
+//! its children), resets (some onto a chosen version), deploying the second
+//! build and moving executions between the two versions, retried starts with
+//! their request id, late starts (some by signal-with-start), SIGKILL +
+//! restart, moving the clock, pauses. A seed always makes the same actions in
+//! the same order; what the host answers depends on timing. Then it drives
+//! every execution to its end (a day of clock at a time, sending the signals
+//! and updates the programs still wait for) and checks, exactly:
 //!
 //! - every execution ended as the pure model (model.rs) says, given the
-//!   signals and updates that reached it, or as a logged cancel or terminate
-//!   (of it or of an ancestor) explains;
+//!   signals and updates that reached it (and, for a parent, each child's
+//!   end as recorded), or as a logged cancel or terminate of it or of an
+//!   ancestor explains;
 //! - every run's history: one start, nothing after its close, no handle
-//!   completed twice, each child's end reported once and as the child ended,
-//!   each update accepted and completed at most once, the signals recorded in
+//!   completed twice; each child's end reported once and as the child ended;
+//!   each update accepted and completed at most once; the signals recorded in
 //!   the order they were sent;
-//! - updates: a repeated id got the first answer, and the answers add up;
-//! - queries answered a prefix of the final outcomes;
+//! - updates: a repeated id got the first answer, the answers add up, none
+//!   accepted is lost by a continue-as-new; a retried start answers as the
+//!   first did;
+//! - queries answered a prefix of the model's outcomes;
+//! - an upgrade to v2 never diverges (v2 replays v1's histories); back to v1
+//!   only past a patch's new path; a reset onto v1 is refused only then;
 //! - each activity side effect (`effect key=` in the host log) happened once
-//!   per idempotency key, unless a kill, a reset or an upgrade in between
-//!   explains the repeat;
+//!   per idempotency key, unless a kill or a reset in between explains the
+//!   repeat;
 //! - every run's history replays offline (`weft replay`) on its module.
 //!
 //! The e2e test tests/e2e/verify.rs compiles this same module and runs a few
