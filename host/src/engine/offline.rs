@@ -227,6 +227,13 @@ impl OfflineHost {
                     .into(),
                 ))));
             }
+            // A run terminated while its last workflow task's commands were
+            // not yet committed: a query goes on to the task's wait, where
+            // the live instance would have answered it. The commands start
+            // nothing here.
+            if self.query.is_some() {
+                return Ok(handle);
+            }
             return Err(HostStop(Box::new(OfflineStop::End)));
         }
         Ok(handle)

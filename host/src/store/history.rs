@@ -113,7 +113,7 @@ pub(super) fn continue_as_new(txn: &WriteTransaction, op: &Op) -> Outcome {
         return Ok(Err(refused));
     }
     let first = history_len(txn, key)?;
-    let carried = unreceived_signals(txn, key, record.run_start, events)?;
+    let carried = unconsumed(txn, key, record.run_start, events)?;
     let mut history = txn.open_table(HISTORY)?;
     let next_start = first + events.len() as u64;
     let written = events
@@ -145,42 +145,51 @@ pub(super) fn continue_as_new(txn: &WriteTransaction, op: &Op) -> Outcome {
     Ok(Ok(()))
 }
 
-/// The signals of the run starting at `run_start` that no receive of it
-/// took (the n-th receive of a name takes the n-th signal of it), in the
-/// order they were recorded: they move to the next run, so none is lost
-/// when a run continues as new with signals queued. `closing` are the
-/// run's last events, about to be written.
-fn unreceived_signals(
+/// What the run starting at `run_start` was sent and did not take, in the
+/// order it was recorded: signals no receive of it took (the n-th receive
+/// of a name takes the n-th signal of it), and accepted updates whose
+/// handler did not complete. They move to the next run, so none is lost
+/// when a run continues as new with them queued (an update's handler runs
+/// there from its start). `closing` are the run's last events, about to be
+/// written.
+fn unconsumed(
     txn: &WriteTransaction,
     key: &str,
     run_start: u64,
     closing: &[EventKind],
 ) -> Result<Vec<EventKind>, StoreError> {
     let history = txn.open_table(HISTORY)?;
-    let mut signals = Vec::new();
+    let mut sent = Vec::new();
     let mut receives: HashMap<String, usize> = HashMap::new();
-    let mut tally = |kind: &EventKind, signals: &mut Vec<EventKind>| match kind {
-        EventKind::SignalReceived { .. } => signals.push(kind.clone()),
+    let mut completed: std::collections::HashSet<String> = Default::default();
+    let mut tally = |kind: &EventKind, sent: &mut Vec<EventKind>| match kind {
+        EventKind::SignalReceived { .. } | EventKind::UpdateAccepted { .. } => {
+            sent.push(kind.clone())
+        }
         EventKind::SignalAwaited { name, .. } => *receives.entry(name.clone()).or_default() += 1,
+        EventKind::UpdateCompleted { update_id, .. } => {
+            completed.insert(update_id.clone());
+        }
         _ => {}
     };
     for entry in history.range((key, run_start)..=(key, u64::MAX))? {
         let e: Event = from_json("event", entry?.1.value())?;
-        tally(&e.event, &mut signals);
+        tally(&e.event, &mut sent);
     }
     for kind in closing {
-        tally(kind, &mut signals);
+        tally(kind, &mut sent);
     }
     let mut seen: HashMap<String, usize> = HashMap::new();
-    Ok(signals
+    Ok(sent
         .into_iter()
-        .filter(|s| {
-            let EventKind::SignalReceived { name, .. } = s else {
-                return false;
-            };
-            let rank = seen.entry(name.clone()).or_default();
-            *rank += 1;
-            *rank > receives.get(name).copied().unwrap_or(0)
+        .filter(|s| match s {
+            EventKind::SignalReceived { name, .. } => {
+                let rank = seen.entry(name.clone()).or_default();
+                *rank += 1;
+                *rank > receives.get(name).copied().unwrap_or(0)
+            }
+            EventKind::UpdateAccepted { update_id, .. } => !completed.contains(update_id),
+            _ => false,
         })
         .collect())
 }

@@ -421,7 +421,9 @@ async fn completions_of_open_runs_are_indexed_at_open() {
 
 /// Issue 14, defect 13: signals recorded in a run after its last receive
 /// were dropped when it continued as new. They follow the next run's
-/// `execution_started`, in their order; received ones do not.
+/// `execution_started`, in their order; received ones do not. So do
+/// accepted updates whose handler did not complete (found by the
+/// verification runner: their callers waited for a result that never came).
 #[tokio::test]
 async fn continue_as_new_carries_the_unreceived_signals() {
     let (_dir, store) = open();
@@ -431,13 +433,26 @@ async fn continue_as_new_carries_the_unreceived_signals() {
         name: name.into(),
         input: Payload(vec![b'0' + n]),
     };
+    let update = |id: &str| EventKind::UpdateAccepted {
+        update_id: id.into(),
+        name: "bump".into(),
+        input: Payload::default(),
+    };
     let events = vec![
         signal("tick", 1),
+        update("done"),
         signal("other", 1),
+        update("pending"),
         signal("tick", 2),
         EventKind::SignalAwaited {
             handle: 1,
             name: "tick".into(),
+        },
+        EventKind::UpdateCompleted {
+            handle: 2,
+            update_id: "done".into(),
+            output: None,
+            failure: None,
         },
         signal("tick", 3),
     ];
@@ -471,6 +486,7 @@ async fn continue_as_new_carries_the_unreceived_signals() {
         vec![
             started(),
             signal("other", 1),
+            update("pending"),
             signal("tick", 2),
             signal("tick", 3)
         ]
