@@ -264,11 +264,30 @@ impl Engine {
                 record.status
             )));
         }
-        if record.module == target.module {
-            return Ok(UpgradeOutcome::AlreadyThere);
-        }
         for _ in 0..CHECK_ATTEMPTS {
-            let events = self.inner.run_history(record)?;
+            // Read again each time: a run that continued as new since is
+            // checked from its own start, never across the runs.
+            let Some(record) = self.inner.store.execution(&record.id)? else {
+                return Ok(UpgradeOutcome::Failed("it no longer exists".into()));
+            };
+            if record.status.is_closed() {
+                return Ok(UpgradeOutcome::Failed(format!(
+                    "it is {}: only running or stalled executions move",
+                    record.status
+                )));
+            }
+            if record.module == target.module {
+                return Ok(UpgradeOutcome::AlreadyThere);
+            }
+            let events = self.inner.run_history(&record)?;
+            if events.iter().any(|e| {
+                matches!(
+                    e.event,
+                    crate::model::EventKind::ExecutionContinuedAsNew { .. }
+                )
+            }) {
+                continue;
+            }
             let len = record.run_start + events.len() as u64;
             let export = HistoryExport {
                 format: HistoryExport::FORMAT.to_owned(),
