@@ -78,8 +78,11 @@ pub struct Run {
     /// as new while an upgrade ran) and the module.
     pub moved: BTreeMap<String, Vec<(std::collections::BTreeSet<u64>, String)>>,
     pub marks: Vec<Mark>,
-    /// The cancel (202) and terminate (200) the host accepted for children.
-    pub child_ops: BTreeMap<String, (bool, bool)>,
+    /// The cancels (202) and terminates (200) the host accepted for
+    /// children: (the child's run then, cancel, terminate). A parent's reset
+    /// may start the child's id again: an action on an earlier run does not
+    /// reach the later ones.
+    pub child_ops: BTreeMap<String, Vec<(u64, bool, bool)>>,
     /// The executions a reset was accepted for.
     pub resets: std::collections::BTreeSet<String>,
     pub kills: usize,
@@ -423,6 +426,7 @@ impl Run {
         running.sort();
         let id = running[(arg % running.len() as u64) as usize].clone();
         let verb = kind.trim_end_matches("-child");
+        let run = self.host.describe(&id)["run"].as_u64().unwrap_or(1);
         let (status, v) = self.host.call(
             "POST",
             &format!("/v1/executions/{id}/{verb}"),
@@ -430,8 +434,8 @@ impl Run {
         );
         let ops = self.child_ops.entry(id.clone()).or_default();
         match (verb, status) {
-            ("cancel", 202) => ops.0 = true,
-            ("terminate", 200) => ops.1 = true,
+            ("cancel", 202) => ops.push((run, true, false)),
+            ("terminate", 200) => ops.push((run, false, true)),
             (_, 409) => {}
             _ => self
                 .violations
