@@ -145,13 +145,13 @@ pub(super) fn continue_as_new(txn: &WriteTransaction, op: &Op) -> Outcome {
     Ok(Ok(()))
 }
 
-/// What the run starting at `run_start` was sent and did not take, in the
-/// order it was recorded: signals no receive of it took (the n-th receive
-/// of a name takes the n-th signal of it), and accepted updates whose
-/// handler did not complete. They move to the next run, so none is lost
-/// when a run continues as new with them queued (an update's handler runs
-/// there from its start). `closing` are the run's last events, about to be
-/// written.
+/// The signals the run starting at `run_start` was sent and did not take,
+/// in the order they were recorded (the n-th receive of a name takes the
+/// n-th signal of it). They move to the next run, so none is lost when a run
+/// continues as new with signals queued. Accepted updates do not move: a
+/// handler may have started and changed the state the next run starts from,
+/// and running it again there would apply it twice. `closing` are the run's
+/// last events, about to be written.
 fn unconsumed(
     txn: &WriteTransaction,
     key: &str,
@@ -161,15 +161,9 @@ fn unconsumed(
     let history = txn.open_table(HISTORY)?;
     let mut sent = Vec::new();
     let mut receives: HashMap<String, usize> = HashMap::new();
-    let mut completed: std::collections::HashSet<String> = Default::default();
     let mut tally = |kind: &EventKind, sent: &mut Vec<EventKind>| match kind {
-        EventKind::SignalReceived { .. } | EventKind::UpdateAccepted { .. } => {
-            sent.push(kind.clone())
-        }
+        EventKind::SignalReceived { .. } => sent.push(kind.clone()),
         EventKind::SignalAwaited { name, .. } => *receives.entry(name.clone()).or_default() += 1,
-        EventKind::UpdateCompleted { update_id, .. } => {
-            completed.insert(update_id.clone());
-        }
         _ => {}
     };
     for entry in history.range((key, run_start)..=(key, u64::MAX))? {
@@ -188,7 +182,6 @@ fn unconsumed(
                 *rank += 1;
                 *rank > receives.get(name).copied().unwrap_or(0)
             }
-            EventKind::UpdateAccepted { update_id, .. } => !completed.contains(update_id),
             _ => false,
         })
         .collect())
