@@ -499,15 +499,33 @@ fn updates(run: &Run, e: &Exec, r: &Recorded, v: &mut Vec<String>) -> Vec<(Strin
                     .map(move |_| i)
             })
             .collect();
-        let completed: Vec<&Value> = r
-            .of_kind("update_completed")
-            .filter(|x| x["event"]["update_id"] == *uid)
+        // The runs (of its last start) that hold its acceptance and its
+        // completion: continue-as-new carries an accepted update whose
+        // handler did not complete into the next run, once.
+        let completed: Vec<usize> = r
+            .chain()
+            .iter()
+            .enumerate()
+            .flat_map(|(i, h)| {
+                h["events"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|x| kind_of(x) == "update_completed" && x["event"]["update_id"] == *uid)
+                    .map(move |_| i)
+            })
             .collect();
-        if accepted.len() > 1 || completed.len() > 1 {
+        let twice_in_a_run = accepted.windows(2).any(|w| w[0] == w[1]);
+        let after_completion = completed
+            .first()
+            .is_some_and(|c| accepted.iter().any(|a| a > c));
+        let runs_in_a_row = accepted.windows(2).all(|w| w[1] == w[0] + 1);
+        if completed.len() > 1 || twice_in_a_run || after_completion || !runs_in_a_row {
             v.push(format!(
-                "{id}: update {uid} accepted {} times and completed {} times",
-                accepted.len(),
-                completed.len()
+                "{id}: update {uid} accepted in runs {:?} and completed in runs {:?} (of its \
+                 last start)",
+                accepted.iter().map(|i| i + 1).collect::<Vec<_>>(),
+                completed.iter().map(|i| i + 1).collect::<Vec<_>>()
             ));
         }
         let (status, last) =
@@ -518,7 +536,7 @@ fn updates(run: &Run, e: &Exec, r: &Recorded, v: &mut Vec<String>) -> Vec<(Strin
             200 if last["status"] == "completed" => {
                 let out = last["output"].as_u64();
                 match out {
-                    Some(o) if completed.len() == 1 && accepted.len() == 1 => {
+                    Some(o) if completed.len() == 1 && !accepted.is_empty() => {
                         applied.push((uid.clone(), u.n, o))
                     }
                     _ => v.push(format!(
@@ -547,7 +565,7 @@ fn updates(run: &Run, e: &Exec, r: &Recorded, v: &mut Vec<String>) -> Vec<(Strin
             409 => {
                 // Accepted but not run before the execution closed (the
                 // documented answer), unless a continue-as-new dropped it.
-                match accepted.first() {
+                match accepted.last() {
                     None => v.push(format!(
                         "{id}: update {uid} answers 409 ({last}) but was never accepted"
                     )),

@@ -638,7 +638,7 @@ impl Run {
             let busy = outcome == "failed"
                 && x["reason"].as_str().is_some_and(|r| {
                     r.starts_with("its history kept growing")
-                        || r.contains("only running or stalled executions can move")
+                        || r.contains("only running or stalled executions")
                 });
             let patch_path = outcome == "diverged"
                 && to == 1
