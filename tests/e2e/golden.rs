@@ -396,7 +396,9 @@ fn read_json(path: &Path) -> Value {
 }
 
 /// Copies a data directory, leaving out compiled-component caches (they
-/// belong to one build of the host and are rebuilt on demand).
+/// belong to one build of the host and are rebuilt on demand). A fixture
+/// keeps its store gzipped (`weft.redb.gz`: a store file is not something git
+/// should track as is); it is unpacked here under its own name.
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("create the target directory");
     for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())) {
@@ -406,6 +408,16 @@ fn copy_dir(from: &Path, to: &Path) {
             if entry.file_name() != "compiled" {
                 copy_dir(&path, &to.join(entry.file_name()));
             }
+        } else if path.extension().is_some_and(|x| x == "gz") {
+            let out = std::fs::File::create(to.join(path.file_stem().expect("a file name")))
+                .expect("create the unpacked file");
+            let status = std::process::Command::new("gzip")
+                .arg("-dc")
+                .arg(&path)
+                .stdout(out)
+                .status()
+                .expect("run gzip");
+            assert!(status.success(), "gzip -dc {}: {status}", path.display());
         } else {
             std::fs::copy(&path, to.join(entry.file_name()))
                 .unwrap_or_else(|e| panic!("copy {}: {e}", path.display()));
@@ -895,6 +907,12 @@ fn generate(dir: &Path) -> Value {
     let data = host.data_dir();
     stop_gracefully(&host);
     copy_dir(&data, &dir.join("data"));
+    let status = std::process::Command::new("gzip")
+        .arg("-9")
+        .arg(dir.join("data/weft.redb"))
+        .status()
+        .expect("run gzip");
+    assert!(status.success(), "gzip the fixture's store: {status}");
 
     // The modules the histories replay on, and v3 of `order`, which must
     // diverge from a v1 history at its first command.
