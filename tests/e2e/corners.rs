@@ -4,29 +4,18 @@
 //! its fix (issue 14 names the defect); time is injected, never slept through.
 
 use weft_e2e::serde_json::{json, Value};
-use weft_e2e::{guest, Host};
+use weft_e2e::Host;
 
 const HOUR: u64 = 3_600_000;
 
 fn host_with_corners() -> Host {
     let host = Host::start();
-    host.deploy_examples();
-    host.cli_ok(&[
-        "deploy",
-        &guest("corners").to_string_lossy(),
-        "--name",
-        "corners",
-    ]);
+    host.deploy_examples_and_corners();
     host
 }
 
 fn start(host: &Host, id: &str, input: Value) {
-    let (status, v) = host.call(
-        "POST",
-        "/v1/executions",
-        Some(json!({"workflow_type": "corners", "id": id, "input": input})),
-    );
-    assert_eq!(status, 201, "start {id}: {v}");
+    host.start_corners(id, input);
 }
 
 /// The events of every run of `id`, in order.
@@ -265,13 +254,7 @@ fn a_workflow_task_over_the_limits_stalls_and_records_nothing() {
         "--max-pending",
         "20",
     ]);
-    host.deploy_examples();
-    host.cli_ok(&[
-        "deploy",
-        &guest("corners").to_string_lossy(),
-        "--name",
-        "corners",
-    ]);
+    host.deploy_examples_and_corners();
     let cases = [
         ("one-big", 1, 100_000, "--max-payload-kb"),
         ("many-medium", 10, 40_000, "--max-task-kb"),

@@ -6,27 +6,16 @@
 use std::time::{Duration, Instant};
 
 use weft_e2e::serde_json::{json, Value};
-use weft_e2e::{guest, Host};
+use weft_e2e::Host;
 
 fn host_with_corners() -> Host {
     let host = Host::start();
-    host.deploy_examples();
-    host.cli_ok(&[
-        "deploy",
-        &guest("corners").to_string_lossy(),
-        "--name",
-        "corners",
-    ]);
+    host.deploy_examples_and_corners();
     host
 }
 
 fn start(host: &Host, id: &str, input: Value) {
-    let (status, v) = host.call(
-        "POST",
-        "/v1/executions",
-        Some(json!({"workflow_type": "corners", "id": id, "input": input})),
-    );
-    assert_eq!(status, 201, "start {id}: {v}");
+    host.start_corners(id, input);
 }
 
 fn signal_go(host: &Host, id: &str) {

@@ -334,6 +334,27 @@ impl Host {
         }
     }
 
+    /// Deploys every example and the `corners` test fixture (type `corners`).
+    pub fn deploy_examples_and_corners(&self) {
+        self.deploy_examples();
+        self.cli_ok(&[
+            "deploy",
+            &guest("corners").to_string_lossy(),
+            "--name",
+            "corners",
+        ]);
+    }
+
+    /// Starts the `corners` fixture as `id` with `input`.
+    pub fn start_corners(&self, id: &str, input: Value) {
+        let (status, v) = self.call(
+            "POST",
+            "/v1/executions",
+            Some(json!({"workflow_type": "corners", "id": id, "input": input})),
+        );
+        assert_eq!(status, 201, "start {id}: {v}");
+    }
+
     /// A request to the API; returns the status and the JSON (or text) body.
     pub fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         self.call_as(self.token.as_deref(), method, path, body)

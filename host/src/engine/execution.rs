@@ -14,7 +14,7 @@ use super::replay::Replayer;
 use super::{Inner, Msg};
 use crate::model::{EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, Failure, Payload};
 use crate::store::{Close, Op};
-use crate::wasm::{ModuleError, RunOutcome, Seeding, WorkflowInfo};
+use crate::wasm::{ModuleError, RunOutcome, WorkflowInfo};
 
 pub(super) async fn run(inner: Arc<Inner>, id: ExecutionId, mailbox: mpsc::UnboundedReceiver<Msg>) {
     if let Err(e) = run_inner(&inner, &id, mailbox).await {
@@ -40,15 +40,9 @@ async fn run_inner(
     let history = inner.run_history(&record)?;
     // The seed with the generator the run recorded: a host without that
     // generator stalls the run instead of drawing another stream.
-    let seeding = match history.first().map(|e| &e.event) {
-        Some(EventKind::ExecutionStarted { seed, random, .. }) => Seeding {
-            seed: *seed,
-            generator: random.clone(),
-        },
-        _ => {
-            let reason = "the run's history does not start with execution_started";
-            return close(inner, &record, Vec::new(), Close::Stalled(reason.into())).await;
-        }
+    let Some((_, seeding)) = super::offline::run_start(&history) else {
+        let reason = "the run's history does not start with execution_started";
+        return close(inner, &record, Vec::new(), Close::Stalled(reason.into())).await;
     };
     let info = WorkflowInfo {
         workflow_type: record.workflow_type.to_string(),

@@ -240,6 +240,26 @@ impl OfflineHost {
     }
 }
 
+/// What a run's code starts from: the input and the randomness (seed and
+/// generator) its `execution_started` recorded, if the run starts with one.
+pub(super) fn run_start(events: &[crate::model::Event]) -> Option<(Payload, Seeding)> {
+    match &events.first()?.event {
+        EventKind::ExecutionStarted {
+            input,
+            seed,
+            random,
+            ..
+        } => Some((
+            input.clone(),
+            Seeding {
+                seed: *seed,
+                generator: random.clone(),
+            },
+        )),
+        _ => None,
+    }
+}
+
 pub async fn replay(runtime: &Runtime, module: Vec<u8>, history: HistoryExport) -> ReplayReport {
     if history.format != HistoryExport::FORMAT {
         return ReplayReport::Broken(format!(
@@ -247,22 +267,8 @@ pub async fn replay(runtime: &Runtime, module: Vec<u8>, history: HistoryExport) 
             history.format
         ));
     }
-    let (input, seeding) = match history.events.first().map(|e| &e.event) {
-        Some(EventKind::ExecutionStarted {
-            input,
-            seed,
-            random,
-            ..
-        }) => (
-            input.clone(),
-            Seeding {
-                seed: *seed,
-                generator: random.clone(),
-            },
-        ),
-        _ => {
-            return ReplayReport::Broken("the history does not start with execution_started".into())
-        }
+    let Some((input, seeding)) = run_start(&history.events) else {
+        return ReplayReport::Broken("the history does not start with execution_started".into());
     };
     let count = history.events.len();
     let info = WorkflowInfo {
@@ -349,20 +355,8 @@ async fn replay_and_query(
     name: String,
     input: Payload,
 ) -> Result<Result<Payload, Failure>, String> {
-    let (run_input, seeding) = match history.events.first().map(|e| &e.event) {
-        Some(EventKind::ExecutionStarted {
-            input,
-            seed,
-            random,
-            ..
-        }) => (
-            input.clone(),
-            Seeding {
-                seed: *seed,
-                generator: random.clone(),
-            },
-        ),
-        _ => return Err("the history does not start with execution_started".into()),
+    let Some((run_input, seeding)) = run_start(&history.events) else {
+        return Err("the history does not start with execution_started".into());
     };
     let info = WorkflowInfo {
         workflow_type: history.workflow_type.clone(),

@@ -58,6 +58,22 @@ fn closing(id: &ExecutionId, events: Vec<EventKind>, close: Close) -> Op {
     op
 }
 
+/// Continues the first run of `id` as new.
+fn continue_as_new(id: &ExecutionId) -> Op {
+    Op::ContinueAsNew {
+        id: id.clone(),
+        at_ms: 3,
+        events: vec![EventKind::ExecutionContinuedAsNew {
+            input: Payload::default(),
+        }],
+        started: started(),
+        module: ModuleHash::of(b"m"),
+        expect_module: ModuleHash::of(b"m"),
+        expect_resets: 0,
+        owed: Vec::new(),
+    }
+}
+
 fn kinds(store: &Store, id: &ExecutionId) -> Vec<&'static str> {
     store
         .history(id, 0)
@@ -460,18 +476,7 @@ async fn continue_as_new_carries_the_unreceived_signals() {
         .await
         .unwrap()
         .unwrap();
-    let can = Op::ContinueAsNew {
-        id: e.clone(),
-        at_ms: 3,
-        events: vec![EventKind::ExecutionContinuedAsNew {
-            input: Payload::default(),
-        }],
-        started: started(),
-        module: ModuleHash::of(b"m"),
-        expect_module: ModuleHash::of(b"m"),
-        expect_resets: 0,
-        owed: Vec::new(),
-    };
+    let can = continue_as_new(&e);
     store.write(vec![can]).await.unwrap().unwrap();
     let rec = store.execution(&e).unwrap().unwrap();
     let next_run: Vec<EventKind> = store
@@ -704,18 +709,7 @@ async fn a_reset_never_reaches_into_a_closed_run() {
         .await
         .unwrap()
         .unwrap();
-    let can = Op::ContinueAsNew {
-        id: e.clone(),
-        at_ms: 3,
-        events: vec![EventKind::ExecutionContinuedAsNew {
-            input: Payload::default(),
-        }],
-        started: started(),
-        module: ModuleHash::of(b"m"),
-        expect_module: ModuleHash::of(b"m"),
-        expect_resets: 0,
-        owed: Vec::new(),
-    };
+    let can = continue_as_new(&e);
     store.write(vec![can]).await.unwrap().unwrap();
     // Computed on the first run (to event 0) with the length seen after the
     // continue-as-new: still refused.
