@@ -186,6 +186,87 @@ fn an_update_result_outlives_continue_as_new() {
     assert_eq!(count(&host, "upd", "update_accepted"), 1, "applied once");
 }
 
+/// Found by the verification runner (issue 14): an update accepted after
+/// the run's last wait was dropped when the run continued as new, so its
+/// caller never got a result and a run waiting for it waited forever. The
+/// update is paused between its validation and its record while the run
+/// receives a signal and continues as new; that is paused before its commit
+/// until the update is recorded in the closing run.
+#[test]
+fn an_update_accepted_after_the_last_wait_runs_in_the_next_run() {
+    let host = Host::paused_at(
+        &["--manual-clock"],
+        &["update-before-accept", "continue-as-new-before-commit"],
+    );
+    host.deploy_examples_and_corners();
+    start(&host, "carry", json!({"mode": "carry"}));
+    host.eventually("the first run waits for tick", |h| {
+        count(h, "carry", "signal_awaited") == 1
+    });
+    let update = {
+        let url = host.url.clone();
+        std::thread::spawn(move || {
+            let resp = weft_e2e::http()
+                .post(format!("{url}/v1/executions/carry/updates"))
+                .json(&json!({"name": "bump", "input": 7, "update_id": "late", "wait_ms": 60_000}))
+                .send()
+                .expect("update");
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().unwrap_or_default())
+        })
+    };
+    let pause = std::time::Duration::from_secs(30);
+    host.wait_for_log("paused at update-before-accept", 1, pause);
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/carry/signals",
+        Some(json!({"name": "tick", "input": 1})),
+    );
+    assert_eq!(status, 202, "{v}");
+    host.wait_for_log("paused at continue-as-new-before-commit", 1, pause);
+    host.release("update-before-accept");
+    host.eventually("the update is recorded in the closing run", |h| {
+        count(h, "carry", "update_accepted") == 1
+    });
+    host.release("continue-as-new-before-commit");
+    let (status, v) = update.join().expect("the update call");
+    assert_eq!(status, 200, "the update ran in the next run: {v}");
+    assert_eq!(v["output"], 7, "{v}");
+    let r = host.wait_result("carry");
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(r["output"], 7, "{r}");
+    assert_eq!(host.describe("carry")["run"], 2);
+    assert_eq!(count(&host, "carry", "update_completed"), 1, "applied once");
+}
+
+/// An update whose handler continues as new never finishes, and it does
+/// not move to the next run (its handler ran in part): its caller, and a
+/// retry with its id, get a conflict that says so instead of waiting for a
+/// result that cannot come.
+#[test]
+fn an_update_abandoned_by_continue_as_new_answers_a_conflict() {
+    let host = host_with_corners();
+    start(&host, "restart", json!({"mode": "carry"}));
+    host.eventually("the first run waits for tick", |h| {
+        count(h, "restart", "signal_awaited") == 1
+    });
+    let body = json!({"name": "restart", "input": null, "update_id": "r-1", "wait_ms": 10_000});
+    for attempt in ["the call", "its retry"] {
+        let (status, v) = host.call("POST", "/v1/executions/restart/updates", Some(body.clone()));
+        assert_eq!(status, 409, "{attempt}: {v}");
+        assert!(v.to_string().contains("continued as new"), "{attempt}: {v}");
+    }
+    assert_eq!(host.describe("restart")["run"], 2);
+    assert_eq!(count(&host, "restart", "update_accepted"), 1, "not moved");
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/restart/updates",
+        Some(json!({"name": "bump", "input": 2, "wait_ms": 10_000})),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(host.wait_result("restart")["output"], 2);
+}
+
 /// Defect 5: a start's request id was compared only while the first run was
 /// running (and not at all without an explicit id), so a client retrying
 /// after the first run completed started a second run of the business logic.

@@ -158,5 +158,8 @@ fn an_evicted_execution_is_replayed_when_it_wakes() {
             .unwrap_or_else(|| panic!("no {name} in {metrics}"))
     };
     assert!(value("weft_evictions_total") >= 1, "{metrics}");
-    assert!(value("weft_replayed_events_total") >= 3, "{metrics}");
+    // At least the wake after the sleep replays: the timer's start is
+    // issued again and its firing delivered again. (Whether the instance
+    // is evicted again while its activity runs depends on timing.)
+    assert!(value("weft_replayed_events_total") >= 2, "{metrics}");
 }

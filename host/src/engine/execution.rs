@@ -202,6 +202,7 @@ async fn continue_as_new(
             return stall(inner, record, format!("could not continue as new: {e}")).await;
         }
     };
+    crate::pause::point("continue-as-new-before-commit").await;
     let out = inner
         .store
         .write(vec![Op::ContinueAsNew {
@@ -213,6 +214,7 @@ async fn continue_as_new(
             expect_module: record.module,
             expect_resets: record.resets,
             owed: owed.clone(),
+            delivered_updates: driver.replayer.delivered_updates().to_vec(),
         }])
         .await?;
     inner.forget(&record.id);

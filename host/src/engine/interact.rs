@@ -351,6 +351,7 @@ impl Engine {
             if let Op::Append { unique_update, .. } = &mut op {
                 *unique_update = Some(update_id.clone());
             }
+            crate::pause::point("update-before-accept").await;
             match self.inner.store.write(vec![op]).await? {
                 Ok(()) | Err(OpError::DuplicateUpdate(_)) => {}
                 Err(e) => return Err(e.into()),
@@ -372,13 +373,21 @@ impl Engine {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let record = self.execution(id)?;
-            let found =
-                self.find_update(&record.id, update_id)?
+            let (found, abandoned) =
+                self.update_standing(&record.id, update_id)?
                     .ok_or_else(|| EngineError::NotFound {
                         what: "update",
                         name: update_id.to_owned(),
                         hint: " for this execution",
                     })?;
+            if abandoned {
+                return Err(EngineError::Conflict(format!(
+                    "update {update_id} was running when its run of execution {id} continued \
+                     as new; its handler did not finish and does not run again (send it with a \
+                     new update id if it must run, and finish update handlers before continuing \
+                     as new)"
+                )));
+            }
             if let UpdateStatus::Completed(_) = &found {
                 return Ok(UpdateOutcome {
                     update_id: update_id.to_owned(),
@@ -403,18 +412,37 @@ impl Engine {
         }
     }
 
+    /// Where update `update_id` stands across the execution's runs. An
+    /// update whose handler had started and not finished when its run
+    /// continued as new is abandoned: it does not move (it may have changed
+    /// the state the next run starts from), so it never completes.
     fn find_update(
         &self,
         id: &ExecutionId,
         update_id: &str,
     ) -> Result<Option<UpdateStatus>, EngineError> {
+        self.update_standing(id, update_id)
+            .map(|found| found.map(|(status, _)| status))
+    }
+
+    /// `find_update`, and whether the update was abandoned.
+    fn update_standing(
+        &self,
+        id: &ExecutionId,
+        update_id: &str,
+    ) -> Result<Option<(UpdateStatus, bool)>, EngineError> {
         let mut status = None;
         // Every run: an update completed just before a continue-as-new is
         // still answered, and its retry is still a duplicate.
         for e in self.inner.store.history(id, 0)? {
             match e.event {
                 EventKind::UpdateAccepted { update_id: u, .. } if u == update_id => {
-                    status = Some(UpdateStatus::Accepted);
+                    status = Some((UpdateStatus::Accepted, false));
+                }
+                EventKind::ExecutionContinuedAsNew { .. } => {
+                    if let Some((UpdateStatus::Accepted, abandoned)) = &mut status {
+                        *abandoned = true;
+                    }
                 }
                 EventKind::UpdateCompleted {
                     update_id: u,
@@ -422,10 +450,11 @@ impl Engine {
                     failure,
                     ..
                 } if u == update_id => {
-                    status = Some(UpdateStatus::Completed(match failure {
+                    let result = match failure {
                         Some(f) => Err(f),
                         None => Ok(output.unwrap_or_default()),
-                    }));
+                    };
+                    status = Some((UpdateStatus::Completed(result), false));
                 }
                 _ => {}
             }

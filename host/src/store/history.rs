@@ -99,6 +99,7 @@ pub(super) fn continue_as_new(txn: &WriteTransaction, op: &Op) -> Outcome {
         expect_module,
         expect_resets,
         owed,
+        delivered_updates,
     } = op
     else {
         unreachable!("continue_as_new takes ContinueAsNew")
@@ -113,7 +114,7 @@ pub(super) fn continue_as_new(txn: &WriteTransaction, op: &Op) -> Outcome {
         return Ok(Err(refused));
     }
     let first = history_len(txn, key)?;
-    let carried = unconsumed(txn, key, record.run_start, events)?;
+    let carried = unconsumed(txn, key, record.run_start, events, delivered_updates)?;
     let mut history = txn.open_table(HISTORY)?;
     let next_start = first + events.len() as u64;
     let written = events
@@ -145,25 +146,34 @@ pub(super) fn continue_as_new(txn: &WriteTransaction, op: &Op) -> Outcome {
     Ok(Ok(()))
 }
 
-/// The signals the run starting at `run_start` was sent and did not take,
-/// in the order they were recorded (the n-th receive of a name takes the
-/// n-th signal of it). They move to the next run, so none is lost when a run
-/// continues as new with signals queued. Accepted updates do not move: a
-/// handler may have started and changed the state the next run starts from,
-/// and running it again there would apply it twice. `closing` are the run's
-/// last events, about to be written.
+/// What the run starting at `run_start` was sent and did not take, in the
+/// order it was recorded: signals no receive of it took (the n-th receive of
+/// a name takes the n-th signal of it), and accepted updates its code was
+/// never handed (not in `delivered`: recorded after the run's last wait, or
+/// never taken by one). They move to the next run, so none is lost when a
+/// run continues as new with them queued. A delivered update does not move,
+/// even if its handler did not complete: it may have changed the state the
+/// next run starts from, and running it again would apply it twice.
+/// `closing` are the run's last events, about to be written.
 fn unconsumed(
     txn: &WriteTransaction,
     key: &str,
     run_start: u64,
     closing: &[EventKind],
+    delivered: &[String],
 ) -> Result<Vec<EventKind>, StoreError> {
     let history = txn.open_table(HISTORY)?;
     let mut sent = Vec::new();
     let mut receives: HashMap<String, usize> = HashMap::new();
+    let mut completed: std::collections::HashSet<String> = Default::default();
     let mut tally = |kind: &EventKind, sent: &mut Vec<EventKind>| match kind {
-        EventKind::SignalReceived { .. } => sent.push(kind.clone()),
+        EventKind::SignalReceived { .. } | EventKind::UpdateAccepted { .. } => {
+            sent.push(kind.clone())
+        }
         EventKind::SignalAwaited { name, .. } => *receives.entry(name.clone()).or_default() += 1,
+        EventKind::UpdateCompleted { update_id, .. } => {
+            completed.insert(update_id.clone());
+        }
         _ => {}
     };
     for entry in history.range((key, run_start)..=(key, u64::MAX))? {
@@ -181,6 +191,9 @@ fn unconsumed(
                 let rank = seen.entry(name.clone()).or_default();
                 *rank += 1;
                 *rank > receives.get(name).copied().unwrap_or(0)
+            }
+            EventKind::UpdateAccepted { update_id, .. } => {
+                !completed.contains(update_id) && !delivered.contains(update_id)
             }
             _ => false,
         })

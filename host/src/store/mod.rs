@@ -96,6 +96,11 @@ pub enum Op {
         expect_resets: u32,
         /// What the closing run owes its children (see `Append::owed`).
         owed: Vec<(String, ParentClosePolicy)>,
+        /// The updates the closing run's code was handed. The run's other
+        /// accepted updates (recorded after its last wait, or never taken
+        /// by one) move to the next run; these do not, since their
+        /// handlers may have started.
+        delivered_updates: Vec<String>,
     },
     /// Appends events (the store numbers them), adds and removes timer rows,
     /// and optionally closes or stalls the execution: one state change.

@@ -201,6 +201,8 @@ pub struct Replayer {
     /// these, not at the whole history.
     waiting: BTreeSet<usize>,
     delivered: BTreeSet<u64>,
+    /// The ids of the updates handed to the code, in order.
+    delivered_updates: Vec<String>,
     /// Commands the code issued so far in this instance.
     issued: u64,
     /// Issued beyond the history and not yet committed.
@@ -250,6 +252,7 @@ impl Replayer {
             commands: Vec::new(),
             waiting: BTreeSet::new(),
             delivered: BTreeSet::new(),
+            delivered_updates: Vec::new(),
             issued: 0,
             new_commands: Vec::new(),
             now_ms,
@@ -348,6 +351,13 @@ impl Replayer {
     /// the code live and in replay.
     pub fn seen_length(&self) -> u64 {
         1 + self.issued + self.deliveries
+    }
+
+    /// The ids of the updates handed to the code so far in this run: a
+    /// continue-as-new carries the run's other accepted updates (never
+    /// delivered, so their handlers never started) into the next run.
+    pub fn delivered_updates(&self) -> &[String] {
+        &self.delivered_updates
     }
 
     /// The run's events known now (recorded or about to be).
@@ -511,11 +521,14 @@ impl Replayer {
                 update_id,
                 name,
                 input,
-            } => Delivered::Update {
-                update_id: update_id.clone(),
-                name: name.clone(),
-                input: input.clone(),
-            },
+            } => {
+                self.delivered_updates.push(update_id.clone());
+                Delivered::Update {
+                    update_id: update_id.clone(),
+                    name: name.clone(),
+                    input: input.clone(),
+                }
+            }
             EventKind::CancelRequested { reason } => Delivered::Cancel {
                 reason: reason.clone(),
             },
