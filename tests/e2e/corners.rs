@@ -586,3 +586,50 @@ fn a_terminated_execution_answers_queries_from_where_it_stopped() {
     assert_eq!(v["output"]["plan"], "pro", "{v}");
     assert_eq!(v["output"]["plan_changes"], 1, "{v}");
 }
+
+/// Found by the verification runner (issue 14): a run terminated while its
+/// last task was continuing as new (the continue-as-new not yet committed)
+/// answered queries with "reached the end of the history": the replay for
+/// the query met the continue-as-new, which never returns, before any wait.
+/// The query is answered at the wait before that task, as the live
+/// instance would have answered it.
+#[test]
+fn a_run_terminated_while_continuing_as_new_answers_queries() {
+    let host = Host::paused_at(&["--manual-clock"], &["continue-as-new-before-commit"]);
+    host.deploy_examples_and_corners();
+    start(&host, "can-t", json!({"mode": "carry"}));
+    host.eventually("the first run waits for tick", |h| {
+        count(h, "can-t", "signal_awaited") == 1
+    });
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/can-t/signals",
+        Some(json!({"name": "tick", "input": 1})),
+    );
+    assert_eq!(status, 202, "{v}");
+    host.wait_for_log(
+        "paused at continue-as-new-before-commit",
+        1,
+        std::time::Duration::from_secs(30),
+    );
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/can-t/terminate",
+        Some(json!({"reason": "test"})),
+    );
+    assert!(status == 200 || status == 202, "{status} {v}");
+    host.release("continue-as-new-before-commit");
+    assert_eq!(host.describe("can-t")["status"], "terminated");
+    assert_eq!(
+        host.describe("can-t")["run"],
+        1,
+        "the continue-as-new was refused"
+    );
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/can-t/queries",
+        Some(json!({"name": "draw"})),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert!(v["output"].is_string(), "{v}");
+}

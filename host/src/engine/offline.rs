@@ -42,6 +42,12 @@ struct OfflineHost {
     query: Option<(String, Payload)>,
     /// Its answer, once the guest responded.
     answer: Option<Result<Payload, Failure>>,
+    /// Deliver the query at the wait reached after this many deliveries,
+    /// before delivering more (see `replay_and_query`).
+    query_after: Option<u64>,
+    /// With a query: how many deliveries the code had when it continued as
+    /// new in a run that did not record that (terminated first).
+    unrecorded_continue_as_new: Option<u64>,
 }
 
 /// The id of the one request an offline replay may deliver.
@@ -88,6 +94,11 @@ impl WorkflowHost for OfflineHost {
         handles: Vec<u64>,
     ) -> Pin<Box<dyn Future<Output = Result<Delivery, HostStop>> + Send + '_>> {
         Box::pin(async move {
+            if self.query_after == Some(self.replayer.deliveries()) && self.answer.is_none() {
+                if let Some(query) = self.take_query() {
+                    return Ok(query);
+                }
+            }
             let next = self
                 .replayer
                 .next_delivery(&handles)
@@ -112,12 +123,8 @@ impl WorkflowHost for OfflineHost {
                 .check_blocking(&handles)
                 .map_err(|d| HostStop(Box::new(OfflineStop::Replay(d.into()))))?;
             if self.answer.is_none() && !self.replayer.has_recorded_end() {
-                if let Some((name, input)) = self.query.take() {
-                    return Ok(Delivery::Query(crate::wasm::Request {
-                        id: OFFLINE_QUERY,
-                        name,
-                        input,
-                    }));
+                if let Some(query) = self.take_query() {
+                    return Ok(query);
                 }
             }
             Err(HostStop(Box::new(OfflineStop::End)))
@@ -157,7 +164,12 @@ impl WorkflowHost for OfflineHost {
     fn continue_as_new(&mut self, _input: Payload) -> HostStop {
         // The run ends here, and must end where the recorded one did.
         match self.replayer.check_continue_as_new() {
-            Ok(()) => HostStop(Box::new(OfflineStop::End)),
+            Ok(()) => {
+                if self.query.is_some() && !self.replayer.has_recorded_end() {
+                    self.unrecorded_continue_as_new = Some(self.replayer.deliveries());
+                }
+                HostStop(Box::new(OfflineStop::End))
+            }
             Err(d) => HostStop(Box::new(OfflineStop::Replay(d.into()))),
         }
     }
@@ -201,6 +213,27 @@ impl WorkflowHost for OfflineHost {
 }
 
 impl OfflineHost {
+    fn new(replayer: Replayer, info: WorkflowInfo, query: Option<(String, Payload)>) -> Self {
+        Self {
+            replayer,
+            info,
+            query,
+            answer: None,
+            query_after: None,
+            unrecorded_continue_as_new: None,
+        }
+    }
+
+    /// The query, as the delivery that asks it (once).
+    fn take_query(&mut self) -> Option<Delivery> {
+        let (name, input) = self.query.take()?;
+        Some(Delivery::Query(crate::wasm::Request {
+            id: OFFLINE_QUERY,
+            name,
+            input,
+        }))
+    }
+
     fn issue(&mut self, command: Command) -> Result<u64, HostStop> {
         let closed = self.replayer.history().iter().any(|e| {
             matches!(
@@ -278,12 +311,7 @@ pub async fn replay(runtime: &Runtime, module: Vec<u8>, history: HistoryExport) 
         started_at_ms: history.events[0].at_ms,
     };
     let hash = ModuleHash::of(&module);
-    let host = OfflineHost {
-        replayer: Replayer::new(history.events),
-        info,
-        query: None,
-        answer: None,
-    };
+    let host = OfflineHost::new(Replayer::new(history.events), info, None);
     let (outcome, host) = runtime
         .run_workflow(&hash, move || Ok(module), input.0, seeding, Box::new(host))
         .await;
@@ -355,6 +383,60 @@ async fn replay_and_query(
     name: String,
     input: Payload,
 ) -> Result<Result<Payload, Failure>, String> {
+    let first = ask_closed(
+        runtime,
+        &module,
+        bytes.clone(),
+        &history,
+        &name,
+        &input,
+        None,
+    )
+    .await?;
+    match first {
+        Asked::Answered(answer) => Ok(answer),
+        // The run was terminated while its last task was continuing as new:
+        // the live instance answered at the wait before that task's
+        // delivery, so the query goes there on a second replay.
+        Asked::ContinuedAsNew(deliveries) if deliveries > 0 => {
+            let again = ask_closed(
+                runtime,
+                &module,
+                bytes,
+                &history,
+                &name,
+                &input,
+                Some(deliveries - 1),
+            )
+            .await?;
+            match again {
+                Asked::Answered(answer) => Ok(answer),
+                Asked::ContinuedAsNew(_) => Err("the query was not asked".into()),
+            }
+        }
+        Asked::ContinuedAsNew(_) => {
+            Err("the run was terminated before its first wait, where a query is answered".into())
+        }
+    }
+}
+
+/// How one replay of a closed run for a query ended.
+enum Asked {
+    Answered(Result<Payload, Failure>),
+    /// The code continued as new, after this many deliveries, in a run that
+    /// did not record it, before the query was asked.
+    ContinuedAsNew(u64),
+}
+
+async fn ask_closed(
+    runtime: &Runtime,
+    module: &ModuleHash,
+    bytes: Vec<u8>,
+    history: &HistoryExport,
+    name: &str,
+    input: &Payload,
+    query_after: Option<u64>,
+) -> Result<Asked, String> {
     let Some((run_input, seeding)) = run_start(&history.events) else {
         return Err("the history does not start with execution_started".into());
     };
@@ -364,31 +446,34 @@ async fn replay_and_query(
         module: history.module.clone(),
         started_at_ms: history.events[0].at_ms,
     };
-    let host = OfflineHost {
-        replayer: Replayer::new(history.events),
+    let mut host = OfflineHost::new(
+        Replayer::new(history.events.clone()),
         info,
-        query: Some((name.clone(), input.clone())),
-        answer: None,
-    };
+        Some((name.to_owned(), input.clone())),
+    );
+    host.query_after = query_after;
     let (outcome, answer, host) = runtime
         .query_closed(
-            &module,
+            module,
             move || Ok(bytes),
             run_input.0,
             seeding,
             Box::new(host),
-            (name, input),
+            (name.to_owned(), input.clone()),
         )
         .await;
     // A run that ended blocked (terminated) answered at its last wait.
     let any: Box<dyn std::any::Any> = host;
     if let Ok(host) = any.downcast::<OfflineHost>() {
         if let Some(answer) = host.answer {
-            return Ok(answer);
+            return Ok(Asked::Answered(answer));
+        }
+        if let Some(deliveries) = host.unrecorded_continue_as_new {
+            return Ok(Asked::ContinuedAsNew(deliveries));
         }
     }
     match (outcome, answer) {
-        (RunOutcome::Returned(_), Some(answer)) => answer,
+        (RunOutcome::Returned(_), Some(answer)) => answer.map(Asked::Answered),
         (RunOutcome::Returned(_), None) => Err("the query was not asked".into()),
         (RunOutcome::Stopped(s), _) => Err(format!("the history does not replay: {s}")),
         (RunOutcome::Trapped(r), _) => Err(format!("the history does not replay: {r}")),

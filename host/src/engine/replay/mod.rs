@@ -353,6 +353,11 @@ impl Replayer {
         1 + self.issued + self.deliveries
     }
 
+    /// How many events were delivered to the code so far.
+    pub fn deliveries(&self) -> u64 {
+        self.deliveries
+    }
+
     /// The ids of the updates handed to the code so far in this run: a
     /// continue-as-new carries the run's other accepted updates (never
     /// delivered, so their handlers never started) into the next run.
