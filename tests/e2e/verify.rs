@@ -11,8 +11,13 @@
 mod runner;
 
 /// Seeds whose action sequences together make every action kind (seed 12
-/// all but resets, 22 and 24 those too; 24 with small --evict-after-ms).
-const SEEDS: &[u64] = &[12, 22, 24];
+/// all but resets, 22 and 24 those too; 24 with small --evict-after-ms),
+/// and seed 14, whose signals queue in runs that continue as new. With a
+/// defect reintroduced this short run fails for: appends that skip the
+/// status check (issue 14, defect 7: seed 22), idempotency keys without the
+/// run (defect 3: seeds 22 and 24) and signals dropped at continue-as-new
+/// (defect 13: seed 14).
+const SEEDS: &[u64] = &[12, 22, 24, 14];
 
 #[test]
 fn seeded_programs_under_operator_actions_end_as_the_model_says() {
