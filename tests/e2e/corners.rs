@@ -633,3 +633,41 @@ fn a_run_terminated_while_continuing_as_new_answers_queries() {
     assert_eq!(status, 200, "{v}");
     assert!(v["output"].is_string(), "{v}");
 }
+
+/// Found while building timer cancellation (issue 15): a cancellation
+/// requested while the workflow's task was starting a timer (the request
+/// cancelled the timers pending then, none) left that timer running, and
+/// the workflow, told of the cancellation while it waited on the timer,
+/// slept on. The task is paused before its commit while the cancellation is
+/// requested; the timer it starts is cancelled when the cancellation is
+/// delivered.
+#[test]
+fn a_timer_started_while_a_cancellation_was_requested_is_cancelled() {
+    let host = Host::paused_at(&["--manual-clock"], &["task-before-commit"]);
+    host.deploy_examples_and_corners();
+    start(&host, "nap", json!({"mode": "nap", "timeout_ms": HOUR}));
+    host.wait_for_log(
+        "paused at task-before-commit",
+        1,
+        std::time::Duration::from_secs(30),
+    );
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/nap/cancel",
+        Some(json!({"reason": "not now"})),
+    );
+    assert!(status == 200 || status == 202, "{status} {v}");
+    host.release("task-before-commit");
+    let r = host.wait_result("nap");
+    assert_eq!(r["status"], "cancelled", "{r}");
+    assert_eq!(
+        host.event_kinds("nap"),
+        [
+            "execution_started",
+            "cancel_requested",
+            "timer_started",
+            "timer_cancelled",
+            "execution_cancelled"
+        ]
+    );
+}

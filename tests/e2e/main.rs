@@ -4,6 +4,7 @@
 
 mod activities;
 mod actors;
+mod api;
 mod bad_input;
 mod basics;
 mod composition;

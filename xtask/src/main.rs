@@ -143,6 +143,14 @@ const POLYGLOT: &[(&str, &str, &str, &str)] = &[
         "activity",
         "examples/js/activities/activities.js",
     ),
+    // Test fixtures: the workflow API in each language (tests/e2e/api.rs).
+    ("py-api", "python", "workflow", "tests/fixtures/py-api"),
+    (
+        "js-api",
+        "js",
+        "workflow",
+        "tests/fixtures/js-api/workflow.js",
+    ),
 ];
 
 type Result<T = ()> = std::result::Result<T, String>;

@@ -252,10 +252,15 @@ impl<W: 'static> Ctx<W> {
         Pending::new(runtime::start_activity(name, &bytes, &options.to_wit()))
     }
 
-    /// Cancels a pending activity: the host stops it (it learns so at its
-    /// next heartbeat) and joining it yields a `cancelled` failure.
-    pub fn cancel<T>(&mut self, activity: &Pending<T>) {
-        runtime::cancel(activity.handle);
+    /// Cancels what `pending` started. An activity: the host stops it (it
+    /// learns so at its next heartbeat) and joining it yields a `cancelled`
+    /// failure. A timer: it completes at once with a `cancelled` failure
+    /// (the history records `timer_cancel_requested` and `timer_cancelled`).
+    /// A child: the child is asked to cancel (as `weft cancel` would), and
+    /// joining it yields how the child ended, `cancelled` when it honoured
+    /// the request. Cancelling something already done changes nothing.
+    pub fn cancel<T>(&mut self, pending: &Pending<T>) {
+        runtime::cancel(pending.handle);
     }
 
     /// Starts a durable timer that fires after `d` of workflow time.

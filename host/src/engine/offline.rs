@@ -72,7 +72,7 @@ impl WorkflowHost for OfflineHost {
     }
 
     fn cancel_activity(&mut self, target: u64) -> Result<(), HostStop> {
-        self.issue(Command::CancelActivity { target }).map(|_| ())
+        self.issue(Command::Cancel { target }).map(|_| ())
     }
 
     fn patched(&mut self, patch_id: String) -> Result<bool, HostStop> {

@@ -131,6 +131,18 @@ pub enum EventKind {
     TimerCancelled {
         handle: u64,
     },
+    /// The workflow cancelled timer `target` (a command). If the timer was
+    /// pending, its `timer_cancelled` follows in the same write.
+    TimerCancelRequested {
+        handle: u64,
+        target: u64,
+    },
+    /// The workflow asked child `target` to cancel (a command); the child's
+    /// end completes the child's handle as usual.
+    ChildCancelRequested {
+        handle: u64,
+        target: u64,
+    },
     /// `weft cancel`: delivered at the workflow's next wait.
     CancelRequested {
         reason: String,
@@ -202,7 +214,9 @@ impl EventKind {
             | Self::SignalAwaited { handle, .. }
             | Self::UpdateCompleted { handle, .. }
             | Self::ChildStarted { handle, .. }
-            | Self::ActivityCancelRequested { handle, .. } => Some(*handle),
+            | Self::ActivityCancelRequested { handle, .. }
+            | Self::TimerCancelRequested { handle, .. }
+            | Self::ChildCancelRequested { handle, .. } => Some(*handle),
             _ => None,
         }
     }
@@ -263,6 +277,8 @@ impl EventKind {
             Self::ActivityCancelRequested { .. } => "activity_cancel_requested",
             Self::ChildCompleted { .. } => "child_completed",
             Self::TimerCancelled { .. } => "timer_cancelled",
+            Self::TimerCancelRequested { .. } => "timer_cancel_requested",
+            Self::ChildCancelRequested { .. } => "child_cancel_requested",
             Self::CancelRequested { .. } => "cancel_requested",
             Self::ExecutionContinuedAsNew { .. } => "execution_continued_as_new",
             Self::ExecutionCancelled { .. } => "execution_cancelled",
@@ -315,6 +331,12 @@ impl EventKind {
             Self::TimerCancelled { handle } => format!("timer_cancelled #{handle}"),
             Self::ActivityCancelRequested { handle, target } => {
                 format!("activity_cancel_requested #{handle} of #{target}")
+            }
+            Self::TimerCancelRequested { handle, target } => {
+                format!("timer_cancel_requested #{handle} of #{target}")
+            }
+            Self::ChildCancelRequested { handle, target } => {
+                format!("child_cancel_requested #{handle} of #{target}")
             }
             Self::CancelRequested { reason } => format!("cancel_requested {reason}"),
             Self::ExecutionContinuedAsNew { input } => {

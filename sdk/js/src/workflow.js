@@ -375,7 +375,11 @@ export class Ctx {
     return new Pending(this, handle, `activity \`${name}\``);
   }
 
-  /** Cancels a pending activity: joining it then throws a CancelledFailure. */
+  /** Cancels what `pending` started. An activity is stopped and a timer
+   * completes at once: joining either then throws a CancelledFailure. A
+   * child is asked to cancel (as `weft cancel` would): joining it gives how
+   * it ended (a CancelledFailure when it honoured the request). Cancelling
+   * something already done changes nothing. */
   cancel(pending) {
     this._command('cancel');
     rt.cancel(pending.handle);

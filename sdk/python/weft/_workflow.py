@@ -414,7 +414,7 @@ class Pending:
         return self._outcome is not None or self.handle in self._ctx._ready
 
     def cancel(self) -> None:
-        """Cancels the activity (see :meth:`Ctx.cancel`)."""
+        """Cancels the activity, timer or child (see :meth:`Ctx.cancel`)."""
         self._ctx.cancel(self)
 
     def _handle(self) -> int:
@@ -602,8 +602,13 @@ class Ctx:
         )
 
     def cancel(self, pending: Pending) -> None:
-        """Cancels a pending activity: the host stops it (it learns so at its
-        next heartbeat) and joining it raises ``weft.Cancelled``."""
+        """Cancels what ``pending`` started. An activity: the host stops it
+        (it learns so at its next heartbeat) and joining it raises
+        ``weft.Cancelled``. A timer: it completes at once and joining it
+        raises ``weft.Cancelled``. A child: the child is asked to cancel (as
+        ``weft cancel`` would) and joining it gives how the child ended
+        (``weft.Cancelled`` when it honoured the request). Cancelling
+        something already done changes nothing."""
         _rt().cancel(pending.handle)
 
     # -- timers --------------------------------------------------------------

@@ -13,6 +13,10 @@ pub(in crate::engine) struct Flush {
     pub children: Vec<(Op, String)>,
     /// Activities to stop once the cancellation is recorded.
     pub cancels: Vec<u64>,
+    /// Timer rows `(due, handle)` of timers the task cancelled.
+    pub timers_remove: Vec<(u64, u64)>,
+    /// Children to ask to cancel once the request is recorded.
+    pub child_cancels: Vec<String>,
 }
 
 impl Driver {
@@ -24,6 +28,8 @@ impl Driver {
         let mut timers = Vec::new();
         let mut children = Vec::new();
         let mut cancels = Vec::new();
+        let mut timers_remove = Vec::new();
+        let mut child_cancels = Vec::new();
         for (handle, command) in self.replayer.take_new_commands() {
             match command {
                 Command::Activity {
@@ -60,10 +66,46 @@ impl Driver {
                 Command::ReceiveSignal { name } => {
                     events.push(EventKind::SignalAwaited { handle, name })
                 }
-                Command::CancelActivity { target } => {
-                    events.push(EventKind::ActivityCancelRequested { handle, target });
-                    cancels.push(target);
-                }
+                Command::Cancel { target } => match self.replayer.target(target) {
+                    Some(Target::Timer) => {
+                        events.push(EventKind::TimerCancelRequested { handle, target });
+                        // Pending: it completes `cancelled` in this write and
+                        // its row goes (a timer of this task never gets one).
+                        if let Some(at) = timers.iter().position(|t: &TimerRow| t.handle == target)
+                        {
+                            timers.remove(at);
+                            events.push(EventKind::TimerCancelled { handle: target });
+                        } else if let Some(EventKind::TimerStarted { fire_at_ms, .. }) =
+                            self.replayer.recorded_command(target)
+                        {
+                            if !self.replayer.is_completed(target) {
+                                timers_remove.push((*fire_at_ms, target));
+                                events.push(EventKind::TimerCancelled { handle: target });
+                            }
+                        }
+                    }
+                    Some(Target::Child) => {
+                        events.push(EventKind::ChildCancelRequested { handle, target });
+                        let started = events.iter().chain(self.replayer.recorded_command(target));
+                        for e in started {
+                            if let EventKind::ChildStarted {
+                                handle: h,
+                                child_id,
+                                ..
+                            } = e
+                            {
+                                if *h == target {
+                                    child_cancels.push(child_id.clone());
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    _ => {
+                        events.push(EventKind::ActivityCancelRequested { handle, target });
+                        cancels.push(target);
+                    }
+                },
                 Command::StartChild {
                     workflow_type,
                     id,
@@ -152,6 +194,8 @@ impl Driver {
             timers,
             children,
             cancels,
+            timers_remove,
+            child_cancels,
         }
     }
 }

@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::activities::{self, ActivityTask};
 use super::error::Stop;
 use super::lifecycle::StartOptions;
-use super::replay::{Command, Delivered, Misuse, ReplayError, Replayer};
+use super::replay::{Command, Delivered, Misuse, ReplayError, Replayer, Target};
 use super::{EngineError, Inner, Msg, PendingRequest, RequestKind};
 use crate::model::{
     ActivityOptions, EventKind, ExecutionId, Failure, ModuleHash, ParentClosePolicy, ParentLink,
@@ -26,6 +26,7 @@ use crate::wasm::{
     Delivery, HostStop, LogLevel, Request, UpdateRequest, WorkflowHost, WorkflowInfo,
 };
 
+mod cancel;
 mod commands;
 
 pub(super) use commands::Flush;
@@ -197,6 +198,8 @@ impl Driver {
             timers,
             mut children,
             cancels,
+            timers_remove: cancelled_timers,
+            child_cancels,
         } = self.new_command_events(now);
         if events.is_empty() {
             return Ok(());
@@ -204,6 +207,7 @@ impl Driver {
         let updated = events
             .iter()
             .any(|e| matches!(e, EventKind::UpdateCompleted { .. }));
+        crate::pause::point("task-before-commit").await;
         if !children.is_empty() {
             crate::pause::point("child-start-before-commit").await;
         }
@@ -212,12 +216,14 @@ impl Driver {
             let mut op = Op::append(&self.id, now, events.clone());
             if let Op::Append {
                 timers_add,
+                timers_remove,
                 expect_module,
                 expect_resets,
                 ..
             } = &mut op
             {
                 timers_add.extend(timers.iter().map(|t| (t.due_ms, t.handle)));
+                timers_remove.clone_from(&cancelled_timers);
                 *expect_module = Some(self.module);
                 *expect_resets = Some(self.resets);
             }
@@ -242,6 +248,9 @@ impl Driver {
         let child_ids: Vec<String> = children.into_iter().map(|(_, id)| id).collect();
         for target in cancels {
             self.inner.stop_activity(&self.id, self.resets, target);
+        }
+        for child in child_cancels {
+            self.cancel_child(child);
         }
         for child in child_ids {
             if let Ok(child) = child.parse::<ExecutionId>() {
@@ -295,7 +304,10 @@ impl Driver {
                         name,
                         input,
                     }),
-                    Delivered::Cancel { reason } => Delivery::Cancelled(reason),
+                    Delivered::Cancel { reason } => {
+                        self.cancel_pending().await?;
+                        Delivery::Cancelled(reason)
+                    }
                 });
             }
             self.replayer
@@ -395,9 +407,23 @@ impl WorkflowHost for Driver {
     }
 
     fn cancel_activity(&mut self, target: u64) -> Result<(), HostStop> {
-        self.check_not_serving("cancel an activity")?;
+        self.check_not_serving("cancel an activity, a timer or a child")?;
+        // A new cancel must name something cancellable (a recorded one is
+        // replayed as it was: older hosts recorded any cancel).
+        if !self.replayer.replaying() {
+            let what = match self.replayer.target(target) {
+                None => Some("which this run never issued".to_owned()),
+                Some(Target::Other(what)) => Some(format!("which is {what}")),
+                Some(_) => None,
+            };
+            if let Some(what) = what {
+                return Err(stop(ReplayError::from(Misuse::NotCancellable(
+                    target, what,
+                ))));
+            }
+        }
         self.replayer
-            .issue(Command::CancelActivity { target })
+            .issue(Command::Cancel { target })
             .map(|_| ())
             .map_err(|d| stop(ReplayError::from(d)))
     }

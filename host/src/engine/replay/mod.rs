@@ -55,8 +55,8 @@ pub enum Command {
         update_id: String,
         outcome: Result<Payload, Failure>,
     },
-    /// Cancel the pending activity `target`.
-    CancelActivity {
+    /// Cancel the activity, timer or child `target`.
+    Cancel {
         target: u64,
     },
     /// Start a child workflow (its id is fixed by the time it is issued).
@@ -85,7 +85,7 @@ impl Command {
             Self::StartChild {
                 workflow_type, id, ..
             } => format!("start child {workflow_type} {id}"),
-            Self::CancelActivity { target } => format!("cancel activity #{target}"),
+            Self::Cancel { target } => format!("cancel #{target}"),
         }
     }
 
@@ -107,8 +107,10 @@ impl Command {
                 EventKind::UpdateCompleted { update_id: u, .. },
             ) => update_id == u,
             (
-                Self::CancelActivity { target },
-                EventKind::ActivityCancelRequested { target: t, .. },
+                Self::Cancel { target },
+                EventKind::ActivityCancelRequested { target: t, .. }
+                | EventKind::TimerCancelRequested { target: t, .. }
+                | EventKind::ChildCancelRequested { target: t, .. },
             ) => target == t,
             (
                 Self::StartChild {
@@ -164,6 +166,22 @@ pub enum Misuse {
     AlreadyDelivered(u64),
     #[error("the workflow answered a request it was not asked")]
     NoRequest,
+    #[error(
+        "the workflow cancelled handle {0}, {1}: only activities, timers and children can be \
+         cancelled"
+    )]
+    NotCancellable(u64, String),
+}
+
+/// What a handle names, for a cancellation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Activity,
+    Timer,
+    Child,
+    /// A signal receive, a patch marker, an update's completion or a
+    /// cancellation: nothing to cancel.
+    Other(&'static str),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -205,6 +223,8 @@ pub struct Replayer {
     delivered_updates: Vec<String>,
     /// Commands the code issued so far in this instance.
     issued: u64,
+    /// What each issued command (by handle - 1) started.
+    targets: Vec<Target>,
     /// Issued beyond the history and not yet committed.
     new_commands: Vec<(u64, Command)>,
     now_ms: u64,
@@ -254,6 +274,7 @@ impl Replayer {
             delivered: BTreeSet::new(),
             delivered_updates: Vec::new(),
             issued: 0,
+            targets: Vec::new(),
             new_commands: Vec::new(),
             now_ms,
             rng: SplitMix64(seed),
@@ -408,6 +429,15 @@ impl Replayer {
                 _ => {}
             }
         }
+        self.targets.push(match &command {
+            Command::Activity { .. } => Target::Activity,
+            Command::Timer { .. } => Target::Timer,
+            Command::StartChild { .. } => Target::Child,
+            Command::Patch { .. } => Target::Other("a patch marker"),
+            Command::ReceiveSignal { .. } => Target::Other("a signal receive"),
+            Command::CompleteUpdate { .. } => Target::Other("an update's completion"),
+            Command::Cancel { .. } => Target::Other("a cancellation"),
+        });
         if let Some(&at) = self.commands.get(position) {
             let recorded = &self.history[at];
             if !command.matches(&recorded.event) {
@@ -425,6 +455,32 @@ impl Replayer {
         }
         self.issued = handle;
         Ok(handle)
+    }
+
+    /// How many commands the code issued so far (the last handle).
+    pub fn issued(&self) -> u64 {
+        self.issued
+    }
+
+    /// What handle `h` of this run names, if the code issued it.
+    pub fn target(&self, h: u64) -> Option<Target> {
+        let i = usize::try_from(h.checked_sub(1)?).ok()?;
+        self.targets.get(i).copied()
+    }
+
+    /// The recorded event of command `h`, if it is recorded.
+    pub fn recorded_command(&self, h: u64) -> Option<&EventKind> {
+        self.commands
+            .iter()
+            .map(|&at| &self.history[at].event)
+            .find(|e| e.command_handle() == Some(h))
+    }
+
+    /// Whether the history records the completion of handle `h`.
+    pub fn is_completed(&self, h: u64) -> bool {
+        self.history
+            .iter()
+            .any(|e| e.event.completion_handle() == Some(h))
     }
 
     /// The answer `patched(id)` already gave in this run, if any.

@@ -376,3 +376,61 @@ fn a_replayed_child_start_keeps_its_recorded_id() {
     let r = Replayer::new(vec![started(), scheduled(1, 1, "a")]);
     assert_eq!(r.recorded_child_id(), None);
 }
+
+/// Issue 15, item 1: a cancel of a timer is recorded as
+/// `timer_cancel_requested` with the timer's `timer_cancelled` after it, and
+/// replays; a history from before (where any cancel was recorded as
+/// `activity_cancel_requested`, and the timer fired later) replays too.
+#[test]
+fn a_timer_cancel_replays_in_both_recordings() {
+    let timer = |index| {
+        ev(
+            index,
+            100,
+            EventKind::TimerStarted {
+                handle: 1,
+                duration_ms: 1_000,
+                fire_at_ms: 1_100,
+            },
+        )
+    };
+    let now = vec![
+        started(),
+        timer(1),
+        ev(
+            2,
+            100,
+            EventKind::TimerCancelRequested {
+                handle: 2,
+                target: 1,
+            },
+        ),
+        ev(3, 100, EventKind::TimerCancelled { handle: 1 }),
+    ];
+    let before = vec![
+        started(),
+        timer(1),
+        ev(
+            2,
+            100,
+            EventKind::ActivityCancelRequested {
+                handle: 2,
+                target: 1,
+            },
+        ),
+        ev(3, 1_100, EventKind::TimerFired { handle: 1 }),
+    ];
+    for (history, outcome) in [
+        (now, Err(Failure::cancelled("the timer"))),
+        (before, Ok(Payload::default())),
+    ] {
+        let mut r = Replayer::new(history);
+        assert_eq!(r.issue(Command::Timer { duration_ms: 1_000 }), Ok(1));
+        assert_eq!(r.target(1), Some(Target::Timer));
+        assert_eq!(r.issue(Command::Cancel { target: 1 }), Ok(2));
+        assert_eq!(r.target(2), Some(Target::Other("a cancellation")));
+        assert!(r.is_completed(1));
+        assert_eq!(r.next_completion(&[1]).unwrap(), Some((1, outcome)));
+        assert!(!r.replaying());
+    }
+}

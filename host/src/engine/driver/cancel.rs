@@ -1,0 +1,82 @@
+//! A cancellation reaching the code. The request cancelled what the run had
+//! started by then; what the code started between the request and this
+//! delivery (it had not seen the request yet) is cancelled here, so a
+//! workflow waiting on it sees the cancellation instead of waiting on.
+
+use super::*;
+use crate::engine::lifecycle::pending_timers;
+
+/// Tries before giving up on cancelling the timers when they keep firing.
+const ATTEMPTS: usize = 3;
+
+impl Driver {
+    /// Completes the code's pending timers `cancelled`, stops its pending
+    /// activities and asks its running children to cancel. Only what the
+    /// code issued so far counts (the same set live and in replay); a replay
+    /// finds the timers' `timer_cancelled` recorded already and writes
+    /// nothing.
+    pub(super) async fn cancel_pending(&mut self) -> Result<(), Stop> {
+        let issued = self.replayer.issued();
+        for _ in 0..ATTEMPTS {
+            self.sync()?;
+            let timers: Vec<(u64, u64)> = pending_timers(self.replayer.history())
+                .into_iter()
+                .filter(|(h, _)| *h <= issued)
+                .collect();
+            if timers.is_empty() {
+                break;
+            }
+            let events = timers
+                .iter()
+                .map(|&(handle, _)| EventKind::TimerCancelled { handle })
+                .collect();
+            let mut op = Op::append(&self.id, self.inner.clock.now_ms(), events);
+            if let Op::Append {
+                timers_remove,
+                expect_module,
+                expect_resets,
+                ..
+            } = &mut op
+            {
+                *timers_remove = timers.iter().map(|&(h, due)| (due, h)).collect();
+                *expect_module = Some(self.module);
+                *expect_resets = Some(self.resets);
+            }
+            match self.inner.store.write(vec![op]).await? {
+                Ok(()) => break,
+                // A timer fired meanwhile: read it and cancel the others.
+                Err(OpError::AlreadyCompleted { .. }) => continue,
+                Err(_) => return Err(Stop::Reload),
+            }
+        }
+        let history = self.replayer.history();
+        for task in activities::pending(&self.id, self.resets, history) {
+            if task.handle <= issued {
+                self.inner.stop_activity(&self.id, self.resets, task.handle);
+            }
+        }
+        let children: Vec<String> = crate::model::pending_children(history)
+            .into_iter()
+            .filter(|(h, _, _)| *h <= issued)
+            .map(|(_, id, _)| id)
+            .collect();
+        for child in children {
+            self.cancel_child(child);
+        }
+        Ok(())
+    }
+
+    /// Asks child `child` to cancel, in the background (a child that ended
+    /// meanwhile has nothing to cancel).
+    pub(super) fn cancel_child(&self, child: String) {
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            let Ok(child) = child.parse::<ExecutionId>() else {
+                return;
+            };
+            if let Err(e) = inner.cancel(&child, "its parent cancelled it").await {
+                tracing::debug!(execution = %child, error = %e, "child not cancelled");
+            }
+        });
+    }
+}
