@@ -128,3 +128,33 @@ fn timers_and_children_are_cancelled_in_every_language() {
         replays(&host, &id, component);
     }
 }
+
+/// Issue 15, item 6: a second child started with the id of a running one
+/// must fail at once with `already-started`. Two starts of one id in one
+/// task committed the first and recorded the refusal against the first
+/// handle, so the second ran under the first's handle. Now the second fails
+/// (recorded in the same write) and the first runs; once it closed, the id
+/// can be used again.
+#[test]
+fn a_child_id_in_use_fails_the_start_with_already_started() {
+    let host = host();
+    start(&host, "corners", "twins", json!({"mode": "twins"}));
+    let r = host.wait_result("twins");
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(r["output"], json!([0, "already-started", 0]), "{r}");
+    let events = host.get("/v1/executions/twins/history")["events"].clone();
+    let refused: Vec<u64> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"]["failure"]["kind"] == "already-started")
+        .map(|e| e["event"]["handle"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        refused,
+        [2],
+        "the second start is the one refused: {events}"
+    );
+    assert_eq!(host.describe("twin")["run"], 2, "the id was used twice");
+    replays(&host, "twins", "corners");
+}

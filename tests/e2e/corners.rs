@@ -537,7 +537,7 @@ fn a_child_id_taken_between_the_check_and_the_commit_is_recorded_as_not_started(
     host.release("child-start-before-commit");
     let r = host.wait_result(&parent);
     assert_eq!(r["status"], "failed", "{r}");
-    assert_eq!(r["failure"]["kind"], "child-not-started", "{r}");
+    assert_eq!(r["failure"]["kind"], "already-started", "{r}");
     let squatter = host.describe(&child);
     assert_eq!(squatter["status"], "running", "{squatter}");
     assert!(squatter["parent"].is_null(), "nobody's child: {squatter}");

@@ -122,15 +122,27 @@ impl Driver {
                         }),
                         ..StartOptions::default()
                     };
-                    let started = self
-                        .inner
-                        .new_run(&workflow_type, input.clone(), &opts)
-                        .and_then(|run| match self.inner.store.execution(&run.0.id)? {
-                            Some(r) if !r.status.is_closed() => Err(EngineError::Conflict(
-                                format!("execution {id} is already running"),
-                            )),
-                            _ => Ok(run),
-                        });
+                    // An id in use (by a running execution, or by a child
+                    // of this same task) fails the start with
+                    // `already-started`; anything else with
+                    // `child-not-started`.
+                    let started = if children.iter().any(|(_, c): &(Op, String)| *c == id) {
+                        Err(already_started(&id))
+                    } else {
+                        self.inner
+                            .new_run(&workflow_type, input.clone(), &opts)
+                            .and_then(|run| Ok((self.inner.store.execution(&run.0.id)?, run)))
+                            .map_err(|e| {
+                                Failure::new(
+                                    "child-not-started",
+                                    format!("the child could not start: {e}"),
+                                )
+                            })
+                            .and_then(|(found, run)| match found {
+                                Some(r) if !r.status.is_closed() => Err(already_started(&id)),
+                                _ => Ok(run),
+                            })
+                    };
                     events.push(EventKind::ChildStarted {
                         handle,
                         workflow_type: workflow_type
@@ -150,14 +162,11 @@ impl Driver {
                             },
                             id,
                         )),
-                        Err(e) => events.push(EventKind::ChildCompleted {
+                        Err(failure) => events.push(EventKind::ChildCompleted {
                             handle,
                             child_id: id,
                             output: None,
-                            failure: Some(Failure::new(
-                                "child-not-started",
-                                format!("the child could not start: {e}"),
-                            )),
+                            failure: Some(failure),
                         }),
                     }
                 }
@@ -198,4 +207,16 @@ impl Driver {
             child_cancels,
         }
     }
+}
+
+/// The failure of a child start whose id a running execution holds: kind
+/// `already-started`, which the workflow can match.
+pub(super) fn already_started(id: &str) -> Failure {
+    Failure::new(
+        "already-started",
+        format!(
+            "the child could not start: execution {id} is already running (use another id, or \
+             wait for it to close)"
+        ),
+    )
 }

@@ -16,7 +16,7 @@ use super::activities::{self, ActivityTask};
 use super::error::Stop;
 use super::lifecycle::StartOptions;
 use super::replay::{Command, Delivered, Misuse, ReplayError, Replayer, Target};
-use super::{EngineError, Inner, Msg, PendingRequest, RequestKind};
+use super::{Inner, Msg, PendingRequest, RequestKind};
 use crate::model::{
     ActivityOptions, EventKind, ExecutionId, Failure, ModuleHash, ParentClosePolicy, ParentLink,
     Payload,
@@ -376,13 +376,7 @@ fn not_started(events: &mut Vec<EventKind>, id: &str) {
             handle,
             child_id: id.to_owned(),
             output: None,
-            failure: Some(Failure::new(
-                "child-not-started",
-                format!(
-                    "the child could not start: execution {id} is already running (started \
-                     meanwhile by another request)"
-                ),
-            )),
+            failure: Some(commands::already_started(id)),
         },
     );
 }
