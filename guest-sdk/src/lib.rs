@@ -12,6 +12,10 @@
 mod failure;
 
 pub use failure::Failure;
+/// The JSON library payloads go through, for untyped values
+/// (`weft_sdk::serde_json::Value`, `weft_sdk::serde_json::json!`) without a
+/// dependency of the workflow's own.
+pub use serde_json;
 #[doc(hidden)]
 pub use serde_json as __json;
 
@@ -26,7 +30,7 @@ pub mod prelude {
     pub use crate::failure::Failure;
     pub use crate::workflow::{
         ActivityOptions, ChildOptions, Ctx, Handlers, LogLevel, ParentClosePolicy, Pending,
-        RetryPolicy, Saga, Selectable, SignalChannel, Workflow, WorkflowInfo,
+        QueryHandler, RetryPolicy, Saga, Selectable, SignalChannel, Workflow, WorkflowInfo,
     };
     pub use serde::{Deserialize, Serialize};
     pub use std::time::Duration;

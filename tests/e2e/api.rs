@@ -158,3 +158,21 @@ fn a_child_id_in_use_fails_the_start_with_already_started() {
     assert_eq!(host.describe("twin")["run"], 2, "the id was used twice");
     replays(&host, "twins", "corners");
 }
+
+/// Issue 15, item 9: the CLI read `--input -6` as a flag (only `--input=-6`
+/// worked). A JSON value starting with a dash is taken as the value.
+#[test]
+fn cli_inputs_may_start_with_a_dash() {
+    let host = host();
+    host.cli_ok(&[
+        "start",
+        "corners",
+        "--id",
+        "dash",
+        "--input",
+        r#"{"mode": "signals", "runs": 1}"#,
+    ]);
+    host.cli_ok(&["signal", "dash", "tick", "--input", "-6"]);
+    let r = host.wait_result("dash");
+    assert_eq!(r["output"], json!([-6]), "{r}");
+}

@@ -265,6 +265,12 @@ fn an_update_abandoned_by_continue_as_new_answers_a_conflict() {
     );
     assert_eq!(status, 200, "{v}");
     assert_eq!(host.wait_result("restart")["output"], 2);
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/restart/queries",
+        Some(json!({"name": "bumped"})),
+    );
+    assert_eq!((status, &v["output"]), (200, &json!(2)), "{v}");
 }
 
 /// Defect 5: a start's request id was compared only while the first run was

@@ -18,6 +18,26 @@ type QueryFn<W> = Rc<dyn Fn(&W, &[u8]) -> Outcome>;
 type ValidateFn<W> = Rc<dyn Fn(&W, &[u8]) -> Result<(), Failure>>;
 type UpdateFn<W> = Rc<dyn Fn(&mut Ctx<W>, &[u8]) -> Outcome>;
 
+/// A query handler: a function of the state (borrowed for `'s`) and the
+/// query's input whose answer serializes, and may borrow from the state.
+/// Implemented for every such `Fn`; see [`Handlers::query`].
+pub trait QueryHandler<'s, W: 's, I> {
+    /// The answer, serialized as the query's JSON output.
+    type Answer: Serialize;
+    fn answer(&self, state: &'s W, input: I) -> Result<Self::Answer, Failure>;
+}
+
+impl<'s, W: 's, I, O, F> QueryHandler<'s, W, I> for F
+where
+    F: Fn(&'s W, I) -> Result<O, Failure>,
+    O: Serialize,
+{
+    type Answer = O;
+    fn answer(&self, state: &'s W, input: I) -> Result<O, Failure> {
+        self(state, input)
+    }
+}
+
 /// What a workflow answers to besides its input: the signal names it
 /// receives, its queries (read-only, answered from the state) and its
 /// updates (they change the state and return a result; an optional validator
@@ -65,18 +85,22 @@ impl<W: 'static> Handlers<W> {
 
     /// A query: read-only, never recorded. It runs at one of the main flow's
     /// waits (or on the final state once the execution closed).
-    pub fn query<I, O, F>(&mut self, name: &str, f: F) -> &mut Self
+    ///
+    /// The answer may borrow the state: a method such as
+    /// `fn plan(&self, _: ()) -> Result<&str, Failure>` is a handler as it
+    /// stands (`.query("plan", Self::plan)`), and so is a closure returning
+    /// an owned value (`|s: &Self, _: ()| Ok(s.plan.clone())`).
+    pub fn query<I, F>(&mut self, name: &str, f: F) -> &mut Self
     where
         I: DeserializeOwned,
-        O: Serialize,
-        F: Fn(&W, I) -> Result<O, Failure> + 'static,
+        F: for<'s> QueryHandler<'s, W, I> + 'static,
     {
         let owned = name.to_owned();
         self.queries.insert(
             name.to_owned(),
             Rc::new(move |state: &W, bytes: &[u8]| {
                 let input = decode_input("query", &owned, bytes)?;
-                encode_output(f(state, input)?)
+                encode_output(f.answer(state, input)?)
             }),
         );
         self

@@ -21,7 +21,7 @@ use crate::failure::Failure;
 
 #[doc(hidden)]
 pub use handlers::{__handlers, __query, __run};
-pub use handlers::{Handlers, SignalChannel};
+pub use handlers::{Handlers, QueryHandler, SignalChannel};
 pub use options::{ActivityOptions, RetryPolicy};
 pub use options::{ChildOptions, ParentClosePolicy};
 pub use saga::Saga;

@@ -106,7 +106,7 @@ enum Command {
         #[arg(long)]
         id: Option<String>,
         /// JSON input.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         input: Option<String>,
         /// Makes a retried start safe: a start with a request id seen in the
         /// last 24 hours prints the execution that request started (running
@@ -173,20 +173,20 @@ enum Command {
     Signal {
         id: String,
         name: String,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         input: Option<String>,
         /// Signal-with-start: the workflow type to start ID as.
         #[arg(long)]
         start: Option<String>,
         /// Input of the started execution (with `--start`).
-        #[arg(long, requires = "start")]
+        #[arg(long, requires = "start", allow_hyphen_values = true)]
         start_input: Option<String>,
     },
     /// Ask a running or closed execution a read-only question.
     Query {
         id: String,
         name: String,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         input: Option<String>,
     },
     /// Send an update and print its result (exit 1 if it failed or was
@@ -194,7 +194,7 @@ enum Command {
     Update {
         id: String,
         name: String,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         input: Option<String>,
         /// Makes a retry safe: an update id is applied once.
         #[arg(long)]
