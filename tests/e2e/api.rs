@@ -176,3 +176,60 @@ fn cli_inputs_may_start_with_a_dash() {
     let r = host.wait_result("dash");
     assert_eq!(r["output"], json!([-6]), "{r}");
 }
+
+/// The kinds of the events of run `run` of `id`.
+fn run_kinds(host: &Host, id: &str, run: u64) -> Vec<String> {
+    host.get(&format!("/v1/executions/{id}/history?run={run}"))["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["event"]["type"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// Issue 15, item 5: a workflow could not take the signals waiting without
+/// blocking, so it could not hand them over before continuing as new. Now
+/// `try_receive` takes each one the task knows and then says none is
+/// waiting; both answers are recorded (`signal_awaited`, `signal_polled`)
+/// and replay the same.
+#[test]
+fn try_receive_drains_the_waiting_signals_in_every_language() {
+    let host = host();
+    for (workflow_type, component) in LANGUAGES {
+        let id = format!("{workflow_type}-drain");
+        start(
+            &host,
+            workflow_type,
+            &id,
+            json!({"mode": "drain", "timeout_ms": HOUR}),
+        );
+        host.eventually("the first run sleeps", |h| {
+            h.event_kinds(&id).iter().any(|k| k == "timer_started")
+        });
+        for n in 1..=3 {
+            let (status, v) = host.call(
+                "POST",
+                &format!("/v1/executions/{id}/signals"),
+                Some(json!({"name": "tick", "input": n})),
+            );
+            assert_eq!(status, 202, "{id}: {v}");
+        }
+        host.advance(HOUR);
+        let r = host.wait_result(&id);
+        assert_eq!(r["status"], "completed", "{id}: {r}");
+        assert_eq!(r["output"], json!([1, 2, 3, "next run"]), "{id}: {r}");
+        assert_eq!(host.describe(&id)["run"], 2, "{id}");
+        let first = run_kinds(&host, &id, 1);
+        let count = |kinds: &[String], kind: &str| kinds.iter().filter(|k| *k == kind).count();
+        assert_eq!(count(&first, "signal_awaited"), 3, "{id}: {first:?}");
+        assert_eq!(count(&first, "signal_polled"), 1, "{id}: {first:?}");
+        let second = run_kinds(&host, &id, 2);
+        assert_eq!(
+            count(&second, "signal_received"),
+            0,
+            "nothing carried: {second:?}"
+        );
+        assert_eq!(count(&second, "signal_polled"), 1, "{id}: {second:?}");
+        replays(&host, &id, component);
+    }
+}

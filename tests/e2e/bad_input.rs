@@ -146,3 +146,21 @@ fn an_instance_pool_smaller_than_the_instance_budget_is_refused() {
         "{err}"
     );
 }
+
+/// Issue 15 (compatibility): a workflow built against a newer contract than
+/// the host's (weft:workflow@0.1.9, with an import this host lacks) is
+/// refused at deploy, naming the version and what to do; nothing is kept.
+#[test]
+fn a_module_built_against_a_newer_contract_is_refused_by_name() {
+    let host = Host::start();
+    let out = host.cli(&["deploy", &guest("future-import").to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("weft:workflow@0.1.9")
+            && stderr.contains("weft:workflow/runtime@0.1.9")
+            && stderr.contains("upgrade weft"),
+        "{stderr}"
+    );
+    assert_eq!(host.get("/v1/modules")["modules"], json!([]));
+}

@@ -677,3 +677,29 @@ fn a_timer_started_while_a_cancellation_was_requested_is_cancelled() {
         ]
     );
 }
+
+/// Issue 15 (item 5 names the symptom): a select between a signal and a
+/// 0 ms timer that the timer won left the receive armed; a signal recorded
+/// after that, before the run continued as new, counted as taken by the
+/// armed receive (which was never delivered) and was dropped, so the next
+/// run waited forever. Continue-as-new now moves every signal the run's
+/// code was not handed.
+#[test]
+fn a_signal_for_a_receive_that_lost_a_select_moves_to_the_next_run() {
+    let host = host_with_corners();
+    start(&host, "armed", json!({"mode": "armed", "timeout_ms": HOUR}));
+    host.eventually("the first run sleeps after its select", |h| {
+        count(h, "armed", "timer_started") == 2
+    });
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/armed/signals",
+        Some(json!({"name": "tick", "input": "late"})),
+    );
+    assert_eq!(status, 202, "{v}");
+    host.advance(HOUR);
+    let r = host.wait_result("armed");
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(r["output"], "late", "{r}");
+    assert_eq!(host.describe("armed")["run"], 2);
+}

@@ -92,6 +92,7 @@ const GUESTS: &[Guest] = &[
     // Test fixtures: components the host must refuse.
     guest("cli-command", "", "cli-command.wasm", "cli-command"),
     guest("extra-import", "", "extra_import.wasm", "extra-import"),
+    guest("future-import", "", "future_import.wasm", "future-import"),
     // Test fixture: the rare paths (tests/e2e/corners.rs).
     guest("corners", "", "corners.wasm", "corners"),
     // Test fixture: the verification runner's workflow (bench/src/verify), two builds.

@@ -206,6 +206,11 @@ impl<T> SignalChannel<T> {
         &self.name
     }
 
+    /// The armed receive's handle, if a receive is armed.
+    pub(super) fn armed(&self) -> Option<u64> {
+        self.armed.get()
+    }
+
     /// The armed receive's handle, consumed: the next receive arms anew.
     pub(super) fn take(&self) -> u64 {
         let h = self.handle();

@@ -291,16 +291,43 @@ impl<W: 'static> Ctx<W> {
     ) -> Result<T, Failure> {
         let handle = channel.take();
         let bytes = self.take(handle)?;
-        let bytes: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
-        serde_json::from_slice(bytes).map_err(|e| {
-            Failure::non_retryable(
-                "InvalidInput",
-                format!(
-                    "signal `{}` carried input that is not the JSON expected: {e}",
-                    channel.name()
-                ),
-            )
-        })
+        decode_signal(channel, &bytes)
+    }
+
+    /// Takes the next signal on `channel` without waiting, if this workflow
+    /// task already knows it (it arrived before the task's last wait
+    /// returned; nothing is read from the store, and the answer is recorded,
+    /// so a replay gives the same). `Ok(None)`: none is waiting now. Drain a
+    /// channel with it before [`Ctx::continue_as_new`]:
+    ///
+    /// ```ignore
+    /// while let Some(order) = ctx.try_receive(&orders)? {
+    ///     pending.push(order);
+    /// }
+    /// ctx.continue_as_new(&State { pending, ..state });
+    /// ```
+    ///
+    /// A receive that lost a `select` stays armed and keeps its place: its
+    /// signal is returned here once delivered. (Signals the run never took
+    /// move to the next run in any case.)
+    pub fn try_receive<T: DeserializeOwned>(
+        &mut self,
+        channel: &SignalChannel<T>,
+    ) -> Result<Option<T>, Failure> {
+        let bytes = match channel.armed() {
+            Some(h) => match self.ready.remove(&h) {
+                Some(outcome) => {
+                    channel.take();
+                    outcome?
+                }
+                None => return Ok(None),
+            },
+            None => match runtime::try_receive_signal(channel.name()) {
+                Some(bytes) => bytes,
+                None => return Ok(None),
+            },
+        };
+        decode_signal(channel, &bytes).map(Some)
     }
 
     /// Waits for one pending command and decodes its output.
@@ -550,4 +577,22 @@ pub(crate) fn to_wit(f: Failure) -> bindings::Failure {
         message: f.message,
         non_retryable: f.non_retryable,
     }
+}
+
+/// A signal's input as `T` (a payload that does not decode is an
+/// `InvalidInput` failure, not a crash).
+fn decode_signal<T: DeserializeOwned>(
+    channel: &SignalChannel<T>,
+    bytes: &[u8],
+) -> Result<T, Failure> {
+    let bytes: &[u8] = if bytes.is_empty() { b"null" } else { bytes };
+    serde_json::from_slice(bytes).map_err(|e| {
+        Failure::non_retryable(
+            "InvalidInput",
+            format!(
+                "signal `{}` carried input that is not the JSON expected: {e}",
+                channel.name()
+            ),
+        )
+    })
 }

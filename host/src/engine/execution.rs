@@ -215,6 +215,7 @@ async fn continue_as_new(
             expect_resets: record.resets,
             owed: owed.clone(),
             delivered_updates: driver.replayer.delivered_updates().to_vec(),
+            delivered_signals: driver.replayer.delivered_signals().to_vec(),
         }])
         .await?;
     inner.forget(&record.id);

@@ -135,6 +135,17 @@ impl WorkflowHost for OfflineHost {
         self.issue(Command::ReceiveSignal { name })
     }
 
+    fn try_receive_signal(&mut self, name: String) -> Result<Option<Payload>, HostStop> {
+        // Past the recorded commands: as any new command (see `issue`).
+        if !self.replayer.replaying() {
+            self.issue(Command::PollSignal { name })?;
+            return Ok(None);
+        }
+        self.replayer
+            .try_receive(&name)
+            .map_err(|d| HostStop(Box::new(OfflineStop::Replay(d.into()))))
+    }
+
     fn start_child(
         &mut self,
         workflow_type: String,

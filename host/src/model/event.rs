@@ -84,7 +84,13 @@ pub enum EventKind {
     },
     /// The code waits for the next signal named `name` (a command); the n-th
     /// of these for a name is completed by the n-th `signal_received` of it.
+    /// A `try-receive-signal` that found one records this too.
     SignalAwaited {
+        handle: u64,
+        name: String,
+    },
+    /// A `try-receive-signal` found no signal named `name` (a command).
+    SignalPolled {
         handle: u64,
         name: String,
     },
@@ -212,6 +218,7 @@ impl EventKind {
             | Self::TimerStarted { handle, .. }
             | Self::PatchMarker { handle, .. }
             | Self::SignalAwaited { handle, .. }
+            | Self::SignalPolled { handle, .. }
             | Self::UpdateCompleted { handle, .. }
             | Self::ChildStarted { handle, .. }
             | Self::ActivityCancelRequested { handle, .. }
@@ -284,6 +291,7 @@ impl EventKind {
             Self::ExecutionCancelled { .. } => "execution_cancelled",
             Self::ExecutionTerminated { .. } => "execution_terminated",
             Self::SignalAwaited { .. } => "signal_awaited",
+            Self::SignalPolled { .. } => "signal_polled",
             Self::UpdateAccepted { .. } => "update_accepted",
             Self::UpdateCompleted { .. } => "update_completed",
             Self::ExecutionCompleted { .. } => "execution_completed",
@@ -348,6 +356,9 @@ impl EventKind {
                 format!("signal_received {name}({})", input.to_json())
             }
             Self::SignalAwaited { handle, name } => format!("signal_awaited #{handle} {name}"),
+            Self::SignalPolled { handle, name } => {
+                format!("signal_polled #{handle} {name}: none waiting")
+            }
             Self::UpdateAccepted { update_id, name, input } => {
                 format!("update_accepted {update_id} {name}({})", input.to_json())
             }

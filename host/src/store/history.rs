@@ -3,8 +3,6 @@
 //! each keeps the invariants that no event follows a close and that a
 //! handle's completion is recorded once.
 
-use std::collections::HashMap;
-
 use redb::{ReadableTable, WriteTransaction};
 
 use super::apply::{drop_timers, from_json, history_len, read_record, to_json};
@@ -100,6 +98,7 @@ pub(super) fn continue_as_new(txn: &WriteTransaction, op: &Op) -> Outcome {
         expect_resets,
         owed,
         delivered_updates,
+        delivered_signals,
     } = op
     else {
         unreachable!("continue_as_new takes ContinueAsNew")
@@ -114,7 +113,14 @@ pub(super) fn continue_as_new(txn: &WriteTransaction, op: &Op) -> Outcome {
         return Ok(Err(refused));
     }
     let first = history_len(txn, key)?;
-    let carried = unconsumed(txn, key, record.run_start, events, delivered_updates)?;
+    // The run's closing events are commands and its end: none is sent to it.
+    let carried = unconsumed(
+        txn,
+        key,
+        record.run_start,
+        delivered_signals,
+        delivered_updates,
+    )?;
     let mut history = txn.open_table(HISTORY)?;
     let next_start = first + events.len() as u64;
     let written = events
@@ -146,58 +152,44 @@ pub(super) fn continue_as_new(txn: &WriteTransaction, op: &Op) -> Outcome {
     Ok(Ok(()))
 }
 
-/// What the run starting at `run_start` was sent and did not take, in the
-/// order it was recorded: signals no receive of it took (the n-th receive of
-/// a name takes the n-th signal of it), and accepted updates its code was
-/// never handed (not in `delivered`: recorded after the run's last wait, or
-/// never taken by one). They move to the next run, so none is lost when a
-/// run continues as new with them queued. A delivered update does not move,
-/// even if its handler did not complete: it may have changed the state the
-/// next run starts from, and running it again would apply it twice.
-/// `closing` are the run's last events, about to be written.
+/// What the run starting at `run_start` was sent and its code was never
+/// handed, in the order it was recorded: signals not in `signals` (the
+/// indices of those delivered; a receive the code issued and never got,
+/// say one that lost a select, takes nothing), and accepted updates not in
+/// `updates` (recorded after the run's last wait, or never taken by one).
+/// They move to the next run, so none is lost when a run continues as new
+/// with them queued. A delivered update does not move, even if its handler
+/// did not complete: it may have changed the state the next run starts
+/// from, and running it again would apply it twice.
 fn unconsumed(
     txn: &WriteTransaction,
     key: &str,
     run_start: u64,
-    closing: &[EventKind],
-    delivered: &[String],
+    signals: &[u64],
+    updates: &[String],
 ) -> Result<Vec<EventKind>, StoreError> {
     let history = txn.open_table(HISTORY)?;
+    let delivered: std::collections::HashSet<u64> = signals.iter().copied().collect();
     let mut sent = Vec::new();
-    let mut receives: HashMap<String, usize> = HashMap::new();
     let mut completed: std::collections::HashSet<String> = Default::default();
-    let mut tally = |kind: &EventKind, sent: &mut Vec<EventKind>| match kind {
-        EventKind::SignalReceived { .. } | EventKind::UpdateAccepted { .. } => {
-            sent.push(kind.clone())
-        }
-        EventKind::SignalAwaited { name, .. } => *receives.entry(name.clone()).or_default() += 1,
-        EventKind::UpdateCompleted { update_id, .. } => {
-            completed.insert(update_id.clone());
-        }
-        _ => {}
-    };
     for entry in history.range((key, run_start)..=(key, u64::MAX))? {
         let e: Event = from_json("event", entry?.1.value())?;
-        tally(&e.event, &mut sent);
-    }
-    for kind in closing {
-        tally(kind, &mut sent);
-    }
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    Ok(sent
-        .into_iter()
-        .filter(|s| match s {
-            EventKind::SignalReceived { name, .. } => {
-                let rank = seen.entry(name.clone()).or_default();
-                *rank += 1;
-                *rank > receives.get(name).copied().unwrap_or(0)
+        match e.event {
+            EventKind::SignalReceived { .. } if !delivered.contains(&e.index) => sent.push(e.event),
+            EventKind::UpdateAccepted { .. } => sent.push(e.event),
+            EventKind::UpdateCompleted { update_id, .. } => {
+                completed.insert(update_id);
             }
-            EventKind::UpdateAccepted { update_id, .. } => {
-                !completed.contains(update_id) && !delivered.contains(update_id)
-            }
-            _ => false,
-        })
-        .collect())
+            _ => {}
+        }
+    }
+    sent.retain(|s| match s {
+        EventKind::UpdateAccepted { update_id, .. } => {
+            !completed.contains(update_id) && !updates.contains(update_id)
+        }
+        _ => true,
+    });
+    Ok(sent)
 }
 
 /// The fields of an execution record every append checks: decoded without

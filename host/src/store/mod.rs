@@ -101,6 +101,9 @@ pub enum Op {
         /// by one) move to the next run; these do not, since their
         /// handlers may have started.
         delivered_updates: Vec<String>,
+        /// The indices of the `signal_received` events the closing run's
+        /// code was handed; the run's other signals move to the next run.
+        delivered_signals: Vec<u64>,
     },
     /// Appends events (the store numbers them), adds and removes timer rows,
     /// and optionally closes or stalls the execution: one state change.

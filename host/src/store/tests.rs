@@ -72,6 +72,7 @@ fn continue_as_new(id: &ExecutionId) -> Op {
         expect_resets: 0,
         owed: Vec::new(),
         delivered_updates: Vec::new(),
+        delivered_signals: Vec::new(),
     }
 }
 
@@ -438,7 +439,9 @@ async fn completions_of_open_runs_are_indexed_at_open() {
 
 /// Issue 14, defect 13: signals recorded in a run after its last receive
 /// were dropped when it continued as new. They follow the next run's
-/// `execution_started`, in their order; received ones do not. So do
+/// `execution_started`, in their order; delivered ones do not, and a
+/// receive issued and never delivered (one that lost a select, issue 15)
+/// takes none. So do
 /// accepted updates the run's code was never handed (found by the
 /// verification runner: their callers waited for a result that never
 /// came); a delivered one does not, completed or not (its handler may have
@@ -468,6 +471,10 @@ async fn continue_as_new_carries_the_unreceived_signals_and_undelivered_updates(
             handle: 1,
             name: "tick".into(),
         },
+        EventKind::SignalAwaited {
+            handle: 3,
+            name: "tick".into(),
+        },
         EventKind::UpdateCompleted {
             handle: 2,
             update_id: "done".into(),
@@ -483,10 +490,14 @@ async fn continue_as_new_carries_the_unreceived_signals_and_undelivered_updates(
         .unwrap();
     let mut can = continue_as_new(&e);
     if let Op::ContinueAsNew {
-        delivered_updates, ..
+        delivered_updates,
+        delivered_signals,
+        ..
     } = &mut can
     {
         *delivered_updates = vec!["done".into(), "running".into()];
+        // `tick 1` (event 1) reached the code; the receive #3 never did.
+        *delivered_signals = vec![1];
     }
     store.write(vec![can]).await.unwrap().unwrap();
     let rec = store.execution(&e).unwrap().unwrap();

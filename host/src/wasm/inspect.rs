@@ -43,6 +43,31 @@ pub fn classify(engine: &Engine, component: &Component) -> Result<ModuleKind, Mo
     }
 }
 
+/// The version of the `weft:workflow` contract this host provides (the
+/// package version in `wit/weft.wit`). Components built against an earlier
+/// 0.1.x link to it as they stand; one built against a later version is
+/// refused by name.
+pub const CONTRACT_VERSION: &str = "0.1.1";
+
+/// The first `weft:workflow` import of `component` whose version is newer
+/// than [`CONTRACT_VERSION`], with that version.
+pub fn newer_contract(engine: &Engine, component: &Component) -> Option<(String, String)> {
+    let ours = parse_version(CONTRACT_VERSION)?;
+    component
+        .component_type()
+        .imports(engine)
+        .find_map(|(name, _)| {
+            let (_, version) = name.strip_prefix("weft:workflow/")?.split_once('@')?;
+            (parse_version(version)? > ours).then(|| (name.to_owned(), version.to_owned()))
+        })
+}
+
+/// `major.minor.patch`, without pre-release tags.
+fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
+    let mut parts = v.split('.').map(|p| p.parse::<u64>().ok());
+    Some((parts.next()??, parts.next()??, parts.next()??))
+}
+
 /// Everything a deploy learns from the bytes alone, synchronously: the
 /// header, the parse and compile, the world. The entry point of the module
 /// fuzz target; never panics, whatever the bytes.
@@ -57,4 +82,22 @@ pub fn inspect_bytes(bytes: &[u8]) -> Result<ModuleKind, ModuleError> {
     let component =
         Component::new(engine, bytes).map_err(|e| ModuleError::Invalid(super::error_chain(&e)))?;
     classify(engine, &component)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The version the host names is the one its WIT declares.
+    #[test]
+    fn the_contract_version_is_the_wit_package_version() {
+        let wit = include_str!("../../../wit/weft.wit");
+        assert!(
+            wit.contains(&format!("package weft:workflow@{CONTRACT_VERSION};")),
+            "wit/weft.wit declares another version than CONTRACT_VERSION"
+        );
+        assert_eq!(parse_version("0.1.10"), Some((0, 1, 10)));
+        assert!(parse_version("0.1.9").unwrap() > parse_version(CONTRACT_VERSION).unwrap());
+        assert_eq!(parse_version("0.2.0-rc1"), None);
+    }
 }

@@ -55,6 +55,13 @@ pub enum ModuleError {
     #[error("the component imports something weft does not provide: {0}")]
     MissingImport(String),
     #[error(
+        "the component was built against weft:workflow@{version} (it imports `{import}`), newer \
+         than this host's contract, weft:workflow@{}: upgrade weft, or build it with the SDK and \
+         WIT of this weft",
+        inspect::CONTRACT_VERSION
+    )]
+    NewerContract { import: String, version: String },
+    #[error(
         "the component does not have the exports of this host's workflow world ({0}): rebuild it \
          with the current weft SDK"
     )]
@@ -214,7 +221,10 @@ impl Runtime {
         }
         let component = self.compile(hash, bytes).await?;
         let kind = inspect::classify(&self.engine, &component)?;
-        let missing = |e: wasmtime::Error| ModuleError::MissingImport(error_chain(&e));
+        let missing = |e: wasmtime::Error| match inspect::newer_contract(&self.engine, &component) {
+            Some((import, version)) => ModuleError::NewerContract { import, version },
+            None => ModuleError::MissingImport(error_chain(&e)),
+        };
         let loaded = match kind {
             ModuleKind::Workflow => {
                 let pre = self

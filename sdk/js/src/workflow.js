@@ -16,7 +16,7 @@
 // from a stream seeded from the run's recorded seed; `Date.now()`/`new Date()`
 // read workflow time, which the host serves through the WASI wall clock.
 
-import * as rt from 'weft:workflow/runtime@0.1.0';
+import * as rt from 'weft:workflow/runtime@0.1.1';
 import { encode, decode, millis } from './json.js';
 import { Failure, InvalidInputFailure } from './failure.js';
 
@@ -261,6 +261,11 @@ export class SignalChannel {
     return this._ctx.receive(this);
   }
 
+  /** The next signal if one is waiting, else `undefined` (see `ctx.tryReceive`). */
+  tryReceive() {
+    return this._ctx.tryReceive(this);
+  }
+
   _selectHandle() {
     if (this._armed === undefined) {
       this._armed = rt.receiveSignal(this.name);
@@ -426,6 +431,33 @@ export class Ctx {
   receive(channel) {
     this._command('receive a signal');
     const outcome = this._take(channel._take());
+    if (!outcome.ok) throw outcome.failure;
+    return decodeInput(`the input of signal \`${channel.name}\``, outcome.bytes);
+  }
+
+  /** Takes the next signal on `channel` without waiting, if this workflow
+   * task already knows it (it arrived before the task's last wait returned;
+   * the store is not read, and the answer is recorded, so a replay gives the
+   * same); `undefined` when none is waiting. Drain a channel with it before
+   * `continueAsNew`:
+   *
+   *     for (let o; (o = ctx.tryReceive(orders)) !== undefined; ) pending.push(o);
+   *
+   * A receive that lost a select stays armed and keeps its place: its
+   * signal is returned here once delivered. */
+  tryReceive(channel) {
+    this._command('receive a signal');
+    let outcome;
+    if (channel._armed !== undefined) {
+      if (!this._ready.has(channel._armed)) return undefined;
+      outcome = this._ready.get(channel._armed);
+      this._ready.delete(channel._armed);
+      channel._armed = undefined;
+    } else {
+      const bytes = rt.tryReceiveSignal(channel.name);
+      if (bytes === undefined || bytes === null) return undefined;
+      outcome = { ok: true, bytes };
+    }
     if (!outcome.ok) throw outcome.failure;
     return decodeInput(`the input of signal \`${channel.name}\``, outcome.bytes);
   }

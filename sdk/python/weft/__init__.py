@@ -46,6 +46,7 @@ from ._options import ActivityOptions, ChildOptions, ParentClosePolicy, RetryPol
 from ._saga import Saga
 from ._workflow import (
     Ctx,
+    NOTHING,
     HistoryInfo,
     LogLevel,
     Pending,
@@ -71,6 +72,7 @@ __all__ = [
     "Ctx",
     "Pending",
     "SignalChannel",
+    "NOTHING",
     "WorkflowInfo",
     "HistoryInfo",
     "LogLevel",

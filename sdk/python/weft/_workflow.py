@@ -437,6 +437,23 @@ class Pending:
         return f"Pending({self.what}, handle={self.handle})"
 
 
+class _Nothing:
+    """What :meth:`Ctx.try_receive` returns when no signal is waiting (a
+    signal's input may itself be ``None``)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "weft.NOTHING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+#: No signal was waiting (see :meth:`Ctx.try_receive`).
+NOTHING = _Nothing()
+
+
 class SignalChannel:
     """The signals of one name, in the order they were sent. Receive with
     ``channel.receive()``; race with timers and activities in
@@ -451,6 +468,11 @@ class SignalChannel:
 
     def receive(self) -> Any:
         return self._ctx.receive(self)
+
+    def try_receive(self) -> Any:
+        """The next signal if one is waiting, else ``weft.NOTHING`` (see
+        :meth:`Ctx.try_receive`)."""
+        return self._ctx.try_receive(self)
 
     def _handle(self) -> int:
         if self._armed is None:
@@ -683,6 +705,32 @@ class Ctx:
         h = channel._handle()
         channel._armed = None
         ok, value = self._take(h)
+        if not ok:
+            raise value
+        return _decode_input(f"signal `{channel.name}`", value, channel._type)
+
+    def try_receive(self, channel: SignalChannel) -> Any:
+        """Takes the next signal on ``channel`` without waiting, if this
+        workflow task already knows it (it arrived before the task's last
+        wait returned; the store is not read, and the answer is recorded, so
+        a replay gives the same); ``weft.NOTHING`` when none is waiting.
+        Drain a channel with it before :meth:`continue_as_new`::
+
+            while (order := ctx.try_receive(orders)) is not weft.NOTHING:
+                pending.append(order)
+
+        A receive that lost a select stays armed and keeps its place: its
+        signal is returned here once delivered."""
+        if channel._armed is not None:
+            if channel._armed not in self._ready:
+                return NOTHING
+            ok, value = self._ready.pop(channel._armed)
+            channel._armed = None
+        else:
+            data = _rt().try_receive_signal(channel.name)
+            if data is None:
+                return NOTHING
+            ok, value = True, data
         if not ok:
             raise value
         return _decode_input(f"signal `{channel.name}`", value, channel._type)

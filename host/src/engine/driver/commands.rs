@@ -63,6 +63,9 @@ impl Driver {
                     handle,
                     patch_id: id,
                 }),
+                Command::PollSignal { name } => {
+                    events.push(EventKind::SignalPolled { handle, name })
+                }
                 Command::ReceiveSignal { name } => {
                     events.push(EventKind::SignalAwaited { handle, name })
                 }

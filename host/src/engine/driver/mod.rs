@@ -496,6 +496,13 @@ impl WorkflowHost for Driver {
             .map_err(|d| stop(ReplayError::from(d)))
     }
 
+    fn try_receive_signal(&mut self, name: String) -> Result<Option<Payload>, HostStop> {
+        self.check_not_serving("receive a signal")?;
+        self.replayer
+            .try_receive(&name)
+            .map_err(|d| stop(ReplayError::from(d)))
+    }
+
     fn wait(
         &mut self,
         handles: Vec<u64>,

@@ -50,6 +50,10 @@ pub enum Command {
     ReceiveSignal {
         name: String,
     },
+    /// A non-blocking receive that found no signal of a name.
+    PollSignal {
+        name: String,
+    },
     /// An update's handler finished.
     CompleteUpdate {
         update_id: String,
@@ -81,6 +85,7 @@ impl Command {
             Self::Timer { duration_ms } => format!("start a timer of {duration_ms} ms"),
             Self::Patch { id } => format!("take the new path of patch `{id}`"),
             Self::ReceiveSignal { name } => format!("wait for signal {name}"),
+            Self::PollSignal { name } => format!("find no signal {name} waiting"),
             Self::CompleteUpdate { update_id, .. } => format!("complete update {update_id}"),
             Self::StartChild {
                 workflow_type, id, ..
@@ -102,6 +107,7 @@ impl Command {
             }
             (Self::Patch { id }, EventKind::PatchMarker { patch_id, .. }) => id == patch_id,
             (Self::ReceiveSignal { name }, EventKind::SignalAwaited { name: n, .. }) => name == n,
+            (Self::PollSignal { name }, EventKind::SignalPolled { name: n, .. }) => name == n,
             (
                 Self::CompleteUpdate { update_id, .. },
                 EventKind::UpdateCompleted { update_id: u, .. },
@@ -221,6 +227,8 @@ pub struct Replayer {
     delivered: BTreeSet<u64>,
     /// The ids of the updates handed to the code, in order.
     delivered_updates: Vec<String>,
+    /// The indices of the `signal_received` events handed to the code.
+    delivered_signals: Vec<u64>,
     /// Commands the code issued so far in this instance.
     issued: u64,
     /// What each issued command (by handle - 1) started.
@@ -273,6 +281,7 @@ impl Replayer {
             waiting: BTreeSet::new(),
             delivered: BTreeSet::new(),
             delivered_updates: Vec::new(),
+            delivered_signals: Vec::new(),
             issued: 0,
             targets: Vec::new(),
             new_commands: Vec::new(),
@@ -379,6 +388,13 @@ impl Replayer {
         self.deliveries
     }
 
+    /// The indices of the signals handed to the code so far in this run: a
+    /// continue-as-new moves the run's other signals into the next run
+    /// (whatever receives the code had issued for them).
+    pub fn delivered_signals(&self) -> &[u64] {
+        &self.delivered_signals
+    }
+
     /// The ids of the updates handed to the code so far in this run: a
     /// continue-as-new carries the run's other accepted updates (never
     /// delivered, so their handlers never started) into the next run.
@@ -435,6 +451,7 @@ impl Replayer {
             Command::StartChild { .. } => Target::Child,
             Command::Patch { .. } => Target::Other("a patch marker"),
             Command::ReceiveSignal { .. } => Target::Other("a signal receive"),
+            Command::PollSignal { .. } => Target::Other("a signal receive"),
             Command::CompleteUpdate { .. } => Target::Other("an update's completion"),
             Command::Cancel { .. } => Target::Other("a cancellation"),
         });
@@ -455,6 +472,59 @@ impl Replayer {
         }
         self.issued = handle;
         Ok(handle)
+    }
+
+    /// `try-receive-signal`: the next signal named `name` if the history
+    /// known now holds it (it is taken, as a receive: the command records
+    /// `signal_awaited`), or `None` (recorded as `signal_polled`). A replay
+    /// answers as the recording did.
+    pub fn try_receive(&mut self, name: &str) -> Result<Option<Payload>, Divergence> {
+        let rank = self.receives.get(name).map_or(0, Vec::len);
+        let found = self.waiting.iter().copied().find(|&i| {
+            self.signal_rank[i] == Some(rank)
+                && matches!(&self.history[i].event, EventKind::SignalReceived { name: n, .. } if n == name)
+        });
+        let recorded = self
+            .next_recorded_command()
+            .map(|e| (e.index, e.event.clone()));
+        let take = match &recorded {
+            Some((_, EventKind::SignalAwaited { .. })) => true,
+            Some((_, EventKind::SignalPolled { .. })) => false,
+            // A divergence, reported by `issue`; or live: whatever is known.
+            _ => found.is_some(),
+        };
+        if !take {
+            self.issue(Command::PollSignal {
+                name: name.to_owned(),
+            })?;
+            return Ok(None);
+        }
+        let handle = self.issue(Command::ReceiveSignal {
+            name: name.to_owned(),
+        })?;
+        let Some(i) = found else {
+            // Only a replay takes without a signal known: the recording
+            // found one that this history does not hold.
+            let (event_index, recorded) = recorded
+                .map(|(i, e)| (i, describe_recorded(&e)))
+                .unwrap_or((0, "nothing".into()));
+            return Err(Divergence {
+                event_index,
+                recorded,
+                issued: format!("found no signal {name} waiting"),
+            });
+        };
+        self.waiting.remove(&i);
+        self.delivered.insert(handle);
+        self.delivered_signals.push(self.history[i].index);
+        self.deliveries += 1;
+        if i < self.loaded {
+            self.replayed += 1;
+        }
+        match &self.history[i].event {
+            EventKind::SignalReceived { input, .. } => Ok(Some(input.clone())),
+            _ => Ok(None),
+        }
     }
 
     /// How many commands the code issued so far (the last handle).
@@ -597,6 +667,7 @@ impl Replayer {
                 if i >= self.loaded {
                     self.live_signal_at = Some(e.at_ms);
                 }
+                self.delivered_signals.push(e.index);
                 Delivered::Completion((handle.unwrap_or_default(), Ok(input.clone())))
             }
             other => {

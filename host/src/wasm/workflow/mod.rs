@@ -99,6 +99,8 @@ pub trait WorkflowHost: std::any::Any + Send + 'static {
     /// Whether this run takes the new path of patch `patch_id` (see the WIT).
     fn patched(&mut self, patch_id: String) -> Result<bool, HostStop>;
     fn receive_signal(&mut self, name: String) -> Result<u64, HostStop>;
+    /// The next signal named `name` if the task knows it (see the WIT).
+    fn try_receive_signal(&mut self, name: String) -> Result<Option<Payload>, HostStop>;
     fn start_child(
         &mut self,
         workflow_type: String,
@@ -226,6 +228,13 @@ impl runtime::Host for WfState {
 
     fn receive_signal(&mut self, name: String) -> wasmtime::Result<u64> {
         self.host.receive_signal(name).map_err(wasmtime::Error::new)
+    }
+
+    fn try_receive_signal(&mut self, name: String) -> wasmtime::Result<Option<Vec<u8>>> {
+        self.host
+            .try_receive_signal(name)
+            .map(|found| found.map(|p| p.0))
+            .map_err(wasmtime::Error::new)
     }
 
     async fn wait(&mut self, handles: Vec<u64>) -> wasmtime::Result<runtime::Delivery> {

@@ -164,6 +164,9 @@ impl WorkflowHost for NoHost {
     fn receive_signal(&mut self, _: String) -> Result<u64, HostStop> {
         not_running()
     }
+    fn try_receive_signal(&mut self, _: String) -> Result<Option<Payload>, HostStop> {
+        not_running()
+    }
     fn start_child(
         &mut self,
         _: String,
