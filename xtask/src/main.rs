@@ -95,6 +95,8 @@ const GUESTS: &[Guest] = &[
     guest("future-import", "", "future_import.wasm", "future-import"),
     // Test fixture: the rare paths (tests/e2e/corners.rs).
     guest("corners", "", "corners.wasm", "corners"),
+    // Test fixture: signal handlers in Rust (tests/e2e/api.rs).
+    guest("handlers", "", "handlers.wasm", "handlers"),
     // Test fixture: the verification runner's workflow (bench/src/verify), two builds.
     guest("kitchen-sink", "", "kitchen_sink.wasm", "kitchen-sink"),
     guest("kitchen-sink", "v2", "kitchen_sink.wasm", "kitchen-sink-v2"),

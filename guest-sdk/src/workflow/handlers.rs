@@ -17,6 +17,7 @@ use crate::failure::Failure;
 type QueryFn<W> = Rc<dyn Fn(&W, &[u8]) -> Outcome>;
 type ValidateFn<W> = Rc<dyn Fn(&W, &[u8]) -> Result<(), Failure>>;
 type UpdateFn<W> = Rc<dyn Fn(&mut Ctx<W>, &[u8]) -> Outcome>;
+type SignalFn<W> = Rc<dyn Fn(&mut Ctx<W>, &[u8]) -> Result<(), Failure>>;
 
 /// A query handler: a function of the state (borrowed for `'s`) and the
 /// query's input whose answer serializes, and may borrow from the state.
@@ -52,6 +53,8 @@ where
 /// ```
 pub struct Handlers<W: 'static> {
     signals: Vec<String>,
+    /// Signal names handled by a function (see [`Handlers::on_signal`]).
+    signal_handlers: BTreeMap<String, SignalFn<W>>,
     queries: BTreeMap<String, QueryFn<W>>,
     updates: BTreeMap<String, (UpdateFn<W>, Option<ValidateFn<W>>)>,
 }
@@ -70,6 +73,7 @@ impl<W: 'static> Handlers<W> {
     fn new() -> Self {
         Handlers {
             signals: Vec::new(),
+            signal_handlers: BTreeMap::new(),
             queries: BTreeMap::new(),
             updates: BTreeMap::new(),
         }
@@ -81,6 +85,51 @@ impl<W: 'static> Handlers<W> {
     pub fn signal(&mut self, name: &str) -> &mut Self {
         self.signals.push(name.to_owned());
         self
+    }
+
+    /// A signal handler: `f` runs for every signal named `name`, in the
+    /// order they were sent, at the main flow's next wait and before it
+    /// resumes (Temporal's signal handlers). It may run activities and
+    /// timers through the `Ctx` it gets. A signal sent before the first
+    /// wait waits for it; a payload that does not decode, or a `Failure`
+    /// the handler returns, is logged and the signal dropped. A name with a
+    /// handler has no [`SignalChannel`]: [`Ctx::signal_channel`] refuses it.
+    pub fn on_signal<I, F>(&mut self, name: &str, f: F) -> &mut Self
+    where
+        I: DeserializeOwned,
+        F: Fn(&mut Ctx<W>, I) -> Result<(), Failure> + 'static,
+    {
+        let owned = name.to_owned();
+        self.signals.push(name.to_owned());
+        self.signal_handlers.insert(
+            name.to_owned(),
+            Rc::new(move |ctx: &mut Ctx<W>, bytes: &[u8]| {
+                let input = decode_input("signal", &owned, bytes)?;
+                f(ctx, input)
+            }),
+        );
+        self
+    }
+
+    /// The signal names handled by a function.
+    pub(super) fn handled_signals(&self) -> impl Iterator<Item = &String> {
+        self.signal_handlers.keys()
+    }
+
+    pub(super) fn has_signal_handler(&self, name: &str) -> bool {
+        self.signal_handlers.contains_key(name)
+    }
+
+    pub(super) fn run_signal(&self, ctx: &mut Ctx<W>, name: &str, input: &[u8]) {
+        let Some(f) = self.signal_handlers.get(name) else {
+            return;
+        };
+        if let Err(failure) = f(ctx, input) {
+            runtime::log(
+                runtime::LogLevel::Warn,
+                &format!("signal `{name}` dropped by its handler: {failure}"),
+            );
+        }
     }
 
     /// A query: read-only, never recorded. It runs at one of the main flow's

@@ -123,6 +123,9 @@ pub struct Ctx<W: 'static> {
     handlers: Rc<Handlers<W>>,
     /// Set once the host delivered a cancellation request.
     cancel_reason: Option<String>,
+    /// The receive armed for each signal handler, by handle: every wait
+    /// waits on these too, and runs the handler when one completes.
+    handler_receives: BTreeMap<u64, String>,
 }
 
 impl<W: 'static> Ctx<W> {
@@ -132,6 +135,7 @@ impl<W: 'static> Ctx<W> {
             state,
             handlers,
             cancel_reason: None,
+            handler_receives: BTreeMap::new(),
         }
     }
 
@@ -278,8 +282,15 @@ impl<W: 'static> Ctx<W> {
     /// The channel of the signals named `name` (declare the name in
     /// [`Workflow::handlers`] too, so the host accepts them). Receive with
     /// [`Ctx::receive`], or race it in [`Ctx::select`]; signals queue up in
-    /// the order they were sent until received, none is lost.
+    /// the order they were sent until received, none is lost. A name with a
+    /// handler ([`Handlers::on_signal`]) has no channel: asking for one
+    /// panics (the execution stalls with that reason), since the handler
+    /// takes every signal of it.
     pub fn signal_channel<T: DeserializeOwned>(&mut self, name: &str) -> SignalChannel<T> {
+        assert!(
+            !self.handlers.has_signal_handler(name),
+            "signal `{name}` has a handler (on_signal), which takes every one of them: it has no channel"
+        );
         SignalChannel::new(name)
     }
 
@@ -435,14 +446,43 @@ impl<W: 'static> Ctx<W> {
             .expect("without a condition, a wait ends only with a completion")
     }
 
+    /// Arms a receive for each signal handler that has none; returns the
+    /// handles to wait on: `handles` and those receives.
+    fn with_signal_handlers(&mut self, handles: &[u64]) -> Vec<u64> {
+        let handlers = self.handlers.clone();
+        for name in handlers.handled_signals() {
+            if !self.handler_receives.values().any(|n| n == name) {
+                let h = runtime::receive_signal(name);
+                self.handler_receives.insert(h, name.clone());
+            }
+        }
+        handles
+            .iter()
+            .copied()
+            .chain(self.handler_receives.keys().copied())
+            .collect()
+    }
+
     fn wait_or(
         &mut self,
         handles: &[u64],
         until: Option<&dyn Fn(&W) -> bool>,
     ) -> Option<(u64, Outcome)> {
         loop {
-            match runtime::wait(handles) {
-                runtime::Delivery::Completed(c) => return Some((c.handle, from_wit(c.outcome))),
+            let all = self.with_signal_handlers(handles);
+            match runtime::wait(&all) {
+                runtime::Delivery::Completed(c) => {
+                    let Some(name) = self.handler_receives.remove(&c.handle) else {
+                        return Some((c.handle, from_wit(c.outcome)));
+                    };
+                    match from_wit(c.outcome) {
+                        Ok(input) => self.handlers.clone().run_signal(self, &name, &input),
+                        Err(f) => self.log(LogLevel::Warn, format!("signal `{name}`: {f}")),
+                    }
+                    if until.is_some_and(|c| c(&self.state)) {
+                        return None;
+                    }
+                }
                 runtime::Delivery::Query(r) => {
                     let answer = self
                         .handlers

@@ -361,6 +361,8 @@ export class Ctx {
     this._ready = new Map();
     /** Handles of the signal receives issued in this run. */
     this._receives = new Set();
+    /** The receive armed for each signal handler: handle -> name. */
+    this._handlerReceives = new Map();
     /** The reason of a requested cancellation, once delivered. */
     this.cancelReason = undefined;
     this._serving = false;
@@ -424,6 +426,9 @@ export class Ctx {
 
   /** The channel of the signals named `name` (declare the name in `signals`). */
   signalChannel(name) {
+    if (Object.prototype.hasOwnProperty.call(this._def.signalHandlers, name)) {
+      throw new Error(`signal \`${name}\` has a handler, which takes every one of them: it has no channel`);
+    }
     return new SignalChannel(this, String(name));
   }
 
@@ -642,13 +647,18 @@ export class Ctx {
    */
   _wait(handles, until) {
     for (;;) {
-      const d = rt.wait(handles);
+      const d = rt.wait(this._withSignalHandlers(handles));
       switch (d.tag) {
         case 'completed': {
           const o = d.val.outcome;
           const outcome =
             o.tag === 'ok' ? { ok: true, bytes: o.val } : { ok: false, failure: Failure.fromWit(o.val) };
-          return [d.val.handle, outcome];
+          const name = this._handlerReceives.get(d.val.handle);
+          if (name === undefined) return [d.val.handle, outcome];
+          this._handlerReceives.delete(d.val.handle);
+          runSignal(this, name, outcome);
+          if (until && until(this.state)) return null;
+          break;
         }
         case 'query':
           rt.respond(d.val.id, this._serve(() => answerQuery(this._def, this.state, d.val.name, d.val.input)));
@@ -677,6 +687,16 @@ export class Ctx {
           throw new Error(`unknown delivery from the host: ${d.tag}`);
       }
     }
+  }
+
+  /** Arms a receive for each signal handler that has none; the handles to
+   * wait on: `handles` and those receives. */
+  _withSignalHandlers(handles) {
+    const armed = new Set(this._handlerReceives.values());
+    for (const name of Object.keys(this._def.signalHandlers)) {
+      if (!armed.has(name)) this._handlerReceives.set(rt.receiveSignal(name), name);
+    }
+    return [...handles, ...this._handlerReceives.keys()];
   }
 
   /** Runs a read-only handler: no commands, and the random stream restored. */
@@ -734,6 +754,19 @@ function validateUpdate(def, state, name, inputBytes) {
   }
 }
 
+/** Runs the handler of signal `name`: a Failure it throws, or an input that
+ * does not decode, drops that signal (logged); anything else is a bug. */
+function runSignal(ctx, name, outcome) {
+  try {
+    if (!outcome.ok) throw outcome.failure;
+    const input = decodeInput(`the input of signal \`${name}\``, outcome.bytes);
+    noAsync(ctx._def.signalHandlers[name](ctx, input), `signal \`${name}\``);
+  } catch (e) {
+    if (!(e instanceof Failure)) throw e;
+    ctx.log(`signal \`${name}\` dropped by its handler: ${e.message}`, 'warn');
+  }
+}
+
 function runUpdate(ctx, name, inputBytes) {
   const u = Object.prototype.hasOwnProperty.call(ctx._def.updates, name) ? ctx._def.updates[name] : undefined;
   if (!u) {
@@ -768,10 +801,26 @@ function normalize(def) {
     if (typeof q !== 'function') throw new TypeError(`query \`${name}\` needs a function (state, input) => answer`);
     queries[name] = q;
   }
+  // `signals`: names received through channels (an array), or an object
+  // whose values are handlers `(ctx, input) => void` (or `true` for a
+  // channel).
+  const signalHandlers = {};
+  let signals;
+  if (Array.isArray(def.signals ?? [])) {
+    signals = [...(def.signals ?? [])].map(String);
+  } else {
+    signals = [];
+    for (const [name, h] of Object.entries(def.signals)) {
+      if (typeof h === 'function') signalHandlers[name] = h;
+      else if (h !== true) throw new TypeError(`signal \`${name}\` needs a handler (ctx, input) => void, or true for a channel`);
+      signals.push(name);
+    }
+  }
   return {
     run: def.run,
     state: def.state,
-    signals: [...(def.signals ?? [])].map(String),
+    signals,
+    signalHandlers,
     queries,
     updates,
   };
@@ -794,6 +843,8 @@ let finished;
  *   export const { run, handlers, query } = defineWorkflow({
  *     state: () => ({ plan: 'basic' }),          // what queries see
  *     signals: ['change-plan'],                   // names received with ctx.signalChannel
+ *     // or { 'change-plan': (ctx, plan) => { ... }, other: true }: a handler
+ *     // per name (run at the next wait, in order), `true` for a channel
  *     queries: { status: (state, input) => state },
  *     updates: {
  *       cancel: { validate: (state, input) => { if (!input.reason) throw Failure.nonRetryable('Invalid', '...'); },
