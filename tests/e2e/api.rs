@@ -285,3 +285,87 @@ fn signal_handlers_run_in_order_and_may_run_activities_in_every_language() {
         replays(&host, &id, component);
     }
 }
+
+/// Issue 15, item 3: a workflow could not signal another execution or its
+/// child, nor ask one to cancel. Now each is a recorded request, delivered
+/// once after the commit: a signal lands in the target's history, a
+/// missing target completes the request with `not-found`, a cancellation
+/// request ends the target as cancelled.
+#[test]
+fn a_workflow_signals_and_cancels_other_executions_in_every_language() {
+    let host = host();
+    for (workflow_type, component) in LANGUAGES {
+        let victim = format!("{workflow_type}-victim");
+        start(
+            &host,
+            "corners",
+            &victim,
+            json!({"mode": "nap", "timeout_ms": HOUR}),
+        );
+        let id = format!("{workflow_type}-outbox");
+        start(
+            &host,
+            workflow_type,
+            &id,
+            json!({"mode": "outbox", "got": [victim]}),
+        );
+        let r = host.wait_result(&id);
+        assert_eq!(r["status"], "completed", "{id}: {r}");
+        assert_eq!(
+            r["output"],
+            json!({"sent": "ok", "child": ["hi"], "nobody": "not-found", "cancel": "ok"}),
+            "{id}: {r}"
+        );
+        assert_eq!(host.wait_result(&victim)["status"], "cancelled", "{victim}");
+        let kinds = host.event_kinds(&id);
+        let count = |kind: &str| kinds.iter().filter(|k| *k == kind).count();
+        assert_eq!(
+            (count("external_sent"), count("external_completed")),
+            (3, 3),
+            "{kinds:?}"
+        );
+        replays(&host, &id, component);
+    }
+    // Nothing left to deliver.
+    assert!(host.log().matches("request not delivered").count() == 0);
+}
+
+/// The request is recorded with the task and delivered after it: a host
+/// killed in between delivers it after the restart, once.
+#[test]
+fn a_signal_to_another_execution_survives_a_sigkill_before_its_delivery() {
+    let mut host = Host::paused_at(&["--manual-clock"], &["external-before-delivery"]);
+    host.deploy_examples_and_corners();
+    start(
+        &host,
+        "corners",
+        "victim",
+        json!({"mode": "nap", "timeout_ms": HOUR}),
+    );
+    start(
+        &host,
+        "corners",
+        "sender",
+        json!({"mode": "outbox", "got": ["victim"]}),
+    );
+    host.wait_for_log(
+        "paused at external-before-delivery",
+        1,
+        std::time::Duration::from_secs(30),
+    );
+    host.clear_pause_points();
+    host.kill_and_restart();
+    let r = host.wait_result("sender");
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(r["output"]["child"], json!(["hi"]), "{r}");
+    let child = host.describe("sender")["children"][0]["id"]
+        .as_str()
+        .expect("the child")
+        .to_owned();
+    let received = host
+        .event_kinds(&child)
+        .iter()
+        .filter(|k| *k == "signal_received")
+        .count();
+    assert_eq!(received, 1, "delivered once");
+}

@@ -267,6 +267,42 @@ impl<W: 'static> Ctx<W> {
         runtime::cancel(pending.handle);
     }
 
+    /// Sends signal `name` with `input` to the running execution `id` (its
+    /// current run), as `weft signal` would. The pending value completes
+    /// once the signal is recorded there, or with a `not-found` failure
+    /// when no execution of that id runs. Recorded first and delivered once,
+    /// also across a crash of the host.
+    pub fn signal_execution<I: Serialize + ?Sized>(
+        &mut self,
+        id: &str,
+        name: &str,
+        input: &I,
+    ) -> Pending<()> {
+        let bytes = serde_json::to_vec(input).unwrap_or_else(|e| {
+            panic!("the input of signal `{name}` does not serialize to JSON: {e}")
+        });
+        Pending::new(runtime::signal_execution(id, name, &bytes))
+    }
+
+    /// [`Ctx::signal_execution`] to the child `child` started.
+    pub fn signal_child<T, I: Serialize + ?Sized>(
+        &mut self,
+        child: &Pending<T>,
+        name: &str,
+        input: &I,
+    ) -> Pending<()> {
+        let bytes = serde_json::to_vec(input).unwrap_or_else(|e| {
+            panic!("the input of signal `{name}` does not serialize to JSON: {e}")
+        });
+        Pending::new(runtime::signal_child(child.handle, name, &bytes))
+    }
+
+    /// Asks the running execution `id` to cancel, as `weft cancel` would;
+    /// completes like [`Ctx::signal_execution`].
+    pub fn cancel_execution(&mut self, id: &str, reason: &str) -> Pending<()> {
+        Pending::new(runtime::cancel_execution(id, reason))
+    }
+
     /// Starts a durable timer that fires after `d` of workflow time.
     pub fn timer(&mut self, d: Duration) -> Pending<()> {
         Pending::new(runtime::start_timer(options::millis(d)))

@@ -8,6 +8,7 @@ mod clock;
 mod driver;
 mod error;
 mod execution;
+mod external;
 mod heartbeats;
 mod interact;
 mod lifecycle;

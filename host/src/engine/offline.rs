@@ -9,8 +9,8 @@ use std::pin::Pin;
 use super::replay::{Command, Delivered, Divergence, ReplayError, Replayer};
 use crate::model::{ActivityOptions, EventKind, Failure, HistoryExport, ModuleHash, Payload};
 use crate::wasm::{
-    Delivery, HostStop, LogLevel, RunOutcome, Runtime, Seeding, UpdateRequest, WorkflowHost,
-    WorkflowInfo,
+    Delivery, External, HostStop, LogLevel, RunOutcome, Runtime, Seeding, UpdateRequest,
+    WorkflowHost, WorkflowInfo,
 };
 
 #[derive(Debug)]
@@ -133,6 +133,32 @@ impl WorkflowHost for OfflineHost {
 
     fn receive_signal(&mut self, name: String) -> Result<u64, HostStop> {
         self.issue(Command::ReceiveSignal { name })
+    }
+
+    fn send_external(
+        &mut self,
+        to: External,
+        name: String,
+        input: Payload,
+        cancel: bool,
+    ) -> Result<u64, HostStop> {
+        let target = match to {
+            External::Execution(id) => id,
+            External::Child(h) => match self.replayer.child_id_of(h) {
+                Some(id) => id,
+                None => {
+                    return Err(HostStop(Box::new(OfflineStop::Replay(
+                        super::replay::Misuse::NotAChild(h).into(),
+                    ))))
+                }
+            },
+        };
+        self.issue(Command::External {
+            target,
+            name,
+            input,
+            cancel,
+        })
     }
 
     fn try_receive_signal(&mut self, name: String) -> Result<Option<Payload>, HostStop> {

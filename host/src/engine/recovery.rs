@@ -21,6 +21,10 @@ impl Inner {
         for row in self.store.timers()? {
             let _ = self.timer_tx.send(row);
         }
+        // Requests to other executions a crash left undelivered.
+        for request in self.store.outbox()? {
+            self.spawn_delivery(request);
+        }
         // Closed runs whose children did not get their policy before a crash.
         for (id, owed) in self.store.owed_policies()? {
             let inner = self.clone();

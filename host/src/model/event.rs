@@ -127,6 +127,28 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         failure: Option<Failure>,
     },
+    /// The workflow sent a signal (`signal-execution`, `signal-child`) or a
+    /// cancellation request (`cancel-execution`, with `name` empty and the
+    /// reason as `input`) to execution `target` (a command). It is delivered
+    /// after the commit, once: the target's record and this handle's
+    /// `external_completed` are written in one transaction. `key` is the
+    /// request's identity, made from this run and handle and kept as made.
+    ExternalSent {
+        handle: u64,
+        target: String,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        name: String,
+        input: Payload,
+        cancel: bool,
+        key: String,
+    },
+    /// An `external_sent` reached its target (no failure) or found no
+    /// running execution of that id (`not-found`).
+    ExternalCompleted {
+        handle: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        failure: Option<Failure>,
+    },
     /// The workflow cancelled a pending activity (a command); the activity
     /// then completes with a `cancelled` failure.
     ActivityCancelRequested {
@@ -223,7 +245,8 @@ impl EventKind {
             | Self::ChildStarted { handle, .. }
             | Self::ActivityCancelRequested { handle, .. }
             | Self::TimerCancelRequested { handle, .. }
-            | Self::ChildCancelRequested { handle, .. } => Some(*handle),
+            | Self::ChildCancelRequested { handle, .. }
+            | Self::ExternalSent { handle, .. } => Some(*handle),
             _ => None,
         }
     }
@@ -236,6 +259,7 @@ impl EventKind {
             | Self::ActivityFailed { handle, .. }
             | Self::TimerFired { handle }
             | Self::TimerCancelled { handle }
+            | Self::ExternalCompleted { handle, .. }
             | Self::ChildCompleted { handle, .. } => Some(*handle),
             _ => None,
         }
@@ -251,6 +275,9 @@ impl EventKind {
             Self::TimerFired { handle } => Some((*handle, Ok(Payload::default()))),
             Self::TimerCancelled { handle } => {
                 Some((*handle, Err(Failure::cancelled("the timer"))))
+            }
+            Self::ExternalCompleted { handle, failure } => {
+                Some((*handle, failure.clone().map_or(Ok(Payload::default()), Err)))
             }
             Self::ChildCompleted {
                 handle,
@@ -285,6 +312,8 @@ impl EventKind {
             Self::ChildCompleted { .. } => "child_completed",
             Self::TimerCancelled { .. } => "timer_cancelled",
             Self::TimerCancelRequested { .. } => "timer_cancel_requested",
+            Self::ExternalSent { .. } => "external_sent",
+            Self::ExternalCompleted { .. } => "external_completed",
             Self::ChildCancelRequested { .. } => "child_cancel_requested",
             Self::CancelRequested { .. } => "cancel_requested",
             Self::ExecutionContinuedAsNew { .. } => "execution_continued_as_new",
@@ -340,6 +369,14 @@ impl EventKind {
             Self::ActivityCancelRequested { handle, target } => {
                 format!("activity_cancel_requested #{handle} of #{target}")
             }
+            Self::ExternalSent { handle, target, name, input, cancel, .. } => match cancel {
+                true => format!("external_sent #{handle} cancel {target}: {}", input.to_json()),
+                false => format!("external_sent #{handle} signal {target} {name}({})", input.to_json()),
+            },
+            Self::ExternalCompleted { handle, failure } => match failure {
+                Some(f) => format!("external_completed #{handle} {f}"),
+                None => format!("external_completed #{handle}"),
+            },
             Self::TimerCancelRequested { handle, target } => {
                 format!("timer_cancel_requested #{handle} of #{target}")
             }

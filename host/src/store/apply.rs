@@ -110,6 +110,13 @@ pub(super) fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpErro
             txn.open_table(super::tables::OWED_POLICIES)?
                 .remove(id.as_str())?;
         }
+        Op::OutboxAdd { requests } => {
+            let mut outbox = txn.open_table(super::tables::OUTBOX)?;
+            for r in requests {
+                outbox.insert(r.key.as_str(), to_json(r).as_slice())?;
+            }
+        }
+        Op::Deliver { .. } => return super::external::deliver(txn, op),
         Op::TellParent { .. } => return history::tell_parent(txn, op),
         Op::Reset { .. } => return super::reset::reset(txn, op),
         Op::CreateExecution { .. } => return history::create(txn, op),

@@ -7,6 +7,7 @@
 mod apply;
 mod committer;
 mod error;
+mod external;
 mod history;
 mod reset;
 mod slot;
@@ -142,6 +143,22 @@ pub enum Op {
     SettleOwed {
         id: ExecutionId,
     },
+    /// Keeps requests to other executions in the outbox until delivered
+    /// (in the batch of the task that made them).
+    OutboxAdd {
+        requests: Vec<ExternalRequest>,
+    },
+    /// Delivers an outbox request, in one transaction: a signal is appended
+    /// to the target if it runs (once per key), the sender's handle gets its
+    /// `external_completed` if its run still holds the request, and the
+    /// outbox row goes. A request no longer in the outbox was delivered:
+    /// nothing happens. For a cancellation the engine asked the target
+    /// first; `target_found` is what it found.
+    Deliver {
+        request: ExternalRequest,
+        at_ms: u64,
+        target_found: Option<bool>,
+    },
     /// Discards the events after `to_event` of the current run (recording
     /// them in an `execution_reset` event), replaces the execution's timer
     /// rows with `timers`, and makes it run again on `module`, in a new
@@ -178,6 +195,20 @@ impl Op {
             owed: Vec::new(),
         }
     }
+}
+
+/// A workflow's request to another execution, as the outbox keeps it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ExternalRequest {
+    /// `<sender>/<run>/<handle>`: made when the request is, recorded in
+    /// its `external_sent` event.
+    pub key: String,
+    pub sender: ExecutionId,
+    pub handle: u64,
+    pub target: String,
+    pub name: String,
+    pub input: Payload,
+    pub cancel: bool,
 }
 
 /// What makes a start idempotent: its request id, keyed by the workflow type
@@ -250,6 +281,8 @@ impl Store {
             txn.open_table(tables::COMPLETED)?;
             txn.open_table(tables::START_REQUESTS)?;
             txn.open_table(tables::OWED_POLICIES)?;
+            txn.open_table(tables::OUTBOX)?;
+            txn.open_table(tables::INBOX)?;
             let mut state = txn.open_table(tables::HOST_STATE)?;
             if state.get(COMPLETIONS_INDEXED)?.is_none() {
                 state.insert(COMPLETIONS_INDEXED, 1)?;
@@ -531,6 +564,18 @@ impl Store {
                     }
                 })?;
                 out.push((id, from_json("owed policy", v.value())?));
+            }
+            Ok(out)
+        })
+    }
+
+    /// The requests to other executions not delivered yet.
+    pub fn outbox(&self) -> Result<Vec<ExternalRequest>, StoreError> {
+        self.reading(|txn| {
+            let table = txn.open_table(tables::OUTBOX)?;
+            let mut out = Vec::new();
+            for entry in table.iter()? {
+                out.push(from_json("outbox request", entry?.1.value())?);
             }
             Ok(out)
         })

@@ -36,6 +36,14 @@ pub const COMPLETED: TableDefinition<(&str, u64, u64), ()> = TableDefinition::ne
 /// policy: JSON `[[child id, policy], ...]`, written with the close and
 /// removed once applied, so a crash in between is caught up at start.
 pub const OWED_POLICIES: TableDefinition<&str, &[u8]> = TableDefinition::new("owed_policies");
+/// Requests to other executions (signals, cancellations) a workflow made and
+/// that were not delivered yet, by request key: JSON `ExternalRequest`.
+/// Written with the `external_sent` event, removed in the transaction that
+/// delivers the request; read at start to deliver what a crash left.
+pub const OUTBOX: TableDefinition<&str, &[u8]> = TableDefinition::new("outbox");
+/// The request keys each execution recorded a signal for, by (target id,
+/// key): a request delivered twice records its signal once.
+pub const INBOX: TableDefinition<(&str, &str), ()> = TableDefinition::new("inbox");
 /// Start requests by key (workflow type, chosen id or none, request id):
 /// JSON `{execution, run, at_ms}`. A start with a request id seen within the
 /// retention window answers with the run it started instead of another.

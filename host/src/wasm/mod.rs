@@ -26,8 +26,8 @@ use wasmtime::{Config, Engine};
 pub use activity::{ActivityCall, ActivityInfo, ActivityOutcome, HeartbeatSink};
 pub use random::{Seeding, GENERATOR as RANDOM_GENERATOR};
 pub use workflow::{
-    Completion, Delivery, FinalAnswer, HandlerNames, HostStop, LogLevel, Request, RunOutcome,
-    UpdateRequest, WorkflowHost, WorkflowInfo,
+    Completion, Delivery, External, FinalAnswer, HandlerNames, HostStop, LogLevel, Request,
+    RunOutcome, UpdateRequest, WorkflowHost, WorkflowInfo,
 };
 
 use crate::model::{ModuleHash, ModuleKind};

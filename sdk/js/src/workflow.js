@@ -392,6 +392,29 @@ export class Ctx {
     rt.cancel(pending.handle);
   }
 
+  /** Sends signal `name` with `input` to the running execution `id` (its
+   * current run), as `weft signal` would. Joining the result returns once
+   * the signal is recorded there, or throws a `not-found` Failure when no
+   * execution of that id runs. Recorded first and delivered once, also
+   * across a crash of the host. */
+  signalExecution(id, name, input) {
+    this._command('signal another execution');
+    return new Pending(this, rt.signalExecution(String(id), String(name), encode(input)), `signal \`${name}\``);
+  }
+
+  /** `signalExecution` to the child `child` started. */
+  signalChild(child, name, input) {
+    this._command('signal a child');
+    return new Pending(this, rt.signalChild(child.handle, String(name), encode(input)), `signal \`${name}\``);
+  }
+
+  /** Asks the running execution `id` to cancel, as `weft cancel` would;
+   * completes like `signalExecution`. */
+  cancelExecution(id, reason = '') {
+    this._command('cancel another execution');
+    return new Pending(this, rt.cancelExecution(String(id), String(reason)), `cancel of \`${id}\``);
+  }
+
   // --- timers -------------------------------------------------------------
 
   /** Starts a durable timer of `duration` workflow time (ms, or "30s", "2h"...). */

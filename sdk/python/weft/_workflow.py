@@ -633,6 +633,25 @@ class Ctx:
         something already done changes nothing."""
         _rt().cancel(pending.handle)
 
+    def signal_execution(self, id: str, name: str, input: Any = None) -> Pending:
+        """Sends signal ``name`` with ``input`` to the running execution
+        ``id`` (its current run), as ``weft signal`` would. Joining the
+        result returns once the signal is recorded there, or raises a
+        ``not-found`` failure when no execution of that id runs. Recorded
+        first and delivered once, also across a crash of the host."""
+        data = _encode_arg(input, f"the input of signal `{name}`")
+        return Pending(self, _rt().signal_execution(id, name, data), None, f"signal `{name}`")
+
+    def signal_child(self, child: Pending, name: str, input: Any = None) -> Pending:
+        """:meth:`signal_execution` to the child ``child`` started."""
+        data = _encode_arg(input, f"the input of signal `{name}`")
+        return Pending(self, _rt().signal_child(child.handle, name, data), None, f"signal `{name}`")
+
+    def cancel_execution(self, id: str, reason: str = "") -> Pending:
+        """Asks the running execution ``id`` to cancel, as ``weft cancel``
+        would; completes like :meth:`signal_execution`."""
+        return Pending(self, _rt().cancel_execution(id, reason), None, f"cancel of `{id}`")
+
     # -- timers --------------------------------------------------------------
 
     def timer(self, duration: Any) -> Pending:

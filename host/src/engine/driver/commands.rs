@@ -17,6 +17,9 @@ pub(in crate::engine) struct Flush {
     pub timers_remove: Vec<(u64, u64)>,
     /// Children to ask to cancel once the request is recorded.
     pub child_cancels: Vec<String>,
+    /// Requests to other executions, kept in the outbox with the task's
+    /// events and delivered after.
+    pub externals: Vec<crate::store::ExternalRequest>,
 }
 
 impl Driver {
@@ -30,6 +33,7 @@ impl Driver {
         let mut cancels = Vec::new();
         let mut timers_remove = Vec::new();
         let mut child_cancels = Vec::new();
+        let mut externals = Vec::new();
         for (handle, command) in self.replayer.take_new_commands() {
             match command {
                 Command::Activity {
@@ -63,6 +67,31 @@ impl Driver {
                     handle,
                     patch_id: id,
                 }),
+                Command::External {
+                    target,
+                    name,
+                    input,
+                    cancel,
+                } => {
+                    let key = format!("{}/{}/{handle}", self.id, self.run);
+                    externals.push(crate::store::ExternalRequest {
+                        key: key.clone(),
+                        sender: self.id.clone(),
+                        handle,
+                        target: target.clone(),
+                        name: name.clone(),
+                        input: input.clone(),
+                        cancel,
+                    });
+                    events.push(EventKind::ExternalSent {
+                        handle,
+                        target,
+                        name,
+                        input,
+                        cancel,
+                        key,
+                    });
+                }
                 Command::PollSignal { name } => {
                     events.push(EventKind::SignalPolled { handle, name })
                 }
@@ -208,6 +237,7 @@ impl Driver {
             cancels,
             timers_remove,
             child_cancels,
+            externals,
         }
     }
 }

@@ -23,7 +23,7 @@ use crate::model::{
 };
 use crate::store::{Op, OpError, Reuse, TimerRow};
 use crate::wasm::{
-    Delivery, HostStop, LogLevel, Request, UpdateRequest, WorkflowHost, WorkflowInfo,
+    Delivery, External, HostStop, LogLevel, Request, UpdateRequest, WorkflowHost, WorkflowInfo,
 };
 
 mod cancel;
@@ -200,6 +200,7 @@ impl Driver {
             cancels,
             timers_remove: cancelled_timers,
             child_cancels,
+            externals,
         } = self.new_command_events(now);
         if events.is_empty() {
             return Ok(());
@@ -229,6 +230,11 @@ impl Driver {
             }
             let mut ops = vec![op];
             ops.extend(children.iter().map(|(op, _)| op.clone()));
+            if !externals.is_empty() {
+                ops.push(Op::OutboxAdd {
+                    requests: externals.clone(),
+                });
+            }
             match self.inner.store.write(ops).await? {
                 Ok(()) => break,
                 // Another start took a child's id after the check: that
@@ -251,6 +257,9 @@ impl Driver {
         }
         for child in child_cancels {
             self.cancel_child(child);
+        }
+        for request in externals {
+            self.inner.spawn_delivery(request);
         }
         for child in child_ids {
             if let Ok(child) = child.parse::<ExecutionId>() {
@@ -493,6 +502,31 @@ impl WorkflowHost for Driver {
         self.check_not_serving("receive a signal")?;
         self.replayer
             .issue(Command::ReceiveSignal { name })
+            .map_err(|d| stop(ReplayError::from(d)))
+    }
+
+    fn send_external(
+        &mut self,
+        to: External,
+        name: String,
+        input: Payload,
+        cancel: bool,
+    ) -> Result<u64, HostStop> {
+        self.check_not_serving("send to another execution")?;
+        let target = match to {
+            External::Execution(id) => id,
+            External::Child(h) => match self.replayer.child_id_of(h) {
+                Some(id) => id,
+                None => return Err(stop(ReplayError::from(Misuse::NotAChild(h)))),
+            },
+        };
+        self.replayer
+            .issue(Command::External {
+                target,
+                name,
+                input,
+                cancel,
+            })
             .map_err(|d| stop(ReplayError::from(d)))
     }
 

@@ -63,6 +63,14 @@ pub enum Command {
     Cancel {
         target: u64,
     },
+    /// Signal another execution, or ask it to cancel (`cancel`; the
+    /// reason in `input`).
+    External {
+        target: String,
+        name: String,
+        input: Payload,
+        cancel: bool,
+    },
     /// Start a child workflow (its id is fixed by the time it is issued).
     StartChild {
         workflow_type: String,
@@ -91,6 +99,15 @@ impl Command {
                 workflow_type, id, ..
             } => format!("start child {workflow_type} {id}"),
             Self::Cancel { target } => format!("cancel #{target}"),
+            Self::External {
+                target,
+                name,
+                cancel,
+                ..
+            } => match cancel {
+                true => format!("ask execution {target} to cancel"),
+                false => format!("signal {name} to execution {target}"),
+            },
         }
     }
 
@@ -108,6 +125,21 @@ impl Command {
             (Self::Patch { id }, EventKind::PatchMarker { patch_id, .. }) => id == patch_id,
             (Self::ReceiveSignal { name }, EventKind::SignalAwaited { name: n, .. }) => name == n,
             (Self::PollSignal { name }, EventKind::SignalPolled { name: n, .. }) => name == n,
+            (
+                Self::External {
+                    target,
+                    name,
+                    input,
+                    cancel,
+                },
+                EventKind::ExternalSent {
+                    target: t,
+                    name: n,
+                    input: i,
+                    cancel: c,
+                    ..
+                },
+            ) => target == t && name == n && input == i && cancel == c,
             (
                 Self::CompleteUpdate { update_id, .. },
                 EventKind::UpdateCompleted { update_id: u, .. },
@@ -177,6 +209,8 @@ pub enum Misuse {
          cancelled"
     )]
     NotCancellable(u64, String),
+    #[error("the workflow signalled handle {0} as a child, but it did not start a child")]
+    NotAChild(u64),
 }
 
 /// What a handle names, for a cancellation.
@@ -454,6 +488,7 @@ impl Replayer {
             Command::PollSignal { .. } => Target::Other("a signal receive"),
             Command::CompleteUpdate { .. } => Target::Other("an update's completion"),
             Command::Cancel { .. } => Target::Other("a cancellation"),
+            Command::External { .. } => Target::Other("a request to another execution"),
         });
         if let Some(&at) = self.commands.get(position) {
             let recorded = &self.history[at];
@@ -782,6 +817,18 @@ impl Replayer {
     /// The child id the history recorded for the next command, if that
     /// command is a child start: a replayed start keeps the id it was made
     /// with.
+    /// The id of the child that handle `h` started, if it started one: as
+    /// recorded, or as issued in this task.
+    pub fn child_id_of(&self, h: u64) -> Option<String> {
+        if let Some(EventKind::ChildStarted { child_id, .. }) = self.recorded_command(h) {
+            return Some(child_id.clone());
+        }
+        self.new_commands.iter().find_map(|(handle, c)| match c {
+            Command::StartChild { id, .. } if *handle == h => Some(id.clone()),
+            _ => None,
+        })
+    }
+
     pub fn recorded_child_id(&self) -> Option<String> {
         match self.next_recorded_command().map(|e| &e.event) {
             Some(EventKind::ChildStarted { child_id, .. }) => Some(child_id.clone()),

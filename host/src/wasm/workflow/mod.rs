@@ -85,6 +85,14 @@ pub struct HandlerNames {
     pub updates: Vec<String>,
 }
 
+/// Where a request to another execution goes.
+#[derive(Debug, Clone)]
+pub enum External {
+    Execution(String),
+    /// The child a `start-child` handle started.
+    Child(u64),
+}
+
 /// What the engine implements to answer a workflow's imports.
 pub trait WorkflowHost: std::any::Any + Send + 'static {
     fn start_activity(
@@ -99,6 +107,15 @@ pub trait WorkflowHost: std::any::Any + Send + 'static {
     /// Whether this run takes the new path of patch `patch_id` (see the WIT).
     fn patched(&mut self, patch_id: String) -> Result<bool, HostStop>;
     fn receive_signal(&mut self, name: String) -> Result<u64, HostStop>;
+    /// A signal (`name`, `input`) or, with `cancel`, a cancellation request
+    /// (its reason in `input`) to another execution (see the WIT).
+    fn send_external(
+        &mut self,
+        to: External,
+        name: String,
+        input: Payload,
+        cancel: bool,
+    ) -> Result<u64, HostStop>;
     /// The next signal named `name` if the task knows it (see the WIT).
     fn try_receive_signal(&mut self, name: String) -> Result<Option<Payload>, HostStop>;
     fn start_child(
@@ -228,6 +245,40 @@ impl runtime::Host for WfState {
 
     fn receive_signal(&mut self, name: String) -> wasmtime::Result<u64> {
         self.host.receive_signal(name).map_err(wasmtime::Error::new)
+    }
+
+    fn signal_execution(
+        &mut self,
+        execution_id: String,
+        name: String,
+        input: Vec<u8>,
+    ) -> wasmtime::Result<u64> {
+        self.host
+            .send_external(
+                External::Execution(execution_id),
+                name,
+                Payload(input),
+                false,
+            )
+            .map_err(wasmtime::Error::new)
+    }
+
+    fn signal_child(&mut self, child: u64, name: String, input: Vec<u8>) -> wasmtime::Result<u64> {
+        self.host
+            .send_external(External::Child(child), name, Payload(input), false)
+            .map_err(wasmtime::Error::new)
+    }
+
+    fn cancel_execution(&mut self, execution_id: String, reason: String) -> wasmtime::Result<u64> {
+        let reason = Payload(serde_json::to_vec(&reason).unwrap_or_default());
+        self.host
+            .send_external(
+                External::Execution(execution_id),
+                String::new(),
+                reason,
+                true,
+            )
+            .map_err(wasmtime::Error::new)
     }
 
     fn try_receive_signal(&mut self, name: String) -> wasmtime::Result<Option<Vec<u8>>> {

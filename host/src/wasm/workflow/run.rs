@@ -167,6 +167,15 @@ impl WorkflowHost for NoHost {
     fn try_receive_signal(&mut self, _: String) -> Result<Option<Payload>, HostStop> {
         not_running()
     }
+    fn send_external(
+        &mut self,
+        _: super::External,
+        _: String,
+        _: Payload,
+        _: bool,
+    ) -> Result<u64, HostStop> {
+        not_running()
+    }
     fn start_child(
         &mut self,
         _: String,

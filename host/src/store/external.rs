@@ -1,0 +1,119 @@
+//! Delivering a workflow's request to another execution (a signal or a
+//! cancellation) from the outbox: exactly once, whatever crashes between the
+//! request's record and its delivery.
+
+use redb::{ReadableTable, WriteTransaction};
+
+use super::apply::{from_json, read_record};
+use super::history::{append, Outcome};
+use super::tables::{EXECUTIONS, HISTORY, INBOX, OUTBOX};
+use super::{ExternalRequest, Op, OpError};
+use crate::model::{Event, EventKind, Failure};
+
+pub(super) fn deliver(txn: &WriteTransaction, op: &Op) -> Outcome {
+    let Op::Deliver {
+        request,
+        at_ms,
+        target_found,
+    } = op
+    else {
+        unreachable!("deliver takes Deliver")
+    };
+    if txn.open_table(OUTBOX)?.get(request.key.as_str())?.is_none() {
+        return Ok(Ok(()));
+    }
+    let found = match target_found {
+        Some(found) => *found,
+        None => signal(txn, request, *at_ms)?,
+    };
+    if holds(txn, request)? {
+        let failure = (!found).then(|| {
+            Failure::new(
+                "not-found",
+                format!(
+                    "no execution {} is running (it never existed, or it closed)",
+                    request.target
+                ),
+            )
+        });
+        let completion = Op::append(
+            &request.sender,
+            *at_ms,
+            vec![EventKind::ExternalCompleted {
+                handle: request.handle,
+                failure,
+            }],
+        );
+        // A completion already recorded (a delivery racing another) or a
+        // run that closed meanwhile: the request is delivered all the same.
+        if let Err(e) = append(txn, &completion)? {
+            tracing::debug!(key = %request.key, error = %e, "request delivered without completion");
+        }
+    }
+    txn.open_table(OUTBOX)?.remove(request.key.as_str())?;
+    Ok(Ok(()))
+}
+
+/// Records the request's signal in its target, once per key; false when the
+/// target does not run.
+fn signal(
+    txn: &WriteTransaction,
+    request: &ExternalRequest,
+    at_ms: u64,
+) -> Result<bool, super::StoreError> {
+    let target = request.target.as_str();
+    if txn
+        .open_table(INBOX)?
+        .get((target, request.key.as_str()))?
+        .is_some()
+    {
+        return Ok(true);
+    }
+    let Ok(id) = target.parse() else {
+        return Ok(false);
+    };
+    let op = Op::append(
+        &id,
+        at_ms,
+        vec![EventKind::SignalReceived {
+            name: request.name.clone(),
+            input: request.input.clone(),
+        }],
+    );
+    match append(txn, &op)? {
+        Ok(()) => {
+            txn.open_table(INBOX)?
+                .insert((target, request.key.as_str()), ())?;
+            Ok(true)
+        }
+        Err(OpError::NoSuchExecution(_) | OpError::Closed { .. }) => Ok(false),
+        Err(e) => Err(super::StoreError::Corrupt {
+            what: "signal delivery",
+            detail: e.to_string(),
+        }),
+    }
+}
+
+/// Whether the sender's current run still holds the request (it did not
+/// close, continue as new, or get reset to before it), so its handle waits
+/// for the completion.
+fn holds(txn: &WriteTransaction, request: &ExternalRequest) -> Result<bool, super::StoreError> {
+    let execs = txn.open_table(EXECUTIONS)?;
+    let key = request.sender.as_str();
+    let Some(record) = read_record(&execs, key)? else {
+        return Ok(false);
+    };
+    if record.status.is_closed() {
+        return Ok(false);
+    }
+    let history = txn.open_table(HISTORY)?;
+    for entry in history.range((key, record.run_start)..=(key, u64::MAX))? {
+        let e: Event = from_json("event", entry?.1.value())?;
+        if let EventKind::ExternalSent { key, .. } = &e.event {
+            if *key == request.key {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
