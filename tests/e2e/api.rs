@@ -155,6 +155,9 @@ fn a_child_id_in_use_fails_the_start_with_already_started() {
         [2],
         "the second start is the one refused: {events}"
     );
+    // `describe` lists the children that started: the refused start is none.
+    let children = host.describe("twins")["children"].clone();
+    assert_eq!(children.as_array().map(Vec::len), Some(2), "{children}");
     assert_eq!(host.describe("twin")["run"], 2, "the id was used twice");
     replays(&host, "twins", "corners");
 }
@@ -249,8 +252,10 @@ fn try_receive_drains_the_waiting_signals_in_every_language() {
 
 /// Issue 15, item 4: signals were channels the main flow had to receive.
 /// Now a handler runs for each signal of its name, in the order sent, at
-/// the main flow's next wait and before it resumes; it may run activities.
-/// Signals sent before the first wait wait for it.
+/// the main flow's next wait and before it resumes; it may run activities,
+/// and while it waits on one no other handler runs (a new user found
+/// Python handlers finishing last-first: the next one ran inside the
+/// waiting one). Signals sent before the first wait wait for it.
 #[test]
 fn signal_handlers_run_in_order_and_may_run_activities_in_every_language() {
     let host = host();
@@ -279,7 +284,11 @@ fn signal_handlers_run_in_order_and_may_run_activities_in_every_language() {
         assert_eq!(r["status"], "completed", "{id}: {r}");
         assert_eq!(
             r["output"],
-            json!({"total": 6, "greetings": ["Hello, ada"]}),
+            json!({
+                "total": 6,
+                "greetings": ["Hello, ada"],
+                "log": ["add 1", "hello ada", "add 2", "add 3"]
+            }),
             "{id}: {r}"
         );
         replays(&host, &id, component);

@@ -90,7 +90,8 @@ impl<W: 'static> Handlers<W> {
     /// A signal handler: `f` runs for every signal named `name`, in the
     /// order they were sent, at the main flow's next wait and before it
     /// resumes (Temporal's signal handlers). It may run activities and
-    /// timers through the `Ctx` it gets. A signal sent before the first
+    /// timers through the `Ctx` it gets; while it waits on them no other
+    /// signal handler runs, so handlers run one after another. A signal sent before the first
     /// wait waits for it; a payload that does not decode, or a `Failure`
     /// the handler returns, is logged and the signal dropped. A name with a
     /// handler has no [`SignalChannel`]: [`Ctx::signal_channel`] refuses it.

@@ -126,6 +126,9 @@ pub struct Ctx<W: 'static> {
     /// The receive armed for each signal handler, by handle: every wait
     /// waits on these too, and runs the handler when one completes.
     handler_receives: BTreeMap<u64, String>,
+    /// A signal handler is running: its waits run no other handler, so
+    /// handlers run one after another, in the order the signals were sent.
+    in_signal_handler: bool,
 }
 
 impl<W: 'static> Ctx<W> {
@@ -136,6 +139,7 @@ impl<W: 'static> Ctx<W> {
             handlers,
             cancel_reason: None,
             handler_receives: BTreeMap::new(),
+            in_signal_handler: false,
         }
     }
 
@@ -485,6 +489,9 @@ impl<W: 'static> Ctx<W> {
     /// Arms a receive for each signal handler that has none; returns the
     /// handles to wait on: `handles` and those receives.
     fn with_signal_handlers(&mut self, handles: &[u64]) -> Vec<u64> {
+        if self.in_signal_handler {
+            return handles.to_vec();
+        }
         let handlers = self.handlers.clone();
         for name in handlers.handled_signals() {
             if !self.handler_receives.values().any(|n| n == name) {
@@ -512,7 +519,11 @@ impl<W: 'static> Ctx<W> {
                         return Some((c.handle, from_wit(c.outcome)));
                     };
                     match from_wit(c.outcome) {
-                        Ok(input) => self.handlers.clone().run_signal(self, &name, &input),
+                        Ok(input) => {
+                            self.in_signal_handler = true;
+                            self.handlers.clone().run_signal(self, &name, &input);
+                            self.in_signal_handler = false;
+                        }
                         Err(f) => self.log(LogLevel::Warn, format!("signal `{name}`: {f}")),
                     }
                     if until.is_some_and(|c| c(&self.state)) {

@@ -426,15 +426,32 @@ impl Engine {
         } else {
             lifecycle::pending_timers(&history)
         };
+        // A start refused at once (`already-started`, `child-not-started`)
+        // is no child: its id may name another execution.
+        let refused: std::collections::HashSet<u64> = history
+            .iter()
+            .filter_map(|e| match &e.event {
+                EventKind::ChildCompleted {
+                    handle,
+                    failure: Some(f),
+                    ..
+                } if f.kind == "already-started" || f.kind == "child-not-started" => Some(*handle),
+                _ => None,
+            })
+            .collect();
         let mut children = Vec::new();
         for e in &history {
             if let EventKind::ChildStarted {
+                handle,
                 workflow_type,
                 child_id,
                 policy,
                 ..
             } = &e.event
             {
+                if refused.contains(handle) {
+                    continue;
+                }
                 let status = child_id
                     .parse::<ExecutionId>()
                     .ok()

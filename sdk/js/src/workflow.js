@@ -363,6 +363,8 @@ export class Ctx {
     this._receives = new Set();
     /** The receive armed for each signal handler: handle -> name. */
     this._handlerReceives = new Map();
+    /** A signal handler runs: its waits run no other handler (one after another). */
+    this._inSignalHandler = false;
     /** The reason of a requested cancellation, once delivered. */
     this.cancelReason = undefined;
     this._serving = false;
@@ -679,7 +681,12 @@ export class Ctx {
           const name = this._handlerReceives.get(d.val.handle);
           if (name === undefined) return [d.val.handle, outcome];
           this._handlerReceives.delete(d.val.handle);
-          runSignal(this, name, outcome);
+          this._inSignalHandler = true;
+          try {
+            runSignal(this, name, outcome);
+          } finally {
+            this._inSignalHandler = false;
+          }
           if (until && until(this.state)) return null;
           break;
         }
@@ -715,6 +722,7 @@ export class Ctx {
   /** Arms a receive for each signal handler that has none; the handles to
    * wait on: `handles` and those receives. */
   _withSignalHandlers(handles) {
+    if (this._inSignalHandler) return handles;
     const armed = new Set(this._handlerReceives.values());
     for (const name of Object.keys(this._def.signalHandlers)) {
       if (!armed.has(name)) this._handlerReceives.set(rt.receiveSignal(name), name);

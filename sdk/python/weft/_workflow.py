@@ -454,6 +454,10 @@ class _Nothing:
 NOTHING = _Nothing()
 
 
+#: The patch marker of "a signal handler's waits run no other handler".
+_HANDLERS_IN_TURN = "weft.signal-handlers-in-turn"
+
+
 class SignalChannel:
     """The signals of one name, in the order they were sent. Receive with
     ``channel.receive()``; race with timers and activities in
@@ -566,6 +570,10 @@ class Ctx:
         # Armed receives of the signals that have a handler: handle -> handler.
         self._auto: Dict[int, _Handler] = {}
         self._armed: Dict[str, int] = {}
+        # A signal handler runs (its waits run no other handler), and
+        # whether this run takes that rule (see `_handlers_in_turn`).
+        self._in_signal_handler = False
+        self._in_turn: Optional[bool] = None
         self._channels: set = set()
         #: The reason of the cancellation request, once one arrived.
         self.cancel_reason: Optional[str] = None
@@ -903,6 +911,8 @@ class Ctx:
 
     def _arm_signal_handlers(self) -> List[int]:
         rt = _rt()
+        if self._in_signal_handler and self._handlers_in_turn():
+            return []
         for name, h in self._defn.signals.items():
             if name not in self._armed:
                 handle = rt.receive_signal(name)
@@ -954,8 +964,18 @@ class Ctx:
             else:  # pragma: no cover - a newer host
                 raise RuntimeError(f"unknown delivery {d!r}")
 
+    def _handlers_in_turn(self) -> bool:
+        """Whether a signal handler's waits run no other handler (so handlers
+        run one after another, in the order sent). Histories recorded before
+        this rule ran the next handler inside a waiting one: the patch marker
+        keeps them replaying as they ran."""
+        if self._in_turn is None:
+            self._in_turn = bool(_rt().patched(_HANDLERS_IN_TURN))
+        return self._in_turn
+
     def _run_signal(self, h: _Handler, result: Any) -> None:
         ok, value = _outcome(result)
+        self._in_signal_handler = True
         try:
             if not ok:
                 raise value
@@ -964,6 +984,8 @@ class Ctx:
             self.log.warn(f"signal `{h.name}` ignored: {f}")
         except Exception as e:
             raise _HandlerCrashed(f"the handler of signal `{h.name}` crashed: {e!r}") from e
+        finally:
+            self._in_signal_handler = False
 
     def _run_update(self, name: str, data: bytes) -> Any:
         h = self._defn.updates.get(name)
