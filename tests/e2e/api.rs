@@ -378,3 +378,38 @@ fn a_signal_to_another_execution_survives_a_sigkill_before_its_delivery() {
         .count();
     assert_eq!(received, 1, "delivered once");
 }
+
+/// Issue 15, item 2: a cancelled activity was dropped at once, so one that
+/// heartbeats never saw `true` and could not clean up. Now the workflow
+/// still unblocks at once, and the attempt runs on for a grace period: it
+/// sees the cancellation at its next heartbeat and returns (the host logs
+/// how the attempt ended; its own `cancelled` failure, from its
+/// cancellation branch, shows it saw it).
+#[test]
+fn a_cancelled_activity_sees_the_cancellation_at_its_heartbeat() {
+    let host = host();
+    start(
+        &host,
+        "corners",
+        "poll",
+        json!({"mode": "poll-cancel", "timeout_ms": 60_000}),
+    );
+    host.wait_for_log("activity started", 1, std::time::Duration::from_secs(30));
+    host.eventually("the sleep is started", |h| {
+        h.event_kinds("poll").iter().any(|k| k == "timer_started")
+    });
+    host.advance(60_000);
+    let r = host.wait_result("poll");
+    assert_eq!(r["output"], "cancelled", "{r}");
+    host.wait_for_log(
+        "the attempt acknowledged (cancelled: poll_until_ready was cancelled)",
+        1,
+        std::time::Duration::from_secs(30),
+    );
+    let kinds = host.event_kinds("poll");
+    assert_eq!(
+        kinds.iter().filter(|k| k.starts_with("activity_")).count(),
+        3,
+        "scheduled, cancel requested, failed once (never retried): {kinds:?}"
+    );
+}

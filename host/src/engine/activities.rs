@@ -224,6 +224,11 @@ fn timeout_failure(
     f
 }
 
+/// How long a cancelled attempt may run on to clean up, unless the activity
+/// has a heartbeat timeout (which is then its grace period): it learns of
+/// the cancellation from its next heartbeat.
+const CANCEL_GRACE: Duration = Duration::from_secs(10);
+
 /// Waits until `stopped` turns true.
 async fn until_stopped(stopped: &mut tokio::sync::watch::Receiver<bool>) {
     while !*stopped.borrow() {
@@ -274,18 +279,36 @@ async fn run(
                 None => std::future::pending().await,
             }
         };
-        let outcome = tokio::select! {
-            outcome = work => outcome,
-            _ = whole => {
-                let limit = task.options.schedule_to_close_timeout_ms.unwrap_or_default();
-                let failure = timeout_failure(Timeout::ScheduleToClose, limit, task.attempt, last_failure.as_ref());
-                finish(inner, &task, Err(failure)).await;
-                return;
-            }
-            _ = until_stopped(&mut stopped) => {
-                let failure = Failure::cancelled(&format!("activity `{}`", task.name));
-                finish(inner, &task, Err(failure)).await;
-                return;
+        let outcome = {
+            let mut work = std::pin::pin!(work);
+            tokio::select! {
+                outcome = &mut work => outcome,
+                _ = whole => {
+                    let limit = task.options.schedule_to_close_timeout_ms.unwrap_or_default();
+                    let failure = timeout_failure(Timeout::ScheduleToClose, limit, task.attempt, last_failure.as_ref());
+                    finish(inner, &task, Err(failure)).await;
+                    return;
+                }
+                _ = until_stopped(&mut stopped) => {
+                    // The workflow unblocks at once; the attempt learns of the
+                    // cancellation at its next heartbeat and gets a grace
+                    // period to clean up and return. It is not retried, and
+                    // what it returns is not recorded (the handle completed).
+                    let failure = Failure::cancelled(&format!("activity `{}`", task.name));
+                    finish(inner, &task, Err(failure)).await;
+                    let grace = task
+                        .options
+                        .heartbeat_timeout_ms
+                        .map_or(CANCEL_GRACE, Duration::from_millis);
+                    let how = match tokio::time::timeout(grace, work).await {
+                        Ok(Ok(_)) => "completed anyway".to_owned(),
+                        Ok(Err(f)) if f.is_cancelled() => format!("acknowledged ({f})"),
+                        Ok(Err(f)) => format!("failed ({f})"),
+                        Err(_) => format!("stopped after its grace period of {} ms", grace.as_millis()),
+                    };
+                    tracing::info!(execution = %task.execution, activity = %task.name, handle = task.handle, "activity cancelled: the attempt {how}");
+                    return;
+                }
             }
         };
         crate::metrics::ACTIVITY_ATTEMPTS.inc();
