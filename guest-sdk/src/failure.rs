@@ -18,6 +18,37 @@ pub struct Failure {
     /// Set by an activity to tell the host not to retry it.
     #[serde(default)]
     pub non_retryable: bool,
+    /// On an activity's failure as a workflow receives it: how many
+    /// attempts ran, why no other follows, and the last attempt's own
+    /// failure (histories recorded before contract 0.1.1 get it too, derived
+    /// from their `activity_failed`). `None` on any other failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity: Option<Box<ActivityFailureInfo>>,
+}
+
+/// Why an activity's retries stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RetryState {
+    /// The retry policy's `maximum_attempts` ran and failed.
+    MaximumAttemptsReached,
+    /// The failure was non-retryable (flagged, or a kind the policy names).
+    NonRetryable,
+    /// A schedule-to-close or schedule-to-start timeout ended it.
+    Timeout,
+    /// The workflow cancelled it.
+    Cancelled,
+}
+
+/// What a workflow learns of an activity's failure besides the failure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivityFailureInfo {
+    /// Attempts that ran.
+    pub attempts: u32,
+    pub retry_state: RetryState,
+    /// The last attempt's own failure: the failure itself, or for a timeout
+    /// the one before it fired (if any); none for a cancellation.
+    pub cause: Option<Failure>,
 }
 
 impl Failure {
@@ -27,6 +58,7 @@ impl Failure {
             message: message.into(),
             details: None,
             non_retryable: false,
+            activity: None,
         }
     }
 

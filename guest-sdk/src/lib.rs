@@ -11,7 +11,7 @@
 
 mod failure;
 
-pub use failure::Failure;
+pub use failure::{ActivityFailureInfo, Failure, RetryState};
 /// The JSON library payloads go through, for untyped values
 /// (`weft_sdk::serde_json::Value`, `weft_sdk::serde_json::json!`) without a
 /// dependency of the workflow's own.

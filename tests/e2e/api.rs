@@ -413,3 +413,87 @@ fn a_cancelled_activity_sees_the_cancellation_at_its_heartbeat() {
         "scheduled, cancel requested, failed once (never retried): {kinds:?}"
     );
 }
+
+/// Issue 15, item 7: a failed activity told the workflow its last error but
+/// not how many attempts ran or why retrying stopped. Now every activity
+/// failure carries the host's envelope (recorded in `activity_failed` as
+/// `retry_state`): attempts, retry state, and the last attempt's failure as
+/// its cause.
+#[test]
+fn an_activity_failure_says_why_retries_stopped_in_every_language() {
+    let host = host();
+    for (workflow_type, component) in LANGUAGES {
+        for (runs, expected) in [
+            (
+                0,
+                json!({"kind": "Flaky", "attempts": 3, "retry_state": "maximum-attempts-reached", "cause": "Flaky"}),
+            ),
+            (
+                1,
+                json!({"kind": "Fatal", "attempts": 1, "retry_state": "non-retryable", "cause": "Fatal"}),
+            ),
+        ] {
+            let id = format!("{workflow_type}-retries-{runs}");
+            start(
+                &host,
+                workflow_type,
+                &id,
+                json!({"mode": "retries", "runs": runs}),
+            );
+            let r = host.wait_result(&id);
+            assert_eq!(r["status"], "completed", "{id}: {r}");
+            assert_eq!(r["output"], expected, "{id}: {r}");
+            let failed = host.get(&format!("/v1/executions/{id}/history"))["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["event"]["type"] == "activity_failed")
+                .cloned()
+                .expect("activity_failed");
+            assert_eq!(
+                failed["event"]["retry_state"], expected["retry_state"],
+                "{failed}"
+            );
+            replays(&host, &id, component);
+        }
+    }
+}
+
+/// Found in review (issue 15): cancelling or signalling a child whose start
+/// was refused reached the execution that holds the id, and cancelling a
+/// recorded timer twice in one task reloaded the execution forever. Now a
+/// refused start is a handle that is done (the cancel changes nothing, the
+/// signal finds no such child), and a second cancel records only itself.
+#[test]
+fn a_refused_child_and_a_cancelled_timer_are_done_with() {
+    let host = host();
+    start(&host, "corners", "refused", json!({"mode": "refused"}));
+    let r = host.wait_result("refused");
+    assert_eq!(
+        r["output"],
+        json!({"second": "already-started", "signal": "not-found"}),
+        "{r}"
+    );
+    let held = host.describe("held");
+    assert_eq!(held["status"], "running", "{held}");
+    assert_eq!(held["cancel_requested"], false, "{held}");
+    assert!(
+        !host
+            .event_kinds("held")
+            .iter()
+            .any(|k| k == "signal_received"),
+        "{:?}",
+        host.event_kinds("held")
+    );
+
+    start(&host, "corners", "twice", json!({"mode": "cancel-twice"}));
+    let r = host.wait_result("twice");
+    assert_eq!(r["output"], "cancelled", "{r}");
+    let kinds = host.event_kinds("twice");
+    let count = |kind: &str| kinds.iter().filter(|k| *k == kind).count();
+    assert_eq!(
+        (count("timer_cancel_requested"), count("timer_cancelled")),
+        (2, 1),
+        "{kinds:?}"
+    );
+}

@@ -129,6 +129,9 @@ pub struct Ctx<W: 'static> {
     /// A signal handler is running: its waits run no other handler, so
     /// handlers run one after another, in the order the signals were sent.
     in_signal_handler: bool,
+    /// The handles of the activities started: their failures carry the
+    /// host's envelope ([`Failure::activity`]).
+    activities: std::collections::BTreeSet<u64>,
 }
 
 impl<W: 'static> Ctx<W> {
@@ -140,6 +143,7 @@ impl<W: 'static> Ctx<W> {
             cancel_reason: None,
             handler_receives: BTreeMap::new(),
             in_signal_handler: false,
+            activities: Default::default(),
         }
     }
 
@@ -257,7 +261,9 @@ impl<W: 'static> Ctx<W> {
         let bytes = serde_json::to_vec(input).unwrap_or_else(|e| {
             panic!("the input of activity `{name}` does not serialize to JSON: {e}")
         });
-        Pending::new(runtime::start_activity(name, &bytes, &options.to_wit()))
+        let handle = runtime::start_activity(name, &bytes, &options.to_wit());
+        self.activities.insert(handle);
+        Pending::new(handle)
     }
 
     /// Cancels what `pending` started. An activity: the host stops it (it
@@ -516,7 +522,14 @@ impl<W: 'static> Ctx<W> {
             match runtime::wait(&all) {
                 runtime::Delivery::Completed(c) => {
                     let Some(name) = self.handler_receives.remove(&c.handle) else {
-                        return Some((c.handle, from_wit(c.outcome)));
+                        let mut outcome = from_wit(c.outcome);
+                        if let Err(f) = &mut outcome {
+                            if self.activities.contains(&c.handle) {
+                                f.activity = runtime::activity_failure(c.handle)
+                                    .map(|info| Box::new(activity_failure_from_wit(info)));
+                            }
+                        }
+                        return Some((c.handle, outcome));
                     };
                     match from_wit(c.outcome) {
                         Ok(input) => {
@@ -635,6 +648,7 @@ pub(crate) fn from_wit(o: Result<Vec<u8>, bindings::Failure>) -> Outcome {
         kind: f.kind,
         message: f.message,
         non_retryable: f.non_retryable,
+        activity: None,
     })
 }
 
@@ -682,4 +696,20 @@ fn decode_signal<T: DeserializeOwned>(
             ),
         )
     })
+}
+
+fn activity_failure_from_wit(
+    info: runtime::ActivityFailureInfo,
+) -> crate::failure::ActivityFailureInfo {
+    use crate::failure::RetryState;
+    crate::failure::ActivityFailureInfo {
+        attempts: info.attempts,
+        retry_state: match info.retry_state {
+            runtime::RetryState::MaximumAttemptsReached => RetryState::MaximumAttemptsReached,
+            runtime::RetryState::NonRetryable => RetryState::NonRetryable,
+            runtime::RetryState::Timeout => RetryState::Timeout,
+            runtime::RetryState::Cancelled => RetryState::Cancelled,
+        },
+        cause: info.cause.and_then(|f| from_wit(Err(f)).err()),
+    }
 }

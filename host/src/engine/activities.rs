@@ -4,7 +4,7 @@
 //! `activity_attempt_failed` event carrying its due time, so a restart resumes
 //! the schedule rather than losing or repeating it.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -134,7 +134,10 @@ pub fn pending(execution: &ExecutionId, epoch: u32, history: &[Event]) -> Vec<Ac
 /// live driver and recovery may both find it, and it runs once.
 pub(super) fn spawn(inner: Arc<Inner>, task: ActivityTask) {
     let key = (task.execution.clone(), task.epoch, task.handle);
-    let (stop, stopped) = tokio::sync::watch::channel(task.cancelled);
+    let (stop, stopped) = tokio::sync::watch::channel(match task.cancelled {
+        true => Halt::Abort,
+        false => Halt::Run,
+    });
     {
         let mut running = inner
             .activity_stops
@@ -155,25 +158,49 @@ pub(super) fn spawn(inner: Arc<Inner>, task: ActivityTask) {
     });
 }
 
+/// Whether a spawned activity goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Halt {
+    Run,
+    /// Cancelled by its workflow: the attempt running now gets a grace
+    /// period to see it at a heartbeat and clean up; no other starts.
+    Cancel,
+    /// Its run closed, continued as new or was reset: it stops at once.
+    Abort,
+}
+
 impl Inner {
-    /// Stops a running activity: it records a `cancelled` failure instead of
-    /// another attempt (refused, and so not recorded, once its run closed).
+    /// Cancels a running activity: it records a `cancelled` failure instead
+    /// of another attempt (refused, and so not recorded, once its run
+    /// closed); an attempt running now gets a grace period to clean up.
     pub(super) fn stop_activity(&self, execution: &ExecutionId, epoch: u32, handle: u64) {
+        self.halt_activity(execution, epoch, handle, Halt::Cancel);
+    }
+
+    fn halt_activity(&self, execution: &ExecutionId, epoch: u32, handle: u64, how: Halt) {
         if let Some(stop) = self
             .activity_stops
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(&(execution.clone(), epoch, handle))
         {
-            let _ = stop.send(true);
+            // An abort overrides a cancellation's grace, not the other way.
+            stop.send_if_modified(|now| {
+                let changes = *now == Halt::Run || how == Halt::Abort;
+                if changes {
+                    *now = how;
+                }
+                changes
+            });
         }
     }
 
-    /// Stops every activity of a run that has not ended (`history` is the
-    /// run's, `epoch` its epoch when they were scheduled).
+    /// Stops every activity of a run that closed, continued as new or was
+    /// reset, at once (`history` is the run's, `epoch` its epoch when they
+    /// were scheduled).
     pub(super) fn stop_activities(&self, execution: &ExecutionId, epoch: u32, history: &[Event]) {
         for task in pending(execution, epoch, history) {
-            self.stop_activity(execution, task.epoch, task.handle);
+            self.halt_activity(execution, task.epoch, task.handle, Halt::Abort);
         }
     }
 }
@@ -229,9 +256,18 @@ fn timeout_failure(
 /// the cancellation from its next heartbeat.
 const CANCEL_GRACE: Duration = Duration::from_secs(10);
 
-/// Waits until `stopped` turns true.
-async fn until_stopped(stopped: &mut tokio::sync::watch::Receiver<bool>) {
-    while !*stopped.borrow() {
+/// Waits until `stopped` says to stop at once.
+async fn until_aborted(stopped: &mut tokio::sync::watch::Receiver<Halt>) {
+    while *stopped.borrow() != Halt::Abort {
+        if stopped.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+    }
+}
+
+/// Waits until `stopped` says to stop.
+async fn until_stopped(stopped: &mut tokio::sync::watch::Receiver<Halt>) {
+    while *stopped.borrow() == Halt::Run {
         if stopped.changed().await.is_err() {
             std::future::pending::<()>().await;
         }
@@ -241,7 +277,7 @@ async fn until_stopped(stopped: &mut tokio::sync::watch::Receiver<bool>) {
 async fn run(
     inner: &Arc<Inner>,
     mut task: ActivityTask,
-    mut stopped: tokio::sync::watch::Receiver<bool>,
+    mut stopped: tokio::sync::watch::Receiver<Halt>,
 ) {
     let policy = task
         .options
@@ -258,6 +294,9 @@ async fn run(
         .map(|t| task.scheduled_at_ms.saturating_add(t));
     let mut last_failure: Option<Failure> = None;
     let watch_stop = stopped.clone();
+    // An attempt is running (not waiting for its backoff or a slot): only
+    // such an attempt gets a cancellation's grace period.
+    let in_attempt = AtomicBool::new(false);
     loop {
         let work = async {
             inner.clock.sleep_until(task.not_before_ms).await;
@@ -269,7 +308,9 @@ async fn run(
                 Some(_) => None,
             };
             let t0 = std::time::Instant::now();
+            in_attempt.store(true, Ordering::SeqCst);
             let outcome = attempt(inner, &task, start_to_close, &watch_stop).await;
+            in_attempt.store(false, Ordering::SeqCst);
             crate::metrics::ACTIVITY_LATENCY.observe(t0.elapsed());
             outcome
         };
@@ -296,15 +337,22 @@ async fn run(
                     // what it returns is not recorded (the handle completed).
                     let failure = Failure::cancelled(&format!("activity `{}`", task.name));
                     finish(inner, &task, Err(failure)).await;
+                    let graced = *stopped.borrow() == Halt::Cancel && in_attempt.load(Ordering::SeqCst);
+                    if !graced {
+                        return;
+                    }
                     let grace = task
                         .options
                         .heartbeat_timeout_ms
                         .map_or(CANCEL_GRACE, Duration::from_millis);
-                    let how = match tokio::time::timeout(grace, work).await {
-                        Ok(Ok(_)) => "completed anyway".to_owned(),
-                        Ok(Err(f)) if f.is_cancelled() => format!("acknowledged ({f})"),
-                        Ok(Err(f)) => format!("failed ({f})"),
-                        Err(_) => format!("stopped after its grace period of {} ms", grace.as_millis()),
+                    let how = tokio::select! {
+                        ended = tokio::time::timeout(grace, work) => match ended {
+                            Ok(Ok(_)) => "completed anyway".to_owned(),
+                            Ok(Err(f)) if f.is_cancelled() => format!("acknowledged ({f})"),
+                            Ok(Err(f)) => format!("failed ({f})"),
+                            Err(_) => format!("stopped after its grace period of {} ms", grace.as_millis()),
+                        },
+                        _ = until_aborted(&mut stopped) => "stopped: its run closed meanwhile".to_owned(),
                     };
                     tracing::info!(execution = %task.execution, activity = %task.name, handle = task.handle, "activity cancelled: the attempt {how}");
                     return;
@@ -381,11 +429,23 @@ async fn finish(inner: &Arc<Inner>, task: &ActivityTask, result: Result<Payload,
             attempt: task.attempt,
             output,
         },
-        Err(failure) => EventKind::ActivityFailed {
-            handle: task.handle,
-            attempts: task.attempt,
-            failure,
-        },
+        Err(failure) => {
+            let policy = task
+                .options
+                .retry
+                .clone()
+                .unwrap_or_else(|| inner.config.default_retry.clone());
+            EventKind::ActivityFailed {
+                handle: task.handle,
+                attempts: task.attempt,
+                retry_state: Some(crate::model::RetryState::of(
+                    &failure,
+                    task.attempt,
+                    &policy,
+                )),
+                failure,
+            }
+        }
     };
     if record(inner, task, inner.clock.now_ms(), event).await == Recorded::Yes {
         inner.wake(&task.execution);
@@ -452,7 +512,7 @@ async fn attempt(
     inner: &Arc<Inner>,
     task: &ActivityTask,
     start_to_close: u64,
-    stopped: &tokio::sync::watch::Receiver<bool>,
+    stopped: &tokio::sync::watch::Receiver<Halt>,
 ) -> Result<Payload, Failure> {
     let context = match inner.store.attempt_context(
         &task.name,
@@ -487,7 +547,7 @@ async fn attempt(
             if let Some(details) = details {
                 beats.offer(details);
             }
-            *stopped.borrow()
+            *stopped.borrow() != Halt::Run
         })
     };
     let info = ActivityInfo {

@@ -42,7 +42,14 @@ async fn run_inner(
     // generator stalls the run instead of drawing another stream.
     let Some((_, seeding)) = super::offline::run_start(&history) else {
         let reason = "the run's history does not start with execution_started";
-        return close(inner, &record, Vec::new(), Close::Stalled(reason.into())).await;
+        return close(
+            inner,
+            &record,
+            Vec::new(),
+            Vec::new(),
+            Close::Stalled(reason.into()),
+        )
+        .await;
     };
     let info = WorkflowInfo {
         workflow_type: record.workflow_type.to_string(),
@@ -106,8 +113,14 @@ async fn run_inner(
                 return stall(inner, &record, d.to_string()).await;
             }
             // Commands issued after the last wait are recorded with the end,
-            // so the history says everything the code did; they are not run.
-            let Flush { mut events, .. } = driver.new_command_events(inner.clock.now_ms());
+            // so the history says everything the code did; they are not run,
+            // except requests to other executions (a signal sent just before
+            // returning), which are delivered.
+            let Flush {
+                mut events,
+                externals,
+                ..
+            } = driver.new_command_events(inner.clock.now_ms());
             // Read again: the request may have come after this instance loaded.
             let cancel_requested = inner
                 .store
@@ -144,7 +157,7 @@ async fn run_inner(
                     Close::Failed(failure)
                 }
             };
-            close(inner, &record, events, end).await
+            close(inner, &record, events, externals, end).await
         }
         RunOutcome::Stopped(stop) => match stop.0.downcast::<Stop>() {
             Ok(s) => match *s {
@@ -186,7 +199,11 @@ async fn continue_as_new(
     mut driver: Box<Driver>,
     input: Payload,
 ) -> Result<(), crate::store::StoreError> {
-    let Flush { mut events, .. } = driver.new_command_events(inner.clock.now_ms());
+    let Flush {
+        mut events,
+        externals,
+        ..
+    } = driver.new_command_events(inner.clock.now_ms());
     let history = inner.store.history(&record.id, record.run_start)?;
     let owed = crate::model::owed_policies(&history);
     events.push(EventKind::ExecutionContinuedAsNew {
@@ -203,26 +220,32 @@ async fn continue_as_new(
         }
     };
     crate::pause::point("continue-as-new-before-commit").await;
-    let out = inner
-        .store
-        .write(vec![Op::ContinueAsNew {
-            id: record.id.clone(),
-            at_ms: inner.clock.now_ms(),
-            events,
-            started,
-            module: next.module,
-            expect_module: record.module,
-            expect_resets: record.resets,
-            owed: owed.clone(),
-            delivered_updates: driver.replayer.delivered_updates().to_vec(),
-            delivered_signals: driver.replayer.delivered_signals().to_vec(),
-        }])
-        .await?;
+    let mut ops = vec![Op::ContinueAsNew {
+        id: record.id.clone(),
+        at_ms: inner.clock.now_ms(),
+        events,
+        started,
+        module: next.module,
+        expect_module: record.module,
+        expect_resets: record.resets,
+        owed: owed.clone(),
+        delivered_updates: driver.replayer.delivered_updates().to_vec(),
+        delivered_signals: driver.replayer.delivered_signals().to_vec(),
+    }];
+    if !externals.is_empty() {
+        ops.push(Op::OutboxAdd {
+            requests: externals.clone(),
+        });
+    }
+    let out = inner.store.write(ops).await?;
     inner.forget(&record.id);
     if let Err(e) = out {
         tracing::info!(execution = %record.id, error = %e, "continue-as-new refused; loading again");
         inner.wake(&record.id);
         return Ok(());
+    }
+    for request in externals {
+        inner.spawn_delivery(request);
     }
     tracing::debug!(execution = %record.id, run = record.run + 1, "continued as new");
     // An update the run completed with its last task has its result now.
@@ -241,7 +264,14 @@ async fn stall(
     reason: String,
 ) -> Result<(), crate::store::StoreError> {
     tracing::warn!(execution = %record.id, %reason, "execution stalled");
-    close(inner, record, Vec::new(), Close::Stalled(reason)).await
+    close(
+        inner,
+        record,
+        Vec::new(),
+        Vec::new(),
+        Close::Stalled(reason),
+    )
+    .await
 }
 
 /// Writes the run's end (guarded by the module and epoch it ran with), tells
@@ -250,6 +280,7 @@ async fn close(
     inner: &Arc<Inner>,
     record: &ExecutionRecord,
     events: Vec<EventKind>,
+    externals: Vec<crate::store::ExternalRequest>,
     end: Close,
 ) -> Result<(), crate::store::StoreError> {
     let id = &record.id;
@@ -284,6 +315,11 @@ async fn close(
     if let Some(outcome) = outcome.clone() {
         ops.extend(inner.parent_op(record, outcome));
     }
+    if !externals.is_empty() {
+        ops.push(Op::OutboxAdd {
+            requests: externals.clone(),
+        });
+    }
     if let Err(e) = inner.store.write(ops).await? {
         // Upgraded, reset or terminated while this run ended: the load
         // decides (a closed execution is not loaded again).
@@ -295,6 +331,9 @@ async fn close(
     // Forget only after the close is durable: a wake in between finds the
     // old mailbox, not a fresh instance replaying a closed execution.
     inner.forget(id);
+    for request in externals {
+        inner.spawn_delivery(request);
+    }
     inner.settled.changed(id);
     inner.updates.send_modify(|n| *n += 1);
     if outcome.is_some() {

@@ -10,11 +10,53 @@ use super::{EngineError, Inner};
 use crate::model::ExecutionId;
 use crate::store::{ExternalRequest, Op};
 
+/// Tries to ask a running target to cancel before saying it found none.
+const ASK_ATTEMPTS: usize = 3;
+
 impl Inner {
     /// Delivers `request` in the background.
     pub(super) fn spawn_delivery(self: &Arc<Self>, request: ExternalRequest) {
         let inner = self.clone();
         tokio::spawn(async move { inner.deliver_request(request).await });
+    }
+
+    /// Asks the target of a cancellation request to cancel; whether it
+    /// found one that runs (or ran and was asked already: a delivery done
+    /// again after a crash), or `None` when the store failed (retried at the
+    /// next start). A cancel that loses a race with the target's own write
+    /// is asked again.
+    async fn ask_to_cancel(
+        self: &Arc<Self>,
+        request: &ExternalRequest,
+        target: Option<&ExecutionId>,
+    ) -> Option<bool> {
+        let Some(target) = target else {
+            return Some(false);
+        };
+        let reason: String = serde_json::from_slice(&request.input.0).unwrap_or_default();
+        for _ in 0..ASK_ATTEMPTS {
+            match self.cancel(target, &reason).await {
+                Ok(()) => return Some(true),
+                Err(EngineError::NotFound { .. } | EngineError::Conflict(_)) => {}
+                Err(e) => {
+                    tracing::warn!(key = %request.key, error = %e, "request not delivered; retried at the next start");
+                    return None;
+                }
+            }
+            match self.store.execution(target) {
+                Ok(Some(r)) if r.cancel_requested => return Some(true),
+                Ok(Some(r)) if r.status == crate::model::ExecutionStatus::Cancelled => {
+                    return Some(true)
+                }
+                Ok(Some(r)) if !r.status.is_closed() => continue,
+                Ok(_) => return Some(false),
+                Err(e) => {
+                    tracing::warn!(key = %request.key, error = %e, "request not delivered; retried at the next start");
+                    return None;
+                }
+            }
+        }
+        Some(false)
     }
 
     async fn deliver_request(self: Arc<Self>, request: ExternalRequest) {
@@ -24,18 +66,9 @@ impl Inner {
         // target's timers, activities and children); asking twice is
         // harmless, so a crash before the record below just asks again.
         let target_found = if request.cancel {
-            let reason: String = serde_json::from_slice(&request.input.0).unwrap_or_default();
-            let asked = match &target {
-                Some(t) => self.cancel(t, &reason).await,
-                None => Err(EngineError::no_execution(&request.target)),
-            };
-            match asked {
-                Ok(()) => Some(true),
-                Err(EngineError::NotFound { .. } | EngineError::Conflict(_)) => Some(false),
-                Err(e) => {
-                    tracing::warn!(key = %request.key, error = %e, "request not delivered; retried at the next start");
-                    return;
-                }
+            match self.ask_to_cancel(&request, target.as_ref()).await {
+                Some(found) => Some(found),
+                None => return,
             }
         } else {
             None

@@ -174,7 +174,7 @@ pub(crate) struct Inner {
     /// The activities running on this host by (execution, epoch, handle):
     /// an epoch is one run between resets, so the key names one scheduled
     /// activity, whichever run or reset scheduled it.
-    activity_stops: Mutex<HashMap<ActivityKey, watch::Sender<bool>>>,
+    activity_stops: Mutex<HashMap<ActivityKey, watch::Sender<activities::Halt>>>,
 }
 
 impl Inner {

@@ -142,10 +142,10 @@ impl WorkflowHost for OfflineHost {
         input: Payload,
         cancel: bool,
     ) -> Result<u64, HostStop> {
-        let target = match to {
-            External::Execution(id) => id,
+        let (target, child) = match to {
+            External::Execution(id) => (id, None),
             External::Child(h) => match self.replayer.child_id_of(h) {
-                Some(id) => id,
+                Some(id) => (id, Some(h)),
                 None => {
                     return Err(HostStop(Box::new(OfflineStop::Replay(
                         super::replay::Misuse::NotAChild(h).into(),
@@ -155,10 +155,15 @@ impl WorkflowHost for OfflineHost {
         };
         self.issue(Command::External {
             target,
+            child,
             name,
             input,
             cancel,
         })
+    }
+
+    fn activity_failure(&self, handle: u64) -> Option<crate::model::ActivityFailureInfo> {
+        self.replayer.activity_failure(handle)
     }
 
     fn try_receive_signal(&mut self, name: String) -> Result<Option<Payload>, HostStop> {

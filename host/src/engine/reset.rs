@@ -126,6 +126,13 @@ impl Engine {
                     handle,
                 });
             }
+            // Kept requests to other executions whose completion the reset
+            // discarded are in the outbox again: deliver them.
+            if let Ok(outbox) = self.inner.store.outbox() {
+                for request in outbox.into_iter().filter(|r| r.sender == record.id) {
+                    self.inner.spawn_delivery(request);
+                }
+            }
             // The old epoch's activities stop (their results would be
             // refused); the kept part's unfinished ones run in the new one.
             self.inner

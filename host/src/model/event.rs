@@ -62,6 +62,10 @@ pub enum EventKind {
         handle: u64,
         attempts: u32,
         failure: Failure,
+        /// Why no attempt follows (recorded since contract 0.1.1; derived
+        /// for events recorded before, see [`RetryState::of`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_state: Option<RetryState>,
     },
     TimerStarted {
         handle: u64,
@@ -136,6 +140,9 @@ pub enum EventKind {
     ExternalSent {
         handle: u64,
         target: String,
+        /// For `signal-child`: the handle that started the child.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        child: Option<u64>,
         #[serde(default, skip_serializing_if = "String::is_empty")]
         name: String,
         input: Payload,
@@ -346,7 +353,7 @@ impl EventKind {
             Self::ActivityCompleted { handle, attempt, output } => {
                 format!("activity_completed #{handle} attempt={attempt} output={}", output.to_json())
             }
-            Self::ActivityFailed { handle, attempts, failure } => {
+            Self::ActivityFailed { handle, attempts, failure, .. } => {
                 format!("activity_failed #{handle} attempts={attempts} {failure}")
             }
             Self::TimerStarted { handle, duration_ms, fire_at_ms } => {
@@ -454,6 +461,82 @@ impl Failure {
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.kind, self.message)
+    }
+}
+
+/// Why an activity's retries stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RetryState {
+    MaximumAttemptsReached,
+    NonRetryable,
+    Timeout,
+    Cancelled,
+}
+
+impl RetryState {
+    /// Why `failure`, after `attempts` attempts under `policy`, ended the
+    /// activity.
+    pub fn of(failure: &Failure, attempts: u32, policy: &RetryPolicy) -> Self {
+        if failure.is_cancelled() {
+            Self::Cancelled
+        } else if failure.kind == "timeout" && failure.non_retryable {
+            Self::Timeout
+        } else if failure.non_retryable || policy.non_retryable_kinds.contains(&failure.kind) {
+            Self::NonRetryable
+        } else if policy.maximum_attempts != 0 && attempts >= policy.maximum_attempts {
+            Self::MaximumAttemptsReached
+        } else if failure.kind == "timeout" {
+            Self::Timeout
+        } else {
+            Self::NonRetryable
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MaximumAttemptsReached => "maximum-attempts-reached",
+            Self::NonRetryable => "non-retryable",
+            Self::Timeout => "timeout",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// What a workflow learns of an activity's failure besides the failure
+/// itself: how many attempts ran, why no other follows, and the last
+/// attempt's own failure (for a timeout, the one before it fired; for a
+/// cancellation, none).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivityFailureInfo {
+    pub attempts: u32,
+    pub retry_state: RetryState,
+    pub cause: Option<Failure>,
+}
+
+impl ActivityFailureInfo {
+    /// From an `activity_failed` event and the activity's retry policy.
+    pub fn of(
+        attempts: u32,
+        failure: &Failure,
+        retry_state: Option<RetryState>,
+        policy: &RetryPolicy,
+    ) -> Self {
+        let retry_state = retry_state.unwrap_or_else(|| RetryState::of(failure, attempts, policy));
+        let cause = match retry_state {
+            RetryState::Cancelled => None,
+            RetryState::Timeout => failure
+                .details
+                .as_ref()
+                .and_then(|d| d.get("last_failure"))
+                .and_then(|f| serde_json::from_value(f.clone()).ok()),
+            _ => Some(failure.clone()),
+        };
+        Self {
+            attempts,
+            retry_state,
+            cause,
+        }
     }
 }
 

@@ -7,8 +7,8 @@ mod ids;
 mod payload;
 
 pub use event::{
-    owed_policies, pending_children, ActivityOptions, Event, EventKind, Failure, HistoryExport,
-    RetryPolicy,
+    owed_policies, pending_children, ActivityFailureInfo, ActivityOptions, Event, EventKind,
+    Failure, HistoryExport, RetryPolicy, RetryState,
 };
 pub use execution::{
     DirDoor, Doors, ExecutionRecord, ExecutionStatus, IdReusePolicy, ModuleKind, ModuleMeta,

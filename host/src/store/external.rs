@@ -19,8 +19,15 @@ pub(super) fn deliver(txn: &WriteTransaction, op: &Op) -> Outcome {
     else {
         unreachable!("deliver takes Deliver")
     };
-    if txn.open_table(OUTBOX)?.get(request.key.as_str())?.is_none() {
-        return Ok(Ok(()));
+    // Delivered already, or replaced by the request a reset's re-run made
+    // under the same key (delivered by its own delivery).
+    let row = txn
+        .open_table(OUTBOX)?
+        .get(request.key.as_str())?
+        .map(|g| g.value().to_vec());
+    match row {
+        Some(raw) if from_json::<ExternalRequest>("outbox request", &raw)? == *request => {}
+        _ => return Ok(Ok(())),
     }
     let found = match target_found {
         Some(found) => *found,
@@ -72,6 +79,15 @@ fn signal(
     let Ok(id) = target.parse() else {
         return Ok(false);
     };
+    if let Some(handle) = request.child {
+        let execs = txn.open_table(EXECUTIONS)?;
+        let is_child = read_record(&execs, target)?
+            .and_then(|r| r.parent)
+            .is_some_and(|p| p.id == request.sender && p.handle == handle);
+        if !is_child {
+            return Ok(false);
+        }
+    }
     let op = Op::append(
         &id,
         at_ms,

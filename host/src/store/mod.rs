@@ -206,6 +206,11 @@ pub struct ExternalRequest {
     pub sender: ExecutionId,
     pub handle: u64,
     pub target: String,
+    /// For a signal to a child: the sender's handle that started it. The
+    /// delivery checks the target is that child (a refused start's id is
+    /// another execution's), else the request finds no target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child: Option<u64>,
     pub name: String,
     pub input: Payload,
     pub cancel: bool,

@@ -8,8 +8,8 @@ use redb::{ReadableTable, WriteTransaction};
 
 use super::apply::{drop_timers, from_json, history_len, read_record, to_json};
 use super::history::{forget_completions, note_completions, Outcome};
-use super::tables::{EXECUTIONS, HISTORY, TIMERS};
-use super::{Op, OpError};
+use super::tables::{EXECUTIONS, HISTORY, OUTBOX, TIMERS};
+use super::{ExternalRequest, Op, OpError};
 use crate::model::{Event, EventKind, ExecutionRecord, ExecutionStatus, Failure};
 
 pub(super) fn reset(txn: &WriteTransaction, op: &Op) -> Outcome {
@@ -72,6 +72,14 @@ pub(super) fn reset(txn: &WriteTransaction, op: &Op) -> Outcome {
                 .map(|e| e.event.clone()),
         );
     }
+    // A kept request to another execution whose completion was discarded
+    // goes back to the outbox: delivered again, its target records it once
+    // (by its key) and this run gets its completion.
+    let mut outbox = txn.open_table(OUTBOX)?;
+    for request in undelivered(key, &kept) {
+        outbox.insert(request.key.as_str(), to_json(&request).as_slice())?;
+    }
+    drop(outbox);
     // The run goes on from the kept events: exactly their completions
     // count, and the ends recorded again below.
     forget_completions(txn, key, record.run_start)?;
@@ -215,4 +223,42 @@ fn terminate_discarded(
     }
     super::history::owe(txn, child, &crate::model::owed_policies(&run))?;
     Ok(())
+}
+
+/// The requests to other executions in `events` without their completion
+/// there.
+fn undelivered(sender: &str, events: &[Event]) -> Vec<ExternalRequest> {
+    let mut out = Vec::new();
+    for e in events {
+        match &e.event {
+            EventKind::ExternalSent {
+                handle,
+                target,
+                child,
+                name,
+                input,
+                cancel,
+                key,
+            } => {
+                let Ok(sender) = sender.parse() else {
+                    continue;
+                };
+                out.push(ExternalRequest {
+                    key: key.clone(),
+                    sender,
+                    handle: *handle,
+                    target: target.clone(),
+                    child: *child,
+                    name: name.clone(),
+                    input: input.clone(),
+                    cancel: *cancel,
+                });
+            }
+            EventKind::ExternalCompleted { handle, .. } => {
+                out.retain(|r: &ExternalRequest| r.handle != *handle)
+            }
+            _ => {}
+        }
+    }
+    out
 }

@@ -21,6 +21,12 @@ export class Failure extends Error {
     this.kind = String(kind);
     this.details = options.details;
     this.nonRetryable = Boolean(options.nonRetryable);
+    /** On an activity's failure as a workflow receives it: `{attempts,
+     * retryState, cause}`: attempts that ran, why no other follows
+     * (`'maximum-attempts-reached'`, `'non-retryable'`, `'timeout'`,
+     * `'cancelled'`), the last attempt's own Failure (none for a
+     * cancellation). Undefined on any other failure. */
+    this.activity = undefined;
   }
 
   /** A failure the host does not retry. */

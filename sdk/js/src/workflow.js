@@ -363,6 +363,9 @@ export class Ctx {
     this._receives = new Set();
     /** The receive armed for each signal handler: handle -> name. */
     this._handlerReceives = new Map();
+    /** The handles of the activities started: their failures carry the
+     * host's envelope (`failure.activity`). */
+    this._activities = new Set();
     /** A signal handler runs: its waits run no other handler (one after another). */
     this._inSignalHandler = false;
     /** The reason of a requested cancellation, once delivered. */
@@ -381,6 +384,7 @@ export class Ctx {
   startActivity(name, input, options) {
     this._command('start an activity');
     const handle = rt.startActivity(String(name), encode(input), activityOptions(options));
+    this._activities.add(handle);
     return new Pending(this, handle, `activity \`${name}\``);
   }
 
@@ -679,7 +683,19 @@ export class Ctx {
           const outcome =
             o.tag === 'ok' ? { ok: true, bytes: o.val } : { ok: false, failure: Failure.fromWit(o.val) };
           const name = this._handlerReceives.get(d.val.handle);
-          if (name === undefined) return [d.val.handle, outcome];
+          if (name === undefined) {
+            if (!outcome.ok && this._activities.has(d.val.handle)) {
+              const info = rt.activityFailure(d.val.handle);
+              if (info !== undefined && info !== null) {
+                outcome.failure.activity = {
+                  attempts: info.attempts,
+                  retryState: info.retryState,
+                  cause: info.cause === undefined || info.cause === null ? undefined : Failure.fromWit(info.cause),
+                };
+              }
+            }
+            return [d.val.handle, outcome];
+          }
           this._handlerReceives.delete(d.val.handle);
           this._inSignalHandler = true;
           try {

@@ -194,6 +194,23 @@ class FakeHost:
     def receive_signal(self, name: str) -> int:
         return self._cmd("receive", name)
 
+    def try_receive_signal(self, name: str) -> Any:
+        self._cmd("poll", name)
+        return None
+
+    def signal_execution(self, id: str, name: str, input: bytes) -> int:
+        return self._cmd("signal-execution", id, name, bytes(input))
+
+    def signal_child(self, child: int, name: str, input: bytes) -> int:
+        return self._cmd("signal-child", child, name, bytes(input))
+
+    def cancel_execution(self, id: str, reason: str) -> int:
+        return self._cmd("cancel-execution", id, reason)
+
+    def activity_failure(self, handle: int) -> Any:
+        # No envelope: the workflow sees `Failure.activity` as None.
+        return None
+
     def wait(self, handles: List[int]) -> Any:
         if not self.deliveries:
             raise AssertionError(f"the workflow waits on {handles} and nothing is queued")
@@ -268,7 +285,8 @@ def install() -> FakeHost:
     for name in (
         "start_activity", "cancel", "start_timer", "start_child", "continue_as_new",
         "history_info", "receive_signal", "wait", "respond", "complete_update", "patched",
-        "deprecate_patch", "now", "random", "log", "info",
+        "deprecate_patch", "now", "random", "log", "info", "try_receive_signal",
+        "activity_failure", "signal_execution", "signal_child", "cancel_execution",
     ):
         setattr(rt, name, (lambda n: lambda *a: getattr(HOST, n)(*a))(name))
     ac = pytypes.ModuleType("wit_world.imports.activity_context")

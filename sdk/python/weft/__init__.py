@@ -34,6 +34,7 @@ from ._activity import current as current_activity
 from ._codec import decode as from_json
 from ._codec import encode as to_json
 from ._failure import (
+    ActivityFailureInfo,
     ActivityNotFound,
     ActivityTrap,
     Cancelled,
@@ -98,4 +99,5 @@ __all__ = [
     # payloads
     "to_json",
     "from_json",
+    "ActivityFailureInfo",
 ]

@@ -19,9 +19,11 @@ declared that kind: ``except UnknownPlan`` works across components.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Dict, Optional, Type
 
 __all__ = [
+    "ActivityFailureInfo",
     "Failure",
     "Cancelled",
     "Timeout",
@@ -33,6 +35,19 @@ __all__ = [
 ]
 
 _KINDS: Dict[str, Type["Failure"]] = {}
+
+
+@dataclasses.dataclass
+class ActivityFailureInfo:
+    """What a workflow learns of an activity's failure besides the failure:
+    ``attempts`` that ran; ``retry_state``, why no other follows
+    (``"maximum-attempts-reached"``, ``"non-retryable"``, ``"timeout"`` or
+    ``"cancelled"``); and ``cause``, the last attempt's own failure (for a
+    timeout the one before it fired, if any; None for a cancellation)."""
+
+    attempts: int
+    retry_state: str
+    cause: "Optional[Failure]" = None
 
 
 class Failure(Exception):
@@ -52,6 +67,10 @@ class Failure(Exception):
     kind: str = "Error"
     #: The default of ``non_retryable`` for instances of this class.
     non_retryable: bool = False
+    #: On an activity's failure as a workflow receives it: how many attempts
+    #: ran, why no other follows, and the last attempt's own failure
+    #: (:class:`ActivityFailureInfo`); None on any other failure.
+    activity: "Optional[ActivityFailureInfo]" = None
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)

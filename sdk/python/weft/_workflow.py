@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import _codec
-from ._failure import Failure, InvalidInput, InvalidOutput
+from ._failure import ActivityFailureInfo, Failure, InvalidInput, InvalidOutput
 from ._options import ActivityOptions, ChildOptions, ParentClosePolicy, activity_options
 
 __all__ = [
@@ -94,6 +94,14 @@ def failure_from_wit(f: Any) -> Failure:
         except ValueError:
             details = bytes(f.details).decode("utf-8", "replace")
     return Failure.new(f.kind, f.message, details=details, non_retryable=f.non_retryable)
+
+
+def _activity_failure(info: Any) -> Optional[ActivityFailureInfo]:
+    if info is None:
+        return None
+    state = getattr(info.retry_state, "name", str(info.retry_state)).lower().replace("_", "-")
+    cause = failure_from_wit(info.cause) if info.cause is not None else None
+    return ActivityFailureInfo(attempts=int(info.attempts), retry_state=state, cause=cause)
 
 
 # An outcome: (True, payload bytes) or (False, Failure).
@@ -574,6 +582,9 @@ class Ctx:
         # whether this run takes that rule (see `_handlers_in_turn`).
         self._in_signal_handler = False
         self._in_turn: Optional[bool] = None
+        # The handles of the activities started: their failures carry the
+        # host's envelope (``Failure.activity``).
+        self._activities: set = set()
         self._channels: set = set()
         #: The reason of the cancellation request, once one arrived.
         self.cancel_reason: Optional[str] = None
@@ -612,6 +623,7 @@ class Ctx:
         data = _encode_arg(input, f"the input of activity `{name}`")
         rt = _rt()
         h = rt.start_activity(name, data, opts._to_wit(rt))
+        self._activities.add(h)
         return Pending(self, h, result_type, f"activity `{name}`")
 
     def activity(
@@ -935,7 +947,10 @@ class Ctx:
                 c = d.value
                 h = self._auto.pop(c.handle, None)
                 if h is None:
-                    return c.handle, _outcome(c.outcome)
+                    outcome = _outcome(c.outcome)
+                    if not outcome[0] and c.handle in self._activities:
+                        outcome[1].activity = _activity_failure(rt.activity_failure(c.handle))
+                    return c.handle, outcome
                 del self._armed[h.name]
                 self._run_signal(h, c.outcome)
                 if until is not None and until():

@@ -69,6 +69,7 @@ impl Driver {
                 }),
                 Command::External {
                     target,
+                    child,
                     name,
                     input,
                     cancel,
@@ -79,6 +80,7 @@ impl Driver {
                         sender: self.id.clone(),
                         handle,
                         target: target.clone(),
+                        child,
                         name: name.clone(),
                         input: input.clone(),
                         cancel,
@@ -86,6 +88,7 @@ impl Driver {
                     events.push(EventKind::ExternalSent {
                         handle,
                         target,
+                        child,
                         name,
                         input,
                         cancel,
@@ -99,6 +102,24 @@ impl Driver {
                     events.push(EventKind::SignalAwaited { handle, name })
                 }
                 Command::Cancel { target } => match self.replayer.target(target) {
+                    // Whether `target` has its completion, recorded or in
+                    // this task's events (a timer cancelled twice, a child
+                    // whose start was refused): nothing to cancel then.
+                    _ if self.replayer.is_completed(target)
+                        || events
+                            .iter()
+                            .any(|e: &EventKind| e.completion_handle() == Some(target)) =>
+                    {
+                        events.push(match self.replayer.target(target) {
+                            Some(Target::Timer) => {
+                                EventKind::TimerCancelRequested { handle, target }
+                            }
+                            Some(Target::Child) => {
+                                EventKind::ChildCancelRequested { handle, target }
+                            }
+                            _ => EventKind::ActivityCancelRequested { handle, target },
+                        });
+                    }
                     Some(Target::Timer) => {
                         events.push(EventKind::TimerCancelRequested { handle, target });
                         // Pending: it completes `cancelled` in this write and

@@ -199,7 +199,7 @@ impl Driver {
             mut children,
             cancels,
             timers_remove: cancelled_timers,
-            child_cancels,
+            mut child_cancels,
             externals,
         } = self.new_command_events(now);
         if events.is_empty() {
@@ -245,6 +245,8 @@ impl Driver {
                     };
                     children.remove(at);
                     not_started(&mut events, &taken);
+                    // That id is another execution's: no cancel goes to it.
+                    child_cancels.retain(|c| *c != taken);
                 }
                 // Upgraded, reset, closed meanwhile: the load decides.
                 Err(_) => return Err(Stop::Reload),
@@ -513,21 +515,26 @@ impl WorkflowHost for Driver {
         cancel: bool,
     ) -> Result<u64, HostStop> {
         self.check_not_serving("send to another execution")?;
-        let target = match to {
-            External::Execution(id) => id,
+        let (target, child) = match to {
+            External::Execution(id) => (id, None),
             External::Child(h) => match self.replayer.child_id_of(h) {
-                Some(id) => id,
+                Some(id) => (id, Some(h)),
                 None => return Err(stop(ReplayError::from(Misuse::NotAChild(h)))),
             },
         };
         self.replayer
             .issue(Command::External {
                 target,
+                child,
                 name,
                 input,
                 cancel,
             })
             .map_err(|d| stop(ReplayError::from(d)))
+    }
+
+    fn activity_failure(&self, handle: u64) -> Option<crate::model::ActivityFailureInfo> {
+        self.replayer.activity_failure(handle)
     }
 
     fn try_receive_signal(&mut self, name: String) -> Result<Option<Payload>, HostStop> {

@@ -67,6 +67,9 @@ pub enum Command {
     /// reason in `input`).
     External {
         target: String,
+        /// For `signal-child`: the child's handle (the delivery checks that
+        /// the target is that child).
+        child: Option<u64>,
         name: String,
         input: Payload,
         cancel: bool,
@@ -131,6 +134,7 @@ impl Command {
                     name,
                     input,
                     cancel,
+                    ..
                 },
                 EventKind::ExternalSent {
                     target: t,
@@ -560,6 +564,35 @@ impl Replayer {
             EventKind::SignalReceived { input, .. } => Ok(Some(input.clone())),
             _ => Ok(None),
         }
+    }
+
+    /// Why activity `h` failed, once its failure was delivered to the code
+    /// (`None` before, or for a handle that is no failed activity): the
+    /// same live and in replay.
+    pub fn activity_failure(&self, h: u64) -> Option<crate::model::ActivityFailureInfo> {
+        if !self.delivered.contains(&h) {
+            return None;
+        }
+        let policy = match self.recorded_command(h) {
+            Some(EventKind::ActivityScheduled { options, .. }) => {
+                options.retry.clone().unwrap_or_default()
+            }
+            _ => return None,
+        };
+        self.history.iter().find_map(|e| match &e.event {
+            EventKind::ActivityFailed {
+                handle,
+                attempts,
+                failure,
+                retry_state,
+            } if *handle == h => Some(crate::model::ActivityFailureInfo::of(
+                *attempts,
+                failure,
+                *retry_state,
+                &policy,
+            )),
+            _ => None,
+        })
     }
 
     /// How many commands the code issued so far (the last handle).

@@ -116,6 +116,8 @@ pub trait WorkflowHost: std::any::Any + Send + 'static {
         input: Payload,
         cancel: bool,
     ) -> Result<u64, HostStop>;
+    /// Why activity `handle` failed, once delivered (see the WIT).
+    fn activity_failure(&self, handle: u64) -> Option<crate::model::ActivityFailureInfo>;
     /// The next signal named `name` if the task knows it (see the WIT).
     fn try_receive_signal(&mut self, name: String) -> Result<Option<Payload>, HostStop>;
     fn start_child(
@@ -279,6 +281,28 @@ impl runtime::Host for WfState {
                 true,
             )
             .map_err(wasmtime::Error::new)
+    }
+
+    fn activity_failure(
+        &mut self,
+        handle: u64,
+    ) -> wasmtime::Result<Option<runtime::ActivityFailureInfo>> {
+        use crate::model::RetryState;
+        Ok(self
+            .host
+            .activity_failure(handle)
+            .map(|info| runtime::ActivityFailureInfo {
+                attempts: info.attempts,
+                retry_state: match info.retry_state {
+                    RetryState::MaximumAttemptsReached => {
+                        runtime::RetryState::MaximumAttemptsReached
+                    }
+                    RetryState::NonRetryable => runtime::RetryState::NonRetryable,
+                    RetryState::Timeout => runtime::RetryState::Timeout,
+                    RetryState::Cancelled => runtime::RetryState::Cancelled,
+                },
+                cause: info.cause.map(failure_to_wit),
+            }))
     }
 
     fn try_receive_signal(&mut self, name: String) -> wasmtime::Result<Option<Vec<u8>>> {

@@ -167,6 +167,9 @@ impl WorkflowHost for NoHost {
     fn try_receive_signal(&mut self, _: String) -> Result<Option<Payload>, HostStop> {
         not_running()
     }
+    fn activity_failure(&self, _: u64) -> Option<crate::model::ActivityFailureInfo> {
+        None
+    }
     fn send_external(
         &mut self,
         _: super::External,
