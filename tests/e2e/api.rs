@@ -497,3 +497,28 @@ fn a_refused_child_and_a_cancelled_timer_are_done_with() {
         "{kinds:?}"
     );
 }
+
+/// Issue 15, item 8: after `weft cancel`, a select between a signal and a
+/// timer got the cancelled timer's index like a timer that fired, and the
+/// workflow went down its timeout path and completed. `try_select` says so:
+/// the cancellation is the error, and the workflow ends as cancelled.
+#[test]
+fn try_select_says_the_workflow_was_cancelled_in_every_language() {
+    let host = host();
+    for (workflow_type, component) in LANGUAGES {
+        let id = format!("{workflow_type}-select-cancel");
+        start(&host, workflow_type, &id, json!({"mode": "select-cancel"}));
+        host.eventually("the timer is started", |h| {
+            h.event_kinds(&id).iter().any(|k| k == "timer_started")
+        });
+        let (status, v) = host.call(
+            "POST",
+            &format!("/v1/executions/{id}/cancel"),
+            Some(json!({"reason": "not needed"})),
+        );
+        assert!(status == 200 || status == 202, "{status} {v}");
+        let r = host.wait_result(&id);
+        assert_eq!(r["status"], "cancelled", "{id}: {r}");
+        replays(&host, &id, component);
+    }
+}

@@ -451,6 +451,32 @@ impl<W: 'static> Ctx<W> {
         i
     }
 
+    /// Like [`Ctx::select`], but says when the workflow's cancellation ended
+    /// the wait: if the winner completed with a `cancelled` failure after a
+    /// cancellation was requested (a cancelled timer, activity or child),
+    /// that failure is the `Err` (the winner's outcome stays buffered). With
+    /// plain `select`, such a winner's index looks like any other, and code
+    /// that does not join it goes down the path of a timer that fired:
+    ///
+    /// ```ignore
+    /// match ctx.try_select(&[&decision, &deadline]) {
+    ///     Ok(0) => approve(ctx.receive(&decision)?),
+    ///     Ok(_) => expire(),
+    ///     Err(cancelled) => { clean_up(ctx)?; return Err(cancelled) } // ends as cancelled
+    /// }
+    /// ```
+    pub fn try_select(&mut self, candidates: &[&dyn Selectable]) -> Result<usize, Failure> {
+        let i = self.select(candidates);
+        if self.cancel_reason.is_some() {
+            if let Some(Err(f)) = self.ready.get(&candidates[i].handle()) {
+                if f.is_cancelled() {
+                    return Err(f.clone());
+                }
+            }
+        }
+        Ok(i)
+    }
+
     /// Like [`Ctx::select`], but also returns `None` as soon as `until` holds
     /// for the state (checked first, then after each update handler runs): a
     /// loop that waits for its timer or its signals can end when an update

@@ -569,6 +569,23 @@ export class Ctx {
     return handles.findIndex((x) => x === h);
   }
 
+  /** Like `select`, but throws when the workflow's cancellation ended the
+   * wait: if the winner completed with a `cancelled` failure after a
+   * cancellation was requested (a cancelled timer, activity or child), that
+   * CancelledFailure is thrown (the winner's outcome stays buffered). With
+   * plain `select` such a winner's index looks like any other, and code that
+   * does not join it goes down the path of a timer that fired. */
+  trySelect(candidates) {
+    const i = this.select(candidates);
+    if (this.cancelReason !== undefined) {
+      const c = candidates[i];
+      const h = c instanceof SignalChannel ? c._armed : c.handle;
+      const o = this._ready.get(h) ?? c._settled;
+      if (o && !o.ok && o.failure.kind === 'cancelled') throw o.failure;
+    }
+    return i;
+  }
+
   /** Blocks until `until(state)` holds; only update handlers can make it hold. */
   waitUntil(until) {
     this._command('wait');

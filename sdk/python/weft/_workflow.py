@@ -827,6 +827,34 @@ class Ctx:
         self._ready[h] = outcome
         return handles.index(h)
 
+    def try_select(self, *candidates: Any) -> int:
+        """Like :meth:`select`, but raises when the workflow's cancellation
+        ended the wait: if the winner completed with a ``cancelled`` failure
+        after a cancellation was requested (a cancelled timer, activity or
+        child), that ``weft.Cancelled`` is raised (the winner's outcome stays
+        buffered). With plain ``select`` such a winner's index looks like any
+        other, and code that does not join it goes down the path of a timer
+        that fired::
+
+            try:
+                if ctx.try_select(decision, deadline) == 0:
+                    return approve(decision.receive())
+                return expire()
+            except weft.Cancelled:
+                clean_up(ctx)
+                raise  # ends as cancelled
+        """
+        cands = _flatten(candidates)
+        i = self.select(cands)
+        if self.cancel_reason is not None:
+            c = cands[i]
+            outcome = self._ready.get(c._handle())
+            if outcome is None and isinstance(c, Pending):
+                outcome = c._outcome
+            if outcome is not None and not outcome[0] and getattr(outcome[1], "kind", "") == "cancelled":
+                raise outcome[1]
+        return i
+
     def select_until(self, candidates: Sequence[Any], until: Callable[[], bool]) -> Optional[int]:
         """Like :meth:`select`, but returns None as soon as ``until()`` holds
         (checked first, then after each update or signal handler runs)."""
