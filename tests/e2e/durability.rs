@@ -59,6 +59,12 @@ fn sigkill_during_an_activity_resumes_without_redoing_finished_steps() {
             mine.iter().all(|e| e.0 == format!("{id}/{handle}")),
             "{name} changed its idempotency key: {effects:?}"
         );
+        // An attempt the kill interrupted runs again under its number: a
+        // restart is not a failed attempt (README, Activities).
+        assert!(
+            mine.iter().all(|e| e.2 == 1),
+            "{name} counted the restart as an attempt: {effects:?}"
+        );
     }
 }
 

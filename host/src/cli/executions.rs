@@ -175,7 +175,7 @@ pub async fn describe(client: &Client, id: &str, json: bool) -> Result<i32> {
     );
     for a in &d.pending_activities {
         println!(
-            "pending:        activity #{} {} (attempt {})",
+            "pending:        activity #{} {} (attempt {}; failed attempts count, restarts do not)",
             a.handle, a.name, a.attempt
         );
     }
