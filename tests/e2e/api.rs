@@ -522,3 +522,23 @@ fn try_select_says_the_workflow_was_cancelled_in_every_language() {
         replays(&host, &id, component);
     }
 }
+
+/// Issue 15, item 6: a child's id-reuse policy decides whether it may take
+/// a closed execution's id, as starts from clients do.
+#[test]
+fn a_child_id_reuse_policy_decides_in_every_language() {
+    let host = host();
+    for (workflow_type, component) in LANGUAGES {
+        let id = format!("{workflow_type}-reuse");
+        start(&host, workflow_type, &id, json!({"mode": "reuse"}));
+        let r = host.wait_result(&id);
+        assert_eq!(r["status"], "completed", "{id}: {r}");
+        assert_eq!(
+            r["output"],
+            json!([0, "already-started", "already-started", 0]),
+            "{id}: {r}"
+        );
+        assert_eq!(host.describe(&format!("{id}-again"))["run"], 2, "{id}");
+        replays(&host, &id, component);
+    }
+}

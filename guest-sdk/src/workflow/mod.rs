@@ -23,7 +23,7 @@ use crate::failure::Failure;
 pub use handlers::{__handlers, __query, __run};
 pub use handlers::{Handlers, QueryHandler, SignalChannel};
 pub use options::{ActivityOptions, RetryPolicy};
-pub use options::{ChildOptions, ParentClosePolicy};
+pub use options::{ChildOptions, IdReusePolicy, ParentClosePolicy};
 pub use saga::Saga;
 
 #[doc(hidden)]
@@ -168,10 +168,24 @@ impl<W: 'static> Ctx<W> {
         let bytes = serde_json::to_vec(input).unwrap_or_else(|e| {
             panic!("the input of child `{workflow_type}` does not serialize to JSON: {e}")
         });
-        Pending::new(runtime::start_child(
+        let reuse = match options.id_reuse_policy {
+            options::IdReusePolicy::AllowDuplicate => {
+                return Pending::new(runtime::start_child(
+                    workflow_type,
+                    &bytes,
+                    &options.to_wit(),
+                ))
+            }
+            options::IdReusePolicy::AllowDuplicateFailedOnly => {
+                runtime::IdReusePolicy::AllowDuplicateFailedOnly
+            }
+            options::IdReusePolicy::RejectDuplicate => runtime::IdReusePolicy::RejectDuplicate,
+        };
+        Pending::new(runtime::start_child_with_reuse(
             workflow_type,
             &bytes,
             &options.to_wit(),
+            reuse,
         ))
     }
 

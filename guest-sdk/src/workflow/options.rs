@@ -132,12 +132,26 @@ pub enum ParentClosePolicy {
     Abandon,
 }
 
+/// Whether a child may take the id of a closed execution (an id a running
+/// execution holds is never taken: the start fails `already-started`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum IdReusePolicy {
+    /// Yes (the default).
+    #[default]
+    AllowDuplicate,
+    /// Only if that execution's last run did not complete.
+    AllowDuplicateFailedOnly,
+    /// Never: a start the policy refuses fails `already-started`.
+    RejectDuplicate,
+}
+
 /// Options of a child workflow.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ChildOptions {
     /// Its execution id; default `<parent id>-<handle>`, the same on replay.
     pub id: Option<String>,
     pub parent_close_policy: ParentClosePolicy,
+    pub id_reuse_policy: IdReusePolicy,
 }
 
 impl ChildOptions {
@@ -148,6 +162,11 @@ impl ChildOptions {
 
     pub fn parent_close_policy(mut self, policy: ParentClosePolicy) -> Self {
         self.parent_close_policy = policy;
+        self
+    }
+
+    pub fn id_reuse_policy(mut self, policy: IdReusePolicy) -> Self {
+        self.id_reuse_policy = policy;
         self
     }
 

@@ -183,6 +183,7 @@ impl WorkflowHost for OfflineHost {
         input: Payload,
         id: Option<String>,
         policy: crate::model::ParentClosePolicy,
+        reuse: crate::model::IdReusePolicy,
     ) -> Result<u64, HostStop> {
         // Replay takes the recorded id (see the live driver); past the
         // recorded commands the id does not matter, the replay ends there.
@@ -200,6 +201,7 @@ impl WorkflowHost for OfflineHost {
             id,
             input,
             policy,
+            reuse,
         })
     }
 

@@ -439,10 +439,19 @@ export class Ctx {
   // --- children -----------------------------------------------------------
 
   /** Starts a child workflow of any deployed type; join it like an activity.
-   * Options: `{ id, parentClosePolicy: 'terminate' | 'request-cancel' | 'abandon' }`. */
+   * Options: `{ id, parentClosePolicy: 'terminate' | 'request-cancel' | 'abandon', idReusePolicy: 'allow-duplicate' | 'allow-duplicate-failed-only' | 'reject-duplicate' }`. */
   startChild(workflowType, input, options) {
     this._command('start a child');
-    const handle = rt.startChild(String(workflowType), encode(input), childOptions(options));
+    const reuse = options?.idReusePolicy ?? 'allow-duplicate';
+    if (!['allow-duplicate', 'allow-duplicate-failed-only', 'reject-duplicate'].includes(reuse)) {
+      throw new TypeError(
+        `unknown idReusePolicy \`${reuse}\` (allow-duplicate, allow-duplicate-failed-only, reject-duplicate)`,
+      );
+    }
+    const handle =
+      reuse === 'allow-duplicate'
+        ? rt.startChild(String(workflowType), encode(input), childOptions(options))
+        : rt.startChildWithReuse(String(workflowType), encode(input), childOptions(options), reuse);
     return new Pending(this, handle, `child \`${workflowType}\``);
   }
 

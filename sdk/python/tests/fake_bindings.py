@@ -185,6 +185,9 @@ class FakeHost:
     def start_child(self, t: str, input: bytes, options: Any) -> int:
         return self._cmd("child", t, bytes(input), options)
 
+    def start_child_with_reuse(self, t: str, input: bytes, options: Any, reuse: Any) -> int:
+        return self._cmd("child", t, bytes(input), options, reuse)
+
     def continue_as_new(self, input: bytes) -> None:
         raise ContinuedAsNew(input)
 
@@ -287,6 +290,7 @@ def install() -> FakeHost:
         "history_info", "receive_signal", "wait", "respond", "complete_update", "patched",
         "deprecate_patch", "now", "random", "log", "info", "try_receive_signal",
         "activity_failure", "signal_execution", "signal_child", "cancel_execution",
+        "start_child_with_reuse",
     ):
         setattr(rt, name, (lambda n: lambda *a: getattr(HOST, n)(*a))(name))
     ac = pytypes.ModuleType("wit_world.imports.activity_context")

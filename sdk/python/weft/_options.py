@@ -113,6 +113,22 @@ class ChildOptions:
     #: Its execution id; default ``<parent id>-<handle>``, the same on replay.
     id: Optional[str] = None
     parent_close_policy: ParentClosePolicy = ParentClosePolicy.TERMINATE
+    #: Whether the child may take a closed execution's id:
+    #: ``"allow-duplicate"`` (default), ``"allow-duplicate-failed-only"``,
+    #: ``"reject-duplicate"``; a start it refuses fails ``already-started``.
+    id_reuse_policy: str = "allow-duplicate"
+
+    def _reuse_to_wit(self, runtime: Any) -> Any:
+        try:
+            return {
+                "allow-duplicate-failed-only": runtime.IdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                "reject-duplicate": runtime.IdReusePolicy.REJECT_DUPLICATE,
+            }[self.id_reuse_policy]
+        except KeyError:
+            raise ValueError(
+                f"unknown id_reuse_policy {self.id_reuse_policy!r} (allow-duplicate, "
+                "allow-duplicate-failed-only, reject-duplicate)"
+            ) from None
 
     def _to_wit(self, runtime: Any) -> Any:
         policy = {

@@ -696,13 +696,21 @@ class Ctx:
         parent_close_policy: ParentClosePolicy = ParentClosePolicy.TERMINATE,
         result_type: Any = None,
         options: Optional[ChildOptions] = None,
+        id_reuse_policy: str = "allow-duplicate",
     ) -> Pending:
         """Starts a child workflow of any deployed type and returns at once;
         join its result like an activity's."""
-        opts = options or ChildOptions(id=id, parent_close_policy=parent_close_policy)
+        opts = options or ChildOptions(
+            id=id, parent_close_policy=parent_close_policy, id_reuse_policy=id_reuse_policy
+        )
         data = _encode_arg(input, f"the input of child `{workflow_type}`")
         rt = _rt()
-        h = rt.start_child(workflow_type, data, opts._to_wit(rt))
+        if opts.id_reuse_policy == "allow-duplicate":
+            h = rt.start_child(workflow_type, data, opts._to_wit(rt))
+        else:
+            h = rt.start_child_with_reuse(
+                workflow_type, data, opts._to_wit(rt), opts._reuse_to_wit(rt)
+            )
         return Pending(self, h, result_type, f"child `{workflow_type}`")
 
     def child(self, workflow_type: str, input: Any = None, **kw: Any) -> Any:

@@ -164,7 +164,9 @@ impl Driver {
                     id,
                     input,
                     policy,
+                    reuse,
                 } => {
+                    use crate::model::{ExecutionStatus, IdReusePolicy};
                     let opts = StartOptions {
                         id: Some(id.clone()),
                         parent: Some(ParentLink {
@@ -193,6 +195,16 @@ impl Driver {
                             })
                             .and_then(|(found, run)| match found {
                                 Some(r) if !r.status.is_closed() => Err(already_started(&id)),
+                                // A closed execution's id, as the policy says.
+                                Some(r) if reuse == IdReusePolicy::RejectDuplicate => {
+                                    Err(reuse_refused(&id, &r.status.to_string(), reuse))
+                                }
+                                Some(r)
+                                    if reuse == IdReusePolicy::AllowDuplicateFailedOnly
+                                        && r.status == ExecutionStatus::Completed =>
+                                {
+                                    Err(reuse_refused(&id, &r.status.to_string(), reuse))
+                                }
                                 _ => Ok(run),
                             })
                     };
@@ -210,7 +222,13 @@ impl Driver {
                             Op::CreateExecution {
                                 record: Box::new(record),
                                 started,
-                                reuse: Reuse::IfClosed,
+                                reuse: match reuse {
+                                    IdReusePolicy::AllowDuplicate => Reuse::IfClosed,
+                                    IdReusePolicy::AllowDuplicateFailedOnly => {
+                                        Reuse::IfNotCompleted
+                                    }
+                                    IdReusePolicy::RejectDuplicate => Reuse::Never,
+                                },
                                 request: None,
                             },
                             id,
@@ -271,6 +289,18 @@ pub(super) fn already_started(id: &str) -> Failure {
         format!(
             "the child could not start: execution {id} is already running (use another id, or \
              wait for it to close)"
+        ),
+    )
+}
+
+/// The failure of a child start whose id a closed execution holds and the
+/// child's id-reuse policy does not let it take.
+fn reuse_refused(id: &str, status: &str, reuse: crate::model::IdReusePolicy) -> Failure {
+    Failure::new(
+        "already-started",
+        format!(
+            "the child could not start: execution {id} exists ({status}) and the id-reuse \
+             policy {reuse:?} does not let a child take its id"
         ),
     )
 }

@@ -453,6 +453,7 @@ impl WorkflowHost for Driver {
         input: Payload,
         id: Option<String>,
         policy: ParentClosePolicy,
+        reuse: crate::model::IdReusePolicy,
     ) -> Result<u64, HostStop> {
         self.check_not_serving("start a child workflow")?;
         let pending = self.replayer.pending_children();
@@ -476,6 +477,7 @@ impl WorkflowHost for Driver {
                 id,
                 input,
                 policy,
+                reuse,
             })
             .map_err(|d| stop(ReplayError::from(d)))
     }

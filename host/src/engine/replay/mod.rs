@@ -80,6 +80,9 @@ pub enum Command {
         id: String,
         input: Payload,
         policy: crate::model::ParentClosePolicy,
+        /// Whether it may take a closed execution's id (not recorded: the
+        /// start's outcome is).
+        reuse: crate::model::IdReusePolicy,
     },
 }
 

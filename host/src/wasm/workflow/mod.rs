@@ -126,6 +126,7 @@ pub trait WorkflowHost: std::any::Any + Send + 'static {
         input: Payload,
         id: Option<String>,
         policy: ParentClosePolicy,
+        reuse: crate::model::IdReusePolicy,
     ) -> Result<u64, HostStop>;
     /// Ends the run; always returns the stop that unwinds the guest.
     fn continue_as_new(&mut self, input: Payload) -> HostStop;
@@ -365,7 +366,38 @@ impl runtime::Host for WfState {
             runtime::ParentClosePolicy::Abandon => ParentClosePolicy::Abandon,
         };
         self.host
-            .start_child(workflow_type, Payload(input), options.id, policy)
+            .start_child(
+                workflow_type,
+                Payload(input),
+                options.id,
+                policy,
+                crate::model::IdReusePolicy::AllowDuplicate,
+            )
+            .map_err(wasmtime::Error::new)
+    }
+
+    fn start_child_with_reuse(
+        &mut self,
+        workflow_type: String,
+        input: Vec<u8>,
+        options: runtime::ChildOptions,
+        reuse: runtime::IdReusePolicy,
+    ) -> wasmtime::Result<u64> {
+        use crate::model::IdReusePolicy;
+        let policy = match options.parent_close_policy {
+            runtime::ParentClosePolicy::Terminate => ParentClosePolicy::Terminate,
+            runtime::ParentClosePolicy::RequestCancel => ParentClosePolicy::RequestCancel,
+            runtime::ParentClosePolicy::Abandon => ParentClosePolicy::Abandon,
+        };
+        let reuse = match reuse {
+            runtime::IdReusePolicy::AllowDuplicate => IdReusePolicy::AllowDuplicate,
+            runtime::IdReusePolicy::AllowDuplicateFailedOnly => {
+                IdReusePolicy::AllowDuplicateFailedOnly
+            }
+            runtime::IdReusePolicy::RejectDuplicate => IdReusePolicy::RejectDuplicate,
+        };
+        self.host
+            .start_child(workflow_type, Payload(input), options.id, policy, reuse)
             .map_err(wasmtime::Error::new)
     }
 

@@ -185,6 +185,7 @@ impl WorkflowHost for NoHost {
         _: Payload,
         _: Option<String>,
         _: ParentClosePolicy,
+        _: crate::model::IdReusePolicy,
     ) -> Result<u64, HostStop> {
         not_running()
     }
