@@ -33,28 +33,6 @@ fn start(host: &Host, workflow_type: &str, id: &str, input: Value) {
     assert_eq!(status, 201, "start {id}: {v}");
 }
 
-/// `weft replay` of the execution's history on `component` is clean.
-fn replays(host: &Host, id: &str, component: &str) {
-    let exported = host.cli_ok(&["history", id, "--json"]);
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("history.json");
-    std::fs::write(&file, &exported).unwrap();
-    let module = guest(component).to_string_lossy().to_string();
-    let out = host.cli(&[
-        "replay",
-        "--history",
-        &file.to_string_lossy(),
-        "--module",
-        &module,
-    ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("cleanly"),
-        "{id}: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Issue 15, item 1: cancelling a timer recorded `activity_cancel_requested`
 /// and left the timer pending; cancelling a child did nothing. Now the
 /// timer completes at once with `cancelled` (`timer_cancel_requested`, then
@@ -98,7 +76,7 @@ fn timers_and_children_are_cancelled_in_every_language() {
             .find_map(|e| e["event"]["child_id"].as_str().map(str::to_owned))
             .expect("the child's id");
         assert_eq!(host.describe(&child)["status"], "cancelled", "{child}");
-        replays(&host, &id, component);
+        host.assert_replays(&id, component);
 
         // The timer fired before the cancel: nothing to cancel.
         let id = format!("{workflow_type}-cancels-late");
@@ -125,7 +103,7 @@ fn timers_and_children_are_cancelled_in_every_language() {
             "{kinds:?}"
         );
         assert!(!kinds.iter().any(|k| k == "timer_cancelled"), "{kinds:?}");
-        replays(&host, &id, component);
+        host.assert_replays(&id, component);
     }
 }
 
@@ -159,7 +137,7 @@ fn a_child_id_in_use_fails_the_start_with_already_started() {
     let children = host.describe("twins")["children"].clone();
     assert_eq!(children.as_array().map(Vec::len), Some(2), "{children}");
     assert_eq!(host.describe("twin")["run"], 2, "the id was used twice");
-    replays(&host, "twins", "corners");
+    host.assert_replays("twins", "corners");
 }
 
 /// Issue 15, item 9: the CLI read `--input -6` as a flag (only `--input=-6`
@@ -246,7 +224,7 @@ fn try_receive_drains_the_waiting_signals_in_every_language() {
             "nothing carried: {second:?}"
         );
         assert_eq!(count(&second, "signal_polled"), 1, "{id}: {second:?}");
-        replays(&host, &id, component);
+        host.assert_replays(&id, component);
     }
 }
 
@@ -291,7 +269,7 @@ fn signal_handlers_run_in_order_and_may_run_activities_in_every_language() {
             }),
             "{id}: {r}"
         );
-        replays(&host, &id, component);
+        host.assert_replays(&id, component);
     }
 }
 
@@ -333,7 +311,7 @@ fn a_workflow_signals_and_cancels_other_executions_in_every_language() {
             (3, 3),
             "{kinds:?}"
         );
-        replays(&host, &id, component);
+        host.assert_replays(&id, component);
     }
     // Nothing left to deliver.
     assert!(host.log().matches("request not delivered").count() == 0);
@@ -454,7 +432,7 @@ fn an_activity_failure_says_why_retries_stopped_in_every_language() {
                 failed["event"]["retry_state"], expected["retry_state"],
                 "{failed}"
             );
-            replays(&host, &id, component);
+            host.assert_replays(&id, component);
         }
     }
 }
@@ -519,7 +497,7 @@ fn try_select_says_the_workflow_was_cancelled_in_every_language() {
         assert!(status == 200 || status == 202, "{status} {v}");
         let r = host.wait_result(&id);
         assert_eq!(r["status"], "cancelled", "{id}: {r}");
-        replays(&host, &id, component);
+        host.assert_replays(&id, component);
     }
 }
 
@@ -539,6 +517,6 @@ fn a_child_id_reuse_policy_decides_in_every_language() {
             "{id}: {r}"
         );
         assert_eq!(host.describe(&format!("{id}-again"))["run"], 2, "{id}");
-        replays(&host, &id, component);
+        host.assert_replays(&id, component);
     }
 }

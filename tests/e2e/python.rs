@@ -278,24 +278,7 @@ fn a_python_workflow_replays_the_same_after_every_eviction() {
     }
 
     // The exported history replays offline against the module.
-    let exported = host.cli_ok(&["history", "py-evict", "--json"]);
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("history.json");
-    std::fs::write(&file, &exported).unwrap();
-    let module = guest("py-subscription").to_string_lossy().to_string();
-    let out = host.cli(&[
-        "replay",
-        "--history",
-        &file.to_string_lossy(),
-        "--module",
-        &module,
-    ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("cleanly"),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    host.assert_replays("py-evict", "py-subscription");
 
     // A cancellation: the Python timer raises `Cancelled` and the execution
     // ends as cancelled.

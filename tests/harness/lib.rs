@@ -243,6 +243,29 @@ impl Host {
         }
     }
 
+    /// Asserts that `weft replay` of execution `id`'s current run, exported
+    /// with `weft history --json`, replays cleanly on guest `component`.
+    pub fn assert_replays(&self, id: &str, component: &str) {
+        let exported = self.cli_ok(&["history", id, "--json"]);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("history.json");
+        std::fs::write(&file, &exported).expect("write the history");
+        let module = guest(component).to_string_lossy().to_string();
+        let out = self.cli(&[
+            "replay",
+            "--history",
+            &file.to_string_lossy(),
+            "--module",
+            &module,
+        ]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("cleanly"),
+            "{id}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Runs the `weft` CLI against this host.
     pub fn cli(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(weft_bin());

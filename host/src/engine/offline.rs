@@ -142,17 +142,10 @@ impl WorkflowHost for OfflineHost {
         input: Payload,
         cancel: bool,
     ) -> Result<u64, HostStop> {
-        let (target, child) = match to {
-            External::Execution(id) => (id, None),
-            External::Child(h) => match self.replayer.child_id_of(h) {
-                Some(id) => (id, Some(h)),
-                None => {
-                    return Err(HostStop(Box::new(OfflineStop::Replay(
-                        super::replay::Misuse::NotAChild(h).into(),
-                    ))))
-                }
-            },
-        };
+        let (target, child) = self
+            .replayer
+            .external_target(to)
+            .map_err(|m| HostStop(Box::new(OfflineStop::Replay(m.into()))))?;
         self.issue(Command::External {
             target,
             child,

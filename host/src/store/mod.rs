@@ -216,6 +216,34 @@ pub struct ExternalRequest {
     pub cancel: bool,
 }
 
+impl ExternalRequest {
+    /// The request an `external_sent` event of `sender` records.
+    pub fn from_event(sender: &ExecutionId, event: &EventKind) -> Option<Self> {
+        let EventKind::ExternalSent {
+            handle,
+            target,
+            child,
+            name,
+            input,
+            cancel,
+            key,
+        } = event
+        else {
+            return None;
+        };
+        Some(Self {
+            key: key.clone(),
+            sender: sender.clone(),
+            handle: *handle,
+            target: target.clone(),
+            child: *child,
+            name: name.clone(),
+            input: input.clone(),
+            cancel: *cancel,
+        })
+    }
+}
+
 /// What makes a start idempotent: its request id, keyed by the workflow type
 /// and the chosen id (if any), remembered for `retention_ms`.
 #[derive(Debug, Clone)]

@@ -228,37 +228,15 @@ fn terminate_discarded(
 /// The requests to other executions in `events` without their completion
 /// there.
 fn undelivered(sender: &str, events: &[Event]) -> Vec<ExternalRequest> {
-    let mut out = Vec::new();
+    let Ok(sender) = sender.parse() else {
+        return Vec::new();
+    };
+    let mut out: Vec<ExternalRequest> = Vec::new();
     for e in events {
-        match &e.event {
-            EventKind::ExternalSent {
-                handle,
-                target,
-                child,
-                name,
-                input,
-                cancel,
-                key,
-            } => {
-                let Ok(sender) = sender.parse() else {
-                    continue;
-                };
-                out.push(ExternalRequest {
-                    key: key.clone(),
-                    sender,
-                    handle: *handle,
-                    target: target.clone(),
-                    child: *child,
-                    name: name.clone(),
-                    input: input.clone(),
-                    cancel: *cancel,
-                });
-            }
-            EventKind::ExternalCompleted { handle, .. } => {
-                out.retain(|r: &ExternalRequest| r.handle != *handle)
-            }
-            _ => {}
+        if let EventKind::ExternalCompleted { handle, .. } = &e.event {
+            out.retain(|r| r.handle != *handle);
         }
+        out.extend(ExternalRequest::from_event(&sender, &e.event));
     }
     out
 }

@@ -75,17 +75,7 @@ impl Driver {
                     cancel,
                 } => {
                     let key = format!("{}/{}/{handle}", self.id, self.run);
-                    externals.push(crate::store::ExternalRequest {
-                        key: key.clone(),
-                        sender: self.id.clone(),
-                        handle,
-                        target: target.clone(),
-                        child,
-                        name: name.clone(),
-                        input: input.clone(),
-                        cancel,
-                    });
-                    events.push(EventKind::ExternalSent {
+                    let sent = EventKind::ExternalSent {
                         handle,
                         target,
                         child,
@@ -93,7 +83,9 @@ impl Driver {
                         input,
                         cancel,
                         key,
-                    });
+                    };
+                    externals.extend(crate::store::ExternalRequest::from_event(&self.id, &sent));
+                    events.push(sent);
                 }
                 Command::PollSignal { name } => {
                     events.push(EventKind::SignalPolled { handle, name })

@@ -517,13 +517,10 @@ impl WorkflowHost for Driver {
         cancel: bool,
     ) -> Result<u64, HostStop> {
         self.check_not_serving("send to another execution")?;
-        let (target, child) = match to {
-            External::Execution(id) => (id, None),
-            External::Child(h) => match self.replayer.child_id_of(h) {
-                Some(id) => (id, Some(h)),
-                None => return Err(stop(ReplayError::from(Misuse::NotAChild(h)))),
-            },
-        };
+        let (target, child) = self
+            .replayer
+            .external_target(to)
+            .map_err(|m| stop(ReplayError::from(m)))?;
         self.replayer
             .issue(Command::External {
                 target,

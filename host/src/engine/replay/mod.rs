@@ -853,9 +853,24 @@ impl Replayer {
     /// The child id the history recorded for the next command, if that
     /// command is a child start: a replayed start keeps the id it was made
     /// with.
+    /// Where a request to another execution goes: the execution id, and
+    /// for a child the handle that started it.
+    pub fn external_target(
+        &self,
+        to: crate::wasm::External,
+    ) -> Result<(String, Option<u64>), Misuse> {
+        match to {
+            crate::wasm::External::Execution(id) => Ok((id, None)),
+            crate::wasm::External::Child(h) => self
+                .child_id_of(h)
+                .map(|id| (id, Some(h)))
+                .ok_or(Misuse::NotAChild(h)),
+        }
+    }
+
     /// The id of the child that handle `h` started, if it started one: as
     /// recorded, or as issued in this task.
-    pub fn child_id_of(&self, h: u64) -> Option<String> {
+    fn child_id_of(&self, h: u64) -> Option<String> {
         if let Some(EventKind::ChildStarted { child_id, .. }) = self.recorded_command(h) {
             return Some(child_id.clone());
         }
