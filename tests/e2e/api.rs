@@ -360,9 +360,8 @@ fn a_signal_to_another_execution_survives_a_sigkill_before_its_delivery() {
 /// Issue 15, item 2: a cancelled activity was dropped at once, so one that
 /// heartbeats never saw `true` and could not clean up. Now the workflow
 /// still unblocks at once, and the attempt runs on for a grace period: it
-/// sees the cancellation at its next heartbeat and returns (the host logs
-/// how the attempt ended; its own `cancelled` failure, from its
-/// cancellation branch, shows it saw it).
+/// sees the cancellation at its next heartbeat and returns, and
+/// `activity_cancel_ended` records that it acknowledged.
 #[test]
 fn a_cancelled_activity_sees_the_cancellation_at_its_heartbeat() {
     let host = host();
@@ -377,19 +376,159 @@ fn a_cancelled_activity_sees_the_cancellation_at_its_heartbeat() {
         h.event_kinds("poll").iter().any(|k| k == "timer_started")
     });
     host.advance(60_000);
+    host.eventually(
+        "how the attempt ended is recorded, the second sleep started",
+        |h| {
+            let kinds = h.event_kinds("poll");
+            kinds.iter().any(|k| k == "activity_cancel_ended")
+                && kinds.iter().filter(|k| *k == "timer_started").count() == 2
+        },
+    );
+    host.advance(60_000);
     let r = host.wait_result("poll");
     assert_eq!(r["output"], "cancelled", "{r}");
-    host.wait_for_log(
-        "the attempt acknowledged (cancelled: poll_until_ready was cancelled)",
-        1,
-        std::time::Duration::from_secs(30),
-    );
-    let kinds = host.event_kinds("poll");
+    let history = host.get("/v1/executions/poll/history");
+    let activity: Vec<&Value> = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["event"]["type"]
+                .as_str()
+                .unwrap()
+                .starts_with("activity_")
+        })
+        .collect();
+    let kinds: Vec<&str> = activity
+        .iter()
+        .map(|e| e["event"]["type"].as_str().unwrap())
+        .collect();
     assert_eq!(
-        kinds.iter().filter(|k| k.starts_with("activity_")).count(),
-        3,
-        "scheduled, cancel requested, failed once (never retried): {kinds:?}"
+        kinds,
+        [
+            "activity_scheduled",
+            "activity_cancel_requested",
+            "activity_failed",
+            "activity_cancel_ended"
+        ],
+        "failed once (never retried), then how the attempt ended"
     );
+    assert_eq!(activity[3]["event"]["ended"], "acknowledged", "{history}");
+}
+
+/// Issue 15, item 2: Temporal's cancellation types, chosen per activity and
+/// child in every SDK. `wait-cancellation-completed` makes the join wait
+/// for the activity's own acknowledgement (its failure, not the host's);
+/// `abandon` completes the join at once and leaves the activity untold, to
+/// end on its own, which `activity_cancel_ended` records; a `try-cancel`
+/// child is asked to cancel while its join completes at once; an `abandon`
+/// child is not asked and runs on.
+#[test]
+fn cancellation_types_decide_what_a_cancel_waits_for_in_every_language() {
+    let host = host();
+    for (n, (workflow_type, component)) in LANGUAGES.iter().enumerate() {
+        let id = format!("{workflow_type}-cancel-types");
+        // The abandoned activity is ready after 400 checks (about 2 s).
+        start(
+            &host,
+            workflow_type,
+            &id,
+            json!({"mode": "cancel-types", "runs": 400}),
+        );
+        host.eventually("both attempts are running", |h| {
+            h.log().matches("activity started").count() >= 2 * (n + 1)
+        });
+        host.cli_ok(&["signal", &id, "tick", "--input", "1"]);
+        host.eventually("the abandoned activity ended on its own", |h| {
+            h.event_kinds(&id)
+                .iter()
+                .any(|k| k == "activity_cancel_ended")
+        });
+        host.cli_ok(&["signal", &id, "tick", "--input", "2"]);
+        let r = host.wait_result(&id);
+        assert_eq!(r["status"], "completed", "{id}: {r}");
+        assert_eq!(
+            r["output"],
+            json!({
+                // The activity's own failure: the join waited for it.
+                "wait": "cancelled: poll_until_ready was cancelled",
+                "abandon": "cancelled: activity `poll_until_ready` was cancelled",
+                "child_try": format!("cancelled: child {id}-tried was cancelled"),
+                "child_abandon": format!("cancelled: child {id}-left was cancelled"),
+            }),
+            "{id}: {r}"
+        );
+        let history = host.get(&format!("/v1/executions/{id}/history"));
+        let ended: Vec<&Value> = history["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["event"]["type"] == "activity_cancel_ended")
+            .collect();
+        assert_eq!(ended.len(), 1, "{history}");
+        assert_eq!(ended[0]["event"]["ended"], "completed", "{history}");
+        // Never retried: one attempt each.
+        let kinds = host.event_kinds(&id);
+        assert!(
+            !kinds.iter().any(|k| k == "activity_attempt_failed"),
+            "{kinds:?}"
+        );
+        host.eventually("the try-cancel child ends cancelled", |h| {
+            h.describe(&format!("{id}-tried"))["status"] == "cancelled"
+        });
+        assert_eq!(
+            host.describe(&format!("{id}-left"))["status"],
+            "running",
+            "an abandoned child is not asked to cancel"
+        );
+        host.assert_replays(&id, component);
+    }
+}
+
+/// Issue 15, item 2: the external worker's side. A worker heartbeating a
+/// task whose activity was cancelled gets `cancel_requested: true`; under
+/// `wait-cancellation-completed` the workflow waits until the worker
+/// reports how it ended, and gets that.
+/// The same when the workflow itself is cancelled (`weft cancel`): the host
+/// cancels its pending activities as their types say.
+#[test]
+fn an_external_worker_sees_the_cancellation_and_the_workflow_waits_for_it() {
+    let host = host();
+    for (id, by_workflow) in [("remote", true), ("remote-cancelled", false)] {
+        start(&host, "corners", id, json!({"mode": "worker-cancel"}));
+        let (status, task) = host.call("POST", "/v1/task-queues/cancel-q/poll?wait_ms=30000", None);
+        assert_eq!(status, 200, "{task}");
+        let token = task["token"].as_str().unwrap().to_owned();
+        let beat = format!("/v1/tasks/{token}/heartbeat");
+        let (status, v) = host.call("POST", &beat, Some(json!({"details": 1})));
+        assert_eq!(
+            (status, &v["cancel_requested"]),
+            (200, &json!(false)),
+            "{v}"
+        );
+        if by_workflow {
+            host.cli_ok(&["signal", id, "tick", "--input", "1"]);
+        } else {
+            host.cli_ok(&["cancel", id]);
+        }
+        host.eventually("the heartbeat answers cancel_requested", |h| {
+            h.call("POST", &beat, Some(json!({"details": 2}))).1["cancel_requested"] == true
+        });
+        // The workflow waits for the worker.
+        assert_eq!(host.describe(id)["status"], "running", "{id}");
+        let (status, v) = host.call(
+            "POST",
+            &format!("/v1/tasks/{token}/fail"),
+            Some(json!({"failure": {"kind": "cancelled", "message": "cleaned up on the worker"}})),
+        );
+        assert_eq!(status, 200, "{v}");
+        let r = host.wait_result(id);
+        assert_eq!(
+            r["output"], "cancelled: cleaned up on the worker",
+            "{id}: {r}"
+        );
+        host.assert_replays(id, "corners");
+    }
 }
 
 /// Issue 15, item 7: a failed activity told the workflow its last error but

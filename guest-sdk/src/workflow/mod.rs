@@ -23,7 +23,7 @@ use crate::failure::Failure;
 pub use handlers::{__handlers, __query, __run};
 pub use handlers::{Handlers, QueryHandler, SignalChannel};
 pub use options::{ActivityOptions, RetryPolicy};
-pub use options::{ChildOptions, IdReusePolicy, ParentClosePolicy};
+pub use options::{CancellationType, ChildOptions, IdReusePolicy, ParentClosePolicy};
 pub use saga::Saga;
 
 #[doc(hidden)]
@@ -169,24 +169,24 @@ impl<W: 'static> Ctx<W> {
             panic!("the input of child `{workflow_type}` does not serialize to JSON: {e}")
         });
         let reuse = match options.id_reuse_policy {
-            options::IdReusePolicy::AllowDuplicate => {
-                return Pending::new(runtime::start_child(
-                    workflow_type,
-                    &bytes,
-                    &options.to_wit(),
-                ))
-            }
+            options::IdReusePolicy::AllowDuplicate => runtime::IdReusePolicy::AllowDuplicate,
             options::IdReusePolicy::AllowDuplicateFailedOnly => {
                 runtime::IdReusePolicy::AllowDuplicateFailedOnly
             }
             options::IdReusePolicy::RejectDuplicate => runtime::IdReusePolicy::RejectDuplicate,
         };
-        Pending::new(runtime::start_child_with_reuse(
-            workflow_type,
-            &bytes,
-            &options.to_wit(),
-            reuse,
-        ))
+        // The oldest import that says it all, so a module runs on the
+        // oldest host that can run it.
+        let wit = options.to_wit();
+        Pending::new(match (options.cancellation_type, reuse) {
+            (Some(c), _) => {
+                runtime::start_child_with(workflow_type, &bytes, &wit, reuse, c.to_wit())
+            }
+            (None, runtime::IdReusePolicy::AllowDuplicate) => {
+                runtime::start_child(workflow_type, &bytes, &wit)
+            }
+            (None, _) => runtime::start_child_with_reuse(workflow_type, &bytes, &wit, reuse),
+        })
     }
 
     /// Runs a child workflow with default options and waits for its result.
@@ -275,18 +275,24 @@ impl<W: 'static> Ctx<W> {
         let bytes = serde_json::to_vec(input).unwrap_or_else(|e| {
             panic!("the input of activity `{name}` does not serialize to JSON: {e}")
         });
-        let handle = runtime::start_activity(name, &bytes, &options.to_wit());
+        let handle = match options.cancellation_type {
+            Some(c) => runtime::start_activity_with(name, &bytes, &options.to_wit(), c.to_wit()),
+            None => runtime::start_activity(name, &bytes, &options.to_wit()),
+        };
         self.activities.insert(handle);
         Pending::new(handle)
     }
 
-    /// Cancels what `pending` started. An activity: the host stops it (it
-    /// learns so at its next heartbeat) and joining it yields a `cancelled`
-    /// failure. A timer: it completes at once with a `cancelled` failure
-    /// (the history records `timer_cancel_requested` and `timer_cancelled`).
-    /// A child: the child is asked to cancel (as `weft cancel` would), and
-    /// joining it yields how the child ended, `cancelled` when it honoured
-    /// the request. Cancelling something already done changes nothing.
+    /// Cancels what `pending` started, as its [`CancellationType`] says. An
+    /// activity (by default `TryCancel`): joining it yields a `cancelled`
+    /// failure at once, and the activity learns of the cancellation at its
+    /// next heartbeat, with a grace period to clean up; it is never retried.
+    /// A timer: it completes at once with a `cancelled` failure (the history
+    /// records `timer_cancel_requested` and `timer_cancelled`). A child (by
+    /// default `WaitCancellationCompleted`): the child is asked to cancel
+    /// (as `weft cancel` would), and joining it yields how the child ended,
+    /// `cancelled` when it honoured the request. Cancelling something
+    /// already done changes nothing.
     pub fn cancel<T>(&mut self, pending: &Pending<T>) {
         runtime::cancel(pending.handle);
     }

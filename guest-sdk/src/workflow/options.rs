@@ -65,6 +65,9 @@ pub struct ActivityOptions {
     pub heartbeat_timeout: Option<Duration>,
     /// Run it on the external workers polling this queue.
     pub task_queue: Option<String>,
+    /// What [`Ctx::cancel`](super::Ctx::cancel) does to it; `None` is
+    /// [`CancellationType::TryCancel`].
+    pub cancellation_type: Option<CancellationType>,
 }
 
 impl ActivityOptions {
@@ -95,6 +98,11 @@ impl ActivityOptions {
 
     pub fn task_queue(mut self, queue: impl Into<String>) -> Self {
         self.task_queue = Some(queue.into());
+        self
+    }
+
+    pub fn cancellation_type(mut self, cancellation: CancellationType) -> Self {
+        self.cancellation_type = Some(cancellation);
         self
     }
 
@@ -145,6 +153,41 @@ pub enum IdReusePolicy {
     RejectDuplicate,
 }
 
+/// What cancelling an activity or a child (with [`Ctx::cancel`], or by
+/// cancelling the workflow) does to the code waiting on it. Temporal's
+/// cancellation types.
+///
+/// [`Ctx::cancel`]: super::Ctx::cancel
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancellationType {
+    /// Joining it yields `cancelled` at once. The activity learns of the
+    /// request at its next heartbeat and gets a grace period (its heartbeat
+    /// timeout, or 10 s) to clean up; the history records how it ended
+    /// (`activity_cancel_ended`). A child is asked to cancel. The activity
+    /// default.
+    TryCancel,
+    /// The activity learns of the request at its next heartbeat (a child
+    /// is asked to cancel), and joining it waits until it has ended: its
+    /// output if it completed anyway, its failure (`cancelled` when it
+    /// acknowledged), or `cancelled` when its grace period ran out. Use it
+    /// to await an activity's cleanup. The child default.
+    WaitCancellationCompleted,
+    /// Joining it yields `cancelled` at once; the activity is not told and
+    /// runs on until it ends or the run closes; a child is not asked and
+    /// runs on (no parent-close policy applies to it any more).
+    Abandon,
+}
+
+impl CancellationType {
+    pub(super) fn to_wit(self) -> runtime::CancellationType {
+        match self {
+            Self::TryCancel => runtime::CancellationType::TryCancel,
+            Self::WaitCancellationCompleted => runtime::CancellationType::WaitCancellationCompleted,
+            Self::Abandon => runtime::CancellationType::Abandon,
+        }
+    }
+}
+
 /// Options of a child workflow.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ChildOptions {
@@ -152,6 +195,9 @@ pub struct ChildOptions {
     pub id: Option<String>,
     pub parent_close_policy: ParentClosePolicy,
     pub id_reuse_policy: IdReusePolicy,
+    /// What [`Ctx::cancel`](super::Ctx::cancel) does to it; `None` is
+    /// [`CancellationType::WaitCancellationCompleted`].
+    pub cancellation_type: Option<CancellationType>,
 }
 
 impl ChildOptions {
@@ -167,6 +213,11 @@ impl ChildOptions {
 
     pub fn id_reuse_policy(mut self, policy: IdReusePolicy) -> Self {
         self.id_reuse_policy = policy;
+        self
+    }
+
+    pub fn cancellation_type(mut self, cancellation: CancellationType) -> Self {
+        self.cancellation_type = Some(cancellation);
         self
     }
 

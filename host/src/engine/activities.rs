@@ -11,7 +11,8 @@ use std::time::Duration;
 use super::queues::{Dispatch, WorkerTask};
 use super::Inner;
 use crate::model::{
-    ActivityOptions, Doors, Event, EventKind, ExecutionId, Failure, ModuleHash, Payload,
+    ActivityOptions, AttemptEnd, CancellationType, Doors, Event, EventKind, ExecutionId, Failure,
+    ModuleHash, Payload,
 };
 use crate::store::{AttemptContext, Op, OpError, StoreError};
 use crate::wasm::{ActivityCall, ActivityInfo, ActivityOutcome, HeartbeatSink, ModuleError};
@@ -331,30 +332,7 @@ async fn run(
                     return;
                 }
                 _ = until_stopped(&mut stopped) => {
-                    // The workflow unblocks at once; the attempt learns of the
-                    // cancellation at its next heartbeat and gets a grace
-                    // period to clean up and return. It is not retried, and
-                    // what it returns is not recorded (the handle completed).
-                    let failure = Failure::cancelled(&format!("activity `{}`", task.name));
-                    finish(inner, &task, Err(failure)).await;
-                    let graced = *stopped.borrow() == Halt::Cancel && in_attempt.load(Ordering::SeqCst);
-                    if !graced {
-                        return;
-                    }
-                    let grace = task
-                        .options
-                        .heartbeat_timeout_ms
-                        .map_or(CANCEL_GRACE, Duration::from_millis);
-                    let how = tokio::select! {
-                        ended = tokio::time::timeout(grace, work) => match ended {
-                            Ok(Ok(_)) => "completed anyway".to_owned(),
-                            Ok(Err(f)) if f.is_cancelled() => format!("acknowledged ({f})"),
-                            Ok(Err(f)) => format!("failed ({f})"),
-                            Err(_) => format!("stopped after its grace period of {} ms", grace.as_millis()),
-                        },
-                        _ = until_aborted(&mut stopped) => "stopped: its run closed meanwhile".to_owned(),
-                    };
-                    tracing::info!(execution = %task.execution, activity = %task.name, handle = task.handle, "activity cancelled: the attempt {how}");
+                    cancelled(inner, &task, work, &in_attempt, stopped).await;
                     return;
                 }
             }
@@ -405,9 +383,103 @@ async fn run(
     }
 }
 
+/// A cancellation reached a running activity. It is never retried. With no
+/// attempt running (a backoff, a wait for a slot or a worker) or when its
+/// run ended, its handle completes `cancelled` at once. Otherwise its
+/// cancellation type decides:
+/// - `try-cancel`: the handle completes `cancelled` at once; the attempt
+///   learns of it at its next heartbeat and gets a grace period (its
+///   heartbeat timeout, or [`CANCEL_GRACE`]) to return;
+///   `activity_cancel_ended` records how it ended.
+/// - `wait-cancellation-completed`: the same, but the handle completes only
+///   when the attempt ended: with what it returned, or `cancelled` when its
+///   grace ran out.
+/// - `abandon`: the handle completes `cancelled` at once; the attempt is not
+///   told (its heartbeats answer false) and runs on under its own timeouts;
+///   `activity_cancel_ended` records how it ended.
+async fn cancelled(
+    inner: &Arc<Inner>,
+    task: &ActivityTask,
+    work: impl std::future::Future<Output = Result<Payload, Failure>>,
+    in_attempt: &AtomicBool,
+    mut stopped: tokio::sync::watch::Receiver<Halt>,
+) {
+    let plain = Failure::cancelled(&format!("activity `{}`", task.name));
+    let running = *stopped.borrow() == Halt::Cancel && in_attempt.load(Ordering::SeqCst);
+    if !running {
+        finish(inner, task, Err(plain)).await;
+        return;
+    }
+    let kind = task.options.cancellation_type();
+    if kind != CancellationType::WaitCancellationCompleted
+        && finish(inner, task, Err(plain.clone())).await != Recorded::Yes
+    {
+        return;
+    }
+    let grace = match kind {
+        CancellationType::Abandon => None,
+        _ => Some(
+            task.options
+                .heartbeat_timeout_ms
+                .map_or(CANCEL_GRACE, Duration::from_millis),
+        ),
+    };
+    let ended = tokio::select! {
+        ended = async {
+            match grace {
+                Some(g) => tokio::time::timeout(g, work).await.ok(),
+                None => Some(work.await),
+            }
+        } => ended,
+        _ = until_aborted(&mut stopped) => {
+            tracing::info!(execution = %task.execution, activity = %task.name, handle = task.handle, "cancelled activity stopped: its run closed meanwhile");
+            return;
+        }
+    };
+    let grace_ms = grace.map_or(0, |g| g.as_millis() as u64);
+    if kind == CancellationType::WaitCancellationCompleted {
+        // The attempt's end is the handle's completion.
+        let result = match ended {
+            Some(Ok(output)) => Ok(output),
+            Some(Err(f)) => Err(Failure {
+                non_retryable: true,
+                ..f
+            }),
+            None => Err(Failure::new(
+                "cancelled",
+                format!(
+                    "activity `{}` was cancelled and did not end within its grace period of \
+                     {grace_ms} ms",
+                    task.name
+                ),
+            )),
+        };
+        finish(inner, task, result).await;
+        return;
+    }
+    let (how, failure) = match ended {
+        Some(Ok(_)) => (AttemptEnd::Completed, None),
+        Some(Err(f)) if f.is_cancelled() => (AttemptEnd::Acknowledged, Some(f)),
+        Some(Err(f)) => (AttemptEnd::Failed, Some(f)),
+        None => (AttemptEnd::GraceExpired, None),
+    };
+    let event = EventKind::ActivityCancelEnded {
+        handle: task.handle,
+        attempt: task.attempt,
+        ended: how,
+        failure,
+    };
+    tracing::info!(execution = %task.execution, activity = %task.name, handle = task.handle, ended = ?how, "cancelled activity's attempt ended");
+    record(inner, task, inner.clock.now_ms(), event).await;
+}
+
 /// Records how the activity ended and wakes its workflow. An output over
 /// the payload limit fails the activity instead.
-async fn finish(inner: &Arc<Inner>, task: &ActivityTask, result: Result<Payload, Failure>) {
+async fn finish(
+    inner: &Arc<Inner>,
+    task: &ActivityTask,
+    result: Result<Payload, Failure>,
+) -> Recorded {
     let result = match result {
         Ok(out) if out.len() > inner.config.max_payload_bytes => Err(Failure {
             non_retryable: true,
@@ -447,9 +519,11 @@ async fn finish(inner: &Arc<Inner>, task: &ActivityTask, result: Result<Payload,
             }
         }
     };
-    if record(inner, task, inner.clock.now_ms(), event).await == Recorded::Yes {
+    let recorded = record(inner, task, inner.clock.now_ms(), event).await;
+    if recorded == Recorded::Yes {
         inner.wake(&task.execution);
     }
+    recorded
 }
 
 /// Whether an attempt's end was recorded.
@@ -542,12 +616,14 @@ async fn attempt(
         let inner = inner.clone();
         let last_beat = last_beat.clone();
         let stopped = stopped.clone();
+        // An abandoned activity is never told.
+        let told = task.options.cancellation_type() != CancellationType::Abandon;
         Arc::new(move |details: Option<Payload>| {
             last_beat.store(inner.clock.now_ms(), Ordering::SeqCst);
             if let Some(details) = details {
                 beats.offer(details);
             }
-            *stopped.borrow() != Halt::Run
+            told && *stopped.borrow() != Halt::Run
         })
     };
     let info = ActivityInfo {

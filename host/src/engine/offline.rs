@@ -177,6 +177,7 @@ impl WorkflowHost for OfflineHost {
         id: Option<String>,
         policy: crate::model::ParentClosePolicy,
         reuse: crate::model::IdReusePolicy,
+        cancellation: Option<crate::model::CancellationType>,
     ) -> Result<u64, HostStop> {
         // Replay takes the recorded id (see the live driver); past the
         // recorded commands the id does not matter, the replay ends there.
@@ -195,6 +196,7 @@ impl WorkflowHost for OfflineHost {
             input,
             policy,
             reuse,
+            cancellation,
         })
     }
 

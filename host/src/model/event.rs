@@ -120,6 +120,10 @@ pub enum EventKind {
         child_id: String,
         input: Payload,
         policy: super::ParentClosePolicy,
+        /// What cancelling it does (none: `wait-cancellation-completed`, as
+        /// before the choice existed). Since contract 0.1.2.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cancellation: Option<super::CancellationType>,
     },
     /// The child ended: its output, or why it failed, was cancelled or
     /// terminated.
@@ -161,6 +165,18 @@ pub enum EventKind {
     ActivityCancelRequested {
         handle: u64,
         target: u64,
+    },
+    /// How the attempt of an activity whose handle a `try-cancel` or
+    /// `abandon` cancellation completed ended afterwards (the first of its
+    /// end or its grace period's expiry; nothing later is recorded). Never
+    /// delivered: the workflow saw `cancelled` already.
+    ActivityCancelEnded {
+        handle: u64,
+        attempt: u32,
+        ended: AttemptEnd,
+        /// The attempt's failure (`failed`, `acknowledged`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        failure: Option<Failure>,
     },
     /// A timer dropped by a cancellation; waiting on it yields `cancelled`.
     TimerCancelled {
@@ -316,6 +332,7 @@ impl EventKind {
             Self::SignalReceived { .. } => "signal_received",
             Self::ChildStarted { .. } => "child_started",
             Self::ActivityCancelRequested { .. } => "activity_cancel_requested",
+            Self::ActivityCancelEnded { .. } => "activity_cancel_ended",
             Self::ChildCompleted { .. } => "child_completed",
             Self::TimerCancelled { .. } => "timer_cancelled",
             Self::TimerCancelRequested { .. } => "timer_cancel_requested",
@@ -361,9 +378,10 @@ impl EventKind {
             }
             Self::TimerFired { handle } => format!("timer_fired #{handle}"),
             Self::PatchMarker { handle, patch_id } => format!("patch_marker #{handle} {patch_id}"),
-            Self::ChildStarted { handle, workflow_type, child_id, input, policy } => format!(
-                "child_started #{handle} {workflow_type} {child_id}({}) on parent close: {policy:?}",
-                input.to_json()
+            Self::ChildStarted { handle, workflow_type, child_id, input, policy, cancellation } => format!(
+                "child_started #{handle} {workflow_type} {child_id}({}) on parent close: {policy:?}{}",
+                input.to_json(),
+                cancellation.map(|c| format!(", on cancel: {c:?}")).unwrap_or_default()
             ),
             Self::ChildCompleted { handle, child_id, output, failure } => match failure {
                 Some(f) => format!("child_completed #{handle} {child_id} {f}"),
@@ -373,6 +391,11 @@ impl EventKind {
                 ),
             },
             Self::TimerCancelled { handle } => format!("timer_cancelled #{handle}"),
+            Self::ActivityCancelEnded { handle, attempt, ended, failure } => format!(
+                "activity_cancel_ended #{handle} attempt={attempt} {}{}",
+                ended.describe(),
+                failure.as_ref().map(|f| format!(": {f}")).unwrap_or_default()
+            ),
             Self::ActivityCancelRequested { handle, target } => {
                 format!("activity_cancel_requested #{handle} of #{target}")
             }
@@ -419,6 +442,32 @@ impl EventKind {
             ),
             Self::ExecutionCompleted { output } => format!("execution_completed output={}", output.to_json()),
             Self::ExecutionFailed { failure } => format!("execution_failed {failure}"),
+        }
+    }
+}
+
+/// How a cancelled activity's attempt ended (see
+/// [`EventKind::ActivityCancelEnded`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttemptEnd {
+    /// It returned its output anyway (dropped: the handle was done).
+    Completed,
+    /// It returned the `cancelled` failure: it saw the request and stopped.
+    Acknowledged,
+    /// It returned another failure (not retried).
+    Failed,
+    /// It ran past its grace period and was stopped.
+    GraceExpired,
+}
+
+impl AttemptEnd {
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Completed => "completed anyway (output dropped)",
+            Self::Acknowledged => "acknowledged the cancellation",
+            Self::Failed => "failed",
+            Self::GraceExpired => "stopped when its grace period ran out",
         }
     }
 }
@@ -599,6 +648,18 @@ pub struct ActivityOptions {
     /// External workers polling this queue run it (none: the host does).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_queue: Option<String>,
+    /// What cancelling it does (none: `try-cancel`, as before the choice
+    /// existed). Since contract 0.1.2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellation: Option<super::CancellationType>,
+}
+
+impl ActivityOptions {
+    /// The cancellation type its cancel follows.
+    pub fn cancellation_type(&self) -> super::CancellationType {
+        self.cancellation
+            .unwrap_or(super::CancellationType::TryCancel)
+    }
 }
 
 #[cfg(test)]

@@ -117,6 +117,22 @@ pub enum IdReusePolicy {
     RejectDuplicate,
 }
 
+/// What cancelling an activity or a child does to the workflow's wait on
+/// it (see the WIT's `cancellation-type`). Recorded with the command; an
+/// activity without one is `try-cancel`, a child without one
+/// `wait-cancellation-completed` (what each did before the choice existed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CancellationType {
+    /// The handle completes `cancelled` at once; the activity is told (a
+    /// child asked) and gets a grace period.
+    TryCancel,
+    /// The handle completes when the activity or child has ended.
+    WaitCancellationCompleted,
+    /// The handle completes `cancelled` at once; nothing is told.
+    Abandon,
+}
+
 /// Where a child execution reports its end.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ParentLink {

@@ -7,12 +7,12 @@ mod ids;
 mod payload;
 
 pub use event::{
-    owed_policies, pending_children, ActivityFailureInfo, ActivityOptions, Event, EventKind,
-    Failure, HistoryExport, RetryPolicy, RetryState,
+    owed_policies, pending_children, ActivityFailureInfo, ActivityOptions, AttemptEnd, Event,
+    EventKind, Failure, HistoryExport, RetryPolicy, RetryState,
 };
 pub use execution::{
-    DirDoor, Doors, ExecutionRecord, ExecutionStatus, IdReusePolicy, ModuleKind, ModuleMeta,
-    ParentClosePolicy, ParentLink, WorkflowVersion,
+    CancellationType, DirDoor, Doors, ExecutionRecord, ExecutionStatus, IdReusePolicy, ModuleKind,
+    ModuleMeta, ParentClosePolicy, ParentLink, WorkflowVersion,
 };
 pub use ids::{ExecutionId, ModuleHash, TypeName};
 pub use payload::Payload;

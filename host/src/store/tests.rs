@@ -165,6 +165,7 @@ async fn a_batch_refused_at_its_second_op_writes_nothing() {
         child_id: "taken".into(),
         input: Payload::default(),
         policy: crate::model::ParentClosePolicy::Terminate,
+        cancellation: None,
     };
     let refused = store.write(vec![
         Op::append(&parent, 2, vec![child_started]),
@@ -586,6 +587,7 @@ fn child_started(handle: u64, id: &str) -> EventKind {
         child_id: id.into(),
         input: Payload::default(),
         policy: crate::model::ParentClosePolicy::Terminate,
+        cancellation: None,
     }
 }
 

@@ -16,7 +16,7 @@
 // from a stream seeded from the run's recorded seed; `Date.now()`/`new Date()`
 // read workflow time, which the host serves through the WASI wall clock.
 
-import * as rt from 'weft:workflow/runtime@0.1.1';
+import * as rt from 'weft:workflow/runtime@0.1.2';
 import { encode, decode, millis } from './json.js';
 import { Failure, InvalidInputFailure } from './failure.js';
 
@@ -153,6 +153,19 @@ export const DEFAULT_RETRY_POLICY = Object.freeze({
   nonRetryableKinds: [],
 });
 
+/** The cancellation types (Temporal's): what `ctx.cancel` does to an
+ * activity or a child and to the code joining it. */
+const CANCELLATION_TYPES = ['try-cancel', 'wait-cancellation-completed', 'abandon'];
+
+/** `value` (undefined, or one of CANCELLATION_TYPES) checked. */
+function cancellationType(value) {
+  if (value === undefined || value === null) return undefined;
+  if (!CANCELLATION_TYPES.includes(value)) {
+    throw new TypeError(`unknown cancellationType \`${value}\` (${CANCELLATION_TYPES.join(', ')})`);
+  }
+  return value;
+}
+
 function optionalMs(v) {
   return v === undefined || v === null ? undefined : BigInt(millis(v));
 }
@@ -162,7 +175,8 @@ function optionalMs(v) {
  * `{ retry: { initialInterval, backoffCoefficient, maximumInterval,
  * maximumAttempts, nonRetryableKinds }, startToCloseTimeout,
  * scheduleToCloseTimeout, scheduleToStartTimeout, heartbeatTimeout,
- * taskQueue }`.
+ * taskQueue, cancellationType }`; `cancellationType` is 'try-cancel' (the
+ * default), 'wait-cancellation-completed' or 'abandon' (see `ctx.cancel`).
  */
 function activityOptions(o) {
   o = o ?? {};
@@ -173,6 +187,7 @@ function activityOptions(o) {
     'scheduleToStartTimeout',
     'heartbeatTimeout',
     'taskQueue',
+    'cancellationType',
   ]);
   for (const k of Object.keys(o)) {
     if (!known.has(k)) throw new TypeError(`unknown activity option \`${k}\` (known: ${[...known].join(', ')})`);
@@ -383,16 +398,28 @@ export class Ctx {
   /** Schedules an activity and returns at once; it starts at the next wait. */
   startActivity(name, input, options) {
     this._command('start an activity');
-    const handle = rt.startActivity(String(name), encode(input), activityOptions(options));
+    const kind = cancellationType(options?.cancellationType);
+    const handle =
+      kind === undefined
+        ? rt.startActivity(String(name), encode(input), activityOptions(options))
+        : rt.startActivityWith(String(name), encode(input), activityOptions(options), kind);
     this._activities.add(handle);
     return new Pending(this, handle, `activity \`${name}\``);
   }
 
-  /** Cancels what `pending` started. An activity is stopped and a timer
-   * completes at once: joining either then throws a CancelledFailure. A
-   * child is asked to cancel (as `weft cancel` would): joining it gives how
-   * it ended (a CancelledFailure when it honoured the request). Cancelling
-   * something already done changes nothing. */
+  /** Cancels what `pending` started, as its `cancellationType` option
+   * says. An activity ('try-cancel' by default): joining it throws a
+   * CancelledFailure at once, and the activity learns of it at its next
+   * heartbeat, with a grace period (its heartbeat timeout, or 10 s) to clean
+   * up; it is never retried. 'wait-cancellation-completed' makes the join
+   * wait until the activity has ended (its output, its failure, or a
+   * CancelledFailure); 'abandon' does not tell the activity at all. A timer
+   * completes at once (a CancelledFailure). A child
+   * ('wait-cancellation-completed' by default) is asked to cancel (as `weft
+   * cancel` would): joining it gives how it ended (a CancelledFailure when
+   * it honoured the request); 'try-cancel' asks it and completes the join
+   * at once, 'abandon' only completes the join. Cancelling something
+   * already done changes nothing. */
   cancel(pending) {
     this._command('cancel');
     rt.cancel(pending.handle);
@@ -439,7 +466,7 @@ export class Ctx {
   // --- children -----------------------------------------------------------
 
   /** Starts a child workflow of any deployed type; join it like an activity.
-   * Options: `{ id, parentClosePolicy: 'terminate' | 'request-cancel' | 'abandon', idReusePolicy: 'allow-duplicate' | 'allow-duplicate-failed-only' | 'reject-duplicate' }`. */
+   * Options: `{ id, parentClosePolicy: 'terminate' | 'request-cancel' | 'abandon', idReusePolicy: 'allow-duplicate' | 'allow-duplicate-failed-only' | 'reject-duplicate', cancellationType: 'wait-cancellation-completed' | 'try-cancel' | 'abandon' }`. */
   startChild(workflowType, input, options) {
     this._command('start a child');
     const reuse = options?.idReusePolicy ?? 'allow-duplicate';
@@ -448,10 +475,13 @@ export class Ctx {
         `unknown idReusePolicy \`${reuse}\` (allow-duplicate, allow-duplicate-failed-only, reject-duplicate)`,
       );
     }
+    const kind = cancellationType(options?.cancellationType);
     const handle =
-      reuse === 'allow-duplicate'
-        ? rt.startChild(String(workflowType), encode(input), childOptions(options))
-        : rt.startChildWithReuse(String(workflowType), encode(input), childOptions(options), reuse);
+      kind !== undefined
+        ? rt.startChildWith(String(workflowType), encode(input), childOptions(options), reuse, kind)
+        : reuse === 'allow-duplicate'
+          ? rt.startChild(String(workflowType), encode(input), childOptions(options))
+          : rt.startChildWithReuse(String(workflowType), encode(input), childOptions(options), reuse);
     return new Pending(this, handle, `child \`${workflowType}\``);
   }
 

@@ -104,6 +104,18 @@ class ParentClosePolicy(enum.Enum):
     ABANDON = 2
 
 
+class CancellationType(enum.Enum):
+    TRY_CANCEL = 0
+    WAIT_CANCELLATION_COMPLETED = 1
+    ABANDON = 2
+
+
+class IdReusePolicy(enum.Enum):
+    ALLOW_DUPLICATE = 0
+    ALLOW_DUPLICATE_FAILED_ONLY = 1
+    REJECT_DUPLICATE = 2
+
+
 @dataclass
 class ChildOptions:
     id: Optional[str]
@@ -176,6 +188,9 @@ class FakeHost:
     def start_activity(self, name: str, input: bytes, options: Any) -> int:
         return self._cmd("activity", name, bytes(input), options)
 
+    def start_activity_with(self, name: str, input: bytes, options: Any, kind: Any) -> int:
+        return self._cmd("activity", name, bytes(input), options, kind)
+
     def cancel(self, handle: int) -> None:
         self.commands.append((None, "cancel", handle))
 
@@ -187,6 +202,9 @@ class FakeHost:
 
     def start_child_with_reuse(self, t: str, input: bytes, options: Any, reuse: Any) -> int:
         return self._cmd("child", t, bytes(input), options, reuse)
+
+    def start_child_with(self, t: str, input: bytes, options: Any, reuse: Any, kind: Any) -> int:
+        return self._cmd("child", t, bytes(input), options, reuse, kind)
 
     def continue_as_new(self, input: bytes) -> None:
         raise ContinuedAsNew(input)
@@ -290,7 +308,7 @@ def install() -> FakeHost:
         "history_info", "receive_signal", "wait", "respond", "complete_update", "patched",
         "deprecate_patch", "now", "random", "log", "info", "try_receive_signal",
         "activity_failure", "signal_execution", "signal_child", "cancel_execution",
-        "start_child_with_reuse",
+        "start_child_with_reuse", "start_activity_with", "start_child_with",
     ):
         setattr(rt, name, (lambda n: lambda *a: getattr(HOST, n)(*a))(name))
     ac = pytypes.ModuleType("wit_world.imports.activity_context")

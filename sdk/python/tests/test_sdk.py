@@ -256,6 +256,31 @@ class WorkflowTests(unittest.TestCase):
             weft.WorkflowWorld().run(b"")
         self.assertEqual(e.exception.value.kind, "cancelled")
 
+    def test_cancellation_types_choose_the_import(self) -> None:
+        host = fresh()
+
+        @weft.workflow
+        class W:
+            def run(self, ctx: weft.Ctx) -> None:
+                ctx.start_activity("a", None)
+                ctx.start_activity(
+                    "b", None, cancellation_type=weft.CancellationType.ABANDON)
+                ctx.start_child("c", None)
+                ctx.start_child("d", None, cancellation_type="try-cancel")
+                try:
+                    ctx.start_child("e", None, cancellation_type="later")
+                except ValueError as e:
+                    assert "wait-cancellation-completed" in str(e), e
+
+        weft.WorkflowWorld().run(b"")
+        extra = [c[5:] for c in host.commands]
+        self.assertEqual(extra, [
+            (),
+            (fb.CancellationType.ABANDON,),
+            (),
+            (fb.IdReusePolicy.ALLOW_DUPLICATE, fb.CancellationType.TRY_CANCEL),
+        ])
+
     def test_children_patches_continue_as_new_and_saga(self) -> None:
         host = fresh()
 

@@ -43,7 +43,13 @@ from ._failure import (
     InvalidOutput,
     Timeout,
 )
-from ._options import ActivityOptions, ChildOptions, ParentClosePolicy, RetryPolicy
+from ._options import (
+    ActivityOptions,
+    CancellationType,
+    ChildOptions,
+    ParentClosePolicy,
+    RetryPolicy,
+)
 from ._saga import Saga
 from ._workflow import (
     Ctx,
@@ -80,6 +86,7 @@ __all__ = [
     "Saga",
     "ActivityOptions",
     "RetryPolicy",
+    "CancellationType",
     "ChildOptions",
     "ParentClosePolicy",
     "WorkflowWorld",

@@ -13,7 +13,13 @@ from typing import Any, Optional, Sequence
 
 from ._codec import millis
 
-__all__ = ["RetryPolicy", "ActivityOptions", "ChildOptions", "ParentClosePolicy"]
+__all__ = [
+    "RetryPolicy",
+    "ActivityOptions",
+    "ChildOptions",
+    "ParentClosePolicy",
+    "CancellationType",
+]
 
 
 @dataclass
@@ -45,6 +51,51 @@ class RetryPolicy:
         )
 
 
+class CancellationType(enum.Enum):
+    """What ``ctx.cancel`` (or cancelling the workflow) does to an activity
+    or a child and to the code waiting on it: Temporal's cancellation
+    types."""
+
+    #: Joining it raises ``weft.Cancelled`` at once; the activity learns of
+    #: the request at its next heartbeat and gets a grace period (its
+    #: heartbeat timeout, or 10 s) to clean up, and the history records how
+    #: it ended (``activity_cancel_ended``); a child is asked to cancel. The
+    #: activity default.
+    TRY_CANCEL = "try-cancel"
+    #: The activity learns of it at its next heartbeat (a child is asked to
+    #: cancel), and joining it waits until it has ended: its output if it
+    #: completed anyway, its failure (``weft.Cancelled`` when it
+    #: acknowledged), or ``weft.Cancelled`` when its grace period ran out.
+    #: The child default.
+    WAIT_CANCELLATION_COMPLETED = "wait-cancellation-completed"
+    #: Joining it raises ``weft.Cancelled`` at once; the activity is not told
+    #: and runs on until it ends or the run closes; a child is not asked and
+    #: runs on (no parent-close policy applies to it any more).
+    ABANDON = "abandon"
+
+    def _to_wit(self, runtime: Any) -> Any:
+        return {
+            CancellationType.TRY_CANCEL: runtime.CancellationType.TRY_CANCEL,
+            CancellationType.WAIT_CANCELLATION_COMPLETED: (
+                runtime.CancellationType.WAIT_CANCELLATION_COMPLETED
+            ),
+            CancellationType.ABANDON: runtime.CancellationType.ABANDON,
+        }[self]
+
+
+def cancellation_type(value: Any) -> Optional[CancellationType]:
+    """``value`` (an enum member, its string, or None) as a member."""
+    if value is None:
+        return None
+    try:
+        return CancellationType(value)
+    except ValueError:
+        raise ValueError(
+            f"unknown cancellation_type {value!r} (try-cancel, "
+            "wait-cancellation-completed, abandon)"
+        ) from None
+
+
 @dataclass
 class ActivityOptions:
     """Options of one activity call; None everywhere takes the host's
@@ -62,6 +113,8 @@ class ActivityOptions:
     heartbeat_timeout: Any = None
     #: Run it on the external workers polling this queue.
     task_queue: Optional[str] = None
+    #: What ``ctx.cancel`` does to it (None: ``CancellationType.TRY_CANCEL``).
+    cancellation_type: Optional[CancellationType] = None
 
     def replace(self, **changes: Any) -> "ActivityOptions":
         return dataclasses.replace(self, **changes)
@@ -117,10 +170,14 @@ class ChildOptions:
     #: ``"allow-duplicate"`` (default), ``"allow-duplicate-failed-only"``,
     #: ``"reject-duplicate"``; a start it refuses fails ``already-started``.
     id_reuse_policy: str = "allow-duplicate"
+    #: What ``ctx.cancel`` does to it (None:
+    #: ``CancellationType.WAIT_CANCELLATION_COMPLETED``).
+    cancellation_type: Optional[CancellationType] = None
 
     def _reuse_to_wit(self, runtime: Any) -> Any:
         try:
             return {
+                "allow-duplicate": runtime.IdReusePolicy.ALLOW_DUPLICATE,
                 "allow-duplicate-failed-only": runtime.IdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
                 "reject-duplicate": runtime.IdReusePolicy.REJECT_DUPLICATE,
             }[self.id_reuse_policy]

@@ -28,7 +28,13 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import _codec
 from ._failure import ActivityFailureInfo, Failure, InvalidInput, InvalidOutput
-from ._options import ActivityOptions, ChildOptions, ParentClosePolicy, activity_options
+from ._options import (
+    ActivityOptions,
+    ChildOptions,
+    ParentClosePolicy,
+    activity_options,
+    cancellation_type as _cancellation_type,
+)
 
 __all__ = [
     "workflow",
@@ -617,12 +623,17 @@ class Ctx:
         this workflow task is committed, at the next wait. Options:
         ``retry=RetryPolicy(...)``, ``start_to_close_timeout=``,
         ``schedule_to_close_timeout=``, ``schedule_to_start_timeout=``,
-        ``heartbeat_timeout=`` (seconds or timedelta), ``task_queue=``, or
-        a whole ``options=ActivityOptions(...)``."""
+        ``heartbeat_timeout=`` (seconds or timedelta), ``task_queue=``,
+        ``cancellation_type=CancellationType...``, or a whole
+        ``options=ActivityOptions(...)``."""
         opts = activity_options(options, option_overrides)
         data = _encode_arg(input, f"the input of activity `{name}`")
         rt = _rt()
-        h = rt.start_activity(name, data, opts._to_wit(rt))
+        kind = _cancellation_type(opts.cancellation_type)
+        if kind is None:
+            h = rt.start_activity(name, data, opts._to_wit(rt))
+        else:
+            h = rt.start_activity_with(name, data, opts._to_wit(rt), kind._to_wit(rt))
         self._activities.add(h)
         return Pending(self, h, result_type, f"activity `{name}`")
 
@@ -644,10 +655,13 @@ class Ctx:
         )
 
     def cancel(self, pending: Pending) -> None:
-        """Cancels what ``pending`` started. An activity: the host stops it
-        (it learns so at its next heartbeat) and joining it raises
-        ``weft.Cancelled``. A timer: it completes at once and joining it
-        raises ``weft.Cancelled``. A child: the child is asked to cancel (as
+        """Cancels what ``pending`` started, as its ``CancellationType``
+        says. An activity (by default ``TRY_CANCEL``): joining it raises
+        ``weft.Cancelled`` at once, and the activity learns of it at its
+        next heartbeat, with a grace period to clean up; it is never
+        retried. A timer: it completes at once and joining it
+        raises ``weft.Cancelled``. A child (by default
+        ``WAIT_CANCELLATION_COMPLETED``): the child is asked to cancel (as
         ``weft cancel`` would) and joining it gives how the child ended
         (``weft.Cancelled`` when it honoured the request). Cancelling
         something already done changes nothing."""
@@ -697,15 +711,24 @@ class Ctx:
         result_type: Any = None,
         options: Optional[ChildOptions] = None,
         id_reuse_policy: str = "allow-duplicate",
+        cancellation_type: Any = None,
     ) -> Pending:
         """Starts a child workflow of any deployed type and returns at once;
         join its result like an activity's."""
         opts = options or ChildOptions(
-            id=id, parent_close_policy=parent_close_policy, id_reuse_policy=id_reuse_policy
+            id=id,
+            parent_close_policy=parent_close_policy,
+            id_reuse_policy=id_reuse_policy,
+            cancellation_type=cancellation_type,
         )
         data = _encode_arg(input, f"the input of child `{workflow_type}`")
         rt = _rt()
-        if opts.id_reuse_policy == "allow-duplicate":
+        kind = _cancellation_type(opts.cancellation_type)
+        if kind is not None:
+            h = rt.start_child_with(
+                workflow_type, data, opts._to_wit(rt), opts._reuse_to_wit(rt), kind._to_wit(rt)
+            )
+        elif opts.id_reuse_policy == "allow-duplicate":
             h = rt.start_child(workflow_type, data, opts._to_wit(rt))
         else:
             h = rt.start_child_with_reuse(

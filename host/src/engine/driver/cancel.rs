@@ -3,8 +3,21 @@
 //! delivery (it had not seen the request yet) is cancelled here, so a
 //! workflow waiting on it sees the cancellation instead of waiting on.
 
+use super::commands::{child_cancel_steps, child_cancelled};
 use super::*;
 use crate::engine::lifecycle::pending_timers;
+
+/// The cancellation type child `handle` was started with (in `history`).
+fn child_cancellation(history: &[crate::model::Event], handle: u64) -> Option<CancellationType> {
+    history.iter().find_map(|e| match &e.event {
+        EventKind::ChildStarted {
+            handle: h,
+            cancellation,
+            ..
+        } if *h == handle => *cancellation,
+        _ => None,
+    })
+}
 
 /// Tries before giving up on cancelling the timers when they keep firing.
 const ATTEMPTS: usize = 3;
@@ -17,19 +30,37 @@ impl Driver {
     /// nothing.
     pub(super) async fn cancel_pending(&mut self) -> Result<(), Stop> {
         let issued = self.replayer.issued();
+        // Children whose cancellation type completes their handle at once
+        // are completed in the same write as the timers; the others are
+        // asked to cancel after it (`ask`).
+        let mut ask = Vec::new();
         for _ in 0..ATTEMPTS {
             self.sync()?;
-            let timers: Vec<(u64, u64)> = pending_timers(self.replayer.history())
+            let history = self.replayer.history();
+            let timers: Vec<(u64, u64)> = pending_timers(history)
                 .into_iter()
                 .filter(|(h, _)| *h <= issued)
                 .collect();
-            if timers.is_empty() {
-                break;
-            }
-            let events = timers
+            let mut events: Vec<EventKind> = timers
                 .iter()
                 .map(|&(handle, _)| EventKind::TimerCancelled { handle })
                 .collect();
+            ask.clear();
+            for (handle, child_id, _) in crate::model::pending_children(history) {
+                if handle > issued {
+                    continue;
+                }
+                let (asks, completes) = child_cancel_steps(child_cancellation(history, handle));
+                if completes {
+                    events.push(child_cancelled(handle, &child_id));
+                }
+                if asks {
+                    ask.push(child_id);
+                }
+            }
+            if events.is_empty() {
+                break;
+            }
             let mut op = Op::append(&self.id, self.inner.clock.now_ms(), events);
             if let Op::Append {
                 timers_remove,
@@ -44,7 +75,8 @@ impl Driver {
             }
             match self.inner.store.write(vec![op]).await? {
                 Ok(()) => break,
-                // A timer fired meanwhile: read it and cancel the others.
+                // A timer fired or a child ended meanwhile: read it and
+                // cancel the others.
                 Err(OpError::AlreadyCompleted { .. }) => continue,
                 Err(_) => return Err(Stop::Reload),
             }
@@ -55,12 +87,7 @@ impl Driver {
                 self.inner.stop_activity(&self.id, self.resets, task.handle);
             }
         }
-        let children: Vec<String> = crate::model::pending_children(history)
-            .into_iter()
-            .filter(|(h, _, _)| *h <= issued)
-            .map(|(_, id, _)| id)
-            .collect();
-        for child in children {
+        for child in ask {
             self.cancel_child(child);
         }
         Ok(())

@@ -131,18 +131,25 @@ impl Driver {
                     }
                     Some(Target::Child) => {
                         events.push(EventKind::ChildCancelRequested { handle, target });
-                        let started = events.iter().chain(self.replayer.recorded_command(target));
-                        for e in started {
-                            if let EventKind::ChildStarted {
-                                handle: h,
-                                child_id,
-                                ..
-                            } = e
-                            {
-                                if *h == target {
-                                    child_cancels.push(child_id.clone());
-                                    break;
-                                }
+                        let started = events
+                            .iter()
+                            .chain(self.replayer.recorded_command(target))
+                            .find_map(|e| match e {
+                                EventKind::ChildStarted {
+                                    handle: h,
+                                    child_id,
+                                    cancellation,
+                                    ..
+                                } if *h == target => Some((child_id.clone(), *cancellation)),
+                                _ => None,
+                            });
+                        if let Some((child_id, cancellation)) = started {
+                            let (ask, complete) = child_cancel_steps(cancellation);
+                            if complete {
+                                events.push(child_cancelled(target, &child_id));
+                            }
+                            if ask {
+                                child_cancels.push(child_id);
                             }
                         }
                     }
@@ -157,6 +164,7 @@ impl Driver {
                     input,
                     policy,
                     reuse,
+                    cancellation,
                 } => {
                     use crate::model::{ExecutionStatus, IdReusePolicy};
                     let opts = StartOptions {
@@ -208,6 +216,7 @@ impl Driver {
                         child_id: id.clone(),
                         input,
                         policy,
+                        cancellation,
                     });
                     match started {
                         Ok((record, started)) => children.push((
@@ -270,6 +279,28 @@ impl Driver {
             child_cancels,
             externals,
         }
+    }
+}
+
+/// What cancelling a child with cancellation type `cancellation` does:
+/// `(ask the child to cancel, complete its handle cancelled at once)`.
+pub(super) fn child_cancel_steps(cancellation: Option<CancellationType>) -> (bool, bool) {
+    match cancellation.unwrap_or(CancellationType::WaitCancellationCompleted) {
+        CancellationType::WaitCancellationCompleted => (true, false),
+        CancellationType::TryCancel => (true, true),
+        CancellationType::Abandon => (false, true),
+    }
+}
+
+/// The completion of child handle `handle` that a `try-cancel` or
+/// `abandon` cancellation records (the child's own end is then not
+/// recorded in this run).
+pub(super) fn child_cancelled(handle: u64, child_id: &str) -> EventKind {
+    EventKind::ChildCompleted {
+        handle,
+        child_id: child_id.to_owned(),
+        output: None,
+        failure: Some(Failure::cancelled(&format!("child {child_id}"))),
     }
 }
 

@@ -18,8 +18,8 @@ use super::lifecycle::StartOptions;
 use super::replay::{Command, Delivered, Misuse, ReplayError, Replayer, Target};
 use super::{Inner, Msg, PendingRequest, RequestKind};
 use crate::model::{
-    ActivityOptions, EventKind, ExecutionId, Failure, ModuleHash, ParentClosePolicy, ParentLink,
-    Payload,
+    ActivityOptions, CancellationType, EventKind, ExecutionId, Failure, ModuleHash,
+    ParentClosePolicy, ParentLink, Payload,
 };
 use crate::store::{Op, OpError, Reuse, TimerRow};
 use crate::wasm::{
@@ -454,6 +454,7 @@ impl WorkflowHost for Driver {
         id: Option<String>,
         policy: ParentClosePolicy,
         reuse: crate::model::IdReusePolicy,
+        cancellation: Option<crate::model::CancellationType>,
     ) -> Result<u64, HostStop> {
         self.check_not_serving("start a child workflow")?;
         let pending = self.replayer.pending_children();
@@ -478,6 +479,7 @@ impl WorkflowHost for Driver {
                 input,
                 policy,
                 reuse,
+                cancellation,
             })
             .map_err(|d| stop(ReplayError::from(d)))
     }

@@ -83,6 +83,8 @@ pub enum Command {
         /// Whether it may take a closed execution's id (not recorded: the
         /// start's outcome is).
         reuse: crate::model::IdReusePolicy,
+        /// What cancelling it does (none: wait for its end).
+        cancellation: Option<crate::model::CancellationType>,
     },
 }
 

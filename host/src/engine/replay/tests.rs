@@ -368,6 +368,7 @@ fn a_replayed_child_start_keeps_its_recorded_id() {
                 child_id: id.into(),
                 input: Payload::default(),
                 policy: crate::model::ParentClosePolicy::Terminate,
+                cancellation: None,
             },
         )
     };

@@ -9,7 +9,10 @@ use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::model::{ActivityOptions, Failure, ParentClosePolicy, Payload, RetryPolicy};
+use crate::model::{
+    ActivityOptions, CancellationType, Failure, IdReusePolicy, ParentClosePolicy, Payload,
+    RetryPolicy,
+};
 use crate::wasm::bindings::workflow::weft::workflow::{runtime, types};
 use crate::wasm::bindings::workflow::{Workflow, WorkflowPre};
 use crate::wasm::limits::{CpuBudget, CpuDeadlineExceeded, MemoryLimitExceeded, MemoryLimiter};
@@ -127,6 +130,7 @@ pub trait WorkflowHost: std::any::Any + Send + 'static {
         id: Option<String>,
         policy: ParentClosePolicy,
         reuse: crate::model::IdReusePolicy,
+        cancellation: Option<CancellationType>,
     ) -> Result<u64, HostStop>;
     /// Ends the run; always returns the stop that unwinds the guest.
     fn continue_as_new(&mut self, input: Payload) -> HostStop;
@@ -204,20 +208,21 @@ impl runtime::Host for WfState {
         input: Vec<u8>,
         options: runtime::ActivityOptions,
     ) -> wasmtime::Result<u64> {
-        let options = ActivityOptions {
-            retry: options.retry.map(|r| RetryPolicy {
-                initial_interval_ms: r.initial_interval_ms,
-                backoff_coefficient: r.backoff_coefficient,
-                maximum_interval_ms: r.maximum_interval_ms,
-                maximum_attempts: r.maximum_attempts,
-                non_retryable_kinds: r.non_retryable_kinds,
-            }),
-            start_to_close_timeout_ms: options.start_to_close_timeout_ms,
-            schedule_to_close_timeout_ms: options.schedule_to_close_timeout_ms,
-            schedule_to_start_timeout_ms: options.schedule_to_start_timeout_ms,
-            heartbeat_timeout_ms: options.heartbeat_timeout_ms,
-            task_queue: options.task_queue,
-        };
+        let options = activity_options(options);
+        self.host
+            .start_activity(name, Payload(input), options)
+            .map_err(wasmtime::Error::new)
+    }
+
+    fn start_activity_with(
+        &mut self,
+        name: String,
+        input: Vec<u8>,
+        options: runtime::ActivityOptions,
+        cancellation: runtime::CancellationType,
+    ) -> wasmtime::Result<u64> {
+        let mut options = activity_options(options);
+        options.cancellation = Some(cancellation_type(cancellation));
         self.host
             .start_activity(name, Payload(input), options)
             .map_err(wasmtime::Error::new)
@@ -360,18 +365,15 @@ impl runtime::Host for WfState {
         input: Vec<u8>,
         options: runtime::ChildOptions,
     ) -> wasmtime::Result<u64> {
-        let policy = match options.parent_close_policy {
-            runtime::ParentClosePolicy::Terminate => ParentClosePolicy::Terminate,
-            runtime::ParentClosePolicy::RequestCancel => ParentClosePolicy::RequestCancel,
-            runtime::ParentClosePolicy::Abandon => ParentClosePolicy::Abandon,
-        };
+        let policy = parent_close_policy(options.parent_close_policy);
         self.host
             .start_child(
                 workflow_type,
                 Payload(input),
                 options.id,
                 policy,
-                crate::model::IdReusePolicy::AllowDuplicate,
+                IdReusePolicy::AllowDuplicate,
+                None,
             )
             .map_err(wasmtime::Error::new)
     }
@@ -383,21 +385,37 @@ impl runtime::Host for WfState {
         options: runtime::ChildOptions,
         reuse: runtime::IdReusePolicy,
     ) -> wasmtime::Result<u64> {
-        use crate::model::IdReusePolicy;
-        let policy = match options.parent_close_policy {
-            runtime::ParentClosePolicy::Terminate => ParentClosePolicy::Terminate,
-            runtime::ParentClosePolicy::RequestCancel => ParentClosePolicy::RequestCancel,
-            runtime::ParentClosePolicy::Abandon => ParentClosePolicy::Abandon,
-        };
-        let reuse = match reuse {
-            runtime::IdReusePolicy::AllowDuplicate => IdReusePolicy::AllowDuplicate,
-            runtime::IdReusePolicy::AllowDuplicateFailedOnly => {
-                IdReusePolicy::AllowDuplicateFailedOnly
-            }
-            runtime::IdReusePolicy::RejectDuplicate => IdReusePolicy::RejectDuplicate,
-        };
+        let policy = parent_close_policy(options.parent_close_policy);
         self.host
-            .start_child(workflow_type, Payload(input), options.id, policy, reuse)
+            .start_child(
+                workflow_type,
+                Payload(input),
+                options.id,
+                policy,
+                id_reuse_policy(reuse),
+                None,
+            )
+            .map_err(wasmtime::Error::new)
+    }
+
+    fn start_child_with(
+        &mut self,
+        workflow_type: String,
+        input: Vec<u8>,
+        options: runtime::ChildOptions,
+        reuse: runtime::IdReusePolicy,
+        cancellation: runtime::CancellationType,
+    ) -> wasmtime::Result<u64> {
+        let policy = parent_close_policy(options.parent_close_policy);
+        self.host
+            .start_child(
+                workflow_type,
+                Payload(input),
+                options.id,
+                policy,
+                id_reuse_policy(reuse),
+                Some(cancellation_type(cancellation)),
+            )
             .map_err(wasmtime::Error::new)
     }
 
@@ -500,4 +518,49 @@ pub(super) fn linker(engine: &Engine) -> wasmtime::Result<Linker<WfState>> {
     deterministic::shadow_wasi(&mut linker)?;
     Workflow::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
     Ok(linker)
+}
+
+/// The host's form of the guest's activity options.
+fn activity_options(options: runtime::ActivityOptions) -> ActivityOptions {
+    ActivityOptions {
+        retry: options.retry.map(|r| RetryPolicy {
+            initial_interval_ms: r.initial_interval_ms,
+            backoff_coefficient: r.backoff_coefficient,
+            maximum_interval_ms: r.maximum_interval_ms,
+            maximum_attempts: r.maximum_attempts,
+            non_retryable_kinds: r.non_retryable_kinds,
+        }),
+        start_to_close_timeout_ms: options.start_to_close_timeout_ms,
+        schedule_to_close_timeout_ms: options.schedule_to_close_timeout_ms,
+        schedule_to_start_timeout_ms: options.schedule_to_start_timeout_ms,
+        heartbeat_timeout_ms: options.heartbeat_timeout_ms,
+        task_queue: options.task_queue,
+        cancellation: None,
+    }
+}
+
+fn cancellation_type(c: runtime::CancellationType) -> CancellationType {
+    match c {
+        runtime::CancellationType::TryCancel => CancellationType::TryCancel,
+        runtime::CancellationType::WaitCancellationCompleted => {
+            CancellationType::WaitCancellationCompleted
+        }
+        runtime::CancellationType::Abandon => CancellationType::Abandon,
+    }
+}
+
+fn parent_close_policy(p: runtime::ParentClosePolicy) -> ParentClosePolicy {
+    match p {
+        runtime::ParentClosePolicy::Terminate => ParentClosePolicy::Terminate,
+        runtime::ParentClosePolicy::RequestCancel => ParentClosePolicy::RequestCancel,
+        runtime::ParentClosePolicy::Abandon => ParentClosePolicy::Abandon,
+    }
+}
+
+fn id_reuse_policy(reuse: runtime::IdReusePolicy) -> IdReusePolicy {
+    match reuse {
+        runtime::IdReusePolicy::AllowDuplicate => IdReusePolicy::AllowDuplicate,
+        runtime::IdReusePolicy::AllowDuplicateFailedOnly => IdReusePolicy::AllowDuplicateFailedOnly,
+        runtime::IdReusePolicy::RejectDuplicate => IdReusePolicy::RejectDuplicate,
+    }
 }

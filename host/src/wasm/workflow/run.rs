@@ -186,6 +186,7 @@ impl WorkflowHost for NoHost {
         _: Option<String>,
         _: ParentClosePolicy,
         _: crate::model::IdReusePolicy,
+        _: Option<crate::model::CancellationType>,
     ) -> Result<u64, HostStop> {
         not_running()
     }
