@@ -29,9 +29,9 @@ pub mod workflow;
 pub mod prelude {
     pub use crate::failure::Failure;
     pub use crate::workflow::{
-        ActivityOptions, CancellationType, ChildOptions, Ctx, Handlers, IdReusePolicy, LogLevel,
-        ParentClosePolicy, Pending, QueryHandler, RetryPolicy, Saga, Selectable, SignalChannel,
-        Workflow, WorkflowInfo,
+        ActivityOptions, CancellationType, ChildOptions, Choose, Ctx, Handlers, IdReusePolicy,
+        LogLevel, ParentClosePolicy, Pending, QueryHandler, RetryPolicy, Saga, Selectable,
+        SignalChannel, Workflow, WorkflowInfo,
     };
     pub use serde::{Deserialize, Serialize};
     pub use std::time::Duration;

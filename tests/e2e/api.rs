@@ -531,6 +531,37 @@ fn an_external_worker_sees_the_cancellation_and_the_workflow_waits_for_it() {
     }
 }
 
+/// Issue 15, item 9: `select` returns a bare index matched by position;
+/// `choose` names what each candidate means (Rust: a case per candidate
+/// mapping its typed outcome into one enum; Python and JavaScript: the
+/// winner's name and value).
+#[test]
+fn a_typed_select_names_the_winner_in_every_language() {
+    let host = host();
+    for (workflow_type, component) in LANGUAGES {
+        let id = format!("{workflow_type}-choose");
+        start(&host, workflow_type, &id, json!({"mode": "choose"}));
+        for n in 1..=2 {
+            host.cli_ok(&["signal", &id, "tick", "--input", &n.to_string()]);
+            host.eventually("the signal is taken", |h| {
+                h.event_kinds(&id)
+                    .iter()
+                    .filter(|k| *k == "signal_awaited")
+                    .count()
+                    > n
+            });
+        }
+        host.advance(HOUR);
+        let r = host.wait_result(&id);
+        assert_eq!(
+            r["output"],
+            json!(["tick 1", "tick 2", "expired"]),
+            "{id}: {r}"
+        );
+        host.assert_replays(&id, component);
+    }
+}
+
 /// Issue 15, item 7: a failed activity told the workflow its last error but
 /// not how many attempts ran or why retrying stopped. Now every activity
 /// failure carries the host's envelope (recorded in `activity_failed` as

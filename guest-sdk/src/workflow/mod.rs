@@ -5,6 +5,7 @@
 //! randomness. The host records each answer, so a replay of the same code over
 //! the same history takes the same path.
 
+mod choose;
 mod handlers;
 mod options;
 mod saga;
@@ -19,6 +20,7 @@ use serde::Serialize;
 
 use crate::failure::Failure;
 
+pub use choose::Choose;
 #[doc(hidden)]
 pub use handlers::{__handlers, __query, __run};
 pub use handlers::{Handlers, QueryHandler, SignalChannel};
@@ -495,6 +497,21 @@ impl<W: 'static> Ctx<W> {
             }
         }
         Ok(i)
+    }
+
+    /// A typed select: name what each candidate's outcome means, then
+    /// `wait` (see [`Choose`]). Instead of matching `select`'s index by
+    /// position:
+    ///
+    /// ```ignore
+    /// let next = ctx
+    ///     .choose()
+    ///     .on_signal(&decisions, Next::Approved)
+    ///     .on(&deadline, |_| Next::Expired)
+    ///     .wait()?;
+    /// ```
+    pub fn choose<'c, 'a, R>(&'c mut self) -> Choose<'c, 'a, W, R> {
+        Choose::new(self)
     }
 
     /// Like [`Ctx::select`], but also returns `None` as soon as `until` holds

@@ -625,6 +625,23 @@ export class Ctx {
     return i;
   }
 
+  /** A select by name: waits for the first of `candidates` (an object of
+   * pending commands and signal channels) and returns `{ key, value }`: the
+   * winner's key and its value, taken as `receive` or `join` would (a failed
+   * activity or child throws its Failure). The losers keep running, to be
+   * chosen among again. Throws the CancelledFailure when the workflow's
+   * cancellation ended the wait, as `trySelect` does:
+   * `const { key, value } = ctx.choose({ decision: decisions, expired: deadline });` */
+  choose(candidates) {
+    const keys = Object.keys(candidates ?? {});
+    if (keys.length === 0) throw new TypeError('choose needs at least one candidate: { name: pending }');
+    const cands = keys.map((k) => candidates[k]);
+    const i = this.trySelect(cands);
+    const winner = cands[i];
+    const value = winner instanceof SignalChannel ? this.receive(winner) : this.join(winner);
+    return { key: keys[i], value };
+  }
+
   /** Blocks until `until(state)` holds; only update handlers can make it hold. */
   waitUntil(until) {
     this._command('wait');

@@ -858,6 +858,30 @@ class Ctx:
         self._ready[h] = outcome
         return handles.index(h)
 
+    def choose(self, **candidates: Any) -> Tuple[str, Any]:
+        """A select by name: waits for the first of ``candidates`` (pending
+        commands and signal channels, as keyword arguments) and returns
+        ``(name, value)``: the winner's name and its value, taken as
+        ``receive`` or ``join`` would (a failed activity or child raises its
+        failure). The losers keep running, to be chosen among again. Raises
+        ``weft.Cancelled`` when the workflow's cancellation ended the wait,
+        as :meth:`try_select` does::
+
+            name, value = ctx.choose(decision=decisions, expired=deadline)
+            if name == "decision":
+                return approve(value)
+            return expire()
+        """
+        if not candidates:
+            raise TypeError("choose needs at least one candidate, as name=pending")
+        names = list(candidates)
+        cands = [candidates[n] for n in names]
+        i = self.try_select(*cands)
+        winner = cands[i]
+        if isinstance(winner, SignalChannel):
+            return names[i], self.receive(winner)
+        return names[i], self.join(winner)
+
     def try_select(self, *candidates: Any) -> int:
         """Like :meth:`select`, but raises when the workflow's cancellation
         ended the wait: if the winner completed with a ``cancelled`` failure
