@@ -136,6 +136,49 @@ fn executions_stay_pinned_and_upgrade_moves_those_that_replay() {
     assert!(!host.event_kinds(&c).contains(&"patch_marker".to_string()));
 }
 
+/// Issue 16: after `weft upgrade` the history said nothing of the move and
+/// its header still named the old module, so a replay against the header's
+/// module diverged and nobody could tell which code ran which steps. Now
+/// the move is an event (`execution_upgraded`, from, to, the last event
+/// replayed), the header names the module the run is on, and the exported
+/// history replays on it with the event in it.
+#[test]
+fn an_upgrade_is_recorded_in_the_history_and_its_header_names_the_new_module() {
+    let host = Host::start();
+    host.cli_ok(&["deploy", &guest("hello-activities").to_string_lossy()]);
+    deploy_order(&host, "v1");
+    let a = host.start_execution("order", json!({"order": "a"}));
+    wait_timers(&host, &[&a], 1);
+    let v1 = host.get(&format!("/v1/executions/{a}/history"))["module"].clone();
+    deploy_order(&host, "v2");
+    host.cli_ok(&["upgrade", "order", "--to", "v2"]);
+    let history = host.get(&format!("/v1/executions/{a}/history"));
+    let v2 = host.describe(&a)["module"].clone();
+    assert_ne!(v1, v2);
+    assert_eq!(history["module"], v2, "the header names the current module");
+    let events = history["events"].as_array().unwrap();
+    let moved = events
+        .iter()
+        .find(|e| e["event"]["type"] == "execution_upgraded")
+        .unwrap_or_else(|| panic!("no execution_upgraded: {history}"));
+    assert_eq!(moved["event"]["from"], v1, "{moved}");
+    assert_eq!(moved["event"]["to"], v2, "{moved}");
+    assert_eq!(
+        moved["event"]["after_event"].as_u64().unwrap() + 1,
+        moved["index"].as_u64().unwrap(),
+        "{moved}"
+    );
+    let text = host.cli_ok(&["history", &a]);
+    assert!(text.contains("execution_upgraded from module"), "{text}");
+    // The run goes on past the event, on v2, and replays with it.
+    host.advance(HOUR);
+    wait_timers(&host, &[&a], 2);
+    host.advance(HOUR);
+    let r = host.wait_result(&a);
+    assert_eq!(r["output"], "HELLO, A!", "{r}");
+    host.assert_replays(&a, "order-v2");
+}
+
 #[test]
 fn a_stalled_execution_is_repaired_by_upgrading_to_a_fix_and_rollback_works() {
     let host = Host::start();

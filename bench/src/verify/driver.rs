@@ -500,7 +500,11 @@ impl Run {
         let events = h["events"].as_array().cloned().unwrap_or_default();
         let kind = |e: &Value| e["event"]["type"].as_str().unwrap_or_default().to_owned();
         let closes = |k: &str| {
-            k.starts_with("execution_") && k != "execution_started" && k != "execution_reset"
+            k.starts_with("execution_")
+                && !matches!(
+                    k,
+                    "execution_started" | "execution_reset" | "execution_upgraded"
+                )
         };
         if events.iter().any(|e| closes(&kind(e))) {
             return format!("{id}: closed, not reset");

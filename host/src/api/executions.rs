@@ -204,11 +204,15 @@ pub async fn history(
     Params(q): Params<HistoryQuery>,
 ) -> Result<Json<HistoryExport>, ApiError> {
     let (record, events) = engine.history(&id, q.run)?;
-    // The module the run started on.
-    let module = match events.first().map(|e| &e.event) {
-        Some(crate::model::EventKind::ExecutionStarted { module, .. }) => module.to_string(),
-        _ => record.module.to_string(),
-    };
+    // The module the run's code is on: the current run's (what an upgrade
+    // moved it to, after replaying the whole history on it), or where an
+    // earlier run ended.
+    let current = events.first().is_none_or(|e| e.index == record.run_start);
+    let module = match current {
+        true => record.module,
+        false => crate::model::run_module(&events).unwrap_or(record.module),
+    }
+    .to_string();
     Ok(Json(HistoryExport {
         format: HistoryExport::FORMAT.to_owned(),
         execution_id: record.id.to_string(),

@@ -311,6 +311,7 @@ impl Engine {
                     id: record.id.clone(),
                     module: target.module,
                     expect_history_len: len,
+                    at_ms: self.inner.clock.now_ms(),
                 }])
                 .await?;
             match out {

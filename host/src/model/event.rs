@@ -211,6 +211,15 @@ pub enum EventKind {
     ExecutionTerminated {
         reason: String,
     },
+    /// `weft upgrade` moved the run from module `from` to module `to`, after
+    /// replaying its history up to `after_event` on `to` cleanly: the steps
+    /// before this event ran on `from`, the ones after on `to`. Never
+    /// delivered, and no command: a replay passes over it.
+    ExecutionUpgraded {
+        from: ModuleHash,
+        to: ModuleHash,
+        after_event: u64,
+    },
     /// `weft reset`: the events after `to_event` were discarded (kept here)
     /// and the execution runs again from there. Never delivered.
     ExecutionReset {
@@ -243,6 +252,16 @@ pub fn pending_children(history: &[Event]) -> Vec<(u64, String, super::ParentClo
         }
     }
     out
+}
+
+/// The module a run's code is on after `history` (a run's events): the
+/// last `execution_upgraded` moved it there, or it started there.
+pub fn run_module(history: &[Event]) -> Option<ModuleHash> {
+    history.iter().rev().find_map(|e| match &e.event {
+        EventKind::ExecutionUpgraded { to, .. } => Some(*to),
+        EventKind::ExecutionStarted { module, .. } => Some(*module),
+        _ => None,
+    })
 }
 
 /// What a run that closes with `history` owes its children: the pending
@@ -329,6 +348,7 @@ impl EventKind {
             Self::TimerFired { .. } => "timer_fired",
             Self::PatchMarker { .. } => "patch_marker",
             Self::ExecutionReset { .. } => "execution_reset",
+            Self::ExecutionUpgraded { .. } => "execution_upgraded",
             Self::SignalReceived { .. } => "signal_received",
             Self::ChildStarted { .. } => "child_started",
             Self::ActivityCancelRequested { .. } => "activity_cancel_requested",
@@ -436,6 +456,11 @@ impl EventKind {
                     o.as_ref().map(Payload::to_json).unwrap_or_default()
                 ),
             },
+            Self::ExecutionUpgraded { from, to, after_event } => format!(
+                "execution_upgraded from module {} to module {} after event {after_event}",
+                from.short(),
+                to.short()
+            ),
             Self::ExecutionReset { to_event, reason, discarded } => format!(
                 "execution_reset to_event={to_event} discarded={} reason={reason}",
                 discarded.len()

@@ -86,6 +86,7 @@ pub(super) fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpErro
             id,
             module,
             expect_history_len,
+            at_ms,
         } => {
             let mut execs = txn.open_table(EXECUTIONS)?;
             let key = id.as_str();
@@ -101,6 +102,17 @@ pub(super) fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpErro
             if history_len(txn, key)? != *expect_history_len {
                 return Ok(Err(OpError::HistoryChanged(key.to_owned())));
             }
+            let event = crate::model::Event {
+                index: *expect_history_len,
+                at_ms: *at_ms,
+                event: crate::model::EventKind::ExecutionUpgraded {
+                    from: record.module,
+                    to: *module,
+                    after_event: expect_history_len.saturating_sub(1),
+                },
+            };
+            txn.open_table(HISTORY)?
+                .insert((key, *expect_history_len), to_json(&event).as_slice())?;
             record.module = *module;
             record.status = crate::model::ExecutionStatus::Running;
             record.stall_reason = None;

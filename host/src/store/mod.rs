@@ -61,10 +61,14 @@ pub enum Op {
     },
     /// Pins a running or stalled execution to another module, if its history
     /// still has `expect_history_len` events; a stalled one runs again.
+    /// Moves an open execution to `module` (an upgrade), recording
+    /// `execution_upgraded` in its history, if the history still has
+    /// `expect_history_len` events.
     MoveExecution {
         id: ExecutionId,
         module: ModuleHash,
         expect_history_len: u64,
+        at_ms: u64,
     },
     SetActivity {
         name: String,
