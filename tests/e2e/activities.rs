@@ -289,3 +289,60 @@ fn an_activity_reaches_only_the_doors_opened_at_deploy() {
     );
     assert_eq!(code, 400, "{v}");
 }
+
+/// Issue 16: activity names were global and the last deploy won, silently:
+/// a component of another team that also served `greet` took it over from
+/// `hello-activities`, and nothing said which module served an attempt.
+/// Now a deploy that would take some of another component's names is
+/// refused (409, naming the names, the module and the flag) and moves
+/// nothing; with `--replace-activities` it moves them and says so; and
+/// every activity's end records the module that served it.
+#[test]
+fn a_deploy_that_would_take_another_components_activities_is_refused_unless_asked() {
+    let host = Host::start();
+    host.deploy_examples();
+    let rival = weft_e2e::guest("rival-activities");
+    let out = host.cli(&["deploy", &rival.to_string_lossy()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("`greet` is served by module") && err.contains("--replace-activities"),
+        "{err}"
+    );
+    let (status, v) = host.post_bytes("/v1/modules", std::fs::read(&rival).unwrap());
+    assert_eq!(status, 409, "{v}");
+
+    // Nothing moved: `greet` is still hello-activities'.
+    let (id, r) = host.run_execution("hello", json!({"name": "ann"}));
+    assert_eq!(r["output"], "HELLO, ANN!", "{r}");
+    let hello_module = host.get("/v1/modules")["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["activities"].as_array().is_some_and(|a| a.len() > 2))
+        .map(|m| m["hash"].as_str().unwrap().to_owned())
+        .expect("hello-activities is deployed");
+    let done = events(&host, &id, "activity_completed");
+    assert_eq!(
+        done[0]["event"]["served_by"],
+        format!("module:{hello_module}"),
+        "{done:?}"
+    );
+    let text = host.cli_ok(&["history", &id]);
+    assert!(
+        text.contains(&format!("by module {}", &hello_module[..12])),
+        "{text}"
+    );
+
+    // Asked for: it moves, and says which names left which module.
+    let out = host.cli_ok(&["deploy", &rival.to_string_lossy(), "--replace-activities"]);
+    assert!(
+        out.contains(&format!(
+            "moved: activity greet was served by module {}",
+            &hello_module[..12]
+        )),
+        "{out}"
+    );
+    let (_, r) = host.run_execution("hello", json!({"name": "bo"}));
+    assert_eq!(r["output"], "RIVAL GREETS BO!", "{r}");
+}

@@ -485,6 +485,56 @@ fn cancellation_types_decide_what_a_cancel_waits_for_in_every_language() {
     }
 }
 
+/// Found by a new user's trial (issue 15, item 2): an abandoned activity's
+/// attempt ran on after its run closed (a close stopped only the pending
+/// activities, and an abandoned one's handle is done), heartbeating until
+/// its start-to-close timeout; and `weft cancel` of the parent asked an
+/// abandoned child to cancel. Now a close stops every attempt of the run,
+/// and the parent's cancellation passes over abandoned children.
+#[test]
+fn abandoned_activities_stop_at_the_close_and_abandoned_children_are_not_asked() {
+    let host = host();
+    // Never ready: it would run for ever.
+    let never = json!({"mode": "cancel-types", "runs": u32::MAX});
+    start(&host, "corners", "abandoner", never.clone());
+    host.eventually("both attempts are running", |h| {
+        h.log().matches("activity started").count() >= 2
+    });
+    host.cli_ok(&["signal", "abandoner", "tick", "--input", "1"]);
+    host.eventually("the cancels are joined", |h| {
+        h.event_kinds("abandoner")
+            .iter()
+            .filter(|k| *k == "signal_awaited")
+            .count()
+            == 2
+    });
+    host.cli_ok(&["signal", "abandoner", "tick", "--input", "2"]);
+    assert_eq!(host.wait_result("abandoner")["status"], "completed");
+    host.wait_for_log(
+        "cancelled activity stopped: its run closed meanwhile",
+        1,
+        std::time::Duration::from_secs(30),
+    );
+
+    // `weft cancel` of the parent: its `abandon` child is not asked.
+    start(&host, "corners", "cancelled-parent", never);
+    host.eventually("the children started", |h| {
+        h.event_kinds("cancelled-parent")
+            .iter()
+            .filter(|k| *k == "child_started")
+            .count()
+            == 2
+    });
+    host.cli_ok(&["cancel", "cancelled-parent"]);
+    assert_eq!(host.wait_result("cancelled-parent")["status"], "cancelled");
+    let left = host.event_kinds("cancelled-parent-left");
+    assert!(
+        !left.iter().any(|k| k == "cancel_requested"),
+        "an abandoned child is not asked: {left:?}"
+    );
+    assert_eq!(host.describe("cancelled-parent-left")["status"], "running");
+}
+
 /// Issue 15, item 2: the external worker's side. A worker heartbeating a
 /// task whose activity was cancelled gets `cancel_requested: true`; under
 /// `wait-cancellation-completed` the workflow waits until the worker

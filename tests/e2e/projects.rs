@@ -134,3 +134,37 @@ fn weft_build_names_what_is_missing() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a usable project name"));
 }
+
+/// Issue 16: `weft build --out x.wasm` then `weft deploy x.wasm` created a
+/// workflow type named `x`, and the deploy did not say which version it
+/// made. The name now comes from the project's `weft.toml` (the file's
+/// directory or one above it); the answer names the version.
+#[test]
+fn deploy_takes_the_type_name_from_weft_toml_and_names_the_version() {
+    let host = Host::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("weft.toml"),
+        "name = \"greeter\"\nlang = \"rust\"\nkind = \"workflow\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    let file = dir.path().join("out").join("x.wasm");
+    std::fs::copy(guest("order-v1"), &file).unwrap();
+    let out = host.cli_ok(&["deploy", &file.to_string_lossy()]);
+    assert!(
+        out.starts_with("workflow type greeter -> module") && out.contains("(version 1;"),
+        "{out}"
+    );
+    std::fs::copy(guest("order-v2"), &file).unwrap();
+    let out = host.cli_ok(&["deploy", &file.to_string_lossy()]);
+    assert!(
+        out.contains("greeter") && out.contains("(version 2;"),
+        "{out}"
+    );
+    let types = host.get("/v1/workflow-types")["workflow_types"].clone();
+    assert_eq!(types.as_array().unwrap().len(), 1, "no type `x`: {types}");
+    // `--name` still decides.
+    let out = host.cli_ok(&["deploy", &file.to_string_lossy(), "--name", "other"]);
+    assert!(out.starts_with("workflow type other -> module"), "{out}");
+}

@@ -95,6 +95,13 @@ const GUESTS: &[Guest] = &[
     guest("future-import", "", "future_import.wasm", "future-import"),
     // Test fixture: the rare paths (tests/e2e/corners.rs).
     guest("corners", "", "corners.wasm", "corners"),
+    // Test fixture: a second activity component claiming `greet` (tests/e2e/activities.rs).
+    guest(
+        "rival-activities",
+        "",
+        "rival_activities.wasm",
+        "rival-activities",
+    ),
     // Test fixture: signal handlers in Rust (tests/e2e/api.rs).
     guest("handlers", "", "handlers.wasm", "handlers"),
     // Test fixture: the verification runner's workflow (bench/src/verify), two builds.

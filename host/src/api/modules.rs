@@ -47,7 +47,7 @@ pub async fn describe(
     request_body(content = Vec<u8>, content_type = "application/wasm", description = "the component's bytes"),
     responses(
         (status = 201, body = ModuleInfo),
-        (status = 400, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
     )
 )]
 pub async fn deploy(
@@ -74,10 +74,15 @@ pub async fn deploy(
             "the request body is empty: send the component's bytes",
         ));
     }
-    let meta = engine
-        .deploy(body.to_vec(), query.name.as_deref(), doors)
+    let deployed = engine
+        .deploy(
+            body.to_vec(),
+            query.name.as_deref(),
+            doors,
+            query.replace_activities,
+        )
         .await?;
-    Ok((StatusCode::CREATED, Json(meta.into())))
+    Ok((StatusCode::CREATED, Json(deployed.into())))
 }
 
 #[utoipa::path(get, path = "/v1/modules", tag = "modules", responses((status = 200, body = ModuleList)))]

@@ -15,13 +15,21 @@ pub async fn run(
     env: Vec<String>,
     dirs: Vec<String>,
     http: Vec<String>,
+    replace_activities: bool,
 ) -> Result<i32> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    // The type name defaults to the file's stem: `hello.wasm` deploys `hello`.
-    let name = name.or_else(|| file.file_stem().map(|s| s.to_string_lossy().into_owned()));
+    // The type name defaults to the name in the project's weft.toml (`weft
+    // build --out x.wasm` does not rename the type), else to the file's
+    // stem: `hello.wasm` deploys `hello`.
+    let name = name
+        .or_else(|| super::project::project_name_near(file))
+        .or_else(|| file.file_stem().map(|s| s.to_string_lossy().into_owned()));
     let mut query = Vec::new();
     if let Some(n) = &name {
         query.push(format!("name={}", enc(n)));
+    }
+    if replace_activities {
+        query.push("replace_activities=true".to_owned());
     }
     query.extend(env.iter().map(|e| format!("env={}", enc(e))));
     query.extend(http.iter().map(|h| format!("http={}", enc(h))));
@@ -39,9 +47,12 @@ pub async fn run(
     match info.kind {
         ModuleKind::Workflow => {
             println!(
-                "workflow type {} -> module {}",
+                "workflow type {} -> module {}{}",
                 info.workflow_type.unwrap_or_default(),
-                info.hash
+                info.hash,
+                info.version
+                    .map(|v| format!(" (version {v}; new executions start on it)"))
+                    .unwrap_or_default()
             )
         }
         ModuleKind::Activity => println!(
@@ -49,6 +60,13 @@ pub async fn run(
             info.activities.join(", "),
             info.hash
         ),
+    }
+    for m in &info.moved {
+        println!(
+            "moved: activity {} was served by module {}",
+            m.name,
+            &m.from[..m.from.len().min(12)]
+        );
     }
     Ok(0)
 }

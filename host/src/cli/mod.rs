@@ -58,7 +58,8 @@ enum Command {
     /// Upload a workflow or activity component.
     Deploy {
         file: PathBuf,
-        /// Workflow type name (default: the file's stem).
+        /// Workflow type name (default: the `name` in the weft.toml of the
+        /// project the file was built in, else the file's stem).
         #[arg(long)]
         name: Option<String>,
         /// Activity components only: an environment variable it sees (repeatable).
@@ -72,6 +73,10 @@ enum Command {
         /// (`host` or `host:port`, repeatable).
         #[arg(long = "allow-http", value_name = "HOST[:PORT]")]
         http: Vec<String>,
+        /// Activity components only: take activity names another component
+        /// serves together with names this one does not (refused otherwise).
+        #[arg(long)]
+        replace_activities: bool,
     },
     /// Create a workflow or activity project that builds and deploys as it
     /// stands (its SDK and the WIT package are written into it).
@@ -296,7 +301,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
             env,
             dirs,
             http,
-        } => deploy::run(&client, &file, name, env, dirs, http).await,
+            replace_activities,
+        } => deploy::run(&client, &file, name, env, dirs, http, replace_activities).await,
         Command::DescribeModule { hash, json } => deploy::describe(&client, &hash, json).await,
         Command::New {
             name,

@@ -225,6 +225,16 @@ impl Project {
     }
 }
 
+/// The name in the `weft.toml` of the project `file` was built in: the
+/// nearest one in the file's directory or above it.
+pub fn project_name_near(file: &Path) -> Option<String> {
+    let file = std::path::absolute(file).ok()?;
+    file.parent()?.ancestors().find_map(|dir| {
+        let text = std::fs::read_to_string(dir.join("weft.toml")).ok()?;
+        toml_string(&text, "name")
+    })
+}
+
 /// The first `key = "value"` line (enough for weft.toml and a crate's name).
 fn toml_string(text: &str, key: &str) -> Option<String> {
     text.lines().find_map(|l| {

@@ -32,6 +32,10 @@ pub struct ActivityTask {
     /// The execution's reset count when it was scheduled: after a reset its
     /// results are dropped.
     pub epoch: u32,
+    /// The index of its run's `execution_started`: handles restart in each
+    /// run, so this tells a run's activity from the one before it with the
+    /// same handle (whose attempt may still be winding down).
+    pub run_start: u64,
     /// Scheduled before the execution's cancellation request: it ends as
     /// cancelled without another attempt.
     pub cancelled: bool,
@@ -41,8 +45,9 @@ pub struct ActivityTask {
     pub idempotency_key: String,
 }
 
-/// One scheduled activity on this host: (execution, epoch, handle).
-pub(super) type ActivityKey = (ExecutionId, u32, u64);
+/// One scheduled activity on this host: (execution, run start, epoch,
+/// handle).
+pub(super) type ActivityKey = (ExecutionId, u64, u32, u64);
 
 /// The key an activity scheduled in `run` of `execution` at `handle` gets:
 /// `<execution>/<handle>` in the first run (the shape every key had before
@@ -75,6 +80,7 @@ pub fn default_child_id(parent: &ExecutionId, run: u32, handle: u64) -> String {
 
 /// Activities scheduled in `history` that have not ended, as tasks to resume.
 pub fn pending(execution: &ExecutionId, epoch: u32, history: &[Event]) -> Vec<ActivityTask> {
+    let run_start = run_start(history);
     let mut tasks: Vec<ActivityTask> = Vec::new();
     for e in history {
         match &e.event {
@@ -93,6 +99,7 @@ pub fn pending(execution: &ExecutionId, epoch: u32, history: &[Event]) -> Vec<Ac
                 attempt: 1,
                 not_before_ms: 0,
                 epoch,
+                run_start,
                 cancelled: false,
                 scheduled_at_ms: e.at_ms,
                 // Recorded before keys were: the key its attempts had then.
@@ -131,10 +138,20 @@ pub fn pending(execution: &ExecutionId, epoch: u32, history: &[Event]) -> Vec<Ac
     tasks
 }
 
+/// The index of the `execution_started` a run's `history` begins with.
+fn run_start(history: &[Event]) -> u64 {
+    history.first().map_or(0, |e| e.index)
+}
+
 /// Runs a scheduled activity to its end, unless it runs here already: the
 /// live driver and recovery may both find it, and it runs once.
 pub(super) fn spawn(inner: Arc<Inner>, task: ActivityTask) {
-    let key = (task.execution.clone(), task.epoch, task.handle);
+    let key = (
+        task.execution.clone(),
+        task.run_start,
+        task.epoch,
+        task.handle,
+    );
     let (stop, stopped) = tokio::sync::watch::channel(match task.cancelled {
         true => Halt::Abort,
         false => Halt::Run,
@@ -174,36 +191,49 @@ impl Inner {
     /// Cancels a running activity: it records a `cancelled` failure instead
     /// of another attempt (refused, and so not recorded, once its run
     /// closed); an attempt running now gets a grace period to clean up.
-    pub(super) fn stop_activity(&self, execution: &ExecutionId, epoch: u32, handle: u64) {
-        self.halt_activity(execution, epoch, handle, Halt::Cancel);
-    }
-
-    fn halt_activity(&self, execution: &ExecutionId, epoch: u32, handle: u64, how: Halt) {
+    pub(super) fn stop_activity(&self, task: (&ExecutionId, u64, u32), handle: u64) {
+        let (execution, run_start, epoch) = task;
+        let key = (execution.clone(), run_start, epoch, handle);
         if let Some(stop) = self
             .activity_stops
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&(execution.clone(), epoch, handle))
+            .get(&key)
         {
-            // An abort overrides a cancellation's grace, not the other way.
-            stop.send_if_modified(|now| {
-                let changes = *now == Halt::Run || how == Halt::Abort;
-                if changes {
-                    *now = how;
-                }
-                changes
-            });
+            halt(stop, Halt::Cancel);
         }
     }
 
-    /// Stops every activity of a run that closed, continued as new or was
-    /// reset, at once (`history` is the run's, `epoch` its epoch when they
-    /// were scheduled).
+    /// Stops every activity attempt of a run that closed, continued as new
+    /// or was reset, at once (`history` is the run's, `epoch` its epoch when
+    /// they were scheduled): those still pending, and those whose handle a
+    /// cancellation completed while their attempt winds down (in its grace
+    /// period, or abandoned).
     pub(super) fn stop_activities(&self, execution: &ExecutionId, epoch: u32, history: &[Event]) {
-        for task in pending(execution, epoch, history) {
-            self.halt_activity(execution, task.epoch, task.handle, Halt::Abort);
+        let run_start = run_start(history);
+        for (key, stop) in self
+            .activity_stops
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            if key.0 == *execution && key.1 == run_start && key.2 == epoch {
+                halt(stop, Halt::Abort);
+            }
         }
     }
+}
+
+/// Tells a spawned activity to stop as `how` says: an abort overrides a
+/// cancellation's grace, not the other way.
+fn halt(stop: &tokio::sync::watch::Sender<Halt>, how: Halt) {
+    stop.send_if_modified(|now| {
+        let changes = *now == Halt::Run || how == Halt::Abort;
+        if changes {
+            *now = how;
+        }
+        changes
+    });
 }
 
 /// Which timeout fired.
@@ -298,6 +328,10 @@ async fn run(
     // An attempt is running (not waiting for its backoff or a slot): only
     // such an attempt gets a cancellation's grace period.
     let in_attempt = AtomicBool::new(false);
+    // What ran the latest attempt (`module:<sha-256>` or `queue:<name>`),
+    // recorded with the activity's end.
+    let served: Served = std::sync::Mutex::new(None);
+    let by = || served.lock().unwrap_or_else(|p| p.into_inner()).clone();
     loop {
         let work = async {
             inner.clock.sleep_until(task.not_before_ms).await;
@@ -310,7 +344,7 @@ async fn run(
             };
             let t0 = std::time::Instant::now();
             in_attempt.store(true, Ordering::SeqCst);
-            let outcome = attempt(inner, &task, start_to_close, &watch_stop).await;
+            let outcome = attempt(inner, &task, start_to_close, &watch_stop, &served).await;
             in_attempt.store(false, Ordering::SeqCst);
             crate::metrics::ACTIVITY_LATENCY.observe(t0.elapsed());
             outcome
@@ -328,11 +362,11 @@ async fn run(
                 _ = whole => {
                     let limit = task.options.schedule_to_close_timeout_ms.unwrap_or_default();
                     let failure = timeout_failure(Timeout::ScheduleToClose, limit, task.attempt, last_failure.as_ref());
-                    finish(inner, &task, Err(failure)).await;
+                    finish(inner, &task, Err(failure), by()).await;
                     return;
                 }
                 _ = until_stopped(&mut stopped) => {
-                    cancelled(inner, &task, work, &in_attempt, stopped).await;
+                    cancelled(inner, &task, work, &in_attempt, stopped, &served).await;
                     return;
                 }
             }
@@ -341,7 +375,7 @@ async fn run(
         let now = inner.clock.now_ms();
         let failure = match outcome {
             Ok(output) => {
-                finish(inner, &task, Ok(output)).await;
+                finish(inner, &task, Ok(output), by()).await;
                 return;
             }
             Err(failure) => failure,
@@ -365,7 +399,7 @@ async fn run(
             } else {
                 failure
             };
-            finish(inner, &task, Err(failure)).await;
+            finish(inner, &task, Err(failure), by()).await;
             return;
         }
         let event = EventKind::ActivityAttemptFailed {
@@ -403,16 +437,18 @@ async fn cancelled(
     work: impl std::future::Future<Output = Result<Payload, Failure>>,
     in_attempt: &AtomicBool,
     mut stopped: tokio::sync::watch::Receiver<Halt>,
+    served: &Served,
 ) {
+    let by = || served.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let plain = Failure::cancelled(&format!("activity `{}`", task.name));
     let running = *stopped.borrow() == Halt::Cancel && in_attempt.load(Ordering::SeqCst);
     if !running {
-        finish(inner, task, Err(plain)).await;
+        finish(inner, task, Err(plain), by()).await;
         return;
     }
     let kind = task.options.cancellation_type();
     if kind != CancellationType::WaitCancellationCompleted
-        && finish(inner, task, Err(plain.clone())).await != Recorded::Yes
+        && finish(inner, task, Err(plain.clone()), by()).await != Recorded::Yes
     {
         return;
     }
@@ -454,7 +490,7 @@ async fn cancelled(
                 ),
             )),
         };
-        finish(inner, task, result).await;
+        finish(inner, task, result, by()).await;
         return;
     }
     let (how, failure) = match ended {
@@ -479,6 +515,7 @@ async fn finish(
     inner: &Arc<Inner>,
     task: &ActivityTask,
     result: Result<Payload, Failure>,
+    served_by: Option<String>,
 ) -> Recorded {
     let result = match result {
         Ok(out) if out.len() > inner.config.max_payload_bytes => Err(Failure {
@@ -500,6 +537,7 @@ async fn finish(
             handle: task.handle,
             attempt: task.attempt,
             output,
+            served_by,
         },
         Err(failure) => {
             let policy = task
@@ -510,6 +548,7 @@ async fn finish(
             EventKind::ActivityFailed {
                 handle: task.handle,
                 attempts: task.attempt,
+                served_by,
                 retry_state: Some(crate::model::RetryState::of(
                     &failure,
                     task.attempt,
@@ -525,6 +564,9 @@ async fn finish(
     }
     recorded
 }
+
+/// What ran an activity's latest attempt.
+type Served = std::sync::Mutex<Option<String>>;
 
 /// Whether an attempt's end was recorded.
 #[derive(Debug, PartialEq, Eq)]
@@ -587,6 +629,7 @@ async fn attempt(
     task: &ActivityTask,
     start_to_close: u64,
     stopped: &tokio::sync::watch::Receiver<Halt>,
+    served: &Served,
 ) -> Result<Payload, Failure> {
     let context = match inner.store.attempt_context(
         &task.name,
@@ -661,6 +704,12 @@ async fn attempt(
             }
         }
     };
+    let by = match (&task.options.task_queue, &context.module) {
+        (Some(q), _) => Some(format!("queue:{q}")),
+        (None, Some((hash, _))) => Some(format!("module:{hash}")),
+        (None, None) => None,
+    };
+    *served.lock().unwrap_or_else(|p| p.into_inner()) = by;
     match task.options.task_queue.clone() {
         None => {
             let run = run_component(inner, task, context.module, info, start_to_close, sink);

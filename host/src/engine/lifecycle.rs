@@ -155,10 +155,16 @@ impl Inner {
             self.store.write(vec![op]).await??;
             tracing::info!(execution = %id, %reason, "cancellation requested");
             for task in super::activities::pending(id, record.resets, &history) {
-                self.stop_activity(id, task.epoch, task.handle);
+                self.stop_activity((id, task.run_start, task.epoch), task.handle);
             }
             self.wake(id);
-            for (child, _) in pending_children(&history) {
+            // Children started to be abandoned at a cancellation are not
+            // asked (the code completes their handles when it sees it).
+            for (handle, child, _) in crate::model::pending_children(&history) {
+                let cancellation = crate::model::child_cancellation(&history, handle);
+                if !crate::model::CancellationType::child_steps(cancellation).0 {
+                    continue;
+                }
                 if let Ok(child) = child.parse::<ExecutionId>() {
                     let _ = self.cancel(&child, "its parent was cancelled").await;
                 }

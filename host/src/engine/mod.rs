@@ -191,6 +191,16 @@ impl Inner {
     }
 }
 
+/// What a deploy stored and changed.
+#[derive(Debug, Clone)]
+pub struct Deployed {
+    pub meta: ModuleMeta,
+    /// A workflow's version number within its type.
+    pub version: Option<u32>,
+    /// Activity names this module took from another, with that module.
+    pub moved: Vec<(String, ModuleHash)>,
+}
+
 /// What `describe` shows beyond the record.
 #[derive(Debug, Clone)]
 pub struct ExecutionView {
@@ -279,7 +289,8 @@ impl Engine {
         bytes: Vec<u8>,
         name: Option<&str>,
         doors: Doors,
-    ) -> Result<ModuleMeta, EngineError> {
+        replace_activities: bool,
+    ) -> Result<Deployed, EngineError> {
         for d in &doors.dirs {
             if !std::path::Path::new(&d.host).is_dir() {
                 return Err(EngineError::BadRequest(format!(
@@ -346,6 +357,7 @@ impl Engine {
             size_bytes: bytes.len() as u64,
             deployed_at_ms: self.inner.clock.now_ms(),
         };
+        let moved = self.moved_activities(&meta, replace_activities)?;
         let mut ops = vec![Op::PutModule {
             meta: meta.clone(),
             bytes,
@@ -364,7 +376,91 @@ impl Engine {
             });
         }
         self.inner.store.write(ops).await??;
-        Ok(meta)
+        let version = match &meta.workflow_type {
+            Some(t) => self
+                .inner
+                .store
+                .versions(t)?
+                .iter()
+                .find(|v| v.module == meta.hash)
+                .map(|v| v.version),
+            None => None,
+        };
+        for (name, from) in &moved {
+            tracing::info!(activity = %name, from = %from.short(), to = %meta.hash.short(), "activity moved to another module");
+        }
+        Ok(Deployed {
+            meta,
+            version,
+            moved,
+        })
+    }
+
+    /// The activity names `meta` would take from the modules serving them
+    /// now, with those modules. A module that serves every name of the one
+    /// it takes from is a new build of it, and takes them; a module that
+    /// would take only some of another module's names (two components
+    /// claiming one name) is refused unless `replace` says to move them.
+    fn moved_activities(
+        &self,
+        meta: &ModuleMeta,
+        replace: bool,
+    ) -> Result<Vec<(String, ModuleHash)>, EngineError> {
+        if meta.activities.is_empty() {
+            return Ok(Vec::new());
+        }
+        let routes = self.inner.store.activity_routes()?;
+        let modules = self.inner.store.modules()?;
+        let serves = |m: &ModuleHash| -> Vec<String> {
+            routes
+                .iter()
+                .filter(|(_, r)| r == m)
+                .map(|(n, _)| n.clone())
+                .collect()
+        };
+        let mut moved = Vec::new();
+        let mut refused = Vec::new();
+        for name in &meta.activities {
+            let Some((_, from)) = routes.iter().find(|(n, _)| n == name) else {
+                continue;
+            };
+            if *from == meta.hash {
+                continue;
+            }
+            moved.push((name.clone(), *from));
+            let kept: Vec<String> = serves(from)
+                .into_iter()
+                .filter(|n| !meta.activities.contains(n))
+                .collect();
+            if !kept.is_empty() {
+                refused.push((name.clone(), *from, kept));
+            }
+        }
+        if refused.is_empty() || replace {
+            return Ok(moved);
+        }
+        let lines: Vec<String> = refused
+            .iter()
+            .map(|(name, from, kept)| {
+                let when = modules
+                    .iter()
+                    .find(|m| m.hash == *from)
+                    .map(|m| format!(", deployed at {} ms", m.deployed_at_ms))
+                    .unwrap_or_default();
+                format!(
+                    "`{name}` is served by module {}{when}, which also serves {} that this \
+                     component does not",
+                    from.short(),
+                    kept.join(", ")
+                )
+            })
+            .collect();
+        Err(EngineError::Conflict(format!(
+            "this component would take activity names from another component: {}. Executions \
+             calling them would run this component's code instead. Rename the activities, or \
+             deploy with --replace-activities (`?replace_activities=true`) to move them",
+            lines.join("; ")
+        )))
     }
 
     pub fn modules(&self) -> Result<Vec<ModuleMeta>, EngineError> {

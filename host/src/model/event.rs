@@ -57,11 +57,20 @@ pub enum EventKind {
         handle: u64,
         attempt: u32,
         output: Payload,
+        /// What ran the attempt: `module:<sha-256>` (an activity
+        /// component) or `queue:<name>` (an external worker). Absent in
+        /// events recorded before it was, and for an attempt that never
+        /// started (a cancellation, a timeout while queued).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        served_by: Option<String>,
     },
     ActivityFailed {
         handle: u64,
         attempts: u32,
         failure: Failure,
+        /// What ran the last attempt (see `activity_completed`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        served_by: Option<String>,
         /// Why no attempt follows (recorded since contract 0.1.1; derived
         /// for events recorded before, see [`RetryState::of`]).
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -264,6 +273,18 @@ pub fn run_module(history: &[Event]) -> Option<ModuleHash> {
     })
 }
 
+/// The cancellation type child `handle` was started with in `history`.
+pub fn child_cancellation(history: &[Event], handle: u64) -> Option<super::CancellationType> {
+    history.iter().find_map(|e| match &e.event {
+        EventKind::ChildStarted {
+            handle: h,
+            cancellation,
+            ..
+        } if *h == handle => *cancellation,
+        _ => None,
+    })
+}
+
 /// What a run that closes with `history` owes its children: the pending
 /// ones whose policy is not to abandon them.
 pub fn owed_policies(history: &[Event]) -> Vec<(String, super::ParentClosePolicy)> {
@@ -387,11 +408,13 @@ impl EventKind {
             Self::ActivityAttemptFailed { handle, attempt, failure, retry_at_ms } => format!(
                 "activity_attempt_failed #{handle} attempt={attempt} {failure} retry_at_ms={retry_at_ms}"
             ),
-            Self::ActivityCompleted { handle, attempt, output } => {
-                format!("activity_completed #{handle} attempt={attempt} output={}", output.to_json())
-            }
-            Self::ActivityFailed { handle, attempts, failure, .. } => {
-                format!("activity_failed #{handle} attempts={attempts} {failure}")
+            Self::ActivityCompleted { handle, attempt, output, served_by } => format!(
+                "activity_completed #{handle} attempt={attempt} output={}{}",
+                output.to_json(),
+                served(served_by)
+            ),
+            Self::ActivityFailed { handle, attempts, failure, served_by, .. } => {
+                format!("activity_failed #{handle} attempts={attempts} {failure}{}", served(served_by))
             }
             Self::TimerStarted { handle, duration_ms, fire_at_ms } => {
                 format!("timer_started #{handle} duration_ms={duration_ms} fire_at_ms={fire_at_ms}")
@@ -468,6 +491,15 @@ impl EventKind {
             Self::ExecutionCompleted { output } => format!("execution_completed output={}", output.to_json()),
             Self::ExecutionFailed { failure } => format!("execution_failed {failure}"),
         }
+    }
+}
+
+/// ` by module abcd1234` (or ` by queue q`) for a history line.
+fn served(by: &Option<String>) -> String {
+    match by.as_deref().and_then(|b| b.split_once(':')) {
+        Some(("module", hash)) => format!(" by module {}", &hash[..hash.len().min(12)]),
+        Some((what, name)) => format!(" by {what} {name}"),
+        None => String::new(),
     }
 }
 

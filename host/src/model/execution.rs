@@ -133,6 +133,18 @@ pub enum CancellationType {
     Abandon,
 }
 
+impl CancellationType {
+    /// What cancelling a child started with `cancellation` does: `(ask the
+    /// child to cancel, complete its handle cancelled at once)`.
+    pub fn child_steps(cancellation: Option<Self>) -> (bool, bool) {
+        match cancellation.unwrap_or(Self::WaitCancellationCompleted) {
+            Self::WaitCancellationCompleted => (true, false),
+            Self::TryCancel => (true, true),
+            Self::Abandon => (false, true),
+        }
+    }
+}
+
 /// Where a child execution reports its end.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ParentLink {

@@ -7,8 +7,8 @@ mod ids;
 mod payload;
 
 pub use event::{
-    owed_policies, pending_children, run_module, ActivityFailureInfo, ActivityOptions, AttemptEnd,
-    Event, EventKind, Failure, HistoryExport, RetryPolicy, RetryState,
+    child_cancellation, owed_policies, pending_children, run_module, ActivityFailureInfo,
+    ActivityOptions, AttemptEnd, Event, EventKind, Failure, HistoryExport, RetryPolicy, RetryState,
 };
 pub use execution::{
     CancellationType, DirDoor, Doors, ExecutionRecord, ExecutionStatus, IdReusePolicy, ModuleKind,

@@ -420,6 +420,19 @@ impl Store {
         })
     }
 
+    /// Which module serves each activity name now.
+    pub fn activity_routes(&self) -> Result<Vec<(String, ModuleHash)>, StoreError> {
+        self.reading(|txn| {
+            let table = txn.open_table(ACTIVITIES)?;
+            let mut out = Vec::new();
+            for entry in table.iter()? {
+                let (k, v) = entry?;
+                out.push((k.value().to_owned(), parse_hash(v.value())?));
+            }
+            Ok(out)
+        })
+    }
+
     pub fn workflow_types(&self) -> Result<Vec<(TypeName, ModuleHash)>, StoreError> {
         self.reading(|txn| {
             let table = txn.open_table(WORKFLOW_TYPES)?;

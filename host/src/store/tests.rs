@@ -328,6 +328,7 @@ async fn a_handle_completes_once() {
                 handle: 1,
                 attempt,
                 output: Payload::default(),
+                served_by: None,
             }],
         )
     };

@@ -23,6 +23,37 @@ pub struct ModuleInfo {
     #[serde(default)]
     pub doors: Doors,
     pub size_bytes: u64,
+    /// A deploy's answer for a workflow: its version number within its type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    /// A deploy's answer for activities: the names this module took from
+    /// another module, with that module's hash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moved: Vec<MovedActivity>,
+}
+
+/// An activity name a deploy moved from one module to another.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MovedActivity {
+    pub name: String,
+    pub from: String,
+}
+
+impl From<crate::engine::Deployed> for ModuleInfo {
+    fn from(d: crate::engine::Deployed) -> Self {
+        Self {
+            version: d.version,
+            moved: d
+                .moved
+                .into_iter()
+                .map(|(name, from)| MovedActivity {
+                    name,
+                    from: from.to_string(),
+                })
+                .collect(),
+            ..d.meta.into()
+        }
+    }
 }
 
 impl From<ModuleMeta> for ModuleInfo {
@@ -37,6 +68,8 @@ impl From<ModuleMeta> for ModuleInfo {
             updates: m.updates,
             doors: m.doors,
             size_bytes: m.size_bytes,
+            version: None,
+            moved: Vec::new(),
         }
     }
 }
@@ -50,6 +83,11 @@ pub struct ModuleList {
 pub struct DeployQuery {
     /// Workflow type name; required for a workflow component.
     pub name: Option<String>,
+    /// Activity components: let this one take activity names that another
+    /// component serves together with names this one does not (refused
+    /// otherwise, 409).
+    #[serde(default)]
+    pub replace_activities: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -3,21 +3,10 @@
 //! delivery (it had not seen the request yet) is cancelled here, so a
 //! workflow waiting on it sees the cancellation instead of waiting on.
 
-use super::commands::{child_cancel_steps, child_cancelled};
+use super::commands::child_cancelled;
 use super::*;
 use crate::engine::lifecycle::pending_timers;
-
-/// The cancellation type child `handle` was started with (in `history`).
-fn child_cancellation(history: &[crate::model::Event], handle: u64) -> Option<CancellationType> {
-    history.iter().find_map(|e| match &e.event {
-        EventKind::ChildStarted {
-            handle: h,
-            cancellation,
-            ..
-        } if *h == handle => *cancellation,
-        _ => None,
-    })
-}
+use crate::model::child_cancellation;
 
 /// Tries before giving up on cancelling the timers when they keep firing.
 const ATTEMPTS: usize = 3;
@@ -50,7 +39,8 @@ impl Driver {
                 if handle > issued {
                     continue;
                 }
-                let (asks, completes) = child_cancel_steps(child_cancellation(history, handle));
+                let (asks, completes) =
+                    CancellationType::child_steps(child_cancellation(history, handle));
                 if completes {
                     events.push(child_cancelled(handle, &child_id));
                 }
@@ -84,7 +74,8 @@ impl Driver {
         let history = self.replayer.history();
         for task in activities::pending(&self.id, self.resets, history) {
             if task.handle <= issued {
-                self.inner.stop_activity(&self.id, self.resets, task.handle);
+                self.inner
+                    .stop_activity((&self.id, self.run_start, self.resets), task.handle);
             }
         }
         for child in ask {

@@ -51,6 +51,7 @@ impl Driver {
                         attempt: 1,
                         not_before_ms: 0,
                         epoch: self.resets,
+                        run_start: self.run_start,
                         cancelled: false,
                         scheduled_at_ms: now,
                         idempotency_key: key.clone(),
@@ -144,7 +145,7 @@ impl Driver {
                                 _ => None,
                             });
                         if let Some((child_id, cancellation)) = started {
-                            let (ask, complete) = child_cancel_steps(cancellation);
+                            let (ask, complete) = CancellationType::child_steps(cancellation);
                             if complete {
                                 events.push(child_cancelled(target, &child_id));
                             }
@@ -279,16 +280,6 @@ impl Driver {
             child_cancels,
             externals,
         }
-    }
-}
-
-/// What cancelling a child with cancellation type `cancellation` does:
-/// `(ask the child to cancel, complete its handle cancelled at once)`.
-pub(super) fn child_cancel_steps(cancellation: Option<CancellationType>) -> (bool, bool) {
-    match cancellation.unwrap_or(CancellationType::WaitCancellationCompleted) {
-        CancellationType::WaitCancellationCompleted => (true, false),
-        CancellationType::TryCancel => (true, true),
-        CancellationType::Abandon => (false, true),
     }
 }
 

@@ -590,6 +590,7 @@ impl Replayer {
                 attempts,
                 failure,
                 retry_state,
+                ..
             } if *handle == h => Some(crate::model::ActivityFailureInfo::of(
                 *attempts,
                 failure,

@@ -55,6 +55,7 @@ fn completed(index: u64, at: u64, handle: u64) -> Event {
             handle,
             attempt: 1,
             output: Payload(vec![b'0' + handle as u8]),
+            served_by: None,
         },
     )
 }
