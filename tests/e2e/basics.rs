@@ -263,3 +263,49 @@ fn a_start_waits_for_its_result_in_one_request() {
     ]);
     assert!(out.contains("\"HELLO, THREE!\""), "{out}");
 }
+
+/// Issue 16: the README's curl examples failed as written (a JSON POST
+/// without a content type is refused, on purpose). Every `curl` line of
+/// its HTTP API section runs here as written, against a real host (only
+/// the address changes), and answers 2xx; the last one returns the result.
+#[test]
+fn the_readmes_curl_examples_work_as_written() {
+    let host = Host::with_args(&[]);
+    let readme = std::fs::read_to_string(weft_e2e::repo().join("README.md")).unwrap();
+    let section = readme
+        .split("## The HTTP API")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("the README has an HTTP API section");
+    let lines: Vec<&str> = section
+        .lines()
+        .filter(|l| l.trim_start().starts_with("curl "))
+        .collect();
+    assert!(lines.len() >= 5, "{section}");
+    let dir = tempfile::tempdir().unwrap();
+    for guest in ["hello", "hello-activities"] {
+        std::fs::copy(
+            weft_e2e::guest(guest),
+            dir.path().join(format!("{guest}.wasm")),
+        )
+        .unwrap();
+    }
+    let mut last = String::new();
+    for line in lines {
+        let command = line.replace("http://127.0.0.1:7700", &host.url);
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{command} -sS -o answer.json -w '%{{http_code}}'"))
+            .current_dir(dir.path())
+            .output()
+            .expect("curl runs (install curl)");
+        let code = String::from_utf8_lossy(&out.stdout).to_string();
+        last = std::fs::read_to_string(dir.path().join("answer.json")).unwrap_or_default();
+        assert!(
+            out.status.success() && code.starts_with('2'),
+            "{line}\nanswered {code}: {last}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(last.contains("HELLO, WORLD!"), "{last}");
+}
