@@ -111,58 +111,112 @@ fn an_hour_long_timer_takes_no_real_time() {
     );
 }
 
+/// The first pending activity's failed attempts so far, from `describe`
+/// (a failed attempt that another follows is kept beside the history).
+fn failed_attempts(h: &Host, id: &str) -> u64 {
+    let a = &h.describe(id)["pending_activities"][0];
+    match a["last_failure"].is_null() {
+        true => 0,
+        false => a["attempt"].as_u64().unwrap_or(1) - 1,
+    }
+}
+
 #[test]
 fn retries_follow_the_policy_on_workflow_time() {
     let host = Host::start();
     host.deploy_examples();
     let id = host.start_execution("misbehave", json!({"mode": "flaky", "fail_times": 2}));
-    let failed = |h: &Host| {
-        h.event_kinds(&id)
-            .iter()
-            .filter(|k| *k == "activity_attempt_failed")
-            .count()
-    };
-    host.eventually("the first attempt to fail", |h| failed(h) == 1);
-    // The retry waits 1 s of workflow time, the next 2 s; the due time is recorded.
-    let history = host.get(&format!("/v1/executions/{id}/history"));
-    let first = history["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["event"]["type"] == "activity_attempt_failed")
-        .unwrap()
-        .clone();
+    host.eventually("the first attempt to fail", |h| {
+        failed_attempts(h, &id) == 1
+    });
+    // The retry waits 1 s of workflow time, the next 2 s; the due time is kept.
+    let pending = host.describe(&id)["pending_activities"][0].clone();
+    let now = host.get("/v1/clock")["now_ms"].as_u64().unwrap();
     assert_eq!(
-        first["event"]["retry_at_ms"].as_u64().unwrap() - first["at_ms"].as_u64().unwrap(),
+        pending["next_attempt_at_ms"].as_u64().unwrap() - now,
         1_000,
-        "{first}"
+        "{pending}"
     );
+    assert_eq!(pending["last_failure"]["kind"], "Flaky", "{pending}");
     host.advance(999);
     assert_eq!(host.result_now(&id)["status"], "running");
     host.advance(1);
-    host.eventually("the second attempt to fail", |h| failed(h) == 2);
+    host.eventually("the second attempt to fail", |h| {
+        failed_attempts(h, &id) == 2
+    });
     host.advance(2_000);
     let r = host.wait_result(&id);
     assert_eq!(r["output"], "succeeded on attempt 3", "{r}");
+    // The failed attempts are not in the history: only the outcome is.
+    let kinds = host.event_kinds(&id);
+    assert!(
+        !kinds.iter().any(|k| k == "activity_attempt_failed"),
+        "{kinds:?}"
+    );
 
     // Five attempts at most, then the workflow sees the failure.
     let id = host.start_execution("misbehave", json!({"mode": "flaky", "fail_times": 9}));
-    let failed = |h: &Host| {
-        h.event_kinds(&id)
-            .iter()
-            .filter(|k| *k == "activity_attempt_failed")
-            .count()
-    };
     for n in 1..=4 {
-        host.eventually("the next attempt to fail", |h| failed(h) == n);
+        host.eventually("the next attempt to fail", |h| failed_attempts(h, &id) == n);
         host.advance(100_000);
     }
     let r = host.wait_result(&id);
     assert_eq!(r["status"], "failed", "{r}");
     assert_eq!(r["failure"]["kind"], "Flaky", "{r}");
-    assert!(host
-        .event_kinds(&id)
-        .contains(&"activity_failed".to_string()));
+    let history = host.get(&format!("/v1/executions/{id}/history"));
+    let failed = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"]["type"] == "activity_failed")
+        .cloned()
+        .expect("activity_failed");
+    assert_eq!(failed["event"]["attempts"], 5, "{failed}");
+}
+
+/// Issue 16: every failed attempt was an event, so a dependency down for
+/// weeks filled the history's event limit and the workflow was ended. Now a
+/// failed attempt is kept beside the history (durably: a SIGKILL during the
+/// backoff resumes at the next attempt and time, and `describe` shows the
+/// attempt, the last failure and when the next is due), and the history
+/// holds only the outcome, however many attempts ran.
+#[test]
+fn retried_attempts_do_not_grow_the_history_and_survive_a_sigkill() {
+    let mut host = Host::start();
+    host.deploy_examples_and_corners();
+    // `flaky` fails its first 1,000 attempts, retried for ever (at most
+    // 100 s apart), raced against a timer of 30 days.
+    let id = "outage";
+    host.start_corners(
+        id,
+        json!({"mode": "race", "timeout_ms": 30 * 86_400_000u64}),
+    );
+    for n in 1..=20 {
+        host.eventually("the next attempt to fail", |h| failed_attempts(h, id) == n);
+        host.advance(100_000);
+    }
+    host.eventually("the 21st attempt to fail", |h| failed_attempts(h, id) == 21);
+    let before = host.describe(id)["pending_activities"][0].clone();
+    let length = host.describe(id)["history_length"].clone();
+    assert!(length.as_u64().unwrap() < 10, "{length}");
+    host.kill_and_restart();
+    let after = host.describe(id)["pending_activities"][0].clone();
+    assert_eq!(after["attempt"], 22, "{after}");
+    assert_eq!(
+        after["next_attempt_at_ms"], before["next_attempt_at_ms"],
+        "{after}"
+    );
+    assert_eq!(after["last_failure"], before["last_failure"], "{after}");
+    let text = host.cli_ok(&["describe", id]);
+    assert!(
+        text.contains("attempt 21 failed: Flaky") && text.contains("next attempt at"),
+        "{text}"
+    );
+    host.advance(100_000);
+    host.eventually("the 22nd attempt to fail after the restart", |h| {
+        failed_attempts(h, id) == 22
+    });
+    assert_eq!(host.describe(id)["history_length"], length);
 }
 
 #[test]

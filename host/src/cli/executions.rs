@@ -3,6 +3,7 @@
 use anyhow::{Context, Result};
 
 use super::client::{enc, Client};
+use super::time::when;
 use crate::api::dto::{
     ExecutionDetail, ExecutionList, ExecutionResult, StartRequest, StartResponse,
 };
@@ -150,9 +151,9 @@ pub async fn describe(client: &Client, id: &str, json: bool) -> Result<i32> {
         println!("cancel:         requested");
     }
     println!("status:         {}", s.status.as_str());
-    println!("created at:     {}", s.created_at_ms);
+    println!("created at:     {}", when(s.created_at_ms));
     if let Some(c) = s.closed_at_ms {
-        println!("closed at:      {c}");
+        println!("closed at:      {}", when(c));
     }
     println!("input:          {}", d.input);
     if let Some(o) = &d.output {
@@ -178,11 +179,33 @@ pub async fn describe(client: &Client, id: &str, json: bool) -> Result<i32> {
             "pending:        activity #{} {} (attempt {}; failed attempts count, restarts do not)",
             a.handle, a.name, a.attempt
         );
+        if a.unserved {
+            println!(
+                "                no deployed component serves `{}` and it names no task \
+                 queue: each attempt fails until one is deployed",
+                a.name
+            );
+        }
+        if let Some(f) = &a.last_failure {
+            println!(
+                "                attempt {} failed: {}: {}",
+                a.attempt.saturating_sub(1),
+                f.kind,
+                f.message
+            );
+        }
+        if let Some(at) = a.next_attempt_at_ms {
+            println!("                next attempt at {}", when(at));
+        }
+        if let Some(h) = &a.heartbeat_details {
+            println!("                last heartbeat: {h}");
+        }
     }
     for t in &d.pending_timers {
         println!(
             "pending:        timer #{} fires at {}",
-            t.handle, t.fire_at_ms
+            t.handle,
+            when(t.fire_at_ms)
         );
     }
     Ok(0)

@@ -8,6 +8,7 @@ mod interact;
 mod project;
 mod replay;
 mod server;
+mod time;
 mod versions;
 
 use std::path::PathBuf;
@@ -268,8 +269,16 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum ClockAction {
-    /// Move time forward by MS milliseconds.
-    Advance { ms: u64 },
+    /// Move time forward: DURATION in milliseconds (`90000`) or as
+    /// `500ms`, `90s`, `1m`, `2h`, `30d`, `1h30m`.
+    Advance {
+        #[arg(value_parser = parse_duration, value_name = "DURATION")]
+        ms: u64,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<u64, String> {
+    time::duration_ms(s).map_err(|e| e.to_string())
 }
 
 fn parse_reuse(s: &str) -> Result<IdReusePolicy, String> {
@@ -399,9 +408,10 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 }
             };
             println!(
-                "{} ({})",
-                info.now_ms,
-                if info.manual { "manual" } else { "system" }
+                "{} ({}; {} ms since the Unix epoch)",
+                time::when(info.now_ms),
+                if info.manual { "manual" } else { "system" },
+                info.now_ms
             );
             Ok(0)
         }

@@ -11,8 +11,8 @@ use std::time::Duration;
 use super::queues::{Dispatch, WorkerTask};
 use super::Inner;
 use crate::model::{
-    ActivityOptions, AttemptEnd, CancellationType, Doors, Event, EventKind, ExecutionId, Failure,
-    ModuleHash, Payload,
+    ActivityOptions, AttemptEnd, AttemptState, CancellationType, Doors, Event, EventKind,
+    ExecutionId, Failure, ModuleHash, Payload,
 };
 use crate::store::{AttemptContext, Op, OpError, StoreError};
 use crate::wasm::{ActivityCall, ActivityInfo, ActivityOutcome, HeartbeatSink, ModuleError};
@@ -136,6 +136,33 @@ pub fn pending(execution: &ExecutionId, epoch: u32, history: &[Event]) -> Vec<Ac
         }
     }
     tasks
+}
+
+/// [`pending`], with the retry state kept beside the history applied: the
+/// attempt due next and when, and the state itself (the last failure).
+pub(super) fn resume(
+    inner: &Inner,
+    execution: &ExecutionId,
+    epoch: u32,
+    history: &[Event],
+) -> Result<Vec<(ActivityTask, Option<AttemptState>)>, StoreError> {
+    let states = inner.store.attempts(execution, run_start(history))?;
+    Ok(pending(execution, epoch, history)
+        .into_iter()
+        .map(|mut task| {
+            let state = states
+                .iter()
+                .find(|(h, s)| *h == task.handle && s.epoch == task.epoch)
+                .map(|(_, s)| s.clone());
+            if let Some(s) = &state {
+                if s.attempt >= task.attempt {
+                    task.attempt = s.attempt + 1;
+                    task.not_before_ms = s.retry_at_ms;
+                }
+            }
+            (task, state)
+        })
+        .collect())
 }
 
 /// The index of the `execution_started` a run's `history` begins with.
@@ -402,13 +429,22 @@ async fn run(
             finish(inner, &task, Err(failure), by()).await;
             return;
         }
-        let event = EventKind::ActivityAttemptFailed {
+        // The retry is decided durably beside the history: a restart
+        // resumes it, and a long outage does not grow the history.
+        let op = Op::AttemptFailed {
+            id: task.execution.clone(),
+            run_start: task.run_start,
             handle: task.handle,
-            attempt: task.attempt,
-            failure: failure.clone(),
-            retry_at_ms,
+            state: AttemptState {
+                epoch: task.epoch,
+                attempt: task.attempt,
+                failure: failure.clone(),
+                retry_at_ms,
+                failed_at_ms: now,
+                served_by: by(),
+            },
         };
-        if record(inner, &task, now, event).await != Recorded::Yes {
+        if write(inner, &task, op).await != Recorded::Yes {
             return;
         }
         last_failure = Some(failure);
@@ -583,11 +619,16 @@ enum Recorded {
 
 /// Appends one event of the activity, guarded by the epoch it was scheduled in.
 async fn record(inner: &Inner, task: &ActivityTask, now: u64, event: EventKind) -> Recorded {
-    let execution = &task.execution;
-    let mut op = Op::append(execution, now, vec![event]);
+    let mut op = Op::append(&task.execution, now, vec![event]);
     if let Op::Append { expect_resets, .. } = &mut op {
         *expect_resets = Some(task.epoch);
     }
+    write(inner, task, op).await
+}
+
+/// Writes one op of the activity; waits out a disk that refuses writes.
+async fn write(inner: &Inner, task: &ActivityTask, op: Op) -> Recorded {
+    let execution = &task.execution;
     loop {
         match inner.store.write(vec![op.clone()]).await {
             Ok(Ok(())) => return Recorded::Yes,
@@ -651,7 +692,12 @@ async fn attempt(
     let last_beat = Arc::new(AtomicU64::new(inner.clock.now_ms()));
     let beats = super::heartbeats::Beats::new(
         inner.store.clone(),
-        (task.execution.clone(), task.epoch, task.handle),
+        (
+            task.execution.clone(),
+            task.run_start,
+            task.epoch,
+            task.handle,
+        ),
         task.attempt,
         inner.config.max_payload_bytes,
     );

@@ -14,6 +14,7 @@ use crate::store::{Op, Store};
 pub(super) struct Beats {
     store: Store,
     id: ExecutionId,
+    run_start: u64,
     epoch: u32,
     handle: u64,
     max_bytes: usize,
@@ -30,16 +31,18 @@ struct State {
 }
 
 impl Beats {
-    /// The beats of `attempt` of the activity `(id, epoch, handle)`.
+    /// The beats of `attempt` of the activity `(id, run start, epoch,
+    /// handle)`.
     pub(super) fn new(
         store: Store,
-        (id, epoch, handle): (ExecutionId, u32, u64),
+        (id, run_start, epoch, handle): (ExecutionId, u64, u32, u64),
         attempt: u32,
         max_bytes: usize,
     ) -> Arc<Self> {
         Arc::new(Self {
             store,
             id,
+            run_start,
             epoch,
             handle,
             max_bytes,
@@ -61,6 +64,7 @@ impl Beats {
         }
         let op = Op::Heartbeat {
             id: self.id.clone(),
+            run_start: self.run_start,
             epoch: self.epoch,
             handle: self.handle,
             seq: self.seq.fetch_add(1, Ordering::SeqCst) + 1,
@@ -116,7 +120,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let id: ExecutionId = "e".parse().unwrap();
-        let beats = Beats::new(store.clone(), (id.clone(), 0, 1), 1, 100);
+        store
+            .write(vec![crate::store::tests::create("e")])
+            .await
+            .unwrap()
+            .unwrap();
+        let beats = Beats::new(store.clone(), (id.clone(), 0, 0, 1), 1, 100);
         for n in 0..1_000u32 {
             beats.offer(Payload(n.to_string().into_bytes()));
         }
@@ -131,9 +140,20 @@ mod tests {
             "the last beat within the limit is kept"
         );
         // The next attempt's first beat replaces the last of the one before.
-        let next = Beats::new(store.clone(), (id.clone(), 0, 1), 2, 100);
+        let next = Beats::new(store.clone(), (id.clone(), 0, 0, 1), 2, 100);
         next.offer(Payload(b"resumed".to_vec()));
         while !next.idle() {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        assert_eq!(
+            store.heartbeat(&id, 0, 1).unwrap(),
+            Some(Payload(b"resumed".to_vec()))
+        );
+        // A beat of another run (one winding down after a continue-as-new)
+        // keeps nothing.
+        let stale = Beats::new(store.clone(), (id.clone(), 7, 0, 1), 3, 100);
+        stale.offer(Payload(b"stale".to_vec()));
+        while !stale.idle() {
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         }
         assert_eq!(

@@ -201,14 +201,27 @@ pub struct Deployed {
     pub moved: Vec<(String, ModuleHash)>,
 }
 
+/// An activity that has not ended, as `describe` shows it.
+#[derive(Debug, Clone)]
+pub struct PendingActivityView {
+    pub task: ActivityTask,
+    /// The last heartbeat's details.
+    pub heartbeat: Option<Payload>,
+    /// Its last failed attempt, when another is due (kept beside the
+    /// history).
+    pub last_attempt: Option<crate::model::AttemptState>,
+    /// No deployed component serves its name and it names no task queue:
+    /// every attempt fails `activity-not-found` until one is deployed.
+    pub unserved: bool,
+}
+
 /// What `describe` shows beyond the record.
 #[derive(Debug, Clone)]
 pub struct ExecutionView {
     pub record: ExecutionRecord,
     pub history_length: u64,
     pub cached: bool,
-    /// With the last heartbeat's details of each.
-    pub pending_activities: Vec<(ActivityTask, Option<Payload>)>,
+    pub pending_activities: Vec<PendingActivityView>,
     pub pending_timers: Vec<(u64, u64)>,
     /// Children started by the current run: id, type, status, close policy.
     pub children: Vec<(String, String, String, ParentClosePolicy)>,
@@ -505,15 +518,23 @@ impl Engine {
             if record.status.is_settled() && record.status != ExecutionStatus::Stalled {
                 Vec::new()
             } else {
-                activities::pending(&record.id, record.resets, &history)
+                let routes = self.inner.store.activity_routes()?;
+                activities::resume(&self.inner, &record.id, record.resets, &history)?
                     .into_iter()
-                    .map(|t| {
-                        let beat = self
+                    .map(|(task, last_attempt)| {
+                        let heartbeat = self
                             .inner
                             .store
-                            .heartbeat(&record.id, t.epoch, t.handle)
+                            .heartbeat(&record.id, task.epoch, task.handle)
                             .unwrap_or_default();
-                        (t, beat)
+                        let unserved = task.options.task_queue.is_none()
+                            && !routes.iter().any(|(n, _)| *n == task.name);
+                        PendingActivityView {
+                            task,
+                            heartbeat,
+                            last_attempt,
+                            unserved,
+                        }
                     })
                     .collect()
             };

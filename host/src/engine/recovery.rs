@@ -35,7 +35,7 @@ impl Inner {
             for rec in self.store.executions(Some(status), None)? {
                 let history = self.run_history(&rec)?;
                 // After a storage fault some still run: spawn leaves those be.
-                for task in activities::pending(&rec.id, rec.resets, &history) {
+                for (task, _) in activities::resume(self, &rec.id, rec.resets, &history)? {
                     activities::spawn(self.clone(), task);
                 }
                 if status == ExecutionStatus::Running {

@@ -145,6 +145,24 @@ impl CancellationType {
     }
 }
 
+/// An activity's retry state between attempts, kept beside the history (a
+/// failed attempt that another follows is not an event): what recovery
+/// resumes from and what `describe` shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptState {
+    /// The execution's reset count the activity was scheduled under.
+    pub epoch: u32,
+    /// The attempt that failed; the next is `attempt + 1`.
+    pub attempt: u32,
+    pub failure: super::Failure,
+    /// When the next attempt is due (host time, ms since the Unix epoch).
+    pub retry_at_ms: u64,
+    pub failed_at_ms: u64,
+    /// What ran the failed attempt (`module:<sha-256>`, `queue:<name>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_by: Option<String>,
+}
+
 /// Where a child execution reports its end.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ParentLink {

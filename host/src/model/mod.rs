@@ -11,8 +11,8 @@ pub use event::{
     ActivityOptions, AttemptEnd, Event, EventKind, Failure, HistoryExport, RetryPolicy, RetryState,
 };
 pub use execution::{
-    CancellationType, DirDoor, Doors, ExecutionRecord, ExecutionStatus, IdReusePolicy, ModuleKind,
-    ModuleMeta, ParentClosePolicy, ParentLink, WorkflowVersion,
+    AttemptState, CancellationType, DirDoor, Doors, ExecutionRecord, ExecutionStatus,
+    IdReusePolicy, ModuleKind, ModuleMeta, ParentClosePolicy, ParentLink, WorkflowVersion,
 };
 pub use ids::{ExecutionId, ModuleHash, TypeName};
 pub use payload::Payload;

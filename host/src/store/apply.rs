@@ -49,11 +49,23 @@ pub(super) fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpErro
         }
         Op::Heartbeat {
             id,
+            run_start,
             epoch,
             handle,
             seq,
             details,
         } => {
+            // An attempt of a run that closed or moved on (winding down
+            // after a cancellation) keeps nothing: the next run's activity
+            // at that handle must not resume from it.
+            let execs = txn.open_table(EXECUTIONS)?;
+            let current = read_record(&execs, id.as_str())?.is_some_and(|r| {
+                !r.status.is_closed() && r.run_start == *run_start && r.resets == *epoch
+            });
+            drop(execs);
+            if !current {
+                return Ok(Ok(()));
+            }
             let mut table = txn.open_table(HEARTBEATS)?;
             let key = (id.as_str(), *epoch, *handle);
             let newer = match table.get(key)?.map(|g| g.value().to_vec()) {
@@ -67,6 +79,40 @@ pub(super) fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpErro
                 };
                 table.insert(key, to_json(&beat).as_slice())?;
             }
+        }
+        Op::AttemptFailed {
+            id,
+            run_start,
+            handle,
+            state,
+        } => {
+            let execs = txn.open_table(EXECUTIONS)?;
+            let key = id.as_str();
+            let Some(record) = read_record(&execs, key)? else {
+                return Ok(Err(OpError::NoSuchExecution(key.to_owned())));
+            };
+            drop(execs);
+            if record.status.is_closed() {
+                return Ok(Err(OpError::Closed {
+                    id: key.to_owned(),
+                    status: record.status.to_string(),
+                }));
+            }
+            if record.resets != state.epoch || record.run_start != *run_start {
+                return Ok(Err(OpError::Stale(key.to_owned())));
+            }
+            let done = txn
+                .open_table(super::tables::COMPLETED)?
+                .get((key, *run_start, *handle))?
+                .is_some();
+            if done {
+                return Ok(Err(OpError::AlreadyCompleted {
+                    id: key.to_owned(),
+                    handle: *handle,
+                }));
+            }
+            txn.open_table(super::tables::ATTEMPTS)?
+                .insert((key, *run_start, *handle), to_json(state).as_slice())?;
         }
         Op::SetManualClock { ms } => {
             let mut table = txn.open_table(super::tables::HOST_STATE)?;

@@ -307,10 +307,19 @@ pub(super) fn append(txn: &WriteTransaction, op: &Op) -> Outcome {
             }
         }
     }
-    for handle in newly_completed {
-        completed.insert((key, record.run_start, handle), ())?;
+    for handle in &newly_completed {
+        completed.insert((key, record.run_start, *handle), ())?;
     }
     drop(completed);
+    // An activity's retry state and heartbeat go with its end.
+    if !newly_completed.is_empty() {
+        let mut attempts = txn.open_table(super::tables::ATTEMPTS)?;
+        let mut beats = txn.open_table(super::tables::HEARTBEATS)?;
+        for handle in &newly_completed {
+            attempts.remove((key, record.run_start, *handle))?;
+            beats.remove((key, record.resets, *handle))?;
+        }
+    }
     for (index, kind) in (first..).zip(events) {
         let event = Event {
             index,
@@ -437,8 +446,9 @@ pub(super) fn owe(
     Ok(())
 }
 
-/// Drops the completion rows of a run that closed: nothing more is
-/// recorded in it.
+/// Drops the completion rows of a run that closed (nothing more is
+/// recorded in it), was reset or continued as new, with its activities'
+/// retry states and heartbeats: what runs next starts from its history.
 pub(super) fn forget_completions(
     txn: &WriteTransaction,
     key: &str,
@@ -448,6 +458,12 @@ pub(super) fn forget_completions(
     completed.retain_in((key, run_start, 0)..=(key, run_start, u64::MAX), |_, _| {
         false
     })?;
+    txn.open_table(super::tables::ATTEMPTS)?
+        .retain_in((key, run_start, 0)..=(key, run_start, u64::MAX), |_, _| {
+            false
+        })?;
+    txn.open_table(super::tables::HEARTBEATS)?
+        .retain_in((key, 0, 0)..=(key, u32::MAX, u64::MAX), |_, _| false)?;
     Ok(())
 }
 

@@ -40,12 +40,24 @@ pub enum Op {
         bytes: Vec<u8>,
     },
     /// Keeps an activity's latest heartbeat details (by `seq`, the highest wins).
+    /// Keeps an attempt's heartbeat details (the latest by `seq`), if the
+    /// activity's run is still the execution's open run.
     Heartbeat {
         id: ExecutionId,
+        run_start: u64,
         epoch: u32,
         handle: u64,
         seq: u64,
         details: Option<Payload>,
+    },
+    /// An attempt failed and another follows: its state, beside the history.
+    /// Refused like an append once the run closed, moved on or was reset,
+    /// or the handle has its completion.
+    AttemptFailed {
+        id: ExecutionId,
+        run_start: u64,
+        handle: u64,
+        state: crate::model::AttemptState,
     },
     /// Makes `module` the type's current version, numbering it as the next
     /// version unless it already is one.
@@ -315,6 +327,7 @@ impl Store {
             txn.open_table(TIMERS)?;
             txn.open_table(TYPE_VERSIONS)?;
             txn.open_table(tables::HEARTBEATS)?;
+            txn.open_table(tables::ATTEMPTS)?;
             txn.open_table(tables::COMPLETED)?;
             txn.open_table(tables::START_REQUESTS)?;
             txn.open_table(tables::OWED_POLICIES)?;
@@ -417,6 +430,25 @@ impl Store {
             let table = txn.open_table(WORKFLOW_TYPES)?;
             let found = table.get(name.as_str())?.map(|g| g.value().to_owned());
             found.map(|h| parse_hash(&h)).transpose()
+        })
+    }
+
+    /// The retry states of the activities of the run of `id` that starts at
+    /// `run_start`, by handle.
+    pub fn attempts(
+        &self,
+        id: &ExecutionId,
+        run_start: u64,
+    ) -> Result<Vec<(u64, crate::model::AttemptState)>, StoreError> {
+        self.reading(|txn| {
+            let table = txn.open_table(tables::ATTEMPTS)?;
+            let key = id.as_str();
+            let mut out = Vec::new();
+            for entry in table.range((key, run_start, 0)..=(key, run_start, u64::MAX))? {
+                let (k, v) = entry?;
+                out.push((k.value().2, from_json("attempt state", v.value())?));
+            }
+            Ok(out)
         })
     }
 
@@ -665,7 +697,7 @@ fn parse_hash(s: &str) -> Result<ModuleHash, StoreError> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 /// See [`Store::attempt_context`].
 #[derive(Debug, Default)]

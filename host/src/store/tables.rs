@@ -15,6 +15,12 @@ pub const TYPE_VERSIONS: TableDefinition<(&str, u32), &[u8]> =
     TableDefinition::new("type_versions");
 /// Last heartbeat details by (execution id, epoch, handle): JSON `{seq, details}`.
 pub const HEARTBEATS: TableDefinition<(&str, u32, u64), &[u8]> = TableDefinition::new("heartbeats");
+/// The retry state of activities whose attempts failed, by (execution id,
+/// index of the run's `execution_started`, handle): JSON `AttemptState`.
+/// Kept beside the history (a failed attempt is not an event), written in
+/// the transaction that decides the retry, removed with the activity's end
+/// and at the run's close.
+pub const ATTEMPTS: TableDefinition<(&str, u64, u64), &[u8]> = TableDefinition::new("attempts");
 /// Activity name -> module hash serving it.
 pub const ACTIVITIES: TableDefinition<&str, &str> = TableDefinition::new("activities");
 /// `ExecutionRecord` JSON by execution id.

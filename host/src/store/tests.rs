@@ -37,7 +37,8 @@ fn started() -> EventKind {
     }
 }
 
-fn create(id: &str) -> Op {
+/// Creates execution `id` (run 1, at index 0, running).
+pub(crate) fn create(id: &str) -> Op {
     Op::CreateExecution {
         record: Box::new(record(id)),
         started: started(),

@@ -114,6 +114,19 @@ pub struct PendingActivity {
     #[schema(value_type = Option<Object>)]
     #[serde(default)]
     pub heartbeat_details: Option<serde_json::Value>,
+    /// The last failed attempt's failure, when another attempt is due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failure: Option<Failure>,
+    /// When the next attempt is due (ms since the Unix epoch, host time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at_ms: Option<u64>,
+    /// What ran the last failed attempt (`module:<sha-256>`, `queue:<name>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_served_by: Option<String>,
+    /// No deployed component serves its name and it names no task queue:
+    /// each attempt fails `activity-not-found` until one is deployed.
+    #[serde(default)]
+    pub unserved: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -162,11 +175,15 @@ impl From<ExecutionView> for ExecutionDetail {
             pending_activities: v
                 .pending_activities
                 .into_iter()
-                .map(|(t, details)| PendingActivity {
-                    handle: t.handle,
-                    name: t.name,
-                    attempt: t.attempt,
-                    heartbeat_details: details.map(|d| d.to_json()),
+                .map(|p| PendingActivity {
+                    handle: p.task.handle,
+                    name: p.task.name,
+                    attempt: p.task.attempt,
+                    heartbeat_details: p.heartbeat.map(|d| d.to_json()),
+                    next_attempt_at_ms: p.last_attempt.as_ref().map(|s| s.retry_at_ms),
+                    last_served_by: p.last_attempt.as_ref().and_then(|s| s.served_by.clone()),
+                    last_failure: p.last_attempt.map(|s| s.failure),
+                    unserved: p.unserved,
                 })
                 .collect(),
             pending_timers: v

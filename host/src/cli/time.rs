@@ -1,0 +1,60 @@
+//! Times and durations as people read and write them: dates in the
+//! user's time zone, durations like `90s`, `2h`, `30d`.
+
+use anyhow::{anyhow, Result};
+
+/// `ms` (since the Unix epoch) as a date and time in the local time zone,
+/// to the second: `2026-11-30 07:40:12 UTC`.
+pub fn when(ms: u64) -> String {
+    let Ok(ts) = jiff::Timestamp::from_millisecond(i64::try_from(ms).unwrap_or(i64::MAX)) else {
+        return format!("{ms} ms since the Unix epoch");
+    };
+    ts.to_zoned(jiff::tz::TimeZone::system())
+        .strftime("%Y-%m-%d %H:%M:%S %Z")
+        .to_string()
+}
+
+/// A duration in milliseconds: a number of milliseconds, or a duration
+/// such as `500ms`, `90s`, `1m`, `2h`, `30d`, `1h30m` (days are 24 hours).
+pub fn duration_ms(text: &str) -> Result<u64> {
+    let text = text.trim();
+    if let Ok(ms) = text.parse::<u64>() {
+        return Ok(ms);
+    }
+    let bad = || {
+        anyhow!(
+            "{text:?} is not a duration: give milliseconds (`90000`) or a duration such as \
+             `500ms`, `90s`, `1m`, `2h`, `30d`, `1h30m`"
+        )
+    };
+    let span: jiff::Span = text.parse().map_err(|_| bad())?;
+    let total = span
+        .total(jiff::SpanTotal::from(jiff::Unit::Millisecond).days_are_24_hours())
+        .map_err(|_| bad())?;
+    if total < 0.0 || !total.is_finite() {
+        return Err(anyhow!("{text:?}: a duration cannot be negative"));
+    }
+    Ok(total.round() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(duration_ms("1500").unwrap(), 1_500);
+        assert_eq!(duration_ms("1m").unwrap(), 60_000);
+        assert_eq!(duration_ms("2h").unwrap(), 7_200_000);
+        assert_eq!(duration_ms("30d").unwrap(), 2_592_000_000);
+        assert_eq!(duration_ms("1h30m").unwrap(), 5_400_000);
+        assert_eq!(duration_ms("250ms").unwrap(), 250);
+        assert!(duration_ms("soon").unwrap_err().to_string().contains("2h"));
+        assert!(duration_ms("-5s").is_err());
+    }
+
+    #[test]
+    fn times_read_as_dates() {
+        assert!(when(0).starts_with("1970-01-01") || when(0).starts_with("1969-12-31"));
+    }
+}
