@@ -164,3 +164,31 @@ fn a_module_built_against_a_newer_contract_is_refused_by_name() {
     );
     assert_eq!(host.get("/v1/modules")["modules"], json!([]));
 }
+
+/// Issue 16: an unknown field in a request body was ignored (`{"inptu": 1}`
+/// started an execution with input `null`). Now it is refused with the
+/// field named, and nothing is started.
+#[test]
+fn unknown_fields_in_a_request_body_are_refused_by_name() {
+    let host = Host::start();
+    host.deploy_examples();
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"workflow_type": "hello", "id": "typo", "inptu": {"name": "x"}})),
+    );
+    assert_eq!(status, 400, "{v}");
+    let message = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("unknown field `inptu`") && message.contains("`input`"),
+        "{v}"
+    );
+    let (status, _) = host.call("GET", "/v1/executions/typo", None);
+    assert_eq!(status, 404, "nothing started");
+    let (status, v) = host.call(
+        "POST",
+        "/v1/clock/advance",
+        Some(json!({"milliseconds": 5})),
+    );
+    assert_eq!(status, 400, "{v}");
+}

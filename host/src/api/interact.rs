@@ -25,12 +25,14 @@ fn receipt(r: SignalReceipt) -> (StatusCode, Json<SignalResponse>) {
             id: r.id.to_string(),
             event_index: r.event_index,
             started: r.started,
+            warning: r.warning,
         }),
     )
 }
 
 /// Send a signal: recorded in the history when this returns, delivered in
-/// order. A name the workflow does not declare is recorded and answered 404.
+/// order. A name the workflow does not declare is recorded all the same
+/// (kept until the code receives it) and the answer carries a `warning`.
 #[utoipa::path(
     post, path = "/v1/executions/{id}/signals", tag = "interact",
     params(("id" = String, Path, description = "execution id")),

@@ -50,6 +50,9 @@ pub async fn signal(
         r.id,
         if r.started { " (started it)" } else { "" }
     );
+    if let Some(w) = &r.warning {
+        eprintln!("warning: {w}");
+    }
     Ok(0)
 }
 

@@ -27,6 +27,8 @@ pub struct SignalReceipt {
     pub event_index: u64,
     /// Whether signal-with-start started the execution.
     pub started: bool,
+    /// Said when the workflow does not declare the signal's name.
+    pub warning: Option<String>,
 }
 
 /// Where an update stands.
@@ -92,16 +94,20 @@ impl Engine {
         }
         let event_index = self.append_signal(&record.id, name, input).await?;
         let meta = self.meta_of(&record)?;
-        if !meta.signals.iter().any(|s| s == name) {
-            return Err(EngineError::UnknownName(format!(
-                "{}; the signal was recorded (event {event_index}), so nothing is lost",
+        // Recorded either way, so answered as recorded: a signal the code
+        // does not declare (yet) waits until a receive or a handler of its
+        // name takes it, as Temporal buffers it.
+        let warning = (!meta.signals.iter().any(|s| s == name)).then(|| {
+            format!(
+                "{}; it is kept in the history until the code receives a signal of that name",
                 Self::unknown(&record, "signal", name, &meta.signals)
-            )));
-        }
+            )
+        });
         Ok(SignalReceipt {
             id: record.id,
             event_index,
             started: false,
+            warning,
         })
     }
 

@@ -535,7 +535,7 @@ pub struct Failure {
     pub kind: String,
     pub message: String,
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub details: Option<serde_json::Value>,
     #[serde(default)]
     pub non_retryable: bool,

@@ -10,6 +10,7 @@ pub struct ClockInfo {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AdvanceRequest {
     pub ms: u64,
 }

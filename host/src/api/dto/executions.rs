@@ -10,12 +10,13 @@ use crate::model::{
 };
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StartRequest {
     pub workflow_type: String,
     /// Chosen id; generated (`wf_<ulid>`) when absent.
     pub id: Option<String>,
     /// Any JSON; handed to the workflow's `run`.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Value)]
     #[serde(default)]
     pub input: serde_json::Value,
     /// Makes a retried start safe: an id that is running with the same
@@ -45,6 +46,7 @@ pub struct StartResponse {
 }
 
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ReasonRequest {
     #[serde(default)]
     pub reason: Option<String>,
@@ -111,7 +113,7 @@ pub struct PendingActivity {
     /// The attempt running or due next.
     pub attempt: u32,
     /// The last heartbeat's details, if it sent any.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     #[serde(default)]
     pub heartbeat_details: Option<serde_json::Value>,
     /// The last failed attempt's failure, when another attempt is due.
@@ -142,9 +144,9 @@ pub struct ExecutionDetail {
     /// The version of its workflow type it runs (see `module`).
     #[serde(default)]
     pub version: Option<u32>,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Value)]
     pub input: serde_json::Value,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub output: Option<serde_json::Value>,
     pub failure: Option<Failure>,
     pub stall_reason: Option<String>,
@@ -223,7 +225,7 @@ pub struct ResultQuery {
 pub struct ExecutionResult {
     pub id: String,
     pub status: ExecutionStatus,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub output: Option<serde_json::Value>,
     pub failure: Option<Failure>,
     pub stall_reason: Option<String>,
@@ -242,6 +244,7 @@ impl From<&ExecutionRecord> for ExecutionResult {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ResetRequest {
     /// Keep events `0..=to_event`; discard the rest.
     pub to_event: u64,

@@ -6,25 +6,27 @@ use utoipa::{IntoParams, ToSchema};
 use crate::model::Failure;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SignalRequest {
     pub name: String,
     /// Any JSON (default null).
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Value)]
     pub input: serde_json::Value,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SignalWithStartRequest {
     pub workflow_type: String,
     /// The execution to signal, started with `input` if it does not exist.
     pub id: String,
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Value)]
     pub input: serde_json::Value,
     pub signal: String,
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Value)]
     pub signal_input: serde_json::Value,
 }
 
@@ -36,27 +38,33 @@ pub struct SignalResponse {
     /// Whether signal-with-start started the execution.
     #[serde(default)]
     pub started: bool,
+    /// Set when the workflow does not declare the signal's name: it is
+    /// recorded all the same and kept until the code receives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct QueryRequest {
     pub name: String,
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Value)]
     pub input: serde_json::Value,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct QueryResponse {
-    #[schema(value_type = Object)]
+    #[schema(value_type = Value)]
     pub output: serde_json::Value,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateRequestBody {
     pub name: String,
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Value)]
     pub input: serde_json::Value,
     /// Makes a retried call safe: an update id is applied once.
     #[serde(default)]
@@ -78,7 +86,7 @@ pub struct UpdateResponse {
     pub update_id: String,
     /// `accepted` (recorded, handler still running) or `completed`.
     pub status: String,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub output: Option<serde_json::Value>,
     /// The handler's typed error, when it returned one.
     pub failure: Option<Failure>,

@@ -19,12 +19,12 @@ pub struct TaskInfo {
     pub execution_id: String,
     pub activity_handle: u64,
     pub name: String,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Value)]
     pub input: serde_json::Value,
     pub attempt: u32,
     pub idempotency_key: String,
     /// The last heartbeat of an earlier attempt: where to resume.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub heartbeat_details: Option<serde_json::Value>,
     pub heartbeat_timeout_ms: Option<u64>,
     pub start_to_close_timeout_ms: u64,
@@ -48,9 +48,10 @@ impl From<crate::engine::WorkerTask> for TaskInfo {
 }
 
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct HeartbeatRequest {
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub details: Option<serde_json::Value>,
 }
 
@@ -61,13 +62,15 @@ pub struct HeartbeatResponse {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CompleteRequest {
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Value)]
     pub output: serde_json::Value,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct FailRequest {
     pub failure: Failure,
 }

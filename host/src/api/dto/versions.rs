@@ -56,6 +56,7 @@ pub struct VersionList {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SetCurrentRequest {
     pub version: VersionRef,
 }
@@ -68,6 +69,7 @@ pub struct CurrentVersion {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpgradeRequest {
     /// The version to move executions to.
     pub to: VersionRef,
