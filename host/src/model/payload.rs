@@ -40,6 +40,18 @@ impl Payload {
     }
 
     /// Short digest used when describing a command in a divergence report.
+    /// The payload's JSON for a person, cut to about `max` characters; a
+    /// cut one says how long it is and its digest (two that print alike may
+    /// still differ past the cut).
+    pub fn preview(&self, max: usize) -> String {
+        let text = self.to_json().to_string();
+        if text.chars().count() <= max {
+            return text;
+        }
+        let cut: String = text.chars().take(max).collect();
+        format!("{cut}… ({} bytes, sha-256 {})", self.0.len(), self.digest())
+    }
+
     pub fn digest(&self) -> String {
         use sha2::Digest;
         hex::encode(&sha2::Sha256::digest(&self.0)[..6])

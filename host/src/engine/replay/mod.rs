@@ -88,15 +88,14 @@ pub enum Command {
     },
 }
 
+/// How much of a payload a divergence report shows (characters of JSON).
+const PREVIEW: usize = 200;
+
 impl Command {
     fn describe(&self) -> String {
         match self {
             Self::Activity { name, input, .. } => {
-                format!(
-                    "schedule activity {name} (input {} bytes, sha-256 {})",
-                    input.len(),
-                    input.digest()
-                )
+                format!("schedule activity {name}({})", input.preview(PREVIEW))
             }
             Self::Timer { duration_ms } => format!("start a timer of {duration_ms} ms"),
             Self::Patch { id } => format!("take the new path of patch `{id}`"),
@@ -104,17 +103,30 @@ impl Command {
             Self::PollSignal { name } => format!("find no signal {name} waiting"),
             Self::CompleteUpdate { update_id, .. } => format!("complete update {update_id}"),
             Self::StartChild {
-                workflow_type, id, ..
-            } => format!("start child {workflow_type} {id}"),
+                workflow_type,
+                id,
+                input,
+                ..
+            } => format!(
+                "start child {workflow_type} {id}({})",
+                input.preview(PREVIEW)
+            ),
             Self::Cancel { target } => format!("cancel #{target}"),
             Self::External {
                 target,
                 name,
+                input,
                 cancel,
                 ..
             } => match cancel {
-                true => format!("ask execution {target} to cancel"),
-                false => format!("signal {name} to execution {target}"),
+                true => format!(
+                    "ask execution {target} to cancel ({})",
+                    input.preview(PREVIEW)
+                ),
+                false => format!(
+                    "signal {name}({}) to execution {target}",
+                    input.preview(PREVIEW)
+                ),
             },
         }
     }
@@ -181,12 +193,33 @@ impl Command {
 fn describe_recorded(kind: &EventKind) -> String {
     match kind {
         EventKind::ActivityScheduled { name, input, .. } => {
-            format!(
-                "schedule activity {name} (input {} bytes, sha-256 {})",
-                input.len(),
-                input.digest()
-            )
+            format!("schedule activity {name}({})", input.preview(PREVIEW))
         }
+        EventKind::ChildStarted {
+            workflow_type,
+            child_id,
+            input,
+            ..
+        } => format!(
+            "start child {workflow_type} {child_id}({})",
+            input.preview(PREVIEW)
+        ),
+        EventKind::ExternalSent {
+            target,
+            name,
+            input,
+            cancel,
+            ..
+        } => match cancel {
+            true => format!(
+                "ask execution {target} to cancel ({})",
+                input.preview(PREVIEW)
+            ),
+            false => format!(
+                "signal {name}({}) to execution {target}",
+                input.preview(PREVIEW)
+            ),
+        },
         EventKind::TimerStarted { duration_ms, .. } => format!("start a timer of {duration_ms} ms"),
         EventKind::PatchMarker { patch_id, .. } => {
             format!("take the new path of patch `{patch_id}`")
