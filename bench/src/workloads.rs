@@ -127,11 +127,7 @@ pub fn recovery(n: usize, threads: usize) {
     let t0 = Instant::now();
     host.kill_and_restart();
     host.advance(61_000);
-    let running_now = |h: &Host| {
-        h.get("/v1/executions?status=running")["executions"]
-            .as_array()
-            .map_or(0, Vec::len)
-    };
+    let running_now = |h: &Host| h.list_all("status=running").len();
     let running = running_now(&host);
     while running_now(&host) > 0 {
         assert!(

@@ -18,6 +18,9 @@ fn main() {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = weft::cli::Cli::parse();
+    if cli.is_client() {
+        quiet_on_closed_pipe();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -39,4 +42,17 @@ fn main() {
     // committed step is already durable.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     std::process::exit(code);
+}
+
+/// `weft list | head` ends the client when `head` closes the pipe, quietly
+/// (Rust ignores SIGPIPE, so each print would fail and panic instead). The
+/// host itself keeps ignoring it; sockets never raise it here (they write
+/// with MSG_NOSIGNAL).
+fn quiet_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any other
+    // thread runs; no handler is installed.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }

@@ -1,6 +1,6 @@
 //! The main path: deploy, start, wait, inspect; timers skipped with the manual clock.
 
-use weft_e2e::serde_json::json;
+use weft_e2e::serde_json::{self as serde_json, json, Value};
 use weft_e2e::Host;
 
 #[test]
@@ -362,4 +362,102 @@ fn the_readmes_curl_examples_work_as_written() {
         );
     }
     assert!(last.contains("HELLO, WORLD!"), "{last}");
+}
+
+/// Issue 16, the CLI an operator types: a server address without a scheme,
+/// a list that pages (the API's `limit` was ignored) and filters by time,
+/// a pipe closed by `head`, JSON out of `start`, `result` and `list`, input
+/// from a file, durations for the clock, and every status by name.
+#[test]
+fn the_cli_reads_and_writes_as_an_operator_expects() {
+    let host = Host::start();
+    host.deploy_examples();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input.json");
+    std::fs::write(&input, r#"{"name": "file"}"#).unwrap();
+    let out = host.cli_ok(&[
+        "start",
+        "hello",
+        "--id",
+        "from-file",
+        "--input-file",
+        &input.to_string_lossy(),
+        "--wait",
+        "--json",
+    ]);
+    let r: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(r["output"], "HELLO, FILE!", "{out}");
+    let out = host.cli_ok(&["result", "from-file", "--json"]);
+    let r: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (r["id"].as_str(), r["status"].as_str()),
+        (Some("from-file"), Some("completed"))
+    );
+    let started = host.cli_ok(&["start", "hello", "--input", r#"{"name":"j"}"#, "--json"]);
+    let s: Value = serde_json::from_str(started.trim()).unwrap();
+    assert_eq!(s["run"], 1, "{started}");
+
+    for n in 0..6 {
+        host.start_execution("hello", json!({"name": format!("p{n}")}));
+    }
+    // The API pages: `limit` and `next_cursor`, newest first.
+    let first = host.get("/v1/executions?limit=5");
+    assert_eq!(first["executions"].as_array().unwrap().len(), 5, "{first}");
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_owned();
+    let second = host.get(&format!("/v1/executions?limit=5&cursor={cursor}"));
+    assert_eq!(
+        second["executions"].as_array().unwrap().len(),
+        3,
+        "{second}"
+    );
+    assert!(second["next_cursor"].is_null(), "{second}");
+    assert_eq!(host.list_all("").len(), 8);
+    let (status, v) = host.call("GET", "/v1/executions?limit=5&colour=red", None);
+    assert_eq!(status, 400, "an unknown parameter is refused: {v}");
+
+    // The CLI: a page and a hint, or every page; a time filter.
+    let out = host.cli(&["list", "--limit", "3"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 4, "a header and three rows: {text}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--cursor"));
+    let text = host.cli_ok(&["list", "--all", "--limit", "3"]);
+    assert_eq!(text.lines().count(), 9, "{text}");
+    let text = host.cli_ok(&["list", "--started-after", "1h", "--status", "completed"]);
+    assert!(text.contains("from-file"), "{text}");
+    let text = host.cli_ok(&["list", "--started-before", "1h"]);
+    assert_eq!(text.lines().count(), 1, "only the header: {text}");
+    let out = host.cli(&["list", "--status", "done"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("terminated") && err.contains("cancelled"),
+        "{err}"
+    );
+
+    // `--server` without a scheme, and a pipe that `head` closes while the
+    // CLI still writes (a history far over the pipe's buffer).
+    let big = host.start_execution("hello", json!({"name": "x".repeat(200_000)}));
+    let bare = host.url.trim_start_matches("http://").to_owned();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' --server {bare} history {big} --json | head -c 10",
+            weft_e2e::weft_bin().display()
+        ))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !err.contains("panicked"), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with('{'));
+    let text = host.cli_ok(&["--server", &bare, "list", "--limit", "1"]);
+    assert!(text.trim_start().starts_with("ID"), "{text}");
+
+    // Durations for the clock.
+    let before = host.get("/v1/clock")["now_ms"].as_u64().unwrap();
+    host.cli_ok(&["clock", "advance", "1m"]);
+    host.cli_ok(&["clock", "advance", "2h"]);
+    let after = host.get("/v1/clock")["now_ms"].as_u64().unwrap();
+    assert_eq!(after - before, 60_000 + 7_200_000);
 }

@@ -466,6 +466,24 @@ impl Host {
         self.get(&format!("/v1/executions/{id}/result"))
     }
 
+    /// Every execution `GET /v1/executions?QUERY` lists, page after page.
+    pub fn list_all(&self, query: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = format!("/v1/executions?limit=1000&{query}");
+            if let Some(c) = &cursor {
+                path.push_str(&format!("&cursor={c}"));
+            }
+            let page = self.get(&path);
+            out.extend(page["executions"].as_array().cloned().unwrap_or_default());
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return out,
+            }
+        }
+    }
+
     pub fn describe(&self, id: &str) -> Value {
         self.get(&format!("/v1/executions/{id}"))
     }

@@ -85,9 +85,8 @@ const COMPLETIONS: &[&str] = &[
 
 pub fn check(run: &mut Run) -> Found {
     let mut v = std::mem::take(&mut run.violations);
-    let list = run.host.get("/v1/executions");
     let mut recorded: BTreeMap<String, Recorded> = BTreeMap::new();
-    for x in list["executions"].as_array().cloned().unwrap_or_default() {
+    for x in run.host.list_all("") {
         let id = x["id"].as_str().unwrap_or_default().to_owned();
         let d = run.host.describe(&id);
         let runs = d["run"].as_u64().unwrap_or(1);

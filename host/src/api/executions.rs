@@ -16,6 +16,8 @@ use crate::engine::{Engine, StartOptions};
 use crate::model::{ExecutionStatus, HistoryExport, Payload};
 
 const MAX_RESULT_WAIT_MS: u64 = 300_000;
+/// Executions per page when the list names no `limit`.
+const DEFAULT_PAGE: usize = 100;
 
 /// Start an execution on the workflow type's current module. A repeated
 /// `request_id` answers with the run the first request started.
@@ -114,12 +116,20 @@ pub async fn list(
         .map(str::parse::<ExecutionStatus>)
         .transpose()
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let executions = engine
-        .list(status, q.workflow_type.as_deref())?
-        .iter()
-        .map(ExecutionSummary::from)
-        .collect();
-    Ok(Json(ExecutionList { executions }))
+    let page = engine.list_page(&crate::engine::ListFilter {
+        status,
+        workflow_type: q.workflow_type,
+        started_after_ms: q.started_after_ms,
+        started_before_ms: q.started_before_ms,
+        closed_after_ms: q.closed_after_ms,
+        closed_before_ms: q.closed_before_ms,
+        limit: q.limit.unwrap_or(DEFAULT_PAGE),
+        cursor: q.cursor,
+    })?;
+    Ok(Json(ExecutionList {
+        executions: page.records.iter().map(ExecutionSummary::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
 #[utoipa::path(

@@ -18,8 +18,13 @@ impl Client {
                 headers.insert(reqwest::header::AUTHORIZATION, v);
             }
         }
+        // `localhost:7811` means the host there, over HTTP.
+        let base = match server.contains("://") {
+            true => server.trim_end_matches('/').to_owned(),
+            false => format!("http://{}", server.trim_end_matches('/')),
+        };
         Self {
-            base: server.trim_end_matches('/').to_owned(),
+            base,
             http: reqwest::Client::builder()
                 .default_headers(headers)
                 .build()

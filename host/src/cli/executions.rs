@@ -19,6 +19,20 @@ pub struct StartArgs {
     pub request_id: Option<String>,
     pub id_reuse_policy: IdReusePolicy,
     pub wait: bool,
+    pub json: bool,
+}
+
+pub struct ListArgs {
+    pub status: Option<String>,
+    pub workflow_type: Option<String>,
+    pub started_after: Option<String>,
+    pub started_before: Option<String>,
+    pub closed_after: Option<String>,
+    pub closed_before: Option<String>,
+    pub limit: usize,
+    pub cursor: Option<String>,
+    pub all: bool,
+    pub json: bool,
 }
 
 pub async fn start(client: &Client, args: StartArgs) -> Result<i32> {
@@ -29,6 +43,7 @@ pub async fn start(client: &Client, args: StartArgs) -> Result<i32> {
         request_id,
         id_reuse_policy,
         wait,
+        json,
     } = args;
     let input = parse_json("--input", input)?;
     let req = StartRequest {
@@ -42,11 +57,17 @@ pub async fn start(client: &Client, args: StartArgs) -> Result<i32> {
         wait_ms: None,
     };
     let started: StartResponse = client.post_json("/v1/executions", &req).await?;
-    println!("{}", started.id);
+    if json && !wait {
+        println!("{}", serde_json::to_string(&started)?);
+        return Ok(0);
+    }
+    if !json {
+        println!("{}", started.id);
+    }
     if !wait {
         return Ok(0);
     }
-    result(client, &started.id, true).await
+    result(client, &started.id, true, json).await
 }
 
 /// A JSON flag's value (null when absent), with an error that shows an example.
@@ -71,13 +92,23 @@ pub async fn end(client: &Client, id: &str, action: &str, reason: Option<String>
         .await
 }
 
-pub async fn result(client: &Client, id: &str, wait: bool) -> Result<i32> {
+pub async fn result(client: &Client, id: &str, wait: bool, json: bool) -> Result<i32> {
     let path = format!(
         "/v1/executions/{}/result?wait={wait}&timeout_ms=30000",
         enc(id)
     );
     loop {
         let r: ExecutionResult = client.get(&path).await?;
+        if json {
+            let code = match r.status {
+                ExecutionStatus::Running if wait => continue,
+                ExecutionStatus::Running => EXIT_RUNNING,
+                ExecutionStatus::Completed => 0,
+                _ => 1,
+            };
+            println!("{}", serde_json::to_string(&r)?);
+            return Ok(code);
+        }
         if let Some(code) = settled(id, r, wait) {
             return Ok(code);
         }
@@ -211,36 +242,69 @@ pub async fn describe(client: &Client, id: &str, json: bool) -> Result<i32> {
     Ok(0)
 }
 
-pub async fn list(
-    client: &Client,
-    status: Option<String>,
-    workflow_type: Option<String>,
-) -> Result<i32> {
+pub async fn list(client: &Client, args: ListArgs) -> Result<i32> {
     let mut query = Vec::new();
-    if let Some(s) = status {
-        query.push(format!("status={}", enc(&s)));
+    if let Some(s) = &args.status {
+        query.push(format!("status={}", enc(s)));
     }
-    if let Some(t) = workflow_type {
-        query.push(format!("workflow_type={}", enc(&t)));
+    if let Some(t) = &args.workflow_type {
+        query.push(format!("workflow_type={}", enc(t)));
     }
-    let path = if query.is_empty() {
-        "/v1/executions".to_owned()
-    } else {
-        format!("/v1/executions?{}", query.join("&"))
+    let times = [
+        ("started_after_ms", &args.started_after),
+        ("started_before_ms", &args.started_before),
+        ("closed_after_ms", &args.closed_after),
+        ("closed_before_ms", &args.closed_before),
+    ];
+    if times.iter().any(|(_, t)| t.is_some()) {
+        // "2h" means two hours before the host's time (a manual clock's too).
+        let clock: crate::api::dto::ClockInfo = client.get("/v1/clock").await?;
+        for (key, text) in times {
+            if let Some(text) = text {
+                let ms = super::time::instant_ms(text, clock.now_ms)?;
+                query.push(format!("{key}={ms}"));
+            }
+        }
+    }
+    query.push(format!("limit={}", args.limit));
+    let mut cursor = args.cursor.clone();
+    let mut all = Vec::new();
+    let next = loop {
+        let mut path = format!("/v1/executions?{}", query.join("&"));
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={}", enc(c)));
+        }
+        let page: ExecutionList = client.get(&path).await?;
+        all.extend(page.executions);
+        match (page.next_cursor, args.all) {
+            (Some(c), true) => cursor = Some(c),
+            (next, _) => break next,
+        }
     };
-    let list: ExecutionList = client.get(&path).await?;
-    println!(
-        "{:<40} {:<20} {:<10} {:>15}",
-        "ID", "TYPE", "STATUS", "CREATED (ms)"
-    );
-    for e in list.executions {
-        println!(
-            "{:<40} {:<20} {:<10} {:>15}",
-            e.id,
-            e.workflow_type,
-            e.status.as_str(),
-            e.created_at_ms
-        );
+    if args.json {
+        let list = ExecutionList {
+            executions: all,
+            next_cursor: next,
+        };
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(0);
+    }
+    let mut table = comfy_table::Table::new();
+    table
+        .load_preset(comfy_table::presets::NOTHING)
+        .set_header(["ID", "TYPE", "STATUS", "STARTED", "CLOSED"]);
+    for e in &all {
+        table.add_row([
+            e.id.clone(),
+            e.workflow_type.clone(),
+            e.status.as_str().to_owned(),
+            when(e.created_at_ms),
+            e.closed_at_ms.map(when).unwrap_or_default(),
+        ]);
+    }
+    println!("{table}");
+    if let Some(c) = next {
+        eprintln!("more: `weft list --cursor {c}` (same filters) for the next page, or --all");
     }
     Ok(0)
 }

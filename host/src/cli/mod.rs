@@ -46,6 +46,7 @@ pub struct Cli {
 enum Command {
     /// Run the host on a data directory.
     Server {
+        /// Where the store lives (created if missing).
         #[arg(long, default_value = "./weft-data")]
         data: PathBuf,
         #[command(flatten)]
@@ -58,6 +59,7 @@ enum Command {
     },
     /// Upload a workflow or activity component.
     Deploy {
+        /// The component (`.wasm`) to upload.
         file: PathBuf,
         /// Workflow type name (default: the `name` in the weft.toml of the
         /// project the file was built in, else the file's stem).
@@ -82,6 +84,7 @@ enum Command {
     /// Create a workflow or activity project that builds and deploys as it
     /// stands (its SDK and the WIT package are written into it).
     New {
+        /// The project's name (lowercase letters, digits and `-`).
         name: String,
         #[arg(long, value_enum)]
         lang: project::Lang,
@@ -102,18 +105,21 @@ enum Command {
     },
     /// Show a module: its kind, what it serves, the doors opened for it.
     DescribeModule {
+        /// The module's sha-256 (or a prefix of 8+ digits).
         hash: String,
+        /// Print the JSON the API answers.
         #[arg(long)]
         json: bool,
     },
     /// Start an execution.
     Start {
+        /// The workflow type to run (see `weft types`).
         workflow_type: String,
+        /// The execution's id (default: a generated `wf_<ulid>`).
         #[arg(long)]
         id: Option<String>,
-        /// JSON input.
-        #[arg(long, allow_hyphen_values = true)]
-        input: Option<String>,
+        #[command(flatten)]
+        input: InputArgs,
         /// Makes a retried start safe: a start with a request id seen in the
         /// last 24 hours prints the execution that request started (running
         /// or closed) instead of starting another.
@@ -125,62 +131,110 @@ enum Command {
         /// Wait for the result and print it.
         #[arg(long)]
         wait: bool,
+        /// Print JSON: `{"id", "run"}`, and with `--wait` the result.
+        #[arg(long)]
+        json: bool,
     },
     /// Ask an execution to cancel: it sees a cancellation at its next wait
     /// and may clean up before it ends as cancelled.
     Cancel {
+        /// The execution's id.
         id: String,
+        /// Why, kept in its history.
         #[arg(long)]
         reason: Option<String>,
     },
     /// End an execution at once; no workflow code runs.
     Terminate {
+        /// The execution's id.
         id: String,
+        /// Why, kept in its history.
         #[arg(long)]
         reason: Option<String>,
     },
-    /// Print an execution's result.
+    /// Print an execution's result (exit 1 if it failed, was cancelled or
+    /// terminated, or stalled; 3 if it is still running).
     Result {
+        /// The execution's id.
         id: String,
+        /// Wait until it settles.
         #[arg(long)]
         wait: bool,
-    },
-    /// Show an execution.
-    Describe {
-        id: String,
+        /// Print the result as JSON (`{"id", "status", "output", "failure", "stall_reason"}`).
         #[arg(long)]
         json: bool,
     },
-    /// List executions.
-    List {
+    /// Show an execution.
+    Describe {
+        /// The execution's id.
+        id: String,
+        /// Print the JSON the API answers.
         #[arg(long)]
+        json: bool,
+    },
+    /// List executions, newest first, a page at a time.
+    List {
+        /// Only executions with this status.
+        #[arg(long, value_parser = ["running", "stalled", "completed", "failed", "cancelled", "terminated"])]
         status: Option<String>,
+        /// Only executions of this workflow type.
         #[arg(long = "type")]
         workflow_type: Option<String>,
+        /// Started at or after: a date (`2026-11-30`, `2026-11-30T08:00`, in
+        /// your time zone, or RFC 3339) or a duration ago (`2h`, `7d`).
+        #[arg(long, value_name = "WHEN")]
+        started_after: Option<String>,
+        /// Started before (a date, or a duration ago).
+        #[arg(long, value_name = "WHEN")]
+        started_before: Option<String>,
+        /// Closed at or after (a date, or a duration ago); leaves out open executions.
+        #[arg(long, value_name = "WHEN")]
+        closed_after: Option<String>,
+        /// Closed before (a date, or a duration ago); leaves out open executions.
+        #[arg(long, value_name = "WHEN")]
+        closed_before: Option<String>,
+        /// Executions per page (1 to 1000).
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Start after this point (the cursor the previous page printed).
+        #[arg(long)]
+        cursor: Option<String>,
+        /// Every page, not only the first.
+        #[arg(long, conflicts_with = "cursor")]
+        all: bool,
+        /// Print JSON: `{"executions": [...], "next_cursor"}`.
+        #[arg(long)]
+        json: bool,
     },
     /// Print an execution's event history (`--json`: the format `weft replay` reads).
     History {
+        /// The execution's id.
         id: String,
         /// Which run (default: the current one).
         #[arg(long)]
         run: Option<u32>,
+        /// Print the `weft-history/1` JSON that `weft replay` reads.
         #[arg(long)]
         json: bool,
     },
     /// Replay an exported history against a module, offline.
     Replay {
+        /// A history exported with `weft history ID --json`.
         #[arg(long)]
         history: PathBuf,
+        /// The workflow component to replay it on.
         #[arg(long)]
         module: PathBuf,
     },
     /// Send a signal (recorded when this returns). With `--start TYPE`,
     /// start the execution ID first if it does not exist.
     Signal {
+        /// The execution's id.
         id: String,
+        /// The signal's name.
         name: String,
-        #[arg(long, allow_hyphen_values = true)]
-        input: Option<String>,
+        #[command(flatten)]
+        input: InputArgs,
         /// Signal-with-start: the workflow type to start ID as.
         #[arg(long)]
         start: Option<String>,
@@ -190,18 +244,22 @@ enum Command {
     },
     /// Ask a running or closed execution a read-only question.
     Query {
+        /// The execution's id.
         id: String,
+        /// The query's name.
         name: String,
-        #[arg(long, allow_hyphen_values = true)]
-        input: Option<String>,
+        #[command(flatten)]
+        input: InputArgs,
     },
     /// Send an update and print its result (exit 1 if it failed or was
     /// rejected, 3 if it is still running).
     Update {
+        /// The execution's id.
         id: String,
+        /// The update's name.
         name: String,
-        #[arg(long, allow_hyphen_values = true)]
-        input: Option<String>,
+        #[command(flatten)]
+        input: InputArgs,
         /// Makes a retry safe: an update id is applied once.
         #[arg(long)]
         update_id: Option<String>,
@@ -211,20 +269,26 @@ enum Command {
     },
     /// Print an update's result.
     UpdateResult {
+        /// The execution's id.
         id: String,
+        /// The update's id.
         update_id: String,
+        /// Wait until the update has finished.
         #[arg(long)]
         wait: bool,
     },
     /// Run an execution again from event N: later events are discarded (and
     /// kept in the history as such); events 0..=N must replay on the module.
     Reset {
+        /// The execution's id.
         id: String,
+        /// The last event to keep (see `weft history ID`).
         #[arg(long)]
         to_event: u64,
         /// Run on this version from now on (number or module hash).
         #[arg(long)]
         version: Option<String>,
+        /// Why, kept in the `execution_reset` event.
         #[arg(long)]
         reason: Option<String>,
         /// Drop the signals received after the point instead of recording
@@ -234,12 +298,15 @@ enum Command {
     },
     /// List a workflow type's versions and what runs on each.
     Versions {
+        /// The workflow type.
         workflow_type: String,
+        /// Print the JSON the API answers.
         #[arg(long)]
         json: bool,
     },
     /// Make a version the one new executions start on (roll forward or back).
     SetCurrent {
+        /// The workflow type.
         workflow_type: String,
         /// Version number (`2`, `v2`) or module hash.
         version: String,
@@ -247,6 +314,7 @@ enum Command {
     /// Move running and stalled executions to a version, each one only if
     /// its history replays cleanly against it (exit 1 if any did not).
     Upgrade {
+        /// The workflow type.
         workflow_type: String,
         /// Version number (`2`, `v2`) or module hash.
         #[arg(long)]
@@ -257,6 +325,7 @@ enum Command {
         /// Only these executions (comma-separated).
         #[arg(long, value_delimiter = ',')]
         ids: Option<Vec<String>>,
+        /// Print the report as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -265,6 +334,36 @@ enum Command {
         #[command(subcommand)]
         action: Option<ClockAction>,
     },
+}
+
+/// A JSON input, given inline or read from a file.
+#[derive(Debug, clap::Args)]
+struct InputArgs {
+    /// The JSON input (it may start with a dash: `--input -6`).
+    #[arg(long, allow_hyphen_values = true, conflicts_with = "input_file")]
+    input: Option<String>,
+    /// Read the JSON input from this file (`-`: standard input).
+    #[arg(long, value_name = "FILE")]
+    input_file: Option<PathBuf>,
+}
+
+impl InputArgs {
+    /// The JSON text given, if any.
+    fn text(self) -> Result<Option<String>> {
+        use anyhow::Context;
+        match self.input_file {
+            None => Ok(self.input),
+            Some(path) if path.as_os_str() == "-" => {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                    .context("cannot read the input from standard input")?;
+                Ok(Some(text))
+            }
+            Some(path) => std::fs::read_to_string(&path)
+                .with_context(|| format!("--input-file: cannot read {}", path.display()))
+                .map(Some),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -285,6 +384,13 @@ fn parse_reuse(s: &str) -> Result<IdReusePolicy, String> {
     serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| {
         format!("{s:?}: use allow-duplicate, allow-duplicate-failed-only or reject-duplicate")
     })
+}
+
+impl Cli {
+    /// Whether the command is a client of a host (not the host itself).
+    pub fn is_client(&self) -> bool {
+        !matches!(self.command, Command::Server { .. } | Command::Dev { .. })
+    }
 }
 
 /// Runs the command; the result is the process exit code.
@@ -327,14 +433,16 @@ pub async fn run(cli: Cli) -> Result<i32> {
             request_id,
             id_reuse_policy,
             wait,
+            json,
         } => {
             let args = executions::StartArgs {
                 workflow_type,
                 id,
-                input,
+                input: input.text()?,
                 request_id,
                 id_reuse_policy,
                 wait,
+                json,
             };
             executions::start(&client, args).await
         }
@@ -348,12 +456,34 @@ pub async fn run(cli: Cli) -> Result<i32> {
             println!("{id} terminated");
             Ok(0)
         }
-        Command::Result { id, wait } => executions::result(&client, &id, wait).await,
+        Command::Result { id, wait, json } => executions::result(&client, &id, wait, json).await,
         Command::Describe { id, json } => executions::describe(&client, &id, json).await,
         Command::List {
             status,
             workflow_type,
-        } => executions::list(&client, status, workflow_type).await,
+            started_after,
+            started_before,
+            closed_after,
+            closed_before,
+            limit,
+            cursor,
+            all,
+            json,
+        } => {
+            let args = executions::ListArgs {
+                status,
+                workflow_type,
+                started_after,
+                started_before,
+                closed_after,
+                closed_before,
+                limit,
+                cursor,
+                all,
+                json,
+            };
+            executions::list(&client, args).await
+        }
         Command::History { id, run, json } => executions::history(&client, &id, run, json).await,
         Command::Replay { history, module } => replay::run(&history, &module).await,
         Command::Signal {
@@ -362,15 +492,23 @@ pub async fn run(cli: Cli) -> Result<i32> {
             input,
             start,
             start_input,
-        } => interact::signal(&client, &id, &name, input, start.map(|t| (t, start_input))).await,
-        Command::Query { id, name, input } => interact::query(&client, &id, &name, input).await,
+        } => {
+            let input = input.text()?;
+            interact::signal(&client, &id, &name, input, start.map(|t| (t, start_input))).await
+        }
+        Command::Query { id, name, input } => {
+            interact::query(&client, &id, &name, input.text()?).await
+        }
         Command::Update {
             id,
             name,
             input,
             update_id,
             no_wait,
-        } => interact::update(&client, &id, &name, input, update_id, no_wait).await,
+        } => {
+            let input = input.text()?;
+            interact::update(&client, &id, &name, input, update_id, no_wait).await
+        }
         Command::UpdateResult {
             id,
             update_id,

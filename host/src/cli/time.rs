@@ -37,6 +37,34 @@ pub fn duration_ms(text: &str) -> Result<u64> {
     Ok(total.round() as u64)
 }
 
+/// A point in time in milliseconds since the Unix epoch: a date in the
+/// local time zone (`2026-11-30`, `2026-11-30T08:00`), an RFC 3339 time
+/// (`2026-11-30T08:00:00Z`), or a duration before `now_ms` (`2h`, `7d`).
+pub fn instant_ms(text: &str, now_ms: u64) -> Result<u64> {
+    let text = text.trim();
+    if let Ok(ts) = text.parse::<jiff::Timestamp>() {
+        return Ok(u64::try_from(ts.as_millisecond()).unwrap_or(0));
+    }
+    let zone = jiff::tz::TimeZone::system();
+    if let Ok(dt) = text.parse::<jiff::civil::DateTime>() {
+        if let Ok(z) = dt.to_zoned(zone.clone()) {
+            return Ok(u64::try_from(z.timestamp().as_millisecond()).unwrap_or(0));
+        }
+    }
+    if let Ok(d) = text.parse::<jiff::civil::Date>() {
+        if let Ok(z) = d.to_zoned(zone) {
+            return Ok(u64::try_from(z.timestamp().as_millisecond()).unwrap_or(0));
+        }
+    }
+    match duration_ms(text) {
+        Ok(ago) => Ok(now_ms.saturating_sub(ago)),
+        Err(_) => Err(anyhow!(
+            "{text:?} is not a time: give a date (`2026-11-30`, `2026-11-30T08:00`), an RFC 3339 \
+             time (`2026-11-30T08:00:00Z`) or how long ago (`2h`, `7d`)"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,6 +79,21 @@ mod tests {
         assert_eq!(duration_ms("250ms").unwrap(), 250);
         assert!(duration_ms("soon").unwrap_err().to_string().contains("2h"));
         assert!(duration_ms("-5s").is_err());
+    }
+
+    #[test]
+    fn instants_read_as_dates_or_durations_ago() {
+        let now = 1_000_000_000;
+        assert_eq!(instant_ms("2h", now).unwrap(), now - 7_200_000);
+        assert_eq!(
+            instant_ms("2026-11-30T08:00:00Z", now).unwrap(),
+            1_796_025_600_000
+        );
+        assert!(instant_ms("2026-11-30", now).is_ok());
+        assert!(instant_ms("yesterday-ish", now)
+            .unwrap_err()
+            .to_string()
+            .contains("2h"));
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub enum ModelError {
     InvalidModuleHash(String),
     #[error("invalid workflow type name {0:?}: use 1-100 ASCII letters, digits, '-', '_' or '.'")]
     InvalidTypeName(String),
-    #[error("invalid status {0:?}: expected running, completed, failed or stalled")]
+    #[error(
+        "invalid status {0:?}: expected running, stalled, completed, failed, cancelled or terminated"
+    )]
     InvalidStatus(String),
 }

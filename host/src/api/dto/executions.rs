@@ -68,10 +68,23 @@ pub struct ParentInfo {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    /// running, completed, failed or stalled.
+    /// running, stalled, completed, failed, cancelled or terminated.
     pub status: Option<String>,
     pub workflow_type: Option<String>,
+    /// Started at or after this time (ms since the Unix epoch).
+    pub started_after_ms: Option<u64>,
+    /// Started before this time.
+    pub started_before_ms: Option<u64>,
+    /// Closed at or after this time (open executions are left out).
+    pub closed_after_ms: Option<u64>,
+    /// Closed before this time (open executions are left out).
+    pub closed_before_ms: Option<u64>,
+    /// Page size: 1 to 1,000 (default 100).
+    pub limit: Option<usize>,
+    /// The previous page's `next_cursor`.
+    pub cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -103,7 +116,11 @@ impl From<&ExecutionRecord> for ExecutionSummary {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ExecutionList {
+    /// Newest first.
     pub executions: Vec<ExecutionSummary>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
