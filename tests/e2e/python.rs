@@ -132,12 +132,9 @@ fn the_python_subscription_matches_its_rust_twin_across_sigkills() {
 
     // A name the workflow does not declare: recorded, and the sender told.
     let (code, v) = signal(&host, "py-sub", "refund", json!(10));
-    assert_eq!(code, 404, "{v}");
+    assert_eq!(code, 202, "{v}");
     assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("change-plan"),
+        v["warning"].as_str().unwrap_or_default().contains("change-plan"),
         "{v}"
     );
 
