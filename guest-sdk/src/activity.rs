@@ -113,21 +113,27 @@ fn to_wit(f: Failure) -> bindings::Failure {
     }
 }
 
-/// Exports functions as activities named after them. Each takes
-/// `(&ActivityCtx, Input)` and returns `Result<Output, Failure>`, where the
-/// input and output are any serde types.
+/// Exports functions as activities, named after them or as given. Each
+/// takes `(&ActivityCtx, Input)` and returns `Result<Output, Failure>`,
+/// where the input and output are any serde types.
 ///
 /// ```ignore
 /// weft_sdk::export_activities!(greet, shout);
+/// // Activity names are global on a host: a component's names often start
+/// // with its own name, which an identifier cannot hold.
+/// weft_sdk::export_activities!("billing.charge" => charge, "billing.refund" => refund);
 /// ```
 #[macro_export]
 macro_rules! export_activities {
     ($($name:ident),+ $(,)?) => {
+        $crate::export_activities!($(stringify!($name) => $name),+);
+    };
+    ($($label:expr => $func:ident),+ $(,)?) => {
         struct __WeftActivitiesExport;
 
         impl $crate::activity::bindings::Guest for __WeftActivitiesExport {
             fn activities() -> ::std::vec::Vec<::std::string::String> {
-                ::std::vec![$(::std::string::String::from(stringify!($name))),+]
+                ::std::vec![$(::std::string::String::from($label)),+]
             }
 
             fn execute(
@@ -136,13 +142,12 @@ macro_rules! export_activities {
             ) -> ::std::result::Result<::std::vec::Vec<u8>, $crate::activity::bindings::Failure>
             {
                 let ctx = $crate::activity::ActivityCtx::current();
-                match name.as_str() {
-                    $(stringify!($name) => $crate::activity::__call(&ctx, $name, &input),)+
-                    other => ::std::result::Result::Err($crate::activity::__unknown(
-                        other,
-                        &[$(stringify!($name)),+],
-                    )),
-                }
+                $(
+                    if name == $label {
+                        return $crate::activity::__call(&ctx, $func, &input);
+                    }
+                )+
+                ::std::result::Result::Err($crate::activity::__unknown(&name, &[$($label),+]))
             }
         }
 

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use weft_e2e::serde_json::json;
+use weft_e2e::serde_json::{self as serde_json, json};
 use weft_e2e::{guest, weft_bin, Host};
 
 fn weft(dir: &Path, args: &[&str]) -> String {
@@ -69,6 +69,14 @@ fn new_projects_run(lang: &str, activity_name: &str) {
     });
     let r = host.result_now(&id);
     assert_eq!(r["output"], "Hello, world!", "{r}");
+    // Issue 16: no input at all runs too (the template's defaults).
+    let id = host.start_execution(&wf, serde_json::Value::Null);
+    host.eventually("the template workflow without input to finish", |h| {
+        h.advance(1_000);
+        h.result_now(&id)["status"] != "running"
+    });
+    let r = host.result_now(&id);
+    assert_eq!(r["output"], "Hello, world!", "no input: {r}");
 
     let id = host.start_execution(
         "polling",
@@ -85,7 +93,7 @@ fn new_projects_run(lang: &str, activity_name: &str) {
 
 #[test]
 fn rust_projects_from_weft_new_build_deploy_and_run() {
-    new_projects_run("rust", "rust_acts_hello");
+    new_projects_run("rust", "rust-acts.hello");
 }
 
 #[test]

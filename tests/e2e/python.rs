@@ -134,7 +134,10 @@ fn the_python_subscription_matches_its_rust_twin_across_sigkills() {
     let (code, v) = signal(&host, "py-sub", "refund", json!(10));
     assert_eq!(code, 202, "{v}");
     assert!(
-        v["warning"].as_str().unwrap_or_default().contains("change-plan"),
+        v["warning"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("change-plan"),
         "{v}"
     );
 

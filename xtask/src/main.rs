@@ -1,6 +1,6 @@
 //! `cargo xtask`: the project's two commands and their helpers.
 //!
-//! - `cargo xtask demo [--exit]`: builds the host and the examples, starts a
+//! - `cargo xtask demo [--exit] [--debug]`: builds the (release) host and the examples, starts a
 //!   host on `target/demo-data`, deploys the examples and runs `hello`.
 //! - `cargo xtask test`: builds everything and runs the whole suite (CI runs
 //!   exactly this through `.ci/run`).
@@ -177,7 +177,7 @@ fn main() -> ExitCode {
         "test" => test(rest),
         "bench" => bench(rest),
         "help" | "--help" | "-h" => {
-            println!("usage: cargo xtask <demo [--exit] | test | guests | bench [ARGS]>");
+            println!("usage: cargo xtask <demo [--exit] [--debug] | test | guests | bench [ARGS]>");
             Ok(())
         }
         other => Err(format!(
@@ -398,7 +398,9 @@ fn demo(args: &[String]) -> Result {
         .and_then(|i| args.get(i + 1))
         .map_or("127.0.0.1:7700", String::as_str);
     let guests = guests()?;
-    let weft = build_host(false)?;
+    // A user's first host is the release build (the debug one is ten times
+    // slower and 500 MB); the suite's demo step reuses its debug build.
+    let weft = build_host(!args.iter().any(|a| a == "--debug"))?;
     let data = match args.iter().position(|a| a == "--data") {
         Some(i) => PathBuf::from(args.get(i + 1).ok_or("--data needs a directory")?),
         None => target_dir().join("demo-data"),
@@ -424,6 +426,7 @@ fn demo(args: &[String]) -> Result {
     }
     println!("\nThe host keeps running at {url}; try");
     println!("  {} list --server {url}", weft.display());
+    println!("(`cargo install --path host --locked` puts `weft` on your PATH.)");
     println!("Stop it with Ctrl-C.");
     let _ = host.wait();
     Ok(())
@@ -567,6 +570,7 @@ fn test(args: &[String]) -> Result {
     let _ = std::fs::remove_dir_all(&data);
     demo(&[
         "--exit".into(),
+        "--debug".into(),
         "--listen".into(),
         "127.0.0.1:0".into(),
         "--data".into(),

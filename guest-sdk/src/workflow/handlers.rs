@@ -314,8 +314,14 @@ fn registry<W: Workflow>() -> Rc<Handlers<W>> {
 #[doc(hidden)]
 pub fn __run<W: Workflow>(input: Vec<u8>) -> Result<Vec<u8>, bindings::Failure> {
     let bytes: &[u8] = if input.is_empty() { b"null" } else { &input };
-    let input: W::Input = serde_json::from_slice(bytes)
-        .map_err(|e| to_wit(Failure::bad_input("the workflow input", e)))?;
+    let input: W::Input = match serde_json::from_slice(bytes) {
+        Ok(input) => input,
+        // No input (`weft start TYPE`): a struct whose fields all have
+        // defaults (`#[serde(default)]`) takes them.
+        Err(e) if bytes == b"null" => serde_json::from_slice(b"{}")
+            .map_err(|_| to_wit(Failure::bad_input("the workflow input", e)))?,
+        Err(e) => return Err(to_wit(Failure::bad_input("the workflow input", e))),
+    };
     let handlers = registry::<W>();
     let mut ctx = Ctx::new(W::default(), handlers);
     let output = W::run(&mut ctx, input);

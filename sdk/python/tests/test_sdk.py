@@ -32,6 +32,11 @@ def run(world: weft.WorkflowWorld, input: object) -> object:
 
 
 @dataclass
+class Named:
+    name: str = "world"
+
+
+@dataclass
 class Step:
     text: str
     delay_ms: int = 0
@@ -255,6 +260,16 @@ class WorkflowTests(unittest.TestCase):
         with self.assertRaises(fb.Err) as e:
             weft.WorkflowWorld().run(b"")
         self.assertEqual(e.exception.value.kind, "cancelled")
+
+    def test_no_input_takes_the_dataclass_defaults(self) -> None:
+        fresh()
+
+        @weft.workflow
+        class W:
+            def run(self, ctx: weft.Ctx, i: Named) -> str:
+                return f"Hello, {i.name}!"
+
+        self.assertEqual(run(weft.WorkflowWorld(), None), "Hello, world!")
 
     def test_cancellation_types_choose_the_import(self) -> None:
         host = fresh()

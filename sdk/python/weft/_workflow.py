@@ -23,6 +23,7 @@ import sys
 import traceback
 import typing
 import uuid
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -255,6 +256,15 @@ def _decode_input(what: str, data: bytes, tp: Any) -> Any:
         value = _codec.decode(data)
     except ValueError as e:
         raise InvalidInput(f"{what} is not JSON: {e}") from None
+    if value is None and isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        # No input (`weft start TYPE`): a dataclass whose fields all have
+        # defaults takes them.
+        try:
+            return _codec.convert({}, tp)
+        except (TypeError, ValueError, KeyError) as e:
+            raise InvalidInput(
+                f"{what} is missing, and {tp.__name__} has fields without a default: {e}"
+            ) from None
     try:
         return _codec.convert(value, tp)
     except (TypeError, ValueError, KeyError) as e:

@@ -1,6 +1,6 @@
 //! `{{name}}`: a weft activity component. It serves the activity
-//! `{{ident}}_hello`; a workflow calls it with
-//! `ctx.activity("{{ident}}_hello", &"world")`. Activity names are global on
+//! `{{name}}.hello`; a workflow calls it with
+//! `ctx.activity("{{name}}.hello", &"world")`. Activity names are global on
 //! a host, so they start with the component's name.
 //!
 //! weft build                      # -> {{name}}.wasm
@@ -10,8 +10,8 @@ use weft_sdk::activity::*;
 
 /// Activities run at least once (retries, crashes): key side effects on
 /// `ctx.idempotency_key()`. Return `Err(Failure)` to fail the attempt.
-fn {{ident}}_hello(ctx: &ActivityCtx, name: String) -> Result<String, Failure> {
+fn hello(ctx: &ActivityCtx, name: String) -> Result<String, Failure> {
     Ok(format!("Hello, {name}! (attempt {})", ctx.attempt))
 }
 
-weft_sdk::export_activities!({{ident}}_hello);
+weft_sdk::export_activities!("{{name}}.hello" => hello);

@@ -3,12 +3,22 @@
 //! weft build                      # -> {{name}}.wasm
 //! weft deploy {{name}}.wasm       # registers the workflow type `{{name}}`
 //! weft start {{name}} --input '{"name": "world"}' --wait
+//! weft start {{name}} --wait      # no input: the defaults below
 
 use weft_sdk::prelude::*;
 
 #[derive(Deserialize)]
+#[serde(default)]
 struct Input {
     name: String,
+}
+
+impl Default for Input {
+    fn default() -> Self {
+        Input {
+            name: "world".into(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -23,7 +33,7 @@ impl Workflow for Main {
         // the code up to this point without doing anything twice.
         ctx.sleep(Duration::from_secs(1))?;
         // An activity (from an activity component) would be:
-        //     let out: String = ctx.activity("name", &input)?;
+        //     let out: String = ctx.activity("{{name}}-acts.hello", &input.name)?;
         Ok(format!("Hello, {}!", input.name))
     }
 }
