@@ -175,4 +175,28 @@ fn deploy_takes_the_type_name_from_weft_toml_and_names_the_version() {
     // `--name` still decides.
     let out = host.cli_ok(&["deploy", &file.to_string_lossy(), "--name", "other"]);
     assert!(out.starts_with("workflow type other -> module"), "{out}");
+    // What is deployed, and which versions: `weft modules`, `weft types`.
+    host.cli_ok(&["deploy", &guest("hello-activities").to_string_lossy()]);
+    let modules = host.cli_ok(&["modules"]);
+    assert_eq!(
+        modules.lines().count(),
+        4,
+        "a header, three modules: {modules}"
+    );
+    assert!(
+        modules.contains("type greeter") && modules.contains("greet, shout"),
+        "{modules}"
+    );
+    let types: serde_json::Value =
+        serde_json::from_str(&host.cli_ok(&["types", "--json"])).unwrap();
+    let greeter = types
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "greeter")
+        .cloned()
+        .expect("greeter");
+    assert_eq!(greeter["current_version"], 2, "{types}");
+    assert_eq!(greeter["versions"], 2, "{types}");
+    assert!(host.cli_ok(&["types"]).contains("greeter"));
 }

@@ -5,7 +5,8 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use super::client::{enc, Client};
-use crate::api::dto::ModuleInfo;
+use super::time::when;
+use crate::api::dto::{ModuleInfo, ModuleList, VersionList, WorkflowTypeList};
 use crate::model::ModuleKind;
 
 pub async fn run(
@@ -109,5 +110,81 @@ pub async fn describe(client: &Client, hash: &str, json: bool) -> Result<i32> {
             }
         }
     }
+    Ok(0)
+}
+
+/// A table for the terminal: no borders, a header row.
+fn table(header: &[&str]) -> comfy_table::Table {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::NOTHING)
+        .set_header(header.to_vec());
+    t
+}
+
+/// `weft modules`: every deployed module, oldest first.
+pub async fn modules(client: &Client, json: bool) -> Result<i32> {
+    let list: ModuleList = client.get("/v1/modules").await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(0);
+    }
+    let mut t = table(&["MODULE", "KIND", "SERVES", "SIZE", "DEPLOYED"]);
+    for m in &list.modules {
+        let (kind, serves) = match m.kind {
+            ModuleKind::Workflow => (
+                "workflow",
+                format!("type {}", m.workflow_type.clone().unwrap_or_default()),
+            ),
+            ModuleKind::Activity => ("activities", m.activities.join(", ")),
+        };
+        t.add_row([
+            m.hash[..12.min(m.hash.len())].to_owned(),
+            kind.to_owned(),
+            serves,
+            format!("{} KiB", m.size_bytes / 1024),
+            when(m.deployed_at_ms),
+        ]);
+    }
+    println!("{t}");
+    Ok(0)
+}
+
+/// `weft types`: every workflow type with its current version and what runs.
+pub async fn types(client: &Client, json: bool) -> Result<i32> {
+    let list: WorkflowTypeList = client.get("/v1/workflow-types").await?;
+    let mut rows = Vec::new();
+    for wt in &list.workflow_types {
+        let versions: VersionList = client
+            .get(&format!("/v1/workflow-types/{}/versions", enc(&wt.name)))
+            .await?;
+        let current = versions.versions.iter().find(|v| v.current);
+        rows.push(serde_json::json!({
+            "name": wt.name,
+            "current_version": current.map(|v| v.version),
+            "current_module": wt.current_module,
+            "versions": versions.versions.len(),
+            "running": versions.versions.iter().map(|v| v.running).sum::<usize>(),
+            "stalled": versions.versions.iter().map(|v| v.stalled).sum::<usize>(),
+        }));
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(0);
+    }
+    let mut t = table(&[
+        "TYPE", "CURRENT", "MODULE", "VERSIONS", "RUNNING", "STALLED",
+    ]);
+    for r in &rows {
+        let module = r["current_module"].as_str().unwrap_or_default();
+        t.add_row([
+            r["name"].as_str().unwrap_or_default().to_owned(),
+            r["current_version"].to_string(),
+            module[..12.min(module.len())].to_owned(),
+            r["versions"].to_string(),
+            r["running"].to_string(),
+            r["stalled"].to_string(),
+        ]);
+    }
+    println!("{t}");
     Ok(0)
 }

@@ -103,6 +103,18 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// List the deployed modules: what each is and serves, and when it came.
+    Modules {
+        /// Print the JSON the API answers.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the workflow types: each one's current version and what runs.
+    Types {
+        /// Print JSON: `[{"name", "current_version", "current_module", "versions", "running", "stalled"}]`.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show a module: its kind, what it serves, the doors opened for it.
     DescribeModule {
         /// The module's sha-256 (or a prefix of 8+ digits).
@@ -419,6 +431,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
             replace_activities,
         } => deploy::run(&client, &file, name, env, dirs, http, replace_activities).await,
         Command::DescribeModule { hash, json } => deploy::describe(&client, &hash, json).await,
+        Command::Modules { json } => deploy::modules(&client, json).await,
+        Command::Types { json } => deploy::types(&client, json).await,
         Command::New {
             name,
             lang,

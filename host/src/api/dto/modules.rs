@@ -23,6 +23,9 @@ pub struct ModuleInfo {
     #[serde(default)]
     pub doors: Doors,
     pub size_bytes: u64,
+    /// When it was deployed (ms since the Unix epoch).
+    #[serde(default)]
+    pub deployed_at_ms: u64,
     /// A deploy's answer for a workflow: its version number within its type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u32>,
@@ -68,6 +71,7 @@ impl From<ModuleMeta> for ModuleInfo {
             updates: m.updates,
             doors: m.doors,
             size_bytes: m.size_bytes,
+            deployed_at_ms: m.deployed_at_ms,
             version: None,
             moved: Vec::new(),
         }
