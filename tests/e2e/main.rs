@@ -18,6 +18,7 @@ mod projects;
 mod python;
 mod reliability;
 mod replay;
+mod retention;
 mod sandbox;
 mod storage;
 mod verify;

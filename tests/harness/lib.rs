@@ -173,7 +173,8 @@ impl Host {
         self.data.path().join("store")
     }
 
-    fn spawn(&mut self) {
+    /// Starts the host process (again) on its data directory.
+    pub fn spawn(&mut self) {
         let log = File::options()
             .create(true)
             .append(true)
@@ -291,6 +292,7 @@ impl Host {
             "GET" => self.http.get(url),
             "POST" => self.http.post(url),
             "PUT" => self.http.put(url),
+            "DELETE" => self.http.delete(url),
             m => panic!("unsupported method {m}"),
         };
         if let Some(t) = token {

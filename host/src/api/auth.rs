@@ -30,9 +30,12 @@ impl Access {
         if matches(&self.token) {
             return true;
         }
-        let deploys = (path == "/v1/modules" && method == Method::POST)
+        let deploys = ((path == "/v1/modules" || path == "/v1/modules/prune")
+            && method == Method::POST)
             || (path.starts_with("/v1/workflow-types/")
-                && (path.ends_with("/current") || path.ends_with("/upgrade")));
+                && (path.ends_with("/current")
+                    || path.ends_with("/upgrade")
+                    || path.ends_with("/retention")));
         if deploys {
             matches(&self.deploy_token)
         } else {

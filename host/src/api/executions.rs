@@ -231,3 +231,17 @@ pub async fn history(
         events,
     }))
 }
+
+/// Delete a closed execution and its history now (its retention would, later).
+#[utoipa::path(
+    delete, path = "/v1/executions/{id}", tag = "executions",
+    params(("id" = String, Path, description = "execution id")),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody))
+)]
+pub async fn delete(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    engine.delete(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -40,6 +40,9 @@ const MAX_MODULE_BYTES: usize = 100 << 20;
         modules::list,
         modules::describe,
         modules::workflow_types,
+        modules::prune,
+        modules::set_retention,
+        executions::delete,
         versions::list,
         versions::set_current,
         versions::upgrade,
@@ -70,6 +73,7 @@ pub struct ApiDoc;
 pub fn router(engine: Engine, access: Access) -> Router {
     let modules = Router::new()
         .route("/v1/modules", post(modules::deploy).get(modules::list))
+        .route("/v1/modules/prune", post(modules::prune))
         .route("/v1/modules/{hash}", get(modules::describe))
         .layer(DefaultBodyLimit::max(MAX_MODULE_BYTES));
     Router::new()
@@ -87,10 +91,17 @@ pub fn router(engine: Engine, access: Access) -> Router {
         )
         .route("/v1/workflow-types/{name}/upgrade", post(versions::upgrade))
         .route(
+            "/v1/workflow-types/{name}/retention",
+            put(modules::set_retention),
+        )
+        .route(
             "/v1/executions",
             post(executions::start).get(executions::list),
         )
-        .route("/v1/executions/{id}", get(executions::describe))
+        .route(
+            "/v1/executions/{id}",
+            get(executions::describe).delete(executions::delete),
+        )
         .route("/v1/executions/{id}/result", get(executions::result))
         .route("/v1/executions/{id}/history", get(executions::history))
         .route("/v1/executions/{id}/reset", post(executions::reset))

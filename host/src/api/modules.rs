@@ -6,8 +6,12 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::Json;
 
-use super::dto::{DeployQuery, ModuleInfo, ModuleList, WorkflowTypeInfo, WorkflowTypeList};
+use super::dto::{
+    DeployQuery, ModuleInfo, ModuleList, PruneReport, PruneRequest, PrunedModule, RetentionInfo,
+    RetentionRequest, WorkflowTypeInfo, WorkflowTypeList,
+};
 use super::error::{rejection, ApiError, ErrorBody};
+use super::extract::Body;
 use super::extract::Params;
 use crate::engine::Engine;
 use crate::model::{DirDoor, Doors};
@@ -102,10 +106,65 @@ pub async fn workflow_types(
     let workflow_types = engine
         .workflow_types()?
         .into_iter()
-        .map(|(name, module)| WorkflowTypeInfo {
-            name: name.to_string(),
-            current_module: module.to_string(),
+        .map(|(name, module)| {
+            Ok(WorkflowTypeInfo {
+                retention_ms: engine.retention_of(name.as_str())?,
+                name: name.to_string(),
+                current_module: module.to_string(),
+            })
+        })
+        .collect::<Result<_, ApiError>>()?;
+    Ok(Json(WorkflowTypeList { workflow_types }))
+}
+
+/// Delete the modules nothing refers to: activity components that serve no
+/// name any more, and workflow versions that are not current and that no
+/// kept execution runs on.
+#[utoipa::path(
+    post, path = "/v1/modules/prune", tag = "modules",
+    request_body = PruneRequest,
+    responses((status = 200, body = PruneReport))
+)]
+pub async fn prune(
+    State(engine): State<Engine>,
+    Body(req): Body<PruneRequest>,
+) -> Result<Json<PruneReport>, ApiError> {
+    let pruned = engine
+        .prune_modules(req.dry_run)
+        .await?
+        .into_iter()
+        .map(|p| PrunedModule {
+            module: p.module.to_string(),
+            what: p.what,
         })
         .collect();
-    Ok(Json(WorkflowTypeList { workflow_types }))
+    Ok(Json(PruneReport {
+        dry_run: req.dry_run,
+        pruned,
+    }))
+}
+
+/// Set how long a workflow type's closed executions are kept (null: the
+/// host's `--retention`).
+#[utoipa::path(
+    put, path = "/v1/workflow-types/{name}/retention", tag = "modules",
+    params(("name" = String, Path, description = "workflow type")),
+    request_body = RetentionRequest,
+    responses((status = 200, body = RetentionInfo), (status = 404, body = ErrorBody))
+)]
+pub async fn set_retention(
+    State(engine): State<Engine>,
+    Path(name): Path<String>,
+    Body(req): Body<RetentionRequest>,
+) -> Result<Json<RetentionInfo>, ApiError> {
+    engine
+        .set_retention(
+            &name,
+            req.retention_ms.map(std::time::Duration::from_millis),
+        )
+        .await?;
+    Ok(Json(RetentionInfo {
+        retention_ms: engine.retention_of(&name)?,
+        workflow_type: name,
+    }))
 }

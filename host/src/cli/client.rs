@@ -58,6 +58,15 @@ impl Client {
         decode::<serde_json::Value>(resp).await.map(|_| ())
     }
 
+    /// DELETEs a resource (a route that answers with no body).
+    pub async fn delete(&self, path: &str) -> Result<()> {
+        let resp = self.send(self.http.delete(self.url(path))).await?;
+        if resp.status().is_success() {
+            return Ok(());
+        }
+        decode::<serde_json::Value>(resp).await.map(|_| ())
+    }
+
     pub async fn put_json<B: Serialize, T: DeserializeOwned>(
         &self,
         path: &str,

@@ -6,7 +6,9 @@ use anyhow::{Context, Result};
 
 use super::client::{enc, Client};
 use super::time::when;
-use crate::api::dto::{ModuleInfo, ModuleList, VersionList, WorkflowTypeList};
+use crate::api::dto::{
+    ModuleInfo, ModuleList, PruneReport, PruneRequest, VersionList, WorkflowTypeList,
+};
 use crate::model::ModuleKind;
 
 pub async fn run(
@@ -186,5 +188,28 @@ pub async fn types(client: &Client, json: bool) -> Result<i32> {
         ]);
     }
     println!("{t}");
+    Ok(0)
+}
+
+/// `weft modules prune [--dry-run]`.
+pub async fn prune(client: &Client, dry_run: bool, json: bool) -> Result<i32> {
+    let report: PruneReport = client
+        .post_json("/v1/modules/prune", &PruneRequest { dry_run })
+        .await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(0);
+    }
+    let verb = if dry_run { "would delete" } else { "deleted" };
+    for p in &report.pruned {
+        println!(
+            "{verb} module {}: {}",
+            &p.module[..12.min(p.module.len())],
+            p.what
+        );
+    }
+    if report.pruned.is_empty() {
+        println!("every module is referred to: nothing to prune");
+    }
     Ok(0)
 }

@@ -103,11 +103,32 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// List the deployed modules: what each is and serves, and when it came.
+    /// List the deployed modules: what each is and serves, and when it came;
+    /// `weft modules prune` deletes those nothing refers to.
     Modules {
+        #[command(subcommand)]
+        action: Option<ModulesAction>,
         /// Print the JSON the API answers.
         #[arg(long)]
         json: bool,
+    },
+    /// Delete a closed execution and its history now (retention does it
+    /// later on its own).
+    Delete {
+        /// The execution's id.
+        id: String,
+    },
+    /// Set how long a workflow type's closed executions are kept.
+    Retention {
+        /// The workflow type.
+        workflow_type: String,
+        /// `30d`, `12h`, milliseconds, or `default` for the host's --retention.
+        duration: String,
+    },
+    /// The store file itself (offline: no host may be running on it).
+    Store {
+        #[command(subcommand)]
+        action: StoreAction,
     },
     /// List the workflow types: each one's current version and what runs.
     Types {
@@ -132,9 +153,9 @@ enum Command {
         id: Option<String>,
         #[command(flatten)]
         input: InputArgs,
-        /// Makes a retried start safe: a start with a request id seen in the
-        /// last 24 hours prints the execution that request started (running
-        /// or closed) instead of starting another.
+        /// Makes a retried start safe: a start with a request id seen within
+        /// the type's retention (7 days by default) prints the execution that
+        /// request started (running or closed) instead of starting another.
         #[arg(long)]
         request_id: Option<String>,
         /// allow-duplicate (default), allow-duplicate-failed-only or reject-duplicate.
@@ -348,6 +369,29 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum ModulesAction {
+    /// Delete the modules nothing refers to: activity components that serve
+    /// no name any more, workflow versions that are not current and that no
+    /// kept execution runs on.
+    Prune {
+        /// Say what would go; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum StoreAction {
+    /// Give the pages freed by deletions back to the disk (redb reuses them
+    /// anyway). Stop the host first.
+    Compact {
+        /// The host's data directory.
+        #[arg(long, default_value = "./weft-data")]
+        data: PathBuf,
+    },
+}
+
 /// A JSON input, given inline or read from a file.
 #[derive(Debug, clap::Args)]
 struct InputArgs {
@@ -431,7 +475,55 @@ pub async fn run(cli: Cli) -> Result<i32> {
             replace_activities,
         } => deploy::run(&client, &file, name, env, dirs, http, replace_activities).await,
         Command::DescribeModule { hash, json } => deploy::describe(&client, &hash, json).await,
-        Command::Modules { json } => deploy::modules(&client, json).await,
+        Command::Modules { action, json } => match action {
+            None => deploy::modules(&client, json).await,
+            Some(ModulesAction::Prune { dry_run }) => deploy::prune(&client, dry_run, json).await,
+        },
+        Command::Delete { id } => {
+            client
+                .delete(&format!("/v1/executions/{}", client::enc(&id)))
+                .await?;
+            println!("{id} deleted");
+            Ok(0)
+        }
+        Command::Retention {
+            workflow_type,
+            duration,
+        } => {
+            let retention_ms = match duration.as_str() {
+                "default" => None,
+                text => Some(time::duration_ms(text)?),
+            };
+            let info: crate::api::dto::RetentionInfo = client
+                .put_json(
+                    &format!(
+                        "/v1/workflow-types/{}/retention",
+                        client::enc(&workflow_type)
+                    ),
+                    &crate::api::dto::RetentionRequest { retention_ms },
+                )
+                .await?;
+            println!(
+                "closed executions of {} are kept {} ms",
+                info.workflow_type, info.retention_ms
+            );
+            Ok(0)
+        }
+        Command::Store {
+            action: StoreAction::Compact { data },
+        } => {
+            let shrank = crate::store::Store::compact(&data)?;
+            println!(
+                "{}: {}",
+                data.display(),
+                if shrank {
+                    "compacted"
+                } else {
+                    "nothing to compact"
+                }
+            );
+            Ok(0)
+        }
         Command::Types { json } => deploy::types(&client, json).await,
         Command::New {
             name,

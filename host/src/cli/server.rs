@@ -77,6 +77,12 @@ pub struct HostArgs {
     /// this build of the host before use.
     #[arg(long, env = "WEFT_COMPILE_CACHE")]
     pub compile_cache: Option<PathBuf>,
+    /// How long closed executions (and everything kept for them) are kept
+    /// before they are deleted, unless their type sets its own (`weft
+    /// retention`); also how long a start's request id deduplicates.
+    /// Milliseconds or `30m`, `12h`, `7d`.
+    #[arg(long, default_value = "7d", value_parser = super::parse_duration, value_name = "DURATION")]
+    pub retention: u64,
 }
 
 impl HostArgs {
@@ -109,6 +115,7 @@ impl HostArgs {
         c.max_task_bytes = self.max_task_kb.saturating_mul(1024);
         c.max_concurrent_activities = self.max_concurrent_activities;
         c.max_pending = self.max_pending;
+        c.retention = Duration::from_millis(self.retention);
         Ok(c)
     }
 }

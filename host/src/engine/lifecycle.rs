@@ -19,7 +19,7 @@ pub struct StartOptions {
     /// The workflow id (default: a generated `wf_…`).
     pub id: Option<String>,
     /// Makes a retried start safe: a start with a request id seen within the
-    /// retention window (`EngineConfig::start_request_retention`) answers
+    /// retention window (`EngineConfig::retention`) answers
     /// with the run that request started, whatever its state now.
     pub request_id: Option<String>,
     /// What a start with the id of a closed execution does.
@@ -321,7 +321,9 @@ impl Engine {
                 "{workflow_type}\0{}\0{r}",
                 opts.id.as_deref().unwrap_or_default()
             ),
-            retention_ms: self.inner.config.start_request_retention.as_millis() as u64,
+            // The dedupe window is the type's retention: the request is
+            // remembered as long as the execution it started is kept.
+            retention_ms: self.inner.retention_ms(workflow_type),
         });
         // A request already seen answers with the run it started, whatever
         // the id holds now (a later run, another start's run).

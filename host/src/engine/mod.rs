@@ -18,6 +18,7 @@ mod queues;
 mod recovery;
 pub mod replay;
 mod reset;
+mod retention;
 mod settled;
 mod timers;
 mod versions;
@@ -38,6 +39,7 @@ pub use lifecycle::{StartOptions, Started};
 pub use offline::{replay as replay_offline, ReplayReport};
 pub use queues::{StaleToken, WorkerTask};
 pub use reset::ResetReport;
+pub use retention::Pruned;
 pub use timers::TimerQueue;
 pub use versions::{UpgradeItem, UpgradeOutcome, UpgradeReport, VersionView};
 
@@ -80,9 +82,10 @@ pub struct EngineConfig {
     /// A run past this many events, or bytes, is terminated.
     pub history_max_events: u64,
     pub history_max_bytes: u64,
-    /// How long a start's request id is remembered: a retried start within
-    /// it answers with the run the first one started.
-    pub start_request_retention: Duration,
+    /// How long a closed execution is kept (unless its type sets its own),
+    /// and a start's request id remembered (a retried start within it
+    /// answers with the run the first one started): one window.
+    pub retention: Duration,
     /// Total input bytes of one workflow task's new commands.
     pub max_task_bytes: usize,
     /// Activities, and children, an execution may have pending (each).
@@ -120,7 +123,7 @@ impl EngineConfig {
             history_warn_events: 10_240,
             history_max_events: 51_200,
             history_max_bytes: 50 << 20,
-            start_request_retention: Duration::from_secs(24 * 3600),
+            retention: Duration::from_secs(7 * 24 * 3600),
             max_task_bytes: 16 << 20,
             max_pending: 2_000,
         }
@@ -297,6 +300,7 @@ impl Engine {
         });
         timers::spawn(inner.clone(), timer_rx);
         recovery::spawn(inner.clone());
+        retention::spawn(inner.clone());
         let engine = Self { inner };
         engine.recover()?;
         Ok(engine)

@@ -114,6 +114,10 @@ pub(super) fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpErro
             txn.open_table(super::tables::ATTEMPTS)?
                 .insert((key, *run_start, *handle), to_json(state).as_slice())?;
         }
+        Op::DeleteExecution { .. } => return super::retention::delete_execution(txn, op),
+        Op::ForgetStartRequests { .. } => return super::retention::forget_start_requests(txn, op),
+        Op::SetRetention { .. } => return super::retention::set_retention(txn, op),
+        Op::DeleteModule { .. } => return super::retention::delete_module(txn, op),
         Op::SetManualClock { ms } => {
             let mut table = txn.open_table(super::tables::HOST_STATE)?;
             let key = super::MANUAL_CLOCK;

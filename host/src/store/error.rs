@@ -50,6 +50,9 @@ pub enum OpError {
     /// No event may follow a close.
     #[error("execution {id} is {status}: nothing more can be recorded in it")]
     Closed { id: String, status: String },
+    /// Only a closed execution may be deleted.
+    #[error("execution {id} is {status}: only a closed execution can be deleted (cancel or terminate it first)")]
+    NotClosed { id: String, status: String },
     /// A handle's completion is recorded once.
     #[error("handle {handle} of execution {id} already has its completion")]
     AlreadyCompleted { id: String, handle: u64 },

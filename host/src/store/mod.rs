@@ -10,6 +10,7 @@ mod error;
 mod external;
 mod history;
 mod reset;
+mod retention;
 mod slot;
 mod tables;
 
@@ -85,6 +86,26 @@ pub enum Op {
     SetActivity {
         name: String,
         module: ModuleHash,
+    },
+    /// Deletes a closed execution and everything kept for it (refused,
+    /// `NotClosed`, while it is open).
+    DeleteExecution {
+        id: ExecutionId,
+    },
+    /// Forgets the start request ids seen before `before_ms`, or before a
+    /// workflow type's own time in `per_type`.
+    ForgetStartRequests {
+        before_ms: u64,
+        per_type: Vec<(String, u64)>,
+    },
+    /// Sets (or clears) a workflow type's retention of closed executions.
+    SetRetention {
+        name: TypeName,
+        retention_ms: Option<u64>,
+    },
+    /// Deletes a module and the version rows naming it.
+    DeleteModule {
+        hash: ModuleHash,
     },
     /// Records where the manual clock stands (kept if it is later).
     SetManualClock {
@@ -328,6 +349,7 @@ impl Store {
             txn.open_table(TYPE_VERSIONS)?;
             txn.open_table(tables::HEARTBEATS)?;
             txn.open_table(tables::ATTEMPTS)?;
+            txn.open_table(tables::TYPE_RETENTION)?;
             txn.open_table(tables::COMPLETED)?;
             txn.open_table(tables::START_REQUESTS)?;
             txn.open_table(tables::OWED_POLICIES)?;
@@ -450,6 +472,42 @@ impl Store {
             }
             Ok(out)
         })
+    }
+
+    /// The closed executions whose retention ran out by `now_ms` (each
+    /// type's own, or `default_ms`).
+    pub fn expired(
+        &self,
+        now_ms: u64,
+        default_ms: u64,
+    ) -> Result<Vec<ExecutionRecord>, StoreError> {
+        self.reading(|txn| retention::expired(txn, now_ms, default_ms))
+    }
+
+    /// Each workflow type's retention, where one was set.
+    pub fn retentions(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.reading(|txn| {
+            let mut out = Vec::new();
+            for entry in txn.open_table(tables::TYPE_RETENTION)?.iter()? {
+                let (k, v) = entry?;
+                out.push((k.value().to_owned(), v.value()));
+            }
+            Ok(out)
+        })
+    }
+
+    /// Compacts the store file in `dir` (no host may have it open): redb
+    /// reuses freed pages on its own; this also gives them back to the disk.
+    pub fn compact(dir: &Path) -> Result<bool, StoreError> {
+        let path = dir.join("weft.redb");
+        if !path.is_file() {
+            return Err(StoreError::Backend(format!(
+                "{} holds no weft store (no weft.redb)",
+                dir.display()
+            )));
+        }
+        let mut db = redb::Database::open(&path)?;
+        Ok(db.compact()?)
     }
 
     /// Which module serves each activity name now.

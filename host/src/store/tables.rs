@@ -21,6 +21,9 @@ pub const HEARTBEATS: TableDefinition<(&str, u32, u64), &[u8]> = TableDefinition
 /// the transaction that decides the retry, removed with the activity's end
 /// and at the run's close.
 pub const ATTEMPTS: TableDefinition<(&str, u64, u64), &[u8]> = TableDefinition::new("attempts");
+/// Workflow type name -> how long its closed executions are kept (ms), when
+/// it differs from the host's `--retention`.
+pub const TYPE_RETENTION: TableDefinition<&str, u64> = TableDefinition::new("type_retention");
 /// Activity name -> module hash serving it.
 pub const ACTIVITIES: TableDefinition<&str, &str> = TableDefinition::new("activities");
 /// `ExecutionRecord` JSON by execution id.

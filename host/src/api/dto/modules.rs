@@ -98,9 +98,48 @@ pub struct DeployQuery {
 pub struct WorkflowTypeInfo {
     pub name: String,
     pub current_module: String,
+    /// How long its closed executions are kept, in ms.
+    #[serde(default)]
+    pub retention_ms: u64,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct WorkflowTypeList {
     pub workflow_types: Vec<WorkflowTypeInfo>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PruneRequest {
+    /// Report what would go; delete nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PrunedModule {
+    pub module: String,
+    /// Why nothing refers to it.
+    pub what: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PruneReport {
+    pub dry_run: bool,
+    pub pruned: Vec<PrunedModule>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionRequest {
+    /// How long closed executions of the type are kept, in ms; null: the
+    /// host's `--retention`.
+    pub retention_ms: Option<u64>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RetentionInfo {
+    pub workflow_type: String,
+    /// In effect now (the type's own, or the host's).
+    pub retention_ms: u64,
 }

@@ -1,0 +1,198 @@
+//! Keeping the disk bounded: closed executions are deleted once their
+//! retention ran out (each type's own, or the host's `--retention`), with
+//! the start request ids seen before it; one can be deleted at once; and
+//! modules that nothing refers to can be pruned.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Engine, EngineError, Inner};
+use crate::model::{ExecutionId, ModuleHash, ModuleKind, TypeName};
+use crate::store::{Op, OpError};
+
+/// How often (of the host's clock) the sweeper looks for expired executions.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// Executions deleted per transaction by the sweeper.
+const BATCH: usize = 256;
+
+/// Deletes what outlived its retention now, then every [`SWEEP_EVERY`] of
+/// the host's clock (a manual clock's too: moving it sweeps).
+pub(super) fn spawn(inner: Arc<Inner>) {
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = sweep(&inner).await {
+                tracing::warn!(error = %e, "retention sweep failed; trying again later");
+            }
+            let next = inner
+                .clock
+                .now_ms()
+                .saturating_add(SWEEP_EVERY.as_millis() as u64);
+            inner.clock.sleep_until(next).await;
+        }
+    });
+}
+
+/// One pass: deletes the expired executions and forgets old start requests.
+async fn sweep(inner: &Arc<Inner>) -> Result<(), EngineError> {
+    let now = inner.clock.now_ms();
+    let keep = inner.config.retention.as_millis() as u64;
+    let expired = inner.store.expired(now, keep)?;
+    for chunk in expired.chunks(BATCH) {
+        let ops = chunk
+            .iter()
+            .map(|r| Op::DeleteExecution { id: r.id.clone() })
+            .collect();
+        // One refusal (a run started again under the id meanwhile) refuses
+        // the batch: then each alone.
+        if inner.store.write(ops).await?.is_err() {
+            for r in chunk {
+                let _ = inner
+                    .store
+                    .write(vec![Op::DeleteExecution { id: r.id.clone() }])
+                    .await?;
+            }
+        }
+        for r in chunk {
+            inner.forget(&r.id);
+        }
+    }
+    if !expired.is_empty() {
+        tracing::info!(
+            executions = expired.len(),
+            "deleted closed executions past their retention"
+        );
+    }
+    let per_type = inner
+        .store
+        .retentions()?
+        .into_iter()
+        .map(|(t, ms)| (t, now.saturating_sub(ms)))
+        .collect();
+    inner
+        .store
+        .write(vec![Op::ForgetStartRequests {
+            before_ms: now.saturating_sub(keep),
+            per_type,
+        }])
+        .await??;
+    Ok(())
+}
+
+impl Inner {
+    /// How long `workflow_type`'s closed executions (and its start request
+    /// ids) are kept, in ms: its own retention, or the host's.
+    pub(super) fn retention_ms(&self, workflow_type: &str) -> u64 {
+        self.store
+            .retentions()
+            .ok()
+            .and_then(|all| all.into_iter().find(|(n, _)| n == workflow_type))
+            .map_or(self.config.retention.as_millis() as u64, |(_, ms)| ms)
+    }
+}
+
+/// What `weft modules prune` removed (or would remove).
+#[derive(Debug, Clone)]
+pub struct Pruned {
+    pub module: ModuleHash,
+    pub what: String,
+}
+
+impl Engine {
+    /// Deletes closed execution `id` and its history at once (409 while
+    /// it is open).
+    pub async fn delete(&self, id: &str) -> Result<(), EngineError> {
+        let parsed: ExecutionId = id.parse().map_err(|_| EngineError::no_execution(id))?;
+        match self
+            .inner
+            .store
+            .write(vec![Op::DeleteExecution { id: parsed.clone() }])
+            .await?
+        {
+            Ok(()) => {
+                self.inner.forget(&parsed);
+                tracing::info!(execution = %parsed, "execution deleted");
+                Ok(())
+            }
+            Err(OpError::NoSuchExecution(_)) => Err(EngineError::no_execution(id)),
+            Err(e) => Err(EngineError::Conflict(e.to_string())),
+        }
+    }
+
+    /// Sets how long a workflow type's closed executions are kept (`None`:
+    /// the host's `--retention`).
+    pub async fn set_retention(
+        &self,
+        workflow_type: &str,
+        retention: Option<Duration>,
+    ) -> Result<(), EngineError> {
+        let name: TypeName = workflow_type.parse()?;
+        if self.inner.store.workflow_type(&name)?.is_none() {
+            return Err(EngineError::NotFound {
+                what: "workflow type",
+                name: workflow_type.to_owned(),
+                hint: ": see `weft types`",
+            });
+        }
+        self.inner
+            .store
+            .write(vec![Op::SetRetention {
+                name,
+                retention_ms: retention.map(|d| d.as_millis() as u64),
+            }])
+            .await??;
+        Ok(())
+    }
+
+    /// Each workflow type's retention in ms (the host's where none is set).
+    pub fn retention_of(&self, workflow_type: &str) -> Result<u64, EngineError> {
+        Ok(self.inner.retention_ms(workflow_type))
+    }
+
+    /// Deletes (unless `dry_run`) the modules nothing refers to: an activity
+    /// component that serves no activity name any more, and a workflow
+    /// version that is not its type's current one and that no kept
+    /// execution runs or ran its current run on.
+    pub async fn prune_modules(&self, dry_run: bool) -> Result<Vec<Pruned>, EngineError> {
+        let store = &self.inner.store;
+        let routes = store.activity_routes()?;
+        let current: Vec<ModuleHash> = store
+            .workflow_types()?
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect();
+        let used: std::collections::HashSet<ModuleHash> = store
+            .executions(None, None)?
+            .into_iter()
+            .map(|r| r.module)
+            .collect();
+        let mut out = Vec::new();
+        for m in store.modules()? {
+            let unused = match m.kind {
+                ModuleKind::Activity => !routes.iter().any(|(_, h)| *h == m.hash),
+                ModuleKind::Workflow => !current.contains(&m.hash) && !used.contains(&m.hash),
+            };
+            if !unused {
+                continue;
+            }
+            let what = match (&m.kind, &m.workflow_type) {
+                (ModuleKind::Workflow, Some(t)) => format!("an old version of {t}"),
+                _ => format!(
+                    "activities {} (served elsewhere now)",
+                    m.activities.join(", ")
+                ),
+            };
+            if !dry_run {
+                store
+                    .write(vec![Op::DeleteModule { hash: m.hash }])
+                    .await??;
+                tracing::info!(module = %m.hash.short(), %what, "module pruned");
+            }
+            out.push(Pruned {
+                module: m.hash,
+                what,
+            });
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,125 @@
+//! Keeping the disk bounded: deleting closed executions past their
+//! retention (with everything kept beside their histories), start request
+//! ids past the same window, and modules nothing refers to.
+
+use redb::{ReadableTable, WriteTransaction};
+
+use super::apply::{from_json, read_record};
+use super::history::SeenRequest;
+use super::tables::{
+    ATTEMPTS, COMPLETED, EXECUTIONS, HEARTBEATS, HISTORY, INBOX, MODULES, MODULE_META,
+    OWED_POLICIES, START_REQUESTS, TIMERS, TYPE_RETENTION, TYPE_VERSIONS,
+};
+use super::{Op, OpError, StoreError};
+use crate::model::{ExecutionRecord, WorkflowVersion};
+
+type Outcome = Result<Result<(), OpError>, StoreError>;
+
+/// Deletes a closed execution: its row, its history (every run), and what
+/// is kept beside them (heartbeats, retry states, completion rows, signal
+/// request keys, owed policies, timer rows).
+pub(super) fn delete_execution(txn: &WriteTransaction, op: &Op) -> Outcome {
+    let Op::DeleteExecution { id } = op else {
+        unreachable!("delete_execution takes DeleteExecution")
+    };
+    let key = id.as_str();
+    let mut execs = txn.open_table(EXECUTIONS)?;
+    let Some(record) = read_record(&execs, key)? else {
+        return Ok(Err(OpError::NoSuchExecution(key.to_owned())));
+    };
+    if !record.status.is_closed() {
+        return Ok(Err(OpError::NotClosed {
+            id: key.to_owned(),
+            status: record.status.to_string(),
+        }));
+    }
+    execs.remove(key)?;
+    drop(execs);
+    txn.open_table(HISTORY)?
+        .retain_in((key, 0)..=(key, u64::MAX), |_, _| false)?;
+    txn.open_table(HEARTBEATS)?
+        .retain_in((key, 0, 0)..=(key, u32::MAX, u64::MAX), |_, _| false)?;
+    txn.open_table(ATTEMPTS)?
+        .retain_in((key, 0, 0)..=(key, u64::MAX, u64::MAX), |_, _| false)?;
+    txn.open_table(COMPLETED)?
+        .retain_in((key, 0, 0)..=(key, u64::MAX, u64::MAX), |_, _| false)?;
+    txn.open_table(INBOX)?
+        .retain_in((key, "")..=(key, "\u{10FFFF}"), |_, _| false)?;
+    txn.open_table(OWED_POLICIES)?.remove(key)?;
+    txn.open_table(TIMERS)?.retain(|(_, id, _), _| id != key)?;
+    Ok(Ok(()))
+}
+
+/// Forgets the start request ids seen before `before_ms`: the window in
+/// which a retried start answers with the run it started.
+pub(super) fn forget_start_requests(txn: &WriteTransaction, op: &Op) -> Outcome {
+    let Op::ForgetStartRequests {
+        before_ms,
+        per_type,
+    } = op
+    else {
+        unreachable!("forget_start_requests takes ForgetStartRequests")
+    };
+    txn.open_table(START_REQUESTS)?.retain(|key, raw| {
+        // Keys are `<type>\0<id>\0<request id>`.
+        let workflow_type = key.split('\0').next().unwrap_or_default();
+        let before = per_type
+            .iter()
+            .find(|(t, _)| t == workflow_type)
+            .map_or(*before_ms, |(_, b)| *b);
+        serde_json::from_slice::<SeenRequest>(raw).map_or(true, |s| s.at_ms >= before)
+    })?;
+    Ok(Ok(()))
+}
+
+/// Sets (or, with `None`, clears) a workflow type's retention.
+pub(super) fn set_retention(txn: &WriteTransaction, op: &Op) -> Outcome {
+    let Op::SetRetention { name, retention_ms } = op else {
+        unreachable!("set_retention takes SetRetention")
+    };
+    let mut table = txn.open_table(TYPE_RETENTION)?;
+    match retention_ms {
+        Some(ms) => table.insert(name.as_str(), *ms)?,
+        None => table.remove(name.as_str())?,
+    };
+    Ok(Ok(()))
+}
+
+/// Deletes a module's bytes and metadata, and the version rows that name
+/// it (the engine checked that nothing refers to it).
+pub(super) fn delete_module(txn: &WriteTransaction, op: &Op) -> Outcome {
+    let Op::DeleteModule { hash } = op else {
+        unreachable!("delete_module takes DeleteModule")
+    };
+    let key = hash.to_string();
+    txn.open_table(MODULES)?.remove(key.as_str())?;
+    txn.open_table(MODULE_META)?.remove(key.as_str())?;
+    txn.open_table(TYPE_VERSIONS)?.retain(|_, raw| {
+        serde_json::from_slice::<WorkflowVersion>(raw).map_or(true, |v| v.module != *hash)
+    })?;
+    Ok(Ok(()))
+}
+
+/// The closed executions whose retention ran out by `now_ms`: each type's
+/// own retention, or `default_ms`.
+pub(super) fn expired(
+    txn: &redb::ReadTransaction,
+    now_ms: u64,
+    default_ms: u64,
+) -> Result<Vec<ExecutionRecord>, StoreError> {
+    let per_type = txn.open_table(TYPE_RETENTION)?;
+    let mut out = Vec::new();
+    for entry in txn.open_table(EXECUTIONS)?.iter()? {
+        let record: ExecutionRecord = from_json("execution", entry?.1.value())?;
+        let Some(closed) = record.closed_at_ms.filter(|_| record.status.is_closed()) else {
+            continue;
+        };
+        let keep = per_type
+            .get(record.workflow_type.as_str())?
+            .map_or(default_ms, |g| g.value());
+        if closed.saturating_add(keep) <= now_ms {
+            out.push(record);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,150 @@
+//! A bounded disk (issue 16): closed executions go after their retention
+//! (the host's, or their type's), with the start request ids seen before
+//! it; one goes at once with `weft delete`; modules nothing refers to go
+//! with `weft modules prune`; `weft store compact` gives the space back.
+
+use weft_e2e::serde_json::json;
+use weft_e2e::{guest, Host};
+
+const HOUR: u64 = 3_600_000;
+
+/// Whether execution `id` still exists.
+fn exists(host: &Host, id: &str) -> bool {
+    host.call("GET", &format!("/v1/executions/{id}"), None).0 == 200
+}
+
+#[test]
+fn closed_executions_go_after_their_retention_and_open_ones_stay() {
+    let host = Host::with_args(&["--manual-clock", "--retention", "1h"]);
+    host.deploy_examples();
+    // `hello` keeps its closed executions 3 h, the others the host's 1 h.
+    let out = host.cli_ok(&["retention", "hello", "3h"]);
+    assert!(out.contains("10800000"), "{out}");
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions",
+        Some(
+            json!({"workflow_type": "hello", "id": "kept", "request_id": "r1",
+                    "input": {"name": "a"}, "wait_ms": 30000}),
+        ),
+    );
+    assert_eq!(
+        (status, &v["result"]["status"]),
+        (201, &json!("completed")),
+        "{v}"
+    );
+    let (short, r) = host.run_execution("misbehave", json!({"mode": "flaky", "fail_times": 0}));
+    assert_eq!(r["status"], "completed", "{r}");
+    // A timer of a day: open all along.
+    let open = host.start_execution(
+        "timer-fanout",
+        json!({"items": ["x"], "sleep_ms": 24 * HOUR}),
+    );
+    host.eventually("the timer is started", |h| {
+        h.event_kinds(&open).iter().any(|k| k == "timer_started")
+    });
+    let (status, v) = host.call("DELETE", &format!("/v1/executions/{open}"), None);
+    assert_eq!(status, 409, "an open execution is not deleted: {v}");
+
+    host.advance(2 * HOUR);
+    host.eventually("the host's retention deletes the short one", |h| {
+        !exists(h, &short)
+    });
+    assert!(exists(&host, "kept"), "its type keeps it 3 h");
+    assert!(exists(&host, &open), "open executions stay");
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions",
+        Some(
+            json!({"workflow_type": "hello", "id": "kept", "request_id": "r1",
+                    "input": {"name": "a"}}),
+        ),
+    );
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(v["run"], 1, "the retried request answers with its run: {v}");
+
+    host.advance(2 * HOUR);
+    host.eventually("its own retention deletes `kept`", |h| !exists(h, "kept"));
+    assert!(exists(&host, &open));
+    // Past the window the request id is forgotten with the execution: the
+    // same request starts afresh.
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions",
+        Some(
+            json!({"workflow_type": "hello", "id": "kept", "request_id": "r1",
+                    "input": {"name": "b"}, "wait_ms": 30000}),
+        ),
+    );
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(v["result"]["output"], "HELLO, B!", "{v}");
+
+    // One at once: `weft delete`.
+    host.cli_ok(&["delete", "kept"]);
+    assert!(!exists(&host, "kept"));
+    let out = host.cli(&["delete", &open]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("only a closed execution"),
+        "{out:?}"
+    );
+    let types = host.get("/v1/workflow-types");
+    let hello = types["workflow_types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "hello")
+        .cloned()
+        .unwrap();
+    assert_eq!(hello["retention_ms"], 3 * HOUR, "{types}");
+}
+
+#[test]
+fn unreferenced_modules_are_pruned_and_the_store_compacts() {
+    let mut host = Host::start();
+    host.cli_ok(&["deploy", &guest("hello-activities").to_string_lossy()]);
+    for v in ["v1", "v2"] {
+        host.cli_ok(&[
+            "deploy",
+            &guest(&format!("order-{v}")).to_string_lossy(),
+            "--name",
+            "order",
+        ]);
+    }
+    // An execution on v2 (current); v1 runs nothing.
+    host.start_execution("order", json!({"order": "a"}));
+    let dry = host.cli_ok(&["modules", "prune", "--dry-run"]);
+    assert!(
+        dry.contains("would delete") && dry.contains("an old version of order"),
+        "{dry}"
+    );
+    assert_eq!(
+        host.get("/v1/modules")["modules"].as_array().unwrap().len(),
+        3
+    );
+    let out = host.cli_ok(&["modules", "prune"]);
+    assert_eq!(out.lines().count(), 1, "v1 only: {out}");
+    assert_eq!(
+        host.get("/v1/modules")["modules"].as_array().unwrap().len(),
+        2
+    );
+    let versions = host.get("/v1/workflow-types/order/versions")["versions"].clone();
+    assert_eq!(versions.as_array().unwrap().len(), 1, "{versions}");
+    assert!(host
+        .cli_ok(&["modules", "prune"])
+        .contains("nothing to prune"));
+
+    // Offline compaction of the file, then the host opens it as before.
+    host.kill();
+    let out = std::process::Command::new(weft_e2e::weft_bin())
+        .args(["store", "compact", "--data"])
+        .arg(host.data_dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    host.spawn();
+    assert_eq!(
+        host.get("/v1/modules")["modules"].as_array().unwrap().len(),
+        2
+    );
+}
