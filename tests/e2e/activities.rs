@@ -41,6 +41,14 @@ fn an_activity_instance_serves_later_attempts_until_it_traps() {
     host.eventually("the third call to trap", |h| failed_attempts(h, &id) == 1);
     let failure = last_failure(&host, &id);
     assert_eq!(failure["kind"], "activity-trap", "{failure}");
+    // Issue 16: the panic's message is in the failure, not only in the log.
+    assert!(
+        failure["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("panicked at examples/hello-activities/src/lib.rs"),
+        "{failure}"
+    );
     host.advance(1);
     let r = host.wait_result(&id);
     // The first instance served the first two calls and trapped in the

@@ -612,6 +612,34 @@ fn a_typed_select_names_the_winner_in_every_language() {
     }
 }
 
+/// Issue 16: a stalled execution's reason led with the sandbox's view (`the
+/// guest trapped: wasm unreachable ...`) and put the guest's own words last
+/// among its output lines. Now it leads with them: the Rust panic's message
+/// and place, the Python exception and its line, the JavaScript error.
+#[test]
+fn a_stall_reason_leads_with_the_guests_own_words_in_every_language() {
+    let host = host();
+    for (workflow_type, expect) in [
+        ("corners", "panicked at tests/fixtures/corners/src/lib.rs"),
+        (
+            "py-api",
+            "the workflow crashed: KeyError: 'missing' (at app.py:",
+        ),
+        ("js-api", "the workflow threw TypeError: "),
+    ] {
+        let id = format!("{workflow_type}-crash");
+        start(&host, workflow_type, &id, json!({"mode": "crash"}));
+        let r = host.wait_result(&id);
+        assert_eq!(r["status"], "stalled", "{r}");
+        let reason = r["stall_reason"].as_str().unwrap_or_default();
+        assert!(reason.starts_with(expect), "{id}: {reason}");
+        assert!(
+            reason.ends_with("executed)"),
+            "then the sandbox's view: {reason}"
+        );
+    }
+}
+
 /// Issue 15, item 7: a failed activity told the workflow its last error but
 /// not how many attempts ran or why retrying stopped. Now every activity
 /// failure carries the host's envelope (recorded in `activity_failed` as

@@ -250,7 +250,9 @@ pub(super) async fn run(
             .await
         {
             Ok(r) => Ok((r, w)),
-            Err(e) => Err(super::workflow::trap_reason(&e, &[])),
+            // The guest's last words (a panic's message) go into the
+            // failure, not only into the log.
+            Err(e) => Err(super::workflow::trap_reason(&e, &w.output.tail_lines())),
         }
     };
     // An instance that trapped or was stopped mid-call is dropped with

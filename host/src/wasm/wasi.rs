@@ -104,6 +104,17 @@ impl Capture {
         lines
     }
 
+    /// The last lines written so far, left in place (to say why a guest
+    /// failed; the log still gets them all).
+    pub fn tail_lines(&self) -> Vec<String> {
+        let buf = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let lines: Vec<String> = String::from_utf8_lossy(&buf.bytes)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        lines[lines.len().saturating_sub(20)..].to_vec()
+    }
+
     fn write(&self, data: &[u8]) {
         let mut buf = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let room = buf.cap.saturating_sub(buf.bytes.len());

@@ -1208,6 +1208,7 @@ class WorkflowWorld:
             # output lines as the stall reason: print the traceback, then
             # leave with one line that says what crashed and where.
             traceback.print_exc()
+            print(f"weft: the workflow crashed: {crash_summary(e)}", file=sys.stderr)
             sys.stderr.flush()
             raise GuestCrashed(f"the workflow crashed: {crash_summary(e)}") from None
         _FINAL = (defn, wf)

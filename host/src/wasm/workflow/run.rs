@@ -225,10 +225,12 @@ impl WorkflowHost for NoHost {
     }
 }
 
-/// A trap as a person should read it: the cause, then the guest's last words.
+/// A trap as a person should read it: the guest's own words first (a Rust
+/// panic's message and place, a Python exception and its line, a
+/// JavaScript error), then what the sandbox saw.
 pub(in crate::wasm) fn trap_reason(e: &wasmtime::Error, output_tail: &[String]) -> String {
     let root = e.root_cause();
-    let mut reason = if let Some(d) = root.downcast_ref::<CpuDeadlineExceeded>() {
+    let cause = if let Some(d) = root.downcast_ref::<CpuDeadlineExceeded>() {
         d.to_string()
     } else if let Some(m) = root.downcast_ref::<MemoryLimitExceeded>() {
         m.to_string()
@@ -248,16 +250,53 @@ pub(in crate::wasm) fn trap_reason(e: &wasmtime::Error, output_tail: &[String]) 
     } else {
         format!("the guest stopped: {}", crate::wasm::error_chain(e))
     };
-    let last: Vec<&String> = output_tail.iter().rev().take(5).rev().collect();
-    if !last.is_empty() {
-        reason.push_str("; guest output: ");
-        reason.push_str(
-            &last
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(" | "),
-        );
+    match guest_words(output_tail) {
+        Some(words) => format!("{words} ({cause})"),
+        None => cause,
     }
-    reason
+}
+
+/// What the guest said as it failed, from the last lines of its output.
+fn guest_words(tail: &[String]) -> Option<String> {
+    let lines: Vec<&str> = tail
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE"))
+        .collect();
+    if lines.is_empty() {
+        return None;
+    }
+    // The SDKs say what crashed and where on a line of their own:
+    // `weft: the workflow crashed: KeyError: 'x' (at app.py:12 in run)`.
+    if let Some(line) = lines
+        .iter()
+        .rev()
+        .map(|l| l.trim_matches('"'))
+        .find(|l| l.starts_with("weft: "))
+    {
+        return Some(line["weft: ".len()..].replace("\\\"", "\""));
+    }
+    // Rust: `thread '<unnamed>' panicked at FILE:LINE:COL:`, then the message.
+    if let Some(i) = lines.iter().rposition(|l| l.contains("panicked at ")) {
+        let line = lines[i];
+        let at = &line[line.find("panicked at ").unwrap_or(0)..];
+        let message = lines[i + 1..].join(" | ");
+        return Some(format!("{} {message}", at.trim_end()).trim().to_owned());
+    }
+    // Python: a traceback ends with the exception; its last frame says where.
+    if let Some(i) = lines.iter().rposition(|l| l.starts_with("Traceback")) {
+        let exception = lines.last().copied().unwrap_or_default();
+        let frame = lines[i..].iter().rev().find(|l| l.starts_with("File "));
+        return Some(match frame {
+            Some(f) => format!("{exception} ({f})"),
+            None => exception.to_owned(),
+        });
+    }
+    // Otherwise (JavaScript prints the error, then its stack): the first of
+    // the last few lines that names an error, else the last lines.
+    let last = &lines[lines.len().saturating_sub(5)..];
+    Some(match last.iter().find(|l| l.contains("Error")) {
+        Some(e) => (*e).to_owned(),
+        None => last.join(" | "),
+    })
 }
