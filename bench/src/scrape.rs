@@ -10,13 +10,10 @@ impl Scrape {
         Scrape(v.as_str().unwrap_or_default().to_string())
     }
 
-    /// The value of the sample whose name (with labels) is `key`; 0 if absent.
+    /// The sum of the samples of `key` (`name`, or `name{label="v"}` for
+    /// those whose labels include these); 0 if absent.
     pub fn value(&self, key: &str) -> f64 {
-        self.0
-            .lines()
-            .find_map(|l| l.strip_prefix(key)?.strip_prefix(' '))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0.0)
+        weft_e2e::metric_value(&self.0, key).unwrap_or(0.0)
     }
 
     /// A histogram's cumulative buckets: (upper bound, count).

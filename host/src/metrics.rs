@@ -1,83 +1,28 @@
-//! Process-wide counters and latency histograms, read by `GET /metrics`
-//! (Prometheus text format). Plain atomics: cheap enough to bump on every
-//! step of every execution.
+//! Process-wide metrics, read by `GET /metrics` (Prometheus text format),
+//! on the maintained `prometheus-client` crate. Counters by workflow type
+//! and by activity name keep at most [`LABEL_CAP`] distinct names each
+//! (names are user-controlled): the rest count under `other`. Gauges of
+//! what runs now are read from the engine when scraped.
 
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashSet;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-#[derive(Default)]
-pub struct Counter(AtomicU64);
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
-impl Counter {
-    pub const fn new() -> Self {
-        Self(AtomicU64::new(0))
-    }
-    pub fn inc(&self) {
-        self.add(1);
-    }
-    pub fn add(&self, n: u64) {
-        self.0.fetch_add(n, Ordering::Relaxed);
-    }
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
+/// Distinct workflow types (and, apart, activity names) a labelled counter
+/// keeps; later names count as `other`.
+pub const LABEL_CAP: usize = 100;
 
-/// Upper bounds of the histogram buckets; the last bucket is `+Inf`.
-const BOUNDS: [f64; 14] = [
+/// Latency buckets, in seconds.
+const SECONDS: [f64; 14] = [
     0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
-
-/// A Prometheus histogram with fixed buckets, in seconds (or in plain units
-/// for sizes: `observe_value`).
-pub struct Histogram {
-    buckets: [AtomicU64; BOUNDS.len() + 1],
-    count: AtomicU64,
-    /// Sum in millionths of the unit.
-    sum_micros: AtomicU64,
-    bounds: &'static [f64],
-}
-
-impl Histogram {
-    pub const fn new(bounds: &'static [f64]) -> Self {
-        Self {
-            buckets: [const { AtomicU64::new(0) }; BOUNDS.len() + 1],
-            count: AtomicU64::new(0),
-            sum_micros: AtomicU64::new(0),
-            bounds,
-        }
-    }
-
-    pub fn observe(&self, d: Duration) {
-        self.observe_value(d.as_secs_f64());
-    }
-
-    pub fn observe_value(&self, v: f64) {
-        let i = self
-            .bounds
-            .iter()
-            .position(|b| v <= *b)
-            .unwrap_or(self.bounds.len());
-        self.buckets[i].fetch_add(1, Ordering::Relaxed);
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_micros
-            .fetch_add((v * 1e6) as u64, Ordering::Relaxed);
-    }
-
-    fn render(&self, out: &mut String, name: &str, help: &str) {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
-        let mut cumulative = 0;
-        for (i, bound) in self.bounds.iter().enumerate() {
-            cumulative += self.buckets[i].load(Ordering::Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
-        }
-        cumulative += self.buckets[self.bounds.len()].load(Ordering::Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
-        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {cumulative}");
-    }
-}
 
 /// Batch sizes: how many callers' write batches one group commit carried.
 const SIZES: [f64; 14] = [
@@ -90,149 +35,333 @@ const FINE: [f64; 14] = [
     1.0,
 ];
 
-pub static INSTANTIATE_LATENCY: Histogram = Histogram::new(&FINE);
-pub static ACTIVITY_INSTANTIATE_LATENCY: Histogram = Histogram::new(&FINE);
-pub static COMMIT_LATENCY: Histogram = Histogram::new(&BOUNDS);
-pub static COMMIT_BATCHES: Histogram = Histogram::new(&SIZES);
-pub static WORKFLOW_TASK_LATENCY: Histogram = Histogram::new(&BOUNDS);
-pub static ACTIVITY_LATENCY: Histogram = Histogram::new(&BOUNDS);
-pub static SIGNAL_LATENCY: Histogram = Histogram::new(&BOUNDS);
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TypeLabel {
+    workflow_type: String,
+}
 
-pub static REPLAYED_EVENTS: Counter = Counter::new();
-pub static INSTANCES_LOADED: Counter = Counter::new();
-pub static CACHE_HITS: Counter = Counter::new();
-pub static EVICTIONS: Counter = Counter::new();
-pub static ACTIVITY_ATTEMPTS: Counter = Counter::new();
-pub static ACTIVITY_FAILURES: Counter = Counter::new();
-pub static ACTIVITY_INSTANCES_REUSED: Counter = Counter::new();
-pub static STORE_WRITE_FAILURES: Counter = Counter::new();
-pub static EXECUTIONS_STARTED: Counter = Counter::new();
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CloseLabels {
+    workflow_type: String,
+    status: String,
+}
 
-/// Executions closed since start, by how they ended.
-pub static CLOSED: [(&str, Counter); 5] = [
-    ("completed", Counter::new()),
-    ("failed", Counter::new()),
-    ("cancelled", Counter::new()),
-    ("terminated", Counter::new()),
-    ("stalled", Counter::new()),
-];
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ActivityLabel {
+    activity: String,
+}
 
-pub fn closed(status: &str) {
-    if let Some((_, c)) = CLOSED.iter().find(|(s, _)| *s == status) {
-        c.inc();
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabel {
+    status: String,
+}
+
+/// A latency (or size) histogram.
+pub struct Timing(Histogram);
+
+impl Timing {
+    fn new(bounds: &[f64]) -> Self {
+        Self(Histogram::new(bounds.iter().copied()))
+    }
+
+    pub fn observe(&self, d: Duration) {
+        self.0.observe(d.as_secs_f64());
+    }
+
+    pub fn observe_value(&self, v: f64) {
+        self.0.observe(v);
     }
 }
 
-/// Renders every metric in the Prometheus text exposition format.
-pub fn render() -> String {
-    let mut out = String::new();
-    let counters: [(&str, &str, u64); 10] = [
-        (
-            "weft_executions_started_total",
-            "Executions (runs) started since the host started.",
-            EXECUTIONS_STARTED.get(),
-        ),
-        (
-            "weft_replayed_events_total",
-            "History events delivered during replay.",
-            REPLAYED_EVENTS.get(),
-        ),
-        (
-            "weft_instances_loaded_total",
-            "Workflow instances created (live from the start, or replaying): instance cache misses.",
-            INSTANCES_LOADED.get(),
-        ),
-        (
-            "weft_instance_cache_hits_total",
-            "Deliveries to an instance already in memory.",
-            CACHE_HITS.get(),
-        ),
-        (
-            "weft_evictions_total",
-            "Workflow instances evicted from memory.",
-            EVICTIONS.get(),
-        ),
-        (
-            "weft_activity_attempts_total",
-            "Activity attempts run.",
-            ACTIVITY_ATTEMPTS.get(),
-        ),
-        (
-            "weft_activity_attempt_failures_total",
-            "Activity attempts that failed.",
-            ACTIVITY_FAILURES.get(),
-        ),
-        (
-            "weft_activity_instances_reused_total",
-            "Activity attempts served by an instance kept from an earlier attempt.",
-            ACTIVITY_INSTANCES_REUSED.get(),
-        ),
-        (
-            "weft_store_write_failures_total",
-            "Group commits the disk refused (full or failing).",
-            STORE_WRITE_FAILURES.get(),
-        ),
-        ("weft_up", "1 while the host runs.", 1),
-    ];
-    for (name, help, value) in counters {
-        let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
-        );
+/// A plain counter.
+pub struct Count(Counter);
+
+impl Count {
+    pub fn inc(&self) {
+        self.0.inc();
     }
-    let _ = writeln!(
-        out,
-        "# HELP weft_executions_closed_total Executions closed since the host started, by status.\n\
-         # TYPE weft_executions_closed_total counter"
-    );
-    for (status, c) in &CLOSED {
-        let _ = writeln!(
-            out,
-            "weft_executions_closed_total{{status=\"{status}\"}} {}",
-            c.get()
-        );
+
+    pub fn add(&self, n: u64) {
+        self.0.inc_by(n);
     }
-    let histograms: [(&Histogram, &str, &str); 7] = [
-        (
-            &INSTANTIATE_LATENCY,
+}
+
+/// Every metric, registered once.
+pub struct Metrics {
+    registry: Registry,
+    pub instantiate: Timing,
+    pub activity_instantiate: Timing,
+    pub commit: Timing,
+    pub commit_batches: Timing,
+    pub workflow_task: Timing,
+    pub activity_attempt: Timing,
+    pub signal_delivery: Timing,
+    pub replayed_events: Count,
+    pub instances_loaded: Count,
+    pub cache_hits: Count,
+    pub evictions: Count,
+    pub activity_instances_reused: Count,
+    pub store_write_failures: Count,
+    started: Family<TypeLabel, Counter>,
+    closed: Family<CloseLabels, Counter>,
+    stalled: Family<TypeLabel, Counter>,
+    attempts: Family<ActivityLabel, Counter>,
+    attempt_failures: Family<ActivityLabel, Counter>,
+    executions: Family<StatusLabel, Gauge>,
+    in_memory: Gauge,
+    pending_timers: Gauge,
+    types_seen: Mutex<HashSet<String>>,
+    activities_seen: Mutex<HashSet<String>>,
+}
+
+fn timing(registry: &mut Registry, name: &str, help: &str, bounds: &[f64]) -> Timing {
+    let t = Timing::new(bounds);
+    registry.register(name, help, t.0.clone());
+    t
+}
+
+fn count(registry: &mut Registry, name: &str, help: &str) -> Count {
+    let c = Counter::default();
+    registry.register(name, help, c.clone());
+    Count(c)
+}
+
+impl Metrics {
+    fn new() -> Self {
+        let mut r = Registry::default();
+        let instantiate = timing(
+            &mut r,
             "weft_instantiate_seconds",
-            "Creating a store and instantiating a compiled (cached) workflow component.",
-        ),
-        (
-            &ACTIVITY_INSTANTIATE_LATENCY,
+            "Creating a store and instantiating a compiled (cached) workflow component",
+            &FINE,
+        );
+        let activity_instantiate = timing(
+            &mut r,
             "weft_activity_instantiate_seconds",
-            "Creating a store and instantiating a compiled (cached) activity component.",
-        ),
-        (
-            &COMMIT_LATENCY,
+            "Creating a store and instantiating a compiled (cached) activity component",
+            &FINE,
+        );
+        let commit = timing(
+            &mut r,
             "weft_commit_seconds",
-            "Group commit latency (one transaction and one fsync).",
-        ),
-        (
-            &COMMIT_BATCHES,
+            "Group commit latency (one transaction and one fsync)",
+            &SECONDS,
+        );
+        let commit_batches = timing(
+            &mut r,
             "weft_commit_batch_size",
-            "Callers' write batches carried by one group commit.",
-        ),
-        (
-            &WORKFLOW_TASK_LATENCY,
+            "Callers' write batches carried by one group commit",
+            &SIZES,
+        );
+        let workflow_task = timing(
+            &mut r,
             "weft_workflow_task_seconds",
-            "Workflow task latency: guest code from a delivery to its next wait, plus the commit of its commands.",
-        ),
-        (
-            &ACTIVITY_LATENCY,
+            "Workflow task latency: guest code from a delivery to its next wait, plus the commit of its commands",
+            &SECONDS,
+        );
+        let activity_attempt = timing(
+            &mut r,
             "weft_activity_attempt_seconds",
-            "Activity attempt latency.",
-        ),
-        (
-            &SIGNAL_LATENCY,
+            "Activity attempt latency",
+            &SECONDS,
+        );
+        let signal_delivery = timing(
+            &mut r,
             "weft_signal_delivery_seconds",
-            "Signal latency: from its record to its delivery to the workflow.",
-        ),
-    ];
-    for (h, name, help) in histograms {
-        h.render(&mut out, name, help);
+            "Signal latency: from its record to its delivery to the workflow",
+            &SECONDS,
+        );
+        let replayed_events = count(
+            &mut r,
+            "weft_replayed_events",
+            "History events delivered during replay",
+        );
+        let instances_loaded = count(
+            &mut r,
+            "weft_instances_loaded",
+            "Workflow instances created (live from the start, or replaying): instance cache misses",
+        );
+        let cache_hits = count(
+            &mut r,
+            "weft_instance_cache_hits",
+            "Deliveries to an instance already in memory",
+        );
+        let evictions = count(
+            &mut r,
+            "weft_evictions",
+            "Workflow instances evicted from memory",
+        );
+        let activity_instances_reused = count(
+            &mut r,
+            "weft_activity_instances_reused",
+            "Activity attempts served by an instance kept from an earlier attempt",
+        );
+        let store_write_failures = count(
+            &mut r,
+            "weft_store_write_failures",
+            "Group commits the disk refused (full or failing)",
+        );
+        let started = Family::<TypeLabel, Counter>::default();
+        r.register(
+            "weft_executions_started",
+            "Executions (runs) started since the host started, by workflow type",
+            started.clone(),
+        );
+        let closed = Family::<CloseLabels, Counter>::default();
+        r.register(
+            "weft_executions_closed",
+            "Executions closed since the host started, by workflow type and how they ended (a stall is no close)",
+            closed.clone(),
+        );
+        let stalled = Family::<TypeLabel, Counter>::default();
+        r.register(
+            "weft_executions_stalled",
+            "Executions that stalled (a trap, a divergence) since the host started, by workflow type",
+            stalled.clone(),
+        );
+        let attempts = Family::<ActivityLabel, Counter>::default();
+        r.register(
+            "weft_activity_attempts",
+            "Activity attempts run, by activity name",
+            attempts.clone(),
+        );
+        let attempt_failures = Family::<ActivityLabel, Counter>::default();
+        r.register(
+            "weft_activity_attempt_failures",
+            "Activity attempts that failed, by activity name",
+            attempt_failures.clone(),
+        );
+        let executions = Family::<StatusLabel, Gauge>::default();
+        r.register(
+            "weft_executions",
+            "Executions in the store now, by status (`sleeping`: running and not in memory)",
+            executions.clone(),
+        );
+        let in_memory = Gauge::default();
+        r.register(
+            "weft_instances_in_memory",
+            "Workflow instances in memory now",
+            in_memory.clone(),
+        );
+        let pending_timers = Gauge::default();
+        r.register(
+            "weft_pending_timers",
+            "Durable timers armed now",
+            pending_timers.clone(),
+        );
+        let up = Gauge::<i64>::default();
+        up.set(1);
+        r.register("weft_up", "1 while the host runs", up);
+        Self {
+            registry: r,
+            instantiate,
+            activity_instantiate,
+            commit,
+            commit_batches,
+            workflow_task,
+            activity_attempt,
+            signal_delivery,
+            replayed_events,
+            instances_loaded,
+            cache_hits,
+            evictions,
+            activity_instances_reused,
+            store_write_failures,
+            started,
+            closed,
+            stalled,
+            attempts,
+            attempt_failures,
+            executions,
+            in_memory,
+            pending_timers,
+            types_seen: Mutex::new(HashSet::new()),
+            activities_seen: Mutex::new(HashSet::new()),
+        }
     }
-    out
+
+    /// `name` as a label value: itself among the first [`LABEL_CAP`]
+    /// names seen, `other` after.
+    fn capped(seen: &Mutex<HashSet<String>>, name: &str) -> String {
+        let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.contains(name) {
+            return name.to_owned();
+        }
+        if seen.len() < LABEL_CAP {
+            seen.insert(name.to_owned());
+            return name.to_owned();
+        }
+        "other".to_owned()
+    }
+
+    pub fn started(&self, workflow_type: &str) {
+        let workflow_type = Self::capped(&self.types_seen, workflow_type);
+        self.started
+            .get_or_create(&TypeLabel { workflow_type })
+            .inc();
+    }
+
+    /// An execution closed (`completed`, `failed`, `cancelled`,
+    /// `terminated`) or stalled (`stalled`: counted apart).
+    pub fn closed(&self, workflow_type: &str, status: &str) {
+        let workflow_type = Self::capped(&self.types_seen, workflow_type);
+        if status == "stalled" {
+            self.stalled
+                .get_or_create(&TypeLabel { workflow_type })
+                .inc();
+            return;
+        }
+        self.closed
+            .get_or_create(&CloseLabels {
+                workflow_type,
+                status: status.to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn attempt(&self, activity: &str, failed: bool) {
+        let activity = Self::capped(&self.activities_seen, activity);
+        let label = ActivityLabel { activity };
+        self.attempts.get_or_create(&label).inc();
+        if failed {
+            self.attempt_failures.get_or_create(&label).inc();
+        }
+    }
+
+    /// Renders every metric in the Prometheus text format, with the gauges
+    /// of what runs now.
+    pub fn render(&self, now: &Snapshot) -> String {
+        for (status, n) in &now.executions {
+            self.executions
+                .get_or_create(&StatusLabel {
+                    status: (*status).to_owned(),
+                })
+                .set(*n as i64);
+        }
+        self.in_memory.set(now.in_memory as i64);
+        self.pending_timers.set(now.pending_timers as i64);
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+/// What runs now, read when `/metrics` is scraped.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// Executions by status (`running`, `sleeping`, `stalled`, and the
+    /// closed ones still kept).
+    pub executions: Vec<(&'static str, usize)>,
+    pub in_memory: usize,
+    pub pending_timers: usize,
+}
+
+/// The host's metrics.
+pub fn get() -> &'static Metrics {
+    static METRICS: OnceLock<Metrics> = OnceLock::new();
+    METRICS.get_or_init(Metrics::new)
 }
 
 #[cfg(test)]
@@ -240,17 +369,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn histograms_render_cumulative_buckets() {
-        let h = Histogram::new(&BOUNDS);
-        h.observe(Duration::from_micros(300));
-        h.observe(Duration::from_millis(30));
-        h.observe(Duration::from_secs(60));
-        let mut out = String::new();
-        h.render(&mut out, "x", "help");
-        assert!(out.contains("x_bucket{le=\"0.0005\"} 1\n"), "{out}");
-        assert!(out.contains("x_bucket{le=\"0.05\"} 2\n"), "{out}");
-        assert!(out.contains("x_bucket{le=\"10\"} 2\n"), "{out}");
-        assert!(out.contains("x_bucket{le=\"+Inf\"} 3\n"), "{out}");
-        assert!(out.contains("x_count 3\n"), "{out}");
+    fn names_past_the_cap_count_as_other_and_stalls_are_no_closes() {
+        let m = Metrics::new();
+        for n in 0..LABEL_CAP + 5 {
+            m.started(&format!("type-{n}"));
+        }
+        m.closed("type-0", "stalled");
+        m.closed("type-0", "completed");
+        m.attempt("charge", true);
+        let out = m.render(&Snapshot::default());
+        assert!(
+            out.contains("weft_executions_started_total{workflow_type=\"other\"} 5"),
+            "{out}"
+        );
+        assert!(out.contains("weft_executions_stalled_total{workflow_type=\"type-0\"} 1"));
+        assert!(out.contains(
+            "weft_executions_closed_total{workflow_type=\"type-0\",status=\"completed\"} 1"
+        ));
+        assert!(!out.contains("status=\"stalled\""), "{out}");
+        assert!(out.contains("weft_activity_attempt_failures_total{activity=\"charge\"} 1"));
+        assert!(out.contains("# TYPE weft_up gauge"), "{out}");
     }
 }

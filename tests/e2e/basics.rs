@@ -66,13 +66,18 @@ fn hello_runs_from_the_cli_and_the_api() {
 
     let openapi = host.get("/v1/openapi.json");
     assert!(openapi["paths"]["/v1/executions"].is_object(), "{openapi}");
-    let (status, metrics) = host.call("GET", "/metrics", None);
+    let (status, _) = host.call("GET", "/metrics", None);
     assert_eq!(status, 200);
-    let metrics = metrics.as_str().unwrap_or_default().to_string();
-    assert!(
-        metrics.contains("weft_activity_attempts_total 6"),
-        "{metrics}"
+    assert_eq!(host.metric("weft_activity_attempts_total"), 6.0);
+    assert_eq!(
+        host.metric("weft_activity_attempts_total{activity=\"greet\"}"),
+        2.0
     );
+    assert_eq!(
+        host.metric("weft_executions_closed_total{workflow_type=\"hello\",status=\"completed\"}"),
+        2.0
+    );
+    assert_eq!(host.metric("weft_up"), 1.0);
 }
 
 #[test]
@@ -460,4 +465,44 @@ fn the_cli_reads_and_writes_as_an_operator_expects() {
     host.cli_ok(&["clock", "advance", "2h"]);
     let after = host.get("/v1/clock")["now_ms"].as_u64().unwrap();
     assert_eq!(after - before, 60_000 + 7_200_000);
+}
+
+/// Issue 16: `/metrics` says what runs now (gauges by status, sleeping
+/// executions, armed timers), counts by workflow type and activity name,
+/// types `weft_up` as a gauge, and does not count a stall as a close.
+#[test]
+fn metrics_say_what_runs_now_by_type_and_name() {
+    let host = Host::with_args(&["--manual-clock", "--evict-after-ms", "0"]);
+    host.deploy_examples();
+    let id = host.start_execution(
+        "timer-fanout",
+        json!({"items": ["a"], "sleep_ms": 3_600_000}),
+    );
+    host.eventually("the timer is armed and the instance evicted", |h| {
+        h.metric("weft_pending_timers") == 1.0
+            && h.metric("weft_executions{status=\"sleeping\"}") == 1.0
+    });
+    assert_eq!(host.metric("weft_executions{status=\"running\"}"), 1.0);
+    assert_eq!(
+        host.metric("weft_executions_started_total{workflow_type=\"timer-fanout\"}"),
+        1.0
+    );
+    let stalled = host.start_execution("misbehave", json!({"mode": "trap"}));
+    assert_eq!(host.wait_result(&stalled)["status"], "stalled");
+    assert_eq!(
+        host.metric("weft_executions_stalled_total{workflow_type=\"misbehave\"}"),
+        1.0
+    );
+    assert_eq!(host.metric("weft_executions{status=\"stalled\"}"), 1.0);
+    let (_, text) = host.call("GET", "/metrics", None);
+    let text = text.as_str().unwrap_or_default().to_string();
+    assert!(text.contains("# TYPE weft_up gauge"), "{text}");
+    assert!(
+        !text.contains("weft_executions_closed_total{workflow_type=\"misbehave\""),
+        "a stall is no close: {text}"
+    );
+    host.advance(3_600_000);
+    assert_eq!(host.wait_result(&id)["status"], "completed");
+    // Its last timer lost a select: the close removed its row.
+    assert_eq!(host.metric("weft_pending_timers"), 0.0);
 }

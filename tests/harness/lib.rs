@@ -508,13 +508,12 @@ impl Host {
 
     /// A sample of the host's `/metrics` by its name with labels, e.g.
     /// `weft_executions_closed_total{status="completed"}`.
+    /// The value of metric `key` (`name` or `name{label="v",...}`): the sum
+    /// of every series of that name whose labels include the ones given.
     pub fn metric(&self, key: &str) -> f64 {
         let (_, text) = self.call("GET", "/metrics", None);
         let text = text.as_str().unwrap_or_default().to_string();
-        text.lines()
-            .find_map(|l| l.strip_prefix(key)?.strip_prefix(' '))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no metric {key} in:\n{text}"))
+        metric_value(&text, key).unwrap_or_else(|| panic!("no metric {key} in:\n{text}"))
     }
 
     /// Polls `f` until it returns true (for state the API reports but cannot wait on).
@@ -592,5 +591,39 @@ impl Drop for Worker {
 impl Drop for Host {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// In the Prometheus text `text`, the sum of the series of metric `key`
+/// (`name` or `name{label="v",...}`) whose labels include the ones given;
+/// none if no series matched.
+pub fn metric_value(text: &str, key: &str) -> Option<f64> {
+    let (name, wanted) = split_series(key);
+    let mut found = None;
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let (n, labels) = split_series(series);
+        if n == name && wanted.iter().all(|w| labels.contains(w)) {
+            if let Ok(v) = value.trim().parse::<f64>() {
+                *found.get_or_insert(0.0) += v;
+            }
+        }
+    }
+    found
+}
+
+/// `name{a="1",b="2"}` as its name and its label pairs.
+fn split_series(series: &str) -> (&str, Vec<&str>) {
+    match series.split_once('{') {
+        Some((name, rest)) => (
+            name,
+            rest.trim_end_matches('}')
+                .split(',')
+                .filter(|l| !l.is_empty())
+                .collect(),
+        ),
+        None => (series, Vec::new()),
     }
 }

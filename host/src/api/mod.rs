@@ -78,7 +78,7 @@ pub fn router(engine: Engine, access: Access) -> Router {
         .layer(DefaultBodyLimit::max(MAX_MODULE_BYTES));
     Router::new()
         .route("/healthz", get(health))
-        .route("/metrics", get(|| async { crate::metrics::render() }))
+        .route("/metrics", get(metrics))
         .route(
             "/v1/openapi.json",
             get(|| async { Json(ApiDoc::openapi()) }),
@@ -153,3 +153,12 @@ pub async fn serve(
 
 #[cfg(test)]
 mod tests;
+
+/// Prometheus metrics (text format): counters and histograms since the host
+/// started, and gauges of what runs now.
+async fn metrics(
+    axum::extract::State(engine): axum::extract::State<Engine>,
+) -> Result<String, error::ApiError> {
+    let now = engine.metrics_snapshot()?;
+    Ok(crate::metrics::get().render(&now))
+}

@@ -373,7 +373,7 @@ async fn run(
             in_attempt.store(true, Ordering::SeqCst);
             let outcome = attempt(inner, &task, start_to_close, &watch_stop, &served).await;
             in_attempt.store(false, Ordering::SeqCst);
-            crate::metrics::ACTIVITY_LATENCY.observe(t0.elapsed());
+            crate::metrics::get().activity_attempt.observe(t0.elapsed());
             outcome
         };
         let whole = async {
@@ -398,7 +398,7 @@ async fn run(
                 }
             }
         };
-        crate::metrics::ACTIVITY_ATTEMPTS.inc();
+        crate::metrics::get().attempt(&task.name, outcome.is_err());
         let now = inner.clock.now_ms();
         let failure = match outcome {
             Ok(output) => {
@@ -407,7 +407,6 @@ async fn run(
             }
             Err(failure) => failure,
         };
-        crate::metrics::ACTIVITY_FAILURES.inc();
         tracing::warn!(execution = %task.execution, activity = %task.name, attempt = task.attempt, %failure, "activity attempt failed");
         let retry_at_ms = now.saturating_add(policy.delay_after(task.attempt));
         let past_deadline = deadline.is_some_and(|d| retry_at_ms >= d);

@@ -66,7 +66,7 @@ async fn run_inner(
         Replayer::new(history),
         mailbox,
     );
-    crate::metrics::INSTANCES_LOADED.inc();
+    crate::metrics::get().instances_loaded.inc();
     let _slot = inner.instance_slot().await;
     let store = inner.store.clone();
     let module = record.module;
@@ -91,7 +91,9 @@ async fn run_inner(
     let mut driver = any
         .downcast::<Driver>()
         .expect("the host handed back is the driver it was given");
-    crate::metrics::REPLAYED_EVENTS.add(driver.replayer.replayed_events());
+    crate::metrics::get()
+        .replayed_events
+        .add(driver.replayer.replayed_events());
     // A query or validator that failed fails alone: the caller gets the
     // reason, and the workflow is loaded again from its history, unaffected.
     if let Some((_, reply)) = driver.serving.take() {
@@ -162,7 +164,7 @@ async fn run_inner(
         RunOutcome::Stopped(stop) => match stop.0.downcast::<Stop>() {
             Ok(s) => match *s {
                 Stop::Evicted => {
-                    crate::metrics::EVICTIONS.inc();
+                    crate::metrics::get().evictions.inc();
                     tracing::debug!(execution = %id, "evicted");
                     Ok(())
                 }
@@ -284,6 +286,13 @@ async fn close(
     end: Close,
 ) -> Result<(), crate::store::StoreError> {
     let id = &record.id;
+    let status = match &end {
+        Close::Completed(_) => "completed",
+        Close::Failed(_) => "failed",
+        Close::Cancelled(_) => "cancelled",
+        Close::Terminated(_) => "terminated",
+        Close::Stalled(_) => "stalled",
+    };
     let outcome = match &end {
         Close::Completed(output) => Some(Ok(output.clone())),
         Close::Failed(f) | Close::Cancelled(f) => Some(Err(f.clone())),
@@ -328,6 +337,7 @@ async fn close(
         inner.wake(id);
         return Ok(());
     }
+    crate::metrics::get().closed(record.workflow_type.as_str(), status);
     // Forget only after the close is durable: a wake in between finds the
     // old mailbox, not a fresh instance replaying a closed execution.
     inner.forget(id);

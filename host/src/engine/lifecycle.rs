@@ -217,6 +217,7 @@ impl Inner {
                 Err(e) => return Err(e.into()),
             }
             tracing::info!(execution = %id, %reason, "execution terminated");
+            crate::metrics::get().closed(record.workflow_type.as_str(), "terminated");
             self.stop_activities(id, record.resets, &history);
             // An instance in memory stops at its next wait (its writes are refused).
             self.reload(id);

@@ -25,7 +25,7 @@ impl Inner {
         let msg = match actors.get(id) {
             Some(tx) => match tx.send(msg) {
                 Ok(()) => {
-                    crate::metrics::CACHE_HITS.inc();
+                    crate::metrics::get().cache_hits.inc();
                     return Ok(());
                 }
                 Err(mpsc::error::SendError(m)) => m,

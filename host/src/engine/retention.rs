@@ -91,6 +91,43 @@ impl Inner {
     }
 }
 
+impl Engine {
+    /// What runs now, for the gauges of `/metrics`.
+    pub fn metrics_snapshot(&self) -> Result<crate::metrics::Snapshot, EngineError> {
+        let in_memory: std::collections::HashSet<ExecutionId> = self
+            .inner
+            .actors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect();
+        let mut counts: std::collections::BTreeMap<&'static str, usize> = [
+            "running",
+            "sleeping",
+            "stalled",
+            "completed",
+            "failed",
+            "cancelled",
+            "terminated",
+        ]
+        .into_iter()
+        .map(|s| (s, 0))
+        .collect();
+        for r in self.inner.store.executions(None, None)? {
+            *counts.entry(r.status.as_str()).or_default() += 1;
+            if r.status == crate::model::ExecutionStatus::Running && !in_memory.contains(&r.id) {
+                *counts.entry("sleeping").or_default() += 1;
+            }
+        }
+        Ok(crate::metrics::Snapshot {
+            executions: counts.into_iter().collect(),
+            in_memory: in_memory.len(),
+            pending_timers: self.inner.store.timer_count()?,
+        })
+    }
+}
+
 /// What `weft modules prune` removed (or would remove).
 #[derive(Debug, Clone)]
 pub struct Pruned {

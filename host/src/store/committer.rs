@@ -18,7 +18,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::apply::apply;
 use super::slot::DbSlot;
-use super::{Close, Op, OpError, StoreError};
+use super::{Op, OpError, StoreError};
+use crate::model::EventKind;
 
 /// Most batches folded into one transaction; bounds the latency of the first.
 const MAX_GROUP: usize = 512;
@@ -108,8 +109,10 @@ fn commit_group(slot: &DbSlot, failing: &watch::Sender<Option<String>>, group: V
     });
     match result {
         Ok(outcomes) => {
-            crate::metrics::COMMIT_LATENCY.observe(started.elapsed());
-            crate::metrics::COMMIT_BATCHES.observe_value(group.len() as f64);
+            crate::metrics::get().commit.observe(started.elapsed());
+            crate::metrics::get()
+                .commit_batches
+                .observe_value(group.len() as f64);
             count_lifecycle(&group, &outcomes);
             if failing.borrow().is_some() {
                 tracing::info!("the store writes again: the disk has room");
@@ -122,7 +125,7 @@ fn commit_group(slot: &DbSlot, failing: &watch::Sender<Option<String>>, group: V
         Err(e) => {
             tracing::error!(error = %e, batches = group.len(), "group commit failed; nothing in it was written");
             if let StoreError::Io(reason) = &e {
-                crate::metrics::STORE_WRITE_FAILURES.inc();
+                crate::metrics::get().store_write_failures.inc();
                 failing.send_replace(Some(reason.clone()));
                 // redb refuses everything after an I/O error until the file
                 // is opened again; do it now so reads go on.
@@ -149,18 +152,13 @@ fn count_lifecycle(group: &[Request], outcomes: &[Result<(), OpError>]) {
         }
         for op in &req.ops {
             match op {
-                Op::CreateExecution { .. } | Op::ContinueAsNew { .. } => {
-                    crate::metrics::EXECUTIONS_STARTED.inc();
+                Op::CreateExecution { record, .. } => {
+                    crate::metrics::get().started(record.workflow_type.as_str());
                 }
-                Op::Append {
-                    close: Some(close), ..
-                } => crate::metrics::closed(match close {
-                    Close::Completed(_) => "completed",
-                    Close::Failed(_) => "failed",
-                    Close::Cancelled(_) => "cancelled",
-                    Close::Terminated(_) => "terminated",
-                    Close::Stalled(_) => "stalled",
-                }),
+                Op::ContinueAsNew {
+                    started: EventKind::ExecutionStarted { workflow_type, .. },
+                    ..
+                } => crate::metrics::get().started(workflow_type.as_str()),
                 _ => {}
             }
         }

@@ -370,10 +370,12 @@ pub(super) fn append(txn: &WriteTransaction, op: &Op) -> Outcome {
                 record.status = ExecutionStatus::Terminated;
                 record.failure = Some(Failure::new("terminated", reason.clone()));
                 record.resets += 1;
-                drop_timers(txn, key)?;
             }
         }
         if record.status.is_closed() {
+            // A timer of a closed run (one that lost a select) fires for
+            // nobody: its row goes with the close.
+            drop_timers(txn, key)?;
             record.closed_at_ms = Some(*at_ms);
             forget_completions(txn, key, record.run_start)?;
             owe(txn, key, owed)?;

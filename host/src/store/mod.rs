@@ -510,6 +510,12 @@ impl Store {
         Ok(db.compact()?)
     }
 
+    /// Durable timers armed now.
+    pub fn timer_count(&self) -> Result<usize, StoreError> {
+        use redb::ReadableTableMetadata;
+        self.reading(|txn| Ok(txn.open_table(TIMERS)?.len()? as usize))
+    }
+
     /// Which module serves each activity name now.
     pub fn activity_routes(&self) -> Result<Vec<(String, ModuleHash)>, StoreError> {
         self.reading(|txn| {

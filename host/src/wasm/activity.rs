@@ -225,7 +225,9 @@ pub(super) async fn run(
                     .instantiate_async(&mut store)
                     .await
                     .map_err(|e| super::workflow::trap_reason(&e, &[]))?;
-                crate::metrics::ACTIVITY_INSTANTIATE_LATENCY.observe(t0.elapsed());
+                crate::metrics::get()
+                    .activity_instantiate
+                    .observe(t0.elapsed());
                 Warm {
                     store,
                     instance,

@@ -421,7 +421,7 @@ impl Runtime {
         };
         let warm = self.slots.take_idle(hash, &call.doors);
         if warm.is_some() {
-            crate::metrics::ACTIVITY_INSTANCES_REUSED.inc();
+            crate::metrics::get().activity_instances_reused.inc();
         }
         // The slot is taken before the attempt's time starts running.
         let slot = match warm {

@@ -174,7 +174,7 @@ impl Driver {
     /// ask for: nothing is dispatched before it is durable.
     fn task_ended(&mut self) {
         if let Some(t) = self.task_started.take() {
-            crate::metrics::WORKFLOW_TASK_LATENCY.observe(t.elapsed());
+            crate::metrics::get().workflow_task.observe(t.elapsed());
         }
     }
 
@@ -302,7 +302,9 @@ impl Driver {
                 self.task_ended();
                 if let Some(at) = self.replayer.take_live_signal_at() {
                     let waited = self.inner.clock.now_ms().saturating_sub(at);
-                    crate::metrics::SIGNAL_LATENCY.observe(Duration::from_millis(waited));
+                    crate::metrics::get()
+                        .signal_delivery
+                        .observe(Duration::from_millis(waited));
                 }
                 self.task_started = (!self.replayer.replaying()).then(Instant::now);
                 return Ok(match d {

@@ -73,7 +73,7 @@ pub(in crate::wasm) async fn run_then_query(
     let mut answer = None;
     let result = async {
         let instance = pre.instantiate_async(&mut store).await?;
-        crate::metrics::INSTANTIATE_LATENCY.observe(t0.elapsed());
+        crate::metrics::get().instantiate.observe(t0.elapsed());
         let r = instance.call_run(&mut store, &input).await?;
         if let Some((name, qinput)) = query {
             store.data_mut().cpu.reset();
