@@ -325,6 +325,31 @@ fn a_retried_start_answers_with_the_first_run() {
     assert_eq!(count(&host, "retried-start", "execution_started"), 2);
 }
 
+/// Found by a new user's read-through (issue 16): the README says a retried
+/// start answers with its run "with or without an explicit id", but a
+/// retry that left out the id it first gave started a second execution
+/// (the request was keyed by the id given too).
+#[test]
+fn a_retried_start_without_the_id_it_first_gave_answers_with_that_run() {
+    let host = Host::start();
+    host.deploy_examples();
+    let with_id = json!({"workflow_type": "hello", "id": "given", "input": {"name": "x"},
+                         "request_id": "req-1", "wait_ms": 10_000});
+    let (status, first) = host.call("POST", "/v1/executions", Some(with_id));
+    assert_eq!(status, 201, "{first}");
+    let without = json!({"workflow_type": "hello", "input": {"name": "x"},
+                         "request_id": "req-1", "wait_ms": 10_000});
+    let (status, again) = host.call("POST", "/v1/executions", Some(without));
+    assert!(status == 200 || status == 201, "{status} {again}");
+    assert_eq!(
+        (&again["id"], &again["run"]),
+        (&json!("given"), &json!(1)),
+        "{again}"
+    );
+    let n = host.list_all("workflow_type=hello").len();
+    assert_eq!(n, 1, "one execution");
+}
+
 /// Defect 4: command inputs were not checked against the payload limit and
 /// one workflow task could start any number of activities with any inputs,
 /// all copied into the host and one commit. Each new command is admitted

@@ -184,12 +184,12 @@ fn deploy_takes_the_type_name_from_weft_toml_and_names_the_version() {
         "a header, three modules: {modules}"
     );
     assert!(
-        modules.contains("type greeter") && modules.contains("greet, shout"),
+        modules.contains("type greeter") && modules.contains("more)"),
         "{modules}"
     );
     let types: serde_json::Value =
         serde_json::from_str(&host.cli_ok(&["types", "--json"])).unwrap();
-    let greeter = types
+    let greeter = types["workflow_types"]
         .as_array()
         .unwrap()
         .iter()

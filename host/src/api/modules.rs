@@ -34,6 +34,10 @@ pub async fn describe(
         .collect();
     match <[_; 1]>::try_from(found) {
         Ok([m]) => Ok(Json(m.into())),
+        Err(_) if hash.len() < 8 => Err(ApiError::bad_request(format!(
+            "{hash:?} is too short: give the module's hash or at least its first 8 digits \
+             (see `weft modules`)"
+        ))),
         Err(v) if v.is_empty() => Err(ApiError::not_found(format!(
             "no module {hash:?}: see `weft modules` (GET /v1/modules)"
         ))),

@@ -115,6 +115,16 @@ pub async fn describe(client: &Client, hash: &str, json: bool) -> Result<i32> {
     Ok(0)
 }
 
+/// Names for a table cell: the first few, then how many more
+/// (`weft describe-module` lists them all).
+fn short_list(names: &[String]) -> String {
+    const SHOWN: usize = 4;
+    match names.len() {
+        n if n <= SHOWN => names.join(", "),
+        n => format!("{}, ... ({} more)", names[..SHOWN].join(", "), n - SHOWN),
+    }
+}
+
 /// A table for the terminal: no borders, a header row.
 fn table(header: &[&str]) -> comfy_table::Table {
     let mut t = comfy_table::Table::new();
@@ -137,7 +147,7 @@ pub async fn modules(client: &Client, json: bool) -> Result<i32> {
                 "workflow",
                 format!("type {}", m.workflow_type.clone().unwrap_or_default()),
             ),
-            ModuleKind::Activity => ("activities", m.activities.join(", ")),
+            ModuleKind::Activity => ("activities", short_list(&m.activities)),
         };
         t.add_row([
             m.hash[..12.min(m.hash.len())].to_owned(),
@@ -170,7 +180,8 @@ pub async fn types(client: &Client, json: bool) -> Result<i32> {
         }));
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        let list = serde_json::json!({ "workflow_types": rows });
+        println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(0);
     }
     let mut t = table(&[

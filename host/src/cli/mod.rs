@@ -503,9 +503,17 @@ pub async fn run(cli: Cli) -> Result<i32> {
                     &crate::api::dto::RetentionRequest { retention_ms },
                 )
                 .await?;
+            let span = jiff::SignedDuration::from_millis(
+                i64::try_from(info.retention_ms).unwrap_or(i64::MAX),
+            );
             println!(
-                "closed executions of {} are kept {} ms",
-                info.workflow_type, info.retention_ms
+                "closed executions of {} are kept {span:#}{}",
+                info.workflow_type,
+                if retention_ms.is_none() {
+                    " (the host's --retention)"
+                } else {
+                    ""
+                }
             );
             Ok(0)
         }

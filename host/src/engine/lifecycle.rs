@@ -318,7 +318,10 @@ impl Engine {
         let (record, started) = self.inner.new_run(workflow_type, input, &opts)?;
         let id = record.id.clone();
         let request = opts.request_id.as_ref().map(|r| StartRequest {
-            key: format!(
+            // One request is one start, whether a retry repeats the id it
+            // gave or leaves it out.
+            key: format!("{workflow_type}\0{r}"),
+            legacy_key: format!(
                 "{workflow_type}\0{}\0{r}",
                 opts.id.as_deref().unwrap_or_default()
             ),

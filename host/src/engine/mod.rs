@@ -489,7 +489,7 @@ impl Engine {
                 let when = modules
                     .iter()
                     .find(|m| m.hash == *from)
-                    .map(|m| format!(", deployed at {} ms", m.deployed_at_ms))
+                    .map(|m| format!(", deployed {}", date(m.deployed_at_ms)))
                     .unwrap_or_default();
                 format!(
                     "`{name}` is served by module {}{when}, which also serves {} that this \
@@ -698,7 +698,7 @@ impl Engine {
             })
             .filter(|r| match &after {
                 Some((ms, id)) => {
-                    r.created_at_ms < *ms || (r.created_at_ms == *ms && r.id.as_str() > id.as_str())
+                    r.created_at_ms < *ms || (r.created_at_ms == *ms && r.id.as_str() < id.as_str())
                 }
                 None => true,
             })
@@ -778,4 +778,11 @@ impl Engine {
             pool_slots: 0,
         })?)
     }
+}
+
+/// A time (ms since the Unix epoch) as a UTC date for a message.
+fn date(ms: u64) -> String {
+    jiff::Timestamp::from_millisecond(i64::try_from(ms).unwrap_or(i64::MAX))
+        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|_| format!("{ms} ms since the Unix epoch"))
 }

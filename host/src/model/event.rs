@@ -402,9 +402,12 @@ impl EventKind {
                 input.to_json(),
                 random.as_ref().map(|r| format!(" random={r}")).unwrap_or_default()
             ),
-            Self::ActivityScheduled { handle, name, input, .. } => {
-                format!("activity_scheduled #{handle} {name}({})", input.to_json())
-            }
+            Self::ActivityScheduled { handle, name, input, idempotency_key, options } => format!(
+                "activity_scheduled #{handle} {name}({}){}{}",
+                input.to_json(),
+                idempotency_key.as_ref().map(|k| format!(" key={k}")).unwrap_or_default(),
+                options.cancellation.map(|c| format!(" on cancel: {c:?}")).unwrap_or_default()
+            ),
             Self::ActivityAttemptFailed { handle, attempt, failure, retry_at_ms } => format!(
                 "activity_attempt_failed #{handle} attempt={attempt} {failure} retry_at_ms={retry_at_ms}"
             ),

@@ -34,19 +34,13 @@ pub(super) fn create(txn: &WriteTransaction, op: &Op) -> Outcome {
     let id = record.id.as_str();
     let mut record = record.as_ref().clone();
     if let Some(req) = request {
-        let seen = txn
-            .open_table(START_REQUESTS)?
-            .get(req.key.as_str())?
-            .map(|g| g.value().to_vec());
-        if let Some(raw) = seen {
-            let seen: SeenRequest = from_json("start request", &raw)?;
-            if record.created_at_ms < seen.at_ms.saturating_add(req.retention_ms) {
-                return Ok(Err(OpError::DuplicateRequest {
-                    request_id: record.request_id.clone().unwrap_or_default(),
-                    id: seen.execution,
-                    run: seen.run,
-                }));
-            }
+        let table = txn.open_table(START_REQUESTS)?;
+        if let Some(seen) = req.seen(&table, record.created_at_ms)? {
+            return Ok(Err(OpError::DuplicateRequest {
+                request_id: record.request_id.clone().unwrap_or_default(),
+                id: seen.execution,
+                run: seen.run,
+            }));
         }
     }
     let existing = execs.get(id)?.map(|g| g.value().to_vec());

@@ -285,8 +285,32 @@ impl ExternalRequest {
 /// and the chosen id (if any), remembered for `retention_ms`.
 #[derive(Debug, Clone)]
 pub struct StartRequest {
+    /// `<type>\0<request id>`.
     pub key: String,
+    /// The key the same request had before request ids were kept by type
+    /// and request id only (`<type>\0<id given or none>\0<request id>`):
+    /// read too, so a request made before the change is still found.
+    pub legacy_key: String,
     pub retention_ms: u64,
+}
+
+impl StartRequest {
+    /// The run this request started, if it was seen within its window.
+    fn seen(
+        &self,
+        table: &impl ReadableTable<&'static str, &'static [u8]>,
+        now_ms: u64,
+    ) -> Result<Option<history::SeenRequest>, StoreError> {
+        for key in [self.key.as_str(), self.legacy_key.as_str()] {
+            if let Some(raw) = table.get(key)?.map(|g| g.value().to_vec()) {
+                let seen: history::SeenRequest = from_json("start request", &raw)?;
+                if now_ms < seen.at_ms.saturating_add(self.retention_ms) {
+                    return Ok(Some(seen));
+                }
+            }
+        }
+        Ok(None)
+    }
 }
 
 const MANUAL_CLOCK: &str = "manual_clock_ms";
@@ -506,7 +530,16 @@ impl Store {
                 dir.display()
             )));
         }
-        let mut db = redb::Database::open(&path)?;
+        let mut db = match redb::Database::open(&path) {
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                return Err(StoreError::Backend(format!(
+                    "{} is in use by a running weft host: stop that host first (compaction \
+                     needs the file to itself)",
+                    dir.display()
+                )))
+            }
+            other => other?,
+        };
         Ok(db.compact()?)
     }
 
@@ -630,10 +663,12 @@ impl Store {
                 }
                 out.push(record);
             }
+            // Newest first; within one millisecond too (generated ids
+            // grow with time).
             out.sort_by(|a, b| {
                 b.created_at_ms
                     .cmp(&a.created_at_ms)
-                    .then_with(|| a.id.cmp(&b.id))
+                    .then_with(|| b.id.cmp(&a.id))
             });
             Ok(out)
         })
@@ -680,16 +715,10 @@ impl Store {
         now_ms: u64,
     ) -> Result<Option<(String, u32)>, StoreError> {
         self.reading(|txn| {
-            let raw = txn
-                .open_table(tables::START_REQUESTS)?
-                .get(request.key.as_str())?
-                .map(|g| g.value().to_vec());
-            let Some(raw) = raw else {
-                return Ok(None);
-            };
-            let seen: history::SeenRequest = from_json("start request", &raw)?;
-            let fresh = now_ms < seen.at_ms.saturating_add(request.retention_ms);
-            Ok(fresh.then_some((seen.execution, seen.run)))
+            let table = txn.open_table(tables::START_REQUESTS)?;
+            Ok(request
+                .seen(&table, now_ms)?
+                .map(|seen| (seen.execution, seen.run)))
         })
     }
 

@@ -528,7 +528,8 @@ async fn continue_as_new_carries_the_unreceived_signals_and_undelivered_updates(
 async fn a_start_request_starts_one_run() {
     let (_dir, store) = open();
     let request = || StartRequest {
-        key: "t\0\0req-1".into(),
+        key: "t\0req-1".into(),
+        legacy_key: "t\0\0req-1".into(),
         retention_ms: 100,
     };
     let start = |id: &str, at: u64| {
