@@ -42,7 +42,9 @@ const GENERATOR_ARGS: &[&str] = &[
 ];
 
 /// How every build opens a fixture: with its defaults, as after an upgrade.
-const OPEN_ARGS: &[&str] = &["--manual-clock"];
+/// Kept for ever: the fixtures' closed executions are older than any
+/// retention by the time the clock has moved through them.
+const OPEN_ARGS: &[&str] = &["--manual-clock", "--retention", "36500d"];
 
 const LOG_FILTER: &str = "info,weft=debug";
 

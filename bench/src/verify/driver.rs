@@ -140,6 +140,10 @@ impl Run {
                 evict,
                 "--max-instances",
                 instances,
+                // The checks read every execution at the end, however far
+                // the clock moved: nothing may expire before.
+                "--retention",
+                "36500d",
             ],
             "info",
         );
