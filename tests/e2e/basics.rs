@@ -506,3 +506,42 @@ fn metrics_say_what_runs_now_by_type_and_name() {
     // Its last timer lost a select: the close removed its row.
     assert_eq!(host.metric("weft_pending_timers"), 0.0);
 }
+
+/// Issue 16: `weft logs` prints what a workflow's activities (and the
+/// workflow itself, live) said, with the activity, its handle and attempt;
+/// `--follow` keeps printing until the execution closes.
+#[test]
+fn weft_logs_shows_what_the_guests_said_and_follows() {
+    let host = Host::start();
+    host.deploy_examples();
+    let (id, r) = host.run_execution("hello", json!({"name": "log"}));
+    assert_eq!(r["status"], "completed", "{r}");
+    let text = host.cli_ok(&["logs", &id]);
+    assert!(
+        text.contains("[activity greet #1 attempt 1] info: effect key=")
+            && text.contains("[activity exclaim #3 attempt 1]"),
+        "{text}"
+    );
+    let json_lines = host.cli_ok(&["logs", &id, "--json"]);
+    let first: Value = serde_json::from_str(json_lines.lines().next().unwrap()).unwrap();
+    assert_eq!(first["source"], "activity greet #1 attempt 1", "{first}");
+
+    // Follow a sleeping execution: its lines come as it runs, and the
+    // command ends when it closes.
+    let sleeper = host.start_execution("timer-fanout", json!({"items": ["a"], "sleep_ms": 60_000}));
+    let follow = std::process::Command::new(weft_e2e::weft_bin())
+        .args(["logs", &sleeper, "--follow"])
+        .env("WEFT_SERVER", &host.url)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    host.eventually("the timer is armed", |h| {
+        h.event_kinds(&sleeper).iter().any(|k| k == "timer_started")
+    });
+    host.advance(60_000);
+    assert_eq!(host.wait_result(&sleeper)["status"], "completed");
+    let out = follow.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("[activity "), "{text}");
+}

@@ -8,7 +8,8 @@ use axum::Json;
 
 use super::dto::{
     ExecutionDetail, ExecutionList, ExecutionResult, ExecutionSummary, HistoryQuery, ListQuery,
-    ReasonRequest, ResetRequest, ResetResponse, ResultQuery, StartRequest, StartResponse,
+    LogLineInfo, LogList, LogsQuery, ReasonRequest, ResetRequest, ResetResponse, ResultQuery,
+    StartRequest, StartResponse,
 };
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Body, Params};
@@ -244,4 +245,36 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     engine.delete(&id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// What the workflow and its activities said lately (their log lines and
+/// output; kept in the host's memory, the last 100,000 lines of all
+/// executions): poll with `after` and `wait_ms` to follow.
+#[utoipa::path(
+    get, path = "/v1/executions/{id}/logs", tag = "executions",
+    params(("id" = String, Path, description = "execution id"), LogsQuery),
+    responses((status = 200, body = LogList), (status = 404, body = ErrorBody))
+)]
+pub async fn logs(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    Params(q): Params<LogsQuery>,
+) -> Result<Json<LogList>, ApiError> {
+    let wait = q
+        .wait_ms
+        .filter(|w| *w > 0)
+        .map(|w| Duration::from_millis(w.min(60_000)));
+    let lines = engine
+        .logs(&id, q.after.unwrap_or(0), wait)
+        .await?
+        .into_iter()
+        .map(|l| LogLineInfo {
+            seq: l.seq,
+            at_ms: l.at_ms,
+            source: l.source,
+            level: l.level.to_owned(),
+            line: l.line,
+        })
+        .collect();
+    Ok(Json(LogList { lines }))
 }

@@ -43,6 +43,7 @@ const MAX_MODULE_BYTES: usize = 100 << 20;
         modules::prune,
         modules::set_retention,
         executions::delete,
+        executions::logs,
         versions::list,
         versions::set_current,
         versions::upgrade,
@@ -104,6 +105,7 @@ pub fn router(engine: Engine, access: Access) -> Router {
         )
         .route("/v1/executions/{id}/result", get(executions::result))
         .route("/v1/executions/{id}/history", get(executions::history))
+        .route("/v1/executions/{id}/logs", get(executions::logs))
         .route("/v1/executions/{id}/reset", post(executions::reset))
         .route("/v1/executions/{id}/cancel", post(executions::cancel))
         .route("/v1/executions/{id}/terminate", post(executions::terminate))

@@ -333,3 +333,39 @@ pub async fn history(client: &Client, id: &str, run: Option<u32>, json: bool) ->
     }
     Ok(0)
 }
+
+/// `weft logs ID [--follow] [--json]`.
+pub async fn logs(client: &Client, id: &str, follow: bool, json: bool) -> Result<i32> {
+    let mut after = 0;
+    let mut first = true;
+    loop {
+        // The first read answers at once; a follower then waits for more.
+        let wait = if follow && !first { 2_000 } else { 0 };
+        first = false;
+        let list: crate::api::dto::LogList = client
+            .get(&format!(
+                "/v1/executions/{}/logs?after={after}&wait_ms={wait}",
+                enc(id)
+            ))
+            .await?;
+        for l in &list.lines {
+            if json {
+                println!("{}", serde_json::to_string(l)?);
+            } else {
+                println!("{} [{}] {}: {}", when(l.at_ms), l.source, l.level, l.line);
+            }
+            after = after.max(l.seq);
+        }
+        if !follow {
+            return Ok(0);
+        }
+        if list.lines.is_empty() {
+            let r: ExecutionResult = client
+                .get(&format!("/v1/executions/{}/result", enc(id)))
+                .await?;
+            if r.status.is_closed() {
+                return Ok(0);
+            }
+        }
+    }
+}

@@ -239,6 +239,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print what an execution's workflow and activities said (their log
+    /// lines and output), with where and when; `--follow` until it closes.
+    Logs {
+        /// The execution's id.
+        id: String,
+        /// Keep printing new lines until the execution has closed.
+        #[arg(long, short = 'f')]
+        follow: bool,
+        /// Print JSON lines: `{"seq", "at_ms", "source", "level", "line"}`.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print an execution's event history (`--json`: the format `weft replay` reads).
     History {
         /// The execution's id.
@@ -599,6 +611,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             executions::list(&client, args).await
         }
         Command::History { id, run, json } => executions::history(&client, &id, run, json).await,
+        Command::Logs { id, follow, json } => executions::logs(&client, &id, follow, json).await,
         Command::Replay { history, module } => replay::run(&history, &module).await,
         Command::Signal {
             id,

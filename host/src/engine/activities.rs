@@ -857,7 +857,18 @@ async fn run_component(
         Err(e) => Err(ModuleError::Invalid(e.to_string())),
     };
     let (outcome, lines) = inner.runtime.run_activity(&module, bytes, call).await;
+    let source = format!(
+        "activity {} #{} attempt {}",
+        task.name, task.handle, task.attempt
+    );
     for line in lines {
+        inner.logs.push(
+            &task.execution,
+            inner.clock.now_ms(),
+            source.clone(),
+            "info",
+            &line,
+        );
         tracing::info!(target: "weft::activity", execution = %task.execution, activity = %task.name, attempt = task.attempt, "{line}");
     }
     match outcome {

@@ -12,6 +12,7 @@ mod external;
 mod heartbeats;
 mod interact;
 mod lifecycle;
+mod logs;
 mod mailbox;
 mod offline;
 mod queues;
@@ -36,6 +37,7 @@ pub use clock::Clock;
 pub use error::EngineError;
 pub use interact::{SignalReceipt, UpdateOutcome, UpdateStatus};
 pub use lifecycle::{StartOptions, Started};
+pub use logs::LogLine;
 pub use offline::{replay as replay_offline, ReplayReport};
 pub use queues::{StaleToken, WorkerTask};
 pub use reset::ResetReport;
@@ -178,6 +180,8 @@ pub(crate) struct Inner {
     /// an epoch is one run between resets, so the key names one scheduled
     /// activity, whichever run or reset scheduled it.
     activity_stops: Mutex<HashMap<ActivityKey, watch::Sender<activities::Halt>>>,
+    /// What guests said lately (`weft logs`).
+    logs: logs::Logs,
 }
 
 impl Inner {
@@ -296,6 +300,7 @@ impl Engine {
             reloads: Mutex::new(std::collections::HashSet::new()),
             updates: watch::channel(0).0,
             activity_stops: Mutex::new(HashMap::new()),
+            logs: logs::Logs::default(),
             queues: queues::TaskQueues::default(),
         });
         timers::spawn(inner.clone(), timer_rx);

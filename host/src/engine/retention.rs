@@ -55,6 +55,7 @@ async fn sweep(inner: &Arc<Inner>) -> Result<(), EngineError> {
         }
         for r in chunk {
             inner.forget(&r.id);
+            inner.logs.forget(&r.id);
         }
     }
     if !expired.is_empty() {
@@ -92,6 +93,33 @@ impl Inner {
 }
 
 impl Engine {
+    /// What execution `id`'s workflow and activities said after line
+    /// `after`; with `wait`, waits up to that long for a first line.
+    pub async fn logs(
+        &self,
+        id: &str,
+        after: u64,
+        wait: Option<Duration>,
+    ) -> Result<Vec<crate::engine::LogLine>, EngineError> {
+        let record = self.execution(id)?;
+        let mut lines = self.inner.logs.of(&record.id, after);
+        if lines.is_empty() {
+            if let Some(wait) = wait {
+                let deadline = tokio::time::Instant::now() + wait;
+                let mut seen = after;
+                while lines.is_empty() && tokio::time::Instant::now() < deadline {
+                    let changed = self.inner.logs.changed_after(seen);
+                    if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                        break;
+                    }
+                    lines = self.inner.logs.of(&record.id, after);
+                    seen = self.inner.logs.last_seq();
+                }
+            }
+        }
+        Ok(lines)
+    }
+
     /// What runs now, for the gauges of `/metrics`.
     pub fn metrics_snapshot(&self) -> Result<crate::metrics::Snapshot, EngineError> {
         let in_memory: std::collections::HashSet<ExecutionId> = self
@@ -148,6 +176,7 @@ impl Engine {
         {
             Ok(()) => {
                 self.inner.forget(&parsed);
+                self.inner.logs.forget(&parsed);
                 tracing::info!(execution = %parsed, "execution deleted");
                 Ok(())
             }

@@ -291,3 +291,28 @@ pub struct HistoryQuery {
     /// Which run (from 1; default: the current one).
     pub run: Option<u32>,
 }
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LogsQuery {
+    /// Only lines after this one (a `seq` from an earlier answer).
+    pub after: Option<u64>,
+    /// With no line to give yet, wait up to this long for one (max 60,000).
+    pub wait_ms: Option<u64>,
+}
+
+/// One line a workflow or one of its activities said.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LogLineInfo {
+    pub seq: u64,
+    pub at_ms: u64,
+    /// `workflow`, or `activity NAME #HANDLE attempt N`.
+    pub source: String,
+    pub level: String,
+    pub line: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LogList {
+    pub lines: Vec<LogLineInfo>,
+}

@@ -593,6 +593,20 @@ impl WorkflowHost for Driver {
             return;
         }
         let id = &self.id;
+        let name = match level {
+            LogLevel::Trace => "trace",
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        };
+        self.inner.logs.push(
+            id,
+            self.inner.clock.now_ms(),
+            "workflow".to_owned(),
+            name,
+            message,
+        );
         match level {
             LogLevel::Trace => {
                 tracing::trace!(target: "weft::workflow", execution = %id, "{message}")
