@@ -148,3 +148,69 @@ fn unreferenced_modules_are_pruned_and_the_store_compacts() {
         2
     );
 }
+
+/// Issue 16: the workflow limits a Temporal user sets. A run timeout ends a
+/// run that outlasts it; an execution timeout holds across continue-as-new
+/// while each new run gets its run timeout afresh. Both count workflow
+/// time and terminate (no code runs), with the reason.
+#[test]
+fn execution_and_run_timeouts_end_what_outlasts_them() {
+    let host = Host::start();
+    host.deploy_examples_and_corners();
+    // A run timeout of 1 h ends a 2 h sleep.
+    let out = host.cli_ok(&[
+        "start",
+        "timer-fanout",
+        "--id",
+        "slow",
+        "--input",
+        r#"{"items": ["a"], "sleep_ms": 7200000}"#,
+        "--run-timeout",
+        "1h",
+    ]);
+    assert_eq!(out.trim(), "slow");
+    let text = host.cli_ok(&["describe", "slow"]);
+    assert!(text.contains("run times out:"), "{text}");
+    host.eventually("the sleep is armed", |h| {
+        h.event_kinds("slow").iter().any(|k| k == "timer_started")
+    });
+    host.advance(HOUR - 1);
+    assert_eq!(host.result_now("slow")["status"], "running");
+    host.advance(1);
+    let r = host.wait_result("slow");
+    assert_eq!(r["status"], "terminated", "{r}");
+    assert!(
+        r["failure"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("run timeout"),
+        "{r}"
+    );
+
+    // `signals`: each run waits for a `tick`, then continues as new (three
+    // runs). Execution timeout 90 min, run timeout 1 h.
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"workflow_type": "corners", "id": "runs", "input": {"mode": "signals", "runs": 3},
+                    "execution_timeout_ms": 90 * 60_000, "run_timeout_ms": HOUR})),
+    );
+    assert_eq!(status, 201, "{v}");
+    host.advance(40 * 60_000);
+    host.cli_ok(&["signal", "runs", "tick", "--input", "1"]);
+    host.eventually("the second run", |h| h.describe("runs")["run"] == 2);
+    // 40 + 50 min: past the first run's hour, within the second's.
+    host.advance(50 * 60_000 - 1);
+    assert_eq!(host.result_now("runs")["status"], "running");
+    // 90 min since the start: the execution's timeout.
+    host.advance(1);
+    let r = host.wait_result("runs");
+    assert_eq!(r["status"], "terminated", "{r}");
+    assert!(
+        r["failure"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("execution timeout"),
+        "{r}"
+    );
+}

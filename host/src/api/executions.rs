@@ -42,6 +42,8 @@ pub async fn start(
                 id: req.id,
                 request_id: req.request_id,
                 reuse: req.id_reuse_policy,
+                execution_timeout_ms: req.execution_timeout_ms,
+                run_timeout_ms: req.run_timeout_ms,
                 ..StartOptions::default()
             },
         )

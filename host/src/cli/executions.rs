@@ -18,6 +18,8 @@ pub struct StartArgs {
     pub input: Option<String>,
     pub request_id: Option<String>,
     pub id_reuse_policy: IdReusePolicy,
+    pub execution_timeout_ms: Option<u64>,
+    pub run_timeout_ms: Option<u64>,
     pub wait: bool,
     pub json: bool,
 }
@@ -42,6 +44,8 @@ pub async fn start(client: &Client, args: StartArgs) -> Result<i32> {
         input,
         request_id,
         id_reuse_policy,
+        execution_timeout_ms,
+        run_timeout_ms,
         wait,
         json,
     } = args;
@@ -55,6 +59,8 @@ pub async fn start(client: &Client, args: StartArgs) -> Result<i32> {
         // The id is printed before the wait, so that a caller may signal or
         // cancel what it started while it waits.
         wait_ms: None,
+        execution_timeout_ms,
+        run_timeout_ms,
     };
     let started: StartResponse = client.post_json("/v1/executions", &req).await?;
     if json && !wait {
@@ -180,6 +186,12 @@ pub async fn describe(client: &Client, id: &str, json: bool) -> Result<i32> {
     }
     if d.cancel_requested {
         println!("cancel:         requested");
+    }
+    if let Some(at) = d.execution_deadline_ms {
+        println!("times out at:   {} (execution timeout)", when(at));
+    }
+    if let Some(at) = d.run_deadline_ms {
+        println!("run times out:  {} (run timeout)", when(at));
     }
     println!("status:         {}", s.status.as_str());
     println!("created at:     {}", when(s.created_at_ms));

@@ -161,6 +161,13 @@ enum Command {
         /// allow-duplicate (default), allow-duplicate-failed-only or reject-duplicate.
         #[arg(long, value_parser = parse_reuse, default_value = "allow-duplicate")]
         id_reuse_policy: IdReusePolicy,
+        /// Time the execution out (terminated, no code runs) this long after
+        /// its start, across continue-as-new: `30m`, `2h`, `7d`, or ms.
+        #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+        execution_timeout: Option<u64>,
+        /// Time each run out this long after it starts.
+        #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+        run_timeout: Option<u64>,
         /// Wait for the result and print it.
         #[arg(long)]
         wait: bool,
@@ -558,10 +565,14 @@ pub async fn run(cli: Cli) -> Result<i32> {
             input,
             request_id,
             id_reuse_policy,
+            execution_timeout,
+            run_timeout,
             wait,
             json,
         } => {
             let args = executions::StartArgs {
+                execution_timeout_ms: execution_timeout,
+                run_timeout_ms: run_timeout,
                 workflow_type,
                 id,
                 input: input.text()?,

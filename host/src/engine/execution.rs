@@ -256,6 +256,7 @@ async fn continue_as_new(
     // parent-close policy.
     inner.stop_activities(&record.id, record.resets, &history);
     inner.settle_children(&record.id, owed).await;
+    inner.arm_deadlines(&record.id);
     inner.wake(&record.id);
     Ok(())
 }

@@ -11,7 +11,7 @@ use crate::model::{
     Event, EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, Failure, IdReusePolicy,
     ParentClosePolicy, ParentLink, Payload, TypeName,
 };
-use crate::store::{Close, Op, OpError, Reuse, StartRequest};
+use crate::store::{Close, Op, OpError, Reuse, StartRequest, TimerRow};
 
 /// How to start an execution.
 #[derive(Debug, Clone, Default)]
@@ -25,9 +25,27 @@ pub struct StartOptions {
     /// What a start with the id of a closed execution does.
     pub reuse: IdReusePolicy,
     pub(crate) parent: Option<ParentLink>,
+    /// Times the execution out after this long (workflow time), across runs.
+    pub execution_timeout_ms: Option<u64>,
+    /// Times each run out after this long.
+    pub run_timeout_ms: Option<u64>,
 }
 
 impl Inner {
+    /// Hands the timer service an execution's deadlines, as its record
+    /// has them now (after a start or a new run).
+    pub(super) fn arm_deadlines(&self, id: &ExecutionId) {
+        if let Ok(Some(record)) = self.store.execution(id) {
+            for (due_ms, handle) in record.deadline_rows() {
+                let _ = self.timer_tx.send(TimerRow {
+                    due_ms,
+                    execution: id.clone(),
+                    handle,
+                });
+            }
+        }
+    }
+
     /// The record of an execution that has not closed.
     fn open_record(&self, id: &ExecutionId) -> Result<ExecutionRecord, EngineError> {
         let record = self
@@ -85,6 +103,9 @@ impl Inner {
             request_id: opts.request_id.clone(),
             parent: opts.parent.clone(),
             cancel_requested: false,
+            execution_deadline_ms: opts.execution_timeout_ms.map(|t| now.saturating_add(t)),
+            run_timeout_ms: opts.run_timeout_ms,
+            run_deadline_ms: opts.run_timeout_ms.map(|t| now.saturating_add(t)),
         };
         let started = EventKind::ExecutionStarted {
             workflow_type: type_name,
@@ -179,6 +200,17 @@ impl Inner {
         id: &'a ExecutionId,
         reason: &'a str,
     ) -> Pin<Box<dyn Future<Output = Result<(), EngineError>> + Send + 'a>> {
+        self.terminate_if(id, reason, None)
+    }
+
+    /// [`Inner::terminate`], only while timer row `require_timer` is armed
+    /// (a deadline that a new run or a reset did not move).
+    pub(super) fn terminate_if<'a>(
+        self: &'a Arc<Self>,
+        id: &'a ExecutionId,
+        reason: &'a str,
+        require_timer: Option<(u64, u64)>,
+    ) -> Pin<Box<dyn Future<Output = Result<(), EngineError>> + Send + 'a>> {
         Box::pin(async move {
             let record = self.open_record(id)?;
             let history = self.run_history(&record)?;
@@ -195,6 +227,7 @@ impl Inner {
                 close,
                 expect_resets,
                 owed: owes,
+                require_timer: require,
                 ..
             } = &mut op
             {
@@ -203,6 +236,7 @@ impl Inner {
                 // The run read above is the one terminated: a run that
                 // closed or continued as new meanwhile is left as it is.
                 *expect_resets = Some(record.resets);
+                *require = require_timer;
             }
             let mut ops = vec![op];
             ops.extend(self.parent_op(&record, Err(Failure::new("terminated", reason))));
@@ -394,6 +428,7 @@ impl Engine {
             Err(e) => return Err(e.into()),
         }
         self.inner.wake(&id);
+        self.inner.arm_deadlines(&id);
         let run = self.inner.store.execution(&id)?.map_or(1, |r| r.run);
         Ok(Started {
             id,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::Inner;
-use crate::model::{EventKind, ExecutionStatus};
+use crate::model::{EventKind, ExecutionStatus, EXECUTION_DEADLINE, RUN_DEADLINE};
 use crate::store::{Op, TimerRow};
 
 #[derive(Default)]
@@ -58,6 +58,26 @@ pub(super) fn spawn(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<TimerRow>
 }
 
 async fn fire(inner: &Arc<Inner>, row: TimerRow) {
+    let deadline = match row.handle {
+        EXECUTION_DEADLINE => Some("execution timeout"),
+        RUN_DEADLINE => Some("run timeout"),
+        _ => None,
+    };
+    if let Some(what) = deadline {
+        // Terminated, no code runs (Temporal's workflow timeouts), unless
+        // the deadline moved (a new run) or the execution closed.
+        let reason = format!("timed out: its {what} passed");
+        match inner
+            .terminate_if(&row.execution, &reason, Some((row.due_ms, row.handle)))
+            .await
+        {
+            Ok(()) => tracing::info!(execution = %row.execution, %reason, "execution timed out"),
+            Err(e) => {
+                tracing::debug!(execution = %row.execution, error = %e, "deadline not applied")
+            }
+        }
+        return;
+    }
     let status = match inner.store.execution(&row.execution) {
         Ok(Some(rec)) => rec.status,
         Ok(None) => return,

@@ -98,6 +98,37 @@ pub struct ExecutionRecord {
     /// Set once a cancellation was requested.
     #[serde(default)]
     pub cancel_requested: bool,
+    /// The execution times out then (workflow time, ms), across its runs:
+    /// it is terminated, no code runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_deadline_ms: Option<u64>,
+    /// Each run may last this long (ms of workflow time) before it times
+    /// out; a new run (continue-as-new) gets it afresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_timeout_ms: Option<u64>,
+    /// When the current run times out (from `run_timeout_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_deadline_ms: Option<u64>,
+}
+
+/// The timer handle of an execution's deadline (beside the run's own
+/// timers, whose handles count from 1).
+pub const EXECUTION_DEADLINE: u64 = u64::MAX;
+/// The timer handle of the current run's deadline.
+pub const RUN_DEADLINE: u64 = u64::MAX - 1;
+
+impl ExecutionRecord {
+    /// The timer rows `(due, handle)` of its deadlines, if it has any.
+    pub fn deadline_rows(&self) -> Vec<(u64, u64)> {
+        let mut rows = Vec::new();
+        if let Some(d) = self.execution_deadline_ms {
+            rows.push((d, EXECUTION_DEADLINE));
+        }
+        if let Some(d) = self.run_deadline_ms {
+            rows.push((d, RUN_DEADLINE));
+        }
+        rows
+    }
 }
 
 fn first_run() -> u32 {

@@ -13,6 +13,7 @@ pub use event::{
 pub use execution::{
     AttemptState, CancellationType, DirDoor, Doors, ExecutionRecord, ExecutionStatus,
     IdReusePolicy, ModuleKind, ModuleMeta, ParentClosePolicy, ParentLink, WorkflowVersion,
+    EXECUTION_DEADLINE, RUN_DEADLINE,
 };
 pub use ids::{ExecutionId, ModuleHash, TypeName};
 pub use payload::Payload;

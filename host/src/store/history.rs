@@ -71,6 +71,7 @@ pub(super) fn create(txn: &WriteTransaction, op: &Op) -> Outcome {
             .insert(req.key.as_str(), to_json(&seen).as_slice())?;
     }
     execs.insert(id, to_json(&record).as_slice())?;
+    add_deadlines(txn, id, &record)?;
     let event = Event {
         index: record.run_start,
         at_ms: record.created_at_ms,
@@ -133,6 +134,9 @@ pub(super) fn continue_as_new(txn: &WriteTransaction, op: &Op) -> Outcome {
     drop_timers(txn, key)?;
     forget_completions(txn, key, record.run_start)?;
     owe(txn, key, owed)?;
+    // The execution's deadline stays; the new run gets its own.
+    record.run_deadline_ms = record.run_timeout_ms.map(|t| at_ms.saturating_add(t));
+    add_deadlines(txn, key, &record)?;
     if let EventKind::ExecutionStarted { input, .. } = started {
         record.input = input.clone();
     }
@@ -427,6 +431,23 @@ pub(super) fn tell_parent(txn: &WriteTransaction, op: &Op) -> Outcome {
     txn.open_table(HISTORY)?
         .insert((parent, index), to_json(&event).as_slice())?;
     Ok(Ok(()))
+}
+
+/// Arms the timer rows of an execution's deadlines (see
+/// [`ExecutionRecord::deadline_rows`]).
+pub(super) fn add_deadlines(
+    txn: &WriteTransaction,
+    key: &str,
+    record: &crate::model::ExecutionRecord,
+) -> Result<(), StoreError> {
+    let rows = record.deadline_rows();
+    if !rows.is_empty() {
+        let mut timers = txn.open_table(TIMERS)?;
+        for (due, handle) in rows {
+            timers.insert((due, key, handle), ())?;
+        }
+    }
+    Ok(())
 }
 
 /// Keeps what a closing run owes its children until the engine applied it.

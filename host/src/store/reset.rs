@@ -104,6 +104,8 @@ pub(super) fn reset(txn: &WriteTransaction, op: &Op) -> Outcome {
         timers.insert((*due, key, *handle), ())?;
     }
     drop(timers);
+    // The deadlines stay as they were.
+    super::history::add_deadlines(txn, key, &record)?;
     let mut execs = txn.open_table(EXECUTIONS)?;
     record.module = *module;
     record.status = ExecutionStatus::Running;

@@ -24,6 +24,9 @@ fn record(id: &str) -> ExecutionRecord {
         request_id: None,
         parent: None,
         cancel_requested: false,
+        execution_deadline_ms: None,
+        run_timeout_ms: None,
+        run_deadline_ms: None,
     }
 }
 

@@ -31,6 +31,13 @@ pub struct StartRequest {
     /// with its result: start and result in one request.
     #[serde(default)]
     pub wait_ms: Option<u64>,
+    /// Time the execution out (terminated, no code runs) this long after
+    /// its start, across continue-as-new (workflow time, ms).
+    #[serde(default)]
+    pub execution_timeout_ms: Option<u64>,
+    /// Time each run out this long after it starts (workflow time, ms).
+    #[serde(default)]
+    pub run_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -178,6 +185,12 @@ pub struct ExecutionDetail {
     pub parent: Option<ParentInfo>,
     #[serde(default)]
     pub children: Vec<ChildInfo>,
+    /// When the execution times out (`execution_timeout_ms` at its start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_deadline_ms: Option<u64>,
+    /// When the current run times out (`run_timeout_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_deadline_ms: Option<u64>,
 }
 
 impl From<ExecutionView> for ExecutionDetail {
@@ -211,6 +224,8 @@ impl From<ExecutionView> for ExecutionDetail {
                 .map(|(handle, fire_at_ms)| PendingTimer { handle, fire_at_ms })
                 .collect(),
             cancel_requested: v.record.cancel_requested,
+            execution_deadline_ms: v.record.execution_deadline_ms,
+            run_deadline_ms: v.record.run_deadline_ms,
             parent: v.record.parent.as_ref().map(|p| ParentInfo {
                 id: p.id.to_string(),
                 close_policy: p.close_policy,
