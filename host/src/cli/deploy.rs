@@ -46,7 +46,13 @@ pub async fn run(
         query.push(format!("dir={}", enc(&spec)));
     }
     let path = format!("/v1/modules?{}", query.join("&"));
+    let spinner = super::progress::Spinner::start(format!(
+        "uploading {} ({:.1} MB) and compiling it on the host",
+        file.display(),
+        bytes.len() as f64 / 1e6
+    ));
     let info: ModuleInfo = client.post_bytes(&path, bytes).await?;
+    drop(spinner);
     match info.kind {
         ModuleKind::Workflow => {
             println!(

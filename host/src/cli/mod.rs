@@ -5,6 +5,7 @@ mod client;
 mod deploy;
 mod executions;
 mod interact;
+mod progress;
 mod project;
 mod replay;
 mod server;

@@ -104,6 +104,9 @@ pub async fn upgrade(
     ids: Option<Vec<String>>,
     json: bool,
 ) -> Result<i32> {
+    let spinner = super::progress::Spinner::start(format!(
+        "replaying each {workflow_type} execution's history on version {to}"
+    ));
     let report: UpgradeReportInfo = client
         .post_json(
             &format!("/v1/workflow-types/{workflow_type}/upgrade"),
@@ -114,6 +117,7 @@ pub async fn upgrade(
             },
         )
         .await?;
+    drop(spinner);
     let stuck = report
         .executions
         .iter()
