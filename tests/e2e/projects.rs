@@ -200,3 +200,38 @@ fn deploy_takes_the_type_name_from_weft_toml_and_names_the_version() {
     assert_eq!(greeter["versions"], 2, "{types}");
     assert!(host.cli_ok(&["types"]).contains("greeter"));
 }
+
+/// Issue 16: a Python syntax error surfaced after a long build as an
+/// AssertionError of the build tool, and a JavaScript one late and without
+/// its place. `weft build` now checks the syntax first, with the language's
+/// own parser, and names the file, the line and the error, before any
+/// component tool runs.
+#[test]
+fn weft_build_reports_a_syntax_error_with_its_file_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path();
+    weft(work, &["new", "py-broken", "--lang", "python"]);
+    weft(work, &["new", "js-broken", "--lang", "js"]);
+    let app = work.join("py-broken/app.py");
+    let text = std::fs::read_to_string(&app).unwrap();
+    std::fs::write(&app, text.replacen("-> str:", "-> str", 1)).unwrap();
+    let js = work.join("js-broken/src/workflow.js");
+    let text = std::fs::read_to_string(&js).unwrap();
+    std::fs::write(&js, text.replacen("?? 'world';", "?? ('world';", 1)).unwrap();
+    for (dir, place, error) in [
+        ("py-broken", "app.py:", "-> str\n"),
+        ("js-broken", "src/workflow.js:", "SyntaxError"),
+    ] {
+        let out = Command::new(weft_bin())
+            .arg("build")
+            .current_dir(work.join(dir))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("a syntax error in") && err.contains(place) && err.contains(error),
+            "{dir}: {err}"
+        );
+    }
+}
