@@ -366,3 +366,41 @@ fn a_deploy_that_would_take_another_components_activities_is_refused_unless_aske
     let (_, r) = host.run_execution("hello", json!({"name": "bo"}));
     assert_eq!(r["output"], "RIVAL GREETS BO!", "{r}");
 }
+
+/// Issue 16: an activity name that nothing serves retried for ever without
+/// a word. Now the host says so when it is scheduled, `weft describe` shows
+/// it as unserved, and deploying a component that serves it lets the next
+/// attempt run.
+#[test]
+fn an_activity_nothing_serves_is_said_so_and_runs_once_deployed() {
+    let host = Host::start();
+    host.cli_ok(&["deploy", &weft_e2e::guest("hello").to_string_lossy()]);
+    let id = host.start_execution("hello", json!({"name": "later"}));
+    host.eventually("the first attempt failed", |h| failed_attempts(h, &id) == 1);
+    let pending = host.describe(&id)["pending_activities"][0].clone();
+    assert_eq!(pending["unserved"], true, "{pending}");
+    assert_eq!(
+        pending["last_failure"]["kind"], "activity-not-found",
+        "{pending}"
+    );
+    let text = host.cli_ok(&["describe", &id]);
+    assert!(
+        text.contains("no deployed component serves `greet`"),
+        "{text}"
+    );
+    host.wait_for_log(
+        "no deployed activity component serves this name",
+        1,
+        Duration::from_secs(10),
+    );
+    host.cli_ok(&[
+        "deploy",
+        &weft_e2e::guest("hello-activities").to_string_lossy(),
+    ]);
+    assert_eq!(
+        host.describe(&id)["pending_activities"][0]["unserved"],
+        false
+    );
+    host.advance(1_000);
+    assert_eq!(host.wait_result(&id)["output"], "HELLO, LATER!");
+}

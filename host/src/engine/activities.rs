@@ -830,6 +830,11 @@ async fn run_component(
     let (module, doors) = match module {
         Some(m) => m,
         None => {
+            if task.attempt == 1 {
+                // Said once, when it is scheduled: it retries under its
+                // policy until a component serving the name is deployed.
+                tracing::warn!(execution = %task.execution, activity = %task.name, handle = task.handle, "no deployed activity component serves this name: its attempts fail until one is deployed (weft describe shows it as unserved)");
+            }
             return Err(Failure::new(
                 "activity-not-found",
                 format!(
@@ -837,7 +842,7 @@ async fn run_component(
                      or give the activity a task queue that workers poll",
                     task.name
                 ),
-            ))
+            ));
         }
     };
     let call = ActivityCall {
