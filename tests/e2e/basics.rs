@@ -522,6 +522,12 @@ fn weft_logs_shows_what_the_guests_said_and_follows() {
             && text.contains("[activity exclaim #3 attempt 1]"),
         "{text}"
     );
+    // The host's own log says every start and close (and stall) at info.
+    let log = host.log();
+    assert!(
+        log.contains("execution started") && log.contains("execution closed"),
+        "{log}"
+    );
     let json_lines = host.cli_ok(&["logs", &id, "--json"]);
     let first: Value = serde_json::from_str(json_lines.lines().next().unwrap()).unwrap();
     assert_eq!(first["source"], "activity greet #1 attempt 1", "{first}");

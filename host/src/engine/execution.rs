@@ -339,6 +339,9 @@ async fn close(
         return Ok(());
     }
     crate::metrics::get().closed(record.workflow_type.as_str(), status);
+    if status != "stalled" {
+        tracing::info!(execution = %id, workflow_type = %record.workflow_type, run = record.run, %status, "execution closed");
+    }
     // Forget only after the close is durable: a wake in between finds the
     // old mailbox, not a fresh instance replaying a closed execution.
     inner.forget(id);

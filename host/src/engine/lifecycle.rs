@@ -429,6 +429,7 @@ impl Engine {
         }
         self.inner.wake(&id);
         self.inner.arm_deadlines(&id);
+        tracing::info!(execution = %id, %workflow_type, "execution started");
         let run = self.inner.store.execution(&id)?.map_or(1, |r| r.run);
         Ok(Started {
             id,
