@@ -270,10 +270,30 @@ pub fn build(dir: &Path, out: Option<PathBuf>) -> Result<i32> {
 /// Runs a build tool in the project directory; a missing tool gets the
 /// command that installs it.
 fn run_tool(project: &Project, program: &Path, args: &[&str], install: &str) -> Result<()> {
-    let status = Command::new(program)
-        .args(args)
-        .current_dir(&project.dir)
-        .status();
+    let mut command = Command::new(program);
+    command.args(args).current_dir(&project.dir);
+    // In a terminal: a spinner while the tool works (a JS or Python build
+    // takes tens of seconds), its output shown only if it fails. Piped: the
+    // tool's output streams as it comes.
+    let status = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        let name = program
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let spinner =
+            super::progress::Spinner::start(format!("{name}: building {}", project.dir.display()));
+        let out = command.output();
+        drop(spinner);
+        out.map(|o| {
+            if !o.status.success() {
+                eprint!("{}", String::from_utf8_lossy(&o.stdout));
+                eprint!("{}", String::from_utf8_lossy(&o.stderr));
+            }
+            o.status
+        })
+    } else {
+        command.status()
+    };
     match status {
         Ok(s) if s.success() => Ok(()),
         Ok(s) => bail!(
