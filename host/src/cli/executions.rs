@@ -24,16 +24,39 @@ pub struct StartArgs {
     pub json: bool,
 }
 
+/// `weft list`'s filters and page.
+#[derive(Debug, clap::Args)]
 pub struct ListArgs {
+    /// Only executions with this status.
+    #[arg(long, value_parser = ["running", "stalled", "completed", "failed", "cancelled", "terminated"])]
     pub status: Option<String>,
+    /// Only executions of this workflow type.
+    #[arg(long = "type")]
     pub workflow_type: Option<String>,
+    /// Started at or after: a date (`2026-11-30`, `2026-11-30T08:00`, in
+    /// your time zone, or RFC 3339) or a duration ago (`2h`, `7d`).
+    #[arg(long, value_name = "WHEN")]
     pub started_after: Option<String>,
+    /// Started before (a date, or a duration ago).
+    #[arg(long, value_name = "WHEN")]
     pub started_before: Option<String>,
+    /// Closed at or after (a date, or a duration ago); leaves out open executions.
+    #[arg(long, value_name = "WHEN")]
     pub closed_after: Option<String>,
+    /// Closed before (a date, or a duration ago); leaves out open executions.
+    #[arg(long, value_name = "WHEN")]
     pub closed_before: Option<String>,
+    /// Executions per page (1 to 1000).
+    #[arg(long, default_value_t = 50)]
     pub limit: usize,
+    /// Start after this point (the cursor the previous page printed).
+    #[arg(long)]
     pub cursor: Option<String>,
+    /// Every page, not only the first.
+    #[arg(long, conflicts_with = "cursor")]
     pub all: bool,
+    /// Print JSON: `{"executions": [...], "next_cursor"}`.
+    #[arg(long)]
     pub json: bool,
 }
 

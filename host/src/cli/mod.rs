@@ -214,39 +214,7 @@ enum Command {
         json: bool,
     },
     /// List executions, newest first, a page at a time.
-    List {
-        /// Only executions with this status.
-        #[arg(long, value_parser = ["running", "stalled", "completed", "failed", "cancelled", "terminated"])]
-        status: Option<String>,
-        /// Only executions of this workflow type.
-        #[arg(long = "type")]
-        workflow_type: Option<String>,
-        /// Started at or after: a date (`2026-11-30`, `2026-11-30T08:00`, in
-        /// your time zone, or RFC 3339) or a duration ago (`2h`, `7d`).
-        #[arg(long, value_name = "WHEN")]
-        started_after: Option<String>,
-        /// Started before (a date, or a duration ago).
-        #[arg(long, value_name = "WHEN")]
-        started_before: Option<String>,
-        /// Closed at or after (a date, or a duration ago); leaves out open executions.
-        #[arg(long, value_name = "WHEN")]
-        closed_after: Option<String>,
-        /// Closed before (a date, or a duration ago); leaves out open executions.
-        #[arg(long, value_name = "WHEN")]
-        closed_before: Option<String>,
-        /// Executions per page (1 to 1000).
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
-        /// Start after this point (the cursor the previous page printed).
-        #[arg(long)]
-        cursor: Option<String>,
-        /// Every page, not only the first.
-        #[arg(long, conflicts_with = "cursor")]
-        all: bool,
-        /// Print JSON: `{"executions": [...], "next_cursor"}`.
-        #[arg(long)]
-        json: bool,
-    },
+    List(executions::ListArgs),
     /// Print what an execution's workflow and activities said (their log
     /// lines and output), with where and when; `--follow` until it closes.
     Logs {
@@ -596,32 +564,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         }
         Command::Result { id, wait, json } => executions::result(&client, &id, wait, json).await,
         Command::Describe { id, json } => executions::describe(&client, &id, json).await,
-        Command::List {
-            status,
-            workflow_type,
-            started_after,
-            started_before,
-            closed_after,
-            closed_before,
-            limit,
-            cursor,
-            all,
-            json,
-        } => {
-            let args = executions::ListArgs {
-                status,
-                workflow_type,
-                started_after,
-                started_before,
-                closed_after,
-                closed_before,
-                limit,
-                cursor,
-                all,
-                json,
-            };
-            executions::list(&client, args).await
-        }
+        Command::List(args) => executions::list(&client, args).await,
         Command::History { id, run, json } => executions::history(&client, &id, run, json).await,
         Command::Logs { id, follow, json } => executions::logs(&client, &id, follow, json).await,
         Command::Replay { history, module } => replay::run(&history, &module).await,

@@ -182,6 +182,28 @@ pub struct WfState {
 }
 
 impl WfState {
+    /// The three child-start imports, in the host's terms.
+    fn child(
+        &mut self,
+        workflow_type: String,
+        input: Vec<u8>,
+        options: runtime::ChildOptions,
+        reuse: IdReusePolicy,
+        cancellation: Option<CancellationType>,
+    ) -> wasmtime::Result<u64> {
+        let policy = parent_close_policy(options.parent_close_policy);
+        self.host
+            .start_child(
+                workflow_type,
+                Payload(input),
+                options.id,
+                policy,
+                reuse,
+                cancellation,
+            )
+            .map_err(wasmtime::Error::new)
+    }
+
     /// Hands captured stdout/stderr to the host as log lines.
     fn flush_output(&mut self, all: bool) {
         for line in self.output.drain_lines(all) {
@@ -365,17 +387,13 @@ impl runtime::Host for WfState {
         input: Vec<u8>,
         options: runtime::ChildOptions,
     ) -> wasmtime::Result<u64> {
-        let policy = parent_close_policy(options.parent_close_policy);
-        self.host
-            .start_child(
-                workflow_type,
-                Payload(input),
-                options.id,
-                policy,
-                IdReusePolicy::AllowDuplicate,
-                None,
-            )
-            .map_err(wasmtime::Error::new)
+        self.child(
+            workflow_type,
+            input,
+            options,
+            IdReusePolicy::AllowDuplicate,
+            None,
+        )
     }
 
     fn start_child_with_reuse(
@@ -385,17 +403,7 @@ impl runtime::Host for WfState {
         options: runtime::ChildOptions,
         reuse: runtime::IdReusePolicy,
     ) -> wasmtime::Result<u64> {
-        let policy = parent_close_policy(options.parent_close_policy);
-        self.host
-            .start_child(
-                workflow_type,
-                Payload(input),
-                options.id,
-                policy,
-                id_reuse_policy(reuse),
-                None,
-            )
-            .map_err(wasmtime::Error::new)
+        self.child(workflow_type, input, options, id_reuse_policy(reuse), None)
     }
 
     fn start_child_with(
@@ -406,17 +414,14 @@ impl runtime::Host for WfState {
         reuse: runtime::IdReusePolicy,
         cancellation: runtime::CancellationType,
     ) -> wasmtime::Result<u64> {
-        let policy = parent_close_policy(options.parent_close_policy);
-        self.host
-            .start_child(
-                workflow_type,
-                Payload(input),
-                options.id,
-                policy,
-                id_reuse_policy(reuse),
-                Some(cancellation_type(cancellation)),
-            )
-            .map_err(wasmtime::Error::new)
+        let cancellation = Some(cancellation_type(cancellation));
+        self.child(
+            workflow_type,
+            input,
+            options,
+            id_reuse_policy(reuse),
+            cancellation,
+        )
     }
 
     fn continue_as_new(&mut self, input: Vec<u8>) -> wasmtime::Result<()> {
