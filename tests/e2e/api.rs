@@ -535,6 +535,41 @@ fn abandoned_activities_stop_at_the_close_and_abandoned_children_are_not_asked()
     assert_eq!(host.describe("cancelled-parent-left")["status"], "running");
 }
 
+/// Issue 15, item 2: an attempt that cannot see the cancellation (it never
+/// heartbeats) is stopped when its grace period runs out, counted on the
+/// host's clock like every activity timeout (injected here: no real wait),
+/// and a waiting join gets `cancelled` saying so.
+#[test]
+fn a_cancelled_attempt_that_never_answers_is_stopped_after_its_grace() {
+    let host = host();
+    start(
+        &host,
+        "corners",
+        "graceless",
+        json!({"mode": "grace", "timeout_ms": 60_000}),
+    );
+    host.wait_for_log("activity started", 1, std::time::Duration::from_secs(30));
+    host.eventually("the sleep is started", |h| {
+        h.event_kinds("graceless")
+            .iter()
+            .any(|k| k == "timer_started")
+    });
+    host.advance(60_000);
+    host.eventually("the cancellation is recorded", |h| {
+        h.event_kinds("graceless")
+            .iter()
+            .any(|k| k == "activity_cancel_requested")
+    });
+    assert_eq!(host.result_now("graceless")["status"], "running");
+    host.advance(10_000);
+    let r = host.wait_result("graceless");
+    assert_eq!(
+        r["output"],
+        "cancelled: activity `greet` was cancelled and did not end within its grace period of 10000 ms",
+        "{r}"
+    );
+}
+
 /// Issue 15, item 2: the external worker's side. A worker heartbeating a
 /// task whose activity was cancelled gets `cancel_requested: true`; under
 /// `wait-cancellation-completed` the workflow waits until the worker

@@ -45,9 +45,10 @@ pub struct ActivityTask {
     pub idempotency_key: String,
 }
 
-/// One scheduled activity on this host: (execution, run start, epoch,
-/// handle).
-pub(super) type ActivityKey = (ExecutionId, u64, u32, u64);
+/// One scheduled activity on this host: (execution, epoch, handle). Every
+/// run has its own epoch (a new run and a reset both move it), so a run's
+/// handle never meets the one before it.
+pub(super) type ActivityKey = (ExecutionId, u32, u64);
 
 /// The key an activity scheduled in `run` of `execution` at `handle` gets:
 /// `<execution>/<handle>` in the first run (the shape every key had before
@@ -173,12 +174,7 @@ fn run_start(history: &[Event]) -> u64 {
 /// Runs a scheduled activity to its end, unless it runs here already: the
 /// live driver and recovery may both find it, and it runs once.
 pub(super) fn spawn(inner: Arc<Inner>, task: ActivityTask) {
-    let key = (
-        task.execution.clone(),
-        task.run_start,
-        task.epoch,
-        task.handle,
-    );
+    let key = (task.execution.clone(), task.epoch, task.handle);
     let (stop, stopped) = tokio::sync::watch::channel(match task.cancelled {
         true => Halt::Abort,
         false => Halt::Run,
@@ -218,9 +214,8 @@ impl Inner {
     /// Cancels a running activity: it records a `cancelled` failure instead
     /// of another attempt (refused, and so not recorded, once its run
     /// closed); an attempt running now gets a grace period to clean up.
-    pub(super) fn stop_activity(&self, task: (&ExecutionId, u64, u32), handle: u64) {
-        let (execution, run_start, epoch) = task;
-        let key = (execution.clone(), run_start, epoch, handle);
+    pub(super) fn stop_activity(&self, execution: &ExecutionId, epoch: u32, handle: u64) {
+        let key = (execution.clone(), epoch, handle);
         if let Some(stop) = self
             .activity_stops
             .lock()
@@ -232,19 +227,17 @@ impl Inner {
     }
 
     /// Stops every activity attempt of a run that closed, continued as new
-    /// or was reset, at once (`history` is the run's, `epoch` its epoch when
-    /// they were scheduled): those still pending, and those whose handle a
-    /// cancellation completed while their attempt winds down (in its grace
-    /// period, or abandoned).
-    pub(super) fn stop_activities(&self, execution: &ExecutionId, epoch: u32, history: &[Event]) {
-        let run_start = run_start(history);
+    /// or was reset, at once (`epoch`: the run's when they were scheduled):
+    /// those still pending, and those whose handle a cancellation completed
+    /// while their attempt winds down (in its grace period, or abandoned).
+    pub(super) fn stop_activities(&self, execution: &ExecutionId, epoch: u32) {
         for (key, stop) in self
             .activity_stops
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
         {
-            if key.0 == *execution && key.1 == run_start && key.2 == epoch {
+            if key.0 == *execution && key.1 == epoch {
                 halt(stop, Halt::Abort);
             }
         }
@@ -309,9 +302,9 @@ fn timeout_failure(
     f
 }
 
-/// How long a cancelled attempt may run on to clean up, unless the activity
-/// has a heartbeat timeout (which is then its grace period): it learns of
-/// the cancellation from its next heartbeat.
+/// How long (of the host's clock) a cancelled attempt may run on to clean
+/// up, unless the activity has a heartbeat timeout (which is then its grace
+/// period): it learns of the cancellation from its next heartbeat.
 const CANCEL_GRACE: Duration = Duration::from_secs(10);
 
 /// Waits until `stopped` says to stop at once.
@@ -498,7 +491,14 @@ async fn cancelled(
     let ended = tokio::select! {
         ended = async {
             match grace {
-                Some(g) => tokio::time::timeout(g, work).await.ok(),
+                // On the host's clock, as every activity timeout.
+                Some(g) => {
+                    let due = inner.clock.now_ms().saturating_add(g.as_millis() as u64);
+                    tokio::select! {
+                        ended = work => Some(ended),
+                        _ = inner.clock.sleep_until(due) => None,
+                    }
+                }
                 None => Some(work.await),
             }
         } => ended,

@@ -254,7 +254,7 @@ async fn continue_as_new(
     inner.updates.send_modify(|n| *n += 1);
     // The closed run's activities stop and its children get their
     // parent-close policy.
-    inner.stop_activities(&record.id, record.resets, &history);
+    inner.stop_activities(&record.id, record.resets);
     inner.settle_children(&record.id, owed).await;
     inner.arm_deadlines(&record.id);
     inner.wake(&record.id);
@@ -356,7 +356,7 @@ async fn close(
         }
         // No event follows a close: its activities stop (an attempt that
         // still ends is refused), and its children get their policy.
-        inner.stop_activities(id, record.resets, &history);
+        inner.stop_activities(id, record.resets);
         inner.settle_children(id, owed).await;
     }
     Ok(())

@@ -105,7 +105,6 @@ impl Inner {
             cancel_requested: false,
             execution_deadline_ms: opts.execution_timeout_ms.map(|t| now.saturating_add(t)),
             run_timeout_ms: opts.run_timeout_ms,
-            run_deadline_ms: opts.run_timeout_ms.map(|t| now.saturating_add(t)),
         };
         let started = EventKind::ExecutionStarted {
             workflow_type: type_name,
@@ -176,7 +175,7 @@ impl Inner {
             self.store.write(vec![op]).await??;
             tracing::info!(execution = %id, %reason, "cancellation requested");
             for task in super::activities::pending(id, record.resets, &history) {
-                self.stop_activity((id, task.run_start, task.epoch), task.handle);
+                self.stop_activity(id, task.epoch, task.handle);
             }
             self.wake(id);
             // Children started to be abandoned at a cancellation are not
@@ -252,7 +251,7 @@ impl Inner {
             }
             tracing::info!(execution = %id, %reason, "execution terminated");
             crate::metrics::get().closed(record.workflow_type.as_str(), "terminated");
-            self.stop_activities(id, record.resets, &history);
+            self.stop_activities(id, record.resets);
             // An instance in memory stops at its next wait (its writes are refused).
             self.reload(id);
             if let Some(parent) = &record.parent {

@@ -7,8 +7,11 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
+use std::time::Duration;
+
 use tokio::sync::watch;
 
+use super::{Engine, EngineError};
 use crate::model::ExecutionId;
 
 /// Lines kept, across executions.
@@ -96,5 +99,34 @@ impl Logs {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|l| l.execution != *execution);
+    }
+}
+
+impl Engine {
+    /// What execution `id`'s workflow and activities said after line
+    /// `after`; with `wait`, waits up to that long for a first line.
+    pub async fn logs(
+        &self,
+        id: &str,
+        after: u64,
+        wait: Option<Duration>,
+    ) -> Result<Vec<crate::engine::LogLine>, EngineError> {
+        let record = self.execution(id)?;
+        let mut lines = self.inner.logs.of(&record.id, after);
+        if lines.is_empty() {
+            if let Some(wait) = wait {
+                let deadline = tokio::time::Instant::now() + wait;
+                let mut seen = after;
+                while lines.is_empty() && tokio::time::Instant::now() < deadline {
+                    let changed = self.inner.logs.changed_after(seen);
+                    if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                        break;
+                    }
+                    lines = self.inner.logs.of(&record.id, after);
+                    seen = self.inner.logs.last_seq();
+                }
+            }
+        }
+        Ok(lines)
     }
 }

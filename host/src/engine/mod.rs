@@ -12,8 +12,10 @@ mod external;
 mod heartbeats;
 mod interact;
 mod lifecycle;
+mod listing;
 mod logs;
 mod mailbox;
+mod modules;
 mod offline;
 mod queues;
 mod recovery;
@@ -37,20 +39,22 @@ pub use clock::Clock;
 pub use error::EngineError;
 pub use interact::{SignalReceipt, UpdateOutcome, UpdateStatus};
 pub use lifecycle::{StartOptions, Started};
+pub use listing::{ListFilter, ListPage, MAX_PAGE};
 pub use logs::LogLine;
+pub use modules::Deployed;
+pub use modules::Pruned;
 pub use offline::{replay as replay_offline, ReplayReport};
 pub use queues::{StaleToken, WorkerTask};
 pub use reset::ResetReport;
-pub use retention::Pruned;
 pub use timers::TimerQueue;
 pub use versions::{UpgradeItem, UpgradeOutcome, UpgradeReport, VersionView};
 
 use crate::model::{
-    Doors, Event, EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, ModuleHash, ModuleKind,
-    ModuleMeta, ParentClosePolicy, Payload, RetryPolicy, TypeName,
+    Event, EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, ModuleHash, ModuleMeta,
+    ParentClosePolicy, Payload, RetryPolicy, TypeName,
 };
 use crate::store::{Op, Store, TimerRow};
-use crate::wasm::{HandlerNames, Inspected, Runtime, SandboxConfig};
+use crate::wasm::{Runtime, SandboxConfig};
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -198,43 +202,6 @@ impl Inner {
     }
 }
 
-/// What a deploy stored and changed.
-#[derive(Debug, Clone)]
-pub struct Deployed {
-    pub meta: ModuleMeta,
-    /// A workflow's version number within its type.
-    pub version: Option<u32>,
-    /// Activity names this module took from another, with that module.
-    pub moved: Vec<(String, ModuleHash)>,
-}
-
-/// The most executions one page holds.
-pub const MAX_PAGE: usize = 1_000;
-
-/// Which executions a list shows.
-#[derive(Debug, Clone, Default)]
-pub struct ListFilter {
-    pub status: Option<ExecutionStatus>,
-    pub workflow_type: Option<String>,
-    /// Started at or after / before (ms since the Unix epoch).
-    pub started_after_ms: Option<u64>,
-    pub started_before_ms: Option<u64>,
-    /// Closed at or after / before; either excludes open executions.
-    pub closed_after_ms: Option<u64>,
-    pub closed_before_ms: Option<u64>,
-    /// Page size (1 to [`MAX_PAGE`]).
-    pub limit: usize,
-    /// Where the previous page ended (its `next_cursor`).
-    pub cursor: Option<String>,
-}
-
-/// A page of executions, newest first.
-#[derive(Debug, Clone)]
-pub struct ListPage {
-    pub records: Vec<ExecutionRecord>,
-    pub next_cursor: Option<String>,
-}
-
 /// An activity that has not ended, as `describe` shows it.
 #[derive(Debug, Clone)]
 pub struct PendingActivityView {
@@ -329,187 +296,6 @@ impl Engine {
 
     pub fn clock(&self) -> &Clock {
         &self.inner.clock
-    }
-
-    /// Stores a component and registers what it serves: a workflow type
-    /// (named `name`) or the activities it lists.
-    pub async fn deploy(
-        &self,
-        bytes: Vec<u8>,
-        name: Option<&str>,
-        doors: Doors,
-        replace_activities: bool,
-    ) -> Result<Deployed, EngineError> {
-        for d in &doors.dirs {
-            if !std::path::Path::new(&d.host).is_dir() {
-                return Err(EngineError::BadRequest(format!(
-                    "directory door {:?}: no such directory on the host",
-                    d.host
-                )));
-            }
-        }
-        for h in &doors.http {
-            if h.is_empty() || h.contains('/') {
-                return Err(EngineError::BadRequest(format!(
-                    "HTTP door {h:?}: give a host or host:port, without scheme or path"
-                )));
-            }
-        }
-        for kv in &doors.env {
-            if !kv.contains('=') || kv.starts_with('=') {
-                return Err(EngineError::BadRequest(format!(
-                    "environment door {kv:?}: write it as KEY=VALUE"
-                )));
-            }
-        }
-        if bytes.len() > self.inner.config.max_module_bytes {
-            return Err(EngineError::BadRequest(format!(
-                "the module is {} bytes, over the limit of {} bytes",
-                bytes.len(),
-                self.inner.config.max_module_bytes
-            )));
-        }
-        let hash = ModuleHash::of(&bytes);
-        let (kind, activities, handlers) = match self.inner.runtime.inspect(&hash, &bytes).await? {
-            Inspected::Workflow(h) => (ModuleKind::Workflow, Vec::new(), h),
-            Inspected::Activity(names) => (ModuleKind::Activity, names, HandlerNames::default()),
-        };
-        let workflow_type = match kind {
-            ModuleKind::Workflow => {
-                let name = name.ok_or_else(|| {
-                    EngineError::BadRequest(
-                        "a workflow component needs a workflow type name (`?name=`)".into(),
-                    )
-                })?;
-                Some(name.parse::<TypeName>()?)
-            }
-            ModuleKind::Activity => None,
-        };
-        let meta = ModuleMeta {
-            hash,
-            kind,
-            workflow_type: workflow_type.clone(),
-            activities: activities.clone(),
-            doors: if kind == ModuleKind::Activity {
-                doors
-            } else if doors != Doors::default() {
-                return Err(EngineError::BadRequest(
-                    "doors open only for activity components: a workflow must stay deterministic"
-                        .into(),
-                ));
-            } else {
-                Doors::default()
-            },
-            signals: handlers.signals,
-            queries: handlers.queries,
-            updates: handlers.updates,
-            size_bytes: bytes.len() as u64,
-            deployed_at_ms: self.inner.clock.now_ms(),
-        };
-        let moved = self.moved_activities(&meta, replace_activities)?;
-        let mut ops = vec![Op::PutModule {
-            meta: meta.clone(),
-            bytes,
-        }];
-        if let Some(t) = workflow_type {
-            ops.push(Op::SetWorkflowType {
-                name: t,
-                module: hash,
-                at_ms: meta.deployed_at_ms,
-            });
-        }
-        for a in activities {
-            ops.push(Op::SetActivity {
-                name: a,
-                module: hash,
-            });
-        }
-        self.inner.store.write(ops).await??;
-        let version = match &meta.workflow_type {
-            Some(t) => self
-                .inner
-                .store
-                .versions(t)?
-                .iter()
-                .find(|v| v.module == meta.hash)
-                .map(|v| v.version),
-            None => None,
-        };
-        for (name, from) in &moved {
-            tracing::info!(activity = %name, from = %from.short(), to = %meta.hash.short(), "activity moved to another module");
-        }
-        Ok(Deployed {
-            meta,
-            version,
-            moved,
-        })
-    }
-
-    /// The activity names `meta` would take from the modules serving them
-    /// now, with those modules. A module that serves every name of the one
-    /// it takes from is a new build of it, and takes them; a module that
-    /// would take only some of another module's names (two components
-    /// claiming one name) is refused unless `replace` says to move them.
-    fn moved_activities(
-        &self,
-        meta: &ModuleMeta,
-        replace: bool,
-    ) -> Result<Vec<(String, ModuleHash)>, EngineError> {
-        if meta.activities.is_empty() {
-            return Ok(Vec::new());
-        }
-        let routes = self.inner.store.activity_routes()?;
-        let modules = self.inner.store.modules()?;
-        let serves = |m: &ModuleHash| -> Vec<String> {
-            routes
-                .iter()
-                .filter(|(_, r)| r == m)
-                .map(|(n, _)| n.clone())
-                .collect()
-        };
-        let mut moved = Vec::new();
-        let mut refused = Vec::new();
-        for name in &meta.activities {
-            let Some((_, from)) = routes.iter().find(|(n, _)| n == name) else {
-                continue;
-            };
-            if *from == meta.hash {
-                continue;
-            }
-            moved.push((name.clone(), *from));
-            let kept: Vec<String> = serves(from)
-                .into_iter()
-                .filter(|n| !meta.activities.contains(n))
-                .collect();
-            if !kept.is_empty() {
-                refused.push((name.clone(), *from, kept));
-            }
-        }
-        if refused.is_empty() || replace {
-            return Ok(moved);
-        }
-        let lines: Vec<String> = refused
-            .iter()
-            .map(|(name, from, kept)| {
-                let when = modules
-                    .iter()
-                    .find(|m| m.hash == *from)
-                    .map(|m| format!(", deployed {}", date(m.deployed_at_ms)))
-                    .unwrap_or_default();
-                format!(
-                    "`{name}` is served by module {}{when}, which also serves {} that this \
-                     component does not",
-                    from.short(),
-                    kept.join(", ")
-                )
-            })
-            .collect();
-        Err(EngineError::Conflict(format!(
-            "this component would take activity names from another component: {}. Executions \
-             calling them would run this component's code instead. Rename the activities, or \
-             deploy with --replace-activities (`?replace_activities=true`) to move them",
-            lines.join("; ")
-        )))
     }
 
     pub fn modules(&self) -> Result<Vec<ModuleMeta>, EngineError> {
@@ -663,61 +449,6 @@ impl Engine {
     ) -> Result<Vec<ExecutionRecord>, EngineError> {
         let t = workflow_type.map(str::parse::<TypeName>).transpose()?;
         Ok(self.inner.store.executions(status, t.as_ref())?)
-    }
-
-    /// One page of the executions `filter` selects, newest first, and the
-    /// cursor of the next page if there is one.
-    pub fn list_page(&self, filter: &ListFilter) -> Result<ListPage, EngineError> {
-        let after = filter
-            .cursor
-            .as_deref()
-            .map(|c| {
-                c.split_once('.')
-                    .and_then(|(ms, id)| Some((ms.parse::<u64>().ok()?, id.to_owned())))
-                    .ok_or_else(|| {
-                        EngineError::BadRequest(format!(
-                            "cursor {c:?} is not one this host gave: pass `next_cursor` from the \
-                             previous page as it is"
-                        ))
-                    })
-            })
-            .transpose()?;
-        let within = |t: Option<u64>, after: Option<u64>, before: Option<u64>| match t {
-            Some(t) => after.is_none_or(|a| t >= a) && before.is_none_or(|b| t < b),
-            None => after.is_none() && before.is_none(),
-        };
-        let limit = filter.limit.clamp(1, MAX_PAGE);
-        let mut records: Vec<ExecutionRecord> = self
-            .list(filter.status, filter.workflow_type.as_deref())?
-            .into_iter()
-            .filter(|r| {
-                within(
-                    Some(r.created_at_ms),
-                    filter.started_after_ms,
-                    filter.started_before_ms,
-                ) && within(
-                    r.closed_at_ms,
-                    filter.closed_after_ms,
-                    filter.closed_before_ms,
-                )
-            })
-            .filter(|r| match &after {
-                Some((ms, id)) => {
-                    r.created_at_ms < *ms || (r.created_at_ms == *ms && r.id.as_str() < id.as_str())
-                }
-                None => true,
-            })
-            .take(limit + 1)
-            .collect();
-        let next_cursor = (records.len() > limit).then(|| {
-            records.truncate(limit);
-            let last = records.last().expect("a full page");
-            format!("{}.{}", last.created_at_ms, last.id)
-        });
-        Ok(ListPage {
-            records,
-            next_cursor,
-        })
     }
 
     /// The events of run `run` (default: the current run). Each run starts

@@ -135,8 +135,7 @@ impl Engine {
             }
             // The old epoch's activities stop (their results would be
             // refused); the kept part's unfinished ones run in the new one.
-            self.inner
-                .stop_activities(&record.id, record.resets, &history);
+            self.inner.stop_activities(&record.id, record.resets);
             for task in activities::pending(&record.id, record.resets + 1, &kept) {
                 activities::spawn(self.inner.clone(), task);
             }
@@ -152,7 +151,7 @@ impl Engine {
                     if c.status == ExecutionStatus::Terminated {
                         if let Ok(h) = self.inner.run_history(&c) {
                             self.inner
-                                .stop_activities(&c.id, c.resets.saturating_sub(1), &h);
+                                .stop_activities(&c.id, c.resets.saturating_sub(1));
                             let owed = crate::model::owed_policies(&h);
                             self.inner.settle_children(&c.id, owed).await;
                         }

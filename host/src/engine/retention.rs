@@ -1,13 +1,12 @@
 //! Keeping the disk bounded: closed executions are deleted once their
 //! retention ran out (each type's own, or the host's `--retention`), with
-//! the start request ids seen before it; one can be deleted at once; and
-//! modules that nothing refers to can be pruned.
+//! the start request ids seen before it; one can be deleted at once.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Engine, EngineError, Inner};
-use crate::model::{ExecutionId, ModuleHash, ModuleKind, TypeName};
+use crate::model::{ExecutionId, TypeName};
 use crate::store::{Op, OpError};
 
 /// How often (of the host's clock) the sweeper looks for expired executions.
@@ -93,77 +92,6 @@ impl Inner {
 }
 
 impl Engine {
-    /// What execution `id`'s workflow and activities said after line
-    /// `after`; with `wait`, waits up to that long for a first line.
-    pub async fn logs(
-        &self,
-        id: &str,
-        after: u64,
-        wait: Option<Duration>,
-    ) -> Result<Vec<crate::engine::LogLine>, EngineError> {
-        let record = self.execution(id)?;
-        let mut lines = self.inner.logs.of(&record.id, after);
-        if lines.is_empty() {
-            if let Some(wait) = wait {
-                let deadline = tokio::time::Instant::now() + wait;
-                let mut seen = after;
-                while lines.is_empty() && tokio::time::Instant::now() < deadline {
-                    let changed = self.inner.logs.changed_after(seen);
-                    if tokio::time::timeout_at(deadline, changed).await.is_err() {
-                        break;
-                    }
-                    lines = self.inner.logs.of(&record.id, after);
-                    seen = self.inner.logs.last_seq();
-                }
-            }
-        }
-        Ok(lines)
-    }
-
-    /// What runs now, for the gauges of `/metrics`.
-    pub fn metrics_snapshot(&self) -> Result<crate::metrics::Snapshot, EngineError> {
-        let in_memory: std::collections::HashSet<ExecutionId> = self
-            .inner
-            .actors
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .keys()
-            .cloned()
-            .collect();
-        let mut counts: std::collections::BTreeMap<&'static str, usize> = [
-            "running",
-            "sleeping",
-            "stalled",
-            "completed",
-            "failed",
-            "cancelled",
-            "terminated",
-        ]
-        .into_iter()
-        .map(|s| (s, 0))
-        .collect();
-        for r in self.inner.store.executions(None, None)? {
-            *counts.entry(r.status.as_str()).or_default() += 1;
-            if r.status == crate::model::ExecutionStatus::Running && !in_memory.contains(&r.id) {
-                *counts.entry("sleeping").or_default() += 1;
-            }
-        }
-        Ok(crate::metrics::Snapshot {
-            executions: counts.into_iter().collect(),
-            in_memory: in_memory.len(),
-            pending_timers: self.inner.store.timer_count()?,
-        })
-    }
-}
-
-/// What `weft modules prune` removed (or would remove).
-#[derive(Debug, Clone)]
-pub struct Pruned {
-    pub module: ModuleHash,
-    pub what: String,
-}
-
-impl Engine {
     /// Deletes closed execution `id` and its history at once (409 while
     /// it is open).
     pub async fn delete(&self, id: &str) -> Result<(), EngineError> {
@@ -213,52 +141,5 @@ impl Engine {
     /// Each workflow type's retention in ms (the host's where none is set).
     pub fn retention_of(&self, workflow_type: &str) -> Result<u64, EngineError> {
         Ok(self.inner.retention_ms(workflow_type))
-    }
-
-    /// Deletes (unless `dry_run`) the modules nothing refers to: an activity
-    /// component that serves no activity name any more, and a workflow
-    /// version that is not its type's current one and that no kept
-    /// execution runs or ran its current run on.
-    pub async fn prune_modules(&self, dry_run: bool) -> Result<Vec<Pruned>, EngineError> {
-        let store = &self.inner.store;
-        let routes = store.activity_routes()?;
-        let current: Vec<ModuleHash> = store
-            .workflow_types()?
-            .into_iter()
-            .map(|(_, m)| m)
-            .collect();
-        let used: std::collections::HashSet<ModuleHash> = store
-            .executions(None, None)?
-            .into_iter()
-            .map(|r| r.module)
-            .collect();
-        let mut out = Vec::new();
-        for m in store.modules()? {
-            let unused = match m.kind {
-                ModuleKind::Activity => !routes.iter().any(|(_, h)| *h == m.hash),
-                ModuleKind::Workflow => !current.contains(&m.hash) && !used.contains(&m.hash),
-            };
-            if !unused {
-                continue;
-            }
-            let what = match (&m.kind, &m.workflow_type) {
-                (ModuleKind::Workflow, Some(t)) => format!("an old version of {t}"),
-                _ => format!(
-                    "activities {} (served elsewhere now)",
-                    m.activities.join(", ")
-                ),
-            };
-            if !dry_run {
-                store
-                    .write(vec![Op::DeleteModule { hash: m.hash }])
-                    .await??;
-                tracing::info!(module = %m.hash.short(), %what, "module pruned");
-            }
-            out.push(Pruned {
-                module: m.hash,
-                what,
-            });
-        }
-        Ok(out)
     }
 }

@@ -106,9 +106,6 @@ pub struct ExecutionRecord {
     /// out; a new run (continue-as-new) gets it afresh.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_timeout_ms: Option<u64>,
-    /// When the current run times out (from `run_timeout_ms`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub run_deadline_ms: Option<u64>,
 }
 
 /// The timer handle of an execution's deadline (beside the run's own
@@ -124,10 +121,17 @@ impl ExecutionRecord {
         if let Some(d) = self.execution_deadline_ms {
             rows.push((d, EXECUTION_DEADLINE));
         }
-        if let Some(d) = self.run_deadline_ms {
+        if let Some(d) = self.run_deadline_ms() {
             rows.push((d, RUN_DEADLINE));
         }
         rows
+    }
+
+    /// When the current run times out: `run_timeout_ms` after it started
+    /// (`created_at_ms` is the run's start).
+    pub fn run_deadline_ms(&self) -> Option<u64> {
+        self.run_timeout_ms
+            .map(|t| self.created_at_ms.saturating_add(t))
     }
 }
 

@@ -134,9 +134,7 @@ pub(super) fn continue_as_new(txn: &WriteTransaction, op: &Op) -> Outcome {
     drop_timers(txn, key)?;
     forget_completions(txn, key, record.run_start)?;
     owe(txn, key, owed)?;
-    // The execution's deadline stays; the new run gets its own.
-    record.run_deadline_ms = record.run_timeout_ms.map(|t| at_ms.saturating_add(t));
-    add_deadlines(txn, key, &record)?;
+
     if let EventKind::ExecutionStarted { input, .. } = started {
         record.input = input.clone();
     }
@@ -145,6 +143,8 @@ pub(super) fn continue_as_new(txn: &WriteTransaction, op: &Op) -> Outcome {
     record.resets += 1;
     record.module = *module;
     record.created_at_ms = *at_ms;
+    // The execution's deadline stays; the new run gets its own.
+    add_deadlines(txn, key, &record)?;
     record.cancel_requested = false;
     execs.insert(key, to_json(&record).as_slice())?;
     Ok(Ok(()))

@@ -26,7 +26,6 @@ fn record(id: &str) -> ExecutionRecord {
         cancel_requested: false,
         execution_deadline_ms: None,
         run_timeout_ms: None,
-        run_deadline_ms: None,
     }
 }
 

@@ -225,7 +225,7 @@ impl From<ExecutionView> for ExecutionDetail {
                 .collect(),
             cancel_requested: v.record.cancel_requested,
             execution_deadline_ms: v.record.execution_deadline_ms,
-            run_deadline_ms: v.record.run_deadline_ms,
+            run_deadline_ms: v.record.run_deadline_ms(),
             parent: v.record.parent.as_ref().map(|p| ParentInfo {
                 id: p.id.to_string(),
                 close_policy: p.close_policy,

@@ -74,8 +74,7 @@ impl Driver {
         let history = self.replayer.history();
         for task in activities::pending(&self.id, self.resets, history) {
             if task.handle <= issued {
-                self.inner
-                    .stop_activity((&self.id, self.run_start, self.resets), task.handle);
+                self.inner.stop_activity(&self.id, self.resets, task.handle);
             }
         }
         for child in ask {

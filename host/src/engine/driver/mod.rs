@@ -255,8 +255,7 @@ impl Driver {
         self.task_bytes = 0;
         let child_ids: Vec<String> = children.into_iter().map(|(_, id)| id).collect();
         for target in cancels {
-            self.inner
-                .stop_activity((&self.id, self.run_start, self.resets), target);
+            self.inner.stop_activity(&self.id, self.resets, target);
         }
         for child in child_cancels {
             self.cancel_child(child);

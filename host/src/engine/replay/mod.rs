@@ -94,11 +94,9 @@ const PREVIEW: usize = 200;
 impl Command {
     fn describe(&self) -> String {
         match self {
-            Self::Activity { name, input, .. } => {
-                format!("schedule activity {name}({})", input.preview(PREVIEW))
-            }
-            Self::Timer { duration_ms } => format!("start a timer of {duration_ms} ms"),
-            Self::Patch { id } => format!("take the new path of patch `{id}`"),
+            Self::Activity { name, input, .. } => says::activity(name, input),
+            Self::Timer { duration_ms } => says::timer(*duration_ms),
+            Self::Patch { id } => says::patch(id),
             Self::ReceiveSignal { name } => format!("wait for signal {name}"),
             Self::PollSignal { name } => format!("find no signal {name} waiting"),
             Self::CompleteUpdate { update_id, .. } => format!("complete update {update_id}"),
@@ -107,10 +105,7 @@ impl Command {
                 id,
                 input,
                 ..
-            } => format!(
-                "start child {workflow_type} {id}({})",
-                input.preview(PREVIEW)
-            ),
+            } => says::child(workflow_type, id, input),
             Self::Cancel { target } => format!("cancel #{target}"),
             Self::External {
                 target,
@@ -118,16 +113,7 @@ impl Command {
                 input,
                 cancel,
                 ..
-            } => match cancel {
-                true => format!(
-                    "ask execution {target} to cancel ({})",
-                    input.preview(PREVIEW)
-                ),
-                false => format!(
-                    "signal {name}({}) to execution {target}",
-                    input.preview(PREVIEW)
-                ),
-            },
+            } => says::external(target, name, input, *cancel),
         }
     }
 
@@ -192,25 +178,53 @@ impl Command {
 
 fn describe_recorded(kind: &EventKind) -> String {
     match kind {
-        EventKind::ActivityScheduled { name, input, .. } => {
-            format!("schedule activity {name}({})", input.preview(PREVIEW))
-        }
+        EventKind::ActivityScheduled { name, input, .. } => says::activity(name, input),
         EventKind::ChildStarted {
             workflow_type,
             child_id,
             input,
             ..
-        } => format!(
-            "start child {workflow_type} {child_id}({})",
-            input.preview(PREVIEW)
-        ),
+        } => says::child(workflow_type.as_str(), child_id, input),
         EventKind::ExternalSent {
             target,
             name,
             input,
             cancel,
             ..
-        } => match cancel {
+        } => says::external(target, name, input, *cancel),
+        EventKind::TimerStarted { duration_ms, .. } => says::timer(*duration_ms),
+        EventKind::PatchMarker { patch_id, .. } => says::patch(patch_id),
+        other => other.describe(),
+    }
+}
+
+/// A command in words, the same for the one issued and the one recorded,
+/// with its payload's JSON (cut at [`PREVIEW`] characters).
+mod says {
+    use super::PREVIEW;
+    use crate::model::Payload;
+
+    pub(super) fn activity(name: &str, input: &Payload) -> String {
+        format!("schedule activity {name}({})", input.preview(PREVIEW))
+    }
+
+    pub(super) fn timer(duration_ms: u64) -> String {
+        format!("start a timer of {duration_ms} ms")
+    }
+
+    pub(super) fn patch(id: &str) -> String {
+        format!("take the new path of patch `{id}`")
+    }
+
+    pub(super) fn child(workflow_type: &str, id: &str, input: &Payload) -> String {
+        format!(
+            "start child {workflow_type} {id}({})",
+            input.preview(PREVIEW)
+        )
+    }
+
+    pub(super) fn external(target: &str, name: &str, input: &Payload, cancel: bool) -> String {
+        match cancel {
             true => format!(
                 "ask execution {target} to cancel ({})",
                 input.preview(PREVIEW)
@@ -219,12 +233,7 @@ fn describe_recorded(kind: &EventKind) -> String {
                 "signal {name}({}) to execution {target}",
                 input.preview(PREVIEW)
             ),
-        },
-        EventKind::TimerStarted { duration_ms, .. } => format!("start a timer of {duration_ms} ms"),
-        EventKind::PatchMarker { patch_id, .. } => {
-            format!("take the new path of patch `{patch_id}`")
         }
-        other => other.describe(),
     }
 }
 

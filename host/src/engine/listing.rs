@@ -1,0 +1,125 @@
+//! Listing executions a page at a time.
+
+use super::{Engine, EngineError};
+use crate::model::{ExecutionId, ExecutionRecord, ExecutionStatus};
+
+/// The most executions one page holds.
+pub const MAX_PAGE: usize = 1_000;
+
+/// Which executions a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub status: Option<ExecutionStatus>,
+    pub workflow_type: Option<String>,
+    /// Started at or after / before (ms since the Unix epoch).
+    pub started_after_ms: Option<u64>,
+    pub started_before_ms: Option<u64>,
+    /// Closed at or after / before; either excludes open executions.
+    pub closed_after_ms: Option<u64>,
+    pub closed_before_ms: Option<u64>,
+    /// Page size (1 to [`MAX_PAGE`]).
+    pub limit: usize,
+    /// Where the previous page ended (its `next_cursor`).
+    pub cursor: Option<String>,
+}
+
+/// A page of executions, newest first.
+#[derive(Debug, Clone)]
+pub struct ListPage {
+    pub records: Vec<ExecutionRecord>,
+    pub next_cursor: Option<String>,
+}
+
+impl Engine {
+    /// One page of the executions `filter` selects, newest first, and the
+    /// cursor of the next page if there is one.
+    pub fn list_page(&self, filter: &ListFilter) -> Result<ListPage, EngineError> {
+        let after = filter
+            .cursor
+            .as_deref()
+            .map(|c| {
+                c.split_once('.')
+                    .and_then(|(ms, id)| Some((ms.parse::<u64>().ok()?, id.to_owned())))
+                    .ok_or_else(|| {
+                        EngineError::BadRequest(format!(
+                            "cursor {c:?} is not one this host gave: pass `next_cursor` from the \
+                             previous page as it is"
+                        ))
+                    })
+            })
+            .transpose()?;
+        let within = |t: Option<u64>, after: Option<u64>, before: Option<u64>| match t {
+            Some(t) => after.is_none_or(|a| t >= a) && before.is_none_or(|b| t < b),
+            None => after.is_none() && before.is_none(),
+        };
+        let limit = filter.limit.clamp(1, MAX_PAGE);
+        let mut records: Vec<ExecutionRecord> = self
+            .list(filter.status, filter.workflow_type.as_deref())?
+            .into_iter()
+            .filter(|r| {
+                within(
+                    Some(r.created_at_ms),
+                    filter.started_after_ms,
+                    filter.started_before_ms,
+                ) && within(
+                    r.closed_at_ms,
+                    filter.closed_after_ms,
+                    filter.closed_before_ms,
+                )
+            })
+            .filter(|r| match &after {
+                Some((ms, id)) => {
+                    r.created_at_ms < *ms || (r.created_at_ms == *ms && r.id.as_str() < id.as_str())
+                }
+                None => true,
+            })
+            .take(limit + 1)
+            .collect();
+        let next_cursor = (records.len() > limit).then(|| {
+            records.truncate(limit);
+            let last = records.last().expect("a full page");
+            format!("{}.{}", last.created_at_ms, last.id)
+        });
+        Ok(ListPage {
+            records,
+            next_cursor,
+        })
+    }
+}
+
+impl Engine {
+    /// What runs now, for the gauges of `/metrics`.
+    pub fn metrics_snapshot(&self) -> Result<crate::metrics::Snapshot, EngineError> {
+        let in_memory: std::collections::HashSet<ExecutionId> = self
+            .inner
+            .actors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect();
+        let mut counts: std::collections::BTreeMap<&'static str, usize> = [
+            "running",
+            "sleeping",
+            "stalled",
+            "completed",
+            "failed",
+            "cancelled",
+            "terminated",
+        ]
+        .into_iter()
+        .map(|s| (s, 0))
+        .collect();
+        for r in self.inner.store.executions(None, None)? {
+            *counts.entry(r.status.as_str()).or_default() += 1;
+            if r.status == crate::model::ExecutionStatus::Running && !in_memory.contains(&r.id) {
+                *counts.entry("sleeping").or_default() += 1;
+            }
+        }
+        Ok(crate::metrics::Snapshot {
+            executions: counts.into_iter().collect(),
+            in_memory: in_memory.len(),
+            pending_timers: self.inner.store.timer_count()?,
+        })
+    }
+}

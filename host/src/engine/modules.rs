@@ -1,0 +1,257 @@
+//! Deploying components (what a deploy stores and registers, and the
+//! activity names it may take from another component) and pruning those
+//! nothing refers to.
+
+use super::{date, Engine, EngineError};
+use crate::model::{Doors, ModuleHash, ModuleKind, ModuleMeta, TypeName};
+use crate::store::Op;
+use crate::wasm::{HandlerNames, Inspected};
+
+/// What a deploy stored and changed.
+#[derive(Debug, Clone)]
+pub struct Deployed {
+    pub meta: ModuleMeta,
+    /// A workflow's version number within its type.
+    pub version: Option<u32>,
+    /// Activity names this module took from another, with that module.
+    pub moved: Vec<(String, ModuleHash)>,
+}
+
+impl Engine {
+    /// Stores a component and registers what it serves: a workflow type
+    /// (named `name`) or the activities it lists.
+    pub async fn deploy(
+        &self,
+        bytes: Vec<u8>,
+        name: Option<&str>,
+        doors: Doors,
+        replace_activities: bool,
+    ) -> Result<Deployed, EngineError> {
+        for d in &doors.dirs {
+            if !std::path::Path::new(&d.host).is_dir() {
+                return Err(EngineError::BadRequest(format!(
+                    "directory door {:?}: no such directory on the host",
+                    d.host
+                )));
+            }
+        }
+        for h in &doors.http {
+            if h.is_empty() || h.contains('/') {
+                return Err(EngineError::BadRequest(format!(
+                    "HTTP door {h:?}: give a host or host:port, without scheme or path"
+                )));
+            }
+        }
+        for kv in &doors.env {
+            if !kv.contains('=') || kv.starts_with('=') {
+                return Err(EngineError::BadRequest(format!(
+                    "environment door {kv:?}: write it as KEY=VALUE"
+                )));
+            }
+        }
+        if bytes.len() > self.inner.config.max_module_bytes {
+            return Err(EngineError::BadRequest(format!(
+                "the module is {} bytes, over the limit of {} bytes",
+                bytes.len(),
+                self.inner.config.max_module_bytes
+            )));
+        }
+        let hash = ModuleHash::of(&bytes);
+        let (kind, activities, handlers) = match self.inner.runtime.inspect(&hash, &bytes).await? {
+            Inspected::Workflow(h) => (ModuleKind::Workflow, Vec::new(), h),
+            Inspected::Activity(names) => (ModuleKind::Activity, names, HandlerNames::default()),
+        };
+        let workflow_type = match kind {
+            ModuleKind::Workflow => {
+                let name = name.ok_or_else(|| {
+                    EngineError::BadRequest(
+                        "a workflow component needs a workflow type name (`?name=`)".into(),
+                    )
+                })?;
+                Some(name.parse::<TypeName>()?)
+            }
+            ModuleKind::Activity => None,
+        };
+        let meta = ModuleMeta {
+            hash,
+            kind,
+            workflow_type: workflow_type.clone(),
+            activities: activities.clone(),
+            doors: if kind == ModuleKind::Activity {
+                doors
+            } else if doors != Doors::default() {
+                return Err(EngineError::BadRequest(
+                    "doors open only for activity components: a workflow must stay deterministic"
+                        .into(),
+                ));
+            } else {
+                Doors::default()
+            },
+            signals: handlers.signals,
+            queries: handlers.queries,
+            updates: handlers.updates,
+            size_bytes: bytes.len() as u64,
+            deployed_at_ms: self.inner.clock.now_ms(),
+        };
+        let moved = self.moved_activities(&meta, replace_activities)?;
+        let mut ops = vec![Op::PutModule {
+            meta: meta.clone(),
+            bytes,
+        }];
+        if let Some(t) = workflow_type {
+            ops.push(Op::SetWorkflowType {
+                name: t,
+                module: hash,
+                at_ms: meta.deployed_at_ms,
+            });
+        }
+        for a in activities {
+            ops.push(Op::SetActivity {
+                name: a,
+                module: hash,
+            });
+        }
+        self.inner.store.write(ops).await??;
+        let version = match &meta.workflow_type {
+            Some(t) => self
+                .inner
+                .store
+                .versions(t)?
+                .iter()
+                .find(|v| v.module == meta.hash)
+                .map(|v| v.version),
+            None => None,
+        };
+        for (name, from) in &moved {
+            tracing::info!(activity = %name, from = %from.short(), to = %meta.hash.short(), "activity moved to another module");
+        }
+        Ok(Deployed {
+            meta,
+            version,
+            moved,
+        })
+    }
+
+    /// The activity names `meta` would take from the modules serving them
+    /// now, with those modules. A module that serves every name of the one
+    /// it takes from is a new build of it, and takes them; a module that
+    /// would take only some of another module's names (two components
+    /// claiming one name) is refused unless `replace` says to move them.
+    fn moved_activities(
+        &self,
+        meta: &ModuleMeta,
+        replace: bool,
+    ) -> Result<Vec<(String, ModuleHash)>, EngineError> {
+        if meta.activities.is_empty() {
+            return Ok(Vec::new());
+        }
+        let routes = self.inner.store.activity_routes()?;
+        let modules = self.inner.store.modules()?;
+        let serves = |m: &ModuleHash| -> Vec<String> {
+            routes
+                .iter()
+                .filter(|(_, r)| r == m)
+                .map(|(n, _)| n.clone())
+                .collect()
+        };
+        let mut moved = Vec::new();
+        let mut refused = Vec::new();
+        for name in &meta.activities {
+            let Some((_, from)) = routes.iter().find(|(n, _)| n == name) else {
+                continue;
+            };
+            if *from == meta.hash {
+                continue;
+            }
+            moved.push((name.clone(), *from));
+            let kept: Vec<String> = serves(from)
+                .into_iter()
+                .filter(|n| !meta.activities.contains(n))
+                .collect();
+            if !kept.is_empty() {
+                refused.push((name.clone(), *from, kept));
+            }
+        }
+        if refused.is_empty() || replace {
+            return Ok(moved);
+        }
+        let lines: Vec<String> = refused
+            .iter()
+            .map(|(name, from, kept)| {
+                let when = modules
+                    .iter()
+                    .find(|m| m.hash == *from)
+                    .map(|m| format!(", deployed {}", date(m.deployed_at_ms)))
+                    .unwrap_or_default();
+                format!(
+                    "`{name}` is served by module {}{when}, which also serves {} that this \
+                     component does not",
+                    from.short(),
+                    kept.join(", ")
+                )
+            })
+            .collect();
+        Err(EngineError::Conflict(format!(
+            "this component would take activity names from another component: {}. Executions \
+             calling them would run this component's code instead. Rename the activities, or \
+             deploy with --replace-activities (`?replace_activities=true`) to move them",
+            lines.join("; ")
+        )))
+    }
+}
+
+/// What `weft modules prune` removed (or would remove).
+#[derive(Debug, Clone)]
+pub struct Pruned {
+    pub module: ModuleHash,
+    pub what: String,
+}
+
+impl Engine {
+    /// Deletes (unless `dry_run`) the modules nothing refers to: an activity
+    /// component that serves no activity name any more, and a workflow
+    /// version that is not its type's current one and that no kept
+    /// execution runs or ran its current run on.
+    pub async fn prune_modules(&self, dry_run: bool) -> Result<Vec<Pruned>, EngineError> {
+        let store = &self.inner.store;
+        let routes = store.activity_routes()?;
+        let current: Vec<ModuleHash> = store
+            .workflow_types()?
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect();
+        let used: std::collections::HashSet<ModuleHash> = store
+            .executions(None, None)?
+            .into_iter()
+            .map(|r| r.module)
+            .collect();
+        let mut out = Vec::new();
+        for m in store.modules()? {
+            let unused = match m.kind {
+                ModuleKind::Activity => !routes.iter().any(|(_, h)| *h == m.hash),
+                ModuleKind::Workflow => !current.contains(&m.hash) && !used.contains(&m.hash),
+            };
+            if !unused {
+                continue;
+            }
+            let what = match (&m.kind, &m.workflow_type) {
+                (ModuleKind::Workflow, Some(t)) => format!("an old version of {t}"),
+                _ => format!(
+                    "activities {} (served elsewhere now)",
+                    m.activities.join(", ")
+                ),
+            };
+            if !dry_run {
+                store
+                    .write(vec![Op::DeleteModule { hash: m.hash }])
+                    .await??;
+                tracing::info!(module = %m.hash.short(), %what, "module pruned");
+            }
+            out.push(Pruned {
+                module: m.hash,
+                what,
+            });
+        }
+        Ok(out)
+    }
+}
