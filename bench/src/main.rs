@@ -7,7 +7,9 @@
 //! (W3, 100,000), `--recovery N` (W4, 10,000), `--actors N --signals M` (W6,
 //! 1,000 and 10,000). `weft-bench crashloop [--kills N] [--seed S]` runs the
 //! long crash loop; `weft-bench verify --seed S [--minutes T]` the seeded
-//! verification runner (src/verify).
+//! verification runner (src/verify); `weft-bench retention [--minutes 60]
+//! [--retention-minutes 5] [--in-flight 50]` runs W1 that long and prints the
+//! store file's size each minute.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -144,6 +146,14 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("verify") {
         std::process::exit(verify::main(&args[1..]));
+    }
+    if args.first().map(String::as_str) == Some("retention") {
+        workloads::retention(
+            flag(&args, "--minutes", 60),
+            flag(&args, "--retention-minutes", 5),
+            flag(&args, "--in-flight", 50),
+        );
+        return;
     }
     if args.first().map(String::as_str) == Some("crashloop") {
         let kills = flag(&args, "--kills", 10);

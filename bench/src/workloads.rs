@@ -349,3 +349,59 @@ pub fn languages(n: usize, in_flight: usize) {
         );
     }
 }
+
+/// The retention check of the operator issue: W1 without pause for
+/// `minutes` minutes on a host keeping closed executions `retention_minutes`,
+/// printing the store file's size each minute. The sweeper frees what ran
+/// out, and redb reuses the freed pages, so the file stops growing once the
+/// kept window is full: the size at the end is compared with the size at a
+/// third of the run.
+pub fn retention(minutes: usize, retention_minutes: usize, in_flight: usize) {
+    let retention = format!("{retention_minutes}m");
+    let host = Host::launch(&["--retention", &retention], "warn");
+    deploy(&host, &["hello-activities", "hello"]);
+    let file = host.data_dir().join("weft.redb");
+    let size = || std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+    let done = AtomicUsize::new(0);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let mut sizes = Vec::new();
+    println!(
+        "W1 for {minutes} min at {in_flight} in flight, retention {retention_minutes} min, release host"
+    );
+    println!(
+        "{:>4} {:>12} {:>12} {:>10}",
+        "min", "file MiB", "executions", "kept"
+    );
+    std::thread::scope(|s| {
+        for _ in 0..in_flight {
+            s.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    let (id, r) = host.run_execution("hello", json!({"name": "kept"}));
+                    assert_eq!(r["output"], json!("HELLO, KEPT!"), "{id}: {r}");
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+        let t0 = Instant::now();
+        for minute in 1..=minutes {
+            let due = Duration::from_secs(60 * minute as u64);
+            std::thread::sleep(due.saturating_sub(t0.elapsed()));
+            let kept = Scrape::of(&host).value("weft_executions{status=\"completed\"}");
+            sizes.push(size());
+            println!(
+                "{minute:>4} {:>12.1} {:>12} {:>10.0}",
+                size() as f64 / (1 << 20) as f64,
+                done.load(Ordering::Relaxed),
+                kept
+            );
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    let third = sizes[(minutes / 3).max(1) - 1];
+    let last = *sizes.last().expect("at least a minute");
+    println!(
+        "file at {minutes} min / at {} min: {:.2} (target <= 1.10)",
+        (minutes / 3).max(1),
+        last as f64 / third as f64
+    );
+}

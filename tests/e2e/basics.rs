@@ -448,7 +448,7 @@ fn the_cli_reads_and_writes_as_an_operator_expects() {
     let out = std::process::Command::new("sh")
         .arg("-c")
         .arg(format!(
-            "'{}' --server {bare} history {big} --json | head -c 10",
+            "'{}' history {big} --json --server {bare} | head -c 10",
             weft_e2e::weft_bin().display()
         ))
         .output()
@@ -456,8 +456,26 @@ fn the_cli_reads_and_writes_as_an_operator_expects() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && !err.contains("panicked"), "{err}");
     assert!(String::from_utf8_lossy(&out.stdout).starts_with('{'));
-    let text = host.cli_ok(&["--server", &bare, "list", "--limit", "1"]);
+    let text = host.cli_ok(&["list", "--server", &bare, "--limit", "1"]);
     assert!(text.trim_start().starts_with("ID"), "{text}");
+    // A flag a command ignores is not offered on it: the local commands
+    // take no --server, and refuse one by name.
+    for local in [
+        &["replay", "--server", &bare][..],
+        &["store", "compact", "--server", &bare],
+    ] {
+        let out = host.cli(local);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains("unexpected argument '--server'"),
+            "{local:?}: {err}"
+        );
+    }
+    let help = String::from_utf8_lossy(&host.cli(&["server", "--help"]).stdout).into_owned();
+    assert!(!help.contains("--server"), "{help}");
+    let help =
+        String::from_utf8_lossy(&host.cli(&["modules", "prune", "--help"]).stdout).into_owned();
+    assert!(help.contains("--server"), "{help}");
 
     // Durations for the clock.
     let before = host.get("/v1/clock")["now_ms"].as_u64().unwrap();

@@ -27,6 +27,8 @@ pub struct StartArgs {
 /// `weft list`'s filters and page.
 #[derive(Debug, clap::Args)]
 pub struct ListArgs {
+    #[command(flatten)]
+    pub(super) conn: super::Conn,
     /// Only executions with this status.
     #[arg(long, value_parser = ["running", "stalled", "completed", "failed", "cancelled", "terminated"])]
     pub status: Option<String>,

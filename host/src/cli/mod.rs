@@ -27,7 +27,15 @@ use client::Client;
     about = "A durable workflow host for WebAssembly components"
 )]
 pub struct Cli {
-    /// The host to talk to.
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where a client command finds its host: offered only on the commands that
+/// talk to one.
+#[derive(Debug, clap::Args)]
+struct Conn {
+    /// The host to talk to (`http://host:port`, or `host:port`).
     #[arg(
         long,
         global = true,
@@ -35,12 +43,9 @@ pub struct Cli {
         default_value = "http://127.0.0.1:7700"
     )]
     server: String,
-    /// The API token: the one the host requires (client commands), or the one
-    /// it will require (`server`, `dev`).
+    /// The API token the host requires.
     #[arg(long, global = true, env = "WEFT_TOKEN", hide_env_values = true)]
     token: Option<String>,
-    #[command(subcommand)]
-    command: Command,
 }
 
 #[derive(Debug, Subcommand)]
@@ -60,6 +65,8 @@ enum Command {
     },
     /// Upload a workflow or activity component.
     Deploy {
+        #[command(flatten)]
+        conn: Conn,
         /// The component (`.wasm`) to upload.
         file: PathBuf,
         /// Workflow type name (default: the `name` in the weft.toml of the
@@ -107,6 +114,8 @@ enum Command {
     /// List the deployed modules: what each is and serves, and when it came;
     /// `weft modules prune` deletes those nothing refers to.
     Modules {
+        #[command(flatten)]
+        conn: Conn,
         #[command(subcommand)]
         action: Option<ModulesAction>,
         /// Print the JSON the API answers.
@@ -116,11 +125,15 @@ enum Command {
     /// Delete a closed execution and its history now (retention does it
     /// later on its own).
     Delete {
+        #[command(flatten)]
+        conn: Conn,
         /// The execution's id.
         id: String,
     },
     /// Set how long a workflow type's closed executions are kept.
     Retention {
+        #[command(flatten)]
+        conn: Conn,
         /// The workflow type.
         workflow_type: String,
         /// `30d`, `12h`, milliseconds, or `default` for the host's --retention.
@@ -133,12 +146,16 @@ enum Command {
     },
     /// List the workflow types: each one's current version and what runs.
     Types {
+        #[command(flatten)]
+        conn: Conn,
         /// Print JSON: `[{"name", "current_version", "current_module", "versions", "running", "stalled"}]`.
         #[arg(long)]
         json: bool,
     },
     /// Show a module: its kind, what it serves, the doors opened for it.
     DescribeModule {
+        #[command(flatten)]
+        conn: Conn,
         /// The module's sha-256 (or a prefix of 8+ digits).
         hash: String,
         /// Print the JSON the API answers.
@@ -147,6 +164,8 @@ enum Command {
     },
     /// Start an execution.
     Start {
+        #[command(flatten)]
+        conn: Conn,
         /// The workflow type to run (see `weft types`).
         workflow_type: String,
         /// The execution's id (default: a generated `wf_<ulid>`).
@@ -179,6 +198,8 @@ enum Command {
     /// Ask an execution to cancel: it sees a cancellation at its next wait
     /// and may clean up before it ends as cancelled.
     Cancel {
+        #[command(flatten)]
+        conn: Conn,
         /// The execution's id.
         id: String,
         /// Why, kept in its history.
@@ -187,6 +208,8 @@ enum Command {
     },
     /// End an execution at once; no workflow code runs.
     Terminate {
+        #[command(flatten)]
+        conn: Conn,
         /// The execution's id.
         id: String,
         /// Why, kept in its history.
@@ -196,6 +219,8 @@ enum Command {
     /// Print an execution's result (exit 1 if it failed, was cancelled or
     /// terminated, or stalled; 3 if it is still running).
     Result {
+        #[command(flatten)]
+        conn: Conn,
         /// The execution's id.
         id: String,
         /// Wait until it settles.
@@ -207,6 +232,8 @@ enum Command {
     },
     /// Show an execution.
     Describe {
+        #[command(flatten)]
+        conn: Conn,
         /// The execution's id.
         id: String,
         /// Print the JSON the API answers.
@@ -218,6 +245,8 @@ enum Command {
     /// Print what an execution's workflow and activities said (their log
     /// lines and output), with where and when; `--follow` until it closes.
     Logs {
+        #[command(flatten)]
+        conn: Conn,
         /// The execution's id.
         id: String,
         /// Keep printing new lines until the execution has closed.
@@ -229,6 +258,8 @@ enum Command {
     },
     /// Print an execution's event history (`--json`: the format `weft replay` reads).
     History {
+        #[command(flatten)]
+        conn: Conn,
         /// The execution's id.
         id: String,
         /// Which run (default: the current one).
@@ -250,6 +281,8 @@ enum Command {
     /// Send a signal (recorded when this returns). With `--start TYPE`,
     /// start the execution ID first if it does not exist.
     Signal {
+        #[command(flatten)]
+        conn: Conn,
         /// The execution's id.
         id: String,
         /// The signal's name.
@@ -265,6 +298,8 @@ enum Command {
     },
     /// Ask a running or closed execution a read-only question.
     Query {
+        #[command(flatten)]
+        conn: Conn,
         /// The execution's id.
         id: String,
         /// The query's name.
@@ -275,6 +310,8 @@ enum Command {
     /// Send an update and print its result (exit 1 if it failed or was
     /// rejected, 3 if it is still running).
     Update {
+        #[command(flatten)]
+        conn: Conn,
         /// The execution's id.
         id: String,
         /// The update's name.
@@ -290,6 +327,8 @@ enum Command {
     },
     /// Print an update's result.
     UpdateResult {
+        #[command(flatten)]
+        conn: Conn,
         /// The execution's id.
         id: String,
         /// The update's id.
@@ -301,6 +340,8 @@ enum Command {
     /// Run an execution again from event N: later events are discarded (and
     /// kept in the history as such); events 0..=N must replay on the module.
     Reset {
+        #[command(flatten)]
+        conn: Conn,
         /// The execution's id.
         id: String,
         /// The last event to keep (see `weft history ID`).
@@ -319,6 +360,8 @@ enum Command {
     },
     /// List a workflow type's versions and what runs on each.
     Versions {
+        #[command(flatten)]
+        conn: Conn,
         /// The workflow type.
         workflow_type: String,
         /// Print the JSON the API answers.
@@ -327,6 +370,8 @@ enum Command {
     },
     /// Make a version the one new executions start on (roll forward or back).
     SetCurrent {
+        #[command(flatten)]
+        conn: Conn,
         /// The workflow type.
         workflow_type: String,
         /// Version number (`2`, `v2`) or module hash.
@@ -335,6 +380,8 @@ enum Command {
     /// Move running and stalled executions to a version, each one only if
     /// its history replays cleanly against it (exit 1 if any did not).
     Upgrade {
+        #[command(flatten)]
+        conn: Conn,
         /// The workflow type.
         workflow_type: String,
         /// Version number (`2`, `v2`) or module hash.
@@ -352,6 +399,8 @@ enum Command {
     },
     /// Read or move the host's clock (moving needs `--manual-clock`).
     Clock {
+        #[command(flatten)]
+        conn: Conn,
         #[command(subcommand)]
         action: Option<ClockAction>,
     },
@@ -430,6 +479,43 @@ fn parse_reuse(s: &str) -> Result<IdReusePolicy, String> {
     })
 }
 
+impl Command {
+    /// Where the host is, for the commands that talk to one.
+    fn conn(&self) -> Option<&Conn> {
+        match self {
+            Command::List(args) => Some(&args.conn),
+            Command::Deploy { conn, .. } => Some(conn),
+            Command::Modules { conn, .. } => Some(conn),
+            Command::Delete { conn, .. } => Some(conn),
+            Command::Retention { conn, .. } => Some(conn),
+            Command::Types { conn, .. } => Some(conn),
+            Command::DescribeModule { conn, .. } => Some(conn),
+            Command::Start { conn, .. } => Some(conn),
+            Command::Cancel { conn, .. } => Some(conn),
+            Command::Terminate { conn, .. } => Some(conn),
+            Command::Result { conn, .. } => Some(conn),
+            Command::Describe { conn, .. } => Some(conn),
+            Command::Logs { conn, .. } => Some(conn),
+            Command::History { conn, .. } => Some(conn),
+            Command::Signal { conn, .. } => Some(conn),
+            Command::Query { conn, .. } => Some(conn),
+            Command::Update { conn, .. } => Some(conn),
+            Command::UpdateResult { conn, .. } => Some(conn),
+            Command::Reset { conn, .. } => Some(conn),
+            Command::Versions { conn, .. } => Some(conn),
+            Command::SetCurrent { conn, .. } => Some(conn),
+            Command::Upgrade { conn, .. } => Some(conn),
+            Command::Clock { conn, .. } => Some(conn),
+            Command::Server { .. }
+            | Command::Dev { .. }
+            | Command::New { .. }
+            | Command::Build { .. }
+            | Command::Replay { .. }
+            | Command::Store { .. } => None,
+        }
+    }
+}
+
 impl Cli {
     /// Whether the command is a client of a host (not the host itself).
     pub fn is_client(&self) -> bool {
@@ -439,21 +525,11 @@ impl Cli {
 
 /// Runs the command; the result is the process exit code.
 pub async fn run(cli: Cli) -> Result<i32> {
-    let client = Client::new(&cli.server, cli.token.as_deref());
+    let client = match cli.command.conn() {
+        Some(c) => Client::new(&c.server, c.token.as_deref()),
+        None => return local(cli.command).await,
+    };
     match cli.command {
-        Command::Server { data, host } => {
-            server::run(data, &host, cli.token.clone()).await.map(|_| 0)
-        }
-        Command::Dev { host } => {
-            let dir = tempfile::Builder::new().prefix("weft-dev-").tempdir()?;
-            eprintln!(
-                "weft dev: throwaway data directory {}",
-                dir.path().display()
-            );
-            server::run(dir.path().to_path_buf(), &host, cli.token.clone())
-                .await
-                .map(|_| 0)
-        }
         Command::Deploy {
             file,
             name,
@@ -461,13 +537,14 @@ pub async fn run(cli: Cli) -> Result<i32> {
             dirs,
             http,
             replace_activities,
+            ..
         } => deploy::run(&client, &file, name, env, dirs, http, replace_activities).await,
-        Command::DescribeModule { hash, json } => deploy::describe(&client, &hash, json).await,
-        Command::Modules { action, json } => match action {
+        Command::DescribeModule { hash, json, .. } => deploy::describe(&client, &hash, json).await,
+        Command::Modules { action, json, .. } => match action {
             None => deploy::modules(&client, json).await,
             Some(ModulesAction::Prune { dry_run }) => deploy::prune(&client, dry_run, json).await,
         },
-        Command::Delete { id } => {
+        Command::Delete { id, .. } => {
             client
                 .delete(&format!("/v1/executions/{}", client::enc(&id)))
                 .await?;
@@ -477,6 +554,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Retention {
             workflow_type,
             duration,
+            ..
         } => {
             let retention_ms = match duration.as_str() {
                 "default" => None,
@@ -505,29 +583,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             );
             Ok(0)
         }
-        Command::Store {
-            action: StoreAction::Compact { data },
-        } => {
-            let shrank = crate::store::Store::compact(&data)?;
-            println!(
-                "{}: {}",
-                data.display(),
-                if shrank {
-                    "compacted"
-                } else {
-                    "nothing to compact"
-                }
-            );
-            Ok(0)
-        }
-        Command::Types { json } => deploy::types(&client, json).await,
-        Command::New {
-            name,
-            lang,
-            kind,
-            dir,
-        } => project::new(&name, lang, kind, dir),
-        Command::Build { dir, out } => project::build(&dir, out),
+        Command::Types { json, .. } => deploy::types(&client, json).await,
         Command::Start {
             workflow_type,
             id,
@@ -538,6 +594,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             run_timeout,
             wait,
             json,
+            ..
         } => {
             let args = executions::StartArgs {
                 execution_timeout_ms: execution_timeout,
@@ -552,41 +609,48 @@ pub async fn run(cli: Cli) -> Result<i32> {
             };
             executions::start(&client, args).await
         }
-        Command::Cancel { id, reason } => {
+        Command::Cancel { id, reason, .. } => {
             executions::end(&client, &id, "cancel", reason).await?;
             println!("cancellation of {id} requested");
             Ok(0)
         }
-        Command::Terminate { id, reason } => {
+        Command::Terminate { id, reason, .. } => {
             executions::end(&client, &id, "terminate", reason).await?;
             println!("{id} terminated");
             Ok(0)
         }
-        Command::Result { id, wait, json } => executions::result(&client, &id, wait, json).await,
-        Command::Describe { id, json } => executions::describe(&client, &id, json).await,
+        Command::Result { id, wait, json, .. } => {
+            executions::result(&client, &id, wait, json).await
+        }
+        Command::Describe { id, json, .. } => executions::describe(&client, &id, json).await,
         Command::List(args) => executions::list(&client, args).await,
-        Command::History { id, run, json } => executions::history(&client, &id, run, json).await,
-        Command::Logs { id, follow, json } => executions::logs(&client, &id, follow, json).await,
-        Command::Replay { history, module } => replay::run(&history, &module).await,
+        Command::History { id, run, json, .. } => {
+            executions::history(&client, &id, run, json).await
+        }
+        Command::Logs {
+            id, follow, json, ..
+        } => executions::logs(&client, &id, follow, json).await,
         Command::Signal {
             id,
             name,
             input,
             start,
             start_input,
+            ..
         } => {
             let input = input.text()?;
             interact::signal(&client, &id, &name, input, start.map(|t| (t, start_input))).await
         }
-        Command::Query { id, name, input } => {
-            interact::query(&client, &id, &name, input.text()?).await
-        }
+        Command::Query {
+            id, name, input, ..
+        } => interact::query(&client, &id, &name, input.text()?).await,
         Command::Update {
             id,
             name,
             input,
             update_id,
             no_wait,
+            ..
         } => {
             let input = input.text()?;
             interact::update(&client, &id, &name, input, update_id, no_wait).await
@@ -595,6 +659,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             id,
             update_id,
             wait,
+            ..
         } => interact::update_result(&client, &id, &update_id, wait).await,
         Command::Reset {
             id,
@@ -602,14 +667,17 @@ pub async fn run(cli: Cli) -> Result<i32> {
             version,
             reason,
             exclude_signals,
+            ..
         } => versions::reset(&client, &id, to_event, version, reason, exclude_signals).await,
         Command::Versions {
             workflow_type,
             json,
+            ..
         } => versions::list(&client, &workflow_type, json).await,
         Command::SetCurrent {
             workflow_type,
             version,
+            ..
         } => versions::set_current(&client, &workflow_type, &version).await,
         Command::Upgrade {
             workflow_type,
@@ -617,8 +685,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
             dry_run,
             ids,
             json,
+            ..
         } => versions::upgrade(&client, &workflow_type, &to, dry_run, ids, json).await,
-        Command::Clock { action } => {
+        Command::Clock { action, .. } => {
             let info: crate::api::dto::ClockInfo = match action {
                 None => client.get("/v1/clock").await?,
                 Some(ClockAction::Advance { ms }) => {
@@ -635,5 +704,52 @@ pub async fn run(cli: Cli) -> Result<i32> {
             );
             Ok(0)
         }
+        Command::Server { .. }
+        | Command::Dev { .. }
+        | Command::New { .. }
+        | Command::Build { .. }
+        | Command::Replay { .. }
+        | Command::Store { .. } => unreachable!("local commands run in `local`"),
+    }
+}
+
+/// The commands that talk to no host.
+async fn local(command: Command) -> Result<i32> {
+    match command {
+        Command::Server { data, host } => server::run(data, &host).await.map(|_| 0),
+        Command::Dev { host } => {
+            let dir = tempfile::Builder::new().prefix("weft-dev-").tempdir()?;
+            eprintln!(
+                "weft dev: throwaway data directory {}",
+                dir.path().display()
+            );
+            server::run(dir.path().to_path_buf(), &host)
+                .await
+                .map(|_| 0)
+        }
+        Command::Store {
+            action: StoreAction::Compact { data },
+        } => {
+            let shrank = crate::store::Store::compact(&data)?;
+            println!(
+                "{}: {}",
+                data.display(),
+                if shrank {
+                    "compacted"
+                } else {
+                    "nothing to compact"
+                }
+            );
+            Ok(0)
+        }
+        Command::New {
+            name,
+            lang,
+            kind,
+            dir,
+        } => project::new(&name, lang, kind, dir),
+        Command::Build { dir, out } => project::build(&dir, out),
+        Command::Replay { history, module } => replay::run(&history, &module).await,
+        _ => unreachable!("client commands run in `run`"),
     }
 }

@@ -27,6 +27,10 @@ pub struct HostArgs {
     /// Memory limit of each instance, in MiB.
     #[arg(long, default_value_t = 256)]
     pub memory_limit_mb: usize,
+    /// The API token the host requires on every request (none: a loopback
+    /// host answers anyone on this machine).
+    #[arg(long, env = "WEFT_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// A token that opens only module uploads and version changes.
     #[arg(long, env = "WEFT_DEPLOY_TOKEN", hide_env_values = true)]
     pub deploy_token: Option<String>,
@@ -120,10 +124,9 @@ impl HostArgs {
     }
 }
 
-/// `token`: the main API token (the global `--token` / `WEFT_TOKEN`).
-pub async fn run(data: PathBuf, args: &HostArgs, token: Option<String>) -> Result<()> {
+pub async fn run(data: PathBuf, args: &HostArgs) -> Result<()> {
     let access = crate::api::Access {
-        token: token.filter(|t| !t.is_empty()),
+        token: args.token.clone().filter(|t| !t.is_empty()),
         deploy_token: args.deploy_token.clone().filter(|t| !t.is_empty()),
         control_token: args.control_token.clone().filter(|t| !t.is_empty()),
     };
