@@ -20,6 +20,7 @@ mod reliability;
 mod replay;
 mod retention;
 mod sandbox;
+mod schedules;
 mod storage;
 mod verify;
 mod versioning;

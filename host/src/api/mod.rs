@@ -9,6 +9,7 @@ mod executions;
 mod extract;
 mod interact;
 mod modules;
+mod schedules;
 mod tasks;
 mod versions;
 
@@ -66,6 +67,15 @@ const MAX_MODULE_BYTES: usize = 100 << 20;
         interact::update_result,
         clock::get,
         clock::advance,
+        schedules::create,
+        schedules::list,
+        schedules::describe,
+        schedules::update,
+        schedules::delete,
+        schedules::pause,
+        schedules::unpause,
+        schedules::trigger,
+        schedules::backfill,
     ),
     components(schemas(ErrorBody, ErrorDetail))
 )]
@@ -124,6 +134,20 @@ pub fn router(engine: Engine, access: Access) -> Router {
         .route("/v1/tasks/{token}/heartbeat", post(tasks::heartbeat))
         .route("/v1/tasks/{token}/complete", post(tasks::complete))
         .route("/v1/tasks/{token}/fail", post(tasks::fail))
+        .route(
+            "/v1/schedules",
+            post(schedules::create).get(schedules::list),
+        )
+        .route(
+            "/v1/schedules/{name}",
+            get(schedules::describe)
+                .put(schedules::update)
+                .delete(schedules::delete),
+        )
+        .route("/v1/schedules/{name}/pause", post(schedules::pause))
+        .route("/v1/schedules/{name}/unpause", post(schedules::unpause))
+        .route("/v1/schedules/{name}/trigger", post(schedules::trigger))
+        .route("/v1/schedules/{name}/backfill", post(schedules::backfill))
         .route("/v1/clock", get(clock::get))
         .route("/v1/clock/advance", post(clock::advance))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))

@@ -132,7 +132,7 @@ fn short_list(names: &[String]) -> String {
 }
 
 /// A table for the terminal: no borders, a header row.
-fn table(header: &[&str]) -> comfy_table::Table {
+pub(super) fn table(header: &[&str]) -> comfy_table::Table {
     let mut t = comfy_table::Table::new();
     t.load_preset(comfy_table::presets::NOTHING)
         .set_header(header.to_vec());

@@ -8,6 +8,7 @@ mod interact;
 mod progress;
 mod project;
 mod replay;
+mod schedules;
 mod server;
 mod time;
 mod versions;
@@ -397,6 +398,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Schedules: start a workflow on a calendar or an interval.
+    Schedule {
+        #[command(subcommand)]
+        action: schedules::ScheduleCommand,
+    },
     /// Read or move the host's clock (moving needs `--manual-clock`).
     Clock {
         #[command(flatten)]
@@ -484,6 +490,7 @@ impl Command {
     fn conn(&self) -> Option<&Conn> {
         match self {
             Command::List(args) => Some(&args.conn),
+            Command::Schedule { action } => Some(action.conn()),
             Command::Deploy { conn, .. } => Some(conn),
             Command::Modules { conn, .. } => Some(conn),
             Command::Delete { conn, .. } => Some(conn),
@@ -704,6 +711,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             );
             Ok(0)
         }
+        Command::Schedule { action } => schedules::run(&client, action).await,
         Command::Server { .. }
         | Command::Dev { .. }
         | Command::New { .. }

@@ -348,7 +348,7 @@ async fn close(
     for request in externals {
         inner.spawn_delivery(request);
     }
-    inner.settled.changed(id);
+    inner.settled_changed(id);
     inner.updates.send_modify(|n| *n += 1);
     if outcome.is_some() {
         if let Some(parent) = &record.parent {

@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use super::{Engine, EngineError, Inner};
+use crate::model::ModuleHash;
 use crate::model::{
     Event, EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, Failure, IdReusePolicy,
     ParentClosePolicy, ParentLink, Payload, TypeName,
@@ -29,6 +30,9 @@ pub struct StartOptions {
     pub execution_timeout_ms: Option<u64>,
     /// Times each run out after this long.
     pub run_timeout_ms: Option<u64>,
+    /// Start on this module (a pinned version) instead of the type's
+    /// current one.
+    pub(crate) module: Option<ModuleHash>,
 }
 
 impl Inner {
@@ -70,7 +74,7 @@ impl Inner {
         opts: &StartOptions,
     ) -> Result<(ExecutionRecord, EventKind), EngineError> {
         let type_name: TypeName = workflow_type.parse()?;
-        let module =
+        let current =
             self.store
                 .workflow_type(&type_name)?
                 .ok_or_else(|| EngineError::NotFound {
@@ -78,6 +82,7 @@ impl Inner {
                     name: workflow_type.to_owned(),
                     hint: ": deploy a workflow component with `weft deploy FILE.wasm --name NAME`",
                 })?;
+        let module = opts.module.unwrap_or(current);
         let id = match &opts.id {
             Some(s) => s.parse::<ExecutionId>()?,
             None => ExecutionId::generate(),
@@ -114,6 +119,25 @@ impl Inner {
             random: Some(crate::wasm::RANDOM_GENERATOR.to_owned()),
         };
         Ok((record, started))
+    }
+
+    /// The module of version `version` of a workflow type.
+    pub(super) fn version_module(
+        &self,
+        workflow_type: &str,
+        version: u32,
+    ) -> Result<ModuleHash, EngineError> {
+        let type_name: TypeName = workflow_type.parse()?;
+        self.store
+            .versions(&type_name)?
+            .into_iter()
+            .find(|v| v.version == version)
+            .map(|v| v.module)
+            .ok_or_else(|| EngineError::NotFound {
+                what: "version",
+                name: format!("{workflow_type} v{version}"),
+                hint: " (see `weft versions TYPE`)",
+            })
     }
 
     /// The events of the current run.
@@ -257,7 +281,7 @@ impl Inner {
             if let Some(parent) = &record.parent {
                 self.wake(&parent.id);
             }
-            self.settled.changed(id);
+            self.settled_changed(id);
             self.updates.send_modify(|n| *n += 1);
             self.settle_children(id, owed).await;
             Ok(())

@@ -22,6 +22,7 @@ mod recovery;
 pub mod replay;
 mod reset;
 mod retention;
+pub mod schedules;
 mod settled;
 mod timers;
 mod versions;
@@ -186,9 +187,17 @@ pub(crate) struct Inner {
     activity_stops: Mutex<HashMap<ActivityKey, watch::Sender<activities::Halt>>>,
     /// What guests said lately (`weft logs`).
     logs: logs::Logs,
+    schedules: schedules::Scheduler,
 }
 
 impl Inner {
+    /// An execution closed, stalled or ran again: its result waiters and
+    /// the schedule that started it look again.
+    fn settled_changed(&self, id: &ExecutionId) {
+        self.settled.changed(id);
+        self.schedules.changed(id);
+    }
+
     /// Refuses a payload over the configured limit.
     fn check_payload(&self, what: &str, p: &Payload) -> Result<(), EngineError> {
         if p.len() > self.config.max_payload_bytes {
@@ -252,7 +261,9 @@ impl Engine {
             Clock::System
         };
         let (timer_tx, timer_rx) = mpsc::unbounded_channel();
+        let (schedules, kicks) = schedules::Scheduler::new();
         let inner = Arc::new(Inner {
+            schedules,
             store,
             runtime,
             clock,
@@ -275,6 +286,7 @@ impl Engine {
         retention::spawn(inner.clone());
         let engine = Self { inner };
         engine.recover()?;
+        schedules::spawn(engine.inner.clone(), kicks);
         Ok(engine)
     }
 

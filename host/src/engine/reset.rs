@@ -146,7 +146,7 @@ impl Engine {
                     continue;
                 };
                 self.inner.reload(&child);
-                self.inner.settled.changed(&child);
+                self.inner.settled_changed(&child);
                 if let Ok(Some(c)) = self.inner.store.execution(&child) {
                     if c.status == ExecutionStatus::Terminated {
                         if let Ok(h) = self.inner.run_history(&c) {
@@ -160,7 +160,7 @@ impl Engine {
             }
             if record.status.is_settled() && record.status != ExecutionStatus::Stalled {
                 // Result waiters see it running again.
-                self.inner.settled.changed(&record.id);
+                self.inner.settled_changed(&record.id);
             }
             self.inner.reload(&record.id);
             return Ok(ResetReport {

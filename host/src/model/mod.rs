@@ -5,6 +5,7 @@ mod event;
 mod execution;
 mod ids;
 mod payload;
+pub mod schedule;
 
 pub use event::{
     child_cancellation, owed_policies, pending_children, run_module, ActivityFailureInfo,

@@ -178,6 +178,36 @@ pub(super) fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpErro
                 outbox.insert(r.key.as_str(), to_json(r).as_slice())?;
             }
         }
+        Op::PutSchedule {
+            record,
+            expect_revision,
+        } => {
+            let mut table = txn.open_table(super::tables::SCHEDULES)?;
+            let name = record.name.as_str();
+            let stored = table
+                .get(name)?
+                .map(|g| g.value().to_vec())
+                .map(|raw| from_json::<crate::model::schedule::ScheduleRecord>("schedule", &raw))
+                .transpose()?;
+            match (expect_revision, stored) {
+                (None, Some(_)) => return Ok(Err(OpError::ScheduleExists(name.to_owned()))),
+                (Some(_), None) => return Ok(Err(OpError::NoSuchSchedule(name.to_owned()))),
+                (Some(r), Some(s)) if s.revision != *r => {
+                    return Ok(Err(OpError::ScheduleChanged(name.to_owned())))
+                }
+                _ => {}
+            }
+            table.insert(name, to_json(record.as_ref()).as_slice())?;
+        }
+        Op::DeleteSchedule { name } => {
+            let removed = txn
+                .open_table(super::tables::SCHEDULES)?
+                .remove(name.as_str())?
+                .is_some();
+            if !removed {
+                return Ok(Err(OpError::NoSuchSchedule(name.clone())));
+            }
+        }
         Op::Deliver { .. } => return super::external::deliver(txn, op),
         Op::TellParent { .. } => return history::tell_parent(txn, op),
         Op::Reset { .. } => return super::reset::reset(txn, op),

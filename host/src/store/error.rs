@@ -56,6 +56,13 @@ pub enum OpError {
     /// A handle's completion is recorded once.
     #[error("handle {handle} of execution {id} already has its completion")]
     AlreadyCompleted { id: String, handle: u64 },
+    #[error("a schedule named {0} already exists")]
+    ScheduleExists(String),
+    #[error("no schedule named {0}")]
+    NoSuchSchedule(String),
+    /// The schedule was written since the writer read it.
+    #[error("schedule {0} changed meanwhile; read it again")]
+    ScheduleChanged(String),
     /// A start with a request id already seen: the run it started.
     #[error("request {request_id} already started run {run} of execution {id}")]
     DuplicateRequest {

@@ -196,6 +196,16 @@ pub enum Op {
         at_ms: u64,
         target_found: Option<bool>,
     },
+    /// Writes a schedule: creates it (`expect_revision` none; refused if the
+    /// name exists) or replaces the revision the writer read (refused if
+    /// the stored one is another). The record carries its new revision.
+    PutSchedule {
+        record: Box<crate::model::schedule::ScheduleRecord>,
+        expect_revision: Option<u64>,
+    },
+    DeleteSchedule {
+        name: String,
+    },
     /// Discards the events after `to_event` of the current run (recording
     /// them in an `execution_reset` event), replaces the execution's timer
     /// rows with `timers`, and makes it run again on `module`, in a new
@@ -379,6 +389,7 @@ impl Store {
             txn.open_table(tables::OWED_POLICIES)?;
             txn.open_table(tables::OUTBOX)?;
             txn.open_table(tables::INBOX)?;
+            txn.open_table(tables::SCHEDULES)?;
             let mut state = txn.open_table(tables::HOST_STATE)?;
             if state.get(COMPLETIONS_INDEXED)?.is_none() {
                 state.insert(COMPLETIONS_INDEXED, 1)?;
@@ -739,6 +750,29 @@ impl Store {
                     }
                 })?;
                 out.push((id, from_json("owed policy", v.value())?));
+            }
+            Ok(out)
+        })
+    }
+
+    pub fn schedule(
+        &self,
+        name: &str,
+    ) -> Result<Option<crate::model::schedule::ScheduleRecord>, StoreError> {
+        self.reading(|txn| {
+            let table = txn.open_table(tables::SCHEDULES)?;
+            let found = table.get(name)?.map(|g| g.value().to_vec());
+            found.map(|raw| from_json("schedule", &raw)).transpose()
+        })
+    }
+
+    /// Every schedule, by name.
+    pub fn schedules(&self) -> Result<Vec<crate::model::schedule::ScheduleRecord>, StoreError> {
+        self.reading(|txn| {
+            let table = txn.open_table(tables::SCHEDULES)?;
+            let mut out = Vec::new();
+            for entry in table.iter()? {
+                out.push(from_json("schedule", entry?.1.value())?);
             }
             Ok(out)
         })

@@ -57,3 +57,6 @@ pub const INBOX: TableDefinition<(&str, &str), ()> = TableDefinition::new("inbox
 /// JSON `{execution, run, at_ms}`. A start with a request id seen within the
 /// retention window answers with the run it started instead of another.
 pub const START_REQUESTS: TableDefinition<&str, &[u8]> = TableDefinition::new("start_requests");
+/// Schedules by name: JSON `ScheduleRecord` (spec, action, policies and
+/// where it stands: its cursor, waiting and running actions).
+pub const SCHEDULES: TableDefinition<&str, &[u8]> = TableDefinition::new("schedules");

@@ -5,6 +5,7 @@ mod clock;
 mod executions;
 mod interact;
 mod modules;
+mod schedules;
 mod tasks;
 mod versions;
 
@@ -12,5 +13,6 @@ pub use clock::*;
 pub use executions::*;
 pub use interact::*;
 pub use modules::*;
+pub use schedules::*;
 pub use tasks::*;
 pub use versions::*;

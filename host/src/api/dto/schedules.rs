@@ -1,0 +1,124 @@
+//! Schedules.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::model::schedule::{
+    OverlapPolicy, Schedule, ScheduleAction, SchedulePolicies, ScheduleSpec, ScheduleState,
+};
+
+/// A new schedule: its name and what `PUT /v1/schedules/{name}` takes.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSchedule {
+    /// 1-100 ASCII letters, digits, '-', '_' or '.'.
+    pub name: String,
+    pub spec: ScheduleSpec,
+    pub action: ScheduleAction,
+    #[serde(default)]
+    pub policies: SchedulePolicies,
+    #[serde(default)]
+    pub paused: bool,
+    #[serde(default)]
+    pub note: Option<String>,
+    #[serde(default)]
+    pub remaining_actions: Option<u64>,
+}
+
+impl CreateSchedule {
+    pub fn split(self) -> (String, Schedule) {
+        (
+            self.name,
+            Schedule {
+                spec: self.spec,
+                action: self.action,
+                policies: self.policies,
+                paused: self.paused,
+                note: self.note,
+                remaining_actions: self.remaining_actions,
+            },
+        )
+    }
+}
+
+/// One of a schedule's next times.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct NextTime {
+    /// The time the spec names (the started execution's id carries it).
+    pub nominal_ms: u64,
+    /// When the action is taken: the nominal time plus its jitter.
+    pub at_ms: u64,
+}
+
+/// A schedule and where it stands.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ScheduleDetail {
+    pub name: String,
+    pub spec: ScheduleSpec,
+    pub action: ScheduleAction,
+    pub policies: SchedulePolicies,
+    /// Paused, note, remaining actions, the cursor, the actions waiting and
+    /// running, the last 10 actions with their outcomes, and counters.
+    pub state: ScheduleState,
+    pub next_times: Vec<NextTime>,
+    pub created_at_ms: u64,
+    pub updated_at_ms: u64,
+}
+
+impl From<crate::engine::schedules::ScheduleView> for ScheduleDetail {
+    fn from(v: crate::engine::schedules::ScheduleView) -> Self {
+        let r = v.record;
+        Self {
+            name: r.name,
+            spec: r.schedule.spec,
+            action: r.schedule.action,
+            policies: r.schedule.policies,
+            state: r.state,
+            next_times: v
+                .next_times
+                .into_iter()
+                .map(|(nominal_ms, at_ms)| NextTime { nominal_ms, at_ms })
+                .collect(),
+            created_at_ms: r.created_at_ms,
+            updated_at_ms: r.updated_at_ms,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ScheduleList {
+    pub schedules: Vec<ScheduleDetail>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PauseRequest {
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerRequest {
+    /// This action's overlap policy (default: the schedule's).
+    #[serde(default)]
+    pub overlap: Option<OverlapPolicy>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackfillRequest {
+    /// The first time of the range (ms since the Unix epoch, inclusive).
+    pub start_ms: u64,
+    /// The last (inclusive).
+    pub end_ms: u64,
+    #[serde(default)]
+    pub overlap: Option<OverlapPolicy>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BackfillResponse {
+    /// How many times of the range were queued (at most 1,000).
+    pub queued: usize,
+    pub schedule: ScheduleDetail,
+}

@@ -1,0 +1,494 @@
+//! `weft schedule ...`: schedules over `/v1/schedules`.
+
+use anyhow::{anyhow, Context, Result};
+use clap::{Args, Subcommand};
+
+use super::client::{enc, Client};
+use super::deploy::table;
+use super::time::{duration_ms, instant_ms, when};
+use super::{Conn, InputArgs};
+use crate::api::dto::{
+    BackfillRequest, BackfillResponse, ClockInfo, CreateSchedule, PauseRequest, ScheduleDetail,
+    ScheduleList, TriggerRequest,
+};
+use crate::model::schedule::{
+    IntervalSpec, OverlapPolicy, Schedule, ScheduleAction, SchedulePolicies, ScheduleSpec,
+    DEFAULT_CATCHUP_MS,
+};
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Create a schedule: from flags, or from the JSON of `POST /v1/schedules`
+    /// (`--file`).
+    Create {
+        name: String,
+        #[command(flatten)]
+        def: Definition,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Replace a schedule's spec, action and policies (the same flags as
+    /// `create`); where it stands is kept.
+    Update {
+        name: String,
+        #[command(flatten)]
+        def: Definition,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Show a schedule: spec, policies, state, running executions, the last
+    /// 10 actions and the next 10 times.
+    Describe {
+        name: String,
+        /// Print the JSON the API answers.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// List the schedules.
+    List {
+        /// Print the JSON the API answers.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Stop taking scheduled actions (the times in between are dropped).
+    Pause {
+        name: String,
+        /// Why (shown by describe).
+        #[arg(long)]
+        note: Option<String>,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Take scheduled actions again, from now on.
+    Unpause {
+        name: String,
+        #[arg(long)]
+        note: Option<String>,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Take the action now, paused or not (through the overlap policy).
+    Trigger {
+        name: String,
+        /// This action's overlap policy (default: the schedule's).
+        #[arg(long, value_enum)]
+        overlap: Option<Overlap>,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Take the actions of the times the spec names in a past range (at
+    /// most 1,000), each through the overlap policy.
+    Backfill {
+        name: String,
+        /// The range's first time: a date, an RFC 3339 time, or a duration
+        /// ago (`3d`).
+        #[arg(long)]
+        start: String,
+        /// The range's last time (default: now).
+        #[arg(long)]
+        end: Option<String>,
+        #[arg(long, value_enum)]
+        overlap: Option<Overlap>,
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Delete a schedule; what it started runs on.
+    Delete {
+        name: String,
+        #[command(flatten)]
+        conn: Conn,
+    },
+}
+
+impl ScheduleCommand {
+    pub(super) fn conn(&self) -> &Conn {
+        match self {
+            Self::Create { conn, .. }
+            | Self::Update { conn, .. }
+            | Self::Describe { conn, .. }
+            | Self::List { conn, .. }
+            | Self::Pause { conn, .. }
+            | Self::Unpause { conn, .. }
+            | Self::Trigger { conn, .. }
+            | Self::Backfill { conn, .. }
+            | Self::Delete { conn, .. } => conn,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Overlap {
+    Skip,
+    BufferOne,
+    BufferAll,
+    CancelOther,
+    TerminateOther,
+    AllowAll,
+}
+
+impl From<Overlap> for OverlapPolicy {
+    fn from(o: Overlap) -> Self {
+        match o {
+            Overlap::Skip => Self::Skip,
+            Overlap::BufferOne => Self::BufferOne,
+            Overlap::BufferAll => Self::BufferAll,
+            Overlap::CancelOther => Self::CancelOther,
+            Overlap::TerminateOther => Self::TerminateOther,
+            Overlap::AllowAll => Self::AllowAll,
+        }
+    }
+}
+
+/// What a schedule is, from flags or a file.
+#[derive(Debug, Args)]
+pub struct Definition {
+    /// The whole schedule as JSON (the body of `POST /v1/schedules` without
+    /// its name); the other definition flags are then refused.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["workflow", "cron", "every"])]
+    file: Option<std::path::PathBuf>,
+    /// The workflow type each action starts.
+    #[arg(long, value_name = "TYPE")]
+    workflow: Option<String>,
+    #[command(flatten)]
+    input: InputArgs,
+    /// Start this version of the type (default: its current one).
+    #[arg(long)]
+    version: Option<u32>,
+    /// Started ids are `PREFIX-<time>` (default: the schedule's name).
+    #[arg(long)]
+    id_prefix: Option<String>,
+    /// A cron string (repeatable): `"0 2 * * *"`, 6 fields with seconds
+    /// first, 7 with the year last, or `@daily`, `@hourly`, ...
+    #[arg(long)]
+    cron: Vec<String>,
+    /// An interval (repeatable): `15m`, or `1h/5m` (every hour, 5 past).
+    #[arg(long)]
+    every: Vec<String>,
+    /// Skip the times this cron string matches (repeatable).
+    #[arg(long)]
+    exclude_cron: Vec<String>,
+    /// The IANA time zone of cron strings (default UTC): `Europe/Berlin`.
+    #[arg(long)]
+    time_zone: Option<String>,
+    /// Delay each action by up to this much (stable per time): `30s`.
+    #[arg(long, value_parser = super::parse_duration, value_name = "DURATION")]
+    jitter: Option<u64>,
+    /// No action before this time (a date or RFC 3339 time).
+    #[arg(long)]
+    start_at: Option<String>,
+    /// No action after this time.
+    #[arg(long)]
+    end_at: Option<String>,
+    /// When a time comes while an earlier action runs (default skip).
+    #[arg(long, value_enum)]
+    overlap: Option<Overlap>,
+    /// After an outage, act on times at most this old (default 365d, at
+    /// least 10s).
+    #[arg(long, value_parser = super::parse_duration, value_name = "DURATION")]
+    catchup_window: Option<u64>,
+    /// Pause when a started execution fails, times out or is terminated.
+    #[arg(long)]
+    pause_on_failure: bool,
+    /// Create it paused.
+    #[arg(long)]
+    paused: bool,
+    /// A note (why it is paused, or anything).
+    #[arg(long)]
+    note: Option<String>,
+    /// Take at most this many scheduled actions.
+    #[arg(long)]
+    remaining_actions: Option<u64>,
+    /// Time each started execution out (across continue-as-new).
+    #[arg(long, value_parser = super::parse_duration, value_name = "DURATION")]
+    execution_timeout: Option<u64>,
+    /// Time each run of a started execution out.
+    #[arg(long, value_parser = super::parse_duration, value_name = "DURATION")]
+    run_timeout: Option<u64>,
+}
+
+fn interval(text: &str) -> Result<IntervalSpec> {
+    let (every, offset) = match text.split_once('/') {
+        Some((e, o)) => (e, Some(o)),
+        None => (text, None),
+    };
+    Ok(IntervalSpec {
+        every_ms: duration_ms(every).with_context(|| format!("--every {text}"))?,
+        offset_ms: offset
+            .map(duration_ms)
+            .transpose()
+            .with_context(|| format!("--every {text}"))?
+            .unwrap_or(0),
+    })
+}
+
+impl Definition {
+    fn schedule(self, now_ms: u64) -> Result<Schedule> {
+        if let Some(path) = &self.file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("--file: cannot read {}", path.display()))?;
+            return serde_json::from_str(&text)
+                .with_context(|| format!("--file {}: not a schedule", path.display()));
+        }
+        let workflow = self.workflow.ok_or_else(|| {
+            anyhow!("--workflow TYPE is required: the workflow type each action starts")
+        })?;
+        if self.cron.is_empty() && self.every.is_empty() {
+            return Err(anyhow!(
+                "say when: --cron \"0 2 * * *\" or --every 15m (or the whole schedule with --file)"
+            ));
+        }
+        let input = match self.input.text()? {
+            None => serde_json::Value::Null,
+            Some(text) => serde_json::from_str(&text).context("--input is not JSON")?,
+        };
+        let at = |t: &Option<String>| t.as_deref().map(|t| instant_ms(t, now_ms)).transpose();
+        Ok(Schedule {
+            spec: ScheduleSpec {
+                cron: self.cron,
+                intervals: self
+                    .every
+                    .iter()
+                    .map(|e| interval(e))
+                    .collect::<Result<_>>()?,
+                calendars: Vec::new(),
+                exclude_cron: self.exclude_cron,
+                exclude_calendars: Vec::new(),
+                start_at_ms: at(&self.start_at)?,
+                end_at_ms: at(&self.end_at)?,
+                jitter_ms: self.jitter.unwrap_or(0),
+                time_zone: self.time_zone,
+            },
+            action: ScheduleAction {
+                workflow_type: workflow,
+                input,
+                version: self.version,
+                id_prefix: self.id_prefix,
+                execution_timeout_ms: self.execution_timeout,
+                run_timeout_ms: self.run_timeout,
+            },
+            policies: SchedulePolicies {
+                overlap: self.overlap.map(Into::into).unwrap_or_default(),
+                catchup_window_ms: self.catchup_window.unwrap_or(DEFAULT_CATCHUP_MS),
+                pause_on_failure: self.pause_on_failure,
+            },
+            paused: self.paused,
+            note: self.note,
+            remaining_actions: self.remaining_actions,
+        })
+    }
+}
+
+fn path(name: &str, rest: &str) -> String {
+    format!("/v1/schedules/{}{rest}", enc(name))
+}
+
+pub async fn run(client: &Client, command: ScheduleCommand) -> Result<i32> {
+    match command {
+        ScheduleCommand::Create { name, def, .. } => {
+            let now = client.get::<ClockInfo>("/v1/clock").await?.now_ms;
+            let s = def.schedule(now)?;
+            let body = CreateSchedule {
+                name,
+                spec: s.spec,
+                action: s.action,
+                policies: s.policies,
+                paused: s.paused,
+                note: s.note,
+                remaining_actions: s.remaining_actions,
+            };
+            let d: ScheduleDetail = client.post_json("/v1/schedules", &body).await?;
+            println!("schedule {} created", d.name);
+            print_next(&d);
+        }
+        ScheduleCommand::Update { name, def, .. } => {
+            let now = client.get::<ClockInfo>("/v1/clock").await?.now_ms;
+            let d: ScheduleDetail = client
+                .put_json(&path(&name, ""), &def.schedule(now)?)
+                .await?;
+            println!("schedule {} updated", d.name);
+            print_next(&d);
+        }
+        ScheduleCommand::Describe { name, json, .. } => {
+            let d: ScheduleDetail = client.get(&path(&name, "")).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&d)?);
+            } else {
+                describe(&d);
+            }
+        }
+        ScheduleCommand::List { json, .. } => {
+            let list: ScheduleList = client.get("/v1/schedules").await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+                return Ok(0);
+            }
+            let mut t = table(&["NAME", "WORKFLOW", "STATE", "NEXT", "RUNNING", "ACTIONS"]);
+            for d in &list.schedules {
+                t.add_row([
+                    d.name.clone(),
+                    d.action.workflow_type.clone(),
+                    if d.state.paused { "paused" } else { "active" }.to_owned(),
+                    d.next_times
+                        .first()
+                        .map_or_else(|| "-".to_owned(), |n| when(n.at_ms)),
+                    d.state.running.len().to_string(),
+                    d.state.actions_taken.to_string(),
+                ]);
+            }
+            println!("{t}");
+        }
+        ScheduleCommand::Pause { name, note, .. } => {
+            let d: ScheduleDetail = client
+                .post_json(&path(&name, "/pause"), &PauseRequest { note })
+                .await?;
+            println!("schedule {} paused", d.name);
+        }
+        ScheduleCommand::Unpause { name, note, .. } => {
+            let d: ScheduleDetail = client
+                .post_json(&path(&name, "/unpause"), &PauseRequest { note })
+                .await?;
+            println!("schedule {} unpaused", d.name);
+            print_next(&d);
+        }
+        ScheduleCommand::Trigger { name, overlap, .. } => {
+            let body = TriggerRequest {
+                overlap: overlap.map(Into::into),
+            };
+            let d: ScheduleDetail = client.post_json(&path(&name, "/trigger"), &body).await?;
+            println!("schedule {}: action triggered", d.name);
+        }
+        ScheduleCommand::Backfill {
+            name,
+            start,
+            end,
+            overlap,
+            ..
+        } => {
+            let now = client.get::<ClockInfo>("/v1/clock").await?.now_ms;
+            let body = BackfillRequest {
+                start_ms: instant_ms(&start, now)?,
+                end_ms: end.map(|e| instant_ms(&e, now)).transpose()?.unwrap_or(now),
+                overlap: overlap.map(Into::into),
+            };
+            let r: BackfillResponse = client.post_json(&path(&name, "/backfill"), &body).await?;
+            println!("schedule {}: {} times queued", r.schedule.name, r.queued);
+        }
+        ScheduleCommand::Delete { name, .. } => {
+            client.delete(&path(&name, "")).await?;
+            println!("schedule {name} deleted");
+        }
+    }
+    Ok(0)
+}
+
+fn print_next(d: &ScheduleDetail) {
+    match d.next_times.first() {
+        Some(n) => println!("next: {}", when(n.at_ms)),
+        None => println!("next: none (its spec names no later time)"),
+    }
+}
+
+fn describe(d: &ScheduleDetail) {
+    let a = &d.action;
+    println!("schedule:    {}", d.name);
+    println!(
+        "action:      start {}{} with input {}",
+        a.workflow_type,
+        a.version.map(|v| format!(" v{v}")).unwrap_or_default(),
+        a.input
+    );
+    let s = &d.spec;
+    let mut when_text: Vec<String> = s.cron.iter().map(|c| format!("cron {c:?}")).collect();
+    when_text.extend(s.intervals.iter().map(|i| {
+        format!(
+            "every {:#}{}",
+            jiff::SignedDuration::from_millis(i.every_ms as i64),
+            if i.offset_ms > 0 {
+                format!(
+                    " (offset {:#})",
+                    jiff::SignedDuration::from_millis(i.offset_ms as i64)
+                )
+            } else {
+                String::new()
+            }
+        )
+    }));
+    if !s.calendars.is_empty() {
+        when_text.push(format!("{} calendars", s.calendars.len()));
+    }
+    println!(
+        "spec:        {} in {}{}",
+        when_text.join(", "),
+        s.time_zone.as_deref().unwrap_or("UTC"),
+        if s.jitter_ms > 0 {
+            format!(
+                ", jitter up to {:#}",
+                jiff::SignedDuration::from_millis(s.jitter_ms as i64)
+            )
+        } else {
+            String::new()
+        }
+    );
+    println!(
+        "policies:    overlap {}, catch-up window {:#}, pause on failure: {}",
+        d.policies.overlap.as_str(),
+        jiff::SignedDuration::from_millis(d.policies.catchup_window_ms as i64),
+        if d.policies.pause_on_failure {
+            "yes"
+        } else {
+            "no"
+        }
+    );
+    let st = &d.state;
+    println!(
+        "state:       {}{}",
+        if st.paused { "paused" } else { "active" },
+        st.note
+            .as_deref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default()
+    );
+    println!(
+        "actions:     {} taken, {} skipped by the overlap policy, {} missed (older than the \
+         catch-up window), {} waiting{}",
+        st.actions_taken,
+        st.skipped_overlap,
+        st.missed_catchup,
+        st.pending.len(),
+        st.remaining_actions
+            .map(|n| format!(", {n} remaining"))
+            .unwrap_or_default()
+    );
+    println!(
+        "running:     {}",
+        if st.running.is_empty() {
+            "none".to_owned()
+        } else {
+            st.running.join(", ")
+        }
+    );
+    if !st.recent.is_empty() {
+        println!("recent actions:");
+        let mut t = table(&["TIME", "KIND", "EXECUTION", "OUTCOME"]);
+        for r in &st.recent {
+            t.add_row([
+                when(r.nominal_ms),
+                format!("{:?}", r.kind).to_lowercase(),
+                r.execution.clone().unwrap_or_else(|| "-".into()),
+                r.outcome.clone(),
+            ]);
+        }
+        println!("{t}");
+    }
+    println!("next times:");
+    if d.next_times.is_empty() {
+        println!("  none");
+    }
+    for n in &d.next_times {
+        println!("  {}", when(n.at_ms));
+    }
+}

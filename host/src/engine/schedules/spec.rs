@@ -1,0 +1,427 @@
+//! The times a schedule's spec names. Cron strings and calendars are parsed
+//! by croner and matched on civil (wall-clock) times; jiff's zone database
+//! maps each civil time to instants, so daylight-saving changes are read
+//! literally: a clock time the change skips has no instant that day, a
+//! clock time it repeats has two.
+
+use croner::parser::{CronParser, Seconds, Year};
+use croner::Cron;
+use jiff::civil::DateTime;
+use jiff::tz::{AmbiguousOffset, TimeZone};
+use jiff::Timestamp;
+use sha2::{Digest, Sha256};
+
+use crate::model::schedule::{CalendarSpec, IntervalSpec, ScheduleSpec};
+
+/// Shortest interval.
+const MIN_INTERVAL_MS: u64 = 1_000;
+/// Candidates looked at for one next time before giving up (a spec whose
+/// exclusions remove every time it names).
+const SEARCH_LIMIT: usize = 100_000;
+/// How far back a search starts on the wall clock, so that the first of two
+/// instants of a repeated clock time is not passed over.
+const FOLD_MARGIN_MS: i64 = 3 * 3_600_000;
+
+/// A spec ready to answer "what is the next time after t".
+pub struct CompiledSpec {
+    crons: Vec<Cron>,
+    intervals: Vec<IntervalSpec>,
+    exclude: Vec<Cron>,
+    start_at_ms: Option<u64>,
+    end_at_ms: Option<u64>,
+    jitter_ms: u64,
+    tz: TimeZone,
+}
+
+/// A spec that cannot be used: the message names the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SpecError(pub String);
+
+fn parser() -> CronParser {
+    CronParser::builder()
+        .seconds(Seconds::Optional)
+        .year(Year::Optional)
+        .build()
+}
+
+fn parse_cron(field: &str, text: &str) -> Result<Cron, SpecError> {
+    parser().parse(text).map_err(|e| {
+        SpecError(format!(
+            "{field}: {text:?} is not a cron string ({e}); use 5 fields (minute hour \
+             day-of-month month day-of-week), 6 (seconds first) or 7 (and the year last), \
+             or @hourly, @daily, @weekly, @monthly, @yearly, @every 15m"
+        ))
+    })
+}
+
+fn duration(field: &str, text: &str) -> Result<u64, SpecError> {
+    let text = text.trim();
+    if let Ok(ms) = text.parse::<u64>() {
+        return Ok(ms);
+    }
+    let span: jiff::Span = text.parse().map_err(|_| {
+        SpecError(format!(
+            "{field}: {text:?} is not a duration (use `90s`, `15m`, `2h`, `1d`, or milliseconds)"
+        ))
+    })?;
+    let total = span
+        .total(jiff::SpanTotal::from(jiff::Unit::Millisecond).days_are_24_hours())
+        .map_err(|e| SpecError(format!("{field}: {text:?}: {e}")))?;
+    if total < 0.0 || !total.is_finite() {
+        return Err(SpecError(format!("{field}: {text:?} is negative")));
+    }
+    Ok(total.round() as u64)
+}
+
+/// `@every 15m` or `@every 1h/5m` (every hour, 5 minutes past).
+fn parse_every(field: &str, text: &str) -> Result<Option<IntervalSpec>, SpecError> {
+    let Some(rest) = text.trim().strip_prefix("@every") else {
+        return Ok(None);
+    };
+    let (every, offset) = match rest.split_once('/') {
+        Some((e, o)) => (e, Some(o)),
+        None => (rest, None),
+    };
+    Ok(Some(IntervalSpec {
+        every_ms: duration(field, every)?,
+        offset_ms: offset.map(|o| duration(field, o)).transpose()?.unwrap_or(0),
+    }))
+}
+
+/// A calendar as a 7-field cron string; a field that does not parse is
+/// named.
+fn calendar_cron(field: &str, c: &CalendarSpec) -> Result<Cron, SpecError> {
+    let parts: [(&str, &Option<String>, &str); 7] = [
+        ("second", &c.second, "0"),
+        ("minute", &c.minute, "0"),
+        ("hour", &c.hour, "0"),
+        ("day_of_month", &c.day_of_month, "*"),
+        ("month", &c.month, "*"),
+        ("day_of_week", &c.day_of_week, "*"),
+        ("year", &c.year, "*"),
+    ];
+    let value = |v: &Option<String>, default: &'static str| -> String {
+        match v.as_deref().map(str::trim) {
+            None | Some("") => default.to_owned(),
+            Some(s) => s.to_owned(),
+        }
+    };
+    for (i, (name, v, _)) in parts.iter().enumerate() {
+        let Some(text) = v.as_deref() else { continue };
+        if text.split_whitespace().count() > 1 {
+            return Err(SpecError(format!(
+                "{field}.{name}: {text:?} has spaces; list values with commas (`1,15`)"
+            )));
+        }
+        let probe: Vec<String> = parts
+            .iter()
+            .enumerate()
+            .map(|(j, (_, v, d))| if i == j { value(v, d) } else { (*d).to_owned() })
+            .collect();
+        if let Err(e) = parser().parse(&probe.join(" ")) {
+            return Err(SpecError(format!(
+                "{field}.{name}: {text:?} is not a {name} ({e}); use a value, a range (`9-17`), \
+                 a list (`1,15`), a step (`*/15`) or `*`"
+            )));
+        }
+    }
+    let all: Vec<String> = parts.iter().map(|(_, v, d)| value(v, d)).collect();
+    parse_cron(field, &all.join(" "))
+}
+
+/// Checks and prepares a spec.
+pub fn compile(spec: &ScheduleSpec) -> Result<CompiledSpec, SpecError> {
+    let tz = match spec.time_zone.as_deref() {
+        None | Some("") | Some("UTC") => TimeZone::UTC,
+        Some(name) => TimeZone::get(name).map_err(|_| {
+            SpecError(format!(
+                "spec.time_zone: {name:?} is not an IANA time zone (for example \
+                 `Europe/Berlin`, `America/New_York`, `UTC`)"
+            ))
+        })?,
+    };
+    let mut crons = Vec::new();
+    let mut intervals = spec.intervals.clone();
+    for (i, text) in spec.cron.iter().enumerate() {
+        let field = format!("spec.cron[{i}]");
+        match parse_every(&field, text)? {
+            Some(every) => intervals.push(every),
+            None => crons.push(parse_cron(&field, text)?),
+        }
+    }
+    for (i, c) in spec.calendars.iter().enumerate() {
+        crons.push(calendar_cron(&format!("spec.calendars[{i}]"), c)?);
+    }
+    for (i, every) in intervals.iter().enumerate() {
+        if every.every_ms < MIN_INTERVAL_MS {
+            return Err(SpecError(format!(
+                "spec.intervals[{i}].every_ms: {} ms is under the shortest interval, 1 s",
+                every.every_ms
+            )));
+        }
+    }
+    let mut exclude = Vec::new();
+    for (i, text) in spec.exclude_cron.iter().enumerate() {
+        exclude.push(parse_cron(&format!("spec.exclude_cron[{i}]"), text)?);
+    }
+    for (i, c) in spec.exclude_calendars.iter().enumerate() {
+        exclude.push(calendar_cron(&format!("spec.exclude_calendars[{i}]"), c)?);
+    }
+    if crons.is_empty() && intervals.is_empty() {
+        return Err(SpecError(
+            "spec: names no time; give at least one of cron, intervals or calendars".into(),
+        ));
+    }
+    if let (Some(s), Some(e)) = (spec.start_at_ms, spec.end_at_ms) {
+        if e < s {
+            return Err(SpecError(
+                "spec.end_at_ms: it is before spec.start_at_ms".into(),
+            ));
+        }
+    }
+    Ok(CompiledSpec {
+        crons,
+        intervals,
+        exclude,
+        start_at_ms: spec.start_at_ms,
+        end_at_ms: spec.end_at_ms,
+        jitter_ms: spec.jitter_ms,
+        tz,
+    })
+}
+
+fn ms_of(ts: Timestamp) -> u64 {
+    u64::try_from(ts.as_millisecond()).unwrap_or(0)
+}
+
+fn timestamp(ms: i64) -> Option<Timestamp> {
+    Timestamp::from_millisecond(ms).ok()
+}
+
+impl CompiledSpec {
+    /// The first instant after `after_ms` a cron string names.
+    fn cron_next(&self, cron: &Cron, after_ms: u64) -> Option<u64> {
+        let start = timestamp(i64::try_from(after_ms).ok()? - FOLD_MARGIN_MS)?;
+        let mut civil: DateTime = self.tz.to_datetime(start);
+        for _ in 0..1_000 {
+            let next = cron.find_next_occurrence(&civil, false).ok()?;
+            let instants: Vec<u64> = match self.tz.to_ambiguous_timestamp(next).offset() {
+                AmbiguousOffset::Unambiguous { offset } => offset
+                    .to_timestamp(next)
+                    .ok()
+                    .map(ms_of)
+                    .into_iter()
+                    .collect(),
+                // The clock skips this time on this day: it does not happen.
+                AmbiguousOffset::Gap { .. } => Vec::new(),
+                // The clock shows this time twice: it happens twice.
+                AmbiguousOffset::Fold { before, after } => [before, after]
+                    .into_iter()
+                    .filter_map(|o| o.to_timestamp(next).ok().map(ms_of))
+                    .collect(),
+            };
+            if let Some(t) = instants.into_iter().find(|t| *t > after_ms) {
+                return Some(t);
+            }
+            civil = next;
+        }
+        None
+    }
+
+    fn interval_next(every: &IntervalSpec, after_ms: u64) -> Option<u64> {
+        let (after, every_ms, offset) = (
+            i128::from(after_ms),
+            i128::from(every.every_ms),
+            i128::from(every.offset_ms % every.every_ms),
+        );
+        let k = (after - offset).div_euclid(every_ms) + 1;
+        u64::try_from(offset + k * every_ms).ok()
+    }
+
+    fn excluded(&self, at_ms: u64) -> bool {
+        if self.exclude.is_empty() {
+            return false;
+        }
+        let Some(ts) = i64::try_from(at_ms).ok().and_then(timestamp) else {
+            return false;
+        };
+        let civil = self.tz.to_datetime(ts);
+        self.exclude
+            .iter()
+            .any(|c| c.is_time_matching(&civil).unwrap_or(false))
+    }
+
+    /// The first time after `after_ms` the spec names (its nominal time,
+    /// before jitter), if any is left.
+    pub fn next_after(&self, after_ms: u64) -> Option<u64> {
+        let mut after = after_ms;
+        if let Some(start) = self.start_at_ms {
+            after = after.max(start.saturating_sub(1));
+        }
+        for _ in 0..SEARCH_LIMIT {
+            let candidate = self
+                .crons
+                .iter()
+                .filter_map(|c| self.cron_next(c, after))
+                .chain(
+                    self.intervals
+                        .iter()
+                        .filter_map(|i| Self::interval_next(i, after)),
+                )
+                .min()?;
+            if self.end_at_ms.is_some_and(|end| candidate > end) {
+                return None;
+            }
+            if !self.excluded(candidate) {
+                return Some(candidate);
+            }
+            after = candidate;
+        }
+        None
+    }
+
+    /// Up to `cap` times in `(after_ms, until_ms]`, in order.
+    pub fn times_between(&self, after_ms: u64, until_ms: u64, cap: usize) -> Vec<u64> {
+        let mut out = Vec::new();
+        let mut t = after_ms;
+        while out.len() < cap {
+            match self.next_after(t) {
+                Some(next) if next <= until_ms => {
+                    out.push(next);
+                    t = next;
+                }
+                _ => break,
+            }
+        }
+        out
+    }
+
+    /// How long the action of `nominal_ms` waits after it: derived from the
+    /// schedule and the time, so every host and every restart agree.
+    pub fn jitter(&self, schedule: &str, nominal_ms: u64) -> u64 {
+        if self.jitter_ms == 0 {
+            return 0;
+        }
+        let digest = Sha256::new()
+            .chain_update(schedule.as_bytes())
+            .chain_update([0])
+            .chain_update(nominal_ms.to_be_bytes())
+            .finalize();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        u64::from_be_bytes(first) % (self.jitter_ms + 1)
+    }
+}
+
+/// A nominal time as execution ids and tables show it:
+/// `2026-11-30T02:00:00Z` (milliseconds only when it has some).
+pub fn nominal_text(ms: u64) -> String {
+    match i64::try_from(ms).ok().and_then(timestamp) {
+        Some(ts) if ms % 1000 == 0 => ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        Some(ts) => ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        None => ms.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(text: &str) -> u64 {
+        ms_of(text.parse::<Timestamp>().unwrap())
+    }
+
+    fn spec(cron: &str, zone: &str) -> CompiledSpec {
+        compile(&ScheduleSpec {
+            cron: vec![cron.into()],
+            time_zone: Some(zone.into()),
+            ..ScheduleSpec::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_skipped_clock_time_does_not_happen_and_a_repeated_one_happens_twice() {
+        // Berlin, 2026-03-29: 02:00 -> 03:00; 2026-10-25: 03:00 -> 02:00.
+        let s = spec("30 2 * * *", "Europe/Berlin");
+        let spring = s.times_between(ms("2026-03-27T12:00:00Z"), ms("2026-03-30T12:00:00Z"), 10);
+        assert_eq!(
+            spring,
+            vec![
+                ms("2026-03-28T01:30:00Z"),
+                // 29 March has no 02:30.
+                ms("2026-03-30T00:30:00Z"),
+            ]
+        );
+        let autumn = s.times_between(ms("2026-10-24T12:00:00Z"), ms("2026-10-26T12:00:00Z"), 10);
+        assert_eq!(
+            autumn,
+            vec![
+                // 25 October has 02:30 twice: summer time, then winter time.
+                ms("2026-10-25T00:30:00Z"),
+                ms("2026-10-25T01:30:00Z"),
+                ms("2026-10-26T01:30:00Z"),
+            ]
+        );
+    }
+
+    #[test]
+    fn intervals_count_from_the_epoch_plus_their_offset_and_exclusions_apply() {
+        let s = compile(&ScheduleSpec {
+            cron: vec!["@every 1h/5m".into()],
+            exclude_calendars: vec![CalendarSpec {
+                minute: Some("5".into()),
+                hour: Some("3".into()),
+                ..CalendarSpec::default()
+            }],
+            ..ScheduleSpec::default()
+        })
+        .unwrap();
+        assert_eq!(
+            s.times_between(ms("2026-01-01T01:30:00Z"), ms("2026-01-01T04:30:00Z"), 10),
+            vec![ms("2026-01-01T02:05:00Z"), ms("2026-01-01T04:05:00Z")]
+        );
+    }
+
+    #[test]
+    fn bad_specs_name_the_field() {
+        let err = |spec: ScheduleSpec| compile(&spec).err().unwrap().0;
+        assert!(err(ScheduleSpec {
+            cron: vec!["* * *".into()],
+            ..ScheduleSpec::default()
+        })
+        .starts_with("spec.cron[0]:"));
+        let e = err(ScheduleSpec {
+            calendars: vec![CalendarSpec {
+                hour: Some("25".into()),
+                ..CalendarSpec::default()
+            }],
+            ..ScheduleSpec::default()
+        });
+        assert!(e.starts_with("spec.calendars[0].hour:"), "{e}");
+        let e = err(ScheduleSpec {
+            cron: vec!["@daily".into()],
+            time_zone: Some("Mars/Olympus".into()),
+            ..ScheduleSpec::default()
+        });
+        assert!(e.starts_with("spec.time_zone:"), "{e}");
+        assert!(err(ScheduleSpec::default()).contains("names no time"));
+    }
+
+    #[test]
+    fn jitter_is_stable_and_within_bounds() {
+        let s = compile(&ScheduleSpec {
+            cron: vec!["@hourly".into()],
+            jitter_ms: 60_000,
+            ..ScheduleSpec::default()
+        })
+        .unwrap();
+        let j: Vec<u64> = (0..50)
+            .map(|i| s.jitter("nightly", i * 3_600_000))
+            .collect();
+        assert!(j.iter().all(|j| *j <= 60_000));
+        assert!(j.iter().any(|j| *j > 0), "some jitter: {j:?}");
+        assert_eq!(s.jitter("nightly", 7_200_000), j[2]);
+    }
+}

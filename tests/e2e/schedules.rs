@@ -1,0 +1,442 @@
+//! Issue 19: schedules on the host's clock. Every test runs on a manual
+//! clock, so hours and months of schedule time take milliseconds.
+
+use weft_e2e::serde_json::{json, Value};
+use weft_e2e::{guest, Host};
+
+const HOUR: u64 = 3_600_000;
+
+fn host() -> Host {
+    let host = Host::start();
+    host.cli_ok(&["deploy", &guest("misbehave").to_string_lossy()]);
+    host
+}
+
+fn now(host: &Host) -> u64 {
+    host.get("/v1/clock")["now_ms"].as_u64().unwrap()
+}
+
+/// Moves the manual clock to `target` (RFC 3339).
+fn advance_to(host: &Host, target: &str) {
+    let out = std::process::Command::new("date")
+        .args(["-u", "-d", target, "+%s%3N"])
+        .output()
+        .unwrap();
+    let ms: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let now = now(host);
+    assert!(ms > now, "{target} is not ahead of the clock");
+    host.advance(ms - now);
+}
+
+fn create(host: &Host, body: Value) -> Value {
+    let (code, v) = host.call("POST", "/v1/schedules", Some(body));
+    assert_eq!(code, 201, "{v}");
+    v
+}
+
+fn schedule(host: &Host, name: &str) -> Value {
+    host.get(&format!("/v1/schedules/{name}"))
+}
+
+/// The ids of the executions a schedule started, oldest first.
+fn started(host: &Host, prefix: &str) -> Vec<String> {
+    let mut ids: Vec<String> = host
+        .list_all("")
+        .into_iter()
+        .filter_map(|e| e["id"].as_str().map(str::to_owned))
+        .filter(|id| id.starts_with(&format!("{prefix}-")))
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn ok_action() -> Value {
+    json!({"workflow_type": "misbehave", "input": {"mode": "ok"}})
+}
+
+#[test]
+fn a_cron_in_a_time_zone_reads_clock_times_literally_across_daylight_saving_changes() {
+    let host = host();
+    // Berlin springs forward on 2027-03-28 (02:00 -> 03:00): no 02:30.
+    advance_to(&host, "2027-03-26T12:00:00Z");
+    create(
+        &host,
+        json!({"name": "spring", "spec": {"cron": ["30 2 * * *"], "time_zone": "Europe/Berlin"},
+               "action": ok_action(), "policies": {"overlap": "allow-all"}}),
+    );
+    advance_to(&host, "2027-03-30T00:00:00Z");
+    let want = vec![
+        "spring-2027-03-27T01:30:00Z".to_string(),
+        // 02:30 in summer time is 00:30 UTC.
+        "spring-2027-03-29T00:30:00Z".to_string(),
+    ];
+    host.eventually("the spring times", |h| started(h, "spring") == want);
+    for id in &want {
+        assert_eq!(host.wait_result(id)["output"], json!("fine"));
+    }
+    assert_eq!(host.call("DELETE", "/v1/schedules/spring", None).0, 204);
+
+    // And falls back on 2027-10-31 (03:00 -> 02:00): 02:30 comes twice.
+    advance_to(&host, "2027-10-30T12:00:00Z");
+    let v = create(
+        &host,
+        json!({"name": "autumn", "spec": {"cron": ["30 2 * * *"], "time_zone": "Europe/Berlin"},
+               "action": ok_action(), "policies": {"overlap": "allow-all"}}),
+    );
+    let next: Vec<u64> = v["next_times"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["nominal_ms"].as_u64().unwrap())
+        .collect();
+    assert_eq!(next[1] - next[0], HOUR, "the repeated hour: {v}");
+    advance_to(&host, "2027-11-01T12:00:00Z");
+    let want = vec![
+        "autumn-2027-10-31T00:30:00Z".to_string(),
+        "autumn-2027-10-31T01:30:00Z".to_string(),
+        "autumn-2027-11-01T01:30:00Z".to_string(),
+    ];
+    host.eventually("the autumn times", |h| started(h, "autumn") == want);
+}
+
+#[test]
+fn each_overlap_policy_does_what_it_says_with_a_workflow_that_outlives_its_interval() {
+    let host = host();
+    let sleeper = json!({"workflow_type": "misbehave", "input": {"mode": "sleep"}});
+    let policies = [
+        "skip",
+        "buffer-one",
+        "buffer-all",
+        "cancel-other",
+        "terminate-other",
+        "allow-all",
+    ];
+    for p in policies {
+        create(
+            &host,
+            json!({"name": format!("ov-{p}"), "spec": {"intervals": [{"every_ms": 10_000}]},
+                   "action": sleeper, "policies": {"overlap": p}}),
+        );
+    }
+    // Three times come, 10 s apart, while each sleeper sleeps 60 s.
+    for tick in 1..=3u64 {
+        host.advance(10_000);
+        host.eventually("every schedule took its time", |h| {
+            policies.iter().all(|p| {
+                let s = schedule(h, &format!("ov-{p}"));
+                let st = &s["state"];
+                let handled = st["actions_taken"].as_u64().unwrap()
+                    + st["skipped_overlap"].as_u64().unwrap()
+                    + st["pending"].as_array().unwrap().len() as u64;
+                handled >= tick
+            })
+        });
+    }
+    let state = |p: &str| schedule(&host, &format!("ov-{p}"))["state"].clone();
+    let status = |id: &str| host.describe(id)["status"].as_str().unwrap().to_owned();
+
+    let skip = state("skip");
+    assert_eq!(skip["actions_taken"], 1, "{skip}");
+    assert_eq!(skip["skipped_overlap"], 2, "{skip}");
+
+    let one = state("buffer-one");
+    assert_eq!(one["actions_taken"], 1, "{one}");
+    assert_eq!(one["pending"].as_array().unwrap().len(), 1, "{one}");
+    assert_eq!(one["skipped_overlap"], 1, "{one}");
+
+    let all = state("buffer-all");
+    assert_eq!(all["actions_taken"], 1, "{all}");
+    assert_eq!(all["pending"].as_array().unwrap().len(), 2, "{all}");
+
+    let allow = state("allow-all");
+    assert_eq!(allow["actions_taken"], 3, "{allow}");
+    assert_eq!(allow["running"].as_array().unwrap().len(), 3, "{allow}");
+
+    let term = started(&host, "ov-terminate-other");
+    assert_eq!(term.len(), 3, "{term:?}");
+    assert_eq!(status(&term[0]), "terminated");
+    assert_eq!(status(&term[1]), "terminated");
+    assert_eq!(status(&term[2]), "running");
+
+    // cancel-other asked each earlier one to cancel; the sleeper ends
+    // cancelled at its wait and the next starts.
+    host.eventually("cancel-other started the third", |h| {
+        started(h, "ov-cancel-other").len() == 3
+    });
+    let cancel = started(&host, "ov-cancel-other");
+    host.eventually("the first two cancelled", |_| {
+        status(&cancel[0]) == "cancelled" && status(&cancel[1]) == "cancelled"
+    });
+    assert_eq!(status(&cancel[2]), "running");
+
+    // The sleepers wake after 60 s: the buffered ones start in turn.
+    host.advance(60_000);
+    host.eventually("buffer-one started the one it kept", |h| {
+        state_of(h, "ov-buffer-one")["actions_taken"] == 2
+    });
+    let kept = started(&host, "ov-buffer-one");
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    host.eventually("buffer-all started the next one", |h| {
+        state_of(h, "ov-buffer-all")["actions_taken"]
+            .as_u64()
+            .unwrap()
+            >= 2
+    });
+}
+
+fn state_of(host: &Host, name: &str) -> Value {
+    schedule(host, name)["state"].clone()
+}
+
+#[test]
+fn times_missed_while_the_host_was_down_are_caught_up_inside_the_window_only() {
+    let mut host = host();
+    let every_hour = json!({"intervals": [{"every_ms": HOUR}]});
+    create(
+        &host,
+        json!({"name": "wide", "spec": every_hour, "action": ok_action(),
+               "policies": {"overlap": "buffer-all"}}),
+    );
+    create(
+        &host,
+        json!({"name": "narrow", "spec": every_hour, "action": ok_action(),
+               "policies": {"overlap": "buffer-all", "catchup_window_ms": 90 * 60_000}}),
+    );
+    // The host goes down; three hours pass before it looks again.
+    host.kill_and_restart();
+    let start = now(&host);
+    let first = (start / HOUR + 1) * HOUR;
+    host.advance(first + 2 * HOUR + 10 * 60_000 - start);
+    host.eventually("wide caught up all three", |h| {
+        state_of(h, "wide")["actions_taken"] == 3
+    });
+    host.eventually("narrow caught up two", |h| {
+        let st = state_of(h, "narrow");
+        st["actions_taken"] == 2 && st["missed_catchup"] == 1
+    });
+    let narrow = started(&host, "narrow");
+    assert_eq!(narrow.len(), 2, "{narrow:?}");
+    assert!(narrow[0].ends_with(&nominal(first + HOUR)), "{narrow:?}");
+    for id in started(&host, "wide") {
+        assert_eq!(host.wait_result(&id)["status"], "completed");
+    }
+}
+
+fn nominal(ms: u64) -> String {
+    let out = std::process::Command::new("date")
+        .args([
+            "-u",
+            "-d",
+            &format!("@{}", ms / 1000),
+            "+%Y-%m-%dT%H:%M:%SZ",
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn a_sigkill_right_after_a_scheduled_start_starts_that_time_exactly_once() {
+    let mut host = Host::paused_at(&["--manual-clock"], &["schedule-started"]);
+    host.cli_ok(&["deploy", &guest("misbehave").to_string_lossy()]);
+    create(
+        &host,
+        json!({"name": "once", "spec": {"intervals": [{"every_ms": 60_000}]},
+               "action": ok_action(), "policies": {"overlap": "allow-all"}}),
+    );
+    host.advance(60_000);
+    host.wait_for_log(
+        "paused at schedule-started",
+        1,
+        std::time::Duration::from_secs(30),
+    );
+    host.kill();
+    host.clear_pause_points();
+    host.spawn();
+    // The host looks at its schedules again at start, and the clock moves
+    // on by less than an interval.
+    host.advance(1_000);
+    host.eventually("the schedule settled", |h| {
+        state_of(h, "once")["running"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    });
+    let ids = started(&host, "once");
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(host.wait_result(&ids[0])["output"], json!("fine"));
+    let st = state_of(&host, "once");
+    assert_eq!(st["actions_taken"], 1, "{st}");
+    assert_eq!(st["recent"][0]["outcome"], "completed", "{st}");
+}
+
+#[test]
+fn pause_trigger_backfill_limits_jitter_and_deletion_work_from_the_cli() {
+    let host = host();
+    let out = host.cli_ok(&[
+        "schedule",
+        "create",
+        "ops",
+        "--workflow",
+        "misbehave",
+        "--input",
+        r#"{"mode": "ok"}"#,
+        "--every",
+        "1h",
+        "--jitter",
+        "5m",
+        "--remaining-actions",
+        "2",
+        "--overlap",
+        "allow-all",
+    ]);
+    assert!(out.contains("schedule ops created"), "{out}");
+    let s = schedule(&host, "ops");
+    for n in s["next_times"].as_array().unwrap() {
+        let (nominal, at) = (
+            n["nominal_ms"].as_u64().unwrap(),
+            n["at_ms"].as_u64().unwrap(),
+        );
+        assert!(at >= nominal && at - nominal <= 5 * 60_000, "{n}");
+    }
+    let first_at = s["next_times"][0]["at_ms"].as_u64().unwrap();
+    let first_nominal = s["next_times"][0]["nominal_ms"].as_u64().unwrap();
+    // Not before its jittered time.
+    host.advance(first_at - now(&host) - 1);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(started(&host, "ops").is_empty());
+    host.advance(1);
+    host.eventually("the first action", |h| started(h, "ops").len() == 1);
+    assert_eq!(
+        started(&host, "ops")[0],
+        format!("ops-{}", nominal(first_nominal))
+    );
+
+    // Paused: the next hour passes without an action. (Each step moves
+    // the clock past the jitter of the hour it comes to.)
+    host.cli_ok(&["schedule", "pause", "ops", "--note", "maintenance"]);
+    host.advance(HOUR + 5 * 60_000);
+    let text = host.cli_ok(&["schedule", "describe", "ops"]);
+    assert!(text.contains("paused (maintenance)"), "{text}");
+    host.eventually("the paused hour dropped", |h| {
+        state_of(h, "ops")["cursor_ms"].as_u64().unwrap() >= first_nominal + HOUR
+    });
+    assert_eq!(started(&host, "ops").len(), 1);
+
+    // Unpaused: one more scheduled action, then its limit is reached.
+    host.cli_ok(&["schedule", "unpause", "ops"]);
+    host.advance(HOUR);
+    host.eventually("the second action", |h| started(h, "ops").len() == 2);
+    assert_eq!(state_of(&host, "ops")["remaining_actions"], 0);
+    host.advance(HOUR);
+    host.eventually("the limited hour passed", |h| {
+        state_of(h, "ops")["cursor_ms"].as_u64().unwrap() >= first_nominal + 3 * HOUR
+    });
+    assert_eq!(started(&host, "ops").len(), 2);
+
+    // A trigger acts anyway (limits count scheduled actions only).
+    host.cli_ok(&["schedule", "trigger", "ops"]);
+    host.eventually("the triggered action", |h| started(h, "ops").len() == 3);
+
+    // A backfill of the first three hours: the paused hour runs now; the
+    // two that ran are not started again.
+    let start = nominal(first_nominal);
+    let end = nominal(first_nominal + 2 * HOUR);
+    let out = host.cli_ok(&[
+        "schedule", "backfill", "ops", "--start", &start, "--end", &end,
+    ]);
+    assert!(out.contains("3 times queued"), "{out}");
+    host.eventually("the backfilled hour", |h| started(h, "ops").len() == 4);
+    assert!(started(&host, "ops").contains(&format!("ops-{}", nominal(first_nominal + HOUR))));
+    let st = state_of(&host, "ops");
+    let skipped = st["recent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["outcome"].as_str().unwrap().contains("exists"))
+        .count();
+    assert_eq!(skipped, 2, "{st}");
+
+    let list = host.cli_ok(&["schedule", "list"]);
+    assert!(list.contains("ops") && list.contains("misbehave"), "{list}");
+    host.cli_ok(&["schedule", "delete", "ops"]);
+    let out = host.cli(&["schedule", "describe", "ops"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no schedule named"));
+}
+
+#[test]
+fn a_failed_action_pauses_a_schedule_that_asks_for_it() {
+    let host = host();
+    create(
+        &host,
+        json!({"name": "fragile", "spec": {"cron": ["@hourly"]},
+               "action": {"workflow_type": "misbehave", "input": {"mode": "fail"}},
+               "policies": {"pause_on_failure": true}}),
+    );
+    host.advance(HOUR);
+    host.eventually("paused on failure", |h| {
+        state_of(h, "fragile")["paused"] == true
+    });
+    let st = state_of(&host, "fragile");
+    assert!(st["note"].as_str().unwrap().contains("failed"), "{st}");
+    assert_eq!(st["recent"][0]["outcome"], "failed", "{st}");
+    host.advance(HOUR);
+    host.eventually("the paused hour passed", |h| {
+        state_of(h, "fragile")["cursor_ms"].as_u64().unwrap() > now(h) - HOUR
+    });
+    assert_eq!(started(&host, "fragile").len(), 1);
+}
+
+#[test]
+fn bad_schedules_are_refused_with_the_field_named() {
+    let host = host();
+    let refused = |body: Value, code: u16, needle: &str| {
+        let (got, v) = host.call("POST", "/v1/schedules", Some(body));
+        assert_eq!(got, code, "{v}");
+        let msg = v["error"]["message"].as_str().unwrap();
+        assert!(msg.contains(needle), "{needle:?} in {msg}");
+    };
+    let with = |spec: Value| json!({"name": "bad", "spec": spec, "action": ok_action()});
+    refused(with(json!({"cron": ["61 * * * *"]})), 400, "spec.cron[0]");
+    refused(
+        with(json!({"calendars": [{"hour": "25"}]})),
+        400,
+        "spec.calendars[0].hour",
+    );
+    refused(
+        with(json!({"cron": ["@daily"], "time_zone": "Mars/Olympus"})),
+        400,
+        "spec.time_zone",
+    );
+    refused(with(json!({})), 400, "names no time");
+    refused(
+        with(json!({"intervals": [{"every_ms": 10}]})),
+        400,
+        "spec.intervals[0].every_ms",
+    );
+    refused(
+        json!({"name": "bad", "spec": {"cron": ["@daily"]}, "action": ok_action(),
+               "policies": {"catchup_window_ms": 1000}}),
+        400,
+        "policies.catchup_window_ms",
+    );
+    refused(
+        json!({"name": "bad", "spec": {"cron": ["@daily"]},
+               "action": {"workflow_type": "nope"}}),
+        404,
+        "nope",
+    );
+    refused(
+        json!({"name": "bad", "spec": {"cron": ["@daily"]}, "action": ok_action(), "colour": 1}),
+        400,
+        "colour",
+    );
+    refused(
+        json!({"name": "no spaces", "spec": {"cron": ["@daily"]}, "action": ok_action()}),
+        400,
+        "schedule name",
+    );
+    create(&host, with(json!({"cron": ["@daily"]})));
+    refused(with(json!({"cron": ["@daily"]})), 409, "exists");
+}
