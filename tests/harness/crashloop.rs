@@ -48,6 +48,18 @@ pub fn run(kills: usize, seed: u64) -> Report {
         );
         assert_eq!(code, 201, "{v}");
     }
+    // A schedule firing every 5 s of workflow time while the host dies.
+    let (code, v) = host.call(
+        "POST",
+        "/v1/schedules",
+        Some(
+            json!({"name": "tick", "spec": {"intervals": [{"every_ms": 5_000}]},
+                    "action": {"workflow_type": "misbehave", "input": {"mode": "ok"}},
+                    "policies": {"overlap": "allow-all"}}),
+        ),
+    );
+    assert_eq!(code, 201, "{v}");
+    let tick_from = v["state"]["cursor_ms"].as_u64().expect("cursor");
     let batch = host.start_execution("batch", json!({"items": 200, "workers": 4}));
     let iterate = host.start_execution("iterate", json!({"total": 20_000, "chunk": 1000}));
 
@@ -70,6 +82,8 @@ pub fn run(kills: usize, seed: u64) -> Report {
             assert_eq!(code, 202, "{v}");
             signals += 1;
         }
+        // 2 to 12 s of workflow time: the schedule has times to take.
+        host.advance(2_000 + (seed >> 32) % 10_000);
         host.kill_and_restart();
     }
 
@@ -120,6 +134,38 @@ pub fn run(kills: usize, seed: u64) -> Report {
         assert_eq!(code, 200, "{v}");
         assert_eq!(host.wait_result(s)["status"], "completed");
     }
+
+    // Each time of the schedule started exactly once: every one is there,
+    // in its first run, and the schedule never met its own earlier start.
+    let tick_to = host.get("/v1/clock")["now_ms"].as_u64().expect("clock");
+    let want: Vec<u64> = (tick_from / 5_000 + 1..=tick_to / 5_000)
+        .map(|k| k * 5_000)
+        .collect();
+    host.eventually("the schedule took every time", |h| {
+        h.get("/v1/schedules/tick")["state"]["actions_taken"].as_u64() == Some(want.len() as u64)
+    });
+    let ticks: Vec<serde_json::Value> = host
+        .list_all("")
+        .into_iter()
+        .filter(|e| e["id"].as_str().is_some_and(|id| id.starts_with("tick-")))
+        .collect();
+    assert_eq!(ticks.len(), want.len(), "one execution per time: {ticks:?}");
+    for t in &ticks {
+        assert_eq!(t["run"], 1, "{t}");
+    }
+    let state = host.get("/v1/schedules/tick")["state"].clone();
+    assert_eq!(state["skipped_overlap"], 0, "{state}");
+    assert!(
+        state["recent"]
+            .as_array()
+            .expect("recent")
+            .iter()
+            .all(|r| !r["outcome"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("skipped")),
+        "{state}"
+    );
 
     // One idempotency key per step, each used by one activity only.
     let mut keys: BTreeMap<String, String> = BTreeMap::new();

@@ -318,7 +318,7 @@ impl CompiledSpec {
 /// `2026-11-30T02:00:00Z` (milliseconds only when it has some).
 pub fn nominal_text(ms: u64) -> String {
     match i64::try_from(ms).ok().and_then(timestamp) {
-        Some(ts) if ms % 1000 == 0 => ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        Some(ts) if ms.is_multiple_of(1000) => ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
         Some(ts) => ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
         None => ms.to_string(),
     }
