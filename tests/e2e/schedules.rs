@@ -440,3 +440,66 @@ fn bad_schedules_are_refused_with_the_field_named() {
     create(&host, with(json!({"cron": ["@daily"]})));
     refused(with(json!({"cron": ["@daily"]})), 409, "exists");
 }
+
+#[test]
+fn the_readmes_schedule_examples_work_as_written() {
+    let host = Host::start();
+    host.deploy_examples();
+    let readme = std::fs::read_to_string(weft_e2e::repo().join("README.md")).unwrap();
+    let section = readme
+        .split("## Schedules")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("the README has a Schedules section");
+    let curl = section
+        .lines()
+        .find(|l| l.starts_with("curl "))
+        .expect("a curl example");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{} -o /dev/null -w '%{{http_code}}'",
+            curl.replace("http://127.0.0.1:7700", &host.url)
+        ))
+        .output()
+        .expect("curl runs");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "201");
+    let s = schedule(&host, "nightly");
+    assert_eq!(s["spec"]["time_zone"], "Europe/Berlin", "{s}");
+    // The CLI recipes of the overlap policies: each creates its schedule.
+    let recipes = section
+        .lines()
+        .filter(|l| l.starts_with("weft schedule create") && !l.trim_end().ends_with('\\'));
+    for line in recipes {
+        let line = line.split("  #").next().unwrap();
+        let words: Vec<String> = line
+            .split_whitespace()
+            .skip(1)
+            .map(|w| w.trim_matches('"').to_owned())
+            .collect();
+        // `--cron "@hourly"` is one word once unquoted; the recipes use
+        // deployed types of their own, so point them at `hello`.
+        let mut args: Vec<&str> = words.iter().map(String::as_str).collect();
+        if let Some(i) = args.iter().position(|w| *w == "--workflow") {
+            args[i + 1] = "hello";
+        }
+        host.cli_ok(&args);
+    }
+    let list = host.get("/v1/schedules");
+    let overlaps: Vec<&str> = list["schedules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["policies"]["overlap"].as_str().unwrap())
+        .collect();
+    for p in [
+        "skip",
+        "buffer-one",
+        "buffer-all",
+        "cancel-other",
+        "terminate-other",
+        "allow-all",
+    ] {
+        assert!(overlaps.contains(&p), "{p} in {overlaps:?}");
+    }
+}
