@@ -22,5 +22,6 @@ mod retention;
 mod sandbox;
 mod schedules;
 mod storage;
+mod ui;
 mod verify;
 mod versioning;

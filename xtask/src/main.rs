@@ -424,7 +424,7 @@ fn demo(args: &[String]) -> Result {
         stop(&mut host);
         return Ok(());
     }
-    println!("\nThe host keeps running at {url}; try");
+    println!("\nThe host keeps running at {url}: open {url}/ in a browser for its web UI, or try");
     println!("  {} list --server {url}", weft.display());
     println!("(`cargo install --path host --locked` puts `weft` on your PATH.)");
     println!("Stop it with Ctrl-C.");
@@ -512,6 +512,43 @@ fn stop(host: &mut Child) {
     let _ = host.wait();
 }
 
+/// The UI's end-to-end tests drive the distribution's Chromium through its
+/// WebDriver (`chromedriver`): installed with apt when absent (nothing is
+/// downloaded from elsewhere).
+fn ensure_browser() -> Result {
+    let on_path = |name: &str| {
+        std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+    };
+    if on_path("chromedriver") && (on_path("chromium") || on_path("chromium-browser")) {
+        return Ok(());
+    }
+    step("installing chromium and chromium-driver (apt) for the UI tests");
+    let root_user = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let apt = |args: &[&str]| {
+        let mut c = if root_user {
+            Command::new("apt-get")
+        } else {
+            let mut c = Command::new("sudo");
+            c.arg("apt-get");
+            c
+        };
+        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    };
+    run(&mut apt(&["update", "-qq"]))?;
+    run(&mut apt(&[
+        "install",
+        "-y",
+        "-qq",
+        "chromium",
+        "chromium-driver",
+    ]))
+}
+
 fn test(args: &[String]) -> Result {
     let started = Instant::now();
     // Minimal toolchains (CI images) may lack them; a no-op when present.
@@ -519,6 +556,7 @@ fn test(args: &[String]) -> Result {
     let guests = guests()?;
     let tools = polyglot_tools()?;
     polyglot_guests(&guests, &tools)?;
+    ensure_browser()?;
     step("checking formatting");
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     step("clippy (host side)");

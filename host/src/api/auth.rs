@@ -1,7 +1,9 @@
 //! API tokens: every route but `/healthz` needs one once the host is given
 //! any. The main token opens everything; a deploy token only what changes
 //! code (module uploads, the current version, upgrades); a control token
-//! everything else (executions, signals, workers, reads).
+//! everything else (executions, signals, workers, reads); a read token only
+//! what changes nothing (reads and queries). The UI's page, script and style
+//! need none: the UI asks for a token and sends it with its API calls.
 
 use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
@@ -15,11 +17,15 @@ pub struct Access {
     pub token: Option<String>,
     pub deploy_token: Option<String>,
     pub control_token: Option<String>,
+    pub read_token: Option<String>,
 }
 
 impl Access {
     pub fn is_open(&self) -> bool {
-        self.token.is_none() && self.deploy_token.is_none() && self.control_token.is_none()
+        self.token.is_none()
+            && self.deploy_token.is_none()
+            && self.control_token.is_none()
+            && self.read_token.is_none()
     }
 
     fn allows(&self, method: &Method, path: &str, given: Option<&str>) -> bool {
@@ -28,6 +34,13 @@ impl Access {
         };
         let matches = |t: &Option<String>| t.as_deref().is_some_and(|t| constant_eq(t, given));
         if matches(&self.token) {
+            return true;
+        }
+        let reads = matches!(*method, Method::GET | Method::HEAD)
+            || (method == Method::POST
+                && path.starts_with("/v1/executions/")
+                && path.ends_with("/queries"));
+        if reads && matches(&self.read_token) {
             return true;
         }
         let deploys = ((path == "/v1/modules" || path == "/v1/modules/prune")
@@ -54,7 +67,9 @@ fn constant_eq(a: &str, b: &str) -> bool {
 }
 
 pub async fn check(State(access): State<Access>, req: Request, next: Next) -> Response {
-    if access.is_open() || req.uri().path() == "/healthz" {
+    let path = req.uri().path();
+    let open_path = path == "/healthz" || path == "/" || path.starts_with("/ui/");
+    if access.is_open() || open_path {
         return next.run(req).await;
     }
     let given = req
@@ -70,7 +85,8 @@ pub async fn check(State(access): State<Access>, req: Request, next: Next) -> Re
          --token or WEFT_TOKEN)"
     } else {
         "the API token is wrong, or does not open this route (a deploy token opens module uploads \
-         and version changes only; a control token everything else)"
+         and version changes only; a control token everything else; a read token reads and \
+         queries)"
     };
     axum::response::IntoResponse::into_response(ApiError::new(
         StatusCode::UNAUTHORIZED,

@@ -122,6 +122,7 @@ pub async fn list(
     let page = engine.list_page(&crate::engine::ListFilter {
         status,
         workflow_type: q.workflow_type,
+        id_prefix: q.id_prefix,
         started_after_ms: q.started_after_ms,
         started_before_ms: q.started_before_ms,
         closed_after_ms: q.closed_after_ms,
@@ -216,7 +217,7 @@ pub async fn history(
     Path(id): Path<String>,
     Params(q): Params<HistoryQuery>,
 ) -> Result<Json<HistoryExport>, ApiError> {
-    let (record, events) = engine.history(&id, q.run)?;
+    let (record, mut events) = engine.history(&id, q.run)?;
     // The module the run's code is on: the current run's (what an upgrade
     // moved it to, after replaying the whole history on it), or where an
     // earlier run ended.
@@ -226,6 +227,12 @@ pub async fn history(
         false => crate::model::run_module(&events).unwrap_or(record.module),
     }
     .to_string();
+    // A page: the run's module is decided on the whole run above.
+    if q.from.is_some() || q.limit.is_some() {
+        let from = q.from.unwrap_or(0).min(events.len());
+        let limit = q.limit.unwrap_or(usize::MAX);
+        events = events.into_iter().skip(from).take(limit).collect();
+    }
     Ok(Json(HistoryExport {
         format: HistoryExport::FORMAT.to_owned(),
         execution_id: record.id.to_string(),

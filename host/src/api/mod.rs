@@ -7,6 +7,7 @@ pub mod dto;
 mod error;
 mod executions;
 mod extract;
+mod guard;
 mod interact;
 mod modules;
 mod schedules;
@@ -22,6 +23,7 @@ use utoipa::OpenApi;
 
 pub use auth::Access;
 pub use error::{ErrorBody, ErrorDetail};
+pub use guard::Guard;
 
 use crate::engine::Engine;
 
@@ -81,7 +83,7 @@ const MAX_MODULE_BYTES: usize = 100 << 20;
 )]
 pub struct ApiDoc;
 
-pub fn router(engine: Engine, access: Access) -> Router {
+pub fn router(engine: Engine, access: Access, guard: Guard) -> Router {
     let modules = Router::new()
         .route("/v1/modules", post(modules::deploy).get(modules::list))
         .route("/v1/modules/prune", post(modules::prune))
@@ -152,8 +154,10 @@ pub fn router(engine: Engine, access: Access) -> Router {
         .route("/v1/clock/advance", post(clock::advance))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .merge(modules)
+        .merge(crate::ui::router())
         .fallback(|| async { error::ApiError::not_found("no such route: see /v1/openapi.json") })
         .layer(axum::middleware::from_fn_with_state(access, auth::check))
+        .layer(axum::middleware::from_fn_with_state(guard, guard::check))
         .with_state(engine)
 }
 
@@ -172,7 +176,10 @@ pub async fn serve(
     access: Access,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(engine, access))
+    let guard = Guard {
+        listen: listener.local_addr().ok(),
+    };
+    axum::serve(listener, router(engine, access, guard))
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -16,10 +16,14 @@ async fn engine(dir: &std::path::Path) -> Engine {
 }
 
 async fn call(engine: &Engine, req: Request<Body>) -> (StatusCode, serde_json::Value) {
-    let resp = router(engine.clone(), super::Access::default())
-        .oneshot(req)
-        .await
-        .unwrap();
+    let resp = router(
+        engine.clone(),
+        super::Access::default(),
+        super::Guard::default(),
+    )
+    .oneshot(req)
+    .await
+    .unwrap();
     let status = resp.status();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     (

@@ -35,6 +35,9 @@ pub struct ListArgs {
     /// Only executions of this workflow type.
     #[arg(long = "type")]
     pub workflow_type: Option<String>,
+    /// Only executions whose id starts with this.
+    #[arg(long)]
+    pub id_prefix: Option<String>,
     /// Started at or after: a date (`2026-11-30`, `2026-11-30T08:00`, in
     /// your time zone, or RFC 3339) or a duration ago (`2h`, `7d`).
     #[arg(long, value_name = "WHEN")]
@@ -286,6 +289,9 @@ pub async fn list(client: &Client, args: ListArgs) -> Result<i32> {
     }
     if let Some(t) = &args.workflow_type {
         query.push(format!("workflow_type={}", enc(t)));
+    }
+    if let Some(p) = &args.id_prefix {
+        query.push(format!("id_prefix={}", enc(p)));
     }
     let times = [
         ("started_after_ms", &args.started_after),

@@ -31,6 +31,10 @@ pub struct HostArgs {
     /// host answers anyone on this machine).
     #[arg(long, env = "WEFT_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// A token that opens only what changes nothing: reads and queries (for
+    /// people who only look, in the UI or with the CLI).
+    #[arg(long, env = "WEFT_READ_TOKEN", hide_env_values = true)]
+    pub read_token: Option<String>,
     /// A token that opens only module uploads and version changes.
     #[arg(long, env = "WEFT_DEPLOY_TOKEN", hide_env_values = true)]
     pub deploy_token: Option<String>,
@@ -129,6 +133,7 @@ pub async fn run(data: PathBuf, args: &HostArgs) -> Result<()> {
         token: args.token.clone().filter(|t| !t.is_empty()),
         deploy_token: args.deploy_token.clone().filter(|t| !t.is_empty()),
         control_token: args.control_token.clone().filter(|t| !t.is_empty()),
+        read_token: args.read_token.clone().filter(|t| !t.is_empty()),
     };
     if !args.listen.ip().is_loopback() && access.token.is_none() {
         anyhow::bail!(

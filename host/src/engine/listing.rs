@@ -11,6 +11,8 @@ pub const MAX_PAGE: usize = 1_000;
 pub struct ListFilter {
     pub status: Option<ExecutionStatus>,
     pub workflow_type: Option<String>,
+    /// Only ids starting with this.
+    pub id_prefix: Option<String>,
     /// Started at or after / before (ms since the Unix epoch).
     pub started_after_ms: Option<u64>,
     pub started_before_ms: Option<u64>,
@@ -57,15 +59,20 @@ impl Engine {
             .list(filter.status, filter.workflow_type.as_deref())?
             .into_iter()
             .filter(|r| {
-                within(
-                    Some(r.created_at_ms),
-                    filter.started_after_ms,
-                    filter.started_before_ms,
-                ) && within(
-                    r.closed_at_ms,
-                    filter.closed_after_ms,
-                    filter.closed_before_ms,
-                )
+                filter
+                    .id_prefix
+                    .as_deref()
+                    .is_none_or(|p| r.id.as_str().starts_with(p))
+                    && within(
+                        Some(r.created_at_ms),
+                        filter.started_after_ms,
+                        filter.started_before_ms,
+                    )
+                    && within(
+                        r.closed_at_ms,
+                        filter.closed_after_ms,
+                        filter.closed_before_ms,
+                    )
             })
             .filter(|r| match &after {
                 Some((ms, id)) => {

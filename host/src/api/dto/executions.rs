@@ -80,6 +80,8 @@ pub struct ListQuery {
     /// running, stalled, completed, failed, cancelled or terminated.
     pub status: Option<String>,
     pub workflow_type: Option<String>,
+    /// Only executions whose id starts with this.
+    pub id_prefix: Option<String>,
     /// Started at or after this time (ms since the Unix epoch).
     pub started_after_ms: Option<u64>,
     /// Started before this time.
@@ -305,6 +307,11 @@ pub struct ResetResponse {
 pub struct HistoryQuery {
     /// Which run (from 1; default: the current one).
     pub run: Option<u32>,
+    /// Only the run's events from this position on (0: its first; a page of a
+    /// long history).
+    pub from: Option<usize>,
+    /// At most this many events (default: all).
+    pub limit: Option<usize>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
