@@ -671,20 +671,29 @@ async fn attempt(
     stopped: &tokio::sync::watch::Receiver<Halt>,
     served: &Served,
 ) -> Result<Payload, Failure> {
-    let context = match inner.store.attempt_context(
-        &task.name,
-        &task.execution,
-        task.epoch,
-        task.handle,
-    ) {
-        Ok(c) => c,
-        // A worker on a task queue needs only the heartbeat, which is
-        // worth no failure.
-        Err(e) if task.options.task_queue.is_some() => {
-            tracing::warn!(execution = %task.execution, error = %e, "could not read the last heartbeat");
-            AttemptContext::default()
+    let context = loop {
+        match inner
+            .store
+            .attempt_context(&task.name, &task.execution, task.epoch, task.handle)
+        {
+            Ok(c) => break c,
+            // A worker on a task queue needs only the heartbeat, which is
+            // worth no failure.
+            Err(e) if task.options.task_queue.is_some() => {
+                tracing::warn!(execution = %task.execution, error = %e, "could not read the last heartbeat");
+                break AttemptContext::default();
+            }
+            // The disk failed and the store is being opened again: the
+            // attempt has not begun, so it waits instead of failing (a
+            // host's full disk must not use up an activity's attempts).
+            Err(StoreError::Io(reason)) => {
+                tracing::warn!(execution = %task.execution, activity = %task.name, %reason, "the store cannot be read; the attempt starts once it can");
+                let mut failing = inner.store.write_failure();
+                let _ = failing.wait_for(Option::is_none).await;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => return Err(Failure::new("host-error", e.to_string())),
         }
-        Err(e) => return Err(Failure::new("host-error", e.to_string())),
     };
     let details = context.heartbeat;
     let started = Arc::new(AtomicU64::new(inner.clock.now_ms()));

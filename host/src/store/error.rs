@@ -21,7 +21,11 @@ pub enum StoreError {
 impl<E: Into<redb::Error>> From<E> for StoreError {
     fn from(e: E) -> Self {
         match e.into() {
-            e @ (redb::Error::Io(_) | redb::Error::PreviousIo) => Self::Io(e.to_string()),
+            // A database a failed write closed answers `DatabaseClosed`
+            // until the committer opens it again: a disk error too.
+            e @ (redb::Error::Io(_) | redb::Error::PreviousIo | redb::Error::DatabaseClosed) => {
+                Self::Io(e.to_string())
+            }
             e => Self::Backend(e.to_string()),
         }
     }

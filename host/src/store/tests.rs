@@ -759,3 +759,20 @@ async fn a_reset_never_reaches_into_a_closed_run() {
     );
     assert_eq!(store.history_len(&e).unwrap(), 4);
 }
+
+/// A read that meets the database closed by a failed write (before the
+/// committer's reopen) is a disk error, which reads wait out, not a store
+/// failure: it failed an activity attempt with "Database has been closed"
+/// in `storage::a_full_disk_refuses_writes_keeps_reads_and_resumes_when_space_returns`
+/// under load.
+#[test]
+fn a_database_closed_by_a_disk_error_is_a_disk_error() {
+    assert!(matches!(
+        StoreError::from(redb::Error::DatabaseClosed),
+        StoreError::Io(_)
+    ));
+    assert!(matches!(
+        StoreError::from(redb::StorageError::DatabaseClosed),
+        StoreError::Io(_)
+    ));
+}
