@@ -80,6 +80,16 @@ fn an_operator_finds_an_execution_sees_its_timeline_signals_queries_and_cancels_
     b.wait_text("#answer", "\"pro\"");
     b.click("#dialog-cancel");
 
+    // Travel back: pick the event before the signal and ask there.
+    let before = signal_index(&host, "ui-sub") - 1;
+    b.click(&format!("#events tr[data-index=\"{before}\"] .pick"));
+    b.wait_text("#act-query-at", &format!("Query at event {before}"));
+    b.click("#act-query-at");
+    b.select("#send-name", "status");
+    b.click("#dialog-ok");
+    b.wait_text("#answer", "\"basic\"");
+    b.click("#dialog-cancel");
+
     // Cancel another one from its page: it ends cancelled.
     b.goto(&format!("{}/#/executions/{sleeper}", host.url));
     b.wait_text("#execution-id", &sleeper);
@@ -241,4 +251,58 @@ fn other_origins_foreign_host_names_and_read_tokens_cannot_act() {
     assert_eq!(stored, json!("reader"));
     let cookies = b.eval("return document.cookie;", vec![]);
     assert_eq!(cookies, json!(""));
+}
+
+/// The index of the first `signal_received` event of `id`'s history.
+fn signal_index(host: &Host, id: &str) -> u64 {
+    let h = host.get(&format!("/v1/executions/{id}/history"));
+    h["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"]["type"] == "signal_received")
+        .and_then(|e| e["index"].as_u64())
+        .expect("a signal_received event")
+}
+
+#[test]
+fn a_query_at_a_past_event_answers_from_the_state_then_and_touches_nothing() {
+    let host = Host::start();
+    host.deploy_examples();
+    start_subscription(&host, "tt");
+    let (code, v) = host.call(
+        "POST",
+        "/v1/executions/tt/signals",
+        Some(json!({"name": "change-plan", "input": "pro"})),
+    );
+    assert_eq!(code, 202, "{v}");
+    let status = |body: Value| host.call("POST", "/v1/executions/tt/queries", Some(body));
+    host.eventually("the live plan is pro", |_| {
+        status(json!({"name": "status"})).1["output"]["plan"] == "pro"
+    });
+    let k = signal_index(&host, "tt");
+    let length = host.describe("tt")["history_length"].clone();
+
+    // Before the signal: basic; at it: pro (delivered, then the code waits).
+    let (code, v) = status(json!({"name": "status", "at_event": k - 1}));
+    assert_eq!((code, &v["output"]["plan"]), (200, &json!("basic")), "{v}");
+    let (code, v) = status(json!({"name": "status", "at_event": k}));
+    assert_eq!((code, &v["output"]["plan"]), (200, &json!("pro")), "{v}");
+    // The CLI asks the same.
+    let out = host.cli_ok(&["query", "tt", "status", "--at-event", &(k - 1).to_string()]);
+    assert!(out.contains("\"basic\""), "{out}");
+    // Out of the run: refused, naming the range.
+    let (code, v) = status(json!({"name": "status", "at_event": 9_999}));
+    assert_eq!(code, 400, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("events 0 to"),
+        "{v}"
+    );
+
+    // Nothing was written and the live execution still answers now.
+    assert_eq!(host.describe("tt")["history_length"], length);
+    assert_eq!(status(json!({"name": "status"})).1["output"]["plan"], "pro");
 }

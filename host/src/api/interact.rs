@@ -96,10 +96,12 @@ pub async fn query(
     Path(id): Path<String>,
     Body(req): Body<QueryRequest>,
 ) -> Result<Json<QueryResponse>, ApiError> {
-    match engine
-        .query(&id, &req.name, Payload::from_json(&req.input))
-        .await?
-    {
+    let input = Payload::from_json(&req.input);
+    let answer = match req.at_event {
+        None => engine.query(&id, &req.name, input).await?,
+        Some(at) => engine.query_at(&id, &req.name, input, at).await?,
+    };
+    match answer {
         Ok(output) => Ok(Json(QueryResponse {
             output: output.to_json(),
         })),

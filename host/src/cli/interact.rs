@@ -56,13 +56,20 @@ pub async fn signal(
     Ok(0)
 }
 
-pub async fn query(client: &Client, id: &str, name: &str, input: Option<String>) -> Result<i32> {
+pub async fn query(
+    client: &Client,
+    id: &str,
+    name: &str,
+    input: Option<String>,
+    at_event: Option<u64>,
+) -> Result<i32> {
     let r: QueryResponse = client
         .post_json(
             &format!("/v1/executions/{}/queries", enc(id)),
             &QueryRequest {
                 name: name.to_owned(),
                 input: parse_json("--input", input)?,
+                at_event,
             },
         )
         .await?;

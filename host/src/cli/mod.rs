@@ -297,7 +297,8 @@ enum Command {
         #[arg(long, requires = "start", allow_hyphen_values = true)]
         start_input: Option<String>,
     },
-    /// Ask a running or closed execution a read-only question.
+    /// Ask a running or closed execution a read-only question (`--at-event
+    /// N`: as it stood at event N of its current run).
     Query {
         #[command(flatten)]
         conn: Conn,
@@ -307,6 +308,11 @@ enum Command {
         name: String,
         #[command(flatten)]
         input: InputArgs,
+        /// Answer from the state at this event (see `weft history ID`): the
+        /// history up to it is replayed in a fresh instance; nothing is
+        /// written.
+        #[arg(long, value_name = "N")]
+        at_event: Option<u64>,
     },
     /// Send an update and print its result (exit 1 if it failed or was
     /// rejected, 3 if it is still running).
@@ -649,8 +655,12 @@ pub async fn run(cli: Cli) -> Result<i32> {
             interact::signal(&client, &id, &name, input, start.map(|t| (t, start_input))).await
         }
         Command::Query {
-            id, name, input, ..
-        } => interact::query(&client, &id, &name, input.text()?).await,
+            id,
+            name,
+            input,
+            at_event,
+            ..
+        } => interact::query(&client, &id, &name, input.text()?, at_event).await,
         Command::Update {
             id,
             name,

@@ -224,8 +224,73 @@ impl Engine {
         name: &str,
         input: Payload,
     ) -> Result<Result<Payload, Failure>, EngineError> {
-        let id = &record.id;
         let events = self.inner.run_history(record)?;
+        self.query_replayed(record, events, name, input, "its final state")
+            .await
+    }
+
+    /// Answers a query as the workflow stood at event `at_event` of its
+    /// current run: the run's history up to that event is replayed in a
+    /// fresh instance, which answers at the wait it reaches (state exists
+    /// only at waits; nothing after the event is delivered). Nothing is
+    /// written and the live execution is not touched; a replay that
+    /// diverges answers with the divergence and stalls nothing. These
+    /// replays run two at a time, apart from the live instances' work.
+    pub async fn query_at(
+        &self,
+        id: &str,
+        name: &str,
+        input: Payload,
+        at_event: u64,
+    ) -> Result<Result<Payload, Failure>, EngineError> {
+        self.inner.check_payload("the query's input", &input)?;
+        let record = self.execution(id)?;
+        let meta = self.meta_of(&record)?;
+        if !meta.queries.iter().any(|q| q == name) {
+            return Err(EngineError::UnknownName(Self::unknown(
+                &record,
+                "query",
+                name,
+                &meta.queries,
+            )));
+        }
+        let events = self.inner.run_history(&record)?;
+        let (first, last) = match (events.first(), events.last()) {
+            (Some(f), Some(l)) => (f.index, l.index),
+            _ => {
+                return Err(EngineError::Conflict(format!(
+                    "execution {id} has no history"
+                )))
+            }
+        };
+        if at_event < first || at_event > last {
+            return Err(EngineError::BadRequest(format!(
+                "at_event {at_event} is not an event of execution {id}'s current run (events \
+                 {first} to {last}; see `weft history {id}`)"
+            )));
+        }
+        let upto: Vec<_> = events.into_iter().filter(|e| e.index <= at_event).collect();
+        let _turn = self
+            .inner
+            .past_queries
+            .acquire()
+            .await
+            .map_err(|_| EngineError::Unavailable("the host is stopping".into()))?;
+        let when = format!("event {at_event}");
+        self.query_replayed(&record, upto, name, input, &when).await
+    }
+
+    /// Replays `events` (a run's history, whole or up to an event) in a
+    /// fresh instance and asks it the query there.
+    async fn query_replayed(
+        &self,
+        record: &ExecutionRecord,
+        events: Vec<crate::model::Event>,
+        name: &str,
+        input: Payload,
+        at: &str,
+    ) -> Result<Result<Payload, Failure>, EngineError> {
+        let id = &record.id;
         let bytes = self
             .inner
             .store
@@ -249,11 +314,11 @@ impl Engine {
         .await
         .map_err(|e| match e {
             super::offline::ClosedQueryError::TimedOut => EngineError::Unavailable(format!(
-                "the query on closed execution {id} was not answered from its final state: {e} \
-                 (a long history, or a busy host): try again later"
+                "the query on execution {id} was not answered from {at}: {e} (a long history, \
+                 or a busy host): try again later"
             )),
             super::offline::ClosedQueryError::NotAnswered(reason) => EngineError::Conflict(
-                format!("the query could not be answered from the final state: {reason}"),
+                format!("the query could not be answered from {at}: {reason}"),
             ),
         })
     }

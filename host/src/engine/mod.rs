@@ -188,6 +188,8 @@ pub(crate) struct Inner {
     /// What guests said lately (`weft logs`).
     logs: logs::Logs,
     schedules: schedules::Scheduler,
+    /// Queries at a past event replay in fresh instances: two at a time.
+    past_queries: Semaphore,
 }
 
 impl Inner {
@@ -264,6 +266,7 @@ impl Engine {
         let (schedules, kicks) = schedules::Scheduler::new();
         let inner = Arc::new(Inner {
             schedules,
+            past_queries: Semaphore::new(2),
             store,
             runtime,
             clock,

@@ -459,6 +459,10 @@ async function executionPage(id) {
   const actions = h('div', { class: 'bar', id: 'actions' },
     h('button', { id: 'act-signal', disabled: !open, onclick: () => sendDialog(d, meta, 'signal') }, 'Signal'),
     h('button', { id: 'act-query', onclick: () => sendDialog(d, meta, 'query') }, 'Query'),
+    h('button', {
+      id: 'act-query-at', disabled: selected === null, title: 'pick an event in the list first',
+      onclick: () => sendDialog(d, meta, 'query', selected),
+    }, selected === null ? 'Query at an event (pick one)' : `Query at event ${selected}`),
     h('button', { id: 'act-update', disabled: !open, onclick: () => sendDialog(d, meta, 'update') }, 'Update'),
     h('button', { id: 'act-cancel', class: 'danger', disabled: !open, onclick: () => endDialog(d, 'cancel') }, 'Cancel'),
     h('button', { id: 'act-terminate', class: 'danger', disabled: !open, onclick: () => endDialog(d, 'terminate') }, 'Terminate'),
@@ -537,16 +541,19 @@ async function executionPage(id) {
   }
 }
 
-function sendDialog(d, meta, kind) {
+function sendDialog(d, meta, kind, atEvent) {
   const names = meta ? (kind === 'signal' ? meta.signals : kind === 'query' ? meta.queries : meta.updates) : [];
   const name = names && names.length
     ? h('select', { id: 'send-name' }, names.map((n) => h('option', { value: n }, n)))
     : h('input', { id: 'send-name', placeholder: `${kind} name` });
   const input = jsonInput('send-input', 'null');
-  dialog(`${kind[0].toUpperCase()}${kind.slice(1)} ${d.id}`, h('div', {},
-    h('label', {}, 'Name', name), h('label', {}, 'Input (JSON)', input)),
+  const past = atEvent === undefined ? null
+    : h('p', {}, `As the workflow stood at event ${atEvent}: its history up to that event is replayed in a fresh instance, which answers at the wait it reached there. Nothing is written; the live execution is not touched.`);
+  dialog(`${kind[0].toUpperCase()}${kind.slice(1)} ${d.id}${atEvent === undefined ? '' : ` at event ${atEvent}`}`, h('div', {},
+    past, h('label', {}, 'Name', name), h('label', {}, 'Input (JSON)', input)),
   kind === 'query' ? 'Ask' : 'Send', async () => {
     const body = { name: name.value, input: parseJson(input.value, 'the input') };
+    if (atEvent !== undefined) body.at_event = atEvent;
     const path = `/v1/executions/${enc(d.id)}/${kind === 'signal' ? 'signals' : kind === 'query' ? 'queries' : 'updates'}`;
     const answer = await api('POST', path, body);
     if (kind === 'signal') return h('p', { id: 'answer' }, 'Signal recorded.');

@@ -51,6 +51,10 @@ pub struct QueryRequest {
     #[serde(default)]
     #[schema(value_type = Value)]
     pub input: serde_json::Value,
+    /// Ask the workflow as it stood at this event of its current run (a
+    /// replay in a fresh instance up to that event; nothing is written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_event: Option<u64>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
