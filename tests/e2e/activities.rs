@@ -177,11 +177,31 @@ fn a_cancelled_activity_stops() {
 fn an_external_worker_runs_tasks_and_its_crash_is_covered() {
     let host = Host::start();
     host.deploy_examples();
-    let mut worker = Worker::python(&host, "python", true);
+    // With no worker yet, the task waits in the queue's backlog.
     let id = host.start_execution("polling", json!({"mode": "remote", "n": 7}));
+    let queue = |h: &Host| {
+        h.get("/v1/task-queues")["task_queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["name"] == "python")
+            .cloned()
+            .unwrap_or_default()
+    };
+    host.eventually("the task in the backlog", |h| queue(h)["backlog"] == 1);
+    assert!(queue(&host)["last_poll_ms"].is_null(), "{}", queue(&host));
+    let table = host.cli_ok(&["task-queues"]);
+    assert!(
+        table.contains("python") && table.contains("never"),
+        "{table}"
+    );
+    let mut worker = Worker::python(&host, "python", true);
     let r = host.wait_result(&id);
     assert_eq!(r["output"]["square"], 49, "{r}");
     assert_eq!(worker.wait(Duration::from_secs(30)), Some(0));
+    let seen = queue(&host);
+    assert_eq!(seen["backlog"], 0, "{seen}");
+    assert!(seen["last_poll_ms"].as_u64().is_some(), "{seen}");
 
     // The worker dies in the middle of a task: the heartbeat timeout gives it
     // to the next worker, which sees the last heartbeat.

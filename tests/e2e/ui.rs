@@ -121,6 +121,7 @@ fn an_operator_finds_an_execution_sees_its_timeline_signals_queries_and_cancels_
         ("#/types", "#types", "subscription"),
         ("#/types/hello", "#versions", "v1"),
         ("#/modules", "#modules", "workflow"),
+        ("#/modules", "main", "Task queues"),
         ("#/schedules", "main", "Schedules"),
     ] {
         b.goto(&format!("{}/{page}", host.url));

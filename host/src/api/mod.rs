@@ -60,6 +60,7 @@ const MAX_MODULE_BYTES: usize = 100 << 20;
         executions::terminate,
         interact::signal,
         tasks::poll,
+        tasks::list,
         tasks::heartbeat,
         tasks::complete,
         tasks::fail,
@@ -129,6 +130,7 @@ pub fn router(engine: Engine, access: Access, guard: Guard) -> Router {
             get(interact::update_result),
         )
         .route("/v1/signal-with-start", post(interact::signal_with_start))
+        .route("/v1/task-queues", get(tasks::list))
         .route(
             "/v1/task-queues/{queue}/poll",
             post(tasks::poll).get(tasks::poll),

@@ -94,3 +94,24 @@ pub async fn fail(
         .map_err(stale)?;
     Ok(StatusCode::OK)
 }
+
+/// The task queues this host knows of (tasks queued or running, or polled
+/// since it started): backlog, running tasks, workers polling, last poll.
+#[utoipa::path(get, path = "/v1/task-queues", tag = "tasks", responses((status = 200, body = super::dto::TaskQueueList)))]
+pub async fn list(
+    axum::extract::State(engine): axum::extract::State<crate::engine::Engine>,
+) -> axum::Json<super::dto::TaskQueueList> {
+    axum::Json(super::dto::TaskQueueList {
+        task_queues: engine
+            .task_queues()
+            .into_iter()
+            .map(|q| super::dto::TaskQueueInfo {
+                name: q.name,
+                backlog: q.backlog,
+                running: q.running,
+                pollers: q.pollers,
+                last_poll_ms: q.last_poll_ms,
+            })
+            .collect(),
+    })
+}

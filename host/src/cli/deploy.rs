@@ -230,3 +230,24 @@ pub async fn prune(client: &Client, dry_run: bool, json: bool) -> Result<i32> {
     }
     Ok(0)
 }
+
+/// `weft task-queues`: each queue's backlog, running tasks and workers.
+pub async fn task_queues(client: &Client, json: bool) -> Result<i32> {
+    let list: crate::api::dto::TaskQueueList = client.get("/v1/task-queues").await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(0);
+    }
+    let mut t = table(&["QUEUE", "BACKLOG", "RUNNING", "POLLING", "LAST POLL"]);
+    for q in &list.task_queues {
+        t.add_row([
+            q.name.clone(),
+            q.backlog.to_string(),
+            q.running.to_string(),
+            q.pollers.to_string(),
+            q.last_poll_ms.map_or_else(|| "never".to_owned(), when),
+        ]);
+    }
+    println!("{t}");
+    Ok(0)
+}

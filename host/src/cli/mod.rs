@@ -404,6 +404,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The task queues this host knows of: backlog, running tasks, workers
+    /// polling, last poll.
+    TaskQueues {
+        #[command(flatten)]
+        conn: Conn,
+        /// Print the JSON the API answers.
+        #[arg(long)]
+        json: bool,
+    },
     /// Schedules: start a workflow on a calendar or an interval.
     Schedule {
         #[command(subcommand)]
@@ -497,6 +506,7 @@ impl Command {
         match self {
             Command::List(args) => Some(&args.conn),
             Command::Schedule { action } => Some(action.conn()),
+            Command::TaskQueues { conn, .. } => Some(conn),
             Command::Deploy { conn, .. } => Some(conn),
             Command::Modules { conn, .. } => Some(conn),
             Command::Delete { conn, .. } => Some(conn),
@@ -722,6 +732,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Schedule { action } => schedules::run(&client, action).await,
+        Command::TaskQueues { json, .. } => deploy::task_queues(&client, json).await,
         Command::Server { .. }
         | Command::Dev { .. }
         | Command::New { .. }

@@ -53,6 +53,7 @@ impl Drop for Forget<'_> {
 }
 
 struct InFlight {
+    queue: String,
     done: Option<oneshot::Sender<Result<Payload, Failure>>>,
     heartbeat: Arc<dyn Fn(Option<Payload>) -> bool + Send + Sync>,
 }
@@ -66,6 +67,52 @@ struct Waiting {
 struct State {
     queues: HashMap<String, VecDeque<Waiting>>,
     in_flight: HashMap<String, InFlight>,
+    /// Who polled each queue, and when last.
+    pollers: HashMap<String, Pollers>,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Pollers {
+    /// Polls waiting now.
+    waiting: usize,
+    /// When a worker last polled (ms since the Unix epoch, system time).
+    last_ms: u64,
+}
+
+/// A queue as `GET /v1/task-queues` shows it.
+#[derive(Debug, Clone)]
+pub struct QueueStats {
+    pub name: String,
+    /// Tasks waiting for a worker.
+    pub backlog: usize,
+    /// Tasks a worker took and has not answered.
+    pub running: usize,
+    /// Workers polling it now (long polls waiting for a task).
+    pub pollers: usize,
+    /// When a worker last polled it (system time), if one ever did.
+    pub last_poll_ms: Option<u64>,
+}
+
+fn system_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Counts a poll as waiting until dropped.
+struct Polling<'a> {
+    queues: &'a TaskQueues,
+    queue: String,
+}
+
+impl Drop for Polling<'_> {
+    fn drop(&mut self) {
+        let mut state = self.queues.lock();
+        if let Some(p) = state.pollers.get_mut(&self.queue) {
+            p.waiting = p.waiting.saturating_sub(1);
+            p.last_ms = system_ms();
+        }
+    }
 }
 
 /// Why a worker's answer was refused.
@@ -103,6 +150,7 @@ impl TaskQueues {
         state.in_flight.insert(
             task.token.clone(),
             InFlight {
+                queue: queue.to_owned(),
                 done: Some(done_tx),
                 heartbeat,
             },
@@ -157,6 +205,16 @@ impl TaskQueues {
     /// Waits up to `wait` for a task on `queue`.
     pub async fn poll(&self, queue: &str, wait: Duration) -> Option<WorkerTask> {
         let deadline = tokio::time::Instant::now() + wait;
+        {
+            let mut state = self.lock();
+            let p = state.pollers.entry(queue.to_owned()).or_default();
+            p.waiting += 1;
+            p.last_ms = system_ms();
+        }
+        let _polling = Polling {
+            queues: self,
+            queue: queue.to_owned(),
+        };
         let mut version = self.version.subscribe();
         loop {
             version.borrow_and_update();
@@ -170,6 +228,37 @@ impl TaskQueues {
                 return None;
             }
         }
+    }
+
+    /// Every queue that has tasks or was polled, by name.
+    pub fn stats(&self) -> Vec<QueueStats> {
+        let state = self.lock();
+        let mut names: Vec<&String> = state.queues.keys().chain(state.pollers.keys()).collect();
+        for f in state.in_flight.values() {
+            names.push(&f.queue);
+        }
+        names.sort();
+        names.dedup();
+        names
+            .into_iter()
+            .map(|name| {
+                let backlog = state.queues.get(name).map_or(0, VecDeque::len);
+                let queued: usize = backlog;
+                let known = state
+                    .in_flight
+                    .values()
+                    .filter(|f| &f.queue == name)
+                    .count();
+                let pollers = state.pollers.get(name).copied().unwrap_or_default();
+                QueueStats {
+                    name: name.clone(),
+                    backlog,
+                    running: known.saturating_sub(queued),
+                    pollers: pollers.waiting,
+                    last_poll_ms: (pollers.last_ms > 0).then_some(pollers.last_ms),
+                }
+            })
+            .collect()
     }
 
     /// A worker's heartbeat: true when the activity was cancelled.
@@ -196,6 +285,11 @@ impl TaskQueues {
 }
 
 impl super::Engine {
+    /// The task queues this host knows of: backlog, running, pollers.
+    pub fn task_queues(&self) -> Vec<QueueStats> {
+        self.inner.queues.stats()
+    }
+
     /// Waits up to `wait` for an activity task on `queue`.
     pub async fn poll_task(&self, queue: &str, wait: Duration) -> Option<WorkerTask> {
         self.inner.queues.poll(queue, wait).await

@@ -672,15 +672,35 @@ async function typePage(name) {
 
 // ---- modules -----------------------------------------------------------
 
+/** The doors opened at deploy: environment variable names (never their
+ * values), directories, hosts. */
+function doorsText(doors) {
+  if (!doors) return '';
+  const parts = [];
+  if (doors.env && doors.env.length) parts.push(`env ${doors.env.map((e) => e.split('=')[0]).join(', ')}`);
+  if (doors.dirs && doors.dirs.length) parts.push(`dirs ${doors.dirs.map((d) => `${d.guest}${d.read_only ? ' (ro)' : ''}`).join(', ')}`);
+  if (doors.http && doors.http.length) parts.push(`http ${doors.http.join(', ')}`);
+  return parts.join('; ') || 'none';
+}
+
 async function modulesPage() {
   const list = await api('GET', '/v1/modules');
+  const queues = await api('GET', '/v1/task-queues');
+  const queueTable = queues.task_queues.length === 0
+    ? h('p', { class: 'muted' }, 'No task queue yet: an activity with a task queue, or a worker polling one, makes it appear.')
+    : h('table', { id: 'task-queues' }, h('thead', {}, h('tr', {}, ['Queue', 'Backlog', 'Running', 'Workers polling', 'Last poll'].map((c) => h('th', {}, c)))),
+      h('tbody', {}, queues.task_queues.map((q) => h('tr', {},
+        h('td', { class: 'mono' }, q.name), h('td', {}, String(q.backlog)), h('td', {}, String(q.running)),
+        h('td', {}, String(q.pollers)), h('td', {}, q.last_poll_ms ? when(q.last_poll_ms) : 'never')))));
   show(h('h1', {}, 'Modules'),
-    h('table', { id: 'modules' }, h('thead', {}, h('tr', {}, ['Module', 'Kind', 'Serves', 'Handlers', 'Size', 'Deployed'].map((c) => h('th', {}, c)))),
+    h('table', { id: 'modules' }, h('thead', {}, h('tr', {}, ['Module', 'Kind', 'Serves', 'Handlers', 'Doors', 'Size', 'Deployed'].map((c) => h('th', {}, c)))),
       h('tbody', {}, list.modules.map((m) => h('tr', {},
         h('td', { class: 'mono' }, m.hash.slice(0, 16)), h('td', {}, m.kind),
         h('td', {}, m.workflow_type ? `type ${m.workflow_type}` : (m.activities || []).join(', ')),
         h('td', {}, [['signals', m.signals], ['queries', m.queries], ['updates', m.updates]].filter(([, l]) => l && l.length).map(([k, l]) => `${k}: ${l.join(', ')}`).join('; ')),
-        h('td', {}, `${Math.round(m.size_bytes / 1024)} KiB`), h('td', {}, when(m.deployed_at_ms)))))));
+        h('td', {}, doorsText(m.doors)),
+        h('td', {}, `${Math.round(m.size_bytes / 1024)} KiB`), h('td', {}, when(m.deployed_at_ms)))))),
+    h('h2', {}, 'Task queues'), queueTable);
 }
 
 // ---- start -------------------------------------------------------------

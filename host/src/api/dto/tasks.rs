@@ -74,3 +74,22 @@ pub struct CompleteRequest {
 pub struct FailRequest {
     pub failure: Failure,
 }
+
+/// A task queue as this host sees it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TaskQueueInfo {
+    pub name: String,
+    /// Tasks waiting for a worker.
+    pub backlog: usize,
+    /// Tasks a worker took and has not answered yet.
+    pub running: usize,
+    /// Workers polling it now.
+    pub pollers: usize,
+    /// When a worker last polled it (ms since the Unix epoch).
+    pub last_poll_ms: Option<u64>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TaskQueueList {
+    pub task_queues: Vec<TaskQueueInfo>,
+}
