@@ -29,7 +29,14 @@ fn start_subscription(host: &Host, id: &str) {
 
 #[test]
 fn an_operator_finds_an_execution_sees_its_timeline_signals_queries_and_cancels_it() {
-    let host = Host::start();
+    // Low history limits: `iterate` continues as new every ~40 events.
+    let host = Host::with_args(&[
+        "--manual-clock",
+        "--history-warn-events",
+        "40",
+        "--history-max-events",
+        "60",
+    ]);
     host.deploy_examples();
     start_subscription(&host, "ui-sub");
     for i in 0..3 {
@@ -115,6 +122,14 @@ fn an_operator_finds_an_execution_sees_its_timeline_signals_queries_and_cancels_
     if std::env::var_os("WEFT_UPDATE_SCREENSHOTS").is_some() {
         b.screenshot(&repo().join("docs/ui-execution.png"));
     }
+
+    // A long run continued as new: its earlier runs are linked.
+    let (iter, r) = host.run_execution("iterate", json!({"total": 100_000, "chunk": 1000}));
+    assert_eq!(r["status"], "completed", "{r}");
+    b.goto(&format!("{}/#/executions/{iter}", host.url));
+    b.wait_text("#runs", "run 1");
+    b.click("#runs a");
+    b.wait_text("#events", "execution_continued_as_new");
 
     // The other pages answer too.
     for (page, css, needle) in [
@@ -301,6 +316,13 @@ fn a_query_at_a_past_event_answers_from_the_state_then_and_touches_nothing() {
             .unwrap()
             .contains("events 0 to"),
         "{v}"
+    );
+
+    // `weft describe` names the handlers its module declared.
+    let described = host.cli_ok(&["describe", "tt"]);
+    assert!(
+        described.contains("signals change-plan; queries status; updates cancel"),
+        "{described}"
     );
 
     // Nothing was written and the live execution still answers now.

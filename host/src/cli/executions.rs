@@ -200,6 +200,24 @@ pub async fn describe(client: &Client, id: &str, json: bool) -> Result<i32> {
         None => println!("module:         {}", s.module),
     }
     println!("run:            {}", s.run);
+    // The names it answers to, as its module declared them at deploy.
+    let module: Result<crate::api::dto::ModuleInfo> =
+        client.get(&format!("/v1/modules/{}", enc(&s.module))).await;
+    if let Ok(m) = module {
+        let list = |names: &[String]| {
+            if names.is_empty() {
+                "-".to_owned()
+            } else {
+                names.join(", ")
+            }
+        };
+        println!(
+            "handlers:       signals {}; queries {}; updates {}",
+            list(&m.signals),
+            list(&m.queries),
+            list(&m.updates)
+        );
+    }
     if let Some(p) = &d.parent {
         println!(
             "parent:         {} (on parent close: {:?})",

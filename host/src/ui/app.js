@@ -435,7 +435,8 @@ function eventList(events, selected, onSelect) {
 
 async function executionPage(id) {
   const d = await api('GET', `/v1/executions/${enc(id)}`);
-  const hist = await fetchHistory(id);
+  const shownRun = parseHash().params.get('run') ? Number(parseHash().params.get('run')) : null;
+  const hist = await fetchHistory(id, shownRun);
   const clock = await api('GET', '/v1/clock');
   let meta = null;
   try { meta = await api('GET', `/v1/modules/${enc(d.module)}`); } catch { meta = null; }
@@ -447,7 +448,9 @@ async function executionPage(id) {
     h('dt', {}, 'Status'), h('dd', {}, badge(d.status), d.cancel_requested ? ' (cancellation requested)' : ''),
     h('dt', {}, 'Workflow type'), h('dd', {}, h('a', { href: `#/types/${enc(d.workflow_type)}` }, d.workflow_type)),
     h('dt', {}, 'Version'), h('dd', { class: 'mono' }, d.version ? `v${d.version} ` : '', d.module.slice(0, 16)),
-    h('dt', {}, 'Run'), h('dd', {}, String(d.run), d.run > 1 ? ' (earlier runs continued as new; see the CLI: weft history ID --run N)' : ''),
+    h('dt', {}, 'Run'), h('dd', { id: 'runs' }, String(d.run), d.run > 1 ? [' (continued as new from ',
+      Array.from({ length: d.run - 1 }, (_, i) => [h('a', { href: `#/executions/${enc(id)}?run=${i + 1}&view=events` }, `run ${i + 1}`), i + 2 < d.run ? ', ' : '']),
+      '; the history below is ', shownRun ? `run ${shownRun}` : 'the current run', ')'] : ''),
     h('dt', {}, 'Started'), h('dd', {}, when(d.created_at_ms)),
     h('dt', {}, 'Closed'), h('dd', {}, d.closed_at_ms ? when(d.closed_at_ms) : '—'),
     d.parent ? [h('dt', {}, 'Parent'), h('dd', {}, h('a', { href: `#/executions/${enc(d.parent.id)}` }, d.parent.id))] : null,
@@ -478,6 +481,12 @@ async function executionPage(id) {
         h('td', { class: 'mono' }, a.heartbeat_details === null || a.heartbeat_details === undefined ? '' : JSON.stringify(a.heartbeat_details))))))];
   const timers = d.pending_timers.length === 0 ? null : [h('h2', {}, 'Pending timers'),
     h('table', {}, h('tbody', {}, d.pending_timers.map((t) => h('tr', {}, h('td', {}, `timer ${t.handle}`), h('td', {}, `fires ${when(t.fire_at_ms)}`)))))];
+  // Updates accepted and not finished, from the history.
+  const finished = new Set(hist.events.filter((e) => e.event.type === 'update_completed').map((e) => e.event.update_id));
+  const pendingUpdates = hist.events.filter((e) => e.event.type === 'update_accepted' && !finished.has(e.event.update_id));
+  const updates = pendingUpdates.length === 0 ? null : [h('h2', {}, 'Pending updates'),
+    h('table', { id: 'pending-updates' }, h('tbody', {}, pendingUpdates.map((e) => h('tr', {},
+      h('td', { class: 'mono' }, e.event.update_id), h('td', {}, e.event.name), h('td', {}, `accepted ${when(e.at_ms)} (event ${e.index})`)))))];
   const children = d.children.length === 0 ? null : [h('h2', {}, 'Children'),
     h('table', { id: 'children' }, h('tbody', {}, d.children.map((c) => h('tr', {},
       h('td', { class: 'mono' }, h('a', { href: `#/executions/${enc(c.id)}` }, c.id)), h('td', {}, c.workflow_type), h('td', {}, badge(c.status)), h('td', {}, c.parent_close_policy)))))];
@@ -521,7 +530,7 @@ async function executionPage(id) {
   viewBox.replaceChildren(views[view]());
 
   show(h('h1', {}, h('span', { class: 'mono', id: 'execution-id' }, d.id), badge(d.status)),
-    actions, summary, activities, timers, children,
+    actions, summary, activities, timers, updates, children,
     h('h2', {}, `History (${hist.events.length} events)`), tabs, viewBox,
     h('h2', {}, 'Logs'), logsBox);
   try {
