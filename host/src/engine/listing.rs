@@ -55,14 +55,25 @@ impl Engine {
             None => after.is_none() && before.is_none(),
         };
         let limit = filter.limit.clamp(1, MAX_PAGE);
-        let mut records: Vec<ExecutionRecord> = self
-            .list(filter.status, filter.workflow_type.as_deref())?
+        let workflow_type = filter
+            .workflow_type
+            .as_deref()
+            .map(str::parse::<crate::model::TypeName>)
+            .transpose()?;
+        // Filter and sort on the records' heads; read whole records only
+        // for the page.
+        let heads: Vec<_> = self
+            .inner
+            .store
+            .execution_heads()?
             .into_iter()
             .filter(|r| {
-                filter
-                    .id_prefix
-                    .as_deref()
-                    .is_none_or(|p| r.id.as_str().starts_with(p))
+                filter.status.is_none_or(|s| s == r.status)
+                    && workflow_type.as_ref().is_none_or(|t| *t == r.workflow_type)
+                    && filter
+                        .id_prefix
+                        .as_deref()
+                        .is_none_or(|p| r.id.as_str().starts_with(p))
                     && within(
                         Some(r.created_at_ms),
                         filter.started_after_ms,
@@ -82,9 +93,16 @@ impl Engine {
             })
             .take(limit + 1)
             .collect();
-        let next_cursor = (records.len() > limit).then(|| {
-            records.truncate(limit);
-            let last = records.last().expect("a full page");
+        let more = heads.len() > limit;
+        let mut records = Vec::with_capacity(heads.len());
+        for head in heads.iter().take(limit) {
+            // Deleted between the two reads: left out of the page.
+            if let Some(r) = self.inner.store.execution(&head.id)? {
+                records.push(r);
+            }
+        }
+        let next_cursor = more.then(|| {
+            let last = &heads[limit - 1];
             format!("{}.{}", last.created_at_ms, last.id)
         });
         Ok(ListPage {
@@ -117,7 +135,7 @@ impl Engine {
         .into_iter()
         .map(|s| (s, 0))
         .collect();
-        for r in self.inner.store.executions(None, None)? {
+        for r in self.inner.store.execution_heads()? {
             *counts.entry(r.status.as_str()).or_default() += 1;
             if r.status == crate::model::ExecutionStatus::Running && !in_memory.contains(&r.id) {
                 *counts.entry("sleeping").or_default() += 1;

@@ -348,6 +348,17 @@ pub enum Reuse {
     IfNotCompleted,
 }
 
+/// The fields of an execution record a listing needs.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct ExecutionHead {
+    pub id: ExecutionId,
+    pub workflow_type: TypeName,
+    pub status: ExecutionStatus,
+    pub created_at_ms: u64,
+    #[serde(default)]
+    pub closed_at_ms: Option<u64>,
+}
+
 /// A pending timer as the store keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct TimerRow {
@@ -676,6 +687,25 @@ impl Store {
             }
             // Newest first; within one millisecond too (generated ids
             // grow with time).
+            out.sort_by(|a, b| {
+                b.created_at_ms
+                    .cmp(&a.created_at_ms)
+                    .then_with(|| b.id.cmp(&a.id))
+            });
+            Ok(out)
+        })
+    }
+
+    /// What a listing sorts and filters on, for every execution, newest
+    /// first: decoded without the rest of the record (inputs and outputs
+    /// may be megabytes), so a page of 100,000 executions stays cheap.
+    pub fn execution_heads(&self) -> Result<Vec<ExecutionHead>, StoreError> {
+        self.reading(|txn| {
+            let table = txn.open_table(EXECUTIONS)?;
+            let mut out = Vec::new();
+            for entry in table.iter()? {
+                out.push(from_json::<ExecutionHead>("execution", entry?.1.value())?);
+            }
             out.sort_by(|a, b| {
                 b.created_at_ms
                     .cmp(&a.created_at_ms)
