@@ -460,3 +460,53 @@ pub fn listing(n: usize, threads: usize) {
         println!("  {label:<24} p50 {p50:>7.1} ms   max {max:>7.1} ms");
     }
 }
+
+/// What the UI's execution page costs on a long history: an execution with
+/// about 20,000 events (10,000 sequential activities in one run), opened in
+/// the headless Chromium the UI tests use; the time until its timeline is
+/// drawn and until its event list is, and how many table rows the page
+/// holds (bounded by the paging). Target: < 2 s.
+pub fn history_paint(activities: u64) {
+    let host = Host::launch(
+        &[
+            "--history-warn-events",
+            "1000000",
+            "--history-max-events",
+            "1000000",
+        ],
+        "warn",
+    );
+    host.deploy_examples();
+    let t0 = Instant::now();
+    let (id, r) = host.run_execution(
+        "iterate",
+        json!({"total": activities * 10, "chunk": 10, "ignore_suggestion": true}),
+    );
+    assert_eq!(r["status"], "completed", "{r}");
+    let events = host.describe(&id)["history_length"].as_u64().unwrap_or(0);
+    println!(
+        "{events} events in one run ({activities} activities) made in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    let b = weft_e2e::browser::Browser::start();
+    for round in 0..3 {
+        let t = Instant::now();
+        b.goto(&format!("{}/#/executions/{id}?round={round}", host.url));
+        b.find("#timeline-svg .timeline-row");
+        let timeline = t.elapsed();
+        let bars = b.eval(
+            "return document.querySelectorAll('#timeline-svg rect').length;",
+            vec![],
+        );
+        b.click("#tab-events");
+        b.find("#events tr[data-index]");
+        let list = t.elapsed();
+        let rows = b.eval("return document.querySelectorAll('tr').length;", vec![]);
+        println!(
+            "  open #{round}: timeline drawn in {:.0} ms, event list in {:.0} ms; {rows} table rows, \
+             {bars} timeline bars in the page",
+            timeline.as_secs_f64() * 1000.0,
+            list.as_secs_f64() * 1000.0
+        );
+    }
+}
