@@ -510,3 +510,47 @@ pub fn history_paint(activities: u64) {
         );
     }
 }
+
+/// W1 beside `sleepers` executions blocked on long timers: closing an
+/// execution must not cost in proportion to everybody else's timers.
+pub fn w1_beside_sleepers(sleepers: usize, n: usize, in_flight: usize) {
+    let host = Host::launch(&["--manual-clock", "--evict-after-ms", "1000"], "warn");
+    host.deploy_examples();
+    let alone = crate::drive(
+        &host,
+        "W1 alone",
+        "hello",
+        json!({"name": "bench"}),
+        json!("HELLO, BENCH!"),
+        n,
+        in_flight,
+    );
+    start_many(
+        &host,
+        "misbehave",
+        |_| json!({"mode": "sleep"}),
+        sleepers,
+        64,
+    );
+    until_metric(
+        &host,
+        "weft_pending_timers",
+        sleepers as f64,
+        Duration::from_secs(600),
+    );
+    let beside = crate::drive(
+        &host,
+        "W1 beside sleepers",
+        "hello",
+        json!({"name": "bench"}),
+        json!("HELLO, BENCH!"),
+        n,
+        in_flight,
+    );
+    println!(
+        "W1 alone {:.0} exec/s; beside {sleepers} sleepers {:.0} exec/s (ratio {:.2})",
+        alone.per_sec(),
+        beside.per_sec(),
+        beside.per_sec() / alone.per_sec()
+    );
+}

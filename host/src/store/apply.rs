@@ -8,7 +8,7 @@ use redb::{ReadableTable, WriteTransaction};
 
 use super::history;
 use super::tables::{
-    ACTIVITIES, EXECUTIONS, HEARTBEATS, HISTORY, MODULES, MODULE_META, TIMERS, TYPE_VERSIONS,
+    ACTIVITIES, EXECUTIONS, HEARTBEATS, HISTORY, MODULES, MODULE_META, TYPE_VERSIONS,
     WORKFLOW_TYPES,
 };
 use super::{Op, OpError, StoreError};
@@ -245,19 +245,7 @@ pub(super) fn history_len(txn: &WriteTransaction, id: &str) -> Result<u64, Store
 
 /// Removes every pending timer row of an execution.
 pub(super) fn drop_timers(txn: &WriteTransaction, id: &str) -> Result<(), StoreError> {
-    let mut timers = txn.open_table(TIMERS)?;
-    let mut mine = Vec::new();
-    for entry in timers.iter()? {
-        let entry = entry?;
-        let (due, exec, handle) = entry.0.value();
-        if exec == id {
-            mine.push((due, handle));
-        }
-    }
-    for (due, handle) in mine {
-        timers.remove((due, id, handle))?;
-    }
-    Ok(())
+    super::timers::drop_all(txn, id)
 }
 
 pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {

@@ -327,14 +327,12 @@ pub(super) fn append(txn: &WriteTransaction, op: &Op) -> Outcome {
         history.insert((key, index), to_json(&event).as_slice())?;
     }
     drop(history);
-    let mut timers = txn.open_table(TIMERS)?;
     for (due, handle) in timers_add {
-        timers.insert((*due, key, *handle), ())?;
+        super::timers::add(txn, key, *due, *handle)?;
     }
     for (due, handle) in timers_remove {
-        timers.remove((*due, key, *handle))?;
+        super::timers::remove(txn, key, *due, *handle)?;
     }
-    drop(timers);
     let cancels = events
         .iter()
         .any(|e| matches!(e, EventKind::CancelRequested { .. }));
@@ -442,9 +440,8 @@ pub(super) fn add_deadlines(
 ) -> Result<(), StoreError> {
     let rows = record.deadline_rows();
     if !rows.is_empty() {
-        let mut timers = txn.open_table(TIMERS)?;
         for (due, handle) in rows {
-            timers.insert((due, key, handle), ())?;
+            super::timers::add(txn, key, due, handle)?;
         }
     }
     Ok(())

@@ -13,6 +13,7 @@ mod reset;
 mod retention;
 mod slot;
 mod tables;
+mod timers;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -324,6 +325,8 @@ impl StartRequest {
 }
 
 const MANUAL_CLOCK: &str = "manual_clock_ms";
+/// Set once `TIMERS_BY_EXECUTION` holds every row of `TIMERS`.
+const TIMERS_INDEXED: &str = "timers_indexed";
 /// Set once `COMPLETED` holds the completions of every open run.
 const COMPLETIONS_INDEXED: &str = "completions_indexed";
 
@@ -401,7 +404,12 @@ impl Store {
             txn.open_table(tables::OUTBOX)?;
             txn.open_table(tables::INBOX)?;
             txn.open_table(tables::SCHEDULES)?;
+            txn.open_table(tables::TIMERS_BY_EXECUTION)?;
             let mut state = txn.open_table(tables::HOST_STATE)?;
+            if state.get(TIMERS_INDEXED)?.is_none() {
+                state.insert(TIMERS_INDEXED, 1)?;
+                timers::index(&txn)?;
+            }
             if state.get(COMPLETIONS_INDEXED)?.is_none() {
                 state.insert(COMPLETIONS_INDEXED, 1)?;
                 drop(state);

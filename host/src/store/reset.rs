@@ -8,7 +8,7 @@ use redb::{ReadableTable, WriteTransaction};
 
 use super::apply::{drop_timers, from_json, history_len, read_record, to_json};
 use super::history::{forget_completions, note_completions, Outcome};
-use super::tables::{EXECUTIONS, HISTORY, OUTBOX, TIMERS};
+use super::tables::{EXECUTIONS, HISTORY, OUTBOX};
 use super::{ExternalRequest, Op, OpError};
 use crate::model::{Event, EventKind, ExecutionRecord, ExecutionStatus, Failure};
 
@@ -99,11 +99,9 @@ pub(super) fn reset(txn: &WriteTransaction, op: &Op) -> Outcome {
     }
     drop(history);
     drop_timers(txn, key)?;
-    let mut timers = txn.open_table(TIMERS)?;
     for (due, handle) in keep_timers {
-        timers.insert((*due, key, *handle), ())?;
+        super::timers::add(txn, key, *due, *handle)?;
     }
-    drop(timers);
     // The deadlines stay as they were.
     super::history::add_deadlines(txn, key, &record)?;
     let mut execs = txn.open_table(EXECUTIONS)?;

@@ -8,7 +8,7 @@ use super::apply::{from_json, read_record};
 use super::history::SeenRequest;
 use super::tables::{
     ATTEMPTS, COMPLETED, EXECUTIONS, HEARTBEATS, HISTORY, INBOX, MODULES, MODULE_META,
-    OWED_POLICIES, START_REQUESTS, TIMERS, TYPE_RETENTION, TYPE_VERSIONS,
+    OWED_POLICIES, START_REQUESTS, TYPE_RETENTION, TYPE_VERSIONS,
 };
 use super::{Op, OpError, StoreError};
 use crate::model::{ExecutionRecord, WorkflowVersion};
@@ -46,7 +46,7 @@ pub(super) fn delete_execution(txn: &WriteTransaction, op: &Op) -> Outcome {
     txn.open_table(INBOX)?
         .retain_in((key, "")..=(key, "\u{10FFFF}"), |_, _| false)?;
     txn.open_table(OWED_POLICIES)?.remove(key)?;
-    txn.open_table(TIMERS)?.retain(|(_, id, _), _| id != key)?;
+    super::timers::drop_all(txn, key)?;
     Ok(Ok(()))
 }
 

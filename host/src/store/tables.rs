@@ -36,6 +36,10 @@ pub const HOST_STATE: TableDefinition<&str, u64> = TableDefinition::new("host_st
 /// Pending timers by (due ms, execution id, handle): ordered by due time so a
 /// restart loads them in firing order.
 pub const TIMERS: TableDefinition<(u64, &str, u64), ()> = TableDefinition::new("timers");
+/// The same rows by (execution id, due ms, handle): an execution's timers
+/// without a scan of everyone's (see `timers.rs`).
+pub const TIMERS_BY_EXECUTION: TableDefinition<(&str, u64, u64), ()> =
+    TableDefinition::new("timers_by_execution");
 /// The handles of the current run that have their completion, by (execution
 /// id, index of the run's `execution_started`, handle): a second completion
 /// of a handle is refused inside the write, whoever sends it. Rows go when

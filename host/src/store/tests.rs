@@ -776,3 +776,42 @@ fn a_database_closed_by_a_disk_error_is_a_disk_error() {
         StoreError::Io(_)
     ));
 }
+
+/// A close drops the closing execution's timer rows and nobody else's, by
+/// its own index (not by reading every execution's rows).
+#[tokio::test]
+async fn a_close_drops_its_own_timer_rows_and_keeps_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    for (name, due) in [("a", 100), ("b", 50), ("c", 75)] {
+        store.write(vec![create(name)]).await.unwrap().unwrap();
+        let mut op = Op::append(
+            &id(name),
+            5,
+            vec![EventKind::TimerStarted {
+                handle: 1,
+                duration_ms: due,
+                fire_at_ms: due,
+            }],
+        );
+        if let Op::Append { timers_add, .. } = &mut op {
+            timers_add.push((due, 1));
+        }
+        store.write(vec![op]).await.unwrap().unwrap();
+    }
+    // "b" closes with its timer pending: only its row goes.
+    let op = closing(&id("b"), vec![], Close::Completed(Payload(b"1".to_vec())));
+    store.write(vec![op]).await.unwrap().unwrap();
+    let left: Vec<(u64, String)> = store
+        .timers()
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.due_ms, t.execution.to_string()))
+        .collect();
+    assert_eq!(left, vec![(75, "c".to_owned()), (100, "a".to_owned())]);
+    // And the index agrees: closing "a" leaves only "c".
+    let op = closing(&id("a"), vec![], Close::Completed(Payload(b"1".to_vec())));
+    store.write(vec![op]).await.unwrap().unwrap();
+    assert_eq!(store.timer_count().unwrap(), 1);
+    drop(dir);
+}

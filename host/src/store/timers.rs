@@ -1,0 +1,71 @@
+//! Timer rows: `TIMERS` in firing order, and `TIMERS_BY_EXECUTION` beside it
+//! so that the rows of one execution are found without reading everyone's
+//! (a close, a reset or a deletion drops an execution's rows: with a
+//! million timers pending, a scan of them all per close made every close
+//! cost in proportion to the others' timers). Every write of a timer row
+//! goes through here, so the two tables hold the same rows.
+
+use redb::{ReadableTable, WriteTransaction};
+
+use super::tables::{TIMERS, TIMERS_BY_EXECUTION};
+use super::StoreError;
+
+pub(super) fn add(
+    txn: &WriteTransaction,
+    id: &str,
+    due: u64,
+    handle: u64,
+) -> Result<(), StoreError> {
+    txn.open_table(TIMERS)?.insert((due, id, handle), ())?;
+    txn.open_table(TIMERS_BY_EXECUTION)?
+        .insert((id, due, handle), ())?;
+    Ok(())
+}
+
+pub(super) fn remove(
+    txn: &WriteTransaction,
+    id: &str,
+    due: u64,
+    handle: u64,
+) -> Result<(), StoreError> {
+    txn.open_table(TIMERS)?.remove((due, id, handle))?;
+    txn.open_table(TIMERS_BY_EXECUTION)?
+        .remove((id, due, handle))?;
+    Ok(())
+}
+
+/// Removes every timer row of an execution.
+pub(super) fn drop_all(txn: &WriteTransaction, id: &str) -> Result<(), StoreError> {
+    let mut index = txn.open_table(TIMERS_BY_EXECUTION)?;
+    let mut mine = Vec::new();
+    for entry in index.range((id, 0, 0)..=(id, u64::MAX, u64::MAX))? {
+        let (_, due, handle) = entry?.0.value();
+        mine.push((due, handle));
+    }
+    if mine.is_empty() {
+        return Ok(());
+    }
+    index.retain_in((id, 0, 0)..=(id, u64::MAX, u64::MAX), |_, _| false)?;
+    drop(index);
+    let mut timers = txn.open_table(TIMERS)?;
+    for (due, handle) in mine {
+        timers.remove((due, id, handle))?;
+    }
+    Ok(())
+}
+
+/// Fills `TIMERS_BY_EXECUTION` from `TIMERS`: a store written before the
+/// index existed has its rows in `TIMERS` only.
+pub(super) fn index(txn: &WriteTransaction) -> Result<(), StoreError> {
+    let mut rows = Vec::new();
+    for entry in txn.open_table(TIMERS)?.iter()? {
+        let entry = entry?;
+        let (due, id, handle) = entry.0.value();
+        rows.push((id.to_owned(), due, handle));
+    }
+    let mut index = txn.open_table(TIMERS_BY_EXECUTION)?;
+    for (id, due, handle) in rows {
+        index.insert((id.as_str(), due, handle), ())?;
+    }
+    Ok(())
+}
