@@ -134,6 +134,7 @@ fn an_operator_finds_an_execution_sees_its_timeline_signals_queries_and_cancels_
     // The other pages answer too.
     for (page, css, needle) in [
         ("#/types", "#types", "subscription"),
+        ("#/types", "#types", "v1 "),
         ("#/types/hello", "#versions", "v1"),
         ("#/modules", "#modules", "workflow"),
         ("#/modules", "main", "Task queues"),

@@ -27,8 +27,9 @@ pub enum ScheduleCommand {
         #[command(flatten)]
         conn: Conn,
     },
-    /// Replace a schedule's spec, action and policies (the same flags as
-    /// `create`); where it stands is kept.
+    /// Change a schedule: the flags given replace those settings (`--cron`
+    /// or `--every` its times; `--file` the whole schedule); the others and
+    /// where it stands are kept.
     Update {
         name: String,
         #[command(flatten)]
@@ -210,6 +211,15 @@ pub struct Definition {
     run_timeout: Option<u64>,
 }
 
+/// A schedule's bound: a date or RFC 3339 time, or a duration from now
+/// (`--end-at 30d` is thirty days ahead, not ago).
+fn ahead_ms(text: &str, now_ms: u64) -> Result<u64> {
+    match duration_ms(text) {
+        Ok(d) if !text.contains('-') => Ok(now_ms.saturating_add(d)),
+        _ => instant_ms(text, now_ms),
+    }
+}
+
 fn interval(text: &str) -> Result<IntervalSpec> {
     let (every, offset) = match text.split_once('/') {
         Some((e, o)) => (e, Some(o)),
@@ -226,6 +236,70 @@ fn interval(text: &str) -> Result<IntervalSpec> {
 }
 
 impl Definition {
+    /// The current schedule with the flags given changed (`--cron` or
+    /// `--every` replace its times; `--file` replaces it whole).
+    fn merge(self, current: Schedule, now_ms: u64) -> Result<Schedule> {
+        if self.file.is_some() {
+            return self.schedule(now_ms);
+        }
+        let mut s = current;
+        if let Some(w) = self.workflow {
+            s.action.workflow_type = w;
+        }
+        if let Some(text) = self.input.text()? {
+            s.action.input = serde_json::from_str(&text).context("--input is not JSON")?;
+        }
+        if self.version.is_some() {
+            s.action.version = self.version;
+        }
+        if self.id_prefix.is_some() {
+            s.action.id_prefix = self.id_prefix;
+        }
+        if self.execution_timeout.is_some() {
+            s.action.execution_timeout_ms = self.execution_timeout;
+        }
+        if self.run_timeout.is_some() {
+            s.action.run_timeout_ms = self.run_timeout;
+        }
+        if !self.cron.is_empty() || !self.every.is_empty() {
+            s.spec.cron = self.cron;
+            s.spec.intervals = self
+                .every
+                .iter()
+                .map(|e| interval(e))
+                .collect::<Result<_>>()?;
+            s.spec.calendars.clear();
+        }
+        if !self.exclude_cron.is_empty() {
+            s.spec.exclude_cron = self.exclude_cron;
+        }
+        if self.time_zone.is_some() {
+            s.spec.time_zone = self.time_zone;
+        }
+        if let Some(j) = self.jitter {
+            s.spec.jitter_ms = j;
+        }
+        if let Some(t) = &self.start_at {
+            s.spec.start_at_ms = Some(ahead_ms(t, now_ms)?);
+        }
+        if let Some(t) = &self.end_at {
+            s.spec.end_at_ms = Some(ahead_ms(t, now_ms)?);
+        }
+        if let Some(o) = self.overlap {
+            s.policies.overlap = o.into();
+        }
+        if let Some(c) = self.catchup_window {
+            s.policies.catchup_window_ms = c;
+        }
+        if self.pause_on_failure {
+            s.policies.pause_on_failure = true;
+        }
+        if self.remaining_actions.is_some() {
+            s.remaining_actions = self.remaining_actions;
+        }
+        Ok(s)
+    }
+
     fn schedule(self, now_ms: u64) -> Result<Schedule> {
         if let Some(path) = &self.file {
             let text = std::fs::read_to_string(path)
@@ -245,7 +319,7 @@ impl Definition {
             None => serde_json::Value::Null,
             Some(text) => serde_json::from_str(&text).context("--input is not JSON")?,
         };
-        let at = |t: &Option<String>| t.as_deref().map(|t| instant_ms(t, now_ms)).transpose();
+        let at = |t: &Option<String>| t.as_deref().map(|t| ahead_ms(t, now_ms)).transpose();
         Ok(Schedule {
             spec: ScheduleSpec {
                 cron: self.cron,
@@ -306,9 +380,19 @@ pub async fn run(client: &Client, command: ScheduleCommand) -> Result<i32> {
         }
         ScheduleCommand::Update { name, def, .. } => {
             let now = client.get::<ClockInfo>("/v1/clock").await?.now_ms;
-            let d: ScheduleDetail = client
-                .put_json(&path(&name, ""), &def.schedule(now)?)
-                .await?;
+            let current: ScheduleDetail = client.get(&path(&name, "")).await?;
+            let merged = def.merge(
+                Schedule {
+                    spec: current.spec,
+                    action: current.action,
+                    policies: current.policies,
+                    paused: current.state.paused,
+                    note: current.state.note,
+                    remaining_actions: None,
+                },
+                now,
+            )?;
+            let d: ScheduleDetail = client.put_json(&path(&name, ""), &merged).await?;
             println!("schedule {} updated", d.name);
             print_next(&d);
         }
@@ -332,9 +416,11 @@ pub async fn run(client: &Client, command: ScheduleCommand) -> Result<i32> {
                     d.name.clone(),
                     d.action.workflow_type.clone(),
                     if d.state.paused { "paused" } else { "active" }.to_owned(),
-                    d.next_times
-                        .first()
-                        .map_or_else(|| "-".to_owned(), |n| when(n.at_ms)),
+                    match d.next_times.first() {
+                        _ if d.state.paused => "(paused)".to_owned(),
+                        Some(n) => when(n.at_ms),
+                        None => "-".to_owned(),
+                    },
                     d.state.running.len().to_string(),
                     d.state.actions_taken.to_string(),
                 ]);
@@ -376,6 +462,14 @@ pub async fn run(client: &Client, command: ScheduleCommand) -> Result<i32> {
             };
             let r: BackfillResponse = client.post_json(&path(&name, "/backfill"), &body).await?;
             println!("schedule {}: {} times queued", r.schedule.name, r.queued);
+            let policy = body.overlap.unwrap_or(r.schedule.policies.overlap);
+            if r.queued > 1 && matches!(policy, OverlapPolicy::Skip | OverlapPolicy::BufferOne) {
+                println!(
+                    "(they come at once: under overlap {}, those that find an earlier one \
+                     running are skipped; --overlap buffer-all runs each in turn)",
+                    policy.as_str()
+                );
+            }
         }
         ScheduleCommand::Delete { name, .. } => {
             client.delete(&path(&name, "")).await?;
@@ -383,6 +477,15 @@ pub async fn run(client: &Client, command: ScheduleCommand) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// A span as people write it: `365d`, `2h 30m`, `90s`.
+fn span(ms: u64) -> String {
+    const DAY: u64 = 86_400_000;
+    if ms >= DAY && ms.is_multiple_of(DAY) {
+        return format!("{}d", ms / DAY);
+    }
+    format!("{:#}", jiff::SignedDuration::from_millis(ms as i64))
 }
 
 fn print_next(d: &ScheduleDetail) {
@@ -436,13 +539,44 @@ fn describe(d: &ScheduleDetail) {
     println!(
         "policies:    overlap {}, catch-up window {:#}, pause on failure: {}",
         d.policies.overlap.as_str(),
-        jiff::SignedDuration::from_millis(d.policies.catchup_window_ms as i64),
+        span(d.policies.catchup_window_ms),
         if d.policies.pause_on_failure {
             "yes"
         } else {
             "no"
         }
     );
+    if !s.exclude_cron.is_empty() || !s.exclude_calendars.is_empty() {
+        println!(
+            "except:      {}{}",
+            s.exclude_cron
+                .iter()
+                .map(|c| format!("cron {c:?}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if s.exclude_calendars.is_empty() {
+                String::new()
+            } else {
+                format!(" and {} calendars", s.exclude_calendars.len())
+            }
+        );
+    }
+    if s.start_at_ms.is_some() || s.end_at_ms.is_some() {
+        println!(
+            "between:     {} and {}",
+            s.start_at_ms.map_or_else(|| "any time".to_owned(), when),
+            s.end_at_ms.map_or_else(|| "any time".to_owned(), when)
+        );
+    }
+    if let Some(p) = &a.id_prefix {
+        println!("ids:         {p}-<time>");
+    }
+    if let Some(t) = a.execution_timeout_ms {
+        println!("timeout:     each execution {}", span(t));
+    }
+    if let Some(t) = a.run_timeout_ms {
+        println!("run timeout: each run {}", span(t));
+    }
     let st = &d.state;
     println!(
         "state:       {}{}",

@@ -15,7 +15,8 @@ pub struct HostArgs {
     /// Address to listen on (port 0 picks a free port; the first stdout line says which).
     #[arg(long, default_value = "127.0.0.1:7700")]
     pub listen: SocketAddr,
-    /// Move time only through `POST /v1/clock/advance` (tests and demos skip time with it).
+    /// Move time only by `weft clock advance` (`POST /v1/clock/advance`): tests
+    /// and demos skip hours in milliseconds; where it stands survives restarts.
     #[arg(long)]
     pub manual_clock: bool,
     /// Drop an instance from memory after it waited this long with nothing to do.

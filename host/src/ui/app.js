@@ -404,7 +404,7 @@ function timeline(events, nowMs) {
     el.append(g);
   });
   const box = h('div', { class: 'timeline', id: 'timeline' }, el);
-  if (list.length === 0) box.append(h('p', { class: 'muted' }, ' No activity, timer or child yet.'));
+  if (list.length === 0) box.append(h('p', { class: 'muted' }, ' No activity, timer or child in this history.'));
   if (list.length > shown.length) box.append(h('p', { class: 'muted' }, `The first ${shown.length} of ${list.length} bars.`));
   return box;
 }
@@ -607,13 +607,28 @@ async function schedulesPage() {
         h('td', {}, String(s.state.running.length)), h('td', {}, String(s.state.actions_taken)))))));
 }
 
+function specText(spec) {
+  const parts = [];
+  for (const c of spec.cron || []) parts.push(`cron "${c}"`);
+  for (const i of spec.intervals || []) parts.push(`every ${span(i.every_ms)}${i.offset_ms ? ` (offset ${span(i.offset_ms)})` : ''}`);
+  if ((spec.calendars || []).length) parts.push(`${spec.calendars.length} calendar(s)`);
+  let text = `${parts.join(', ')} in ${spec.time_zone || 'UTC'}`;
+  if (spec.jitter_ms) text += `, jitter up to ${span(spec.jitter_ms)}`;
+  if ((spec.exclude_cron || []).length) text += `; except ${spec.exclude_cron.map((c) => `cron "${c}"`).join(', ')}`;
+  if (spec.start_at_ms || spec.end_at_ms) text += `; between ${spec.start_at_ms ? when(spec.start_at_ms) : 'any time'} and ${spec.end_at_ms ? when(spec.end_at_ms) : 'any time'}`;
+  return text;
+}
+
 async function schedulePage(name) {
   const s = await api('GET', `/v1/schedules/${enc(name)}`);
   const act = (path, label, body, danger) => h('button', {
     id: `sched-${path}`, class: danger ? 'danger' : '',
     onclick: () => dialog(`${label} ${name}?`, h('p', {}, ''), label, async () => {
-      await api(path === 'delete' ? 'DELETE' : 'POST', path === 'delete' ? `/v1/schedules/${enc(name)}` : `/v1/schedules/${enc(name)}/${path}`, path === 'delete' ? undefined : body);
-      return h('p', { id: 'answer' }, 'Done.');
+      const r = await api(path === 'delete' ? 'DELETE' : 'POST', path === 'delete' ? `/v1/schedules/${enc(name)}` : `/v1/schedules/${enc(name)}/${path}`, path === 'delete' ? undefined : body);
+      if (!r) return h('p', { id: 'answer' }, 'Deleted; what it started runs on.');
+      const rs = r.state;
+      return h('p', { id: 'answer' }, `${rs.paused ? 'Paused' : 'Active'}; ${rs.pending.length} waiting, ${rs.running.length} running`,
+        rs.running.length ? `: ${rs.running.join(', ')}` : '', '.');
     }, danger),
   }, label);
   const st = s.state;
@@ -621,13 +636,14 @@ async function schedulePage(name) {
     h('div', { class: 'bar' }, st.paused ? act('unpause', 'Unpause', {}) : act('pause', 'Pause', {}), act('trigger', 'Trigger now', {}), act('delete', 'Delete', undefined, true)),
     h('dl', { class: 'summary' },
       h('dt', {}, 'Action'), h('dd', {}, `start ${s.action.workflow_type}`, s.action.version ? ` v${s.action.version}` : '', ' with ', h('code', {}, JSON.stringify(s.action.input))),
-      h('dt', {}, 'Spec'), h('dd', { class: 'mono' }, JSON.stringify(s.spec)),
+      h('dt', {}, 'Spec'), h('dd', {}, specText(s.spec)),
       h('dt', {}, 'Policies'), h('dd', {}, `overlap ${s.policies.overlap}, catch-up window ${span(s.policies.catchup_window_ms)}, pause on failure: ${s.policies.pause_on_failure ? 'yes' : 'no'}`),
       h('dt', {}, 'Note'), h('dd', {}, st.note || '—'),
       h('dt', {}, 'Counters'), h('dd', {}, `${st.actions_taken} taken, ${st.skipped_overlap} skipped by the overlap policy, ${st.missed_catchup} missed, ${st.pending.length} waiting`, st.remaining_actions !== null && st.remaining_actions !== undefined ? `, ${st.remaining_actions} remaining` : ''),
       h('dt', {}, 'Running'), h('dd', {}, st.running.length ? st.running.map((id) => [h('a', { href: `#/executions/${enc(id)}`, class: 'mono' }, id), ' ']) : 'none')),
-    h('h2', {}, 'Recent actions'),
-    h('table', {}, h('tbody', {}, st.recent.slice().reverse().map((r) => h('tr', {},
+    h('h2', {}, 'Recent actions (newest first)'),
+    h('table', { id: 'recent-actions' }, h('thead', {}, h('tr', {}, ['Time', 'Kind', 'Execution', 'Outcome'].map((c) => h('th', {}, c)))),
+      h('tbody', {}, st.recent.slice().reverse().map((r) => h('tr', {},
       h('td', {}, when(r.nominal_ms)), h('td', {}, r.kind),
       h('td', { class: 'mono' }, r.execution ? h('a', { href: `#/executions/${enc(r.execution)}` }, r.execution) : '—'), h('td', {}, r.outcome))))),
     h('h2', {}, 'Next times'),
@@ -638,12 +654,21 @@ async function schedulePage(name) {
 
 async function typesPage() {
   const list = await api('GET', '/v1/workflow-types');
+  const versions = await Promise.all(list.workflow_types.map((t) =>
+    api('GET', `/v1/workflow-types/${enc(t.name)}/versions`).catch(() => ({ versions: [] }))));
   show(h('h1', {}, 'Workflow types'),
-    h('table', { id: 'types' }, h('thead', {}, h('tr', {}, ['Type', 'Current version', 'Versions', 'Running', 'Retention'].map((c) => h('th', {}, c)))),
-      h('tbody', {}, list.workflow_types.map((t) => h('tr', {},
-        h('td', {}, h('a', { href: `#/types/${enc(t.name)}` }, t.name)),
-        h('td', { class: 'mono' }, t.current_version ? `v${t.current_version} ` : '', (t.current_module || '').slice(0, 12)),
-        h('td', {}, String(t.versions ?? '')), h('td', {}, String(t.running ?? '')), h('td', {}, span(t.retention_ms)))))));
+    h('table', { id: 'types' }, h('thead', {}, h('tr', {}, ['Type', 'Current version', 'Versions', 'Running', 'Stalled', 'Retention'].map((c) => h('th', {}, c)))),
+      h('tbody', {}, list.workflow_types.map((t, i) => {
+        const vs = versions[i].versions;
+        const current = vs.find((v) => v.current);
+        const sum = (k) => vs.reduce((n, v) => n + v[k], 0);
+        return h('tr', {},
+          h('td', {}, h('a', { href: `#/types/${enc(t.name)}` }, t.name)),
+          h('td', { class: 'mono' }, current ? `v${current.version} ` : '', t.current_module.slice(0, 12)),
+          h('td', {}, String(vs.length)),
+          h('td', {}, h('a', { href: `#/executions?workflow_type=${enc(t.name)}&status=running` }, String(sum('running')))),
+          h('td', {}, String(sum('stalled'))), h('td', {}, span(t.retention_ms)));
+      }))));
 }
 
 async function typePage(name) {

@@ -216,6 +216,10 @@ async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u64>, EngineE
         // The queued actions the overlap policy lets start.
         while let Some(action) = rec.state.pending.first().cloned() {
             let policy = rec.overlap_of(&action);
+            // What it started may have ended since this evaluation began.
+            if !rec.state.running.is_empty() && reconcile(inner, &mut rec) {
+                dirty = true;
+            }
             let decision = if rec.state.running.is_empty() || policy == OverlapPolicy::AllowAll {
                 Decision::Start
             } else {

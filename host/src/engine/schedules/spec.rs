@@ -47,12 +47,57 @@ fn parser() -> CronParser {
 
 fn parse_cron(field: &str, text: &str) -> Result<Cron, SpecError> {
     parser().parse(text).map_err(|e| {
+        let which = cron_field_at_fault(text)
+            .map(|(name, value)| {
+                format!("its {name} field {value:?} is out of range or malformed; ")
+            })
+            .unwrap_or_default();
         SpecError(format!(
-            "{field}: {text:?} is not a cron string ({e}); use 5 fields (minute hour \
+            "{field}: {text:?} is not a cron string ({which}{e}); use 5 fields (minute hour \
              day-of-month month day-of-week), 6 (seconds first) or 7 (and the year last), \
              or @hourly, @daily, @weekly, @monthly, @yearly, @every 15m"
         ))
     })
+}
+
+/// Which field of a 5-7 field cron string does not parse: each is tried
+/// alone, the others left at `*` (seconds at 0).
+fn cron_field_at_fault(text: &str) -> Option<(&'static str, String)> {
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    let names: &[&str] = match fields.len() {
+        5 => &["minute", "hour", "day-of-month", "month", "day-of-week"],
+        6 => &[
+            "second",
+            "minute",
+            "hour",
+            "day-of-month",
+            "month",
+            "day-of-week",
+        ],
+        7 => &[
+            "second",
+            "minute",
+            "hour",
+            "day-of-month",
+            "month",
+            "day-of-week",
+            "year",
+        ],
+        _ => return None,
+    };
+    for (i, value) in fields.iter().enumerate() {
+        let probe: Vec<&str> = (0..fields.len())
+            .map(|j| match j {
+                j if j == i => *value,
+                0 if fields.len() > 5 => "0",
+                _ => "*",
+            })
+            .collect();
+        if parser().parse(&probe.join(" ")).is_err() {
+            return Some((names[i], (*value).to_owned()));
+        }
+    }
+    None
 }
 
 fn duration(field: &str, text: &str) -> Result<u64, SpecError> {
@@ -392,6 +437,11 @@ mod tests {
             ..ScheduleSpec::default()
         })
         .starts_with("spec.cron[0]:"));
+        let e = err(ScheduleSpec {
+            cron: vec!["0 25 * * *".into()],
+            ..ScheduleSpec::default()
+        });
+        assert!(e.contains("its hour field \"25\""), "{e}");
         let e = err(ScheduleSpec {
             calendars: vec![CalendarSpec {
                 hour: Some("25".into()),
