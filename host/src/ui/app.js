@@ -187,7 +187,17 @@ function parseHash() {
   return { parts: path.split('/').filter(Boolean).map(decodeURIComponent), params: new URLSearchParams(query || '') };
 }
 
-async function route() {
+// Routes run one after another: a refresh that began on the page being
+// left must not paint over the page navigated to (each route reads the
+// address when it starts).
+let routing = Promise.resolve();
+
+function route() {
+  routing = routing.then(renderRoute, renderRoute);
+  return routing;
+}
+
+async function renderRoute() {
   stopRefresh();
   const { parts, params } = parseHash();
   for (const a of document.querySelectorAll('header nav a')) {
