@@ -526,3 +526,57 @@ fn the_readmes_schedule_examples_work_as_written() {
         assert!(overlaps.contains(&p), "{p} in {overlaps:?}");
     }
 }
+
+/// Found in review: the policies hold when times come together, when the
+/// schedule is paused with actions queued, and when terminate-other ends
+/// its own executions under pause-on-failure.
+#[test]
+fn queued_actions_follow_the_policy_and_the_pause() {
+    let host = host();
+    let sleeper = json!({"workflow_type": "misbehave", "input": {"mode": "sleep"}});
+    let every = json!({"intervals": [{"every_ms": 10_000}]});
+    create(
+        &host,
+        json!({"name": "one", "spec": every, "action": sleeper,
+               "policies": {"overlap": "buffer-one"}}),
+    );
+    create(
+        &host,
+        json!({"name": "all", "spec": every, "action": sleeper,
+               "policies": {"overlap": "buffer-all"}}),
+    );
+    create(
+        &host,
+        json!({"name": "term", "spec": every, "action": sleeper,
+               "policies": {"overlap": "terminate-other", "pause_on_failure": true}}),
+    );
+    // Three times at once (as after an outage): buffer-one starts one, keeps
+    // one and drops one, as stored (not only in memory).
+    host.advance(30_000);
+    host.eventually("buffer-one took the three", |h| {
+        let st = state_of(h, "one");
+        st["actions_taken"] == 1
+            && st["pending"].as_array().unwrap().len() == 1
+            && st["skipped_overlap"] == 1
+    });
+    host.eventually("buffer-all queued two", |h| {
+        state_of(h, "all")["pending"].as_array().unwrap().len() == 2
+    });
+    // terminate-other replaced its own executions and did not pause itself.
+    host.eventually("terminate-other ran the last", |h| {
+        started(h, "term").len() == 3
+    });
+    let st = state_of(&host, "term");
+    assert_eq!(st["paused"], false, "{st}");
+
+    // Paused with actions queued: none of them starts when the running one
+    // ends.
+    let (code, v) = host.call("POST", "/v1/schedules/all/pause", None);
+    assert_eq!(code, 200, "{v}");
+    host.advance(60_000);
+    host.eventually("the queue dropped while paused", |h| {
+        let st = state_of(h, "all");
+        st["pending"].as_array().unwrap().is_empty() && st["running"].as_array().unwrap().is_empty()
+    });
+    assert_eq!(started(&host, "all").len(), 1);
+}

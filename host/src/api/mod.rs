@@ -133,7 +133,9 @@ pub fn router(engine: Engine, access: Access, guard: Guard) -> Router {
         .route("/v1/task-queues", get(tasks::list))
         .route(
             "/v1/task-queues/{queue}/poll",
-            post(tasks::poll).get(tasks::poll),
+            // POST only: a poll leases a task, so a page that may only send
+            // simple GETs must not be able to.
+            post(tasks::poll),
         )
         .route("/v1/tasks/{token}/heartbeat", post(tasks::heartbeat))
         .route("/v1/tasks/{token}/complete", post(tasks::complete))

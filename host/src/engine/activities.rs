@@ -686,6 +686,14 @@ async fn attempt(
             // The disk failed and the store is being opened again: the
             // attempt has not begun, so it waits instead of failing (a
             // host's full disk must not use up an activity's attempts).
+            // Stopped meanwhile (its run ended, or it was cancelled): it
+            // never began.
+            Err(StoreError::Io(_)) if *stopped.borrow() != Halt::Run => {
+                return Err(Failure::new(
+                    "cancelled",
+                    "stopped before the attempt could begin",
+                ));
+            }
             Err(StoreError::Io(reason)) => {
                 tracing::warn!(execution = %task.execution, activity = %task.name, %reason, "the store cannot be read; the attempt starts once it can");
                 let mut failing = inner.store.write_failure();

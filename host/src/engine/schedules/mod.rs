@@ -71,6 +71,13 @@ impl Scheduler {
         }
     }
 
+    fn unwatch(&self, id: &ExecutionId) {
+        self.watching
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+    }
+
     fn watch(&self, id: ExecutionId, schedule: &str) {
         self.watching
             .lock()
@@ -220,6 +227,14 @@ async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u64>, EngineE
             if !rec.state.running.is_empty() && reconcile(inner, &mut rec) {
                 dirty = true;
             }
+            // Paused: scheduled times wait for nothing (triggers and
+            // backfills still act).
+            if rec.state.paused && action.kind == ActionKind::Scheduled {
+                rec.state.pending.remove(0);
+                rec.record_action(skipped(&action, now, "the schedule is paused"));
+                dirty = true;
+                continue;
+            }
             let decision = if rec.state.running.is_empty() || policy == OverlapPolicy::AllowAll {
                 Decision::Start
             } else {
@@ -228,6 +243,7 @@ async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u64>, EngineE
                     OverlapPolicy::BufferOne => {
                         // One waits; later ones are dropped.
                         for dropped in rec.state.pending.split_off(1) {
+                            dirty = true;
                             rec.state.skipped_overlap += 1;
                             rec.record_action(skipped(
                                 &dropped,
@@ -338,13 +354,16 @@ fn skipped(action: &PendingAction, now: u64, why: &str) -> ActionRecord {
 fn reconcile(inner: &Arc<Inner>, rec: &mut ScheduleRecord) -> bool {
     let mut changed = false;
     for id in std::mem::take(&mut rec.state.running) {
+        // Watched before its status is read: a close in between is told.
+        if let Ok(parsed) = id.parse::<ExecutionId>() {
+            inner.schedules.watch(parsed, &rec.name);
+        }
         let record = id
             .parse::<ExecutionId>()
             .ok()
             .and_then(|parsed| inner.store.execution(&parsed).ok().flatten());
         let status = match &record {
             Some(r) if !r.status.is_closed() => {
-                inner.schedules.watch(r.id.clone(), &rec.name);
                 rec.state.running.push(id);
                 continue;
             }
@@ -352,17 +371,27 @@ fn reconcile(inner: &Arc<Inner>, rec: &mut ScheduleRecord) -> bool {
             // Deleted meanwhile (retention, an operator): it ended.
             None => ExecutionStatus::Terminated,
         };
+        if let Ok(parsed) = id.parse::<ExecutionId>() {
+            inner.schedules.unwatch(&parsed);
+        }
         changed = true;
         for action in rec.state.recent.iter_mut() {
             if action.execution.as_deref() == Some(id.as_str()) {
                 action.outcome = status.to_string();
             }
         }
+        // Its own terminate-other is not a failure of the execution.
+        let by_this_schedule = record.as_ref().is_some_and(|r| {
+            r.failure
+                .as_ref()
+                .is_some_and(|f| f.message.starts_with(&format!("schedule {}:", rec.name)))
+        });
         if rec.schedule.policies.pause_on_failure
             && matches!(
                 status,
                 ExecutionStatus::Failed | ExecutionStatus::Terminated
             )
+            && !by_this_schedule
             && !rec.state.paused
         {
             rec.state.paused = true;
@@ -578,7 +607,9 @@ impl Engine {
                 ..Default::default()
             },
             schedule,
-            revision: 1,
+            // Not 1: a schedule deleted and created again must not match a
+            // revision an evaluation of the old one still holds.
+            revision: now,
             created_at_ms: now,
             updated_at_ms: now,
         };
@@ -672,12 +703,13 @@ impl Engine {
         note: Option<String>,
     ) -> Result<ScheduleView, EngineError> {
         self.change_schedule(name, |rec, now| {
+            if !paused && rec.state.paused {
+                // The times that passed while paused are dropped.
+                rec.state.cursor_ms = rec.state.cursor_ms.max(now);
+            }
             rec.state.paused = paused;
             rec.schedule.paused = paused;
             rec.state.note = note.clone();
-            if !paused {
-                rec.state.cursor_ms = rec.state.cursor_ms.max(now);
-            }
             Ok(())
         })
         .await

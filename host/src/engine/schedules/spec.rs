@@ -13,6 +13,8 @@ use sha2::{Digest, Sha256};
 
 use crate::model::schedule::{CalendarSpec, IntervalSpec, ScheduleSpec};
 
+/// Longest jitter: a day.
+const MAX_JITTER_MS: u64 = 86_400_000;
 /// Shortest interval.
 const MIN_INTERVAL_MS: u64 = 1_000;
 /// Candidates looked at for one next time before giving up (a spec whose
@@ -213,6 +215,12 @@ pub fn compile(spec: &ScheduleSpec) -> Result<CompiledSpec, SpecError> {
     for (i, c) in spec.exclude_calendars.iter().enumerate() {
         exclude.push(calendar_cron(&format!("spec.exclude_calendars[{i}]"), c)?);
     }
+    if spec.jitter_ms > MAX_JITTER_MS {
+        return Err(SpecError(format!(
+            "spec.jitter_ms: {} ms is over the longest jitter, a day",
+            spec.jitter_ms
+        )));
+    }
     if crons.is_empty() && intervals.is_empty() {
         return Err(SpecError(
             "spec: names no time; give at least one of cron, intervals or calendars".into(),
@@ -245,33 +253,80 @@ fn timestamp(ms: i64) -> Option<Timestamp> {
 }
 
 impl CompiledSpec {
-    /// The first instant after `after_ms` a cron string names.
+    /// The instants of a civil (wall-clock) time: none in a gap, one, or two
+    /// in a fold.
+    fn instants(&self, civil: DateTime) -> Vec<u64> {
+        match self.tz.to_ambiguous_timestamp(civil).offset() {
+            AmbiguousOffset::Unambiguous { offset } => offset
+                .to_timestamp(civil)
+                .ok()
+                .map(ms_of)
+                .into_iter()
+                .collect(),
+            // The clock skips this time on this day: it does not happen.
+            AmbiguousOffset::Gap { .. } => Vec::new(),
+            // The clock shows this time twice: it happens twice.
+            AmbiguousOffset::Fold { before, after } => [before, after]
+                .into_iter()
+                .filter_map(|o| o.to_timestamp(civil).ok().map(ms_of))
+                .collect(),
+        }
+    }
+
+    /// The earliest instant after `after_ms` whose wall-clock time a cron
+    /// string names.
     fn cron_next(&self, cron: &Cron, after_ms: u64) -> Option<u64> {
-        let start = timestamp(i64::try_from(after_ms).ok()? - FOLD_MARGIN_MS)?;
-        let mut civil: DateTime = self.tz.to_datetime(start);
+        let after = timestamp(i64::try_from(after_ms).ok()?)?;
+        // Away from a daylight-saving change, wall-clock order is instant
+        // order: the first match after the wall-clock time of `after`.
+        let mut civil: DateTime = self.tz.to_datetime(after);
+        let mut simple = None;
         for _ in 0..1_000 {
             let next = cron.find_next_occurrence(&civil, false).ok()?;
-            let instants: Vec<u64> = match self.tz.to_ambiguous_timestamp(next).offset() {
-                AmbiguousOffset::Unambiguous { offset } => offset
-                    .to_timestamp(next)
-                    .ok()
-                    .map(ms_of)
-                    .into_iter()
-                    .collect(),
-                // The clock skips this time on this day: it does not happen.
-                AmbiguousOffset::Gap { .. } => Vec::new(),
-                // The clock shows this time twice: it happens twice.
-                AmbiguousOffset::Fold { before, after } => [before, after]
-                    .into_iter()
-                    .filter_map(|o| o.to_timestamp(next).ok().map(ms_of))
-                    .collect(),
-            };
-            if let Some(t) = instants.into_iter().find(|t| *t > after_ms) {
-                return Some(t);
+            if let Some(t) = self.instants(next).into_iter().find(|t| *t > after_ms) {
+                simple = Some(t);
+                break;
             }
             civil = next;
         }
-        None
+        // Near a change, a fold repeats an hour: a time before the
+        // wall-clock time of `after` may come again after it, and a repeated
+        // time may come before a later-looking one. Look at every match from
+        // three hours before to three hours past the first found.
+        let horizon = simple
+            .unwrap_or(after_ms)
+            .saturating_add(FOLD_MARGIN_MS as u64);
+        let window_start = timestamp(i64::try_from(after_ms).ok()? - FOLD_MARGIN_MS)?;
+        let near_change = self
+            .tz
+            .following(window_start)
+            .next()
+            .is_some_and(|t| ms_of(t.timestamp()) <= horizon);
+        if !near_change {
+            return simple;
+        }
+        let stop = self
+            .tz
+            .to_datetime(timestamp(i64::try_from(horizon).ok()?)?)
+            .checked_add(jiff::SignedDuration::from_millis(FOLD_MARGIN_MS))
+            .ok()?;
+        let mut civil = self.tz.to_datetime(window_start);
+        let mut best = simple;
+        for _ in 0..100_000 {
+            let Ok(next) = cron.find_next_occurrence(&civil, false) else {
+                break;
+            };
+            if next > stop {
+                break;
+            }
+            for t in self.instants(next) {
+                if t > after_ms && best.is_none_or(|b| t < b) {
+                    best = Some(t);
+                }
+            }
+            civil = next;
+        }
+        best
     }
 
     fn interval_next(every: &IntervalSpec, after_ms: u64) -> Option<u64> {
@@ -355,7 +410,7 @@ impl CompiledSpec {
             .finalize();
         let mut first = [0u8; 8];
         first.copy_from_slice(&digest[..8]);
-        u64::from_be_bytes(first) % (self.jitter_ms + 1)
+        u64::from_be_bytes(first) % self.jitter_ms.saturating_add(1)
     }
 }
 
@@ -412,6 +467,29 @@ mod tests {
     }
 
     #[test]
+    fn every_time_in_a_repeated_hour_comes_in_instant_order() {
+        // Berlin, 2026-10-25: 03:00 summer time -> 02:00 winter time.
+        let s = spec("*/30 * * * *", "Europe/Berlin");
+        assert_eq!(
+            s.times_between(ms("2026-10-25T00:00:00Z"), ms("2026-10-25T02:00:00Z"), 10),
+            vec![
+                ms("2026-10-25T00:30:00Z"), // 02:30 summer time
+                ms("2026-10-25T01:00:00Z"), // 02:00 winter time
+                ms("2026-10-25T01:30:00Z"), // 02:30 winter time
+                ms("2026-10-25T02:00:00Z"), // 03:00
+            ]
+        );
+    }
+
+    #[test]
+    fn a_cron_of_seconds_has_its_next_time() {
+        let s = spec("*/10 * * * * *", "Europe/Berlin");
+        let at = ms("2026-06-01T12:00:03Z");
+        assert_eq!(s.next_after(at), Some(ms("2026-06-01T12:00:10Z")));
+        assert_eq!(s.times_between(at, at + 60_000, 100).len(), 6);
+    }
+
+    #[test]
     fn intervals_count_from_the_epoch_plus_their_offset_and_exclusions_apply() {
         let s = compile(&ScheduleSpec {
             cron: vec!["@every 1h/5m".into()],
@@ -457,6 +535,12 @@ mod tests {
         });
         assert!(e.starts_with("spec.time_zone:"), "{e}");
         assert!(err(ScheduleSpec::default()).contains("names no time"));
+        let e = err(ScheduleSpec {
+            cron: vec!["@daily".into()],
+            jitter_ms: u64::MAX,
+            ..ScheduleSpec::default()
+        });
+        assert!(e.starts_with("spec.jitter_ms:"), "{e}");
     }
 
     #[test]
