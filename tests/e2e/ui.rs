@@ -246,7 +246,14 @@ fn other_origins_foreign_host_names_and_read_tokens_cannot_act() {
         .unwrap();
     assert_eq!(got.status().as_u16(), 200);
     let (code, v) = post(&cancel, &[], "reader");
-    assert_eq!(code, 401, "{v}");
+    assert_eq!(code, 403, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("read token"),
+        "{v}"
+    );
     // The same origin may act.
     let own = host.url.trim_end_matches('/').to_owned();
     let (code, v) = post(&cancel, &[("origin", own.as_str())], "main-secret");

@@ -66,6 +66,22 @@ fn constant_eq(a: &str, b: &str) -> bool {
             == 0
 }
 
+/// Which of the host's tokens `given` is, if any.
+fn kind_of(access: &Access, given: &str) -> Option<&'static str> {
+    let is = |t: &Option<String>| t.as_deref().is_some_and(|t| constant_eq(t, given));
+    if is(&access.token) {
+        Some("the main token")
+    } else if is(&access.deploy_token) {
+        Some("a deploy token: it opens module uploads and version changes only")
+    } else if is(&access.control_token) {
+        Some("a control token: it opens everything but module uploads and version changes")
+    } else if is(&access.read_token) {
+        Some("a read token: it opens reads and queries only")
+    } else {
+        None
+    }
+}
+
 pub async fn check(State(access): State<Access>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
     let open_path = path == "/healthz" || path == "/" || path.starts_with("/ui/");
@@ -80,13 +96,24 @@ pub async fn check(State(access): State<Access>, req: Request, next: Next) -> Re
     if access.allows(req.method(), req.uri().path(), given) {
         return next.run(req).await;
     }
+    // A token the host knows that does not open this route is forbidden,
+    // not unknown: say which kind it is.
+    if let Some(kind) = given.and_then(|g| kind_of(&access, g)) {
+        return axum::response::IntoResponse::into_response(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "this token does not open {} {}: it is {kind}",
+                req.method(),
+                req.uri().path()
+            ),
+        ));
+    }
     let message = if given.is_none() {
         "this host requires an API token: send `Authorization: Bearer TOKEN` (the CLI takes \
          --token or WEFT_TOKEN)"
     } else {
-        "the API token is wrong, or does not open this route (a deploy token opens module uploads \
-         and version changes only; a control token everything else; a read token reads and \
-         queries)"
+        "the API token is wrong: it is none of this host's tokens"
     };
     axum::response::IntoResponse::into_response(ApiError::new(
         StatusCode::UNAUTHORIZED,
