@@ -26,7 +26,7 @@ const HOUR: u64 = 3_600_000;
 /// time and the system time, so a fixture's clock must stand in the future
 /// for a host opening it years later to go on from where it stopped, with
 /// every timer still pending.
-const FIXTURE_EPOCH_MS: u64 = 4_102_444_800_000;
+pub(crate) const FIXTURE_EPOCH_MS: u64 = 4_102_444_800_000;
 
 /// The generating host: a short CPU deadline so the looping guest stalls
 /// quickly, and low history limits so `iterate` continues as new (and runs
@@ -62,7 +62,14 @@ fn golden_fixtures_open_finish_and_replay() {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
         .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
         .map(|e| e.expect("fixture entry").path())
-        .filter(|p| p.join("manifest.json").is_file())
+        // `vN`: executions in every state (`schedules-vN` are checked in
+        // golden_schedules.rs).
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('v'))
+                && p.join("manifest.json").is_file()
+        })
         .collect();
     dirs.sort();
     assert!(!dirs.is_empty(), "no fixture under {}", root.display());
@@ -411,7 +418,7 @@ fn read_json(path: &Path) -> Value {
 /// belong to one build of the host and are rebuilt on demand). A fixture
 /// keeps its store gzipped (`weft.redb.gz`: a store file is not something git
 /// should track as is); it is unpacked here under its own name.
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("create the target directory");
     for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())) {
         let entry = entry.expect("directory entry");
@@ -1083,7 +1090,7 @@ fn export_histories(host: &Host, dir: &Path, e: &mut Value) {
 
 /// SIGTERM, then waits for the process to exit: the host stops the way an
 /// operator stops it.
-fn stop_gracefully(host: &Host) {
+pub(crate) fn stop_gracefully(host: &Host) {
     let pid = host.pid().expect("the host runs").to_string();
     let ok = Command::new("kill")
         .args(["-TERM", &pid])
@@ -1202,7 +1209,7 @@ fn weft_version() -> String {
         .unwrap_or_default()
 }
 
-fn write_json(path: &Path, value: &Value) {
+pub(crate) fn write_json(path: &Path, value: &Value) {
     let text = serde_json::to_string_pretty(value).expect("JSON") + "\n";
     std::fs::write(path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
 }

@@ -13,6 +13,7 @@ mod crashloop;
 mod determinism;
 mod durability;
 mod golden;
+mod golden_schedules;
 mod js;
 mod projects;
 mod python;
