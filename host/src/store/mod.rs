@@ -530,11 +530,7 @@ impl Store {
 
     /// The closed executions whose retention ran out by `now_ms` (each
     /// type's own, or `default_ms`).
-    pub fn expired(
-        &self,
-        now_ms: u64,
-        default_ms: u64,
-    ) -> Result<Vec<ExecutionRecord>, StoreError> {
+    pub fn expired(&self, now_ms: u64, default_ms: u64) -> Result<Vec<ExecutionHead>, StoreError> {
         self.reading(|txn| retention::expired(txn, now_ms, default_ms))
     }
 

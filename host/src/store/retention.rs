@@ -11,7 +11,7 @@ use super::tables::{
     OWED_POLICIES, START_REQUESTS, TYPE_RETENTION, TYPE_VERSIONS,
 };
 use super::{Op, OpError, StoreError};
-use crate::model::{ExecutionRecord, WorkflowVersion};
+use crate::model::WorkflowVersion;
 
 type Outcome = Result<Result<(), OpError>, StoreError>;
 
@@ -106,11 +106,12 @@ pub(super) fn expired(
     txn: &redb::ReadTransaction,
     now_ms: u64,
     default_ms: u64,
-) -> Result<Vec<ExecutionRecord>, StoreError> {
+) -> Result<Vec<super::ExecutionHead>, StoreError> {
     let per_type = txn.open_table(TYPE_RETENTION)?;
     let mut out = Vec::new();
     for entry in txn.open_table(EXECUTIONS)?.iter()? {
-        let record: ExecutionRecord = from_json("execution", entry?.1.value())?;
+        // The head only: inputs and outputs may be megabytes each.
+        let record: super::ExecutionHead = from_json("execution", entry?.1.value())?;
         let Some(closed) = record.closed_at_ms.filter(|_| record.status.is_closed()) else {
             continue;
         };

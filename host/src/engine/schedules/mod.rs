@@ -728,8 +728,16 @@ impl Engine {
                     "schedule {name} has {BUFFER_CAP} actions waiting already"
                 )));
             }
+            // Two triggers in one millisecond (a manual clock that did not
+            // move) are two actions: each gets its own time, so its own id.
+            let mut nominal_ms = now;
+            while rec.state.pending.iter().any(|p| p.nominal_ms == nominal_ms)
+                || rec.state.recent.iter().any(|r| r.nominal_ms == nominal_ms)
+            {
+                nominal_ms += 1;
+            }
             rec.state.pending.push(PendingAction {
-                nominal_ms: now,
+                nominal_ms,
                 kind: ActionKind::Trigger,
                 overlap,
             });
