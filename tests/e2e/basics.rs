@@ -73,10 +73,11 @@ fn hello_runs_from_the_cli_and_the_api() {
         host.metric("weft_activity_attempts_total{activity=\"greet\"}"),
         2.0
     );
-    assert_eq!(
-        host.metric("weft_executions_closed_total{workflow_type=\"hello\",status=\"completed\"}"),
-        2.0
-    );
+    // Counted just after the close is durable: wait for it.
+    host.eventually("both closes counted", |h| {
+        h.metric("weft_executions_closed_total{workflow_type=\"hello\",status=\"completed\"}")
+            == 2.0
+    });
     assert_eq!(host.metric("weft_up"), 1.0);
 }
 
@@ -511,10 +512,9 @@ fn metrics_say_what_runs_now_by_type_and_name() {
     );
     let stalled = host.start_execution("misbehave", json!({"mode": "trap"}));
     assert_eq!(host.wait_result(&stalled)["status"], "stalled");
-    assert_eq!(
-        host.metric("weft_executions_stalled_total{workflow_type=\"misbehave\"}"),
-        1.0
-    );
+    host.eventually("the stall counted", |h| {
+        h.metric("weft_executions_stalled_total{workflow_type=\"misbehave\"}") == 1.0
+    });
     assert_eq!(host.metric("weft_executions{status=\"stalled\"}"), 1.0);
     let (_, text) = host.call("GET", "/metrics", None);
     let text = text.as_str().unwrap_or_default().to_string();
