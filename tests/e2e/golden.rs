@@ -58,21 +58,13 @@ const IN_FLIGHT_CHARGE_MS: u64 = 8_000;
 
 #[test]
 fn golden_fixtures_open_finish_and_replay() {
-    let root = repo().join("tests/golden");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
-        .map(|e| e.expect("fixture entry").path())
-        // `vN`: executions in every state (`schedules-vN` are checked in
-        // golden_schedules.rs).
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with('v'))
-                && p.join("manifest.json").is_file()
-        })
+    // `vN`: executions in every state (`schedules-vN` are checked in
+    // golden_schedules.rs).
+    let dirs: Vec<PathBuf> = fixture_dirs("v")
+        .into_iter()
+        .filter(|p| p.join("manifest.json").is_file())
         .collect();
-    dirs.sort();
-    assert!(!dirs.is_empty(), "no fixture under {}", root.display());
+    assert!(!dirs.is_empty(), "no vN fixture under tests/golden");
     for dir in dirs {
         let started = Instant::now();
         check_fixture(&dir);
@@ -82,6 +74,24 @@ fn golden_fixtures_open_finish_and_replay() {
             started.elapsed().as_secs_f64()
         );
     }
+}
+
+/// The fixture directories under tests/golden whose names start with
+/// `prefix`, in name order.
+pub(crate) fn fixture_dirs(prefix: &str) -> Vec<PathBuf> {
+    let root = repo().join("tests/golden");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+        .map(|e| e.expect("fixture entry").path())
+        .filter(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(prefix))
+        })
+        .collect();
+    dirs.sort();
+    dirs
 }
 
 fn check_fixture(dir: &Path) {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use weft_e2e::serde_json::{json, Value};
 use weft_e2e::{guest, repo, Host};
 
-use crate::golden::{copy_dir, stop_gracefully, write_json, FIXTURE_EPOCH_MS};
+use crate::golden::{copy_dir, fixture_dirs, stop_gracefully, write_json, FIXTURE_EPOCH_MS};
 
 const HOUR: u64 = 3_600_000;
 const FIXTURE: &str = "schedules-v1";
@@ -37,17 +37,7 @@ fn schedule(host: &Host, name: &str) -> Value {
 
 #[test]
 fn the_schedules_fixtures_open_and_their_schedules_go_on() {
-    let root = repo().join("tests/golden");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
-        .map(|e| e.expect("fixture entry").path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("schedules-v"))
-        })
-        .collect();
-    dirs.sort();
+    let dirs = fixture_dirs("schedules-v");
     assert!(dirs.iter().any(|d| d.ends_with(FIXTURE)), "{dirs:?}");
     for dir in dirs {
         check(&dir);

@@ -17,24 +17,15 @@ pub fn when(ms: u64) -> String {
 /// A duration in milliseconds: a number of milliseconds, or a duration
 /// such as `500ms`, `90s`, `1m`, `2h`, `30d`, `1h30m` (days are 24 hours).
 pub fn duration_ms(text: &str) -> Result<u64> {
+    use crate::model::duration::DurationError;
     let text = text.trim();
-    if let Ok(ms) = text.parse::<u64>() {
-        return Ok(ms);
-    }
-    let bad = || {
-        anyhow!(
+    crate::model::duration::duration_ms(text).map_err(|e| match e {
+        DurationError::NotADuration => anyhow!(
             "{text:?} is not a duration: give milliseconds (`90000`) or a duration such as \
              `500ms`, `90s`, `1m`, `2h`, `30d`, `1h30m`"
-        )
-    };
-    let span: jiff::Span = text.parse().map_err(|_| bad())?;
-    let total = span
-        .total(jiff::SpanTotal::from(jiff::Unit::Millisecond).days_are_24_hours())
-        .map_err(|_| bad())?;
-    if total < 0.0 || !total.is_finite() {
-        return Err(anyhow!("{text:?}: a duration cannot be negative"));
-    }
-    Ok(total.round() as u64)
+        ),
+        DurationError::Negative => anyhow!("{text:?}: a duration cannot be negative"),
+    })
 }
 
 /// A point in time in milliseconds since the Unix epoch: a date in the

@@ -165,6 +165,20 @@ impl Engine {
         Ok(receipt)
     }
 
+    /// Refuses a query name the execution's module does not declare.
+    fn check_query(&self, record: &ExecutionRecord, name: &str) -> Result<(), EngineError> {
+        let meta = self.meta_of(record)?;
+        if meta.queries.iter().any(|q| q == name) {
+            return Ok(());
+        }
+        Err(EngineError::UnknownName(Self::unknown(
+            record,
+            "query",
+            name,
+            &meta.queries,
+        )))
+    }
+
     /// Asks the workflow a read-only question, answered from its current
     /// state: by its instance in memory (loaded by replay if it was
     /// evicted), or, for a closed execution, by replaying it to its end.
@@ -176,15 +190,7 @@ impl Engine {
     ) -> Result<Result<Payload, Failure>, EngineError> {
         self.inner.check_payload("the query's input", &input)?;
         let record = self.execution(id)?;
-        let meta = self.meta_of(&record)?;
-        if !meta.queries.iter().any(|q| q == name) {
-            return Err(EngineError::UnknownName(Self::unknown(
-                &record,
-                "query",
-                name,
-                &meta.queries,
-            )));
-        }
+        self.check_query(&record, name)?;
         if record.status == ExecutionStatus::Running {
             match self
                 .request(&record, RequestKind::Query, name, input.clone())
@@ -245,15 +251,7 @@ impl Engine {
     ) -> Result<Result<Payload, Failure>, EngineError> {
         self.inner.check_payload("the query's input", &input)?;
         let record = self.execution(id)?;
-        let meta = self.meta_of(&record)?;
-        if !meta.queries.iter().any(|q| q == name) {
-            return Err(EngineError::UnknownName(Self::unknown(
-                &record,
-                "query",
-                name,
-                &meta.queries,
-            )));
-        }
+        self.check_query(&record, name)?;
         let events = self.inner.run_history(&record)?;
         let (first, last) = match (events.first(), events.last()) {
             (Some(f), Some(l)) => (f.index, l.index),

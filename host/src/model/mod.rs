@@ -1,6 +1,7 @@
 //! Domain types shared by every module: ids, payloads, events, executions.
 //! Plain data with serde; no I/O, no wasmtime, no redb.
 
+pub mod duration;
 mod event;
 mod execution;
 mod ids;

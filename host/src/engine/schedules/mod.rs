@@ -409,6 +409,16 @@ enum Started {
     Changed,
 }
 
+/// The schedule with its first queued action taken off, at the next
+/// revision.
+fn popped(rec: &ScheduleRecord, now: u64) -> ScheduleRecord {
+    let mut next = rec.clone();
+    next.state.pending.remove(0);
+    next.revision = rec.revision + 1;
+    next.updated_at_ms = now;
+    next
+}
+
 /// Takes the first queued action: the execution's creation and the
 /// schedule's new state in one transaction.
 async fn start(
@@ -421,10 +431,7 @@ async fn start(
     let wanted = &rec.schedule.action;
     let prefix = wanted.id_prefix.clone().unwrap_or_else(|| rec.name.clone());
     let id_text = format!("{prefix}-{}", spec::nominal_text(action.nominal_ms));
-    let mut next = rec.clone();
-    next.state.pending.remove(0);
-    next.revision = read + 1;
-    next.updated_at_ms = now;
+    let mut next = popped(rec, now);
     let made = (|| -> Result<_, EngineError> {
         let module = match wanted.version {
             None => None,
@@ -497,10 +504,7 @@ async fn start(
         Err(OpError::ExecutionExists(_)) => {
             // The id is taken (an earlier run of this time, or someone
             // else's): the time is not started again.
-            let mut next = rec.clone();
-            next.state.pending.remove(0);
-            next.revision = read + 1;
-            next.updated_at_ms = now;
+            let mut next = popped(rec, now);
             next.record_action(skipped(action, now, &format!("execution {id_text} exists")));
             match inner
                 .store

@@ -103,22 +103,14 @@ fn cron_field_at_fault(text: &str) -> Option<(&'static str, String)> {
 }
 
 fn duration(field: &str, text: &str) -> Result<u64, SpecError> {
+    use crate::model::duration::{duration_ms, DurationError};
     let text = text.trim();
-    if let Ok(ms) = text.parse::<u64>() {
-        return Ok(ms);
-    }
-    let span: jiff::Span = text.parse().map_err(|_| {
-        SpecError(format!(
+    duration_ms(text).map_err(|e| match e {
+        DurationError::NotADuration => SpecError(format!(
             "{field}: {text:?} is not a duration (use `90s`, `15m`, `2h`, `1d`, or milliseconds)"
-        ))
-    })?;
-    let total = span
-        .total(jiff::SpanTotal::from(jiff::Unit::Millisecond).days_are_24_hours())
-        .map_err(|e| SpecError(format!("{field}: {text:?}: {e}")))?;
-    if total < 0.0 || !total.is_finite() {
-        return Err(SpecError(format!("{field}: {text:?} is negative")));
-    }
-    Ok(total.round() as u64)
+        )),
+        DurationError::Negative => SpecError(format!("{field}: {text:?} is negative")),
+    })
 }
 
 /// `@every 15m` or `@every 1h/5m` (every hour, 5 minutes past).
