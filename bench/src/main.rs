@@ -101,11 +101,17 @@ fn flag(args: &[String], name: &str, default: usize) -> usize {
 /// commits grouped). Returns (sequential/s, concurrent/s, writes per fsync).
 fn store_baseline(n: usize, writers: usize) -> (f64, f64) {
     use weft::model::ModuleHash;
-    use weft::store::{Op, Store};
+    use weft::store::{Location, Op, Store};
     let dir = tempfile::tempdir().expect("temp dir");
+    // On the suite's PostgreSQL when `WEFT_TEST_POSTGRES` names one, as
+    // every host of the benchmarks is.
+    let location = match weft_e2e::postgres_base() {
+        Some(base) => Location::Postgres(format!("{base}/{}", weft_e2e::fresh_database_name())),
+        None => Location::Dir(dir.path().to_owned()),
+    };
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
-        let store = Store::open(dir.path()).expect("store");
+        let store = Store::open_at(&location).expect("store");
         let module = ModuleHash::of(b"bench");
         let op = move |i: usize| Op::SetActivity {
             name: format!("a{i}"),
@@ -186,9 +192,14 @@ fn main() {
     }
     if run("store") {
         let (sequential, concurrent) = store_baseline(2000, 100);
+        let on = if weft_e2e::postgres_base().is_some() {
+            "PostgreSQL"
+        } else {
+            "redb"
+        };
         println!(
-            "store alone: {sequential:.0} durable commits/s one at a time, {concurrent:.0}/s with \
-             100 writers grouped (the bound on every workload)"
+            "store alone ({on}): {sequential:.0} durable commits/s one at a time, \
+             {concurrent:.0}/s with 100 writers grouped (the bound on every workload)"
         );
     }
     if run("w3") {

@@ -15,6 +15,7 @@ mod durability;
 mod golden;
 mod golden_schedules;
 mod js;
+mod postgres;
 mod projects;
 mod python;
 mod reliability;

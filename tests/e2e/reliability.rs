@@ -94,6 +94,8 @@ fn a_second_host_on_the_same_data_directory_is_refused() {
     let out = Command::new(weft_bin())
         .args(["server", "--listen", "127.0.0.1:0", "--data"])
         .arg(host.data_dir())
+        // On PostgreSQL: the same database.
+        .args(host.store().iter().flat_map(|s| ["--store", s]))
         .output()
         .unwrap();
     assert!(!out.status.success(), "a second host started");

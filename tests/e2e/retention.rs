@@ -134,14 +134,17 @@ fn unreferenced_modules_are_pruned_and_the_store_compacts() {
         .cli_ok(&["modules", "prune"])
         .contains("nothing to prune"));
 
-    // Offline compaction of the file, then the host opens it as before.
+    // Offline compaction of the file (redb's; PostgreSQL's VACUUM is the
+    // database's own), then the host opens it as before.
     host.kill();
-    let out = std::process::Command::new(weft_e2e::weft_bin())
-        .args(["store", "compact", "--data"])
-        .arg(host.data_dir())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    if host.store().is_none() {
+        let out = std::process::Command::new(weft_e2e::weft_bin())
+            .args(["store", "compact", "--data"])
+            .arg(host.data_dir())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
     host.spawn();
     assert_eq!(
         host.get("/v1/modules")["modules"].as_array().unwrap().len(),

@@ -72,6 +72,40 @@ pub fn guest(name: &str) -> PathBuf {
     p
 }
 
+/// The PostgreSQL cluster the suite runs its hosts on, if it does
+/// (`cargo xtask test` starts one and runs the suite a second time with it).
+pub fn postgres_base() -> Option<String> {
+    std::env::var("WEFT_TEST_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// `psql` of the suite's PostgreSQL (`WEFT_TEST_PSQL`, else on PATH).
+pub fn psql(url: &str, sql: &str) -> String {
+    let bin = std::env::var("WEFT_TEST_PSQL").unwrap_or_else(|_| "psql".into());
+    let out = Command::new(bin)
+        .args([url, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
+        .output()
+        .expect("run psql");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A database name no other host of this suite run uses.
+pub fn fresh_database_name() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("t_{}_{n}_{nanos}", std::process::id())
+}
+
 /// A host process and its data directory, which outlives restarts.
 pub struct Host {
     child: Option<Child>,
@@ -81,6 +115,9 @@ pub struct Host {
     env: Vec<(String, String)>,
     log_filter: String,
     log_path: PathBuf,
+    /// The PostgreSQL database this host keeps its store in, when the suite
+    /// runs on PostgreSQL (`WEFT_TEST_POSTGRES`); kept across restarts.
+    store: Option<String>,
     pub url: String,
     http: reqwest::blocking::Client,
     /// The API token the host requires, if started with `--token`.
@@ -111,6 +148,15 @@ impl Host {
         host
     }
 
+    /// A host on the store given: a PostgreSQL address, or `None` for the
+    /// redb file in its data directory (whatever store the suite runs on).
+    pub fn on_store(args: &[&str], store: Option<String>) -> Host {
+        let mut host = Host::unstarted(args, "info,weft=debug", |_| {});
+        host.store = store;
+        host.spawn();
+        host
+    }
+
     /// A host that stops at the named pause points (see `weft::pause`): it
     /// logs `paused at NAME` there and waits until [`Host::release`] names
     /// the point, or the test kills it.
@@ -135,8 +181,12 @@ impl Host {
         std::fs::create_dir_all(&store).expect("data dir");
         prepare(&store);
         let log_path = data.path().join("host.log");
+        let store = postgres_base()
+            .filter(|_| !args.contains(&"--store"))
+            .map(|base| format!("{base}/{}", fresh_database_name()));
         Host {
             child: None,
+            store,
             args: args.iter().map(|s| s.to_string()).collect(),
             env: Vec::new(),
             log_filter: log_filter.to_string(),
@@ -170,6 +220,11 @@ impl Host {
         self.env.clear();
     }
 
+    /// The PostgreSQL address of this host's store, when it has one.
+    pub fn store(&self) -> Option<&str> {
+        self.store.as_deref()
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.data.path().join("store")
     }
@@ -186,6 +241,7 @@ impl Host {
             .arg("--data")
             .arg(self.data_dir())
             .args(["--listen", "127.0.0.1:0"])
+            .args(self.store.iter().flat_map(|s| ["--store", s.as_str()]))
             .args(&self.args)
             .env("WEFT_LOG", &self.log_filter)
             .envs(self.env.iter().map(|(k, v)| (k, v)))

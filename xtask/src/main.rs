@@ -11,6 +11,8 @@
 //!
 //! Only the standard library: this must build before anything else works.
 
+mod postgres;
+
 use std::env;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -549,6 +551,20 @@ fn ensure_browser() -> Result {
     ]))
 }
 
+/// End-to-end tests the PostgreSQL run leaves out (name filters), and why:
+/// each is about the embedded file itself, or starts its own hosts on
+/// redb data directories it brings.
+const POSTGRES_SKIPS: &[(&str, &str)] = &[
+    (
+        "storage::",
+        "the disk under the redb file: a full disk, compaction",
+    ),
+    (
+        "golden",
+        "data directories written by older builds (redb files)",
+    ),
+];
+
 fn test(args: &[String]) -> Result {
     let started = Instant::now();
     // Minimal toolchains (CI images) may lack them; a no-op when present.
@@ -603,6 +619,23 @@ fn test(args: &[String]) -> Result {
         // `weft build` finds componentize-py and componentize-js here.
         .env("PATH", path_with(&tools));
     run(&mut e2e)?;
+    step("end-to-end tests again, every host on PostgreSQL");
+    let cluster = postgres::Cluster::start(&target_dir())?;
+    let mut e2e = cargo();
+    e2e.args(["test", "-p", "weft-e2e", "--"])
+        .args(args)
+        .args(
+            POSTGRES_SKIPS
+                .iter()
+                .flat_map(|(name, _why)| ["--skip", name]),
+        )
+        .env("WEFT_BIN", &weft)
+        .env("WEFT_GUESTS", &guests)
+        .env("WEFT_TEST_POSTGRES", cluster.url())
+        .env("WEFT_TEST_PSQL", cluster.psql())
+        .env("PATH", path_with(&tools));
+    run(&mut e2e)?;
+    drop(cluster);
     step("the demo, as the README runs it");
     let data = target_dir().join("demo-test-data");
     let _ = std::fs::remove_dir_all(&data);

@@ -448,6 +448,17 @@ enum StoreAction {
         #[arg(long, default_value = "./weft-data")]
         data: PathBuf,
     },
+    /// Copy a whole store, running executions included, into an empty one:
+    /// from a data directory to PostgreSQL, or back. Stop every host on
+    /// both first. The copy lands whole or not at all.
+    Migrate {
+        /// The store to copy: a data directory or postgres://user@host/db.
+        #[arg(long)]
+        from: String,
+        /// The empty store to copy into: a data directory or a PostgreSQL address.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 /// A JSON input, given inline or read from a file.
@@ -755,6 +766,25 @@ async fn local(command: Command) -> Result<i32> {
             server::run(dir.path().to_path_buf(), &host)
                 .await
                 .map(|_| 0)
+        }
+        Command::Store {
+            action: StoreAction::Migrate { from, to },
+        } => {
+            let from = crate::store::Location::parse_any(&from);
+            let to = crate::store::Location::parse_any(&to);
+            let copied = crate::store::migrate(&from, &to)?;
+            let mut table = deploy::table(&["TABLE", "ROWS"]);
+            for (name, rows) in &copied.tables {
+                table.add_row([name.to_string(), rows.to_string()]);
+            }
+            println!("{table}");
+            println!(
+                "copied {} executions ({} events) and {} modules: start the host on the new store",
+                copied.rows("executions"),
+                copied.rows("history"),
+                copied.rows("modules")
+            );
+            Ok(0)
         }
         Command::Store {
             action: StoreAction::Compact { data },

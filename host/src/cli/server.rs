@@ -15,6 +15,16 @@ pub struct HostArgs {
     /// Address to listen on (port 0 picks a free port; the first stdout line says which).
     #[arg(long, default_value = "127.0.0.1:7700")]
     pub listen: SocketAddr,
+    /// Keep the store in PostgreSQL (postgres://user[:password]@host[:port]/database)
+    /// instead of the redb file in --data (which still holds the compile
+    /// cache). The host creates the database if it may, and its schema.
+    #[arg(
+        long,
+        env = "WEFT_STORE",
+        hide_env_values = true,
+        value_name = "ADDRESS"
+    )]
+    pub store: Option<String>,
     /// Move time only by `weft clock advance` (`POST /v1/clock/advance`): tests
     /// and demos skip hours in milliseconds; where it stands survives restarts.
     #[arg(long)]
@@ -107,6 +117,7 @@ impl HostArgs {
             }
         }
         let mut c = EngineConfig::new(data);
+        c.store = self.store.clone().filter(|s| !s.is_empty());
         c.manual_clock = self.manual_clock;
         c.max_instances = self.max_instances;
         c.instance_pool = self.instance_pool;

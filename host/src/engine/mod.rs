@@ -60,6 +60,9 @@ use crate::wasm::{Runtime, SandboxConfig};
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     pub data_dir: PathBuf,
+    /// A PostgreSQL address to keep the store in (default: the redb file
+    /// in `data_dir`).
+    pub store: Option<String>,
     /// Compiled components, by content hash (default: DATA/compiled).
     pub compile_cache: PathBuf,
     /// Time is moved by `advance` instead of passing (tests, demos).
@@ -116,6 +119,7 @@ impl EngineConfig {
         Self {
             compile_cache: data_dir.join("compiled"),
             data_dir,
+            store: None,
             manual_clock: false,
             evict_after: Duration::from_secs(10),
             cpu_deadline: Duration::from_secs(5),
@@ -249,7 +253,11 @@ impl Engine {
     /// are loaded, unfinished activities dispatched again, and every running
     /// execution replayed.
     pub async fn open(config: EngineConfig) -> Result<Self, EngineError> {
-        let store = Store::open(&config.data_dir)?;
+        let location = match &config.store {
+            Some(address) => crate::store::Location::parse_store(address)?,
+            None => crate::store::Location::Dir(config.data_dir.clone()),
+        };
+        let store = Store::open_at(&location)?;
         let runtime = Runtime::new(SandboxConfig {
             cache_dir: config.compile_cache.clone(),
             cpu_deadline: config.cpu_deadline,

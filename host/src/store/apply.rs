@@ -4,7 +4,7 @@
 //! `committer.rs`). The ops that change an execution's history live in
 //! `history.rs` and `reset.rs`.
 
-use redb::{ReadableTable, WriteTransaction};
+use super::kv::Txn;
 
 use super::history;
 use super::tables::{
@@ -14,7 +14,7 @@ use super::tables::{
 use super::{Op, OpError, StoreError};
 use crate::model::{ExecutionRecord, WorkflowVersion};
 
-pub(super) fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpError>, StoreError> {
+pub(super) fn apply(txn: &Txn, op: &Op) -> Result<Result<(), OpError>, StoreError> {
     match op {
         Op::PutModule { meta, bytes } => {
             let key = meta.hash.to_string();
@@ -32,7 +32,7 @@ pub(super) fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpErro
             let mut known = false;
             let mut last = 0;
             for entry in versions.range((name.as_str(), 0)..=(name.as_str(), u32::MAX))? {
-                let v: WorkflowVersion = from_json("workflow version", entry?.1.value())?;
+                let v: WorkflowVersion = from_json("workflow version", &entry.1)?;
                 known |= v.module == *module;
                 last = last.max(v.version);
             }
@@ -68,7 +68,7 @@ pub(super) fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpErro
             }
             let mut table = txn.open_table(HEARTBEATS)?;
             let key = (id.as_str(), *epoch, *handle);
-            let newer = match table.get(key)?.map(|g| g.value().to_vec()) {
+            let newer = match table.get(key)? {
                 Some(raw) => from_json::<Beat>("heartbeat", &raw)?.seq < *seq,
                 None => true,
             };
@@ -121,7 +121,7 @@ pub(super) fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpErro
         Op::SetManualClock { ms } => {
             let mut table = txn.open_table(super::tables::HOST_STATE)?;
             let key = super::MANUAL_CLOCK;
-            let kept = table.get(key)?.map(|g| g.value()).unwrap_or(0);
+            let kept = table.get(key)?.unwrap_or(0);
             table.insert(key, kept.max(*ms))?;
         }
         Op::SetCurrent { name, module } => {
@@ -186,7 +186,6 @@ pub(super) fn apply(txn: &WriteTransaction, op: &Op) -> Result<Result<(), OpErro
             let name = record.name.as_str();
             let stored = table
                 .get(name)?
-                .map(|g| g.value().to_vec())
                 .map(|raw| from_json::<crate::model::schedule::ScheduleRecord>("schedule", &raw))
                 .transpose()?;
             match (expect_revision, stored) {
@@ -227,24 +226,21 @@ pub(super) struct Beat {
 
 /// An execution's record, or `None` when there is no such execution.
 pub(super) fn read_record(
-    execs: &redb::Table<'_, &str, &[u8]>,
+    execs: &super::kv::Table<'_, &'static str, &'static [u8]>,
     key: &str,
 ) -> Result<Option<ExecutionRecord>, StoreError> {
-    let raw = execs.get(key)?.map(|g| g.value().to_vec());
+    let raw = execs.get(key)?;
     raw.map(|raw| from_json("execution", &raw)).transpose()
 }
 
-pub(super) fn history_len(txn: &WriteTransaction, id: &str) -> Result<u64, StoreError> {
+pub(super) fn history_len(txn: &Txn, id: &str) -> Result<u64, StoreError> {
     let history = txn.open_table(HISTORY)?;
-    let last = history.range((id, 0)..=(id, u64::MAX))?.next_back();
-    Ok(match last {
-        Some(entry) => entry?.0.value().1 + 1,
-        None => 0,
-    })
+    let last = history.last((id, 0)..=(id, u64::MAX))?;
+    Ok(last.map_or(0, |((_, index), _)| index + 1))
 }
 
 /// Removes every pending timer row of an execution.
-pub(super) fn drop_timers(txn: &WriteTransaction, id: &str) -> Result<(), StoreError> {
+pub(super) fn drop_timers(txn: &Txn, id: &str) -> Result<(), StoreError> {
     super::timers::drop_all(txn, id)
 }
 

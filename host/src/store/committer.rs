@@ -12,13 +12,11 @@
 //! the batches before it refuse or pass as they did, and the ones after it
 //! see the state without it.
 
-use std::sync::Arc;
-
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::apply::apply;
-use super::slot::DbSlot;
-use super::{Op, OpError, StoreError};
+use super::kv::Txn;
+use super::{Backend, Op, OpError, StoreError};
 use crate::model::EventKind;
 
 /// Most batches folded into one transaction; bounds the latency of the first.
@@ -32,7 +30,7 @@ pub(super) struct Request {
 }
 
 pub(super) fn spawn(
-    slot: Arc<DbSlot>,
+    backend: Backend,
     failing: watch::Sender<Option<String>>,
 ) -> mpsc::UnboundedSender<Request> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Request>();
@@ -47,7 +45,7 @@ pub(super) fn spawn(
                         Err(_) => break,
                     }
                 }
-                commit_group(&slot, &failing, group);
+                commit_group(&backend, &failing, group);
             }
         })
         .expect("spawning the committer thread");
@@ -64,7 +62,7 @@ enum Applied {
 
 /// Applies the group's batches in order, skipping those already refused.
 fn apply_group(
-    txn: &redb::WriteTransaction,
+    txn: &Txn,
     group: &[Request],
     refused: &mut [Option<OpError>],
 ) -> Result<Applied, StoreError> {
@@ -94,19 +92,27 @@ fn apply_group(
     Ok(Applied::Clean(outcomes))
 }
 
-fn commit_group(slot: &DbSlot, failing: &watch::Sender<Option<String>>, group: Vec<Request>) {
+fn commit_group(backend: &Backend, failing: &watch::Sender<Option<String>>, group: Vec<Request>) {
     let started = std::time::Instant::now();
     let mut refused: Vec<Option<OpError>> = vec![None; group.len()];
-    let result = slot.get().and_then(|db| loop {
-        let txn = db.begin_write()?;
-        match apply_group(&txn, &group, &mut refused)? {
-            Applied::Clean(outcomes) => {
-                txn.commit()?;
-                break Ok(outcomes);
+    let result = loop {
+        let txn = match backend.begin_write() {
+            Ok(txn) => txn,
+            Err(e) => break Err(e),
+        };
+        let applied = match apply_group(&txn, &group, &mut refused) {
+            Ok(applied) => applied,
+            Err(e) => break Err(e),
+        };
+        match applied {
+            Applied::Clean(outcomes) => break txn.commit().map(|()| outcomes),
+            Applied::Partial => {
+                if let Err(e) = txn.abort() {
+                    break Err(e);
+                }
             }
-            Applied::Partial => txn.abort()?,
         }
-    });
+    };
     match result {
         Ok(outcomes) => {
             crate::metrics::get().commit.observe(started.elapsed());
@@ -129,7 +135,7 @@ fn commit_group(slot: &DbSlot, failing: &watch::Sender<Option<String>>, group: V
                 failing.send_replace(Some(reason.clone()));
                 // redb refuses everything after an I/O error until the file
                 // is opened again; do it now so reads go on.
-                if let Err(e) = slot.reopen() {
+                if let Err(e) = backend.recover() {
                     tracing::error!(error = %e, "could not reopen the store after a disk error");
                 }
             }

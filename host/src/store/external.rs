@@ -2,7 +2,7 @@
 //! cancellation) from the outbox: exactly once, whatever crashes between the
 //! request's record and its delivery.
 
-use redb::{ReadableTable, WriteTransaction};
+use super::kv::Txn;
 
 use super::apply::{from_json, read_record};
 use super::history::{append, Outcome};
@@ -10,7 +10,7 @@ use super::tables::{EXECUTIONS, HISTORY, INBOX, OUTBOX};
 use super::{ExternalRequest, Op, OpError};
 use crate::model::{Event, EventKind, Failure};
 
-pub(super) fn deliver(txn: &WriteTransaction, op: &Op) -> Outcome {
+pub(super) fn deliver(txn: &Txn, op: &Op) -> Outcome {
     let Op::Deliver {
         request,
         at_ms,
@@ -21,10 +21,7 @@ pub(super) fn deliver(txn: &WriteTransaction, op: &Op) -> Outcome {
     };
     // Delivered already, or replaced by the request a reset's re-run made
     // under the same key (delivered by its own delivery).
-    let row = txn
-        .open_table(OUTBOX)?
-        .get(request.key.as_str())?
-        .map(|g| g.value().to_vec());
+    let row = txn.open_table(OUTBOX)?.get(request.key.as_str())?;
     match row {
         Some(raw) if from_json::<ExternalRequest>("outbox request", &raw)? == *request => {}
         _ => return Ok(Ok(())),
@@ -63,11 +60,7 @@ pub(super) fn deliver(txn: &WriteTransaction, op: &Op) -> Outcome {
 
 /// Records the request's signal in its target, once per key; false when the
 /// target does not run.
-fn signal(
-    txn: &WriteTransaction,
-    request: &ExternalRequest,
-    at_ms: u64,
-) -> Result<bool, super::StoreError> {
+fn signal(txn: &Txn, request: &ExternalRequest, at_ms: u64) -> Result<bool, super::StoreError> {
     let target = request.target.as_str();
     if txn
         .open_table(INBOX)?
@@ -113,7 +106,7 @@ fn signal(
 /// Whether the sender's current run still holds the request (it did not
 /// close, continue as new, or get reset to before it), so its handle waits
 /// for the completion.
-fn holds(txn: &WriteTransaction, request: &ExternalRequest) -> Result<bool, super::StoreError> {
+fn holds(txn: &Txn, request: &ExternalRequest) -> Result<bool, super::StoreError> {
     let execs = txn.open_table(EXECUTIONS)?;
     let key = request.sender.as_str();
     let Some(record) = read_record(&execs, key)? else {
@@ -124,7 +117,7 @@ fn holds(txn: &WriteTransaction, request: &ExternalRequest) -> Result<bool, supe
     }
     let history = txn.open_table(HISTORY)?;
     for entry in history.range((key, record.run_start)..=(key, u64::MAX))? {
-        let e: Event = from_json("event", entry?.1.value())?;
+        let e: Event = from_json("event", &entry.1)?;
         if let EventKind::ExternalSent { key, .. } = &e.event {
             if *key == request.key {
                 return Ok(true);

@@ -3,7 +3,7 @@
 //! each keeps the invariants that no event follows a close and that a
 //! handle's completion is recorded once.
 
-use redb::{ReadableTable, WriteTransaction};
+use super::kv::Txn;
 
 use super::apply::{drop_timers, from_json, history_len, read_record, to_json};
 use super::tables::{COMPLETED, EXECUTIONS, HISTORY, START_REQUESTS, TIMERS};
@@ -20,7 +20,7 @@ pub(super) struct SeenRequest {
     pub at_ms: u64,
 }
 
-pub(super) fn create(txn: &WriteTransaction, op: &Op) -> Outcome {
+pub(super) fn create(txn: &Txn, op: &Op) -> Outcome {
     let Op::CreateExecution {
         record,
         started,
@@ -43,7 +43,7 @@ pub(super) fn create(txn: &WriteTransaction, op: &Op) -> Outcome {
             }));
         }
     }
-    let existing = execs.get(id)?.map(|g| g.value().to_vec());
+    let existing = execs.get(id)?;
     if let Some(raw) = existing {
         let old: ExecutionRecord = from_json("execution", &raw)?;
         let allowed = match reuse {
@@ -82,7 +82,7 @@ pub(super) fn create(txn: &WriteTransaction, op: &Op) -> Outcome {
     Ok(Ok(()))
 }
 
-pub(super) fn continue_as_new(txn: &WriteTransaction, op: &Op) -> Outcome {
+pub(super) fn continue_as_new(txn: &Txn, op: &Op) -> Outcome {
     let Op::ContinueAsNew {
         id,
         at_ms,
@@ -160,7 +160,7 @@ pub(super) fn continue_as_new(txn: &WriteTransaction, op: &Op) -> Outcome {
 /// did not complete: it may have changed the state the next run starts
 /// from, and running it again would apply it twice.
 fn unconsumed(
-    txn: &WriteTransaction,
+    txn: &Txn,
     key: &str,
     run_start: u64,
     signals: &[u64],
@@ -171,7 +171,7 @@ fn unconsumed(
     let mut sent = Vec::new();
     let mut completed: std::collections::HashSet<String> = Default::default();
     for entry in history.range((key, run_start)..=(key, u64::MAX))? {
-        let e: Event = from_json("event", entry?.1.value())?;
+        let e: Event = from_json("event", &entry.1)?;
         match e.event {
             EventKind::SignalReceived { .. } if !delivered.contains(&e.index) => sent.push(e.event),
             EventKind::UpdateAccepted { .. } => sent.push(e.event),
@@ -236,7 +236,7 @@ fn check_current(
     None
 }
 
-pub(super) fn append(txn: &WriteTransaction, op: &Op) -> Outcome {
+pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
     let Op::Append {
         id,
         at_ms,
@@ -255,7 +255,7 @@ pub(super) fn append(txn: &WriteTransaction, op: &Op) -> Outcome {
     };
     let mut execs = txn.open_table(EXECUTIONS)?;
     let key = id.as_str();
-    let Some(raw) = execs.get(key)?.map(|g| g.value().to_vec()) else {
+    let Some(raw) = execs.get(key)? else {
         return Ok(Err(OpError::NoSuchExecution(key.to_owned())));
     };
     let record: Head = from_json("execution", &raw)?;
@@ -298,7 +298,7 @@ pub(super) fn append(txn: &WriteTransaction, op: &Op) -> Outcome {
     let mut history = txn.open_table(HISTORY)?;
     if let Some(update) = unique_update {
         for entry in history.range((key, 0)..=(key, u64::MAX))? {
-            let e: Event = from_json("event", entry?.1.value())?;
+            let e: Event = from_json("event", &entry.1)?;
             if matches!(&e.event, EventKind::UpdateAccepted { update_id, .. } if update_id == update)
             {
                 return Ok(Err(OpError::DuplicateUpdate(update.clone())));
@@ -381,7 +381,7 @@ pub(super) fn append(txn: &WriteTransaction, op: &Op) -> Outcome {
     Ok(Ok(()))
 }
 
-pub(super) fn tell_parent(txn: &WriteTransaction, op: &Op) -> Outcome {
+pub(super) fn tell_parent(txn: &Txn, op: &Op) -> Outcome {
     let Op::TellParent {
         child,
         at_ms,
@@ -434,7 +434,7 @@ pub(super) fn tell_parent(txn: &WriteTransaction, op: &Op) -> Outcome {
 /// Arms the timer rows of an execution's deadlines (see
 /// [`ExecutionRecord::deadline_rows`]).
 pub(super) fn add_deadlines(
-    txn: &WriteTransaction,
+    txn: &Txn,
     key: &str,
     record: &crate::model::ExecutionRecord,
 ) -> Result<(), StoreError> {
@@ -449,7 +449,7 @@ pub(super) fn add_deadlines(
 
 /// Keeps what a closing run owes its children until the engine applied it.
 pub(super) fn owe(
-    txn: &WriteTransaction,
+    txn: &Txn,
     key: &str,
     owed: &[(String, crate::model::ParentClosePolicy)],
 ) -> Result<(), StoreError> {
@@ -463,28 +463,20 @@ pub(super) fn owe(
 /// Drops the completion rows of a run that closed (nothing more is
 /// recorded in it), was reset or continued as new, with its activities'
 /// retry states and heartbeats: what runs next starts from its history.
-pub(super) fn forget_completions(
-    txn: &WriteTransaction,
-    key: &str,
-    run_start: u64,
-) -> Result<(), StoreError> {
+pub(super) fn forget_completions(txn: &Txn, key: &str, run_start: u64) -> Result<(), StoreError> {
     let mut completed = txn.open_table(COMPLETED)?;
-    completed.retain_in((key, run_start, 0)..=(key, run_start, u64::MAX), |_, _| {
-        false
-    })?;
+    completed.delete_range((key, run_start, 0)..=(key, run_start, u64::MAX))?;
     txn.open_table(super::tables::ATTEMPTS)?
-        .retain_in((key, run_start, 0)..=(key, run_start, u64::MAX), |_, _| {
-            false
-        })?;
+        .delete_range((key, run_start, 0)..=(key, run_start, u64::MAX))?;
     txn.open_table(super::tables::HEARTBEATS)?
-        .retain_in((key, 0, 0)..=(key, u32::MAX, u64::MAX), |_, _| false)?;
+        .delete_range((key, 0, 0)..=(key, u32::MAX, u64::MAX))?;
     Ok(())
 }
 
 /// Notes the completions among `events` (of the run starting at
 /// `run_start`) in `COMPLETED`.
 pub(super) fn note_completions(
-    txn: &WriteTransaction,
+    txn: &Txn,
     key: &str,
     run_start: u64,
     events: &[Event],
@@ -500,10 +492,10 @@ pub(super) fn note_completions(
 
 /// Fills `COMPLETED` for the current run of every open execution: a store
 /// written before the table existed has completions only in its histories.
-pub(super) fn index_completions(txn: &WriteTransaction) -> Result<(), StoreError> {
+pub(super) fn index_completions(txn: &Txn) -> Result<(), StoreError> {
     let mut open = Vec::new();
     for entry in txn.open_table(EXECUTIONS)?.iter()? {
-        let record: ExecutionRecord = from_json("execution", entry?.1.value())?;
+        let record: ExecutionRecord = from_json("execution", &entry.1)?;
         if !record.status.is_closed() {
             open.push(record);
         }
@@ -513,7 +505,7 @@ pub(super) fn index_completions(txn: &WriteTransaction) -> Result<(), StoreError
         let key = record.id.as_str();
         let mut events = Vec::new();
         for entry in history.range((key, record.run_start)..=(key, u64::MAX))? {
-            events.push(from_json::<Event>("event", entry?.1.value())?);
+            events.push(from_json::<Event>("event", &entry.1)?);
         }
         note_completions(txn, key, record.run_start, &events)?;
     }

@@ -9,6 +9,8 @@ mod committer;
 mod error;
 mod external;
 mod history;
+mod kv;
+mod migrate;
 mod reset;
 mod retention;
 mod slot;
@@ -18,10 +20,11 @@ mod timers;
 use std::path::Path;
 use std::sync::Arc;
 
-use redb::{ReadableDatabase, ReadableTable};
+use kv::Txn;
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use error::{OpError, StoreError};
+pub use migrate::{migrate, Copied};
 
 use crate::model::{
     Doors, Event, EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, Failure, ModuleHash,
@@ -309,11 +312,11 @@ impl StartRequest {
     /// The run this request started, if it was seen within its window.
     fn seen(
         &self,
-        table: &impl ReadableTable<&'static str, &'static [u8]>,
+        table: &kv::Table<'_, &'static str, &'static [u8]>,
         now_ms: u64,
     ) -> Result<Option<history::SeenRequest>, StoreError> {
         for key in [self.key.as_str(), self.legacy_key.as_str()] {
-            if let Some(raw) = table.get(key)?.map(|g| g.value().to_vec()) {
+            if let Some(raw) = table.get(key)? {
                 let seen: history::SeenRequest = from_json("start request", &raw)?;
                 if now_ms < seen.at_ms.saturating_add(self.retention_ms) {
                     return Ok(Some(seen));
@@ -370,9 +373,119 @@ pub struct TimerRow {
     pub handle: u64,
 }
 
+/// Where a store lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// The embedded redb file `weft.redb` in a directory.
+    Dir(std::path::PathBuf),
+    /// A PostgreSQL database, by its address.
+    Postgres(String),
+}
+
+impl Location {
+    /// A PostgreSQL address, or else a data directory.
+    pub fn parse_any(value: &str) -> Self {
+        Self::parse_store(value).unwrap_or_else(|_| Self::Dir(value.into()))
+    }
+
+    /// `--store`'s value: a PostgreSQL address.
+    pub fn parse_store(value: &str) -> Result<Self, StoreError> {
+        if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+            Ok(Self::Postgres(value.to_owned()))
+        } else {
+            Err(StoreError::Backend(format!(
+                "--store {value}: give a PostgreSQL address (postgres://user@host:port/database), \
+                 or leave --store out to keep the store in --data"
+            )))
+        }
+    }
+}
+
+/// The open database under the store's ops.
+#[derive(Clone)]
+pub(super) enum Backend {
+    Redb(Arc<slot::DbSlot>),
+    Pg(Arc<kv::pg::Pg>),
+}
+
+impl Backend {
+    fn begin_write(&self) -> Result<Txn, StoreError> {
+        match self {
+            Backend::Redb(slot) => Ok(Txn::RedbWrite(slot.get()?.begin_write()?)),
+            Backend::Pg(pg) => Ok(Txn::Pg(pg.begin_write()?)),
+        }
+    }
+
+    fn begin_read(&self) -> Result<Txn, StoreError> {
+        use redb::ReadableDatabase;
+        match self {
+            Backend::Redb(slot) => Ok(Txn::RedbRead(slot.get()?.begin_read()?)),
+            Backend::Pg(pg) => Ok(Txn::Pg(pg.begin_read()?)),
+        }
+    }
+
+    /// After a write failed with `Io`: redb refuses everything until its
+    /// file is opened again; a PostgreSQL pool replaces broken connections
+    /// on its own.
+    fn recover(&self) -> Result<(), StoreError> {
+        match self {
+            Backend::Redb(slot) => slot.reopen(),
+            Backend::Pg(_) => Ok(()),
+        }
+    }
+}
+
+/// Opens the database at `location` (creating it where it may).
+fn open_backend(location: &Location) -> Result<Backend, StoreError> {
+    Ok(match location {
+        Location::Dir(dir) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Backend(format!("creating {}: {e}", dir.display())))?;
+            let path = dir.join("weft.redb");
+            let db = slot::open_file(&path)?;
+            Backend::Redb(Arc::new(slot::DbSlot::new(path, db)))
+        }
+        Location::Postgres(url) => {
+            let pg = kv::pg::Pg::connect(url)?;
+            tracing::info!(database = pg.shown(), "the store is on PostgreSQL");
+            Backend::Pg(pg)
+        }
+    })
+}
+
+/// Creates every table up front, so reads never meet a missing one (on
+/// PostgreSQL the schema's migrations made them), and fills the indexes an
+/// older store lacks.
+fn prepare(backend: &Backend) -> Result<(), StoreError> {
+    struct Create<'a>(&'a Txn);
+    impl tables::EachTable for Create<'_> {
+        fn table<K: kv::KeyT, V: kv::ValT>(
+            &mut self,
+            def: kv::Def<K, V>,
+        ) -> Result<(), StoreError> {
+            self.0.open_table(def).map(drop)
+        }
+    }
+    let txn = backend.begin_write()?;
+    tables::each(&mut Create(&txn))?;
+    let mut state = txn.open_table(tables::HOST_STATE)?;
+    if state.get(TIMERS_INDEXED)?.is_none() {
+        state.insert(TIMERS_INDEXED, 1)?;
+        timers::index(&txn)?;
+    }
+    if state.get(COMPLETIONS_INDEXED)?.is_none() {
+        state.insert(COMPLETIONS_INDEXED, 1)?;
+        drop(state);
+        history::index_completions(&txn)?;
+    } else {
+        drop(state);
+    }
+    txn.commit()
+}
+
 #[derive(Clone)]
 pub struct Store {
-    slot: Arc<slot::DbSlot>,
+    backend: Backend,
     committer: mpsc::UnboundedSender<Request>,
     failing: watch::Receiver<Option<String>>,
 }
@@ -380,53 +493,28 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the database file `dir/weft.redb`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::Backend(format!("creating {}: {e}", dir.display())))?;
-        let path = dir.join("weft.redb");
-        let db = slot::open_file(&path)?;
-        {
-            // Create every table up front so reads never meet a missing one.
-            let txn = db.begin_write()?;
-            txn.open_table(MODULES)?;
-            txn.open_table(MODULE_META)?;
-            txn.open_table(WORKFLOW_TYPES)?;
-            txn.open_table(ACTIVITIES)?;
-            txn.open_table(EXECUTIONS)?;
-            txn.open_table(HISTORY)?;
-            txn.open_table(TIMERS)?;
-            txn.open_table(TYPE_VERSIONS)?;
-            txn.open_table(tables::HEARTBEATS)?;
-            txn.open_table(tables::ATTEMPTS)?;
-            txn.open_table(tables::TYPE_RETENTION)?;
-            txn.open_table(tables::COMPLETED)?;
-            txn.open_table(tables::START_REQUESTS)?;
-            txn.open_table(tables::OWED_POLICIES)?;
-            txn.open_table(tables::OUTBOX)?;
-            txn.open_table(tables::INBOX)?;
-            txn.open_table(tables::SCHEDULES)?;
-            txn.open_table(tables::TIMERS_BY_EXECUTION)?;
-            let mut state = txn.open_table(tables::HOST_STATE)?;
-            if state.get(TIMERS_INDEXED)?.is_none() {
-                state.insert(TIMERS_INDEXED, 1)?;
-                timers::index(&txn)?;
-            }
-            if state.get(COMPLETIONS_INDEXED)?.is_none() {
-                state.insert(COMPLETIONS_INDEXED, 1)?;
-                drop(state);
-                history::index_completions(&txn)?;
-            } else {
-                drop(state);
-            }
-            txn.commit()?;
-        }
-        let slot = Arc::new(slot::DbSlot::new(path, db));
+        Self::open_at(&Location::Dir(dir.to_owned()))
+    }
+
+    /// Opens (or creates) the store at `location`.
+    pub fn open_at(location: &Location) -> Result<Self, StoreError> {
+        let backend = open_backend(location)?;
+        prepare(&backend)?;
         let (failing_tx, failing) = watch::channel(None);
-        let committer = committer::spawn(slot.clone(), failing_tx);
+        let committer = committer::spawn(backend.clone(), failing_tx);
         Ok(Self {
-            slot,
+            backend,
             committer,
             failing,
         })
+    }
+
+    /// Which kind of store this is, for messages: `redb` or `postgres`.
+    pub fn kind(&self) -> &'static str {
+        match self.backend {
+            Backend::Redb(_) => "redb",
+            Backend::Pg(_) => "postgres",
+        }
     }
 
     /// Why writes are failing (the disk's error), or `None` while they work.
@@ -438,17 +526,14 @@ impl Store {
     /// Runs a read in its own read transaction. Between a failed write and
     /// the committer's reopen of the file, redb refuses reads too: such a
     /// read waits for the reopen (up to a second) and runs again.
-    fn reading<T>(
-        &self,
-        f: impl Fn(&redb::ReadTransaction) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
+    fn reading<T>(&self, f: impl Fn(&Txn) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let mut tries = 0;
         loop {
-            let result = self
-                .slot
-                .get()
-                .and_then(|db| Ok(db.begin_read()?))
-                .and_then(|txn| f(&txn));
+            let result = self.backend.begin_read().and_then(|txn| {
+                let out = f(&txn)?;
+                txn.commit()?;
+                Ok(out)
+            });
             match result {
                 Err(StoreError::Io(_)) if tries < 200 => {
                     tries += 1;
@@ -473,18 +558,14 @@ impl Store {
     pub fn module_bytes(&self, hash: &ModuleHash) -> Result<Option<Vec<u8>>, StoreError> {
         self.reading(|txn| {
             let table = txn.open_table(MODULES)?;
-            Ok(table
-                .get(hash.to_string().as_str())?
-                .map(|g| g.value().to_vec()))
+            table.get(hash.to_string().as_str())
         })
     }
 
     pub fn module_meta(&self, hash: &ModuleHash) -> Result<Option<ModuleMeta>, StoreError> {
         self.reading(|txn| {
             let table = txn.open_table(MODULE_META)?;
-            let found = table
-                .get(hash.to_string().as_str())?
-                .map(|g| g.value().to_vec());
+            let found = table.get(hash.to_string().as_str())?;
             found.map(|raw| from_json("module meta", &raw)).transpose()
         })
     }
@@ -494,7 +575,7 @@ impl Store {
             let table = txn.open_table(MODULE_META)?;
             let mut out = Vec::new();
             for entry in table.iter()? {
-                out.push(from_json("module meta", entry?.1.value())?);
+                out.push(from_json("module meta", &entry.1)?);
             }
             out.sort_by_key(|m: &ModuleMeta| m.deployed_at_ms);
             Ok(out)
@@ -504,7 +585,7 @@ impl Store {
     pub fn workflow_type(&self, name: &TypeName) -> Result<Option<ModuleHash>, StoreError> {
         self.reading(|txn| {
             let table = txn.open_table(WORKFLOW_TYPES)?;
-            let found = table.get(name.as_str())?.map(|g| g.value().to_owned());
+            let found = table.get(name.as_str())?;
             found.map(|h| parse_hash(&h)).transpose()
         })
     }
@@ -521,8 +602,8 @@ impl Store {
             let key = id.as_str();
             let mut out = Vec::new();
             for entry in table.range((key, run_start, 0)..=(key, run_start, u64::MAX))? {
-                let (k, v) = entry?;
-                out.push((k.value().2, from_json("attempt state", v.value())?));
+                let (k, v) = entry;
+                out.push((k.2, from_json("attempt state", &v)?));
             }
             Ok(out)
         })
@@ -539,8 +620,8 @@ impl Store {
         self.reading(|txn| {
             let mut out = Vec::new();
             for entry in txn.open_table(tables::TYPE_RETENTION)?.iter()? {
-                let (k, v) = entry?;
-                out.push((k.value().to_owned(), v.value()));
+                let (k, v) = entry;
+                out.push((k, v));
             }
             Ok(out)
         })
@@ -571,7 +652,6 @@ impl Store {
 
     /// Durable timers armed now.
     pub fn timer_count(&self) -> Result<usize, StoreError> {
-        use redb::ReadableTableMetadata;
         self.reading(|txn| Ok(txn.open_table(TIMERS)?.len()? as usize))
     }
 
@@ -581,8 +661,8 @@ impl Store {
             let table = txn.open_table(ACTIVITIES)?;
             let mut out = Vec::new();
             for entry in table.iter()? {
-                let (k, v) = entry?;
-                out.push((k.value().to_owned(), parse_hash(v.value())?));
+                let (k, v) = entry;
+                out.push((k, parse_hash(&v)?));
             }
             Ok(out)
         })
@@ -593,14 +673,14 @@ impl Store {
             let table = txn.open_table(WORKFLOW_TYPES)?;
             let mut out = Vec::new();
             for entry in table.iter()? {
-                let (k, v) = entry?;
-                let name = k.value().parse().map_err(|e: crate::model::ModelError| {
-                    StoreError::Corrupt {
-                        what: "workflow type",
-                        detail: e.to_string(),
-                    }
-                })?;
-                out.push((name, parse_hash(v.value())?));
+                let (k, v) = entry;
+                let name =
+                    k.parse()
+                        .map_err(|e: crate::model::ModelError| StoreError::Corrupt {
+                            what: "workflow type",
+                            detail: e.to_string(),
+                        })?;
+                out.push((name, parse_hash(&v)?));
             }
             Ok(out)
         })
@@ -622,7 +702,7 @@ impl Store {
             let table = txn.open_table(TYPE_VERSIONS)?;
             let mut out = Vec::new();
             for entry in table.range((name.as_str(), 0)..=(name.as_str(), u32::MAX))? {
-                out.push(from_json("workflow version", entry?.1.value())?);
+                out.push(from_json("workflow version", &entry.1)?);
             }
             Ok(out)
         })
@@ -640,13 +720,11 @@ impl Store {
     ) -> Result<AttemptContext, StoreError> {
         self.reading(|txn| {
             let route = txn.open_table(ACTIVITIES)?;
-            let module = match route.get(name)?.map(|g| g.value().to_owned()) {
+            let module = match route.get(name)? {
                 Some(h) => {
                     let hash = parse_hash(&h)?;
                     let meta = txn.open_table(MODULE_META)?;
-                    let found = meta
-                        .get(hash.to_string().as_str())?
-                        .map(|g| g.value().to_vec());
+                    let found = meta.get(hash.to_string().as_str())?;
                     let doors = match found {
                         Some(raw) => from_json::<ModuleMeta>("module meta", &raw)?.doors,
                         None => Doors::default(),
@@ -665,7 +743,7 @@ impl Store {
     pub fn execution(&self, id: &ExecutionId) -> Result<Option<ExecutionRecord>, StoreError> {
         self.reading(|txn| {
             let table = txn.open_table(EXECUTIONS)?;
-            let found = table.get(id.as_str())?.map(|g| g.value().to_vec());
+            let found = table.get(id.as_str())?;
             found.map(|raw| from_json("execution", &raw)).transpose()
         })
     }
@@ -680,7 +758,7 @@ impl Store {
             let table = txn.open_table(EXECUTIONS)?;
             let mut out = Vec::new();
             for entry in table.iter()? {
-                let record: ExecutionRecord = from_json("execution", entry?.1.value())?;
+                let record: ExecutionRecord = from_json("execution", &entry.1)?;
                 if status.is_some_and(|s| s != record.status) {
                     continue;
                 }
@@ -708,7 +786,7 @@ impl Store {
             let table = txn.open_table(EXECUTIONS)?;
             let mut out = Vec::new();
             for entry in table.iter()? {
-                out.push(from_json::<ExecutionHead>("execution", entry?.1.value())?);
+                out.push(from_json::<ExecutionHead>("execution", &entry.1)?);
             }
             out.sort_by(|a, b| {
                 b.created_at_ms
@@ -725,7 +803,7 @@ impl Store {
             let table = txn.open_table(HISTORY)?;
             let mut out = Vec::new();
             for entry in table.range((id.as_str(), from)..=(id.as_str(), u64::MAX))? {
-                out.push(from_json("event", entry?.1.value())?);
+                out.push(from_json("event", &entry.1)?);
             }
             Ok(out)
         })
@@ -734,13 +812,8 @@ impl Store {
     pub fn history_len(&self, id: &ExecutionId) -> Result<u64, StoreError> {
         self.reading(|txn| {
             let table = txn.open_table(HISTORY)?;
-            let last = table
-                .range((id.as_str(), 0)..=(id.as_str(), u64::MAX))?
-                .next_back();
-            Ok(match last {
-                Some(entry) => entry?.0.value().1 + 1,
-                None => 0,
-            })
+            let last = table.last((id.as_str(), 0)..=(id.as_str(), u64::MAX))?;
+            Ok(last.map_or(0, |((_, index), _)| index + 1))
         })
     }
 
@@ -748,7 +821,7 @@ impl Store {
     pub fn manual_clock_ms(&self) -> Result<Option<u64>, StoreError> {
         self.reading(|txn| {
             let table = txn.open_table(tables::HOST_STATE)?;
-            Ok(table.get(MANUAL_CLOCK)?.map(|g| g.value()))
+            table.get(MANUAL_CLOCK)
         })
     }
 
@@ -776,14 +849,14 @@ impl Store {
             let table = txn.open_table(tables::OWED_POLICIES)?;
             let mut out = Vec::new();
             for entry in table.iter()? {
-                let (k, v) = entry?;
-                let id = k.value().parse().map_err(|e: crate::model::ModelError| {
-                    StoreError::Corrupt {
+                let (k, v) = entry;
+                let id = k
+                    .parse()
+                    .map_err(|e: crate::model::ModelError| StoreError::Corrupt {
                         what: "owed policy",
                         detail: e.to_string(),
-                    }
-                })?;
-                out.push((id, from_json("owed policy", v.value())?));
+                    })?;
+                out.push((id, from_json("owed policy", &v)?));
             }
             Ok(out)
         })
@@ -795,7 +868,7 @@ impl Store {
     ) -> Result<Option<crate::model::schedule::ScheduleRecord>, StoreError> {
         self.reading(|txn| {
             let table = txn.open_table(tables::SCHEDULES)?;
-            let found = table.get(name)?.map(|g| g.value().to_vec());
+            let found = table.get(name)?;
             found.map(|raw| from_json("schedule", &raw)).transpose()
         })
     }
@@ -806,7 +879,7 @@ impl Store {
             let table = txn.open_table(tables::SCHEDULES)?;
             let mut out = Vec::new();
             for entry in table.iter()? {
-                out.push(from_json("schedule", entry?.1.value())?);
+                out.push(from_json("schedule", &entry.1)?);
             }
             Ok(out)
         })
@@ -818,7 +891,7 @@ impl Store {
             let table = txn.open_table(tables::OUTBOX)?;
             let mut out = Vec::new();
             for entry in table.iter()? {
-                out.push(from_json("outbox request", entry?.1.value())?);
+                out.push(from_json("outbox request", &entry.1)?);
             }
             Ok(out)
         })
@@ -830,8 +903,7 @@ impl Store {
             let table = txn.open_table(TIMERS)?;
             let mut out = Vec::new();
             for entry in table.iter()? {
-                let entry = entry?;
-                let (due_ms, id, handle) = entry.0.value();
+                let (due_ms, id, handle) = entry.0;
                 let execution =
                     id.parse()
                         .map_err(|e: crate::model::ModelError| StoreError::Corrupt {
@@ -868,15 +940,13 @@ pub struct AttemptContext {
 }
 
 fn read_heartbeat(
-    txn: &redb::ReadTransaction,
+    txn: &Txn,
     id: &ExecutionId,
     epoch: u32,
     handle: u64,
 ) -> Result<Option<Payload>, StoreError> {
     let table = txn.open_table(tables::HEARTBEATS)?;
-    let found = table
-        .get((id.as_str(), epoch, handle))?
-        .map(|g| g.value().to_vec());
+    let found = table.get((id.as_str(), epoch, handle))?;
     Ok(match found {
         Some(raw) => {
             let beat: apply::Beat = from_json("heartbeat", &raw)?;

@@ -4,7 +4,7 @@
 //! is settled in the same transaction, so no crash leaves a child orphaned,
 //! a parent waiting for an end that was discarded, or a signal lost.
 
-use redb::{ReadableTable, WriteTransaction};
+use super::kv::Txn;
 
 use super::apply::{drop_timers, from_json, history_len, read_record, to_json};
 use super::history::{forget_completions, note_completions, Outcome};
@@ -12,7 +12,7 @@ use super::tables::{EXECUTIONS, HISTORY, OUTBOX};
 use super::{ExternalRequest, Op, OpError};
 use crate::model::{Event, EventKind, ExecutionRecord, ExecutionStatus, Failure};
 
-pub(super) fn reset(txn: &WriteTransaction, op: &Op) -> Outcome {
+pub(super) fn reset(txn: &Txn, op: &Op) -> Outcome {
     let Op::Reset {
         id,
         to_event,
@@ -39,11 +39,11 @@ pub(super) fn reset(txn: &WriteTransaction, op: &Op) -> Outcome {
     let mut history = txn.open_table(HISTORY)?;
     let mut discarded = Vec::new();
     for entry in history.range((key, to_event + 1)..=(key, u64::MAX))? {
-        discarded.push(from_json::<Event>("event", entry?.1.value())?);
+        discarded.push(from_json::<Event>("event", &entry.1)?);
     }
     let mut kept = Vec::new();
     for entry in history.range((key, record.run_start)..=(key, *to_event))? {
-        kept.push(from_json::<Event>("event", entry?.1.value())?);
+        kept.push(from_json::<Event>("event", &entry.1)?);
     }
     for e in &discarded {
         history.remove((key, e.index))?;
@@ -129,7 +129,7 @@ fn children_started(events: &[Event]) -> Vec<(u64, String)> {
 /// discarded part has its end recorded again (returned, for the parent's
 /// history).
 fn reattach(
-    txn: &WriteTransaction,
+    txn: &Txn,
     parent: &str,
     handle: u64,
     child: &str,
@@ -177,7 +177,7 @@ fn child_end(record: &ExecutionRecord, handle: u64) -> EventKind {
 /// the run that started it no longer exists, and its re-run may start it
 /// again under the same id.
 fn terminate_discarded(
-    txn: &WriteTransaction,
+    txn: &Txn,
     parent: &str,
     child: &str,
     at_ms: u64,
@@ -219,7 +219,7 @@ fn terminate_discarded(
         .open_table(HISTORY)?
         .range((child, record.run_start)..=(child, u64::MAX))?
     {
-        run.push(from_json::<Event>("event", entry?.1.value())?);
+        run.push(from_json::<Event>("event", &entry.1)?);
     }
     super::history::owe(txn, child, &crate::model::owed_policies(&run))?;
     Ok(())

@@ -2,7 +2,7 @@
 //! retention (with everything kept beside their histories), start request
 //! ids past the same window, and modules nothing refers to.
 
-use redb::{ReadableTable, WriteTransaction};
+use super::kv::Txn;
 
 use super::apply::{from_json, read_record};
 use super::history::SeenRequest;
@@ -18,7 +18,7 @@ type Outcome = Result<Result<(), OpError>, StoreError>;
 /// Deletes a closed execution: its row, its history (every run), and what
 /// is kept beside them (heartbeats, retry states, completion rows, signal
 /// request keys, owed policies, timer rows).
-pub(super) fn delete_execution(txn: &WriteTransaction, op: &Op) -> Outcome {
+pub(super) fn delete_execution(txn: &Txn, op: &Op) -> Outcome {
     let Op::DeleteExecution { id } = op else {
         unreachable!("delete_execution takes DeleteExecution")
     };
@@ -36,15 +36,15 @@ pub(super) fn delete_execution(txn: &WriteTransaction, op: &Op) -> Outcome {
     execs.remove(key)?;
     drop(execs);
     txn.open_table(HISTORY)?
-        .retain_in((key, 0)..=(key, u64::MAX), |_, _| false)?;
+        .delete_range((key, 0)..=(key, u64::MAX))?;
     txn.open_table(HEARTBEATS)?
-        .retain_in((key, 0, 0)..=(key, u32::MAX, u64::MAX), |_, _| false)?;
+        .delete_range((key, 0, 0)..=(key, u32::MAX, u64::MAX))?;
     txn.open_table(ATTEMPTS)?
-        .retain_in((key, 0, 0)..=(key, u64::MAX, u64::MAX), |_, _| false)?;
+        .delete_range((key, 0, 0)..=(key, u64::MAX, u64::MAX))?;
     txn.open_table(COMPLETED)?
-        .retain_in((key, 0, 0)..=(key, u64::MAX, u64::MAX), |_, _| false)?;
+        .delete_range((key, 0, 0)..=(key, u64::MAX, u64::MAX))?;
     txn.open_table(INBOX)?
-        .retain_in((key, "")..=(key, "\u{10FFFF}"), |_, _| false)?;
+        .delete_range((key, "")..=(key, "\u{10FFFF}"))?;
     txn.open_table(OWED_POLICIES)?.remove(key)?;
     super::timers::drop_all(txn, key)?;
     Ok(Ok(()))
@@ -52,7 +52,7 @@ pub(super) fn delete_execution(txn: &WriteTransaction, op: &Op) -> Outcome {
 
 /// Forgets the start request ids seen before `before_ms`: the window in
 /// which a retried start answers with the run it started.
-pub(super) fn forget_start_requests(txn: &WriteTransaction, op: &Op) -> Outcome {
+pub(super) fn forget_start_requests(txn: &Txn, op: &Op) -> Outcome {
     let Op::ForgetStartRequests {
         before_ms,
         per_type,
@@ -73,21 +73,21 @@ pub(super) fn forget_start_requests(txn: &WriteTransaction, op: &Op) -> Outcome 
 }
 
 /// Sets (or, with `None`, clears) a workflow type's retention.
-pub(super) fn set_retention(txn: &WriteTransaction, op: &Op) -> Outcome {
+pub(super) fn set_retention(txn: &Txn, op: &Op) -> Outcome {
     let Op::SetRetention { name, retention_ms } = op else {
         unreachable!("set_retention takes SetRetention")
     };
     let mut table = txn.open_table(TYPE_RETENTION)?;
     match retention_ms {
         Some(ms) => table.insert(name.as_str(), *ms)?,
-        None => table.remove(name.as_str())?,
+        None => drop(table.remove(name.as_str())?),
     };
     Ok(Ok(()))
 }
 
 /// Deletes a module's bytes and metadata, and the version rows that name
 /// it (the engine checked that nothing refers to it).
-pub(super) fn delete_module(txn: &WriteTransaction, op: &Op) -> Outcome {
+pub(super) fn delete_module(txn: &Txn, op: &Op) -> Outcome {
     let Op::DeleteModule { hash } = op else {
         unreachable!("delete_module takes DeleteModule")
     };
@@ -103,7 +103,7 @@ pub(super) fn delete_module(txn: &WriteTransaction, op: &Op) -> Outcome {
 /// The closed executions whose retention ran out by `now_ms`: each type's
 /// own retention, or `default_ms`.
 pub(super) fn expired(
-    txn: &redb::ReadTransaction,
+    txn: &Txn,
     now_ms: u64,
     default_ms: u64,
 ) -> Result<Vec<super::ExecutionHead>, StoreError> {
@@ -111,13 +111,13 @@ pub(super) fn expired(
     let mut out = Vec::new();
     for entry in txn.open_table(EXECUTIONS)?.iter()? {
         // The head only: inputs and outputs may be megabytes each.
-        let record: super::ExecutionHead = from_json("execution", entry?.1.value())?;
+        let record: super::ExecutionHead = from_json("execution", &entry.1)?;
         let Some(closed) = record.closed_at_ms.filter(|_| record.status.is_closed()) else {
             continue;
         };
         let keep = per_type
             .get(record.workflow_type.as_str())?
-            .map_or(default_ms, |g| g.value());
+            .unwrap_or(default_ms);
         if closed.saturating_add(keep) <= now_ms {
             out.push(record);
         }

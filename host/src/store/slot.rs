@@ -15,7 +15,7 @@ use super::StoreError;
 /// gives up for now (the next failed write tries again).
 const DRAIN: Duration = Duration::from_secs(2);
 
-pub(super) struct DbSlot {
+pub(crate) struct DbSlot {
     path: PathBuf,
     /// `None` only after a reopen failed; the next write tries again.
     db: RwLock<Option<Arc<Database>>>,

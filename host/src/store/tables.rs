@@ -1,66 +1,96 @@
 //! The redb schema. Values are JSON so that a person (and `weft history`) can
 //! read them and so that fields can be added without a migration.
 
-use redb::TableDefinition;
+use super::kv::Def;
 
 /// Module bytes by sha-256 hex.
-pub const MODULES: TableDefinition<&str, &[u8]> = TableDefinition::new("modules");
+pub const MODULES: Def<&str, &[u8]> = Def::new("modules");
 /// `ModuleMeta` JSON by sha-256 hex.
-pub const MODULE_META: TableDefinition<&str, &[u8]> = TableDefinition::new("module_meta");
+pub const MODULE_META: Def<&str, &[u8]> = Def::new("module_meta");
 /// Workflow type name -> current module hash.
-pub const WORKFLOW_TYPES: TableDefinition<&str, &str> = TableDefinition::new("workflow_types");
+pub const WORKFLOW_TYPES: Def<&str, &str> = Def::new("workflow_types");
 /// (workflow type, version) -> `WorkflowVersion` JSON. Versions count from 1
 /// in deploy order; a module deployed again keeps its number.
-pub const TYPE_VERSIONS: TableDefinition<(&str, u32), &[u8]> =
-    TableDefinition::new("type_versions");
+pub const TYPE_VERSIONS: Def<(&str, u32), &[u8]> = Def::new("type_versions");
 /// Last heartbeat details by (execution id, epoch, handle): JSON `{seq, details}`.
-pub const HEARTBEATS: TableDefinition<(&str, u32, u64), &[u8]> = TableDefinition::new("heartbeats");
+pub const HEARTBEATS: Def<(&str, u32, u64), &[u8]> = Def::new("heartbeats");
 /// The retry state of activities whose attempts failed, by (execution id,
 /// index of the run's `execution_started`, handle): JSON `AttemptState`.
 /// Kept beside the history (a failed attempt is not an event), written in
 /// the transaction that decides the retry, removed with the activity's end
 /// and at the run's close.
-pub const ATTEMPTS: TableDefinition<(&str, u64, u64), &[u8]> = TableDefinition::new("attempts");
+pub const ATTEMPTS: Def<(&str, u64, u64), &[u8]> = Def::new("attempts");
 /// Workflow type name -> how long its closed executions are kept (ms), when
 /// it differs from the host's `--retention`.
-pub const TYPE_RETENTION: TableDefinition<&str, u64> = TableDefinition::new("type_retention");
+pub const TYPE_RETENTION: Def<&str, u64> = Def::new("type_retention");
 /// Activity name -> module hash serving it.
-pub const ACTIVITIES: TableDefinition<&str, &str> = TableDefinition::new("activities");
+pub const ACTIVITIES: Def<&str, &str> = Def::new("activities");
 /// `ExecutionRecord` JSON by execution id.
-pub const EXECUTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("executions");
+pub const EXECUTIONS: Def<&str, &[u8]> = Def::new("executions");
 /// `Event` JSON by (execution id, index).
-pub const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("history");
+pub const HISTORY: Def<(&str, u64), &[u8]> = Def::new("history");
 /// The host's own state by name: `manual_clock_ms`, where a manual clock
 /// stands (it never goes back, across restarts too).
-pub const HOST_STATE: TableDefinition<&str, u64> = TableDefinition::new("host_state");
+pub const HOST_STATE: Def<&str, u64> = Def::new("host_state");
 /// Pending timers by (due ms, execution id, handle): ordered by due time so a
 /// restart loads them in firing order.
-pub const TIMERS: TableDefinition<(u64, &str, u64), ()> = TableDefinition::new("timers");
+pub const TIMERS: Def<(u64, &str, u64), ()> = Def::new("timers");
 /// The same rows by (execution id, due ms, handle): an execution's timers
 /// without a scan of everyone's (see `timers.rs`).
-pub const TIMERS_BY_EXECUTION: TableDefinition<(&str, u64, u64), ()> =
-    TableDefinition::new("timers_by_execution");
+pub const TIMERS_BY_EXECUTION: Def<(&str, u64, u64), ()> = Def::new("timers_by_execution");
 /// The handles of the current run that have their completion, by (execution
 /// id, index of the run's `execution_started`, handle): a second completion
 /// of a handle is refused inside the write, whoever sends it. Rows go when
 /// the run closes.
-pub const COMPLETED: TableDefinition<(&str, u64, u64), ()> = TableDefinition::new("completed");
+pub const COMPLETED: Def<(&str, u64, u64), ()> = Def::new("completed");
 /// Executions whose closed run still owes its children their parent-close
 /// policy: JSON `[[child id, policy], ...]`, written with the close and
 /// removed once applied, so a crash in between is caught up at start.
-pub const OWED_POLICIES: TableDefinition<&str, &[u8]> = TableDefinition::new("owed_policies");
+pub const OWED_POLICIES: Def<&str, &[u8]> = Def::new("owed_policies");
 /// Requests to other executions (signals, cancellations) a workflow made and
 /// that were not delivered yet, by request key: JSON `ExternalRequest`.
 /// Written with the `external_sent` event, removed in the transaction that
 /// delivers the request; read at start to deliver what a crash left.
-pub const OUTBOX: TableDefinition<&str, &[u8]> = TableDefinition::new("outbox");
+pub const OUTBOX: Def<&str, &[u8]> = Def::new("outbox");
 /// The request keys each execution recorded a signal for, by (target id,
 /// key): a request delivered twice records its signal once.
-pub const INBOX: TableDefinition<(&str, &str), ()> = TableDefinition::new("inbox");
+pub const INBOX: Def<(&str, &str), ()> = Def::new("inbox");
 /// Start requests by key (workflow type, chosen id or none, request id):
 /// JSON `{execution, run, at_ms}`. A start with a request id seen within the
 /// retention window answers with the run it started instead of another.
-pub const START_REQUESTS: TableDefinition<&str, &[u8]> = TableDefinition::new("start_requests");
+pub const START_REQUESTS: Def<&str, &[u8]> = Def::new("start_requests");
 /// Schedules by name: JSON `ScheduleRecord` (spec, action, policies and
 /// where it stands: its cursor, waiting and running actions).
-pub const SCHEDULES: TableDefinition<&str, &[u8]> = TableDefinition::new("schedules");
+pub const SCHEDULES: Def<&str, &[u8]> = Def::new("schedules");
+
+/// Something done to every table (creating them, copying them).
+pub(super) trait EachTable {
+    fn table<K: super::kv::KeyT, V: super::kv::ValT>(
+        &mut self,
+        def: Def<K, V>,
+    ) -> Result<(), super::StoreError>;
+}
+
+/// Calls `f` with every table of the store.
+pub(super) fn each(f: &mut impl EachTable) -> Result<(), super::StoreError> {
+    f.table(MODULES)?;
+    f.table(MODULE_META)?;
+    f.table(WORKFLOW_TYPES)?;
+    f.table(TYPE_VERSIONS)?;
+    f.table(HEARTBEATS)?;
+    f.table(ATTEMPTS)?;
+    f.table(TYPE_RETENTION)?;
+    f.table(ACTIVITIES)?;
+    f.table(EXECUTIONS)?;
+    f.table(HISTORY)?;
+    f.table(HOST_STATE)?;
+    f.table(TIMERS)?;
+    f.table(TIMERS_BY_EXECUTION)?;
+    f.table(COMPLETED)?;
+    f.table(OWED_POLICIES)?;
+    f.table(OUTBOX)?;
+    f.table(INBOX)?;
+    f.table(START_REQUESTS)?;
+    f.table(SCHEDULES)?;
+    Ok(())
+}

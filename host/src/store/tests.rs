@@ -406,13 +406,21 @@ async fn completions_of_open_runs_are_indexed_at_open() {
             .unwrap()
             .unwrap();
         // Forget the index, as an older host's file would not have it.
-        let db = store.slot.get().unwrap();
+        let super::Backend::Redb(slot) = &store.backend else {
+            unreachable!("a redb store")
+        };
+        let db = slot.get().unwrap();
         let txn = db.begin_write().unwrap();
-        txn.delete_table(tables::COMPLETED).unwrap();
-        txn.open_table(tables::HOST_STATE)
-            .unwrap()
-            .remove(COMPLETIONS_INDEXED)
-            .unwrap();
+        txn.delete_table(redb::TableDefinition::<(&str, u64, u64), ()>::new(
+            tables::COMPLETED.name,
+        ))
+        .unwrap();
+        txn.open_table(redb::TableDefinition::<&str, u64>::new(
+            tables::HOST_STATE.name,
+        ))
+        .unwrap()
+        .remove(COMPLETIONS_INDEXED)
+        .unwrap();
         txn.commit().unwrap();
     }
     // The first store's committer thread lets the file go once it sees the

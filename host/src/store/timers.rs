@@ -5,29 +5,19 @@
 //! cost in proportion to the others' timers). Every write of a timer row
 //! goes through here, so the two tables hold the same rows.
 
-use redb::{ReadableTable, WriteTransaction};
+use super::kv::Txn;
 
 use super::tables::{TIMERS, TIMERS_BY_EXECUTION};
 use super::StoreError;
 
-pub(super) fn add(
-    txn: &WriteTransaction,
-    id: &str,
-    due: u64,
-    handle: u64,
-) -> Result<(), StoreError> {
+pub(super) fn add(txn: &Txn, id: &str, due: u64, handle: u64) -> Result<(), StoreError> {
     txn.open_table(TIMERS)?.insert((due, id, handle), ())?;
     txn.open_table(TIMERS_BY_EXECUTION)?
         .insert((id, due, handle), ())?;
     Ok(())
 }
 
-pub(super) fn remove(
-    txn: &WriteTransaction,
-    id: &str,
-    due: u64,
-    handle: u64,
-) -> Result<(), StoreError> {
+pub(super) fn remove(txn: &Txn, id: &str, due: u64, handle: u64) -> Result<(), StoreError> {
     txn.open_table(TIMERS)?.remove((due, id, handle))?;
     txn.open_table(TIMERS_BY_EXECUTION)?
         .remove((id, due, handle))?;
@@ -35,17 +25,17 @@ pub(super) fn remove(
 }
 
 /// Removes every timer row of an execution.
-pub(super) fn drop_all(txn: &WriteTransaction, id: &str) -> Result<(), StoreError> {
+pub(super) fn drop_all(txn: &Txn, id: &str) -> Result<(), StoreError> {
     let mut index = txn.open_table(TIMERS_BY_EXECUTION)?;
     let mut mine = Vec::new();
     for entry in index.range((id, 0, 0)..=(id, u64::MAX, u64::MAX))? {
-        let (_, due, handle) = entry?.0.value();
+        let (_, due, handle) = entry.0;
         mine.push((due, handle));
     }
     if mine.is_empty() {
         return Ok(());
     }
-    index.retain_in((id, 0, 0)..=(id, u64::MAX, u64::MAX), |_, _| false)?;
+    index.delete_range((id, 0, 0)..=(id, u64::MAX, u64::MAX))?;
     drop(index);
     let mut timers = txn.open_table(TIMERS)?;
     for (due, handle) in mine {
@@ -56,12 +46,11 @@ pub(super) fn drop_all(txn: &WriteTransaction, id: &str) -> Result<(), StoreErro
 
 /// Fills `TIMERS_BY_EXECUTION` from `TIMERS`: a store written before the
 /// index existed has its rows in `TIMERS` only.
-pub(super) fn index(txn: &WriteTransaction) -> Result<(), StoreError> {
+pub(super) fn index(txn: &Txn) -> Result<(), StoreError> {
     let mut rows = Vec::new();
     for entry in txn.open_table(TIMERS)?.iter()? {
-        let entry = entry?;
-        let (due, id, handle) = entry.0.value();
-        rows.push((id.to_owned(), due, handle));
+        let (due, id, handle) = entry.0;
+        rows.push((id, due, handle));
     }
     let mut index = txn.open_table(TIMERS_BY_EXECUTION)?;
     for (id, due, handle) in rows {

@@ -1,0 +1,279 @@
+//! The key-value layer under the store's ops, the same on every backend.
+//!
+//! Every op and read of the store is written once, against [`Txn`] and
+//! [`Table`]: typed tables of ordered keys, read and written inside one
+//! transaction. Two backends carry them: redb (the embedded file; the tables
+//! and encodings are exactly those earlier versions wrote, so old data
+//! directories open unchanged) and PostgreSQL (a table per table, keys as
+//! columns in the same order; see `pg.rs`). Since the ops are shared, the
+//! semantics are too: what one backend refuses, the other refuses.
+
+pub(crate) mod pg;
+mod types;
+
+use std::marker::PhantomData;
+use std::ops::RangeBounds;
+
+use redb::{ReadableTable, ReadableTableMetadata};
+
+pub(crate) use types::{KeyT, ValT};
+
+/// Rows as a table's scans answer them.
+pub(crate) type Rows<K, V> = Vec<(<K as KeyT>::Out, <V as ValT>::Out)>;
+/// One row.
+pub(crate) type Row<K, V> = (<K as KeyT>::Out, <V as ValT>::Out);
+
+use super::StoreError;
+
+/// A table: its name and the types of its keys and values.
+pub(crate) struct Def<K: KeyT, V: ValT> {
+    pub name: &'static str,
+    _types: PhantomData<(K, V)>,
+}
+
+impl<K: KeyT, V: ValT> Clone for Def<K, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<K: KeyT, V: ValT> Copy for Def<K, V> {}
+
+impl<K: KeyT, V: ValT> Def<K, V> {
+    pub const fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            _types: PhantomData,
+        }
+    }
+
+    fn redb(&self) -> redb::TableDefinition<'static, K, V> {
+        redb::TableDefinition::new(self.name)
+    }
+}
+
+/// One transaction on either backend: a read sees one consistent state; a
+/// write is applied whole at `commit` or not at all.
+#[allow(clippy::large_enum_variant)] // one per operation, never in bulk
+pub(crate) enum Txn {
+    RedbWrite(redb::WriteTransaction),
+    RedbRead(redb::ReadTransaction),
+    Pg(pg::Tx),
+}
+
+impl Txn {
+    pub fn open_table<K: KeyT, V: ValT>(
+        &self,
+        def: Def<K, V>,
+    ) -> Result<Table<'_, K, V>, StoreError> {
+        Ok(match self {
+            Txn::RedbWrite(t) => Table::RedbWrite(t.open_table(def.redb())?),
+            Txn::RedbRead(t) => Table::RedbRead(t.open_table(def.redb())?),
+            Txn::Pg(tx) => Table::Pg(tx, def),
+        })
+    }
+
+    pub fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Txn::RedbWrite(t) => Ok(t.commit()?),
+            Txn::RedbRead(_) => Ok(()),
+            Txn::Pg(tx) => tx.commit(),
+        }
+    }
+
+    pub fn abort(self) -> Result<(), StoreError> {
+        match self {
+            Txn::RedbWrite(t) => Ok(t.abort()?),
+            Txn::RedbRead(_) => Ok(()),
+            Txn::Pg(tx) => tx.rollback(),
+        }
+    }
+}
+
+/// An open table of a transaction.
+pub(crate) enum Table<'t, K: KeyT, V: ValT> {
+    RedbWrite(redb::Table<'t, K, V>),
+    RedbRead(redb::ReadOnlyTable<K, V>),
+    Pg(&'t pg::Tx, Def<K, V>),
+}
+
+/// Runs `$body` with `$t` bound to the readable redb table, or `$pg` on
+/// PostgreSQL.
+macro_rules! readable {
+    ($self:expr, $t:ident => $body:expr, $tx:ident, $def:ident => $pg:expr) => {
+        match $self {
+            Table::RedbWrite($t) => $body,
+            Table::RedbRead($t) => $body,
+            Table::Pg($tx, $def) => $pg,
+        }
+    };
+}
+
+impl<K: KeyT, V: ValT> Table<'_, K, V> {
+    pub fn get<'k>(&self, key: K::SelfType<'k>) -> Result<Option<V::Out>, StoreError> {
+        readable!(self,
+            t => Ok(t.get(key)?.map(|g| V::out(g.value()))),
+            tx, def => tx.get(*def, &key))
+    }
+
+    pub fn insert<'k, 'v>(
+        &mut self,
+        key: K::SelfType<'k>,
+        value: V::SelfType<'v>,
+    ) -> Result<(), StoreError> {
+        match self {
+            Table::RedbWrite(t) => {
+                t.insert(key, value)?;
+                Ok(())
+            }
+            Table::RedbRead(_) => Err(read_only()),
+            Table::Pg(tx, def) => tx.insert(*def, &key, &value),
+        }
+    }
+
+    /// Removes the row; answers its value if there was one.
+    pub fn remove<'k>(&mut self, key: K::SelfType<'k>) -> Result<Option<V::Out>, StoreError> {
+        match self {
+            Table::RedbWrite(t) => Ok(t.remove(key)?.map(|g| V::out(g.value()))),
+            Table::RedbRead(_) => Err(read_only()),
+            Table::Pg(tx, def) => tx.remove(*def, &key),
+        }
+    }
+
+    /// Visits the rows in `range` in key order (or backwards), while `f`
+    /// answers true.
+    pub fn scan<'k>(
+        &self,
+        range: impl RangeBounds<K::SelfType<'k>>,
+        backwards: bool,
+        f: impl FnMut(K::SelfType<'_>, V::SelfType<'_>) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
+        self.scan_limit(range, backwards, None, f)
+    }
+
+    /// `scan`, telling the backend it needs at most `limit` rows.
+    fn scan_limit<'k>(
+        &self,
+        range: impl RangeBounds<K::SelfType<'k>>,
+        backwards: bool,
+        limit: Option<u64>,
+        mut f: impl FnMut(K::SelfType<'_>, V::SelfType<'_>) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
+        readable!(self,
+            t => {
+                let lo = range.start_bound().map(K::copy);
+                let hi = range.end_bound().map(K::copy);
+                let rows = t.range::<K::SelfType<'k>>((lo, hi))?;
+                let mut visit = |entry: Result<(redb::AccessGuard<'_, K>, redb::AccessGuard<'_, V>), redb::StorageError>| {
+                    let (k, v) = entry?;
+                    f(k.value(), v.value())
+                };
+                if backwards {
+                    for entry in rows.rev() {
+                        if !visit(entry)? { break; }
+                    }
+                } else {
+                    for entry in rows {
+                        if !visit(entry)? { break; }
+                    }
+                }
+                Ok(())
+            },
+            tx, def => tx.scan(*def, range.start_bound(), range.end_bound(), backwards, limit, &mut f))
+    }
+
+    /// The rows in `range`, in key order.
+    pub fn range<'k>(
+        &self,
+        range: impl RangeBounds<K::SelfType<'k>>,
+    ) -> Result<Rows<K, V>, StoreError> {
+        let mut out = Vec::new();
+        self.scan(range, false, |k, v| {
+            out.push((K::out(k), V::out(v)));
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
+    /// Every row, in key order.
+    pub fn iter(&self) -> Result<Rows<K, V>, StoreError> {
+        self.range(..)
+    }
+
+    /// The last row in `range`.
+    pub fn last<'k>(
+        &self,
+        range: impl RangeBounds<K::SelfType<'k>>,
+    ) -> Result<Option<Row<K, V>>, StoreError> {
+        let mut out = None;
+        self.scan_limit(range, true, Some(1), |k, v| {
+            out = Some((K::out(k), V::out(v)));
+            Ok(false)
+        })?;
+        Ok(out)
+    }
+
+    /// Removes the rows of `range` for which `keep` answers false.
+    pub fn retain_in<'k>(
+        &mut self,
+        range: impl RangeBounds<K::SelfType<'k>>,
+        mut keep: impl FnMut(K::SelfType<'_>, V::SelfType<'_>) -> bool,
+    ) -> Result<(), StoreError> {
+        match self {
+            Table::RedbWrite(t) => Ok(t.retain_in::<K::SelfType<'k>, _>(
+                (
+                    range.start_bound().map(K::copy),
+                    range.end_bound().map(K::copy),
+                ),
+                |k, v| keep(k, v),
+            )?),
+            Table::RedbRead(_) => Err(read_only()),
+            Table::Pg(tx, def) => {
+                let mut doomed = Vec::new();
+                tx.scan(
+                    *def,
+                    range.start_bound(),
+                    range.end_bound(),
+                    false,
+                    None,
+                    &mut |k, v| {
+                        if !keep(K::copy(&k), v) {
+                            doomed.push(K::out(k));
+                        }
+                        Ok(true)
+                    },
+                )?;
+                for k in &doomed {
+                    tx.remove(*def, &K::borrow(k))?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Removes the rows for which `keep` answers false.
+    pub fn retain(
+        &mut self,
+        keep: impl FnMut(K::SelfType<'_>, V::SelfType<'_>) -> bool,
+    ) -> Result<(), StoreError> {
+        self.retain_in(.., keep)
+    }
+
+    /// Removes every row of `range`.
+    pub fn delete_range<'k>(
+        &mut self,
+        range: impl RangeBounds<K::SelfType<'k>>,
+    ) -> Result<(), StoreError> {
+        match self {
+            Table::Pg(tx, def) => tx.delete_range(*def, range.start_bound(), range.end_bound()),
+            _ => self.retain_in(range, |_, _| false),
+        }
+    }
+
+    pub fn len(&self) -> Result<u64, StoreError> {
+        readable!(self, t => Ok(t.len()?), tx, def => tx.len(*def))
+    }
+}
+
+fn read_only() -> StoreError {
+    StoreError::Backend("a write in a read transaction (a defect of the store)".into())
+}

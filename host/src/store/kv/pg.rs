@@ -1,0 +1,706 @@
+//! The PostgreSQL backend of the key-value layer.
+//!
+//! Each store table is a table `weft_<name>` with the key's parts as columns
+//! `k0, k1, ...` (its primary key, so rows are found and ranged in key
+//! order) and the value in `v`. The store's code is synchronous (the group
+//! committer is a thread, reads are short); this backend runs the driver on
+//! its own small runtime and blocks on it, moving off a tokio worker first
+//! (`block_in_place`) so the host's other tasks go on meanwhile.
+
+use std::future::Future;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::NoTls;
+
+use super::types::{Col, Param};
+use super::{Def, KeyT, ValT};
+use crate::store::StoreError;
+
+/// Most connections one host opens (the committer's and the readers').
+const POOL_SIZE: usize = 16;
+
+/// The schema, one step per version. A step is never changed once
+/// released: a new version adds a step.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_tables.sql")];
+
+/// Serializes schema changes of hosts starting together.
+const MIGRATION_LOCK: i64 = 0x7765_6674_0001;
+/// Held by the one host writing to the database, for as long as its
+/// writer's connection lives (a session lock: PostgreSQL releases it when
+/// the connection ends, a killed host's too).
+const WRITER_LOCK: i64 = 0x7765_6674_0002;
+
+pub(crate) struct Pg {
+    pool: Pool,
+    /// The connection every write transaction runs on, holding
+    /// `WRITER_LOCK`: a write can only commit while this host holds the
+    /// database. `None` while a transaction has it, or after it broke.
+    writer: std::sync::Mutex<Option<Object>>,
+    /// Runs the connections; dropped in the background (the store may be
+    /// dropped inside the host's runtime).
+    rt: Option<tokio::runtime::Runtime>,
+    /// The address without its password, for messages.
+    shown: String,
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// A PostgreSQL error as the store reports it: a broken or refused
+/// connection is `Io` (the store is unavailable and retried, as a full disk
+/// is); what the database refused is `Backend`.
+pub(crate) fn pg_err(e: tokio_postgres::Error) -> StoreError {
+    match e.as_db_error() {
+        Some(db) if !lost_connection(&e) => StoreError::Backend(format!(
+            "PostgreSQL refused a statement: {} ({})",
+            db.message(),
+            db.code().code()
+        )),
+        Some(db) => StoreError::Io(format!(
+            "PostgreSQL ended the connection: {} ({})",
+            db.message(),
+            db.code().code()
+        )),
+        None => StoreError::Io(format!("PostgreSQL connection failed: {e}")),
+    }
+}
+
+/// Whether `e` is the connection's end rather than a statement refused:
+/// no answer at all, or the server's own word that it is going away
+/// (class 08, connection exception; 57, operator intervention such as
+/// `pg_terminate_backend` or a shutdown; 53300, too many connections).
+/// After such an error during a commit, whether it was made is unknown.
+fn lost_connection(e: &tokio_postgres::Error) -> bool {
+    match e.code() {
+        None => e.as_db_error().is_none(),
+        Some(code) => {
+            let code = code.code();
+            code.starts_with("08") || code.starts_with("57") || code == "53300"
+        }
+    }
+}
+
+fn pool_err(e: deadpool_postgres::PoolError) -> StoreError {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => pg_err(e),
+        other => StoreError::Io(format!("PostgreSQL connection failed: {other}")),
+    }
+}
+
+impl Pg {
+    /// Connects to `url` (creating its database if it does not exist and
+    /// the user may), and creates or migrates the schema.
+    pub fn connect(url: &str) -> Result<Arc<Pg>, StoreError> {
+        let config: tokio_postgres::Config = url.parse().map_err(|e| {
+            StoreError::Backend(format!(
+                "--store {}: not a PostgreSQL address ({e}); write it as \
+                 postgres://user[:password]@host[:port]/database",
+                redact(url)
+            ))
+        })?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("weft-pg")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Backend(format!("starting the PostgreSQL runtime: {e}")))?;
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Backend(format!("PostgreSQL pool: {e}")))?;
+        let pg = Arc::new(Pg {
+            writer: std::sync::Mutex::new(None),
+            pool,
+            rt: Some(rt),
+            shown: redact(url),
+        });
+        match pg.block(pg.pool.get()) {
+            Ok(_) => {}
+            Err(deadpool_postgres::PoolError::Backend(e))
+                if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) =>
+            {
+                pg.create_database(&config)?;
+            }
+            Err(e) => {
+                return Err(StoreError::Io(format!(
+                    "cannot reach PostgreSQL at {}: {}",
+                    pg.shown,
+                    source_text(&e)
+                )))
+            }
+        }
+        pg.migrate()?;
+        let writer = pg.take_writer().map_err(|busy| match busy {
+            Busy::Held => StoreError::Backend(format!(
+                "the database at {} is in use by another weft host: stop that one, or give \
+                 this one its own database (several hosts on one database are not supported \
+                 yet)",
+                pg.shown
+            )),
+            Busy::Failed(e) => e,
+        })?;
+        *pg.writer.lock().unwrap_or_else(|p| p.into_inner()) = Some(writer);
+        Ok(pg)
+    }
+
+    /// A connection holding the writer's lock: the one kept, if it still
+    /// lives, else a new one that takes the lock again (`Busy::Held` while
+    /// another session holds it: another host, or this host's lost
+    /// connection that the server has not ended yet).
+    fn take_writer(&self) -> Result<Object, Busy> {
+        let kept = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(client) = kept.filter(|c| !c.is_closed()) {
+            return Ok(client);
+        }
+        let client = self
+            .block(self.pool.get())
+            .map_err(|e| Busy::Failed(pool_err(e)))?;
+        let held: bool = self
+            .block(client.query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK]))
+            .map_err(|e| Busy::Failed(pg_err(e)))?
+            .get(0);
+        if !held {
+            return Err(Busy::Held);
+        }
+        Ok(client)
+    }
+
+    /// Whether the write transaction that set `token` was committed, after
+    /// its connection failed during the commit. Known only once the old
+    /// session ended (its transaction then committed or rolled back for
+    /// good): that is when this host can take the writer's lock again.
+    /// Until then it waits: an outcome reported wrong would lose a write or
+    /// make it twice.
+    fn settle(&self, token: i64) -> Result<(), StoreError> {
+        let mut waited = std::time::Duration::ZERO;
+        let step = std::time::Duration::from_millis(100);
+        loop {
+            match self.take_writer() {
+                Ok(client) => {
+                    let row =
+                        self.block(client.query_opt("SELECT token FROM weft_commit_token", &[]));
+                    let Ok(row) = row else {
+                        std::thread::sleep(step);
+                        continue;
+                    };
+                    *self.writer.lock().unwrap_or_else(|p| p.into_inner()) = Some(client);
+                    let made = row.is_some_and(|r| r.get::<_, i64>(0) == token);
+                    tracing::warn!(
+                        made,
+                        "PostgreSQL did not confirm a commit; learned whether it was made"
+                    );
+                    return if made {
+                        Ok(())
+                    } else {
+                        Err(StoreError::Io(
+                            "the PostgreSQL connection failed during a commit, which was not made"
+                                .into(),
+                        ))
+                    };
+                }
+                Err(_) => {
+                    if waited.as_secs().is_multiple_of(10) && waited.subsec_millis() < 100 {
+                        tracing::warn!(
+                            waited_s = waited.as_secs(),
+                            "PostgreSQL did not confirm a commit; waiting to learn whether it was made"
+                        );
+                    }
+                    std::thread::sleep(step);
+                    waited += step;
+                }
+            }
+        }
+    }
+
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    /// Creates the database the address names, through the server's
+    /// `postgres` database.
+    fn create_database(&self, config: &tokio_postgres::Config) -> Result<(), StoreError> {
+        let name = config.get_dbname().unwrap_or_default().to_owned();
+        let mut admin = config.clone();
+        admin.dbname("postgres");
+        self.block(async move {
+            let (client, conn) = admin.connect(NoTls).await.map_err(pg_err)?;
+            tokio::spawn(conn);
+            let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+            match client
+                .batch_execute(&format!("CREATE DATABASE {quoted}"))
+                .await
+            {
+                Ok(()) => Ok(()),
+                // Another host created it meanwhile.
+                Err(e) if e.code() == Some(&SqlState::DUPLICATE_DATABASE) => Ok(()),
+                Err(e) => Err(StoreError::Backend(format!(
+                    "the database {name} does not exist and could not be created ({}): \
+                     create it (createdb {name}) or give a user that may",
+                    e.as_db_error()
+                        .map(|d| d.message().to_owned())
+                        .unwrap_or(e.to_string())
+                ))),
+            }
+        })
+    }
+
+    /// Brings the schema to this binary's version under an advisory lock;
+    /// refuses a database a newer weft migrated.
+    fn migrate(&self) -> Result<(), StoreError> {
+        let shown = self.shown.clone();
+        let mut client = self.block(self.pool.get()).map_err(pool_err)?;
+        self.block(async move {
+            let tx = client.transaction().await.map_err(pg_err)?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+                .await
+                .map_err(pg_err)?;
+            tx.batch_execute(
+                "CREATE TABLE IF NOT EXISTS weft_schema (
+                     one boolean PRIMARY KEY DEFAULT true CHECK (one),
+                     version integer NOT NULL)",
+            )
+            .await
+            .map_err(pg_err)?;
+            let row = tx
+                .query_opt("SELECT version FROM weft_schema", &[])
+                .await
+                .map_err(pg_err)?;
+            let at = row.map(|r| r.get::<_, i32>(0) as usize).unwrap_or(0);
+            if at > MIGRATIONS.len() {
+                return Err(StoreError::Backend(format!(
+                    "the database at {shown} has weft schema version {at}, newer than this \
+                     weft knows ({}): run a weft at least as new as the one that migrated it",
+                    MIGRATIONS.len()
+                )));
+            }
+            for (i, step) in MIGRATIONS.iter().enumerate().skip(at) {
+                tx.batch_execute(step).await.map_err(|e| {
+                    StoreError::Backend(format!("schema migration {} failed: {e}", i + 1))
+                })?;
+            }
+            tx.execute(
+                "INSERT INTO weft_schema (version) VALUES ($1)
+                 ON CONFLICT (one) DO UPDATE SET version = EXCLUDED.version",
+                &[&(MIGRATIONS.len() as i32)],
+            )
+            .await
+            .map_err(pg_err)?;
+            tx.commit().await.map_err(pg_err)
+        })
+    }
+
+    /// A transaction that writes (the committer's), on the connection that
+    /// holds the writer's lock.
+    pub fn begin_write(self: &Arc<Self>) -> Result<Tx, StoreError> {
+        let client = self.take_writer().map_err(|busy| match busy {
+            Busy::Held => StoreError::Io(
+                "waiting for the database's writer lock (held by another host, or by a lost \
+                 connection of this one that the server has not ended yet)"
+                    .into(),
+            ),
+            Busy::Failed(e) => e,
+        })?;
+        self.begin(client, true, "BEGIN ISOLATION LEVEL READ COMMITTED")
+    }
+
+    /// A read-only transaction over one snapshot.
+    pub fn begin_read(self: &Arc<Self>) -> Result<Tx, StoreError> {
+        let client = self.block(self.pool.get()).map_err(pool_err)?;
+        self.begin(
+            client,
+            false,
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        )
+    }
+
+    fn begin(self: &Arc<Self>, client: Object, writer: bool, sql: &str) -> Result<Tx, StoreError> {
+        self.block(client.batch_execute(sql)).map_err(pg_err)?;
+        Ok(Tx {
+            pg: self.clone(),
+            client: Some(client),
+            writer,
+        })
+    }
+
+    /// Runs `f` on the backend's runtime and waits for it.
+    fn block<F: Future + Send>(&self, f: F) -> F::Output
+    where
+        F::Output: Send,
+    {
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        let rt = self
+            .rt
+            .as_ref()
+            .expect("the runtime lives as long as the store");
+        match Handle::try_current() {
+            Err(_) => rt.block_on(f),
+            Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| rt.block_on(f))
+            }
+            // A single-threaded runtime cannot lend its thread: block on
+            // another one.
+            Ok(_) => std::thread::scope(|s| {
+                s.spawn(|| rt.block_on(f))
+                    .join()
+                    .expect("a store thread panicked")
+            }),
+        }
+    }
+}
+
+/// Why the writer's lock could not be had.
+enum Busy {
+    /// Another session holds it.
+    Held,
+    Failed(StoreError),
+}
+
+/// Tokens of write transactions: unique for this process's life, and
+/// unlikely to repeat across processes (they start at the clock).
+fn next_token() -> i64 {
+    static NEXT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let base = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0);
+    if n == 0 {
+        NEXT.store(base + 1, std::sync::atomic::Ordering::Relaxed);
+        base
+    } else {
+        n
+    }
+}
+
+fn source_text(e: &deadpool_postgres::PoolError) -> String {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => match e.as_db_error() {
+            Some(db) => db.message().to_owned(),
+            None => {
+                let mut text = e.to_string();
+                let mut source = std::error::Error::source(e);
+                while let Some(s) = source {
+                    text = format!("{text}: {s}");
+                    source = s.source();
+                }
+                text
+            }
+        },
+        other => other.to_string(),
+    }
+}
+
+/// `url` without its password.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let user = &url[scheme + 3..at];
+            match user.split_once(':') {
+                Some((name, _)) => format!("{}{name}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// One transaction on one pooled connection; rolled back if dropped
+/// without a commit.
+pub(crate) struct Tx {
+    pg: Arc<Pg>,
+    client: Option<Object>,
+    /// On the writer's connection, which goes back to `Pg::writer`.
+    writer: bool,
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            // A connection left inside a transaction must not be used again
+            // as it is.
+            let ok = self.pg.block(client.batch_execute("ROLLBACK")).is_ok();
+            self.release(client, ok);
+        }
+    }
+}
+
+fn names(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}{i}")).collect()
+}
+
+fn params(from: usize, n: usize) -> Vec<String> {
+    (from..from + n).map(|i| format!("${i}")).collect()
+}
+
+/// `k0 = $1 AND k1 = $2`.
+fn key_eq(cols: &[Col]) -> String {
+    names("k", cols.len())
+        .iter()
+        .zip(params(1, cols.len()))
+        .map(|(k, p)| format!("{k} = {p}"))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+fn table<K: KeyT, V: ValT>(def: Def<K, V>) -> String {
+    format!("weft_{}", def.name)
+}
+
+/// The value column to select, or a constant for key-only tables.
+fn value_col<V: ValT>() -> &'static str {
+    if V::COL.is_some() {
+        "v"
+    } else {
+        "true"
+    }
+}
+
+impl Tx {
+    fn client(&self) -> &Object {
+        self.client.as_ref().expect("an open transaction")
+    }
+
+    fn query(&self, sql: &str, args: &[Param]) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+        let client = self.client();
+        let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|p| p.as_ref() as _).collect();
+        self.pg
+            .block(async {
+                let st = client.prepare_cached(sql).await?;
+                client.query(&st, &refs).await
+            })
+            .map_err(pg_err)
+    }
+
+    fn execute(&self, sql: &str, args: &[Param]) -> Result<u64, StoreError> {
+        let client = self.client();
+        let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|p| p.as_ref() as _).collect();
+        self.pg
+            .block(async {
+                let st = client.prepare_cached(sql).await?;
+                client.execute(&st, &refs).await
+            })
+            .map_err(pg_err)
+    }
+
+    /// Gives the connection back: the writer's to `Pg::writer`, a reader's
+    /// to the pool; one that failed is closed instead.
+    fn release(&self, client: Object, ok: bool) {
+        if !ok {
+            drop(Object::take(client));
+        } else if self.writer {
+            *self.pg.writer.lock().unwrap_or_else(|p| p.into_inner()) = Some(client);
+        }
+    }
+
+    /// Commits. A write transaction also records a fresh token in the same
+    /// commit: when the connection fails before the server's answer, the
+    /// token says whether the commit was made (see `Pg::settle`), so an
+    /// error from here always means that nothing was written.
+    pub fn commit(mut self) -> Result<(), StoreError> {
+        let client = self.client.take().expect("an open transaction");
+        if !self.writer {
+            let result = self.pg.block(client.batch_execute("COMMIT"));
+            self.release(client, result.is_ok());
+            return result.map_err(pg_err);
+        }
+        let token = next_token();
+        let sql = format!(
+            "INSERT INTO weft_commit_token (one, token) VALUES (true, {token}) \
+             ON CONFLICT (one) DO UPDATE SET token = EXCLUDED.token; COMMIT"
+        );
+        match self.pg.block(client.batch_execute(&sql)) {
+            Ok(()) => {
+                self.release(client, true);
+                Ok(())
+            }
+            // Refused by the database: nothing was committed.
+            Err(e) if !lost_connection(&e) => {
+                self.release(client, false);
+                Err(pg_err(e))
+            }
+            Err(_) => {
+                self.release(client, false);
+                self.pg.settle(token)
+            }
+        }
+    }
+
+    pub fn rollback(mut self) -> Result<(), StoreError> {
+        let client = self.client.take().expect("an open transaction");
+        let result = self.pg.block(client.batch_execute("ROLLBACK"));
+        self.release(client, result.is_ok());
+        result.map_err(pg_err)
+    }
+
+    pub fn get<K: KeyT, V: ValT>(
+        &self,
+        def: Def<K, V>,
+        key: &K::SelfType<'_>,
+    ) -> Result<Option<V::Out>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {}",
+            value_col::<V>(),
+            table(def),
+            key_eq(K::COLS)
+        );
+        let mut args = Vec::new();
+        K::bind(key, &mut args);
+        let rows = self.query(&sql, &args)?;
+        rows.first().map(|r| V::read(r, 0).map(V::out)).transpose()
+    }
+
+    pub fn insert<K: KeyT, V: ValT>(
+        &self,
+        def: Def<K, V>,
+        key: &K::SelfType<'_>,
+        value: &V::SelfType<'_>,
+    ) -> Result<(), StoreError> {
+        let n = K::COLS.len();
+        let keys = names("k", n).join(", ");
+        let sql = if V::COL.is_some() {
+            format!(
+                "INSERT INTO {} ({keys}, v) VALUES ({}) ON CONFLICT ({keys}) DO UPDATE SET v = EXCLUDED.v",
+                table(def),
+                params(1, n + 1).join(", ")
+            )
+        } else {
+            format!(
+                "INSERT INTO {} ({keys}) VALUES ({}) ON CONFLICT DO NOTHING",
+                table(def),
+                params(1, n).join(", ")
+            )
+        };
+        let mut args = Vec::new();
+        K::bind(key, &mut args);
+        V::bind(value, &mut args);
+        self.execute(&sql, &args).map(drop)
+    }
+
+    pub fn remove<K: KeyT, V: ValT>(
+        &self,
+        def: Def<K, V>,
+        key: &K::SelfType<'_>,
+    ) -> Result<Option<V::Out>, StoreError> {
+        let sql = format!(
+            "DELETE FROM {} WHERE {} RETURNING {}",
+            table(def),
+            key_eq(K::COLS),
+            value_col::<V>()
+        );
+        let mut args = Vec::new();
+        K::bind(key, &mut args);
+        let rows = self.query(&sql, &args)?;
+        rows.first().map(|r| V::read(r, 0).map(V::out)).transpose()
+    }
+
+    /// `WHERE (k0, k1) >= ($1, $2) AND ...` for the bounds given, with
+    /// their arguments.
+    fn range_cond<'k, K: KeyT>(
+        lo: Bound<&K::SelfType<'k>>,
+        hi: Bound<&K::SelfType<'k>>,
+    ) -> (String, Vec<Param>) {
+        let n = K::COLS.len();
+        let tuple = format!("({})", names("k", n).join(", "));
+        let mut conds = Vec::new();
+        let mut args = Vec::new();
+        for (bound, incl, excl) in [(lo, ">=", ">"), (hi, "<=", "<")] {
+            let (op, key) = match bound {
+                Bound::Included(k) => (incl, k),
+                Bound::Excluded(k) => (excl, k),
+                Bound::Unbounded => continue,
+            };
+            conds.push(format!(
+                "{tuple} {op} ({})",
+                params(args.len() + 1, n).join(", ")
+            ));
+            K::bind(key, &mut args);
+        }
+        let cond = if conds.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conds.join(" AND "))
+        };
+        (cond, args)
+    }
+
+    #[allow(clippy::type_complexity)]
+    pub fn scan<'k, K: KeyT, V: ValT>(
+        &self,
+        def: Def<K, V>,
+        lo: Bound<&K::SelfType<'k>>,
+        hi: Bound<&K::SelfType<'k>>,
+        backwards: bool,
+        limit: Option<u64>,
+        f: &mut dyn FnMut(K::SelfType<'_>, V::SelfType<'_>) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
+        let n = K::COLS.len();
+        let (cond, args) = Self::range_cond::<K>(lo, hi);
+        let dir = if backwards { " DESC" } else { "" };
+        let order = names("k", n)
+            .iter()
+            .map(|k| format!("{k}{dir}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let limit = limit.map(|l| format!(" LIMIT {l}")).unwrap_or_default();
+        let sql = format!(
+            "SELECT {}, {} FROM {}{cond} ORDER BY {order}{limit}",
+            names("k", n).join(", "),
+            value_col::<V>(),
+            table(def)
+        );
+        for row in self.query(&sql, &args)? {
+            if !f(K::read(&row, 0)?, V::read(&row, n)?)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn delete_range<'k, K: KeyT, V: ValT>(
+        &self,
+        def: Def<K, V>,
+        lo: Bound<&K::SelfType<'k>>,
+        hi: Bound<&K::SelfType<'k>>,
+    ) -> Result<(), StoreError> {
+        let (cond, args) = Self::range_cond::<K>(lo, hi);
+        self.execute(&format!("DELETE FROM {}{cond}", table(def)), &args)
+            .map(drop)
+    }
+
+    pub fn len<K: KeyT, V: ValT>(&self, def: Def<K, V>) -> Result<u64, StoreError> {
+        let rows = self.query(&format!("SELECT count(*) FROM {}", table(def)), &[])?;
+        Ok(rows.first().map(|r| r.get::<_, i64>(0)).unwrap_or(0) as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_not_shown() {
+        assert_eq!(
+            super::redact("postgres://weft:s3cret@db:5432/weft"),
+            "postgres://weft:***@db:5432/weft"
+        );
+        assert_eq!(
+            super::redact("postgres://weft@db/weft"),
+            "postgres://weft@db/weft"
+        );
+    }
+}

@@ -1,0 +1,101 @@
+//! `weft store migrate`: copies a whole store from one place to another
+//! (redb to PostgreSQL, or back), running executions included. The copy is
+//! one write transaction on the target: it lands whole or not at all, so a
+//! host can never start on half of it.
+
+use super::kv::{Def, KeyT, Txn, ValT};
+use super::tables::{self, EachTable};
+use super::{Location, StoreError};
+
+/// What a migration copied: rows by table, in the order copied.
+#[derive(Debug, Default)]
+pub struct Copied {
+    pub tables: Vec<(&'static str, u64)>,
+}
+
+impl Copied {
+    /// Rows of `table` copied.
+    pub fn rows(&self, table: &str) -> u64 {
+        self.tables
+            .iter()
+            .find(|(t, _)| *t == table)
+            .map_or(0, |(_, n)| *n)
+    }
+}
+
+/// Copies the store at `from` into the empty store at `to`. No host may run
+/// on either meanwhile (redb's file lock enforces it for a directory; stop
+/// the PostgreSQL hosts first).
+pub fn migrate(from: &Location, to: &Location) -> Result<Copied, StoreError> {
+    if from == to {
+        return Err(StoreError::Backend(
+            "--from and --to are the same store".into(),
+        ));
+    }
+    if let Location::Dir(dir) = from {
+        if !dir.join("weft.redb").is_file() {
+            return Err(StoreError::Backend(format!(
+                "{} holds no weft store (no weft.redb): give the --data directory of the host \
+                 to copy",
+                dir.display()
+            )));
+        }
+    }
+    let source = super::open_backend(from)?;
+    let target = super::open_backend(to)?;
+    super::prepare(&target)?;
+    let read = source.begin_read()?;
+    let write = target.begin_write()?;
+    refuse_unless_empty(&write, to)?;
+    let mut copy = Copy {
+        from: &read,
+        to: &write,
+        copied: Copied::default(),
+    };
+    tables::each(&mut copy)?;
+    let copied = copy.copied;
+    write.commit()?;
+    read.commit()?;
+    drop((source, target));
+    Ok(copied)
+}
+
+/// A target that holds anything of a store (an execution, a module, a
+/// schedule) is refused: a copy over it would mix two stores.
+fn refuse_unless_empty(txn: &Txn, to: &Location) -> Result<(), StoreError> {
+    let executions = txn.open_table(tables::EXECUTIONS)?.len()?;
+    let modules = txn.open_table(tables::MODULES)?.len()?;
+    let schedules = txn.open_table(tables::SCHEDULES)?.len()?;
+    if executions + modules + schedules > 0 {
+        let place = match to {
+            Location::Dir(dir) => dir.display().to_string(),
+            Location::Postgres(_) => "the target database".to_owned(),
+        };
+        return Err(StoreError::Backend(format!(
+            "{place} already holds a weft store ({executions} executions, {modules} modules, \
+             {schedules} schedules): copy into an empty directory or database"
+        )));
+    }
+    Ok(())
+}
+
+struct Copy<'a> {
+    from: &'a Txn,
+    to: &'a Txn,
+    copied: Copied,
+}
+
+impl EachTable for Copy<'_> {
+    fn table<K: KeyT, V: ValT>(&mut self, def: Def<K, V>) -> Result<(), StoreError> {
+        let source = self.from.open_table(def)?;
+        let mut target = self.to.open_table(def)?;
+        let mut rows = 0;
+        source.scan(.., false, |k, v| {
+            target.insert(k, v)?;
+            rows += 1;
+            Ok(true)
+        })?;
+        self.copied.tables.push((def.name, rows));
+        Ok(())
+    }
+}

@@ -1,0 +1,249 @@
+//! The PostgreSQL store: a store moved from redb to PostgreSQL and back
+//! with work in flight, a schema newer than the binary, connections killed
+//! under load. These run in the suite's PostgreSQL pass (`cargo xtask test`
+//! starts the cluster); without one (`WEFT_TEST_POSTGRES` unset) they say
+//! so and pass.
+
+use std::process::Command;
+use std::time::Duration;
+
+use weft_e2e::serde_json::{json, Value};
+use weft_e2e::{fresh_database_name, postgres_base, psql, weft_bin, Host};
+
+const HOUR: u64 = 3_600_000;
+
+fn cluster() -> Option<String> {
+    let base = postgres_base();
+    if base.is_none() {
+        eprintln!(
+            "no PostgreSQL for this run (WEFT_TEST_POSTGRES unset): the PostgreSQL pass runs it"
+        );
+    }
+    base
+}
+
+fn migrate(from: &str, to: &str) -> std::process::Output {
+    Command::new(weft_bin())
+        .args(["store", "migrate", "--from", from, "--to", to])
+        .output()
+        .expect("run weft store migrate")
+}
+
+fn migrate_ok(from: &str, to: &str) -> String {
+    let out = migrate(from, to);
+    assert!(
+        out.status.success(),
+        "weft store migrate --from {from} --to {to}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn query(host: &Host, id: &str, name: &str) -> Value {
+    let (code, v) = host.call(
+        "POST",
+        &format!("/v1/executions/{id}/queries"),
+        Some(json!({"name": name})),
+    );
+    assert_eq!(code, 200, "{v}");
+    v["output"].clone()
+}
+
+/// Executions in every state a store keeps beside a history: a timer
+/// pending, an activity between two attempts, signals received and not yet
+/// handled, one finished. Answers their ids.
+fn work_in_flight(host: &Host) -> [String; 4] {
+    host.deploy_examples();
+    let sleeper = host.start_execution(
+        "timer-fanout",
+        json!({"items": ["x", "y"], "sleep_ms": HOUR}),
+    );
+    let retrying = host.start_execution("misbehave", json!({"mode": "flaky", "fail_times": 1}));
+    let (code, v) = host.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"workflow_type": "subscription", "id": "sub-moved", "input": {"customer": "ada", "plan": "basic"}})),
+    );
+    assert_eq!(code, 201, "{v}");
+    let (done, out) = host.run_execution("hello", json!({"name": "moved"}));
+    assert_eq!(out["output"], "HELLO, MOVED!", "{out}");
+    host.eventually("the timer, the retry and the actor to wait", |h| {
+        h.event_kinds(&sleeper)
+            .contains(&"timer_started".to_string())
+            && h.describe(&retrying)["pending_activities"][0]["attempt"] == 2
+    });
+    for plan in ["pro", "basic", "pro"] {
+        let (code, v) = host.call(
+            "POST",
+            "/v1/executions/sub-moved/signals",
+            Some(json!({"name": "change-plan", "input": plan})),
+        );
+        assert_eq!(code, 202, "{v}");
+    }
+    [sleeper, retrying, "sub-moved".to_string(), done]
+}
+
+fn histories(host: &Host, ids: &[String]) -> Vec<String> {
+    ids.iter()
+        .map(|id| host.cli_ok(&["history", id, "--json"]))
+        .collect()
+}
+
+#[test]
+fn a_store_moves_to_postgres_and_back_with_work_in_flight_and_everything_finishes() {
+    let Some(base) = cluster() else { return };
+    let mut on_redb = Host::on_store(&["--manual-clock"], None);
+    let ids = work_in_flight(&on_redb);
+    let before = histories(&on_redb, &ids);
+    // The copy is of what was durable: no shutdown code runs.
+    on_redb.kill();
+
+    let url = format!("{base}/{}", fresh_database_name());
+    let data = on_redb.data_dir().to_string_lossy().into_owned();
+    let printed = migrate_ok(&data, &url);
+    assert!(printed.contains("copied 4 executions"), "{printed}");
+
+    // A second copy into the same database is refused: it holds a store.
+    let again = migrate(&data, &url);
+    assert!(!again.status.success());
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert!(said.contains("already holds a weft store"), "{said}");
+
+    let mut on_pg = Host::on_store(&["--manual-clock"], Some(url.clone()));
+    assert_eq!(
+        histories(&on_pg, &ids),
+        before,
+        "the copy changed a history"
+    );
+    assert_eq!(query(&on_pg, &ids[2], "status")["plan"], "pro");
+    on_pg.advance(HOUR + 1_000);
+    let slept = on_pg.wait_result(&ids[0]);
+    assert_eq!(slept["status"], "completed", "{slept}");
+    assert_eq!(
+        slept["output"]["greetings"],
+        json!(["Hello, x", "Hello, y"])
+    );
+    let retried = on_pg.wait_result(&ids[1]);
+    assert_eq!(retried["output"], "succeeded on attempt 2", "{retried}");
+    let kinds = on_pg.event_kinds(&ids[1]);
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "activity_completed").count(),
+        1,
+        "{kinds:?}"
+    );
+    on_pg.cli_ok(&[
+        "update",
+        "sub-moved",
+        "cancel",
+        "--input",
+        r#"{"reason": "moved"}"#,
+    ]);
+    let cancelled = on_pg.wait_result("sub-moved");
+    assert_eq!(cancelled["status"], "completed", "{cancelled}");
+    let after = histories(&on_pg, &ids);
+    on_pg.kill();
+
+    // And back to a data directory: the same histories.
+    let back = tempfile::tempdir().expect("temp dir");
+    let back_dir = back.path().join("store");
+    let printed = migrate_ok(&url, &back_dir.to_string_lossy());
+    assert!(printed.contains("copied 4 executions"), "{printed}");
+    let mut again = Host::on_store(&["--manual-clock"], None);
+    again.kill();
+    std::fs::remove_dir_all(again.data_dir()).expect("clear the new host's store");
+    std::fs::rename(&back_dir, again.data_dir()).expect("move the copy in");
+    again.spawn();
+    assert_eq!(
+        histories(&again, &ids),
+        after,
+        "the copy back changed a history"
+    );
+}
+
+#[test]
+fn a_database_migrated_by_a_newer_weft_is_refused_with_a_clear_message() {
+    let Some(base) = cluster() else { return };
+    let url = format!("{base}/{}", fresh_database_name());
+    let mut host = Host::on_store(&[], Some(url.clone()));
+    host.kill();
+    psql(&url, "UPDATE weft_schema SET version = 99");
+    let out = Command::new(weft_bin())
+        .args([
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            &url,
+            "--data",
+        ])
+        .arg(host.data_dir())
+        .output()
+        .expect("run weft server");
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("schema version 99") && said.contains("newer than this weft"),
+        "{said}"
+    );
+    // An address that is not PostgreSQL's is refused by name.
+    let out = Command::new(weft_bin())
+        .args([
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            "mysql://x/y",
+            "--data",
+        ])
+        .arg(host.data_dir())
+        .output()
+        .expect("run weft server");
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("give a PostgreSQL address"), "{said}");
+}
+
+#[test]
+fn killed_database_connections_lose_nothing_and_do_nothing_twice() {
+    let Some(base) = cluster() else { return };
+    let url = format!("{base}/{}", fresh_database_name());
+    let host = Host::on_store(&[], Some(url.clone()));
+    host.deploy_examples();
+    let ids: Vec<String> = (0..12)
+        .map(|i| host.start_execution("hello", json!({"name": format!("n{i}"), "delay_ms": 150})))
+        .collect();
+    let database = url.rsplit('/').next().unwrap().to_owned();
+    let admin = format!("{base}/postgres");
+    let mut killed = 0;
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(200));
+        let n = psql(
+            &admin,
+            &format!(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE datname = '{database}'"
+            ),
+        );
+        killed += n.parse::<u32>().unwrap_or(0);
+    }
+    assert!(killed > 0, "no connection of the host was killed");
+    for (i, id) in ids.iter().enumerate() {
+        let r = host.wait_result(id);
+        assert_eq!(r["status"], "completed", "{r}");
+        assert_eq!(r["output"], format!("HELLO, N{i}!"), "{r}");
+        let kinds = host.event_kinds(id);
+        for kind in ["execution_started", "execution_completed"] {
+            assert_eq!(kinds.iter().filter(|k| *k == kind).count(), 1, "{kinds:?}");
+        }
+        assert_eq!(
+            kinds.iter().filter(|k| *k == "activity_completed").count(),
+            3,
+            "{kinds:?}"
+        );
+    }
+    // The host is healthy again: it writes on new connections.
+    assert_eq!(host.send_raw("GET", "/healthz", Vec::new()), Some(200));
+    let (_, out) = host.run_execution("hello", json!({"name": "after"}));
+    assert_eq!(out["output"], "HELLO, AFTER!", "{out}");
+}

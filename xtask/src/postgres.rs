@@ -1,0 +1,171 @@
+//! A throwaway PostgreSQL cluster for the test suite: `initdb` into the
+//! target directory, `pg_ctl start` on a free loopback port, stopped (and
+//! its directory removed) when dropped. Uses the distribution's server
+//! binaries, installed with apt when absent; nothing else is downloaded.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::{run, step, Result};
+
+pub struct Cluster {
+    dir: PathBuf,
+    bin: PathBuf,
+    /// The user the server runs as when we are root (`initdb` refuses root).
+    user: Option<String>,
+    port: u16,
+}
+
+impl Cluster {
+    /// Starts a cluster under `parent`. Its superuser is `weft`, trusted on
+    /// loopback (the cluster lives as long as the suite and listens nowhere
+    /// else).
+    pub fn start(parent: &Path) -> Result<Cluster> {
+        let bin = server_bin()?;
+        let port = free_port()?;
+        let dir = parent.join(format!("pg-{port}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        let user = if is_root() {
+            let user = ["postgres", "nobody"]
+                .into_iter()
+                .find(|u| Command::new("id").arg(u).output().is_ok_and(|o| o.status.success()))
+                .ok_or("running as root with neither a postgres nor a nobody user to run PostgreSQL as")?;
+            run(Command::new("chown").args(["-R", user]).arg(&dir))?;
+            Some(user.to_owned())
+        } else {
+            None
+        };
+        let cluster = Cluster {
+            dir,
+            bin,
+            user,
+            port,
+        };
+        step(&format!(
+            "starting a throwaway PostgreSQL on 127.0.0.1:{port}"
+        ));
+        run(cluster
+            .command("initdb")
+            .arg("-D")
+            .arg(cluster.data())
+            .args(["-U", "weft", "--auth=trust", "-E", "UTF8", "--no-sync"])
+            .arg("--no-instructions"))?;
+        let options = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=400 \
+             -c shared_buffers=128MB",
+            cluster.dir.display()
+        );
+        run(cluster
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(cluster.data())
+            .arg("-l")
+            .arg(cluster.dir.join("server.log"))
+            .args(["-o", &options, "-w", "start"]))?;
+        Ok(cluster)
+    }
+
+    /// The address of the cluster, without a database.
+    pub fn url(&self) -> String {
+        format!("postgres://weft@127.0.0.1:{}", self.port)
+    }
+
+    /// The cluster's `psql`, for the tests that talk to it directly.
+    pub fn psql(&self) -> PathBuf {
+        self.bin.join("psql")
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    fn command(&self, tool: &str) -> Command {
+        let path = self.bin.join(tool);
+        match &self.user {
+            Some(user) => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", user, "--"]).arg(path);
+                c
+            }
+            None => Command::new(path),
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .args(["-m", "immediate", "-w", "stop"])
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+fn free_port() -> Result<u16> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("finding a free port: {e}"))
+}
+
+/// The directory holding `initdb` and `pg_ctl`: on PATH, or the newest
+/// `/usr/lib/postgresql/N/bin`; installs the distribution's package when
+/// neither has them.
+fn server_bin() -> Result<PathBuf> {
+    if let Some(dir) = find_server_bin() {
+        return Ok(dir);
+    }
+    step("installing postgresql (apt) for the PostgreSQL store tests");
+    let apt = |args: &[&str]| {
+        let mut c = if is_root() {
+            Command::new("apt-get")
+        } else {
+            let mut c = Command::new("sudo");
+            c.arg("apt-get");
+            c
+        };
+        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    };
+    run(&mut apt(&["update", "-qq"]))?;
+    run(&mut apt(&["install", "-y", "-qq", "postgresql"]))?;
+    find_server_bin().ok_or_else(|| "postgresql was installed but initdb is nowhere".into())
+}
+
+fn find_server_bin() -> Option<PathBuf> {
+    let on_path = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p).find(|d| d.join("initdb").is_file() && d.join("pg_ctl").is_file())
+    });
+    if let Some(dir) = on_path {
+        // A symlink on PATH (Debian's /usr/local/bin links): the real
+        // directory, so both tools come from one version.
+        return Some(
+            std::fs::canonicalize(dir.join("initdb"))
+                .ok()
+                .and_then(|p| p.parent().map(Path::to_path_buf))
+                .unwrap_or(dir),
+        );
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().to_string_lossy().parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").is_file().then_some((n, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin)
+}
