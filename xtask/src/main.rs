@@ -635,6 +635,20 @@ fn test(args: &[String]) -> Result {
         .env("WEFT_TEST_PSQL", cluster.psql())
         .env("PATH", path_with(&tools));
     run(&mut e2e)?;
+    // Alone on the cluster: a restart ends every connection, and other
+    // tests' hosts would share the pause.
+    step("PostgreSQL restarted under a host");
+    run(cargo()
+        .args(["test", "-p", "weft-e2e", "--test", "e2e", "--"])
+        .args([
+            "--ignored",
+            "--exact",
+            "postgres::a_database_restart_under_load_loses_nothing",
+        ])
+        .env("WEFT_BIN", &weft)
+        .env("WEFT_GUESTS", &guests)
+        .env("WEFT_TEST_POSTGRES", cluster.url())
+        .env("WEFT_TEST_PG_RESTART", cluster.restart_script()))?;
     drop(cluster);
     step("the demo, as the README runs it");
     let data = target_dir().join("demo-test-data");

@@ -63,7 +63,45 @@ impl Cluster {
             .arg("-l")
             .arg(cluster.dir.join("server.log"))
             .args(["-o", &options, "-w", "start"]))?;
+        // For the test that restarts the database under a host.
+        let restart = format!(
+            "#!/bin/sh\nexec {} -D '{}' -l '{}' -o '{options}' -m fast -w restart\n",
+            cluster
+                .command_line("pg_ctl")
+                .iter()
+                .map(|w| format!("'{w}'"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            cluster.data().display(),
+            cluster.dir.join("server.log").display(),
+        );
+        std::fs::write(cluster.restart_script(), restart)
+            .map_err(|e| format!("writing the restart script: {e}"))?;
+        run(Command::new("chmod")
+            .arg("+x")
+            .arg(cluster.restart_script()))?;
         Ok(cluster)
+    }
+
+    /// A script that restarts the cluster (fast shutdown: every connection
+    /// ends) and returns once it accepts connections again.
+    pub fn restart_script(&self) -> PathBuf {
+        self.dir.join("restart.sh")
+    }
+
+    /// The words that run `tool` (as the cluster's user when we are root).
+    fn command_line(&self, tool: &str) -> Vec<String> {
+        let path = self.bin.join(tool).to_string_lossy().into_owned();
+        match &self.user {
+            Some(user) => vec![
+                "runuser".into(),
+                "-u".into(),
+                user.clone(),
+                "--".into(),
+                path,
+            ],
+            None => vec![path],
+        }
     }
 
     /// The address of the cluster, without a database.

@@ -170,7 +170,7 @@ pub(super) fn apply(txn: &Txn, op: &Op) -> Result<Result<(), OpError>, StoreErro
         }
         Op::SettleOwed { id } => {
             txn.open_table(super::tables::OWED_POLICIES)?
-                .remove(id.as_str())?;
+                .delete(id.as_str())?;
         }
         Op::OutboxAdd { requests } => {
             let mut outbox = txn.open_table(super::tables::OUTBOX)?;

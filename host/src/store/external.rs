@@ -54,7 +54,7 @@ pub(super) fn deliver(txn: &Txn, op: &Op) -> Outcome {
             tracing::debug!(key = %request.key, error = %e, "request delivered without completion");
         }
     }
-    txn.open_table(OUTBOX)?.remove(request.key.as_str())?;
+    txn.open_table(OUTBOX)?.delete(request.key.as_str())?;
     Ok(Ok(()))
 }
 

@@ -314,8 +314,8 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
         let mut attempts = txn.open_table(super::tables::ATTEMPTS)?;
         let mut beats = txn.open_table(super::tables::HEARTBEATS)?;
         for handle in &newly_completed {
-            attempts.remove((key, record.run_start, *handle))?;
-            beats.remove((key, record.resets, *handle))?;
+            attempts.delete((key, record.run_start, *handle))?;
+            beats.delete((key, record.resets, *handle))?;
         }
     }
     for (index, kind) in (first..).zip(events) {

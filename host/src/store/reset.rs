@@ -46,7 +46,7 @@ pub(super) fn reset(txn: &Txn, op: &Op) -> Outcome {
         kept.push(from_json::<Event>("event", &entry.1)?);
     }
     for e in &discarded {
-        history.remove((key, e.index))?;
+        history.delete((key, e.index))?;
     }
     drop(history);
     let epoch = record.resets + 1;

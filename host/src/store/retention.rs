@@ -33,7 +33,7 @@ pub(super) fn delete_execution(txn: &Txn, op: &Op) -> Outcome {
             status: record.status.to_string(),
         }));
     }
-    execs.remove(key)?;
+    execs.delete(key)?;
     drop(execs);
     txn.open_table(HISTORY)?
         .delete_range((key, 0)..=(key, u64::MAX))?;
@@ -45,7 +45,7 @@ pub(super) fn delete_execution(txn: &Txn, op: &Op) -> Outcome {
         .delete_range((key, 0, 0)..=(key, u64::MAX, u64::MAX))?;
     txn.open_table(INBOX)?
         .delete_range((key, "")..=(key, "\u{10FFFF}"))?;
-    txn.open_table(OWED_POLICIES)?.remove(key)?;
+    txn.open_table(OWED_POLICIES)?.delete(key)?;
     super::timers::drop_all(txn, key)?;
     Ok(Ok(()))
 }
@@ -80,7 +80,7 @@ pub(super) fn set_retention(txn: &Txn, op: &Op) -> Outcome {
     let mut table = txn.open_table(TYPE_RETENTION)?;
     match retention_ms {
         Some(ms) => table.insert(name.as_str(), *ms)?,
-        None => drop(table.remove(name.as_str())?),
+        None => table.delete(name.as_str())?,
     };
     Ok(Ok(()))
 }
@@ -92,8 +92,8 @@ pub(super) fn delete_module(txn: &Txn, op: &Op) -> Outcome {
         unreachable!("delete_module takes DeleteModule")
     };
     let key = hash.to_string();
-    txn.open_table(MODULES)?.remove(key.as_str())?;
-    txn.open_table(MODULE_META)?.remove(key.as_str())?;
+    txn.open_table(MODULES)?.delete(key.as_str())?;
+    txn.open_table(MODULE_META)?.delete(key.as_str())?;
     txn.open_table(TYPE_VERSIONS)?.retain(|_, raw| {
         serde_json::from_slice::<WorkflowVersion>(raw).map_or(true, |v| v.module != *hash)
     })?;

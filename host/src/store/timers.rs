@@ -18,9 +18,9 @@ pub(super) fn add(txn: &Txn, id: &str, due: u64, handle: u64) -> Result<(), Stor
 }
 
 pub(super) fn remove(txn: &Txn, id: &str, due: u64, handle: u64) -> Result<(), StoreError> {
-    txn.open_table(TIMERS)?.remove((due, id, handle))?;
+    txn.open_table(TIMERS)?.delete((due, id, handle))?;
     txn.open_table(TIMERS_BY_EXECUTION)?
-        .remove((id, due, handle))?;
+        .delete((id, due, handle))?;
     Ok(())
 }
 
@@ -39,7 +39,7 @@ pub(super) fn drop_all(txn: &Txn, id: &str) -> Result<(), StoreError> {
     drop(index);
     let mut timers = txn.open_table(TIMERS)?;
     for (due, handle) in mine {
-        timers.remove((due, id, handle))?;
+        timers.delete((due, id, handle))?;
     }
     Ok(())
 }

@@ -330,12 +330,14 @@ impl Pg {
         )
     }
 
+    /// A transaction on `client`; `BEGIN` goes with its first statement.
     fn begin(self: &Arc<Self>, client: Object, writer: bool, sql: &str) -> Result<Tx, StoreError> {
-        self.block(client.batch_execute(sql)).map_err(pg_err)?;
         Ok(Tx {
             pg: self.clone(),
             client: Some(client),
             writer,
+            pending: std::cell::RefCell::new(format!("{sql};")),
+            begun: std::cell::Cell::new(false),
         })
     }
 
@@ -423,11 +425,21 @@ fn redact(url: &str) -> String {
 
 /// One transaction on one pooled connection; rolled back if dropped
 /// without a commit.
+///
+/// Round trips are what a transaction on PostgreSQL costs, so writes are
+/// not sent one by one: they are kept as SQL text (`pending`) and go to the
+/// server in one batch, ahead of the transaction's next read in the same
+/// round trip (the connection runs requests in the order sent, so the read
+/// sees them), or with the commit. `BEGIN` travels the same way.
 pub(crate) struct Tx {
     pg: Arc<Pg>,
     client: Option<Object>,
     /// On the writer's connection, which goes back to `Pg::writer`.
     writer: bool,
+    /// Statements not sent yet, in order.
+    pending: std::cell::RefCell<String>,
+    /// Whether `BEGIN` was sent.
+    begun: std::cell::Cell<bool>,
 }
 
 impl Drop for Tx {
@@ -435,7 +447,7 @@ impl Drop for Tx {
         if let Some(client) = self.client.take() {
             // A connection left inside a transaction must not be used again
             // as it is.
-            let ok = self.pg.block(client.batch_execute("ROLLBACK")).is_ok();
+            let ok = !self.begun.get() || self.pg.block(client.batch_execute("ROLLBACK")).is_ok();
             self.release(client, ok);
         }
     }
@@ -477,26 +489,40 @@ impl Tx {
         self.client.as_ref().expect("an open transaction")
     }
 
+    /// Runs a statement, after what is pending (in the same round trip).
     fn query(&self, sql: &str, args: &[Param]) -> Result<Vec<tokio_postgres::Row>, StoreError> {
         let client = self.client();
-        let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|p| p.as_ref() as _).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|p| p as _).collect();
+        let pending = self.pending.take();
+        self.begun.set(true);
         self.pg
             .block(async {
-                let st = client.prepare_cached(sql).await?;
-                client.query(&st, &refs).await
+                let statement = async {
+                    let st = client.prepare_cached(sql).await?;
+                    client.query(&st, &refs).await
+                };
+                if pending.is_empty() {
+                    return statement.await;
+                }
+                // Polled in order: the batch is sent before the statement.
+                let (sent, rows) = futures::join!(client.batch_execute(&pending), statement);
+                sent?;
+                rows
             })
             .map_err(pg_err)
     }
 
-    fn execute(&self, sql: &str, args: &[Param]) -> Result<u64, StoreError> {
-        let client = self.client();
-        let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|p| p.as_ref() as _).collect();
-        self.pg
-            .block(async {
-                let st = client.prepare_cached(sql).await?;
-                client.execute(&st, &refs).await
-            })
-            .map_err(pg_err)
+    /// Keeps a write (SQL text with its arguments as literals) to send with
+    /// the next statement or the commit.
+    fn buffer(&self, sql: &str, args: &[Param]) {
+        let mut text = sql.to_owned();
+        // From the last placeholder down, so `$1` does not match `$10`.
+        for (i, arg) in args.iter().enumerate().rev() {
+            text = text.replace(&format!("${}", i + 1), &arg.literal());
+        }
+        let mut pending = self.pending.borrow_mut();
+        pending.push_str(&text);
+        pending.push(';');
     }
 
     /// Gives the connection back: the writer's to `Pg::writer`, a reader's
@@ -515,15 +541,34 @@ impl Tx {
     /// error from here always means that nothing was written.
     pub fn commit(mut self) -> Result<(), StoreError> {
         let client = self.client.take().expect("an open transaction");
+        if !self.writer && !self.begun.get() {
+            // A read that sent nothing: there is nothing to end. (A write
+            // transaction always commits, even an empty one: the store's
+            // probe after a failure asks the database that way.)
+            self.release(client, true);
+            return Ok(());
+        }
         if !self.writer {
-            let result = self.pg.block(client.batch_execute("COMMIT"));
-            self.release(client, result.is_ok());
-            return result.map_err(pg_err);
+            // A read-only transaction ends the same whatever its answer; the
+            // connection goes back to the pool once it did (requests on it
+            // are served in order, so nobody sees it inside this one).
+            let rt = self
+                .pg
+                .rt
+                .as_ref()
+                .expect("the runtime lives as long as the store");
+            rt.spawn(async move {
+                if client.batch_execute("COMMIT").await.is_err() {
+                    drop(Object::take(client));
+                }
+            });
+            return Ok(());
         }
         let token = next_token();
         let sql = format!(
-            "INSERT INTO weft_commit_token (one, token) VALUES (true, {token}) \
-             ON CONFLICT (one) DO UPDATE SET token = EXCLUDED.token; COMMIT"
+            "{}INSERT INTO weft_commit_token (one, token) VALUES (true, {token}) \
+             ON CONFLICT (one) DO UPDATE SET token = EXCLUDED.token; COMMIT",
+            self.pending.take()
         );
         match self.pg.block(client.batch_execute(&sql)) {
             Ok(()) => {
@@ -544,6 +589,10 @@ impl Tx {
 
     pub fn rollback(mut self) -> Result<(), StoreError> {
         let client = self.client.take().expect("an open transaction");
+        if !self.begun.get() {
+            self.release(client, true);
+            return Ok(());
+        }
         let result = self.pg.block(client.batch_execute("ROLLBACK"));
         self.release(client, result.is_ok());
         result.map_err(pg_err)
@@ -590,7 +639,21 @@ impl Tx {
         let mut args = Vec::new();
         K::bind(key, &mut args);
         V::bind(value, &mut args);
-        self.execute(&sql, &args).map(drop)
+        self.buffer(&sql, &args);
+        Ok(())
+    }
+
+    /// Removes a row, not asking what it held (buffered, like an insert).
+    pub fn delete<K: KeyT, V: ValT>(
+        &self,
+        def: Def<K, V>,
+        key: &K::SelfType<'_>,
+    ) -> Result<(), StoreError> {
+        let sql = format!("DELETE FROM {} WHERE {}", table(def), key_eq(K::COLS));
+        let mut args = Vec::new();
+        K::bind(key, &mut args);
+        self.buffer(&sql, &args);
+        Ok(())
     }
 
     pub fn remove<K: KeyT, V: ValT>(
@@ -680,8 +743,8 @@ impl Tx {
         hi: Bound<&K::SelfType<'k>>,
     ) -> Result<(), StoreError> {
         let (cond, args) = Self::range_cond::<K>(lo, hi);
-        self.execute(&format!("DELETE FROM {}{cond}", table(def)), &args)
-            .map(drop)
+        self.buffer(&format!("DELETE FROM {}{cond}", table(def)), &args);
+        Ok(())
     }
 
     pub fn len<K: KeyT, V: ValT>(&self, def: Def<K, V>) -> Result<u64, StoreError> {

@@ -17,7 +17,42 @@ pub(crate) enum Col {
     Int,
 }
 
-pub(crate) type Param = Box<dyn ToSql + Sync + Send>;
+/// A value bound to a statement, or written into one as a literal (the
+/// writes a transaction buffers go to the server as one batch of text).
+#[derive(Debug)]
+pub(crate) enum Param {
+    Bytes(Vec<u8>),
+    Int(i64),
+}
+
+impl Param {
+    /// The value as SQL text: `'\x00ff'::bytea`, `-42`.
+    pub fn literal(&self) -> String {
+        match self {
+            Param::Bytes(b) => format!("'\\x{}'::bytea", hex::encode(b)),
+            Param::Int(i) => i.to_string(),
+        }
+    }
+}
+
+impl ToSql for Param {
+    fn to_sql(
+        &self,
+        ty: &tokio_postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Param::Bytes(b) => b.to_sql(ty, out),
+            Param::Int(i) => i.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+        <Vec<u8> as ToSql>::accepts(ty) || <i64 as ToSql>::accepts(ty)
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
 
 /// One part of a key.
 pub(crate) trait Part: redb::Key + 'static {
@@ -89,7 +124,7 @@ impl Part for &'static str {
         p.as_str()
     }
     fn bind(p: &&str, out: &mut Vec<Param>) {
-        out.push(Box::new(p.as_bytes().to_vec()));
+        out.push(Param::Bytes(p.as_bytes().to_vec()));
     }
     fn read(row: &Row, at: usize) -> Result<&str, StoreError> {
         text(column::<&[u8]>(row, at)?)
@@ -109,7 +144,7 @@ impl Part for u64 {
         *p
     }
     fn bind(p: &u64, out: &mut Vec<Param>) {
-        out.push(Box::new(flip(*p)));
+        out.push(Param::Int(flip(*p)));
     }
     fn read(row: &Row, at: usize) -> Result<u64, StoreError> {
         Ok(unflip(column::<i64>(row, at)?))
@@ -129,7 +164,7 @@ impl Part for u32 {
         *p
     }
     fn bind(p: &u32, out: &mut Vec<Param>) {
-        out.push(Box::new(i64::from(*p)));
+        out.push(Param::Int(i64::from(*p)));
     }
     fn read(row: &Row, at: usize) -> Result<u32, StoreError> {
         u32::try_from(column::<i64>(row, at)?).map_err(|e| StoreError::Corrupt {
@@ -193,7 +228,7 @@ impl ValT for &'static [u8] {
         v.to_vec()
     }
     fn bind(v: &&[u8], out: &mut Vec<Param>) {
-        out.push(Box::new(v.to_vec()));
+        out.push(Param::Bytes(v.to_vec()));
     }
     fn read(row: &Row, at: usize) -> Result<&[u8], StoreError> {
         column::<&[u8]>(row, at)
@@ -207,7 +242,7 @@ impl ValT for &'static str {
         v.to_owned()
     }
     fn bind(v: &&str, out: &mut Vec<Param>) {
-        out.push(Box::new(v.as_bytes().to_vec()));
+        out.push(Param::Bytes(v.as_bytes().to_vec()));
     }
     fn read(row: &Row, at: usize) -> Result<&str, StoreError> {
         text(column::<&[u8]>(row, at)?)
@@ -221,7 +256,7 @@ impl ValT for u64 {
         v
     }
     fn bind(v: &u64, out: &mut Vec<Param>) {
-        out.push(Box::new(flip(*v)));
+        out.push(Param::Int(flip(*v)));
     }
     fn read(row: &Row, at: usize) -> Result<u64, StoreError> {
         Ok(unflip(column::<i64>(row, at)?))
@@ -241,6 +276,15 @@ impl ValT for () {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn literals_are_sql() {
+        assert_eq!(
+            Param::Bytes(vec![0, 0xff, b'\'']).literal(),
+            "'\\x00ff27'::bytea"
+        );
+        assert_eq!(Param::Int(-42).literal(), "-42");
+    }
 
     #[test]
     fn flipped_integers_keep_their_order() {
