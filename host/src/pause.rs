@@ -50,3 +50,23 @@ pub async fn point(name: &str) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// [`point`] for a thread outside the runtime (the group committer).
+pub fn point_blocking(name: &str) {
+    let Some(points) = points() else {
+        return;
+    };
+    if !points.names.contains(name) {
+        return;
+    }
+    tracing::warn!(target: "weft::pause", "paused at {name}");
+    loop {
+        if let Some(dir) = &points.release_dir {
+            if dir.join(name).exists() {
+                tracing::warn!(target: "weft::pause", "released at {name}");
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

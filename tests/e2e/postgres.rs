@@ -109,6 +109,12 @@ fn a_store_moves_to_postgres_and_back_with_work_in_flight_and_everything_finishe
     assert!(!again.status.success());
     let said = String::from_utf8_lossy(&again.stderr);
     assert!(said.contains("already holds a weft store"), "{said}");
+    // A source address that names no store is refused, and not created.
+    let missing = format!("{base}/{}", fresh_database_name());
+    let out = migrate(&missing, &data);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("there is no database"), "{said}");
 
     let mut on_pg = Host::on_store(&["--manual-clock"], Some(url.clone()));
     assert_eq!(
@@ -292,4 +298,44 @@ fn a_database_restart_under_load_loses_nothing() {
     }
     let (_, out) = host.run_execution("hello", json!({"name": "after"}));
     assert_eq!(out["output"], "HELLO, AFTER!", "{out}");
+}
+
+/// The connection of the host's writer ends while a group commit is on its
+/// way (its writes and COMMIT not sent): the host cannot know from the
+/// connection whether the commit was made, learns it from the commit's
+/// token once the old session is gone (here: not made), and reports the
+/// group as failed, nothing of it kept; then the host goes on.
+#[test]
+fn a_commit_whose_connection_ends_is_settled_before_anyone_is_answered() {
+    let Some(base) = cluster() else { return };
+    let host = Host::paused_at(&["--manual-clock"], &["commit-before-send"]);
+    let Some(url) = host.store().map(str::to_owned) else {
+        return;
+    };
+    let database = url.rsplit('/').next().unwrap().to_owned();
+    // The first group commit after the start (the retention sweep's) stops
+    // before it is sent.
+    host.wait_for_log("paused at commit-before-send", 1, Duration::from_secs(60));
+    let ended = psql(
+        &format!("{base}/postgres"),
+        &format!(
+            "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity \
+             WHERE datname = '{database}'"
+        ),
+    );
+    assert_ne!(ended, "0", "no connection of the host was ended");
+    host.release("commit-before-send");
+    host.wait_for_log("learned whether it was made", 1, Duration::from_secs(30));
+    let log = host.log();
+    assert!(log.contains("made=false"), "{log}");
+    assert!(
+        log.contains("group commit failed; nothing in it was written"),
+        "{log}"
+    );
+    // The host writes again, each request once.
+    host.deploy_examples();
+    let modules = host.get("/v1/modules")["modules"].as_array().unwrap().len();
+    assert_eq!(modules, weft_e2e::EXAMPLES.len());
+    let (_, out) = host.run_execution("hello", json!({"name": "settled"}));
+    assert_eq!(out["output"], "HELLO, SETTLED!", "{out}");
 }

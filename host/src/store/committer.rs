@@ -105,7 +105,12 @@ fn commit_group(backend: &Backend, failing: &watch::Sender<Option<String>>, grou
             Err(e) => break Err(e),
         };
         match applied {
-            Applied::Clean(outcomes) => break txn.commit().map(|()| outcomes),
+            Applied::Clean(outcomes) => {
+                // Tests stop here to end the database connection under a
+                // commit (PostgreSQL: its writes and COMMIT not sent yet).
+                crate::pause::point_blocking("commit-before-send");
+                break txn.commit().map(|()| outcomes);
+            }
             Applied::Partial => {
                 if let Err(e) = txn.abort() {
                     break Err(e);
@@ -121,7 +126,7 @@ fn commit_group(backend: &Backend, failing: &watch::Sender<Option<String>>, grou
                 .observe_value(group.len() as f64);
             count_lifecycle(&group, &outcomes);
             if failing.borrow().is_some() {
-                tracing::info!("the store writes again: the disk has room");
+                tracing::info!("the store writes again");
                 failing.send_replace(None);
             }
             for (req, out) in group.into_iter().zip(outcomes) {

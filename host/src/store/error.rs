@@ -9,10 +9,10 @@ pub enum StoreError {
     Backend(String),
     #[error("stored record is corrupt ({what}): {detail}")]
     Corrupt { what: &'static str, detail: String },
-    /// The disk refused a write or a read (full, failing). Nothing of the
-    /// write was kept; the store reopens its file and writes work again
-    /// once the disk has room.
-    #[error("the store's disk failed: {0}")]
+    /// The disk refused a write or a read (full, failing), or the
+    /// database's connection failed. Nothing of the write was kept; writes
+    /// work again once the disk has room or the database answers.
+    #[error("the store is unavailable: {0}")]
     Io(String),
     #[error("the store's committer has stopped (the host is shutting down or a commit failed)")]
     CommitterGone,

@@ -297,12 +297,14 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
     let first = history_len(txn, key)?;
     let mut history = txn.open_table(HISTORY)?;
     if let Some(update) = unique_update {
-        for entry in history.range((key, 0)..=(key, u64::MAX))? {
-            let e: Event = from_json("event", &entry.1)?;
-            if matches!(&e.event, EventKind::UpdateAccepted { update_id, .. } if update_id == update)
-            {
-                return Ok(Err(OpError::DuplicateUpdate(update.clone())));
-            }
+        let mut seen = false;
+        history.scan((key, 0)..=(key, u64::MAX), false, |_, raw| {
+            let e: Event = from_json("event", raw)?;
+            seen = matches!(&e.event, EventKind::UpdateAccepted { update_id, .. } if update_id == update);
+            Ok(!seen)
+        })?;
+        if seen {
+            return Ok(Err(OpError::DuplicateUpdate(update.clone())));
         }
     }
     for handle in &newly_completed {
@@ -494,12 +496,13 @@ pub(super) fn note_completions(
 /// written before the table existed has completions only in its histories.
 pub(super) fn index_completions(txn: &Txn) -> Result<(), StoreError> {
     let mut open = Vec::new();
-    for entry in txn.open_table(EXECUTIONS)?.iter()? {
-        let record: ExecutionRecord = from_json("execution", &entry.1)?;
+    txn.open_table(EXECUTIONS)?.scan(.., false, |_, raw| {
+        let record: ExecutionRecord = from_json("execution", raw)?;
         if !record.status.is_closed() {
             open.push(record);
         }
-    }
+        Ok(true)
+    })?;
     let history = txn.open_table(HISTORY)?;
     for record in open {
         let key = record.id.as_str();

@@ -41,8 +41,10 @@ pub fn migrate(from: &Location, to: &Location) -> Result<Copied, StoreError> {
             )));
         }
     }
-    let source = super::open_backend(from)?;
-    let target = super::open_backend(to)?;
+    let source = super::open_backend(from, false)?;
+    let target = super::open_backend(to, true)?;
+    // As a host's start would: tables an older store lacks, its indexes.
+    super::prepare(&source)?;
     super::prepare(&target)?;
     let read = source.begin_read()?;
     let write = target.begin_write()?;
@@ -60,20 +62,56 @@ pub fn migrate(from: &Location, to: &Location) -> Result<Copied, StoreError> {
     Ok(copied)
 }
 
-/// A target that holds anything of a store (an execution, a module, a
-/// schedule) is refused: a copy over it would mix two stores.
+/// A target that holds anything of a store is refused: a copy over it
+/// would mix two stores. Only the marks a new store's first open writes
+/// (its indexes are built) may be there.
 fn refuse_unless_empty(txn: &Txn, to: &Location) -> Result<(), StoreError> {
-    let executions = txn.open_table(tables::EXECUTIONS)?.len()?;
-    let modules = txn.open_table(tables::MODULES)?.len()?;
-    let schedules = txn.open_table(tables::SCHEDULES)?.len()?;
-    if executions + modules + schedules > 0 {
+    struct Count<'a> {
+        txn: &'a Txn,
+        rows: Vec<(&'static str, u64)>,
+    }
+    impl EachTable for Count<'_> {
+        fn table<K: KeyT, V: ValT>(&mut self, def: Def<K, V>) -> Result<(), StoreError> {
+            let n = self.txn.open_table(def)?.len()?;
+            self.rows.push((def.name, n));
+            Ok(())
+        }
+    }
+    let mut count = Count {
+        txn,
+        rows: Vec::new(),
+    };
+    tables::each(&mut count)?;
+    let mut marks = 0;
+    txn.open_table(tables::HOST_STATE)?
+        .scan(.., false, |key, _| {
+            marks += u64::from(super::INDEX_MARKS.contains(&key));
+            Ok(true)
+        })?;
+    let held: Vec<String> = count
+        .rows
+        .iter()
+        .map(|(name, n)| {
+            (
+                *name,
+                if *name == tables::HOST_STATE.name {
+                    n - marks
+                } else {
+                    *n
+                },
+            )
+        })
+        .filter(|(_, n)| *n > 0)
+        .map(|(name, n)| format!("{n} {name}"))
+        .collect();
+    if !held.is_empty() {
         let place = match to {
             Location::Dir(dir) => dir.display().to_string(),
             Location::Postgres(_) => "the target database".to_owned(),
         };
         return Err(StoreError::Backend(format!(
-            "{place} already holds a weft store ({executions} executions, {modules} modules, \
-             {schedules} schedules): copy into an empty directory or database"
+            "{place} already holds a weft store ({}): copy into an empty directory or database",
+            held.join(", ")
         )));
     }
     Ok(())

@@ -332,6 +332,8 @@ const MANUAL_CLOCK: &str = "manual_clock_ms";
 const TIMERS_INDEXED: &str = "timers_indexed";
 /// Set once `COMPLETED` holds the completions of every open run.
 const COMPLETIONS_INDEXED: &str = "completions_indexed";
+/// The rows of `HOST_STATE` a store's first open writes.
+const INDEX_MARKS: [&str; 2] = [TIMERS_INDEXED, COMPLETIONS_INDEXED];
 
 #[derive(Debug, Clone)]
 pub enum Close {
@@ -435,8 +437,9 @@ impl Backend {
     }
 }
 
-/// Opens the database at `location` (creating it where it may).
-fn open_backend(location: &Location) -> Result<Backend, StoreError> {
+/// Opens the database at `location` (with `create`, creating it where it
+/// may).
+fn open_backend(location: &Location, create: bool) -> Result<Backend, StoreError> {
     Ok(match location {
         Location::Dir(dir) => {
             std::fs::create_dir_all(dir)
@@ -446,7 +449,7 @@ fn open_backend(location: &Location) -> Result<Backend, StoreError> {
             Backend::Redb(Arc::new(slot::DbSlot::new(path, db)))
         }
         Location::Postgres(url) => {
-            let pg = kv::pg::Pg::connect(url)?;
+            let pg = kv::pg::Pg::connect(url, create)?;
             tracing::info!(database = pg.shown(), "the store is on PostgreSQL");
             Backend::Pg(pg)
         }
@@ -498,7 +501,7 @@ impl Store {
 
     /// Opens (or creates) the store at `location`.
     pub fn open_at(location: &Location) -> Result<Self, StoreError> {
-        let backend = open_backend(location)?;
+        let backend = open_backend(location, true)?;
         prepare(&backend)?;
         let (failing_tx, failing) = watch::channel(None);
         let committer = committer::spawn(backend.clone(), failing_tx);
@@ -757,16 +760,15 @@ impl Store {
         self.reading(|txn| {
             let table = txn.open_table(EXECUTIONS)?;
             let mut out = Vec::new();
-            for entry in table.iter()? {
-                let record: ExecutionRecord = from_json("execution", &entry.1)?;
-                if status.is_some_and(|s| s != record.status) {
-                    continue;
+            table.scan(.., false, |_, raw| {
+                let record: ExecutionRecord = from_json("execution", raw)?;
+                let wanted = status.is_none_or(|s| s == record.status)
+                    && workflow_type.is_none_or(|t| t == &record.workflow_type);
+                if wanted {
+                    out.push(record);
                 }
-                if workflow_type.is_some_and(|t| t != &record.workflow_type) {
-                    continue;
-                }
-                out.push(record);
-            }
+                Ok(true)
+            })?;
             // Newest first; within one millisecond too (generated ids
             // grow with time).
             out.sort_by(|a, b| {
@@ -785,9 +787,10 @@ impl Store {
         self.reading(|txn| {
             let table = txn.open_table(EXECUTIONS)?;
             let mut out = Vec::new();
-            for entry in table.iter()? {
-                out.push(from_json::<ExecutionHead>("execution", &entry.1)?);
-            }
+            table.scan(.., false, |_, raw| {
+                out.push(from_json::<ExecutionHead>("execution", raw)?);
+                Ok(true)
+            })?;
             out.sort_by(|a, b| {
                 b.created_at_ms
                     .cmp(&a.created_at_ms)
@@ -802,9 +805,14 @@ impl Store {
         self.reading(|txn| {
             let table = txn.open_table(HISTORY)?;
             let mut out = Vec::new();
-            for entry in table.range((id.as_str(), from)..=(id.as_str(), u64::MAX))? {
-                out.push(from_json("event", &entry.1)?);
-            }
+            table.scan(
+                (id.as_str(), from)..=(id.as_str(), u64::MAX),
+                false,
+                |_, raw| {
+                    out.push(from_json("event", raw)?);
+                    Ok(true)
+                },
+            )?;
             Ok(out)
         })
     }

@@ -109,11 +109,11 @@ pub(super) fn expired(
 ) -> Result<Vec<super::ExecutionHead>, StoreError> {
     let per_type = txn.open_table(TYPE_RETENTION)?;
     let mut out = Vec::new();
-    for entry in txn.open_table(EXECUTIONS)?.iter()? {
+    txn.open_table(EXECUTIONS)?.scan(.., false, |_, raw| {
         // The head only: inputs and outputs may be megabytes each.
-        let record: super::ExecutionHead = from_json("execution", &entry.1)?;
+        let record: super::ExecutionHead = from_json("execution", raw)?;
         let Some(closed) = record.closed_at_ms.filter(|_| record.status.is_closed()) else {
-            continue;
+            return Ok(true);
         };
         let keep = per_type
             .get(record.workflow_type.as_str())?
@@ -121,6 +121,7 @@ pub(super) fn expired(
         if closed.saturating_add(keep) <= now_ms {
             out.push(record);
         }
-    }
+        Ok(true)
+    })?;
     Ok(out)
 }

@@ -20,6 +20,9 @@ use super::types::{Col, Param};
 use super::{Def, KeyT, ValT};
 use crate::store::StoreError;
 
+/// Buffered writes past this many bytes are sent at once.
+const FLUSH_BYTES: usize = 8 << 20;
+
 /// Most connections one host opens (the committer's and the readers').
 const POOL_SIZE: usize = 16;
 
@@ -29,6 +32,9 @@ const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_tables.sql")];
 
 /// Serializes schema changes of hosts starting together.
 const MIGRATION_LOCK: i64 = 0x7765_6674_0001;
+/// How long commit tokens are kept, in their unit (nanoseconds).
+const TOKEN_KEPT_NS: i64 = 3_600 * 1_000_000_000;
+
 /// Held by the one host writing to the database, for as long as its
 /// writer's connection lives (a session lock: PostgreSQL releases it when
 /// the connection ends, a killed host's too).
@@ -40,6 +46,9 @@ pub(crate) struct Pg {
     /// `WRITER_LOCK`: a write can only commit while this host holds the
     /// database. `None` while a transaction has it, or after it broke.
     writer: std::sync::Mutex<Option<Object>>,
+    /// The server process of the session holding the writer's lock, so a
+    /// lost one can be ended instead of waited for.
+    writer_pid: std::sync::atomic::AtomicI32,
     /// Runs the connections; dropped in the background (the store may be
     /// dropped inside the host's runtime).
     rt: Option<tokio::runtime::Runtime>,
@@ -97,16 +106,33 @@ fn pool_err(e: deadpool_postgres::PoolError) -> StoreError {
 }
 
 impl Pg {
-    /// Connects to `url` (creating its database if it does not exist and
-    /// the user may), and creates or migrates the schema.
-    pub fn connect(url: &str) -> Result<Arc<Pg>, StoreError> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e| {
+    /// Connects to `url` (with `create`, creating its database if it does
+    /// not exist and the user may), takes the writer's lock, and creates or
+    /// migrates the schema. Without `create`, a database without a weft
+    /// schema is refused (a source to copy from must be a store).
+    pub fn connect(url: &str, create: bool) -> Result<Arc<Pg>, StoreError> {
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
             StoreError::Backend(format!(
                 "--store {}: not a PostgreSQL address ({e}); write it as \
                  postgres://user[:password]@host[:port]/database",
                 redact(url)
             ))
         })?;
+        // Writes are sent as SQL text with `'\x..'` bytea literals, which
+        // need standard strings whatever the database or role says; a
+        // silent network loss is noticed in seconds, not in TCP's hours.
+        let options = match config.get_options() {
+            Some(given) => format!("{given} -c standard_conforming_strings=on"),
+            None => "-c standard_conforming_strings=on".to_owned(),
+        };
+        config
+            .options(options)
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .keepalives(true)
+            .keepalives_idle(std::time::Duration::from_secs(5))
+            .keepalives_interval(std::time::Duration::from_secs(2))
+            .keepalives_retries(3)
+            .tcp_user_timeout(std::time::Duration::from_secs(15));
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("weft-pg")
@@ -122,11 +148,14 @@ impl Pg {
         );
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
+            .wait_timeout(Some(std::time::Duration::from_secs(30)))
+            .create_timeout(Some(std::time::Duration::from_secs(15)))
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError::Backend(format!("PostgreSQL pool: {e}")))?;
         let pg = Arc::new(Pg {
             writer: std::sync::Mutex::new(None),
+            writer_pid: std::sync::atomic::AtomicI32::new(0),
             pool,
             rt: Some(rt),
             shown: redact(url),
@@ -134,9 +163,17 @@ impl Pg {
         match pg.block(pg.pool.get()) {
             Ok(_) => {}
             Err(deadpool_postgres::PoolError::Backend(e))
-                if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) =>
+                if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) && create =>
             {
                 pg.create_database(&config)?;
+            }
+            Err(deadpool_postgres::PoolError::Backend(e))
+                if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) =>
+            {
+                return Err(StoreError::Backend(format!(
+                    "there is no database at {}: check the address",
+                    pg.shown
+                )))
             }
             Err(e) => {
                 return Err(StoreError::Io(format!(
@@ -146,17 +183,29 @@ impl Pg {
                 )))
             }
         }
-        pg.migrate()?;
-        let writer = pg.take_writer().map_err(|busy| match busy {
-            Busy::Held => StoreError::Backend(format!(
-                "the database at {} is in use by another weft host: stop that one, or give \
-                 this one its own database (several hosts on one database are not supported \
-                 yet)",
-                pg.shown
-            )),
-            Busy::Failed(e) => e,
-        })?;
+        // The lock first: a schema is never changed under a running host.
+        // A host restarted right after a crash may find its old session
+        // still ending: wait a little for it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let writer = loop {
+            match pg.take_writer() {
+                Ok(writer) => break writer,
+                Err(Busy::Held) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+                Err(Busy::Held) => {
+                    return Err(StoreError::Backend(format!(
+                        "the database at {} is in use by another weft host: stop that one, or \
+                         give this one its own database (several hosts on one database are not \
+                         supported yet)",
+                        pg.shown
+                    )))
+                }
+                Err(Busy::Failed(e)) => return Err(e),
+            }
+        };
         *pg.writer.lock().unwrap_or_else(|p| p.into_inner()) = Some(writer);
+        pg.migrate(create)?;
         Ok(pg)
     }
 
@@ -172,13 +221,17 @@ impl Pg {
         let client = self
             .block(self.pool.get())
             .map_err(|e| Busy::Failed(pool_err(e)))?;
-        let held: bool = self
-            .block(client.query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK]))
-            .map_err(|e| Busy::Failed(pg_err(e)))?
-            .get(0);
-        if !held {
+        let row = self
+            .block(client.query_one(
+                "SELECT pg_try_advisory_lock($1), pg_backend_pid()",
+                &[&WRITER_LOCK],
+            ))
+            .map_err(|e| Busy::Failed(pg_err(e)))?;
+        if !row.get::<_, bool>(0) {
             return Err(Busy::Held);
         }
+        self.writer_pid
+            .store(row.get(1), std::sync::atomic::Ordering::SeqCst);
         Ok(client)
     }
 
@@ -189,19 +242,31 @@ impl Pg {
     /// Until then it waits: an outcome reported wrong would lose a write or
     /// make it twice.
     fn settle(&self, token: i64) -> Result<(), StoreError> {
+        let old = self.writer_pid.load(std::sync::atomic::Ordering::SeqCst);
         let mut waited = std::time::Duration::ZERO;
         let step = std::time::Duration::from_millis(100);
         loop {
+            // End the old session if the server still runs it (a commit in
+            // progress finishes or rolls back whole first), rather than
+            // wait for the server to notice a silent network loss.
+            if let Ok(client) = self.block(self.pool.get()) {
+                let _ =
+                    self.block(client.query_one("SELECT pg_terminate_backend($1, 5000)", &[&old]));
+            }
             match self.take_writer() {
                 Ok(client) => {
-                    let row =
-                        self.block(client.query_opt("SELECT token FROM weft_commit_token", &[]));
+                    let row = self.block(client.query_one(
+                        "SELECT EXISTS (SELECT 1 FROM weft_commit_tokens WHERE token = $1)",
+                        &[&token],
+                    ));
                     let Ok(row) = row else {
+                        // Not back in the pool with the lock held.
+                        drop(Object::take(client));
                         std::thread::sleep(step);
                         continue;
                     };
                     *self.writer.lock().unwrap_or_else(|p| p.into_inner()) = Some(client);
-                    let made = row.is_some_and(|r| r.get::<_, i64>(0) == token);
+                    let made: bool = row.get(0);
                     tracing::warn!(
                         made,
                         "PostgreSQL did not confirm a commit; learned whether it was made"
@@ -263,7 +328,7 @@ impl Pg {
 
     /// Brings the schema to this binary's version under an advisory lock;
     /// refuses a database a newer weft migrated.
-    fn migrate(&self) -> Result<(), StoreError> {
+    fn migrate(&self, create: bool) -> Result<(), StoreError> {
         let shown = self.shown.clone();
         let mut client = self.block(self.pool.get()).map_err(pool_err)?;
         self.block(async move {
@@ -283,6 +348,11 @@ impl Pg {
                 .await
                 .map_err(pg_err)?;
             let at = row.map(|r| r.get::<_, i32>(0) as usize).unwrap_or(0);
+            if at == 0 && !create {
+                return Err(StoreError::Backend(format!(
+                    "the database at {shown} holds no weft store: check the address"
+                )));
+            }
             if at > MIGRATIONS.len() {
                 return Err(StoreError::Backend(format!(
                     "the database at {shown} has weft schema version {at}, newer than this \
@@ -514,7 +584,7 @@ impl Tx {
 
     /// Keeps a write (SQL text with its arguments as literals) to send with
     /// the next statement or the commit.
-    fn buffer(&self, sql: &str, args: &[Param]) {
+    fn buffer(&self, sql: &str, args: &[Param]) -> Result<(), StoreError> {
         let mut text = sql.to_owned();
         // From the last placeholder down, so `$1` does not match `$10`.
         for (i, arg) in args.iter().enumerate().rev() {
@@ -523,6 +593,17 @@ impl Tx {
         let mut pending = self.pending.borrow_mut();
         pending.push_str(&text);
         pending.push(';');
+        // A large transaction (a store being copied) sends as it goes, in
+        // the same transaction: one message has a size limit.
+        if pending.len() > FLUSH_BYTES {
+            let batch = std::mem::take(&mut *pending);
+            drop(pending);
+            self.begun.set(true);
+            self.pg
+                .block(self.client().batch_execute(&batch))
+                .map_err(pg_err)?;
+        }
+        Ok(())
     }
 
     /// Gives the connection back: the writer's to `Pg::writer`, a reader's
@@ -565,10 +646,14 @@ impl Tx {
             return Ok(());
         }
         let token = next_token();
+        // Tokens are kept an hour (they only matter until the commit they
+        // mark is settled); they grow with the clock, so older ones are
+        // smaller.
         let sql = format!(
-            "{}INSERT INTO weft_commit_token (one, token) VALUES (true, {token}) \
-             ON CONFLICT (one) DO UPDATE SET token = EXCLUDED.token; COMMIT",
-            self.pending.take()
+            "{}INSERT INTO weft_commit_tokens (token) VALUES ({token}); \
+             DELETE FROM weft_commit_tokens WHERE token < {}; COMMIT",
+            self.pending.take(),
+            token.saturating_sub(TOKEN_KEPT_NS)
         );
         match self.pg.block(client.batch_execute(&sql)) {
             Ok(()) => {
@@ -576,7 +661,7 @@ impl Tx {
                 Ok(())
             }
             // Refused by the database: nothing was committed.
-            Err(e) if !lost_connection(&e) => {
+            Err(e) if !lost_connection(&e) && !client.is_closed() => {
                 self.release(client, false);
                 Err(pg_err(e))
             }
@@ -639,8 +724,7 @@ impl Tx {
         let mut args = Vec::new();
         K::bind(key, &mut args);
         V::bind(value, &mut args);
-        self.buffer(&sql, &args);
-        Ok(())
+        self.buffer(&sql, &args)
     }
 
     /// Removes a row, not asking what it held (buffered, like an insert).
@@ -652,8 +736,7 @@ impl Tx {
         let sql = format!("DELETE FROM {} WHERE {}", table(def), key_eq(K::COLS));
         let mut args = Vec::new();
         K::bind(key, &mut args);
-        self.buffer(&sql, &args);
-        Ok(())
+        self.buffer(&sql, &args)
     }
 
     pub fn remove<K: KeyT, V: ValT>(
@@ -743,8 +826,7 @@ impl Tx {
         hi: Bound<&K::SelfType<'k>>,
     ) -> Result<(), StoreError> {
         let (cond, args) = Self::range_cond::<K>(lo, hi);
-        self.buffer(&format!("DELETE FROM {}{cond}", table(def)), &args);
-        Ok(())
+        self.buffer(&format!("DELETE FROM {}{cond}", table(def)), &args)
     }
 
     pub fn len<K: KeyT, V: ValT>(&self, def: Def<K, V>) -> Result<u64, StoreError> {

@@ -21,6 +21,6 @@ CREATE TABLE weft_outbox (k0 bytea PRIMARY KEY, v bytea NOT NULL);
 CREATE TABLE weft_inbox (k0 bytea, k1 bytea, PRIMARY KEY (k0, k1));
 CREATE TABLE weft_start_requests (k0 bytea PRIMARY KEY, v bytea NOT NULL);
 CREATE TABLE weft_schedules (k0 bytea PRIMARY KEY, v bytea NOT NULL);
--- The token of the last write transaction committed: after a connection
--- failed during a commit, it tells whether the commit was made.
-CREATE TABLE weft_commit_token (one boolean PRIMARY KEY CHECK (one), token bigint NOT NULL);
+-- A token per write transaction committed (kept an hour): after a
+-- connection failed during a commit, its token says whether it was made.
+CREATE TABLE weft_commit_tokens (token bigint PRIMARY KEY);
