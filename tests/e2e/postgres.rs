@@ -339,3 +339,51 @@ fn a_commit_whose_connection_ends_is_settled_before_anyone_is_answered() {
     let (_, out) = host.run_execution("hello", json!({"name": "settled"}));
     assert_eq!(out["output"], "HELLO, SETTLED!", "{out}");
 }
+
+/// Addresses that name no store are refused by name, before anything is
+/// created (no server needed).
+#[test]
+fn store_addresses_that_name_no_store_are_refused_by_name() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = |args: &[&str]| {
+        let out = Command::new(weft_bin())
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .expect("run weft");
+        assert!(!out.status.success(), "weft {args:?} succeeded");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let said = run(&[
+        "store",
+        "migrate",
+        "--from",
+        "data",
+        "--to",
+        "mysql://weft@db/x",
+    ]);
+    assert!(said.contains("weft keeps no other kind of store"), "{said}");
+    let said = run(&[
+        "store",
+        "migrate",
+        "--from",
+        "mysql://weft@db/x",
+        "--to",
+        "data",
+    ]);
+    assert!(said.contains("weft keeps no other kind of store"), "{said}");
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "a refused migration created something"
+    );
+    let said = run(&[
+        "server",
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        "data",
+        "--store",
+        "postgres://weft@127.0.0.1:1",
+    ]);
+    assert!(said.contains("the address names no database"), "{said}");
+}

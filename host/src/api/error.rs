@@ -80,11 +80,19 @@ impl From<EngineError> for ApiError {
                 return Self {
                     status: StatusCode::INSUFFICIENT_STORAGE,
                     code: "storage-unavailable",
-                    message: format!(
-                        "the host's store refused the operation ({reason}); nothing was \
-                         changed. Free space on the disk of the data directory (or mend the \
-                         disk) and retry: the host resumes its executions by itself"
-                    ),
+                    message: if reason.contains("PostgreSQL") || reason.contains("writer's lock") {
+                        format!(
+                            "the host's store is unavailable ({reason}); nothing was changed. \
+                             Retry once the database answers (and no other host holds it): \
+                             the host resumes its executions by itself"
+                        )
+                    } else {
+                        format!(
+                            "the host's store refused the operation ({reason}); nothing was \
+                             changed. Free space on the disk of the data directory (or mend \
+                             the disk) and retry: the host resumes its executions by itself"
+                        )
+                    },
                 };
             }
             EngineError::Store(inner) => {

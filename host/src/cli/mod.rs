@@ -51,7 +51,7 @@ struct Conn {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the host on a data directory.
+    /// Run the host: its store in the data directory (redb), or in PostgreSQL with --store.
     Server {
         /// Where the store lives (created if missing).
         #[arg(long, default_value = "./weft-data")]
@@ -770,8 +770,8 @@ async fn local(command: Command) -> Result<i32> {
         Command::Store {
             action: StoreAction::Migrate { from, to },
         } => {
-            let from = crate::store::Location::parse_any(&from);
-            let to = crate::store::Location::parse_any(&to);
+            let from = crate::store::Location::parse_any(&from)?;
+            let to = crate::store::Location::parse_any(&to)?;
             let copied = crate::store::migrate(&from, &to)?;
             let mut table = deploy::table(&["TABLE", "ROWS"]);
             for (name, rows) in &copied.tables {

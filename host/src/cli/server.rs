@@ -164,7 +164,10 @@ pub async fn run(data: PathBuf, args: &HostArgs) -> Result<()> {
     let addr = listener.local_addr()?;
     let engine = Engine::open(args.config(data.clone())?)
         .await
-        .with_context(|| format!("cannot open the data directory {}", data.display()))?;
+        .with_context(|| match &args.store {
+            Some(store) if !store.is_empty() => "cannot open the store given by --store".to_owned(),
+            _ => format!("cannot open the data directory {}", data.display()),
+        })?;
     let mut stdout = tokio::io::stdout();
     stdout
         .write_all(format!("listening on http://{addr}\n").as_bytes())

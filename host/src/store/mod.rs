@@ -385,9 +385,17 @@ pub enum Location {
 }
 
 impl Location {
-    /// A PostgreSQL address, or else a data directory.
-    pub fn parse_any(value: &str) -> Self {
-        Self::parse_store(value).unwrap_or_else(|_| Self::Dir(value.into()))
+    /// A PostgreSQL address, or else a data directory (an address of any
+    /// other scheme is refused, not taken for a directory's name).
+    pub fn parse_any(value: &str) -> Result<Self, StoreError> {
+        match Self::parse_store(value) {
+            Ok(pg) => Ok(pg),
+            Err(_) if value.contains("://") => Err(StoreError::Backend(format!(
+                "{value}: give a data directory or a PostgreSQL address \
+                 (postgres://user@host:port/database); weft keeps no other kind of store"
+            ))),
+            Err(_) => Ok(Self::Dir(value.into())),
+        }
     }
 
     /// `--store`'s value: a PostgreSQL address.

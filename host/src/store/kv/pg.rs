@@ -20,6 +20,11 @@ use super::types::{Col, Param};
 use super::{Def, KeyT, ValT};
 use crate::store::StoreError;
 
+/// Options of every session: standard strings for the batched literals,
+/// and the server's notices (a schema step's "already exists") kept out of
+/// the host's log.
+const SESSION_OPTIONS: &str = "-c standard_conforming_strings=on -c client_min_messages=warning";
+
 /// Buffered writes past this many bytes are sent at once.
 const FLUSH_BYTES: usize = 8 << 20;
 
@@ -98,11 +103,11 @@ fn lost_connection(e: &tokio_postgres::Error) -> bool {
     }
 }
 
+/// A connection could not be had: whatever the server said (it refuses
+/// connections, the database is closed to them, too many), the store is
+/// unavailable for now.
 fn pool_err(e: deadpool_postgres::PoolError) -> StoreError {
-    match e {
-        deadpool_postgres::PoolError::Backend(e) => pg_err(e),
-        other => StoreError::Io(format!("PostgreSQL connection failed: {other}")),
-    }
+    StoreError::Io(format!("PostgreSQL connection failed: {}", source_text(&e)))
 }
 
 impl Pg {
@@ -122,8 +127,8 @@ impl Pg {
         // need standard strings whatever the database or role says; a
         // silent network loss is noticed in seconds, not in TCP's hours.
         let options = match config.get_options() {
-            Some(given) => format!("{given} -c standard_conforming_strings=on"),
-            None => "-c standard_conforming_strings=on".to_owned(),
+            Some(given) => format!("{given} {SESSION_OPTIONS}"),
+            None => SESSION_OPTIONS.to_owned(),
         };
         config
             .options(options)
@@ -133,6 +138,13 @@ impl Pg {
             .keepalives_interval(std::time::Duration::from_secs(2))
             .keepalives_retries(3)
             .tcp_user_timeout(std::time::Duration::from_secs(15));
+        if config.get_dbname().is_none_or(str::is_empty) {
+            return Err(StoreError::Backend(format!(
+                "{}: the address names no database; end it with one, as in \
+                 postgres://user@host:5432/weft",
+                redact(url)
+            )));
+        }
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("weft-pg")
