@@ -214,6 +214,25 @@ impl Browser {
     }
 
     /// Waits up to 20 s until the element matching `css` holds `needle`.
+    /// Waits until the text of `css` shows `needle` and no longer shows
+    /// `gone` (a page re-rendered after a navigation, not the old one).
+    pub fn wait_text_without(&self, css: &str, needle: &str, gone: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let t = self.inner_text(css);
+            if t.contains(needle) && !t.contains(gone) {
+                return t;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{css} never showed {needle:?} without {gone:?}; it shows {t:?}; the page \
+                 shows:\n{}",
+                self.page_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn wait_text(&self, css: &str, needle: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {

@@ -604,8 +604,13 @@ fn test(args: &[String]) -> Result {
             .args(["--features", features, "--", "-D", "warnings"]))?;
     }
     let weft = build_host(false)?;
+    // The suite's own PostgreSQL, for the store's unit tests and the
+    // second end-to-end pass.
+    let cluster = postgres::Cluster::start(&target_dir())?;
     step("unit tests");
-    run(cargo().args(["test", "-p", "weft"]))?;
+    run(cargo()
+        .args(["test", "-p", "weft"])
+        .env("WEFT_TEST_POSTGRES", cluster.url()))?;
     step("Python SDK unit tests (plain CPython, fake bindings)");
     run(Command::new("python3")
         .arg("sdk/python/tests/test_sdk.py")
@@ -620,7 +625,6 @@ fn test(args: &[String]) -> Result {
         .env("PATH", path_with(&tools));
     run(&mut e2e)?;
     step("end-to-end tests again, every host on PostgreSQL");
-    let cluster = postgres::Cluster::start(&target_dir())?;
     let mut e2e = cargo();
     e2e.args(["test", "-p", "weft-e2e", "--"])
         .args(args)

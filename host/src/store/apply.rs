@@ -234,9 +234,14 @@ pub(super) fn read_record(
 }
 
 pub(super) fn history_len(txn: &Txn, id: &str) -> Result<u64, StoreError> {
+    if let Some(n) = txn.known_history_len(id) {
+        return Ok(n);
+    }
     let history = txn.open_table(HISTORY)?;
     let last = history.last((id, 0)..=(id, u64::MAX))?;
-    Ok(last.map_or(0, |((_, index), _)| index + 1))
+    let n = last.map_or(0, |((_, index), _)| index + 1);
+    txn.learned_history_len(id, n);
+    Ok(n)
 }
 
 /// Removes every pending timer row of an execution.

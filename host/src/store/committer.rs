@@ -95,11 +95,18 @@ fn apply_group(
 fn commit_group(backend: &Backend, failing: &watch::Sender<Option<String>>, group: Vec<Request>) {
     let started = std::time::Instant::now();
     let mut refused: Vec<Option<OpError>> = vec![None; group.len()];
+    let touched: Vec<&str> = group
+        .iter()
+        .flat_map(|req| req.ops.iter().filter_map(touched))
+        .collect();
     let result = loop {
         let txn = match backend.begin_write() {
             Ok(txn) => txn,
             Err(e) => break Err(e),
         };
+        if let Err(e) = txn.read_ahead(super::tables::EXECUTIONS, &touched) {
+            break Err(e);
+        }
         let applied = match apply_group(&txn, &group, &mut refused) {
             Ok(applied) => applied,
             Err(e) => break Err(e),
@@ -152,6 +159,23 @@ fn commit_group(backend: &Backend, failing: &watch::Sender<Option<String>>, grou
                 }));
             }
         }
+    }
+}
+
+/// The execution whose record an op reads first, if it is known before
+/// the op runs.
+fn touched(op: &Op) -> Option<&str> {
+    match op {
+        Op::Append { id, .. }
+        | Op::ContinueAsNew { id, .. }
+        | Op::AttemptFailed { id, .. }
+        | Op::Heartbeat { id, .. }
+        | Op::MoveExecution { id, .. }
+        | Op::DeleteExecution { id }
+        | Op::Reset { id, .. } => Some(id.as_str()),
+        Op::CreateExecution { record, .. } => Some(record.id.as_str()),
+        Op::TellParent { child, .. } => Some(child.as_str()),
+        _ => None,
     }
 }
 

@@ -44,6 +44,10 @@ pub(super) fn create(txn: &Txn, op: &Op) -> Outcome {
         }
     }
     let existing = execs.get(id)?;
+    if existing.is_none() {
+        // No record, no history: an execution's rows go with its record.
+        txn.learned_history_len(id, 0);
+    }
     if let Some(raw) = existing {
         let old: ExecutionRecord = from_json("execution", &raw)?;
         let allowed = match reuse {

@@ -8,7 +8,10 @@
 //! columns in the same order; see `pg.rs`). Since the ops are shared, the
 //! semantics are too: what one backend refuses, the other refuses.
 
+mod known;
 pub(crate) mod pg;
+#[cfg(test)]
+mod tests;
 mod types;
 
 use std::marker::PhantomData;
@@ -70,6 +73,35 @@ impl Txn {
             Txn::RedbRead(t) => Table::RedbRead(t.open_table(def.redb())?),
             Txn::Pg(tx) => Table::Pg(tx, def),
         })
+    }
+
+    /// Reads the rows of `keys` ahead, in one round trip, where reads cost
+    /// one each (PostgreSQL); a no-op on redb.
+    pub fn read_ahead<V: ValT>(
+        &self,
+        def: Def<&'static str, V>,
+        keys: &[&str],
+    ) -> Result<(), StoreError> {
+        match self {
+            Txn::Pg(tx) => tx.read_ahead(def, keys),
+            _ => Ok(()),
+        }
+    }
+
+    /// The history length of `id`, if the backend knows it without a read
+    /// (see `known.rs`).
+    pub fn known_history_len(&self, id: &str) -> Option<u64> {
+        match self {
+            Txn::Pg(tx) => tx.known_len(id),
+            _ => None,
+        }
+    }
+
+    /// Tells the backend a history length the transaction read.
+    pub fn learned_history_len(&self, id: &str, n: u64) {
+        if let Txn::Pg(tx) = self {
+            tx.learned_len(id, n);
+        }
     }
 
     pub fn commit(self) -> Result<(), StoreError> {

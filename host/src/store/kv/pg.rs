@@ -16,6 +16,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::NoTls;
 
+use super::known::{key_text, Known, Lens};
 use super::types::{Col, Param};
 use super::{Def, KeyT, ValT};
 use crate::store::StoreError;
@@ -54,6 +55,8 @@ pub(crate) struct Pg {
     /// The server process of the session holding the writer's lock, so a
     /// lost one can be ended instead of waited for.
     writer_pid: std::sync::atomic::AtomicI32,
+    /// History lengths the writer knows between transactions.
+    lens: Lens,
     /// Runs the connections; dropped in the background (the store may be
     /// dropped inside the host's runtime).
     rt: Option<tokio::runtime::Runtime>,
@@ -168,6 +171,7 @@ impl Pg {
         let pg = Arc::new(Pg {
             writer: std::sync::Mutex::new(None),
             writer_pid: std::sync::atomic::AtomicI32::new(0),
+            lens: Lens::default(),
             pool,
             rt: Some(rt),
             shown: redact(url),
@@ -244,6 +248,9 @@ impl Pg {
         }
         self.writer_pid
             .store(row.get(1), std::sync::atomic::Ordering::SeqCst);
+        // A new session: another writer may have written since the last
+        // one held the lock.
+        self.lens.clear();
         Ok(client)
     }
 
@@ -419,6 +426,7 @@ impl Pg {
             client: Some(client),
             writer,
             pending: std::cell::RefCell::new(format!("{sql};")),
+            known: std::cell::RefCell::new(Known::default()),
             begun: std::cell::Cell::new(false),
         })
     }
@@ -522,6 +530,8 @@ pub(crate) struct Tx {
     pending: std::cell::RefCell<String>,
     /// Whether `BEGIN` was sent.
     begun: std::cell::Cell<bool>,
+    /// Answers the transaction has without asking (see `known.rs`).
+    known: std::cell::RefCell<Known>,
 }
 
 impl Drop for Tx {
@@ -573,15 +583,23 @@ impl Tx {
 
     /// Runs a statement, after what is pending (in the same round trip).
     fn query(&self, sql: &str, args: &[Param]) -> Result<Vec<tokio_postgres::Row>, StoreError> {
-        let client = self.client();
         let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|p| p as _).collect();
+        self.query_refs(sql, &refs)
+    }
+
+    fn query_refs(
+        &self,
+        sql: &str,
+        refs: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+        let client = self.client();
         let pending = self.pending.take();
         self.begun.set(true);
         self.pg
             .block(async {
                 let statement = async {
                     let st = client.prepare_cached(sql).await?;
-                    client.query(&st, &refs).await
+                    client.query(&st, refs).await
                 };
                 if pending.is_empty() {
                     return statement.await;
@@ -667,7 +685,8 @@ impl Tx {
             self.pending.take(),
             token.saturating_sub(TOKEN_KEPT_NS)
         );
-        match self.pg.block(client.batch_execute(&sql)) {
+        let known = self.known.take();
+        let made = match self.pg.block(client.batch_execute(&sql)) {
             Ok(()) => {
                 self.release(client, true);
                 Ok(())
@@ -681,7 +700,11 @@ impl Tx {
                 self.release(client, false);
                 self.pg.settle(token)
             }
+        };
+        if made.is_ok() {
+            known.committed(&self.pg.lens);
         }
+        made
     }
 
     pub fn rollback(mut self) -> Result<(), StoreError> {
@@ -708,6 +731,9 @@ impl Tx {
         );
         let mut args = Vec::new();
         K::bind(key, &mut args);
+        if let Some(known) = self.known.borrow().row(def.name, &key_text(&args)) {
+            return known.as_deref().map(V::from_params).transpose();
+        }
         let rows = self.query(&sql, &args)?;
         rows.first().map(|r| V::read(r, 0).map(V::out)).transpose()
     }
@@ -735,8 +761,14 @@ impl Tx {
         };
         let mut args = Vec::new();
         K::bind(key, &mut args);
+        let n = args.len();
         V::bind(value, &mut args);
-        self.buffer(&sql, &args)
+        self.buffer(&sql, &args)?;
+        let value = args.split_off(n);
+        self.known
+            .borrow_mut()
+            .wrote(def.name, &args, Some(value), &self.pg.lens);
+        Ok(())
     }
 
     /// Removes a row, not asking what it held (buffered, like an insert).
@@ -748,7 +780,11 @@ impl Tx {
         let sql = format!("DELETE FROM {} WHERE {}", table(def), key_eq(K::COLS));
         let mut args = Vec::new();
         K::bind(key, &mut args);
-        self.buffer(&sql, &args)
+        self.buffer(&sql, &args)?;
+        self.known
+            .borrow_mut()
+            .wrote(def.name, &args, None, &self.pg.lens);
+        Ok(())
     }
 
     pub fn remove<K: KeyT, V: ValT>(
@@ -765,7 +801,58 @@ impl Tx {
         let mut args = Vec::new();
         K::bind(key, &mut args);
         let rows = self.query(&sql, &args)?;
+        self.known
+            .borrow_mut()
+            .wrote(def.name, &args, None, &self.pg.lens);
         rows.first().map(|r| V::read(r, 0).map(V::out)).transpose()
+    }
+
+    /// Reads the rows of `keys` in one round trip, so that the
+    /// transaction's later `get`s of them ask nothing (a group commit reads
+    /// the execution records its batches touch this way).
+    pub fn read_ahead<V: ValT>(
+        &self,
+        def: Def<&'static str, V>,
+        keys: &[&str],
+    ) -> Result<(), StoreError> {
+        if keys.is_empty() || V::COL != Some(Col::Bytes) {
+            return Ok(());
+        }
+        let wanted: Vec<Vec<u8>> = keys.iter().map(|k| k.as_bytes().to_vec()).collect();
+        let sql = format!("SELECT k0, v FROM {} WHERE k0 = ANY($1)", table(def));
+        let rows = self.query_refs(&sql, &[&wanted])?;
+        let mut known = self.known.borrow_mut();
+        let mut found = std::collections::HashSet::new();
+        for row in &rows {
+            let key: Vec<u8> = row.try_get(0).map_err(|e| StoreError::Corrupt {
+                what: "database row",
+                detail: e.to_string(),
+            })?;
+            let value: Vec<u8> = row.try_get(1).map_err(|e| StoreError::Corrupt {
+                what: "database row",
+                detail: e.to_string(),
+            })?;
+            let text = key_text(&[Param::Bytes(key.clone())]);
+            known.read_ahead(def.name, text, Some(vec![Param::Bytes(value)]));
+            found.insert(key);
+        }
+        for key in wanted.into_iter().filter(|k| !found.contains(k)) {
+            known.read_ahead(def.name, key_text(&[Param::Bytes(key)]), None);
+        }
+        Ok(())
+    }
+
+    /// The history length of `id` if the transaction knows it.
+    pub fn known_len(&self, id: &str) -> Option<u64> {
+        if !self.writer {
+            return None;
+        }
+        self.known.borrow().len(id, &self.pg.lens)
+    }
+
+    /// A history length the transaction computed.
+    pub fn learned_len(&self, id: &str, n: u64) {
+        self.known.borrow_mut().learned_len(id, n);
     }
 
     /// `WHERE (k0, k1) >= ($1, $2) AND ...` for the bounds given, with
@@ -838,7 +925,9 @@ impl Tx {
         hi: Bound<&K::SelfType<'k>>,
     ) -> Result<(), StoreError> {
         let (cond, args) = Self::range_cond::<K>(lo, hi);
-        self.buffer(&format!("DELETE FROM {}{cond}", table(def)), &args)
+        self.buffer(&format!("DELETE FROM {}{cond}", table(def)), &args)?;
+        self.known.borrow_mut().wrote_range(def.name);
+        Ok(())
     }
 
     pub fn len<K: KeyT, V: ValT>(&self, def: Def<K, V>) -> Result<u64, StoreError> {

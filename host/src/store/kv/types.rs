@@ -19,7 +19,7 @@ pub(crate) enum Col {
 
 /// A value bound to a statement, or written into one as a literal (the
 /// writes a transaction buffers go to the server as one batch of text).
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Param {
     Bytes(Vec<u8>),
     Int(i64),
@@ -84,6 +84,15 @@ pub(crate) trait ValT: redb::Value + 'static {
     fn out(v: Self::SelfType<'_>) -> Self::Out;
     fn bind(v: &Self::SelfType<'_>, out: &mut Vec<Param>);
     fn read(row: &Row, at: usize) -> Result<Self::SelfType<'_>, StoreError>;
+    /// The value from the parts `bind` made.
+    fn from_params(parts: &[Param]) -> Result<Self::Out, StoreError>;
+}
+
+fn mismatch() -> StoreError {
+    StoreError::Corrupt {
+        what: "a kept value",
+        detail: "its parts do not match its table's type".into(),
+    }
 }
 
 pub(crate) fn flip(u: u64) -> i64 {
@@ -233,6 +242,12 @@ impl ValT for &'static [u8] {
     fn read(row: &Row, at: usize) -> Result<&[u8], StoreError> {
         column::<&[u8]>(row, at)
     }
+    fn from_params(parts: &[Param]) -> Result<Vec<u8>, StoreError> {
+        match parts {
+            [Param::Bytes(b)] => Ok(b.clone()),
+            _ => Err(mismatch()),
+        }
+    }
 }
 
 impl ValT for &'static str {
@@ -246,6 +261,12 @@ impl ValT for &'static str {
     }
     fn read(row: &Row, at: usize) -> Result<&str, StoreError> {
         text(column::<&[u8]>(row, at)?)
+    }
+    fn from_params(parts: &[Param]) -> Result<String, StoreError> {
+        match parts {
+            [Param::Bytes(b)] => text(b).map(str::to_owned),
+            _ => Err(mismatch()),
+        }
     }
 }
 
@@ -261,6 +282,12 @@ impl ValT for u64 {
     fn read(row: &Row, at: usize) -> Result<u64, StoreError> {
         Ok(unflip(column::<i64>(row, at)?))
     }
+    fn from_params(parts: &[Param]) -> Result<u64, StoreError> {
+        match parts {
+            [Param::Int(i)] => Ok(unflip(*i)),
+            _ => Err(mismatch()),
+        }
+    }
 }
 
 impl ValT for () {
@@ -269,6 +296,9 @@ impl ValT for () {
     fn out(_: ()) {}
     fn bind(_: &(), _: &mut Vec<Param>) {}
     fn read(_: &Row, _: usize) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn from_params(_: &[Param]) -> Result<(), StoreError> {
         Ok(())
     }
 }
