@@ -76,23 +76,30 @@ impl From<EngineError> for ApiError {
             EngineError::Rejected(_) => (StatusCode::UNPROCESSABLE_ENTITY, "update-rejected"),
             EngineError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             EngineError::InvalidModule(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-module"),
+            // A database out of reach is a 503 (retry later); a disk that
+            // refuses a write is a 507 (make room).
+            EngineError::Store(StoreError::Io(reason))
+                if reason.contains("PostgreSQL") || reason.contains("writer's lock") =>
+            {
+                return Self {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    code: "storage-unavailable",
+                    message: format!(
+                        "the host's store is unavailable ({reason}); nothing was changed. \
+                         Retry once the database answers (and no other host holds it): the \
+                         host resumes its executions by itself"
+                    ),
+                };
+            }
             EngineError::Store(StoreError::Io(reason)) => {
                 return Self {
                     status: StatusCode::INSUFFICIENT_STORAGE,
                     code: "storage-unavailable",
-                    message: if reason.contains("PostgreSQL") || reason.contains("writer's lock") {
-                        format!(
-                            "the host's store is unavailable ({reason}); nothing was changed. \
-                             Retry once the database answers (and no other host holds it): \
-                             the host resumes its executions by itself"
-                        )
-                    } else {
-                        format!(
-                            "the host's store refused the operation ({reason}); nothing was \
-                             changed. Free space on the disk of the data directory (or mend \
-                             the disk) and retry: the host resumes its executions by itself"
-                        )
-                    },
+                    message: format!(
+                        "the host's store refused the operation ({reason}); nothing was \
+                         changed. Free space on the disk of the data directory (or mend the \
+                         disk) and retry: the host resumes its executions by itself"
+                    ),
                 };
             }
             EngineError::Store(inner) => {
