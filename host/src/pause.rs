@@ -31,42 +31,41 @@ fn points() -> &'static Option<Points> {
     })
 }
 
+/// Whether the host was asked to pause at `name` (logged when it was).
+fn armed(name: &str) -> bool {
+    let armed = points().as_ref().is_some_and(|p| p.names.contains(name));
+    if armed {
+        tracing::warn!(target: "weft::pause", "paused at {name}");
+    }
+    armed
+}
+
+/// Whether the test released `name` (logged when it did).
+fn released(name: &str) -> bool {
+    let released = points()
+        .as_ref()
+        .and_then(|p| p.release_dir.as_ref())
+        .is_some_and(|dir| dir.join(name).exists());
+    if released {
+        tracing::warn!(target: "weft::pause", "released at {name}");
+    }
+    released
+}
+
 /// Stops here if the host was asked to pause at `name`.
 pub async fn point(name: &str) {
-    let Some(points) = points() else {
-        return;
-    };
-    if !points.names.contains(name) {
-        return;
-    }
-    tracing::warn!(target: "weft::pause", "paused at {name}");
-    loop {
-        if let Some(dir) = &points.release_dir {
-            if dir.join(name).exists() {
-                tracing::warn!(target: "weft::pause", "released at {name}");
-                return;
-            }
+    if armed(name) {
+        while !released(name) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
 /// [`point`] for a thread outside the runtime (the group committer).
 pub fn point_blocking(name: &str) {
-    let Some(points) = points() else {
-        return;
-    };
-    if !points.names.contains(name) {
-        return;
-    }
-    tracing::warn!(target: "weft::pause", "paused at {name}");
-    loop {
-        if let Some(dir) = &points.release_dir {
-            if dir.join(name).exists() {
-                tracing::warn!(target: "weft::pause", "released at {name}");
-                return;
-            }
+    if armed(name) {
+        while !released(name) {
+            std::thread::sleep(Duration::from_millis(10));
         }
-        std::thread::sleep(Duration::from_millis(10));
     }
 }

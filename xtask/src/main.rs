@@ -526,12 +526,13 @@ fn ensure_browser() -> Result {
         return Ok(());
     }
     step("installing chromium and chromium-driver (apt) for the UI tests");
-    let root_user = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    apt_install(&["chromium", "chromium-driver"])
+}
+
+/// Installs the distribution's `packages` (with sudo unless root).
+fn apt_install(packages: &[&str]) -> Result {
     let apt = |args: &[&str]| {
-        let mut c = if root_user {
+        let mut c = if postgres::is_root() {
             Command::new("apt-get")
         } else {
             let mut c = Command::new("sudo");
@@ -542,13 +543,7 @@ fn ensure_browser() -> Result {
         c
     };
     run(&mut apt(&["update", "-qq"]))?;
-    run(&mut apt(&[
-        "install",
-        "-y",
-        "-qq",
-        "chromium",
-        "chromium-driver",
-    ]))
+    run(apt(&["install", "-y", "-qq"]).args(packages))
 }
 
 /// End-to-end tests the PostgreSQL run leaves out (name filters), and why:

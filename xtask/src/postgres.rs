@@ -143,7 +143,7 @@ impl Drop for Cluster {
     }
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
@@ -165,19 +165,7 @@ fn server_bin() -> Result<PathBuf> {
         return Ok(dir);
     }
     step("installing postgresql (apt) for the PostgreSQL store tests");
-    let apt = |args: &[&str]| {
-        let mut c = if is_root() {
-            Command::new("apt-get")
-        } else {
-            let mut c = Command::new("sudo");
-            c.arg("apt-get");
-            c
-        };
-        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
-        c
-    };
-    run(&mut apt(&["update", "-qq"]))?;
-    run(&mut apt(&["install", "-y", "-qq", "postgresql"]))?;
+    super::apt_install(&["postgresql"])?;
     find_server_bin().ok_or_else(|| "postgresql was installed but initdb is nowhere".into())
 }
 
