@@ -102,6 +102,10 @@ pub struct Metrics {
     pub evictions: Count,
     pub activity_instances_reused: Count,
     pub store_write_failures: Count,
+    pub handovers: Count,
+    pub fenced: Count,
+    /// 1 while this host holds the store (always, on redb).
+    pub holds_store: Gauge,
     started: Family<TypeLabel, Counter>,
     closed: Family<CloseLabels, Counter>,
     stalled: Family<TypeLabel, Counter>,
@@ -249,6 +253,22 @@ impl Metrics {
             "Durable timers armed now",
             pending_timers.clone(),
         );
+        let handovers = count(
+            &mut r,
+            "weft_store_takeovers",
+            "Times this host took the PostgreSQL store (at start, or from another host)",
+        );
+        let fenced = count(
+            &mut r,
+            "weft_fenced",
+            "Times this host found itself fenced (another host holds the store)",
+        );
+        let holds_store = Gauge::default();
+        r.register(
+            "weft_holds_store",
+            "1 while this host holds the store and runs executions; 0 while it is a standby",
+            holds_store.clone(),
+        );
         let up = Gauge::<i64>::default();
         up.set(1);
         r.register("weft_up", "1 while the host runs", up);
@@ -267,6 +287,9 @@ impl Metrics {
             evictions,
             activity_instances_reused,
             store_write_failures,
+            handovers,
+            fenced,
+            holds_store,
             started,
             closed,
             stalled,

@@ -7,6 +7,7 @@ mod actors;
 mod api;
 mod bad_input;
 mod basics;
+mod cluster;
 mod composition;
 mod corners;
 mod crashloop;

@@ -84,22 +84,6 @@ fn work_in_flight(host: &Host) -> [String; 4] {
     [sleeper, retrying, "sub-moved".to_string(), done]
 }
 
-/// Each `hello` execution of `ids` (inputs `{prefix}0`, `{prefix}1`, ...)
-/// completed with its output, its start, end and three activities recorded
-/// once each.
-fn each_hello_completed_once(host: &Host, ids: &[String], prefix: &str) {
-    for (i, id) in ids.iter().enumerate() {
-        let r = host.wait_result(id);
-        assert_eq!(r["status"], "completed", "{r}");
-        assert_eq!(r["output"], format!("HELLO, {prefix}{i}!"), "{r}");
-        let kinds = host.event_kinds(id);
-        let count = |kind: &str| kinds.iter().filter(|k| *k == kind).count();
-        assert_eq!(count("execution_started"), 1, "{kinds:?}");
-        assert_eq!(count("execution_completed"), 1, "{kinds:?}");
-        assert_eq!(count("activity_completed"), 3, "{kinds:?}");
-    }
-}
-
 fn histories(host: &Host, ids: &[String]) -> Vec<String> {
     ids.iter()
         .map(|id| host.cli_ok(&["history", id, "--json"]))
@@ -250,7 +234,7 @@ fn killed_database_connections_lose_nothing_and_do_nothing_twice() {
         killed += n.parse::<u32>().unwrap_or(0);
     }
     assert!(killed > 0, "no connection of the host was killed");
-    each_hello_completed_once(&host, &ids, "N");
+    host.assert_hellos_completed_once(&ids, "N");
     // The host is healthy again: it writes on new connections.
     assert_eq!(host.send_raw("GET", "/healthz", Vec::new()), Some(200));
     let (_, out) = host.run_execution("hello", json!({"name": "after"}));
@@ -286,7 +270,7 @@ fn a_database_restart_under_load_loses_nothing() {
         log.contains("PostgreSQL ended the connection")
             || log.contains("PostgreSQL connection failed")
     });
-    each_hello_completed_once(&host, &ids, "R");
+    host.assert_hellos_completed_once(&ids, "R");
     let (_, out) = host.run_execution("hello", json!({"name": "after"}));
     assert_eq!(out["output"], "HELLO, AFTER!", "{out}");
 }

@@ -91,11 +91,14 @@ fn api_tokens_guard_every_route_but_health() {
 #[test]
 fn a_second_host_on_the_same_data_directory_is_refused() {
     let host = Host::start();
+    if host.store().is_some() {
+        // On PostgreSQL a second host on the same database stands by and
+        // takes over when the first goes: cluster::*.
+        return;
+    }
     let out = Command::new(weft_bin())
         .args(["server", "--listen", "127.0.0.1:0", "--data"])
         .arg(host.data_dir())
-        // On PostgreSQL: the same database.
-        .args(host.store().iter().flat_map(|s| ["--store", s]))
         .output()
         .unwrap();
     assert!(!out.status.success(), "a second host started");

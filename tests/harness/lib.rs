@@ -157,6 +157,55 @@ impl Host {
         host
     }
 
+    /// One of several hosts on the PostgreSQL store `store`: its own data
+    /// directory (compile cache), these flags, and the named pause points
+    /// (none: it runs freely).
+    pub fn in_cluster(store: &str, args: &[&str], points: &[&str]) -> Host {
+        let mut host = Host::unstarted(args, "info,weft=debug", |_| {});
+        host.store = Some(store.to_owned());
+        if !points.is_empty() {
+            let release = host.release_dir();
+            std::fs::create_dir_all(&release).expect("release dir");
+            host.env = vec![
+                ("WEFT_PAUSE_AT".into(), points.join(",")),
+                (
+                    "WEFT_PAUSE_DIR".into(),
+                    release.to_string_lossy().into_owned(),
+                ),
+            ];
+        }
+        host.spawn();
+        host
+    }
+
+    /// Sends signal `name` (`STOP`, `CONT`, `TERM`) to the host process.
+    pub fn signal(&self, name: &str) {
+        let pid = self.pid().expect("a running host");
+        let out = Command::new("kill")
+            .args([format!("-{name}"), pid.to_string()])
+            .output()
+            .expect("run kill");
+        assert!(out.status.success(), "kill -{name} {pid}: {out:?}");
+    }
+
+    /// Waits for the host process to exit on its own; its exit code.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        let child = self.child.as_mut().expect("a running host");
+        loop {
+            if let Some(status) = child.try_wait().expect("host status") {
+                self.child = None;
+                return status.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the host did not exit within {timeout:?}:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// A host that stops at the named pause points (see `weft::pause`): it
     /// logs `paused at NAME` there and waits until [`Host::release`] names
     /// the point, or the test kills it.
@@ -571,6 +620,22 @@ impl Host {
         let (_, text) = self.call("GET", "/metrics", None);
         let text = text.as_str().unwrap_or_default().to_string();
         metric_value(&text, key).unwrap_or_else(|| panic!("no metric {key} in:\n{text}"))
+    }
+
+    /// Each `hello` execution of `ids` (inputs `{prefix}0`, `{prefix}1`,
+    /// ...) completed with its output, its start, end and three activities
+    /// recorded once each.
+    pub fn assert_hellos_completed_once(&self, ids: &[String], prefix: &str) {
+        for (i, id) in ids.iter().enumerate() {
+            let r = self.wait_result(id);
+            assert_eq!(r["status"], "completed", "{r}");
+            assert_eq!(r["output"], format!("HELLO, {prefix}{i}!"), "{r}");
+            let kinds = self.event_kinds(id);
+            let count = |kind: &str| kinds.iter().filter(|k| *k == kind).count();
+            assert_eq!(count("execution_started"), 1, "{kinds:?}");
+            assert_eq!(count("execution_completed"), 1, "{kinds:?}");
+            assert_eq!(count("activity_completed"), 3, "{kinds:?}");
+        }
     }
 
     /// Polls `f` until it returns true (for state the API reports but cannot wait on).

@@ -91,6 +91,16 @@ impl From<EngineError> for ApiError {
                     ),
                 };
             }
+            EngineError::Store(StoreError::Fenced(reason)) => {
+                return Self {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    code: "storage-unavailable",
+                    message: format!(
+                        "this host no longer holds the store ({reason}); nothing was changed. \
+                         Retry: another host holds it now and answers"
+                    ),
+                };
+            }
             EngineError::Store(StoreError::Io(reason)) => {
                 return Self {
                     status: StatusCode::INSUFFICIENT_STORAGE,

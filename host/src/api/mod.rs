@@ -3,6 +3,7 @@
 
 mod auth;
 mod clock;
+mod cluster;
 pub mod dto;
 mod error;
 mod executions;
@@ -22,6 +23,7 @@ use axum::{Json, Router};
 use utoipa::OpenApi;
 
 pub use auth::Access;
+pub use cluster::{front, EngineSlot};
 pub use error::{ErrorBody, ErrorDetail};
 pub use guard::Guard;
 
@@ -70,6 +72,7 @@ const MAX_MODULE_BYTES: usize = 100 << 20;
         interact::update_result,
         clock::get,
         clock::advance,
+        cluster::get_view,
         schedules::create,
         schedules::list,
         schedules::describe,
@@ -156,6 +159,7 @@ pub fn router(engine: Engine, access: Access, guard: Guard) -> Router {
         .route("/v1/schedules/{name}/backfill", post(schedules::backfill))
         .route("/v1/clock", get(clock::get))
         .route("/v1/clock/advance", post(clock::advance))
+        .route("/v1/cluster", get(cluster::get_view))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .merge(modules)
         .merge(crate::ui::router())

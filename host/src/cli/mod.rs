@@ -2,6 +2,7 @@
 //! `replay`, `new` and `build` is a client of the HTTP API.
 
 mod client;
+mod cluster;
 mod deploy;
 mod executions;
 mod interact;
@@ -413,6 +414,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The hosts on this host's store (several on one PostgreSQL database):
+    /// which holds the store, which stand by, their addresses and versions.
+    Cluster {
+        #[command(flatten)]
+        conn: Conn,
+        /// Print the JSON the API answers.
+        #[arg(long)]
+        json: bool,
+    },
     /// Schedules: start a workflow on a calendar or an interval.
     Schedule {
         #[command(subcommand)]
@@ -518,6 +528,7 @@ impl Command {
             Command::List(args) => Some(&args.conn),
             Command::Schedule { action } => Some(action.conn()),
             Command::TaskQueues { conn, .. } => Some(conn),
+            Command::Cluster { conn, .. } => Some(conn),
             Command::Deploy { conn, .. } => Some(conn),
             Command::Modules { conn, .. } => Some(conn),
             Command::Delete { conn, .. } => Some(conn),
@@ -744,6 +755,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         }
         Command::Schedule { action } => schedules::run(&client, action).await,
         Command::TaskQueues { json, .. } => deploy::task_queues(&client, json).await,
+        Command::Cluster { json, .. } => cluster::show(&client, json).await,
         Command::Server { .. }
         | Command::Dev { .. }
         | Command::New { .. }

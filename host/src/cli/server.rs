@@ -25,6 +25,20 @@ pub struct HostArgs {
         value_name = "ADDRESS"
     )]
     pub store: Option<String>,
+    /// With --store: how long this host's hold on the store lasts without a
+    /// renewal. A host that stops renewing (paused, cut off) loses the store
+    /// to a standby once it expires; one that dies loses it at once.
+    /// Milliseconds or `10s`, `1m`.
+    #[arg(long, default_value = "10s", value_parser = super::parse_duration, value_name = "DURATION")]
+    pub lease: u64,
+    /// With --store: this host's name among the hosts on the store (default:
+    /// the machine's name and the process id). Unique per live host.
+    #[arg(long, env = "WEFT_HOST_ID")]
+    pub host_id: Option<String>,
+    /// With --store: the address other hosts forward requests to while this
+    /// one holds the store (default: http:// and the --listen address).
+    #[arg(long, env = "WEFT_ADVERTISE", value_name = "URL")]
+    pub advertise: Option<String>,
     /// Move time only by `weft clock advance` (`POST /v1/clock/advance`): tests
     /// and demos skip hours in milliseconds; where it stands survives restarts.
     #[arg(long)]
@@ -162,24 +176,22 @@ pub async fn run(data: PathBuf, args: &HostArgs) -> Result<()> {
             )
         })?;
     let addr = listener.local_addr()?;
-    let engine = Engine::open(args.config(data.clone())?)
-        .await
-        .with_context(|| match &args.store {
-            Some(store) if !store.is_empty() => "cannot open the store given by --store".to_owned(),
-            _ => format!("cannot open the data directory {}", data.display()),
-        })?;
-    let mut stdout = tokio::io::stdout();
-    stdout
-        .write_all(format!("listening on http://{addr}\n").as_bytes())
-        .await?;
-    stdout.flush().await?;
-    tracing::info!(%addr, data = %data.display(), manual_clock = args.manual_clock, "weft host ready");
     let stop = std::sync::Arc::new(tokio::sync::Notify::new());
     let signalled = stop.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
         signalled.notify_waiters();
     });
+    let config = args.config(data.clone())?;
+    if let Some(url) = config.store.clone() {
+        return run_on_postgres(listener, config, &url, access, args, stop).await;
+    }
+    let engine = Engine::open(config)
+        .await
+        .with_context(|| format!("cannot open the data directory {}", data.display()))?;
+    crate::metrics::get().holds_store.set(1);
+    say_listening(addr).await?;
+    tracing::info!(%addr, data = %data.display(), manual_clock = args.manual_clock, "weft host ready");
     let graceful = stop.clone();
     let served = crate::api::serve(listener, engine, access, async move {
         graceful.notified().await
@@ -191,6 +203,160 @@ pub async fn run(data: PathBuf, args: &HostArgs) -> Result<()> {
         _ = async { stop.notified().await; tokio::time::sleep(Duration::from_secs(2)).await } => {}
     }
     Ok(())
+}
+
+/// The first stdout line, which scripts and tests wait for.
+async fn say_listening(addr: SocketAddr) -> Result<()> {
+    let mut stdout = tokio::io::stdout();
+    stdout
+        .write_all(format!("listening on http://{addr}\n").as_bytes())
+        .await?;
+    stdout.flush().await?;
+    Ok(())
+}
+
+/// How long a host handing its store over waits for its running activity
+/// attempts.
+const DRAIN_LIMIT: Duration = Duration::from_secs(30);
+
+/// The exit code of a host that found another host holding its store.
+const FENCED_EXIT: i32 = 3;
+
+/// A host on a PostgreSQL store: it joins the hosts there, serves at once
+/// (as a standby, forwarding requests to the host holding the store), takes
+/// the store when it is free or its holder's lease expired, then runs the
+/// executions. It gives the store up when stopped, and exits if it finds
+/// another host holding it (it was paused or cut off past its lease).
+async fn run_on_postgres(
+    listener: tokio::net::TcpListener,
+    config: EngineConfig,
+    url: &str,
+    access: crate::api::Access,
+    args: &HostArgs,
+    stop: std::sync::Arc<tokio::sync::Notify>,
+) -> Result<()> {
+    use crate::store::cluster::{Cluster, Wait};
+    let addr = listener.local_addr()?;
+    let host_id = args.host_id.clone().unwrap_or_else(default_host_id);
+    let advertise = match &args.advertise {
+        Some(a) => a.trim_end_matches('/').to_owned(),
+        None if addr.ip().is_unspecified() => anyhow::bail!(
+            "--listen {addr} names no one address other hosts can reach: give --advertise \
+             http://<this machine's address>:{}",
+            addr.port()
+        ),
+        None => format!("http://{addr}"),
+    };
+    let lease = Duration::from_millis(args.lease.max(1_000));
+    let cluster = {
+        let url = url.to_owned();
+        let host_id = host_id.clone();
+        tokio::task::spawn_blocking(move || Cluster::connect(&url, &host_id, lease))
+            .await?
+            .context("cannot open the store given by --store")?
+    };
+    let in_memory = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    {
+        let c = cluster.clone();
+        let (advertise, in_memory) = (advertise.clone(), in_memory.clone());
+        tokio::task::spawn_blocking(move || {
+            c.join(&advertise, env!("CARGO_PKG_VERSION"), in_memory)
+        })
+        .await?
+        .context("cannot register this host on the store")?;
+    }
+    let guard = crate::api::Guard { listen: Some(addr) };
+    let (front, slot) = crate::api::front(
+        cluster.clone(),
+        access,
+        guard,
+        lease + Duration::from_secs(5),
+    );
+    let graceful = stop.clone();
+    let served = tokio::spawn(async move {
+        axum::serve(listener, front)
+            .with_graceful_shutdown(async move { graceful.notified().await })
+            .await
+    });
+    say_listening(addr).await?;
+    tracing::info!(%addr, host = host_id, advertise, "weft host joined the store's hosts");
+    let acquiring = {
+        let c = cluster.clone();
+        tokio::task::spawn_blocking(move || c.acquire(Wait::Forever))
+    };
+    let generation = tokio::select! {
+        taken = acquiring => taken?.context("cannot take the store")?,
+        _ = stop.notified() => {
+            cluster.leave();
+            return Ok(());
+        }
+    };
+    let store = {
+        let c = cluster.clone();
+        tokio::task::spawn_blocking(move || c.open_store())
+            .await?
+            .context("cannot open the store given by --store")?
+    };
+    let engine = Engine::open_on(config, store)
+        .await
+        .context("cannot open the store given by --store")?;
+    slot.fill(engine.clone());
+    crate::metrics::get().holds_store.set(1);
+    tracing::info!(%addr, host = host_id, generation, "weft host ready: it holds the store");
+    {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            loop {
+                in_memory.store(
+                    engine.in_memory() as u64,
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+    }
+    let mut fenced = cluster.fenced();
+    tokio::select! {
+        _ = stop.notified() => {
+            // Running activity attempts finish and are written (the next
+            // holder would run them again); long-polling clients would hold
+            // a graceful shutdown open, so after a short grace period just
+            // stop, and hand the store over.
+            if !engine.drain(DRAIN_LIMIT).await {
+                tracing::warn!(
+                    limit_s = DRAIN_LIMIT.as_secs(),
+                    "activity attempts still ran when this host gave the store up: the next holder runs them again"
+                );
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(2), served).await;
+            let c = cluster.clone();
+            tokio::task::spawn_blocking(move || c.release()).await?;
+            Ok(())
+        }
+        why = fenced.wait_for(Option::is_some) => {
+            let why = why.ok().and_then(|w| w.clone()).unwrap_or_default();
+            // Writes already handed to the committer end first (each is
+            // refused): nothing of this host is half-done when it exits.
+            let _ = tokio::time::timeout(Duration::from_secs(5), engine.settle_writes()).await;
+            eprintln!(
+                "error: {why}\nThis host stopped: another host holds the store now and runs its \
+                 executions. Start this one again to rejoin as a standby."
+            );
+            tracing::error!(reason = why, "this host is fenced; exiting");
+            std::process::exit(FENCED_EXIT);
+        }
+    }
+}
+
+/// `<machine>-<pid>`: unique among live hosts.
+fn default_host_id() -> String {
+    let machine = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "weft".into());
+    format!("{machine}-{}", std::process::id())
 }
 
 async fn shutdown_signal() {

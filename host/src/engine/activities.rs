@@ -359,7 +359,16 @@ async fn run(
             // runs on a worker, and waiting for one must not hold a slot
             // (256 queued tasks with no worker stalled every component).
             let _permit = match task.options.task_queue {
-                None => Some(inner.activity_slots.acquire().await),
+                None => {
+                    let permit = inner.activity_slots.acquire().await;
+                    // A host handing its store over starts no attempt: the
+                    // next holder runs it.
+                    if *inner.draining.borrow() {
+                        drop(permit);
+                        return std::future::pending().await;
+                    }
+                    Some(permit)
+                }
                 Some(_) => None,
             };
             let t0 = std::time::Instant::now();

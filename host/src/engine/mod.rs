@@ -171,6 +171,9 @@ pub(crate) struct Inner {
     actors: Mutex<HashMap<ExecutionId, mpsc::UnboundedSender<Msg>>>,
     timer_tx: mpsc::UnboundedSender<TimerRow>,
     activity_slots: Semaphore,
+    /// Set when the host hands its store over: no activity attempt starts
+    /// any more (the next holder runs them); running ones finish.
+    draining: watch::Sender<bool>,
     /// One permit per workflow instance in memory (`max_instances`).
     instance_slots: Semaphore,
     /// Told when a load waits for an instance slot: idle instances evict.
@@ -258,6 +261,12 @@ impl Engine {
             None => crate::store::Location::Dir(config.data_dir.clone()),
         };
         let store = Store::open_at(&location)?;
+        Self::open_on(config, store).await
+    }
+
+    /// Opens the engine on a store already open (a host that waited for
+    /// its PostgreSQL store as a standby).
+    pub async fn open_on(config: EngineConfig, store: Store) -> Result<Self, EngineError> {
         let runtime = Runtime::new(SandboxConfig {
             cache_dir: config.compile_cache.clone(),
             cpu_deadline: config.cpu_deadline,
@@ -279,6 +288,7 @@ impl Engine {
             runtime,
             clock,
             activity_slots: Semaphore::new(config.max_concurrent_activities.max(1)),
+            draining: watch::channel(false).0,
             instance_slots: Semaphore::new(config.max_instances.max(1)),
             pressure: tokio::sync::Notify::new(),
             clock_moves: tokio::sync::Mutex::new(()),
@@ -310,6 +320,41 @@ impl Engine {
             );
         }
         Ok(())
+    }
+
+    /// Starts no activity attempt any more, and waits (up to `limit`) for
+    /// the running ones to end and their results to be written: a host
+    /// handing its store over must not leave an attempt half-done for the
+    /// next holder to run again. Whether they all ended in time.
+    pub async fn drain(&self, limit: Duration) -> bool {
+        self.inner.draining.send_replace(true);
+        let all = self.inner.config.max_concurrent_activities.max(1) as u32;
+        let ended = tokio::time::timeout(limit, self.inner.activity_slots.acquire_many(all))
+            .await
+            .is_ok();
+        self.settle_writes().await;
+        ended
+    }
+
+    /// Waits until every write handed to the store so far has ended
+    /// (committed or refused): an empty batch queued behind them.
+    pub async fn settle_writes(&self) {
+        let _ = self.inner.store.write(Vec::new()).await;
+    }
+
+    /// Workflow instances in memory now.
+    pub fn in_memory(&self) -> usize {
+        self.inner
+            .actors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+
+    /// The hosts sharing this host's PostgreSQL store and its lease
+    /// (`None` on redb: one host, no lease).
+    pub fn cluster_view(&self) -> Result<Option<crate::store::cluster::ClusterView>, EngineError> {
+        Ok(self.inner.store.cluster_view()?)
     }
 
     /// Why the store's writes fail now (a full disk), if they do.

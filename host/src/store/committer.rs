@@ -104,6 +104,10 @@ fn commit_group(backend: &Backend, failing: &watch::Sender<Option<String>>, grou
             Ok(txn) => txn,
             Err(e) => break Err(e),
         };
+        // Tests stop here to pause a host between its own check that it
+        // holds the store and its first statement (PostgreSQL: nothing sent
+        // yet; the database's fence must refuse what follows).
+        crate::pause::point_blocking("write-begun");
         if let Err(e) = txn.read_ahead(super::tables::EXECUTIONS, &touched) {
             break Err(e);
         }

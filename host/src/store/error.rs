@@ -14,6 +14,10 @@ pub enum StoreError {
     /// work again once the disk has room or the database answers.
     #[error("the store is unavailable: {0}")]
     Io(String),
+    /// Another host holds the store now (this one lost its lease): nothing
+    /// of the write was kept, and this host writes nothing more.
+    #[error("this host no longer holds the store: {0}")]
+    Fenced(String),
     #[error("the store's committer has stopped (the host is shutting down or a commit failed)")]
     CommitterGone,
 }

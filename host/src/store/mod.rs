@@ -5,6 +5,7 @@
 //! one fsync.
 
 mod apply;
+pub mod cluster;
 mod committer;
 mod error;
 mod external;
@@ -19,6 +20,7 @@ mod timers;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use kv::Txn;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -457,8 +459,10 @@ fn open_backend(location: &Location, create: bool) -> Result<Backend, StoreError
             Backend::Redb(Arc::new(slot::DbSlot::new(path, db)))
         }
         Location::Postgres(url) => {
-            let pg = kv::pg::Pg::connect(url, create)?;
-            tracing::info!(database = pg.shown(), "the store is on PostgreSQL");
+            // A copy holds the store while it runs: no host may write it.
+            let host = format!("migrate-{}", std::process::id());
+            let pg = kv::pg::Pg::connect(url, create, &host, Duration::from_secs(10))?;
+            pg.acquire(cluster::Wait::No)?;
             Backend::Pg(pg)
         }
     })
@@ -507,9 +511,30 @@ impl Store {
         Self::open_at(&Location::Dir(dir.to_owned()))
     }
 
-    /// Opens (or creates) the store at `location`.
+    /// Opens (or creates) the store at `location`. A PostgreSQL store
+    /// another host holds is waited for a little, then refused (a host
+    /// that should wait as a standby joins through `cluster::Cluster`).
     pub fn open_at(location: &Location) -> Result<Self, StoreError> {
-        let backend = open_backend(location, true)?;
+        match location {
+            Location::Dir(_) => Self::from_backend(open_backend(location, true)?),
+            Location::Postgres(url) => {
+                let host = format!("weft-{}", std::process::id());
+                let c = cluster::Cluster::connect(url, &host, Duration::from_secs(10))?;
+                c.acquire(cluster::Wait::Briefly(Duration::from_secs(10)))?;
+                c.open_store()
+            }
+        }
+    }
+
+    /// The PostgreSQL store's cluster, if the store is on PostgreSQL.
+    pub fn cluster_view(&self) -> Result<Option<cluster::ClusterView>, StoreError> {
+        match &self.backend {
+            Backend::Redb(_) => Ok(None),
+            Backend::Pg(pg) => pg.view().map(Some),
+        }
+    }
+
+    fn from_backend(backend: Backend) -> Result<Self, StoreError> {
         prepare(&backend)?;
         let (failing_tx, failing) = watch::channel(None);
         let committer = committer::spawn(backend.clone(), failing_tx);

@@ -9,6 +9,8 @@
 //! semantics are too: what one backend refuses, the other refuses.
 
 mod known;
+pub(crate) mod lease;
+pub(crate) mod members;
 pub(crate) mod pg;
 #[cfg(test)]
 mod tests;

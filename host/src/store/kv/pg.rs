@@ -17,6 +17,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::NoTls;
 
 use super::known::{key_text, Known, Lens};
+use super::lease::{Lease, FENCED};
 use super::types::{Col, Param};
 use super::{Def, KeyT, ValT};
 use crate::store::StoreError;
@@ -34,26 +35,29 @@ const POOL_SIZE: usize = 16;
 
 /// The schema, one step per version. A step is never changed once
 /// released: a new version adds a step.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_tables.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_tables.sql"),
+    include_str!("migrations/0002_cluster.sql"),
+];
 
 /// Serializes schema changes of hosts starting together.
 const MIGRATION_LOCK: i64 = 0x7765_6674_0001;
 /// How long commit tokens are kept, in their unit (nanoseconds).
 const TOKEN_KEPT_NS: i64 = 3_600 * 1_000_000_000;
 
-/// Held by the one host writing to the database, for as long as its
-/// writer's connection lives (a session lock: PostgreSQL releases it when
-/// the connection ends, a killed host's too).
-const WRITER_LOCK: i64 = 0x7765_6674_0002;
-
 pub(crate) struct Pg {
     pool: Pool,
-    /// The connection every write transaction runs on, holding
-    /// `WRITER_LOCK`: a write can only commit while this host holds the
-    /// database. `None` while a transaction has it, or after it broke.
+    /// The address's settings, for connections outside the pool (the
+    /// lease session).
+    config: tokio_postgres::Config,
+    /// This host's claim on the store: every write transaction is fenced
+    /// by it (see `lease.rs`).
+    pub(super) lease: Arc<Lease>,
+    /// The connection every write transaction runs on. `None` while a
+    /// transaction has it, or after it broke.
     writer: std::sync::Mutex<Option<Object>>,
-    /// The server process of the session holding the writer's lock, so a
-    /// lost one can be ended instead of waited for.
+    /// Its server process, so a lost one can be ended instead of waited
+    /// for.
     writer_pid: std::sync::atomic::AtomicI32,
     /// History lengths the writer knows between transactions.
     lens: Lens,
@@ -77,6 +81,7 @@ impl Drop for Pg {
 /// is); what the database refused is `Backend`.
 pub(crate) fn pg_err(e: tokio_postgres::Error) -> StoreError {
     match e.as_db_error() {
+        Some(db) if db.code().code() == FENCED => StoreError::Fenced(db.message().to_owned()),
         Some(db) if !lost_connection(&e) => StoreError::Backend(format!(
             "PostgreSQL refused a statement: {} ({})",
             db.message(),
@@ -109,16 +114,22 @@ fn lost_connection(e: &tokio_postgres::Error) -> bool {
 /// A connection could not be had: whatever the server said (it refuses
 /// connections, the database is closed to them, too many), the store is
 /// unavailable for now.
-fn pool_err(e: deadpool_postgres::PoolError) -> StoreError {
+pub(super) fn pool_err(e: deadpool_postgres::PoolError) -> StoreError {
     StoreError::Io(format!("PostgreSQL connection failed: {}", source_text(&e)))
 }
 
 impl Pg {
     /// Connects to `url` (with `create`, creating its database if it does
-    /// not exist and the user may), takes the writer's lock, and creates or
+    /// not exist and the user may) as weft host `host`, and creates or
     /// migrates the schema. Without `create`, a database without a weft
-    /// schema is refused (a source to copy from must be a store).
-    pub fn connect(url: &str, create: bool) -> Result<Arc<Pg>, StoreError> {
+    /// schema is refused (a source to copy from must be a store). Nothing
+    /// is written until the host holds the store (`acquire`).
+    pub fn connect(
+        url: &str,
+        create: bool,
+        host: &str,
+        lease: std::time::Duration,
+    ) -> Result<Arc<Pg>, StoreError> {
         let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
             StoreError::Backend(format!(
                 "--store {}: not a PostgreSQL address ({e}); write it as \
@@ -129,12 +140,15 @@ impl Pg {
         // Writes are sent as SQL text with `'\x..'` bytea literals, which
         // need standard strings whatever the database or role says; a
         // silent network loss is noticed in seconds, not in TCP's hours.
+        // Sessions carry the host's name: a host taking over an expired
+        // lease finds the old holder's sessions by it.
         let options = match config.get_options() {
             Some(given) => format!("{given} {SESSION_OPTIONS}"),
             None => SESSION_OPTIONS.to_owned(),
         };
         config
             .options(options)
+            .application_name(format!("weft:{host}"))
             .connect_timeout(std::time::Duration::from_secs(10))
             .keepalives(true)
             .keepalives_idle(std::time::Duration::from_secs(5))
@@ -172,6 +186,8 @@ impl Pg {
             writer: std::sync::Mutex::new(None),
             writer_pid: std::sync::atomic::AtomicI32::new(0),
             lens: Lens::default(),
+            lease: Arc::new(Lease::new(host, lease)),
+            config: config.clone(),
             pool,
             rt: Some(rt),
             shown: redact(url),
@@ -199,67 +215,31 @@ impl Pg {
                 )))
             }
         }
-        // The lock first: a schema is never changed under a running host.
-        // A host restarted right after a crash may find its old session
-        // still ending: wait a little for it.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        let writer = loop {
-            match pg.take_writer() {
-                Ok(writer) => break writer,
-                Err(Busy::Held) if std::time::Instant::now() < deadline => {
-                    std::thread::sleep(std::time::Duration::from_millis(200));
-                }
-                Err(Busy::Held) => {
-                    return Err(StoreError::Backend(format!(
-                        "the database at {} is in use by another weft host: stop that one, or \
-                         give this one its own database (several hosts on one database are not \
-                         supported yet)",
-                        pg.shown
-                    )))
-                }
-                Err(Busy::Failed(e)) => return Err(e),
-            }
-        };
-        *pg.writer.lock().unwrap_or_else(|p| p.into_inner()) = Some(writer);
         pg.migrate(create)?;
         Ok(pg)
     }
 
-    /// A connection holding the writer's lock: the one kept, if it still
-    /// lives, else a new one that takes the lock again (`Busy::Held` while
-    /// another session holds it: another host, or this host's lost
-    /// connection that the server has not ended yet).
-    fn take_writer(&self) -> Result<Object, Busy> {
+    /// The connection write transactions run on: the one kept, if it still
+    /// lives, else a new one (its server process noted).
+    fn take_writer(&self) -> Result<Object, StoreError> {
         let kept = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(client) = kept.filter(|c| !c.is_closed()) {
             return Ok(client);
         }
-        let client = self
-            .block(self.pool.get())
-            .map_err(|e| Busy::Failed(pool_err(e)))?;
+        let client = self.block(self.pool.get()).map_err(pool_err)?;
         let row = self
-            .block(client.query_one(
-                "SELECT pg_try_advisory_lock($1), pg_backend_pid()",
-                &[&WRITER_LOCK],
-            ))
-            .map_err(|e| Busy::Failed(pg_err(e)))?;
-        if !row.get::<_, bool>(0) {
-            return Err(Busy::Held);
-        }
+            .block(client.query_one("SELECT pg_backend_pid()", &[]))
+            .map_err(pg_err)?;
         self.writer_pid
-            .store(row.get(1), std::sync::atomic::Ordering::SeqCst);
-        // A new session: another writer may have written since the last
-        // one held the lock.
-        self.lens.clear();
+            .store(row.get(0), std::sync::atomic::Ordering::SeqCst);
         Ok(client)
     }
 
     /// Whether the write transaction that set `token` was committed, after
     /// its connection failed during the commit. Known only once the old
     /// session ended (its transaction then committed or rolled back for
-    /// good): that is when this host can take the writer's lock again.
-    /// Until then it waits: an outcome reported wrong would lose a write or
-    /// make it twice.
+    /// good); until then it waits: an outcome reported wrong would lose a
+    /// write or make it twice.
     fn settle(&self, token: i64) -> Result<(), StoreError> {
         let old = self.writer_pid.load(std::sync::atomic::Ordering::SeqCst);
         let mut waited = std::time::Duration::ZERO;
@@ -267,25 +247,36 @@ impl Pg {
         loop {
             // End the old session if the server still runs it (a commit in
             // progress finishes or rolls back whole first), rather than
-            // wait for the server to notice a silent network loss.
-            if let Ok(client) = self.block(self.pool.get()) {
-                let _ =
-                    self.block(client.query_one("SELECT pg_terminate_backend($1, 5000)", &[&old]));
-            }
-            match self.take_writer() {
-                Ok(client) => {
-                    let row = self.block(client.query_one(
+            // wait for the server to notice a silent network loss; then
+            // look for the token once it is gone.
+            let settled = self.block(async {
+                let client = self.pool.get().await.map_err(pool_err)?;
+                let gone: bool = client
+                    .query_one(
+                        "SELECT pg_terminate_backend($1, 5000) OR NOT EXISTS \
+                         (SELECT 1 FROM pg_stat_activity WHERE pid = $1)",
+                        &[&old],
+                    )
+                    .await
+                    .map_err(pg_err)?
+                    .get(0);
+                if !gone {
+                    return Ok(None);
+                }
+                // A statement of its own: its snapshot is taken after the
+                // old session ended.
+                let made: bool = client
+                    .query_one(
                         "SELECT EXISTS (SELECT 1 FROM weft_commit_tokens WHERE token = $1)",
                         &[&token],
-                    ));
-                    let Ok(row) = row else {
-                        // Not back in the pool with the lock held.
-                        drop(Object::take(client));
-                        std::thread::sleep(step);
-                        continue;
-                    };
-                    *self.writer.lock().unwrap_or_else(|p| p.into_inner()) = Some(client);
-                    let made: bool = row.get(0);
+                    )
+                    .await
+                    .map_err(pg_err)?
+                    .get(0);
+                Ok::<_, StoreError>(Some(made))
+            });
+            match settled {
+                Ok(Some(made)) => {
                     tracing::warn!(
                         made,
                         "PostgreSQL did not confirm a commit; learned whether it was made"
@@ -299,7 +290,7 @@ impl Pg {
                         ))
                     };
                 }
-                Err(_) => {
+                Ok(None) | Err(_) => {
                     if waited.as_secs().is_multiple_of(10) && waited.subsec_millis() < 100 {
                         tracing::warn!(
                             waited_s = waited.as_secs(),
@@ -395,18 +386,19 @@ impl Pg {
         })
     }
 
-    /// A transaction that writes (the committer's), on the connection that
-    /// holds the writer's lock.
+    /// A transaction that writes (the committer's), if this host holds
+    /// the store: it begins with the fence (`weft_fence`), sent with its
+    /// first statement, which refuses it once another generation holds the
+    /// store.
     pub fn begin_write(self: &Arc<Self>) -> Result<Tx, StoreError> {
-        let client = self.take_writer().map_err(|busy| match busy {
-            Busy::Held => StoreError::Io(
-                "waiting for the database's writer lock (held by another host, or by a lost \
-                 connection of this one that the server has not ended yet)"
-                    .into(),
-            ),
-            Busy::Failed(e) => e,
-        })?;
-        self.begin(client, true, "BEGIN ISOLATION LEVEL READ COMMITTED")
+        let generation = self.lease.check()?;
+        let client = self.take_writer()?;
+        let host = Param::Bytes(self.lease.host.as_bytes().to_vec());
+        let fence = format!(
+            "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT weft_fence(convert_from({}, 'UTF8'), {generation})",
+            host.literal()
+        );
+        self.begin(client, true, &fence)
     }
 
     /// A read-only transaction over one snapshot.
@@ -431,8 +423,48 @@ impl Pg {
         })
     }
 
+    pub(super) fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    pub(super) fn config(&self) -> &tokio_postgres::Config {
+        &self.config
+    }
+
+    /// Runs `f` on the backend's runtime in the background.
+    pub(super) fn spawn<F: Future<Output = ()> + Send + 'static>(&self, f: F) {
+        self.rt
+            .as_ref()
+            .expect("the runtime lives as long as the store")
+            .spawn(f);
+    }
+
+    /// Forgets what the writer knew between transactions (another host
+    /// may have written since).
+    pub(super) fn forget_lengths(&self) {
+        self.lens.clear();
+    }
+
+    /// The lease row, from the backend's runtime.
+    pub(super) async fn holder_async(&self) -> Result<super::lease::Holder, StoreError> {
+        let client = self.pool.get().await.map_err(pool_err)?;
+        super::lease::holder(&client).await
+    }
+
+    /// A database error as the store reports it; a refusal by the fence
+    /// also marks this host fenced.
+    fn seen(&self, e: tokio_postgres::Error) -> StoreError {
+        let e = pg_err(e);
+        if let StoreError::Fenced(why) = &e {
+            tracing::error!(reason = %why, "the database refused a write of this host: another host holds the store");
+            self.lease
+                .fence(&format!("the database refused a write of this host: {why}"));
+        }
+        e
+    }
+
     /// Runs `f` on the backend's runtime and waits for it.
-    fn block<F: Future + Send>(&self, f: F) -> F::Output
+    pub(super) fn block<F: Future + Send>(&self, f: F) -> F::Output
     where
         F::Output: Send,
     {
@@ -455,13 +487,6 @@ impl Pg {
             }),
         }
     }
-}
-
-/// Why the writer's lock could not be had.
-enum Busy {
-    /// Another session holds it.
-    Held,
-    Failed(StoreError),
 }
 
 /// Tokens of write transactions: unique for this process's life, and
@@ -609,7 +634,7 @@ impl Tx {
                 sent?;
                 rows
             })
-            .map_err(pg_err)
+            .map_err(|e| self.pg.seen(e))
     }
 
     /// Keeps a write (SQL text with its arguments as literals) to send with
@@ -631,7 +656,7 @@ impl Tx {
             self.begun.set(true);
             self.pg
                 .block(self.client().batch_execute(&batch))
-                .map_err(pg_err)?;
+                .map_err(|e| self.pg.seen(e))?;
         }
         Ok(())
     }
@@ -680,9 +705,12 @@ impl Tx {
         // mark is settled); they grow with the clock, so older ones are
         // smaller.
         let sql = format!(
-            "{}INSERT INTO weft_commit_tokens (token) VALUES ({token}); \
+            "{}INSERT INTO weft_commit_tokens (token, host, generation) \
+             VALUES ({token}, convert_from({}, 'UTF8'), {}); \
              DELETE FROM weft_commit_tokens WHERE token < {}; COMMIT",
             self.pending.take(),
+            Param::Bytes(self.pg.lease.host.as_bytes().to_vec()).literal(),
+            self.pg.lease.generation(),
             token.saturating_sub(TOKEN_KEPT_NS)
         );
         let known = self.known.take();
@@ -694,7 +722,7 @@ impl Tx {
             // Refused by the database: nothing was committed.
             Err(e) if !lost_connection(&e) && !client.is_closed() => {
                 self.release(client, false);
-                Err(pg_err(e))
+                Err(self.pg.seen(e))
             }
             Err(_) => {
                 self.release(client, false);
@@ -715,7 +743,7 @@ impl Tx {
         }
         let result = self.pg.block(client.batch_execute("ROLLBACK"));
         self.release(client, result.is_ok());
-        result.map_err(pg_err)
+        result.map_err(|e| self.pg.seen(e))
     }
 
     pub fn get<K: KeyT, V: ValT>(

@@ -196,7 +196,8 @@ fn the_layer_keeps_its_contract_on_postgres() {
         .unwrap()
         .subsec_nanos();
     let url = format!("{base}/kv_{}_{nanos}", std::process::id());
-    let pg = Pg::connect(&url, true).unwrap();
+    let pg = Pg::connect(&url, true, "kv-test", std::time::Duration::from_secs(10)).unwrap();
+    pg.acquire(super::lease::Wait::No).unwrap();
     let write = Txn::Pg(pg.begin_write().unwrap());
     run(write, || Ok(Txn::Pg(pg.begin_read()?)));
 }

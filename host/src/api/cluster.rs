@@ -1,0 +1,281 @@
+//! Several hosts on one PostgreSQL store: `GET /v1/cluster`, and the front
+//! a host serves before it holds the store (as a standby): it answers its
+//! own health, metrics and the cluster's view, and forwards every other
+//! request to the host that holds the store, so a client may talk to any
+//! host. Once this host holds the store, the engine's router answers.
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use tower::ServiceExt;
+
+use super::error::ApiError;
+use super::{auth, guard, Access, Guard, MAX_MODULE_BYTES};
+use crate::engine::Engine;
+use crate::store::cluster::{Cluster, ClusterView};
+
+/// Set on a request a standby forwards: a host that gets one and does not
+/// hold the store answers 503 instead of forwarding it again.
+const FORWARDED_BY: &str = "x-weft-forwarded-by";
+/// Set on a forwarded request's answer: which host answered it.
+const ANSWERED_BY: &str = "x-weft-answered-by";
+
+/// `GET /v1/cluster`: the hosts sharing this host's store, and its lease.
+#[utoipa::path(get, path = "/v1/cluster", tag = "cluster",
+    responses((status = 200, description = "The hosts on this store and which one holds it (on redb: one host, no lease)")))]
+pub async fn get_view(State(engine): State<Engine>) -> Result<Json<ClusterView>, ApiError> {
+    Ok(Json(engine.cluster_view()?.unwrap_or_else(single)))
+}
+
+/// A host on its redb file: alone.
+fn single() -> ClusterView {
+    ClusterView {
+        store: "redb",
+        partitions: 1,
+        lease: None,
+        hosts: Vec::new(),
+    }
+}
+
+/// What a standby needs to answer and forward.
+#[derive(Clone)]
+struct Front {
+    cluster: Cluster,
+    /// The engine's router once this host holds the store.
+    engine: Arc<OnceLock<Router>>,
+    http: reqwest::Client,
+    /// How long a request waits for a host to hold the store.
+    wait: Duration,
+}
+
+/// Where the engine's router goes once this host holds the store.
+#[derive(Clone)]
+pub struct EngineSlot {
+    engine: Arc<OnceLock<Router>>,
+    access: Access,
+    guard: Guard,
+}
+
+impl EngineSlot {
+    /// From now on the engine answers every request.
+    pub fn fill(&self, engine: Engine) {
+        let _ = self.engine.set(super::router(
+            engine,
+            self.access.clone(),
+            self.guard.clone(),
+        ));
+    }
+}
+
+/// The router of a host on a PostgreSQL store: a standby's front until
+/// `EngineSlot::fill`, the engine's router after. `wait` bounds how long a
+/// request waits for some host to hold the store.
+pub fn front(
+    cluster: Cluster,
+    access: Access,
+    guard: Guard,
+    wait: Duration,
+) -> (Router, EngineSlot) {
+    let engine = Arc::new(OnceLock::new());
+    let front = Front {
+        cluster,
+        engine: engine.clone(),
+        http: reqwest::Client::new(),
+        wait,
+    };
+    let standby = Router::new()
+        .route("/healthz", get(standby_health))
+        .route("/metrics", get(standby_metrics))
+        .route("/v1/cluster", get(standby_view))
+        .fallback(forward)
+        .layer(axum::middleware::from_fn_with_state(
+            access.clone(),
+            auth::check,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            guard.clone(),
+            guard::check,
+        ))
+        .with_state(front.clone());
+    let switch = Router::new().fallback(move |req: Request| {
+        let engine = engine.clone();
+        let standby = standby.clone();
+        async move {
+            let router = engine.get().cloned().unwrap_or(standby);
+            router.oneshot(req).await.into_response()
+        }
+    });
+    (
+        switch,
+        EngineSlot {
+            engine: front.engine,
+            access,
+            guard,
+        },
+    )
+}
+
+async fn standby_health(State(f): State<Front>) -> String {
+    match f.cluster.holder_address() {
+        Ok(Some((id, address))) => {
+            format!("ok: standby (host {id} at {address} holds the store; requests go there)")
+        }
+        Ok(None) => "ok: standby (no host holds the store right now; one is taking it)".into(),
+        Err(e) => format!("degraded: standby, the store is unavailable ({e})"),
+    }
+}
+
+async fn standby_metrics() -> String {
+    crate::metrics::get().render(&crate::metrics::Snapshot::default())
+}
+
+async fn standby_view(State(f): State<Front>) -> Result<Json<ClusterView>, ApiError> {
+    f.cluster
+        .view()
+        .map(Json)
+        .map_err(|e| ApiError::from(crate::engine::EngineError::from(e)))
+}
+
+/// Sends a request on to the host holding the store, waiting (up to
+/// `Front::wait`) while none does. A request that could not be delivered
+/// (the holder just died) is tried again once another holds the store; one
+/// delivered whose answer was lost is not (it may have taken effect).
+async fn forward(State(f): State<Front>, req: Request) -> Response {
+    let forwarded_by = req
+        .headers()
+        .get(FORWARDED_BY)
+        .map(|v| v.to_str().unwrap_or("?").to_owned());
+    let (parts, body) = req.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_MODULE_BYTES).await {
+        Ok(b) => b,
+        Err(e) => {
+            return ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                format!("the request's body could not be read: {e}"),
+            )
+            .into_response()
+        }
+    };
+    let started = Instant::now();
+    let me = f.cluster.host().to_owned();
+    loop {
+        if let Some(router) = f.engine.get() {
+            let req = Request::from_parts(parts, Body::from(body));
+            return router.clone().oneshot(req).await.into_response();
+        }
+        let mut holder_is_me = false;
+        match f.cluster.holder_address() {
+            Ok(Some((id, _))) if id != me && forwarded_by.is_some() => {
+                return unavailable(format!(
+                    "host {} forwarded this request here, but host {id} holds the store now \
+                     (a handover is under way): retry",
+                    forwarded_by.unwrap_or_default()
+                ));
+            }
+            Ok(Some((id, address))) if id != me => {
+                match send(&f.http, &me, &id, &address, &parts, body.clone()).await {
+                    Ok(resp) => return resp,
+                    Err(e) if e.is_connect() => {
+                        tracing::debug!(holder = id, error = %e, "the host holding the store did not answer; looking again");
+                    }
+                    Err(e) => {
+                        return ApiError::new(
+                            StatusCode::BAD_GATEWAY,
+                            "holder-unreachable",
+                            format!(
+                                "this host forwarded the request to host {id} at {address}, \
+                                 which holds the store, and got no answer ({e}): the request may \
+                                 or may not have taken effect; look, or retry it with the same \
+                                 request id"
+                            ),
+                        )
+                        .into_response()
+                    }
+                }
+            }
+            Ok(Some(_)) => holder_is_me = true,
+            Ok(None) => {}
+            Err(e) => {
+                return ApiError::from(crate::engine::EngineError::from(e)).into_response();
+            }
+        }
+        // This host is opening its engine: that ends soon.
+        if !holder_is_me && started.elapsed() > f.wait {
+            return unavailable(format!(
+                "no host has held the store for {}s (a handover is under way, or every host \
+                 is down): retry",
+                f.wait.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn unavailable(message: String) -> Response {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message).into_response()
+}
+
+/// Headers that belong to one connection, not to the request.
+fn hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "transfer-encoding"
+            | "te"
+            | "trailer"
+            | "upgrade"
+            | "content-length"
+    )
+}
+
+async fn send(
+    http: &reqwest::Client,
+    me: &str,
+    holder: &str,
+    address: &str,
+    parts: &axum::http::request::Parts,
+    body: Bytes,
+) -> Result<Response, reqwest::Error> {
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let url = format!("{}{path}", address.trim_end_matches('/'));
+    let mut headers = reqwest::header::HeaderMap::new();
+    for (name, value) in &parts.headers {
+        if !hop_by_hop(name) {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(me) {
+        headers.insert(FORWARDED_BY, v);
+    }
+    let resp = http
+        .request(parts.method.clone(), url)
+        .headers(headers)
+        .body(body)
+        .send()
+        .await?;
+    let status = resp.status();
+    let mut out = Response::builder().status(status);
+    for (name, value) in resp.headers() {
+        if !hop_by_hop(name) {
+            out = out.header(name, value);
+        }
+    }
+    out = out.header(ANSWERED_BY, holder);
+    let bytes = resp.bytes().await?;
+    Ok(out
+        .body(Body::from(bytes))
+        .unwrap_or_else(|e| unavailable(format!("the holder's answer was malformed: {e}"))))
+}

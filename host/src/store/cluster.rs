@@ -1,0 +1,83 @@
+//! A host's place among the hosts of one PostgreSQL store: joining,
+//! waiting as a standby, holding the store by its lease, giving it up.
+//! (On redb there is one host and no cluster.)
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::kv::pg::Pg;
+use super::{Backend, Store, StoreError};
+
+pub use super::kv::lease::Wait;
+pub use super::kv::members::{ClusterView, HostView, LeaseView};
+
+/// This host on a PostgreSQL store.
+#[derive(Clone)]
+pub struct Cluster {
+    pg: Arc<Pg>,
+}
+
+impl Cluster {
+    /// Connects to the store at `url` (creating the database and schema
+    /// if needed) as host `host`, whose lease lasts `lease`. Holds nothing
+    /// yet: see `acquire`.
+    pub fn connect(url: &str, host: &str, lease: Duration) -> Result<Self, StoreError> {
+        let pg = Pg::connect(url, true, host, lease)?;
+        tracing::info!(database = pg.shown(), host, "the store is on PostgreSQL");
+        Ok(Self { pg })
+    }
+
+    /// Registers this host, reachable at `address`; `in_memory` is shown
+    /// in `weft cluster`.
+    pub fn join(
+        &self,
+        address: &str,
+        version: &str,
+        in_memory: Arc<AtomicU64>,
+    ) -> Result<(), StoreError> {
+        self.pg.join(address, version, in_memory)
+    }
+
+    /// Waits (as `wait` says) until this host holds the store; returns
+    /// its lease generation.
+    pub fn acquire(&self, wait: Wait) -> Result<i64, StoreError> {
+        self.pg.acquire(wait)
+    }
+
+    /// The store, once this host holds it.
+    pub fn open_store(&self) -> Result<Store, StoreError> {
+        Store::from_backend(Backend::Pg(self.pg.clone()))
+    }
+
+    /// The id and address of the host holding the store, if one does.
+    pub fn holder_address(&self) -> Result<Option<(String, String)>, StoreError> {
+        self.pg.holder_address()
+    }
+
+    pub fn view(&self) -> Result<ClusterView, StoreError> {
+        self.pg.view()
+    }
+
+    pub fn host(&self) -> &str {
+        self.pg.host()
+    }
+
+    /// Why this host may no longer write, once it may not: it must stop.
+    pub fn fenced(&self) -> watch::Receiver<Option<String>> {
+        self.pg.fenced()
+    }
+
+    /// Gives the store up at once and leaves (a graceful stop).
+    pub fn release(&self) {
+        self.pg.release();
+        self.pg.leave();
+    }
+
+    /// Leaves without holding anything (a standby that stops).
+    pub fn leave(&self) {
+        self.pg.leave();
+    }
+}

@@ -1,0 +1,418 @@
+//! Which host writes a PostgreSQL store: the lease, its generation, and the
+//! fence every write transaction passes.
+//!
+//! One host at a time holds the store (its one partition, `part = 0`):
+//! - its *lease session*, a connection of its own, holds the writer's
+//!   advisory lock for as long as it lives, so a host that dies (its
+//!   connections close) frees the store at once;
+//! - the lease row names the holder and its *lease generation*, raised by
+//!   one at each taking, and expires `length` after its last renewal in the
+//!   database's time (`now()`), so a host that stops renewing (paused, cut
+//!   off) loses it even while its sessions live: a taker waits for the
+//!   expiry, then ends the old holder's lease session (and any of its
+//!   sessions inside a transaction) and takes the lock;
+//! - every write transaction begins with `weft_fence(host, generation)`,
+//!   which holds the lease row (KEY SHARE) until the commit and refuses the
+//!   transaction once another generation holds the store: a host that lost
+//!   its lease writes nothing more (it stops: see `Lease::fenced`);
+//! - the holder also stops writing by its own monotonic clock once its last
+//!   renewal is older than the lease less a margin, before the database
+//!   could give the lease away; it writes again if a renewal finds its own
+//!   generation still holding (nobody took the store meanwhile).
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio_postgres::NoTls;
+
+use super::pg::{pg_err, Pg};
+use crate::store::StoreError;
+
+/// Held by the lease session of the host holding the store (a session
+/// lock: PostgreSQL releases it when the connection ends, a killed host's
+/// too). The same key older weft versions held for the same purpose.
+pub(super) const WRITER_LOCK: i64 = 0x7765_6674_0002;
+
+/// The code `weft_fence` refuses a transaction with.
+pub(super) const FENCED: &str = "WF001";
+
+/// This host's claim on the store.
+pub(crate) struct Lease {
+    /// This host's id, in the lease row and in each commit's token.
+    pub(super) host: String,
+    /// How long a renewal holds the lease.
+    pub(super) length: Duration,
+    /// The generation this host holds the store at (0: none yet).
+    generation: AtomicI64,
+    /// When the last renewal that counted was sent.
+    renewed: Mutex<Option<Instant>>,
+    /// Why this host may write no more (another generation holds the store).
+    fenced: watch::Sender<Option<String>>,
+    /// The lease session, while this host has one.
+    session: tokio::sync::Mutex<Option<tokio_postgres::Client>>,
+}
+
+/// How long `acquire` waits for a store another host holds.
+#[derive(Debug, Clone, Copy)]
+pub enum Wait {
+    /// Not at all: refuse (a store being copied must not be in use).
+    No,
+    /// Up to this long (a host restarted right after a crash may find its
+    /// old session still ending).
+    Briefly(Duration),
+    /// Until this host holds it: a standby.
+    Forever,
+}
+
+/// The store's holder as the lease row says.
+#[derive(Debug, Clone)]
+pub struct Holder {
+    pub owner: Option<String>,
+    pub generation: i64,
+    pub expired: bool,
+    pid: Option<i32>,
+}
+
+impl Lease {
+    pub(super) fn new(host: &str, length: Duration) -> Self {
+        Self {
+            host: host.to_owned(),
+            length,
+            generation: AtomicI64::new(0),
+            renewed: Mutex::new(None),
+            fenced: watch::channel(None).0,
+            session: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// How long before the database's expiry this host stops writing on
+    /// its own: a fifth of the lease (clocks run at slightly different
+    /// rates; a renewal's answer takes time).
+    fn margin(&self) -> Duration {
+        self.length / 5
+    }
+
+    /// The generation this host writes at, if it may write now.
+    pub(super) fn check(&self) -> Result<i64, StoreError> {
+        if let Some(why) = self.fenced.borrow().clone() {
+            return Err(StoreError::Fenced(why));
+        }
+        let generation = self.generation.load(Ordering::SeqCst);
+        if generation == 0 {
+            return Err(StoreError::Io(
+                "this host does not hold the PostgreSQL store (yet): another host writes it".into(),
+            ));
+        }
+        let renewed = *self.renewed.lock().unwrap_or_else(|p| p.into_inner());
+        let age = renewed.map(|at| at.elapsed()).unwrap_or(Duration::MAX);
+        if age > self.length.saturating_sub(self.margin()) {
+            return Err(StoreError::Io(format!(
+                "this host's lease on the PostgreSQL store was last renewed {:.1}s ago (it \
+                 lasts {}s): it writes again once a renewal reaches the database",
+                age.as_secs_f64(),
+                self.length.as_secs()
+            )));
+        }
+        Ok(generation)
+    }
+
+    /// Marks this host fenced: another generation holds the store.
+    pub(super) fn fence(&self, why: &str) {
+        if self.fenced.borrow().is_none() {
+            tracing::error!(reason = why, "this host is fenced: it writes nothing more");
+            crate::metrics::get().fenced.inc();
+            self.fenced.send_replace(Some(why.to_owned()));
+        }
+    }
+
+    /// Why this host may no longer write, once it may not (it should stop:
+    /// another host holds the store).
+    pub fn fenced(&self) -> watch::Receiver<Option<String>> {
+        self.fenced.subscribe()
+    }
+
+    pub fn generation(&self) -> i64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+}
+
+impl Pg {
+    /// Takes the store for this host: its lease session takes the writer's
+    /// lock (ending an expired holder's sessions first), then the lease row
+    /// at the next generation. Keeps it renewed until the host stops.
+    pub fn acquire(self: &Arc<Self>, wait: Wait) -> Result<i64, StoreError> {
+        let started = Instant::now();
+        let mut told = false;
+        loop {
+            match self.block(self.try_take())? {
+                Ok(generation) => {
+                    let lease = self.lease.clone();
+                    let pg = Arc::downgrade(self);
+                    self.spawn(async move { renew(pg, lease).await });
+                    return Ok(generation);
+                }
+                Err(holder) => {
+                    let owner = holder.owner.clone().unwrap_or_default();
+                    match wait {
+                        Wait::No => {
+                            return Err(StoreError::Backend(format!(
+                                "the database at {} is in use by weft host {owner}: stop it first",
+                                self.shown()
+                            )))
+                        }
+                        Wait::Briefly(d) if started.elapsed() >= d => {
+                            return Err(StoreError::Backend(format!(
+                                "the database at {} is held by weft host {owner} (lease \
+                                 generation {}): stop that one, or start this one as a standby \
+                                 with `weft server --store`, which waits to take over",
+                                self.shown(),
+                                holder.generation
+                            )))
+                        }
+                        _ => {}
+                    }
+                    if !told {
+                        tracing::info!(
+                            holder = owner,
+                            generation = holder.generation,
+                            "the store is held by another host; this one waits as a standby"
+                        );
+                        told = true;
+                    }
+                    std::thread::sleep(self.poll());
+                }
+            }
+        }
+    }
+
+    /// How often a standby looks at the lease.
+    fn poll(&self) -> Duration {
+        (self.lease.length / 20).clamp(Duration::from_millis(50), Duration::from_millis(500))
+    }
+
+    /// One attempt to take the store: `Ok(Ok(generation))` taken,
+    /// `Ok(Err(holder))` held by a live host.
+    async fn try_take(&self) -> Result<Result<i64, Holder>, StoreError> {
+        let mut session = self.lease.session.lock().await;
+        if session.as_ref().is_none_or(|c| c.is_closed()) {
+            *session = Some(self.session().await?);
+        }
+        let client = session.as_mut().expect("a lease session");
+        let got: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK])
+            .await
+            .map_err(pg_err)?
+            .get(0);
+        if !got {
+            let holder = holder(client).await?;
+            if holder.expired {
+                // It stopped renewing (paused, cut off) while its session
+                // lives: end that session, and any of its sessions inside a
+                // transaction (they hold the lease row); the lock frees.
+                let ended = end_sessions(client, &holder).await?;
+                tracing::warn!(
+                    holder = holder.owner.as_deref().unwrap_or(""),
+                    generation = holder.generation,
+                    sessions = ended,
+                    "the store's lease expired; ended its holder's sessions"
+                );
+            }
+            return Ok(Err(holder));
+        }
+        let tx = client.transaction().await.map_err(pg_err)?;
+        // Waits for the write transactions of the previous holder still in
+        // flight (they hold the row KEY SHARE): they come before (and the
+        // taking's time, `clock_timestamp()`, after them).
+        tx.query_one(
+            "SELECT generation FROM weft_leases WHERE part = 0 FOR UPDATE",
+            &[],
+        )
+        .await
+        .map_err(pg_err)?;
+        let secs = self.lease.length.as_secs_f64();
+        let row = tx
+            .query_one(
+                "UPDATE weft_leases SET owner = $1, generation = generation + 1, \
+                 pid = pg_backend_pid(), taken_at = clock_timestamp(), renewed_at = now(), \
+                 expires_at = now() + make_interval(secs => $2) WHERE part = 0 \
+                 RETURNING generation",
+                &[&self.lease.host, &secs],
+            )
+            .await
+            .map_err(pg_err)?;
+        let generation: i64 = row.get(0);
+        tx.execute(
+            "INSERT INTO weft_lease_log (generation, part, owner, taken_at) \
+             VALUES ($1, 0, $2, clock_timestamp())",
+            &[&generation, &self.lease.host],
+        )
+        .await
+        .map_err(pg_err)?;
+        let sent = Instant::now();
+        tx.commit().await.map_err(pg_err)?;
+        *self.lease.renewed.lock().unwrap_or_else(|p| p.into_inner()) = Some(sent);
+        self.lease.generation.store(generation, Ordering::SeqCst);
+        // A new generation: what the last one knew between transactions
+        // may be stale.
+        self.forget_lengths();
+        crate::metrics::get().handovers.inc();
+        tracing::info!(
+            generation,
+            host = self.lease.host,
+            "this host holds the store"
+        );
+        Ok(Ok(generation))
+    }
+
+    /// Gives the store up at once (a graceful stop): the lease expires now
+    /// and the lock goes with the lease session, so a standby takes over
+    /// without waiting for the expiry.
+    pub fn release(&self) {
+        let generation = self.lease.generation();
+        if generation == 0 {
+            return;
+        }
+        self.lease
+            .fence("this host gave the store up (it is stopping)");
+        let host = self.lease.host.clone();
+        let session = &self.lease.session;
+        self.block(async move {
+            let mut session = session.lock().await;
+            if let Some(client) = session.take() {
+                let _ = client
+                    .execute(
+                        "UPDATE weft_leases SET expires_at = now() \
+                         WHERE part = 0 AND owner = $1 AND generation = $2",
+                        &[&host, &generation],
+                    )
+                    .await;
+            }
+        });
+        tracing::info!(generation, "this host gave the store up");
+    }
+
+    /// A new connection of its own for the lease session.
+    async fn session(&self) -> Result<tokio_postgres::Client, StoreError> {
+        let (client, conn) = self.config().connect(NoTls).await.map_err(pg_err)?;
+        tokio::spawn(conn);
+        Ok(client)
+    }
+}
+
+pub(super) async fn holder(client: &tokio_postgres::Client) -> Result<Holder, StoreError> {
+    let row = client
+        .query_one(
+            "SELECT owner, generation, coalesce(expires_at < now(), true), pid \
+             FROM weft_leases WHERE part = 0",
+            &[],
+        )
+        .await
+        .map_err(pg_err)?;
+    Ok(Holder {
+        owner: row.get(0),
+        generation: row.get(1),
+        expired: row.get(2),
+        pid: row.get(3),
+    })
+}
+
+/// Ends the lease session of `holder` and its sessions inside a
+/// transaction (sessions are named `weft:<host>`); its idle ones live on,
+/// so a write it still sends is refused by the fence, not lost in a
+/// broken connection. Returns how many ended.
+async fn end_sessions(client: &tokio_postgres::Client, holder: &Holder) -> Result<i64, StoreError> {
+    let app = format!("weft:{}", holder.owner.as_deref().unwrap_or(""));
+    let row = client
+        .query_one(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 2000)) \
+             FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid() \
+               AND (pid = $1 OR (application_name = $2 AND state <> 'idle'))",
+            &[&holder.pid.unwrap_or(0), &app],
+        )
+        .await
+        .map_err(pg_err)?;
+    Ok(row.get(0))
+}
+
+/// Keeps the lease renewed while the store lives: every quarter lease, in
+/// the database's time. A renewal that finds another generation fences the
+/// host; one that cannot reach the database leaves writes stopped (by
+/// `Lease::check`) until one does.
+async fn renew(pg: std::sync::Weak<Pg>, lease: Arc<Lease>) {
+    let every = lease.length / 4;
+    let generation = lease.generation();
+    loop {
+        tokio::time::sleep(every).await;
+        if lease.fenced.borrow().is_some() {
+            return;
+        }
+        let Some(pg) = pg.upgrade() else { return };
+        let sent = Instant::now();
+        match renew_once(&pg, &lease, generation).await {
+            Ok(true) => {
+                *lease.renewed.lock().unwrap_or_else(|p| p.into_inner()) = Some(sent);
+            }
+            Ok(false) => {
+                let now = pg.holder_async().await.ok();
+                let by = now
+                    .map(|h| {
+                        format!(
+                            "generation {} is held by {}",
+                            h.generation,
+                            h.owner.unwrap_or_default()
+                        )
+                    })
+                    .unwrap_or_else(|| "another host took it".into());
+                lease.fence(&format!(
+                    "this host ({}) lost the store at lease generation {generation}: {by}",
+                    lease.host
+                ));
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not renew this host's lease on the store; retrying");
+            }
+        }
+    }
+}
+
+/// One renewal on the lease session (a new one if the old one broke, which
+/// must take the writer's lock again: if another host has it, the store is
+/// lost). `Ok(false)`: another generation holds the store.
+async fn renew_once(pg: &Pg, lease: &Lease, generation: i64) -> Result<bool, StoreError> {
+    let mut session = lease.session.lock().await;
+    if session.as_ref().is_none_or(|c| c.is_closed()) {
+        let client = pg.session().await?;
+        let got: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK])
+            .await
+            .map_err(pg_err)?
+            .get(0);
+        if !got {
+            return Ok(false);
+        }
+        *session = Some(client);
+    }
+    let client = session.as_ref().expect("a lease session");
+    let secs = lease.length.as_secs_f64();
+    let n = client
+        .execute(
+            "UPDATE weft_leases SET renewed_at = now(), \
+             expires_at = now() + make_interval(secs => $3), pid = pg_backend_pid() \
+             WHERE part = 0 AND owner = $1 AND generation = $2",
+            &[&lease.host, &generation, &secs],
+        )
+        .await
+        .map_err(pg_err);
+    match n {
+        Ok(n) => Ok(n == 1),
+        Err(e) => {
+            // The session is suspect: a new one next time.
+            *session = None;
+            Err(e)
+        }
+    }
+}

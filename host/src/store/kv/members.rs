@@ -1,0 +1,206 @@
+//! The hosts on one PostgreSQL store: each registers its address and
+//! version and refreshes its row while it lives; `view` is what `weft
+//! cluster` shows, `holder_address` where a standby forwards requests.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::pg::{pg_err, pool_err, Pg};
+use crate::store::StoreError;
+
+/// Rows of hosts not seen for this long are deleted.
+const FORGET_AFTER_S: f64 = 3_600.0;
+
+/// One host as the store knows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HostView {
+    pub host_id: String,
+    /// Where its API answers (`--advertise`).
+    pub address: String,
+    pub version: String,
+    /// `holder` (runs the executions), `standby` (forwards requests to
+    /// the holder, takes over when it goes) or `gone` (not seen for longer
+    /// than a lease).
+    pub role: &'static str,
+    pub started_at: String,
+    pub seen_ms_ago: i64,
+    /// Workflow instances it has in memory.
+    pub in_memory: i64,
+}
+
+/// The store's lease.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LeaseView {
+    pub holder: Option<String>,
+    /// Raised by one each time a host takes the store.
+    pub generation: i64,
+    pub held_ms: Option<i64>,
+    pub renewed_ms_ago: Option<i64>,
+    /// Negative once expired.
+    pub expires_in_ms: Option<i64>,
+}
+
+/// What `GET /v1/cluster` answers.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ClusterView {
+    /// `postgres` or `redb`.
+    pub store: &'static str,
+    /// Partitions of the store: one, held by one host at a time.
+    pub partitions: u32,
+    pub lease: Option<LeaseView>,
+    pub hosts: Vec<HostView>,
+}
+
+impl Pg {
+    /// Registers this host (`address` is where its API answers) and keeps
+    /// its row fresh, with `in_memory` read at each refresh.
+    pub fn join(
+        self: &Arc<Self>,
+        address: &str,
+        version: &str,
+        in_memory: Arc<AtomicU64>,
+    ) -> Result<(), StoreError> {
+        let host = self.lease.host.clone();
+        let client = self.block(self.pool().get()).map_err(pool_err)?;
+        self.block(client.execute(
+            "INSERT INTO weft_hosts (host_id, address, version) VALUES ($1, $2, $3) \
+             ON CONFLICT (host_id) DO UPDATE SET address = EXCLUDED.address, \
+             version = EXCLUDED.version, started_at = now(), seen_at = now()",
+            &[&host, &address, &version],
+        ))
+        .map_err(pg_err)?;
+        drop(client);
+        let every = (self.lease.length / 4).max(Duration::from_millis(100));
+        let pg = Arc::downgrade(self);
+        self.spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(pg) = pg.upgrade() else { return };
+                let n = in_memory.load(Ordering::Relaxed) as i64;
+                let refreshed = async {
+                    let client = pg.pool().get().await.map_err(pool_err)?;
+                    client
+                        .execute(
+                            "UPDATE weft_hosts SET seen_at = now(), in_memory = $2 \
+                             WHERE host_id = $1",
+                            &[&host, &n],
+                        )
+                        .await
+                        .map_err(pg_err)?;
+                    client
+                        .execute(
+                            "DELETE FROM weft_hosts \
+                             WHERE seen_at < now() - make_interval(secs => $1)",
+                            &[&FORGET_AFTER_S],
+                        )
+                        .await
+                        .map_err(pg_err)
+                };
+                if let Err(e) = refreshed.await {
+                    tracing::debug!(error = %e, "could not refresh this host's row");
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// Removes this host's row (a graceful stop).
+    pub fn leave(&self) {
+        let host = self.lease.host.clone();
+        let _ = self.block(async move {
+            let client = self.pool().get().await.map_err(pool_err)?;
+            client
+                .execute("DELETE FROM weft_hosts WHERE host_id = $1", &[&host])
+                .await
+                .map_err(pg_err)
+        });
+    }
+
+    /// The hosts and the lease, as the database has them now.
+    pub fn view(&self) -> Result<ClusterView, StoreError> {
+        let lease_s = self.lease.length.as_secs_f64();
+        let client = self.block(self.pool().get()).map_err(pool_err)?;
+        let lease = self
+            .block(client.query_one(
+                "SELECT owner, generation, \
+                   (extract(epoch FROM now() - taken_at) * 1000)::bigint, \
+                   (extract(epoch FROM now() - renewed_at) * 1000)::bigint, \
+                   (extract(epoch FROM expires_at - now()) * 1000)::bigint \
+                 FROM weft_leases WHERE part = 0",
+                &[],
+            ))
+            .map_err(pg_err)?;
+        let lease = LeaseView {
+            holder: lease.get(0),
+            generation: lease.get(1),
+            held_ms: lease.get(2),
+            renewed_ms_ago: lease.get(3),
+            expires_in_ms: lease.get(4),
+        };
+        let live = lease.expires_in_ms.is_some_and(|ms| ms > 0);
+        let rows = self
+            .block(client.query(
+                "SELECT host_id, address, version, \
+                   to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
+                   (extract(epoch FROM now() - seen_at) * 1000)::bigint, in_memory \
+                 FROM weft_hosts ORDER BY started_at, host_id",
+                &[],
+            ))
+            .map_err(pg_err)?;
+        let hosts = rows
+            .into_iter()
+            .map(|r| {
+                let host_id: String = r.get(0);
+                let seen_ms_ago: i64 = r.get(4);
+                let role = if live && lease.holder.as_deref() == Some(host_id.as_str()) {
+                    "holder"
+                } else if (seen_ms_ago as f64) > lease_s * 1000.0 {
+                    "gone"
+                } else {
+                    "standby"
+                };
+                HostView {
+                    host_id,
+                    address: r.get(1),
+                    version: r.get(2),
+                    role,
+                    started_at: r.get(3),
+                    seen_ms_ago,
+                    in_memory: r.get(5),
+                }
+            })
+            .collect();
+        Ok(ClusterView {
+            store: "postgres",
+            partitions: 1,
+            lease: Some(lease),
+            hosts,
+        })
+    }
+
+    /// The id and address of the host holding the store now, if its lease
+    /// is live.
+    pub fn holder_address(&self) -> Result<Option<(String, String)>, StoreError> {
+        let client = self.block(self.pool().get()).map_err(pool_err)?;
+        let row = self
+            .block(client.query_opt(
+                "SELECT h.host_id, h.address FROM weft_leases l \
+                 JOIN weft_hosts h ON h.host_id = l.owner \
+                 WHERE l.part = 0 AND l.expires_at > now()",
+                &[],
+            ))
+            .map_err(pg_err)?;
+        Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
+    /// This host's id.
+    pub fn host(&self) -> &str {
+        &self.lease.host
+    }
+
+    /// Why this host may no longer write, once it may not.
+    pub fn fenced(&self) -> tokio::sync::watch::Receiver<Option<String>> {
+        self.lease.fenced()
+    }
+}

@@ -1,0 +1,258 @@
+//! Several hosts on one PostgreSQL store: one holds it (its lease) and runs
+//! the executions, the others stand by, forward requests to it, and take
+//! over when it dies (at once), stops renewing (after its lease) or hands
+//! the store over (a graceful stop). Real host processes, real signals. In
+//! the suite's PostgreSQL pass (`cargo xtask test` starts the cluster);
+//! without one they say so and pass.
+
+use std::time::{Duration, Instant};
+
+use weft_e2e::serde_json::{json, Value};
+use weft_e2e::{fresh_database_name, postgres_base, psql, Host};
+
+const LEASE: &str = "2s";
+
+fn database() -> Option<String> {
+    match postgres_base() {
+        Some(base) => Some(format!("{base}/{}", fresh_database_name())),
+        None => {
+            eprintln!(
+                "no PostgreSQL for this run (WEFT_TEST_POSTGRES unset): the PostgreSQL pass runs it"
+            );
+            None
+        }
+    }
+}
+
+fn host(url: &str, id: &str, points: &[&str]) -> Host {
+    Host::in_cluster(url, &["--lease", LEASE, "--host-id", id], points)
+}
+
+fn view(h: &Host) -> Value {
+    h.get("/v1/cluster")
+}
+
+fn holder(h: &Host) -> String {
+    view(h)["lease"]["holder"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// `generation owner` per taking of the store, in order.
+fn lease_log(url: &str) -> Vec<String> {
+    psql(
+        url,
+        "SELECT string_agg(generation || ' ' || owner, ',' ORDER BY generation) FROM weft_lease_log",
+    )
+    .split(',')
+    .map(str::to_owned)
+    .collect()
+}
+
+/// Every commit carries its writer and lease generation: each was made by
+/// the generation's holder, and none after the next generation was taken
+/// (no history has a write from a fenced host).
+fn no_write_from_a_fenced_host(url: &str) {
+    let foreign = psql(
+        url,
+        "SELECT count(*) FROM weft_commit_tokens t \
+         LEFT JOIN weft_lease_log l ON l.generation = t.generation \
+         WHERE t.host IS DISTINCT FROM l.owner",
+    );
+    assert_eq!(
+        foreign, "0",
+        "commits by a host not holding their generation"
+    );
+    let late = psql(
+        url,
+        "SELECT count(*) FROM weft_commit_tokens t \
+         JOIN weft_lease_log n ON n.generation > t.generation \
+         WHERE t.committed_at > n.taken_at",
+    );
+    assert_eq!(
+        late, "0",
+        "commits of a generation after a later one took the store"
+    );
+    let commits = psql(url, "SELECT count(*) FROM weft_commit_tokens");
+    assert_ne!(
+        commits, "0",
+        "no commit was recorded: the check proves nothing"
+    );
+}
+
+/// How many times each activity of `ids` started, over these hosts' logs.
+fn attempts_started(hosts: &[&Host], ids: &[String]) -> Vec<usize> {
+    let logs: String = hosts.iter().map(|h| h.log()).collect();
+    let mut counts = Vec::new();
+    for id in ids {
+        for handle in 1..=3 {
+            let needle = format!("activity started execution={id} activity=");
+            let n = logs
+                .lines()
+                .filter(|l| l.contains(&needle) && l.contains(&format!(" handle={handle} ")))
+                .count();
+            counts.push(n);
+        }
+    }
+    counts
+}
+
+fn start_hellos(h: &Host, prefix: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            h.start_execution(
+                "hello",
+                json!({"name": format!("{prefix}{i}"), "delay_ms": 300}),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn any_host_answers_and_a_killed_holder_is_replaced_at_once() {
+    let Some(url) = database() else { return };
+    let mut a = host(&url, "a", &[]);
+    a.eventually("a to hold the store", |h| holder(h) == "a");
+    let b = host(&url, "b", &[]);
+    let c = host(&url, "c", &[]);
+    // b and c stand by and forward: a client may talk to any host.
+    b.deploy_examples();
+    let v = view(&c);
+    let roles: Vec<(String, String)> = v["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["host_id"].as_str().unwrap().to_owned(),
+                h["role"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for (id, role) in [("a", "holder"), ("b", "standby"), ("c", "standby")] {
+        assert!(
+            roles.contains(&(id.to_owned(), role.to_owned())),
+            "{id} should be {role}: {v}"
+        );
+    }
+    assert_eq!(b.cli_ok(&["cluster"]).matches("standby").count(), 2);
+    let ids = start_hellos(&c, "k", 12);
+    // Activities are in flight when the holder dies.
+    std::thread::sleep(Duration::from_millis(200));
+    a.kill();
+    let killed = Instant::now();
+    b.eventually("a standby to take the store", |h| {
+        matches!(holder(h).as_str(), "b" | "c")
+    });
+    // Its sessions ended with it: no lease to wait out.
+    assert!(
+        killed.elapsed() < Duration::from_millis(1_500),
+        "took {:?}",
+        killed.elapsed()
+    );
+    b.assert_hellos_completed_once(&ids, "K");
+    let log = lease_log(&url);
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_eq!(log[0], "1 a");
+    assert!(log[1] == "2 b" || log[1] == "2 c", "{log:?}");
+    // Every activity ran, at least once (an attempt the dead host was
+    // running runs again on the next holder, as after a crash of one host).
+    assert!(attempts_started(&[&a, &b, &c], &ids)
+        .iter()
+        .all(|n| *n >= 1));
+    no_write_from_a_fenced_host(&url);
+}
+
+/// The holder stops (SIGSTOP) after its own check that it holds the store
+/// and before its write is sent; its lease expires; a standby ends its
+/// lease session and takes the store. Resumed (SIGCONT), the old holder
+/// sends its write: the database refuses it (the fence), and the host
+/// exits. The write is nowhere; the new holder runs on.
+#[test]
+fn a_holder_paused_past_its_lease_is_fenced_and_its_late_write_refused() {
+    let Some(url) = database() else { return };
+    let mut a = host(&url, "a", &["write-begun"]);
+    // a's first group commit after its start (the retention sweep's) began.
+    a.wait_for_log("paused at write-begun", 1, Duration::from_secs(60));
+    a.signal("STOP");
+    let b = host(&url, "b", &[]);
+    b.eventually("b to take the store once a's lease expired", |h| {
+        holder(h) == "b"
+    });
+    assert!(
+        b.log()
+            .contains("the store's lease expired; ended its holder's sessions"),
+        "{}",
+        b.log()
+    );
+    b.deploy_examples();
+    let (_, out) = b.run_execution("hello", json!({"name": "b"}));
+    assert_eq!(out["output"], "HELLO, B!", "{out}");
+    a.release("write-begun");
+    a.signal("CONT");
+    assert_eq!(a.wait_exit(Duration::from_secs(30)), Some(3), "{}", a.log());
+    let log = a.log();
+    // Refused by the database's fence (a test where the paused host never
+    // wrote would prove nothing).
+    assert!(
+        log.contains("the database refused a write of this host"),
+        "{log}"
+    );
+    assert!(log.contains("generation 2 is held by b"), "{log}");
+    assert_eq!(lease_log(&url), ["1 a", "2 b"]);
+    no_write_from_a_fenced_host(&url);
+    // The new holder runs on, and a restarted a stands by.
+    a.spawn();
+    let ids = start_hellos(&a, "p", 3);
+    b.assert_hellos_completed_once(&ids, "P");
+    assert_eq!(holder(&a), "b");
+}
+
+/// Each host in turn is stopped gracefully (SIGTERM) and started again: a
+/// stopping holder lets its running activity attempts finish, starts no
+/// more, and hands the store over at once. No activity runs twice.
+#[test]
+fn a_rolling_restart_hands_the_store_over_and_runs_no_activity_twice() {
+    let Some(url) = database() else { return };
+    let mut hosts = vec![host(&url, "a", &[])];
+    hosts[0].eventually("a to hold the store", |h| holder(h) == "a");
+    hosts.push(host(&url, "b", &[]));
+    hosts.push(host(&url, "c", &[]));
+    hosts[1].deploy_examples();
+    let mut ids = Vec::new();
+    for round in 0..3 {
+        let held = holder(&hosts[0]);
+        let i = ["a", "b", "c"].iter().position(|h| *h == held).unwrap();
+        let other = (i + 1) % 3;
+        let batch = start_hellos(&hosts[other], &format!("r{round}-"), 8);
+        std::thread::sleep(Duration::from_millis(150));
+        hosts[i].signal("TERM");
+        let stopped = Instant::now();
+        assert_eq!(hosts[i].wait_exit(Duration::from_secs(60)), Some(0));
+        hosts[other].eventually("another host to take the store", |h| {
+            let now = holder(h);
+            !now.is_empty() && now != held
+        });
+        // Handed over, not waited out: well within a lease of the stop's end.
+        assert!(
+            stopped.elapsed() < Duration::from_secs(30),
+            "{:?}",
+            stopped.elapsed()
+        );
+        hosts[i].spawn();
+        ids.push((round, batch));
+    }
+    for (round, batch) in &ids {
+        hosts[0].assert_hellos_completed_once(batch, &format!("R{round}-"));
+    }
+    let all: Vec<String> = ids.into_iter().flat_map(|(_, b)| b).collect();
+    let hosts_ref: Vec<&Host> = hosts.iter().collect();
+    let counts = attempts_started(&hosts_ref, &all);
+    assert!(
+        counts.iter().all(|n| *n == 1),
+        "an activity started more than once (or never): {counts:?}"
+    );
+    assert_eq!(lease_log(&url).len(), 4);
+    no_write_from_a_fenced_host(&url);
+}
