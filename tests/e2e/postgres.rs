@@ -253,8 +253,11 @@ fn a_database_restart_under_load_loses_nothing() {
         return;
     };
     let url = format!("{base}/{}", fresh_database_name());
-    let host = Host::on_store(&[], Some(url));
+    let host = Host::on_store(&[], Some(url.clone()));
     host.deploy_examples();
+    // A standby: the restart ends every session, the holder's lease
+    // session too, but its lease is live, and a live lease is not taken.
+    let standby = Host::in_cluster(&url, &["--host-id", "standby"], &[]);
     let ids: Vec<String> = (0..12)
         .map(|i| host.start_execution("hello", json!({"name": format!("r{i}"), "delay_ms": 200})))
         .collect();
@@ -273,6 +276,11 @@ fn a_database_restart_under_load_loses_nothing() {
     host.assert_hellos_completed_once(&ids, "R");
     let (_, out) = host.run_execution("hello", json!({"name": "after"}));
     assert_eq!(out["output"], "HELLO, AFTER!", "{out}");
+    // Past a renewal's time and the standby's grace: still generation 1.
+    std::thread::sleep(Duration::from_secs(5));
+    let lease = standby.get("/v1/cluster")["lease"].clone();
+    assert_eq!(lease["generation"], 1, "{lease}");
+    assert!(!standby.log().contains("this host holds the store"));
 }
 
 /// The connection of the host's writer ends while a group commit is on its

@@ -236,6 +236,7 @@ async fn run_on_postgres(
     stop: std::sync::Arc<tokio::sync::Notify>,
 ) -> Result<()> {
     use crate::store::cluster::{Cluster, Wait};
+    crate::store::Location::parse_store(url).context("cannot open the store given by --store")?;
     let addr = listener.local_addr()?;
     let host_id = args.host_id.clone().unwrap_or_else(default_host_id);
     let advertise = match &args.advertise {

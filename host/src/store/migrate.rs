@@ -5,7 +5,7 @@
 
 use super::kv::{Def, KeyT, Txn, ValT};
 use super::tables::{self, EachTable};
-use super::{Location, StoreError};
+use super::{Backend, Location, StoreError};
 
 /// What a migration copied: rows by table, in the order copied.
 #[derive(Debug, Default)]
@@ -43,9 +43,17 @@ pub fn migrate(from: &Location, to: &Location) -> Result<Copied, StoreError> {
     }
     let source = super::open_backend(from, false)?;
     let target = super::open_backend(to, true)?;
+    let copied = copy_all(&source, &target, to);
+    // Whatever came of it, the next host takes either store at once.
+    source.release();
+    target.release();
+    copied
+}
+
+fn copy_all(source: &Backend, target: &Backend, to: &Location) -> Result<Copied, StoreError> {
     // As a host's start would: tables an older store lacks, its indexes.
-    super::prepare(&source)?;
-    super::prepare(&target)?;
+    super::prepare(source)?;
+    super::prepare(target)?;
     let read = source.begin_read()?;
     let write = target.begin_write()?;
     refuse_unless_empty(&write, to)?;
@@ -58,7 +66,6 @@ pub fn migrate(from: &Location, to: &Location) -> Result<Copied, StoreError> {
     let copied = copy.copied;
     write.commit()?;
     read.commit()?;
-    drop((source, target));
     Ok(copied)
 }
 

@@ -436,6 +436,14 @@ impl Backend {
         }
     }
 
+    /// Gives up this process's hold on a PostgreSQL store (a copy that
+    /// ended): the next host takes it at once.
+    fn release(&self) {
+        if let Backend::Pg(pg) = self {
+            pg.release();
+        }
+    }
+
     /// After a write failed with `Io`: redb refuses everything until its
     /// file is opened again; a PostgreSQL pool replaces broken connections
     /// on its own.

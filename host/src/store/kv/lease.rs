@@ -50,8 +50,12 @@ pub(crate) struct Lease {
     renewed: Mutex<Option<Instant>>,
     /// Why this host may write no more (another generation holds the store).
     fenced: watch::Sender<Option<String>>,
-    /// The lease session, while this host has one.
-    session: tokio::sync::Mutex<Option<tokio_postgres::Client>>,
+    /// The lease session, while this host has one, and whether it holds
+    /// the writer's lock.
+    session: tokio::sync::Mutex<Option<(tokio_postgres::Client, bool)>>,
+    /// Since when a standby has seen the holder of a live lease without its
+    /// lease session (the generation it saw it at).
+    orphaned: Mutex<Option<(i64, Instant)>>,
 }
 
 /// How long `acquire` waits for a store another host holds.
@@ -73,6 +77,9 @@ pub struct Holder {
     pub generation: i64,
     pub expired: bool,
     pid: Option<i32>,
+    /// Its lease session is gone: it is given a moment to come back
+    /// before its live lease is taken.
+    pub orphaned: bool,
 }
 
 impl Lease {
@@ -84,6 +91,7 @@ impl Lease {
             renewed: Mutex::new(None),
             fenced: watch::channel(None).0,
             session: tokio::sync::Mutex::new(None),
+            orphaned: Mutex::new(None),
         }
     }
 
@@ -146,7 +154,21 @@ impl Pg {
         let started = Instant::now();
         let mut told = false;
         loop {
-            match self.block(self.try_take())? {
+            let attempt = match self.block(self.try_take()) {
+                Ok(attempt) => attempt,
+                // The database is out of reach (restarting, say): a standby
+                // waits for it like for a holder.
+                Err(e @ StoreError::Io(_)) => match wait {
+                    Wait::Forever => {
+                        tracing::warn!(error = %e, "cannot reach the store; retrying");
+                        std::thread::sleep(Duration::from_secs(1));
+                        continue;
+                    }
+                    _ => return Err(e),
+                },
+                Err(e) => return Err(e),
+            };
+            match attempt {
                 Ok(generation) => {
                     let lease = self.lease.clone();
                     let pg = Arc::downgrade(self);
@@ -156,6 +178,9 @@ impl Pg {
                 Err(holder) => {
                     let owner = holder.owner.clone().unwrap_or_default();
                     match wait {
+                        // A holder that died a moment ago: its lease is
+                        // waited out (a renewal's time), not refused.
+                        Wait::No if holder.orphaned => {}
                         Wait::No => {
                             return Err(StoreError::Backend(format!(
                                 "the database at {} is in use by weft host {owner}: stop it first",
@@ -196,17 +221,17 @@ impl Pg {
     /// `Ok(Err(holder))` held by a live host.
     async fn try_take(&self) -> Result<Result<i64, Holder>, StoreError> {
         let mut session = self.lease.session.lock().await;
-        if session.as_ref().is_none_or(|c| c.is_closed()) {
-            *session = Some(self.session().await?);
+        if session.as_ref().is_none_or(|(c, _)| c.is_closed()) {
+            *session = Some((self.session().await?, false));
         }
-        let client = session.as_mut().expect("a lease session");
-        let got: bool = client
+        let (client, locked) = session.as_mut().expect("a lease session");
+        *locked = client
             .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK])
             .await
             .map_err(pg_err)?
             .get(0);
-        if !got {
-            let holder = holder(client).await?;
+        let holder = holder(client).await?;
+        if !*locked {
             if holder.expired {
                 // It stopped renewing (paused, cut off) while its session
                 // lives: end that session, and any of its sessions inside a
@@ -220,6 +245,61 @@ impl Pg {
                 );
             }
             return Ok(Err(holder));
+        }
+        // The holder's lease session is gone. Dead, most likely (its other
+        // sessions went with it); but a database restart ends every session,
+        // and a live lease is never taken from a host that may still be
+        // renewing it: after a restart, or while any session of the holder
+        // lives, it gets a renewal's time (and a second) to come back,
+        // without the lock in the way.
+        let live = holder.owner.is_some() && !holder.expired;
+        if live && holder.owner.as_deref() != Some(self.lease.host.as_str()) {
+            let grace = self.lease.length / 4 + Duration::from_secs(1);
+            let row = client
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1 \
+                       OR (application_name = $2 AND datname = current_database())), \
+                     now() - pg_postmaster_start_time() < make_interval(secs => $3)",
+                    &[
+                        &holder.pid.unwrap_or(0),
+                        &format!("weft:{}", holder.owner.as_deref().unwrap_or("")),
+                        &grace.as_secs_f64(),
+                    ],
+                )
+                .await
+                .map_err(pg_err)?;
+            let (session_alive, restarted): (bool, bool) = (row.get(0), row.get(1));
+            let since = {
+                let mut orphaned = self
+                    .lease
+                    .orphaned
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                match *orphaned {
+                    Some((generation, at)) if generation == holder.generation && !session_alive => {
+                        at
+                    }
+                    _ if session_alive => {
+                        *orphaned = None;
+                        Instant::now()
+                    }
+                    _ => {
+                        *orphaned = Some((holder.generation, Instant::now()));
+                        Instant::now()
+                    }
+                }
+            };
+            if session_alive || (restarted && since.elapsed() < grace) {
+                client
+                    .query_one("SELECT pg_advisory_unlock($1)", &[&WRITER_LOCK])
+                    .await
+                    .map_err(pg_err)?;
+                *locked = false;
+                return Ok(Err(Holder {
+                    orphaned: !session_alive,
+                    ..holder
+                }));
+            }
         }
         let tx = client.transaction().await.map_err(pg_err)?;
         // Waits for the write transactions of the previous holder still in
@@ -280,7 +360,7 @@ impl Pg {
         let session = &self.lease.session;
         self.block(async move {
             let mut session = session.lock().await;
-            if let Some(client) = session.take() {
+            if let Some((client, _)) = session.take() {
                 let _ = client
                     .execute(
                         "UPDATE weft_leases SET expires_at = now() \
@@ -315,6 +395,7 @@ pub(super) async fn holder(client: &tokio_postgres::Client) -> Result<Holder, St
         generation: row.get(1),
         expired: row.get(2),
         pid: row.get(3),
+        orphaned: false,
     })
 }
 
@@ -379,24 +460,26 @@ async fn renew(pg: std::sync::Weak<Pg>, lease: Arc<Lease>) {
     }
 }
 
-/// One renewal on the lease session (a new one if the old one broke, which
-/// must take the writer's lock again: if another host has it, the store is
-/// lost). `Ok(false)`: another generation holds the store.
+/// One renewal on the lease session (a new one if the old one broke).
+/// `Ok(false)`: another generation holds the store.
 async fn renew_once(pg: &Pg, lease: &Lease, generation: i64) -> Result<bool, StoreError> {
     let mut session = lease.session.lock().await;
-    if session.as_ref().is_none_or(|c| c.is_closed()) {
-        let client = pg.session().await?;
-        let got: bool = client
+    if session.as_ref().is_none_or(|(c, _)| c.is_closed()) {
+        *session = Some((pg.session().await?, false));
+    }
+    let (client, locked) = session.as_mut().expect("a lease session");
+    if !*locked {
+        // A new session (the old one broke: a database restart, a network
+        // loss) takes the lock again; a standby may hold it for a moment
+        // while it looks whether this host is alive: the next renewal
+        // tries again. Whether the store is still this host's is the
+        // generation's word, below.
+        *locked = client
             .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK])
             .await
             .map_err(pg_err)?
             .get(0);
-        if !got {
-            return Ok(false);
-        }
-        *session = Some(client);
     }
-    let client = session.as_ref().expect("a lease session");
     let secs = lease.length.as_secs_f64();
     let n = client
         .execute(
