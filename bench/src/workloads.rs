@@ -44,7 +44,7 @@ pub fn start_many(
 }
 
 /// Polls the metrics until `key` reaches `target`; returns the time taken.
-fn until_metric(host: &Host, key: &str, target: f64, limit: Duration) -> Duration {
+pub(crate) fn until_metric(host: &Host, key: &str, target: f64, limit: Duration) -> Duration {
     let t0 = Instant::now();
     loop {
         let v = Scrape::of(host).value(key);

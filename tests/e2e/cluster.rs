@@ -262,3 +262,39 @@ fn a_rolling_restart_hands_the_store_over_and_runs_no_activity_twice() {
     assert_eq!(lease_log(&url).len(), 4);
     no_write_from_a_fenced_host(&url);
 }
+
+/// Flags a host on a shared store cannot work with are refused by name,
+/// before the host serves anything.
+#[test]
+fn cluster_flags_that_cannot_work_are_refused_by_name() {
+    let Some(url) = database() else { return };
+    let a = host(&url, "a", &[]);
+    a.eventually("a to hold the store", |h| holder(h) == "a");
+    let refused = |args: &[&str], said: &str| {
+        let data = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(weft_e2e::weft_bin())
+            .args(["server", "--store", &url, "--data"])
+            .arg(data.path())
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} started");
+        assert!(stderr.contains(said), "{args:?}: {stderr}");
+    };
+    // A second live host under a's name would be taken for it.
+    refused(
+        &["--listen", "127.0.0.1:0", "--host-id", "a"],
+        "another live weft host is named a",
+    );
+    refused(
+        &["--listen", "127.0.0.1:0", "--host-id", "a b"],
+        "give 1 to 40 letters",
+    );
+    refused(
+        &["--listen", "0.0.0.0:0", "--token", "t"],
+        "give --advertise",
+    );
+    // a is unharmed.
+    assert_eq!(holder(&a), "a");
+}

@@ -239,6 +239,17 @@ async fn run_on_postgres(
     crate::store::Location::parse_store(url).context("cannot open the store given by --store")?;
     let addr = listener.local_addr()?;
     let host_id = args.host_id.clone().unwrap_or_else(default_host_id);
+    if host_id.is_empty()
+        || host_id.len() > 40
+        || !host_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        anyhow::bail!(
+            "--host-id {host_id:?}: give 1 to 40 letters, digits, '.', '_' or '-' (it names \
+             this host's database sessions, whose names PostgreSQL cuts at 63 bytes)"
+        );
+    }
     let advertise = match &args.advertise {
         Some(a) => a.trim_end_matches('/').to_owned(),
         None if addr.ip().is_unspecified() => anyhow::bail!(
@@ -349,14 +360,23 @@ async fn run_on_postgres(
     }
 }
 
-/// `<machine>-<pid>`: unique among live hosts.
+/// `<machine>-<pid>`: unique among live hosts (the machine's name cut
+/// to what a host id may hold).
 fn default_host_id() -> String {
-    let machine = std::fs::read_to_string("/etc/hostname")
+    let machine: String = std::fs::read_to_string("/etc/hostname")
         .ok()
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
         .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "weft".into());
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        .take(28)
+        .collect();
+    let machine = if machine.is_empty() {
+        "weft".into()
+    } else {
+        machine
+    };
     format!("{machine}-{}", std::process::id())
 }
 

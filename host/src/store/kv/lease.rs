@@ -258,7 +258,8 @@ impl Pg {
             let row = client
                 .query_one(
                     "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1 \
-                       OR (application_name = $2 AND datname = current_database())), \
+                       OR (split_part(application_name, '#', 1) = $2 \
+                           AND datname = current_database())), \
                      now() - pg_postmaster_start_time() < make_interval(secs => $3)",
                     &[
                         &holder.pid.unwrap_or(0),
@@ -400,7 +401,7 @@ pub(super) async fn holder(client: &tokio_postgres::Client) -> Result<Holder, St
 }
 
 /// Ends the lease session of `holder` and its sessions inside a
-/// transaction (sessions are named `weft:<host>`); its idle ones live on,
+/// transaction (sessions are named `weft:<host>#<process>`); its idle ones live on,
 /// so a write it still sends is refused by the fence, not lost in a
 /// broken connection. Returns how many ended.
 async fn end_sessions(client: &tokio_postgres::Client, holder: &Holder) -> Result<i64, StoreError> {
@@ -410,7 +411,7 @@ async fn end_sessions(client: &tokio_postgres::Client, holder: &Holder) -> Resul
             "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 2000)) \
              FROM pg_stat_activity \
              WHERE datname = current_database() AND pid <> pg_backend_pid() \
-               AND (pid = $1 OR (application_name = $2 AND state <> 'idle'))",
+               AND (pid = $1 OR (split_part(application_name, '#', 1) = $2 AND state <> 'idle'))",
             &[&holder.pid.unwrap_or(0), &app],
         )
         .await

@@ -63,6 +63,28 @@ impl Pg {
     ) -> Result<(), StoreError> {
         let host = self.lease.host.clone();
         let client = self.block(self.pool().get()).map_err(pool_err)?;
+        // Another live process under this name would be taken for this
+        // one (its sessions ended when this one takes over, requests meant
+        // for one sent to the other).
+        let twin = self
+            .block(client.query_opt(
+                "SELECT a.client_addr::text, h.address FROM pg_stat_activity a \
+                 LEFT JOIN weft_hosts h ON h.host_id = $1 \
+                 WHERE split_part(a.application_name, '#', 1) = 'weft:' || $1 \
+                   AND a.application_name <> $2 AND a.datname = current_database() LIMIT 1",
+                &[&host, &super::pg::session_name(&host)],
+            ))
+            .map_err(pg_err)?;
+        if let Some(row) = twin {
+            let from: Option<String> = row.get(0);
+            let address: Option<String> = row.get(1);
+            return Err(StoreError::Backend(format!(
+                "another live weft host is named {host} on this database (connected from {}, \
+                 serving {}): give this one its own --host-id",
+                from.unwrap_or_else(|| "a local socket".into()),
+                address.unwrap_or_else(|| "an unknown address".into())
+            )));
+        }
         self.block(client.execute(
             "INSERT INTO weft_hosts (host_id, address, version) VALUES ($1, $2, $3) \
              ON CONFLICT (host_id) DO UPDATE SET address = EXCLUDED.address, \

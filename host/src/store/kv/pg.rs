@@ -148,7 +148,7 @@ impl Pg {
         };
         config
             .options(options)
-            .application_name(format!("weft:{host}"))
+            .application_name(session_name(host))
             .connect_timeout(std::time::Duration::from_secs(10))
             .keepalives(true)
             .keepalives_idle(std::time::Duration::from_secs(5))
@@ -522,6 +522,13 @@ fn source_text(e: &deadpool_postgres::PoolError) -> String {
         },
         other => other.to_string(),
     }
+}
+
+/// The name of this process's sessions as host `host`: a taker finds a
+/// holder's sessions by the part before `#`, and a host its own by the
+/// whole.
+pub(super) fn session_name(host: &str) -> String {
+    format!("weft:{host}#{}", std::process::id())
 }
 
 /// `url` without its password.

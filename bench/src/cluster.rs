@@ -1,0 +1,147 @@
+//! Three hosts on one PostgreSQL store: W1 through the holder and through a
+//! standby (which forwards every request), and failover: the holder killed
+//! (SIGKILL) or paused past its lease (SIGSTOP) with thousands of executions
+//! waiting, timed until a standby holds the store and until every one
+//! completed. Needs `WEFT_TEST_POSTGRES` (the hosts' database server).
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use weft_e2e::{fresh_database_name, postgres_base, Host};
+
+use crate::workloads::{start_many, until_metric};
+
+fn holder(h: &Host) -> String {
+    h.get("/v1/cluster")["lease"]["holder"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Three hosts (default lease, 10 s) on a fresh database, `a` holding it.
+fn three(base: &str, extra: &[&str]) -> Vec<Host> {
+    let url = format!("{base}/{}", fresh_database_name());
+    let mut hosts = Vec::new();
+    for id in ["a", "b", "c"] {
+        let mut args = vec!["--host-id", id];
+        args.extend_from_slice(extra);
+        hosts.push(Host::in_cluster(&url, &args, &[]));
+        if id == "a" {
+            hosts[0].eventually("a to hold the store", |h| holder(h) == "a");
+        }
+    }
+    hosts
+}
+
+pub fn run(n: usize, executions: usize, in_flight: usize) {
+    let Some(base) = postgres_base() else {
+        println!("cluster: needs PostgreSQL (WEFT_TEST_POSTGRES=postgres://user@host:port)");
+        return;
+    };
+    w1_through_a_standby(&base, executions, in_flight);
+    for how in ["KILL", "STOP"] {
+        failover(&base, n, how);
+    }
+}
+
+/// W1 on three hosts: driven at the holder, then at a standby (every
+/// request forwarded), same invocation.
+fn w1_through_a_standby(base: &str, n: usize, in_flight: usize) {
+    let hosts = three(base, &[]);
+    hosts[0].deploy_examples();
+    hosts[0].wait_result(&hosts[0].start_execution("hello", json!({"name": "warm"})));
+    let expect: Value = json!("HELLO, BENCH!");
+    let at_holder = crate::drive(
+        &hosts[0],
+        "W1 at the holder",
+        "hello",
+        json!({"name": "bench"}),
+        expect.clone(),
+        n,
+        in_flight,
+    );
+    let at_standby = crate::drive(
+        &hosts[1],
+        "W1 at a standby",
+        "hello",
+        json!({"name": "bench"}),
+        expect,
+        n,
+        in_flight,
+    );
+    println!("three hosts on PostgreSQL, {n} executions each, {in_flight} in flight");
+    for f in [&at_holder, &at_standby] {
+        println!(
+            "  {:<20} {:>8.0} exec/s  p50 {:>6.1} ms  p99 {:>6.1} ms",
+            f.name,
+            f.per_sec(),
+            f.percentile(0.5),
+            f.percentile(0.99)
+        );
+    }
+    println!(
+        "  standby / holder throughput: {:.2}",
+        at_standby.per_sec() / at_holder.per_sec()
+    );
+}
+
+/// `n` executions wait on a timer on the holder; the holder is killed
+/// (`KILL`) or paused (`STOP`); a standby takes the store; the clock moves
+/// past the timers; every execution completes.
+fn failover(base: &str, n: usize, how: &str) {
+    let mut hosts = three(base, &["--manual-clock"]);
+    hosts[1].deploy_examples();
+    let (ids, _) = start_many(
+        &hosts[2],
+        "hello",
+        |i| json!({"name": format!("f{i}"), "sleep_ms": 60_000}),
+        n,
+        64,
+    );
+    // Every one ran its activities on the holder and waits on its timer.
+    until_metric(
+        &hosts[0],
+        "weft_activity_attempts_total",
+        (3 * n) as f64,
+        Duration::from_secs(1200),
+    );
+    let t0 = Instant::now();
+    match how {
+        "KILL" => hosts[0].kill(),
+        _ => hosts[0].signal("STOP"),
+    }
+    let mut taken = Duration::ZERO;
+    while taken.is_zero() {
+        let now = holder(&hosts[1]);
+        if !now.is_empty() && now != "a" {
+            taken = t0.elapsed();
+        }
+        assert!(t0.elapsed() < Duration::from_secs(120), "no takeover");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    hosts[1].advance(61_000);
+    while !hosts[1].list_all("status=running").is_empty() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(1200),
+            "failover did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let done = t0.elapsed();
+    for (i, id) in ids.iter().enumerate().step_by((n / 100).max(1)) {
+        let r = hosts[1].wait_result(id);
+        assert_eq!(r["output"], format!("HELLO, F{i}!"), "{id}: {r}");
+    }
+    println!(
+        "failover (3 hosts, lease 10 s), holder {}: a standby held the store {:.2} s after; \
+         all {n} executions completed {:.2} s after",
+        if how == "KILL" {
+            "killed (SIGKILL)"
+        } else {
+            "paused (SIGSTOP)"
+        },
+        taken.as_secs_f64(),
+        done.as_secs_f64()
+    );
+    hosts[0].kill();
+}
