@@ -2,6 +2,7 @@
 //! guests the other tests do not cover, and no 5xx for garbage at any door.
 
 use std::process::Command;
+use std::time::Duration;
 
 use weft_e2e::serde_json::{json, Value};
 use weft_e2e::{guest, weft_bin, Host};
@@ -255,4 +256,21 @@ fn garbage_at_every_route_of_the_openapi_document_gets_no_5xx() {
     let v: Value = host.get(&format!("/v1/executions/{id}"));
     assert_eq!(v["workflow_type"], "misbehave");
     assert_eq!(host.event_kinds(&id)[0], "execution_started");
+}
+
+/// A stop signal (SIGTERM) that comes while the host is still starting is
+/// not lost: once started, the host stops (it kept running for good).
+#[test]
+fn a_stop_signal_during_the_start_is_not_lost() {
+    let mut host = Host::paused_at(&[], &["host-ready"]);
+    host.wait_for_log("paused at host-ready", 1, Duration::from_secs(60));
+    host.signal("TERM");
+    host.wait_for_log("shutting down", 1, Duration::from_secs(10));
+    host.release("host-ready");
+    assert_eq!(
+        host.wait_exit(Duration::from_secs(20)),
+        Some(0),
+        "{}",
+        host.log()
+    );
 }

@@ -161,7 +161,7 @@ impl Host {
     /// directory (compile cache), these flags, and the named pause points
     /// (none: it runs freely).
     pub fn in_cluster(store: &str, args: &[&str], points: &[&str]) -> Host {
-        let mut host = Host::unstarted(args, "info,weft=debug", |_| {});
+        let mut host = Host::unstarted(args, "info", |_| {});
         host.store = Some(store.to_owned());
         if !points.is_empty() {
             let release = host.release_dir();

@@ -622,19 +622,23 @@ fn signals(e: &Exec, r: &Recorded, v: &mut Vec<String>) {
 /// reset of its execution between two of them explains the repeat.
 fn effects(run: &Run, v: &mut Vec<String>) {
     let log = run.host_log();
-    let mut by_key: BTreeMap<&str, Vec<(usize, &str)>> = BTreeMap::new();
-    let mut offset = 0;
-    for line in log.split_inclusive('\n') {
+    // Each effect line with its time stamp (the line's first word): the
+    // hosts' logs, one after another, ordered by time per key.
+    let mut by_key: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
+    for line in log.lines() {
         if let Some(rest) = line.split("effect key=").nth(1) {
+            let at = line.split(' ').next().unwrap_or_default();
             let mut words = rest.split(' ');
             let key = words.next().unwrap_or_default();
             let activity = words
                 .next()
                 .and_then(|w| w.strip_prefix("activity="))
                 .unwrap_or_default();
-            by_key.entry(key).or_default().push((offset, activity));
+            by_key.entry(key).or_default().push((at, activity));
         }
-        offset += line.len();
+    }
+    for seen in by_key.values_mut() {
+        seen.sort();
     }
     for (key, seen) in by_key {
         let execution = key.split('/').next().unwrap_or_default();
@@ -643,7 +647,9 @@ fn effects(run: &Run, v: &mut Vec<String>) {
             // The first copy before the action ended, the second after it
             // began.
             let between = |m: &&super::driver::Mark| {
-                a < m.end && b >= m.start && m.execution.as_deref().is_none_or(|x| x == execution)
+                a < m.end.as_str()
+                    && b >= m.start.as_str()
+                    && m.execution.as_deref().is_none_or(|x| x == execution)
             };
             // A reset runs the rest again on a new timeline: the same handle
             // (and key) may go to another activity there.
@@ -665,7 +671,7 @@ fn effects(run: &Run, v: &mut Vec<String>) {
             if !explained {
                 v.push(format!(
                     "effect key {key} ({name_a}) happened again with no kill or reset between \
-                     (host log bytes {a} and {b})"
+                     (at {a} and {b})"
                 ));
             }
         }

@@ -45,11 +45,12 @@ pub struct Exec {
     pub resets: usize,
 }
 
-/// Where the host log stood before and after an action that may repeat a
-/// side effect (a kill, a reset, an upgrade).
+/// When an action that may repeat a side effect (a kill, a reset, an
+/// upgrade) began and ended, as the hosts' log lines stamp time
+/// (`2026-11-30T15:54:31.035625Z`: they compare as strings).
 pub struct Mark {
-    pub start: usize,
-    pub end: usize,
+    pub start: String,
+    pub end: String,
     /// The execution it concerns; `None`: all of them (a kill, an upgrade).
     pub execution: Option<String>,
     pub what: String,
@@ -58,7 +59,11 @@ pub struct Mark {
 pub struct Run {
     pub seed: u64,
     pub config: Config,
+    /// The host every request goes to (with several hosts: it forwards
+    /// them to the holder while it stands by).
     pub host: Host,
+    /// The other hosts on the same store.
+    pub others: Vec<Host>,
     /// Where the action log, the histories and (after a violation) the host
     /// log go.
     pub log_dir: PathBuf,
@@ -133,26 +138,37 @@ impl Run {
         // Two instances in memory at most: loads wait and idle ones are
         // evicted early (parents wait for children meanwhile).
         let instances = rng.pick(&["2", "2000"]);
-        let host = Host::launch(
-            &[
-                "--manual-clock",
-                "--evict-after-ms",
-                evict,
-                "--max-instances",
-                instances,
-                // The checks read every execution at the end, however far
-                // the clock moved: nothing may expire before.
-                "--retention",
-                "36500d",
-            ],
-            "info",
-        );
+        let evict_flag = ["--evict-after-ms", evict, "--max-instances", instances];
+        // The checks read every execution at the end, however far the
+        // clock moved: nothing may expire before.
+        let mut args = vec!["--manual-clock", "--retention", "36500d"];
+        args.extend_from_slice(&evict_flag);
+        let (host, others) = if config.hosts > 1 {
+            let base = weft_e2e::postgres_base()
+                .expect("--hosts > 1 needs WEFT_TEST_POSTGRES (the hosts share a database)");
+            let url = format!("{base}/{}", weft_e2e::fresh_database_name());
+            let ids: Vec<String> = (0..config.hosts).map(|i| format!("h{i}")).collect();
+            let with = |i: usize| {
+                let mut a = args.clone();
+                a.extend_from_slice(&["--host-id", &ids[i], "--lease", "2s"]);
+                Host::in_cluster(&url, &a, &[])
+            };
+            let first = with(0);
+            first.eventually("h0 to hold the store", |h| {
+                h.get("/v1/cluster")["lease"]["holder"] == "h0"
+            });
+            let others = (1..config.hosts).map(with).collect();
+            (first, others)
+        } else {
+            (Host::launch(&args, "info"), Vec::new())
+        };
         let log = std::fs::File::create(log_dir.join("actions.log")).expect("the action log");
         let later = programs.split_off(config.programs.div_ceil(2));
         let mut run = Run {
             seed,
             config: config.clone(),
             host,
+            others,
             log_dir: log_dir.to_path_buf(),
             rng,
             log,
@@ -174,8 +190,9 @@ impl Run {
             next_update: 0,
         };
         run.note(format!(
-            "seed {seed}: host at {} with --evict-after-ms {evict} --max-instances {instances}",
-            run.host.url
+            "seed {seed}: {} host(s) ({}) with --evict-after-ms {evict} --max-instances {instances}",
+            config.hosts.max(1),
+            run.hosts().map(|h| h.url.as_str()).collect::<Vec<_>>().join(", ")
         ));
         run.deploy("hello-activities");
         run.v1 = run.deploy(TYPE);
@@ -193,13 +210,24 @@ impl Run {
             actions: self.actions.clone(),
             steps: self.steps.clone(),
             kills: self.kills,
+            hosts: self.config.hosts.max(1),
             evictions: self.evictions(),
             ..SeedReport::default()
         }
     }
 
+    /// Every host's log, one after another.
     pub fn host_log(&self) -> String {
-        self.host.log()
+        self.hosts().map(Host::log).collect()
+    }
+
+    pub fn hosts(&self) -> impl Iterator<Item = &Host> {
+        std::iter::once(&self.host).chain(self.others.iter())
+    }
+
+    /// How much the hosts have logged (it grows while they work).
+    fn logged(&self) -> usize {
+        self.hosts().map(|h| h.log().len()).sum()
     }
 
     /// Logs an action (and prints it with `--verbose`).
@@ -382,10 +410,7 @@ impl Run {
             "reset" => self.reset(e, arg),
             "upgrade" => self.upgrade(arg),
             "start-again" => self.start_again(e),
-            "kill" => {
-                self.kill();
-                "SIGKILL, restarted".into()
-            }
+            "kill" => self.kill(arg),
             "clock" => {
                 // Small steps mostly: an hour now and then, a day only in
                 // the drain, so executions live through the actions.
@@ -546,7 +571,7 @@ impl Run {
             .iter()
             .any(|e| index(e) <= to && kind(e) == "patch_marker");
         let run = self.host.describe(&id)["run"].as_u64().unwrap_or(1);
-        let offset = self.host.log().len();
+        let offset = stamp();
         let (status, v) = self.host.call(
             "POST",
             &format!("/v1/executions/{id}/reset"),
@@ -560,7 +585,7 @@ impl Run {
             self.execs[e].resets += 1;
             self.marks.push(Mark {
                 start: offset,
-                end: self.host.log().len(),
+                end: stamp(),
                 execution: Some(id.clone()),
                 what: format!("reset of {id} to event {to}"),
             });
@@ -619,7 +644,7 @@ impl Run {
             .flatten()
             .filter_map(|x| Some((x["id"].as_str()?.to_owned(), x["run"].as_u64()?)))
             .collect();
-        let offset = self.host.log().len();
+        let offset = stamp();
         let (status, v) = self.host.call(
             "POST",
             &format!("/v1/workflow-types/{TYPE}/upgrade"),
@@ -627,7 +652,7 @@ impl Run {
         );
         self.marks.push(Mark {
             start: offset,
-            end: self.host.log().len(),
+            end: stamp(),
             execution: None,
             what: format!("upgrade to v{to}"),
         });
@@ -671,24 +696,109 @@ impl Run {
         format!("to v{to} -> {moved:?}")
     }
 
-    /// Instances the host evicted from memory, across its restarts.
+    /// Instances the hosts evicted from memory, across their restarts.
     pub fn evictions(&self) -> u64 {
-        self.evicted_before + self.host.metric("weft_evictions_total") as u64
+        self.evicted_before
+            + self
+                .hosts()
+                .map(|h| h.metric("weft_evictions_total") as u64)
+                .sum::<u64>()
     }
 
-    pub fn kill(&mut self) {
-        self.evicted_before += self.host.metric("weft_evictions_total") as u64;
-        let start = self.host.log().len();
-        self.host.kill();
-        // Lines the host wrote just before it died are in the file now.
+    pub fn kill(&mut self, arg: u64) -> String {
+        if self.others.is_empty() {
+            self.evicted_before += self.host.metric("weft_evictions_total") as u64;
+            let start = stamp();
+            self.host.kill();
+            // Lines the host wrote just before it died are in the file now.
+            self.marks.push(Mark {
+                start,
+                end: stamp(),
+                execution: None,
+                what: format!("kill {}", self.kills + 1),
+            });
+            self.kills += 1;
+            self.host.kill_and_restart();
+            return "SIGKILL, restarted".into();
+        }
+        self.disturb_holder(arg)
+    }
+
+    /// With several hosts: the one holding the store is killed, paused
+    /// past its lease, or stopped gracefully, and started again (it stands
+    /// by then). A graceful stop is not marked: it must run no activity
+    /// twice (it lets running attempts finish before it hands over).
+    fn disturb_holder(&mut self, arg: u64) -> String {
+        let held = self.host.get("/v1/cluster")["lease"]["holder"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let i: usize = held
+            .strip_prefix('h')
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let before = self.host_at(i).metric("weft_evictions_total") as u64;
+        self.evicted_before += before;
+        let start = stamp();
+        self.kills += 1;
+        // Another host takes the store before this one starts again (it
+        // would take it back itself, else, after a kill or a stop).
+        let taken = |run: &Run| {
+            let watcher = if i == 0 { &run.others[0] } else { &run.host };
+            watcher.eventually("another host to take the store", |h| {
+                let now = h.get("/v1/cluster")["lease"]["holder"].clone();
+                now.as_str().is_some_and(|n| !n.is_empty() && n != held)
+            });
+        };
+        let how = match arg % 3 {
+            0 => {
+                self.host_at(i).kill();
+                taken(self);
+                self.host_at(i).spawn();
+                "SIGKILL"
+            }
+            1 => {
+                self.host_at(i).signal("STOP");
+                taken(self);
+                let h = self.host_at(i);
+                h.signal("CONT");
+                // It finds its lease gone and exits (3), writing nothing.
+                let code = h.wait_exit(Duration::from_secs(60));
+                if code != Some(3) {
+                    self.violations.push(format!(
+                        "{held} paused past its lease exited with {code:?}, not 3"
+                    ));
+                }
+                self.host_at(i).spawn();
+                "SIGSTOP past the lease, then SIGCONT"
+            }
+            _ => {
+                self.host_at(i).signal("TERM");
+                let code = self.host_at(i).wait_exit(Duration::from_secs(120));
+                if code != Some(0) {
+                    self.violations.push(format!(
+                        "{held} stopped gracefully exited with {code:?}, not 0"
+                    ));
+                }
+                taken(self);
+                self.host_at(i).spawn();
+                return format!("SIGTERM {held} (graceful, not marked), restarted");
+            }
+        };
         self.marks.push(Mark {
             start,
-            end: self.host.log().len(),
+            end: stamp(),
             execution: None,
-            what: format!("kill {}", self.kills + 1),
+            what: format!("kill {} ({how} {held})", self.kills),
         });
-        self.kills += 1;
-        self.host.kill_and_restart();
+        format!("{how} {held}, restarted")
+    }
+
+    fn host_at(&mut self, i: usize) -> &mut Host {
+        match i {
+            0 => &mut self.host,
+            i => &mut self.others[i - 1],
+        }
     }
 
     /// Waits until the host looks idle: no execution ended and nothing was
@@ -699,7 +809,7 @@ impl Run {
         let mut same = 0;
         while Instant::now() < until {
             std::thread::sleep(Duration::from_millis(50));
-            let now = (self.running().len(), self.host.log().len());
+            let now = (self.running().len(), self.logged());
             if now.0 == 0 {
                 return;
             }
@@ -773,4 +883,30 @@ impl Run {
         let running = self.running();
         self.note(format!("drain: still running after 40 rounds: {running:?}"));
     }
+}
+
+/// Now, as the hosts' log lines stamp it (UTC, microseconds).
+pub fn stamp() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+        rem / 3_600,
+        rem % 3_600 / 60,
+        rem % 60,
+        now.subsec_micros()
+    )
 }

@@ -57,12 +57,17 @@ pub struct Config {
     pub ops: usize,
     /// Print each action as it happens.
     pub verbose: bool,
+    /// Hosts on one PostgreSQL store (`WEFT_TEST_POSTGRES`); with more than
+    /// one, a kill hits the host holding the store, by SIGKILL, by SIGSTOP
+    /// past its lease, or by a graceful stop (SIGTERM), and restarts it.
+    pub hosts: usize,
 }
 
 /// What one seed did and found.
 #[derive(Debug, Clone, Default)]
 pub struct SeedReport {
     pub seed: u64,
+    pub hosts: usize,
     pub programs: usize,
     pub ops: usize,
     /// Executions checked, children included.
@@ -85,8 +90,15 @@ impl SeedReport {
     /// The command that runs this seed alone.
     pub fn rerun(&self) -> String {
         format!(
-            "cargo xtask bench verify --seed {} --programs {} --ops {}",
-            self.seed, self.programs, self.ops
+            "cargo xtask bench verify --seed {} --programs {} --ops {}{}",
+            self.seed,
+            self.programs,
+            self.ops,
+            if self.hosts > 1 {
+                format!(" --hosts {} (with WEFT_TEST_POSTGRES)", self.hosts)
+            } else {
+                String::new()
+            }
         )
     }
 
@@ -162,6 +174,7 @@ pub fn run_seed(config: &Config) -> SeedReport {
                 seed: config.seed,
                 programs: config.programs,
                 ops: config.ops,
+                hosts: config.hosts,
                 violations: vec![format!("the runner stopped: {what}")],
                 ..SeedReport::default()
             }
@@ -191,6 +204,7 @@ pub fn main(args: &[String]) -> i32 {
         programs: flag(args, "--programs").unwrap_or(6) as usize,
         ops: flag(args, "--ops").unwrap_or(80) as usize,
         verbose: args.iter().any(|a| a == "--verbose"),
+        hosts: flag(args, "--hosts").unwrap_or(1) as usize,
     };
     let deadline = minutes.map(|m| Instant::now() + Duration::from_secs(m * 60));
     let started = Instant::now();

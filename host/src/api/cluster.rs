@@ -180,7 +180,34 @@ async fn forward(State(f): State<Front>, req: Request) -> Response {
                 ));
             }
             Ok(Some((id, address))) if id != me => {
-                match send(&f.http, &me, &id, &address, &parts, body.clone()).await {
+                let sent = send(&f.http, &me, &id, &address, &parts, body.clone());
+                // A holder paused or cut off keeps the connection and never
+                // answers: stop waiting once the store is no longer its.
+                let moved = async {
+                    loop {
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        match f.cluster.holder_address() {
+                            Ok(Some((now, _))) if now == id => {}
+                            Ok(now) => return now.map(|(n, _)| n),
+                            Err(_) => {}
+                        }
+                    }
+                };
+                let outcome = tokio::select! {
+                    outcome = sent => outcome,
+                    now = moved => {
+                        return unavailable(format!(
+                            "host {id}, which held the store, stopped answering and lost it ({}) \
+                             while this request waited: it may or may not have taken effect; \
+                             look, or retry it (a start with the same request id)",
+                            match now {
+                                Some(n) => format!("host {n} holds it now"),
+                                None => "its lease expired".into(),
+                            }
+                        ));
+                    }
+                };
+                match outcome {
                     Ok(resp) => return resp,
                     Err(e) if e.is_connect() => {
                         tracing::debug!(holder = id, error = %e, "the host holding the store did not answer; looking again");

@@ -91,6 +91,15 @@ impl From<EngineError> for ApiError {
                     ),
                 };
             }
+            EngineError::Store(StoreError::GivenUp) => {
+                return Self {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    code: "storage-unavailable",
+                    message: "this host is stopping and gave the store up; nothing was changed. \
+                              Retry: the next host to hold the store answers"
+                        .into(),
+                };
+            }
             EngineError::Store(StoreError::Fenced(reason)) => {
                 return Self {
                     status: StatusCode::SERVICE_UNAVAILABLE,

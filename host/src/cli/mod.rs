@@ -54,7 +54,8 @@ struct Conn {
 enum Command {
     /// Run the host: its store in the data directory (redb), or in PostgreSQL with --store.
     Server {
-        /// Where the store lives (created if missing).
+        /// The data directory (created if missing): the store (redb), unless
+        /// --store puts it in PostgreSQL, and the compile cache.
         #[arg(long, default_value = "./weft-data")]
         data: PathBuf,
         #[command(flatten)]

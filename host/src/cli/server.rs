@@ -176,11 +176,12 @@ pub async fn run(data: PathBuf, args: &HostArgs) -> Result<()> {
             )
         })?;
     let addr = listener.local_addr()?;
-    let stop = std::sync::Arc::new(tokio::sync::Notify::new());
-    let signalled = stop.clone();
+    // A state, not a notification: a signal that comes before anyone
+    // waits for it (during the start) is still seen.
+    let (signalled, stop) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
-        signalled.notify_waiters();
+        signalled.send_replace(true);
     });
     let config = args.config(data.clone())?;
     if let Some(url) = config.store.clone() {
@@ -192,17 +193,22 @@ pub async fn run(data: PathBuf, args: &HostArgs) -> Result<()> {
     crate::metrics::get().holds_store.set(1);
     say_listening(addr).await?;
     tracing::info!(%addr, data = %data.display(), manual_clock = args.manual_clock, "weft host ready");
-    let graceful = stop.clone();
-    let served = crate::api::serve(listener, engine, access, async move {
-        graceful.notified().await
-    });
+    // Tests stop here to send a stop signal between the start and the
+    // serving.
+    crate::pause::point("host-ready").await;
+    let served = crate::api::serve(listener, engine, access, stopped(stop.clone()));
     // Long-polling clients would hold a graceful shutdown open; every
     // committed step is durable, so after a short grace period just stop.
     tokio::select! {
         r = served => r?,
-        _ = async { stop.notified().await; tokio::time::sleep(Duration::from_secs(2)).await } => {}
+        _ = async { stopped(stop).await; tokio::time::sleep(Duration::from_secs(2)).await } => {}
     }
     Ok(())
+}
+
+/// Resolves once the host was told to stop (at once if it was already).
+async fn stopped(mut stop: tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 /// The first stdout line, which scripts and tests wait for.
@@ -233,7 +239,7 @@ async fn run_on_postgres(
     url: &str,
     access: crate::api::Access,
     args: &HostArgs,
-    stop: std::sync::Arc<tokio::sync::Notify>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<()> {
     use crate::store::cluster::{Cluster, Wait};
     crate::store::Location::parse_store(url).context("cannot open the store given by --store")?;
@@ -259,7 +265,15 @@ async fn run_on_postgres(
         ),
         None => format!("http://{addr}"),
     };
-    let lease = Duration::from_millis(args.lease.max(1_000));
+    if !(1_000..=3_600_000).contains(&args.lease) {
+        anyhow::bail!(
+            "--lease {}ms: give between 1s and 1h, as in --lease 10s (a bare number is \
+             milliseconds); a short lease hands a paused host's store over sooner, a long one \
+             rides out longer database outages",
+            args.lease
+        );
+    }
+    let lease = Duration::from_millis(args.lease);
     let cluster = {
         let url = url.to_owned();
         let host_id = host_id.clone();
@@ -284,10 +298,12 @@ async fn run_on_postgres(
         guard,
         lease + Duration::from_secs(5),
     );
-    let graceful = stop.clone();
+    // Serving stops after the store is handed over, not at the signal:
+    // the holder answers while its running activities finish.
+    let (serve_stop, serving) = tokio::sync::watch::channel(false);
     let served = tokio::spawn(async move {
         axum::serve(listener, front)
-            .with_graceful_shutdown(async move { graceful.notified().await })
+            .with_graceful_shutdown(stopped(serving))
             .await
     });
     say_listening(addr).await?;
@@ -298,7 +314,8 @@ async fn run_on_postgres(
     };
     let generation = tokio::select! {
         taken = acquiring => taken?.context("cannot take the store")?,
-        _ = stop.notified() => {
+        _ = stopped(stop.clone()) => {
+            serve_stop.send_replace(true);
             cluster.leave();
             return Ok(());
         }
@@ -315,6 +332,7 @@ async fn run_on_postgres(
     slot.fill(engine.clone());
     crate::metrics::get().holds_store.set(1);
     tracing::info!(%addr, host = host_id, generation, "weft host ready: it holds the store");
+    crate::pause::point("host-ready").await;
     {
         let engine = engine.clone();
         tokio::spawn(async move {
@@ -329,26 +347,37 @@ async fn run_on_postgres(
     }
     let mut fenced = cluster.fenced();
     tokio::select! {
-        _ = stop.notified() => {
+        _ = stopped(stop) => {
             // Running activity attempts finish and are written (the next
-            // holder would run them again); long-polling clients would hold
-            // a graceful shutdown open, so after a short grace period just
-            // stop, and hand the store over.
-            if !engine.drain(DRAIN_LIMIT).await {
+            // holder would run them again) while the host still answers;
+            // a second signal stops at once.
+            tracing::info!(
+                limit_s = DRAIN_LIMIT.as_secs(),
+                "handing the store over: no new activity attempt starts; waiting for the running ones (signal again to stop at once)"
+            );
+            let drained = tokio::select! {
+                drained = engine.drain(DRAIN_LIMIT) => drained,
+                _ = shutdown_signal() => false,
+            };
+            if !drained {
                 tracing::warn!(
-                    limit_s = DRAIN_LIMIT.as_secs(),
                     "activity attempts still ran when this host gave the store up: the next holder runs them again"
                 );
             }
-            let _ = tokio::time::timeout(Duration::from_secs(2), served).await;
             let c = cluster.clone();
             tokio::task::spawn_blocking(move || c.release()).await?;
+            // Long-polling clients would hold a graceful shutdown open;
+            // every committed step is durable, so after a short grace
+            // period just stop.
+            serve_stop.send_replace(true);
+            let _ = tokio::time::timeout(Duration::from_secs(2), served).await;
             Ok(())
         }
         why = fenced.wait_for(Option::is_some) => {
             let why = why.ok().and_then(|w| w.clone()).unwrap_or_default();
             // Writes already handed to the committer end first (each is
             // refused): nothing of this host is half-done when it exits.
+            serve_stop.send_replace(true);
             let _ = tokio::time::timeout(Duration::from_secs(5), engine.settle_writes()).await;
             eprintln!(
                 "error: {why}\nThis host stopped: another host holds the store now and runs its \

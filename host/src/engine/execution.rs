@@ -19,8 +19,13 @@ use crate::wasm::{ModuleError, RunOutcome, WorkflowInfo};
 pub(super) async fn run(inner: Arc<Inner>, id: ExecutionId, mailbox: mpsc::UnboundedReceiver<Msg>) {
     if let Err(e) = run_inner(&inner, &id, mailbox).await {
         // Nothing was committed for the failed step; the execution stays
-        // running and resumes on the next wake or restart.
-        tracing::error!(execution = %id, error = %e, "workflow task could not be committed");
+        // running and resumes on the next wake or restart (or on the next
+        // host to hold the store).
+        if matches!(e, crate::store::StoreError::GivenUp) {
+            tracing::info!(execution = %id, "workflow task left to the next host to hold the store");
+        } else {
+            tracing::error!(execution = %id, error = %e, "workflow task could not be committed");
+        }
         inner.forget(&id);
     }
 }

@@ -359,7 +359,8 @@ impl Engine {
 
     /// Why the store's writes fail now (a full disk), if they do.
     pub fn write_failure(&self) -> Option<String> {
-        self.inner.store.write_failure().borrow().clone()
+        let failed = self.inner.store.write_failure().borrow().clone();
+        failed.or_else(|| self.inner.store.hold_problem())
     }
 
     pub fn clock(&self) -> &Clock {

@@ -144,6 +144,15 @@ fn commit_group(backend: &Backend, failing: &watch::Sender<Option<String>>, grou
                 let _ = req.reply.send(Ok(out));
             }
         }
+        Err(StoreError::GivenUp) => {
+            tracing::info!(
+                batches = group.len(),
+                "not written: this host gave the store up"
+            );
+            for req in group {
+                let _ = req.reply.send(Err(StoreError::GivenUp));
+            }
+        }
         Err(e) => {
             tracing::error!(error = %e, batches = group.len(), "group commit failed; nothing in it was written");
             if let StoreError::Io(reason) = &e {

@@ -18,6 +18,10 @@ pub enum StoreError {
     /// of the write was kept, and this host writes nothing more.
     #[error("this host no longer holds the store: {0}")]
     Fenced(String),
+    /// This host gave the store up (it is stopping): nothing more is
+    /// written; the next holder goes on.
+    #[error("this host gave the store up (it is stopping); the next host to hold it goes on")]
+    GivenUp,
     #[error("the store's committer has stopped (the host is shutting down or a commit failed)")]
     CommitterGone,
 }

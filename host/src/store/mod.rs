@@ -534,6 +534,15 @@ impl Store {
         }
     }
 
+    /// Why this host could not write a PostgreSQL store now though no
+    /// write failed yet (its lease not confirmed lately, given up).
+    pub fn hold_problem(&self) -> Option<String> {
+        match &self.backend {
+            Backend::Redb(_) => None,
+            Backend::Pg(pg) => pg.hold_problem(),
+        }
+    }
+
     /// The PostgreSQL store's cluster, if the store is on PostgreSQL.
     pub fn cluster_view(&self) -> Result<Option<cluster::ClusterView>, StoreError> {
         match &self.backend {

@@ -50,6 +50,8 @@ pub(crate) struct Lease {
     renewed: Mutex<Option<Instant>>,
     /// Why this host may write no more (another generation holds the store).
     fenced: watch::Sender<Option<String>>,
+    /// This host gave the store up (a graceful stop).
+    given_up: std::sync::atomic::AtomicBool,
     /// The lease session, while this host has one, and whether it holds
     /// the writer's lock.
     session: tokio::sync::Mutex<Option<(tokio_postgres::Client, bool)>>,
@@ -90,6 +92,7 @@ impl Lease {
             generation: AtomicI64::new(0),
             renewed: Mutex::new(None),
             fenced: watch::channel(None).0,
+            given_up: std::sync::atomic::AtomicBool::new(false),
             session: tokio::sync::Mutex::new(None),
             orphaned: Mutex::new(None),
         }
@@ -104,6 +107,9 @@ impl Lease {
 
     /// The generation this host writes at, if it may write now.
     pub(super) fn check(&self) -> Result<i64, StoreError> {
+        if self.given_up.load(Ordering::SeqCst) {
+            return Err(StoreError::GivenUp);
+        }
         if let Some(why) = self.fenced.borrow().clone() {
             return Err(StoreError::Fenced(why));
         }
@@ -117,8 +123,9 @@ impl Lease {
         let age = renewed.map(|at| at.elapsed()).unwrap_or(Duration::MAX);
         if age > self.length.saturating_sub(self.margin()) {
             return Err(StoreError::Io(format!(
-                "this host's lease on the PostgreSQL store was last renewed {:.1}s ago (it \
-                 lasts {}s): it writes again once a renewal reaches the database",
+                "this host's hold on the PostgreSQL store was last confirmed {:.1}s ago (its \
+                 lease lasts {}s): it writes nothing until a renewal confirms it still holds \
+                 the store, and stops if another host took it",
                 age.as_secs_f64(),
                 self.length.as_secs()
             )));
@@ -139,6 +146,15 @@ impl Lease {
     /// another host holds the store).
     pub fn fenced(&self) -> watch::Receiver<Option<String>> {
         self.fenced.subscribe()
+    }
+
+    /// Why this host's writes would fail now, if they would (its lease not
+    /// confirmed lately, fenced, given up).
+    pub fn problem(&self) -> Option<String> {
+        if self.generation() == 0 {
+            return None;
+        }
+        self.check().err().map(|e| e.to_string())
     }
 
     pub fn generation(&self) -> i64 {

@@ -20,8 +20,8 @@ pub struct HostView {
     pub address: String,
     pub version: String,
     /// `holder` (runs the executions), `standby` (forwards requests to
-    /// the holder, takes over when it goes) or `gone` (not seen for longer
-    /// than a lease).
+    /// the holder, takes over when it goes) or `gone` (not seen for half a
+    /// lease: it refreshes its row every quarter).
     pub role: &'static str,
     pub started_at: String,
     pub seen_ms_ago: i64,
@@ -88,7 +88,7 @@ impl Pg {
         self.block(client.execute(
             "INSERT INTO weft_hosts (host_id, address, version) VALUES ($1, $2, $3) \
              ON CONFLICT (host_id) DO UPDATE SET address = EXCLUDED.address, \
-             version = EXCLUDED.version, started_at = now(), seen_at = now()",
+             version = EXCLUDED.version, started_at = now(), seen_at = now(), in_memory = 0",
             &[&host, &address, &version],
         ))
         .map_err(pg_err)?;
@@ -177,7 +177,7 @@ impl Pg {
                 let seen_ms_ago: i64 = r.get(4);
                 let role = if live && lease.holder.as_deref() == Some(host_id.as_str()) {
                     "holder"
-                } else if (seen_ms_ago as f64) > lease_s * 1000.0 {
+                } else if (seen_ms_ago as f64) > lease_s * 500.0 {
                     "gone"
                 } else {
                     "standby"
@@ -214,6 +214,11 @@ impl Pg {
             ))
             .map_err(pg_err)?;
         Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
+    /// Why this host's writes would fail now, if they would.
+    pub fn hold_problem(&self) -> Option<String> {
+        self.lease.problem()
     }
 
     /// This host's id.
