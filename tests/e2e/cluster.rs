@@ -298,3 +298,58 @@ fn cluster_flags_that_cannot_work_are_refused_by_name() {
     // a is unharmed.
     assert_eq!(holder(&a), "a");
 }
+
+/// A standby compiles what is deployed into its own compile cache while it
+/// stands by; after it takes the store, its engine loads those entries (no
+/// second entry per module: the keys agree) instead of compiling inside
+/// the failover.
+#[test]
+fn a_standby_compiles_deployed_modules_ahead() {
+    let Some(url) = database() else { return };
+    let caches = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let cache = |i: usize| caches[i].path().to_string_lossy().into_owned();
+    let in_cache = |i: usize| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(caches[i].path())
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".cwasm"))
+            .collect();
+        names.sort();
+        names
+    };
+    let mut a = Host::in_cluster(
+        &url,
+        &[
+            "--lease",
+            LEASE,
+            "--host-id",
+            "a",
+            "--compile-cache",
+            &cache(0),
+        ],
+        &[],
+    );
+    a.eventually("a to hold the store", |h| holder(h) == "a");
+    let b = Host::in_cluster(
+        &url,
+        &[
+            "--lease",
+            LEASE,
+            "--host-id",
+            "b",
+            "--compile-cache",
+            &cache(1),
+        ],
+        &[],
+    );
+    a.deploy_examples();
+    let modules = a.get("/v1/modules")["modules"].as_array().unwrap().len();
+    b.wait_for_log("compiled a module ahead", modules, Duration::from_secs(300));
+    assert_eq!(in_cache(1).len(), modules, "{:?}", in_cache(1));
+    a.kill();
+    b.eventually("b to take the store", |h| holder(h) == "b");
+    let (_, out) = b.run_execution("hello", json!({"name": "warm"}));
+    assert_eq!(out["output"], "HELLO, WARM!", "{out}");
+    // The engine's keys are the warmer's: nothing compiled twice.
+    assert_eq!(in_cache(1).len(), modules, "{:?}", in_cache(1));
+}

@@ -308,6 +308,14 @@ async fn run_on_postgres(
     });
     say_listening(addr).await?;
     tracing::info!(%addr, host = host_id, advertise, "weft host joined the store's hosts");
+    // Compile what is deployed while standing by (stops once this host
+    // holds the store).
+    let (warmed, warming) = tokio::sync::watch::channel(false);
+    tokio::spawn(crate::engine::warm_compile_cache(
+        config.compile_cache.clone(),
+        cluster.clone(),
+        warming,
+    ));
     let acquiring = {
         let c = cluster.clone();
         tokio::task::spawn_blocking(move || c.acquire(Wait::Forever))
@@ -320,6 +328,7 @@ async fn run_on_postgres(
             return Ok(());
         }
     };
+    warmed.send_replace(true);
     let store = {
         let c = cluster.clone();
         tokio::task::spawn_blocking(move || c.open_store())

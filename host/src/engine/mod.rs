@@ -26,6 +26,9 @@ pub mod schedules;
 mod settled;
 mod timers;
 mod versions;
+mod warm;
+
+pub use warm::warm_compile_cache;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -70,6 +70,29 @@ impl Cluster {
         self.pg.fenced()
     }
 
+    /// The modules deployed to the store, by hash (read without holding
+    /// the store).
+    pub fn module_hashes(&self) -> Result<Vec<String>, StoreError> {
+        let txn = super::kv::Txn::Pg(self.pg.begin_read()?);
+        let mut hashes = Vec::new();
+        {
+            let table = txn.open_table(super::tables::MODULES)?;
+            for (hash, _) in table.iter()? {
+                hashes.push(hash);
+            }
+        }
+        txn.commit()?;
+        Ok(hashes)
+    }
+
+    /// A module's bytes (read without holding the store).
+    pub fn module_bytes(&self, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = super::kv::Txn::Pg(self.pg.begin_read()?);
+        let bytes = txn.open_table(super::tables::MODULES)?.get(hash)?;
+        txn.commit()?;
+        Ok(bytes)
+    }
+
     /// Gives the store up at once and leaves (a graceful stop).
     pub fn release(&self) {
         self.pg.release();

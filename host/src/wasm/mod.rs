@@ -259,6 +259,12 @@ impl Runtime {
         Ok(loaded)
     }
 
+    /// Compiles a component into `cache_dir` (a standby does, so that the
+    /// first step after it takes the store does not wait for a compile).
+    pub async fn precompile(&self, hash: &ModuleHash, bytes: Vec<u8>) -> Result<(), ModuleError> {
+        self.compile(hash, move || Ok(bytes)).await.map(drop)
+    }
+
     /// Compiles a component, or loads the machine code compiled by an earlier
     /// run of this host from `cache_dir`.
     async fn compile(
