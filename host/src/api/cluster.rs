@@ -38,6 +38,7 @@ fn single() -> ClusterView {
     ClusterView {
         store: "redb",
         partitions: 1,
+        this_host: None,
         lease: None,
         hosts: Vec::new(),
     }

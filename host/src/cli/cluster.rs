@@ -39,6 +39,9 @@ pub async fn show(client: &Client, json: bool) -> Result<i32> {
         ),
         None => println!("no host has held the store yet"),
     }
+    if let Some(me) = view["this_host"].as_str() {
+        println!("(answered by {me})");
+    }
     let mut t = table(&[
         "HOST",
         "ROLE",

@@ -48,6 +48,8 @@ pub struct ClusterView {
     pub store: &'static str,
     /// Partitions of the store: one, held by one host at a time.
     pub partitions: u32,
+    /// The host that answered (its id).
+    pub this_host: Option<String>,
     pub lease: Option<LeaseView>,
     pub hosts: Vec<HostView>,
 }
@@ -196,6 +198,7 @@ impl Pg {
         Ok(ClusterView {
             store: "postgres",
             partitions: 1,
+            this_host: Some(self.lease.host.clone()),
             lease: Some(lease),
             hosts,
         })
