@@ -2,7 +2,8 @@
 //! standby (which forwards every request), and failover: the holder killed
 //! (SIGKILL) or paused past its lease (SIGSTOP) with thousands of executions
 //! waiting, timed until a standby holds the store and until every one
-//! completed. Needs `WEFT_TEST_POSTGRES` (the hosts' database server).
+//! completed. Needs a PostgreSQL server (`WEFT_CLUSTER_POSTGRES`, or
+//! `WEFT_TEST_POSTGRES`; `cargo xtask bench` starts one).
 
 use std::time::{Duration, Instant};
 
@@ -34,8 +35,16 @@ fn three(base: &str, extra: &[&str]) -> Vec<Host> {
 }
 
 pub fn run(n: usize, executions: usize, in_flight: usize) {
-    let Some(base) = postgres_base() else {
-        println!("cluster: needs PostgreSQL (WEFT_TEST_POSTGRES=postgres://user@host:port)");
+    // `cargo xtask bench` starts a throwaway server for this workload
+    // alone; with `WEFT_TEST_POSTGRES` every host of the run is on it.
+    let Some(base) = std::env::var("WEFT_CLUSTER_POSTGRES")
+        .ok()
+        .or_else(postgres_base)
+    else {
+        println!(
+            "cluster: needs PostgreSQL (cargo xtask bench starts one; or \
+             WEFT_CLUSTER_POSTGRES=postgres://user@host:port)"
+        );
         return;
     };
     w1_through_a_standby(&base, executions, in_flight);

@@ -666,15 +666,48 @@ fn test(args: &[String]) -> Result {
 
 fn bench(args: &[String]) -> Result {
     let guests = guests()?;
+    // The language workload runs the Python and JavaScript guests too.
+    let tools = polyglot_tools()?;
+    polyglot_guests(&guests, &tools)?;
     let weft = build_host(true)?;
     step("building the benchmark client");
     run(cargo().args(["build", "--release", "-p", "weft-bench"]))?;
     let client = target_dir()
         .join("release")
         .join(format!("weft-bench{}", env::consts::EXE_SUFFIX));
-    step("running the benchmarks");
-    run(Command::new(client)
+    let mut bench = Command::new(client);
+    bench
         .args(args)
         .env("WEFT_BIN", &weft)
-        .env("WEFT_GUESTS", &guests))
+        .env("WEFT_GUESTS", &guests);
+    // Several hosts share a PostgreSQL: a throwaway one unless given. The
+    // cluster workload alone uses it (`WEFT_CLUSTER_POSTGRES`); the
+    // verification runner's hosts with `--hosts N` (`WEFT_TEST_POSTGRES`).
+    let verify_hosts = args.first().is_some_and(|a| a == "verify")
+        && args
+            .iter()
+            .position(|a| a == "--hosts")
+            .and_then(|i| args.get(i + 1))
+            .is_some_and(|n| n != "1");
+    let cluster_workload = args.first().is_none_or(|a| a != "verify")
+        && args
+            .iter()
+            .position(|a| a == "--only")
+            .and_then(|i| args.get(i + 1))
+            .is_none_or(|only| only.split(',').any(|w| w.trim() == "cluster"));
+    let given = env::var_os("WEFT_TEST_POSTGRES").is_some();
+    let _cluster = if !given && (verify_hosts || cluster_workload) {
+        let cluster = postgres::Cluster::start(&target_dir())?;
+        let var = if verify_hosts {
+            "WEFT_TEST_POSTGRES"
+        } else {
+            "WEFT_CLUSTER_POSTGRES"
+        };
+        bench.env(var, cluster.url());
+        Some(cluster)
+    } else {
+        None
+    };
+    step("running the benchmarks");
+    run(&mut bench)
 }
