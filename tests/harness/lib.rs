@@ -164,18 +164,23 @@ impl Host {
         let mut host = Host::unstarted(args, "info", |_| {});
         host.store = Some(store.to_owned());
         if !points.is_empty() {
-            let release = host.release_dir();
-            std::fs::create_dir_all(&release).expect("release dir");
-            host.env = vec![
-                ("WEFT_PAUSE_AT".into(), points.join(",")),
-                (
-                    "WEFT_PAUSE_DIR".into(),
-                    release.to_string_lossy().into_owned(),
-                ),
-            ];
+            host.pause_at(points);
         }
         host.spawn();
         host
+    }
+
+    /// The next start stops at the named pause points.
+    fn pause_at(&mut self, points: &[&str]) {
+        let release = self.release_dir();
+        std::fs::create_dir_all(&release).expect("release dir");
+        self.env = vec![
+            ("WEFT_PAUSE_AT".into(), points.join(",")),
+            (
+                "WEFT_PAUSE_DIR".into(),
+                release.to_string_lossy().into_owned(),
+            ),
+        ];
     }
 
     /// Sends signal `name` (`STOP`, `CONT`, `TERM`) to the host process.
@@ -211,15 +216,7 @@ impl Host {
     /// the point, or the test kills it.
     pub fn paused_at(args: &[&str], points: &[&str]) -> Host {
         let mut host = Host::unstarted(args, "info,weft=debug", |_| {});
-        let release = host.release_dir();
-        std::fs::create_dir_all(&release).expect("release dir");
-        host.env = vec![
-            ("WEFT_PAUSE_AT".into(), points.join(",")),
-            (
-                "WEFT_PAUSE_DIR".into(),
-                release.to_string_lossy().into_owned(),
-            ),
-        ];
+        host.pause_at(points);
         host.spawn();
         host
     }

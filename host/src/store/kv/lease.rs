@@ -444,7 +444,9 @@ async fn renew(pg: std::sync::Weak<Pg>, lease: Arc<Lease>) {
     let generation = lease.generation();
     loop {
         tokio::time::sleep(every).await;
-        if lease.fenced.borrow().is_some() {
+        // Fenced, or given up (a renewal now would take the store back
+        // from the standby that is taking it).
+        if lease.fenced.borrow().is_some() || lease.given_up.load(Ordering::SeqCst) {
             return;
         }
         let Some(pg) = pg.upgrade() else { return };
@@ -481,6 +483,10 @@ async fn renew(pg: std::sync::Weak<Pg>, lease: Arc<Lease>) {
 /// `Ok(false)`: another generation holds the store.
 async fn renew_once(pg: &Pg, lease: &Lease, generation: i64) -> Result<bool, StoreError> {
     let mut session = lease.session.lock().await;
+    if lease.given_up.load(Ordering::SeqCst) {
+        // Given up while this renewal waited for the session.
+        return Ok(true);
+    }
     if session.as_ref().is_none_or(|(c, _)| c.is_closed()) {
         *session = Some((pg.session().await?, false));
     }
