@@ -78,9 +78,7 @@ impl From<EngineError> for ApiError {
             EngineError::InvalidModule(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-module"),
             // A database out of reach is a 503 (retry later); a disk that
             // refuses a write is a 507 (make room).
-            EngineError::Store(StoreError::Io(reason))
-                if reason.contains("PostgreSQL") || reason.contains("writer's lock") =>
-            {
+            EngineError::Store(StoreError::Io(reason)) if reason.contains("PostgreSQL") => {
                 return Self {
                     status: StatusCode::SERVICE_UNAVAILABLE,
                     code: "storage-unavailable",

@@ -1,6 +1,6 @@
 //! What a PostgreSQL write transaction knows without asking the server:
 //! round trips are what a transaction there costs, and the committer is the
-//! only writer of its database (it holds the writer's lock), so it can keep
+//! only writer of its database (it holds the store's lease), so it can keep
 //! answers instead of asking again.
 //!
 //! - Rows of a table read ahead for a whole group commit (the execution
@@ -9,7 +9,7 @@
 //! - History lengths (the next event index of an execution): known in the
 //!   transaction once computed, moved up by its history inserts, forgotten
 //!   by its history deletes; kept across transactions once one commits, and
-//!   dropped whenever the writer's lock is taken anew (another writer may
+//!   dropped whenever the store is taken anew (another writer may
 //!   have written meanwhile) or the map grows past its bound.
 
 use std::collections::{HashMap, HashSet};
@@ -154,7 +154,7 @@ impl Lens {
         }
     }
 
-    /// Forgets everything (the writer's lock was taken anew).
+    /// Forgets everything (the store was taken anew, at a new lease generation).
     pub fn clear(&self) {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
