@@ -98,3 +98,80 @@ fn a_history_from_an_unknown_random_generator_is_refused() {
     assert_eq!(out.status.code(), Some(2), "{text}");
     assert!(text.contains("xoshiro-v9"), "{text}");
 }
+
+/// `weft replay --dir`: every history of a directory against one module, as
+/// a CI job runs it before a deploy. One line per history, a summary, and
+/// the worst outcome as the exit code; a recorded command the new code never
+/// reaches is a divergence too.
+#[test]
+fn a_directory_of_histories_is_replayed_and_the_worst_outcome_decides() {
+    let host = Host::start();
+    host.deploy_examples();
+    let dir = tempfile::tempdir().unwrap();
+    let nested = dir.path().join("hello");
+    std::fs::create_dir(&nested).unwrap();
+    let mut doc = serde_json::Value::Null;
+    for n in 0..2 {
+        let id = host.start_execution("hello", json!({"name": format!("dir-{n}")}));
+        assert_eq!(host.wait_result(&id)["status"], "completed");
+        let exported = host.cli_ok(&["history", &id, "--json"]);
+        std::fs::write(nested.join(format!("{n}.json")), &exported).unwrap();
+        doc = serde_json::from_str(&exported).expect("history JSON");
+    }
+    let hello = guest("hello").to_string_lossy().to_string();
+    let root = dir.path().to_string_lossy().to_string();
+    let replay = |what: &str| {
+        let out = host.cli(&["replay", "--dir", what, "--module", &hello]);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    };
+    let (code, text) = replay(&root);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("2 histories") && text.contains("2 clean"),
+        "{text}"
+    );
+
+    // The code returns where the history recorded one more activity first:
+    // the recorded command it never reaches is named.
+    let events = doc["events"].as_array().expect("events").clone();
+    let last = events.len() - 1;
+    let mut longer = events[..last].to_vec();
+    let mut extra = events[1].clone();
+    extra["event"]["name"] = json!("farewell");
+    longer.push(extra);
+    longer.push(events[last].clone());
+    for (i, e) in longer.iter_mut().enumerate() {
+        if e.get("index").is_some() {
+            e["index"] = json!(i);
+        }
+    }
+    let mut unreached = doc.clone();
+    unreached["events"] = json!(longer);
+    std::fs::write(
+        dir.path().join("unreached.json"),
+        serde_json::to_string(&unreached).unwrap(),
+    )
+    .unwrap();
+    let (code, text) = replay(&root);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("DIVERGED") && text.contains("unreached.json"), "{text}");
+    assert!(text.contains("farewell"), "the unreached command is named: {text}");
+    assert!(text.contains("2 clean, 1 diverged"), "{text}");
+
+    // A file that is no history: the directory cannot be vouched for.
+    std::fs::write(dir.path().join("notes.json"), "[1, 2]").unwrap();
+    let (code, text) = replay(&root);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("notes.json") && text.contains("not a weft history"), "{text}");
+
+    // An empty directory says what to put there.
+    let empty = tempfile::tempdir().unwrap();
+    let (code, text) = replay(&empty.path().to_string_lossy());
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("weft history ID --json"), "{text}");
+}

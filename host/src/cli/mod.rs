@@ -272,11 +272,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Replay an exported history against a module, offline.
+    /// Replay exported histories against a module, offline.
     Replay {
         /// A history exported with `weft history ID --json`.
+        #[arg(long, required_unless_present = "dir", conflicts_with = "dir")]
+        history: Option<PathBuf>,
+        /// Every `.json` history in this directory (and below it).
         #[arg(long)]
-        history: PathBuf,
+        dir: Option<PathBuf>,
         /// The workflow component to replay it on.
         #[arg(long)]
         module: PathBuf,
@@ -821,7 +824,11 @@ async fn local(command: Command) -> Result<i32> {
             dir,
         } => project::new(&name, lang, kind, dir),
         Command::Build { dir, out } => project::build(&dir, out),
-        Command::Replay { history, module } => replay::run(&history, &module).await,
+        Command::Replay {
+            history,
+            dir,
+            module,
+        } => replay::run(history.as_deref(), dir.as_deref(), &module).await,
         _ => unreachable!("client commands run in `run`"),
     }
 }
