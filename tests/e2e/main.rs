@@ -25,6 +25,7 @@ mod retention;
 mod sandbox;
 mod schedules;
 mod storage;
+mod testing;
 mod ui;
 mod verify;
 mod versioning;

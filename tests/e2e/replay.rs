@@ -159,15 +159,24 @@ fn a_directory_of_histories_is_replayed_and_the_worst_outcome_decides() {
     .unwrap();
     let (code, text) = replay(&root);
     assert_eq!(code, Some(1), "{text}");
-    assert!(text.contains("DIVERGED") && text.contains("unreached.json"), "{text}");
-    assert!(text.contains("farewell"), "the unreached command is named: {text}");
+    assert!(
+        text.contains("DIVERGED") && text.contains("unreached.json"),
+        "{text}"
+    );
+    assert!(
+        text.contains("farewell"),
+        "the unreached command is named: {text}"
+    );
     assert!(text.contains("2 clean, 1 diverged"), "{text}");
 
     // A file that is no history: the directory cannot be vouched for.
     std::fs::write(dir.path().join("notes.json"), "[1, 2]").unwrap();
     let (code, text) = replay(&root);
     assert_eq!(code, Some(2), "{text}");
-    assert!(text.contains("notes.json") && text.contains("not a weft history"), "{text}");
+    assert!(
+        text.contains("notes.json") && text.contains("not a weft history"),
+        "{text}"
+    );
 
     // An empty directory says what to put there.
     let empty = tempfile::tempdir().unwrap();

@@ -115,6 +115,9 @@ const GUESTS: &[Guest] = &[
 /// projects ask for).
 const COMPONENTIZE_PY: &str = "0.25.1";
 
+/// The test runner of the Python test environment's tests.
+const PYTEST: &str = "9.2.0";
+
 /// A Python or JavaScript component: (name under `target/guests/`, language,
 /// world, source: the app directory for Python, the entry file for JS).
 const POLYGLOT: &[(&str, &str, &str, &str)] = &[
@@ -297,6 +300,16 @@ fn polyglot_tools() -> Result<Vec<PathBuf>> {
             "--quiet",
             "--disable-pip-version-check",
             &format!("componentize-py=={COMPONENTIZE_PY}"),
+        ]))?;
+    }
+    // The Python test environment's own tests run under pytest.
+    if !py_bin.join("pytest").exists() {
+        step(&format!("installing pytest {PYTEST} (PyPI) into {}", venv.display()));
+        run(Command::new(py_bin.join("pip")).args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            &format!("pytest=={PYTEST}"),
         ]))?;
     }
     let sdk_js = root().join("sdk/js");
@@ -609,6 +622,13 @@ fn test(args: &[String]) -> Result {
     step("Python SDK unit tests (plain CPython, fake bindings)");
     run(Command::new("python3")
         .arg("sdk/python/tests/test_sdk.py")
+        .current_dir(root()))?;
+    step("the Python test environment: the subscription example's pytest suite");
+    run(Command::new(tools[0].join("pytest"))
+        .args(["-q", "examples/python/subscription/tests"])
+        .env("WEFT_BIN", &weft)
+        .env("WEFT_GUESTS", &guests)
+        .env("PYTHONPATH", root().join("workers/python"))
         .current_dir(root()))?;
     step("end-to-end tests against a real host process");
     let mut e2e = cargo();

@@ -72,6 +72,7 @@ const MAX_MODULE_BYTES: usize = 100 << 20;
         interact::update_result,
         clock::get,
         clock::advance,
+        clock::skip,
         cluster::get_view,
         schedules::create,
         schedules::list,
@@ -159,6 +160,7 @@ pub fn router(engine: Engine, access: Access, guard: Guard) -> Router {
         .route("/v1/schedules/{name}/backfill", post(schedules::backfill))
         .route("/v1/clock", get(clock::get))
         .route("/v1/clock/advance", post(clock::advance))
+        .route("/v1/clock/skip", post(clock::skip))
         .route("/v1/cluster", get(cluster::get_view))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .merge(modules)

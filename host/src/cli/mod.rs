@@ -24,6 +24,7 @@ use client::Client;
 
 #[derive(Debug, Parser)]
 #[command(
+    long_version = LONG_VERSION,
     name = "weft",
     version,
     about = "A durable workflow host for WebAssembly components"
@@ -513,6 +514,13 @@ enum ClockAction {
         #[arg(value_parser = parse_duration, value_name = "DURATION")]
         ms: u64,
     },
+    /// Time skipping: once no workflow task and no activity attempt runs,
+    /// move time to the next timer, retry backoff or schedule trigger.
+    Skip {
+        /// Not further than this from now.
+        #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+        at_most: Option<u64>,
+    },
 }
 
 fn parse_duration(s: &str) -> Result<u64, String> {
@@ -571,6 +579,10 @@ impl Cli {
         !matches!(self.command, Command::Server { .. } | Command::Dev { .. })
     }
 }
+
+/// `weft --version`: the build and the guest contract it provides (test
+/// environments check it against their SDK's).
+const LONG_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (contract weft:workflow@0.1.2)");
 
 /// Runs the command; the result is the process exit code.
 pub async fn run(cli: Cli) -> Result<i32> {
@@ -740,9 +752,40 @@ pub async fn run(cli: Cli) -> Result<i32> {
             json,
             ..
         } => versions::upgrade(&client, &workflow_type, &to, dry_run, ids, json).await,
+        Command::Clock {
+            action: Some(ClockAction::Skip { at_most }),
+            ..
+        } => {
+            let limit_ms = match at_most {
+                Some(ms) => {
+                    let info: crate::api::dto::ClockInfo = client.get("/v1/clock").await?;
+                    Some(info.now_ms.saturating_add(ms))
+                }
+                None => None,
+            };
+            let done: crate::api::dto::SkipInfo = client
+                .post_json(
+                    "/v1/clock/skip",
+                    &crate::api::dto::SkipRequest {
+                        limit_ms,
+                        wait_ms: None,
+                    },
+                )
+                .await?;
+            match done.reason {
+                None => println!(
+                    "skipped {} to {}",
+                    time::span(done.skipped_ms),
+                    time::when(done.now_ms)
+                ),
+                Some(why) => println!("did not skip: {why} ({})", time::when(done.now_ms)),
+            }
+            Ok(0)
+        }
         Command::Clock { action, .. } => {
             let info: crate::api::dto::ClockInfo = match action {
                 None => client.get("/v1/clock").await?,
+                Some(ClockAction::Skip { .. }) => unreachable!("answered above"),
                 Some(ClockAction::Advance { ms }) => {
                     client
                         .post_json("/v1/clock/advance", &crate::api::dto::AdvanceRequest { ms })
@@ -830,5 +873,16 @@ async fn local(command: Command) -> Result<i32> {
             module,
         } => replay::run(history.as_deref(), dir.as_deref(), &module).await,
         _ => unreachable!("client commands run in `run`"),
+    }
+}
+
+#[cfg(test)]
+mod version_tests {
+    #[test]
+    fn the_long_version_names_the_contract_this_host_provides() {
+        assert!(super::LONG_VERSION.ends_with(&format!(
+            "(contract weft:workflow@{})",
+            crate::wasm::inspect::CONTRACT_VERSION
+        )));
     }
 }

@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 
 use super::client::{enc, Client};
 use super::deploy::table;
-use super::time::{duration_ms, instant_ms, when};
+use super::time::{duration_ms, instant_ms, span, when};
 use super::{Conn, InputArgs};
 use crate::api::dto::{
     BackfillRequest, BackfillResponse, ClockInfo, CreateSchedule, PauseRequest, ScheduleDetail,
@@ -477,15 +477,6 @@ pub async fn run(client: &Client, command: ScheduleCommand) -> Result<i32> {
         }
     }
     Ok(0)
-}
-
-/// A span as people write it: `365d`, `2h 30m`, `90s`.
-fn span(ms: u64) -> String {
-    const DAY: u64 = 86_400_000;
-    if ms >= DAY && ms.is_multiple_of(DAY) {
-        return format!("{}d", ms / DAY);
-    }
-    format!("{:#}", jiff::SignedDuration::from_millis(ms as i64))
 }
 
 fn print_next(d: &ScheduleDetail) {

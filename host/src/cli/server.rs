@@ -116,6 +116,23 @@ pub struct HostArgs {
     /// Milliseconds or `30m`, `12h`, `7d`.
     #[arg(long, default_value = "7d", value_parser = super::parse_duration, value_name = "DURATION")]
     pub retention: u64,
+    /// Send activity NAME to task queue QUEUE whatever the workflow's
+    /// options say (repeatable): a test serves it with a mock, an operator
+    /// moves it to external workers without a new build.
+    #[arg(long, value_parser = parse_route, value_name = "NAME=QUEUE")]
+    pub route_activity: Vec<(String, String)>,
+}
+
+fn parse_route(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, queue)) if !name.trim().is_empty() && !queue.trim().is_empty() => {
+            Ok((name.trim().to_owned(), queue.trim().to_owned()))
+        }
+        _ => Err(format!(
+            "{text:?} is not NAME=QUEUE: give the activity's name and the task queue to send it to, \
+             for example `charge=mocks`"
+        )),
+    }
 }
 
 impl HostArgs {
@@ -150,6 +167,7 @@ impl HostArgs {
         c.max_concurrent_activities = self.max_concurrent_activities;
         c.max_pending = self.max_pending;
         c.retention = Duration::from_millis(self.retention);
+        c.activity_queues = self.route_activity.iter().cloned().collect();
         Ok(c)
     }
 }

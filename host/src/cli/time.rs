@@ -14,6 +14,15 @@ pub fn when(ms: u64) -> String {
         .to_string()
 }
 
+/// A span as people write it: `365d`, `2h 30m`, `90s`.
+pub fn span(ms: u64) -> String {
+    const DAY: u64 = 86_400_000;
+    if ms >= DAY && ms.is_multiple_of(DAY) {
+        return format!("{}d", ms / DAY);
+    }
+    format!("{:#}", jiff::SignedDuration::from_millis(ms as i64))
+}
+
 /// A duration in milliseconds: a number of milliseconds, or a duration
 /// such as `500ms`, `90s`, `1m`, `2h`, `30d`, `1h30m` (days are 24 hours).
 pub fn duration_ms(text: &str) -> Result<u64> {

@@ -330,6 +330,9 @@ async fn run(
     mut task: ActivityTask,
     mut stopped: tokio::sync::watch::Receiver<Halt>,
 ) {
+    if let Some(queue) = inner.config.activity_queues.get(&task.name) {
+        task.options.task_queue = Some(queue.clone());
+    }
     let policy = task
         .options
         .retry
@@ -355,6 +358,9 @@ async fn run(
     loop {
         let work = async {
             inner.clock.sleep_until(task.not_before_ms).await;
+            // From here the activity runs (or waits for a slot): time
+            // skipping waits for it.
+            let _running = inner.busy.attempt();
             // A slot bounds the attempts this host runs; one on a task queue
             // runs on a worker, and waiting for one must not hold a slot
             // (256 queued tasks with no worker stalled every component).

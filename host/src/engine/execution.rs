@@ -16,8 +16,15 @@ use crate::model::{EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, Fai
 use crate::store::{Close, Op};
 use crate::wasm::{ModuleError, RunOutcome, WorkflowInfo};
 
-pub(super) async fn run(inner: Arc<Inner>, id: ExecutionId, mailbox: mpsc::UnboundedReceiver<Msg>) {
-    if let Err(e) = run_inner(&inner, &id, mailbox).await {
+/// `busy` counts the load as work in progress from the moment it was asked
+/// for (time skipping waits for it).
+pub(super) async fn run(
+    inner: Arc<Inner>,
+    id: ExecutionId,
+    mailbox: mpsc::UnboundedReceiver<Msg>,
+    busy: super::skip::BusyGuard,
+) {
+    if let Err(e) = run_inner(&inner, &id, mailbox, busy).await {
         // Nothing was committed for the failed step; the execution stays
         // running and resumes on the next wake or restart (or on the next
         // host to hold the store).
@@ -34,6 +41,7 @@ async fn run_inner(
     inner: &Arc<Inner>,
     id: &ExecutionId,
     mailbox: mpsc::UnboundedReceiver<Msg>,
+    busy: super::skip::BusyGuard,
 ) -> Result<(), crate::store::StoreError> {
     let record = match inner.store.execution(id)? {
         Some(r) if r.status == ExecutionStatus::Running => r,
@@ -62,7 +70,7 @@ async fn run_inner(
         module: record.module.to_string(),
         started_at_ms: record.created_at_ms,
     };
-    let driver = Driver::new(
+    let mut driver = Driver::new(
         inner.clone(),
         id.clone(),
         record.module,
@@ -71,6 +79,7 @@ async fn run_inner(
         Replayer::new(history),
         mailbox,
     );
+    driver.busy = Some(busy);
     crate::metrics::get().instances_loaded.inc();
     let _slot = inner.instance_slot().await;
     let store = inner.store.clone();

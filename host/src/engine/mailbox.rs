@@ -25,6 +25,7 @@ impl Inner {
         let msg = match actors.get(id) {
             Some(tx) => match tx.send(msg) {
                 Ok(()) => {
+                    self.busy.touch();
                     crate::metrics::get().cache_hits.inc();
                     return Ok(());
                 }
@@ -42,8 +43,14 @@ impl Inner {
         }
         let (tx, rx) = mpsc::unbounded_channel();
         let _ = tx.send(msg);
+        self.busy.touch();
         actors.insert(id.clone(), tx);
-        tokio::spawn(execution::run(self.clone(), id.clone(), rx));
+        tokio::spawn(execution::run(
+            self.clone(),
+            id.clone(),
+            rx,
+            self.busy.step(),
+        ));
         Ok(())
     }
 

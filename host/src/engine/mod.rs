@@ -24,6 +24,7 @@ mod reset;
 mod retention;
 pub mod schedules;
 mod settled;
+mod skip;
 mod timers;
 mod versions;
 mod warm;
@@ -50,6 +51,7 @@ pub use modules::Pruned;
 pub use offline::{replay as replay_offline, ReplayReport};
 pub use queues::{StaleToken, WorkerTask};
 pub use reset::ResetReport;
+pub use skip::Skip;
 pub use timers::TimerQueue;
 pub use versions::{UpgradeItem, UpgradeOutcome, UpgradeReport, VersionView};
 
@@ -103,6 +105,10 @@ pub struct EngineConfig {
     pub max_task_bytes: usize,
     /// Activities, and children, an execution may have pending (each).
     pub max_pending: usize,
+    /// Activities sent to a task queue whatever their options say, by name
+    /// (`--route-activity NAME=QUEUE`): test environments serve them with
+    /// mocks on a private queue.
+    pub activity_queues: HashMap<String, String>,
 }
 
 /// Pool slots beyond workflows and activity attempts: queries on closed
@@ -140,6 +146,7 @@ impl EngineConfig {
             retention: Duration::from_secs(7 * 24 * 3600),
             max_task_bytes: 16 << 20,
             max_pending: 2_000,
+            activity_queues: HashMap::new(),
         }
     }
 }
@@ -200,6 +207,8 @@ pub(crate) struct Inner {
     schedules: schedules::Scheduler,
     /// Queries at a past event replay in fresh instances: two at a time.
     past_queries: Semaphore,
+    /// What runs now, for time skipping.
+    busy: Arc<skip::Busy>,
 }
 
 impl Inner {
@@ -287,6 +296,7 @@ impl Engine {
         let inner = Arc::new(Inner {
             schedules,
             past_queries: Semaphore::new(2),
+            busy: Arc::default(),
             store,
             runtime,
             clock,
@@ -422,6 +432,7 @@ impl Engine {
                             .heartbeat(&record.id, task.epoch, task.handle)
                             .unwrap_or_default();
                         let unserved = task.options.task_queue.is_none()
+                            && !self.inner.config.activity_queues.contains_key(&task.name)
                             && !routes.iter().any(|(n, _)| *n == task.name);
                         PendingActivityView {
                             task,

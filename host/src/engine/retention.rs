@@ -27,7 +27,7 @@ pub(super) fn spawn(inner: Arc<Inner>) {
                 .clock
                 .now_ms()
                 .saturating_add(SWEEP_EVERY.as_millis() as u64);
-            inner.clock.sleep_until(next).await;
+            inner.clock.sleep_until_unlisted(next).await;
         }
     });
 }

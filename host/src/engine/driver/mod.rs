@@ -59,6 +59,9 @@ pub(super) struct Driver {
     task_started: Option<Instant>,
     /// Input bytes of the commands issued since the last commit.
     task_bytes: usize,
+    /// Held while the instance loads or runs a task, not while it waits
+    /// idle for a message: time skipping waits for it.
+    pub(super) busy: Option<super::skip::BusyGuard>,
 }
 
 fn stop(e: impl Into<Stop>) -> HostStop {
@@ -92,6 +95,7 @@ impl Driver {
             next_request: 1,
             task_started,
             task_bytes: 0,
+            busy: None,
         }
     }
 
@@ -348,6 +352,7 @@ impl Driver {
             }
             // Idle: wait for a message; evict after `evict_after`, or at
             // once when another execution waits for an instance slot.
+            self.busy = None;
             let idle = async {
                 tokio::select! {
                     m = self.mailbox.recv() => Some(m),
@@ -363,6 +368,7 @@ impl Driver {
                     Some(m) => m,
                 },
             };
+            self.busy = Some(self.inner.busy.step());
             self.accept(msg);
             while let Ok(m) = self.mailbox.try_recv() {
                 self.accept(m);

@@ -1,0 +1,199 @@
+//! Time skipping on a `--manual-clock` host, as test environments use it:
+//! once the host is idle (no workflow task, no activity attempt, no timer
+//! being fired, nothing new for a moment), the clock moves to the next time
+//! something waits for (a timer, a retry's backoff, a schedule's trigger).
+//! While an activity attempt runs (a component, a worker's task, a test's
+//! mock) time does not skip: its timeouts would fire under it.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{Engine, EngineError};
+
+/// What keeps the host busy now.
+#[derive(Default)]
+pub(crate) struct Busy {
+    /// Instances loading, replaying or running a workflow task, and timers
+    /// being fired.
+    steps: AtomicUsize,
+    /// Activity attempts under way (waiting for a worker included).
+    attempts: AtomicUsize,
+    /// Bumped at every change and every message sent: equal readings a
+    /// moment apart mean nothing happened in between.
+    seq: AtomicU64,
+}
+
+/// Counts one step or attempt while it lives.
+pub(crate) struct BusyGuard {
+    busy: Arc<Busy>,
+    attempt: bool,
+}
+
+impl Busy {
+    pub(crate) fn step(self: &Arc<Self>) -> BusyGuard {
+        self.steps.fetch_add(1, Ordering::SeqCst);
+        self.touch();
+        BusyGuard {
+            busy: self.clone(),
+            attempt: false,
+        }
+    }
+
+    pub(crate) fn attempt(self: &Arc<Self>) -> BusyGuard {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        self.touch();
+        BusyGuard {
+            busy: self.clone(),
+            attempt: true,
+        }
+    }
+
+    /// Something happened (a message was sent).
+    pub(crate) fn touch(&self) {
+        self.seq.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn reading(&self) -> (usize, usize, u64) {
+        (
+            self.steps.load(Ordering::SeqCst),
+            self.attempts.load(Ordering::SeqCst),
+            self.seq.load(Ordering::SeqCst),
+        )
+    }
+}
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        if self.attempt {
+            self.busy.attempts.fetch_sub(1, Ordering::SeqCst);
+        } else {
+            self.busy.steps.fetch_sub(1, Ordering::SeqCst);
+        }
+        self.busy.touch();
+    }
+}
+
+/// How long the host must stay unchanged to count as idle.
+const QUIET: Duration = Duration::from_millis(15);
+
+/// What a skip did.
+#[derive(Debug, Clone)]
+pub struct Skip {
+    /// The clock after the skip.
+    pub now_ms: u64,
+    /// How far it moved (0: not at all).
+    pub skipped_ms: u64,
+    /// Why it did not move, when it did not.
+    pub held: Option<Held>,
+}
+
+/// Why a skip did not move the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    /// The host is idle at the limit.
+    Limit,
+    /// The host is idle and nothing waits for time (only for a signal, an
+    /// update, a worker...).
+    NothingWaits,
+    /// Activity attempts or workflow tasks kept running.
+    Busy { attempts: usize, steps: usize },
+}
+
+impl Held {
+    /// A word for programs.
+    pub fn code(self) -> &'static str {
+        match self {
+            Held::Limit => "limit",
+            Held::NothingWaits => "nothing-waits",
+            Held::Busy { .. } => "busy",
+        }
+    }
+}
+
+impl std::fmt::Display for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Held::Limit => write!(f, "the host is idle at the limit"),
+            Held::NothingWaits => write!(
+                f,
+                "the host is idle and nothing waits for time (executions wait for signals, \
+                 updates or workers, or have ended)"
+            ),
+            Held::Busy { attempts, steps } if *attempts > 0 => write!(
+                f,
+                "{attempts} activity attempt(s) still running (time does not skip under a \
+                 running activity)"
+            ),
+            Held::Busy { steps, .. } if *steps > 0 => {
+                write!(f, "{steps} workflow task(s) still running")
+            }
+            Held::Busy { .. } => write!(f, "the host kept changing"),
+        }
+    }
+}
+
+impl Engine {
+    /// Waits up to `wait` for the host to be idle, then moves the manual
+    /// clock to the earliest time something waits for, but not past
+    /// `limit_ms`. Answers without moving when the host stays busy, is at
+    /// the limit, or nothing waits for time: then it was idle when it
+    /// answered (but for `Busy`).
+    pub async fn skip_clock(
+        &self,
+        limit_ms: Option<u64>,
+        wait: Duration,
+    ) -> Result<Skip, EngineError> {
+        let clock = &self.inner.clock;
+        if !clock.is_manual() {
+            return Err(EngineError::Conflict(
+                "the host runs on the system clock: start it with `--manual-clock` to skip time"
+                    .into(),
+            ));
+        }
+        let give_up = Instant::now() + wait;
+        let busy = &self.inner.busy;
+        let mut last = busy.reading();
+        let mut quiet_since = Instant::now();
+        loop {
+            tokio::time::sleep(QUIET / 3).await;
+            let now = clock.now_ms();
+            let reading = busy.reading();
+            let idle = reading.0 == 0 && reading.1 == 0;
+            if reading != last || !idle {
+                last = reading;
+                quiet_since = Instant::now();
+            } else if quiet_since.elapsed() >= QUIET {
+                if limit_ms.is_some_and(|l| l <= now) {
+                    return Ok(held(now, Held::Limit));
+                }
+                match clock.next_wait() {
+                    // Due already: it is about to wake; look again.
+                    Some(due) if due <= now => quiet_since = Instant::now(),
+                    Some(due) => {
+                        let target = limit_ms.map_or(due, |l| due.min(l));
+                        let now_ms = self.advance_clock(target - now).await?;
+                        return Ok(Skip {
+                            now_ms,
+                            skipped_ms: target - now,
+                            held: None,
+                        });
+                    }
+                    None => return Ok(held(now, Held::NothingWaits)),
+                }
+            }
+            if Instant::now() >= give_up {
+                let (steps, attempts, _) = busy.reading();
+                return Ok(held(now, Held::Busy { attempts, steps }));
+            }
+        }
+    }
+}
+
+fn held(now_ms: u64, why: Held) -> Skip {
+    Skip {
+        now_ms,
+        skipped_ms: 0,
+        held: Some(why),
+    }
+}

@@ -1,0 +1,108 @@
+//! What the test environments stand on: `weft clock skip` (time skipping
+//! once the host is idle) and `--route-activity NAME=QUEUE` (an activity
+//! served by a test's mock on a private queue), against a real host.
+
+use std::time::{Duration, Instant};
+
+use weft_e2e::serde_json::json;
+use weft_e2e::Host;
+
+/// Time skips to each timer in turn, never under a running activity, and
+/// says why when it does not move.
+#[test]
+fn time_skips_to_the_next_timer_once_the_host_is_idle() {
+    let host = Host::with_args(&["--manual-clock", "--route-activity", "greet=mocks"]);
+    host.deploy_examples();
+    let t0 = host.get("/v1/clock")["now_ms"].as_u64().unwrap();
+
+    // hello's first activity is routed to the queue: nobody serves it yet,
+    // so time must not skip (its timeouts would fire under it).
+    let id = host.start_execution("hello", json!({"name": "mock", "sleep_ms": 3_600_000}));
+    let said = host.cli_ok(&["clock", "skip"]);
+    assert!(
+        said.contains("did not skip") && said.contains("activity attempt"),
+        "{said}"
+    );
+    assert_eq!(host.get("/v1/clock")["now_ms"].as_u64().unwrap(), t0);
+
+    // The test's mock answers from the queue; the rest runs on the host's
+    // components, then the workflow sleeps an hour.
+    let (status, task) = host.call("POST", "/v1/task-queues/mocks/poll?wait_ms=30000", None);
+    assert_eq!(
+        (status, task["name"].as_str()),
+        (200, Some("greet")),
+        "{task}"
+    );
+    let token = task["token"].as_str().unwrap().to_owned();
+    let (status, v) = host.call(
+        "POST",
+        &format!("/v1/tasks/{token}/complete"),
+        Some(json!({"output": "Mocked, mock"})),
+    );
+    assert_eq!(status, 200, "{v}");
+    host.eventually("the hour's timer is armed", |h| {
+        h.event_kinds(&id).iter().any(|k| k == "timer_started")
+    });
+
+    // Skipping stops at a limit short of the timer, then goes to it.
+    let limit = t0 + 60_000;
+    let (status, v) = host.call("POST", "/v1/clock/skip", Some(json!({"limit_ms": limit})));
+    assert_eq!((status, v["now_ms"].as_u64()), (200, Some(limit)), "{v}");
+    let (_, v) = host.call("POST", "/v1/clock/skip", Some(json!({"limit_ms": limit})));
+    assert_eq!(v["held"], "limit", "{v}");
+    let wall = Instant::now();
+    let said = host.cli_ok(&["clock", "skip"]);
+    assert!(said.contains("skipped 59m"), "{said}");
+    let result = host.wait_result(&id);
+    assert_eq!(result["status"], "completed", "{result}");
+    assert_eq!(result["output"], "MOCKED, MOCK!", "{result}");
+    assert!(wall.elapsed() < Duration::from_secs(20));
+    let history = host.get(&format!("/v1/executions/{id}/history"));
+    let fired = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"]["type"] == "timer_fired")
+        .expect("the timer fired");
+    let started = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"]["type"] == "timer_started")
+        .unwrap();
+    assert_eq!(
+        fired["at_ms"].as_u64().unwrap() - started["at_ms"].as_u64().unwrap(),
+        3_600_000,
+        "the timer fired at its own time, not later: {history}"
+    );
+
+    // Nothing waits for time any more.
+    let (_, v) = host.call("POST", "/v1/clock/skip", Some(json!({})));
+    assert_eq!(v["held"], "nothing-waits", "{v}");
+    assert!(host
+        .cli_ok(&["clock", "skip"])
+        .contains("nothing waits for time"));
+}
+
+#[test]
+fn skipping_and_routing_are_refused_where_they_cannot_work() {
+    let host = Host::with_args(&[]);
+    let (status, v) = host.call("POST", "/v1/clock/skip", Some(json!({})));
+    assert_eq!(status, 409, "{v}");
+    assert!(v.to_string().contains("--manual-clock"), "{v}");
+
+    let out = std::process::Command::new(weft_e2e::weft_bin())
+        .args(["server", "--route-activity", "greet"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("NAME=QUEUE"), "{err}");
+
+    let out = std::process::Command::new(weft_e2e::weft_bin())
+        .arg("--version")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("contract weft:workflow@"), "{said}");
+}
