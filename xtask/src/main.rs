@@ -630,6 +630,12 @@ fn test(args: &[String]) -> Result {
         .env("WEFT_GUESTS", &guests)
         .env("PYTHONPATH", root().join("workers/python"))
         .current_dir(root()))?;
+    step("the JavaScript test environment: the trip-booking example's node:test suite");
+    run(Command::new("node")
+        .args(["--test", "examples/js/trip-booking/tests/"])
+        .env("WEFT_BIN", &weft)
+        .env("WEFT_GUESTS", &guests)
+        .current_dir(root()))?;
     step("end-to-end tests against a real host process");
     let mut e2e = cargo();
     e2e.args(["test", "-p", "weft-e2e", "--"])
