@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 const TREES: &[(&str, &[&str])] = &[
     ("templates", &[""]),
     ("wit", &[".wit"]),
-    ("guest-sdk/src", &[".rs"]),
-    ("sdk/python/weft", &[".py"]),
-    ("sdk/js/src", &[".js"]),
+    ("guest-sdk/rust/src", &[".rs"]),
+    ("guest-sdk/python/weft", &[".py"]),
+    ("guest-sdk/js/src", &[".js"]),
 ];
 
 fn main() {

@@ -1,4 +1,4 @@
-//! JavaScript guests (sdk/js, built with componentize-js) next to Rust ones:
+//! JavaScript guests (guest-sdk/js, built with componentize-js) next to Rust ones:
 //! the trip saga in JS calling the Rust activities, a JS parent running a Rust
 //! child and a JS activity, a Rust workflow calling JS activities. Each
 //! survives a SIGKILL and replays exactly, `Math.random` and `Date.now`

@@ -1,4 +1,4 @@
-//! Python guests (sdk/python, built with componentize-py) next to Rust ones:
+//! Python guests (guest-sdk/python, built with componentize-py) next to Rust ones:
 //! the subscription actor in Python, calling the Rust `charge` activity and a
 //! Python one, driven through signals, queries and updates across SIGKILLs
 //! (one in the middle of an accepted update) and beside its Rust twin; the

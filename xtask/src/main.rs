@@ -277,7 +277,7 @@ fn guests() -> Result<PathBuf> {
 }
 
 /// Installs componentize-py (in a venv under `target/tools/`) and
-/// componentize-js (`npm ci` in `sdk/js`, from its lockfile) unless they are
+/// componentize-js (`npm ci` in `guest-sdk/js`, from its lockfile) unless they are
 /// there; returns the directories to put on PATH.
 fn polyglot_tools() -> Result<Vec<PathBuf>> {
     let venv = target_dir().join("tools/py");
@@ -304,7 +304,10 @@ fn polyglot_tools() -> Result<Vec<PathBuf>> {
     }
     // The Python test environment's own tests run under pytest.
     if !py_bin.join("pytest").exists() {
-        step(&format!("installing pytest {PYTEST} (PyPI) into {}", venv.display()));
+        step(&format!(
+            "installing pytest {PYTEST} (PyPI) into {}",
+            venv.display()
+        ));
         run(Command::new(py_bin.join("pip")).args([
             "install",
             "--quiet",
@@ -312,10 +315,10 @@ fn polyglot_tools() -> Result<Vec<PathBuf>> {
             &format!("pytest=={PYTEST}"),
         ]))?;
     }
-    let sdk_js = root().join("sdk/js");
+    let sdk_js = root().join("guest-sdk/js");
     let js_bin = sdk_js.join("node_modules/.bin");
     if !js_bin.join("componentize-js").exists() {
-        step("installing componentize-js (npm, from sdk/js/package-lock.json)");
+        step("installing componentize-js (npm, from guest-sdk/js/package-lock.json)");
         run(Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--prefix"])
             .arg(&sdk_js))?;
@@ -353,9 +356,9 @@ fn polyglot_guests(out: &Path, tools: &[PathBuf]) -> Result {
     for (name, lang, world, source) in POLYGLOT {
         let dest = out.join(format!("{name}.wasm"));
         let sdk = if *lang == "python" {
-            "sdk/python/weft"
+            "guest-sdk/python/weft"
         } else {
-            "sdk/js/src"
+            "guest-sdk/js/src"
         };
         let src_dir = root().join(source);
         let src_dir = if src_dir.is_file() {
@@ -373,7 +376,7 @@ fn polyglot_guests(out: &Path, tools: &[PathBuf]) -> Result {
             let mut c = Command::new("componentize-py");
             c.args(["-q", "-d", "wit", "-w", world, "componentize", "app", "-p"])
                 .arg(source)
-                .args(["-p", "sdk/python", "-o"])
+                .args(["-p", "guest-sdk/python", "-o"])
                 .arg(&dest);
             c
         } else {
@@ -621,14 +624,14 @@ fn test(args: &[String]) -> Result {
         .env("WEFT_TEST_POSTGRES", cluster.url()))?;
     step("Python SDK unit tests (plain CPython, fake bindings)");
     run(Command::new("python3")
-        .arg("sdk/python/tests/test_sdk.py")
+        .arg("guest-sdk/python/tests/test_sdk.py")
         .current_dir(root()))?;
     step("the Python test environment: the subscription example's pytest suite");
     run(Command::new(tools[0].join("pytest"))
         .args(["-q", "examples/python/subscription/tests"])
         .env("WEFT_BIN", &weft)
         .env("WEFT_GUESTS", &guests)
-        .env("PYTHONPATH", root().join("workers/python"))
+        .env("PYTHONPATH", root().join("guest-sdk/python"))
         .current_dir(root()))?;
     step("the JavaScript test environment: the trip-booking example's node:test suite");
     run(Command::new("node")
@@ -636,6 +639,11 @@ fn test(args: &[String]) -> Result {
         .env("WEFT_BIN", &weft)
         .env("WEFT_GUESTS", &guests)
         .current_dir(root()))?;
+    step("the Rust test environment: weft-testing's tests of the subscription example");
+    run(cargo()
+        .args(["test", "-p", "weft-testing"])
+        .env("WEFT_BIN", &weft)
+        .env("WEFT_GUESTS", &guests))?;
     step("end-to-end tests against a real host process");
     let mut e2e = cargo();
     e2e.args(["test", "-p", "weft-e2e", "--"])

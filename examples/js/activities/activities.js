@@ -5,7 +5,7 @@
 //
 // Names start with `js_`: activity names are global on a host.
 
-import { defineActivities, Failure } from '../../../sdk/js/src/activity.js';
+import { defineActivities, Failure } from '../../../guest-sdk/js/src/activity.js';
 
 function effect(ctx, output) {
   console.log(`effect key=${ctx.idempotencyKey} activity=${ctx.name} attempt=${ctx.attempt} output=${output}`);

@@ -4,7 +4,7 @@
 //
 // Input `{"name": "world", "delay_ms": 0}`; output `"HELLO, WORLD!"`.
 
-import { defineWorkflow } from '../../../sdk/js/src/workflow.js';
+import { defineWorkflow } from '../../../guest-sdk/js/src/workflow.js';
 
 export const { run, handlers, query } = defineWorkflow((ctx, input) => {
   const step = (text) => ({ text, delay_ms: input.delay_ms ?? 0 });

@@ -10,7 +10,7 @@
 //
 // Input `{"name": "ada", "wait": "1h"}`.
 
-import { defineWorkflow, Failure } from '../../../sdk/js/src/workflow.js';
+import { defineWorkflow, Failure } from '../../../guest-sdk/js/src/workflow.js';
 
 export const { run, handlers, query } = defineWorkflow({
   state: () => ({ phase: 'starting', pokes: 0, notes: [], before: null }),

@@ -8,7 +8,7 @@
 // Input `{"traveller": "ada", "car": "unavailable", "compensation_delay_ms": 0}`;
 // output the three booking references.
 
-import { defineWorkflow, Saga } from '../../../sdk/js/src/workflow.js';
+import { defineWorkflow, Saga } from '../../../guest-sdk/js/src/workflow.js';
 
 export const { run, handlers, query } = defineWorkflow((ctx, input) => {
   // The defaults the Rust version's input type fills in, so that both record

@@ -78,15 +78,19 @@ pub fn new(name: &str, lang: Lang, kind: Kind, dir: Option<PathBuf>) -> Result<i
     }
     // The SDK and the WIT package travel with the project.
     let (sdk_tree, sdk_dest) = match lang {
-        Lang::Rust => ("guest-sdk/src/", ".weft/sdk/src/"),
-        Lang::Python => ("sdk/python/weft/", ".weft/sdk/weft/"),
-        Lang::Js => ("sdk/js/src/", ".weft/sdk/"),
+        Lang::Rust => ("guest-sdk/rust/src/", ".weft/sdk/src/"),
+        Lang::Python => ("guest-sdk/python/weft/", ".weft/sdk/weft/"),
+        Lang::Js => ("guest-sdk/js/src/", ".weft/sdk/"),
     };
     for (path, text) in embedded::FILES {
         if let Some(rel) = path.strip_prefix(sdk_tree) {
             write(&dir.join(sdk_dest).join(rel), text)?;
         } else if let Some(rel) = path.strip_prefix("wit/") {
             write(&dir.join(".weft/wit").join(rel), text)?;
+            // The Rust SDK crate carries its WIT (as the published crate does).
+            if lang == Lang::Rust {
+                write(&dir.join(".weft/sdk/wit").join(rel), text)?;
+            }
         }
     }
     if lang == Lang::Rust {
@@ -512,7 +516,12 @@ mod tests {
                 );
             }
         }
-        for tree in ["wit/", "guest-sdk/src/", "sdk/python/weft/", "sdk/js/src/"] {
+        for tree in [
+            "wit/",
+            "guest-sdk/rust/src/",
+            "guest-sdk/python/weft/",
+            "guest-sdk/js/src/",
+        ] {
             assert!(
                 embedded::FILES.iter().any(|(p, _)| p.starts_with(tree)),
                 "no {tree}"

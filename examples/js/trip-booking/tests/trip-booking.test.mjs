@@ -15,7 +15,7 @@ import { test } from 'node:test';
 
 import {
   ActivityError, WorkflowEnvironment, WorkflowFailed, replay,
-} from '../../../../workers/js/weft-testing.mjs';
+} from '../../../../guest-sdk/js/weft-testing.mjs';
 
 const WASM = process.env.TRIP_WASM ?? join(process.env.WEFT_GUESTS ?? '.', 'js-trip-booking.wasm');
 

@@ -1,7 +1,7 @@
 """Tests of the subscription actor with weft's test environment.
 
 Run with pytest, with `weft` on PATH (or WEFT_BIN) and the SDK's
-`workers/python` on PYTHONPATH; SUBSCRIPTION_WASM names the built component
+`guest-sdk/python` on PYTHONPATH; SUBSCRIPTION_WASM names the built component
 (default: `py-subscription.wasm` in WEFT_GUESTS, where `cargo xtask guests`
 puts it, else `../py-subscription.wasm`).
 """

@@ -3,7 +3,7 @@
 A Python project is one WebAssembly component, built with componentize-py
 against ``wit/weft.wit``: world ``workflow`` for a class decorated with
 :func:`workflow`, world ``activity`` for functions decorated with
-:func:`activity`. See ``sdk/python/README.md`` for the build command.
+:func:`activity`. See ``guest-sdk/python/README.md`` for the build command.
 
 A workflow::
 

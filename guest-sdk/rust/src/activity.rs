@@ -13,7 +13,7 @@ pub use crate::failure::Failure;
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit",
         world: "weft:workflow/activity",
         pub_export_macro: true,
         export_macro_name: "__weft_export_activity_world",

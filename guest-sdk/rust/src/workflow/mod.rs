@@ -31,7 +31,7 @@ pub use saga::Saga;
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit",
         world: "weft:workflow/workflow",
         pub_export_macro: true,
         export_macro_name: "__weft_export_workflow_world",

@@ -1,5 +1,5 @@
 """Unit tests of the Python SDK's logic against fake bindings (no wasm):
-``python3 sdk/python/tests/test_sdk.py``. The end-to-end behaviour (real
+``python3 guest-sdk/python/tests/test_sdk.py``. The end-to-end behaviour (real
 components on a real host) is covered by ``tests/e2e/python.rs``."""
 
 from __future__ import annotations

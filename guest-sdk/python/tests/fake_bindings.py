@@ -1,6 +1,6 @@
 """A stand-in for the bindings componentize-py generates (``wit_world``,
 ``componentize_py_types``), so the SDK's logic runs under plain CPython:
-``python3 sdk/python/tests/test_sdk.py``.
+``python3 guest-sdk/python/tests/test_sdk.py``.
 
 ``FakeHost`` plays the host: commands get handles counting from 1, and
 ``wait`` hands out the deliveries a test queued (each a delivery or a
