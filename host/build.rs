@@ -10,7 +10,7 @@ const TREES: &[(&str, &[&str])] = &[
     ("wit", &[".wit"]),
     ("guest-sdk/rust/src", &[".rs"]),
     ("guest-sdk/python/weft", &[".py"]),
-    ("guest-sdk/js/src", &[".js"]),
+    ("guest-sdk/js/src", &[".js", ".d.ts"]),
 ];
 
 fn main() {

@@ -248,3 +248,60 @@ fn a_rust_workflow_calls_js_activities() {
     let (_, r) = call("js_reverse", json!(42));
     assert_eq!(r["failure"]["kind"], "InvalidInput", "{r}");
 }
+
+/// The TypeScript twins (examples/ts: type-checked, bundled, built as
+/// JavaScript) record exactly what the JavaScript examples do: the same
+/// failing trip schedules byte-identical activity inputs and ends with the
+/// same failure, and the typed activities answer a Rust workflow.
+#[test]
+fn the_typescript_twins_do_what_the_javascript_examples_do() {
+    let host = Host::start();
+    deploy(
+        &host,
+        &[
+            "hello-activities",
+            "js-trip-booking",
+            "ts-trip-booking",
+            "polling",
+            "ts-activities",
+        ],
+    );
+    let ok = host.start_execution("ts-trip-booking", json!({"traveller": "grace"}));
+    let r = host.wait_result(&ok);
+    assert_eq!(r["output"][0], format!("flight-grace-{ok}-1"), "{r}");
+
+    let trip = json!({"traveller": "ada", "car": "unavailable"});
+    let js = host.start_execution("js-trip-booking", trip.clone());
+    let ts = host.start_execution("ts-trip-booking", trip);
+    let (js_r, ts_r) = (host.wait_result(&js), host.wait_result(&ts));
+    assert_eq!(ts_r["status"], "failed", "{ts_r}");
+    assert_eq!(ts_r["failure"], js_r["failure"], "the same failure");
+    // Byte for byte, but for the references, which carry the execution id.
+    let same = |id: &str| {
+        scheduled(&host, id)
+            .into_iter()
+            .map(|(name, input)| (name, input.replace(id, "ID")))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(same(&ts), same(&js), "the same steps, byte for byte");
+    host.assert_replays(&ts, "ts-trip-booking");
+
+    let call = |activity: &str, args: Value| {
+        let id = host.start_execution(
+            "polling",
+            json!({"mode": "call", "activity": activity, "args": args}),
+        );
+        host.wait_result(&id)
+    };
+    assert_eq!(call("ts_reverse", json!("hello"))["output"], "olleh");
+    assert_eq!(
+        call("ts_stats", json!({"text": "one two  three"}))["output"],
+        json!({"words": 3, "chars": 14})
+    );
+    let r = call("ts_flaky", json!({"fatal": true}));
+    assert_eq!(
+        r["failure"],
+        json!({"kind": "Fatal", "message": "asked to fail for good", "details": {"attempt": 1}, "non_retryable": true}),
+        "{r}"
+    );
+}

@@ -106,6 +106,43 @@ fn js_projects_from_weft_new_build_deploy_and_run() {
     new_projects_run("js", "js-acts.hello");
 }
 
+/// TypeScript projects: `weft build` type-checks (tsc), bundles (esbuild)
+/// and builds the component; the workflow and the activity run.
+#[test]
+fn ts_projects_from_weft_new_build_deploy_and_run() {
+    new_projects_run("ts", "ts-acts.hello");
+}
+
+/// A type error stops `weft build` before any component is built, with the
+/// file, the line and the TypeScript error.
+#[test]
+fn weft_build_reports_a_type_error_with_its_file_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path();
+    weft(work, &["new", "ts-typo", "--lang", "ts"]);
+    let src = work.join("ts-typo/src/workflow.ts");
+    let text = std::fs::read_to_string(&src).unwrap();
+    let broken = text.replacen("ctx.log(`greeted ${name}`);", "ctx.log(42);", 1);
+    assert_ne!(broken, text, "the template logs its greeting");
+    std::fs::write(&src, broken).unwrap();
+    let out = Command::new(weft_bin())
+        .arg("build")
+        .current_dir(work.join("ts-typo"))
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("src/workflow.ts(") && said.contains("error TS2345"),
+        "{said}"
+    );
+    assert!(!work.join("ts-typo/ts-typo.wasm").exists());
+}
+
 #[test]
 fn weft_build_names_what_is_missing() {
     let tmp = tempfile::tempdir().expect("temp dir");

@@ -166,6 +166,19 @@ const POLYGLOT: &[(&str, &str, &str, &str)] = &[
         "workflow",
         "tests/fixtures/js-api/workflow.js",
     ),
+    // TypeScript twins of the JavaScript examples (examples/ts).
+    (
+        "ts-trip-booking",
+        "ts",
+        "workflow",
+        "examples/ts/trip-booking/workflow.ts",
+    ),
+    (
+        "ts-activities",
+        "ts",
+        "activity",
+        "examples/ts/activities/activities.ts",
+    ),
 ];
 
 type Result<T = ()> = std::result::Result<T, String>;
@@ -317,8 +330,11 @@ fn polyglot_tools() -> Result<Vec<PathBuf>> {
     }
     let sdk_js = root().join("guest-sdk/js");
     let js_bin = sdk_js.join("node_modules/.bin");
-    if !js_bin.join("componentize-js").exists() {
-        step("installing componentize-js (npm, from guest-sdk/js/package-lock.json)");
+    if ["componentize-js", "tsc", "esbuild"]
+        .iter()
+        .any(|tool| !js_bin.join(tool).exists())
+    {
+        step("installing componentize-js, typescript and esbuild (npm, from guest-sdk/js/package-lock.json)");
         run(Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--prefix"])
             .arg(&sdk_js))?;
@@ -372,6 +388,40 @@ fn polyglot_guests(out: &Path, tools: &[PathBuf]) -> Result {
             continue;
         }
         step(&format!("building the {name} component ({lang})"));
+        // TypeScript: type-checked with the examples' tsconfig, bundled
+        // into one module, then built as JavaScript (as `weft build` does).
+        let bundle;
+        let source: &str = if *lang == "ts" {
+            let dir = Path::new(source)
+                .parent()
+                .and_then(Path::parent)
+                .unwrap_or(Path::new("."));
+            run(Command::new("tsc")
+                .args(["--noEmit", "--pretty", "false", "-p"])
+                .arg(dir)
+                .current_dir(root())
+                .env("PATH", &path))?;
+            bundle = target_dir().join("ts-bundles").join(format!("{name}.js"));
+            run(Command::new("esbuild")
+                .arg(source)
+                .args([
+                    "--bundle",
+                    "--format=esm",
+                    "--platform=neutral",
+                    "--target=es2022",
+                    "--external:weft:*",
+                    "--external:wasi:*",
+                    "--log-level=warning",
+                ])
+                .arg(format!("--outfile={}", bundle.display()))
+                .current_dir(root())
+                .env("PATH", &path))?;
+            bundle
+                .to_str()
+                .ok_or("a target directory that is not UTF-8")?
+        } else {
+            source
+        };
         let mut c = if *lang == "python" {
             let mut c = Command::new("componentize-py");
             c.args(["-q", "-d", "wit", "-w", world, "componentize", "app", "-p"])

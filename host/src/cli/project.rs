@@ -15,12 +15,17 @@ mod embedded {
 /// The tool versions the SDKs are tested with.
 pub const COMPONENTIZE_PY: &str = "0.25.1";
 pub const COMPONENTIZE_JS: &str = "0.23.0";
+pub const TYPESCRIPT: &str = "5.9.3";
+pub const ESBUILD: &str = "0.28.2";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Lang {
     Rust,
     Python,
     Js,
+    /// TypeScript: type-checked by tsc, bundled by esbuild, then built as
+    /// JavaScript.
+    Ts,
 }
 
 impl Lang {
@@ -29,6 +34,7 @@ impl Lang {
             Lang::Rust => "rust",
             Lang::Python => "python",
             Lang::Js => "js",
+            Lang::Ts => "ts",
         }
     }
 }
@@ -80,7 +86,7 @@ pub fn new(name: &str, lang: Lang, kind: Kind, dir: Option<PathBuf>) -> Result<i
     let (sdk_tree, sdk_dest) = match lang {
         Lang::Rust => ("guest-sdk/rust/src/", ".weft/sdk/src/"),
         Lang::Python => ("guest-sdk/python/weft/", ".weft/sdk/weft/"),
-        Lang::Js => ("guest-sdk/js/src/", ".weft/sdk/"),
+        Lang::Js | Lang::Ts => ("guest-sdk/js/src/", ".weft/sdk/"),
     };
     for (path, text) in embedded::FILES {
         if let Some(rel) = path.strip_prefix(sdk_tree) {
@@ -113,8 +119,12 @@ pub fn new(name: &str, lang: Lang, kind: Kind, dir: Option<PathBuf>) -> Result<i
     );
     println!("next:");
     println!("  cd {}", dir.display());
-    if lang == Lang::Js {
-        println!("  npm install      # componentize-js {COMPONENTIZE_JS}");
+    match lang {
+        Lang::Js => println!("  npm install      # componentize-js {COMPONENTIZE_JS}"),
+        Lang::Ts => println!(
+            "  npm install      # componentize-js {COMPONENTIZE_JS}, typescript {TYPESCRIPT}, esbuild {ESBUILD}"
+        ),
+        _ => {}
     }
     println!("  weft build       # -> {name}.wasm");
     println!("  weft deploy {name}.wasm");
@@ -191,8 +201,9 @@ impl Project {
                 Some("rust") => Lang::Rust,
                 Some("python") => Lang::Python,
                 Some("js") => Lang::Js,
+                Some("ts") => Lang::Ts,
                 other => bail!(
-                    "{}: `lang` is {other:?}; it must be \"rust\", \"python\" or \"js\"",
+                    "{}: `lang` is {other:?}; it must be \"rust\", \"python\", \"js\" or \"ts\"",
                     manifest.display()
                 ),
             };
@@ -223,7 +234,7 @@ impl Project {
         }
         bail!(
             "{} has no weft.toml and no Cargo.toml: create a project with `weft new NAME --lang \
-             rust|python|js`, or add a weft.toml with name, lang and kind",
+             rust|python|js|ts`, or add a weft.toml with name, lang and kind",
             dir.display()
         )
     }
@@ -260,6 +271,7 @@ pub fn build(dir: &Path, out: Option<PathBuf>) -> Result<i32> {
         Lang::Rust => build_rust(&project, &out)?,
         Lang::Python => build_python(&project, &out)?,
         Lang::Js => build_js(&project, &out)?,
+        Lang::Ts => build_ts(&project, &out)?,
     }
     let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
     println!(
@@ -426,16 +438,67 @@ fn build_python(project: &Project, out: &Path) -> Result<()> {
     )
 }
 
-fn build_js(project: &Project, out: &Path) -> Result<()> {
-    let kind = project.kind.unwrap_or(Kind::Workflow).as_str();
-    let local = project.dir.join("node_modules/.bin/componentize-js");
-    let program = if local.is_file() {
+/// A tool from the project's `node_modules/.bin`, else from PATH.
+fn node_tool(project: &Project, name: &str) -> PathBuf {
+    let local = project.dir.join("node_modules/.bin").join(name);
+    if local.is_file() {
         local
     } else {
-        PathBuf::from("componentize-js")
-    };
-    let entry = format!("src/{kind}.js");
+        PathBuf::from(name)
+    }
+}
+
+fn build_js(project: &Project, out: &Path) -> Result<()> {
+    let kind = project.kind.unwrap_or(Kind::Workflow).as_str();
     js_syntax_check(project)?;
+    componentize_js(project, &format!("src/{kind}.js"), out)
+}
+
+/// TypeScript: tsc type-checks the project (its tsconfig.json), esbuild
+/// bundles `src/KIND.ts` with the SDK into one JavaScript module under
+/// `.weft/build/`, and that is built as a JavaScript component.
+fn build_ts(project: &Project, out: &Path) -> Result<()> {
+    let kind = project.kind.unwrap_or(Kind::Workflow).as_str();
+    let install = format!(
+        "run `npm install` in {} (it installs typescript@{TYPESCRIPT}, esbuild@{ESBUILD} and \
+         componentize-js@{COMPONENTIZE_JS})",
+        project.dir.display()
+    );
+    run_tool(
+        project,
+        &node_tool(project, "tsc"),
+        &["--noEmit", "--pretty", "false", "-p", "."],
+        &install,
+    )
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "{e:#}\n(the type errors are listed above: file(line,column): error TSnnnn)"
+        )
+    })?;
+    let bundle = format!(".weft/build/{kind}.js");
+    run_tool(
+        project,
+        &node_tool(project, "esbuild"),
+        &[
+            &format!("src/{kind}.ts"),
+            "--bundle",
+            "--format=esm",
+            "--platform=neutral",
+            "--target=es2022",
+            // The host's imports (the WIT interfaces) stay imports.
+            "--external:weft:*",
+            "--external:wasi:*",
+            "--log-level=warning",
+            &format!("--outfile={bundle}"),
+        ],
+        &install,
+    )?;
+    componentize_js(project, &bundle, out)
+}
+
+fn componentize_js(project: &Project, entry: &str, out: &Path) -> Result<()> {
+    let kind = project.kind.unwrap_or(Kind::Workflow).as_str();
+    let program = node_tool(project, "componentize-js");
     let out = out.to_string_lossy();
     // Workflows get no HTTP at all; activities keep `fetch` (limited to the
     // hosts opened at deploy). `--disable` must come before `--out`.
@@ -445,7 +508,7 @@ fn build_js(project: &Project, out: &Path) -> Result<()> {
     };
     let mut args = vec!["--wit", ".weft/wit", "--world-name", kind];
     args.extend_from_slice(disable);
-    args.extend_from_slice(&["--out", &out, &entry]);
+    args.extend_from_slice(&["--out", &out, entry]);
     run_tool(
         project,
         &program,
@@ -507,7 +570,7 @@ mod tests {
 
     #[test]
     fn every_template_and_sdk_is_embedded() {
-        for lang in ["rust", "python", "js"] {
+        for lang in ["rust", "python", "js", "ts"] {
             for kind in ["workflow", "activity"] {
                 let prefix = format!("templates/{lang}-{kind}/");
                 assert!(
