@@ -16,6 +16,7 @@ mod durability;
 mod golden;
 mod golden_schedules;
 mod js;
+mod packages;
 mod postgres;
 mod projects;
 mod python;
