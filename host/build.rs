@@ -11,6 +11,9 @@ const TREES: &[(&str, &[&str])] = &[
     ("guest-sdk/rust/src", &[".rs"]),
     ("guest-sdk/python/weft", &[".py"]),
     ("guest-sdk/js/src", &[".js", ".d.ts"]),
+    // The test environments travel with new projects too.
+    ("guest-sdk/python", &["weft_worker.py", "weft_testing.py"]),
+    ("guest-sdk/js", &["weft-testing.mjs", "weft-testing.d.mts"]),
 ];
 
 fn main() {
@@ -55,7 +58,11 @@ fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
         let p = e.path();
         let name = e.file_name();
         if p.is_dir() {
-            if name != "node_modules" && name != "__pycache__" && name != "target" {
+            if name != "node_modules"
+                && name != "__pycache__"
+                && name != "target"
+                && name != "build"
+            {
                 println!("cargo:rerun-if-changed={}", p.display());
                 walk(&p, f);
             }

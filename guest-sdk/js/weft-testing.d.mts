@@ -133,13 +133,14 @@ export interface MockContext {
 }
 
 /**
- * A mock activity: `(input, ctx) => output` (may be async); `input` is the
- * decoded JSON input (annotate it with the shape you expect). Throw an
- * `ActivityError` to fail the attempt with a typed failure.
+ * A mock activity: `(ctx, input) => output` (may be async), as activities are
+ * written with `defineActivities`; `input` is the decoded JSON input (annotate
+ * it with the shape you expect). Throw an `ActivityError` to fail the attempt
+ * with a typed failure (any other error is a retryable failure).
  */
 export type Mock = {
   // Method syntax: a mock whose input is annotated more narrowly is accepted.
-  bivarianceHack(input: unknown, ctx: MockContext): unknown;
+  bivarianceHack(ctx: MockContext, input: unknown): unknown;
 }['bivarianceHack'];
 
 /** A module to deploy: a path (the workflow type is the file name without `.wasm`), or `[path, typeName]`. */
@@ -194,7 +195,7 @@ export class WorkflowEnvironment {
   /**
    * Starts a private host and deploys `modules` (paths, or `[path, typeName]`;
    * a workflow's type defaults to the file name without `.wasm`).
-   * `mocks`: activity name -> `(input, ctx) => output` (may be async).
+   * `mocks`: activity name -> `(ctx, input) => output` (may be async).
    */
   static start(options?: StartOptions): Promise<WorkflowEnvironment>;
 
@@ -230,6 +231,9 @@ export class WorkflowEnvironment {
   /** Stops the host and removes its directory. */
   close(): Promise<void>;
 }
+
+/** Starts an environment, runs `body(env)`, and stops the host whatever happens. */
+export function withEnvironment<T>(options: StartOptions | undefined, body: (env: WorkflowEnvironment) => Promise<T>): Promise<T>;
 
 /**
  * Replays a history file, or every `.json` history under a directory, against

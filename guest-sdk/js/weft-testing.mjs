@@ -3,14 +3,14 @@
 //
 //   import { WorkflowEnvironment } from './weft-testing.mjs';
 //
-//   const env = await WorkflowEnvironment.start({
+//   await withEnvironment({
 //     modules: [['trip.wasm', 'trip-booking']],
-//     mocks: { book_car: () => { throw new ActivityError('unavailable', 'no cars'); } },
-//   });
-//   const id = await env.startWorkflow('trip-booking', { traveller: 'ada' });
-//   await env.skip('1h');
-//   const out = await env.result(id);
-//   await env.close();
+//     mocks: { book_car: (ctx, trip) => { throw new ActivityError('unavailable', 'no cars'); } },
+//   }, async (env) => {
+//     const id = await env.startWorkflow('trip-booking', { traveller: 'ada' });
+//     await env.skip('1h');
+//     const out = await env.result(id);
+//   });                                    // the host stops, even when the test throws
 //
 // Each environment starts its own `weft` host (WEFT_BIN, else `weft` on
 // PATH) on a temporary directory with the manual clock; its contract must be
@@ -20,7 +20,7 @@
 // "Testing workflows").
 
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -100,7 +100,8 @@ export class WorkflowEnvironment {
   /**
    * Starts a private host and deploys `modules` (paths, or `[path, typeName]`;
    * a workflow's type defaults to the file name without `.wasm`).
-   * `mocks`: activity name -> `(input, ctx) => output` (may be async).
+   * `mocks`: activity name -> `(ctx, input) => output` (may be async), as
+   * activities are written with `defineActivities`.
    */
   static async start({ modules = [], mocks = {}, weftBin, args = [], timeoutMs = 60_000 } = {}) {
     const binary = weftBinary(weftBin);
@@ -110,19 +111,32 @@ export class WorkflowEnvironment {
     const command = ['server', '--data', join(dir, 'data'), '--listen', '127.0.0.1:0',
       '--manual-clock', '--compile-cache', cache, ...args];
     for (const name of Object.keys(mocks)) command.push('--route-activity', `${name}=${MOCK_QUEUE}`);
-    const host = spawn(binary, command, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let log = '';
-    host.stderr.on('data', (chunk) => { log += chunk; });
+    // The host's log goes to a file, not a pipe: nothing of the host keeps
+    // this process alive, and the host is killed when this process exits
+    // (a test that threw before `close`).
+    const logPath = join(dir, 'host.log');
+    const logFd = openSync(logPath, 'w');
+    const host = spawn(binary, command, { stdio: ['ignore', 'pipe', logFd] });
+    closeSync(logFd);
+    const kill = () => {
+      try { host.kill('SIGKILL'); } catch { /* gone */ }
+      rmSync(dir, { recursive: true, force: true });
+    };
+    process.once('exit', kill);
+    host.once('exit', () => process.removeListener('exit', kill));
     const url = await new Promise((resolve, reject) => {
       const lines = createInterface({ input: host.stdout });
       lines.once('line', (line) => resolve(line.startsWith('listening on ') ? line.split(' ').pop() : null));
       host.once('exit', () => resolve(null));
       host.once('error', reject);
     });
-    const env = new WorkflowEnvironment(host, url, dir, { ...mocks }, timeoutMs, () => log);
+    host.stdout.destroy();
+    host.unref();
+    const log = () => { try { return readFileSync(logPath, 'utf8'); } catch { return ''; } };
+    const env = new WorkflowEnvironment(host, url, dir, { ...mocks }, timeoutMs, log);
     if (!url) {
       await env.close();
-      throw new Error(`the weft host did not start: ${log.trim()}`);
+      throw new Error(`the weft host did not start: ${log().trim()}`);
     }
     try {
       for (const m of modules) await env.deploy(...(Array.isArray(m) ? m : [m]));
@@ -225,10 +239,23 @@ export class WorkflowEnvironment {
       const answer = await this.#call('GET', `/v1/executions/${encodeURIComponent(id)}/result?wait=true&timeout_ms=50`);
       if (answer.status === 'completed') return answer.output;
       if (answer.status !== 'running') throw new WorkflowFailed(answer);
+      await this.#checkServed(id);
       if (Date.now() > deadline) {
         throw new Error(`execution ${id} still runs after ${this.timeoutMs} ms: ${JSON.stringify(await this.describe(id)).slice(0, 2000)}`);
       }
       if (skipTime) await this.#call('POST', '/v1/clock/skip', { wait_ms: 100 });
+    }
+  }
+
+  /** An activity no component and no mock serves fails at once, not after the timeout. */
+  async #checkServed(id) {
+    const d = await this.describe(id);
+    const unserved = (d.pending_activities ?? []).filter((a) => a.unserved).map((a) => a.name);
+    if (unserved.length > 0) {
+      throw new Error(
+        `execution ${id} waits for activity ${unserved.join(', ')}, which no deployed component and no mock serves: ` +
+        `add ${unserved.length > 1 ? 'them' : 'it'} to \`mocks\` or deploy the activity component`,
+      );
     }
   }
 
@@ -247,7 +274,7 @@ export class WorkflowEnvironment {
       const ctx = { attempt: task.attempt, executionId: task.execution_id, name: task.name, idempotencyKey: task.idempotency_key };
       try {
         const mock = this.mocks[task.name];
-        const output = await mock(task.input, ctx);
+        const output = await mock(ctx, task.input);
         await this.#call('POST', `/v1/tasks/${token}/complete`, { output: output ?? null });
       } catch (e) {
         const failure = e instanceof ActivityError
@@ -262,6 +289,7 @@ export class WorkflowEnvironment {
   async close() {
     this.#stopping = true;
     if (this.#host.exitCode === null && this.#host.signalCode === null) {
+      this.#host.ref(); // waiting for its exit must keep this process alive
       const exited = new Promise((r) => this.#host.once('exit', r));
       this.#host.kill('SIGTERM');
       await exited;
@@ -272,12 +300,29 @@ export class WorkflowEnvironment {
 }
 
 /**
+ * Starts an environment, runs `body(env)`, and stops the host whatever
+ * happens: the way to use one in a test.
+ */
+export async function withEnvironment(options, body) {
+  const env = await WorkflowEnvironment.start(options);
+  try {
+    return await body(env);
+  } finally {
+    await env.close();
+  }
+}
+
+/**
  * Replays a history file, or every `.json` history under a directory, against
  * `module` offline (`weft replay`); throws with each divergence.
  */
 export function replay(module, histories, { weftBin } = {}) {
   const flag = statSync(histories).isDirectory() ? '--dir' : '--history';
-  const out = spawnSync(weftBinary(weftBin), ['replay', flag, histories, '--module', module], { encoding: 'utf8' });
+  const cache = process.env.WEFT_COMPILE_CACHE ?? join(tmpdir(), 'weft-test-compile-cache');
+  const out = spawnSync(weftBinary(weftBin), ['replay', flag, histories, '--module', module], {
+    encoding: 'utf8',
+    env: { ...process.env, WEFT_COMPILE_CACHE: cache },
+  });
   if (out.status !== 0) {
     throw new Error(`replay of ${histories} against ${module} failed:\n${out.stdout}${out.stderr}`);
   }

@@ -278,12 +278,22 @@ class WorkflowEnvironment:
                 return answer.get("output")
             if answer["status"] not in ("running",):
                 raise WorkflowFailed(answer)
+            self._check_served(id)
             if time.monotonic() > deadline:
                 raise TimeoutError(
                     f"execution {id} still runs after {self.timeout:.0f} s: {json.dumps(self.describe(id))[:2000]}"
                 )
             if skip_time:
                 self._call("POST", "/v1/clock/skip", {"wait_ms": 100})
+
+    def _check_served(self, id):
+        """An activity no component and no mock serves fails at once, not after the timeout."""
+        unserved = [a["name"] for a in self.describe(id).get("pending_activities", []) if a.get("unserved")]
+        if unserved:
+            raise RuntimeError(
+                f"execution {id} waits for activity {', '.join(unserved)}, which no deployed component "
+                "and no mock serves: add it to mocks= or deploy the activity component"
+            )
 
     def host_log(self):
         """What the host wrote to stderr so far (for a failing test's message)."""
@@ -317,8 +327,11 @@ def replay(module, histories):
     `module` offline (`weft replay`); raises `AssertionError` with each divergence."""
     binary = os.environ.get("WEFT_BIN") or shutil.which("weft") or "weft"
     flag = "--dir" if os.path.isdir(histories) else "--history"
+    cache = os.environ.get("WEFT_COMPILE_CACHE") or os.path.join(
+        tempfile.gettempdir(), "weft-test-compile-cache"
+    )
     out = subprocess.run([binary, "replay", flag, str(histories), "--module", str(module)],
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, env={**os.environ, "WEFT_COMPILE_CACHE": cache})
     if out.returncode != 0:
         raise AssertionError(f"replay of {histories} against {module} failed:\n{out.stdout}{out.stderr}")
     return out.stdout

@@ -47,6 +47,32 @@ fn new_projects_run(lang: &str, activity_name: &str) {
     assert!(built.contains(&format!("{wf}.wasm")), "{built}");
     weft(&work.join(&acts), &["build"]);
 
+    // The workflow project's own test, with the test environment it came
+    // with, as its README line says to run it.
+    let runner: Option<&[&str]> = match lang {
+        "python" => Some(&["pytest", "-q", "tests"]),
+        "js" | "ts" => Some(&["node", "--test", "tests/"]),
+        _ => None,
+    };
+    if let Some([program, args @ ..]) = runner {
+        let out = Command::new(program)
+            .args(args)
+            .current_dir(work.join(&wf))
+            .env("WEFT_BIN", weft_bin())
+            .output()
+            .unwrap_or_else(|e| panic!("{program}: {e}"));
+        assert!(
+            out.status.success(),
+            "{lang}: the template's test failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            said.contains(program),
+            "the next steps name {program}: {said}"
+        );
+    }
+
     let host = Host::start();
     host.cli_ok(&[
         "deploy",

@@ -426,6 +426,20 @@ impl TestEnv {
                     });
                 }
             }
+            let unserved: Vec<String> = self.describe(id)?["pending_activities"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|a| a["unserved"] == true)
+                .filter_map(|a| a["name"].as_str().map(str::to_owned))
+                .collect();
+            if !unserved.is_empty() {
+                return Err(TestError::Setup(format!(
+                    "execution {id} waits for activity {}, which no deployed component and no \
+                     mock serves: give the builder a mock or deploy the activity component",
+                    unserved.join(", ")
+                )));
+            }
             if Instant::now() > deadline {
                 return Err(TestError::Timeout(format!(
                     "execution {id} still runs after {:?}: {}",
@@ -617,7 +631,11 @@ pub fn replay(module: &Path, histories: &Path) -> Result<String> {
     } else {
         "--history"
     };
+    let cache = std::env::var_os("WEFT_COMPILE_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("weft-test-compile-cache"));
     let out = Command::new(weft_bin())
+        .env("WEFT_COMPILE_CACHE", cache)
         .arg("replay")
         .arg(flag)
         .arg(histories)
@@ -667,15 +685,22 @@ pub fn build_component(crate_dir: &Path) -> Result<PathBuf> {
         .lines()
         .find_map(|l| {
             let (k, v) = l.split_once('=')?;
-            (k.trim() == "name").then(|| v.trim().trim_matches('"').replace('-', "_"))
+            (k.trim() == "name").then(|| v.trim().trim_matches('"').to_owned())
         })
         .ok_or_else(|| TestError::Setup("the crate's Cargo.toml names no package".into()))?;
-    let wasm = target.join(format!("wasm32-wasip2/release/{name}.wasm"));
-    if !wasm.is_file() {
+    let built = target.join(format!(
+        "wasm32-wasip2/release/{}.wasm",
+        name.replace('-', "_")
+    ));
+    if !built.is_file() {
         return Err(TestError::Setup(format!(
             "cargo built no {} (is the crate a cdylib?)",
-            wasm.display()
+            built.display()
         )));
     }
+    // Named as the package is (dashes kept): `module()` deploys it under
+    // the workflow type `weft build` and `weft.toml` would give it.
+    let wasm = target.join(format!("{name}.wasm"));
+    std::fs::copy(&built, &wasm)?;
     Ok(wasm)
 }

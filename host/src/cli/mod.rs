@@ -274,12 +274,13 @@ enum Command {
         json: bool,
     },
     /// Replay exported histories against a module, offline.
+    #[command(group(clap::ArgGroup::new("histories").required(true)))]
     Replay {
         /// A history exported with `weft history ID --json`.
-        #[arg(long, required_unless_present = "dir", conflicts_with = "dir")]
+        #[arg(long, group = "histories")]
         history: Option<PathBuf>,
         /// Every `.json` history in this directory (and below it).
-        #[arg(long)]
+        #[arg(long, group = "histories")]
         dir: Option<PathBuf>,
         /// The workflow component to replay it on.
         #[arg(long)]

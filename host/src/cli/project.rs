@@ -102,6 +102,24 @@ pub fn new(name: &str, lang: Lang, kind: Kind, dir: Option<PathBuf>) -> Result<i
     if lang == Lang::Rust {
         write(&dir.join(".weft/sdk/Cargo.toml"), RUST_SDK_MANIFEST)?;
     }
+    // The test environment, for the project's own tests (tests/).
+    let helpers: &[&str] = match lang {
+        Lang::Rust => &[],
+        Lang::Python => &[
+            "guest-sdk/python/weft_worker.py",
+            "guest-sdk/python/weft_testing.py",
+        ],
+        Lang::Js | Lang::Ts => &[
+            "guest-sdk/js/weft-testing.mjs",
+            "guest-sdk/js/weft-testing.d.mts",
+        ],
+    };
+    for (path, text) in embedded::FILES {
+        if helpers.contains(path) {
+            let file = Path::new(path).file_name().unwrap_or_default();
+            write(&dir.join(".weft/sdk").join(file), text)?;
+        }
+    }
     write(
         &dir.join("weft.toml"),
         &format!(
@@ -127,6 +145,17 @@ pub fn new(name: &str, lang: Lang, kind: Kind, dir: Option<PathBuf>) -> Result<i
         _ => {}
     }
     println!("  weft build       # -> {name}.wasm");
+    if kind == Kind::Workflow {
+        match lang {
+            Lang::Python => println!(
+                "  pytest           # tests/: a private host, time skipped (pip install pytest)"
+            ),
+            Lang::Js | Lang::Ts => {
+                println!("  node --test tests/   # tests/: a private host, time skipped")
+            }
+            Lang::Rust => {}
+        }
+    }
     println!("  weft deploy {name}.wasm");
     Ok(0)
 }
@@ -471,9 +500,13 @@ fn build_ts(project: &Project, out: &Path) -> Result<()> {
         &install,
     )
     .map_err(|e| {
-        anyhow::anyhow!(
-            "{e:#}\n(the type errors are listed above: file(line,column): error TSnnnn)"
-        )
+        if e.to_string().contains("not installed") {
+            e
+        } else {
+            anyhow::anyhow!(
+                "{e:#}\n(the type errors are listed above: file(line,column): error TSnnnn)"
+            )
+        }
     })?;
     let bundle = format!(".weft/build/{kind}.js");
     run_tool(

@@ -33,8 +33,14 @@ pub async fn run(history: Option<&Path>, dir: Option<&Path>, module: &Path) -> R
             return Ok(2);
         }
     };
-    let cache = tempfile::tempdir().context("creating a scratch directory")?;
-    let runtime = Engine::offline_runtime(cache.path().to_path_buf())?;
+    // WEFT_COMPILE_CACHE (as for `weft server`): a module compiles once
+    // across replays; without it, in a scratch directory.
+    let scratch = tempfile::tempdir().context("creating a scratch directory")?;
+    let cache = std::env::var_os("WEFT_COMPILE_CACHE")
+        .filter(|c| !c.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| scratch.path().to_path_buf());
+    let runtime = Engine::offline_runtime(cache)?;
     let many = dir.is_some();
     let mut worst = 0;
     let (mut clean, mut diverged, mut broken) = (0, 0, 0);

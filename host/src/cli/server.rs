@@ -125,7 +125,9 @@ pub struct HostArgs {
 
 fn parse_route(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
-        Some((name, queue)) if !name.trim().is_empty() && !queue.trim().is_empty() => {
+        Some((name, queue))
+            if !name.trim().is_empty() && !queue.trim().is_empty() && !queue.contains('=') =>
+        {
             Ok((name.trim().to_owned(), queue.trim().to_owned()))
         }
         _ => Err(format!(
@@ -167,6 +169,14 @@ impl HostArgs {
         c.max_concurrent_activities = self.max_concurrent_activities;
         c.max_pending = self.max_pending;
         c.retention = Duration::from_millis(self.retention);
+        for (i, (name, queue)) in self.route_activity.iter().enumerate() {
+            if let Some((_, other)) = self.route_activity[..i].iter().find(|(n, _)| n == name) {
+                anyhow::bail!(
+                    "--route-activity names {name:?} twice (to {other:?} and to {queue:?}): \
+                     route each activity to one task queue"
+                );
+            }
+        }
         c.activity_queues = self.route_activity.iter().cloned().collect();
         Ok(c)
     }

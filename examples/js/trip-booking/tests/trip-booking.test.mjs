@@ -14,18 +14,18 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 
 import {
-  ActivityError, WorkflowEnvironment, WorkflowFailed, replay,
+  ActivityError, WorkflowFailed, replay, withEnvironment,
 } from '../../../../guest-sdk/js/weft-testing.mjs';
 
 const WASM = process.env.TRIP_WASM ?? join(process.env.WEFT_GUESTS ?? '.', 'js-trip-booking.wasm');
 
 /** Mocks of the six booking activities, recording each call in `calls`. */
 function bookings(calls, overrides = {}) {
-  const mock = (name, answer) => (input, ctx) => {
+  const mock = (name, answer) => (ctx, input) => {
     calls.push(`${name}#${ctx.attempt}`);
-    return (overrides[name] ?? answer)(input, ctx);
+    return (overrides[name] ?? answer)(ctx, input);
   };
-  const ref = (prefix) => (trip) => ({ reference: `${prefix}-${trip.traveller}` });
+  const ref = (prefix) => (ctx, trip) => ({ reference: `${prefix}-${trip.traveller}` });
   return {
     book_flight: mock('book_flight', ref('F')),
     book_hotel: mock('book_hotel', ref('H')),
@@ -36,13 +36,8 @@ function bookings(calls, overrides = {}) {
   };
 }
 
-async function withEnv(mocks, body) {
-  const env = await WorkflowEnvironment.start({ modules: [[WASM, 'trip-booking']], mocks });
-  try {
-    await body(env);
-  } finally {
-    await env.close();
-  }
+function withEnv(mocks, body) {
+  return withEnvironment({ modules: [[WASM, 'trip-booking']], mocks }, body);
 }
 
 test('a trip is booked: three references', async () => {
@@ -67,7 +62,7 @@ test('no car: the hotel and the flight are cancelled, in reverse order', async (
 test('a compensation that fails twice is retried; the backoff is skipped, not waited for', async () => {
   const calls = [];
   const noCar = () => { throw new ActivityError('unavailable', 'no cars left', { nonRetryable: true }); };
-  const flaky = (input, ctx) => {
+  const flaky = (ctx) => {
     if (ctx.attempt < 3) throw new ActivityError('hotel-down', 'try later');
     return null;
   };
@@ -89,5 +84,16 @@ test('the history replays against the component', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'trip-histories-'));
     writeFileSync(join(dir, 'di.json'), JSON.stringify(await env.history(id)));
     assert.match(replay(WASM, dir), /1 clean/);
+  });
+});
+
+test('an activity nobody serves fails the wait at once, naming it', async () => {
+  const mocks = bookings([]);
+  delete mocks.book_hotel;
+  await withEnv(mocks, async (env) => {
+    const id = await env.startWorkflow('trip-booking', { traveller: 'ed' });
+    const started = Date.now();
+    await assert.rejects(env.result(id), /activity book_hotel, which no deployed component and no mock serves/);
+    assert.ok(Date.now() - started < 10_000);
   });
 });

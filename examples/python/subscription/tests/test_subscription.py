@@ -113,3 +113,12 @@ def test_the_history_replays_against_the_component(env, tmp_path):
     env.result(run)
     (tmp_path / "ed.json").write_text(json.dumps(env.history(run)))
     assert "1 clean" in replay(WASM, tmp_path)
+
+
+def test_an_activity_nobody_serves_fails_the_wait_at_once():
+    # `py_welcome` is neither mocked nor deployed: result() names it at once
+    # instead of waiting out its timeout.
+    with WorkflowEnvironment([(WASM, "subscription")], mocks={"charge": charges_into([])}) as env:
+        run = env.start("subscription", {"customer": "fay", "plan": "basic"})
+        with pytest.raises(RuntimeError, match="py_welcome, which no deployed component and no mock serves"):
+            env.result(run)

@@ -544,10 +544,23 @@ impl Replayer {
         if let Some(&at) = self.commands.get(position) {
             let recorded = &self.history[at];
             if !command.matches(&recorded.event) {
+                let (recorded_text, issued_text) =
+                    (describe_recorded(&recorded.event), command.describe());
+                // The same value written with other bytes (key order,
+                // spacing): the two read alike, so say what differs.
+                let issued = if recorded_text == issued_text {
+                    format!(
+                        "issued `{issued_text}`: the same JSON value, but other bytes (keys in \
+                         another order, or other spacing); payloads are compared byte for byte, \
+                         so encode them as the recording did"
+                    )
+                } else {
+                    format!("issued `{issued_text}`")
+                };
                 return Err(Divergence {
                     event_index: recorded.index,
-                    recorded: describe_recorded(&recorded.event),
-                    issued: format!("issued `{}`", command.describe()),
+                    recorded: recorded_text,
+                    issued,
                 });
             }
             if at < self.loaded {

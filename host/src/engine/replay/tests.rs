@@ -436,3 +436,26 @@ fn a_timer_cancel_replays_in_both_recordings() {
         assert!(!r.replaying());
     }
 }
+
+/// A trial by a new user: a TypeScript port of a Rust workflow forwarded its
+/// input with its keys in another order, and the divergence printed the same
+/// text twice. It now says that only the bytes differ.
+#[test]
+fn the_same_value_in_other_bytes_is_named_as_such() {
+    let mut history = vec![started(), scheduled(1, 1, "a")];
+    if let EventKind::ActivityScheduled { input, .. } = &mut history[1].event {
+        *input = Payload(br#"{"b":1,"a":2}"#.to_vec());
+    }
+    let mut r = Replayer::new(history);
+    let d = r
+        .issue(Command::Activity {
+            name: "a".into(),
+            input: Payload(br#"{"a":2,"b":1}"#.to_vec()),
+            options: ActivityOptions::default(),
+        })
+        .unwrap_err();
+    assert!(
+        d.issued.contains("the same JSON value, but other bytes"),
+        "{d}"
+    );
+}
