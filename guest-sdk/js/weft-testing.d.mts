@@ -218,6 +218,10 @@ export class WorkflowEnvironment {
   query<T = unknown>(id: string, name: string, input?: unknown): Promise<T>;
   /** Runs an update; throws `UpdateRejected` if its validator rejected it, `WorkflowFailed` if it failed. */
   update<T = unknown>(id: string, name: string, input?: unknown): Promise<T>;
+  /** Asks the execution to cancel (its code sees the cancellation at its next wait). */
+  cancel(id: string, reason?: string | null): Promise<void>;
+  /** Ends the execution at once; its code runs no more. */
+  terminate(id: string, reason?: string | null): Promise<void>;
   /** The execution's details. */
   describe(id: string): Promise<ExecutionDetail>;
   /** The history as `weft history ID --json` exports it (for `weft replay`). */

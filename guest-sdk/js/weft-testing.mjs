@@ -210,6 +210,16 @@ export class WorkflowEnvironment {
     return answer.output;
   }
 
+  /** Asks the execution to cancel (its code sees the cancellation at its next wait). */
+  async cancel(id, reason = null) {
+    await this.#call('POST', `/v1/executions/${encodeURIComponent(id)}/cancel`, { reason });
+  }
+
+  /** Ends the execution at once; its code runs no more. */
+  async terminate(id, reason = null) {
+    await this.#call('POST', `/v1/executions/${encodeURIComponent(id)}/terminate`, { reason });
+  }
+
   async describe(id) { return this.#call('GET', `/v1/executions/${encodeURIComponent(id)}`); }
 
   /** The history as `weft history ID --json` exports it (for `weft replay`). */

@@ -228,6 +228,14 @@ class WorkflowEnvironment:
             raise WorkflowFailed({"id": id, "status": answer.get("status"), "failure": answer["failure"]})
         return answer.get("output")
 
+    def cancel(self, id, reason=None):
+        """Asks the execution to cancel (its code sees the cancellation at its next wait)."""
+        self._call("POST", f"/v1/executions/{_q(id)}/cancel", {"reason": reason})
+
+    def terminate(self, id, reason=None):
+        """Ends the execution at once; its code runs no more."""
+        self._call("POST", f"/v1/executions/{_q(id)}/terminate", {"reason": reason})
+
     def describe(self, id):
         return self._call("GET", f"/v1/executions/{_q(id)}")
 

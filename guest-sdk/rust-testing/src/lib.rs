@@ -354,6 +354,21 @@ impl TestEnv {
         Ok(v["output"].clone())
     }
 
+    /// Asks the execution to cancel (its code sees the cancellation at its
+    /// next wait).
+    pub fn cancel(&self, id: &str, reason: Option<&str>) -> Result<()> {
+        let path = format!("/v1/executions/{}/cancel", enc(id));
+        self.call("POST", &path, Some(json!({"reason": reason})))
+            .map(|_| ())
+    }
+
+    /// Ends the execution at once; its code runs no more.
+    pub fn terminate(&self, id: &str, reason: Option<&str>) -> Result<()> {
+        let path = format!("/v1/executions/{}/terminate", enc(id));
+        self.call("POST", &path, Some(json!({"reason": reason})))
+            .map(|_| ())
+    }
+
     pub fn describe(&self, id: &str) -> Result<Value> {
         self.call("GET", &format!("/v1/executions/{}", enc(id)), None)
     }

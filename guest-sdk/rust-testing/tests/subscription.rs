@@ -128,3 +128,21 @@ fn a_declined_card_is_retried_after_its_backoff() {
         "the third attempt succeeded"
     );
 }
+
+#[test]
+fn a_terminated_subscription_bills_no_more() {
+    let charged = Arc::new(Mutex::new(Vec::new()));
+    let env = env(&charged);
+    let id = env
+        .start("subscription", json!({"customer": "cy", "plan": "basic"}))
+        .unwrap();
+    env.skip(30 * DAY).unwrap();
+    env.terminate(&id, Some("fraud")).unwrap();
+    let ended = env.result(&id);
+    assert!(
+        matches!(&ended, Err(TestError::Failed { status, .. }) if status == "terminated"),
+        "{ended:?}"
+    );
+    env.skip(60 * DAY).unwrap();
+    assert_eq!(charged.lock().unwrap().len(), 1);
+}

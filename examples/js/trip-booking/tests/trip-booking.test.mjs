@@ -97,3 +97,18 @@ test('an activity nobody serves fails the wait at once, naming it', async () => 
     assert.ok(Date.now() - started < 10_000);
   });
 });
+
+test('a trip cancelled while the car is booked is compensated', async () => {
+  const calls = [];
+  let release;
+  const carBooked = new Promise((r) => { release = r; });
+  const slowCar = async (ctx, trip) => { await carBooked; return { reference: `C-${trip.traveller}` }; };
+  await withEnv(bookings(calls, { book_car: slowCar }), async (env) => {
+    const id = await env.startWorkflow('trip-booking', { traveller: 'fay' });
+    while (!calls.includes('book_car#1')) await new Promise((r) => setTimeout(r, 10));
+    await env.cancel(id, 'changed plans');
+    release();
+    await assert.rejects(env.result(id), (e) => e instanceof WorkflowFailed && e.status === 'cancelled');
+    assert.deepEqual(calls.slice(3).sort(), ['cancel_flight#1', 'cancel_hotel#1']);
+  });
+});

@@ -12,7 +12,7 @@ import pathlib
 
 import pytest
 
-from weft_testing import ActivityError, UpdateRejected, WorkflowEnvironment, replay
+from weft_testing import ActivityError, UpdateRejected, WorkflowEnvironment, WorkflowFailed, replay
 
 HERE = pathlib.Path(__file__).parent
 WASM = os.environ.get("SUBSCRIPTION_WASM") or str(
@@ -122,3 +122,14 @@ def test_an_activity_nobody_serves_fails_the_wait_at_once():
         run = env.start("subscription", {"customer": "fay", "plan": "basic"})
         with pytest.raises(RuntimeError, match="py_welcome, which no deployed component and no mock serves"):
             env.result(run)
+
+
+def test_a_terminated_subscription_bills_no_more(env, charged):
+    run = env.start("subscription", {"customer": "gus", "plan": "basic"})
+    env.skip("30d")
+    env.terminate(run, "fraud")
+    with pytest.raises(WorkflowFailed) as ended:
+        env.result(run)
+    assert ended.value.status == "terminated"
+    env.skip("60d")
+    assert len(charged) == 1
