@@ -216,6 +216,7 @@ pub fn cold_path() {
 fn replay_in_process(history: &std::path::Path, module: &std::path::Path) -> Duration {
     let text = std::fs::read_to_string(history).expect("history");
     let bytes = std::fs::read(module).expect("module");
+    let hash = weft::model::ModuleHash::of(&bytes);
     let cache = tempfile::tempdir().expect("temp dir");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
@@ -225,7 +226,7 @@ fn replay_in_process(history: &std::path::Path, module: &std::path::Path) -> Dur
         for _ in 0..2 {
             let export = serde_json::from_str(&text).expect("history export");
             let t0 = Instant::now();
-            let report = weft::engine::replay_offline(&runtime, bytes.clone(), export).await;
+            let report = weft::engine::replay_offline(&runtime, &hash, &bytes, export).await;
             took = t0.elapsed();
             assert!(
                 matches!(report, weft::engine::ReplayReport::Clean { .. }),

@@ -7,18 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use weft_e2e::serde_json::json;
-use weft_e2e::{repo, weft_bin, Host};
-
-fn ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{cmd:?} failed:\n{said}");
-    said
-}
+use weft_e2e::{repo, run_ok as ok, weft_bin, Host};
 
 #[test]
 fn the_js_package_installs_from_its_tarball_and_a_ts_workflow_importing_it_runs() {

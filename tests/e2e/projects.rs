@@ -20,15 +20,7 @@ fn weft(dir: &Path, args: &[&str]) -> String {
             .join("template-build");
         cmd.env("CARGO_TARGET_DIR", shared);
     }
-    let out = cmd.output().expect("run weft");
-    assert!(
-        out.status.success(),
-        "weft {} failed:\n{}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    weft_e2e::run_ok(&mut cmd)
 }
 
 /// Creates, builds, deploys and runs a workflow and an activity project.
@@ -196,6 +188,22 @@ fn weft_build_names_what_is_missing() {
         err.contains("componentize-py") && err.contains("pip install componentize-py=="),
         "{err}"
     );
+    // A TypeScript project without its tools: the error names tsc and the
+    // install, and says nothing of type errors (there were none).
+    weft(tmp.path(), &["new", "lonely-ts", "--lang", "ts"]);
+    let out = Command::new(weft_bin())
+        .args(["build"])
+        .current_dir(tmp.path().join("lonely-ts"))
+        .env("PATH", "/nonexistent")
+        .output()
+        .expect("run weft");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("tsc is not installed") && err.contains("npm install"),
+        "{err}"
+    );
+    assert!(!err.contains("type errors"), "{err}");
 
     let out = Command::new(weft_bin())
         .args(["new", "Bad_Name", "--lang", "js"])

@@ -658,6 +658,19 @@ pub fn http() -> reqwest::blocking::Client {
         .expect("http client")
 }
 
+/// Runs a command that must succeed (a build, a package tool); what it
+/// printed, stdout then stderr.
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{cmd:?} failed:\n{said}");
+    said
+}
+
 /// The repository root (for scripts such as the Python worker example).
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

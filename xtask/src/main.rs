@@ -369,6 +369,8 @@ fn newest(path: &Path) -> Option<std::time::SystemTime> {
 /// source, its SDK or the WIT changed since its last build.
 fn polyglot_guests(out: &Path, tools: &[PathBuf]) -> Result {
     let path = path_with(tools);
+    // The TypeScript examples share one tsconfig: type-checked once.
+    let mut typechecked = false;
     for (name, lang, world, source) in POLYGLOT {
         let dest = out.join(format!("{name}.wasm"));
         let sdk = if *lang == "python" {
@@ -392,15 +394,13 @@ fn polyglot_guests(out: &Path, tools: &[PathBuf]) -> Result {
         // into one module, then built as JavaScript (as `weft build` does).
         let bundle;
         let source: &str = if *lang == "ts" {
-            let dir = Path::new(source)
-                .parent()
-                .and_then(Path::parent)
-                .unwrap_or(Path::new("."));
-            run(Command::new("tsc")
-                .args(["--noEmit", "--pretty", "false", "-p"])
-                .arg(dir)
-                .current_dir(root())
-                .env("PATH", &path))?;
+            if !typechecked {
+                run(Command::new("tsc")
+                    .args(["--noEmit", "--pretty", "false", "-p", "examples/ts"])
+                    .current_dir(root())
+                    .env("PATH", &path))?;
+                typechecked = true;
+            }
             bundle = target_dir().join("ts-bundles").join(format!("{name}.js"));
             run(Command::new("esbuild")
                 .arg(source)

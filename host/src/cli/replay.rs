@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use crate::engine::{replay_offline, Engine, ReplayReport};
-use crate::model::HistoryExport;
+use crate::model::{HistoryExport, ModuleHash};
 use crate::wasm::Runtime;
 
 /// Exit 0: clean; 1: divergence; 2: the replay could not run (bad files, a
@@ -41,11 +41,12 @@ pub async fn run(history: Option<&Path>, dir: Option<&Path>, module: &Path) -> R
         .map(PathBuf::from)
         .unwrap_or_else(|| scratch.path().to_path_buf());
     let runtime = Engine::offline_runtime(cache)?;
+    let hash = ModuleHash::of(&bytes);
     let many = dir.is_some();
     let mut worst = 0;
     let (mut clean, mut diverged, mut broken) = (0, 0, 0);
     for file in &files {
-        let code = match replay(&runtime, file, bytes.clone()).await {
+        let code = match replay(&runtime, file, &hash, &bytes).await {
             Err(e) if many => {
                 println!("BROKEN   {}: {e:#}", file.display());
                 2
@@ -131,7 +132,12 @@ fn histories_in(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-async fn replay(runtime: &Runtime, history: &Path, module: Vec<u8>) -> Result<ReplayReport> {
+async fn replay(
+    runtime: &Runtime,
+    history: &Path,
+    hash: &ModuleHash,
+    bytes: &[u8],
+) -> Result<ReplayReport> {
     let text = std::fs::read_to_string(history)
         .with_context(|| format!("cannot read {}", history.display()))?;
     let export: HistoryExport = serde_json::from_str(&text).with_context(|| {
@@ -140,5 +146,5 @@ async fn replay(runtime: &Runtime, history: &Path, module: Vec<u8>) -> Result<Re
             history.display()
         )
     })?;
-    Ok(replay_offline(runtime, module, export).await)
+    Ok(replay_offline(runtime, hash, bytes, export).await)
 }

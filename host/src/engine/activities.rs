@@ -360,7 +360,7 @@ async fn run(
             inner.clock.sleep_until(task.not_before_ms).await;
             // From here the activity runs (or waits for a slot): time
             // skipping waits for it.
-            let _running = inner.busy.attempt();
+            let _running = inner.busy_attempt();
             // A slot bounds the attempts this host runs; one on a task queue
             // runs on a worker, and waiting for one must not hold a slot
             // (256 queued tasks with no worker stalled every component).

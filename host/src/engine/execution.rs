@@ -22,7 +22,7 @@ pub(super) async fn run(
     inner: Arc<Inner>,
     id: ExecutionId,
     mailbox: mpsc::UnboundedReceiver<Msg>,
-    busy: super::skip::BusyGuard,
+    busy: Option<super::skip::BusyGuard>,
 ) {
     if let Err(e) = run_inner(&inner, &id, mailbox, busy).await {
         // Nothing was committed for the failed step; the execution stays
@@ -41,7 +41,7 @@ async fn run_inner(
     inner: &Arc<Inner>,
     id: &ExecutionId,
     mailbox: mpsc::UnboundedReceiver<Msg>,
-    busy: super::skip::BusyGuard,
+    busy: Option<super::skip::BusyGuard>,
 ) -> Result<(), crate::store::StoreError> {
     let record = match inner.store.execution(id)? {
         Some(r) if r.status == ExecutionStatus::Running => r,
@@ -79,7 +79,7 @@ async fn run_inner(
         Replayer::new(history),
         mailbox,
     );
-    driver.busy = Some(busy);
+    driver.busy = busy;
     crate::metrics::get().instances_loaded.inc();
     let _slot = inner.instance_slot().await;
     let store = inner.store.clone();

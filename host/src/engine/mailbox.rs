@@ -25,7 +25,7 @@ impl Inner {
         let msg = match actors.get(id) {
             Some(tx) => match tx.send(msg) {
                 Ok(()) => {
-                    self.busy.touch();
+                    self.busy_touch();
                     crate::metrics::get().cache_hits.inc();
                     return Ok(());
                 }
@@ -43,13 +43,13 @@ impl Inner {
         }
         let (tx, rx) = mpsc::unbounded_channel();
         let _ = tx.send(msg);
-        self.busy.touch();
+        self.busy_touch();
         actors.insert(id.clone(), tx);
         tokio::spawn(execution::run(
             self.clone(),
             id.clone(),
             rx,
-            self.busy.step(),
+            self.busy_step(),
         ));
         Ok(())
     }

@@ -332,7 +332,15 @@ pub(super) fn run_start(events: &[crate::model::Event]) -> Option<(Payload, Seed
     }
 }
 
-pub async fn replay(runtime: &Runtime, module: Vec<u8>, history: HistoryExport) -> ReplayReport {
+/// Replays `history` on the module `hash` (whose bytes are `bytes`, read
+/// only when the runtime has not loaded it yet: a module replayed against
+/// many histories is hashed and copied once, by the caller).
+pub async fn replay(
+    runtime: &Runtime,
+    hash: &ModuleHash,
+    bytes: &[u8],
+    history: HistoryExport,
+) -> ReplayReport {
     if history.format != HistoryExport::FORMAT {
         return ReplayReport::Broken(format!(
             "unknown history format {:?}: export it with `weft history ID --json`",
@@ -349,10 +357,15 @@ pub async fn replay(runtime: &Runtime, module: Vec<u8>, history: HistoryExport) 
         module: history.module.clone(),
         started_at_ms: history.events[0].at_ms,
     };
-    let hash = ModuleHash::of(&module);
     let host = OfflineHost::new(Replayer::new(history.events), info, None);
     let (outcome, host) = runtime
-        .run_workflow(&hash, move || Ok(module), input.0, seeding, Box::new(host))
+        .run_workflow(
+            hash,
+            || Ok(bytes.to_vec()),
+            input.0,
+            seeding,
+            Box::new(host),
+        )
         .await;
     let any: Box<dyn std::any::Any> = host;
     let host = any

@@ -81,7 +81,7 @@ impl Engine {
                 module: module.to_string(),
                 events: kept.clone(),
             };
-            match super::replay_offline(&self.inner.runtime, bytes.clone(), export).await {
+            match super::replay_offline(&self.inner.runtime, &module, &bytes, export).await {
                 ReplayReport::Clean { .. } => {}
                 ReplayReport::Diverged(d) => {
                     return Err(EngineError::Conflict(format!(

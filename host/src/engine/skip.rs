@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{Engine, EngineError};
+use super::{Engine, EngineError, Inner};
 
 /// What keeps the host busy now.
 #[derive(Default)]
@@ -31,7 +31,7 @@ pub(crate) struct BusyGuard {
 }
 
 impl Busy {
-    pub(crate) fn step(self: &Arc<Self>) -> BusyGuard {
+    fn step(self: &Arc<Self>) -> BusyGuard {
         self.steps.fetch_add(1, Ordering::SeqCst);
         self.touch();
         BusyGuard {
@@ -40,7 +40,7 @@ impl Busy {
         }
     }
 
-    pub(crate) fn attempt(self: &Arc<Self>) -> BusyGuard {
+    fn attempt(self: &Arc<Self>) -> BusyGuard {
         self.attempts.fetch_add(1, Ordering::SeqCst);
         self.touch();
         BusyGuard {
@@ -50,7 +50,7 @@ impl Busy {
     }
 
     /// Something happened (a message was sent).
-    pub(crate) fn touch(&self) {
+    fn touch(&self) {
         self.seq.fetch_add(1, Ordering::SeqCst);
     }
 
@@ -71,6 +71,25 @@ impl Drop for BusyGuard {
             self.busy.steps.fetch_sub(1, Ordering::SeqCst);
         }
         self.busy.touch();
+    }
+}
+
+impl Inner {
+    /// A guard counting a workflow step (on a manual clock).
+    pub(super) fn busy_step(&self) -> Option<BusyGuard> {
+        self.busy.as_ref().map(|b| b.step())
+    }
+
+    /// A guard counting an activity attempt (on a manual clock).
+    pub(super) fn busy_attempt(&self) -> Option<BusyGuard> {
+        self.busy.as_ref().map(|b| b.attempt())
+    }
+
+    /// A message was sent (on a manual clock).
+    pub(super) fn busy_touch(&self) {
+        if let Some(b) = &self.busy {
+            b.touch();
+        }
     }
 }
 
@@ -145,14 +164,13 @@ impl Engine {
         wait: Duration,
     ) -> Result<Skip, EngineError> {
         let clock = &self.inner.clock;
-        if !clock.is_manual() {
+        let Some(busy) = &self.inner.busy else {
             return Err(EngineError::Conflict(
                 "the host runs on the system clock: start it with `--manual-clock` to skip time"
                     .into(),
             ));
-        }
+        };
         let give_up = Instant::now() + wait;
-        let busy = &self.inner.busy;
         let mut last = busy.reading();
         let mut quiet_since = Instant::now();
         loop {

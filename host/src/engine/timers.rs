@@ -49,7 +49,7 @@ pub(super) fn spawn(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<TimerRow>
                 _ = async { match next { Some(due) => inner.clock.sleep_until(due).await, None => std::future::pending().await } } => {
                     for row in queue.take_due(inner.clock.now_ms()) {
                         let inner = inner.clone();
-                        let busy = inner.busy.step();
+                        let busy = inner.busy_step();
                         tokio::spawn(async move {
                             fire(&inner, row).await;
                             drop(busy);

@@ -296,7 +296,7 @@ impl Engine {
                 module: target.module.to_string(),
                 events,
             };
-            match super::replay_offline(&self.inner.runtime, bytes.to_vec(), export).await {
+            match super::replay_offline(&self.inner.runtime, &target.module, bytes, export).await {
                 ReplayReport::Clean { .. } => {}
                 ReplayReport::Diverged(d) => return Ok(UpgradeOutcome::Diverged(d)),
                 ReplayReport::Broken(reason) => return Ok(UpgradeOutcome::Failed(reason)),

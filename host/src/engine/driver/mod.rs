@@ -368,7 +368,7 @@ impl Driver {
                     Some(m) => m,
                 },
             };
-            self.busy = Some(self.inner.busy.step());
+            self.busy = self.inner.busy_step();
             self.accept(msg);
             while let Ok(m) = self.mailbox.try_recv() {
                 self.accept(m);
