@@ -13,7 +13,7 @@
 //   await env.close();
 
 /** The `weft:workflow` contract this SDK is written against. */
-export const CONTRACT: '0.1.2';
+export const CONTRACT: '0.1.3';
 
 /** The task queue the environment's mocks poll. */
 export const MOCK_QUEUE: 'weft-test-mocks';

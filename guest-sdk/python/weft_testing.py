@@ -45,7 +45,7 @@ import urllib.request
 from weft_worker import ActivityError, Cancelled, Worker  # noqa: F401 (re-exported)
 
 #: The `weft:workflow` contract this SDK is written against.
-CONTRACT = "0.1.2"
+CONTRACT = "0.1.3"
 
 #: The task queue the environment's mocks poll.
 MOCK_QUEUE = "weft-test-mocks"

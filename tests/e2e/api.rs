@@ -803,3 +803,144 @@ fn a_child_id_reuse_policy_decides_in_every_language() {
         host.assert_replays(&id, component);
     }
 }
+
+/// Issue 20: search attributes and memo. Each twin sets an attribute of
+/// every type and a memo field, continues as new (the next run starts with
+/// them: its `execution_started` carries them) and changes them there; the
+/// start request adds its own (`Origin`). The record holds the result, list
+/// queries find each execution by it, and the histories replay.
+#[test]
+fn search_attributes_and_memo_are_recorded_carried_and_found_in_every_language() {
+    let host = host();
+    for (workflow_type, _) in LANGUAGES {
+        let id = format!("{workflow_type}-search");
+        let (status, v) = host.call(
+            "POST",
+            "/v1/executions",
+            Some(
+                json!({"workflow_type": workflow_type, "id": id, "input": {"mode": "search"},
+                        "search_attributes": {"Origin": workflow_type},
+                        "memo": {"from": "the start"}}),
+            ),
+        );
+        assert_eq!(status, 201, "{v}");
+    }
+    let expected = |origin: &str| {
+        json!({
+            "Origin": {"type": "keyword", "value": origin},
+            "Customer": {"type": "keyword", "value": "c-42"},
+            "Note": {"type": "text", "value": "rush order, gift wrap"},
+            "Items": {"type": "int", "value": 3},
+            "Amount": {"type": "double", "value": 12.5},
+            "DueAt": {"type": "datetime", "value": 1_793_491_200_000u64},
+            "Tags": {"type": "keyword-list", "value": ["eu", "new"]},
+            "Stage": {"type": "keyword", "value": "second"},
+        })
+    };
+    for (workflow_type, component) in LANGUAGES {
+        let id = format!("{workflow_type}-search");
+        let r = host.wait_result(&id);
+        assert_eq!(r["output"], "ok", "{id}: {r}");
+        let d = host.describe(&id);
+        assert_eq!(d["run"], 2, "{id}");
+        assert_eq!(d["search_attributes"], expected(workflow_type), "{id}: {d}");
+        assert_eq!(
+            d["memo"],
+            json!({"from": "the start", "done": true}),
+            "{id}: {d}"
+        );
+        // The second run starts with what the first left.
+        let second = host.get(&format!("/v1/executions/{id}/history?run=2"));
+        let started = &second["events"][0]["event"];
+        assert_eq!(started["type"], "execution_started", "{second}");
+        assert_eq!(
+            started["search_attributes"]["Vip"],
+            json!({"type": "bool", "value": true}),
+            "{started}"
+        );
+        // A payload, written in the history as its text.
+        assert_eq!(started["memo"]["ticket"], r#"{"n":7}"#, "{started}");
+        host.assert_replays(&id, component);
+    }
+    let ids = |query: &str| -> Vec<String> {
+        let mut ids: Vec<String> = host
+            .list_all(&format!("query={}", weft_e2e::enc(query)))
+            .iter()
+            .map(|e| e["id"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let all = vec!["corners-search", "js-api-search", "py-api-search"];
+    for query in [
+        r#"Customer = "c-42" AND Stage = "second""#,
+        "Note = 'GIFT rush' AND Tags = 'eu' AND Vip IS NULL",
+        "Items BETWEEN 2 AND 4 AND Amount < 13 AND DueAt = '2026-11-01'",
+        "ExecutionStatus = 'completed' AND StartTime > '2000-01-01' AND CloseTime IS NOT NULL",
+        "Origin IN ('corners', 'js-api', 'py-api')",
+    ] {
+        assert_eq!(ids(query), all, "{query}");
+    }
+    assert_eq!(
+        ids("Origin = 'py-api' OR (Origin = 'js-api' AND Items > 3)"),
+        vec!["py-api-search"]
+    );
+    assert_eq!(ids("Origin STARTS_WITH 'js'"), vec!["js-api-search"]);
+    assert!(ids("Customer = 'c-43'").is_empty());
+}
+
+/// A value of another type than its name's, or a name the host does not
+/// take, stalls the execution with the reason; nothing of the task is
+/// recorded, and a start giving such a value is refused.
+#[test]
+fn a_search_attribute_of_the_wrong_type_or_name_stalls_the_workflow() {
+    let host = host();
+    // `Items` becomes an int on this host.
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"workflow_type": "corners", "id": "typed", "input": {"mode": "fanout", "runs": 0},
+                    "search_attributes": {"Items": 3}})),
+    );
+    assert_eq!(status, 201, "{v}");
+    for (id, runs, says) in [
+        (
+            "conflict",
+            0,
+            "search attribute Items has type int on this host, so it cannot take a keyword value",
+        ),
+        (
+            "bad-name",
+            1,
+            "search attribute name \"bad-name\" is not valid",
+        ),
+    ] {
+        start(
+            &host,
+            "corners",
+            id,
+            json!({"mode": "search-conflict", "runs": runs}),
+        );
+        let r = host.wait_result(id);
+        assert_eq!(r["status"], "stalled", "{id}: {r}");
+        let reason = r["stall_reason"].as_str().unwrap_or_default();
+        assert!(reason.contains(says), "{id}: {reason}");
+        assert!(
+            !host
+                .event_kinds(id)
+                .iter()
+                .any(|k| k == "search_attributes_upserted"),
+            "{id}"
+        );
+    }
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions",
+        Some(
+            json!({"workflow_type": "corners", "input": {"mode": "fanout", "runs": 0},
+                    "search_attributes": {"Items": "three"}}),
+        ),
+    );
+    assert_eq!(status, 400, "{v}");
+    assert!(v.to_string().contains("is not of type int"), "{v}");
+}

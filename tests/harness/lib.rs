@@ -651,6 +651,18 @@ impl Host {
 
 /// A blocking HTTP client with the harness's timeout, for calls a test makes
 /// from another thread while the host is paused.
+/// `s` percent-encoded for a query string (everything but unreserved bytes).
+pub fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 pub fn http() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(120))

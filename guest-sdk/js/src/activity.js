@@ -12,7 +12,7 @@
 // kind is the error's name. An activity may be `async` (for `fetch`, which
 // the host allows only to the hosts opened at deploy with `--allow-http`).
 
-import * as actx from 'weft:workflow/activity-context@0.1.2';
+import * as actx from 'weft:workflow/activity-context@0.1.3';
 import { encode, decode } from './json.js';
 import { Failure, InvalidInputFailure } from './failure.js';
 

@@ -38,6 +38,43 @@ export { millis } from './json.js';
 export type { Duration } from './json.js';
 
 // ---------------------------------------------------------------------------
+// Search attributes and memo.
+
+/** A search attribute value with its type said (see `searchValue`). */
+export interface TypedSearchValue {
+  readonly tag: 'keyword' | 'text' | 'int' | 'double' | 'boolean' | 'datetime' | 'keyword-list';
+  readonly val: unknown;
+}
+
+/**
+ * A search attribute value: a string is a keyword, a whole number an int,
+ * another number a double, a boolean a bool, a Date a datetime, an array of
+ * strings a keyword list; `null` or `undefined` removes the attribute.
+ */
+export type SearchAttributeValue =
+  | string
+  | number
+  | bigint
+  | boolean
+  | Date
+  | readonly string[]
+  | TypedSearchValue
+  | null
+  | undefined;
+
+/** Typed search attribute values, for where a plain value would mislead. */
+export declare const searchValue: {
+  keyword(value: string): TypedSearchValue;
+  /** Matched by words (`Note = "rush"` finds a note holding "rush"). */
+  text(value: string): TypedSearchValue;
+  int(value: number | bigint): TypedSearchValue;
+  double(value: number): TypedSearchValue;
+  bool(value: boolean): TypedSearchValue;
+  datetime(value: Date | number | string): TypedSearchValue;
+  keywordList(value: Iterable<string>): TypedSearchValue;
+};
+
+// ---------------------------------------------------------------------------
 // Options.
 
 /** A retry policy; fields left out take those of `DEFAULT_RETRY_POLICY`. */
@@ -284,6 +321,13 @@ export class Ctx<S = Record<string, unknown>> {
   patched(patchId: string): boolean;
   /** The middle step of retiring a patch: only the new path remains. */
   deprecatePatch(patchId: string): void;
+  // --- search attributes and memo ---
+
+  /** Sets search attributes of this execution (null removes one), recorded in its history and indexed by the host: `weft list --query 'CustomerId = "c-42"'` finds it. They carry over to the next run of a continue-as-new. */
+  upsertSearchAttributes(attributes: Record<string, SearchAttributeValue>): void;
+  /** Sets fields of this execution's memo (any JSON each; null removes one): data shown with the execution, never searched. */
+  upsertMemo(fields: Record<string, unknown>): void;
+
   /** Whether a cancellation was requested (`weft cancel`). */
   isCancelRequested(): boolean;
   /** Ends this run and starts the next one of the same id with `input`. Never returns. */

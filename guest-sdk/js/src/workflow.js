@@ -16,9 +16,10 @@
 // from a stream seeded from the run's recorded seed; `Date.now()`/`new Date()`
 // read workflow time, which the host serves through the WASI wall clock.
 
-import * as rt from 'weft:workflow/runtime@0.1.2';
+import * as rt from 'weft:workflow/runtime@0.1.3';
 import { encode, decode, millis } from './json.js';
 import { Failure, InvalidInputFailure } from './failure.js';
+import { searchAttributeList, memoList } from './search.js';
 
 export {
   Failure,
@@ -29,6 +30,7 @@ export {
   InvalidInputFailure,
 } from './failure.js';
 export { millis } from './json.js';
+export { searchValue } from './search.js';
 
 // ---------------------------------------------------------------------------
 // Deterministic randomness.
@@ -662,6 +664,23 @@ export class Ctx {
   deprecatePatch(patchId) {
     this._command('call deprecatePatch');
     rt.deprecatePatch(String(patchId));
+  }
+
+  // --- search attributes and memo ------------------------------------------
+
+  /** Sets search attributes of this execution (null removes one), recorded
+   * in its history and indexed by the host: `weft list --query 'CustomerId =
+   * "c-42"'` finds it. They carry over to the next run of a continue-as-new. */
+  upsertSearchAttributes(attributes) {
+    this._command('set search attributes');
+    rt.upsertSearchAttributes(searchAttributeList(attributes));
+  }
+
+  /** Sets fields of this execution's memo (any JSON each; null removes one):
+   * data shown with the execution, never searched. */
+  upsertMemo(fields) {
+    this._command('set the memo');
+    rt.upsertMemo(memoList(fields));
   }
 
   /** Whether a cancellation was requested (`weft cancel`). */

@@ -161,6 +161,53 @@ class ActivityInfo:
     heartbeat_details: Optional[bytes]
 
 
+@dataclass
+class SearchValue_Keyword:
+    value: str
+
+
+@dataclass
+class SearchValue_Text:
+    value: str
+
+
+@dataclass
+class SearchValue_Int:
+    value: int
+
+
+@dataclass
+class SearchValue_Double:
+    value: float
+
+
+@dataclass
+class SearchValue_Boolean:
+    value: bool
+
+
+@dataclass
+class SearchValue_Datetime:
+    value: int
+
+
+@dataclass
+class SearchValue_KeywordList:
+    value: List[str]
+
+
+@dataclass
+class SearchAttribute:
+    name: str
+    value: Any
+
+
+@dataclass
+class MemoField:
+    name: str
+    value: Optional[bytes]
+
+
 class ContinuedAsNew(BaseException):
     pass
 
@@ -254,6 +301,12 @@ class FakeHost:
     def deprecate_patch(self, patch_id: str) -> None:
         self.commands.append((None, "deprecate", patch_id))
 
+    def upsert_search_attributes(self, attributes: List[Any]) -> None:
+        self._cmd("search", attributes)
+
+    def upsert_memo(self, fields: List[Any]) -> None:
+        self._cmd("memo", fields)
+
     def now(self) -> int:
         return self.now_ms
 
@@ -309,6 +362,7 @@ def install() -> FakeHost:
         "deprecate_patch", "now", "random", "log", "info", "try_receive_signal",
         "activity_failure", "signal_execution", "signal_child", "cancel_execution",
         "start_child_with_reuse", "start_activity_with", "start_child_with",
+        "upsert_search_attributes", "upsert_memo",
     ):
         setattr(rt, name, (lambda n: lambda *a: getattr(HOST, n)(*a))(name))
     ac = pytypes.ModuleType("wit_world.imports.activity_context")

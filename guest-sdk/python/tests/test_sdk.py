@@ -296,6 +296,39 @@ class WorkflowTests(unittest.TestCase):
             (fb.IdReusePolicy.ALLOW_DUPLICATE, fb.CancellationType.TRY_CANCEL),
         ])
 
+    def test_search_attributes_and_memo_take_their_types_from_the_values(self) -> None:
+        import datetime
+
+        host = fresh()
+
+        @weft.workflow
+        class W:
+            def run(self, ctx: weft.Ctx, _: None) -> None:
+                ctx.upsert_search_attributes({
+                    "CustomerId": "c-42", "Note": weft.Text("rush order"), "Items": 3,
+                    "Amount": 12.5, "Vip": True, "Tags": ["eu", "new"], "Old": None,
+                    "DueAt": datetime.datetime(2026, 11, 1, tzinfo=datetime.timezone.utc),
+                })
+                ctx.upsert_memo({"note": {"by": "ada"}, "gone": None})
+                with self_test.assertRaises(TypeError):
+                    ctx.upsert_search_attributes({"Bad": {"a": 1}})
+
+        self_test = self
+        weft.WorkflowWorld().run(b"null")
+        (_, kind, attrs), (_, kind2, fields) = host.commands
+        self.assertEqual(kind, "search")
+        got = {a.name: a.value for a in attrs}
+        self.assertEqual(got["CustomerId"], fb.SearchValue_Keyword("c-42"))
+        self.assertEqual(got["Note"], fb.SearchValue_Text("rush order"))
+        self.assertEqual(got["Items"], fb.SearchValue_Int(3))
+        self.assertEqual(got["Amount"], fb.SearchValue_Double(12.5))
+        self.assertEqual(got["Vip"], fb.SearchValue_Boolean(True))
+        self.assertEqual(got["Tags"], fb.SearchValue_KeywordList(["eu", "new"]))
+        self.assertEqual(got["DueAt"], fb.SearchValue_Datetime(1_793_491_200_000))
+        self.assertIsNone(got["Old"])
+        self.assertEqual(kind2, "memo")
+        self.assertEqual({f.name: f.value for f in fields}, {"note": b'{"by":"ada"}', "gone": None})
+
     def test_children_patches_continue_as_new_and_saga(self) -> None:
         host = fresh()
 

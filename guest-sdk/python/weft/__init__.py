@@ -51,6 +51,7 @@ from ._options import (
     RetryPolicy,
 )
 from ._saga import Saga
+from ._search import Text
 from ._workflow import (
     Ctx,
     NOTHING,
@@ -90,6 +91,7 @@ __all__ = [
     "ChildOptions",
     "ParentClosePolicy",
     "WorkflowWorld",
+    "Text",
     # activities
     "activity",
     "ActivityCtx",

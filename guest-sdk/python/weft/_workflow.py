@@ -964,6 +964,25 @@ class Ctx:
         and histories recorded with or without the patch's marker replay."""
         _rt().deprecate_patch(patch_id)
 
+    # -- search attributes and memo -----------------------------------------
+
+    def upsert_search_attributes(self, attributes: Dict[str, Any]) -> None:
+        """Sets search attributes of this execution (a value of None removes
+        one), recorded in its history and indexed by the host, so that
+        ``weft list --query 'CustomerId = "c-42"'`` finds it. The type of
+        each follows from its value (see ``weft.Text`` for text). They carry
+        over to the next run of a continue-as-new."""
+        from . import _search
+
+        _rt().upsert_search_attributes(_search.search_attribute_list(_rt(), attributes))
+
+    def upsert_memo(self, fields: Dict[str, Any]) -> None:
+        """Sets fields of this execution's memo (any JSON each; None removes
+        one): data shown with the execution, never searched."""
+        from . import _search
+
+        _rt().upsert_memo(_search.memo_list(_rt(), fields))
+
     # -- time, randomness, info ---------------------------------------------
 
     def now_ms(self) -> int:

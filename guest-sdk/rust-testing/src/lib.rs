@@ -43,7 +43,7 @@ pub use serde_json::{json, Value};
 pub use tools::{build_component, replay, weft_bin};
 
 /// The `weft:workflow` contract this environment speaks.
-pub const CONTRACT: &str = "0.1.2";
+pub const CONTRACT: &str = "0.1.3";
 
 /// The task queue the mocks poll.
 pub const MOCK_QUEUE: &str = "weft-test-mocks";

@@ -30,8 +30,8 @@ pub mod prelude {
     pub use crate::failure::Failure;
     pub use crate::workflow::{
         ActivityOptions, CancellationType, ChildOptions, Choose, Ctx, Handlers, IdReusePolicy,
-        LogLevel, ParentClosePolicy, Pending, QueryHandler, RetryPolicy, Saga, Selectable,
-        SignalChannel, Workflow, WorkflowInfo,
+        LogLevel, ParentClosePolicy, Pending, QueryHandler, RetryPolicy, Saga, SearchValue,
+        Selectable, SignalChannel, Workflow, WorkflowInfo,
     };
     pub use serde::{Deserialize, Serialize};
     pub use std::time::Duration;

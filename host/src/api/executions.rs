@@ -9,7 +9,7 @@ use axum::Json;
 use super::dto::{
     ExecutionDetail, ExecutionList, ExecutionResult, ExecutionSummary, HistoryQuery, ListQuery,
     LogLineInfo, LogList, LogsQuery, ReasonRequest, ResetRequest, ResetResponse, ResultQuery,
-    StartRequest, StartResponse,
+    SearchAttributeInfo, SearchAttributeList, StartRequest, StartResponse,
 };
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Body, Params};
@@ -44,6 +44,16 @@ pub async fn start(
                 reuse: req.id_reuse_policy,
                 execution_timeout_ms: req.execution_timeout_ms,
                 run_timeout_ms: req.run_timeout_ms,
+                search_attributes: match &req.search_attributes {
+                    Some(values) => engine.search_attributes_from_json(values)?,
+                    None => Default::default(),
+                },
+                memo: req
+                    .memo
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), Payload::from_json(v)))
+                    .collect(),
                 ..StartOptions::default()
             },
         )
@@ -127,6 +137,7 @@ pub async fn list(
         started_before_ms: q.started_before_ms,
         closed_after_ms: q.closed_after_ms,
         closed_before_ms: q.closed_before_ms,
+        query: q.query,
         limit: q.limit.unwrap_or(DEFAULT_PAGE),
         cursor: q.cursor,
     })?;
@@ -134,6 +145,33 @@ pub async fn list(
         executions: page.records.iter().map(ExecutionSummary::from).collect(),
         next_cursor: page.next_cursor,
     }))
+}
+
+/// The search attributes list queries may name: the system ones and every
+/// custom one this host has recorded, with their types.
+#[utoipa::path(
+    get, path = "/v1/search-attributes", tag = "executions",
+    responses((status = 200, body = SearchAttributeList))
+)]
+pub async fn search_attributes(State(engine): State<Engine>) -> Json<SearchAttributeList> {
+    let system = crate::model::search::SYSTEM_ATTRIBUTES
+        .iter()
+        .map(|(name, t)| SearchAttributeInfo {
+            name: (*name).to_owned(),
+            search_type: *t,
+            system: true,
+        });
+    let custom = engine
+        .search_attribute_types()
+        .into_iter()
+        .map(|(name, t)| SearchAttributeInfo {
+            name,
+            search_type: t,
+            system: false,
+        });
+    Json(SearchAttributeList {
+        attributes: system.chain(custom).collect(),
+    })
 }
 
 #[utoipa::path(

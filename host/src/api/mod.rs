@@ -54,6 +54,7 @@ const MAX_MODULE_BYTES: usize = 100 << 20;
         versions::upgrade,
         executions::start,
         executions::list,
+        executions::search_attributes,
         executions::describe,
         executions::result,
         executions::history,
@@ -116,6 +117,7 @@ pub fn router(engine: Engine, access: Access, guard: Guard) -> Router {
             "/v1/executions",
             post(executions::start).get(executions::list),
         )
+        .route("/v1/search-attributes", get(executions::search_attributes))
         .route(
             "/v1/executions/{id}",
             get(executions::describe).delete(executions::delete),

@@ -20,6 +20,9 @@ pub struct StartArgs {
     pub id_reuse_policy: IdReusePolicy,
     pub execution_timeout_ms: Option<u64>,
     pub run_timeout_ms: Option<u64>,
+    /// `NAME=VALUE` each (VALUE as JSON when it parses, else a string).
+    pub search_attributes: Vec<String>,
+    pub memo: Vec<String>,
     pub wait: bool,
     pub json: bool,
 }
@@ -38,6 +41,13 @@ pub struct ListArgs {
     /// Only executions whose id starts with this.
     #[arg(long)]
     pub id_prefix: Option<String>,
+    /// A list query over the system attributes (ExecutionId, WorkflowType,
+    /// ExecutionStatus, StartTime, CloseTime, Module) and the custom search
+    /// attributes, in Temporal's syntax: `CustomerId = "c-42" AND StartTime
+    /// > "2026-11-01"` (=, !=, <, <=, >, >=, IN, BETWEEN, STARTS_WITH, IS
+    /// NULL, AND, OR, parentheses). See `weft search-attributes`.
+    #[arg(long, short = 'q')]
+    pub query: Option<String>,
     /// Started at or after: a date (`2026-11-30`, `2026-11-30T08:00`, in
     /// your time zone, or RFC 3339) or a duration ago (`2h`, `7d`).
     #[arg(long, value_name = "WHEN")]
@@ -74,10 +84,14 @@ pub async fn start(client: &Client, args: StartArgs) -> Result<i32> {
         id_reuse_policy,
         execution_timeout_ms,
         run_timeout_ms,
+        search_attributes,
+        memo,
         wait,
         json,
     } = args;
     let input = parse_json("--input", input)?;
+    let search_attributes = named_values("--search-attribute", search_attributes)?;
+    let memo = named_values("--memo", memo)?;
     let req = StartRequest {
         workflow_type,
         id,
@@ -89,6 +103,8 @@ pub async fn start(client: &Client, args: StartArgs) -> Result<i32> {
         wait_ms: None,
         execution_timeout_ms,
         run_timeout_ms,
+        search_attributes,
+        memo,
     };
     let started: StartResponse = client.post_json("/v1/executions", &req).await?;
     if json && !wait {
@@ -102,6 +118,30 @@ pub async fn start(client: &Client, args: StartArgs) -> Result<i32> {
         return Ok(0);
     }
     result(client, &started.id, true, json).await
+}
+
+/// `NAME=VALUE` flags as a JSON object (none when there are none): VALUE
+/// as JSON when it parses (`Amount=12.5`, `Tags=["a","b"]`), else the
+/// string as given (`CustomerId=c-42`).
+fn named_values(
+    flag: &str,
+    values: Vec<String>,
+) -> Result<Option<serde_json::Map<String, serde_json::Value>>> {
+    if values.is_empty() {
+        return Ok(None);
+    }
+    let mut out = serde_json::Map::new();
+    for v in values {
+        let Some((name, value)) = v.split_once('=') else {
+            anyhow::bail!("{flag} {v:?}: write NAME=VALUE, e.g. {flag} CustomerId=c-42");
+        };
+        let value = serde_json::from_str(value)
+            .unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
+        if out.insert(name.to_owned(), value).is_some() {
+            anyhow::bail!("{flag} names {name} twice: give each name once");
+        }
+    }
+    Ok(Some(out))
 }
 
 /// A JSON flag's value (null when absent), with an error that shows an example.
@@ -254,6 +294,16 @@ pub async fn describe(client: &Client, id: &str, json: bool) -> Result<i32> {
     if let Some(r) = &d.stall_reason {
         println!("stall reason:   {r}");
     }
+    for (name, value) in &s.search_attributes {
+        println!(
+            "search:         {name} = {} ({})",
+            value.display(),
+            value.search_type()
+        );
+    }
+    for (name, value) in &s.memo {
+        println!("memo:           {name} = {value}");
+    }
     println!("history:        {} events", d.history_length);
     println!(
         "in memory:      {}",
@@ -300,6 +350,25 @@ pub async fn describe(client: &Client, id: &str, json: bool) -> Result<i32> {
     Ok(0)
 }
 
+/// `weft search-attributes`: the names a list query may use, with types.
+pub async fn search_attributes(client: &Client, json: bool) -> Result<i32> {
+    let list: crate::api::dto::SearchAttributeList = client.get("/v1/search-attributes").await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(0);
+    }
+    let mut table = super::deploy::table(&["NAME", "TYPE", "KIND"]);
+    for a in &list.attributes {
+        table.add_row([
+            a.name.clone(),
+            a.search_type.to_string(),
+            if a.system { "system" } else { "custom" }.to_owned(),
+        ]);
+    }
+    println!("{table}");
+    Ok(0)
+}
+
 pub async fn list(client: &Client, args: ListArgs) -> Result<i32> {
     let mut query = Vec::new();
     if let Some(s) = &args.status {
@@ -310,6 +379,9 @@ pub async fn list(client: &Client, args: ListArgs) -> Result<i32> {
     }
     if let Some(p) = &args.id_prefix {
         query.push(format!("id_prefix={}", enc(p)));
+    }
+    if let Some(q) = &args.query {
+        query.push(format!("query={}", enc(q)));
     }
     let times = [
         ("started_after_ms", &args.started_after),

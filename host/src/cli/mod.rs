@@ -192,6 +192,15 @@ enum Command {
         /// Time each run out this long after it starts.
         #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
         run_timeout: Option<u64>,
+        /// A search attribute to start with, NAME=VALUE (repeatable): VALUE
+        /// as JSON when it parses (`Amount=12.5`, `Tags='["a","b"]'`), else
+        /// a string (`CustomerId=c-42`); its type is the name's on the host,
+        /// or the value's for a new name.
+        #[arg(long = "search-attribute", value_name = "NAME=VALUE")]
+        search_attributes: Vec<String>,
+        /// A memo field to start with, NAME=VALUE (repeatable; JSON or a string).
+        #[arg(long, value_name = "NAME=VALUE")]
+        memo: Vec<String>,
         /// Wait for the result and print it.
         #[arg(long)]
         wait: bool,
@@ -246,6 +255,15 @@ enum Command {
     },
     /// List executions, newest first, a page at a time.
     List(executions::ListArgs),
+    /// The search attributes `weft list --query` may name, with their types:
+    /// the system ones and every custom one recorded on this host.
+    SearchAttributes {
+        #[command(flatten)]
+        conn: Conn,
+        /// Print JSON: `{"attributes": [{"name", "type", "system"}]}`.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print what an execution's workflow and activities said (their log
     /// lines and output), with where and when; `--follow` until it closes.
     Logs {
@@ -539,6 +557,7 @@ impl Command {
     fn conn(&self) -> Option<&Conn> {
         match self {
             Command::List(args) => Some(&args.conn),
+            Command::SearchAttributes { conn, .. } => Some(conn),
             Command::Schedule { action } => Some(action.conn()),
             Command::TaskQueues { conn, .. } => Some(conn),
             Command::Cluster { conn, .. } => Some(conn),
@@ -583,7 +602,7 @@ impl Cli {
 
 /// `weft --version`: the build and the guest contract it provides (test
 /// environments check it against their SDK's).
-const LONG_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (contract weft:workflow@0.1.2)");
+const LONG_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (contract weft:workflow@0.1.3)");
 
 /// Runs the command; the result is the process exit code.
 pub async fn run(cli: Cli) -> Result<i32> {
@@ -654,6 +673,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
             id_reuse_policy,
             execution_timeout,
             run_timeout,
+            search_attributes,
+            memo,
             wait,
             json,
             ..
@@ -661,6 +682,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
             let args = executions::StartArgs {
                 execution_timeout_ms: execution_timeout,
                 run_timeout_ms: run_timeout,
+                search_attributes,
+                memo,
                 workflow_type,
                 id,
                 input: input.text()?,
@@ -686,6 +709,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
         }
         Command::Describe { id, json, .. } => executions::describe(&client, &id, json).await,
         Command::List(args) => executions::list(&client, args).await,
+        Command::SearchAttributes { json, .. } => {
+            executions::search_attributes(&client, json).await
+        }
         Command::History { id, run, json, .. } => {
             executions::history(&client, &id, run, json).await
         }

@@ -225,8 +225,12 @@ async fn continue_as_new(
     events.push(EventKind::ExecutionContinuedAsNew {
         input: input.clone(),
     });
+    // The next run carries the search attributes and memo over.
+    let (search_attributes, memo) = driver.replayer.search_state();
     let opts = super::StartOptions {
         id: Some(record.id.to_string()),
+        search_attributes: search_attributes.clone(),
+        memo: memo.clone(),
         ..Default::default()
     };
     let (next, started) = match inner.new_run(record.workflow_type.as_str(), input, &opts) {

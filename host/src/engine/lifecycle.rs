@@ -33,6 +33,10 @@ pub struct StartOptions {
     /// Start on this module (a pinned version) instead of the type's
     /// current one.
     pub(crate) module: Option<ModuleHash>,
+    /// The search attributes the execution starts with.
+    pub search_attributes: crate::model::search::SearchAttributes,
+    /// The memo it starts with.
+    pub memo: crate::model::search::Memo,
 }
 
 impl Inner {
@@ -110,6 +114,8 @@ impl Inner {
             cancel_requested: false,
             execution_deadline_ms: opts.execution_timeout_ms.map(|t| now.saturating_add(t)),
             run_timeout_ms: opts.run_timeout_ms,
+            search_attributes: opts.search_attributes.clone(),
+            memo: opts.memo.clone(),
         };
         let started = EventKind::ExecutionStarted {
             workflow_type: type_name,
@@ -117,6 +123,8 @@ impl Inner {
             input,
             seed,
             random: Some(crate::wasm::RANDOM_GENERATOR.to_owned()),
+            search_attributes: opts.search_attributes.clone(),
+            memo: opts.memo.clone(),
         };
         Ok((record, started))
     }
@@ -372,6 +380,27 @@ impl Engine {
         opts: StartOptions,
     ) -> Result<Started, EngineError> {
         self.inner.check_payload("the input", &input)?;
+        if !opts.search_attributes.is_empty() || !opts.memo.is_empty() {
+            let empty = Default::default();
+            let set_search = opts
+                .search_attributes
+                .iter()
+                .map(|(k, v)| (k.clone(), Some(v.clone())))
+                .collect();
+            let set_memo = opts
+                .memo
+                .iter()
+                .map(|(k, v)| (k.clone(), Some(v.clone())))
+                .collect();
+            self.inner
+                .search_types
+                .check_change(
+                    (&empty, &Default::default()),
+                    Some(&set_search),
+                    Some(&set_memo),
+                )
+                .map_err(|e| EngineError::BadRequest(e.to_string()))?;
+        }
         let (record, started) = self.inner.new_run(workflow_type, input, &opts)?;
         let id = record.id.clone();
         let request = opts.request_id.as_ref().map(|r| StartRequest {

@@ -19,6 +19,9 @@ pub struct ListFilter {
     /// Closed at or after / before; either excludes open executions.
     pub closed_after_ms: Option<u64>,
     pub closed_before_ms: Option<u64>,
+    /// A list query in Temporal's filter syntax over the system and custom
+    /// search attributes (see `query.rs`), ANDed with the fields above.
+    pub query: Option<String>,
     /// Page size (1 to [`MAX_PAGE`]).
     pub limit: usize,
     /// Where the previous page ended (its `next_cursor`).
@@ -55,6 +58,12 @@ impl Engine {
             None => after.is_none() && before.is_none(),
         };
         let limit = filter.limit.clamp(1, MAX_PAGE);
+        let query = filter
+            .query
+            .as_deref()
+            .filter(|q| !q.trim().is_empty())
+            .map(|q| self.parse_query(q))
+            .transpose()?;
         let workflow_type = filter
             .workflow_type
             .as_deref()
@@ -84,6 +93,7 @@ impl Engine {
                         filter.closed_after_ms,
                         filter.closed_before_ms,
                     )
+                    && query.as_ref().is_none_or(|q| q.matches(r))
             })
             .filter(|r| match &after {
                 Some((ms, id)) => {
@@ -109,6 +119,45 @@ impl Engine {
             records,
             next_cursor,
         })
+    }
+}
+
+impl Engine {
+    /// A list query bound to this host's search attribute types.
+    pub fn parse_query(&self, text: &str) -> Result<super::query::Query, EngineError> {
+        let types = &self.inner.search_types;
+        super::query::Query::parse(
+            text,
+            |name| types.get(name),
+            || types.all().into_iter().map(|(n, _)| n).collect(),
+        )
+        .map_err(|e| EngineError::BadRequest(e.to_string()))
+    }
+
+    /// Every custom search attribute this host knows, with its type.
+    pub fn search_attribute_types(&self) -> Vec<(String, crate::model::search::SearchType)> {
+        self.inner.search_types.all()
+    }
+
+    /// Search attributes from plain JSON (a start request's): each value
+    /// takes its name's type on this host, else its JSON's (see
+    /// [`SearchValue::from_json`](crate::model::search::SearchValue::from_json)).
+    pub fn search_attributes_from_json(
+        &self,
+        values: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<crate::model::search::SearchAttributes, EngineError> {
+        values
+            .iter()
+            .map(|(name, value)| {
+                crate::model::search::check_name(name)?;
+                let registered = self.inner.search_types.get(name);
+                Ok((
+                    name.clone(),
+                    crate::model::search::SearchValue::from_json(name, value, registered)?,
+                ))
+            })
+            .collect::<Result<_, crate::model::search::SearchError>>()
+            .map_err(|e| EngineError::BadRequest(e.to_string()))
     }
 }
 

@@ -17,12 +17,14 @@ mod logs;
 mod mailbox;
 mod modules;
 mod offline;
+pub mod query;
 mod queues;
 mod recovery;
 pub mod replay;
 mod reset;
 mod retention;
 pub mod schedules;
+mod search;
 mod settled;
 mod skip;
 mod timers;
@@ -210,6 +212,8 @@ pub(crate) struct Inner {
     /// What runs now, for time skipping: on a manual clock only (nothing
     /// is counted on a production host).
     busy: Option<Arc<skip::Busy>>,
+    /// The type of each search attribute name on this host.
+    search_types: search::SearchTypes,
 }
 
 impl Inner {
@@ -298,6 +302,7 @@ impl Engine {
             schedules,
             past_queries: Semaphore::new(2),
             busy: clock.is_manual().then(Arc::default),
+            search_types: search::SearchTypes::load(&store)?,
             store,
             runtime,
             clock,

@@ -89,6 +89,17 @@ impl WorkflowHost for OfflineHost {
         self.issue(Command::Patch { id: patch_id }).map(|_| true)
     }
 
+    fn upsert_search_attributes(
+        &mut self,
+        changes: crate::model::search::SearchChanges,
+    ) -> Result<(), HostStop> {
+        self.issue(Command::UpsertSearch { changes }).map(|_| ())
+    }
+
+    fn upsert_memo(&mut self, changes: crate::model::search::MemoChanges) -> Result<(), HostStop> {
+        self.issue(Command::UpsertMemo { changes }).map(|_| ())
+    }
+
     fn wait(
         &mut self,
         handles: Vec<u64>,

@@ -31,6 +31,13 @@ pub enum EventKind {
         /// when it is given the id (`weft::wasm::Seeding`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         random: Option<String>,
+        /// The search attributes the run starts with: given by the start
+        /// request, or carried over from the run before (continue-as-new).
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        search_attributes: super::search::SearchAttributes,
+        /// The memo the run starts with, given or carried over the same way.
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        memo: super::search::Memo,
     },
     ActivityScheduled {
         handle: u64,
@@ -89,6 +96,19 @@ pub enum EventKind {
     PatchMarker {
         handle: u64,
         patch_id: String,
+    },
+    /// The code set or removed search attributes (`None` removes one). A
+    /// command position, never delivered; the execution's record holds the
+    /// result. Since contract 0.1.3.
+    SearchAttributesUpserted {
+        handle: u64,
+        attributes: super::search::SearchChanges,
+    },
+    /// The code set or removed memo fields, like search attributes.
+    /// Since contract 0.1.3.
+    MemoUpserted {
+        handle: u64,
+        memo: super::search::MemoChanges,
     },
     /// A signal sent to the execution, recorded when the send returns.
     SignalReceived {
@@ -302,6 +322,8 @@ impl EventKind {
             Self::ActivityScheduled { handle, .. }
             | Self::TimerStarted { handle, .. }
             | Self::PatchMarker { handle, .. }
+            | Self::SearchAttributesUpserted { handle, .. }
+            | Self::MemoUpserted { handle, .. }
             | Self::SignalAwaited { handle, .. }
             | Self::SignalPolled { handle, .. }
             | Self::UpdateCompleted { handle, .. }
@@ -368,6 +390,8 @@ impl EventKind {
             Self::TimerStarted { .. } => "timer_started",
             Self::TimerFired { .. } => "timer_fired",
             Self::PatchMarker { .. } => "patch_marker",
+            Self::SearchAttributesUpserted { .. } => "search_attributes_upserted",
+            Self::MemoUpserted { .. } => "memo_upserted",
             Self::ExecutionReset { .. } => "execution_reset",
             Self::ExecutionUpgraded { .. } => "execution_upgraded",
             Self::SignalReceived { .. } => "signal_received",
@@ -396,11 +420,22 @@ impl EventKind {
     /// One line for a person: the kind and its main fields.
     pub fn describe(&self) -> String {
         match self {
-            Self::ExecutionStarted { workflow_type, module, input, seed, random } => format!(
-                "execution_started type={workflow_type} module={} input={} seed={seed}{}",
+            Self::ExecutionStarted { workflow_type, module, input, seed, random, search_attributes, memo } => format!(
+                "execution_started type={workflow_type} module={} input={} seed={seed}{}{}{}",
                 module.short(),
                 input.to_json(),
-                random.as_ref().map(|r| format!(" random={r}")).unwrap_or_default()
+                random.as_ref().map(|r| format!(" random={r}")).unwrap_or_default(),
+                if search_attributes.is_empty() {
+                    String::new()
+                } else {
+                    let set = search_attributes.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
+                    format!(" search: {}", super::search::describe_changes(&set))
+                },
+                if memo.is_empty() {
+                    String::new()
+                } else {
+                    format!(" memo: {}", memo.keys().cloned().collect::<Vec<_>>().join(", "))
+                }
             ),
             Self::ActivityScheduled { handle, name, input, idempotency_key, options } => format!(
                 "activity_scheduled #{handle} {name}({}){}{}",
@@ -424,6 +459,19 @@ impl EventKind {
             }
             Self::TimerFired { handle } => format!("timer_fired #{handle}"),
             Self::PatchMarker { handle, patch_id } => format!("patch_marker #{handle} {patch_id}"),
+            Self::SearchAttributesUpserted { handle, attributes } => {
+                format!("search_attributes_upserted #{handle} {}", super::search::describe_changes(attributes))
+            }
+            Self::MemoUpserted { handle, memo } => format!(
+                "memo_upserted #{handle} {}",
+                memo.iter()
+                    .map(|(k, v)| match v {
+                        Some(v) => format!("{k}={}", v.preview(80)),
+                        None => format!("{k} removed"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             Self::ChildStarted { handle, workflow_type, child_id, input, policy, cancellation } => format!(
                 "child_started #{handle} {workflow_type} {child_id}({}) on parent close: {policy:?}{}",
                 input.to_json(),

@@ -106,6 +106,14 @@ pub struct ExecutionRecord {
     /// out; a new run (continue-as-new) gets it afresh.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_timeout_ms: Option<u64>,
+    /// Its search attributes now: the run's start's, then each upsert of
+    /// its history applied in order (written with the event that changes
+    /// them).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub search_attributes: super::search::SearchAttributes,
+    /// Its memo now, kept the same way.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub memo: super::search::Memo,
 }
 
 /// The timer handle of an execution's deadline (beside the run's own

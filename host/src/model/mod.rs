@@ -7,6 +7,7 @@ mod execution;
 mod ids;
 mod payload;
 pub mod schedule;
+pub mod search;
 
 pub use event::{
     child_cancellation, owed_policies, pending_children, run_module, ActivityFailureInfo,

@@ -75,6 +75,9 @@ pub enum OpError {
     /// The schedule was written since the writer read it.
     #[error("schedule {0} changed meanwhile; read it again")]
     ScheduleChanged(String),
+    /// A search attribute's value of another type than its name has.
+    #[error("{0}")]
+    SearchType(String),
     /// A start with a request id already seen: the run it started.
     #[error("request {request_id} already started run {run} of execution {id}")]
     DuplicateRequest {

@@ -44,6 +44,7 @@ pub(super) fn create(txn: &Txn, op: &Op) -> Outcome {
         }
     }
     let existing = execs.get(id)?;
+    let reused = existing.is_some();
     if existing.is_none() {
         // No record, no history: an execution's rows go with its record.
         txn.learned_history_len(id, 0);
@@ -63,6 +64,12 @@ pub(super) fn create(txn: &Txn, op: &Op) -> Outcome {
         record.run = old.run + 1;
         record.resets = old.resets + 1;
         record.run_start = history_len(txn, id)?;
+    }
+    // The last refusal: a search attribute of another type than its name's.
+    if let Err(refused) = super::search::register(txn, [started])? {
+        return Ok(Err(refused));
+    }
+    if reused {
         drop_timers(txn, id)?;
     }
     if let Some(req) = request {
@@ -111,6 +118,9 @@ pub(super) fn continue_as_new(txn: &Txn, op: &Op) -> Outcome {
     if let Some(refused) = check_current(key, &head, Some(*expect_module), Some(*expect_resets)) {
         return Ok(Err(refused));
     }
+    if let Err(refused) = super::search::register(txn, events.iter().chain([started]))? {
+        return Ok(Err(refused));
+    }
     let first = history_len(txn, key)?;
     // The run's closing events are commands and its end: none is sent to it.
     let carried = unconsumed(
@@ -142,6 +152,7 @@ pub(super) fn continue_as_new(txn: &Txn, op: &Op) -> Outcome {
     if let EventKind::ExecutionStarted { input, .. } = started {
         record.input = input.clone();
     }
+    super::search::apply(&mut record, std::iter::once(started));
     record.run += 1;
     record.run_start = next_start;
     record.resets += 1;
@@ -311,6 +322,13 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
             return Ok(Err(OpError::DuplicateUpdate(update.clone())));
         }
     }
+    // The last refusal: a search attribute of another type than its name's.
+    let upserts = super::search::touches(events);
+    if upserts {
+        if let Err(refused) = super::search::register(txn, events)? {
+            return Ok(Err(refused));
+        }
+    }
     for handle in &newly_completed {
         completed.insert((key, record.run_start, *handle), ())?;
     }
@@ -342,13 +360,16 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
     let cancels = events
         .iter()
         .any(|e| matches!(e, EventKind::CancelRequested { .. }));
-    if !cancels && close.is_none() {
+    if !cancels && !upserts && close.is_none() {
         return Ok(Ok(()));
     }
     // Only now the whole record: this append changes it.
     let mut record: ExecutionRecord = from_json("execution", &raw)?;
     if cancels {
         record.cancel_requested = true;
+    }
+    if upserts {
+        super::search::apply(&mut record, events);
     }
     if let Some(close) = close {
         match close {

@@ -14,6 +14,7 @@ mod kv;
 mod migrate;
 mod reset;
 mod retention;
+mod search;
 mod slot;
 mod tables;
 mod timers;
@@ -367,6 +368,9 @@ pub struct ExecutionHead {
     pub created_at_ms: u64,
     #[serde(default)]
     pub closed_at_ms: Option<u64>,
+    pub module: ModuleHash,
+    #[serde(default)]
+    pub search_attributes: crate::model::search::SearchAttributes,
 }
 
 /// A pending timer as the store keeps it.
@@ -791,6 +795,13 @@ impl Store {
                 heartbeat: read_heartbeat(txn, id, epoch, handle)?,
             })
         })
+    }
+
+    /// Every search attribute name the host knows, with its type, by name.
+    pub fn search_types(
+        &self,
+    ) -> Result<Vec<(String, crate::model::search::SearchType)>, StoreError> {
+        self.reading(search::types)
     }
 
     pub fn execution(&self, id: &ExecutionId) -> Result<Option<ExecutionRecord>, StoreError> {

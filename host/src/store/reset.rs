@@ -112,6 +112,8 @@ pub(super) fn reset(txn: &Txn, op: &Op) -> Outcome {
     record.stall_reason = None;
     record.closed_at_ms = None;
     record.resets = epoch;
+    // Its attributes and memo as the kept events left them.
+    super::search::apply(&mut record, kept.iter().map(|e| &e.event));
     execs.insert(key, to_json(&record).as_slice())?;
     Ok(Ok(()))
 }

@@ -62,6 +62,9 @@ pub const START_REQUESTS: Def<&str, &[u8]> = Def::new("start_requests");
 /// Schedules by name: JSON `ScheduleRecord` (spec, action, policies and
 /// where it stands: its cursor, waiting and running actions).
 pub const SCHEDULES: Def<&str, &[u8]> = Def::new("schedules");
+/// Search attribute name -> its type (`keyword`, `int`, ...): one type per
+/// name on a host, set by the first value recorded.
+pub const SEARCH_TYPES: Def<&str, &str> = Def::new("search_types");
 
 /// Something done to every table (creating them, copying them).
 pub(super) trait EachTable {
@@ -92,5 +95,6 @@ pub(super) fn each(f: &mut impl EachTable) -> Result<(), super::StoreError> {
     f.table(INBOX)?;
     f.table(START_REQUESTS)?;
     f.table(SCHEDULES)?;
+    f.table(SEARCH_TYPES)?;
     Ok(())
 }

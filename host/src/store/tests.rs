@@ -26,6 +26,8 @@ fn record(id: &str) -> ExecutionRecord {
         cancel_requested: false,
         execution_deadline_ms: None,
         run_timeout_ms: None,
+        search_attributes: Default::default(),
+        memo: Default::default(),
     }
 }
 
@@ -36,6 +38,8 @@ fn started() -> EventKind {
         input: Payload::default(),
         seed: 7,
         random: None,
+        search_attributes: Default::default(),
+        memo: Default::default(),
     }
 }
 
@@ -822,4 +826,87 @@ async fn a_close_drops_its_own_timer_rows_and_keeps_the_others() {
     store.write(vec![op]).await.unwrap().unwrap();
     assert_eq!(store.timer_count().unwrap(), 1);
     drop(dir);
+}
+
+/// Search attributes follow the history in the transaction that records
+/// them: the record holds them, a name keeps the type it was first given
+/// (another type is refused and nothing of the batch is written), and a
+/// reset leaves what the kept events set.
+#[tokio::test]
+async fn search_attributes_are_kept_with_the_history_and_typed_host_wide() {
+    use crate::model::search::{SearchType, SearchValue};
+    let (_dir, store) = open();
+    let e1 = id("e1");
+    assert_eq!(store.write(vec![create("e1")]).await.unwrap(), Ok(()));
+    let upsert =
+        |handle, name: &str, value: Option<SearchValue>| EventKind::SearchAttributesUpserted {
+            handle,
+            attributes: [(name.to_owned(), value)].into_iter().collect(),
+        };
+    let kw = |s: &str| Some(SearchValue::Keyword(s.into()));
+    let memo = EventKind::MemoUpserted {
+        handle: 2,
+        memo: [("note".to_owned(), Some(Payload(b"\"hi\"".to_vec())))]
+            .into_iter()
+            .collect(),
+    };
+    let op = Op::append(&e1, 5, vec![upsert(1, "CustomerId", kw("c-1")), memo]);
+    assert_eq!(store.write(vec![op]).await.unwrap(), Ok(()));
+    let r = store.execution(&e1).unwrap().unwrap();
+    assert_eq!(
+        r.search_attributes["CustomerId"],
+        SearchValue::Keyword("c-1".into())
+    );
+    assert_eq!(r.memo["note"], Payload(b"\"hi\"".to_vec()));
+    assert_eq!(
+        store.search_types().unwrap(),
+        vec![("CustomerId".to_owned(), SearchType::Keyword)]
+    );
+    // Another type for the name: refused, nothing written.
+    let op = Op::append(
+        &e1,
+        6,
+        vec![upsert(3, "CustomerId", Some(SearchValue::Int(4)))],
+    );
+    match store.write(vec![op]).await.unwrap() {
+        Err(OpError::SearchType(message)) => {
+            assert!(message.contains("CustomerId has type keyword"), "{message}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(store.history_len(&e1).unwrap(), 3);
+    // A change, then a reset to before it: the kept events decide.
+    let op = Op::append(&e1, 7, vec![upsert(3, "CustomerId", kw("c-2"))]);
+    assert_eq!(store.write(vec![op]).await.unwrap(), Ok(()));
+    let r = store.execution(&e1).unwrap().unwrap();
+    assert_eq!(
+        r.search_attributes["CustomerId"],
+        SearchValue::Keyword("c-2".into())
+    );
+    let reset = Op::Reset {
+        id: e1.clone(),
+        to_event: 1,
+        module: ModuleHash::of(b"m"),
+        at_ms: 8,
+        reason: "test".into(),
+        expect_history_len: 4,
+        timers: Vec::new(),
+        reapply_signals: false,
+    };
+    assert_eq!(store.write(vec![reset]).await.unwrap(), Ok(()));
+    let r = store.execution(&e1).unwrap().unwrap();
+    assert_eq!(
+        r.search_attributes["CustomerId"],
+        SearchValue::Keyword("c-1".into())
+    );
+    assert!(r.memo.is_empty(), "the memo was set after the reset point");
+    // Removing one.
+    let op = Op::append(&e1, 9, vec![upsert(2, "CustomerId", None)]);
+    assert_eq!(store.write(vec![op]).await.unwrap(), Ok(()));
+    assert!(store
+        .execution(&e1)
+        .unwrap()
+        .unwrap()
+        .search_attributes
+        .is_empty());
 }

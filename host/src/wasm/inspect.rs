@@ -47,7 +47,7 @@ pub fn classify(engine: &Engine, component: &Component) -> Result<ModuleKind, Mo
 /// package version in `wit/weft.wit`). Components built against an earlier
 /// 0.1.x link to it as they stand; one built against a later version is
 /// refused by name.
-pub const CONTRACT_VERSION: &str = "0.1.2";
+pub const CONTRACT_VERSION: &str = "0.1.3";
 
 /// The first `weft:workflow` import of `component` whose version is newer
 /// than [`CONTRACT_VERSION`], with that version.

@@ -9,6 +9,7 @@ mod choose;
 mod handlers;
 mod options;
 mod saga;
+mod search;
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
@@ -27,6 +28,7 @@ pub use handlers::{Handlers, QueryHandler, SignalChannel};
 pub use options::{ActivityOptions, RetryPolicy};
 pub use options::{CancellationType, ChildOptions, IdReusePolicy, ParentClosePolicy};
 pub use saga::Saga;
+pub use search::{datetime_ms, SearchValue};
 
 #[doc(hidden)]
 pub mod bindings {

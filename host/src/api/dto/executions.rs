@@ -38,6 +38,17 @@ pub struct StartRequest {
     /// Time each run out this long after it starts (workflow time, ms).
     #[serde(default)]
     pub run_timeout_ms: Option<u64>,
+    /// Search attributes to start with, by name: a plain value takes the
+    /// name's type on this host (a new name: a string is a keyword, a whole
+    /// number an int, another number a double, a list of strings a keyword
+    /// list), or a typed value `{"type": "datetime", "value": "2026-11-01"}`.
+    #[schema(value_type = Option<Object>)]
+    #[serde(default)]
+    pub search_attributes: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Memo fields to start with (any JSON each).
+    #[schema(value_type = Option<Object>)]
+    #[serde(default)]
+    pub memo: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -90,6 +101,11 @@ pub struct ListQuery {
     pub closed_after_ms: Option<u64>,
     /// Closed before this time (open executions are left out).
     pub closed_before_ms: Option<u64>,
+    /// A list query (Temporal's syntax) over the system attributes
+    /// (`ExecutionId`, `WorkflowType`, `ExecutionStatus`, `StartTime`,
+    /// `CloseTime`, `Module`) and the custom search attributes, e.g.
+    /// `CustomerId = "c-42" AND StartTime > "2026-11-01"`.
+    pub query: Option<String>,
     /// Page size: 1 to 1,000 (default 100).
     pub limit: Option<usize>,
     /// The previous page's `next_cursor`.
@@ -107,6 +123,14 @@ pub struct ExecutionSummary {
     pub run: u32,
     pub created_at_ms: u64,
     pub closed_at_ms: Option<u64>,
+    /// Its search attributes, typed: `{"CustomerId": {"type": "keyword", "value": "c-42"}}`.
+    #[schema(value_type = Object)]
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub search_attributes: crate::model::search::SearchAttributes,
+    /// Its memo, each field as JSON.
+    #[schema(value_type = Object)]
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub memo: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 impl From<&ExecutionRecord> for ExecutionSummary {
@@ -119,8 +143,29 @@ impl From<&ExecutionRecord> for ExecutionSummary {
             run: r.run,
             created_at_ms: r.created_at_ms,
             closed_at_ms: r.closed_at_ms,
+            search_attributes: r.search_attributes.clone(),
+            memo: r
+                .memo
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_json()))
+                .collect(),
         }
     }
+}
+
+/// A search attribute name and its type.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SearchAttributeInfo {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub search_type: crate::model::search::SearchType,
+    /// A system attribute (every execution has it; no workflow sets it).
+    pub system: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SearchAttributeList {
+    pub attributes: Vec<SearchAttributeInfo>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -68,6 +68,16 @@ impl Driver {
                     handle,
                     patch_id: id,
                 }),
+                Command::UpsertSearch { changes } => {
+                    events.push(EventKind::SearchAttributesUpserted {
+                        handle,
+                        attributes: changes,
+                    })
+                }
+                Command::UpsertMemo { changes } => events.push(EventKind::MemoUpserted {
+                    handle,
+                    memo: changes,
+                }),
                 Command::External {
                     target,
                     child,

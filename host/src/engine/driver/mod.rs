@@ -455,6 +455,42 @@ impl WorkflowHost for Driver {
             .map_err(|d| stop(ReplayError::from(d)))
     }
 
+    fn upsert_search_attributes(
+        &mut self,
+        changes: crate::model::search::SearchChanges,
+    ) -> Result<(), HostStop> {
+        self.check_not_serving("set search attributes")?;
+        if !self.replayer.replaying() {
+            self.inner
+                .search_types
+                .check_change(self.replayer.search_state(), Some(&changes), None)
+                .map_err(|e| stop(Stop::Limit(e.to_string())))?;
+        }
+        self.replayer
+            .issue(Command::UpsertSearch { changes })
+            .map(|_| ())
+            .map_err(|d| stop(ReplayError::from(d)))
+    }
+
+    fn upsert_memo(&mut self, changes: crate::model::search::MemoChanges) -> Result<(), HostStop> {
+        self.check_not_serving("set the memo")?;
+        let bytes: usize = changes
+            .iter()
+            .map(|(k, v)| k.len() + v.as_ref().map_or(0, Payload::len))
+            .sum();
+        self.admit("a memo change", bytes, None)?;
+        if !self.replayer.replaying() {
+            self.inner
+                .search_types
+                .check_change(self.replayer.search_state(), None, Some(&changes))
+                .map_err(|e| stop(Stop::Limit(e.to_string())))?;
+        }
+        self.replayer
+            .issue(Command::UpsertMemo { changes })
+            .map(|_| ())
+            .map_err(|d| stop(ReplayError::from(d)))
+    }
+
     fn start_child(
         &mut self,
         workflow_type: String,

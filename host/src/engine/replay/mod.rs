@@ -74,6 +74,14 @@ pub enum Command {
         input: Payload,
         cancel: bool,
     },
+    /// Set or remove search attributes.
+    UpsertSearch {
+        changes: crate::model::search::SearchChanges,
+    },
+    /// Set or remove memo fields.
+    UpsertMemo {
+        changes: crate::model::search::MemoChanges,
+    },
     /// Start a child workflow (its id is fixed by the time it is issued).
     StartChild {
         workflow_type: String,
@@ -107,6 +115,8 @@ impl Command {
                 ..
             } => says::child(workflow_type, id, input),
             Self::Cancel { target } => format!("cancel #{target}"),
+            Self::UpsertSearch { changes } => says::search(changes),
+            Self::UpsertMemo { changes } => says::memo(changes),
             Self::External {
                 target,
                 name,
@@ -129,6 +139,11 @@ impl Command {
                 duration_ms == d
             }
             (Self::Patch { id }, EventKind::PatchMarker { patch_id, .. }) => id == patch_id,
+            (
+                Self::UpsertSearch { changes },
+                EventKind::SearchAttributesUpserted { attributes, .. },
+            ) => changes == attributes,
+            (Self::UpsertMemo { changes }, EventKind::MemoUpserted { memo, .. }) => changes == memo,
             (Self::ReceiveSignal { name }, EventKind::SignalAwaited { name: n, .. }) => name == n,
             (Self::PollSignal { name }, EventKind::SignalPolled { name: n, .. }) => name == n,
             (
@@ -194,6 +209,8 @@ fn describe_recorded(kind: &EventKind) -> String {
         } => says::external(target, name, input, *cancel),
         EventKind::TimerStarted { duration_ms, .. } => says::timer(*duration_ms),
         EventKind::PatchMarker { patch_id, .. } => says::patch(patch_id),
+        EventKind::SearchAttributesUpserted { attributes, .. } => says::search(attributes),
+        EventKind::MemoUpserted { memo, .. } => says::memo(memo),
         other => other.describe(),
     }
 }
@@ -214,6 +231,24 @@ mod says {
 
     pub(super) fn patch(id: &str) -> String {
         format!("take the new path of patch `{id}`")
+    }
+
+    pub(super) fn search(changes: &crate::model::search::SearchChanges) -> String {
+        format!(
+            "set search attributes {}",
+            crate::model::search::describe_changes(changes)
+        )
+    }
+
+    pub(super) fn memo(changes: &crate::model::search::MemoChanges) -> String {
+        let fields: Vec<String> = changes
+            .iter()
+            .map(|(k, v)| match v {
+                Some(v) => format!("{k}={}", v.preview(PREVIEW)),
+                None => format!("{k} removed"),
+            })
+            .collect();
+        format!("set memo {}", fields.join(", "))
     }
 
     pub(super) fn child(workflow_type: &str, id: &str, input: &Payload) -> String {
@@ -329,6 +364,10 @@ pub struct Replayer {
     /// For each `signal_received` event (by position), its rank among the
     /// signals of its name.
     signal_rank: Vec<Option<usize>>,
+    /// The execution's search attributes and memo as the known history and
+    /// the commands issued beyond it leave them.
+    search: crate::model::search::SearchAttributes,
+    memo: crate::model::search::Memo,
     signal_counts: std::collections::HashMap<String, usize>,
     /// Handles of the signal receives the code issued, per name, in order.
     receives: std::collections::HashMap<String, Vec<u64>>,
@@ -375,6 +414,8 @@ impl Replayer {
             patches: std::collections::HashMap::new(),
             loaded: history.len(),
             signal_rank: Vec::new(),
+            search: Default::default(),
+            memo: Default::default(),
             signal_counts: std::collections::HashMap::new(),
             receives: std::collections::HashMap::new(),
             replayed: 0,
@@ -423,6 +464,7 @@ impl Replayer {
                 self.open_children.remove(handle);
             }
             self.bytes += stored_size(&e);
+            crate::model::search::fold(&mut self.search, &mut self.memo, [&e.event]);
             self.history.push(e);
         }
     }
@@ -507,6 +549,17 @@ impl Replayer {
         self.open_children.len()
     }
 
+    /// The execution's search attributes and memo now (recorded, and
+    /// changed by the commands issued beyond the history).
+    pub fn search_state(
+        &self,
+    ) -> (
+        &crate::model::search::SearchAttributes,
+        &crate::model::search::Memo,
+    ) {
+        (&self.search, &self.memo)
+    }
+
     /// The handle the next command will get.
     pub fn next_handle(&self) -> u64 {
         self.issued + 1
@@ -539,6 +592,8 @@ impl Replayer {
             Command::PollSignal { .. } => Target::Other("a signal receive"),
             Command::CompleteUpdate { .. } => Target::Other("an update's completion"),
             Command::Cancel { .. } => Target::Other("a cancellation"),
+            Command::UpsertSearch { .. } => Target::Other("a search attribute change"),
+            Command::UpsertMemo { .. } => Target::Other("a memo change"),
             Command::External { .. } => Target::Other("a request to another execution"),
         });
         if let Some(&at) = self.commands.get(position) {
@@ -567,6 +622,15 @@ impl Replayer {
                 self.replayed += 1;
             }
         } else {
+            match &command {
+                Command::UpsertSearch { changes } => {
+                    crate::model::search::apply_changes(&mut self.search, changes)
+                }
+                Command::UpsertMemo { changes } => {
+                    crate::model::search::apply_memo(&mut self.memo, changes)
+                }
+                _ => {}
+            }
             self.new_commands.push((handle, command));
         }
         self.issued = handle;

@@ -21,6 +21,8 @@ fn started() -> Event {
             input: Payload::default(),
             seed: 42,
             random: None,
+            search_attributes: Default::default(),
+            memo: Default::default(),
         },
     )
 }

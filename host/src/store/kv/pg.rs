@@ -38,6 +38,7 @@ const POOL_SIZE: usize = 16;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_tables.sql"),
     include_str!("migrations/0002_cluster.sql"),
+    include_str!("migrations/0003_search.sql"),
 ];
 
 /// Serializes schema changes of hosts starting together.

@@ -109,6 +109,13 @@ pub trait WorkflowHost: std::any::Any + Send + 'static {
     fn cancel_activity(&mut self, target: u64) -> Result<(), HostStop>;
     /// Whether this run takes the new path of patch `patch_id` (see the WIT).
     fn patched(&mut self, patch_id: String) -> Result<bool, HostStop>;
+    /// Sets or removes search attributes (see the WIT).
+    fn upsert_search_attributes(
+        &mut self,
+        changes: crate::model::search::SearchChanges,
+    ) -> Result<(), HostStop>;
+    /// Sets or removes memo fields (see the WIT).
+    fn upsert_memo(&mut self, changes: crate::model::search::MemoChanges) -> Result<(), HostStop>;
     fn receive_signal(&mut self, name: String) -> Result<u64, HostStop>;
     /// A signal (`name`, `input`) or, with `cancel`, a cancellation request
     /// (its reason in `input`) to another execution (see the WIT).
@@ -275,6 +282,40 @@ impl runtime::Host for WfState {
 
     fn receive_signal(&mut self, name: String) -> wasmtime::Result<u64> {
         self.host.receive_signal(name).map_err(wasmtime::Error::new)
+    }
+
+    fn upsert_search_attributes(
+        &mut self,
+        attributes: Vec<runtime::SearchAttribute>,
+    ) -> wasmtime::Result<()> {
+        use crate::model::search::SearchValue as V;
+        use runtime::SearchValue as W;
+        let changes = attributes
+            .into_iter()
+            .map(|a| {
+                let value = a.value.map(|v| match v {
+                    W::Keyword(s) => V::Keyword(s),
+                    W::Text(s) => V::Text(s),
+                    W::Int(i) => V::Int(i),
+                    W::Double(d) => V::Double(d),
+                    W::Boolean(b) => V::Bool(b),
+                    W::Datetime(ms) => V::Datetime(ms),
+                    W::KeywordList(l) => V::KeywordList(l),
+                });
+                (a.name, value)
+            })
+            .collect();
+        self.host
+            .upsert_search_attributes(changes)
+            .map_err(wasmtime::Error::new)
+    }
+
+    fn upsert_memo(&mut self, fields: Vec<runtime::MemoField>) -> wasmtime::Result<()> {
+        let changes = fields
+            .into_iter()
+            .map(|f| (f.name, f.value.map(Payload)))
+            .collect();
+        self.host.upsert_memo(changes).map_err(wasmtime::Error::new)
     }
 
     fn signal_execution(

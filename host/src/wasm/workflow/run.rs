@@ -161,6 +161,15 @@ impl WorkflowHost for NoHost {
     fn patched(&mut self, _: String) -> Result<bool, HostStop> {
         not_running()
     }
+    fn upsert_search_attributes(
+        &mut self,
+        _: crate::model::search::SearchChanges,
+    ) -> Result<(), HostStop> {
+        not_running()
+    }
+    fn upsert_memo(&mut self, _: crate::model::search::MemoChanges) -> Result<(), HostStop> {
+        not_running()
+    }
     fn receive_signal(&mut self, _: String) -> Result<u64, HostStop> {
         not_running()
     }

@@ -1,0 +1,92 @@
+//! Search attributes on the engine's side: the host-wide type of each
+//! attribute name, claimed when a workflow task or a start first uses it
+//! (the store checks the same inside the write), and the checks a change
+//! passes before it is recorded.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::model::search::{
+    check_changes, check_limits, check_memo_changes, Memo, MemoChanges, SearchAttributes,
+    SearchChanges, SearchError, SearchType,
+};
+use crate::store::{Store, StoreError};
+
+/// The type each attribute name has on this host.
+pub(super) struct SearchTypes {
+    known: Mutex<HashMap<String, SearchType>>,
+}
+
+impl SearchTypes {
+    pub(super) fn load(store: &Store) -> Result<Self, StoreError> {
+        Ok(Self {
+            known: Mutex::new(store.search_types()?.into_iter().collect()),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, SearchType>> {
+        self.known.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn get(&self, name: &str) -> Option<SearchType> {
+        self.lock().get(name).copied()
+    }
+
+    /// Every name known, with its type, by name.
+    pub(super) fn all(&self) -> Vec<(String, SearchType)> {
+        let mut out: Vec<_> = self.lock().iter().map(|(k, v)| (k.clone(), *v)).collect();
+        out.sort();
+        out
+    }
+
+    /// Refuses a value whose name has another type; else takes the type of
+    /// each new name (the first use decides it, for every execution after).
+    pub(super) fn claim<'a>(
+        &self,
+        values: impl IntoIterator<Item = (&'a String, &'a crate::model::search::SearchValue)>,
+    ) -> Result<(), SearchError> {
+        let mut known = self.lock();
+        let values: Vec<_> = values.into_iter().collect();
+        for (name, value) in &values {
+            let given = value.search_type();
+            if let Some(&registered) = known.get(name.as_str()) {
+                if registered != given {
+                    return Err(SearchError::TypeConflict {
+                        name: (*name).clone(),
+                        registered,
+                        given,
+                    });
+                }
+            }
+        }
+        for (name, value) in values {
+            known.entry(name.clone()).or_insert(value.search_type());
+        }
+        Ok(())
+    }
+
+    /// The checks a change of a running execution passes before it is
+    /// recorded: names, values and types, and what the execution would
+    /// carry after it (`current`).
+    pub(super) fn check_change(
+        &self,
+        current: (&SearchAttributes, &Memo),
+        search: Option<&SearchChanges>,
+        memo: Option<&MemoChanges>,
+    ) -> Result<(), SearchError> {
+        let (mut attributes, mut all_memo) = (current.0.clone(), current.1.clone());
+        if let Some(changes) = search {
+            check_changes(changes)?;
+            crate::model::search::apply_changes(&mut attributes, changes);
+        }
+        if let Some(changes) = memo {
+            check_memo_changes(changes)?;
+            crate::model::search::apply_memo(&mut all_memo, changes);
+        }
+        check_limits(&attributes, &all_memo)?;
+        if let Some(changes) = search {
+            self.claim(changes.iter().filter_map(|(k, v)| Some((k, v.as_ref()?))))?;
+        }
+        Ok(())
+    }
+}

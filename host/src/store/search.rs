@@ -1,0 +1,117 @@
+//! Search attributes in the store: the host-wide type of each attribute
+//! name, and the execution record's attributes and memo kept in step with
+//! the history (in the transaction that records each change).
+
+use super::kv::Txn;
+use super::tables::SEARCH_TYPES;
+use super::{OpError, StoreError};
+use crate::model::search::{SearchError, SearchType};
+use crate::model::{EventKind, ExecutionRecord};
+
+/// The typed values `events` set, by name.
+fn typed<'a>(events: impl IntoIterator<Item = &'a EventKind>) -> Vec<(&'a str, SearchType)> {
+    let mut out = Vec::new();
+    for e in events {
+        let map = match e {
+            EventKind::SearchAttributesUpserted { attributes, .. } => attributes
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str(), v.as_ref()?.search_type())))
+                .collect::<Vec<_>>(),
+            EventKind::ExecutionStarted {
+                search_attributes, ..
+            } => search_attributes
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.search_type()))
+                .collect(),
+            _ => continue,
+        };
+        out.extend(map);
+    }
+    out
+}
+
+/// Whether `events` touch search attributes or the memo.
+pub(super) fn touches<'a>(events: impl IntoIterator<Item = &'a EventKind>) -> bool {
+    events.into_iter().any(|e| {
+        matches!(
+            e,
+            EventKind::SearchAttributesUpserted { .. } | EventKind::MemoUpserted { .. }
+        )
+    })
+}
+
+/// Refuses values of `events` whose name has another type on this host
+/// (nothing written); else registers the names new to the host.
+pub(super) fn register<'a>(
+    txn: &Txn,
+    events: impl IntoIterator<Item = &'a EventKind>,
+) -> Result<Result<(), OpError>, StoreError> {
+    let values = typed(events);
+    if values.is_empty() {
+        return Ok(Ok(()));
+    }
+    let mut table = txn.open_table(SEARCH_TYPES)?;
+    let mut new = Vec::new();
+    for (name, given) in values {
+        match table.get(name)? {
+            Some(t) => {
+                let registered: SearchType =
+                    t.parse().map_err(|e: SearchError| StoreError::Corrupt {
+                        what: "search attribute type",
+                        detail: e.to_string(),
+                    })?;
+                if registered != given {
+                    return Ok(Err(OpError::SearchType(
+                        SearchError::TypeConflict {
+                            name: name.to_owned(),
+                            registered,
+                            given,
+                        }
+                        .to_string(),
+                    )));
+                }
+            }
+            None => match new.iter().find(|(n, _)| *n == name) {
+                Some((_, t)) if *t != given => {
+                    return Ok(Err(OpError::SearchType(
+                        SearchError::TypeConflict {
+                            name: name.to_owned(),
+                            registered: *t,
+                            given,
+                        }
+                        .to_string(),
+                    )))
+                }
+                Some(_) => {}
+                None => new.push((name, given)),
+            },
+        }
+    }
+    for (name, t) in new {
+        table.insert(name, t.as_str())?;
+    }
+    Ok(Ok(()))
+}
+
+/// The record after `events`: its attributes and memo changed as they say.
+pub(super) fn apply<'a>(
+    record: &mut ExecutionRecord,
+    events: impl IntoIterator<Item = &'a EventKind>,
+) {
+    crate::model::search::fold(&mut record.search_attributes, &mut record.memo, events);
+}
+
+/// Every attribute name the host knows, with its type.
+pub(super) fn types(txn: &Txn) -> Result<Vec<(String, SearchType)>, StoreError> {
+    let table = txn.open_table(SEARCH_TYPES)?;
+    let mut out = Vec::new();
+    table.scan(.., false, |name, t| {
+        let t: SearchType = t.parse().map_err(|e: SearchError| StoreError::Corrupt {
+            what: "search attribute type",
+            detail: e.to_string(),
+        })?;
+        out.push((name.to_owned(), t));
+        Ok(true)
+    })?;
+    Ok(out)
+}
