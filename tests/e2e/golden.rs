@@ -1134,13 +1134,16 @@ pub(crate) fn stop_gracefully(host: &Host) {
 
 /// Deploys an example and returns its module hash (the last word the CLI
 /// prints).
-fn deploy(host: &Host, name: &str, extra: &[&str]) -> String {
+pub(crate) fn deploy(host: &Host, name: &str, extra: &[&str]) -> String {
     let path = guest(name).to_string_lossy().into_owned();
     let mut args = vec!["deploy", path.as_str()];
     args.extend_from_slice(extra);
     let out = host.cli_ok(&args);
-    let hash = out.split_whitespace().last().expect("a module hash");
-    assert_eq!(hash.len(), 64, "{out}");
+    // The module's sha-256: the one 64-hex-digit word `weft deploy` prints.
+    let hash = out
+        .split(|c: char| !c.is_ascii_hexdigit())
+        .find(|w| w.len() == 64)
+        .unwrap_or_else(|| panic!("no module hash in {out}"));
     hash.to_owned()
 }
 

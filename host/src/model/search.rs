@@ -147,7 +147,7 @@ pub enum SearchError {
     MemoTooLarge(usize),
     #[error(
         "search attribute {name} has type {registered} on this host, so it cannot take a {given} \
-         value; set it as a {registered} value, or use another name"
+         value; give it a value of type {registered}, or use another name"
     )]
     TypeConflict {
         name: String,
@@ -236,14 +236,19 @@ impl SearchValue {
             name: name.to_owned(),
             problem,
         };
+        // The typed form: its value read as its type says (a datetime as
+        // RFC 3339 or ms, a double from a whole number).
         if let J::Object(map) = value {
-            if map.contains_key("type") {
-                return serde_json::from_value(value.clone()).map_err(|e| {
+            if let Some(t) = map.get("type") {
+                let typed = t.as_str().ok_or_else(|| {
                     bad(format!(
-                        "{value} is not a typed value ({e}): write {{\"type\": \"keyword\", \
-                         \"value\": \"...\"}}"
+                        "{value} is not a typed value: write {{\"type\": \"keyword\", \"value\": \
+                         \"...\"}}"
                     ))
-                });
+                })?;
+                let t: SearchType = typed.parse()?;
+                let inner = map.get("value").unwrap_or(&J::Null);
+                return Self::from_json(name, inner, Some(t));
             }
         }
         let wanted = match (registered, value) {
@@ -268,7 +273,7 @@ impl SearchValue {
             SearchType::Double => Self::Double(value.as_f64().ok_or_else(mismatch)?),
             SearchType::Bool => Self::Bool(value.as_bool().ok_or_else(mismatch)?),
             SearchType::Datetime => Self::Datetime(match value {
-                J::String(s) => parse_datetime(s).map_err(|p| bad(p))?,
+                J::String(s) => parse_datetime(s).map_err(bad)?,
                 other => other.as_i64().ok_or_else(mismatch)?,
             }),
             SearchType::KeywordList => Self::KeywordList(
@@ -448,6 +453,19 @@ mod tests {
             v(serde_json::json!({"type": "text", "value": "hello"}), None),
             Ok(SearchValue::Text("hello".into()))
         );
+        // The typed form reads its value as its type says.
+        assert_eq!(
+            v(
+                serde_json::json!({"type": "datetime", "value": "2026-11-01"}),
+                None
+            ),
+            Ok(SearchValue::Datetime(1_793_491_200_000))
+        );
+        assert_eq!(
+            v(serde_json::json!({"type": "double", "value": 80}), None),
+            Ok(SearchValue::Double(80.0))
+        );
+        assert!(v(serde_json::json!({"type": "date", "value": 1}), None).is_err());
         assert!(v(serde_json::json!("x"), Some(SearchType::Int)).is_err());
         assert!(v(serde_json::json!(null), None).is_err());
         let typed = serde_json::to_value(SearchValue::KeywordList(vec!["a".into()])).unwrap();
