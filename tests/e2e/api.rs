@@ -812,6 +812,13 @@ fn a_child_id_reuse_policy_decides_in_every_language() {
 #[test]
 fn search_attributes_and_memo_are_recorded_carried_and_found_in_every_language() {
     let host = host();
+    // A start may give only names the host knows.
+    let (status, v) = host.call(
+        "POST",
+        "/v1/search-attributes",
+        Some(json!({"name": "Origin", "type": "keyword"})),
+    );
+    assert_eq!(status, 201, "{v}");
     for (workflow_type, _) in LANGUAGES {
         let id = format!("{workflow_type}-search");
         let (status, v) = host.call(
@@ -895,14 +902,28 @@ fn search_attributes_and_memo_are_recorded_carried_and_found_in_every_language()
 #[test]
 fn a_search_attribute_of_the_wrong_type_or_name_stalls_the_workflow() {
     let host = host();
+    // A start cannot decide a name's type: a name the host does not know
+    // is refused, naming how to create it.
+    let typed = json!({"workflow_type": "corners", "id": "typed", "input": {"mode": "fanout", "runs": 0},
+                       "search_attributes": {"Items": 3}});
+    let (status, v) = host.call("POST", "/v1/executions", Some(typed.clone()));
+    assert_eq!(status, 400, "{v}");
+    assert!(
+        v.to_string()
+            .contains("no search attribute named Items on this host: create it"),
+        "{v}"
+    );
     // `Items` becomes an int on this host.
+    host.cli_ok(&["search-attributes", "create", "Items", "int"]);
+    let (status, v) = host.call("POST", "/v1/executions", Some(typed));
+    assert_eq!(status, 201, "{v}");
     let (status, v) = host.call(
         "POST",
-        "/v1/executions",
-        Some(json!({"workflow_type": "corners", "id": "typed", "input": {"mode": "fanout", "runs": 0},
-                    "search_attributes": {"Items": 3}})),
+        "/v1/search-attributes",
+        Some(json!({"name": "Items", "type": "keyword"})),
     );
-    assert_eq!(status, 201, "{v}");
+    assert_eq!(status, 409, "{v}");
+    assert!(v.to_string().contains("remove it first"), "{v}");
     for (id, runs, says) in [
         (
             "conflict",
@@ -943,4 +964,22 @@ fn a_search_attribute_of_the_wrong_type_or_name_stalls_the_workflow() {
     );
     assert_eq!(status, 400, "{v}");
     assert!(v.to_string().contains("is not of type int"), "{v}");
+
+    // The way out of a wrong type: remove the name, then run the stalled
+    // execution again from its start; its value now decides the type.
+    host.cli_ok(&["search-attributes", "remove", "Items"]);
+    let out = host.cli(&["search-attributes", "remove", "Items"]);
+    assert!(!out.status.success(), "a second remove finds nothing");
+    host.cli_ok(&["reset", "conflict", "--to-event", "0"]);
+    let r = host.wait_result("conflict");
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(
+        host.describe("conflict")["search_attributes"]["Items"],
+        json!({"type": "keyword", "value": "three"})
+    );
+    // The execution that holds an int under the name keeps it.
+    assert_eq!(
+        host.describe("typed")["search_attributes"]["Items"],
+        json!({"type": "int", "value": 3})
+    );
 }

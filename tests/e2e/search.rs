@@ -23,6 +23,11 @@ fn ids(host: &Host, query: &str) -> Vec<String> {
 fn approvals_are_found_by_their_state_from_the_cli_across_a_crash() {
     let mut host = Host::with_args(&["--manual-clock"]);
     host.deploy_examples();
+    // The names the starts give, with their types (a workflow's own names
+    // take the type of their first value).
+    host.cli_ok(&["search-attributes", "create", "Requester", "keyword"]);
+    let out = host.cli_ok(&["search-attributes", "create", "Amount", "double"]);
+    assert!(out.contains("Amount: double"), "{out}");
     host.cli_ok(&[
         "start",
         "approval",
@@ -46,6 +51,48 @@ fn approvals_are_found_by_their_state_from_the_cli_across_a_crash() {
         "Amount=80",
     ]);
     host.cli_ok(&["start", "approval", "--id", "appr-eve"]);
+    // A number given for a keyword is its text; a name the host does not
+    // know is refused, naming the command that creates it.
+    host.cli_ok(&[
+        "start",
+        "approval",
+        "--id",
+        "appr-42",
+        "--search-attribute",
+        "Requester=42",
+    ]);
+    assert_eq!(
+        host.describe("appr-42")["search_attributes"]["Requester"],
+        json!({"type": "keyword", "value": "42"})
+    );
+    host.cli_ok(&["terminate", "appr-42"]);
+    host.cli_ok(&["delete", "appr-42"]);
+    // Signal-with-start gives them to the execution it starts.
+    host.cli_ok(&[
+        "signal",
+        "appr-sws",
+        "decision",
+        "--input",
+        r#"{"approved": true, "by": "zoe"}"#,
+        "--start",
+        "approval",
+        "--search-attribute",
+        "Requester=zoe",
+    ]);
+    assert_eq!(host.wait_result("appr-sws")["output"], "approved by zoe");
+    assert_eq!(
+        host.describe("appr-sws")["search_attributes"]["Requester"]["value"],
+        "zoe"
+    );
+    host.cli_ok(&["delete", "appr-sws"]);
+    let out = host.cli(&["start", "approval", "--search-attribute", "Requestor=ada"]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("no search attribute named Requestor")
+            && said.contains("weft search-attributes create Requestor"),
+        "{said}"
+    );
     for id in ["appr-ada", "appr-bob", "appr-eve"] {
         host.eventually("the approval waits", |h| {
             h.describe(id)["search_attributes"]["ApprovalState"]["value"] == "pending"
@@ -60,7 +107,7 @@ fn approvals_are_found_by_their_state_from_the_cli_across_a_crash() {
     ]);
     assert_eq!(host.wait_result("appr-ada")["output"], "approved by grace");
 
-    // The first value of `Amount` was a double (1250.5): 80 is one too.
+    // `Amount` is a double: 80 is one too.
     let d = host.describe("appr-bob");
     assert_eq!(
         d["search_attributes"]["Amount"],
@@ -125,7 +172,7 @@ fn approvals_are_found_by_their_state_from_the_cli_across_a_crash() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(
         said.contains("bad query at character 10")
-            && said.contains("Amount is a double attribute: expected a number")
+            && said.contains("Amount has type double: expected a number")
             && said.contains("Amount > 'lots'\n")
             && said.contains("         ^"),
         "{said}"
@@ -168,6 +215,8 @@ fn approvals_are_found_by_their_state_from_the_cli_across_a_crash() {
 fn a_query_pages_through_ten_thousand_matches() {
     let host = Host::start();
     host.deploy_examples_and_corners();
+    host.cli_ok(&["search-attributes", "create", "Batch", "keyword"]);
+    host.cli_ok(&["search-attributes", "create", "N", "int"]);
     let started = Instant::now();
     let threads: Vec<_> = (0..8)
         .map(|t| {

@@ -7,9 +7,10 @@ use axum::http::StatusCode;
 use axum::Json;
 
 use super::dto::{
-    ExecutionDetail, ExecutionList, ExecutionResult, ExecutionSummary, HistoryQuery, ListQuery,
-    LogLineInfo, LogList, LogsQuery, ReasonRequest, ResetRequest, ResetResponse, ResultQuery,
-    SearchAttributeInfo, SearchAttributeList, StartRequest, StartResponse,
+    CreateSearchAttribute, ExecutionDetail, ExecutionList, ExecutionResult, ExecutionSummary,
+    HistoryQuery, ListQuery, LogLineInfo, LogList, LogsQuery, ReasonRequest, ResetRequest,
+    ResetResponse, ResultQuery, SearchAttributeInfo, SearchAttributeList, StartRequest,
+    StartResponse,
 };
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Body, Params};
@@ -172,6 +173,54 @@ pub async fn search_attributes(State(engine): State<Engine>) -> Json<SearchAttri
     Json(SearchAttributeList {
         attributes: system.chain(custom).collect(),
     })
+}
+
+/// Register a custom search attribute with its type, so that starts may
+/// give it and queries name it before any workflow sets it. 201 when new,
+/// 200 when it has that type already, 409 when it has another.
+#[utoipa::path(
+    post, path = "/v1/search-attributes", tag = "executions",
+    request_body = CreateSearchAttribute,
+    responses(
+        (status = 201, body = SearchAttributeInfo), (status = 200, body = SearchAttributeInfo),
+        (status = 400, body = ErrorBody), (status = 409, body = ErrorBody),
+    )
+)]
+pub async fn create_search_attribute(
+    State(engine): State<Engine>,
+    Body(req): Body<CreateSearchAttribute>,
+) -> Result<(StatusCode, Json<SearchAttributeInfo>), ApiError> {
+    let new = engine
+        .create_search_attribute(&req.name, req.search_type)
+        .await?;
+    let status = if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(SearchAttributeInfo {
+            name: req.name,
+            search_type: req.search_type,
+            system: false,
+        }),
+    ))
+}
+
+/// Forget a custom search attribute: it may be created again with any
+/// type. Values recorded under it stay on their executions.
+#[utoipa::path(
+    delete, path = "/v1/search-attributes/{name}", tag = "executions",
+    params(("name" = String, Path, description = "attribute name")),
+    responses((status = 204), (status = 404, body = ErrorBody))
+)]
+pub async fn remove_search_attribute(
+    State(engine): State<Engine>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    engine.remove_search_attribute(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(

@@ -55,6 +55,8 @@ const MAX_MODULE_BYTES: usize = 100 << 20;
         executions::start,
         executions::list,
         executions::search_attributes,
+        executions::create_search_attribute,
+        executions::remove_search_attribute,
         executions::describe,
         executions::result,
         executions::history,
@@ -117,7 +119,14 @@ pub fn router(engine: Engine, access: Access, guard: Guard) -> Router {
             "/v1/executions",
             post(executions::start).get(executions::list),
         )
-        .route("/v1/search-attributes", get(executions::search_attributes))
+        .route(
+            "/v1/search-attributes",
+            get(executions::search_attributes).post(executions::create_search_attribute),
+        )
+        .route(
+            "/v1/search-attributes/{name}",
+            axum::routing::delete(executions::remove_search_attribute),
+        )
         .route(
             "/v1/executions/{id}",
             get(executions::describe).delete(executions::delete),

@@ -144,6 +144,22 @@ async fn openapi_document_lists_the_routes_and_clock_moves_when_manual() {
             "{path} missing from the OpenAPI document"
         );
     }
+    // Every parameter is where it is read: a `{name}` of the path in the
+    // path, the others in the query string (they were all declared as
+    // required path parameters, so generated clients put them in the path).
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let name = p["name"].as_str().unwrap();
+                let in_path = path.contains(&format!("{{{name}}}"));
+                let want = if in_path { "path" } else { "query" };
+                assert_eq!(p["in"], want, "{method} {path} parameter {name}");
+                if !in_path {
+                    assert_ne!(p["required"], true, "{method} {path} parameter {name}");
+                }
+            }
+        }
+    }
     let (_, before) = call(
         &engine,
         Request::get("/v1/clock").body(Body::empty()).unwrap(),

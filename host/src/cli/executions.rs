@@ -41,11 +41,14 @@ pub struct ListArgs {
     /// Only executions whose id starts with this.
     #[arg(long)]
     pub id_prefix: Option<String>,
-    /// A list query over the system attributes (ExecutionId, WorkflowType,
-    /// ExecutionStatus, StartTime, CloseTime, Module) and the custom search
-    /// attributes, in Temporal's syntax: `CustomerId = "c-42" AND StartTime
-    /// > "2026-11-01"` (=, !=, <, <=, >, >=, IN, BETWEEN, STARTS_WITH, IS
-    /// NULL, AND, OR, parentheses). See `weft search-attributes`.
+    /// A list query over the system attributes (ExecutionId or WorkflowId,
+    /// WorkflowType, ExecutionStatus, StartTime, CloseTime, Module) and the
+    /// custom search attributes, in Temporal's syntax: `CustomerId = "c-42"
+    /// AND StartTime > "2026-11-01"`: =, !=, <, <=, >, >=, [NOT] IN (...),
+    /// [NOT] BETWEEN .. AND .., STARTS_WITH, IS [NOT] NULL, AND, OR,
+    /// parentheses; strings in quotes, names in backquotes if need be;
+    /// times in RFC 3339 with a zone, or a date (midnight UTC). See `weft
+    /// search-attributes`.
     #[arg(long, short = 'q')]
     pub query: Option<String>,
     /// Started at or after: a date (`2026-11-30`, `2026-11-30T08:00`, in
@@ -123,7 +126,7 @@ pub async fn start(client: &Client, args: StartArgs) -> Result<i32> {
 /// `NAME=VALUE` flags as a JSON object (none when there are none): VALUE
 /// as JSON when it parses (`Amount=12.5`, `Tags=["a","b"]`), else the
 /// string as given (`CustomerId=c-42`).
-fn named_values(
+pub(super) fn named_values(
     flag: &str,
     values: Vec<String>,
 ) -> Result<Option<serde_json::Map<String, serde_json::Value>>> {
@@ -366,6 +369,19 @@ pub async fn search_attributes(client: &Client, json: bool) -> Result<i32> {
         ]);
     }
     println!("{table}");
+    Ok(0)
+}
+
+/// `weft search-attributes create NAME TYPE`.
+pub async fn create_search_attribute(client: &Client, name: &str, t: &str) -> Result<i32> {
+    let search_type: crate::model::search::SearchType = t.parse()?;
+    let body = crate::api::dto::CreateSearchAttribute {
+        name: name.to_owned(),
+        search_type,
+    };
+    let _: crate::api::dto::SearchAttributeInfo =
+        client.post_json("/v1/search-attributes", &body).await?;
+    println!("search attribute {name}: {search_type}");
     Ok(0)
 }
 

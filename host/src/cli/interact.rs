@@ -3,31 +3,42 @@
 use anyhow::Result;
 
 use super::client::{enc, Client};
-use super::executions::parse_json;
+use super::executions::{named_values, parse_json};
 use crate::api::dto::{
     QueryRequest, QueryResponse, SignalRequest, SignalResponse, SignalWithStartRequest,
     UpdateRequestBody, UpdateResponse,
 };
+
+/// What signal-with-start starts, if the execution does not run.
+pub struct StartWith {
+    pub workflow_type: String,
+    pub input: Option<String>,
+    /// `NAME=VALUE` each (see `weft start`).
+    pub search_attributes: Vec<String>,
+    pub memo: Vec<String>,
+}
 
 pub async fn signal(
     client: &Client,
     id: &str,
     name: &str,
     input: Option<String>,
-    start: Option<(String, Option<String>)>,
+    start: Option<StartWith>,
 ) -> Result<i32> {
     let input = parse_json("--input", input)?;
     let r: SignalResponse = match start {
-        Some((workflow_type, start_input)) => {
+        Some(s) => {
             client
                 .post_json(
                     "/v1/signal-with-start",
                     &SignalWithStartRequest {
-                        workflow_type,
+                        workflow_type: s.workflow_type,
                         id: id.to_owned(),
-                        input: parse_json("--start-input", start_input)?,
+                        input: parse_json("--start-input", s.input)?,
                         signal: name.to_owned(),
                         signal_input: input,
+                        search_attributes: named_values("--search-attribute", s.search_attributes)?,
+                        memo: named_values("--memo", s.memo)?,
                     },
                 )
                 .await?

@@ -256,13 +256,16 @@ enum Command {
     /// List executions, newest first, a page at a time.
     List(executions::ListArgs),
     /// The search attributes `weft list --query` may name, with their types:
-    /// the system ones and every custom one recorded on this host.
+    /// the system ones and every custom one on this host (`create` and
+    /// `remove` manage the custom ones).
     SearchAttributes {
         #[command(flatten)]
         conn: Conn,
         /// Print JSON: `{"attributes": [{"name", "type", "system"}]}`.
         #[arg(long)]
         json: bool,
+        #[command(subcommand)]
+        action: Option<SearchAttributeAction>,
     },
     /// Print what an execution's workflow and activities said (their log
     /// lines and output), with where and when; `--follow` until it closes.
@@ -321,6 +324,17 @@ enum Command {
         /// Input of the started execution (with `--start`).
         #[arg(long, requires = "start", allow_hyphen_values = true)]
         start_input: Option<String>,
+        /// A search attribute the started execution starts with, NAME=VALUE
+        /// (with `--start`; repeatable; see `weft start`).
+        #[arg(
+            long = "search-attribute",
+            value_name = "NAME=VALUE",
+            requires = "start"
+        )]
+        search_attributes: Vec<String>,
+        /// A memo field it starts with, NAME=VALUE (with `--start`; repeatable).
+        #[arg(long, value_name = "NAME=VALUE", requires = "start")]
+        memo: Vec<String>,
     },
     /// Ask a running or closed execution a read-only question (`--at-event
     /// N`: as it stood at event N of its current run).
@@ -459,6 +473,23 @@ enum Command {
         #[command(subcommand)]
         action: Option<ClockAction>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum SearchAttributeAction {
+    /// Register a custom search attribute with its type, so that starts may
+    /// give it (`weft start --search-attribute`) and queries name it before
+    /// any workflow sets it. A workflow that sets a new name registers it
+    /// with its value's type.
+    Create {
+        name: String,
+        /// keyword, text, int, double, bool, datetime or keyword-list.
+        #[arg(value_name = "TYPE")]
+        search_type: String,
+    },
+    /// Forget a custom search attribute, so that it may be created again with
+    /// another type (values recorded under it stay on their executions).
+    Remove { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -709,9 +740,19 @@ pub async fn run(cli: Cli) -> Result<i32> {
         }
         Command::Describe { id, json, .. } => executions::describe(&client, &id, json).await,
         Command::List(args) => executions::list(&client, args).await,
-        Command::SearchAttributes { json, .. } => {
-            executions::search_attributes(&client, json).await
-        }
+        Command::SearchAttributes { json, action, .. } => match action {
+            None => executions::search_attributes(&client, json).await,
+            Some(SearchAttributeAction::Create { name, search_type }) => {
+                executions::create_search_attribute(&client, &name, &search_type).await
+            }
+            Some(SearchAttributeAction::Remove { name }) => {
+                client
+                    .delete(&format!("/v1/search-attributes/{}", client::enc(&name)))
+                    .await?;
+                println!("search attribute {name} removed");
+                Ok(0)
+            }
+        },
         Command::History { id, run, json, .. } => {
             executions::history(&client, &id, run, json).await
         }
@@ -724,10 +765,18 @@ pub async fn run(cli: Cli) -> Result<i32> {
             input,
             start,
             start_input,
+            search_attributes,
+            memo,
             ..
         } => {
             let input = input.text()?;
-            interact::signal(&client, &id, &name, input, start.map(|t| (t, start_input))).await
+            let start = start.map(|workflow_type| interact::StartWith {
+                workflow_type,
+                input: start_input,
+                search_attributes,
+                memo,
+            });
+            interact::signal(&client, &id, &name, input, start).await
         }
         Command::Query {
             id,

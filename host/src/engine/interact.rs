@@ -154,8 +154,10 @@ impl Engine {
         input: Payload,
         signal: &str,
         signal_input: Payload,
+        mut start: super::StartOptions,
     ) -> Result<SignalReceipt, EngineError> {
-        let started = match self.start(workflow_type, Some(id), input).await {
+        start.id = Some(id.to_owned());
+        let started = match self.start_with(workflow_type, input, start).await {
             Ok(_) => true,
             Err(EngineError::Conflict(_)) => false,
             Err(e) => return Err(e),

@@ -140,8 +140,11 @@ impl Engine {
     }
 
     /// Search attributes from plain JSON (a start request's): each value
-    /// takes its name's type on this host, else its JSON's (see
+    /// takes its name's type on this host (see
     /// [`SearchValue::from_json`](crate::model::search::SearchValue::from_json)).
+    /// A name the host does not know is refused: a start cannot decide a
+    /// name's type (a typo would fix it for every workflow after), only a
+    /// workflow or `weft search-attributes create` can.
     pub fn search_attributes_from_json(
         &self,
         values: &serde_json::Map<String, serde_json::Value>,
@@ -149,15 +152,21 @@ impl Engine {
         values
             .iter()
             .map(|(name, value)| {
-                crate::model::search::check_name(name)?;
-                let registered = self.inner.search_types.get(name);
-                Ok((
-                    name.clone(),
-                    crate::model::search::SearchValue::from_json(name, value, registered)?,
-                ))
+                crate::model::search::check_name(name)
+                    .map_err(|e| EngineError::BadRequest(e.to_string()))?;
+                let Some(registered) = self.inner.search_types.get(name) else {
+                    return Err(EngineError::BadRequest(format!(
+                        "no search attribute named {name} on this host: create it with its type \
+                         first (weft search-attributes create {name} keyword; POST \
+                         /v1/search-attributes), or let a workflow set it"
+                    )));
+                };
+                let value =
+                    crate::model::search::SearchValue::from_json(name, value, Some(registered))
+                        .map_err(|e| EngineError::BadRequest(e.to_string()))?;
+                Ok((name.clone(), value))
             })
-            .collect::<Result<_, crate::model::search::SearchError>>()
-            .map_err(|e| EngineError::BadRequest(e.to_string()))
+            .collect()
     }
 }
 

@@ -24,6 +24,8 @@ pub struct QueryError {
 #[derive(Debug, Clone, PartialEq)]
 enum Token {
     Name(String),
+    /// A backquoted name: never a keyword.
+    QName(String),
     Str(String),
     Num(String),
     Op(&'static str),
@@ -53,8 +55,8 @@ enum Cmp {
 /// A parsed query: names and literals as written, with their positions.
 #[derive(Debug, Clone, PartialEq)]
 enum Expr {
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
     Compare {
         name: (String, usize),
         cmp: Cmp,
@@ -99,8 +101,8 @@ pub struct Query(Node);
 
 #[derive(Debug, Clone, PartialEq)]
 enum Node {
-    And(Box<Node>, Box<Node>),
-    Or(Box<Node>, Box<Node>),
+    And(Vec<Node>),
+    Or(Vec<Node>),
     Compare(Attr, Cmp, SearchValue),
     In(Attr, bool, Vec<SearchValue>),
     Between(Attr, bool, SearchValue, SearchValue),
@@ -154,11 +156,18 @@ impl<'a> Lexer<'a> {
                 loop {
                     match self.chars.get(self.pos) {
                         None => {
-                            return Err(self
-                                .error(at, format!("this {c} opens a string that never closes")))
+                            let what = if c == '`' { "a name" } else { "a string" };
+                            return Err(
+                                self.error(at, format!("this {c} opens {what} that never closes"))
+                            );
                         }
                         Some('\\') if self.chars.get(self.pos + 1).is_some() => {
                             text.push(self.chars[self.pos + 1]);
+                            self.pos += 2;
+                        }
+                        // SQL's doubled quote: `'it''s'`.
+                        Some(&q) if q == c && self.chars.get(self.pos + 1) == Some(&c) => {
+                            text.push(c);
                             self.pos += 2;
                         }
                         Some(&q) if q == c => {
@@ -174,7 +183,7 @@ impl<'a> Lexer<'a> {
                 // A backquoted name is a name, whatever it holds.
                 return Ok((
                     if c == '`' {
-                        Token::Name(text)
+                        Token::QName(text)
                     } else {
                         Token::Str(text)
                     },
@@ -235,6 +244,32 @@ struct Parser<'a> {
     tokens: Vec<(Token, usize)>,
     pos: usize,
     query: &'a str,
+    /// Parentheses open now.
+    depth: usize,
+    /// Conditions read so far.
+    conditions: usize,
+}
+
+/// The most conditions (comparisons, IN, BETWEEN...) one query holds, and
+/// the most values of one IN.
+pub const MAX_CONDITIONS: usize = 1_000;
+/// How deep parentheses may nest.
+pub const MAX_DEPTH: usize = 16;
+
+/// Why a word that SQL users write after a condition is refused.
+fn unsupported(word: &str) -> Option<String> {
+    let up = word.to_ascii_uppercase();
+    match up.as_str() {
+        "ORDER" | "GROUP" => Some(format!(
+            "{up} BY is not supported: executions are listed newest first"
+        )),
+        "LIMIT" => Some("LIMIT is not supported: give the page size (--limit, limit=)".into()),
+        "NOT" => Some(
+            "NOT is not supported before a condition: use !=, NOT IN, NOT BETWEEN or IS NOT NULL"
+                .into(),
+        ),
+        _ => None,
+    }
 }
 
 fn is_word(token: &Token, word: &str) -> bool {
@@ -243,7 +278,7 @@ fn is_word(token: &Token, word: &str) -> bool {
 
 fn describe(token: &Token) -> String {
     match token {
-        Token::Name(n) => format!("`{n}`"),
+        Token::Name(n) | Token::QName(n) => format!("`{n}`"),
         Token::Str(s) => format!("the string {s:?}"),
         Token::Num(n) => format!("the number {n}"),
         Token::Op(o) => format!("`{o}`"),
@@ -283,49 +318,72 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Terms joined by OR (a flat list: a long query takes no stack).
     fn or(&mut self) -> Result<Expr, QueryError> {
-        let mut left = self.and()?;
+        let mut terms = vec![self.and()?];
         while self.eat_word("OR") {
-            left = Expr::Or(Box::new(left), Box::new(self.and()?));
+            terms.push(self.and()?);
         }
-        Ok(left)
+        Ok(if terms.len() == 1 {
+            terms.remove(0)
+        } else {
+            Expr::Or(terms)
+        })
     }
 
     fn and(&mut self) -> Result<Expr, QueryError> {
-        let mut left = self.primary()?;
+        let mut terms = vec![self.primary()?];
         while self.eat_word("AND") {
-            left = Expr::And(Box::new(left), Box::new(self.primary()?));
+            terms.push(self.primary()?);
         }
-        Ok(left)
+        Ok(if terms.len() == 1 {
+            terms.remove(0)
+        } else {
+            Expr::And(terms)
+        })
     }
 
     fn primary(&mut self) -> Result<Expr, QueryError> {
         if self.peek().0 == Token::LParen {
+            let at = self.peek().1;
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err(error(
+                    self.query,
+                    at,
+                    format!("parentheses nest deeper than {MAX_DEPTH}: write the query flatter"),
+                ));
+            }
             self.pos += 1;
             let inner = self.or()?;
             if self.peek().0 != Token::RParen {
                 return self.fail("`)` or AND/OR");
             }
             self.pos += 1;
+            self.depth -= 1;
             return Ok(inner);
         }
         let name = match self.bump() {
-            (Token::Name(n), at) => (n, at),
+            (Token::Name(n), at) => {
+                if let Some(message) = unsupported(&n) {
+                    return Err(error(self.query, at, message));
+                }
+                (n, at)
+            }
+            (Token::QName(n), at) => (n, at),
             _ => {
                 self.pos -= 1;
                 return self.fail("an attribute name or `(`");
             }
         };
-        if ["ORDER", "GROUP", "LIMIT"]
-            .iter()
-            .any(|w| name.0.eq_ignore_ascii_case(w))
-        {
+        self.conditions += 1;
+        if self.conditions > MAX_CONDITIONS {
             return Err(error(
                 self.query,
                 name.1,
                 format!(
-                    "{} is not supported: executions are listed newest first",
-                    name.0.to_uppercase()
+                    "the query has more than {MAX_CONDITIONS} conditions: split it, or use IN \
+                     for many values of one attribute"
                 ),
             ));
         }
@@ -370,6 +428,13 @@ impl<'a> Parser<'a> {
                     while self.peek().0 == Token::Comma {
                         self.pos += 1;
                         values.push(self.literal()?);
+                        if values.len() > MAX_CONDITIONS {
+                            return Err(error(
+                                self.query,
+                                self.peek().1,
+                                format!("IN takes at most {MAX_CONDITIONS} values"),
+                            ));
+                        }
                     }
                     if self.peek().0 != Token::RParen {
                         return self.fail("`,` or `)`");
@@ -417,7 +482,7 @@ impl<'a> Parser<'a> {
             (Token::Name(n), at) if n.eq_ignore_ascii_case("false") => {
                 Ok((Literal::Bool(false), at))
             }
-            (Token::Name(n), at) => Err(error(
+            (Token::Name(n) | Token::QName(n), at) => Err(error(
                 self.query,
                 at,
                 format!("expected a value, found the name `{n}`: quote a string (\"{n}\")"),
@@ -456,13 +521,22 @@ impl Query {
             tokens,
             pos: 0,
             query: text,
+            depth: 0,
+            conditions: 0,
         };
         if parser.peek().0 == Token::End {
             return parser.fail("a condition such as WorkflowType = \"orders\"");
         }
         let expr = parser.or()?;
-        if parser.peek().0 != Token::End {
-            return parser.fail("AND, OR or the end of the query");
+        match parser.peek() {
+            (Token::End, _) => {}
+            (Token::Name(word), at)
+                if unsupported(word).is_some() && !word.eq_ignore_ascii_case("NOT") =>
+            {
+                let message = unsupported(word).unwrap_or_default();
+                return Err(error(text, *at, message));
+            }
+            _ => return parser.fail("AND, OR or the end of the query"),
         }
         let binder = Binder {
             query: text,
@@ -525,25 +599,30 @@ impl Binder<'_> {
             Err(error(
                 self.query,
                 *at,
-                format!("{} is a {ty} attribute: expected {expected}", attr.name()),
+                format!("{} has type {ty}: expected {expected}", attr.name()),
             ))
         };
         Ok(match (ty, lit) {
             (SearchType::Keyword | SearchType::KeywordList, Literal::Str(s)) => {
-                if *attr == Attr::Status
-                    && s.parse::<crate::model::ExecutionStatus>().is_err()
-                    && s.to_ascii_lowercase()
-                        .parse::<crate::model::ExecutionStatus>()
-                        .is_err()
-                {
-                    return Err(error(
-                        self.query,
-                        *at,
-                        format!(
-                            "{s:?} is no execution status: expected running, stalled, completed, \
-                             failed, cancelled or terminated"
-                        ),
-                    ));
+                if *attr == Attr::Status {
+                    // Any case, and Temporal's spelling `Canceled`.
+                    let lower = s.to_ascii_lowercase();
+                    let lower = if lower == "canceled" {
+                        "cancelled".to_owned()
+                    } else {
+                        lower
+                    };
+                    let Ok(status) = lower.parse::<crate::model::ExecutionStatus>() else {
+                        return Err(error(
+                            self.query,
+                            *at,
+                            format!(
+                                "{s:?} is no execution status: expected running, stalled, \
+                                 completed, failed, cancelled or terminated"
+                            ),
+                        ));
+                    };
+                    return Ok(SearchValue::Keyword(status.as_str().to_owned()));
                 }
                 SearchValue::Keyword(s.clone())
             }
@@ -552,6 +631,17 @@ impl Binder<'_> {
             (SearchType::Text, _) => return bad("a quoted string"),
             (SearchType::Int, Literal::Num(n)) => match n.parse() {
                 Ok(i) => SearchValue::Int(i),
+                Err(_)
+                    if n.trim_start_matches(['-', '+'])
+                        .bytes()
+                        .all(|b| b.is_ascii_digit()) =>
+                {
+                    return Err(error(
+                        self.query,
+                        *at,
+                        format!("{n} is out of range of an int (64 bits)"),
+                    ))
+                }
                 Err(_) => return bad("a whole number"),
             },
             (SearchType::Int, _) => return bad("a whole number"),
@@ -591,8 +681,18 @@ impl Binder<'_> {
 
     fn bind(&self, expr: Expr) -> Result<Node, QueryError> {
         Ok(match expr {
-            Expr::And(a, b) => Node::And(Box::new(self.bind(*a)?), Box::new(self.bind(*b)?)),
-            Expr::Or(a, b) => Node::Or(Box::new(self.bind(*a)?), Box::new(self.bind(*b)?)),
+            Expr::And(terms) => Node::And(
+                terms
+                    .into_iter()
+                    .map(|t| self.bind(t))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Expr::Or(terms) => Node::Or(
+                terms
+                    .into_iter()
+                    .map(|t| self.bind(t))
+                    .collect::<Result<_, _>>()?,
+            ),
             Expr::Compare { name, cmp, value } => {
                 let attr = self.attr(&name)?;
                 let ty = attr.search_type();
@@ -604,10 +704,7 @@ impl Binder<'_> {
                     return Err(error(
                         self.query,
                         name.1,
-                        format!(
-                            "{} is a {ty} attribute: compare it with = or != only",
-                            name.0
-                        ),
+                        format!("{} has type {ty}: compare it with = or != only", name.0),
                     ));
                 }
                 Node::Compare(attr.clone(), cmp, self.value(&attr, &value)?)
@@ -622,10 +719,7 @@ impl Binder<'_> {
                     return Err(error(
                         self.query,
                         name.1,
-                        format!(
-                            "{} is a text attribute: IN takes keywords and numbers",
-                            name.0
-                        ),
+                        format!("{} has type text: IN takes keywords and numbers", name.0),
                     ));
                 }
                 let values = values
@@ -653,7 +747,7 @@ impl Binder<'_> {
                         self.query,
                         name.1,
                         format!(
-                            "{} is a {} attribute: BETWEEN takes numbers, datetimes and keywords",
+                            "{} has type {}: BETWEEN takes numbers, datetimes and keywords",
                             name.0,
                             attr.search_type()
                         ),
@@ -672,7 +766,7 @@ impl Binder<'_> {
                         self.query,
                         name.1,
                         format!(
-                            "{} is a {} attribute: STARTS_WITH takes keywords",
+                            "{} has type {}: STARTS_WITH takes keywords",
                             name.0,
                             attr.search_type()
                         ),
@@ -763,8 +857,8 @@ impl Node {
     fn eval(&self, head: &ExecutionHead) -> bool {
         use std::cmp::Ordering as O;
         match self {
-            Self::And(a, b) => a.eval(head) && b.eval(head),
-            Self::Or(a, b) => a.eval(head) || b.eval(head),
+            Self::And(terms) => terms.iter().all(|t| t.eval(head)),
+            Self::Or(terms) => terms.iter().any(|t| t.eval(head)),
             Self::IsNull(attr, negated) => attr.of(head).is_none() != *negated,
             // An execution without the attribute matches no comparison.
             Self::Compare(attr, cmp, want) => attr.of(head).is_some_and(|have| match cmp {
@@ -847,6 +941,7 @@ mod tests {
         let yes = [
             r#"CustomerId = "c-42" AND ExecutionStatus = "running" AND StartTime > "2026-11-01""#,
             "ExecutionStatus = 'Running'",
+            "ExecutionStatus IN ('Canceled', 'RUNNING')",
             "WorkflowType = 'orders' AND (Items > 5 OR Amount >= 12.5)",
             "Items BETWEEN 1 AND 3",
             "Items NOT BETWEEN 4 AND 9",
@@ -860,6 +955,7 @@ mod tests {
             "CloseTime IS NULL AND CustomerId IS NOT NULL",
             "StartTime BETWEEN '2026-11-01' AND '2026-11-01T02:00:00Z'",
             "`CustomerId` != 'c-1'",
+            "CustomerId != 'it''s'",
         ];
         for text in yes {
             assert!(q(text).unwrap().matches(&h), "{text} should match");
@@ -881,6 +977,33 @@ mod tests {
         assert!(q("CustomerId IS NULL").unwrap().matches(&bare));
     }
 
+    /// A long or deeply nested query is no way to crash the host: any
+    /// number of conditions up to the limit runs without recursion, and
+    /// nesting past the limit is refused (a query of 300 nested parentheses
+    /// or 250 ORs overflowed the stack of the host's worker and aborted it).
+    #[test]
+    fn long_and_deep_queries_are_answered_or_refused_never_a_crash() {
+        let h = head(
+            ExecutionStatus::Running,
+            &[("CustomerId", SearchValue::Keyword("c-42".into()))],
+        );
+        let many =
+            vec!["CustomerId = 'x'"; MAX_CONDITIONS - 1].join(" OR ") + " OR CustomerId = 'c-42'";
+        assert!(q(&many).unwrap().matches(&h));
+        let all = vec!["CustomerId = 'c-42'"; MAX_CONDITIONS].join(" AND ");
+        assert!(q(&all).unwrap().matches(&h));
+        let too_many = vec!["CustomerId = 'x'"; MAX_CONDITIONS + 1].join(" OR ");
+        let e = q(&too_many).unwrap_err();
+        assert!(e.to_string().contains("more than"), "{e}");
+        let deep = |n: usize| format!("{}CustomerId = 'c-42'{}", "(".repeat(n), ")".repeat(n));
+        assert!(q(&deep(MAX_DEPTH)).unwrap().matches(&h));
+        for n in [MAX_DEPTH + 1, 300, 100_000] {
+            let e = q(&deep(n)).unwrap_err();
+            assert_eq!(e.at, MAX_DEPTH + 1, "{n}");
+            assert!(e.to_string().contains("nest deeper than"), "{e}");
+        }
+    }
+
     #[test]
     fn a_bad_query_names_the_character_it_is_at() {
         let cases = [
@@ -896,12 +1019,17 @@ mod tests {
             ("ExecutionStatus = 'done'", 19, "no execution status"),
             ("CustomerId = c42", 14, "quote a string"),
             ("CustomerId 'x'", 12, "expected an operator"),
-            (
-                "CustomerId = 'x' ORDER BY StartTime",
-                18,
-                "expected AND, OR",
-            ),
+            ("CustomerId = 'x' 'y'", 18, "expected AND, OR"),
             ("", 1, "expected a condition"),
+            (
+                "CustomerId = 'x' ORDER BY StartTime DESC",
+                18,
+                "ORDER BY is not supported",
+            ),
+            ("NOT Items > 1", 1, "NOT is not supported"),
+            ("Items > 99999999999999999999", 9, "out of range"),
+            ("`CustomerId = 'x'", 1, "opens a name that never closes"),
+            ("StartTime > '2026-11-30T23:00'", 13, "no time zone"),
         ];
         for (text, at, says) in cases {
             let e = q(text).unwrap_err();

@@ -54,10 +54,18 @@ impl Engine {
             let record = self.execution(id)?;
             let history = self.inner.run_history(&record)?;
             let len = record.run_start + history.len() as u64;
-            if to_event < record.run_start || to_event + 1 >= len {
+            // A stalled execution may also go on from its last event: it
+            // runs again from there (after a fix outside its code, such as a
+            // search attribute's type).
+            let last_allowed = if record.status == crate::model::ExecutionStatus::Stalled {
+                len
+            } else {
+                len.saturating_sub(1)
+            };
+            if to_event < record.run_start || to_event + 1 > last_allowed {
                 return Err(EngineError::BadRequest(format!(
                     "the current run of execution {id} has events {} to {}: reset to one of \
-                     them before the last",
+                     them before the last (a stalled execution also to the last)",
                     record.run_start,
                     len.saturating_sub(1)
                 )));

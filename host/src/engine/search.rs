@@ -90,3 +90,91 @@ impl SearchTypes {
         Ok(())
     }
 }
+
+impl SearchTypes {
+    /// Takes `name` as `t` unless it has another type; true if it is new.
+    fn reserve(&self, name: &str, t: SearchType) -> Result<bool, SearchError> {
+        let mut known = self.lock();
+        match known.get(name) {
+            Some(&registered) if registered != t => Err(SearchError::TypeConflict {
+                name: name.to_owned(),
+                registered,
+                given: t,
+            }),
+            Some(_) => Ok(false),
+            None => {
+                known.insert(name.to_owned(), t);
+                Ok(true)
+            }
+        }
+    }
+
+    fn forget(&self, name: &str) -> Option<SearchType> {
+        self.lock().remove(name)
+    }
+}
+
+impl super::Engine {
+    /// Registers a custom search attribute name with its type, so that starts
+    /// may give it and queries may name it before any workflow sets it.
+    /// True if it is new; an existing name of the same type is left alone,
+    /// of another type refused.
+    pub async fn create_search_attribute(
+        &self,
+        name: &str,
+        t: SearchType,
+    ) -> Result<bool, super::EngineError> {
+        crate::model::search::check_name(name)
+            .map_err(|e| super::EngineError::BadRequest(e.to_string()))?;
+        let types = &self.inner.search_types;
+        let new = types.reserve(name, t).map_err(|e| {
+            super::EngineError::Conflict(format!(
+                "{e}: remove it first (weft search-attributes remove {name}) to give it another"
+            ))
+        })?;
+        let op = crate::store::Op::SetSearchType {
+            name: name.to_owned(),
+            search_type: Some(t),
+        };
+        match self.inner.store.write(vec![op]).await {
+            Ok(Ok(())) => Ok(new),
+            Ok(Err(refused)) => {
+                if new {
+                    types.forget(name);
+                }
+                Err(super::EngineError::Conflict(refused.to_string()))
+            }
+            Err(e) => {
+                if new {
+                    types.forget(name);
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Forgets a custom search attribute name: it may be created again with
+    /// any type (values recorded under it stay on their executions, and
+    /// match no query of another type).
+    pub async fn remove_search_attribute(&self, name: &str) -> Result<(), super::EngineError> {
+        let types = &self.inner.search_types;
+        let Some(was) = types.forget(name) else {
+            return Err(super::EngineError::NotFound {
+                what: "search attribute",
+                name: name.to_owned(),
+                hint: " (see `weft search-attributes`)",
+            });
+        };
+        let op = crate::store::Op::SetSearchType {
+            name: name.to_owned(),
+            search_type: None,
+        };
+        match self.inner.store.write(vec![op]).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                types.lock().entry(name.to_owned()).or_insert(was);
+                Err(e.into())
+            }
+        }
+    }
+}

@@ -217,6 +217,7 @@ impl SearchValue {
             Self::Datetime(ms) => jiff::Timestamp::from_millisecond(*ms)
                 .map(|t| t.to_string())
                 .unwrap_or_else(|_| format!("{ms} ms")),
+            Self::KeywordList(l) if l.is_empty() => "(empty)".to_owned(),
             Self::KeywordList(l) => l.join(", "),
         }
     }
@@ -266,12 +267,29 @@ impl SearchValue {
             }
         };
         let mismatch = || bad(format!("{value} is not of type {wanted}"));
+        // A keyword or text takes a number's or a bool's text (a CLI value
+        // `Requester=42` parses as JSON); the others take their text form.
+        let text = match value {
+            J::String(s) => Some(s.clone()),
+            J::Number(_) | J::Bool(_) => Some(value.to_string()),
+            _ => None,
+        };
         let v = match wanted {
-            SearchType::Keyword => Self::Keyword(value.as_str().ok_or_else(mismatch)?.to_owned()),
-            SearchType::Text => Self::Text(value.as_str().ok_or_else(mismatch)?.to_owned()),
-            SearchType::Int => Self::Int(value.as_i64().ok_or_else(mismatch)?),
-            SearchType::Double => Self::Double(value.as_f64().ok_or_else(mismatch)?),
-            SearchType::Bool => Self::Bool(value.as_bool().ok_or_else(mismatch)?),
+            SearchType::Keyword => Self::Keyword(text.ok_or_else(mismatch)?),
+            SearchType::Text => Self::Text(text.ok_or_else(mismatch)?),
+            SearchType::Int => Self::Int(match value {
+                J::String(s) => s.trim().parse().map_err(|_| mismatch())?,
+                other => other.as_i64().ok_or_else(mismatch)?,
+            }),
+            SearchType::Double => Self::Double(match value {
+                J::String(s) => s.trim().parse().map_err(|_| mismatch())?,
+                other => other.as_f64().ok_or_else(mismatch)?,
+            }),
+            SearchType::Bool => Self::Bool(match value {
+                J::String(s) if s.eq_ignore_ascii_case("true") => true,
+                J::String(s) if s.eq_ignore_ascii_case("false") => false,
+                other => other.as_bool().ok_or_else(mismatch)?,
+            }),
             SearchType::Datetime => Self::Datetime(match value {
                 J::String(s) => parse_datetime(s).map_err(bad)?,
                 other => other.as_i64().ok_or_else(mismatch)?,
@@ -297,13 +315,23 @@ pub fn parse_datetime(s: &str) -> Result<i64, String> {
     if let Ok(t) = s.parse::<jiff::Timestamp>() {
         return Ok(t.as_millisecond());
     }
+    // A date alone, not a date with a time cut off.
     if let Ok(d) = s.parse::<jiff::civil::Date>() {
-        if let Ok(z) = d.to_zoned(jiff::tz::TimeZone::UTC) {
-            return Ok(z.timestamp().as_millisecond());
+        if s.trim().len() <= 10 {
+            if let Ok(z) = d.to_zoned(jiff::tz::TimeZone::UTC) {
+                return Ok(z.timestamp().as_millisecond());
+            }
+        } else if s.parse::<jiff::civil::DateTime>().is_ok() {
+            return Err(format!(
+                "{s:?} has no time zone: add Z or an offset ({}Z, or +01:00), or give a date \
+                 alone (midnight UTC)",
+                s.trim()
+            ));
         }
     }
     Err(format!(
-        "{s:?} is not a datetime: write RFC 3339 (2026-11-01T09:30:00Z) or a date (2026-11-01)"
+        "{s:?} is not a datetime: write RFC 3339 (2026-11-01T09:30:00Z) or a date (2026-11-01, \
+         midnight UTC)"
     ))
 }
 
@@ -466,6 +494,24 @@ mod tests {
             Ok(SearchValue::Double(80.0))
         );
         assert!(v(serde_json::json!({"type": "date", "value": 1}), None).is_err());
+        // A time without a zone is refused, not read as midnight.
+        let e = parse_datetime("2026-11-30T23:00").unwrap_err();
+        assert!(e.contains("no time zone"), "{e}");
+        assert_eq!(parse_datetime("2026-11-30T23:00Z"), Ok(1_796_079_600_000));
+        // A keyword or text takes a number or a bool as its text (`--search-attribute
+        // Requester=42` parses as JSON); a bool or number takes its text.
+        assert_eq!(
+            v(serde_json::json!(42), Some(SearchType::Keyword)),
+            Ok(SearchValue::Keyword("42".into()))
+        );
+        assert_eq!(
+            v(serde_json::json!("true"), Some(SearchType::Bool)),
+            Ok(SearchValue::Bool(true))
+        );
+        assert_eq!(
+            v(serde_json::json!("7"), Some(SearchType::Int)),
+            Ok(SearchValue::Int(7))
+        );
         assert!(v(serde_json::json!("x"), Some(SearchType::Int)).is_err());
         assert!(v(serde_json::json!(null), None).is_err());
         let typed = serde_json::to_value(SearchValue::KeywordList(vec!["a".into()])).unwrap();

@@ -198,6 +198,9 @@ pub(super) fn apply(txn: &Txn, op: &Op) -> Result<Result<(), OpError>, StoreErro
             }
             table.insert(name, to_json(record.as_ref()).as_slice())?;
         }
+        Op::SetSearchType { name, search_type } => {
+            return super::search::set_type(txn, name, *search_type);
+        }
         Op::DeleteSchedule { name } => {
             let removed = txn
                 .open_table(super::tables::SCHEDULES)?

@@ -213,6 +213,13 @@ pub enum Op {
     DeleteSchedule {
         name: String,
     },
+    /// Registers a search attribute name with its type (nothing happens if
+    /// it has that type; refused if it has another), or with `None` removes
+    /// it (values recorded under it stay on their executions).
+    SetSearchType {
+        name: String,
+        search_type: Option<crate::model::search::SearchType>,
+    },
     /// Discards the events after `to_event` of the current run (recording
     /// them in an `execution_reset` event), replaces the execution's timer
     /// rows with `timers`, and makes it run again on `module`, in a new

@@ -115,3 +115,27 @@ pub(super) fn types(txn: &Txn) -> Result<Vec<(String, SearchType)>, StoreError> 
     })?;
     Ok(out)
 }
+
+/// `Op::SetSearchType`: registers `name` as `search_type`, or removes it.
+pub(super) fn set_type(
+    txn: &Txn,
+    name: &str,
+    search_type: Option<SearchType>,
+) -> Result<Result<(), OpError>, StoreError> {
+    let mut table = txn.open_table(SEARCH_TYPES)?;
+    let Some(wanted) = search_type else {
+        table.remove(name)?;
+        return Ok(Ok(()));
+    };
+    if let Some(t) = table.get(name)? {
+        if t != wanted.as_str() {
+            return Ok(Err(OpError::SearchType(format!(
+                "search attribute {name} already has type {t} on this host: remove it first \
+                 (weft search-attributes remove {name}) to give it another"
+            ))));
+        }
+        return Ok(Ok(()));
+    }
+    table.insert(name, wanted.as_str())?;
+    Ok(Ok(()))
+}

@@ -86,6 +86,7 @@ pub struct ParentInfo {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// running, stalled, completed, failed, cancelled or terminated.
@@ -161,6 +162,16 @@ pub struct SearchAttributeInfo {
     pub search_type: crate::model::search::SearchType,
     /// A system attribute (every execution has it; no workflow sets it).
     pub system: bool,
+}
+
+/// `POST /v1/search-attributes`: a name and its type.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSearchAttribute {
+    pub name: String,
+    /// keyword, text, int, double, bool, datetime or keyword-list.
+    #[serde(rename = "type")]
+    pub search_type: crate::model::search::SearchType,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -292,6 +303,7 @@ impl From<ExecutionView> for ExecutionDetail {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ResultQuery {
     /// Block until the execution settles (or `timeout_ms` passes).
     #[serde(default)]
@@ -349,6 +361,7 @@ pub struct ResetResponse {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// Which run (from 1; default: the current one).
     pub run: Option<u32>,
@@ -360,6 +373,7 @@ pub struct HistoryQuery {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LogsQuery {
     /// Only lines after this one (a `seq` from an earlier answer).

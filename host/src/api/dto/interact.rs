@@ -28,6 +28,15 @@ pub struct SignalWithStartRequest {
     #[serde(default)]
     #[schema(value_type = Value)]
     pub signal_input: serde_json::Value,
+    /// Search attributes the execution starts with, if this starts it (as
+    /// `POST /v1/executions` takes them).
+    #[schema(value_type = Option<Object>)]
+    #[serde(default)]
+    pub search_attributes: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Memo fields it starts with, if this starts it.
+    #[schema(value_type = Option<Object>)]
+    #[serde(default)]
+    pub memo: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -79,6 +88,7 @@ pub struct UpdateRequestBody {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UpdateResultQuery {
     #[serde(default)]
     pub wait: bool,

@@ -84,6 +84,7 @@ pub struct ModuleList {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeployQuery {
     /// Workflow type name; required for a workflow component.
     pub name: Option<String>,

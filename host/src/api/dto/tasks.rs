@@ -6,6 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::model::Failure;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PollQuery {
     /// How long to wait for a task (default 20000, at most 60000).
     pub wait_ms: Option<u64>,
