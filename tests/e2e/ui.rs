@@ -333,3 +333,48 @@ fn a_query_at_a_past_event_answers_from_the_state_then_and_touches_nothing() {
     assert_eq!(host.describe("tt")["history_length"], length);
     assert_eq!(status(json!({"name": "status"})).1["output"]["plan"], "pro");
 }
+
+/// Issue 20: search attributes in the UI. The list takes a query (a bad one
+/// says where it is wrong, the form stays), and an execution's page shows
+/// its attributes and memo.
+#[test]
+fn executions_are_found_by_a_query_and_show_their_search_attributes() {
+    let host = Host::with_args(&["--manual-clock"]);
+    host.deploy_examples();
+    host.cli_ok(&["search-attributes", "create", "Requester", "keyword"]);
+    for (id, who) in [("ui-appr-ada", "ada"), ("ui-appr-bob", "bob")] {
+        host.cli_ok(&[
+            "start",
+            "approval",
+            "--id",
+            id,
+            "--search-attribute",
+            &format!("Requester={who}"),
+            "--memo",
+            r#"ticket={"n": 7}"#,
+        ]);
+    }
+    host.eventually("both wait", |h| {
+        ["ui-appr-ada", "ui-appr-bob"]
+            .iter()
+            .all(|id| h.describe(id)["search_attributes"]["ApprovalState"]["value"] == "pending")
+    });
+    let b = Browser::start();
+    b.goto(&format!("{}/", host.url));
+    b.wait_text("#executions", "ui-appr-bob");
+    b.fill(
+        "#filter-query",
+        "Requester = 'ada' AND ApprovalState = 'pending'",
+    );
+    b.click("#filter-apply");
+    b.wait_text_without("#executions", "ui-appr-ada", "ui-appr-bob");
+    b.fill("#filter-query", "Requester > ");
+    b.click("#filter-apply");
+    b.wait_text("#executions", "bad query at character");
+    assert!(b.exists("#filter-query"), "the form stays to fix the query");
+    b.goto(&format!("{}/#/executions/ui-appr-ada", host.url));
+    b.wait_text("#search-attributes", "Requester");
+    b.wait_text("#search-attributes", "pending");
+    b.wait_text("#memo", "\"n\": 7");
+    shot(&b, "search-attributes");
+}

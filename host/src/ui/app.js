@@ -251,7 +251,7 @@ async function executionsPage(params) {
   const cursors = (params.get('cursors') || '').split(',').filter(Boolean);
   const cursor = cursors[cursors.length - 1];
   const q = new URLSearchParams({ limit: String(PAGE) });
-  for (const k of ['status', 'workflow_type', 'id_prefix', 'started_after_ms', 'started_before_ms']) {
+  for (const k of ['status', 'workflow_type', 'id_prefix', 'started_after_ms', 'started_before_ms', 'query']) {
     if (params.get(k)) q.set(k, params.get(k));
   }
   if (cursor) q.set('cursor', cursor);
@@ -263,6 +263,11 @@ async function executionsPage(params) {
   const prefix = h('input', { name: 'id_prefix', id: 'filter-id', placeholder: 'id starts with', value: params.get('id_prefix') || '' });
   const after = h('input', { type: 'datetime-local', id: 'filter-after', value: fromMs(params.get('started_after_ms')) });
   const before = h('input', { type: 'datetime-local', id: 'filter-before', value: fromMs(params.get('started_before_ms')) });
+  const query = h('input', {
+    name: 'query', id: 'filter-query', class: 'mono wide', value: params.get('query') || '',
+    placeholder: 'ApprovalState = "pending" AND StartTime > "2026-11-01"',
+    title: 'A list query over search attributes (Temporal\'s syntax): =, !=, <, >, IN, BETWEEN, STARTS_WITH, IS NULL, AND, OR',
+  });
   const live = h('input', { type: 'checkbox', id: 'live', checked: params.get('live') !== 'off' });
   const form = h('form', {
     class: 'filters', id: 'filters',
@@ -274,12 +279,14 @@ async function executionsPage(params) {
       if (prefix.value.trim()) p.set('id_prefix', prefix.value.trim());
       if (toMs(after.value)) p.set('started_after_ms', String(toMs(after.value)));
       if (toMs(before.value)) p.set('started_before_ms', String(toMs(before.value)));
+      if (query.value.trim()) p.set('query', query.value.trim());
       if (!live.checked) p.set('live', 'off');
       location.hash = `#/executions?${p}`;
     },
   },
   h('label', {}, 'Status', status), h('label', {}, 'Type', type), h('label', {}, 'Id', prefix),
   h('label', {}, 'Started after', after), h('label', {}, 'Started before', before),
+  h('label', { class: 'wide' }, 'Query', query),
   h('button', { class: 'primary', type: 'submit', id: 'filter-apply' }, 'Filter'),
   h('label', { class: 'inline' }, h('span', {}, 'Live'), live));
 
@@ -288,7 +295,15 @@ async function executionsPage(params) {
   show(h('h1', {}, 'Executions'), form, tableBox, pager);
 
   const paint = async () => {
-    const page = await api('GET', `/v1/executions?${q}`);
+    let page;
+    try {
+      page = await api('GET', `/v1/executions?${q}`);
+    } catch (e) {
+      // A bad query: say where, keep the form to fix it.
+      tableBox.replaceChildren(errorBox(e));
+      pager.replaceChildren();
+      return;
+    }
     const rows = page.executions.map((e) => h('tr', { 'data-id': e.id },
       h('td', { class: 'mono' }, h('a', { href: `#/executions/${enc(e.id)}` }, e.id)),
       h('td', {}, e.workflow_type),
@@ -443,6 +458,13 @@ function eventList(events, selected, onSelect) {
   return box;
 }
 
+/** A search attribute's value for a person: a datetime as a date. */
+function searchValueText(v) {
+  if (v.type === 'datetime') return when(v.value);
+  if (v.type === 'keyword-list') return v.value.join(', ');
+  return String(v.value);
+}
+
 async function executionPage(id) {
   const d = await api('GET', `/v1/executions/${enc(id)}`);
   const shownRun = parseHash().params.get('run') ? Number(parseHash().params.get('run')) : null;
@@ -464,6 +486,14 @@ async function executionPage(id) {
     h('dt', {}, 'Started'), h('dd', {}, when(d.created_at_ms)),
     h('dt', {}, 'Closed'), h('dd', {}, d.closed_at_ms ? when(d.closed_at_ms) : '—'),
     d.parent ? [h('dt', {}, 'Parent'), h('dd', {}, h('a', { href: `#/executions/${enc(d.parent.id)}` }, d.parent.id))] : null,
+    d.search_attributes && Object.keys(d.search_attributes).length > 0
+      ? [h('dt', {}, 'Search attributes'), h('dd', {}, h('table', { id: 'search-attributes' }, h('tbody', {},
+        Object.entries(d.search_attributes).map(([name, v]) => h('tr', {},
+          h('td', { class: 'mono' }, name), h('td', {}, searchValueText(v)), h('td', { class: 'muted' }, v.type))))))]
+      : null,
+    d.memo && Object.keys(d.memo).length > 0
+      ? [h('dt', {}, 'Memo'), h('dd', {}, pre(JSON.stringify(d.memo, null, 2), { id: 'memo' }))]
+      : null,
     h('dt', {}, 'Input'), h('dd', {}, pre(JSON.stringify(d.input, null, 2), { id: 'input' })),
     d.output !== null && d.output !== undefined ? [h('dt', {}, 'Result'), h('dd', {}, pre(JSON.stringify(d.output, null, 2), { id: 'result' }))] : null,
     d.failure ? [h('dt', {}, 'Failure'), h('dd', {}, pre(`${d.failure.kind}: ${d.failure.message}${d.failure.details ? `\n${JSON.stringify(d.failure.details, null, 2)}` : ''}`, { id: 'failure' }))] : null,
