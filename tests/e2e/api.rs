@@ -847,7 +847,12 @@ fn search_attributes_and_memo_are_recorded_carried_and_found_in_every_language()
     for (workflow_type, component) in LANGUAGES {
         let id = format!("{workflow_type}-search");
         let r = host.wait_result(&id);
-        assert_eq!(r["output"], "ok", "{id}: {r}");
+        // What the code read back after its changes.
+        assert_eq!(
+            r["output"],
+            json!(["c-42", "second", false, ["done", "from"]]),
+            "{id}: {r}"
+        );
         let d = host.describe(&id);
         assert_eq!(d["run"], 2, "{id}");
         assert_eq!(d["search_attributes"], expected(workflow_type), "{id}: {d}");

@@ -624,6 +624,19 @@ const POSTGRES_SKIPS: &[(&str, &str)] = &[
         "golden",
         "data directories written by older builds (redb files)",
     ),
+    (
+        "projects::",
+        "`weft new` and `weft build` of each language: the build tools, not the store (their \
+         deploy and run are what every other test does)",
+    ),
+    (
+        "packages::",
+        "the SDKs installed as packages from a clean directory: packaging, not the store",
+    ),
+    (
+        "ui::",
+        "the web UI in a browser: the same API calls the other tests make on PostgreSQL",
+    ),
 ];
 
 fn test(args: &[String]) -> Result {

@@ -79,3 +79,34 @@ export function memoList(fields) {
     value: v === null || v === undefined ? undefined : encode(v),
   }));
 }
+
+/** `search-attributes()` as JavaScript values: an int as a Number (a BigInt
+ * past 2^53), a datetime as a Date, a keyword list as an array. */
+export function searchAttributesFromWit(list) {
+  const out = {};
+  for (const { name, value } of list) {
+    if (value === undefined || value === null) continue;
+    switch (value.tag) {
+      case 'int': {
+        const n = Number(value.val);
+        out[name] = Number.isSafeInteger(n) ? n : value.val;
+        break;
+      }
+      case 'datetime':
+        out[name] = new Date(Number(value.val));
+        break;
+      default:
+        out[name] = value.val;
+    }
+  }
+  return out;
+}
+
+/** `memo()` as decoded JSON. */
+export function memoFromWit(list, decode) {
+  const out = {};
+  for (const { name, value } of list) {
+    if (value !== undefined && value !== null) out[name] = decode(value);
+  }
+  return out;
+}

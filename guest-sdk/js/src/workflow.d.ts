@@ -327,6 +327,10 @@ export class Ctx<S = Record<string, unknown>> {
   upsertSearchAttributes(attributes: Record<string, SearchAttributeValue>): void;
   /** Sets fields of this execution's memo (any JSON each; null removes one): data shown with the execution, never searched. */
   upsertMemo(fields: Record<string, unknown>): void;
+  /** This execution's search attributes as the code has set them so far (an int as a number, or a bigint past 2^53; a datetime as a Date; a keyword list as an array): the same on every replay. */
+  searchAttributes(): Record<string, string | number | bigint | boolean | Date | string[]>;
+  /** This execution's memo as the code has set it so far (decoded JSON). */
+  memo(): Record<string, unknown>;
 
   /** Whether a cancellation was requested (`weft cancel`). */
   isCancelRequested(): boolean;

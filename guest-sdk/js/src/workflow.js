@@ -19,7 +19,7 @@
 import * as rt from 'weft:workflow/runtime@0.1.3';
 import { encode, decode, millis } from './json.js';
 import { Failure, InvalidInputFailure } from './failure.js';
-import { searchAttributeList, memoList } from './search.js';
+import { searchAttributeList, memoList, searchAttributesFromWit, memoFromWit } from './search.js';
 
 export {
   Failure,
@@ -674,6 +674,17 @@ export class Ctx {
   upsertSearchAttributes(attributes) {
     this._command('set search attributes');
     rt.upsertSearchAttributes(searchAttributeList(attributes));
+  }
+
+  /** This execution's search attributes as the code has set them so far
+   * (those it started with, then each upsert): the same on every replay. */
+  searchAttributes() {
+    return searchAttributesFromWit(rt.searchAttributes());
+  }
+
+  /** This execution's memo as the code has set it so far (decoded JSON). */
+  memo() {
+    return memoFromWit(rt.memo(), decode);
   }
 
   /** Sets fields of this execution's memo (any JSON each; null removes one):

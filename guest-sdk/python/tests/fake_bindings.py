@@ -307,6 +307,13 @@ class FakeHost:
     def upsert_memo(self, fields: List[Any]) -> None:
         self._cmd("memo", fields)
 
+    def search_attributes(self) -> List[Any]:
+        return [SearchAttribute("Stage", SearchValue_Keyword("two")),
+                SearchAttribute("DueAt", SearchValue_Datetime(1_793_491_200_000))]
+
+    def memo(self) -> List[Any]:
+        return [MemoField("note", b'{"by":"ada"}')]
+
     def now(self) -> int:
         return self.now_ms
 
@@ -362,7 +369,7 @@ def install() -> FakeHost:
         "deprecate_patch", "now", "random", "log", "info", "try_receive_signal",
         "activity_failure", "signal_execution", "signal_child", "cancel_execution",
         "start_child_with_reuse", "start_activity_with", "start_child_with",
-        "upsert_search_attributes", "upsert_memo",
+        "upsert_search_attributes", "upsert_memo", "search_attributes", "memo",
     ):
         setattr(rt, name, (lambda n: lambda *a: getattr(HOST, n)(*a))(name))
     ac = pytypes.ModuleType("wit_world.imports.activity_context")

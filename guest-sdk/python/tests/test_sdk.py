@@ -312,6 +312,11 @@ class WorkflowTests(unittest.TestCase):
                 ctx.upsert_memo({"note": {"by": "ada"}, "gone": None})
                 with self_test.assertRaises(TypeError):
                     ctx.upsert_search_attributes({"Bad": {"a": 1}})
+                seen = ctx.search_attributes()
+                self_test.assertEqual(seen["Stage"], "two")
+                self_test.assertEqual(
+                    seen["DueAt"], datetime.datetime(2026, 11, 1, tzinfo=datetime.timezone.utc))
+                self_test.assertEqual(ctx.memo(), {"note": {"by": "ada"}})
 
         self_test = self
         weft.WorkflowWorld().run(b"null")

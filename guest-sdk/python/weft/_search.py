@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from . import _codec
 
-__all__ = ["Text", "search_attribute_list", "memo_list"]
+__all__ = ["Text", "search_attribute_list", "memo_list", "from_wit", "memo_from_wit"]
 
 
 class Text(str):
@@ -77,3 +77,29 @@ def memo_list(runtime: Any, fields: Mapping[str, Any]) -> List[Any]:
         )
         for name, v in fields.items()
     ]
+
+
+def from_wit(runtime: Any, attributes: List[Any]) -> Dict[str, Any]:
+    """``search-attributes()`` as Python values (a text as :class:`Text`, a
+    datetime as an aware UTC datetime)."""
+    out: Dict[str, Any] = {}
+    for a in attributes:
+        v = a.value
+        if v is None:
+            continue
+        if isinstance(v, runtime.SearchValue_Text):
+            out[a.name] = Text(v.value)
+        elif isinstance(v, runtime.SearchValue_Datetime):
+            out[a.name] = datetime.datetime(
+                1970, 1, 1, tzinfo=datetime.timezone.utc
+            ) + datetime.timedelta(milliseconds=v.value)
+        elif isinstance(v, runtime.SearchValue_KeywordList):
+            out[a.name] = list(v.value)
+        else:
+            out[a.name] = v.value
+    return out
+
+
+def memo_from_wit(fields: List[Any]) -> Dict[str, Any]:
+    """``memo()`` as decoded JSON."""
+    return {f.name: _codec.decode(bytes(f.value)) for f in fields if f.value is not None}

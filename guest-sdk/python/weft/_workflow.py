@@ -976,6 +976,19 @@ class Ctx:
 
         _rt().upsert_search_attributes(_search.search_attribute_list(_rt(), attributes))
 
+    def search_attributes(self) -> Dict[str, Any]:
+        """This execution's search attributes as the code has set them so far
+        (those it started with, then each upsert): the same on every replay."""
+        from . import _search
+
+        return _search.from_wit(_rt(), _rt().search_attributes())
+
+    def memo(self) -> Dict[str, Any]:
+        """This execution's memo as the code has set it so far (decoded JSON)."""
+        from . import _search
+
+        return _search.memo_from_wit(_rt().memo())
+
     def upsert_memo(self, fields: Dict[str, Any]) -> None:
         """Sets fields of this execution's memo (any JSON each; None removes
         one): data shown with the execution, never searched."""

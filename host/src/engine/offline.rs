@@ -100,6 +100,16 @@ impl WorkflowHost for OfflineHost {
         self.issue(Command::UpsertMemo { changes }).map(|_| ())
     }
 
+    fn search_state(
+        &self,
+    ) -> (
+        crate::model::search::SearchAttributes,
+        crate::model::search::Memo,
+    ) {
+        let (a, m) = self.replayer.search_state();
+        (a.clone(), m.clone())
+    }
+
     fn wait(
         &mut self,
         handles: Vec<u64>,

@@ -114,7 +114,46 @@ impl From<SearchValue> for runtime::SearchValue {
     }
 }
 
+impl From<runtime::SearchValue> for SearchValue {
+    fn from(v: runtime::SearchValue) -> Self {
+        use runtime::SearchValue as W;
+        match v {
+            W::Keyword(s) => Self::Keyword(s),
+            W::Text(s) => Self::Text(s),
+            W::Int(i) => Self::Int(i),
+            W::Double(d) => Self::Double(d),
+            W::Boolean(b) => Self::Bool(b),
+            W::Datetime(ms) => Self::Datetime(datetime_ms(ms)),
+            W::KeywordList(l) => Self::KeywordList(l),
+        }
+    }
+}
+
 impl<W: 'static> Ctx<W> {
+    /// This execution's search attributes as the code has set them so far
+    /// (those it started with, then each upsert): the same on every replay.
+    pub fn search_attributes(&self) -> std::collections::BTreeMap<String, SearchValue> {
+        runtime::search_attributes()
+            .into_iter()
+            .filter_map(|a| Some((a.name, a.value?.into())))
+            .collect()
+    }
+
+    /// This execution's memo as the code has set it so far, each field as
+    /// JSON (a field that is not JSON reads as its text).
+    pub fn memo(&self) -> std::collections::BTreeMap<String, serde_json::Value> {
+        runtime::memo()
+            .into_iter()
+            .filter_map(|f| {
+                let bytes = f.value?;
+                let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                    serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
+                });
+                Some((f.name, value))
+            })
+            .collect()
+    }
+
     /// Sets search attributes of this execution, recorded in its history
     /// and indexed by the host, so that `weft list --query 'CustomerId =
     /// "c-42"'` finds it. They carry over to the next run of a

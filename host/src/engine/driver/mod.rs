@@ -472,6 +472,16 @@ impl WorkflowHost for Driver {
             .map_err(|d| stop(ReplayError::from(d)))
     }
 
+    fn search_state(
+        &self,
+    ) -> (
+        crate::model::search::SearchAttributes,
+        crate::model::search::Memo,
+    ) {
+        let (a, m) = self.replayer.search_state();
+        (a.clone(), m.clone())
+    }
+
     fn upsert_memo(&mut self, changes: crate::model::search::MemoChanges) -> Result<(), HostStop> {
         self.check_not_serving("set the memo")?;
         let bytes: usize = changes

@@ -364,8 +364,10 @@ pub struct Replayer {
     /// For each `signal_received` event (by position), its rank among the
     /// signals of its name.
     signal_rank: Vec<Option<usize>>,
-    /// The execution's search attributes and memo as the known history and
-    /// the commands issued beyond it leave them.
+    /// The execution's search attributes and memo as the code has set them
+    /// so far: the run's start's, then each upsert it issued (recorded or
+    /// new). Not the whole history's: a replay answers as the run did at
+    /// the same point.
     search: crate::model::search::SearchAttributes,
     memo: crate::model::search::Memo,
     signal_counts: std::collections::HashMap<String, usize>,
@@ -464,7 +466,10 @@ impl Replayer {
                 self.open_children.remove(handle);
             }
             self.bytes += stored_size(&e);
-            crate::model::search::fold(&mut self.search, &mut self.memo, [&e.event]);
+            if self.history.is_empty() {
+                // The run's start: what the code starts with.
+                crate::model::search::fold(&mut self.search, &mut self.memo, [&e.event]);
+            }
             self.history.push(e);
         }
     }
@@ -549,8 +554,8 @@ impl Replayer {
         self.open_children.len()
     }
 
-    /// The execution's search attributes and memo now (recorded, and
-    /// changed by the commands issued beyond the history).
+    /// The execution's search attributes and memo as the code has set them
+    /// so far (the run's start's, then each upsert it issued).
     pub fn search_state(
         &self,
     ) -> (
@@ -621,20 +626,26 @@ impl Replayer {
             if at < self.loaded {
                 self.replayed += 1;
             }
+            self.note_search(&command);
         } else {
-            match &command {
-                Command::UpsertSearch { changes } => {
-                    crate::model::search::apply_changes(&mut self.search, changes)
-                }
-                Command::UpsertMemo { changes } => {
-                    crate::model::search::apply_memo(&mut self.memo, changes)
-                }
-                _ => {}
-            }
+            self.note_search(&command);
             self.new_commands.push((handle, command));
         }
         self.issued = handle;
         Ok(handle)
+    }
+
+    /// What an issued command does to the attributes and memo the code sees.
+    fn note_search(&mut self, command: &Command) {
+        match command {
+            Command::UpsertSearch { changes } => {
+                crate::model::search::apply_changes(&mut self.search, changes)
+            }
+            Command::UpsertMemo { changes } => {
+                crate::model::search::apply_memo(&mut self.memo, changes)
+            }
+            _ => {}
+        }
     }
 
     /// `try-receive-signal`: the next signal named `name` if the history

@@ -461,3 +461,52 @@ fn the_same_value_in_other_bytes_is_named_as_such() {
         "{d}"
     );
 }
+
+/// The attributes the code sees are those it set so far, in replay as live:
+/// not the whole history's (an upsert recorded later is not seen early).
+#[test]
+fn the_search_attributes_seen_are_those_set_so_far() {
+    use crate::model::search::SearchValue;
+    let set = |v: &str| -> crate::model::search::SearchChanges {
+        [("Stage".to_owned(), Some(SearchValue::Keyword(v.into())))]
+            .into_iter()
+            .collect()
+    };
+    let history = vec![
+        started(),
+        ev(
+            1,
+            100,
+            EventKind::SearchAttributesUpserted {
+                handle: 1,
+                attributes: set("one"),
+            },
+        ),
+        ev(
+            2,
+            100,
+            EventKind::SearchAttributesUpserted {
+                handle: 2,
+                attributes: set("two"),
+            },
+        ),
+    ];
+    let mut r = Replayer::new(history);
+    assert!(r.search_state().0.is_empty(), "nothing set yet");
+    r.issue(Command::UpsertSearch {
+        changes: set("one"),
+    })
+    .unwrap();
+    assert_eq!(
+        r.search_state().0["Stage"],
+        SearchValue::Keyword("one".into())
+    );
+    r.issue(Command::UpsertSearch {
+        changes: set("two"),
+    })
+    .unwrap();
+    assert_eq!(
+        r.search_state().0["Stage"],
+        SearchValue::Keyword("two".into())
+    );
+}

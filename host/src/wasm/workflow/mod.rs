@@ -116,6 +116,13 @@ pub trait WorkflowHost: std::any::Any + Send + 'static {
     ) -> Result<(), HostStop>;
     /// Sets or removes memo fields (see the WIT).
     fn upsert_memo(&mut self, changes: crate::model::search::MemoChanges) -> Result<(), HostStop>;
+    /// The search attributes and memo as the code has set them so far.
+    fn search_state(
+        &self,
+    ) -> (
+        crate::model::search::SearchAttributes,
+        crate::model::search::Memo,
+    );
     fn receive_signal(&mut self, name: String) -> Result<u64, HostStop>;
     /// A signal (`name`, `input`) or, with `cancel`, a cancellation request
     /// (its reason in `input`) to another execution (see the WIT).
@@ -308,6 +315,38 @@ impl runtime::Host for WfState {
         self.host
             .upsert_search_attributes(changes)
             .map_err(wasmtime::Error::new)
+    }
+
+    fn search_attributes(&mut self) -> wasmtime::Result<Vec<runtime::SearchAttribute>> {
+        use crate::model::search::SearchValue as V;
+        use runtime::SearchValue as W;
+        let (attributes, _) = self.host.search_state();
+        Ok(attributes
+            .into_iter()
+            .map(|(name, v)| runtime::SearchAttribute {
+                name,
+                value: Some(match v {
+                    V::Keyword(s) => W::Keyword(s),
+                    V::Text(s) => W::Text(s),
+                    V::Int(i) => W::Int(i),
+                    V::Double(d) => W::Double(d),
+                    V::Bool(b) => W::Boolean(b),
+                    V::Datetime(ms) => W::Datetime(ms),
+                    V::KeywordList(l) => W::KeywordList(l),
+                }),
+            })
+            .collect())
+    }
+
+    fn memo(&mut self) -> wasmtime::Result<Vec<runtime::MemoField>> {
+        let (_, memo) = self.host.search_state();
+        Ok(memo
+            .into_iter()
+            .map(|(name, v)| runtime::MemoField {
+                name,
+                value: Some(v.0),
+            })
+            .collect())
     }
 
     fn upsert_memo(&mut self, fields: Vec<runtime::MemoField>) -> wasmtime::Result<()> {

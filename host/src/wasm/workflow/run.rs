@@ -170,6 +170,14 @@ impl WorkflowHost for NoHost {
     fn upsert_memo(&mut self, _: crate::model::search::MemoChanges) -> Result<(), HostStop> {
         not_running()
     }
+    fn search_state(
+        &self,
+    ) -> (
+        crate::model::search::SearchAttributes,
+        crate::model::search::Memo,
+    ) {
+        Default::default()
+    }
     fn receive_signal(&mut self, _: String) -> Result<u64, HostStop> {
         not_running()
     }
