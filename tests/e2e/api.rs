@@ -874,15 +874,7 @@ fn search_attributes_and_memo_are_recorded_carried_and_found_in_every_language()
         assert_eq!(started["memo"]["ticket"], r#"{"n":7}"#, "{started}");
         host.assert_replays(&id, component);
     }
-    let ids = |query: &str| -> Vec<String> {
-        let mut ids: Vec<String> = host
-            .list_all(&format!("query={}", weft_e2e::enc(query)))
-            .iter()
-            .map(|e| e["id"].as_str().unwrap_or_default().to_owned())
-            .collect();
-        ids.sort();
-        ids
-    };
+    let ids = |query: &str| host.query_ids(query);
     let all = vec!["corners-search", "js-api-search", "py-api-search"];
     for query in [
         r#"Customer = "c-42" AND Stage = "second""#,

@@ -466,16 +466,9 @@ pub(crate) fn copy_dir(from: &Path, to: &Path) {
 #[test]
 #[ignore = "makes a fixture: set WEFT_MAKE_GOLDEN=DIR (see tests/golden/README.md)"]
 fn make_golden_fixture() {
-    let Some(dir) = std::env::var_os("WEFT_MAKE_GOLDEN") else {
-        eprintln!("WEFT_MAKE_GOLDEN is not set: no fixture made");
+    let Some(dir) = make_target() else {
         return;
     };
-    let dir = PathBuf::from(dir);
-    assert!(
-        !dir.exists() || std::fs::read_dir(&dir).expect("read DIR").next().is_none(),
-        "{} exists: a fixture is never overwritten, make a new version directory",
-        dir.display()
-    );
     let started = Instant::now();
     let mut manifest = generate(&dir);
     record_expectations(&dir, &mut manifest);
@@ -933,15 +926,7 @@ fn generate(dir: &Path) -> Value {
         .expect("the updating subscription");
     export_histories(&host, dir, e);
     let clock_ms = now_ms(&host);
-    let data = host.data_dir();
-    stop_gracefully(&host);
-    copy_dir(&data, &dir.join("data"));
-    let status = std::process::Command::new("gzip")
-        .arg("-9")
-        .arg(dir.join("data/weft.redb"))
-        .status()
-        .expect("run gzip");
-    assert!(status.success(), "gzip the fixture's store: {status}");
+    freeze(&host, dir);
 
     // The modules the histories replay on, and v3 of `order`, which must
     // diverge from a v1 history at its first command.
@@ -1205,7 +1190,37 @@ fn retry_at(host: &Host, id: &str) -> u64 {
         .unwrap_or_else(|| panic!("{id} has no failed attempt"))
 }
 
-fn git_head() -> String {
+/// The directory a fixture generator writes (`WEFT_MAKE_GOLDEN`), which must
+/// not hold a fixture yet; `None` (and a line saying so) when it is not set.
+pub(crate) fn make_target() -> Option<PathBuf> {
+    let Some(dir) = std::env::var_os("WEFT_MAKE_GOLDEN") else {
+        eprintln!("WEFT_MAKE_GOLDEN is not set: no fixture made");
+        return None;
+    };
+    let dir = PathBuf::from(dir);
+    assert!(
+        !dir.exists() || std::fs::read_dir(&dir).expect("read DIR").next().is_none(),
+        "{} exists: a fixture is never overwritten, make a new version directory",
+        dir.display()
+    );
+    Some(dir)
+}
+
+/// Stops a generating host as an operator would (SIGTERM) and keeps its
+/// data directory as the fixture's `data/`, the store gzipped.
+pub(crate) fn freeze(host: &Host, dir: &Path) {
+    let data = host.data_dir();
+    stop_gracefully(host);
+    copy_dir(&data, &dir.join("data"));
+    let status = std::process::Command::new("gzip")
+        .arg("-9")
+        .arg(dir.join("data/weft.redb"))
+        .status()
+        .expect("run gzip");
+    assert!(status.success(), "gzip the fixture's store: {status}");
+}
+
+pub(crate) fn git_head() -> String {
     let out = Command::new("git")
         .args(["rev-parse", "HEAD"])
         .current_dir(repo())

@@ -4,12 +4,14 @@
 //! one, a zoned cron with jitter and exclusions). Every later build must
 //! open it, show the same schedules, and take their next times.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use weft_e2e::serde_json::{json, Value};
-use weft_e2e::{guest, repo, Host};
+use weft_e2e::{guest, Host};
 
-use crate::golden::{copy_dir, fixture_dirs, stop_gracefully, write_json, FIXTURE_EPOCH_MS};
+use crate::golden::{
+    copy_dir, fixture_dirs, freeze, git_head, make_target, write_json, FIXTURE_EPOCH_MS,
+};
 
 const HOUR: u64 = 3_600_000;
 const FIXTURE: &str = "schedules-v1";
@@ -96,16 +98,9 @@ fn check(dir: &Path) {
 #[test]
 #[ignore = "makes a fixture: set WEFT_MAKE_GOLDEN=DIR (see tests/golden/README.md)"]
 fn make_schedules_fixture() {
-    let Some(dir) = std::env::var_os("WEFT_MAKE_GOLDEN") else {
-        eprintln!("WEFT_MAKE_GOLDEN is not set: no fixture made");
+    let Some(dir) = make_target() else {
         return;
     };
-    let dir = PathBuf::from(dir);
-    assert!(
-        !dir.exists(),
-        "{} exists: make a new version directory",
-        dir.display()
-    );
     let host = Host::start();
     host.cli_ok(&["deploy", &guest("misbehave").to_string_lossy()]);
     let now = host.get("/v1/clock")["now_ms"].as_u64().unwrap();
@@ -144,21 +139,8 @@ fn make_schedules_fixture() {
     std::fs::create_dir_all(&dir).expect("the fixture directory");
     write_json(&dir.join("schedules.json"), &host.get("/v1/schedules"));
     let clock_ms = host.get("/v1/clock")["now_ms"].clone();
-    let data = host.data_dir();
-    stop_gracefully(&host);
-    copy_dir(&data, &dir.join("data"));
-    let status = std::process::Command::new("gzip")
-        .arg("-9")
-        .arg(dir.join("data/weft.redb"))
-        .status()
-        .expect("run gzip");
-    assert!(status.success(), "gzip the fixture's store: {status}");
-    let made_by = std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .current_dir(repo())
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
+    freeze(&host, &dir);
+    let made_by = git_head();
     write_json(
         &dir.join("manifest.json"),
         &json!({"clock_ms": clock_ms, "made_by": made_by}),

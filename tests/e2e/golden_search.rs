@@ -6,13 +6,13 @@
 //! attributes, find the same executions by the same queries, replay the
 //! histories on their modules, and let the running ones go on.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use weft_e2e::serde_json::{json, Value};
-use weft_e2e::{enc, guest, repo, Host};
+use weft_e2e::{guest, Host};
 
 use crate::golden::{
-    copy_dir, deploy, fixture_dirs, stop_gracefully, write_json, FIXTURE_EPOCH_MS,
+    copy_dir, deploy, fixture_dirs, freeze, git_head, make_target, write_json, FIXTURE_EPOCH_MS,
 };
 
 const HOUR: u64 = 3_600_000;
@@ -32,16 +32,6 @@ const QUERIES: &[&str] = &[
 fn read(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     weft_e2e::serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn ids(host: &Host, query: &str) -> Vec<String> {
-    let mut ids: Vec<String> = host
-        .list_all(&format!("query={}", enc(query)))
-        .iter()
-        .map(|e| e["id"].as_str().unwrap_or_default().to_owned())
-        .collect();
-    ids.sort();
-    ids
 }
 
 /// What the fixture records of an execution.
@@ -91,7 +81,7 @@ fn check(dir: &Path) {
         );
     }
     for (query, want) in manifest["queries"].as_object().expect("queries") {
-        assert_eq!(json!(ids(&host, query)), *want, "{query}");
+        assert_eq!(json!(host.query_ids(query)), *want, "{query}");
     }
     assert_eq!(
         host.get("/v1/search-attributes"),
@@ -132,16 +122,9 @@ fn check(dir: &Path) {
 #[test]
 #[ignore = "makes a fixture: set WEFT_MAKE_GOLDEN=DIR (see tests/golden/README.md)"]
 fn make_search_fixture() {
-    let Some(dir) = std::env::var_os("WEFT_MAKE_GOLDEN") else {
-        eprintln!("WEFT_MAKE_GOLDEN is not set: no fixture made");
+    let Some(dir) = make_target() else {
         return;
     };
-    let dir = PathBuf::from(dir);
-    assert!(
-        !dir.exists(),
-        "{} exists: make a new version directory",
-        dir.display()
-    );
     let host = Host::with_args(&["--manual-clock"]);
     let mut modules = Vec::new();
     for name in ["corners", "approval"] {
@@ -216,7 +199,7 @@ fn make_search_fixture() {
         .collect();
     let queries: weft_e2e::serde_json::Map<String, Value> = QUERIES
         .iter()
-        .map(|q| (q.to_string(), json!(ids(&host, q))))
+        .map(|q| (q.to_string(), json!(host.query_ids(q))))
         .collect();
     std::fs::create_dir_all(dir.join("histories")).expect("the fixture directory");
     std::fs::create_dir_all(dir.join("modules")).expect("the fixture directory");
@@ -234,21 +217,8 @@ fn make_search_fixture() {
     }
     let search_attributes = host.get("/v1/search-attributes");
     let clock_ms = host.get("/v1/clock")["now_ms"].clone();
-    let data = host.data_dir();
-    stop_gracefully(&host);
-    copy_dir(&data, &dir.join("data"));
-    let status = std::process::Command::new("gzip")
-        .arg("-9")
-        .arg(dir.join("data/weft.redb"))
-        .status()
-        .expect("run gzip");
-    assert!(status.success(), "gzip the fixture's store: {status}");
-    let made_by = std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .current_dir(repo())
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
+    freeze(&host, &dir);
+    let made_by = git_head();
     write_json(
         &dir.join("manifest.json"),
         &json!({"clock_ms": clock_ms, "made_by": made_by, "executions": executions,

@@ -592,3 +592,60 @@ fn queued_actions_follow_the_policy_and_the_pause() {
     });
     assert_eq!(started(&host, "all").len(), 1);
 }
+
+/// Issue 20: a schedule's action gives each execution it starts search
+/// attributes and a memo (names the host knows, checked when the schedule
+/// is made), so `weft list --query` finds what a schedule started.
+#[test]
+fn a_schedule_starts_its_executions_with_search_attributes_and_memo() {
+    let host = host();
+    let refused = host.cli(&[
+        "schedule",
+        "create",
+        "tagged",
+        "--workflow",
+        "misbehave",
+        "--input",
+        r#"{"mode": "ok"}"#,
+        "--every",
+        "1h",
+        "--search-attribute",
+        "Team=billing",
+    ]);
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("action.search_attributes")
+            && said.contains("no search attribute named Team"),
+        "{said}"
+    );
+    host.cli_ok(&["search-attributes", "create", "Team", "keyword"]);
+    host.cli_ok(&[
+        "schedule",
+        "create",
+        "tagged",
+        "--workflow",
+        "misbehave",
+        "--input",
+        r#"{"mode": "ok"}"#,
+        "--every",
+        "1h",
+        "--search-attribute",
+        "Team=billing",
+        "--memo",
+        r#"owner={"name": "ada"}"#,
+    ]);
+    let shown = host.cli_ok(&["schedule", "describe", "tagged"]);
+    assert!(shown.contains("search:      Team = \"billing\""), "{shown}");
+    host.cli_ok(&["schedule", "trigger", "tagged"]);
+    host.eventually("the triggered action", |h| started(h, "tagged").len() == 1);
+    let id = started(&host, "tagged").remove(0);
+    let d = host.describe(&id);
+    assert_eq!(
+        d["search_attributes"]["Team"],
+        json!({"type": "keyword", "value": "billing"}),
+        "{d}"
+    );
+    assert_eq!(d["memo"]["owner"], json!({"name": "ada"}), "{d}");
+    assert_eq!(host.query_ids("Team = 'billing'"), vec![id]);
+}

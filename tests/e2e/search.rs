@@ -8,17 +8,6 @@ use std::time::Instant;
 use weft_e2e::serde_json::{json, Value};
 use weft_e2e::{enc, Host};
 
-/// The ids a query lists through the API, every page, sorted.
-fn ids(host: &Host, query: &str) -> Vec<String> {
-    let mut ids: Vec<String> = host
-        .list_all(&format!("query={}", enc(query)))
-        .iter()
-        .map(|e| e["id"].as_str().unwrap_or_default().to_owned())
-        .collect();
-    ids.sort();
-    ids
-}
-
 #[test]
 fn approvals_are_found_by_their_state_from_the_cli_across_a_crash() {
     let mut host = Host::with_args(&["--manual-clock"]);
@@ -187,10 +176,10 @@ fn approvals_are_found_by_their_state_from_the_cli_across_a_crash() {
     // A crash: the index is the records, the types are in the store.
     host.kill_and_restart();
     assert_eq!(
-        ids(&host, "ApprovalState = 'pending'"),
+        host.query_ids("ApprovalState = 'pending'"),
         vec!["appr-bob", "appr-eve"]
     );
-    assert_eq!(ids(&host, "DecidedAt > '2000-01-01'"), vec!["appr-ada"]);
+    assert_eq!(host.query_ids("DecidedAt > '2000-01-01'"), vec!["appr-ada"]);
     let (status, v) = host.call(
         "POST",
         "/v1/executions",
@@ -199,9 +188,11 @@ fn approvals_are_found_by_their_state_from_the_cli_across_a_crash() {
     );
     assert_eq!(status, 400, "the type survived the restart: {v}");
     host.advance(72 * 3_600_000);
-    assert_eq!(host.wait_result("appr-eve")["output"], "timed out");
+    for id in ["appr-bob", "appr-eve"] {
+        assert_eq!(host.wait_result(id)["output"], "timed out", "{id}");
+    }
     assert_eq!(
-        ids(&host, "ApprovalState = 'timed-out'"),
+        host.query_ids("ApprovalState = 'timed-out'"),
         vec!["appr-bob", "appr-eve"]
     );
     host.assert_replays("appr-ada", "approval");
@@ -274,7 +265,7 @@ fn a_query_pages_through_ten_thousand_matches() {
     assert_eq!(seen.last().map(String::as_str), Some("page-09999"));
     // Numbers order as numbers, and a query can match nothing.
     assert_eq!(
-        ids(&host, "Batch = 'b-2' AND N >= 10490"),
+        host.query_ids("Batch = 'b-2' AND N >= 10490"),
         (10_490..10_500)
             .map(|n| format!("page-{n:05}"))
             .collect::<Vec<_>>()

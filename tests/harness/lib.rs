@@ -589,6 +589,17 @@ impl Host {
         }
     }
 
+    /// The ids a list query finds, every page, sorted.
+    pub fn query_ids(&self, query: &str) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .list_all(&format!("query={}", enc(query)))
+            .iter()
+            .map(|e| e["id"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    }
+
     pub fn describe(&self, id: &str) -> Value {
         self.get(&format!("/v1/executions/{id}"))
     }

@@ -45,17 +45,7 @@ pub async fn start(
                 reuse: req.id_reuse_policy,
                 execution_timeout_ms: req.execution_timeout_ms,
                 run_timeout_ms: req.run_timeout_ms,
-                search_attributes: match &req.search_attributes {
-                    Some(values) => engine.search_attributes_from_json(values)?,
-                    None => Default::default(),
-                },
-                memo: req
-                    .memo
-                    .iter()
-                    .flatten()
-                    .map(|(k, v)| (k.clone(), Payload::from_json(v)))
-                    .collect(),
-                ..StartOptions::default()
+                ..engine.start_attributes(req.search_attributes.as_ref(), req.memo.as_ref())?
             },
         )
         .await?;

@@ -73,19 +73,7 @@ pub async fn signal_with_start(
             Payload::from_json(&req.input),
             &req.signal,
             Payload::from_json(&req.signal_input),
-            crate::engine::StartOptions {
-                search_attributes: match &req.search_attributes {
-                    Some(values) => engine.search_attributes_from_json(values)?,
-                    None => Default::default(),
-                },
-                memo: req
-                    .memo
-                    .iter()
-                    .flatten()
-                    .map(|(k, v)| (k.clone(), Payload::from_json(v)))
-                    .collect(),
-                ..Default::default()
-            },
+            engine.start_attributes(req.search_attributes.as_ref(), req.memo.as_ref())?,
         )
         .await?;
     Ok(receipt(r))

@@ -209,6 +209,14 @@ pub struct Definition {
     /// Time each run of a started execution out.
     #[arg(long, value_parser = super::parse_duration, value_name = "DURATION")]
     run_timeout: Option<u64>,
+    /// A search attribute each started execution starts with, NAME=VALUE
+    /// (repeatable; as `weft start` takes them; on update, the ones given
+    /// replace all).
+    #[arg(long = "search-attribute", value_name = "NAME=VALUE")]
+    search_attributes: Vec<String>,
+    /// A memo field each started execution starts with, NAME=VALUE (repeatable).
+    #[arg(long, value_name = "NAME=VALUE")]
+    memo: Vec<String>,
 }
 
 /// A schedule's bound: a date or RFC 3339 time, or a duration from now
@@ -260,6 +268,13 @@ impl Definition {
         }
         if self.run_timeout.is_some() {
             s.action.run_timeout_ms = self.run_timeout;
+        }
+        if !self.search_attributes.is_empty() {
+            s.action.search_attributes =
+                super::executions::named_values("--search-attribute", self.search_attributes)?;
+        }
+        if !self.memo.is_empty() {
+            s.action.memo = super::executions::named_values("--memo", self.memo)?;
         }
         if !self.cron.is_empty() || !self.every.is_empty() {
             s.spec.cron = self.cron;
@@ -343,6 +358,11 @@ impl Definition {
                 id_prefix: self.id_prefix,
                 execution_timeout_ms: self.execution_timeout,
                 run_timeout_ms: self.run_timeout,
+                search_attributes: super::executions::named_values(
+                    "--search-attribute",
+                    self.search_attributes,
+                )?,
+                memo: super::executions::named_values("--memo", self.memo)?,
             },
             policies: SchedulePolicies {
                 overlap: self.overlap.map(Into::into).unwrap_or_default(),
@@ -567,6 +587,12 @@ fn describe(d: &ScheduleDetail) {
     }
     if let Some(t) = a.run_timeout_ms {
         println!("run timeout: each run {}", span(t));
+    }
+    for (name, value) in a.search_attributes.iter().flatten() {
+        println!("search:      {name} = {value}");
+    }
+    for (name, value) in a.memo.iter().flatten() {
+        println!("memo:        {name} = {value}");
     }
     let st = &d.state;
     println!(

@@ -139,34 +139,22 @@ impl Engine {
         self.inner.search_types.all()
     }
 
-    /// Search attributes from plain JSON (a start request's): each value
-    /// takes its name's type on this host (see
-    /// [`SearchValue::from_json`](crate::model::search::SearchValue::from_json)).
-    /// A name the host does not know is refused: a start cannot decide a
-    /// name's type (a typo would fix it for every workflow after), only a
-    /// workflow or `weft search-attributes create` can.
-    pub fn search_attributes_from_json(
+    /// Start options holding a start request's search attributes and memo,
+    /// from plain JSON: each value takes its name's type on this host; a
+    /// name it does not know is refused (see `SearchTypes::values_from_json`).
+    pub fn start_attributes(
         &self,
-        values: &serde_json::Map<String, serde_json::Value>,
-    ) -> Result<crate::model::search::SearchAttributes, EngineError> {
-        values
-            .iter()
-            .map(|(name, value)| {
-                crate::model::search::check_name(name)
-                    .map_err(|e| EngineError::BadRequest(e.to_string()))?;
-                let Some(registered) = self.inner.search_types.get(name) else {
-                    return Err(EngineError::BadRequest(format!(
-                        "no search attribute named {name} on this host: create it with its type \
-                         first (weft search-attributes create {name} keyword; POST \
-                         /v1/search-attributes), or let a workflow set it"
-                    )));
-                };
-                let value =
-                    crate::model::search::SearchValue::from_json(name, value, Some(registered))
-                        .map_err(|e| EngineError::BadRequest(e.to_string()))?;
-                Ok((name.clone(), value))
-            })
-            .collect()
+        search: Option<&serde_json::Map<String, serde_json::Value>>,
+        memo: Option<&serde_json::Map<String, serde_json::Value>>,
+    ) -> Result<super::StartOptions, EngineError> {
+        Ok(super::StartOptions {
+            search_attributes: match search {
+                Some(values) => self.inner.search_types.values_from_json(values)?,
+                None => Default::default(),
+            },
+            memo: super::search::memo_from_json(memo),
+            ..Default::default()
+        })
     }
 }
 

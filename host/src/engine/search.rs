@@ -114,6 +114,48 @@ impl SearchTypes {
     }
 }
 
+impl SearchTypes {
+    /// Search attributes from plain JSON (a start's or a schedule action's):
+    /// each value takes its name's type on this host. A name the host does
+    /// not know is refused: a start cannot decide a name's type (a typo
+    /// would fix it for every workflow after), only a workflow or `weft
+    /// search-attributes create` can.
+    pub(super) fn values_from_json(
+        &self,
+        values: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<SearchAttributes, super::EngineError> {
+        values
+            .iter()
+            .map(|(name, value)| {
+                crate::model::search::check_name(name)
+                    .map_err(|e| super::EngineError::BadRequest(e.to_string()))?;
+                let Some(registered) = self.get(name) else {
+                    return Err(super::EngineError::BadRequest(format!(
+                        "no search attribute named {name} on this host: create it with its type \
+                         first (weft search-attributes create {name} keyword; POST \
+                         /v1/search-attributes), or let a workflow set it"
+                    )));
+                };
+                let value =
+                    crate::model::search::SearchValue::from_json(name, value, Some(registered))
+                        .map_err(|e| super::EngineError::BadRequest(e.to_string()))?;
+                Ok((name.clone(), value))
+            })
+            .collect()
+    }
+}
+
+/// A memo from plain JSON.
+pub(super) fn memo_from_json(
+    fields: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> crate::model::search::Memo {
+    fields
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), crate::model::Payload::from_json(v)))
+        .collect()
+}
+
 impl super::Engine {
     /// Registers a custom search attribute name with its type, so that starts
     /// may give it and queries may name it before any workflow sets it.

@@ -118,6 +118,16 @@ pub struct ScheduleAction {
     pub execution_timeout_ms: Option<u64>,
     #[serde(default)]
     pub run_timeout_ms: Option<u64>,
+    /// Search attributes each started execution starts with, as `POST
+    /// /v1/executions` takes them (names the host knows; a value takes its
+    /// name's type).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub search_attributes: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Memo fields each started execution starts with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub memo: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// What happens when a time comes while an earlier action still runs.

@@ -437,11 +437,17 @@ async fn start(
             None => None,
             Some(v) => Some(inner.version_module(&wanted.workflow_type, v)?),
         };
+        let search_attributes = match &wanted.search_attributes {
+            Some(values) => inner.search_types.values_from_json(values)?,
+            None => Default::default(),
+        };
         let opts = StartOptions {
             id: Some(id_text.clone()),
             execution_timeout_ms: wanted.execution_timeout_ms,
             run_timeout_ms: wanted.run_timeout_ms,
             module,
+            search_attributes,
+            memo: super::search::memo_from_json(wanted.memo.as_ref()),
             ..StartOptions::default()
         };
         inner.new_run(
@@ -590,6 +596,12 @@ impl Engine {
         }
         self.inner
             .check_payload("action.input", &Payload::from_json(&action.input))?;
+        if let Some(values) = &action.search_attributes {
+            self.inner
+                .search_types
+                .values_from_json(values)
+                .map_err(|e| EngineError::BadRequest(format!("action.search_attributes: {e}")))?;
+        }
         Ok(())
     }
 
