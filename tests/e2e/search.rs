@@ -270,10 +270,34 @@ fn a_query_pages_through_ten_thousand_matches() {
             .map(|n| format!("page-{n:05}"))
             .collect::<Vec<_>>()
     );
+    // Counted, over every page.
+    assert_eq!(
+        host.get(&format!(
+            "/v1/execution-count?query={}",
+            enc("Batch = 'b-1'")
+        ))["count"],
+        10_000
+    );
+    let counted = host.cli_ok(&[
+        "list",
+        "--count",
+        "--query",
+        "Batch = 'b-2'",
+        "--type",
+        "corners",
+    ]);
+    assert_eq!(counted.trim(), "500", "{counted}");
     let page = host.get(&format!(
         "/v1/executions?query={}",
         enc("Batch = 'b-3' OR N < 0")
     ));
     assert_eq!(page["executions"], json!([]), "{page}");
     assert!(page.get("next_cursor").is_none(), "{page}");
+    assert_eq!(
+        host.get(&format!(
+            "/v1/execution-count?query={}",
+            enc("Batch = 'b-3'")
+        ))["count"],
+        0
+    );
 }

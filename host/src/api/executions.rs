@@ -7,10 +7,10 @@ use axum::http::StatusCode;
 use axum::Json;
 
 use super::dto::{
-    CreateSearchAttribute, ExecutionDetail, ExecutionList, ExecutionResult, ExecutionSummary,
-    HistoryQuery, ListQuery, LogLineInfo, LogList, LogsQuery, ReasonRequest, ResetRequest,
-    ResetResponse, ResultQuery, SearchAttributeInfo, SearchAttributeList, StartRequest,
-    StartResponse,
+    CreateSearchAttribute, ExecutionCount, ExecutionDetail, ExecutionList, ExecutionResult,
+    ExecutionSummary, HistoryQuery, ListQuery, LogLineInfo, LogList, LogsQuery, ReasonRequest,
+    ResetRequest, ResetResponse, ResultQuery, SearchAttributeInfo, SearchAttributeList,
+    StartRequest, StartResponse,
 };
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Body, Params};
@@ -114,13 +114,22 @@ pub async fn list(
     State(engine): State<Engine>,
     Params(q): Params<ListQuery>,
 ) -> Result<Json<ExecutionList>, ApiError> {
+    let page = engine.list_page(&filter_of(q)?)?;
+    Ok(Json(ExecutionList {
+        executions: page.records.iter().map(ExecutionSummary::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// What a list's parameters select.
+fn filter_of(q: ListQuery) -> Result<crate::engine::ListFilter, ApiError> {
     let status = q
         .status
         .as_deref()
         .map(str::parse::<ExecutionStatus>)
         .transpose()
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let page = engine.list_page(&crate::engine::ListFilter {
+    Ok(crate::engine::ListFilter {
         status,
         workflow_type: q.workflow_type,
         id_prefix: q.id_prefix,
@@ -131,11 +140,21 @@ pub async fn list(
         query: q.query,
         limit: q.limit.unwrap_or(DEFAULT_PAGE),
         cursor: q.cursor,
-    })?;
-    Ok(Json(ExecutionList {
-        executions: page.records.iter().map(ExecutionSummary::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    })
+}
+
+/// How many executions a list with these parameters would show, over all
+/// its pages (`limit` and `cursor` are ignored): Temporal's workflow count.
+#[utoipa::path(
+    get, path = "/v1/execution-count", tag = "executions", params(ListQuery),
+    responses((status = 200, body = ExecutionCount), (status = 400, body = ErrorBody))
+)]
+pub async fn count(
+    State(engine): State<Engine>,
+    Params(q): Params<ListQuery>,
+) -> Result<Json<ExecutionCount>, ApiError> {
+    let count = engine.count(&filter_of(q)?)?;
+    Ok(Json(ExecutionCount { count }))
 }
 
 /// The search attributes list queries may name: the system ones and every

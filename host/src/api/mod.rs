@@ -55,6 +55,7 @@ const MAX_MODULE_BYTES: usize = 100 << 20;
         executions::start,
         executions::list,
         executions::search_attributes,
+        executions::count,
         executions::create_search_attribute,
         executions::remove_search_attribute,
         executions::describe,
@@ -119,6 +120,7 @@ pub fn router(engine: Engine, access: Access, guard: Guard) -> Router {
             "/v1/executions",
             post(executions::start).get(executions::list),
         )
+        .route("/v1/execution-count", get(executions::count))
         .route(
             "/v1/search-attributes",
             get(executions::search_attributes).post(executions::create_search_attribute),

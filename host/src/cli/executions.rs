@@ -73,6 +73,10 @@ pub struct ListArgs {
     /// Every page, not only the first.
     #[arg(long, conflicts_with = "cursor")]
     pub all: bool,
+    /// Print how many executions the filters select (over all pages)
+    /// instead of listing them (`--json`: `{"count"}`).
+    #[arg(long, conflicts_with_all = ["cursor", "all"])]
+    pub count: bool,
     /// Print JSON: `{"executions": [...], "next_cursor"}`.
     #[arg(long)]
     pub json: bool,
@@ -414,6 +418,17 @@ pub async fn list(client: &Client, args: ListArgs) -> Result<i32> {
                 query.push(format!("{key}={ms}"));
             }
         }
+    }
+    if args.count {
+        let c: crate::api::dto::ExecutionCount = client
+            .get(&format!("/v1/execution-count?{}", query.join("&")))
+            .await?;
+        if args.json {
+            println!("{}", serde_json::to_string(&c)?);
+        } else {
+            println!("{}", c.count);
+        }
+        return Ok(0);
     }
     query.push(format!("limit={}", args.limit));
     let mut cursor = args.cursor.clone();

@@ -53,22 +53,8 @@ impl Engine {
                     })
             })
             .transpose()?;
-        let within = |t: Option<u64>, after: Option<u64>, before: Option<u64>| match t {
-            Some(t) => after.is_none_or(|a| t >= a) && before.is_none_or(|b| t < b),
-            None => after.is_none() && before.is_none(),
-        };
         let limit = filter.limit.clamp(1, MAX_PAGE);
-        let query = filter
-            .query
-            .as_deref()
-            .filter(|q| !q.trim().is_empty())
-            .map(|q| self.parse_query(q))
-            .transpose()?;
-        let workflow_type = filter
-            .workflow_type
-            .as_deref()
-            .map(str::parse::<crate::model::TypeName>)
-            .transpose()?;
+        let selects = self.selects(filter)?;
         // Filter and sort on the records' heads; read whole records only
         // for the page.
         let heads: Vec<_> = self
@@ -76,25 +62,7 @@ impl Engine {
             .store
             .execution_heads()?
             .into_iter()
-            .filter(|r| {
-                filter.status.is_none_or(|s| s == r.status)
-                    && workflow_type.as_ref().is_none_or(|t| *t == r.workflow_type)
-                    && filter
-                        .id_prefix
-                        .as_deref()
-                        .is_none_or(|p| r.id.as_str().starts_with(p))
-                    && within(
-                        Some(r.created_at_ms),
-                        filter.started_after_ms,
-                        filter.started_before_ms,
-                    )
-                    && within(
-                        r.closed_at_ms,
-                        filter.closed_after_ms,
-                        filter.closed_before_ms,
-                    )
-                    && query.as_ref().is_none_or(|q| q.matches(r))
-            })
+            .filter(|r| selects(r))
             .filter(|r| match &after {
                 Some((ms, id)) => {
                     r.created_at_ms < *ms || (r.created_at_ms == *ms && r.id.as_str() < id.as_str())
@@ -123,6 +91,61 @@ impl Engine {
 }
 
 impl Engine {
+    /// How many executions `filter` selects (its page and cursor aside).
+    pub fn count(&self, filter: &ListFilter) -> Result<usize, EngineError> {
+        let selects = self.selects(filter)?;
+        Ok(self
+            .inner
+            .store
+            .execution_heads()?
+            .iter()
+            .filter(|r| selects(r))
+            .count())
+    }
+
+    /// The test `filter` puts to each execution's head (all of it but the
+    /// page and the cursor).
+    fn selects(
+        &self,
+        filter: &ListFilter,
+    ) -> Result<impl Fn(&crate::store::ExecutionHead) -> bool, EngineError> {
+        let within = |t: Option<u64>, after: Option<u64>, before: Option<u64>| match t {
+            Some(t) => after.is_none_or(|a| t >= a) && before.is_none_or(|b| t < b),
+            None => after.is_none() && before.is_none(),
+        };
+        let query = filter
+            .query
+            .as_deref()
+            .filter(|q| !q.trim().is_empty())
+            .map(|q| self.parse_query(q))
+            .transpose()?;
+        let workflow_type = filter
+            .workflow_type
+            .as_deref()
+            .map(str::parse::<crate::model::TypeName>)
+            .transpose()?;
+        let filter = filter.clone();
+        Ok(move |r: &crate::store::ExecutionHead| {
+            filter.status.is_none_or(|s| s == r.status)
+                && workflow_type.as_ref().is_none_or(|t| *t == r.workflow_type)
+                && filter
+                    .id_prefix
+                    .as_deref()
+                    .is_none_or(|p| r.id.as_str().starts_with(p))
+                && within(
+                    Some(r.created_at_ms),
+                    filter.started_after_ms,
+                    filter.started_before_ms,
+                )
+                && within(
+                    r.closed_at_ms,
+                    filter.closed_after_ms,
+                    filter.closed_before_ms,
+                )
+                && query.as_ref().is_none_or(|q| q.matches(r))
+        })
+    }
+
     /// A list query bound to this host's search attribute types.
     pub fn parse_query(&self, text: &str) -> Result<super::query::Query, EngineError> {
         let types = &self.inner.search_types;

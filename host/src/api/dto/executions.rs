@@ -154,6 +154,12 @@ impl From<&ExecutionRecord> for ExecutionSummary {
     }
 }
 
+/// `GET /v1/execution-count`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ExecutionCount {
+    pub count: usize,
+}
+
 /// A search attribute name and its type.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SearchAttributeInfo {
