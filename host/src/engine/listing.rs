@@ -145,40 +145,6 @@ impl Engine {
                 && query.as_ref().is_none_or(|q| q.matches(r))
         })
     }
-
-    /// A list query bound to this host's search attribute types.
-    pub fn parse_query(&self, text: &str) -> Result<super::query::Query, EngineError> {
-        let types = &self.inner.search_types;
-        super::query::Query::parse(
-            text,
-            |name| types.get(name),
-            || types.all().into_iter().map(|(n, _)| n).collect(),
-        )
-        .map_err(|e| EngineError::BadRequest(e.to_string()))
-    }
-
-    /// Every custom search attribute this host knows, with its type.
-    pub fn search_attribute_types(&self) -> Vec<(String, crate::model::search::SearchType)> {
-        self.inner.search_types.all()
-    }
-
-    /// Start options holding a start request's search attributes and memo,
-    /// from plain JSON: each value takes its name's type on this host; a
-    /// name it does not know is refused (see `SearchTypes::values_from_json`).
-    pub fn start_attributes(
-        &self,
-        search: Option<&serde_json::Map<String, serde_json::Value>>,
-        memo: Option<&serde_json::Map<String, serde_json::Value>>,
-    ) -> Result<super::StartOptions, EngineError> {
-        Ok(super::StartOptions {
-            search_attributes: match search {
-                Some(values) => self.inner.search_types.values_from_json(values)?,
-                None => Default::default(),
-            },
-            memo: super::search::memo_from_json(memo),
-            ..Default::default()
-        })
-    }
 }
 
 impl Engine {
