@@ -12,8 +12,26 @@ const TREES: &[(&str, &[&str])] = &[
     ("guest-sdk/python/weft", &[".py"]),
     ("guest-sdk/js/src", &[".js", ".d.ts"]),
     // The test environments travel with new projects too.
-    ("guest-sdk/python", &["weft_worker.py", "weft_testing.py"]),
-    ("guest-sdk/js", &["weft-testing.mjs", "weft-testing.d.mts"]),
+    // The rest of each SDK package, so `weft sdk` writes whole packages.
+    (
+        "guest-sdk/python",
+        &[
+            "weft_worker.py",
+            "weft_testing.py",
+            "pyproject.toml",
+            "README.md",
+        ],
+    ),
+    (
+        "guest-sdk/js",
+        &[
+            "weft-testing.mjs",
+            "weft-testing.d.mts",
+            "package.json",
+            "README.md",
+        ],
+    ),
+    ("guest-sdk/rust", &["README.md"]),
 ];
 
 fn main() {
@@ -34,6 +52,7 @@ fn main() {
         });
     }
     files.sort();
+    files.dedup();
     let mut out = String::from("/// (path under the repository root, contents).\n");
     out.push_str("pub static FILES: &[(&str, &str)] = &[\n");
     for f in &files {

@@ -20,12 +20,15 @@ fn the_js_package_installs_from_its_tarball_and_a_ts_workflow_importing_it_runs(
     let tarball = work.join("weft-sdk-0.1.0.tgz");
     assert!(tarball.is_file());
 
-    // A TypeScript project that depends on the installed package instead
-    // of the copy `weft new` puts under .weft/sdk (its tools come from PATH).
+    // A TypeScript project that depends on the package from its tarball
+    // (as it would on a registry's version: `--sdk 0.1.0`; its tools come
+    // from PATH).
     ok(Command::new(weft_bin())
-        .args(["new", "pkg-flow", "--lang", "ts"])
+        .args(["new", "pkg-flow", "--lang", "ts", "--sdk", "0.1.0"])
         .current_dir(work));
     let project = work.join("pkg-flow");
+    let manifest = std::fs::read_to_string(project.join("package.json")).unwrap();
+    assert!(manifest.contains(r#""weft-sdk": "0.1.0""#), "{manifest}");
     std::fs::write(
         project.join("package.json"),
         r#"{"name": "pkg-flow", "private": true, "type": "module"}"#,
@@ -38,12 +41,8 @@ fn the_js_package_installs_from_its_tarball_and_a_ts_workflow_importing_it_runs(
     assert!(project
         .join("node_modules/weft-sdk/src/workflow.d.ts")
         .is_file());
-    let src = project.join("src/workflow.ts");
-    let text = std::fs::read_to_string(&src).unwrap();
-    let text = text.replace("'../.weft/sdk/workflow.js'", "'weft-sdk/workflow'");
+    let text = std::fs::read_to_string(project.join("src/workflow.ts")).unwrap();
     assert!(text.contains("from 'weft-sdk/workflow'"));
-    std::fs::write(&src, text).unwrap();
-    std::fs::remove_dir_all(project.join(".weft/sdk")).unwrap();
     ok(Command::new(weft_bin()).arg("build").current_dir(&project));
 
     // The test module is importable by its package name.

@@ -9,18 +9,40 @@ use weft_e2e::serde_json::{self as serde_json, json};
 use weft_e2e::{guest, weft_bin, Host};
 
 fn weft(dir: &Path, args: &[&str]) -> String {
+    weft_e2e::run_ok(&mut weft_command(dir, args))
+}
+
+fn weft_command(dir: &Path, args: &[&str]) -> Command {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| weft_e2e::repo().join("target"));
     let mut cmd = Command::new(weft_bin());
     cmd.args(args).current_dir(dir);
+    // `weft new` writes the SDK packages under WEFT_HOME (not the user's
+    // ~/.weft); Rust projects share one target directory, so their
+    // dependencies compile once per suite run.
+    cmd.env("WEFT_HOME", target.join("e2e-weft-home"));
     if args.first() == Some(&"build") {
-        // Rust projects share one target directory, so their dependencies
-        // compile once per suite run.
-        let shared = std::env::var_os("CARGO_TARGET_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| weft_e2e::repo().join("target"))
-            .join("template-build");
-        cmd.env("CARGO_TARGET_DIR", shared);
+        cmd.env("CARGO_TARGET_DIR", target.join("template-build"));
     }
-    weft_e2e::run_ok(&mut cmd)
+    cmd
+}
+
+/// `npm install` in a JavaScript or TypeScript project: the SDK package
+/// (a link to the directory its package.json names) and the build tools
+/// (from npm's cache once the suite has installed them for guest-sdk/js).
+fn npm_install(project: &Path) {
+    weft_e2e::run_ok(
+        Command::new("npm")
+            .args([
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--prefer-offline",
+                "--loglevel=error",
+            ])
+            .current_dir(project),
+    );
 }
 
 /// Creates, builds, deploys and runs a workflow and an activity project.
@@ -34,6 +56,26 @@ fn new_projects_run(lang: &str, activity_name: &str) {
     weft(work, &["new", &acts, "--lang", lang, "--kind", "activity"]);
     assert!(work.join(&wf).join("weft.toml").is_file());
     assert!(work.join(&wf).join(".weft/wit/weft.wit").is_file());
+    // The project depends on the SDK package; no copy of it is inside.
+    assert!(!work.join(&wf).join(".weft/sdk").exists());
+    let (manifest, package) = match lang {
+        "rust" => ("Cargo.toml", "rust"),
+        "python" => ("requirements.txt", "python"),
+        _ => ("package.json", "js"),
+    };
+    let text = std::fs::read_to_string(work.join(&wf).join(manifest)).unwrap();
+    assert!(
+        text.contains(&format!("e2e-weft-home/sdk/0.1.0/{package}")),
+        "{manifest}: {text}"
+    );
+    assert!(
+        said.contains("depends on the weft SDK package in"),
+        "{said}"
+    );
+    if lang == "js" || lang == "ts" {
+        npm_install(&work.join(&wf));
+        npm_install(&work.join(&acts));
+    }
 
     let built = weft(&work.join(&wf), &["build"]);
     assert!(built.contains(&format!("{wf}.wasm")), "{built}");
@@ -124,6 +166,88 @@ fn js_projects_from_weft_new_build_deploy_and_run() {
     new_projects_run("js", "js-acts.hello");
 }
 
+/// `weft new --sdk DIR` depends on the packages in DIR (here the checkout's
+/// `guest-sdk/`), `--sdk VERSION` on a registry's; a project whose SDK
+/// directory is gone is refused with the command that writes it again.
+#[test]
+fn a_project_depends_on_the_sdk_it_is_given() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path();
+    let checkout = weft_e2e::repo().join("guest-sdk").canonicalize().unwrap();
+    weft(
+        work,
+        &[
+            "new",
+            "co-flow",
+            "--lang",
+            "python",
+            "--sdk",
+            &checkout.to_string_lossy(),
+        ],
+    );
+    let requirements = std::fs::read_to_string(work.join("co-flow/requirements.txt")).unwrap();
+    let line = format!("weft-sdk @ file://{}", checkout.join("python").display());
+    assert!(requirements.lines().any(|l| l == line), "{requirements}");
+    weft(&work.join("co-flow"), &["build"]);
+    let host = Host::start();
+    host.cli_ok(&[
+        "deploy",
+        &work.join("co-flow/co-flow.wasm").to_string_lossy(),
+    ]);
+    let (_, r) = host.run_execution("co-flow", json!({"name": "checkout"}));
+    assert_eq!(r["output"], "Hello, checkout!", "{r}");
+
+    weft(
+        work,
+        &["new", "reg-flow", "--lang", "rust", "--sdk", "0.1.0"],
+    );
+    let cargo = std::fs::read_to_string(work.join("reg-flow/Cargo.toml")).unwrap();
+    assert!(
+        cargo.contains(r#"weft-sdk = { version = "0.1.0", features = ["workflow"] }"#),
+        "{cargo}"
+    );
+
+    // Its own SDK directory (`weft sdk --dir`), then gone.
+    let sdk = work.join("sdk");
+    let said = weft(work, &["sdk", "--dir", &sdk.to_string_lossy()]);
+    assert!(said.contains("weft SDK 0.1.0 in"), "{said}");
+    weft(
+        work,
+        &[
+            "new",
+            "gone",
+            "--lang",
+            "python",
+            "--sdk",
+            &sdk.to_string_lossy(),
+        ],
+    );
+    let sdk_abs = sdk.canonicalize().unwrap();
+    std::fs::remove_dir_all(&sdk).unwrap();
+    let out = weft_command(&work.join("gone"), &["build"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("requirements.txt depends on the weft SDK package at")
+            && err.contains("which is not there")
+            && err.contains(&format!("weft sdk --dir {}", sdk_abs.display())),
+        "{err}"
+    );
+    // The command it names puts the package back.
+    weft(work, &["sdk", "--dir", &sdk.to_string_lossy()]);
+    assert!(sdk.join("python/weft/__init__.py").is_file());
+    assert!(sdk.join("rust/wit/weft.wit").is_file());
+    let err = Command::new(weft_bin())
+        .args(["new", "nope", "--lang", "js", "--sdk", "latest"])
+        .current_dir(work)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&err.stderr);
+    assert!(err.contains("neither a directory nor a version"), "{err}");
+}
+
 /// TypeScript projects: `weft build` type-checks (tsc), bundles (esbuild)
 /// and builds the component; the workflow and the activity run.
 #[test]
@@ -138,6 +262,7 @@ fn weft_build_reports_a_type_error_with_its_file_and_line() {
     let tmp = tempfile::tempdir().unwrap();
     let work = tmp.path();
     weft(work, &["new", "ts-typo", "--lang", "ts"]);
+    npm_install(&work.join("ts-typo"));
     let src = work.join("ts-typo/src/workflow.ts");
     let text = std::fs::read_to_string(&src).unwrap();
     let broken = text.replacen("ctx.log(`greeted ${name}`);", "ctx.log(42);", 1);
@@ -188,19 +313,19 @@ fn weft_build_names_what_is_missing() {
         err.contains("componentize-py") && err.contains("pip install componentize-py=="),
         "{err}"
     );
-    // A TypeScript project without its tools: the error names tsc and the
-    // install, and says nothing of type errors (there were none).
+    // A TypeScript project before `npm install`: the error says the SDK
+    // package is not installed and names the install, and says nothing of
+    // type errors (there were none).
     weft(tmp.path(), &["new", "lonely-ts", "--lang", "ts"]);
-    let out = Command::new(weft_bin())
-        .args(["build"])
-        .current_dir(tmp.path().join("lonely-ts"))
+    let out = weft_command(&tmp.path().join("lonely-ts"), &["build"])
         .env("PATH", "/nonexistent")
         .output()
         .expect("run weft");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("tsc is not installed") && err.contains("npm install"),
+        err.contains("the weft SDK package is not installed in this project")
+            && err.contains("npm install"),
         "{err}"
     );
     assert!(!err.contains("type errors"), "{err}");

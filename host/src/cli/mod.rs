@@ -10,6 +10,7 @@ mod progress;
 mod project;
 mod replay;
 mod schedules;
+mod sdk;
 mod server;
 mod time;
 mod versions;
@@ -94,7 +95,8 @@ enum Command {
         replace_activities: bool,
     },
     /// Create a workflow or activity project that builds and deploys as it
-    /// stands (its SDK and the WIT package are written into it).
+    /// stands: it depends on the weft SDK package (by default the one this
+    /// weft carries, written by `weft sdk`) and holds the WIT package.
     New {
         /// The project's name (lowercase letters, digits and `-`).
         name: String,
@@ -103,6 +105,20 @@ enum Command {
         #[arg(long, value_enum, default_value = "workflow")]
         kind: project::Kind,
         /// Where to create it (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The SDK package to depend on: a directory holding the packages
+        /// (`weft sdk --dir`'s, or a weft checkout's `guest-sdk`), or a
+        /// version from the registry (default: the packages of this weft,
+        /// in `$WEFT_HOME/sdk/VERSION`, written if missing).
+        #[arg(long, value_name = "DIR|VERSION")]
+        sdk: Option<String>,
+    },
+    /// Write the guest SDK packages this weft carries (a Rust crate, a
+    /// Python package, an npm package) for projects to depend on by path.
+    Sdk {
+        /// Where (default: $WEFT_HOME/sdk/VERSION, WEFT_HOME defaulting to
+        /// ~/.weft).
         #[arg(long)]
         dir: Option<PathBuf>,
     },
@@ -617,6 +633,7 @@ impl Command {
             Command::Server { .. }
             | Command::Dev { .. }
             | Command::New { .. }
+            | Command::Sdk { .. }
             | Command::Build { .. }
             | Command::Replay { .. }
             | Command::Store { .. } => None,
@@ -882,6 +899,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Server { .. }
         | Command::Dev { .. }
         | Command::New { .. }
+        | Command::Sdk { .. }
         | Command::Build { .. }
         | Command::Replay { .. }
         | Command::Store { .. } => unreachable!("local commands run in `local`"),
@@ -941,7 +959,9 @@ async fn local(command: Command) -> Result<i32> {
             lang,
             kind,
             dir,
-        } => project::new(&name, lang, kind, dir),
+            sdk,
+        } => project::new(&name, lang, kind, dir, sdk.as_deref()),
+        Command::Sdk { dir } => sdk::run(dir),
         Command::Build { dir, out } => project::build(&dir, out),
         Command::Replay {
             history,

@@ -8,7 +8,9 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-mod embedded {
+use super::sdk;
+
+pub(super) mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 }
 
@@ -54,8 +56,14 @@ impl Kind {
     }
 }
 
-/// `weft new NAME --lang L --kind K [--dir DIR]`.
-pub fn new(name: &str, lang: Lang, kind: Kind, dir: Option<PathBuf>) -> Result<i32> {
+/// `weft new NAME --lang L --kind K [--dir DIR] [--sdk SPEC]`.
+pub fn new(
+    name: &str,
+    lang: Lang,
+    kind: Kind,
+    dir: Option<PathBuf>,
+    sdk_spec: Option<&str>,
+) -> Result<i32> {
     check_name(name)?;
     let dir = dir.unwrap_or_else(|| PathBuf::from(name));
     if dir.exists()
@@ -69,12 +77,33 @@ pub fn new(name: &str, lang: Lang, kind: Kind, dir: Option<PathBuf>) -> Result<i
             dir.display()
         );
     }
+    // The project depends on the SDK package: by default the one this weft
+    // carries, written where `weft sdk` puts it.
+    let dependency = match sdk_spec {
+        Some(spec) => sdk::Dependency::parse(spec)?,
+        None => sdk::Dependency::Path(sdk::write(&sdk::default_dir()?)?),
+    };
+    if let sdk::Dependency::Path(sdk_dir) = &dependency {
+        let package = sdk::package_dir(sdk_dir, lang);
+        if !package.is_dir() {
+            bail!(
+                "{} has no {} SDK package ({} is missing)",
+                sdk_dir.display(),
+                lang.as_str(),
+                package.display()
+            );
+        }
+    }
     let ident = name.replace('-', "_");
+    let dependency_text = sdk_dependency(&dependency, lang);
     let template = format!("templates/{}-{}/", lang.as_str(), kind.as_str());
     let mut written = 0;
     for (path, text) in embedded::FILES {
         if let Some(rel) = path.strip_prefix(&template) {
-            let text = text.replace("{{name}}", name).replace("{{ident}}", &ident);
+            let text = text
+                .replace("{{name}}", name)
+                .replace("{{ident}}", &ident)
+                .replace("{{sdk}}", &dependency_text);
             write(&dir.join(rel), &text)?;
             written += 1;
         }
@@ -82,42 +111,11 @@ pub fn new(name: &str, lang: Lang, kind: Kind, dir: Option<PathBuf>) -> Result<i
     if written == 0 {
         bail!("this weft has no {template} template");
     }
-    // The SDK and the WIT package travel with the project.
-    let (sdk_tree, sdk_dest) = match lang {
-        Lang::Rust => ("guest-sdk/rust/src/", ".weft/sdk/src/"),
-        Lang::Python => ("guest-sdk/python/weft/", ".weft/sdk/weft/"),
-        Lang::Js | Lang::Ts => ("guest-sdk/js/src/", ".weft/sdk/"),
-    };
+    // The WIT package the project is built against (componentize-py and
+    // componentize-js read it; the Rust crate carries its own).
     for (path, text) in embedded::FILES {
-        if let Some(rel) = path.strip_prefix(sdk_tree) {
-            write(&dir.join(sdk_dest).join(rel), text)?;
-        } else if let Some(rel) = path.strip_prefix("wit/") {
+        if let Some(rel) = path.strip_prefix("wit/") {
             write(&dir.join(".weft/wit").join(rel), text)?;
-            // The Rust SDK crate carries its WIT (as the published crate does).
-            if lang == Lang::Rust {
-                write(&dir.join(".weft/sdk/wit").join(rel), text)?;
-            }
-        }
-    }
-    if lang == Lang::Rust {
-        write(&dir.join(".weft/sdk/Cargo.toml"), RUST_SDK_MANIFEST)?;
-    }
-    // The test environment, for the project's own tests (tests/).
-    let helpers: &[&str] = match lang {
-        Lang::Rust => &[],
-        Lang::Python => &[
-            "guest-sdk/python/weft_worker.py",
-            "guest-sdk/python/weft_testing.py",
-        ],
-        Lang::Js | Lang::Ts => &[
-            "guest-sdk/js/weft-testing.mjs",
-            "guest-sdk/js/weft-testing.d.mts",
-        ],
-    };
-    for (path, text) in embedded::FILES {
-        if helpers.contains(path) {
-            let file = Path::new(path).file_name().unwrap_or_default();
-            write(&dir.join(".weft/sdk").join(file), text)?;
         }
     }
     write(
@@ -135,12 +133,23 @@ pub fn new(name: &str, lang: Lang, kind: Kind, dir: Option<PathBuf>) -> Result<i
         kind.as_str(),
         dir.display()
     );
+    match &dependency {
+        sdk::Dependency::Path(p) => println!(
+            "it depends on the weft SDK package in {}",
+            sdk::package_dir(p, lang).display()
+        ),
+        sdk::Dependency::Version(v) => {
+            println!("it depends on the weft SDK package {v} from the registry")
+        }
+    }
     println!("next:");
     println!("  cd {}", dir.display());
     match lang {
-        Lang::Js => println!("  npm install      # componentize-js {COMPONENTIZE_JS}"),
+        Lang::Js => println!(
+            "  npm install      # weft-sdk, componentize-js {COMPONENTIZE_JS}, esbuild {ESBUILD}"
+        ),
         Lang::Ts => println!(
-            "  npm install      # componentize-js {COMPONENTIZE_JS}, typescript {TYPESCRIPT}, esbuild {ESBUILD}"
+            "  npm install      # weft-sdk, componentize-js {COMPONENTIZE_JS}, typescript {TYPESCRIPT}, esbuild {ESBUILD}"
         ),
         _ => {}
     }
@@ -160,22 +169,35 @@ pub fn new(name: &str, lang: Lang, kind: Kind, dir: Option<PathBuf>) -> Result<i
     Ok(0)
 }
 
-/// The vendored Rust SDK's manifest: the workspace's, standalone.
-const RUST_SDK_MANIFEST: &str = r#"[package]
-name = "weft-sdk"
-version = "0.1.0"
-edition = "2021"
-publish = false
-
-[features]
-workflow = []
-activity = []
-
-[dependencies]
-serde = { version = "1", features = ["derive"] }
-serde_json = "1"
-wit-bindgen = { version = "0.61", default-features = false, features = ["macros", "realloc"] }
-"#;
+/// How the project's manifest names the SDK package: what replaces
+/// `{{sdk}}` in the templates (a Cargo dependency's source, an npm
+/// dependency's spec, a pip requirement).
+fn sdk_dependency(dependency: &sdk::Dependency, lang: Lang) -> String {
+    match dependency {
+        sdk::Dependency::Path(dir) => {
+            let package = sdk::package_dir(dir, lang);
+            let path = package.to_string_lossy();
+            match lang {
+                // A TOML basic string escapes as a JSON string does.
+                Lang::Rust => format!("path = {}", serde_json::Value::from(path.as_ref())),
+                Lang::Js | Lang::Ts => {
+                    let spec = serde_json::Value::from(format!("file:{path}")).to_string();
+                    spec.trim_matches('"').to_string()
+                }
+                // A file URL: what would end or break it is escaped.
+                Lang::Python => format!(
+                    "weft-sdk @ file://{}",
+                    path.replace('%', "%25").replace(' ', "%20")
+                ),
+            }
+        }
+        sdk::Dependency::Version(v) => match lang {
+            Lang::Rust => format!("version = \"{v}\""),
+            Lang::Js | Lang::Ts => v.clone(),
+            Lang::Python => format!("weft-sdk=={v}"),
+        },
+    }
+}
 
 fn check_name(name: &str) -> Result<()> {
     let ok = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
@@ -446,24 +468,68 @@ fn build_python(project: &Project, out: &Path) -> Result<()> {
     syntax_check(project, "python3", &["-c", PY_SYNTAX_CHECK])?;
     let kind = project.kind.unwrap_or(Kind::Workflow).as_str();
     let out = out.to_string_lossy();
+    let mut args = vec![
+        "-d",
+        ".weft/wit",
+        "-w",
+        kind,
+        "componentize",
+        "app",
+        "-p",
+        ".",
+    ];
+    // The SDK: the path requirements.txt names, or (a project made before
+    // the SDK was a package) its copy in .weft/sdk; else componentize-py
+    // finds it in the Python environment's site-packages.
+    let named = sdk::path_in_manifest(&project.dir, Lang::Python);
+    let sdk_path = match &named {
+        Some(path) => {
+            check_sdk_path(project, path, "requirements.txt")?;
+            Some(path.to_string_lossy().into_owned())
+        }
+        None if project.dir.join(".weft/sdk/weft").is_dir() => Some(".weft/sdk".to_string()),
+        None => {
+            let found = Command::new("python3")
+                .args(["-c", "import weft"])
+                .current_dir(&project.dir)
+                .status();
+            if found.is_ok_and(|s| !s.success()) {
+                bail!(
+                    "the weft Python SDK is not installed here and {}/requirements.txt names no \
+                     path to it: `pip install -r requirements.txt` (into the environment \
+                     componentize-py runs in), or name the package's directory there \
+                     (`weft-sdk @ file:///…/python`; `weft sdk` writes it)",
+                    project.dir.display()
+                );
+            }
+            None
+        }
+    };
+    if let Some(path) = &sdk_path {
+        args.extend(["-p", path]);
+    }
+    args.extend(["-o", &out]);
     run_tool(
         project,
         Path::new("componentize-py"),
-        &[
-            "-d",
-            ".weft/wit",
-            "-w",
-            kind,
-            "componentize",
-            "app",
-            "-p",
-            ".",
-            "-p",
-            ".weft/sdk",
-            "-o",
-            &out,
-        ],
+        &args,
         &format!("run `pip install componentize-py=={COMPONENTIZE_PY}`"),
+    )
+}
+
+/// The SDK package a manifest names by path (its directory, or a
+/// tarball or wheel made from it) must be there.
+fn check_sdk_path(project: &Project, path: &Path, manifest: &str) -> Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let sdk_dir = path.parent().unwrap_or(path);
+    bail!(
+        "{}/{manifest} depends on the weft SDK package at {}, which is not there: write it \
+         with `weft sdk --dir {}`, or change {manifest} to where the package is",
+        project.dir.display(),
+        path.display(),
+        sdk_dir.display()
     )
 }
 
@@ -480,7 +546,73 @@ fn node_tool(project: &Project, name: &str) -> PathBuf {
 fn build_js(project: &Project, out: &Path) -> Result<()> {
     let kind = project.kind.unwrap_or(Kind::Workflow).as_str();
     js_syntax_check(project)?;
-    componentize_js(project, &format!("src/{kind}.js"), out)
+    if project.dir.join(".weft/sdk").is_dir() {
+        // A project made before the SDK was a package imports its copy by
+        // relative path: componentize-js reads it as it stands.
+        return componentize_js(project, &format!("src/{kind}.js"), out);
+    }
+    let install = npm_install_hint(project, false);
+    let bundle = bundle(project, &format!("src/{kind}.js"), &install)?;
+    componentize_js(project, &bundle, out)
+}
+
+/// What `npm install` brings, for a missing tool's message.
+fn npm_install_hint(project: &Project, ts: bool) -> String {
+    let typescript = if ts {
+        format!("typescript@{TYPESCRIPT}, ")
+    } else {
+        String::new()
+    };
+    format!(
+        "run `npm install` in {} (it installs weft-sdk, {typescript}esbuild@{ESBUILD} and \
+         componentize-js@{COMPONENTIZE_JS})",
+        project.dir.display()
+    )
+}
+
+/// esbuild bundles the entry module with the SDK package (imported by its
+/// name, `weft-sdk/workflow`) into one module under `.weft/build/`, which
+/// componentize-js builds (it resolves no package names itself).
+fn bundle(project: &Project, entry: &str, install: &str) -> Result<String> {
+    check_js_sdk(project, install)?;
+    let kind = project.kind.unwrap_or(Kind::Workflow).as_str();
+    let bundle = format!(".weft/build/{kind}.js");
+    run_tool(
+        project,
+        &node_tool(project, "esbuild"),
+        &[
+            entry,
+            "--bundle",
+            "--format=esm",
+            "--platform=neutral",
+            "--target=es2022",
+            // The host's imports (the WIT interfaces) stay imports.
+            "--external:weft:*",
+            "--external:wasi:*",
+            "--log-level=warning",
+            &format!("--outfile={bundle}"),
+        ],
+        install,
+    )?;
+    Ok(bundle)
+}
+
+/// The SDK package a JavaScript project depends on is there and installed.
+fn check_js_sdk(project: &Project, install: &str) -> Result<()> {
+    if let Some(path) = sdk::path_in_manifest(&project.dir, Lang::Js) {
+        check_sdk_path(project, &path, "package.json")?;
+    }
+    let installed = project
+        .dir
+        .ancestors()
+        .any(|d| d.join("node_modules/weft-sdk/package.json").is_file());
+    if !installed
+        && std::fs::read_to_string(project.dir.join("package.json"))
+            .is_ok_and(|t| t.contains("\"weft-sdk\""))
+    {
+        bail!("the weft SDK package is not installed in this project: {install}");
+    }
+    Ok(())
 }
 
 /// TypeScript: tsc type-checks the project (its tsconfig.json), esbuild
@@ -488,11 +620,10 @@ fn build_js(project: &Project, out: &Path) -> Result<()> {
 /// `.weft/build/`, and that is built as a JavaScript component.
 fn build_ts(project: &Project, out: &Path) -> Result<()> {
     let kind = project.kind.unwrap_or(Kind::Workflow).as_str();
-    let install = format!(
-        "run `npm install` in {} (it installs typescript@{TYPESCRIPT}, esbuild@{ESBUILD} and \
-         componentize-js@{COMPONENTIZE_JS})",
-        project.dir.display()
-    );
+    let install = npm_install_hint(project, true);
+    if !project.dir.join(".weft/sdk").is_dir() {
+        check_js_sdk(project, &install)?;
+    }
     run_tool(
         project,
         &node_tool(project, "tsc"),
@@ -508,24 +639,7 @@ fn build_ts(project: &Project, out: &Path) -> Result<()> {
             )
         }
     })?;
-    let bundle = format!(".weft/build/{kind}.js");
-    run_tool(
-        project,
-        &node_tool(project, "esbuild"),
-        &[
-            &format!("src/{kind}.ts"),
-            "--bundle",
-            "--format=esm",
-            "--platform=neutral",
-            "--target=es2022",
-            // The host's imports (the WIT interfaces) stay imports.
-            "--external:weft:*",
-            "--external:wasi:*",
-            "--log-level=warning",
-            &format!("--outfile={bundle}"),
-        ],
-        &install,
-    )?;
+    let bundle = bundle(project, &format!("src/{kind}.ts"), &install)?;
     componentize_js(project, &bundle, out)
 }
 
@@ -634,5 +748,41 @@ mod tests {
         let text = "# c\nname = \"shop\"\nlang = \"python\"\n";
         assert_eq!(toml_string(text, "lang").as_deref(), Some("python"));
         assert_eq!(toml_string(text, "kind"), None);
+    }
+
+    /// What `weft new` writes for `{{sdk}}` in each manifest.
+    #[test]
+    fn sdk_dependencies_in_each_manifest() {
+        let dir = sdk::Dependency::Path(PathBuf::from("/opt/we\"ft/sdk"));
+        assert_eq!(
+            sdk_dependency(&dir, Lang::Rust),
+            r#"path = "/opt/we\"ft/sdk/rust""#
+        );
+        assert_eq!(sdk_dependency(&dir, Lang::Ts), r#"file:/opt/we\"ft/sdk/js"#);
+        assert_eq!(
+            sdk_dependency(&dir, Lang::Python),
+            "weft-sdk @ file:///opt/we\"ft/sdk/python"
+        );
+        let spaced = sdk::Dependency::Path(PathBuf::from("/my sdk/100%"));
+        assert_eq!(
+            sdk_dependency(&spaced, Lang::Python),
+            "weft-sdk @ file:///my%20sdk/100%25/python"
+        );
+        let version = sdk::Dependency::Version("0.2.0".into());
+        assert_eq!(sdk_dependency(&version, Lang::Rust), r#"version = "0.2.0""#);
+        assert_eq!(sdk_dependency(&version, Lang::Js), "0.2.0");
+        assert_eq!(sdk_dependency(&version, Lang::Python), "weft-sdk==0.2.0");
+        // Every template says where the dependency goes.
+        for lang in ["rust", "python", "js", "ts"] {
+            for kind in ["workflow", "activity"] {
+                let prefix = format!("templates/{lang}-{kind}/");
+                assert!(
+                    embedded::FILES
+                        .iter()
+                        .any(|(p, t)| p.starts_with(&prefix) && t.contains("{{sdk}}")),
+                    "{prefix} names no {{{{sdk}}}}"
+                );
+            }
+        }
     }
 }

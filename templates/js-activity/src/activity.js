@@ -7,7 +7,7 @@
 // attempt (retried unless non-retryable). Activity names are global on a
 // host, so they start with the component's name.
 
-import { defineActivities, Failure } from '../.weft/sdk/activity.js';
+import { defineActivities, Failure } from 'weft-sdk/activity';
 
 export const { activities, execute } = defineActivities({
   '{{name}}.hello'(ctx, name) {

@@ -7,7 +7,7 @@
 // and Date.now are replayed from the history. See the weft JavaScript SDK's
 // README for the whole API.
 
-import { defineWorkflow } from '../.weft/sdk/workflow.js';
+import { defineWorkflow } from 'weft-sdk/workflow';
 
 export const { run, handlers, query } = defineWorkflow({
   state: () => ({ greeted: null }),

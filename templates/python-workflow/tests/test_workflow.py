@@ -1,18 +1,16 @@
 """Tests of the `{{name}}` workflow: run `weft build`, then `pytest`.
 
-The test environment (`.weft/sdk/weft_testing.py`) starts a private weft host
-per test (`weft` on PATH, or WEFT_BIN) with a manual clock: `env.skip("30d")`
-takes milliseconds, and `mocks={"name": fn(ctx, input)}` stands in for
-activities. See the weft README, "Testing workflows".
+The test environment (`weft_testing`, from the weft SDK package) starts a
+private weft host per test (`weft` on PATH, or WEFT_BIN) with a manual clock:
+`env.skip("30d")` takes milliseconds, and `mocks={"name": fn(ctx, input)}`
+stands in for activities. See the weft README, "Testing workflows".
 """
 
 import os
-import sys
+
+from weft_testing import WorkflowEnvironment
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", ".weft", "sdk"))
-
-from weft_testing import WorkflowEnvironment  # noqa: E402
 
 WASM = os.path.join(HERE, "..", "{{name}}.wasm")
 

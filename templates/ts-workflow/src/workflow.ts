@@ -6,9 +6,9 @@
 // Workflow code is synchronous and deterministic: talk to the world through
 // `ctx` (ctx.activity, ctx.sleep, ctx.startChild, signals, ...); Math.random
 // and Date.now are replayed from the history. See the weft JavaScript SDK's
-// README for the whole API; its types are in .weft/sdk/*.d.ts.
+// README for the whole API; its types come with the package (weft-sdk).
 
-import { defineWorkflow } from '../.weft/sdk/workflow.js';
+import { defineWorkflow } from 'weft-sdk/workflow';
 
 interface Input {
   name?: string;

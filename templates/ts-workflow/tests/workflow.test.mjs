@@ -1,6 +1,6 @@
 // Tests of the `{{name}}` workflow: run `weft build`, then `node --test tests/`.
 //
-// The test environment (.weft/sdk/weft-testing.mjs) starts a private weft host
+// The test environment (weft-sdk/testing) starts a private weft host
 // per environment (`weft` on PATH, or WEFT_BIN) with a manual clock:
 // `env.skip('30d')` takes milliseconds, and `mocks: { name: (ctx, input) => ... }`
 // stands in for activities. See the weft README, "Testing workflows".
@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { withEnvironment } from '../.weft/sdk/weft-testing.mjs';
+import { withEnvironment } from 'weft-sdk/testing';
 
 const WASM = fileURLToPath(new URL('../{{name}}.wasm', import.meta.url));
 
