@@ -121,22 +121,9 @@ fn new_projects_run(lang: &str, activity_name: &str) {
     ]);
     host.cli_ok(&["deploy", &guest("polling").to_string_lossy()]);
 
-    let id = host.start_execution(&wf, json!({"name": "world"}));
-    // Templates may sleep on a durable timer: move the clock until done.
-    host.eventually("the template workflow to finish", |h| {
-        h.advance(1_000);
-        h.result_now(&id)["status"] != "running"
-    });
-    let r = host.result_now(&id);
-    assert_eq!(r["output"], "Hello, world!", "{r}");
+    template_greets(&host, &wf, json!({"name": "world"}));
     // Issue 16: no input at all runs too (the template's defaults).
-    let id = host.start_execution(&wf, serde_json::Value::Null);
-    host.eventually("the template workflow without input to finish", |h| {
-        h.advance(1_000);
-        h.result_now(&id)["status"] != "running"
-    });
-    let r = host.result_now(&id);
-    assert_eq!(r["output"], "Hello, world!", "no input: {r}");
+    template_greets(&host, &wf, serde_json::Value::Null);
 
     let id = host.start_execution(
         "polling",
@@ -149,6 +136,41 @@ fn new_projects_run(lang: &str, activity_name: &str) {
             .is_some_and(|s| s.starts_with("Hello, world!")),
         "{activity_name}: {r}"
     );
+}
+
+/// Runs a template workflow to its end and checks its greeting.
+fn template_greets(host: &Host, workflow: &str, input: serde_json::Value) {
+    let id = host.start_execution(workflow, input.clone());
+    // Templates may sleep on a durable timer: move the clock until done.
+    host.eventually("the template workflow to finish", |h| {
+        h.advance(1_000);
+        h.result_now(&id)["status"] != "running"
+    });
+    let r = host.result_now(&id);
+    assert_eq!(r["output"], "Hello, world!", "{workflow} with {input}: {r}");
+}
+
+/// Projects made before the SDK became a dependency, with a copy of it
+/// under `.weft/sdk/` imported by relative path (`tests/golden/projects-v1`),
+/// still build as they stand and run.
+#[test]
+fn projects_with_the_sdk_copied_in_still_build_and_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let host = Host::start();
+    for name in ["old-py-flow", "old-js-flow"] {
+        let project = tmp.path().join(name);
+        crate::packages::copy_tree(
+            &weft_e2e::repo().join("tests/golden/projects-v1").join(name),
+            &project,
+        );
+        assert!(project.join(".weft/sdk").is_dir());
+        weft(&project, &["build"]);
+        host.cli_ok(&[
+            "deploy",
+            &project.join(format!("{name}.wasm")).to_string_lossy(),
+        ]);
+        template_greets(&host, name, json!({"name": "world"}));
+    }
 }
 
 #[test]
