@@ -2,7 +2,7 @@
 //! driven over HTTP by this separate client process. Run with
 //! `cargo xtask bench`; see bench/README.md for the workloads and figures.
 //!
-//! Flags: `--only w1,w2,w3,w4,w5,w6,store,languages,listing,paint,w1-sleepers,cluster` (default: all), `--executions N`
+//! Flags: `--only w1,w2,w3,w4,w5,w6,store,languages,listing,paint,w1-sleepers,cluster,long-history` (default: all), `--executions N`
 //! (W0/W1, default 10,000), `--in-flight C` (default 500), `--sleepers N`
 //! (W3, 100,000), `--recovery N` (W4, 10,000), `--actors N --signals M` (W6,
 //! 1,000 and 10,000). `weft-bench crashloop [--kills N] [--seed S]` runs the
@@ -238,6 +238,13 @@ fn main() {
             flag(&args, "--failover", 2_000),
             n.min(5_000),
             in_flight.min(100),
+        );
+    }
+    if run("long-history") {
+        workloads::long_history(
+            flag(&args, "--history-events", 50_000),
+            flag(&args, "--history-steps", 200),
+            8,
         );
     }
     if run("w6") {

@@ -555,3 +555,119 @@ pub fn w1_beside_sleepers(sleepers: usize, n: usize, in_flight: usize) {
         beside.per_sec() / alone.per_sec()
     );
 }
+
+/// Long history: the cost of one step (a signal in, the workflow's task
+/// that takes it, and a query that sees it) on a cached `subscription`
+/// execution whose history holds `events` events, against one that holds
+/// about 50, measured alternately (`steps` each) on the same host; then the
+/// same step after the long one was evicted (replayed first), for the
+/// per-event replay cost.
+pub fn long_history(events: usize, steps: usize, threads: usize) {
+    let host = Host::launch(&["--evict-after-ms", "1000"], "warn");
+    deploy(&host, &["subscription", "hello-activities"]);
+    let short = host.start_execution(
+        "subscription",
+        json!({"customer": "short", "plan": "basic"}),
+    );
+    let long = host.start_execution("subscription", json!({"customer": "long", "plan": "basic"}));
+    let length = |id: &str| host.get(&format!("/v1/executions/{id}"))["history_length"].as_u64();
+    let changes = |id: &str| {
+        host.call(
+            "POST",
+            &format!("/v1/executions/{id}/queries"),
+            Some(json!({"name": "status"})),
+        )
+        .1["output"]["plan_changes"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let signal = |id: &str, plan: &str| {
+        let (code, v) = host.call(
+            "POST",
+            &format!("/v1/executions/{id}/signals"),
+            Some(json!({"name": "change-plan", "input": plan})),
+        );
+        assert_eq!(code, 202, "signal: {v}");
+    };
+
+    // The short one: about 50 events.
+    while length(&short).unwrap_or(0) < 50 {
+        signal(&short, "pro");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Grow the long one: signals from several threads, until its history
+    // holds `events` events.
+    let t0 = Instant::now();
+    while length(&long).unwrap_or(0) < events as u64 {
+        let missing = events as u64 - length(&long).unwrap_or(0);
+        let batch = (missing as usize / 2).clamp(1, 10_000);
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    while next.fetch_add(1, Ordering::Relaxed) < batch {
+                        signal(&long, "pro");
+                    }
+                });
+            }
+        });
+        // Let the workflow take them before measuring the length again.
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let grown = t0.elapsed();
+    let long_events = length(&long).unwrap_or(0);
+    let short_events = length(&short).unwrap_or(0);
+
+    // One step: a signal, then queries until the workflow has taken it
+    // (`taken` is how many it had taken before: not asked here, since a
+    // query would load an evicted instance before the clock starts).
+    let step = |id: &str, taken: &mut u64| -> Duration {
+        let t = Instant::now();
+        signal(id, if *taken % 2 == 0 { "basic" } else { "pro" });
+        while changes(id) <= *taken {
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "the signal was not taken"
+            );
+        }
+        *taken += 1;
+        t.elapsed()
+    };
+    let (mut short_taken, mut long_taken) = (changes(&short), changes(&long));
+    // Warm both, then alternate so the machine's drift falls on both.
+    step(&short, &mut short_taken);
+    step(&long, &mut long_taken);
+    let (mut on_short, mut on_long) = (Vec::new(), Vec::new());
+    for _ in 0..steps {
+        on_short.push(step(&short, &mut short_taken).as_secs_f64());
+        on_long.push(step(&long, &mut long_taken).as_secs_f64());
+    }
+    let pct = |v: &mut Vec<f64>, p: f64| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[((v.len() as f64 * p) as usize).min(v.len() - 1)] * 1000.0
+    };
+    let (s50, s99) = (pct(&mut on_short, 0.5), pct(&mut on_short, 0.99));
+    let (l50, l99) = (pct(&mut on_long, 0.5), pct(&mut on_long, 0.99));
+
+    // Evicted: idle past --evict-after-ms, then one step (a replay first).
+    let before = Scrape::of(&host);
+    let mut evicted = Vec::new();
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(2_500));
+        evicted.push(step(&long, &mut long_taken).as_secs_f64());
+    }
+    let replayed = Scrape::of(&host).value("weft_replayed_events_total")
+        - before.value("weft_replayed_events_total");
+    let evicted_ms = pct(&mut evicted, 0.5);
+    println!(
+        "long history: {long_events} events (grown in {:.1} s) against {short_events}: a cached \
+         step (signal, task, query) p50 {l50:.2} ms / p99 {l99:.2} ms against p50 {s50:.2} ms / \
+         p99 {s99:.2} ms ({:.2}x / {:.2}x, {steps} steps each, alternating); after eviction a \
+         step takes {evicted_ms:.1} ms (median of 5; {replayed:.0} events replayed over the 5): \
+         {:.2} us per event replayed",
+        grown.as_secs_f64(),
+        l50 / s50,
+        l99 / s99,
+        (evicted_ms - l50) * 1000.0 / long_events as f64,
+    );
+}
