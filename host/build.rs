@@ -32,6 +32,7 @@ const TREES: &[(&str, &[&str])] = &[
         ],
     ),
     ("guest-sdk/rust", &["README.md"]),
+    ("guest-sdk/rust-testing/src", &[".rs"]),
 ];
 
 fn main() {

@@ -563,7 +563,12 @@ pub fn w1_beside_sleepers(sleepers: usize, n: usize, in_flight: usize) {
 /// same step after the long one was evicted (replayed first), for the
 /// per-event replay cost.
 pub fn long_history(events: usize, steps: usize, threads: usize) {
-    let host = Host::launch(&["--evict-after-ms", "1000"], "warn");
+    // Past the default history limit (51,200 events) when asked for more.
+    let limit = (events * 2).max(51_200).to_string();
+    let host = Host::launch(
+        &["--evict-after-ms", "1000", "--history-max-events", &limit],
+        "warn",
+    );
     deploy(&host, &["subscription", "hello-activities"]);
     let short = host.start_execution(
         "subscription",

@@ -229,38 +229,46 @@ fn a_project_depends_on_the_sdk_it_is_given() {
         "{cargo}"
     );
 
-    // Its own SDK directory (`weft sdk --dir`), then gone.
-    let sdk = work.join("sdk");
-    let said = weft(work, &["sdk", "--dir", &sdk.to_string_lossy()]);
+    // An SDK directory in the project's own tree (`weft sdk --dir`, as in
+    // a repository) is named relative to the project: the two move
+    // together. Then it is gone.
+    let tree = work.join("repo");
+    let said = weft(work, &["sdk", "--dir", &tree.join("sdk").to_string_lossy()]);
     assert!(said.contains("weft SDK 0.1.0 in"), "{said}");
-    weft(
-        work,
-        &[
-            "new",
-            "gone",
-            "--lang",
-            "python",
-            "--sdk",
-            &sdk.to_string_lossy(),
-        ],
-    );
-    let sdk_abs = sdk.canonicalize().unwrap();
-    std::fs::remove_dir_all(&sdk).unwrap();
-    let out = weft_command(&work.join("gone"), &["build"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    weft(&tree, &["new", "gone", "--lang", "python", "--sdk", "sdk"]);
+    weft(&tree, &["new", "rs-gone", "--lang", "rust", "--sdk", "sdk"]);
+    let requirements = std::fs::read_to_string(tree.join("gone/requirements.txt")).unwrap();
     assert!(
-        err.contains("requirements.txt depends on the weft SDK package at")
-            && err.contains("which is not there")
-            && err.contains(&format!("weft sdk --dir {}", sdk_abs.display())),
-        "{err}"
+        requirements.lines().any(|l| l == "../sdk/python"),
+        "{requirements}"
     );
-    // The command it names puts the package back.
+    let cargo = std::fs::read_to_string(tree.join("rs-gone/Cargo.toml")).unwrap();
+    assert!(
+        cargo.contains(r#"weft-sdk = { path = "../sdk/rust", "#),
+        "{cargo}"
+    );
+    let moved = work.join("moved");
+    std::fs::rename(&tree, &moved).unwrap();
+    let sdk = moved.canonicalize().unwrap().join("sdk");
+    std::fs::remove_dir_all(&sdk).unwrap();
+    for (project, manifest) in [("gone", "requirements.txt"), ("rs-gone", "Cargo.toml")] {
+        let out = weft_command(&moved.join(project), &["build"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains(&format!("{manifest} depends on the weft SDK package at"))
+                && err.contains("which is not there")
+                && err.contains(&format!("weft sdk --dir {}", sdk.display())),
+            "{err}"
+        );
+    }
+    // The command it names puts the packages back.
     weft(work, &["sdk", "--dir", &sdk.to_string_lossy()]);
     assert!(sdk.join("python/weft/__init__.py").is_file());
     assert!(sdk.join("rust/wit/weft.wit").is_file());
+    assert!(sdk.join("rust-testing/src/lib.rs").is_file());
     let err = Command::new(weft_bin())
         .args(["new", "nope", "--lang", "js", "--sdk", "latest"])
         .current_dir(work)
@@ -268,6 +276,13 @@ fn a_project_depends_on_the_sdk_it_is_given() {
         .unwrap();
     let err = String::from_utf8_lossy(&err.stderr);
     assert!(err.contains("neither a directory nor a version"), "{err}");
+    let err = Command::new(weft_bin())
+        .args(["new", "nope", "--lang", "js", "--sdk", "9.9.9"])
+        .current_dir(work)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&err.stderr);
+    assert!(err.contains("this weft carries the SDK 0.1.0"), "{err}");
 }
 
 /// TypeScript projects: `weft build` type-checks (tsc), bundles (esbuild)

@@ -95,7 +95,21 @@ pub fn new(
         }
     }
     let ident = name.replace('-', "_");
-    let dependency_text = sdk_dependency(&dependency, lang);
+    // A directory given with --sdk is named relative to the project when
+    // they share a tree (an SDK directory in the same repository: the two
+    // move together); otherwise, and for the per-user default, by its
+    // absolute path.
+    let named = match (&dependency, sdk_spec) {
+        (sdk::Dependency::Path(sdk_dir), Some(_)) => {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            let project = dir
+                .canonicalize()
+                .with_context(|| format!("reading {}", dir.display()))?;
+            sdk::Dependency::Path(sdk::relative(sdk_dir, &project).unwrap_or(sdk_dir.clone()))
+        }
+        _ => dependency.clone(),
+    };
+    let dependency_text = sdk_dependency(&named, lang);
     let template = format!("templates/{}-{}/", lang.as_str(), kind.as_str());
     let mut written = 0;
     for (path, text) in embedded::FILES {
@@ -139,12 +153,19 @@ pub fn new(
             sdk::package_dir(p, lang).display()
         ),
         sdk::Dependency::Version(v) => {
-            println!("it depends on the weft SDK package {v} from the registry")
+            println!("it depends on the weft SDK package {v} from a package registry");
+            println!(
+                "note: weft's SDK packages are not on the public registries (PyPI's `weft-sdk` \
+                 is another project): serve them from your own registry or index"
+            );
         }
     }
     println!("next:");
     println!("  cd {}", dir.display());
     match lang {
+        Lang::Python if matches!(dependency, sdk::Dependency::Version(_)) => {
+            println!("  pip install -r requirements.txt   # weft-sdk, from your index")
+        }
         Lang::Js => println!(
             "  npm install      # weft-sdk, componentize-js {COMPONENTIZE_JS}, esbuild {ESBUILD}"
         ),
@@ -184,7 +205,16 @@ fn sdk_dependency(dependency: &sdk::Dependency, lang: Lang) -> String {
                     let spec = serde_json::Value::from(format!("file:{path}")).to_string();
                     spec.trim_matches('"').to_string()
                 }
-                // A file URL: what would end or break it is escaped.
+                // A relative path is a line of its own (pip reads it
+                // from the project directory); an absolute one a file URL,
+                // with what would end or break it escaped.
+                Lang::Python if package.is_relative() => {
+                    if path.starts_with("../") {
+                        path.into_owned()
+                    } else {
+                        format!("./{path}")
+                    }
+                }
                 Lang::Python => format!(
                     "weft-sdk @ file://{}",
                     path.replace('%', "%25").replace(' ', "%20")
@@ -377,6 +407,9 @@ fn run_tool(project: &Project, program: &Path, args: &[&str], install: &str) -> 
 }
 
 fn build_rust(project: &Project, out: &Path) -> Result<()> {
+    if let Some(path) = sdk::path_in_manifest(&project.dir, Lang::Rust) {
+        check_sdk_path(project, &path, "Cargo.toml")?;
+    }
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output();
@@ -492,6 +525,8 @@ fn build_python(project: &Project, out: &Path) -> Result<()> {
             let found = Command::new("python3")
                 .args(["-c", "import weft"])
                 .current_dir(&project.dir)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
                 .status();
             if found.is_ok_and(|s| !s.success()) {
                 bail!(
@@ -523,7 +558,8 @@ fn check_sdk_path(project: &Project, path: &Path, manifest: &str) -> Result<()> 
     if path.exists() {
         return Ok(());
     }
-    let sdk_dir = path.parent().unwrap_or(path);
+    let path = sdk::tidy(path);
+    let sdk_dir = path.parent().unwrap_or(&path);
     bail!(
         "{}/{manifest} depends on the weft SDK package at {}, which is not there: write it \
          with `weft sdk --dir {}`, or change {manifest} to where the package is",
@@ -763,6 +799,15 @@ mod tests {
             sdk_dependency(&dir, Lang::Python),
             "weft-sdk @ file:///opt/we\"ft/sdk/python"
         );
+        let beside = sdk::Dependency::Path(PathBuf::from("../sdk"));
+        assert_eq!(sdk_dependency(&beside, Lang::Python), "../sdk/python");
+        assert_eq!(sdk_dependency(&beside, Lang::Js), "file:../sdk/js");
+        assert_eq!(
+            sdk_dependency(&beside, Lang::Rust),
+            r#"path = "../sdk/rust""#
+        );
+        let inside = sdk::Dependency::Path(PathBuf::from("vendor/sdk"));
+        assert_eq!(sdk_dependency(&inside, Lang::Python), "./vendor/sdk/python");
         let spaced = sdk::Dependency::Path(PathBuf::from("/my sdk/100%"));
         assert_eq!(
             sdk_dependency(&spaced, Lang::Python),

@@ -33,6 +33,22 @@ serde_json = "1"
 wit-bindgen = { version = "0.61", default-features = false, features = ["macros", "realloc"] }
 "#;
 
+/// The test environment's crate (`weft-testing`) outside the workspace.
+const RUST_TESTING_MANIFEST: &str = r#"[package]
+name = "weft-testing"
+version = "{{version}}"
+edition = "2021"
+description = "A test environment for weft workflows: a private host with a manual clock, time skipping, activity mocks and the replay check, for cargo test"
+license = "Apache-2.0"
+
+[dependencies]
+reqwest = { version = "0.12", default-features = false, features = ["blocking", "json"] }
+serde = { version = "1", features = ["derive"] }
+serde_json = "1"
+tempfile = "3"
+thiserror = "2"
+"#;
+
 /// The directory of one language's package under an SDK directory (a
 /// `weft sdk` directory, or a weft checkout's `guest-sdk`).
 pub fn package_dir(sdk: &Path, lang: Lang) -> PathBuf {
@@ -76,6 +92,10 @@ fn files() -> Vec<(String, String)> {
     out.push((
         "rust/Cargo.toml".into(),
         RUST_MANIFEST.replace("{{version}}", VERSION),
+    ));
+    out.push((
+        "rust-testing/Cargo.toml".into(),
+        RUST_TESTING_MANIFEST.replace("{{version}}", VERSION),
     ));
     out.sort();
     out
@@ -158,6 +178,12 @@ impl Dependency {
             && spec
                 .split('.')
                 .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+        if is_version && spec != VERSION {
+            bail!(
+                "--sdk {spec}: this weft carries the SDK {VERSION} and builds against its \
+                 contract; use --sdk {VERSION}, or the weft of release {spec}"
+            );
+        }
         if is_version {
             return Ok(Dependency::Version(spec.to_string()));
         }
@@ -168,14 +194,20 @@ impl Dependency {
     }
 }
 
-/// The SDK package a Python or JavaScript project names by path (a
-/// `weft-sdk @ file:///…` requirement, a `"weft-sdk": "file:…"`
-/// dependency), when it names one.
+/// The SDK package a project's manifest names by path, when it names one:
+/// `weft-sdk = { path = "…" }` in Cargo.toml, a `weft-sdk @ file:///…`
+/// requirement or a relative path line (`../sdk/python`) in
+/// requirements.txt, `"weft-sdk": "file:…"` in package.json. Relative
+/// paths are the project directory's.
 pub fn path_in_manifest(project_dir: &Path, lang: Lang) -> Option<PathBuf> {
     match lang {
         Lang::Python => {
             let text = std::fs::read_to_string(project_dir.join("requirements.txt")).ok()?;
             text.lines().find_map(|l| {
+                let l = l.trim();
+                if l.starts_with("./") || l.starts_with("../") {
+                    return Some(project_dir.join(l));
+                }
                 let (name, url) = l.split_once('@')?;
                 if name.trim() != "weft-sdk" {
                     return None;
@@ -192,8 +224,55 @@ pub fn path_in_manifest(project_dir: &Path, lang: Lang) -> Option<PathBuf> {
                 Some(project_dir.join(spec))
             })
         }
-        Lang::Rust => None,
+        Lang::Rust => {
+            let text = std::fs::read_to_string(project_dir.join("Cargo.toml")).ok()?;
+            text.lines().find_map(|l| {
+                let rest = l.trim().strip_prefix("weft-sdk")?;
+                let (_, after) = rest.split_once("path")?;
+                let value = after.trim_start().strip_prefix('=')?.trim_start();
+                let value = value.strip_prefix('"')?;
+                let end = value.find('"')?;
+                Some(project_dir.join(&value[..end]))
+            })
+        }
     }
+}
+
+/// `path` relative to `base` (both absolute), when they share a directory
+/// below the root: how a project names an SDK directory in the same tree
+/// (a repository), so the two move together. `None` when they share only
+/// the root (a project names a checkout elsewhere by its absolute path).
+pub fn relative(path: &Path, base: &Path) -> Option<PathBuf> {
+    let path: Vec<_> = path.components().collect();
+    let base: Vec<_> = base.components().collect();
+    let common = path.iter().zip(&base).take_while(|(a, b)| a == b).count();
+    if common < 2 {
+        return None;
+    }
+    let mut out = PathBuf::new();
+    for _ in common..base.len() {
+        out.push("..");
+    }
+    for c in &path[common..] {
+        out.push(c);
+    }
+    Some(out)
+}
+
+/// `path` with its `..` resolved by name (for messages: the directory a
+/// relative dependency points at).
+pub fn tidy(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::ParentDir if out.file_name().is_some() => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -210,7 +289,7 @@ mod tests {
         let mut compared = 0;
         for (rel, text) in files() {
             assert_eq!(std::fs::read_to_string(dir.join(&rel)).unwrap(), text);
-            if rel == "rust/Cargo.toml" {
+            if rel.ends_with("/Cargo.toml") {
                 continue;
             }
             let source = if let Some(wit) = rel.strip_prefix("rust/wit/") {
@@ -224,6 +303,8 @@ mod tests {
         for must in [
             "rust/src/lib.rs",
             "rust/wit/weft.wit",
+            "rust-testing/Cargo.toml",
+            "rust-testing/src/lib.rs",
             "python/pyproject.toml",
             "python/weft/__init__.py",
             "python/weft_testing.py",
@@ -265,8 +346,13 @@ mod tests {
     #[test]
     fn sdk_specs() {
         assert_eq!(
-            Dependency::parse("0.1.0").unwrap(),
-            Dependency::Version("0.1.0".into())
+            Dependency::parse(VERSION).unwrap(),
+            Dependency::Version(VERSION.into())
+        );
+        let err = Dependency::parse("9.9.9").unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("this weft carries the SDK {VERSION}")),
+            "{err}"
         );
         let err = Dependency::parse("latest").unwrap_err().to_string();
         assert!(err.contains("neither a directory nor a version"), "{err}");
@@ -310,6 +396,42 @@ mod tests {
         )
         .unwrap();
         assert_eq!(path_in_manifest(dir, Lang::Ts), None);
+        std::fs::write(dir.join("requirements.txt"), "# x\n../sdk/python\n").unwrap();
+        assert_eq!(
+            path_in_manifest(dir, Lang::Python),
+            Some(dir.join("../sdk/python"))
+        );
+        std::fs::write(
+            dir.join("Cargo.toml"),
+            "[dependencies]\nweft-sdk = { path = \"../sdk/rust\", features = [\"workflow\"] }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            path_in_manifest(dir, Lang::Rust),
+            Some(dir.join("../sdk/rust"))
+        );
+        std::fs::write(
+            dir.join("Cargo.toml"),
+            "[dependencies]\nweft-sdk = { version = \"0.1.0\" }\n",
+        )
+        .unwrap();
+        assert_eq!(path_in_manifest(dir, Lang::Rust), None);
+    }
+
+    #[test]
+    fn relative_paths() {
+        let rel = |a: &str, b: &str| relative(Path::new(a), Path::new(b));
+        assert_eq!(rel("/r/sdk", "/r/app"), Some(PathBuf::from("../sdk")));
+        assert_eq!(rel("/r/app/sdk", "/r/app"), Some(PathBuf::from("sdk")));
+        assert_eq!(
+            rel("/r/x/sdk", "/r/a/b"),
+            Some(PathBuf::from("../../x/sdk"))
+        );
+        assert_eq!(rel("/x/sdk", "/r/a/b"), None);
+        assert_eq!(
+            tidy(Path::new("/r/app/../sdk/./python")),
+            PathBuf::from("/r/sdk/python")
+        );
     }
 
     fn walk(dir: &Path) -> Vec<String> {

@@ -13,6 +13,9 @@ try:
 except ImportError:
     with open(os.path.join(HERE, "..", "requirements.txt"), encoding="utf-8") as f:
         for line in f:
+            line = line.strip()
             name, _, url = line.partition("@")
-            if name.strip() == "weft-sdk" and url.strip().startswith("file://"):
+            if line.startswith(("./", "../")):
+                sys.path.insert(0, os.path.join(HERE, "..", line))
+            elif name.strip() == "weft-sdk" and url.strip().startswith("file://"):
                 sys.path.insert(0, unquote(url.strip()[len("file://"):]))
