@@ -628,7 +628,14 @@ pub fn long_history(events: usize, steps: usize, threads: usize) {
     // query would load an evicted instance before the clock starts).
     let step = |id: &str, taken: &mut u64| -> Duration {
         let t = Instant::now();
-        signal(id, if *taken % 2 == 0 { "basic" } else { "pro" });
+        signal(
+            id,
+            if taken.is_multiple_of(2) {
+                "basic"
+            } else {
+                "pro"
+            },
+        );
         while changes(id) <= *taken {
             assert!(
                 t.elapsed() < Duration::from_secs(60),
