@@ -111,7 +111,11 @@ fn a_second_host_on_the_same_data_directory_is_refused() {
 
 #[test]
 fn deep_recursion_stalls_alone_and_an_output_flood_is_capped() {
-    let host = Host::start();
+    // The flood prints 200,000 lines in one task: on a debug host sharing
+    // two loaded cores that once outlasted the 5 s CPU deadline (the run
+    // stalled instead of finishing). The deadline is not what this test is
+    // about (sandbox::traps_loops_and_memory_bombs_stall_only_themselves is).
+    let host = Host::with_args(&["--manual-clock", "--cpu-deadline-ms", "60000"]);
     host.deploy_examples();
     let recurse = host.start_execution("misbehave", json!({"mode": "recurse"}));
     let flood = host.start_execution("misbehave", json!({"mode": "flood"}));
