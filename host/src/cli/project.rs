@@ -262,6 +262,12 @@ struct Project {
 }
 
 impl Project {
+    /// A project made before the SDK was a package: a copy of it under
+    /// `.weft/sdk/`, imported by relative path.
+    fn has_sdk_copy(&self) -> bool {
+        self.dir.join(".weft/sdk").is_dir()
+    }
+
     /// From `weft.toml`, or from the files when there is none (a Rust
     /// crate, or a JavaScript package that says its kind).
     fn detect(dir: &Path) -> Result<Project> {
@@ -520,7 +526,7 @@ fn build_python(project: &Project, out: &Path) -> Result<()> {
             check_sdk_path(project, path, "requirements.txt")?;
             Some(path.to_string_lossy().into_owned())
         }
-        None if project.dir.join(".weft/sdk/weft").is_dir() => Some(".weft/sdk".to_string()),
+        None if project.has_sdk_copy() => Some(".weft/sdk".to_string()),
         None => {
             let found = Command::new("python3")
                 .args(["-c", "import weft"])
@@ -582,12 +588,13 @@ fn node_tool(project: &Project, name: &str) -> PathBuf {
 fn build_js(project: &Project, out: &Path) -> Result<()> {
     let kind = project.kind.unwrap_or(Kind::Workflow).as_str();
     js_syntax_check(project)?;
-    if project.dir.join(".weft/sdk").is_dir() {
+    if project.has_sdk_copy() {
         // A project made before the SDK was a package imports its copy by
         // relative path: componentize-js reads it as it stands.
         return componentize_js(project, &format!("src/{kind}.js"), out);
     }
     let install = npm_install_hint(project, false);
+    check_js_sdk(project, &install)?;
     let bundle = bundle(project, &format!("src/{kind}.js"), &install)?;
     componentize_js(project, &bundle, out)
 }
@@ -610,7 +617,6 @@ fn npm_install_hint(project: &Project, ts: bool) -> String {
 /// name, `weft-sdk/workflow`) into one module under `.weft/build/`, which
 /// componentize-js builds (it resolves no package names itself).
 fn bundle(project: &Project, entry: &str, install: &str) -> Result<String> {
-    check_js_sdk(project, install)?;
     let kind = project.kind.unwrap_or(Kind::Workflow).as_str();
     let bundle = format!(".weft/build/{kind}.js");
     run_tool(
@@ -657,7 +663,7 @@ fn check_js_sdk(project: &Project, install: &str) -> Result<()> {
 fn build_ts(project: &Project, out: &Path) -> Result<()> {
     let kind = project.kind.unwrap_or(Kind::Workflow).as_str();
     let install = npm_install_hint(project, true);
-    if !project.dir.join(".weft/sdk").is_dir() {
+    if !project.has_sdk_copy() {
         check_js_sdk(project, &install)?;
     }
     run_tool(
