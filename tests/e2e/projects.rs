@@ -93,6 +93,9 @@ fn new_projects_run(lang: &str, activity_name: &str) {
             .args(args)
             .current_dir(work.join(&wf))
             .env("WEFT_BIN", weft_bin())
+            // The host the template's test starts compiles into the suite's
+            // cache, so the deploy below finds the component compiled.
+            .env("WEFT_COMPILE_CACHE", weft_e2e::compile_cache())
             .output()
             .unwrap_or_else(|e| panic!("{program}: {e}"));
         assert!(

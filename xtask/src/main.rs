@@ -230,8 +230,12 @@ fn cargo() -> Command {
     c
 }
 
+/// Prints a step's title with the time since the first step, so a log
+/// shows where a slow run spent its time.
 fn step(title: &str) {
-    eprintln!("\n==> {title}");
+    static BEGAN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let at = BEGAN.get_or_init(Instant::now).elapsed().as_secs();
+    eprintln!("\n==> {title} [{}:{:02}]", at / 60, at % 60);
 }
 
 fn run(cmd: &mut Command) -> Result {
