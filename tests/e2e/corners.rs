@@ -741,3 +741,42 @@ fn a_new_runs_activity_does_not_resume_from_the_last_runs_heartbeat() {
     let r = host.wait_result("poll-runs");
     assert_eq!(r["output"], json!([3, 3, 3]), "{r}");
 }
+
+/// Found by the verification runner on PostgreSQL (seed 24): a reset that
+/// committed after a workflow task's commit and before the task dispatched
+/// the activity it scheduled discarded that activity, yet it ran anyway
+/// (its effect happened after the reset, and its result was then refused),
+/// beside the one the new epoch scheduled: a side effect done twice. The
+/// host is paused between the commit and the dispatch while the execution
+/// is reset; the discarded activity must never start.
+#[test]
+fn an_activity_a_reset_discarded_before_its_dispatch_never_starts() {
+    let host = Host::paused_at(&["--manual-clock"], &["task-committed"]);
+    host.deploy_examples();
+    let id = host.start_execution("hello", json!({"name": "reset"}));
+    host.wait_for_log(
+        "paused at task-committed",
+        1,
+        std::time::Duration::from_secs(30),
+    );
+    assert_eq!(
+        host.event_kinds(&id),
+        ["execution_started", "activity_scheduled"]
+    );
+    let (status, v) = host.call(
+        "POST",
+        &format!("/v1/executions/{id}/reset"),
+        Some(json!({"to_event": 0, "reason": "test"})),
+    );
+    assert_eq!(status, 200, "{v}");
+    host.release("task-committed");
+    let r = host.wait_result(&id);
+    assert_eq!(r["status"], "completed", "{r}");
+    let started = format!("activity started execution={id} activity=greet");
+    assert_eq!(
+        host.log().matches(&started).count(),
+        1,
+        "greet started once, in the new epoch:\n{}",
+        host.log()
+    );
+}

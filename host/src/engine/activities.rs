@@ -330,6 +330,18 @@ async fn run(
     mut task: ActivityTask,
     mut stopped: tokio::sync::watch::Receiver<Halt>,
 ) {
+    // Registered by `spawn` before this read: a reset or close committed
+    // before it is seen here (the task was made from a history it
+    // discarded), one committed after it stops the task as it stops every
+    // registered one. Unreadable: the store refuses a stale result anyway.
+    if let Ok(false) =
+        inner
+            .store
+            .activity_may_start(&task.execution, task.run_start, task.epoch, task.handle)
+    {
+        tracing::info!(execution = %task.execution, activity = %task.name, handle = task.handle, "activity not started: its run ended or was reset, or it has its end already");
+        return;
+    }
     if let Some(queue) = inner.config.activity_queues.get(&task.name) {
         task.options.task_queue = Some(queue.clone());
     }

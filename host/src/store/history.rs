@@ -208,13 +208,13 @@ fn unconsumed(
 /// The fields of an execution record every append checks: decoded without
 /// building the rest (the input and output may be megabytes).
 #[derive(serde::Deserialize)]
-struct Head {
-    status: ExecutionStatus,
+pub(super) struct Head {
+    pub(super) status: ExecutionStatus,
     module: crate::model::ModuleHash,
     #[serde(default)]
-    resets: u32,
+    pub(super) resets: u32,
     #[serde(default)]
-    run_start: u64,
+    pub(super) run_start: u64,
 }
 
 impl From<&ExecutionRecord> for Head {

@@ -804,6 +804,37 @@ impl Store {
         })
     }
 
+    /// Whether an attempt of activity `handle`, scheduled in the run that
+    /// began at `run_start` at epoch `epoch`, may start: its execution is
+    /// open, still in that run and epoch, and the activity has no end yet.
+    /// Read by an activity after it is registered with its host, so a reset
+    /// or close committed before the read is seen here and one committed
+    /// after it reaches the activity as a stop.
+    pub fn activity_may_start(
+        &self,
+        id: &ExecutionId,
+        run_start: u64,
+        epoch: u32,
+        handle: u64,
+    ) -> Result<bool, StoreError> {
+        self.reading(|txn| {
+            let table = txn.open_table(EXECUTIONS)?;
+            let current = match table.get(id.as_str())? {
+                Some(raw) => {
+                    let r: history::Head = from_json("execution", &raw)?;
+                    !r.status.is_closed() && r.run_start == run_start && r.resets == epoch
+                }
+                None => false,
+            };
+            drop(table);
+            Ok(current
+                && txn
+                    .open_table(tables::COMPLETED)?
+                    .get((id.as_str(), run_start, handle))?
+                    .is_none())
+        })
+    }
+
     /// Every search attribute name the host knows, with its type, by name.
     pub fn search_types(
         &self,

@@ -256,6 +256,9 @@ impl Driver {
                 Err(_) => return Err(Stop::Reload),
             }
         }
+        // Committed, nothing dispatched yet: a reset or a close landing here
+        // must keep the task's activities from starting.
+        crate::pause::point("task-committed").await;
         self.task_bytes = 0;
         let child_ids: Vec<String> = children.into_iter().map(|(_, id)| id).collect();
         for target in cancels {
