@@ -263,6 +263,40 @@ fn a_rolling_restart_hands_the_store_over_and_runs_no_activity_twice() {
     no_write_from_a_fenced_host(&url);
 }
 
+/// Found by the suite's PostgreSQL pass (the rolling restart above: one
+/// activity of 72 started twice): a stopping holder waited for the activity
+/// slots, which an attempt gave back when it ended, before its end was
+/// written; the stop could hand the store over while that write was still to
+/// come, the write was refused, and the next holder ran the attempt again.
+/// The holder is paused between an attempt's end and its record while it
+/// stops: it must wait for the record before it gives the store up.
+#[test]
+fn a_graceful_stop_writes_an_ended_attempt_before_it_hands_the_store_over() {
+    let Some(url) = database() else { return };
+    let mut a = host(&url, "a", &["activity-ended"]);
+    a.eventually("a to hold the store", |h| holder(h) == "a");
+    let b = host(&url, "b", &[]);
+    a.deploy_examples();
+    let id = a.start_execution("hello", json!({"name": "drain"}));
+    a.wait_for_log("paused at activity-ended", 1, Duration::from_secs(30));
+    a.signal("TERM");
+    a.wait_for_log("handing the store over", 1, Duration::from_secs(30));
+    // A stop that does not wait for the record is over by now.
+    let early = a.exit_within(Duration::from_secs(3));
+    a.release("activity-ended");
+    let code = early.unwrap_or_else(|| a.wait_exit(Duration::from_secs(60)));
+    assert_eq!(code, Some(0));
+    b.eventually("b to hold the store", |h| holder(h) == "b");
+    let r = b.wait_result(&id);
+    assert_eq!(r["status"], "completed", "{r}");
+    let counts = attempts_started(&[&a, &b], std::slice::from_ref(&id));
+    assert_eq!(counts, [1, 1, 1], "greet, shout, exclaim each started once");
+    assert_eq!(
+        early, None,
+        "a gave the store up before its attempt was written"
+    );
+}
+
 /// Flags a host on a shared store cannot work with are refused by name,
 /// before the host serves anything.
 #[test]

@@ -376,7 +376,11 @@ async fn run(
             // A slot bounds the attempts this host runs; one on a task queue
             // runs on a worker, and waiting for one must not hold a slot
             // (256 queued tasks with no worker stalled every component).
-            let _permit = match task.options.task_queue {
+            // Held until the attempt's end is written, not only until it
+            // returns: a host handing its store over waits for every slot,
+            // and must not give the store up between an end and its record
+            // (the next holder would run the attempt again).
+            let slot = match task.options.task_queue {
                 None => {
                     let permit = inner.activity_slots.acquire().await;
                     // A host handing its store over starts no attempt: the
@@ -394,7 +398,7 @@ async fn run(
             let outcome = attempt(inner, &task, start_to_close, &watch_stop, &served).await;
             in_attempt.store(false, Ordering::SeqCst);
             crate::metrics::get().activity_attempt.observe(t0.elapsed());
-            outcome
+            (outcome, slot)
         };
         let whole = async {
             match deadline {
@@ -402,10 +406,10 @@ async fn run(
                 None => std::future::pending().await,
             }
         };
-        let outcome = {
+        let (outcome, _slot) = {
             let mut work = std::pin::pin!(work);
             tokio::select! {
-                outcome = &mut work => outcome,
+                ended = &mut work => ended,
                 _ = whole => {
                     let limit = task.options.schedule_to_close_timeout_ms.unwrap_or_default();
                     let failure = timeout_failure(Timeout::ScheduleToClose, limit, task.attempt, last_failure.as_ref());
@@ -418,6 +422,8 @@ async fn run(
                 }
             }
         };
+        // The attempt ended; its end is not written yet.
+        crate::pause::point("activity-ended").await;
         crate::metrics::get().attempt(&task.name, outcome.is_err());
         let now = inner.clock.now_ms();
         let failure = match outcome {
@@ -486,10 +492,10 @@ async fn run(
 /// - `abandon`: the handle completes `cancelled` at once; the attempt is not
 ///   told (its heartbeats answer false) and runs on under its own timeouts;
 ///   `activity_cancel_ended` records how it ended.
-async fn cancelled(
+async fn cancelled<Slot>(
     inner: &Arc<Inner>,
     task: &ActivityTask,
-    work: impl std::future::Future<Output = Result<Payload, Failure>>,
+    work: impl std::future::Future<Output = (Result<Payload, Failure>, Slot)>,
     in_attempt: &AtomicBool,
     mut stopped: tokio::sync::watch::Receiver<Halt>,
     served: &Served,
@@ -533,6 +539,11 @@ async fn cancelled(
             tracing::info!(execution = %task.execution, activity = %task.name, handle = task.handle, "cancelled activity stopped: its run closed meanwhile");
             return;
         }
+    };
+    // The slot stays taken until the end below is written (see `run`).
+    let (ended, _slot) = match ended {
+        Some((ended, slot)) => (Some(ended), Some(slot)),
+        None => (None, None),
     };
     let grace_ms = grace.map_or(0, |g| g.as_millis() as u64);
     if kind == CancellationType::WaitCancellationCompleted {
