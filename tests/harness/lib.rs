@@ -127,6 +127,9 @@ pub struct Host {
     /// The PostgreSQL database this host keeps its store in, when the suite
     /// runs on PostgreSQL (`WEFT_TEST_POSTGRES`); kept across restarts.
     store: Option<String>,
+    /// The database this host was given afresh (dropped with the host, so
+    /// a suite run does not leave hundreds of databases on the disk).
+    own_database: Option<String>,
     pub url: String,
     http: reqwest::blocking::Client,
     /// The API token the host requires, if started with `--token`.
@@ -248,6 +251,7 @@ impl Host {
             .map(|base| format!("{base}/{}", fresh_database_name()));
         Host {
             child: None,
+            own_database: store.clone(),
             store,
             args: args.iter().map(|s| s.to_string()).collect(),
             env: Vec::new(),
@@ -761,7 +765,28 @@ impl Drop for Worker {
 impl Drop for Host {
     fn drop(&mut self) {
         self.kill();
+        if let (Some(own), Some(base)) = (&self.own_database, postgres_base()) {
+            if self.store.as_ref() == Some(own) {
+                drop_database(&base, own);
+            }
+        }
     }
+}
+
+/// Drops the database at `url` (on the suite's cluster at `base`), whatever
+/// connections it still has; a failure is left for the cluster's removal.
+fn drop_database(base: &str, url: &str) {
+    let Some(name) = url.rsplit('/').next().filter(|n| !n.is_empty()) else {
+        return;
+    };
+    let bin = std::env::var("WEFT_TEST_PSQL").unwrap_or_else(|_| "psql".into());
+    let _ = Command::new(bin)
+        .arg(format!("{base}/postgres"))
+        .args(["-q", "-c"])
+        .arg(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 /// In the Prometheus text `text`, the sum of the series of metric `key`
