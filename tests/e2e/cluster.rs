@@ -297,6 +297,67 @@ fn a_graceful_stop_writes_an_ended_attempt_before_it_hands_the_store_over() {
     );
 }
 
+/// Issue 17: "a graceful stop drains its attempts before releasing a lease"
+/// held for component attempts only. A task a worker had taken from the
+/// stopping holder was not waited for: the store was handed over at once,
+/// the worker's answer found no host that knew its token, and the next
+/// holder queued the activity again (a worker ran it twice). Now a stopping
+/// holder hands out no task, waits for those taken to be answered and
+/// written, then hands the store over.
+#[test]
+fn a_graceful_stop_waits_for_a_task_a_worker_has_taken() {
+    let Some(url) = database() else { return };
+    let routed = |id: &str| {
+        let args = [
+            "--lease",
+            LEASE,
+            "--host-id",
+            id,
+            "--route-activity",
+            "greet=greeters",
+        ];
+        Host::in_cluster(&url, &args, &[])
+    };
+    let mut a = routed("a");
+    a.eventually("a to hold the store", |h| holder(h) == "a");
+    let b = routed("b");
+    a.deploy_examples();
+    let id = a.start_execution("hello", json!({"name": "worker"}));
+    let poll = |h: &Host, wait: u64| {
+        h.call(
+            "POST",
+            &format!("/v1/task-queues/greeters/poll?wait_ms={wait}"),
+            None,
+        )
+    };
+    let (status, task) = poll(&a, 30_000);
+    assert_eq!(status, 200, "{task}");
+    let token = task["token"].as_str().expect("a token").to_owned();
+    a.signal("TERM");
+    a.wait_for_log("handing the store over", 1, Duration::from_secs(30));
+    // A stop that does not wait for the worker is over by now.
+    let early = a.exit_within(Duration::from_secs(3));
+    let answer_to = if early.is_none() { &a } else { &b };
+    let (status, v) = answer_to.call(
+        "POST",
+        &format!("/v1/tasks/{token}/complete"),
+        Some(json!({"output": "Hello, worker"})),
+    );
+    let code = early.unwrap_or_else(|| a.wait_exit(Duration::from_secs(60)));
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        early, None,
+        "a gave the store up while a worker held its task"
+    );
+    assert_eq!(status, 200, "the worker's answer: {v}");
+    b.eventually("b to hold the store", |h| holder(h) == "b");
+    let r = b.wait_result(&id);
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(r["output"], "HELLO, WORKER!", "{r}");
+    // Nobody queued greet again.
+    assert_eq!(poll(&b, 200).0, 204);
+}
+
 /// Flags a host on a shared store cannot work with are refused by name,
 /// before the host serves anything.
 #[test]

@@ -395,10 +395,21 @@ async fn run(
             };
             let t0 = std::time::Instant::now();
             in_attempt.store(true, Ordering::SeqCst);
-            let outcome = attempt(inner, &task, start_to_close, &watch_stop, &served).await;
+            // A worker's task, once taken, holds a permit of its queue's
+            // as a component attempt holds its slot.
+            let mut taken = None;
+            let outcome = attempt(
+                inner,
+                &task,
+                start_to_close,
+                &watch_stop,
+                &served,
+                &mut taken,
+            )
+            .await;
             in_attempt.store(false, Ordering::SeqCst);
             crate::metrics::get().activity_attempt.observe(t0.elapsed());
-            (outcome, slot)
+            (outcome, (slot, taken))
         };
         let whole = async {
             match deadline {
@@ -708,6 +719,7 @@ async fn attempt(
     start_to_close: u64,
     stopped: &tokio::sync::watch::Receiver<Halt>,
     served: &Served,
+    held: &mut Option<tokio::sync::OwnedSemaphorePermit>,
 ) -> Result<Payload, Failure> {
     let context = loop {
         match inner
@@ -843,7 +855,7 @@ async fn attempt(
             let queued_at = inner.clock.now_ms();
             let wait_taken = async {
                 tokio::select! {
-                    _ = taken => Ok(()),
+                    permit = taken => Ok(permit.ok()),
                     _ = async {
                         match schedule_to_start {
                             Some(t) => inner.clock.sleep_until(queued_at.saturating_add(t)).await,
@@ -859,7 +871,9 @@ async fn attempt(
             };
             let result = match wait_taken.await {
                 Err(f) => Err(f),
-                Ok(()) => {
+                Ok(permit) => {
+                    // Held until the task's end is written (see `run`).
+                    *held = permit;
                     let now = inner.clock.now_ms();
                     started.store(now, Ordering::SeqCst);
                     last_beat.store(now, Ordering::SeqCst);

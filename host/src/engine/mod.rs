@@ -341,16 +341,23 @@ impl Engine {
         Ok(())
     }
 
-    /// Starts no activity attempt any more, and waits (up to `limit`) for
-    /// the running ones to end and their results to be written: a host
-    /// handing its store over must not leave an attempt half-done for the
-    /// next holder to run again. Whether they all ended in time.
+    /// Starts no activity attempt and hands no task to a worker any more,
+    /// and waits (up to `limit`) for the running attempts and the tasks
+    /// workers took to end and their results to be written: a host handing
+    /// its store over must not leave an attempt half-done for the next
+    /// holder to run again. Tasks no worker took stay for the next holder.
+    /// Whether they all ended in time.
     pub async fn drain(&self, limit: Duration) -> bool {
         self.inner.draining.send_replace(true);
+        self.inner.queues.close();
         let all = self.inner.config.max_concurrent_activities.max(1) as u32;
-        let ended = tokio::time::timeout(limit, self.inner.activity_slots.acquire_many(all))
-            .await
-            .is_ok();
+        let ended = tokio::time::timeout(limit, async {
+            let slots = self.inner.activity_slots.acquire_many(all).await;
+            self.inner.queues.taken_ended().await;
+            slots
+        })
+        .await
+        .is_ok();
         self.settle_writes().await;
         ended
     }

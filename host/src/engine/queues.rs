@@ -9,7 +9,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{oneshot, watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::model::{Failure, Payload};
 
@@ -33,8 +33,9 @@ pub struct WorkerTask {
 /// host side (a timeout, a cancellation that drops it) leaves nothing
 /// behind, and a worker answering later is told its token is stale.
 pub(super) struct Dispatch<'a> {
-    /// Fires when a worker takes the task.
-    pub taken: oneshot::Receiver<()>,
+    /// Fires when a worker takes the task, with a permit to hold until the
+    /// task's end is written (a host handing its store over waits for it).
+    pub taken: oneshot::Receiver<OwnedSemaphorePermit>,
     /// The worker's answer.
     pub done: oneshot::Receiver<Result<Payload, Failure>>,
     pub forget: Forget<'a>,
@@ -60,7 +61,7 @@ struct InFlight {
 
 struct Waiting {
     task: WorkerTask,
-    taken: oneshot::Sender<()>,
+    taken: oneshot::Sender<OwnedSemaphorePermit>,
 }
 
 #[derive(Default)]
@@ -123,12 +124,26 @@ impl Drop for Polling<'_> {
 )]
 pub struct StaleToken(pub String);
 
-#[derive(Default)]
 pub struct TaskQueues {
     state: Mutex<State>,
+    /// One permit per task a worker took whose end is not written yet.
+    taken: Arc<Semaphore>,
     /// Bumped on every arrival, so a poller does not miss one between
     /// checking and waiting.
     version: watch::Sender<u64>,
+}
+
+/// More tasks than workers could hold at once.
+const TAKEN_PERMITS: usize = 1 << 24;
+
+impl Default for TaskQueues {
+    fn default() -> Self {
+        Self {
+            state: Mutex::default(),
+            taken: Arc::new(Semaphore::new(TAKEN_PERMITS)),
+            version: watch::Sender::default(),
+        }
+    }
 }
 
 impl TaskQueues {
@@ -191,15 +206,34 @@ impl TaskQueues {
         }
     }
 
+    /// Hands out no more tasks (the host hands its store over; the next
+    /// holder queues them again): polls wait out their time and get none.
+    pub(super) fn close(&self) {
+        let _state = self.lock();
+        self.taken.close();
+    }
+
+    /// Waits until every task a worker took has its end written (those
+    /// taken before [`close`](Self::close): none is taken after it).
+    pub(super) async fn taken_ended(&self) {
+        while self.taken.available_permits() < TAKEN_PERMITS {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     fn take(&self, queue: &str) -> Option<WorkerTask> {
         let mut state = self.lock();
         let q = state.queues.get_mut(queue)?;
-        while let Some(w) = q.pop_front() {
-            if w.taken.send(()).is_ok() {
+        loop {
+            // Closed (under the same lock as `close`): nothing is handed out.
+            let Ok(permit) = self.taken.clone().try_acquire_owned() else {
+                return None;
+            };
+            let w = q.pop_front()?;
+            if w.taken.send(permit).is_ok() {
                 return Some(w.task);
             }
         }
-        None
     }
 
     /// Waits up to `wait` for a task on `queue`.
