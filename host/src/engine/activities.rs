@@ -393,6 +393,12 @@ async fn run(
                 }
                 Some(_) => None,
             };
+            // Stopped meanwhile (or before the first attempt: a task
+            // spawned cancelled, a reset during `activity_may_start`'s
+            // read): no attempt begins; the stop's branch below ends it.
+            if *watch_stop.borrow() != Halt::Run {
+                return std::future::pending().await;
+            }
             let t0 = std::time::Instant::now();
             in_attempt.store(true, Ordering::SeqCst);
             // A worker's task, once taken, holds a permit of its queue's

@@ -126,6 +126,9 @@ impl Engine {
                 Err(OpError::HistoryChanged(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
+            // The old epoch's activities stop at once (their results would
+            // be refused): the sooner, the fewer attempts begin meanwhile.
+            self.inner.stop_activities(&record.id, record.resets);
             tracing::info!(execution = %record.id, to_event, discarded = len - to_event - 1, "execution reset");
             for (due_ms, handle) in timers {
                 let _ = self.inner.timer_tx.send(TimerRow {
@@ -141,9 +144,7 @@ impl Engine {
                     self.inner.spawn_delivery(request);
                 }
             }
-            // The old epoch's activities stop (their results would be
-            // refused); the kept part's unfinished ones run in the new one.
-            self.inner.stop_activities(&record.id, record.resets);
+            // The kept part's unfinished activities run in the new epoch.
             for task in activities::pending(&record.id, record.resets + 1, &kept) {
                 activities::spawn(self.inner.clone(), task);
             }
