@@ -89,10 +89,14 @@ pub fn postgres_base() -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// The suite's `psql` (`WEFT_TEST_PSQL`, else on PATH).
+fn psql_bin() -> String {
+    std::env::var("WEFT_TEST_PSQL").unwrap_or_else(|_| "psql".into())
+}
+
 /// `psql` of the suite's PostgreSQL (`WEFT_TEST_PSQL`, else on PATH).
 pub fn psql(url: &str, sql: &str) -> String {
-    let bin = std::env::var("WEFT_TEST_PSQL").unwrap_or_else(|_| "psql".into());
-    let out = Command::new(bin)
+    let out = Command::new(psql_bin())
         .args([url, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
         .output()
         .expect("run psql");
@@ -127,9 +131,10 @@ pub struct Host {
     /// The PostgreSQL database this host keeps its store in, when the suite
     /// runs on PostgreSQL (`WEFT_TEST_POSTGRES`); kept across restarts.
     store: Option<String>,
-    /// The database this host was given afresh (dropped with the host, so
-    /// a suite run does not leave hundreds of databases on the disk).
-    own_database: Option<String>,
+    /// Whether `store` is a database made afresh for this host (dropped
+    /// with it, so a suite run does not leave hundreds on the disk); one a
+    /// test gives is the test's.
+    owns_database: bool,
     pub url: String,
     http: reqwest::blocking::Client,
     /// The API token the host requires, if started with `--token`.
@@ -165,6 +170,7 @@ impl Host {
     pub fn on_store(args: &[&str], store: Option<String>) -> Host {
         let mut host = Host::unstarted(args, "info,weft=debug", |_| {});
         host.store = store;
+        host.owns_database = false;
         host.spawn();
         host
     }
@@ -175,6 +181,7 @@ impl Host {
     pub fn in_cluster(store: &str, args: &[&str], points: &[&str]) -> Host {
         let mut host = Host::unstarted(args, "info", |_| {});
         host.store = Some(store.to_owned());
+        host.owns_database = false;
         if !points.is_empty() {
             host.pause_at(points);
         }
@@ -251,7 +258,7 @@ impl Host {
             .map(|base| format!("{base}/{}", fresh_database_name()));
         Host {
             child: None,
-            own_database: store.clone(),
+            owns_database: store.is_some(),
             store,
             args: args.iter().map(|s| s.to_string()).collect(),
             env: Vec::new(),
@@ -765,10 +772,8 @@ impl Drop for Worker {
 impl Drop for Host {
     fn drop(&mut self) {
         self.kill();
-        if let (Some(own), Some(base)) = (&self.own_database, postgres_base()) {
-            if self.store.as_ref() == Some(own) {
-                drop_database(&base, own);
-            }
+        if let (true, Some(url), Some(base)) = (self.owns_database, &self.store, postgres_base()) {
+            drop_database(&base, url);
         }
     }
 }
@@ -779,8 +784,7 @@ fn drop_database(base: &str, url: &str) {
     let Some(name) = url.rsplit('/').next().filter(|n| !n.is_empty()) else {
         return;
     };
-    let bin = std::env::var("WEFT_TEST_PSQL").unwrap_or_else(|_| "psql".into());
-    let _ = Command::new(bin)
+    let _ = Command::new(psql_bin())
         .arg(format!("{base}/postgres"))
         .args(["-q", "-c"])
         .arg(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))

@@ -558,10 +558,7 @@ async fn cancelled<Slot>(
         }
     };
     // The slot stays taken until the end below is written (see `run`).
-    let (ended, _slot) = match ended {
-        Some((ended, slot)) => (Some(ended), Some(slot)),
-        None => (None, None),
-    };
+    let (ended, _slot) = ended.unzip();
     let grace_ms = grace.map_or(0, |g| g.as_millis() as u64);
     if kind == CancellationType::WaitCancellationCompleted {
         // The attempt's end is the handle's completion.

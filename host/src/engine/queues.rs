@@ -66,6 +66,8 @@ struct Waiting {
 
 #[derive(Default)]
 struct State {
+    /// Set when the host hands its store over: no task is handed out.
+    closed: bool,
     queues: HashMap<String, VecDeque<Waiting>>,
     in_flight: HashMap<String, InFlight>,
     /// Who polled each queue, and when last.
@@ -134,13 +136,13 @@ pub struct TaskQueues {
 }
 
 /// More tasks than workers could hold at once.
-const TAKEN_PERMITS: usize = 1 << 24;
+const TAKEN_PERMITS: u32 = 1 << 24;
 
 impl Default for TaskQueues {
     fn default() -> Self {
         Self {
             state: Mutex::default(),
-            taken: Arc::new(Semaphore::new(TAKEN_PERMITS)),
+            taken: Arc::new(Semaphore::new(TAKEN_PERMITS as usize)),
             version: watch::Sender::default(),
         }
     }
@@ -209,26 +211,25 @@ impl TaskQueues {
     /// Hands out no more tasks (the host hands its store over; the next
     /// holder queues them again): polls wait out their time and get none.
     pub(super) fn close(&self) {
-        let _state = self.lock();
-        self.taken.close();
+        self.lock().closed = true;
     }
 
     /// Waits until every task a worker took has its end written (those
     /// taken before [`close`](Self::close): none is taken after it).
     pub(super) async fn taken_ended(&self) {
-        while self.taken.available_permits() < TAKEN_PERMITS {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let _all = self.taken.acquire_many(TAKEN_PERMITS).await;
     }
 
     fn take(&self, queue: &str) -> Option<WorkerTask> {
         let mut state = self.lock();
+        // Checked under the lock `close` takes: a task taken here holds its
+        // permit before the drain counts them.
+        if state.closed {
+            return None;
+        }
         let q = state.queues.get_mut(queue)?;
         loop {
-            // Closed (under the same lock as `close`): nothing is handed out.
-            let Ok(permit) = self.taken.clone().try_acquire_owned() else {
-                return None;
-            };
+            let permit = self.taken.clone().try_acquire_owned().ok()?;
             let w = q.pop_front()?;
             if w.taken.send(permit).is_ok() {
                 return Some(w.task);
