@@ -426,17 +426,21 @@ async fn run(
         let (outcome, _slot) = {
             let mut work = std::pin::pin!(work);
             tokio::select! {
-                ended = &mut work => ended,
+                // A stop first: an attempt that ends as it is cancelled
+                // ends through `cancelled`, which records how it ended,
+                // whichever branch a fair select would have polled first.
+                biased;
+                _ = until_stopped(&mut stopped) => {
+                    cancelled(inner, &task, work, &in_attempt, stopped, &served).await;
+                    return;
+                }
                 _ = whole => {
                     let limit = task.options.schedule_to_close_timeout_ms.unwrap_or_default();
                     let failure = timeout_failure(Timeout::ScheduleToClose, limit, task.attempt, last_failure.as_ref());
                     finish(inner, &task, Err(failure), by()).await;
                     return;
                 }
-                _ = until_stopped(&mut stopped) => {
-                    cancelled(inner, &task, work, &in_attempt, stopped, &served).await;
-                    return;
-                }
+                ended = &mut work => ended,
             }
         };
         // The attempt ended; its end is not written yet.
