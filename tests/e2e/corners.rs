@@ -780,3 +780,87 @@ fn an_activity_a_reset_discarded_before_its_dispatch_never_starts() {
         host.log()
     );
 }
+
+/// A workflow's request to another execution (a cancellation or a signal)
+/// that a reset discarded before the request was delivered was delivered
+/// anyway: the target was cancelled (or signalled) although the history
+/// that asked for it no longer exists, and the new epoch, told to ask
+/// nobody, did not ask. The host is paused before the delivery while the
+/// sender is reset to before the order that made it ask.
+#[test]
+fn a_request_a_reset_discarded_before_its_delivery_is_never_delivered() {
+    for order in ["cancel", "signal"] {
+        let host = Host::paused_at(&["--manual-clock"], &["external-before-delivery"]);
+        host.deploy_examples_and_corners();
+        start(&host, "victim", json!({"mode": "signals", "runs": 1}));
+        start(
+            &host,
+            "sender",
+            json!({"mode": "orders", "got": ["victim"]}),
+        );
+        host.eventually("the sender waits for its order", |h| {
+            h.event_kinds("sender")
+                .contains(&"signal_awaited".to_owned())
+        });
+        let send = |input: &str| {
+            let (status, v) = host.call(
+                "POST",
+                "/v1/executions/sender/signals",
+                Some(json!({"name": "order", "input": input})),
+            );
+            assert_eq!(status, 202, "{v}");
+        };
+        send(order);
+        host.wait_for_log(
+            "paused at external-before-delivery",
+            1,
+            std::time::Duration::from_secs(30),
+        );
+        let kinds = host.event_kinds("sender");
+        let awaited = kinds
+            .iter()
+            .position(|k| k == "signal_awaited")
+            .expect("awaited");
+        assert!(kinds.contains(&"external_sent".to_owned()), "{kinds:?}");
+        let (status, v) = host.call(
+            "POST",
+            "/v1/executions/sender/reset",
+            Some(json!({"to_event": awaited, "reason": "test", "exclude_signals": true})),
+        );
+        assert_eq!(status, 200, "{v}");
+        send("nothing");
+        let r = host.wait_result("sender");
+        assert_eq!(r["output"], "nothing", "{order}: {r}");
+        // Every delivery of the request has reached the pause point by
+        // now (the first one, and on the old code the reset's); released,
+        // each ends with a record in the store.
+        let paused = host
+            .log()
+            .matches("paused at external-before-delivery")
+            .count();
+        host.release("external-before-delivery");
+        host.wait_for_log(
+            "request delivered",
+            paused,
+            std::time::Duration::from_secs(30),
+        );
+        let (status, v) = host.call(
+            "POST",
+            "/v1/executions/victim/signals",
+            Some(json!({"name": "tick", "input": "last"})),
+        );
+        assert_eq!(status, 202, "{order}: the victim runs on: {v}");
+        let r = host.wait_result("victim");
+        assert_eq!(r["status"], "completed", "{order}: {r}");
+        assert_eq!(
+            r["output"],
+            json!(["last"]),
+            "{order}: no order reached it: {r}"
+        );
+        let kinds = host.event_kinds("victim");
+        assert!(
+            !kinds.contains(&"cancel_requested".to_owned()),
+            "{order}: {kinds:?}"
+        );
+    }
+}

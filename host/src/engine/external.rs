@@ -7,11 +7,19 @@
 use std::sync::Arc;
 
 use super::{EngineError, Inner};
-use crate::model::ExecutionId;
+use crate::model::{Event, ExecutionId, ExecutionRecord, ExecutionStatus};
 use crate::store::{ExternalRequest, Op};
 
-/// Tries to ask a running target to cancel before saying it found none.
+/// Reads a running target of a cancellation and asks it this many times
+/// (each lost to a write of its own) before saying it found none.
 const ASK_ATTEMPTS: usize = 3;
+
+/// The write that asks a running target to cancel, and the run it read.
+struct Ask {
+    op: Op,
+    record: ExecutionRecord,
+    history: Vec<Event>,
+}
 
 impl Inner {
     /// Delivers `request` in the background.
@@ -20,77 +28,104 @@ impl Inner {
         tokio::spawn(async move { inner.deliver_request(request).await });
     }
 
-    /// Asks the target of a cancellation request to cancel; whether it
-    /// found one that runs (or ran and was asked already: a delivery done
-    /// again after a crash), or `None` when the store failed (retried at the
-    /// next start). A cancel that loses a race with the target's own write
-    /// is asked again.
-    async fn ask_to_cancel(
-        self: &Arc<Self>,
-        request: &ExternalRequest,
+    /// What a cancellation request finds at its target: whether it runs
+    /// (or was asked already, or ended cancelled), and for one that runs
+    /// and was not asked yet, the write that asks it with the run it read
+    /// (for [`Inner::after_cancel`]).
+    fn read_target(
+        &self,
         target: Option<&ExecutionId>,
-    ) -> Option<bool> {
+        reason: &str,
+    ) -> Result<(bool, Option<Ask>), EngineError> {
         let Some(target) = target else {
-            return Some(false);
+            return Ok((false, None));
         };
-        let reason: String = serde_json::from_slice(&request.input.0).unwrap_or_default();
-        for _ in 0..ASK_ATTEMPTS {
-            match self.cancel(target, &reason).await {
-                Ok(()) => return Some(true),
-                Err(EngineError::NotFound { .. } | EngineError::Conflict(_)) => {}
-                Err(e) => {
-                    tracing::warn!(key = %request.key, error = %e, "request not delivered; retried at the next start");
-                    return None;
-                }
-            }
-            match self.store.execution(target) {
-                Ok(Some(r)) if r.cancel_requested => return Some(true),
-                Ok(Some(r)) if r.status == crate::model::ExecutionStatus::Cancelled => {
-                    return Some(true)
-                }
-                Ok(Some(r)) if !r.status.is_closed() => continue,
-                Ok(_) => return Some(false),
-                Err(e) => {
-                    tracing::warn!(key = %request.key, error = %e, "request not delivered; retried at the next start");
-                    return None;
-                }
-            }
+        let Some(record) = self.store.execution(target)? else {
+            return Ok((false, None));
+        };
+        if record.status.is_closed() {
+            return Ok((record.status == ExecutionStatus::Cancelled, None));
         }
-        Some(false)
+        if record.cancel_requested {
+            return Ok((true, None));
+        }
+        let (op, history) = self.cancel_op(&record, reason)?;
+        Ok((
+            true,
+            Some(Ask {
+                op,
+                record,
+                history,
+            }),
+        ))
     }
 
     async fn deliver_request(self: Arc<Self>, request: ExternalRequest) {
         crate::pause::point("external-before-delivery").await;
         let target: Option<ExecutionId> = request.target.parse().ok();
-        // A cancellation is asked through the engine (it also cancels the
-        // target's timers, activities and children); asking twice is
-        // harmless, so a crash before the record below just asks again.
-        let target_found = if request.cancel {
-            match self.ask_to_cancel(&request, target.as_ref()).await {
-                Some(found) => Some(found),
-                None => return,
-            }
-        } else {
-            None
-        };
-        let op = Op::Deliver {
-            request: request.clone(),
-            at_ms: self.clock.now_ms(),
-            target_found,
-        };
-        match self.store.write(vec![op]).await {
-            Ok(Ok(())) => {
-                tracing::debug!(key = %request.key, target = %request.target, "request delivered");
-                if let (Some(t), false) = (&target, request.cancel) {
-                    self.wake(t);
+        let reason: String = serde_json::from_slice(&request.input.0).unwrap_or_default();
+        // A cancellation is asked in the delivery's own transaction, so a
+        // request that a reset discarded (or a delivery made) meanwhile asks
+        // nothing; a cancel that loses a race with the target's own write
+        // is read and asked again.
+        for attempt in 1..=ASK_ATTEMPTS {
+            let (target_found, asked) = if request.cancel {
+                match self.read_target(target.as_ref(), &reason) {
+                    Ok((_, Some(_))) if attempt == ASK_ATTEMPTS => (Some(false), None),
+                    Ok((found, asked)) => (Some(found), asked),
+                    Err(e) => {
+                        tracing::warn!(key = %request.key, error = %e, "request not delivered; retried at the next start");
+                        return;
+                    }
                 }
-                self.wake(&request.sender);
-            }
-            Ok(Err(e)) => {
-                tracing::warn!(key = %request.key, error = %e, "request refused");
-            }
-            Err(e) => {
-                tracing::warn!(key = %request.key, error = %e, "request not delivered; retried when the store writes again");
+            } else {
+                (None, None)
+            };
+            let (cancel, asked) = match asked {
+                Some(Ask {
+                    op,
+                    record,
+                    history,
+                }) => (Some(Box::new(op)), Some((record, history))),
+                None => (None, None),
+            };
+            let op = Op::Deliver {
+                request: request.clone(),
+                at_ms: self.clock.now_ms(),
+                target_found,
+                cancel,
+            };
+            match self.store.write(vec![op]).await {
+                Ok(Ok(())) => {
+                    tracing::debug!(key = %request.key, target = %request.target, "request delivered");
+                    if let Some((record, history)) = asked {
+                        // Asked, unless the request was gone from the outbox.
+                        if self
+                            .store
+                            .execution(&record.id)
+                            .is_ok_and(|r| r.is_some_and(|r| r.cancel_requested))
+                        {
+                            tracing::info!(execution = %record.id, %reason, "cancellation requested");
+                            self.after_cancel(&record, &history).await;
+                        }
+                    }
+                    if let (Some(t), false) = (&target, request.cancel) {
+                        self.wake(t);
+                    }
+                    self.wake(&request.sender);
+                    return;
+                }
+                Ok(Err(e)) if asked.is_some() => {
+                    tracing::debug!(key = %request.key, error = %e, "cancellation raced its target; read again");
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(key = %request.key, error = %e, "request refused");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(key = %request.key, error = %e, "request not delivered; retried when the store writes again");
+                    return;
+                }
             }
         }
     }

@@ -185,44 +185,67 @@ impl Inner {
             if record.cancel_requested {
                 return Ok(());
             }
-            let history = self.run_history(&record)?;
-            let mut events = vec![EventKind::CancelRequested {
-                reason: reason.to_owned(),
-            }];
-            let mut rows = Vec::new();
-            for (handle, due) in pending_timers(&history) {
-                events.push(EventKind::TimerCancelled { handle });
-                rows.push((due, handle));
-            }
-            let mut op = Op::append(id, self.clock.now_ms(), events);
-            if let Op::Append {
-                timers_remove,
-                expect_resets,
-                ..
-            } = &mut op
-            {
-                *timers_remove = rows;
-                *expect_resets = Some(record.resets);
-            }
+            let (op, history) = self.cancel_op(&record, reason)?;
             self.store.write(vec![op]).await??;
             tracing::info!(execution = %id, %reason, "cancellation requested");
-            for task in super::activities::pending(id, record.resets, &history) {
-                self.stop_activity(id, task.epoch, task.handle);
-            }
-            self.wake(id);
-            // Children started to be abandoned at a cancellation are not
-            // asked (the code completes their handles when it sees it).
-            for (handle, child, _) in crate::model::pending_children(&history) {
-                let cancellation = crate::model::child_cancellation(&history, handle);
-                if !crate::model::CancellationType::child_steps(cancellation).0 {
-                    continue;
-                }
-                if let Ok(child) = child.parse::<ExecutionId>() {
-                    let _ = self.cancel(&child, "its parent was cancelled").await;
-                }
-            }
+            self.after_cancel(&record, &history).await;
             Ok(())
         })
+    }
+
+    /// The write that records a cancellation request in `record`'s run and
+    /// cancels its pending timers (refused if the run was reset meanwhile),
+    /// with the run's history for [`Inner::after_cancel`].
+    pub(super) fn cancel_op(
+        &self,
+        record: &ExecutionRecord,
+        reason: &str,
+    ) -> Result<(Op, Vec<Event>), EngineError> {
+        let history = self.run_history(record)?;
+        let mut events = vec![EventKind::CancelRequested {
+            reason: reason.to_owned(),
+        }];
+        let mut rows = Vec::new();
+        for (handle, due) in pending_timers(&history) {
+            events.push(EventKind::TimerCancelled { handle });
+            rows.push((due, handle));
+        }
+        let mut op = Op::append(&record.id, self.clock.now_ms(), events);
+        if let Op::Append {
+            timers_remove,
+            expect_resets,
+            ..
+        } = &mut op
+        {
+            *timers_remove = rows;
+            *expect_resets = Some(record.resets);
+        }
+        Ok((op, history))
+    }
+
+    /// What follows a recorded cancellation request: the run's activities
+    /// are stopped, the execution woken, and its children asked to cancel.
+    pub(super) async fn after_cancel(
+        self: &Arc<Self>,
+        record: &ExecutionRecord,
+        history: &[Event],
+    ) {
+        let id = &record.id;
+        for task in super::activities::pending(id, record.resets, history) {
+            self.stop_activity(id, task.epoch, task.handle);
+        }
+        self.wake(id);
+        // Children started to be abandoned at a cancellation are not
+        // asked (the code completes their handles when it sees it).
+        for (handle, child, _) in crate::model::pending_children(history) {
+            let cancellation = crate::model::child_cancellation(history, handle);
+            if !crate::model::CancellationType::child_steps(cancellation).0 {
+                continue;
+            }
+            if let Ok(child) = child.parse::<ExecutionId>() {
+                let _ = self.cancel(&child, "its parent was cancelled").await;
+            }
+        }
     }
 
     /// Ends an execution at once; no workflow code runs.

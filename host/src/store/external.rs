@@ -15,6 +15,7 @@ pub(super) fn deliver(txn: &Txn, op: &Op) -> Outcome {
         request,
         at_ms,
         target_found,
+        cancel,
     } = op
     else {
         unreachable!("deliver takes Deliver")
@@ -25,6 +26,11 @@ pub(super) fn deliver(txn: &Txn, op: &Op) -> Outcome {
     match row {
         Some(raw) if from_json::<ExternalRequest>("outbox request", &raw)? == *request => {}
         _ => return Ok(Ok(())),
+    }
+    if let Some(cancel) = cancel {
+        if let Err(e) = append(txn, cancel)? {
+            return Ok(Err(e));
+        }
     }
     let found = match target_found {
         Some(found) => *found,

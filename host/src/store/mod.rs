@@ -196,12 +196,17 @@ pub enum Op {
     /// to the target if it runs (once per key), the sender's handle gets its
     /// `external_completed` if its run still holds the request, and the
     /// outbox row goes. A request no longer in the outbox was delivered:
-    /// nothing happens. For a cancellation the engine asked the target
-    /// first; `target_found` is what it found.
+    /// nothing happens. For a cancellation the engine reads the target
+    /// first: `target_found` is what it found, and `cancel` the append that
+    /// asks a running target to cancel, applied in this transaction only if
+    /// the request is still in the outbox (a reset that discarded it, or a
+    /// delivery before, leaves nothing to ask); a refused `cancel` refuses
+    /// the op (the engine reads again).
     Deliver {
         request: ExternalRequest,
         at_ms: u64,
         target_found: Option<bool>,
+        cancel: Option<Box<Op>>,
     },
     /// Writes a schedule: creates it (`expect_revision` none; refused if the
     /// name exists) or replaces the revision the writer read (refused if

@@ -76,6 +76,13 @@ pub(super) fn reset(txn: &Txn, op: &Op) -> Outcome {
     // goes back to the outbox: delivered again, its target records it once
     // (by its key) and this run gets its completion.
     let mut outbox = txn.open_table(OUTBOX)?;
+    // A request the discarded part made and not delivered yet never is: no
+    // run asks for it any more (a re-run that asks again records it again).
+    for e in &discarded {
+        if let EventKind::ExternalSent { key, .. } = &e.event {
+            outbox.delete(key.as_str())?;
+        }
+    }
     for request in undelivered(key, &kept) {
         outbox.insert(request.key.as_str(), to_json(&request).as_slice())?;
     }
