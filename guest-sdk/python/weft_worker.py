@@ -65,11 +65,12 @@ class TaskContext:
 class Worker:
     """Polls one task queue and runs the activities it is given."""
 
-    def __init__(self, server, queue, activities, poll_ms=20000):
+    def __init__(self, server, queue, activities, poll_ms=20000, answer_retry_s=300):
         self.server = server.rstrip("/")
         self.queue = queue
         self.activities = dict(activities)
         self.poll_ms = poll_ms
+        self.answer_retry_s = answer_retry_s
 
     def _post(self, path, body, timeout=30):
         data = json.dumps(body).encode()
@@ -119,11 +120,33 @@ class Worker:
         self._answer(f"/v1/tasks/{token}/complete", {"output": output})
 
     def _answer(self, path, body):
-        try:
-            self._post(path, body)
-        except urllib.error.HTTPError as e:
-            # A stale token: the attempt timed out meanwhile; nothing to do.
-            print(f"weft worker: {path}: {e.read().decode(errors='replace')}", file=sys.stderr)
+        """Sends an answer until a host records it. A host answers only once
+        the answer is recorded; one that died first (or a cluster between
+        two holders) leaves it unanswered, and any host takes it again under
+        the same token, so it is sent again for up to `answer_retry_s`."""
+        deadline = time.monotonic() + self.answer_retry_s
+        delay = 0.5
+        while True:
+            try:
+                self._post(path, body)
+                return
+            except urllib.error.HTTPError as e:
+                text = e.read().decode(errors="replace")
+                if e.code < 500:
+                    # A stale token: the attempt ended (timed out, cancelled)
+                    # meanwhile, or this answer was recorded already.
+                    print(f"weft worker: {path}: {text}", file=sys.stderr)
+                    return
+                reason = f"{e.code} {text}"
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as e:
+                reason = str(e)
+            if time.monotonic() >= deadline:
+                print(f"weft worker: {path}: gave up after {self.answer_retry_s}s: {reason}",
+                      file=sys.stderr)
+                return
+            print(f"weft worker: {path}: {reason}; sending it again", file=sys.stderr)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
     def run(self):
         """Polls forever; retries the connection when the host is away."""

@@ -424,3 +424,104 @@ fn an_activity_nothing_serves_is_said_so_and_runs_once_deployed() {
     host.advance(1_000);
     assert_eq!(host.wait_result(&id)["output"], "HELLO, LATER!");
 }
+
+/// A task a worker took outlives a crash of the host that handed it out:
+/// the token is recorded before the worker gets it, so after a SIGKILL and
+/// a restart the worker's heartbeat and answer are taken (not refused as
+/// stale), and the task is not queued again for a second worker. Before,
+/// the restarted host queued it again at once: a second worker ran it, and
+/// the first one's answer was refused.
+#[test]
+fn a_task_a_worker_took_survives_a_sigkill_of_the_host() {
+    let mut host = Host::with_args(&["--manual-clock", "--route-activity", "greet=greeters"]);
+    host.deploy_examples();
+    let id = host.start_execution("hello", json!({"name": "worker"}));
+    let poll = |h: &Host, wait: u64| {
+        h.call(
+            "POST",
+            &format!("/v1/task-queues/greeters/poll?wait_ms={wait}"),
+            None,
+        )
+    };
+    let (status, task) = poll(&host, 30_000);
+    assert_eq!(status, 200, "{task}");
+    let token = task["token"].as_str().expect("a token").to_owned();
+    host.kill_and_restart();
+    // Asked at once: the restarted host may not have resumed the task yet.
+    let (status, v) = host.call(
+        "POST",
+        &format!("/v1/tasks/{token}/heartbeat"),
+        Some(json!({"details": "half"})),
+    );
+    assert_eq!(status, 200, "the worker's heartbeat after the restart: {v}");
+    assert_eq!(v["cancel_requested"], false, "{v}");
+    // Nobody else gets the task.
+    assert_eq!(poll(&host, 200).0, 204, "greet was queued again");
+    let (status, v) = host.call(
+        "POST",
+        &format!("/v1/tasks/{token}/complete"),
+        Some(json!({"output": "Hello, worker"})),
+    );
+    assert_eq!(status, 200, "the worker's answer after the restart: {v}");
+    let r = host.wait_result(&id);
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(r["output"], "HELLO, WORKER!", "{r}");
+    assert!(
+        events(&host, &id, "activity_attempt_failed").is_empty(),
+        "one attempt"
+    );
+    assert_eq!(poll(&host, 200).0, 204);
+    // The answer was taken once: the token is spent.
+    let (status, v) = host.call(
+        "POST",
+        &format!("/v1/tasks/{token}/complete"),
+        Some(json!({"output": "again"})),
+    );
+    assert_eq!(status, 404, "{v}");
+}
+
+/// A worker's answer is acknowledged only once it is recorded: the host is
+/// SIGKILLed after it took the answer and before it wrote the end, so the
+/// worker gets no reply, sends the answer again to the restarted host under
+/// the same token, and it counts once. Before, the host replied 200 at once
+/// and the answer died with it: the task ran again after a timeout.
+#[test]
+fn a_workers_answer_is_acknowledged_once_it_is_recorded() {
+    let mut host = Host::paused_at(
+        &["--manual-clock", "--route-activity", "greet=greeters"],
+        &["activity-ended"],
+    );
+    host.deploy_examples();
+    let id = host.start_execution("hello", json!({"name": "worker"}));
+    let (status, task) = host.call("POST", "/v1/task-queues/greeters/poll?wait_ms=30000", None);
+    assert_eq!(status, 200, "{task}");
+    let token = task["token"].as_str().expect("a token").to_owned();
+    let url = format!("{}/v1/tasks/{token}/complete", host.url);
+    let answer = std::thread::spawn(move || {
+        weft_e2e::http()
+            .post(url)
+            .json(&json!({"output": "Hello, worker"}))
+            .send()
+            .map(|r| r.status().as_u16())
+    });
+    host.wait_for_log("paused at activity-ended", 1, Duration::from_secs(30));
+    host.clear_pause_points();
+    host.kill_and_restart();
+    let first = answer.join().expect("the answer's thread");
+    assert!(
+        first.is_err(),
+        "the answer was acknowledged before its record: {first:?}"
+    );
+    let (status, v) = host.call(
+        "POST",
+        &format!("/v1/tasks/{token}/complete"),
+        Some(json!({"output": "Hello, worker"})),
+    );
+    assert_eq!(status, 200, "the answer sent again: {v}");
+    let r = host.wait_result(&id);
+    assert_eq!(r["output"], "HELLO, WORKER!", "{r}");
+    assert!(
+        events(&host, &id, "activity_attempt_failed").is_empty(),
+        "one attempt"
+    );
+}

@@ -358,6 +358,64 @@ fn a_graceful_stop_waits_for_a_task_a_worker_has_taken() {
     assert_eq!(poll(&b, 200).0, 204);
 }
 
+/// A task a worker took survives the death of the host that handed it out:
+/// the holder is SIGKILLed while the worker holds the task, and the worker's
+/// heartbeat and answer reach the new holder (through any host) under the
+/// same token; nobody else is given the task. Before, the new holder queued
+/// it again at once and refused the first worker's answer as stale.
+#[test]
+fn a_task_a_worker_took_outlives_the_holder_that_handed_it_out() {
+    let Some(url) = database() else { return };
+    let routed = |id: &str| {
+        let args = [
+            "--lease",
+            LEASE,
+            "--host-id",
+            id,
+            "--route-activity",
+            "greet=greeters",
+        ];
+        Host::in_cluster(&url, &args, &[])
+    };
+    let mut a = routed("a");
+    a.eventually("a to hold the store", |h| holder(h) == "a");
+    let b = routed("b");
+    a.deploy_examples();
+    let id = a.start_execution("hello", json!({"name": "worker"}));
+    let poll = |h: &Host, wait: u64| {
+        h.call(
+            "POST",
+            &format!("/v1/task-queues/greeters/poll?wait_ms={wait}"),
+            None,
+        )
+    };
+    let (status, task) = poll(&b, 30_000);
+    assert_eq!(status, 200, "{task}");
+    let token = task["token"].as_str().expect("a token").to_owned();
+    a.kill();
+    b.eventually("b to hold the store", |h| holder(h) == "b");
+    let (status, v) = b.call(
+        "POST",
+        &format!("/v1/tasks/{token}/heartbeat"),
+        Some(json!({"details": "half"})),
+    );
+    assert_eq!(
+        status, 200,
+        "the worker's heartbeat after the takeover: {v}"
+    );
+    assert_eq!(poll(&b, 200).0, 204, "greet was queued again");
+    let (status, v) = b.call(
+        "POST",
+        &format!("/v1/tasks/{token}/complete"),
+        Some(json!({"output": "Hello, worker"})),
+    );
+    assert_eq!(status, 200, "the worker's answer after the takeover: {v}");
+    let r = b.wait_result(&id);
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(r["output"], "HELLO, WORKER!", "{r}");
+    assert_eq!(poll(&b, 200).0, 204);
+}
+
 /// Flags a host on a shared store cannot work with are refused by name,
 /// before the host serves anything.
 #[test]

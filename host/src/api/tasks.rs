@@ -23,7 +23,8 @@ fn stale(e: StaleToken) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "stale-task-token", e.to_string())
 }
 
-/// Long-poll a task queue: a task (200), or nothing within `wait_ms` (204).
+/// Long-poll a task queue: a task (200), recorded as taken before it is
+/// returned, or nothing within `wait_ms` (204).
 #[utoipa::path(
     post, path = "/v1/task-queues/{queue}/poll", tag = "workers",
     params(("queue" = String, Path, description = "task queue"), PollQuery),
@@ -35,7 +36,7 @@ pub async fn poll(
     Params(q): Params<PollQuery>,
 ) -> Result<Response, ApiError> {
     let wait = Duration::from_millis(q.wait_ms.unwrap_or(DEFAULT_POLL_MS).min(MAX_POLL_MS));
-    Ok(match engine.poll_task(&queue, wait).await {
+    Ok(match engine.poll_task(&queue, wait).await? {
         Some(task) => Json(TaskInfo::from(task)).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     })
@@ -55,11 +56,13 @@ pub async fn heartbeat(
 ) -> Result<Json<HeartbeatResponse>, ApiError> {
     let cancel_requested = engine
         .task_heartbeat(&token, req.details.as_ref().map(Payload::from_json))
+        .await
         .map_err(stale)?;
     Ok(Json(HeartbeatResponse { cancel_requested }))
 }
 
-/// Complete a task with its output.
+/// Complete a task with its output; answered once it is recorded (a worker
+/// that gets no answer sends it again, to any host).
 #[utoipa::path(
     post, path = "/v1/tasks/{token}/complete", tag = "workers",
     params(("token" = String, Path, description = "task token")),
@@ -73,6 +76,7 @@ pub async fn complete(
 ) -> Result<StatusCode, ApiError> {
     engine
         .finish_task(&token, Ok(Payload::from_json(&req.output)))
+        .await
         .map_err(stale)?;
     Ok(StatusCode::OK)
 }
@@ -91,6 +95,7 @@ pub async fn fail(
 ) -> Result<StatusCode, ApiError> {
     engine
         .finish_task(&token, Err(req.failure))
+        .await
         .map_err(stale)?;
     Ok(StatusCode::OK)
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::queues::{Dispatch, WorkerTask};
+use super::queues::{Dispatch, Held, TaskKey, WorkerTask};
 use super::Inner;
 use crate::model::{
     ActivityOptions, AttemptEnd, AttemptState, CancellationType, Doors, Event, EventKind,
@@ -403,7 +403,7 @@ async fn run(
             in_attempt.store(true, Ordering::SeqCst);
             // A worker's task, once taken, holds a permit of its queue's
             // as a component attempt holds its slot.
-            let mut taken = None;
+            let mut taken = Held::default();
             let outcome = attempt(
                 inner,
                 &task,
@@ -726,7 +726,7 @@ async fn attempt(
     start_to_close: u64,
     stopped: &tokio::sync::watch::Receiver<Halt>,
     served: &Served,
-    held: &mut Option<tokio::sync::OwnedSemaphorePermit>,
+    held: &mut Held,
 ) -> Result<Payload, Failure> {
     let context = loop {
         match inner
@@ -761,6 +761,9 @@ async fn attempt(
         }
     };
     let details = context.heartbeat;
+    // A worker took this attempt from a host that then crashed or handed
+    // its store over: it is adopted under the worker's token.
+    let adopted = context.taken.filter(|t| t.attempt == task.attempt);
     let started = Arc::new(AtomicU64::new(inner.clock.now_ms()));
     let last_beat = Arc::new(AtomicU64::new(inner.clock.now_ms()));
     let beats = super::heartbeats::Beats::new(
@@ -838,7 +841,10 @@ async fn attempt(
             }
         }
         Some(queue) => {
-            let token = ulid::Ulid::new().to_string().to_lowercase();
+            let token = match &adopted {
+                Some(t) => t.token.clone(),
+                None => super::worker_tasks::token(&task.execution, task.epoch, task.handle),
+            };
             let worker_task = WorkerTask {
                 token: token.clone(),
                 execution_id: info.execution_id.clone(),
@@ -853,11 +859,23 @@ async fn attempt(
             };
             // Dropped with this attempt however it ends (a result, a
             // timeout, a cancel that drops the future): the queue forgets it.
+            let key = TaskKey {
+                execution: task.execution.clone(),
+                run_start: task.run_start,
+                epoch: task.epoch,
+                handle: task.handle,
+            };
             let Dispatch {
                 taken,
                 done,
                 forget: _forget,
-            } = inner.queues.push(&queue, worker_task, sink);
+            } = match &adopted {
+                Some(t) => {
+                    tracing::info!(execution = %task.execution, activity = %task.name, attempt = task.attempt, "a worker's task adopted under its token");
+                    inner.queues.adopt(&queue, &t.token, sink)
+                }
+                None => inner.queues.push(&queue, worker_task, key, sink),
+            };
             let schedule_to_start = task.options.schedule_to_start_timeout_ms;
             let queued_at = inner.clock.now_ms();
             let wait_taken = async {
@@ -880,12 +898,22 @@ async fn attempt(
                 Err(f) => Err(f),
                 Ok(permit) => {
                     // Held until the task's end is written (see `run`).
-                    *held = permit;
+                    held.permit = permit;
                     let now = inner.clock.now_ms();
-                    started.store(now, Ordering::SeqCst);
+                    // An adopted task started when its worker took it; its
+                    // heartbeat timeout counts from the adoption.
+                    let from = adopted.as_ref().map_or(now, |t| t.at_ms.min(now));
+                    started.store(from, Ordering::SeqCst);
                     last_beat.store(now, Ordering::SeqCst);
                     tokio::select! {
-                        r = done => r.unwrap_or_else(|_| Err(Failure::new("worker-lost", "the task was dropped"))),
+                        r = done => match r {
+                            Ok(answer) => {
+                                // Told once the end is written (see `run`).
+                                held.recorded = Some(answer.recorded);
+                                answer.result
+                            }
+                            Err(_) => Err(Failure::new("worker-lost", "the task was dropped")),
+                        },
                         f = watchdog => Err(f),
                     }
                 }

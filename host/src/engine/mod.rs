@@ -30,6 +30,7 @@ mod skip;
 mod timers;
 mod versions;
 mod warm;
+mod worker_tasks;
 
 pub use warm::warm_compile_cache;
 

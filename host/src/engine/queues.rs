@@ -1,9 +1,11 @@
 //! Task queues for external workers: an activity scheduled with a task queue
 //! waits here until a worker long-polls it, then runs under a task token
-//! until the worker completes, fails or stops heartbeating it. Nothing here
-//! is durable: the history is. After a restart, recovery queues every
-//! unfinished activity again under a new token; a worker answering with an
-//! old token is told it is stale and changes nothing.
+//! until the worker completes, fails or stops heartbeating it. The queues
+//! are in memory; a task a worker takes is recorded in the store before the
+//! worker gets it (`Op::TaskTaken`), so after a restart or a handover the
+//! host that runs the execution next adopts the task under the same token
+//! instead of queueing it again. A worker answering with a token of an
+//! attempt that ended is told it is stale and changes nothing.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -11,7 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::{oneshot, watch, OwnedSemaphorePermit, Semaphore};
 
-use crate::model::{Failure, Payload};
+use crate::model::{ExecutionId, Failure, Payload};
 
 /// What a worker receives from a poll.
 #[derive(Debug, Clone)]
@@ -37,7 +39,7 @@ pub(super) struct Dispatch<'a> {
     /// task's end is written (a host handing its store over waits for it).
     pub taken: oneshot::Receiver<OwnedSemaphorePermit>,
     /// The worker's answer.
-    pub done: oneshot::Receiver<Result<Payload, Failure>>,
+    pub done: oneshot::Receiver<Answer>,
     pub forget: Forget<'a>,
 }
 
@@ -53,15 +55,56 @@ impl Drop for Forget<'_> {
     }
 }
 
+/// A worker's answer, and who waits for its record: the worker is told
+/// only once the attempt's end is written (or the host gave up on it), so a
+/// host that dies between an answer and its record leaves the worker
+/// without a reply, and the worker sends it again to the next one.
+pub(super) struct Answer {
+    pub result: Result<Payload, Failure>,
+    /// Dropped once the end is written (see [`Held`]).
+    pub recorded: oneshot::Sender<()>,
+}
+
+/// What an attempt on a worker holds until its end is written: a permit
+/// of the queues' (a host handing its store over waits for it) and the
+/// worker's answer waiting for its record.
+#[derive(Default)]
+pub(super) struct Held {
+    pub permit: Option<OwnedSemaphorePermit>,
+    pub recorded: Option<oneshot::Sender<()>>,
+}
+
 struct InFlight {
     queue: String,
-    done: Option<oneshot::Sender<Result<Payload, Failure>>>,
+    done: Option<oneshot::Sender<Answer>>,
     heartbeat: Arc<dyn Fn(Option<Payload>) -> bool + Send + Sync>,
 }
 
 struct Waiting {
     task: WorkerTask,
+    key: TaskKey,
     taken: oneshot::Sender<OwnedSemaphorePermit>,
+}
+
+/// The activity attempt a task runs, as the store knows it.
+#[derive(Debug, Clone)]
+pub(super) struct TaskKey {
+    pub execution: ExecutionId,
+    pub run_start: u64,
+    pub epoch: u32,
+    pub handle: u64,
+}
+
+/// A task a poll took from its queue and has not handed to its worker yet:
+/// the host records it first ([`TaskQueues::hand_over`] or, when the record
+/// failed, [`TaskQueues::put_back`]). Holds its permit (see
+/// [`TaskQueues::taken_ended`]) from the moment it left the queue.
+pub(super) struct Claimed {
+    pub task: WorkerTask,
+    pub key: TaskKey,
+    queue: String,
+    taken: oneshot::Sender<OwnedSemaphorePermit>,
+    permit: OwnedSemaphorePermit,
 }
 
 #[derive(Default)]
@@ -121,8 +164,8 @@ impl Drop for Polling<'_> {
 /// Why a worker's answer was refused.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "unknown or stale task token {0:?}: the attempt finished, timed out or was cancelled, or the \
-     host restarted since (the task is queued again under a new token); nothing was changed"
+    "unknown or stale task token {0:?}: its attempt ended (answered already, timed out or \
+     cancelled, or its run ended or was reset); nothing was changed"
 )]
 pub struct StaleToken(pub String);
 
@@ -130,8 +173,9 @@ pub struct TaskQueues {
     state: Mutex<State>,
     /// One permit per task a worker took whose end is not written yet.
     taken: Arc<Semaphore>,
-    /// Bumped on every arrival, so a poller does not miss one between
-    /// checking and waiting.
+    /// Bumped on every arrival and adoption, so a poller (or an answer
+    /// waiting for its task's adoption) does not miss one between checking
+    /// and waiting.
     version: watch::Sender<u64>,
 }
 
@@ -158,26 +202,20 @@ impl TaskQueues {
         &self,
         queue: &str,
         task: WorkerTask,
+        key: TaskKey,
         heartbeat: Arc<dyn Fn(Option<Payload>) -> bool + Send + Sync>,
     ) -> Dispatch<'_> {
         let (taken_tx, taken) = oneshot::channel();
         let token = task.token.clone();
-        let (done_tx, done) = oneshot::channel();
+        let done = self.track(queue, &token, heartbeat);
         let mut state = self.lock();
-        state.in_flight.insert(
-            task.token.clone(),
-            InFlight {
-                queue: queue.to_owned(),
-                done: Some(done_tx),
-                heartbeat,
-            },
-        );
         state
             .queues
             .entry(queue.to_owned())
             .or_default()
             .push_back(Waiting {
                 task,
+                key,
                 taken: taken_tx,
             });
         drop(state);
@@ -189,6 +227,74 @@ impl TaskQueues {
                 queues: self,
                 token,
             },
+        }
+    }
+
+    /// Takes back a task a worker took under `token` before this host ran
+    /// its execution (the host that handed it out crashed or handed its
+    /// store over): taken at once, answered under the same token.
+    pub(super) fn adopt(
+        &self,
+        queue: &str,
+        token: &str,
+        heartbeat: Arc<dyn Fn(Option<Payload>) -> bool + Send + Sync>,
+    ) -> Dispatch<'_> {
+        let (taken_tx, taken) = oneshot::channel();
+        let done = self.track(queue, token, heartbeat);
+        if let Ok(permit) = self.taken.clone().try_acquire_owned() {
+            let _ = taken_tx.send(permit);
+        }
+        self.version.send_modify(|v| *v += 1);
+        Dispatch {
+            taken,
+            done,
+            forget: Forget {
+                queues: self,
+                token: token.to_owned(),
+            },
+        }
+    }
+
+    /// Knows `token` until its answer or [`forget`](Self::forget).
+    fn track(
+        &self,
+        queue: &str,
+        token: &str,
+        heartbeat: Arc<dyn Fn(Option<Payload>) -> bool + Send + Sync>,
+    ) -> oneshot::Receiver<Answer> {
+        let (done_tx, done) = oneshot::channel();
+        self.lock().in_flight.insert(
+            token.to_owned(),
+            InFlight {
+                queue: queue.to_owned(),
+                done: Some(done_tx),
+                heartbeat,
+            },
+        );
+        done
+    }
+
+    /// Whether a task runs under `token` here.
+    pub(super) fn knows(&self, token: &str) -> bool {
+        self.lock().in_flight.contains_key(token)
+    }
+
+    /// Waits up to `wait` for a task under `token` (one this host is about
+    /// to adopt); whether there is one.
+    pub(super) async fn wait_known(&self, token: &str, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut version = self.version.subscribe();
+        loop {
+            version.borrow_and_update();
+            if self.knows(token) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, version.changed())
+                .await
+                .is_err()
+            {
+                return false;
+            }
         }
     }
 
@@ -220,7 +326,7 @@ impl TaskQueues {
         let _all = self.taken.acquire_many(TAKEN_PERMITS).await;
     }
 
-    fn take(&self, queue: &str) -> Option<WorkerTask> {
+    fn take(&self, queue: &str) -> Option<Claimed> {
         let mut state = self.lock();
         // Checked under the lock `close` takes: a task taken here holds its
         // permit before the drain counts them.
@@ -231,14 +337,48 @@ impl TaskQueues {
         loop {
             let permit = self.taken.clone().try_acquire_owned().ok()?;
             let w = q.pop_front()?;
-            if w.taken.send(permit).is_ok() {
-                return Some(w.task);
+            // Its attempt ended meanwhile (its dispatch is dropped).
+            if w.taken.is_closed() {
+                continue;
             }
+            return Some(Claimed {
+                task: w.task,
+                key: w.key,
+                queue: queue.to_owned(),
+                taken: w.taken,
+                permit,
+            });
         }
     }
 
+    /// Hands a claimed task, now recorded, to its worker: its attempt
+    /// learns it was taken. `None` when the attempt ended meanwhile.
+    pub(super) fn hand_over(&self, claimed: Claimed) -> Option<WorkerTask> {
+        claimed.taken.send(claimed.permit).ok()?;
+        Some(claimed.task)
+    }
+
+    /// Puts a claimed task back at the head of its queue (its record could
+    /// not be written).
+    pub(super) fn put_back(&self, claimed: Claimed) {
+        let Claimed {
+            task,
+            key,
+            queue,
+            taken,
+            permit,
+        } = claimed;
+        drop(permit);
+        self.lock()
+            .queues
+            .entry(queue)
+            .or_default()
+            .push_front(Waiting { task, key, taken });
+        self.version.send_modify(|v| *v += 1);
+    }
+
     /// Waits up to `wait` for a task on `queue`.
-    pub async fn poll(&self, queue: &str, wait: Duration) -> Option<WorkerTask> {
+    pub(super) async fn claim(&self, queue: &str, wait: Duration) -> Option<Claimed> {
         let deadline = tokio::time::Instant::now() + wait;
         {
             let mut state = self.lock();
@@ -307,45 +447,23 @@ impl TaskQueues {
         Ok(beat(details))
     }
 
-    /// A worker's answer: the output, or the failure.
-    pub fn finish(&self, token: &str, result: Result<Payload, Failure>) -> Result<(), StaleToken> {
+    /// A worker's answer: the output, or the failure. Resolves once the
+    /// attempt's end is written.
+    pub fn finish(
+        &self,
+        token: &str,
+        result: Result<Payload, Failure>,
+    ) -> Result<oneshot::Receiver<()>, StaleToken> {
         let done = self
             .lock()
             .in_flight
             .remove(token)
             .and_then(|mut f| f.done.take())
             .ok_or_else(|| StaleToken(token.to_owned()))?;
-        done.send(result).map_err(|_| StaleToken(token.to_owned()))
-    }
-}
-
-impl super::Engine {
-    /// The task queues this host knows of: backlog, running, pollers.
-    pub fn task_queues(&self) -> Vec<QueueStats> {
-        self.inner.queues.stats()
-    }
-
-    /// Waits up to `wait` for an activity task on `queue`.
-    pub async fn poll_task(&self, queue: &str, wait: Duration) -> Option<WorkerTask> {
-        self.inner.queues.poll(queue, wait).await
-    }
-
-    /// Records a worker's heartbeat; true when the activity was cancelled.
-    pub fn task_heartbeat(
-        &self,
-        token: &str,
-        details: Option<Payload>,
-    ) -> Result<bool, StaleToken> {
-        self.inner.queues.heartbeat(token, details)
-    }
-
-    /// A worker's result for a task.
-    pub fn finish_task(
-        &self,
-        token: &str,
-        result: Result<Payload, Failure>,
-    ) -> Result<(), StaleToken> {
-        self.inner.queues.finish(token, result)
+        let (recorded, written) = oneshot::channel();
+        done.send(Answer { result, recorded })
+            .map_err(|_| StaleToken(token.to_owned()))?;
+        Ok(written)
     }
 }
 
@@ -368,6 +486,15 @@ mod tests {
         }
     }
 
+    fn key() -> TaskKey {
+        TaskKey {
+            execution: "e".parse().unwrap(),
+            run_start: 0,
+            epoch: 0,
+            handle: 1,
+        }
+    }
+
     /// Issue 14, defect 12: an attempt dropped by a cancel or a
     /// schedule-to-close timeout left its task queued and in flight
     /// forever. Dropping the dispatch forgets it, queued or taken.
@@ -375,17 +502,24 @@ mod tests {
     async fn a_dropped_dispatch_leaves_nothing_behind() {
         let queues = TaskQueues::default();
         let beat: Arc<dyn Fn(Option<Payload>) -> bool + Send + Sync> = Arc::new(|_| false);
-        let queued = queues.push("q", task("t1"), beat.clone());
+        let queued = queues.push("q", task("t1"), key(), beat.clone());
         assert_eq!(queues.known(), 2);
         drop(queued);
         assert_eq!(queues.known(), 0);
-        assert!(queues.poll("q", Duration::ZERO).await.is_none());
+        assert!(queues.claim("q", Duration::ZERO).await.is_none());
 
-        let taken = queues.push("q", task("t2"), beat);
-        assert!(queues.poll("q", Duration::ZERO).await.is_some());
+        let taken = queues.push("q", task("t2"), key(), beat.clone());
+        let claimed = queues.claim("q", Duration::ZERO).await.expect("t2");
+        assert!(queues.hand_over(claimed).is_some());
         drop(taken);
         assert_eq!(queues.known(), 0);
         assert!(queues.heartbeat("t2", None).is_err(), "the token is stale");
         assert!(queues.finish("t2", Ok(Payload::default())).is_err());
+
+        // A claim whose attempt ended before the hand-over hands nothing.
+        let ended = queues.push("q", task("t3"), key(), beat);
+        let claimed = queues.claim("q", Duration::ZERO).await.expect("t3");
+        drop(ended);
+        assert!(queues.hand_over(claimed).is_none());
     }
 }

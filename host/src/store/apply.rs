@@ -68,14 +68,15 @@ pub(super) fn apply(txn: &Txn, op: &Op) -> Result<Result<(), OpError>, StoreErro
             }
             let mut table = txn.open_table(HEARTBEATS)?;
             let key = (id.as_str(), *epoch, *handle);
-            let newer = match table.get(key)? {
-                Some(raw) => from_json::<Beat>("heartbeat", &raw)?.seq < *seq,
-                None => true,
+            let stored = match table.get(key)? {
+                Some(raw) => Some(from_json::<Beat>("heartbeat", &raw)?),
+                None => None,
             };
-            if newer {
+            if stored.as_ref().is_none_or(|b| b.seq < *seq) {
                 let beat = Beat {
                     seq: *seq,
                     details: details.clone(),
+                    taken: stored.and_then(|b| b.taken),
                 };
                 table.insert(key, to_json(&beat).as_slice())?;
             }
@@ -86,33 +87,47 @@ pub(super) fn apply(txn: &Txn, op: &Op) -> Result<Result<(), OpError>, StoreErro
             handle,
             state,
         } => {
-            let execs = txn.open_table(EXECUTIONS)?;
-            let key = id.as_str();
-            let Some(record) = read_record(&execs, key)? else {
-                return Ok(Err(OpError::NoSuchExecution(key.to_owned())));
+            if let Some(refused) = check_attempt(txn, id, *run_start, state.epoch, *handle)? {
+                return Ok(Err(refused));
+            }
+            txn.open_table(super::tables::ATTEMPTS)?.insert(
+                (id.as_str(), *run_start, *handle),
+                to_json(state).as_slice(),
+            )?;
+            // A worker's task of the failed attempt is over: its token is stale.
+            let mut beats = txn.open_table(HEARTBEATS)?;
+            let key = (id.as_str(), state.epoch, *handle);
+            let stored = match beats.get(key)? {
+                Some(raw) => Some(from_json::<Beat>("heartbeat", &raw)?),
+                None => None,
             };
-            drop(execs);
-            if record.status.is_closed() {
-                return Ok(Err(OpError::Closed {
-                    id: key.to_owned(),
-                    status: record.status.to_string(),
-                }));
+            if let Some(mut beat) = stored.filter(|b| b.taken.is_some()) {
+                beat.taken = None;
+                beats.insert(key, to_json(&beat).as_slice())?;
             }
-            if record.resets != state.epoch || record.run_start != *run_start {
-                return Ok(Err(OpError::Stale(key.to_owned())));
+        }
+        Op::TaskTaken {
+            id,
+            run_start,
+            epoch,
+            handle,
+            taken,
+        } => {
+            if let Some(refused) = check_attempt(txn, id, *run_start, *epoch, *handle)? {
+                return Ok(Err(refused));
             }
-            let done = txn
-                .open_table(super::tables::COMPLETED)?
-                .get((key, *run_start, *handle))?
-                .is_some();
-            if done {
-                return Ok(Err(OpError::AlreadyCompleted {
-                    id: key.to_owned(),
-                    handle: *handle,
-                }));
-            }
-            txn.open_table(super::tables::ATTEMPTS)?
-                .insert((key, *run_start, *handle), to_json(state).as_slice())?;
+            let mut table = txn.open_table(HEARTBEATS)?;
+            let key = (id.as_str(), *epoch, *handle);
+            let mut beat = match table.get(key)? {
+                Some(raw) => from_json::<Beat>("heartbeat", &raw)?,
+                None => Beat {
+                    seq: 0,
+                    details: None,
+                    taken: None,
+                },
+            };
+            beat.taken = Some(taken.clone());
+            table.insert(key, to_json(&beat).as_slice())?;
         }
         Op::DeleteExecution { .. } => return super::retention::delete_execution(txn, op),
         Op::ForgetStartRequests { .. } => return super::retention::forget_start_requests(txn, op),
@@ -220,11 +235,48 @@ pub(super) fn apply(txn: &Txn, op: &Op) -> Result<Result<(), OpError>, StoreErro
     Ok(Ok(()))
 }
 
-/// A stored heartbeat.
+/// Why an attempt of activity `handle` (of the run of `id` that began at
+/// `run_start`, at `epoch`) may not be recorded, if it may not: the
+/// execution is gone or closed, moved on to another run or epoch, or the
+/// handle has its completion.
+fn check_attempt(
+    txn: &Txn,
+    id: &crate::model::ExecutionId,
+    run_start: u64,
+    epoch: u32,
+    handle: u64,
+) -> Result<Option<OpError>, StoreError> {
+    let execs = txn.open_table(EXECUTIONS)?;
+    let key = id.as_str();
+    let Some(record) = read_record(&execs, key)? else {
+        return Ok(Some(OpError::NoSuchExecution(key.to_owned())));
+    };
+    if record.status.is_closed() {
+        return Ok(Some(OpError::Closed {
+            id: key.to_owned(),
+            status: record.status.to_string(),
+        }));
+    }
+    if record.resets != epoch || record.run_start != run_start {
+        return Ok(Some(OpError::Stale(key.to_owned())));
+    }
+    let done = txn
+        .open_table(super::tables::COMPLETED)?
+        .get((key, run_start, handle))?
+        .is_some();
+    Ok(done.then(|| OpError::AlreadyCompleted {
+        id: key.to_owned(),
+        handle,
+    }))
+}
+
+/// A stored heartbeat, and the attempt a worker took (see `Op::TaskTaken`).
 #[derive(serde::Serialize, serde::Deserialize)]
 pub(super) struct Beat {
     pub seq: u64,
     pub details: Option<crate::model::Payload>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taken: Option<super::TakenTask>,
 }
 
 /// An execution's record, or `None` when there is no such execution.

@@ -183,6 +183,7 @@ fn touched(op: &Op) -> Option<&str> {
         | Op::ContinueAsNew { id, .. }
         | Op::AttemptFailed { id, .. }
         | Op::Heartbeat { id, .. }
+        | Op::TaskTaken { id, .. }
         | Op::MoveExecution { id, .. }
         | Op::DeleteExecution { id }
         | Op::Reset { id, .. } => Some(id.as_str()),

@@ -47,7 +47,6 @@ pub enum Op {
         meta: ModuleMeta,
         bytes: Vec<u8>,
     },
-    /// Keeps an activity's latest heartbeat details (by `seq`, the highest wins).
     /// Keeps an attempt's heartbeat details (the latest by `seq`), if the
     /// activity's run is still the execution's open run.
     Heartbeat {
@@ -57,6 +56,18 @@ pub enum Op {
         handle: u64,
         seq: u64,
         details: Option<Payload>,
+    },
+    /// Records that a worker took an attempt of an activity from its task
+    /// queue, before the worker is told: whichever host runs the execution
+    /// next takes the worker's answer under the same token. Refused like an
+    /// attempt failure once the run closed, moved on or was reset, or the
+    /// handle has its completion.
+    TaskTaken {
+        id: ExecutionId,
+        run_start: u64,
+        epoch: u32,
+        handle: u64,
+        taken: TakenTask,
     },
     /// An attempt failed and another follows: its state, beside the history.
     /// Refused like an append once the run closed, moved on or was reset,
@@ -762,7 +773,7 @@ impl Store {
         epoch: u32,
         handle: u64,
     ) -> Result<Option<Payload>, StoreError> {
-        self.reading(|txn| read_heartbeat(txn, id, epoch, handle))
+        self.reading(|txn| Ok(read_heartbeat(txn, id, epoch, handle)?.and_then(|b| b.details)))
     }
 
     /// The versions of a workflow type, oldest first.
@@ -802,11 +813,25 @@ impl Store {
                 }
                 None => None,
             };
+            let beat = read_heartbeat(txn, id, epoch, handle)?;
+            let (heartbeat, taken) = beat.map_or((None, None), |b| (b.details, b.taken));
             Ok(AttemptContext {
                 module,
-                heartbeat: read_heartbeat(txn, id, epoch, handle)?,
+                heartbeat,
+                taken,
             })
         })
+    }
+
+    /// The attempt a worker took of activity `handle` of `id` at `epoch`,
+    /// if one did and the activity has no end yet.
+    pub fn taken_task(
+        &self,
+        id: &ExecutionId,
+        epoch: u32,
+        handle: u64,
+    ) -> Result<Option<TakenTask>, StoreError> {
+        self.reading(|txn| Ok(read_heartbeat(txn, id, epoch, handle)?.and_then(|b| b.taken)))
     }
 
     /// Whether an attempt of activity `handle`, scheduled in the run that
@@ -1049,6 +1074,21 @@ pub(crate) mod tests;
 pub struct AttemptContext {
     pub module: Option<(ModuleHash, Doors)>,
     pub heartbeat: Option<Payload>,
+    /// The attempt a worker took from a task queue, if one did (see
+    /// [`Op::TaskTaken`]).
+    pub taken: Option<TakenTask>,
+}
+
+/// An attempt a worker took from a task queue: kept with the activity's
+/// heartbeat until its end, so its token outlives the host that handed it
+/// out.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TakenTask {
+    pub token: String,
+    pub attempt: u32,
+    /// When the worker took it (workflow time, ms): its start-to-close
+    /// timeout counts from here.
+    pub at_ms: u64,
 }
 
 fn read_heartbeat(
@@ -1056,14 +1096,8 @@ fn read_heartbeat(
     id: &ExecutionId,
     epoch: u32,
     handle: u64,
-) -> Result<Option<Payload>, StoreError> {
+) -> Result<Option<apply::Beat>, StoreError> {
     let table = txn.open_table(tables::HEARTBEATS)?;
     let found = table.get((id.as_str(), epoch, handle))?;
-    Ok(match found {
-        Some(raw) => {
-            let beat: apply::Beat = from_json("heartbeat", &raw)?;
-            beat.details
-        }
-        None => None,
-    })
+    found.map(|raw| from_json("heartbeat", &raw)).transpose()
 }

@@ -1,0 +1,145 @@
+//! The workers' side of the task queues: a poll records the task it takes
+//! before the worker gets it, an answer waits for its task's adoption by a
+//! host that did not hand it out and is acknowledged once recorded, and a
+//! token names the activity it runs.
+
+use std::time::Duration;
+
+use super::queues::{QueueStats, StaleToken, TaskKey, WorkerTask};
+use super::{EngineError, Inner};
+use crate::model::{ExecutionId, Failure, Payload};
+use crate::store::{Op, TakenTask};
+
+impl super::Engine {
+    /// The task queues this host knows of: backlog, running, pollers.
+    pub fn task_queues(&self) -> Vec<QueueStats> {
+        self.inner.queues.stats()
+    }
+
+    /// Waits up to `wait` for an activity task on `queue`. The task is
+    /// recorded as taken before it is returned; `Err` when the store could
+    /// not record it (the task stays queued).
+    pub async fn poll_task(
+        &self,
+        queue: &str,
+        wait: Duration,
+    ) -> Result<Option<WorkerTask>, EngineError> {
+        let queues = &self.inner.queues;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let Some(claimed) = queues.claim(queue, left).await else {
+                return Ok(None);
+            };
+            let TaskKey {
+                execution,
+                run_start,
+                epoch,
+                handle,
+            } = claimed.key.clone();
+            let taken = TakenTask {
+                token: claimed.task.token.clone(),
+                attempt: claimed.task.attempt,
+                at_ms: self.inner.clock.now_ms(),
+            };
+            let op = Op::TaskTaken {
+                id: execution,
+                run_start,
+                epoch,
+                handle,
+                taken,
+            };
+            match self.inner.store.write(vec![op]).await {
+                Ok(Ok(())) => {
+                    if let Some(task) = queues.hand_over(claimed) {
+                        return Ok(Some(task));
+                    }
+                }
+                // Its run closed, moved on or was reset, or it has its end:
+                // the attempt is being stopped, nobody runs it.
+                Ok(Err(e)) => {
+                    tracing::debug!(token = %claimed.task.token, error = %e, "a task no longer current was not handed out");
+                }
+                Err(e) => {
+                    queues.put_back(claimed);
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+
+    /// Records a worker's heartbeat; true when the activity was cancelled.
+    pub async fn task_heartbeat(
+        &self,
+        token: &str,
+        details: Option<Payload>,
+    ) -> Result<bool, StaleToken> {
+        self.inner.await_adoption(token).await;
+        self.inner.queues.heartbeat(token, details)
+    }
+
+    /// A worker's result for a task; returns once it is recorded.
+    pub async fn finish_task(
+        &self,
+        token: &str,
+        result: Result<Payload, Failure>,
+    ) -> Result<(), StaleToken> {
+        self.inner.await_adoption(token).await;
+        let written = self.inner.queues.finish(token, result)?;
+        let _ = written.await;
+        Ok(())
+    }
+}
+
+/// How long a worker's answer waits for the host to adopt its task (it
+/// resumes the execution's activities at its start or takeover).
+const ADOPTION_WAIT: Duration = Duration::from_secs(10);
+
+/// A task's token: unique, and naming the activity it runs, so that a host
+/// that did not hand it out finds its record (`<nonce>.<epoch>.<handle>.<execution id>`;
+/// execution ids are URL-safe).
+pub(super) fn token(execution: &ExecutionId, epoch: u32, handle: u64) -> String {
+    let nonce = ulid::Ulid::new().to_string().to_lowercase();
+    format!("{nonce}.{epoch}.{handle}.{execution}")
+}
+
+/// The (execution, epoch, handle) a [`token`] names.
+fn token_names(token: &str) -> Option<(ExecutionId, u32, u64)> {
+    let mut parts = token.splitn(4, '.');
+    let (_nonce, epoch, handle, id) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    Some((id.parse().ok()?, epoch.parse().ok()?, handle.parse().ok()?))
+}
+
+impl Inner {
+    /// An answer under a token this host does not run a task for waits
+    /// while the store says a worker took that task and it has no end: the
+    /// host is about to adopt it (it just started or took the store over).
+    async fn await_adoption(&self, token: &str) {
+        if self.queues.knows(token) {
+            return;
+        }
+        let Some((id, epoch, handle)) = token_names(token) else {
+            return;
+        };
+        match self.store.taken_task(&id, epoch, handle) {
+            Ok(Some(taken)) if taken.token == token => {
+                self.queues.wait_known(token, ADOPTION_WAIT).await;
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A token names its activity, for a host that did not hand it out.
+    #[test]
+    fn a_token_names_its_activity() {
+        let id: ExecutionId = "order.7:a-b_c".parse().unwrap();
+        let t = token(&id, 3, 42);
+        assert_eq!(token_names(&t), Some((id, 3, 42)));
+        assert_eq!(token_names("not-a-token"), None);
+    }
+}
