@@ -54,10 +54,20 @@ class TaskContext:
         self.heartbeat_details = task.get("heartbeat_details")
 
     def heartbeat(self, details=None):
-        """Reports progress; raises `Cancelled` if the activity was cancelled."""
-        answer = self._worker._post(
-            f"/v1/tasks/{urllib.parse.quote(self.token)}/heartbeat", {"details": details}
-        )
+        """Reports progress; raises `Cancelled` if the activity was cancelled.
+        A heartbeat no host takes now (a failover, a host restarting) is
+        skipped: the next one reaches whichever host runs the task then."""
+        path = f"/v1/tasks/{urllib.parse.quote(self.token)}/heartbeat"
+        try:
+            answer = self._worker._post(path, {"details": details})
+        except urllib.error.HTTPError as e:
+            if e.code < 500:
+                raise
+            print(f"weft worker: {path}: {e.code}; skipped", file=sys.stderr)
+            return
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as e:
+            print(f"weft worker: {path}: {e}; skipped", file=sys.stderr)
+            return
         if answer and answer.get("cancel_requested"):
             raise Cancelled(self.name)
 

@@ -416,6 +416,75 @@ fn a_task_a_worker_took_outlives_the_holder_that_handed_it_out() {
     assert_eq!(poll(&b, 200).0, 204);
 }
 
+/// An answer a holder took and could not record (it lost the store while
+/// paused past its lease) is not acknowledged: the worker gets no 200 and
+/// sends it again, to the new holder, which adopted the task under the same
+/// token; the activity's end is recorded once. (The old holder exits as it
+/// finds itself fenced; before, it also answered 200 when it gave the
+/// attempt up, in a race with that exit, and the answer was lost.)
+#[test]
+fn an_answer_a_fenced_holder_could_not_record_is_not_acknowledged() {
+    let Some(url) = database() else { return };
+    let routed = |id: &str, points: &[&str]| {
+        let args = [
+            "--lease",
+            LEASE,
+            "--host-id",
+            id,
+            "--route-activity",
+            "greet=greeters",
+        ];
+        Host::in_cluster(&url, &args, points)
+    };
+    let mut a = routed("a", &["activity-ended"]);
+    a.eventually("a to hold the store", |h| holder(h) == "a");
+    a.deploy_examples();
+    let id = a.start_execution("hello", json!({"name": "worker"}));
+    let (status, task) = a.call(
+        "POST",
+        "/v1/task-queues/greeters/poll?wait_ms=30000",
+        None,
+    );
+    assert_eq!(status, 200, "{task}");
+    let token = task["token"].as_str().expect("a token").to_owned();
+    let url_a = format!("{}/v1/tasks/{token}/complete", a.url);
+    let answer = std::thread::spawn(move || {
+        weft_e2e::http()
+            .post(url_a)
+            .json(&json!({"output": "Hello, worker"}))
+            .send()
+            .map(|r| r.status().as_u16())
+    });
+    a.wait_for_log("paused at activity-ended", 1, Duration::from_secs(30));
+    a.signal("STOP");
+    let b = routed("b", &[]);
+    b.eventually("b to take the store once a's lease expired", |h| {
+        holder(h) == "b"
+    });
+    a.release("activity-ended");
+    a.signal("CONT");
+    let first = answer.join().expect("the answer's thread");
+    assert!(
+        first.as_ref().map_or(true, |code| *code != 200),
+        "a acknowledged an answer it could not record: {first:?}\n{}",
+        a.log()
+    );
+    assert_eq!(a.wait_exit(Duration::from_secs(30)), Some(3), "{}", a.log());
+    let (status, v) = b.call(
+        "POST",
+        &format!("/v1/tasks/{token}/complete"),
+        Some(json!({"output": "Hello, worker"})),
+    );
+    assert_eq!(status, 200, "the answer sent again, to b: {v}");
+    let r = b.wait_result(&id);
+    assert_eq!(r["output"], "HELLO, WORKER!", "{r}");
+    let kinds = b.event_kinds(&id);
+    assert!(
+        !kinds.contains(&"activity_attempt_failed".to_owned()),
+        "one attempt: {kinds:?}"
+    );
+}
+
 /// Flags a host on a shared store cannot work with are refused by name,
 /// before the host serves anything.
 #[test]

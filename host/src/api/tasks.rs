@@ -13,14 +13,23 @@ use super::dto::{
 };
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Body, Params};
-use crate::engine::{Engine, StaleToken};
+use crate::engine::{AnswerRefused, Engine};
 use crate::model::Payload;
 
 const DEFAULT_POLL_MS: u64 = 20_000;
 const MAX_POLL_MS: u64 = 60_000;
 
-fn stale(e: StaleToken) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "stale-task-token", e.to_string())
+fn stale(e: AnswerRefused) -> ApiError {
+    match e {
+        AnswerRefused::Stale(e) => {
+            ApiError::new(StatusCode::NOT_FOUND, "stale-task-token", e.to_string())
+        }
+        AnswerRefused::NotYet(why) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "task-answer-not-taken",
+            why,
+        ),
+    }
 }
 
 /// Long-poll a task queue: a task (200), recorded as taken before it is

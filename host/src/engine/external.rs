@@ -68,7 +68,7 @@ impl Inner {
         // request that a reset discarded (or a delivery made) meanwhile asks
         // nothing; a cancel that loses a race with the target's own write
         // is read and asked again.
-        for attempt in 1..=ASK_ATTEMPTS {
+        for attempt in 0..=ASK_ATTEMPTS {
             let (target_found, asked) = if request.cancel {
                 match self.read_target(target.as_ref(), &reason) {
                     Ok((_, Some(_))) if attempt == ASK_ATTEMPTS => (Some(false), None),

@@ -57,6 +57,7 @@ pub use reset::ResetReport;
 pub use skip::Skip;
 pub use timers::TimerQueue;
 pub use versions::{UpgradeItem, UpgradeOutcome, UpgradeReport, VersionView};
+pub use worker_tasks::AnswerRefused;
 
 use crate::model::{
     Event, EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, ModuleHash, ModuleMeta,

@@ -96,15 +96,65 @@ pub(super) struct TaskKey {
 }
 
 /// A task a poll took from its queue and has not handed to its worker yet:
-/// the host records it first ([`TaskQueues::hand_over`] or, when the record
-/// failed, [`TaskQueues::put_back`]). Holds its permit (see
-/// [`TaskQueues::taken_ended`]) from the moment it left the queue.
-pub(super) struct Claimed {
+/// the host records it first, then [`hand_over`](Claimed::hand_over)s it,
+/// or [`discard`](Claimed::discard)s one whose attempt is no longer
+/// current. Dropped otherwise (the record failed, or the poll was dropped
+/// meanwhile: its client went away), it goes back to the head of its queue.
+/// Holds its permit (see [`TaskQueues::taken_ended`]) from the moment it
+/// left the queue.
+pub(super) struct Claimed<'a> {
     pub task: WorkerTask,
     pub key: TaskKey,
+    queues: &'a TaskQueues,
+    parts: Option<ClaimedParts>,
+}
+
+struct ClaimedParts {
     queue: String,
     taken: oneshot::Sender<OwnedSemaphorePermit>,
     permit: OwnedSemaphorePermit,
+}
+
+impl Claimed<'_> {
+    /// Hands the task, now recorded, to its worker: its attempt learns it
+    /// was taken. `None` when the attempt ended meanwhile.
+    pub(super) fn hand_over(mut self) -> Option<WorkerTask> {
+        let parts = self.parts.take()?;
+        parts.taken.send(parts.permit).ok()?;
+        Some(self.task.clone())
+    }
+
+    /// Drops a task whose attempt is no longer current (its run closed,
+    /// moved on or was reset): nobody gets it, and its attempt is stopped.
+    pub(super) fn discard(mut self) {
+        self.parts = None;
+    }
+}
+
+impl Drop for Claimed<'_> {
+    fn drop(&mut self) {
+        let Some(ClaimedParts {
+            queue,
+            taken,
+            permit,
+        }) = self.parts.take()
+        else {
+            return;
+        };
+        drop(permit);
+        let waiting = Waiting {
+            task: self.task.clone(),
+            key: self.key.clone(),
+            taken,
+        };
+        self.queues
+            .lock()
+            .queues
+            .entry(queue)
+            .or_default()
+            .push_front(waiting);
+        self.queues.version.send_modify(|v| *v += 1);
+    }
 }
 
 #[derive(Default)]
@@ -326,7 +376,7 @@ impl TaskQueues {
         let _all = self.taken.acquire_many(TAKEN_PERMITS).await;
     }
 
-    fn take(&self, queue: &str) -> Option<Claimed> {
+    fn take(&self, queue: &str) -> Option<Claimed<'_>> {
         let mut state = self.lock();
         // Checked under the lock `close` takes: a task taken here holds its
         // permit before the drain counts them.
@@ -344,41 +394,18 @@ impl TaskQueues {
             return Some(Claimed {
                 task: w.task,
                 key: w.key,
-                queue: queue.to_owned(),
-                taken: w.taken,
-                permit,
+                queues: self,
+                parts: Some(ClaimedParts {
+                    queue: queue.to_owned(),
+                    taken: w.taken,
+                    permit,
+                }),
             });
         }
     }
 
-    /// Hands a claimed task, now recorded, to its worker: its attempt
-    /// learns it was taken. `None` when the attempt ended meanwhile.
-    pub(super) fn hand_over(&self, claimed: Claimed) -> Option<WorkerTask> {
-        claimed.taken.send(claimed.permit).ok()?;
-        Some(claimed.task)
-    }
-
-    /// Puts a claimed task back at the head of its queue (its record could
-    /// not be written).
-    pub(super) fn put_back(&self, claimed: Claimed) {
-        let Claimed {
-            task,
-            key,
-            queue,
-            taken,
-            permit,
-        } = claimed;
-        drop(permit);
-        self.lock()
-            .queues
-            .entry(queue)
-            .or_default()
-            .push_front(Waiting { task, key, taken });
-        self.version.send_modify(|v| *v += 1);
-    }
-
     /// Waits up to `wait` for a task on `queue`.
-    pub(super) async fn claim(&self, queue: &str, wait: Duration) -> Option<Claimed> {
+    pub(super) async fn claim(&self, queue: &str, wait: Duration) -> Option<Claimed<'_>> {
         let deadline = tokio::time::Instant::now() + wait;
         {
             let mut state = self.lock();
@@ -510,16 +537,32 @@ mod tests {
 
         let taken = queues.push("q", task("t2"), key(), beat.clone());
         let claimed = queues.claim("q", Duration::ZERO).await.expect("t2");
-        assert!(queues.hand_over(claimed).is_some());
+        assert!(claimed.hand_over().is_some());
         drop(taken);
         assert_eq!(queues.known(), 0);
         assert!(queues.heartbeat("t2", None).is_err(), "the token is stale");
         assert!(queues.finish("t2", Ok(Payload::default())).is_err());
 
         // A claim whose attempt ended before the hand-over hands nothing.
-        let ended = queues.push("q", task("t3"), key(), beat);
+        let ended = queues.push("q", task("t3"), key(), beat.clone());
         let claimed = queues.claim("q", Duration::ZERO).await.expect("t3");
         drop(ended);
-        assert!(queues.hand_over(claimed).is_none());
+        assert!(claimed.hand_over().is_none());
+
+        // A claim dropped before its hand-over (its record failed, its poll
+        // went away) goes back to the head of the queue.
+        let _second = queues.push("q", task("t5"), key(), beat.clone());
+        let _first = {
+            let d = queues.push("q", task("t4"), key(), beat.clone());
+            let claimed = queues.claim("q", Duration::ZERO).await.expect("t5");
+            assert_eq!(claimed.task.token, "t5");
+            drop(claimed);
+            d
+        };
+        let again = queues.claim("q", Duration::ZERO).await.expect("t5 again");
+        assert_eq!(again.task.token, "t5");
+        again.discard();
+        let next = queues.claim("q", Duration::ZERO).await.expect("t4");
+        assert_eq!(next.task.token, "t4");
     }
 }

@@ -49,9 +49,11 @@ impl super::Engine {
                 handle,
                 taken,
             };
+            // Dropped while the write is in flight (the poll's client went
+            // away), the claim puts the task back.
             match self.inner.store.write(vec![op]).await {
                 Ok(Ok(())) => {
-                    if let Some(task) = queues.hand_over(claimed) {
+                    if let Some(task) = claimed.hand_over() {
                         return Ok(Some(task));
                     }
                 }
@@ -59,11 +61,10 @@ impl super::Engine {
                 // the attempt is being stopped, nobody runs it.
                 Ok(Err(e)) => {
                     tracing::debug!(token = %claimed.task.token, error = %e, "a task no longer current was not handed out");
+                    claimed.discard();
                 }
-                Err(e) => {
-                    queues.put_back(claimed);
-                    return Err(e.into());
-                }
+                // The claim goes back to the head of its queue.
+                Err(e) => return Err(e.into()),
             }
         }
     }
@@ -73,22 +74,51 @@ impl super::Engine {
         &self,
         token: &str,
         details: Option<Payload>,
-    ) -> Result<bool, StaleToken> {
-        self.inner.await_adoption(token).await;
-        self.inner.queues.heartbeat(token, details)
+    ) -> Result<bool, AnswerRefused> {
+        self.inner.await_adoption(token).await?;
+        Ok(self.inner.queues.heartbeat(token, details)?)
     }
 
     /// A worker's result for a task; returns once it is recorded.
+    /// [`AnswerRefused::NotYet`] when it was not (the store failed, or
+    /// this host lost the store meanwhile): the worker sends it again.
     pub async fn finish_task(
         &self,
         token: &str,
         result: Result<Payload, Failure>,
-    ) -> Result<(), StaleToken> {
-        self.inner.await_adoption(token).await;
+    ) -> Result<(), AnswerRefused> {
+        self.inner.await_adoption(token).await?;
         let written = self.inner.queues.finish(token, result)?;
+        // Resolves when the attempt's end is written or given up.
         let _ = written.await;
-        Ok(())
+        // An end recorded clears the task's record (a failed attempt) or
+        // deletes it (the activity's end, its run's close or reset); one
+        // still there was not recorded.
+        match self.inner.taken_under(token) {
+            Ok(false) => Ok(()),
+            Ok(true) => Err(AnswerRefused::NotYet(
+                "the answer could not be recorded (the store failed, or this host handed its \
+                 store over): send it again"
+                    .into(),
+            )),
+            Err(e) => Err(AnswerRefused::NotYet(format!(
+                "whether the answer was recorded could not be read ({e}): send it again"
+            ))),
+        }
     }
+}
+
+/// Why a worker's heartbeat or answer was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerRefused {
+    /// The attempt ended: nothing was changed, and sending it again changes
+    /// nothing either.
+    #[error(transparent)]
+    Stale(#[from] StaleToken),
+    /// Not taken now (the task's host is resuming it, or the store could
+    /// not record it): send it again, to any host.
+    #[error("{0}")]
+    NotYet(String),
 }
 
 /// How long a worker's answer waits for the host to adopt its task (it
@@ -111,21 +141,45 @@ fn token_names(token: &str) -> Option<(ExecutionId, u32, u64)> {
 }
 
 impl Inner {
-    /// An answer under a token this host does not run a task for waits
-    /// while the store says a worker took that task and it has no end: the
-    /// host is about to adopt it (it just started or took the store over).
-    async fn await_adoption(&self, token: &str) {
-        if self.queues.knows(token) {
-            return;
-        }
+    /// Whether the store says a worker holds the task under `token` (taken,
+    /// and no end recorded for its attempt).
+    fn taken_under(&self, token: &str) -> Result<bool, crate::store::StoreError> {
         let Some((id, epoch, handle)) = token_names(token) else {
-            return;
+            return Ok(false);
         };
-        match self.store.taken_task(&id, epoch, handle) {
-            Ok(Some(taken)) if taken.token == token => {
-                self.queues.wait_known(token, ADOPTION_WAIT).await;
+        Ok(self
+            .store
+            .taken_task(&id, epoch, handle)?
+            .is_some_and(|t| t.token == token))
+    }
+
+    /// An answer under a token this host does not run a task for waits
+    /// while the store says a worker holds that task: the host is about to
+    /// adopt it (it just started or took the store over), or a first answer
+    /// under it is being recorded. Still unknown after the wait: not yet.
+    async fn await_adoption(&self, token: &str) -> Result<(), AnswerRefused> {
+        if self.queues.knows(token) {
+            return Ok(());
+        }
+        match self.taken_under(token) {
+            Ok(true) => {}
+            // An attempt that ended (or a token of no task): stale.
+            Ok(false) => return Ok(()),
+            Err(e) => {
+                return Err(AnswerRefused::NotYet(format!(
+                    "the task could not be read ({e})"
+                )))
             }
-            _ => {}
+        }
+        if self.queues.wait_known(token, ADOPTION_WAIT).await {
+            return Ok(());
+        }
+        match self.taken_under(token) {
+            Ok(false) => Ok(()),
+            _ => Err(AnswerRefused::NotYet(
+                "the task's attempt is being resumed or its last answer recorded: send it again"
+                    .into(),
+            )),
         }
     }
 }
