@@ -440,11 +440,7 @@ fn an_answer_a_fenced_holder_could_not_record_is_not_acknowledged() {
     a.eventually("a to hold the store", |h| holder(h) == "a");
     a.deploy_examples();
     let id = a.start_execution("hello", json!({"name": "worker"}));
-    let (status, task) = a.call(
-        "POST",
-        "/v1/task-queues/greeters/poll?wait_ms=30000",
-        None,
-    );
+    let (status, task) = a.call("POST", "/v1/task-queues/greeters/poll?wait_ms=30000", None);
     assert_eq!(status, 200, "{task}");
     let token = task["token"].as_str().expect("a token").to_owned();
     let url_a = format!("{}/v1/tasks/{token}/complete", a.url);

@@ -14,7 +14,7 @@ use crate::model::{
     ActivityOptions, AttemptEnd, AttemptState, CancellationType, Doors, Event, EventKind,
     ExecutionId, Failure, ModuleHash, Payload,
 };
-use crate::store::{AttemptContext, Op, OpError, StoreError};
+use crate::store::{AttemptContext, Op, OpError, Placed, StoreError};
 use crate::wasm::{ActivityCall, ActivityInfo, ActivityOutcome, HeartbeatSink, ModuleError};
 
 /// One scheduled activity that has not ended yet.
@@ -649,9 +649,32 @@ async fn finish(
             }
         }
     };
-    let recorded = record(inner, task, inner.clock.now_ms(), event).await;
+    // The end travels with the wake: the instance need not read it back.
+    let now = inner.clock.now_ms();
+    let placed = Placed::default();
+    let mut op = Op::append(&task.execution, now, vec![event.clone()]);
+    if let Op::Append {
+        expect_resets,
+        placed: at,
+        ..
+    } = &mut op
+    {
+        *expect_resets = Some(task.epoch);
+        *at = Some(placed.clone());
+    }
+    let recorded = write(inner, task, op).await;
     if recorded == Recorded::Yes {
-        inner.wake(&task.execution);
+        match placed.first() {
+            Some(index) => inner.wake_with(
+                &task.execution,
+                vec![Event {
+                    index,
+                    at_ms: now,
+                    event,
+                }],
+            ),
+            None => inner.wake(&task.execution),
+        }
     }
     recorded
 }

@@ -81,6 +81,7 @@ impl Inner {
             } else {
                 (None, None)
             };
+            let cancel_sent = asked.is_some();
             let (cancel, asked) = match asked {
                 Some(Ask {
                     op,
@@ -109,8 +110,12 @@ impl Inner {
                             self.after_cancel(&record, &history).await;
                         }
                     }
-                    if let (Some(t), false) = (&target, request.cancel) {
-                        self.wake(t);
+                    // A signal, or a cancellation this delivery may have
+                    // recorded: the target's instance reads its history.
+                    if let Some(t) = &target {
+                        if !request.cancel || cancel_sent {
+                            self.wake(t);
+                        }
                     }
                     self.wake(&request.sender);
                     return;

@@ -18,6 +18,11 @@ impl Inner {
         let _ = self.deliver(id, Msg::Wake);
     }
 
+    /// [`Inner::wake`], with the events the writer appended.
+    pub(super) fn wake_with(self: &Arc<Self>, id: &ExecutionId, events: Vec<crate::model::Event>) {
+        let _ = self.deliver(id, Msg::Appended(events));
+    }
+
     /// Hands `msg` to the execution's instance, loading it first if it has
     /// none. Gives the message back if the execution is not running.
     pub(super) fn deliver(self: &Arc<Self>, id: &ExecutionId, msg: Msg) -> Result<(), Msg> {

@@ -159,6 +159,10 @@ impl EngineConfig {
 pub(crate) enum Msg {
     /// Its history grew.
     Wake,
+    /// Its history grew by these events, committed at their indices (an
+    /// instance that holds the history up to the first takes them without
+    /// reading them back).
+    Appended(Vec<crate::model::Event>),
     /// A query or an update validation to answer at its next wait.
     Request(PendingRequest),
 }

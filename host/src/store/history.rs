@@ -264,6 +264,7 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
         require_timer,
         unique_update,
         owed,
+        placed,
     } = op
     else {
         unreachable!("append takes Append")
@@ -310,6 +311,9 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
         }
     }
     let first = history_len(txn, key)?;
+    if let Some(placed) = placed {
+        placed.set(first);
+    }
     let mut history = txn.open_table(HISTORY)?;
     if let Some(update) = unique_update {
         let mut seen = false;

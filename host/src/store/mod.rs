@@ -182,6 +182,9 @@ pub enum Op {
         /// With a close: the children still running that the closed run
         /// owes their parent-close policy (kept until `SettleOwed`).
         owed: Vec<(String, ParentClosePolicy)>,
+        /// Told the index the events were placed at, when the append
+        /// applies (see [`Placed`]).
+        placed: Option<Placed>,
     },
     /// Tells `child`'s parent how the child ended: `child_completed` is
     /// appended to the parent if the parent's epoch is still the one the
@@ -270,7 +273,35 @@ impl Op {
             require_timer: None,
             unique_update: None,
             owed: Vec::new(),
+            placed: None,
         }
+    }
+}
+
+/// Where an append's events were placed: the index of the first, set by
+/// the store as the append applies. Read after the write returned `Ok`:
+/// a group applied again without a refused batch sets it again, so the
+/// last value is the committed one. A writer that knows the history up
+/// to that index (nothing was appended in between) knows its events'
+/// indices without reading them back.
+#[derive(Debug, Clone)]
+pub struct Placed(Arc<std::sync::atomic::AtomicU64>);
+
+impl Default for Placed {
+    fn default() -> Self {
+        Self(Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX)))
+    }
+}
+
+impl Placed {
+    fn set(&self, index: u64) {
+        self.0.store(index, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The index of the first event, once the append applied.
+    pub fn first(&self) -> Option<u64> {
+        let index = self.0.load(std::sync::atomic::Ordering::SeqCst);
+        (index != u64::MAX).then_some(index)
     }
 }
 

@@ -64,7 +64,11 @@ impl Driver {
                 *expect_resets = Some(self.resets);
             }
             match self.inner.store.write(vec![op]).await? {
-                Ok(()) => break,
+                // Read back at the next wait, with whatever came between.
+                Ok(()) => {
+                    self.synced = false;
+                    break;
+                }
                 // A timer fired or a child ended meanwhile: read it and
                 // cancel the others.
                 Err(OpError::AlreadyCompleted { .. }) => continue,

@@ -18,10 +18,10 @@ use super::lifecycle::StartOptions;
 use super::replay::{Command, Delivered, Misuse, ReplayError, Replayer, Target};
 use super::{Inner, Msg, PendingRequest, RequestKind};
 use crate::model::{
-    ActivityOptions, CancellationType, EventKind, ExecutionId, Failure, ModuleHash,
+    ActivityOptions, CancellationType, Event, EventKind, ExecutionId, Failure, ModuleHash,
     ParentClosePolicy, ParentLink, Payload,
 };
-use crate::store::{Op, OpError, Reuse, TimerRow};
+use crate::store::{Op, OpError, Placed, Reuse, TimerRow};
 use crate::wasm::{
     Delivery, External, HostStop, LogLevel, Request, UpdateRequest, WorkflowHost, WorkflowInfo,
 };
@@ -62,6 +62,11 @@ pub(super) struct Driver {
     /// Held while the instance loads or runs a task, not while it waits
     /// idle for a message: time skipping waits for it.
     pub(super) busy: Option<super::skip::BusyGuard>,
+    /// The replayer holds every event committed up to its own last write
+    /// or read, and no message came since: nothing to read. Every other
+    /// writer wakes the execution after its commit, and that message
+    /// clears it.
+    pub(super) synced: bool,
 }
 
 fn stop(e: impl Into<Stop>) -> HostStop {
@@ -96,6 +101,7 @@ impl Driver {
             task_started,
             task_bytes: 0,
             busy: None,
+            synced: false,
         }
     }
 
@@ -158,8 +164,29 @@ impl Driver {
     }
 
     fn accept(&mut self, msg: Msg) {
-        if let Msg::Request(r) = msg {
-            self.requests.push_back(r);
+        match msg {
+            Msg::Request(r) => {
+                self.synced = false;
+                self.requests.push_back(r);
+            }
+            Msg::Wake => self.synced = false,
+            Msg::Appended(events) => self.take_appended(events),
+        }
+    }
+
+    /// Events another writer appended, with their indices: taken as they
+    /// are when they follow what the replayer holds (no read), ignored when
+    /// it holds them already; after a gap, or with a read due anyway, the
+    /// next wait reads the history.
+    fn take_appended(&mut self, events: Vec<Event>) {
+        if !self.synced {
+            return;
+        }
+        let next = self.run_start + self.replayer.len();
+        match events.first().map(|e| e.index) {
+            Some(first) if first == next => self.replayer.extend(events),
+            Some(first) if first < next => {}
+            _ => self.synced = false,
         }
     }
 
@@ -171,6 +198,7 @@ impl Driver {
             .store
             .history(&self.id, self.run_start + self.replayer.len())?;
         self.replayer.extend(events);
+        self.synced = true;
         Ok(())
     }
 
@@ -217,6 +245,7 @@ impl Driver {
             crate::pause::point("child-start-before-commit").await;
         }
         // The task's events and its children commit together or not at all.
+        let placed = Placed::default();
         loop {
             let mut op = Op::append(&self.id, now, events.clone());
             if let Op::Append {
@@ -224,6 +253,7 @@ impl Driver {
                 timers_remove,
                 expect_module,
                 expect_resets,
+                placed: at,
                 ..
             } = &mut op
             {
@@ -231,6 +261,7 @@ impl Driver {
                 timers_remove.clone_from(&cancelled_timers);
                 *expect_module = Some(self.module);
                 *expect_resets = Some(self.resets);
+                *at = Some(placed.clone());
             }
             let mut ops = vec![op];
             ops.extend(children.iter().map(|(op, _)| op.clone()));
@@ -255,6 +286,24 @@ impl Driver {
                 // Upgraded, reset, closed meanwhile: the load decides.
                 Err(_) => return Err(Stop::Reload),
             }
+        }
+        // The task's events follow what the replayer holds (nobody appended
+        // in between): they are its history now, with no read back.
+        // Otherwise the next wait reads them with the others'.
+        let next = self.run_start + self.replayer.len();
+        if placed.first() == Some(next) && !events.is_empty() {
+            self.replayer.extend(
+                (next..)
+                    .zip(events)
+                    .map(|(index, event)| Event {
+                        index,
+                        at_ms: now,
+                        event,
+                    })
+                    .collect(),
+            );
+        } else {
+            self.synced = false;
         }
         // Committed, nothing dispatched yet: a reset or a close landing here
         // must keep the task's activities from starting.
@@ -298,7 +347,9 @@ impl Driver {
             if self.inner.take_reload(&self.id) {
                 return Err(Stop::Reload);
             }
-            self.sync()?;
+            if !self.synced {
+                self.sync()?;
+            }
             if let Some(d) = self
                 .replayer
                 .next_delivery(&handles)
