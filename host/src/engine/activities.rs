@@ -664,17 +664,7 @@ async fn finish(
     }
     let recorded = write(inner, task, op).await;
     if recorded == Recorded::Yes {
-        match placed.first() {
-            Some(index) => inner.wake_with(
-                &task.execution,
-                vec![Event {
-                    index,
-                    at_ms: now,
-                    event,
-                }],
-            ),
-            None => inner.wake(&task.execution),
-        }
+        inner.wake_with(&task.execution, placed.position(), now, vec![event]);
     }
     recorded
 }

@@ -120,16 +120,17 @@ impl Engine {
         if name.is_empty() {
             return Err(EngineError::BadRequest("a signal needs a name".into()));
         }
-        let before = self.inner.store.history_len(id)?;
         let event = EventKind::SignalReceived {
             name: name.to_owned(),
             input,
         };
-        let out = self
-            .inner
-            .store
-            .write(vec![Op::append(id, self.inner.clock.now_ms(), vec![event])])
-            .await?;
+        let now = self.inner.clock.now_ms();
+        let placed = crate::store::Placed::default();
+        let mut op = Op::append(id, now, vec![event.clone()]);
+        if let Op::Append { placed: at, .. } = &mut op {
+            *at = Some(placed.clone());
+        }
+        let out = self.inner.store.write(vec![op]).await?;
         if let Err(e) = out {
             return Err(match e {
                 OpError::Closed { id, status } => EngineError::Conflict(format!(
@@ -139,10 +140,13 @@ impl Engine {
                 other => other.into(),
             });
         }
-        self.inner.wake(id);
-        // The index is exact unless another writer appended in between; it
-        // is informational.
-        Ok(before)
+        // The signal travels with the wake.
+        let position = placed.position();
+        self.inner.wake_with(id, position, now, vec![event]);
+        match position {
+            Some(p) => Ok(p.first),
+            None => Ok(self.inner.store.history_len(id)?.saturating_sub(1)),
+        }
     }
 
     /// Starts the execution `id` of `workflow_type` unless it exists, then

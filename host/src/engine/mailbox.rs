@@ -18,9 +18,35 @@ impl Inner {
         let _ = self.deliver(id, Msg::Wake);
     }
 
-    /// [`Inner::wake`], with the events the writer appended.
-    pub(super) fn wake_with(self: &Arc<Self>, id: &ExecutionId, events: Vec<crate::model::Event>) {
-        let _ = self.deliver(id, Msg::Appended(events));
+    /// [`Inner::wake`], with the events a writer appended at `position`
+    /// (a plain wake when it does not know where they went).
+    pub(super) fn wake_with(
+        self: &Arc<Self>,
+        id: &ExecutionId,
+        position: Option<crate::store::Position>,
+        at_ms: u64,
+        events: Vec<crate::model::EventKind>,
+    ) {
+        let Some(position) = position.filter(|_| !events.is_empty()) else {
+            return self.wake(id);
+        };
+        let events = (position.first..)
+            .zip(events)
+            .map(|(index, event)| {
+                crate::model::Event {
+                    index,
+                    at_ms,
+                    event,
+                }
+                .as_stored()
+            })
+            .collect();
+        let msg = Msg::Appended(super::Appended {
+            epoch: position.epoch,
+            run_start: position.run_start,
+            events,
+        });
+        let _ = self.deliver(id, msg);
     }
 
     /// Hands `msg` to the execution's instance, loading it first if it has

@@ -159,12 +159,18 @@ impl EngineConfig {
 pub(crate) enum Msg {
     /// Its history grew.
     Wake,
-    /// Its history grew by these events, committed at their indices (an
-    /// instance that holds the history up to the first takes them without
-    /// reading them back).
-    Appended(Vec<crate::model::Event>),
+    /// Its history grew by these events, committed at their indices in
+    /// that epoch and run (an instance that holds the history up to the
+    /// first takes them without reading them back).
+    Appended(Appended),
     /// A query or an update validation to answer at its next wait.
     Request(PendingRequest),
+}
+
+pub(crate) struct Appended {
+    pub epoch: u32,
+    pub run_start: u64,
+    pub events: Vec<crate::model::Event>,
 }
 
 pub(crate) struct PendingRequest {

@@ -98,19 +98,24 @@ async fn fire(inner: &Arc<Inner>, row: TimerRow) {
         }
         _ => Vec::new(),
     };
-    let mut op = Op::append(&row.execution, inner.clock.now_ms(), events);
+    let now = inner.clock.now_ms();
+    let placed = crate::store::Placed::default();
+    let mut op = Op::append(&row.execution, now, events.clone());
     if let Op::Append {
         timers_remove,
         require_timer,
+        placed: at,
         ..
     } = &mut op
     {
         timers_remove.push((row.due_ms, row.handle));
         // Fires once, and not at all if a reset dropped it.
         *require_timer = Some((row.due_ms, row.handle));
+        *at = Some(placed.clone());
     }
     match inner.store.write(vec![op]).await {
-        Ok(Ok(())) => inner.wake(&row.execution),
+        // The firing travels with the wake.
+        Ok(Ok(())) => inner.wake_with(&row.execution, placed.position(), now, events),
         Ok(Err(_)) => {}
         Err(e) => {
             tracing::error!(execution = %row.execution, error = %e, "could not fire a timer; it fires again after a restart")

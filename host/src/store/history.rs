@@ -312,7 +312,11 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
     }
     let first = history_len(txn, key)?;
     if let Some(placed) = placed {
-        placed.set(first);
+        placed.set(super::Position {
+            first,
+            epoch: record.resets,
+            run_start: record.run_start,
+        });
     }
     let mut history = txn.open_table(HISTORY)?;
     if let Some(update) = unique_update {

@@ -278,30 +278,34 @@ impl Op {
     }
 }
 
-/// Where an append's events were placed: the index of the first, set by
-/// the store as the append applies. Read after the write returned `Ok`:
-/// a group applied again without a refused batch sets it again, so the
-/// last value is the committed one. A writer that knows the history up
-/// to that index (nothing was appended in between) knows its events'
+/// Where an append's events were placed, set by the store as the append
+/// applies. Read after the write returned `Ok`: a group applied again
+/// without a refused batch sets it again, so the last value is the
+/// committed one. A writer that knows the history up to that index in
+/// that run and epoch (nothing was appended in between) knows its events'
 /// indices without reading them back.
-#[derive(Debug, Clone)]
-pub struct Placed(Arc<std::sync::atomic::AtomicU64>);
+#[derive(Debug, Clone, Default)]
+pub struct Placed(Arc<std::sync::Mutex<Option<Position>>>);
 
-impl Default for Placed {
-    fn default() -> Self {
-        Self(Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX)))
-    }
+/// See [`Placed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// The index of the first event appended.
+    pub first: u64,
+    /// The execution's epoch (`resets`) and run it was appended in: after a
+    /// reset the same indices hold other events.
+    pub epoch: u32,
+    pub run_start: u64,
 }
 
 impl Placed {
-    fn set(&self, index: u64) {
-        self.0.store(index, std::sync::atomic::Ordering::SeqCst);
+    fn set(&self, position: Position) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(position);
     }
 
-    /// The index of the first event, once the append applied.
-    pub fn first(&self) -> Option<u64> {
-        let index = self.0.load(std::sync::atomic::Ordering::SeqCst);
-        (index != u64::MAX).then_some(index)
+    /// Where the events went, once the append applied.
+    pub fn position(&self) -> Option<Position> {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

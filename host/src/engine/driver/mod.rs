@@ -170,7 +170,7 @@ impl Driver {
                 self.requests.push_back(r);
             }
             Msg::Wake => self.synced = false,
-            Msg::Appended(events) => self.take_appended(events),
+            Msg::Appended(appended) => self.take_appended(appended),
         }
     }
 
@@ -178,10 +178,17 @@ impl Driver {
     /// are when they follow what the replayer holds (no read), ignored when
     /// it holds them already; after a gap, or with a read due anyway, the
     /// next wait reads the history.
-    fn take_appended(&mut self, events: Vec<Event>) {
+    fn take_appended(&mut self, appended: super::Appended) {
         if !self.synced {
             return;
         }
+        // Appended in another epoch or run: its indices may hold other
+        // events now.
+        if (appended.epoch, appended.run_start) != (self.resets, self.run_start) {
+            self.synced = false;
+            return;
+        }
+        let events = appended.events;
         let next = self.run_start + self.replayer.len();
         match events.first().map(|e| e.index) {
             Some(first) if first == next => self.replayer.extend(events),
@@ -291,14 +298,17 @@ impl Driver {
         // in between): they are its history now, with no read back.
         // Otherwise the next wait reads them with the others'.
         let next = self.run_start + self.replayer.len();
-        if placed.first() == Some(next) && !events.is_empty() {
+        if placed.position().map(|p| p.first) == Some(next) && !events.is_empty() {
             self.replayer.extend(
                 (next..)
                     .zip(events)
-                    .map(|(index, event)| Event {
-                        index,
-                        at_ms: now,
-                        event,
+                    .map(|(index, event)| {
+                        Event {
+                            index,
+                            at_ms: now,
+                            event,
+                        }
+                        .as_stored()
                     })
                     .collect(),
             );
