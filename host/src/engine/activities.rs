@@ -440,7 +440,17 @@ async fn run(
                     finish(inner, &task, Err(failure), by()).await;
                     return;
                 }
-                ended = &mut work => ended,
+                // A stop set while the attempt ended (between this select's
+                // poll of the stop and of the work: the attempt saw it at a
+                // heartbeat and returned) ends through `cancelled` too.
+                ended = &mut work => {
+                    if *stopped.borrow() != Halt::Run {
+                        let ran = AtomicBool::new(true);
+                        cancelled(inner, &task, std::future::ready(ended), &ran, stopped, &served).await;
+                        return;
+                    }
+                    ended
+                }
             }
         };
         // The attempt ended; its end is not written yet.
