@@ -436,14 +436,7 @@ fn a_task_a_worker_took_survives_a_sigkill_of_the_host() {
     let mut host = Host::with_args(&["--manual-clock", "--route-activity", "greet=greeters"]);
     host.deploy_examples();
     let id = host.start_execution("hello", json!({"name": "worker"}));
-    let poll = |h: &Host, wait: u64| {
-        h.call(
-            "POST",
-            &format!("/v1/task-queues/greeters/poll?wait_ms={wait}"),
-            None,
-        )
-    };
-    let (status, task) = poll(&host, 30_000);
+    let (status, task) = weft_e2e::poll_greeters(&host, 30_000);
     assert_eq!(status, 200, "{task}");
     let token = task["token"].as_str().expect("a token").to_owned();
     host.kill_and_restart();
@@ -456,7 +449,11 @@ fn a_task_a_worker_took_survives_a_sigkill_of_the_host() {
     assert_eq!(status, 200, "the worker's heartbeat after the restart: {v}");
     assert_eq!(v["cancel_requested"], false, "{v}");
     // Nobody else gets the task.
-    assert_eq!(poll(&host, 200).0, 204, "greet was queued again");
+    assert_eq!(
+        weft_e2e::poll_greeters(&host, 200).0,
+        204,
+        "greet was queued again"
+    );
     let (status, v) = host.call(
         "POST",
         &format!("/v1/tasks/{token}/complete"),
@@ -470,7 +467,7 @@ fn a_task_a_worker_took_survives_a_sigkill_of_the_host() {
         events(&host, &id, "activity_attempt_failed").is_empty(),
         "one attempt"
     );
-    assert_eq!(poll(&host, 200).0, 204);
+    assert_eq!(weft_e2e::poll_greeters(&host, 200).0, 204);
     // The answer was taken once: the token is spent.
     let (status, v) = host.call(
         "POST",
@@ -493,7 +490,7 @@ fn a_workers_answer_is_acknowledged_once_it_is_recorded() {
     );
     host.deploy_examples();
     let id = host.start_execution("hello", json!({"name": "worker"}));
-    let (status, task) = host.call("POST", "/v1/task-queues/greeters/poll?wait_ms=30000", None);
+    let (status, task) = weft_e2e::poll_greeters(&host, 30_000);
     assert_eq!(status, 200, "{task}");
     let token = task["token"].as_str().expect("a token").to_owned();
     let url = format!("{}/v1/tasks/{token}/complete", host.url);

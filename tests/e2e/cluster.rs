@@ -28,6 +28,20 @@ fn host(url: &str, id: &str, points: &[&str]) -> Host {
     Host::in_cluster(url, &["--lease", LEASE, "--host-id", id], points)
 }
 
+/// A host whose `greet` activity is routed to the `greeters` task queue,
+/// for tests that act as its worker.
+fn routed(url: &str, id: &str, points: &[&str]) -> Host {
+    let args = [
+        "--lease",
+        LEASE,
+        "--host-id",
+        id,
+        "--route-activity",
+        "greet=greeters",
+    ];
+    Host::in_cluster(url, &args, points)
+}
+
 /// A host with the default lease (10 s).
 fn host_long_lease(url: &str, id: &str) -> Host {
     Host::in_cluster(url, &["--host-id", id], &[])
@@ -307,30 +321,12 @@ fn a_graceful_stop_writes_an_ended_attempt_before_it_hands_the_store_over() {
 #[test]
 fn a_graceful_stop_waits_for_a_task_a_worker_has_taken() {
     let Some(url) = database() else { return };
-    let routed = |id: &str| {
-        let args = [
-            "--lease",
-            LEASE,
-            "--host-id",
-            id,
-            "--route-activity",
-            "greet=greeters",
-        ];
-        Host::in_cluster(&url, &args, &[])
-    };
-    let mut a = routed("a");
+    let mut a = routed(&url, "a", &[]);
     a.eventually("a to hold the store", |h| holder(h) == "a");
-    let b = routed("b");
+    let b = routed(&url, "b", &[]);
     a.deploy_examples();
     let id = a.start_execution("hello", json!({"name": "worker"}));
-    let poll = |h: &Host, wait: u64| {
-        h.call(
-            "POST",
-            &format!("/v1/task-queues/greeters/poll?wait_ms={wait}"),
-            None,
-        )
-    };
-    let (status, task) = poll(&a, 30_000);
+    let (status, task) = weft_e2e::poll_greeters(&a, 30_000);
     assert_eq!(status, 200, "{task}");
     let token = task["token"].as_str().expect("a token").to_owned();
     a.signal("TERM");
@@ -355,7 +351,7 @@ fn a_graceful_stop_waits_for_a_task_a_worker_has_taken() {
     assert_eq!(r["status"], "completed", "{r}");
     assert_eq!(r["output"], "HELLO, WORKER!", "{r}");
     // Nobody queued greet again.
-    assert_eq!(poll(&b, 200).0, 204);
+    assert_eq!(weft_e2e::poll_greeters(&b, 200).0, 204);
 }
 
 /// A task a worker took survives the death of the host that handed it out:
@@ -366,30 +362,12 @@ fn a_graceful_stop_waits_for_a_task_a_worker_has_taken() {
 #[test]
 fn a_task_a_worker_took_outlives_the_holder_that_handed_it_out() {
     let Some(url) = database() else { return };
-    let routed = |id: &str| {
-        let args = [
-            "--lease",
-            LEASE,
-            "--host-id",
-            id,
-            "--route-activity",
-            "greet=greeters",
-        ];
-        Host::in_cluster(&url, &args, &[])
-    };
-    let mut a = routed("a");
+    let mut a = routed(&url, "a", &[]);
     a.eventually("a to hold the store", |h| holder(h) == "a");
-    let b = routed("b");
+    let b = routed(&url, "b", &[]);
     a.deploy_examples();
     let id = a.start_execution("hello", json!({"name": "worker"}));
-    let poll = |h: &Host, wait: u64| {
-        h.call(
-            "POST",
-            &format!("/v1/task-queues/greeters/poll?wait_ms={wait}"),
-            None,
-        )
-    };
-    let (status, task) = poll(&b, 30_000);
+    let (status, task) = weft_e2e::poll_greeters(&b, 30_000);
     assert_eq!(status, 200, "{task}");
     let token = task["token"].as_str().expect("a token").to_owned();
     a.kill();
@@ -403,7 +381,11 @@ fn a_task_a_worker_took_outlives_the_holder_that_handed_it_out() {
         status, 200,
         "the worker's heartbeat after the takeover: {v}"
     );
-    assert_eq!(poll(&b, 200).0, 204, "greet was queued again");
+    assert_eq!(
+        weft_e2e::poll_greeters(&b, 200).0,
+        204,
+        "greet was queued again"
+    );
     let (status, v) = b.call(
         "POST",
         &format!("/v1/tasks/{token}/complete"),
@@ -413,7 +395,7 @@ fn a_task_a_worker_took_outlives_the_holder_that_handed_it_out() {
     let r = b.wait_result(&id);
     assert_eq!(r["status"], "completed", "{r}");
     assert_eq!(r["output"], "HELLO, WORKER!", "{r}");
-    assert_eq!(poll(&b, 200).0, 204);
+    assert_eq!(weft_e2e::poll_greeters(&b, 200).0, 204);
 }
 
 /// An answer a holder took and could not record (it lost the store while
@@ -425,22 +407,11 @@ fn a_task_a_worker_took_outlives_the_holder_that_handed_it_out() {
 #[test]
 fn an_answer_a_fenced_holder_could_not_record_is_not_acknowledged() {
     let Some(url) = database() else { return };
-    let routed = |id: &str, points: &[&str]| {
-        let args = [
-            "--lease",
-            LEASE,
-            "--host-id",
-            id,
-            "--route-activity",
-            "greet=greeters",
-        ];
-        Host::in_cluster(&url, &args, points)
-    };
-    let mut a = routed("a", &["activity-ended"]);
+    let mut a = routed(&url, "a", &["activity-ended"]);
     a.eventually("a to hold the store", |h| holder(h) == "a");
     a.deploy_examples();
     let id = a.start_execution("hello", json!({"name": "worker"}));
-    let (status, task) = a.call("POST", "/v1/task-queues/greeters/poll?wait_ms=30000", None);
+    let (status, task) = weft_e2e::poll_greeters(&a, 30_000);
     assert_eq!(status, 200, "{task}");
     let token = task["token"].as_str().expect("a token").to_owned();
     let url_a = format!("{}/v1/tasks/{token}/complete", a.url);
@@ -453,7 +424,7 @@ fn an_answer_a_fenced_holder_could_not_record_is_not_acknowledged() {
     });
     a.wait_for_log("paused at activity-ended", 1, Duration::from_secs(30));
     a.signal("STOP");
-    let b = routed("b", &[]);
+    let b = routed(&url, "b", &[]);
     b.eventually("b to take the store once a's lease expired", |h| {
         holder(h) == "b"
     });

@@ -700,6 +700,16 @@ pub fn enc(s: &str) -> String {
         .collect()
 }
 
+/// A worker's long poll of the `greeters` task queue (hosts started with
+/// `--route-activity greet=greeters`): its status and the task.
+pub fn poll_greeters(host: &Host, wait_ms: u64) -> (u16, Value) {
+    host.call(
+        "POST",
+        &format!("/v1/task-queues/greeters/poll?wait_ms={wait_ms}"),
+        None,
+    )
+}
+
 pub fn http() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(120))

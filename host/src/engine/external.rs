@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::{EngineError, Inner};
 use crate::model::{Event, ExecutionId, ExecutionRecord, ExecutionStatus};
-use crate::store::{ExternalRequest, Op};
+use crate::store::{ExternalRequest, Op, Placed};
 
 /// Reads a running target of a cancellation and asks it this many times
 /// (each lost to a write of its own) before saying it found none.
@@ -81,15 +81,16 @@ impl Inner {
             } else {
                 (None, None)
             };
-            let cancel_sent = asked.is_some();
-            let (cancel, asked) = match asked {
-                Some(Ask {
-                    op,
-                    record,
-                    history,
-                }) => (Some(Box::new(op)), Some((record, history))),
-                None => (None, None),
-            };
+            // The store says whether the cancellation's append applied (it
+            // does not while the request is gone from the outbox).
+            let placed = Placed::default();
+            let cancel = asked.as_ref().map(|a| {
+                let mut op = a.op.clone();
+                if let Op::Append { placed: at, .. } = &mut op {
+                    *at = Some(placed.clone());
+                }
+                Box::new(op)
+            });
             let op = Op::Deliver {
                 request: request.clone(),
                 at_ms: self.clock.now_ms(),
@@ -99,23 +100,12 @@ impl Inner {
             match self.store.write(vec![op]).await {
                 Ok(Ok(())) => {
                     tracing::debug!(key = %request.key, target = %request.target, "request delivered");
-                    if let Some((record, history)) = asked {
-                        // Asked, unless the request was gone from the outbox.
-                        if self
-                            .store
-                            .execution(&record.id)
-                            .is_ok_and(|r| r.is_some_and(|r| r.cancel_requested))
-                        {
-                            tracing::info!(execution = %record.id, %reason, "cancellation requested");
-                            self.after_cancel(&record, &history).await;
-                        }
-                    }
-                    // A signal, or a cancellation this delivery may have
-                    // recorded: the target's instance reads its history.
-                    if let Some(t) = &target {
-                        if !request.cancel || cancel_sent {
-                            self.wake(t);
-                        }
+                    if let (Some(a), Some(_)) = (&asked, placed.position()) {
+                        tracing::info!(execution = %a.record.id, %reason, "cancellation requested");
+                        // Wakes the target too.
+                        self.after_cancel(&a.record, &a.history).await;
+                    } else if let (Some(t), false) = (&target, request.cancel) {
+                        self.wake(t);
                     }
                     self.wake(&request.sender);
                     return;

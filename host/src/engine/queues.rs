@@ -269,15 +269,7 @@ impl TaskQueues {
                 taken: taken_tx,
             });
         drop(state);
-        self.version.send_modify(|v| *v += 1);
-        Dispatch {
-            taken,
-            done,
-            forget: Forget {
-                queues: self,
-                token,
-            },
-        }
+        self.dispatch(taken, done, token)
     }
 
     /// Takes back a task a worker took under `token` before this host ran
@@ -294,13 +286,24 @@ impl TaskQueues {
         if let Ok(permit) = self.taken.clone().try_acquire_owned() {
             let _ = taken_tx.send(permit);
         }
+        self.dispatch(taken, done, token.to_owned())
+    }
+
+    /// The dispatch of a task just queued or adopted; pollers (and answers
+    /// waiting for an adoption) look again.
+    fn dispatch(
+        &self,
+        taken: oneshot::Receiver<OwnedSemaphorePermit>,
+        done: oneshot::Receiver<Answer>,
+        token: String,
+    ) -> Dispatch<'_> {
         self.version.send_modify(|v| *v += 1);
         Dispatch {
             taken,
             done,
             forget: Forget {
                 queues: self,
-                token: token.to_owned(),
+                token,
             },
         }
     }

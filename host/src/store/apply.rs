@@ -66,12 +66,9 @@ pub(super) fn apply(txn: &Txn, op: &Op) -> Result<Result<(), OpError>, StoreErro
             if !current {
                 return Ok(Ok(()));
             }
+            let stored = super::read_heartbeat(txn, id, *epoch, *handle)?;
             let mut table = txn.open_table(HEARTBEATS)?;
             let key = (id.as_str(), *epoch, *handle);
-            let stored = match table.get(key)? {
-                Some(raw) => Some(from_json::<Beat>("heartbeat", &raw)?),
-                None => None,
-            };
             if stored.as_ref().is_none_or(|b| b.seq < *seq) {
                 let beat = Beat {
                     seq: *seq,
@@ -95,15 +92,13 @@ pub(super) fn apply(txn: &Txn, op: &Op) -> Result<Result<(), OpError>, StoreErro
                 to_json(state).as_slice(),
             )?;
             // A worker's task of the failed attempt is over: its token is stale.
-            let mut beats = txn.open_table(HEARTBEATS)?;
-            let key = (id.as_str(), state.epoch, *handle);
-            let stored = match beats.get(key)? {
-                Some(raw) => Some(from_json::<Beat>("heartbeat", &raw)?),
-                None => None,
-            };
+            let stored = super::read_heartbeat(txn, id, state.epoch, *handle)?;
             if let Some(mut beat) = stored.filter(|b| b.taken.is_some()) {
                 beat.taken = None;
-                beats.insert(key, to_json(&beat).as_slice())?;
+                txn.open_table(HEARTBEATS)?.insert(
+                    (id.as_str(), state.epoch, *handle),
+                    to_json(&beat).as_slice(),
+                )?;
             }
         }
         Op::TaskTaken {
@@ -116,18 +111,10 @@ pub(super) fn apply(txn: &Txn, op: &Op) -> Result<Result<(), OpError>, StoreErro
             if let Some(refused) = check_attempt(txn, id, *run_start, *epoch, *handle)? {
                 return Ok(Err(refused));
             }
-            let mut table = txn.open_table(HEARTBEATS)?;
-            let key = (id.as_str(), *epoch, *handle);
-            let mut beat = match table.get(key)? {
-                Some(raw) => from_json::<Beat>("heartbeat", &raw)?,
-                None => Beat {
-                    seq: 0,
-                    details: None,
-                    taken: None,
-                },
-            };
+            let mut beat = super::read_heartbeat(txn, id, *epoch, *handle)?.unwrap_or_default();
             beat.taken = Some(taken.clone());
-            table.insert(key, to_json(&beat).as_slice())?;
+            txn.open_table(HEARTBEATS)?
+                .insert((id.as_str(), *epoch, *handle), to_json(&beat).as_slice())?;
         }
         Op::DeleteExecution { .. } => return super::retention::delete_execution(txn, op),
         Op::ForgetStartRequests { .. } => return super::retention::forget_start_requests(txn, op),
@@ -271,7 +258,7 @@ fn check_attempt(
 }
 
 /// A stored heartbeat, and the attempt a worker took (see `Op::TaskTaken`).
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct Beat {
     pub seq: u64,
     pub details: Option<crate::model::Payload>,
