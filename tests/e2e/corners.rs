@@ -864,3 +864,85 @@ fn a_request_a_reset_discarded_before_its_delivery_is_never_delivered() {
         );
     }
 }
+
+/// Sends `POST /v1/executions/{id}/cancel` from a thread of its own (the
+/// host may be paused before it answers); joins to `(status, body)`.
+fn cancel_in_background(host: &Host, id: &str) -> std::thread::JoinHandle<(u16, String)> {
+    let (url, id) = (host.url.clone(), id.to_owned());
+    std::thread::spawn(move || {
+        let resp = weft_e2e::http()
+            .post(format!("{url}/v1/executions/{id}/cancel"))
+            .json(&json!({"reason": "not now"}))
+            .send()
+            .expect("cancel");
+        (resp.status().as_u16(), resp.text().unwrap_or_default())
+    })
+}
+
+/// A cancellation read the run's pending timers, then the timer fired,
+/// then the cancellation's write (which cancels that timer) was refused:
+/// the client got an error, and a parent's cancellation, asked the same
+/// way, was lost without a word. The host is paused between the read and
+/// the write while the timer fires; the cancellation must still be
+/// recorded, once, and end the execution.
+#[test]
+fn a_cancellation_that_races_a_timer_firing_is_still_recorded() {
+    let host = Host::paused_at(&["--manual-clock"], &["cancel-before-write"]);
+    host.deploy_examples_and_corners();
+    start(
+        &host,
+        "racer",
+        json!({"mode": "signals", "timeout_ms": HOUR, "runs": 1}),
+    );
+    host.eventually("it sleeps", |h| count(h, "racer", "timer_started") == 1);
+    let cancel = cancel_in_background(&host, "racer");
+    host.wait_for_log(
+        "paused at cancel-before-write",
+        1,
+        std::time::Duration::from_secs(30),
+    );
+    host.advance(HOUR + 1);
+    host.eventually("the timer fires", |h| count(h, "racer", "timer_fired") == 1);
+    host.release("cancel-before-write");
+    let (status, body) = cancel.join().expect("the cancel call");
+    assert!(status == 200 || status == 202, "{status} {body}");
+    let r = host.wait_result("racer");
+    assert_eq!(r["status"], "cancelled", "{r}");
+    assert_eq!(count(&host, "racer", "cancel_requested"), 1);
+    assert_eq!(count(&host, "racer", "timer_cancelled"), 0);
+}
+
+/// Two cancellations of one execution at once both read it as not asked
+/// yet, and both wrote: the history held two `cancel_requested` events.
+/// The host is paused after both reads; the history must hold one, and
+/// neither caller may get an error the other's success explains.
+#[test]
+fn two_cancellations_at_once_record_one_request() {
+    let host = Host::paused_at(&["--manual-clock"], &["cancel-before-write"]);
+    host.deploy_examples_and_corners();
+    start(
+        &host,
+        "twice",
+        json!({"mode": "signals", "timeout_ms": HOUR, "runs": 1}),
+    );
+    host.eventually("it sleeps", |h| count(h, "twice", "timer_started") == 1);
+    let first = cancel_in_background(&host, "twice");
+    let second = cancel_in_background(&host, "twice");
+    host.wait_for_log(
+        "paused at cancel-before-write",
+        2,
+        std::time::Duration::from_secs(30),
+    );
+    host.release("cancel-before-write");
+    for call in [first, second] {
+        let (status, body) = call.join().expect("a cancel call");
+        assert!(
+            status == 200 || status == 202 || (status == 409 && body.contains("cancelled")),
+            "{status} {body}"
+        );
+    }
+    let r = host.wait_result("twice");
+    assert_eq!(r["status"], "cancelled", "{r}");
+    assert_eq!(count(&host, "twice", "cancel_requested"), 1);
+    assert_eq!(count(&host, "twice", "timer_cancelled"), 1);
+}

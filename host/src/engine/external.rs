@@ -12,7 +12,7 @@ use crate::store::{ExternalRequest, Op, Placed};
 
 /// Reads a running target of a cancellation and asks it this many times
 /// (each lost to a write of its own) before saying it found none.
-const ASK_ATTEMPTS: usize = 3;
+const ASK_ATTEMPTS: usize = super::lifecycle::CANCEL_ATTEMPTS;
 
 /// The write that asks a running target to cancel, and the run it read.
 struct Ask {

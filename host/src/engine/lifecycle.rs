@@ -14,6 +14,10 @@ use crate::model::{
 };
 use crate::store::{Close, Op, OpError, Reuse, StartRequest, TimerRow};
 
+/// How many times a cancellation whose write raced another write to its
+/// execution reads it again before it gives up (the caller may retry).
+pub(super) const CANCEL_ATTEMPTS: usize = 10;
+
 /// How to start an execution.
 #[derive(Debug, Clone, Default)]
 pub struct StartOptions {
@@ -181,27 +185,45 @@ impl Inner {
         reason: &'a str,
     ) -> Pin<Box<dyn Future<Output = Result<(), EngineError>> + Send + 'a>> {
         Box::pin(async move {
-            let record = self.open_record(id)?;
-            if record.cancel_requested {
-                return Ok(());
+            // The write is computed from what was read (the timers it
+            // cancels), so it is refused when anything was appended since;
+            // then it is read again (and found asked, by a concurrent
+            // canceller, or closed).
+            let mut attempts = 0;
+            loop {
+                let record = self.open_record(id)?;
+                if record.cancel_requested {
+                    return Ok(());
+                }
+                let (op, history) = self.cancel_op(&record, reason)?;
+                crate::pause::point("cancel-before-write").await;
+                match self.store.write(vec![op]).await? {
+                    Ok(()) => {
+                        tracing::info!(execution = %id, %reason, "cancellation requested");
+                        self.after_cancel(&record, &history).await;
+                        return Ok(());
+                    }
+                    Err(OpError::Stale(_)) if attempts < CANCEL_ATTEMPTS => {
+                        attempts += 1;
+                        tracing::debug!(execution = %id, "cancellation raced a write; read again");
+                    }
+                    Err(refused) => return Err(refused.into()),
+                }
             }
-            let (op, history) = self.cancel_op(&record, reason)?;
-            self.store.write(vec![op]).await??;
-            tracing::info!(execution = %id, %reason, "cancellation requested");
-            self.after_cancel(&record, &history).await;
-            Ok(())
         })
     }
 
     /// The write that records a cancellation request in `record`'s run and
-    /// cancels its pending timers (refused if the run was reset meanwhile),
-    /// with the run's history for [`Inner::after_cancel`].
+    /// cancels its pending timers, with the run's history for
+    /// [`Inner::after_cancel`]. It is refused if anything was appended to
+    /// the history since it was read here (or the run was reset).
     pub(super) fn cancel_op(
         &self,
         record: &ExecutionRecord,
         reason: &str,
     ) -> Result<(Op, Vec<Event>), EngineError> {
         let history = self.run_history(record)?;
+        let next = history.last().map_or(record.run_start, |e| e.index + 1);
         let mut events = vec![EventKind::CancelRequested {
             reason: reason.to_owned(),
         }];
@@ -214,11 +236,13 @@ impl Inner {
         if let Op::Append {
             timers_remove,
             expect_resets,
+            expect_next,
             ..
         } = &mut op
         {
             *timers_remove = rows;
             *expect_resets = Some(record.resets);
+            *expect_next = Some(next);
         }
         Ok((op, history))
     }

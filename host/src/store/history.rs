@@ -262,6 +262,7 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
         expect_module,
         expect_resets,
         require_timer,
+        expect_next,
         unique_update,
         owed,
         placed,
@@ -288,6 +289,10 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
             return Ok(Err(OpError::Stale(key.to_owned())));
         }
     }
+    let first = history_len(txn, key)?;
+    if expect_next.is_some_and(|next| next != first) {
+        return Ok(Err(OpError::Stale(key.to_owned())));
+    }
     let mut completed = txn.open_table(COMPLETED)?;
     let mut newly_completed = Vec::new();
     for kind in events {
@@ -310,7 +315,6 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
             newly_completed.push(handle);
         }
     }
-    let first = history_len(txn, key)?;
     if let Some(placed) = placed {
         placed.set(super::Position {
             first,

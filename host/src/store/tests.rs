@@ -910,3 +910,52 @@ async fn search_attributes_are_kept_with_the_history_and_typed_host_wide() {
         .search_attributes
         .is_empty());
 }
+
+/// An append computed from a history it read (a cancellation cancelling
+/// the timers it saw pending) names the next index it expects, and is
+/// refused once anything else was appended, in an earlier batch or earlier
+/// in its own.
+#[tokio::test]
+async fn an_append_expecting_another_next_index_is_refused() {
+    let (_dir, store) = open();
+    let e = id("e");
+    store.write(vec![create("e")]).await.unwrap().unwrap();
+    let expecting = |next: u64| {
+        let mut op = Op::append(
+            &e,
+            5,
+            vec![EventKind::CancelRequested {
+                reason: "stop".into(),
+            }],
+        );
+        if let Op::Append { expect_next, .. } = &mut op {
+            *expect_next = Some(next);
+        }
+        op
+    };
+    let other = Op::append(
+        &e,
+        5,
+        vec![EventKind::TimerStarted {
+            handle: 1,
+            duration_ms: 10,
+            fire_at_ms: 15,
+        }],
+    );
+    store.write(vec![other.clone()]).await.unwrap().unwrap();
+    assert_eq!(
+        store.write(vec![expecting(1)]).await.unwrap(),
+        Err(OpError::Stale("e".into()))
+    );
+    assert_eq!(
+        store.write(vec![other, expecting(2)]).await.unwrap(),
+        Err(OpError::Stale("e".into()))
+    );
+    assert_eq!(store.history_len(&e).unwrap(), 2);
+    store.write(vec![expecting(2)]).await.unwrap().unwrap();
+    assert_eq!(
+        kinds(&store, &e),
+        ["execution_started", "timer_started", "cancel_requested"]
+    );
+    assert!(store.execution(&e).unwrap().unwrap().cancel_requested);
+}
