@@ -16,6 +16,13 @@ use crate::model::{EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, Fai
 use crate::store::{Close, Op};
 use crate::wasm::{ModuleError, RunOutcome, WorkflowInfo};
 
+/// A run's record and history as its writer knows them (a start that just
+/// committed them), so the load reads neither back.
+pub(super) struct Loaded {
+    pub record: ExecutionRecord,
+    pub history: Vec<crate::model::Event>,
+}
+
 /// `busy` counts the load as work in progress from the moment it was asked
 /// for (time skipping waits for it).
 pub(super) async fn run(
@@ -23,8 +30,9 @@ pub(super) async fn run(
     id: ExecutionId,
     mailbox: mpsc::UnboundedReceiver<Msg>,
     busy: Option<super::skip::BusyGuard>,
+    loaded: Option<Loaded>,
 ) {
-    if let Err(e) = run_inner(&inner, &id, mailbox, busy).await {
+    if let Err(e) = run_inner(&inner, &id, mailbox, busy, loaded).await {
         // Nothing was committed for the failed step; the execution stays
         // running and resumes on the next wake or restart (or on the next
         // host to hold the store).
@@ -42,15 +50,21 @@ async fn run_inner(
     id: &ExecutionId,
     mailbox: mpsc::UnboundedReceiver<Msg>,
     busy: Option<super::skip::BusyGuard>,
+    loaded: Option<Loaded>,
 ) -> Result<(), crate::store::StoreError> {
-    let record = match inner.store.execution(id)? {
-        Some(r) if r.status == ExecutionStatus::Running => r,
-        _ => {
-            inner.forget(id);
-            return Ok(());
-        }
+    let (record, history) = match loaded {
+        Some(Loaded { record, history }) => (record, history),
+        None => match inner.store.execution(id)? {
+            Some(r) if r.status == ExecutionStatus::Running => {
+                let history = inner.run_history(&r)?;
+                (r, history)
+            }
+            _ => {
+                inner.forget(id);
+                return Ok(());
+            }
+        },
     };
-    let history = inner.run_history(&record)?;
     // The seed with the generator the run recorded: a host without that
     // generator stalls the run instead of drawing another stream.
     let Some((_, seeding)) = super::offline::run_start(&history) else {
@@ -80,6 +94,10 @@ async fn run_inner(
         mailbox,
     );
     driver.busy = busy;
+    // Every writer wakes the execution after its commit: what committed
+    // before this load's read is in the history, what commits after it
+    // sends its message.
+    driver.synced = true;
     crate::metrics::get().instances_loaded.inc();
     let _slot = inner.instance_slot().await;
     let store = inner.store.clone();

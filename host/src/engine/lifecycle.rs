@@ -12,7 +12,7 @@ use crate::model::{
     Event, EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, Failure, IdReusePolicy,
     ParentClosePolicy, ParentLink, Payload, TypeName,
 };
-use crate::store::{Close, Op, OpError, Reuse, StartRequest, TimerRow};
+use crate::store::{Close, Created, Op, OpError, Reuse, StartRequest, TimerRow};
 
 /// How many times a cancellation whose write raced another write to its
 /// execution reads it again before it gives up (the caller may retry).
@@ -48,13 +48,18 @@ impl Inner {
     /// has them now (after a start or a new run).
     pub(super) fn arm_deadlines(&self, id: &ExecutionId) {
         if let Ok(Some(record)) = self.store.execution(id) {
-            for (due_ms, handle) in record.deadline_rows() {
-                let _ = self.timer_tx.send(TimerRow {
-                    due_ms,
-                    execution: id.clone(),
-                    handle,
-                });
-            }
+            self.arm_deadlines_of(&record);
+        }
+    }
+
+    /// [`Inner::arm_deadlines`] of a record the caller just wrote.
+    pub(super) fn arm_deadlines_of(&self, record: &ExecutionRecord) {
+        for (due_ms, handle) in record.deadline_rows() {
+            let _ = self.timer_tx.send(TimerRow {
+                due_ms,
+                execution: record.id.clone(),
+                handle,
+            });
         }
     }
 
@@ -477,7 +482,13 @@ impl Engine {
                 });
             }
         }
-        if let Some(existing) = self.inner.store.execution(&id)? {
+        // A generated id is new: the write alone refuses the rare clash.
+        let given = opts.id.is_some();
+        if let Some(existing) = given
+            .then(|| self.inner.store.execution(&id))
+            .transpose()?
+            .flatten()
+        {
             if !existing.status.is_closed() {
                 // A run started before request ids were kept apart.
                 if opts.request_id.is_some() && existing.request_id == opts.request_id {
@@ -499,14 +510,16 @@ impl Engine {
             IdReusePolicy::AllowDuplicateFailedOnly => Reuse::IfNotCompleted,
             IdReusePolicy::RejectDuplicate => Reuse::Never,
         };
+        let created = Created::default();
         let out = self
             .inner
             .store
             .write(vec![Op::CreateExecution {
                 record: Box::new(record),
-                started,
+                started: started.clone(),
                 reuse,
                 request,
+                created: Some(created.clone()),
             }])
             .await?;
         match out {
@@ -526,10 +539,20 @@ impl Engine {
             }
             Err(e) => return Err(e.into()),
         }
-        self.inner.wake(&id);
-        self.inner.arm_deadlines(&id);
+        // The instance loads on what was written, read back by nobody.
+        let run = match created.get() {
+            Some(written) => {
+                self.inner.load_created(&written, &started);
+                self.inner.arm_deadlines_of(&written);
+                written.run
+            }
+            None => {
+                self.inner.wake(&id);
+                self.inner.arm_deadlines(&id);
+                self.inner.store.execution(&id)?.map_or(1, |r| r.run)
+            }
+        };
         tracing::info!(execution = %id, %workflow_type, "execution started");
-        let run = self.inner.store.execution(&id)?.map_or(1, |r| r.run);
         Ok(Started {
             id,
             run,

@@ -72,8 +72,53 @@ impl Inner {
                 return Err(msg);
             }
         }
+        // The load reads the history after this (and after the commit of
+        // whatever a wake announces): only a request is still news to it.
+        let msg = matches!(msg, Msg::Request(_)).then_some(msg);
+        self.spawn_instance(&mut actors, id, msg, None);
+        Ok(())
+    }
+
+    /// Loads an execution a `CreateExecution` just wrote (`record`) with
+    /// its first event (`started`), without reading either back. An instance some
+    /// other writer's wake loaded meanwhile read them itself.
+    pub(super) fn load_created(
+        self: &Arc<Self>,
+        record: &crate::model::ExecutionRecord,
+        started: &crate::model::EventKind,
+    ) {
+        let record = record.clone();
+        let first = crate::model::Event {
+            index: record.run_start,
+            at_ms: record.created_at_ms,
+            event: started.clone(),
+        }
+        .as_stored();
+        let mut actors = self.actors.lock().unwrap_or_else(|p| p.into_inner());
+        if actors.get(&record.id).is_some_and(|tx| !tx.is_closed()) {
+            return;
+        }
+        let id = record.id.clone();
+        let loaded = execution::Loaded {
+            record,
+            history: vec![first],
+        };
+        self.spawn_instance(&mut actors, &id, None, Some(loaded));
+    }
+
+    /// Registers a mailbox for `id` (holding `msg`) and starts its
+    /// instance, on `loaded` when the caller has its record and history.
+    fn spawn_instance(
+        self: &Arc<Self>,
+        actors: &mut std::collections::HashMap<ExecutionId, mpsc::UnboundedSender<Msg>>,
+        id: &ExecutionId,
+        msg: Option<Msg>,
+        loaded: Option<execution::Loaded>,
+    ) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let _ = tx.send(msg);
+        if let Some(msg) = msg {
+            let _ = tx.send(msg);
+        }
         self.busy_touch();
         actors.insert(id.clone(), tx);
         tokio::spawn(execution::run(
@@ -81,8 +126,8 @@ impl Inner {
             id.clone(),
             rx,
             self.busy_step(),
+            loaded,
         ));
-        Ok(())
     }
 
     /// Drops the execution's mailbox unless a message is waiting in it (then

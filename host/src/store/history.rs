@@ -26,6 +26,7 @@ pub(super) fn create(txn: &Txn, op: &Op) -> Outcome {
         started,
         reuse,
         request,
+        created,
     } = op
     else {
         unreachable!("create takes CreateExecution")
@@ -90,6 +91,9 @@ pub(super) fn create(txn: &Txn, op: &Op) -> Outcome {
     };
     txn.open_table(HISTORY)?
         .insert((id, record.run_start), to_json(&event).as_slice())?;
+    if let Some(created) = created {
+        created.set(record);
+    }
     Ok(Ok(()))
 }
 

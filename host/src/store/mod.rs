@@ -138,6 +138,8 @@ pub enum Op {
         started: EventKind,
         reuse: Reuse,
         request: Option<StartRequest>,
+        /// Told the record written, when the op applies.
+        created: Option<Created>,
     },
     /// Closes the current run with `events` and starts the next one in the
     /// same transaction: `started` opens it, on `module`, followed by the
@@ -290,8 +292,34 @@ impl Op {
 /// committed one. A writer that knows the history up to that index in
 /// that run and epoch (nothing was appended in between) knows its events'
 /// indices without reading them back.
-#[derive(Debug, Clone, Default)]
-pub struct Placed(Arc<std::sync::Mutex<Option<Position>>>);
+pub type Placed = Slot<Position>;
+
+/// What a write tells its writer as an op applies (see [`Placed`] and
+/// [`Created`]): the last value set is the committed one.
+#[derive(Debug, Clone)]
+pub struct Slot<T>(Arc<std::sync::Mutex<Option<T>>>);
+
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Self(Arc::default())
+    }
+}
+
+impl<T: Clone> Slot<T> {
+    fn set(&self, value: T) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
+    }
+
+    /// The value, once the op applied.
+    pub fn get(&self) -> Option<T> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// The record a `CreateExecution` wrote (a new id's run 1, or the next run
+/// of a closed execution whose id it reused), for a writer that loads the
+/// execution without reading it back.
+pub type Created = Slot<ExecutionRecord>;
 
 /// See [`Placed`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -305,13 +333,9 @@ pub struct Position {
 }
 
 impl Placed {
-    fn set(&self, position: Position) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(position);
-    }
-
     /// Where the events went, once the append applied.
     pub fn position(&self) -> Option<Position> {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.get()
     }
 }
 

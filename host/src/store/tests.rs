@@ -50,6 +50,7 @@ pub(crate) fn create(id: &str) -> Op {
         started: started(),
         reuse: Reuse::Never,
         request: None,
+        created: None,
     }
 }
 
@@ -555,6 +556,7 @@ async fn a_start_request_starts_one_run() {
             started: started(),
             reuse: Reuse::IfClosed,
             request: Some(request()),
+            created: None,
         }
     };
     store.write(vec![start("a", 1)]).await.unwrap().unwrap();
@@ -594,6 +596,7 @@ fn child_of(id: &str, parent: &str, handle: u64) -> Op {
         started: started(),
         reuse: Reuse::Never,
         request: None,
+        created: None,
     }
 }
 

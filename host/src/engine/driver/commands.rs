@@ -242,6 +242,7 @@ impl Driver {
                                     IdReusePolicy::RejectDuplicate => Reuse::Never,
                                 },
                                 request: None,
+                                created: Some(Default::default()),
                             },
                             id,
                         )),

@@ -319,7 +319,6 @@ impl Driver {
         // must keep the task's activities from starting.
         crate::pause::point("task-committed").await;
         self.task_bytes = 0;
-        let child_ids: Vec<String> = children.into_iter().map(|(_, id)| id).collect();
         for target in cancels {
             self.inner.stop_activity(&self.id, self.resets, target);
         }
@@ -329,9 +328,20 @@ impl Driver {
         for request in externals {
             self.inner.spawn_delivery(request);
         }
-        for child in child_ids {
-            if let Ok(child) = child.parse::<ExecutionId>() {
-                self.inner.wake(&child);
+        // Each child loads on what the commit wrote, read back by nobody.
+        for (op, child) in children {
+            let written = match &op {
+                Op::CreateExecution {
+                    started,
+                    created: Some(created),
+                    ..
+                } => created.get().map(|record| (record, started)),
+                _ => None,
+            };
+            match (written, child.parse::<ExecutionId>()) {
+                (Some((record, started)), _) => self.inner.load_created(&record, started),
+                (None, Ok(child)) => self.inner.wake(&child),
+                (None, Err(_)) => {}
             }
         }
         if updated {

@@ -465,6 +465,7 @@ async fn start(
                 started,
                 reuse: Reuse::Never,
                 request: None,
+                created: None,
             });
             Some(id)
         }
