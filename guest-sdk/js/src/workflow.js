@@ -376,6 +376,9 @@ export class Ctx {
     this.state = state;
     /** Completions delivered before the code asked for them. */
     this._ready = new Map();
+    /** How many completions waits handed to the code (a join-all that
+     * sees more than its own winner across a wait looks again). */
+    this._completions = 0;
     /** Handles of the signal receives issued in this run. */
     this._receives = new Set();
     /** The receive armed for each signal handler: handle -> name. */
@@ -563,11 +566,17 @@ export class Ctx {
    * `{ok: false, error}` for each, in the order given. */
   joinAllSettled(pendings) {
     this._command('wait');
-    for (;;) {
-      const missing = pendings.filter((p) => !p._isReady()).map((p) => p.handle);
-      if (missing.length === 0) break;
+    let missing = pendings.filter((p) => !p._isReady()).map((p) => p.handle);
+    // Each wait takes one winner: drop just it (a fan-out of n joins in n
+    // waits, not n lookups per wait), unless a handler's own waits took
+    // others meanwhile.
+    while (missing.length > 0) {
+      const before = this._completions;
       const [h, outcome] = this._wait(missing, undefined);
       this._ready.set(h, outcome);
+      const at = missing.indexOf(h);
+      if (this._completions === before + 1 && at >= 0) missing.splice(at, 1);
+      else missing = pendings.filter((p) => !p._isReady()).map((p) => p.handle);
     }
     return pendings.map((p) => {
       try {
@@ -797,6 +806,7 @@ export class Ctx {
                 };
               }
             }
+            this._completions += 1;
             return [d.val.handle, outcome];
           }
           this._handlerReceives.delete(d.val.handle);
@@ -828,6 +838,7 @@ export class Ctx {
           // signals alone, or on a condition, ends here.
           if (handles.every((h) => this._receives.has(h))) {
             if (handles.length === 0) return null;
+            this._completions += 1;
             return [handles[0], { ok: false, failure: Failure.cancelled(`the workflow (${d.val})`) }];
           }
           break;

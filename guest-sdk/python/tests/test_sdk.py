@@ -242,6 +242,33 @@ class WorkflowTests(unittest.TestCase):
         self.assertEqual(out, [[{"ok": True}, {"ok": False}], "A", "Boom: x"])
         self.assertEqual(weft.WorkflowWorld().handlers().signals, ["decision"])
 
+    def test_join_all_sees_what_a_handler_joined_meanwhile(self) -> None:
+        host = fresh()
+
+        @weft.workflow
+        class W:
+            def run(self, ctx: weft.Ctx) -> list:
+                ps = [ctx.start_activity("greet", {"text": t}) for t in "abc"]
+                self.second = ps[1]
+                return ctx.join_all(ps)
+
+            @weft.signal("peek")
+            def peek(self, ctx: weft.Ctx, _: object) -> None:
+                ctx.join(self.second)
+
+        host.deliveries = [
+            # 1-3 the activities, 4 the handler's receive: the handler joins
+            # 2 inside the join-all's first wait, which then takes 3.
+            lambda hs: (self.assertEqual(hs, [1, 2, 3, 4]), fb.completed(4, b"null"))[1],
+            lambda hs: (self.assertEqual(hs, [2]), fb.completed(2, b'"B"'))[1],
+            fb.completed(3, b'"C"'),
+            # Only 1 is left to wait for (and 5, the handler's receive again),
+            # not 2 a second time.
+            lambda hs: (self.assertEqual(hs, [1, 5]), fb.completed(1, b'"A"'))[1],
+        ]
+        out = run(weft.WorkflowWorld(), None)
+        self.assertEqual(out, ["A", "B", "C"])
+
     def test_cancellation(self) -> None:
         host = fresh()
 

@@ -589,6 +589,9 @@ class Ctx:
         self.workflow = wf
         # Completions the host delivered before the code asked for them.
         self._ready: Dict[int, Outcome] = {}
+        # How many completions waits handed to the code (a join_all that
+        # sees more than its own winner across a wait looks again).
+        self._completions = 0
         # Handles of the channel receives issued in this run.
         self._receives: set = set()
         # Armed receives of the signals that have a handler: handle -> handler.
@@ -832,12 +835,18 @@ class Ctx:
         A failure is raised (the first in the list) once all are done, or,
         with ``return_exceptions=True``, put in the list in its place."""
         pendings = list(pendings)
-        while True:
-            missing = [p.handle for p in pendings if not p.done()]
-            if not missing:
-                break
+        missing = [p.handle for p in pendings if not p.done()]
+        # Each wait takes one winner: drop just it (a fan-out of n joins in
+        # n waits, not n lookups per wait), unless a handler's own waits
+        # took others meanwhile.
+        while missing:
+            before = self._completions
             h, outcome = self._wait(missing)
             self._ready[h] = outcome
+            if self._completions == before + 1 and h in missing:
+                missing.remove(h)
+            else:
+                missing = [p.handle for p in pendings if not p.done()]
         results: list = []
         first: Optional[Failure] = None
         for p in pendings:
@@ -1075,6 +1084,7 @@ class Ctx:
                     outcome = _outcome(c.outcome)
                     if not outcome[0] and c.handle in self._activities:
                         outcome[1].activity = _activity_failure(rt.activity_failure(c.handle))
+                    self._completions += 1
                     return c.handle, outcome
                 del self._armed[h.name]
                 self._run_signal(h, c.outcome)
@@ -1100,6 +1110,7 @@ class Ctx:
                 if all(h in self._receives for h in handles):
                     if not handles:
                         return None
+                    self._completions += 1
                     return handles[0], (False, Failure.cancelled(f"the workflow ({d.value})"))
             else:  # pragma: no cover - a newer host
                 raise RuntimeError(f"unknown delivery {d!r}")

@@ -123,6 +123,10 @@ pub struct Ctx<W: 'static> {
     /// Completions the host delivered before the code asked for them (a select
     /// or a join-all receives them in history order).
     ready: BTreeMap<u64, Outcome>,
+    /// How many completions waits have handed to the code: a join-all that
+    /// sees more than its own winner across a wait (a handler ran waits of
+    /// its own) looks at its handles again.
+    completions: u64,
     state: W,
     handlers: Rc<Handlers<W>>,
     /// Set once the host delivered a cancellation request.
@@ -142,6 +146,7 @@ impl<W: 'static> Ctx<W> {
     pub(crate) fn new(state: W, handlers: Rc<Handlers<W>>) -> Self {
         Ctx {
             ready: BTreeMap::new(),
+            completions: 0,
             state,
             handlers,
             cancel_reason: None,
@@ -436,17 +441,25 @@ impl<W: 'static> Ctx<W> {
         &mut self,
         ps: Vec<Pending<T>>,
     ) -> Vec<Result<T, Failure>> {
-        loop {
-            let missing: Vec<u64> = ps
-                .iter()
-                .map(|p| p.handle)
-                .filter(|h| !self.ready.contains_key(h))
-                .collect();
-            if missing.is_empty() {
-                break;
-            }
+        let mut missing: Vec<u64> = ps
+            .iter()
+            .map(|p| p.handle)
+            .filter(|h| !self.ready.contains_key(h))
+            .collect();
+        // Each wait takes one winner: drop just it (a fan-out of n joins in
+        // n waits, not n lookups per wait), unless a handler's own waits
+        // took others meanwhile.
+        while !missing.is_empty() {
+            let before = self.completions;
             let (h, outcome) = self.wait(&missing);
             self.ready.insert(h, outcome);
+            let at = missing.iter().position(|m| *m == h);
+            if let (true, Some(at)) = (self.completions == before + 1, at) {
+                missing.remove(at);
+            } else {
+                let ready = &self.ready;
+                missing.retain(|m| !ready.contains_key(m));
+            }
         }
         ps.into_iter().map(|p| self.join(p)).collect()
     }
@@ -594,6 +607,7 @@ impl<W: 'static> Ctx<W> {
                                     .map(|info| Box::new(activity_failure_from_wit(info)));
                             }
                         }
+                        self.completions += 1;
                         return Some((c.handle, outcome));
                     };
                     match from_wit(c.outcome) {
@@ -641,6 +655,7 @@ impl<W: 'static> Ctx<W> {
                     self.cancel_reason = Some(reason.clone());
                     if handlers::only_receives(handles) {
                         let &first = handles.first()?;
+                        self.completions += 1;
                         return Some((
                             first,
                             Err(Failure::cancelled(format!("the workflow ({reason})"))),

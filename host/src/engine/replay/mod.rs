@@ -336,6 +336,25 @@ fn stored_size(e: &Event) -> u64 {
     n.0
 }
 
+/// A set of handles (small numbers, issued from 1 up): one bit each.
+#[derive(Debug, Default)]
+struct HandleSet(Vec<u64>);
+
+impl HandleSet {
+    fn insert(&mut self, h: u64) {
+        let (word, bit) = ((h / 64) as usize, h % 64);
+        if self.0.len() <= word {
+            self.0.resize(word + 1, 0);
+        }
+        self.0[word] |= 1 << bit;
+    }
+
+    fn contains(&self, h: u64) -> bool {
+        let (word, bit) = ((h / 64) as usize, h % 64);
+        self.0.get(word).is_some_and(|w| w & (1 << bit) != 0)
+    }
+}
+
 pub struct Replayer {
     history: Vec<Event>,
     /// Positions in `history` of command events, in order.
@@ -344,7 +363,10 @@ pub struct Replayer {
     /// accepted updates, cancel requests), in history order: a wait looks at
     /// these, not at the whole history.
     waiting: BTreeSet<usize>,
-    delivered: BTreeSet<u64>,
+    /// The handles whose outcome the code was handed (a wait checks every
+    /// handle it is given against these: a fan-out's join of n handles
+    /// checks n per wait).
+    delivered: HandleSet,
     /// The ids of the updates handed to the code, in order.
     delivered_updates: Vec<String>,
     /// The indices of the `signal_received` events handed to the code.
@@ -405,7 +427,7 @@ impl Replayer {
             history: Vec::new(),
             commands: Vec::new(),
             waiting: BTreeSet::new(),
-            delivered: BTreeSet::new(),
+            delivered: HandleSet::default(),
             delivered_updates: Vec::new(),
             delivered_signals: Vec::new(),
             issued: 0,
@@ -705,7 +727,7 @@ impl Replayer {
     /// (`None` before, or for a handle that is no failed activity): the
     /// same live and in replay.
     pub fn activity_failure(&self, h: u64) -> Option<crate::model::ActivityFailureInfo> {
-        if !self.delivered.contains(&h) {
+        if !self.delivered.contains(h) {
             return None;
         }
         let policy = match self.recorded_command(h) {
@@ -815,7 +837,7 @@ impl Replayer {
             if h == 0 || h > self.issued {
                 return Err(Misuse::UnknownHandle(h));
             }
-            if self.delivered.contains(&h) {
+            if self.delivered.contains(h) {
                 return Err(Misuse::AlreadyDelivered(h));
             }
         }
@@ -836,7 +858,7 @@ impl Replayer {
                 other => other.completion_handle(),
             };
             if let Some(h) = handle {
-                if !handles.contains(&h) || self.delivered.contains(&h) {
+                if !handles.contains(&h) || self.delivered.contains(h) {
                     continue;
                 }
             }
