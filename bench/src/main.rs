@@ -259,7 +259,9 @@ fn main() {
 /// W0 and W1 (and W2 on the same host): throughput and latency, with the
 /// host's own histograms to explain them.
 fn throughput(n: usize, in_flight: usize, fanout: bool) {
-    let host = Host::launch(&[], "warn");
+    // W2's widest fan-out has 10,000 activities pending at once (the
+    // default limit per execution is 2,000).
+    let host = Host::launch(&["--max-pending", "10000"], "warn");
     host.deploy_examples();
     // Warm the compiled-module cache and the connection pool.
     host.wait_result(&host.start_execution("hello", json!({"name": "warm"})));
@@ -343,6 +345,32 @@ fn throughput(n: usize, in_flight: usize, fanout: bool) {
         assert_eq!(r["status"], "completed", "{r}");
         println!(
             "W2 fan-out: {:.2} s for 1,000 activities started at once and joined",
+            took.as_secs_f64()
+        );
+        // The same at ten times the width: 100,000 items, 10,000 activities.
+        let items: Vec<u64> = (1..=100_000).collect();
+        let t0 = Instant::now();
+        let id = host.start_execution("batch-worker", json!(items));
+        let r = host.wait_result(&id);
+        let took = t0.elapsed();
+        assert_eq!(r["status"], "completed", "{r}");
+        println!(
+            "W2 fan-out: {:.2} s for 10,000 activities started at once and joined",
+            took.as_secs_f64()
+        );
+        // Over child workflows: `batch` starting 1,000 `batch-worker`
+        // children at once, each running one activity, and joining them.
+        let t0 = Instant::now();
+        let id = host.start_execution("batch", json!({"items": 1000, "workers": 1000}));
+        let r = host.wait_result(&id);
+        let took = t0.elapsed();
+        assert_eq!(r["status"], "completed", "{r}");
+        assert_eq!(
+            r["output"],
+            json!((1..=1000u64).map(|i| i * i).sum::<u64>())
+        );
+        println!(
+            "W2 fan-out: {:.2} s for 1,000 child workflows (one activity each) started at once and joined",
             took.as_secs_f64()
         );
     }
