@@ -59,7 +59,7 @@ pub(super) fn apply(txn: &Txn, op: &Op) -> Result<Result<(), OpError>, StoreErro
             // after a cancellation) keeps nothing: the next run's activity
             // at that handle must not resume from it.
             let execs = txn.open_table(EXECUTIONS)?;
-            let current = read_record(&execs, id.as_str())?.is_some_and(|r| {
+            let current = read_head(&execs, id.as_str())?.is_some_and(|r| {
                 !r.status.is_closed() && r.run_start == *run_start && r.resets == *epoch
             });
             drop(execs);
@@ -235,7 +235,7 @@ fn check_attempt(
 ) -> Result<Option<OpError>, StoreError> {
     let execs = txn.open_table(EXECUTIONS)?;
     let key = id.as_str();
-    let Some(record) = read_record(&execs, key)? else {
+    let Some(record) = read_head(&execs, key)? else {
         return Ok(Some(OpError::NoSuchExecution(key.to_owned())));
     };
     if record.status.is_closed() {
@@ -271,6 +271,18 @@ pub(super) fn read_record(
     execs: &super::kv::Table<'_, &'static str, &'static [u8]>,
     key: &str,
 ) -> Result<Option<ExecutionRecord>, StoreError> {
+    let raw = execs.get(key)?;
+    raw.map(|raw| from_json("execution", &raw)).transpose()
+}
+
+/// The fields of an execution's record a check needs ([`Head`]), without
+/// building the rest (its input and output may be megabytes).
+///
+/// [`Head`]: super::history::Head
+pub(super) fn read_head(
+    execs: &super::kv::Table<'_, &'static str, &'static [u8]>,
+    key: &str,
+) -> Result<Option<super::history::Head>, StoreError> {
     let raw = execs.get(key)?;
     raw.map(|raw| from_json("execution", &raw)).transpose()
 }

@@ -914,13 +914,9 @@ impl Store {
     ) -> Result<bool, StoreError> {
         self.reading(|txn| {
             let table = txn.open_table(EXECUTIONS)?;
-            let current = match table.get(id.as_str())? {
-                Some(raw) => {
-                    let r: history::Head = from_json("execution", &raw)?;
-                    !r.status.is_closed() && r.run_start == run_start && r.resets == epoch
-                }
-                None => false,
-            };
+            let current = apply::read_head(&table, id.as_str())?.is_some_and(|r| {
+                !r.status.is_closed() && r.run_start == run_start && r.resets == epoch
+            });
             drop(table);
             Ok(current
                 && txn
