@@ -52,6 +52,17 @@ async fn run_inner(
     busy: Option<super::skip::BusyGuard>,
     loaded: Option<Loaded>,
 ) -> Result<(), crate::store::StoreError> {
+    // The start's snapshot holds while nothing was appended after it: an
+    // instance another writer's wake loaded (and that ran, or ended) in
+    // between would have appended, or handed a message to a mailbox that
+    // is gone. One cheap read says so.
+    let loaded = match loaded {
+        Some(l) => {
+            let len = l.record.run_start + l.history.len() as u64;
+            (inner.store.history_len(id)? == len).then_some(l)
+        }
+        None => None,
+    };
     let (record, history) = match loaded {
         Some(Loaded { record, history }) => (record, history),
         None => match inner.store.execution(id)? {

@@ -14,8 +14,9 @@ use crate::model::{
 };
 use crate::store::{Close, Created, Op, OpError, Reuse, StartRequest, TimerRow};
 
-/// How many times a cancellation whose write raced another write to its
-/// execution reads it again before it gives up (the caller may retry).
+/// How many times a cancellation whose write raced a timer firing (or a
+/// reset) reads its execution again before it gives up (the caller may
+/// retry).
 pub(super) const CANCEL_ATTEMPTS: usize = 10;
 
 /// How to start an execution.
@@ -190,10 +191,10 @@ impl Inner {
         reason: &'a str,
     ) -> Pin<Box<dyn Future<Output = Result<(), EngineError>> + Send + 'a>> {
         Box::pin(async move {
-            // The write is computed from what was read (the timers it
-            // cancels), so it is refused when anything was appended since;
-            // then it is read again (and found asked, by a concurrent
-            // canceller, or closed).
+            // The write cancels the timers it read as pending: one that
+            // fired meanwhile refuses it (as does a reset), and it is read
+            // again. The store records one request per run: a concurrent
+            // canceller that was first answers for this one too.
             let mut attempts = 0;
             loop {
                 let record = self.open_record(id)?;
@@ -208,9 +209,12 @@ impl Inner {
                         self.after_cancel(&record, &history).await;
                         return Ok(());
                     }
-                    Err(OpError::Stale(_)) if attempts < CANCEL_ATTEMPTS => {
+                    Err(OpError::CancelAlreadyRequested(_)) => return Ok(()),
+                    Err(OpError::Stale(_) | OpError::AlreadyCompleted { .. })
+                        if attempts < CANCEL_ATTEMPTS =>
+                    {
                         attempts += 1;
-                        tracing::debug!(execution = %id, "cancellation raced a write; read again");
+                        tracing::debug!(execution = %id, "cancellation raced a timer or a reset; read again");
                     }
                     Err(refused) => return Err(refused.into()),
                 }
@@ -220,15 +224,15 @@ impl Inner {
 
     /// The write that records a cancellation request in `record`'s run and
     /// cancels its pending timers, with the run's history for
-    /// [`Inner::after_cancel`]. It is refused if anything was appended to
-    /// the history since it was read here (or the run was reset).
+    /// [`Inner::after_cancel`]. It is refused if the run was reset, if a
+    /// timer it cancels fired meanwhile, or if another cancellation was
+    /// recorded first (`CancelAlreadyRequested`).
     pub(super) fn cancel_op(
         &self,
         record: &ExecutionRecord,
         reason: &str,
     ) -> Result<(Op, Vec<Event>), EngineError> {
         let history = self.run_history(record)?;
-        let next = history.last().map_or(record.run_start, |e| e.index + 1);
         let mut events = vec![EventKind::CancelRequested {
             reason: reason.to_owned(),
         }];
@@ -241,13 +245,11 @@ impl Inner {
         if let Op::Append {
             timers_remove,
             expect_resets,
-            expect_next,
             ..
         } = &mut op
         {
             *timers_remove = rows;
             *expect_resets = Some(record.resets);
-            *expect_next = Some(next);
         }
         Ok((op, history))
     }

@@ -57,6 +57,9 @@ pub enum OpError {
     /// Work started before a reset, or a timer already fired or dropped.
     #[error("stale write for execution {0}")]
     Stale(String),
+    /// A cancellation is recorded once per run: another was first.
+    #[error("execution {0} was asked to cancel already")]
+    CancelAlreadyRequested(String),
     #[error("update {0} was already accepted")]
     DuplicateUpdate(String),
     /// No event may follow a close.

@@ -219,6 +219,8 @@ pub(super) struct Head {
     pub(super) resets: u32,
     #[serde(default)]
     pub(super) run_start: u64,
+    #[serde(default)]
+    pub(super) cancel_requested: bool,
 }
 
 impl From<&ExecutionRecord> for Head {
@@ -228,6 +230,7 @@ impl From<&ExecutionRecord> for Head {
             module: r.module,
             resets: r.resets,
             run_start: r.run_start,
+            cancel_requested: r.cancel_requested,
         }
     }
 }
@@ -266,7 +269,6 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
         expect_module,
         expect_resets,
         require_timer,
-        expect_next,
         unique_update,
         owed,
         placed,
@@ -293,9 +295,13 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
             return Ok(Err(OpError::Stale(key.to_owned())));
         }
     }
-    let first = history_len(txn, key)?;
-    if expect_next.is_some_and(|next| next != first) {
-        return Ok(Err(OpError::Stale(key.to_owned())));
+    // A run is asked to cancel once, whoever asks and however many at once.
+    if record.cancel_requested
+        && events
+            .iter()
+            .any(|e| matches!(e, EventKind::CancelRequested { .. }))
+    {
+        return Ok(Err(OpError::CancelAlreadyRequested(key.to_owned())));
     }
     let mut completed = txn.open_table(COMPLETED)?;
     let mut newly_completed = Vec::new();
@@ -319,6 +325,7 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
             newly_completed.push(handle);
         }
     }
+    let first = history_len(txn, key)?;
     if let Some(placed) = placed {
         placed.set(super::Position {
             first,

@@ -179,11 +179,6 @@ pub enum Op {
         expect_resets: Option<u32>,
         /// Refuse it unless this timer row `(due, handle)` is still pending.
         require_timer: Option<(u64, u64)>,
-        /// Refuse it unless the history's next index is this one: nothing
-        /// was appended since the writer read it (a write computed from
-        /// what it read, such as a cancellation cancelling the pending
-        /// timers it saw).
-        expect_next: Option<u64>,
         /// Refuse it if the history already accepted an update with this id.
         unique_update: Option<String>,
         /// With a close: the children still running that the closed run
@@ -278,7 +273,6 @@ impl Op {
             expect_module: None,
             expect_resets: None,
             require_timer: None,
-            expect_next: None,
             unique_update: None,
             owed: Vec::new(),
             placed: None,

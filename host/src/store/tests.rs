@@ -914,27 +914,22 @@ async fn search_attributes_are_kept_with_the_history_and_typed_host_wide() {
         .is_empty());
 }
 
-/// An append computed from a history it read (a cancellation cancelling
-/// the timers it saw pending) names the next index it expects, and is
-/// refused once anything else was appended, in an earlier batch or earlier
-/// in its own.
+/// A run records one cancellation request: a second, from a canceller that
+/// read the execution before the first was written, is refused (in a later
+/// batch or later in the same one), and other appends go on.
 #[tokio::test]
-async fn an_append_expecting_another_next_index_is_refused() {
+async fn a_run_records_one_cancellation_request() {
     let (_dir, store) = open();
     let e = id("e");
     store.write(vec![create("e")]).await.unwrap().unwrap();
-    let expecting = |next: u64| {
-        let mut op = Op::append(
+    let cancel = || {
+        Op::append(
             &e,
             5,
             vec![EventKind::CancelRequested {
                 reason: "stop".into(),
             }],
-        );
-        if let Op::Append { expect_next, .. } = &mut op {
-            *expect_next = Some(next);
-        }
-        op
+        )
     };
     let other = Op::append(
         &e,
@@ -945,20 +940,43 @@ async fn an_append_expecting_another_next_index_is_refused() {
             fire_at_ms: 15,
         }],
     );
-    store.write(vec![other.clone()]).await.unwrap().unwrap();
+    store.write(vec![cancel()]).await.unwrap().unwrap();
+    assert!(store.execution(&e).unwrap().unwrap().cancel_requested);
     assert_eq!(
-        store.write(vec![expecting(1)]).await.unwrap(),
-        Err(OpError::Stale("e".into()))
+        store.write(vec![cancel()]).await.unwrap(),
+        Err(OpError::CancelAlreadyRequested("e".into()))
     );
     assert_eq!(
-        store.write(vec![other, expecting(2)]).await.unwrap(),
-        Err(OpError::Stale("e".into()))
+        store.write(vec![other.clone(), cancel()]).await.unwrap(),
+        Err(OpError::CancelAlreadyRequested("e".into()))
     );
-    assert_eq!(store.history_len(&e).unwrap(), 2);
-    store.write(vec![expecting(2)]).await.unwrap().unwrap();
+    store.write(vec![other]).await.unwrap().unwrap();
     assert_eq!(
         kinds(&store, &e),
-        ["execution_started", "timer_started", "cancel_requested"]
+        ["execution_started", "cancel_requested", "timer_started"]
     );
-    assert!(store.execution(&e).unwrap().unwrap().cancel_requested);
+    let fresh = id("f");
+    store.write(vec![create("f")]).await.unwrap().unwrap();
+    let twice = Op::append(
+        &fresh,
+        5,
+        vec![
+            EventKind::CancelRequested { reason: "a".into() },
+            EventKind::TimerStarted {
+                handle: 1,
+                duration_ms: 10,
+                fire_at_ms: 15,
+            },
+        ],
+    );
+    let again = Op::append(
+        &fresh,
+        6,
+        vec![EventKind::CancelRequested { reason: "b".into() }],
+    );
+    assert_eq!(
+        store.write(vec![twice, again]).await.unwrap(),
+        Err(OpError::CancelAlreadyRequested("f".into()))
+    );
+    assert_eq!(kinds(&store, &fresh), ["execution_started"]);
 }
