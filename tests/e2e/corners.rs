@@ -946,3 +946,49 @@ fn two_cancellations_at_once_record_one_request() {
     assert_eq!(count(&host, "twice", "cancel_requested"), 1);
     assert_eq!(count(&host, "twice", "timer_cancelled"), 1);
 }
+
+/// A reset to before a cancellation left the record saying the run was
+/// asked to cancel: the new epoch's own cancellation was answered 200 and
+/// never recorded, and the execution ran on. The reset must leave the flag
+/// as the kept events say, and the second cancellation must end the run.
+#[test]
+fn a_run_reset_to_before_its_cancellation_can_be_cancelled_again() {
+    let host = host_with_corners();
+    start(&host, "napper", json!({"mode": "nap", "timeout_ms": HOUR}));
+    host.eventually("it sleeps", |h| count(h, "napper", "timer_started") == 1);
+    let cancel = |reason: &str| {
+        let (status, v) = host.call(
+            "POST",
+            "/v1/executions/napper/cancel",
+            Some(json!({ "reason": reason })),
+        );
+        assert!(status == 200 || status == 202, "{status} {v}");
+    };
+    cancel("first");
+    assert_eq!(host.wait_result("napper")["status"], "cancelled");
+    let kinds = host.event_kinds("napper");
+    let timer = kinds.iter().position(|k| k == "timer_started").unwrap();
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/napper/reset",
+        Some(json!({"to_event": timer, "reason": "not yet"})),
+    );
+    assert_eq!(status, 200, "{v}");
+    let described = host.describe("napper");
+    assert_eq!(described["status"], "running", "{described}");
+    assert_eq!(described["cancel_requested"], false, "{described}");
+    cancel("second");
+    host.eventually("the second cancellation ends it", |h| {
+        h.describe("napper")["status"] == "cancelled"
+    });
+    let kinds = host.event_kinds("napper");
+    let after_reset = kinds.iter().position(|k| k == "execution_reset").unwrap();
+    assert_eq!(
+        kinds[after_reset..]
+            .iter()
+            .filter(|k| *k == "cancel_requested")
+            .count(),
+        1,
+        "{kinds:?}"
+    );
+}

@@ -119,6 +119,11 @@ pub(super) fn reset(txn: &Txn, op: &Op) -> Outcome {
     record.stall_reason = None;
     record.closed_at_ms = None;
     record.resets = epoch;
+    // Asked to cancel only if a kept event asked it (a discarded request is
+    // gone with its events: the new epoch may be asked again).
+    record.cancel_requested = kept
+        .iter()
+        .any(|e| matches!(e.event, EventKind::CancelRequested { .. }));
     // Its attributes and memo as the kept events left them.
     super::search::apply(&mut record, kept.iter().map(|e| &e.event));
     execs.insert(key, to_json(&record).as_slice())?;
