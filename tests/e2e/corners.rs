@@ -879,6 +879,32 @@ fn cancel_in_background(host: &Host, id: &str) -> std::thread::JoinHandle<(u16, 
     })
 }
 
+/// A host paused before every cancellation's write, with `id` asleep on an
+/// hour's timer (then waiting for a signal), and `calls` cancellations of it
+/// sent and paused there.
+fn cancellations_paused_before_their_write(
+    id: &str,
+    calls: usize,
+) -> (Host, Vec<std::thread::JoinHandle<(u16, String)>>) {
+    let host = Host::paused_at(&["--manual-clock"], &["cancel-before-write"]);
+    host.deploy_examples_and_corners();
+    start(
+        &host,
+        id,
+        json!({"mode": "signals", "timeout_ms": HOUR, "runs": 1}),
+    );
+    host.eventually("it sleeps", |h| count(h, id, "timer_started") == 1);
+    let sent = (0..calls)
+        .map(|_| cancel_in_background(&host, id))
+        .collect();
+    host.wait_for_log(
+        "paused at cancel-before-write",
+        calls,
+        std::time::Duration::from_secs(30),
+    );
+    (host, sent)
+}
+
 /// A cancellation read the run's pending timers, then the timer fired,
 /// then the cancellation's write (which cancels that timer) was refused:
 /// the client got an error, and a parent's cancellation, asked the same
@@ -887,20 +913,8 @@ fn cancel_in_background(host: &Host, id: &str) -> std::thread::JoinHandle<(u16, 
 /// recorded, once, and end the execution.
 #[test]
 fn a_cancellation_that_races_a_timer_firing_is_still_recorded() {
-    let host = Host::paused_at(&["--manual-clock"], &["cancel-before-write"]);
-    host.deploy_examples_and_corners();
-    start(
-        &host,
-        "racer",
-        json!({"mode": "signals", "timeout_ms": HOUR, "runs": 1}),
-    );
-    host.eventually("it sleeps", |h| count(h, "racer", "timer_started") == 1);
-    let cancel = cancel_in_background(&host, "racer");
-    host.wait_for_log(
-        "paused at cancel-before-write",
-        1,
-        std::time::Duration::from_secs(30),
-    );
+    let (host, mut sent) = cancellations_paused_before_their_write("racer", 1);
+    let cancel = sent.pop().expect("the cancel call");
     host.advance(HOUR + 1);
     host.eventually("the timer fires", |h| count(h, "racer", "timer_fired") == 1);
     host.release("cancel-before-write");
@@ -918,23 +932,9 @@ fn a_cancellation_that_races_a_timer_firing_is_still_recorded() {
 /// neither caller may get an error the other's success explains.
 #[test]
 fn two_cancellations_at_once_record_one_request() {
-    let host = Host::paused_at(&["--manual-clock"], &["cancel-before-write"]);
-    host.deploy_examples_and_corners();
-    start(
-        &host,
-        "twice",
-        json!({"mode": "signals", "timeout_ms": HOUR, "runs": 1}),
-    );
-    host.eventually("it sleeps", |h| count(h, "twice", "timer_started") == 1);
-    let first = cancel_in_background(&host, "twice");
-    let second = cancel_in_background(&host, "twice");
-    host.wait_for_log(
-        "paused at cancel-before-write",
-        2,
-        std::time::Duration::from_secs(30),
-    );
+    let (host, sent) = cancellations_paused_before_their_write("twice", 2);
     host.release("cancel-before-write");
-    for call in [first, second] {
+    for call in sent {
         let (status, body) = call.join().expect("a cancel call");
         assert!(
             status == 200 || status == 202 || (status == 409 && body.contains("cancelled")),

@@ -57,11 +57,10 @@ async fn run_inner(
     // between would have appended, or handed a message to a mailbox that
     // is gone. One cheap read says so.
     let loaded = match loaded {
-        Some(l) => {
-            let len = l.record.run_start + l.history.len() as u64;
-            (inner.store.history_len(id)? == len).then_some(l)
+        Some(l) if inner.store.history_len(id)? == l.record.run_start + l.history.len() as u64 => {
+            Some(l)
         }
-        None => None,
+        _ => None,
     };
     let (record, history) = match loaded {
         Some(Loaded { record, history }) => (record, history),

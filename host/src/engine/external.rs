@@ -10,9 +10,9 @@ use super::{EngineError, Inner};
 use crate::model::{Event, ExecutionId, ExecutionRecord, ExecutionStatus};
 use crate::store::{ExternalRequest, Op, Placed};
 
-/// Reads a running target of a cancellation and asks it this many times
-/// (each lost to a write of its own) before saying it found none.
-const ASK_ATTEMPTS: usize = super::lifecycle::CANCEL_ATTEMPTS;
+// A running target of a cancellation is read and asked this many times
+// (each lost to a timer or a reset) before the delivery says it found none.
+use super::lifecycle::CANCEL_ATTEMPTS;
 
 /// The write that asks a running target to cancel, and the run it read.
 struct Ask {
@@ -68,10 +68,10 @@ impl Inner {
         // request that a reset discarded (or a delivery made) meanwhile asks
         // nothing; a cancel that loses a race with the target's own write
         // is read and asked again.
-        for attempt in 0..=ASK_ATTEMPTS {
+        for attempt in 0..=CANCEL_ATTEMPTS {
             let (target_found, asked) = if request.cancel {
                 match self.read_target(target.as_ref(), &reason) {
-                    Ok((_, Some(_))) if attempt == ASK_ATTEMPTS => (Some(false), None),
+                    Ok((_, Some(_))) if attempt == CANCEL_ATTEMPTS => (Some(false), None),
                     Ok((found, asked)) => (Some(found), asked),
                     Err(e) => {
                         tracing::warn!(key = %request.key, error = %e, "request not delivered; retried at the next start");

@@ -542,18 +542,18 @@ impl Engine {
             Err(e) => return Err(e.into()),
         }
         // The instance loads on what was written, read back by nobody.
-        let run = match created.get() {
-            Some(written) => {
-                self.inner.load_created(&written, &started);
-                self.inner.arm_deadlines_of(&written);
-                written.run
+        let written = created.get();
+        let run = match &written {
+            Some(w) => {
+                self.inner.arm_deadlines_of(w);
+                w.run
             }
             None => {
-                self.inner.wake(&id);
                 self.inner.arm_deadlines(&id);
                 self.inner.store.execution(&id)?.map_or(1, |r| r.run)
             }
         };
+        self.inner.load_created(&id, written, &started);
         tracing::info!(execution = %id, %workflow_type, "execution started");
         Ok(Started {
             id,

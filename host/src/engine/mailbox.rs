@@ -79,15 +79,19 @@ impl Inner {
         Ok(())
     }
 
-    /// Loads an execution a `CreateExecution` just wrote (`record`) with
-    /// its first event (`started`), without reading either back. An instance some
-    /// other writer's wake loaded meanwhile read them itself.
+    /// Loads execution `id` that a `CreateExecution` just wrote, on the
+    /// record it wrote (`written`) and its first event (`started`), without
+    /// reading either back; a plain wake when the write did not say. An
+    /// instance some other writer's wake loaded meanwhile read them itself.
     pub(super) fn load_created(
         self: &Arc<Self>,
-        record: &crate::model::ExecutionRecord,
+        id: &ExecutionId,
+        written: Option<crate::model::ExecutionRecord>,
         started: &crate::model::EventKind,
     ) {
-        let record = record.clone();
+        let Some(record) = written else {
+            return self.wake(id);
+        };
         let first = crate::model::Event {
             index: record.run_start,
             at_ms: record.created_at_ms,

@@ -271,8 +271,7 @@ pub(super) fn read_record(
     execs: &super::kv::Table<'_, &'static str, &'static [u8]>,
     key: &str,
 ) -> Result<Option<ExecutionRecord>, StoreError> {
-    let raw = execs.get(key)?;
-    raw.map(|raw| from_json("execution", &raw)).transpose()
+    read_as(execs, key)
 }
 
 /// The fields of an execution's record a check needs ([`Head`]), without
@@ -283,6 +282,13 @@ pub(super) fn read_head(
     execs: &super::kv::Table<'_, &'static str, &'static [u8]>,
     key: &str,
 ) -> Result<Option<super::history::Head>, StoreError> {
+    read_as(execs, key)
+}
+
+fn read_as<T: serde::de::DeserializeOwned>(
+    execs: &super::kv::Table<'_, &'static str, &'static [u8]>,
+    key: &str,
+) -> Result<Option<T>, StoreError> {
     let raw = execs.get(key)?;
     raw.map(|raw| from_json("execution", &raw)).transpose()
 }

@@ -329,19 +329,16 @@ impl Driver {
             self.inner.spawn_delivery(request);
         }
         // Each child loads on what the commit wrote, read back by nobody.
-        for (op, child) in children {
-            let written = match &op {
-                Op::CreateExecution {
-                    started,
-                    created: Some(created),
-                    ..
-                } => created.get().map(|record| (record, started)),
-                _ => None,
-            };
-            match (written, child.parse::<ExecutionId>()) {
-                (Some((record, started)), _) => self.inner.load_created(&record, started),
-                (None, Ok(child)) => self.inner.wake(&child),
-                (None, Err(_)) => {}
+        for (op, _) in children {
+            if let Op::CreateExecution {
+                record,
+                started,
+                created,
+                ..
+            } = &op
+            {
+                let written = created.as_ref().and_then(|c| c.get());
+                self.inner.load_created(&record.id, written, started);
             }
         }
         if updated {
