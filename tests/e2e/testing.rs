@@ -106,3 +106,52 @@ fn skipping_and_routing_are_refused_where_they_cannot_work() {
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.contains("contract weft:workflow@"), "{said}");
 }
+
+/// An activity's end that is not written yet keeps the host busy: a skip in
+/// that moment (the attempt returned, the store has not committed its end)
+/// waits for it instead of finding the host idle with nothing waiting for
+/// time. Before, the attempt stopped counting as it returned, and a test
+/// environment advanced the clock straight to its target past the timers
+/// the end would have armed (CI: a subscription billed 3 months of 12).
+#[test]
+fn time_does_not_skip_past_an_activity_end_still_being_written() {
+    let host = Host::paused_at(
+        &["--manual-clock", "--route-activity", "greet=mocks"],
+        &["activity-ended"],
+    );
+    host.deploy_examples();
+    let id = host.start_execution("hello", json!({"name": "mock", "sleep_ms": 3_600_000}));
+    let (status, task) = host.call("POST", "/v1/task-queues/mocks/poll?wait_ms=30000", None);
+    assert_eq!(status, 200, "{task}");
+    let url = format!(
+        "{}/v1/tasks/{}/complete",
+        host.url,
+        task["token"].as_str().unwrap()
+    );
+    let answer = std::thread::spawn(move || {
+        weft_e2e::http()
+            .post(url)
+            .json(&json!({"output": "Mocked, mock"}))
+            .send()
+            .map(|r| r.status().as_u16())
+    });
+    host.wait_for_log("paused at activity-ended", 1, Duration::from_secs(30));
+
+    let (status, v) = host.call("POST", "/v1/clock/skip", Some(json!({"wait_ms": 300})));
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        v["held"], "busy",
+        "a skip while an activity's end is unwritten: {v}"
+    );
+
+    host.release("activity-ended");
+    assert_eq!(answer.join().unwrap().ok(), Some(200));
+    let (status, v) = host.call("POST", "/v1/clock/skip", Some(json!({"wait_ms": 30_000})));
+    assert_eq!(
+        (status, v["skipped_ms"].as_u64()),
+        (200, Some(3_600_000)),
+        "{v}"
+    );
+    let result = host.wait_result(&id);
+    assert_eq!(result["output"], "MOCKED, MOCK!", "{result}");
+}

@@ -367,12 +367,19 @@ async fn run(
     // recorded with the activity's end.
     let served: Served = std::sync::Mutex::new(None);
     let by = || served.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    // The previous attempt counts as running until its retry's backoff is
+    // a wait the clock knows: time skipping must not find the host idle
+    // with nothing to wait for in between.
+    let mut failed_attempt = None;
     loop {
         let work = async {
-            inner.clock.sleep_until(task.not_before_ms).await;
-            // From here the activity runs (or waits for a slot): time
-            // skipping waits for it.
-            let _running = inner.busy_attempt();
+            let backoff = inner.clock.sleep_until(task.not_before_ms);
+            drop(failed_attempt.take());
+            backoff.await;
+            // From here the activity runs (or waits for a slot), and until
+            // its end is written and its execution woken: time skipping
+            // waits for it.
+            let running = inner.busy_attempt();
             // A slot bounds the attempts this host runs; one on a task queue
             // runs on a worker, and waiting for one must not hold a slot
             // (256 queued tasks with no worker stalled every component).
@@ -415,7 +422,7 @@ async fn run(
             .await;
             in_attempt.store(false, Ordering::SeqCst);
             crate::metrics::get().activity_attempt.observe(t0.elapsed());
-            (outcome, (slot, taken))
+            (outcome, (slot, taken, running))
         };
         let whole = async {
             match deadline {
@@ -423,7 +430,7 @@ async fn run(
                 None => std::future::pending().await,
             }
         };
-        let (outcome, _slot) = {
+        let (outcome, held) = {
             let mut work = std::pin::pin!(work);
             tokio::select! {
                 // A stop first: an attempt that ends as it is cancelled
@@ -506,6 +513,8 @@ async fn run(
         last_failure = Some(failure);
         task.attempt += 1;
         task.not_before_ms = retry_at_ms;
+        let (_slot, _taken, running) = held;
+        failed_attempt = running;
     }
 }
 

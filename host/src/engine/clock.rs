@@ -106,20 +106,25 @@ impl Clock {
     }
 
     /// Resolves once the clock reads `due_ms` or later. On a manual clock
-    /// the wait is a place time skipping may move the clock to.
-    pub async fn sleep_until(&self, due_ms: u64) {
-        if let Self::Manual(m) = self {
-            if m.now_ms.load(Ordering::SeqCst) < due_ms {
+    /// the wait is a place time skipping may move the clock to, listed from
+    /// this call on (not from the first poll), so that a caller can stop
+    /// counting as busy once it holds the future.
+    pub fn sleep_until(&self, due_ms: u64) -> impl std::future::Future<Output = ()> + Send + '_ {
+        let waiting = match self {
+            Self::Manual(m) if m.now_ms.load(Ordering::SeqCst) < due_ms => {
                 *m.waits
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .entry(due_ms)
                     .or_default() += 1;
-                let _waiting = Waiting { clock: m, due_ms };
-                return self.sleep_until_unlisted(due_ms).await;
+                Some(Waiting { clock: m, due_ms })
             }
+            _ => None,
+        };
+        async move {
+            let _waiting = waiting;
+            self.sleep_until_unlisted(due_ms).await
         }
-        self.sleep_until_unlisted(due_ms).await
     }
 
     /// As [`Clock::sleep_until`], for the host's own chores (the retention

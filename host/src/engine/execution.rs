@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use super::driver::{Driver, Flush};
 use super::error::Stop;
 use super::replay::Replayer;
-use super::{Inner, Msg};
+use super::Inner;
 use crate::model::{EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, Failure, Payload};
 use crate::store::{Close, Op};
 use crate::wasm::{ModuleError, RunOutcome, WorkflowInfo};
@@ -28,7 +28,7 @@ pub(super) struct Loaded {
 pub(super) async fn run(
     inner: Arc<Inner>,
     id: ExecutionId,
-    mailbox: mpsc::UnboundedReceiver<Msg>,
+    mailbox: mpsc::UnboundedReceiver<super::mailbox::Mail>,
     busy: Option<super::skip::BusyGuard>,
     loaded: Option<Loaded>,
 ) {
@@ -48,7 +48,7 @@ pub(super) async fn run(
 async fn run_inner(
     inner: &Arc<Inner>,
     id: &ExecutionId,
-    mailbox: mpsc::UnboundedReceiver<Msg>,
+    mailbox: mpsc::UnboundedReceiver<super::mailbox::Mail>,
     busy: Option<super::skip::BusyGuard>,
     loaded: Option<Loaded>,
 ) -> Result<(), crate::store::StoreError> {

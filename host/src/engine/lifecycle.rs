@@ -56,7 +56,7 @@ impl Inner {
     /// [`Inner::arm_deadlines`] of a record the caller just wrote.
     pub(super) fn arm_deadlines_of(&self, record: &ExecutionRecord) {
         for (due_ms, handle) in record.deadline_rows() {
-            let _ = self.timer_tx.send(TimerRow {
+            self.arm_timer(TimerRow {
                 due_ms,
                 execution: record.id.clone(),
                 handle,

@@ -8,8 +8,24 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use super::skip::BusyGuard;
 use super::{execution, Inner, Msg};
 use crate::model::{ExecutionId, ExecutionStatus};
+
+/// A message in an instance's mailbox. On a manual clock it counts as a
+/// workflow step until the instance takes it: time skipping must not find
+/// the host idle between a wake and its instance's step.
+pub(crate) struct Mail {
+    msg: Msg,
+    _queued: Option<BusyGuard>,
+}
+
+impl Mail {
+    /// The message; the instance counts its own step from here.
+    pub(super) fn open(self) -> Msg {
+        self.msg
+    }
+}
 
 impl Inner {
     /// Tells a running execution that its history grew, loading (replaying)
@@ -54,13 +70,15 @@ impl Inner {
     pub(super) fn deliver(self: &Arc<Self>, id: &ExecutionId, msg: Msg) -> Result<(), Msg> {
         let mut actors = self.actors.lock().unwrap_or_else(|p| p.into_inner());
         let msg = match actors.get(id) {
-            Some(tx) => match tx.send(msg) {
+            Some(tx) => match tx.send(Mail {
+                msg,
+                _queued: self.busy_step(),
+            }) {
                 Ok(()) => {
-                    self.busy_touch();
                     crate::metrics::get().cache_hits.inc();
                     return Ok(());
                 }
-                Err(mpsc::error::SendError(m)) => m,
+                Err(mpsc::error::SendError(m)) => m.open(),
             },
             None => msg,
         };
@@ -114,16 +132,16 @@ impl Inner {
     /// instance, on `loaded` when the caller has its record and history.
     fn spawn_instance(
         self: &Arc<Self>,
-        actors: &mut std::collections::HashMap<ExecutionId, mpsc::UnboundedSender<Msg>>,
+        actors: &mut std::collections::HashMap<ExecutionId, mpsc::UnboundedSender<Mail>>,
         id: &ExecutionId,
         msg: Option<Msg>,
         loaded: Option<execution::Loaded>,
     ) {
         let (tx, rx) = mpsc::unbounded_channel();
         if let Some(msg) = msg {
-            let _ = tx.send(msg);
+            // The instance's own step counts from its spawn.
+            let _ = tx.send(Mail { msg, _queued: None });
         }
-        self.busy_touch();
         actors.insert(id.clone(), tx);
         tokio::spawn(execution::run(
             self.clone(),
@@ -140,8 +158,8 @@ impl Inner {
     pub(super) fn try_evict(
         &self,
         id: &ExecutionId,
-        mailbox: &mut mpsc::UnboundedReceiver<Msg>,
-    ) -> Option<Msg> {
+        mailbox: &mut mpsc::UnboundedReceiver<Mail>,
+    ) -> Option<Mail> {
         let mut actors = self.actors.lock().unwrap_or_else(|p| p.into_inner());
         if let Ok(m) = mailbox.try_recv() {
             return Some(m);

@@ -63,7 +63,7 @@ use crate::model::{
     Event, EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, ModuleHash, ModuleMeta,
     ParentClosePolicy, Payload, RetryPolicy, TypeName,
 };
-use crate::store::{Op, Store, TimerRow};
+use crate::store::{Op, Store};
 use crate::wasm::{Runtime, SandboxConfig};
 
 #[derive(Debug, Clone)]
@@ -192,8 +192,8 @@ pub(crate) struct Inner {
     clock: Clock,
     config: EngineConfig,
     /// Mailboxes of the executions that have an instance in memory.
-    actors: Mutex<HashMap<ExecutionId, mpsc::UnboundedSender<Msg>>>,
-    timer_tx: mpsc::UnboundedSender<TimerRow>,
+    actors: Mutex<HashMap<ExecutionId, mpsc::UnboundedSender<mailbox::Mail>>>,
+    timer_tx: mpsc::UnboundedSender<timers::Arming>,
     activity_slots: Semaphore,
     /// Set when the host hands its store over: no activity attempt starts
     /// any more (the next holder runs them); running ones finish.

@@ -19,7 +19,7 @@ impl Inner {
     /// executions. Returns how many executions it woke.
     pub(super) fn resume_in_flight(self: &Arc<Self>) -> Result<usize, StoreError> {
         for row in self.store.timers()? {
-            let _ = self.timer_tx.send(row);
+            self.arm_timer(row);
         }
         // Requests to other executions a crash left undelivered.
         for request in self.store.outbox()? {

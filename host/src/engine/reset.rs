@@ -131,7 +131,7 @@ impl Engine {
             self.inner.stop_activities(&record.id, record.resets);
             tracing::info!(execution = %record.id, to_event, discarded = len - to_event - 1, "execution reset");
             for (due_ms, handle) in timers {
-                let _ = self.inner.timer_tx.send(TimerRow {
+                self.inner.arm_timer(TimerRow {
                     due_ms,
                     execution: record.id.clone(),
                     handle,

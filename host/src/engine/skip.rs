@@ -84,13 +84,6 @@ impl Inner {
     pub(super) fn busy_attempt(&self) -> Option<BusyGuard> {
         self.busy.as_ref().map(|b| b.attempt())
     }
-
-    /// A message was sent (on a manual clock).
-    pub(super) fn busy_touch(&self) {
-        if let Some(b) = &self.busy {
-            b.touch();
-        }
-    }
 }
 
 /// How long the host must stay unchanged to count as idle.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use super::skip::BusyGuard;
 use super::Inner;
 use crate::model::{EventKind, ExecutionStatus, EXECUTION_DEADLINE, RUN_DEADLINE};
 use crate::store::{Op, TimerRow};
@@ -36,17 +37,40 @@ impl TimerQueue {
     }
 }
 
-pub(super) fn spawn(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<TimerRow>) {
+/// A timer on its way to the timer service. On a manual clock it counts as
+/// a workflow step until the service lists its next wait with the clock:
+/// time skipping must not find the host idle, with nothing to wait for, in
+/// between.
+pub(super) struct Arming {
+    row: TimerRow,
+    busy: Option<BusyGuard>,
+}
+
+impl Inner {
+    /// Hands `row` to the timer service.
+    pub(super) fn arm_timer(&self, row: TimerRow) {
+        let busy = self.busy_step();
+        // The timer service only stops with the engine.
+        let _ = self.timer_tx.send(Arming { row, busy });
+    }
+}
+
+pub(super) fn spawn(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Arming>) {
     tokio::spawn(async move {
         let mut queue = TimerQueue::default();
+        let mut arrived = None;
         loop {
-            let next = queue.next_due();
+            let next = queue.next_due().map(|due| inner.clock.sleep_until(due));
+            drop(arrived.take());
             tokio::select! {
-                row = rx.recv() => match row {
-                    Some(row) => queue.insert(row),
+                got = rx.recv() => match got {
+                    Some(Arming { row, busy }) => {
+                        queue.insert(row);
+                        arrived = busy;
+                    }
                     None => return,
                 },
-                _ = async { match next { Some(due) => inner.clock.sleep_until(due).await, None => std::future::pending().await } } => {
+                _ = async { match next { Some(wait) => wait.await, None => std::future::pending().await } } => {
                     for row in queue.take_due(inner.clock.now_ms()) {
                         let inner = inner.clone();
                         let busy = inner.busy_step();

@@ -48,7 +48,7 @@ pub(super) struct Driver {
     run: u32,
     info: WorkflowInfo,
     pub(super) replayer: Replayer,
-    mailbox: mpsc::UnboundedReceiver<Msg>,
+    mailbox: mpsc::UnboundedReceiver<super::mailbox::Mail>,
     /// Queries and validations waiting for the workflow's next wait.
     requests: VecDeque<PendingRequest>,
     /// The request the guest is answering now: commands are refused meanwhile.
@@ -81,7 +81,7 @@ impl Driver {
         (resets, run_start, run): (u32, u64, u32),
         info: WorkflowInfo,
         replayer: Replayer,
-        mailbox: mpsc::UnboundedReceiver<Msg>,
+        mailbox: mpsc::UnboundedReceiver<super::mailbox::Mail>,
     ) -> Self {
         // A load that replays is not a workflow task until it catches up.
         let task_started = (!replayer.replaying()).then(Instant::now);
@@ -348,8 +348,7 @@ impl Driver {
             activities::spawn(self.inner.clone(), task);
         }
         for row in timers {
-            // The timer service only stops with the engine.
-            let _ = self.inner.timer_tx.send(row);
+            self.inner.arm_timer(row);
         }
         Ok(())
     }
@@ -439,10 +438,11 @@ impl Driver {
                     Some(m) => m,
                 },
             };
+            // The step counts before the message's own count ends.
             self.busy = self.inner.busy_step();
-            self.accept(msg);
+            self.accept(msg.open());
             while let Ok(m) = self.mailbox.try_recv() {
-                self.accept(m);
+                self.accept(m.open());
             }
         }
     }
