@@ -72,12 +72,9 @@ pub struct ExecutionRecord {
     /// The module this execution is pinned to.
     pub module: ModuleHash,
     pub status: ExecutionStatus,
-    pub created_at_ms: u64,
-    pub closed_at_ms: Option<u64>,
-    pub input: Payload,
-    pub output: Option<Payload>,
-    pub failure: Option<Failure>,
-    pub stall_reason: Option<String>,
+    // The fields every append checks (`store::history::Head`) come before
+    // the input and the output, which may be megabytes: that check stops
+    // reading the record once it has them.
     /// Bumped by every reset and every new run; work started before (an
     /// activity attempt, a timer) is dropped when it reports back.
     #[serde(default)]
@@ -89,15 +86,21 @@ pub struct ExecutionRecord {
     /// The index of the current run's `execution_started` event.
     #[serde(default)]
     pub run_start: u64,
+    /// Set once a cancellation was requested.
+    #[serde(default)]
+    pub cancel_requested: bool,
+    pub created_at_ms: u64,
+    pub closed_at_ms: Option<u64>,
+    pub input: Payload,
+    pub output: Option<Payload>,
+    pub failure: Option<Failure>,
+    pub stall_reason: Option<String>,
     /// The idempotency key of the start request that created this run.
     #[serde(default)]
     pub request_id: Option<String>,
     /// The execution and command that started this one as a child.
     #[serde(default)]
     pub parent: Option<ParentLink>,
-    /// Set once a cancellation was requested.
-    #[serde(default)]
-    pub cancel_requested: bool,
     /// The execution times out then (workflow time, ms), across its runs:
     /// it is terminated, no code runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]

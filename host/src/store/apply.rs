@@ -271,7 +271,7 @@ pub(super) fn read_record(
     execs: &super::kv::Table<'_, &'static str, &'static [u8]>,
     key: &str,
 ) -> Result<Option<ExecutionRecord>, StoreError> {
-    read_as(execs, key)
+    execs.get_with(key, |raw| from_json("execution", raw))
 }
 
 /// The fields of an execution's record a check needs ([`Head`]), without
@@ -282,15 +282,9 @@ pub(super) fn read_head(
     execs: &super::kv::Table<'_, &'static str, &'static [u8]>,
     key: &str,
 ) -> Result<Option<super::history::Head>, StoreError> {
-    read_as(execs, key)
-}
-
-fn read_as<T: serde::de::DeserializeOwned>(
-    execs: &super::kv::Table<'_, &'static str, &'static [u8]>,
-    key: &str,
-) -> Result<Option<T>, StoreError> {
-    let raw = execs.get(key)?;
-    raw.map(|raw| from_json("execution", &raw)).transpose()
+    execs.get_with(key, |raw| {
+        super::history::Head::decode(raw).map_err(|e| json_error("execution", e))
+    })
 }
 
 pub(super) fn history_len(txn: &Txn, id: &str) -> Result<u64, StoreError> {
@@ -317,8 +311,13 @@ pub(super) fn from_json<T: serde::de::DeserializeOwned>(
     what: &'static str,
     bytes: &[u8],
 ) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+    serde_json::from_slice(bytes).map_err(|e| json_error(what, e))
+}
+
+/// A stored `what` that did not decode.
+fn json_error(what: &'static str, e: serde_json::Error) -> StoreError {
+    StoreError::Corrupt {
         what,
         detail: e.to_string(),
-    })
+    }
 }

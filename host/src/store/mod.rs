@@ -930,8 +930,7 @@ impl Store {
     pub fn execution(&self, id: &ExecutionId) -> Result<Option<ExecutionRecord>, StoreError> {
         self.reading(|txn| {
             let table = txn.open_table(EXECUTIONS)?;
-            let found = table.get(id.as_str())?;
-            found.map(|raw| from_json("execution", &raw)).transpose()
+            apply::read_record(&table, id.as_str())
         })
     }
 

@@ -142,6 +142,20 @@ macro_rules! readable {
     };
 }
 
+impl<K: KeyT> Table<'_, K, &'static [u8]> {
+    /// [`Table::get`], handing the value to `f` where it lies instead of
+    /// copying it out (on redb; PostgreSQL's rows arrive as copies anyway).
+    pub fn get_with<'k, R>(
+        &self,
+        key: K::SelfType<'k>,
+        f: impl FnOnce(&[u8]) -> Result<R, StoreError>,
+    ) -> Result<Option<R>, StoreError> {
+        readable!(self,
+            t => t.get(key)?.map(|g| f(g.value())).transpose(),
+            tx, def => tx.get(*def, &key)?.map(|v| f(&v)).transpose())
+    }
+}
+
 impl<K: KeyT, V: ValT> Table<'_, K, V> {
     pub fn get<'k>(&self, key: K::SelfType<'k>) -> Result<Option<V::Out>, StoreError> {
         readable!(self,
