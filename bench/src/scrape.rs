@@ -74,10 +74,19 @@ impl Window {
 
 /// The resident set of a process, in bytes (Linux).
 pub fn rss_bytes(pid: u32) -> u64 {
+    status_kib(pid, "VmRSS:") * 1024
+}
+
+/// The most resident memory process `pid` has had (its high-water mark).
+pub fn peak_rss_bytes(pid: u32) -> u64 {
+    status_kib(pid, "VmHWM:") * 1024
+}
+
+fn status_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
+        .unwrap_or(0)
 }

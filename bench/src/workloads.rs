@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use weft_e2e::{guest, Host};
 
-use crate::scrape::{rss_bytes, Scrape, Window};
+use crate::scrape::{peak_rss_bytes, rss_bytes, Scrape, Window};
 
 /// Starts `n` executions from `threads` client threads without waiting for
 /// their results; returns their ids (the i-th started with `input(i)`) and
@@ -87,12 +87,13 @@ pub fn sleepers(n: usize, threads: usize) {
     );
     let rss1 = rss_bytes(pid);
     host.advance(61_000);
-    let finished = until_metric(&host, COMPLETED, (n + 1) as f64, Duration::from_secs(1200));
+    let finished = until_metric(&host, COMPLETED, (n + 1) as f64, Duration::from_secs(3600));
+    let peak = peak_rss_bytes(pid);
     let growth = rss1.saturating_sub(rss0);
     println!(
         "W3 sleepers: {n} started in {:.2} s ({:.0}/s); host RSS {} MiB -> {} MiB once all were \
          blocked and evicted: {:.2} KiB per sleeping execution; all {n} finished {:.2} s after \
-         the clock passed their timers ({:.0}/s)",
+         the clock passed their timers ({:.0}/s), peak RSS {} MiB",
         started.as_secs_f64(),
         n as f64 / started.as_secs_f64(),
         rss0 >> 20,
@@ -100,6 +101,7 @@ pub fn sleepers(n: usize, threads: usize) {
         growth as f64 / 1024.0 / n as f64,
         finished.as_secs_f64(),
         n as f64 / finished.as_secs_f64(),
+        peak >> 20,
     );
 }
 

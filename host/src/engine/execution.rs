@@ -32,7 +32,11 @@ pub(super) async fn run(
     busy: Option<super::skip::BusyGuard>,
     loaded: Option<Loaded>,
 ) {
-    if let Err(e) = run_inner(&inner, &id, mailbox, busy, loaded).await {
+    // The slot first, in this small future; the instance's own (large)
+    // future is allocated once it has one: a million timers firing at once
+    // must not mean a million instances' state in memory.
+    let slot = inner.instance_slot().await;
+    if let Err(e) = Box::pin(run_inner(&inner, &id, mailbox, busy, loaded, slot)).await {
         // Nothing was committed for the failed step; the execution stays
         // running and resumes on the next wake or restart (or on the next
         // host to hold the store).
@@ -51,6 +55,7 @@ async fn run_inner(
     mailbox: mpsc::UnboundedReceiver<super::mailbox::Mail>,
     busy: Option<super::skip::BusyGuard>,
     loaded: Option<Loaded>,
+    _slot: tokio::sync::SemaphorePermit<'_>,
 ) -> Result<(), crate::store::StoreError> {
     // The start's snapshot holds while nothing was appended after it: an
     // instance another writer's wake loaded (and that ran, or ended) in
@@ -109,7 +114,6 @@ async fn run_inner(
     // sends its message.
     driver.synced = true;
     crate::metrics::get().instances_loaded.inc();
-    let _slot = inner.instance_slot().await;
     let store = inner.store.clone();
     let module = record.module;
     let bytes = move || match store.module_bytes(&module) {

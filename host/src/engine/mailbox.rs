@@ -3,6 +3,7 @@
 //! itself only with an empty mailbox; instances in memory are bounded by
 //! `--max-instances`.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -202,23 +203,77 @@ impl Inner {
             .contains_key(id)
     }
 
-    /// A slot for one workflow instance in memory. While none is free, one
-    /// idle instance is asked to evict itself every 20 ms; the wait keeps
-    /// its place in the semaphore's queue.
+    /// A slot for one workflow instance in memory. While loads wait for
+    /// one, one of them (the asker) asks as many idle instances as there
+    /// are waiters to evict themselves, every 20 ms, and an instance that
+    /// becomes idle evicts itself at once; the others only wait (a million
+    /// waiters must not mean a million timers). Each wait keeps its place
+    /// in the semaphore's queue.
     pub(super) async fn instance_slot(&self) -> tokio::sync::SemaphorePermit<'_> {
         if let Ok(p) = self.instance_slots.try_acquire() {
             return p;
         }
+        let _waiting = Counted::new(&self.slot_waiters);
         let acquire = self.instance_slots.acquire();
         tokio::pin!(acquire);
         loop {
-            self.pressure.notify_one();
-            tokio::select! {
-                p = &mut acquire => {
-                    return p.expect("the instance semaphore is never closed");
+            let asker = self
+                .slot_asker
+                .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok();
+            if !asker {
+                tokio::select! {
+                    p = &mut acquire => {
+                        return p.expect("the instance semaphore is never closed");
+                    }
+                    // The asker got its slot: one waiter takes over.
+                    _ = self.asker_left.notified() => continue,
                 }
-                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+            }
+            let _asking = Asking(self);
+            loop {
+                let wanted = self.slot_waiters.load(Ordering::SeqCst);
+                for _ in 0..wanted.min(self.config.max_instances.max(1)) {
+                    self.pressure.notify_one();
+                }
+                tokio::select! {
+                    p = &mut acquire => {
+                        return p.expect("the instance semaphore is never closed");
+                    }
+                    _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+                }
             }
         }
+    }
+
+    /// Whether loads wait for an instance slot: an idle instance evicts.
+    pub(super) fn slots_wanted(&self) -> bool {
+        self.slot_waiters.load(Ordering::SeqCst) > 0
+    }
+}
+
+/// One more in a count while it lives.
+struct Counted<'a>(&'a AtomicUsize);
+
+impl<'a> Counted<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(count)
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The asker's role, handed to another waiter when it ends.
+struct Asking<'a>(&'a Inner);
+
+impl Drop for Asking<'_> {
+    fn drop(&mut self) {
+        self.0.slot_asker.store(false, Ordering::SeqCst);
+        self.0.asker_left.notify_one();
     }
 }

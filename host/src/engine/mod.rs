@@ -202,6 +202,12 @@ pub(crate) struct Inner {
     instance_slots: Semaphore,
     /// Told when a load waits for an instance slot: idle instances evict.
     pressure: tokio::sync::Notify,
+    /// Loads waiting for an instance slot now.
+    slot_waiters: std::sync::atomic::AtomicUsize,
+    /// Whether one of them asks idle instances to evict (see
+    /// `Inner::instance_slot`), and the call to the next when it stops.
+    slot_asker: std::sync::atomic::AtomicBool,
+    asker_left: tokio::sync::Notify,
     /// Serializes manual clock moves (stored, then applied).
     clock_moves: tokio::sync::Mutex<()>,
     /// Result waiters, woken when their execution closes or stalls.
@@ -322,6 +328,9 @@ impl Engine {
             draining: watch::channel(false).0,
             instance_slots: Semaphore::new(config.max_instances.max(1)),
             pressure: tokio::sync::Notify::new(),
+            slot_waiters: Default::default(),
+            slot_asker: Default::default(),
+            asker_left: tokio::sync::Notify::new(),
             clock_moves: tokio::sync::Mutex::new(()),
             config,
             actors: Mutex::new(HashMap::new()),

@@ -424,6 +424,10 @@ impl Driver {
             // once when another execution waits for an instance slot.
             self.busy = None;
             let idle = async {
+                // Loads wait for a slot: give this one up now.
+                if self.inner.slots_wanted() {
+                    return None;
+                }
                 tokio::select! {
                     m = self.mailbox.recv() => Some(m),
                     _ = tokio::time::sleep(self.inner.config.evict_after) => None,
