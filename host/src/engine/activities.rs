@@ -189,8 +189,11 @@ pub(super) fn spawn(inner: Arc<Inner>, task: ActivityTask) {
         }
         running.insert(key.clone(), stop);
     }
+    // Counted from here (time skipping must not find the host idle between
+    // the step that scheduled it and its attempt): see `run`.
+    let counted = inner.busy_attempt();
     tokio::spawn(async move {
-        run(&inner, task, stopped).await;
+        run(&inner, task, stopped, counted).await;
         inner
             .activity_stops
             .lock()
@@ -325,10 +328,13 @@ async fn until_stopped(stopped: &mut tokio::sync::watch::Receiver<Halt>) {
     }
 }
 
+/// `counted` counts the activity as busy from its spawn until its first
+/// attempt counts itself (or its backoff is a wait the clock knows).
 async fn run(
     inner: &Arc<Inner>,
     mut task: ActivityTask,
     mut stopped: tokio::sync::watch::Receiver<Halt>,
+    counted: Option<super::skip::BusyGuard>,
 ) {
     // Registered by `spawn` before this read: a reset or close committed
     // before it is seen here (the task was made from a history it
@@ -367,14 +373,14 @@ async fn run(
     // recorded with the activity's end.
     let served: Served = std::sync::Mutex::new(None);
     let by = || served.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    // The previous attempt counts as running until its retry's backoff is
-    // a wait the clock knows: time skipping must not find the host idle
-    // with nothing to wait for in between.
-    let mut failed_attempt = None;
+    // The spawn's count, then the previous attempt's, lasts until the next
+    // attempt's backoff is a wait the clock knows: time skipping must not
+    // find the host idle with nothing to wait for in between.
+    let mut carried = counted;
     loop {
         let work = async {
             let backoff = inner.clock.sleep_until(task.not_before_ms);
-            drop(failed_attempt.take());
+            drop(carried.take());
             backoff.await;
             // From here the activity runs (or waits for a slot), and until
             // its end is written and its execution woken: time skipping
@@ -514,7 +520,7 @@ async fn run(
         task.attempt += 1;
         task.not_before_ms = retry_at_ms;
         let (_slot, _taken, running) = held;
-        failed_attempt = running;
+        carried = running;
     }
 }
 
