@@ -493,14 +493,7 @@ fn a_workers_answer_is_acknowledged_once_it_is_recorded() {
     let (status, task) = weft_e2e::poll_greeters(&host, 30_000);
     assert_eq!(status, 200, "{task}");
     let token = task["token"].as_str().expect("a token").to_owned();
-    let url = format!("{}/v1/tasks/{token}/complete", host.url);
-    let answer = std::thread::spawn(move || {
-        weft_e2e::http()
-            .post(url)
-            .json(&json!({"output": "Hello, worker"}))
-            .send()
-            .map(|r| r.status().as_u16())
-    });
+    let answer = weft_e2e::complete_in_background(&host.url, &token, json!("Hello, worker"));
     host.wait_for_log("paused at activity-ended", 1, Duration::from_secs(30));
     host.clear_pause_points();
     host.kill_and_restart();

@@ -414,14 +414,7 @@ fn an_answer_a_fenced_holder_could_not_record_is_not_acknowledged() {
     let (status, task) = weft_e2e::poll_greeters(&a, 30_000);
     assert_eq!(status, 200, "{task}");
     let token = task["token"].as_str().expect("a token").to_owned();
-    let url_a = format!("{}/v1/tasks/{token}/complete", a.url);
-    let answer = std::thread::spawn(move || {
-        weft_e2e::http()
-            .post(url_a)
-            .json(&json!({"output": "Hello, worker"}))
-            .send()
-            .map(|r| r.status().as_u16())
-    });
+    let answer = weft_e2e::complete_in_background(&a.url, &token, json!("Hello, worker"));
     a.wait_for_log("paused at activity-ended", 1, Duration::from_secs(30));
     a.signal("STOP");
     let b = routed(&url, "b", &[]);

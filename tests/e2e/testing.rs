@@ -123,18 +123,8 @@ fn time_does_not_skip_past_an_activity_end_still_being_written() {
     let id = host.start_execution("hello", json!({"name": "mock", "sleep_ms": 3_600_000}));
     let (status, task) = host.call("POST", "/v1/task-queues/mocks/poll?wait_ms=30000", None);
     assert_eq!(status, 200, "{task}");
-    let url = format!(
-        "{}/v1/tasks/{}/complete",
-        host.url,
-        task["token"].as_str().unwrap()
-    );
-    let answer = std::thread::spawn(move || {
-        weft_e2e::http()
-            .post(url)
-            .json(&json!({"output": "Mocked, mock"}))
-            .send()
-            .map(|r| r.status().as_u16())
-    });
+    let token = task["token"].as_str().unwrap();
+    let answer = weft_e2e::complete_in_background(&host.url, token, json!("Mocked, mock"));
     host.wait_for_log("paused at activity-ended", 1, Duration::from_secs(30));
 
     let (status, v) = host.call("POST", "/v1/clock/skip", Some(json!({"wait_ms": 300})));
@@ -154,4 +144,33 @@ fn time_does_not_skip_past_an_activity_end_still_being_written() {
     );
     let result = host.wait_result(&id);
     assert_eq!(result["output"], "MOCKED, MOCK!", "{result}");
+}
+
+/// An activity counts from the step that scheduled it: a skip while its
+/// task has not started its attempt yet (it reads the store first) waits
+/// for it. Before, the step had stopped counting and the attempt had not
+/// begun: the host looked idle with nothing waiting for time.
+#[test]
+fn time_does_not_skip_past_an_activity_not_started_yet() {
+    let host = Host::paused_at(&["--manual-clock"], &["activity-spawned"]);
+    host.deploy_examples();
+    let id = host.start_execution("hello", json!({"name": "early", "sleep_ms": 3_600_000}));
+    host.wait_for_log("paused at activity-spawned", 1, Duration::from_secs(30));
+
+    let (status, v) = host.call("POST", "/v1/clock/skip", Some(json!({"wait_ms": 300})));
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        v["held"], "busy",
+        "a skip before an activity's first attempt: {v}"
+    );
+
+    host.release("activity-spawned");
+    let (status, v) = host.call("POST", "/v1/clock/skip", Some(json!({"wait_ms": 30_000})));
+    assert_eq!(
+        (status, v["skipped_ms"].as_u64()),
+        (200, Some(3_600_000)),
+        "{v}"
+    );
+    let result = host.wait_result(&id);
+    assert_eq!(result["output"], "HELLO, EARLY!", "{result}");
 }

@@ -710,6 +710,23 @@ pub fn poll_greeters(host: &Host, wait_ms: u64) -> (u16, Value) {
     )
 }
 
+/// Answers a worker's task with `output` from another thread (the answer
+/// returns only once the host recorded it); joins to its HTTP status.
+pub fn complete_in_background(
+    host_url: &str,
+    token: &str,
+    output: Value,
+) -> std::thread::JoinHandle<reqwest::Result<u16>> {
+    let url = format!("{host_url}/v1/tasks/{token}/complete");
+    std::thread::spawn(move || {
+        http()
+            .post(url)
+            .json(&serde_json::json!({ "output": output }))
+            .send()
+            .map(|r| r.status().as_u16())
+    })
+}
+
 pub fn http() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(120))

@@ -336,6 +336,7 @@ async fn run(
     mut stopped: tokio::sync::watch::Receiver<Halt>,
     counted: Option<super::skip::BusyGuard>,
 ) {
+    crate::pause::point("activity-spawned").await;
     // Registered by `spawn` before this read: a reset or close committed
     // before it is seen here (the task was made from a history it
     // discarded), one committed after it stops the task as it stops every

@@ -277,13 +277,13 @@ pub(super) fn read_record(
 /// The fields of an execution's record a check needs ([`Head`]), without
 /// building the rest (its input and output may be megabytes).
 ///
-/// [`Head`]: super::history::Head
+/// [`Head`]: super::head::Head
 pub(super) fn read_head(
     execs: &super::kv::Table<'_, &'static str, &'static [u8]>,
     key: &str,
-) -> Result<Option<super::history::Head>, StoreError> {
+) -> Result<Option<super::head::Head>, StoreError> {
     execs.get_with(key, |raw| {
-        super::history::Head::decode(raw).map_err(|e| json_error("execution", e))
+        super::head::Head::decode(raw).map_err(|e| json_error("execution", e))
     })
 }
 

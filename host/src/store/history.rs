@@ -3,6 +3,7 @@
 //! each keeps the invariants that no event follows a close and that a
 //! handle's completion is recorded once.
 
+use super::head::Head;
 use super::kv::Txn;
 
 use super::apply::{drop_timers, from_json, history_len, read_head, read_record, to_json};
@@ -207,110 +208,6 @@ fn unconsumed(
         _ => true,
     });
     Ok(sent)
-}
-
-/// The fields of an execution record every append checks: decoded without
-/// building the rest (the input and output may be megabytes), and without
-/// reading it: see [`Head::decode`].
-pub(super) struct Head {
-    pub(super) status: ExecutionStatus,
-    module: crate::model::ModuleHash,
-    pub(super) resets: u32,
-    pub(super) run_start: u64,
-    pub(super) cancel_requested: bool,
-}
-
-impl Head {
-    /// Decodes the head of a record's JSON. A record writes these fields
-    /// before its input and output, so the decoding stops once it has all
-    /// of them (serde_json reads to the end of any value it is asked for,
-    /// so the stop is an error the visitor raises after it kept the head).
-    /// A record written before they came first, or without the fields that
-    /// have defaults, is read to its end.
-    pub(super) fn decode(bytes: &[u8]) -> Result<Head, serde_json::Error> {
-        let mut head = None;
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        let read = serde::Deserializer::deserialize_map(&mut de, HeadVisitor(&mut head));
-        match (head, read) {
-            (Some(head), _) => Ok(head),
-            (None, Err(e)) => Err(e),
-            (None, Ok(())) => unreachable!("the visitor keeps the head when it returns Ok"),
-        }
-    }
-}
-
-/// The stop [`Head::decode`] raises once it has the head.
-const HEAD_READ: &str = "the head is read";
-
-#[derive(serde::Deserialize)]
-#[serde(field_identifier, rename_all = "snake_case")]
-enum HeadField {
-    Status,
-    Module,
-    Resets,
-    RunStart,
-    CancelRequested,
-    #[serde(other)]
-    Other,
-}
-
-struct HeadVisitor<'a>(&'a mut Option<Head>);
-
-impl<'de> serde::de::Visitor<'de> for HeadVisitor<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("an execution record")
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        use serde::de::Error;
-        let (mut status, mut module) = (None, None);
-        let (mut resets, mut run_start, mut cancel_requested) = (None, None, None);
-        while let Some(field) = map.next_key()? {
-            match field {
-                HeadField::Status => status = Some(map.next_value()?),
-                HeadField::Module => module = Some(map.next_value()?),
-                HeadField::Resets => resets = Some(map.next_value()?),
-                HeadField::RunStart => run_start = Some(map.next_value()?),
-                HeadField::CancelRequested => cancel_requested = Some(map.next_value()?),
-                HeadField::Other => {
-                    map.next_value::<serde::de::IgnoredAny>()?;
-                }
-            }
-            let whole = resets.is_some() && run_start.is_some() && cancel_requested.is_some();
-            if let (true, Some(status), Some(module)) = (whole, status, module) {
-                *self.0 = Some(Head {
-                    status,
-                    module,
-                    resets: resets.unwrap_or_default(),
-                    run_start: run_start.unwrap_or_default(),
-                    cancel_requested: cancel_requested.unwrap_or_default(),
-                });
-                return Err(A::Error::custom(HEAD_READ));
-            }
-        }
-        *self.0 = Some(Head {
-            status: status.ok_or_else(|| A::Error::missing_field("status"))?,
-            module: module.ok_or_else(|| A::Error::missing_field("module"))?,
-            resets: resets.unwrap_or_default(),
-            run_start: run_start.unwrap_or_default(),
-            cancel_requested: cancel_requested.unwrap_or_default(),
-        });
-        Ok(())
-    }
-}
-
-impl From<&ExecutionRecord> for Head {
-    fn from(r: &ExecutionRecord) -> Self {
-        Self {
-            status: r.status,
-            module: r.module,
-            resets: r.resets,
-            run_start: r.run_start,
-            cancel_requested: r.cancel_requested,
-        }
-    }
 }
 
 /// Why a writer that loaded the execution on `expect_module` at epoch

@@ -9,6 +9,7 @@ pub mod cluster;
 mod committer;
 mod error;
 mod external;
+mod head;
 mod history;
 mod kv;
 mod migrate;

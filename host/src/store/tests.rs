@@ -995,7 +995,7 @@ fn an_appends_check_reads_a_record_up_to_its_head_only() {
     let cut = text
         .find("\"created_at_ms\"")
         .expect("the head comes first");
-    let head = super::history::Head::decode(&text.as_bytes()[..cut]).unwrap();
+    let head = super::head::Head::decode(&text.as_bytes()[..cut]).unwrap();
     assert_eq!(
         (
             head.status,
@@ -1016,7 +1016,7 @@ fn a_record_of_an_older_release_gives_its_head() {
     let old_order = format!(
         r#"{{"id":"wf_old","workflow_type":"t","module":{module},"status":"running","created_at_ms":1,"closed_at_ms":null,"input":"[1]","output":null,"failure":null,"stall_reason":null,"resets":2,"run":1,"run_start":5,"request_id":null,"parent":null,"cancel_requested":true}}"#
     );
-    let head = super::history::Head::decode(old_order.as_bytes()).unwrap();
+    let head = super::head::Head::decode(old_order.as_bytes()).unwrap();
     assert_eq!(
         (head.resets, head.run_start, head.cancel_requested),
         (2, 5, true)
@@ -1024,7 +1024,7 @@ fn a_record_of_an_older_release_gives_its_head() {
     let oldest = format!(
         r#"{{"id":"wf_old","workflow_type":"t","module":{module},"status":"completed","created_at_ms":1,"closed_at_ms":2,"input":"[1]","output":"2","failure":null,"stall_reason":null}}"#
     );
-    let head = super::history::Head::decode(oldest.as_bytes()).unwrap();
+    let head = super::head::Head::decode(oldest.as_bytes()).unwrap();
     assert_eq!(
         (
             head.status,
@@ -1035,8 +1035,6 @@ fn a_record_of_an_older_release_gives_its_head() {
         (ExecutionStatus::Completed, 0, 0, false)
     );
     let broken = format!(r#"{{"id":"wf_old","module":{module},"resets":1}}"#);
-    let e = super::history::Head::decode(broken.as_bytes())
-        .err()
-        .unwrap();
+    let e = super::head::Head::decode(broken.as_bytes()).err().unwrap();
     assert!(e.to_string().contains("missing field `status`"), "{e}");
 }
