@@ -4,6 +4,11 @@
 //! named `NAME` exists in `WEFT_PAUSE_DIR` (never, when that is unset), so a
 //! test can SIGKILL it there, or act and then release it. Without the
 //! variable a point costs one check of a set read once at start.
+//!
+//! Fail points, for a failure no real part can give on cue (a store write
+//! refused by the disk at one exact step): a host started with
+//! `WEFT_FAIL_AT=name[,name...]` fails the first arrival at each named
+//! point (logging `failing at NAME`); later arrivals pass.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -15,15 +20,20 @@ struct Points {
     release_dir: Option<PathBuf>,
 }
 
+/// The names in environment variable `var` (comma-separated).
+fn names(var: &str) -> HashSet<String> {
+    std::env::var(var)
+        .unwrap_or_default()
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 fn points() -> &'static Option<Points> {
     static POINTS: OnceLock<Option<Points>> = OnceLock::new();
     POINTS.get_or_init(|| {
-        let names: HashSet<String> = std::env::var("WEFT_PAUSE_AT")
-            .ok()?
-            .split(',')
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect();
+        let names = names("WEFT_PAUSE_AT");
         (!names.is_empty()).then(|| Points {
             names,
             release_dir: std::env::var_os("WEFT_PAUSE_DIR").map(PathBuf::from),
@@ -68,4 +78,22 @@ pub fn point_blocking(name: &str) {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
+}
+
+/// Whether this arrival at fail point `name` fails: the first one does when
+/// the host was started with `name` in `WEFT_FAIL_AT`.
+pub fn fails(name: &str) -> bool {
+    static ARMED: OnceLock<Option<std::sync::Mutex<HashSet<String>>>> = OnceLock::new();
+    let armed = ARMED.get_or_init(|| {
+        let names = names("WEFT_FAIL_AT");
+        (!names.is_empty()).then(|| std::sync::Mutex::new(names))
+    });
+    let Some(armed) = armed else {
+        return false;
+    };
+    if !armed.lock().unwrap_or_else(|p| p.into_inner()).remove(name) {
+        return false;
+    }
+    tracing::warn!(target: "weft::pause", "failing at {name}");
+    true
 }

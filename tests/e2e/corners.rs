@@ -992,3 +992,78 @@ fn a_run_reset_to_before_its_cancellation_can_be_cancelled_again() {
         "{kinds:?}"
     );
 }
+
+/// Found reading the registry of instances in memory: an instance whose
+/// workflow task could not be committed (a full disk, a database cut off)
+/// dropped its mailbox, then removed whatever mailbox the registry held for
+/// its execution, even one a wake had made meanwhile for a new instance.
+/// The next wake then loaded a third instance beside that one: two instances
+/// of one execution, each recording the same step. The commit fails at a
+/// fail point (a full disk cannot be made to refuse one exact step); the
+/// failed instance pauses before it cleans up; a signal loads a new
+/// instance, held before its first commit; the failed one cleans up; a
+/// second signal must reach the instance in memory, not load another.
+#[test]
+fn an_instance_whose_step_failed_leaves_the_next_instance_in_place() {
+    let host = Host::with_faults(
+        &["--manual-clock"],
+        &["instance-failed", "task-before-commit"],
+        &["task-commit"],
+    );
+    host.deploy_examples();
+    let (code, v) = host.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"workflow_type": "subscription", "id": "sub", "input": {"customer": "ada", "plan": "basic"}})),
+    );
+    assert_eq!(code, 201, "{v}");
+    let timeout = std::time::Duration::from_secs(60);
+    host.wait_for_log("paused at instance-failed", 1, timeout);
+    let status = |h: &Host| {
+        let (code, v) = h.call(
+            "POST",
+            "/v1/executions/sub/queries",
+            Some(json!({"name": "status"})),
+        );
+        assert_eq!(code, 200, "{v}");
+        v["output"].clone()
+    };
+    let change_plan = |plan: &str| {
+        let (code, v) = host.call(
+            "POST",
+            "/v1/executions/sub/signals",
+            Some(json!({"name": "change-plan", "input": plan})),
+        );
+        assert_eq!(code, 202, "{v}");
+    };
+    // A new instance loads for the first signal and stops before its commit.
+    change_plan("pro");
+    host.wait_for_log("paused at task-before-commit", 1, timeout);
+    let loaded = host.metric("weft_instances_loaded_total");
+    let evicted = host.metric("weft_evictions_total");
+    let hits = host.metric("weft_instance_cache_hits_total");
+    host.release("instance-failed");
+    host.wait_for_log("the failed instance is gone", 1, timeout);
+    // The second signal goes to that instance's mailbox; before the fix it
+    // loaded another instance, which reached the same commit.
+    change_plan("basic");
+    host.eventually("the second signal handed to an instance", |h| {
+        h.metric("weft_instance_cache_hits_total") > hits
+            || h.log().matches("paused at task-before-commit").count() > 1
+    });
+    host.release("task-before-commit");
+    host.eventually("both signals taken", |h| status(h)["plan_changes"] == 2);
+    assert_eq!(
+        host.metric("weft_instances_loaded_total") - loaded,
+        host.metric("weft_evictions_total") - evicted,
+        "an instance was loaded beside the one in memory"
+    );
+    assert_eq!(count(&host, "sub", "timer_started"), 1);
+    // The month's timer fires once, on the one instance: one charge.
+    host.advance(30 * 24 * HOUR);
+    host.eventually("the first month billed", |h| {
+        status(h)["months_billed"] == 1
+    });
+    assert_eq!(host.describe("sub")["status"], "running");
+    assert_eq!(count(&host, "sub", "signal_received"), 2);
+}

@@ -247,6 +247,16 @@ impl Host {
         host
     }
 
+    /// A host that stops at the named pause points and fails the first
+    /// arrival at each named fail point (`WEFT_FAIL_AT`, see `weft::pause`).
+    pub fn with_faults(args: &[&str], points: &[&str], fails: &[&str]) -> Host {
+        let mut host = Host::unstarted(args, "info,weft=debug", |_| {});
+        host.pause_at(points);
+        host.env.push(("WEFT_FAIL_AT".into(), fails.join(",")));
+        host.spawn();
+        host
+    }
+
     fn unstarted(args: &[&str], log_filter: &str, prepare: impl FnOnce(&Path)) -> Host {
         let data = tempfile::tempdir().expect("temp dir");
         let store = data.path().join("store");

@@ -45,7 +45,11 @@ pub(super) async fn run(
         } else {
             tracing::error!(execution = %id, error = %e, "workflow task could not be committed");
         }
-        inner.forget(&id);
+        crate::pause::point("instance-failed").await;
+        // This instance's mailbox is gone with it; a wake since may have
+        // loaded a new instance, whose mailbox stays.
+        inner.forget_closed(&id);
+        tracing::debug!(execution = %id, "the failed instance is gone: the next wake loads the execution again");
     }
 }
 

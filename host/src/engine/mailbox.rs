@@ -196,6 +196,15 @@ impl Inner {
             .remove(id);
     }
 
+    /// Drops `id`'s mailbox if its instance is gone (the receiving end
+    /// dropped), not a newer instance's.
+    pub(super) fn forget_closed(&self, id: &ExecutionId) {
+        let mut actors = self.actors.lock().unwrap_or_else(|p| p.into_inner());
+        if actors.get(id).is_some_and(|tx| tx.is_closed()) {
+            actors.remove(id);
+        }
+    }
+
     pub(super) fn is_cached(&self, id: &ExecutionId) -> bool {
         self.actors
             .lock()

@@ -247,6 +247,10 @@ impl Driver {
         let updated = events
             .iter()
             .any(|e| matches!(e, EventKind::UpdateCompleted { .. }));
+        if crate::pause::fails("task-commit") {
+            let e = "injected by WEFT_FAIL_AT=task-commit".to_owned();
+            return Err(Stop::Store(crate::store::StoreError::Io(e)));
+        }
         crate::pause::point("task-before-commit").await;
         if !children.is_empty() {
             crate::pause::point("child-start-before-commit").await;
