@@ -1067,3 +1067,29 @@ fn an_instance_whose_step_failed_leaves_the_next_instance_in_place() {
     assert_eq!(host.describe("sub")["status"], "running");
     assert_eq!(count(&host, "sub", "signal_received"), 2);
 }
+
+/// Found by a review of the activity paths: an activity started and
+/// cancelled in the same workflow task was never cancelled. The cancel was
+/// sent before the activity was dispatched, to no one, and the activity ran
+/// (here: for ever, since it is never ready), while after a restart the
+/// same history completed it as cancelled at once.
+#[test]
+fn an_activity_cancelled_in_the_task_that_started_it_ends_cancelled() {
+    let host = host_with_corners();
+    start(
+        &host,
+        "poll-now",
+        json!({"mode": "poll-cancel", "timeout_ms": 0}),
+    );
+    host.eventually("the execution to end", |h| {
+        h.result_now("poll-now")["status"] != "running"
+    });
+    let r = host.result_now("poll-now");
+    assert_eq!(r["output"], "cancelled", "{r}");
+    assert_eq!(count(&host, "poll-now", "activity_cancel_requested"), 1);
+    assert_eq!(
+        host.log().matches("activity started").count(),
+        0,
+        "an attempt of the cancelled activity started"
+    );
+}

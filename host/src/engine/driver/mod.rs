@@ -323,8 +323,8 @@ impl Driver {
         // must keep the task's activities from starting.
         crate::pause::point("task-committed").await;
         self.task_bytes = 0;
-        for target in cancels {
-            self.inner.stop_activity(&self.id, self.resets, target);
+        for target in &cancels {
+            self.inner.stop_activity(&self.id, self.resets, *target);
         }
         for child in child_cancels {
             self.cancel_child(child);
@@ -348,7 +348,11 @@ impl Driver {
         if updated {
             self.inner.updates.send_modify(|n| *n += 1);
         }
-        for task in tasks {
+        for mut task in tasks {
+            // Cancelled in the task that started it: no attempt begins, and
+            // its handle completes `cancelled` at once (as the same history
+            // is resumed after a restart). The stop above found no runner.
+            task.cancelled = cancels.contains(&task.handle);
             activities::spawn(self.inner.clone(), task);
         }
         for row in timers {
