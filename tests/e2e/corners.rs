@@ -1019,23 +1019,8 @@ fn an_instance_whose_step_failed_leaves_the_next_instance_in_place() {
     assert_eq!(code, 201, "{v}");
     let timeout = std::time::Duration::from_secs(60);
     host.wait_for_log("paused at instance-failed", 1, timeout);
-    let status = |h: &Host| {
-        let (code, v) = h.call(
-            "POST",
-            "/v1/executions/sub/queries",
-            Some(json!({"name": "status"})),
-        );
-        assert_eq!(code, 200, "{v}");
-        v["output"].clone()
-    };
-    let change_plan = |plan: &str| {
-        let (code, v) = host.call(
-            "POST",
-            "/v1/executions/sub/signals",
-            Some(json!({"name": "change-plan", "input": plan})),
-        );
-        assert_eq!(code, 202, "{v}");
-    };
+    let status = |h: &Host| subscription_status(h, "sub");
+    let change_plan = |plan: &str| change_plan(&host, "sub", plan);
     // A new instance loads for the first signal and stops before its commit.
     change_plan("pro");
     host.wait_for_log("paused at task-before-commit", 1, timeout);
@@ -1092,4 +1077,107 @@ fn an_activity_cancelled_in_the_task_that_started_it_ends_cancelled() {
         0,
         "an attempt of the cancelled activity started"
     );
+}
+
+/// The `status` query of subscription `id`.
+fn subscription_status(host: &Host, id: &str) -> Value {
+    let (code, v) = host.call(
+        "POST",
+        &format!("/v1/executions/{id}/queries"),
+        Some(json!({"name": "status"})),
+    );
+    assert_eq!(code, 200, "{v}");
+    v["output"].clone()
+}
+
+/// Signals subscription `id` to change to `plan`.
+fn change_plan(host: &Host, id: &str, plan: &str) {
+    let (code, v) = host.call(
+        "POST",
+        &format!("/v1/executions/{id}/signals"),
+        Some(json!({"name": "change-plan", "input": plan})),
+    );
+    assert_eq!(code, 202, "{v}");
+}
+
+/// Found by a review of the instance registry: a run that began under an
+/// id (a start reusing it, a reset) while the last run's instance was
+/// between its close and dropping its mailbox found that mailbox and loaded
+/// nothing; the mailbox then went with the old instance, and the new run
+/// sat running with no instance until the next restart. The closing
+/// instance is held between its close and its cleanup while the id starts
+/// again.
+#[test]
+fn a_run_started_while_the_last_one_closes_is_loaded() {
+    let host = Host::paused_at(&["--manual-clock"], &["run-closed"]);
+    host.deploy_examples();
+    let start = || {
+        let (code, v) = host.call(
+            "POST",
+            "/v1/executions",
+            Some(json!({"workflow_type": "misbehave", "id": "again", "input": {"mode": "ok"}})),
+        );
+        assert_eq!(code, 201, "{v}");
+    };
+    start();
+    let timeout = std::time::Duration::from_secs(60);
+    host.wait_for_log("paused at run-closed", 1, timeout);
+    start();
+    host.release("run-closed");
+    host.eventually("the second run to complete", |h| {
+        h.result_now("again")["status"] == "completed" && h.describe("again")["run"] == 2
+    });
+}
+
+/// Found by a review of the instance registry: the retention sweep removed
+/// the mailbox of every id it had deleted, after the deletes: an id started
+/// again in between lost its new instance's mailbox while that instance
+/// worked, and the next wake loaded a second instance beside it (both
+/// recording the same step). The sweep is held after its deletes while the
+/// id starts again and its instance is held before its first commit; a
+/// signal must then reach that instance.
+#[test]
+fn an_id_started_again_during_a_retention_sweep_keeps_its_instance() {
+    let host = Host::paused_at(
+        &["--manual-clock", "--retention", "1h"],
+        &["retention-before-forget", "task-before-commit"],
+    );
+    host.deploy_examples();
+    let start = |workflow_type: &str, input: Value| {
+        let (code, v) = host.call(
+            "POST",
+            "/v1/executions",
+            Some(json!({"workflow_type": workflow_type, "id": "reused", "input": input})),
+        );
+        assert_eq!(code, 201, "{v}");
+    };
+    // No workflow task to commit: it returns at once.
+    start("misbehave", json!({"mode": "ok"}));
+    assert_eq!(host.wait_result("reused")["status"], "completed");
+    let timeout = std::time::Duration::from_secs(60);
+    host.advance(2 * HOUR);
+    host.wait_for_log("paused at retention-before-forget", 1, timeout);
+    start("subscription", json!({"customer": "ada", "plan": "basic"}));
+    host.wait_for_log("paused at task-before-commit", 1, timeout);
+    let loaded = host.metric("weft_instances_loaded_total");
+    let evicted = host.metric("weft_evictions_total");
+    let hits = host.metric("weft_instance_cache_hits_total");
+    host.release("retention-before-forget");
+    host.wait_for_log("deleted closed executions past their retention", 1, timeout);
+    change_plan(&host, "reused", "pro");
+    host.eventually("the signal handed to an instance", |h| {
+        h.metric("weft_instance_cache_hits_total") > hits
+            || h.log().matches("paused at task-before-commit").count() > 1
+    });
+    host.release("task-before-commit");
+    host.eventually("the signal taken", |h| {
+        subscription_status(h, "reused")["plan_changes"] == 1
+    });
+    assert_eq!(
+        host.metric("weft_instances_loaded_total") - loaded,
+        host.metric("weft_evictions_total") - evicted,
+        "an instance was loaded beside the one in memory"
+    );
+    assert_eq!(count(&host, "reused", "timer_started"), 1);
+    assert_eq!(host.describe("reused")["status"], "running");
 }

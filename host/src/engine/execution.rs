@@ -398,7 +398,13 @@ async fn close(
     }
     // Forget only after the close is durable: a wake in between finds the
     // old mailbox, not a fresh instance replaying a closed execution.
+    crate::pause::point("run-closed").await;
     inner.forget(id);
+    // A run that began since (a start reusing the id, a reset) found this
+    // mailbox and loaded nothing, or left its wake in it: it is loaded now.
+    if matches!(inner.store.status(id), Ok(Some(ExecutionStatus::Running))) {
+        inner.wake(id);
+    }
     for request in externals {
         inner.spawn_delivery(request);
     }

@@ -52,8 +52,10 @@ async fn sweep(inner: &Arc<Inner>) -> Result<(), EngineError> {
                     .await?;
             }
         }
+        crate::pause::point("retention-before-forget").await;
         for r in chunk {
-            inner.forget(&r.id);
+            // A run started again under the id since has its own instance.
+            inner.forget_closed(&r.id);
             inner.logs.forget(&r.id);
         }
     }
@@ -103,7 +105,7 @@ impl Engine {
             .await?
         {
             Ok(()) => {
-                self.inner.forget(&parsed);
+                self.inner.forget_closed(&parsed);
                 self.inner.logs.forget(&parsed);
                 tracing::info!(execution = %parsed, "execution deleted");
                 Ok(())

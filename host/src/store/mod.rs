@@ -935,6 +935,14 @@ impl Store {
         })
     }
 
+    /// The status of execution `id`, read without the rest of its record.
+    pub fn status(&self, id: &ExecutionId) -> Result<Option<ExecutionStatus>, StoreError> {
+        self.reading(|txn| {
+            let table = txn.open_table(EXECUTIONS)?;
+            Ok(apply::read_head(&table, id.as_str())?.map(|h| h.status))
+        })
+    }
+
     /// Executions matching the filters, newest first.
     pub fn executions(
         &self,
