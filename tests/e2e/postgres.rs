@@ -380,3 +380,62 @@ fn store_addresses_that_name_no_store_are_refused_by_name() {
     ]);
     assert!(said.contains("the address names no database"), "{said}");
 }
+
+/// Found by a review of the activity paths: PostgreSQL refusing a write for
+/// a state that passes (a read-only database, as after a failover; a full
+/// disk, 53100) was taken for a refusal of the write itself, and an
+/// activity whose end it refused dropped its result: the execution waited
+/// for the next restart, which ran the side effect again. Now the store is
+/// unavailable then, as when a connection is lost: the end is kept and
+/// written once the database writes again. The database turns read-only
+/// while an attempt's end waits to be written.
+#[test]
+fn an_activity_end_the_database_cannot_write_yet_is_written_once_it_can() {
+    let Some(base) = cluster() else { return };
+    let host = Host::paused_at(&[], &["activity-ended"]);
+    let Some(url) = host.store().map(str::to_owned) else {
+        return;
+    };
+    let database = url.rsplit('/').next().unwrap().to_owned();
+    host.deploy_examples();
+    let id = host.start_execution("hello", json!({"name": "RO0"}));
+    host.wait_for_log("paused at activity-ended", 1, Duration::from_secs(60));
+    let admin = format!("{base}/postgres");
+    // New sessions are read-only; the host's present ones are ended.
+    let read_only = |on: bool| {
+        psql(
+            &admin,
+            &format!(
+                "ALTER DATABASE \"{database}\" SET default_transaction_read_only = {}",
+                if on { "on" } else { "off" }
+            ),
+        );
+        psql(
+            &admin,
+            &format!(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE datname = '{database}'"
+            ),
+        );
+    };
+    read_only(true);
+    host.release("activity-ended");
+    host.wait_for_log(
+        "could not record an activity's end; it is written once the store writes again",
+        1,
+        Duration::from_secs(30),
+    );
+    read_only(false);
+    host.assert_hellos_completed_once(&[id], "RO");
+    // Each activity ran once: its end was kept, not run again.
+    let log = host.log();
+    let mut effects = std::collections::HashMap::<&str, usize>::new();
+    for key in log
+        .lines()
+        .filter_map(|l| l.split("effect key=").nth(1)?.split_whitespace().next())
+    {
+        *effects.entry(key).or_default() += 1;
+    }
+    assert_eq!(effects.len(), 3, "{effects:?}");
+    assert!(effects.values().all(|n| *n == 1), "{effects:?}");
+}

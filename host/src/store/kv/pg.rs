@@ -78,11 +78,17 @@ impl Drop for Pg {
 }
 
 /// A PostgreSQL error as the store reports it: a broken or refused
-/// connection is `Io` (the store is unavailable and retried, as a full disk
-/// is); what the database refused is `Backend`.
+/// connection, or a database that cannot write for now, is `Io` (the store
+/// is unavailable and retried, as a full disk is); what the database refused
+/// for what it was asked is `Backend`.
 pub(crate) fn pg_err(e: tokio_postgres::Error) -> StoreError {
     match e.as_db_error() {
         Some(db) if db.code().code() == FENCED => StoreError::Fenced(db.message().to_owned()),
+        Some(db) if cannot_write_now(db.code().code()) => StoreError::Io(format!(
+            "PostgreSQL cannot write now: {} ({})",
+            db.message(),
+            db.code().code()
+        )),
         Some(db) if !lost_connection(&e) => StoreError::Backend(format!(
             "PostgreSQL refused a statement: {} ({})",
             db.message(),
@@ -95,6 +101,15 @@ pub(crate) fn pg_err(e: tokio_postgres::Error) -> StoreError {
         )),
         None => StoreError::Io(format!("PostgreSQL connection failed: {e}")),
     }
+}
+
+/// Whether the database refused a statement for a state that passes, not
+/// for what the statement asked: it is read-only (25006: a failover to a
+/// standby, an operator's `default_transaction_read_only`), out of
+/// resources (class 53: a full disk, no memory) or failing (class 58: an
+/// I/O error). Nothing was written; the same write succeeds once it passes.
+fn cannot_write_now(code: &str) -> bool {
+    code == "25006" || code.starts_with("53") || code.starts_with("58")
 }
 
 /// Whether `e` is the connection's end rather than a statement refused:
