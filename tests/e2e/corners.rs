@@ -1181,3 +1181,20 @@ fn an_id_started_again_during_a_retention_sweep_keeps_its_instance() {
     assert_eq!(count(&host, "reused", "timer_started"), 1);
     assert_eq!(host.describe("reused")["status"], "running");
 }
+
+/// Found by a review of the instance registry: an instance whose step could
+/// not be committed because the store was unavailable for a moment (a read
+/// that failed, a connection lost) dropped the wakes queued for it, and
+/// nothing loaded the execution again before the next signal or restart.
+/// The first commit fails (a fail point) with nothing else to come: the
+/// execution is loaded again by itself and completes.
+#[test]
+fn an_execution_whose_step_failed_on_an_unavailable_store_goes_on_by_itself() {
+    let host = Host::with_faults(&["--manual-clock"], &[], &["task-commit"]);
+    host.deploy_examples();
+    let id = host.start_execution("hello", json!({"name": "again"}));
+    assert_eq!(host.wait_result(&id)["output"], "HELLO, AGAIN!");
+    let log = host.log();
+    assert!(log.contains("failing at task-commit"), "{log}");
+    assert!(log.contains("loading again after a failed step"), "{log}");
+}

@@ -50,6 +50,35 @@ pub(super) async fn run(
         // loaded a new instance, whose mailbox stays.
         inner.forget_closed(&id);
         tracing::debug!(execution = %id, "the failed instance is gone: the next wake loads the execution again");
+        // The wakes queued in its mailbox went with it. A store that is
+        // unavailable for a while (a read that failed, a database away)
+        // is tried again after a pause, so nothing is left waiting for a
+        // restart; failing writes resume everything once they succeed
+        // (`recovery`), without a load per execution meanwhile.
+        if matches!(e, crate::store::StoreError::Io(_))
+            && inner.store.write_failure().borrow().is_none()
+        {
+            tokio::spawn(load_again_later(inner.clone(), id));
+        }
+    }
+}
+
+/// How long an execution whose step failed on an unavailable store waits
+/// before it is loaded again.
+const LOAD_AGAIN_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Loads `id` again once [`LOAD_AGAIN_AFTER`] passed, if it is still running.
+async fn load_again_later(inner: Arc<Inner>, id: ExecutionId) {
+    tokio::time::sleep(LOAD_AGAIN_AFTER).await;
+    match inner.store.status(&id) {
+        Ok(Some(ExecutionStatus::Running)) => {
+            tracing::info!(execution = %id, "loading again after a failed step");
+            inner.wake(&id);
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(execution = %id, error = %e, "could not read an execution to load it again; it is loaded at the next wake, restart or store recovery");
+        }
     }
 }
 
