@@ -1198,3 +1198,36 @@ fn an_execution_whose_step_failed_on_an_unavailable_store_goes_on_by_itself() {
     assert!(log.contains("failing at task-commit"), "{log}");
     assert!(log.contains("loading again after a failed step"), "{log}");
 }
+
+/// Found by a review of the activity paths: an activity on a task queue
+/// that no worker had taken yet counted as a running attempt, so a
+/// cancellation under `wait-cancellation-completed` waited out the whole
+/// grace period (its heartbeat timeout, or 10 s of workflow time) for work
+/// that never began, and meanwhile still handed the task to a worker that
+/// polled. Now the handle completes `cancelled` at once and the task leaves
+/// the queue.
+#[test]
+fn a_queued_task_no_worker_took_is_cancelled_at_once() {
+    let host = host_with_corners();
+    start(&host, "queued", json!({"mode": "worker-cancel"}));
+    host.eventually("the task is queued", |h| {
+        h.event_kinds("queued")
+            .iter()
+            .any(|k| k == "activity_scheduled")
+    });
+    host.cli_ok(&["signal", "queued", "tick", "--input", "1"]);
+    // No clock move: nothing waits for a grace period.
+    host.eventually("the execution to end", |h| {
+        h.result_now("queued")["status"] != "running"
+    });
+    let r = host.result_now("queued");
+    assert!(
+        r["output"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("cancelled: "),
+        "{r}"
+    );
+    let (status, task) = host.call("POST", "/v1/task-queues/cancel-q/poll?wait_ms=0", None);
+    assert_eq!(status, 204, "a worker got the cancelled task: {task}");
+}

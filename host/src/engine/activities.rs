@@ -414,7 +414,8 @@ async fn run(
                 return std::future::pending().await;
             }
             let t0 = std::time::Instant::now();
-            in_attempt.store(true, Ordering::SeqCst);
+            // A worker's task runs once a worker took it (see `attempt`).
+            in_attempt.store(task.options.task_queue.is_none(), Ordering::SeqCst);
             // A worker's task, once taken, holds a permit of its queue's
             // as a component attempt holds its slot.
             let mut taken = Held::default();
@@ -422,7 +423,7 @@ async fn run(
                 inner,
                 &task,
                 start_to_close,
-                &watch_stop,
+                (&watch_stop, &in_attempt),
                 &served,
                 &mut taken,
             )
@@ -759,11 +760,14 @@ fn refused(task: &ActivityTask, e: OpError) -> Recorded {
 /// Runs one attempt: in the host's activity component, or on an external
 /// worker when the activity names a task queue. Ends with its result, or a
 /// start-to-close, heartbeat or schedule-to-start timeout, on workflow time.
+/// `running` is set once a worker took the attempt's task (a component's
+/// attempt is running from the start): a cancellation before then
+/// completes the handle at once.
 async fn attempt(
     inner: &Arc<Inner>,
     task: &ActivityTask,
     start_to_close: u64,
-    stopped: &tokio::sync::watch::Receiver<Halt>,
+    (stopped, running): (&tokio::sync::watch::Receiver<Halt>, &AtomicBool),
     served: &Served,
     held: &mut Held,
 ) -> Result<Payload, Failure> {
@@ -910,6 +914,8 @@ async fn attempt(
                 forget: _forget,
             } = match &adopted {
                 Some(t) => {
+                    // Its worker took it before this host held the store.
+                    running.store(true, Ordering::SeqCst);
                     tracing::info!(execution = %task.execution, activity = %task.name, attempt = task.attempt, "a worker's task adopted under its token");
                     inner.queues.adopt(&queue, &t.token, sink)
                 }
@@ -936,6 +942,7 @@ async fn attempt(
             let result = match wait_taken.await {
                 Err(f) => Err(f),
                 Ok(permit) => {
+                    running.store(true, Ordering::SeqCst);
                     // Held until the task's end is written (see `run`).
                     held.permit = permit;
                     let now = inner.clock.now_ms();
