@@ -1231,3 +1231,53 @@ fn a_queued_task_no_worker_took_is_cancelled_at_once() {
     let (status, task) = host.call("POST", "/v1/task-queues/cancel-q/poll?wait_ms=0", None);
     assert_eq!(status, 204, "a worker got the cancelled task: {task}");
 }
+
+/// Found by a review of the client paths: a cancellation that arrived while
+/// the run's last task was continuing as new was answered 202, recorded in
+/// that run, and lost with it: the next run was never told and ran on (a
+/// second cancellation was answered "already asked"). It is now carried
+/// into the next run, as signals sent then are. Here the next run waits on
+/// a condition, which a cancellation ends.
+#[test]
+fn a_cancellation_while_continuing_as_new_reaches_the_next_run() {
+    let host = Host::paused_at(&["--manual-clock"], &["continue-as-new-before-commit"]);
+    host.deploy_examples_and_corners();
+    start(&host, "can-c", json!({"mode": "carry"}));
+    host.eventually("the first run waits for tick", |h| {
+        count(h, "can-c", "signal_awaited") == 1
+    });
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/can-c/signals",
+        Some(json!({"name": "tick", "input": 1})),
+    );
+    assert_eq!(status, 202, "{v}");
+    host.wait_for_log(
+        "paused at continue-as-new-before-commit",
+        1,
+        std::time::Duration::from_secs(30),
+    );
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/can-c/cancel",
+        Some(json!({"reason": "not now"})),
+    );
+    assert!(status == 200 || status == 202, "{status} {v}");
+    host.release("continue-as-new-before-commit");
+    host.eventually("the next run to end", |h| {
+        h.describe("can-c")["run"] == 2 && h.result_now("can-c")["status"] != "running"
+    });
+    let r = host.result_now("can-c");
+    assert_eq!(
+        (&r["status"], &r["output"]),
+        (&json!("completed"), &json!(0)),
+        "{r}"
+    );
+    let second = host.get("/v1/executions/can-c/history?run=2")["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["event"]["type"] == "cancel_requested")
+        .count();
+    assert_eq!(second, 1, "the next run is told of the cancellation");
+}

@@ -316,6 +316,7 @@ async fn continue_as_new(
         owed: owed.clone(),
         delivered_updates: driver.replayer.delivered_updates().to_vec(),
         delivered_signals: driver.replayer.delivered_signals().to_vec(),
+        cancel_delivered: driver.replayer.cancel_delivered(),
     }];
     if !externals.is_empty() {
         ops.push(Op::OutboxAdd {

@@ -110,6 +110,7 @@ pub(super) fn continue_as_new(txn: &Txn, op: &Op) -> Outcome {
         owed,
         delivered_updates,
         delivered_signals,
+        cancel_delivered,
     } = op
     else {
         unreachable!("continue_as_new takes ContinueAsNew")
@@ -128,13 +129,19 @@ pub(super) fn continue_as_new(txn: &Txn, op: &Op) -> Outcome {
     }
     let first = history_len(txn, key)?;
     // The run's closing events are commands and its end: none is sent to it.
-    let carried = unconsumed(
+    let mut carried = unconsumed(
         txn,
         key,
         record.run_start,
         delivered_signals,
         delivered_updates,
     )?;
+    // A cancellation the run's code was not told of (recorded during its
+    // last task) is the next run's: it was answered as accepted.
+    let cancel_carried = record.cancel_requested && !*cancel_delivered;
+    if !cancel_carried {
+        carried.retain(|e| !matches!(e, EventKind::CancelRequested { .. }));
+    }
     let mut history = txn.open_table(HISTORY)?;
     let next_start = first + events.len() as u64;
     let written = events
@@ -165,7 +172,7 @@ pub(super) fn continue_as_new(txn: &Txn, op: &Op) -> Outcome {
     record.created_at_ms = *at_ms;
     // The execution's deadline stays; the new run gets its own.
     add_deadlines(txn, key, &record)?;
-    record.cancel_requested = false;
+    record.cancel_requested = cancel_carried;
     execs.insert(key, to_json(&record).as_slice())?;
     Ok(Ok(()))
 }
@@ -176,7 +183,8 @@ pub(super) fn continue_as_new(txn: &Txn, op: &Op) -> Outcome {
 /// say one that lost a select, takes nothing), and accepted updates not in
 /// `updates` (recorded after the run's last wait, or never taken by one).
 /// They move to the next run, so none is lost when a run continues as new
-/// with them queued. A delivered update does not move, even if its handler
+/// with them queued. Its cancellation is among them (the caller keeps it
+/// only if the code was not told of it). A delivered update does not move, even if its handler
 /// did not complete: it may have changed the state the next run starts
 /// from, and running it again would apply it twice.
 fn unconsumed(
@@ -194,7 +202,9 @@ fn unconsumed(
         let e: Event = from_json("event", &entry.1)?;
         match e.event {
             EventKind::SignalReceived { .. } if !delivered.contains(&e.index) => sent.push(e.event),
-            EventKind::UpdateAccepted { .. } => sent.push(e.event),
+            EventKind::UpdateAccepted { .. } | EventKind::CancelRequested { .. } => {
+                sent.push(e.event)
+            }
             EventKind::UpdateCompleted { update_id, .. } => {
                 completed.insert(update_id);
             }

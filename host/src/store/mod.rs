@@ -163,6 +163,10 @@ pub enum Op {
         /// The indices of the `signal_received` events the closing run's
         /// code was handed; the run's other signals move to the next run.
         delivered_signals: Vec<u64>,
+        /// Whether the closing run's code was told of its cancellation. A
+        /// cancellation it was not told of (recorded during its last task)
+        /// moves to the next run.
+        cancel_delivered: bool,
     },
     /// Appends events (the store numbers them), adds and removes timer rows,
     /// and optionally closes or stalls the execution: one state change.

@@ -81,6 +81,7 @@ fn continue_as_new(id: &ExecutionId) -> Op {
         owed: Vec::new(),
         delivered_updates: Vec::new(),
         delivered_signals: Vec::new(),
+        cancel_delivered: false,
     }
 }
 

@@ -371,6 +371,8 @@ pub struct Replayer {
     delivered_updates: Vec<String>,
     /// The indices of the `signal_received` events handed to the code.
     delivered_signals: Vec<u64>,
+    /// Whether the code was told the run is cancelled.
+    cancel_delivered: bool,
     /// Commands the code issued so far in this instance.
     issued: u64,
     /// What each issued command (by handle - 1) started.
@@ -430,6 +432,7 @@ impl Replayer {
             delivered: HandleSet::default(),
             delivered_updates: Vec::new(),
             delivered_signals: Vec::new(),
+            cancel_delivered: false,
             issued: 0,
             targets: Vec::new(),
             new_commands: Vec::new(),
@@ -554,6 +557,12 @@ impl Replayer {
     /// delivered, so their handlers never started) into the next run.
     pub fn delivered_updates(&self) -> &[String] {
         &self.delivered_updates
+    }
+
+    /// Whether the code was told of the run's cancellation: a continue-as-new
+    /// moves one it was not told of into the next run.
+    pub fn cancel_delivered(&self) -> bool {
+        self.cancel_delivered
     }
 
     /// The run's events known now (recorded or about to be).
@@ -886,9 +895,12 @@ impl Replayer {
                     input: input.clone(),
                 }
             }
-            EventKind::CancelRequested { reason } => Delivered::Cancel {
-                reason: reason.clone(),
-            },
+            EventKind::CancelRequested { reason } => {
+                self.cancel_delivered = true;
+                Delivered::Cancel {
+                    reason: reason.clone(),
+                }
+            }
             EventKind::SignalReceived { input, .. } => {
                 if i >= self.loaded {
                     self.live_signal_at = Some(e.at_ms);
