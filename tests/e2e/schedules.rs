@@ -574,9 +574,14 @@ fn queued_actions_follow_the_policy_and_the_pause() {
     host.eventually("buffer-all queued two", |h| {
         state_of(h, "all")["pending"].as_array().unwrap().len() == 2
     });
-    // terminate-other replaced its own executions and did not pause itself.
+    // terminate-other started only the newest of the three; the next time
+    // replaces it, and the execution it terminated does not pause it.
     host.eventually("terminate-other ran the last", |h| {
-        started(h, "term").len() == 3
+        started(h, "term").len() == 1 && state_of(h, "term")["skipped_overlap"] == 2
+    });
+    host.advance(10_000);
+    host.eventually("terminate-other replaced it", |h| {
+        started(h, "term").len() == 2
     });
     let st = state_of(&host, "term");
     assert_eq!(st["paused"], false, "{st}");
@@ -648,4 +653,37 @@ fn a_schedule_starts_its_executions_with_search_attributes_and_memo() {
     );
     assert_eq!(d["memo"]["owner"], json!({"name": "ada"}), "{d}");
     assert_eq!(host.query_ids("Team = 'billing'"), vec![id]);
+}
+
+/// Found by a review of the schedules: times that came at once (the clock
+/// moved many periods, or a catch-up after downtime) under `cancel-other`
+/// or `terminate-other` each started an execution only for the next to
+/// cancel or terminate it, after its first steps had run. The newest now
+/// replaces them all: one starts, the others are skipped.
+#[test]
+fn times_that_come_at_once_under_a_replacing_policy_start_only_the_newest() {
+    let host = host();
+    let sleeper = json!({"workflow_type": "misbehave", "input": {"mode": "sleep"}});
+    for p in ["cancel-other", "terminate-other"] {
+        create(
+            &host,
+            json!({"name": format!("at-once-{p}"), "spec": {"intervals": [{"every_ms": 10_000}]},
+                   "action": sleeper, "policies": {"overlap": p}}),
+        );
+    }
+    // Three times pass in one move of the clock.
+    host.advance(30_000);
+    for p in ["cancel-other", "terminate-other"] {
+        let name = format!("at-once-{p}");
+        host.eventually("the schedule took its three times", |h| {
+            let st = &schedule(h, &name)["state"];
+            st["actions_taken"].as_u64().unwrap() + st["skipped_overlap"].as_u64().unwrap() >= 3
+        });
+        let st = state_of(&host, &name);
+        assert_eq!(st["actions_taken"], 1, "{p}: {st}");
+        assert_eq!(st["skipped_overlap"], 2, "{p}: {st}");
+        let ids = started(&host, &name);
+        assert_eq!(ids.len(), 1, "{p}: {ids:?}");
+        assert_eq!(host.describe(&ids[0])["status"], "running", "{p}");
+    }
 }

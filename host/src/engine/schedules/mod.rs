@@ -235,6 +235,24 @@ async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u64>, EngineE
                 dirty = true;
                 continue;
             }
+            // Several queued at once under a policy whose next action
+            // replaces the running one (the clock passed many times at once,
+            // a catch-up after downtime): each would start only to be
+            // cancelled or terminated by the next, its first steps run for
+            // nothing; the newest replaces them all.
+            if matches!(
+                policy,
+                OverlapPolicy::CancelOther | OverlapPolicy::TerminateOther
+            ) && rec.state.pending[1..]
+                .iter()
+                .any(|later| rec.overlap_of(later) == policy)
+            {
+                rec.state.pending.remove(0);
+                rec.state.skipped_overlap += 1;
+                rec.record_action(skipped(&action, now, "a later one replaces it"));
+                dirty = true;
+                continue;
+            }
             let decision = if rec.state.running.is_empty() || policy == OverlapPolicy::AllowAll {
                 Decision::Start
             } else {
