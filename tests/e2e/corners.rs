@@ -1281,3 +1281,53 @@ fn a_cancellation_while_continuing_as_new_reaches_the_next_run() {
         .count();
     assert_eq!(second, 1, "the next run is told of the cancellation");
 }
+
+/// Found by a review of the child paths: a terminate read the parent's
+/// history, then wrote the parent's end with the children that history
+/// owed their parent-close policy. A child the parent's task started in
+/// between was not among them: it ran on after its parent was terminated,
+/// its policy (terminate) never applied. A terminate now writes only on the
+/// history it read, and reads again when it grew.
+#[test]
+fn a_child_started_while_its_parent_is_terminated_gets_its_policy() {
+    let host = Host::paused_at(
+        &["--manual-clock"],
+        &["child-start-before-commit", "terminate-before-write"],
+    );
+    host.deploy_examples();
+    let (code, v) = host.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"workflow_type": "misbehave", "id": "p", "input": {"mode": "parent"}})),
+    );
+    assert_eq!(code, 201, "{v}");
+    let timeout = std::time::Duration::from_secs(60);
+    host.wait_for_log("paused at child-start-before-commit", 1, timeout);
+    let children = |h: &Host| -> Vec<String> {
+        h.list_all("")
+            .into_iter()
+            .filter_map(|e| e["id"].as_str().map(str::to_owned))
+            .filter(|id| id != "p")
+            .collect()
+    };
+    std::thread::scope(|s| {
+        let terminate = s.spawn(|| {
+            host.call(
+                "POST",
+                "/v1/executions/p/terminate",
+                Some(json!({"reason": "operator"})),
+            )
+        });
+        host.wait_for_log("paused at terminate-before-write", 1, timeout);
+        host.release("child-start-before-commit");
+        host.eventually("the child started", |h| children(h).len() == 1);
+        host.release("terminate-before-write");
+        let (status, v) = terminate.join().expect("the terminate call");
+        assert!(status == 200 || status == 202, "{status} {v}");
+    });
+    assert_eq!(host.describe("p")["status"], "terminated");
+    let child = children(&host).remove(0);
+    host.eventually("the child is terminated by its policy", |h| {
+        h.describe(&child)["status"] == "terminated"
+    });
+}

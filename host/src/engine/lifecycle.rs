@@ -297,44 +297,50 @@ impl Inner {
         require_timer: Option<(u64, u64)>,
     ) -> Pin<Box<dyn Future<Output = Result<(), EngineError>> + Send + 'a>> {
         Box::pin(async move {
-            let record = self.open_record(id)?;
-            let history = self.run_history(&record)?;
-            crate::pause::point("terminate-before-write").await;
-            let mut op = Op::append(
-                id,
-                self.clock.now_ms(),
-                vec![EventKind::ExecutionTerminated {
-                    reason: reason.to_owned(),
-                }],
-            );
-            let owed = crate::model::owed_policies(&history);
-            if let Op::Append {
-                close,
-                expect_resets,
-                owed: owes,
-                require_timer: require,
-                ..
-            } = &mut op
-            {
-                *owes = owed.clone();
-                *close = Some(Close::Terminated(reason.to_owned()));
-                // The run read above is the one terminated: a run that
-                // closed or continued as new meanwhile is left as it is.
-                *expect_resets = Some(record.resets);
-                *require = require_timer;
-            }
-            let mut ops = vec![op];
-            ops.extend(self.parent_op(&record, Err(Failure::new("terminated", reason))));
-            match self.store.write(ops).await? {
-                Ok(()) => {}
-                Err(OpError::Stale(_)) => {
-                    return Err(EngineError::Conflict(format!(
-                        "execution {id} changed (it closed, continued as new or was reset) while \
-                         it was being terminated; look at it again and retry if it still runs"
-                    )))
+            // What the run owes its children is read from its history: the
+            // write holds only on that history (a child its task started
+            // meanwhile is owed too), else it reads again.
+            let (record, owed) = loop {
+                let record = self.open_record(id)?;
+                let history = self.run_history(&record)?;
+                crate::pause::point("terminate-before-write").await;
+                let mut op = Op::append(
+                    id,
+                    self.clock.now_ms(),
+                    vec![EventKind::ExecutionTerminated {
+                        reason: reason.to_owned(),
+                    }],
+                );
+                let owed = crate::model::owed_policies(&history);
+                if let Op::Append {
+                    close,
+                    expect_resets,
+                    expect_len,
+                    owed: owes,
+                    require_timer: require,
+                    ..
+                } = &mut op
+                {
+                    owes.clone_from(&owed);
+                    *close = Some(Close::Terminated(reason.to_owned()));
+                    // The run read above is the one terminated: a run that
+                    // closed or continued as new meanwhile is left as it is.
+                    *expect_resets = Some(record.resets);
+                    *expect_len = Some(record.run_start + history.len() as u64);
+                    *require = require_timer;
                 }
-                Err(e) => return Err(e.into()),
-            }
+                let mut ops = vec![op];
+                ops.extend(self.parent_op(&record, Err(Failure::new("terminated", reason))));
+                match self.store.write(ops).await? {
+                    Ok(()) => break (record, owed),
+                    Err(OpError::HistoryChanged(_)) => continue,
+                    Err(OpError::Stale(_)) => return Err(EngineError::Conflict(format!(
+                        "execution {id} changed (it closed, continued as new or was reset) while \
+                             it was being terminated; look at it again and retry if it still runs"
+                    ))),
+                    Err(e) => return Err(e.into()),
+                }
+            };
             tracing::info!(execution = %id, %reason, "execution terminated");
             crate::metrics::get().closed(record.workflow_type.as_str(), "terminated");
             self.stop_activities(id, record.resets);

@@ -255,6 +255,7 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
         expect_resets,
         require_timer,
         unique_update,
+        expect_len,
         owed,
         placed,
     } = op
@@ -277,6 +278,11 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
     if let Some((due, handle)) = require_timer {
         if txn.open_table(TIMERS)?.get((*due, key, *handle))?.is_none() {
             return Ok(Err(OpError::Stale(key.to_owned())));
+        }
+    }
+    if let Some(expected) = expect_len {
+        if history_len(txn, key)? != *expected {
+            return Ok(Err(OpError::HistoryChanged(key.to_owned())));
         }
     }
     // A run is asked to cancel once, whoever asks and however many at once.

@@ -186,6 +186,10 @@ pub enum Op {
         require_timer: Option<(u64, u64)>,
         /// Refuse it if the history already accepted an update with this id.
         unique_update: Option<String>,
+        /// Refuse it (`HistoryChanged`) unless the history holds this many
+        /// events: a writer that decided on the history it read (what a
+        /// terminated run owes its children) reads it again.
+        expect_len: Option<u64>,
         /// With a close: the children still running that the closed run
         /// owes their parent-close policy (kept until `SettleOwed`).
         owed: Vec<(String, ParentClosePolicy)>,
@@ -279,6 +283,7 @@ impl Op {
             expect_resets: None,
             require_timer: None,
             unique_update: None,
+            expect_len: None,
             owed: Vec::new(),
             placed: None,
         }
