@@ -1331,3 +1331,52 @@ fn a_child_started_while_its_parent_is_terminated_gets_its_policy() {
         h.describe(&child)["status"] == "terminated"
     });
 }
+
+/// Found by a review of the child paths: a parent's close policy went to
+/// whatever execution held the child's id when it was applied. A child that
+/// ended meanwhile, its id started again by someone else, had that new,
+/// unrelated execution terminated. The policy now reaches the parent's own
+/// child only. The parent is held after its close, before its policies.
+#[test]
+fn a_parent_close_policy_leaves_an_id_started_again_by_someone_else() {
+    let host = Host::paused_at(&["--manual-clock"], &["parent-closed"]);
+    host.deploy_examples();
+    let start = |id: &str, mode: &str| {
+        let (code, v) = host.call(
+            "POST",
+            "/v1/executions",
+            Some(json!({"workflow_type": "misbehave", "id": id, "input": {"mode": mode}})),
+        );
+        assert_eq!(code, 201, "{v}");
+    };
+    start("p", "orphans");
+    host.eventually("the children started", |h| {
+        h.call("GET", "/v1/executions/p-terminated", None).0 == 200
+    });
+    host.advance(1_000);
+    host.wait_for_log(
+        "paused at parent-closed",
+        1,
+        std::time::Duration::from_secs(60),
+    );
+    // The child ends on its own account, and its id starts again.
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/p-terminated/terminate",
+        Some(json!({"reason": "done with it"})),
+    );
+    assert!(status == 200 || status == 202, "{status} {v}");
+    start("p-terminated", "sleep");
+    host.release("parent-closed");
+    host.wait_for_log(
+        "parent-close policies applied",
+        1,
+        std::time::Duration::from_secs(60),
+    );
+    let d = host.describe("p-terminated");
+    assert_eq!(
+        (&d["status"], &d["run"]),
+        (&json!("running"), &json!(2)),
+        "{d}"
+    );
+}

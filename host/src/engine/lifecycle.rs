@@ -334,10 +334,12 @@ impl Inner {
                 match self.store.write(ops).await? {
                     Ok(()) => break (record, owed),
                     Err(OpError::HistoryChanged(_)) => continue,
-                    Err(OpError::Stale(_)) => return Err(EngineError::Conflict(format!(
+                    Err(OpError::Stale(_)) => {
+                        return Err(EngineError::Conflict(format!(
                         "execution {id} changed (it closed, continued as new or was reset) while \
                              it was being terminated; look at it again and retry if it still runs"
-                    ))),
+                    )))
+                    }
                     Err(e) => return Err(e.into()),
                 }
             };
@@ -374,6 +376,16 @@ impl Inner {
             let Ok(child) = child.parse::<ExecutionId>() else {
                 continue;
             };
+            // The id may hold another execution now (the child ended and
+            // the id was started again): the policy is for this parent's
+            // child only.
+            match self.store.execution(&child) {
+                Ok(Some(r)) if r.parent.as_ref().is_some_and(|p| p.id == *id) => {}
+                _ => {
+                    tracing::debug!(%child, "parent-close policy not applied: the id holds another execution");
+                    continue;
+                }
+            }
             let r = match policy {
                 ParentClosePolicy::Terminate => self.terminate(&child, "its parent closed").await,
                 ParentClosePolicy::RequestCancel => self.cancel(&child, "its parent closed").await,
@@ -390,6 +402,7 @@ impl Inner {
         {
             tracing::warn!(execution = %id, error = %e, "parent-close policies applied but not marked so; they are applied again at start");
         }
+        tracing::debug!(execution = %id, "parent-close policies applied");
     }
 }
 
