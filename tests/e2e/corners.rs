@@ -1380,3 +1380,45 @@ fn a_parent_close_policy_leaves_an_id_started_again_by_someone_else() {
         "{d}"
     );
 }
+
+/// Found by a review of the child paths: what a closed run owes its
+/// children was kept in one row per execution, which the next run's close
+/// overwrote. A run that continued as new owing its child a policy, whose
+/// next run closed owing its own before the first policy was applied, left
+/// only the second debt: after a crash there, the first run's child ran on.
+/// Both runs are held after their close; the host is killed and restarted.
+#[test]
+fn what_two_runs_owe_their_children_survives_a_crash_before_either_is_applied() {
+    let mut host = Host::paused_at(&["--manual-clock"], &["parent-closed"]);
+    host.deploy_examples_and_corners();
+    start(&host, "owing", json!({"mode": "orphan-runs"}));
+    let children = |h: &Host| -> Vec<String> {
+        h.list_all("")
+            .into_iter()
+            .filter_map(|e| e["id"].as_str().map(str::to_owned))
+            .filter(|id| id != "owing")
+            .collect()
+    };
+    let timeout = std::time::Duration::from_secs(60);
+    host.eventually("the first run's child", |h| children(h).len() == 1);
+    host.advance(1_000);
+    host.wait_for_log("paused at parent-closed", 1, timeout);
+    // The next run loads on any wake (a signal here) while the first run's
+    // policies wait.
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/owing/signals",
+        Some(json!({"name": "tick", "input": 1})),
+    );
+    assert_eq!(status, 202, "{v}");
+    host.eventually("the second run's child", |h| children(h).len() == 2);
+    host.advance(1_000);
+    host.wait_for_log("paused at parent-closed", 2, timeout);
+    host.clear_pause_points();
+    host.kill_and_restart();
+    for child in children(&host) {
+        host.eventually("each child terminated by its policy", |h| {
+            h.describe(&child)["status"] == "terminated"
+        });
+    }
+}

@@ -372,6 +372,7 @@ impl Inner {
             return;
         }
         crate::pause::point("parent-closed").await;
+        let settled: Vec<String> = owed.iter().map(|(child, _)| child.clone()).collect();
         for (child, policy) in owed {
             let Ok(child) = child.parse::<ExecutionId>() else {
                 continue;
@@ -397,7 +398,10 @@ impl Inner {
         }
         if let Err(e) = self
             .store
-            .write(vec![Op::SettleOwed { id: id.clone() }])
+            .write(vec![Op::SettleOwed {
+                id: id.clone(),
+                children: settled,
+            }])
             .await
         {
             tracing::warn!(execution = %id, error = %e, "parent-close policies applied but not marked so; they are applied again at start");

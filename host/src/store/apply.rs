@@ -170,9 +170,19 @@ pub(super) fn apply(txn: &Txn, op: &Op) -> Result<Result<(), OpError>, StoreErro
             record.stall_reason = None;
             execs.insert(key, to_json(&record).as_slice())?;
         }
-        Op::SettleOwed { id } => {
-            txn.open_table(super::tables::OWED_POLICIES)?
-                .delete(id.as_str())?;
+        Op::SettleOwed { id, children } => {
+            let mut table = txn.open_table(super::tables::OWED_POLICIES)?;
+            let mut left: Vec<(String, crate::model::ParentClosePolicy)> =
+                match table.get(id.as_str())? {
+                    Some(raw) => from_json("owed policy", &raw)?,
+                    None => Vec::new(),
+                };
+            left.retain(|(child, _)| !children.contains(child));
+            if left.is_empty() {
+                table.delete(id.as_str())?;
+            } else {
+                table.insert(id.as_str(), to_json(&left).as_slice())?;
+            }
         }
         Op::OutboxAdd { requests } => {
             let mut outbox = txn.open_table(super::tables::OUTBOX)?;

@@ -495,10 +495,22 @@ pub(super) fn owe(
     key: &str,
     owed: &[(String, crate::model::ParentClosePolicy)],
 ) -> Result<(), StoreError> {
-    if !owed.is_empty() {
-        txn.open_table(super::tables::OWED_POLICIES)?
-            .insert(key, to_json(&owed).as_slice())?;
+    if owed.is_empty() {
+        return Ok(());
     }
+    // Added to what earlier runs of the id still owe (a run that continued
+    // as new may not have applied its own yet).
+    let mut table = txn.open_table(super::tables::OWED_POLICIES)?;
+    let mut all: Vec<(String, crate::model::ParentClosePolicy)> = match table.get(key)? {
+        Some(raw) => from_json("owed policy", &raw)?,
+        None => Vec::new(),
+    };
+    for debt in owed {
+        if !all.iter().any(|(child, _)| *child == debt.0) {
+            all.push(debt.clone());
+        }
+    }
+    table.insert(key, to_json(&all).as_slice())?;
     Ok(())
 }
 

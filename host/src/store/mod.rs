@@ -208,9 +208,11 @@ pub enum Op {
         at_ms: u64,
         outcome: Result<Payload, Failure>,
     },
-    /// The parent-close policies `id`'s closed run owed are applied.
+    /// The parent-close policies `id`'s closed runs owed `children` are
+    /// applied (what another run of `id` owes since stays owed).
     SettleOwed {
         id: ExecutionId,
+        children: Vec<String>,
     },
     /// Keeps requests to other executions in the outbox until delivered
     /// (in the batch of the task that made them).
