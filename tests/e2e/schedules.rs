@@ -687,3 +687,43 @@ fn times_that_come_at_once_under_a_replacing_policy_start_only_the_newest() {
         assert_eq!(host.describe(&ids[0])["status"], "running", "{p}");
     }
 }
+
+/// Found by a review of the schedules: time skipping could move the clock
+/// past a schedule's next time while the scheduler was busy with the time
+/// before (its next time not listed with the clock yet, its work not
+/// counted): a test skipping through a scheduled workflow saw times passed
+/// over. The scheduler is held inside its evaluation, after a start; a skip
+/// then waits for it instead of jumping to the started workflow's timer,
+/// and the next skip stops at the schedule's next time.
+#[test]
+fn time_skipping_waits_for_the_scheduler_and_stops_at_its_next_time() {
+    let host = Host::paused_at(&["--manual-clock"], &["schedule-started"]);
+    host.cli_ok(&["deploy", &guest("misbehave").to_string_lossy()]);
+    create(
+        &host,
+        json!({"name": "tick", "spec": {"intervals": [{"every_ms": 10_000}]},
+               "action": {"workflow_type": "misbehave", "input": {"mode": "sleep"}},
+               "policies": {"overlap": "allow-all"}}),
+    );
+    let skip = |wait_ms: u64| {
+        let (status, v) = host.call("POST", "/v1/clock/skip", Some(json!({"wait_ms": wait_ms})));
+        assert_eq!(status, 200, "{v}");
+        v
+    };
+    let before = now(&host);
+    let first = skip(5_000);
+    let at = first["now_ms"].as_u64().unwrap();
+    assert!(at > before && at <= before + 10_000, "{first}");
+    host.wait_for_log(
+        "paused at schedule-started",
+        1,
+        std::time::Duration::from_secs(30),
+    );
+    // The scheduler is still at work: the clock stays.
+    let held = skip(500);
+    assert_eq!(held["held"], "busy", "{held}");
+    assert_eq!(now(&host), at);
+    host.release("schedule-started");
+    let next = skip(5_000);
+    assert_eq!(next["now_ms"].as_u64(), Some(at + 10_000), "{next}");
+}

@@ -100,6 +100,10 @@ pub(super) fn spawn(inner: Arc<Inner>, mut kicks: mpsc::UnboundedReceiver<String
         };
         let mut due: BTreeSet<(u64, String)> = BTreeSet::new();
         let mut due_of: HashMap<String, u64> = HashMap::new();
+        // On a manual clock the scheduler's work counts as a workflow
+        // step, from a wake until its next time is listed with the clock:
+        // time skipping must not pass a schedule's time while it evaluates.
+        let mut busy = inner.busy_step();
         loop {
             for name in std::mem::take(&mut todo) {
                 if let Some(at) = due_of.remove(&name) {
@@ -117,16 +121,18 @@ pub(super) fn spawn(inner: Arc<Inner>, mut kicks: mpsc::UnboundedReceiver<String
                     due_of.insert(name, at);
                 }
             }
-            let earliest = due.first().map(|(at, _)| *at);
-            let clock = inner.clock.clone();
+            // Listed with the clock here, before the count ends.
+            let listed = due.first().map(|(at, _)| inner.clock.sleep_until(*at));
             let sleep = async move {
-                match earliest {
-                    Some(at) => clock.sleep_until(at).await,
+                match listed {
+                    Some(sleep) => sleep.await,
                     None => std::future::pending().await,
                 }
             };
+            drop(busy.take());
             tokio::select! {
                 kicked = kicks.recv() => {
+                    busy = inner.busy_step();
                     let Some(name) = kicked else { return };
                     todo.insert(name);
                     while let Ok(name) = kicks.try_recv() {
@@ -134,6 +140,7 @@ pub(super) fn spawn(inner: Arc<Inner>, mut kicks: mpsc::UnboundedReceiver<String
                     }
                 }
                 () = sleep => {
+                    busy = inner.busy_step();
                     let now = inner.clock.now_ms();
                     while let Some((at, name)) = due.first().cloned() {
                         if at > now {
