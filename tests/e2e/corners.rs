@@ -1422,3 +1422,25 @@ fn what_two_runs_owe_their_children_survives_a_crash_before_either_is_applied() 
         });
     }
 }
+
+/// Found by a review of the child paths: children cancelled in the task in
+/// which their parent returns were not handled as in any other task. A
+/// child whose parent-close policy is to abandon it (try-cancel) was never
+/// asked to cancel, though its cancellation was recorded; a child started
+/// to be abandoned at a cancellation was then terminated by its close
+/// policy, which no longer applies to it.
+#[test]
+fn children_cancelled_as_their_parent_returns_are_cancelled_as_they_say() {
+    let host = host_with_corners();
+    start(&host, "end", json!({"mode": "cancel-at-end"}));
+    host.eventually("both children started", |h| {
+        h.call("GET", "/v1/executions/end-kept", None).0 == 200
+            && h.call("GET", "/v1/executions/end-asked", None).0 == 200
+    });
+    host.advance(1_000);
+    assert_eq!(host.wait_result("end")["output"], "done");
+    host.eventually("the asked child ends cancelled", |h| {
+        h.describe("end-asked")["status"] == "cancelled"
+    });
+    assert_eq!(host.describe("end-kept")["status"], "running");
+}

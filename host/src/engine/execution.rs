@@ -121,7 +121,7 @@ async fn run_inner(
             inner,
             &record,
             Vec::new(),
-            Vec::new(),
+            Default::default(),
             Close::Stalled(reason.into()),
         )
         .await;
@@ -200,6 +200,7 @@ async fn run_inner(
             let Flush {
                 mut events,
                 externals,
+                child_cancels,
                 ..
             } = driver.new_command_events(inner.clock.now_ms());
             // Read again: the request may have come after this instance loaded.
@@ -238,7 +239,11 @@ async fn run_inner(
                     Close::Failed(failure)
                 }
             };
-            close(inner, &record, events, externals, end).await
+            let requests = LastRequests {
+                externals,
+                child_cancels,
+            };
+            close(inner, &record, events, requests, end).await
         }
         RunOutcome::Stopped(stop) => match stop.0.downcast::<Stop>() {
             Ok(s) => match *s {
@@ -283,10 +288,11 @@ async fn continue_as_new(
     let Flush {
         mut events,
         externals,
+        child_cancels,
         ..
     } = driver.new_command_events(inner.clock.now_ms());
     let history = inner.store.history(&record.id, record.run_start)?;
-    let owed = crate::model::owed_policies(&history);
+    let owed = owed_at_close(history, &events);
     events.push(EventKind::ExecutionContinuedAsNew {
         input: input.clone(),
     });
@@ -333,6 +339,7 @@ async fn continue_as_new(
     for request in externals {
         inner.spawn_delivery(request);
     }
+    cancel_children(inner, child_cancels);
     tracing::debug!(execution = %record.id, run = record.run + 1, "continued as new");
     // An update the run completed with its last task has its result now.
     inner.updates.send_modify(|n| *n += 1);
@@ -355,7 +362,7 @@ async fn stall(
         inner,
         record,
         Vec::new(),
-        Vec::new(),
+        Default::default(),
         Close::Stalled(reason),
     )
     .await
@@ -367,9 +374,13 @@ async fn close(
     inner: &Arc<Inner>,
     record: &ExecutionRecord,
     events: Vec<EventKind>,
-    externals: Vec<crate::store::ExternalRequest>,
+    requests: LastRequests,
     end: Close,
 ) -> Result<(), crate::store::StoreError> {
+    let LastRequests {
+        externals,
+        child_cancels,
+    } = requests;
     let id = &record.id;
     let status = match &end {
         Close::Completed(_) => "completed",
@@ -390,7 +401,7 @@ async fn close(
     } else {
         Vec::new()
     };
-    let owed = crate::model::owed_policies(&history);
+    let owed = owed_at_close(history, &events);
     let mut op = Op::append(id, inner.clock.now_ms(), events);
     if let Op::Append {
         close,
@@ -426,6 +437,7 @@ async fn close(
     if status != "stalled" {
         tracing::info!(execution = %id, workflow_type = %record.workflow_type, run = record.run, %status, "execution closed");
     }
+    cancel_children(inner, child_cancels);
     // Forget only after the close is durable: a wake in between finds the
     // old mailbox, not a fresh instance replaying a closed execution.
     crate::pause::point("run-closed").await;
@@ -450,4 +462,43 @@ async fn close(
         inner.settle_children(id, owed).await;
     }
     Ok(())
+}
+
+/// Requests to other executions the run's last task made: delivered after
+/// its end is recorded, as any task's are.
+#[derive(Default)]
+struct LastRequests {
+    externals: Vec<crate::store::ExternalRequest>,
+    /// Children to ask to cancel.
+    child_cancels: Vec<String>,
+}
+
+/// What a run owes its children once its last task's events (`closing`)
+/// follow `history`: a child that task cancelled to be abandoned, or whose
+/// handle it completed, is owed nothing.
+fn owed_at_close(
+    mut history: Vec<crate::model::Event>,
+    closing: &[EventKind],
+) -> Vec<(String, crate::model::ParentClosePolicy)> {
+    history.extend(closing.iter().cloned().map(|event| crate::model::Event {
+        index: 0,
+        at_ms: 0,
+        event,
+    }));
+    crate::model::owed_policies(&history)
+}
+
+/// Asks each of `children` to cancel (a run's last task cancelled them).
+fn cancel_children(inner: &Arc<Inner>, children: Vec<String>) {
+    for child in children {
+        let inner = inner.clone();
+        tokio::spawn(async move {
+            let Ok(child) = child.parse::<ExecutionId>() else {
+                return;
+            };
+            if let Err(e) = inner.cancel(&child, "its parent cancelled it").await {
+                tracing::debug!(execution = %child, error = %e, "child not cancelled");
+            }
+        });
+    }
 }
