@@ -345,3 +345,48 @@ fn the_approval_select_takes_each_branch() {
     );
     assert_eq!(host.describe("appr-9")["run"], 2);
 }
+
+/// Found by a review of the client paths: update ids were looked up across
+/// every run stored under an execution id, including the runs of an
+/// earlier execution that a new start under the same id followed. An
+/// update id the earlier execution had completed was answered with its old
+/// result and never reached the new execution. Update ids now hold across
+/// the runs of one execution (continue-as-new), not across executions.
+#[test]
+fn an_update_id_of_an_earlier_execution_under_the_same_id_applies_to_the_new_one() {
+    let host = Host::start();
+    host.deploy_examples();
+    let cancel = |reason: &str| {
+        let (code, v) = host.call(
+            "POST",
+            "/v1/executions/sub-5/updates",
+            Some(json!({"name": "cancel", "input": {"reason": reason}, "update_id": "end"})),
+        );
+        assert_eq!(code, 200, "{v}");
+        v
+    };
+    subscribe(&host, "sub-5");
+    host.eventually("the timer", |h| count(h, "sub-5", "timer_started") == 1);
+    let first = cancel("first");
+    assert_eq!(host.wait_result("sub-5")["status"], "completed");
+    // The id starts again: a new execution, which the same update id ends.
+    subscribe(&host, "sub-5");
+    host.eventually("the new run's timer", |h| {
+        h.describe("sub-5")["run"] == 2 && count(h, "sub-5", "timer_started") == 1
+    });
+    let second = cancel("second");
+    assert_ne!(second["output"], first["output"], "{second}");
+    assert!(
+        second["output"]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("second"),
+        "{second}"
+    );
+    assert_eq!(host.wait_result("sub-5")["status"], "completed");
+    assert_eq!(
+        count(&host, "sub-5", "update_completed"),
+        1,
+        "in the new run"
+    );
+}

@@ -507,9 +507,22 @@ impl Engine {
         update_id: &str,
     ) -> Result<Option<(UpdateStatus, bool)>, EngineError> {
         let mut status = None;
-        // Every run: an update completed just before a continue-as-new is
-        // still answered, and its retry is still a duplicate.
+        // Every run of the execution: an update completed just before a
+        // continue-as-new is still answered, and its retry is still a
+        // duplicate. Not an earlier execution under the same id: its
+        // update ids are its own.
+        let mut ended = false;
         for e in self.inner.store.history(id, 0)? {
+            if ended && matches!(e.event, EventKind::ExecutionStarted { .. }) {
+                status = None;
+            }
+            ended = e.event.ends_execution();
+            // Accepted and never completed: it never will be.
+            if ended {
+                if let Some((UpdateStatus::Accepted, abandoned)) = &mut status {
+                    *abandoned = true;
+                }
+            }
             match e.event {
                 EventKind::UpdateAccepted { update_id: u, .. } if u == update_id => {
                     status = Some((UpdateStatus::Accepted, false));

@@ -393,6 +393,19 @@ impl EventKind {
         }
     }
 
+    /// Whether this event ends the execution (not only its run: a
+    /// continue-as-new goes on in the next run). An `execution_started`
+    /// after it begins another execution under the same id.
+    pub fn ends_execution(&self) -> bool {
+        matches!(
+            self,
+            Self::ExecutionCompleted { .. }
+                | Self::ExecutionFailed { .. }
+                | Self::ExecutionCancelled { .. }
+                | Self::ExecutionTerminated { .. }
+        )
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Self::ExecutionStarted { .. } => "execution_started",

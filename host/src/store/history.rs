@@ -325,11 +325,17 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
     }
     let mut history = txn.open_table(HISTORY)?;
     if let Some(update) = unique_update {
-        let mut seen = false;
+        // In every run of this execution, not of an earlier one under the
+        // same id (an `execution_started` after its end begins this one).
+        let (mut seen, mut ended) = (false, false);
         history.scan((key, 0)..=(key, u64::MAX), false, |_, raw| {
             let e: Event = from_json("event", raw)?;
-            seen = matches!(&e.event, EventKind::UpdateAccepted { update_id, .. } if update_id == update);
-            Ok(!seen)
+            if ended && matches!(e.event, EventKind::ExecutionStarted { .. }) {
+                seen = false;
+            }
+            ended = e.event.ends_execution();
+            seen |= matches!(&e.event, EventKind::UpdateAccepted { update_id, .. } if update_id == update);
+            Ok(true)
         })?;
         if seen {
             return Ok(Err(OpError::DuplicateUpdate(update.clone())));
