@@ -297,52 +297,44 @@ impl Inner {
         require_timer: Option<(u64, u64)>,
     ) -> Pin<Box<dyn Future<Output = Result<(), EngineError>> + Send + 'a>> {
         Box::pin(async move {
-            // What the run owes its children is read from its history: the
-            // write holds only on that history (a child its task started
-            // meanwhile is owed too), else it reads again.
-            let (record, owed) = loop {
-                let record = self.open_record(id)?;
-                let history = self.run_history(&record)?;
-                crate::pause::point("terminate-before-write").await;
-                let mut op = Op::append(
-                    id,
-                    self.clock.now_ms(),
-                    vec![EventKind::ExecutionTerminated {
-                        reason: reason.to_owned(),
-                    }],
-                );
-                let owed = crate::model::owed_policies(&history);
-                if let Op::Append {
-                    close,
-                    expect_resets,
-                    expect_len,
-                    owed: owes,
-                    require_timer: require,
-                    ..
-                } = &mut op
-                {
-                    owes.clone_from(&owed);
-                    *close = Some(Close::Terminated(reason.to_owned()));
-                    // The run read above is the one terminated: a run that
-                    // closed or continued as new meanwhile is left as it is.
-                    *expect_resets = Some(record.resets);
-                    *expect_len = Some(record.run_start + history.len() as u64);
-                    *require = require_timer;
-                }
-                let mut ops = vec![op];
-                ops.extend(self.parent_op(&record, Err(Failure::new("terminated", reason))));
-                match self.store.write(ops).await? {
-                    Ok(()) => break (record, owed),
-                    Err(OpError::HistoryChanged(_)) => continue,
-                    Err(OpError::Stale(_)) => {
-                        return Err(EngineError::Conflict(format!(
+            let record = self.open_record(id)?;
+            crate::pause::point("terminate-before-write").await;
+            let mut op = Op::append(
+                id,
+                self.clock.now_ms(),
+                vec![EventKind::ExecutionTerminated {
+                    reason: reason.to_owned(),
+                }],
+            );
+            if let Op::Append {
+                close,
+                expect_resets,
+                owed_from_history,
+                require_timer: require,
+                ..
+            } = &mut op
+            {
+                *close = Some(Close::Terminated(reason.to_owned()));
+                // What the run owes its children is read with the write: a
+                // child its task started after the read above is owed too.
+                *owed_from_history = true;
+                // The run read above is the one terminated: a run that
+                // closed or continued as new meanwhile is left as it is.
+                *expect_resets = Some(record.resets);
+                *require = require_timer;
+            }
+            let mut ops = vec![op];
+            ops.extend(self.parent_op(&record, Err(Failure::new("terminated", reason))));
+            match self.store.write(ops).await? {
+                Ok(()) => {}
+                Err(OpError::Stale(_)) => {
+                    return Err(EngineError::Conflict(format!(
                         "execution {id} changed (it closed, continued as new or was reset) while \
-                             it was being terminated; look at it again and retry if it still runs"
+                         it was being terminated; look at it again and retry if it still runs"
                     )))
-                    }
-                    Err(e) => return Err(e.into()),
                 }
-            };
+                Err(e) => return Err(e.into()),
+            }
             tracing::info!(execution = %id, %reason, "execution terminated");
             crate::metrics::get().closed(record.workflow_type.as_str(), "terminated");
             self.stop_activities(id, record.resets);
@@ -353,7 +345,13 @@ impl Inner {
             }
             self.settled_changed(id);
             self.updates.send_modify(|n| *n += 1);
-            self.settle_children(id, owed).await;
+            // Read back: it was decided inside the write.
+            match self.store.owed(id) {
+                Ok(owed) => self.settle_children(id, owed).await,
+                Err(e) => {
+                    tracing::warn!(execution = %id, error = %e, "could not read what the run owes its children; it is applied at the next start")
+                }
+            }
             Ok(())
         })
     }
@@ -372,18 +370,31 @@ impl Inner {
             return;
         }
         crate::pause::point("parent-closed").await;
-        let settled: Vec<String> = owed.iter().map(|(child, _)| child.clone()).collect();
-        for (child, policy) in owed {
-            let Ok(child) = child.parse::<ExecutionId>() else {
+        // Only what was applied, or no longer applies, is settled; the
+        // rest stays owed and is tried again at the next start.
+        let mut settled = Vec::new();
+        for (name, policy) in owed {
+            let Ok(child) = name.parse::<ExecutionId>() else {
+                settled.push(name);
                 continue;
             };
             // The id may hold another execution now (the child ended and
             // the id was started again): the policy is for this parent's
             // child only.
             match self.store.execution(&child) {
-                Ok(Some(r)) if r.parent.as_ref().is_some_and(|p| p.id == *id) => {}
-                _ => {
+                Ok(Some(r)) if r.parent.as_ref().is_some_and(|p| p.id == *id) => {
+                    if r.status.is_closed() {
+                        settled.push(name);
+                        continue;
+                    }
+                }
+                Ok(_) => {
                     tracing::debug!(%child, "parent-close policy not applied: the id holds another execution");
+                    settled.push(name);
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(%child, error = %e, "parent-close policy not applied yet: the child could not be read");
                     continue;
                 }
             }
@@ -392,8 +403,18 @@ impl Inner {
                 ParentClosePolicy::RequestCancel => self.cancel(&child, "its parent closed").await,
                 ParentClosePolicy::Abandon => Ok(()),
             };
-            if let Err(e) = r {
-                tracing::debug!(%child, error = %e, "parent-close policy not applied");
+            match r {
+                Ok(()) => settled.push(name),
+                // Asked to cancel already, or closed meanwhile: nothing left
+                // to do. Otherwise it stays owed.
+                Err(e) => {
+                    let done = policy == ParentClosePolicy::RequestCancel
+                        || matches!(self.store.status(&child), Ok(Some(s)) if s.is_closed());
+                    tracing::debug!(%child, error = %e, done, "parent-close policy not applied");
+                    if done {
+                        settled.push(name);
+                    }
+                }
             }
         }
         if let Err(e) = self

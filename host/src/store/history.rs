@@ -255,7 +255,7 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
         expect_resets,
         require_timer,
         unique_update,
-        expect_len,
+        owed_from_history,
         owed,
         placed,
     } = op
@@ -278,11 +278,6 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
     if let Some((due, handle)) = require_timer {
         if txn.open_table(TIMERS)?.get((*due, key, *handle))?.is_none() {
             return Ok(Err(OpError::Stale(key.to_owned())));
-        }
-    }
-    if let Some(expected) = expect_len {
-        if history_len(txn, key)? != *expected {
-            return Ok(Err(OpError::HistoryChanged(key.to_owned())));
         }
     }
     // A run is asked to cancel once, whoever asks and however many at once.
@@ -422,7 +417,18 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
             drop_timers(txn, key)?;
             record.closed_at_ms = Some(*at_ms);
             forget_completions(txn, key, record.run_start)?;
-            owe(txn, key, owed)?;
+            if *owed_from_history {
+                let mut run = Vec::new();
+                for entry in txn
+                    .open_table(HISTORY)?
+                    .range((key, record.run_start)..=(key, u64::MAX))?
+                {
+                    run.push(from_json::<Event>("event", &entry.1)?);
+                }
+                owe(txn, key, &crate::model::owed_policies(&run))?;
+            } else {
+                owe(txn, key, owed)?;
+            }
         }
     }
     execs.insert(key, to_json(&record).as_slice())?;

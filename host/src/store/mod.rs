@@ -186,10 +186,11 @@ pub enum Op {
         require_timer: Option<(u64, u64)>,
         /// Refuse it if the history already accepted an update with this id.
         unique_update: Option<String>,
-        /// Refuse it (`HistoryChanged`) unless the history holds this many
-        /// events: a writer that decided on the history it read (what a
-        /// terminated run owes its children) reads it again.
-        expect_len: Option<u64>,
+        /// With a close: what the run owes its children is read from its
+        /// history in this transaction (`owed` is not used): a writer that
+        /// is not the run's instance (a terminate) may not have read the
+        /// run's latest task, which may have started a child.
+        owed_from_history: bool,
         /// With a close: the children still running that the closed run
         /// owes their parent-close policy (kept until `SettleOwed`).
         owed: Vec<(String, ParentClosePolicy)>,
@@ -285,7 +286,7 @@ impl Op {
             expect_resets: None,
             require_timer: None,
             unique_update: None,
-            expect_len: None,
+            owed_from_history: false,
             owed: Vec::new(),
             placed: None,
         }
@@ -1048,6 +1049,17 @@ impl Store {
             Ok(request
                 .seen(&table, now_ms)?
                 .map(|seen| (seen.execution, seen.run)))
+        })
+    }
+
+    /// What `id`'s closed runs owe their children and was not applied yet.
+    pub fn owed(&self, id: &ExecutionId) -> Result<Vec<(String, ParentClosePolicy)>, StoreError> {
+        self.reading(|txn| {
+            let table = txn.open_table(tables::OWED_POLICIES)?;
+            match table.get(id.as_str())? {
+                Some(raw) => from_json("owed policy", &raw),
+                None => Ok(Vec::new()),
+            }
         })
     }
 
