@@ -67,17 +67,31 @@ pub(super) async fn run(
 /// before it is loaded again.
 const LOAD_AGAIN_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Loads `id` again once [`LOAD_AGAIN_AFTER`] passed, if it is still running.
+/// The longest an execution waits to be loaded again while its store
+/// cannot be read.
+const LOAD_AGAIN_AT_MOST: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Loads `id` again once [`LOAD_AGAIN_AFTER`] passed (spread over a second,
+/// so that many failed at once do not come back at once), if it is still
+/// running; while its status cannot be read, tries again later and later.
 async fn load_again_later(inner: Arc<Inner>, id: ExecutionId) {
-    tokio::time::sleep(LOAD_AGAIN_AFTER).await;
-    match inner.store.status(&id) {
-        Ok(Some(ExecutionStatus::Running)) => {
-            tracing::info!(execution = %id, "loading again after a failed step");
-            inner.wake(&id);
-        }
-        Ok(_) => {}
-        Err(e) => {
-            tracing::warn!(execution = %id, error = %e, "could not read an execution to load it again; it is loaded at the next wake, restart or store recovery");
+    let mut wait = LOAD_AGAIN_AFTER;
+    loop {
+        let spread = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_millis());
+        tokio::time::sleep(wait + std::time::Duration::from_millis(u64::from(spread))).await;
+        match inner.store.status(&id) {
+            Ok(Some(ExecutionStatus::Running)) => {
+                tracing::info!(execution = %id, "loading again after a failed step");
+                inner.wake(&id);
+                return;
+            }
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(execution = %id, error = %e, "could not read an execution to load it again; trying later");
+                wait = (wait * 2).min(LOAD_AGAIN_AT_MOST);
+            }
         }
     }
 }
@@ -339,7 +353,7 @@ async fn continue_as_new(
     for request in externals {
         inner.spawn_delivery(request);
     }
-    cancel_children(inner, child_cancels);
+    cancel_children(inner, &record.id, child_cancels);
     tracing::debug!(execution = %record.id, run = record.run + 1, "continued as new");
     // An update the run completed with its last task has its result now.
     inner.updates.send_modify(|n| *n += 1);
@@ -437,7 +451,7 @@ async fn close(
     if status != "stalled" {
         tracing::info!(execution = %id, workflow_type = %record.workflow_type, run = record.run, %status, "execution closed");
     }
-    cancel_children(inner, child_cancels);
+    cancel_children(inner, id, child_cancels);
     // Forget only after the close is durable: a wake in between finds the
     // old mailbox, not a fresh instance replaying a closed execution.
     crate::pause::point("run-closed").await;
@@ -488,14 +502,21 @@ fn owed_at_close(
     crate::model::owed_policies(&history)
 }
 
-/// Asks each of `children` to cancel (a run's last task cancelled them).
-fn cancel_children(inner: &Arc<Inner>, children: Vec<String>) {
+/// Asks each of `children` of `parent` to cancel (a run's last task
+/// cancelled them). A child that task started was never created: its id
+/// may hold another execution, which is left alone.
+fn cancel_children(inner: &Arc<Inner>, parent: &ExecutionId, children: Vec<String>) {
     for child in children {
         let inner = inner.clone();
+        let parent = parent.clone();
         tokio::spawn(async move {
             let Ok(child) = child.parse::<ExecutionId>() else {
                 return;
             };
+            match inner.store.execution(&child) {
+                Ok(Some(r)) if r.parent.as_ref().is_some_and(|p| p.id == parent) => {}
+                _ => return,
+            }
             if let Err(e) = inner.cancel(&child, "its parent cancelled it").await {
                 tracing::debug!(execution = %child, error = %e, "child not cancelled");
             }

@@ -247,12 +247,15 @@ async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u64>, EngineE
             // a catch-up after downtime): each would start only to be
             // cancelled or terminated by the next, its first steps run for
             // nothing; the newest replaces them all.
-            if matches!(
-                policy,
-                OverlapPolicy::CancelOther | OverlapPolicy::TerminateOther
-            ) && rec.state.pending[1..]
-                .iter()
-                .any(|later| rec.overlap_of(later) == policy)
+            // Scheduled times only: a trigger or a backfill was asked for.
+            if action.kind == ActionKind::Scheduled
+                && matches!(
+                    policy,
+                    OverlapPolicy::CancelOther | OverlapPolicy::TerminateOther
+                )
+                && rec.state.pending[1..].iter().any(|later| {
+                    later.kind == ActionKind::Scheduled && rec.overlap_of(later) == policy
+                })
             {
                 rec.state.pending.remove(0);
                 rec.state.skipped_overlap += 1;
