@@ -18,13 +18,7 @@ fn subscribe(host: &Host, id: &str) {
 }
 
 fn status(host: &Host, id: &str) -> Value {
-    let (code, v) = host.call(
-        "POST",
-        &format!("/v1/executions/{id}/queries"),
-        Some(json!({"name": "status"})),
-    );
-    assert_eq!(code, 200, "{v}");
-    v["output"].clone()
+    host.query(id, "status")
 }
 
 fn signal(host: &Host, id: &str, name: &str, input: Value) -> (u16, Value) {

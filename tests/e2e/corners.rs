@@ -628,22 +628,7 @@ fn a_terminated_execution_answers_queries_from_where_it_stopped() {
 #[test]
 fn a_run_terminated_while_continuing_as_new_answers_queries() {
     let host = Host::paused_at(&["--manual-clock"], &["continue-as-new-before-commit"]);
-    host.deploy_examples_and_corners();
-    start(&host, "can-t", json!({"mode": "carry"}));
-    host.eventually("the first run waits for tick", |h| {
-        count(h, "can-t", "signal_awaited") == 1
-    });
-    let (status, v) = host.call(
-        "POST",
-        "/v1/executions/can-t/signals",
-        Some(json!({"name": "tick", "input": 1})),
-    );
-    assert_eq!(status, 202, "{v}");
-    host.wait_for_log(
-        "paused at continue-as-new-before-commit",
-        1,
-        std::time::Duration::from_secs(30),
-    );
+    carry_to_continue_as_new(&host, "can-t");
     let (status, v) = host.call(
         "POST",
         "/v1/executions/can-t/terminate",
@@ -1011,15 +996,14 @@ fn an_instance_whose_step_failed_leaves_the_next_instance_in_place() {
         &["task-commit"],
     );
     host.deploy_examples();
-    let (code, v) = host.call(
-        "POST",
-        "/v1/executions",
-        Some(json!({"workflow_type": "subscription", "id": "sub", "input": {"customer": "ada", "plan": "basic"}})),
+    host.start_as(
+        "subscription",
+        "sub",
+        json!({"customer": "ada", "plan": "basic"}),
     );
-    assert_eq!(code, 201, "{v}");
     let timeout = std::time::Duration::from_secs(60);
     host.wait_for_log("paused at instance-failed", 1, timeout);
-    let status = |h: &Host| subscription_status(h, "sub");
+    let status = |h: &Host| h.query("sub", "status");
     let change_plan = |plan: &str| change_plan(&host, "sub", plan);
     // A new instance loads for the first signal and stops before its commit.
     change_plan("pro");
@@ -1079,17 +1063,6 @@ fn an_activity_cancelled_in_the_task_that_started_it_ends_cancelled() {
     );
 }
 
-/// The `status` query of subscription `id`.
-fn subscription_status(host: &Host, id: &str) -> Value {
-    let (code, v) = host.call(
-        "POST",
-        &format!("/v1/executions/{id}/queries"),
-        Some(json!({"name": "status"})),
-    );
-    assert_eq!(code, 200, "{v}");
-    v["output"].clone()
-}
-
 /// Signals subscription `id` to change to `plan`.
 fn change_plan(host: &Host, id: &str, plan: &str) {
     let (code, v) = host.call(
@@ -1111,14 +1084,7 @@ fn change_plan(host: &Host, id: &str, plan: &str) {
 fn a_run_started_while_the_last_one_closes_is_loaded() {
     let host = Host::paused_at(&["--manual-clock"], &["run-closed"]);
     host.deploy_examples();
-    let start = || {
-        let (code, v) = host.call(
-            "POST",
-            "/v1/executions",
-            Some(json!({"workflow_type": "misbehave", "id": "again", "input": {"mode": "ok"}})),
-        );
-        assert_eq!(code, 201, "{v}");
-    };
+    let start = || host.start_as("misbehave", "again", json!({"mode": "ok"}));
     start();
     let timeout = std::time::Duration::from_secs(60);
     host.wait_for_log("paused at run-closed", 1, timeout);
@@ -1143,14 +1109,7 @@ fn an_id_started_again_during_a_retention_sweep_keeps_its_instance() {
         &["retention-before-forget", "task-before-commit"],
     );
     host.deploy_examples();
-    let start = |workflow_type: &str, input: Value| {
-        let (code, v) = host.call(
-            "POST",
-            "/v1/executions",
-            Some(json!({"workflow_type": workflow_type, "id": "reused", "input": input})),
-        );
-        assert_eq!(code, 201, "{v}");
-    };
+    let start = |workflow_type: &str, input: Value| host.start_as(workflow_type, "reused", input);
     // No workflow task to commit: it returns at once.
     start("misbehave", json!({"mode": "ok"}));
     assert_eq!(host.wait_result("reused")["status"], "completed");
@@ -1171,7 +1130,7 @@ fn an_id_started_again_during_a_retention_sweep_keeps_its_instance() {
     });
     host.release("task-before-commit");
     host.eventually("the signal taken", |h| {
-        subscription_status(h, "reused")["plan_changes"] == 1
+        h.query("reused", "status")["plan_changes"] == 1
     });
     assert_eq!(
         host.metric("weft_instances_loaded_total") - loaded,
@@ -1241,22 +1200,7 @@ fn a_queued_task_no_worker_took_is_cancelled_at_once() {
 #[test]
 fn a_cancellation_while_continuing_as_new_reaches_the_next_run() {
     let host = Host::paused_at(&["--manual-clock"], &["continue-as-new-before-commit"]);
-    host.deploy_examples_and_corners();
-    start(&host, "can-c", json!({"mode": "carry"}));
-    host.eventually("the first run waits for tick", |h| {
-        count(h, "can-c", "signal_awaited") == 1
-    });
-    let (status, v) = host.call(
-        "POST",
-        "/v1/executions/can-c/signals",
-        Some(json!({"name": "tick", "input": 1})),
-    );
-    assert_eq!(status, 202, "{v}");
-    host.wait_for_log(
-        "paused at continue-as-new-before-commit",
-        1,
-        std::time::Duration::from_secs(30),
-    );
+    carry_to_continue_as_new(&host, "can-c");
     let (status, v) = host.call(
         "POST",
         "/v1/executions/can-c/cancel",
@@ -1295,21 +1239,10 @@ fn a_child_started_while_its_parent_is_terminated_gets_its_policy() {
         &["child-start-before-commit", "terminate-before-write"],
     );
     host.deploy_examples();
-    let (code, v) = host.call(
-        "POST",
-        "/v1/executions",
-        Some(json!({"workflow_type": "misbehave", "id": "p", "input": {"mode": "parent"}})),
-    );
-    assert_eq!(code, 201, "{v}");
+    host.start_as("misbehave", "p", json!({"mode": "parent"}));
     let timeout = std::time::Duration::from_secs(60);
     host.wait_for_log("paused at child-start-before-commit", 1, timeout);
-    let children = |h: &Host| -> Vec<String> {
-        h.list_all("")
-            .into_iter()
-            .filter_map(|e| e["id"].as_str().map(str::to_owned))
-            .filter(|id| id != "p")
-            .collect()
-    };
+    let children = |h: &Host| others(h, "p");
     std::thread::scope(|s| {
         let terminate = s.spawn(|| {
             host.call(
@@ -1341,14 +1274,7 @@ fn a_child_started_while_its_parent_is_terminated_gets_its_policy() {
 fn a_parent_close_policy_leaves_an_id_started_again_by_someone_else() {
     let host = Host::paused_at(&["--manual-clock"], &["parent-closed"]);
     host.deploy_examples();
-    let start = |id: &str, mode: &str| {
-        let (code, v) = host.call(
-            "POST",
-            "/v1/executions",
-            Some(json!({"workflow_type": "misbehave", "id": id, "input": {"mode": mode}})),
-        );
-        assert_eq!(code, 201, "{v}");
-    };
+    let start = |id: &str, mode: &str| host.start_as("misbehave", id, json!({"mode": mode}));
     start("p", "orphans");
     host.eventually("the children started", |h| {
         h.call("GET", "/v1/executions/p-terminated", None).0 == 200
@@ -1392,13 +1318,7 @@ fn what_two_runs_owe_their_children_survives_a_crash_before_either_is_applied() 
     let mut host = Host::paused_at(&["--manual-clock"], &["parent-closed"]);
     host.deploy_examples_and_corners();
     start(&host, "owing", json!({"mode": "orphan-runs"}));
-    let children = |h: &Host| -> Vec<String> {
-        h.list_all("")
-            .into_iter()
-            .filter_map(|e| e["id"].as_str().map(str::to_owned))
-            .filter(|id| id != "owing")
-            .collect()
-    };
+    let children = |h: &Host| others(h, "owing");
     let timeout = std::time::Duration::from_secs(60);
     host.eventually("the first run's child", |h| children(h).len() == 1);
     host.advance(1_000);
@@ -1443,4 +1363,35 @@ fn children_cancelled_as_their_parent_returns_are_cancelled_as_they_say() {
         h.describe("end-asked")["status"] == "cancelled"
     });
     assert_eq!(host.describe("end-kept")["status"], "running");
+}
+
+/// The ids of every execution but `parent` (its children, in these tests).
+fn others(host: &Host, parent: &str) -> Vec<String> {
+    host.list_all("")
+        .into_iter()
+        .filter_map(|e| e["id"].as_str().map(str::to_owned))
+        .filter(|id| id != parent)
+        .collect()
+}
+
+/// Starts `carry` as `id` on a host paused at
+/// `continue-as-new-before-commit` and signals it: its first run stops
+/// there, continuing as new.
+fn carry_to_continue_as_new(host: &Host, id: &str) {
+    host.deploy_examples_and_corners();
+    start(host, id, json!({"mode": "carry"}));
+    host.eventually("the first run waits for tick", |h| {
+        count(h, id, "signal_awaited") == 1
+    });
+    let (status, v) = host.call(
+        "POST",
+        &format!("/v1/executions/{id}/signals"),
+        Some(json!({"name": "tick", "input": 1})),
+    );
+    assert_eq!(status, 202, "{v}");
+    host.wait_for_log(
+        "paused at continue-as-new-before-commit",
+        1,
+        std::time::Duration::from_secs(30),
+    );
 }

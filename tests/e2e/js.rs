@@ -37,16 +37,6 @@ fn scheduled(host: &Host, id: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn query(host: &Host, id: &str, name: &str) -> Value {
-    let (code, v) = host.call(
-        "POST",
-        &format!("/v1/executions/{id}/queries"),
-        Some(json!({"name": name})),
-    );
-    assert_eq!(code, 200, "query {name} of {id}: {v}");
-    v["output"].clone()
-}
-
 #[test]
 fn the_js_trip_saga_books_or_compensates_across_a_sigkill() {
     let mut host = Host::start();
@@ -166,7 +156,7 @@ fn a_js_parent_runs_a_rust_child_and_replays_exactly_after_a_sigkill() {
 
     // What the run drew from Math.random, Date.now and crypto.randomUUID
     // before the wait, as the live instance holds it.
-    let status = query(&host, id, "status");
+    let status = host.query(id, "status");
     assert_eq!(status["phase"], "waiting", "{status}");
     assert_eq!(status["pokes"], 1, "{status}");
     let before = status["before"].clone();
@@ -177,7 +167,7 @@ fn a_js_parent_runs_a_rust_child_and_replays_exactly_after_a_sigkill() {
     // SIGKILL mid-execution: the restarted host replays the JS workflow from
     // its history; a replay computes the same values.
     host.kill_and_restart();
-    let replayed = query(&host, id, "status");
+    let replayed = host.query(id, "status");
     assert_eq!(
         replayed["before"], before,
         "the replay draws the same values"
@@ -206,7 +196,7 @@ fn a_js_parent_runs_a_rust_child_and_replays_exactly_after_a_sigkill() {
 
     // Closed: replayed to its end on a fresh instance, answered from the
     // final state, with the same draws again.
-    let last = query(&host, id, "status");
+    let last = host.query(id, "status");
     assert_eq!(last["phase"], "done", "{last}");
     assert_eq!(last["before"], before, "{last}");
 }

@@ -40,16 +40,6 @@ fn migrate_ok(from: &str, to: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn query(host: &Host, id: &str, name: &str) -> Value {
-    let (code, v) = host.call(
-        "POST",
-        &format!("/v1/executions/{id}/queries"),
-        Some(json!({"name": name})),
-    );
-    assert_eq!(code, 200, "{v}");
-    v["output"].clone()
-}
-
 /// Executions in every state a store keeps beside a history: a timer
 /// pending, an activity between two attempts, signals received and not yet
 /// handled, one finished. Answers their ids.
@@ -132,7 +122,7 @@ fn a_store_moves_to_postgres_and_back_with_work_in_flight_and_everything_finishe
         );
         assert_eq!(copied["module"], was["module"]);
     }
-    assert_eq!(query(&on_pg, &ids[2], "status")["plan"], "pro");
+    assert_eq!(on_pg.query(&ids[2], "status")["plan"], "pro");
     on_pg.advance(HOUR + 1_000);
     let slept = on_pg.wait_result(&ids[0]);
     assert_eq!(slept["status"], "completed", "{slept}");

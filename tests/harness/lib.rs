@@ -511,12 +511,29 @@ impl Host {
 
     /// Starts the `corners` fixture as `id` with `input`.
     pub fn start_corners(&self, id: &str, input: Value) {
+        self.start_as("corners", id, input);
+    }
+
+    /// Starts `workflow_type` as execution `id` (a new run if the id is
+    /// closed) with `input`.
+    pub fn start_as(&self, workflow_type: &str, id: &str, input: Value) {
         let (status, v) = self.call(
             "POST",
             "/v1/executions",
-            Some(json!({"workflow_type": "corners", "id": id, "input": input})),
+            Some(json!({"workflow_type": workflow_type, "id": id, "input": input})),
         );
         assert_eq!(status, 201, "start {id}: {v}");
+    }
+
+    /// The output of query `name` on execution `id`.
+    pub fn query(&self, id: &str, name: &str) -> Value {
+        let (code, v) = self.call(
+            "POST",
+            &format!("/v1/executions/{id}/queries"),
+            Some(json!({"name": name})),
+        );
+        assert_eq!(code, 200, "query {name} of {id}: {v}");
+        v["output"].clone()
     }
 
     /// A request to the API; returns the status and the JSON (or text) body.
