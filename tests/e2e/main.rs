@@ -13,6 +13,7 @@ mod corners;
 mod crashloop;
 mod determinism;
 mod durability;
+mod endings;
 mod golden;
 mod golden_schedules;
 mod golden_search;

@@ -207,6 +207,9 @@ async fn run_inner(
             if let Err(d) = driver.replayer.check_finished(&result) {
                 return stall(inner, &record, d.to_string()).await;
             }
+            // The run's events this instance knows: a signal recorded after
+            // them was never offered to the code.
+            let known = record.run_start + driver.replayer.history().len() as u64;
             // Commands issued after the last wait are recorded with the end,
             // so the history says everything the code did; they are not run,
             // except requests to other executions (a signal sent just before
@@ -256,6 +259,7 @@ async fn run_inner(
             let requests = LastRequests {
                 externals,
                 child_cancels,
+                known: Some(known),
             };
             close(inner, &record, events, requests, end).await
         }
@@ -394,6 +398,7 @@ async fn close(
     let LastRequests {
         externals,
         child_cancels,
+        known,
     } = requests;
     let id = &record.id;
     let status = match &end {
@@ -409,11 +414,33 @@ async fn close(
         Close::Terminated(reason) => Some(Err(Failure::new("terminated", reason.clone()))),
         Close::Stalled(_) => None,
     };
+    if outcome.is_some() {
+        crate::pause::point("run-closing").await;
+    }
     // What the run owes its children is recorded with its end.
     let history = if outcome.is_some() {
         inner.run_history(record)?
     } else {
         Vec::new()
+    };
+    // A signal recorded while the code returned was never offered to it:
+    // the end waits, and the last task runs again knowing the signal (the
+    // code may drain its signals before it returns). The write checks that
+    // nothing came in after this read.
+    let expect_len = match known {
+        Some(known) if outcome.is_some() => {
+            let unseen = history
+                .iter()
+                .any(|e| e.index >= known && matches!(e.event, EventKind::SignalReceived { .. }));
+            if unseen {
+                tracing::info!(execution = %id, "a signal came in as the run ended; its last task runs again");
+                inner.forget(id);
+                inner.wake(id);
+                return Ok(());
+            }
+            Some(history.last().map_or(record.run_start, |e| e.index + 1))
+        }
+        _ => None,
     };
     let owed = owed_at_close(history, &events);
     let mut op = Op::append(id, inner.clock.now_ms(), events);
@@ -421,10 +448,12 @@ async fn close(
         close,
         expect_module,
         expect_resets,
+        expect_history_len,
         owed: owes,
         ..
     } = &mut op
     {
+        *expect_history_len = expect_len;
         *owes = owed.clone();
         *close = Some(end);
         *expect_module = Some(record.module);
@@ -439,9 +468,12 @@ async fn close(
             requests: externals.clone(),
         });
     }
+    if outcome.is_some() {
+        crate::pause::point("close-before-write").await;
+    }
     if let Err(e) = inner.store.write(ops).await? {
-        // Upgraded, reset or terminated while this run ended: the load
-        // decides (a closed execution is not loaded again).
+        // Upgraded, reset, terminated or signalled while this run ended: the
+        // load decides (a closed execution is not loaded again).
         tracing::info!(execution = %id, error = %e, "the run's end was refused; loading again");
         inner.forget(id);
         inner.wake(id);
@@ -485,6 +517,9 @@ struct LastRequests {
     externals: Vec<crate::store::ExternalRequest>,
     /// Children to ask to cancel.
     child_cancels: Vec<String>,
+    /// The history length the run's instance knew (its code's end): the
+    /// end is written only on that history, or one grown by no signal.
+    known: Option<u64>,
 }
 
 /// What a run owes its children once its last task's events (`closing`)

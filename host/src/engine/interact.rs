@@ -448,13 +448,24 @@ impl Engine {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let record = self.execution(id)?;
-            let (found, abandoned) =
-                self.update_standing(&record.id, update_id)?
-                    .ok_or_else(|| EngineError::NotFound {
+            let (found, abandoned) = match self.update_standing(&record.id, update_id)? {
+                Standing::Known(found, abandoned) => (found, abandoned),
+                Standing::Unknown => {
+                    return Err(EngineError::NotFound {
                         what: "update",
                         name: update_id.to_owned(),
                         hint: " for this execution",
-                    })?;
+                    })
+                }
+                Standing::Discarded { to_event } => {
+                    return Err(EngineError::Conflict(format!(
+                        "update {update_id} was discarded by a reset of execution {id} to event \
+                         {to_event}: what it did is no longer in the history and its result no \
+                         longer stands (send it again, with the same update id, to apply it in \
+                         the new history)"
+                    )));
+                }
+            };
             if abandoned {
                 return Err(EngineError::Conflict(format!(
                     "update {update_id} was running when its run of execution {id} continued \
@@ -496,17 +507,18 @@ impl Engine {
         id: &ExecutionId,
         update_id: &str,
     ) -> Result<Option<UpdateStatus>, EngineError> {
-        self.update_standing(id, update_id)
-            .map(|found| found.map(|(status, _)| status))
+        Ok(match self.update_standing(id, update_id)? {
+            Standing::Known(status, _) => Some(status),
+            Standing::Unknown | Standing::Discarded { .. } => None,
+        })
     }
 
-    /// `find_update`, and whether the update was abandoned.
-    fn update_standing(
-        &self,
-        id: &ExecutionId,
-        update_id: &str,
-    ) -> Result<Option<(UpdateStatus, bool)>, EngineError> {
+    /// `find_update`, whether the update was abandoned, or whether a reset
+    /// discarded it (then it is as if never sent: sending it again applies
+    /// it in the new history).
+    fn update_standing(&self, id: &ExecutionId, update_id: &str) -> Result<Standing, EngineError> {
         let mut status = None;
+        let mut discarded_at = None;
         // Every run of the execution: an update completed just before a
         // continue-as-new is still answered, and its retry is still a
         // duplicate. Not an earlier execution under the same id: its
@@ -515,6 +527,7 @@ impl Engine {
         for e in self.inner.store.history(id, 0)? {
             if ended && matches!(e.event, EventKind::ExecutionStarted { .. }) {
                 status = None;
+                discarded_at = None;
             }
             ended = e.event.ends_execution();
             // Accepted and never completed: it never will be.
@@ -526,6 +539,18 @@ impl Engine {
             match e.event {
                 EventKind::UpdateAccepted { update_id: u, .. } if u == update_id => {
                     status = Some((UpdateStatus::Accepted, false));
+                    discarded_at = None;
+                }
+                EventKind::ExecutionReset {
+                    to_event,
+                    discarded,
+                    ..
+                } if discarded.iter().any(|d| {
+                        matches!(&d.event, EventKind::UpdateAccepted { update_id: u, .. } if u == update_id)
+                    }) =>
+                {
+                    status = None;
+                    discarded_at = Some(to_event);
                 }
                 EventKind::ExecutionContinuedAsNew { .. } => {
                     if let Some((UpdateStatus::Accepted, abandoned)) = &mut status {
@@ -547,6 +572,20 @@ impl Engine {
                 _ => {}
             }
         }
-        Ok(status)
+        Ok(match (status, discarded_at) {
+            (Some((status, abandoned)), _) => Standing::Known(status, abandoned),
+            (None, Some(to_event)) => Standing::Discarded { to_event },
+            (None, None) => Standing::Unknown,
+        })
     }
+}
+
+/// Where an update stands in an execution's history.
+enum Standing {
+    /// Never accepted (or only by an earlier execution under the id).
+    Unknown,
+    /// Accepted, then discarded by a reset to `to_event`.
+    Discarded { to_event: u64 },
+    /// Its status, and whether it was abandoned by a continue-as-new.
+    Known(UpdateStatus, bool),
 }

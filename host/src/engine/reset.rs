@@ -129,6 +129,8 @@ impl Engine {
             // The old epoch's activities stop at once (their results would
             // be refused): the sooner, the fewer attempts begin meanwhile.
             self.inner.stop_activities(&record.id, record.resets);
+            // Callers waiting for an update the reset discarded are told.
+            self.inner.updates.send_modify(|n| *n += 1);
             tracing::info!(execution = %record.id, to_event, discarded = len - to_event - 1, "execution reset");
             for (due_ms, handle) in timers {
                 self.inner.arm_timer(TimerRow {

@@ -255,6 +255,7 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
         expect_resets,
         require_timer,
         unique_update,
+        expect_history_len,
         owed_from_history,
         owed,
         placed,
@@ -311,6 +312,9 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
         }
     }
     let first = history_len(txn, key)?;
+    if expect_history_len.is_some_and(|n| n != first) {
+        return Ok(Err(OpError::HistoryChanged(key.to_owned())));
+    }
     if let Some(placed) = placed {
         placed.set(super::Position {
             first,

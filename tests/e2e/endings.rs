@@ -1,0 +1,106 @@
+//! A run's end meeting what others write at the same moment: a signal
+//! recorded while the run's last task returns, an update waiting when a
+//! reset discards it, a start retried after its run ended. Each test was
+//! written against the host before its fix and failed there.
+
+use std::time::Duration;
+
+use weft_e2e::serde_json::{json, Value};
+use weft_e2e::Host;
+
+const WAIT: Duration = Duration::from_secs(60);
+const HOUR_MS: u64 = 3_600_000;
+
+fn signal(host: &Host, id: &str, input: Value) {
+    let (status, v) = host.call(
+        "POST",
+        &format!("/v1/executions/{id}/signals"),
+        Some(json!({"name": "tick", "input": input})),
+    );
+    assert_eq!(status, 202, "signal {id}: {v}");
+}
+
+/// Found by a review of the close path: a signal recorded after the run's
+/// last task began and before its end was written was answered 202 and
+/// never seen by the code, which had drained its signals (`try_receive`)
+/// and returned. A close is now refused when a signal the code was not
+/// offered came in meanwhile, and the last task runs again with it (as
+/// Temporal refuses a completion while new events are pending). Here the
+/// second run drains what is waiting and returns; its end is held while
+/// the signal is sent: before the close reads the history, and after (the
+/// write itself must refuse).
+#[test]
+fn a_signal_sent_while_the_run_returns_is_taken_before_it_ends() {
+    for point in ["run-closing", "close-before-write"] {
+        let host = Host::paused_at(&[], &[point]);
+        host.deploy_examples_and_corners();
+        host.start_corners("late", json!({"mode": "drain", "timeout_ms": 0}));
+        host.wait_for_log(&format!("paused at {point}"), 1, WAIT);
+        signal(&host, "late", json!("late"));
+        host.release(point);
+        let r = host.wait_result("late");
+        assert_eq!(r["status"], "completed", "{point}: {r}");
+        assert_eq!(r["output"], json!(["next run", "late"]), "{point}: {r}");
+    }
+}
+
+/// Found by a review of the reset path: a reset that discarded an accepted
+/// update left its caller waiting until its deadline, answered "accepted",
+/// and then 404 for an update it had been told was accepted. The caller is
+/// now answered at once, 409 naming the reset, and so is a later look at
+/// the update; sent again (same id), it is applied in the new history.
+#[test]
+fn an_update_a_reset_discards_is_answered_at_once() {
+    let host = Host::start();
+    host.deploy_examples();
+    let sub = json!({"customer": "ada", "plan": "basic"});
+    host.start_as("subscription", "sub-r", sub);
+    host.eventually("the month's timer", |h| {
+        h.event_kinds("sub-r").iter().any(|k| k == "timer_started")
+    });
+    let before_update = host.event_kinds("sub-r").len() - 1;
+    let cancel = |processing_ms: u64, wait_ms: u64| {
+        let input = json!({"reason": "moving", "processing_ms": processing_ms});
+        host.call(
+            "POST",
+            "/v1/executions/sub-r/updates",
+            Some(json!({"name": "cancel", "input": input, "update_id": "c-1", "wait_ms": wait_ms})),
+        )
+    };
+    std::thread::scope(|s| {
+        let caller = s.spawn(|| {
+            let asked = std::time::Instant::now();
+            (cancel(HOUR_MS, 40_000), asked.elapsed())
+        });
+        host.eventually("the final charge to run", |h| {
+            h.log()
+                .contains("activity started execution=sub-r activity=charge")
+        });
+        let (status, v) = host.call(
+            "POST",
+            "/v1/executions/sub-r/reset",
+            Some(json!({"to_event": before_update, "reason": "wrong customer"})),
+        );
+        assert_eq!(status, 200, "{v}");
+        let ((status, v), took) = caller.join().expect("the caller");
+        assert_eq!(status, 409, "{v}");
+        let message = v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(message.contains("reset"), "{v}");
+        assert!(took < Duration::from_secs(30), "answered after {took:?}");
+    });
+    let (status, v) = host.call("GET", "/v1/executions/sub-r/updates/c-1", None);
+    assert_eq!(status, 409, "{v}");
+    let (status, v) = cancel(0, 30_000);
+    assert_eq!(status, 200, "sent again: {v}");
+    assert!(
+        v["output"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("moving")),
+        "{v}"
+    );
+    let r = host.wait_result("sub-r");
+    assert_eq!(r["output"]["active"], false, "{r}");
+}
