@@ -104,3 +104,53 @@ fn an_update_a_reset_discards_is_answered_at_once() {
     let r = host.wait_result("sub-r");
     assert_eq!(r["output"]["active"], false, "{r}");
 }
+
+/// Found by a review of the start path: a start retried with its
+/// `request_id` and `wait_ms` (or `weft start --wait`) after its run ended
+/// and another execution took the id answered that other execution's
+/// result under the first run's number. It now answers the run it started
+/// (and the runs that run continued as new into).
+#[test]
+fn a_retried_start_answers_the_run_it_started() {
+    let host = Host::start();
+    host.deploy_examples();
+    let first = json!({"workflow_type": "hello", "id": "same", "input": {"name": "Ada"},
+                       "request_id": "r-1", "wait_ms": 10_000});
+    let start = |body: &Value| {
+        let (status, v) = host.call("POST", "/v1/executions", Some(body.clone()));
+        assert_eq!(status, 201, "{v}");
+        v
+    };
+    let v = start(&first);
+    assert_eq!(
+        (&v["run"], &v["result"]["status"]),
+        (&json!(1), &json!("completed")),
+        "{v}"
+    );
+    let ada = v["result"]["output"].clone();
+    let other = json!({"workflow_type": "hello", "id": "same", "input": {"name": "Bob"},
+                       "wait_ms": 10_000});
+    let v = start(&other);
+    assert_eq!(v["run"], 2, "{v}");
+    assert_ne!(v["result"]["output"], ada, "{v}");
+    let v = start(&first);
+    assert_eq!(v["run"], 1, "{v}");
+    assert_eq!(
+        v["result"]["output"], ada,
+        "the retry answers its own run: {v}"
+    );
+    let out = host.cli_ok(&[
+        "start",
+        "hello",
+        "--id",
+        "same",
+        "--input",
+        r#"{"name": "Ada"}"#,
+        "--request-id",
+        "r-1",
+        "--wait",
+        "--json",
+    ]);
+    let r: Value = weft_e2e::serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(r["output"], ada, "the CLI's retry answers its own run: {r}");
+}

@@ -53,7 +53,7 @@ pub async fn start(
     let result = match req.wait_ms {
         Some(ms) => {
             let wait = Duration::from_millis(ms.min(MAX_RESULT_WAIT_MS));
-            let record = engine.result(id.as_str(), Some(wait)).await?;
+            let record = engine.result_of_run(id.as_str(), run, Some(wait)).await?;
             Some(ExecutionResult::from(&record))
         }
         None => None,
@@ -298,7 +298,10 @@ pub async fn result(
     let wait = q
         .wait
         .then(|| Duration::from_millis(q.timeout_ms.unwrap_or(30_000).min(MAX_RESULT_WAIT_MS)));
-    let record = engine.result(&id, wait).await?;
+    let record = match q.run {
+        Some(run) => engine.result_of_run(&id, run, wait).await?,
+        None => engine.result(&id, wait).await?,
+    };
     Ok(Json(ExecutionResult::from(&record)))
 }
 

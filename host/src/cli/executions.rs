@@ -124,7 +124,7 @@ pub async fn start(client: &Client, args: StartArgs) -> Result<i32> {
     if !wait {
         return Ok(0);
     }
-    result(client, &started.id, true, json).await
+    result(client, &started.id, Some(started.run), true, json).await
 }
 
 /// `NAME=VALUE` flags as a JSON object (none when there are none): VALUE
@@ -173,9 +173,16 @@ pub async fn end(client: &Client, id: &str, action: &str, reason: Option<String>
         .await
 }
 
-pub async fn result(client: &Client, id: &str, wait: bool, json: bool) -> Result<i32> {
+pub async fn result(
+    client: &Client,
+    id: &str,
+    run: Option<u32>,
+    wait: bool,
+    json: bool,
+) -> Result<i32> {
+    let run = run.map(|r| format!("&run={r}")).unwrap_or_default();
     let path = format!(
-        "/v1/executions/{}/result?wait={wait}&timeout_ms=30000",
+        "/v1/executions/{}/result?wait={wait}&timeout_ms=30000{run}",
         enc(id)
     );
     loop {

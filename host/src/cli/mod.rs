@@ -258,6 +258,10 @@ enum Command {
         /// Print the result as JSON (`{"id", "status", "output", "failure", "stall_reason"}`).
         #[arg(long)]
         json: bool,
+        /// The result of this run and the runs it continued as new into,
+        /// also once another execution took the id (default: the latest).
+        #[arg(long)]
+        run: Option<u32>,
     },
     /// Show an execution.
     Describe {
@@ -752,9 +756,13 @@ pub async fn run(cli: Cli) -> Result<i32> {
             println!("{id} terminated");
             Ok(0)
         }
-        Command::Result { id, wait, json, .. } => {
-            executions::result(&client, &id, wait, json).await
-        }
+        Command::Result {
+            id,
+            wait,
+            json,
+            run,
+            ..
+        } => executions::result(&client, &id, run, wait, json).await,
         Command::Describe { id, json, .. } => executions::describe(&client, &id, json).await,
         Command::List(args) => executions::list(&client, args).await,
         Command::SearchAttributes { json, action, .. } => match action {

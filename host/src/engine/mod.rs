@@ -60,8 +60,8 @@ pub use versions::{UpgradeItem, UpgradeOutcome, UpgradeReport, VersionView};
 pub use worker_tasks::AnswerRefused;
 
 use crate::model::{
-    Event, EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, ModuleHash, ModuleMeta,
-    ParentClosePolicy, Payload, RetryPolicy, TypeName,
+    Event, EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, Failure, ModuleHash,
+    ModuleMeta, ParentClosePolicy, Payload, RetryPolicy, TypeName,
 };
 use crate::store::{Op, Store};
 use crate::wasm::{Runtime, SandboxConfig};
@@ -557,6 +557,73 @@ impl Engine {
                 return record;
             }
         }
+    }
+
+    /// The result of run `run` of `id` and the runs it continued as new
+    /// into, waiting up to `wait` (as [`Engine::result`]): what a start
+    /// answers, also once those runs ended and another execution took the
+    /// id (a start retried with its request id, `weft start --wait`).
+    pub async fn result_of_run(
+        &self,
+        id: &str,
+        run: u32,
+        wait: Option<Duration>,
+    ) -> Result<ExecutionRecord, EngineError> {
+        let ended = |record: &ExecutionRecord| match record.run > run {
+            true => self.chain_end(record, run),
+            false => Ok(None),
+        };
+        if let Some(end) = ended(&self.execution(id)?)? {
+            return Ok(end);
+        }
+        let record = self.result(id, wait).await?;
+        Ok(ended(&record)?.unwrap_or(record))
+    }
+
+    /// How the runs from `run` on (linked by continue-as-new) ended, when
+    /// they ended before `current`'s run (which then began another
+    /// execution under the id): `current` with that end.
+    fn chain_end(
+        &self,
+        current: &ExecutionRecord,
+        run: u32,
+    ) -> Result<Option<ExecutionRecord>, EngineError> {
+        let mut at = 0;
+        for e in self.inner.store.history(&current.id, 0)? {
+            if matches!(e.event, EventKind::ExecutionStarted { .. }) {
+                at += 1;
+            }
+            if at < run || !e.event.ends_execution() {
+                continue;
+            }
+            let mut end = current.clone();
+            end.run = at;
+            end.output = None;
+            end.failure = None;
+            end.stall_reason = None;
+            end.closed_at_ms = Some(e.at_ms);
+            match e.event {
+                EventKind::ExecutionCompleted { output } => {
+                    end.status = ExecutionStatus::Completed;
+                    end.output = Some(output);
+                }
+                EventKind::ExecutionFailed { failure } => {
+                    end.status = ExecutionStatus::Failed;
+                    end.failure = Some(failure);
+                }
+                EventKind::ExecutionCancelled { failure } => {
+                    end.status = ExecutionStatus::Cancelled;
+                    end.failure = Some(failure);
+                }
+                EventKind::ExecutionTerminated { reason } => {
+                    end.status = ExecutionStatus::Terminated;
+                    end.failure = Some(Failure::new("terminated", reason));
+                }
+                _ => continue,
+            }
+            return Ok((at < current.run).then_some(end));
+        }
+        Ok(None)
     }
 
     pub fn list(

@@ -316,6 +316,10 @@ pub struct ResultQuery {
     pub wait: bool,
     /// Longest wait, default 30000, at most 300000.
     pub timeout_ms: Option<u64>,
+    /// The result of this run and the runs it continued as new into, also
+    /// once they ended and another execution took the id (what a start
+    /// answered as its `run`); default: the id's latest run.
+    pub run: Option<u32>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
