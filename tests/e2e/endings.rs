@@ -154,3 +154,62 @@ fn a_retried_start_answers_the_run_it_started() {
     let r: Value = weft_e2e::serde_json::from_str(out.trim()).expect("json");
     assert_eq!(r["output"], ada, "the CLI's retry answers its own run: {r}");
 }
+
+/// Found by a review of the outbox: a request to another execution is
+/// recorded by its target once per key, and the key (`<sender>/<run>/
+/// <handle>`) stayed the same when a reset's re-run sent other content from
+/// the same handle: the corrected signal was reported delivered and
+/// dropped. The key of a new request now names its content too: the same
+/// request sent again by a re-run is still recorded once.
+#[test]
+fn a_signal_a_reset_sender_sends_anew_reaches_its_target() {
+    let host = Host::start();
+    host.deploy_examples_and_corners();
+    host.start_corners("listener", json!({"mode": "signals", "runs": 3}));
+    host.start_corners("sender", json!({"mode": "orders", "got": ["listener"]}));
+    let order = |what: &str| {
+        let (status, v) = host.call(
+            "POST",
+            "/v1/executions/sender/signals",
+            Some(json!({"name": "order", "input": what})),
+        );
+        assert_eq!(status, 202, "{v}");
+    };
+    let awaited = || {
+        host.event_kinds("sender")
+            .iter()
+            .position(|k| k == "signal_awaited")
+    };
+    host.eventually("the sender waits for its order", |_| awaited().is_some());
+    order("say wrong");
+    assert_eq!(host.wait_result("sender")["output"], "asked");
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/sender/reset",
+        Some(json!({"to_event": awaited(), "reason": "wrong words", "exclude_signals": true})),
+    );
+    assert_eq!(status, 200, "{v}");
+    order("say right");
+    assert_eq!(host.wait_result("sender")["output"], "asked");
+    // One run per signal taken.
+    host.eventually("the corrected signal", |h| {
+        h.describe("listener")["run"] == 3
+    });
+    // The same words again from a second re-run: recorded once.
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/sender/reset",
+        Some(json!({"to_event": awaited(), "reason": "again", "exclude_signals": true})),
+    );
+    assert_eq!(status, 200, "{v}");
+    order("say right");
+    assert_eq!(host.wait_result("sender")["output"], "asked");
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/listener/signals",
+        Some(json!({"name": "tick", "input": "last"})),
+    );
+    assert_eq!(status, 202, "{v}");
+    let r = host.wait_result("listener");
+    assert_eq!(r["output"], json!(["wrong", "right", "last"]), "{r}");
+}

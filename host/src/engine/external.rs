@@ -14,6 +14,36 @@ use crate::store::{ExternalRequest, Op, Placed};
 // (each lost to a timer or a reset) before the delivery says it found none.
 use super::lifecycle::CANCEL_ATTEMPTS;
 
+/// The key a new request is recorded (and delivered once) under:
+/// `<sender>/<run>/<handle>/<content>`, the last part a digest of what it
+/// asks. A reset's re-run that sends the same request from the same handle
+/// is still delivered once; one that sends other content (a corrected
+/// signal) is another request. Made when the request is, recorded in its
+/// `external_sent` event and never made again (requests recorded before
+/// 2026-12 have keys without the digest).
+pub(super) fn request_key(
+    sender: &ExecutionId,
+    run: u32,
+    handle: u64,
+    what: (&str, Option<u64>, &str, &crate::model::Payload, bool),
+) -> String {
+    use sha2::Digest;
+    let (target, child, name, input, cancel) = what;
+    let mut d = sha2::Sha256::new();
+    for part in [target.as_bytes(), name.as_bytes(), &input.0] {
+        d.update((part.len() as u64).to_le_bytes());
+        d.update(part);
+    }
+    d.update(child.map_or([0; 9], |c| {
+        let mut b = [1; 9];
+        b[1..].copy_from_slice(&c.to_le_bytes());
+        b
+    }));
+    d.update([u8::from(cancel)]);
+    let digest = hex::encode(&d.finalize()[..8]);
+    format!("{sender}/{run}/{handle}/{digest}")
+}
+
 /// The write that asks a running target to cancel, and the run it read.
 struct Ask {
     op: Op,

@@ -85,7 +85,12 @@ impl Driver {
                     input,
                     cancel,
                 } => {
-                    let key = format!("{}/{}/{handle}", self.id, self.run);
+                    let key = super::super::external::request_key(
+                        &self.id,
+                        self.run,
+                        handle,
+                        (&target, child, &name, &input, cancel),
+                    );
                     let sent = EventKind::ExternalSent {
                         handle,
                         target,
