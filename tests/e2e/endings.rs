@@ -213,3 +213,59 @@ fn a_signal_a_reset_sender_sends_anew_reaches_its_target() {
     let r = host.wait_result("listener");
     assert_eq!(r["output"], json!(["wrong", "right", "last"]), "{r}");
 }
+
+/// Found by a review of the fix above: an update accepted after its run's
+/// last wait is recorded again in the next run (continue-as-new carries
+/// it). A reset that discarded that copy answered "discarded: send it
+/// again", and the update sent again was refused as a duplicate of the
+/// first run's record, for ever. The update is held before its record while
+/// the run continues as new, as in `corners::`; the next run runs it, and
+/// is then reset to its start.
+#[test]
+fn an_update_carried_to_the_next_run_and_discarded_there_can_be_sent_again() {
+    let host = Host::paused_at(
+        &["--manual-clock"],
+        &["update-before-accept", "continue-as-new-before-commit"],
+    );
+    host.deploy_examples_and_corners();
+    host.start_corners("carry", json!({"mode": "carry"}));
+    let kinds = |h: &Host| h.event_kinds("carry");
+    host.eventually("the first run waits for tick", |h| {
+        kinds(h).contains(&"signal_awaited".to_owned())
+    });
+    let bump = json!({"name": "bump", "input": 7, "update_id": "late", "wait_ms": 60_000});
+    let update = {
+        let (url, bump) = (host.url.clone(), bump.clone());
+        std::thread::spawn(move || {
+            let resp = weft_e2e::http()
+                .post(format!("{url}/v1/executions/carry/updates"))
+                .json(&bump)
+                .send()
+                .expect("update");
+            resp.status().as_u16()
+        })
+    };
+    host.wait_for_log("paused at update-before-accept", 1, WAIT);
+    signal(&host, "carry", json!(1));
+    host.wait_for_log("paused at continue-as-new-before-commit", 1, WAIT);
+    host.release("update-before-accept");
+    host.eventually("the update is recorded in the closing run", |h| {
+        kinds(h).contains(&"update_accepted".to_owned())
+    });
+    host.release("continue-as-new-before-commit");
+    assert_eq!(update.join().expect("the update call"), 200);
+    assert_eq!(host.wait_result("carry")["output"], 7);
+    let second = host.get("/v1/executions/carry/history?run=2")["events"][0]["index"].clone();
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/carry/reset",
+        Some(json!({"to_event": second, "reason": "again"})),
+    );
+    assert_eq!(status, 200, "{v}");
+    let (status, v) = host.call("GET", "/v1/executions/carry/updates/late", None);
+    assert_eq!(status, 409, "{v}");
+    let (status, v) = host.call("POST", "/v1/executions/carry/updates", Some(bump));
+    assert_eq!(status, 200, "sent again: {v}");
+    assert_eq!(v["output"], 7, "{v}");
+    assert_eq!(host.wait_result("carry")["output"], 7);
+}

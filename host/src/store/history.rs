@@ -334,6 +334,14 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
             }
             ended = e.event.ends_execution();
             seen |= matches!(&e.event, EventKind::UpdateAccepted { update_id, .. } if update_id == update);
+            // A reset that discarded its record (one a continue-as-new
+            // carried into this run, say) discarded the update: it may be
+            // sent again.
+            if let EventKind::ExecutionReset { discarded, .. } = &e.event {
+                seen &= !discarded.iter().any(|d| {
+                    matches!(&d.event, EventKind::UpdateAccepted { update_id, .. } if update_id == update)
+                });
+            }
             Ok(true)
         })?;
         if seen {
