@@ -269,3 +269,32 @@ fn an_update_carried_to_the_next_run_and_discarded_there_can_be_sent_again() {
     assert_eq!(v["output"], 7, "{v}");
     assert_eq!(host.wait_result("carry")["output"], 7);
 }
+
+/// Found by a review of the first fix here: any signal recorded while the
+/// run returned refused its end and loaded it again, one the code never
+/// asks for too (a steady stream of those kept a run from ever ending, a
+/// whole replay each time), and so did any other event (a timer, an
+/// activity left behind). Now the end is read again and written: the run
+/// ends on its first load.
+#[test]
+fn a_signal_the_code_never_asks_for_does_not_hold_its_end() {
+    let host = Host::paused_at(&[], &["close-before-write"]);
+    host.deploy_examples_and_corners();
+    host.start_corners("other", json!({"mode": "drain", "timeout_ms": 0}));
+    host.wait_for_log("paused at close-before-write", 1, WAIT);
+    let loaded = host.metric("weft_instances_loaded_total");
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/other/signals",
+        Some(json!({"name": "unheard", "input": 1})),
+    );
+    assert_eq!(status, 202, "{v}");
+    host.release("close-before-write");
+    let r = host.wait_result("other");
+    assert_eq!(r["output"], json!(["next run"]), "{r}");
+    assert_eq!(
+        host.metric("weft_instances_loaded_total"),
+        loaded,
+        "the run ended without another load"
+    );
+}

@@ -13,7 +13,7 @@ use super::error::Stop;
 use super::replay::Replayer;
 use super::Inner;
 use crate::model::{EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, Failure, Payload};
-use crate::store::{Close, Op};
+use crate::store::{Close, Op, OpError};
 use crate::wasm::{ModuleError, RunOutcome, WorkflowInfo};
 
 /// A run's record and history as its writer knows them (a start that just
@@ -207,9 +207,12 @@ async fn run_inner(
             if let Err(d) = driver.replayer.check_finished(&result) {
                 return stall(inner, &record, d.to_string()).await;
             }
-            // The run's events this instance knows: a signal recorded after
-            // them was never offered to the code.
-            let known = record.run_start + driver.replayer.history().len() as u64;
+            // What the code saw: a signal recorded after the events this
+            // instance knows was never offered to it.
+            let seen = Seen {
+                known: record.run_start + driver.replayer.history().len() as u64,
+                asked: driver.replayer.signals_asked(),
+            };
             // Commands issued after the last wait are recorded with the end,
             // so the history says everything the code did; they are not run,
             // except requests to other executions (a signal sent just before
@@ -259,7 +262,7 @@ async fn run_inner(
             let requests = LastRequests {
                 externals,
                 child_cancels,
-                known: Some(known),
+                watch: Some(seen),
             };
             close(inner, &record, events, requests, end).await
         }
@@ -398,7 +401,7 @@ async fn close(
     let LastRequests {
         externals,
         child_cancels,
-        known,
+        watch,
     } = requests;
     let id = &record.id;
     let status = match &end {
@@ -417,68 +420,75 @@ async fn close(
     if outcome.is_some() {
         crate::pause::point("run-closing").await;
     }
-    // What the run owes its children is recorded with its end.
-    let history = if outcome.is_some() {
-        inner.run_history(record)?
-    } else {
-        Vec::new()
-    };
-    // A signal recorded while the code returned was never offered to it:
-    // the end waits, and the last task runs again knowing the signal (the
-    // code may drain its signals before it returns). The write checks that
-    // nothing came in after this read.
-    let expect_len = match known {
-        Some(known) if outcome.is_some() => {
-            let unseen = history
-                .iter()
-                .any(|e| e.index >= known && matches!(e.event, EventKind::SignalReceived { .. }));
-            if unseen {
-                tracing::info!(execution = %id, "a signal came in as the run ended; its last task runs again");
+    // What the run owes its children is recorded with its end, read from
+    // its history. A signal the code asked for that came in while it
+    // returned was never offered to it: the end waits, and the last task
+    // runs again knowing the signal (the code may drain its signals before
+    // it returns). The write is refused if the history grew after this
+    // read; read again then.
+    let mut attempts = 0;
+    let owed = loop {
+        let history = if outcome.is_some() {
+            inner.run_history(record)?
+        } else {
+            Vec::new()
+        };
+        let expect_len = match &watch {
+            Some(watch) if outcome.is_some() => {
+                if watch.missed(&history) {
+                    tracing::info!(execution = %id, "a signal came in as the run ended; its last task runs again");
+                    inner.forget(id);
+                    inner.wake(id);
+                    return Ok(());
+                }
+                Some(history.last().map_or(record.run_start, |e| e.index + 1))
+            }
+            _ => None,
+        };
+        let owed = owed_at_close(history, &events);
+        let mut op = Op::append(id, inner.clock.now_ms(), events.clone());
+        if let Op::Append {
+            close,
+            expect_module,
+            expect_resets,
+            expect_history_len,
+            owed: owes,
+            ..
+        } = &mut op
+        {
+            *expect_history_len = expect_len;
+            *owes = owed.clone();
+            *close = Some(end.clone());
+            *expect_module = Some(record.module);
+            *expect_resets = Some(record.resets);
+        }
+        let mut ops = vec![op];
+        if let Some(outcome) = outcome.clone() {
+            ops.extend(inner.parent_op(record, outcome));
+        }
+        if !externals.is_empty() {
+            ops.push(Op::OutboxAdd {
+                requests: externals.clone(),
+            });
+        }
+        if outcome.is_some() {
+            crate::pause::point("close-before-write").await;
+        }
+        match inner.store.write(ops).await? {
+            Ok(()) => break owed,
+            // Something was recorded since the read (a timer, an activity
+            // left behind, a signal): read again.
+            Err(OpError::HistoryChanged(_)) if attempts < 3 => attempts += 1,
+            Err(e) => {
+                // Upgraded, reset or terminated while this run ended: the
+                // load decides (a closed execution is not loaded again).
+                tracing::info!(execution = %id, error = %e, "the run's end was refused; loading again");
                 inner.forget(id);
                 inner.wake(id);
                 return Ok(());
             }
-            Some(history.last().map_or(record.run_start, |e| e.index + 1))
         }
-        _ => None,
     };
-    let owed = owed_at_close(history, &events);
-    let mut op = Op::append(id, inner.clock.now_ms(), events);
-    if let Op::Append {
-        close,
-        expect_module,
-        expect_resets,
-        expect_history_len,
-        owed: owes,
-        ..
-    } = &mut op
-    {
-        *expect_history_len = expect_len;
-        *owes = owed.clone();
-        *close = Some(end);
-        *expect_module = Some(record.module);
-        *expect_resets = Some(record.resets);
-    }
-    let mut ops = vec![op];
-    if let Some(outcome) = outcome.clone() {
-        ops.extend(inner.parent_op(record, outcome));
-    }
-    if !externals.is_empty() {
-        ops.push(Op::OutboxAdd {
-            requests: externals.clone(),
-        });
-    }
-    if outcome.is_some() {
-        crate::pause::point("close-before-write").await;
-    }
-    if let Err(e) = inner.store.write(ops).await? {
-        // Upgraded, reset, terminated or signalled while this run ended: the
-        // load decides (a closed execution is not loaded again).
-        tracing::info!(execution = %id, error = %e, "the run's end was refused; loading again");
-        inner.forget(id);
-        inner.wake(id);
-        return Ok(());
-    }
     crate::metrics::get().closed(record.workflow_type.as_str(), status);
     if status != "stalled" {
         tracing::info!(execution = %id, workflow_type = %record.workflow_type, run = record.run, %status, "execution closed");
@@ -517,9 +527,28 @@ struct LastRequests {
     externals: Vec<crate::store::ExternalRequest>,
     /// Children to ask to cancel.
     child_cancels: Vec<String>,
-    /// The history length the run's instance knew (its code's end): the
-    /// end is written only on that history, or one grown by no signal.
-    known: Option<u64>,
+    /// What the code saw before it ended (its end is written only if no
+    /// signal it asked for came in since).
+    watch: Option<Seen>,
+}
+
+/// What a run's code had seen when it returned.
+struct Seen {
+    /// The run's events its instance knew (history indices below this).
+    known: u64,
+    /// The signal names it asked for.
+    asked: std::collections::HashSet<String>,
+}
+
+impl Seen {
+    /// Whether `history` holds a signal the code asked for and was never
+    /// offered (recorded after what it knew).
+    fn missed(&self, history: &[crate::model::Event]) -> bool {
+        history.iter().any(|e| {
+            e.index >= self.known
+                && matches!(&e.event, EventKind::SignalReceived { name, .. } if self.asked.contains(name))
+        })
+    }
 }
 
 /// What a run owes its children once its last task's events (`closing`)

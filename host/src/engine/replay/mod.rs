@@ -397,6 +397,8 @@ pub struct Replayer {
     signal_counts: std::collections::HashMap<String, usize>,
     /// Handles of the signal receives the code issued, per name, in order.
     receives: std::collections::HashMap<String, Vec<u64>>,
+    /// The signal names the code looked for without waiting and found none.
+    polled: std::collections::HashSet<String>,
     /// Loaded events the code has re-issued or been re-delivered.
     replayed: u64,
     /// Events delivered to the code so far.
@@ -445,6 +447,7 @@ impl Replayer {
             memo: Default::default(),
             signal_counts: std::collections::HashMap::new(),
             receives: std::collections::HashMap::new(),
+            polled: std::collections::HashSet::new(),
             replayed: 0,
             deliveries: 0,
             bytes: 0,
@@ -565,6 +568,13 @@ impl Replayer {
         self.cancel_delivered
     }
 
+    /// The signal names the code asked for so far (a receive, armed or
+    /// taken, or a look without waiting): a signal of another name could
+    /// not have changed what it did.
+    pub fn signals_asked(&self) -> std::collections::HashSet<String> {
+        self.receives.keys().chain(&self.polled).cloned().collect()
+    }
+
     /// The run's events known now (recorded or about to be).
     pub fn known_length(&self) -> u64 {
         self.history.len() as u64 + self.new_commands.len() as u64
@@ -605,8 +615,14 @@ impl Replayer {
     pub fn issue(&mut self, command: Command) -> Result<u64, Divergence> {
         let position = usize::try_from(self.issued).unwrap_or(usize::MAX);
         let handle = self.issued + 1;
-        if let Command::ReceiveSignal { name } = &command {
-            self.receives.entry(name.clone()).or_default().push(handle);
+        match &command {
+            Command::ReceiveSignal { name } => {
+                self.receives.entry(name.clone()).or_default().push(handle)
+            }
+            Command::PollSignal { name } => {
+                self.polled.insert(name.clone());
+            }
+            _ => {}
         }
         if !self.ended.contains(&handle) {
             match &command {
