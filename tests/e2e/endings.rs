@@ -153,6 +153,16 @@ fn a_retried_start_answers_the_run_it_started() {
     ]);
     let r: Value = weft_e2e::serde_json::from_str(out.trim()).expect("json");
     assert_eq!(r["output"], ada, "the CLI's retry answers its own run: {r}");
+    let v = host.get("/v1/executions/same/result?run=2");
+    assert_eq!(v["output"], json!("HELLO, BOB!"), "{v}");
+    for run in [0, 3] {
+        let (status, v) = host.call(
+            "GET",
+            &format!("/v1/executions/same/result?run={run}"),
+            None,
+        );
+        assert_eq!(status, 404, "run {run}: {v}");
+    }
 }
 
 /// Found by a review of the outbox: a request to another execution is

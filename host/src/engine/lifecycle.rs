@@ -119,6 +119,7 @@ impl Inner {
             resets: 0,
             run: 1,
             run_start: 0,
+            began_at_run: Some(1),
             request_id: opts.request_id.clone(),
             parent: opts.parent.clone(),
             cancel_requested: false,

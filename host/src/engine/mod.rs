@@ -532,31 +532,8 @@ impl Engine {
         id: &str,
         wait: Option<Duration>,
     ) -> Result<ExecutionRecord, EngineError> {
-        let Some(wait) = wait else {
-            return self.execution(id);
-        };
-        let deadline = tokio::time::Instant::now() + wait;
-        let key: ExecutionId = id.parse().map_err(|_| EngineError::no_execution(id))?;
-        loop {
-            let notify = self.inner.settled.watch(&key);
-            let (record, changed) = {
-                let changed = notify.notified();
-                tokio::pin!(changed);
-                changed.as_mut().enable();
-                let record = self.execution(id);
-                match &record {
-                    Ok(r) if !r.status.is_settled() => {
-                        let woke = tokio::time::timeout_at(deadline, changed).await.is_ok();
-                        (record, woke)
-                    }
-                    _ => (record, false),
-                }
-            };
-            if !changed {
-                self.inner.settled.release(&key, notify);
-                return record;
-            }
-        }
+        self.wait_for(id, wait, |r| Ok(r.status.is_settled().then(|| r.clone())))
+            .await
     }
 
     /// The result of run `run` of `id` and the runs it continued as new
@@ -569,20 +546,66 @@ impl Engine {
         run: u32,
         wait: Option<Duration>,
     ) -> Result<ExecutionRecord, EngineError> {
-        let ended = |record: &ExecutionRecord| match record.run > run {
-            true => self.chain_end(record, run),
-            false => Ok(None),
+        self.wait_for(id, wait, |r| {
+            if run == 0 || run > r.run {
+                return Err(EngineError::NotFound {
+                    what: "run",
+                    name: run.to_string(),
+                    hint: " of this execution (runs count from 1 to the latest)",
+                });
+            }
+            let same = r.run == run || r.began_at_run.is_some_and(|first| first <= run);
+            if !same {
+                if let Some(end) = self.chain_end(r, run)? {
+                    return Ok(Some(end));
+                }
+            }
+            Ok(r.status.is_settled().then(|| r.clone()))
+        })
+        .await
+    }
+
+    /// Reads `id` until `answer` gives the answer, or `wait` passes (then
+    /// the record as last read); woken by each change of the execution.
+    async fn wait_for(
+        &self,
+        id: &str,
+        wait: Option<Duration>,
+        answer: impl Fn(&ExecutionRecord) -> Result<Option<ExecutionRecord>, EngineError>,
+    ) -> Result<ExecutionRecord, EngineError> {
+        let Some(wait) = wait else {
+            let record = self.execution(id)?;
+            return Ok(answer(&record)?.unwrap_or(record));
         };
-        if let Some(end) = ended(&self.execution(id)?)? {
-            return Ok(end);
+        let deadline = tokio::time::Instant::now() + wait;
+        let key: ExecutionId = id.parse().map_err(|_| EngineError::no_execution(id))?;
+        loop {
+            let notify = self.inner.settled.watch(&key);
+            let (outcome, changed) = {
+                let changed = notify.notified();
+                tokio::pin!(changed);
+                changed.as_mut().enable();
+                match self.execution(id).and_then(|r| Ok((answer(&r)?, r))) {
+                    Ok((Some(done), _)) => (Ok(done), false),
+                    Ok((None, record)) => {
+                        let woke = tokio::time::timeout_at(deadline, changed).await.is_ok();
+                        (Ok(record), woke)
+                    }
+                    Err(e) => (Err(e), false),
+                }
+            };
+            if !changed {
+                self.inner.settled.release(&key, notify);
+                return outcome;
+            }
         }
-        let record = self.result(id, wait).await?;
-        Ok(ended(&record)?.unwrap_or(record))
     }
 
     /// How the runs from `run` on (linked by continue-as-new) ended, when
     /// they ended before `current`'s run (which then began another
-    /// execution under the id): `current` with that end.
+    /// execution under the id): `current` with that end. Reads the whole
+    /// history: only for a record that does not say where its execution
+    /// began, or one that began after `run`.
     fn chain_end(
         &self,
         current: &ExecutionRecord,

@@ -86,6 +86,11 @@ pub struct ExecutionRecord {
     /// The index of the current run's `execution_started` event.
     #[serde(default)]
     pub run_start: u64,
+    /// The run this execution began with: the start's (continue-as-new
+    /// keeps it; a start reusing a closed id begins another execution).
+    /// Absent from records written before 2026-12.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub began_at_run: Option<u32>,
     /// Set once a cancellation was requested.
     #[serde(default)]
     pub cancel_requested: bool,

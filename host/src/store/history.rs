@@ -67,6 +67,7 @@ pub(super) fn create(txn: &Txn, op: &Op) -> Outcome {
         record.resets = old.resets + 1;
         record.run_start = history_len(txn, id)?;
     }
+    record.began_at_run = Some(record.run);
     // The last refusal: a search attribute of another type than its name's.
     if let Err(refused) = super::search::register(txn, [started])? {
         return Ok(Err(refused));

@@ -21,6 +21,7 @@ fn record(id: &str) -> ExecutionRecord {
         resets: 0,
         run: 1,
         run_start: 0,
+        began_at_run: Some(1),
         request_id: None,
         parent: None,
         cancel_requested: false,
