@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use super::{EngineError, Inner};
-use crate::model::{Event, ExecutionId, ExecutionRecord, ExecutionStatus};
+use crate::model::{Event, EventKind, ExecutionId, ExecutionRecord, ExecutionStatus};
 use crate::store::{ExternalRequest, Op, Placed};
 
 // A running target of a cancellation is read and asked this many times
@@ -42,6 +42,42 @@ pub(super) fn request_key(
     d.update([u8::from(cancel)]);
     let digest = hex::encode(&d.finalize()[..8]);
     format!("{sender}/{run}/{handle}/{digest}")
+}
+
+/// The key of the same request (the same handle asking the same) that a
+/// reset of this run discarded, if one did: a re-run sends it again under
+/// the key it was recorded with, whatever that key's shape, so its target
+/// records it once.
+pub(super) fn discarded_key<'a>(
+    mut discarded: impl Iterator<Item = &'a [Event]>,
+    handle: u64,
+    what: (&str, Option<u64>, &str, &crate::model::Payload, bool),
+) -> Option<String> {
+    fn find(
+        events: &[Event],
+        handle: u64,
+        what: (&str, Option<u64>, &str, &crate::model::Payload, bool),
+    ) -> Option<String> {
+        events.iter().rev().find_map(|e| match &e.event {
+            EventKind::ExternalSent {
+                handle: h,
+                target,
+                child,
+                name,
+                input,
+                cancel,
+                key,
+            } if *h == handle
+                && (target.as_str(), *child, name.as_str(), input, *cancel) == what =>
+            {
+                Some(key.clone())
+            }
+            // A reset the discarded part held (an earlier reset, undone).
+            EventKind::ExecutionReset { discarded, .. } => find(discarded, handle, what),
+            _ => None,
+        })
+    }
+    discarded.find_map(|events| find(events, handle, what))
 }
 
 /// The write that asks a running target to cancel, and the run it read.
@@ -153,5 +189,99 @@ impl Inner {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::replay::Replayer;
+    use crate::model::Payload;
+
+    fn ev(index: u64, event: EventKind) -> Event {
+        Event {
+            index,
+            at_ms: 0,
+            event,
+        }
+    }
+
+    fn sent(index: u64, handle: u64, input: &str, key: &str) -> Event {
+        ev(
+            index,
+            EventKind::ExternalSent {
+                handle,
+                target: "t".into(),
+                child: None,
+                name: "tick".into(),
+                input: Payload(input.as_bytes().to_vec()),
+                cancel: false,
+                key: key.into(),
+            },
+        )
+    }
+
+    fn reset(index: u64, discarded: Vec<Event>) -> Event {
+        ev(
+            index,
+            EventKind::ExecutionReset {
+                to_event: 0,
+                reason: "test".into(),
+                discarded,
+            },
+        )
+    }
+
+    /// A re-run after a reset sends the same request under the key it was
+    /// recorded with, whatever its shape (here one written before keys
+    /// named their content), so the target, which records each key once,
+    /// is not signalled twice; a request asking something else from that
+    /// handle, or the same from another handle, is another request.
+    #[test]
+    fn a_rerun_sends_a_discarded_request_under_its_recorded_key() {
+        let started = ev(
+            0,
+            EventKind::ExecutionStarted {
+                workflow_type: "w".parse().unwrap(),
+                module: crate::model::ModuleHash::of(b"m"),
+                input: Payload::default(),
+                seed: 1,
+                random: None,
+                search_attributes: Default::default(),
+                memo: Default::default(),
+            },
+        );
+        // Two resets: the second discarded the first, which had discarded
+        // handle 1's request recorded by older code.
+        let first = reset(2, vec![sent(1, 1, "a", "s/1/1")]);
+        let history = vec![
+            started,
+            reset(3, vec![first, sent(4, 2, "b", "s/1/2/0123456789abcdef")]),
+        ];
+        let replayer = Replayer::new(history);
+        let key = |handle: u64, input: &str| {
+            let input = Payload(input.as_bytes().to_vec());
+            discarded_key(
+                replayer.discarded(),
+                handle,
+                ("t", None, "tick", &input, false),
+            )
+        };
+        assert_eq!(key(1, "a").as_deref(), Some("s/1/1"));
+        assert_eq!(key(2, "b").as_deref(), Some("s/1/2/0123456789abcdef"));
+        assert_eq!(key(1, "other"), None);
+        assert_eq!(key(3, "a"), None);
+        let id: ExecutionId = "s".parse().unwrap();
+        let a = Payload(b"a".to_vec());
+        let made = request_key(&id, 1, 1, ("t", None, "tick", &a, false));
+        assert!(
+            made.starts_with("s/1/1/") && made.len() == "s/1/1/".len() + 16,
+            "{made}"
+        );
+        assert_ne!(
+            made,
+            request_key(&id, 1, 1, ("t", None, "tock", &a, false)),
+            "the content is in the key"
+        );
     }
 }

@@ -85,12 +85,15 @@ impl Driver {
                     input,
                     cancel,
                 } => {
-                    let key = super::super::external::request_key(
-                        &self.id,
-                        self.run,
+                    let what = (target.as_str(), child, name.as_str(), &input, cancel);
+                    let key = super::super::external::discarded_key(
+                        self.replayer.discarded(),
                         handle,
-                        (&target, child, &name, &input, cancel),
-                    );
+                        what,
+                    )
+                    .unwrap_or_else(|| {
+                        super::super::external::request_key(&self.id, self.run, handle, what)
+                    });
                     let sent = EventKind::ExternalSent {
                         handle,
                         target,

@@ -399,6 +399,8 @@ pub struct Replayer {
     receives: std::collections::HashMap<String, Vec<u64>>,
     /// The signal names the code looked for without waiting and found none.
     polled: std::collections::HashSet<String>,
+    /// Positions of the run's `execution_reset` events.
+    resets: Vec<usize>,
     /// Loaded events the code has re-issued or been re-delivered.
     replayed: u64,
     /// Events delivered to the code so far.
@@ -448,6 +450,7 @@ impl Replayer {
             signal_counts: std::collections::HashMap::new(),
             receives: std::collections::HashMap::new(),
             polled: std::collections::HashSet::new(),
+            resets: Vec::new(),
             replayed: 0,
             deliveries: 0,
             bytes: 0,
@@ -463,6 +466,9 @@ impl Replayer {
     /// Adds events recorded after the ones already known (in order).
     pub fn extend(&mut self, events: Vec<Event>) {
         for e in events {
+            if matches!(e.event, EventKind::ExecutionReset { .. }) {
+                self.resets.push(self.history.len());
+            }
             if e.event.command_handle().is_some() {
                 self.commands.push(self.history.len());
             }
@@ -566,6 +572,17 @@ impl Replayer {
     /// moves one it was not told of into the next run.
     pub fn cancel_delivered(&self) -> bool {
         self.cancel_delivered
+    }
+
+    /// The events resets of this run discarded, the latest reset first.
+    pub fn discarded(&self) -> impl Iterator<Item = &[Event]> {
+        self.resets
+            .iter()
+            .rev()
+            .filter_map(|&at| match &self.history[at].event {
+                EventKind::ExecutionReset { discarded, .. } => Some(discarded.as_slice()),
+                _ => None,
+            })
     }
 
     /// The signal names the code asked for so far (a receive, armed or
