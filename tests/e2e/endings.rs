@@ -284,8 +284,8 @@ fn an_update_carried_to_the_next_run_and_discarded_there_can_be_sent_again() {
 /// run returned refused its end and loaded it again, one the code never
 /// asks for too (a steady stream of those kept a run from ever ending, a
 /// whole replay each time), and so did any other event (a timer, an
-/// activity left behind). Now the end is read again and written: the run
-/// ends on its first load.
+/// activity left behind). Now only a signal of a name the code asked for
+/// refuses the end: the run ends on its first load.
 #[test]
 fn a_signal_the_code_never_asks_for_does_not_hold_its_end() {
     let host = Host::paused_at(&[], &["close-before-write"]);

@@ -13,7 +13,7 @@ use super::error::Stop;
 use super::replay::Replayer;
 use super::Inner;
 use crate::model::{EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, Failure, Payload};
-use crate::store::{Close, Op, OpError};
+use crate::store::{Close, Op};
 use crate::wasm::{ModuleError, RunOutcome, WorkflowInfo};
 
 /// A run's record and history as its writer knows them (a start that just
@@ -424,71 +424,63 @@ async fn close(
     // its history. A signal the code asked for that came in while it
     // returned was never offered to it: the end waits, and the last task
     // runs again knowing the signal (the code may drain its signals before
-    // it returns). The write is refused if the history grew after this
-    // read; read again then.
-    let mut attempts = 0;
-    let owed = loop {
-        let history = if outcome.is_some() {
-            inner.run_history(record)?
-        } else {
-            Vec::new()
-        };
-        let expect_len = match &watch {
-            Some(watch) if outcome.is_some() => {
-                if watch.missed(&history) {
-                    tracing::info!(execution = %id, "a signal came in as the run ended; its last task runs again");
-                    inner.forget(id);
-                    inner.wake(id);
-                    return Ok(());
-                }
-                Some(history.last().map_or(record.run_start, |e| e.index + 1))
-            }
-            _ => None,
-        };
-        let owed = owed_at_close(history, &events);
-        let mut op = Op::append(id, inner.clock.now_ms(), events.clone());
-        if let Op::Append {
-            close,
-            expect_module,
-            expect_resets,
-            expect_history_len,
-            owed: owes,
-            ..
-        } = &mut op
-        {
-            *expect_history_len = expect_len;
-            *owes = owed.clone();
-            *close = Some(end.clone());
-            *expect_module = Some(record.module);
-            *expect_resets = Some(record.resets);
-        }
-        let mut ops = vec![op];
-        if let Some(outcome) = outcome.clone() {
-            ops.extend(inner.parent_op(record, outcome));
-        }
-        if !externals.is_empty() {
-            ops.push(Op::OutboxAdd {
-                requests: externals.clone(),
-            });
-        }
-        if outcome.is_some() {
-            crate::pause::point("close-before-write").await;
-        }
-        match inner.store.write(ops).await? {
-            Ok(()) => break owed,
-            // Something was recorded since the read (a timer, an activity
-            // left behind, a signal): read again.
-            Err(OpError::HistoryChanged(_)) if attempts < 3 => attempts += 1,
-            Err(e) => {
-                // Upgraded, reset or terminated while this run ended: the
-                // load decides (a closed execution is not loaded again).
-                tracing::info!(execution = %id, error = %e, "the run's end was refused; loading again");
+    // it returns). The write checks the same for what comes in after this
+    // read.
+    let history = if outcome.is_some() {
+        inner.run_history(record)?
+    } else {
+        Vec::new()
+    };
+    let signals_since = match watch {
+        Some(seen) if outcome.is_some() => {
+            if seen.missed(&history) {
+                tracing::info!(execution = %id, "a signal came in as the run ended; its last task runs again");
                 inner.forget(id);
                 inner.wake(id);
                 return Ok(());
             }
+            Some((seen.known, seen.asked.into_iter().collect()))
         }
+        _ => None,
     };
+    let owed = owed_at_close(history, &events);
+    let mut op = Op::append(id, inner.clock.now_ms(), events);
+    if let Op::Append {
+        close,
+        expect_module,
+        expect_resets,
+        signals_since: since,
+        owed: owes,
+        ..
+    } = &mut op
+    {
+        *since = signals_since;
+        *owes = owed.clone();
+        *close = Some(end);
+        *expect_module = Some(record.module);
+        *expect_resets = Some(record.resets);
+    }
+    let mut ops = vec![op];
+    if let Some(outcome) = outcome.clone() {
+        ops.extend(inner.parent_op(record, outcome));
+    }
+    if !externals.is_empty() {
+        ops.push(Op::OutboxAdd {
+            requests: externals.clone(),
+        });
+    }
+    if outcome.is_some() {
+        crate::pause::point("close-before-write").await;
+    }
+    if let Err(e) = inner.store.write(ops).await? {
+        // Upgraded, reset, terminated, or given a signal the code asked
+        // for, while this run ended: the load decides (a closed execution
+        // is not loaded again).
+        tracing::info!(execution = %id, error = %e, "the run's end was refused; loading again");
+        inner.forget(id);
+        inner.wake(id);
+        return Ok(());
+    }
     crate::metrics::get().closed(record.workflow_type.as_str(), status);
     if status != "stalled" {
         tracing::info!(execution = %id, workflow_type = %record.workflow_type, run = record.run, %status, "execution closed");

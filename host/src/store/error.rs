@@ -62,6 +62,9 @@ pub enum OpError {
     CancelAlreadyRequested(String),
     #[error("update {0} was already accepted")]
     DuplicateUpdate(String),
+    /// A run's end met a signal its code asked for and was never offered.
+    #[error("a signal came in for execution {0} as its run ended")]
+    SignalsWaiting(String),
     /// No event may follow a close.
     #[error("execution {id} is {status}: nothing more can be recorded in it")]
     Closed { id: String, status: String },

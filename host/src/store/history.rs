@@ -256,7 +256,7 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
         expect_resets,
         require_timer,
         unique_update,
-        expect_history_len,
+        signals_since,
         owed_from_history,
         owed,
         placed,
@@ -313,8 +313,19 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
         }
     }
     let first = history_len(txn, key)?;
-    if expect_history_len.is_some_and(|n| n != first) {
-        return Ok(Err(OpError::HistoryChanged(key.to_owned())));
+    if let Some((since, names)) = signals_since {
+        if *since < first {
+            let mut waiting = false;
+            txn.open_table(HISTORY)?
+                .scan((key, *since)..=(key, u64::MAX), false, |_, raw| {
+                    let e: Event = from_json("event", raw)?;
+                    waiting = matches!(&e.event, EventKind::SignalReceived { name, .. } if names.contains(name));
+                    Ok(!waiting)
+                })?;
+            if waiting {
+                return Ok(Err(OpError::SignalsWaiting(key.to_owned())));
+            }
+        }
     }
     if let Some(placed) = placed {
         placed.set(super::Position {

@@ -186,10 +186,11 @@ pub enum Op {
         require_timer: Option<(u64, u64)>,
         /// Refuse it if the history already accepted an update with this id.
         unique_update: Option<String>,
-        /// Refuse it (`HistoryChanged`) unless the execution's history has
-        /// this many events: a run's end written on the history its writer
-        /// read (a signal recorded since must reach the code first).
-        expect_history_len: Option<u64>,
+        /// Refuse it (`SignalsWaiting`) if a `signal_received` of one of
+        /// these names was recorded at or after this index: a run's end,
+        /// written while a signal its code asked for came in (the code must
+        /// be offered it first).
+        signals_since: Option<(u64, Vec<String>)>,
         /// With a close: what the run owes its children is read from its
         /// history in this transaction (`owed` is not used): a writer that
         /// is not the run's instance (a terminate) may not have read the
@@ -290,7 +291,7 @@ impl Op {
             expect_resets: None,
             require_timer: None,
             unique_update: None,
-            expect_history_len: None,
+            signals_since: None,
             owed_from_history: false,
             owed: Vec::new(),
             placed: None,
