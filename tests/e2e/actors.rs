@@ -384,3 +384,58 @@ fn an_update_id_of_an_earlier_execution_under_the_same_id_applies_to_the_new_one
         "in the new run"
     );
 }
+
+/// A client that sent a signal and lost the answer (a dropped connection,
+/// a timeout) sends it again: with its `request_id` the signal is recorded
+/// once per execution, and the retry is answered with the first one's
+/// event, marked `duplicate`; after a SIGKILL, and from the CLI, too.
+/// Without a request id each send is a signal of its own, as before.
+#[test]
+fn a_signal_sent_again_with_its_request_id_is_recorded_once() {
+    let mut host = Host::start();
+    host.deploy_examples();
+    subscribe(&host, "sub-once");
+    host.eventually("the timer", |h| count(h, "sub-once", "timer_started") == 1);
+    let send = |host: &Host| {
+        host.call(
+            "POST",
+            "/v1/executions/sub-once/signals",
+            Some(json!({"name": "change-plan", "input": "pro", "request_id": "plan-1"})),
+        )
+    };
+    let (code, first) = send(&host);
+    assert_eq!(code, 202, "{first}");
+    assert_eq!(first.get("duplicate"), None, "{first}");
+    let (code, again) = send(&host);
+    assert_eq!(code, 202, "{again}");
+    assert_eq!(again["duplicate"], true, "{again}");
+    assert_eq!(again["event_index"], first["event_index"], "{again}");
+    host.kill_and_restart();
+    let (code, again) = send(&host);
+    assert_eq!((code, &again["duplicate"]), (202, &json!(true)), "{again}");
+    let out = host.cli_ok(&[
+        "signal",
+        "sub-once",
+        "change-plan",
+        "--input",
+        r#""pro""#,
+        "--request-id",
+        "plan-1",
+    ]);
+    assert!(out.contains("already recorded"), "{out}");
+    let (code, v) = host.call(
+        "POST",
+        "/v1/executions/sub-once/signals",
+        Some(json!({"name": "change-plan", "input": "basic", "request_id": ""})),
+    );
+    assert_eq!(code, 400, "an empty request id: {v}");
+    assert_eq!(count(&host, "sub-once", "signal_received"), 1);
+    host.eventually("the plan changed once", |h| {
+        status(h, "sub-once")["plan_changes"] == 1
+    });
+    let (code, v) = signal(&host, "sub-once", "change-plan", json!("basic"));
+    assert_eq!(code, 202, "{v}");
+    host.eventually("a signal without an id is its own", |h| {
+        status(h, "sub-once")["plan_changes"] == 2
+    });
+}

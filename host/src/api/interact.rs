@@ -12,7 +12,7 @@ use super::dto::{
 };
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Body, Params};
-use crate::engine::{Engine, SignalReceipt};
+use crate::engine::{Engine, SignalReceipt, SignalSent};
 use crate::model::Payload;
 
 const DEFAULT_WAIT_MS: u64 = 30_000;
@@ -26,6 +26,7 @@ fn receipt(r: SignalReceipt) -> (StatusCode, Json<SignalResponse>) {
             event_index: r.event_index,
             started: r.started,
             warning: r.warning,
+            duplicate: r.duplicate,
         }),
     )
 }
@@ -48,7 +49,12 @@ pub async fn signal(
     Body(req): Body<SignalRequest>,
 ) -> Result<(StatusCode, Json<SignalResponse>), ApiError> {
     let r = engine
-        .signal(&id, &req.name, Payload::from_json(&req.input))
+        .signal(
+            &id,
+            &req.name,
+            Payload::from_json(&req.input),
+            req.request_id.as_deref(),
+        )
         .await?;
     Ok(receipt(r))
 }
@@ -71,8 +77,11 @@ pub async fn signal_with_start(
             &req.workflow_type,
             &req.id,
             Payload::from_json(&req.input),
-            &req.signal,
-            Payload::from_json(&req.signal_input),
+            SignalSent {
+                name: &req.signal,
+                input: Payload::from_json(&req.signal_input),
+                request_id: req.request_id.as_deref(),
+            },
             engine.start_attributes(req.search_attributes.as_ref(), req.memo.as_ref())?,
         )
         .await?;

@@ -23,6 +23,7 @@ pub async fn signal(
     id: &str,
     name: &str,
     input: Option<String>,
+    request_id: Option<String>,
     start: Option<StartWith>,
 ) -> Result<i32> {
     let input = parse_json("--input", input)?;
@@ -39,6 +40,7 @@ pub async fn signal(
                         signal_input: input,
                         search_attributes: named_values("--search-attribute", s.search_attributes)?,
                         memo: named_values("--memo", s.memo)?,
+                        request_id,
                     },
                 )
                 .await?
@@ -50,17 +52,25 @@ pub async fn signal(
                     &SignalRequest {
                         name: name.to_owned(),
                         input,
+                        request_id,
                     },
                 )
                 .await?
         }
     };
-    println!(
-        "signal {name} recorded as event {} of {}{}",
-        r.event_index,
-        r.id,
-        if r.started { " (started it)" } else { "" }
-    );
+    if r.duplicate {
+        println!(
+            "signal {name} already recorded as event {} of {} (by an earlier send with this request id)",
+            r.event_index, r.id
+        );
+    } else {
+        println!(
+            "signal {name} recorded as event {} of {}{}",
+            r.event_index,
+            r.id,
+            if r.started { " (started it)" } else { "" }
+        );
+    }
     if let Some(w) = &r.warning {
         eprintln!("warning: {w}");
     }

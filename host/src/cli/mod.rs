@@ -338,6 +338,10 @@ enum Command {
         name: String,
         #[command(flatten)]
         input: InputArgs,
+        /// Makes a retry safe: the signal is recorded once in the
+        /// execution (sent again, it is reported as recorded already).
+        #[arg(long)]
+        request_id: Option<String>,
         /// Signal-with-start: the workflow type to start ID as.
         #[arg(long)]
         start: Option<String>,
@@ -792,6 +796,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             start_input,
             search_attributes,
             memo,
+            request_id,
             ..
         } => {
             let input = input.text()?;
@@ -801,7 +806,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 search_attributes,
                 memo,
             });
-            interact::signal(&client, &id, &name, input, start).await
+            interact::signal(&client, &id, &name, input, request_id, start).await
         }
         Command::Query {
             id,

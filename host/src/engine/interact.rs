@@ -29,6 +29,17 @@ pub struct SignalReceipt {
     pub started: bool,
     /// Said when the workflow does not declare the signal's name.
     pub warning: Option<String>,
+    /// The signal was recorded already, by an earlier send with its
+    /// request id (`event_index` is that record's).
+    pub duplicate: bool,
+}
+
+/// A signal as signal-with-start sends it.
+pub struct SignalSent<'a> {
+    pub name: &'a str,
+    pub input: Payload,
+    /// Recorded once per execution with it (see [`Engine::signal`]).
+    pub request_id: Option<&'a str>,
 }
 
 /// Where an update stands.
@@ -75,13 +86,21 @@ impl Engine {
     /// Records a signal and wakes the workflow. A signal to a name the
     /// workflow does not declare is still recorded (nothing is lost) and
     /// reported as an error naming what it does declare.
+    /// With `request_id`, the signal is recorded once in the execution: sent
+    /// again, it is answered with the first record (`duplicate`).
     pub async fn signal(
         &self,
         id: &str,
         name: &str,
         input: Payload,
+        request_id: Option<&str>,
     ) -> Result<SignalReceipt, EngineError> {
         self.inner.check_payload("the signal's input", &input)?;
+        if request_id.is_some_and(|r| r.is_empty() || r.len() > 200) {
+            return Err(EngineError::BadRequest(
+                "request_id: a signal's request id is 1 to 200 characters".into(),
+            ));
+        }
         let record = self.execution(id)?;
         if !matches!(
             record.status,
@@ -92,7 +111,9 @@ impl Engine {
                 record.status
             )));
         }
-        let event_index = self.append_signal(&record.id, name, input).await?;
+        let (event_index, duplicate) = self
+            .append_signal(&record.id, name, input, request_id)
+            .await?;
         let meta = self.meta_of(&record)?;
         // Recorded either way, so answered as recorded: a signal the code
         // does not declare (yet) waits until a receive or a handler of its
@@ -108,29 +129,45 @@ impl Engine {
             event_index,
             started: false,
             warning,
+            duplicate,
         })
     }
 
+    /// Records the signal: its event's index, and whether an earlier send
+    /// with `request_id` had (then nothing is recorded).
     async fn append_signal(
         &self,
         id: &ExecutionId,
         name: &str,
         input: Payload,
-    ) -> Result<u64, EngineError> {
+        request_id: Option<&str>,
+    ) -> Result<(u64, bool), EngineError> {
         if name.is_empty() {
             return Err(EngineError::BadRequest("a signal needs a name".into()));
         }
         let event = EventKind::SignalReceived {
             name: name.to_owned(),
             input,
+            request_id: request_id.map(str::to_owned),
         };
         let now = self.inner.clock.now_ms();
         let placed = crate::store::Placed::default();
         let mut op = Op::append(id, now, vec![event.clone()]);
-        if let Op::Append { placed: at, .. } = &mut op {
+        if let Op::Append {
+            placed: at,
+            once_key,
+            ..
+        } = &mut op
+        {
             *at = Some(placed.clone());
+            // Not an execution id's shape: no request another execution
+            // sends (`<sender>/...`) has this key.
+            *once_key = request_id.map(|r| format!("@request/{r}"));
         }
         let out = self.inner.store.write(vec![op]).await?;
+        if let (Err(OpError::AlreadyRecorded(_)), Some(r)) = (&out, request_id) {
+            return Ok((self.signal_index(id, r)?, true));
+        }
         if let Err(e) = out {
             return Err(match e {
                 OpError::Closed { id, status } => EngineError::Conflict(format!(
@@ -144,9 +181,25 @@ impl Engine {
         let position = placed.position();
         self.inner.wake_with(id, position, now, vec![event]);
         match position {
-            Some(p) => Ok(p.first),
-            None => Ok(self.inner.store.history_len(id)?.saturating_sub(1)),
+            Some(p) => Ok((p.first, false)),
+            None => Ok((self.inner.store.history_len(id)?.saturating_sub(1), false)),
         }
+    }
+
+    /// The index of the signal recorded with `request_id` (the latest, in
+    /// any run of the id: a continue-as-new carries an unread one along).
+    fn signal_index(&self, id: &ExecutionId, request_id: &str) -> Result<u64, EngineError> {
+        let found = self.inner.store.history(id, 0)?.into_iter().rev().find_map(|e| {
+            matches!(&e.event, EventKind::SignalReceived { request_id: Some(r), .. } if r == request_id)
+                .then_some(e.index)
+        });
+        found.ok_or_else(|| {
+            EngineError::Conflict(format!(
+                "request {request_id} was recorded in execution {id}, in a part of its history \
+                 a reset discarded without recording its signals again; send the signal with \
+                 another request id to record it"
+            ))
+        })
     }
 
     /// Starts the execution `id` of `workflow_type` unless it exists, then
@@ -156,17 +209,23 @@ impl Engine {
         workflow_type: &str,
         id: &str,
         input: Payload,
-        signal: &str,
-        signal_input: Payload,
+        signal: SignalSent<'_>,
         mut start: super::StartOptions,
     ) -> Result<SignalReceipt, EngineError> {
+        let SignalSent {
+            name: signal,
+            input: signal_input,
+            request_id: signal_request,
+        } = signal;
         start.id = Some(id.to_owned());
         let started = match self.start_with(workflow_type, input, start).await {
             Ok(_) => true,
             Err(EngineError::Conflict(_)) => false,
             Err(e) => return Err(e),
         };
-        let mut receipt = self.signal(id, signal, signal_input).await?;
+        let mut receipt = self
+            .signal(id, signal, signal_input, signal_request)
+            .await?;
         receipt.started = started;
         Ok(receipt)
     }

@@ -45,7 +45,7 @@ use activities::ActivityKey;
 pub use activities::{pending as pending_activities, ActivityTask};
 pub use clock::Clock;
 pub use error::EngineError;
-pub use interact::{SignalReceipt, UpdateOutcome, UpdateStatus};
+pub use interact::{SignalReceipt, SignalSent, UpdateOutcome, UpdateStatus};
 pub use lifecycle::{StartOptions, Started};
 pub use listing::{ListFilter, ListPage, MAX_PAGE};
 pub use logs::LogLine;

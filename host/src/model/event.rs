@@ -114,6 +114,10 @@ pub enum EventKind {
     SignalReceived {
         name: String,
         input: Payload,
+        /// The sender's request id (a client's `request_id`), when it gave
+        /// one: the signal sent again with it is recorded once.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
     },
     /// The code waits for the next signal named `name` (a command); the n-th
     /// of these for a name is completed by the n-th `signal_received` of it.
@@ -539,7 +543,7 @@ impl EventKind {
             }
             Self::ExecutionCancelled { failure } => format!("execution_cancelled {failure}"),
             Self::ExecutionTerminated { reason } => format!("execution_terminated {reason}"),
-            Self::SignalReceived { name, input } => {
+            Self::SignalReceived { name, input, .. } => {
                 format!("signal_received {name}({})", input.to_json())
             }
             Self::SignalAwaited { handle, name } => format!("signal_awaited #{handle} {name}"),

@@ -62,6 +62,10 @@ pub enum OpError {
     CancelAlreadyRequested(String),
     #[error("update {0} was already accepted")]
     DuplicateUpdate(String),
+    /// The request was recorded in this execution already (its key is in
+    /// the execution's inbox).
+    #[error("execution {0} recorded this request already")]
+    AlreadyRecorded(String),
     /// A run's end met a signal its code asked for and was never offered.
     #[error("a signal came in for execution {0} as its run ended")]
     SignalsWaiting(String),

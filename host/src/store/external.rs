@@ -93,6 +93,7 @@ fn signal(txn: &Txn, request: &ExternalRequest, at_ms: u64) -> Result<bool, supe
         vec![EventKind::SignalReceived {
             name: request.name.clone(),
             input: request.input.clone(),
+            request_id: None,
         }],
     );
     match append(txn, &op)? {

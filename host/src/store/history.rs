@@ -7,7 +7,7 @@ use super::head::Head;
 use super::kv::Txn;
 
 use super::apply::{drop_timers, from_json, history_len, read_head, read_record, to_json};
-use super::tables::{COMPLETED, EXECUTIONS, HISTORY, START_REQUESTS, TIMERS};
+use super::tables::{COMPLETED, EXECUTIONS, HISTORY, INBOX, START_REQUESTS, TIMERS};
 use super::{Close, Op, OpError, Reuse, StoreError};
 use crate::model::{Event, EventKind, ExecutionRecord, ExecutionStatus, Failure};
 
@@ -256,6 +256,7 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
         expect_resets,
         require_timer,
         unique_update,
+        once_key,
         signals_since,
         owed_from_history,
         owed,
@@ -310,6 +311,11 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
         }
         if kind.completion_handle().is_some() {
             newly_completed.push(handle);
+        }
+    }
+    if let Some(once) = once_key {
+        if txn.open_table(INBOX)?.get((key, once.as_str()))?.is_some() {
+            return Ok(Err(OpError::AlreadyRecorded(key.to_owned())));
         }
     }
     let first = history_len(txn, key)?;
@@ -389,6 +395,9 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
         history.insert((key, index), to_json(&event).as_slice())?;
     }
     drop(history);
+    if let Some(once) = once_key {
+        txn.open_table(INBOX)?.insert((key, once.as_str()), ())?;
+    }
     for (due, handle) in timers_add {
         super::timers::add(txn, key, *due, *handle)?;
     }

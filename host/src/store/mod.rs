@@ -186,6 +186,10 @@ pub enum Op {
         require_timer: Option<(u64, u64)>,
         /// Refuse it if the history already accepted an update with this id.
         unique_update: Option<String>,
+        /// Record the events once per key in this execution: refused
+        /// (`AlreadyRecorded`) if the key is in its inbox, else added there
+        /// (a signal sent again with its request id).
+        once_key: Option<String>,
         /// Refuse it (`SignalsWaiting`) if a `signal_received` of one of
         /// these names was recorded at or after this index: a run's end,
         /// written while a signal its code asked for came in (the code must
@@ -291,6 +295,7 @@ impl Op {
             expect_resets: None,
             require_timer: None,
             unique_update: None,
+            once_key: None,
             signals_since: None,
             owed_from_history: false,
             owed: Vec::new(),

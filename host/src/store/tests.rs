@@ -298,6 +298,7 @@ async fn nothing_is_recorded_after_a_close() {
         vec![EventKind::SignalReceived {
             name: "s".into(),
             input: Payload::default(),
+            request_id: None,
         }],
     );
     assert_eq!(store.write(vec![signal]).await.unwrap(), closed);
@@ -474,6 +475,7 @@ async fn continue_as_new_carries_the_unreceived_signals_and_undelivered_updates(
     let signal = |name: &str, n: u8| EventKind::SignalReceived {
         name: name.into(),
         input: Payload(vec![b'0' + n]),
+        request_id: None,
     };
     let update = |id: &str| EventKind::UpdateAccepted {
         update_id: id.into(),
@@ -668,6 +670,7 @@ async fn a_reset_settles_children_and_keeps_signals() {
     let signal = EventKind::SignalReceived {
         name: "s".into(),
         input: Payload(b"1".to_vec()),
+        request_id: None,
     };
     store
         .write(vec![Op::append(

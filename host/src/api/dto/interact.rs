@@ -13,6 +13,11 @@ pub struct SignalRequest {
     #[serde(default)]
     #[schema(value_type = Value)]
     pub input: serde_json::Value,
+    /// Makes a retry safe: the signal is recorded once in the execution
+    /// (1-200 characters); sent again, it is answered with that record
+    /// (`duplicate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -37,6 +42,10 @@ pub struct SignalWithStartRequest {
     #[schema(value_type = Option<Object>)]
     #[serde(default)]
     pub memo: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The signal's request id (see `SignalRequest`): the start is safe to
+    /// retry already (it starts the id once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -51,6 +60,10 @@ pub struct SignalResponse {
     /// recorded all the same and kept until the code receives it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
+    /// The signal was recorded already, by an earlier send with its
+    /// `request_id`: `event_index` is that record's, nothing new was.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub duplicate: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

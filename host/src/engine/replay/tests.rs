@@ -235,6 +235,7 @@ fn signal(index: u64, name: &str, input: &str) -> Event {
         EventKind::SignalReceived {
             name: name.into(),
             input: Payload(input.as_bytes().to_vec()),
+            request_id: None,
         },
     )
 }
