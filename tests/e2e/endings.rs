@@ -1,7 +1,8 @@
-//! A run's end meeting what others write at the same moment: a signal
-//! recorded while the run's last task returns, an update waiting when a
-//! reset discards it, a start retried after its run ended. Each test was
-//! written against the host before its fix and failed there.
+//! A run's end meeting what others write at the same moment, and requests
+//! retried after their answer was lost: a signal recorded while the run's
+//! last task returns, an update waiting when a reset discards it, a start
+//! or a reset retried. Each test was written against the host before its
+//! fix and failed there.
 
 use std::time::Duration;
 
@@ -307,4 +308,58 @@ fn a_signal_the_code_never_asks_for_does_not_hold_its_end() {
         loaded,
         "the run ended without another load"
     );
+}
+
+/// A reset retried after its answer was lost reset the execution a second
+/// time, discarding what the re-run had done since (its activities ran
+/// again). With a `request_id` a reset is done once: the retry is answered
+/// with the first one's report, marked `duplicate`; from the CLI too.
+#[test]
+fn a_reset_sent_again_with_its_request_id_is_done_once() {
+    let host = Host::start();
+    host.deploy_examples();
+    host.start_as(
+        "subscription",
+        "sub-x",
+        json!({"customer": "ada", "plan": "basic"}),
+    );
+    host.eventually("the month's timer", |h| {
+        h.event_kinds("sub-x").iter().any(|k| k == "timer_started")
+    });
+    let to_event = host.event_kinds("sub-x").len() - 1;
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/sub-x/signals",
+        Some(json!({"name": "change-plan", "input": "pro"})),
+    );
+    assert_eq!(status, 202, "{v}");
+    host.eventually("the plan changed", |h| {
+        h.query("sub-x", "status")["plan"] == "pro"
+    });
+    let body = json!({"to_event": to_event, "reason": "test", "request_id": "reset-1"});
+    let (status, first) = host.call("POST", "/v1/executions/sub-x/reset", Some(body.clone()));
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first.get("duplicate"), None, "{first}");
+    host.eventually("the re-run took the signal again", |h| {
+        h.query("sub-x", "status")["plan"] == "pro"
+    });
+    let (status, again) = host.call("POST", "/v1/executions/sub-x/reset", Some(body));
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["duplicate"], true, "{again}");
+    assert_eq!(again["discarded"], first["discarded"], "{again}");
+    let out = host.cli_ok(&[
+        "reset",
+        "sub-x",
+        "--to-event",
+        &to_event.to_string(),
+        "--request-id",
+        "reset-1",
+    ]);
+    assert!(out.contains("already"), "{out}");
+    let resets = host
+        .event_kinds("sub-x")
+        .iter()
+        .filter(|k| *k == "execution_reset")
+        .count();
+    assert_eq!(resets, 1, "reset once");
 }

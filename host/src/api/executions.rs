@@ -273,6 +273,7 @@ pub async fn reset(
             version.as_deref(),
             req.reason,
             req.exclude_signals,
+            req.request_id,
         )
         .await?;
     Ok(Json(ResetResponse {
@@ -280,6 +281,7 @@ pub async fn reset(
         to_event: report.to_event,
         discarded: report.discarded,
         version: report.version.map(|v| v.version),
+        duplicate: report.duplicate,
     }))
 }
 

@@ -427,6 +427,9 @@ enum Command {
         /// them again after the reset (the default, as Temporal does).
         #[arg(long)]
         exclude_signals: bool,
+        /// Makes a retry safe: a reset with this id is done once.
+        #[arg(long)]
+        request_id: Option<String>,
     },
     /// List a workflow type's versions and what runs on each.
     Versions {
@@ -838,8 +841,17 @@ pub async fn run(cli: Cli) -> Result<i32> {
             version,
             reason,
             exclude_signals,
+            request_id,
             ..
-        } => versions::reset(&client, &id, to_event, version, reason, exclude_signals).await,
+        } => {
+            let how = versions::ResetHow {
+                version,
+                reason,
+                exclude_signals,
+                request_id,
+            };
+            versions::reset(&client, &id, to_event, how).await
+        }
         Command::Versions {
             workflow_type,
             json,

@@ -45,34 +45,43 @@ pub async fn list(client: &Client, workflow_type: &str, json: bool) -> Result<i3
     Ok(0)
 }
 
-pub async fn reset(
-    client: &Client,
-    id: &str,
-    to_event: u64,
-    version: Option<String>,
-    reason: Option<String>,
-    exclude_signals: bool,
-) -> Result<i32> {
+/// How `weft reset` resets (its flags beside the point).
+pub struct ResetHow {
+    pub version: Option<String>,
+    pub reason: Option<String>,
+    pub exclude_signals: bool,
+    pub request_id: Option<String>,
+}
+
+pub async fn reset(client: &Client, id: &str, to_event: u64, how: ResetHow) -> Result<i32> {
     let r: ResetResponse = client
         .post_json(
             &format!("/v1/executions/{id}/reset"),
             &ResetRequest {
                 to_event,
-                version: version.as_deref().map(version_ref),
-                reason,
-                exclude_signals,
+                version: how.version.as_deref().map(version_ref),
+                reason: how.reason,
+                exclude_signals: how.exclude_signals,
+                request_id: how.request_id,
             },
         )
         .await?;
-    println!(
-        "{} runs again from event {} ({} later event(s) discarded){}",
-        r.id,
-        r.to_event,
-        r.discarded,
-        r.version
-            .map(|v| format!(" on version {v}"))
-            .unwrap_or_default()
-    );
+    let version = r
+        .version
+        .map(|v| format!(" on version {v}"))
+        .unwrap_or_default();
+    if r.duplicate {
+        println!(
+            "{} was reset with this request id already: it runs again from event {} ({} later \
+             event(s) discarded then){version}",
+            r.id, r.to_event, r.discarded
+        );
+    } else {
+        println!(
+            "{} runs again from event {} ({} later event(s) discarded){version}",
+            r.id, r.to_event, r.discarded
+        );
+    }
     Ok(0)
 }
 

@@ -228,6 +228,7 @@ mod tests {
                 to_event: 0,
                 reason: "test".into(),
                 discarded,
+                request_id: None,
             },
         )
     }

@@ -14,6 +14,9 @@ pub struct ResetReport {
     pub discarded: u64,
     /// The version it runs on from now on, when the module is one of its type's.
     pub version: Option<WorkflowVersion>,
+    /// The reset was done already, by an earlier request with its request
+    /// id: this is that reset's report, nothing new was done.
+    pub duplicate: bool,
 }
 
 /// How many times a history that keeps growing is read again.
@@ -24,7 +27,9 @@ impl Engine {
     /// again from there, on `version` (default: the module it ran). The kept
     /// part must replay cleanly on that module. Children started after the
     /// point are terminated, those started before it stay attached; the
-    /// discarded signals are recorded again unless `exclude_signals`.
+    /// discarded signals are recorded again unless `exclude_signals`. With
+    /// `request_id`, a reset of the current run is done once: asked again,
+    /// it answers that reset's report.
     pub async fn reset(
         &self,
         id: &str,
@@ -32,7 +37,16 @@ impl Engine {
         version: Option<&str>,
         reason: Option<String>,
         exclude_signals: bool,
+        request_id: Option<String>,
     ) -> Result<ResetReport, EngineError> {
+        if request_id
+            .as_ref()
+            .is_some_and(|r| r.is_empty() || r.len() > 200)
+        {
+            return Err(EngineError::BadRequest(
+                "request_id: a reset's request id is 1 to 200 characters".into(),
+            ));
+        }
         let first = self.execution(id)?;
         let record = &first;
         let target = match version {
@@ -53,6 +67,20 @@ impl Engine {
             // Read again each time: the run may have continued as new.
             let record = self.execution(id)?;
             let history = self.inner.run_history(&record)?;
+            if let Some(done) = request_id.as_deref().and_then(|r| done_by(&history, r)) {
+                return Ok(ResetReport {
+                    id: record.id.clone(),
+                    to_event: done.0,
+                    discarded: done.1,
+                    version: self
+                        .inner
+                        .store
+                        .versions(&record.workflow_type)?
+                        .into_iter()
+                        .find(|v| v.module == record.module),
+                    duplicate: true,
+                });
+            }
             let len = record.run_start + history.len() as u64;
             // A stalled execution may also go on from its last event: it
             // runs again from there (after a fix outside its code, such as a
@@ -119,6 +147,7 @@ impl Engine {
                     expect_history_len: len,
                     timers: timers.clone(),
                     reapply_signals: !exclude_signals,
+                    request_id: request_id.clone(),
                 }])
                 .await?;
             match out {
@@ -179,10 +208,25 @@ impl Engine {
                 to_event,
                 discarded: len - to_event - 1,
                 version: target,
+                duplicate: false,
             });
         }
         Err(EngineError::Conflict(format!(
             "the history of {id} kept growing during {ATTEMPTS} attempts; try again"
         )))
     }
+}
+
+/// The point and the number of events discarded of the reset `history` (a
+/// run's) records under `request_id`, if it holds one.
+fn done_by(history: &[crate::model::Event], request_id: &str) -> Option<(u64, u64)> {
+    history.iter().rev().find_map(|e| match &e.event {
+        EventKind::ExecutionReset {
+            to_event,
+            discarded,
+            request_id: Some(r),
+            ..
+        } if r == request_id => Some((*to_event, discarded.len() as u64)),
+        _ => None,
+    })
 }

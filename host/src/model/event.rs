@@ -259,6 +259,10 @@ pub enum EventKind {
         to_event: u64,
         reason: String,
         discarded: Vec<Event>,
+        /// The operator's request id, when one was given: the reset asked
+        /// again with it is not done again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
     },
     ExecutionCompleted {
         output: Payload,
@@ -565,7 +569,7 @@ impl EventKind {
                 from.short(),
                 to.short()
             ),
-            Self::ExecutionReset { to_event, reason, discarded } => format!(
+            Self::ExecutionReset { to_event, reason, discarded, .. } => format!(
                 "execution_reset to_event={to_event} discarded={} reason={reason}",
                 discarded.len()
             ),

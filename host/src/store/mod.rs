@@ -279,6 +279,8 @@ pub enum Op {
         expect_history_len: u64,
         timers: Vec<(u64, u64)>,
         reapply_signals: bool,
+        /// Recorded in the `execution_reset` event (see `Engine::reset`).
+        request_id: Option<String>,
     },
 }
 

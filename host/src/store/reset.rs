@@ -22,6 +22,7 @@ pub(super) fn reset(txn: &Txn, op: &Op) -> Outcome {
         expect_history_len,
         timers: keep_timers,
         reapply_signals,
+        request_id,
     } = op
     else {
         unreachable!("reset takes Reset")
@@ -54,6 +55,7 @@ pub(super) fn reset(txn: &Txn, op: &Op) -> Outcome {
         to_event: *to_event,
         reason: reason.clone(),
         discarded: discarded.clone(),
+        request_id: request_id.clone(),
     }];
     drop(execs);
     for (handle, child) in children_started(&kept) {

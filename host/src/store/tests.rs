@@ -386,6 +386,7 @@ async fn a_handle_completes_once() {
         expect_history_len: 2,
         timers: Vec::new(),
         reapply_signals: true,
+        request_id: None,
     };
     store.write(vec![reset]).await.unwrap().unwrap();
     let mut again = done(1);
@@ -690,6 +691,7 @@ async fn a_reset_settles_children_and_keeps_signals() {
         expect_history_len,
         timers: Vec::new(),
         reapply_signals: true,
+        request_id: None,
     };
     store.write(vec![reset(6)]).await.unwrap().unwrap();
     let after: Vec<EventKind> = store
@@ -772,6 +774,7 @@ async fn a_reset_never_reaches_into_a_closed_run() {
         expect_history_len: 4,
         timers: Vec::new(),
         reapply_signals: true,
+        request_id: None,
     };
     assert_eq!(
         store.write(vec![reset]).await.unwrap(),
@@ -900,6 +903,7 @@ async fn search_attributes_are_kept_with_the_history_and_typed_host_wide() {
         expect_history_len: 4,
         timers: Vec::new(),
         reapply_signals: false,
+        request_id: None,
     };
     assert_eq!(store.write(vec![reset]).await.unwrap(), Ok(()));
     let r = store.execution(&e1).unwrap().unwrap();

@@ -359,6 +359,11 @@ pub struct ResetRequest {
     /// recorded again after the reset, in their order, so none is lost.
     #[serde(default)]
     pub exclude_signals: bool,
+    /// Makes a retry safe: a reset of the current run with this id is done
+    /// once (1-200 characters); asked again, it answers that reset's report
+    /// (`duplicate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -368,6 +373,10 @@ pub struct ResetResponse {
     /// How many events were discarded (kept in the `execution_reset` event).
     pub discarded: u64,
     pub version: Option<u32>,
+    /// The reset was done already, by an earlier request with its
+    /// `request_id`: this is its report, nothing new was done.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub duplicate: bool,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
