@@ -727,3 +727,36 @@ fn time_skipping_waits_for_the_scheduler_and_stops_at_its_next_time() {
     let next = skip(5_000);
     assert_eq!(next["now_ms"].as_u64(), Some(at + 10_000), "{next}");
 }
+
+/// A trigger retried after its answer was lost took a second action (a
+/// second execution). With a `request_id` a trigger acts once: the retry is
+/// answered with the schedule, marked `duplicate`; from the CLI too.
+#[test]
+fn a_trigger_sent_again_with_its_request_id_acts_once() {
+    let host = host();
+    create(
+        &host,
+        json!({"name": "trig", "spec": {"intervals": [{"every_ms": HOUR}]}, "action": ok_action()}),
+    );
+    let body = json!({"request_id": "t-1"});
+    let (code, first) = host.call("POST", "/v1/schedules/trig/trigger", Some(body.clone()));
+    assert_eq!(code, 200, "{first}");
+    assert_eq!(first.get("duplicate"), None, "{first}");
+    host.eventually("the triggered action", |h| started(h, "trig").len() == 1);
+    let (code, again) = host.call("POST", "/v1/schedules/trig/trigger", Some(body));
+    assert_eq!(code, 200, "{again}");
+    assert_eq!(again["duplicate"], true, "{again}");
+    let out = host.cli_ok(&["schedule", "trigger", "trig", "--request-id", "t-1"]);
+    assert!(out.contains("already"), "{out}");
+    host.cli_ok(&["schedule", "trigger", "trig", "--request-id", "t-2"]);
+    host.eventually("the second request's action", |h| {
+        started(h, "trig").len() == 2
+    });
+    let triggers = schedule(&host, "trig")["state"]["recent"]
+        .as_array()
+        .expect("recent")
+        .iter()
+        .filter(|a| a["kind"] == "trigger")
+        .count();
+    assert_eq!(triggers, 2, "one action per request id");
+}

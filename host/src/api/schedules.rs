@@ -129,8 +129,14 @@ pub async fn trigger(
     Path(name): Path<String>,
     body: Option<Json<TriggerRequest>>,
 ) -> Result<Json<ScheduleDetail>, ApiError> {
-    let overlap = body.and_then(|Json(b)| b.overlap);
-    Ok(Json(engine.trigger_schedule(&name, overlap).await?.into()))
+    let (overlap, request_id) = body.map_or((None, None), |Json(b)| (b.overlap, b.request_id));
+    let (view, duplicate) = engine
+        .trigger_schedule(&name, overlap, request_id.as_deref())
+        .await?;
+    Ok(Json(ScheduleDetail {
+        duplicate,
+        ..view.into()
+    }))
 }
 
 /// Take the actions of the times the spec names in a past range (at most

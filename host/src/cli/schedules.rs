@@ -78,6 +78,9 @@ pub enum ScheduleCommand {
         /// This action's overlap policy (default: the schedule's).
         #[arg(long, value_enum)]
         overlap: Option<Overlap>,
+        /// Makes a retry safe: a trigger with this id acts once.
+        #[arg(long)]
+        request_id: Option<String>,
         #[command(flatten)]
         conn: Conn,
     },
@@ -460,12 +463,25 @@ pub async fn run(client: &Client, command: ScheduleCommand) -> Result<i32> {
             println!("schedule {} unpaused", d.name);
             print_next(&d);
         }
-        ScheduleCommand::Trigger { name, overlap, .. } => {
+        ScheduleCommand::Trigger {
+            name,
+            overlap,
+            request_id,
+            ..
+        } => {
             let body = TriggerRequest {
                 overlap: overlap.map(Into::into),
+                request_id,
             };
             let d: ScheduleDetail = client.post_json(&path(&name, "/trigger"), &body).await?;
-            println!("schedule {}: action triggered", d.name);
+            if d.duplicate {
+                println!(
+                    "schedule {}: triggered with this request id already (no new action)",
+                    d.name
+                );
+            } else {
+                println!("schedule {}: action triggered", d.name);
+            }
         }
         ScheduleCommand::Backfill {
             name,

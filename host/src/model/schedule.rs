@@ -164,6 +164,9 @@ impl OverlapPolicy {
 
 /// Most actions waiting under `buffer-all`.
 pub const BUFFER_CAP: usize = 1_000;
+/// How many trigger request ids a schedule keeps (see
+/// `ScheduleState::trigger_requests`).
+pub const TRIGGER_REQUESTS_KEPT: usize = 100;
 /// Default catch-up window: a year, as Temporal's.
 pub const DEFAULT_CATCHUP_MS: u64 = 365 * 24 * 3_600_000;
 /// Shortest catch-up window.
@@ -266,6 +269,10 @@ pub struct ScheduleState {
     /// Times dropped by the overlap policy.
     #[serde(default)]
     pub skipped_overlap: u64,
+    /// The request ids of its last triggers (up to 100, oldest first): a
+    /// trigger sent again with one takes no second action.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trigger_requests: Vec<String>,
 }
 
 /// A schedule as the store keeps it.

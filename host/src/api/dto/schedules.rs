@@ -63,6 +63,10 @@ pub struct ScheduleDetail {
     pub next_times: Vec<NextTime>,
     pub created_at_ms: u64,
     pub updated_at_ms: u64,
+    /// A trigger's answer: it was sent before with its request id, and
+    /// took no second action.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub duplicate: bool,
 }
 
 impl From<crate::engine::schedules::ScheduleView> for ScheduleDetail {
@@ -81,6 +85,7 @@ impl From<crate::engine::schedules::ScheduleView> for ScheduleDetail {
                 .collect(),
             created_at_ms: r.created_at_ms,
             updated_at_ms: r.updated_at_ms,
+            duplicate: false,
         }
     }
 }
@@ -103,6 +108,10 @@ pub struct TriggerRequest {
     /// This action's overlap policy (default: the schedule's).
     #[serde(default)]
     pub overlap: Option<OverlapPolicy>,
+    /// Makes a retry safe: a trigger with this id (1-200 characters) acts
+    /// once; sent again, it takes no action and answers `duplicate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use super::{Engine, EngineError, Inner, StartOptions};
 use crate::model::schedule::{
     ActionKind, ActionRecord, OverlapPolicy, PendingAction, Schedule, ScheduleRecord, BUFFER_CAP,
-    MIN_CATCHUP_MS,
+    MIN_CATCHUP_MS, TRIGGER_REQUESTS_KEPT,
 };
 use crate::model::{ExecutionId, ExecutionStatus, Payload, TypeName};
 use crate::store::{Op, OpError, Reuse};
@@ -761,34 +761,57 @@ impl Engine {
     }
 
     /// Takes an action now (paused or not), through the overlap policy
-    /// (the schedule's, or `overlap`).
+    /// (the schedule's, or `overlap`). With `request_id`, once: a trigger
+    /// sent again with it (among the schedule's last 100) takes no action,
+    /// and its answer says `duplicate`.
     pub async fn trigger_schedule(
         &self,
         name: &str,
         overlap: Option<OverlapPolicy>,
-    ) -> Result<ScheduleView, EngineError> {
-        self.change_schedule(name, |rec, now| {
-            if rec.state.pending.len() >= BUFFER_CAP {
-                return Err(EngineError::Conflict(format!(
-                    "schedule {name} has {BUFFER_CAP} actions waiting already"
-                )));
-            }
-            // Two triggers in one millisecond (a manual clock that did not
-            // move) are two actions: each gets its own time, so its own id.
-            let mut nominal_ms = now;
-            while rec.state.pending.iter().any(|p| p.nominal_ms == nominal_ms)
-                || rec.state.recent.iter().any(|r| r.nominal_ms == nominal_ms)
-            {
-                nominal_ms += 1;
-            }
-            rec.state.pending.push(PendingAction {
-                nominal_ms,
-                kind: ActionKind::Trigger,
-                overlap,
-            });
-            Ok(())
-        })
-        .await
+        request_id: Option<&str>,
+    ) -> Result<(ScheduleView, bool), EngineError> {
+        if request_id.is_some_and(|r| r.is_empty() || r.len() > 200) {
+            return Err(EngineError::BadRequest(
+                "request_id: a trigger's request id is 1 to 200 characters".into(),
+            ));
+        }
+        let duplicate = std::sync::atomic::AtomicBool::new(false);
+        let view = self
+            .change_schedule(name, |rec, now| {
+                let seen =
+                    request_id.is_some_and(|r| rec.state.trigger_requests.iter().any(|t| t == r));
+                duplicate.store(seen, std::sync::atomic::Ordering::Relaxed);
+                if seen {
+                    return Ok(());
+                }
+                if let Some(r) = request_id {
+                    let kept = &mut rec.state.trigger_requests;
+                    kept.push(r.to_owned());
+                    let over = kept.len().saturating_sub(TRIGGER_REQUESTS_KEPT);
+                    kept.drain(..over);
+                }
+                if rec.state.pending.len() >= BUFFER_CAP {
+                    return Err(EngineError::Conflict(format!(
+                        "schedule {name} has {BUFFER_CAP} actions waiting already"
+                    )));
+                }
+                // Two triggers in one millisecond (a manual clock that did not
+                // move) are two actions: each gets its own time, so its own id.
+                let mut nominal_ms = now;
+                while rec.state.pending.iter().any(|p| p.nominal_ms == nominal_ms)
+                    || rec.state.recent.iter().any(|r| r.nominal_ms == nominal_ms)
+                {
+                    nominal_ms += 1;
+                }
+                rec.state.pending.push(PendingAction {
+                    nominal_ms,
+                    kind: ActionKind::Trigger,
+                    overlap,
+                });
+                Ok(())
+            })
+            .await?;
+        Ok((view, duplicate.load(std::sync::atomic::Ordering::Relaxed)))
     }
 
     /// Queues the times the spec names in `[start_ms, end_ms]` (at most
