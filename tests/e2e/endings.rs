@@ -136,10 +136,17 @@ fn a_retried_start_answers_the_run_it_started() {
     assert_ne!(v["result"]["output"], ada, "{v}");
     let v = start(&first);
     assert_eq!(v["run"], 1, "{v}");
+    assert_eq!(v["duplicate"], true, "{v}");
     assert_eq!(
         v["result"]["output"], ada,
         "the retry answers its own run: {v}"
     );
+    // An empty request id (an unset variable) would make every start a
+    // retry of the first: refused.
+    let mut empty = other.clone();
+    empty["request_id"] = json!("");
+    let (status, v) = host.call("POST", "/v1/executions", Some(empty));
+    assert_eq!(status, 400, "{v}");
     let out = host.cli_ok(&[
         "start",
         "hello",
@@ -162,7 +169,8 @@ fn a_retried_start_answers_the_run_it_started() {
             &format!("/v1/executions/same/result?run={run}"),
             None,
         );
-        assert_eq!(status, 404, "run {run}: {v}");
+        assert_eq!(status, 400, "run {run}: {v}");
+        assert!(v.to_string().contains("has runs 1 to 2"), "{v}");
     }
 }
 
@@ -362,4 +370,25 @@ fn a_reset_sent_again_with_its_request_id_is_done_once() {
         .filter(|k| *k == "execution_reset")
         .count();
     assert_eq!(resets, 1, "reset once");
+    // A later reset that discards the first one's event: the first, asked
+    // again, is still not done again.
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/sub-x/reset",
+        Some(json!({"to_event": to_event - 1, "reason": "earlier", "request_id": "reset-2"})),
+    );
+    assert_eq!(status, 200, "{v}");
+    let body = json!({"to_event": to_event, "reason": "test", "request_id": "reset-1"});
+    let (status, again) = host.call("POST", "/v1/executions/sub-x/reset", Some(body));
+    assert_eq!(
+        (status, &again["duplicate"]),
+        (200, &json!(true)),
+        "{again}"
+    );
+    let resets = host
+        .event_kinds("sub-x")
+        .iter()
+        .filter(|k| *k == "execution_reset")
+        .count();
+    assert_eq!(resets, 1, "the second reset's event only");
 }

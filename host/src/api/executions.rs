@@ -49,7 +49,7 @@ pub async fn start(
             },
         )
         .await?;
-    let (id, run) = (started.id, started.run);
+    let (id, run, duplicate) = (started.id, started.run, !started.created);
     let result = match req.wait_ms {
         Some(ms) => {
             let wait = Duration::from_millis(ms.min(MAX_RESULT_WAIT_MS));
@@ -66,6 +66,7 @@ pub async fn start(
             id: id.to_string(),
             run,
             result,
+            duplicate,
         }),
     ))
 }

@@ -120,6 +120,12 @@ pub async fn start(client: &Client, args: StartArgs) -> Result<i32> {
     }
     if !json {
         println!("{}", started.id);
+        if started.duplicate {
+            eprintln!(
+                "(started before with this request id: run {} of {}, nothing new started)",
+                started.run, started.id
+            );
+        }
     }
     if !wait {
         return Ok(0);

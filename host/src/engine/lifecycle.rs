@@ -500,6 +500,17 @@ impl Engine {
                 )
                 .map_err(|e| EngineError::BadRequest(e.to_string()))?;
         }
+        // An empty request id (an unset variable in a script) would make
+        // every such start the first one's retry.
+        if opts
+            .request_id
+            .as_ref()
+            .is_some_and(|r| r.is_empty() || r.len() > 1_000)
+        {
+            return Err(EngineError::BadRequest(
+                "request_id: a start's request id is 1 to 1,000 characters".into(),
+            ));
+        }
         let (record, started) = self.inner.new_run(workflow_type, input, &opts)?;
         let id = record.id.clone();
         let request = opts.request_id.as_ref().map(|r| StartRequest {

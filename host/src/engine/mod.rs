@@ -548,11 +548,10 @@ impl Engine {
     ) -> Result<ExecutionRecord, EngineError> {
         self.wait_for(id, wait, |r| {
             if run == 0 || run > r.run {
-                return Err(EngineError::NotFound {
-                    what: "run",
-                    name: run.to_string(),
-                    hint: " of this execution (runs count from 1 to the latest)",
-                });
+                return Err(EngineError::BadRequest(format!(
+                    "run: execution {id} has runs 1 to {}",
+                    r.run
+                )));
             }
             let same = r.run == run || r.began_at_run.is_some_and(|first| first <= run);
             if !same {

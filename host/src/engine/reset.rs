@@ -219,14 +219,19 @@ impl Engine {
 
 /// The point and the number of events discarded of the reset `history` (a
 /// run's) records under `request_id`, if it holds one.
+/// A reset a later reset discarded still counts: asked again, it is not
+/// done again.
 fn done_by(history: &[crate::model::Event], request_id: &str) -> Option<(u64, u64)> {
     history.iter().rev().find_map(|e| match &e.event {
         EventKind::ExecutionReset {
             to_event,
             discarded,
-            request_id: Some(r),
+            request_id: r,
             ..
-        } if r == request_id => Some((*to_event, discarded.len() as u64)),
+        } => match r {
+            Some(r) if r == request_id => Some((*to_event, discarded.len() as u64)),
+            _ => done_by(discarded, request_id),
+        },
         _ => None,
     })
 }

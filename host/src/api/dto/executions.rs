@@ -61,6 +61,10 @@ pub struct StartResponse {
     /// `running` if it did not settle in time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<ExecutionResult>,
+    /// A repeated request id: this answers the run the first request
+    /// started, nothing new was started.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub duplicate: bool,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
