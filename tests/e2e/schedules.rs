@@ -760,3 +760,24 @@ fn a_trigger_sent_again_with_its_request_id_acts_once() {
         .count();
     assert_eq!(triggers, 2, "one action per request id");
 }
+
+/// A backfill whose end was still to come started those times at once, and
+/// when each came the schedule skipped it as existing (its action ran early,
+/// not at its time). It is refused, naming the clock.
+#[test]
+fn a_backfill_into_the_future_is_refused() {
+    let host = host();
+    create(
+        &host,
+        json!({"name": "ahead", "spec": {"intervals": [{"every_ms": HOUR}]}, "action": ok_action()}),
+    );
+    let now = now(&host);
+    let (code, v) = host.call(
+        "POST",
+        "/v1/schedules/ahead/backfill",
+        Some(json!({"start_ms": now - 3 * HOUR, "end_ms": now + 3 * HOUR})),
+    );
+    assert_eq!(code, 400, "{v}");
+    assert!(v.to_string().contains("after the host's clock"), "{v}");
+    assert!(started(&host, "ahead").is_empty(), "nothing started");
+}

@@ -828,6 +828,18 @@ impl Engine {
                 "end_ms: the backfill's end is before its start".into(),
             ));
         }
+        // A time still to come would start now and then be skipped as
+        // existing when it came: the schedule takes those itself.
+        let now = self.inner.clock.now_ms();
+        if end_ms > now {
+            return Err(EngineError::BadRequest(format!(
+                "end_ms: the backfill's end ({}) is after the host's clock ({}): a backfill \
+                 takes times that passed; end it at now or earlier, the schedule takes the \
+                 times to come itself",
+                spec::nominal_text(end_ms),
+                spec::nominal_text(now)
+            )));
+        }
         let queued = std::sync::atomic::AtomicUsize::new(0);
         let view = self
             .change_schedule(name, |rec, _| {
