@@ -46,6 +46,18 @@ impl From<crate::store::OpError> for EngineError {
 }
 
 impl EngineError {
+    /// Refuses a request id (what makes a retried `what` safe) that is
+    /// empty (an unset variable in a script would make every such request
+    /// the first one's retry) or longer than `max` characters.
+    pub(super) fn check_request_id(what: &str, id: Option<&str>, max: usize) -> Result<(), Self> {
+        match id {
+            Some(r) if r.is_empty() || r.len() > max => Err(Self::BadRequest(format!(
+                "request_id: a {what}'s request id is 1 to {max} characters"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     pub(super) fn no_execution(id: impl ToString) -> Self {
         Self::NotFound {
             what: "execution",

@@ -96,11 +96,7 @@ impl Engine {
         request_id: Option<&str>,
     ) -> Result<SignalReceipt, EngineError> {
         self.inner.check_payload("the signal's input", &input)?;
-        if request_id.is_some_and(|r| r.is_empty() || r.len() > 200) {
-            return Err(EngineError::BadRequest(
-                "request_id: a signal's request id is 1 to 200 characters".into(),
-            ));
-        }
+        EngineError::check_request_id("signal", request_id, 200)?;
         let record = self.execution(id)?;
         if !matches!(
             record.status,

@@ -500,17 +500,8 @@ impl Engine {
                 )
                 .map_err(|e| EngineError::BadRequest(e.to_string()))?;
         }
-        // An empty request id (an unset variable in a script) would make
-        // every such start the first one's retry.
-        if opts
-            .request_id
-            .as_ref()
-            .is_some_and(|r| r.is_empty() || r.len() > 1_000)
-        {
-            return Err(EngineError::BadRequest(
-                "request_id: a start's request id is 1 to 1,000 characters".into(),
-            ));
-        }
+        // Up to 1,000: start request ids were kept unchecked before.
+        EngineError::check_request_id("start", opts.request_id.as_deref(), 1_000)?;
         let (record, started) = self.inner.new_run(workflow_type, input, &opts)?;
         let id = record.id.clone();
         let request = opts.request_id.as_ref().map(|r| StartRequest {

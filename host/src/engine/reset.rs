@@ -39,14 +39,7 @@ impl Engine {
         exclude_signals: bool,
         request_id: Option<String>,
     ) -> Result<ResetReport, EngineError> {
-        if request_id
-            .as_ref()
-            .is_some_and(|r| r.is_empty() || r.len() > 200)
-        {
-            return Err(EngineError::BadRequest(
-                "request_id: a reset's request id is 1 to 200 characters".into(),
-            ));
-        }
+        EngineError::check_request_id("reset", request_id.as_deref(), 200)?;
         let first = self.execution(id)?;
         let record = &first;
         let target = match version {

@@ -770,11 +770,7 @@ impl Engine {
         overlap: Option<OverlapPolicy>,
         request_id: Option<&str>,
     ) -> Result<(ScheduleView, bool), EngineError> {
-        if request_id.is_some_and(|r| r.is_empty() || r.len() > 200) {
-            return Err(EngineError::BadRequest(
-                "request_id: a trigger's request id is 1 to 200 characters".into(),
-            ));
-        }
+        EngineError::check_request_id("trigger", request_id, 200)?;
         let duplicate = std::sync::atomic::AtomicBool::new(false);
         let view = self
             .change_schedule(name, |rec, now| {
