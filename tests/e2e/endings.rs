@@ -392,3 +392,51 @@ fn a_reset_sent_again_with_its_request_id_is_done_once() {
         .count();
     assert_eq!(resets, 1, "the second reset's event only");
 }
+
+/// Found by a review of the reset path: after a reset's write, the
+/// instance in memory still held the discarded history until the reset had
+/// done its other work (children, timers, activities), and a query in that
+/// window answered from it: a plan change the reset had discarded. The
+/// instance is told to load again as soon as the write is made.
+#[test]
+fn a_query_right_after_a_reset_answers_from_the_kept_history() {
+    let host = Host::paused_at(&[], &["reset-written"]);
+    host.deploy_examples();
+    host.start_as(
+        "subscription",
+        "sub-q",
+        json!({"customer": "ada", "plan": "basic"}),
+    );
+    host.eventually("the month's timer", |h| {
+        h.event_kinds("sub-q").iter().any(|k| k == "timer_started")
+    });
+    let before_change = host.event_kinds("sub-q").len() - 1;
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/sub-q/signals",
+        Some(json!({"name": "change-plan", "input": "pro"})),
+    );
+    assert_eq!(status, 202, "{v}");
+    host.eventually("the plan changed", |h| {
+        h.query("sub-q", "status")["plan"] == "pro"
+    });
+    std::thread::scope(|s| {
+        let reset = s.spawn(|| {
+            host.call(
+                "POST",
+                "/v1/executions/sub-q/reset",
+                Some(json!({"to_event": before_change, "reason": "wrong plan",
+                            "exclude_signals": true})),
+            )
+        });
+        host.wait_for_log("paused at reset-written", 1, WAIT);
+        let status = host.query("sub-q", "status");
+        host.release("reset-written");
+        let (code, v) = reset.join().expect("the reset");
+        assert_eq!(code, 200, "{v}");
+        assert_eq!(
+            status["plan"], "basic",
+            "answered from the discarded history: {status}"
+        );
+    });
+}

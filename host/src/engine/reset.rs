@@ -148,6 +148,11 @@ impl Engine {
                 Err(OpError::HistoryChanged(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
+            // The instance in memory holds the discarded history: it loads
+            // the kept one before it answers anything else (a query now
+            // must not see what the reset discarded).
+            self.inner.reload(&record.id);
+            crate::pause::point("reset-written").await;
             // The old epoch's activities stop at once (their results would
             // be refused): the sooner, the fewer attempts begin meanwhile.
             self.inner.stop_activities(&record.id, record.resets);
@@ -195,7 +200,6 @@ impl Engine {
                 // Result waiters see it running again.
                 self.inner.settled_changed(&record.id);
             }
-            self.inner.reload(&record.id);
             return Ok(ResetReport {
                 id: record.id,
                 to_event,
