@@ -781,3 +781,222 @@ fn a_backfill_into_the_future_is_refused() {
     assert!(v.to_string().contains("after the host's clock"), "{v}");
     assert!(started(&host, "ahead").is_empty(), "nothing started");
 }
+
+/// The first `next_times` entry whose action waits after its nominal time
+/// (jitter): (nominal, when it is taken).
+fn a_jittered_time(host: &Host, name: &str) -> (u64, u64) {
+    schedule(host, name)["next_times"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["nominal_ms"].as_u64().unwrap(),
+                n["at_ms"].as_u64().unwrap(),
+            )
+        })
+        .find(|(nominal, at)| at - nominal >= 2)
+        .expect("a time with jitter")
+}
+
+/// A `buffer-one` action waiting behind a running one dropped every later
+/// action, whatever its own policy: a trigger asking `buffer-all` was
+/// lost. Each later action follows its own policy: `buffer-all` waits too,
+/// another `buffer-one` is dropped (one waits), and so is a `skip` (one
+/// runs).
+#[test]
+fn a_waiting_buffer_one_keeps_a_later_action_of_another_policy() {
+    let host = host();
+    let sleeper = json!({"workflow_type": "misbehave", "input": {"mode": "sleep"}});
+    create(
+        &host,
+        json!({"name": "bo", "spec": {"intervals": [{"every_ms": 10_000}]}, "action": sleeper,
+               "policies": {"overlap": "buffer-one"}}),
+    );
+    host.advance(10_000);
+    host.eventually("the first runs", |h| started(h, "bo").len() == 1);
+    host.advance(10_000);
+    host.eventually("the second waits", |h| {
+        state_of(h, "bo")["pending"].as_array().unwrap().len() == 1
+    });
+    // Sent in turn; the last is dropped only once the others were looked at.
+    for overlap in ["buffer-all", "buffer-one", "skip"] {
+        let (code, v) = host.call(
+            "POST",
+            "/v1/schedules/bo/trigger",
+            Some(json!({ "overlap": overlap })),
+        );
+        assert_eq!(code, 200, "{v}");
+    }
+    host.eventually("the skip trigger dropped", |h| {
+        state_of(h, "bo")["skipped_overlap"].as_u64().unwrap() >= 2
+    });
+    let st = state_of(&host, "bo");
+    assert_eq!(
+        st["skipped_overlap"], 2,
+        "the buffer-one and skip triggers: {st}"
+    );
+    let pending: Vec<&str> = st["pending"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(pending, ["scheduled", "trigger"], "{st}");
+    assert_eq!(started(&host, "bo").len(), 1, "{st}");
+}
+
+/// A trigger took the id of the time the clock stood at: at exactly a
+/// scheduled time, the scheduled action then found its id taken and was
+/// skipped; and on a clock that does not move, the twelfth trigger took
+/// the first one's id (only the last ten actions were looked at). Every
+/// trigger and every time acts.
+#[test]
+fn every_trigger_acts_even_at_a_scheduled_time_or_on_a_clock_that_does_not_move() {
+    let host = host();
+    create(
+        &host,
+        json!({"name": "tn", "spec": {"intervals": [{"every_ms": HOUR}], "jitter_ms": 1_800_000},
+               "action": ok_action(), "policies": {"overlap": "allow-all"}}),
+    );
+    let (nominal_ms, at_ms) = a_jittered_time(&host, "tn");
+    host.advance(nominal_ms - now(&host));
+    let (code, v) = host.call("POST", "/v1/schedules/tn/trigger", Some(json!({})));
+    assert_eq!(code, 200, "{v}");
+    host.eventually("the trigger's action", |h| started(h, "tn").len() == 1);
+    host.advance(at_ms - now(&host));
+    host.eventually("the scheduled time's action", |h| {
+        started(h, "tn").len() == 2
+    });
+    assert!(
+        started(&host, "tn").contains(&format!("tn-{}", nominal(nominal_ms))),
+        "{:?}",
+        started(&host, "tn")
+    );
+    // Twelve triggers on a clock that stands still.
+    for n in 3..=14 {
+        let (code, v) = host.call("POST", "/v1/schedules/tn/trigger", Some(json!({})));
+        assert_eq!(code, 200, "{v}");
+        host.eventually("the trigger's action", |h| started(h, "tn").len() == n);
+    }
+    let st = state_of(&host, "tn");
+    let skipped = st["recent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["outcome"].as_str().unwrap().starts_with("skipped"))
+        .count();
+    assert_eq!(skipped, 0, "{st}");
+}
+
+/// Unpausing moved the cursor to the clock: a time that came while paused
+/// but whose jittered moment was still ahead was dropped, though it is
+/// taken after the pause ended. Only times whose moment passed while
+/// paused are dropped.
+#[test]
+fn a_time_whose_jitter_ends_after_an_unpause_is_taken() {
+    let host = host();
+    create(
+        &host,
+        json!({"name": "jit", "spec": {"intervals": [{"every_ms": HOUR}], "jitter_ms": 1_800_000},
+               "action": ok_action()}),
+    );
+    let (nominal_ms, at_ms) = a_jittered_time(&host, "jit");
+    let (code, v) = host.call("POST", "/v1/schedules/jit/pause", None);
+    assert_eq!(code, 200, "{v}");
+    host.advance(nominal_ms + (at_ms - nominal_ms) / 2 - now(&host));
+    let (code, v) = host.call("POST", "/v1/schedules/jit/unpause", None);
+    assert_eq!(code, 200, "{v}");
+    host.advance(at_ms - now(&host));
+    host.eventually("the time's action", |h| started(h, "jit").len() == 1);
+    assert_eq!(
+        started(&host, "jit"),
+        [format!("jit-{}", nominal(nominal_ms))]
+    );
+}
+
+/// A spec whose exclusions remove more than 100,000 times in a row (every
+/// second but not at weekends) gave up looking for its next time and the
+/// schedule stopped for good (until changed or the host restarted). It
+/// goes on after the gap.
+#[test]
+fn a_long_exclusion_does_not_stop_the_schedule() {
+    let host = host();
+    advance_to(&host, "next friday 23:59:50");
+    create(
+        &host,
+        json!({"name": "wk", "spec": {"intervals": [{"every_ms": 1_000}],
+               "exclude_cron": ["* * * * * sat,sun"]}, "action": ok_action()}),
+    );
+    host.advance(5_000);
+    host.eventually("a Friday action", |h| !started(h, "wk").is_empty());
+    let monday = {
+        let at = (now(&host) + 3 * 86_400_000) / 1_000;
+        let out = std::process::Command::new("date")
+            .args(["-u", "-d", &format!("@{at}"), "+%Y-%m-%d"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    // Into the weekend: the Friday's last times, then none.
+    host.advance(35_000);
+    let saturday = now(&host);
+    host.eventually("the search passed the weekend's first times", |h| {
+        state_of(h, "wk")["cursor_ms"].as_u64().unwrap() >= saturday
+    });
+    let before = started(&host, "wk").len();
+    // Monday, half a second after midnight: one time.
+    host.advance(2 * 86_400_000 - 29_500);
+    host.eventually("a Monday action", |h| {
+        started(h, "wk").iter().any(|id| id.contains(&monday))
+    });
+    assert_eq!(started(&host, "wk").len(), before + 1);
+}
+
+/// `weft schedule update` read the schedule, changed what its flags name
+/// and wrote the whole definition back: a change another operator made in
+/// between was overwritten. A describe names the definition it shows
+/// (`conflict_token`); an update that gives it is refused once the
+/// definition changed, and the CLI reads again and changes the new one.
+#[test]
+fn an_update_made_on_a_definition_read_earlier_is_refused() {
+    let host = host();
+    create(
+        &host,
+        json!({"name": "upd", "spec": {"intervals": [{"every_ms": HOUR}]}, "action": ok_action()}),
+    );
+    let read = schedule(&host, "upd");
+    let token = read["conflict_token"].as_str().expect("a token").to_owned();
+    let def = |every_ms: u64| json!({"spec": {"intervals": [{"every_ms": every_ms}]}, "action": ok_action()});
+    let (code, v) = host.call(
+        "PUT",
+        &format!("/v1/schedules/upd?conflict_token={token}"),
+        Some(def(2 * HOUR)),
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_ne!(v["conflict_token"], token, "{v}");
+    // A second writer that read the same definition.
+    let (code, v) = host.call(
+        "PUT",
+        &format!("/v1/schedules/upd?conflict_token={token}"),
+        Some(def(3 * HOUR)),
+    );
+    assert_eq!(code, 409, "{v}");
+    assert!(v.to_string().contains("changed since it was read"), "{v}");
+    assert_eq!(
+        schedule(&host, "upd")["spec"]["intervals"][0]["every_ms"],
+        2 * HOUR
+    );
+    // Without a token, as before: the definition is replaced.
+    let (code, v) = host.call("PUT", "/v1/schedules/upd", Some(def(4 * HOUR)));
+    assert_eq!(code, 200, "{v}");
+    // The CLI's update changes what it names on the definition as it is.
+    host.cli_ok(&["schedule", "update", "upd", "--jitter", "1m"]);
+    let after = schedule(&host, "upd");
+    assert_eq!(
+        after["spec"]["intervals"][0]["every_ms"],
+        4 * HOUR,
+        "{after}"
+    );
+    assert_eq!(after["spec"]["jitter_ms"], 60_000, "{after}");
+}

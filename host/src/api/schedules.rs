@@ -7,10 +7,10 @@ use axum::Json;
 
 use super::dto::{
     BackfillRequest, BackfillResponse, CreateSchedule, PauseRequest, ScheduleDetail, ScheduleList,
-    TriggerRequest,
+    TriggerRequest, UpdateScheduleQuery,
 };
 use super::error::{ApiError, ErrorBody};
-use super::extract::Body;
+use super::extract::{Body, Params};
 use crate::engine::Engine;
 use crate::model::schedule::Schedule;
 
@@ -61,15 +61,19 @@ pub async fn describe(
 /// actions, if given); where it stands (cursor, running, paused) is kept.
 #[utoipa::path(
     put, path = "/v1/schedules/{name}", tag = "schedules", request_body = Schedule,
-    params(("name" = String, Path)),
-    responses((status = 200, body = ScheduleDetail), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
+    params(("name" = String, Path), UpdateScheduleQuery),
+    responses((status = 200, body = ScheduleDetail), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody))
 )]
 pub async fn update(
     State(engine): State<Engine>,
     Path(name): Path<String>,
+    Params(q): Params<UpdateScheduleQuery>,
     Body(schedule): Body<Schedule>,
 ) -> Result<Json<ScheduleDetail>, ApiError> {
-    Ok(Json(engine.update_schedule(&name, schedule).await?.into()))
+    let token = q.conflict_token.as_deref();
+    Ok(Json(
+        engine.update_schedule(&name, schedule, token).await?.into(),
+    ))
 }
 
 /// Delete a schedule; the executions it started run on.

@@ -554,7 +554,7 @@ enum StoreAction {
 }
 
 /// A JSON input, given inline or read from a file.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 struct InputArgs {
     /// The JSON input (it may start with a dash: `--input -6`).
     #[arg(long, allow_hyphen_values = true, conflicts_with = "input_file")]

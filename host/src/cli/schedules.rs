@@ -148,7 +148,7 @@ impl From<Overlap> for OverlapPolicy {
 }
 
 /// What a schedule is, from flags or a file.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct Definition {
     /// The whole schedule as JSON (the body of `POST /v1/schedules` without
     /// its name); the other definition flags are then refused.
@@ -402,20 +402,35 @@ pub async fn run(client: &Client, command: ScheduleCommand) -> Result<i32> {
             print_next(&d);
         }
         ScheduleCommand::Update { name, def, .. } => {
-            let now = client.get::<ClockInfo>("/v1/clock").await?.now_ms;
-            let current: ScheduleDetail = client.get(&path(&name, "")).await?;
-            let merged = def.merge(
-                Schedule {
-                    spec: current.spec,
-                    action: current.action,
-                    policies: current.policies,
-                    paused: current.state.paused,
-                    note: current.state.note,
-                    remaining_actions: None,
-                },
-                now,
-            )?;
-            let d: ScheduleDetail = client.put_json(&path(&name, ""), &merged).await?;
+            // What the flags name, over the definition as it is: read,
+            // changed and written under the token read, again if another
+            // change came in between (never over it).
+            let mut attempt = 0;
+            let d: ScheduleDetail = loop {
+                attempt += 1;
+                let now = client.get::<ClockInfo>("/v1/clock").await?.now_ms;
+                let current: ScheduleDetail = client.get(&path(&name, "")).await?;
+                let merged = def.clone().merge(
+                    Schedule {
+                        spec: current.spec,
+                        action: current.action,
+                        policies: current.policies,
+                        paused: current.state.paused,
+                        note: current.state.note,
+                        remaining_actions: None,
+                    },
+                    now,
+                )?;
+                let token = format!("?conflict_token={}", enc(&current.conflict_token));
+                match client.put_json(&path(&name, &token), &merged).await {
+                    Err(e)
+                        if attempt < 5 && e.to_string().contains("changed since it was read") =>
+                    {
+                        continue
+                    }
+                    answer => break answer?,
+                }
+            };
             println!("schedule {} updated", d.name);
             print_next(&d);
         }

@@ -27,6 +27,17 @@ pub struct Schedule {
     pub remaining_actions: Option<u64>,
 }
 
+impl Schedule {
+    /// Names this definition (spec, action, policies, pause and note): an
+    /// update that names the token it read is refused once another change
+    /// came in between, instead of overwriting it.
+    pub fn conflict_token(&self) -> String {
+        use sha2::Digest;
+        let bytes = serde_json::to_vec(self).unwrap_or_default();
+        hex::encode(&sha2::Sha256::digest(bytes)[..8])
+    }
+}
+
 /// When a schedule acts: the union of its cron strings, intervals and
 /// calendars, minus its exclusions, between `start_at_ms` and `end_at_ms`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
@@ -273,6 +284,10 @@ pub struct ScheduleState {
     /// trigger sent again with one takes no second action.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trigger_requests: Vec<String>,
+    /// The time its last trigger took (its execution's id): the next one
+    /// takes a later time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_trigger_ms: Option<u64>,
 }
 
 /// A schedule as the store keeps it.

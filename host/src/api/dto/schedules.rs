@@ -1,7 +1,7 @@
 //! Schedules.
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::model::schedule::{
     OverlapPolicy, Schedule, ScheduleAction, SchedulePolicies, ScheduleSpec, ScheduleState,
@@ -63,6 +63,10 @@ pub struct ScheduleDetail {
     pub next_times: Vec<NextTime>,
     pub created_at_ms: u64,
     pub updated_at_ms: u64,
+    /// Names the definition as read: `PUT /v1/schedules/{name}?conflict_token=T`
+    /// is refused (409) once it changed since.
+    #[serde(default)]
+    pub conflict_token: String,
     /// A trigger's answer: it was sent before with its request id, and
     /// took no second action.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -72,6 +76,7 @@ pub struct ScheduleDetail {
 impl From<crate::engine::schedules::ScheduleView> for ScheduleDetail {
     fn from(v: crate::engine::schedules::ScheduleView) -> Self {
         let r = v.record;
+        let conflict_token = r.schedule.conflict_token();
         Self {
             name: r.name,
             spec: r.schedule.spec,
@@ -85,9 +90,19 @@ impl From<crate::engine::schedules::ScheduleView> for ScheduleDetail {
                 .collect(),
             created_at_ms: r.created_at_ms,
             updated_at_ms: r.updated_at_ms,
+            conflict_token,
             duplicate: false,
         }
     }
+}
+
+/// `PUT /v1/schedules/{name}`'s query.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UpdateScheduleQuery {
+    /// The `conflict_token` a describe answered: the update is refused
+    /// (409) if the schedule's definition changed since.
+    pub conflict_token: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -28,6 +28,9 @@ use crate::store::{Op, OpError, Reuse};
 /// Times one evaluation moves over before it lets the others run (a
 /// per-second cron after a day's outage is caught up in passes).
 const PASS: usize = 1_000;
+/// What a search that found only excluded times counts against [`PASS`]
+/// (it looked at up to 100,000 candidates).
+const EXCLUDED_SEARCH: usize = PASS / 10;
 /// Most times one backfill queues.
 pub const BACKFILL_CAP: usize = 1_000;
 /// Next times `describe` shows.
@@ -183,13 +186,34 @@ async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u64>, EngineE
         // The times that came since the cursor.
         let mut next_wake = None;
         let mut moved = 0;
-        while let Some(nominal) = compiled.next_after(rec.state.cursor_ms) {
+        loop {
+            let nominal = match compiled.search(rec.state.cursor_ms) {
+                spec::Search::At(t) => t,
+                spec::Search::End => break,
+                // A long run of excluded times (every second but not at
+                // weekends): none of them acts, so the cursor passes those
+                // already come, and the search goes on from there now or
+                // once the clock reaches where it stopped.
+                spec::Search::Excluded(last) => {
+                    let to = last.min(now);
+                    if to > rec.state.cursor_ms {
+                        rec.state.cursor_ms = to;
+                        dirty = true;
+                    }
+                    moved += EXCLUDED_SEARCH;
+                    if last > now || moved >= PASS {
+                        next_wake = Some(last.max(now));
+                        break;
+                    }
+                    continue;
+                }
+            };
             let fire = nominal.saturating_add(compiled.jitter(name, nominal));
             if fire > now {
                 next_wake = Some(fire);
                 break;
             }
-            if moved == PASS {
+            if moved >= PASS {
                 next_wake = Some(now);
                 break;
             }
@@ -268,20 +292,7 @@ async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u64>, EngineE
             } else {
                 match policy {
                     OverlapPolicy::Skip => Decision::Drop,
-                    OverlapPolicy::BufferOne => {
-                        // One waits; later ones are dropped.
-                        for dropped in rec.state.pending.split_off(1) {
-                            dirty = true;
-                            rec.state.skipped_overlap += 1;
-                            rec.record_action(skipped(
-                                &dropped,
-                                now,
-                                "an earlier one waits (buffer-one)",
-                            ));
-                        }
-                        Decision::Wait
-                    }
-                    OverlapPolicy::BufferAll => Decision::Wait,
+                    OverlapPolicy::BufferOne | OverlapPolicy::BufferAll => Decision::Wait,
                     OverlapPolicy::CancelOther => {
                         for id in &rec.state.running {
                             let open = id.parse().ok().and_then(|id: ExecutionId| {
@@ -323,7 +334,15 @@ async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u64>, EngineE
                 }
             };
             match decision {
-                Decision::Wait => break,
+                Decision::Wait => {
+                    // Behind a waiting action, each later one follows its
+                    // own policy: `skip` and `buffer-one` are dropped (one
+                    // runs, one waits), the others wait their turn.
+                    if drop_behind(&mut rec, now) {
+                        dirty = true;
+                    }
+                    break;
+                }
                 Decision::Drop => {
                     rec.state.pending.remove(0);
                     rec.state.skipped_overlap += 1;
@@ -364,6 +383,27 @@ async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u64>, EngineE
     Err(EngineError::Conflict(format!(
         "schedule {name} kept changing during its evaluation"
     )))
+}
+
+/// Drops the queued actions after the first whose own policy does not let
+/// them wait behind it (`skip`: one runs; `buffer-one`: one waits already).
+/// Whether it dropped any.
+fn drop_behind(rec: &mut ScheduleRecord, now: u64) -> bool {
+    let mut dropped = false;
+    for later in rec.state.pending.split_off(1) {
+        let why = match rec.overlap_of(&later) {
+            OverlapPolicy::Skip => "one runs (skip)",
+            OverlapPolicy::BufferOne => "an earlier one waits (buffer-one)",
+            _ => {
+                rec.state.pending.push(later);
+                continue;
+            }
+        };
+        dropped = true;
+        rec.state.skipped_overlap += 1;
+        rec.record_action(skipped(&later, now, why));
+    }
+    dropped
 }
 
 fn skipped(action: &PendingAction, now: u64, why: &str) -> ActionRecord {
@@ -723,14 +763,24 @@ impl Engine {
     }
 
     /// Replaces the spec, action and policies (and the remaining actions,
-    /// if given); where the schedule stands is kept.
+    /// if given); where the schedule stands is kept. With `conflict_token`
+    /// (what a describe answered), only if the definition is still the one
+    /// read.
     pub async fn update_schedule(
         &self,
         name: &str,
         schedule: Schedule,
+        conflict_token: Option<&str>,
     ) -> Result<ScheduleView, EngineError> {
         self.check_schedule(&schedule)?;
         self.change_schedule(name, |rec, _| {
+            let now = rec.schedule.conflict_token();
+            if conflict_token.is_some_and(|read| read != now) {
+                return Err(EngineError::Conflict(format!(
+                    "schedule {name} was changed since it was read (its conflict token is \
+                     now {now}): read it again and update that"
+                )));
+            }
             if schedule.remaining_actions.is_some() {
                 rec.state.remaining_actions = schedule.remaining_actions;
             }
@@ -749,8 +799,12 @@ impl Engine {
     ) -> Result<ScheduleView, EngineError> {
         self.change_schedule(name, |rec, now| {
             if !paused && rec.state.paused {
-                // The times that passed while paused are dropped.
-                rec.state.cursor_ms = rec.state.cursor_ms.max(now);
+                // The times whose moment passed while paused are dropped; a
+                // time whose jitter ends after now is taken.
+                rec.state.cursor_ms = match spec::compile(&rec.schedule.spec) {
+                    Ok(spec) => spec.passed_by(name, rec.state.cursor_ms, now),
+                    Err(_) => rec.state.cursor_ms.max(now),
+                };
             }
             rec.state.paused = paused;
             rec.schedule.paused = paused;
@@ -791,14 +845,19 @@ impl Engine {
                         "schedule {name} has {BUFFER_CAP} actions waiting already"
                     )));
                 }
-                // Two triggers in one millisecond (a manual clock that did not
-                // move) are two actions: each gets its own time, so its own id.
-                let mut nominal_ms = now;
+                // Each trigger gets its own time, so its own id: after the
+                // last trigger's (two in one millisecond, a manual clock
+                // that does not move), and never a time the spec names
+                // (whose action would find its id taken).
+                let spec = spec::compile(&rec.schedule.spec).ok();
+                let mut nominal_ms = now.max(rec.state.last_trigger_ms.map_or(0, |t| t + 1));
                 while rec.state.pending.iter().any(|p| p.nominal_ms == nominal_ms)
                     || rec.state.recent.iter().any(|r| r.nominal_ms == nominal_ms)
+                    || spec.as_ref().is_some_and(|s| s.names(nominal_ms))
                 {
                     nominal_ms += 1;
                 }
+                rec.state.last_trigger_ms = Some(nominal_ms);
                 rec.state.pending.push(PendingAction {
                     nominal_ms,
                     kind: ActionKind::Trigger,

@@ -35,6 +35,18 @@ pub struct CompiledSpec {
     tz: TimeZone,
 }
 
+/// What a search for a spec's next time found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Search {
+    /// The next time it names.
+    At(u64),
+    /// No time is left (past its end, or a cron naming no future time).
+    End,
+    /// Every candidate up to this time is excluded; the search stopped
+    /// there (the next one starts after it).
+    Excluded(u64),
+}
+
 /// A spec that cannot be used: the message names the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -345,14 +357,23 @@ impl CompiledSpec {
     }
 
     /// The first time after `after_ms` the spec names (its nominal time,
-    /// before jitter), if any is left.
+    /// before jitter), if one is found within [`SEARCH_LIMIT`] candidates.
     pub fn next_after(&self, after_ms: u64) -> Option<u64> {
+        match self.search(after_ms) {
+            Search::At(t) => Some(t),
+            Search::End | Search::Excluded(_) => None,
+        }
+    }
+
+    /// The first time after `after_ms` the spec names, looking at up to
+    /// [`SEARCH_LIMIT`] candidates.
+    pub fn search(&self, after_ms: u64) -> Search {
         let mut after = after_ms;
         if let Some(start) = self.start_at_ms {
             after = after.max(start.saturating_sub(1));
         }
         for _ in 0..SEARCH_LIMIT {
-            let candidate = self
+            let Some(candidate) = self
                 .crons
                 .iter()
                 .filter_map(|c| self.cron_next(c, after))
@@ -361,16 +382,40 @@ impl CompiledSpec {
                         .iter()
                         .filter_map(|i| Self::interval_next(i, after)),
                 )
-                .min()?;
+                .min()
+            else {
+                return Search::End;
+            };
             if self.end_at_ms.is_some_and(|end| candidate > end) {
-                return None;
+                return Search::End;
             }
             if !self.excluded(candidate) {
-                return Some(candidate);
+                return Search::At(candidate);
             }
             after = candidate;
         }
-        None
+        Search::Excluded(after)
+    }
+
+    /// Whether `at_ms` is one of the times the spec names.
+    pub fn names(&self, at_ms: u64) -> bool {
+        at_ms > 0 && self.next_after(at_ms - 1) == Some(at_ms)
+    }
+
+    /// Where a cursor at `cursor_ms` moves to when the times whose action
+    /// was due by `now_ms` (after jitter) are passed over: up to the first
+    /// time still to come. A time named before `now_ms` whose jittered
+    /// moment is ahead is not passed.
+    pub fn passed_by(&self, schedule: &str, cursor_ms: u64, now_ms: u64) -> u64 {
+        // Every time before this was due by now, whatever its jitter.
+        let mut cursor = cursor_ms.max(now_ms.saturating_sub(self.jitter_ms));
+        for _ in 0..SEARCH_LIMIT {
+            match self.next_after(cursor) {
+                Some(t) if t.saturating_add(self.jitter(schedule, t)) <= now_ms => cursor = t,
+                _ => break,
+            }
+        }
+        cursor
     }
 
     /// Up to `cap` times in `(after_ms, until_ms]`, in order.
@@ -497,6 +542,28 @@ mod tests {
             s.times_between(ms("2026-01-01T01:30:00Z"), ms("2026-01-01T04:30:00Z"), 10),
             vec![ms("2026-01-01T02:05:00Z"), ms("2026-01-01T04:05:00Z")]
         );
+    }
+
+    #[test]
+    fn a_search_stops_in_a_long_exclusion_and_goes_on_from_where_it_stopped() {
+        let s = compile(&ScheduleSpec {
+            intervals: vec![IntervalSpec {
+                every_ms: 1_000,
+                offset_ms: 0,
+            }],
+            exclude_cron: vec!["* * * * * sat,sun".into()],
+            ..ScheduleSpec::default()
+        })
+        .unwrap();
+        // Friday 2026-12-04 23:59:59, then a weekend of excluded seconds.
+        let friday = ms("2026-12-04T23:59:59Z");
+        let took = std::time::Instant::now();
+        let Search::Excluded(last) = s.search(friday) else {
+            panic!("the weekend's first 100,000 seconds are excluded");
+        };
+        assert_eq!(last, friday + SEARCH_LIMIT as u64 * 1_000);
+        assert_eq!(s.search(last), Search::At(ms("2026-12-07T00:00:00Z")));
+        eprintln!("two searches over a weekend took {:?}", took.elapsed());
     }
 
     #[test]
