@@ -565,6 +565,15 @@ struct InputArgs {
 }
 
 impl InputArgs {
+    /// The same input, read now (a file or standard input), to be used
+    /// more than once.
+    fn read_once(self) -> Result<Self> {
+        Ok(Self {
+            input: self.text()?,
+            input_file: None,
+        })
+    }
+
     /// The JSON text given, if any.
     fn text(self) -> Result<Option<String>> {
         use anyhow::Context;

@@ -404,7 +404,11 @@ pub async fn run(client: &Client, command: ScheduleCommand) -> Result<i32> {
         ScheduleCommand::Update { name, def, .. } => {
             // What the flags name, over the definition as it is: read,
             // changed and written under the token read, again if another
-            // change came in between (never over it).
+            // change came in between (never over it). `--file` replaces
+            // the whole definition: no token.
+            let mut def = def;
+            def.input = def.input.read_once()?;
+            let whole = def.file.is_some();
             let mut attempt = 0;
             let d: ScheduleDetail = loop {
                 attempt += 1;
@@ -421,7 +425,10 @@ pub async fn run(client: &Client, command: ScheduleCommand) -> Result<i32> {
                     },
                     now,
                 )?;
-                let token = format!("?conflict_token={}", enc(&current.conflict_token));
+                let token = match whole {
+                    true => String::new(),
+                    false => format!("?conflict_token={}", enc(&current.conflict_token)),
+                };
                 match client.put_json(&path(&name, &token), &merged).await {
                     Err(e)
                         if attempt < 5 && e.to_string().contains("changed since it was read") =>

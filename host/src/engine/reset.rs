@@ -148,11 +148,6 @@ impl Engine {
                 Err(OpError::HistoryChanged(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
-            // The instance in memory holds the discarded history: it loads
-            // the kept one before it answers anything else (a query now
-            // must not see what the reset discarded).
-            self.inner.reload(&record.id);
-            crate::pause::point("reset-written").await;
             // The old epoch's activities stop at once (their results would
             // be refused): the sooner, the fewer attempts begin meanwhile.
             self.inner.stop_activities(&record.id, record.resets);
@@ -177,6 +172,13 @@ impl Engine {
             for task in activities::pending(&record.id, record.resets + 1, &kept) {
                 activities::spawn(self.inner.clone(), task);
             }
+            // The instance in memory holds the discarded history: it loads
+            // the kept one before it answers anything else (a query must
+            // not see what the reset discarded), once the kept activities
+            // run (a task of the new instance may cancel one), and before
+            // the children's policies, which wait for writes.
+            self.inner.reload(&record.id);
+            crate::pause::point("reset-written").await;
             // Children the reset terminated stop, and theirs get their policy.
             let discarded = &history[kept.len()..];
             for (child, _) in super::lifecycle::pending_children(discarded) {

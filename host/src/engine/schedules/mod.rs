@@ -30,7 +30,7 @@ use crate::store::{Op, OpError, Reuse};
 const PASS: usize = 1_000;
 /// What a search that found only excluded times counts against [`PASS`]
 /// (it looked at up to 100,000 candidates).
-const EXCLUDED_SEARCH: usize = PASS / 10;
+const EXCLUDED_SEARCH: usize = PASS / 2;
 /// Most times one backfill queues.
 pub const BACKFILL_CAP: usize = 1_000;
 /// Next times `describe` shows.
@@ -849,12 +849,17 @@ impl Engine {
                 // last trigger's (two in one millisecond, a manual clock
                 // that does not move), and never a time the spec names
                 // (whose action would find its id taken).
+                // (A spec naming a run of milliseconds is passed over
+                // for at most a second.)
                 let spec = spec::compile(&rec.schedule.spec).ok();
                 let mut nominal_ms = now.max(rec.state.last_trigger_ms.map_or(0, |t| t + 1));
-                while rec.state.pending.iter().any(|p| p.nominal_ms == nominal_ms)
-                    || rec.state.recent.iter().any(|r| r.nominal_ms == nominal_ms)
-                    || spec.as_ref().is_some_and(|s| s.names(nominal_ms))
-                {
+                for _ in 0..1_000 {
+                    let taken = rec.state.pending.iter().any(|p| p.nominal_ms == nominal_ms)
+                        || rec.state.recent.iter().any(|r| r.nominal_ms == nominal_ms)
+                        || spec.as_ref().is_some_and(|s| s.names(nominal_ms));
+                    if !taken {
+                        break;
+                    }
                     nominal_ms += 1;
                 }
                 rec.state.last_trigger_ms = Some(nominal_ms);
