@@ -201,8 +201,18 @@ async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u64>, EngineE
                         dirty = true;
                     }
                     moved += EXCLUDED_SEARCH;
-                    if last > now || moved >= PASS {
-                        next_wake = Some(last.max(now));
+                    if last > now {
+                        // Woken at the next time after the gap, if one
+                        // search more finds it (time skipping goes there).
+                        next_wake = match compiled.search(last) {
+                            spec::Search::At(t) => Some(t.saturating_add(compiled.jitter(name, t))),
+                            spec::Search::Excluded(further) => Some(further),
+                            spec::Search::End => None,
+                        };
+                        break;
+                    }
+                    if moved >= PASS {
+                        next_wake = Some(now);
                         break;
                     }
                     continue;

@@ -20,6 +20,9 @@ const MIN_INTERVAL_MS: u64 = 1_000;
 /// Candidates looked at for one next time before giving up (a spec whose
 /// exclusions remove every time it names).
 const SEARCH_LIMIT: usize = 100_000;
+/// Runs of [`SEARCH_LIMIT`] excluded candidates a listing of times goes
+/// across.
+const GAPS: usize = 3;
 /// How far back a search starts on the wall clock, so that the first of two
 /// instants of a repeated clock time is not passed over.
 const FOLD_MARGIN_MS: i64 = 3 * 3_600_000;
@@ -418,15 +421,22 @@ impl CompiledSpec {
         cursor
     }
 
-    /// Up to `cap` times in `(after_ms, until_ms]`, in order.
+    /// Up to `cap` times in `(after_ms, until_ms]`, in order; the search
+    /// goes on across up to [`GAPS`] runs of excluded times (a weekend of
+    /// excluded seconds is two).
     pub fn times_between(&self, after_ms: u64, until_ms: u64, cap: usize) -> Vec<u64> {
         let mut out = Vec::new();
         let mut t = after_ms;
+        let mut gaps = 0;
         while out.len() < cap {
-            match self.next_after(t) {
-                Some(next) if next <= until_ms => {
+            match self.search(t) {
+                Search::At(next) if next <= until_ms => {
                     out.push(next);
                     t = next;
+                }
+                Search::Excluded(last) if last < until_ms && gaps < GAPS => {
+                    gaps += 1;
+                    t = last;
                 }
                 _ => break,
             }
@@ -563,6 +573,11 @@ mod tests {
         };
         assert_eq!(last, friday + SEARCH_LIMIT as u64 * 1_000);
         assert_eq!(s.search(last), Search::At(ms("2026-12-07T00:00:00Z")));
+        // A listing goes across the gap.
+        assert_eq!(
+            s.times_between(friday, u64::MAX, 2),
+            vec![ms("2026-12-07T00:00:00Z"), ms("2026-12-07T00:00:01Z")]
+        );
         eprintln!("two searches over a weekend took {:?}", took.elapsed());
     }
 
