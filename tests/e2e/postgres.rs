@@ -167,13 +167,79 @@ fn a_store_moves_to_postgres_and_back_with_work_in_flight_and_everything_finishe
     );
 }
 
+/// Issue 17's rolling upgrades: hosts of two adjacent releases run on one
+/// database. A newer release whose schema step only adds what older hosts
+/// do not read says so in `weft_schema.hosts_from`; a host of the release
+/// before then runs on it (and leaves its version), and one older than
+/// that is refused, naming both versions. (The next version is made by
+/// hand here: this release's schema is the newest there is.)
+#[test]
+fn a_host_runs_on_a_schema_a_newer_release_expanded_for_it() {
+    let Some(base) = cluster() else { return };
+    let url = format!("{base}/{}", fresh_database_name());
+    let mut host = Host::on_store(&[], Some(url.clone()));
+    host.kill();
+    let ours: i32 = psql(&url, "SELECT version FROM weft_schema")
+        .trim()
+        .parse()
+        .expect("a schema version");
+    let next = ours + 1;
+    psql(
+        &url,
+        &format!("UPDATE weft_schema SET version = {next}, hosts_from = {ours}"),
+    );
+    host.spawn();
+    host.deploy_examples();
+    host.start_as(
+        "hello",
+        "rolling",
+        weft_e2e::serde_json::json!({"name": "ada"}),
+    );
+    let r = host.wait_result("rolling");
+    assert_eq!(r["status"], "completed", "{r}");
+    assert!(
+        host.log().contains("upgrade this host soon"),
+        "{}",
+        host.log()
+    );
+    host.kill();
+    assert_eq!(
+        psql(&url, "SELECT version, hosts_from FROM weft_schema").trim(),
+        format!("{next}|{ours}"),
+        "the newer schema is left as it was"
+    );
+    // A step older hosts cannot run on.
+    psql(&url, &format!("UPDATE weft_schema SET hosts_from = {next}"));
+    let out = Command::new(weft_bin())
+        .args([
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            &url,
+            "--data",
+        ])
+        .arg(host.data_dir())
+        .output()
+        .expect("run weft server");
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains(&format!("schema version {next}"))
+            && said.contains(&format!("hosts of schema version {next} or newer")),
+        "{said}"
+    );
+}
+
 #[test]
 fn a_database_migrated_by_a_newer_weft_is_refused_with_a_clear_message() {
     let Some(base) = cluster() else { return };
     let url = format!("{base}/{}", fresh_database_name());
     let mut host = Host::on_store(&[], Some(url.clone()));
     host.kill();
-    psql(&url, "UPDATE weft_schema SET version = 99");
+    // As a newer weft leaves it: its version, and that only its own hosts
+    // run on it.
+    psql(&url, "UPDATE weft_schema SET version = 99, hosts_from = 99");
     let out = Command::new(weft_bin())
         .args([
             "server",

@@ -33,12 +33,31 @@ const FLUSH_BYTES: usize = 8 << 20;
 /// Most connections one host opens (the committer's and the readers').
 const POOL_SIZE: usize = 16;
 
+/// One step of the schema.
+struct Migration {
+    sql: &'static str,
+    /// The oldest schema version whose hosts still run on a database this
+    /// step brought to its version: its own version, unless the step only
+    /// adds what older hosts do not read (an expand step of a rolling
+    /// upgrade: hosts of the release before run beside those of this one).
+    hosts_from: i32,
+}
+
 /// The schema, one step per version. A step is never changed once
 /// released: a new version adds a step.
-const MIGRATIONS: &[&str] = &[
-    include_str!("migrations/0001_tables.sql"),
-    include_str!("migrations/0002_cluster.sql"),
-    include_str!("migrations/0003_search.sql"),
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        sql: include_str!("migrations/0001_tables.sql"),
+        hosts_from: 1,
+    },
+    Migration {
+        sql: include_str!("migrations/0002_cluster.sql"),
+        hosts_from: 2,
+    },
+    Migration {
+        sql: include_str!("migrations/0003_search.sql"),
+        hosts_from: 3,
+    },
 ];
 
 /// Serializes schema changes of hosts starting together.
@@ -353,7 +372,9 @@ impl Pg {
     }
 
     /// Brings the schema to this binary's version under an advisory lock;
-    /// refuses a database a newer weft migrated.
+    /// runs on a database a newer weft migrated only if that version's
+    /// hosts-from says hosts of this one still run on it (a rolling
+    /// upgrade), and refuses it otherwise.
     fn migrate(&self, create: bool) -> Result<(), StoreError> {
         let shown = self.shown.clone();
         let mut client = self.block(self.pool.get()).map_err(pool_err)?;
@@ -369,32 +390,52 @@ impl Pg {
             )
             .await
             .map_err(pg_err)?;
-            let row = tx
-                .query_opt("SELECT version FROM weft_schema", &[])
+            // Older releases read only `version`.
+            tx.batch_execute("ALTER TABLE weft_schema ADD COLUMN IF NOT EXISTS hosts_from integer")
                 .await
                 .map_err(pg_err)?;
-            let at = row.map(|r| r.get::<_, i32>(0) as usize).unwrap_or(0);
+            let row = tx
+                .query_opt("SELECT version, hosts_from FROM weft_schema", &[])
+                .await
+                .map_err(pg_err)?;
+            let (at, hosts_from) = row
+                .map(|r| (r.get::<_, i32>(0), r.get::<_, Option<i32>>(1)))
+                .unwrap_or((0, None));
+            let ours = MIGRATIONS.len() as i32;
             if at == 0 && !create {
                 return Err(StoreError::Backend(format!(
                     "the database at {shown} holds no weft store: check the address"
                 )));
             }
-            if at > MIGRATIONS.len() {
-                return Err(StoreError::Backend(format!(
-                    "the database at {shown} has weft schema version {at}, newer than this \
-                     weft knows ({}): run a weft at least as new as the one that migrated it",
-                    MIGRATIONS.len()
-                )));
+            if at > ours {
+                let from = hosts_from.unwrap_or(at);
+                if from > ours {
+                    return Err(StoreError::Backend(format!(
+                        "the database at {shown} has weft schema version {at}, newer than this \
+                         weft knows ({ours}), and hosts of schema version {from} or newer run on \
+                         it: run a weft at least as new as the one that migrated it"
+                    )));
+                }
+                // A rolling upgrade: a newer release expanded the schema in
+                // a way this one does not read; it runs on it unchanged.
+                tracing::warn!(
+                    database = %shown, schema = at, ours,
+                    "the database's weft schema is newer than this weft's, and hosts of this \
+                     version still run on it (a rolling upgrade): upgrade this host soon"
+                );
+                return tx.commit().await.map_err(pg_err);
             }
-            for (i, step) in MIGRATIONS.iter().enumerate().skip(at) {
-                tx.batch_execute(step).await.map_err(|e| {
+            for (i, step) in MIGRATIONS.iter().enumerate().skip(at as usize) {
+                tx.batch_execute(step.sql).await.map_err(|e| {
                     StoreError::Backend(format!("schema migration {} failed: {e}", i + 1))
                 })?;
             }
+            let last = MIGRATIONS.last().map_or(ours, |m| m.hosts_from);
             tx.execute(
-                "INSERT INTO weft_schema (version) VALUES ($1)
-                 ON CONFLICT (one) DO UPDATE SET version = EXCLUDED.version",
-                &[&(MIGRATIONS.len() as i32)],
+                "INSERT INTO weft_schema (version, hosts_from) VALUES ($1, $2)
+                 ON CONFLICT (one) DO UPDATE
+                 SET version = EXCLUDED.version, hosts_from = EXCLUDED.hosts_from",
+                &[&ours, &last],
             )
             .await
             .map_err(pg_err)?;
