@@ -742,10 +742,12 @@ fn a_trigger_sent_again_with_its_request_id_acts_once() {
     let (code, first) = host.call("POST", "/v1/schedules/trig/trigger", Some(body.clone()));
     assert_eq!(code, 200, "{first}");
     assert_eq!(first.get("duplicate"), None, "{first}");
+    assert!(first["trigger_ms"].is_u64(), "the time it took: {first}");
     host.eventually("the triggered action", |h| started(h, "trig").len() == 1);
     let (code, again) = host.call("POST", "/v1/schedules/trig/trigger", Some(body));
     assert_eq!(code, 200, "{again}");
     assert_eq!(again["duplicate"], true, "{again}");
+    assert_eq!(again.get("trigger_ms"), None, "{again}");
     let out = host.cli_ok(&["schedule", "trigger", "trig", "--request-id", "t-1"]);
     assert!(out.contains("already"), "{out}");
     host.cli_ok(&["schedule", "trigger", "trig", "--request-id", "t-2"]);
@@ -844,6 +846,17 @@ fn a_waiting_buffer_one_keeps_a_later_action_of_another_policy() {
         .collect();
     assert_eq!(pending, ["scheduled", "trigger"], "{st}");
     assert_eq!(started(&host, "bo").len(), 1, "{st}");
+    // An `allow-all` trigger starts at once, past those that wait; the CLI
+    // says what became of each trigger.
+    let out = host.cli_ok(&["schedule", "trigger", "bo", "--overlap", "allow-all"]);
+    assert!(out.contains("started execution bo-"), "{out}");
+    assert_eq!(started(&host, "bo").len(), 2);
+    let out = host.cli_ok(&["schedule", "trigger", "bo", "--overlap", "skip"]);
+    assert!(out.contains("skipped: one runs (skip)"), "{out}");
+    let out = host.cli_ok(&["schedule", "trigger", "bo", "--overlap", "buffer-all"]);
+    assert!(out.contains("waiting for the running execution"), "{out}");
+    let st = state_of(&host, "bo");
+    assert_eq!(st["pending"].as_array().unwrap().len(), 3, "{st}");
 }
 
 /// A trigger took the id of the time the clock stood at: at exactly a

@@ -11,6 +11,7 @@ use super::dto::{
 };
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Body, Params};
+use crate::engine::schedules::Triggered;
 use crate::engine::Engine;
 use crate::model::schedule::Schedule;
 
@@ -134,11 +135,16 @@ pub async fn trigger(
     body: Option<Json<TriggerRequest>>,
 ) -> Result<Json<ScheduleDetail>, ApiError> {
     let (overlap, request_id) = body.map_or((None, None), |Json(b)| (b.overlap, b.request_id));
-    let (view, duplicate) = engine
+    let (view, triggered) = engine
         .trigger_schedule(&name, overlap, request_id.as_deref())
         .await?;
+    let (duplicate, trigger_ms) = match triggered {
+        Triggered::Duplicate => (true, None),
+        Triggered::At(ms) => (false, Some(ms)),
+    };
     Ok(Json(ScheduleDetail {
         duplicate,
+        trigger_ms,
         ..view.into()
     }))
 }

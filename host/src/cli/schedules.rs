@@ -12,8 +12,8 @@ use crate::api::dto::{
     ScheduleList, TriggerRequest,
 };
 use crate::model::schedule::{
-    IntervalSpec, OverlapPolicy, Schedule, ScheduleAction, SchedulePolicies, ScheduleSpec,
-    DEFAULT_CATCHUP_MS,
+    ActionKind, IntervalSpec, OverlapPolicy, Schedule, ScheduleAction, SchedulePolicies,
+    ScheduleSpec, DEFAULT_CATCHUP_MS,
 };
 
 #[derive(Debug, Subcommand)]
@@ -379,6 +379,33 @@ impl Definition {
     }
 }
 
+/// What became of the action a trigger queued at `at`, as the schedule
+/// says within a few seconds: started (which execution), skipped (why), or
+/// still waiting behind a running one.
+async fn trigger_outcome(client: &Client, name: &str, at: u64) -> Result<String> {
+    for _ in 0..30 {
+        let d: ScheduleDetail = client.get(&path(name, "")).await?;
+        let ours = |kind: ActionKind, nominal: u64| kind == ActionKind::Trigger && nominal == at;
+        if let Some(a) = d.state.recent.iter().find(|a| ours(a.kind, a.nominal_ms)) {
+            return Ok(match &a.execution {
+                Some(id) => format!("started execution {id}"),
+                None => a.outcome.clone(),
+            });
+        }
+        if !d.state.pending.iter().any(|p| ours(p.kind, p.nominal_ms)) {
+            return Ok(format!(
+                "taken at {} (`weft schedule describe {name}` shows its outcome)",
+                super::time::when(at)
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Ok(format!(
+        "waiting for the running execution to end (its overlap policy); `weft schedule \
+         describe {name}` shows when it starts"
+    ))
+}
+
 fn path(name: &str, rest: &str) -> String {
     format!("/v1/schedules/{}{rest}", enc(name))
 }
@@ -496,13 +523,17 @@ pub async fn run(client: &Client, command: ScheduleCommand) -> Result<i32> {
                 request_id,
             };
             let d: ScheduleDetail = client.post_json(&path(&name, "/trigger"), &body).await?;
-            if d.duplicate {
-                println!(
+            match d.trigger_ms {
+                _ if d.duplicate => println!(
                     "schedule {}: triggered with this request id already (no new action)",
                     d.name
-                );
-            } else {
-                println!("schedule {}: action triggered", d.name);
+                ),
+                Some(at) => println!(
+                    "schedule {}: action triggered: {}",
+                    d.name,
+                    trigger_outcome(client, &name, at).await?
+                ),
+                None => println!("schedule {}: action triggered", d.name),
             }
         }
         ScheduleCommand::Backfill {

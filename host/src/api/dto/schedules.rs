@@ -71,6 +71,10 @@ pub struct ScheduleDetail {
     /// took no second action.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub duplicate: bool,
+    /// A trigger's answer: the time its action took (its execution's id is
+    /// `<prefix>-<that time>`; `state.recent` says what became of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger_ms: Option<u64>,
 }
 
 impl From<crate::engine::schedules::ScheduleView> for ScheduleDetail {
@@ -92,6 +96,7 @@ impl From<crate::engine::schedules::ScheduleView> for ScheduleDetail {
             updated_at_ms: r.updated_at_ms,
             conflict_token,
             duplicate: false,
+            trigger_ms: None,
         }
     }
 }

@@ -351,6 +351,26 @@ async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u64>, EngineE
                     if drop_behind(&mut rec, now) {
                         dirty = true;
                     }
+                    // A later `allow-all` one starts anyway (behind an
+                    // action that waits for the running one to end; one
+                    // that replaces it would replace this one too).
+                    let later = rec
+                        .state
+                        .pending
+                        .iter()
+                        .skip(1)
+                        .position(|p| rec.overlap_of(p) == OverlapPolicy::AllowAll);
+                    if let (Some(i), OverlapPolicy::BufferOne | OverlapPolicy::BufferAll) =
+                        (later, policy)
+                    {
+                        match start(inner, &mut rec, i + 1, now).await? {
+                            Started::Written => {
+                                dirty = false;
+                                continue;
+                            }
+                            Started::Changed => continue 'again,
+                        }
+                    }
                     break;
                 }
                 Decision::Drop => {
@@ -364,7 +384,7 @@ async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u64>, EngineE
                     ));
                     dirty = true;
                 }
-                Decision::Start => match start(inner, &mut rec, &action, now).await? {
+                Decision::Start => match start(inner, &mut rec, 0, now).await? {
                     Started::Written => dirty = false,
                     Started::Changed => continue 'again,
                 },
@@ -487,29 +507,30 @@ enum Started {
     Changed,
 }
 
-/// The schedule with its first queued action taken off, at the next
+/// The schedule with its queued action `at` taken off, at the next
 /// revision.
-fn popped(rec: &ScheduleRecord, now: u64) -> ScheduleRecord {
+fn popped(rec: &ScheduleRecord, at: usize, now: u64) -> ScheduleRecord {
     let mut next = rec.clone();
-    next.state.pending.remove(0);
+    next.state.pending.remove(at);
     next.revision = rec.revision + 1;
     next.updated_at_ms = now;
     next
 }
 
-/// Takes the first queued action: the execution's creation and the
+/// Takes the queued action `at` (the first, or a later `allow-all` one): the execution's creation and the
 /// schedule's new state in one transaction.
 async fn start(
     inner: &Arc<Inner>,
     rec: &mut ScheduleRecord,
-    action: &PendingAction,
+    at: usize,
     now: u64,
 ) -> Result<Started, EngineError> {
+    let action = &rec.state.pending[at].clone();
     let read = rec.revision;
     let wanted = &rec.schedule.action;
     let prefix = wanted.id_prefix.clone().unwrap_or_else(|| rec.name.clone());
     let id_text = format!("{prefix}-{}", spec::nominal_text(action.nominal_ms));
-    let mut next = popped(rec, now);
+    let mut next = popped(rec, at, now);
     let made = (|| -> Result<_, EngineError> {
         let module = match wanted.version {
             None => None,
@@ -589,7 +610,7 @@ async fn start(
         Err(OpError::ExecutionExists(_)) => {
             // The id is taken (an earlier run of this time, or someone
             // else's): the time is not started again.
-            let mut next = popped(rec, now);
+            let mut next = popped(rec, at, now);
             next.record_action(skipped(action, now, &format!("execution {id_text} exists")));
             match inner
                 .store
@@ -615,6 +636,15 @@ async fn start(
         }),
         Err(e) => Err(e.into()),
     }
+}
+
+/// What a trigger did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Triggered {
+    /// Its request id was seen before: no new action.
+    Duplicate,
+    /// An action queued at this time (its execution's id carries it).
+    At(u64),
 }
 
 /// A schedule with what `describe` adds: its next times.
@@ -827,15 +857,18 @@ impl Engine {
     /// Takes an action now (paused or not), through the overlap policy
     /// (the schedule's, or `overlap`). With `request_id`, once: a trigger
     /// sent again with it (among the schedule's last 100) takes no action,
-    /// and its answer says `duplicate`.
+    /// and its answer says `duplicate`. Else the answer has the time the
+    /// action took (its execution's id carries it).
     pub async fn trigger_schedule(
         &self,
         name: &str,
         overlap: Option<OverlapPolicy>,
         request_id: Option<&str>,
-    ) -> Result<(ScheduleView, bool), EngineError> {
+    ) -> Result<(ScheduleView, Triggered), EngineError> {
+        use std::sync::atomic::Ordering::Relaxed;
         EngineError::check_request_id("trigger", request_id, 200)?;
         let duplicate = std::sync::atomic::AtomicBool::new(false);
+        let took = std::sync::atomic::AtomicU64::new(0);
         let view = self
             .change_schedule(name, |rec, now| {
                 let seen =
@@ -873,6 +906,7 @@ impl Engine {
                     nominal_ms += 1;
                 }
                 rec.state.last_trigger_ms = Some(nominal_ms);
+                took.store(nominal_ms, Relaxed);
                 rec.state.pending.push(PendingAction {
                     nominal_ms,
                     kind: ActionKind::Trigger,
@@ -881,7 +915,11 @@ impl Engine {
                 Ok(())
             })
             .await?;
-        Ok((view, duplicate.load(std::sync::atomic::Ordering::Relaxed)))
+        let triggered = match duplicate.load(Relaxed) {
+            true => Triggered::Duplicate,
+            false => Triggered::At(took.load(Relaxed)),
+        };
+        Ok((view, triggered))
     }
 
     /// Queues the times the spec names in `[start_ms, end_ms]` (at most
