@@ -208,6 +208,15 @@ fn a_host_runs_on_a_schema_a_newer_release_expanded_for_it() {
         format!("{next}|{ours}"),
         "the newer schema is left as it was"
     );
+    // A copy made by this weft would leave out what the newer one added.
+    let copy = tempfile::tempdir().expect("temp dir");
+    let out = migrate(&url, &copy.path().join("store").to_string_lossy());
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("copy it with a weft at least as new"),
+        "{said}"
+    );
     // A step older hosts cannot run on.
     psql(&url, &format!("UPDATE weft_schema SET hosts_from = {next}"));
     let out = Command::new(weft_bin())
@@ -237,9 +246,11 @@ fn a_database_migrated_by_a_newer_weft_is_refused_with_a_clear_message() {
     let url = format!("{base}/{}", fresh_database_name());
     let mut host = Host::on_store(&[], Some(url.clone()));
     host.kill();
-    // As a newer weft leaves it: its version, and that only its own hosts
-    // run on it.
-    psql(&url, "UPDATE weft_schema SET version = 99, hosts_from = 99");
+    // A newer version that says nothing of older hosts: only its own run.
+    psql(
+        &url,
+        "UPDATE weft_schema SET version = 99, hosts_from = NULL",
+    );
     let out = Command::new(weft_bin())
         .args([
             "server",

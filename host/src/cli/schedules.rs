@@ -382,28 +382,32 @@ impl Definition {
 /// What became of the action a trigger queued at `at`, as the schedule
 /// says within a few seconds: started (which execution), skipped (why), or
 /// still waiting behind a running one.
-async fn trigger_outcome(client: &Client, name: &str, at: u64) -> Result<String> {
+async fn trigger_outcome(client: &Client, name: &str, at: u64) -> String {
+    let look = format!("`weft schedule describe {name}` shows what became of it");
+    let mut running = false;
     for _ in 0..30 {
-        let d: ScheduleDetail = client.get(&path(name, "")).await?;
+        // The action is queued whatever this read meets (a handover, a
+        // deletion): never an error, so nobody triggers again.
+        let Ok(d) = client.get::<ScheduleDetail>(&path(name, "")).await else {
+            return format!("queued at {} ({look})", super::time::when(at));
+        };
+        running = !d.state.running.is_empty();
         let ours = |kind: ActionKind, nominal: u64| kind == ActionKind::Trigger && nominal == at;
         if let Some(a) = d.state.recent.iter().find(|a| ours(a.kind, a.nominal_ms)) {
-            return Ok(match &a.execution {
+            return match &a.execution {
                 Some(id) => format!("started execution {id}"),
                 None => a.outcome.clone(),
-            });
+            };
         }
         if !d.state.pending.iter().any(|p| ours(p.kind, p.nominal_ms)) {
-            return Ok(format!(
-                "taken at {} (`weft schedule describe {name}` shows its outcome)",
-                super::time::when(at)
-            ));
+            return format!("taken at {} ({look})", super::time::when(at));
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    Ok(format!(
-        "waiting for the running execution to end (its overlap policy); `weft schedule \
-         describe {name}` shows when it starts"
-    ))
+    match running {
+        true => format!("waiting for the running execution to end (its overlap policy; {look})"),
+        false => format!("queued at {} ({look})", super::time::when(at)),
+    }
 }
 
 fn path(name: &str, rest: &str) -> String {
@@ -531,7 +535,7 @@ pub async fn run(client: &Client, command: ScheduleCommand) -> Result<i32> {
                 Some(at) => println!(
                     "schedule {}: action triggered: {}",
                     d.name,
-                    trigger_outcome(client, &name, at).await?
+                    trigger_outcome(client, &name, at).await
                 ),
                 None => println!("schedule {}: action triggered", d.name),
             }

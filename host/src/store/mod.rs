@@ -582,6 +582,7 @@ fn open_backend(location: &Location, create: bool) -> Result<Backend, StoreError
             // A copy holds the store while it runs: no host may write it.
             let host = format!("migrate-{}", std::process::id());
             let pg = kv::pg::Pg::connect(url, create, &host, Duration::from_secs(10))?;
+            pg.refuse_newer_schema()?;
             pg.acquire(cluster::Wait::No)?;
             Backend::Pg(pg)
         }

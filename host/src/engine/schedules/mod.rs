@@ -351,18 +351,21 @@ async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u64>, EngineE
                     if drop_behind(&mut rec, now) {
                         dirty = true;
                     }
-                    // A later `allow-all` one starts anyway (behind an
-                    // action that waits for the running one to end; one
-                    // that replaces it would replace this one too).
-                    let later = rec
-                        .state
-                        .pending
-                        .iter()
-                        .skip(1)
-                        .position(|p| rec.overlap_of(p) == OverlapPolicy::AllowAll);
-                    if let (Some(i), OverlapPolicy::BufferOne | OverlapPolicy::BufferAll) =
-                        (later, policy)
-                    {
+                    // A later `allow-all` one starts anyway (behind actions
+                    // that wait for the running one to end).
+                    // Not while an action that replaces the running ones
+                    // waits, nor a scheduled time while paused.
+                    let replacing = rec.state.pending.iter().any(|p| {
+                        matches!(
+                            rec.overlap_of(p),
+                            OverlapPolicy::CancelOther | OverlapPolicy::TerminateOther
+                        )
+                    });
+                    let later = rec.state.pending.iter().skip(1).position(|p| {
+                        rec.overlap_of(p) == OverlapPolicy::AllowAll
+                            && !(rec.state.paused && p.kind == ActionKind::Scheduled)
+                    });
+                    if let (Some(i), false) = (later, replacing) {
                         match start(inner, &mut rec, i + 1, now).await? {
                             Started::Written => {
                                 dirty = false;

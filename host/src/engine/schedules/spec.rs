@@ -64,13 +64,19 @@ fn parser() -> CronParser {
 
 fn parse_cron(field: &str, text: &str) -> Result<Cron, SpecError> {
     parser().parse(text).map_err(|e| {
-        let which = cron_field_at_fault(text)
-            .map(|(name, value)| {
-                format!("its {name} field {value:?} is out of range or malformed; ")
-            })
-            .unwrap_or_default();
+        let which = match cron_field_at_fault(text) {
+            // A range that wraps (`sat-mon`, `22-2`) is the usual cause.
+            Some((name, value)) if value.contains('-') => format!(
+                "its {name} field {value:?} is out of range or malformed: a range runs \
+                 forward, so write one that wraps as its parts (`sat,sun,mon`, `22-23,0-2`)"
+            ),
+            Some((name, value)) => {
+                format!("its {name} field {value:?} is out of range or malformed")
+            }
+            None => e.to_string(),
+        };
         SpecError(format!(
-            "{field}: {text:?} is not a cron string ({which}{e}); use 5 fields (minute hour \
+            "{field}: {text:?} is not a cron string ({which}); use 5 fields (minute hour \
              day-of-month month day-of-week), 6 (seconds first) or 7 (and the year last), \
              or @hourly, @daily, @weekly, @monthly, @yearly, @every 15m"
         ))
@@ -594,6 +600,16 @@ mod tests {
             ..ScheduleSpec::default()
         });
         assert!(e.contains("its hour field \"25\""), "{e}");
+        // A range that wraps the week: named, with what to write instead.
+        let e = err(ScheduleSpec {
+            cron: vec!["@daily".into()],
+            exclude_cron: vec!["* * * * * sat-mon".into()],
+            ..ScheduleSpec::default()
+        });
+        assert!(
+            e.contains("its day-of-week field \"sat-mon\"") && e.contains("`sat,sun,mon`"),
+            "{e}"
+        );
         let e = err(ScheduleSpec {
             calendars: vec![CalendarSpec {
                 hour: Some("25".into()),

@@ -390,10 +390,23 @@ impl Pg {
             )
             .await
             .map_err(pg_err)?;
-            // Older releases read only `version`.
-            tx.batch_execute("ALTER TABLE weft_schema ADD COLUMN IF NOT EXISTS hosts_from integer")
+            // Older releases read only `version`. Altered only when the
+            // column is missing: an ALTER locks the whole table, and a
+            // reader elsewhere (a pg_dump) would hold every start up.
+            let has_column = tx
+                .query_opt(
+                    "SELECT 1 FROM information_schema.columns WHERE table_schema = \
+                     current_schema() AND table_name = 'weft_schema' AND column_name = 'hosts_from'",
+                    &[],
+                )
                 .await
-                .map_err(pg_err)?;
+                .map_err(pg_err)?
+                .is_some();
+            if !has_column {
+                tx.batch_execute("ALTER TABLE weft_schema ADD COLUMN hosts_from integer")
+                    .await
+                    .map_err(pg_err)?;
+            }
             let row = tx
                 .query_opt("SELECT version, hosts_from FROM weft_schema", &[])
                 .await
@@ -430,7 +443,9 @@ impl Pg {
                     StoreError::Backend(format!("schema migration {} failed: {e}", i + 1))
                 })?;
             }
-            let last = MIGRATIONS.last().map_or(ours, |m| m.hosts_from);
+            // Hosts of version v run on it only if every step after v
+            // lets them: the highest any step asks.
+            let last = MIGRATIONS.iter().map(|m| m.hosts_from).max().unwrap_or(ours);
             tx.execute(
                 "INSERT INTO weft_schema (version, hosts_from) VALUES ($1, $2)
                  ON CONFLICT (one) DO UPDATE
@@ -441,6 +456,26 @@ impl Pg {
             .map_err(pg_err)?;
             tx.commit().await.map_err(pg_err)
         })
+    }
+
+    /// Refuses a database a newer weft migrated, whatever its hosts-from:
+    /// a copy made by this weft would leave out what that version added.
+    pub fn refuse_newer_schema(&self) -> Result<(), StoreError> {
+        let shown = self.shown.clone();
+        let client = self.block(self.pool.get()).map_err(pool_err)?;
+        let at: i32 = self
+            .block(client.query_one("SELECT version FROM weft_schema", &[]))
+            .map_err(pg_err)?
+            .get(0);
+        let ours = MIGRATIONS.len() as i32;
+        if at > ours {
+            return Err(StoreError::Backend(format!(
+                "the database at {shown} has weft schema version {at}, newer than this weft \
+                 knows ({ours}): copy it with a weft at least as new as the one that migrated \
+                 it (this one would leave out what that version added)"
+            )));
+        }
+        Ok(())
     }
 
     /// A transaction that writes (the committer's), if this host holds
