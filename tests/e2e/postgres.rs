@@ -173,6 +173,25 @@ fn a_store_moves_to_postgres_and_back_with_work_in_flight_and_everything_finishe
 /// before then runs on it (and leaves its version), and one older than
 /// that is refused, naming both versions. (The next version is made by
 /// hand here: this release's schema is the newest there is.)
+/// What a host starting on `url` (in `host`'s data directory) says when
+/// it is refused.
+fn refused_start(url: &str, host: &Host) -> String {
+    let out = Command::new(weft_bin())
+        .args([
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            url,
+            "--data",
+        ])
+        .arg(host.data_dir())
+        .output()
+        .expect("run weft server");
+    assert!(!out.status.success(), "the host started");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn a_host_runs_on_a_schema_a_newer_release_expanded_for_it() {
     let Some(base) = cluster() else { return };
@@ -219,20 +238,7 @@ fn a_host_runs_on_a_schema_a_newer_release_expanded_for_it() {
     );
     // A step older hosts cannot run on.
     psql(&url, &format!("UPDATE weft_schema SET hosts_from = {next}"));
-    let out = Command::new(weft_bin())
-        .args([
-            "server",
-            "--listen",
-            "127.0.0.1:0",
-            "--store",
-            &url,
-            "--data",
-        ])
-        .arg(host.data_dir())
-        .output()
-        .expect("run weft server");
-    assert!(!out.status.success());
-    let said = String::from_utf8_lossy(&out.stderr);
+    let said = refused_start(&url, &host);
     assert!(
         said.contains(&format!("schema version {next}"))
             && said.contains(&format!("hosts of schema version {next} or newer")),
@@ -251,20 +257,7 @@ fn a_database_migrated_by_a_newer_weft_is_refused_with_a_clear_message() {
         &url,
         "UPDATE weft_schema SET version = 99, hosts_from = NULL",
     );
-    let out = Command::new(weft_bin())
-        .args([
-            "server",
-            "--listen",
-            "127.0.0.1:0",
-            "--store",
-            &url,
-            "--data",
-        ])
-        .arg(host.data_dir())
-        .output()
-        .expect("run weft server");
-    assert!(!out.status.success());
-    let said = String::from_utf8_lossy(&out.stderr);
+    let said = refused_start(&url, &host);
     assert!(
         said.contains("schema version 99") && said.contains("newer than this weft"),
         "{said}"
