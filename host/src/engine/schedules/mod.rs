@@ -205,7 +205,7 @@ async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u64>, EngineE
                         // Woken at the next time after the gap, if one
                         // search more finds it (time skipping goes there).
                         next_wake = match compiled.search(last) {
-                            spec::Search::At(t) => Some(t.saturating_add(compiled.jitter(name, t))),
+                            spec::Search::At(t) => Some(compiled.moment(name, t)),
                             spec::Search::Excluded(further) => Some(further),
                             spec::Search::End => None,
                         };
@@ -218,7 +218,7 @@ async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u64>, EngineE
                     continue;
                 }
             };
-            let fire = nominal.saturating_add(compiled.jitter(name, nominal));
+            let fire = compiled.moment(name, nominal);
             if fire > now {
                 next_wake = Some(fire);
                 break;
@@ -351,22 +351,8 @@ async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u64>, EngineE
                     if drop_behind(&mut rec, now) {
                         dirty = true;
                     }
-                    // A later `allow-all` one starts anyway (behind actions
-                    // that wait for the running one to end).
-                    // Not while an action that replaces the running ones
-                    // waits, nor a scheduled time while paused.
-                    let replacing = rec.state.pending.iter().any(|p| {
-                        matches!(
-                            rec.overlap_of(p),
-                            OverlapPolicy::CancelOther | OverlapPolicy::TerminateOther
-                        )
-                    });
-                    let later = rec.state.pending.iter().skip(1).position(|p| {
-                        rec.overlap_of(p) == OverlapPolicy::AllowAll
-                            && !(rec.state.paused && p.kind == ActionKind::Scheduled)
-                    });
-                    if let (Some(i), false) = (later, replacing) {
-                        match start(inner, &mut rec, i + 1, now).await? {
+                    if let Some(at) = allow_all_behind(&rec) {
+                        match start(inner, &mut rec, at, now).await? {
                             Started::Written => {
                                 dirty = false;
                                 continue;
@@ -437,6 +423,48 @@ fn drop_behind(rec: &mut ScheduleRecord, now: u64) -> bool {
         rec.record_action(skipped(&later, now, why));
     }
     dropped
+}
+
+/// A queued `allow-all` action after the first, which starts anyway
+/// behind actions that wait for the running one to end: not while an
+/// action that replaces the running ones waits (it would replace this one
+/// too), nor a scheduled time while paused.
+fn allow_all_behind(rec: &ScheduleRecord) -> Option<usize> {
+    let pending = &rec.state.pending;
+    let replacing = pending.iter().any(|p| {
+        matches!(
+            rec.overlap_of(p),
+            OverlapPolicy::CancelOther | OverlapPolicy::TerminateOther
+        )
+    });
+    if replacing {
+        return None;
+    }
+    let later = pending.iter().skip(1).position(|p| {
+        rec.overlap_of(p) == OverlapPolicy::AllowAll
+            && !(rec.state.paused && p.kind == ActionKind::Scheduled)
+    });
+    later.map(|i| i + 1)
+}
+
+/// The time a trigger's action takes (its execution's id carries it):
+/// after the schedule's last trigger (two in one millisecond, a manual
+/// clock that does not move), and never a time the spec names, whose
+/// action would find its id taken (a spec naming a run of milliseconds is
+/// passed over for at most a second).
+fn trigger_time(rec: &ScheduleRecord, now: u64) -> u64 {
+    let spec = spec::compile(&rec.schedule.spec).ok();
+    let mut at = now.max(rec.state.last_trigger_ms.map_or(0, |t| t + 1));
+    for _ in 0..1_000 {
+        let taken = rec.state.pending.iter().any(|p| p.nominal_ms == at)
+            || rec.state.recent.iter().any(|r| r.nominal_ms == at)
+            || spec.as_ref().is_some_and(|s| s.names(at));
+        if !taken {
+            break;
+        }
+        at += 1;
+    }
+    at
 }
 
 fn skipped(action: &PendingAction, now: u64, why: &str) -> ActionRecord {
@@ -520,8 +548,9 @@ fn popped(rec: &ScheduleRecord, at: usize, now: u64) -> ScheduleRecord {
     next
 }
 
-/// Takes the queued action `at` (the first, or a later `allow-all` one): the execution's creation and the
-/// schedule's new state in one transaction.
+/// Takes the queued action `at` (the first, or a later `allow-all` one):
+/// the execution's creation and the schedule's new state in one
+/// transaction.
 async fn start(
     inner: &Arc<Inner>,
     rec: &mut ScheduleRecord,
@@ -868,16 +897,15 @@ impl Engine {
         overlap: Option<OverlapPolicy>,
         request_id: Option<&str>,
     ) -> Result<(ScheduleView, Triggered), EngineError> {
-        use std::sync::atomic::Ordering::Relaxed;
         EngineError::check_request_id("trigger", request_id, 200)?;
-        let duplicate = std::sync::atomic::AtomicBool::new(false);
-        let took = std::sync::atomic::AtomicU64::new(0);
+        // What the change that was written did.
+        let triggered = std::sync::Mutex::new(Triggered::Duplicate);
         let view = self
             .change_schedule(name, |rec, now| {
                 let seen =
                     request_id.is_some_and(|r| rec.state.trigger_requests.iter().any(|t| t == r));
-                duplicate.store(seen, std::sync::atomic::Ordering::Relaxed);
                 if seen {
+                    *triggered.lock().unwrap_or_else(|p| p.into_inner()) = Triggered::Duplicate;
                     return Ok(());
                 }
                 if let Some(r) = request_id {
@@ -891,25 +919,9 @@ impl Engine {
                         "schedule {name} has {BUFFER_CAP} actions waiting already"
                     )));
                 }
-                // Each trigger gets its own time, so its own id: after the
-                // last trigger's (two in one millisecond, a manual clock
-                // that does not move), and never a time the spec names
-                // (whose action would find its id taken).
-                // (A spec naming a run of milliseconds is passed over
-                // for at most a second.)
-                let spec = spec::compile(&rec.schedule.spec).ok();
-                let mut nominal_ms = now.max(rec.state.last_trigger_ms.map_or(0, |t| t + 1));
-                for _ in 0..1_000 {
-                    let taken = rec.state.pending.iter().any(|p| p.nominal_ms == nominal_ms)
-                        || rec.state.recent.iter().any(|r| r.nominal_ms == nominal_ms)
-                        || spec.as_ref().is_some_and(|s| s.names(nominal_ms));
-                    if !taken {
-                        break;
-                    }
-                    nominal_ms += 1;
-                }
+                let nominal_ms = trigger_time(rec, now);
                 rec.state.last_trigger_ms = Some(nominal_ms);
-                took.store(nominal_ms, Relaxed);
+                *triggered.lock().unwrap_or_else(|p| p.into_inner()) = Triggered::At(nominal_ms);
                 rec.state.pending.push(PendingAction {
                     nominal_ms,
                     kind: ActionKind::Trigger,
@@ -918,10 +930,7 @@ impl Engine {
                 Ok(())
             })
             .await?;
-        let triggered = match duplicate.load(Relaxed) {
-            true => Triggered::Duplicate,
-            false => Triggered::At(took.load(Relaxed)),
-        };
+        let triggered = *triggered.lock().unwrap_or_else(|p| p.into_inner());
         Ok((view, triggered))
     }
 
@@ -1024,7 +1033,7 @@ fn view(record: ScheduleRecord) -> ScheduleView {
         Ok(compiled) => compiled
             .times_between(record.state.cursor_ms, u64::MAX, NEXT_TIMES)
             .into_iter()
-            .map(|t| (t, t.saturating_add(compiled.jitter(&record.name, t))))
+            .map(|t| (t, compiled.moment(&record.name, t)))
             .collect(),
         Err(_) => Vec::new(),
     };

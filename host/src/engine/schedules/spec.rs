@@ -420,7 +420,7 @@ impl CompiledSpec {
         let mut cursor = cursor_ms.max(now_ms.saturating_sub(self.jitter_ms));
         for _ in 0..SEARCH_LIMIT {
             match self.next_after(cursor) {
-                Some(t) if t.saturating_add(self.jitter(schedule, t)) <= now_ms => cursor = t,
+                Some(t) if self.moment(schedule, t) <= now_ms => cursor = t,
                 _ => break,
             }
         }
@@ -448,6 +448,11 @@ impl CompiledSpec {
             }
         }
         out
+    }
+
+    /// When the action of `nominal_ms` is taken: the time plus its jitter.
+    pub fn moment(&self, schedule: &str, nominal_ms: u64) -> u64 {
+        nominal_ms.saturating_add(self.jitter(schedule, nominal_ms))
     }
 
     /// How long the action of `nominal_ms` waits after it: derived from the
