@@ -733,10 +733,18 @@ fn a_new_runs_activity_does_not_resume_from_the_last_runs_heartbeat() {
 /// (its effect happened after the reset, and its result was then refused),
 /// beside the one the new epoch scheduled: a side effect done twice. The
 /// host is paused between the commit and the dispatch while the execution
-/// is reset; the discarded activity must never start.
+/// is reset; the discarded activity must never start. Again with the
+/// store's answer to "may it start?" failing once (a store that cannot be
+/// read for a moment): the discarded activity started then, since an
+/// unreadable store let it run.
 #[test]
 fn an_activity_a_reset_discarded_before_its_dispatch_never_starts() {
-    let host = Host::paused_at(&["--manual-clock"], &["task-committed"]);
+    an_activity_discarded_before_its_dispatch_never_starts(&[]);
+    an_activity_discarded_before_its_dispatch_never_starts(&["activity-may-start"]);
+}
+
+fn an_activity_discarded_before_its_dispatch_never_starts(fails: &[&str]) {
+    let host = Host::with_faults(&["--manual-clock"], &["task-committed"], fails);
     host.deploy_examples();
     let id = host.start_execution("hello", json!({"name": "reset"}));
     host.wait_for_log(
@@ -764,6 +772,14 @@ fn an_activity_a_reset_discarded_before_its_dispatch_never_starts() {
         "greet started once, in the new epoch:\n{}",
         host.log()
     );
+    for point in fails {
+        let asked_again = "could not read whether the activity may start";
+        assert!(
+            host.log().contains(&format!("failing at {point}")) && host.log().contains(asked_again),
+            "the read failed once and was asked again:\n{}",
+            host.log()
+        );
+    }
 }
 
 /// A workflow's request to another execution (a cancellation or a signal)

@@ -328,6 +328,48 @@ async fn until_stopped(stopped: &mut tokio::sync::watch::Receiver<Halt>) {
     }
 }
 
+/// How long an activity waits before asking an unreadable store again
+/// whether it may start, at first and at most.
+const MAY_START_RETRY: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(2));
+
+/// Whether a spawned activity may start. Registered by `spawn` before this
+/// read: a reset or close committed before it is seen here (the task was
+/// made from a history it discarded), as is an end written by an attempt
+/// that ran meanwhile; one committed after it stops the task as it stops
+/// every registered one. Asked until the store answers: an attempt started
+/// on an unreadable store could be one of those stale ones, and the store's
+/// refusal of its result would come after its side effect. A stop while
+/// asking answers yes: the stop's own branch ends the task without an
+/// attempt.
+async fn may_start(
+    inner: &Inner,
+    task: &ActivityTask,
+    stopped: &mut tokio::sync::watch::Receiver<Halt>,
+) -> bool {
+    let mut wait = MAY_START_RETRY.0;
+    loop {
+        let read = if crate::pause::fails("activity-may-start") {
+            Err(StoreError::Io(
+                "injected by WEFT_FAIL_AT=activity-may-start".to_owned(),
+            ))
+        } else {
+            inner
+                .store
+                .activity_may_start(&task.execution, task.run_start, task.epoch, task.handle)
+        };
+        let error = match read {
+            Ok(answer) => return answer,
+            Err(e) => e,
+        };
+        tracing::warn!(execution = %task.execution, activity = %task.name, handle = task.handle, error = %error, "could not read whether the activity may start; asking again in {wait:?}");
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = until_stopped(stopped) => return true,
+        }
+        wait = (wait * 2).min(MAY_START_RETRY.1);
+    }
+}
+
 /// `counted` counts the activity as busy from its spawn until its first
 /// attempt counts itself (or its backoff is a wait the clock knows).
 async fn run(
@@ -337,15 +379,7 @@ async fn run(
     counted: Option<super::skip::BusyGuard>,
 ) {
     crate::pause::point("activity-spawned").await;
-    // Registered by `spawn` before this read: a reset or close committed
-    // before it is seen here (the task was made from a history it
-    // discarded), one committed after it stops the task as it stops every
-    // registered one. Unreadable: the store refuses a stale result anyway.
-    if let Ok(false) =
-        inner
-            .store
-            .activity_may_start(&task.execution, task.run_start, task.epoch, task.handle)
-    {
+    if !may_start(inner, &task, &mut stopped).await {
         tracing::info!(execution = %task.execution, activity = %task.name, handle = task.handle, "activity not started: its run ended or was reset, or it has its end already");
         return;
     }
