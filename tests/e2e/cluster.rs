@@ -535,3 +535,52 @@ fn a_standby_compiles_deployed_modules_ahead() {
     // The engine's keys are the warmer's: nothing compiled twice.
     assert_eq!(in_cache(1).len(), modules, "{:?}", in_cache(1));
 }
+
+/// A rolling upgrade's guard: a newer weft that migrates the database past
+/// what these hosts run on (its step's hosts-from above their schema
+/// version) stops them writing. The holder finds it at its next renewal and
+/// exits saying to upgrade it; the standby refuses to take the store it
+/// leaves. Before, both went on: the holder wrote as its release does into a
+/// schema it did not know, and the standby took over when the holder
+/// stopped.
+#[test]
+fn hosts_stop_writing_once_a_newer_weft_migrates_the_database_past_them() {
+    let Some(url) = database() else { return };
+    let mut a = host(&url, "old-a", &[]);
+    a.eventually("a to hold the store", |h| holder(h) == "old-a");
+    let mut b = host(&url, "old-b", &[]);
+    a.eventually("b to stand by", |h| {
+        view(h)["hosts"].as_array().is_some_and(|v| v.len() == 2)
+    });
+    a.deploy_examples();
+    let (_, r) = a.run_execution("hello", json!({"name": "before"}));
+    assert_eq!(r["status"], "completed", "{r}");
+    let ours: i32 = psql(&url, "SELECT version FROM weft_schema")
+        .trim()
+        .parse()
+        .expect("a schema version");
+    let next = ours + 1;
+    psql(
+        &url,
+        &format!("UPDATE weft_schema SET version = {next}, hosts_from = {next}"),
+    );
+    let code = a.wait_exit(Duration::from_secs(10));
+    assert_eq!(code, Some(3), "{}", a.log());
+    let said = a.log();
+    assert!(
+        said.contains(&format!("weft schema version {next}")) && said.contains("upgrade this host"),
+        "{said}"
+    );
+    let code = b.wait_exit(Duration::from_secs(15));
+    assert!(matches!(code, Some(c) if c != 0), "{code:?}\n{}", b.log());
+    let said = b.log();
+    assert!(
+        said.contains(&format!("weft schema version {next}")) && said.contains("upgrade this host"),
+        "{said}"
+    );
+    assert_eq!(
+        lease_log(&url),
+        ["1 old-a"],
+        "nobody took the store after a"
+    );
+}

@@ -411,15 +411,13 @@ async fn run_on_postgres(
             Ok(())
         }
         why = fenced.wait_for(Option::is_some) => {
-            let why = why.ok().and_then(|w| w.clone()).unwrap_or_default();
+            let fence = why.ok().and_then(|w| w.clone());
+            let (why, next) = fence.as_ref().map(|f| (f.why(), f.next_step())).unwrap_or_default();
             // Writes already handed to the committer end first (each is
             // refused): nothing of this host is half-done when it exits.
             serve_stop.send_replace(true);
             let _ = tokio::time::timeout(Duration::from_secs(5), engine.settle_writes()).await;
-            eprintln!(
-                "error: {why}\nThis host stopped: another host holds the store now and runs its \
-                 executions. Start this one again to rejoin as a standby."
-            );
+            eprintln!("error: {why}\nThis host stopped: {next}");
             tracing::error!(reason = why, "this host is fenced; exiting");
             std::process::exit(FENCED_EXIT);
         }

@@ -66,7 +66,7 @@ impl Cluster {
     }
 
     /// Why this host may no longer write, once it may not: it must stop.
-    pub fn fenced(&self) -> watch::Receiver<Option<String>> {
+    pub fn fenced(&self) -> watch::Receiver<Option<super::kv::lease::Fence>> {
         self.pg.fenced()
     }
 

@@ -18,7 +18,12 @@
 //! - the holder also stops writing by its own monotonic clock once its last
 //!   renewal is older than the lease less a margin, before the database
 //!   could give the lease away; it writes again if a renewal finds its own
-//!   generation still holding (nobody took the store meanwhile).
+//!   generation still holding (nobody took the store meanwhile);
+//! - a renewal and a taking also read the schema's version: once a newer
+//!   weft migrated the database past what this one runs on (a step whose
+//!   hosts-from is above this version: the contract half of a rolling
+//!   upgrade), the holder stops writing and a standby does not take the
+//!   store.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -48,8 +53,8 @@ pub(crate) struct Lease {
     generation: AtomicI64,
     /// When the last renewal that counted was sent.
     renewed: Mutex<Option<Instant>>,
-    /// Why this host may write no more (another generation holds the store).
-    fenced: watch::Sender<Option<String>>,
+    /// Why this host may write no more.
+    fenced: watch::Sender<Option<Fence>>,
     /// This host gave the store up (a graceful stop).
     given_up: std::sync::atomic::AtomicBool,
     /// The lease session, while this host has one, and whether it holds
@@ -58,6 +63,37 @@ pub(crate) struct Lease {
     /// Since when a standby has seen the holder of a live lease without its
     /// lease session (the generation it saw it at).
     orphaned: Mutex<Option<(i64, Instant)>>,
+}
+
+/// Why a host may write no more, and so must stop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fence {
+    /// Another generation holds the store, or this host gave it up.
+    Lost(String),
+    /// A newer weft migrated the database past what this one runs on.
+    Outdated(String),
+}
+
+impl Fence {
+    pub fn why(&self) -> &str {
+        match self {
+            Fence::Lost(why) | Fence::Outdated(why) => why,
+        }
+    }
+
+    /// What the operator of a host stopped by it does next.
+    pub fn next_step(&self) -> &'static str {
+        match self {
+            Fence::Lost(_) => {
+                "another host holds the store now and runs its executions. Start this one again \
+                 to rejoin as a standby."
+            }
+            Fence::Outdated(_) => {
+                "the database's schema is newer than this weft runs on. Upgrade this host (its \
+                 executions wait in the store for a host that runs on it)."
+            }
+        }
+    }
 }
 
 /// How long `acquire` waits for a store another host holds.
@@ -110,8 +146,8 @@ impl Lease {
         if self.given_up.load(Ordering::SeqCst) {
             return Err(StoreError::GivenUp);
         }
-        if let Some(why) = self.fenced.borrow().clone() {
-            return Err(StoreError::Fenced(why));
+        if let Some(fence) = self.fenced.borrow().as_ref() {
+            return Err(StoreError::Fenced(fence.why().to_owned()));
         }
         let generation = self.generation.load(Ordering::SeqCst);
         if generation == 0 {
@@ -133,18 +169,20 @@ impl Lease {
         Ok(generation)
     }
 
-    /// Marks this host fenced: another generation holds the store.
-    pub(super) fn fence(&self, why: &str) {
+    /// Marks this host fenced: it writes nothing more.
+    pub(super) fn fence(&self, fence: Fence) {
         if self.fenced.borrow().is_none() {
-            tracing::error!(reason = why, "this host is fenced: it writes nothing more");
+            tracing::error!(
+                reason = fence.why(),
+                "this host is fenced: it writes nothing more"
+            );
             crate::metrics::get().fenced.inc();
-            self.fenced.send_replace(Some(why.to_owned()));
+            self.fenced.send_replace(Some(fence));
         }
     }
 
-    /// Why this host may no longer write, once it may not (it should stop:
-    /// another host holds the store).
-    pub fn fenced(&self) -> watch::Receiver<Option<String>> {
+    /// Why this host may no longer write, once it may not (it should stop).
+    pub fn fenced(&self) -> watch::Receiver<Option<Fence>> {
         self.fenced.subscribe()
     }
 
@@ -321,13 +359,19 @@ impl Pg {
         let tx = client.transaction().await.map_err(pg_err)?;
         // Waits for the write transactions of the previous holder still in
         // flight (they hold the row KEY SHARE): they come before (and the
-        // taking's time, `clock_timestamp()`, after them).
-        tx.query_one(
-            "SELECT generation FROM weft_leases WHERE part = 0 FOR UPDATE",
-            &[],
-        )
-        .await
-        .map_err(pg_err)?;
+        // taking's time, `clock_timestamp()`, after them). A database a
+        // newer weft migrated past this one meanwhile is not taken.
+        let row = tx
+            .query_one(
+                "SELECT generation, (SELECT version FROM weft_schema), \
+                 (SELECT hosts_from FROM weft_schema) FROM weft_leases WHERE part = 0 FOR UPDATE",
+                &[],
+            )
+            .await
+            .map_err(pg_err)?;
+        if let Some(why) = self.outdated(row.get(1), row.get(2)) {
+            return Err(StoreError::Backend(why));
+        }
         let secs = self.lease.length.as_secs_f64();
         let row = tx
             .query_one(
@@ -371,8 +415,9 @@ impl Pg {
         if generation == 0 {
             return;
         }
-        self.lease
-            .fence("this host gave the store up (it is stopping)");
+        self.lease.fence(Fence::Lost(
+            "this host gave the store up (it is stopping)".into(),
+        ));
         let host = self.lease.host.clone();
         let session = &self.lease.session;
         self.block(async move {
@@ -452,10 +497,10 @@ async fn renew(pg: std::sync::Weak<Pg>, lease: Arc<Lease>) {
         let Some(pg) = pg.upgrade() else { return };
         let sent = Instant::now();
         match renew_once(&pg, &lease, generation).await {
-            Ok(true) => {
+            Ok(Renewed::Held) => {
                 *lease.renewed.lock().unwrap_or_else(|p| p.into_inner()) = Some(sent);
             }
-            Ok(false) => {
+            Ok(Renewed::Lost) => {
                 let now = pg.holder_async().await.ok();
                 let by = now
                     .map(|h| {
@@ -466,10 +511,14 @@ async fn renew(pg: std::sync::Weak<Pg>, lease: Arc<Lease>) {
                         )
                     })
                     .unwrap_or_else(|| "another host took it".into());
-                lease.fence(&format!(
+                lease.fence(Fence::Lost(format!(
                     "this host ({}) lost the store at lease generation {generation}: {by}",
                     lease.host
-                ));
+                )));
+                return;
+            }
+            Ok(Renewed::Outdated(why)) => {
+                lease.fence(Fence::Outdated(why));
                 return;
             }
             Err(e) => {
@@ -479,13 +528,23 @@ async fn renew(pg: std::sync::Weak<Pg>, lease: Arc<Lease>) {
     }
 }
 
-/// One renewal on the lease session (a new one if the old one broke).
-/// `Ok(false)`: another generation holds the store.
-async fn renew_once(pg: &Pg, lease: &Lease, generation: i64) -> Result<bool, StoreError> {
+/// What a renewal found.
+enum Renewed {
+    /// This host still holds the store.
+    Held,
+    /// Another generation holds it.
+    Lost,
+    /// A newer weft migrated the database past what this one runs on.
+    Outdated(String),
+}
+
+/// One renewal on the lease session (a new one if the old one broke); it
+/// reads the schema's version in the same statement.
+async fn renew_once(pg: &Pg, lease: &Lease, generation: i64) -> Result<Renewed, StoreError> {
     let mut session = lease.session.lock().await;
     if lease.given_up.load(Ordering::SeqCst) {
         // Given up while this renewal waited for the session.
-        return Ok(true);
+        return Ok(Renewed::Held);
     }
     if session.as_ref().is_none_or(|(c, _)| c.is_closed()) {
         *session = Some((pg.session().await?, false));
@@ -504,17 +563,22 @@ async fn renew_once(pg: &Pg, lease: &Lease, generation: i64) -> Result<bool, Sto
             .get(0);
     }
     let secs = lease.length.as_secs_f64();
-    let n = client
-        .execute(
+    let row = client
+        .query_opt(
             "UPDATE weft_leases SET renewed_at = now(), \
              expires_at = now() + make_interval(secs => $3), pid = pg_backend_pid() \
-             WHERE part = 0 AND owner = $1 AND generation = $2",
+             WHERE part = 0 AND owner = $1 AND generation = $2 \
+             RETURNING (SELECT version FROM weft_schema), (SELECT hosts_from FROM weft_schema)",
             &[&lease.host, &generation, &secs],
         )
         .await
         .map_err(pg_err);
-    match n {
-        Ok(n) => Ok(n == 1),
+    match row {
+        Ok(None) => Ok(Renewed::Lost),
+        Ok(Some(row)) => Ok(match pg.outdated(row.get(0), row.get(1)) {
+            Some(why) => Renewed::Outdated(why),
+            None => Renewed::Held,
+        }),
         Err(e) => {
             // The session is suspect: a new one next time.
             *session = None;

@@ -230,7 +230,7 @@ impl Pg {
     }
 
     /// Why this host may no longer write, once it may not.
-    pub fn fenced(&self) -> tokio::sync::watch::Receiver<Option<String>> {
+    pub fn fenced(&self) -> tokio::sync::watch::Receiver<Option<super::lease::Fence>> {
         self.lease.fenced()
     }
 }

@@ -40,6 +40,12 @@ struct Migration {
     /// step brought to its version: its own version, unless the step only
     /// adds what older hosts do not read (an expand step of a rolling
     /// upgrade: hosts of the release before run beside those of this one).
+    /// A step that leaves older hosts out (the contract step, a release
+    /// after the expand) also ends the holder's generation in its SQL
+    /// (`UPDATE weft_leases SET generation = generation + 1, owner = NULL`):
+    /// the fence refuses the next write of a host of the older release at
+    /// once; hosts of this release and later also stop at their next
+    /// renewal, and a standby among them does not take the store.
     hosts_from: i32,
 }
 
@@ -59,6 +65,21 @@ const MIGRATIONS: &[Migration] = &[
         hosts_from: 3,
     },
 ];
+
+/// Why this weft must not write to database `shown` at schema version
+/// `at` whose hosts must be of schema version `hosts_from` or newer (`at`
+/// when unset: a step that said nothing of older hosts), if it must not.
+fn outdated(shown: &str, at: i32, hosts_from: Option<i32>) -> Option<String> {
+    let ours = MIGRATIONS.len() as i32;
+    let from = hosts_from.unwrap_or(at);
+    (at > ours && from > ours).then(|| {
+        format!(
+            "the database at {shown} has weft schema version {at}, newer than this weft knows \
+             ({ours}), and hosts of schema version {from} or newer run on it: upgrade this host \
+             to a weft at least as new as the one that migrated it"
+        )
+    })
+}
 
 /// Serializes schema changes of hosts starting together.
 const MIGRATION_LOCK: i64 = 0x7765_6674_0001;
@@ -421,13 +442,8 @@ impl Pg {
                 )));
             }
             if at > ours {
-                let from = hosts_from.unwrap_or(at);
-                if from > ours {
-                    return Err(StoreError::Backend(format!(
-                        "the database at {shown} has weft schema version {at}, newer than this \
-                         weft knows ({ours}), and hosts of schema version {from} or newer run on \
-                         it: run a weft at least as new as the one that migrated it"
-                    )));
+                if let Some(why) = outdated(&shown, at, hosts_from) {
+                    return Err(StoreError::Backend(why));
                 }
                 // A rolling upgrade: a newer release expanded the schema in
                 // a way this one does not read; it runs on it unchanged.
@@ -456,6 +472,13 @@ impl Pg {
             .map_err(pg_err)?;
             tx.commit().await.map_err(pg_err)
         })
+    }
+
+    /// Why this weft must not write to its database, at schema version
+    /// `at` with hosts from `hosts_from` (read while it runs), if it must
+    /// not.
+    pub(super) fn outdated(&self, at: i32, hosts_from: Option<i32>) -> Option<String> {
+        outdated(&self.shown, at, hosts_from)
     }
 
     /// Refuses a database a newer weft migrated, whatever its hosts-from:
@@ -549,8 +572,9 @@ impl Pg {
         let e = pg_err(e);
         if let StoreError::Fenced(why) = &e {
             tracing::error!(reason = %why, "the database refused a write of this host: another host holds the store");
-            self.lease
-                .fence(&format!("the database refused a write of this host: {why}"));
+            self.lease.fence(super::lease::Fence::Lost(format!(
+                "the database refused a write of this host: {why}"
+            )));
         }
         e
     }
