@@ -1,0 +1,511 @@
+//! A schedule's evaluation: the times that came, the queued actions its
+//! overlap policy takes, and each start written with the schedule's new
+//! state.
+
+use std::sync::Arc;
+
+use super::spec;
+use crate::engine::{EngineError, Inner, StartOptions};
+use crate::model::schedule::{
+    ActionKind, ActionRecord, OverlapPolicy, PendingAction, ScheduleRecord, BUFFER_CAP,
+};
+use crate::model::{ExecutionId, ExecutionStatus, Payload};
+use crate::store::{Op, OpError, Reuse};
+
+/// Times one evaluation moves over before it lets the others run (a
+/// per-second cron after a day's outage is caught up in passes).
+const PASS: usize = 1_000;
+/// What a search that found only excluded times counts against [`PASS`]
+/// (it looked at up to 100,000 candidates).
+const EXCLUDED_SEARCH: usize = PASS / 2;
+
+/// What the overlap policy does with the first queued action now.
+enum Decision {
+    Start,
+    /// Drop it (`skip`, or a second one waiting under `buffer-one`).
+    Drop,
+    Wait,
+}
+
+/// One evaluation of `name`; the answer is when it is due next.
+pub(super) async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u64>, EngineError> {
+    'again: for _ in 0..10 {
+        let Some(mut rec) = inner.store.schedule(name)? else {
+            return Ok(None);
+        };
+        let compiled = match spec::compile(&rec.schedule.spec) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(schedule = %name, error = %e, "schedule spec does not compile; it does nothing");
+                return Ok(None);
+            }
+        };
+        let now = inner.clock.now_ms();
+        let mut dirty = reconcile(inner, &mut rec);
+
+        // The times that came since the cursor.
+        let mut next_wake = None;
+        let mut moved = 0;
+        loop {
+            let nominal = match compiled.search(rec.state.cursor_ms) {
+                spec::Search::At(t) => t,
+                spec::Search::End => break,
+                // A long run of excluded times (every second but not at
+                // weekends): none of them acts, so the cursor passes those
+                // already come, and the search goes on from there now or
+                // once the clock reaches where it stopped.
+                spec::Search::Excluded(last) => {
+                    let to = last.min(now);
+                    if to > rec.state.cursor_ms {
+                        rec.state.cursor_ms = to;
+                        dirty = true;
+                    }
+                    moved += EXCLUDED_SEARCH;
+                    if last > now {
+                        // Woken at the next time after the gap, if one
+                        // search more finds it (time skipping goes there).
+                        next_wake = match compiled.search(last) {
+                            spec::Search::At(t) => Some(compiled.moment(name, t)),
+                            spec::Search::Excluded(further) => Some(further),
+                            spec::Search::End => None,
+                        };
+                        break;
+                    }
+                    if moved >= PASS {
+                        next_wake = Some(now);
+                        break;
+                    }
+                    continue;
+                }
+            };
+            let fire = compiled.moment(name, nominal);
+            if fire > now {
+                next_wake = Some(fire);
+                break;
+            }
+            if moved >= PASS {
+                next_wake = Some(now);
+                break;
+            }
+            moved += 1;
+            rec.state.cursor_ms = nominal;
+            dirty = true;
+            if rec.state.paused {
+                continue;
+            }
+            let queued = rec
+                .state
+                .pending
+                .iter()
+                .filter(|p| p.kind == ActionKind::Scheduled)
+                .count() as u64;
+            if rec
+                .state
+                .remaining_actions
+                .is_some_and(|left| left <= queued)
+            {
+                continue;
+            }
+            if now.saturating_sub(fire) > rec.schedule.policies.catchup_window_ms {
+                rec.state.missed_catchup += 1;
+                continue;
+            }
+            if rec.state.pending.len() >= BUFFER_CAP {
+                rec.state.skipped_overlap += 1;
+                continue;
+            }
+            rec.state.pending.push(PendingAction {
+                nominal_ms: nominal,
+                kind: ActionKind::Scheduled,
+                overlap: None,
+            });
+        }
+
+        // The queued actions the overlap policy lets start.
+        while let Some(action) = rec.state.pending.first().cloned() {
+            let policy = rec.overlap_of(&action);
+            // What it started may have ended since this evaluation began.
+            if !rec.state.running.is_empty() && reconcile(inner, &mut rec) {
+                dirty = true;
+            }
+            // Paused: scheduled times wait for nothing (triggers and
+            // backfills still act).
+            if rec.state.paused && action.kind == ActionKind::Scheduled {
+                rec.state.pending.remove(0);
+                rec.record_action(skipped(&action, now, "the schedule is paused"));
+                dirty = true;
+                continue;
+            }
+            // Several queued at once under a policy whose next action
+            // replaces the running one (the clock passed many times at once,
+            // a catch-up after downtime): each would start only to be
+            // cancelled or terminated by the next, its first steps run for
+            // nothing; the newest replaces them all.
+            // Scheduled times only: a trigger or a backfill was asked for.
+            if action.kind == ActionKind::Scheduled
+                && matches!(
+                    policy,
+                    OverlapPolicy::CancelOther | OverlapPolicy::TerminateOther
+                )
+                && rec.state.pending[1..].iter().any(|later| {
+                    later.kind == ActionKind::Scheduled && rec.overlap_of(later) == policy
+                })
+            {
+                rec.state.pending.remove(0);
+                rec.state.skipped_overlap += 1;
+                rec.record_action(skipped(&action, now, "a later one replaces it"));
+                dirty = true;
+                continue;
+            }
+            let decision = if rec.state.running.is_empty() || policy == OverlapPolicy::AllowAll {
+                Decision::Start
+            } else {
+                match policy {
+                    OverlapPolicy::Skip => Decision::Drop,
+                    OverlapPolicy::BufferOne | OverlapPolicy::BufferAll => Decision::Wait,
+                    OverlapPolicy::CancelOther => {
+                        for id in &rec.state.running {
+                            let open = id.parse().ok().and_then(|id: ExecutionId| {
+                                inner.store.execution(&id).ok().flatten()
+                            });
+                            if open.is_some_and(|r| !r.cancel_requested && !r.status.is_closed()) {
+                                let why = format!(
+                                    "schedule {name}: a later action replaces it (cancel-other)"
+                                );
+                                if let Err(e) = inner.cancel(&id.parse()?, &why).await {
+                                    tracing::warn!(schedule = %name, execution = %id, error = %e, "could not cancel the running execution");
+                                }
+                            }
+                        }
+                        Decision::Wait
+                    }
+                    OverlapPolicy::TerminateOther => {
+                        for id in rec.state.running.clone() {
+                            let why = format!(
+                                "schedule {name}: a later action replaces it (terminate-other)"
+                            );
+                            match inner.terminate(&id.parse()?, &why).await {
+                                Ok(()) => {}
+                                Err(e) => {
+                                    tracing::warn!(schedule = %name, execution = %id, error = %e, "could not terminate the running execution")
+                                }
+                            }
+                        }
+                        if reconcile(inner, &mut rec) {
+                            dirty = true;
+                        }
+                        if rec.state.running.is_empty() {
+                            Decision::Start
+                        } else {
+                            Decision::Wait
+                        }
+                    }
+                    OverlapPolicy::AllowAll => Decision::Start,
+                }
+            };
+            match decision {
+                Decision::Wait => {
+                    // Behind a waiting action, each later one follows its
+                    // own policy: `skip` and `buffer-one` are dropped (one
+                    // runs, one waits), the others wait their turn.
+                    if drop_behind(&mut rec, now) {
+                        dirty = true;
+                    }
+                    if let Some(at) = allow_all_behind(&rec) {
+                        match start(inner, &mut rec, at, now).await? {
+                            Started::Written => {
+                                dirty = false;
+                                continue;
+                            }
+                            Started::Changed => continue 'again,
+                        }
+                    }
+                    break;
+                }
+                Decision::Drop => {
+                    rec.state.pending.remove(0);
+                    rec.state.skipped_overlap += 1;
+                    let running = rec.state.running.join(", ");
+                    rec.record_action(skipped(
+                        &action,
+                        now,
+                        &format!("{running} still running (skip)"),
+                    ));
+                    dirty = true;
+                }
+                Decision::Start => match start(inner, &mut rec, 0, now).await? {
+                    Started::Written => dirty = false,
+                    Started::Changed => continue 'again,
+                },
+            }
+        }
+        if dirty {
+            let read = rec.revision;
+            rec.revision += 1;
+            rec.updated_at_ms = now;
+            match inner
+                .store
+                .write(vec![Op::PutSchedule {
+                    record: Box::new(rec.clone()),
+                    expect_revision: Some(read),
+                }])
+                .await?
+            {
+                Ok(()) => {}
+                Err(OpError::ScheduleChanged(_)) => continue 'again,
+                Err(OpError::NoSuchSchedule(_)) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        return Ok(next_wake);
+    }
+    Err(EngineError::Conflict(format!(
+        "schedule {name} kept changing during its evaluation"
+    )))
+}
+
+/// Drops the queued actions after the first whose own policy does not let
+/// them wait behind it (`skip`: one runs; `buffer-one`: one waits already).
+/// Whether it dropped any.
+fn drop_behind(rec: &mut ScheduleRecord, now: u64) -> bool {
+    let mut dropped = false;
+    for later in rec.state.pending.split_off(1) {
+        let why = match rec.overlap_of(&later) {
+            OverlapPolicy::Skip => "one runs (skip)",
+            OverlapPolicy::BufferOne => "an earlier one waits (buffer-one)",
+            _ => {
+                rec.state.pending.push(later);
+                continue;
+            }
+        };
+        dropped = true;
+        rec.state.skipped_overlap += 1;
+        rec.record_action(skipped(&later, now, why));
+    }
+    dropped
+}
+
+/// A queued `allow-all` action after the first, which starts anyway
+/// behind actions that wait for the running one to end: not while an
+/// action that replaces the running ones waits (it would replace this one
+/// too), nor a scheduled time while paused.
+fn allow_all_behind(rec: &ScheduleRecord) -> Option<usize> {
+    let pending = &rec.state.pending;
+    let replacing = pending.iter().any(|p| {
+        matches!(
+            rec.overlap_of(p),
+            OverlapPolicy::CancelOther | OverlapPolicy::TerminateOther
+        )
+    });
+    if replacing {
+        return None;
+    }
+    let later = pending.iter().skip(1).position(|p| {
+        rec.overlap_of(p) == OverlapPolicy::AllowAll
+            && !(rec.state.paused && p.kind == ActionKind::Scheduled)
+    });
+    later.map(|i| i + 1)
+}
+
+fn skipped(action: &PendingAction, now: u64, why: &str) -> ActionRecord {
+    ActionRecord {
+        nominal_ms: action.nominal_ms,
+        at_ms: now,
+        kind: action.kind,
+        execution: None,
+        outcome: format!("skipped: {why}"),
+    }
+}
+
+/// Drops the executions that closed from the running list (their outcome
+/// goes to the recent actions; a failure pauses the schedule if its policy
+/// says so) and watches the others. Whether anything changed.
+fn reconcile(inner: &Arc<Inner>, rec: &mut ScheduleRecord) -> bool {
+    let mut changed = false;
+    for id in std::mem::take(&mut rec.state.running) {
+        // Watched before its status is read: a close in between is told.
+        if let Ok(parsed) = id.parse::<ExecutionId>() {
+            inner.schedules.watch(parsed, &rec.name);
+        }
+        let record = id
+            .parse::<ExecutionId>()
+            .ok()
+            .and_then(|parsed| inner.store.execution(&parsed).ok().flatten());
+        let status = match &record {
+            Some(r) if !r.status.is_closed() => {
+                rec.state.running.push(id);
+                continue;
+            }
+            Some(r) => r.status,
+            // Deleted meanwhile (retention, an operator): it ended.
+            None => ExecutionStatus::Terminated,
+        };
+        if let Ok(parsed) = id.parse::<ExecutionId>() {
+            inner.schedules.unwatch(&parsed);
+        }
+        changed = true;
+        for action in rec.state.recent.iter_mut() {
+            if action.execution.as_deref() == Some(id.as_str()) {
+                action.outcome = status.to_string();
+            }
+        }
+        // Its own terminate-other is not a failure of the execution.
+        let by_this_schedule = record.as_ref().is_some_and(|r| {
+            r.failure
+                .as_ref()
+                .is_some_and(|f| f.message.starts_with(&format!("schedule {}:", rec.name)))
+        });
+        if rec.schedule.policies.pause_on_failure
+            && matches!(
+                status,
+                ExecutionStatus::Failed | ExecutionStatus::Terminated
+            )
+            && !by_this_schedule
+            && !rec.state.paused
+        {
+            rec.state.paused = true;
+            rec.state.note = Some(format!("paused on failure: {id} {status}"));
+            tracing::info!(schedule = %rec.name, execution = %id, %status, "schedule paused on failure");
+        }
+    }
+    changed
+}
+
+enum Started {
+    /// The start (or its refusal) and the schedule's new state are written.
+    Written,
+    /// The schedule changed since it was read: evaluate again.
+    Changed,
+}
+
+/// The schedule with its queued action `at` taken off, at the next
+/// revision.
+fn popped(rec: &ScheduleRecord, at: usize, now: u64) -> ScheduleRecord {
+    let mut next = rec.clone();
+    next.state.pending.remove(at);
+    next.revision = rec.revision + 1;
+    next.updated_at_ms = now;
+    next
+}
+
+/// Takes the queued action `at` (the first, or a later `allow-all` one):
+/// the execution's creation and the schedule's new state in one
+/// transaction.
+async fn start(
+    inner: &Arc<Inner>,
+    rec: &mut ScheduleRecord,
+    at: usize,
+    now: u64,
+) -> Result<Started, EngineError> {
+    let action = &rec.state.pending[at].clone();
+    let read = rec.revision;
+    let wanted = &rec.schedule.action;
+    let prefix = wanted.id_prefix.clone().unwrap_or_else(|| rec.name.clone());
+    let id_text = format!("{prefix}-{}", spec::nominal_text(action.nominal_ms));
+    let mut next = popped(rec, at, now);
+    let made = (|| -> Result<_, EngineError> {
+        let module = match wanted.version {
+            None => None,
+            Some(v) => Some(inner.version_module(&wanted.workflow_type, v)?),
+        };
+        let search_attributes = match &wanted.search_attributes {
+            Some(values) => inner.search_types.values_from_json(values)?,
+            None => Default::default(),
+        };
+        let opts = StartOptions {
+            id: Some(id_text.clone()),
+            execution_timeout_ms: wanted.execution_timeout_ms,
+            run_timeout_ms: wanted.run_timeout_ms,
+            module,
+            search_attributes,
+            memo: crate::engine::search::memo_from_json(wanted.memo.as_ref()),
+            ..StartOptions::default()
+        };
+        inner.new_run(
+            &wanted.workflow_type,
+            Payload::from_json(&wanted.input),
+            &opts,
+        )
+    })();
+    let mut ops = Vec::new();
+    let id = match made {
+        Ok((record, started)) => {
+            let id = record.id.clone();
+            ops.push(Op::CreateExecution {
+                record: Box::new(record),
+                started,
+                reuse: Reuse::Never,
+                request: None,
+                created: None,
+            });
+            Some(id)
+        }
+        Err(e) => {
+            // The type or version is gone: the action cannot be taken, the
+            // schedule goes on (and says why).
+            next.record_action(skipped(action, now, &e.to_string()));
+            None
+        }
+    };
+    if let Some(id) = &id {
+        next.state.running.push(id.to_string());
+        next.state.actions_taken += 1;
+        if action.kind == ActionKind::Scheduled {
+            if let Some(left) = next.state.remaining_actions.as_mut() {
+                *left = left.saturating_sub(1);
+            }
+        }
+        next.record_action(ActionRecord {
+            nominal_ms: action.nominal_ms,
+            at_ms: now,
+            kind: action.kind,
+            execution: Some(id.to_string()),
+            outcome: "running".into(),
+        });
+    }
+    ops.push(Op::PutSchedule {
+        record: Box::new(next.clone()),
+        expect_revision: Some(read),
+    });
+    match inner.store.write(ops).await? {
+        Ok(()) => {
+            if let Some(id) = id {
+                inner.schedules.watch(id.clone(), &rec.name);
+                inner.wake(&id);
+                inner.arm_deadlines(&id);
+                crate::pause::point("schedule-started").await;
+                tracing::info!(schedule = %rec.name, execution = %id, nominal = %spec::nominal_text(action.nominal_ms), "schedule started an execution");
+            }
+            *rec = next;
+            Ok(Started::Written)
+        }
+        Err(OpError::ExecutionExists(_)) => {
+            // The id is taken (an earlier run of this time, or someone
+            // else's): the time is not started again.
+            let mut next = popped(rec, at, now);
+            next.record_action(skipped(action, now, &format!("execution {id_text} exists")));
+            match inner
+                .store
+                .write(vec![Op::PutSchedule {
+                    record: Box::new(next.clone()),
+                    expect_revision: Some(read),
+                }])
+                .await?
+            {
+                Ok(()) => {
+                    *rec = next;
+                    Ok(Started::Written)
+                }
+                Err(OpError::ScheduleChanged(_)) => Ok(Started::Changed),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Err(OpError::ScheduleChanged(_)) => Ok(Started::Changed),
+        Err(OpError::NoSuchSchedule(name)) => Err(EngineError::NotFound {
+            what: "schedule",
+            name,
+            hint: "",
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
