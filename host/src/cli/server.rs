@@ -269,7 +269,7 @@ async fn run_on_postgres(
     args: &HostArgs,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<()> {
-    use crate::store::cluster::{Cluster, Wait};
+    use crate::store::cluster::{Cluster, Fence, Wait};
     crate::store::Location::parse_store(url).context("cannot open the store given by --store")?;
     let addr = listener.local_addr()?;
     let host_id = args.host_id.clone().unwrap_or_else(default_host_id);
@@ -411,7 +411,16 @@ async fn run_on_postgres(
             Ok(())
         }
         why = fenced.wait_for(Option::is_some) => {
-            let fence = why.ok().and_then(|w| w.clone());
+            let mut fence = why.ok().and_then(|w| w.clone());
+            // A newer weft's migration that leaves this version out also
+            // ends the holder's generation: its operator upgrades, and a
+            // restart would be refused.
+            if let Some(Fence::Lost(_)) = fence {
+                let c = cluster.clone();
+                if let Ok(Some(why)) = tokio::task::spawn_blocking(move || c.outdated_now()).await {
+                    fence = Some(Fence::Outdated(why));
+                }
+            }
             let (why, next) = fence.as_ref().map(|f| (f.why(), f.next_step())).unwrap_or_default();
             // Writes already handed to the committer end first (each is
             // refused): nothing of this host is half-done when it exits.

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use super::kv::pg::Pg;
 use super::{Backend, Store, StoreError};
 
-pub use super::kv::lease::Wait;
+pub use super::kv::lease::{Fence, Wait};
 pub use super::kv::members::{ClusterView, HostView, LeaseView};
 
 /// This host on a PostgreSQL store.
@@ -66,8 +66,14 @@ impl Cluster {
     }
 
     /// Why this host may no longer write, once it may not: it must stop.
-    pub fn fenced(&self) -> watch::Receiver<Option<super::kv::lease::Fence>> {
+    pub fn fenced(&self) -> watch::Receiver<Option<Fence>> {
         self.pg.fenced()
+    }
+
+    /// Why this weft must not write to the store now, if a newer weft
+    /// migrated it past this one (read again; unreadable: nothing).
+    pub fn outdated_now(&self) -> Option<String> {
+        self.pg.outdated_now()
     }
 
     /// The modules deployed to the store, by hash (read without holding

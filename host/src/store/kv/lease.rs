@@ -369,7 +369,16 @@ impl Pg {
             )
             .await
             .map_err(pg_err)?;
-        if let Some(why) = self.outdated(row.get(1), row.get(2)) {
+        if let Some(why) =
+            self.outdated(row.try_get(1).ok().flatten(), row.try_get(2).ok().flatten())
+        {
+            drop(tx);
+            // Not this host's to hold: the lock goes with the refusal.
+            client
+                .query_one("SELECT pg_advisory_unlock($1)", &[&WRITER_LOCK])
+                .await
+                .map_err(pg_err)?;
+            *locked = false;
             return Err(StoreError::Backend(why));
         }
         let secs = self.lease.length.as_secs_f64();
@@ -539,7 +548,10 @@ enum Renewed {
 }
 
 /// One renewal on the lease session (a new one if the old one broke); it
-/// reads the schema's version in the same statement.
+/// reads the schema's version in the same statement, whether or not the
+/// lease is still this host's (a step that leaves this version out also
+/// ends the holder's generation: its hosts are told to upgrade, not to
+/// rejoin).
 async fn renew_once(pg: &Pg, lease: &Lease, generation: i64) -> Result<Renewed, StoreError> {
     let mut session = lease.session.lock().await;
     if lease.given_up.load(Ordering::SeqCst) {
@@ -564,21 +576,25 @@ async fn renew_once(pg: &Pg, lease: &Lease, generation: i64) -> Result<Renewed, 
     }
     let secs = lease.length.as_secs_f64();
     let row = client
-        .query_opt(
-            "UPDATE weft_leases SET renewed_at = now(), \
-             expires_at = now() + make_interval(secs => $3), pid = pg_backend_pid() \
-             WHERE part = 0 AND owner = $1 AND generation = $2 \
-             RETURNING (SELECT version FROM weft_schema), (SELECT hosts_from FROM weft_schema)",
+        .query_one(
+            "WITH renewed AS (UPDATE weft_leases SET renewed_at = now(), \
+               expires_at = now() + make_interval(secs => $3), pid = pg_backend_pid() \
+               WHERE part = 0 AND owner = $1 AND generation = $2 RETURNING 1) \
+             SELECT EXISTS (SELECT 1 FROM renewed), s.version, s.hosts_from \
+             FROM (SELECT 1) AS one LEFT JOIN weft_schema AS s ON true",
             &[&lease.host, &generation, &secs],
         )
         .await
         .map_err(pg_err);
     match row {
-        Ok(None) => Ok(Renewed::Lost),
-        Ok(Some(row)) => Ok(match pg.outdated(row.get(0), row.get(1)) {
-            Some(why) => Renewed::Outdated(why),
-            None => Renewed::Held,
-        }),
+        Ok(row) => {
+            let schema = (row.try_get(1).ok().flatten(), row.try_get(2).ok().flatten());
+            Ok(match pg.outdated(schema.0, schema.1) {
+                Some(why) => Renewed::Outdated(why),
+                None if row.try_get(0).unwrap_or(false) => Renewed::Held,
+                None => Renewed::Lost,
+            })
+        }
         Err(e) => {
             // The session is suspect: a new one next time.
             *session = None;

@@ -475,10 +475,21 @@ impl Pg {
     }
 
     /// Why this weft must not write to its database, at schema version
-    /// `at` with hosts from `hosts_from` (read while it runs), if it must
-    /// not.
-    pub(super) fn outdated(&self, at: i32, hosts_from: Option<i32>) -> Option<String> {
-        outdated(&self.shown, at, hosts_from)
+    /// `at` with hosts from `hosts_from` (read while it runs; no version:
+    /// nothing to say), if it must not.
+    pub(super) fn outdated(&self, at: Option<i32>, hosts_from: Option<i32>) -> Option<String> {
+        outdated(&self.shown, at?, hosts_from)
+    }
+
+    /// Why this weft must not write to its database now, if a newer weft
+    /// migrated it past this one (read again: asked once this host was
+    /// fenced, to tell its operator what to do; unreadable: nothing).
+    pub fn outdated_now(&self) -> Option<String> {
+        let client = self.block(self.pool.get()).ok()?;
+        let row = self
+            .block(client.query_opt("SELECT version, hosts_from FROM weft_schema", &[]))
+            .ok()??;
+        self.outdated(row.try_get(0).ok(), row.try_get(1).ok().flatten())
     }
 
     /// Refuses a database a newer weft migrated, whatever its hosts-from:
