@@ -361,7 +361,13 @@ async fn may_start(
             Ok(answer) => return answer,
             Err(e) => e,
         };
-        tracing::warn!(execution = %task.execution, activity = %task.name, handle = task.handle, error = %error, "could not read whether the activity may start; asking again in {wait:?}");
+        // Once per task at warn: an outage with thousands of tasks waiting
+        // must not flood the log every two seconds each.
+        if wait == MAY_START_RETRY.0 {
+            tracing::warn!(execution = %task.execution, activity = %task.name, handle = task.handle, error = %error, "could not read whether the activity may start; asking again until the store answers");
+        } else {
+            tracing::debug!(execution = %task.execution, activity = %task.name, handle = task.handle, error = %error, "could not read whether the activity may start; asking again in {wait:?}");
+        }
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = until_stopped(stopped) => return true,
