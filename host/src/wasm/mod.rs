@@ -122,10 +122,6 @@ impl Drop for Runtime {
     }
 }
 
-/// The exit code of a host that found swap turned on while it resets its
-/// freed instance slots in place.
-pub const SWAP_EXIT: i32 = 4;
-
 impl Runtime {
     pub fn new(config: SandboxConfig) -> Result<Arc<Self>, ModuleError> {
         let mut wc = Config::new();
@@ -135,10 +131,8 @@ impl Runtime {
             .epoch_interruption(true)
             .cranelift_nan_canonicalization(true)
             .relaxed_simd_deterministic(true);
-        let in_place = config.pool_slots > 0 && pool::resets_in_place();
         if config.pool_slots > 0 {
-            wc.allocation_strategy(pool::strategy(config.pool_slots, in_place));
-            tracing::debug!(in_place, "instance pool: freed slots are reset in place (no swap, PAGEMAP_SCAN) or with madvise");
+            wc.allocation_strategy(pool::strategy(config.pool_slots));
         }
         // Threads are not compiled into this build of wasmtime at all.
         let engine = Engine::new(&wc).map_err(|e| match config.pool_slots {
@@ -168,18 +162,6 @@ impl Runtime {
                         ticks = ticks.wrapping_add(1);
                         if ticks.is_multiple_of(100) {
                             slots.expire_idle();
-                            if in_place && pool::swap_appeared() {
-                                // Stopping is safe (every committed step is
-                                // durable); reading a stale page is not.
-                                tracing::error!("swap was turned on while this host resets its freed instance slots in place; stopping");
-                                eprintln!(
-                                    "error: swap was turned on after this host started. It resets freed \
-                                     instance slots in place, which is safe only without swap (a page \
-                                     swapped out would reach the next instance). This host stopped; \
-                                     start it again (with swap on it resets them with madvise)."
-                                );
-                                std::process::exit(SWAP_EXIT);
-                            }
                         }
                     }
                 })

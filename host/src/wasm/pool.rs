@@ -1,16 +1,8 @@
 //! The instance pool: every instance lives in a slot reserved once at start
 //! (its linear memory, tables and async stack). Taking a slot is a few
-//! bookkeeping steps instead of mapping and unmapping gigabytes of address
-//! space per instance, whose TLB shootdowns stall every core of a busy host.
-//! Resetting one puts back the pages a guest dirtied: on Linux 6.7 and later
-//! with no swap, the kernel says which (`PAGEMAP_SCAN`), and up to
-//! [`KEEP_RESIDENT`] bytes of them are restored in place and stay mapped for
-//! the next instance (no page fault, no shootdown); the rest, and every dirty
-//! page otherwise, are dropped with `madvise`. Not with swap: wasmtime's scan
-//! (48) passes over a dirty page the kernel swapped out, neither restoring
-//! nor dropping it, and the next instance in the slot would read the last
-//! one's data (a sandbox leak, and a replay that differs). A host that finds
-//! swap turned on while it resets in place stops ([`swap_appeared`]).
+//! bookkeeping steps and resetting one is an `madvise` of the pages a guest
+//! dirtied, instead of mapping and unmapping gigabytes of address space per
+//! instance, whose TLB shootdowns stall every core of a busy host.
 //!
 //! A slot must fit any component weft accepts: Rust components have three
 //! core modules, componentize-py's fourteen, componentize-js's four; each has
@@ -26,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use wasmtime::{Enabled, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::activity::Warm;
 use crate::model::{Doors, ModuleHash};
@@ -39,38 +31,11 @@ pub const TABLES_PER_COMPONENT: u32 = 4;
 pub const TABLE_ELEMENTS: usize = 50_000;
 /// Core instances one component may create.
 const CORE_INSTANCES_PER_COMPONENT: u32 = 64;
-/// Bytes of a memory's dirty pages restored in place rather than dropped
-/// when its slot is freed (with `PAGEMAP_SCAN` only: without it the first
-/// bytes would be cleared whether dirty or not, measured slower). A Rust
-/// guest's whole working set; a slot keeps at most this much resident once
-/// used, beside its tables' dirty pages.
-const KEEP_RESIDENT: usize = 1 << 20;
-/// The same for a table: all of it (a funcref is a pointer).
-const TABLE_KEEP_RESIDENT: usize = TABLE_ELEMENTS * std::mem::size_of::<usize>();
+/// Bytes of a memory reset by `memset` rather than `madvise` when its slot
+/// is freed: a small guest's dirty pages stay mapped for the next instance.
+const KEEP_RESIDENT: usize = 0;
 
-/// Whether freed slots are reset in place: the kernel can name their dirty
-/// pages and no swap is on (see the module's notes).
-pub fn resets_in_place() -> bool {
-    PoolingAllocationConfig::is_pagemap_scan_available() && !swap_on(&proc_swaps())
-}
-
-fn proc_swaps() -> String {
-    // Unreadable: counted as swap (the safe side).
-    std::fs::read_to_string("/proc/swaps").unwrap_or_else(|_| "unreadable\nswap".into())
-}
-
-/// Whether `/proc/swaps` (its text) lists a swap area in use.
-fn swap_on(proc_swaps: &str) -> bool {
-    proc_swaps.lines().skip(1).any(|l| !l.trim().is_empty())
-}
-
-/// Whether swap was turned on since a host that resets in place started:
-/// the host must stop (a restart resets with `madvise`).
-pub fn swap_appeared() -> bool {
-    swap_on(&proc_swaps())
-}
-
-pub fn strategy(slots: u32, in_place: bool) -> InstanceAllocationStrategy {
+pub fn strategy(slots: u32) -> InstanceAllocationStrategy {
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(slots)
         .total_core_instances(slots.saturating_mul(CORE_INSTANCES_PER_COMPONENT))
@@ -82,12 +47,9 @@ pub fn strategy(slots: u32, in_place: bool) -> InstanceAllocationStrategy {
         .max_tables_per_module(2)
         .table_elements(TABLE_ELEMENTS)
         .total_stacks(slots)
-        .max_component_instance_size(4 << 20);
-    if in_place {
-        pool.pagemap_scan(Enabled::Yes)
-            .linear_memory_keep_resident(KEEP_RESIDENT)
-            .table_keep_resident(TABLE_KEEP_RESIDENT);
-    }
+        .max_component_instance_size(4 << 20)
+        .linear_memory_keep_resident(KEEP_RESIDENT)
+        .table_keep_resident(0);
     InstanceAllocationStrategy::Pooling(pool)
 }
 
@@ -182,21 +144,5 @@ impl Slots {
             idle.retain(|_, list| !list.is_empty());
         }
         drop(expired);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::swap_on;
-
-    #[test]
-    fn swap_is_on_when_proc_swaps_lists_an_area() {
-        let header = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n";
-        assert!(!swap_on(header));
-        assert!(!swap_on(""));
-        assert!(swap_on(&format!(
-            "{header}/dev/zram0                              partition\t4194300\t\t0\t\t100\n"
-        )));
-        assert!(swap_on(&format!("{header}/swapfile file 1048572 0 -2\n")));
     }
 }
