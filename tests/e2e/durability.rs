@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use weft_e2e::serde_json::json;
+use weft_e2e::serde_json::{json, Value};
 use weft_e2e::Host;
 
 /// `(idempotency key, activity, attempt)` of every side effect the example
@@ -158,4 +158,115 @@ fn an_evicted_execution_is_replayed_when_it_wakes() {
     // issued again and its firing delivered again. (Whether the instance
     // is evicted again while its activity runs depends on timing.)
     assert!(value("weft_replayed_events_total") >= 2);
+}
+
+/// The last event of `id`'s current run, as `GET .../history` gives it.
+fn last_event(host: &Host, id: &str) -> Value {
+    host.get(&format!("/v1/executions/{id}/history"))["events"]
+        .as_array()
+        .and_then(|events| events.last().cloned())
+        .unwrap_or(Value::Null)
+}
+
+/// The counts of the last "resuming running executions" line of the log:
+/// (woken, waiting).
+fn resumed(host: &Host) -> (u64, u64) {
+    let log = host.log();
+    let line = log
+        .lines()
+        .rev()
+        .find(|l| l.contains("resuming running executions"))
+        .unwrap_or_else(|| panic!("no recovery line in the log:\n{log}"));
+    let field = |name: &str| -> u64 {
+        let at = line
+            .find(&format!("{name}="))
+            .unwrap_or_else(|| panic!("no {name} in {line:?}"));
+        line[at + name.len() + 1..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .unwrap_or_else(|_| panic!("no number after {name} in {line:?}"))
+    };
+    (field("woken"), field("waiting"))
+}
+
+/// A restart replays only the executions with something to take (issue 21,
+/// W4 replayed most histories twice). Two approvals wait for a signal or an
+/// hour: their last task marked its last event `waits`, and the restart
+/// leaves both asleep. One is then signalled, and the host killed before
+/// that run writes anything: its last event is the signal, recorded after
+/// the mark, and the next restart must replay it (it completes), while the
+/// other sleeps on until its hour has passed.
+#[test]
+fn a_restart_replays_only_the_executions_with_something_to_take() {
+    let mut host = Host::start();
+    host.deploy_examples();
+    let ids = ["approve-me", "let-me-wait"];
+    for id in ids {
+        host.start_as("approval", id, json!({"timeout_hours": 1}));
+    }
+    for id in ids {
+        host.eventually("the first task to wait", |h| {
+            last_event(h, id)["waits"] == true
+        });
+    }
+    host.kill();
+    // The signalled run's next write, whichever it is, does not land.
+    host.pause_at(&["task-before-commit", "close-before-write"]);
+    host.spawn();
+    assert_eq!(resumed(&host), (0, 2), "{}", host.log());
+    for id in ids {
+        assert_eq!(host.describe(id)["cached"], false, "{id} was loaded");
+        assert_eq!(host.result_now(id)["status"], "running");
+    }
+    host.cli_ok(&[
+        "signal",
+        "approve-me",
+        "decision",
+        "--input",
+        r#"{"approved": true, "by": "grace"}"#,
+    ]);
+    host.wait_for_log("paused at ", 1, Duration::from_secs(60));
+    let last = last_event(&host, "approve-me");
+    assert_eq!(last["event"]["type"], "signal_received", "{last}");
+    host.kill();
+    host.clear_pause_points();
+    host.spawn();
+    assert_eq!(resumed(&host), (1, 1), "{}", host.log());
+    let r = host.wait_result("approve-me");
+    assert_eq!(r["output"], "approved by grace", "{r}");
+    assert_eq!(host.describe("let-me-wait")["cached"], false);
+    host.advance(3_600_000);
+    let r = host.wait_result("let-me-wait");
+    assert_eq!(r["output"], "timed out", "{r}");
+}
+
+/// A task whose own events complete a handle (here a timer it cancels and
+/// then waits on) must not leave its run asleep: the completion is delivered
+/// only once the events are read back. Killed right after that task
+/// committed, the restarted host replays the run, which completes.
+#[test]
+fn a_task_that_completes_its_own_handle_is_replayed_after_a_restart() {
+    let mut host = Host::start();
+    host.deploy_examples_and_corners();
+    let id = "cancel-own";
+    host.start_corners(id, json!({"mode": "cancel-own"}));
+    host.eventually("the first task to wait", |h| {
+        last_event(h, id)["waits"] == true
+    });
+    host.kill();
+    host.pause_at(&["task-committed"]);
+    host.spawn();
+    host.cli_ok(&["signal", id, "go", "--input", "1"]);
+    host.wait_for_log("paused at task-committed", 1, Duration::from_secs(60));
+    let last = last_event(&host, id);
+    assert_eq!(last["event"]["type"], "timer_cancelled", "{last}");
+    assert_ne!(last["waits"], true, "{last}");
+    host.kill();
+    host.clear_pause_points();
+    host.spawn();
+    let r = host.wait_result(id);
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(r["output"], "cancelled", "{r}");
 }

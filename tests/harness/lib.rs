@@ -190,7 +190,7 @@ impl Host {
     }
 
     /// The next start stops at the named pause points.
-    fn pause_at(&mut self, points: &[&str]) {
+    pub fn pause_at(&mut self, points: &[&str]) {
         let release = self.release_dir();
         std::fs::create_dir_all(&release).expect("release dir");
         self.env = vec![

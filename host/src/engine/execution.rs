@@ -554,6 +554,7 @@ fn owed_at_close(
         index: 0,
         at_ms: 0,
         event,
+        waits: false,
     }));
     crate::model::owed_policies(&history)
 }

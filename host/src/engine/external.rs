@@ -203,6 +203,7 @@ mod tests {
             index,
             at_ms: 0,
             event,
+            waits: false,
         }
     }
 

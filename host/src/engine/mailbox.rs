@@ -54,6 +54,7 @@ impl Inner {
                     index,
                     at_ms,
                     event,
+                    waits: false,
                 }
                 .as_stored()
             })
@@ -115,6 +116,7 @@ impl Inner {
             index: record.run_start,
             at_ms: record.created_at_ms,
             event: started.clone(),
+            waits: false,
         }
         .as_stored();
         let mut actors = self.actors.lock().unwrap_or_else(|p| p.into_inner());

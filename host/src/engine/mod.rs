@@ -353,10 +353,12 @@ impl Engine {
 
     fn recover(&self) -> Result<(), EngineError> {
         let resumed = self.inner.resume_in_flight()?;
-        if resumed > 0 {
+        if resumed.woken + resumed.waiting > 0 {
             tracing::info!(
-                executions = resumed,
-                "resuming running executions by replay"
+                woken = resumed.woken,
+                waiting = resumed.waiting,
+                "resuming running executions: those with something to take replay now, the \
+                 waiting ones load when what they wait for comes"
             );
         }
         Ok(())

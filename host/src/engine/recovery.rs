@@ -2,7 +2,11 @@
 //! the store writes again after a disk error. Either way the store is the
 //! truth: every timer row is armed, every activity the history scheduled and
 //! nothing answered is dispatched (unless it runs already), and every running
-//! execution is woken, which replays it.
+//! execution with something to take is woken, which replays it. One whose
+//! last workflow task saw its whole history and then waited (`Event::waits`
+//! on its last event) is left asleep: what it waits for (a timer row, an
+//! activity dispatched here, a child's end, a signal) wakes it when it comes,
+//! as it wakes an evicted one.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,8 +20,9 @@ const RETRY: Duration = Duration::from_secs(1);
 
 impl Inner {
     /// Re-arms timers, re-dispatches unanswered activities and wakes running
-    /// executions. Returns how many executions it woke.
-    pub(super) fn resume_in_flight(self: &Arc<Self>) -> Result<usize, StoreError> {
+    /// executions that have something to take. Returns how many it woke and
+    /// how many it left waiting.
+    pub(super) fn resume_in_flight(self: &Arc<Self>) -> Result<Resumed, StoreError> {
         for row in self.store.timers()? {
             self.arm_timer(row);
         }
@@ -30,7 +35,7 @@ impl Inner {
             let inner = self.clone();
             tokio::spawn(async move { inner.settle_children(&id, owed).await });
         }
-        let mut woken = 0;
+        let mut resumed = Resumed::default();
         for status in [ExecutionStatus::Running, ExecutionStatus::Stalled] {
             for rec in self.store.executions(Some(status), None)? {
                 let history = self.run_history(&rec)?;
@@ -38,14 +43,31 @@ impl Inner {
                 for (task, _) in activities::resume(self, &rec.id, rec.resets, &history)? {
                     activities::spawn(self.clone(), task);
                 }
-                if status == ExecutionStatus::Running {
+                if status != ExecutionStatus::Running {
+                    continue;
+                }
+                // A run asked to cancel is woken whatever its last event:
+                // what the cancellation stops and asks (its activities, its
+                // children) is done in memory, and its replay does it again.
+                if history.last().is_some_and(|e| e.waits) && !rec.cancel_requested {
+                    resumed.waiting += 1;
+                } else {
                     self.wake(&rec.id);
-                    woken += 1;
+                    resumed.woken += 1;
                 }
             }
         }
-        Ok(woken)
+        Ok(resumed)
     }
+}
+
+/// What [`Inner::resume_in_flight`] did with the running executions.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Resumed {
+    /// Woken (loaded and replayed): they had something to take.
+    pub woken: usize,
+    /// Left asleep until what they wait for comes.
+    pub waiting: usize,
 }
 
 /// Watches the store: while its writes fail (a full disk), probes it every

@@ -13,6 +13,14 @@ pub struct Event {
     /// while it processes the event.
     pub at_ms: u64,
     pub event: EventKind,
+    /// Set on the last event of a workflow task that had seen every event
+    /// before its own and then waited for something still to come (an
+    /// activity's or child's end, a timer, a signal): a host that starts
+    /// leaves such a run asleep until that comes, instead of replaying it.
+    /// Any event after it (another writer's) means the run has something
+    /// to take. Absent from histories written before 2026-12.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub waits: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -828,6 +836,7 @@ mod tests {
                 retry_state: None,
                 failure,
             },
+            waits: false,
         };
         let bytes = serde_json::to_vec(&event).unwrap();
         let read: Event = serde_json::from_slice(&bytes).unwrap();

@@ -162,6 +162,7 @@ pub(super) fn apply(txn: &Txn, op: &Op) -> Result<Result<(), OpError>, StoreErro
                     to: *module,
                     after_event: expect_history_len.saturating_sub(1),
                 },
+                waits: false,
             };
             txn.open_table(HISTORY)?
                 .insert((key, *expect_history_len), to_json(&event).as_slice())?;

@@ -90,6 +90,7 @@ pub(super) fn create(txn: &Txn, op: &Op) -> Outcome {
         index: record.run_start,
         at_ms: record.created_at_ms,
         event: started.clone(),
+        waits: false,
     };
     txn.open_table(HISTORY)?
         .insert((id, record.run_start), to_json(&event).as_slice())?;
@@ -154,6 +155,7 @@ pub(super) fn continue_as_new(txn: &Txn, op: &Op) -> Outcome {
             index,
             at_ms: *at_ms,
             event: kind.clone(),
+            waits: false,
         };
         history.insert((key, index), to_json(&event).as_slice())?;
     }
@@ -261,6 +263,7 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
         owed_from_history,
         owed,
         placed,
+        task_saw,
     } = op
     else {
         unreachable!("append takes Append")
@@ -386,11 +389,15 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
             beats.delete((key, record.resets, *handle))?;
         }
     }
+    // The task saw everything before its events: the run waits after them.
+    let last = first + events.len() as u64;
+    let waits = *task_saw == Some(first);
     for (index, kind) in (first..).zip(events) {
         let event = Event {
             index,
             at_ms: *at_ms,
             event: kind.clone(),
+            waits: waits && index + 1 == last,
         };
         history.insert((key, index), to_json(&event).as_slice())?;
     }
@@ -512,6 +519,7 @@ pub(super) fn tell_parent(txn: &Txn, op: &Op) -> Outcome {
             output,
             failure,
         },
+        waits: false,
     };
     txn.open_table(HISTORY)?
         .insert((parent, index), to_json(&event).as_slice())?;

@@ -206,6 +206,11 @@ pub enum Op {
         /// Told the index the events were placed at, when the append
         /// applies (see [`Placed`]).
         placed: Option<Placed>,
+        /// Set by a workflow task that waits once these events are
+        /// recorded: the index its view of the run's history ended at. If
+        /// the events are placed there (nothing was appended since the task
+        /// read), the last one is marked `waits` ([`crate::model::Event`]).
+        task_saw: Option<u64>,
     },
     /// Tells `child`'s parent how the child ended: `child_completed` is
     /// appended to the parent if the parent's epoch is still the one the
@@ -302,6 +307,7 @@ impl Op {
             owed_from_history: false,
             owed: Vec::new(),
             placed: None,
+            task_saw: None,
         }
     }
 }

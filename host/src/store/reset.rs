@@ -99,6 +99,7 @@ pub(super) fn reset(txn: &Txn, op: &Op) -> Outcome {
             index,
             at_ms: *at_ms,
             event: kind,
+            waits: false,
         });
     }
     note_completions(txn, key, record.run_start, &written)?;
@@ -218,6 +219,7 @@ fn terminate_discarded(
         event: EventKind::ExecutionTerminated {
             reason: reason.to_owned(),
         },
+        waits: false,
     };
     txn.open_table(HISTORY)?
         .insert((child, index), to_json(&event).as_slice())?;

@@ -217,7 +217,10 @@ impl Driver {
         }
     }
 
-    async fn flush(&mut self) -> Result<(), Stop> {
+    /// `waits`: the code is blocked once these commands are recorded (the
+    /// wait found nothing to deliver), as opposed to a flush before a
+    /// delivery it goes on with.
+    async fn flush(&mut self, waits: bool) -> Result<(), Stop> {
         let now = self.inner.clock.now_ms();
         let length = self.replayer.known_length();
         // The task's new commands count before they are written.
@@ -257,7 +260,14 @@ impl Driver {
         }
         // The task's events and its children commit together or not at all.
         let placed = Placed::default();
+        let next = self.run_start + self.replayer.len();
+        let mut saw;
         loop {
+            // A blocked task whose own events complete nothing (a child
+            // whose id was taken, a timer cancelled now, would be delivered
+            // at once) leaves the run waiting after them, if it saw the
+            // whole history (`Event::waits`).
+            saw = (waits && events.iter().all(|e| e.completion_handle().is_none())).then_some(next);
             let mut op = Op::append(&self.id, now, events.clone());
             if let Op::Append {
                 timers_add,
@@ -265,6 +275,7 @@ impl Driver {
                 expect_module,
                 expect_resets,
                 placed: at,
+                task_saw,
                 ..
             } = &mut op
             {
@@ -273,6 +284,7 @@ impl Driver {
                 *expect_module = Some(self.module);
                 *expect_resets = Some(self.resets);
                 *at = Some(placed.clone());
+                *task_saw = saw;
             }
             let mut ops = vec![op];
             ops.extend(children.iter().map(|(op, _)| op.clone()));
@@ -299,10 +311,12 @@ impl Driver {
             }
         }
         // The task's events follow what the replayer holds (nobody appended
-        // in between): they are its history now, with no read back.
-        // Otherwise the next wait reads them with the others'.
-        let next = self.run_start + self.replayer.len();
+        // in between): they are its history now, with no read back, marked
+        // as the store marked them. Otherwise the next wait reads them with
+        // the others'.
         if placed.position().map(|p| p.first) == Some(next) && !events.is_empty() {
+            let last = next + events.len() as u64 - 1;
+            let waits = saw.is_some();
             self.replayer.extend(
                 (next..)
                     .zip(events)
@@ -311,6 +325,7 @@ impl Driver {
                             index,
                             at_ms: now,
                             event,
+                            waits: waits && index == last,
                         }
                         .as_stored()
                     })
@@ -379,7 +394,7 @@ impl Driver {
                 .next_delivery(&handles)
                 .map_err(ReplayError::from)?
             {
-                self.flush().await?;
+                self.flush(false).await?;
                 self.task_ended();
                 if let Some(at) = self.replayer.take_live_signal_at() {
                     let waited = self.inner.clock.now_ms().saturating_sub(at);
@@ -409,7 +424,7 @@ impl Driver {
                 .check_blocking(&handles)
                 .map_err(ReplayError::from)?;
             if self.replayer.has_new_commands() {
-                self.flush().await?;
+                self.flush(true).await?;
                 continue;
             }
             self.task_ended();

@@ -8,6 +8,7 @@ fn ev(index: u64, at_ms: u64, event: EventKind) -> Event {
         index,
         at_ms,
         event,
+        waits: false,
     }
 }
 
