@@ -270,3 +270,31 @@ fn a_task_that_completes_its_own_handle_is_replayed_after_a_restart() {
     assert_eq!(r["status"], "completed", "{r}");
     assert_eq!(r["output"], "cancelled", "{r}");
 }
+
+/// A workflow that cancels its child asks the child after the task that
+/// cancels it committed. Killed in between, the request was lost: the
+/// parent waited for the child (a two-hour nap) to end on its own. The
+/// restarted host asks the child again.
+#[test]
+fn a_child_cancel_survives_a_crash_right_after_the_task_that_asked_it() {
+    let mut host = Host::paused_at(&["--manual-clock"], &["task-committed"]);
+    host.deploy_examples_and_corners();
+    let id = "cancels-then-crash";
+    host.start_corners(id, json!({"mode": "cancels"}));
+    host.wait_for_log("paused at task-committed", 1, Duration::from_secs(60));
+    let kinds = host.event_kinds(id);
+    assert!(
+        kinds.iter().any(|k| k == "child_cancel_requested"),
+        "{kinds:?}"
+    );
+    host.kill();
+    host.clear_pause_points();
+    host.spawn();
+    let r = host.wait_result(id);
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(
+        r["output"],
+        json!({"timer": "cancelled", "child": "cancelled"}),
+        "{r}"
+    );
+}

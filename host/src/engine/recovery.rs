@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{activities, Inner};
-use crate::model::ExecutionStatus;
+use crate::model::{ExecutionId, ExecutionStatus};
 use crate::store::StoreError;
 
 /// How often the store is probed while the disk refuses writes.
@@ -43,6 +43,16 @@ impl Inner {
                 for (task, _) in activities::resume(self, &rec.id, rec.resets, &history)? {
                     activities::spawn(self.clone(), task);
                 }
+                for (handle, child) in crate::model::children_asked_to_cancel(&history) {
+                    let inner = self.clone();
+                    let parent = (rec.id.clone(), rec.resets);
+                    // Time skipping waits for the request to be written.
+                    let busy = self.busy_step();
+                    tokio::spawn(async move {
+                        inner.ask_child_again(parent, handle, child).await;
+                        drop(busy);
+                    });
+                }
                 if status != ExecutionStatus::Running {
                     continue;
                 }
@@ -58,6 +68,53 @@ impl Inner {
             }
         }
         Ok(resumed)
+    }
+}
+
+impl Inner {
+    /// Asks child `child` (started by `parent`'s handle `handle` in its epoch)
+    /// to cancel, if it still runs as that child and no request ever reached
+    /// it: the code's request goes to the child after the task that made it
+    /// committed, so a crash (or a write that failed) in between lost it. A
+    /// request that reached it once is not made again, though its run may
+    /// have moved on since (continued as new, or reset by an operator to
+    /// before the request: that reset stands).
+    async fn ask_child_again(
+        self: Arc<Self>,
+        parent: (ExecutionId, u32),
+        handle: u64,
+        child: String,
+    ) {
+        let Ok(id) = child.parse::<ExecutionId>() else {
+            return;
+        };
+        let record = match self.store.execution(&id) {
+            Ok(Some(r)) => r,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(execution = %id, error = %e, "could not read a child its parent asked to cancel");
+                return;
+            }
+        };
+        let same = record
+            .parent
+            .as_ref()
+            .is_some_and(|p| (&p.id, p.epoch, p.handle) == (&parent.0, parent.1, handle));
+        if !same || record.status.is_closed() || record.cancel_requested {
+            return;
+        }
+        match self.store.history(&id, 0) {
+            Ok(history) if !crate::model::ever_asked_to_cancel(&history) => {}
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(execution = %id, error = %e, "could not read a child its parent asked to cancel");
+                return;
+            }
+        }
+        tracing::info!(execution = %id, parent = %parent.0, "asking a child to cancel again: its parent's request did not reach it");
+        if let Err(e) = self.cancel(&id, "its parent cancelled it").await {
+            tracing::debug!(execution = %id, error = %e, "child not cancelled");
+        }
     }
 }
 

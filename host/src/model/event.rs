@@ -299,6 +299,44 @@ pub fn pending_children(history: &[Event]) -> Vec<(u64, String, super::ParentClo
     out
 }
 
+/// The children a run with `history` asked to cancel (`child_cancel_requested`)
+/// whose cancellation type asks the child, as the driver asked them: not a
+/// child whose handle had its completion before the request (a start
+/// refused for a taken id, a child that had ended). `(handle, child id)`.
+pub fn children_asked_to_cancel(history: &[Event]) -> Vec<(u64, String)> {
+    let mut started: Vec<(u64, String)> = Vec::new();
+    let mut completed: Vec<u64> = Vec::new();
+    let mut asked = Vec::new();
+    for e in history {
+        match &e.event {
+            EventKind::ChildStarted {
+                handle, child_id, ..
+            } => started.push((*handle, child_id.clone())),
+            EventKind::ChildCancelRequested { target, .. } if !completed.contains(target) => {
+                let Some((_, child)) = started.iter().find(|(h, _)| h == target) else {
+                    continue;
+                };
+                let cancellation = child_cancellation(history, *target);
+                if super::CancellationType::child_steps(cancellation).0 {
+                    asked.push((*target, child.clone()));
+                }
+            }
+            other => completed.extend(other.completion_handle()),
+        }
+    }
+    asked
+}
+
+/// Whether `history` (every run of an execution id) holds a cancellation
+/// request, recorded or discarded by a reset since.
+pub fn ever_asked_to_cancel(history: &[Event]) -> bool {
+    history.iter().any(|e| match &e.event {
+        EventKind::CancelRequested { .. } => true,
+        EventKind::ExecutionReset { discarded, .. } => ever_asked_to_cancel(discarded),
+        _ => false,
+    })
+}
+
 /// The module a run's code is on after `history` (a run's events): the
 /// last `execution_upgraded` moved it there, or it started there.
 pub fn run_module(history: &[Event]) -> Option<ModuleHash> {

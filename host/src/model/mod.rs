@@ -10,8 +10,9 @@ pub mod schedule;
 pub mod search;
 
 pub use event::{
-    child_cancellation, owed_policies, pending_children, run_module, ActivityFailureInfo,
-    ActivityOptions, AttemptEnd, Event, EventKind, Failure, HistoryExport, RetryPolicy, RetryState,
+    child_cancellation, children_asked_to_cancel, ever_asked_to_cancel, owed_policies,
+    pending_children, run_module, ActivityFailureInfo, ActivityOptions, AttemptEnd, Event,
+    EventKind, Failure, HistoryExport, RetryPolicy, RetryState,
 };
 pub use execution::{
     AttemptState, CancellationType, DirDoor, Doors, ExecutionRecord, ExecutionStatus,
