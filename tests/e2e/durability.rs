@@ -168,14 +168,17 @@ fn last_event(host: &Host, id: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// The counts of the last "resuming running executions" line of the log:
-/// (woken, waiting).
-fn resumed(host: &Host) -> (u64, u64) {
+/// The counts of the `nth` "resuming running executions" line of the log
+/// (waiting for it: a host on PostgreSQL answers before it holds the store
+/// and recovers): (woken, waiting).
+fn resumed(host: &Host, nth: usize) -> (u64, u64) {
+    let needle = "resuming running executions";
+    host.wait_for_log(needle, nth, Duration::from_secs(60));
     let log = host.log();
     let line = log
         .lines()
-        .rev()
-        .find(|l| l.contains("resuming running executions"))
+        .filter(|l| l.contains(needle))
+        .nth(nth - 1)
         .unwrap_or_else(|| panic!("no recovery line in the log:\n{log}"));
     let field = |name: &str| -> u64 {
         let at = line
@@ -215,7 +218,7 @@ fn a_restart_replays_only_the_executions_with_something_to_take() {
     // The signalled run's next write, whichever it is, does not land.
     host.pause_at(&["task-before-commit", "close-before-write"]);
     host.spawn();
-    assert_eq!(resumed(&host), (0, 2), "{}", host.log());
+    assert_eq!(resumed(&host, 1), (0, 2), "{}", host.log());
     for id in ids {
         assert_eq!(host.describe(id)["cached"], false, "{id} was loaded");
         assert_eq!(host.result_now(id)["status"], "running");
@@ -233,7 +236,7 @@ fn a_restart_replays_only_the_executions_with_something_to_take() {
     host.kill();
     host.clear_pause_points();
     host.spawn();
-    assert_eq!(resumed(&host), (1, 1), "{}", host.log());
+    assert_eq!(resumed(&host, 2), (1, 1), "{}", host.log());
     let r = host.wait_result("approve-me");
     assert_eq!(r["output"], "approved by grace", "{r}");
     assert_eq!(host.describe("let-me-wait")["cached"], false);
