@@ -358,7 +358,14 @@ async fn may_start(
                 .activity_may_start(&task.execution, task.run_start, task.epoch, task.handle)
         };
         let error = match read {
-            Ok(answer) => return answer,
+            Ok(answer) => {
+                // Said once the store answers after it could not: the
+                // warning above is not left as the task's last word.
+                if wait != MAY_START_RETRY.0 {
+                    tracing::info!(execution = %task.execution, activity = %task.name, handle = task.handle, may_start = answer, "the store answered whether the activity may start");
+                }
+                return answer;
+            }
             Err(e) => e,
         };
         // Once per task at warn: an outage with thousands of tasks waiting
