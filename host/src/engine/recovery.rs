@@ -69,9 +69,7 @@ impl Inner {
         }
         Ok(resumed)
     }
-}
 
-impl Inner {
     /// Asks child `child` (started by `parent`'s handle `handle` in its epoch)
     /// to cancel, if it still runs as that child and no request ever reached
     /// it: the code's request goes to the child after the task that made it
@@ -88,24 +86,9 @@ impl Inner {
         let Ok(id) = child.parse::<ExecutionId>() else {
             return;
         };
-        let record = match self.store.execution(&id) {
-            Ok(Some(r)) => r,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::warn!(execution = %id, error = %e, "could not read a child its parent asked to cancel");
-                return;
-            }
-        };
-        let same = record
-            .parent
-            .as_ref()
-            .is_some_and(|p| (&p.id, p.epoch, p.handle) == (&parent.0, parent.1, handle));
-        if !same || record.status.is_closed() || record.cancel_requested {
-            return;
-        }
-        match self.store.history(&id, 0) {
-            Ok(history) if !crate::model::ever_asked_to_cancel(&history) => {}
-            Ok(_) => return,
+        match self.never_asked(&id, &parent, handle) {
+            Ok(true) => {}
+            Ok(false) => return,
             Err(e) => {
                 tracing::warn!(execution = %id, error = %e, "could not read a child its parent asked to cancel");
                 return;
@@ -115,6 +98,29 @@ impl Inner {
         if let Err(e) = self.cancel(&id, "its parent cancelled it").await {
             tracing::debug!(execution = %id, error = %e, "child not cancelled");
         }
+    }
+
+    /// Whether `id` still runs as the child `parent` started with `handle`
+    /// and no cancellation request ever reached it.
+    fn never_asked(
+        &self,
+        id: &ExecutionId,
+        parent: &(ExecutionId, u32),
+        handle: u64,
+    ) -> Result<bool, StoreError> {
+        let Some(record) = self.store.execution(id)? else {
+            return Ok(false);
+        };
+        let same = record
+            .parent
+            .as_ref()
+            .is_some_and(|p| (&p.id, p.epoch, p.handle) == (&parent.0, parent.1, handle));
+        if !same || record.status.is_closed() || record.cancel_requested {
+            return Ok(false);
+        }
+        Ok(!crate::model::ever_asked_to_cancel(
+            &self.store.history(id, 0)?,
+        ))
     }
 }
 
