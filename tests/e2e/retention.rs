@@ -217,3 +217,81 @@ fn execution_and_run_timeouts_end_what_outlasts_them() {
         "{r}"
     );
 }
+
+/// A client signal's request id is kept for the target's retention (its
+/// type's own, or the host's), as a start's is: a retry inside that window
+/// is recorded once, and the inbox of a long-lived actor does not keep an
+/// id of every signal it ever took.
+#[test]
+fn a_signal_request_id_is_forgotten_after_the_retention_of_its_execution() {
+    let host = Host::with_args(&["--manual-clock", "--retention", "1h"]);
+    host.deploy_examples();
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"workflow_type": "subscription", "id": "actor",
+                    "input": {"customer": "ada", "plan": "basic"}})),
+    );
+    assert_eq!(status, 201, "{v}");
+    let received = |h: &Host| {
+        h.event_kinds("actor")
+            .iter()
+            .filter(|k| *k == "signal_received")
+            .count()
+    };
+    let send = |h: &Host, request: &str| {
+        let (status, v) = h.call(
+            "POST",
+            "/v1/executions/actor/signals",
+            Some(json!({"name": "change-plan", "input": "pro", "request_id": request})),
+        );
+        assert_eq!(status, 202, "{v}");
+        v["duplicate"] == true
+    };
+    assert!(!send(&host, "r1"));
+    host.advance(HOUR / 2);
+    assert!(
+        send(&host, "r1"),
+        "inside the window a retry is recorded once"
+    );
+    assert_eq!(received(&host), 1);
+
+    // Past the host's hour the sweep forgets it: the same id records again,
+    // and starts a window of its own.
+    host.advance(HOUR);
+    host.eventually("the request id is forgotten", |h| !send(h, "r1"));
+    assert_eq!(received(&host), 2);
+    assert!(send(&host, "r1"));
+
+    // A type's own retention decides for its executions: `subscription`
+    // keeps 3 h; beside it an execution of a type on the host's hour.
+    host.cli_ok(&["retention", "subscription", "3h"]);
+    let other = host.start_execution(
+        "timer-fanout",
+        json!({"items": ["x"], "sleep_ms": 24 * HOUR}),
+    );
+    let send_other = |h: &Host| {
+        let (status, v) = h.call(
+            "POST",
+            &format!("/v1/executions/{other}/signals"),
+            Some(json!({"name": "nudge", "input": 1, "request_id": "r2"})),
+        );
+        assert_eq!(status, 202, "{v}");
+        v["duplicate"] == true
+    };
+    assert!(!send(&host, "r2"));
+    assert!(!send_other(&host));
+    host.advance(2 * HOUR);
+    // One sweep forgets both or neither: once the other's is gone, the
+    // actor's was looked at in the same pass.
+    host.eventually("the host's hour passed for the other", |h| !send_other(h));
+    assert!(send(&host, "r2"), "its type keeps it 3 h");
+    host.advance(2 * HOUR);
+    host.eventually("the type's window passed", |h| !send(h, "r2"));
+    assert_eq!(received(&host), 4);
+    assert_eq!(
+        host.describe("actor")["status"],
+        "running",
+        "open all along"
+    );
+}

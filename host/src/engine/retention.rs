@@ -1,6 +1,7 @@
 //! Keeping the disk bounded: closed executions are deleted once their
 //! retention ran out (each type's own, or the host's `--retention`), with
-//! the start request ids seen before it; one can be deleted at once.
+//! the start and signal request ids seen before it; one can be deleted at
+//! once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,7 +33,8 @@ pub(super) fn spawn(inner: Arc<Inner>) {
     });
 }
 
-/// One pass: deletes the expired executions and forgets old start requests.
+/// One pass: deletes the expired executions and forgets old start and
+/// signal request ids.
 async fn sweep(inner: &Arc<Inner>) -> Result<(), EngineError> {
     let now = inner.clock.now_ms();
     let keep = inner.config.retention.as_millis() as u64;
@@ -73,7 +75,7 @@ async fn sweep(inner: &Arc<Inner>) -> Result<(), EngineError> {
         .collect();
     inner
         .store
-        .write(vec![Op::ForgetStartRequests {
+        .write(vec![Op::ForgetRequests {
             before_ms: now.saturating_sub(keep),
             per_type,
         }])
@@ -82,8 +84,9 @@ async fn sweep(inner: &Arc<Inner>) -> Result<(), EngineError> {
 }
 
 impl Inner {
-    /// How long `workflow_type`'s closed executions (and its start request
-    /// ids) are kept, in ms: its own retention, or the host's.
+    /// How long `workflow_type`'s closed executions (and the start and
+    /// signal request ids of its executions) are kept, in ms: its own
+    /// retention, or the host's.
     pub(super) fn retention_ms(&self, workflow_type: &str) -> u64 {
         self.store
             .retentions()

@@ -7,7 +7,9 @@ use super::head::Head;
 use super::kv::Txn;
 
 use super::apply::{drop_timers, from_json, history_len, read_head, read_record, to_json};
-use super::tables::{COMPLETED, EXECUTIONS, HISTORY, INBOX, START_REQUESTS, TIMERS};
+use super::tables::{
+    COMPLETED, EXECUTIONS, HISTORY, INBOX, SIGNAL_REQUESTS, START_REQUESTS, TIMERS,
+};
 use super::{Close, Op, OpError, Reuse, StoreError};
 use crate::model::{Event, EventKind, ExecutionRecord, ExecutionStatus, Failure};
 
@@ -404,6 +406,9 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
     drop(history);
     if let Some(once) = once_key {
         txn.open_table(INBOX)?.insert((key, once.as_str()), ())?;
+        // Forgotten after the target's retention (`retention.rs`).
+        txn.open_table(SIGNAL_REQUESTS)?
+            .insert((*at_ms, key, once.as_str()), ())?;
     }
     for (due, handle) in timers_add {
         super::timers::add(txn, key, *due, *handle)?;

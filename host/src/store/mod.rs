@@ -111,9 +111,9 @@ pub enum Op {
     DeleteExecution {
         id: ExecutionId,
     },
-    /// Forgets the start request ids seen before `before_ms`, or before a
-    /// workflow type's own time in `per_type`.
-    ForgetStartRequests {
+    /// Forgets the start and signal request ids seen before `before_ms`,
+    /// or before a workflow type's own time in `per_type`.
+    ForgetRequests {
         before_ms: u64,
         per_type: Vec<(String, u64)>,
     },
@@ -188,7 +188,8 @@ pub enum Op {
         unique_update: Option<String>,
         /// Record the events once per key in this execution: refused
         /// (`AlreadyRecorded`) if the key is in its inbox, else added there
-        /// (a signal sent again with its request id).
+        /// (a signal sent again with its request id), to be forgotten after
+        /// the execution's retention.
         once_key: Option<String>,
         /// Refuse it (`SignalsWaiting`) if a `signal_received` of one of
         /// these names was recorded at or after this index: a run's end,

@@ -1,6 +1,6 @@
 //! Keeping the disk bounded: deleting closed executions past their
-//! retention (with everything kept beside their histories), start request
-//! ids past the same window, and modules nothing refers to.
+//! retention (with everything kept beside their histories), start and
+//! signal request ids past the same window, and modules nothing refers to.
 
 use super::kv::Txn;
 
@@ -8,7 +8,7 @@ use super::apply::{from_json, read_record};
 use super::history::SeenRequest;
 use super::tables::{
     ATTEMPTS, COMPLETED, EXECUTIONS, HEARTBEATS, HISTORY, INBOX, MODULES, MODULE_META,
-    OWED_POLICIES, START_REQUESTS, TYPE_RETENTION, TYPE_VERSIONS,
+    OWED_POLICIES, SIGNAL_REQUESTS, START_REQUESTS, TYPE_RETENTION, TYPE_VERSIONS,
 };
 use super::{Op, OpError, StoreError};
 use crate::model::WorkflowVersion;
@@ -50,25 +50,56 @@ pub(super) fn delete_execution(txn: &Txn, op: &Op) -> Outcome {
     Ok(Ok(()))
 }
 
-/// Forgets the start request ids seen before `before_ms`: the window in
-/// which a retried start answers with the run it started.
-pub(super) fn forget_start_requests(txn: &Txn, op: &Op) -> Outcome {
-    let Op::ForgetStartRequests {
+/// Forgets the start and client signal request ids seen before
+/// `before_ms` (a workflow type's own time in `per_type`): the window in
+/// which a retried start answers with the run it started, and a retried
+/// signal is recorded once.
+pub(super) fn forget_requests(txn: &Txn, op: &Op) -> Outcome {
+    let Op::ForgetRequests {
         before_ms,
         per_type,
     } = op
     else {
-        unreachable!("forget_start_requests takes ForgetStartRequests")
+        unreachable!("forget_requests takes ForgetRequests")
+    };
+    let before = |workflow_type: &str| {
+        per_type
+            .iter()
+            .find(|(t, _)| t == workflow_type)
+            .map_or(*before_ms, |(_, b)| *b)
     };
     txn.open_table(START_REQUESTS)?.retain(|key, raw| {
         // Keys are `<type>\0<id>\0<request id>`.
         let workflow_type = key.split('\0').next().unwrap_or_default();
-        let before = per_type
-            .iter()
-            .find(|(t, _)| t == workflow_type)
-            .map_or(*before_ms, |(_, b)| *b);
-        serde_json::from_slice::<SeenRequest>(raw).map_or(true, |s| s.at_ms >= before)
+        serde_json::from_slice::<SeenRequest>(raw)
+            .map_or(true, |s| s.at_ms >= before(workflow_type))
     })?;
+    // Signal request ids by the time they came, up to the latest time any
+    // type forgets; each by its target's type.
+    let latest = per_type.iter().map(|(_, b)| *b).fold(*before_ms, u64::max);
+    let mut seen = Vec::new();
+    for entry in txn
+        .open_table(SIGNAL_REQUESTS)?
+        .range((0, "", "")..(latest, "", ""))?
+    {
+        seen.push(entry.0);
+    }
+    let execs = txn.open_table(EXECUTIONS)?;
+    let mut inbox = txn.open_table(INBOX)?;
+    let mut times = txn.open_table(SIGNAL_REQUESTS)?;
+    for (at, target, key) in seen {
+        if !per_type.is_empty() {
+            // A target deleted already took its inbox rows with it.
+            let head = execs.get_with(target.as_str(), |raw| {
+                from_json::<super::ExecutionHead>("execution", raw)
+            })?;
+            if head.is_some_and(|h| at >= before(h.workflow_type.as_str())) {
+                continue;
+            }
+        }
+        inbox.delete((target.as_str(), key.as_str()))?;
+        times.delete((at, target.as_str(), key.as_str()))?;
+    }
     Ok(Ok(()))
 }
 

@@ -55,6 +55,13 @@ pub const OUTBOX: Def<&str, &[u8]> = Def::new("outbox");
 /// The request keys each execution recorded a signal for, by (target id,
 /// key): a request delivered twice records its signal once.
 pub const INBOX: Def<(&str, &str), ()> = Def::new("inbox");
+/// When each client signal request id came, by (recorded at ms, target id,
+/// its inbox key): the inbox rows of client request ids (`@request/...`)
+/// are forgotten once the target's retention passed since (as start request
+/// ids are). Rows of the inbox without one here (requests of other
+/// executions, which their sender's outbox sends once; request ids recorded
+/// by releases before this table) are kept as long as the target.
+pub const SIGNAL_REQUESTS: Def<(u64, &str, &str), ()> = Def::new("signal_requests");
 /// Start requests by key (workflow type, chosen id or none, request id):
 /// JSON `{execution, run, at_ms}`. A start with a request id seen within the
 /// retention window answers with the run it started instead of another.
@@ -93,6 +100,7 @@ pub(super) fn each(f: &mut impl EachTable) -> Result<(), super::StoreError> {
     f.table(OWED_POLICIES)?;
     f.table(OUTBOX)?;
     f.table(INBOX)?;
+    f.table(SIGNAL_REQUESTS)?;
     f.table(START_REQUESTS)?;
     f.table(SCHEDULES)?;
     f.table(SEARCH_TYPES)?;
