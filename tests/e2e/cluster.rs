@@ -229,6 +229,84 @@ fn a_holder_paused_past_its_lease_is_fenced_and_its_late_write_refused() {
     assert_eq!(holder(&a), "b");
 }
 
+/// A tiny HTTP server on loopback that counts the requests it answered
+/// (`pong` to each).
+fn counting_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("127.0.0.1:{}", server.local_addr().unwrap().port());
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = served.clone();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for conn in server.incoming() {
+            let Ok(mut conn) = conn else { break };
+            let mut buf = [0u8; 4096];
+            if conn.read(&mut buf).unwrap_or(0) == 0 {
+                continue;
+            }
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = conn.write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\npong",
+            );
+        }
+    });
+    (address, served)
+}
+
+/// A holder paused (SIGSTOP) past its lease while an activity's request
+/// was about to go out, and resumed once another host took the store and
+/// ran the attempt again: the paused host's request is refused (it cannot
+/// confirm that it holds the store), so the side effect happens once.
+#[test]
+fn a_holder_paused_past_its_lease_sends_no_request_its_successor_sends_again() {
+    let Some(url) = database() else { return };
+    let (address, served) = counting_server();
+    let mut a = host(&url, "a", &["activity-http"]);
+    a.eventually("a to hold the store", |h| holder(h) == "a");
+    a.cli_ok(&[
+        "deploy",
+        &weft_e2e::guest("hello-activities").to_string_lossy(),
+        "--allow-http",
+        &address,
+    ]);
+    a.cli_ok(&["deploy", &weft_e2e::guest("polling").to_string_lossy()]);
+    let id = a.start_execution(
+        "polling",
+        json!({"mode": "call", "activity": "http_get", "args": format!("http://{address}/charge")}),
+    );
+    a.wait_for_log("paused at activity-http", 1, Duration::from_secs(60));
+    a.signal("STOP");
+    let b = host(&url, "b", &[]);
+    b.eventually("b to take the store once a's lease expired", |h| {
+        holder(h) == "b"
+    });
+    let r = b.wait_result(&id);
+    assert_eq!(r["output"], "pong", "{r}");
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // a goes on from where it stopped: its request is about to go out.
+    a.release("activity-http");
+    a.signal("CONT");
+    assert_eq!(a.wait_exit(Duration::from_secs(30)), Some(3), "{}", a.log());
+    let log = a.log();
+    // It reached the request (a test where it never did proves nothing).
+    assert!(
+        log.contains("released at activity-http"),
+        "a stopped before its activity went on: {log}"
+    );
+    // a is gone: what it sent has arrived, or is about to be read.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        served.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the paused host's request went out after another host ran the attempt"
+    );
+    assert!(
+        log.contains("outgoing HTTP refused: this host may not act now"),
+        "{log}"
+    );
+    no_write_from_a_fenced_host(&url);
+}
+
 /// Each host in turn is stopped gracefully (SIGTERM) and started again: a
 /// stopping holder lets its running activity attempts finish, starts no
 /// more, and hands the store over at once. No activity runs twice.

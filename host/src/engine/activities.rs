@@ -1016,6 +1016,22 @@ async fn attempt(
     }
 }
 
+/// Whether this host may act on the world for its attempts now: not while
+/// it cannot confirm that it holds its PostgreSQL store (paused or cut off
+/// past its lease: another host may be running the same attempt already).
+/// Its attempts' writes are refused then too; this stops what is no write,
+/// an activity's outgoing request.
+fn may_act(inner: &Arc<Inner>) -> crate::wasm::MayAct {
+    let store = inner.store.clone();
+    Arc::new(move || {
+        store.hold_problem().map_or(Ok(()), |why| {
+            Err(format!(
+                "{why}; another host may be running this attempt, so the request was not sent"
+            ))
+        })
+    })
+}
+
 async fn run_component(
     inner: &Arc<Inner>,
     task: &ActivityTask,
@@ -1049,6 +1065,7 @@ async fn run_component(
         timeout: Duration::from_millis(start_to_close),
         heartbeat,
         doors,
+        may_act: may_act(inner),
     };
     let store = inner.store.clone();
     let bytes = move || match store.module_bytes(&module) {

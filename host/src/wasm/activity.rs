@@ -12,7 +12,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings::activity::weft::workflow::{activity_context, types};
 use super::bindings::activity::{Activity, ActivityPre};
-use super::http::HttpGate;
+use super::http::{HttpGate, MayAct};
 use super::limits::MemoryLimiter;
 use super::wasi::{self, Capture};
 use super::{ModuleError, SandboxConfig};
@@ -41,6 +41,8 @@ pub struct ActivityCall {
     pub heartbeat: HeartbeatSink,
     /// What the component may reach (opened at deploy).
     pub doors: Doors,
+    /// Asked before each outgoing HTTP request goes out.
+    pub may_act: MayAct,
 }
 
 #[derive(Debug)]
@@ -125,6 +127,7 @@ fn new_store(
         http: WasiHttpCtx::new(),
         gate: HttpGate {
             allowed: doors.http.clone(),
+            may_act: None,
         },
         table: ResourceTable::new(),
         info,
@@ -243,6 +246,7 @@ pub(super) async fn run(
         let data = w.store.data_mut();
         data.info = Some(call.info.clone());
         data.heartbeat = Some(call.heartbeat.clone());
+        data.gate.may_act = Some(call.may_act.clone());
         // Yield at every tick so that the attempt's timeout can cancel a busy
         // guest.
         w.store.set_epoch_deadline(1);
@@ -277,6 +281,7 @@ pub(super) async fn run(
             let data = w.store.data_mut();
             data.info = None;
             data.heartbeat = None;
+            data.gate.may_act = None;
             (outcome, (w.uses < MAX_USES).then_some(w))
         }
     };

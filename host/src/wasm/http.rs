@@ -1,6 +1,7 @@
 //! Outgoing HTTP for activity components (`wasi:http`), only to the hosts
 //! opened for the component at deploy; everything else is refused with
-//! `HTTP-request-denied` inside the activity.
+//! `HTTP-request-denied` inside the activity. A request is also refused
+//! while the host may not act (see [`MayAct`]).
 
 use std::future::Future;
 
@@ -8,9 +9,17 @@ use wasmtime_wasi_http::{Error, RequestOptions, Result, WasiHttpHooks};
 
 type Body = wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
-/// The hosts an activity component may call, as `host` or `host:port`.
+/// Whether the host may act on the world now: `Err(why)` while it cannot
+/// confirm that it still runs the attempt's execution (on a shared store,
+/// a host paused or cut off past its lease, whose work another host may be
+/// doing already).
+pub type MayAct = std::sync::Arc<dyn Fn() -> std::result::Result<(), String> + Send + Sync>;
+
+/// The hosts an activity component may call, as `host` or `host:port`,
+/// and whether the host may call out now (set for each attempt).
 pub(super) struct HttpGate {
     pub allowed: Vec<String>,
+    pub may_act: Option<MayAct>,
 }
 
 impl HttpGate {
@@ -40,7 +49,21 @@ impl WasiHttpHooks for HttpGate {
         fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> Sent {
         if self.allows(request.uri()) {
-            return wasmtime_wasi_http::default_hooks().send_request(request, options, fut);
+            let may_act = self.may_act.clone();
+            let uri = request.uri().clone();
+            let send = wasmtime_wasi_http::default_hooks().send_request(request, options, fut);
+            // Asked as the request goes out, not when the attempt began: a
+            // host paused mid-attempt past its lease resumes here.
+            return Box::new(async move {
+                crate::pause::point("activity-http").await;
+                if let Some(Err(why)) = may_act.as_deref().map(|may| may()) {
+                    tracing::warn!(%uri, reason = why, "outgoing HTTP refused: this host may not act now");
+                    return Err(Error::InternalError(Some(format!(
+                        "weft refused the request: {why}"
+                    ))));
+                }
+                Box::into_pin(send).await
+            });
         }
         tracing::info!(uri = %request.uri(), "outgoing HTTP refused: the host was not opened for this component");
         Box::new(async { Err(Error::HttpRequestDenied) })

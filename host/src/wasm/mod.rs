@@ -24,6 +24,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine};
 
 pub use activity::{ActivityCall, ActivityInfo, ActivityOutcome, HeartbeatSink};
+pub use http::MayAct;
 pub use random::{Seeding, GENERATOR as RANDOM_GENERATOR};
 pub use workflow::{
     Completion, Delivery, External, FinalAnswer, HandlerNames, HostStop, LogLevel, Request,
