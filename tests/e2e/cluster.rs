@@ -255,8 +255,9 @@ fn counting_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>)
 
 /// A holder paused (SIGSTOP) past its lease while an activity's request
 /// was about to go out, and resumed once another host took the store and
-/// ran the attempt again: the paused host's request is refused (it cannot
-/// confirm that it holds the store), so the side effect happens once.
+/// ran the attempt again: the paused host holds the request (it cannot
+/// confirm that it holds the store) and exits fenced without sending it,
+/// so the side effect happens once.
 #[test]
 fn a_holder_paused_past_its_lease_sends_no_request_its_successor_sends_again() {
     let Some(url) = database() else { return };
@@ -301,7 +302,7 @@ fn a_holder_paused_past_its_lease_sends_no_request_its_successor_sends_again() {
         "the paused host's request went out after another host ran the attempt"
     );
     assert!(
-        log.contains("outgoing HTTP refused: this host may not act now"),
+        log.contains("outgoing HTTP held: this host may not act now"),
         "{log}"
     );
     no_write_from_a_fenced_host(&url);

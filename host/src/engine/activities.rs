@@ -1019,14 +1019,14 @@ async fn attempt(
 /// Whether this host may act on the world for its attempts now: not while
 /// it cannot confirm that it holds its PostgreSQL store (paused or cut off
 /// past its lease: another host may be running the same attempt already).
-/// Its attempts' writes are refused then too; this stops what is no write,
+/// Its attempts' writes are refused then too; this holds what is no write,
 /// an activity's outgoing request.
 fn may_act(inner: &Arc<Inner>) -> crate::wasm::MayAct {
     let store = inner.store.clone();
     Arc::new(move || {
         store.hold_problem().map_or(Ok(()), |why| {
             Err(format!(
-                "{why}; another host may be running this attempt, so the request was not sent"
+                "{why}; another host may be running this attempt, so the request waits"
             ))
         })
     })

@@ -1,13 +1,16 @@
 //! Outgoing HTTP for activity components (`wasi:http`), only to the hosts
 //! opened for the component at deploy; everything else is refused with
-//! `HTTP-request-denied` inside the activity. A request is also refused
-//! while the host may not act (see [`MayAct`]).
+//! `HTTP-request-denied` inside the activity. A request is held while the
+//! host may not act (see [`MayAct`]).
 
 use std::future::Future;
 
 use wasmtime_wasi_http::{Error, RequestOptions, Result, WasiHttpHooks};
 
 type Body = wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+
+/// How often a held request asks again whether the host may act.
+const HOLD_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Whether the host may act on the world now: `Err(why)` while it cannot
 /// confirm that it still runs the attempt's execution (on a shared store,
@@ -53,14 +56,24 @@ impl WasiHttpHooks for HttpGate {
             let uri = request.uri().clone();
             let send = wasmtime_wasi_http::default_hooks().send_request(request, options, fut);
             // Asked as the request goes out, not when the attempt began: a
-            // host paused mid-attempt past its lease resumes here.
+            // host paused mid-attempt past its lease resumes here. It
+            // holds the request until the host may act again (a renewal
+            // confirmed its hold: nobody took its work over), or for good
+            // (it lost its store, and stops).
             return Box::new(async move {
                 crate::pause::point("activity-http").await;
-                if let Some(Err(why)) = may_act.as_deref().map(|may| may()) {
-                    tracing::warn!(%uri, reason = why, "outgoing HTTP refused: this host may not act now");
-                    return Err(Error::InternalError(Some(format!(
-                        "weft refused the request: {why}"
-                    ))));
+                if let Some(may) = may_act {
+                    let mut said = false;
+                    while let Err(why) = may() {
+                        if !said {
+                            tracing::warn!(%uri, reason = why, "outgoing HTTP held: this host may not act now");
+                            said = true;
+                        }
+                        tokio::time::sleep(HOLD_POLL).await;
+                    }
+                    if said {
+                        tracing::info!(%uri, "outgoing HTTP goes out: this host may act again");
+                    }
                 }
                 Box::into_pin(send).await
             });
