@@ -295,3 +295,47 @@ fn a_signal_request_id_is_forgotten_after_the_retention_of_its_execution() {
         "open all along"
     );
 }
+
+/// Found by a review: a deleted execution left its signal request ids'
+/// times behind, and their sweep forgot the same id of a later execution
+/// under the same id, inside that one's window.
+#[test]
+fn a_deleted_execution_takes_its_signal_request_ids_along() {
+    let host = Host::with_args(&["--manual-clock", "--retention", "1h"]);
+    host.deploy_examples();
+    let start = |id: &str| {
+        let (status, v) = host.call(
+            "POST",
+            "/v1/executions",
+            Some(json!({"workflow_type": "subscription", "id": id,
+                        "input": {"customer": "ada", "plan": "basic"}})),
+        );
+        assert_eq!(status, 201, "{v}");
+    };
+    let send = |h: &Host, id: &str| {
+        let (status, v) = h.call(
+            "POST",
+            &format!("/v1/executions/{id}/signals"),
+            Some(json!({"name": "change-plan", "input": "pro", "request_id": "r"})),
+        );
+        assert_eq!(status, 202, "{v}");
+        v["duplicate"] == true
+    };
+    start("x");
+    start("control");
+    assert!(!send(&host, "x"));
+    assert!(!send(&host, "control"));
+    host.cli_ok(&["terminate", "x", "--reason", "gone"]);
+    host.cli_ok(&["delete", "x"]);
+    host.advance(HOUR / 2);
+    start("x");
+    assert!(!send(&host, "x"), "a new execution: a new inbox");
+    // Past the first window: the control's id is forgotten by a sweep,
+    // which must leave the new x's (its window runs another half hour).
+    host.advance(HOUR * 2 / 3);
+    host.eventually("the control's id is forgotten", |h| !send(h, "control"));
+    assert!(
+        send(&host, "x"),
+        "the new execution's id was forgotten early"
+    );
+}

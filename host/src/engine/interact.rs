@@ -107,9 +107,7 @@ impl Engine {
                 record.status
             )));
         }
-        let (event_index, duplicate) = self
-            .append_signal(&record.id, name, input, request_id)
-            .await?;
+        let (event_index, duplicate) = self.append_signal(&record, name, input, request_id).await?;
         let meta = self.meta_of(&record)?;
         // Recorded either way, so answered as recorded: a signal the code
         // does not declare (yet) waits until a receive or a handler of its
@@ -133,11 +131,12 @@ impl Engine {
     /// with `request_id` had (then nothing is recorded).
     async fn append_signal(
         &self,
-        id: &ExecutionId,
+        record: &ExecutionRecord,
         name: &str,
         input: Payload,
         request_id: Option<&str>,
     ) -> Result<(u64, bool), EngineError> {
+        let id = &record.id;
         if name.is_empty() {
             return Err(EngineError::BadRequest("a signal needs a name".into()));
         }
@@ -158,7 +157,10 @@ impl Engine {
             *at = Some(placed.clone());
             // Not an execution id's shape: no request another execution
             // sends (`<sender>/...`) has this key.
-            *once_key = request_id.map(|r| format!("@request/{r}"));
+            // Kept for the execution's retention, as a start's request id.
+            let forget_at =
+                now.saturating_add(self.inner.retention_ms(record.workflow_type.as_str()));
+            *once_key = request_id.map(|r| (format!("@request/{r}"), forget_at));
         }
         let out = self.inner.store.write(vec![op]).await?;
         if let (Err(OpError::AlreadyRecorded(_)), Some(r)) = (&out, request_id) {

@@ -67,19 +67,27 @@ async fn sweep(inner: &Arc<Inner>) -> Result<(), EngineError> {
             "deleted closed executions past their retention"
         );
     }
-    let per_type = inner
+    let per_type: Vec<(String, u64)> = inner
         .store
         .retentions()?
         .into_iter()
         .map(|(t, ms)| (t, now.saturating_sub(ms)))
         .collect();
-    inner
-        .store
-        .write(vec![Op::ForgetRequests {
-            before_ms: now.saturating_sub(keep),
-            per_type,
-        }])
-        .await??;
+    // A batch of signal request ids per write, while more are due (a
+    // host that was down a while has many).
+    loop {
+        inner
+            .store
+            .write(vec![Op::ForgetRequests {
+                before_ms: now.saturating_sub(keep),
+                per_type: per_type.clone(),
+                now_ms: now,
+            }])
+            .await??;
+        if !inner.store.signal_requests_due(now)? {
+            break;
+        }
+    }
     Ok(())
 }
 

@@ -7,9 +7,7 @@ use super::head::Head;
 use super::kv::Txn;
 
 use super::apply::{drop_timers, from_json, history_len, read_head, read_record, to_json};
-use super::tables::{
-    COMPLETED, EXECUTIONS, HISTORY, INBOX, SIGNAL_REQUESTS, START_REQUESTS, TIMERS,
-};
+use super::tables::{COMPLETED, EXECUTIONS, HISTORY, INBOX, START_REQUESTS, TIMERS};
 use super::{Close, Op, OpError, Reuse, StoreError};
 use crate::model::{Event, EventKind, ExecutionRecord, ExecutionStatus, Failure};
 
@@ -318,7 +316,7 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
             newly_completed.push(handle);
         }
     }
-    if let Some(once) = once_key {
+    if let Some((once, _)) = once_key {
         if txn.open_table(INBOX)?.get((key, once.as_str()))?.is_some() {
             return Ok(Err(OpError::AlreadyRecorded(key.to_owned())));
         }
@@ -404,11 +402,9 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
         history.insert((key, index), to_json(&event).as_slice())?;
     }
     drop(history);
-    if let Some(once) = once_key {
+    if let Some((once, forget_at)) = once_key {
         txn.open_table(INBOX)?.insert((key, once.as_str()), ())?;
-        // Forgotten after the target's retention (`retention.rs`).
-        txn.open_table(SIGNAL_REQUESTS)?
-            .insert((*at_ms, key, once.as_str()), ())?;
+        super::signal_requests::add(txn, key, once, *forget_at)?;
     }
     for (due, handle) in timers_add {
         super::timers::add(txn, key, *due, *handle)?;

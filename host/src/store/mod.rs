@@ -16,6 +16,7 @@ mod migrate;
 mod reset;
 mod retention;
 mod search;
+mod signal_requests;
 mod slot;
 mod tables;
 mod timers;
@@ -111,11 +112,14 @@ pub enum Op {
     DeleteExecution {
         id: ExecutionId,
     },
-    /// Forgets the start and signal request ids seen before `before_ms`,
-    /// or before a workflow type's own time in `per_type`.
+    /// Forgets the start request ids seen before `before_ms`, or before a
+    /// workflow type's own time in `per_type`, and up to
+    /// [`FORGET_SIGNAL_REQUESTS`] signal request ids whose time came by
+    /// `now_ms`.
     ForgetRequests {
         before_ms: u64,
         per_type: Vec<(String, u64)>,
+        now_ms: u64,
     },
     /// Sets (or clears) a workflow type's retention of closed executions.
     SetRetention {
@@ -188,9 +192,9 @@ pub enum Op {
         unique_update: Option<String>,
         /// Record the events once per key in this execution: refused
         /// (`AlreadyRecorded`) if the key is in its inbox, else added there
-        /// (a signal sent again with its request id), to be forgotten after
-        /// the execution's retention.
-        once_key: Option<String>,
+        /// (a signal sent again with its request id), to be forgotten at the
+        /// time given (the execution's retention after now).
+        once_key: Option<(String, u64)>,
         /// Refuse it (`SignalsWaiting`) if a `signal_received` of one of
         /// these names was recorded at or after this index: a run's end,
         /// written while a signal its code asked for came in (the code must
@@ -444,6 +448,10 @@ impl StartRequest {
         Ok(None)
     }
 }
+
+/// Signal request ids one `ForgetRequests` forgets at most (the sweep
+/// writes again while more are due).
+pub const FORGET_SIGNAL_REQUESTS: u64 = 10_000;
 
 const MANUAL_CLOCK: &str = "manual_clock_ms";
 /// Set once `TIMERS_BY_EXECUTION` holds every row of `TIMERS`.
@@ -1040,6 +1048,11 @@ impl Store {
             )?;
             Ok(out)
         })
+    }
+
+    /// Whether a signal request id is due to be forgotten by `now_ms`.
+    pub fn signal_requests_due(&self, now_ms: u64) -> Result<bool, StoreError> {
+        self.reading(|txn| signal_requests::any_due(txn, now_ms))
     }
 
     pub fn history_len(&self, id: &ExecutionId) -> Result<u64, StoreError> {

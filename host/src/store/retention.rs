@@ -8,7 +8,7 @@ use super::apply::{from_json, read_record};
 use super::history::SeenRequest;
 use super::tables::{
     ATTEMPTS, COMPLETED, EXECUTIONS, HEARTBEATS, HISTORY, INBOX, MODULES, MODULE_META,
-    OWED_POLICIES, SIGNAL_REQUESTS, START_REQUESTS, TYPE_RETENTION, TYPE_VERSIONS,
+    OWED_POLICIES, START_REQUESTS, TYPE_RETENTION, TYPE_VERSIONS,
 };
 use super::{Op, OpError, StoreError};
 use crate::model::WorkflowVersion;
@@ -45,61 +45,35 @@ pub(super) fn delete_execution(txn: &Txn, op: &Op) -> Outcome {
         .delete_range((key, 0, 0)..=(key, u64::MAX, u64::MAX))?;
     txn.open_table(INBOX)?
         .delete_range((key, "")..=(key, "\u{10FFFF}"))?;
+    super::signal_requests::drop_all(txn, key)?;
     txn.open_table(OWED_POLICIES)?.delete(key)?;
     super::timers::drop_all(txn, key)?;
     Ok(Ok(()))
 }
 
-/// Forgets the start and client signal request ids seen before
-/// `before_ms` (a workflow type's own time in `per_type`): the window in
-/// which a retried start answers with the run it started, and a retried
-/// signal is recorded once.
+/// Forgets the start request ids seen before `before_ms` (a workflow
+/// type's own time in `per_type`): the window in which a retried start
+/// answers with the run it started; and the client signal request ids
+/// whose time came by `now_ms` (a batch of them).
 pub(super) fn forget_requests(txn: &Txn, op: &Op) -> Outcome {
     let Op::ForgetRequests {
         before_ms,
         per_type,
+        now_ms,
     } = op
     else {
         unreachable!("forget_requests takes ForgetRequests")
     };
-    let before = |workflow_type: &str| {
-        per_type
-            .iter()
-            .find(|(t, _)| t == workflow_type)
-            .map_or(*before_ms, |(_, b)| *b)
-    };
     txn.open_table(START_REQUESTS)?.retain(|key, raw| {
         // Keys are `<type>\0<id>\0<request id>`.
         let workflow_type = key.split('\0').next().unwrap_or_default();
-        serde_json::from_slice::<SeenRequest>(raw)
-            .map_or(true, |s| s.at_ms >= before(workflow_type))
+        let before = per_type
+            .iter()
+            .find(|(t, _)| t == workflow_type)
+            .map_or(*before_ms, |(_, b)| *b);
+        serde_json::from_slice::<SeenRequest>(raw).map_or(true, |s| s.at_ms >= before)
     })?;
-    // Signal request ids by the time they came, up to the latest time any
-    // type forgets; each by its target's type.
-    let latest = per_type.iter().map(|(_, b)| *b).fold(*before_ms, u64::max);
-    let mut seen = Vec::new();
-    for entry in txn
-        .open_table(SIGNAL_REQUESTS)?
-        .range((0, "", "")..(latest, "", ""))?
-    {
-        seen.push(entry.0);
-    }
-    let execs = txn.open_table(EXECUTIONS)?;
-    let mut inbox = txn.open_table(INBOX)?;
-    let mut times = txn.open_table(SIGNAL_REQUESTS)?;
-    for (at, target, key) in seen {
-        if !per_type.is_empty() {
-            // A target deleted already took its inbox rows with it.
-            let head = execs.get_with(target.as_str(), |raw| {
-                from_json::<super::ExecutionHead>("execution", raw)
-            })?;
-            if head.is_some_and(|h| at >= before(h.workflow_type.as_str())) {
-                continue;
-            }
-        }
-        inbox.delete((target.as_str(), key.as_str()))?;
-        times.delete((at, target.as_str(), key.as_str()))?;
-    }
+    super::signal_requests::forget_due(txn, *now_ms, super::FORGET_SIGNAL_REQUESTS)?;
     Ok(Ok(()))
 }
 

@@ -55,13 +55,19 @@ pub const OUTBOX: Def<&str, &[u8]> = Def::new("outbox");
 /// The request keys each execution recorded a signal for, by (target id,
 /// key): a request delivered twice records its signal once.
 pub const INBOX: Def<(&str, &str), ()> = Def::new("inbox");
-/// When each client signal request id came, by (recorded at ms, target id,
-/// its inbox key): the inbox rows of client request ids (`@request/...`)
-/// are forgotten once the target's retention passed since (as start request
-/// ids are). Rows of the inbox without one here (requests of other
-/// executions, which their sender's outbox sends once; request ids recorded
-/// by releases before this table) are kept as long as the target.
+/// When each client signal request id (an inbox key `@request/...`) is to
+/// be forgotten, by (forget at ms, target id, its inbox key): the retention
+/// sweep forgets the inbox rows whose time passed (the target's retention
+/// after the signal was recorded, as start request ids are kept). Inbox rows
+/// without one (requests of other executions, which their sender's outbox
+/// sends once; request ids recorded by releases before this table) are kept
+/// as long as the target. Every write goes through `signal_requests.rs`.
 pub const SIGNAL_REQUESTS: Def<(u64, &str, &str), ()> = Def::new("signal_requests");
+/// The same rows by (target id, inbox key) -> forget at ms: a target's rows
+/// without a scan of everyone's (a deleted execution takes its rows along,
+/// so none is left to forget an inbox row of a later execution under its
+/// id).
+pub const SIGNAL_REQUESTS_BY_TARGET: Def<(&str, &str), u64> = Def::new("signal_requests_by_target");
 /// Start requests by key (workflow type, chosen id or none, request id):
 /// JSON `{execution, run, at_ms}`. A start with a request id seen within the
 /// retention window answers with the run it started instead of another.
@@ -101,6 +107,7 @@ pub(super) fn each(f: &mut impl EachTable) -> Result<(), super::StoreError> {
     f.table(OUTBOX)?;
     f.table(INBOX)?;
     f.table(SIGNAL_REQUESTS)?;
+    f.table(SIGNAL_REQUESTS_BY_TARGET)?;
     f.table(START_REQUESTS)?;
     f.table(SCHEDULES)?;
     f.table(SEARCH_TYPES)?;

@@ -255,6 +255,20 @@ impl<K: KeyT, V: ValT> Table<'_, K, V> {
         Ok(out)
     }
 
+    /// The first `n` rows in `range`, in key order.
+    pub fn first_n<'k>(
+        &self,
+        range: impl RangeBounds<K::SelfType<'k>>,
+        n: u64,
+    ) -> Result<Rows<K, V>, StoreError> {
+        let mut out = Vec::new();
+        self.scan_limit(range, false, Some(n), |k, v| {
+            out.push((K::out(k), V::out(v)));
+            Ok((out.len() as u64) < n)
+        })?;
+        Ok(out)
+    }
+
     /// Every row, in key order.
     pub fn iter(&self) -> Result<Rows<K, V>, StoreError> {
         self.range(..)
