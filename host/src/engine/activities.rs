@@ -43,6 +43,10 @@ pub struct ActivityTask {
     pub scheduled_at_ms: u64,
     /// What every attempt carries, as recorded when it was scheduled.
     pub idempotency_key: String,
+    /// Scheduled by a workflow task this host just committed (not resumed
+    /// from a history): nothing was recorded of it beyond its scheduling,
+    /// so its first attempt has no heartbeat and no worker's take to read.
+    pub fresh: bool,
 }
 
 /// One scheduled activity on this host: (execution, epoch, handle). Every
@@ -107,6 +111,7 @@ pub fn pending(execution: &ExecutionId, epoch: u32, history: &[Event]) -> Vec<Ac
                 idempotency_key: idempotency_key
                     .clone()
                     .unwrap_or_else(|| format!("{execution}/{handle}")),
+                fresh: false,
             }),
             EventKind::CancelRequested { .. } => {
                 for t in &mut tasks {
@@ -819,10 +824,12 @@ async fn attempt(
     held: &mut Held,
 ) -> Result<Payload, Failure> {
     let context = loop {
-        match inner
-            .store
-            .attempt_context(&task.name, &task.execution, task.epoch, task.handle)
-        {
+        match inner.store.attempt_context(
+            &task.name,
+            &task.execution,
+            (task.epoch, task.handle),
+            task.fresh && task.attempt == 1,
+        ) {
             Ok(c) => break c,
             // A worker on a task queue needs only the heartbeat, which is
             // worth no failure.

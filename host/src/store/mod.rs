@@ -7,6 +7,7 @@
 mod apply;
 pub mod cluster;
 mod committer;
+mod deploys;
 mod error;
 mod external;
 mod head;
@@ -639,6 +640,7 @@ pub struct Store {
     backend: Backend,
     committer: mpsc::UnboundedSender<Request>,
     failing: watch::Receiver<Option<String>>,
+    deploys: Arc<deploys::Deploys>,
 }
 
 impl Store {
@@ -687,6 +689,7 @@ impl Store {
             backend,
             committer,
             failing,
+            deploys: Arc::default(),
         })
     }
 
@@ -729,11 +732,16 @@ impl Store {
     /// The outer error means nothing was written (the disk, the file); the
     /// inner one means the batch was refused, and nothing of it was written.
     pub async fn write(&self, ops: Vec<Op>) -> Result<Result<(), OpError>, StoreError> {
+        let deploy = deploys::any_change(&ops);
         let (reply, rx) = oneshot::channel();
         self.committer
             .send(Request { ops, reply })
             .map_err(|_| StoreError::CommitterGone)?;
-        rx.await.map_err(|_| StoreError::CommitterGone)?
+        let written = rx.await.map_err(|_| StoreError::CommitterGone);
+        if deploy {
+            self.deploys.changed();
+        }
+        written?
     }
 
     pub fn module_bytes(&self, hash: &ModuleHash) -> Result<Option<Vec<u8>>, StoreError> {
@@ -763,12 +771,21 @@ impl Store {
         })
     }
 
+    /// The module a workflow type runs on now (kept between deploys).
     pub fn workflow_type(&self, name: &TypeName) -> Result<Option<ModuleHash>, StoreError> {
-        self.reading(|txn| {
+        if let Some(module) = self.deploys.current(name.as_str()) {
+            return Ok(Some(module));
+        }
+        let generation = self.deploys.generation();
+        let found = self.reading(|txn| {
             let table = txn.open_table(WORKFLOW_TYPES)?;
             let found = table.get(name.as_str())?;
             found.map(|h| parse_hash(&h)).transpose()
-        })
+        })?;
+        if let Some(module) = found {
+            self.deploys.keep_current(generation, name.as_str(), module);
+        }
+        Ok(found)
     }
 
     /// The retry states of the activities of the run of `id` that starts at
@@ -889,38 +906,62 @@ impl Store {
         })
     }
 
-    /// What one activity attempt needs, in one read: the component serving
-    /// `name` with the doors opened for it (none if no deployed component
-    /// serves it), and the last heartbeat details of the activity.
+    /// What one activity attempt needs: the component serving `name` with
+    /// the doors opened for it (none if no deployed component serves it;
+    /// kept between deploys), and the last heartbeat details of the
+    /// activity, unless it is `fresh` (scheduled by a task this host just
+    /// committed: nothing was recorded of it yet). At most one read.
     pub fn attempt_context(
         &self,
         name: &str,
         id: &ExecutionId,
-        epoch: u32,
-        handle: u64,
+        (epoch, handle): (u32, u64),
+        fresh: bool,
     ) -> Result<AttemptContext, StoreError> {
-        self.reading(|txn| {
-            let route = txn.open_table(ACTIVITIES)?;
-            let module = match route.get(name)? {
-                Some(h) => {
-                    let hash = parse_hash(&h)?;
-                    let meta = txn.open_table(MODULE_META)?;
-                    let found = meta.get(hash.to_string().as_str())?;
-                    let doors = match found {
-                        Some(raw) => from_json::<ModuleMeta>("module meta", &raw)?.doors,
-                        None => Doors::default(),
+        let kept = self.deploys.route(name);
+        if let (Some(module), true) = (&kept, fresh) {
+            return Ok(AttemptContext {
+                module: module.clone(),
+                ..AttemptContext::default()
+            });
+        }
+        let generation = self.deploys.generation();
+        let (module, beat) = self.reading(|txn| {
+            let module = match &kept {
+                Some(module) => module.clone(),
+                None => {
+                    let route = txn.open_table(ACTIVITIES)?.get(name)?;
+                    let module = match route {
+                        Some(h) => {
+                            let hash = parse_hash(&h)?;
+                            let meta = txn.open_table(MODULE_META)?;
+                            let found = meta.get(hash.to_string().as_str())?;
+                            let doors = match found {
+                                Some(raw) => from_json::<ModuleMeta>("module meta", &raw)?.doors,
+                                None => Doors::default(),
+                            };
+                            Some((hash, doors))
+                        }
+                        None => None,
                     };
-                    Some((hash, doors))
+                    module
                 }
-                None => None,
             };
-            let beat = read_heartbeat(txn, id, epoch, handle)?;
-            let (heartbeat, taken) = beat.map_or((None, None), |b| (b.details, b.taken));
-            Ok(AttemptContext {
-                module,
-                heartbeat,
-                taken,
-            })
+            let beat = if fresh {
+                None
+            } else {
+                read_heartbeat(txn, id, epoch, handle)?
+            };
+            Ok((module, beat))
+        })?;
+        if kept.is_none() {
+            self.deploys.keep_route(generation, name, &module);
+        }
+        let (heartbeat, taken) = beat.map_or((None, None), |b| (b.details, b.taken));
+        Ok(AttemptContext {
+            module,
+            heartbeat,
+            taken,
         })
     }
 

@@ -55,6 +55,7 @@ impl Driver {
                         cancelled: false,
                         scheduled_at_ms: now,
                         idempotency_key: key.clone(),
+                        fresh: true,
                     });
                     events.push(EventKind::ActivityScheduled {
                         handle,
