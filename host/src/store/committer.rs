@@ -32,6 +32,7 @@ pub(super) struct Request {
 pub(super) fn spawn(
     backend: Backend,
     failing: watch::Sender<Option<String>>,
+    deploys: std::sync::Arc<super::deploys::Deploys>,
 ) -> mpsc::UnboundedSender<Request> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Request>();
     std::thread::Builder::new()
@@ -45,7 +46,15 @@ pub(super) fn spawn(
                         Err(_) => break,
                     }
                 }
-                commit_group(&backend, &failing, group);
+                // A deploy's change is forgotten by the store's readers once
+                // its transaction ended, before anyone hears of it (its
+                // caller may have stopped waiting: its write goes on).
+                let deploy = group.iter().any(|r| super::deploys::any_change(&r.ops));
+                commit_group(&backend, &failing, group, || {
+                    if deploy {
+                        deploys.changed();
+                    }
+                });
             }
         })
         .expect("spawning the committer thread");
@@ -92,7 +101,14 @@ fn apply_group(
     Ok(Applied::Clean(outcomes))
 }
 
-fn commit_group(backend: &Backend, failing: &watch::Sender<Option<String>>, group: Vec<Request>) {
+/// Commits `group`; `ended` runs once its transaction ended (made or not),
+/// before any caller is answered.
+fn commit_group(
+    backend: &Backend,
+    failing: &watch::Sender<Option<String>>,
+    group: Vec<Request>,
+    ended: impl FnOnce(),
+) {
     let started = std::time::Instant::now();
     let mut refused: Vec<Option<OpError>> = vec![None; group.len()];
     let touched: Vec<&str> = group
@@ -129,6 +145,7 @@ fn commit_group(backend: &Backend, failing: &watch::Sender<Option<String>>, grou
             }
         }
     };
+    ended();
     match result {
         Ok(outcomes) => {
             crate::metrics::get().commit.observe(started.elapsed());

@@ -8,8 +8,9 @@
 //!
 //! A read of the store that began before a deploy's commit may answer what
 //! the deploy replaced: it is kept only if no deploy ended since the read
-//! began (`generation`), and each deploy forgets everything kept once its
-//! write returned.
+//! began (`generation`), and the committer forgets everything kept once a
+//! group with a deploy ended, before it answers anyone (a caller that
+//! stopped waiting does not stop its write).
 
 use std::collections::HashMap;
 use std::sync::Mutex;

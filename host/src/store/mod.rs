@@ -684,12 +684,13 @@ impl Store {
     fn from_backend(backend: Backend) -> Result<Self, StoreError> {
         prepare(&backend)?;
         let (failing_tx, failing) = watch::channel(None);
-        let committer = committer::spawn(backend.clone(), failing_tx);
+        let deploys = Arc::<deploys::Deploys>::default();
+        let committer = committer::spawn(backend.clone(), failing_tx, deploys.clone());
         Ok(Self {
             backend,
             committer,
             failing,
-            deploys: Arc::default(),
+            deploys,
         })
     }
 
@@ -732,16 +733,11 @@ impl Store {
     /// The outer error means nothing was written (the disk, the file); the
     /// inner one means the batch was refused, and nothing of it was written.
     pub async fn write(&self, ops: Vec<Op>) -> Result<Result<(), OpError>, StoreError> {
-        let deploy = deploys::any_change(&ops);
         let (reply, rx) = oneshot::channel();
         self.committer
             .send(Request { ops, reply })
             .map_err(|_| StoreError::CommitterGone)?;
-        let written = rx.await.map_err(|_| StoreError::CommitterGone);
-        if deploy {
-            self.deploys.changed();
-        }
-        written?
+        rx.await.map_err(|_| StoreError::CommitterGone)?
     }
 
     pub fn module_bytes(&self, hash: &ModuleHash) -> Result<Option<Vec<u8>>, StoreError> {
