@@ -150,7 +150,8 @@ enum Command {
         /// The execution's id.
         id: String,
     },
-    /// Set how long a workflow type's closed executions are kept.
+    /// Set how long a workflow type's closed executions are kept (and its
+    /// executions' start and signal request ids).
     Retention {
         #[command(flatten)]
         conn: Conn,
@@ -722,7 +723,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 i64::try_from(info.retention_ms).unwrap_or(i64::MAX),
             );
             println!(
-                "closed executions of {} are kept {span:#}{}",
+                "closed executions of {} are kept {span:#}{}; so are the start and signal \
+                 request ids recorded from now on, from their record",
                 info.workflow_type,
                 if retention_ms.is_none() {
                     " (the host's --retention)"

@@ -112,7 +112,8 @@ pub struct HostArgs {
     pub compile_cache: Option<PathBuf>,
     /// How long closed executions (and everything kept for them) are kept
     /// before they are deleted, unless their type sets its own (`weft
-    /// retention`); also how long a start's request id deduplicates.
+    /// retention`); also how long a start's or a signal's request id
+    /// deduplicates.
     /// Milliseconds or `30m`, `12h`, `7d`.
     #[arg(long, default_value = "7d", value_parser = super::parse_duration, value_name = "DURATION")]
     pub retention: u64,

@@ -593,9 +593,14 @@ impl EventKind {
             }
             Self::ExecutionCancelled { failure } => format!("execution_cancelled {failure}"),
             Self::ExecutionTerminated { reason } => format!("execution_terminated {reason}"),
-            Self::SignalReceived { name, input, .. } => {
-                format!("signal_received {name}({})", input.to_json())
-            }
+            Self::SignalReceived {
+                name,
+                input,
+                request_id,
+            } => match request_id {
+                Some(r) => format!("signal_received {name}({}) request {r}", input.to_json()),
+                None => format!("signal_received {name}({})", input.to_json()),
+            },
             Self::SignalAwaited { handle, name } => format!("signal_awaited #{handle} {name}"),
             Self::SignalPolled { handle, name } => {
                 format!("signal_polled #{handle} {name}: none waiting")
