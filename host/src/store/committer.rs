@@ -127,6 +127,10 @@ fn commit_group(
         if let Err(e) = txn.read_ahead(super::tables::EXECUTIONS, &touched) {
             break Err(e);
         }
+        // Each activity end and close checks its handle's completion row.
+        if let Err(e) = txn.read_ahead_first(super::tables::COMPLETED, &touched) {
+            break Err(e);
+        }
         let applied = match apply_group(&txn, &group, &mut refused) {
             Ok(applied) => applied,
             Err(e) => break Err(e),

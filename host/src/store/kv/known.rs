@@ -44,6 +44,10 @@ pub(crate) struct Known {
     rows: HashMap<(&'static str, String), Option<Vec<Param>>>,
     /// Tables whose rows are kept in `rows`.
     tables: HashSet<&'static str>,
+    /// (table, first key part's text) whose every row is in `rows`: a key
+    /// beginning with that part and not in `rows` is absent (read ahead by
+    /// first part; the transaction's writes keep it true).
+    by_first: HashSet<(&'static str, String)>,
     /// History lengths learned or changed here; `None`: unknown from here
     /// on (a delete), whatever the committed knowledge says.
     lens: HashMap<String, Option<u64>>,
@@ -58,9 +62,23 @@ impl Known {
         self.rows.insert((table, key), value);
     }
 
+    /// Every row of `table` whose key begins with `first` was read ahead
+    /// (those found are given to `read_ahead`).
+    pub fn read_ahead_first(&mut self, table: &'static str, first: String) {
+        self.tables.insert(table);
+        self.by_first.insert((table, first));
+    }
+
     /// What the transaction knows of a row: `None` if it must ask.
     pub fn row(&self, table: &'static str, key: &str) -> Option<&Option<Vec<Param>>> {
-        self.rows.get(&(table, key.to_owned()))
+        const ABSENT: &Option<Vec<Param>> = &None;
+        if let Some(known) = self.rows.get(&(table, key.to_owned())) {
+            return Some(known);
+        }
+        let first = key.split(',').next().unwrap_or(key);
+        self.by_first
+            .contains(&(table, first.to_owned()))
+            .then_some(ABSENT)
     }
 
     /// A write of the transaction: `value` none for a delete.
@@ -90,11 +108,22 @@ impl Known {
         }
     }
 
-    /// A range delete of the transaction.
-    pub fn wrote_range(&mut self, table: &'static str) {
+    /// A range delete of the transaction, from key `lo` to key `hi` (both
+    /// included; `None`: a bound it cannot tell).
+    pub fn wrote_range(&mut self, table: &'static str, lo: Option<&[Param]>, hi: Option<&[Param]>) {
         if self.tables.contains(table) {
-            self.rows.retain(|(t, _), _| *t != table);
-            self.tables.remove(table);
+            match whole_prefix(lo, hi) {
+                // Every key beginning with `prefix` is gone: known absent
+                // where its first part is known, else asked.
+                Some(prefix) => self
+                    .rows
+                    .retain(|(t, k), _| *t != table || !k.starts_with(&prefix)),
+                None => {
+                    self.rows.retain(|(t, _), _| *t != table);
+                    self.tables.remove(table);
+                    self.by_first.retain(|(t, _)| *t != table);
+                }
+            }
         }
         if table == HISTORY {
             // The store deletes an execution's whole history at once; not
@@ -122,6 +151,25 @@ impl Known {
     pub fn committed(self, committed: &Lens) {
         committed.merge(self.lens, self.forget_all_lens);
     }
+}
+
+/// The text every key of the range `lo..=hi` begins with, when the range
+/// is exactly the keys that begin with it: the bounds share their leading
+/// parts, and after them `lo` has each part's least value and `hi` each
+/// part's greatest (integers only: a string has no greatest).
+fn whole_prefix(lo: Option<&[Param]>, hi: Option<&[Param]>) -> Option<String> {
+    let (lo, hi) = (lo?, hi?);
+    if lo.len() != hi.len() {
+        return None;
+    }
+    let shared = lo.iter().zip(hi).take_while(|(a, b)| a == b).count();
+    if shared == 0 || shared == lo.len() {
+        return None;
+    }
+    let least = |p: &Param| matches!(p, Param::Int(i64::MIN)) || *p == Param::Bytes(Vec::new());
+    let greatest = |p: &Param| matches!(p, Param::Int(i64::MAX));
+    (lo[shared..].iter().all(least) && hi[shared..].iter().all(greatest))
+        .then(|| format!("{},", key_text(&lo[..shared])))
 }
 
 /// History lengths known across transactions (the writer's).
@@ -157,5 +205,78 @@ impl Lens {
     /// Forgets everything (the store was taken anew, at a new lease generation).
     pub fn clear(&self) {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{whole_prefix, Known, Lens, Param};
+    use crate::store::kv::types::flip;
+
+    const COMPLETED: &str = "completed";
+
+    /// A completion row's key: (execution, run start, handle).
+    fn key(id: &str, run: u64, handle: u64) -> Vec<Param> {
+        vec![
+            Param::Bytes(id.as_bytes().to_vec()),
+            Param::Int(flip(run)),
+            Param::Int(flip(handle)),
+        ]
+    }
+
+    #[test]
+    fn a_range_is_a_prefix_only_when_it_covers_every_key_beginning_with_it() {
+        let (lo, hi) = (key("e", 3, 0), key("e", 3, u64::MAX));
+        let prefix = whole_prefix(Some(&lo), Some(&hi)).expect("one run's rows");
+        assert!(super::key_text(&key("e", 3, 7)).starts_with(&prefix));
+        assert!(!super::key_text(&key("e", 30, 7)).starts_with(&prefix));
+        let (lo, hi) = (key("e", 0, 0), key("e", u64::MAX, u64::MAX));
+        assert!(whole_prefix(Some(&lo), Some(&hi)).is_some(), "every run");
+        // Part of a run, one key, two executions, an unknown bound: not a
+        // prefix.
+        assert_eq!(whole_prefix(Some(&key("e", 3, 1)), Some(&hi)), None);
+        assert_eq!(
+            whole_prefix(Some(&key("e", 3, 1)), Some(&key("e", 3, 1))),
+            None
+        );
+        assert_eq!(
+            whole_prefix(Some(&key("e", 0, 0)), Some(&key("f", 0, 0))),
+            None
+        );
+        assert_eq!(whole_prefix(None, Some(&hi)), None);
+    }
+
+    #[test]
+    fn rows_read_ahead_by_first_part_answer_absence_and_follow_writes() {
+        let lens = Lens::default();
+        let mut known = Known::default();
+        let text = |k: &[Param]| super::key_text(k);
+        known.read_ahead(COMPLETED, text(&key("e", 3, 1)), Some(Vec::new()));
+        known.read_ahead_first(COMPLETED, text(&key("e", 0, 0)[..1]));
+        assert_eq!(
+            known.row(COMPLETED, &text(&key("e", 3, 1))),
+            Some(&Some(vec![]))
+        );
+        assert_eq!(known.row(COMPLETED, &text(&key("e", 3, 2))), Some(&None));
+        assert_eq!(
+            known.row(COMPLETED, &text(&key("f", 3, 2))),
+            None,
+            "not read: ask"
+        );
+        // A completion written in the transaction is known present.
+        known.wrote(COMPLETED, &key("e", 3, 2), Some(Vec::new()), &lens);
+        assert_eq!(
+            known.row(COMPLETED, &text(&key("e", 3, 2))),
+            Some(&Some(vec![]))
+        );
+        // The run's close deletes its rows: absent again, still known.
+        let (lo, hi) = (key("e", 3, 0), key("e", 3, u64::MAX));
+        known.wrote_range(COMPLETED, Some(&lo), Some(&hi));
+        assert_eq!(known.row(COMPLETED, &text(&key("e", 3, 1))), Some(&None));
+        assert_eq!(known.row(COMPLETED, &text(&key("e", 3, 2))), Some(&None));
+        // A range it cannot tell forgets the table: every get asks.
+        known.wrote_range(COMPLETED, None, Some(&hi));
+        assert_eq!(known.row(COMPLETED, &text(&key("e", 3, 1))), None);
+        assert_eq!(known.row(COMPLETED, &text(&key("e", 3, 5))), None);
     }
 }

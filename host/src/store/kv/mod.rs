@@ -90,6 +90,20 @@ impl Txn {
         }
     }
 
+    /// Reads every row of `def` whose key begins with one of `firsts`
+    /// ahead, in one round trip, where reads cost one each (PostgreSQL); a
+    /// no-op on redb.
+    pub fn read_ahead_first<K: KeyT, V: ValT>(
+        &self,
+        def: Def<K, V>,
+        firsts: &[&str],
+    ) -> Result<(), StoreError> {
+        match self {
+            Txn::Pg(tx) => tx.read_ahead_first(def, firsts),
+            _ => Ok(()),
+        }
+    }
+
     /// The history length of `id`, if the backend knows it without a read
     /// (see `known.rs`).
     pub fn known_history_len(&self, id: &str) -> Option<u64> {

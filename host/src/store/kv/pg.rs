@@ -808,6 +808,43 @@ impl Tx {
         Ok(())
     }
 
+    /// Reads every row of `def` whose first key part is one of `firsts`, in
+    /// one round trip, so that the transaction's later `get`s of keys
+    /// beginning with them ask nothing (a group commit reads the completion
+    /// rows of the executions its batches touch this way).
+    pub fn read_ahead_first<K: KeyT, V: ValT>(
+        &self,
+        def: Def<K, V>,
+        firsts: &[&str],
+    ) -> Result<(), StoreError> {
+        if firsts.is_empty() || K::COLS.first() != Some(&Col::Bytes) {
+            return Ok(());
+        }
+        let n = K::COLS.len();
+        let wanted: Vec<Vec<u8>> = firsts.iter().map(|k| k.as_bytes().to_vec()).collect();
+        let sql = format!(
+            "SELECT {}, {} FROM {} WHERE k0 = ANY($1)",
+            names("k", n).join(", "),
+            value_col::<V>(),
+            table(def)
+        );
+        let rows = self.query_refs(&sql, &[&wanted])?;
+        let mut known = self.known.borrow_mut();
+        for row in &rows {
+            let mut key = Vec::new();
+            K::bind(&K::read(row, 0)?, &mut key);
+            let mut value = Vec::new();
+            if V::COL.is_some() {
+                V::bind(&V::read(row, n)?, &mut value);
+            }
+            known.read_ahead(def.name, key_text(&key), Some(value));
+        }
+        for first in wanted {
+            known.read_ahead_first(def.name, key_text(&[Param::Bytes(first)]));
+        }
+        Ok(())
+    }
+
     /// The history length of `id` if the transaction knows it.
     pub fn known_len(&self, id: &str) -> Option<u64> {
         if !self.writer {
@@ -892,7 +929,18 @@ impl Tx {
     ) -> Result<(), StoreError> {
         let (cond, args) = Self::range_cond::<K>(lo, hi);
         self.buffer(&format!("DELETE FROM {}{cond}", table(def)), &args)?;
-        self.known.borrow_mut().wrote_range(def.name);
+        let bound = |b: Bound<&K::SelfType<'k>>| match b {
+            Bound::Included(k) => {
+                let mut parts = Vec::new();
+                K::bind(k, &mut parts);
+                Some(parts)
+            }
+            _ => None,
+        };
+        let (lo, hi) = (bound(lo), bound(hi));
+        self.known
+            .borrow_mut()
+            .wrote_range(def.name, lo.as_deref(), hi.as_deref());
         Ok(())
     }
 
