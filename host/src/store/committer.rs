@@ -127,8 +127,12 @@ fn commit_group(
         if let Err(e) = txn.read_ahead(super::tables::EXECUTIONS, &touched) {
             break Err(e);
         }
-        // Each activity end and close checks its handle's completion row.
-        if let Err(e) = txn.read_ahead_first(super::tables::COMPLETED, &touched) {
+        // Each activity end and close checks its handle's completion row;
+        // each close drops its run's timer rows.
+        if let Err(e) = txn
+            .read_ahead_first(super::tables::COMPLETED, &touched)
+            .and_then(|()| txn.read_ahead_first(super::tables::TIMERS_BY_EXECUTION, &touched))
+        {
             break Err(e);
         }
         let applied = match apply_group(&txn, &group, &mut refused) {

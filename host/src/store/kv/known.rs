@@ -81,6 +81,18 @@ impl Known {
             .then_some(ABSENT)
     }
 
+    /// Whether `table` is known to hold no row whose key begins with the
+    /// part `first` (its text): read ahead by it, and none found or written
+    /// since.
+    pub fn none_under(&self, table: &'static str, first: &str) -> bool {
+        let prefix = format!("{first},");
+        self.by_first.contains(&(table, first.to_owned()))
+            && !self
+                .rows
+                .iter()
+                .any(|((t, k), v)| *t == table && v.is_some() && k.starts_with(&prefix))
+    }
+
     /// A write of the transaction: `value` none for a delete.
     pub fn wrote(
         &mut self,
@@ -274,6 +286,13 @@ mod tests {
         known.wrote_range(COMPLETED, Some(&lo), Some(&hi));
         assert_eq!(known.row(COMPLETED, &text(&key("e", 3, 1))), Some(&None));
         assert_eq!(known.row(COMPLETED, &text(&key("e", 3, 2))), Some(&None));
+        assert!(known.none_under(COMPLETED, &text(&key("e", 0, 0)[..1])));
+        assert!(
+            !known.none_under(COMPLETED, &text(&key("f", 0, 0)[..1])),
+            "not read"
+        );
+        known.wrote(COMPLETED, &key("e", 4, 1), Some(Vec::new()), &lens);
+        assert!(!known.none_under(COMPLETED, &text(&key("e", 0, 0)[..1])));
         // A range it cannot tell forgets the table: every get asks.
         known.wrote_range(COMPLETED, None, Some(&hi));
         assert_eq!(known.row(COMPLETED, &text(&key("e", 3, 1))), None);

@@ -104,6 +104,16 @@ impl Txn {
         }
     }
 
+    /// Whether the backend knows, without a read, that `def` has no row
+    /// whose key begins with `first` (read ahead by it; never on redb, where
+    /// the read is cheap).
+    pub fn known_none_under<K: KeyT, V: ValT>(&self, def: Def<K, V>, first: &str) -> bool {
+        match self {
+            Txn::Pg(tx) => tx.known_none_under(def, first),
+            _ => false,
+        }
+    }
+
     /// The history length of `id`, if the backend knows it without a read
     /// (see `known.rs`).
     pub fn known_history_len(&self, id: &str) -> Option<u64> {

@@ -845,6 +845,13 @@ impl Tx {
         Ok(())
     }
 
+    /// Whether the transaction knows that `def` has no row whose first key
+    /// part is `first` (see `read_ahead_first`).
+    pub fn known_none_under<K: KeyT, V: ValT>(&self, def: Def<K, V>, first: &str) -> bool {
+        let first = key_text(&[Param::Bytes(first.as_bytes().to_vec())]);
+        self.known.borrow().none_under(def.name, &first)
+    }
+
     /// The history length of `id` if the transaction knows it.
     pub fn known_len(&self, id: &str) -> Option<u64> {
         if !self.writer {
