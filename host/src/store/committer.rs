@@ -127,12 +127,16 @@ fn commit_group(
         if let Err(e) = txn.read_ahead(super::tables::EXECUTIONS, &touched) {
             break Err(e);
         }
-        // Each activity end and close checks its handle's completion row;
-        // each close drops its run's timer rows.
-        if let Err(e) = txn
-            .read_ahead_first(super::tables::COMPLETED, &touched)
-            .and_then(|()| txn.read_ahead_first(super::tables::TIMERS_BY_EXECUTION, &touched))
-        {
+        // Each end of an activity, timer or child and each attempt's write
+        // checks its handle's completion row; each close drops its run's
+        // timer rows.
+        let ahead = checked_completions(&txn, &group).and_then(|keys| {
+            let keys: Vec<(&str, u64, u64)> =
+                keys.iter().map(|(id, run, h)| (*id, *run, *h)).collect();
+            txn.read_ahead_keys(super::tables::COMPLETED, &keys)?;
+            txn.read_ahead_first(super::tables::TIMERS_BY_EXECUTION, &closing(&group))
+        });
+        if let Err(e) = ahead {
             break Err(e);
         }
         let applied = match apply_group(&txn, &group, &mut refused) {
@@ -216,6 +220,73 @@ fn touched(op: &Op) -> Option<&str> {
         Op::TellParent { child, .. } => Some(child.as_str()),
         _ => None,
     }
+}
+
+/// The completion rows `(id, run start, handle)` the group's ops check
+/// (`history::append`, `apply::check_attempt`), as the records read ahead
+/// tell them before the ops run (a run an earlier batch of the group
+/// replaced checks other rows, which are then read one by one).
+fn checked_completions<'g>(
+    txn: &Txn,
+    group: &'g [Request],
+) -> Result<Vec<(&'g str, u64, u64)>, StoreError> {
+    let execs = txn.open_table(super::tables::EXECUTIONS)?;
+    let mut keys = Vec::new();
+    for op in group.iter().flat_map(|r| &r.ops) {
+        match op {
+            Op::Append { id, events, .. } => {
+                let Some(head) = super::apply::read_head(&execs, id.as_str())? else {
+                    continue;
+                };
+                for kind in events {
+                    let handle = match kind {
+                        EventKind::ActivityAttemptFailed { handle, .. } => Some(*handle),
+                        other => other.completion_handle(),
+                    };
+                    if let Some(handle) = handle {
+                        keys.push((id.as_str(), head.run_start, handle));
+                    }
+                }
+            }
+            Op::AttemptFailed {
+                id,
+                run_start,
+                handle,
+                ..
+            }
+            | Op::Heartbeat {
+                id,
+                run_start,
+                handle,
+                ..
+            }
+            | Op::TaskTaken {
+                id,
+                run_start,
+                handle,
+                ..
+            } => keys.push((id.as_str(), *run_start, *handle)),
+            _ => {}
+        }
+    }
+    Ok(keys)
+}
+
+/// The executions whose run the group's ops may close (their timer rows
+/// are dropped).
+fn closing(group: &[Request]) -> Vec<&str> {
+    group
+        .iter()
+        .flat_map(|r| &r.ops)
+        .filter_map(|op| match op {
+            Op::Append {
+                id, close: Some(_), ..
+            }
+            | Op::ContinueAsNew { id, .. }
+            | Op::DeleteExecution { id } => Some(id.as_str()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Counts the runs started and the executions closed by a committed group.

@@ -4,8 +4,12 @@
 //! answers instead of asking again.
 //!
 //! - Rows of a table read ahead for a whole group commit (the execution
-//!   records its batches touch, in one round trip), kept up to date by the
-//!   transaction's own writes to that table.
+//!   records its batches touch, the completion rows they check, in one round
+//!   trip each), kept up to date by the transaction's own writes to that
+//!   table; and, for rows read ahead by their first key part (the timer rows
+//!   of the runs the group closes), the absence of any other row under it.
+//!   Only the writer's transaction reads ahead: a read-only one knows
+//!   nothing and asks.
 //! - History lengths (the next event index of an execution): known in the
 //!   transaction once computed, moved up by its history inserts, forgotten
 //!   by its history deletes; kept across transactions once one commits, and

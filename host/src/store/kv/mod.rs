@@ -90,6 +90,29 @@ impl Txn {
         }
     }
 
+    /// Reads the rows of `keys` ahead, in one round trip, where reads cost
+    /// one each (PostgreSQL); a no-op on redb.
+    pub fn read_ahead_keys<K: KeyT, V: ValT>(
+        &self,
+        def: Def<K, V>,
+        keys: &[K::SelfType<'_>],
+    ) -> Result<(), StoreError> {
+        match self {
+            Txn::Pg(tx) => {
+                let bound: Vec<Vec<types::Param>> = keys
+                    .iter()
+                    .map(|k| {
+                        let mut parts = Vec::new();
+                        K::bind(k, &mut parts);
+                        parts
+                    })
+                    .collect();
+                tx.read_ahead_keys(def, &bound)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Reads every row of `def` whose key begins with one of `firsts`
     /// ahead, in one round trip, where reads cost one each (PostgreSQL); a
     /// no-op on redb.

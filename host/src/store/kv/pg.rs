@@ -808,10 +808,91 @@ impl Tx {
         Ok(())
     }
 
+    /// Reads the rows of `keys` (each bound by `KeyT::bind`) in one round
+    /// trip, so that the transaction's later `get`s of them ask nothing (a
+    /// group commit reads the completion rows its batches check this way).
+    pub fn read_ahead_keys<K: KeyT, V: ValT>(
+        &self,
+        def: Def<K, V>,
+        keys: &[Vec<Param>],
+    ) -> Result<(), StoreError> {
+        let n = K::COLS.len();
+        if keys.is_empty() || keys.iter().any(|k| k.len() != n) {
+            return Ok(());
+        }
+        // One array per key part, unnested into the keys wanted.
+        let mut bytes: Vec<Vec<Vec<u8>>> = Vec::new();
+        let mut ints: Vec<Vec<i64>> = Vec::new();
+        let mut arrays = Vec::new();
+        for (i, col) in K::COLS.iter().enumerate() {
+            match col {
+                Col::Bytes => {
+                    let column = keys.iter().map(|k| match &k[i] {
+                        Param::Bytes(b) => Ok(b.clone()),
+                        Param::Int(_) => Err(()),
+                    });
+                    let Ok(column) = column.collect::<Result<Vec<_>, ()>>() else {
+                        return Ok(());
+                    };
+                    arrays.push(format!("${}::bytea[]", arrays.len() + 1));
+                    bytes.push(column);
+                }
+                Col::Int => {
+                    let column = keys.iter().map(|k| match &k[i] {
+                        Param::Int(v) => Ok(*v),
+                        Param::Bytes(_) => Err(()),
+                    });
+                    let Ok(column) = column.collect::<Result<Vec<_>, ()>>() else {
+                        return Ok(());
+                    };
+                    arrays.push(format!("${}::bigint[]", arrays.len() + 1));
+                    ints.push(column);
+                }
+            }
+        }
+        // Bound in the order of the columns.
+        let (mut b, mut i) = (bytes.iter(), ints.iter());
+        let refs: Vec<&(dyn ToSql + Sync)> = K::COLS
+            .iter()
+            .filter_map(|col| match col {
+                Col::Bytes => b.next().map(|a| a as &(dyn ToSql + Sync)),
+                Col::Int => i.next().map(|a| a as &(dyn ToSql + Sync)),
+            })
+            .collect();
+        let cols = names("k", n).join(", ");
+        let sql = format!(
+            "SELECT {cols}, {} FROM {} WHERE ({cols}) IN (SELECT * FROM unnest({}))",
+            value_col::<V>(),
+            table(def),
+            arrays.join(", ")
+        );
+        let rows = self.query_refs(&sql, &refs)?;
+        let mut known = self.known.borrow_mut();
+        let mut found = std::collections::HashSet::new();
+        for row in &rows {
+            let mut key = Vec::new();
+            K::bind(&K::read(row, 0)?, &mut key);
+            let mut value = Vec::new();
+            if V::COL.is_some() {
+                V::bind(&V::read(row, n)?, &mut value);
+            }
+            let text = key_text(&key);
+            found.insert(text.clone());
+            known.read_ahead(def.name, text, Some(value));
+        }
+        for key in keys {
+            let text = key_text(key);
+            if !found.contains(&text) {
+                known.read_ahead(def.name, text, None);
+            }
+        }
+        Ok(())
+    }
+
     /// Reads every row of `def` whose first key part is one of `firsts`, in
     /// one round trip, so that the transaction's later `get`s of keys
-    /// beginning with them ask nothing (a group commit reads the completion
-    /// rows of the executions its batches touch this way).
+    /// beginning with them ask nothing (a group commit reads the timer rows
+    /// of the runs it closes this way).
     pub fn read_ahead_first<K: KeyT, V: ValT>(
         &self,
         def: Def<K, V>,

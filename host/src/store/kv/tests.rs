@@ -201,3 +201,72 @@ fn the_layer_keeps_its_contract_on_postgres() {
     let write = Txn::Pg(pg.begin_write().unwrap());
     run(write, || Ok(Txn::Pg(pg.begin_read()?)));
 }
+
+/// Rows read ahead answer what the database would: the completion rows a
+/// group checks, present and absent (u64 parts past 2^63, strings with
+/// NUL), and the timer rows under an execution, none or some.
+#[test]
+fn rows_read_ahead_answer_as_the_database_would_on_postgres() {
+    use crate::store::tables::{COMPLETED, TIMERS_BY_EXECUTION};
+    let Some(base) = std::env::var("WEFT_TEST_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty())
+    else {
+        eprintln!("WEFT_TEST_POSTGRES unset: cargo xtask test runs this on PostgreSQL");
+        return;
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let url = format!("{base}/kv_ahead_{}_{nanos}", std::process::id());
+    let pg = Pg::connect(&url, true, "kv-test", std::time::Duration::from_secs(10)).unwrap();
+    pg.acquire(super::lease::Wait::No).unwrap();
+    let present = [
+        ("a", BIG, 1),
+        ("a\0", 0, u64::MAX),
+        ("a", u64::MAX, BIG + 1),
+    ];
+    let write = Txn::Pg(pg.begin_write().unwrap());
+    {
+        let mut completed = write.open_table(COMPLETED).unwrap();
+        for key in present {
+            completed.insert(key, ()).unwrap();
+        }
+        let mut timers = write.open_table(TIMERS_BY_EXECUTION).unwrap();
+        timers.insert(("a", 5, 1), ()).unwrap();
+    }
+    write.commit().unwrap();
+
+    let txn = Txn::Pg(pg.begin_write().unwrap());
+    let absent = [("a", BIG, 2), ("a", 0, 1), ("a\0", 0, 0), ("b", BIG, 1)];
+    let wanted: Vec<(&str, u64, u64)> = present.iter().chain(&absent).copied().collect();
+    txn.read_ahead_keys(COMPLETED, &wanted).unwrap();
+    txn.read_ahead_first(TIMERS_BY_EXECUTION, &["a", "b"])
+        .unwrap();
+    {
+        let completed = txn.open_table(COMPLETED).unwrap();
+        for key in present {
+            assert_eq!(completed.get(key).unwrap(), Some(()), "{key:?} is there");
+        }
+        for key in absent {
+            assert_eq!(completed.get(key).unwrap(), None, "{key:?} is not");
+        }
+    }
+    assert!(!txn.known_none_under(TIMERS_BY_EXECUTION, "a"));
+    assert!(txn.known_none_under(TIMERS_BY_EXECUTION, "b"));
+    assert!(
+        !txn.known_none_under(TIMERS_BY_EXECUTION, "c"),
+        "not read: unknown"
+    );
+    // The transaction's writes keep what it knows true.
+    {
+        let mut completed = txn.open_table(COMPLETED).unwrap();
+        completed.insert(("b", BIG, 1), ()).unwrap();
+        assert_eq!(completed.get(("b", BIG, 1)).unwrap(), Some(()));
+        let mut timers = txn.open_table(TIMERS_BY_EXECUTION).unwrap();
+        timers.insert(("b", 1, 1), ()).unwrap();
+    }
+    assert!(!txn.known_none_under(TIMERS_BY_EXECUTION, "b"));
+    txn.commit().unwrap();
+}
