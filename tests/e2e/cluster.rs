@@ -230,7 +230,8 @@ fn a_holder_paused_past_its_lease_is_fenced_and_its_late_write_refused() {
 }
 
 /// A tiny HTTP server on loopback that counts the requests it answered
-/// (`pong` to each).
+/// (`pong` to each), one connection at a time in the order they came; a
+/// request for `/barrier` is answered and not counted (see `barrier`).
 fn counting_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = format!("127.0.0.1:{}", server.local_addr().unwrap().port());
@@ -241,16 +242,31 @@ fn counting_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>)
         for conn in server.incoming() {
             let Ok(mut conn) = conn else { break };
             let mut buf = [0u8; 4096];
-            if conn.read(&mut buf).unwrap_or(0) == 0 {
+            let n = conn.read(&mut buf).unwrap_or(0);
+            if n == 0 {
                 continue;
             }
-            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if !buf[..n].starts_with(b"GET /barrier ") {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
             let _ = conn.write_all(
                 b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\npong",
             );
         }
     });
     (address, served)
+}
+
+/// Returns once `counting_server` at `address` has handled every
+/// connection made before this call: it answers them in order.
+fn barrier(address: &str) {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(address).unwrap();
+    conn.write_all(b"GET /barrier HTTP/1.1\r\nhost: x\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    assert!(answer.ends_with("pong"), "{answer}");
 }
 
 /// A holder paused (SIGSTOP) past its lease while an activity's request
@@ -294,8 +310,8 @@ fn a_holder_paused_past_its_lease_sends_no_request_its_successor_sends_again() {
         log.contains("released at activity-http"),
         "a stopped before its activity went on: {log}"
     );
-    // a is gone: what it sent has arrived, or is about to be read.
-    std::thread::sleep(Duration::from_millis(200));
+    // a is gone: whatever it sent is handled before the barrier is.
+    barrier(&address);
     assert_eq!(
         served.load(std::sync::atomic::Ordering::SeqCst),
         1,

@@ -13,6 +13,29 @@ fn exists(host: &Host, id: &str) -> bool {
     host.call("GET", &format!("/v1/executions/{id}"), None).0 == 200
 }
 
+/// Starts a `subscription` (a long-lived actor taking signals) as `id`.
+fn start_subscription(host: &Host, id: &str) {
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"workflow_type": "subscription", "id": id,
+                    "input": {"customer": "ada", "plan": "basic"}})),
+    );
+    assert_eq!(status, 201, "{v}");
+}
+
+/// Sends signal `name` to `id` with request id `request`: whether it was
+/// answered as recorded already (`duplicate`).
+fn signal_with_request(host: &Host, id: &str, name: &str, request: &str) -> bool {
+    let (status, v) = host.call(
+        "POST",
+        &format!("/v1/executions/{id}/signals"),
+        Some(json!({"name": name, "input": "pro", "request_id": request})),
+    );
+    assert_eq!(status, 202, "{v}");
+    v["duplicate"] == true
+}
+
 #[test]
 fn closed_executions_go_after_their_retention_and_open_ones_stay() {
     let host = Host::with_args(&["--manual-clock", "--retention", "1h"]);
@@ -226,28 +249,14 @@ fn execution_and_run_timeouts_end_what_outlasts_them() {
 fn a_signal_request_id_is_forgotten_after_the_retention_of_its_execution() {
     let host = Host::with_args(&["--manual-clock", "--retention", "1h"]);
     host.deploy_examples();
-    let (status, v) = host.call(
-        "POST",
-        "/v1/executions",
-        Some(json!({"workflow_type": "subscription", "id": "actor",
-                    "input": {"customer": "ada", "plan": "basic"}})),
-    );
-    assert_eq!(status, 201, "{v}");
+    start_subscription(&host, "actor");
     let received = |h: &Host| {
         h.event_kinds("actor")
             .iter()
             .filter(|k| *k == "signal_received")
             .count()
     };
-    let send = |h: &Host, request: &str| {
-        let (status, v) = h.call(
-            "POST",
-            "/v1/executions/actor/signals",
-            Some(json!({"name": "change-plan", "input": "pro", "request_id": request})),
-        );
-        assert_eq!(status, 202, "{v}");
-        v["duplicate"] == true
-    };
+    let send = |h: &Host, request: &str| signal_with_request(h, "actor", "change-plan", request);
     assert!(!send(&host, "r1"));
     host.advance(HOUR / 2);
     assert!(
@@ -270,15 +279,7 @@ fn a_signal_request_id_is_forgotten_after_the_retention_of_its_execution() {
         "timer-fanout",
         json!({"items": ["x"], "sleep_ms": 24 * HOUR}),
     );
-    let send_other = |h: &Host| {
-        let (status, v) = h.call(
-            "POST",
-            &format!("/v1/executions/{other}/signals"),
-            Some(json!({"name": "nudge", "input": 1, "request_id": "r2"})),
-        );
-        assert_eq!(status, 202, "{v}");
-        v["duplicate"] == true
-    };
+    let send_other = |h: &Host| signal_with_request(h, &other, "nudge", "r2");
     assert!(!send(&host, "r2"));
     assert!(!send_other(&host));
     host.advance(2 * HOUR);
@@ -303,24 +304,8 @@ fn a_signal_request_id_is_forgotten_after_the_retention_of_its_execution() {
 fn a_deleted_execution_takes_its_signal_request_ids_along() {
     let host = Host::with_args(&["--manual-clock", "--retention", "1h"]);
     host.deploy_examples();
-    let start = |id: &str| {
-        let (status, v) = host.call(
-            "POST",
-            "/v1/executions",
-            Some(json!({"workflow_type": "subscription", "id": id,
-                        "input": {"customer": "ada", "plan": "basic"}})),
-        );
-        assert_eq!(status, 201, "{v}");
-    };
-    let send = |h: &Host, id: &str| {
-        let (status, v) = h.call(
-            "POST",
-            &format!("/v1/executions/{id}/signals"),
-            Some(json!({"name": "change-plan", "input": "pro", "request_id": "r"})),
-        );
-        assert_eq!(status, 202, "{v}");
-        v["duplicate"] == true
-    };
+    let start = |id: &str| start_subscription(&host, id);
+    let send = |h: &Host, id: &str| signal_with_request(h, id, "change-plan", "r");
     start("x");
     start("control");
     assert!(!send(&host, "x"));

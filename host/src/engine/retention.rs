@@ -67,23 +67,23 @@ async fn sweep(inner: &Arc<Inner>) -> Result<(), EngineError> {
             "deleted closed executions past their retention"
         );
     }
-    let per_type: Vec<(String, u64)> = inner
+    let per_type = inner
         .store
         .retentions()?
         .into_iter()
         .map(|(t, ms)| (t, now.saturating_sub(ms)))
         .collect();
-    // A batch of signal request ids per write, while more are due (a
-    // host that was down a while has many).
+    inner
+        .store
+        .write(vec![Op::ForgetStartRequests {
+            before_ms: now.saturating_sub(keep),
+            per_type,
+        }])
+        .await??;
+    // A batch of signal request ids per write, while more are due.
     loop {
-        inner
-            .store
-            .write(vec![Op::ForgetRequests {
-                before_ms: now.saturating_sub(keep),
-                per_type: per_type.clone(),
-                now_ms: now,
-            }])
-            .await??;
+        let op = Op::ForgetSignalRequests { now_ms: now };
+        inner.store.write(vec![op]).await??;
         if !inner.store.signal_requests_due(now)? {
             break;
         }

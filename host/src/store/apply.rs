@@ -117,7 +117,8 @@ pub(super) fn apply(txn: &Txn, op: &Op) -> Result<Result<(), OpError>, StoreErro
                 .insert((id.as_str(), *epoch, *handle), to_json(&beat).as_slice())?;
         }
         Op::DeleteExecution { .. } => return super::retention::delete_execution(txn, op),
-        Op::ForgetRequests { .. } => return super::retention::forget_requests(txn, op),
+        Op::ForgetStartRequests { .. } => return super::retention::forget_start_requests(txn, op),
+        Op::ForgetSignalRequests { now_ms } => super::signal_requests::forget_due(txn, *now_ms)?,
         Op::SetRetention { .. } => return super::retention::set_retention(txn, op),
         Op::DeleteModule { .. } => return super::retention::delete_module(txn, op),
         Op::SetManualClock { ms } => {

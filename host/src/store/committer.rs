@@ -131,8 +131,6 @@ fn commit_group(
         // checks its handle's completion row; each close drops its run's
         // timer rows.
         let ahead = checked_completions(&txn, &group).and_then(|keys| {
-            let keys: Vec<(&str, u64, u64)> =
-                keys.iter().map(|(id, run, h)| (*id, *run, *h)).collect();
             txn.read_ahead_keys(super::tables::COMPLETED, &keys)?;
             txn.read_ahead_first(super::tables::TIMERS_BY_EXECUTION, &closing(&group))
         });
@@ -238,15 +236,8 @@ fn checked_completions<'g>(
                 let Some(head) = super::apply::read_head(&execs, id.as_str())? else {
                     continue;
                 };
-                for kind in events {
-                    let handle = match kind {
-                        EventKind::ActivityAttemptFailed { handle, .. } => Some(*handle),
-                        other => other.completion_handle(),
-                    };
-                    if let Some(handle) = handle {
-                        keys.push((id.as_str(), head.run_start, handle));
-                    }
-                }
+                let handles = events.iter().filter_map(super::history::checked_handle);
+                keys.extend(handles.map(|h| (id.as_str(), head.run_start, h)));
             }
             Op::AttemptFailed {
                 id,

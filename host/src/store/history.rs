@@ -246,6 +246,15 @@ fn check_current(
     None
 }
 
+/// The handle whose completion row an appended event is checked against:
+/// an end's, or a failed attempt's (refused once its activity ended).
+pub(super) fn checked_handle(kind: &EventKind) -> Option<u64> {
+    match kind {
+        EventKind::ActivityAttemptFailed { handle, .. } => Some(*handle),
+        other => other.completion_handle(),
+    }
+}
+
 pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
     let Op::Append {
         id,
@@ -297,12 +306,8 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
     let mut completed = txn.open_table(COMPLETED)?;
     let mut newly_completed = Vec::new();
     for kind in events {
-        let handle = match kind {
-            EventKind::ActivityAttemptFailed { handle, .. } => *handle,
-            other => match other.completion_handle() {
-                Some(h) => h,
-                None => continue,
-            },
+        let Some(handle) = checked_handle(kind) else {
+            continue;
         };
         if newly_completed.contains(&handle)
             || completed.get((key, record.run_start, handle))?.is_some()

@@ -114,12 +114,14 @@ pub enum Op {
         id: ExecutionId,
     },
     /// Forgets the start request ids seen before `before_ms`, or before a
-    /// workflow type's own time in `per_type`, and up to
-    /// [`FORGET_SIGNAL_REQUESTS`] signal request ids whose time came by
-    /// `now_ms`.
-    ForgetRequests {
+    /// workflow type's own time in `per_type`.
+    ForgetStartRequests {
         before_ms: u64,
         per_type: Vec<(String, u64)>,
+    },
+    /// Forgets a batch of the client signal request ids whose time came by
+    /// `now_ms` (see `signal_requests.rs`).
+    ForgetSignalRequests {
         now_ms: u64,
     },
     /// Sets (or clears) a workflow type's retention of closed executions.
@@ -449,10 +451,6 @@ impl StartRequest {
         Ok(None)
     }
 }
-
-/// Signal request ids one `ForgetRequests` forgets at most (the sweep
-/// writes again while more are due).
-pub const FORGET_SIGNAL_REQUESTS: u64 = 10_000;
 
 const MANUAL_CLOCK: &str = "manual_clock_ms";
 /// Set once `TIMERS_BY_EXECUTION` holds every row of `TIMERS`.
@@ -925,23 +923,7 @@ impl Store {
         let (module, beat) = self.reading(|txn| {
             let module = match &kept {
                 Some(module) => module.clone(),
-                None => {
-                    let route = txn.open_table(ACTIVITIES)?.get(name)?;
-                    let module = match route {
-                        Some(h) => {
-                            let hash = parse_hash(&h)?;
-                            let meta = txn.open_table(MODULE_META)?;
-                            let found = meta.get(hash.to_string().as_str())?;
-                            let doors = match found {
-                                Some(raw) => from_json::<ModuleMeta>("module meta", &raw)?.doors,
-                                None => Doors::default(),
-                            };
-                            Some((hash, doors))
-                        }
-                        None => None,
-                    };
-                    module
-                }
+                None => route(txn, name)?,
             };
             let beat = if fresh {
                 None
@@ -1225,6 +1207,23 @@ fn parse_hash(s: &str) -> Result<ModuleHash, StoreError> {
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+/// The component serving activity `name` with the doors opened for it, if
+/// one does.
+fn route(txn: &Txn, name: &str) -> Result<deploys::Route, StoreError> {
+    let Some(h) = txn.open_table(ACTIVITIES)?.get(name)? else {
+        return Ok(None);
+    };
+    let hash = parse_hash(&h)?;
+    let found = txn
+        .open_table(MODULE_META)?
+        .get(hash.to_string().as_str())?;
+    let doors = match found {
+        Some(raw) => from_json::<ModuleMeta>("module meta", &raw)?.doors,
+        None => Doors::default(),
+    };
+    Ok(Some((hash, doors)))
+}
 
 /// See [`Store::attempt_context`].
 #[derive(Debug, Default)]

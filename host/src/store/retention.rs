@@ -51,18 +51,15 @@ pub(super) fn delete_execution(txn: &Txn, op: &Op) -> Outcome {
     Ok(Ok(()))
 }
 
-/// Forgets the start request ids seen before `before_ms` (a workflow
-/// type's own time in `per_type`): the window in which a retried start
-/// answers with the run it started; and the client signal request ids
-/// whose time came by `now_ms` (a batch of them).
-pub(super) fn forget_requests(txn: &Txn, op: &Op) -> Outcome {
-    let Op::ForgetRequests {
+/// Forgets the start request ids seen before `before_ms`: the window in
+/// which a retried start answers with the run it started.
+pub(super) fn forget_start_requests(txn: &Txn, op: &Op) -> Outcome {
+    let Op::ForgetStartRequests {
         before_ms,
         per_type,
-        now_ms,
     } = op
     else {
-        unreachable!("forget_requests takes ForgetRequests")
+        unreachable!("forget_start_requests takes ForgetStartRequests")
     };
     txn.open_table(START_REQUESTS)?.retain(|key, raw| {
         // Keys are `<type>\0<id>\0<request id>`.
@@ -73,7 +70,6 @@ pub(super) fn forget_requests(txn: &Txn, op: &Op) -> Outcome {
             .map_or(*before_ms, |(_, b)| *b);
         serde_json::from_slice::<SeenRequest>(raw).map_or(true, |s| s.at_ms >= before)
     })?;
-    super::signal_requests::forget_due(txn, *now_ms, super::FORGET_SIGNAL_REQUESTS)?;
     Ok(Ok(()))
 }
 

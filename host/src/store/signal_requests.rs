@@ -36,12 +36,16 @@ pub(super) fn drop_all(txn: &Txn, target: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Forgets up to `limit` request ids whose time came by `now_ms`: their
+/// Request ids one write forgets at most (the sweep writes again while
+/// more are due: a host that was down a while has many).
+const BATCH: u64 = 10_000;
+
+/// Forgets up to [`BATCH`] request ids whose time came by `now_ms`: their
 /// inbox rows and their own.
-pub(super) fn forget_due(txn: &Txn, now_ms: u64, limit: u64) -> Result<(), StoreError> {
+pub(super) fn forget_due(txn: &Txn, now_ms: u64) -> Result<(), StoreError> {
     let due = txn
         .open_table(SIGNAL_REQUESTS)?
-        .first_n(..(now_ms.saturating_add(1), "", ""), limit)?;
+        .first_n(..(now_ms.saturating_add(1), "", ""), BATCH)?;
     let mut inbox = txn.open_table(INBOX)?;
     let mut by_target = txn.open_table(SIGNAL_REQUESTS_BY_TARGET)?;
     let mut times = txn.open_table(SIGNAL_REQUESTS)?;

@@ -516,6 +516,20 @@ fn params(from: usize, n: usize) -> Vec<String> {
     (from..from + n).map(|i| format!("${i}")).collect()
 }
 
+/// A row's key and value (`k0, k1, ..., v` as selected) as the parts
+/// `bind` makes, the form `Known` keeps.
+fn row_parts<K: KeyT, V: ValT>(
+    row: &tokio_postgres::Row,
+) -> Result<(Vec<Param>, Vec<Param>), StoreError> {
+    let mut key = Vec::new();
+    K::bind(&K::read(row, 0)?, &mut key);
+    let mut value = Vec::new();
+    if V::COL.is_some() {
+        V::bind(&V::read(row, K::COLS.len())?, &mut value);
+    }
+    Ok((key, value))
+}
+
 /// `k0 = $1 AND k1 = $2`.
 fn key_eq(cols: &[Col]) -> String {
     names("k", cols.len())
@@ -820,43 +834,18 @@ impl Tx {
         if keys.is_empty() || keys.iter().any(|k| k.len() != n) {
             return Ok(());
         }
-        // One array per key part, unnested into the keys wanted.
-        let mut bytes: Vec<Vec<Vec<u8>>> = Vec::new();
-        let mut ints: Vec<Vec<i64>> = Vec::new();
-        let mut arrays = Vec::new();
-        for (i, col) in K::COLS.iter().enumerate() {
-            match col {
-                Col::Bytes => {
-                    let column = keys.iter().map(|k| match &k[i] {
-                        Param::Bytes(b) => Ok(b.clone()),
-                        Param::Int(_) => Err(()),
-                    });
-                    let Ok(column) = column.collect::<Result<Vec<_>, ()>>() else {
-                        return Ok(());
-                    };
-                    arrays.push(format!("${}::bytea[]", arrays.len() + 1));
-                    bytes.push(column);
-                }
-                Col::Int => {
-                    let column = keys.iter().map(|k| match &k[i] {
-                        Param::Int(v) => Ok(*v),
-                        Param::Bytes(_) => Err(()),
-                    });
-                    let Ok(column) = column.collect::<Result<Vec<_>, ()>>() else {
-                        return Ok(());
-                    };
-                    arrays.push(format!("${}::bigint[]", arrays.len() + 1));
-                    ints.push(column);
-                }
-            }
-        }
-        // Bound in the order of the columns.
-        let (mut b, mut i) = (bytes.iter(), ints.iter());
-        let refs: Vec<&(dyn ToSql + Sync)> = K::COLS
+        // One array per key part (its parts are of the column's type, as
+        // `bind` made them), unnested into the keys wanted.
+        let columns: Vec<Vec<Param>> = (0..n)
+            .map(|i| keys.iter().map(|k| k[i].clone()).collect())
+            .collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = columns.iter().map(|c| c as _).collect();
+        let arrays: Vec<String> = K::COLS
             .iter()
-            .filter_map(|col| match col {
-                Col::Bytes => b.next().map(|a| a as &(dyn ToSql + Sync)),
-                Col::Int => i.next().map(|a| a as &(dyn ToSql + Sync)),
+            .enumerate()
+            .map(|(i, col)| match col {
+                Col::Bytes => format!("${}::bytea[]", i + 1),
+                Col::Int => format!("${}::bigint[]", i + 1),
             })
             .collect();
         let cols = names("k", n).join(", ");
@@ -870,12 +859,7 @@ impl Tx {
         let mut known = self.known.borrow_mut();
         let mut found = std::collections::HashSet::new();
         for row in &rows {
-            let mut key = Vec::new();
-            K::bind(&K::read(row, 0)?, &mut key);
-            let mut value = Vec::new();
-            if V::COL.is_some() {
-                V::bind(&V::read(row, n)?, &mut value);
-            }
+            let (key, value) = row_parts::<K, V>(row)?;
             let text = key_text(&key);
             found.insert(text.clone());
             known.read_ahead(def.name, text, Some(value));
@@ -912,12 +896,7 @@ impl Tx {
         let rows = self.query_refs(&sql, &[&wanted])?;
         let mut known = self.known.borrow_mut();
         for row in &rows {
-            let mut key = Vec::new();
-            K::bind(&K::read(row, 0)?, &mut key);
-            let mut value = Vec::new();
-            if V::COL.is_some() {
-                V::bind(&V::read(row, n)?, &mut value);
-            }
+            let (key, value) = row_parts::<K, V>(row)?;
             known.read_ahead(def.name, key_text(&key), Some(value));
         }
         for first in wanted {

@@ -182,22 +182,29 @@ fn the_layer_keeps_its_contract_on_redb() {
     run(write, || Ok(Txn::RedbRead(db.begin_read()?)));
 }
 
-#[test]
-fn the_layer_keeps_its_contract_on_postgres() {
+/// A fresh database named after `name` on the server `WEFT_TEST_POSTGRES`
+/// names, held by this test; `None` (said) without one.
+fn postgres(name: &str) -> Option<std::sync::Arc<Pg>> {
     let Some(base) = std::env::var("WEFT_TEST_POSTGRES")
         .ok()
         .filter(|s| !s.is_empty())
     else {
         eprintln!("WEFT_TEST_POSTGRES unset: cargo xtask test runs this on PostgreSQL");
-        return;
+        return None;
     };
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .subsec_nanos();
-    let url = format!("{base}/kv_{}_{nanos}", std::process::id());
+    let url = format!("{base}/{name}_{}_{nanos}", std::process::id());
     let pg = Pg::connect(&url, true, "kv-test", std::time::Duration::from_secs(10)).unwrap();
     pg.acquire(super::lease::Wait::No).unwrap();
+    Some(pg)
+}
+
+#[test]
+fn the_layer_keeps_its_contract_on_postgres() {
+    let Some(pg) = postgres("kv") else { return };
     let write = Txn::Pg(pg.begin_write().unwrap());
     run(write, || Ok(Txn::Pg(pg.begin_read()?)));
 }
@@ -208,20 +215,9 @@ fn the_layer_keeps_its_contract_on_postgres() {
 #[test]
 fn rows_read_ahead_answer_as_the_database_would_on_postgres() {
     use crate::store::tables::{COMPLETED, TIMERS_BY_EXECUTION};
-    let Some(base) = std::env::var("WEFT_TEST_POSTGRES")
-        .ok()
-        .filter(|s| !s.is_empty())
-    else {
-        eprintln!("WEFT_TEST_POSTGRES unset: cargo xtask test runs this on PostgreSQL");
+    let Some(pg) = postgres("kv_ahead") else {
         return;
     };
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let url = format!("{base}/kv_ahead_{}_{nanos}", std::process::id());
-    let pg = Pg::connect(&url, true, "kv-test", std::time::Duration::from_secs(10)).unwrap();
-    pg.acquire(super::lease::Wait::No).unwrap();
     let present = [
         ("a", BIG, 1),
         ("a\0", 0, u64::MAX),
