@@ -499,3 +499,111 @@ fn an_activity_end_the_database_cannot_write_yet_is_written_once_it_can() {
     assert_eq!(effects.len(), 3, "{effects:?}");
     assert!(effects.values().all(|n| *n == 1), "{effects:?}");
 }
+
+/// The suite's cluster offers TLS with a certificate signed by an authority
+/// of its own (`WEFT_TEST_POSTGRES_TLS`: `ca.pem`, and `other-ca.pem`,
+/// which signed nothing of the server's).
+fn tls_dir() -> Option<std::path::PathBuf> {
+    std::env::var_os("WEFT_TEST_POSTGRES_TLS")
+        .filter(|d| !d.is_empty())
+        .map(std::path::PathBuf::from)
+}
+
+/// How many of the sessions on `database` are encrypted, and how many not.
+fn sessions_by_tls(base: &str, database: &str) -> (u32, u32) {
+    let counts = psql(
+        &format!("{base}/postgres"),
+        &format!(
+            "SELECT count(*) FILTER (WHERE s.ssl), count(*) FILTER (WHERE NOT s.ssl) \
+             FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+             WHERE a.datname = '{database}' AND a.application_name LIKE 'weft%'"
+        ),
+    );
+    let (on, off) = counts.split_once('|').expect("two counts");
+    (on.parse().unwrap(), off.parse().unwrap())
+}
+
+#[test]
+fn a_store_reached_over_tls_checks_the_database_certificate_as_sslmode_asks() {
+    let Some(base) = cluster() else { return };
+    let Some(tls) = tls_dir() else {
+        eprintln!("the suite's PostgreSQL offers no TLS (WEFT_TEST_POSTGRES_TLS unset)");
+        return;
+    };
+    // verify-full against the authority that signed the certificate: the
+    // host runs, and every session of its database is encrypted.
+    let database = fresh_database_name();
+    let url = format!(
+        "{base}/{database}?sslmode=verify-full&sslrootcert={}",
+        tls.join("ca.pem").display()
+    );
+    let host = Host::on_store(&[], Some(url.clone()));
+    host.deploy_examples();
+    let (_, out) = host.run_execution("hello", json!({"name": "sealed"}));
+    assert_eq!(out["output"], "HELLO, SEALED!", "{out}");
+    let (on, off) = sessions_by_tls(&base, &database);
+    assert!(on > 0 && off == 0, "{on} sessions encrypted, {off} not");
+    drop(host);
+    // `weft store migrate` reaches it the same way.
+    let copy = tempfile::tempdir().expect("temp dir");
+    let to = copy.path().join("copy");
+    migrate_ok(&url, to.to_str().unwrap());
+
+    // An authority that did not sign the database's certificate: refused
+    // at the start, saying so, before anything is written.
+    let other = fresh_database_name();
+    let wrong = format!(
+        "{base}/{other}?sslmode=verify-full&sslrootcert={}",
+        tls.join("other-ca.pem").display()
+    );
+    let scratch = Host::on_store(&[], None);
+    let said = refused_start(&wrong, &scratch);
+    assert!(
+        said.contains("certificate") && said.contains("not trusted"),
+        "{said}"
+    );
+    let exists = psql(
+        &format!("{base}/postgres"),
+        &format!("SELECT count(*) FROM pg_database WHERE datname = '{other}'"),
+    );
+    assert_eq!(exists, "0", "the refused host created its database");
+    // verify-full with no authority at all names what to add.
+    let said = refused_start(&format!("{base}/{other}?sslmode=verify-full"), &scratch);
+    assert!(said.contains("add sslrootcert="), "{said}");
+    // The certificate names 127.0.0.1, not localhost: verify-full refuses
+    // the name, verify-ca checks only who signed it.
+    let by_name = base.replace("127.0.0.1", "localhost");
+    let ca = tls.join("ca.pem");
+    let said = refused_start(
+        &format!(
+            "{by_name}/{other}?sslmode=verify-full&sslrootcert={}",
+            ca.display()
+        ),
+        &scratch,
+    );
+    assert!(said.contains("does not name the host"), "{said}");
+    let database = fresh_database_name();
+    let host = Host::on_store(
+        &[],
+        Some(format!(
+            "{by_name}/{database}?sslmode=verify-ca&sslrootcert={}",
+            ca.display()
+        )),
+    );
+    host.deploy_examples();
+    drop(host);
+
+    // The default (libpq's `prefer`) encrypts when the server offers it;
+    // `disable` does not.
+    for (query, encrypted) in [("", true), ("?sslmode=disable", false)] {
+        let database = fresh_database_name();
+        let host = Host::on_store(&[], Some(format!("{base}/{database}{query}")));
+        host.deploy_examples();
+        let (on, off) = sessions_by_tls(&base, &database);
+        if encrypted {
+            assert!(on > 0 && off == 0, "{query}: {on} encrypted, {off} not");
+        } else {
+            assert!(off > 0 && on == 0, "{query}: {on} encrypted, {off} not");
+        }
+    }
+}

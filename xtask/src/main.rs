@@ -684,7 +684,7 @@ fn test(args: &[String]) -> Result {
     let weft = build_host(false)?;
     // The suite's own PostgreSQL, for the store's unit tests and the
     // second end-to-end pass.
-    let cluster = postgres::Cluster::start(&target_dir())?;
+    let cluster = postgres::Cluster::start(&target_dir(), true)?;
     step("unit tests");
     run(cargo()
         .args(["test", "-p", "weft"])
@@ -733,6 +733,10 @@ fn test(args: &[String]) -> Result {
         .env("WEFT_GUESTS", &guests)
         .env("WEFT_TEST_POSTGRES", cluster.url())
         .env("WEFT_TEST_PSQL", cluster.psql())
+        .env(
+            "WEFT_TEST_POSTGRES_TLS",
+            cluster.tls_dir().unwrap_or_default(),
+        )
         .env("PATH", path_with(&tools));
     run(&mut e2e)?;
     // Alone on the cluster: a restart ends every connection, and other
@@ -798,7 +802,7 @@ fn bench(args: &[String]) -> Result {
             .is_none_or(|only| only.split(',').any(|w| w.trim() == "cluster"));
     let given = env::var_os("WEFT_TEST_POSTGRES").is_some();
     let _cluster = if !given && (verify_hosts || cluster_workload) {
-        let cluster = postgres::Cluster::start(&target_dir())?;
+        let cluster = postgres::Cluster::start(&target_dir(), false)?;
         let var = if verify_hosts {
             "WEFT_TEST_POSTGRES"
         } else {

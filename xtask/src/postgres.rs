@@ -14,13 +14,17 @@ pub struct Cluster {
     /// The user the server runs as when we are root (`initdb` refuses root).
     user: Option<String>,
     port: u16,
+    /// Whether the server offers TLS (the test suite's does; a benchmark's
+    /// does not, so its figures stay comparable).
+    tls: bool,
 }
 
 impl Cluster {
     /// Starts a cluster under `parent`. Its superuser is `weft`, trusted on
     /// loopback (the cluster lives as long as the suite and listens nowhere
-    /// else).
-    pub fn start(parent: &Path) -> Result<Cluster> {
+    /// else). With `tls`, it also offers TLS, with a certificate for
+    /// 127.0.0.1 signed by an authority of its own (`tls_dir`).
+    pub fn start(parent: &Path, tls: bool) -> Result<Cluster> {
         let bin = server_bin()?;
         let port = free_port()?;
         let dir = parent.join(format!("pg-{port}"));
@@ -41,6 +45,7 @@ impl Cluster {
             bin,
             user,
             port,
+            tls,
         };
         step(&format!(
             "starting a throwaway PostgreSQL on 127.0.0.1:{port}"
@@ -51,11 +56,18 @@ impl Cluster {
             .arg(cluster.data())
             .args(["-U", "weft", "--auth=trust", "-E", "UTF8", "--no-sync"])
             .arg("--no-instructions"))?;
-        let options = format!(
+        let mut options = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=400 \
              -c shared_buffers=128MB",
             cluster.dir.display()
         );
+        if tls {
+            cluster.certificates()?;
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={0}/server.crt -c ssl_key_file={0}/server.key",
+                cluster.dir.join("tls").display()
+            ));
+        }
         run(cluster
             .command("pg_ctl")
             .arg("-D")
@@ -81,6 +93,86 @@ impl Cluster {
             .arg("+x")
             .arg(cluster.restart_script()))?;
         Ok(cluster)
+    }
+
+    /// Where the TLS files are: `ca.pem` (the authority that signed the
+    /// server's certificate), `other-ca.pem` (one that did not), and the
+    /// server's own.
+    pub fn tls_dir(&self) -> Option<PathBuf> {
+        self.tls.then(|| self.dir.join("tls"))
+    }
+
+    /// Makes the authorities and the server's certificate (for 127.0.0.1
+    /// only: a test names the server `localhost` to be refused by
+    /// `verify-full`) with `openssl`, installed when absent.
+    fn certificates(&self) -> Result {
+        let dir = self.dir.join("tls");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        if Command::new("openssl").arg("version").output().is_err() {
+            step("installing openssl (apt) for the PostgreSQL TLS test");
+            super::apt_install(&["openssl"])?;
+        }
+        let openssl = |args: &[&str]| run(Command::new("openssl").args(args).current_dir(&dir));
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        for ca in ["ca", "other-ca"] {
+            let (key, pem, subject) = (
+                format!("{ca}.key"),
+                format!("{ca}.pem"),
+                format!("/CN=weft test {ca}"),
+            );
+            let mut args = vec!["req", "-x509", "-days", "3650", "-subj", &subject];
+            args.extend(ec);
+            args.extend([
+                "-keyout",
+                &key,
+                "-out",
+                &pem,
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ]);
+            openssl(&args)?;
+        }
+        let mut args = vec!["req", "-new", "-subj", "/CN=127.0.0.1"];
+        args.extend(ec);
+        args.extend(["-keyout", "server.key", "-out", "server.csr"]);
+        openssl(&args)?;
+        std::fs::write(
+            dir.join("server.ext"),
+            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+             extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n",
+        )
+        .map_err(|e| format!("writing server.ext: {e}"))?;
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "3650",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.crt",
+        ])?;
+        // The server reads its key only if it owns it and nobody else may.
+        run(Command::new("chmod").arg("600").arg(dir.join("server.key")))?;
+        if let Some(user) = &self.user {
+            run(Command::new("chown").args(["-R", user]).arg(&dir))?;
+        }
+        Ok(())
     }
 
     /// A script that restarts the cluster (fast shutdown: every connection

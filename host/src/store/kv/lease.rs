@@ -30,7 +30,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
-use tokio_postgres::NoTls;
 
 use super::pg::{pg_err, Pg};
 use crate::store::StoreError;
@@ -446,7 +445,7 @@ impl Pg {
 
     /// A new connection of its own for the lease session.
     async fn session(&self) -> Result<tokio_postgres::Client, StoreError> {
-        let (client, conn) = self.config().connect(NoTls).await.map_err(pg_err)?;
+        let (client, conn) = self.config().connect(self.tls()).await.map_err(pg_err)?;
         tokio::spawn(conn);
         Ok(client)
     }

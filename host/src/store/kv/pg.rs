@@ -14,7 +14,7 @@ use std::sync::Arc;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::NoTls;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::known::{key_text, Known, Lens};
 use super::lease::{Lease, FENCED};
@@ -23,6 +23,7 @@ use super::{Def, KeyT, ValT};
 use crate::store::StoreError;
 
 mod schema;
+mod tls;
 
 /// Options of every session: standard strings for the batched literals,
 /// and the server's notices (a schema step's "already exists") kept out of
@@ -43,6 +44,8 @@ pub(crate) struct Pg {
     /// The address's settings, for connections outside the pool (the
     /// lease session).
     config: tokio_postgres::Config,
+    /// What every connection does about TLS (`sslmode`, `sslrootcert`).
+    tls: MakeRustlsConnect,
     /// This host's claim on the store: every write transaction is fenced
     /// by it (see `lease.rs`).
     pub(super) lease: Arc<Lease>,
@@ -138,7 +141,8 @@ impl Pg {
         host: &str,
         lease: std::time::Duration,
     ) -> Result<Arc<Pg>, StoreError> {
-        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
+        let (rest, asked) = tls::Tls::take(url)?;
+        let mut config: tokio_postgres::Config = rest.parse().map_err(|e| {
             StoreError::Backend(format!(
                 "--store {}: not a PostgreSQL address ({e}); write it as \
                  postgres://user[:password]@host[:port]/database",
@@ -162,7 +166,9 @@ impl Pg {
             .keepalives_idle(std::time::Duration::from_secs(5))
             .keepalives_interval(std::time::Duration::from_secs(2))
             .keepalives_retries(3)
-            .tcp_user_timeout(std::time::Duration::from_secs(15));
+            .tcp_user_timeout(std::time::Duration::from_secs(15))
+            .ssl_mode(asked.driver_mode());
+        let tls = asked.connector()?;
         if config.get_dbname().is_none_or(str::is_empty) {
             return Err(StoreError::Backend(format!(
                 "{}: the address names no database; end it with one, as in \
@@ -178,7 +184,7 @@ impl Pg {
             .map_err(|e| StoreError::Backend(format!("starting the PostgreSQL runtime: {e}")))?;
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -196,6 +202,7 @@ impl Pg {
             lens: Lens::default(),
             lease: Arc::new(Lease::new(host, lease)),
             config: config.clone(),
+            tls,
             pool,
             rt: Some(rt),
             shown: redact(url),
@@ -216,11 +223,17 @@ impl Pg {
                 )))
             }
             Err(e) => {
+                if let Some(why) = asked.refusal(&e) {
+                    return Err(StoreError::Backend(format!(
+                        "PostgreSQL at {}: {why}",
+                        pg.shown
+                    )));
+                }
                 return Err(StoreError::Io(format!(
                     "cannot reach PostgreSQL at {}: {}",
                     pg.shown,
                     source_text(&e)
-                )))
+                )));
             }
         }
         pg.migrate(create)?;
@@ -359,6 +372,11 @@ impl Pg {
 
     pub(super) fn config(&self) -> &tokio_postgres::Config {
         &self.config
+    }
+
+    /// The TLS connector of every connection.
+    pub(super) fn tls(&self) -> MakeRustlsConnect {
+        self.tls.clone()
     }
 
     /// Runs `f` on the backend's runtime in the background.

@@ -3,7 +3,6 @@
 //! stop a host a newer weft migrated past.
 
 use tokio_postgres::error::SqlState;
-use tokio_postgres::NoTls;
 
 use super::{pg_err, pool_err, Pg};
 use crate::store::StoreError;
@@ -74,7 +73,7 @@ impl Pg {
         let mut admin = config.clone();
         admin.dbname("postgres");
         self.block(async move {
-            let (client, conn) = admin.connect(NoTls).await.map_err(pg_err)?;
+            let (client, conn) = admin.connect(self.tls()).await.map_err(pg_err)?;
             tokio::spawn(conn);
             let quoted = format!("\"{}\"", name.replace('"', "\"\""));
             match client

@@ -1,0 +1,451 @@
+//! TLS to PostgreSQL, asked for as libpq asks for it: `sslmode` and
+//! `sslrootcert` in the store's address.
+//!
+//! | `sslmode` | encrypted | the server's certificate |
+//! |---|---|---|
+//! | `disable` | no | |
+//! | `prefer` (the default) | if the server offers it | not checked |
+//! | `require` | yes | not checked (checked as by `verify-ca` when `sslrootcert` is given) |
+//! | `verify-ca` | yes | signed by an authority of `sslrootcert` |
+//! | `verify-full` | yes | that, and issued for the host the address names |
+//!
+//! `sslrootcert` is a file of PEM certificates, or `system` for the
+//! machine's trust store; without it, `verify-*` use
+//! `~/.postgresql/root.crt` as libpq does. The driver takes neither
+//! parameter (it knows `disable`, `prefer` and `require` only), so both are
+//! taken out of the address here and the rest is left to it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::store::StoreError;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SslMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+/// Where the authorities a `verify-*` mode trusts come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Roots {
+    File(PathBuf),
+    System,
+}
+
+/// What the address asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Tls {
+    pub mode: SslMode,
+    roots: Option<Roots>,
+}
+
+impl Tls {
+    /// Takes `sslmode` and `sslrootcert` out of `url` (a `postgres://`
+    /// address or `key=value` words): the address the driver is given, and
+    /// what they asked for.
+    pub fn take(url: &str) -> Result<(String, Tls), StoreError> {
+        let mut mode = None;
+        let mut roots = None;
+        let mut keep = |key: &str, value: String| -> Result<bool, StoreError> {
+            match key {
+                "sslmode" => {
+                    mode = Some(parse_mode(&value)?);
+                    Ok(false)
+                }
+                "sslrootcert" => {
+                    roots = Some(if value == "system" {
+                        Roots::System
+                    } else {
+                        Roots::File(PathBuf::from(value))
+                    });
+                    Ok(false)
+                }
+                _ => Ok(true),
+            }
+        };
+        let rest = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            match url.split_once('?') {
+                None => url.to_owned(),
+                Some((base, query)) => {
+                    let mut kept = Vec::new();
+                    for pair in query.split('&').filter(|p| !p.is_empty()) {
+                        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                        if keep(&decode(k), decode(v))? {
+                            kept.push(pair);
+                        }
+                    }
+                    if kept.is_empty() {
+                        base.to_owned()
+                    } else {
+                        format!("{base}?{}", kept.join("&"))
+                    }
+                }
+            }
+        } else {
+            let mut kept = Vec::new();
+            for word in url.split_whitespace() {
+                let taken = match word.split_once('=') {
+                    Some((k, v)) if !v.starts_with('\'') => !keep(k.trim(), v.to_owned())?,
+                    _ => false,
+                };
+                if !taken {
+                    kept.push(word);
+                }
+            }
+            kept.join(" ")
+        };
+        let mut mode = mode.unwrap_or(SslMode::Prefer);
+        // libpq: a root certificate given to `require` is checked.
+        if mode == SslMode::Require && roots.is_some() {
+            mode = SslMode::VerifyCa;
+        }
+        Ok((rest, Tls { mode, roots }))
+    }
+
+    /// The driver's own mode: whether it asks the server for TLS, and
+    /// whether it goes on without.
+    pub fn driver_mode(&self) -> tokio_postgres::config::SslMode {
+        use tokio_postgres::config::SslMode as Driver;
+        match self.mode {
+            SslMode::Disable => Driver::Disable,
+            SslMode::Prefer => Driver::Prefer,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => Driver::Require,
+        }
+    }
+
+    /// The connector every connection of the store uses.
+    pub fn connector(&self) -> Result<MakeRustlsConnect, StoreError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| StoreError::Backend(format!("TLS to PostgreSQL: {e}")))?;
+        let config = match self.mode {
+            SslMode::Disable | SslMode::Prefer | SslMode::Require => builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(Unchecked(provider)))
+                .with_no_client_auth(),
+            SslMode::VerifyCa | SslMode::VerifyFull => {
+                let verifier =
+                    WebPkiServerVerifier::builder_with_provider(Arc::new(self.roots()?), provider)
+                        .build()
+                        .map_err(|e| StoreError::Backend(format!("TLS to PostgreSQL: {e}")))?;
+                if self.mode == SslMode::VerifyFull {
+                    builder.with_webpki_verifier(verifier).with_no_client_auth()
+                } else {
+                    builder
+                        .dangerous()
+                        .with_custom_certificate_verifier(Arc::new(AnyName(verifier)))
+                        .with_no_client_auth()
+                }
+            }
+        };
+        Ok(MakeRustlsConnect::new(config))
+    }
+
+    /// What to say when the handshake refused the database's certificate
+    /// (an error that does not pass by retrying), if that is what `e` is.
+    pub fn refusal(&self, e: &(dyn std::error::Error + 'static)) -> Option<String> {
+        let mut source = Some(e);
+        while let Some(s) = source {
+            let refused = s
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+            if let Some(rustls::Error::InvalidCertificate(why)) = refused {
+                let mode = mode_name(self.mode);
+                if matches!(
+                    why,
+                    CertificateError::NotValidForName
+                        | CertificateError::NotValidForNameContext { .. }
+                ) {
+                    return Some(format!(
+                        "the database's certificate does not name the host in the address \
+                         (sslmode={mode} checks that it does): give the host as the \
+                         certificate names it, or sslmode=verify-ca to check only who signed it"
+                    ));
+                }
+                let trusted = match &self.roots {
+                    Some(Roots::File(path)) => format!("sslrootcert={}", path.display()),
+                    Some(Roots::System) => "this machine's trust store".into(),
+                    None => "~/.postgresql/root.crt".into(),
+                };
+                return Some(format!(
+                    "the database's certificate is not trusted under sslmode={mode} ({why:?}; \
+                     trusted now: {trusted}): give sslrootcert the file of the authority that \
+                     signed it"
+                ));
+            }
+            source = s.source();
+        }
+        None
+    }
+
+    /// The authorities `verify-*` trust.
+    fn roots(&self) -> Result<RootCertStore, StoreError> {
+        let mut store = RootCertStore::empty();
+        let file = match &self.roots {
+            Some(Roots::System) => {
+                let found = rustls_native_certs::load_native_certs();
+                let (added, _) = store.add_parsable_certificates(found.certs);
+                if added == 0 {
+                    return Err(StoreError::Backend(format!(
+                        "sslrootcert=system: this machine's trust store has no certificate \
+                         ({}); give the authority's file instead, as in \
+                         sslrootcert=/etc/weft/db-ca.pem",
+                        found
+                            .errors
+                            .first()
+                            .map(|e| e.to_string())
+                            .unwrap_or_else(|| "none found".into())
+                    )));
+                }
+                return Ok(store);
+            }
+            Some(Roots::File(path)) => path.clone(),
+            None => {
+                let home = std::env::var_os("HOME")
+                    .map(PathBuf::from)
+                    .unwrap_or_default();
+                let path = home.join(".postgresql/root.crt");
+                if !path.is_file() {
+                    return Err(StoreError::Backend(format!(
+                        "sslmode={} checks the database's certificate, but no authority to \
+                         check it against was given: add sslrootcert=/path/to/ca.pem to --store \
+                         (or sslrootcert=system for this machine's trust store; libpq's \
+                         default, {}, does not exist)",
+                        mode_name(self.mode),
+                        path.display()
+                    )));
+                }
+                path
+            }
+        };
+        let certs = CertificateDer::pem_file_iter(&file)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| {
+                StoreError::Backend(format!(
+                    "sslrootcert={}: cannot read PEM certificates from it ({e})",
+                    file.display()
+                ))
+            })?;
+        let (added, _) = store.add_parsable_certificates(certs);
+        if added == 0 {
+            return Err(StoreError::Backend(format!(
+                "sslrootcert={}: no certificate in it; give the PEM file of the authority that \
+                 signed the database's certificate",
+                file.display()
+            )));
+        }
+        Ok(store)
+    }
+}
+
+fn parse_mode(value: &str) -> Result<SslMode, StoreError> {
+    Ok(match value {
+        "disable" => SslMode::Disable,
+        // libpq's `allow` tries without TLS first; nothing here needs that.
+        "allow" | "prefer" => SslMode::Prefer,
+        "require" => SslMode::Require,
+        "verify-ca" => SslMode::VerifyCa,
+        "verify-full" => SslMode::VerifyFull,
+        other => {
+            return Err(StoreError::Backend(format!(
+                "sslmode={other}: not a mode; give disable, prefer, require, verify-ca or \
+                 verify-full"
+            )))
+        }
+    })
+}
+
+fn mode_name(mode: SslMode) -> &'static str {
+    match mode {
+        SslMode::Disable => "disable",
+        SslMode::Prefer => "prefer",
+        SslMode::Require => "require",
+        SslMode::VerifyCa => "verify-ca",
+        SslMode::VerifyFull => "verify-full",
+    }
+}
+
+/// `%2F` and the like, as the driver decodes a query's values.
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `prefer` and `require`: encrypted, whoever answers (libpq's meaning).
+/// The handshake's signatures are still checked.
+#[derive(Debug)]
+struct Unchecked(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for Unchecked {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// `verify-ca`: signed by a trusted authority, for whatever name.
+#[derive(Debug)]
+struct AnyName(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for AnyName {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_modes_and_the_authority_leave_the_address() {
+        let (rest, tls) = Tls::take(
+            "postgres://weft@db:5432/weft?application_name=x&sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem",
+        )
+        .unwrap();
+        assert_eq!(rest, "postgres://weft@db:5432/weft?application_name=x");
+        assert_eq!(tls.mode, SslMode::VerifyFull);
+        assert_eq!(tls.roots, Some(Roots::File("/etc/ca.pem".into())));
+
+        let (rest, tls) = Tls::take("postgres://weft@db/weft").unwrap();
+        assert_eq!(
+            (rest.as_str(), tls.mode),
+            ("postgres://weft@db/weft", SslMode::Prefer)
+        );
+
+        let (rest, tls) =
+            Tls::take("host=db dbname=weft sslmode=require sslrootcert=system").unwrap();
+        assert_eq!(rest, "host=db dbname=weft");
+        // libpq checks the authority given to `require`.
+        assert_eq!(tls.mode, SslMode::VerifyCa);
+        assert_eq!(tls.roots, Some(Roots::System));
+
+        let e = Tls::take("postgres://db/weft?sslmode=verify").unwrap_err();
+        assert!(e.to_string().contains("sslmode=verify: not a mode"), "{e}");
+    }
+
+    #[test]
+    fn an_authority_that_is_no_certificate_is_named() {
+        let dir = std::env::temp_dir().join(format!("weft-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ca.pem");
+        std::fs::write(&file, "not a certificate\n").unwrap();
+        let url = format!(
+            "postgres://db/weft?sslmode=verify-full&sslrootcert={}",
+            file.display()
+        );
+        let (_, tls) = Tls::take(&url).unwrap();
+        let e = tls.connector().err().expect("refused");
+        assert!(e.to_string().contains("no certificate in it"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
