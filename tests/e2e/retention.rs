@@ -3,7 +3,9 @@
 //! it; one goes at once with `weft delete`; modules nothing refers to go
 //! with `weft modules prune`; `weft store compact` gives the space back.
 
+use std::time::Duration;
 use weft_e2e::serde_json::json;
+
 use weft_e2e::{guest, Host};
 
 const HOUR: u64 = 3_600_000;
@@ -295,6 +297,26 @@ fn a_signal_request_id_is_forgotten_after_the_retention_of_its_execution() {
         "running",
         "open all along"
     );
+}
+
+/// Found by the suite under load: a sweep still running when the manual
+/// clock moved slept a minute past the *new* time, so the move was never
+/// swept (on a real clock, a minute late). The sweep that begins at the
+/// start is held at its end while the clock moves an hour.
+#[test]
+fn a_clock_moved_while_a_sweep_runs_is_swept_after_it() {
+    let host = Host::paused_at(
+        &["--manual-clock", "--retention", "1h"],
+        &["retention-swept"],
+    );
+    host.wait_for_log("paused at retention-swept", 1, Duration::from_secs(60));
+    host.deploy_examples();
+    start_subscription(&host, "actor");
+    let send = |h: &Host| signal_with_request(h, "actor", "change-plan", "r1");
+    assert!(!send(&host));
+    host.advance(2 * HOUR);
+    host.release("retention-swept");
+    host.eventually("the request id is forgotten", |h| !send(h));
 }
 
 /// Found by a review: a deleted execution left its signal request ids'

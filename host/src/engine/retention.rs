@@ -21,13 +21,12 @@ const BATCH: usize = 256;
 pub(super) fn spawn(inner: Arc<Inner>) {
     tokio::spawn(async move {
         loop {
+            let began = inner.clock.now_ms();
             if let Err(e) = sweep(&inner).await {
                 tracing::warn!(error = %e, "retention sweep failed; trying again later");
             }
-            let next = inner
-                .clock
-                .now_ms()
-                .saturating_add(SWEEP_EVERY.as_millis() as u64);
+            crate::pause::point("retention-swept").await;
+            let next = began.saturating_add(SWEEP_EVERY.as_millis() as u64);
             inner.clock.sleep_until_unlisted(next).await;
         }
     });
