@@ -574,9 +574,10 @@ fn a_store_reached_over_tls_checks_the_database_certificate_as_sslmode_asks() {
     // the name, verify-ca checks only who signed it.
     let by_name = base.replace("127.0.0.1", "localhost");
     let ca = tls.join("ca.pem");
+    // (`hostaddr`: reached at 127.0.0.1 whatever localhost resolves to.)
     let said = refused_start(
         &format!(
-            "{by_name}/{other}?sslmode=verify-full&sslrootcert={}",
+            "{by_name}/{other}?hostaddr=127.0.0.1&sslmode=verify-full&sslrootcert={}",
             ca.display()
         ),
         &scratch,
@@ -586,7 +587,7 @@ fn a_store_reached_over_tls_checks_the_database_certificate_as_sslmode_asks() {
     let host = Host::on_store(
         &[],
         Some(format!(
-            "{by_name}/{database}?sslmode=verify-ca&sslrootcert={}",
+            "{by_name}/{database}?hostaddr=127.0.0.1&sslmode=verify-ca&sslrootcert={}",
             ca.display()
         )),
     );

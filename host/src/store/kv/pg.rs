@@ -149,6 +149,22 @@ impl Pg {
                 redact(url)
             ))
         })?;
+        // Whatever `sslmode` is left in it was not read above: refused
+        // rather than replaced by what was.
+        if config.get_ssl_mode() != tokio_postgres::config::SslMode::Prefer {
+            return Err(StoreError::Backend(format!(
+                "{}: sslmode was not read where weft reads it; give it once, in the query \
+                 (postgres://user@host/database?sslmode=verify-full)",
+                redact(url)
+            )));
+        }
+        // TLS names the server by its host; an address given only as
+        // `hostaddr` is named by that.
+        if config.get_hosts().is_empty() {
+            for addr in config.get_hostaddrs().to_vec() {
+                config.host(&addr.to_string());
+            }
+        }
         // Writes are sent as SQL text with `'\x..'` bytea literals, which
         // need standard strings whatever the database or role says; a
         // silent network loss is noticed in seconds, not in TCP's hours.
@@ -482,16 +498,33 @@ pub(super) fn session_name(host: &str) -> String {
 
 /// `url` without its password.
 fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let user = &url[scheme + 3..at];
-            match user.split_once(':') {
-                Some((name, _)) => format!("{}{name}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
+    let Some(scheme) = url.find("://").map(|s| s + 3) else {
+        return url.to_owned();
+    };
+    // The credentials end at the last `@` before the path or the query.
+    let end = url[scheme..]
+        .find(['/', '?'])
+        .map_or(url.len(), |e| scheme + e);
+    let mut shown = match url[scheme..end].rfind('@').map(|at| scheme + at) {
+        Some(at) => match url[scheme..at].split_once(':') {
+            Some((name, _)) => format!("{}{name}:***{}", &url[..scheme], &url[at..]),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    };
+    // A password given in the query.
+    if let Some(q) = shown.find('?') {
+        let query = shown[q + 1..]
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some(("password", _)) => "password=***".to_owned(),
+                _ => pair.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        shown = format!("{}?{query}", &shown[..q]);
     }
+    shown
 }
 
 /// One transaction on one pooled connection; rolled back if dropped
@@ -1046,6 +1079,10 @@ mod tests {
         assert_eq!(
             super::redact("postgres://weft@db/weft"),
             "postgres://weft@db/weft"
+        );
+        assert_eq!(
+            super::redact("postgres://weft:s@db/weft?password=x&sslrootcert=/a@b/ca.pem"),
+            "postgres://weft:***@db/weft?password=***&sslrootcert=/a@b/ca.pem"
         );
     }
 }

@@ -55,65 +55,66 @@ pub(crate) struct Tls {
 
 impl Tls {
     /// Takes `sslmode` and `sslrootcert` out of `url` (a `postgres://`
-    /// address or `key=value` words): the address the driver is given, and
-    /// what they asked for.
+    /// address; the store takes no other form): the address the driver is
+    /// given, and what they asked for.
     pub fn take(url: &str) -> Result<(String, Tls), StoreError> {
         let mut mode = None;
         let mut roots = None;
-        let mut keep = |key: &str, value: String| -> Result<bool, StoreError> {
-            match key {
-                "sslmode" => {
-                    mode = Some(parse_mode(&value)?);
-                    Ok(false)
-                }
-                "sslrootcert" => {
-                    roots = Some(if value == "system" {
-                        Roots::System
-                    } else {
-                        Roots::File(PathBuf::from(value))
-                    });
-                    Ok(false)
-                }
-                _ => Ok(true),
-            }
-        };
-        let rest = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            match url.split_once('?') {
-                None => url.to_owned(),
-                Some((base, query)) => {
-                    let mut kept = Vec::new();
-                    for pair in query.split('&').filter(|p| !p.is_empty()) {
-                        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                        if keep(&decode(k), decode(v))? {
-                            kept.push(pair);
+        // The query begins at the first `?` after the credentials (a
+        // password may hold a `?`; an `@` in it must be encoded).
+        let after = url.find('@').map_or(0, |at| at + 1);
+        let rest = match url[after..].find('?').map(|q| after + q) {
+            None => url.to_owned(),
+            Some(q) => {
+                let (base, query) = (&url[..q], &url[q + 1..]);
+                let mut kept = Vec::new();
+                for pair in query.split('&').filter(|p| !p.is_empty()) {
+                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                    match decode(k).as_str() {
+                        "sslmode" => mode = Some(parse_mode(&decode(v))?),
+                        "sslrootcert" => {
+                            let v = decode(v);
+                            roots = Some(if v == "system" {
+                                Roots::System
+                            } else {
+                                Roots::File(PathBuf::from(v))
+                            });
                         }
-                    }
-                    if kept.is_empty() {
-                        base.to_owned()
-                    } else {
-                        format!("{base}?{}", kept.join("&"))
+                        _ => kept.push(pair),
                     }
                 }
-            }
-        } else {
-            let mut kept = Vec::new();
-            for word in url.split_whitespace() {
-                let taken = match word.split_once('=') {
-                    Some((k, v)) if !v.starts_with('\'') => !keep(k.trim(), v.to_owned())?,
-                    _ => false,
-                };
-                if !taken {
-                    kept.push(word);
+                if kept.is_empty() {
+                    base.to_owned()
+                } else {
+                    format!("{base}?{}", kept.join("&"))
                 }
             }
-            kept.join(" ")
         };
-        let mut mode = mode.unwrap_or(SslMode::Prefer);
-        // libpq: a root certificate given to `require` is checked.
-        if mode == SslMode::Require && roots.is_some() {
-            mode = SslMode::VerifyCa;
-        }
+        let mode = match (mode, &roots) {
+            // libpq: the machine's trust store holds every public
+            // authority, so only a check of the name means anything.
+            (None, Some(Roots::System)) => SslMode::VerifyFull,
+            (Some(m), Some(Roots::System)) if m != SslMode::VerifyFull => {
+                return Err(StoreError::Backend(format!(
+                    "sslmode={} with sslrootcert=system: any public authority signs for \
+                     anyone, so the system's trust store goes only with sslmode=verify-full",
+                    mode_name(m)
+                )))
+            }
+            (m, _) => m.unwrap_or(SslMode::Prefer),
+        };
         Ok((rest, Tls { mode, roots }))
+    }
+
+    /// Whether the certificate's authority is checked: by `verify-*`, and
+    /// (as libpq does) by `prefer` and `require` when `sslrootcert` is
+    /// given.
+    fn checks_authority(&self) -> bool {
+        match self.mode {
+            SslMode::Disable => false,
+            SslMode::Prefer | SslMode::Require => self.roots.is_some(),
+            SslMode::VerifyCa | SslMode::VerifyFull => true,
+        }
     }
 
     /// The driver's own mode: whether it asks the server for TLS, and
@@ -133,12 +134,12 @@ impl Tls {
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| StoreError::Backend(format!("TLS to PostgreSQL: {e}")))?;
-        let config = match self.mode {
-            SslMode::Disable | SslMode::Prefer | SslMode::Require => builder
+        let config = match self.checks_authority() {
+            false => builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(Unchecked(provider)))
                 .with_no_client_auth(),
-            SslMode::VerifyCa | SslMode::VerifyFull => {
+            true => {
                 let verifier =
                     WebPkiServerVerifier::builder_with_provider(Arc::new(self.roots()?), provider)
                         .build()
@@ -161,6 +162,15 @@ impl Tls {
     pub fn refusal(&self, e: &(dyn std::error::Error + 'static)) -> Option<String> {
         let mut source = Some(e);
         while let Some(s) = source {
+            // The driver's own words (it has no error kind for it).
+            if s.to_string() == "server does not support TLS" {
+                return Some(format!(
+                    "the database does not offer TLS, which sslmode={} asks for: turn ssl on \
+                     in its postgresql.conf, or give sslmode=prefer (TLS when offered) or \
+                     sslmode=disable",
+                    mode_name(self.mode)
+                ));
+            }
             let refused = s
                 .downcast_ref::<std::io::Error>()
                 .and_then(|io| io.get_ref())
@@ -217,10 +227,12 @@ impl Tls {
             }
             Some(Roots::File(path)) => path.clone(),
             None => {
-                let home = std::env::var_os("HOME")
-                    .map(PathBuf::from)
-                    .unwrap_or_default();
-                let path = home.join(".postgresql/root.crt");
+                let path = std::env::var_os("HOME")
+                    .filter(|h| !h.is_empty())
+                    .map(|h| PathBuf::from(h).join(".postgresql/root.crt"))
+                    .unwrap_or_else(|| {
+                        PathBuf::from("$HOME/.postgresql/root.crt (HOME is not set)")
+                    });
                 if !path.is_file() {
                     return Err(StoreError::Backend(format!(
                         "sslmode={} checks the database's certificate, but no authority to \
@@ -422,12 +434,26 @@ mod tests {
             ("postgres://weft@db/weft", SslMode::Prefer)
         );
 
-        let (rest, tls) =
-            Tls::take("host=db dbname=weft sslmode=require sslrootcert=system").unwrap();
-        assert_eq!(rest, "host=db dbname=weft");
-        // libpq checks the authority given to `require`.
-        assert_eq!(tls.mode, SslMode::VerifyCa);
-        assert_eq!(tls.roots, Some(Roots::System));
+        // The system's trust store goes with verify-full only (libpq).
+        let (_, tls) = Tls::take("postgres://db/weft?sslrootcert=system").unwrap();
+        assert_eq!(
+            (tls.mode, tls.roots),
+            (SslMode::VerifyFull, Some(Roots::System))
+        );
+        let e = Tls::take("postgres://db/weft?sslmode=require&sslrootcert=system").unwrap_err();
+        assert!(
+            e.to_string().contains("only with sslmode=verify-full"),
+            "{e}"
+        );
+        // An authority given to require is checked (libpq).
+        let (_, tls) = Tls::take("postgres://db/weft?sslmode=require&sslrootcert=/ca.pem").unwrap();
+        assert!(tls.checks_authority());
+        // A `?` in the password is no query.
+        let (rest, tls) = Tls::take("postgres://u:pa?ss@db/w?sslmode=require").unwrap();
+        assert_eq!(
+            (rest.as_str(), tls.mode),
+            ("postgres://u:pa?ss@db/w", SslMode::Require)
+        );
 
         let e = Tls::take("postgres://db/weft?sslmode=verify").unwrap_err();
         assert!(e.to_string().contains("sslmode=verify: not a mode"), "{e}");
