@@ -162,7 +162,7 @@ impl Pg {
         // `hostaddr` is named by that.
         if config.get_hosts().is_empty() {
             for addr in config.get_hostaddrs().to_vec() {
-                config.host(&addr.to_string());
+                config.host(addr.to_string());
             }
         }
         // Writes are sent as SQL text with `'\x..'` bytea literals, which
