@@ -17,6 +17,7 @@ mod endings;
 mod golden;
 mod golden_schedules;
 mod golden_search;
+mod https;
 mod js;
 mod packages;
 mod postgres;

@@ -139,6 +139,9 @@ pub struct Host {
     http: reqwest::blocking::Client,
     /// The API token the host requires, if started with `--token`.
     pub token: Option<String>,
+    /// The authority the host was given with `--ca-cert`: the CLI trusts
+    /// it too (`WEFT_CA_CERT`), for a host serving HTTPS.
+    pub ca_cert: Option<String>,
 }
 
 impl Host {
@@ -278,6 +281,11 @@ impl Host {
                 .position(|a| *a == "--token")
                 .and_then(|i| args.get(i + 1))
                 .map(|t| t.to_string()),
+            ca_cert: args
+                .iter()
+                .position(|a| *a == "--ca-cert")
+                .and_then(|i| args.get(i + 1))
+                .map(|t| t.to_string()),
             log_path,
             url: String::new(),
             http: reqwest::blocking::Client::builder()
@@ -414,6 +422,9 @@ impl Host {
             .env_remove("WEFT_TOKEN");
         if let Some(t) = &self.token {
             cmd.env("WEFT_TOKEN", t);
+        }
+        if let Some(ca) = &self.ca_cert {
+            cmd.env("WEFT_CA_CERT", ca);
         }
         cmd.output().expect("run the weft CLI")
     }

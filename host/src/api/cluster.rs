@@ -82,12 +82,13 @@ pub fn front(
     access: Access,
     guard: Guard,
     wait: Duration,
+    http: reqwest::Client,
 ) -> (Router, EngineSlot) {
     let engine = Arc::new(OnceLock::new());
     let front = Front {
         cluster,
         engine: engine.clone(),
-        http: reqwest::Client::new(),
+        http,
         wait,
     };
     let standby = Router::new()

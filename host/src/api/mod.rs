@@ -13,6 +13,7 @@ mod interact;
 mod modules;
 mod schedules;
 mod tasks;
+pub mod tls;
 mod versions;
 
 use std::future::Future;
@@ -194,13 +195,13 @@ async fn health(axum::extract::State(engine): axum::extract::State<Engine>) -> S
 
 /// Serves the API on a bound listener until `shutdown` resolves.
 pub async fn serve(
-    listener: tokio::net::TcpListener,
+    listener: tls::Listener,
     engine: Engine,
     access: Access,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let guard = Guard {
-        listen: listener.local_addr().ok(),
+        listen: Some(listener.local_addr()),
     };
     axum::serve(listener, router(engine, access, guard))
         .with_graceful_shutdown(shutdown)

@@ -11,7 +11,7 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(server: &str, token: Option<&str>) -> Self {
+    pub fn new(server: &str, token: Option<&str>, ca: Option<&std::path::Path>) -> Result<Self> {
         let mut headers = reqwest::header::HeaderMap::new();
         if let Some(t) = token.filter(|t| !t.is_empty()) {
             if let Ok(v) = reqwest::header::HeaderValue::from_str(&format!("Bearer {t}")) {
@@ -23,13 +23,13 @@ impl Client {
             true => server.trim_end_matches('/').to_owned(),
             false => format!("http://{}", server.trim_end_matches('/')),
         };
-        Self {
+        Ok(Self {
             base,
-            http: reqwest::Client::builder()
+            http: crate::api::tls::client_builder(ca)?
                 .default_headers(headers)
                 .build()
-                .unwrap_or_default(),
-        }
+                .context("cannot build the HTTP client")?,
+        })
     }
 
     /// Sends a request, naming the host when it cannot be reached.
@@ -89,8 +89,18 @@ impl Client {
     }
 
     fn unreachable(&self, e: reqwest::Error) -> anyhow::Error {
+        if let Some(why) = crate::api::tls::client_refusal(&e) {
+            return anyhow!("cannot talk to the weft host at {}: {why}", self.base);
+        }
+        // The causes too: "error sending request" alone says nothing.
+        let mut text = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            text = format!("{text}: {s}");
+            source = s.source();
+        }
         anyhow!(
-            "cannot reach the weft host at {}: {e}\n(start one with `weft server`, or point --server / WEFT_SERVER at it)",
+            "cannot reach the weft host at {}: {text}\n(start one with `weft server`, or point --server / WEFT_SERVER at it)",
             self.base
         )
     }

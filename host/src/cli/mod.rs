@@ -39,7 +39,8 @@ pub struct Cli {
 /// talk to one.
 #[derive(Debug, clap::Args)]
 struct Conn {
-    /// The host to talk to (`http://host:port`, or `host:port`).
+    /// The host to talk to (`http://host:port`, `https://host:port`, or
+    /// `host:port` for http).
     #[arg(
         long,
         global = true,
@@ -50,6 +51,9 @@ struct Conn {
     /// The API token the host requires.
     #[arg(long, global = true, env = "WEFT_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// Authorities (PEM) to trust for an https:// host, beyond the system's.
+    #[arg(long, global = true, env = "WEFT_CA_CERT", value_name = "FILE")]
+    ca_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -676,7 +680,7 @@ const LONG_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (contract weft:w
 /// Runs the command; the result is the process exit code.
 pub async fn run(cli: Cli) -> Result<i32> {
     let client = match cli.command.conn() {
-        Some(c) => Client::new(&c.server, c.token.as_deref()),
+        Some(c) => Client::new(&c.server, c.token.as_deref(), c.ca_cert.as_deref())?,
         None => return local(cli.command).await,
     };
     match cli.command {

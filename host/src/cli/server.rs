@@ -36,9 +36,21 @@ pub struct HostArgs {
     #[arg(long, env = "WEFT_HOST_ID")]
     pub host_id: Option<String>,
     /// With --store: the address other hosts forward requests to while this
-    /// one holds the store (default: http:// and the --listen address).
+    /// one holds the store (default: http:// or, with --tls-cert, https://
+    /// and the --listen address).
     #[arg(long, env = "WEFT_ADVERTISE", value_name = "URL")]
     pub advertise: Option<String>,
+    /// Serve HTTPS: the certificate chain (PEM) this host presents. Give
+    /// --tls-key with it.
+    #[arg(long, env = "WEFT_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "WEFT_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// With --store: authorities (PEM) to trust, beyond the system's, when
+    /// forwarding to another host over HTTPS (the CLI takes the same flag).
+    #[arg(long, env = "WEFT_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// Move time only by `weft clock advance` (`POST /v1/clock/advance`): tests
     /// and demos skip hours in milliseconds; where it stands survives restarts.
     #[arg(long)]
@@ -196,7 +208,10 @@ pub async fn run(data: PathBuf, args: &HostArgs) -> Result<()> {
             args.listen
         );
     }
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    let identity =
+        crate::api::tls::Identity::load(args.tls_cert.as_deref(), args.tls_key.as_deref())?;
+    let scheme = if identity.is_some() { "https" } else { "http" };
+    let tcp = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| {
             format!(
@@ -204,7 +219,8 @@ pub async fn run(data: PathBuf, args: &HostArgs) -> Result<()> {
                 args.listen
             )
         })?;
-    let addr = listener.local_addr()?;
+    let listener = crate::api::tls::Listener::new(tcp, identity)?;
+    let addr = listener.local_addr();
     // A state, not a notification: a signal that comes before anyone
     // waits for it (during the start) is still seen.
     let (signalled, stop) = tokio::sync::watch::channel(false);
@@ -214,13 +230,13 @@ pub async fn run(data: PathBuf, args: &HostArgs) -> Result<()> {
     });
     let config = args.config(data.clone())?;
     if let Some(url) = config.store.clone() {
-        return run_on_postgres(listener, config, &url, access, args, stop).await;
+        return run_on_postgres(listener, scheme, config, &url, access, args, stop).await;
     }
     let engine = Engine::open(config)
         .await
         .with_context(|| format!("cannot open the data directory {}", data.display()))?;
     crate::metrics::get().holds_store.set(1);
-    say_listening(addr).await?;
+    say_listening(scheme, addr).await?;
     tracing::info!(%addr, data = %data.display(), manual_clock = args.manual_clock, "weft host ready");
     // Tests stop here to send a stop signal between the start and the
     // serving.
@@ -241,10 +257,10 @@ async fn stopped(mut stop: tokio::sync::watch::Receiver<bool>) {
 }
 
 /// The first stdout line, which scripts and tests wait for.
-async fn say_listening(addr: SocketAddr) -> Result<()> {
+async fn say_listening(scheme: &str, addr: SocketAddr) -> Result<()> {
     let mut stdout = tokio::io::stdout();
     stdout
-        .write_all(format!("listening on http://{addr}\n").as_bytes())
+        .write_all(format!("listening on {scheme}://{addr}\n").as_bytes())
         .await?;
     stdout.flush().await?;
     Ok(())
@@ -263,7 +279,8 @@ const FENCED_EXIT: i32 = 3;
 /// executions. It gives the store up when stopped, and exits if it finds
 /// another host holding it (it was paused or cut off past its lease).
 async fn run_on_postgres(
-    listener: tokio::net::TcpListener,
+    listener: crate::api::tls::Listener,
+    scheme: &str,
     config: EngineConfig,
     url: &str,
     access: crate::api::Access,
@@ -272,7 +289,7 @@ async fn run_on_postgres(
 ) -> Result<()> {
     use crate::store::cluster::{Cluster, Fence, Wait};
     crate::store::Location::parse_store(url).context("cannot open the store given by --store")?;
-    let addr = listener.local_addr()?;
+    let addr = listener.local_addr();
     let host_id = args.host_id.clone().unwrap_or_else(default_host_id);
     if host_id.is_empty()
         || host_id.len() > 40
@@ -289,10 +306,10 @@ async fn run_on_postgres(
         Some(a) => a.trim_end_matches('/').to_owned(),
         None if addr.ip().is_unspecified() => anyhow::bail!(
             "--listen {addr} names no one address other hosts can reach: give --advertise \
-             http://<this machine's address>:{}",
+             {scheme}://<this machine's address>:{}",
             addr.port()
         ),
-        None => format!("http://{addr}"),
+        None => format!("{scheme}://{addr}"),
     };
     if !(1_000..=3_600_000).contains(&args.lease) {
         anyhow::bail!(
@@ -321,11 +338,15 @@ async fn run_on_postgres(
         .context("cannot register this host on the store")?;
     }
     let guard = crate::api::Guard { listen: Some(addr) };
+    let forwarder = crate::api::tls::client_builder(args.ca_cert.as_deref())?
+        .build()
+        .context("cannot build the client that forwards requests to other hosts")?;
     let (front, slot) = crate::api::front(
         cluster.clone(),
         access,
         guard,
         lease + Duration::from_secs(5),
+        forwarder,
     );
     // Serving stops after the store is handed over, not at the signal:
     // the holder answers while its running activities finish.
@@ -335,7 +356,7 @@ async fn run_on_postgres(
             .with_graceful_shutdown(stopped(serving))
             .await
     });
-    say_listening(addr).await?;
+    say_listening(scheme, addr).await?;
     tracing::info!(%addr, host = host_id, advertise, "weft host joined the store's hosts");
     // Compile what is deployed while standing by (stops once this host
     // holds the store).
