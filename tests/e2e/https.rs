@@ -94,9 +94,14 @@ fn a_host_serves_https_and_the_cli_trusts_its_authority_when_told() {
             "{said}"
         );
     }
-    // Plain HTTP to the HTTPS port: the host answers what to use.
+    // Plain HTTP to the HTTPS port: the host answers what to use, also to
+    // a request still sending its body (an upload).
     let plain = url.replacen("https://", "http://", 1);
     let out = weft(&["list", "--server", &plain]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("serves HTTPS"), "{}", text(&out));
+    let module = weft_e2e::guest("hello").to_string_lossy().into_owned();
+    let out = weft(&["deploy", &module, "--server", &plain]);
     assert!(!out.status.success());
     assert!(text(&out).contains("serves HTTPS"), "{}", text(&out));
     // A certificate without its key is refused at the start, naming both.
@@ -174,4 +179,17 @@ fn a_standby_forwards_to_its_holder_over_https() {
     assert!(out.contains("HELLO, RELAYED!"), "{out}");
     let view = standby.cli_ok(&["cluster"]);
     assert!(view.contains("https://"), "{view}");
+
+    // A standby not given the holder's authority answers at once, saying
+    // why, rather than waiting for a holder that answers.
+    let mut untrusting = Host::in_cluster(&store, &args[..4], &[]);
+    // Its CLI trusts it; the host itself is not told the authority.
+    untrusting.ca_cert = Some(s(&ca));
+    let out = untrusting.cli(&["start", "hello", "--input", r#"{"name": "x"}"#]);
+    assert!(!out.status.success());
+    let said = text(&out);
+    assert!(
+        said.contains("cannot forward") && said.contains("--ca-cert") && said.contains("502"),
+        "{said}"
+    );
 }

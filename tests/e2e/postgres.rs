@@ -439,6 +439,16 @@ fn store_addresses_that_name_no_store_are_refused_by_name() {
         "postgres://weft@127.0.0.1:1",
     ]);
     assert!(said.contains("the address names no database"), "{said}");
+    let said = run(&[
+        "server",
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        "data",
+        "--store",
+        "postgres://weft@127.0.0.1:1/weft?sslcert=/etc/weft/client.pem",
+    ]);
+    assert!(said.contains("not supported yet"), "{said}");
 }
 
 /// Found by a review of the activity paths: PostgreSQL refusing a write for

@@ -211,6 +211,23 @@ async fn forward(State(f): State<Front>, req: Request) -> Response {
                 };
                 match outcome {
                     Ok(resp) => return resp,
+                    // A TLS refusal is a connect error too, but no retry
+                    // mends it: said at once.
+                    Err(e) if super::tls::client_refusal(&e).is_some() => {
+                        let why = super::tls::client_refusal(&e).unwrap_or_default();
+                        tracing::warn!(holder = id, %address, reason = %why, "cannot forward to the host holding the store");
+                        return ApiError::new(
+                            StatusCode::BAD_GATEWAY,
+                            "holder-unreachable",
+                            format!(
+                                "this host cannot forward the request to host {id} at {address}, \
+                                 which holds the store: {why} (give this host that --ca-cert, or \
+                                 the holder an --advertise address of the scheme it serves); \
+                                 nothing was sent"
+                            ),
+                        )
+                        .into_response();
+                    }
                     Err(e) if e.is_connect() => {
                         tracing::debug!(holder = id, error = %e, "the host holding the store did not answer; looking again");
                     }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
@@ -192,6 +192,20 @@ async fn handshake(
             );
             let _ = stream.write_all(answer.as_bytes()).await;
             let _ = stream.shutdown().await;
+            // Read what the client still sends (a request's body) before
+            // closing: closing over unread bytes resets the connection, and
+            // the client would not read the answer.
+            let mut sink = [0u8; 8192];
+            let drain = async {
+                let mut left = 32 << 20;
+                while left > 0 {
+                    match stream.read(&mut sink).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => left -= n.min(left),
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
             return None;
         }
         Ok(1) => {}
@@ -251,11 +265,24 @@ pub fn client_refusal(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     while let Some(s) = source {
         match rustls_error(s) {
             Some(rustls::Error::InvalidCertificate(why)) => {
-                return Some(format!(
-                    "its certificate is not trusted ({why:?}): pass --ca-cert with the PEM file \
-                     of the authority that signed it (or set WEFT_CA_CERT), and name the host as \
-                     its certificate does"
-                ))
+                use rustls::CertificateError as C;
+                return Some(match why {
+                    C::UnknownIssuer | C::BadSignature => format!(
+                        "its certificate is not trusted ({why}): pass --ca-cert with the PEM \
+                         file of the authority that signed it (or set WEFT_CA_CERT)"
+                    ),
+                    C::NotValidForName | C::NotValidForNameContext { .. } => format!(
+                        "its certificate does not name the host in the address ({why}): use \
+                         a name or address the certificate has"
+                    ),
+                    C::Other(other) if other.to_string().contains("CaUsedAsEndEntity") => {
+                        "it presents an authority's certificate (CA:TRUE) as its own, which \
+                         is refused: give the host a certificate (CA:FALSE) signed by an \
+                         authority, and that authority to --ca-cert"
+                            .to_string()
+                    }
+                    other => format!("its certificate is refused ({other})"),
+                });
             }
             Some(rustls::Error::InvalidMessage(_)) => {
                 return Some(

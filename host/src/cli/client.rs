@@ -114,7 +114,7 @@ async fn decode<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T> {
         let message = serde_json::from_slice::<serde_json::Value>(&bytes)
             .ok()
             .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+            .unwrap_or_else(|| String::from_utf8_lossy(&bytes).trim_end().to_owned());
         return Err(anyhow!("{message} (HTTP {})", status.as_u16()));
     }
     serde_json::from_slice(&bytes)

@@ -180,6 +180,16 @@ impl Lease {
         }
     }
 
+    /// Stops this host's writes because it gives the store up: the same
+    /// state as a fence, without the error and the fence counter (nothing
+    /// went wrong).
+    fn give_up(&self, why: &str) {
+        if self.fenced.borrow().is_none() {
+            tracing::info!("this host writes nothing more: {why}");
+            self.fenced.send_replace(Some(Fence::Lost(why.to_owned())));
+        }
+    }
+
     /// Why this host may no longer write, once it may not (it should stop).
     pub fn fenced(&self) -> watch::Receiver<Option<Fence>> {
         self.fenced.subscribe()
@@ -423,9 +433,8 @@ impl Pg {
         if generation == 0 {
             return;
         }
-        self.lease.fence(Fence::Lost(
-            "this host gave the store up (it is stopping)".into(),
-        ));
+        self.lease
+            .give_up("this host gave the store up (it is stopping)");
         let host = self.lease.host.clone();
         let session = &self.lease.session;
         self.block(async move {

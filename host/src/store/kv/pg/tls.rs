@@ -80,6 +80,14 @@ impl Tls {
                                 Roots::File(PathBuf::from(v))
                             });
                         }
+                        "sslcert" | "sslkey" | "sslpassword" => {
+                            return Err(StoreError::Backend(
+                                "sslcert and sslkey (a client certificate) are not supported \
+                                 yet: give the database role a password (or trust this host by \
+                                 its address) and leave them out of --store"
+                                    .into(),
+                            ))
+                        }
                         _ => kept.push(pair),
                     }
                 }
