@@ -18,5 +18,6 @@ pub mod metrics;
 pub mod model;
 pub mod pause;
 pub mod store;
+mod tls;
 pub mod ui;
 pub mod wasm;

@@ -104,40 +104,23 @@ fn a_host_serves_https_and_the_cli_trusts_its_authority_when_told() {
     let out = weft(&["deploy", &module, "--server", &plain]);
     assert!(!out.status.success());
     assert!(text(&out).contains("serves HTTPS"), "{}", text(&out));
-    // A certificate without its key is refused at the start, naming both.
-    let out = weft(&[
-        "server",
-        "--listen",
-        "127.0.0.1:0",
-        "--data",
-        &s(&dir.path().join("data")),
-        "--tls-cert",
-        &s(&cert),
-    ]);
-    assert!(!out.status.success());
-    assert!(
-        text(&out).contains("--tls-cert and --tls-key go together"),
-        "{}",
+    // A certificate without its key is refused at the start, naming both;
+    // a key file that holds no key is named.
+    let data = s(&dir.path().join("data"));
+    let refused = |tls: &[&str]| {
+        let mut args = vec!["server", "--listen", "127.0.0.1:0", "--data", &data];
+        args.extend_from_slice(tls);
+        let out = weft(&args);
+        assert!(!out.status.success());
         text(&out)
-    );
-    // A key that is no key.
-    let out = weft(&[
-        "server",
-        "--listen",
-        "127.0.0.1:0",
-        "--data",
-        &s(&dir.path().join("data")),
-        "--tls-cert",
-        &s(&cert),
-        "--tls-key",
-        &s(&ca),
-    ]);
-    assert!(!out.status.success());
+    };
+    let said = refused(&["--tls-cert", &s(&cert)]);
     assert!(
-        text(&out).contains("no PRIVATE KEY in it"),
-        "{}",
-        text(&out)
+        said.contains("--tls-cert and --tls-key go together"),
+        "{said}"
     );
+    let said = refused(&["--tls-cert", &s(&cert), "--tls-key", &s(&ca)]);
+    assert!(said.contains("no PRIVATE KEY in it"), "{said}");
 }
 
 /// With PostgreSQL: a standby forwards a client's request to the holder's

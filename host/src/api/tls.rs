@@ -249,21 +249,12 @@ pub fn client_builder(ca: Option<&Path>) -> Result<reqwest::ClientBuilder, TlsEr
     Ok(builder)
 }
 
-/// The TLS error `e` is, or carries inside I/O errors.
-fn rustls_error<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e rustls::Error> {
-    if let Some(found) = e.downcast_ref::<rustls::Error>() {
-        return Some(found);
-    }
-    let inner = e.downcast_ref::<std::io::Error>()?.get_ref()?;
-    rustls_error(inner)
-}
-
 /// What to tell a user whose request failed on TLS, if `e` did: the host's
 /// certificate is not trusted, or the host does not speak TLS.
 pub fn client_refusal(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut source = Some(e);
     while let Some(s) = source {
-        match rustls_error(s) {
+        match crate::tls::rustls_error(s) {
             Some(rustls::Error::InvalidCertificate(why)) => {
                 use rustls::CertificateError as C;
                 return Some(match why {

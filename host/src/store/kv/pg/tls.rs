@@ -179,11 +179,7 @@ impl Tls {
                     mode_name(self.mode)
                 ));
             }
-            let refused = s
-                .downcast_ref::<std::io::Error>()
-                .and_then(|io| io.get_ref())
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>());
-            if let Some(rustls::Error::InvalidCertificate(why)) = refused {
+            if let Some(rustls::Error::InvalidCertificate(why)) = crate::tls::rustls_error(s) {
                 let mode = mode_name(self.mode);
                 if matches!(
                     why,
