@@ -562,6 +562,16 @@ impl Backend {
         }
     }
 
+    /// A read whose statements each see the latest commits, with no
+    /// snapshot shared between them (on redb, a read transaction: one
+    /// snapshot costs nothing there).
+    fn begin_latest(&self) -> Result<Txn, StoreError> {
+        match self {
+            Backend::Pg(pg) => Ok(Txn::Pg(pg.begin_latest()?)),
+            Backend::Redb(_) => self.begin_read(),
+        }
+    }
+
     /// Gives up this process's hold on a PostgreSQL store (a copy that
     /// ended): the next host takes it at once.
     fn release(&self) {
@@ -710,9 +720,28 @@ impl Store {
     /// the committer's reopen of the file, redb refuses reads too: such a
     /// read waits for the reopen (up to a second) and runs again.
     fn reading<T>(&self, f: impl Fn(&Txn) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.read_with(Backend::begin_read, f)
+    }
+
+    /// Runs a read of one statement, or of statements that need not see one
+    /// snapshot (each sees what was committed when it runs). On PostgreSQL
+    /// it is one statement on the server instead of three, and one round
+    /// trip instead of two: the reads every step of every execution makes.
+    fn reading_latest<T>(
+        &self,
+        f: impl Fn(&Txn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.read_with(Backend::begin_latest, f)
+    }
+
+    fn read_with<T>(
+        &self,
+        begin: fn(&Backend) -> Result<Txn, StoreError>,
+        f: impl Fn(&Txn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let mut tries = 0;
         loop {
-            let result = self.backend.begin_read().and_then(|txn| {
+            let result = begin(&self.backend).and_then(|txn| {
                 let out = f(&txn)?;
                 txn.commit()?;
                 Ok(out)
@@ -967,7 +996,7 @@ impl Store {
         epoch: u32,
         handle: u64,
     ) -> Result<bool, StoreError> {
-        self.reading(|txn| {
+        self.reading_latest(|txn| {
             let table = txn.open_table(EXECUTIONS)?;
             let current = apply::read_head(&table, id.as_str())?.is_some_and(|r| {
                 !r.status.is_closed() && r.run_start == run_start && r.resets == epoch
@@ -989,7 +1018,7 @@ impl Store {
     }
 
     pub fn execution(&self, id: &ExecutionId) -> Result<Option<ExecutionRecord>, StoreError> {
-        self.reading(|txn| {
+        self.reading_latest(|txn| {
             let table = txn.open_table(EXECUTIONS)?;
             apply::read_record(&table, id.as_str())
         })
@@ -997,7 +1026,7 @@ impl Store {
 
     /// The status of execution `id`, read without the rest of its record.
     pub fn status(&self, id: &ExecutionId) -> Result<Option<ExecutionStatus>, StoreError> {
-        self.reading(|txn| {
+        self.reading_latest(|txn| {
             let table = txn.open_table(EXECUTIONS)?;
             Ok(apply::read_head(&table, id.as_str())?.map(|h| h.status))
         })
@@ -1054,7 +1083,7 @@ impl Store {
 
     /// The history of `id` from index `from` on.
     pub fn history(&self, id: &ExecutionId, from: u64) -> Result<Vec<Event>, StoreError> {
-        self.reading(|txn| {
+        self.reading_latest(|txn| {
             let table = txn.open_table(HISTORY)?;
             let mut out = Vec::new();
             table.scan(
@@ -1075,7 +1104,7 @@ impl Store {
     }
 
     pub fn history_len(&self, id: &ExecutionId) -> Result<u64, StoreError> {
-        self.reading(|txn| {
+        self.reading_latest(|txn| {
             let table = txn.open_table(HISTORY)?;
             let last = table.last((id.as_str(), 0)..=(id.as_str(), u64::MAX))?;
             Ok(last.map_or(0, |((_, index), _)| index + 1))

@@ -370,12 +370,25 @@ impl Pg {
         )
     }
 
+    /// A read with no snapshot: each of its statements runs on its own and
+    /// sees what was committed when it runs. For reads of one statement, or
+    /// whose statements need not agree with each other: it saves the
+    /// server a `BEGIN` and a `COMMIT`, and the `COMMIT` its own round trip.
+    pub fn begin_latest(self: &Arc<Self>) -> Result<Tx, StoreError> {
+        let client = self.block(self.pool.get()).map_err(pool_err)?;
+        let mut tx = self.begin(client, false, "")?;
+        tx.pending.get_mut().clear();
+        tx.bare = true;
+        Ok(tx)
+    }
+
     /// A transaction on `client`; `BEGIN` goes with its first statement.
     fn begin(self: &Arc<Self>, client: Object, writer: bool, sql: &str) -> Result<Tx, StoreError> {
         Ok(Tx {
             pg: self.clone(),
             client: Some(client),
             writer,
+            bare: false,
             pending: std::cell::RefCell::new(format!("{sql};")),
             known: std::cell::RefCell::new(Known::default()),
             begun: std::cell::Cell::new(false),
@@ -540,6 +553,8 @@ pub(crate) struct Tx {
     client: Option<Object>,
     /// On the writer's connection, which goes back to `Pg::writer`.
     writer: bool,
+    /// Statements run on their own, outside a transaction (`begin_latest`).
+    bare: bool,
     /// Statements not sent yet, in order.
     pending: std::cell::RefCell<String>,
     /// Whether `BEGIN` was sent.
@@ -553,7 +568,9 @@ impl Drop for Tx {
         if let Some(client) = self.client.take() {
             // A connection left inside a transaction must not be used again
             // as it is.
-            let ok = !self.begun.get() || self.pg.block(client.batch_execute("ROLLBACK")).is_ok();
+            let ok = !self.begun.get()
+                || self.bare
+                || self.pg.block(client.batch_execute("ROLLBACK")).is_ok();
             self.release(client, ok);
         }
     }
@@ -680,10 +697,10 @@ impl Tx {
     /// error from here always means that nothing was written.
     pub fn commit(mut self) -> Result<(), StoreError> {
         let client = self.client.take().expect("an open transaction");
-        if !self.writer && !self.begun.get() {
-            // A read that sent nothing: there is nothing to end. (A write
-            // transaction always commits, even an empty one: the store's
-            // probe after a failure asks the database that way.)
+        if !self.writer && (!self.begun.get() || self.bare) {
+            // A read that sent nothing, or no `BEGIN`: there is nothing to
+            // end. (A write transaction always commits, even an empty one:
+            // the store's probe after a failure asks the database that way.)
             self.release(client, true);
             return Ok(());
         }
@@ -740,7 +757,7 @@ impl Tx {
 
     pub fn rollback(mut self) -> Result<(), StoreError> {
         let client = self.client.take().expect("an open transaction");
-        if !self.begun.get() {
+        if !self.begun.get() || self.bare {
             self.release(client, true);
             return Ok(());
         }
