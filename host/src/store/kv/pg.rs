@@ -22,6 +22,7 @@ use super::types::{Col, Param};
 use super::{Def, KeyT, ValT};
 use crate::store::StoreError;
 
+mod rows;
 mod schema;
 mod tls;
 
@@ -390,6 +391,7 @@ impl Pg {
             writer,
             bare: false,
             pending: std::cell::RefCell::new(format!("{sql};")),
+            rows: std::cell::RefCell::default(),
             known: std::cell::RefCell::new(Known::default()),
             begun: std::cell::Cell::new(false),
         })
@@ -557,6 +559,8 @@ pub(crate) struct Tx {
     bare: bool,
     /// Statements not sent yet, in order.
     pending: std::cell::RefCell<String>,
+    /// Row writes not sent yet, after `pending` (see `rows.rs`).
+    rows: std::cell::RefCell<rows::Rows>,
     /// Whether `BEGIN` was sent.
     begun: std::cell::Cell<bool>,
     /// Answers the transaction has without asking (see `known.rs`).
@@ -638,7 +642,7 @@ impl Tx {
         refs: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
         let client = self.client();
-        let pending = self.pending.take();
+        let pending = self.take_pending();
         self.begun.set(true);
         self.pg
             .block(async {
@@ -657,28 +661,55 @@ impl Tx {
             .map_err(|e| self.pg.seen(e))
     }
 
+    /// What is to be sent before the next statement, in order: the
+    /// statements kept, then the row writes.
+    fn take_pending(&self) -> String {
+        let mut pending = self.pending.take();
+        pending.push_str(&self.rows.borrow_mut().take_sql());
+        pending
+    }
+
     /// Keeps a write (SQL text with its arguments as literals) to send with
-    /// the next statement or the commit.
+    /// the next statement or the commit, after the row writes kept before
+    /// it.
     fn buffer(&self, sql: &str, args: &[Param]) -> Result<(), StoreError> {
         let mut text = sql.to_owned();
         // From the last placeholder down, so `$1` does not match `$10`.
         for (i, arg) in args.iter().enumerate().rev() {
             text = text.replace(&format!("${}", i + 1), &arg.literal());
         }
-        let mut pending = self.pending.borrow_mut();
+        let mut pending = self.take_pending();
         pending.push_str(&text);
         pending.push(';');
-        // A large transaction (a store being copied) sends as it goes, in
-        // the same transaction: one message has a size limit.
-        if pending.len() > FLUSH_BYTES {
-            let batch = std::mem::take(&mut *pending);
-            drop(pending);
-            self.begun.set(true);
-            self.pg
-                .block(self.client().batch_execute(&batch))
-                .map_err(|e| self.pg.seen(e))?;
+        *self.pending.borrow_mut() = pending;
+        self.send_if_large()
+    }
+
+    /// Keeps a write of one row: an upsert of `value`'s parts, or a delete
+    /// (`None`).
+    fn buffer_row<K: KeyT, V: ValT>(
+        &self,
+        def: Def<K, V>,
+        key: &[Param],
+        value: Option<&[Param]>,
+    ) -> Result<(), StoreError> {
+        self.rows
+            .borrow_mut()
+            .put(table(def), key, V::COL.is_some(), value);
+        self.send_if_large()
+    }
+
+    /// A large transaction (a store being copied) sends as it goes, in the
+    /// same transaction: one message has a size limit.
+    fn send_if_large(&self) -> Result<(), StoreError> {
+        if self.pending.borrow().len() + self.rows.borrow().bytes() <= FLUSH_BYTES {
+            return Ok(());
         }
-        Ok(())
+        let batch = self.take_pending();
+        self.begun.set(true);
+        self.pg
+            .block(self.client().batch_execute(&batch))
+            .map_err(|e| self.pg.seen(e))
     }
 
     /// Gives the connection back: the writer's to `Pg::writer`, a reader's
@@ -728,7 +759,7 @@ impl Tx {
             "{}INSERT INTO weft_commit_tokens (token, host, generation) \
              VALUES ({token}, convert_from({}, 'UTF8'), {}); \
              DELETE FROM weft_commit_tokens WHERE token < {}; COMMIT",
-            self.pending.take(),
+            self.take_pending(),
             Param::Bytes(self.pg.lease.host.as_bytes().to_vec()).literal(),
             self.pg.lease.generation(),
             token.saturating_sub(TOKEN_KEPT_NS)
@@ -792,27 +823,12 @@ impl Tx {
         key: &K::SelfType<'_>,
         value: &V::SelfType<'_>,
     ) -> Result<(), StoreError> {
-        let n = K::COLS.len();
-        let keys = names("k", n).join(", ");
-        let sql = if V::COL.is_some() {
-            format!(
-                "INSERT INTO {} ({keys}, v) VALUES ({}) ON CONFLICT ({keys}) DO UPDATE SET v = EXCLUDED.v",
-                table(def),
-                params(1, n + 1).join(", ")
-            )
-        } else {
-            format!(
-                "INSERT INTO {} ({keys}) VALUES ({}) ON CONFLICT DO NOTHING",
-                table(def),
-                params(1, n).join(", ")
-            )
-        };
         let mut args = Vec::new();
         K::bind(key, &mut args);
         let n = args.len();
         V::bind(value, &mut args);
-        self.buffer(&sql, &args)?;
         let value = args.split_off(n);
+        self.buffer_row(def, &args, Some(&value))?;
         self.known
             .borrow_mut()
             .wrote(def.name, &args, Some(value), &self.pg.lens);
@@ -825,10 +841,9 @@ impl Tx {
         def: Def<K, V>,
         key: &K::SelfType<'_>,
     ) -> Result<(), StoreError> {
-        let sql = format!("DELETE FROM {} WHERE {}", table(def), key_eq(K::COLS));
         let mut args = Vec::new();
         K::bind(key, &mut args);
-        self.buffer(&sql, &args)?;
+        self.buffer_row(def, &args, None)?;
         self.known
             .borrow_mut()
             .wrote(def.name, &args, None, &self.pg.lens);
