@@ -1104,11 +1104,7 @@ impl Store {
     }
 
     pub fn history_len(&self, id: &ExecutionId) -> Result<u64, StoreError> {
-        self.reading_latest(|txn| {
-            let table = txn.open_table(HISTORY)?;
-            let last = table.last((id.as_str(), 0)..=(id.as_str(), u64::MAX))?;
-            Ok(last.map_or(0, |((_, index), _)| index + 1))
-        })
+        self.reading_latest(|txn| apply::history_len(txn, id.as_str()))
     }
 
     /// Where the manual clock stood when it last moved, if it ever did.

@@ -18,6 +18,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::records::{Records, EXECUTIONS};
 use super::types::{unflip, Param};
 
 /// The name of the history table (`tables::HISTORY`): keys (id, index).
@@ -57,6 +58,10 @@ pub(crate) struct Known {
     lens: HashMap<String, Option<u64>>,
     /// Every history length is unknown from here on.
     forget_all_lens: bool,
+    /// Execution records written here (`None`: deleted), for `Records`.
+    records: HashMap<String, Option<Vec<Param>>>,
+    /// Records were deleted by range.
+    forget_all_records: bool,
 }
 
 impl Known {
@@ -108,6 +113,9 @@ impl Known {
         if self.tables.contains(table) {
             self.rows.insert((table, key_text(key)), value.clone());
         }
+        if table == EXECUTIONS {
+            self.records.insert(key_text(key), value.clone());
+        }
         if table == HISTORY {
             match history_key(key) {
                 Some((id, index)) => {
@@ -141,6 +149,9 @@ impl Known {
                 }
             }
         }
+        if table == EXECUTIONS {
+            self.forget_all_records = true;
+        }
         if table == HISTORY {
             // The store deletes an execution's whole history at once; not
             // knowing which, forget them all.
@@ -164,8 +175,9 @@ impl Known {
     }
 
     /// After the commit was made: what it knows is now the committed state.
-    pub fn committed(self, committed: &Lens) {
+    pub fn committed(self, committed: &Lens, records: &Records) {
         committed.merge(self.lens, self.forget_all_lens);
+        records.merge(self.records, self.forget_all_records);
     }
 }
 

@@ -411,11 +411,12 @@ impl Pg {
         .map_err(pg_err)?;
         let sent = Instant::now();
         tx.commit().await.map_err(pg_err)?;
+        // A new generation: what the last one knew between transactions
+        // may be stale (forgotten before the generation is taken up, so no
+        // read of this host's sees it under the new one).
+        self.forget_lengths();
         *self.lease.renewed.lock().unwrap_or_else(|p| p.into_inner()) = Some(sent);
         self.lease.generation.store(generation, Ordering::SeqCst);
-        // A new generation: what the last one knew between transactions
-        // may be stale.
-        self.forget_lengths();
         crate::metrics::get().handovers.inc();
         tracing::info!(
             generation,

@@ -12,6 +12,7 @@ mod known;
 pub(crate) mod lease;
 pub(crate) mod members;
 pub(crate) mod pg;
+mod records;
 #[cfg(test)]
 mod tests;
 mod types;
