@@ -18,7 +18,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::records::{Records, EXECUTIONS};
+use super::records::{weight, Records, EXECUTIONS, MAX_BYTES as MAX_RECORD_BYTES};
 use super::types::{unflip, Param};
 
 /// The name of the history table (`tables::HISTORY`): keys (id, index).
@@ -60,8 +60,10 @@ pub(crate) struct Known {
     forget_all_lens: bool,
     /// Execution records written here (`None`: deleted), for `Records`.
     records: HashMap<String, Option<Vec<Param>>>,
-    /// Records were deleted by range.
+    /// Records were deleted by range, or too many written to keep.
     forget_all_records: bool,
+    /// About how many bytes `records` holds.
+    records_bytes: usize,
 }
 
 impl Known {
@@ -113,8 +115,16 @@ impl Known {
         if self.tables.contains(table) {
             self.rows.insert((table, key_text(key)), value.clone());
         }
-        if table == EXECUTIONS {
-            self.records.insert(key_text(key), value.clone());
+        if table == EXECUTIONS && !self.forget_all_records {
+            let key = key_text(key);
+            self.records_bytes += key.len() + value.as_deref().map_or(0, weight);
+            self.records.insert(key, value.clone());
+            // A transaction that writes more (a store being copied) keeps
+            // none of them: the cache forgets everything at its commit.
+            if self.records_bytes > MAX_RECORD_BYTES {
+                self.records.clear();
+                self.forget_all_records = true;
+            }
         }
         if table == HISTORY {
             match history_key(key) {
@@ -150,6 +160,8 @@ impl Known {
             }
         }
         if table == EXECUTIONS {
+            // Including those written before it: the range may hold them.
+            self.records.clear();
             self.forget_all_records = true;
         }
         if table == HISTORY {
@@ -172,6 +184,12 @@ impl Known {
     /// A history length the transaction computed.
     pub fn learned_len(&mut self, id: &str, n: u64) {
         self.lens.insert(id.to_owned(), Some(n));
+    }
+
+    /// Before the commit is sent: the records it writes are not to be
+    /// answered from what was committed before it.
+    pub fn uncommitted(&self, records: &Records) {
+        records.forget(self.records.keys(), self.forget_all_records);
     }
 
     /// After the commit was made: what it knows is now the committed state.
@@ -238,7 +256,7 @@ impl Lens {
 
 #[cfg(test)]
 mod tests {
-    use super::{whole_prefix, Known, Lens, Param};
+    use super::{whole_prefix, Known, Lens, Param, Records, EXECUTIONS};
     use crate::store::kv::types::flip;
 
     const COMPLETED: &str = "completed";
@@ -272,6 +290,28 @@ mod tests {
             None
         );
         assert_eq!(whole_prefix(None, Some(&hi)), None);
+    }
+
+    #[test]
+    fn records_written_before_a_range_delete_of_records_are_not_kept() {
+        let (lens, records) = (Lens::default(), Records::default());
+        let id = |s: &str| vec![Param::Bytes(s.as_bytes().to_vec())];
+        let value = Some(vec![Param::Bytes(b"record".to_vec())]);
+        let mut known = Known::default();
+        known.wrote(EXECUTIONS, &id("a"), value.clone(), &lens);
+        known.wrote_range(EXECUTIONS, None, None);
+        known.wrote(EXECUTIONS, &id("b"), value.clone(), &lens);
+        known.uncommitted(&records);
+        known.committed(&lens, &records);
+        let text = |s: &str| super::key_text(&id(s));
+        assert_eq!(records.get(&text("a")), None, "the range may have held it");
+        assert_eq!(records.get(&text("b")), None, "asked of the database");
+        // Without a range delete, a commit's records are kept.
+        let mut known = Known::default();
+        known.wrote(EXECUTIONS, &id("c"), value.clone(), &lens);
+        known.uncommitted(&records);
+        known.committed(&lens, &records);
+        assert_eq!(records.get(&text("c")), value);
     }
 
     #[test]

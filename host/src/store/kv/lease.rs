@@ -168,6 +168,21 @@ impl Lease {
         Ok(generation)
     }
 
+    /// Whether this host may answer a read from what it committed
+    /// (`records.rs`): it may write now, and its lease session is open and
+    /// holds the writer's lock at this moment (a standby takes a live lease
+    /// from a holder whose sessions the server ended, before the holder's
+    /// next renewal would tell it). A session busy with a renewal counts
+    /// as no: the read asks the database.
+    pub(super) fn holds_now(&self) -> bool {
+        self.check().is_ok()
+            && self.session.try_lock().is_ok_and(|session| {
+                session
+                    .as_ref()
+                    .is_some_and(|(client, locked)| *locked && !client.is_closed())
+            })
+    }
+
     /// Marks this host fenced: it writes nothing more.
     pub(super) fn fence(&self, fence: Fence) {
         if self.fenced.borrow().is_none() {

@@ -770,6 +770,10 @@ impl Tx {
             token.saturating_sub(TOKEN_KEPT_NS)
         );
         let known = self.known.take();
+        // Until the commit's answer, its records are asked of the database:
+        // a kept one could be older than what the server shows once the
+        // commit is made.
+        known.uncommitted(&self.pg.records);
         let made = match self.pg.block(client.batch_execute(&sql)) {
             Ok(()) => {
                 self.release(client, true);
@@ -821,7 +825,7 @@ impl Tx {
         }
         // A read of the latest record, while this host is the store's only
         // writer: what it committed last.
-        let kept = self.bare && def.name == EXECUTIONS && self.pg.lease.check().is_ok();
+        let kept = self.bare && def.name == EXECUTIONS && self.pg.lease.holds_now();
         if kept {
             if let Some(value) = self.pg.records.get(&text) {
                 return V::from_params(&value).map(Some);
@@ -1023,7 +1027,7 @@ impl Tx {
     pub fn known_len(&self, id: &str) -> Option<u64> {
         // The writer's, or a read of the latest while this host is the
         // store's only writer (see `records.rs`).
-        let latest = self.bare && self.pg.lease.check().is_ok();
+        let latest = self.bare && self.pg.lease.holds_now();
         if !self.writer && !latest {
             return None;
         }

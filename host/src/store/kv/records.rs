@@ -7,10 +7,16 @@
 //! Kept only by the holder's own commits, and by reads that no commit
 //! overtook (a read's answer is kept only if no commit was merged between
 //! its start and its end: otherwise it may be older than what the commit
-//! wrote). Forgotten whole when the store is taken anew (another host may
-//! have written meanwhile), on a range delete of records, and when it grows
-//! past its bound. Used only while the lease is confirmed (`Lease::check`):
-//! a host that may have lost the store asks the database.
+//! wrote). A commit's records are forgotten before it is sent and merged
+//! once it is made, so an answer from here is never older than what the
+//! database shows. Forgotten whole when the store is taken anew (another
+//! host may have written meanwhile), on a range delete of records, and when
+//! it grows past its bound. Used only while the lease is confirmed and its
+//! session holds the writer's lock (`Lease::holds_now`): a host that may
+//! have lost the store asks the database. A schema step that rewrites
+//! records or histories must end the holder's generation (as a step
+//! leaving the binary's version out does), or the holder would go on
+//! answering from what it committed before the step.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -21,7 +27,7 @@ use super::types::Param;
 pub(crate) const EXECUTIONS: &str = "executions";
 
 /// Most bytes of records kept.
-const MAX_BYTES: usize = 64 << 20;
+pub(crate) const MAX_BYTES: usize = 64 << 20;
 
 #[derive(Default)]
 pub(crate) struct Records(Mutex<Inner>);
@@ -35,16 +41,15 @@ struct Inner {
     version: u64,
 }
 
-/// A record's weight against the bound.
-fn weight(key: &str, value: &[Param]) -> usize {
-    key.len()
-        + value
-            .iter()
-            .map(|p| match p {
-                Param::Bytes(b) => b.len(),
-                Param::Int(_) => 8,
-            })
-            .sum::<usize>()
+/// A value's weight against the bound.
+pub(crate) fn weight(value: &[Param]) -> usize {
+    value
+        .iter()
+        .map(|p| match p {
+            Param::Bytes(b) => b.len(),
+            Param::Int(_) => 8,
+        })
+        .sum()
 }
 
 impl Records {
@@ -86,6 +91,20 @@ impl Records {
         }
     }
 
+    /// Forgets the records of `keys` (all: `all`) until a commit merges
+    /// them, and any read that began before.
+    pub fn forget<'k>(&self, keys: impl Iterator<Item = &'k String>, all: bool) {
+        let mut inner = self.lock();
+        inner.version += 1;
+        if all {
+            inner.rows.clear();
+            inner.bytes = 0;
+        }
+        for key in keys {
+            inner.put(key.clone(), None);
+        }
+    }
+
     /// Forgets everything (the store was taken anew).
     pub fn clear(&self) {
         let mut inner = self.lock();
@@ -98,10 +117,10 @@ impl Records {
 impl Inner {
     fn put(&mut self, key: String, value: Option<Vec<Param>>) {
         if let Some(old) = self.rows.remove(&key) {
-            self.bytes -= weight(&key, &old);
+            self.bytes -= key.len() + weight(&old);
         }
         if let Some(value) = value {
-            let w = weight(&key, &value);
+            let w = key.len() + weight(&value);
             if self.bytes + w > MAX_BYTES {
                 self.rows.clear();
                 self.bytes = 0;
@@ -135,6 +154,14 @@ mod tests {
         records.merge(HashMap::from([("b".to_owned(), None)]), false);
         assert_eq!(records.get("b"), None);
         records.merge(HashMap::new(), true);
+        assert_eq!(records.get("a"), None);
+        // A commit under way: its records are asked of the database until
+        // it is merged, and a read that began before it is not kept.
+        records.offer("a".into(), v("x"), records.version());
+        let before = records.version();
+        records.forget(["a".to_owned()].iter(), false);
+        assert_eq!(records.get("a"), None);
+        records.offer("a".into(), v("x"), before);
         assert_eq!(records.get("a"), None);
         records.offer("a".into(), v("x"), records.version());
         records.clear();

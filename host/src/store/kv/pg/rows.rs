@@ -5,9 +5,10 @@
 //!
 //! Writes of one key are not reordered: the last one wins. Writes of
 //! different keys commute, so a table's upserts go as one `INSERT` and its
-//! deletes as one `DELETE`, tables in name order and keys in key order
-//! (every writer takes row locks in that one order). A write that is not of
-//! one row (a range delete), and every read, sends these first.
+//! deletes as one `DELETE`, tables in name order and keys in the order of
+//! their SQL text (not the key order: integers sort as text; one order all
+//! the same, and the store has one writer). A write that is not of one row
+//! (a range delete), and every read, sends these first.
 
 use std::collections::BTreeMap;
 
