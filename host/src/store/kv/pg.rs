@@ -362,7 +362,7 @@ impl Pg {
             "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT weft_fence(convert_from({}, 'UTF8'), {generation})",
             host.literal()
         );
-        self.begin(client, true, &fence)
+        self.begin(client, true, format!("{fence};"))
     }
 
     /// A read-only transaction over one snapshot.
@@ -371,7 +371,7 @@ impl Pg {
         self.begin(
             client,
             false,
-            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;".to_owned(),
         )
     }
 
@@ -381,20 +381,25 @@ impl Pg {
     /// server a `BEGIN` and a `COMMIT`, and the `COMMIT` its own round trip.
     pub fn begin_latest(self: &Arc<Self>) -> Result<Tx, StoreError> {
         let client = self.block(self.pool.get()).map_err(pool_err)?;
-        let mut tx = self.begin(client, false, "")?;
-        tx.pending.get_mut().clear();
+        let mut tx = self.begin(client, false, String::new())?;
         tx.bare = true;
         Ok(tx)
     }
 
-    /// A transaction on `client`; `BEGIN` goes with its first statement.
-    fn begin(self: &Arc<Self>, client: Object, writer: bool, sql: &str) -> Result<Tx, StoreError> {
+    /// A transaction on `client`; `pending` (its `BEGIN`) goes with its
+    /// first statement.
+    fn begin(
+        self: &Arc<Self>,
+        client: Object,
+        writer: bool,
+        pending: String,
+    ) -> Result<Tx, StoreError> {
         Ok(Tx {
             pg: self.clone(),
             client: Some(client),
             writer,
             bare: false,
-            pending: std::cell::RefCell::new(format!("{sql};")),
+            pending: std::cell::RefCell::new(pending),
             rows: std::cell::RefCell::default(),
             known: std::cell::RefCell::new(Known::default()),
             begun: std::cell::Cell::new(false),

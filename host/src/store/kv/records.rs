@@ -83,8 +83,7 @@ impl Records {
         let mut inner = self.lock();
         inner.version += 1;
         if forget_all {
-            inner.rows.clear();
-            inner.bytes = 0;
+            inner.forget_all();
         }
         for (key, value) in writes {
             inner.put(key, value);
@@ -97,8 +96,7 @@ impl Records {
         let mut inner = self.lock();
         inner.version += 1;
         if all {
-            inner.rows.clear();
-            inner.bytes = 0;
+            inner.forget_all();
         }
         for key in keys {
             inner.put(key.clone(), None);
@@ -107,14 +105,16 @@ impl Records {
 
     /// Forgets everything (the store was taken anew).
     pub fn clear(&self) {
-        let mut inner = self.lock();
-        inner.version += 1;
-        inner.rows.clear();
-        inner.bytes = 0;
+        self.forget(std::iter::empty(), true);
     }
 }
 
 impl Inner {
+    fn forget_all(&mut self) {
+        self.rows.clear();
+        self.bytes = 0;
+    }
+
     fn put(&mut self, key: String, value: Option<Vec<Param>>) {
         if let Some(old) = self.rows.remove(&key) {
             self.bytes -= key.len() + weight(&old);
@@ -122,8 +122,7 @@ impl Inner {
         if let Some(value) = value {
             let w = key.len() + weight(&value);
             if self.bytes + w > MAX_BYTES {
-                self.rows.clear();
-                self.bytes = 0;
+                self.forget_all();
             }
             self.bytes += w;
             self.rows.insert(key, value);

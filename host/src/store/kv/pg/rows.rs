@@ -74,43 +74,35 @@ impl TableRows {
             .map(|i| format!("k{i}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let mut deletes = self.rows.iter().filter(|(_, v)| v.is_none()).peekable();
-        if deletes.peek().is_some() {
-            sql.push_str(&format!("DELETE FROM {table} WHERE ({cols}) IN ("));
-            for (i, (key, _)) in deletes.enumerate() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                // `(k0) IN ((a), (b))` is `k0 IN (a, b)`: one form for any
-                // number of key columns.
-                sql.push('(');
-                sql.push_str(key);
-                sql.push(')');
-            }
-            sql.push_str(");");
+        // `(k0) IN ((a), (b))` is `k0 IN (a, b)`: one form for any number
+        // of key columns.
+        let deletes = tuples(
+            self.rows
+                .iter()
+                .filter(|(_, v)| v.is_none())
+                .map(|(k, _)| k.clone()),
+        );
+        if !deletes.is_empty() {
+            sql.push_str(&format!(
+                "DELETE FROM {table} WHERE ({cols}) IN ({deletes});"
+            ));
         }
-        let mut upserts = self
-            .rows
-            .iter()
-            .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
-            .peekable();
-        if upserts.peek().is_none() {
+        let upserts = tuples(self.rows.iter().filter_map(|(k, v)| {
+            v.as_ref().map(|v| {
+                if self.valued {
+                    format!("{k}, {v}")
+                } else {
+                    k.clone()
+                }
+            })
+        }));
+        if upserts.is_empty() {
             return;
         }
         let value_col = if self.valued { ", v" } else { "" };
-        sql.push_str(&format!("INSERT INTO {table} ({cols}{value_col}) VALUES "));
-        for (i, (key, value)) in upserts.enumerate() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('(');
-            sql.push_str(key);
-            if self.valued {
-                sql.push_str(", ");
-                sql.push_str(value);
-            }
-            sql.push(')');
-        }
+        sql.push_str(&format!(
+            "INSERT INTO {table} ({cols}{value_col}) VALUES {upserts}"
+        ));
         if self.valued {
             sql.push_str(&format!(
                 " ON CONFLICT ({cols}) DO UPDATE SET v = EXCLUDED.v;"
@@ -119,6 +111,14 @@ impl TableRows {
             sql.push_str(" ON CONFLICT DO NOTHING;");
         }
     }
+}
+
+/// `(a), (b)`: each item in parentheses, comma-separated.
+fn tuples(items: impl Iterator<Item = String>) -> String {
+    items
+        .map(|item| format!("({item})"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn literals(parts: &[Param]) -> String {
