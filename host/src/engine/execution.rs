@@ -212,6 +212,7 @@ async fn run_inner(
             let seen = Seen {
                 known: record.run_start + driver.replayer.history().len() as u64,
                 asked: driver.replayer.signals_asked(),
+                history: driver.replayer.history().to_vec(),
             };
             // Commands issued after the last wait are recorded with the end,
             // so the history says everything the code did; they are not run,
@@ -312,7 +313,7 @@ async fn continue_as_new(
         child_cancels,
         ..
     } = driver.new_command_events(inner.clock.now_ms());
-    let history = inner.store.history(&record.id, record.run_start)?;
+    let history = run_history_as_known(inner, record, driver.replayer.history().to_vec())?;
     let owed = owed_at_close(history, &events);
     events.push(EventKind::ExecutionContinuedAsNew {
         input: input.clone(),
@@ -426,10 +427,13 @@ async fn close(
     // runs again knowing the signal (the code may drain its signals before
     // it returns). The write checks the same for what comes in after this
     // read.
-    let history = if outcome.is_some() {
-        inner.run_history(record)?
-    } else {
-        Vec::new()
+    let (history, watch) = match watch {
+        Some(mut seen) if outcome.is_some() => {
+            let known = std::mem::take(&mut seen.history);
+            (run_history_as_known(inner, record, known)?, Some(seen))
+        }
+        watch if outcome.is_some() => (inner.run_history(record)?, watch),
+        watch => (Vec::new(), watch),
     };
     let signals_since = match watch {
         Some(seen) if outcome.is_some() => {
@@ -530,6 +534,8 @@ struct Seen {
     known: u64,
     /// The signal names it asked for.
     asked: std::collections::HashSet<String>,
+    /// The run's events it knew, in order.
+    history: Vec<crate::model::Event>,
 }
 
 impl Seen {
@@ -540,6 +546,22 @@ impl Seen {
             e.index >= self.known
                 && matches!(&e.event, EventKind::SignalReceived { name, .. } if self.asked.contains(name))
         })
+    }
+}
+
+/// The run's history: `known` (the events its instance held, from the
+/// run's start) when the store holds no more than those, so an ending run
+/// reads nothing back; read from the store otherwise (another writer
+/// appended since: a signal, a child's end).
+fn run_history_as_known(
+    inner: &Arc<Inner>,
+    record: &ExecutionRecord,
+    known: Vec<crate::model::Event>,
+) -> Result<Vec<crate::model::Event>, crate::store::StoreError> {
+    if inner.store.history_len(&record.id)? == record.run_start + known.len() as u64 {
+        Ok(known)
+    } else {
+        inner.run_history(record)
     }
 }
 
