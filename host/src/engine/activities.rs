@@ -47,6 +47,12 @@ pub struct ActivityTask {
     /// from a history): nothing was recorded of it beyond its scheduling,
     /// so its first attempt has no heartbeat and no worker's take to read.
     pub fresh: bool,
+    /// The length of its run's history right after the commit that
+    /// scheduled it, when this host made that commit and nothing in it
+    /// completed the activity: while the history is still that long,
+    /// nothing was appended since, so no end of it either (see
+    /// `Store::activity_may_start`).
+    pub history_after: Option<u64>,
 }
 
 /// One scheduled activity on this host: (execution, epoch, handle). Every
@@ -112,6 +118,7 @@ pub fn pending(execution: &ExecutionId, epoch: u32, history: &[Event]) -> Vec<Ac
                     .clone()
                     .unwrap_or_else(|| format!("{execution}/{handle}")),
                 fresh: false,
+                history_after: None,
             }),
             EventKind::CancelRequested { .. } => {
                 for t in &mut tasks {
@@ -358,9 +365,13 @@ async fn may_start(
                 "injected by WEFT_FAIL_AT=activity-may-start".to_owned(),
             ))
         } else {
-            inner
-                .store
-                .activity_may_start(&task.execution, task.run_start, task.epoch, task.handle)
+            inner.store.activity_may_start(
+                &task.execution,
+                task.run_start,
+                task.epoch,
+                task.handle,
+                task.history_after,
+            )
         };
         let error = match read {
             Ok(answer) => {

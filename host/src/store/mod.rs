@@ -988,13 +988,18 @@ impl Store {
     /// open, still in that run and epoch, and the activity has no end yet.
     /// Read by an activity after it is registered with its host, so a reset
     /// or close committed before the read is seen here and one committed
-    /// after it reaches the activity as a stop.
+    /// after it reaches the activity as a stop. `history_after`: the run's
+    /// history length right after the commit that scheduled it, which did
+    /// not end it; while the history is that long, nothing (no end) was
+    /// appended since, and the completion rows need not be read (on
+    /// PostgreSQL the holder knows the length without asking).
     pub fn activity_may_start(
         &self,
         id: &ExecutionId,
         run_start: u64,
         epoch: u32,
         handle: u64,
+        history_after: Option<u64>,
     ) -> Result<bool, StoreError> {
         self.reading_latest(|txn| {
             let table = txn.open_table(EXECUTIONS)?;
@@ -1002,11 +1007,18 @@ impl Store {
                 !r.status.is_closed() && r.run_start == run_start && r.resets == epoch
             });
             drop(table);
-            Ok(current
-                && txn
-                    .open_table(tables::COMPLETED)?
-                    .get((id.as_str(), run_start, handle))?
-                    .is_none())
+            if !current {
+                return Ok(false);
+            }
+            if let Some(n) = history_after {
+                if apply::history_len(txn, id.as_str())? == n {
+                    return Ok(true);
+                }
+            }
+            Ok(txn
+                .open_table(tables::COMPLETED)?
+                .get((id.as_str(), run_start, handle))?
+                .is_none())
         })
     }
 

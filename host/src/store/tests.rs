@@ -396,6 +396,51 @@ async fn a_handle_completes_once() {
     store.write(vec![again]).await.unwrap().unwrap();
 }
 
+/// An activity may start while its run is open in its epoch and its handle
+/// has no end. The length its scheduling commit left answers that without
+/// the completion rows only while nothing was appended since: an end moves
+/// the length, and the rows are read.
+#[tokio::test]
+async fn an_activity_may_start_only_while_it_has_no_end() {
+    let (_dir, store) = open();
+    let e = id("e");
+    store.write(vec![create("e")]).await.unwrap().unwrap();
+    let scheduled = Op::append(
+        &e,
+        2,
+        vec![EventKind::ActivityScheduled {
+            handle: 1,
+            name: "a".into(),
+            input: Payload::default(),
+            options: Default::default(),
+            idempotency_key: Some("e/1".into()),
+        }],
+    );
+    store.write(vec![scheduled]).await.unwrap().unwrap();
+    let after = store.history_len(&e).unwrap();
+    assert_eq!(after, 2);
+    for known in [Some(after), None] {
+        assert!(store.activity_may_start(&e, 0, 0, 1, known).unwrap());
+    }
+    let ended = Op::append(
+        &e,
+        3,
+        vec![EventKind::ActivityCompleted {
+            handle: 1,
+            attempt: 1,
+            output: Payload::default(),
+            served_by: None,
+        }],
+    );
+    store.write(vec![ended]).await.unwrap().unwrap();
+    for known in [Some(after), None] {
+        assert!(!store.activity_may_start(&e, 0, 0, 1, known).unwrap());
+    }
+    // Another epoch or run: not this activity's.
+    assert!(!store.activity_may_start(&e, 0, 1, 1, Some(3)).unwrap());
+    assert!(!store.activity_may_start(&e, 5, 0, 1, Some(3)).unwrap());
+}
+
 /// Completions recorded by a host from before the `completed` table are
 /// found when the store opens, so the rule holds for running executions.
 #[tokio::test]

@@ -56,6 +56,7 @@ impl Driver {
                         scheduled_at_ms: now,
                         idempotency_key: key.clone(),
                         fresh: true,
+                        history_after: None,
                     });
                     events.push(EventKind::ActivityScheduled {
                         handle,

@@ -236,7 +236,7 @@ impl Driver {
         }
         let Flush {
             mut events,
-            tasks,
+            mut tasks,
             timers,
             mut children,
             cancels,
@@ -308,6 +308,20 @@ impl Driver {
                 }
                 // Upgraded, reset, closed meanwhile: the load decides.
                 Err(_) => return Err(Stop::Reload),
+            }
+        }
+        // The run's length right after this commit: an activity it
+        // scheduled, and did not complete in it, asks no more of the store
+        // while the history is still that long.
+        if let Some(p) = placed.position() {
+            let after = p.first + events.len() as u64;
+            for task in &mut tasks {
+                if !events
+                    .iter()
+                    .any(|e| e.completion_handle() == Some(task.handle))
+                {
+                    task.history_after = Some(after);
+                }
             }
         }
         // The task's events follow what the replayer holds (nobody appended
