@@ -186,9 +186,12 @@ impl Known {
         self.lens.insert(id.to_owned(), Some(n));
     }
 
-    /// Before the commit is sent: the records it writes are not to be
-    /// answered from what was committed before it.
-    pub fn uncommitted(&self, records: &Records) {
+    /// Before the commit is sent: the records it writes, and the lengths of
+    /// the histories it changes, are not to be answered from what was
+    /// committed before it (a read between the server's commit and the
+    /// merge would be older than what the server shows).
+    pub fn uncommitted(&self, committed: &Lens, records: &Records) {
+        committed.forget(self.lens.keys(), self.forget_all_lens);
         records.forget(self.records.keys(), self.forget_all_records);
     }
 
@@ -248,6 +251,17 @@ impl Lens {
         }
     }
 
+    /// Forgets the lengths of `ids` (all: `all`) until a commit merges them.
+    fn forget<'k>(&self, ids: impl Iterator<Item = &'k String>, all: bool) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if all {
+            map.clear();
+        }
+        for id in ids {
+            map.remove(id);
+        }
+    }
+
     /// Forgets everything (the store was taken anew, at a new lease generation).
     pub fn clear(&self) {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
@@ -301,7 +315,7 @@ mod tests {
         known.wrote(EXECUTIONS, &id("a"), value.clone(), &lens);
         known.wrote_range(EXECUTIONS, None, None);
         known.wrote(EXECUTIONS, &id("b"), value.clone(), &lens);
-        known.uncommitted(&records);
+        known.uncommitted(&lens, &records);
         known.committed(&lens, &records);
         let text = |s: &str| super::key_text(&id(s));
         assert_eq!(records.get(&text("a")), None, "the range may have held it");
@@ -309,9 +323,35 @@ mod tests {
         // Without a range delete, a commit's records are kept.
         let mut known = Known::default();
         known.wrote(EXECUTIONS, &id("c"), value.clone(), &lens);
-        known.uncommitted(&records);
+        known.uncommitted(&lens, &records);
         known.committed(&lens, &records);
         assert_eq!(records.get(&text("c")), value);
+    }
+
+    /// Found by a review: a history length was answered from the last
+    /// commit while the next one, which appends, was already made on the
+    /// server and not yet merged. Now a commit's lengths are forgotten
+    /// before it is sent, as its records are.
+    #[test]
+    fn a_commit_under_way_is_not_answered_from_the_lengths_before_it() {
+        let (lens, records) = (Lens::default(), Records::default());
+        let event = |index: u64| vec![Param::Bytes(b"e".to_vec()), Param::Int(flip(index))];
+        let mut known = Known::default();
+        known.learned_len("e", 0);
+        known.wrote(super::HISTORY, &event(0), Some(vec![]), &lens);
+        known.uncommitted(&lens, &records);
+        known.committed(&lens, &records);
+        assert_eq!(Known::default().len("e", &lens), Some(1));
+        let mut next = Known::default();
+        next.wrote(super::HISTORY, &event(1), Some(vec![]), &lens);
+        next.uncommitted(&lens, &records);
+        assert_eq!(
+            Known::default().len("e", &lens),
+            None,
+            "asked of the database"
+        );
+        next.committed(&lens, &records);
+        assert_eq!(Known::default().len("e", &lens), Some(2));
     }
 
     #[test]

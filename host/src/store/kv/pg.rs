@@ -775,10 +775,10 @@ impl Tx {
             token.saturating_sub(TOKEN_KEPT_NS)
         );
         let known = self.known.take();
-        // Until the commit's answer, its records are asked of the database:
-        // a kept one could be older than what the server shows once the
-        // commit is made.
-        known.uncommitted(&self.pg.records);
+        // Until the commit's answer, its records and history lengths are
+        // asked of the database: a kept one could be older than what the
+        // server shows once the commit is made.
+        known.uncommitted(&self.pg.lens, &self.pg.records);
         let made = match self.pg.block(client.batch_execute(&sql)) {
             Ok(()) => {
                 self.release(client, true);
