@@ -687,3 +687,77 @@ fn outdated_hosts_stop(url: &str, ends_generation: bool) {
     );
     assert_eq!(lease_log(url), ["1 old-a"], "nobody took the store after a");
 }
+
+/// A rolling upgrade to a release with a newer `weft:workflow` contract: a
+/// component that imports it is refused while a live host provides an
+/// older one (that host could not run it once it held the store, and its
+/// executions would stall), naming the host; it is deployed once that host
+/// is gone. The older host is its row, as a release of that contract
+/// writes it (no such release exists to run). A host of a release before
+/// the column, rejoining under an id whose row a newer one wrote, reads as
+/// the oldest contract such a release provides, not as the newer one.
+#[test]
+fn a_component_a_live_host_could_not_run_is_refused_until_that_host_is_gone() {
+    let Some(url) = database() else { return };
+    let h1 = host_long_lease(&url, "h1");
+    h1.eventually("h1 to hold the store", |h| holder(h) == "h1");
+    // Seen an hour from now: live for the whole test.
+    psql(
+        &url,
+        "INSERT INTO weft_hosts (host_id, address, version, contract, contract_started, \
+         started_at, seen_at) VALUES ('h0', 'http://127.0.0.1:9', '0.1.0', '0.1.2', \
+         now(), now(), now() + interval '1 hour')",
+    );
+    let contracts = |h: &Host| -> Vec<(String, String)> {
+        view(h)["hosts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|x| {
+                (
+                    x["host_id"].as_str().unwrap_or_default().to_owned(),
+                    x["contract"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let seen = contracts(&h1);
+    assert!(seen.contains(&("h0".into(), "0.1.2".into())), "{seen:?}");
+    assert!(
+        seen.iter().any(|(id, c)| id == "h1" && c != "0.1.2"),
+        "{seen:?}"
+    );
+    let hello = weft_e2e::guest("hello").to_string_lossy().into_owned();
+    let out = h1.cli(&["deploy", &hello]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        said.contains("h0 (weft 0.1.0, contract 0.1.2)") && said.contains("Upgrade those hosts"),
+        "{said}"
+    );
+    assert!(
+        !h1.cli_ok(&["modules"]).contains("hello"),
+        "a refused deploy stored the module"
+    );
+    // A release before the column rejoins as h0: its start moves, the
+    // contract a newer release wrote for h0 no longer holds.
+    psql(
+        &url,
+        "UPDATE weft_hosts SET contract = '9.9.9', started_at = now() WHERE host_id = 'h0'",
+    );
+    let seen = contracts(&h1);
+    assert!(seen.contains(&("h0".into(), "0.1.3".into())), "{seen:?}");
+    // Back at its old contract, then not seen for two minutes (killed,
+    // say): gone, and the component is deployed.
+    psql(
+        &url,
+        "UPDATE weft_hosts SET contract = '0.1.2', contract_started = started_at \
+         WHERE host_id = 'h0'",
+    );
+    assert!(!h1.cli(&["deploy", &hello]).status.success());
+    psql(
+        &url,
+        "UPDATE weft_hosts SET seen_at = now() - interval '2 minutes' WHERE host_id = 'h0'",
+    );
+    h1.cli_ok(&["deploy", &hello]);
+}

@@ -47,6 +47,7 @@ pub async fn show(client: &Client, json: bool) -> Result<i32> {
         "ROLE",
         "ADDRESS",
         "VERSION",
+        "CONTRACT",
         "STARTED",
         "SEEN",
         "IN MEMORY",
@@ -57,6 +58,8 @@ pub async fn show(client: &Client, json: bool) -> Result<i32> {
             h["role"].as_str().unwrap_or_default().to_owned(),
             h["address"].as_str().unwrap_or_default().to_owned(),
             h["version"].as_str().unwrap_or_default().to_owned(),
+            // A host of a release before contracts answers without one.
+            h["contract"].as_str().unwrap_or("-").to_owned(),
             h["started_at"].as_str().unwrap_or_default().to_owned(),
             format!("{} ago", secs(&h["seen_ms_ago"])),
             h["in_memory"].to_string(),

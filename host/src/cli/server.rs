@@ -332,7 +332,12 @@ async fn run_on_postgres(
         let c = cluster.clone();
         let (advertise, in_memory) = (advertise.clone(), in_memory.clone());
         tokio::task::spawn_blocking(move || {
-            c.join(&advertise, env!("CARGO_PKG_VERSION"), in_memory)
+            c.join(
+                &advertise,
+                env!("CARGO_PKG_VERSION"),
+                crate::wasm::inspect::CONTRACT_VERSION,
+                in_memory,
+            )
         })
         .await?
         .context("cannot register this host on the store")?;

@@ -18,6 +18,44 @@ pub struct Deployed {
 }
 
 impl Engine {
+    /// Refuses a component that imports contract `needed` while a host of
+    /// the store that provides an older one was seen in the last minute
+    /// (hosts may run different leases, so this host's idea of "gone" is
+    /// not used; one that stopped gracefully left at once): that host could
+    /// not run it, and once it held the store its executions would stall
+    /// (a rolling upgrade: upgrade every host first). On redb, this host is
+    /// the only one (its own contract was checked when it compiled).
+    fn every_host_provides(&self, needed: &str) -> Result<(), EngineError> {
+        const SEEN_WITHIN_MS: i64 = 60_000;
+        let Some(view) = self.inner.store.cluster_view()? else {
+            return Ok(());
+        };
+        let behind: Vec<String> = view
+            .hosts
+            .iter()
+            .filter(|h| {
+                h.seen_ms_ago < SEEN_WITHIN_MS
+                    && !crate::wasm::inspect::provides(&h.contract, needed)
+            })
+            .map(|h| {
+                format!(
+                    "{} (weft {}, contract {})",
+                    h.host_id, h.version, h.contract
+                )
+            })
+            .collect();
+        if behind.is_empty() {
+            return Ok(());
+        }
+        Err(EngineError::Conflict(format!(
+            "the component imports weft:workflow@{needed}, which live hosts of this store do not \
+             provide: {}. Upgrade those hosts (one at a time) to a weft with that contract, or \
+             stop them (a host that was killed counts until it was not seen for a minute), then \
+             deploy again; nothing was stored",
+            behind.join(", ")
+        )))
+    }
+
     /// Stores a component and registers what it serves: a workflow type
     /// (named `name`) or the activities it lists.
     pub async fn deploy(
@@ -57,10 +95,14 @@ impl Engine {
             )));
         }
         let hash = ModuleHash::of(&bytes);
-        let (kind, activities, handlers) = match self.inner.runtime.inspect(&hash, &bytes).await? {
+        let (inspected, contract) = self.inner.runtime.inspect(&hash, &bytes).await?;
+        let (kind, activities, handlers) = match inspected {
             Inspected::Workflow(h) => (ModuleKind::Workflow, Vec::new(), h),
             Inspected::Activity(names) => (ModuleKind::Activity, names, HandlerNames::default()),
         };
+        if let Some(needed) = &contract {
+            self.every_host_provides(needed)?;
+        }
         let workflow_type = match kind {
             ModuleKind::Workflow => {
                 let name = name.ok_or_else(|| {

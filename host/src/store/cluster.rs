@@ -30,15 +30,16 @@ impl Cluster {
         Ok(Self { pg })
     }
 
-    /// Registers this host, reachable at `address`; `in_memory` is shown
-    /// in `weft cluster`.
+    /// Registers this host, reachable at `address`, of weft `version`
+    /// providing `contract`; `in_memory` is shown in `weft cluster`.
     pub fn join(
         &self,
         address: &str,
         version: &str,
+        contract: &str,
         in_memory: Arc<AtomicU64>,
     ) -> Result<(), StoreError> {
-        self.pg.join(address, version, in_memory)
+        self.pg.join(address, version, contract, in_memory)
     }
 
     /// Waits (as `wait` says) until this host holds the store; returns

@@ -62,6 +62,29 @@ pub fn newer_contract(engine: &Engine, component: &Component) -> Option<(String,
         })
 }
 
+/// The newest `weft:workflow` contract `component` imports (`None`: it
+/// imports none of its interfaces).
+pub fn contract_needed(engine: &Engine, component: &Component) -> Option<String> {
+    component
+        .component_type()
+        .imports(engine)
+        .filter_map(|(name, _)| {
+            let (_, version) = name.strip_prefix("weft:workflow/")?.split_once('@')?;
+            Some((parse_version(version)?, version.to_owned()))
+        })
+        .max()
+        .map(|(_, version)| version)
+}
+
+/// Whether a host providing contract `have` runs a component that needs
+/// `need` (a version it cannot read runs nothing).
+pub fn provides(have: &str, need: &str) -> bool {
+    match (parse_version(have), parse_version(need)) {
+        (Some(have), Some(need)) => have >= need,
+        _ => false,
+    }
+}
+
 /// `major.minor.patch`, without pre-release tags.
 fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
     let mut parts = v.split('.').map(|p| p.parse::<u64>().ok());
@@ -98,6 +121,8 @@ mod tests {
         );
         assert_eq!(parse_version("0.1.10"), Some((0, 1, 10)));
         assert!(parse_version("0.1.9").unwrap() > parse_version(CONTRACT_VERSION).unwrap());
+        assert!(provides("0.1.3", "0.1.3") && provides("0.1.10", "0.1.9"));
+        assert!(!provides("0.1.2", "0.1.3") && !provides("x", "0.1.3"));
         assert_eq!(parse_version("0.2.0-rc1"), None);
     }
 }

@@ -102,6 +102,8 @@ pub struct SandboxConfig {
 #[derive(Clone)]
 struct Loaded {
     kind: ModuleKind,
+    /// The newest `weft:workflow` contract it imports.
+    contract: Option<String>,
     workflow: Option<bindings::workflow::WorkflowPre<workflow::WfState>>,
     activity: Option<bindings::activity::ActivityPre<activity::ActState>>,
 }
@@ -182,19 +184,24 @@ impl Runtime {
 
     /// Compiles (or loads from the cache) and classifies a component, checks
     /// that every import is provided, and for an activity component asks it
-    /// which activities it serves.
-    pub async fn inspect(&self, hash: &ModuleHash, bytes: &[u8]) -> Result<Inspected, ModuleError> {
+    /// which activities it serves; with the newest `weft:workflow`
+    /// contract it imports.
+    pub async fn inspect(
+        &self,
+        hash: &ModuleHash,
+        bytes: &[u8],
+    ) -> Result<(Inspected, Option<String>), ModuleError> {
         inspect::check_header(bytes)?;
         let loaded = self.load(hash, || Ok(bytes.to_vec())).await?;
         let _slot = self.slots.take().await;
-        match loaded.kind {
+        let inspected = match loaded.kind {
             ModuleKind::Workflow => {
                 let pre = loaded
                     .workflow
                     .as_ref()
                     .expect("workflow modules have a workflow template");
                 let handlers = workflow::handler_names(&self.engine, pre, &self.config).await?;
-                Ok(Inspected::Workflow(handlers))
+                Inspected::Workflow(handlers)
             }
             ModuleKind::Activity => {
                 let pre = loaded
@@ -202,9 +209,10 @@ impl Runtime {
                     .as_ref()
                     .expect("activity modules have an activity template");
                 let names = activity::list(&self.engine, pre, &self.config).await?;
-                Ok(Inspected::Activity(names))
+                Inspected::Activity(names)
             }
-        }
+        };
+        Ok((inspected, loaded.contract.clone()))
     }
 
     async fn load(
@@ -222,6 +230,7 @@ impl Runtime {
         }
         let component = self.compile(hash, bytes).await?;
         let kind = inspect::classify(&self.engine, &component)?;
+        let contract = inspect::contract_needed(&self.engine, &component);
         let missing = |e: wasmtime::Error| match inspect::newer_contract(&self.engine, &component) {
             Some((import, version)) => ModuleError::NewerContract { import, version },
             None => ModuleError::MissingImport(error_chain(&e)),
@@ -236,6 +245,7 @@ impl Runtime {
                     .map_err(|e| ModuleError::MissingExport(error_chain(&e)))?;
                 Loaded {
                     kind,
+                    contract: contract.clone(),
                     workflow: Some(pre),
                     activity: None,
                 }
@@ -248,6 +258,7 @@ impl Runtime {
                 let pre = bindings::activity::ActivityPre::new(pre).map_err(missing)?;
                 Loaded {
                     kind,
+                    contract,
                     workflow: None,
                     activity: Some(pre),
                 }

@@ -12,6 +12,10 @@ use crate::store::StoreError;
 /// Rows of hosts not seen for this long are deleted.
 const FORGET_AFTER_S: f64 = 3_600.0;
 
+/// The contract of a host whose row does not say (a release before the
+/// column, on schema 3 or 4: every such release provides this one).
+pub const CONTRACT_FLOOR: &str = "0.1.3";
+
 /// One host as the store knows it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct HostView {
@@ -19,6 +23,9 @@ pub struct HostView {
     /// Where its API answers (`--advertise`).
     pub address: String,
     pub version: String,
+    /// The `weft:workflow` contract it provides: components importing a
+    /// newer one do not run on it.
+    pub contract: String,
     /// `holder` (runs the executions), `standby` (forwards requests to
     /// the holder, takes over when it goes) or `gone` (not seen for half a
     /// lease: it refreshes its row every quarter).
@@ -61,6 +68,7 @@ impl Pg {
         self: &Arc<Self>,
         address: &str,
         version: &str,
+        contract: &str,
         in_memory: Arc<AtomicU64>,
     ) -> Result<(), StoreError> {
         let host = self.lease.host.clone();
@@ -88,10 +96,12 @@ impl Pg {
             )));
         }
         self.block(client.execute(
-            "INSERT INTO weft_hosts (host_id, address, version) VALUES ($1, $2, $3) \
+            "INSERT INTO weft_hosts (host_id, address, version, contract, contract_started) \
+             VALUES ($1, $2, $3, $4, now()) \
              ON CONFLICT (host_id) DO UPDATE SET address = EXCLUDED.address, \
-             version = EXCLUDED.version, started_at = now(), seen_at = now(), in_memory = 0",
-            &[&host, &address, &version],
+             version = EXCLUDED.version, started_at = now(), seen_at = now(), in_memory = 0, \
+             contract = EXCLUDED.contract, contract_started = now()",
+            &[&host, &address, &version, &contract],
         ))
         .map_err(pg_err)?;
         drop(client);
@@ -167,7 +177,8 @@ impl Pg {
             .block(client.query(
                 "SELECT host_id, address, version, \
                    to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
-                   (extract(epoch FROM now() - seen_at) * 1000)::bigint, in_memory \
+                   (extract(epoch FROM now() - seen_at) * 1000)::bigint, in_memory, \
+                   CASE WHEN contract_started = started_at THEN contract END \
                  FROM weft_hosts ORDER BY started_at, host_id",
                 &[],
             ))
@@ -192,6 +203,9 @@ impl Pg {
                     started_at: r.get(3),
                     seen_ms_ago,
                     in_memory: r.get(5),
+                    contract: r
+                        .get::<_, Option<String>>(6)
+                        .unwrap_or_else(|| CONTRACT_FLOOR.to_owned()),
                 }
             })
             .collect();

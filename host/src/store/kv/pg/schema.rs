@@ -42,6 +42,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0004_signal_requests.sql"),
         hosts_from: 3,
     },
+    Migration {
+        sql: include_str!("../migrations/0005_host_contracts.sql"),
+        hosts_from: 3,
+    },
 ];
 
 /// Why this weft must not write to database `shown` at schema version
