@@ -2,6 +2,12 @@
 
     python3 examples/python-worker/worker.py --server http://127.0.0.1:7700 --queue python
 
+For a host with an API token: `--token` (or WEFT_TOKEN). For an https://
+host: `--ca-cert` (a private authority to trust), and `--client-cert` with
+`--client-key` for a host that asks for client certificates
+(`--client-ca`); or WEFT_CA_CERT, WEFT_CLIENT_CERT and WEFT_CLIENT_KEY, as
+the weft CLI takes them.
+
 Input `{"n": 7}` -> 49. With `"crash": true`, the first attempt heartbeats
 once and then the process dies, to show a lost worker being covered by the
 heartbeat timeout (the next attempt sees the heartbeat's details).
@@ -9,6 +15,7 @@ heartbeat timeout (the next attempt sees the heartbeat's details).
 
 import argparse
 import os
+import ssl
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "guest-sdk", "python"))
@@ -31,8 +38,18 @@ def main():
     parser.add_argument("--server", default=os.environ.get("WEFT_SERVER", "http://127.0.0.1:7700"))
     parser.add_argument("--queue", default="python")
     parser.add_argument("--once", action="store_true", help="run one task, then exit")
+    parser.add_argument("--ca-cert", default=os.environ.get("WEFT_CA_CERT"))
+    parser.add_argument("--client-cert", default=os.environ.get("WEFT_CLIENT_CERT"))
+    parser.add_argument("--client-key", default=os.environ.get("WEFT_CLIENT_KEY"))
+    parser.add_argument("--token", default=os.environ.get("WEFT_TOKEN"))
     args = parser.parse_args()
-    worker = Worker(args.server, args.queue, {"py_square": py_square})
+    context = None
+    if args.ca_cert or args.client_cert:
+        context = ssl.create_default_context(cafile=args.ca_cert)
+        if args.client_cert:
+            context.load_cert_chain(args.client_cert, args.client_key)
+    worker = Worker(args.server, args.queue, {"py_square": py_square}, ssl_context=context,
+                    token=args.token)
     if args.once:
         while not worker.poll_once():
             pass

@@ -75,19 +75,29 @@ class TaskContext:
 class Worker:
     """Polls one task queue and runs the activities it is given."""
 
-    def __init__(self, server, queue, activities, poll_ms=20000, answer_retry_s=300):
+    def __init__(self, server, queue, activities, poll_ms=20000, answer_retry_s=300,
+                 ssl_context=None, token=None):
+        """`token`: the host's API token (its --token or --control-token),
+        sent as `Authorization: Bearer`. `ssl_context`: an `ssl.SSLContext`
+        for an https:// host, e.g. one that trusts a private authority and
+        presents this worker's client certificate to a host started with
+        --client-ca: `ctx = ssl.create_default_context(cafile="ca.pem");
+        ctx.load_cert_chain("worker.pem", "worker.key")`."""
+        self.token = token
         self.server = server.rstrip("/")
         self.queue = queue
         self.activities = dict(activities)
         self.poll_ms = poll_ms
         self.answer_retry_s = answer_retry_s
+        self.ssl_context = ssl_context
 
     def _post(self, path, body, timeout=30):
         data = json.dumps(body).encode()
-        req = urllib.request.Request(
-            self.server + path, data=data, headers={"content-type": "application/json"}
-        )
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        headers = {"content-type": "application/json"}
+        if self.token:
+            headers["authorization"] = f"Bearer {self.token}"
+        req = urllib.request.Request(self.server + path, data=data, headers=headers)
+        with urllib.request.urlopen(req, timeout=timeout, context=self.ssl_context) as resp:
             text = resp.read()
             return json.loads(text) if text else None
 
@@ -148,8 +158,8 @@ class Worker:
                     print(f"weft worker: {path}: {text}", file=sys.stderr)
                     return
                 reason = f"{e.code} {text}"
-            except (urllib.error.URLError, ConnectionError, TimeoutError) as e:
-                reason = str(e)
+            except OSError as e:  # unreachable, refused, TLS
+                reason = _unreachable(e)
             if time.monotonic() >= deadline:
                 print(f"weft worker: {path}: gave up after {self.answer_retry_s}s: {reason}",
                       file=sys.stderr)
@@ -163,6 +173,25 @@ class Worker:
         while True:
             try:
                 self.poll_once()
-            except (urllib.error.URLError, ConnectionError, TimeoutError) as e:
-                print(f"weft worker: {e}; retrying", file=sys.stderr)
+            except urllib.error.HTTPError as e:
+                text = e.read().decode(errors="replace")
+                hint = " (give the worker the host's API token)" if e.code in (401, 403) else ""
+                print(f"weft worker: {e.code} {text}{hint}; retrying", file=sys.stderr)
                 time.sleep(1)
+            except OSError as e:  # unreachable, refused, TLS
+                print(f"weft worker: {_unreachable(e)}; retrying", file=sys.stderr)
+                time.sleep(1)
+
+
+def _unreachable(e):
+    """What went wrong reaching the host, with what to do about TLS."""
+    text = str(getattr(e, "reason", e))
+    if "CERTIFICATE_REQUIRED" in text:
+        return (f"{text}: the host asks for a client certificate "
+                "(give the worker one its --client-ca signed, with its key)")
+    if "UNKNOWN_CA" in text or "BAD_CERTIFICATE" in text or "UNSUPPORTED_CERTIFICATE" in text:
+        return (f"{text}: the host refused the worker's client certificate "
+                "(it must be signed by an authority of the host's --client-ca, for clientAuth)")
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return f"{text}: the worker does not trust the host's certificate (give it the authority)"
+    return text

@@ -448,7 +448,10 @@ fn store_addresses_that_name_no_store_are_refused_by_name() {
         "--store",
         "postgres://weft@127.0.0.1:1/weft?sslcert=/etc/weft/client.pem",
     ]);
-    assert!(said.contains("not supported yet"), "{said}");
+    assert!(
+        said.contains("sslcert=/etc/weft/client.pem without sslkey"),
+        "{said}"
+    );
 }
 
 /// Found by a review of the activity paths: PostgreSQL refusing a write for
@@ -617,4 +620,124 @@ fn a_store_reached_over_tls_checks_the_database_certificate_as_sslmode_asks() {
             assert!(off > 0 && on == 0, "{query}: {on} encrypted, {off} not");
         }
     }
+}
+
+/// A database that lets a role in by client certificate only (the suite's
+/// cluster: `hostssl ... weft_cert ... cert` in pg_hba.conf, and its
+/// authority in `ssl_ca_file`): the host presents `sslcert` and `sslkey`,
+/// and each way of getting them wrong is refused at the start, naming what
+/// to change, before anything is written.
+#[test]
+fn a_host_presents_a_client_certificate_where_the_database_asks_for_one() {
+    let Some(base) = cluster() else { return };
+    let Some(tls) = tls_dir() else {
+        eprintln!("the suite's PostgreSQL offers no TLS (WEFT_TEST_POSTGRES_TLS unset)");
+        return;
+    };
+    psql(
+        &format!("{base}/postgres"),
+        "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'weft_cert') \
+         THEN CREATE ROLE weft_cert LOGIN CREATEDB; END IF; END$$",
+    );
+    let as_cert = base.replacen("://weft@", "://weft_cert@", 1);
+    assert_ne!(as_cert, base, "the suite's address names the user weft");
+    let pair = |name: &str| {
+        format!(
+            "sslcert={}&sslkey={}",
+            tls.join(format!("{name}.crt")).display(),
+            tls.join(format!("{name}.key")).display()
+        )
+    };
+    let scratch = Host::on_store(&[], None);
+    let refused = fresh_database_name();
+    let address = |query: &str| format!("{as_cert}/{refused}?sslmode=require&{query}");
+    for (query, says) in [
+        ("".to_owned(), "give sslcert= and sslkey="),
+        (pair("stranger"), "refused this host's certificate"),
+        (pair("other-user"), "common name (CN)"),
+        (
+            format!(
+                "sslcert={}&sslkey={}",
+                tls.join("client.crt").display(),
+                tls.join("other-user.key").display()
+            ),
+            "not the key the certificate was issued for",
+        ),
+    ] {
+        let said = refused_start(&address(&query), &scratch);
+        assert!(said.contains(says), "{query}: {said}");
+    }
+    // A key file others may read is refused, as libpq refuses it.
+    let open = tempfile::tempdir().expect("temp dir");
+    let key = open.path().join("client.key");
+    std::fs::copy(tls.join("client.key"), &key).expect("copy the key");
+    let mut mode = std::fs::metadata(&key).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut mode, 0o644);
+    std::fs::set_permissions(&key, mode).unwrap();
+    let said = refused_start(
+        &address(&format!(
+            "sslcert={}&sslkey={}",
+            tls.join("client.crt").display(),
+            key.display()
+        )),
+        &scratch,
+    );
+    assert!(said.contains("chmod 600"), "{said}");
+    let exists = psql(
+        &format!("{base}/postgres"),
+        &format!("SELECT count(*) FROM pg_database WHERE datname = '{refused}'"),
+    );
+    assert_eq!(exists, "0", "a refused host created its database");
+
+    // The certificate the database's authority signed for the role (a
+    // copy of its own, to renew below): the host runs, every session of it
+    // presents that certificate, and `weft store migrate` reaches the store
+    // the same way.
+    let own = tempfile::tempdir().expect("temp dir");
+    let renew = || {
+        for file in ["client.crt", "client.key"] {
+            std::fs::copy(tls.join(file), own.path().join(file)).expect("copy");
+        }
+    };
+    renew();
+    let database = fresh_database_name();
+    let url = format!(
+        "{as_cert}/{database}?sslmode=verify-full&sslrootcert={}&sslcert={}&sslkey={}",
+        tls.join("ca.pem").display(),
+        own.path().join("client.crt").display(),
+        own.path().join("client.key").display()
+    );
+    let host = Host::on_store(&[], Some(url.clone()));
+    host.deploy_examples();
+    let (_, out) = host.run_execution("hello", json!({"name": "known"}));
+    assert_eq!(out["output"], "HELLO, KNOWN!", "{out}");
+    let names = psql(
+        &format!("{base}/postgres"),
+        &format!(
+            "SELECT string_agg(DISTINCT coalesce(s.client_dn, '-'), ',') \
+             FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+             WHERE a.datname = '{database}' AND a.application_name LIKE 'weft%'"
+        ),
+    );
+    assert_eq!(names, "/CN=weft_cert", "the sessions' certificates");
+    // Renewed (written again): the next connection the host opens reads
+    // the files again, without a restart.
+    renew();
+    let admin = format!("{base}/postgres");
+    host.eventually("the renewed certificate read", |h| {
+        psql(
+            &admin,
+            &format!(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE datname = '{database}' AND application_name LIKE 'weft%'"
+            ),
+        );
+        let _ = h.call("GET", "/v1/executions", None);
+        h.log().contains("read a changed certificate and key")
+    });
+    let (_, out) = host.run_execution("hello", json!({"name": "renewed"}));
+    assert_eq!(out["output"], "HELLO, RENEWED!", "{out}");
+    drop(host);
+    let copy = tempfile::tempdir().expect("temp dir");
+    migrate_ok(&url, copy.path().join("copy").to_str().unwrap());
 }

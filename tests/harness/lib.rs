@@ -142,6 +142,10 @@ pub struct Host {
     /// The authority the host was given with `--ca-cert`: the CLI trusts
     /// it too (`WEFT_CA_CERT`), for a host serving HTTPS.
     pub ca_cert: Option<String>,
+    /// The client certificate and key the CLI presents
+    /// (`WEFT_CLIENT_CERT`, `WEFT_CLIENT_KEY`): this host's own
+    /// `--client-cert` and `--client-key`, if given.
+    pub client_cert: [Option<String>; 2],
 }
 
 impl Host {
@@ -286,6 +290,12 @@ impl Host {
                 .position(|a| *a == "--ca-cert")
                 .and_then(|i| args.get(i + 1))
                 .map(|t| t.to_string()),
+            client_cert: ["--client-cert", "--client-key"].map(|flag| {
+                args.iter()
+                    .position(|a| *a == flag)
+                    .and_then(|i| args.get(i + 1))
+                    .map(|t| t.to_string())
+            }),
             log_path,
             url: String::new(),
             http: reqwest::blocking::Client::builder()
@@ -418,15 +428,28 @@ impl Host {
         let mut cmd = Command::new(weft_bin());
         cmd.args(args)
             .env("WEFT_SERVER", &self.url)
-            .env("WEFT_COMPILE_CACHE", compile_cache())
-            .env_remove("WEFT_TOKEN");
-        if let Some(t) = &self.token {
-            cmd.env("WEFT_TOKEN", t);
-        }
-        if let Some(ca) = &self.ca_cert {
-            cmd.env("WEFT_CA_CERT", ca);
-        }
+            .env("WEFT_COMPILE_CACHE", compile_cache());
+        self.client_env(&mut cmd);
         cmd.output().expect("run the weft CLI")
+    }
+
+    /// What a client of this host is given (the CLI, a worker): its token,
+    /// and over HTTPS the authority it trusts and the certificate it
+    /// presents; each one this host has not is taken out of `cmd`'s
+    /// environment.
+    fn client_env(&self, cmd: &mut Command) {
+        let given = [
+            ("WEFT_TOKEN", &self.token),
+            ("WEFT_CA_CERT", &self.ca_cert),
+            ("WEFT_CLIENT_CERT", &self.client_cert[0]),
+            ("WEFT_CLIENT_KEY", &self.client_cert[1]),
+        ];
+        for (var, value) in given {
+            match value {
+                Some(v) => cmd.env(var, v),
+                None => cmd.env_remove(var),
+            };
+        }
     }
 
     /// A request with the given bearer token (or none), whatever the host's token.
@@ -804,6 +827,8 @@ impl Worker {
         let mut cmd = Command::new("python3");
         cmd.arg(repo().join("examples/python-worker/worker.py"))
             .args(["--server", &host.url, "--queue", queue]);
+        // It sends, trusts and presents what the host's CLI does.
+        host.client_env(&mut cmd);
         if once {
             cmd.arg("--once");
         }

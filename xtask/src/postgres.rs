@@ -64,9 +64,11 @@ impl Cluster {
         if tls {
             cluster.certificates()?;
             options.push_str(&format!(
-                " -c ssl=on -c ssl_cert_file={0}/server.crt -c ssl_key_file={0}/server.key",
+                " -c ssl=on -c ssl_cert_file={0}/server.crt -c ssl_key_file={0}/server.key \
+                 -c ssl_ca_file={0}/ca.pem",
                 cluster.dir.join("tls").display()
             ));
+            cluster.certificate_logins()?;
         }
         run(cluster
             .command("pg_ctl")
@@ -96,15 +98,18 @@ impl Cluster {
     }
 
     /// Where the TLS files are: `ca.pem` (the authority that signed the
-    /// server's certificate), `other-ca.pem` (one that did not), and the
-    /// server's own.
+    /// server's certificate and the clients' it trusts), `other-ca.pem`
+    /// (one that did not), the server's own, and client certificates with
+    /// their keys: `client` (for the role `weft_cert`), `stranger` (the
+    /// same name, signed by `other-ca`), `other-user` (for `weft`).
     pub fn tls_dir(&self) -> Option<PathBuf> {
         self.tls.then(|| self.dir.join("tls"))
     }
 
-    /// Makes the authorities and the server's certificate (for 127.0.0.1
+    /// Makes the authorities, the server's certificate (for 127.0.0.1
     /// only: a test names the server `localhost` to be refused by
-    /// `verify-full`) with `openssl`, installed when absent.
+    /// `verify-full`) and the clients' (see `tls_dir`) with `openssl`,
+    /// installed when absent.
     fn certificates(&self) -> Result {
         let dir = self.dir.join("tls");
         std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
@@ -140,39 +145,80 @@ impl Cluster {
             ]);
             openssl(&args)?;
         }
-        let mut args = vec!["req", "-new", "-subj", "/CN=127.0.0.1"];
-        args.extend(ec);
-        args.extend(["-keyout", "server.key", "-out", "server.csr"]);
-        openssl(&args)?;
-        std::fs::write(
-            dir.join("server.ext"),
-            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n\
-             extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n",
-        )
-        .map_err(|e| format!("writing server.ext: {e}"))?;
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "3650",
-            "-extfile",
-            "server.ext",
-            "-out",
-            "server.crt",
-        ])?;
-        // The server reads its key only if it owns it and nobody else may.
-        run(Command::new("chmod").arg("600").arg(dir.join("server.key")))?;
+        // `name`.key and `name`.crt for `subject`, signed by `ca`.
+        let issue = |name: &str, subject: &str, usage: &str, ca: &str| -> Result {
+            let (key, csr, ext, crt) = (
+                format!("{name}.key"),
+                format!("{name}.csr"),
+                format!("{name}.ext"),
+                format!("{name}.crt"),
+            );
+            let mut args = vec!["req", "-new", "-subj", subject];
+            args.extend(ec);
+            args.extend(["-keyout", &key, "-out", &csr]);
+            openssl(&args)?;
+            std::fs::write(
+                dir.join(&ext),
+                format!("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n{usage}\n"),
+            )
+            .map_err(|e| format!("writing {ext}: {e}"))?;
+            let (ca_pem, ca_key) = (format!("{ca}.pem"), format!("{ca}.key"));
+            openssl(&[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                &ca_pem,
+                "-CAkey",
+                &ca_key,
+                "-CAcreateserial",
+                "-days",
+                "3650",
+                "-extfile",
+                &ext,
+                "-out",
+                &crt,
+            ])?;
+            // The server reads its key only if it owns it and nobody else
+            // may; libpq and weft ask the same of a client's.
+            run(Command::new("chmod").arg("600").arg(dir.join(&key)))
+        };
+        issue(
+            "server",
+            "/CN=127.0.0.1",
+            "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1",
+            "ca",
+        )?;
+        // Client certificates for the role `weft_cert`, which pg_hba.conf
+        // lets in by certificate only: one the server trusts, one from an
+        // authority it does not, and one for another user.
+        let client = "extendedKeyUsage=clientAuth";
+        issue("client", "/CN=weft_cert", client, "ca")?;
+        issue("stranger", "/CN=weft_cert", client, "other-ca")?;
+        issue("other-user", "/CN=weft", client, "ca")?;
         if let Some(user) = &self.user {
             run(Command::new("chown").args(["-R", user]).arg(&dir))?;
         }
         Ok(())
+    }
+
+    /// The role `weft_cert` (created by the test that uses it) comes in
+    /// over TCP only with TLS and a client certificate the cluster's
+    /// authority signed for it (its Unix socket is trusted, as every
+    /// role's); every other role is trusted as before.
+    fn certificate_logins(&self) -> Result {
+        let hba = self.data().join("pg_hba.conf");
+        let trusted =
+            std::fs::read_to_string(&hba).map_err(|e| format!("reading {}: {e}", hba.display()))?;
+        std::fs::write(
+            &hba,
+            format!(
+                "hostssl all weft_cert 127.0.0.1/32 cert\n\
+                 host all weft_cert 0.0.0.0/0 reject\n{trusted}"
+            ),
+        )
+        .map_err(|e| format!("writing {}: {e}", hba.display()))
     }
 
     /// A script that restarts the cluster (fast shutdown: every connection

@@ -221,9 +221,10 @@ async fn forward(State(f): State<Front>, req: Request) -> Response {
                             "holder-unreachable",
                             format!(
                                 "this host cannot forward the request to host {id} at {address}, \
-                                 which holds the store: {why} (give this host that --ca-cert, or \
-                                 the holder an --advertise address of the scheme it serves); \
-                                 nothing was sent"
+                                 which holds the store: {why} (give this host that --ca-cert, \
+                                 its --client-cert and --client-key if the holder asks for client \
+                                 certificates, or the holder an --advertise address of the scheme \
+                                 it serves); nothing was sent"
                             ),
                         )
                         .into_response();

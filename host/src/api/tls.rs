@@ -1,6 +1,8 @@
 //! HTTPS for the API: the host's certificate and key (`--tls-cert`,
-//! `--tls-key`), and the authorities a client of another host trusts
-//! (`--ca-cert`).
+//! `--tls-key`) and the authorities whose clients it lets in when it asks
+//! for client certificates (`--client-ca`); the authorities a client of
+//! another host trusts (`--ca-cert`) and its own certificate
+//! (`--client-cert`, `--client-key`).
 //!
 //! The listener takes connections on a task of its own and runs each
 //! handshake on a task of its own, so a slow or silent client holds up
@@ -12,14 +14,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 /// How long a client has to finish its TLS handshake.
 const HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
+
+/// Most handshakes under way at once: a connection beyond them is closed
+/// at once, so clients that open connections and never finish their
+/// handshake hold a bounded amount of the host.
+const HANDSHAKES_AT_ONCE: usize = 512;
 
 /// The first byte of a TLS handshake record.
 const TLS_HANDSHAKE: u8 = 0x16;
@@ -28,20 +33,26 @@ const TLS_HANDSHAKE: u8 = 0x16;
 pub enum TlsError {
     #[error("--tls-cert and --tls-key go together: give both (the certificate chain and its private key, PEM files), or neither to serve plain HTTP")]
     Half,
-    #[error("{flag} {}: cannot read it ({why})", path.display())]
-    Read {
-        flag: &'static str,
-        path: PathBuf,
-        why: String,
-    },
-    #[error("{flag} {}: no {what} in it; give a PEM file (-----BEGIN {what}-----)", path.display())]
-    Empty {
-        flag: &'static str,
-        path: PathBuf,
-        what: &'static str,
-    },
+    #[error(transparent)]
+    Pem(#[from] crate::tls::PemError),
+    #[error(transparent)]
+    Pair(#[from] crate::tls::PairError),
     #[error("--tls-key {} does not go with --tls-cert {}: {why}", key.display(), cert.display())]
     Mismatch {
+        cert: PathBuf,
+        key: PathBuf,
+        why: String,
+    },
+    #[error(
+        "--client-ca asks clients for certificates over HTTPS: give --tls-cert and --tls-key too"
+    )]
+    ClientCaWithoutHttps,
+    #[error("--client-ca {}: {why}", path.display())]
+    ClientCa { path: PathBuf, why: String },
+    #[error("--client-cert and --client-key go together: give both (this client's certificate and its private key, PEM files), or neither")]
+    ClientHalf,
+    #[error("--client-key {} does not go with --client-cert {}: {why}", key.display(), cert.display())]
+    ClientMismatch {
         cert: PathBuf,
         key: PathBuf,
         why: String,
@@ -54,51 +65,63 @@ pub struct Identity(Arc<rustls::ServerConfig>);
 
 impl Identity {
     /// The identity of `--tls-cert` and `--tls-key`: `None` when neither is
-    /// given (plain HTTP).
-    pub fn load(cert: Option<&Path>, key: Option<&Path>) -> Result<Option<Identity>, TlsError> {
-        let (cert, key) = match (cert, key) {
-            (None, None) => return Ok(None),
-            (Some(c), Some(k)) => (c, k),
+    /// given (plain HTTP). With `client_ca` (`--client-ca`), every client
+    /// must present a certificate one of its authorities signed.
+    pub fn load(
+        cert: Option<&Path>,
+        key: Option<&Path>,
+        client_ca: Option<&Path>,
+    ) -> Result<Option<Identity>, TlsError> {
+        let (cert, key) = match (cert, key, client_ca) {
+            (None, None, None) => return Ok(None),
+            (None, None, Some(_)) => return Err(TlsError::ClientCaWithoutHttps),
+            (Some(c), Some(k), _) => (c, k),
             _ => return Err(TlsError::Half),
         };
-        let chain = CertificateDer::pem_file_iter(cert)
-            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| TlsError::Read {
-                flag: "--tls-cert",
-                path: cert.to_owned(),
-                why: e.to_string(),
-            })?;
-        if chain.is_empty() {
-            return Err(TlsError::Empty {
-                flag: "--tls-cert",
-                path: cert.to_owned(),
-                what: "CERTIFICATE",
-            });
-        }
-        let private = PrivateKeyDer::from_pem_file(key).map_err(|e| match e {
-            rustls::pki_types::pem::Error::NoItemsFound => TlsError::Empty {
-                flag: "--tls-key",
-                path: key.to_owned(),
-                what: "PRIVATE KEY",
-            },
-            e => TlsError::Read {
-                flag: "--tls-key",
-                path: key.to_owned(),
-                why: e.to_string(),
-            },
-        })?;
+        let pair = crate::tls::KeyPair::load(
+            (format!("--tls-cert {}", cert.display()), cert.to_owned()),
+            (format!("--tls-key {}", key.display()), key.to_owned()),
+            false,
+        )?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .and_then(|b| b.with_no_client_auth().with_single_cert(chain, private))
             .map_err(|e| TlsError::Mismatch {
                 cert: cert.to_owned(),
                 key: key.to_owned(),
                 why: e.to_string(),
             })?;
+        let builder = match client_ca {
+            None => builder.with_no_client_auth(),
+            Some(path) => builder.with_client_cert_verifier(client_verifier(path, provider)?),
+        };
+        let mut config = builder.with_cert_resolver(pair);
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Some(Identity(Arc::new(config))))
     }
+}
+
+/// Checks clients' certificates against the authorities of `path`
+/// (`--client-ca`); a client without one is refused.
+fn client_verifier(
+    path: &Path,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, TlsError> {
+    let given = format!("--client-ca {}", path.display());
+    let mut roots = rustls::RootCertStore::empty();
+    let (added, _) = roots.add_parsable_certificates(crate::tls::read_chain(&given, path)?);
+    if added == 0 {
+        return Err(TlsError::ClientCa {
+            path: path.to_owned(),
+            why: "no certificate in it is an authority rustls can use".into(),
+        });
+    }
+    rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+        .build()
+        .map_err(|e| TlsError::ClientCa {
+            path: path.to_owned(),
+            why: e.to_string(),
+        })
 }
 
 /// A connection the API serves: plain TCP or TLS over it.
@@ -150,6 +173,7 @@ async fn accept_loop(
     tx: mpsc::Sender<(Box<dyn Io>, SocketAddr)>,
 ) {
     let acceptor = identity.map(|i| tokio_rustls::TlsAcceptor::from(i.0));
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(HANDSHAKES_AT_ONCE));
     loop {
         let (stream, peer) = tokio::select! {
             conn = axum::serve::Listener::accept(&mut tcp) => conn,
@@ -162,8 +186,13 @@ async fn accept_loop(
             }
             continue;
         };
+        let Ok(permit) = handshakes.clone().try_acquire_owned() else {
+            tracing::debug!(%peer, "too many TLS handshakes under way; connection closed");
+            continue;
+        };
         let tx = tx.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             match tokio::time::timeout(HANDSHAKE_LIMIT, handshake(&acceptor, stream)).await {
                 Ok(Some(tls)) => {
                     let _ = tx.send((Box::new(tls), peer)).await;
@@ -214,33 +243,69 @@ async fn handshake(
     match acceptor.accept(stream).await {
         Ok(tls) => Some(tls),
         Err(e) => {
-            tracing::debug!(error = %e, "a TLS handshake failed");
+            match crate::tls::rustls_error(&e) {
+                Some(
+                    why @ (rustls::Error::NoCertificatesPresented
+                    | rustls::Error::InvalidCertificate(_)),
+                ) => refused_client(why),
+                _ => tracing::debug!(error = %e, "a TLS handshake failed"),
+            }
             None
         }
     }
 }
 
+/// What a client of weft hosts is given: authorities to trust beyond the
+/// system's (`--ca-cert`), and its own certificate and key for a host that
+/// asks for one (`--client-cert`, `--client-key`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClientTls<'a> {
+    pub ca: Option<&'a Path>,
+    pub cert: Option<&'a Path>,
+    pub key: Option<&'a Path>,
+}
+
+/// Says that a client's certificate was refused (`--client-ca`): at most
+/// once every ten seconds, with how many were refused since, so an operator
+/// sees why clients fail and a flood of them does not flood the log.
+fn refused_client(why: &rustls::Error) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static REFUSED: AtomicU64 = AtomicU64::new(0);
+    static LAST_SAID: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+    REFUSED.fetch_add(1, Ordering::Relaxed);
+    let mut last = LAST_SAID.lock().unwrap_or_else(|p| p.into_inner());
+    if last.is_some_and(|t| t.elapsed() < Duration::from_secs(10)) {
+        return;
+    }
+    *last = Some(std::time::Instant::now());
+    let refused = REFUSED.swap(0, Ordering::Relaxed);
+    tracing::info!(refused, last = %why, "refused clients' TLS handshakes: no certificate, or one --client-ca does not take");
+}
+
 /// A client of weft hosts that trusts the system's authorities and the
-/// PEM certificates in `ca` (`--ca-cert`), if given.
-pub fn client_builder(ca: Option<&Path>) -> Result<reqwest::ClientBuilder, TlsError> {
+/// PEM certificates of `--ca-cert`, if given, and presents the certificate
+/// of `--client-cert`, if given.
+pub fn client_builder(tls: ClientTls<'_>) -> Result<reqwest::ClientBuilder, TlsError> {
     let mut builder = reqwest::Client::builder();
-    if let Some(path) = ca {
-        let pem = std::fs::read(path).map_err(|e| TlsError::Read {
-            flag: "--ca-cert",
-            path: path.to_owned(),
-            why: e.to_string(),
-        })?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| TlsError::Read {
-            flag: "--ca-cert",
-            path: path.to_owned(),
-            why: e.to_string(),
-        })?;
+    match (tls.cert, tls.key) {
+        (None, None) => {}
+        (Some(cert), Some(key)) => builder = builder.identity(client_identity(cert, key)?),
+        _ => return Err(TlsError::ClientHalf),
+    }
+    if let Some(path) = tls.ca {
+        let given = format!("--ca-cert {}", path.display());
+        let read = |why: String| crate::tls::PemError::Read {
+            given: given.clone(),
+            why,
+        };
+        let pem = std::fs::read(path).map_err(|e| read(e.to_string()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| read(e.to_string()))?;
         if certs.is_empty() {
-            return Err(TlsError::Empty {
-                flag: "--ca-cert",
-                path: path.to_owned(),
+            return Err(crate::tls::PemError::Empty {
+                given,
                 what: "CERTIFICATE",
-            });
+            }
+            .into());
         }
         for cert in certs {
             builder = builder.add_root_certificate(cert);
@@ -249,8 +314,36 @@ pub fn client_builder(ca: Option<&Path>) -> Result<reqwest::ClientBuilder, TlsEr
     Ok(builder)
 }
 
+/// The client certificate of `--client-cert` with the key of
+/// `--client-key`, each read and checked on its own first (so a wrong file
+/// is named) and then as a pair.
+fn client_identity(cert: &Path, key: &Path) -> Result<reqwest::Identity, TlsError> {
+    crate::tls::KeyPair::load(
+        (format!("--client-cert {}", cert.display()), cert.to_owned()),
+        (format!("--client-key {}", key.display()), key.to_owned()),
+        false,
+    )?;
+    let mismatch = |why: String| TlsError::ClientMismatch {
+        cert: cert.to_owned(),
+        key: key.to_owned(),
+        why,
+    };
+    // Both files read well as a pair: reqwest takes them as one PEM text.
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|e| crate::tls::PemError::Read {
+            given: path.display().to_string(),
+            why: e.to_string(),
+        })
+    };
+    let mut pem = read(cert)?;
+    pem.push(b'\n');
+    pem.extend(read(key)?);
+    reqwest::Identity::from_pem(&pem).map_err(|e| mismatch(e.to_string()))
+}
+
 /// What to tell a user whose request failed on TLS, if `e` did: the host's
-/// certificate is not trusted, or the host does not speak TLS.
+/// certificate is not trusted, the host does not speak TLS, or it asks for
+/// a client certificate this client did not give or it does not take.
 pub fn client_refusal(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut source = Some(e);
     while let Some(s) = source {
@@ -273,6 +366,25 @@ pub fn client_refusal(e: &(dyn std::error::Error + 'static)) -> Option<String> {
                             .to_string()
                     }
                     other => format!("its certificate is refused ({other})"),
+                });
+            }
+            Some(rustls::Error::AlertReceived(alert)) => {
+                use rustls::AlertDescription as A;
+                return Some(match alert {
+                    A::UnsupportedCertificate => "it does not take this certificate for a \
+                        client (UnsupportedCertificate): give one made for client \
+                        authentication (extendedKeyUsage clientAuth) and signed by an \
+                        authority of its --client-ca"
+                        .to_string(),
+                    A::CertificateRequired => "it asks for a client certificate: pass \
+                        --client-cert and --client-key (or set WEFT_CLIENT_CERT and \
+                        WEFT_CLIENT_KEY) with a certificate its --client-ca signed"
+                        .to_string(),
+                    other => format!(
+                        "it refused this client's TLS handshake ({other:?}): if it asks for \
+                         client certificates, give --client-cert and --client-key with one \
+                         signed by an authority of its --client-ca"
+                    ),
                 });
             }
             Some(rustls::Error::InvalidMessage(_)) => {

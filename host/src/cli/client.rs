@@ -8,10 +8,16 @@ use serde::Serialize;
 pub struct Client {
     base: String,
     http: reqwest::Client,
+    /// Whether it presents a client certificate (`--client-cert`).
+    presents: bool,
 }
 
 impl Client {
-    pub fn new(server: &str, token: Option<&str>, ca: Option<&std::path::Path>) -> Result<Self> {
+    pub fn new(
+        server: &str,
+        token: Option<&str>,
+        tls: crate::api::tls::ClientTls<'_>,
+    ) -> Result<Self> {
         let mut headers = reqwest::header::HeaderMap::new();
         if let Some(t) = token.filter(|t| !t.is_empty()) {
             if let Ok(v) = reqwest::header::HeaderValue::from_str(&format!("Bearer {t}")) {
@@ -24,8 +30,9 @@ impl Client {
             false => format!("http://{}", server.trim_end_matches('/')),
         };
         Ok(Self {
+            presents: tls.cert.is_some(),
             base,
-            http: crate::api::tls::client_builder(ca)?
+            http: crate::api::tls::client_builder(tls)?
                 .default_headers(headers)
                 .build()
                 .context("cannot build the HTTP client")?,
@@ -98,6 +105,16 @@ impl Client {
         while let Some(s) = source {
             text = format!("{text}: {s}");
             source = s.source();
+        }
+        // Over TLS 1.3 a host's refusal of a client certificate may come
+        // after the handshake looked done: the connection just closes.
+        if self.presents && self.base.starts_with("https://") && e.is_request() && !e.is_connect() {
+            return anyhow!(
+                "cannot talk to the weft host at {}: {text}\n(it closed the connection: if it \
+                 asks for client certificates, it may have refused this one; give one signed \
+                 by an authority of its --client-ca)",
+                self.base
+            );
         }
         anyhow!(
             "cannot reach the weft host at {}: {text}\n(start one with `weft server`, or point --server / WEFT_SERVER at it)",

@@ -54,6 +54,13 @@ struct Conn {
     /// Authorities (PEM) to trust for an https:// host, beyond the system's.
     #[arg(long, global = true, env = "WEFT_CA_CERT", value_name = "FILE")]
     ca_cert: Option<PathBuf>,
+    /// The certificate (PEM) to present to a host that asks for one
+    /// (its --client-ca). Give --client-key with it.
+    #[arg(long, global = true, env = "WEFT_CLIENT_CERT", value_name = "FILE")]
+    client_cert: Option<PathBuf>,
+    /// The private key (PEM) of --client-cert.
+    #[arg(long, global = true, env = "WEFT_CLIENT_KEY", value_name = "FILE")]
+    client_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -680,7 +687,15 @@ const LONG_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (contract weft:w
 /// Runs the command; the result is the process exit code.
 pub async fn run(cli: Cli) -> Result<i32> {
     let client = match cli.command.conn() {
-        Some(c) => Client::new(&c.server, c.token.as_deref(), c.ca_cert.as_deref())?,
+        Some(c) => Client::new(
+            &c.server,
+            c.token.as_deref(),
+            crate::api::tls::ClientTls {
+                ca: c.ca_cert.as_deref(),
+                cert: c.client_cert.as_deref(),
+                key: c.client_key.as_deref(),
+            },
+        )?,
         None => return local(cli.command).await,
     };
     match cli.command {

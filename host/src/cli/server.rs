@@ -47,10 +47,22 @@ pub struct HostArgs {
     /// The private key (PEM) of --tls-cert.
     #[arg(long, env = "WEFT_TLS_KEY", value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
+    /// With --tls-cert: ask every client for a certificate, and let in only
+    /// those signed by an authority in this PEM file (mutual TLS).
+    #[arg(long, env = "WEFT_CLIENT_CA", value_name = "FILE")]
+    pub client_ca: Option<PathBuf>,
     /// With --store: authorities (PEM) to trust, beyond the system's, when
     /// forwarding to another host over HTTPS (the CLI takes the same flag).
     #[arg(long, env = "WEFT_CA_CERT", value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
+    /// With --store: the certificate (PEM) this host presents when it
+    /// forwards to another host that asks for one (--client-ca there).
+    /// Give --client-key with it (the CLI takes the same flags).
+    #[arg(long, env = "WEFT_CLIENT_CERT", value_name = "FILE")]
+    pub client_cert: Option<PathBuf>,
+    /// The private key (PEM) of --client-cert.
+    #[arg(long, env = "WEFT_CLIENT_KEY", value_name = "FILE")]
+    pub client_key: Option<PathBuf>,
     /// Move time only by `weft clock advance` (`POST /v1/clock/advance`): tests
     /// and demos skip hours in milliseconds; where it stands survives restarts.
     #[arg(long)]
@@ -208,8 +220,11 @@ pub async fn run(data: PathBuf, args: &HostArgs) -> Result<()> {
             args.listen
         );
     }
-    let identity =
-        crate::api::tls::Identity::load(args.tls_cert.as_deref(), args.tls_key.as_deref())?;
+    let identity = crate::api::tls::Identity::load(
+        args.tls_cert.as_deref(),
+        args.tls_key.as_deref(),
+        args.client_ca.as_deref(),
+    )?;
     let scheme = if identity.is_some() { "https" } else { "http" };
     let tcp = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -343,9 +358,13 @@ async fn run_on_postgres(
         .context("cannot register this host on the store")?;
     }
     let guard = crate::api::Guard { listen: Some(addr) };
-    let forwarder = crate::api::tls::client_builder(args.ca_cert.as_deref())?
-        .build()
-        .context("cannot build the client that forwards requests to other hosts")?;
+    let forwarder = crate::api::tls::client_builder(crate::api::tls::ClientTls {
+        ca: args.ca_cert.as_deref(),
+        cert: args.client_cert.as_deref(),
+        key: args.client_key.as_deref(),
+    })?
+    .build()
+    .context("cannot build the client that forwards requests to other hosts")?;
     let (front, slot) = crate::api::front(
         cluster.clone(),
         access,

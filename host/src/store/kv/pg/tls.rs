@@ -11,9 +11,13 @@
 //!
 //! `sslrootcert` is a file of PEM certificates, or `system` for the
 //! machine's trust store; without it, `verify-*` use
-//! `~/.postgresql/root.crt` as libpq does. The driver takes neither
-//! parameter (it knows `disable`, `prefer` and `require` only), so both are
-//! taken out of the address here and the rest is left to it.
+//! `~/.postgresql/root.crt` as libpq does. `sslcert` and `sslkey` are the
+//! host's own certificate and key, for a database that asks for one
+//! (`cert` in `pg_hba.conf`, or `clientcert=`); without them,
+//! `~/.postgresql/postgresql.crt` and `postgresql.key` when they exist, as
+//! in libpq. The driver takes none of these (it knows `disable`, `prefer`
+//! and `require` only), so they are taken out of the address here and the
+//! rest is left to it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -51,6 +55,72 @@ enum Roots {
 pub(crate) struct Tls {
     pub mode: SslMode,
     roots: Option<Roots>,
+    /// The host's own certificate (`sslcert`) and key (`sslkey`), if it
+    /// presents one.
+    identity: Option<Identity>,
+}
+
+/// Where the host's client certificate and key are, and how the address
+/// named them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Identity {
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+impl Identity {
+    /// From `sslcert` and `sslkey`, or libpq's default files when neither
+    /// is given and the certificate's exists.
+    fn pick(cert: Option<PathBuf>, key: Option<PathBuf>) -> Result<Option<Identity>, StoreError> {
+        let default = |name: &str| {
+            std::env::var_os("HOME")
+                .filter(|h| !h.is_empty())
+                .map(|h| PathBuf::from(h).join(".postgresql").join(name))
+        };
+        match (cert, key) {
+            (Some(cert), Some(key)) => Ok(Some(Identity { cert, key })),
+            (Some(cert), None) => match default("postgresql.key").filter(|k| k.is_file()) {
+                Some(key) => Ok(Some(Identity { cert, key })),
+                None => Err(StoreError::Backend(format!(
+                    "sslcert={} without sslkey: add sslkey=/path/to/its.key (the private key \
+                     of that certificate, PEM) to --store",
+                    cert.display()
+                ))),
+            },
+            (None, Some(key)) => Err(StoreError::Backend(format!(
+                "sslkey={} without sslcert: add sslcert=/path/to/its.crt (the certificate of \
+                 that key, PEM) to --store",
+                key.display()
+            ))),
+            (None, None) => {
+                let Some(cert) = default("postgresql.crt").filter(|c| c.is_file()) else {
+                    return Ok(None);
+                };
+                match default("postgresql.key").filter(|k| k.is_file()) {
+                    Some(key) => Ok(Some(Identity { cert, key })),
+                    None => Err(StoreError::Backend(format!(
+                        "{} (libpq's default client certificate) has no key beside it \
+                         (postgresql.key): add it, or give sslcert= and sslkey= in --store",
+                        cert.display()
+                    ))),
+                }
+            }
+        }
+    }
+
+    /// The certificate chain and key, read and checked, and read again
+    /// when their files change.
+    fn load(&self) -> Result<Arc<crate::tls::KeyPair>, StoreError> {
+        crate::tls::KeyPair::load(
+            (
+                format!("sslcert={}", self.cert.display()),
+                self.cert.clone(),
+            ),
+            (format!("sslkey={}", self.key.display()), self.key.clone()),
+            true,
+        )
+        .map_err(|e| StoreError::Backend(e.to_string()))
+    }
 }
 
 impl Tls {
@@ -60,6 +130,7 @@ impl Tls {
     pub fn take(url: &str) -> Result<(String, Tls), StoreError> {
         let mut mode = None;
         let mut roots = None;
+        let (mut cert, mut key) = (None, None);
         // The query begins at the first `?` after the credentials (a
         // password may hold a `?`; an `@` in it must be encoded).
         let after = url.find('@').map_or(0, |at| at + 1);
@@ -80,11 +151,14 @@ impl Tls {
                                 Roots::File(PathBuf::from(v))
                             });
                         }
-                        "sslcert" | "sslkey" | "sslpassword" => {
+                        "sslcert" => cert = Some(PathBuf::from(decode(v))),
+                        "sslkey" => key = Some(PathBuf::from(decode(v))),
+                        "sslpassword" => {
                             return Err(StoreError::Backend(
-                                "sslcert and sslkey (a client certificate) are not supported \
-                                 yet: give the database role a password (or trust this host by \
-                                 its address) and leave them out of --store"
+                                "sslpassword: an encrypted private key is not supported; give \
+                                 sslkey a decrypted copy, readable by its owner only (openssl \
+                                 pkey -in the.key -out plain.key; chmod 600 plain.key), and \
+                                 leave sslpassword out of --store"
                                     .into(),
                             ))
                         }
@@ -111,7 +185,19 @@ impl Tls {
             }
             (m, _) => m.unwrap_or(SslMode::Prefer),
         };
-        Ok((rest, Tls { mode, roots }))
+        // As libpq: without TLS there is no certificate to present.
+        let identity = match mode {
+            SslMode::Disable => None,
+            _ => Identity::pick(cert, key)?,
+        };
+        Ok((
+            rest,
+            Tls {
+                mode,
+                roots,
+                identity,
+            },
+        ))
     }
 
     /// Whether the certificate's authority is checked: by `verify-*`, and
@@ -142,25 +228,26 @@ impl Tls {
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| StoreError::Backend(format!("TLS to PostgreSQL: {e}")))?;
-        let config = match self.checks_authority() {
-            false => builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(Unchecked(provider)))
-                .with_no_client_auth(),
+        let verifier: Arc<dyn ServerCertVerifier> = match self.checks_authority() {
+            false => Arc::new(Unchecked(provider.clone())),
             true => {
                 let verifier =
                     WebPkiServerVerifier::builder_with_provider(Arc::new(self.roots()?), provider)
                         .build()
                         .map_err(|e| StoreError::Backend(format!("TLS to PostgreSQL: {e}")))?;
                 if self.mode == SslMode::VerifyFull {
-                    builder.with_webpki_verifier(verifier).with_no_client_auth()
+                    verifier
                 } else {
-                    builder
-                        .dangerous()
-                        .with_custom_certificate_verifier(Arc::new(AnyName(verifier)))
-                        .with_no_client_auth()
+                    Arc::new(AnyName(verifier))
                 }
             }
+        };
+        let builder = builder
+            .dangerous()
+            .with_custom_certificate_verifier(verifier);
+        let config = match &self.identity {
+            None => builder.with_no_client_auth(),
+            Some(identity) => builder.with_client_cert_resolver(identity.load()?),
         };
         Ok(MakeRustlsConnect::new(config))
     }
@@ -178,6 +265,39 @@ impl Tls {
                      sslmode=disable",
                     mode_name(self.mode)
                 ));
+            }
+            if let Some(db) = s.downcast_ref::<tokio_postgres::error::DbError>() {
+                if let Some(why) = self.auth_refusal(db) {
+                    return Some(why);
+                }
+            }
+            if let (Some(identity), Some(rustls::Error::AlertReceived(alert))) =
+                (&self.identity, crate::tls::rustls_error(s))
+            {
+                use rustls::AlertDescription as A;
+                let cert = identity.cert.display();
+                return Some(match alert {
+                    A::CertificateExpired => format!(
+                        "the database refused this host's certificate as expired (sslcert=\
+                         {cert}): give it a current one"
+                    ),
+                    A::UnknownCA
+                    | A::BadCertificate
+                    | A::CertificateUnknown
+                    | A::UnsupportedCertificate
+                    | A::CertificateRevoked
+                    | A::AccessDenied => {
+                        format!(
+                            "the database refused this host's certificate (sslcert={cert}; TLS \
+                             alert {alert:?}): give a certificate signed by an authority in the \
+                             database's ssl_ca_file"
+                        )
+                    }
+                    other => format!(
+                        "the database ended the TLS handshake (alert {other:?}) while this host \
+                         presented sslcert={cert}"
+                    ),
+                });
             }
             if let Some(rustls::Error::InvalidCertificate(why)) = crate::tls::rustls_error(s) {
                 let mode = mode_name(self.mode);
@@ -206,6 +326,48 @@ impl Tls {
             source = s.source();
         }
         None
+    }
+
+    /// What to say when the database refused who this host is (class 28):
+    /// a user, password or certificate it does not take, which retrying
+    /// does not change.
+    fn auth_refusal(&self, db: &tokio_postgres::error::DbError) -> Option<String> {
+        if !db.code().code().starts_with("28") {
+            return None;
+        }
+        let said = db.message();
+        let what = if said.contains("requires a valid client certificate") {
+            match &self.identity {
+                None => "it asks for a client certificate: give sslcert= and sslkey= in \
+                         the store's address (this host's certificate, signed by an authority in the \
+                         database's ssl_ca_file, and its key)"
+                    .to_owned(),
+                Some(identity) => format!(
+                    "it did not take the certificate of sslcert={}: give one signed by an \
+                     authority in the database's ssl_ca_file",
+                    identity.cert.display()
+                ),
+            }
+        } else if said.contains("no encryption") {
+            "the database takes this user only over TLS: leave sslmode=disable out of the \
+             address (the default, prefer, encrypts when the database offers it)"
+                .to_owned()
+        } else if said.contains("certificate authentication failed") {
+            "the common name (CN) of the certificate given in sslcert= must be the user in \
+             the address (or be mapped to it in the database's pg_ident.conf)"
+                .to_owned()
+        } else if self.identity.is_some() {
+            "check the user and password in the store's address, and the database's pg_hba.conf (a rule \
+             with clientcert=verify-full also answers so when the common name of the \
+             certificate in sslcert= is not the user in the address)"
+                .to_owned()
+        } else {
+            "check the user and password in the store's address, and the database's pg_hba.conf"
+                .to_owned()
+        };
+        Some(format!(
+            "the database refused the connection ({said}): {what}"
+        ))
     }
 
     /// The authorities `verify-*` trust.
@@ -461,6 +623,67 @@ mod tests {
 
         let e = Tls::take("postgres://db/weft?sslmode=verify").unwrap_err();
         assert!(e.to_string().contains("sslmode=verify: not a mode"), "{e}");
+    }
+
+    #[test]
+    fn a_client_certificate_and_key_leave_the_address_together() {
+        let (rest, tls) = Tls::take(
+            "postgres://weft@db/weft?sslcert=%2Fk%2Fh.crt&sslmode=require&sslkey=/k/h.key",
+        )
+        .unwrap();
+        assert_eq!(rest, "postgres://weft@db/weft");
+        assert_eq!(
+            tls.identity,
+            Some(Identity {
+                cert: "/k/h.crt".into(),
+                key: "/k/h.key".into()
+            })
+        );
+        // Without TLS there is nothing to present them on (libpq).
+        let (_, tls) =
+            Tls::take("postgres://db/weft?sslmode=disable&sslcert=/a.crt&sslkey=/a.key").unwrap();
+        assert_eq!(tls.identity, None);
+        let e = Tls::take("postgres://db/weft?sslkey=/a.key").unwrap_err();
+        assert!(e.to_string().contains("without sslcert"), "{e}");
+        let e = Tls::take("postgres://db/weft?sslcert=/a.crt&sslpassword=x").unwrap_err();
+        assert!(e.to_string().contains("encrypted private key"), "{e}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_others_may_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("h.key");
+        std::fs::write(&key, "-----BEGIN PRIVATE KEY-----\n").unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = crate::tls::check_key_private("sslkey=h.key", &key).unwrap_err();
+        assert!(
+            e.to_string().contains("mode 0644") && e.to_string().contains("chmod 600"),
+            "{e}"
+        );
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        crate::tls::check_key_private("sslkey=h.key", &key).unwrap();
+        // Readable by its group: only a file root owns (libpq, whoever
+        // reads it; found by a user whose root-owned 0640 key psql took).
+        use std::os::unix::fs::MetadataExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let by_root = std::fs::metadata(&key).unwrap().uid() == 0;
+        let checked = crate::tls::check_key_private("sslkey=h.key", &key);
+        assert_eq!(checked.is_ok(), by_root, "{checked:?}");
+    }
+
+    #[test]
+    fn an_encrypted_key_is_named_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("h.key");
+        std::fs::write(
+            &key,
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let e = crate::tls::read_key("sslkey=h.key", &key).unwrap_err();
+        assert!(e.to_string().contains("is encrypted"), "{e}");
     }
 
     #[test]
