@@ -98,6 +98,7 @@ pub struct Metrics {
     pub signal_delivery: Timing,
     pub replayed_events: Count,
     pub instances_loaded: Count,
+    pub executions_not_runnable: Count,
     pub cache_hits: Count,
     pub evictions: Count,
     pub activity_instances_reused: Count,
@@ -184,6 +185,12 @@ impl Metrics {
             &mut r,
             "weft_instances_loaded",
             "Workflow instances created (live from the start, or replaying): instance cache misses",
+        );
+        let executions_not_runnable = count(
+            &mut r,
+            "weft_executions_not_runnable",
+            "Loads of an execution whose component imports a newer weft:workflow contract than \
+             this host provides (left running for a host that provides it)",
         );
         let cache_hits = count(
             &mut r,
@@ -283,6 +290,7 @@ impl Metrics {
             signal_delivery,
             replayed_events,
             instances_loaded,
+            executions_not_runnable,
             cache_hits,
             evictions,
             activity_instances_reused,

@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use weft_e2e::serde_json::{json, Value};
-use weft_e2e::{fresh_database_name, postgres_base, psql, Host};
+use weft_e2e::{fresh_database_name, postgres_base, psql, psql_stdin, Host};
 
 const LEASE: &str = "2s";
 
@@ -760,4 +760,112 @@ fn a_component_a_live_host_could_not_run_is_refused_until_that_host_is_gone() {
         "UPDATE weft_hosts SET seen_at = now() - interval '2 minutes' WHERE host_id = 'h0'",
     );
     h1.cli_ok(&["deploy", &hello]);
+}
+
+/// `bytes` with the version of every `weft:workflow/...@X.Y.Z` name made
+/// 9.9.9 (each digit a 9: the same length, so the component stays
+/// well-formed, imports and the names that wire them alike).
+fn built_for_a_newer_contract(mut bytes: Vec<u8>) -> Vec<u8> {
+    let needle = b"weft:workflow/";
+    let mut patched = 0;
+    let mut i = 0;
+    while let Some(at) = bytes[i..].windows(needle.len()).position(|w| w == needle) {
+        let mut j = i + at + needle.len();
+        while j < bytes.len() && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'-') {
+            j += 1;
+        }
+        if bytes.get(j) == Some(&b'@') {
+            j += 1;
+            while j < bytes.len() && (bytes[j].is_ascii_digit() || bytes[j] == b'.') {
+                if bytes[j].is_ascii_digit() {
+                    bytes[j] = b'9';
+                }
+                j += 1;
+            }
+            patched += 1;
+        }
+        i = j;
+    }
+    assert!(patched > 0, "no weft:workflow import found");
+    bytes
+}
+
+/// Found by reading the load path: a host whose contract is older than a
+/// component's (one host rolled back, say) stalled that component's
+/// executions as soon as it loaded them. A stall is recorded: a host that
+/// provides the contract did not run them either, until a reset. Now such
+/// a host leaves them running for one that can. No release of an older
+/// contract exists to run: the component in the store is made newer
+/// instead (the approval example's contract raised to 9.9.9), and put back
+/// as it was for the host that "provides" it. The host has its own compile
+/// cache, so the suite's shared one never holds the changed component.
+#[test]
+fn a_host_that_cannot_run_a_component_leaves_its_executions_for_one_that_can() {
+    let Some(url) = database() else { return };
+    let mut h1 = host(&url, "h1", &[]);
+    h1.eventually("h1 to hold the store", |h| holder(h) == "h1");
+    let path = weft_e2e::guest("approval");
+    h1.cli_ok(&["deploy", &path.to_string_lossy()]);
+    let id = h1.start_execution("approval", json!({}));
+    h1.eventually("the deadline timer", |h| {
+        h.event_kinds(&id).contains(&"timer_started".to_string())
+    });
+    h1.kill();
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let original = std::fs::read(&path).expect("read the component");
+    let put = |bytes: &[u8]| {
+        // The store holds this one module.
+        psql_stdin(
+            &url,
+            &format!(
+                "UPDATE weft_modules SET v = decode('{}', 'hex')",
+                hex(bytes)
+            ),
+        )
+    };
+    put(&built_for_a_newer_contract(original.clone()));
+    let caches = tempfile::tempdir().expect("temp dir");
+    let cache = caches
+        .path()
+        .join("compiled")
+        .to_string_lossy()
+        .into_owned();
+    let mut h2 = Host::in_cluster(
+        &url,
+        &[
+            "--lease",
+            LEASE,
+            "--host-id",
+            "h2",
+            "--compile-cache",
+            &cache,
+        ],
+        &[],
+    );
+    h2.eventually("h2 to hold the store", |h| holder(h) == "h2");
+    let (code, v) = h2.call(
+        "POST",
+        &format!("/v1/executions/{id}/signals"),
+        Some(json!({"name": "decision", "input": {"approved": true, "by": "grace"}})),
+    );
+    assert_eq!(code, 202, "{v}");
+    h2.wait_for_log("weft:workflow@9.9.9", 1, Duration::from_secs(60));
+    h2.wait_for_log(
+        "this host cannot run the execution",
+        1,
+        Duration::from_secs(10),
+    );
+    let d = h2.describe(&id);
+    assert_eq!(d["status"], "running", "{d}");
+    assert!(h2.metric("weft_executions_not_runnable_total") >= 1.0);
+    // A host that provides the contract: the component as built, compiled
+    // afresh.
+    h2.kill();
+    put(&original);
+    std::fs::remove_dir_all(&cache).expect("empty the compile cache");
+    h2.spawn();
+    h2.eventually("h2 to hold the store again", |h| holder(h) == "h2");
+    let r = h2.wait_result(&id);
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(r["output"], "approved by grace");
 }

@@ -301,3 +301,40 @@ fn a_child_cancel_survives_a_crash_right_after_the_task_that_asked_it() {
         "{r}"
     );
 }
+
+/// Found by reading the load path: a failed read of a module's bytes (the
+/// database's connection cut, a disk error) stalled the execution for good,
+/// as if its component were broken; a stall is recorded, so nothing but a
+/// reset brought it back. A failed read is the store's: the execution is
+/// loaded again, as after any failed read. The bytes are read only when no
+/// compiled copy is at hand: the compile cache here is a path that cannot
+/// be made (its parent is a file), and the restart has an empty memory.
+#[test]
+fn an_execution_whose_module_could_not_be_read_is_loaded_again_not_stalled() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"not a directory").expect("write");
+    let cache = file.join("compiled").to_string_lossy().into_owned();
+    let mut host = Host::with_faults(
+        &["--manual-clock", "--compile-cache", &cache],
+        &[],
+        &["module-bytes"],
+    );
+    let approval = weft_e2e::guest("approval").to_string_lossy().into_owned();
+    host.cli_ok(&["deploy", &approval]);
+    let id = host.start_execution("approval", json!({}));
+    host.eventually("the deadline timer", |h| {
+        h.event_kinds(&id).contains(&"timer_started".to_string())
+    });
+    host.kill_and_restart();
+    let (code, v) = host.call(
+        "POST",
+        &format!("/v1/executions/{id}/signals"),
+        Some(json!({"name": "decision", "input": {"approved": true, "by": "grace"}})),
+    );
+    assert_eq!(code, 202, "{v}");
+    host.wait_for_log("failing at module-bytes", 1, Duration::from_secs(60));
+    let r = host.wait_result(&id);
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(r["output"], "approved by grace");
+}

@@ -7,7 +7,7 @@
 //! workspace's `target/debug/weft` and `target/guests` are used.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -103,6 +103,31 @@ pub fn psql(url: &str, sql: &str) -> String {
     assert!(
         out.status.success(),
         "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// [`psql`] with the text given on standard input, for statements too
+/// long for one argument (a component's bytes, say).
+pub fn psql_stdin(url: &str, sql: &str) -> String {
+    let mut child = Command::new(psql_bin())
+        .args([url, "-v", "ON_ERROR_STOP=1", "-At"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run psql");
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(sql.as_bytes())
+        .expect("write to psql");
+    let out = child.wait_with_output().expect("wait for psql");
+    assert!(
+        out.status.success(),
+        "psql: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()

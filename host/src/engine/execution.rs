@@ -13,7 +13,7 @@ use super::error::Stop;
 use super::replay::Replayer;
 use super::Inner;
 use crate::model::{EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, Failure, Payload};
-use crate::store::{Close, Op};
+use crate::store::{Close, Op, StoreError};
 use crate::wasm::{ModuleError, RunOutcome, WorkflowInfo};
 
 /// A run's record and history as its writer knows them (a start that just
@@ -40,7 +40,7 @@ pub(super) async fn run(
         // Nothing was committed for the failed step; the execution stays
         // running and resumes on the next wake or restart (or on the next
         // host to hold the store).
-        if matches!(e, crate::store::StoreError::GivenUp) {
+        if matches!(e, StoreError::GivenUp) {
             tracing::info!(execution = %id, "workflow task left to the next host to hold the store");
         } else {
             tracing::error!(execution = %id, error = %e, "workflow task could not be committed");
@@ -55,9 +55,7 @@ pub(super) async fn run(
         // is tried again after a pause, so nothing is left waiting for a
         // restart; failing writes resume everything once they succeed
         // (`recovery`), without a load per execution meanwhile.
-        if matches!(e, crate::store::StoreError::Io(_))
-            && inner.store.write_failure().borrow().is_none()
-        {
+        if matches!(e, StoreError::Io(_)) && inner.store.write_failure().borrow().is_none() {
             tokio::spawn(load_again_later(inner.clone(), id));
         }
     }
@@ -103,7 +101,7 @@ async fn run_inner(
     busy: Option<super::skip::BusyGuard>,
     loaded: Option<Loaded>,
     _slot: tokio::sync::SemaphorePermit<'_>,
-) -> Result<(), crate::store::StoreError> {
+) -> Result<(), StoreError> {
     // The start's snapshot holds while nothing was appended after it: an
     // instance another writer's wake loaded (and that ran, or ended) in
     // between would have appended, or handed a message to a mailbox that
@@ -163,12 +161,32 @@ async fn run_inner(
     crate::metrics::get().instances_loaded.inc();
     let store = inner.store.clone();
     let module = record.module;
-    let bytes = move || match store.module_bytes(&module) {
-        Ok(Some(b)) => Ok(b),
-        Ok(None) => Err(ModuleError::Invalid(format!(
-            "module {module} is missing from the store"
-        ))),
-        Err(e) => Err(ModuleError::Invalid(e.to_string())),
+    // A read of the store that failed is the store's failure, not the
+    // module's: kept, so that the step fails as a failed read does (the
+    // execution is loaded again), instead of stalling it.
+    let unread: Arc<std::sync::Mutex<Option<StoreError>>> = Arc::default();
+    let bytes = {
+        let unread = unread.clone();
+        move || {
+            let read = if crate::pause::fails("module-bytes") {
+                Err(StoreError::Io(
+                    "injected by WEFT_FAIL_AT=module-bytes".to_owned(),
+                ))
+            } else {
+                store.module_bytes(&module)
+            };
+            match read {
+                Ok(Some(b)) => Ok(b),
+                Ok(None) => Err(ModuleError::Invalid(format!(
+                    "module {module} is missing from the store"
+                ))),
+                Err(e) => {
+                    let text = e.to_string();
+                    *unread.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                    Err(ModuleError::Invalid(text))
+                }
+            }
+        }
     };
     let (outcome, host) = inner
         .runtime
@@ -194,6 +212,7 @@ async fn run_inner(
             RunOutcome::Trapped(r) => r.clone(),
             RunOutcome::Stopped(s) => s.to_string(),
             RunOutcome::Returned(_) => "the workflow returned instead of answering".into(),
+            RunOutcome::NotLoaded(e) => format!("module {module} cannot be loaded: {e}"),
         };
         let _ = reply.send(Err(Failure::new("request-failed", reason)));
         driver.drop_requests("the workflow is being reloaded: try again");
@@ -296,6 +315,34 @@ async fn run_inner(
             Err(other) => stall(inner, &record, other.to_string()).await,
         },
         RunOutcome::Trapped(reason) => stall(inner, &record, reason).await,
+        RunOutcome::NotLoaded(e) => {
+            if let Some(failed) = unread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                return Err(failed);
+            }
+            if !matches!(e, ModuleError::NewerContract { .. }) {
+                return stall(
+                    inner,
+                    &record,
+                    format!("module {module} cannot be loaded: {e}"),
+                )
+                .await;
+            }
+            // This host cannot run it (a rollback of this host, say); a
+            // host that provides the contract can. Stalling it would keep
+            // it from that host too: it stays running, unloaded, and the
+            // next host to hold the store (this one, upgraded) loads it as
+            // any other, once it has something to take.
+            tracing::error!(
+                execution = %id,
+                %module,
+                error = %e,
+                "this host cannot run the execution: it stays running until a host that provides \
+                 its contract holds the store (upgrade this one)"
+            );
+            crate::metrics::get().executions_not_runnable.inc();
+            inner.forget(id);
+            Ok(())
+        }
     }
 }
 
@@ -306,7 +353,7 @@ async fn continue_as_new(
     record: &ExecutionRecord,
     mut driver: Box<Driver>,
     input: Payload,
-) -> Result<(), crate::store::StoreError> {
+) -> Result<(), StoreError> {
     let Flush {
         mut events,
         externals,
@@ -378,7 +425,7 @@ async fn stall(
     inner: &Arc<Inner>,
     record: &ExecutionRecord,
     reason: String,
-) -> Result<(), crate::store::StoreError> {
+) -> Result<(), StoreError> {
     tracing::warn!(execution = %record.id, %reason, "execution stalled");
     close(
         inner,
@@ -398,7 +445,7 @@ async fn close(
     events: Vec<EventKind>,
     requests: LastRequests,
     end: Close,
-) -> Result<(), crate::store::StoreError> {
+) -> Result<(), StoreError> {
     let LastRequests {
         externals,
         child_cancels,
@@ -557,7 +604,7 @@ fn run_history_as_known(
     inner: &Arc<Inner>,
     record: &ExecutionRecord,
     known: Vec<crate::model::Event>,
-) -> Result<Vec<crate::model::Event>, crate::store::StoreError> {
+) -> Result<Vec<crate::model::Event>, StoreError> {
     if inner.store.history_len(&record.id)? == record.run_start + known.len() as u64 {
         Ok(known)
     } else {

@@ -406,6 +406,9 @@ pub async fn replay(
             Err(other) => ReplayReport::Broken(other.to_string()),
         },
         RunOutcome::Trapped(reason) => ReplayReport::Broken(reason),
+        RunOutcome::NotLoaded(e) => {
+            ReplayReport::Broken(format!("module {hash} cannot be loaded: {e}"))
+        }
     }
 }
 
@@ -550,5 +553,6 @@ async fn ask_closed(
         (RunOutcome::Returned(_), None) => Err("the query was not asked".into()),
         (RunOutcome::Stopped(s), _) => Err(format!("the history does not replay: {s}")),
         (RunOutcome::Trapped(r), _) => Err(format!("the history does not replay: {r}")),
+        (RunOutcome::NotLoaded(e), _) => Err(format!("the module cannot be loaded: {e}")),
     }
 }

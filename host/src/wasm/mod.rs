@@ -346,12 +346,7 @@ impl Runtime {
     ) -> (RunOutcome, Box<dyn WorkflowHost>) {
         let loaded = match self.load(hash, bytes).await {
             Ok(l) => l,
-            Err(e) => {
-                return (
-                    RunOutcome::Trapped(format!("module {hash} cannot be loaded: {e}")),
-                    host,
-                )
-            }
+            Err(e) => return (RunOutcome::NotLoaded(e), host),
         };
         let Some(pre) = loaded.workflow else {
             return (

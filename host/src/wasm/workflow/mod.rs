@@ -179,6 +179,11 @@ pub enum RunOutcome {
     Stopped(HostStop),
     /// A trap, a limit, or a module that cannot be instantiated.
     Trapped(String),
+    /// The module could not be loaded (read, compiled, linked): no guest
+    /// code ran. Some such errors are this host's alone (a component built
+    /// for a newer contract; its bytes not readable now), and another try
+    /// elsewhere or later loads it.
+    NotLoaded(super::ModuleError),
 }
 
 pub struct WfState {
