@@ -346,3 +346,57 @@ fn a_deleted_execution_takes_its_signal_request_ids_along() {
         "the new execution's id was forgotten early"
     );
 }
+
+/// `(idempotency key, activity)` of every side effect the example
+/// activities logged.
+fn effect_keys(log: &str) -> Vec<(String, String)> {
+    log.lines()
+        .filter_map(|l| {
+            let rest = &l[l.find("effect key=")? + "effect key=".len()..];
+            let mut words = rest.split(' ');
+            let key = words.next()?.to_string();
+            let activity = words.next()?.strip_prefix("activity=")?.to_string();
+            Some((key, activity))
+        })
+        .collect()
+}
+
+/// Found by a review of what an id deleted and started again shares with
+/// the execution it held: everything derived from (id, run, handle). The
+/// new execution began again at run 1, so its activities carried the
+/// deleted one's idempotency keys (an API deduplicating by key skipped its
+/// side effects as done). A deleted execution leaves the run and epoch it
+/// reached, and the next one under its id goes on from them, as a start
+/// reusing a closed id does.
+#[test]
+fn an_id_deleted_and_started_again_gives_its_activities_new_keys() {
+    let host = Host::start();
+    host.deploy_examples();
+    let run = |input: &str| {
+        let (status, v) = host.call(
+            "POST",
+            "/v1/executions",
+            Some(json!({"workflow_type": "hello", "id": "h", "input": {"name": input}})),
+        );
+        assert_eq!(status, 201, "{v}");
+        let r = host.wait_result("h");
+        assert_eq!(r["status"], "completed", "{r}");
+    };
+    run("one");
+    let first = effect_keys(&host.log());
+    assert_eq!(first.len(), 3, "{first:?}");
+    host.cli_ok(&["delete", "h"]);
+    assert!(!exists(&host, "h"));
+    run("two");
+    let second: Vec<_> = effect_keys(&host.log())
+        .into_iter()
+        .filter(|e| !first.contains(e))
+        .collect();
+    assert_eq!(
+        second.len(),
+        3,
+        "keys used again: {:?}",
+        effect_keys(&host.log())
+    );
+    assert_eq!(host.describe("h")["run"], 2);
+}

@@ -612,8 +612,13 @@ impl Engine {
         current: &ExecutionRecord,
         run: u32,
     ) -> Result<Option<ExecutionRecord>, EngineError> {
-        let mut at = 0;
-        for e in self.inner.store.history(&current.id, 0)? {
+        let all = self.inner.store.history(&current.id, 0)?;
+        let first = first_run_held(current, &all);
+        if run < first {
+            return Err(deleted_run(current, run, first));
+        }
+        let mut at = first - 1;
+        for e in all {
             if matches!(e.event, EventKind::ExecutionStarted { .. }) {
                 at += 1;
             }
@@ -680,18 +685,22 @@ impl Engine {
             )));
         }
         let all = self.inner.store.history(&record.id, 0)?;
+        let first = first_run_held(&record, &all);
+        if run < first {
+            return Err(deleted_run(&record, run, first));
+        }
         let starts: Vec<usize> = all
             .iter()
             .enumerate()
             .filter(|(_, e)| matches!(e.event, EventKind::ExecutionStarted { .. }))
             .map(|(i, _)| i)
             .collect();
-        let from = starts[(run - 1) as usize];
-        let to = starts.get(run as usize).copied().unwrap_or(all.len());
+        let nth = (run - first) as usize;
+        let from = starts[nth];
+        let to = starts.get(nth + 1).copied().unwrap_or(all.len());
         Ok((record, all[from..to].to_vec()))
     }
 
-    /// Moves a manual clock forward.
     /// Moves a manual clock forward, durably: the new time is stored before
     /// anything sees it, so after a restart the clock goes on from there and
     /// never reads earlier than an event it already stamped.
@@ -729,4 +738,25 @@ fn date(ms: u64) -> String {
     jiff::Timestamp::from_millisecond(i64::try_from(ms).unwrap_or(i64::MAX))
         .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
         .unwrap_or_else(|_| format!("{ms} ms since the Unix epoch"))
+}
+
+/// The first run of `record`'s id whose events the store holds (`all`, its
+/// whole history): 1, unless an execution under the id was deleted, and
+/// this one went on from the run it reached.
+fn first_run_held(record: &ExecutionRecord, all: &[Event]) -> u32 {
+    let runs = all
+        .iter()
+        .filter(|e| matches!(e.event, EventKind::ExecutionStarted { .. }))
+        .count() as u32;
+    (record.run + 1).saturating_sub(runs).max(1)
+}
+
+/// Run `run` of `record`'s id was of an execution deleted under the id;
+/// `record`'s own runs begin at `first`.
+fn deleted_run(record: &ExecutionRecord, run: u32, first: u32) -> EngineError {
+    EngineError::BadRequest(format!(
+        "run {run} of {} was of an execution deleted under this id (retention, or `weft \
+         delete`): the one there now has runs {first} to {}",
+        record.id, record.run
+    ))
 }

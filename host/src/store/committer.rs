@@ -115,6 +115,14 @@ fn commit_group(
         .iter()
         .flat_map(|req| req.ops.iter().filter_map(touched))
         .collect();
+    let created: Vec<&str> = group
+        .iter()
+        .flat_map(|req| &req.ops)
+        .filter_map(|op| match op {
+            Op::CreateExecution { record, .. } => Some(record.id.as_str()),
+            _ => None,
+        })
+        .collect();
     let result = loop {
         let txn = match backend.begin_write() {
             Ok(txn) => txn,
@@ -124,7 +132,13 @@ fn commit_group(
         // holds the store and its first statement (PostgreSQL: nothing sent
         // yet; the database's fence must refuse what follows).
         crate::pause::point_blocking("write-begun");
-        if let Err(e) = txn.read_ahead(super::tables::EXECUTIONS, &touched) {
+        // With the retired rows of the ids it creates (an id deleted
+        // before goes on from the run and epoch it reached).
+        let ahead = [
+            (super::tables::EXECUTIONS, touched.as_slice()),
+            (super::tables::RETIRED, created.as_slice()),
+        ];
+        if let Err(e) = txn.read_ahead(&ahead) {
             break Err(e);
         }
         // Each end of an activity, timer or child and each attempt's write

@@ -7,11 +7,18 @@ use super::head::Head;
 use super::kv::Txn;
 
 use super::apply::{drop_timers, from_json, history_len, read_head, read_record, to_json};
-use super::tables::{COMPLETED, EXECUTIONS, HISTORY, INBOX, START_REQUESTS, TIMERS};
+use super::tables::{COMPLETED, EXECUTIONS, HISTORY, INBOX, RETIRED, START_REQUESTS, TIMERS};
 use super::{Close, Op, OpError, Reuse, StoreError};
 use crate::model::{Event, EventKind, ExecutionRecord, ExecutionStatus, Failure};
 
 pub(super) type Outcome = Result<Result<(), OpError>, StoreError>;
+
+/// What `RETIRED` keeps of a deleted execution.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(super) struct Retired {
+    pub run: u32,
+    pub resets: u32,
+}
 
 /// A start request as `START_REQUESTS` keeps it.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -47,9 +54,17 @@ pub(super) fn create(txn: &Txn, op: &Op) -> Outcome {
     }
     let existing = execs.get(id)?;
     let reused = existing.is_some();
+    // A deleted execution's id: the new one goes on from its run and epoch.
+    let mut retired = false;
     if existing.is_none() {
         // No record, no history: an execution's rows go with its record.
         txn.learned_history_len(id, 0);
+        if let Some(raw) = txn.open_table(RETIRED)?.get(id)? {
+            let last: Retired = from_json("retired execution", &raw)?;
+            record.run = last.run + 1;
+            record.resets = last.resets + 1;
+            retired = true;
+        }
     }
     if let Some(raw) = existing {
         let old: ExecutionRecord = from_json("execution", &raw)?;
@@ -74,6 +89,9 @@ pub(super) fn create(txn: &Txn, op: &Op) -> Outcome {
     }
     if reused {
         drop_timers(txn, id)?;
+    }
+    if retired {
+        txn.open_table(RETIRED)?.delete(id)?;
     }
     if let Some(req) = request {
         let seen = SeenRequest {

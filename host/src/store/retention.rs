@@ -4,11 +4,11 @@
 
 use super::kv::Txn;
 
-use super::apply::{from_json, read_record};
-use super::history::SeenRequest;
+use super::apply::{from_json, read_record, to_json};
+use super::history::{Retired, SeenRequest};
 use super::tables::{
     ATTEMPTS, COMPLETED, EXECUTIONS, HEARTBEATS, HISTORY, INBOX, MODULES, MODULE_META,
-    OWED_POLICIES, START_REQUESTS, TYPE_RETENTION, TYPE_VERSIONS,
+    OWED_POLICIES, RETIRED, START_REQUESTS, TYPE_RETENTION, TYPE_VERSIONS,
 };
 use super::{Op, OpError, StoreError};
 use crate::model::WorkflowVersion;
@@ -17,7 +17,8 @@ type Outcome = Result<Result<(), OpError>, StoreError>;
 
 /// Deletes a closed execution: its row, its history (every run), and what
 /// is kept beside them (heartbeats, retry states, completion rows, signal
-/// request keys, owed policies, timer rows).
+/// request keys, owed policies, timer rows); the run and epoch it reached
+/// stay (`RETIRED`).
 pub(super) fn delete_execution(txn: &Txn, op: &Op) -> Outcome {
     let Op::DeleteExecution { id } = op else {
         unreachable!("delete_execution takes DeleteExecution")
@@ -35,6 +36,13 @@ pub(super) fn delete_execution(txn: &Txn, op: &Op) -> Outcome {
     }
     execs.delete(key)?;
     drop(execs);
+    // What the next execution under this id goes on from.
+    let retired = Retired {
+        run: record.run,
+        resets: record.resets,
+    };
+    txn.open_table(RETIRED)?
+        .insert(key, to_json(&retired).as_slice())?;
     txn.open_table(HISTORY)?
         .delete_range((key, 0)..=(key, u64::MAX))?;
     txn.open_table(HEARTBEATS)?

@@ -72,6 +72,15 @@ pub const SIGNAL_REQUESTS_BY_TARGET: Def<(&str, &str), u64> = Def::new("signal_r
 /// JSON `{execution, run, at_ms}`. A start with a request id seen within the
 /// retention window answers with the run it started instead of another.
 pub const START_REQUESTS: Def<&str, &[u8]> = Def::new("start_requests");
+/// The run and epoch (`resets`) each deleted execution reached, by its id:
+/// JSON `{run, resets}`, written in the transaction that deletes it. A
+/// later execution under the id goes on from them (as a start reusing a
+/// closed id does) and takes the row away: nothing derived from (id, run,
+/// handle) or (id, epoch) repeats, so no idempotency key, child id or
+/// signal key of the deleted one, and no end of its abandoned children,
+/// reaches the new one. Rows of ids never started again stay (a few dozen
+/// bytes each).
+pub const RETIRED: Def<&str, &[u8]> = Def::new("retired");
 /// Schedules by name: JSON `ScheduleRecord` (spec, action, policies and
 /// where it stands: its cursor, waiting and running actions).
 pub const SCHEDULES: Def<&str, &[u8]> = Def::new("schedules");
@@ -111,5 +120,6 @@ pub(super) fn each(f: &mut impl EachTable) -> Result<(), super::StoreError> {
     f.table(START_REQUESTS)?;
     f.table(SCHEDULES)?;
     f.table(SEARCH_TYPES)?;
+    f.table(RETIRED)?;
     Ok(())
 }

@@ -261,6 +261,88 @@ async fn a_child_closes_whether_or_not_its_parent_still_waits() {
     assert_eq!(kinds(&store, &parent), vec!["execution_started"]);
 }
 
+/// An execution deleted and started again under its id goes on from the
+/// run and epoch the deleted one reached (as a start reusing a closed id
+/// does): the deleted one's abandoned child, whose link holds the old
+/// epoch, does not report its end to the new one, whose own child does.
+#[tokio::test]
+async fn an_id_deleted_and_started_again_goes_on_from_its_run_and_epoch() {
+    let (_dir, store) = open();
+    let (parent, child) = (id("p"), id("c"));
+    store
+        .write(vec![create("p"), child_of("c", "p", 1)])
+        .await
+        .unwrap()
+        .unwrap();
+    let ended = |c: &str| {
+        vec![
+            closing(&id(c), vec![], Close::Completed(Payload::default())),
+            Op::TellParent {
+                child: id(c),
+                at_ms: 9,
+                outcome: Ok(Payload::default()),
+            },
+        ]
+    };
+    store
+        .write(vec![closing(
+            &parent,
+            vec![],
+            Close::Completed(Payload::default()),
+        )])
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .write(vec![Op::DeleteExecution { id: parent.clone() }])
+        .await
+        .unwrap()
+        .unwrap();
+    store.write(vec![create("p")]).await.unwrap().unwrap();
+    let again = store.execution(&parent).unwrap().unwrap();
+    assert_eq!(
+        (again.run, again.resets, again.run_start, again.began_at_run),
+        (2, 1, 0, Some(2))
+    );
+    store.write(ended("c")).await.unwrap().unwrap();
+    assert_eq!(kinds(&store, &parent), vec!["execution_started"]);
+    assert_eq!(
+        store.execution(&child).unwrap().unwrap().status,
+        ExecutionStatus::Completed
+    );
+    // Its own child (started at its epoch) reports to it.
+    let mut own = child_of("d", "p", 1);
+    if let Op::CreateExecution { record, .. } = &mut own {
+        if let Some(link) = record.parent.as_mut() {
+            link.epoch = 1;
+        }
+    }
+    store.write(vec![own]).await.unwrap().unwrap();
+    store.write(ended("d")).await.unwrap().unwrap();
+    assert_eq!(
+        kinds(&store, &parent),
+        vec!["execution_started", "child_completed"]
+    );
+    // Deleted again: the next one goes on from that.
+    store
+        .write(vec![closing(
+            &parent,
+            vec![],
+            Close::Completed(Payload::default()),
+        )])
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .write(vec![Op::DeleteExecution { id: parent.clone() }])
+        .await
+        .unwrap()
+        .unwrap();
+    store.write(vec![create("p")]).await.unwrap().unwrap();
+    let third = store.execution(&parent).unwrap().unwrap();
+    assert_eq!((third.run, third.resets), (3, 2));
+}
+
 /// Issue 14, defect 7: a terminate racing a child's own completion turned a
 /// completed execution into a terminated one; a signal just after a close
 /// was recorded and never seen. The status is checked in the write.

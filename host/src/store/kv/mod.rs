@@ -78,15 +78,14 @@ impl Txn {
         })
     }
 
-    /// Reads the rows of `keys` ahead, in one round trip, where reads cost
-    /// one each (PostgreSQL); a no-op on redb.
+    /// Reads the rows of each table's `keys` ahead, all in one round trip,
+    /// where reads cost one each (PostgreSQL); a no-op on redb.
     pub fn read_ahead<V: ValT>(
         &self,
-        def: Def<&'static str, V>,
-        keys: &[&str],
+        wanted: &[(Def<&'static str, V>, &[&str])],
     ) -> Result<(), StoreError> {
         match self {
-            Txn::Pg(tx) => tx.read_ahead(def, keys),
+            Txn::Pg(tx) => tx.read_ahead(wanted),
             _ => Ok(()),
         }
     }

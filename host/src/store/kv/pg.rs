@@ -903,37 +903,60 @@ impl Tx {
         rows.first().map(|r| V::read(r, 0).map(V::out)).transpose()
     }
 
-    /// Reads the rows of `keys` in one round trip, so that the
-    /// transaction's later `get`s of them ask nothing (a group commit reads
-    /// the execution records its batches touch this way).
+    /// Reads the rows of each table's `keys` (one part, a string) in one
+    /// round trip, so that the transaction's later `get`s of them ask
+    /// nothing (a group commit reads the records of its executions, and the
+    /// retired rows of the ids it creates, this way).
     pub fn read_ahead<V: ValT>(
         &self,
-        def: Def<&'static str, V>,
-        keys: &[&str],
+        wanted: &[(Def<&'static str, V>, &[&str])],
     ) -> Result<(), StoreError> {
-        if keys.is_empty() || V::COL != Some(Col::Bytes) {
+        type Keys = Vec<Vec<u8>>;
+        let wanted: Vec<(Def<&'static str, V>, Keys)> = wanted
+            .iter()
+            .filter(|(_, keys)| !keys.is_empty())
+            .map(|(def, keys)| (*def, keys.iter().map(|k| k.as_bytes().to_vec()).collect()))
+            .collect();
+        if wanted.is_empty() || V::COL != Some(Col::Bytes) {
             return Ok(());
         }
-        let wanted: Vec<Vec<u8>> = keys.iter().map(|k| k.as_bytes().to_vec()).collect();
-        let sql = format!("SELECT k0, v FROM {} WHERE k0 = ANY($1)", table(def));
-        let rows = self.query_refs(&sql, &[&wanted])?;
+        let sql = wanted
+            .iter()
+            .enumerate()
+            .map(|(i, (def, _))| {
+                format!(
+                    "SELECT {i}::int, k0, v FROM {} WHERE k0 = ANY(${})",
+                    table(*def),
+                    i + 1
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        let refs: Vec<&(dyn ToSql + Sync)> = wanted.iter().map(|(_, keys)| keys as _).collect();
+        let rows = self.query_refs(&sql, &refs)?;
+        let corrupt = |e: tokio_postgres::Error| StoreError::Corrupt {
+            what: "database row",
+            detail: e.to_string(),
+        };
         let mut known = self.known.borrow_mut();
         let mut found = std::collections::HashSet::new();
         for row in &rows {
-            let key: Vec<u8> = row.try_get(0).map_err(|e| StoreError::Corrupt {
-                what: "database row",
-                detail: e.to_string(),
-            })?;
-            let value: Vec<u8> = row.try_get(1).map_err(|e| StoreError::Corrupt {
-                what: "database row",
-                detail: e.to_string(),
-            })?;
+            let at: i32 = row.try_get(0).map_err(corrupt)?;
+            let key: Vec<u8> = row.try_get(1).map_err(corrupt)?;
+            let value: Vec<u8> = row.try_get(2).map_err(corrupt)?;
+            let Some((def, _)) = usize::try_from(at).ok().and_then(|at| wanted.get(at)) else {
+                continue;
+            };
             let text = key_text(&[Param::Bytes(key.clone())]);
             known.read_ahead(def.name, text, Some(vec![Param::Bytes(value)]));
-            found.insert(key);
+            found.insert((def.name, key));
         }
-        for key in wanted.into_iter().filter(|k| !found.contains(k)) {
-            known.read_ahead(def.name, key_text(&[Param::Bytes(key)]), None);
+        for (def, keys) in wanted {
+            for key in keys {
+                if !found.contains(&(def.name, key.clone())) {
+                    known.read_ahead(def.name, key_text(&[Param::Bytes(key)]), None);
+                }
+            }
         }
         Ok(())
     }

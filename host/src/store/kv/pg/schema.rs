@@ -46,6 +46,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0005_host_contracts.sql"),
         hosts_from: 3,
     },
+    Migration {
+        sql: include_str!("../migrations/0006_retired.sql"),
+        hosts_from: 3,
+    },
 ];
 
 /// Why this weft must not write to database `shown` at schema version
