@@ -400,3 +400,46 @@ fn an_id_deleted_and_started_again_gives_its_activities_new_keys() {
     );
     assert_eq!(host.describe("h")["run"], 2);
 }
+
+/// Found by a review of what an id started again shares with the execution
+/// it held: the sweep read the expired executions, then deleted them in
+/// later transactions, checking only that each was closed. An id started
+/// again in between (reusing the closed id) whose new run closed before the
+/// delete went with it: a fresh result deleted at once. The delete names
+/// the run it read. The sweep is held between its read and its delete.
+#[test]
+fn a_run_started_again_while_a_sweep_runs_is_not_deleted_with_the_old_one() {
+    let host = Host::paused_at(
+        &["--manual-clock", "--retention", "1h"],
+        &["retention-read"],
+    );
+    host.deploy_examples();
+    let run = |name: &str| {
+        let (status, v) = host.call(
+            "POST",
+            "/v1/executions",
+            Some(json!({"workflow_type": "hello", "id": "x", "input": {"name": name}})),
+        );
+        assert_eq!(status, 201, "{v}");
+        let r = host.wait_result("x");
+        assert_eq!(r["status"], "completed", "{r}");
+    };
+    run("old");
+    host.advance(2 * HOUR);
+    host.wait_for_log("paused at retention-read", 1, Duration::from_secs(60));
+    run("new");
+    host.release("retention-read");
+    host.wait_for_log("released at retention-read", 1, Duration::from_secs(60));
+    host.eventually("the sweep to end", |h| {
+        h.log()
+            .contains("deleted closed executions past their retention")
+            || h.log().contains("kept an execution started again")
+    });
+    assert!(exists(&host, "x"), "the new run was deleted");
+    let d = host.describe("x");
+    assert_eq!(
+        (&d["run"], &d["status"]),
+        (&json!(2), &json!("completed")),
+        "{d}"
+    );
+}

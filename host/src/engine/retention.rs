@@ -38,31 +38,45 @@ async fn sweep(inner: &Arc<Inner>) -> Result<(), EngineError> {
     let now = inner.clock.now_ms();
     let keep = inner.config.retention.as_millis() as u64;
     let expired = inner.store.expired(now, keep)?;
+    if !expired.is_empty() {
+        crate::pause::point("retention-read").await;
+    }
+    // Each delete names the run it read closed: a run started again under
+    // the id since (and closed, perhaps) is not this one.
+    let delete = |r: &crate::store::ExecutionHead| Op::DeleteExecution {
+        id: r.id.clone(),
+        run: Some(r.run),
+    };
+    let mut deleted = 0;
     for chunk in expired.chunks(BATCH) {
-        let ops = chunk
-            .iter()
-            .map(|r| Op::DeleteExecution { id: r.id.clone() })
-            .collect();
+        let ops = chunk.iter().map(delete).collect();
         // One refusal (a run started again under the id meanwhile) refuses
         // the batch: then each alone.
-        if inner.store.write(ops).await?.is_err() {
+        let gone: Vec<&ExecutionId> = if inner.store.write(ops).await?.is_ok() {
+            chunk.iter().map(|r| &r.id).collect()
+        } else {
+            let mut gone = Vec::new();
             for r in chunk {
-                let _ = inner
-                    .store
-                    .write(vec![Op::DeleteExecution { id: r.id.clone() }])
-                    .await?;
+                match inner.store.write(vec![delete(r)]).await? {
+                    Ok(()) => gone.push(&r.id),
+                    Err(e) => {
+                        tracing::info!(execution = %r.id, reason = %e, "kept an execution started again under its id since the sweep read it")
+                    }
+                }
             }
-        }
+            gone
+        };
         crate::pause::point("retention-before-forget").await;
-        for r in chunk {
+        for id in &gone {
             // A run started again under the id since has its own instance.
-            inner.forget_closed(&r.id);
-            inner.logs.forget(&r.id);
+            inner.forget_closed(id);
+            inner.logs.forget(id);
         }
+        deleted += gone.len();
     }
-    if !expired.is_empty() {
+    if deleted > 0 {
         tracing::info!(
-            executions = expired.len(),
+            executions = deleted,
             "deleted closed executions past their retention"
         );
     }
@@ -111,7 +125,10 @@ impl Engine {
         match self
             .inner
             .store
-            .write(vec![Op::DeleteExecution { id: parsed.clone() }])
+            .write(vec![Op::DeleteExecution {
+                id: parsed.clone(),
+                run: None,
+            }])
             .await?
         {
             Ok(()) => {

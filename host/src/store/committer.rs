@@ -226,7 +226,7 @@ fn touched(op: &Op) -> Option<&str> {
         | Op::Heartbeat { id, .. }
         | Op::TaskTaken { id, .. }
         | Op::MoveExecution { id, .. }
-        | Op::DeleteExecution { id }
+        | Op::DeleteExecution { id, .. }
         | Op::Reset { id, .. } => Some(id.as_str()),
         Op::CreateExecution { record, .. } => Some(record.id.as_str()),
         Op::TellParent { child, .. } => Some(child.as_str()),
@@ -288,7 +288,7 @@ fn closing(group: &[Request]) -> Vec<&str> {
                 id, close: Some(_), ..
             }
             | Op::ContinueAsNew { id, .. }
-            | Op::DeleteExecution { id } => Some(id.as_str()),
+            | Op::DeleteExecution { id, .. } => Some(id.as_str()),
             _ => None,
         })
         .collect()

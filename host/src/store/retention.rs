@@ -20,7 +20,7 @@ type Outcome = Result<Result<(), OpError>, StoreError>;
 /// request keys, owed policies, timer rows); the run and epoch it reached
 /// stay (`RETIRED`).
 pub(super) fn delete_execution(txn: &Txn, op: &Op) -> Outcome {
-    let Op::DeleteExecution { id } = op else {
+    let Op::DeleteExecution { id, run } = op else {
         unreachable!("delete_execution takes DeleteExecution")
     };
     let key = id.as_str();
@@ -33,6 +33,9 @@ pub(super) fn delete_execution(txn: &Txn, op: &Op) -> Outcome {
             id: key.to_owned(),
             status: record.status.to_string(),
         }));
+    }
+    if run.is_some_and(|run| run != record.run) {
+        return Ok(Err(OpError::Stale(key.to_owned())));
     }
     execs.delete(key)?;
     drop(execs);

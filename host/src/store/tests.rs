@@ -294,7 +294,10 @@ async fn an_id_deleted_and_started_again_goes_on_from_its_run_and_epoch() {
         .unwrap()
         .unwrap();
     store
-        .write(vec![Op::DeleteExecution { id: parent.clone() }])
+        .write(vec![Op::DeleteExecution {
+            id: parent.clone(),
+            run: None,
+        }])
         .await
         .unwrap()
         .unwrap();
@@ -334,7 +337,10 @@ async fn an_id_deleted_and_started_again_goes_on_from_its_run_and_epoch() {
         .unwrap()
         .unwrap();
     store
-        .write(vec![Op::DeleteExecution { id: parent.clone() }])
+        .write(vec![Op::DeleteExecution {
+            id: parent.clone(),
+            run: None,
+        }])
         .await
         .unwrap()
         .unwrap();
