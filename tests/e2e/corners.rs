@@ -1454,3 +1454,33 @@ fn a_childs_end_does_not_reach_a_new_execution_under_its_deleted_parents_id() {
     let r = host.wait_result("p");
     assert_eq!(r["output"], "rested", "{r}");
 }
+
+/// Found by a review of what an id started again shares with the execution
+/// it held: a signal to a child checked that the target's link named the
+/// sender and the handle, not the sender's run. A parent started again
+/// under its id (here reusing its closed id; a deleted one's id alike),
+/// whose child start was refused because the earlier run's abandoned child
+/// still held the id, signalled that earlier child through its refused
+/// handle. The request now carries the sender's epoch.
+#[test]
+fn a_signal_to_a_refused_child_does_not_reach_an_earlier_runs_child() {
+    let host = Host::start();
+    host.deploy_examples_and_corners();
+    host.start_corners("sk", json!({"mode": "signal-kept"}));
+    let r = host.wait_result("sk");
+    assert_eq!(r["output"], json!({"signal": "ok"}), "{r}");
+    assert_eq!(count(&host, "kept", "signal_received"), 1);
+    host.start_corners("sk", json!({"mode": "signal-kept"}));
+    host.eventually("the second run to end", |h| {
+        h.describe("sk")["run"] == 2 && h.describe("sk")["status"] != "running"
+    });
+    let r = host.wait_result("sk");
+    assert_eq!(r["output"], json!({"signal": "not-found"}), "{r}");
+    assert_eq!(
+        count(&host, "kept", "signal_received"),
+        1,
+        "{:?}",
+        host.event_kinds("kept")
+    );
+    assert_eq!(host.describe("kept")["status"], "running");
+}

@@ -393,11 +393,19 @@ pub struct ExternalRequest {
     pub name: String,
     pub input: Payload,
     pub cancel: bool,
+    /// For a signal to a child: the sender's epoch when the request was
+    /// made (or made again by a reset). A target whose link names an
+    /// earlier epoch is an earlier run's child (of this execution, or of
+    /// one deleted under its id), not the one the handle started. Absent
+    /// from requests made before 2026-12-03.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<u32>,
 }
 
 impl ExternalRequest {
-    /// The request an `external_sent` event of `sender` records.
-    pub fn from_event(sender: &ExecutionId, event: &EventKind) -> Option<Self> {
+    /// The request an `external_sent` event of `sender`, at epoch
+    /// `epoch`, records.
+    pub fn from_event(sender: &ExecutionId, epoch: u32, event: &EventKind) -> Option<Self> {
         let EventKind::ExternalSent {
             handle,
             target,
@@ -419,6 +427,7 @@ impl ExternalRequest {
             name: name.clone(),
             input: input.clone(),
             cancel: *cancel,
+            epoch: child.map(|_| epoch),
         })
     }
 }

@@ -85,7 +85,7 @@ pub(super) fn reset(txn: &Txn, op: &Op) -> Outcome {
             outbox.delete(key.as_str())?;
         }
     }
-    for request in undelivered(key, &kept) {
+    for request in undelivered(key, epoch, &kept) {
         outbox.insert(request.key.as_str(), to_json(&request).as_slice())?;
     }
     drop(outbox);
@@ -245,7 +245,7 @@ fn terminate_discarded(
 
 /// The requests to other executions in `events` without their completion
 /// there.
-fn undelivered(sender: &str, events: &[Event]) -> Vec<ExternalRequest> {
+fn undelivered(sender: &str, epoch: u32, events: &[Event]) -> Vec<ExternalRequest> {
     let Ok(sender) = sender.parse() else {
         return Vec::new();
     };
@@ -254,7 +254,7 @@ fn undelivered(sender: &str, events: &[Event]) -> Vec<ExternalRequest> {
         if let EventKind::ExternalCompleted { handle, .. } = &e.event {
             out.retain(|r| r.handle != *handle);
         }
-        out.extend(ExternalRequest::from_event(&sender, &e.event));
+        out.extend(ExternalRequest::from_event(&sender, epoch, &e.event));
     }
     out
 }

@@ -105,7 +105,11 @@ impl Driver {
                         cancel,
                         key,
                     };
-                    externals.extend(crate::store::ExternalRequest::from_event(&self.id, &sent));
+                    externals.extend(crate::store::ExternalRequest::from_event(
+                        &self.id,
+                        self.resets,
+                        &sent,
+                    ));
                     events.push(sent);
                 }
                 Command::PollSignal { name } => {
