@@ -433,7 +433,7 @@ fn a_run_started_again_while_a_sweep_runs_is_not_deleted_with_the_old_one() {
     host.eventually("the sweep to end", |h| {
         h.log()
             .contains("deleted closed executions past their retention")
-            || h.log().contains("kept an execution started again")
+            || h.log().contains("kept an execution")
     });
     assert!(exists(&host, "x"), "the new run was deleted");
     let d = host.describe("x");
@@ -442,4 +442,39 @@ fn a_run_started_again_while_a_sweep_runs_is_not_deleted_with_the_old_one() {
         (&json!(2), &json!("completed")),
         "{d}"
     );
+}
+
+/// Found by a review of the fix above: the delete named the run it read,
+/// and a reset keeps the run. An execution reset after the sweep read it,
+/// which closed again before the delete, went with it. The delete names
+/// the epoch, which a reset moves on.
+#[test]
+fn an_execution_reset_while_a_sweep_runs_is_not_deleted() {
+    let host = Host::paused_at(
+        &["--manual-clock", "--retention", "1h"],
+        &["retention-read"],
+    );
+    host.deploy_examples();
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"workflow_type": "hello", "id": "y", "input": {"name": "y"}})),
+    );
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(host.wait_result("y")["status"], "completed");
+    host.advance(2 * HOUR);
+    host.wait_for_log("paused at retention-read", 1, Duration::from_secs(60));
+    host.cli_ok(&["reset", "y", "--to-event", "0"]);
+    host.eventually("the reset run to end", |h| {
+        h.event_kinds("y").contains(&"execution_reset".to_string())
+            && h.describe("y")["status"] == "completed"
+    });
+    host.release("retention-read");
+    host.wait_for_log("released at retention-read", 1, Duration::from_secs(60));
+    host.eventually("the sweep to end", |h| {
+        h.log()
+            .contains("deleted closed executions past their retention")
+            || h.log().contains("kept an execution")
+    });
+    assert!(exists(&host, "y"), "the reset execution was deleted");
 }

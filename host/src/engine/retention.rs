@@ -41,11 +41,12 @@ async fn sweep(inner: &Arc<Inner>) -> Result<(), EngineError> {
     if !expired.is_empty() {
         crate::pause::point("retention-read").await;
     }
-    // Each delete names the run it read closed: a run started again under
-    // the id since (and closed, perhaps) is not this one.
+    // Each delete names the epoch it read closed: a run started again
+    // under the id since, or the execution reset since (and closed again,
+    // perhaps), is not what expired.
     let delete = |r: &crate::store::ExecutionHead| Op::DeleteExecution {
         id: r.id.clone(),
-        run: Some(r.run),
+        resets: Some(r.resets),
     };
     let mut deleted = 0;
     for chunk in expired.chunks(BATCH) {
@@ -60,7 +61,7 @@ async fn sweep(inner: &Arc<Inner>) -> Result<(), EngineError> {
                 match inner.store.write(vec![delete(r)]).await? {
                     Ok(()) => gone.push(&r.id),
                     Err(e) => {
-                        tracing::info!(execution = %r.id, reason = %e, "kept an execution started again under its id since the sweep read it")
+                        tracing::info!(execution = %r.id, reason = %e, "kept an execution that changed since the sweep read it")
                     }
                 }
             }
@@ -127,7 +128,7 @@ impl Engine {
             .store
             .write(vec![Op::DeleteExecution {
                 id: parsed.clone(),
-                run: None,
+                resets: None,
             }])
             .await?
         {

@@ -109,12 +109,12 @@ pub enum Op {
         module: ModuleHash,
     },
     /// Deletes a closed execution and everything kept for it (refused,
-    /// `NotClosed`, while it is open; `Stale` when `run` is given and
-    /// another run is there now: one started again under the id since the
-    /// deleter read it).
+    /// `NotClosed`, while it is open; `Stale` when `resets` is given and
+    /// the execution is at another epoch now: started again under the id,
+    /// or reset and closed again, since the deleter read it).
     DeleteExecution {
         id: ExecutionId,
-        run: Option<u32>,
+        resets: Option<u32>,
     },
     /// Forgets the start request ids seen before `before_ms`, or before a
     /// workflow type's own time in `per_type`.
@@ -505,13 +505,9 @@ pub struct ExecutionHead {
     pub module: ModuleHash,
     #[serde(default)]
     pub search_attributes: crate::model::search::SearchAttributes,
-    /// Which run of the id it is (a record from before runs: the first).
-    #[serde(default = "first_run")]
-    pub run: u32,
-}
-
-fn first_run() -> u32 {
-    1
+    /// Its epoch (a record from before epochs: 0).
+    #[serde(default)]
+    pub resets: u32,
 }
 
 /// A pending timer as the store keeps it.

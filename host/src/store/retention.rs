@@ -20,7 +20,7 @@ type Outcome = Result<Result<(), OpError>, StoreError>;
 /// request keys, owed policies, timer rows); the run and epoch it reached
 /// stay (`RETIRED`).
 pub(super) fn delete_execution(txn: &Txn, op: &Op) -> Outcome {
-    let Op::DeleteExecution { id, run } = op else {
+    let Op::DeleteExecution { id, resets } = op else {
         unreachable!("delete_execution takes DeleteExecution")
     };
     let key = id.as_str();
@@ -34,18 +34,24 @@ pub(super) fn delete_execution(txn: &Txn, op: &Op) -> Outcome {
             status: record.status.to_string(),
         }));
     }
-    if run.is_some_and(|run| run != record.run) {
+    if resets.is_some_and(|resets| resets != record.resets) {
         return Ok(Err(OpError::Stale(key.to_owned())));
     }
     execs.delete(key)?;
     drop(execs);
-    // What the next execution under this id goes on from.
-    let retired = Retired {
-        run: record.run,
-        resets: record.resets,
+    // What the next execution under this id goes on from (the most it
+    // reached: a row an older release left in place may say more).
+    let mut retired = txn.open_table(RETIRED)?;
+    let before = match retired.get(key)? {
+        Some(raw) => Some(from_json::<Retired>("retired execution", &raw)?),
+        None => None,
     };
-    txn.open_table(RETIRED)?
-        .insert(key, to_json(&retired).as_slice())?;
+    let last = Retired {
+        run: before.as_ref().map_or(0, |b| b.run).max(record.run),
+        resets: before.as_ref().map_or(0, |b| b.resets).max(record.resets),
+    };
+    retired.insert(key, to_json(&last).as_slice())?;
+    drop(retired);
     txn.open_table(HISTORY)?
         .delete_range((key, 0)..=(key, u64::MAX))?;
     txn.open_table(HEARTBEATS)?

@@ -296,7 +296,7 @@ async fn an_id_deleted_and_started_again_goes_on_from_its_run_and_epoch() {
     store
         .write(vec![Op::DeleteExecution {
             id: parent.clone(),
-            run: None,
+            resets: None,
         }])
         .await
         .unwrap()
@@ -339,7 +339,7 @@ async fn an_id_deleted_and_started_again_goes_on_from_its_run_and_epoch() {
     store
         .write(vec![Op::DeleteExecution {
             id: parent.clone(),
-            run: None,
+            resets: None,
         }])
         .await
         .unwrap()

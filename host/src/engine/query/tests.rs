@@ -11,7 +11,7 @@ fn head(status: ExecutionStatus, attrs: &[(&str, SearchValue)]) -> ExecutionHead
         created_at_ms: 1_793_491_200_000 + 3_600_000,
         closed_at_ms: None,
         module: "ab".repeat(32).parse().unwrap(),
-        run: 1,
+        resets: 0,
         search_attributes: attrs
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
