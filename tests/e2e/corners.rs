@@ -1484,3 +1484,40 @@ fn a_signal_to_a_refused_child_does_not_reach_an_earlier_runs_child() {
     );
     assert_eq!(host.describe("kept")["status"], "running");
 }
+
+/// Found by a review of retried requests: a request whose client gave up
+/// (a timeout, a dropped connection) while its write was being committed
+/// was dropped with its connection. The write landed, and what follows it
+/// in memory (the start's load, a signal's wake, a cancellation's stops)
+/// never ran: the execution waited for a restart, and the client's retry,
+/// answered as a duplicate, did not run it either. A request that changes
+/// something now runs to its end whether its client waits or not. The
+/// start is held between its commit and its load while the client gives
+/// up.
+#[test]
+fn a_start_whose_client_gave_up_during_its_commit_still_runs() {
+    let host = Host::paused_at(&["--manual-clock"], &["start-committed"]);
+    host.deploy_examples();
+    let impatient = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(2))
+        .build()
+        .expect("a client");
+    let body = json!({"workflow_type": "hello", "id": "cut", "request_id": "r-cut",
+                      "input": {"name": "cut"}});
+    let sent = impatient
+        .post(format!("{}/v1/executions", host.url))
+        .json(&body)
+        .send();
+    assert!(sent.is_err(), "the start answered while held: {sent:?}");
+    host.wait_for_log(
+        "paused at start-committed",
+        1,
+        std::time::Duration::from_secs(60),
+    );
+    host.release("start-committed");
+    let r = host.wait_result("cut");
+    assert_eq!(r["status"], "completed", "{r}");
+    // The client's retry is the same start.
+    let (status, v) = host.call("POST", "/v1/executions", Some(body));
+    assert_eq!((status, &v["duplicate"]), (201, &json!(true)), "{v}");
+}

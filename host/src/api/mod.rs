@@ -180,9 +180,43 @@ pub fn router(engine: Engine, access: Access, guard: Guard) -> Router {
         .merge(modules)
         .merge(crate::ui::router())
         .fallback(|| async { error::ApiError::not_found("no such route: see /v1/openapi.json") })
+        .layer(axum::middleware::from_fn(run_to_the_end))
         .layer(axum::middleware::from_fn_with_state(access, auth::check))
         .layer(axum::middleware::from_fn_with_state(guard, guard::check))
         .with_state(engine)
+}
+
+/// Runs a request that may change something to its end whether its client
+/// waits for the answer or not. A client that gives up (a timeout, a
+/// dropped connection) ends the connection, and the server drops what
+/// serves it: a write already handed to the store still lands, and what
+/// must follow it in memory (a start's load, a signal's wake, a
+/// cancellation's stops) would not run, while a retry with the same request
+/// id is answered as a duplicate. Reads are dropped with their client, and
+/// so is a worker's poll: it leases a task only for a client that takes it
+/// (dropped, its claim puts the task back).
+async fn run_to_the_end(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{Method, StatusCode};
+    use axum::response::IntoResponse;
+    let read = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if read || req.uri().path().ends_with("/poll") {
+        return next.run(req).await;
+    }
+    match tokio::spawn(next.run(req)).await {
+        Ok(response) => response,
+        Err(e) => {
+            tracing::error!(error = %e, "a request's handler failed");
+            error::ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the request's handler failed: see the host's log",
+            )
+            .into_response()
+        }
+    }
 }
 
 /// `ok`, or why the host is degraded (it still answers reads then).

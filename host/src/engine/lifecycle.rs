@@ -588,6 +588,9 @@ impl Engine {
             }
             Err(e) => return Err(e.into()),
         }
+        // Tests stop here to drop the request (its client gone) between
+        // the commit and the load.
+        crate::pause::point("start-committed").await;
         // The instance loads on what was written, read back by nobody.
         let written = created.get();
         let run = match &written {
