@@ -439,3 +439,47 @@ fn a_signal_sent_again_with_its_request_id_is_recorded_once() {
         status(h, "sub-once")["plan_changes"] == 2
     });
 }
+
+/// Found by a review of retried requests: a signal-with-start retried with
+/// its signal's request id after the execution it started had closed
+/// started another run (the default reuse policy allows a closed id),
+/// whose signal was then answered as a duplicate of the first: the new run
+/// waited for a signal that never came. A retry whose signal request id is
+/// recorded under the id is the same request: it starts nothing.
+#[test]
+fn a_retried_signal_with_start_starts_nothing_once_its_signal_is_recorded() {
+    let host = Host::start();
+    host.deploy_examples();
+    let send = || {
+        host.call(
+            "POST",
+            "/v1/signal-with-start",
+            Some(
+                json!({"workflow_type": "approval", "id": "sws", "input": {},
+                        "signal": "decision", "signal_input": {"approved": true, "by": "ada"},
+                        "request_id": "d-1"}),
+            ),
+        )
+    };
+    let (code, v) = send();
+    assert_eq!(code, 202, "{v}");
+    assert_eq!(v["started"], true, "{v}");
+    assert_eq!(host.wait_result("sws")["output"], "approved by ada");
+    let (code, again) = send();
+    assert_eq!(code, 202, "{again}");
+    assert_eq!(
+        (
+            &again["started"],
+            &again["duplicate"],
+            &again["event_index"]
+        ),
+        (&json!(false), &json!(true), &v["event_index"]),
+        "{again}"
+    );
+    let d = host.describe("sws");
+    assert_eq!(
+        (&d["run"], &d["status"]),
+        (&json!(1), &json!("completed")),
+        "{d}"
+    );
+}

@@ -215,6 +215,20 @@ impl Engine {
             input: signal_input,
             request_id: signal_request,
         } = signal;
+        // A retry whose signal was recorded (its request id seen under the
+        // id, in a run that may have closed since) is the same request: it
+        // starts nothing, and is answered as the signal's duplicate.
+        if let (Some(r), Ok(parsed)) = (signal_request, id.parse::<ExecutionId>()) {
+            if self.inner.store.signal_request_seen(&parsed, r)? {
+                return Ok(SignalReceipt {
+                    event_index: self.signal_index(&parsed, r)?,
+                    id: parsed,
+                    started: false,
+                    warning: None,
+                    duplicate: true,
+                });
+            }
+        }
         start.id = Some(id.to_owned());
         let started = match self.start_with(workflow_type, input, start).await {
             Ok(_) => true,

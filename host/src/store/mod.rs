@@ -1125,6 +1125,20 @@ impl Store {
         })
     }
 
+    /// Whether a client signal with `request_id` was recorded in execution
+    /// `id` (in any of its runs, and not forgotten yet).
+    pub fn signal_request_seen(
+        &self,
+        id: &ExecutionId,
+        request_id: &str,
+    ) -> Result<bool, StoreError> {
+        let key = format!("@request/{request_id}");
+        self.reading(|txn| {
+            let table = txn.open_table(tables::INBOX)?;
+            Ok(table.get((id.as_str(), key.as_str()))?.is_some())
+        })
+    }
+
     /// Whether a signal request id is due to be forgotten by `now_ms`.
     pub fn signal_requests_due(&self, now_ms: u64) -> Result<bool, StoreError> {
         self.reading(|txn| signal_requests::any_due(txn, now_ms))

@@ -42,8 +42,10 @@ pub struct SignalWithStartRequest {
     #[schema(value_type = Option<Object>)]
     #[serde(default)]
     pub memo: Option<serde_json::Map<String, serde_json::Value>>,
-    /// The signal's request id (see `SignalRequest`): the start is safe to
-    /// retry already (it starts the id once).
+    /// The signal's request id (see `SignalRequest`): a retry whose signal
+    /// was recorded under the id (in any run, closed since or not) starts
+    /// nothing and answers `duplicate`. Without it, a retry after the
+    /// execution closed starts another run (the default reuse policy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
 }
