@@ -1026,3 +1026,42 @@ fn an_update_made_on_a_definition_read_earlier_is_refused() {
     );
     assert_eq!(after["spec"]["jitter_ms"], 60_000, "{after}");
 }
+
+/// Found by a review of retried requests: a backfill had no request id, so
+/// a retry (its answer lost) queued every time of its range again; under
+/// cancel-other or terminate-other each one first stops what runs. A
+/// backfill with a request id acts once; sent again it queues nothing and
+/// answers `duplicate`.
+#[test]
+fn a_backfill_with_a_request_id_acts_once() {
+    let host = host();
+    create(
+        &host,
+        json!({"name": "bf", "spec": {"intervals": [{"every_ms": HOUR}]}, "action": ok_action(),
+               "policies": {"overlap": "allow-all"}}),
+    );
+    let end = now(&host) - 1;
+    let body = json!({"start_ms": end - 3 * HOUR + 1, "end_ms": end, "request_id": "b-1"});
+    let (code, first) = host.call("POST", "/v1/schedules/bf/backfill", Some(body.clone()));
+    assert_eq!(code, 200, "{first}");
+    assert_eq!(
+        (&first["queued"], &first["duplicate"]),
+        (&json!(3), &json!(false)),
+        "{first}"
+    );
+    host.eventually("the backfilled times", |h| started(h, "bf").len() == 3);
+    let (code, again) = host.call("POST", "/v1/schedules/bf/backfill", Some(body));
+    assert_eq!(code, 200, "{again}");
+    assert_eq!(
+        (&again["queued"], &again["duplicate"]),
+        (&json!(0), &json!(true)),
+        "{again}"
+    );
+    host.eventually("the queue empty", |h| {
+        schedule(h, "bf")["state"]["pending"]
+            .as_array()
+            .is_some_and(|p| p.is_empty())
+    });
+    let recent = schedule(&host, "bf")["state"]["recent"].clone();
+    assert_eq!(recent.as_array().map(Vec::len), Some(3), "{recent}");
+}

@@ -162,10 +162,16 @@ pub async fn backfill(
     Body(req): Body<BackfillRequest>,
 ) -> Result<Json<BackfillResponse>, ApiError> {
     let (view, queued) = engine
-        .backfill_schedule(&name, req.start_ms, req.end_ms, req.overlap)
+        .backfill_schedule(
+            &name,
+            (req.start_ms, req.end_ms),
+            req.overlap,
+            req.request_id.as_deref(),
+        )
         .await?;
     Ok(Json(BackfillResponse {
-        queued,
+        queued: queued.unwrap_or(0),
+        duplicate: queued.is_none(),
         schedule: view.into(),
     }))
 }

@@ -97,6 +97,9 @@ pub enum ScheduleCommand {
         end: Option<String>,
         #[arg(long, value_enum)]
         overlap: Option<Overlap>,
+        /// Makes a retry safe: a backfill with this id acts once.
+        #[arg(long)]
+        request_id: Option<String>,
         #[command(flatten)]
         conn: Conn,
     },
@@ -545,6 +548,7 @@ pub async fn run(client: &Client, command: ScheduleCommand) -> Result<i32> {
             start,
             end,
             overlap,
+            request_id,
             ..
         } => {
             let now = client.get::<ClockInfo>("/v1/clock").await?.now_ms;
@@ -552,8 +556,16 @@ pub async fn run(client: &Client, command: ScheduleCommand) -> Result<i32> {
                 start_ms: instant_ms(&start, now)?,
                 end_ms: end.map(|e| instant_ms(&e, now)).transpose()?.unwrap_or(now),
                 overlap: overlap.map(Into::into),
+                request_id,
             };
             let r: BackfillResponse = client.post_json(&path(&name, "/backfill"), &body).await?;
+            if r.duplicate {
+                println!(
+                    "schedule {}: already backfilled by an earlier request with this id                      (nothing queued)",
+                    r.schedule.name
+                );
+                return Ok(0);
+            }
             println!("schedule {}: {} times queued", r.schedule.name, r.queued);
             let policy = body.overlap.unwrap_or(r.schedule.policies.overlap);
             if r.queued > 1 && matches!(policy, OverlapPolicy::Skip | OverlapPolicy::BufferOne) {

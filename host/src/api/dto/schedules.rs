@@ -143,11 +143,20 @@ pub struct BackfillRequest {
     pub end_ms: u64,
     #[serde(default)]
     pub overlap: Option<OverlapPolicy>,
+    /// Makes a retry safe: a backfill with this id (1-200 characters) acts
+    /// once; sent again, it queues nothing and answers `duplicate`. Ids of
+    /// triggers and backfills are one list (the schedule's last 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct BackfillResponse {
-    /// How many times of the range were queued (at most 1,000).
+    /// How many times of the range were queued (at most 1,000; 0 for a
+    /// duplicate).
     pub queued: usize,
+    /// An earlier backfill with this `request_id` queued the range already.
+    #[serde(default)]
+    pub duplicate: bool,
     pub schedule: ScheduleDetail,
 }

@@ -300,14 +300,17 @@ impl Engine {
     }
 
     /// Queues the times the spec names in `[start_ms, end_ms]` (at most
-    /// [`BACKFILL_CAP`]), each taken through the overlap policy.
+    /// [`BACKFILL_CAP`]), each taken through the overlap policy: how many
+    /// (`None`: `request_id` was seen among the schedule's last trigger and
+    /// backfill request ids, and nothing was queued).
     pub async fn backfill_schedule(
         &self,
         name: &str,
-        start_ms: u64,
-        end_ms: u64,
+        (start_ms, end_ms): (u64, u64),
         overlap: Option<OverlapPolicy>,
-    ) -> Result<(ScheduleView, usize), EngineError> {
+        request_id: Option<&str>,
+    ) -> Result<(ScheduleView, Option<usize>), EngineError> {
+        EngineError::check_request_id("backfill", request_id, 200)?;
         if end_ms < start_ms {
             return Err(EngineError::BadRequest(
                 "end_ms: the backfill's end is before its start".into(),
@@ -325,9 +328,13 @@ impl Engine {
                 spec::nominal_text(now)
             )));
         }
-        let queued = std::sync::atomic::AtomicUsize::new(0);
+        let queued = std::sync::Mutex::new(None);
         let view = self
             .change_schedule(name, |rec, _| {
+                if request_id.is_some_and(|r| rec.state.trigger_requests.iter().any(|t| t == r)) {
+                    *queued.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                    return Ok(());
+                }
                 let compiled =
                     spec::compile(&rec.schedule.spec).map_err(|e| EngineError::BadRequest(e.0))?;
                 let times =
@@ -343,7 +350,13 @@ impl Engine {
                         rec.state.pending.len()
                     )));
                 }
-                queued.store(times.len(), std::sync::atomic::Ordering::Relaxed);
+                if let Some(r) = request_id {
+                    let kept = &mut rec.state.trigger_requests;
+                    kept.push(r.to_owned());
+                    let over = kept.len().saturating_sub(TRIGGER_REQUESTS_KEPT);
+                    kept.drain(..over);
+                }
+                *queued.lock().unwrap_or_else(|p| p.into_inner()) = Some(times.len());
                 rec.state
                     .pending
                     .extend(times.into_iter().map(|nominal_ms| PendingAction {
@@ -354,7 +367,8 @@ impl Engine {
                 Ok(())
             })
             .await?;
-        Ok((view, queued.into_inner()))
+        let queued = queued.into_inner().unwrap_or_else(|p| p.into_inner());
+        Ok((view, queued))
     }
 
     /// Deletes a schedule; what it started runs on.
