@@ -22,11 +22,7 @@ fn status(host: &Host, id: &str) -> Value {
 }
 
 fn signal(host: &Host, id: &str, name: &str, input: Value) -> (u16, Value) {
-    host.call(
-        "POST",
-        &format!("/v1/executions/{id}/signals"),
-        Some(json!({"name": name, "input": input})),
-    )
+    host.send_signal(id, name, input)
 }
 
 fn count(host: &Host, id: &str, kind: &str) -> usize {

@@ -843,11 +843,7 @@ fn a_host_that_cannot_run_a_component_leaves_its_executions_for_one_that_can() {
         &[],
     );
     h2.eventually("h2 to hold the store", |h| holder(h) == "h2");
-    let (code, v) = h2.call(
-        "POST",
-        &format!("/v1/executions/{id}/signals"),
-        Some(json!({"name": "decision", "input": {"approved": true, "by": "grace"}})),
-    );
+    let (code, v) = h2.send_signal(&id, "decision", json!({"approved": true, "by": "grace"}));
     assert_eq!(code, 202, "{v}");
     h2.wait_for_log("weft:workflow@9.9.9", 1, Duration::from_secs(60));
     h2.wait_for_log(

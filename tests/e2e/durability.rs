@@ -5,22 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use weft_e2e::serde_json::{json, Value};
-use weft_e2e::Host;
-
-/// `(idempotency key, activity, attempt)` of every side effect the example
-/// activities logged.
-fn effects(log: &str) -> Vec<(String, String, u32)> {
-    log.lines()
-        .filter_map(|l| {
-            let rest = &l[l.find("effect key=")? + "effect key=".len()..];
-            let mut words = rest.split(' ');
-            let key = words.next()?.to_string();
-            let activity = words.next()?.strip_prefix("activity=")?.to_string();
-            let attempt = words.next()?.strip_prefix("attempt=")?.parse().ok()?;
-            Some((key, activity, attempt))
-        })
-        .collect()
-}
+use weft_e2e::{side_effects, Host};
 
 fn count(kinds: &[String], kind: &str) -> usize {
     kinds.iter().filter(|k| *k == kind).count()
@@ -44,7 +29,7 @@ fn sigkill_during_an_activity_resumes_without_redoing_finished_steps() {
     assert_eq!(count(&kinds, "activity_completed"), 3, "{kinds:?}");
     assert_eq!(count(&kinds, "execution_completed"), 1, "{kinds:?}");
 
-    let effects = effects(&host.log());
+    let effects = side_effects(&host.log());
     let greet: Vec<_> = effects.iter().filter(|e| e.1 == "greet").collect();
     assert_eq!(
         greet.len(),
@@ -128,7 +113,7 @@ fn repeated_sigkills_under_load_lose_nothing() {
         assert_eq!(count(&kinds, "activity_completed"), 3, "{id}: {kinds:?}");
     }
     // A re-run after a crash keeps the key of its step.
-    for (key, activity, _) in effects(&host.log()) {
+    for (key, activity, _) in side_effects(&host.log()) {
         let seen = keys.entry(key.clone()).or_insert_with(|| activity.clone());
         assert_eq!(*seen, activity, "key {key} used by two activities");
     }
@@ -327,11 +312,7 @@ fn an_execution_whose_module_could_not_be_read_is_loaded_again_not_stalled() {
         h.event_kinds(&id).contains(&"timer_started".to_string())
     });
     host.kill_and_restart();
-    let (code, v) = host.call(
-        "POST",
-        &format!("/v1/executions/{id}/signals"),
-        Some(json!({"name": "decision", "input": {"approved": true, "by": "grace"}})),
-    );
+    let (code, v) = host.send_signal(&id, "decision", json!({"approved": true, "by": "grace"}));
     assert_eq!(code, 202, "{v}");
     host.wait_for_log("failing at module-bytes", 1, Duration::from_secs(60));
     let r = host.wait_result(&id);

@@ -6,7 +6,7 @@
 use std::time::Duration;
 use weft_e2e::serde_json::json;
 
-use weft_e2e::{guest, Host};
+use weft_e2e::{guest, side_effects, Host};
 
 const HOUR: u64 = 3_600_000;
 
@@ -347,18 +347,43 @@ fn a_deleted_execution_takes_its_signal_request_ids_along() {
     );
 }
 
-/// `(idempotency key, activity)` of every side effect the example
-/// activities logged.
-fn effect_keys(log: &str) -> Vec<(String, String)> {
-    log.lines()
-        .filter_map(|l| {
-            let rest = &l[l.find("effect key=")? + "effect key=".len()..];
-            let mut words = rest.split(' ');
-            let key = words.next()?.to_string();
-            let activity = words.next()?.strip_prefix("activity=")?.to_string();
-            Some((key, activity))
-        })
-        .collect()
+/// Starts `hello` as execution `id` (a new run if the id closed) and waits
+/// for it to complete.
+fn run_hello(host: &Host, id: &str, name: &str) {
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"workflow_type": "hello", "id": id, "input": {"name": name}})),
+    );
+    assert_eq!(status, 201, "{v}");
+    let r = host.wait_result(id);
+    assert_eq!(r["status"], "completed", "{r}");
+}
+
+/// A host whose retention sweep (1 h) stops between its read of what
+/// expired and its delete, once something expired.
+fn host_holding_its_sweep() -> Host {
+    let host = Host::paused_at(
+        &["--manual-clock", "--retention", "1h"],
+        &["retention-read"],
+    );
+    host.deploy_examples();
+    host
+}
+
+/// Moves the clock past the retention, runs `meanwhile` while the sweep
+/// that read what expired is held, then lets the sweep end.
+fn while_the_sweep_holds(host: &Host, meanwhile: impl FnOnce()) {
+    host.advance(2 * HOUR);
+    host.wait_for_log("paused at retention-read", 1, Duration::from_secs(60));
+    meanwhile();
+    host.release("retention-read");
+    host.wait_for_log("released at retention-read", 1, Duration::from_secs(60));
+    host.eventually("the sweep to end", |h| {
+        h.log()
+            .contains("deleted closed executions past their retention")
+            || h.log().contains("kept an execution")
+    });
 }
 
 /// Found by a review of what an id deleted and started again shares with
@@ -372,32 +397,23 @@ fn effect_keys(log: &str) -> Vec<(String, String)> {
 fn an_id_deleted_and_started_again_gives_its_activities_new_keys() {
     let host = Host::start();
     host.deploy_examples();
-    let run = |input: &str| {
-        let (status, v) = host.call(
-            "POST",
-            "/v1/executions",
-            Some(json!({"workflow_type": "hello", "id": "h", "input": {"name": input}})),
-        );
-        assert_eq!(status, 201, "{v}");
-        let r = host.wait_result("h");
-        assert_eq!(r["status"], "completed", "{r}");
+    let effect_keys = |h: &Host| -> Vec<(String, String)> {
+        side_effects(&h.log())
+            .into_iter()
+            .map(|(key, activity, _)| (key, activity))
+            .collect()
     };
-    run("one");
-    let first = effect_keys(&host.log());
+    run_hello(&host, "h", "one");
+    let first = effect_keys(&host);
     assert_eq!(first.len(), 3, "{first:?}");
     host.cli_ok(&["delete", "h"]);
     assert!(!exists(&host, "h"));
-    run("two");
-    let second: Vec<_> = effect_keys(&host.log())
+    run_hello(&host, "h", "two");
+    let second: Vec<_> = effect_keys(&host)
         .into_iter()
         .filter(|e| !first.contains(e))
         .collect();
-    assert_eq!(
-        second.len(),
-        3,
-        "keys used again: {:?}",
-        effect_keys(&host.log())
-    );
+    assert_eq!(second.len(), 3, "keys used again: {:?}", effect_keys(&host));
     assert_eq!(host.describe("h")["run"], 2);
 }
 
@@ -409,32 +425,9 @@ fn an_id_deleted_and_started_again_gives_its_activities_new_keys() {
 /// the run it read. The sweep is held between its read and its delete.
 #[test]
 fn a_run_started_again_while_a_sweep_runs_is_not_deleted_with_the_old_one() {
-    let host = Host::paused_at(
-        &["--manual-clock", "--retention", "1h"],
-        &["retention-read"],
-    );
-    host.deploy_examples();
-    let run = |name: &str| {
-        let (status, v) = host.call(
-            "POST",
-            "/v1/executions",
-            Some(json!({"workflow_type": "hello", "id": "x", "input": {"name": name}})),
-        );
-        assert_eq!(status, 201, "{v}");
-        let r = host.wait_result("x");
-        assert_eq!(r["status"], "completed", "{r}");
-    };
-    run("old");
-    host.advance(2 * HOUR);
-    host.wait_for_log("paused at retention-read", 1, Duration::from_secs(60));
-    run("new");
-    host.release("retention-read");
-    host.wait_for_log("released at retention-read", 1, Duration::from_secs(60));
-    host.eventually("the sweep to end", |h| {
-        h.log()
-            .contains("deleted closed executions past their retention")
-            || h.log().contains("kept an execution")
-    });
+    let host = host_holding_its_sweep();
+    run_hello(&host, "x", "old");
+    while_the_sweep_holds(&host, || run_hello(&host, "x", "new"));
     assert!(exists(&host, "x"), "the new run was deleted");
     let d = host.describe("x");
     assert_eq!(
@@ -450,31 +443,14 @@ fn a_run_started_again_while_a_sweep_runs_is_not_deleted_with_the_old_one() {
 /// the epoch, which a reset moves on.
 #[test]
 fn an_execution_reset_while_a_sweep_runs_is_not_deleted() {
-    let host = Host::paused_at(
-        &["--manual-clock", "--retention", "1h"],
-        &["retention-read"],
-    );
-    host.deploy_examples();
-    let (status, v) = host.call(
-        "POST",
-        "/v1/executions",
-        Some(json!({"workflow_type": "hello", "id": "y", "input": {"name": "y"}})),
-    );
-    assert_eq!(status, 201, "{v}");
-    assert_eq!(host.wait_result("y")["status"], "completed");
-    host.advance(2 * HOUR);
-    host.wait_for_log("paused at retention-read", 1, Duration::from_secs(60));
-    host.cli_ok(&["reset", "y", "--to-event", "0"]);
-    host.eventually("the reset run to end", |h| {
-        h.event_kinds("y").contains(&"execution_reset".to_string())
-            && h.describe("y")["status"] == "completed"
-    });
-    host.release("retention-read");
-    host.wait_for_log("released at retention-read", 1, Duration::from_secs(60));
-    host.eventually("the sweep to end", |h| {
-        h.log()
-            .contains("deleted closed executions past their retention")
-            || h.log().contains("kept an execution")
+    let host = host_holding_its_sweep();
+    run_hello(&host, "y", "y");
+    while_the_sweep_holds(&host, || {
+        host.cli_ok(&["reset", "y", "--to-event", "0"]);
+        host.eventually("the reset run to end", |h| {
+            h.event_kinds("y").contains(&"execution_reset".to_string())
+                && h.describe("y")["status"] == "completed"
+        });
     });
     assert!(exists(&host, "y"), "the reset execution was deleted");
 }

@@ -108,6 +108,21 @@ pub fn psql(url: &str, sql: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// `(idempotency key, activity, attempt)` of every side effect the example
+/// activities logged (`effect key=K activity=A attempt=N`), in order.
+pub fn side_effects(log: &str) -> Vec<(String, String, u32)> {
+    log.lines()
+        .filter_map(|l| {
+            let rest = &l[l.find("effect key=")? + "effect key=".len()..];
+            let mut words = rest.split(' ');
+            let key = words.next()?.to_string();
+            let activity = words.next()?.strip_prefix("activity=")?.to_string();
+            let attempt = words.next()?.strip_prefix("attempt=")?.parse().ok()?;
+            Some((key, activity, attempt))
+        })
+        .collect()
+}
+
 /// [`psql`] with the text given on standard input, for statements too
 /// long for one argument (a component's bytes, say).
 pub fn psql_stdin(url: &str, sql: &str) -> String {
@@ -756,6 +771,15 @@ impl Host {
             assert_eq!(count("execution_completed"), 1, "{kinds:?}");
             assert_eq!(count("activity_completed"), 3, "{kinds:?}");
         }
+    }
+
+    /// Sends signal `name` with `input` to execution `id` over the API.
+    pub fn send_signal(&self, id: &str, name: &str, input: Value) -> (u16, Value) {
+        self.call(
+            "POST",
+            &format!("/v1/executions/{id}/signals"),
+            Some(json!({"name": name, "input": input})),
+        )
     }
 
     /// Polls `f` until it returns true (for state the API reports but cannot wait on).

@@ -613,10 +613,7 @@ impl Engine {
         run: u32,
     ) -> Result<Option<ExecutionRecord>, EngineError> {
         let all = self.inner.store.history(&current.id, 0)?;
-        let first = first_run_held(current, &all);
-        if run < first {
-            return Err(deleted_run(current, run, first));
-        }
+        let (first, _) = runs_held(current, run, &all)?;
         let mut at = first - 1;
         for e in all {
             if matches!(e.event, EventKind::ExecutionStarted { .. }) {
@@ -685,16 +682,7 @@ impl Engine {
             )));
         }
         let all = self.inner.store.history(&record.id, 0)?;
-        let first = first_run_held(&record, &all);
-        if run < first {
-            return Err(deleted_run(&record, run, first));
-        }
-        let starts: Vec<usize> = all
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| matches!(e.event, EventKind::ExecutionStarted { .. }))
-            .map(|(i, _)| i)
-            .collect();
+        let (first, starts) = runs_held(&record, run, &all)?;
         let nth = (run - first) as usize;
         let from = starts[nth];
         let to = starts.get(nth + 1).copied().unwrap_or(all.len());
@@ -740,15 +728,27 @@ fn date(ms: u64) -> String {
         .unwrap_or_else(|_| format!("{ms} ms since the Unix epoch"))
 }
 
-/// The first run of `record`'s id whose events the store holds (`all`, its
-/// whole history): 1, unless an execution under the id was deleted, and
-/// this one went on from the run it reached.
-fn first_run_held(record: &ExecutionRecord, all: &[Event]) -> u32 {
-    let runs = all
+/// Where each run of `record`'s id that the store holds begins in `all`
+/// (its whole history), and the first of those runs: 1, unless an
+/// execution under the id was deleted and this one went on from the run it
+/// reached. Asking for run `run` before it is a 400 naming the runs there
+/// are.
+fn runs_held(
+    record: &ExecutionRecord,
+    run: u32,
+    all: &[Event],
+) -> Result<(u32, Vec<usize>), EngineError> {
+    let starts: Vec<usize> = all
         .iter()
-        .filter(|e| matches!(e.event, EventKind::ExecutionStarted { .. }))
-        .count() as u32;
-    (record.run + 1).saturating_sub(runs).max(1)
+        .enumerate()
+        .filter(|(_, e)| matches!(e.event, EventKind::ExecutionStarted { .. }))
+        .map(|(i, _)| i)
+        .collect();
+    let first = (record.run + 1).saturating_sub(starts.len() as u32).max(1);
+    if run < first {
+        return Err(deleted_run(record, run, first));
+    }
+    Ok((first, starts))
 }
 
 /// Run `run` of `record`'s id was of an execution deleted under the id;

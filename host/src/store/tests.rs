@@ -261,6 +261,17 @@ async fn a_child_closes_whether_or_not_its_parent_still_waits() {
     assert_eq!(kinds(&store, &parent), vec!["execution_started"]);
 }
 
+/// Completes `id` and deletes it.
+async fn close_and_delete(store: &Store, id: &ExecutionId) {
+    let close = closing(id, vec![], Close::Completed(Payload::default()));
+    store.write(vec![close]).await.unwrap().unwrap();
+    let delete = Op::DeleteExecution {
+        id: id.clone(),
+        resets: None,
+    };
+    store.write(vec![delete]).await.unwrap().unwrap();
+}
+
 /// An execution deleted and started again under its id goes on from the
 /// run and epoch the deleted one reached (as a start reusing a closed id
 /// does): the deleted one's abandoned child, whose link holds the old
@@ -284,23 +295,7 @@ async fn an_id_deleted_and_started_again_goes_on_from_its_run_and_epoch() {
             },
         ]
     };
-    store
-        .write(vec![closing(
-            &parent,
-            vec![],
-            Close::Completed(Payload::default()),
-        )])
-        .await
-        .unwrap()
-        .unwrap();
-    store
-        .write(vec![Op::DeleteExecution {
-            id: parent.clone(),
-            resets: None,
-        }])
-        .await
-        .unwrap()
-        .unwrap();
+    close_and_delete(&store, &parent).await;
     store.write(vec![create("p")]).await.unwrap().unwrap();
     let again = store.execution(&parent).unwrap().unwrap();
     assert_eq!(
@@ -327,23 +322,7 @@ async fn an_id_deleted_and_started_again_goes_on_from_its_run_and_epoch() {
         vec!["execution_started", "child_completed"]
     );
     // Deleted again: the next one goes on from that.
-    store
-        .write(vec![closing(
-            &parent,
-            vec![],
-            Close::Completed(Payload::default()),
-        )])
-        .await
-        .unwrap()
-        .unwrap();
-    store
-        .write(vec![Op::DeleteExecution {
-            id: parent.clone(),
-            resets: None,
-        }])
-        .await
-        .unwrap()
-        .unwrap();
+    close_and_delete(&store, &parent).await;
     store.write(vec![create("p")]).await.unwrap().unwrap();
     let third = store.execution(&parent).unwrap().unwrap();
     assert_eq!((third.run, third.resets), (3, 2));
