@@ -99,6 +99,7 @@ pub struct Metrics {
     pub replayed_events: Count,
     pub instances_loaded: Count,
     pub executions_not_runnable: Count,
+    pub activities_not_runnable: Count,
     pub cache_hits: Count,
     pub evictions: Count,
     pub activity_instances_reused: Count,
@@ -191,6 +192,12 @@ impl Metrics {
             "weft_executions_not_runnable",
             "Loads of an execution whose component imports a newer weft:workflow contract than \
              this host provides (left running for a host that provides it)",
+        );
+        let activities_not_runnable = count(
+            &mut r,
+            "weft_activities_not_runnable",
+            "Activity tasks whose component imports a newer weft:workflow contract than this host \
+             provides (not attempted here: left for a host that provides it)",
         );
         let cache_hits = count(
             &mut r,
@@ -291,6 +298,7 @@ impl Metrics {
             replayed_events,
             instances_loaded,
             executions_not_runnable,
+            activities_not_runnable,
             cache_hits,
             evictions,
             activity_instances_reused,

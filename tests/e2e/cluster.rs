@@ -865,3 +865,75 @@ fn a_host_that_cannot_run_a_component_leaves_its_executions_for_one_that_can() {
     assert_eq!(r["status"], "completed", "{r}");
     assert_eq!(r["output"], "approved by grace");
 }
+
+/// Found by reading the activity path: an activity component this host
+/// cannot run (built for a newer contract, the host rolled back) failed
+/// every attempt as a trap, and under a bounded policy the activity failed
+/// for good although it never ran. Its attempts now wait for a host that
+/// provides the contract, and use none of the activity's attempts. The
+/// kitchen-sink's `flaky` step here allows one attempt.
+#[test]
+fn an_activity_this_host_cannot_run_waits_for_a_host_that_can() {
+    let Some(url) = database() else { return };
+    let mut h1 = host(&url, "h1", &[]);
+    h1.eventually("h1 to hold the store", |h| holder(h) == "h1");
+    let activities = weft_e2e::guest("hello-activities");
+    for path in [&activities, &weft_e2e::guest("kitchen-sink")] {
+        h1.cli_ok(&["deploy", &path.to_string_lossy()]);
+    }
+    h1.kill();
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let original = std::fs::read(&activities).expect("read the component");
+    let newer = built_for_a_newer_contract(original.clone());
+    let swap = |from: &[u8], to: &[u8]| {
+        let done = psql_stdin(
+            &url,
+            &format!(
+                "UPDATE weft_modules SET v = decode('{}', 'hex') WHERE v = decode('{}', 'hex')",
+                hex(to),
+                hex(from)
+            ),
+        );
+        assert!(done.contains("UPDATE 1"), "{done}");
+    };
+    swap(&original, &newer);
+    let caches = tempfile::tempdir().expect("temp dir");
+    let cache = caches
+        .path()
+        .join("compiled")
+        .to_string_lossy()
+        .into_owned();
+    let mut h2 = Host::in_cluster(
+        &url,
+        &[
+            "--lease",
+            LEASE,
+            "--host-id",
+            "h2",
+            "--compile-cache",
+            &cache,
+        ],
+        &[],
+    );
+    h2.eventually("h2 to hold the store", |h| holder(h) == "h2");
+    let program = json!({"steps": [{"do": "flaky", "id": 1, "fail_times": 0, "max_attempts": 1}]});
+    let id = h2.start_execution("kitchen-sink", program);
+    h2.wait_for_log(
+        "this host cannot run the activity",
+        1,
+        Duration::from_secs(60),
+    );
+    let d = h2.describe(&id);
+    assert_eq!(d["status"], "running", "{d}");
+    assert!(h2.metric("weft_activities_not_runnable_total") >= 1.0);
+    // A host that provides the contract: the component as built, compiled
+    // afresh.
+    h2.kill();
+    swap(&newer, &original);
+    std::fs::remove_dir_all(&cache).expect("empty the compile cache");
+    h2.spawn();
+    h2.eventually("h2 to hold the store again", |h| holder(h) == "h2");
+    let r = h2.wait_result(&id);
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(r["output"]["outcomes"], json!(["flaky:ok:1"]), "{r}");
+}

@@ -319,3 +319,39 @@ fn an_execution_whose_module_could_not_be_read_is_loaded_again_not_stalled() {
     assert_eq!(r["status"], "completed", "{r}");
     assert_eq!(r["output"], "approved by grace");
 }
+
+/// An activity component whose bytes could not be read (the database's
+/// connection cut, a disk error) failed its attempt as a trap ("cannot be
+/// loaded"): under a policy of one attempt the activity failed although
+/// it never began. The attempt waits for the store instead, as it does for
+/// a context it cannot read. The kitchen-sink's `flaky` step here allows
+/// one attempt; the compile cache cannot be made and the host restarts,
+/// so the bytes are read.
+#[test]
+fn an_activity_whose_module_could_not_be_read_waits_and_uses_no_attempt() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"not a directory").expect("write");
+    let cache = file.join("compiled").to_string_lossy().into_owned();
+    let mut host = Host::with_faults(
+        &["--compile-cache", &cache],
+        &[],
+        &["activity-module-bytes"],
+    );
+    for name in ["hello-activities", "kitchen-sink"] {
+        let path = weft_e2e::guest(name).to_string_lossy().into_owned();
+        host.cli_ok(&["deploy", &path]);
+    }
+    // The deploy loaded the component; a restart has an empty memory.
+    host.kill_and_restart();
+    let program = json!({"steps": [{"do": "flaky", "id": 1, "fail_times": 0, "max_attempts": 1}]});
+    let id = host.start_execution("kitchen-sink", program);
+    let r = host.wait_result(&id);
+    host.wait_for_log(
+        "failing at activity-module-bytes",
+        1,
+        Duration::from_secs(5),
+    );
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(r["output"]["outcomes"], json!(["flaky:ok:1"]), "{r}");
+}

@@ -482,7 +482,7 @@ async fn run(
             // A worker's task, once taken, holds a permit of its queue's
             // as a component attempt holds its slot.
             let mut taken = Held::default();
-            let outcome = attempt(
+            let outcome = match attempt(
                 inner,
                 &task,
                 start_to_close,
@@ -490,7 +490,21 @@ async fn run(
                 &served,
                 &mut taken,
             )
-            .await;
+            .await
+            {
+                Attempted::Ended(outcome) => outcome,
+                // Not attempted here: it waits, holding no slot and not
+                // holding time skipping back, until it is stopped (its
+                // run's end, a cancel, this host's store handed over) or
+                // its schedule-to-close deadline. The next host to run the
+                // execution's activities (one that provides the contract,
+                // or this one upgraded) attempts it.
+                Attempted::CannotRun => {
+                    in_attempt.store(false, Ordering::SeqCst);
+                    drop((slot, running));
+                    return std::future::pending().await;
+                }
+            };
             in_attempt.store(false, Ordering::SeqCst);
             crate::metrics::get().activity_attempt.observe(t0.elapsed());
             (outcome, (slot, taken, running))
@@ -833,7 +847,7 @@ async fn attempt(
     (stopped, running): (&tokio::sync::watch::Receiver<Halt>, &AtomicBool),
     served: &Served,
     held: &mut Held,
-) -> Result<Payload, Failure> {
+) -> Attempted {
     let context = loop {
         match inner.store.attempt_context(
             &task.name,
@@ -854,10 +868,7 @@ async fn attempt(
             // Stopped meanwhile (its run ended, or it was cancelled): it
             // never began.
             Err(StoreError::Io(_)) if *stopped.borrow() != Halt::Run => {
-                return Err(Failure::new(
-                    "cancelled",
-                    "stopped before the attempt could begin",
-                ));
+                return Attempted::never_began();
             }
             Err(StoreError::Io(reason)) => {
                 tracing::warn!(execution = %task.execution, activity = %task.name, %reason, "the store cannot be read; the attempt starts once it can");
@@ -865,9 +876,14 @@ async fn attempt(
                 let _ = failing.wait_for(Option::is_none).await;
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
-            Err(e) => return Err(Failure::new("host-error", e.to_string())),
+            Err(e) => return Attempted::Ended(Err(Failure::new("host-error", e.to_string()))),
         }
     };
+    if let (None, Some((module, _))) = (&task.options.task_queue, &context.module) {
+        if let Err(not) = load_component(inner, task, module, stopped).await {
+            return not;
+        }
+    }
     let details = context.heartbeat;
     // A worker took this attempt from a host that then crashed or handed
     // its store over: it is adopted under the worker's token.
@@ -940,7 +956,7 @@ async fn attempt(
         (None, None) => None,
     };
     *served.lock().unwrap_or_else(|p| p.into_inner()) = by;
-    match task.options.task_queue.clone() {
+    Attempted::Ended(match task.options.task_queue.clone() {
         None => {
             let run = run_component(inner, task, context.module, info, start_to_close, sink);
             tokio::select! {
@@ -1031,6 +1047,104 @@ async fn attempt(
             };
             result
         }
+    })
+}
+
+/// How an attempt ended, or that this host cannot make it.
+enum Attempted {
+    Ended(Result<Payload, Failure>),
+    /// The activity's component was built for a newer `weft:workflow`
+    /// contract than this host provides: no attempt is made here.
+    CannotRun,
+}
+
+impl Attempted {
+    /// Stopped (its run ended, or it was cancelled) before it began.
+    fn never_began() -> Attempted {
+        Attempted::Ended(Err(Failure::new(
+            "cancelled",
+            "stopped before the attempt could begin",
+        )))
+    }
+}
+
+/// Loads an activity's component before its attempt's time starts. A store
+/// that cannot be read now is asked again until it answers: the attempt
+/// has not begun, and a cut connection or a disk error must not use up an
+/// activity's attempts (under a policy of one, fail it for good). A
+/// component built for a newer contract than this host's is not attempted
+/// here ([`Attempted::CannotRun`]). A component that cannot be loaded for
+/// any other reason (it is broken) fails the attempt, as a trap does.
+async fn load_component(
+    inner: &Arc<Inner>,
+    task: &ActivityTask,
+    module: &ModuleHash,
+    stopped: &tokio::sync::watch::Receiver<Halt>,
+) -> Result<(), Attempted> {
+    let mut wait = MAY_START_RETRY.0;
+    loop {
+        let unread: Arc<std::sync::Mutex<Option<StoreError>>> = Arc::default();
+        let bytes = module_bytes(inner, *module, Some(unread.clone()));
+        let e = match inner.runtime.prepare(module, bytes).await {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        if matches!(e, ModuleError::NewerContract { .. }) {
+            tracing::error!(execution = %task.execution, activity = %task.name, handle = task.handle, %module, error = %e, "this host cannot run the activity: it waits for a host that provides its contract (upgrade this one)");
+            crate::metrics::get().activities_not_runnable.inc();
+            return Err(Attempted::CannotRun);
+        }
+        let failed = unread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let Some(failed) = failed else {
+            return Err(Attempted::Ended(Err(Failure::new(
+                "activity-trap",
+                format!("module {module} cannot be loaded: {e}"),
+            ))));
+        };
+        if *stopped.borrow() != Halt::Run {
+            return Err(Attempted::never_began());
+        }
+        if wait == MAY_START_RETRY.0 {
+            tracing::warn!(execution = %task.execution, activity = %task.name, handle = task.handle, error = %failed, "could not read the activity's component; the attempt starts once the store answers");
+        }
+        let mut stopped = stopped.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = until_stopped(&mut stopped) => return Err(Attempted::never_began()),
+        }
+        wait = (wait * 2).min(MAY_START_RETRY.1);
+    }
+}
+
+/// Reads a module's bytes for the runtime; a failed read is kept in
+/// `unread` (when given), to tell the store's failure from the module's.
+fn module_bytes(
+    inner: &Arc<Inner>,
+    module: ModuleHash,
+    unread: Option<Arc<std::sync::Mutex<Option<StoreError>>>>,
+) -> impl FnOnce() -> Result<Vec<u8>, ModuleError> {
+    let store = inner.store.clone();
+    move || {
+        let read = if crate::pause::fails("activity-module-bytes") {
+            Err(StoreError::Io(
+                "injected by WEFT_FAIL_AT=activity-module-bytes".to_owned(),
+            ))
+        } else {
+            store.module_bytes(&module)
+        };
+        match read {
+            Ok(Some(b)) => Ok(b),
+            Ok(None) => Err(ModuleError::Invalid(format!(
+                "module {module} is missing from the store"
+            ))),
+            Err(e) => {
+                let text = e.to_string();
+                if let Some(unread) = unread {
+                    *unread.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                }
+                Err(ModuleError::Invalid(text))
+            }
+        }
     }
 }
 
@@ -1085,14 +1199,8 @@ async fn run_component(
         doors,
         may_act: may_act(inner),
     };
-    let store = inner.store.clone();
-    let bytes = move || match store.module_bytes(&module) {
-        Ok(Some(b)) => Ok(b),
-        Ok(None) => Err(ModuleError::Invalid(format!(
-            "module {module} is missing from the store"
-        ))),
-        Err(e) => Err(ModuleError::Invalid(e.to_string())),
-    };
+    // Loaded by `load_component` already, unless the runtime let it go.
+    let bytes = module_bytes(inner, module, None);
     let (outcome, lines) = inner.runtime.run_activity(&module, bytes, call).await;
     let source = format!(
         "activity {} #{} attempt {}",

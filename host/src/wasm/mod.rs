@@ -411,6 +411,16 @@ impl Runtime {
     }
 
     /// Runs one attempt of an activity.
+    /// Compiles and keeps a module ahead of its use, so that a caller can
+    /// tell a module it cannot load now from a run that failed.
+    pub async fn prepare(
+        &self,
+        hash: &ModuleHash,
+        bytes: impl FnOnce() -> Result<Vec<u8>, ModuleError>,
+    ) -> Result<(), ModuleError> {
+        self.load(hash, bytes).await.map(|_| ())
+    }
+
     pub async fn run_activity(
         &self,
         hash: &ModuleHash,
