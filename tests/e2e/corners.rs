@@ -438,6 +438,38 @@ fn parent_close_policies_survive_a_crash_after_the_close() {
     assert_eq!(host.describe(&abandoned)["status"], "running");
 }
 
+/// Found by reading the settle path: a parent-close policy that could not
+/// be applied when its parent closed (the child could not be read: a cut
+/// connection, a disk error) stayed owed until the host's next start, which
+/// may be weeks away: the child it should have terminated ran on meanwhile.
+/// It is tried again while the host runs. The first read of the child fails.
+#[test]
+fn a_parent_close_policy_that_could_not_be_applied_is_applied_without_a_restart() {
+    let host = Host::with_faults(&["--manual-clock"], &[], &["parent-close-read"]);
+    host.deploy_examples();
+    let parent = host.start_execution("misbehave", json!({"mode": "orphans"}));
+    let (terminated, abandoned) = (
+        format!("{parent}-terminated"),
+        format!("{parent}-abandoned"),
+    );
+    host.eventually("both children sleep", |h| {
+        [&terminated, &abandoned]
+            .iter()
+            .all(|c| h.call("GET", &format!("/v1/executions/{c}"), None).0 == 200)
+    });
+    host.advance(1_000);
+    host.wait_for_log(
+        "failing at parent-close-read",
+        1,
+        std::time::Duration::from_secs(30),
+    );
+    assert_eq!(host.describe(&parent)["status"], "completed");
+    host.eventually("the policy applied, no restart", |h| {
+        h.describe(&terminated)["status"] == "terminated"
+    });
+    assert_eq!(host.describe(&abandoned)["status"], "running");
+}
+
 /// Defect 12: an activity on a task queue held one of the host's activity
 /// slots while it waited for a worker, so queued tasks with no worker
 /// stalled every component activity on the host.

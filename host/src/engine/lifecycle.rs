@@ -12,7 +12,7 @@ use crate::model::{
     Event, EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, Failure, IdReusePolicy,
     ParentClosePolicy, ParentLink, Payload, TypeName,
 };
-use crate::store::{Close, Created, Op, OpError, Reuse, StartRequest, TimerRow};
+use crate::store::{Close, Created, Op, OpError, Reuse, StartRequest, StoreError, TimerRow};
 
 /// How many times a cancellation whose write raced a timer firing (or a
 /// reset) reads its execution again before it gives up (the caller may
@@ -361,7 +361,9 @@ impl Inner {
     /// parent-close policy says (`owed`, recorded with the close), and the
     /// record of the debt goes. A crash before that leaves the record, and
     /// recovery calls this again: terminating or cancelling a child twice
-    /// changes nothing the second time.
+    /// changes nothing the second time. What could not be applied (the
+    /// store failed) is tried again while the host runs, not left to its
+    /// next start.
     pub(super) async fn settle_children(
         self: &Arc<Self>,
         id: &ExecutionId,
@@ -371,6 +373,40 @@ impl Inner {
             return;
         }
         crate::pause::point("parent-closed").await;
+        if self.settle_once(id, owed).await {
+            return;
+        }
+        let inner = self.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            let mut wait = SETTLE_AGAIN.0;
+            loop {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(SETTLE_AGAIN.1);
+                match inner.store.owed(&id) {
+                    Ok(owed) if owed.is_empty() => return,
+                    Ok(owed) => {
+                        tracing::info!(execution = %id, "applying the parent-close policies left owed again");
+                        if inner.settle_once(&id, owed).await {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(execution = %id, error = %e, "could not read what the run owes its children; trying again");
+                    }
+                }
+            }
+        });
+    }
+
+    /// Applies what `id` owes its children once; true when nothing is left
+    /// owed.
+    async fn settle_once(
+        self: &Arc<Self>,
+        id: &ExecutionId,
+        owed: Vec<(String, ParentClosePolicy)>,
+    ) -> bool {
+        let owing = owed.len();
         // Only what was applied, or no longer applies, is settled; the
         // rest stays owed and is tried again at the next start.
         let mut settled = Vec::new();
@@ -382,7 +418,14 @@ impl Inner {
             // The id may hold another execution now (the child ended and
             // the id was started again): the policy is for this parent's
             // child only.
-            match self.store.execution(&child) {
+            let read = if crate::pause::fails("parent-close-read") {
+                Err(StoreError::Io(
+                    "injected by WEFT_FAIL_AT=parent-close-read".to_owned(),
+                ))
+            } else {
+                self.store.execution(&child)
+            };
+            match read {
                 Ok(Some(r)) if r.parent.as_ref().is_some_and(|p| p.id == *id) => {
                     if r.status.is_closed() {
                         settled.push(name);
@@ -418,6 +461,7 @@ impl Inner {
                 }
             }
         }
+        let left = owing - settled.len();
         if let Err(e) = self
             .store
             .write(vec![Op::SettleOwed {
@@ -426,11 +470,24 @@ impl Inner {
             }])
             .await
         {
-            tracing::warn!(execution = %id, error = %e, "parent-close policies applied but not marked so; they are applied again at start");
+            tracing::warn!(execution = %id, error = %e, "parent-close policies applied but not marked so; they are applied again");
+            return false;
         }
-        tracing::debug!(execution = %id, "parent-close policies applied");
+        if left == 0 {
+            tracing::debug!(execution = %id, "parent-close policies applied");
+        } else {
+            tracing::warn!(execution = %id, left, "parent-close policies applied but for some that could not be yet; those are tried again");
+        }
+        left == 0
     }
 }
+
+/// How long a parent-close policy that could not be applied waits before
+/// it is tried again, at first and at most.
+const SETTLE_AGAIN: (std::time::Duration, std::time::Duration) = (
+    std::time::Duration::from_millis(500),
+    std::time::Duration::from_secs(60),
+);
 
 /// What a start did.
 #[derive(Debug, Clone)]
