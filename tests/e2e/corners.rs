@@ -470,6 +470,30 @@ fn a_parent_close_policy_that_could_not_be_applied_is_applied_without_a_restart(
     assert_eq!(host.describe(&abandoned)["status"], "running");
 }
 
+/// Found by reading the settle path: a request-cancel policy whose request
+/// could not be written (the store failed) was counted as applied, since
+/// any refusal of a cancellation was taken for "asked already": the debt
+/// was dropped and the child, never asked, ran on. Only a refusal by the
+/// execution's state settles it now. The first application fails.
+#[test]
+fn a_request_cancel_policy_whose_request_failed_is_asked_again() {
+    let host = Host::with_faults(&["--manual-clock"], &[], &["parent-close-apply"]);
+    host.deploy_examples_and_corners();
+    start(&host, "asks", json!({"mode": "close-asks"}));
+    host.eventually("the child naps", |h| {
+        h.call("GET", "/v1/executions/asks-child", None).0 == 200
+    });
+    host.advance(1_000);
+    host.wait_for_log(
+        "failing at parent-close-apply",
+        1,
+        std::time::Duration::from_secs(30),
+    );
+    assert_eq!(host.describe("asks")["status"], "completed");
+    let r = host.wait_result("asks-child");
+    assert_eq!(r["status"], "cancelled", "{r}");
+}
+
 /// Defect 12: an activity on a task queue held one of the host's activity
 /// slots while it waited for a worker, so queued tasks with no worker
 /// stalled every component activity on the host.

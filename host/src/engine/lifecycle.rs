@@ -443,16 +443,21 @@ impl Inner {
                 }
             }
             let r = match policy {
+                _ if crate::pause::fails("parent-close-apply") => Err(EngineError::Store(
+                    StoreError::Io("injected by WEFT_FAIL_AT=parent-close-apply".to_owned()),
+                )),
                 ParentClosePolicy::Terminate => self.terminate(&child, "its parent closed").await,
                 ParentClosePolicy::RequestCancel => self.cancel(&child, "its parent closed").await,
                 ParentClosePolicy::Abandon => Ok(()),
             };
             match r {
                 Ok(()) => settled.push(name),
-                // Asked to cancel already, or closed meanwhile: nothing left
-                // to do. Otherwise it stays owed.
+                // Closed meanwhile, or a cancellation refused by the child's
+                // state: nothing left to do. A store that failed (the
+                // request was not written) leaves it owed.
                 Err(e) => {
-                    let done = policy == ParentClosePolicy::RequestCancel
+                    let refused = !matches!(e, EngineError::Store(_));
+                    let done = (policy == ParentClosePolicy::RequestCancel && refused)
                         || matches!(self.store.status(&child), Ok(Some(s)) if s.is_closed());
                     tracing::debug!(%child, error = %e, done, "parent-close policy not applied");
                     if done {
