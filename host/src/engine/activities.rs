@@ -883,6 +883,10 @@ async fn attempt(
         if let Err(not) = load_component(inner, task, module, stopped).await {
             return not;
         }
+        // A compile can take seconds: stopped meanwhile, it never begins.
+        if *stopped.borrow() != Halt::Run {
+            return Attempted::never_began();
+        }
     }
     let details = context.heartbeat;
     // A worker took this attempt from a host that then crashed or handed
@@ -1090,22 +1094,33 @@ async fn load_component(
             Err(e) => e,
         };
         if matches!(e, ModuleError::NewerContract { .. }) {
-            tracing::error!(execution = %task.execution, activity = %task.name, handle = task.handle, %module, error = %e, "this host cannot run the activity: it waits for a host that provides its contract (upgrade this one)");
             crate::metrics::get().activities_not_runnable.inc();
+            tracing::error!(execution = %task.execution, activity = %task.name, handle = task.handle, %module, error = %e, "this host cannot run the activity: it waits for a host that provides its contract (upgrade this one)");
             return Err(Attempted::CannotRun);
         }
-        let failed = unread.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let Some(failed) = failed else {
-            return Err(Attempted::Ended(Err(Failure::new(
-                "activity-trap",
-                format!("module {module} cannot be loaded: {e}"),
-            ))));
+        // Only a store that could not answer now is asked again (as for
+        // the attempt's context); one that refused the read for good
+        // (corrupt, a statement refused) fails the attempt.
+        let failed = match unread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            Some(StoreError::Io(reason)) => reason,
+            Some(other) => {
+                return Err(Attempted::Ended(Err(Failure::new(
+                    "host-error",
+                    other.to_string(),
+                ))))
+            }
+            None => {
+                return Err(Attempted::Ended(Err(Failure::new(
+                    "activity-trap",
+                    format!("module {module} cannot be loaded: {e}"),
+                ))))
+            }
         };
         if *stopped.borrow() != Halt::Run {
             return Err(Attempted::never_began());
         }
         if wait == MAY_START_RETRY.0 {
-            tracing::warn!(execution = %task.execution, activity = %task.name, handle = task.handle, error = %failed, "could not read the activity's component; the attempt starts once the store answers");
+            tracing::warn!(execution = %task.execution, activity = %task.name, handle = task.handle, reason = %failed, "could not read the activity's component; the attempt starts once the store answers");
         }
         let mut stopped = stopped.clone();
         tokio::select! {
@@ -1199,7 +1214,7 @@ async fn run_component(
         doors,
         may_act: may_act(inner),
     };
-    // Loaded by `load_component` already, unless the runtime let it go.
+    // Loaded by `load_component` already: the runtime keeps what it loads.
     let bytes = module_bytes(inner, module, None);
     let (outcome, lines) = inner.runtime.run_activity(&module, bytes, call).await;
     let source = format!(

@@ -410,7 +410,6 @@ impl Runtime {
         .await
     }
 
-    /// Runs one attempt of an activity.
     /// Compiles and keeps a module ahead of its use, so that a caller can
     /// tell a module it cannot load now from a run that failed.
     pub async fn prepare(
@@ -421,6 +420,7 @@ impl Runtime {
         self.load(hash, bytes).await.map(|_| ())
     }
 
+    /// Runs one attempt of an activity.
     pub async fn run_activity(
         &self,
         hash: &ModuleHash,
