@@ -1441,6 +1441,33 @@ fn children_cancelled_as_their_parent_returns_are_cancelled_as_they_say() {
     assert_eq!(host.describe("end-kept")["status"], "running");
 }
 
+/// Found by reading the paths that ask children to cancel: a request the
+/// store kept from being written (a read or a write that failed: a cut
+/// connection, a disk error) was dropped with a debug line; only the host's
+/// next start asked again, so the child ran on meanwhile (here for an hour
+/// of its nap). It is asked again while the host runs. The first request
+/// fails.
+#[test]
+fn a_child_whose_cancellation_could_not_be_written_is_asked_again() {
+    let host = Host::with_faults(&["--manual-clock"], &[], &["child-cancel"]);
+    host.deploy_examples_and_corners();
+    start(&host, "end", json!({"mode": "cancel-at-end"}));
+    host.eventually("both children started", |h| {
+        h.call("GET", "/v1/executions/end-kept", None).0 == 200
+            && h.call("GET", "/v1/executions/end-asked", None).0 == 200
+    });
+    host.advance(1_000);
+    assert_eq!(host.wait_result("end")["output"], "done");
+    host.wait_for_log(
+        "failing at child-cancel",
+        1,
+        std::time::Duration::from_secs(30),
+    );
+    host.eventually("the asked child ends cancelled", |h| {
+        h.describe("end-asked")["status"] == "cancelled"
+    });
+}
+
 /// The ids of every execution but `parent` (its children, in these tests).
 fn others(host: &Host, parent: &str) -> Vec<String> {
     host.list_all("")

@@ -636,16 +636,9 @@ fn cancel_children(inner: &Arc<Inner>, parent: &ExecutionId, children: Vec<Strin
         let inner = inner.clone();
         let parent = parent.clone();
         tokio::spawn(async move {
-            let Ok(child) = child.parse::<ExecutionId>() else {
-                return;
-            };
-            match inner.store.execution(&child) {
-                Ok(Some(r)) if r.parent.as_ref().is_some_and(|p| p.id == parent) => {}
-                _ => return,
-            }
-            if let Err(e) = inner.cancel(&child, "its parent cancelled it").await {
-                tracing::debug!(execution = %child, error = %e, "child not cancelled");
-            }
+            inner
+                .ask_to_cancel(&child, Some(&parent), "its parent cancelled it")
+                .await;
         });
     }
 }

@@ -274,9 +274,8 @@ impl Inner {
             if !crate::model::CancellationType::child_steps(cancellation).0 {
                 continue;
             }
-            if let Ok(child) = child.parse::<ExecutionId>() {
-                let _ = self.cancel(&child, "its parent was cancelled").await;
-            }
+            self.ask_to_cancel(&child, None, "its parent was cancelled")
+                .await;
         }
     }
 
@@ -379,10 +378,10 @@ impl Inner {
         let inner = self.clone();
         let id = id.clone();
         tokio::spawn(async move {
-            let mut wait = SETTLE_AGAIN.0;
+            let mut wait = ASK_AGAIN.0;
             loop {
                 tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(SETTLE_AGAIN.1);
+                wait = (wait * 2).min(ASK_AGAIN.1);
                 match inner.store.owed(&id) {
                     Ok(owed) if owed.is_empty() => return,
                     Ok(owed) => {
@@ -397,6 +396,72 @@ impl Inner {
                 }
             }
         });
+    }
+
+    /// Asks `child` to cancel (for `reason`), after the write that decided
+    /// it committed: for `parent` (when given) only while the child's link
+    /// names it (a child whose start was refused holds another execution's
+    /// id). A store that cannot answer now is asked again while the host
+    /// runs, not only at its next start: the child must not run on.
+    pub(super) async fn ask_to_cancel(
+        self: &Arc<Self>,
+        child: &str,
+        parent: Option<&ExecutionId>,
+        reason: &'static str,
+    ) {
+        let Ok(child) = child.parse::<ExecutionId>() else {
+            return;
+        };
+        match self.ask_once(&child, parent, reason).await {
+            Err(EngineError::Store(StoreError::Io(e))) => {
+                tracing::warn!(execution = %child, error = %e, "could not ask a child to cancel; asking again");
+            }
+            Err(e) => {
+                tracing::debug!(execution = %child, error = %e, "child not cancelled");
+                return;
+            }
+            Ok(()) => return,
+        }
+        let inner = self.clone();
+        let parent = parent.cloned();
+        tokio::spawn(async move {
+            let mut wait = ASK_AGAIN.0;
+            loop {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(ASK_AGAIN.1);
+                match inner.ask_once(&child, parent.as_ref(), reason).await {
+                    Err(EngineError::Store(StoreError::Io(_))) => {}
+                    Err(e) => {
+                        tracing::debug!(execution = %child, error = %e, "child not cancelled");
+                        return;
+                    }
+                    Ok(()) => {
+                        tracing::info!(execution = %child, "a child asked to cancel again");
+                        return;
+                    }
+                }
+            }
+        });
+    }
+
+    async fn ask_once(
+        self: &Arc<Self>,
+        child: &ExecutionId,
+        parent: Option<&ExecutionId>,
+        reason: &str,
+    ) -> Result<(), EngineError> {
+        if crate::pause::fails("child-cancel") {
+            return Err(EngineError::Store(StoreError::Io(
+                "injected by WEFT_FAIL_AT=child-cancel".to_owned(),
+            )));
+        }
+        if let Some(parent) = parent {
+            match self.store.execution(child)? {
+                Some(r) if r.parent.as_ref().is_some_and(|p| p.id == *parent) => {}
+                _ => return Ok(()),
+            }
+        }
+        self.cancel(child, reason).await
     }
 
     /// Applies what `id` owes its children once; true when nothing is left
@@ -487,9 +552,10 @@ impl Inner {
     }
 }
 
-/// How long a parent-close policy that could not be applied waits before
-/// it is tried again, at first and at most.
-const SETTLE_AGAIN: (std::time::Duration, std::time::Duration) = (
+/// How long a request to a child that the store kept from being made (a
+/// parent-close policy, a cancellation) waits before it is made again, at
+/// first and at most.
+const ASK_AGAIN: (std::time::Duration, std::time::Duration) = (
     std::time::Duration::from_millis(500),
     std::time::Duration::from_secs(60),
 );

@@ -95,9 +95,8 @@ impl Inner {
             }
         }
         tracing::info!(execution = %id, parent = %parent.0, "asking a child to cancel again: its parent's request did not reach it");
-        if let Err(e) = self.cancel(&id, "its parent cancelled it").await {
-            tracing::debug!(execution = %id, error = %e, "child not cancelled");
-        }
+        self.ask_to_cancel(&child, None, "its parent cancelled it")
+            .await;
     }
 
     /// Whether `id` still runs as the child `parent` started with `handle`

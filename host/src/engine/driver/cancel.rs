@@ -92,12 +92,9 @@ impl Driver {
     pub(super) fn cancel_child(&self, child: String) {
         let inner = self.inner.clone();
         tokio::spawn(async move {
-            let Ok(child) = child.parse::<ExecutionId>() else {
-                return;
-            };
-            if let Err(e) = inner.cancel(&child, "its parent cancelled it").await {
-                tracing::debug!(execution = %child, error = %e, "child not cancelled");
-            }
+            inner
+                .ask_to_cancel(&child, None, "its parent cancelled it")
+                .await;
         });
     }
 }
