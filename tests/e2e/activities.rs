@@ -477,6 +477,42 @@ fn a_task_a_worker_took_survives_a_sigkill_of_the_host() {
     assert_eq!(status, 404, "{v}");
 }
 
+/// Found by a review of the worker paths: a task a worker took, whose
+/// record could not be read when the host came back (a cut connection, a
+/// disk error), was queued again under a new token: a second worker took
+/// it and ran it too, and the first worker's answer was refused. The read
+/// is asked again until the store answers.
+#[test]
+fn a_task_a_worker_took_is_not_queued_again_when_its_record_cannot_be_read() {
+    let mut host = Host::with_args(&["--manual-clock", "--route-activity", "greet=greeters"]);
+    host.deploy_examples();
+    let id = host.start_execution("hello", json!({"name": "worker"}));
+    let (status, task) = weft_e2e::poll_greeters(&host, 30_000);
+    assert_eq!(status, 200, "{task}");
+    let token = task["token"].as_str().expect("a token").to_owned();
+    host.kill();
+    host.fail_at(&["attempt-context"]);
+    host.spawn();
+    host.wait_for_log("failing at attempt-context", 1, Duration::from_secs(30));
+    assert_eq!(
+        weft_e2e::poll_greeters(&host, 500).0,
+        204,
+        "greet was queued again"
+    );
+    let (status, v) = host.call(
+        "POST",
+        &format!("/v1/tasks/{token}/complete"),
+        Some(json!({"output": "Hello, worker"})),
+    );
+    assert_eq!(status, 200, "the worker's answer after the restart: {v}");
+    let r = host.wait_result(&id);
+    assert_eq!(r["output"], "HELLO, WORKER!", "{r}");
+    assert!(
+        events(&host, &id, "activity_attempt_failed").is_empty(),
+        "one attempt"
+    );
+}
+
 /// A worker's answer is acknowledged only once it is recorded: the host is
 /// SIGKILLed after it took the answer and before it wrote the end, so the
 /// worker gets no reply, sends the answer again to the restarted host under

@@ -249,6 +249,12 @@ impl Host {
         ];
     }
 
+    /// The next start fails once at each named fail point (`WEFT_FAIL_AT`).
+    pub fn fail_at(&mut self, fails: &[&str]) {
+        self.env.retain(|(k, _)| k != "WEFT_FAIL_AT");
+        self.env.push(("WEFT_FAIL_AT".into(), fails.join(",")));
+    }
+
     /// Sends signal `name` (`STOP`, `CONT`, `TERM`) to the host process.
     pub fn signal(&self, name: &str) {
         let pid = self.pid().expect("a running host");

@@ -848,33 +848,47 @@ async fn attempt(
     served: &Served,
     held: &mut Held,
 ) -> Attempted {
+    let mut wait = MAY_START_RETRY.0;
     let context = loop {
-        match inner.store.attempt_context(
-            &task.name,
-            &task.execution,
-            (task.epoch, task.handle),
-            task.fresh && task.attempt == 1,
-        ) {
+        let read = if crate::pause::fails("attempt-context") {
+            Err(StoreError::Io(
+                "injected by WEFT_FAIL_AT=attempt-context".to_owned(),
+            ))
+        } else {
+            inner.store.attempt_context(
+                &task.name,
+                &task.execution,
+                (task.epoch, task.handle),
+                task.fresh && task.attempt == 1,
+            )
+        };
+        match read {
             Ok(c) => break c,
-            // A worker on a task queue needs only the heartbeat, which is
-            // worth no failure.
-            Err(e) if task.options.task_queue.is_some() => {
-                tracing::warn!(execution = %task.execution, error = %e, "could not read the last heartbeat");
-                break AttemptContext::default();
-            }
-            // The disk failed and the store is being opened again: the
-            // attempt has not begun, so it waits instead of failing (a
-            // host's full disk must not use up an activity's attempts).
+            // The disk failed and the store is being opened again, or the
+            // database cannot answer now: the attempt has not begun, so it
+            // waits instead of failing (a host's full disk must not use up
+            // an activity's attempts). A worker's task waits too: its
+            // record says whether a worker took it already, and one
+            // assumed untaken would be queued again for a second worker.
             // Stopped meanwhile (its run ended, or it was cancelled): it
             // never began.
             Err(StoreError::Io(_)) if *stopped.borrow() != Halt::Run => {
                 return Attempted::never_began();
             }
             Err(StoreError::Io(reason)) => {
-                tracing::warn!(execution = %task.execution, activity = %task.name, %reason, "the store cannot be read; the attempt starts once it can");
+                if wait == MAY_START_RETRY.0 {
+                    tracing::warn!(execution = %task.execution, activity = %task.name, %reason, "the store cannot be read; the attempt starts once it can");
+                }
                 let mut failing = inner.store.write_failure();
                 let _ = failing.wait_for(Option::is_none).await;
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(MAY_START_RETRY.1);
+            }
+            // A worker's task whose record cannot be decoded: its last
+            // heartbeat is worth no failure.
+            Err(e) if task.options.task_queue.is_some() => {
+                tracing::warn!(execution = %task.execution, error = %e, "could not read the last heartbeat");
+                break AttemptContext::default();
             }
             Err(e) => return Attempted::Ended(Err(Failure::new("host-error", e.to_string()))),
         }
