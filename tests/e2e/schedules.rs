@@ -1065,3 +1065,42 @@ fn a_backfill_with_a_request_id_acts_once() {
     let recent = schedule(&host, "bf")["state"]["recent"].clone();
     assert_eq!(recent.as_array().map(Vec::len), Some(3), "{recent}");
 }
+
+/// Found by a review of the schedules: a failed read of a running action's
+/// record (a cut connection, a disk error) was taken for "deleted": the
+/// action was dropped from the running list and recorded as terminated, so
+/// a `skip` schedule started the next time beside it (and one pausing on
+/// failure paused). A read that failed keeps the action running; it is
+/// read again at the next evaluation. The first read fails.
+#[test]
+fn a_running_action_that_could_not_be_read_still_counts_as_running() {
+    let host = Host::with_faults(&["--manual-clock"], &[], &["schedule-reconcile-read"]);
+    host.cli_ok(&["deploy", &guest("misbehave").to_string_lossy()]);
+    let sleeper = json!({"workflow_type": "misbehave", "input": {"mode": "sleep"}});
+    create(
+        &host,
+        json!({"name": "unread", "spec": {"intervals": [{"every_ms": 10_000}]},
+               "action": sleeper, "policies": {"overlap": "skip", "pause_on_failure": true}}),
+    );
+    host.advance(10_000);
+    host.eventually("the first action", |h| {
+        state_of(h, "unread")["actions_taken"] == 1
+    });
+    host.advance(10_000);
+    host.eventually("the second time handled", |h| {
+        let st = state_of(h, "unread");
+        st["actions_taken"].as_u64().unwrap() + st["skipped_overlap"].as_u64().unwrap() >= 2
+    });
+    host.wait_for_log(
+        "failing at schedule-reconcile-read",
+        1,
+        std::time::Duration::from_secs(10),
+    );
+    let st = state_of(&host, "unread");
+    assert_eq!(
+        (&st["actions_taken"], &st["skipped_overlap"], &st["paused"]),
+        (&json!(1), &json!(1), &json!(false)),
+        "{st}"
+    );
+    assert_eq!(started(&host, "unread").len(), 1);
+}

@@ -10,7 +10,7 @@ use crate::model::schedule::{
     ActionKind, ActionRecord, OverlapPolicy, PendingAction, ScheduleRecord, BUFFER_CAP,
 };
 use crate::model::{ExecutionId, ExecutionStatus, Payload};
-use crate::store::{Op, OpError, Reuse};
+use crate::store::{Op, OpError, Reuse, StoreError};
 
 /// Times one evaluation moves over before it lets the others run (a
 /// per-second cron after a day's outage is caught up in passes).
@@ -327,18 +327,33 @@ fn reconcile(inner: &Arc<Inner>, rec: &mut ScheduleRecord) -> bool {
         if let Ok(parsed) = id.parse::<ExecutionId>() {
             inner.schedules.watch(parsed, &rec.name);
         }
-        let record = id
-            .parse::<ExecutionId>()
-            .ok()
-            .and_then(|parsed| inner.store.execution(&parsed).ok().flatten());
-        let status = match &record {
+        let read = match id.parse::<ExecutionId>() {
+            Ok(_) if crate::pause::fails("schedule-reconcile-read") => Err(StoreError::Io(
+                "injected by WEFT_FAIL_AT=schedule-reconcile-read".to_owned(),
+            )),
+            Ok(parsed) => inner.store.execution(&parsed),
+            Err(_) => Ok(None),
+        };
+        let record = match read {
+            Ok(record) => record,
+            // Not known now (a cut connection, a disk error): it still
+            // counts as running, and is read again at the next evaluation
+            // (its close, the next time, a change of the schedule).
+            Err(e) => {
+                tracing::warn!(schedule = %rec.name, execution = %id, error = %e, "could not read a running action; it counts as running");
+                rec.state.running.push(id);
+                continue;
+            }
+        };
+        let (status, outcome) = match &record {
             Some(r) if !r.status.is_closed() => {
                 rec.state.running.push(id);
                 continue;
             }
-            Some(r) => r.status,
-            // Deleted meanwhile (retention, an operator): it ended.
-            None => ExecutionStatus::Terminated,
+            Some(r) => (Some(r.status), r.status.to_string()),
+            // Deleted meanwhile (retention, an operator): it ended, how is
+            // not known.
+            None => (None, "deleted".to_owned()),
         };
         if let Ok(parsed) = id.parse::<ExecutionId>() {
             inner.schedules.unwatch(&parsed);
@@ -346,7 +361,7 @@ fn reconcile(inner: &Arc<Inner>, rec: &mut ScheduleRecord) -> bool {
         changed = true;
         for action in rec.state.recent.iter_mut() {
             if action.execution.as_deref() == Some(id.as_str()) {
-                action.outcome = status.to_string();
+                action.outcome = outcome.clone();
             }
         }
         // Its own terminate-other is not a failure of the execution.
@@ -358,14 +373,14 @@ fn reconcile(inner: &Arc<Inner>, rec: &mut ScheduleRecord) -> bool {
         if rec.schedule.policies.pause_on_failure
             && matches!(
                 status,
-                ExecutionStatus::Failed | ExecutionStatus::Terminated
+                Some(ExecutionStatus::Failed | ExecutionStatus::Terminated)
             )
             && !by_this_schedule
             && !rec.state.paused
         {
             rec.state.paused = true;
-            rec.state.note = Some(format!("paused on failure: {id} {status}"));
-            tracing::info!(schedule = %rec.name, execution = %id, %status, "schedule paused on failure");
+            rec.state.note = Some(format!("paused on failure: {id} {outcome}"));
+            tracing::info!(schedule = %rec.name, execution = %id, %outcome, "schedule paused on failure");
         }
     }
     changed
