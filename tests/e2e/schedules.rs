@@ -1104,3 +1104,49 @@ fn a_running_action_that_could_not_be_read_still_counts_as_running() {
     );
     assert_eq!(started(&host, "unread").len(), 1);
 }
+
+/// Found by a review of the schedules: a backfill over times that ran,
+/// whose executions were deleted since (retention, `weft delete`), ran them
+/// again: a time's id was refused only while its execution was kept. A
+/// deleted execution's id (the run it retired) refuses a schedule's start
+/// too: the time is skipped as taken.
+#[test]
+fn a_backfill_does_not_run_again_a_time_whose_execution_was_deleted() {
+    let host = host();
+    create(
+        &host,
+        json!({"name": "nightly", "spec": {"intervals": [{"every_ms": HOUR}]},
+               "action": ok_action(), "policies": {"overlap": "allow-all"}}),
+    );
+    host.advance(HOUR);
+    host.eventually("the time ran", |h| started(h, "nightly").len() == 1);
+    let ran = started(&host, "nightly").remove(0);
+    assert_eq!(host.wait_result(&ran)["status"], "completed");
+    let (code, v) = host.call("DELETE", &format!("/v1/executions/{ran}"), None);
+    assert!((200..300).contains(&code), "{code} {v}");
+    let end = now(&host) - 1;
+    let (code, v) = host.call(
+        "POST",
+        "/v1/schedules/nightly/backfill",
+        Some(json!({"start_ms": end - HOUR + 1, "end_ms": end})),
+    );
+    assert_eq!((code, &v["queued"]), (200, &json!(1)), "{v}");
+    host.eventually("the backfilled time handled", |h| {
+        schedule(h, "nightly")["state"]["pending"]
+            .as_array()
+            .is_some_and(|p| p.is_empty())
+    });
+    assert_eq!(started(&host, "nightly"), Vec::<String>::new(), "ran again");
+    let recent = schedule(&host, "nightly")["state"]["recent"].clone();
+    let last = recent
+        .as_array()
+        .and_then(|r| r.last())
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        last["outcome"]
+            .as_str()
+            .is_some_and(|o| o.starts_with("skipped")),
+        "{recent}"
+    );
+}

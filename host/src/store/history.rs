@@ -60,6 +60,9 @@ pub(super) fn create(txn: &Txn, op: &Op) -> Outcome {
         // No record, no history: an execution's rows go with its record.
         txn.learned_history_len(id, 0);
         if let Some(raw) = txn.open_table(RETIRED)?.get(id)? {
+            if *reuse == Reuse::Once {
+                return Ok(Err(OpError::ExecutionExists(id.to_owned())));
+            }
             let last: Retired = from_json("retired execution", &raw)?;
             record.run = last.run + 1;
             record.resets = last.resets + 1;
@@ -69,7 +72,7 @@ pub(super) fn create(txn: &Txn, op: &Op) -> Outcome {
     if let Some(raw) = existing {
         let old: ExecutionRecord = from_json("execution", &raw)?;
         let allowed = match reuse {
-            Reuse::Never => false,
+            Reuse::Never | Reuse::Once => false,
             Reuse::IfClosed => old.status.is_closed(),
             Reuse::IfNotCompleted => {
                 old.status.is_closed() && old.status != ExecutionStatus::Completed

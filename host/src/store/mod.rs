@@ -486,7 +486,11 @@ pub enum Close {
 /// Whether a start may begin a new run under the id of a closed execution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reuse {
+    /// No record under the id.
     Never,
+    /// No execution ever under the id: a deleted one's (its retired run)
+    /// refuses it too. A schedule's action for a time: that time ran.
+    Once,
     /// Any closed run.
     IfClosed,
     /// Only a run that did not complete (failed, cancelled, terminated).

@@ -449,7 +449,7 @@ async fn start(
             ops.push(Op::CreateExecution {
                 record: Box::new(record),
                 started,
-                reuse: Reuse::Never,
+                reuse: Reuse::Once,
                 request: None,
                 created: None,
             });
@@ -495,10 +495,15 @@ async fn start(
             Ok(Started::Written)
         }
         Err(OpError::ExecutionExists(_)) => {
-            // The id is taken (an earlier run of this time, or someone
-            // else's): the time is not started again.
+            // The id is taken (an earlier run of this time, kept or
+            // deleted since, or someone else's): the time is not started
+            // again.
             let mut next = popped(rec, at, now);
-            next.record_action(skipped(action, now, &format!("execution {id_text} exists")));
+            next.record_action(skipped(
+                action,
+                now,
+                &format!("execution {id_text} exists or ran and was deleted"),
+            ));
             match inner
                 .store
                 .write(vec![Op::PutSchedule {
