@@ -1150,3 +1150,40 @@ fn a_backfill_does_not_run_again_a_time_whose_execution_was_deleted() {
         "{recent}"
     );
 }
+
+/// Found by a review of the schedules: an update kept the cursor where the
+/// old spec left it, so the new spec's times between it and the update
+/// all came at once (every 10 h, updated 5 h after a time to hourly: five
+/// hourly times started together). A new spec takes its times from the
+/// update on.
+#[test]
+fn an_updated_spec_takes_its_times_from_the_update_on() {
+    let host = host();
+    let every = |ms: u64| {
+        json!({"spec": {"intervals": [{"every_ms": ms}]}, "action": ok_action(),
+               "policies": {"overlap": "allow-all"}})
+    };
+    let mut body = every(10 * HOUR);
+    body["name"] = json!("retimed");
+    create(&host, body);
+    host.advance(10 * HOUR);
+    host.eventually("the first time", |h| {
+        state_of(h, "retimed")["actions_taken"] == 1
+    });
+    host.advance(5 * HOUR);
+    let (code, v) = host.call("PUT", "/v1/schedules/retimed", Some(every(HOUR)));
+    assert_eq!(code, 200, "{v}");
+    // A trigger, evaluated after the update, shows what the update left
+    // due: nothing but itself.
+    let (code, v) = host.call("POST", "/v1/schedules/retimed/trigger", Some(json!({})));
+    assert_eq!(code, 200, "{v}");
+    host.eventually("the trigger taken", |h| {
+        state_of(h, "retimed")["actions_taken"].as_u64().unwrap() >= 2
+    });
+    let st = state_of(&host, "retimed");
+    assert_eq!(st["actions_taken"], 2, "{st}");
+    host.advance(HOUR);
+    host.eventually("the next hourly time", |h| {
+        state_of(h, "retimed")["actions_taken"] == 3
+    });
+}

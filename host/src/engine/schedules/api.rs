@@ -200,7 +200,9 @@ impl Engine {
     }
 
     /// Replaces the spec, action and policies (and the remaining actions,
-    /// if given); where the schedule stands is kept. With `conflict_token`
+    /// if given); where the schedule stands is kept, but a new spec takes
+    /// its times from the update on (the times it names between the cursor
+    /// and now were never due). With `conflict_token`
     /// (what a describe answered), only if the definition is still the one
     /// read.
     pub async fn update_schedule(
@@ -210,7 +212,7 @@ impl Engine {
         conflict_token: Option<&str>,
     ) -> Result<ScheduleView, EngineError> {
         self.check_schedule(&schedule)?;
-        self.change_schedule(name, |rec, _| {
+        self.change_schedule(name, |rec, now_ms| {
             let now = rec.schedule.conflict_token();
             if conflict_token.is_some_and(|read| read != now) {
                 return Err(EngineError::Conflict(format!(
@@ -220,6 +222,12 @@ impl Engine {
             }
             if schedule.remaining_actions.is_some() {
                 rec.state.remaining_actions = schedule.remaining_actions;
+            }
+            if schedule.spec != rec.schedule.spec {
+                // Checked above: it compiles.
+                if let Ok(spec) = spec::compile(&schedule.spec) {
+                    rec.state.cursor_ms = spec.passed_by(name, rec.state.cursor_ms, now_ms);
+                }
             }
             rec.schedule = schedule.clone();
             Ok(())
