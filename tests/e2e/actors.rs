@@ -436,6 +436,42 @@ fn a_signal_sent_again_with_its_request_id_is_recorded_once() {
     });
 }
 
+/// A signal request id names its signal under the execution id for the
+/// retention, across the executions started under it: a retry that comes
+/// after its execution closed and another started under the id is the
+/// same request, answered duplicate, and is not delivered to the new one.
+#[test]
+fn a_signal_retried_after_its_execution_closed_does_not_reach_the_next_one() {
+    let host = Host::start();
+    host.deploy_examples();
+    let send = || {
+        host.call(
+            "POST",
+            "/v1/executions/gate/signals",
+            Some(
+                json!({"name": "decision", "input": {"approved": true, "by": "ada"},
+                        "request_id": "decision-1"}),
+            ),
+        )
+    };
+    host.start_as("approval", "gate", json!({}));
+    let (code, first) = send();
+    assert_eq!(code, 202, "{first}");
+    assert_eq!(host.wait_result("gate")["output"], "approved by ada");
+    host.start_as("approval", "gate", json!({}));
+    host.eventually("the next execution waits", |h| {
+        count(h, "gate", "timer_started") == 1
+    });
+    let (code, again) = send();
+    assert_eq!(
+        (code, &again["duplicate"], &again["event_index"]),
+        (202, &json!(true), &first["event_index"]),
+        "{again}"
+    );
+    assert_eq!(count(&host, "gate", "signal_received"), 0);
+    assert_eq!(host.describe("gate")["status"], "running");
+}
+
 /// Found by a review of retried requests: a signal-with-start retried with
 /// its signal's request id after the execution it started had closed
 /// started another run (the default reuse policy allows a closed id),
