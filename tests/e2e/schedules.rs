@@ -1187,3 +1187,30 @@ fn an_updated_spec_takes_its_times_from_the_update_on() {
         state_of(h, "retimed")["actions_taken"] == 3
     });
 }
+
+/// Found by a review of the schedules: when the host could not read its
+/// schedules as it started (a cut connection, a disk error), none of them
+/// ran until each was changed, and times past the catch-up window were
+/// lost. The read is made again until the store answers. The first read
+/// after a restart fails.
+#[test]
+fn schedules_run_after_a_start_that_could_not_read_them() {
+    let mut host = host();
+    create(
+        &host,
+        json!({"name": "steady", "spec": {"intervals": [{"every_ms": HOUR}]},
+               "action": ok_action(), "policies": {"overlap": "allow-all"}}),
+    );
+    host.kill();
+    host.fail_at(&["schedules-read"]);
+    host.spawn();
+    host.wait_for_log(
+        "failing at schedules-read",
+        1,
+        std::time::Duration::from_secs(30),
+    );
+    host.advance(HOUR);
+    host.eventually("the time ran", |h| {
+        state_of(h, "steady")["actions_taken"] == 1
+    });
+}

@@ -77,16 +77,38 @@ impl Scheduler {
     }
 }
 
+/// How long the scheduler waits before reading the schedules again when
+/// the store could not answer at its start, at first and at most.
+const READ_AGAIN: (std::time::Duration, std::time::Duration) = (
+    std::time::Duration::from_millis(100),
+    std::time::Duration::from_secs(10),
+);
+
 /// Runs the scheduler: every schedule is evaluated at start (catching up
 /// what passed while the host was down), then at its next time and when it
 /// is kicked.
 pub(super) fn spawn(inner: Arc<Inner>, mut kicks: mpsc::UnboundedReceiver<String>) {
     tokio::spawn(async move {
-        let mut todo: BTreeSet<String> = match inner.store.schedules() {
-            Ok(all) => all.into_iter().map(|r| r.name).collect(),
-            Err(e) => {
-                tracing::error!(error = %e, "could not read the schedules; they run once one is changed");
-                BTreeSet::new()
+        // Read until the store answers: a schedule not read here would not
+        // run until it was changed.
+        let mut wait = READ_AGAIN.0;
+        let mut todo: BTreeSet<String> = loop {
+            let read = if crate::pause::fails("schedules-read") {
+                Err(crate::store::StoreError::Io(
+                    "injected by WEFT_FAIL_AT=schedules-read".to_owned(),
+                ))
+            } else {
+                inner.store.schedules()
+            };
+            match read {
+                Ok(all) => break all.into_iter().map(|r| r.name).collect(),
+                Err(e) => {
+                    if wait == READ_AGAIN.0 {
+                        tracing::error!(error = %e, "could not read the schedules; reading them again until the store answers");
+                    }
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(READ_AGAIN.1);
+                }
             }
         };
         let mut due: BTreeSet<(u64, String)> = BTreeSet::new();
