@@ -1214,3 +1214,37 @@ fn schedules_run_after_a_start_that_could_not_read_them() {
         state_of(h, "steady")["actions_taken"] == 1
     });
 }
+
+/// Found by a review of the schedules: under `terminate-other` (and
+/// `cancel-other`) an action stopped the running execution before it
+/// found its own id taken: a backfill naming the time that runs now
+/// terminated it, and nothing replaced it. An action whose id is taken
+/// stops nothing; it is skipped.
+#[test]
+fn an_action_whose_id_is_taken_stops_nothing() {
+    let host = host();
+    let sleeper = json!({"workflow_type": "misbehave", "input": {"mode": "sleep"}});
+    create(
+        &host,
+        json!({"name": "swap", "spec": {"intervals": [{"every_ms": HOUR}]},
+               "action": sleeper, "policies": {"overlap": "terminate-other"}}),
+    );
+    host.advance(HOUR);
+    host.eventually("the time runs", |h| started(h, "swap").len() == 1);
+    let running = started(&host, "swap").remove(0);
+    let end = now(&host) - 1;
+    let (code, v) = host.call(
+        "POST",
+        "/v1/schedules/swap/backfill",
+        Some(json!({"start_ms": end - HOUR + 1, "end_ms": end})),
+    );
+    assert_eq!((code, &v["queued"]), (200, &json!(1)), "{v}");
+    host.eventually("the backfilled time handled", |h| {
+        schedule(h, "swap")["state"]["pending"]
+            .as_array()
+            .is_some_and(|p| p.is_empty())
+    });
+    assert_eq!(host.describe(&running)["status"], "running");
+    let st = state_of(&host, "swap");
+    assert_eq!(st["running"], json!([running]), "{st}");
+}

@@ -1129,6 +1129,18 @@ impl Store {
         })
     }
 
+    /// Whether an execution ever held `id`: one does now, or one that did
+    /// was deleted (its run retired).
+    pub fn id_ever_used(&self, id: &ExecutionId) -> Result<bool, StoreError> {
+        self.reading(|txn| {
+            Ok(txn
+                .open_table(tables::EXECUTIONS)?
+                .get(id.as_str())?
+                .is_some()
+                || txn.open_table(tables::RETIRED)?.get(id.as_str())?.is_some())
+        })
+    }
+
     /// Whether a client signal with `request_id` was recorded in execution
     /// `id` (in any of its runs, and not forgotten yet).
     pub fn signal_request_seen(

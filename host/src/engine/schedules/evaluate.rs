@@ -157,7 +157,15 @@ pub(super) async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u6
                 dirty = true;
                 continue;
             }
+            let replacing = matches!(
+                policy,
+                OverlapPolicy::CancelOther | OverlapPolicy::TerminateOther
+            );
             let decision = if rec.state.running.is_empty() || policy == OverlapPolicy::AllowAll {
+                Decision::Start
+            } else if replacing && inner.store.id_ever_used(&action_id(&rec, &action)?)? {
+                // Its id is taken (a backfill naming a time that ran, or
+                // runs now): it stops nothing, and its start is refused.
                 Decision::Start
             } else {
                 match policy {
@@ -393,6 +401,17 @@ enum Started {
     Changed,
 }
 
+/// The id of the execution `action` starts: `<prefix>-<nominal time>`.
+fn action_id(rec: &ScheduleRecord, action: &PendingAction) -> Result<ExecutionId, EngineError> {
+    let prefix = rec
+        .schedule
+        .action
+        .id_prefix
+        .as_deref()
+        .unwrap_or(&rec.name);
+    Ok(format!("{prefix}-{}", spec::nominal_text(action.nominal_ms)).parse()?)
+}
+
 /// The schedule with its queued action `at` taken off, at the next
 /// revision.
 fn popped(rec: &ScheduleRecord, at: usize, now: u64) -> ScheduleRecord {
@@ -415,8 +434,7 @@ async fn start(
     let action = &rec.state.pending[at].clone();
     let read = rec.revision;
     let wanted = &rec.schedule.action;
-    let prefix = wanted.id_prefix.clone().unwrap_or_else(|| rec.name.clone());
-    let id_text = format!("{prefix}-{}", spec::nominal_text(action.nominal_ms));
+    let id_text = action_id(rec, action)?.to_string();
     let mut next = popped(rec, at, now);
     let made = (|| -> Result<_, EngineError> {
         let module = match wanted.version {
