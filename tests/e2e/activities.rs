@@ -513,6 +513,44 @@ fn a_task_a_worker_took_is_not_queued_again_when_its_record_cannot_be_read() {
     );
 }
 
+/// Found by a review of the worker paths: a worker's answer that came as
+/// the activity's schedule-to-close deadline was being recorded waited in
+/// its attempt, was thrown away with it, and the worker was answered 200
+/// (the host found the task's record gone, as after a recorded answer):
+/// it was told its result counted, while the activity failed with the
+/// timeout. An answer its attempt never took is refused as stale. The
+/// deadline's branch is held while the answer comes in.
+#[test]
+fn an_answer_its_attempt_never_took_is_refused_not_acknowledged() {
+    let host = Host::paused_at(
+        &["--manual-clock", "--route-activity", "check_ready=greeters"],
+        &["schedule-to-close-fired"],
+    );
+    host.deploy_examples();
+    let id = host.start_execution("polling", json!({"mode": "schedule-to-close"}));
+    let (status, task) = weft_e2e::poll_greeters(&host, 30_000);
+    assert_eq!(status, 200, "{task}");
+    let token = task["token"].as_str().expect("a token").to_owned();
+    host.advance(151_000);
+    let timeout = Duration::from_secs(30);
+    host.wait_for_log("paused at schedule-to-close-fired", 1, timeout);
+    std::thread::scope(|s| {
+        let answer = s.spawn(|| {
+            host.call(
+                "POST",
+                &format!("/v1/tasks/{token}/complete"),
+                Some(json!({"output": true})),
+            )
+        });
+        host.wait_for_log("a worker's answer waits for its record", 1, timeout);
+        host.release("schedule-to-close-fired");
+        let (status, v) = answer.join().expect("the answer");
+        assert_eq!(status, 404, "the answer counted for nothing: {v}");
+    });
+    let r = host.wait_result(&id);
+    assert_eq!(r["status"], "failed", "{r}");
+}
+
 /// A worker's answer is acknowledged only once it is recorded: the host is
 /// SIGKILLed after it took the answer and before it wrote the end, so the
 /// worker gets no reply, sends the answer again to the restarted host under

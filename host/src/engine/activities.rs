@@ -527,6 +527,7 @@ async fn run(
                     return;
                 }
                 _ = whole => {
+                    crate::pause::point("schedule-to-close-fired").await;
                     let limit = task.options.schedule_to_close_timeout_ms.unwrap_or_default();
                     let failure = timeout_failure(Timeout::ScheduleToClose, limit, task.attempt, last_failure.as_ref());
                     finish(inner, &task, Err(failure), by()).await;
@@ -1053,6 +1054,7 @@ async fn attempt(
                     tokio::select! {
                         r = done => match r {
                             Ok(answer) => {
+                                answer.taken.store(true, Ordering::SeqCst);
                                 // Told once the end is written (see `run`).
                                 held.recorded = Some(answer.recorded);
                                 answer.result

@@ -63,6 +63,18 @@ pub(super) struct Answer {
     pub result: Result<Payload, Failure>,
     /// Dropped once the end is written (see [`Held`]).
     pub recorded: oneshot::Sender<()>,
+    /// Set when the attempt takes the answer: one dropped untaken (its
+    /// attempt ended another way first: a timeout, a cancellation, its
+    /// run's end) was never recorded.
+    pub taken: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// What a worker's answer handed to its attempt waits on.
+pub(super) struct Receipt {
+    /// Resolves once the attempt's end is written or given up.
+    pub written: oneshot::Receiver<()>,
+    /// Whether the attempt took the answer (see [`Answer::taken`]).
+    pub taken: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// What an attempt on a worker holds until its end is written: a permit
@@ -483,7 +495,7 @@ impl TaskQueues {
         &self,
         token: &str,
         result: Result<Payload, Failure>,
-    ) -> Result<oneshot::Receiver<()>, StaleToken> {
+    ) -> Result<Receipt, StaleToken> {
         let done = self
             .lock()
             .in_flight
@@ -491,9 +503,14 @@ impl TaskQueues {
             .and_then(|mut f| f.done.take())
             .ok_or_else(|| StaleToken(token.to_owned()))?;
         let (recorded, written) = oneshot::channel();
-        done.send(Answer { result, recorded })
-            .map_err(|_| StaleToken(token.to_owned()))?;
-        Ok(written)
+        let taken = Arc::default();
+        done.send(Answer {
+            result,
+            recorded,
+            taken: Arc::clone(&taken),
+        })
+        .map_err(|_| StaleToken(token.to_owned()))?;
+        Ok(Receipt { written, taken })
     }
 }
 

@@ -3,6 +3,7 @@
 //! host that did not hand it out and is acknowledged once recorded, and a
 //! token names the activity it runs.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::queues::{QueueStats, StaleToken, TaskKey, WorkerTask};
@@ -88,9 +89,16 @@ impl super::Engine {
         result: Result<Payload, Failure>,
     ) -> Result<(), AnswerRefused> {
         self.inner.await_adoption(token).await?;
-        let written = self.inner.queues.finish(token, result)?;
+        let receipt = self.inner.queues.finish(token, result)?;
+        tracing::debug!(%token, "a worker's answer waits for its record");
         // Resolves when the attempt's end is written or given up.
-        let _ = written.await;
+        let _ = receipt.written.await;
+        // Its attempt ended another way before it took the answer (its
+        // timeout fired as the answer came): nothing of it was recorded,
+        // though the task's record is gone (cleared by that end).
+        if !receipt.taken.load(Ordering::SeqCst) {
+            return Err(StaleToken(token.to_owned()).into());
+        }
         // An end recorded clears the task's record (a failed attempt) or
         // deletes it (the activity's end, its run's close or reset); one
         // still there was not recorded.
