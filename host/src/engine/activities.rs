@@ -1025,6 +1025,9 @@ async fn attempt(
             let queued_at = inner.clock.now_ms();
             let wait_taken = async {
                 tokio::select! {
+                    // A worker that took the task as the deadline came has
+                    // it: the take wins (the worker runs it, and answers).
+                    biased;
                     permit = taken => Ok(permit.ok()),
                     _ = async {
                         match schedule_to_start {
@@ -1052,6 +1055,8 @@ async fn attempt(
                     started.store(from, Ordering::SeqCst);
                     last_beat.store(now, Ordering::SeqCst);
                     tokio::select! {
+                        // An answer that came as the timeout fired wins.
+                        biased;
                         r = done => match r {
                             Ok(answer) => {
                                 answer.taken.store(true, Ordering::SeqCst);
