@@ -1248,3 +1248,43 @@ fn an_action_whose_id_is_taken_stops_nothing() {
     let st = state_of(&host, "swap");
     assert_eq!(st["running"], json!([running]), "{st}");
 }
+
+/// Found by a review of the schedules: the remaining actions were checked
+/// only when a time was queued, so lowering them (to none here) left the
+/// times already queued to start. A queued scheduled time starts only
+/// while an action remains.
+#[test]
+fn lowered_remaining_actions_hold_back_the_times_already_queued() {
+    let host = host();
+    let body = |remaining: Option<u64>| {
+        let mut b = json!({"spec": {"intervals": [{"every_ms": 10_000}]},
+               "action": {"workflow_type": "misbehave", "input": {"mode": "sleep"}},
+               "policies": {"overlap": "buffer-all"}});
+        if let Some(n) = remaining {
+            b["remaining_actions"] = json!(n);
+        }
+        b
+    };
+    let mut first = body(None);
+    first["name"] = json!("limited");
+    create(&host, first);
+    for _ in 0..3 {
+        host.advance(10_000);
+    }
+    host.eventually("two times queued behind the first", |h| {
+        let st = state_of(h, "limited");
+        st["actions_taken"] == 1 && st["pending"].as_array().unwrap().len() == 2
+    });
+    let (code, v) = host.call("PUT", "/v1/schedules/limited", Some(body(Some(0))));
+    assert_eq!(code, 200, "{v}");
+    // The sleeper wakes after 60 s: nothing queued may follow it.
+    host.advance(60_000);
+    host.eventually("the queue handled", |h| {
+        state_of(h, "limited")["pending"]
+            .as_array()
+            .is_some_and(|p| p.is_empty())
+    });
+    let st = state_of(&host, "limited");
+    assert_eq!(st["actions_taken"], 1, "{st}");
+    assert_eq!(started(&host, "limited").len(), 1);
+}

@@ -136,6 +136,13 @@ pub(super) async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u6
                 dirty = true;
                 continue;
             }
+            // No action remains (lowered since it was queued).
+            if action.kind == ActionKind::Scheduled && rec.state.remaining_actions == Some(0) {
+                rec.state.pending.remove(0);
+                rec.record_action(skipped(&action, now, "no actions remain"));
+                dirty = true;
+                continue;
+            }
             // Several queued at once under a policy whose next action
             // replaces the running one (the clock passed many times at once,
             // a catch-up after downtime): each would start only to be
