@@ -355,3 +355,36 @@ fn an_activity_whose_module_could_not_be_read_waits_and_uses_no_attempt() {
     assert_eq!(r["status"], "completed", "{r}");
     assert_eq!(r["output"]["outcomes"], json!(["flaky:ok:1"]), "{r}");
 }
+
+/// Found by reading the deadline paths: after continue-as-new (and a
+/// schedule's start) the next run's deadlines were armed from a read of its
+/// record; a read that failed (a cut connection, a disk error) left them
+/// unarmed until the host's next start, so a run past its timeout ran on.
+/// The read is made again. The first such read fails.
+#[test]
+fn a_runs_timeout_is_armed_though_its_record_could_not_be_read_at_first() {
+    let host = Host::with_faults(&["--manual-clock"], &[], &["arm-deadlines-read"]);
+    host.deploy_examples_and_corners();
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"workflow_type": "corners", "id": "timed", "input": {"mode": "signals", "runs": 3},
+                    "run_timeout_ms": 3_600_000})),
+    );
+    assert_eq!(status, 201, "{v}");
+    // The next run's hour ends half an hour after the first run's.
+    host.advance(1_800_000);
+    host.cli_ok(&["signal", "timed", "tick", "--input", "1"]);
+    host.eventually("the second run", |h| h.describe("timed")["run"] == 2);
+    host.wait_for_log("failing at arm-deadlines-read", 1, Duration::from_secs(10));
+    host.advance(3_600_000 + 1);
+    let r = host.wait_result("timed");
+    assert_eq!(r["status"], "terminated", "{r}");
+    assert!(
+        r["failure"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("run timeout"),
+        "{r}"
+    );
+}

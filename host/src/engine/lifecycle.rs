@@ -47,10 +47,46 @@ pub struct StartOptions {
 impl Inner {
     /// Hands the timer service an execution's deadlines, as its record
     /// has them now (after a start or a new run).
-    pub(super) fn arm_deadlines(&self, id: &ExecutionId) {
-        if let Ok(Some(record)) = self.store.execution(id) {
-            self.arm_deadlines_of(&record);
+    /// A read the store could not answer is made again while the host
+    /// runs: the rows are in the store, and only its next start would arm
+    /// them otherwise.
+    pub(super) fn arm_deadlines(self: &Arc<Self>, id: &ExecutionId) {
+        if self.arm_deadlines_read(id) {
+            return;
         }
+        let inner = self.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            let mut wait = ASK_AGAIN.0;
+            loop {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(ASK_AGAIN.1);
+                if inner.arm_deadlines_read(&id) {
+                    tracing::info!(execution = %id, "deadlines armed after the store answered");
+                    return;
+                }
+            }
+        });
+    }
+
+    /// Arms `id`'s deadlines from its record; false when it could not be read.
+    fn arm_deadlines_read(&self, id: &ExecutionId) -> bool {
+        let read = if crate::pause::fails("arm-deadlines-read") {
+            Err(StoreError::Io(
+                "injected by WEFT_FAIL_AT=arm-deadlines-read".to_owned(),
+            ))
+        } else {
+            self.store.execution(id)
+        };
+        match read {
+            Ok(Some(record)) => self.arm_deadlines_of(&record),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(execution = %id, error = %e, "could not read the execution to arm its deadlines; reading it again");
+                return false;
+            }
+        }
+        true
     }
 
     /// [`Inner::arm_deadlines`] of a record the caller just wrote.
