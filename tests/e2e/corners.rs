@@ -470,6 +470,37 @@ fn a_parent_close_policy_that_could_not_be_applied_is_applied_without_a_restart(
     assert_eq!(host.describe(&abandoned)["status"], "running");
 }
 
+/// Found by a review of the settle paths: a parent terminated while its
+/// debts could not be read (a cut connection, a disk error) left its
+/// children to the host's next start ("it is applied at the next start"):
+/// the child its policy terminates ran on. It is read again.
+#[test]
+fn a_terminated_parents_policies_are_applied_though_they_could_not_be_read_at_first() {
+    let host = Host::with_faults(&["--manual-clock"], &[], &["owed-read"]);
+    host.deploy_examples();
+    let parent = host.start_execution("misbehave", json!({"mode": "orphans"}));
+    let terminated = format!("{parent}-terminated");
+    host.eventually("the child sleeps", |h| {
+        h.call("GET", &format!("/v1/executions/{terminated}"), None)
+            .0
+            == 200
+    });
+    let (status, v) = host.call(
+        "POST",
+        &format!("/v1/executions/{parent}/terminate"),
+        Some(json!({"reason": "operator"})),
+    );
+    assert!(status == 200 || status == 202, "{status} {v}");
+    host.wait_for_log(
+        "failing at owed-read",
+        1,
+        std::time::Duration::from_secs(30),
+    );
+    host.eventually("the policy applied, no restart", |h| {
+        h.describe(&terminated)["status"] == "terminated"
+    });
+}
+
 /// Found by reading the settle path: a request-cancel policy whose request
 /// could not be written (the store failed) was counted as applied, since
 /// any refusal of a cancellation was taken for "asked already": the debt

@@ -637,7 +637,7 @@ fn cancel_children(inner: &Arc<Inner>, parent: &ExecutionId, children: Vec<Strin
         let parent = parent.clone();
         tokio::spawn(async move {
             inner
-                .ask_to_cancel(&child, Some(&parent), "its parent cancelled it")
+                .ask_to_cancel(&child, &parent, "its parent cancelled it")
                 .await;
         });
     }

@@ -81,9 +81,12 @@ impl Inner {
         match read {
             Ok(Some(record)) => self.arm_deadlines_of(&record),
             Ok(None) => {}
-            Err(e) => {
+            Err(StoreError::Io(e)) => {
                 tracing::warn!(execution = %id, error = %e, "could not read the execution to arm its deadlines; reading it again");
                 return false;
+            }
+            Err(e) => {
+                tracing::error!(execution = %id, error = %e, "could not read the execution to arm its deadlines; they are armed at the next start");
             }
         }
         true
@@ -310,7 +313,7 @@ impl Inner {
             if !crate::model::CancellationType::child_steps(cancellation).0 {
                 continue;
             }
-            self.ask_to_cancel(&child, None, "its parent was cancelled")
+            self.ask_to_cancel(&child, id, "its parent was cancelled")
                 .await;
         }
     }
@@ -382,10 +385,18 @@ impl Inner {
             self.settled_changed(id);
             self.updates.send_modify(|n| *n += 1);
             // Read back: it was decided inside the write.
-            match self.store.owed(id) {
+            let read = if crate::pause::fails("owed-read") {
+                Err(StoreError::Io(
+                    "injected by WEFT_FAIL_AT=owed-read".to_owned(),
+                ))
+            } else {
+                self.store.owed(id)
+            };
+            match read {
                 Ok(owed) => self.settle_children(id, owed).await,
                 Err(e) => {
-                    tracing::warn!(execution = %id, error = %e, "could not read what the run owes its children; it is applied at the next start")
+                    tracing::warn!(execution = %id, error = %e, "could not read what the run owes its children; reading it again");
+                    self.settle_later(id);
                 }
             }
             Ok(())
@@ -408,9 +419,15 @@ impl Inner {
             return;
         }
         crate::pause::point("parent-closed").await;
-        if self.settle_once(id, owed).await {
-            return;
+        if !self.settle_once(id, owed).await {
+            self.settle_later(id);
         }
+    }
+
+    /// Applies what `id` owes its children later, again until nothing is
+    /// owed: a store that could not answer kept it from being applied (or
+    /// from being read).
+    pub(super) fn settle_later(self: &Arc<Self>, id: &ExecutionId) {
         let inner = self.clone();
         let id = id.clone();
         tokio::spawn(async move {
@@ -426,8 +443,12 @@ impl Inner {
                             return;
                         }
                     }
+                    Err(StoreError::Io(e)) => {
+                        tracing::debug!(execution = %id, error = %e, "could not read what the run owes its children; trying again");
+                    }
                     Err(e) => {
-                        tracing::warn!(execution = %id, error = %e, "could not read what the run owes its children; trying again");
+                        tracing::error!(execution = %id, error = %e, "could not read what the run owes its children; it is applied at the next start");
+                        return;
                     }
                 }
             }
@@ -435,14 +456,15 @@ impl Inner {
     }
 
     /// Asks `child` to cancel (for `reason`), after the write that decided
-    /// it committed: for `parent` (when given) only while the child's link
-    /// names it (a child whose start was refused holds another execution's
-    /// id). A store that cannot answer now is asked again while the host
-    /// runs, not only at its next start: the child must not run on.
+    /// it committed, while the child's link names `parent` (a child whose
+    /// start was refused holds another execution's id, and so may an id
+    /// started again while a request waited). A store that cannot answer
+    /// now is asked again while the host runs, not only at its next start:
+    /// the child must not run on.
     pub(super) async fn ask_to_cancel(
         self: &Arc<Self>,
         child: &str,
-        parent: Option<&ExecutionId>,
+        parent: &ExecutionId,
         reason: &'static str,
     ) {
         let Ok(child) = child.parse::<ExecutionId>() else {
@@ -459,13 +481,13 @@ impl Inner {
             Ok(()) => return,
         }
         let inner = self.clone();
-        let parent = parent.cloned();
+        let parent = parent.clone();
         tokio::spawn(async move {
             let mut wait = ASK_AGAIN.0;
             loop {
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(ASK_AGAIN.1);
-                match inner.ask_once(&child, parent.as_ref(), reason).await {
+                match inner.ask_once(&child, &parent, reason).await {
                     Err(EngineError::Store(StoreError::Io(_))) => {}
                     Err(e) => {
                         tracing::debug!(execution = %child, error = %e, "child not cancelled");
@@ -483,7 +505,7 @@ impl Inner {
     async fn ask_once(
         self: &Arc<Self>,
         child: &ExecutionId,
-        parent: Option<&ExecutionId>,
+        parent: &ExecutionId,
         reason: &str,
     ) -> Result<(), EngineError> {
         if crate::pause::fails("child-cancel") {
@@ -491,11 +513,9 @@ impl Inner {
                 "injected by WEFT_FAIL_AT=child-cancel".to_owned(),
             )));
         }
-        if let Some(parent) = parent {
-            match self.store.execution(child)? {
-                Some(r) if r.parent.as_ref().is_some_and(|p| p.id == *parent) => {}
-                _ => return Ok(()),
-            }
+        match self.store.execution(child)? {
+            Some(r) if r.parent.as_ref().is_some_and(|p| p.id == *parent) => {}
+            _ => return Ok(()),
         }
         self.cancel(child, reason).await
     }
@@ -538,8 +558,15 @@ impl Inner {
                     settled.push(name);
                     continue;
                 }
-                Err(e) => {
+                Err(StoreError::Io(e)) => {
                     tracing::warn!(%child, error = %e, "parent-close policy not applied yet: the child could not be read");
+                    continue;
+                }
+                // Refused for good (a record that cannot be decoded):
+                // asking again would not change it.
+                Err(e) => {
+                    tracing::error!(%child, error = %e, "parent-close policy not applied: the child cannot be read");
+                    settled.push(name);
                     continue;
                 }
             }
@@ -554,11 +581,15 @@ impl Inner {
             match r {
                 Ok(()) => settled.push(name),
                 // Closed meanwhile, or a cancellation refused by the child's
-                // state: nothing left to do. A store that failed (the
-                // request was not written) leaves it owed.
+                // state: nothing left to do. A store that could not answer
+                // now (the request was not written) leaves it owed; one that
+                // refused it for good does not.
                 Err(e) => {
-                    let refused = !matches!(e, EngineError::Store(_));
-                    let done = (policy == ParentClosePolicy::RequestCancel && refused)
+                    let now = matches!(e, EngineError::Store(StoreError::Io(_)));
+                    let lasting = !now
+                        && (policy == ParentClosePolicy::RequestCancel
+                            || matches!(e, EngineError::Store(_)));
+                    let done = lasting
                         || matches!(self.store.status(&child), Ok(Some(s)) if s.is_closed());
                     tracing::debug!(%child, error = %e, done, "parent-close policy not applied");
                     if done {

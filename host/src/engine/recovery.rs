@@ -18,6 +18,10 @@ use crate::store::StoreError;
 /// How often the store is probed while the disk refuses writes.
 const RETRY: Duration = Duration::from_secs(1);
 
+/// How long a read the store could not answer waits before it is made
+/// again, at first and at most.
+const READ_AGAIN: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(60));
+
 impl Inner {
     /// Re-arms timers, re-dispatches unanswered activities and wakes running
     /// executions that have something to take. Returns how many it woke and
@@ -86,16 +90,26 @@ impl Inner {
         let Ok(id) = child.parse::<ExecutionId>() else {
             return;
         };
-        match self.never_asked(&id, &parent, handle) {
-            Ok(true) => {}
-            Ok(false) => return,
-            Err(e) => {
-                tracing::warn!(execution = %id, error = %e, "could not read a child its parent asked to cancel");
-                return;
+        let mut wait = READ_AGAIN.0;
+        loop {
+            match self.never_asked(&id, &parent, handle) {
+                Ok(true) => break,
+                Ok(false) => return,
+                Err(StoreError::Io(e)) => {
+                    if wait == READ_AGAIN.0 {
+                        tracing::warn!(execution = %id, error = %e, "could not read a child its parent asked to cancel; reading it again");
+                    }
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(READ_AGAIN.1);
+                }
+                Err(e) => {
+                    tracing::error!(execution = %id, error = %e, "could not read a child its parent asked to cancel");
+                    return;
+                }
             }
         }
         tracing::info!(execution = %id, parent = %parent.0, "asking a child to cancel again: its parent's request did not reach it");
-        self.ask_to_cancel(&child, None, "its parent cancelled it")
+        self.ask_to_cancel(&child, &parent.0, "its parent cancelled it")
             .await;
     }
 

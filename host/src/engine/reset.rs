@@ -187,14 +187,27 @@ impl Engine {
                 };
                 self.inner.reload(&child);
                 self.inner.settled_changed(&child);
-                if let Ok(Some(c)) = self.inner.store.execution(&child) {
-                    if c.status == ExecutionStatus::Terminated {
-                        if let Ok(h) = self.inner.run_history(&c) {
-                            self.inner
-                                .stop_activities(&c.id, c.resets.saturating_sub(1));
-                            let owed = crate::model::owed_policies(&h);
-                            self.inner.settle_children(&c.id, owed).await;
-                        }
+                let c = match self.inner.store.execution(&child) {
+                    Ok(Some(c)) if c.status == ExecutionStatus::Terminated => c,
+                    Ok(_) => continue,
+                    // What the terminated child owes its own children was
+                    // recorded with the reset: applied once the store answers.
+                    Err(e) => {
+                        tracing::warn!(execution = %child, error = %e, "could not read a child the reset terminated; its children get their policies later");
+                        self.inner.settle_later(&child);
+                        continue;
+                    }
+                };
+                match self.inner.run_history(&c) {
+                    Ok(h) => {
+                        self.inner
+                            .stop_activities(&c.id, c.resets.saturating_sub(1));
+                        let owed = crate::model::owed_policies(&h);
+                        self.inner.settle_children(&c.id, owed).await;
+                    }
+                    Err(e) => {
+                        tracing::warn!(execution = %child, error = %e, "could not read a child the reset terminated; its children get their policies later");
+                        self.inner.settle_later(&child);
                     }
                 }
             }

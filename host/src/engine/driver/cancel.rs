@@ -91,9 +91,10 @@ impl Driver {
     /// meanwhile has nothing to cancel).
     pub(super) fn cancel_child(&self, child: String) {
         let inner = self.inner.clone();
+        let parent = self.id.clone();
         tokio::spawn(async move {
             inner
-                .ask_to_cancel(&child, None, "its parent cancelled it")
+                .ask_to_cancel(&child, &parent, "its parent cancelled it")
                 .await;
         });
     }
