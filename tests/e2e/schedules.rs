@@ -1166,7 +1166,11 @@ fn an_updated_spec_takes_its_times_from_the_update_on() {
     let mut body = every(10 * HOUR);
     body["name"] = json!("retimed");
     create(&host, body);
-    host.advance(10 * HOUR);
+    // To the first time exactly: the next one is 10 h after it.
+    let first = schedule(&host, "retimed")["next_times"][0]["at_ms"]
+        .as_u64()
+        .unwrap();
+    host.advance(first - now(&host));
     host.eventually("the first time", |h| {
         state_of(h, "retimed")["actions_taken"] == 1
     });
@@ -1287,4 +1291,32 @@ fn lowered_remaining_actions_hold_back_the_times_already_queued() {
     let st = state_of(&host, "limited");
     assert_eq!(st["actions_taken"], 1, "{st}");
     assert_eq!(started(&host, "limited").len(), 1);
+}
+
+/// Found by a review of the update above: a spec update made while a time
+/// waited out its jitter dropped that time when the new spec's jitter was
+/// shorter (the cursor moved past it as the new spec would have taken it).
+/// Times the old spec's jitter held back stay.
+#[test]
+fn an_update_keeps_a_time_its_jitter_held_back() {
+    let host = host();
+    let body = |jitter_ms: u64| {
+        json!({"spec": {"intervals": [{"every_ms": HOUR}], "jitter_ms": jitter_ms},
+               "action": ok_action(), "policies": {"overlap": "allow-all"}})
+    };
+    let mut first = body(600_000);
+    first["name"] = json!("held");
+    create(&host, first);
+    let (time, at) = a_jittered_time(&host, "held");
+    host.advance(time + 1 - now(&host));
+    assert!(time + 1 < at);
+    assert_eq!(state_of(&host, "held")["actions_taken"], 0);
+    let (code, v) = host.call("PUT", "/v1/schedules/held", Some(body(0)));
+    assert_eq!(code, 200, "{v}");
+    host.eventually("the held time taken", |h| {
+        state_of(h, "held")["actions_taken"] == 1
+    });
+    let ids = started(&host, "held");
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert!(ids[0].ends_with(&nominal(time)), "{ids:?}");
 }

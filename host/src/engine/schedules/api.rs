@@ -202,7 +202,8 @@ impl Engine {
     /// Replaces the spec, action and policies (and the remaining actions,
     /// if given); where the schedule stands is kept, but a new spec takes
     /// its times from the update on (the times it names between the cursor
-    /// and now were never due). With `conflict_token`
+    /// and now were never due; those the old spec's jitter still held back
+    /// stay). With `conflict_token`
     /// (what a describe answered), only if the definition is still the one
     /// read.
     pub async fn update_schedule(
@@ -224,10 +225,11 @@ impl Engine {
                 rec.state.remaining_actions = schedule.remaining_actions;
             }
             if schedule.spec != rec.schedule.spec {
-                // Checked above: it compiles.
-                if let Ok(spec) = spec::compile(&schedule.spec) {
-                    rec.state.cursor_ms = spec.passed_by(name, rec.state.cursor_ms, now_ms);
-                }
+                // Every time before now, less the old spec's jitter, was due
+                // under the old spec (and taken, or counted); a time inside
+                // that jitter may still be waiting for its moment, and stays.
+                let held = rec.schedule.spec.jitter_ms;
+                rec.state.cursor_ms = rec.state.cursor_ms.max(now_ms.saturating_sub(held));
             }
             rec.schedule = schedule.clone();
             Ok(())

@@ -352,11 +352,17 @@ fn reconcile(inner: &Arc<Inner>, rec: &mut ScheduleRecord) -> bool {
         let record = match read {
             Ok(record) => record,
             // Not known now (a cut connection, a disk error): it still
-            // counts as running, and is read again at the next evaluation
-            // (its close, the next time, a change of the schedule).
+            // counts as running, and is read again at the next evaluation.
             Err(e) => {
                 tracing::warn!(schedule = %rec.name, execution = %id, error = %e, "could not read a running action; it counts as running");
                 rec.state.running.push(id);
+                // Its close may have been told already: evaluated again
+                // in a second, whatever comes.
+                let (inner, name) = (inner.clone(), rec.name.clone());
+                tokio::spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    inner.schedules.kick(&name);
+                });
                 continue;
             }
         };

@@ -102,6 +102,15 @@ pub(super) fn spawn(inner: Arc<Inner>, mut kicks: mpsc::UnboundedReceiver<String
             };
             match read {
                 Ok(all) => break all.into_iter().map(|r| r.name).collect(),
+                // Refused for good (a record that cannot be decoded): the
+                // schedules run once each is changed, as the others go on.
+                Err(
+                    e @ (crate::store::StoreError::Corrupt { .. }
+                    | crate::store::StoreError::Backend(_)),
+                ) => {
+                    tracing::error!(error = %e, "could not read the schedules; they run once one is changed");
+                    break BTreeSet::new();
+                }
                 Err(e) => {
                     if wait == READ_AGAIN.0 {
                         tracing::error!(error = %e, "could not read the schedules; reading them again until the store answers");
