@@ -388,3 +388,48 @@ fn a_runs_timeout_is_armed_though_its_record_could_not_be_read_at_first() {
         "{r}"
     );
 }
+
+/// Found by a sweep of the store's failure paths: a wake for an execution
+/// with no instance in memory (evicted, as most waiting ones are) read its
+/// record first, and a read that failed (a cut connection, a disk error)
+/// dropped the wake: the timer had fired, in the history, and the workflow
+/// never saw it until the host's next start. The execution is loaded again
+/// once the store answers. The first such read fails.
+#[test]
+fn a_wake_whose_read_failed_loads_the_execution_later() {
+    let host = Host::with_faults(
+        &["--manual-clock", "--evict-after-ms", "0"],
+        &[],
+        &["wake-read"],
+    );
+    host.deploy_examples();
+    let id = host.start_execution("timer-fanout", json!({"items": ["e"], "sleep_ms": 60_000}));
+    host.eventually("the execution to be evicted", |h| {
+        let d = h.describe(&id);
+        d["cached"] == false && !d["pending_timers"].as_array().unwrap().is_empty()
+    });
+    host.advance(60_000);
+    host.wait_for_log("failing at wake-read", 1, Duration::from_secs(30));
+    let r = host.wait_result(&id);
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(r["output"]["greetings"], json!(["Hello, e"]));
+}
+
+/// Found by a sweep of the store's failure paths: a timer whose fire read
+/// the execution's record and could not (a cut connection, a disk error)
+/// was taken off the timer queue and never armed again until the host's
+/// next start: the sleeping workflow hung. It is armed again once the
+/// store answers. The first such read fails.
+#[test]
+fn a_timer_whose_fire_could_not_read_its_execution_fires_later() {
+    let host = Host::with_faults(&["--manual-clock"], &[], &["timer-fire-read"]);
+    host.deploy_examples();
+    let id = host.start_execution("timer-fanout", json!({"items": ["t"], "sleep_ms": 60_000}));
+    host.eventually("the timer", |h| {
+        h.event_kinds(&id).contains(&"timer_started".to_string())
+    });
+    host.advance(60_000);
+    host.wait_for_log("failing at timer-fire-read", 1, Duration::from_secs(30));
+    let r = host.wait_result(&id);
+    assert_eq!(r["status"], "completed", "{r}");
+}

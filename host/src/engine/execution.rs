@@ -72,7 +72,7 @@ const LOAD_AGAIN_AT_MOST: std::time::Duration = std::time::Duration::from_secs(6
 /// Loads `id` again once [`LOAD_AGAIN_AFTER`] passed (spread over a second,
 /// so that many failed at once do not come back at once), if it is still
 /// running; while its status cannot be read, tries again later and later.
-async fn load_again_later(inner: Arc<Inner>, id: ExecutionId) {
+pub(super) async fn load_again_later(inner: Arc<Inner>, id: ExecutionId) {
     let mut wait = LOAD_AGAIN_AFTER;
     loop {
         let spread = std::time::SystemTime::now()

@@ -84,11 +84,26 @@ impl Inner {
             },
             None => msg,
         };
-        match self.store.execution(id) {
+        let read = if crate::pause::fails("wake-read") {
+            Err(crate::store::StoreError::Io(
+                "injected by WEFT_FAIL_AT=wake-read".to_owned(),
+            ))
+        } else {
+            self.store.execution(id)
+        };
+        match read {
             Ok(Some(r)) if r.status == ExecutionStatus::Running => {}
             Ok(_) => return Err(msg),
             Err(e) => {
-                tracing::error!(execution = %id, error = %e, "could not read an execution to wake it");
+                tracing::error!(execution = %id, error = %e, "could not read an execution to wake it; it is loaded again once the store answers");
+                // What the wake announced is in the store: the load after
+                // takes it. Failing writes resume everything once they
+                // succeed (`recovery`).
+                if matches!(e, crate::store::StoreError::Io(_))
+                    && self.store.write_failure().borrow().is_none()
+                {
+                    tokio::spawn(super::execution::load_again_later(self.clone(), id.clone()));
+                }
                 return Err(msg);
             }
         }

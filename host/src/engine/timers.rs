@@ -100,17 +100,31 @@ async fn fire(inner: &Arc<Inner>, row: TimerRow) {
             .await
         {
             Ok(()) => tracing::info!(execution = %row.execution, %reason, "execution timed out"),
+            // The store could not answer: the deadline fires again once
+            // it does. Otherwise it no longer applies (a new run, a close).
+            Err(super::EngineError::Store(e)) => {
+                tracing::warn!(execution = %row.execution, error = %e, "deadline not applied yet");
+                fire_again_later(inner, row, &e);
+            }
             Err(e) => {
                 tracing::debug!(execution = %row.execution, error = %e, "deadline not applied")
             }
         }
         return;
     }
-    let status = match inner.store.execution(&row.execution) {
+    let read = if crate::pause::fails("timer-fire-read") {
+        Err(crate::store::StoreError::Io(
+            "injected by WEFT_FAIL_AT=timer-fire-read".to_owned(),
+        ))
+    } else {
+        inner.store.execution(&row.execution)
+    };
+    let status = match read {
         Ok(Some(rec)) => rec.status,
         Ok(None) => return,
         Err(e) => {
-            tracing::error!(execution = %row.execution, error = %e, "could not read an execution to fire its timer");
+            tracing::error!(execution = %row.execution, error = %e, "could not read an execution to fire its timer; it fires once the store answers");
+            fire_again_later(inner, row, &e);
             return;
         }
     };
@@ -142,10 +156,42 @@ async fn fire(inner: &Arc<Inner>, row: TimerRow) {
         Ok(Ok(())) => inner.wake_with(&row.execution, placed.position(), now, events),
         Ok(Err(_)) => {}
         Err(e) => {
-            tracing::error!(execution = %row.execution, error = %e, "could not fire a timer; it fires again after a restart")
+            tracing::error!(execution = %row.execution, error = %e, "could not fire a timer; it fires once the store answers");
+            fire_again_later(inner, row, &e);
         }
     }
 }
+
+/// Arms `row` again once the store answers, after a fire that could not
+/// read or write it (its row stays in the store, but not in the queue: only
+/// a restart would arm it). Failing writes re-arm every row once they
+/// succeed (`recovery`); a store refused for good waits for the next start.
+fn fire_again_later(inner: &Arc<Inner>, row: TimerRow, e: &crate::store::StoreError) {
+    if !matches!(e, crate::store::StoreError::Io(_))
+        || inner.store.write_failure().borrow().is_some()
+    {
+        return;
+    }
+    let inner = inner.clone();
+    tokio::spawn(async move {
+        let mut wait = FIRE_AGAIN.0;
+        loop {
+            tokio::time::sleep(wait).await;
+            match inner.store.execution(&row.execution) {
+                Err(crate::store::StoreError::Io(_)) => wait = (wait * 2).min(FIRE_AGAIN.1),
+                Ok(Some(_)) => return inner.arm_timer(row),
+                _ => return,
+            }
+        }
+    });
+}
+
+/// How long a timer whose fire met a store that could not answer waits
+/// before it is armed again, at first and at most.
+const FIRE_AGAIN: (std::time::Duration, std::time::Duration) = (
+    std::time::Duration::from_millis(500),
+    std::time::Duration::from_secs(60),
+);
 
 #[cfg(test)]
 mod tests {
