@@ -249,3 +249,26 @@ fn a_running_id_is_unique_and_reuse_follows_the_policy() {
         "execution_completed"
     );
 }
+
+/// Found by a sweep of the store's failure paths: a child's start reads
+/// whether its id is in use, and a read that failed (a cut connection, a
+/// disk error) was recorded as the child's end, `child-not-started: the
+/// store is unavailable`: a moment's outage became the parent's failure,
+/// forever in its history. The parent's task fails instead and runs again
+/// once the store answers. The first such read fails.
+#[test]
+fn a_child_start_that_could_not_read_the_store_is_made_again_not_failed() {
+    let host = Host::with_faults(&["--manual-clock"], &[], &["child-start-read"]);
+    host.deploy_examples();
+    let parent = host.start_execution("misbehave", json!({"mode": "parent"}));
+    host.wait_for_log(
+        "failing at child-start-read",
+        1,
+        std::time::Duration::from_secs(30),
+    );
+    host.eventually("the child started", |h| h.list_all("").len() == 2);
+    host.advance(60_000);
+    let r = host.wait_result(&parent);
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(r["output"], "child said slept", "{r}");
+}

@@ -242,7 +242,7 @@ async fn run_inner(
                 externals,
                 child_cancels,
                 ..
-            } = driver.new_command_events(inner.clock.now_ms());
+            } = driver.new_command_events(inner.clock.now_ms())?;
             // Read again: the request may have come after this instance loaded.
             let cancel_requested = inner
                 .store
@@ -359,7 +359,7 @@ async fn continue_as_new(
         externals,
         child_cancels,
         ..
-    } = driver.new_command_events(inner.clock.now_ms());
+    } = driver.new_command_events(inner.clock.now_ms())?;
     let history = run_history_as_known(inner, record, driver.replayer.history().to_vec())?;
     let owed = owed_at_close(history, &events);
     events.push(EventKind::ExecutionContinuedAsNew {

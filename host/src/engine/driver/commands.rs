@@ -24,8 +24,14 @@ pub(in crate::engine) struct Flush {
 
 impl Driver {
     /// Turns the commands issued since the last wait into the events that
-    /// record them, and the activities and timers they start.
-    pub(in crate::engine) fn new_command_events(&mut self, now: u64) -> Flush {
+    /// record them, and the activities and timers they start. A store that
+    /// cannot answer a read they need (whether a child's id is in use) fails
+    /// the task: nothing is recorded, and the execution is loaded again
+    /// (a moment's outage must not become a child's recorded failure).
+    pub(in crate::engine) fn new_command_events(
+        &mut self,
+        now: u64,
+    ) -> Result<Flush, crate::store::StoreError> {
         let mut events = Vec::new();
         let mut tasks = Vec::new();
         let mut timers = Vec::new();
@@ -209,29 +215,45 @@ impl Driver {
                     let started = if children.iter().any(|(_, c): &(Op, String)| *c == id) {
                         Err(already_started(&id))
                     } else {
-                        self.inner
+                        let made = self
+                            .inner
                             .new_run(&workflow_type, input.clone(), &opts)
-                            .and_then(|run| Ok((self.inner.store.execution(&run.0.id)?, run)))
-                            .map_err(|e| {
-                                Failure::new(
-                                    "child-not-started",
-                                    format!("the child could not start: {e}"),
-                                )
-                            })
-                            .and_then(|(found, run)| match found {
-                                Some(r) if !r.status.is_closed() => Err(already_started(&id)),
-                                // A closed execution's id, as the policy says.
-                                Some(r) if reuse == IdReusePolicy::RejectDuplicate => {
-                                    Err(reuse_refused(&id, &r.status.to_string(), reuse))
-                                }
-                                Some(r)
-                                    if reuse == IdReusePolicy::AllowDuplicateFailedOnly
-                                        && r.status == ExecutionStatus::Completed =>
-                                {
-                                    Err(reuse_refused(&id, &r.status.to_string(), reuse))
-                                }
-                                _ => Ok(run),
-                            })
+                            .and_then(|run| {
+                                let found = if crate::pause::fails("child-start-read") {
+                                    Err(crate::store::StoreError::Io(
+                                        "injected by WEFT_FAIL_AT=child-start-read".to_owned(),
+                                    ))
+                                } else {
+                                    self.inner.store.execution(&run.0.id)
+                                };
+                                Ok((found?, run))
+                            });
+                        if let Err(crate::engine::EngineError::Store(
+                            e @ crate::store::StoreError::Io(_),
+                        )) = made
+                        {
+                            return Err(e);
+                        }
+                        made.map_err(|e| {
+                            Failure::new(
+                                "child-not-started",
+                                format!("the child could not start: {e}"),
+                            )
+                        })
+                        .and_then(|(found, run)| match found {
+                            Some(r) if !r.status.is_closed() => Err(already_started(&id)),
+                            // A closed execution's id, as the policy says.
+                            Some(r) if reuse == IdReusePolicy::RejectDuplicate => {
+                                Err(reuse_refused(&id, &r.status.to_string(), reuse))
+                            }
+                            Some(r)
+                                if reuse == IdReusePolicy::AllowDuplicateFailedOnly
+                                    && r.status == ExecutionStatus::Completed =>
+                            {
+                                Err(reuse_refused(&id, &r.status.to_string(), reuse))
+                            }
+                            _ => Ok(run),
+                        })
                     };
                     events.push(EventKind::ChildStarted {
                         handle,
@@ -295,7 +317,7 @@ impl Driver {
                 }
             }
         }
-        Flush {
+        Ok(Flush {
             events,
             tasks,
             timers,
@@ -304,7 +326,7 @@ impl Driver {
             timers_remove,
             child_cancels,
             externals,
-        }
+        })
     }
 }
 

@@ -243,7 +243,7 @@ impl Driver {
             timers_remove: cancelled_timers,
             mut child_cancels,
             externals,
-        } = self.new_command_events(now);
+        } = self.new_command_events(now).map_err(Stop::Store)?;
         if events.is_empty() {
             return Ok(());
         }
