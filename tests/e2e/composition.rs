@@ -272,3 +272,25 @@ fn a_child_start_that_could_not_read_the_store_is_made_again_not_failed() {
     assert_eq!(r["status"], "completed", "{r}");
     assert_eq!(r["output"], "child said slept", "{r}");
 }
+
+/// Found by a sweep of the store's failure paths: continue-as-new reads
+/// the workflow type's current version for the next run, and a read that
+/// failed (a cut connection, a disk error) stalled the execution, "could
+/// not continue as new", until an operator reset it. The run's end is made
+/// again once the store answers. The first such read fails.
+#[test]
+fn a_continue_as_new_that_could_not_read_the_store_is_made_again_not_stalled() {
+    let host = Host::with_faults(&["--manual-clock"], &[], &["continue-as-new-read"]);
+    host.deploy_examples_and_corners();
+    host.start_corners("twice", json!({"mode": "signals", "runs": 2}));
+    host.cli_ok(&["signal", "twice", "tick", "--input", "1"]);
+    host.wait_for_log(
+        "failing at continue-as-new-read",
+        1,
+        std::time::Duration::from_secs(30),
+    );
+    host.eventually("the second run", |h| h.describe("twice")["run"] == 2);
+    host.cli_ok(&["signal", "twice", "tick", "--input", "2"]);
+    let r = host.wait_result("twice");
+    assert_eq!(r["status"], "completed", "{r}");
+}

@@ -1320,3 +1320,28 @@ fn an_update_keeps_a_time_its_jitter_held_back() {
     assert_eq!(ids.len(), 1, "{ids:?}");
     assert!(ids[0].ends_with(&nominal(time)), "{ids:?}");
 }
+
+/// Found by a sweep of the store's failure paths: a schedule's start reads
+/// the workflow type (and a pinned version), and a read that failed (a cut
+/// connection, a disk error) skipped that time for good. The evaluation
+/// fails instead and is made again a second later. The first such read
+/// fails.
+#[test]
+fn a_scheduled_start_that_could_not_read_the_store_is_made_again_not_skipped() {
+    let host = Host::with_faults(&["--manual-clock"], &[], &["schedule-start-read"]);
+    host.cli_ok(&["deploy", &guest("misbehave").to_string_lossy()]);
+    create(
+        &host,
+        json!({"name": "steadfast", "spec": {"intervals": [{"every_ms": HOUR}]},
+               "action": ok_action(), "policies": {"overlap": "allow-all"}}),
+    );
+    host.advance(HOUR);
+    host.wait_for_log(
+        "failing at schedule-start-read",
+        1,
+        std::time::Duration::from_secs(30),
+    );
+    host.eventually("the time ran", |h| started(h, "steadfast").len() == 1);
+    let st = state_of(&host, "steadfast");
+    assert_eq!(st["actions_taken"], 1, "{st}");
+}

@@ -373,8 +373,18 @@ async fn continue_as_new(
         memo: memo.clone(),
         ..Default::default()
     };
-    let (next, started) = match inner.new_run(record.workflow_type.as_str(), input, &opts) {
+    let made = if crate::pause::fails("continue-as-new-read") {
+        Err(super::EngineError::Store(StoreError::Io(
+            "injected by WEFT_FAIL_AT=continue-as-new-read".to_owned(),
+        )))
+    } else {
+        inner.new_run(record.workflow_type.as_str(), input, &opts)
+    };
+    let (next, started) = match made {
         Ok(run) => run,
+        // The store could not answer now: the run's end is made again
+        // once it does (the execution is loaded again).
+        Err(super::EngineError::Store(e @ StoreError::Io(_))) => return Err(e),
         Err(e) => {
             return stall(inner, record, format!("could not continue as new: {e}")).await;
         }

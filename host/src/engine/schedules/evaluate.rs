@@ -450,6 +450,11 @@ async fn start(
     let id_text = action_id(rec, action)?.to_string();
     let mut next = popped(rec, at, now);
     let made = (|| -> Result<_, EngineError> {
+        if crate::pause::fails("schedule-start-read") {
+            return Err(EngineError::Store(StoreError::Io(
+                "injected by WEFT_FAIL_AT=schedule-start-read".to_owned(),
+            )));
+        }
         let module = match wanted.version {
             None => None,
             Some(v) => Some(inner.version_module(&wanted.workflow_type, v)?),
@@ -475,6 +480,9 @@ async fn start(
     })();
     let mut ops = Vec::new();
     let id = match made {
+        // The store could not answer now: the evaluation fails and is made
+        // again (the time stays queued).
+        Err(EngineError::Store(e @ StoreError::Io(_))) => return Err(e.into()),
         Ok((record, started)) => {
             let id = record.id.clone();
             ops.push(Op::CreateExecution {

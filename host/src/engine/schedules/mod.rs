@@ -133,9 +133,16 @@ pub(super) fn spawn(inner: Arc<Inner>, mut kicks: mpsc::UnboundedReceiver<String
                 }
                 let next = match evaluate::evaluate(&inner, &name).await {
                     Ok(next) => next,
+                    // In a second of real time: a store that could not
+                    // answer does not wait for a manual clock to move.
                     Err(e) => {
                         tracing::warn!(schedule = %name, error = %e, "schedule evaluation failed; trying again in a second");
-                        Some(inner.clock.now_ms().saturating_add(1_000))
+                        let (inner, name) = (inner.clone(), name.clone());
+                        tokio::spawn(async move {
+                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                            inner.schedules.kick(&name);
+                        });
+                        None
                     }
                 };
                 if let Some(at) = next {
