@@ -433,3 +433,26 @@ fn a_timer_whose_fire_could_not_read_its_execution_fires_later() {
     let r = host.wait_result(&id);
     assert_eq!(r["status"], "completed", "{r}");
 }
+
+/// Found by a sweep of the store's failure paths: once the store wrote
+/// again after a disk error, the in-flight work it had refused (a workflow
+/// step here) was resumed by one read of everything, and a read that failed
+/// then gave up until the next write failure: the execution waited for the
+/// host's next start. The resume is made again until it succeeds. The
+/// first step's commit fails as a disk error would, and the first resume.
+#[test]
+fn in_flight_work_resumes_after_a_write_failure_though_the_first_resume_failed() {
+    let host = Host::with_faults(
+        &["--manual-clock"],
+        &[],
+        &["step-commit-io", "resume-after-write-failure"],
+    );
+    host.deploy_examples();
+    let id = host.start_execution("hello", json!({"name": "again"}));
+    host.wait_for_log(
+        "failing at resume-after-write-failure",
+        1,
+        Duration::from_secs(30),
+    );
+    assert_eq!(host.wait_result(&id)["output"], "HELLO, AGAIN!");
+}

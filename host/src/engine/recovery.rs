@@ -164,10 +164,28 @@ pub(super) fn spawn(inner: Arc<Inner>) {
                 tokio::time::sleep(RETRY).await;
                 let _ = inner.store.write(Vec::new()).await;
             }
-            match inner.resume_in_flight() {
-                Ok(_) => tracing::info!("store writes succeed again; in-flight work resumed"),
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not read the store to resume in-flight work")
+            // Until it succeeds: what the failing writes refused (steps,
+            // timer firings, deliveries) waits for nothing else. A write
+            // failing again meanwhile starts the watch over.
+            let mut wait = READ_AGAIN.0;
+            while failing.borrow().is_none() {
+                let resumed = if crate::pause::fails("resume-after-write-failure") {
+                    Err(StoreError::Io(
+                        "injected by WEFT_FAIL_AT=resume-after-write-failure".to_owned(),
+                    ))
+                } else {
+                    inner.resume_in_flight()
+                };
+                match resumed {
+                    Ok(_) => {
+                        tracing::info!("store writes succeed again; in-flight work resumed");
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not read the store to resume in-flight work; trying again in {wait:?}");
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(READ_AGAIN.1);
+                    }
                 }
             }
         }

@@ -124,6 +124,17 @@ fn commit_group(
         })
         .collect();
     let result = loop {
+        // Tests fail a group holding a workflow task's step as a disk
+        // error would: the store's writes fail until a probe succeeds.
+        if group
+            .iter()
+            .any(|r| r.ops.iter().any(|op| matches!(op, Op::Append { .. })))
+            && crate::pause::fails("step-commit-io")
+        {
+            break Err(StoreError::Io(
+                "injected by WEFT_FAIL_AT=step-commit-io".to_owned(),
+            ));
+        }
         let txn = match backend.begin_write() {
             Ok(txn) => txn,
             Err(e) => break Err(e),
