@@ -294,3 +294,30 @@ fn a_continue_as_new_that_could_not_read_the_store_is_made_again_not_stalled() {
     let r = host.wait_result("twice");
     assert_eq!(r["status"], "completed", "{r}");
 }
+
+/// Found by a sweep of the store's failure paths: an execution that ran
+/// into the history limit was forgotten and then terminated; a terminate
+/// the store could not write (a cut connection, a disk error) left it
+/// running with nothing to load it again until the host's next start. It
+/// is loaded again, meets the limit again and is terminated. The first
+/// terminate fails.
+#[test]
+fn an_execution_past_the_history_limit_is_terminated_though_the_first_terminate_failed() {
+    let host = Host::with_faults(
+        &["--manual-clock", "--history-max-events", "60"],
+        &[],
+        &["history-limit-terminate"],
+    );
+    host.deploy_examples();
+    let big = host.start_execution(
+        "iterate",
+        json!({"total": 100_000, "chunk": 1000, "ignore_suggestion": true}),
+    );
+    host.wait_for_log(
+        "failing at history-limit-terminate",
+        1,
+        std::time::Duration::from_secs(30),
+    );
+    let r = host.wait_result(&big);
+    assert_eq!(r["status"], "terminated", "{r}");
+}

@@ -302,10 +302,25 @@ async fn run_inner(
                 Stop::ContinueAsNew(input) => continue_as_new(inner, &record, driver, input).await,
                 Stop::HistoryLimit(reason) => {
                     inner.forget(id);
-                    if let Err(e) = inner.terminate(id, &reason).await {
-                        tracing::error!(execution = %id, error = %e, "could not terminate at the history limit");
+                    let ended = if crate::pause::fails("history-limit-terminate") {
+                        Err(super::EngineError::Store(StoreError::Io(
+                            "injected by WEFT_FAIL_AT=history-limit-terminate".to_owned(),
+                        )))
+                    } else {
+                        inner.terminate(id, &reason).await
+                    };
+                    match ended {
+                        // Loaded again, it meets the limit again.
+                        Err(super::EngineError::Store(e @ StoreError::Io(_))) => {
+                            tracing::error!(execution = %id, error = %e, "could not terminate at the history limit; trying again");
+                            Err(e)
+                        }
+                        Err(e) => {
+                            tracing::error!(execution = %id, error = %e, "could not terminate at the history limit");
+                            Ok(())
+                        }
+                        Ok(()) => Ok(()),
                     }
-                    Ok(())
                 }
                 Stop::Replay(e) => stall(inner, &record, e.to_string()).await,
                 Stop::Limit(e) => stall(inner, &record, e).await,
