@@ -317,6 +317,37 @@ fn a_workflow_signals_and_cancels_other_executions_in_every_language() {
     assert!(host.log().matches("request not delivered").count() == 0);
 }
 
+/// Found by a sweep of the store's failure paths: a cancellation sent to
+/// another execution reads its target first, and a read that failed (a cut
+/// connection, a disk error) left the request to the host's next start: the
+/// target ran on and the sender waited for the answer. It is delivered once
+/// the store answers. The first such read fails.
+#[test]
+fn a_cancellation_whose_target_could_not_be_read_is_delivered_later() {
+    let host = Host::with_faults(&["--manual-clock"], &[], &["deliver-read"]);
+    host.deploy_examples_and_corners();
+    start(
+        &host,
+        "corners",
+        "target",
+        json!({"mode": "nap", "timeout_ms": HOUR}),
+    );
+    start(
+        &host,
+        "corners",
+        "canceller",
+        json!({"mode": "outbox", "got": ["target"]}),
+    );
+    host.wait_for_log(
+        "failing at deliver-read",
+        1,
+        std::time::Duration::from_secs(30),
+    );
+    let r = host.wait_result("canceller");
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(host.wait_result("target")["status"], "cancelled");
+}
+
 /// The request is recorded with the task and delivered after it: a host
 /// killed in between delivers it after the restart, once.
 #[test]

@@ -14,6 +14,13 @@ use crate::store::{ExternalRequest, Op, Placed};
 // (each lost to a timer or a reset) before the delivery says it found none.
 use super::lifecycle::CANCEL_ATTEMPTS;
 
+/// How long a request the store could not deliver waits before it is
+/// delivered again, at first and at most.
+const DELIVER_AGAIN: (std::time::Duration, std::time::Duration) = (
+    std::time::Duration::from_millis(500),
+    std::time::Duration::from_secs(60),
+);
+
 /// The key a new request is recorded (and delivered once) under:
 /// `<sender>/<run>/<handle>/<content>`, the last part a digest of what it
 /// asks. A reset's re-run that sends the same request from the same handle
@@ -126,6 +133,44 @@ impl Inner {
         ))
     }
 
+    /// Delivers `request` again once the store answers reads, while it is
+    /// still in the outbox (a delivery or a reset since may have taken it).
+    fn deliver_later(self: &Arc<Self>, request: ExternalRequest) {
+        let key = request.key;
+        self.deliver_from_outbox_later(move |r| r.key == key);
+    }
+
+    /// Delivers the requests `sender` has in the outbox once the store
+    /// answers reads (a reset kept them, and its read of them failed).
+    pub(super) fn deliver_sent_by_later(self: &Arc<Self>, sender: &ExecutionId) {
+        let sender = sender.clone();
+        self.deliver_from_outbox_later(move |r| r.sender == sender);
+    }
+
+    fn deliver_from_outbox_later(
+        self: &Arc<Self>,
+        which: impl Fn(&ExternalRequest) -> bool + Send + 'static,
+    ) {
+        let inner = self.clone();
+        tokio::spawn(async move {
+            let mut wait = DELIVER_AGAIN.0;
+            loop {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(DELIVER_AGAIN.1);
+                match inner.store.outbox() {
+                    Ok(rows) => {
+                        for request in rows.into_iter().filter(|r| which(r)) {
+                            inner.spawn_delivery(request);
+                        }
+                        return;
+                    }
+                    Err(crate::store::StoreError::Io(_)) => {}
+                    Err(_) => return,
+                }
+            }
+        });
+    }
+
     async fn deliver_request(self: Arc<Self>, request: ExternalRequest) {
         crate::pause::point("external-before-delivery").await;
         let target: Option<ExecutionId> = request.target.parse().ok();
@@ -136,9 +181,23 @@ impl Inner {
         // is read and asked again.
         for attempt in 0..=CANCEL_ATTEMPTS {
             let (target_found, asked) = if request.cancel {
-                match self.read_target(target.as_ref(), &reason) {
+                let read = if crate::pause::fails("deliver-read") {
+                    Err(EngineError::Store(crate::store::StoreError::Io(
+                        "injected by WEFT_FAIL_AT=deliver-read".to_owned(),
+                    )))
+                } else {
+                    self.read_target(target.as_ref(), &reason)
+                };
+                match read {
                     Ok((_, Some(_))) if attempt == CANCEL_ATTEMPTS => (Some(false), None),
                     Ok((found, asked)) => (Some(found), asked),
+                    // The store could not answer now: delivered again once
+                    // it does (the request stays in the outbox meanwhile).
+                    Err(EngineError::Store(e @ crate::store::StoreError::Io(_))) => {
+                        tracing::warn!(key = %request.key, error = %e, "request not delivered yet; delivered again once the store answers");
+                        self.deliver_later(request);
+                        return;
+                    }
                     Err(e) => {
                         tracing::warn!(key = %request.key, error = %e, "request not delivered; retried at the next start");
                         return;

@@ -163,9 +163,15 @@ impl Engine {
             }
             // Kept requests to other executions whose completion the reset
             // discarded are in the outbox again: deliver them.
-            if let Ok(outbox) = self.inner.store.outbox() {
-                for request in outbox.into_iter().filter(|r| r.sender == record.id) {
-                    self.inner.spawn_delivery(request);
+            match self.inner.store.outbox() {
+                Ok(outbox) => {
+                    for request in outbox.into_iter().filter(|r| r.sender == record.id) {
+                        self.inner.spawn_delivery(request);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(execution = %record.id, error = %e, "could not read the requests the reset kept; they are delivered once the store answers");
+                    self.inner.deliver_sent_by_later(&record.id);
                 }
             }
             // The kept part's unfinished activities run in the new epoch.
