@@ -515,3 +515,29 @@ fn a_retried_signal_with_start_starts_nothing_once_its_signal_is_recorded() {
         "{d}"
     );
 }
+
+/// Found by a sweep of the store's failure paths: a query to an evicted
+/// execution whose record could not be read (a cut connection, a disk
+/// error) was answered 409 "no longer running", which clients take as
+/// final. It is answered 503 (try again), and the query after answers.
+#[test]
+fn a_query_that_could_not_read_its_execution_is_answered_unavailable_not_conflict() {
+    let host = Host::with_faults(
+        &["--manual-clock", "--evict-after-ms", "0"],
+        &[],
+        &["wake-read"],
+    );
+    host.deploy_examples();
+    subscribe(&host, "sub-unread");
+    host.eventually("the subscription evicted while it waits", |h| {
+        let d = h.describe("sub-unread");
+        d["cached"] == false && !d["pending_timers"].as_array().unwrap().is_empty()
+    });
+    let (code, v) = host.call(
+        "POST",
+        "/v1/executions/sub-unread/queries",
+        Some(json!({"name": "status"})),
+    );
+    assert_eq!(code, 503, "{v}");
+    assert_eq!(status(&host, "sub-unread")["plan"], "basic");
+}

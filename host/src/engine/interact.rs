@@ -414,11 +414,20 @@ impl Engine {
                 input: input.clone(),
                 reply,
             });
-            if self.inner.deliver(&record.id, msg).is_err() {
-                return Err(EngineError::Conflict(format!(
-                    "execution {} is no longer running",
-                    record.id
-                )));
+            match self.inner.deliver(&record.id, msg) {
+                Ok(()) => {}
+                Err(super::mailbox::NotDelivered::NotRunning) => {
+                    return Err(EngineError::Conflict(format!(
+                        "execution {} is no longer running",
+                        record.id
+                    )))
+                }
+                Err(super::mailbox::NotDelivered::Unread(e)) => {
+                    return Err(EngineError::Unavailable(format!(
+                        "execution {} could not be read ({e}): try again",
+                        record.id
+                    )))
+                }
             }
             match tokio::time::timeout(REQUEST_TIMEOUT, answer).await {
                 Err(_) => {

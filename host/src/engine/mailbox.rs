@@ -16,6 +16,15 @@ use crate::model::{ExecutionId, ExecutionStatus};
 /// A message in an instance's mailbox. On a manual clock it counts as a
 /// workflow step until the instance takes it: time skipping must not find
 /// the host idle between a wake and its instance's step.
+/// Why a message was not handed to an execution's instance.
+#[derive(Debug)]
+pub(super) enum NotDelivered {
+    /// The execution does not run (closed, stalled, or not there).
+    NotRunning,
+    /// Its record could not be read; it is loaded again once it can be.
+    Unread(crate::store::StoreError),
+}
+
 pub(crate) struct Mail {
     msg: Msg,
     _queued: Option<BusyGuard>,
@@ -68,8 +77,12 @@ impl Inner {
     }
 
     /// Hands `msg` to the execution's instance, loading it first if it has
-    /// none. Gives the message back if the execution is not running.
-    pub(super) fn deliver(self: &Arc<Self>, id: &ExecutionId, msg: Msg) -> Result<(), Msg> {
+    /// none; says why not when it could not.
+    pub(super) fn deliver(
+        self: &Arc<Self>,
+        id: &ExecutionId,
+        msg: Msg,
+    ) -> Result<(), NotDelivered> {
         let mut actors = self.actors.lock().unwrap_or_else(|p| p.into_inner());
         let msg = match actors.get(id) {
             Some(tx) => match tx.send(Mail {
@@ -93,7 +106,7 @@ impl Inner {
         };
         match read {
             Ok(Some(r)) if r.status == ExecutionStatus::Running => {}
-            Ok(_) => return Err(msg),
+            Ok(_) => return Err(NotDelivered::NotRunning),
             Err(e) => {
                 tracing::error!(execution = %id, error = %e, "could not read an execution to wake it; it is loaded again once the store answers");
                 // What the wake announced is in the store: the load after
@@ -104,7 +117,7 @@ impl Inner {
                 {
                     tokio::spawn(super::execution::load_again_later(self.clone(), id.clone()));
                 }
-                return Err(msg);
+                return Err(NotDelivered::Unread(e));
             }
         }
         // The load reads the history after this (and after the commit of
