@@ -1345,3 +1345,32 @@ fn a_scheduled_start_that_could_not_read_the_store_is_made_again_not_skipped() {
     let st = state_of(&host, "steadfast");
     assert_eq!(st["actions_taken"], 1, "{st}");
 }
+
+/// Found by a sweep of the store's failure paths: under `cancel-other` a
+/// failed read of the running execution (a cut connection, a disk error)
+/// asked nothing, and the new action waited for the next scheduled time
+/// (forever, with none to come). The evaluation is made again a second
+/// later. The first such read fails; the clock does not move after it.
+#[test]
+fn a_cancel_other_that_could_not_read_the_running_one_asks_again() {
+    let host = Host::with_faults(&["--manual-clock"], &[], &["schedule-replace-read"]);
+    host.cli_ok(&["deploy", &guest("misbehave").to_string_lossy()]);
+    let sleeper = json!({"workflow_type": "misbehave", "input": {"mode": "sleep"}});
+    create(
+        &host,
+        json!({"name": "replace", "spec": {"intervals": [{"every_ms": 10_000}]},
+               "action": sleeper, "policies": {"overlap": "cancel-other"}}),
+    );
+    host.advance(10_000);
+    host.eventually("the first runs", |h| started(h, "replace").len() == 1);
+    let first = started(&host, "replace").remove(0);
+    host.advance(10_000);
+    host.wait_for_log(
+        "failing at schedule-replace-read",
+        1,
+        std::time::Duration::from_secs(30),
+    );
+    host.eventually("the first cancelled and the next started", |h| {
+        h.describe(&first)["status"] == "cancelled" && started(h, "replace").len() == 2
+    });
+}

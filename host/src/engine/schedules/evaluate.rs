@@ -180,9 +180,26 @@ pub(super) async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u6
                     OverlapPolicy::BufferOne | OverlapPolicy::BufferAll => Decision::Wait,
                     OverlapPolicy::CancelOther => {
                         for id in &rec.state.running {
-                            let open = id.parse().ok().and_then(|id: ExecutionId| {
-                                inner.store.execution(&id).ok().flatten()
-                            });
+                            let open = match id.parse::<ExecutionId>() {
+                                Ok(parsed) => match if crate::pause::fails("schedule-replace-read")
+                                {
+                                    Err(StoreError::Io(
+                                        "injected by WEFT_FAIL_AT=schedule-replace-read".to_owned(),
+                                    ))
+                                } else {
+                                    inner.store.execution(&parsed)
+                                } {
+                                    Ok(open) => open,
+                                    // Asked again in a second: the action
+                                    // waits meanwhile.
+                                    Err(e) => {
+                                        tracing::warn!(schedule = %name, execution = %id, error = %e, "could not read the running execution to cancel it");
+                                        super::kick_in_a_second(inner, name);
+                                        None
+                                    }
+                                },
+                                Err(_) => None,
+                            };
                             if open.is_some_and(|r| !r.cancel_requested && !r.status.is_closed()) {
                                 let why = format!(
                                     "schedule {name}: a later action replaces it (cancel-other)"
@@ -358,11 +375,7 @@ fn reconcile(inner: &Arc<Inner>, rec: &mut ScheduleRecord) -> bool {
                 rec.state.running.push(id);
                 // Its close may have been told already: evaluated again
                 // in a second, whatever comes.
-                let (inner, name) = (inner.clone(), rec.name.clone());
-                tokio::spawn(async move {
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                    inner.schedules.kick(&name);
-                });
+                super::kick_in_a_second(inner, &rec.name);
                 continue;
             }
         };

@@ -77,6 +77,17 @@ impl Scheduler {
     }
 }
 
+/// Evaluates schedule `name` again after a second of real time (not of
+/// the host's clock, which a manual clock does not move): a store that
+/// could not answer is asked again.
+fn kick_in_a_second(inner: &Arc<Inner>, name: &str) {
+    let (inner, name) = (inner.clone(), name.to_owned());
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        inner.schedules.kick(&name);
+    });
+}
+
 /// How long the scheduler waits before reading the schedules again when
 /// the store could not answer at its start, at first and at most.
 const READ_AGAIN: (std::time::Duration, std::time::Duration) = (
@@ -137,11 +148,7 @@ pub(super) fn spawn(inner: Arc<Inner>, mut kicks: mpsc::UnboundedReceiver<String
                     // answer does not wait for a manual clock to move.
                     Err(e) => {
                         tracing::warn!(schedule = %name, error = %e, "schedule evaluation failed; trying again in a second");
-                        let (inner, name) = (inner.clone(), name.clone());
-                        tokio::spawn(async move {
-                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                            inner.schedules.kick(&name);
-                        });
+                        kick_in_a_second(&inner, &name);
                         None
                     }
                 };
