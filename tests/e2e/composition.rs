@@ -266,7 +266,15 @@ fn a_child_start_that_could_not_read_the_store_is_made_again_not_failed() {
         1,
         std::time::Duration::from_secs(30),
     );
-    host.eventually("the child started", |h| h.list_all("").len() == 2);
+    let child = |h: &Host| {
+        h.list_all("")
+            .into_iter()
+            .filter_map(|e| e["id"].as_str().map(str::to_owned))
+            .find(|id| *id != parent)
+    };
+    host.eventually("the child sleeps", |h| {
+        child(h).is_some_and(|c| h.event_kinds(&c).contains(&"timer_started".to_string()))
+    });
     host.advance(60_000);
     let r = host.wait_result(&parent);
     assert_eq!(r["status"], "completed", "{r}");

@@ -56,8 +56,32 @@ pub(super) async fn run(
         // restart; failing writes resume everything once they succeed
         // (`recovery`), without a load per execution meanwhile.
         if matches!(e, StoreError::Io(_)) && inner.store.write_failure().borrow().is_none() {
-            tokio::spawn(load_again_later(inner.clone(), id));
+            inner.load_later(&id);
         }
+    }
+}
+
+impl Inner {
+    /// Loads `id` again after a pause ([`load_again_later`]), once however
+    /// many wakes or steps failed meanwhile.
+    pub(super) fn load_later(self: &Arc<Self>, id: &ExecutionId) {
+        let first = self
+            .loading_again
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.clone());
+        if !first {
+            return;
+        }
+        let (inner, id) = (self.clone(), id.clone());
+        tokio::spawn(async move {
+            load_again_later(inner.clone(), id.clone()).await;
+            inner
+                .loading_again
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
+        });
     }
 }
 
@@ -72,7 +96,7 @@ const LOAD_AGAIN_AT_MOST: std::time::Duration = std::time::Duration::from_secs(6
 /// Loads `id` again once [`LOAD_AGAIN_AFTER`] passed (spread over a second,
 /// so that many failed at once do not come back at once), if it is still
 /// running; while its status cannot be read, tries again later and later.
-pub(super) async fn load_again_later(inner: Arc<Inner>, id: ExecutionId) {
+async fn load_again_later(inner: Arc<Inner>, id: ExecutionId) {
     let mut wait = LOAD_AGAIN_AFTER;
     loop {
         let spread = std::time::SystemTime::now()

@@ -422,12 +422,13 @@ impl Engine {
                         record.id
                     )))
                 }
-                Err(super::mailbox::NotDelivered::Unread(e)) => {
+                Err(super::mailbox::NotDelivered::Unread(e @ crate::store::StoreError::Io(_))) => {
                     return Err(EngineError::Unavailable(format!(
                         "execution {} could not be read ({e}): try again",
                         record.id
                     )))
                 }
+                Err(super::mailbox::NotDelivered::Unread(e)) => return Err(e.into()),
             }
             match tokio::time::timeout(REQUEST_TIMEOUT, answer).await {
                 Err(_) => {

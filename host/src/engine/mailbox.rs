@@ -13,9 +13,6 @@ use super::skip::BusyGuard;
 use super::{execution, Inner, Msg};
 use crate::model::{ExecutionId, ExecutionStatus};
 
-/// A message in an instance's mailbox. On a manual clock it counts as a
-/// workflow step until the instance takes it: time skipping must not find
-/// the host idle between a wake and its instance's step.
 /// Why a message was not handed to an execution's instance.
 #[derive(Debug)]
 pub(super) enum NotDelivered {
@@ -25,6 +22,9 @@ pub(super) enum NotDelivered {
     Unread(crate::store::StoreError),
 }
 
+/// A message in an instance's mailbox. On a manual clock it counts as a
+/// workflow step until the instance takes it: time skipping must not find
+/// the host idle between a wake and its instance's step.
 pub(crate) struct Mail {
     msg: Msg,
     _queued: Option<BusyGuard>,
@@ -115,7 +115,7 @@ impl Inner {
                 if matches!(e, crate::store::StoreError::Io(_))
                     && self.store.write_failure().borrow().is_none()
                 {
-                    tokio::spawn(super::execution::load_again_later(self.clone(), id.clone()));
+                    self.load_later(id);
                 }
                 return Err(NotDelivered::Unread(e));
             }

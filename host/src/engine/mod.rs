@@ -214,6 +214,9 @@ pub(crate) struct Inner {
     settled: settled::Settled,
     /// Executions moved to another module whose instance must load again.
     reloads: Mutex<std::collections::HashSet<ExecutionId>>,
+    /// Executions waiting to be loaded again after a store failure (one
+    /// wait each, however many wakes failed).
+    loading_again: Mutex<std::collections::HashSet<ExecutionId>>,
     /// Bumped whenever an update completes (or its execution closes).
     updates: watch::Sender<u64>,
     queues: queues::TaskQueues,
@@ -337,6 +340,7 @@ impl Engine {
             timer_tx,
             settled: settled::Settled::default(),
             reloads: Mutex::new(std::collections::HashSet::new()),
+            loading_again: Mutex::new(std::collections::HashSet::new()),
             updates: watch::channel(0).0,
             activity_stops: Mutex::new(HashMap::new()),
             logs: logs::Logs::default(),

@@ -181,10 +181,16 @@ pub(super) fn spawn(inner: Arc<Inner>) {
                         tracing::info!("store writes succeed again; in-flight work resumed");
                         break;
                     }
-                    Err(e) => {
+                    Err(StoreError::Io(e)) => {
                         tracing::warn!(error = %e, "could not read the store to resume in-flight work; trying again in {wait:?}");
                         tokio::time::sleep(wait).await;
                         wait = (wait * 2).min(READ_AGAIN.1);
+                    }
+                    // Refused for good (a record that cannot be decoded):
+                    // asking again would repeat the work done before it.
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not read the store to resume in-flight work; it resumes at the next start");
+                        break;
                     }
                 }
             }

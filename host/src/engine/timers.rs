@@ -173,7 +173,10 @@ fn fire_again_later(inner: &Arc<Inner>, row: TimerRow, e: &crate::store::StoreEr
         return;
     }
     let inner = inner.clone();
+    // Time skipping waits for it, as for a timer in the queue.
+    let busy = inner.busy_step();
     tokio::spawn(async move {
+        let _busy = busy;
         let mut wait = FIRE_AGAIN.0;
         loop {
             tokio::time::sleep(wait).await;

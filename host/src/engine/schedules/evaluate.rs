@@ -194,7 +194,9 @@ pub(super) async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u6
                                     // waits meanwhile.
                                     Err(e) => {
                                         tracing::warn!(schedule = %name, execution = %id, error = %e, "could not read the running execution to cancel it");
-                                        super::kick_in_a_second(inner, name);
+                                        if matches!(e, StoreError::Io(_)) {
+                                            super::kick_in_a_second(inner, name);
+                                        }
                                         None
                                     }
                                 },

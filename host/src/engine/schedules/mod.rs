@@ -146,10 +146,13 @@ pub(super) fn spawn(inner: Arc<Inner>, mut kicks: mpsc::UnboundedReceiver<String
                     Ok(next) => next,
                     // In a second of real time: a store that could not
                     // answer does not wait for a manual clock to move.
+                    // A second later on either clock: time skipping sees it
+                    // listed, and a manual clock that does not move does
+                    // not hold it back.
                     Err(e) => {
                         tracing::warn!(schedule = %name, error = %e, "schedule evaluation failed; trying again in a second");
                         kick_in_a_second(&inner, &name);
-                        None
+                        Some(inner.clock.now_ms().saturating_add(1_000))
                     }
                 };
                 if let Some(at) = next {
