@@ -360,11 +360,7 @@ async fn may_start(
 ) -> bool {
     let mut wait = MAY_START_RETRY.0;
     loop {
-        let read = if crate::pause::fails("activity-may-start") {
-            Err(StoreError::Io(
-                "injected by WEFT_FAIL_AT=activity-may-start".to_owned(),
-            ))
-        } else {
+        let read = crate::store::StoreError::fail_point("activity-may-start").and_then(|()| {
             inner.store.activity_may_start(
                 &task.execution,
                 task.run_start,
@@ -372,7 +368,7 @@ async fn may_start(
                 task.handle,
                 task.history_after,
             )
-        };
+        });
         let error = match read {
             Ok(answer) => {
                 // Said once the store answers after it could not: the
@@ -851,18 +847,14 @@ async fn attempt(
 ) -> Attempted {
     let mut wait = MAY_START_RETRY.0;
     let context = loop {
-        let read = if crate::pause::fails("attempt-context") {
-            Err(StoreError::Io(
-                "injected by WEFT_FAIL_AT=attempt-context".to_owned(),
-            ))
-        } else {
+        let read = crate::store::StoreError::fail_point("attempt-context").and_then(|()| {
             inner.store.attempt_context(
                 &task.name,
                 &task.execution,
                 (task.epoch, task.handle),
                 task.fresh && task.attempt == 1,
             )
-        };
+        });
         match read {
             Ok(c) => break c,
             // The disk failed and the store is being opened again, or the
@@ -1108,8 +1100,13 @@ async fn load_component(
 ) -> Result<(), Attempted> {
     let mut wait = MAY_START_RETRY.0;
     loop {
-        let unread: Arc<std::sync::Mutex<Option<StoreError>>> = Arc::default();
-        let bytes = module_bytes(inner, *module, Some(unread.clone()));
+        let unread = super::modules::Unread::default();
+        let bytes = super::modules::bytes_reader(
+            inner.store.clone(),
+            *module,
+            "activity-module-bytes",
+            unread.clone(),
+        );
         let e = match inner.runtime.prepare(module, bytes).await {
             Ok(()) => return Ok(()),
             Err(e) => e,
@@ -1149,38 +1146,6 @@ async fn load_component(
             _ = until_stopped(&mut stopped) => return Err(Attempted::never_began()),
         }
         wait = (wait * 2).min(MAY_START_RETRY.1);
-    }
-}
-
-/// Reads a module's bytes for the runtime; a failed read is kept in
-/// `unread` (when given), to tell the store's failure from the module's.
-fn module_bytes(
-    inner: &Arc<Inner>,
-    module: ModuleHash,
-    unread: Option<Arc<std::sync::Mutex<Option<StoreError>>>>,
-) -> impl FnOnce() -> Result<Vec<u8>, ModuleError> {
-    let store = inner.store.clone();
-    move || {
-        let read = if crate::pause::fails("activity-module-bytes") {
-            Err(StoreError::Io(
-                "injected by WEFT_FAIL_AT=activity-module-bytes".to_owned(),
-            ))
-        } else {
-            store.module_bytes(&module)
-        };
-        match read {
-            Ok(Some(b)) => Ok(b),
-            Ok(None) => Err(ModuleError::Invalid(format!(
-                "module {module} is missing from the store"
-            ))),
-            Err(e) => {
-                let text = e.to_string();
-                if let Some(unread) = unread {
-                    *unread.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                }
-                Err(ModuleError::Invalid(text))
-            }
-        }
     }
 }
 
@@ -1236,7 +1201,12 @@ async fn run_component(
         may_act: may_act(inner),
     };
     // Loaded by `load_component` already: the runtime keeps what it loads.
-    let bytes = module_bytes(inner, module, None);
+    let bytes = super::modules::bytes_reader(
+        inner.store.clone(),
+        module,
+        "activity-module-bytes",
+        Default::default(),
+    );
     let (outcome, lines) = inner.runtime.run_activity(&module, bytes, call).await;
     let source = format!(
         "activity {} #{} attempt {}",

@@ -183,35 +183,13 @@ async fn run_inner(
     // sends its message.
     driver.synced = true;
     crate::metrics::get().instances_loaded.inc();
-    let store = inner.store.clone();
     let module = record.module;
     // A read of the store that failed is the store's failure, not the
     // module's: kept, so that the step fails as a failed read does (the
     // execution is loaded again), instead of stalling it.
-    let unread: Arc<std::sync::Mutex<Option<StoreError>>> = Arc::default();
-    let bytes = {
-        let unread = unread.clone();
-        move || {
-            let read = if crate::pause::fails("module-bytes") {
-                Err(StoreError::Io(
-                    "injected by WEFT_FAIL_AT=module-bytes".to_owned(),
-                ))
-            } else {
-                store.module_bytes(&module)
-            };
-            match read {
-                Ok(Some(b)) => Ok(b),
-                Ok(None) => Err(ModuleError::Invalid(format!(
-                    "module {module} is missing from the store"
-                ))),
-                Err(e) => {
-                    let text = e.to_string();
-                    *unread.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                    Err(ModuleError::Invalid(text))
-                }
-            }
-        }
-    };
+    let unread = super::modules::Unread::default();
+    let bytes =
+        super::modules::bytes_reader(inner.store.clone(), module, "module-bytes", unread.clone());
     let (outcome, host) = inner
         .runtime
         .run_workflow(
@@ -326,12 +304,9 @@ async fn run_inner(
                 Stop::ContinueAsNew(input) => continue_as_new(inner, &record, driver, input).await,
                 Stop::HistoryLimit(reason) => {
                     inner.forget(id);
-                    let ended = if crate::pause::fails("history-limit-terminate") {
-                        Err(super::EngineError::Store(StoreError::Io(
-                            "injected by WEFT_FAIL_AT=history-limit-terminate".to_owned(),
-                        )))
-                    } else {
-                        inner.terminate(id, &reason).await
+                    let ended = match StoreError::fail_point("history-limit-terminate") {
+                        Ok(()) => inner.terminate(id, &reason).await,
+                        Err(e) => Err(e.into()),
                     };
                     match ended {
                         // Loaded again, it meets the limit again.
@@ -412,13 +387,9 @@ async fn continue_as_new(
         memo: memo.clone(),
         ..Default::default()
     };
-    let made = if crate::pause::fails("continue-as-new-read") {
-        Err(super::EngineError::Store(StoreError::Io(
-            "injected by WEFT_FAIL_AT=continue-as-new-read".to_owned(),
-        )))
-    } else {
-        inner.new_run(record.workflow_type.as_str(), input, &opts)
-    };
+    let made = StoreError::fail_point("continue-as-new-read")
+        .map_err(super::EngineError::from)
+        .and_then(|()| inner.new_run(record.workflow_type.as_str(), input, &opts));
     let (next, started) = match made {
         Ok(run) => run,
         // The store could not answer now: the run's end is made again

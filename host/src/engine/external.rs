@@ -181,13 +181,9 @@ impl Inner {
         // is read and asked again.
         for attempt in 0..=CANCEL_ATTEMPTS {
             let (target_found, asked) = if request.cancel {
-                let read = if crate::pause::fails("deliver-read") {
-                    Err(EngineError::Store(crate::store::StoreError::Io(
-                        "injected by WEFT_FAIL_AT=deliver-read".to_owned(),
-                    )))
-                } else {
-                    self.read_target(target.as_ref(), &reason)
-                };
+                let read = crate::store::StoreError::fail_point("deliver-read")
+                    .map_err(EngineError::from)
+                    .and_then(|()| self.read_target(target.as_ref(), &reason));
                 match read {
                     Ok((_, Some(_))) if attempt == CANCEL_ATTEMPTS => (Some(false), None),
                     Ok((found, asked)) => (Some(found), asked),

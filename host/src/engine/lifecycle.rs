@@ -71,13 +71,8 @@ impl Inner {
 
     /// Arms `id`'s deadlines from its record; false when it could not be read.
     fn arm_deadlines_read(&self, id: &ExecutionId) -> bool {
-        let read = if crate::pause::fails("arm-deadlines-read") {
-            Err(StoreError::Io(
-                "injected by WEFT_FAIL_AT=arm-deadlines-read".to_owned(),
-            ))
-        } else {
-            self.store.execution(id)
-        };
+        let read = crate::store::StoreError::fail_point("arm-deadlines-read")
+            .and_then(|()| self.store.execution(id));
         match read {
             Ok(Some(record)) => self.arm_deadlines_of(&record),
             Ok(None) => {}
@@ -385,13 +380,8 @@ impl Inner {
             self.settled_changed(id);
             self.updates.send_modify(|n| *n += 1);
             // Read back: it was decided inside the write.
-            let read = if crate::pause::fails("owed-read") {
-                Err(StoreError::Io(
-                    "injected by WEFT_FAIL_AT=owed-read".to_owned(),
-                ))
-            } else {
-                self.store.owed(id)
-            };
+            let read = crate::store::StoreError::fail_point("owed-read")
+                .and_then(|()| self.store.owed(id));
             match read {
                 Ok(owed) => self.settle_children(id, owed).await,
                 Err(e) => {
@@ -508,11 +498,7 @@ impl Inner {
         parent: &ExecutionId,
         reason: &str,
     ) -> Result<(), EngineError> {
-        if crate::pause::fails("child-cancel") {
-            return Err(EngineError::Store(StoreError::Io(
-                "injected by WEFT_FAIL_AT=child-cancel".to_owned(),
-            )));
-        }
+        StoreError::fail_point("child-cancel")?;
         match self.store.execution(child)? {
             Some(r) if r.parent.as_ref().is_some_and(|p| p.id == *parent) => {}
             _ => return Ok(()),
@@ -539,13 +525,8 @@ impl Inner {
             // The id may hold another execution now (the child ended and
             // the id was started again): the policy is for this parent's
             // child only.
-            let read = if crate::pause::fails("parent-close-read") {
-                Err(StoreError::Io(
-                    "injected by WEFT_FAIL_AT=parent-close-read".to_owned(),
-                ))
-            } else {
-                self.store.execution(&child)
-            };
+            let read = crate::store::StoreError::fail_point("parent-close-read")
+                .and_then(|()| self.store.execution(&child));
             match read {
                 Ok(Some(r)) if r.parent.as_ref().is_some_and(|p| p.id == *id) => {
                     if r.status.is_closed() {

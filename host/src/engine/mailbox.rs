@@ -97,13 +97,8 @@ impl Inner {
             },
             None => msg,
         };
-        let read = if crate::pause::fails("wake-read") {
-            Err(crate::store::StoreError::Io(
-                "injected by WEFT_FAIL_AT=wake-read".to_owned(),
-            ))
-        } else {
-            self.store.execution(id)
-        };
+        let read = crate::store::StoreError::fail_point("wake-read")
+            .and_then(|()| self.store.execution(id));
         match read {
             Ok(Some(r)) if r.status == ExecutionStatus::Running => {}
             Ok(_) => return Err(NotDelivered::NotRunning),

@@ -297,3 +297,32 @@ impl Engine {
         Ok(out)
     }
 }
+
+/// Where a failed read of a module's bytes is kept: the store's failure,
+/// not the module's (a caller tells them apart by it).
+pub(super) type Unread = std::sync::Arc<std::sync::Mutex<Option<crate::store::StoreError>>>;
+
+/// Reads `module`'s bytes for the runtime; a failed read is kept in
+/// `unread`. `fail_at` names the fail point tests arm (`WEFT_FAIL_AT`).
+pub(super) fn bytes_reader(
+    store: crate::store::Store,
+    module: ModuleHash,
+    fail_at: &'static str,
+    unread: Unread,
+) -> impl FnOnce() -> Result<Vec<u8>, crate::wasm::ModuleError> {
+    move || {
+        let read = crate::store::StoreError::fail_point(fail_at)
+            .and_then(|()| store.module_bytes(&module));
+        match read {
+            Ok(Some(b)) => Ok(b),
+            Ok(None) => Err(crate::wasm::ModuleError::Invalid(format!(
+                "module {module} is missing from the store"
+            ))),
+            Err(e) => {
+                let text = e.to_string();
+                *unread.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                Err(crate::wasm::ModuleError::Invalid(text))
+            }
+        }
+    }
+}

@@ -169,13 +169,8 @@ pub(super) fn spawn(inner: Arc<Inner>) {
             // failing again meanwhile starts the watch over.
             let mut wait = READ_AGAIN.0;
             while failing.borrow().is_none() {
-                let resumed = if crate::pause::fails("resume-after-write-failure") {
-                    Err(StoreError::Io(
-                        "injected by WEFT_FAIL_AT=resume-after-write-failure".to_owned(),
-                    ))
-                } else {
-                    inner.resume_in_flight()
-                };
+                let resumed = crate::store::StoreError::fail_point("resume-after-write-failure")
+                    .and_then(|()| inner.resume_in_flight());
                 match resumed {
                     Ok(_) => {
                         tracing::info!("store writes succeed again; in-flight work resumed");

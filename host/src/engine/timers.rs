@@ -112,13 +112,8 @@ async fn fire(inner: &Arc<Inner>, row: TimerRow) {
         }
         return;
     }
-    let read = if crate::pause::fails("timer-fire-read") {
-        Err(crate::store::StoreError::Io(
-            "injected by WEFT_FAIL_AT=timer-fire-read".to_owned(),
-        ))
-    } else {
-        inner.store.execution(&row.execution)
-    };
+    let read = crate::store::StoreError::fail_point("timer-fire-read")
+        .and_then(|()| inner.store.execution(&row.execution));
     let status = match read {
         Ok(Some(rec)) => rec.status,
         Ok(None) => return,

@@ -39,6 +39,17 @@ impl<E: Into<redb::Error>> From<E> for StoreError {
     }
 }
 
+impl StoreError {
+    /// A fail point for tests (`WEFT_FAIL_AT`, see [`crate::pause::fails`]):
+    /// once `name` is reached while armed, the store could not answer.
+    pub fn fail_point(name: &str) -> Result<(), StoreError> {
+        if crate::pause::fails(name) {
+            return Err(StoreError::Io(format!("injected by WEFT_FAIL_AT={name}")));
+        }
+        Ok(())
+    }
+}
+
 /// An operation of a batch was refused: nothing of the batch was written
 /// (other callers' batches in the same group commit are unaffected).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -219,13 +219,9 @@ impl Driver {
                             .inner
                             .new_run(&workflow_type, input.clone(), &opts)
                             .and_then(|run| {
-                                let found = if crate::pause::fails("child-start-read") {
-                                    Err(crate::store::StoreError::Io(
-                                        "injected by WEFT_FAIL_AT=child-start-read".to_owned(),
-                                    ))
-                                } else {
-                                    self.inner.store.execution(&run.0.id)
-                                };
+                                let found =
+                                    crate::store::StoreError::fail_point("child-start-read")
+                                        .and_then(|()| self.inner.store.execution(&run.0.id));
                                 Ok((found?, run))
                             });
                         if let Err(crate::engine::EngineError::Store(

@@ -181,14 +181,9 @@ pub(super) async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u6
                     OverlapPolicy::CancelOther => {
                         for id in &rec.state.running {
                             let open = match id.parse::<ExecutionId>() {
-                                Ok(parsed) => match if crate::pause::fails("schedule-replace-read")
+                                Ok(parsed) => match StoreError::fail_point("schedule-replace-read")
+                                    .and_then(|()| inner.store.execution(&parsed))
                                 {
-                                    Err(StoreError::Io(
-                                        "injected by WEFT_FAIL_AT=schedule-replace-read".to_owned(),
-                                    ))
-                                } else {
-                                    inner.store.execution(&parsed)
-                                } {
                                     Ok(open) => open,
                                     // Asked again in a second: the action
                                     // waits meanwhile.
@@ -362,10 +357,8 @@ fn reconcile(inner: &Arc<Inner>, rec: &mut ScheduleRecord) -> bool {
             inner.schedules.watch(parsed, &rec.name);
         }
         let read = match id.parse::<ExecutionId>() {
-            Ok(_) if crate::pause::fails("schedule-reconcile-read") => Err(StoreError::Io(
-                "injected by WEFT_FAIL_AT=schedule-reconcile-read".to_owned(),
-            )),
-            Ok(parsed) => inner.store.execution(&parsed),
+            Ok(parsed) => StoreError::fail_point("schedule-reconcile-read")
+                .and_then(|()| inner.store.execution(&parsed)),
             Err(_) => Ok(None),
         };
         let record = match read {
@@ -465,11 +458,7 @@ async fn start(
     let id_text = action_id(rec, action)?.to_string();
     let mut next = popped(rec, at, now);
     let made = (|| -> Result<_, EngineError> {
-        if crate::pause::fails("schedule-start-read") {
-            return Err(EngineError::Store(StoreError::Io(
-                "injected by WEFT_FAIL_AT=schedule-start-read".to_owned(),
-            )));
-        }
+        StoreError::fail_point("schedule-start-read")?;
         let module = match wanted.version {
             None => None,
             Some(v) => Some(inner.version_module(&wanted.workflow_type, v)?),

@@ -104,13 +104,8 @@ pub(super) fn spawn(inner: Arc<Inner>, mut kicks: mpsc::UnboundedReceiver<String
         // run until it was changed.
         let mut wait = READ_AGAIN.0;
         let mut todo: BTreeSet<String> = loop {
-            let read = if crate::pause::fails("schedules-read") {
-                Err(crate::store::StoreError::Io(
-                    "injected by WEFT_FAIL_AT=schedules-read".to_owned(),
-                ))
-            } else {
-                inner.store.schedules()
-            };
+            let read = crate::store::StoreError::fail_point("schedules-read")
+                .and_then(|()| inner.store.schedules());
             match read {
                 Ok(all) => break all.into_iter().map(|r| r.name).collect(),
                 // Refused for good (a record that cannot be decoded): the
