@@ -1098,6 +1098,10 @@ async fn load_component(
     module: &ModuleHash,
     stopped: &tokio::sync::watch::Receiver<Halt>,
 ) -> Result<(), Attempted> {
+    // The usual case, on the hot path: kept since its first attempt.
+    if inner.runtime.is_loaded(module) {
+        return Ok(());
+    }
     let mut wait = MAY_START_RETRY.0;
     loop {
         let unread = super::modules::Unread::default();

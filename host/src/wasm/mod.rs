@@ -410,6 +410,14 @@ impl Runtime {
         .await
     }
 
+    /// Whether `hash` is compiled and kept already (a lookup, no clone).
+    pub fn is_loaded(&self, hash: &ModuleHash) -> bool {
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(hash)
+    }
+
     /// Compiles and keeps a module ahead of its use, so that a caller can
     /// tell a module it cannot load now from a run that failed.
     pub async fn prepare(
