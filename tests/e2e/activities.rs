@@ -477,6 +477,47 @@ fn a_task_a_worker_took_survives_a_sigkill_of_the_host() {
     assert_eq!(status, 404, "{v}");
 }
 
+/// Found by a review of the worker paths: a task a worker took, on a host
+/// restarted without the `--route-activity` that sent it to the worker
+/// (an operator moving the activity back to its component), was run again
+/// by the component while the worker still ran it, and the worker's answer
+/// was refused. The attempt a worker took is the worker's: it is adopted
+/// under its token whatever the route says now; later attempts follow the
+/// route.
+#[test]
+fn a_task_a_worker_took_stays_the_workers_when_its_route_is_removed() {
+    let mut host = Host::with_args(&["--manual-clock", "--route-activity", "greet=greeters"]);
+    host.deploy_examples();
+    let id = host.start_execution("hello", json!({"name": "worker"}));
+    let (status, task) = weft_e2e::poll_greeters(&host, 30_000);
+    assert_eq!(status, 200, "{task}");
+    let token = task["token"].as_str().expect("a token").to_owned();
+    host.kill();
+    host.set_args(&["--manual-clock"]);
+    host.spawn();
+    let (status, v) = host.call(
+        "POST",
+        &format!("/v1/tasks/{token}/complete"),
+        Some(json!({"output": "Hello from the worker"})),
+    );
+    assert_eq!(status, 200, "the worker's answer after the restart: {v}");
+    let r = host.wait_result(&id);
+    assert_eq!(r["output"], "HELLO FROM THE WORKER!", "{r}");
+    // greet (the worker's), then shout and exclaim (their components).
+    let served: Vec<Value> = events(&host, &id, "activity_completed")
+        .iter()
+        .map(|e| e["event"]["served_by"].clone())
+        .collect();
+    assert_eq!(served.len(), 3, "{served:?}");
+    assert_eq!(served[0], "queue:greeters", "{served:?}");
+    assert!(
+        served[1..]
+            .iter()
+            .all(|s| s.as_str().is_some_and(|s| s.starts_with("module:"))),
+        "{served:?}"
+    );
+}
+
 /// Found by a review of the worker paths: a task a worker took, whose
 /// record could not be read when the host came back (a cut connection, a
 /// disk error), was queued again under a new token: a second worker took

@@ -249,6 +249,13 @@ impl Host {
         ];
     }
 
+    /// The next start runs with these extra `weft server` flags instead
+    /// of the ones it was made with (an operator changing them between
+    /// restarts).
+    pub fn set_args(&mut self, args: &[&str]) {
+        self.args = args.iter().map(|a| (*a).to_owned()).collect();
+    }
+
     /// The next start fails once at each named fail point (`WEFT_FAIL_AT`).
     pub fn fail_at(&mut self, fails: &[&str]) {
         self.env.retain(|(k, _)| k != "WEFT_FAIL_AT");

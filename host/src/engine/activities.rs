@@ -340,6 +340,10 @@ async fn until_stopped(stopped: &mut tokio::sync::watch::Receiver<Halt>) {
     }
 }
 
+/// The queue an adopted task is counted under when its record does not
+/// name the one it was taken from (recorded by a release before 2026-12-03).
+const UNNAMED_QUEUE: &str = "(adopted)";
+
 /// How long an activity waits before asking an unreadable store again
 /// whether it may start, at first and at most.
 const MAY_START_RETRY: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(2));
@@ -886,7 +890,18 @@ async fn attempt(
             Err(e) => return Attempted::Ended(Err(Failure::new("host-error", e.to_string()))),
         }
     };
-    if let (None, Some((module, _))) = (&task.options.task_queue, &context.module) {
+    // A worker took this attempt from a host that then crashed or handed
+    // its store over: it is adopted under the worker's token, from the
+    // queue it was taken from, whatever the route says now (a host started
+    // again without the `--route-activity` that sent it there must not run
+    // it a second time; the attempts after it follow the route).
+    let adopted = context.taken.filter(|t| t.attempt == task.attempt);
+    let queue = task.options.task_queue.clone().or_else(|| {
+        adopted
+            .as_ref()
+            .map(|t| t.queue.clone().unwrap_or_else(|| UNNAMED_QUEUE.to_owned()))
+    });
+    if let (None, Some((module, _))) = (&queue, &context.module) {
         if let Err(not) = load_component(inner, task, module, stopped).await {
             return not;
         }
@@ -896,9 +911,6 @@ async fn attempt(
         }
     }
     let details = context.heartbeat;
-    // A worker took this attempt from a host that then crashed or handed
-    // its store over: it is adopted under the worker's token.
-    let adopted = context.taken.filter(|t| t.attempt == task.attempt);
     let started = Arc::new(AtomicU64::new(inner.clock.now_ms()));
     let last_beat = Arc::new(AtomicU64::new(inner.clock.now_ms()));
     let beats = super::heartbeats::Beats::new(
@@ -961,13 +973,13 @@ async fn attempt(
             }
         }
     };
-    let by = match (&task.options.task_queue, &context.module) {
+    let by = match (&queue, &context.module) {
         (Some(q), _) => Some(format!("queue:{q}")),
         (None, Some((hash, _))) => Some(format!("module:{hash}")),
         (None, None) => None,
     };
     *served.lock().unwrap_or_else(|p| p.into_inner()) = by;
-    Attempted::Ended(match task.options.task_queue.clone() {
+    Attempted::Ended(match queue {
         None => {
             let run = run_component(inner, task, context.module, info, start_to_close, sink);
             tokio::select! {

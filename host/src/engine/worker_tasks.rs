@@ -42,6 +42,7 @@ impl super::Engine {
                 token: claimed.task.token.clone(),
                 attempt: claimed.task.attempt,
                 at_ms: self.inner.clock.now_ms(),
+                queue: Some(queue.to_owned()),
             };
             let op = Op::TaskTaken {
                 id: execution,

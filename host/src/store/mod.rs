@@ -1327,6 +1327,10 @@ pub struct TakenTask {
     /// When the worker took it (workflow time, ms): its start-to-close
     /// timeout counts from here.
     pub at_ms: u64,
+    /// The queue it was taken from (not recorded before 2026-12-03): the
+    /// queue its adoption waits on, whatever the route says then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
 }
 
 fn read_heartbeat(
