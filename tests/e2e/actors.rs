@@ -472,6 +472,48 @@ fn a_signal_retried_after_its_execution_closed_does_not_reach_the_next_one() {
     assert_eq!(host.describe("gate")["status"], "running");
 }
 
+/// Found by a review of retried requests: a signal sent again with its
+/// request id after its first send was recorded and ended the workflow
+/// (the first answer lost) was answered 409 "signals go to running
+/// executions", which a client takes as "never recorded". It is the same
+/// request: answered duplicate, with the first record.
+#[test]
+fn a_signal_retried_after_it_closed_its_execution_is_answered_duplicate() {
+    let host = Host::start();
+    host.deploy_examples();
+    let send = || {
+        host.call(
+            "POST",
+            "/v1/executions/gate/signals",
+            Some(
+                json!({"name": "decision", "input": {"approved": true, "by": "ada"},
+                        "request_id": "decision-1"}),
+            ),
+        )
+    };
+    host.start_as("approval", "gate", json!({}));
+    let (code, first) = send();
+    assert_eq!(code, 202, "{first}");
+    assert_eq!(host.wait_result("gate")["output"], "approved by ada");
+    let (code, again) = send();
+    assert_eq!(
+        (code, &again["duplicate"], &again["event_index"]),
+        (202, &json!(true), &first["event_index"]),
+        "{again}"
+    );
+    assert_eq!(count(&host, "gate", "signal_received"), 1);
+    // Another request to the closed execution is still refused.
+    let (code, v) = host.call(
+        "POST",
+        "/v1/executions/gate/signals",
+        Some(
+            json!({"name": "decision", "input": {"approved": true, "by": "bob"},
+                    "request_id": "decision-2"}),
+        ),
+    );
+    assert_eq!(code, 409, "{v}");
+}
+
 /// Found by a review of retried requests: a signal-with-start retried with
 /// its signal's request id after the execution it started had closed
 /// started another run (the default reuse policy allows a closed id),

@@ -98,6 +98,12 @@ impl Engine {
         self.inner.check_payload("the signal's input", &input)?;
         EngineError::check_request_id("signal", request_id, 200)?;
         let record = self.execution(id)?;
+        // A retry of a signal recorded already is answered with that record,
+        // whatever became of the execution since (the signal may have ended
+        // it: a refusal would tell the client it was never recorded).
+        if let Some(seen) = self.seen_signal(&record.id, request_id)? {
+            return Ok(seen);
+        }
         if !matches!(
             record.status,
             ExecutionStatus::Running | ExecutionStatus::Stalled
@@ -184,6 +190,28 @@ impl Engine {
         }
     }
 
+    /// The answer to a signal sent again whose `request_id` is recorded
+    /// under `id` (in any execution started under it): its first record.
+    fn seen_signal(
+        &self,
+        id: &ExecutionId,
+        request_id: Option<&str>,
+    ) -> Result<Option<SignalReceipt>, EngineError> {
+        let Some(r) = request_id else {
+            return Ok(None);
+        };
+        if !self.inner.store.signal_request_seen(id, r)? {
+            return Ok(None);
+        }
+        Ok(Some(SignalReceipt {
+            event_index: self.signal_index(id, r)?,
+            id: id.clone(),
+            started: false,
+            warning: None,
+            duplicate: true,
+        }))
+    }
+
     /// The index of the signal recorded with `request_id` (the latest, in
     /// any run of the id: a continue-as-new carries an unread one along).
     fn signal_index(&self, id: &ExecutionId, request_id: &str) -> Result<u64, EngineError> {
@@ -218,15 +246,9 @@ impl Engine {
         // A retry whose signal was recorded (its request id seen under the
         // id, in a run that may have closed since) is the same request: it
         // starts nothing, and is answered as the signal's duplicate.
-        if let (Some(r), Ok(parsed)) = (signal_request, id.parse::<ExecutionId>()) {
-            if self.inner.store.signal_request_seen(&parsed, r)? {
-                return Ok(SignalReceipt {
-                    event_index: self.signal_index(&parsed, r)?,
-                    id: parsed,
-                    started: false,
-                    warning: None,
-                    duplicate: true,
-                });
+        if let Ok(parsed) = id.parse::<ExecutionId>() {
+            if let Some(seen) = self.seen_signal(&parsed, signal_request)? {
+                return Ok(seen);
             }
         }
         start.id = Some(id.to_owned());
