@@ -525,6 +525,35 @@ fn a_request_cancel_policy_whose_request_failed_is_asked_again() {
     assert_eq!(r["status"], "cancelled", "{r}");
 }
 
+/// Found by a review of the close path: a closed parent deleted (`weft
+/// delete`, or its retention) while a parent-close policy it owed could
+/// not be applied yet lost the debt with its record: the retry found
+/// nothing owed and the child, never asked, ran on. The debt outlives the
+/// parent's record until it is applied.
+#[test]
+fn a_parent_deleted_before_its_policy_was_applied_still_has_it_applied() {
+    let host = Host::with_faults(
+        &["--manual-clock"],
+        &["parent-closed"],
+        &["parent-close-apply"],
+    );
+    host.deploy_examples_and_corners();
+    start(&host, "asks", json!({"mode": "close-asks"}));
+    host.eventually("the child naps", |h| {
+        h.call("GET", "/v1/executions/asks-child", None).0 == 200
+    });
+    host.advance(1_000);
+    let timeout = std::time::Duration::from_secs(30);
+    host.wait_for_log("paused at parent-closed", 1, timeout);
+    assert_eq!(host.describe("asks")["status"], "completed");
+    let (status, v) = host.call("DELETE", "/v1/executions/asks", None);
+    assert!(status == 200 || status == 204, "{status} {v}");
+    host.release("parent-closed");
+    host.wait_for_log("failing at parent-close-apply", 1, timeout);
+    let r = host.wait_result("asks-child");
+    assert_eq!(r["status"], "cancelled", "{r}");
+}
+
 /// Defect 12: an activity on a task queue held one of the host's activity
 /// slots while it waited for a worker, so queued tasks with no worker
 /// stalled every component activity on the host.

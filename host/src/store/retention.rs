@@ -7,8 +7,8 @@ use super::kv::Txn;
 use super::apply::{from_json, read_record, to_json};
 use super::history::{Retired, SeenRequest};
 use super::tables::{
-    ATTEMPTS, COMPLETED, EXECUTIONS, HEARTBEATS, HISTORY, INBOX, MODULES, MODULE_META,
-    OWED_POLICIES, RETIRED, START_REQUESTS, TYPE_RETENTION, TYPE_VERSIONS,
+    ATTEMPTS, COMPLETED, EXECUTIONS, HEARTBEATS, HISTORY, INBOX, MODULES, MODULE_META, RETIRED,
+    START_REQUESTS, TYPE_RETENTION, TYPE_VERSIONS,
 };
 use super::{Op, OpError, StoreError};
 use crate::model::WorkflowVersion;
@@ -17,8 +17,10 @@ type Outcome = Result<Result<(), OpError>, StoreError>;
 
 /// Deletes a closed execution: its row, its history (every run), and what
 /// is kept beside them (heartbeats, retry states, completion rows, signal
-/// request keys, owed policies, timer rows); the run and epoch it reached
-/// stay (`RETIRED`).
+/// request keys, timer rows); the run and epoch it reached stay
+/// (`RETIRED`), and so do the parent-close policies it still owes its
+/// children (owed policies: applied later, they find each child by its
+/// own record; dropped here, the children ran on unasked).
 pub(super) fn delete_execution(txn: &Txn, op: &Op) -> Outcome {
     let Op::DeleteExecution { id, resets } = op else {
         unreachable!("delete_execution takes DeleteExecution")
@@ -63,7 +65,6 @@ pub(super) fn delete_execution(txn: &Txn, op: &Op) -> Outcome {
     txn.open_table(INBOX)?
         .delete_range((key, "")..=(key, "\u{10FFFF}"))?;
     super::signal_requests::drop_all(txn, key)?;
-    txn.open_table(OWED_POLICIES)?.delete(key)?;
     super::timers::drop_all(txn, key)?;
     Ok(Ok(()))
 }
