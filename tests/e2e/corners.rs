@@ -1231,6 +1231,71 @@ fn a_run_started_while_the_last_one_closes_is_loaded() {
     });
 }
 
+/// Found by a review of the close path: as in the test above, but the
+/// closing instance's look at the id after dropping its mailbox could not
+/// read the store (a cut connection): the new run sat running with no
+/// instance until another wake or the next start. It is looked at again
+/// once the store answers.
+#[test]
+fn a_run_started_while_the_last_one_closes_is_loaded_though_its_status_could_not_be_read() {
+    let host = Host::with_faults(&["--manual-clock"], &["run-closed"], &["run-closed-read"]);
+    host.deploy_examples();
+    let start = || host.start_as("misbehave", "again", json!({"mode": "ok"}));
+    start();
+    let timeout = std::time::Duration::from_secs(60);
+    host.wait_for_log("paused at run-closed", 1, timeout);
+    start();
+    host.release("run-closed");
+    host.wait_for_log("failing at run-closed-read", 1, timeout);
+    host.eventually("the second run to complete", |h| {
+        h.result_now("again")["status"] == "completed" && h.describe("again")["run"] == 2
+    });
+}
+
+/// Found by a review of the close path: a wake's load that found its
+/// execution closed (terminated while the load read it) dropped its
+/// mailbox after a start reusing the id had found that mailbox and loaded
+/// nothing: the new run sat running with no instance until another wake
+/// or the next start. After dropping it the load looks at the id again.
+#[test]
+fn a_run_started_while_a_load_finds_the_last_one_closed_is_loaded() {
+    let host = Host::paused_at(
+        &["--manual-clock", "--evict-after-ms", "0"],
+        &["load-read", "load-found-closed"],
+    );
+    host.deploy_examples();
+    host.start_as("approval", "gate", json!({}));
+    host.eventually("the run waits", |h| count(h, "gate", "timer_started") == 1);
+    let timeout = std::time::Duration::from_secs(60);
+    // A signal's wake loads the evicted execution.
+    let (code, v) = host.call(
+        "POST",
+        "/v1/executions/gate/signals",
+        Some(json!({"name": "nudge", "input": null})),
+    );
+    assert_eq!(code, 202, "{v}");
+    host.wait_for_log("paused at load-read", 1, timeout);
+    let (code, v) = host.call("POST", "/v1/executions/gate/terminate", Some(json!({})));
+    assert!(code == 200 || code == 202, "{code} {v}");
+    host.release("load-read");
+    host.wait_for_log("paused at load-found-closed", 1, timeout);
+    host.start_as("approval", "gate", json!({}));
+    host.release("load-found-closed");
+    host.wait_for_log("released at load-found-closed", 1, timeout);
+    // The history shows every run: the second one's own events follow its
+    // execution_started.
+    host.eventually("the second run waits", |h| {
+        let all = events(h, "gate");
+        let second = all
+            .iter()
+            .rposition(|e| e["event"]["type"] == "execution_started")
+            .expect("a start");
+        all[second..]
+            .iter()
+            .any(|e| e["event"]["type"] == "timer_started")
+    });
+}
+
 /// Found by a review of the instance registry: the retention sweep removed
 /// the mailbox of every id it had deleted, after the deletes: an id started
 /// again in between lost its new instance's mailbox while that instance

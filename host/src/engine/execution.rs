@@ -118,6 +118,31 @@ async fn load_again_later(inner: Arc<Inner>, id: ExecutionId) {
     }
 }
 
+/// Drops `id`'s mailbox once its run closed (or a load found it closed),
+/// then looks at the id again: a run that began meanwhile (a start reusing
+/// the id, a reset) found that mailbox and loaded nothing, or left its wake
+/// in it, and is loaded now; while the store cannot say, it is looked at
+/// again later.
+fn forget_and_look_again(inner: &Arc<Inner>, id: &ExecutionId) {
+    inner.forget(id);
+    let read = crate::store::StoreError::fail_point("run-closed-read")
+        .and_then(|()| inner.store.status(id));
+    match read {
+        Ok(Some(ExecutionStatus::Running)) => inner.wake(id),
+        Ok(_) => {}
+        // Failing writes resume everything once they succeed (`recovery`).
+        Err(e @ crate::store::StoreError::Io(_)) => {
+            tracing::warn!(execution = %id, error = %e, "could not read an execution whose run closed; looking at it again later");
+            if inner.store.write_failure().borrow().is_none() {
+                inner.load_later(id);
+            }
+        }
+        Err(e) => {
+            tracing::error!(execution = %id, error = %e, "could not read an execution whose run closed; a run begun meanwhile is loaded at its next wake");
+        }
+    }
+}
+
 async fn run_inner(
     inner: &Arc<Inner>,
     id: &ExecutionId,
@@ -138,16 +163,20 @@ async fn run_inner(
     };
     let (record, history) = match loaded {
         Some(Loaded { record, history }) => (record, history),
-        None => match inner.store.execution(id)? {
-            Some(r) if r.status == ExecutionStatus::Running => {
-                let history = inner.run_history(&r)?;
-                (r, history)
+        None => {
+            crate::pause::point("load-read").await;
+            match inner.store.execution(id)? {
+                Some(r) if r.status == ExecutionStatus::Running => {
+                    let history = inner.run_history(&r)?;
+                    (r, history)
+                }
+                _ => {
+                    crate::pause::point("load-found-closed").await;
+                    forget_and_look_again(inner, id);
+                    return Ok(());
+                }
             }
-            _ => {
-                inner.forget(id);
-                return Ok(());
-            }
-        },
+        }
     };
     // The seed with the generator the run recorded: a host without that
     // generator stalls the run instead of drawing another stream.
@@ -560,12 +589,7 @@ async fn close(
     // Forget only after the close is durable: a wake in between finds the
     // old mailbox, not a fresh instance replaying a closed execution.
     crate::pause::point("run-closed").await;
-    inner.forget(id);
-    // A run that began since (a start reusing the id, a reset) found this
-    // mailbox and loaded nothing, or left its wake in it: it is loaded now.
-    if matches!(inner.store.status(id), Ok(Some(ExecutionStatus::Running))) {
-        inner.wake(id);
-    }
+    forget_and_look_again(inner, id);
     for request in externals {
         inner.spawn_delivery(request);
     }
