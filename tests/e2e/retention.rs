@@ -243,6 +243,51 @@ fn execution_and_run_timeouts_end_what_outlasts_them() {
     );
 }
 
+/// Found by a review of the retention paths: a signal request id whose
+/// type's retention could not be read (the store failing for a moment) was
+/// kept for the host's retention instead, shorter than the type's: the
+/// sweep forgot it early and a retry inside the type's window was recorded
+/// a second time. The signal is refused (507 storage-unavailable, nothing
+/// recorded) and the client's retry records it with the type's window.
+#[test]
+fn a_signal_request_id_whose_retention_could_not_be_read_is_not_kept_for_less() {
+    let mut host = Host::with_args(&["--manual-clock", "--retention", "1h"]);
+    host.deploy_examples();
+    host.cli_ok(&["retention", "subscription", "3h"]);
+    start_subscription(&host, "actor");
+    let other = host.start_execution(
+        "timer-fanout",
+        json!({"items": ["x"], "sleep_ms": 24 * HOUR}),
+    );
+    host.kill();
+    host.fail_at(&["retention-read"]);
+    host.spawn();
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/actor/signals",
+        Some(json!({"name": "change-plan", "input": "pro", "request_id": "r1"})),
+    );
+    assert_eq!(
+        (status, &v["error"]["code"]),
+        (507, &json!("storage-unavailable")),
+        "the type's retention could not be read: {v}"
+    );
+    let send = |h: &Host| signal_with_request(h, "actor", "change-plan", "r1");
+    let send_other = |h: &Host| signal_with_request(h, &other, "nudge", "r1");
+    assert!(!send(&host), "the retry records it");
+    assert!(!send_other(&host));
+    host.advance(2 * HOUR);
+    // One sweep forgets both or neither (see the test below).
+    host.eventually("the host's hour passed for the other", |h| !send_other(h));
+    assert!(send(&host), "its type keeps it 3 h");
+    let received = host
+        .event_kinds("actor")
+        .iter()
+        .filter(|k| *k == "signal_received")
+        .count();
+    assert_eq!(received, 1);
+}
+
 /// A client signal's request id is kept for the target's retention (its
 /// type's own, or the host's), as a start's is: a retry inside that window
 /// is recorded once, and the inbox of a long-lived actor does not keep an

@@ -164,9 +164,13 @@ impl Engine {
             // Not an execution id's shape: no request another execution
             // sends (`<sender>/...`) has this key.
             // Kept for the execution's retention, as a start's request id.
-            let forget_at =
-                now.saturating_add(self.inner.retention_ms(record.workflow_type.as_str()));
-            *once_key = request_id.map(|r| (format!("@request/{r}"), forget_at));
+            *once_key = match request_id {
+                Some(r) => {
+                    let retention = self.inner.retention_ms(record.workflow_type.as_str())?;
+                    Some((format!("@request/{r}"), now.saturating_add(retention)))
+                }
+                None => None,
+            };
         }
         let out = self.inner.store.write(vec![op]).await?;
         if let (Err(OpError::AlreadyRecorded(_)), Some(r)) = (&out, request_id) {

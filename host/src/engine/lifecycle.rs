@@ -680,6 +680,13 @@ impl Engine {
         EngineError::check_request_id("start", opts.request_id.as_deref(), 1_000)?;
         let (record, started) = self.inner.new_run(workflow_type, input, &opts)?;
         let id = record.id.clone();
+        // The dedupe window is the type's retention: the request is
+        // remembered as long as the execution it started is kept. Not read,
+        // the start is refused (the host's would be shorter than the type's).
+        let retention_ms = match opts.request_id {
+            Some(_) => self.inner.retention_ms(workflow_type)?,
+            None => 0,
+        };
         let request = opts.request_id.as_ref().map(|r| StartRequest {
             // One request is one start, whether a retry repeats the id it
             // gave or leaves it out.
@@ -688,9 +695,7 @@ impl Engine {
                 "{workflow_type}\0{}\0{r}",
                 opts.id.as_deref().unwrap_or_default()
             ),
-            // The dedupe window is the type's retention: the request is
-            // remembered as long as the execution it started is kept.
-            retention_ms: self.inner.retention_ms(workflow_type),
+            retention_ms,
         });
         // A request already seen answers with the run it started, whatever
         // the id holds now (a later run, another start's run).

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::{Engine, EngineError, Inner};
 use crate::model::{ExecutionId, TypeName};
-use crate::store::{Op, OpError};
+use crate::store::{Op, OpError, StoreError};
 
 /// How often (of the host's clock) the sweeper looks for expired executions.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
@@ -108,13 +108,15 @@ async fn sweep(inner: &Arc<Inner>) -> Result<(), EngineError> {
 impl Inner {
     /// How long `workflow_type`'s closed executions (and the start and
     /// signal request ids of its executions) are kept, in ms: its own
-    /// retention, or the host's.
-    pub(super) fn retention_ms(&self, workflow_type: &str) -> u64 {
-        self.store
-            .retentions()
-            .ok()
-            .and_then(|all| all.into_iter().find(|(n, _)| n == workflow_type))
-            .map_or(self.config.retention.as_millis() as u64, |(_, ms)| ms)
+    /// retention, or the host's. An error when the store could not say
+    /// (the host's would keep a request id for less than the type's own).
+    pub(super) fn retention_ms(&self, workflow_type: &str) -> Result<u64, StoreError> {
+        let all =
+            StoreError::fail_point("retention-read").and_then(|()| self.store.retentions())?;
+        Ok(all
+            .into_iter()
+            .find(|(n, _)| n == workflow_type)
+            .map_or(self.config.retention.as_millis() as u64, |(_, ms)| ms))
     }
 }
 
@@ -170,6 +172,6 @@ impl Engine {
 
     /// Each workflow type's retention in ms (the host's where none is set).
     pub fn retention_of(&self, workflow_type: &str) -> Result<u64, EngineError> {
-        Ok(self.inner.retention_ms(workflow_type))
+        Ok(self.inner.retention_ms(workflow_type)?)
     }
 }
