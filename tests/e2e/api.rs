@@ -647,6 +647,54 @@ fn an_external_worker_sees_the_cancellation_and_the_workflow_waits_for_it() {
     }
 }
 
+/// Found by a review of the worker paths: after a restart, a cancelled
+/// activity under `wait-cancellation-completed` whose task a worker held
+/// completed `cancelled` at once (the task came back stopped, as for a
+/// closed run), while the worker still ran it: the workflow went on as if
+/// its cancellation had completed, and the worker's heartbeat and answer
+/// were refused. The task is adopted: the worker is told of the
+/// cancellation and the workflow waits for its answer, as before the
+/// restart. Both ways of cancelling (the workflow's code, `weft cancel`).
+#[test]
+fn a_worker_task_cancelled_before_a_restart_still_waits_for_the_worker() {
+    let mut host = host();
+    for (id, by_workflow) in [("remote", true), ("remote-cancelled", false)] {
+        start(&host, "corners", id, json!({"mode": "worker-cancel"}));
+        let (status, task) = host.call("POST", "/v1/task-queues/cancel-q/poll?wait_ms=30000", None);
+        assert_eq!(status, 200, "{task}");
+        let token = task["token"].as_str().unwrap().to_owned();
+        let beat = format!("/v1/tasks/{token}/heartbeat");
+        if by_workflow {
+            host.cli_ok(&["signal", id, "tick", "--input", "1"]);
+        } else {
+            host.cli_ok(&["cancel", id]);
+        }
+        host.eventually("the heartbeat answers cancel_requested", |h| {
+            h.call("POST", &beat, Some(json!({"details": 1}))).1["cancel_requested"] == true
+        });
+        host.kill_and_restart();
+        let (status, v) = host.call("POST", &beat, Some(json!({"details": 2})));
+        assert_eq!(
+            (status, &v["cancel_requested"]),
+            (200, &json!(true)),
+            "{id}: the worker's heartbeat after the restart: {v}"
+        );
+        assert_eq!(host.describe(id)["status"], "running", "{id}");
+        let (status, v) = host.call(
+            "POST",
+            &format!("/v1/tasks/{token}/fail"),
+            Some(json!({"failure": {"kind": "cancelled", "message": "cleaned up on the worker"}})),
+        );
+        assert_eq!(status, 200, "{v}");
+        let r = host.wait_result(id);
+        assert_eq!(
+            r["output"], "cancelled: cleaned up on the worker",
+            "{id}: {r}"
+        );
+        host.assert_replays(id, "corners");
+    }
+}
+
 /// Issue 15, item 9: `select` returns a bare index matched by position;
 /// `choose` names what each candidate means (Rust: a case per candidate
 /// mapping its typed outcome into one enum; Python and JavaScript: the

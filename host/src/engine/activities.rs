@@ -187,8 +187,10 @@ fn run_start(history: &[Event]) -> u64 {
 /// live driver and recovery may both find it, and it runs once.
 pub(super) fn spawn(inner: Arc<Inner>, task: ActivityTask) {
     let key = (task.execution.clone(), task.epoch, task.handle);
+    // Cancelled before this host spawned it (a restart, a takeover): as a
+    // cancellation reaching it now (`run` says what of it goes on).
     let (stop, stopped) = tokio::sync::watch::channel(match task.cancelled {
-        true => Halt::Abort,
+        true => Halt::Cancel,
         false => Halt::Run,
     });
     {
@@ -344,6 +346,36 @@ async fn until_stopped(stopped: &mut tokio::sync::watch::Receiver<Halt>) {
 /// name the one it was taken from (recorded by a release before 2026-12-03).
 const UNNAMED_QUEUE: &str = "(adopted)";
 
+/// Whether a worker took `task`'s current attempt (its record says so),
+/// asked until the store answers or the task is stopped at once.
+async fn taken_by_a_worker(
+    inner: &Inner,
+    task: &ActivityTask,
+    stopped: &mut tokio::sync::watch::Receiver<Halt>,
+) -> bool {
+    let mut wait = MAY_START_RETRY.0;
+    loop {
+        match inner
+            .store
+            .taken_task(&task.execution, task.epoch, task.handle)
+        {
+            Ok(taken) => return taken.is_some_and(|t| t.attempt == task.attempt),
+            Err(StoreError::Io(e)) => {
+                tracing::debug!(execution = %task.execution, activity = %task.name, error = %e, "could not read whether a worker holds the cancelled activity; asking again");
+            }
+            Err(e) => {
+                tracing::warn!(execution = %task.execution, activity = %task.name, error = %e, "could not read whether a worker holds the cancelled activity; it ends cancelled");
+                return false;
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = until_aborted(stopped) => return false,
+        }
+        wait = (wait * 2).min(MAY_START_RETRY.1);
+    }
+}
+
 /// How long an activity waits before asking an unreadable store again
 /// whether it may start, at first and at most.
 const MAY_START_RETRY: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(2));
@@ -415,6 +447,13 @@ async fn run(
     if let Some(queue) = inner.config.activity_queues.get(&task.name) {
         task.options.task_queue = Some(queue.clone());
     }
+    // Cancelled before this host spawned it: no attempt begins, but under
+    // `wait-cancellation-completed` an attempt a worker took still runs on
+    // the worker, and its handle waits for the worker's answer (told of the
+    // cancellation at its heartbeats), as on the host that handed it out.
+    let adopting = task.cancelled
+        && task.options.cancellation_type() == CancellationType::WaitCancellationCompleted
+        && taken_by_a_worker(inner, &task, &mut stopped).await;
     let policy = task
         .options
         .retry
@@ -473,7 +512,7 @@ async fn run(
             // Stopped meanwhile (or before the first attempt: a task
             // spawned cancelled, a reset during `activity_may_start`'s
             // read): no attempt begins; the stop's branch below ends it.
-            if *watch_stop.borrow() != Halt::Run {
+            if *watch_stop.borrow() != Halt::Run && !adopting {
                 return std::future::pending().await;
             }
             let t0 = std::time::Instant::now();
@@ -523,7 +562,8 @@ async fn run(
                 // whichever branch a fair select would have polled first.
                 biased;
                 _ = until_stopped(&mut stopped) => {
-                    cancelled(inner, &task, work, &in_attempt, stopped, &served).await;
+                    let running = adopting || in_attempt.load(Ordering::SeqCst);
+                    cancelled(inner, &task, work, running, stopped, &served).await;
                     return;
                 }
                 _ = whole => {
@@ -538,8 +578,7 @@ async fn run(
                 // heartbeat and returned) ends through `cancelled` too.
                 ended = &mut work => {
                     if *stopped.borrow() != Halt::Run {
-                        let ran = AtomicBool::new(true);
-                        cancelled(inner, &task, std::future::ready(ended), &ran, stopped, &served).await;
+                        cancelled(inner, &task, std::future::ready(ended), true, stopped, &served).await;
                         return;
                     }
                     ended
@@ -622,13 +661,13 @@ async fn cancelled<Slot>(
     inner: &Arc<Inner>,
     task: &ActivityTask,
     work: impl std::future::Future<Output = (Result<Payload, Failure>, Slot)>,
-    in_attempt: &AtomicBool,
+    in_attempt: bool,
     mut stopped: tokio::sync::watch::Receiver<Halt>,
     served: &Served,
 ) {
     let by = || served.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let plain = Failure::cancelled(&format!("activity `{}`", task.name));
-    let running = *stopped.borrow() == Halt::Cancel && in_attempt.load(Ordering::SeqCst);
+    let running = *stopped.borrow() == Halt::Cancel && in_attempt;
     if !running {
         finish(inner, task, Err(plain), by()).await;
         return;
@@ -869,7 +908,8 @@ async fn attempt(
             // assumed untaken would be queued again for a second worker.
             // Stopped meanwhile (its run ended, or it was cancelled): it
             // never began.
-            Err(StoreError::Io(_)) if *stopped.borrow() != Halt::Run => {
+            // (A cancelled task adopting a worker's attempt asks on.)
+            Err(StoreError::Io(_)) if *stopped.borrow() != Halt::Run && !task.cancelled => {
                 return Attempted::never_began();
             }
             Err(StoreError::Io(reason)) => {
@@ -896,6 +936,10 @@ async fn attempt(
     // again without the `--route-activity` that sent it there must not run
     // it a second time; the attempts after it follow the route).
     let adopted = context.taken.filter(|t| t.attempt == task.attempt);
+    // A task cancelled before this host spawned it only adopts.
+    if task.cancelled && adopted.is_none() {
+        return Attempted::never_began();
+    }
     let queue = task.options.task_queue.clone().or_else(|| {
         adopted
             .as_ref()
