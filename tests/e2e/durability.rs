@@ -389,6 +389,41 @@ fn a_runs_timeout_is_armed_though_its_record_could_not_be_read_at_first() {
     );
 }
 
+/// Found by a review of the reset path: a reset wrote the execution's
+/// deadline rows back but did not hand them to the timer service, so a
+/// reset of an execution closed before the host's last start (its rows
+/// were gone then) ran past its run timeout until the next start, which
+/// then terminated it at once. The reset arms them.
+#[test]
+fn a_reset_execution_keeps_its_run_timeout() {
+    let mut host = Host::start();
+    host.deploy_examples_and_corners();
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"workflow_type": "corners", "id": "late", "input": {"mode": "signals", "runs": 1},
+                    "run_timeout_ms": 3_600_000})),
+    );
+    assert_eq!(status, 201, "{v}");
+    host.cli_ok(&["signal", "late", "tick", "--input", "1"]);
+    assert_eq!(host.wait_result("late")["status"], "completed");
+    host.kill_and_restart();
+    host.cli_ok(&["reset", "late", "--to-event", "0", "--exclude-signals"]);
+    host.eventually("the reset run waits", |h| {
+        h.describe("late")["status"] == "running"
+    });
+    host.advance(3_600_000 + 1);
+    let r = host.wait_result("late");
+    assert_eq!(r["status"], "terminated", "{r}");
+    assert!(
+        r["failure"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("run timeout"),
+        "{r}"
+    );
+}
+
 /// Found by a sweep of the store's failure paths: a wake for an execution
 /// with no instance in memory (evicted, as most waiting ones are) read its
 /// record first, and a read that failed (a cut connection, a disk error)

@@ -154,6 +154,9 @@ impl Engine {
             // Callers waiting for an update the reset discarded are told.
             self.inner.updates.send_modify(|n| *n += 1);
             tracing::info!(execution = %record.id, to_event, discarded = len - to_event - 1, "execution reset");
+            // Its deadlines as they were (the reset wrote their rows back;
+            // a close, or a deadline that fired, took them off the queue).
+            self.inner.arm_deadlines_of(&record);
             for (due_ms, handle) in timers {
                 self.inner.arm_timer(TimerRow {
                     due_ms,
