@@ -124,6 +124,50 @@ fn closed_executions_go_after_their_retention_and_open_ones_stay() {
     assert_eq!(hello["retention_ms"], 3 * HOUR, "{types}");
 }
 
+/// Found by a review of the upgrade paths: `weft modules prune` kept only
+/// the current versions and those a kept execution runs on, and deleted a
+/// version a schedule pins (`"version": 1` in its action): every later
+/// action of the schedule was skipped ("version not found"), and deploying
+/// the same bytes again makes another version number. A pinned version is
+/// in use.
+#[test]
+fn a_version_a_schedule_pins_is_not_pruned() {
+    let host = Host::start();
+    for v in ["v1", "v2"] {
+        host.cli_ok(&[
+            "deploy",
+            &guest(&format!("order-{v}")).to_string_lossy(),
+            "--name",
+            "order",
+        ]);
+    }
+    let (code, v) = host.call(
+        "POST",
+        "/v1/schedules",
+        Some(
+            json!({"name": "pinned", "spec": {"intervals": [{"every_ms": 24 * HOUR}]},
+                    "action": {"workflow_type": "order", "version": 1, "input": {"order": "p"}}}),
+        ),
+    );
+    assert_eq!(code, 201, "{v}");
+    let out = host.cli_ok(&["modules", "prune"]);
+    assert!(out.contains("nothing to prune"), "{out}");
+    assert_eq!(
+        host.get("/v1/workflow-types/order/versions")["versions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    host.cli_ok(&["schedule", "trigger", "pinned"]);
+    host.eventually("the pinned version runs", |h| {
+        h.list_all("").iter().any(|e| {
+            e["workflow_type"] == "order"
+                && h.describe(e["id"].as_str().unwrap_or_default())["version"] == 1
+        })
+    });
+}
+
 #[test]
 fn unreferenced_modules_are_pruned_and_the_store_compacts() {
     let mut host = Host::start();

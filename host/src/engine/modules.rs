@@ -252,8 +252,8 @@ pub struct Pruned {
 impl Engine {
     /// Deletes (unless `dry_run`) the modules nothing refers to: an activity
     /// component that serves no activity name any more, and a workflow
-    /// version that is not its type's current one and that no kept
-    /// execution runs or ran its current run on.
+    /// version that is not its type's current one, that no kept execution
+    /// runs or ran its current run on, and that no schedule pins.
     pub async fn prune_modules(&self, dry_run: bool) -> Result<Vec<Pruned>, EngineError> {
         let store = &self.inner.store;
         let routes = store.activity_routes()?;
@@ -262,11 +262,20 @@ impl Engine {
             .into_iter()
             .map(|(_, m)| m)
             .collect();
-        let used: std::collections::HashSet<ModuleHash> = store
+        let mut used: std::collections::HashSet<ModuleHash> = store
             .executions(None, None)?
             .into_iter()
             .map(|r| r.module)
             .collect();
+        // A schedule pinned to a version starts its executions on it.
+        for schedule in store.schedules()? {
+            let action = &schedule.schedule.action;
+            if let Some(version) = action.version {
+                if let Ok(module) = self.inner.version_module(&action.workflow_type, version) {
+                    used.insert(module);
+                }
+            }
+        }
         let mut out = Vec::new();
         for m in store.modules()? {
             let unused = match m.kind {
