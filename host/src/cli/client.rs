@@ -116,6 +116,19 @@ impl Client {
                 self.base
             );
         }
+        // The same refusal of a client that presents none: the alert that
+        // says so reaches the client only when its request was on the way,
+        // else the connection is found closed before the request is sent.
+        if !self.presents && self.base.starts_with("https://") && e.is_request() && !e.is_connect()
+        {
+            return anyhow!(
+                "cannot talk to the weft host at {}: {text}\n(it closed the connection: if it \
+                 asks for a client certificate, pass --client-cert and --client-key, or set \
+                 WEFT_CLIENT_CERT and WEFT_CLIENT_KEY, with one signed by an authority of its \
+                 --client-ca)",
+                self.base
+            );
+        }
         anyhow!(
             "cannot reach the weft host at {}: {text}\n(start one with `weft server`, or point --server / WEFT_SERVER at it)",
             self.base
