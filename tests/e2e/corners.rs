@@ -1593,6 +1593,50 @@ fn a_child_whose_cancellation_could_not_be_written_is_asked_again() {
     });
 }
 
+/// Found by a review of the reset paths: a child's cancellation that was
+/// being asked again (the first request failed: a cut connection, a disk
+/// error) still reached the child after an operator reset the parent to
+/// before the signal that decided it: the reset discarded the request and
+/// kept the child attached to the parent's new run, which was then
+/// cancelled anyway. The request names the parent's run (its epoch) and
+/// the command that started the child, as the child's link does.
+#[test]
+fn a_childs_cancellation_asked_again_does_not_outlive_a_reset_of_its_parent() {
+    let host = Host::with_faults(
+        &["--manual-clock"],
+        &["child-cancel-again"],
+        &["child-cancel"],
+    );
+    host.deploy_examples_and_corners();
+    start(&host, "kinds", json!({"mode": "cancel-types", "runs": 1}));
+    host.eventually("the children started", |h| {
+        h.call("GET", "/v1/executions/kinds-tried", None).0 == 200
+    });
+    host.cli_ok(&["signal", "kinds", "tick", "--input", "1"]);
+    let timeout = std::time::Duration::from_secs(30);
+    host.wait_for_log("failing at child-cancel", 1, timeout);
+    host.wait_for_log("paused at child-cancel-again", 1, timeout);
+    let signal = events(&host, "kinds")
+        .iter()
+        .find(|e| e["event"]["type"] == "signal_received")
+        .map(|e| e["index"].as_u64().expect("an index"))
+        .expect("the signal");
+    let to = (signal - 1).to_string();
+    host.cli_ok(&["reset", "kinds", "--to-event", &to, "--exclude-signals"]);
+    host.release("child-cancel-again");
+    host.eventually("the request is made again", |h| {
+        h.log().contains("child not asked to cancel")
+            || count(h, "kinds-tried", "cancel_requested") > 0
+    });
+    assert_eq!(
+        count(&host, "kinds-tried", "cancel_requested"),
+        0,
+        "the reset's discarded request reached the child"
+    );
+    assert_eq!(host.describe("kinds-tried")["status"], "running");
+    assert_eq!(host.describe("kinds")["status"], "running");
+}
+
 /// The ids of every execution but `parent` (its children, in these tests).
 fn others(host: &Host, parent: &str) -> Vec<String> {
     host.list_all("")

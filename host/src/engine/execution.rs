@@ -457,7 +457,7 @@ async fn continue_as_new(
     for request in externals {
         inner.spawn_delivery(request);
     }
-    cancel_children(inner, &record.id, child_cancels);
+    cancel_children(inner, record, child_cancels);
     tracing::debug!(execution = %record.id, run = record.run + 1, "continued as new");
     // An update the run completed with its last task has its result now.
     inner.updates.send_modify(|n| *n += 1);
@@ -585,7 +585,7 @@ async fn close(
     if status != "stalled" {
         tracing::info!(execution = %id, workflow_type = %record.workflow_type, run = record.run, %status, "execution closed");
     }
-    cancel_children(inner, id, child_cancels);
+    cancel_children(inner, record, child_cancels);
     // Forget only after the close is durable: a wake in between finds the
     // old mailbox, not a fresh instance replaying a closed execution.
     crate::pause::point("run-closed").await;
@@ -612,8 +612,8 @@ async fn close(
 #[derive(Default)]
 struct LastRequests {
     externals: Vec<crate::store::ExternalRequest>,
-    /// Children to ask to cancel.
-    child_cancels: Vec<String>,
+    /// Children to ask to cancel (the handle that started each, its id).
+    child_cancels: Vec<(u64, String)>,
     /// What the code saw before it ended (its end is written only if no
     /// signal it asked for came in since).
     watch: Option<Seen>,
@@ -672,13 +672,14 @@ fn owed_at_close(
     crate::model::owed_policies(&history)
 }
 
-/// Asks each of `children` of `parent` to cancel (a run's last task
-/// cancelled them). A child that task started was never created: its id
-/// may hold another execution, which is left alone.
-fn cancel_children(inner: &Arc<Inner>, parent: &ExecutionId, children: Vec<String>) {
-    for child in children {
+/// Asks each of `children` (with the handles that started them) of
+/// `parent`'s run to cancel (its last task cancelled them). A child that
+/// task started was never created: its id may hold another execution,
+/// which is left alone.
+fn cancel_children(inner: &Arc<Inner>, parent: &ExecutionRecord, children: Vec<(u64, String)>) {
+    for (handle, child) in children {
         let inner = inner.clone();
-        let parent = parent.clone();
+        let parent = (parent.id.clone(), parent.resets, handle);
         tokio::spawn(async move {
             inner
                 .ask_to_cancel(&child, &parent, "its parent cancelled it")

@@ -308,8 +308,12 @@ impl Inner {
             if !crate::model::CancellationType::child_steps(cancellation).0 {
                 continue;
             }
-            self.ask_to_cancel(&child, id, "its parent was cancelled")
-                .await;
+            self.ask_to_cancel(
+                &child,
+                &(id.clone(), record.resets, handle),
+                "its parent was cancelled",
+            )
+            .await;
         }
     }
 
@@ -446,15 +450,18 @@ impl Inner {
     }
 
     /// Asks `child` to cancel (for `reason`), after the write that decided
-    /// it committed, while the child's link names `parent` (a child whose
-    /// start was refused holds another execution's id, and so may an id
-    /// started again while a request waited). A store that cannot answer
-    /// now is asked again while the host runs, not only at its next start:
-    /// the child must not run on.
+    /// it committed, while the child's link names `parent`: the parent's
+    /// id, the epoch of the run that decided it and the handle that started
+    /// the child (a child whose start was refused holds another execution's
+    /// id, and so may an id started again while a request waited; a reset
+    /// of the parent to before the decision re-attaches the child to its
+    /// new epoch, and the request is discarded with its event). A store
+    /// that cannot answer now is asked again while the host runs, not only
+    /// at its next start: the child must not run on.
     pub(super) async fn ask_to_cancel(
         self: &Arc<Self>,
         child: &str,
-        parent: &ExecutionId,
+        parent: &(ExecutionId, u32, u64),
         reason: &'static str,
     ) {
         let Ok(child) = child.parse::<ExecutionId>() else {
@@ -477,6 +484,7 @@ impl Inner {
             loop {
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(ASK_AGAIN.1);
+                crate::pause::point("child-cancel-again").await;
                 match inner.ask_once(&child, &parent, reason).await {
                     Err(EngineError::Store(StoreError::Io(_))) => {}
                     Err(e) => {
@@ -495,13 +503,18 @@ impl Inner {
     async fn ask_once(
         self: &Arc<Self>,
         child: &ExecutionId,
-        parent: &ExecutionId,
+        (parent, epoch, handle): &(ExecutionId, u32, u64),
         reason: &str,
     ) -> Result<(), EngineError> {
         StoreError::fail_point("child-cancel")?;
+        let linked =
+            |p: &crate::model::ParentLink| (&p.id, p.epoch, p.handle) == (parent, *epoch, *handle);
         match self.store.execution(child)? {
-            Some(r) if r.parent.as_ref().is_some_and(|p| p.id == *parent) => {}
-            _ => return Ok(()),
+            Some(r) if r.parent.as_ref().is_some_and(linked) => {}
+            _ => {
+                tracing::debug!(execution = %child, %parent, "child not asked to cancel: its link names another run or command of the parent (a reset discarded the request, or the id was started again)");
+                return Ok(());
+            }
         }
         self.cancel(child, reason).await
     }

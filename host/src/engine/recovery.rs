@@ -109,8 +109,12 @@ impl Inner {
             }
         }
         tracing::info!(execution = %id, parent = %parent.0, "asking a child to cancel again: its parent's request did not reach it");
-        self.ask_to_cancel(&child, &parent.0, "its parent cancelled it")
-            .await;
+        self.ask_to_cancel(
+            &child,
+            &(parent.0, parent.1, handle),
+            "its parent cancelled it",
+        )
+        .await;
     }
 
     /// Whether `id` still runs as the child `parent` started with `handle`

@@ -45,7 +45,7 @@ impl Driver {
                     events.push(child_cancelled(handle, &child_id));
                 }
                 if asks {
-                    ask.push(child_id);
+                    ask.push((handle, child_id));
                 }
             }
             if events.is_empty() {
@@ -87,11 +87,12 @@ impl Driver {
         Ok(())
     }
 
-    /// Asks child `child` to cancel, in the background (a child that ended
-    /// meanwhile has nothing to cancel).
-    pub(super) fn cancel_child(&self, child: String) {
+    /// Asks the child this run started with command `handle` to cancel,
+    /// in the background (a child that ended meanwhile has nothing to
+    /// cancel).
+    pub(super) fn cancel_child(&self, (handle, child): (u64, String)) {
         let inner = self.inner.clone();
-        let parent = self.id.clone();
+        let parent = (self.id.clone(), self.resets, handle);
         tokio::spawn(async move {
             inner
                 .ask_to_cancel(&child, &parent, "its parent cancelled it")

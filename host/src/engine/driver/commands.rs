@@ -15,8 +15,9 @@ pub(in crate::engine) struct Flush {
     pub cancels: Vec<u64>,
     /// Timer rows `(due, handle)` of timers the task cancelled.
     pub timers_remove: Vec<(u64, u64)>,
-    /// Children to ask to cancel once the request is recorded.
-    pub child_cancels: Vec<String>,
+    /// Children to ask to cancel once the request is recorded: the handle
+    /// that started each, and its id.
+    pub child_cancels: Vec<(u64, String)>,
     /// Requests to other executions, kept in the outbox with the task's
     /// events and delivered after.
     pub externals: Vec<crate::store::ExternalRequest>,
@@ -180,7 +181,7 @@ impl Driver {
                                 events.push(child_cancelled(target, &child_id));
                             }
                             if ask {
-                                child_cancels.push(child_id);
+                                child_cancels.push((target, child_id));
                             }
                         }
                     }

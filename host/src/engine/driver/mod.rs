@@ -304,7 +304,7 @@ impl Driver {
                     children.remove(at);
                     not_started(&mut events, &taken);
                     // That id is another execution's: no cancel goes to it.
-                    child_cancels.retain(|c| *c != taken);
+                    child_cancels.retain(|(_, c)| *c != taken);
                 }
                 // Upgraded, reset, closed meanwhile: the load decides.
                 Err(_) => return Err(Stop::Reload),
