@@ -183,6 +183,31 @@ fn an_upgrade_is_recorded_in_the_history_and_its_header_names_the_new_module() {
     host.assert_replays(&a, "order-v2");
 }
 
+/// Found by a review of the upgrade and reset paths: a reset with no
+/// version fixed its module from its first read; an upgrade committed while
+/// the reset replayed (its event grew the history, so the reset read it
+/// again) was undone: the execution went back to the old code. The reset
+/// takes the module from each read.
+#[test]
+fn a_reset_keeps_an_upgrade_made_while_it_replayed() {
+    let host = Host::paused_at(&["--manual-clock"], &["reset-replayed"]);
+    host.cli_ok(&["deploy", &guest("hello-activities").to_string_lossy()]);
+    deploy_order(&host, "v1");
+    let a = host.start_execution("order", json!({"order": "a"}));
+    wait_timers(&host, &[&a], 1);
+    deploy_order(&host, "v2");
+    std::thread::scope(|s| {
+        let reset = s.spawn(|| host.cli(&["reset", &a, "--to-event", "0"]));
+        host.wait_for_log("paused at reset-replayed", 1, Duration::from_secs(30));
+        host.cli_ok(&["upgrade", "order", "--to", "v2"]);
+        assert_eq!(host.describe(&a)["version"], 2);
+        host.release("reset-replayed");
+        let out = reset.join().expect("the reset");
+        assert!(out.status.success(), "{out:?}");
+    });
+    assert_eq!(host.describe(&a)["version"], 2, "the upgrade stands");
+}
+
 #[test]
 fn a_stalled_execution_is_repaired_by_upgrading_to_a_fix_and_rollback_works() {
     let host = Host::start();

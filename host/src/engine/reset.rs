@@ -41,24 +41,28 @@ impl Engine {
     ) -> Result<ResetReport, EngineError> {
         EngineError::check_request_id("reset", request_id.as_deref(), 200)?;
         let first = self.execution(id)?;
-        let record = &first;
-        let target = match version {
-            Some(v) => Some(self.find_version(&record.workflow_type, v)?),
-            None => self
-                .inner
-                .store
-                .versions(&record.workflow_type)?
-                .into_iter()
-                .find(|v| v.module == record.module),
+        let asked = match version {
+            Some(v) => Some(self.find_version(&first.workflow_type, v)?),
+            None => None,
         };
-        let module = target.as_ref().map_or(record.module, |v| v.module);
-        let bytes = self.inner.store.module_bytes(&module)?.ok_or_else(|| {
-            EngineError::Conflict(format!("module {module} is missing from the store"))
-        })?;
         let reason = reason.unwrap_or_else(|| "reset by an operator".to_owned());
         for _ in 0..ATTEMPTS {
-            // Read again each time: the run may have continued as new.
+            // Read again each time: the run may have continued as new, or
+            // been upgraded (then it stays on the version it was moved to).
             let record = self.execution(id)?;
+            let target = match &asked {
+                Some(v) => Some(v.clone()),
+                None => self
+                    .inner
+                    .store
+                    .versions(&record.workflow_type)?
+                    .into_iter()
+                    .find(|v| v.module == record.module),
+            };
+            let module = target.as_ref().map_or(record.module, |v| v.module);
+            let bytes = self.inner.store.module_bytes(&module)?.ok_or_else(|| {
+                EngineError::Conflict(format!("module {module} is missing from the store"))
+            })?;
             let history = self.inner.run_history(&record)?;
             if let Some(done) = request_id.as_deref().and_then(|r| done_by(&history, r)) {
                 return Ok(ResetReport {
@@ -123,6 +127,7 @@ impl Engine {
                     )))
                 }
             }
+            crate::pause::point("reset-replayed").await;
             // Timers started and not fired in the kept part stay pending.
             let timers: Vec<(u64, u64)> = super::lifecycle::pending_timers(&kept)
                 .into_iter()
