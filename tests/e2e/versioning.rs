@@ -208,6 +208,37 @@ fn a_reset_keeps_an_upgrade_made_while_it_replayed() {
     assert_eq!(host.describe(&a)["version"], 2, "the upgrade stands");
 }
 
+/// Found by a review of the upgrade paths: a store that could not answer
+/// for one execution of an upgrade (a read or a write that failed) ended
+/// the whole upgrade with an error: the report of what had moved was lost,
+/// and the executions after it were not checked. That one is reported
+/// failed, the others move, and the upgrade run again moves it.
+#[test]
+fn an_upgrade_goes_on_past_an_execution_the_store_could_not_read() {
+    let mut host = Host::start();
+    host.cli_ok(&["deploy", &guest("hello-activities").to_string_lossy()]);
+    deploy_order(&host, "v1");
+    let a = host.start_execution("order", json!({"order": "a"}));
+    let b = host.start_execution("order", json!({"order": "b"}));
+    wait_timers(&host, &[&a, &b], 1);
+    deploy_order(&host, "v2");
+    host.kill();
+    host.fail_at(&["upgrade-read"]);
+    host.spawn();
+    let out = host.cli(&["upgrade", "order", "--to", "v2"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("1 moved, 0 diverged, 1 failed") && text.contains("run the upgrade again"),
+        "{out:?}"
+    );
+    let mut versions = [&a, &b].map(|id| version(&host, id).as_u64().expect("a version"));
+    versions.sort();
+    assert_eq!(versions, [1, 2]);
+    let again = host.cli_ok(&["upgrade", "order", "--to", "v2"]);
+    assert!(again.contains("1 moved"), "{again}");
+    assert_eq!([version(&host, &a), version(&host, &b)], [2, 2]);
+}
+
 #[test]
 fn a_stalled_execution_is_repaired_by_upgrading_to_a_fix_and_rollback_works() {
     let host = Host::start();

@@ -222,7 +222,15 @@ impl Engine {
         };
         let mut executions = Vec::with_capacity(candidates.len());
         for record in candidates {
-            let outcome = self.upgrade_one(&record, &target, &bytes, dry_run).await?;
+            // A store that could not answer for one execution fails it
+            // alone: the report says what moved, and the others are checked.
+            let outcome = match self.upgrade_one(&record, &target, &bytes, dry_run).await {
+                Ok(outcome) => outcome,
+                Err(EngineError::Store(e)) => UpgradeOutcome::Failed(format!(
+                    "the store could not answer ({e}): run the upgrade again"
+                )),
+                Err(e) => return Err(e),
+            };
             tracing::info!(
                 execution = %record.id,
                 to_version = target.version,
@@ -267,6 +275,7 @@ impl Engine {
         for _ in 0..CHECK_ATTEMPTS {
             // Read again each time: a run that continued as new since is
             // checked from its own start, never across the runs.
+            crate::store::StoreError::fail_point("upgrade-read")?;
             let Some(record) = self.inner.store.execution(&record.id)? else {
                 return Ok(UpgradeOutcome::Failed("it no longer exists".into()));
             };
