@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::again::Backoff;
 use super::queues::{Dispatch, Held, TaskKey, WorkerTask};
 use super::Inner;
 use crate::model::{
@@ -353,7 +354,7 @@ async fn taken_by_a_worker(
     task: &ActivityTask,
     stopped: &mut tokio::sync::watch::Receiver<Halt>,
 ) -> bool {
-    let mut wait = MAY_START_RETRY.0;
+    let mut again = Backoff::attempt();
     loop {
         match inner
             .store
@@ -369,16 +370,11 @@ async fn taken_by_a_worker(
             }
         }
         tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
+            _ = again.wait() => {}
             _ = until_aborted(stopped) => return false,
         }
-        wait = (wait * 2).min(MAY_START_RETRY.1);
     }
 }
-
-/// How long an activity waits before asking an unreadable store again
-/// whether it may start, at first and at most.
-const MAY_START_RETRY: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(2));
 
 /// Whether a spawned activity may start. Registered by `spawn` before this
 /// read: a reset or close committed before it is seen here (the task was
@@ -394,7 +390,7 @@ async fn may_start(
     task: &ActivityTask,
     stopped: &mut tokio::sync::watch::Receiver<Halt>,
 ) -> bool {
-    let mut wait = MAY_START_RETRY.0;
+    let mut again = Backoff::attempt();
     loop {
         let read = crate::store::StoreError::fail_point("activity-may-start").and_then(|()| {
             inner.store.activity_may_start(
@@ -409,7 +405,7 @@ async fn may_start(
             Ok(answer) => {
                 // Said once the store answers after it could not: the
                 // warning above is not left as the task's last word.
-                if wait != MAY_START_RETRY.0 {
+                if !again.is_first() {
                     tracing::info!(execution = %task.execution, activity = %task.name, handle = task.handle, may_start = answer, "the store answered whether the activity may start");
                 }
                 return answer;
@@ -418,16 +414,15 @@ async fn may_start(
         };
         // Once per task at warn: an outage with thousands of tasks waiting
         // must not flood the log every two seconds each.
-        if wait == MAY_START_RETRY.0 {
+        if again.is_first() {
             tracing::warn!(execution = %task.execution, activity = %task.name, handle = task.handle, error = %error, "could not read whether the activity may start; asking again until the store answers");
         } else {
-            tracing::debug!(execution = %task.execution, activity = %task.name, handle = task.handle, error = %error, "could not read whether the activity may start; asking again in {wait:?}");
+            tracing::debug!(execution = %task.execution, activity = %task.name, handle = task.handle, error = %error, "could not read whether the activity may start; asking again");
         }
         tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
+            _ = again.wait() => {}
             _ = until_stopped(stopped) => return true,
         }
-        wait = (wait * 2).min(MAY_START_RETRY.1);
     }
 }
 
@@ -888,7 +883,7 @@ async fn attempt(
     served: &Served,
     held: &mut Held,
 ) -> Attempted {
-    let mut wait = MAY_START_RETRY.0;
+    let mut again = Backoff::attempt();
     let context = loop {
         let read = crate::store::StoreError::fail_point("attempt-context").and_then(|()| {
             inner.store.attempt_context(
@@ -913,13 +908,12 @@ async fn attempt(
                 return Attempted::never_began();
             }
             Err(StoreError::Io(reason)) => {
-                if wait == MAY_START_RETRY.0 {
+                if again.is_first() {
                     tracing::warn!(execution = %task.execution, activity = %task.name, %reason, "the store cannot be read; the attempt starts once it can");
                 }
                 let mut failing = inner.store.write_failure();
                 let _ = failing.wait_for(Option::is_none).await;
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(MAY_START_RETRY.1);
+                again.wait().await;
             }
             // A worker's task whose record cannot be decoded: its last
             // heartbeat is worth no failure.
@@ -1158,7 +1152,7 @@ async fn load_component(
     if inner.runtime.is_loaded(module) {
         return Ok(());
     }
-    let mut wait = MAY_START_RETRY.0;
+    let mut again = Backoff::attempt();
     loop {
         let unread = super::modules::Unread::default();
         let bytes = super::modules::bytes_reader(
@@ -1197,15 +1191,14 @@ async fn load_component(
         if *stopped.borrow() != Halt::Run {
             return Err(Attempted::never_began());
         }
-        if wait == MAY_START_RETRY.0 {
+        if again.is_first() {
             tracing::warn!(execution = %task.execution, activity = %task.name, handle = task.handle, reason = %failed, "could not read the activity's component; the attempt starts once the store answers");
         }
         let mut stopped = stopped.clone();
         tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
+            _ = again.wait() => {}
             _ = until_stopped(&mut stopped) => return Err(Attempted::never_began()),
         }
-        wait = (wait * 2).min(MAY_START_RETRY.1);
     }
 }
 

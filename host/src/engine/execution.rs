@@ -85,24 +85,21 @@ impl Inner {
     }
 }
 
-/// How long an execution whose step failed on an unavailable store waits
-/// before it is loaded again.
-const LOAD_AGAIN_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// The longest an execution waits to be loaded again while its store
-/// cannot be read.
-const LOAD_AGAIN_AT_MOST: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Loads `id` again once [`LOAD_AGAIN_AFTER`] passed (spread over a second,
-/// so that many failed at once do not come back at once), if it is still
-/// running; while its status cannot be read, tries again later and later.
+/// Loads `id` again once a second passed (spread over another second, so
+/// that many failed at once do not come back at once), if it is still
+/// running; while its status cannot be read, tries again later and later
+/// (up to a minute).
 async fn load_again_later(inner: Arc<Inner>, id: ExecutionId) {
-    let mut wait = LOAD_AGAIN_AFTER;
+    let mut again = super::again::Backoff::new(
+        std::time::Duration::from_secs(1),
+        std::time::Duration::from_secs(60),
+    );
     loop {
         let spread = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_millis());
-        tokio::time::sleep(wait + std::time::Duration::from_millis(u64::from(spread))).await;
+        tokio::time::sleep(again.step() + std::time::Duration::from_millis(u64::from(spread)))
+            .await;
         match inner.store.status(&id) {
             Ok(Some(ExecutionStatus::Running)) => {
                 tracing::info!(execution = %id, "loading again after a failed step");
@@ -112,7 +109,6 @@ async fn load_again_later(inner: Arc<Inner>, id: ExecutionId) {
             Ok(_) => return,
             Err(e) => {
                 tracing::warn!(execution = %id, error = %e, "could not read an execution to load it again; trying later");
-                wait = (wait * 2).min(LOAD_AGAIN_AT_MOST);
             }
         }
     }

@@ -14,13 +14,6 @@ use crate::store::{ExternalRequest, Op, Placed};
 // (each lost to a timer or a reset) before the delivery says it found none.
 use super::lifecycle::CANCEL_ATTEMPTS;
 
-/// How long a request the store could not deliver waits before it is
-/// delivered again, at first and at most.
-const DELIVER_AGAIN: (std::time::Duration, std::time::Duration) = (
-    std::time::Duration::from_millis(500),
-    std::time::Duration::from_secs(60),
-);
-
 /// The key a new request is recorded (and delivered once) under:
 /// `<sender>/<run>/<handle>/<content>`, the last part a digest of what it
 /// asks. A reset's re-run that sends the same request from the same handle
@@ -153,10 +146,9 @@ impl Inner {
     ) {
         let inner = self.clone();
         tokio::spawn(async move {
-            let mut wait = DELIVER_AGAIN.0;
+            let mut again = super::again::Backoff::background();
             loop {
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(DELIVER_AGAIN.1);
+                again.wait().await;
                 match inner.store.outbox() {
                     Ok(rows) => {
                         for request in rows.into_iter().filter(|r| which(r)) {

@@ -57,10 +57,9 @@ impl Inner {
         let inner = self.clone();
         let id = id.clone();
         tokio::spawn(async move {
-            let mut wait = ASK_AGAIN.0;
+            let mut again = super::again::Backoff::background();
             loop {
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(ASK_AGAIN.1);
+                again.wait().await;
                 if inner.arm_deadlines_read(&id) {
                     tracing::info!(execution = %id, "deadlines armed after the store answered");
                     return;
@@ -425,10 +424,9 @@ impl Inner {
         let inner = self.clone();
         let id = id.clone();
         tokio::spawn(async move {
-            let mut wait = ASK_AGAIN.0;
+            let mut again = super::again::Backoff::background();
             loop {
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(ASK_AGAIN.1);
+                again.wait().await;
                 match inner.store.owed(&id) {
                     Ok(owed) if owed.is_empty() => return,
                     Ok(owed) => {
@@ -480,10 +478,9 @@ impl Inner {
         let inner = self.clone();
         let parent = parent.clone();
         tokio::spawn(async move {
-            let mut wait = ASK_AGAIN.0;
+            let mut again = super::again::Backoff::background();
             loop {
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(ASK_AGAIN.1);
+                again.wait().await;
                 crate::pause::point("child-cancel-again").await;
                 match inner.ask_once(&child, &parent, reason).await {
                     Err(EngineError::Store(StoreError::Io(_))) => {}
@@ -612,14 +609,6 @@ impl Inner {
         left == 0
     }
 }
-
-/// How long a request to a child that the store kept from being made (a
-/// parent-close policy, a cancellation) waits before it is made again, at
-/// first and at most.
-const ASK_AGAIN: (std::time::Duration, std::time::Duration) = (
-    std::time::Duration::from_millis(500),
-    std::time::Duration::from_secs(60),
-);
 
 /// What a start did.
 #[derive(Debug, Clone)]

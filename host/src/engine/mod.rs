@@ -4,6 +4,7 @@
 //! wasmtime or axum crosses into or out of it.
 
 mod activities;
+mod again;
 mod clock;
 mod driver;
 mod error;

@@ -18,10 +18,6 @@ use crate::store::StoreError;
 /// How often the store is probed while the disk refuses writes.
 const RETRY: Duration = Duration::from_secs(1);
 
-/// How long a read the store could not answer waits before it is made
-/// again, at first and at most.
-const READ_AGAIN: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(60));
-
 impl Inner {
     /// Re-arms timers, re-dispatches unanswered activities and wakes running
     /// executions that have something to take. Returns how many it woke and
@@ -90,17 +86,16 @@ impl Inner {
         let Ok(id) = child.parse::<ExecutionId>() else {
             return;
         };
-        let mut wait = READ_AGAIN.0;
+        let mut again = super::again::Backoff::background();
         loop {
             match self.never_asked(&id, &parent, handle) {
                 Ok(true) => break,
                 Ok(false) => return,
                 Err(StoreError::Io(e)) => {
-                    if wait == READ_AGAIN.0 {
+                    if again.is_first() {
                         tracing::warn!(execution = %id, error = %e, "could not read a child its parent asked to cancel; reading it again");
                     }
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(READ_AGAIN.1);
+                    again.wait().await;
                 }
                 Err(e) => {
                     tracing::error!(execution = %id, error = %e, "could not read a child its parent asked to cancel");
@@ -171,7 +166,7 @@ pub(super) fn spawn(inner: Arc<Inner>) {
             // Until it succeeds: what the failing writes refused (steps,
             // timer firings, deliveries) waits for nothing else. A write
             // failing again meanwhile starts the watch over.
-            let mut wait = READ_AGAIN.0;
+            let mut again = super::again::Backoff::background();
             while failing.borrow().is_none() {
                 let resumed = crate::store::StoreError::fail_point("resume-after-write-failure")
                     .and_then(|()| inner.resume_in_flight());
@@ -181,9 +176,9 @@ pub(super) fn spawn(inner: Arc<Inner>) {
                         break;
                     }
                     Err(StoreError::Io(e)) => {
+                        let wait = again.step();
                         tracing::warn!(error = %e, "could not read the store to resume in-flight work; trying again in {wait:?}");
                         tokio::time::sleep(wait).await;
-                        wait = (wait * 2).min(READ_AGAIN.1);
                     }
                     // Refused for good (a record that cannot be decoded):
                     // asking again would repeat the work done before it.

@@ -172,24 +172,17 @@ fn fire_again_later(inner: &Arc<Inner>, row: TimerRow, e: &crate::store::StoreEr
     let busy = inner.busy_step();
     tokio::spawn(async move {
         let _busy = busy;
-        let mut wait = FIRE_AGAIN.0;
+        let mut again = super::again::Backoff::background();
         loop {
-            tokio::time::sleep(wait).await;
+            again.wait().await;
             match inner.store.execution(&row.execution) {
-                Err(crate::store::StoreError::Io(_)) => wait = (wait * 2).min(FIRE_AGAIN.1),
+                Err(crate::store::StoreError::Io(_)) => {}
                 Ok(Some(_)) => return inner.arm_timer(row),
                 _ => return,
             }
         }
     });
 }
-
-/// How long a timer whose fire met a store that could not answer waits
-/// before it is armed again, at first and at most.
-const FIRE_AGAIN: (std::time::Duration, std::time::Duration) = (
-    std::time::Duration::from_millis(500),
-    std::time::Duration::from_secs(60),
-);
 
 #[cfg(test)]
 mod tests {

@@ -88,13 +88,6 @@ fn kick_in_a_second(inner: &Arc<Inner>, name: &str) {
     });
 }
 
-/// How long the scheduler waits before reading the schedules again when
-/// the store could not answer at its start, at first and at most.
-const READ_AGAIN: (std::time::Duration, std::time::Duration) = (
-    std::time::Duration::from_millis(100),
-    std::time::Duration::from_secs(10),
-);
-
 /// Runs the scheduler: every schedule is evaluated at start (catching up
 /// what passed while the host was down), then at its next time and when it
 /// is kicked.
@@ -102,7 +95,11 @@ pub(super) fn spawn(inner: Arc<Inner>, mut kicks: mpsc::UnboundedReceiver<String
     tokio::spawn(async move {
         // Read until the store answers: a schedule not read here would not
         // run until it was changed.
-        let mut wait = READ_AGAIN.0;
+        // 0.1 s doubling to 10 s: nothing is scheduled meanwhile.
+        let mut again = super::again::Backoff::new(
+            std::time::Duration::from_millis(100),
+            std::time::Duration::from_secs(10),
+        );
         let mut todo: BTreeSet<String> = loop {
             let read = crate::store::StoreError::fail_point("schedules-read")
                 .and_then(|()| inner.store.schedules());
@@ -118,11 +115,10 @@ pub(super) fn spawn(inner: Arc<Inner>, mut kicks: mpsc::UnboundedReceiver<String
                     break BTreeSet::new();
                 }
                 Err(e) => {
-                    if wait == READ_AGAIN.0 {
+                    if again.is_first() {
                         tracing::error!(error = %e, "could not read the schedules; reading them again until the store answers");
                     }
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(READ_AGAIN.1);
+                    again.wait().await;
                 }
             }
         };
