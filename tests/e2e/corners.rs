@@ -1637,6 +1637,40 @@ fn a_childs_cancellation_asked_again_does_not_outlive_a_reset_of_its_parent() {
     assert_eq!(host.describe("kinds")["status"], "running");
 }
 
+/// Found by a review of the paths across a restart: children a run's last
+/// task cancelled were asked after the close committed, in memory only: a
+/// host that crashed (or was stopped, or lost its store) before the
+/// request reached them left them running for good, since recovery asks
+/// again only for a parent that still runs. Here the request fails, and
+/// the host is SIGKILLed while it waits to ask again. A cancellation the
+/// run asked of a child is owed with its close, as a request-cancel policy.
+#[test]
+fn a_childs_cancellation_from_its_parents_last_task_outlives_a_crash() {
+    let mut host = Host::with_faults(
+        &["--manual-clock"],
+        &["child-cancel-again"],
+        &["child-cancel"],
+    );
+    host.deploy_examples_and_corners();
+    start(&host, "end", json!({"mode": "cancel-at-end"}));
+    host.eventually("both children started", |h| {
+        h.call("GET", "/v1/executions/end-kept", None).0 == 200
+            && h.call("GET", "/v1/executions/end-asked", None).0 == 200
+    });
+    host.advance(1_000);
+    assert_eq!(host.wait_result("end")["output"], "done");
+    let timeout = std::time::Duration::from_secs(30);
+    host.wait_for_log("failing at child-cancel", 1, timeout);
+    host.wait_for_log("paused at child-cancel-again", 1, timeout);
+    host.kill();
+    host.clear_pause_points();
+    host.spawn();
+    host.eventually("the asked child ends cancelled", |h| {
+        h.describe("end-asked")["status"] == "cancelled"
+    });
+    assert_eq!(host.describe("end-kept")["status"], "running");
+}
+
 /// The ids of every execution but `parent` (its children, in these tests).
 fn others(host: &Host, parent: &str) -> Vec<String> {
     host.list_all("")

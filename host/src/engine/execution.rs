@@ -653,8 +653,14 @@ fn run_history_as_known(
 }
 
 /// What a run owes its children once its last task's events (`closing`)
-/// follow `history`: a child that task cancelled to be abandoned, or whose
-/// handle it completed, is owed nothing.
+/// follow `history`: its parent-close policies (a child that task
+/// cancelled to be abandoned, or whose handle it completed, is owed none),
+/// and a request to cancel each child the run asked to cancel (its last
+/// task, or an earlier one whose request may not have reached the child
+/// yet): those requests are made in memory after a commit, and one a
+/// crash or a lost store kept from being made is made by the next start
+/// from this debt (asked twice, a child answers the second as asked
+/// already).
 fn owed_at_close(
     mut history: Vec<crate::model::Event>,
     closing: &[EventKind],
@@ -665,7 +671,13 @@ fn owed_at_close(
         event,
         waits: false,
     }));
-    crate::model::owed_policies(&history)
+    let mut owed = crate::model::owed_policies(&history);
+    for (_, child) in crate::model::children_asked_to_cancel(&history) {
+        if !owed.iter().any(|(c, _)| *c == child) {
+            owed.push((child, crate::model::ParentClosePolicy::RequestCancel));
+        }
+    }
+    owed
 }
 
 /// Asks each of `children` (with the handles that started them) of
