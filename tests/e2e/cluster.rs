@@ -449,6 +449,71 @@ fn a_graceful_stop_waits_for_a_task_a_worker_has_taken() {
     assert_eq!(weft_e2e::poll_greeters(&b, 200).0, 204);
 }
 
+/// Found by a review of the handover paths: a holder handing its store
+/// over (SIGTERM) hands out no task while it waits for those workers hold,
+/// but a queued task's schedule-to-start kept counting there, and its
+/// timeout (which retries nothing) was recorded: the activity failed for
+/// good though workers polled, as the stop outlasted it. The task is left
+/// to the next holder, which queues it afresh.
+#[test]
+fn a_stopping_holder_does_not_time_out_a_task_no_worker_took() {
+    let Some(url) = database() else { return };
+    let args = |id: &'static str| {
+        [
+            "--lease",
+            LEASE,
+            "--host-id",
+            id,
+            "--route-activity",
+            "greet=greeters",
+            "--manual-clock",
+        ]
+    };
+    let mut a = Host::in_cluster(&url, &args("a"), &[]);
+    a.eventually("a to hold the store", |h| holder(h) == "a");
+    let b = Host::in_cluster(&url, &args("b"), &[]);
+    a.deploy_examples();
+    // A worker holds a greet task: the stop waits for its answer.
+    a.start_execution("hello", json!({"name": "worker"}));
+    let (status, task) = weft_e2e::poll_greeters(&a, 30_000);
+    assert_eq!(status, 200, "{task}");
+    let token = task["token"].as_str().expect("a token").to_owned();
+    let id = a.start_execution("polling", json!({"mode": "schedule-to-start"}));
+    a.eventually("its task is queued", |h| {
+        h.event_kinds(&id).iter().any(|k| k == "activity_scheduled")
+    });
+    a.signal("TERM");
+    a.wait_for_log("handing the store over", 1, Duration::from_secs(30));
+    a.advance(6_000);
+    a.eventually("the schedule-to-start passed", |h| {
+        h.log().contains("the task is left to the next holder")
+            || h.event_kinds(&id).iter().any(|k| k == "activity_failed")
+    });
+    let (status, v) = a.call(
+        "POST",
+        &format!("/v1/tasks/{token}/complete"),
+        Some(json!({"output": "Hello, worker"})),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(a.wait_exit(Duration::from_secs(60)), Some(0));
+    b.eventually("b to hold the store", |h| holder(h) == "b");
+    let (status, task) = b.call(
+        "POST",
+        "/v1/task-queues/nobody-polls-this/poll?wait_ms=30000",
+        None,
+    );
+    assert_eq!(status, 200, "the next holder queued it: {task}");
+    let token = task["token"].as_str().expect("a token");
+    let (status, v) = b.call(
+        "POST",
+        &format!("/v1/tasks/{token}/complete"),
+        Some(json!({"output": {"square": 1}})),
+    );
+    assert_eq!(status, 200, "{v}");
+    let r = b.wait_result(&id);
+    assert_eq!(r["status"], "completed", "{r}");
+}
+
 /// A task a worker took survives the death of the host that handed it out:
 /// the holder is SIGKILLed while the worker holds the task, and the worker's
 /// heartbeat and answer reach the new holder (through any host) under the

@@ -1073,7 +1073,17 @@ async fn attempt(
                     permit = taken => Ok(permit.ok()),
                     _ = async {
                         match schedule_to_start {
-                            Some(t) => inner.clock.sleep_until(queued_at.saturating_add(t)).await,
+                            Some(t) => {
+                                inner.clock.sleep_until(queued_at.saturating_add(t)).await;
+                                // A host handing its store over hands out
+                                // no task: the timeout is not the workers'
+                                // doing. The next holder queues the task
+                                // afresh, its schedule-to-start from then.
+                                if *inner.draining.borrow() {
+                                    tracing::info!(execution = %task.execution, activity = %task.name, handle = task.handle, "schedule-to-start passed while this host hands its store over: the task is left to the next holder");
+                                    std::future::pending::<()>().await;
+                                }
+                            }
                             None => std::future::pending().await,
                         }
                     } => Err(timeout_failure(
