@@ -436,6 +436,43 @@ fn a_signal_sent_again_with_its_request_id_is_recorded_once() {
     });
 }
 
+/// Found by a review of the stop paths: an update waiting for its result
+/// (here its handler waits for an activity) on a host told to stop had its
+/// connection cut when the host exited: the update was recorded, but a
+/// client that gave no update id never learnt the one made for it, and a
+/// retry applied it twice. Waiting requests are answered as they stand when
+/// the host stops: the update accepted, with its id.
+#[test]
+fn an_update_waiting_for_its_result_is_answered_when_its_host_stops() {
+    let mut host = Host::paused_at(&["--manual-clock"], &["activity-spawned"]);
+    host.deploy_examples();
+    subscribe(&host, "sub-stop");
+    host.eventually("the subscription waits", |h| {
+        count(h, "sub-stop", "timer_started") == 1
+    });
+    std::thread::scope(|s| {
+        let update = s.spawn(|| {
+            host.call(
+                "POST",
+                "/v1/executions/sub-stop/updates",
+                Some(json!({"name": "cancel", "input": {"reason": "moving"}, "wait_ms": 60_000})),
+            )
+        });
+        host.wait_for_log("paused at activity-spawned", 1, Duration::from_secs(30));
+        host.signal("TERM");
+        let (code, v) = update.join().expect("the update's answer");
+        assert_eq!(code, 200, "{v}");
+        assert_eq!(v["status"], "accepted", "{v}");
+        assert!(
+            v["update_id"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("upd_")),
+            "{v}"
+        );
+    });
+    assert_eq!(host.wait_exit(Duration::from_secs(30)), Some(0));
+}
+
 /// A signal request id names its signal under the execution id for the
 /// retention, across the executions started under it: a retry that comes
 /// after its execution closed and another started under the id is the

@@ -256,12 +256,18 @@ pub async fn run(data: PathBuf, args: &HostArgs) -> Result<()> {
     // Tests stop here to send a stop signal between the start and the
     // serving.
     crate::pause::point("host-ready").await;
+    let waits = engine.clone();
     let served = crate::api::serve(listener, engine, access, stopped(stop.clone()));
     // Long-polling clients would hold a graceful shutdown open; every
     // committed step is durable, so after a short grace period just stop.
+    // Requests waiting for a result are answered first, as they stand.
     tokio::select! {
         r = served => r?,
-        _ = async { stopped(stop).await; tokio::time::sleep(Duration::from_secs(2)).await } => {}
+        _ = async {
+            stopped(stop).await;
+            waits.stopping();
+            tokio::time::sleep(Duration::from_secs(2)).await
+        } => {}
     }
     Ok(())
 }

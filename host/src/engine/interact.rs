@@ -593,10 +593,13 @@ impl Engine {
                     record.status
                 )));
             }
-            if tokio::time::timeout_at(deadline, rx.changed())
-                .await
-                .is_err()
-            {
+            // Until the wait ends, or the host stops: then answered as it
+            // stands (the client learns the update's id to ask again).
+            let changed = tokio::select! {
+                changed = tokio::time::timeout_at(deadline, rx.changed()) => changed.is_ok(),
+                () = self.inner.until_stopping() => false,
+            };
+            if !changed {
                 return Ok(UpdateOutcome {
                     update_id: update_id.to_owned(),
                     status: UpdateStatus::Accepted,

@@ -199,6 +199,10 @@ pub(crate) struct Inner {
     /// Set when the host hands its store over: no activity attempt starts
     /// any more (the next holder runs them); running ones finish.
     draining: watch::Sender<bool>,
+    /// Set when the host stops: requests waiting for a result (an update's,
+    /// a start's with `wait_ms`) are answered with where it stands, while
+    /// the host still answers (their clients learn the ids to look again).
+    stopping: watch::Sender<bool>,
     /// One permit per workflow instance in memory (`max_instances`).
     instance_slots: Semaphore,
     /// Told when a load waits for an instance slot: idle instances evict.
@@ -330,6 +334,7 @@ impl Engine {
             clock,
             activity_slots: Semaphore::new(config.max_concurrent_activities.max(1)),
             draining: watch::channel(false).0,
+            stopping: watch::channel(false).0,
             instance_slots: Semaphore::new(config.max_instances.max(1)),
             pressure: tokio::sync::Notify::new(),
             slot_waiters: Default::default(),
@@ -376,6 +381,7 @@ impl Engine {
     /// holder to run again. Tasks no worker took stay for the next holder.
     /// Whether they all ended in time.
     pub async fn drain(&self, limit: Duration) -> bool {
+        self.stopping();
         self.inner.draining.send_replace(true);
         self.inner.queues.close();
         let all = self.inner.config.max_concurrent_activities.max(1) as u32;
@@ -388,6 +394,13 @@ impl Engine {
         .is_ok();
         self.settle_writes().await;
         ended
+    }
+
+    /// The host stops: requests waiting for a result are answered now with
+    /// where it stands (an update `accepted` with its id, a start with its
+    /// run), instead of their connections being cut by the exit.
+    pub fn stopping(&self) {
+        self.inner.stopping.send_replace(true);
     }
 
     /// Waits until every write handed to the store so far has ended
@@ -594,7 +607,10 @@ impl Engine {
                 match self.execution(id).and_then(|r| Ok((answer(&r)?, r))) {
                     Ok((Some(done), _)) => (Ok(done), false),
                     Ok((None, record)) => {
-                        let woke = tokio::time::timeout_at(deadline, changed).await.is_ok();
+                        let woke = tokio::select! {
+                            woke = tokio::time::timeout_at(deadline, changed) => woke.is_ok(),
+                            () = self.inner.until_stopping() => false,
+                        };
                         (Ok(record), woke)
                     }
                     Err(e) => (Err(e), false),
@@ -764,4 +780,12 @@ fn deleted_run(record: &ExecutionRecord, run: u32, first: u32) -> EngineError {
          delete`): the one there now has runs {first} to {}",
         record.id, record.run
     ))
+}
+
+impl Inner {
+    /// Resolves once the host stops ([`Engine::stopping`]).
+    async fn until_stopping(&self) {
+        let mut stopping = self.stopping.subscribe();
+        let _ = stopping.wait_for(|s| *s).await;
+    }
 }
