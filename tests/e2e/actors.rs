@@ -595,6 +595,41 @@ fn a_retried_signal_with_start_starts_nothing_once_its_signal_is_recorded() {
     );
 }
 
+/// Found by a review of the stop and takeover paths: a signal-with-start
+/// whose start committed and whose signal the store could not record (a
+/// cut connection, a disk error, a holder losing its store) was answered
+/// "nothing was changed", though the execution had started. The answer says
+/// the start stands; sent again, the request signals that execution.
+#[test]
+fn a_signal_with_start_whose_signal_failed_says_the_start_stands() {
+    let host = Host::with_faults(&["--manual-clock"], &[], &["signal-with-start-signal"]);
+    host.deploy_examples();
+    let send = || {
+        host.call(
+            "POST",
+            "/v1/signal-with-start",
+            Some(
+                json!({"workflow_type": "approval", "id": "sws-failed", "input": {},
+                        "signal": "decision", "signal_input": {"approved": true, "by": "ada"},
+                        "request_id": "d-1"}),
+            ),
+        )
+    };
+    let (code, v) = send();
+    assert_eq!(code, 503, "{v}");
+    let message = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("was started") && !message.contains("nothing was changed"),
+        "{v}"
+    );
+    assert_eq!(host.describe("sws-failed")["status"], "running");
+    let (code, again) = send();
+    assert_eq!(code, 202, "{again}");
+    assert_eq!(again["started"], false, "{again}");
+    assert_eq!(host.wait_result("sws-failed")["output"], "approved by ada");
+    assert_eq!(count(&host, "sws-failed", "signal_received"), 1);
+}
+
 /// Found by a sweep of the store's failure paths: a query to an evicted
 /// execution whose record could not be read (a cut connection, a disk
 /// error) was answered 409 "no longer running", which clients take as

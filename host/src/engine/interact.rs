@@ -261,9 +261,26 @@ impl Engine {
             Err(EngineError::Conflict(_)) => false,
             Err(e) => return Err(e),
         };
-        let mut receipt = self
-            .signal(id, signal, signal_input, signal_request)
-            .await?;
+        let sent = crate::store::StoreError::fail_point("signal-with-start-signal")
+            .map_err(EngineError::from);
+        let sent = match sent {
+            Ok(()) => self.signal(id, signal, signal_input, signal_request).await,
+            Err(e) => Err(e),
+        };
+        let mut receipt = match sent {
+            Ok(receipt) => receipt,
+            // The start stands: said, so that the client sends it again
+            // (which signals the execution it started) instead of taking
+            // the store's "nothing was changed" for the whole request.
+            Err(EngineError::Store(e)) if started => {
+                return Err(EngineError::Unavailable(format!(
+                    "execution {id} was started, but its signal could not be recorded (the \
+                     store could not answer: {e}): send the signal-with-start again, and it \
+                     signals the execution it started"
+                )))
+            }
+            Err(e) => return Err(e),
+        };
         receipt.started = started;
         Ok(receipt)
     }
