@@ -1646,9 +1646,12 @@ fn a_childs_cancellation_asked_again_does_not_outlive_a_reset_of_its_parent() {
 /// run asked of a child is owed with its close, as a request-cancel policy.
 #[test]
 fn a_childs_cancellation_from_its_parents_last_task_outlives_a_crash() {
+    // The request fails and waits to be made again, and the close's
+    // policies wait before they are applied: the child is still running
+    // when the host is killed.
     let mut host = Host::with_faults(
         &["--manual-clock"],
-        &["child-cancel-again"],
+        &["child-cancel-again", "parent-closed"],
         &["child-cancel"],
     );
     host.deploy_examples_and_corners();
@@ -1662,6 +1665,7 @@ fn a_childs_cancellation_from_its_parents_last_task_outlives_a_crash() {
     let timeout = std::time::Duration::from_secs(30);
     host.wait_for_log("failing at child-cancel", 1, timeout);
     host.wait_for_log("paused at child-cancel-again", 1, timeout);
+    assert_eq!(host.describe("end-asked")["status"], "running");
     host.kill();
     host.clear_pause_points();
     host.spawn();

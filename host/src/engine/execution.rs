@@ -655,12 +655,11 @@ fn run_history_as_known(
 /// What a run owes its children once its last task's events (`closing`)
 /// follow `history`: its parent-close policies (a child that task
 /// cancelled to be abandoned, or whose handle it completed, is owed none),
-/// and a request to cancel each child the run asked to cancel (its last
-/// task, or an earlier one whose request may not have reached the child
-/// yet): those requests are made in memory after a commit, and one a
-/// crash or a lost store kept from being made is made by the next start
-/// from this debt (asked twice, a child answers the second as asked
-/// already).
+/// and a request to cancel each child that last task asked to cancel: that
+/// request is made in memory after the close commits, and one a crash or a
+/// lost store kept from being made is made by the next start from this
+/// debt (made twice at once, the second is answered as asked already). Not
+/// a child whose id the run started again after it (another child).
 fn owed_at_close(
     mut history: Vec<crate::model::Event>,
     closing: &[EventKind],
@@ -672,8 +671,22 @@ fn owed_at_close(
         waits: false,
     }));
     let mut owed = crate::model::owed_policies(&history);
-    for (_, child) in crate::model::children_asked_to_cancel(&history) {
-        if !owed.iter().any(|(c, _)| *c == child) {
+    let asked_now: Vec<u64> = closing
+        .iter()
+        .filter_map(|e| match e {
+            EventKind::ChildCancelRequested { target, .. } => Some(*target),
+            _ => None,
+        })
+        .collect();
+    if asked_now.is_empty() {
+        return owed;
+    }
+    for (handle, child) in crate::model::children_asked_to_cancel(&history) {
+        let started_again = history.iter().any(|e| {
+            matches!(&e.event, EventKind::ChildStarted { handle: h, child_id, .. }
+                if *h > handle && *child_id == child)
+        });
+        if asked_now.contains(&handle) && !started_again && !owed.iter().any(|(c, _)| *c == child) {
             owed.push((child, crate::model::ParentClosePolicy::RequestCancel));
         }
     }
