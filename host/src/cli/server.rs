@@ -457,7 +457,9 @@ async fn run_on_postgres(
             tokio::task::spawn_blocking(move || c.release()).await?;
             // Long-polling clients would hold a graceful shutdown open;
             // every committed step is durable, so after a short grace
-            // period just stop.
+            // period just stop. Requests waiting for a result are
+            // answered first, as they stand.
+            engine.stopping();
             serve_stop.send_replace(true);
             let _ = tokio::time::timeout(Duration::from_secs(2), served).await;
             Ok(())

@@ -381,7 +381,6 @@ impl Engine {
     /// holder to run again. Tasks no worker took stay for the next holder.
     /// Whether they all ended in time.
     pub async fn drain(&self, limit: Duration) -> bool {
-        self.stopping();
         self.inner.draining.send_replace(true);
         self.inner.queues.close();
         let all = self.inner.config.max_concurrent_activities.max(1) as u32;
