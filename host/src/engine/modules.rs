@@ -271,8 +271,14 @@ impl Engine {
         for schedule in store.schedules()? {
             let action = &schedule.schedule.action;
             if let Some(version) = action.version {
-                if let Ok(module) = self.inner.version_module(&action.workflow_type, version) {
-                    used.insert(module);
+                // A pin to a version that is gone pins nothing; a store
+                // that could not say stops the prune.
+                match self.inner.version_module(&action.workflow_type, version) {
+                    Ok(module) => {
+                        used.insert(module);
+                    }
+                    Err(EngineError::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
                 }
             }
         }
