@@ -226,9 +226,11 @@ impl Engine {
             // alone: the report says what moved, and the others are checked.
             let outcome = match self.upgrade_one(&record, &target, &bytes, dry_run).await {
                 Ok(outcome) => outcome,
-                Err(EngineError::Store(e)) => UpgradeOutcome::Failed(format!(
-                    "the store could not answer ({e}): run the upgrade again"
-                )),
+                Err(EngineError::Store(e @ crate::store::StoreError::Io(_))) => {
+                    UpgradeOutcome::Failed(format!(
+                        "the store could not answer ({e}): run the upgrade again"
+                    ))
+                }
                 Err(e) => return Err(e),
             };
             tracing::info!(
