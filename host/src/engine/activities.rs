@@ -934,11 +934,15 @@ async fn attempt(
     if task.cancelled && adopted.is_none() {
         return Attempted::never_began();
     }
-    let queue = task.options.task_queue.clone().or_else(|| {
-        adopted
-            .as_ref()
-            .map(|t| t.queue.clone().unwrap_or_else(|| UNNAMED_QUEUE.to_owned()))
-    });
+    let queue = match &adopted {
+        Some(t) => Some(
+            t.queue
+                .clone()
+                .or_else(|| task.options.task_queue.clone())
+                .unwrap_or_else(|| UNNAMED_QUEUE.to_owned()),
+        ),
+        None => task.options.task_queue.clone(),
+    };
     if let (None, Some((module, _))) = (&queue, &context.module) {
         if let Err(not) = load_component(inner, task, module, stopped).await {
             return not;
