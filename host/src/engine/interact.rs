@@ -98,16 +98,17 @@ impl Engine {
         self.inner.check_payload("the signal's input", &input)?;
         EngineError::check_request_id("signal", request_id, 200)?;
         let record = self.execution(id)?;
-        // A retry of a signal recorded already is answered with that record,
-        // whatever became of the execution since (the signal may have ended
-        // it: a refusal would tell the client it was never recorded).
-        if let Some(seen) = self.seen_signal(&record.id, request_id)? {
-            return Ok(seen);
-        }
         if !matches!(
             record.status,
             ExecutionStatus::Running | ExecutionStatus::Stalled
         ) {
+            // A retry of a signal recorded already is answered with that
+            // record (the signal may have ended the execution: a refusal
+            // would tell the client it was never recorded). To a running
+            // one, the append's own check answers it.
+            if let Some(seen) = self.seen_signal(&record.id, request_id)? {
+                return Ok(seen);
+            }
             return Err(EngineError::Conflict(format!(
                 "execution {id} is {}: signals go to running executions",
                 record.status
