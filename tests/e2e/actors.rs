@@ -481,16 +481,7 @@ fn an_update_waiting_for_its_result_is_answered_when_its_host_stops() {
 fn a_signal_retried_after_its_execution_closed_does_not_reach_the_next_one() {
     let host = Host::start();
     host.deploy_examples();
-    let send = || {
-        host.call(
-            "POST",
-            "/v1/executions/gate/signals",
-            Some(
-                json!({"name": "decision", "input": {"approved": true, "by": "ada"},
-                        "request_id": "decision-1"}),
-            ),
-        )
-    };
+    let send = || approve_gate(&host);
     host.start_as("approval", "gate", json!({}));
     let (code, first) = send();
     assert_eq!(code, 202, "{first}");
@@ -518,16 +509,7 @@ fn a_signal_retried_after_its_execution_closed_does_not_reach_the_next_one() {
 fn a_signal_retried_after_it_closed_its_execution_is_answered_duplicate() {
     let host = Host::start();
     host.deploy_examples();
-    let send = || {
-        host.call(
-            "POST",
-            "/v1/executions/gate/signals",
-            Some(
-                json!({"name": "decision", "input": {"approved": true, "by": "ada"},
-                        "request_id": "decision-1"}),
-            ),
-        )
-    };
+    let send = || approve_gate(&host);
     host.start_as("approval", "gate", json!({}));
     let (code, first) = send();
     assert_eq!(code, 202, "{first}");
@@ -561,17 +543,7 @@ fn a_signal_retried_after_it_closed_its_execution_is_answered_duplicate() {
 fn a_retried_signal_with_start_starts_nothing_once_its_signal_is_recorded() {
     let host = Host::start();
     host.deploy_examples();
-    let send = || {
-        host.call(
-            "POST",
-            "/v1/signal-with-start",
-            Some(
-                json!({"workflow_type": "approval", "id": "sws", "input": {},
-                        "signal": "decision", "signal_input": {"approved": true, "by": "ada"},
-                        "request_id": "d-1"}),
-            ),
-        )
-    };
+    let send = || approve_with_start(&host, "sws");
     let (code, v) = send();
     assert_eq!(code, 202, "{v}");
     assert_eq!(v["started"], true, "{v}");
@@ -604,17 +576,7 @@ fn a_retried_signal_with_start_starts_nothing_once_its_signal_is_recorded() {
 fn a_signal_with_start_whose_signal_failed_says_the_start_stands() {
     let host = Host::with_faults(&["--manual-clock"], &[], &["signal-with-start-signal"]);
     host.deploy_examples();
-    let send = || {
-        host.call(
-            "POST",
-            "/v1/signal-with-start",
-            Some(
-                json!({"workflow_type": "approval", "id": "sws-failed", "input": {},
-                        "signal": "decision", "signal_input": {"approved": true, "by": "ada"},
-                        "request_id": "d-1"}),
-            ),
-        )
-    };
+    let send = || approve_with_start(&host, "sws-failed");
     let (code, v) = send();
     assert_eq!(code, 503, "{v}");
     let message = v["error"]["message"].as_str().unwrap_or_default();
@@ -654,4 +616,28 @@ fn a_query_that_could_not_read_its_execution_is_answered_unavailable_not_conflic
     );
     assert_eq!(code, 503, "{v}");
     assert_eq!(status(&host, "sub-unread")["plan"], "basic");
+}
+
+/// Sends `gate` (an approval) ada's decision under request id `decision-1`.
+fn approve_gate(host: &Host) -> (u16, Value) {
+    host.call(
+        "POST",
+        "/v1/executions/gate/signals",
+        Some(
+            json!({"name": "decision", "input": {"approved": true, "by": "ada"},
+                    "request_id": "decision-1"}),
+        ),
+    )
+}
+
+/// Starts approval `id` unless it exists, with ada's decision under request
+/// id `d-1` (signal-with-start).
+fn approve_with_start(host: &Host, id: &str) -> (u16, Value) {
+    host.call(
+        "POST",
+        "/v1/signal-with-start",
+        Some(json!({"workflow_type": "approval", "id": id, "input": {},
+                    "signal": "decision", "signal_input": {"approved": true, "by": "ada"},
+                    "request_id": "d-1"})),
+    )
 }

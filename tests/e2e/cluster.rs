@@ -31,7 +31,12 @@ fn host(url: &str, id: &str, points: &[&str]) -> Host {
 /// A host whose `greet` activity is routed to the `greeters` task queue,
 /// for tests that act as its worker.
 fn routed(url: &str, id: &str, points: &[&str]) -> Host {
-    let args = [
+    routed_with(url, id, points, &[])
+}
+
+/// [`routed`], with these flags besides.
+fn routed_with(url: &str, id: &str, points: &[&str], extra: &[&str]) -> Host {
+    let mut args = vec![
         "--lease",
         LEASE,
         "--host-id",
@@ -39,6 +44,7 @@ fn routed(url: &str, id: &str, points: &[&str]) -> Host {
         "--route-activity",
         "greet=greeters",
     ];
+    args.extend_from_slice(extra);
     Host::in_cluster(url, &args, points)
 }
 
@@ -458,20 +464,9 @@ fn a_graceful_stop_waits_for_a_task_a_worker_has_taken() {
 #[test]
 fn a_stopping_holder_does_not_time_out_a_task_no_worker_took() {
     let Some(url) = database() else { return };
-    let args = |id: &'static str| {
-        [
-            "--lease",
-            LEASE,
-            "--host-id",
-            id,
-            "--route-activity",
-            "greet=greeters",
-            "--manual-clock",
-        ]
-    };
-    let mut a = Host::in_cluster(&url, &args("a"), &[]);
+    let mut a = routed_with(&url, "a", &[], &["--manual-clock"]);
     a.eventually("a to hold the store", |h| holder(h) == "a");
-    let b = Host::in_cluster(&url, &args("b"), &[]);
+    let b = routed_with(&url, "b", &[], &["--manual-clock"]);
     a.deploy_examples();
     // A worker holds a greet task: the stop waits for its answer.
     a.start_execution("hello", json!({"name": "worker"}));

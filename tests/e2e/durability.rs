@@ -379,14 +379,7 @@ fn a_runs_timeout_is_armed_though_its_record_could_not_be_read_at_first() {
     host.wait_for_log("failing at arm-deadlines-read", 1, Duration::from_secs(10));
     host.advance(3_600_000 + 1);
     let r = host.wait_result("timed");
-    assert_eq!(r["status"], "terminated", "{r}");
-    assert!(
-        r["failure"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("run timeout"),
-        "{r}"
-    );
+    assert_run_timed_out(&r);
 }
 
 /// Found by a review of the reset path: a reset wrote the execution's
@@ -414,14 +407,7 @@ fn a_reset_execution_keeps_its_run_timeout() {
     });
     host.advance(3_600_000 + 1);
     let r = host.wait_result("late");
-    assert_eq!(r["status"], "terminated", "{r}");
-    assert!(
-        r["failure"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("run timeout"),
-        "{r}"
-    );
+    assert_run_timed_out(&r);
 }
 
 /// Found by a sweep of the store's failure paths: a wake for an execution
@@ -490,4 +476,16 @@ fn in_flight_work_resumes_after_a_write_failure_though_the_first_resume_failed()
         Duration::from_secs(30),
     );
     assert_eq!(host.wait_result(&id)["output"], "HELLO, AGAIN!");
+}
+
+/// `r` (a result) ended by its run timeout: terminated, saying so.
+fn assert_run_timed_out(r: &Value) {
+    assert_eq!(r["status"], "terminated", "{r}");
+    assert!(
+        r["failure"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("run timeout"),
+        "{r}"
+    );
 }
