@@ -238,6 +238,35 @@ fn the_manual_clock_never_goes_back_across_a_restart() {
     );
 }
 
+/// A manual clock stands where it stood across a restart, moved or not: it
+/// went on from the system time when that was later (a restart that took
+/// real seconds moved it by them, and a timer fired with no advance).
+#[test]
+fn the_manual_clock_stands_still_across_a_restart() {
+    let mut host = Host::start();
+    let now = |host: &Host| host.get("/v1/clock")["now_ms"].as_u64().expect("now_ms");
+    let opened = now(&host);
+    host.kill_and_restart();
+    assert_eq!(now(&host), opened, "restart of a clock never moved");
+    host.advance(5);
+    host.kill_and_restart();
+    assert_eq!(now(&host), opened + 5, "restart of a clock moved by 5 ms");
+    // A start on the system clock in between stamps events at the system
+    // time: the manual clock goes on from there (or later) again.
+    host.set_args(&[]);
+    host.kill_and_restart();
+    host.set_args(&["--manual-clock"]);
+    let system = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as u64;
+    host.kill_and_restart();
+    assert!(
+        now(&host) >= system,
+        "the manual clock is behind the system clock's start"
+    );
+}
+
 /// Six executions, room for two workflow instances, a pool of three instance
 /// slots, and no idle eviction: the later loads only get a slot because idle
 /// instances make room when asked, and activities share the one slot left
