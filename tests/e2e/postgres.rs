@@ -366,8 +366,8 @@ fn a_commit_whose_connection_ends_is_settled_before_anyone_is_answered() {
         return;
     };
     let database = url.rsplit('/').next().unwrap().to_owned();
-    // The first group commit after the start (the retention sweep's) stops
-    // before it is sent.
+    // The first group commit of the start (the one that stores where the
+    // manual clock stands) stops before it is sent.
     host.wait_for_log("paused at commit-before-send", 1, Duration::from_secs(60));
     let ended = psql(
         &format!("{base}/postgres"),

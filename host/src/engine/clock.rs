@@ -51,9 +51,13 @@ fn system_now_ms() -> u64 {
 
 impl Clock {
     /// A manual clock starting at the current system time, or at `at_least`
-    /// if that is later (where it stood before a restart).
+    /// if that is later.
     pub fn manual(at_least: u64) -> Self {
-        let now = system_now_ms().max(at_least);
+        Self::manual_at(system_now_ms().max(at_least))
+    }
+
+    /// A manual clock starting at `now` (where it stood before a restart).
+    pub fn manual_at(now: u64) -> Self {
         Self::Manual(Arc::new(ManualClock {
             now_ms: AtomicU64::new(now),
             moved: watch::channel(now).0,

@@ -64,7 +64,7 @@ use crate::model::{
     Event, EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, Failure, ModuleHash,
     ModuleMeta, ParentClosePolicy, Payload, RetryPolicy, TypeName,
 };
-use crate::store::{Op, Store};
+use crate::store::{Op, Store, StoreError, StoredClock};
 use crate::wasm::{Runtime, SandboxConfig};
 
 #[derive(Debug, Clone)]
@@ -294,6 +294,39 @@ pub struct Engine {
     inner: Arc<Inner>,
 }
 
+/// The host's clock. A manual one goes on from where the store keeps it;
+/// where the store has only a floor (nothing kept, or a system clock
+/// stamped events since), from the system time if that is later, and the
+/// store keeps that from then on. A system clock clears the mark, since the
+/// events it stamps may be later than where the manual clock stood.
+async fn open_clock(store: &Store, manual: bool) -> Result<Clock, EngineError> {
+    let (clock, keep) = match (manual, store.manual_clock()?) {
+        (true, StoredClock::Kept(ms)) => return Ok(Clock::manual_at(ms)),
+        (true, StoredClock::AtLeast(ms)) => {
+            let clock = Clock::manual(ms);
+            let at = clock.now_ms();
+            (clock, Some(at))
+        }
+        (false, StoredClock::Kept(_)) => (Clock::System, None),
+        (false, StoredClock::AtLeast(_)) => return Ok(Clock::System),
+    };
+    // A store that could not answer (a cut connection) is asked again: the
+    // host does not give up its start for it.
+    let mut again = again::Backoff::attempt();
+    loop {
+        match store.write(vec![Op::KeepManualClock { at_ms: keep }]).await {
+            Ok(done) => return Ok(done.map(|()| clock)?),
+            Err(StoreError::Io(e)) => {
+                if again.is_first() {
+                    tracing::warn!(error = %e, "cannot store where the clock stands yet; trying again");
+                }
+                again.wait().await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 impl Engine {
     /// Opens the store, then resumes everything that was in flight: timers
     /// are loaded, unfinished activities dispatched again, and every running
@@ -317,11 +350,7 @@ impl Engine {
             output_cap: 64 << 10,
             pool_slots: config.pool_slots(),
         })?;
-        let clock = if config.manual_clock {
-            Clock::manual(store.manual_clock_ms()?.unwrap_or(0))
-        } else {
-            Clock::System
-        };
+        let clock = open_clock(&store, config.manual_clock).await?;
         let (timer_tx, timer_rx) = mpsc::unbounded_channel();
         let (schedules, kicks) = schedules::Scheduler::new();
         let inner = Arc::new(Inner {

@@ -127,6 +127,19 @@ pub(super) fn apply(txn: &Txn, op: &Op) -> Result<Result<(), OpError>, StoreErro
             let kept = table.get(key)?.unwrap_or(0);
             table.insert(key, kept.max(*ms))?;
         }
+        Op::KeepManualClock { at_ms } => {
+            let mut table = txn.open_table(super::tables::HOST_STATE)?;
+            match at_ms {
+                Some(ms) => {
+                    let kept = table.get(super::MANUAL_CLOCK)?.unwrap_or(0);
+                    table.insert(super::MANUAL_CLOCK, kept.max(*ms))?;
+                    table.insert(super::MANUAL_CLOCK_KEPT, 1)?;
+                }
+                None => {
+                    table.delete(super::MANUAL_CLOCK_KEPT)?;
+                }
+            }
+        }
         Op::SetCurrent { name, module } => {
             txn.open_table(WORKFLOW_TYPES)?
                 .insert(name.as_str(), module.to_string().as_str())?;

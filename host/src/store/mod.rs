@@ -140,6 +140,13 @@ pub enum Op {
     SetManualClock {
         ms: u64,
     },
+    /// Records where a manual clock opened (kept if it is later) and that
+    /// the store keeps where it stands from now on (`Some`), or that a host
+    /// on the system clock stamped events since (`None`): the next manual
+    /// clock goes on from the system time again if that is later.
+    KeepManualClock {
+        at_ms: Option<u64>,
+    },
     /// Creates the execution row and its first event; refused if the id
     /// exists, unless `reuse` lets a new run follow a closed one in the same
     /// history. With `request`, refused if that request already started a
@@ -465,12 +472,26 @@ impl StartRequest {
 }
 
 const MANUAL_CLOCK: &str = "manual_clock_ms";
+/// Set while `MANUAL_CLOCK` holds where the manual clock stands, moved or
+/// not: written by a host that opens one. Without it the stored time is
+/// only a floor (releases before this one stored it only when it moved, and
+/// a host on the system clock stamps events at the system time).
+const MANUAL_CLOCK_KEPT: &str = "manual_clock_kept";
 /// Set once `TIMERS_BY_EXECUTION` holds every row of `TIMERS`.
 const TIMERS_INDEXED: &str = "timers_indexed";
 /// Set once `COMPLETED` holds the completions of every open run.
 const COMPLETIONS_INDEXED: &str = "completions_indexed";
 /// The rows of `HOST_STATE` a store's first open writes.
 const INDEX_MARKS: [&str; 2] = [TIMERS_INDEXED, COMPLETIONS_INDEXED];
+
+/// What [`Store::manual_clock`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredClock {
+    /// The clock stands here: a manual clock goes on from it exactly.
+    Kept(u64),
+    /// The clock stands no earlier than this (nothing stored: 0).
+    AtLeast(u64),
+}
 
 #[derive(Debug, Clone)]
 pub enum Close {
@@ -1164,11 +1185,15 @@ impl Store {
         self.reading_latest(|txn| apply::history_len(txn, id.as_str()))
     }
 
-    /// Where the manual clock stood when it last moved, if it ever did.
-    pub fn manual_clock_ms(&self) -> Result<Option<u64>, StoreError> {
+    /// Where the manual clock stands, as far as the store knows.
+    pub fn manual_clock(&self) -> Result<StoredClock, StoreError> {
         self.reading(|txn| {
             let table = txn.open_table(tables::HOST_STATE)?;
-            table.get(MANUAL_CLOCK)
+            let ms = table.get(MANUAL_CLOCK)?;
+            Ok(match (ms, table.get(MANUAL_CLOCK_KEPT)?) {
+                (Some(ms), Some(_)) => StoredClock::Kept(ms),
+                (ms, _) => StoredClock::AtLeast(ms.unwrap_or(0)),
+            })
         })
     }
 
