@@ -190,6 +190,31 @@ fn any_host_answers_and_a_killed_holder_is_replaced_at_once() {
     no_write_from_a_fenced_host(&url);
 }
 
+/// A host's row in `weft_hosts` is what a standby forwards by: a row the
+/// others forgot (they delete rows not seen for an hour: a host cut off
+/// for that long) comes back with the host's next refresh, so once that
+/// host holds the store the standbys still reach it.
+#[test]
+fn a_host_whose_row_was_forgotten_is_reached_again_when_it_holds_the_store() {
+    let Some(url) = database() else { return };
+    let mut a = host(&url, "a", &[]);
+    a.eventually("a to hold the store", |h| holder(h) == "a");
+    let b = host(&url, "b", &[]);
+    let c = host(&url, "c", &[]);
+    c.deploy_examples();
+    // Both standbys' rows go: whichever takes the store must be reached
+    // by the other.
+    psql(&url, "DELETE FROM weft_hosts WHERE host_id IN ('b', 'c')");
+    a.kill();
+    c.eventually("a standby to take the store", |h| {
+        matches!(holder(h).as_str(), "b" | "c")
+    });
+    for h in [&b, &c] {
+        let (_, out) = h.run_execution("hello", json!({"name": "found"}));
+        assert_eq!(out["status"], "completed", "{out}");
+    }
+}
+
 /// The holder stops (SIGSTOP) after its own check that it holds the store
 /// and before its write is sent; its lease expires; a standby ends its
 /// lease session and takes the store. Resumed (SIGCONT), the old holder
