@@ -107,6 +107,8 @@ impl Pg {
         drop(client);
         let every = (self.lease.length / 4).max(Duration::from_millis(100));
         let pg = Arc::downgrade(self);
+        let (address, version, contract) =
+            (address.to_owned(), version.to_owned(), contract.to_owned());
         self.spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
@@ -114,11 +116,16 @@ impl Pg {
                 let n = in_memory.load(Ordering::Relaxed) as i64;
                 let refreshed = async {
                     let client = pg.pool().get().await.map_err(pool_err)?;
+                    // Written again if the others forgot it (this host was
+                    // cut off for longer than they keep a silent host's
+                    // row): standbys find the holder's address by it.
                     client
                         .execute(
-                            "UPDATE weft_hosts SET seen_at = now(), in_memory = $2 \
-                             WHERE host_id = $1",
-                            &[&host, &n],
+                            "INSERT INTO weft_hosts \
+                             (host_id, address, version, contract, contract_started, in_memory) \
+                             VALUES ($1, $3, $4, $5, now(), $2) \
+                             ON CONFLICT (host_id) DO UPDATE SET seen_at = now(), in_memory = $2",
+                            &[&host, &n, &address, &version, &contract],
                         )
                         .await
                         .map_err(pg_err)?;
