@@ -175,6 +175,37 @@ fn a_store_moves_to_postgres_and_back_with_work_in_flight_and_everything_finishe
 /// hand here: this release's schema is the newest there is.)
 /// What a host starting on `url` (in `host`'s data directory) says when
 /// it is refused.
+/// A PostgreSQL store is not copied while a host is connected to it, a
+/// standby (here: paused) too: once the copy let the old store go, that
+/// standby would take it over and run its executions a second time beside
+/// the hosts on the copy.
+#[test]
+fn a_store_is_not_copied_while_a_standby_waits_on_it() {
+    let Some(base) = cluster() else { return };
+    let url = format!("{base}/{}", fresh_database_name());
+    let mut a = Host::in_cluster(&url, &["--host-id", "a"], &[]);
+    a.deploy_examples();
+    let mut b = Host::in_cluster(&url, &["--host-id", "b"], &[]);
+    b.signal("STOP");
+    a.signal("TERM");
+    a.wait_exit(Duration::from_secs(30));
+    let copy = tempfile::tempdir().expect("temp dir");
+    let to = copy.path().join("copy").to_string_lossy().into_owned();
+    let out = migrate(&url, &to);
+    b.signal("CONT");
+    assert!(!out.status.success(), "copied while host b was connected");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("weft host b") && said.contains("stop every host"),
+        "{said}"
+    );
+    // With b stopped too, the copy goes ahead.
+    b.signal("TERM");
+    b.wait_exit(Duration::from_secs(30));
+    let printed = migrate_ok(&url, &to);
+    assert!(printed.contains("copied"), "{printed}");
+}
+
 fn refused_start(url: &str, host: &Host) -> String {
     let out = Command::new(weft_bin())
         .args([
