@@ -42,6 +42,7 @@ pub fn migrate(from: &Location, to: &Location) -> Result<Copied, StoreError> {
         }
     }
     let source = super::open_backend(from, false)?;
+    refuse_connected_hosts(&source)?;
     let target = super::open_backend(to, true)?;
     let copied = copy_all(&source, &target, to);
     // Whatever came of it, the next host takes either store at once.
@@ -64,9 +65,21 @@ fn copy_all(source: &Backend, target: &Backend, to: &Location) -> Result<Copied,
     };
     tables::each(&mut copy)?;
     let copied = copy.copied;
+    // A host that started on the source while it was copied.
+    refuse_connected_hosts(source)?;
     write.commit()?;
     read.commit()?;
     Ok(copied)
+}
+
+/// On PostgreSQL, the copy holds the store's lease, which only a holder
+/// refuses: a host connected to the source (a standby, a paused host)
+/// would take the source over when the copy lets it go.
+fn refuse_connected_hosts(source: &Backend) -> Result<(), StoreError> {
+    match source {
+        Backend::Pg(pg) => pg.refuse_connected_hosts(),
+        Backend::Redb(_) => Ok(()),
+    }
 }
 
 /// A target that holds anything of a store is refused: a copy over it

@@ -225,6 +225,34 @@ impl Pg {
         })
     }
 
+    /// Refuses unless no weft host but this process has a session on the
+    /// database (a standby too, or a paused host): before a copy of the
+    /// store, which lets it go when done, for any of them to take over.
+    pub fn refuse_connected_hosts(&self) -> Result<(), StoreError> {
+        let client = self.block(self.pool().get()).map_err(pool_err)?;
+        let rows = self
+            .block(client.query(
+                "SELECT DISTINCT substr(split_part(application_name, '#', 1), 6) \
+                 FROM pg_stat_activity \
+                 WHERE datname = current_database() AND application_name LIKE 'weft:%' \
+                   AND application_name <> $1 ORDER BY 1",
+                &[&super::pg::session_name(&self.lease.host)],
+            ))
+            .map_err(pg_err)?;
+        let hosts: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        if hosts.is_empty() {
+            return Ok(());
+        }
+        Err(StoreError::Backend(format!(
+            "weft host {} {} connected to the database at {}: stop every host on it first \
+             (standbys too: one would take the old store over once the copy is done, and run \
+             its executions a second time beside the copy's hosts)",
+            hosts.join(", weft host "),
+            if hosts.len() == 1 { "is" } else { "are" },
+            self.shown()
+        )))
+    }
+
     /// The id and address of the host holding the store now, if its lease
     /// is live.
     pub fn holder_address(&self) -> Result<Option<(String, String)>, StoreError> {
