@@ -135,6 +135,61 @@ fn queries_answer_from_cached_evicted_and_closed_executions() {
     );
 }
 
+/// An update accepted, whose handler then stalled its execution (here:
+/// the charge it starts is over the host's payload limit), is answered
+/// `accepted`, to its call and to a retry: it runs once the execution is
+/// repaired. It was answered 409 "stalled and did not finish", which a
+/// client takes for "not applied", and sends again under a new id.
+#[test]
+fn an_update_whose_handler_stalled_its_execution_is_accepted_and_runs_after_the_repair() {
+    let mut host = Host::with_args(&["--manual-clock", "--max-payload-kb", "1"]);
+    host.deploy_examples();
+    let id = host.start_execution("subscription", json!({"customer": "ann", "plan": "basic"}));
+    let send = |host: &Host| {
+        host.call(
+            "POST",
+            &format!("/v1/executions/{id}/updates"),
+            Some(json!({
+                "name": "cancel",
+                "input": {"reason": "r".repeat(960)},
+                "update_id": "c1",
+                "wait_ms": 200,
+            })),
+        )
+    };
+    let (code, v) = send(&host);
+    assert_eq!(host.wait_result(&id)["status"], "stalled");
+    assert_eq!((code, v["status"].as_str()), (200, Some("accepted")), "{v}");
+    let (code, v) = send(&host);
+    assert_eq!(
+        (code, v["status"].as_str()),
+        (200, Some("accepted")),
+        "the retry: {v}"
+    );
+    // The repair: a host with room for the charge, the execution run again
+    // from where it stopped.
+    host.set_args(&["--manual-clock"]);
+    host.kill_and_restart();
+    let last = (host.event_kinds(&id).len() - 1).to_string();
+    host.cli_ok(&["reset", &id, "--to-event", &last]);
+    let (code, v) = host.call(
+        "GET",
+        &format!("/v1/executions/{id}/updates/c1?wait=true"),
+        None,
+    );
+    assert_eq!(
+        (code, v["status"].as_str()),
+        (200, Some("completed")),
+        "{v}"
+    );
+    assert_eq!(
+        host.wait_result(&id)["output"]["invoices"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+}
+
 #[test]
 fn a_query_that_misbehaves_fails_alone() {
     let host = Host::start();
