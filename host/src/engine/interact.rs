@@ -605,7 +605,9 @@ impl Engine {
                     status: found,
                 });
             }
-            if record.status.is_settled() {
+            // A stalled execution did not end: its accepted updates run
+            // once it is repaired (an upgrade, a reset).
+            if record.status.is_closed() {
                 return Err(EngineError::Conflict(format!(
                     "execution {id} is {} and did not finish update {update_id}",
                     record.status
