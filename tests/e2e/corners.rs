@@ -243,6 +243,57 @@ fn an_update_accepted_after_the_last_wait_runs_in_the_next_run() {
     assert_eq!(count(&host, "carry", "update_completed"), 1, "applied once");
 }
 
+/// An update is recorded in the execution that validated it: here that one
+/// ends (paused between the validation and the record) and a start reuses
+/// its id for another workflow type (it sleeps), which has no such update. It was
+/// recorded there, unvalidated, in an execution of another type.
+#[test]
+fn an_update_validated_by_an_execution_that_ended_is_not_recorded_in_the_next_one() {
+    let host = Host::paused_at(&["--manual-clock"], &["update-before-accept"]);
+    host.deploy_examples_and_corners();
+    start(&host, "reused", json!({"mode": "signals", "runs": 1}));
+    host.eventually("the run waits for tick", |h| {
+        count(h, "reused", "signal_awaited") == 1
+    });
+    let update = {
+        let url = host.url.clone();
+        std::thread::spawn(move || {
+            let resp = weft_e2e::http()
+                .post(format!("{url}/v1/executions/reused/updates"))
+                .json(&json!({"name": "bump", "input": 7, "update_id": "u", "wait_ms": 10_000}))
+                .send()
+                .expect("update");
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().unwrap_or_default())
+        })
+    };
+    let pause = std::time::Duration::from_secs(30);
+    host.wait_for_log("paused at update-before-accept", 1, pause);
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/reused/signals",
+        Some(json!({"name": "tick", "input": 1})),
+    );
+    assert_eq!(status, 202, "{v}");
+    assert_eq!(host.wait_result("reused")["status"], "completed");
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"id": "reused", "workflow_type": "misbehave", "input": {"mode": "sleep"}})),
+    );
+    assert_eq!(status, 201, "{v}");
+    host.release("update-before-accept");
+    let (status, v) = update.join().expect("the update call");
+    assert_ne!(status, 200, "{v}");
+    assert_eq!(
+        count(&host, "reused", "update_accepted"),
+        0,
+        "recorded in the misbehave run"
+    );
+    host.advance(3_600_000);
+    assert_eq!(host.wait_result("reused")["status"], "completed");
+}
+
 /// An update whose handler continues as new never finishes, and it does
 /// not move to the next run (its handler ran in part): its caller, and a
 /// retry with its id, get a conflict that says so instead of waiting for a
