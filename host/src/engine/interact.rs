@@ -507,7 +507,6 @@ impl Engine {
         wait: Duration,
     ) -> Result<UpdateOutcome, EngineError> {
         self.inner.check_payload("the update's input", &input)?;
-        let record = self.execution(id)?;
         let update_id = match update_id {
             Some(u) if u.is_empty() || u.len() > 200 => {
                 return Err(EngineError::BadRequest(
@@ -517,7 +516,15 @@ impl Engine {
             Some(u) => u.to_owned(),
             None => format!("upd_{}", ulid::Ulid::new().to_string().to_lowercase()),
         };
-        if self.find_update(&record.id, &update_id)?.is_none() {
+        // The record is written only to the run that validated it: a
+        // reset, a new run or another execution under the id since makes
+        // the write stale, and the update is validated again by what the
+        // id names now (a few times at most: each is a change of run).
+        for tries_left in (0..4).rev() {
+            let record = self.execution(id)?;
+            if self.find_update(&record.id, &update_id)?.is_some() {
+                break;
+            }
             if record.status != ExecutionStatus::Running {
                 return Err(EngineError::Conflict(format!(
                     "execution {id} is {}: updates go to running executions",
@@ -545,19 +552,27 @@ impl Engine {
                 vec![EventKind::UpdateAccepted {
                     update_id: update_id.clone(),
                     name: name.to_owned(),
-                    input,
+                    input: input.clone(),
                 }],
             );
-            if let Op::Append { unique_update, .. } = &mut op {
+            if let Op::Append {
+                unique_update,
+                expect_resets,
+                ..
+            } = &mut op
+            {
                 *unique_update = Some(update_id.clone());
+                *expect_resets = Some(record.resets);
             }
             crate::pause::point("update-before-accept").await;
             match self.inner.store.write(vec![op]).await? {
                 Ok(()) | Err(OpError::DuplicateUpdate(_)) => {}
+                Err(OpError::Stale(_)) if tries_left > 0 => continue,
                 Err(e) => return Err(e.into()),
             }
             tracing::info!(execution = %record.id, update = %update_id, %name, "update accepted");
             self.inner.wake(&record.id);
+            break;
         }
         self.update_result(id, &update_id, wait).await
     }
