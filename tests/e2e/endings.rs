@@ -393,6 +393,36 @@ fn a_reset_sent_again_with_its_request_id_is_done_once() {
     assert_eq!(resets, 1, "the second reset's event only");
 }
 
+/// A terminate or a cancel sent again with its request id (its first
+/// answer lost) after the first ended the execution and a start reused the
+/// id: answered as done already, and the new execution runs on. Without an
+/// id the retry ended the new one (a signal it had accepted was lost).
+#[test]
+fn a_terminate_or_cancel_sent_again_with_its_request_id_leaves_the_next_execution_alone() {
+    let host = Host::start();
+    host.deploy_examples();
+    for (action, ended) in [("terminate", "terminated"), ("cancel", "cancelled")] {
+        let id = format!("again-{action}");
+        host.start_as("misbehave", &id, json!({"mode": "sleep"}));
+        let path = format!("/v1/executions/{id}/{action}");
+        let body = json!({"reason": "first", "request_id": "end-1"});
+        let (status, first) = host.call("POST", &path, Some(body.clone()));
+        assert!((200..300).contains(&status), "{action}: {first}");
+        assert_eq!(first["duplicate"], false, "{action}: {first}");
+        assert_eq!(host.wait_result(&id)["status"], ended);
+        host.start_as("misbehave", &id, json!({"mode": "sleep"}));
+        let (status, again) = host.call("POST", &path, Some(body));
+        assert!((200..300).contains(&status), "{action} again: {again}");
+        assert_eq!(again["duplicate"], true, "{action} again: {again}");
+        let out = host.cli_ok(&[action, &id, "--request-id", "end-1"]);
+        assert!(out.contains("already"), "{out}");
+        assert_eq!(host.describe(&id)["status"], "running", "{action}");
+        // Another request id acts on the new execution.
+        host.cli_ok(&[action, &id, "--request-id", "end-2"]);
+        assert_eq!(host.wait_result(&id)["status"], ended);
+    }
+}
+
 /// Found by a review of the reset path: after a reset's write, the
 /// instance in memory still held the discarded history until the reset had
 /// done its other work (children, timers, activities), and a query in that
