@@ -7,10 +7,10 @@ use axum::http::StatusCode;
 use axum::Json;
 
 use super::dto::{
-    CreateSearchAttribute, ExecutionCount, ExecutionDetail, ExecutionList, ExecutionResult,
-    ExecutionSummary, HistoryQuery, ListQuery, LogLineInfo, LogList, LogsQuery, ReasonRequest,
-    ResetRequest, ResetResponse, ResultQuery, SearchAttributeInfo, SearchAttributeList,
-    StartRequest, StartResponse,
+    CreateSearchAttribute, EndReceipt, ExecutionCount, ExecutionDetail, ExecutionList,
+    ExecutionResult, ExecutionSummary, HistoryQuery, ListQuery, LogLineInfo, LogList, LogsQuery,
+    ReasonRequest, ResetRequest, ResetResponse, ResultQuery, SearchAttributeInfo,
+    SearchAttributeList, StartRequest, StartResponse,
 };
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Body, Params};
@@ -78,16 +78,18 @@ pub async fn start(
     post, path = "/v1/executions/{id}/cancel", tag = "executions",
     params(("id" = String, Path, description = "execution id")),
     request_body = ReasonRequest,
-    responses((status = 202), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody))
+    responses((status = 202, body = EndReceipt), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody))
 )]
 pub async fn cancel(
     State(engine): State<Engine>,
     Path(id): Path<String>,
     body: Option<Json<ReasonRequest>>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<(StatusCode, Json<EndReceipt>), ApiError> {
     let req = body.map(|Json(b)| b).unwrap_or_default();
-    engine.cancel(&id, req.reason.as_deref()).await?;
-    Ok(StatusCode::ACCEPTED)
+    let duplicate = engine
+        .cancel(&id, req.reason.as_deref(), req.request_id.as_deref())
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(EndReceipt { duplicate })))
 }
 
 /// End the execution at once, recorded with the reason; no workflow code runs.
@@ -95,16 +97,18 @@ pub async fn cancel(
     post, path = "/v1/executions/{id}/terminate", tag = "executions",
     params(("id" = String, Path, description = "execution id")),
     request_body = ReasonRequest,
-    responses((status = 200), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody))
+    responses((status = 200, body = EndReceipt), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody))
 )]
 pub async fn terminate(
     State(engine): State<Engine>,
     Path(id): Path<String>,
     body: Option<Json<ReasonRequest>>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Json<EndReceipt>, ApiError> {
     let req = body.map(|Json(b)| b).unwrap_or_default();
-    engine.terminate(&id, req.reason.as_deref()).await?;
-    Ok(StatusCode::OK)
+    let duplicate = engine
+        .terminate(&id, req.reason.as_deref(), req.request_id.as_deref())
+        .await?;
+    Ok(Json(EndReceipt { duplicate }))
 }
 
 #[utoipa::path(

@@ -56,13 +56,19 @@ impl Client {
         decode(self.send(self.http.post(self.url(path)).json(body)).await?).await
     }
 
-    /// POSTs JSON to a route that answers with no body.
-    pub async fn post_empty<B: Serialize>(&self, path: &str, body: &B) -> Result<()> {
+    /// POSTs JSON to a route whose answer may have no body (hosts of
+    /// releases before 2026-12-03 answered a cancel or a terminate so):
+    /// `None` then.
+    pub async fn post_json_or_empty<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<Option<T>> {
         let resp = self.send(self.http.post(self.url(path)).json(body)).await?;
-        if resp.status().is_success() {
-            return Ok(());
+        if resp.status().is_success() && resp.content_length() == Some(0) {
+            return Ok(None);
         }
-        decode::<serde_json::Value>(resp).await.map(|_| ())
+        decode(resp).await.map(Some)
     }
 
     /// DELETEs a resource (a route that answers with no body).

@@ -170,13 +170,22 @@ pub fn parse_json(flag: &str, text: Option<String>) -> Result<serde_json::Value>
 }
 
 /// `cancel` or `terminate` an execution, with an optional reason.
-pub async fn end(client: &Client, id: &str, action: &str, reason: Option<String>) -> Result<()> {
-    client
-        .post_empty(
+/// Cancels or terminates (`action`) execution `id`: whether a request with
+/// `request_id` had done it already.
+pub async fn end(
+    client: &Client,
+    id: &str,
+    action: &str,
+    reason: Option<String>,
+    request_id: Option<String>,
+) -> Result<bool> {
+    let receipt: Option<crate::api::dto::EndReceipt> = client
+        .post_json_or_empty(
             &format!("/v1/executions/{}/{action}", enc(id)),
-            &crate::api::dto::ReasonRequest { reason },
+            &crate::api::dto::ReasonRequest { reason, request_id },
         )
-        .await
+        .await?;
+    Ok(receipt.is_some_and(|r| r.duplicate))
 }
 
 pub async fn result(

@@ -246,6 +246,11 @@ enum Command {
         /// Why, kept in its history.
         #[arg(long)]
         reason: Option<String>,
+        /// Makes a retry safe: done once under the execution id (for its
+        /// type's retention), also after it ended the execution and a
+        /// start reused the id (then the new execution is left alone).
+        #[arg(long)]
+        request_id: Option<String>,
     },
     /// End an execution at once; no workflow code runs.
     Terminate {
@@ -256,6 +261,11 @@ enum Command {
         /// Why, kept in its history.
         #[arg(long)]
         reason: Option<String>,
+        /// Makes a retry safe: done once under the execution id (for its
+        /// type's retention), also after it ended the execution and a
+        /// start reused the id (then the new execution is left alone).
+        #[arg(long)]
+        request_id: Option<String>,
     },
     /// Print an execution's result (exit 1 if it failed, was cancelled or
     /// terminated, or stalled; 3 if it is still running).
@@ -783,14 +793,30 @@ pub async fn run(cli: Cli) -> Result<i32> {
             };
             executions::start(&client, args).await
         }
-        Command::Cancel { id, reason, .. } => {
-            executions::end(&client, &id, "cancel", reason).await?;
-            println!("cancellation of {id} requested");
+        Command::Cancel {
+            id,
+            reason,
+            request_id,
+            ..
+        } => {
+            if executions::end(&client, &id, "cancel", reason, request_id).await? {
+                println!("cancellation of {id} was requested already by this request id");
+            } else {
+                println!("cancellation of {id} requested");
+            }
             Ok(0)
         }
-        Command::Terminate { id, reason, .. } => {
-            executions::end(&client, &id, "terminate", reason).await?;
-            println!("{id} terminated");
+        Command::Terminate {
+            id,
+            reason,
+            request_id,
+            ..
+        } => {
+            if executions::end(&client, &id, "terminate", reason, request_id).await? {
+                println!("{id} was terminated already by this request id");
+            } else {
+                println!("{id} terminated");
+            }
             Ok(0)
         }
         Command::Result {

@@ -224,6 +224,18 @@ impl Inner {
         id: &'a ExecutionId,
         reason: &'a str,
     ) -> Pin<Box<dyn Future<Output = Result<(), EngineError>> + Send + 'a>> {
+        Box::pin(async move { self.cancel_once(id, reason, None).await.map(drop) })
+    }
+
+    /// [`Inner::cancel`], recorded once under `once` (a client's request
+    /// id: see [`OnceKey`]): `true` if a request with that key was recorded
+    /// before (nothing is done again).
+    pub(super) fn cancel_once<'a>(
+        self: &'a Arc<Self>,
+        id: &'a ExecutionId,
+        reason: &'a str,
+        once: Option<OnceKey>,
+    ) -> Pin<Box<dyn Future<Output = Result<bool, EngineError>> + Send + 'a>> {
         Box::pin(async move {
             // The write cancels the timers it read as pending: one that
             // fired meanwhile refuses it (as does a reset), and it is read
@@ -233,17 +245,21 @@ impl Inner {
             loop {
                 let record = self.open_record(id)?;
                 if record.cancel_requested {
-                    return Ok(());
+                    return Ok(false);
                 }
-                let (op, history) = self.cancel_op(&record, reason)?;
+                let (mut op, history) = self.cancel_op(&record, reason)?;
+                if let Op::Append { once_key, .. } = &mut op {
+                    once_key.clone_from(&once);
+                }
                 crate::pause::point("cancel-before-write").await;
                 match self.store.write(vec![op]).await? {
                     Ok(()) => {
                         tracing::info!(execution = %id, %reason, "cancellation requested");
                         self.after_cancel(&record, &history).await;
-                        return Ok(());
+                        return Ok(false);
                     }
-                    Err(OpError::CancelAlreadyRequested(_)) => return Ok(()),
+                    Err(OpError::AlreadyRecorded(_)) => return Ok(true),
+                    Err(OpError::CancelAlreadyRequested(_)) => return Ok(false),
                     Err(OpError::Stale(_) | OpError::AlreadyCompleted { .. })
                         if attempts < CANCEL_ATTEMPTS =>
                     {
@@ -334,6 +350,22 @@ impl Inner {
         require_timer: Option<(u64, u64)>,
     ) -> Pin<Box<dyn Future<Output = Result<(), EngineError>> + Send + 'a>> {
         Box::pin(async move {
+            self.terminate_once(id, reason, require_timer, None)
+                .await
+                .map(drop)
+        })
+    }
+
+    /// [`Inner::terminate_if`], recorded once under `once` (see
+    /// [`Inner::cancel_once`]): `true` if it was recorded before.
+    pub(super) fn terminate_once<'a>(
+        self: &'a Arc<Self>,
+        id: &'a ExecutionId,
+        reason: &'a str,
+        require_timer: Option<(u64, u64)>,
+        once: Option<OnceKey>,
+    ) -> Pin<Box<dyn Future<Output = Result<bool, EngineError>> + Send + 'a>> {
+        Box::pin(async move {
             let record = self.open_record(id)?;
             crate::pause::point("terminate-before-write").await;
             let mut op = Op::append(
@@ -348,9 +380,11 @@ impl Inner {
                 expect_resets,
                 owed_from_history,
                 require_timer: require,
+                once_key,
                 ..
             } = &mut op
             {
+                *once_key = once;
                 *close = Some(Close::Terminated(reason.to_owned()));
                 // What the run owes its children is read with the write: a
                 // child its task started after the read above is owed too.
@@ -364,6 +398,7 @@ impl Inner {
             ops.extend(self.parent_op(&record, Err(Failure::new("terminated", reason))));
             match self.store.write(ops).await? {
                 Ok(()) => {}
+                Err(OpError::AlreadyRecorded(_)) => return Ok(true),
                 Err(OpError::Stale(_)) => {
                     return Err(EngineError::Conflict(format!(
                         "execution {id} changed (it closed, continued as new or was reset) while \
@@ -392,7 +427,7 @@ impl Inner {
                     self.settle_later(id);
                 }
             }
-            Ok(())
+            Ok(false)
         })
     }
 
@@ -796,19 +831,76 @@ impl Engine {
     }
 
     /// Requests cancellation: the workflow sees it at its next wait and may
-    /// clean up before it ends as cancelled.
-    pub async fn cancel(&self, id: &str, reason: Option<&str>) -> Result<(), EngineError> {
+    /// clean up before it ends as cancelled. With `request_id`, done once
+    /// under the id (see [`Engine::once_key`]): `true` if it was done
+    /// before, and nothing is done again.
+    pub async fn cancel(
+        &self,
+        id: &str,
+        reason: Option<&str>,
+        request_id: Option<&str>,
+    ) -> Result<bool, EngineError> {
         let record = self.execution(id)?;
+        let once = self.once_key(&record, "cancel", request_id)?;
+        if self.seen_once(&record.id, once.as_ref())? {
+            return Ok(true);
+        }
         self.inner
-            .cancel(&record.id, reason.unwrap_or("cancelled by an operator"))
+            .cancel_once(
+                &record.id,
+                reason.unwrap_or("cancelled by an operator"),
+                once,
+            )
             .await
     }
 
-    /// Ends the execution at once, recorded with the reason.
-    pub async fn terminate(&self, id: &str, reason: Option<&str>) -> Result<(), EngineError> {
+    /// Ends the execution at once, recorded with the reason; `request_id`
+    /// as for [`Engine::cancel`].
+    pub async fn terminate(
+        &self,
+        id: &str,
+        reason: Option<&str>,
+        request_id: Option<&str>,
+    ) -> Result<bool, EngineError> {
         let record = self.execution(id)?;
+        let once = self.once_key(&record, "terminate", request_id)?;
+        if self.seen_once(&record.id, once.as_ref())? {
+            return Ok(true);
+        }
+        let reason = reason.unwrap_or("terminated by an operator");
         self.inner
-            .terminate(&record.id, reason.unwrap_or("terminated by an operator"))
+            .terminate_once(&record.id, reason, None, once)
             .await
     }
+
+    /// The key a `what` request with `request_id` is recorded once under:
+    /// kept under the execution id (across the executions started under
+    /// it) for its type's retention, so that a retry after the first ended
+    /// the execution and a start reused the id does not reach the new one.
+    fn once_key(
+        &self,
+        record: &ExecutionRecord,
+        what: &str,
+        request_id: Option<&str>,
+    ) -> Result<Option<OnceKey>, EngineError> {
+        EngineError::check_request_id(what, request_id, 200)?;
+        let Some(r) = request_id else {
+            return Ok(None);
+        };
+        let retention = self.inner.retention_ms(record.workflow_type.as_str())?;
+        let forget_at = self.inner.clock.now_ms().saturating_add(retention);
+        Ok(Some((format!("@{what}/{r}"), forget_at)))
+    }
+
+    /// Whether a request was recorded under `once` already.
+    fn seen_once(&self, id: &ExecutionId, once: Option<&OnceKey>) -> Result<bool, EngineError> {
+        Ok(match once {
+            Some((key, _)) => self.inner.store.once_key_seen(id, key)?,
+            None => false,
+        })
+    }
 }
+
+/// A key an append is recorded once under, and when it is forgotten (see
+/// `Op::Append::once_key`).
+pub(super) type OnceKey = (String, u64);

@@ -1169,10 +1169,16 @@ impl Store {
         id: &ExecutionId,
         request_id: &str,
     ) -> Result<bool, StoreError> {
-        let key = format!("@request/{request_id}");
+        self.once_key_seen(id, &format!("@request/{request_id}"))
+    }
+
+    /// Whether an append with this once key (`Op::Append::once_key`) was
+    /// recorded under `id`, in any execution started under it, and is
+    /// still kept.
+    pub fn once_key_seen(&self, id: &ExecutionId, key: &str) -> Result<bool, StoreError> {
         self.reading(|txn| {
             let table = txn.open_table(tables::INBOX)?;
-            Ok(table.get((id.as_str(), key.as_str()))?.is_some())
+            Ok(table.get((id.as_str(), key))?.is_some())
         })
     }
 

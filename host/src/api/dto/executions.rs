@@ -72,6 +72,18 @@ pub struct StartResponse {
 pub struct ReasonRequest {
     #[serde(default)]
     pub reason: Option<String>,
+    /// Makes a retry safe: a request with this id is done once under the
+    /// execution id (for its type's retention), also after it ended the
+    /// execution and a start reused the id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+/// The answer to a cancel or a terminate.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EndReceipt {
+    /// A repeated request id: it was done before, nothing was done now.
+    pub duplicate: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
