@@ -215,6 +215,60 @@ fn a_host_whose_row_was_forgotten_is_reached_again_when_it_holds_the_store() {
     }
 }
 
+/// A holder advertised at an address that reaches nothing: a standby
+/// says so, naming the holder, the address and `--advertise` (it waited,
+/// then said no host had held the store: retry, for good).
+#[test]
+fn a_holder_advertised_at_an_address_that_reaches_nothing_is_named() {
+    let Some(url) = database() else { return };
+    let a = Host::in_cluster(
+        &url,
+        &[
+            "--lease",
+            LEASE,
+            "--host-id",
+            "a",
+            "--advertise",
+            "http://127.0.0.1:9",
+        ],
+        &[],
+    );
+    a.eventually("a to hold the store", |h| holder(h) == "a");
+    let b = host(&url, "b", &[]);
+    let (status, v) = b.call("GET", "/v1/executions", None);
+    assert_eq!(status, 502, "{v}");
+    let said = v["error"]["message"].as_str().unwrap_or_default();
+    for part in ["host a", "http://127.0.0.1:9", "--advertise"] {
+        assert!(said.contains(part), "{part}: {said}");
+    }
+}
+
+/// A host advertising another host's address (here c gives b's): once c
+/// holds the store, b's forwards reach b itself. Said as such, naming
+/// `--advertise` (it was "a handover is under way: retry", for good).
+#[test]
+fn a_holder_advertising_another_hosts_address_is_named() {
+    let Some(url) = database() else { return };
+    let mut a = host(&url, "a", &[]);
+    a.eventually("a to hold the store", |h| holder(h) == "a");
+    let b = host(&url, "b", &[]);
+    let c = Host::in_cluster(
+        &url,
+        &["--lease", LEASE, "--host-id", "c", "--advertise", &b.url],
+        &[],
+    );
+    b.signal("STOP");
+    a.kill();
+    c.eventually("c to take the store", |h| holder(h) == "c");
+    b.signal("CONT");
+    let (status, v) = b.call("GET", "/v1/executions", None);
+    assert_eq!(status, 502, "{v}");
+    let said = v["error"]["message"].as_str().unwrap_or_default();
+    for part in ["host c", "reached host b", "--advertise"] {
+        assert!(said.contains(part), "{part}: {said}");
+    }
+}
+
 /// The holder stops (SIGSTOP) after its own check that it holds the store
 /// and before its write is sent; its lease expires; a standby ends its
 /// lease session and takes the store. Resumed (SIGCONT), the old holder
