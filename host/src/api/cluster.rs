@@ -23,6 +23,9 @@ use crate::store::cluster::{Cluster, ClusterView};
 /// Set on a request a standby forwards: a host that gets one and does not
 /// hold the store answers 503 instead of forwarding it again.
 const FORWARDED_BY: &str = "x-weft-forwarded-by";
+/// Set on a request a standby forwards: the host it was meant for (the
+/// holder whose advertised address it was sent to).
+const FORWARDED_TO: &str = "x-weft-forwarded-to";
 /// Set on a forwarded request's answer: which host answered it.
 const ANSWERED_BY: &str = "x-weft-answered-by";
 
@@ -165,8 +168,16 @@ async fn forward(State(f): State<Front>, req: Request) -> Response {
             .into_response()
         }
     };
+    // The host a forwarder meant this for: its advertised address may
+    // reach another (a misconfigured `--advertise`).
+    let forwarded_to = parts
+        .headers
+        .get(FORWARDED_TO)
+        .map(|v| v.to_str().unwrap_or("?").to_owned());
     let started = Instant::now();
     let me = f.cluster.host().to_owned();
+    // The holder this host could not reach (its id, address and why).
+    let mut unreached: Option<(String, String, String)> = None;
     loop {
         if let Some(router) = f.engine.get() {
             let req = Request::from_parts(parts, Body::from(body));
@@ -175,6 +186,20 @@ async fn forward(State(f): State<Front>, req: Request) -> Response {
         let mut holder_is_me = false;
         match f.cluster.holder_address() {
             Ok(Some((id, _))) if id != me && forwarded_by.is_some() => {
+                if let Some(meant) = forwarded_to.as_deref().filter(|t| *t != me) {
+                    return ApiError::new(
+                        StatusCode::BAD_GATEWAY,
+                        "holder-unreachable",
+                        format!(
+                            "host {} forwarded this request to the address host {meant} \
+                             advertises, and it reached host {me}: give each host its own \
+                             --advertise (an address the other hosts reach it at); nothing \
+                             was done",
+                            forwarded_by.unwrap_or_default()
+                        ),
+                    )
+                    .into_response();
+                }
                 return unavailable(format!(
                     "host {} forwarded this request here, but host {id} holds the store now \
                      (a handover is under way): retry",
@@ -231,6 +256,7 @@ async fn forward(State(f): State<Front>, req: Request) -> Response {
                     }
                     Err(e) if e.is_connect() => {
                         tracing::debug!(holder = id, error = %e, "the host holding the store did not answer; looking again");
+                        unreached = Some((id, address, error_chain(&e)));
                     }
                     Err(e) => {
                         return ApiError::new(
@@ -255,6 +281,19 @@ async fn forward(State(f): State<Front>, req: Request) -> Response {
         }
         // This host is opening its engine: that ends soon.
         if !holder_is_me && started.elapsed() > f.wait {
+            if let Some((id, address, why)) = unreached {
+                return ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    "holder-unreachable",
+                    format!(
+                        "host {id}, which holds the store, could not be reached at {address} \
+                         for {}s ({why}): check that its --advertise is an address the other \
+                         hosts reach it at; nothing was sent",
+                        f.wait.as_secs()
+                    ),
+                )
+                .into_response();
+            }
             return unavailable(format!(
                 "no host has held the store for {}s (a handover is under way, or every host \
                  is down): retry",
@@ -263,6 +302,18 @@ async fn forward(State(f): State<Front>, req: Request) -> Response {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// `e` with its causes (a connect error says why only in its sources).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
 }
 
 fn unavailable(message: String) -> Response {
@@ -306,6 +357,9 @@ async fn send(
     }
     if let Ok(v) = HeaderValue::from_str(me) {
         headers.insert(FORWARDED_BY, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(holder) {
+        headers.insert(FORWARDED_TO, v);
     }
     let resp = http
         .request(parts.method.clone(), url)
