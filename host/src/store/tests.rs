@@ -393,6 +393,28 @@ async fn nothing_is_recorded_after_a_close() {
 /// second completion of a handle is refused inside the write, and so is a
 /// failed attempt after the completion; a reset that discards the
 /// completion lets the handle complete again.
+/// A run's last task that continues as new is held to the same rule: a
+/// timer that fired after the task read the history is not also recorded
+/// cancelled by it (the task is refused, and run again on the fuller
+/// history).
+#[tokio::test]
+async fn a_handle_completed_before_a_continue_as_new_is_not_completed_again_by_it() {
+    let (_dir, store) = open();
+    let e = id("e");
+    store.write(vec![create("e")]).await.unwrap().unwrap();
+    let fired = Op::append(&e, 2, vec![EventKind::TimerFired { handle: 1 }]);
+    store.write(vec![fired]).await.unwrap().unwrap();
+    let mut can = continue_as_new(&e);
+    if let Op::ContinueAsNew { events, .. } = &mut can {
+        events.insert(0, EventKind::TimerCancelled { handle: 1 });
+    }
+    assert!(matches!(
+        store.write(vec![can]).await.unwrap(),
+        Err(OpError::AlreadyCompleted { handle: 1, .. })
+    ));
+    assert_eq!(kinds(&store, &e), vec!["execution_started", "timer_fired"]);
+}
+
 #[tokio::test]
 async fn a_handle_completes_once() {
     let (_dir, store) = open();
