@@ -147,6 +147,11 @@ pub(super) fn continue_as_new(txn: &Txn, op: &Op) -> Outcome {
     if let Some(refused) = check_current(key, &head, Some(*expect_module), Some(*expect_resets)) {
         return Ok(Err(refused));
     }
+    // The run's last task is held to what any append is: it may complete
+    // a handle (cancel a timer) whose completion came after it read.
+    if let Err(refused) = completes_once(txn, key, record.run_start, events)? {
+        return Ok(Err(refused));
+    }
     if let Err(refused) = super::search::register(txn, events.iter().chain([started]))? {
         return Ok(Err(refused));
     }
@@ -267,6 +272,34 @@ fn check_current(
     None
 }
 
+/// The handles `events` complete in the run starting at `run_start`, or
+/// the refusal if one of them has its completion already (in the store, or
+/// earlier in `events`): a handle completes once.
+fn completes_once(
+    txn: &Txn,
+    key: &str,
+    run_start: u64,
+    events: &[EventKind],
+) -> Result<Result<Vec<u64>, OpError>, StoreError> {
+    let completed = txn.open_table(COMPLETED)?;
+    let mut newly_completed = Vec::new();
+    for kind in events {
+        let Some(handle) = checked_handle(kind) else {
+            continue;
+        };
+        if newly_completed.contains(&handle) || completed.get((key, run_start, handle))?.is_some() {
+            return Ok(Err(OpError::AlreadyCompleted {
+                id: key.to_owned(),
+                handle,
+            }));
+        }
+        if kind.completion_handle().is_some() {
+            newly_completed.push(handle);
+        }
+    }
+    Ok(Ok(newly_completed))
+}
+
 /// The handle whose completion row an appended event is checked against:
 /// an end's, or a failed attempt's (refused once its activity ended).
 pub(super) fn checked_handle(kind: &EventKind) -> Option<u64> {
@@ -324,24 +357,10 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
     {
         return Ok(Err(OpError::CancelAlreadyRequested(key.to_owned())));
     }
-    let mut completed = txn.open_table(COMPLETED)?;
-    let mut newly_completed = Vec::new();
-    for kind in events {
-        let Some(handle) = checked_handle(kind) else {
-            continue;
-        };
-        if newly_completed.contains(&handle)
-            || completed.get((key, record.run_start, handle))?.is_some()
-        {
-            return Ok(Err(OpError::AlreadyCompleted {
-                id: key.to_owned(),
-                handle,
-            }));
-        }
-        if kind.completion_handle().is_some() {
-            newly_completed.push(handle);
-        }
-    }
+    let newly_completed = match completes_once(txn, key, record.run_start, events)? {
+        Ok(handles) => handles,
+        Err(refused) => return Ok(Err(refused)),
+    };
     if let Some((once, _)) = once_key {
         if txn.open_table(INBOX)?.get((key, once.as_str()))?.is_some() {
             return Ok(Err(OpError::AlreadyRecorded(key.to_owned())));
@@ -402,6 +421,7 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
             return Ok(Err(refused));
         }
     }
+    let mut completed = txn.open_table(COMPLETED)?;
     for handle in &newly_completed {
         completed.insert((key, record.run_start, *handle), ())?;
     }
