@@ -255,6 +255,8 @@ fn the_manual_clock_stands_still_across_a_restart() {
     // time: the manual clock goes on from there (or later) again.
     host.set_args(&[]);
     host.kill_and_restart();
+    // Answered once it opened its store (on PostgreSQL it listens before).
+    now(&host);
     host.set_args(&["--manual-clock"]);
     let system = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
