@@ -190,6 +190,37 @@ fn an_update_whose_handler_stalled_its_execution_is_accepted_and_runs_after_the_
     );
 }
 
+/// An update accepted whose execution then ended (terminated) while its
+/// handler ran is answered so, not as one a continue-as-new left behind
+/// (that answer said it never runs and to send it under a new id, though a
+/// reset to before the end runs it: applied twice).
+#[test]
+fn an_update_whose_execution_was_terminated_says_so() {
+    let host = Host::start();
+    host.deploy_examples();
+    let id = host.start_execution("subscription", json!({"customer": "bo", "plan": "basic"}));
+    let (code, v) = host.call(
+        "POST",
+        &format!("/v1/executions/{id}/updates"),
+        Some(json!({
+            "name": "cancel",
+            "input": {"reason": "moving", "processing_ms": 60_000},
+            "update_id": "c1",
+            "wait_ms": 0,
+        })),
+    );
+    assert_eq!((code, v["status"].as_str()), (200, Some("accepted")), "{v}");
+    host.eventually("the handler's charge to start", |h| {
+        h.event_kinds(&id).iter().any(|k| k == "activity_scheduled")
+    });
+    host.cli_ok(&["terminate", &id]);
+    let (code, v) = host.call("GET", &format!("/v1/executions/{id}/updates/c1"), None);
+    assert_eq!(code, 409, "{v}");
+    let said = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(said.contains("terminated"), "{said}");
+    assert!(!said.contains("continued as new"), "{said}");
+}
+
 #[test]
 fn a_query_that_misbehaves_fails_alone() {
     let host = Host::start();
