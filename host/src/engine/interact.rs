@@ -624,7 +624,8 @@ impl Engine {
             // once it is repaired (an upgrade, a reset).
             if record.status.is_closed() {
                 return Err(EngineError::Conflict(format!(
-                    "execution {id} is {} and did not finish update {update_id}",
+                    "execution {id} is {} and did not finish update {update_id} (a reset to \
+                     before its end runs it)",
                     record.status
                 )));
             }
@@ -674,13 +675,9 @@ impl Engine {
                 status = None;
                 discarded_at = None;
             }
+            // An end leaves an accepted update as it was: a reset to before
+            // the end runs it (a continue-as-new abandons it, below).
             ended = e.event.ends_execution();
-            // Accepted and never completed: it never will be.
-            if ended {
-                if let Some((UpdateStatus::Accepted, abandoned)) = &mut status {
-                    *abandoned = true;
-                }
-            }
             match e.event {
                 EventKind::UpdateAccepted { update_id: u, .. } if u == update_id => {
                     status = Some((UpdateStatus::Accepted, false));
