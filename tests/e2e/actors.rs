@@ -653,27 +653,27 @@ fn a_retried_signal_with_start_starts_nothing_once_its_signal_is_recorded() {
     );
 }
 
-/// Found by a review of the stop and takeover paths: a signal-with-start
-/// whose start committed and whose signal the store could not record (a
-/// cut connection, a disk error, a holder losing its store) was answered
-/// "nothing was changed", though the execution had started. The answer says
-/// the start stands; sent again, the request signals that execution.
+/// A signal-with-start is one write: a store that could not answer it
+/// (a disk error, a cut connection, a holder losing its store) leaves
+/// nothing of it. It was two: the execution started, and its signal was
+/// not recorded (the answer said so, but a client that did not send it
+/// again left the execution waiting for it). Answered as any write the
+/// store refused (507, nothing was changed); sent again, it starts the
+/// execution with its signal.
 #[test]
-fn a_signal_with_start_whose_signal_failed_says_the_start_stands() {
+fn a_signal_with_start_the_store_could_not_write_leaves_nothing_of_it() {
     let host = Host::with_faults(&["--manual-clock"], &[], &["signal-with-start-signal"]);
     host.deploy_examples();
     let send = || approve_with_start(&host, "sws-failed");
     let (code, v) = send();
-    assert_eq!(code, 503, "{v}");
-    let message = v["error"]["message"].as_str().unwrap_or_default();
-    assert!(
-        message.contains("was started") && !message.contains("nothing was changed"),
-        "{v}"
-    );
-    assert_eq!(host.describe("sws-failed")["status"], "running");
+    assert_eq!(code, 507, "{v}");
+    let said = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(said.contains("nothing was changed"), "{said}");
+    let (code, d) = host.call("GET", "/v1/executions/sws-failed", None);
+    assert_eq!(code, 404, "nothing was started: {d}");
     let (code, again) = send();
     assert_eq!(code, 202, "{again}");
-    assert_eq!(again["started"], false, "{again}");
+    assert_eq!(again["started"], true, "{again}");
     assert_eq!(host.wait_result("sws-failed")["output"], "approved by ada");
     assert_eq!(count(&host, "sws-failed", "signal_received"), 1);
 }
