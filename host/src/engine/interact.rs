@@ -115,23 +115,30 @@ impl Engine {
             )));
         }
         let (event_index, duplicate) = self.append_signal(&record, name, input, request_id).await?;
-        let meta = self.meta_of(&record)?;
-        // Recorded either way, so answered as recorded: a signal the code
-        // does not declare (yet) waits until a receive or a handler of its
-        // name takes it, as Temporal buffers it.
-        let warning = (!meta.signals.iter().any(|s| s == name)).then(|| {
-            format!(
-                "{}; it is kept in the history until the code receives a signal of that name",
-                Self::unknown(&record, "signal", name, &meta.signals)
-            )
-        });
         Ok(SignalReceipt {
+            warning: self.signal_warning(&record, name)?,
             id: record.id,
             event_index,
             started: false,
-            warning,
             duplicate,
         })
+    }
+
+    /// Recorded either way, so answered as recorded: a signal the code
+    /// does not declare (yet) waits until a receive or a handler of its
+    /// name takes it, as Temporal buffers it. Said, though.
+    fn signal_warning(
+        &self,
+        record: &ExecutionRecord,
+        name: &str,
+    ) -> Result<Option<String>, EngineError> {
+        let meta = self.meta_of(record)?;
+        Ok((!meta.signals.iter().any(|s| s == name)).then(|| {
+            format!(
+                "{}; it is kept in the history until the code receives a signal of that name",
+                Self::unknown(record, "signal", name, &meta.signals)
+            )
+        }))
     }
 
     /// Records the signal: its event's index, and whether an earlier send
@@ -257,33 +264,49 @@ impl Engine {
             }
         }
         start.id = Some(id.to_owned());
-        let started = match self.start_with(workflow_type, input, start).await {
-            Ok(_) => true,
-            Err(EngineError::Conflict(_)) => false,
-            Err(e) => return Err(e),
-        };
-        let sent = crate::store::StoreError::fail_point("signal-with-start-signal")
-            .map_err(EngineError::from);
-        let sent = match sent {
-            Ok(()) => self.signal(id, signal, signal_input, signal_request).await,
-            Err(e) => Err(e),
-        };
-        let mut receipt = match sent {
-            Ok(receipt) => receipt,
-            // The start stands: said, so that the client sends it again
-            // (which signals the execution it started) instead of taking
-            // the store's "nothing was changed" for the whole request.
-            Err(EngineError::Store(e)) if started => {
-                return Err(EngineError::Unavailable(format!(
-                    "execution {id} was started, but its signal could not be recorded (the \
-                     store could not answer: {e}): send the signal-with-start again, and it \
-                     signals the execution it started"
-                )))
+        self.inner.check_payload("the signal's input", &signal_input)?;
+        EngineError::check_request_id("signal", signal_request, 200)?;
+        if signal.is_empty() {
+            return Err(EngineError::BadRequest("a signal needs a name".into()));
+        }
+        // Written with the start, in one write: both stand, or neither.
+        let once = match signal_request {
+            Some(r) => {
+                let retention = self.inner.retention_ms(workflow_type)?;
+                let forget_at = self.inner.clock.now_ms().saturating_add(retention);
+                Some((format!("@request/{r}"), forget_at))
             }
-            Err(e) => return Err(e),
+            None => None,
         };
-        receipt.started = started;
-        Ok(receipt)
+        start.signal = Some((
+            EventKind::SignalReceived {
+                name: signal.to_owned(),
+                input: signal_input.clone(),
+                request_id: signal_request.map(str::to_owned),
+            },
+            once,
+        ));
+        crate::store::StoreError::fail_point("signal-with-start-signal")?;
+        match self.start_with(workflow_type, input, start).await {
+            Ok(started) if started.created => {
+                let record = self.execution(id)?;
+                let event_index = match started.signal_index {
+                    Some(i) => i,
+                    None => self.inner.store.history_len(&record.id)?.saturating_sub(1),
+                };
+                return Ok(SignalReceipt {
+                    warning: self.signal_warning(&record, signal)?,
+                    id: record.id,
+                    event_index,
+                    started: true,
+                    duplicate: false,
+                });
+            }
+            // It runs already (or a retried start found its run): signalled.
+            Ok(_) | Err(EngineError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
+        self.signal(id, signal, signal_input, signal_request).await
     }
 
     /// Refuses a query name the execution's module does not declare.

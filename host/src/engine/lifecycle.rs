@@ -42,6 +42,10 @@ pub struct StartOptions {
     pub search_attributes: crate::model::search::SearchAttributes,
     /// The memo it starts with.
     pub memo: crate::model::search::Memo,
+    /// Signal-with-start: a `signal_received` recorded in the same write as
+    /// the start (with the once key its request id is kept under), so that
+    /// the two stand or fall together.
+    pub(crate) signal: Option<(EventKind, Option<OnceKey>)>,
 }
 
 impl Inner {
@@ -653,6 +657,9 @@ pub struct Started {
     pub run: u32,
     /// False when a repeated request id found the run it had started.
     pub created: bool,
+    /// With [`StartOptions::signal`]: its event's index, when it was
+    /// written with the start.
+    pub(crate) signal_index: Option<u64>,
 }
 
 /// Timers started and neither fired nor cancelled: `(handle, due)`.
@@ -746,6 +753,7 @@ impl Engine {
                     id: seen.parse()?,
                     run,
                     created: false,
+                    signal_index: None,
                 });
             }
         }
@@ -763,6 +771,7 @@ impl Engine {
                         id,
                         run: existing.run,
                         created: false,
+                        signal_index: None,
                     });
                 }
                 return Err(EngineError::Conflict(format!(
@@ -778,24 +787,45 @@ impl Engine {
             IdReusePolicy::RejectDuplicate => Reuse::Never,
         };
         let created = Created::default();
-        let out = self
-            .inner
-            .store
-            .write(vec![Op::CreateExecution {
-                record: Box::new(record),
-                started: started.clone(),
-                reuse,
-                request,
-                created: Some(created.clone()),
-            }])
-            .await?;
+        let mut ops = vec![Op::CreateExecution {
+            record: Box::new(record),
+            started: started.clone(),
+            reuse,
+            request,
+            created: Some(created.clone()),
+        }];
+        let signalled = opts.signal.is_some();
+        let placed = crate::store::Placed::default();
+        if let Some((event, once)) = opts.signal {
+            let mut op = Op::append(&id, self.inner.clock.now_ms(), vec![event]);
+            if let Op::Append {
+                once_key,
+                placed: at,
+                ..
+            } = &mut op
+            {
+                *once_key = once;
+                *at = Some(placed.clone());
+            }
+            ops.push(op);
+        }
+        let out = self.inner.store.write(ops).await?;
         match out {
             Ok(()) => {}
+            // The signal's request id was recorded under the id (by a run
+            // that closed since): nothing was written, and the signal's
+            // own path answers it.
+            Err(OpError::AlreadyRecorded(_)) if signalled => {
+                return Err(EngineError::Conflict(format!(
+                    "execution {id} was signalled with this request id already"
+                )))
+            }
             Err(OpError::DuplicateRequest { id, run, .. }) => {
                 return Ok(Started {
                     id: id.parse()?,
                     run,
                     created: false,
+                    signal_index: None,
                 })
             }
             Err(OpError::ExecutionExists(_)) => {
@@ -809,8 +839,9 @@ impl Engine {
         // Tests stop here to drop the request (its client gone) between
         // the commit and the load.
         crate::pause::point("start-committed").await;
-        // The instance loads on what was written, read back by nobody.
-        let written = created.get();
+        // The instance loads on what was written, read back by nobody (with
+        // a signal too, it reads its history).
+        let written = created.get().filter(|_| !signalled);
         let run = match &written {
             Some(w) => {
                 self.inner.arm_deadlines_of(w);
@@ -827,6 +858,7 @@ impl Engine {
             id,
             run,
             created: true,
+            signal_index: placed.position().map(|p| p.first),
         })
     }
 
@@ -903,4 +935,4 @@ impl Engine {
 
 /// A key an append is recorded once under, and when it is forgotten (see
 /// `Op::Append::once_key`).
-pub(super) type OnceKey = (String, u64);
+pub(crate) type OnceKey = (String, u64);
