@@ -294,6 +294,67 @@ fn an_update_validated_by_an_execution_that_ended_is_not_recorded_in_the_next_on
     assert_eq!(host.wait_result("reused")["status"], "completed");
 }
 
+/// Time skipping waits for a request one execution sends another (here a
+/// cancellation, held before its delivery): it moved time while the
+/// request was on its way, so the target's hour-long nap ended first and
+/// the cancellation found it completed.
+#[test]
+fn time_skipping_waits_for_a_request_on_its_way_to_another_execution() {
+    let host = Host::paused_at(&["--manual-clock"], &["external-before-delivery"]);
+    host.deploy_examples_and_corners();
+    start(&host, "napper", json!({"mode": "nap", "timeout_ms": 3_600_000}));
+    start(&host, "orderer", json!({"mode": "orders", "got": ["napper"]}));
+    host.eventually("the nap's timer", |h| count(h, "napper", "timer_started") == 1);
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/orderer/signals",
+        Some(json!({"name": "order", "input": "cancel"})),
+    );
+    assert_eq!(status, 202, "{v}");
+    let pause = std::time::Duration::from_secs(30);
+    host.wait_for_log("paused at external-before-delivery", 1, pause);
+    let (status, v) = host.call("POST", "/v1/clock/skip", Some(json!({"wait_ms": 300})));
+    assert_eq!((status, &v["held"]), (200, &json!("busy")), "{v}");
+    host.release("external-before-delivery");
+    assert_eq!(host.wait_result("orderer")["output"], "asked");
+    let (_, v) = host.call("POST", "/v1/clock/skip", Some(json!({"wait_ms": 5_000})));
+    assert_eq!(host.wait_result("napper")["status"], "cancelled", "{v}");
+}
+
+/// A time skip that chose where to move while another move came first
+/// (an advance, made between the skip's choice and its move) moves to what
+/// waits then. It moved by the distance it had chosen, from where the
+/// advance left the clock: past the timer it was moving to.
+#[test]
+fn a_time_skip_raced_by_an_advance_stops_at_the_next_timer() {
+    let host = Host::paused_at(&["--manual-clock"], &["skip-before-move"]);
+    host.deploy_examples_and_corners();
+    start(&host, "napper", json!({"mode": "nap", "timeout_ms": 3_600_000}));
+    host.eventually("the nap's timer", |h| count(h, "napper", "timer_started") == 1);
+    let due = events(&host, "napper")
+        .iter()
+        .find_map(|e| e["event"]["fire_at_ms"].as_u64())
+        .expect("the timer's due time");
+    let skip = {
+        let url = host.url.clone();
+        std::thread::spawn(move || {
+            let resp = weft_e2e::http()
+                .post(format!("{url}/v1/clock/skip"))
+                .json(&json!({"wait_ms": 10_000}))
+                .send()
+                .expect("skip");
+            resp.json::<Value>().unwrap_or_default()
+        })
+    };
+    let pause = std::time::Duration::from_secs(30);
+    host.wait_for_log("paused at skip-before-move", 1, pause);
+    host.advance(60_000);
+    host.release("skip-before-move");
+    let v = skip.join().expect("the skip");
+    assert_eq!(v["now_ms"].as_u64(), Some(due), "{v}");
+    assert_eq!(host.wait_result("napper")["status"], "completed");
+}
+
 /// An update whose handler continues as new never finishes, and it does
 /// not move to the next run (its handler ran in part): its caller, and a
 /// retry with its id, get a conflict that says so instead of waiting for a
