@@ -74,7 +74,7 @@ impl Inner {
             return;
         }
         let (inner, id) = (self.clone(), id.clone());
-        tokio::spawn(async move {
+        self.spawn_counted(async move {
             load_again_later(inner.clone(), id.clone()).await;
             inner
                 .loading_again
@@ -701,7 +701,7 @@ fn cancel_children(inner: &Arc<Inner>, parent: &ExecutionRecord, children: Vec<(
     for (handle, child) in children {
         let inner = inner.clone();
         let parent = (parent.id.clone(), parent.resets, handle);
-        tokio::spawn(async move {
+        inner.clone().spawn_counted(async move {
             inner
                 .ask_to_cancel(&child, &parent, "its parent cancelled it")
                 .await;

@@ -91,7 +91,7 @@ impl Inner {
     /// Delivers `request` in the background.
     pub(super) fn spawn_delivery(self: &Arc<Self>, request: ExternalRequest) {
         let inner = self.clone();
-        tokio::spawn(async move { inner.deliver_request(request).await });
+        self.spawn_counted(async move { inner.deliver_request(request).await });
     }
 
     /// What a cancellation request finds at its target: whether it runs
@@ -145,7 +145,7 @@ impl Inner {
         which: impl Fn(&ExternalRequest) -> bool + Send + 'static,
     ) {
         let inner = self.clone();
-        tokio::spawn(async move {
+        self.spawn_counted(async move {
             let mut again = super::again::Backoff::background();
             loop {
                 again.wait().await;

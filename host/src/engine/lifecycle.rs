@@ -60,7 +60,7 @@ impl Inner {
         }
         let inner = self.clone();
         let id = id.clone();
-        tokio::spawn(async move {
+        self.spawn_counted(async move {
             let mut again = super::again::Backoff::background();
             loop {
                 again.wait().await;
@@ -462,7 +462,7 @@ impl Inner {
     pub(super) fn settle_later(self: &Arc<Self>, id: &ExecutionId) {
         let inner = self.clone();
         let id = id.clone();
-        tokio::spawn(async move {
+        self.spawn_counted(async move {
             let mut again = super::again::Backoff::background();
             loop {
                 again.wait().await;
@@ -516,7 +516,7 @@ impl Inner {
         }
         let inner = self.clone();
         let parent = parent.clone();
-        tokio::spawn(async move {
+        self.spawn_counted(async move {
             let mut again = super::again::Backoff::background();
             loop {
                 again.wait().await;

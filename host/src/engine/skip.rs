@@ -80,6 +80,20 @@ impl Inner {
         self.busy.as_ref().map(|b| b.step())
     }
 
+    /// Spawns `work` counted as a step while it runs (on a manual clock):
+    /// work on its way in the background (a request to another execution,
+    /// a read asked again) keeps time skipping from moving.
+    pub(super) fn spawn_counted(
+        &self,
+        work: impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        let busy = self.busy_step();
+        tokio::spawn(async move {
+            work.await;
+            drop(busy);
+        });
+    }
+
     /// A guard counting an activity attempt (on a manual clock).
     pub(super) fn busy_attempt(&self) -> Option<BusyGuard> {
         self.busy.as_ref().map(|b| b.attempt())

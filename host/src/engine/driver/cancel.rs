@@ -93,7 +93,7 @@ impl Driver {
     pub(super) fn cancel_child(&self, (handle, child): (u64, String)) {
         let inner = self.inner.clone();
         let parent = (self.id.clone(), self.resets, handle);
-        tokio::spawn(async move {
+        self.inner.spawn_counted(async move {
             inner
                 .ask_to_cancel(&child, &parent, "its parent cancelled it")
                 .await;
