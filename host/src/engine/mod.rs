@@ -749,6 +749,26 @@ impl Engine {
             ));
         }
         let _one_at_a_time = self.inner.clock_moves.lock().await;
+        self.move_clock(ms).await
+    }
+
+    /// Moves a manual clock to `to`, if it still reads `from` once no
+    /// other move is under way (`None`: it moved meanwhile, and nothing
+    /// is done): a time skip read `from` and chose `to` by it.
+    pub(super) async fn advance_clock_to(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> Result<Option<u64>, EngineError> {
+        let _one_at_a_time = self.inner.clock_moves.lock().await;
+        if self.inner.clock.now_ms() != from {
+            return Ok(None);
+        }
+        self.move_clock(to.saturating_sub(from)).await.map(Some)
+    }
+
+    /// Stores the clock `ms` later, then moves it (under `clock_moves`).
+    async fn move_clock(&self, ms: u64) -> Result<u64, EngineError> {
         let target = self.inner.clock.now_ms().saturating_add(ms);
         self.inner
             .store

@@ -197,12 +197,19 @@ impl Engine {
                     Some(due) if due <= now => quiet_since = Instant::now(),
                     Some(due) => {
                         let target = limit_ms.map_or(due, |l| due.min(l));
-                        let now_ms = self.advance_clock(target - now).await?;
-                        return Ok(Skip {
-                            now_ms,
-                            skipped_ms: target - now,
-                            held: None,
-                        });
+                        crate::pause::point("skip-before-move").await;
+                        // Another move (a skip, an advance) since `now` was
+                        // read: look again from where it left the clock.
+                        match self.advance_clock_to(now, target).await? {
+                            Some(now_ms) => {
+                                return Ok(Skip {
+                                    now_ms,
+                                    skipped_ms: target - now,
+                                    held: None,
+                                })
+                            }
+                            None => quiet_since = Instant::now(),
+                        }
                     }
                     None => return Ok(held(now, Held::NothingWaits)),
                 }
