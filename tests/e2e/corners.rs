@@ -302,9 +302,19 @@ fn an_update_validated_by_an_execution_that_ended_is_not_recorded_in_the_next_on
 fn time_skipping_waits_for_a_request_on_its_way_to_another_execution() {
     let host = Host::paused_at(&["--manual-clock"], &["external-before-delivery"]);
     host.deploy_examples_and_corners();
-    start(&host, "napper", json!({"mode": "nap", "timeout_ms": 3_600_000}));
-    start(&host, "orderer", json!({"mode": "orders", "got": ["napper"]}));
-    host.eventually("the nap's timer", |h| count(h, "napper", "timer_started") == 1);
+    start(
+        &host,
+        "napper",
+        json!({"mode": "nap", "timeout_ms": 3_600_000}),
+    );
+    start(
+        &host,
+        "orderer",
+        json!({"mode": "orders", "got": ["napper"]}),
+    );
+    host.eventually("the nap's timer", |h| {
+        count(h, "napper", "timer_started") == 1
+    });
     let (status, v) = host.call(
         "POST",
         "/v1/executions/orderer/signals",
@@ -329,8 +339,14 @@ fn time_skipping_waits_for_a_request_on_its_way_to_another_execution() {
 fn a_time_skip_raced_by_an_advance_stops_at_the_next_timer() {
     let host = Host::paused_at(&["--manual-clock"], &["skip-before-move"]);
     host.deploy_examples_and_corners();
-    start(&host, "napper", json!({"mode": "nap", "timeout_ms": 3_600_000}));
-    host.eventually("the nap's timer", |h| count(h, "napper", "timer_started") == 1);
+    start(
+        &host,
+        "napper",
+        json!({"mode": "nap", "timeout_ms": 3_600_000}),
+    );
+    host.eventually("the nap's timer", |h| {
+        count(h, "napper", "timer_started") == 1
+    });
     let due = events(&host, "napper")
         .iter()
         .find_map(|e| e["event"]["fire_at_ms"].as_u64())

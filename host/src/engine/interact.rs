@@ -264,7 +264,8 @@ impl Engine {
             }
         }
         start.id = Some(id.to_owned());
-        self.inner.check_payload("the signal's input", &signal_input)?;
+        self.inner
+            .check_payload("the signal's input", &signal_input)?;
         EngineError::check_request_id("signal", signal_request, 200)?;
         if signal.is_empty() {
             return Err(EngineError::BadRequest("a signal needs a name".into()));
