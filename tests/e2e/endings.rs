@@ -423,6 +423,38 @@ fn a_terminate_or_cancel_sent_again_with_its_request_id_leaves_the_next_executio
     }
 }
 
+/// A cancel with a request id that finds a cancellation asked already (by
+/// a request without one; the run's close held before its write) records
+/// its id all the same: its retry, after the run ended and a start reused
+/// the id, is answered as done and leaves the new execution alone.
+#[test]
+fn a_cancel_with_a_request_id_that_found_one_asked_already_is_done_once() {
+    let host = Host::paused_at(&["--manual-clock"], &["close-before-write"]);
+    host.deploy_examples();
+    let id = "asked-twice";
+    host.start_as("misbehave", id, json!({"mode": "sleep"}));
+    host.cli_ok(&["cancel", id]);
+    host.wait_for_log("paused at close-before-write", 1, Duration::from_secs(30));
+    let path = format!("/v1/executions/{id}/cancel");
+    let body = json!({"request_id": "c-1"});
+    let (status, first) = host.call("POST", &path, Some(body.clone()));
+    assert_eq!(
+        (status, &first["duplicate"]),
+        (202, &json!(false)),
+        "{first}"
+    );
+    host.release("close-before-write");
+    assert_eq!(host.wait_result(id)["status"], "cancelled");
+    host.start_as("misbehave", id, json!({"mode": "sleep"}));
+    let (status, again) = host.call("POST", &path, Some(body));
+    assert_eq!(
+        (status, &again["duplicate"]),
+        (202, &json!(true)),
+        "{again}"
+    );
+    assert_eq!(host.describe(id)["status"], "running");
+}
+
 /// Found by a review of the reset path: after a reset's write, the
 /// instance in memory still held the discarded history until the reset had
 /// done its other work (children, timers, activities), and a query in that
