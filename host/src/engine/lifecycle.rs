@@ -249,7 +249,7 @@ impl Inner {
             loop {
                 let record = self.open_record(id)?;
                 if record.cancel_requested {
-                    return Ok(false);
+                    return self.keep_once(id, once).await;
                 }
                 let (mut op, history) = self.cancel_op(&record, reason)?;
                 if let Op::Append { once_key, .. } = &mut op {
@@ -263,7 +263,9 @@ impl Inner {
                         return Ok(false);
                     }
                     Err(OpError::AlreadyRecorded(_)) => return Ok(true),
-                    Err(OpError::CancelAlreadyRequested(_)) => return Ok(false),
+                    Err(OpError::CancelAlreadyRequested(_)) => {
+                        return self.keep_once(id, once).await
+                    }
                     Err(OpError::Stale(_) | OpError::AlreadyCompleted { .. })
                         if attempts < CANCEL_ATTEMPTS =>
                     {
@@ -274,6 +276,28 @@ impl Inner {
                 }
             }
         })
+    }
+
+    /// Records `once` (a request's id) with nothing else: the request found
+    /// its work done by another (a cancellation asked already), and its
+    /// retry must be answered as done. `true` if it was recorded before.
+    async fn keep_once(
+        &self,
+        id: &ExecutionId,
+        once: Option<OnceKey>,
+    ) -> Result<bool, EngineError> {
+        let Some(once) = once else {
+            return Ok(false);
+        };
+        let mut op = Op::append(id, self.clock.now_ms(), Vec::new());
+        if let Op::Append { once_key, .. } = &mut op {
+            *once_key = Some(once);
+        }
+        match self.store.write(vec![op]).await? {
+            Ok(()) => Ok(false),
+            Err(OpError::AlreadyRecorded(_)) => Ok(true),
+            Err(refused) => Err(refused.into()),
+        }
     }
 
     /// The write that records a cancellation request in `record`'s run and
