@@ -662,7 +662,9 @@ fn a_retried_signal_with_start_starts_nothing_once_its_signal_is_recorded() {
 /// execution with its signal.
 #[test]
 fn a_signal_with_start_the_store_could_not_write_leaves_nothing_of_it() {
-    let host = Host::with_faults(&["--manual-clock"], &[], &["signal-with-start-signal"]);
+    // The signal's append fails inside the store's write, after the start
+    // in the same batch applied.
+    let host = Host::with_faults(&["--manual-clock"], &[], &["signal-append"]);
     host.deploy_examples();
     let send = || approve_with_start(&host, "sws-failed");
     let (code, v) = send();

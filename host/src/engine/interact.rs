@@ -287,7 +287,6 @@ impl Engine {
             },
             once,
         ));
-        crate::store::StoreError::fail_point("signal-with-start-signal")?;
         match self.start_with(workflow_type, input, start).await {
             Ok(started) if started.created => {
                 let record = self.execution(id)?;

@@ -331,6 +331,14 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
     else {
         unreachable!("append takes Append")
     };
+    // Tests fail the write of a signal here: inside its batch, after what
+    // came before it in the batch applied (a signal-with-start's start).
+    if events
+        .iter()
+        .any(|e| matches!(e, EventKind::SignalReceived { .. }))
+    {
+        StoreError::fail_point("signal-append")?;
+    }
     let mut execs = txn.open_table(EXECUTIONS)?;
     let key = id.as_str();
     let Some(record) = read_head(&execs, key)? else {
