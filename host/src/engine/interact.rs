@@ -287,7 +287,7 @@ impl Engine {
             },
             once,
         ));
-        match self.start_with(workflow_type, input, start).await {
+        let started = match self.start_with(workflow_type, input, start).await {
             Ok(started) if started.created => {
                 let record = self.execution(id)?;
                 let event_index = match started.signal_index {
@@ -302,11 +302,17 @@ impl Engine {
                     duplicate: false,
                 });
             }
-            // It runs already (or a retried start found its run): signalled.
-            Ok(_) | Err(EngineError::Conflict(_)) => {}
+            // A retried start found the run its request started (answered
+            // as the first send was), or the id runs already: signalled.
+            Ok(_) => true,
+            Err(EngineError::Conflict(_)) => false,
             Err(e) => return Err(e),
-        }
-        self.signal(id, signal, signal_input, signal_request).await
+        };
+        let mut receipt = self
+            .signal(id, signal, signal_input, signal_request)
+            .await?;
+        receipt.started = started;
+        Ok(receipt)
     }
 
     /// Refuses a query name the execution's module does not declare.
