@@ -274,7 +274,9 @@ async fn forward(State(f): State<Front>, req: Request) -> Response {
                 }
             }
             Ok(Some(_)) => holder_is_me = true,
-            Ok(None) => {}
+            // The holder this host could not reach lost the store: said as
+            // a handover (503), not as an address that reaches nothing.
+            Ok(None) => unreached = None,
             Err(e) => {
                 return ApiError::from(crate::engine::EngineError::from(e)).into_response();
             }
