@@ -113,6 +113,10 @@ impl Pg {
             loop {
                 tokio::time::sleep(every).await;
                 let Some(pg) = pg.upgrade() else { return };
+                // Left (a graceful stop): its row stays removed.
+                if pg.left.load(Ordering::SeqCst) {
+                    return;
+                }
                 let n = in_memory.load(Ordering::Relaxed) as i64;
                 let refreshed = async {
                     let client = pg.pool().get().await.map_err(pool_err)?;
@@ -129,6 +133,13 @@ impl Pg {
                         )
                         .await
                         .map_err(pg_err)?;
+                    // A leave that came while this refresh was under way.
+                    if pg.left.load(Ordering::SeqCst) {
+                        client
+                            .execute("DELETE FROM weft_hosts WHERE host_id = $1", &[&host])
+                            .await
+                            .map_err(pg_err)?;
+                    }
                     client
                         .execute(
                             "DELETE FROM weft_hosts \
@@ -148,6 +159,7 @@ impl Pg {
 
     /// Removes this host's row (a graceful stop).
     pub fn leave(&self) {
+        self.left.store(true, Ordering::SeqCst);
         let host = self.lease.host.clone();
         let _ = self.block(async move {
             let client = self.pool().get().await.map_err(pool_err)?;

@@ -66,6 +66,9 @@ pub(crate) struct Pg {
     rt: Option<tokio::runtime::Runtime>,
     /// The address without its password, for messages.
     shown: String,
+    /// Set once this host removed its row (a graceful stop): its refresh
+    /// no longer writes it back.
+    pub(super) left: std::sync::atomic::AtomicBool,
 }
 
 impl Drop for Pg {
@@ -227,6 +230,7 @@ impl Pg {
             pool,
             rt: Some(rt),
             shown: redact(url),
+            left: std::sync::atomic::AtomicBool::new(false),
         });
         match pg.block(pg.pool.get()) {
             Ok(_) => {}
