@@ -90,6 +90,11 @@ fn a_store_moves_to_postgres_and_back_with_work_in_flight_and_everything_finishe
     on_redb.kill();
 
     let url = format!("{base}/{}", fresh_database_name());
+    // A host with a manual clock opened the target and stored where its
+    // clock stood, nothing else: the target is still empty of a store.
+    let mut opened = Host::on_store(&["--manual-clock"], Some(url.clone()));
+    opened.get("/v1/clock");
+    opened.kill();
     let data = on_redb.data_dir().to_string_lossy().into_owned();
     let printed = migrate_ok(&data, &url);
     assert!(printed.contains("copied 4 executions"), "{printed}");
