@@ -123,17 +123,22 @@ pub(super) fn apply(txn: &Txn, op: &Op) -> Result<Result<(), OpError>, StoreErro
         Op::DeleteModule { .. } => return super::retention::delete_module(txn, op),
         Op::SetManualClock { ms } => {
             let mut table = txn.open_table(super::tables::HOST_STATE)?;
-            let key = super::MANUAL_CLOCK;
-            let kept = table.get(key)?.unwrap_or(0);
-            table.insert(key, kept.max(*ms))?;
+            let stood = table.get(super::MANUAL_CLOCK)?.unwrap_or(0);
+            let now = stood.max(*ms);
+            table.insert(super::MANUAL_CLOCK, now)?;
+            // The mark moves with the clock it vouches for.
+            if table.get(super::MANUAL_CLOCK_KEPT)? == Some(stood) {
+                table.insert(super::MANUAL_CLOCK_KEPT, now)?;
+            }
         }
         Op::KeepManualClock { at_ms } => {
             let mut table = txn.open_table(super::tables::HOST_STATE)?;
             match at_ms {
                 Some(ms) => {
-                    let kept = table.get(super::MANUAL_CLOCK)?.unwrap_or(0);
-                    table.insert(super::MANUAL_CLOCK, kept.max(*ms))?;
-                    table.insert(super::MANUAL_CLOCK_KEPT, 1)?;
+                    let stood = table.get(super::MANUAL_CLOCK)?.unwrap_or(0);
+                    let now = stood.max(*ms);
+                    table.insert(super::MANUAL_CLOCK, now)?;
+                    table.insert(super::MANUAL_CLOCK_KEPT, now)?;
                 }
                 None => {
                     table.delete(super::MANUAL_CLOCK_KEPT)?;

@@ -58,6 +58,13 @@ fn copy_all(source: &Backend, target: &Backend, to: &Location) -> Result<Copied,
     let read = source.begin_read()?;
     let write = target.begin_write()?;
     refuse_unless_empty(&write, to)?;
+    // Where a manual clock stood on the target is the source's now (or
+    // nothing, if the source has none).
+    let mut state = write.open_table(tables::HOST_STATE)?;
+    for key in super::CLOCK_MARKS {
+        state.delete(key)?;
+    }
+    drop(state);
     let mut copy = Copy {
         from: &read,
         to: &write,
@@ -84,7 +91,8 @@ fn refuse_connected_hosts(source: &Backend) -> Result<(), StoreError> {
 
 /// A target that holds anything of a store is refused: a copy over it
 /// would mix two stores. Only the marks a new store's first open writes
-/// (its indexes are built) may be there.
+/// (its indexes are built) may be there, and where a manual clock that
+/// opened it stood.
 fn refuse_unless_empty(txn: &Txn, to: &Location) -> Result<(), StoreError> {
     struct Count<'a> {
         txn: &'a Txn,
@@ -105,7 +113,8 @@ fn refuse_unless_empty(txn: &Txn, to: &Location) -> Result<(), StoreError> {
     let mut marks = 0;
     txn.open_table(tables::HOST_STATE)?
         .scan(.., false, |key, _| {
-            marks += u64::from(super::INDEX_MARKS.contains(&key));
+            marks +=
+                u64::from(super::INDEX_MARKS.contains(&key) || super::CLOCK_MARKS.contains(&key));
             Ok(true)
         })?;
     let held: Vec<String> = count

@@ -472,10 +472,12 @@ impl StartRequest {
 }
 
 const MANUAL_CLOCK: &str = "manual_clock_ms";
-/// Set while `MANUAL_CLOCK` holds where the manual clock stands, moved or
-/// not: written by a host that opens one. Without it the stored time is
-/// only a floor (releases before this one stored it only when it moved, and
-/// a host on the system clock stamps events at the system time).
+/// The time `MANUAL_CLOCK` held when a host that opened a manual clock
+/// stored it, moved on with it by every move of this release: while the two
+/// are equal, `MANUAL_CLOCK` is where the clock stands, moved or not.
+/// Otherwise (no mark, or a release before this one moved the clock
+/// without it, and a host on the system clock clears it) the stored time
+/// is only a floor.
 const MANUAL_CLOCK_KEPT: &str = "manual_clock_kept";
 /// Set once `TIMERS_BY_EXECUTION` holds every row of `TIMERS`.
 const TIMERS_INDEXED: &str = "timers_indexed";
@@ -483,6 +485,10 @@ const TIMERS_INDEXED: &str = "timers_indexed";
 const COMPLETIONS_INDEXED: &str = "completions_indexed";
 /// The rows of `HOST_STATE` a store's first open writes.
 const INDEX_MARKS: [&str; 2] = [TIMERS_INDEXED, COMPLETIONS_INDEXED];
+/// The rows of `HOST_STATE` a host that opened a manual clock on an empty
+/// store wrote (where its clock stood): a copy replaces them with the
+/// source's.
+const CLOCK_MARKS: [&str; 2] = [MANUAL_CLOCK, MANUAL_CLOCK_KEPT];
 
 /// What [`Store::manual_clock`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1197,7 +1203,7 @@ impl Store {
             let table = txn.open_table(tables::HOST_STATE)?;
             let ms = table.get(MANUAL_CLOCK)?;
             Ok(match (ms, table.get(MANUAL_CLOCK_KEPT)?) {
-                (Some(ms), Some(_)) => StoredClock::Kept(ms),
+                (Some(ms), Some(kept)) if kept == ms => StoredClock::Kept(ms),
                 (ms, _) => StoredClock::AtLeast(ms.unwrap_or(0)),
             })
         })
