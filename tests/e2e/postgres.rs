@@ -172,14 +172,6 @@ fn a_store_moves_to_postgres_and_back_with_work_in_flight_and_everything_finishe
     );
 }
 
-/// Issue 17's rolling upgrades: hosts of two adjacent releases run on one
-/// database. A newer release whose schema step only adds what older hosts
-/// do not read says so in `weft_schema.hosts_from`; a host of the release
-/// before then runs on it (and leaves its version), and one older than
-/// that is refused, naming both versions. (The next version is made by
-/// hand here: this release's schema is the newest there is.)
-/// What a host starting on `url` (in `host`'s data directory) says when
-/// it is refused.
 /// A PostgreSQL store is not copied while a host is connected to it, a
 /// standby (here: paused) too: once the copy let the old store go, that
 /// standby would take it over and run its executions a second time beside
@@ -211,6 +203,8 @@ fn a_store_is_not_copied_while_a_standby_waits_on_it() {
     assert!(printed.contains("copied"), "{printed}");
 }
 
+/// What a host starting on `url` (in `host`'s data directory) says when
+/// it is refused.
 fn refused_start(url: &str, host: &Host) -> String {
     let out = Command::new(weft_bin())
         .args([
@@ -228,6 +222,12 @@ fn refused_start(url: &str, host: &Host) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Issue 17's rolling upgrades: hosts of two adjacent releases run on one
+/// database. A newer release whose schema step only adds what older hosts
+/// do not read says so in `weft_schema.hosts_from`; a host of the release
+/// before then runs on it (and leaves its version), and one older than
+/// that is refused, naming both versions. (The next version is made by
+/// hand here: this release's schema is the newest there is.)
 #[test]
 fn a_host_runs_on_a_schema_a_newer_release_expanded_for_it() {
     let Some(base) = cluster() else { return };

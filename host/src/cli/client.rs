@@ -65,10 +65,16 @@ impl Client {
         body: &B,
     ) -> Result<Option<T>> {
         let resp = self.send(self.http.post(self.url(path)).json(body)).await?;
-        if resp.status().is_success() && resp.content_length() == Some(0) {
+        if !resp.status().is_success() {
+            return decode(resp).await.map(Some);
+        }
+        let bytes = resp.bytes().await.context("reading the host's answer")?;
+        if bytes.is_empty() {
             return Ok(None);
         }
-        decode(resp).await.map(Some)
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .context("the host answered with unexpected JSON")
     }
 
     /// DELETEs a resource (a route that answers with no body).

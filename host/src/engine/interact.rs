@@ -95,8 +95,7 @@ impl Engine {
         input: Payload,
         request_id: Option<&str>,
     ) -> Result<SignalReceipt, EngineError> {
-        self.inner.check_payload("the signal's input", &input)?;
-        EngineError::check_request_id("signal", request_id, 200)?;
+        self.check_signal(name, &input, request_id)?;
         let record = self.execution(id)?;
         if !matches!(
             record.status,
@@ -141,6 +140,22 @@ impl Engine {
         }))
     }
 
+    /// Refuses a signal that cannot be recorded: no name, an input over the
+    /// limit, a request id out of bounds.
+    fn check_signal(
+        &self,
+        name: &str,
+        input: &Payload,
+        request_id: Option<&str>,
+    ) -> Result<(), EngineError> {
+        self.inner.check_payload("the signal's input", input)?;
+        EngineError::check_request_id("signal", request_id, 200)?;
+        if name.is_empty() {
+            return Err(EngineError::BadRequest("a signal needs a name".into()));
+        }
+        Ok(())
+    }
+
     /// Records the signal: its event's index, and whether an earlier send
     /// with `request_id` had (then nothing is recorded).
     async fn append_signal(
@@ -151,9 +166,6 @@ impl Engine {
         request_id: Option<&str>,
     ) -> Result<(u64, bool), EngineError> {
         let id = &record.id;
-        if name.is_empty() {
-            return Err(EngineError::BadRequest("a signal needs a name".into()));
-        }
         let event = EventKind::SignalReceived {
             name: name.to_owned(),
             input,
@@ -169,16 +181,8 @@ impl Engine {
         } = &mut op
         {
             *at = Some(placed.clone());
-            // Not an execution id's shape: no request another execution
-            // sends (`<sender>/...`) has this key.
             // Kept for the execution's retention, as a start's request id.
-            *once_key = match request_id {
-                Some(r) => {
-                    let retention = self.inner.retention_ms(record.workflow_type.as_str())?;
-                    Some((format!("@request/{r}"), now.saturating_add(retention)))
-                }
-                None => None,
-            };
+            *once_key = self.once_key(record.workflow_type.as_str(), "request", request_id)?;
         }
         let out = self.inner.store.write(vec![op]).await?;
         if let (Err(OpError::AlreadyRecorded(_)), Some(r)) = (&out, request_id) {
@@ -264,21 +268,9 @@ impl Engine {
             }
         }
         start.id = Some(id.to_owned());
-        self.inner
-            .check_payload("the signal's input", &signal_input)?;
-        EngineError::check_request_id("signal", signal_request, 200)?;
-        if signal.is_empty() {
-            return Err(EngineError::BadRequest("a signal needs a name".into()));
-        }
+        self.check_signal(signal, &signal_input, signal_request)?;
         // Written with the start, in one write: both stand, or neither.
-        let once = match signal_request {
-            Some(r) => {
-                let retention = self.inner.retention_ms(workflow_type)?;
-                let forget_at = self.inner.clock.now_ms().saturating_add(retention);
-                Some((format!("@request/{r}"), forget_at))
-            }
-            None => None,
-        };
+        let once = self.once_key(workflow_type, "request", signal_request)?;
         start.signal = Some((
             EventKind::SignalReceived {
                 name: signal.to_owned(),

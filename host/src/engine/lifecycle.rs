@@ -897,7 +897,8 @@ impl Engine {
         request_id: Option<&str>,
     ) -> Result<bool, EngineError> {
         let record = self.execution(id)?;
-        let once = self.once_key(&record, "cancel", request_id)?;
+        EngineError::check_request_id("cancel", request_id, 200)?;
+        let once = self.once_key(record.workflow_type.as_str(), "cancel", request_id)?;
         if self.seen_once(&record.id, once.as_ref())? {
             return Ok(true);
         }
@@ -919,7 +920,8 @@ impl Engine {
         request_id: Option<&str>,
     ) -> Result<bool, EngineError> {
         let record = self.execution(id)?;
-        let once = self.once_key(&record, "terminate", request_id)?;
+        EngineError::check_request_id("terminate", request_id, 200)?;
+        let once = self.once_key(record.workflow_type.as_str(), "terminate", request_id)?;
         if self.seen_once(&record.id, once.as_ref())? {
             return Ok(true);
         }
@@ -929,23 +931,24 @@ impl Engine {
             .await
     }
 
-    /// The key a `what` request with `request_id` is recorded once under:
-    /// kept under the execution id (across the executions started under
-    /// it) for its type's retention, so that a retry after the first ended
+    /// The key a request with `request_id` is recorded once under
+    /// (`@{kind}/{request_id}`: not an execution id's shape, so no request
+    /// another execution sends, `<sender>/...`, has it): kept under the
+    /// execution id (across the executions started under it) for the
+    /// retention of `workflow_type`, so that a retry after the first ended
     /// the execution and a start reused the id does not reach the new one.
-    fn once_key(
+    pub(super) fn once_key(
         &self,
-        record: &ExecutionRecord,
-        what: &str,
+        workflow_type: &str,
+        kind: &str,
         request_id: Option<&str>,
     ) -> Result<Option<OnceKey>, EngineError> {
-        EngineError::check_request_id(what, request_id, 200)?;
         let Some(r) = request_id else {
             return Ok(None);
         };
-        let retention = self.inner.retention_ms(record.workflow_type.as_str())?;
+        let retention = self.inner.retention_ms(workflow_type)?;
         let forget_at = self.inner.clock.now_ms().saturating_add(retention);
-        Ok(Some((format!("@{what}/{r}"), forget_at)))
+        Ok(Some((format!("@{kind}/{r}"), forget_at)))
     }
 
     /// Whether a request was recorded under `once` already.
