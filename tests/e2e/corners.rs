@@ -371,6 +371,40 @@ fn a_time_skip_raced_by_an_advance_stops_at_the_next_timer() {
     assert_eq!(host.wait_result("napper")["status"], "completed");
 }
 
+/// Workflow time never goes back: a child's end written after its parent
+/// recorded a later signal (the child's close held before its write, with
+/// its time taken; the clock moved meanwhile) is recorded at the signal's
+/// time, not before it (the parent's code saw its time go back an hour).
+#[test]
+fn an_event_written_late_is_not_recorded_before_the_one_before_it() {
+    let host = Host::paused_at(&["--manual-clock"], &["close-before-write"]);
+    host.deploy_examples_and_corners();
+    start(&host, "timed", json!({"mode": "cancels", "runs": 1}));
+    host.eventually("the timer and the child are started", |h| {
+        count(h, "timed", "timer_started") == 1 && count(h, "timed", "child_started") == 1
+    });
+    host.advance(3_600_000);
+    let pause = std::time::Duration::from_secs(30);
+    host.wait_for_log("paused at close-before-write", 1, pause);
+    host.advance(60_000);
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/timed/signals",
+        Some(json!({"name": "later", "input": 1})),
+    );
+    assert_eq!(status, 202, "{v}");
+    host.release("close-before-write");
+    assert_eq!(host.wait_result("timed")["status"], "completed");
+    let times: Vec<u64> = events(&host, "timed")
+        .iter()
+        .map(|e| e["at_ms"].as_u64().expect("at_ms"))
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "the parent's time went back: {times:?}"
+    );
+}
+
 /// An update whose handler continues as new never finishes, and it does
 /// not move to the next run (its handler ran in part): its caller, and a
 /// retry with its id, get a conflict that says so instead of waiting for a

@@ -803,7 +803,7 @@ async fn finish(
     }
     let recorded = write(inner, task, op).await;
     if recorded == Recorded::Yes {
-        inner.wake_with(&task.execution, placed.position(), now, vec![event]);
+        inner.wake_with(&task.execution, placed.position(), vec![event]);
     }
     recorded
 }

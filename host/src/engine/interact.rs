@@ -199,7 +199,7 @@ impl Engine {
         }
         // The signal travels with the wake.
         let position = placed.position();
-        self.inner.wake_with(id, position, now, vec![event]);
+        self.inner.wake_with(id, position, vec![event]);
         match position {
             Some(p) => Ok((p.first, false)),
             None => Ok((self.inner.store.history_len(id)?.saturating_sub(1), false)),

@@ -50,7 +50,6 @@ impl Inner {
         self: &Arc<Self>,
         id: &ExecutionId,
         position: Option<crate::store::Position>,
-        at_ms: u64,
         events: Vec<crate::model::EventKind>,
     ) {
         let Some(position) = position.filter(|_| !events.is_empty()) else {
@@ -61,7 +60,7 @@ impl Inner {
             .map(|(index, event)| {
                 crate::model::Event {
                     index,
-                    at_ms,
+                    at_ms: position.at_ms,
                     event,
                     waits: false,
                 }

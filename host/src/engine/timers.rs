@@ -148,7 +148,7 @@ async fn fire(inner: &Arc<Inner>, row: TimerRow) {
     }
     match inner.store.write(vec![op]).await {
         // The firing travels with the wake.
-        Ok(Ok(())) => inner.wake_with(&row.execution, placed.position(), now, events),
+        Ok(Ok(())) => inner.wake_with(&row.execution, placed.position(), events),
         Ok(Err(_)) => {}
         Err(e) => {
             tracing::error!(execution = %row.execution, error = %e, "could not fire a timer; it fires once the store answers");

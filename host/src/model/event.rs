@@ -380,6 +380,28 @@ impl Event {
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .unwrap_or(self)
     }
+
+    /// The `at_ms` of a stored event's JSON, read from its head (`index`
+    /// and `at_ms` come before the event, which may be megabytes); the
+    /// whole event is decoded only if the head does not hold it.
+    pub fn stored_at_ms(bytes: &[u8]) -> Option<u64> {
+        #[derive(Deserialize)]
+        struct At {
+            at_ms: u64,
+        }
+        let head = &bytes[..bytes.len().min(64)];
+        let head = match std::str::from_utf8(head) {
+            Ok(text) => Some(text),
+            // Cut inside a character: the part before it.
+            Err(e) => std::str::from_utf8(&head[..e.valid_up_to()]).ok(),
+        };
+        let from_head = head.and_then(|text| {
+            let rest = &text[text.find("\"at_ms\":")? + "\"at_ms\":".len()..];
+            let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+            rest[..digits].parse().ok()
+        });
+        from_head.or_else(|| serde_json::from_slice::<At>(bytes).ok().map(|a| a.at_ms))
+    }
 }
 
 impl EventKind {
@@ -857,7 +879,24 @@ impl ActivityOptions {
 
 #[cfg(test)]
 mod tests {
+
     use super::*;
+
+    #[test]
+    fn a_stored_events_time_is_read_from_its_head() {
+        let event = Event {
+            index: 12,
+            at_ms: 1_796_000_000_123,
+            event: EventKind::TimerFired { handle: 1 },
+            waits: false,
+        };
+        let bytes = serde_json::to_vec(&event).unwrap();
+        assert_eq!(Event::stored_at_ms(&bytes), Some(1_796_000_000_123));
+        // Another order of the fields: the whole event is read.
+        let other = br#"{"event":{"type":"timer_fired","handle":1},"index":3,"at_ms":7}"#;
+        assert_eq!(Event::stored_at_ms(other), Some(7));
+        assert_eq!(Event::stored_at_ms(b"not json"), None);
+    }
 
     /// An event handed over from memory is the one the store gives back:
     /// a failure's `details: null` reads back as none (found by a review:

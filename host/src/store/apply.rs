@@ -175,7 +175,7 @@ pub(super) fn apply(txn: &Txn, op: &Op) -> Result<Result<(), OpError>, StoreErro
             }
             let event = crate::model::Event {
                 index: *expect_history_len,
-                at_ms: *at_ms,
+                at_ms: stamp(txn, key, *expect_history_len, *at_ms)?,
                 event: crate::model::EventKind::ExecutionUpgraded {
                     from: record.module,
                     to: *module,
@@ -326,6 +326,29 @@ pub(super) fn history_len(txn: &Txn, id: &str) -> Result<u64, StoreError> {
     let n = last.map_or(0, |((_, index), _)| index + 1);
     txn.learned_history_len(id, n);
     Ok(n)
+}
+
+/// `at_ms`, or the time `id`'s last event was recorded if that is later
+/// (its history is `len` long): an event is never recorded before the one
+/// before it, whatever the writer's clock read (a write sent again after an
+/// outage, a host whose clock is behind the last holder's, a system clock
+/// after a manual one that was moved ahead).
+pub(super) fn stamp(txn: &Txn, id: &str, len: u64, at_ms: u64) -> Result<u64, StoreError> {
+    if len == 0 {
+        return Ok(at_ms);
+    }
+    let last = match txn.known_last_at_ms(id, len) {
+        Some(last) => last,
+        None => {
+            let raw = txn.open_table(HISTORY)?.get((id, len - 1))?;
+            let Some(last) = raw.as_deref().and_then(crate::model::Event::stored_at_ms) else {
+                return Ok(at_ms);
+            };
+            txn.learned_last_at_ms(id, len, last);
+            last
+        }
+    };
+    Ok(at_ms.max(last))
 }
 
 /// Removes every pending timer row of an execution.

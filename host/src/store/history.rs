@@ -84,6 +84,8 @@ pub(super) fn create(txn: &Txn, op: &Op) -> Outcome {
         record.run = old.run + 1;
         record.resets = old.resets + 1;
         record.run_start = history_len(txn, id)?;
+        record.created_at_ms =
+            super::apply::stamp(txn, id, record.run_start, record.created_at_ms)?;
     }
     record.began_at_run = Some(record.run);
     // The last refusal: a search attribute of another type than its name's.
@@ -156,6 +158,7 @@ pub(super) fn continue_as_new(txn: &Txn, op: &Op) -> Outcome {
         return Ok(Err(refused));
     }
     let first = history_len(txn, key)?;
+    let at_ms = &super::apply::stamp(txn, key, first, *at_ms)?;
     // The run's closing events are commands and its end: none is sent to it.
     let mut carried = unconsumed(
         txn,
@@ -375,6 +378,7 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
         }
     }
     let first = history_len(txn, key)?;
+    let at_ms = &super::apply::stamp(txn, key, first, *at_ms)?;
     if let Some((since, names)) = signals_since {
         if *since < first {
             let mut waiting = false;
@@ -394,6 +398,7 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
             first,
             epoch: record.resets,
             run_start: record.run_start,
+            at_ms: *at_ms,
         });
     }
     let mut history = txn.open_table(HISTORY)?;
@@ -567,7 +572,7 @@ pub(super) fn tell_parent(txn: &Txn, op: &Op) -> Outcome {
     let index = history_len(txn, parent)?;
     let event = Event {
         index,
-        at_ms: *at_ms,
+        at_ms: super::apply::stamp(txn, parent, index, *at_ms)?,
         event: EventKind::ChildCompleted {
             handle: link.handle,
             child_id: child.to_string(),

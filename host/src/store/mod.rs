@@ -374,6 +374,9 @@ pub struct Position {
     /// reset the same indices hold other events.
     pub epoch: u32,
     pub run_start: u64,
+    /// The time the events were recorded at (the writer's, or the last
+    /// event's if that was later: see `apply::stamp`).
+    pub at_ms: u64,
 }
 
 impl Placed {

@@ -94,10 +94,11 @@ pub(super) fn reset(txn: &Txn, op: &Op) -> Outcome {
     forget_completions(txn, key, record.run_start)?;
     note_completions(txn, key, record.run_start, &kept)?;
     let mut written = Vec::new();
+    let at_ms = super::apply::stamp(txn, key, to_event + 1, *at_ms)?;
     for (index, kind) in (to_event + 1..).zip(after) {
         written.push(Event {
             index,
-            at_ms: *at_ms,
+            at_ms,
             event: kind,
             waits: false,
         });
@@ -213,6 +214,7 @@ fn terminate_discarded(
     }
     let reason = "its parent was reset to before it started";
     let index = history_len(txn, child)?;
+    let at_ms = super::apply::stamp(txn, child, index, at_ms)?;
     let event = Event {
         index,
         at_ms,

@@ -393,6 +393,56 @@ async fn nothing_is_recorded_after_a_close() {
 /// second completion of a handle is refused inside the write, and so is a
 /// failed attempt after the completion; a reset that discards the
 /// completion lets the handle complete again.
+/// An event is never recorded before the one before it, whatever the
+/// writer's clock read (a write sent again after an outage, a host whose
+/// clock is behind the last one's): its time is the last event's then, and
+/// the writer is told the time it was recorded at. So is a new run of a
+/// closed execution's id.
+#[tokio::test]
+async fn an_event_is_never_recorded_before_the_last_one() {
+    let (_dir, store) = open();
+    let e = id("e");
+    store.write(vec![create("e")]).await.unwrap().unwrap();
+    let signal = |at| {
+        Op::append(
+            &e,
+            at,
+            vec![EventKind::SignalReceived {
+                name: "s".into(),
+                input: Payload::default(),
+                request_id: None,
+            }],
+        )
+    };
+    store.write(vec![signal(500)]).await.unwrap().unwrap();
+    let placed = Placed::default();
+    let mut late = signal(200);
+    if let Op::Append { placed: at, .. } = &mut late {
+        *at = Some(placed.clone());
+    }
+    store.write(vec![late]).await.unwrap().unwrap();
+    assert_eq!(placed.position().map(|p| p.at_ms), Some(500));
+    store
+        .write(vec![closing(&e, vec![EventKind::ExecutionCompleted { output: Payload::default() }], Close::Completed(Payload::default()))])
+        .await
+        .unwrap()
+        .unwrap();
+    let mut again = record("e");
+    again.created_at_ms = 3;
+    let created = Created::default();
+    let start = Op::CreateExecution {
+        record: Box::new(again),
+        started: started(),
+        reuse: Reuse::IfClosed,
+        request: None,
+        created: Some(created.clone()),
+    };
+    store.write(vec![start]).await.unwrap().unwrap();
+    assert_eq!(created.get().map(|r| r.created_at_ms), Some(500));
+    let times: Vec<u64> = store.history(&e, 0).unwrap().iter().map(|e| e.at_ms).collect();
+    assert_eq!(times, vec![1, 500, 500, 500, 500]);
+}
+
 /// A run's last task that continues as new is held to the same rule: a
 /// timer that fired after the task read the history is not also recorded
 /// cancelled by it (the task is refused, and run again on the fuller

@@ -328,7 +328,8 @@ impl Driver {
         // in between): they are its history now, with no read back, marked
         // as the store marked them. Otherwise the next wait reads them with
         // the others'.
-        if placed.position().map(|p| p.first) == Some(next) && !events.is_empty() {
+        let placed_at = placed.position().filter(|p| p.first == next);
+        if let Some(at) = placed_at.filter(|_| !events.is_empty()) {
             let last = next + events.len() as u64 - 1;
             let waits = saw.is_some();
             self.replayer.extend(
@@ -337,7 +338,7 @@ impl Driver {
                     .map(|(index, event)| {
                         Event {
                             index,
-                            at_ms: now,
+                            at_ms: at.at_ms,
                             event,
                             waits: waits && index == last,
                         }

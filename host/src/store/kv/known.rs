@@ -53,9 +53,10 @@ pub(crate) struct Known {
     /// beginning with that part and not in `rows` is absent (read ahead by
     /// first part; the transaction's writes keep it true).
     by_first: HashSet<(&'static str, String)>,
-    /// History lengths learned or changed here; `None`: unknown from here
-    /// on (a delete), whatever the committed knowledge says.
-    lens: HashMap<String, Option<u64>>,
+    /// History lengths (and when their last events were recorded) learned
+    /// or changed here; `None`: unknown from here on (a delete), whatever
+    /// the committed knowledge says.
+    lens: HashMap<String, Option<Tail>>,
     /// Every history length is unknown from here on.
     forget_all_lens: bool,
     /// Execution records written here (`None`: deleted), for `Records`.
@@ -129,13 +130,23 @@ impl Known {
         if table == HISTORY {
             match history_key(key) {
                 Some((id, index)) => {
-                    // An insert moves a known length up; an insert past an
-                    // unknown one, or a delete, leaves it unknown.
-                    let len = match value {
-                        Some(_) => self.len(&id, committed).map(|n| n.max(index + 1)),
+                    // An insert moves a known length up (and, at the end,
+                    // its last event's time); an insert past an unknown
+                    // one, or a delete, leaves it unknown.
+                    let tail = match value {
+                        Some(value) => self.tail(&id, committed).map(|t| {
+                            if index + 1 >= t.len {
+                                Tail {
+                                    len: index + 1,
+                                    last_at_ms: at_ms_of(&value),
+                                }
+                            } else {
+                                t
+                            }
+                        }),
                         None => None,
                     };
-                    self.lens.insert(id, len);
+                    self.lens.insert(id, tail);
                 }
                 None => self.forget_all_lens = true,
             }
@@ -174,6 +185,18 @@ impl Known {
 
     /// The history length of `id`, if known.
     pub fn len(&self, id: &str, committed: &Lens) -> Option<u64> {
+        self.tail(id, committed).map(|t| t.len)
+    }
+
+    /// When the last event of `id`'s history, `len` long, was recorded, if
+    /// known.
+    pub fn last_at_ms(&self, id: &str, len: u64, committed: &Lens) -> Option<u64> {
+        self.tail(id, committed)
+            .filter(|t| t.len == len)
+            .and_then(|t| t.last_at_ms)
+    }
+
+    fn tail(&self, id: &str, committed: &Lens) -> Option<Tail> {
         match self.lens.get(id) {
             Some(known) => *known,
             None if self.forget_all_lens => None,
@@ -183,7 +206,25 @@ impl Known {
 
     /// A history length the transaction computed.
     pub fn learned_len(&mut self, id: &str, n: u64) {
-        self.lens.insert(id.to_owned(), Some(n));
+        self.lens.insert(
+            id.to_owned(),
+            Some(Tail {
+                len: n,
+                last_at_ms: None,
+            }),
+        );
+    }
+
+    /// When the last event of a history `len` long was recorded, read by
+    /// the transaction.
+    pub fn learned_last_at_ms(&mut self, id: &str, len: u64, at_ms: u64) {
+        self.lens.insert(
+            id.to_owned(),
+            Some(Tail {
+                len,
+                last_at_ms: Some(at_ms),
+            }),
+        );
     }
 
     /// Before the commit is sent: the records it writes, and the lengths of
@@ -221,12 +262,27 @@ fn whole_prefix(lo: Option<&[Param]>, hi: Option<&[Param]>) -> Option<String> {
         .then(|| format!("{},", key_text(&lo[..shared])))
 }
 
+/// A history's length, and when its last event was recorded if known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Tail {
+    len: u64,
+    last_at_ms: Option<u64>,
+}
+
+/// The `at_ms` of a history row's value (the event's JSON).
+fn at_ms_of(value: &[Param]) -> Option<u64> {
+    match value {
+        [Param::Bytes(json)] => crate::model::Event::stored_at_ms(json),
+        _ => None,
+    }
+}
+
 /// History lengths known across transactions (the writer's).
 #[derive(Default)]
-pub(crate) struct Lens(std::sync::Mutex<HashMap<String, u64>>);
+pub(crate) struct Lens(std::sync::Mutex<HashMap<String, Tail>>);
 
 impl Lens {
-    fn get(&self, id: &str) -> Option<u64> {
+    fn get(&self, id: &str) -> Option<Tail> {
         self.0
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -234,7 +290,7 @@ impl Lens {
             .copied()
     }
 
-    fn merge(&self, lens: HashMap<String, Option<u64>>, forget_all: bool) {
+    fn merge(&self, lens: HashMap<String, Option<Tail>>, forget_all: bool) {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if forget_all || map.len() > MAX_LENS {
             map.clear();
@@ -352,6 +408,29 @@ mod tests {
         );
         next.committed(&lens, &records);
         assert_eq!(Known::default().len("e", &lens), Some(2));
+    }
+
+    /// The time of a history's last event is known from the transaction's
+    /// own insert at its end, across the commit, and only for that length.
+    #[test]
+    fn the_last_events_time_follows_the_inserts_at_the_end() {
+        let (lens, records) = (Lens::default(), Records::default());
+        let key = |index: u64| vec![Param::Bytes(b"e".to_vec()), Param::Int(flip(index))];
+        let value = |at: u64| vec![Param::Bytes(format!(r#"{{"index":0,"at_ms":{at},"event":{{}}}}"#).into_bytes())];
+        let mut known = Known::default();
+        known.learned_len("e", 3);
+        assert_eq!(known.last_at_ms("e", 3, &lens), None, "not read yet");
+        known.learned_last_at_ms("e", 3, 40);
+        known.wrote(super::HISTORY, &key(3), Some(value(70)), &lens);
+        assert_eq!(known.last_at_ms("e", 4, &lens), Some(70));
+        assert_eq!(known.last_at_ms("e", 3, &lens), None, "another length");
+        known.uncommitted(&lens, &records);
+        known.committed(&lens, &records);
+        assert_eq!(Known::default().last_at_ms("e", 4, &lens), Some(70));
+        // An insert before the end leaves the last one's time.
+        let mut next = Known::default();
+        next.wrote(super::HISTORY, &key(1), Some(value(10)), &lens);
+        assert_eq!(next.last_at_ms("e", 4, &lens), Some(70));
     }
 
     #[test]

@@ -153,6 +153,23 @@ impl Txn {
         }
     }
 
+    /// When the last event of `id`'s history, `len` long, was recorded, if
+    /// the backend knows it without a read (see `known.rs`).
+    pub fn known_last_at_ms(&self, id: &str, len: u64) -> Option<u64> {
+        match self {
+            Txn::Pg(tx) => tx.known_last_at_ms(id, len),
+            _ => None,
+        }
+    }
+
+    /// Tells the backend when the last event of a history `len` long was
+    /// recorded (the transaction read it).
+    pub fn learned_last_at_ms(&self, id: &str, len: u64, at_ms: u64) {
+        if let Txn::Pg(tx) = self {
+            tx.learned_last_at_ms(id, len, at_ms);
+        }
+    }
+
     pub fn commit(self) -> Result<(), StoreError> {
         match self {
             Txn::RedbWrite(t) => Ok(t.commit()?),

@@ -1071,6 +1071,22 @@ impl Tx {
         self.known.borrow_mut().learned_len(id, n);
     }
 
+    /// When the last event of `id`'s history, `len` long, was recorded, if
+    /// the transaction knows it (as [`Tx::known_len`]).
+    pub fn known_last_at_ms(&self, id: &str, len: u64) -> Option<u64> {
+        let latest = self.bare && self.pg.lease.holds_now();
+        if !self.writer && !latest {
+            return None;
+        }
+        self.known.borrow().last_at_ms(id, len, &self.pg.lens)
+    }
+
+    /// When the last event of a history `len` long was recorded, read by
+    /// the transaction.
+    pub fn learned_last_at_ms(&self, id: &str, len: u64, at_ms: u64) {
+        self.known.borrow_mut().learned_last_at_ms(id, len, at_ms);
+    }
+
     /// `WHERE (k0, k1) >= ($1, $2) AND ...` for the bounds given, with
     /// their arguments.
     fn range_cond<'k, K: KeyT>(
