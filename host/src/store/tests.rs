@@ -423,7 +423,13 @@ async fn an_event_is_never_recorded_before_the_last_one() {
     store.write(vec![late]).await.unwrap().unwrap();
     assert_eq!(placed.position().map(|p| p.at_ms), Some(500));
     store
-        .write(vec![closing(&e, vec![EventKind::ExecutionCompleted { output: Payload::default() }], Close::Completed(Payload::default()))])
+        .write(vec![closing(
+            &e,
+            vec![EventKind::ExecutionCompleted {
+                output: Payload::default(),
+            }],
+            Close::Completed(Payload::default()),
+        )])
         .await
         .unwrap()
         .unwrap();
@@ -439,7 +445,12 @@ async fn an_event_is_never_recorded_before_the_last_one() {
     };
     store.write(vec![start]).await.unwrap().unwrap();
     assert_eq!(created.get().map(|r| r.created_at_ms), Some(500));
-    let times: Vec<u64> = store.history(&e, 0).unwrap().iter().map(|e| e.at_ms).collect();
+    let times: Vec<u64> = store
+        .history(&e, 0)
+        .unwrap()
+        .iter()
+        .map(|e| e.at_ms)
+        .collect();
     assert_eq!(times, vec![1, 500, 500, 500, 500]);
 }
 

@@ -416,7 +416,11 @@ mod tests {
     fn the_last_events_time_follows_the_inserts_at_the_end() {
         let (lens, records) = (Lens::default(), Records::default());
         let key = |index: u64| vec![Param::Bytes(b"e".to_vec()), Param::Int(flip(index))];
-        let value = |at: u64| vec![Param::Bytes(format!(r#"{{"index":0,"at_ms":{at},"event":{{}}}}"#).into_bytes())];
+        let value = |at: u64| {
+            vec![Param::Bytes(
+                format!(r#"{{"index":0,"at_ms":{at},"event":{{}}}}"#).into_bytes(),
+            )]
+        };
         let mut known = Known::default();
         known.learned_len("e", 3);
         assert_eq!(known.last_at_ms("e", 3, &lens), None, "not read yet");
