@@ -321,10 +321,17 @@ pub(super) fn history_len(txn: &Txn, id: &str) -> Result<u64, StoreError> {
     if let Some(n) = txn.known_history_len(id) {
         return Ok(n);
     }
+    // The last row's time is learned with its index (a writer stamps the
+    // next event by it: see `stamp`), from its head, not copied out.
     let history = txn.open_table(HISTORY)?;
-    let last = history.last((id, 0)..=(id, u64::MAX))?;
-    let n = last.map_or(0, |((_, index), _)| index + 1);
+    let last = history.last_with((id, 0)..=(id, u64::MAX), |(_, index), raw| {
+        (index + 1, crate::model::Event::stored_at_ms(raw))
+    })?;
+    let n = last.map_or(0, |(n, _)| n);
     txn.learned_history_len(id, n);
+    if let Some((n, Some(at))) = last {
+        txn.learned_last_at_ms(id, n, at);
+    }
     Ok(n)
 }
 
@@ -340,8 +347,10 @@ pub(super) fn stamp(txn: &Txn, id: &str, len: u64, at_ms: u64) -> Result<u64, St
     let last = match txn.known_last_at_ms(id, len) {
         Some(last) => last,
         None => {
-            let raw = txn.open_table(HISTORY)?.get((id, len - 1))?;
-            let Some(last) = raw.as_deref().and_then(crate::model::Event::stored_at_ms) else {
+            let last = txn.open_table(HISTORY)?.get_with((id, len - 1), |raw| {
+                Ok(crate::model::Event::stored_at_ms(raw))
+            })?;
+            let Some(last) = last.flatten() else {
                 return Ok(at_ms);
             };
             txn.learned_last_at_ms(id, len, last);

@@ -378,7 +378,11 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
         }
     }
     let first = history_len(txn, key)?;
-    let at_ms = &super::apply::stamp(txn, key, first, *at_ms)?;
+    let at_ms = &if events.is_empty() {
+        *at_ms
+    } else {
+        super::apply::stamp(txn, key, first, *at_ms)?
+    };
     if let Some((since, names)) = signals_since {
         if *since < first {
             let mut waiting = false;

@@ -388,11 +388,6 @@ async fn nothing_is_recorded_after_a_close() {
     );
 }
 
-/// Issue 14, defect 14: after a restart an activity was dispatched twice and
-/// both `activity_completed` events of the one handle were committed. A
-/// second completion of a handle is refused inside the write, and so is a
-/// failed attempt after the completion; a reset that discards the
-/// completion lets the handle complete again.
 /// An event is never recorded before the one before it, whatever the
 /// writer's clock read (a write sent again after an outage, a host whose
 /// clock is behind the last one's): its time is the last event's then, and
@@ -476,6 +471,11 @@ async fn a_handle_completed_before_a_continue_as_new_is_not_completed_again_by_i
     assert_eq!(kinds(&store, &e), vec!["execution_started", "timer_fired"]);
 }
 
+/// Issue 14, defect 14: after a restart an activity was dispatched twice and
+/// both `activity_completed` events of the one handle were committed. A
+/// second completion of a handle is refused inside the write, and so is a
+/// failed attempt after the completion; a reset that discards the
+/// completion lets the handle complete again.
 #[tokio::test]
 async fn a_handle_completes_once() {
     let (_dir, store) = open();

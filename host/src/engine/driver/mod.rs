@@ -221,7 +221,10 @@ impl Driver {
     /// wait found nothing to deliver), as opposed to a flush before a
     /// delivery it goes on with.
     async fn flush(&mut self, waits: bool) -> Result<(), Stop> {
-        let now = self.inner.clock.now_ms();
+        // Not before the history's last event (the store would stamp the
+        // task's events so anyway): a timer it starts counts its duration
+        // from the time it is recorded at, whatever this host's clock reads.
+        let now = self.inner.clock.now_ms().max(self.replayer.last_at_ms());
         let length = self.replayer.known_length();
         // The task's new commands count before they are written.
         let bytes = self.replayer.known_bytes() + self.task_bytes as u64;

@@ -529,6 +529,11 @@ impl Replayer {
         self.now_ms
     }
 
+    /// When the last event the replayer holds was recorded (0: none).
+    pub fn last_at_ms(&self) -> u64 {
+        self.history.last().map_or(0, |e| e.at_ms)
+    }
+
     /// When the signal just delivered was recorded, if it was delivered live.
     pub fn take_live_signal_at(&mut self) -> Option<u64> {
         self.live_signal_at.take()

@@ -26,8 +26,6 @@ pub(crate) use types::{KeyT, ValT};
 
 /// Rows as a table's scans answer them.
 pub(crate) type Rows<K, V> = Vec<(<K as KeyT>::Out, <V as ValT>::Out)>;
-/// One row.
-pub(crate) type Row<K, V> = (<K as KeyT>::Out, <V as ValT>::Out);
 
 use super::StoreError;
 
@@ -218,6 +216,22 @@ impl<K: KeyT> Table<'_, K, &'static [u8]> {
             t => t.get(key)?.map(|g| f(g.value())).transpose(),
             tx, def => tx.get(*def, &key)?.map(|v| f(&v)).transpose())
     }
+
+    /// The last row in `range`, handed to `f` where it lies instead of
+    /// copying its value out.
+    pub fn last_with<'k, R>(
+        &self,
+        range: impl RangeBounds<K::SelfType<'k>>,
+        f: impl FnOnce(K::SelfType<'_>, &[u8]) -> R,
+    ) -> Result<Option<R>, StoreError> {
+        let mut f = Some(f);
+        let mut out = None;
+        self.scan_limit(range, true, Some(1), |k, v| {
+            out = f.take().map(|f| f(k, v));
+            Ok(false)
+        })?;
+        Ok(out)
+    }
 }
 
 impl<K: KeyT, V: ValT> Table<'_, K, V> {
@@ -336,19 +350,6 @@ impl<K: KeyT, V: ValT> Table<'_, K, V> {
     /// Every row, in key order.
     pub fn iter(&self) -> Result<Rows<K, V>, StoreError> {
         self.range(..)
-    }
-
-    /// The last row in `range`.
-    pub fn last<'k>(
-        &self,
-        range: impl RangeBounds<K::SelfType<'k>>,
-    ) -> Result<Option<Row<K, V>>, StoreError> {
-        let mut out = None;
-        self.scan_limit(range, true, Some(1), |k, v| {
-            out = Some((K::out(k), V::out(v)));
-            Ok(false)
-        })?;
-        Ok(out)
     }
 
     /// Removes the rows of `range` for which `keep` answers false.

@@ -94,7 +94,9 @@ fn check_history(txn: &Txn, model: &BTreeMap<(String, u64), Vec<u8>>) -> Result<
         let mine: Vec<_> = all.iter().filter(|((i, _), _)| i == id).cloned().collect();
         assert_eq!(history.range((id, 0)..=(id, u64::MAX))?, mine, "{id:?}");
         assert_eq!(
-            history.last((id, 0)..=(id, u64::MAX))?,
+            history.last_with((id, 0)..=(id, u64::MAX), |(i, index), v| {
+                ((i.to_owned(), index), v.to_vec())
+            })?,
             mine.last().cloned(),
             "{id:?}"
         );
