@@ -207,18 +207,11 @@ fn an_update_accepted_after_the_last_wait_runs_in_the_next_run() {
     host.eventually("the first run waits for tick", |h| {
         count(h, "carry", "signal_awaited") == 1
     });
-    let update = {
-        let url = host.url.clone();
-        std::thread::spawn(move || {
-            let resp = weft_e2e::http()
-                .post(format!("{url}/v1/executions/carry/updates"))
-                .json(&json!({"name": "bump", "input": 7, "update_id": "late", "wait_ms": 60_000}))
-                .send()
-                .expect("update");
-            let status = resp.status().as_u16();
-            (status, resp.json::<Value>().unwrap_or_default())
-        })
-    };
+    let update = post_in_background(
+        &host,
+        "/v1/executions/carry/updates",
+        json!({"name": "bump", "input": 7, "update_id": "late", "wait_ms": 60_000}),
+    );
     let pause = std::time::Duration::from_secs(30);
     host.wait_for_log("paused at update-before-accept", 1, pause);
     let (status, v) = host.call(
@@ -255,18 +248,11 @@ fn an_update_validated_by_an_execution_that_ended_is_not_recorded_in_the_next_on
     host.eventually("the run waits for tick", |h| {
         count(h, "reused", "signal_awaited") == 1
     });
-    let update = {
-        let url = host.url.clone();
-        std::thread::spawn(move || {
-            let resp = weft_e2e::http()
-                .post(format!("{url}/v1/executions/reused/updates"))
-                .json(&json!({"name": "bump", "input": 7, "update_id": "u", "wait_ms": 10_000}))
-                .send()
-                .expect("update");
-            let status = resp.status().as_u16();
-            (status, resp.json::<Value>().unwrap_or_default())
-        })
-    };
+    let update = post_in_background(
+        &host,
+        "/v1/executions/reused/updates",
+        json!({"name": "bump", "input": 7, "update_id": "u", "wait_ms": 10_000}),
+    );
     let pause = std::time::Duration::from_secs(30);
     host.wait_for_log("paused at update-before-accept", 1, pause);
     let (status, v) = host.call(
@@ -351,22 +337,12 @@ fn a_time_skip_raced_by_an_advance_stops_at_the_next_timer() {
         .iter()
         .find_map(|e| e["event"]["fire_at_ms"].as_u64())
         .expect("the timer's due time");
-    let skip = {
-        let url = host.url.clone();
-        std::thread::spawn(move || {
-            let resp = weft_e2e::http()
-                .post(format!("{url}/v1/clock/skip"))
-                .json(&json!({"wait_ms": 10_000}))
-                .send()
-                .expect("skip");
-            resp.json::<Value>().unwrap_or_default()
-        })
-    };
+    let skip = post_in_background(&host, "/v1/clock/skip", json!({"wait_ms": 10_000}));
     let pause = std::time::Duration::from_secs(30);
     host.wait_for_log("paused at skip-before-move", 1, pause);
     host.advance(60_000);
     host.release("skip-before-move");
-    let v = skip.join().expect("the skip");
+    let (_, v) = skip.join().expect("the skip");
     assert_eq!(v["now_ms"].as_u64(), Some(due), "{v}");
     assert_eq!(host.wait_result("napper")["status"], "completed");
 }
@@ -1146,6 +1122,27 @@ fn a_request_a_reset_discarded_before_its_delivery_is_never_delivered() {
             "{order}: {kinds:?}"
         );
     }
+}
+
+/// POSTs `body` to `path` from a thread of its own (the host may be paused
+/// before it answers); joins to `(status, body)`.
+fn post_in_background(
+    host: &Host,
+    path: &str,
+    body: Value,
+) -> std::thread::JoinHandle<(u16, Value)> {
+    let url = format!("{}{path}", host.url);
+    std::thread::spawn(move || {
+        let resp = weft_e2e::http()
+            .post(url)
+            .json(&body)
+            .send()
+            .expect("the request");
+        (
+            resp.status().as_u16(),
+            resp.json::<Value>().unwrap_or_default(),
+        )
+    })
 }
 
 /// Sends `POST /v1/executions/{id}/cancel` from a thread of its own (the

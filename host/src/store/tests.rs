@@ -55,6 +55,17 @@ pub(crate) fn create(id: &str) -> Op {
     }
 }
 
+/// The append that completes `id`'s run.
+fn completing(id: &ExecutionId) -> Op {
+    closing(
+        id,
+        vec![EventKind::ExecutionCompleted {
+            output: Payload::default(),
+        }],
+        Close::Completed(Payload::default()),
+    )
+}
+
 fn id(s: &str) -> ExecutionId {
     s.parse().unwrap()
 }
@@ -204,13 +215,7 @@ async fn a_refused_close_tells_no_parent() {
         .await
         .unwrap()
         .unwrap();
-    let mut close = closing(
-        &child,
-        vec![EventKind::ExecutionCompleted {
-            output: Payload::default(),
-        }],
-        Close::Completed(Payload::default()),
-    );
+    let mut close = completing(&child);
     if let Op::Append { expect_resets, .. } = &mut close {
         *expect_resets = Some(3);
     }
@@ -336,17 +341,7 @@ async fn nothing_is_recorded_after_a_close() {
     let (_dir, store) = open();
     let e = id("e");
     store.write(vec![create("e")]).await.unwrap().unwrap();
-    store
-        .write(vec![closing(
-            &e,
-            vec![EventKind::ExecutionCompleted {
-                output: Payload::default(),
-            }],
-            Close::Completed(Payload::default()),
-        )])
-        .await
-        .unwrap()
-        .unwrap();
+    store.write(vec![completing(&e)]).await.unwrap().unwrap();
     let closed = Err(OpError::Closed {
         id: "e".into(),
         status: "completed".into(),
@@ -417,17 +412,7 @@ async fn an_event_is_never_recorded_before_the_last_one() {
     }
     store.write(vec![late]).await.unwrap().unwrap();
     assert_eq!(placed.position().map(|p| p.at_ms), Some(500));
-    store
-        .write(vec![closing(
-            &e,
-            vec![EventKind::ExecutionCompleted {
-                output: Payload::default(),
-            }],
-            Close::Completed(Payload::default()),
-        )])
-        .await
-        .unwrap()
-        .unwrap();
+    store.write(vec![completing(&e)]).await.unwrap().unwrap();
     let mut again = record("e");
     again.created_at_ms = 3;
     let created = Created::default();
