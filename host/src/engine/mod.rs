@@ -5,6 +5,7 @@
 
 mod activities;
 mod again;
+mod children;
 mod clock;
 mod driver;
 mod error;

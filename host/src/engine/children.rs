@@ -1,0 +1,224 @@
+//! What a closed run owes its children: their parent-close policies
+//! applied (terminate, ask to cancel, abandon), and children asked to
+//! cancel asked again while the store could not answer.
+
+use std::sync::Arc;
+
+use super::{EngineError, Inner};
+use crate::model::{ExecutionId, ParentClosePolicy};
+use crate::store::{Op, StoreError};
+
+impl Inner {
+    /// After `id`'s run closed: its children still running get what their
+    /// parent-close policy says (`owed`, recorded with the close), and the
+    /// record of the debt goes. A crash before that leaves the record, and
+    /// recovery calls this again: terminating or cancelling a child twice
+    /// changes nothing the second time. What could not be applied (the
+    /// store failed) is tried again while the host runs, not left to its
+    /// next start.
+    pub(super) async fn settle_children(
+        self: &Arc<Self>,
+        id: &ExecutionId,
+        owed: Vec<(String, ParentClosePolicy)>,
+    ) {
+        if owed.is_empty() {
+            return;
+        }
+        crate::pause::point("parent-closed").await;
+        if !self.settle_once(id, owed).await {
+            self.settle_later(id);
+        }
+    }
+
+    /// Applies what `id` owes its children later, again until nothing is
+    /// owed: a store that could not answer kept it from being applied (or
+    /// from being read).
+    pub(super) fn settle_later(self: &Arc<Self>, id: &ExecutionId) {
+        let inner = self.clone();
+        let id = id.clone();
+        self.spawn_counted(async move {
+            let mut again = super::again::Backoff::background();
+            loop {
+                again.wait().await;
+                match inner.store.owed(&id) {
+                    Ok(owed) if owed.is_empty() => return,
+                    Ok(owed) => {
+                        tracing::info!(execution = %id, "applying the parent-close policies left owed again");
+                        if inner.settle_once(&id, owed).await {
+                            return;
+                        }
+                    }
+                    Err(StoreError::Io(e)) => {
+                        tracing::debug!(execution = %id, error = %e, "could not read what the run owes its children; trying again");
+                    }
+                    Err(e) => {
+                        tracing::error!(execution = %id, error = %e, "could not read what the run owes its children; it is applied at the next start");
+                        return;
+                    }
+                }
+            }
+        });
+    }
+
+    /// Asks `child` to cancel (for `reason`), after the write that decided
+    /// it committed, while the child's link names `parent`: the parent's
+    /// id, the epoch of the run that decided it and the handle that started
+    /// the child (a child whose start was refused holds another execution's
+    /// id, and so may an id started again while a request waited; a reset
+    /// of the parent to before the decision re-attaches the child to its
+    /// new epoch, and the request is discarded with its event). A store
+    /// that cannot answer now is asked again while the host runs, not only
+    /// at its next start: the child must not run on.
+    pub(super) async fn ask_to_cancel(
+        self: &Arc<Self>,
+        child: &str,
+        parent: &(ExecutionId, u32, u64),
+        reason: &'static str,
+    ) {
+        let Ok(child) = child.parse::<ExecutionId>() else {
+            return;
+        };
+        match self.ask_once(&child, parent, reason).await {
+            Err(EngineError::Store(StoreError::Io(e))) => {
+                tracing::warn!(execution = %child, error = %e, "could not ask a child to cancel; asking again");
+            }
+            Err(e) => {
+                tracing::debug!(execution = %child, error = %e, "child not cancelled");
+                return;
+            }
+            Ok(()) => return,
+        }
+        let inner = self.clone();
+        let parent = parent.clone();
+        self.spawn_counted(async move {
+            let mut again = super::again::Backoff::background();
+            loop {
+                again.wait().await;
+                crate::pause::point("child-cancel-again").await;
+                match inner.ask_once(&child, &parent, reason).await {
+                    Err(EngineError::Store(StoreError::Io(_))) => {}
+                    Err(e) => {
+                        tracing::debug!(execution = %child, error = %e, "child not cancelled");
+                        return;
+                    }
+                    Ok(()) => {
+                        tracing::info!(execution = %child, "a child asked to cancel again");
+                        return;
+                    }
+                }
+            }
+        });
+    }
+
+    async fn ask_once(
+        self: &Arc<Self>,
+        child: &ExecutionId,
+        (parent, epoch, handle): &(ExecutionId, u32, u64),
+        reason: &str,
+    ) -> Result<(), EngineError> {
+        StoreError::fail_point("child-cancel")?;
+        let linked =
+            |p: &crate::model::ParentLink| (&p.id, p.epoch, p.handle) == (parent, *epoch, *handle);
+        match self.store.execution(child)? {
+            Some(r) if r.parent.as_ref().is_some_and(linked) => {}
+            _ => {
+                tracing::debug!(execution = %child, %parent, "child not asked to cancel: its link names another run or command of the parent (a reset discarded the request, or the id was started again)");
+                return Ok(());
+            }
+        }
+        self.cancel(child, reason).await
+    }
+
+    /// Applies what `id` owes its children once; true when nothing is left
+    /// owed.
+    async fn settle_once(
+        self: &Arc<Self>,
+        id: &ExecutionId,
+        owed: Vec<(String, ParentClosePolicy)>,
+    ) -> bool {
+        let owing = owed.len();
+        // Only what was applied, or no longer applies, is settled; the
+        // rest stays owed and is tried again at the next start.
+        let mut settled = Vec::new();
+        for (name, policy) in owed {
+            let Ok(child) = name.parse::<ExecutionId>() else {
+                settled.push(name);
+                continue;
+            };
+            // The id may hold another execution now (the child ended and
+            // the id was started again): the policy is for this parent's
+            // child only.
+            let read = crate::store::StoreError::fail_point("parent-close-read")
+                .and_then(|()| self.store.execution(&child));
+            match read {
+                Ok(Some(r)) if r.parent.as_ref().is_some_and(|p| p.id == *id) => {
+                    if r.status.is_closed() {
+                        settled.push(name);
+                        continue;
+                    }
+                }
+                Ok(_) => {
+                    tracing::debug!(%child, "parent-close policy not applied: the id holds another execution");
+                    settled.push(name);
+                    continue;
+                }
+                Err(StoreError::Io(e)) => {
+                    tracing::warn!(%child, error = %e, "parent-close policy not applied yet: the child could not be read");
+                    continue;
+                }
+                // Refused for good (a record that cannot be decoded):
+                // asking again would not change it.
+                Err(e) => {
+                    tracing::error!(%child, error = %e, "parent-close policy not applied: the child cannot be read");
+                    settled.push(name);
+                    continue;
+                }
+            }
+            let r = match policy {
+                _ if crate::pause::fails("parent-close-apply") => Err(EngineError::Store(
+                    StoreError::Io("injected by WEFT_FAIL_AT=parent-close-apply".to_owned()),
+                )),
+                ParentClosePolicy::Terminate => self.terminate(&child, "its parent closed").await,
+                ParentClosePolicy::RequestCancel => self.cancel(&child, "its parent closed").await,
+                ParentClosePolicy::Abandon => Ok(()),
+            };
+            match r {
+                Ok(()) => settled.push(name),
+                // Closed meanwhile, or a cancellation refused by the child's
+                // state: nothing left to do. A store that could not answer
+                // now (the request was not written) leaves it owed; one that
+                // refused it for good does not.
+                Err(e) => {
+                    let now = matches!(e, EngineError::Store(StoreError::Io(_)));
+                    let lasting = !now
+                        && (policy == ParentClosePolicy::RequestCancel
+                            || matches!(e, EngineError::Store(_)));
+                    let done = lasting
+                        || matches!(self.store.status(&child), Ok(Some(s)) if s.is_closed());
+                    tracing::debug!(%child, error = %e, done, "parent-close policy not applied");
+                    if done {
+                        settled.push(name);
+                    }
+                }
+            }
+        }
+        let left = owing - settled.len();
+        if let Err(e) = self
+            .store
+            .write(vec![Op::SettleOwed {
+                id: id.clone(),
+                children: settled,
+            }])
+            .await
+        {
+            tracing::warn!(execution = %id, error = %e, "parent-close policies applied but not marked so; they are applied again");
+            return false;
+        }
+        if left == 0 {
+            tracing::debug!(execution = %id, "parent-close policies applied");
+        } else {
+            tracing::warn!(execution = %id, left, "parent-close policies applied but for some that could not be yet; those are tried again");
+        }
+        left == 0
+    }
+}
