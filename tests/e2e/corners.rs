@@ -207,19 +207,8 @@ fn an_update_accepted_after_the_last_wait_runs_in_the_next_run() {
     host.eventually("the first run waits for tick", |h| {
         count(h, "carry", "signal_awaited") == 1
     });
-    let update = post_in_background(
-        &host,
-        "/v1/executions/carry/updates",
-        json!({"name": "bump", "input": 7, "update_id": "late", "wait_ms": 60_000}),
-    );
+    let update = bump_held_then_tick(&host, "carry", "late", 60_000);
     let pause = std::time::Duration::from_secs(30);
-    host.wait_for_log("paused at update-before-accept", 1, pause);
-    let (status, v) = host.call(
-        "POST",
-        "/v1/executions/carry/signals",
-        Some(json!({"name": "tick", "input": 1})),
-    );
-    assert_eq!(status, 202, "{v}");
     host.wait_for_log("paused at continue-as-new-before-commit", 1, pause);
     host.release("update-before-accept");
     host.eventually("the update is recorded in the closing run", |h| {
@@ -248,19 +237,7 @@ fn an_update_validated_by_an_execution_that_ended_is_not_recorded_in_the_next_on
     host.eventually("the run waits for tick", |h| {
         count(h, "reused", "signal_awaited") == 1
     });
-    let update = post_in_background(
-        &host,
-        "/v1/executions/reused/updates",
-        json!({"name": "bump", "input": 7, "update_id": "u", "wait_ms": 10_000}),
-    );
-    let pause = std::time::Duration::from_secs(30);
-    host.wait_for_log("paused at update-before-accept", 1, pause);
-    let (status, v) = host.call(
-        "POST",
-        "/v1/executions/reused/signals",
-        Some(json!({"name": "tick", "input": 1})),
-    );
-    assert_eq!(status, 202, "{v}");
+    let update = bump_held_then_tick(&host, "reused", "u", 10_000);
     assert_eq!(host.wait_result("reused")["status"], "completed");
     let (status, v) = host.call(
         "POST",
@@ -1122,6 +1099,32 @@ fn a_request_a_reset_discarded_before_its_delivery_is_never_delivered() {
             "{order}: {kinds:?}"
         );
     }
+}
+
+/// Sends `id` update `bump` 7 under `update_id` (waiting up to `wait_ms`
+/// for its result) from a thread of its own, waits until the host holds it
+/// at `update-before-accept` (after its validation), then signals `id` a
+/// `tick`. Joins to the update's `(status, body)`.
+fn bump_held_then_tick(
+    host: &Host,
+    id: &str,
+    update_id: &str,
+    wait_ms: u64,
+) -> std::thread::JoinHandle<(u16, Value)> {
+    let update = post_in_background(
+        host,
+        &format!("/v1/executions/{id}/updates"),
+        json!({"name": "bump", "input": 7, "update_id": update_id, "wait_ms": wait_ms}),
+    );
+    let pause = std::time::Duration::from_secs(30);
+    host.wait_for_log("paused at update-before-accept", 1, pause);
+    let (status, v) = host.call(
+        "POST",
+        &format!("/v1/executions/{id}/signals"),
+        Some(json!({"name": "tick", "input": 1})),
+    );
+    assert_eq!(status, 202, "{v}");
+    update
 }
 
 /// POSTs `body` to `path` from a thread of its own (the host may be paused

@@ -479,7 +479,7 @@ fn in_flight_work_resumes_after_a_write_failure_though_the_first_resume_failed()
 }
 
 /// `r` (a result) ended by its run timeout: terminated, saying so.
-fn assert_run_timed_out(r: &Value) {
+pub(crate) fn assert_run_timed_out(r: &Value) {
     assert_eq!(r["status"], "terminated", "{r}");
     assert!(
         r["failure"]["message"]

@@ -249,15 +249,7 @@ fn execution_and_run_timeouts_end_what_outlasts_them() {
     host.advance(HOUR - 1);
     assert_eq!(host.result_now("slow")["status"], "running");
     host.advance(1);
-    let r = host.wait_result("slow");
-    assert_eq!(r["status"], "terminated", "{r}");
-    assert!(
-        r["failure"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("run timeout"),
-        "{r}"
-    );
+    crate::durability::assert_run_timed_out(&host.wait_result("slow"));
 
     // `signals`: each run waits for a `tick`, then continues as new (three
     // runs). Execution timeout 90 min, run timeout 1 h.
