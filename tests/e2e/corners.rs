@@ -1428,6 +1428,11 @@ fn a_run_started_while_a_load_finds_the_last_one_closed_is_loaded() {
     host.deploy_examples();
     host.start_as("approval", "gate", json!({}));
     host.eventually("the run waits", |h| count(h, "gate", "timer_started") == 1);
+    // Evicted, its instance gone (a signal to one still going is taken by
+    // it without a load: run 51 of the suite, under load).
+    host.eventually("the run is evicted", |h| {
+        h.describe("gate")["cached"] == false
+    });
     let timeout = std::time::Duration::from_secs(60);
     // A signal's wake loads the evicted execution.
     let (code, v) = host.call(
