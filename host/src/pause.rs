@@ -2,8 +2,10 @@
 //! one. A host started with `WEFT_PAUSE_AT=name[,name...]` stops at each
 //! named point it reaches: it logs `paused at NAME` and waits until a file
 //! named `NAME` exists in `WEFT_PAUSE_DIR` (never, when that is unset), so a
-//! test can SIGKILL it there, or act and then release it. Without the
-//! variable a point costs one check of a set read once at start.
+//! test can SIGKILL it there, or act and then release it. `NAME#K` pauses
+//! only the K-th arrival there (counting from 1), so that two requests on
+//! one path can be held at different steps. Without the variable a point
+//! costs one check of a set read once at start.
 //!
 //! Fail points, for a failure no real part can give on cue (a store write
 //! refused by the disk at one exact step): a host started with
@@ -18,6 +20,8 @@ use std::time::Duration;
 struct Points {
     names: HashSet<String>,
     release_dir: Option<PathBuf>,
+    /// Arrivals so far at each point named with an arrival (`NAME#K`).
+    arrivals: std::sync::Mutex<std::collections::HashMap<String, u64>>,
 }
 
 /// The names in environment variable `var` (comma-separated).
@@ -37,13 +41,24 @@ fn points() -> &'static Option<Points> {
         (!names.is_empty()).then(|| Points {
             names,
             release_dir: std::env::var_os("WEFT_PAUSE_DIR").map(PathBuf::from),
+            arrivals: Default::default(),
         })
     })
 }
 
 /// Whether the host was asked to pause at `name` (logged when it was).
 fn armed(name: &str) -> bool {
-    let armed = points().as_ref().is_some_and(|p| p.names.contains(name));
+    let armed = points().as_ref().is_some_and(|p| {
+        p.names.contains(name) || {
+            let prefix = format!("{name}#");
+            p.names.iter().any(|n| n.starts_with(&prefix)) && {
+                let mut arrivals = p.arrivals.lock().unwrap_or_else(|e| e.into_inner());
+                let k = arrivals.entry(name.to_owned()).or_default();
+                *k += 1;
+                p.names.contains(&format!("{prefix}{k}"))
+            }
+        }
+    });
     if armed {
         tracing::warn!(target: "weft::pause", "paused at {name}");
     }

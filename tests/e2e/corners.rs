@@ -225,6 +225,54 @@ fn an_update_accepted_after_the_last_wait_runs_in_the_next_run() {
     assert_eq!(count(&host, "carry", "update_completed"), 1, "applied once");
 }
 
+/// Found by a review of the update path: an update sent again under its id
+/// while its first try was being accepted (the retry looked for the id
+/// before the accept committed and was validated after the update ran,
+/// here ending the execution) was answered 409 "no longer running", though
+/// the update had applied: its client took it for not applied. The retry is
+/// held before its validation while the first try is accepted and runs.
+#[test]
+fn an_update_retried_while_its_first_try_is_accepted_answers_with_its_result() {
+    let host = Host::paused_at(
+        &["--manual-clock"],
+        &["update-before-accept#1", "update-before-validate#2"],
+    );
+    host.deploy_examples();
+    host.start_as(
+        "subscription",
+        "sub",
+        json!({"customer": "ada", "plan": "basic"}),
+    );
+    host.eventually("the period's timer", |h| {
+        count(h, "sub", "timer_started") == 1
+    });
+    let send = || {
+        post_in_background(
+            &host,
+            "/v1/executions/sub/updates",
+            json!({"name": "cancel", "input": {"reason": "moving"}, "update_id": "c1", "wait_ms": 30_000}),
+        )
+    };
+    let pause = std::time::Duration::from_secs(30);
+    let first = send();
+    host.wait_for_log("paused at update-before-accept", 1, pause);
+    let retry = send();
+    host.wait_for_log("paused at update-before-validate", 1, pause);
+    host.release("update-before-accept");
+    assert_eq!(host.wait_result("sub")["status"], "completed");
+    host.release("update-before-validate");
+    let (first, retry) = (
+        first.join().expect("the first try"),
+        retry.join().expect("the retry"),
+    );
+    assert_eq!(first.0, 200, "{}", first.1);
+    assert_eq!(retry.0, 200, "the retry: {}", retry.1);
+    assert_eq!(retry.1["status"], "completed", "{}", retry.1);
+    assert_eq!(retry.1["output"], first.1["output"]);
+    assert_eq!(count(&host, "sub", "update_accepted"), 1);
+    assert_eq!(count(&host, "sub", "update_completed"), 1);
+}
+
 /// An update is recorded in the execution that validated it: here that one
 /// ends (paused between the validation and the record) and a start reuses
 /// its id for another workflow type (it sleeps), which has no such update. It was

@@ -561,6 +561,7 @@ impl Engine {
                     &meta.updates,
                 )));
             }
+            crate::pause::point("update-before-validate").await;
             if let Err(f) = self
                 .request(&record, RequestKind::Validate, name, input.clone())
                 .await?
