@@ -562,11 +562,25 @@ impl Engine {
                 )));
             }
             crate::pause::point("update-before-validate").await;
-            if let Err(f) = self
+            // A try under the same id (a retry racing its first) may have
+            // been accepted since the look above, and have run: what the
+            // validator, the execution or the write says now is not this
+            // update's answer, its result is.
+            let validated = self
                 .request(&record, RequestKind::Validate, name, input.clone())
-                .await?
-            {
-                return Err(EngineError::Rejected(f));
+                .await;
+            let applied = |this: &Self| -> Result<bool, EngineError> {
+                Ok(this.find_update(&record.id, &update_id)?.is_some())
+            };
+            match validated {
+                Ok(Ok(_)) => {}
+                Ok(Err(_)) | Err(EngineError::Conflict(_) | EngineError::Unavailable(_))
+                    if applied(self)? =>
+                {
+                    break
+                }
+                Ok(Err(f)) => return Err(EngineError::Rejected(f)),
+                Err(e) => return Err(e),
             }
             let mut op = Op::append(
                 &record.id,
@@ -590,6 +604,7 @@ impl Engine {
             match self.inner.store.write(vec![op]).await? {
                 Ok(()) | Err(OpError::DuplicateUpdate(_)) => {}
                 Err(OpError::Stale(_)) if tries_left > 0 => continue,
+                Err(_) if applied(self)? => break,
                 Err(e) => return Err(e.into()),
             }
             tracing::info!(execution = %record.id, update = %update_id, %name, "update accepted");
