@@ -491,6 +491,44 @@ fn a_graceful_stop_writes_an_ended_attempt_before_it_hands_the_store_over() {
     );
 }
 
+/// Found by a review of the stop paths: a standby stopped (SIGTERM, a
+/// rolling restart) exited at once, cutting the requests it was forwarding
+/// to the holder: their clients got a reset connection instead of the
+/// answer (an update applied, its client not told). It answers them first.
+#[test]
+fn a_stopping_standby_answers_the_requests_it_forwards() {
+    let Some(url) = database() else { return };
+    let a = host(&url, "a", &["update-before-accept"]);
+    a.eventually("a to hold the store", |h| holder(h) == "a");
+    let mut b = host(&url, "b", &[]);
+    a.deploy_examples();
+    let id = a.start_execution("subscription", json!({"customer": "ada", "plan": "basic"}));
+    a.eventually("the period's timer", |h| {
+        h.event_kinds(&id).iter().any(|k| k == "timer_started")
+    });
+    let update = {
+        let url = format!("{}/v1/executions/{id}/updates", b.url);
+        std::thread::spawn(move || {
+            weft_e2e::http()
+                .post(url)
+                .json(&json!({"name": "cancel", "input": {"reason": "moving"}, "update_id": "c1", "wait_ms": 30_000}))
+                .send()
+                .map(|r| (r.status().as_u16(), r.json::<Value>().unwrap_or_default()))
+                .map_err(|e| e.to_string())
+        })
+    };
+    a.wait_for_log("paused at update-before-accept", 1, Duration::from_secs(30));
+    b.signal("TERM");
+    // A standby that does not wait for the request has exited by now.
+    let early = b.exit_within(Duration::from_secs(2));
+    a.release("update-before-accept");
+    let answer = update.join().expect("the update call");
+    assert_eq!(early, None, "b exited before answering: {answer:?}");
+    let (status, v) = answer.expect("an answer, not a cut connection");
+    assert_eq!((status, &v["status"]), (200, &json!("completed")), "{v}");
+    assert_eq!(b.wait_exit(Duration::from_secs(30)), Some(0));
+}
+
 /// Issue 17: "a graceful stop drains its attempts before releasing a lease"
 /// held for component attempts only. A task a worker had taken from the
 /// stopping holder was not waited for: the store was handed over at once,
