@@ -291,6 +291,9 @@ async fn say_listening(scheme: &str, addr: SocketAddr) -> Result<()> {
 /// attempts.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 
+/// How long a stopping standby answers the requests it forwards.
+const STANDBY_GRACE: Duration = Duration::from_secs(10);
+
 /// The exit code of a host that found another host holding its store.
 const FENCED_EXIT: i32 = 3;
 
@@ -403,8 +406,16 @@ async fn run_on_postgres(
     let generation = tokio::select! {
         taken = acquiring => taken?.context("cannot take the store")?,
         _ = stopped(stop.clone()) => {
+            // The requests this standby forwards get their answers (no new
+            // one is taken), for a while: a long poll does not hold the
+            // stop open.
+            tracing::info!(
+                limit_s = STANDBY_GRACE.as_secs(),
+                "stopping: answering the requests this host forwards"
+            );
             serve_stop.send_replace(true);
             cluster.leave();
+            let _ = tokio::time::timeout(STANDBY_GRACE, served).await;
             return Ok(());
         }
     };
