@@ -429,6 +429,26 @@ fn a_commit_whose_connection_ends_is_settled_before_anyone_is_answered() {
     assert_eq!(out["output"], "HELLO, SETTLED!", "{out}");
 }
 
+/// One directory named two ways (`d/store` and `d/store/../store`, or a
+/// relative path and an absolute one, or a symbolic link) is one store: a
+/// migration between them was refused as "in use by another host" (the
+/// copy's own lock on the source), which sent its operator looking for a
+/// host that was not there. It says they are the same store.
+#[test]
+fn a_migration_onto_its_own_directory_named_otherwise_is_refused_as_the_same_store() {
+    let mut host = Host::on_store(&[], None);
+    let data = host.data_dir();
+    host.kill();
+    let data = data.to_string_lossy().into_owned();
+    let out = migrate(&data, &format!("{data}/../store"));
+    assert!(!out.status.success(), "a store copied onto itself");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("--from and --to are the same store"),
+        "{said}"
+    );
+}
+
 /// Addresses that name no store are refused by name, before anything is
 /// created (no server needed).
 #[test]
