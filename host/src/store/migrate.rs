@@ -27,7 +27,7 @@ impl Copied {
 /// on either meanwhile (redb's file lock enforces it for a directory; stop
 /// the PostgreSQL hosts first).
 pub fn migrate(from: &Location, to: &Location) -> Result<Copied, StoreError> {
-    if from == to {
+    if same_place(from, to) {
         return Err(StoreError::Backend(
             "--from and --to are the same store".into(),
         ));
@@ -49,6 +49,18 @@ pub fn migrate(from: &Location, to: &Location) -> Result<Copied, StoreError> {
     source.release();
     target.release();
     copied
+}
+
+/// Whether `a` and `b` name one store: a directory is one however it is
+/// spelt (relative, with `..`, through a link).
+fn same_place(a: &Location, b: &Location) -> bool {
+    match (a, b) {
+        (Location::Dir(a), Location::Dir(b)) => {
+            let real = |d: &std::path::Path| std::fs::canonicalize(d).unwrap_or_else(|_| d.into());
+            real(a) == real(b)
+        }
+        _ => a == b,
+    }
 }
 
 fn copy_all(source: &Backend, target: &Backend, to: &Location) -> Result<Copied, StoreError> {
