@@ -4,7 +4,7 @@
 //! with `weft modules prune`; `weft store compact` gives the space back.
 
 use std::time::Duration;
-use weft_e2e::serde_json::json;
+use weft_e2e::serde_json::{json, Value};
 
 use weft_e2e::{guest, side_effects, Host};
 
@@ -166,6 +166,53 @@ fn a_version_a_schedule_pins_is_not_pruned() {
                 && h.describe(e["id"].as_str().unwrap_or_default())["version"] == 1
         })
     });
+}
+
+/// Found by a review of the module paths: `weft modules prune` read what
+/// is in use (the types' current versions, the executions' modules), then
+/// deleted module by module with no check at the delete: a version deployed
+/// in between (here while the prune is held after its reads) was taken for
+/// an old unused one and deleted though it was its type's current version,
+/// and every start of the type ran on a module the store no longer held
+/// (stalled on any host that had not compiled it). The delete checks again.
+#[test]
+fn a_version_deployed_while_a_prune_runs_is_not_pruned() {
+    let host = Host::paused_at(&[], &["prune-read"]);
+    let deploy = |v: &str| {
+        host.cli_ok(&[
+            "deploy",
+            &guest(&format!("order-{v}")).to_string_lossy(),
+            "--name",
+            "order",
+        ]);
+    };
+    deploy("v1");
+    let prune = {
+        let url = format!("{}/v1/modules/prune", host.url);
+        std::thread::spawn(move || {
+            let resp = weft_e2e::http()
+                .post(url)
+                .json(&json!({"dry_run": false}))
+                .send()
+                .expect("the prune");
+            (resp.status().as_u16(), resp.json::<Value>().unwrap_or_default())
+        })
+    };
+    host.wait_for_log("paused at prune-read", 1, std::time::Duration::from_secs(30));
+    deploy("v2");
+    host.release("prune-read");
+    let (code, v) = prune.join().expect("the prune call");
+    assert_eq!(code, 200, "{v}");
+    let versions = host.get("/v1/workflow-types/order/versions")["versions"].clone();
+    let numbers: Vec<u64> = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["version"].as_u64())
+        .collect();
+    assert_eq!(numbers, [2], "v1 pruned, v2 (current) kept: {versions} {v}");
+    let id = host.start_execution("order", json!({"order": "after"}));
+    assert_eq!(host.describe(&id)["version"], 2);
 }
 
 #[test]

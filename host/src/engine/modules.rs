@@ -282,6 +282,7 @@ impl Engine {
                 }
             }
         }
+        crate::pause::point("prune-read").await;
         let mut out = Vec::new();
         for m in store.modules()? {
             let unused = match m.kind {
