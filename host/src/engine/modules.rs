@@ -300,9 +300,15 @@ impl Engine {
                 ),
             };
             if !dry_run {
-                store
-                    .write(vec![Op::DeleteModule { hash: m.hash }])
-                    .await??;
+                match store.write(vec![Op::DeleteModule { hash: m.hash }]).await? {
+                    Ok(()) => {}
+                    // Used since the reads above (a deploy, a start).
+                    Err(e @ crate::store::OpError::ModuleInUse { .. }) => {
+                        tracing::info!(module = %m.hash.short(), reason = %e, "module kept");
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
                 tracing::info!(module = %m.hash.short(), %what, "module pruned");
             }
             out.push(Pruned {

@@ -99,6 +99,9 @@ pub enum OpError {
     /// A search attribute's value of another type than its name has.
     #[error("{0}")]
     SearchType(String),
+    /// A module chosen for deletion that something refers to now.
+    #[error("module {module} is in use: {why}")]
+    ModuleInUse { module: String, why: String },
     /// A start with a request id already seen: the run it started.
     #[error("request {request_id} already started run {run} of execution {id}")]
     DuplicateRequest {

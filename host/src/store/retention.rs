@@ -7,8 +7,8 @@ use super::kv::Txn;
 use super::apply::{from_json, read_record, to_json};
 use super::history::{Retired, SeenRequest};
 use super::tables::{
-    ATTEMPTS, COMPLETED, EXECUTIONS, HEARTBEATS, HISTORY, INBOX, MODULES, MODULE_META, RETIRED,
-    START_REQUESTS, TYPE_RETENTION, TYPE_VERSIONS,
+    ACTIVITIES, ATTEMPTS, COMPLETED, EXECUTIONS, HEARTBEATS, HISTORY, INBOX, MODULES, MODULE_META,
+    RETIRED, SCHEDULES, START_REQUESTS, TYPE_RETENTION, TYPE_VERSIONS, WORKFLOW_TYPES,
 };
 use super::{Op, OpError, StoreError};
 use crate::model::WorkflowVersion;
@@ -105,18 +105,81 @@ pub(super) fn set_retention(txn: &Txn, op: &Op) -> Outcome {
 }
 
 /// Deletes a module's bytes and metadata, and the version rows that name
-/// it (the engine checked that nothing refers to it).
+/// it. The engine chose it as unused from reads made before; a deploy, a
+/// start or a move may have made it used since, so it is refused here if
+/// anything refers to it now.
 pub(super) fn delete_module(txn: &Txn, op: &Op) -> Outcome {
     let Op::DeleteModule { hash } = op else {
         unreachable!("delete_module takes DeleteModule")
     };
     let key = hash.to_string();
+    if let Some(why) = module_use(txn, &key)? {
+        return Ok(Err(OpError::ModuleInUse { module: key, why }));
+    }
     txn.open_table(MODULES)?.delete(key.as_str())?;
     txn.open_table(MODULE_META)?.delete(key.as_str())?;
     txn.open_table(TYPE_VERSIONS)?.retain(|_, raw| {
         serde_json::from_slice::<WorkflowVersion>(raw).map_or(true, |v| v.module != *hash)
     })?;
     Ok(Ok(()))
+}
+
+/// What refers to module `key` (by its hash) now, if anything: a type's
+/// current version, an activity it serves, an execution's run, a
+/// schedule's pinned version. Reads every execution record (a prune is
+/// rare; a record is looked into only if its bytes name the hash).
+fn module_use(txn: &Txn, key: &str) -> Result<Option<String>, StoreError> {
+    let mut why = None;
+    txn.open_table(WORKFLOW_TYPES)?
+        .scan(.., false, |name, module| {
+            if module == key {
+                why = Some(format!("it is the current version of {name}"));
+            }
+            Ok(why.is_none())
+        })?;
+    if why.is_none() {
+        txn.open_table(ACTIVITIES)?
+            .scan(.., false, |name, module| {
+                if module == key {
+                    why = Some(format!("it serves activity {name}"));
+                }
+                Ok(why.is_none())
+            })?;
+    }
+    if why.is_none() {
+        let needle = key.as_bytes();
+        txn.open_table(EXECUTIONS)?.scan(.., false, |id, raw| {
+            if raw.windows(needle.len()).any(|w| w == needle) {
+                let record: crate::model::ExecutionRecord = from_json("execution", raw)?;
+                if record.module.to_string() == key {
+                    why = Some(format!("execution {id} runs on it"));
+                }
+            }
+            Ok(why.is_none())
+        })?;
+    }
+    if why.is_none() {
+        let versions = txn.open_table(TYPE_VERSIONS)?;
+        let mut pins = Vec::new();
+        txn.open_table(SCHEDULES)?.scan(.., false, |name, raw| {
+            let schedule: crate::model::schedule::ScheduleRecord = from_json("schedule", raw)?;
+            let action = &schedule.schedule.action;
+            if let Some(version) = action.version {
+                pins.push((name.to_owned(), action.workflow_type.clone(), version));
+            }
+            Ok(true)
+        })?;
+        for (name, workflow_type, version) in pins {
+            if let Some(raw) = versions.get((workflow_type.as_str(), version))? {
+                let pinned: WorkflowVersion = from_json("workflow version", &raw)?;
+                if pinned.module.to_string() == key {
+                    why = Some(format!("schedule {name} pins it"));
+                    break;
+                }
+            }
+        }
+    }
+    Ok(why)
 }
 
 /// The closed executions whose retention ran out by `now_ms`: each type's
