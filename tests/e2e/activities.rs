@@ -431,6 +431,52 @@ fn an_activity_nothing_serves_is_said_so_and_runs_once_deployed() {
 /// stale), and the task is not queued again for a second worker. Before,
 /// the restarted host queued it again at once: a second worker ran it, and
 /// the first one's answer was refused.
+/// Found by a review of the task queues: a worker's poll that had
+/// recorded its task as taken handed it out even when the activity was
+/// cancelled between that record and the hand-over. The cancellation found
+/// no attempt running and recorded the activity cancelled, never started;
+/// the worker got the task all the same (and would run its side effect,
+/// every answer refused as stale). The poll is held after its record while
+/// the execution (and so its activity) is cancelled.
+#[test]
+fn a_task_cancelled_as_a_worker_takes_it_is_not_handed_out() {
+    let host = Host::paused_at(
+        &["--route-activity", "greet=greeters"],
+        &["task-taken-recorded", "activity-stopped"],
+    );
+    host.deploy_examples();
+    let id = host.start_execution("hello", json!({"name": "late"}));
+    let poll = {
+        let url = format!("{}/v1/task-queues/greeters/poll?wait_ms=2000", host.url);
+        std::thread::spawn(move || {
+            let resp = weft_e2e::http().post(url).send().expect("the poll");
+            (resp.status().as_u16(), resp.text().unwrap_or_default())
+        })
+    };
+    let pause = Duration::from_secs(30);
+    host.wait_for_log("paused at task-taken-recorded", 1, pause);
+    let (code, v) = host.call(
+        "POST",
+        &format!("/v1/executions/{id}/cancel"),
+        Some(json!({})),
+    );
+    assert_eq!(code, 202, "{v}");
+    host.wait_for_log("paused at activity-stopped", 1, pause);
+    host.release("task-taken-recorded");
+    let (status, task) = poll.join().expect("the poll call");
+    host.release("activity-stopped");
+    assert_eq!(
+        status, 204,
+        "a cancelled activity's task handed out: {task}"
+    );
+    assert_eq!(
+        events(&host, &id, "activity_failed").len(),
+        1,
+        "greet ended cancelled"
+    );
+    assert_ne!(host.wait_result(&id)["status"], "completed");
+}
+
 #[test]
 fn a_task_a_worker_took_survives_a_sigkill_of_the_host() {
     let mut host = Host::with_args(&["--manual-clock", "--route-activity", "greet=greeters"]);

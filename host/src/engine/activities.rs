@@ -665,6 +665,7 @@ async fn cancelled<Slot>(
     let running = *stopped.borrow() == Halt::Cancel && in_attempt;
     if !running {
         finish(inner, task, Err(plain), by()).await;
+        crate::pause::point("activity-stopped").await;
         return;
     }
     let kind = task.options.cancellation_type();

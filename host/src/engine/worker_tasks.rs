@@ -55,6 +55,7 @@ impl super::Engine {
             // away), the claim puts the task back.
             match self.inner.store.write(vec![op]).await {
                 Ok(Ok(())) => {
+                    crate::pause::point("task-taken-recorded").await;
                     if let Some(task) = claimed.hand_over() {
                         return Ok(Some(task));
                     }
