@@ -467,6 +467,8 @@ async fn run(
     // An attempt is running (not waiting for its backoff or a slot): only
     // such an attempt gets a cancellation's grace period.
     let in_attempt = AtomicBool::new(false);
+    // The token of the attempt's task on a worker's queue, while queued.
+    let queued: Queued = std::sync::Mutex::new(None);
     // What ran the latest attempt (`module:<sha-256>` or `queue:<name>`),
     // recorded with the activity's end.
     let served: Served = std::sync::Mutex::new(None);
@@ -520,7 +522,7 @@ async fn run(
                 inner,
                 &task,
                 start_to_close,
-                (&watch_stop, &in_attempt),
+                (&watch_stop, &in_attempt, &queued),
                 &served,
                 &mut taken,
             )
@@ -557,11 +559,15 @@ async fn run(
                 // whichever branch a fair select would have polled first.
                 biased;
                 _ = until_stopped(&mut stopped) => {
-                    let running = adopting || in_attempt.load(Ordering::SeqCst);
+                    // A task a worker's poll is taking now runs (a worker
+                    // has it), or is never handed out.
+                    let taken = stop_queued(inner, &queued);
+                    let running = adopting || in_attempt.load(Ordering::SeqCst) || taken;
                     cancelled(inner, &task, work, running, stopped, &served).await;
                     return;
                 }
                 _ = whole => {
+                    stop_queued(inner, &queued);
                     crate::pause::point("schedule-to-close-fired").await;
                     let limit = task.options.schedule_to_close_timeout_ms.unwrap_or_default();
                     let failure = timeout_failure(Timeout::ScheduleToClose, limit, task.attempt, last_failure.as_ref());
@@ -880,7 +886,7 @@ async fn attempt(
     inner: &Arc<Inner>,
     task: &ActivityTask,
     start_to_close: u64,
-    (stopped, running): (&tokio::sync::watch::Receiver<Halt>, &AtomicBool),
+    (stopped, running, queued): (&tokio::sync::watch::Receiver<Halt>, &AtomicBool, &Queued),
     served: &Served,
     held: &mut Held,
 ) -> Attempted {
@@ -1066,7 +1072,10 @@ async fn attempt(
                     tracing::info!(execution = %task.execution, activity = %task.name, attempt = task.attempt, "a worker's task adopted under its token");
                     inner.queues.adopt(&queue, &t.token, sink)
                 }
-                None => inner.queues.push(&queue, worker_task, key, sink),
+                None => {
+                    *queued.lock().unwrap_or_else(|p| p.into_inner()) = Some(token.clone());
+                    inner.queues.push(&queue, worker_task, key, sink)
+                }
             };
             let schedule_to_start = task.options.schedule_to_start_timeout_ms;
             let queued_at = inner.clock.now_ms();
@@ -1130,6 +1139,16 @@ async fn attempt(
             result
         }
     })
+}
+
+/// The token of an attempt's task on a worker's queue (see [`stop_queued`]).
+type Queued = std::sync::Mutex<Option<String>>;
+
+/// An attempt stops (a cancel, its deadline): whether a worker has its
+/// queued task; if none has, none gets it.
+fn stop_queued(inner: &Inner, queued: &Queued) -> bool {
+    let token = queued.lock().unwrap_or_else(|p| p.into_inner()).take();
+    token.is_some_and(|t| inner.queues.stop_unless_taken(&t))
 }
 
 /// How an attempt ended, or that this host cannot make it.

@@ -88,6 +88,10 @@ pub(super) struct Held {
 
 struct InFlight {
     queue: String,
+    /// Handed to a worker (or adopted from one).
+    handed: bool,
+    /// Its attempt stopped before a worker had it: never handed out.
+    stopped: bool,
     done: Option<oneshot::Sender<Answer>>,
     heartbeat: Arc<dyn Fn(Option<Payload>) -> bool + Send + Sync>,
 }
@@ -132,6 +136,13 @@ impl Claimed<'_> {
     /// was taken. `None` when the attempt ended meanwhile.
     pub(super) fn hand_over(mut self) -> Option<WorkerTask> {
         let parts = self.parts.take()?;
+        // Under the lock its attempt's stop takes (`stop_unless_taken`):
+        // one stopped before this is not handed out.
+        let mut state = self.queues.lock();
+        match state.in_flight.get_mut(&self.task.token) {
+            Some(f) if !f.stopped => f.handed = true,
+            _ => return None,
+        }
         parts.taken.send(parts.permit).ok()?;
         Some(self.task.clone())
     }
@@ -295,6 +306,9 @@ impl TaskQueues {
     ) -> Dispatch<'_> {
         let (taken_tx, taken) = oneshot::channel();
         let done = self.track(queue, token, heartbeat);
+        if let Some(f) = self.lock().in_flight.get_mut(token) {
+            f.handed = true;
+        }
         if let Ok(permit) = self.taken.clone().try_acquire_owned() {
             let _ = taken_tx.send(permit);
         }
@@ -332,6 +346,8 @@ impl TaskQueues {
             token.to_owned(),
             InFlight {
                 queue: queue.to_owned(),
+                handed: false,
+                stopped: false,
                 done: Some(done_tx),
                 heartbeat,
             },
@@ -368,6 +384,22 @@ impl TaskQueues {
     fn known(&self) -> usize {
         let state = self.lock();
         state.in_flight.len() + state.queues.values().map(VecDeque::len).sum::<usize>()
+    }
+
+    /// Whether a worker has the task under `token`; if not, it never gets
+    /// it (its attempt stopped: a cancel, a deadline), even one whose poll
+    /// recorded it as taken and is about to hand it over.
+    pub(super) fn stop_unless_taken(&self, token: &str) -> bool {
+        let mut state = self.lock();
+        match state.in_flight.get_mut(token) {
+            Some(f) if f.handed => return true,
+            Some(f) => f.stopped = true,
+            None => {}
+        }
+        for q in state.queues.values_mut() {
+            q.retain(|w| w.task.token != token);
+        }
+        false
     }
 
     /// Forgets a task (its attempt ended on the host side: timeout, cancel).
