@@ -1293,6 +1293,96 @@ fn lowered_remaining_actions_hold_back_the_times_already_queued() {
     assert_eq!(started(&host, "limited").len(), 1);
 }
 
+/// Found by a review of the schedules: a spec update moved the cursor to
+/// the update's time less the old spec's jitter, so the new spec's times in
+/// that last stretch all came at once (every 10 h with an hour's jitter,
+/// updated to every minute: some sixty actions started together). The old
+/// spec's times that came are taken; the new spec's start after the update.
+#[test]
+fn an_update_from_a_jittered_spec_starts_none_of_the_new_specs_times_before_it() {
+    let host = host();
+    create(
+        &host,
+        json!({"name": "dense", "spec": {"intervals": [{"every_ms": 10 * HOUR}], "jitter_ms": HOUR},
+               "action": ok_action(), "policies": {"overlap": "allow-all"}}),
+    );
+    // Ten minutes before a time at least two hours off (the cursor, where
+    // the last time taken is, then lies more than the jitter behind).
+    let mut next = schedule(&host, "dense")["next_times"][0]["nominal_ms"]
+        .as_u64()
+        .unwrap();
+    let mut taken = 0;
+    if next - now(&host) < 2 * HOUR {
+        host.advance(next + HOUR + 1 - now(&host));
+        taken = 1;
+        host.eventually("the first time", |h| {
+            state_of(h, "dense")["actions_taken"] == 1
+        });
+        next += 10 * HOUR;
+    }
+    host.advance(next - 600_000 - now(&host));
+    let (code, v) = host.call(
+        "PUT",
+        "/v1/schedules/dense",
+        Some(
+            json!({"spec": {"intervals": [{"every_ms": 60_000}]}, "action": ok_action(),
+                    "policies": {"overlap": "allow-all"}}),
+        ),
+    );
+    assert_eq!(code, 200, "{v}");
+    // A trigger, evaluated after the update, shows what the update left
+    // due: nothing but itself.
+    let (code, v) = host.call("POST", "/v1/schedules/dense/trigger", Some(json!({})));
+    assert_eq!(code, 200, "{v}");
+    host.eventually("the trigger taken", |h| {
+        state_of(h, "dense")["actions_taken"].as_u64().unwrap() > taken
+    });
+    let st = state_of(&host, "dense");
+    assert_eq!(st["actions_taken"], taken + 1, "{st}");
+    assert_eq!(started(&host, "dense").len() as u64, taken + 1);
+}
+
+/// Found by a review of the schedules: a spec update made while the
+/// scheduler was behind (busy with another schedule, or catching up) moved
+/// the cursor past the old spec's times that had come and were not looked
+/// at yet: they were never started, nor counted anywhere. The scheduler is
+/// held inside the start of one schedule while another, due too, is
+/// updated; its time is taken.
+#[test]
+fn a_time_that_came_before_an_update_made_while_the_scheduler_was_busy_is_taken() {
+    let host = Host::paused_at(&["--manual-clock"], &["schedule-started"]);
+    host.cli_ok(&["deploy", &guest("misbehave").to_string_lossy()]);
+    for name in ["a-first", "b-second"] {
+        create(
+            &host,
+            json!({"name": name, "spec": {"intervals": [{"every_ms": HOUR}]},
+                   "action": ok_action(), "policies": {"overlap": "allow-all"}}),
+        );
+    }
+    host.advance(HOUR);
+    host.wait_for_log(
+        "paused at schedule-started",
+        1,
+        std::time::Duration::from_secs(30),
+    );
+    assert_eq!(state_of(&host, "b-second")["actions_taken"], 0);
+    let (code, v) = host.call(
+        "PUT",
+        "/v1/schedules/b-second",
+        Some(
+            json!({"spec": {"intervals": [{"every_ms": 2 * HOUR}]}, "action": ok_action(),
+                    "policies": {"overlap": "allow-all"}}),
+        ),
+    );
+    assert_eq!(code, 200, "{v}");
+    host.release("schedule-started");
+    host.eventually("the time b-second had before its update", |h| {
+        state_of(h, "b-second")["actions_taken"] == 1
+    });
+    assert_eq!(started(&host, "b-second").len(), 1);
+    assert_eq!(started(&host, "a-first").len(), 1);
+}
+
 /// Found by a review of the update above: a spec update made while a time
 /// waited out its jitter dropped that time when the new spec's jitter was
 /// shorter (the cursor moved past it as the new spec would have taken it).
