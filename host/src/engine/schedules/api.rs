@@ -202,8 +202,8 @@ impl Engine {
     /// Replaces the spec, action and policies (and the remaining actions,
     /// if given); where the schedule stands is kept, but a new spec takes
     /// its times from the update on (the times it names between the cursor
-    /// and now were never due; those the old spec's jitter still held back
-    /// stay). With `conflict_token`
+    /// and now were never due; those the old spec made due are taken, held
+    /// back by its jitter or not). With `conflict_token`
     /// (what a describe answered), only if the definition is still the one
     /// read.
     pub async fn update_schedule(
@@ -221,15 +221,25 @@ impl Engine {
                      now {now}): read it again and update that"
                 )));
             }
+            if schedule.spec != rec.schedule.spec {
+                // The old spec's times that came are taken as it would have
+                // taken them (the scheduler may not have looked at them
+                // yet: busy, catching up), those its jitter still held back
+                // too (they start now, inside their jitter); the new spec's
+                // times begin after now.
+                if let Ok(old) = spec::compile(&rec.schedule.spec) {
+                    super::evaluate::take_times(
+                        name,
+                        &old,
+                        rec,
+                        now_ms,
+                        super::evaluate::Due::AtTime,
+                    );
+                }
+                rec.state.cursor_ms = rec.state.cursor_ms.max(now_ms);
+            }
             if schedule.remaining_actions.is_some() {
                 rec.state.remaining_actions = schedule.remaining_actions;
-            }
-            if schedule.spec != rec.schedule.spec {
-                // Every time before now, less the old spec's jitter, was due
-                // under the old spec (and taken, or counted); a time inside
-                // that jitter may still be waiting for its moment, and stays.
-                let held = rec.schedule.spec.jitter_ms;
-                rec.state.cursor_ms = rec.state.cursor_ms.max(now_ms.saturating_sub(held));
             }
             rec.schedule = schedule.clone();
             Ok(())

@@ -44,82 +44,8 @@ pub(super) async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u6
         let mut dirty = reconcile(inner, &mut rec);
 
         // The times that came since the cursor.
-        let mut next_wake = None;
-        let mut moved = 0;
-        loop {
-            let nominal = match compiled.search(rec.state.cursor_ms) {
-                spec::Search::At(t) => t,
-                spec::Search::End => break,
-                // A long run of excluded times (every second but not at
-                // weekends): none of them acts, so the cursor passes those
-                // already come, and the search goes on from there now or
-                // once the clock reaches where it stopped.
-                spec::Search::Excluded(last) => {
-                    let to = last.min(now);
-                    if to > rec.state.cursor_ms {
-                        rec.state.cursor_ms = to;
-                        dirty = true;
-                    }
-                    moved += EXCLUDED_SEARCH;
-                    if last > now {
-                        // Woken at the next time after the gap, if one
-                        // search more finds it (time skipping goes there).
-                        next_wake = match compiled.search(last) {
-                            spec::Search::At(t) => Some(compiled.moment(name, t)),
-                            spec::Search::Excluded(further) => Some(further),
-                            spec::Search::End => None,
-                        };
-                        break;
-                    }
-                    if moved >= PASS {
-                        next_wake = Some(now);
-                        break;
-                    }
-                    continue;
-                }
-            };
-            let fire = compiled.moment(name, nominal);
-            if fire > now {
-                next_wake = Some(fire);
-                break;
-            }
-            if moved >= PASS {
-                next_wake = Some(now);
-                break;
-            }
-            moved += 1;
-            rec.state.cursor_ms = nominal;
-            dirty = true;
-            if rec.state.paused {
-                continue;
-            }
-            let queued = rec
-                .state
-                .pending
-                .iter()
-                .filter(|p| p.kind == ActionKind::Scheduled)
-                .count() as u64;
-            if rec
-                .state
-                .remaining_actions
-                .is_some_and(|left| left <= queued)
-            {
-                continue;
-            }
-            if now.saturating_sub(fire) > rec.schedule.policies.catchup_window_ms {
-                rec.state.missed_catchup += 1;
-                continue;
-            }
-            if rec.state.pending.len() >= BUFFER_CAP {
-                rec.state.skipped_overlap += 1;
-                continue;
-            }
-            rec.state.pending.push(PendingAction {
-                nominal_ms: nominal,
-                kind: ActionKind::Scheduled,
-                overlap: None,
-            });
-        }
+        let (moved, next_wake) = take_times(name, &compiled, &mut rec, now, Due::AtMoment);
+        dirty |= moved;
 
         // The queued actions the overlap policy lets start.
         while let Some(action) = rec.state.pending.first().cloned() {
@@ -291,6 +217,119 @@ pub(super) async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u6
     Err(EngineError::Conflict(format!(
         "schedule {name} kept changing during its evaluation"
     )))
+}
+
+/// When a time of a schedule's spec is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Due {
+    /// Once its moment (the time and its jitter) came, at most [`PASS`]
+    /// times at once: an evaluation.
+    AtMoment,
+    /// Once the time came, its jitter ignored, all of them: a spec update
+    /// takes what the old spec made due before the new one takes over (a
+    /// time its jitter still held back starts now, inside its jitter).
+    AtTime,
+}
+
+/// Moves `rec`'s cursor over the times of `compiled` that are due by
+/// `now`, queueing the actions they make (or counting why not: paused, no
+/// actions remain, past the catch-up window, the buffer full). Whether it
+/// changed anything, and when it is due next (`now` when a pass ended with
+/// more due).
+pub(super) fn take_times(
+    name: &str,
+    compiled: &spec::CompiledSpec,
+    rec: &mut ScheduleRecord,
+    now: u64,
+    due: Due,
+) -> (bool, Option<u64>) {
+    let mut dirty = false;
+    let mut next_wake = None;
+    let mut moved = 0;
+    let pass = if due == Due::AtMoment {
+        PASS
+    } else {
+        usize::MAX
+    };
+    loop {
+        let nominal = match compiled.search(rec.state.cursor_ms) {
+            spec::Search::At(t) => t,
+            spec::Search::End => break,
+            // A long run of excluded times (every second but not at
+            // weekends): none of them acts, so the cursor passes those
+            // already come, and the search goes on from there now or
+            // once the clock reaches where it stopped.
+            spec::Search::Excluded(last) => {
+                let to = last.min(now);
+                if to > rec.state.cursor_ms {
+                    rec.state.cursor_ms = to;
+                    dirty = true;
+                }
+                moved += EXCLUDED_SEARCH;
+                if last > now {
+                    // Woken at the next time after the gap, if one
+                    // search more finds it (time skipping goes there).
+                    next_wake = match compiled.search(last) {
+                        spec::Search::At(t) => Some(compiled.moment(name, t)),
+                        spec::Search::Excluded(further) => Some(further),
+                        spec::Search::End => None,
+                    };
+                    break;
+                }
+                if moved >= pass {
+                    next_wake = Some(now);
+                    break;
+                }
+                continue;
+            }
+        };
+        let fire = compiled.moment(name, nominal);
+        let came = match due {
+            Due::AtMoment => fire,
+            Due::AtTime => nominal,
+        };
+        if came > now {
+            next_wake = Some(fire);
+            break;
+        }
+        if moved >= pass {
+            next_wake = Some(now);
+            break;
+        }
+        moved += 1;
+        rec.state.cursor_ms = nominal;
+        dirty = true;
+        if rec.state.paused {
+            continue;
+        }
+        let queued = rec
+            .state
+            .pending
+            .iter()
+            .filter(|p| p.kind == ActionKind::Scheduled)
+            .count() as u64;
+        if rec
+            .state
+            .remaining_actions
+            .is_some_and(|left| left <= queued)
+        {
+            continue;
+        }
+        if now.saturating_sub(fire) > rec.schedule.policies.catchup_window_ms {
+            rec.state.missed_catchup += 1;
+            continue;
+        }
+        if rec.state.pending.len() >= BUFFER_CAP {
+            rec.state.skipped_overlap += 1;
+            continue;
+        }
+        rec.state.pending.push(PendingAction {
+            nominal_ms: nominal,
+            kind: ActionKind::Scheduled,
+            overlap: None,
+        });
+    }
+    (dirty, next_wake)
 }
 
 /// Drops the queued actions after the first whose own policy does not let
