@@ -984,6 +984,46 @@ fn a_long_exclusion_does_not_stop_the_schedule() {
 /// between was overwritten. A describe names the definition it shows
 /// (`conflict_token`); an update that gives it is refused once the
 /// definition changed, and the CLI reads again and changes the new one.
+/// Found by a review of the schedules: an update sent again after its
+/// answer was lost (with the conflict token it read, so that it would not
+/// overwrite another's change) was refused 409 "changed since it was
+/// read", though the change was its own: its client took the update for
+/// not made. A retry whose definition is the one there now is answered
+/// with the schedule, and changes nothing (its remaining actions are not
+/// given back).
+#[test]
+fn an_update_sent_again_with_its_conflict_token_is_answered_and_changes_nothing() {
+    let host = host();
+    create(
+        &host,
+        json!({"name": "again", "spec": {"intervals": [{"every_ms": HOUR}]}, "action": ok_action(),
+               "policies": {"overlap": "allow-all"}}),
+    );
+    let token = schedule(&host, "again")["conflict_token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    let update = || {
+        host.call(
+            "PUT",
+            &format!("/v1/schedules/again?conflict_token={token}"),
+            Some(json!({"spec": {"intervals": [{"every_ms": HOUR}]}, "action": ok_action(),
+                        "policies": {"overlap": "allow-all"}, "remaining_actions": 2})),
+        )
+    };
+    let (code, v) = update();
+    assert_eq!(code, 200, "{v}");
+    host.advance(HOUR);
+    host.eventually("one action", |h| state_of(h, "again")["actions_taken"] == 1);
+    assert_eq!(state_of(&host, "again")["remaining_actions"], 1);
+    let (code, v) = update();
+    assert_eq!(code, 200, "the retry: {v}");
+    assert_eq!(state_of(&host, "again")["remaining_actions"], 1, "given back");
+    host.advance(3 * HOUR);
+    host.eventually("the last action", |h| state_of(h, "again")["actions_taken"] == 2);
+    assert_eq!(started(&host, "again").len(), 2);
+}
+
 #[test]
 fn an_update_made_on_a_definition_read_earlier_is_refused() {
     let host = host();
