@@ -1007,8 +1007,10 @@ fn an_update_sent_again_with_its_conflict_token_is_answered_and_changes_nothing(
         host.call(
             "PUT",
             &format!("/v1/schedules/again?conflict_token={token}"),
-            Some(json!({"spec": {"intervals": [{"every_ms": HOUR}]}, "action": ok_action(),
-                        "policies": {"overlap": "allow-all"}, "remaining_actions": 2})),
+            Some(
+                json!({"spec": {"intervals": [{"every_ms": HOUR}]}, "action": ok_action(),
+                        "policies": {"overlap": "allow-all"}, "remaining_actions": 2}),
+            ),
         )
     };
     let (code, v) = update();
@@ -1018,9 +1020,15 @@ fn an_update_sent_again_with_its_conflict_token_is_answered_and_changes_nothing(
     assert_eq!(state_of(&host, "again")["remaining_actions"], 1);
     let (code, v) = update();
     assert_eq!(code, 200, "the retry: {v}");
-    assert_eq!(state_of(&host, "again")["remaining_actions"], 1, "given back");
+    assert_eq!(
+        state_of(&host, "again")["remaining_actions"],
+        1,
+        "given back"
+    );
     host.advance(3 * HOUR);
-    host.eventually("the last action", |h| state_of(h, "again")["actions_taken"] == 2);
+    host.eventually("the last action", |h| {
+        state_of(h, "again")["actions_taken"] == 2
+    });
     assert_eq!(started(&host, "again").len(), 2);
 }
 

@@ -205,7 +205,7 @@ impl Engine {
     /// and now were never due; those the old spec made due are taken, held
     /// back by its jitter or not). With `conflict_token`
     /// (what a describe answered), only if the definition is still the one
-    /// read.
+    /// read, or already the one asked for (a retry: then nothing changes).
     pub async fn update_schedule(
         &self,
         name: &str,
@@ -216,6 +216,11 @@ impl Engine {
         self.change_schedule(name, |rec, now_ms| {
             let now = rec.schedule.conflict_token();
             if conflict_token.is_some_and(|read| read != now) {
+                // Its own change, sent again (its answer was lost): the
+                // definition is the one it asks for, and stays as it is.
+                if rec.schedule == schedule {
+                    return Ok(());
+                }
                 return Err(EngineError::Conflict(format!(
                     "schedule {name} was changed since it was read (its conflict token is \
                      now {now}): read it again and update that"
