@@ -464,9 +464,11 @@ fn a_schedule_record_that_cannot_be_read_stops_only_that_schedule() {
         let (code, v) = host.call(
             "POST",
             "/v1/schedules",
-            Some(json!({"name": name, "spec": {"intervals": [{"every_ms": 3_600_000}]},
+            Some(
+                json!({"name": name, "spec": {"intervals": [{"every_ms": 3_600_000}]},
                         "action": {"workflow_type": "misbehave", "input": {"mode": "ok"}},
-                        "policies": {"overlap": "allow-all"}})),
+                        "policies": {"overlap": "allow-all"}}),
+            ),
         );
         assert_eq!(code, 201, "{v}");
     }
@@ -482,7 +484,9 @@ fn a_schedule_record_that_cannot_be_read_stops_only_that_schedule() {
         h.get("/v1/schedules/b-good")["state"]["actions_taken"] == 1
     });
     host.eventually("a-bad named", |h| {
-        h.log().lines().any(|l| l.contains("a-bad") && l.contains("cannot be read"))
+        h.log()
+            .lines()
+            .any(|l| l.contains("a-bad") && l.contains("cannot be read"))
     });
 }
 

@@ -1272,6 +1272,19 @@ impl Store {
     }
 
     /// Every schedule, by name.
+    /// The names of the schedules (their records not read).
+    pub fn schedule_names(&self) -> Result<Vec<String>, StoreError> {
+        self.reading(|txn| {
+            let table = txn.open_table(tables::SCHEDULES)?;
+            let mut out = Vec::new();
+            table.scan(.., false, |name, _| {
+                out.push(name.to_owned());
+                Ok(true)
+            })?;
+            Ok(out)
+        })
+    }
+
     pub fn schedules(&self) -> Result<Vec<crate::model::schedule::ScheduleRecord>, StoreError> {
         self.reading(|txn| {
             let table = txn.open_table(tables::SCHEDULES)?;

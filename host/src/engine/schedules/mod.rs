@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
-use super::Inner;
+use super::{EngineError, Inner};
 use crate::model::ExecutionId;
 
 /// The scheduler's handle in the engine: who to evaluate, and which
@@ -100,17 +100,15 @@ pub(super) fn spawn(inner: Arc<Inner>, mut kicks: mpsc::UnboundedReceiver<String
             std::time::Duration::from_millis(100),
             std::time::Duration::from_secs(10),
         );
+        // Their names only: a record that cannot be decoded stops its own
+        // schedule (at its evaluation), not the others.
         let mut todo: BTreeSet<String> = loop {
             let read = crate::store::StoreError::fail_point("schedules-read")
-                .and_then(|()| inner.store.schedules());
+                .and_then(|()| inner.store.schedule_names());
             match read {
-                Ok(all) => break all.into_iter().map(|r| r.name).collect(),
-                // Refused for good (a record that cannot be decoded): the
-                // schedules run once each is changed, as the others go on.
-                Err(
-                    e @ (crate::store::StoreError::Corrupt { .. }
-                    | crate::store::StoreError::Backend(_)),
-                ) => {
+                Ok(names) => break names.into_iter().collect(),
+                // Refused for good: the schedules run once each is changed.
+                Err(e @ crate::store::StoreError::Backend(_)) => {
                     tracing::error!(error = %e, "could not read the schedules; they run once one is changed");
                     break BTreeSet::new();
                 }
@@ -135,6 +133,13 @@ pub(super) fn spawn(inner: Arc<Inner>, mut kicks: mpsc::UnboundedReceiver<String
                 }
                 let next = match evaluate::evaluate(&inner, &name).await {
                     Ok(next) => next,
+                    // Its record cannot be decoded (a newer weft's, read
+                    // after a rollback; a damaged row): asking again would
+                    // not change it.
+                    Err(e @ EngineError::Store(crate::store::StoreError::Corrupt { .. })) => {
+                        tracing::error!(schedule = %name, error = %e, "schedule cannot be read; it does nothing until it is deleted and made again (or a weft that reads it runs)");
+                        None
+                    }
                     // In a second of real time: a store that could not
                     // answer does not wait for a manual clock to move.
                     // A second later on either clock: time skipping sees it
