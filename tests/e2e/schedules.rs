@@ -1431,6 +1431,35 @@ fn a_time_that_came_before_an_update_made_while_the_scheduler_was_busy_is_taken(
     assert_eq!(started(&host, "a-first").len(), 1);
 }
 
+/// Found by a review of the schedules: with a jitter longer than the gap
+/// between two times, a later time whose own delay was short waited behind
+/// an earlier one held back longer, and was then counted as missed (later
+/// than the catch-up window) on a host that never stopped: every minute
+/// with an hour's jitter and a ten-second window dropped most times. A
+/// time's delay never takes it past the next time.
+#[test]
+fn a_jitter_longer_than_the_interval_misses_no_time() {
+    let host = host();
+    create(
+        &host,
+        json!({"name": "jittery", "spec": {"intervals": [{"every_ms": 60_000}], "jitter_ms": HOUR},
+               "action": ok_action(),
+               "policies": {"overlap": "allow-all", "catchup_window_ms": 10_000}}),
+    );
+    let until = now(&host) + 2 * HOUR;
+    for _ in 0..1_000 {
+        let (status, v) = host.call("POST", "/v1/clock/skip", Some(json!({"wait_ms": 5_000})));
+        assert_eq!(status, 200, "{v}");
+        if v["now_ms"].as_u64().unwrap() >= until {
+            break;
+        }
+    }
+    assert!(now(&host) >= until, "the skips did not get through two hours");
+    let st = state_of(&host, "jittery");
+    assert_eq!(st["missed_catchup"], 0, "{st}");
+    assert!(st["actions_taken"].as_u64().unwrap() >= 115, "{st}");
+}
+
 /// Found by a review of the update above: a spec update made while a time
 /// waited out its jitter dropped that time when the new spec's jitter was
 /// shorter (the cursor moved past it as the new spec would have taken it).
