@@ -1454,7 +1454,10 @@ fn a_jitter_longer_than_the_interval_misses_no_time() {
             break;
         }
     }
-    assert!(now(&host) >= until, "the skips did not get through two hours");
+    assert!(
+        now(&host) >= until,
+        "the skips did not get through two hours"
+    );
     let st = state_of(&host, "jittery");
     assert_eq!(st["missed_catchup"], 0, "{st}");
     assert!(st["actions_taken"].as_u64().unwrap() >= 115, "{st}");

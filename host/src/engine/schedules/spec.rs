@@ -456,11 +456,17 @@ impl CompiledSpec {
     }
 
     /// How long the action of `nominal_ms` waits after it: derived from the
-    /// schedule and the time, so every host and every restart agree.
+    /// schedule and the time, so every host and every restart agree. Never
+    /// past the next time (a jitter longer than the gap would hold the
+    /// times after it back, in order, until they were late).
     pub fn jitter(&self, schedule: &str, nominal_ms: u64) -> u64 {
         if self.jitter_ms == 0 {
             return 0;
         }
+        let most = match self.search(nominal_ms) {
+            Search::At(next) => self.jitter_ms.min(next.saturating_sub(nominal_ms)),
+            Search::Excluded(_) | Search::End => self.jitter_ms,
+        };
         let digest = Sha256::new()
             .chain_update(schedule.as_bytes())
             .chain_update([0])
@@ -468,7 +474,7 @@ impl CompiledSpec {
             .finalize();
         let mut first = [0u8; 8];
         first.copy_from_slice(&digest[..8]);
-        u64::from_be_bytes(first) % self.jitter_ms.saturating_add(1)
+        u64::from_be_bytes(first) % most.saturating_add(1)
     }
 }
 
