@@ -273,6 +273,34 @@ fn an_update_retried_while_its_first_try_is_accepted_answers_with_its_result() {
     assert_eq!(count(&host, "sub", "update_completed"), 1);
 }
 
+/// Found by a review of the reset paths: a reset to a child's start whose
+/// id the discarded part started again (the child's record then names the
+/// later start), or to a start refused at once (its failure discarded),
+/// recorded no end for the kept start: the reset answered 200 and the
+/// parent waited for that child forever. The end the discarded part held is
+/// recorded again. Here `reuse` starts one id four times (started, refused
+/// twice, started again); it is reset to its second start, then its first.
+#[test]
+fn a_reset_to_a_child_start_whose_end_only_the_discarded_part_held_goes_on() {
+    let host = Host::start();
+    host.deploy_examples_and_corners();
+    start(&host, "reuser", json!({"mode": "reuse"}));
+    let first = host.wait_result("reuser");
+    assert_eq!(first["status"], "completed", "{first}");
+    let starts: Vec<u64> = events(&host, "reuser")
+        .iter()
+        .filter(|e| e["event"]["type"] == "child_started")
+        .map(|e| e["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(starts.len(), 4);
+    for at in [starts[1], starts[0]] {
+        host.cli_ok(&["reset", "reuser", "--to-event", &at.to_string()]);
+        let r = host.wait_result("reuser");
+        assert_eq!(r["status"], "completed", "reset to {at}: {r}");
+        assert_eq!(r["output"], first["output"], "reset to {at}");
+    }
+}
+
 /// An update is recorded in the execution that validated it: here that one
 /// ends (paused between the validation and the record) and a start reuses
 /// its id for another workflow type (it sleeps), which has no such update. It was
