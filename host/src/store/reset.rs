@@ -59,7 +59,8 @@ pub(super) fn reset(txn: &Txn, op: &Op) -> Outcome {
     }];
     drop(execs);
     for (handle, child) in children_started(&kept) {
-        if let Some(end) = reattach(txn, key, handle, &child, epoch)? {
+        let held = discarded_end(&discarded, handle);
+        if let Some(end) = reattach(txn, key, handle, &child, epoch, held)? {
             after.push(end);
         }
     }
@@ -142,27 +143,45 @@ fn children_started(events: &[Event]) -> Vec<(u64, String)> {
         .collect()
 }
 
+/// The end the discarded part recorded for the child started at `handle`.
+fn discarded_end(discarded: &[Event], handle: u64) -> Option<EventKind> {
+    discarded.iter().find_map(|e| match &e.event {
+        EventKind::ChildCompleted { handle: h, .. } if *h == handle => Some(e.event.clone()),
+        _ => None,
+    })
+}
+
 /// The child of `parent` started at `handle` (kept by the reset) belongs to
 /// the new epoch: a running one reports its end there; one that ended in the
 /// discarded part has its end recorded again (returned, for the parent's
-/// history).
+/// history). `held` is the end the discarded part recorded for it: a start
+/// refused at once (its id names another execution, maybe an earlier run's
+/// child at the same handle), and a child whose id the discarded part
+/// started again, have that end recorded again instead, so the parent does
+/// not wait for one that never comes.
 fn reattach(
     txn: &Txn,
     parent: &str,
     handle: u64,
     child: &str,
     epoch: u32,
+    held: Option<EventKind>,
 ) -> Result<Option<EventKind>, super::StoreError> {
+    let refused = matches!(&held, Some(EventKind::ChildCompleted { failure: Some(f), .. })
+        if f.kind == "already-started" || f.kind == "child-not-started");
+    if refused {
+        return Ok(held);
+    }
     let mut execs = txn.open_table(EXECUTIONS)?;
     let Some(mut record) = read_record(&execs, child)? else {
-        return Ok(None);
+        return Ok(held);
     };
     let Some(link) = record.parent.as_mut() else {
-        return Ok(None);
+        return Ok(held);
     };
     if link.id.as_str() != parent || link.handle != handle {
         // The id belongs to another execution now: nothing of ours runs there.
-        return Ok(None);
+        return Ok(held);
     }
     if !record.status.is_closed() {
         link.epoch = epoch;
