@@ -393,6 +393,47 @@ fn a_reset_sent_again_with_its_request_id_is_done_once() {
     assert_eq!(resets, 1, "the second reset's event only");
 }
 
+/// Found by a review of the reset paths: a reset refused a write only
+/// when the history's length had changed since it read it, and a reset to
+/// the event before the last leaves the length as it was (one event
+/// discarded, one `execution_reset` written). Two tries of one reset (a
+/// client's retry, the same request id), both held after their replay
+/// check, both reset the execution: two epochs, both answered as the first.
+/// The second finds the first and answers `duplicate`.
+#[test]
+fn a_reset_and_its_retry_racing_to_a_point_that_keeps_the_length_reset_once() {
+    let host = Host::paused_at(&["--manual-clock"], &["reset-replayed"]);
+    host.deploy_examples();
+    let id = host.start_execution("misbehave", json!({"mode": "sleep"}));
+    host.eventually("the nap's timer", |h| {
+        h.event_kinds(&id).iter().any(|k| k == "timer_started")
+    });
+    host.cli_ok(&["terminate", &id]);
+    assert_eq!(host.wait_result(&id)["status"], "terminated");
+    // Before the last event: the termination is discarded, the reset's
+    // own event takes its place.
+    let to_event = host.event_kinds(&id).len() - 2;
+    let reset = || {
+        let url = format!("{}/v1/executions/{id}/reset", host.url);
+        let body = json!({"to_event": to_event, "reason": "again", "request_id": "r-1"});
+        std::thread::spawn(move || {
+            let resp = weft_e2e::http().post(url).json(&body).send().expect("the reset");
+            (resp.status().as_u16(), resp.json::<Value>().unwrap_or_default())
+        })
+    };
+    let (first, second) = (reset(), reset());
+    host.wait_for_log("paused at reset-replayed", 2, Duration::from_secs(30));
+    host.release("reset-replayed");
+    let answers = [first.join().expect("a reset"), second.join().expect("a reset")];
+    for (status, v) in &answers {
+        assert_eq!(*status, 200, "{v}");
+    }
+    let duplicates = answers.iter().filter(|(_, v)| v["duplicate"] == true).count();
+    assert_eq!(duplicates, 1, "one reset, one retry answered as it: {answers:?}");
+    assert_eq!(host.describe(&id)["resets"], 1, "{:?}", host.describe(&id));
+    assert_eq!(host.describe(&id)["status"], "running");
+}
+
 /// A terminate or a cancel sent again with its request id (its first
 /// answer lost) after the first ended the execution and a start reused the
 /// id: answered as done already, and the new execution runs on. Without an
