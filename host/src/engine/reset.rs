@@ -143,6 +143,7 @@ impl Engine {
                     at_ms: self.inner.clock.now_ms(),
                     reason: reason.clone(),
                     expect_history_len: len,
+                    expect_resets: record.resets,
                     timers: timers.clone(),
                     reapply_signals: !exclude_signals,
                     request_id: request_id.clone(),

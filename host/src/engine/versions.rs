@@ -322,6 +322,7 @@ impl Engine {
                     id: record.id.clone(),
                     module: target.module,
                     expect_history_len: len,
+                    expect_resets: record.resets,
                     at_ms: self.inner.clock.now_ms(),
                 }])
                 .await?;

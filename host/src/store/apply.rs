@@ -157,6 +157,7 @@ pub(super) fn apply(txn: &Txn, op: &Op) -> Result<Result<(), OpError>, StoreErro
             id,
             module,
             expect_history_len,
+            expect_resets,
             at_ms,
         } => {
             let mut execs = txn.open_table(EXECUTIONS)?;
@@ -170,7 +171,7 @@ pub(super) fn apply(txn: &Txn, op: &Op) -> Result<Result<(), OpError>, StoreErro
                     status: record.status.to_string(),
                 }));
             }
-            if history_len(txn, key)? != *expect_history_len {
+            if history_len(txn, key)? != *expect_history_len || record.resets != *expect_resets {
                 return Ok(Err(OpError::HistoryChanged(key.to_owned())));
             }
             let event = crate::model::Event {

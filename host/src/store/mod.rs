@@ -102,6 +102,8 @@ pub enum Op {
         id: ExecutionId,
         module: ModuleHash,
         expect_history_len: u64,
+        /// And still at this epoch: a reset may leave the length as it was.
+        expect_resets: u32,
         at_ms: u64,
     },
     SetActivity {
@@ -300,6 +302,9 @@ pub enum Op {
         at_ms: u64,
         reason: String,
         expect_history_len: u64,
+        /// And still at this epoch: another reset may leave the length as
+        /// it was (one event discarded, its own written).
+        expect_resets: u32,
         timers: Vec<(u64, u64)>,
         reapply_signals: bool,
         /// Recorded in the `execution_reset` event (see `Engine::reset`).

@@ -20,6 +20,7 @@ pub(super) fn reset(txn: &Txn, op: &Op) -> Outcome {
         at_ms,
         reason,
         expect_history_len,
+        expect_resets,
         timers: keep_timers,
         reapply_signals,
         request_id,
@@ -33,8 +34,12 @@ pub(super) fn reset(txn: &Txn, op: &Op) -> Outcome {
         return Ok(Err(OpError::NoSuchExecution(key.to_owned())));
     };
     // A run that continued as new since the caller read it: the point may
-    // now lie in a closed run, whose events a reset must never remove.
-    if history_len(txn, key)? != *expect_history_len || *to_event < record.run_start {
+    // now lie in a closed run, whose events a reset must never remove. A
+    // reset since may have left the length as it was: the epoch says.
+    if history_len(txn, key)? != *expect_history_len
+        || record.resets != *expect_resets
+        || *to_event < record.run_start
+    {
         return Ok(Err(OpError::HistoryChanged(key.to_owned())));
     }
     let mut history = txn.open_table(HISTORY)?;
