@@ -629,6 +629,49 @@ fn parent_close_policies_survive_a_crash_after_the_close() {
     assert_eq!(host.describe(&abandoned)["status"], "running");
 }
 
+/// Found by a review of the reset paths: a parent reset after its close,
+/// before its children got their parent-close policy, kept a child (the
+/// reset attached it to the new run), but the policy the undone close owed
+/// was still applied: the child was terminated under a running parent. The
+/// settle is held after the close while the parent is reset to its nap.
+#[test]
+fn a_child_a_reset_kept_is_not_ended_by_the_close_the_reset_undid() {
+    let host = Host::paused_at(&["--manual-clock"], &["parent-closed"]);
+    host.deploy_examples();
+    let parent = host.start_execution("misbehave", json!({"mode": "orphans"}));
+    let terminated = format!("{parent}-terminated");
+    host.eventually("the child sleeps", |h| {
+        h.call("GET", &format!("/v1/executions/{terminated}"), None)
+            .0
+            == 200
+    });
+    host.advance(1_000);
+    let pause = std::time::Duration::from_secs(30);
+    host.wait_for_log("paused at parent-closed", 1, pause);
+    assert_eq!(host.describe(&parent)["status"], "completed");
+    // To before its nap (a nap kept would be due already: the re-run
+    // would close at once), its children's starts kept.
+    let nap = host
+        .event_kinds(&parent)
+        .iter()
+        .position(|k| k == "timer_started")
+        .expect("the nap");
+    host.cli_ok(&["reset", &parent, "--to-event", &(nap - 1).to_string()]);
+    assert_eq!(host.describe(&parent)["status"], "running");
+    host.release("parent-closed");
+    host.wait_for_log("parent-close policies applied", 1, pause);
+    assert_eq!(
+        host.describe(&terminated)["status"],
+        "running",
+        "terminated under a running parent"
+    );
+    host.advance(1_000);
+    assert_eq!(host.wait_result(&parent)["status"], "completed");
+    host.eventually("the policy of the close that stands", |h| {
+        h.describe(&terminated)["status"] == "terminated"
+    });
+}
+
 /// Found by reading the settle path: a parent-close policy that could not
 /// be applied when its parent closed (the child could not be read: a cut
 /// connection, a disk error) stayed owed until the host's next start, which
