@@ -25,6 +25,16 @@ impl Inner {
             return;
         }
         crate::pause::point("parent-closed").await;
+        // What is owed now: a reset since the close (which it undid) took
+        // back the children it kept.
+        let owed = match self.store.owed(id) {
+            Ok(owed) => owed,
+            Err(e) => {
+                tracing::warn!(execution = %id, error = %e, "could not read what the run owes its children; reading it again");
+                self.settle_later(id);
+                return;
+            }
+        };
         if !self.settle_once(id, owed).await {
             self.settle_later(id);
         }

@@ -631,6 +631,27 @@ pub(super) fn owe(
     Ok(())
 }
 
+/// Takes `child` off what `key`'s closed runs owe their children (a reset
+/// attached it to the run that goes on).
+pub(super) fn unowe(txn: &Txn, key: &str, child: &str) -> Result<(), StoreError> {
+    let mut table = txn.open_table(super::tables::OWED_POLICIES)?;
+    let Some(raw) = table.get(key)? else {
+        return Ok(());
+    };
+    let mut all: Vec<(String, crate::model::ParentClosePolicy)> = from_json("owed policy", &raw)?;
+    let before = all.len();
+    all.retain(|(c, _)| c != child);
+    if all.len() == before {
+        return Ok(());
+    }
+    if all.is_empty() {
+        table.delete(key)?;
+    } else {
+        table.insert(key, to_json(&all).as_slice())?;
+    }
+    Ok(())
+}
+
 /// Drops the completion rows of a run that closed (nothing more is
 /// recorded in it), was reset or continued as new, with its activities'
 /// retry states and heartbeats: what runs next starts from its history.

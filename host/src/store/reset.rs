@@ -191,6 +191,8 @@ fn reattach(
     if !record.status.is_closed() {
         link.epoch = epoch;
         execs.insert(child, to_json(&record).as_slice())?;
+        // A close the reset undid owes it nothing any more.
+        super::history::unowe(txn, parent, child)?;
         return Ok(None);
     }
     Ok(Some(child_end(&record, handle)))
