@@ -301,6 +301,40 @@ fn a_reset_to_a_child_start_whose_end_only_the_discarded_part_held_goes_on() {
     }
 }
 
+/// Found by a review of the reset paths: a reset terminates the children
+/// the discarded part started, but passed over one whose handle the parent
+/// had completed itself (a child cancelled with `abandon` or `try-cancel`
+/// runs on after its parent records it cancelled): it ran on, orphaned, and
+/// the re-run's start of the same id was refused `already-started`, a
+/// different outcome from the first run. `cancel-types` cancels an
+/// `abandon` child (`-left`); the parent is reset to its start.
+#[test]
+fn a_reset_terminates_a_discarded_child_its_parent_had_stopped_waiting_for() {
+    let host = Host::start();
+    host.deploy_examples_and_corners();
+    start(&host, "ct", json!({"mode": "cancel-types", "runs": u32::MAX}));
+    host.eventually("both attempts are running", |h| {
+        h.log().matches("activity started").count() >= 2
+    });
+    host.cli_ok(&["signal", "ct", "tick", "--input", "1"]);
+    host.eventually("the children's handles completed", |h| {
+        count(h, "ct", "child_completed") == 2
+    });
+    assert_eq!(host.describe("ct-left")["status"], "running");
+    host.cli_ok(&["reset", "ct", "--to-event", "0"]);
+    host.eventually("the re-run started its children again", |h| {
+        let kinds = h.event_kinds("ct");
+        let reset = kinds.iter().position(|k| k == "execution_reset").unwrap_or(usize::MAX);
+        kinds.iter().skip(reset).filter(|k| *k == "child_started").count() == 2
+    });
+    let refused: Vec<Value> = events(&host, "ct")
+        .into_iter()
+        .filter(|e| e["event"]["failure"]["kind"] == "already-started")
+        .collect();
+    assert!(refused.is_empty(), "the re-run's start refused: {refused:?}");
+    assert_eq!(host.describe("ct-left")["run"], 2, "started again by the re-run");
+}
+
 /// An update is recorded in the execution that validated it: here that one
 /// ends (paused between the validation and the record) and a start reuses
 /// its id for another workflow type (it sleeps), which has no such update. It was
