@@ -312,7 +312,11 @@ fn a_reset_to_a_child_start_whose_end_only_the_discarded_part_held_goes_on() {
 fn a_reset_terminates_a_discarded_child_its_parent_had_stopped_waiting_for() {
     let host = Host::start();
     host.deploy_examples_and_corners();
-    start(&host, "ct", json!({"mode": "cancel-types", "runs": u32::MAX}));
+    start(
+        &host,
+        "ct",
+        json!({"mode": "cancel-types", "runs": u32::MAX}),
+    );
     host.eventually("both attempts are running", |h| {
         h.log().matches("activity started").count() >= 2
     });
@@ -324,15 +328,30 @@ fn a_reset_terminates_a_discarded_child_its_parent_had_stopped_waiting_for() {
     host.cli_ok(&["reset", "ct", "--to-event", "0"]);
     host.eventually("the re-run started its children again", |h| {
         let kinds = h.event_kinds("ct");
-        let reset = kinds.iter().position(|k| k == "execution_reset").unwrap_or(usize::MAX);
-        kinds.iter().skip(reset).filter(|k| *k == "child_started").count() == 2
+        let reset = kinds
+            .iter()
+            .position(|k| k == "execution_reset")
+            .unwrap_or(usize::MAX);
+        kinds
+            .iter()
+            .skip(reset)
+            .filter(|k| *k == "child_started")
+            .count()
+            == 2
     });
     let refused: Vec<Value> = events(&host, "ct")
         .into_iter()
         .filter(|e| e["event"]["failure"]["kind"] == "already-started")
         .collect();
-    assert!(refused.is_empty(), "the re-run's start refused: {refused:?}");
-    assert_eq!(host.describe("ct-left")["run"], 2, "started again by the re-run");
+    assert!(
+        refused.is_empty(),
+        "the re-run's start refused: {refused:?}"
+    );
+    assert_eq!(
+        host.describe("ct-left")["run"],
+        2,
+        "started again by the re-run"
+    );
 }
 
 /// An update is recorded in the execution that validated it: here that one

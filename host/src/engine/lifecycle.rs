@@ -10,7 +10,7 @@ use super::{Engine, EngineError, Inner};
 use crate::model::ModuleHash;
 use crate::model::{
     Event, EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, Failure, IdReusePolicy,
-    ParentClosePolicy, ParentLink, Payload, TypeName,
+    ParentLink, Payload, TypeName,
 };
 use crate::store::{Close, Created, Op, OpError, Reuse, StartRequest, StoreError, TimerRow};
 
@@ -488,14 +488,6 @@ pub(super) fn pending_timers(history: &[Event]) -> Vec<(u64, u64)> {
         }
     }
     out
-}
-
-/// Children started and not reported back: `(child id, policy)`.
-pub(super) fn pending_children(history: &[Event]) -> Vec<(String, ParentClosePolicy)> {
-    crate::model::pending_children(history)
-        .into_iter()
-        .map(|(_, id, p)| (id, p))
-        .collect()
 }
 
 impl Engine {

@@ -196,7 +196,7 @@ impl Engine {
             crate::pause::point("reset-written").await;
             // Children the reset terminated stop, and theirs get their policy.
             let discarded = &history[kept.len()..];
-            for (child, _) in super::lifecycle::pending_children(discarded) {
+            for (_, child) in crate::model::started_children(discarded) {
                 let Ok(child) = child.parse::<ExecutionId>() else {
                     continue;
                 };

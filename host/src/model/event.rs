@@ -299,6 +299,29 @@ pub fn pending_children(history: &[Event]) -> Vec<(u64, String, super::ParentClo
     out
 }
 
+/// The children `history` started, ended or not, but for starts refused at
+/// once (`already-started`, `child-not-started`: their id names another
+/// execution). `(handle, child id)`.
+pub fn started_children(history: &[Event]) -> Vec<(u64, String)> {
+    let mut out: Vec<(u64, String)> = Vec::new();
+    for e in history {
+        match &e.event {
+            EventKind::ChildStarted {
+                handle, child_id, ..
+            } => out.push((*handle, child_id.clone())),
+            EventKind::ChildCompleted {
+                handle,
+                failure: Some(f),
+                ..
+            } if f.kind == "already-started" || f.kind == "child-not-started" => {
+                out.retain(|(h, _)| h != handle)
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// The children a run with `history` asked to cancel (`child_cancel_requested`)
 /// whose cancellation type asks the child, as the driver asked them: not a
 /// child whose handle had its completion before the request (a start

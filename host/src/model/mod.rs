@@ -11,8 +11,8 @@ pub mod search;
 
 pub use event::{
     child_cancellation, children_asked_to_cancel, ever_asked_to_cancel, owed_policies,
-    pending_children, run_module, ActivityFailureInfo, ActivityOptions, AttemptEnd, Event,
-    EventKind, Failure, HistoryExport, RetryPolicy, RetryState,
+    pending_children, run_module, started_children, ActivityFailureInfo, ActivityOptions,
+    AttemptEnd, Event, EventKind, Failure, HistoryExport, RetryPolicy, RetryState,
 };
 pub use execution::{
     AttemptState, CancellationType, DirDoor, Doors, ExecutionRecord, ExecutionStatus,

@@ -69,8 +69,10 @@ pub(super) fn reset(txn: &Txn, op: &Op) -> Outcome {
             after.push(end);
         }
     }
-    for (_, child) in children_started(&discarded) {
-        terminate_discarded(txn, key, &child, *at_ms)?;
+    // Every child the discarded part started, its handle completed there or
+    // not (a child cancelled with `abandon` or `try-cancel` runs on).
+    for (handle, child) in crate::model::started_children(&discarded) {
+        terminate_discarded(txn, key, handle, &child, *at_ms)?;
     }
     if *reapply_signals {
         after.extend(
@@ -223,6 +225,7 @@ fn child_end(record: &ExecutionRecord, handle: u64) -> EventKind {
 fn terminate_discarded(
     txn: &Txn,
     parent: &str,
+    handle: u64,
     child: &str,
     at_ms: u64,
 ) -> Result<(), super::StoreError> {
@@ -234,7 +237,7 @@ fn terminate_discarded(
         || record
             .parent
             .as_ref()
-            .is_none_or(|p| p.id.as_str() != parent)
+            .is_none_or(|p| p.id.as_str() != parent || p.handle != handle)
     {
         return Ok(());
     }
