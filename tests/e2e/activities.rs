@@ -425,12 +425,6 @@ fn an_activity_nothing_serves_is_said_so_and_runs_once_deployed() {
     assert_eq!(host.wait_result(&id)["output"], "HELLO, LATER!");
 }
 
-/// A task a worker took outlives a crash of the host that handed it out:
-/// the token is recorded before the worker gets it, so after a SIGKILL and
-/// a restart the worker's heartbeat and answer are taken (not refused as
-/// stale), and the task is not queued again for a second worker. Before,
-/// the restarted host queued it again at once: a second worker ran it, and
-/// the first one's answer was refused.
 /// Found by a review of the task queues: a worker's poll that had
 /// recorded its task as taken handed it out even when the activity was
 /// cancelled between that record and the hand-over. The cancellation found
@@ -477,6 +471,12 @@ fn a_task_cancelled_as_a_worker_takes_it_is_not_handed_out() {
     assert_ne!(host.wait_result(&id)["status"], "completed");
 }
 
+/// A task a worker took outlives a crash of the host that handed it out:
+/// the token is recorded before the worker gets it, so after a SIGKILL and
+/// a restart the worker's heartbeat and answer are taken (not refused as
+/// stale), and the task is not queued again for a second worker. Before,
+/// the restarted host queued it again at once: a second worker ran it, and
+/// the first one's answer was refused.
 #[test]
 fn a_task_a_worker_took_survives_a_sigkill_of_the_host() {
     let mut host = Host::with_args(&["--manual-clock", "--route-activity", "greet=greeters"]);

@@ -979,11 +979,6 @@ fn a_long_exclusion_does_not_stop_the_schedule() {
     assert_eq!(started(&host, "wk").len(), before + 1);
 }
 
-/// `weft schedule update` read the schedule, changed what its flags name
-/// and wrote the whole definition back: a change another operator made in
-/// between was overwritten. A describe names the definition it shows
-/// (`conflict_token`); an update that gives it is refused once the
-/// definition changed, and the CLI reads again and changes the new one.
 /// Found by a review of the schedules: an update sent again after its
 /// answer was lost (with the conflict token it read, so that it would not
 /// overwrite another's change) was refused 409 "changed since it was
@@ -1032,6 +1027,11 @@ fn an_update_sent_again_with_its_conflict_token_is_answered_and_changes_nothing(
     assert_eq!(started(&host, "again").len(), 2);
 }
 
+/// `weft schedule update` read the schedule, changed what its flags name
+/// and wrote the whole definition back: a change another operator made in
+/// between was overwritten. A describe names the definition it shows
+/// (`conflict_token`); an update that gives it is refused once the
+/// definition changed, and the CLI reads again and changes the new one.
 #[test]
 fn an_update_made_on_a_definition_read_earlier_is_refused() {
     let host = host();
