@@ -529,6 +529,58 @@ fn a_stopping_standby_answers_the_requests_it_forwards() {
     assert_eq!(b.wait_exit(Duration::from_secs(30)), Some(0));
 }
 
+/// Found by a review of the stopping standby: while it answered the
+/// requests it forwarded, its wait for the store went on, and a holder
+/// handing the store over then (the whole cluster stopped) gave it to the
+/// stopping standby, which held it with no engine and then exited. A host
+/// that is stopping takes nothing.
+#[test]
+fn a_stopping_standby_does_not_take_the_store() {
+    let Some(url) = database() else { return };
+    let mut a = host(&url, "a", &["update-before-accept"]);
+    a.eventually("a to hold the store", |h| holder(h) == "a");
+    let mut b = host(&url, "b", &[]);
+    a.deploy_examples();
+    let id = a.start_execution("subscription", json!({"customer": "ada", "plan": "basic"}));
+    a.eventually("the period's timer", |h| {
+        h.event_kinds(&id).iter().any(|k| k == "timer_started")
+    });
+    // b forwards an update a holds: b's stop waits for its answer.
+    let update = {
+        let url = format!("{}/v1/executions/{id}/updates", b.url);
+        std::thread::spawn(move || {
+            weft_e2e::http()
+                .post(url)
+                .json(&json!({"name": "cancel", "input": {"reason": "moving"}, "update_id": "c1", "wait_ms": 30_000}))
+                .send()
+                .map(|r| r.status().as_u16())
+                .map_err(|e| e.to_string())
+        })
+    };
+    a.wait_for_log("paused at update-before-accept", 1, Duration::from_secs(30));
+    b.signal("TERM");
+    b.wait_for_log(
+        "stopping: answering the requests",
+        1,
+        Duration::from_secs(30),
+    );
+    a.signal("TERM");
+    a.wait_for_log("gave the store up", 1, Duration::from_secs(30));
+    // A host that joins now takes the store next (a stopping standby that
+    // took it first held it until it exited).
+    let c = host(&url, "c", &[]);
+    c.eventually("c to hold the store", |h| holder(h) == "c");
+    a.release("update-before-accept");
+    let _ = update.join();
+    let _ = a.exit_within(Duration::from_secs(30));
+    let _ = b.exit_within(Duration::from_secs(30));
+    assert_eq!(
+        lease_log(&url),
+        ["1 a", "2 c"],
+        "a stopping standby took the store"
+    );
+}
+
 /// Issue 17: "a graceful stop drains its attempts before releasing a lease"
 /// held for component attempts only. A task a worker had taken from the
 /// stopping holder was not waited for: the store was handed over at once,
