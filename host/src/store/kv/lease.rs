@@ -231,7 +231,17 @@ impl Pg {
     pub fn acquire(self: &Arc<Self>, wait: Wait) -> Result<i64, StoreError> {
         let started = Instant::now();
         let mut told = false;
+        // A host that is leaving (a standby stopping, answering what it
+        // forwards) takes nothing.
+        let leaving = || {
+            self.left
+                .load(std::sync::atomic::Ordering::SeqCst)
+                .then(|| StoreError::Backend("this host is stopping".into()))
+        };
         loop {
+            if let Some(e) = leaving() {
+                return Err(e);
+            }
             let attempt = match self.block(self.try_take()) {
                 Ok(attempt) => attempt,
                 // The database is out of reach (restarting, say): a standby
@@ -248,6 +258,10 @@ impl Pg {
             };
             match attempt {
                 Ok(generation) => {
+                    if let Some(e) = leaving() {
+                        self.release();
+                        return Err(e);
+                    }
                     let lease = self.lease.clone();
                     let pg = Arc::downgrade(self);
                     self.spawn(async move { renew(pg, lease).await });
