@@ -253,7 +253,13 @@ impl Engine {
     /// Deletes (unless `dry_run`) the modules nothing refers to: an activity
     /// component that serves no activity name any more, and a workflow
     /// version that is not its type's current one, that no kept execution
-    /// runs or ran its current run on, and that no schedule pins.
+    /// runs or ran its current run on, and that no schedule pins. Each
+    /// delete checks again, in its commit, that the module is no type's
+    /// current version, serves no activity and is pinned by no schedule (a
+    /// deploy while the prune ran). Left open: a start, a child, a
+    /// continue-as-new, a reset or an upgrade that read a version before a
+    /// deploy made another current, and commits after the prune's delete of
+    /// it (their writes do not check that the module is still there).
     pub async fn prune_modules(&self, dry_run: bool) -> Result<Vec<Pruned>, EngineError> {
         let store = &self.inner.store;
         let routes = store.activity_routes()?;

@@ -125,9 +125,12 @@ pub(super) fn delete_module(txn: &Txn, op: &Op) -> Outcome {
 }
 
 /// What refers to module `key` (by its hash) now, if anything: a type's
-/// current version, an activity it serves, an execution's run, a
-/// schedule's pinned version. Reads every execution record (a prune is
-/// rare; a record is looked into only if its bytes name the hash).
+/// current version, an activity it serves, a schedule's pinned version.
+/// Cheap tables only, inside the commit that every step waits for: the
+/// executions' modules were read by the prune before (a run that started
+/// since on a version that was current then is the case left open, see
+/// `Engine::prune_modules`). A schedule record that cannot be decoded may
+/// pin it: it counts as a use.
 fn module_use(txn: &Txn, key: &str) -> Result<Option<String>, StoreError> {
     let mut why = None;
     txn.open_table(WORKFLOW_TYPES)?
@@ -147,34 +150,28 @@ fn module_use(txn: &Txn, key: &str) -> Result<Option<String>, StoreError> {
             })?;
     }
     if why.is_none() {
-        let needle = key.as_bytes();
-        txn.open_table(EXECUTIONS)?.scan(.., false, |id, raw| {
-            if raw.windows(needle.len()).any(|w| w == needle) {
-                let record: crate::model::ExecutionRecord = from_json("execution", raw)?;
-                if record.module.to_string() == key {
-                    why = Some(format!("execution {id} runs on it"));
-                }
-            }
-            Ok(why.is_none())
-        })?;
-    }
-    if why.is_none() {
         let versions = txn.open_table(TYPE_VERSIONS)?;
         let mut pins = Vec::new();
         txn.open_table(SCHEDULES)?.scan(.., false, |name, raw| {
-            let schedule: crate::model::schedule::ScheduleRecord = from_json("schedule", raw)?;
-            let action = &schedule.schedule.action;
-            if let Some(version) = action.version {
-                pins.push((name.to_owned(), action.workflow_type.clone(), version));
+            match from_json::<crate::model::schedule::ScheduleRecord>("schedule", raw) {
+                Ok(schedule) => {
+                    let action = &schedule.schedule.action;
+                    if let Some(version) = action.version {
+                        pins.push((name.to_owned(), action.workflow_type.clone(), version));
+                    }
+                }
+                Err(_) => why = Some(format!("schedule {name} cannot be read, and may pin it")),
             }
-            Ok(true)
+            Ok(why.is_none())
         })?;
         for (name, workflow_type, version) in pins {
+            if why.is_some() {
+                break;
+            }
             if let Some(raw) = versions.get((workflow_type.as_str(), version))? {
-                let pinned: WorkflowVersion = from_json("workflow version", &raw)?;
-                if pinned.module.to_string() == key {
+                let pinned = from_json::<WorkflowVersion>("workflow version", &raw);
+                if pinned.is_ok_and(|p| p.module.to_string() == key) {
                     why = Some(format!("schedule {name} pins it"));
-                    break;
                 }
             }
         }
