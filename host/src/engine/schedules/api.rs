@@ -159,7 +159,9 @@ impl Engine {
     }
 
     /// Changes a schedule with `change` (read, changed, written at the
-    /// revision read; again if it changed meanwhile), then evaluates it.
+    /// revision read; again if it changed meanwhile), then evaluates it. A
+    /// change that changes nothing (a retry finding its own change made)
+    /// writes nothing.
     async fn change_schedule(
         &self,
         name: &str,
@@ -173,7 +175,11 @@ impl Engine {
                 .ok_or_else(|| Self::no_schedule(name))?;
             let read = rec.revision;
             let now = self.inner.clock.now_ms();
+            let before = rec.clone();
             change(&mut rec, now)?;
+            if rec == before {
+                return self.describe_schedule(name);
+            }
             rec.revision = read + 1;
             rec.updated_at_ms = now;
             match self
@@ -233,6 +239,13 @@ impl Engine {
                 // too (they start now, inside their jitter); the new spec's
                 // times begin after now.
                 if let Ok(old) = spec::compile(&rec.schedule.spec) {
+                    // Times past the catch-up window by now would only be
+                    // counted as missed: passed over (uncounted) at once.
+                    let late = now_ms
+                        .saturating_sub(rec.schedule.policies.catchup_window_ms)
+                        .saturating_sub(rec.schedule.spec.jitter_ms)
+                        .saturating_sub(1);
+                    rec.state.cursor_ms = rec.state.cursor_ms.max(late);
                     super::evaluate::take_times(
                         name,
                         &old,

@@ -225,9 +225,10 @@ pub(super) enum Due {
     /// Once its moment (the time and its jitter) came, at most [`PASS`]
     /// times at once: an evaluation.
     AtMoment,
-    /// Once the time came, its jitter ignored, all of them: a spec update
-    /// takes what the old spec made due before the new one takes over (a
-    /// time its jitter still held back starts now, inside its jitter).
+    /// Once the time came, its jitter ignored, up to a hundred passes: a
+    /// spec update takes what the old spec made due before the new one
+    /// takes over (a time its jitter still held back starts now, inside its
+    /// jitter).
     AtTime,
 }
 
@@ -246,10 +247,12 @@ pub(super) fn take_times(
     let mut dirty = false;
     let mut next_wake = None;
     let mut moved = 0;
+    // An update takes all that came, within reason: it runs inside an API
+    // request (past that, the rest of the old spec's times are dropped).
     let pass = if due == Due::AtMoment {
         PASS
     } else {
-        usize::MAX
+        100 * PASS
     };
     loop {
         let nominal = match compiled.search(rec.state.cursor_ms) {

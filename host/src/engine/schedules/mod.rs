@@ -133,11 +133,16 @@ pub(super) fn spawn(inner: Arc<Inner>, mut kicks: mpsc::UnboundedReceiver<String
                 }
                 let next = match evaluate::evaluate(&inner, &name).await {
                     Ok(next) => next,
-                    // Its record cannot be decoded (a newer weft's, read
-                    // after a rollback; a damaged row): asking again would
-                    // not change it.
-                    Err(e @ EngineError::Store(crate::store::StoreError::Corrupt { .. })) => {
-                        tracing::error!(schedule = %name, error = %e, "schedule cannot be read; it does nothing until it is deleted and made again (or a weft that reads it runs)");
+                    // Its own record cannot be decoded (a newer weft's,
+                    // read after a rollback; a damaged row): asking again
+                    // would not change it.
+                    Err(EngineError::Store(crate::store::StoreError::Corrupt { .. }))
+                        if matches!(
+                            inner.store.schedule(&name),
+                            Err(crate::store::StoreError::Corrupt { .. })
+                        ) =>
+                    {
+                        tracing::error!(schedule = %name, "schedule cannot be read; it does nothing until it is deleted and made again (or a weft that reads it runs)");
                         None
                     }
                     // In a second of real time: a store that could not
