@@ -569,13 +569,16 @@ impl Engine {
             let validated = self
                 .request(&record, RequestKind::Validate, name, input.clone())
                 .await;
-            let applied = |this: &Self| -> Result<bool, EngineError> {
-                Ok(this.find_update(&record.id, &update_id)?.is_some())
+            // A history that cannot be read now says nothing either way:
+            // the first answer stands.
+            let applied = |this: &Self| {
+                this.find_update(&record.id, &update_id)
+                    .is_ok_and(|u| u.is_some())
             };
             match validated {
                 Ok(Ok(_)) => {}
                 Ok(Err(_)) | Err(EngineError::Conflict(_) | EngineError::Unavailable(_))
-                    if applied(self)? =>
+                    if applied(self) =>
                 {
                     break
                 }
@@ -604,7 +607,7 @@ impl Engine {
             match self.inner.store.write(vec![op]).await? {
                 Ok(()) | Err(OpError::DuplicateUpdate(_)) => {}
                 Err(OpError::Stale(_)) if tries_left > 0 => continue,
-                Err(_) if applied(self)? => break,
+                Err(_) if applied(self) => break,
                 Err(e) => return Err(e.into()),
             }
             tracing::info!(execution = %record.id, update = %update_id, %name, "update accepted");
