@@ -340,6 +340,57 @@ fn a_sigkill_during_an_upgrade_leaves_each_execution_on_one_version() {
     }
 }
 
+/// Found by a review of the module paths: a reset onto another version
+/// read that version's module, replayed, then wrote; a prune in between
+/// deleted the module (no execution ran on it yet, it was not current),
+/// and the reset moved the execution onto a module the store no longer
+/// held (stalled on any host that had not compiled it). The reset's write
+/// checks that the module is there. The reset is held after its replay
+/// check while the prune runs.
+#[test]
+fn a_reset_onto_a_version_pruned_meanwhile_is_refused() {
+    let host = Host::paused_at(&["--manual-clock"], &["reset-replayed"]);
+    host.cli_ok(&["deploy", &guest("hello-activities").to_string_lossy()]);
+    deploy_order(&host, "v1");
+    deploy_order(&host, "v2");
+    host.cli_ok(&["set-current", "order", "1"]);
+    let r = host.start_execution("order", json!({"order": "r"}));
+    wait_timers(&host, &[&r], 1);
+    host.advance(HOUR);
+    wait_timers(&host, &[&r], 2);
+    host.advance(HOUR);
+    assert_eq!(host.wait_result(&r)["output"], "Hello, r!");
+    let reset = {
+        let url = format!("{}/v1/executions/{r}/reset", host.url);
+        std::thread::spawn(move || {
+            let resp = weft_e2e::http()
+                .post(url)
+                .json(&json!({"to_event": 2, "version": "2"}))
+                .send()
+                .expect("the reset");
+            (
+                resp.status().as_u16(),
+                resp.json::<Value>().unwrap_or_default(),
+            )
+        })
+    };
+    host.wait_for_log(
+        "paused at reset-replayed",
+        1,
+        std::time::Duration::from_secs(30),
+    );
+    let pruned = host.cli_ok(&["modules", "prune"]);
+    assert!(pruned.contains("an old version of order"), "{pruned}");
+    host.release("reset-replayed");
+    let (status, v) = reset.join().expect("the reset call");
+    assert_eq!(
+        status, 409,
+        "reset onto a module the store no longer holds: {v}"
+    );
+    assert_eq!(host.result_now(&r)["status"], "completed");
+    assert_eq!(host.describe(&r)["version"], 1);
+}
+
 #[test]
 fn reset_runs_an_execution_again_from_an_event() {
     let host = Host::start();
