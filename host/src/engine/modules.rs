@@ -256,10 +256,11 @@ impl Engine {
     /// runs or ran its current run on, and that no schedule pins. Each
     /// delete checks again, in its commit, that the module is no type's
     /// current version, serves no activity and is pinned by no schedule (a
-    /// deploy while the prune ran). Left open: a start, a child, a
-    /// continue-as-new, a reset or an upgrade that read a version before a
-    /// deploy made another current, and commits after the prune's delete of
-    /// it (their writes do not check that the module is still there).
+    /// deploy while the prune ran); a reset or an upgrade onto a version
+    /// checks in its own commit that the module is still there. Left open:
+    /// a start, a child or a continue-as-new that read a type's current
+    /// version before a deploy made another current, and commits after the
+    /// prune's delete of it (a check there would cost every start a read).
     pub async fn prune_modules(&self, dry_run: bool) -> Result<Vec<Pruned>, EngineError> {
         let store = &self.inner.store;
         let routes = store.activity_routes()?;

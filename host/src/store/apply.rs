@@ -174,6 +174,9 @@ pub(super) fn apply(txn: &Txn, op: &Op) -> Result<Result<(), OpError>, StoreErro
             if history_len(txn, key)? != *expect_history_len || record.resets != *expect_resets {
                 return Ok(Err(OpError::HistoryChanged(key.to_owned())));
             }
+            if let Some(gone) = module_gone(txn, module)? {
+                return Ok(Err(gone));
+            }
             let event = crate::model::Event {
                 index: *expect_history_len,
                 at_ms: stamp(txn, key, *expect_history_len, *at_ms)?,
@@ -383,4 +386,18 @@ fn json_error(what: &'static str, e: serde_json::Error) -> StoreError {
         what,
         detail: e.to_string(),
     }
+}
+
+/// Refuses a write that would run an execution on `module` once a prune
+/// deleted it (the writer read it before): `Some(ModuleGone)`.
+pub(super) fn module_gone(
+    txn: &Txn,
+    module: &crate::model::ModuleHash,
+) -> Result<Option<OpError>, StoreError> {
+    let key = module.to_string();
+    let there = txn
+        .open_table(super::tables::MODULE_META)?
+        .get_with(key.as_str(), |_| Ok(()))?
+        .is_some();
+    Ok((!there).then_some(OpError::ModuleGone(key)))
 }

@@ -99,6 +99,10 @@ pub enum OpError {
     /// A search attribute's value of another type than its name has.
     #[error("{0}")]
     SearchType(String),
+    /// A module a write would run an execution on is no longer in the
+    /// store (a prune deleted it since it was read).
+    #[error("module {0} is no longer in the store (a prune deleted it meanwhile): deploy it again, or choose another version")]
+    ModuleGone(String),
     /// A module chosen for deletion that something refers to now.
     #[error("module {module} is in use: {why}")]
     ModuleInUse { module: String, why: String },

@@ -42,6 +42,11 @@ pub(super) fn reset(txn: &Txn, op: &Op) -> Outcome {
     {
         return Ok(Err(OpError::HistoryChanged(key.to_owned())));
     }
+    if record.module != *module {
+        if let Some(gone) = super::apply::module_gone(txn, module)? {
+            return Ok(Err(gone));
+        }
+    }
     let mut history = txn.open_table(HISTORY)?;
     let mut discarded = Vec::new();
     for entry in history.range((key, to_event + 1)..=(key, u64::MAX))? {
