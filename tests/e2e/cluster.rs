@@ -491,16 +491,21 @@ fn a_graceful_stop_writes_an_ended_attempt_before_it_hands_the_store_over() {
     );
 }
 
-/// Found by a review of the stop paths: a standby stopped (SIGTERM, a
-/// rolling restart) exited at once, cutting the requests it was forwarding
-/// to the holder: their clients got a reset connection instead of the
-/// answer (an update applied, its client not told). It answers them first.
-#[test]
-fn a_stopping_standby_answers_the_requests_it_forwards() {
-    let Some(url) = database() else { return };
-    let a = host(&url, "a", &["update-before-accept"]);
+/// Holder `a` (held before it accepts an update) and standby `b` on the
+/// store at `url`, and an update sent through `b` (a subscription's
+/// `cancel`), held at `a`: the thread joins to its answer, or why there
+/// was none.
+#[allow(clippy::type_complexity)]
+fn an_update_held_by_the_holder(
+    url: &str,
+) -> (
+    Host,
+    Host,
+    std::thread::JoinHandle<Result<(u16, Value), String>>,
+) {
+    let a = host(url, "a", &["update-before-accept"]);
     a.eventually("a to hold the store", |h| holder(h) == "a");
-    let mut b = host(&url, "b", &[]);
+    let b = host(url, "b", &[]);
     a.deploy_examples();
     let id = a.start_execution("subscription", json!({"customer": "ada", "plan": "basic"}));
     a.eventually("the period's timer", |h| {
@@ -518,6 +523,17 @@ fn a_stopping_standby_answers_the_requests_it_forwards() {
         })
     };
     a.wait_for_log("paused at update-before-accept", 1, Duration::from_secs(30));
+    (a, b, update)
+}
+
+/// Found by a review of the stop paths: a standby stopped (SIGTERM, a
+/// rolling restart) exited at once, cutting the requests it was forwarding
+/// to the holder: their clients got a reset connection instead of the
+/// answer (an update applied, its client not told). It answers them first.
+#[test]
+fn a_stopping_standby_answers_the_requests_it_forwards() {
+    let Some(url) = database() else { return };
+    let (a, mut b, update) = an_update_held_by_the_holder(&url);
     b.signal("TERM");
     // A standby that does not wait for the request has exited by now.
     let early = b.exit_within(Duration::from_secs(2));
@@ -537,27 +553,8 @@ fn a_stopping_standby_answers_the_requests_it_forwards() {
 #[test]
 fn a_stopping_standby_does_not_take_the_store() {
     let Some(url) = database() else { return };
-    let mut a = host(&url, "a", &["update-before-accept"]);
-    a.eventually("a to hold the store", |h| holder(h) == "a");
-    let mut b = host(&url, "b", &[]);
-    a.deploy_examples();
-    let id = a.start_execution("subscription", json!({"customer": "ada", "plan": "basic"}));
-    a.eventually("the period's timer", |h| {
-        h.event_kinds(&id).iter().any(|k| k == "timer_started")
-    });
     // b forwards an update a holds: b's stop waits for its answer.
-    let update = {
-        let url = format!("{}/v1/executions/{id}/updates", b.url);
-        std::thread::spawn(move || {
-            weft_e2e::http()
-                .post(url)
-                .json(&json!({"name": "cancel", "input": {"reason": "moving"}, "update_id": "c1", "wait_ms": 30_000}))
-                .send()
-                .map(|r| r.status().as_u16())
-                .map_err(|e| e.to_string())
-        })
-    };
-    a.wait_for_log("paused at update-before-accept", 1, Duration::from_secs(30));
+    let (mut a, mut b, update) = an_update_held_by_the_holder(&url);
     b.signal("TERM");
     b.wait_for_log(
         "stopping: answering the requests",

@@ -682,14 +682,10 @@ fn parent_close_policies_survive_a_crash_after_the_close() {
     assert_eq!(host.describe(&abandoned)["status"], "running");
 }
 
-/// Found by a review of the reset paths: a parent reset after its close,
-/// before its children got their parent-close policy, kept a child (the
-/// reset attached it to the new run), but the policy the undone close owed
-/// was still applied: the child was terminated under a running parent. The
-/// settle is held after the close while the parent is reset to its nap.
-#[test]
-fn a_child_a_reset_kept_is_not_ended_by_the_close_the_reset_undid() {
-    let host = Host::paused_at(&["--manual-clock"], &["parent-closed"]);
+/// Deploys the examples and starts `misbehave`'s `orphans` (two sleeping
+/// children, one its close terminates, one abandoned); returns the parent's
+/// id and the id of the child its close terminates, once that one runs.
+fn orphans_started(host: &Host) -> (String, String) {
     host.deploy_examples();
     let parent = host.start_execution("misbehave", json!({"mode": "orphans"}));
     let terminated = format!("{parent}-terminated");
@@ -698,6 +694,18 @@ fn a_child_a_reset_kept_is_not_ended_by_the_close_the_reset_undid() {
             .0
             == 200
     });
+    (parent, terminated)
+}
+
+/// Found by a review of the reset paths: a parent reset after its close,
+/// before its children got their parent-close policy, kept a child (the
+/// reset attached it to the new run), but the policy the undone close owed
+/// was still applied: the child was terminated under a running parent. The
+/// settle is held after the close while the parent is reset to its nap.
+#[test]
+fn a_child_a_reset_kept_is_not_ended_by_the_close_the_reset_undid() {
+    let host = Host::paused_at(&["--manual-clock"], &["parent-closed"]);
+    let (parent, terminated) = orphans_started(&host);
     host.advance(1_000);
     let pause = std::time::Duration::from_secs(30);
     host.wait_for_log("paused at parent-closed", 1, pause);
@@ -764,14 +772,7 @@ fn a_parent_close_policy_that_could_not_be_applied_is_applied_without_a_restart(
 #[test]
 fn a_terminated_parents_policies_are_applied_though_they_could_not_be_read_at_first() {
     let host = Host::with_faults(&["--manual-clock"], &[], &["owed-read"]);
-    host.deploy_examples();
-    let parent = host.start_execution("misbehave", json!({"mode": "orphans"}));
-    let terminated = format!("{parent}-terminated");
-    host.eventually("the child sleeps", |h| {
-        h.call("GET", &format!("/v1/executions/{terminated}"), None)
-            .0
-            == 200
-    });
+    let (parent, terminated) = orphans_started(&host);
     let (status, v) = host.call(
         "POST",
         &format!("/v1/executions/{parent}/terminate"),
