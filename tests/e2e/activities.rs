@@ -86,6 +86,37 @@ fn frequent_polling_resumes_from_the_last_heartbeat() {
     );
 }
 
+/// Found by a review of the activity paths: an attempt run again after a
+/// crash (its end was never written) numbered its heartbeats from the
+/// attempt's start again, and the store keeps only a beat numbered above
+/// the one it holds: the re-run's first beats, as many as the crashed run
+/// had made, were dropped. Here the crashed run beat five times; the re-run
+/// resumes at five and is ready two checks later, and its beats must show.
+/// The re-run is held after it returns, before its end is written.
+#[test]
+fn an_attempt_run_again_after_a_crash_keeps_its_heartbeats() {
+    let mut host = Host::start();
+    host.deploy_examples();
+    let id = host.start_execution(
+        "polling",
+        json!({"mode": "frequent", "ready_after": 7, "hang_on_attempt": 1, "hang_after": 5}),
+    );
+    host.eventually("five checks heartbeated", |h| {
+        h.describe(&id)["pending_activities"][0]["heartbeat_details"] == 5
+    });
+    host.pause_at(&["activity-ended"]);
+    host.kill_and_restart();
+    host.wait_for_log("paused at activity-ended", 1, Duration::from_secs(60));
+    host.eventually("the re-run's beats recorded", |h| {
+        h.describe(&id)["pending_activities"][0]["heartbeat_details"] == 7
+    });
+    host.release("activity-ended");
+    assert_eq!(
+        host.wait_result(&id)["output"],
+        json!({"checks": 7, "attempt": 1})
+    );
+}
+
 #[test]
 fn infrequent_polling_lets_the_retry_policy_wait() {
     let host = Host::start();
