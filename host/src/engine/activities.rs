@@ -959,7 +959,7 @@ async fn attempt(
             return Attempted::never_began();
         }
     }
-    let details = context.heartbeat;
+    let (details, kept_beat) = (context.heartbeat, context.heartbeat_seq);
     let started = Arc::new(AtomicU64::new(inner.clock.now_ms()));
     let last_beat = Arc::new(AtomicU64::new(inner.clock.now_ms()));
     let beats = super::heartbeats::Beats::new(
@@ -971,6 +971,7 @@ async fn attempt(
             task.handle,
         ),
         task.attempt,
+        kept_beat,
         inner.config.max_payload_bytes,
     );
     let sink: HeartbeatSink = {

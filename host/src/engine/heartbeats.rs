@@ -32,11 +32,14 @@ struct State {
 
 impl Beats {
     /// The beats of `attempt` of the activity `(id, run start, epoch,
-    /// handle)`.
+    /// handle)`, numbered above `kept` (the number of the beat the store
+    /// holds: an attempt run again after a crash goes on above its own
+    /// earlier beats).
     pub(super) fn new(
         store: Store,
         (id, run_start, epoch, handle): (ExecutionId, u64, u32, u64),
         attempt: u32,
+        kept: u64,
         max_bytes: usize,
     ) -> Arc<Self> {
         Arc::new(Self {
@@ -50,7 +53,7 @@ impl Beats {
             // The store keeps the beat with the highest sequence number, and
             // the key is the activity's, not the attempt's: a later attempt's
             // beats must rank above every beat of the earlier ones.
-            seq: AtomicU64::new(u64::from(attempt) << 32),
+            seq: AtomicU64::new((u64::from(attempt) << 32).max(kept)),
             written: AtomicU64::new(0),
         })
     }
@@ -125,7 +128,7 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        let beats = Beats::new(store.clone(), (id.clone(), 0, 0, 1), 1, 100);
+        let beats = Beats::new(store.clone(), (id.clone(), 0, 0, 1), 1, 0, 100);
         for n in 0..1_000u32 {
             beats.offer(Payload(n.to_string().into_bytes()));
         }
@@ -140,7 +143,7 @@ mod tests {
             "the last beat within the limit is kept"
         );
         // The next attempt's first beat replaces the last of the one before.
-        let next = Beats::new(store.clone(), (id.clone(), 0, 0, 1), 2, 100);
+        let next = Beats::new(store.clone(), (id.clone(), 0, 0, 1), 2, 0, 100);
         next.offer(Payload(b"resumed".to_vec()));
         while !next.idle() {
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
@@ -151,7 +154,7 @@ mod tests {
         );
         // A beat of another run (one winding down after a continue-as-new)
         // keeps nothing.
-        let stale = Beats::new(store.clone(), (id.clone(), 7, 0, 1), 3, 100);
+        let stale = Beats::new(store.clone(), (id.clone(), 7, 0, 1), 3, 0, 100);
         stale.offer(Payload(b"stale".to_vec()));
         while !stale.idle() {
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;

@@ -1018,10 +1018,12 @@ impl Store {
         if kept.is_none() {
             self.deploys.keep_route(generation, name, &module);
         }
-        let (heartbeat, taken) = beat.map_or((None, None), |b| (b.details, b.taken));
+        let (heartbeat, taken, heartbeat_seq) =
+            beat.map_or((None, None, 0), |b| (b.details, b.taken, b.seq));
         Ok(AttemptContext {
             module,
             heartbeat,
+            heartbeat_seq,
             taken,
         })
     }
@@ -1370,6 +1372,9 @@ fn route(txn: &Txn, name: &str) -> Result<deploys::Route, StoreError> {
 pub struct AttemptContext {
     pub module: Option<(ModuleHash, Doors)>,
     pub heartbeat: Option<Payload>,
+    /// The number of the heartbeat kept (the attempt's beats go on above
+    /// it: one run again after a crash began below it).
+    pub heartbeat_seq: u64,
     /// The attempt a worker took from a task queue, if one did (see
     /// [`Op::TaskTaken`]).
     pub taken: Option<TakenTask>,
