@@ -117,6 +117,47 @@ fn an_attempt_run_again_after_a_crash_keeps_its_heartbeats() {
     );
 }
 
+/// Found by a review of the activity paths: an activity's output is held
+/// to the payload limit, but its failure was recorded whole (in the
+/// attempt's retry state and in `activity_failed`): an activity, or a
+/// worker, failing with a megabyte of message grew the history past what
+/// the limit promises. A failure over the limit keeps its kind and
+/// retryability and the start of its message; its details are dropped.
+#[test]
+fn an_activity_failure_over_the_payload_limit_is_cut_to_it() {
+    let host = Host::with_args(&[
+        "--route-activity",
+        "greet=greeters",
+        "--max-payload-kb",
+        "1",
+    ]);
+    host.deploy_examples();
+    let id = host.start_execution("hello", json!({"name": "big"}));
+    let (status, task) = weft_e2e::poll_greeters(&host, 30_000);
+    assert_eq!(status, 200, "{task}");
+    let token = task["token"].as_str().expect("a token");
+    let (status, v) = host.call(
+        "POST",
+        &format!("/v1/tasks/{token}/fail"),
+        Some(
+            json!({"failure": {"kind": "Boom", "message": "x".repeat(4_000),
+                                "details": {"blob": "y".repeat(4_000)}, "non_retryable": true}}),
+        ),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(host.wait_result(&id)["status"], "failed");
+    let failed = events(&host, &id, "activity_failed");
+    assert_eq!(failed.len(), 1);
+    let failure = &failed[0]["event"]["failure"];
+    assert_eq!(failure["kind"], "Boom", "{failure}");
+    assert_eq!(failure["non_retryable"], true, "{failure}");
+    assert!(
+        failure.to_string().len() <= 1024,
+        "{} bytes recorded",
+        failure.to_string().len()
+    );
+}
+
 #[test]
 fn infrequent_polling_lets_the_retry_policy_wait() {
     let host = Host::start();
