@@ -528,7 +528,9 @@ async fn run(
             )
             .await
             {
-                Attempted::Ended(outcome) => outcome,
+                Attempted::Ended(outcome) => {
+                    outcome.map_err(|f| within_limit(f, inner.config.max_payload_bytes, &task.name))
+                }
                 // Not attempted here: it waits, holding no slot and not
                 // holding time skipping back, until it is stopped (its
                 // run's end, a cancel, this host's store handed over) or
@@ -1140,6 +1142,39 @@ async fn attempt(
             result
         }
     })
+}
+
+/// An attempt's failure held to the payload limit, as its output is: one
+/// over it keeps its kind (cut to 200 bytes), its retryability and as much
+/// of its message as fits; its details are dropped.
+fn within_limit(failure: Failure, limit: usize, activity: &str) -> Failure {
+    let size = serde_json::to_vec(&failure).map_or(usize::MAX, |b| b.len());
+    if size <= limit {
+        return failure;
+    }
+    let cut = |text: &str, most: usize| -> String {
+        let mut end = most.min(text.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text[..end].to_owned()
+    };
+    let note = format!(
+        " [cut: the failure of activity `{activity}` was {size} bytes, over the limit of {limit} \
+         bytes; its details were dropped]"
+    );
+    let kind = cut(&failure.kind, 200);
+    // The JSON around the fields, and escapes, take their share.
+    let room = limit
+        .saturating_sub(kind.len() + note.len())
+        .saturating_sub(128)
+        / 2;
+    Failure {
+        kind,
+        message: format!("{}{note}", cut(&failure.message, room)),
+        details: None,
+        non_retryable: failure.non_retryable,
+    }
 }
 
 /// The token of an attempt's task on a worker's queue (see [`stop_queued`]).
