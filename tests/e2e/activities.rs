@@ -225,6 +225,30 @@ fn every_timeout_kind_fires_and_says_which() {
     assert_eq!(failed_attempts(&host, &fatal), 0);
 }
 
+/// Found by a review of the activity paths: a schedule-to-close deadline
+/// that passed while the host was down (its activity between two attempts)
+/// was recorded with no last failure and one attempt more than had run: the
+/// retry state read back at the restart was not given to the attempt loop.
+/// Two checks fail, the host restarts, the clock passes the deadline.
+#[test]
+fn a_schedule_to_close_timeout_met_after_a_restart_names_the_last_failure() {
+    let mut host = Host::start();
+    host.deploy_examples();
+    let id = host.start_execution("polling", json!({ "mode": "schedule-to-close" }));
+    host.eventually("the first check to fail", |h| failed_attempts(h, &id) == 1);
+    host.advance(60_000);
+    host.eventually("the second check to fail", |h| failed_attempts(h, &id) == 2);
+    host.kill_and_restart();
+    // Past the deadline (150 s) and the next attempt's time (120 s) at once.
+    host.advance(100_000);
+    let r = host.wait_result(&id);
+    assert_eq!(r["failure"]["kind"], "timeout", "{r}");
+    let details = &r["failure"]["details"];
+    assert_eq!(details["timeout"], "schedule-to-close", "{r}");
+    assert_eq!(details["last_failure"]["kind"], "NotReady", "{r}");
+    assert_eq!(details["attempts"], 2, "{r}");
+}
+
 #[test]
 fn a_cancelled_activity_stops() {
     let host = Host::start();
