@@ -54,6 +54,9 @@ pub struct ActivityTask {
     /// nothing was appended since, so no end of it either (see
     /// `Store::activity_may_start`).
     pub history_after: Option<u64>,
+    /// The failure of the attempt before, when resumed from its retry state
+    /// (a restart between two attempts): a timeout names it as the last.
+    pub last_failure: Option<Failure>,
 }
 
 /// One scheduled activity on this host: (execution, epoch, handle). Every
@@ -120,6 +123,7 @@ pub fn pending(execution: &ExecutionId, epoch: u32, history: &[Event]) -> Vec<Ac
                     .unwrap_or_else(|| format!("{execution}/{handle}")),
                 fresh: false,
                 history_after: None,
+                last_failure: None,
             }),
             EventKind::CancelRequested { .. } => {
                 for t in &mut tasks {
@@ -172,6 +176,7 @@ pub(super) fn resume(
                 if s.attempt >= task.attempt {
                     task.attempt = s.attempt + 1;
                     task.not_before_ms = s.retry_at_ms;
+                    task.last_failure = Some(s.failure.clone());
                 }
             }
             (task, state)
@@ -462,7 +467,7 @@ async fn run(
         .options
         .schedule_to_close_timeout_ms
         .map(|t| task.scheduled_at_ms.saturating_add(t));
-    let mut last_failure: Option<Failure> = None;
+    let mut last_failure: Option<Failure> = task.last_failure.take();
     let watch_stop = stopped.clone();
     // An attempt is running (not waiting for its backoff or a slot): only
     // such an attempt gets a cancellation's grace period.
@@ -572,7 +577,14 @@ async fn run(
                     stop_queued(inner, &queued);
                     crate::pause::point("schedule-to-close-fired").await;
                     let limit = task.options.schedule_to_close_timeout_ms.unwrap_or_default();
-                    let failure = timeout_failure(Timeout::ScheduleToClose, limit, task.attempt, last_failure.as_ref());
+                    // The attempts that began: not one waiting for its
+                    // backoff, a slot or a worker.
+                    let began = if in_attempt.load(Ordering::SeqCst) {
+                        task.attempt
+                    } else {
+                        task.attempt - 1
+                    };
+                    let failure = timeout_failure(Timeout::ScheduleToClose, limit, began, last_failure.as_ref());
                     finish(inner, &task, Err(failure), by()).await;
                     return;
                 }

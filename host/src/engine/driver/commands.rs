@@ -64,6 +64,7 @@ impl Driver {
                         idempotency_key: key.clone(),
                         fresh: true,
                         history_after: None,
+                        last_failure: None,
                     });
                     events.push(EventKind::ActivityScheduled {
                         handle,
