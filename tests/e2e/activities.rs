@@ -246,7 +246,12 @@ fn a_schedule_to_close_timeout_met_after_a_restart_names_the_last_failure() {
     let details = &r["failure"]["details"];
     assert_eq!(details["timeout"], "schedule-to-close", "{r}");
     assert_eq!(details["last_failure"]["kind"], "NotReady", "{r}");
-    assert_eq!(details["attempts"], 2, "{r}");
+    // The third attempt began only if the clock stopped at its time (120 s)
+    // on its way to the deadline.
+    let third =
+        |l: &str| l.contains("activity started") && l.contains(&id) && l.contains("attempt=3");
+    let began = if host.log().lines().any(third) { 3 } else { 2 };
+    assert_eq!(details["attempts"], began, "{r}");
 }
 
 #[test]
