@@ -139,11 +139,13 @@ pub fn pending(execution: &ExecutionId, epoch: u32, history: &[Event]) -> Vec<Ac
                 handle,
                 attempt,
                 retry_at_ms,
+                failure,
                 ..
             } => {
                 if let Some(t) = tasks.iter_mut().find(|t| t.handle == *handle) {
                     t.attempt = attempt + 1;
                     t.not_before_ms = *retry_at_ms;
+                    t.last_failure = Some(failure.clone());
                 }
             }
             EventKind::ActivityCompleted { handle, .. }
@@ -584,7 +586,11 @@ async fn run(
                     } else {
                         task.attempt - 1
                     };
-                    let failure = timeout_failure(Timeout::ScheduleToClose, limit, began, last_failure.as_ref());
+                    // Named twice (its text and its details): a quarter each.
+                    let last = last_failure
+                        .clone()
+                        .map(|f| within_limit(f, inner.config.max_payload_bytes / 4, &task.name));
+                    let failure = timeout_failure(Timeout::ScheduleToClose, limit, began, last.as_ref());
                     finish(inner, &task, Err(failure), by()).await;
                     return;
                 }
@@ -620,12 +626,9 @@ async fn run(
                     .options
                     .schedule_to_close_timeout_ms
                     .unwrap_or_default();
-                timeout_failure(
-                    Timeout::ScheduleToClose,
-                    limit,
-                    task.attempt,
-                    Some(&failure),
-                )
+                // Named twice (its text and its details): a quarter each.
+                let last = within_limit(failure, inner.config.max_payload_bytes / 4, &task.name);
+                timeout_failure(Timeout::ScheduleToClose, limit, task.attempt, Some(&last))
             } else {
                 failure
             };
@@ -1160,7 +1163,8 @@ async fn attempt(
 /// over it keeps its kind (cut to 200 bytes), its retryability and as much
 /// of its message as fits; its details are dropped.
 fn within_limit(failure: Failure, limit: usize, activity: &str) -> Failure {
-    let size = serde_json::to_vec(&failure).map_or(usize::MAX, |b| b.len());
+    let size_of = |f: &Failure| serde_json::to_vec(f).map_or(usize::MAX, |b| b.len());
+    let size = size_of(&failure);
     if size <= limit {
         return failure;
     }
@@ -1175,17 +1179,19 @@ fn within_limit(failure: Failure, limit: usize, activity: &str) -> Failure {
         " [cut: the failure of activity `{activity}` was {size} bytes, over the limit of {limit} \
          bytes; its details were dropped]"
     );
-    let kind = cut(&failure.kind, 200);
-    // The JSON around the fields, and escapes, take their share.
-    let room = limit
-        .saturating_sub(kind.len() + note.len())
-        .saturating_sub(128)
-        / 2;
-    Failure {
-        kind,
-        message: format!("{}{note}", cut(&failure.message, room)),
-        details: None,
-        non_retryable: failure.non_retryable,
+    // Escapes may take several bytes a character: halved until it fits.
+    let mut room = limit;
+    loop {
+        let cut_failure = Failure {
+            kind: cut(&failure.kind, 200.min(room)),
+            message: format!("{}{note}", cut(&failure.message, room)),
+            details: None,
+            non_retryable: failure.non_retryable,
+        };
+        if size_of(&cut_failure) <= limit || room == 0 {
+            return cut_failure;
+        }
+        room /= 2;
     }
 }
 
