@@ -222,6 +222,12 @@ impl Lease {
     pub fn generation(&self) -> i64 {
         self.generation.load(Ordering::SeqCst)
     }
+
+    /// Whether this host took the store and has not given it up (nor lost
+    /// it).
+    pub(super) fn taken_and_kept(&self) -> bool {
+        self.generation() != 0 && self.fenced.borrow().is_none()
+    }
 }
 
 impl Pg {

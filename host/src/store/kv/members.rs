@@ -160,6 +160,11 @@ impl Pg {
     /// Removes this host's row (a graceful stop).
     pub fn leave(&self) {
         self.left.store(true, Ordering::SeqCst);
+        // A take that raced the flag (the acquire looked before it was set):
+        // given back (a second release changes nothing).
+        if self.lease.taken_and_kept() {
+            self.release();
+        }
         let host = self.lease.host.clone();
         let _ = self.block(async move {
             let client = self.pool().get().await.map_err(pool_err)?;
