@@ -258,9 +258,11 @@ impl Engine {
     /// current version, serves no activity and is pinned by no schedule (a
     /// deploy while the prune ran); a reset or an upgrade onto a version
     /// checks in its own commit that the module is still there. Left open:
-    /// a start, a child or a continue-as-new that read a type's current
-    /// version before a deploy made another current, and commits after the
-    /// prune's delete of it (a check there would cost every start a read).
+    /// a reset or an upgrade onto an old version that commits between the
+    /// prune's read of the executions and its delete, and a start, a child
+    /// or a continue-as-new that read a type's current version before a
+    /// deploy made another current and commits after the delete (a check
+    /// there would cost every start a read).
     pub async fn prune_modules(&self, dry_run: bool) -> Result<Vec<Pruned>, EngineError> {
         let store = &self.inner.store;
         let routes = store.activity_routes()?;

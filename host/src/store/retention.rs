@@ -153,13 +153,19 @@ fn module_use(txn: &Txn, key: &str) -> Result<Option<String>, StoreError> {
         let versions = txn.open_table(TYPE_VERSIONS)?;
         let mut pins = Vec::new();
         txn.open_table(SCHEDULES)?.scan(.., false, |name, raw| {
-            match from_json::<crate::model::schedule::ScheduleRecord>("schedule", raw) {
-                Ok(schedule) => {
-                    let action = &schedule.schedule.action;
-                    if let Some(version) = action.version {
-                        pins.push((name.to_owned(), action.workflow_type.clone(), version));
-                    }
-                }
+            // Its pin only (not its input nor its queue).
+            match serde_json::from_slice::<PinOf>(raw) {
+                Ok(PinOf {
+                    schedule:
+                        PinnedSchedule {
+                            action:
+                                PinnedAction {
+                                    workflow_type,
+                                    version: Some(version),
+                                },
+                        },
+                }) => pins.push((name.to_owned(), workflow_type, version)),
+                Ok(_) => {}
                 Err(_) => why = Some(format!("schedule {name} cannot be read, and may pin it")),
             }
             Ok(why.is_none())
@@ -169,14 +175,38 @@ fn module_use(txn: &Txn, key: &str) -> Result<Option<String>, StoreError> {
                 break;
             }
             if let Some(raw) = versions.get((workflow_type.as_str(), version))? {
-                let pinned = from_json::<WorkflowVersion>("workflow version", &raw);
-                if pinned.is_ok_and(|p| p.module.to_string() == key) {
-                    why = Some(format!("schedule {name} pins it"));
+                match from_json::<WorkflowVersion>("workflow version", &raw) {
+                    Ok(pinned) if pinned.module.to_string() != key => {}
+                    Ok(_) => why = Some(format!("schedule {name} pins it")),
+                    Err(_) => {
+                        why = Some(format!(
+                            "version {version} of {workflow_type}, which schedule {name} pins, \
+                             cannot be read, and may be it"
+                        ))
+                    }
                 }
             }
         }
     }
     Ok(why)
+}
+
+/// What of a schedule record names the version it pins.
+#[derive(serde::Deserialize)]
+struct PinOf {
+    schedule: PinnedSchedule,
+}
+
+#[derive(serde::Deserialize)]
+struct PinnedSchedule {
+    action: PinnedAction,
+}
+
+#[derive(serde::Deserialize)]
+struct PinnedAction {
+    workflow_type: String,
+    #[serde(default)]
+    version: Option<u32>,
 }
 
 /// The closed executions whose retention ran out by `now_ms`: each type's

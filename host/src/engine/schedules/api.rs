@@ -178,6 +178,7 @@ impl Engine {
             let before = rec.clone();
             change(&mut rec, now)?;
             if rec == before {
+                self.inner.schedules.kick(name);
                 return self.describe_schedule(name);
             }
             rec.revision = read + 1;
