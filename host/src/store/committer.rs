@@ -103,7 +103,7 @@ fn apply_group(
 
 /// Commits `group`; `ended` runs once its transaction ended (made or not),
 /// before any caller is answered.
-fn commit_group(
+pub(super) fn commit_group(
     backend: &Backend,
     failing: &watch::Sender<Option<String>>,
     group: Vec<Request>,

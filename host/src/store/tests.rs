@@ -204,6 +204,51 @@ async fn a_batch_refused_at_its_second_op_writes_nothing() {
     assert!(store.execution(&id("other")).unwrap().is_some());
 }
 
+/// Found by a review of the activity paths (issue 17 asks it of the
+/// group commit: one refused request must leave the others unaffected): a
+/// batch whose op failed on something of its own (a record it cannot
+/// decode; on PostgreSQL a statement the database refused) failed its whole
+/// group, and every caller in it got the error: an activity's end written
+/// in the same group was lost until a restart. It fails alone; the group
+/// is written again without it.
+#[tokio::test]
+async fn a_batch_that_fails_on_its_own_record_leaves_its_group_written() {
+    let (_dir, store) = open();
+    {
+        let txn = store.backend.begin_write().unwrap();
+        txn.open_table(tables::EXECUTIONS)
+            .unwrap()
+            .insert("bad", b"not a record".as_slice())
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    let (bad_tx, bad_rx) = tokio::sync::oneshot::channel();
+    let (fine_tx, fine_rx) = tokio::sync::oneshot::channel();
+    let signal = EventKind::SignalReceived {
+        name: "s".into(),
+        input: Payload::default(),
+        request_id: None,
+    };
+    let group = vec![
+        committer::Request {
+            ops: vec![Op::append(&id("bad"), 2, vec![signal])],
+            reply: bad_tx,
+        },
+        committer::Request {
+            ops: vec![create("fine")],
+            reply: fine_tx,
+        },
+    ];
+    let (failing, _) = tokio::sync::watch::channel(None);
+    committer::commit_group(&store.backend, &failing, group, || {});
+    assert!(
+        matches!(bad_rx.await.unwrap(), Err(StoreError::Corrupt { .. })),
+        "the failing batch gets its error"
+    );
+    assert_eq!(fine_rx.await.unwrap().unwrap(), Ok(()));
+    assert!(store.execution(&id("fine")).unwrap().is_some());
+}
+
 /// Issue 14, defect 1: a child's end refused (its run was reset meanwhile)
 /// while `child_completed` still reached the parent.
 #[tokio::test]
