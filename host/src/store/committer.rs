@@ -10,7 +10,10 @@
 //! written its earlier ops, so the group's transaction is dropped and the
 //! group applied again without that batch. Refusals are deterministic, so
 //! the batches before it refuse or pass as they did, and the ones after it
-//! see the state without it.
+//! see the state without it. A batch whose op fails on something of its own
+//! (a record it cannot decode, a statement PostgreSQL refused) is left out
+//! the same way, its caller answered with the error; only a failure of the
+//! store as a whole (the disk, the connection, the lease) fails the group.
 
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -63,42 +66,79 @@ pub(super) fn spawn(
 
 /// What applying a group found.
 enum Applied {
-    /// Every batch passed or was refused before it wrote: commit.
-    Clean(Vec<Result<(), OpError>>),
-    /// A batch was refused after some of its ops wrote: start again.
+    /// Every batch passed or was refused before it wrote: commit. `None`
+    /// for a batch left out ([`Skip::Failed`]).
+    Clean(Vec<Option<Result<(), OpError>>>),
+    /// A batch was refused after some of its ops wrote, or failed: start
+    /// again without it.
     Partial,
 }
 
-/// Applies the group's batches in order, skipping those already refused.
+/// Why a batch is left out of its group's transaction.
+enum Skip {
+    /// An op refused it: refused again the same way.
+    Refused(OpError),
+    /// An op failed on something of the batch's own (a record it cannot
+    /// decode; on PostgreSQL a statement the database refused, which ends
+    /// the transaction): its caller gets the error, the others are written
+    /// without it.
+    Failed(StoreError),
+}
+
+/// Applies the group's batches in order, skipping those already left out.
 fn apply_group(
     txn: &Txn,
     group: &[Request],
-    refused: &mut [Option<OpError>],
+    skips: &mut [Option<Skip>],
 ) -> Result<Applied, StoreError> {
     let mut outcomes = Vec::with_capacity(group.len());
-    for (req, refusal) in group.iter().zip(refused.iter_mut()) {
-        if let Some(e) = refusal {
-            outcomes.push(Err(e.clone()));
-            continue;
+    for (req, skip) in group.iter().zip(skips.iter_mut()) {
+        match skip {
+            Some(Skip::Refused(e)) => {
+                outcomes.push(Some(Err(e.clone())));
+                continue;
+            }
+            Some(Skip::Failed(_)) => {
+                outcomes.push(None);
+                continue;
+            }
+            None => {}
         }
         let mut wrote = false;
         let mut outcome = Ok(());
         for op in &req.ops {
-            match apply(txn, op)? {
-                Ok(()) => wrote = true,
-                Err(e) => {
-                    *refusal = Some(e.clone());
+            match apply(txn, op) {
+                Ok(Ok(())) => wrote = true,
+                Ok(Err(e)) => {
+                    *skip = Some(Skip::Refused(e.clone()));
                     if wrote {
                         return Ok(Applied::Partial);
                     }
                     outcome = Err(e);
                     break;
                 }
+                Err(e @ (StoreError::Corrupt { .. } | StoreError::Backend(_))) => {
+                    tracing::error!(error = %e, "a batch failed; the others of its group are written without it");
+                    *skip = Some(Skip::Failed(e));
+                    return Ok(Applied::Partial);
+                }
+                Err(e) => return Err(e),
             }
         }
-        outcomes.push(outcome);
+        outcomes.push(Some(outcome));
     }
     Ok(Applied::Clean(outcomes))
+}
+
+/// `e` again, for its caller (the store's errors are not `Clone`).
+fn again(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Corrupt { what, detail } => StoreError::Corrupt {
+            what,
+            detail: detail.clone(),
+        },
+        other => StoreError::Backend(other.to_string()),
+    }
 }
 
 /// Commits `group`; `ended` runs once its transaction ended (made or not),
@@ -110,7 +150,7 @@ pub(super) fn commit_group(
     ended: impl FnOnce(),
 ) {
     let started = std::time::Instant::now();
-    let mut refused: Vec<Option<OpError>> = vec![None; group.len()];
+    let mut skips: Vec<Option<Skip>> = std::iter::repeat_with(|| None).take(group.len()).collect();
     let touched: Vec<&str> = group
         .iter()
         .flat_map(|req| req.ops.iter().filter_map(touched))
@@ -162,7 +202,7 @@ pub(super) fn commit_group(
         if let Err(e) = ahead {
             break Err(e);
         }
-        let applied = match apply_group(&txn, &group, &mut refused) {
+        let applied = match apply_group(&txn, &group, &mut skips) {
             Ok(applied) => applied,
             Err(e) => break Err(e),
         };
@@ -192,8 +232,12 @@ pub(super) fn commit_group(
                 tracing::info!("the store writes again");
                 failing.send_replace(None);
             }
-            for (req, out) in group.into_iter().zip(outcomes) {
-                let _ = req.reply.send(Ok(out));
+            for ((req, out), skip) in group.into_iter().zip(outcomes).zip(&skips) {
+                let _ = req.reply.send(match (out, skip) {
+                    (Some(out), _) => Ok(out),
+                    (None, Some(Skip::Failed(e))) => Err(again(e)),
+                    (None, _) => Err(StoreError::Backend("left out of its group".into())),
+                });
             }
         }
         Err(StoreError::GivenUp) => {
@@ -258,8 +302,13 @@ fn checked_completions<'g>(
     for op in group.iter().flat_map(|r| &r.ops) {
         match op {
             Op::Append { id, events, .. } => {
-                let Some(head) = super::apply::read_head(&execs, id.as_str())? else {
-                    continue;
+                let head = match super::apply::read_head(&execs, id.as_str()) {
+                    Ok(Some(head)) => head,
+                    Ok(None) => continue,
+                    // Read ahead only: the batch's own op meets it, and
+                    // the batch fails alone.
+                    Err(StoreError::Corrupt { .. }) => continue,
+                    Err(e) => return Err(e),
                 };
                 let handles = events.iter().filter_map(super::history::checked_handle);
                 keys.extend(handles.map(|h| (id.as_str(), head.run_start, h)));
@@ -306,9 +355,9 @@ fn closing(group: &[Request]) -> Vec<&str> {
 }
 
 /// Counts the runs started and the executions closed by a committed group.
-fn count_lifecycle(group: &[Request], outcomes: &[Result<(), OpError>]) {
+fn count_lifecycle(group: &[Request], outcomes: &[Option<Result<(), OpError>>]) {
     for (req, out) in group.iter().zip(outcomes) {
-        if out.is_err() {
+        if !matches!(out, Some(Ok(()))) {
             continue;
         }
         for op in &req.ops {

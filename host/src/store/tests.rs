@@ -241,9 +241,10 @@ async fn a_batch_that_fails_on_its_own_record_leaves_its_group_written() {
     ];
     let (failing, _) = tokio::sync::watch::channel(None);
     committer::commit_group(&store.backend, &failing, group, || {});
+    let bad = bad_rx.await.unwrap();
     assert!(
-        matches!(bad_rx.await.unwrap(), Err(StoreError::Corrupt { .. })),
-        "the failing batch gets its error"
+        matches!(bad, Err(StoreError::Corrupt { .. })),
+        "the failing batch gets its error: {bad:?}"
     );
     assert_eq!(fine_rx.await.unwrap().unwrap(), Ok(()));
     assert!(store.execution(&id("fine")).unwrap().is_some());
