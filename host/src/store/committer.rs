@@ -10,10 +10,12 @@
 //! written its earlier ops, so the group's transaction is dropped and the
 //! group applied again without that batch. Refusals are deterministic, so
 //! the batches before it refuse or pass as they did, and the ones after it
-//! see the state without it. A batch whose op fails on something of its own
-//! (a record it cannot decode, a statement PostgreSQL refused) is left out
-//! the same way, its caller answered with the error; only a failure of the
-//! store as a whole (the disk, the connection, the lease) fails the group.
+//! see the state without it. A batch whose op meets a record it cannot
+//! decode (its own: decoding is the host's, and the same every time) is left
+//! out the same way, its caller answered with the error. Any other failure
+//! fails the group: on PostgreSQL a statement's refusal surfaces at the next
+//! read of whichever batch comes next (writes are buffered and merged), so
+//! it names no batch.
 
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -78,10 +80,8 @@ enum Applied {
 enum Skip {
     /// An op refused it: refused again the same way.
     Refused(OpError),
-    /// An op failed on something of the batch's own (a record it cannot
-    /// decode; on PostgreSQL a statement the database refused, which ends
-    /// the transaction): its caller gets the error, the others are written
-    /// without it.
+    /// An op met a record it cannot decode: its caller gets the error, the
+    /// others are written without it.
     Failed(StoreError),
 }
 
@@ -117,7 +117,7 @@ fn apply_group(
                     outcome = Err(e);
                     break;
                 }
-                Err(e @ (StoreError::Corrupt { .. } | StoreError::Backend(_))) => {
+                Err(e @ StoreError::Corrupt { .. }) => {
                     tracing::error!(error = %e, "a batch failed; the others of its group are written without it");
                     *skip = Some(Skip::Failed(e));
                     return Ok(Applied::Partial);
@@ -137,6 +137,7 @@ fn again(e: &StoreError) -> StoreError {
             what,
             detail: detail.clone(),
         },
+        StoreError::Backend(text) => StoreError::Backend(text.clone()),
         other => StoreError::Backend(other.to_string()),
     }
 }

@@ -206,11 +206,10 @@ async fn a_batch_refused_at_its_second_op_writes_nothing() {
 
 /// Found by a review of the activity paths (issue 17 asks it of the
 /// group commit: one refused request must leave the others unaffected): a
-/// batch whose op failed on something of its own (a record it cannot
-/// decode; on PostgreSQL a statement the database refused) failed its whole
-/// group, and every caller in it got the error: an activity's end written
-/// in the same group was lost until a restart. It fails alone; the group
-/// is written again without it.
+/// batch whose op met a record it cannot decode failed its whole group, and
+/// every caller in it got the error (an activity's end written in the same
+/// group was lost until a restart). It fails alone, and what it wrote
+/// before is not kept; the group is written again without it.
 #[tokio::test]
 async fn a_batch_that_fails_on_its_own_record_leaves_its_group_written() {
     let (_dir, store) = open();
@@ -229,14 +228,15 @@ async fn a_batch_that_fails_on_its_own_record_leaves_its_group_written() {
         input: Payload::default(),
         request_id: None,
     };
+    // The failing batch second, having written before it fails.
     let group = vec![
-        committer::Request {
-            ops: vec![Op::append(&id("bad"), 2, vec![signal])],
-            reply: bad_tx,
-        },
         committer::Request {
             ops: vec![create("fine")],
             reply: fine_tx,
+        },
+        committer::Request {
+            ops: vec![create("half"), Op::append(&id("bad"), 2, vec![signal])],
+            reply: bad_tx,
         },
     ];
     let (failing, _) = tokio::sync::watch::channel(None);
@@ -248,6 +248,10 @@ async fn a_batch_that_fails_on_its_own_record_leaves_its_group_written() {
     );
     assert_eq!(fine_rx.await.unwrap().unwrap(), Ok(()));
     assert!(store.execution(&id("fine")).unwrap().is_some());
+    assert!(
+        store.execution(&id("half")).unwrap().is_none(),
+        "the failing batch's first op was kept"
+    );
 }
 
 /// Issue 14, defect 1: a child's end refused (its run was reset meanwhile)
