@@ -18,6 +18,18 @@ fn deploy_order(host: &Host, version: &str) -> String {
     ])
 }
 
+/// Starts `order` (input `r`) on the type's current version and takes it
+/// through its two timers to its end; its id.
+fn finished_order(host: &Host) -> String {
+    let r = host.start_execution("order", json!({"order": "r"}));
+    wait_timers(host, &[&r], 1);
+    host.advance(HOUR);
+    wait_timers(host, &[&r], 2);
+    host.advance(HOUR);
+    assert_eq!(host.wait_result(&r)["output"], "Hello, r!");
+    r
+}
+
 fn timers_started(host: &Host, id: &str) -> usize {
     host.event_kinds(id)
         .iter()
@@ -354,12 +366,7 @@ fn a_reset_onto_a_version_pruned_meanwhile_is_refused() {
     deploy_order(&host, "v1");
     deploy_order(&host, "v2");
     host.cli_ok(&["set-current", "order", "1"]);
-    let r = host.start_execution("order", json!({"order": "r"}));
-    wait_timers(&host, &[&r], 1);
-    host.advance(HOUR);
-    wait_timers(&host, &[&r], 2);
-    host.advance(HOUR);
-    assert_eq!(host.wait_result(&r)["output"], "Hello, r!");
+    let r = finished_order(&host);
     let reset = {
         let url = format!("{}/v1/executions/{r}/reset", host.url);
         std::thread::spawn(move || {
@@ -401,12 +408,7 @@ fn reset_runs_an_execution_again_from_an_event() {
     host.cli_ok(&["set-current", "order", "1"]);
 
     // A finished execution, run again from right after `greet` on v2.
-    let r = host.start_execution("order", json!({"order": "r"}));
-    wait_timers(&host, &[&r], 1);
-    host.advance(HOUR);
-    wait_timers(&host, &[&r], 2);
-    host.advance(HOUR);
-    assert_eq!(host.wait_result(&r)["output"], "Hello, r!");
+    let r = finished_order(&host);
     assert_eq!(host.event_kinds(&r)[2], "activity_completed");
 
     // Refused: past the end, and onto code that cannot replay the kept part.

@@ -133,21 +133,20 @@ pub(super) fn delete_module(txn: &Txn, op: &Op) -> Outcome {
 /// pin it: it counts as a use.
 fn module_use(txn: &Txn, key: &str) -> Result<Option<String>, StoreError> {
     let mut why = None;
-    txn.open_table(WORKFLOW_TYPES)?
-        .scan(.., false, |name, module| {
+    // Name -> module hash, both.
+    for (table, what) in [
+        (WORKFLOW_TYPES, "it is the current version of"),
+        (ACTIVITIES, "it serves activity"),
+    ] {
+        if why.is_some() {
+            break;
+        }
+        txn.open_table(table)?.scan(.., false, |name, module| {
             if module == key {
-                why = Some(format!("it is the current version of {name}"));
+                why = Some(format!("{what} {name}"));
             }
             Ok(why.is_none())
         })?;
-    if why.is_none() {
-        txn.open_table(ACTIVITIES)?
-            .scan(.., false, |name, module| {
-                if module == key {
-                    why = Some(format!("it serves activity {name}"));
-                }
-                Ok(why.is_none())
-            })?;
     }
     if why.is_none() {
         let versions = txn.open_table(TYPE_VERSIONS)?;
