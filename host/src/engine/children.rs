@@ -10,18 +10,16 @@ use crate::store::{Op, StoreError};
 
 impl Inner {
     /// After `id`'s run closed: its children still running get what their
-    /// parent-close policy says (`owed`, recorded with the close), and the
-    /// record of the debt goes. A crash before that leaves the record, and
+    /// parent-close policy says, and the record of the debt goes. `owes`:
+    /// whether the caller knows of a debt recorded (none: nothing is read);
+    /// what is applied is read after the pause (a reset may have taken a
+    /// child back). A crash before that leaves the record, and
     /// recovery calls this again: terminating or cancelling a child twice
     /// changes nothing the second time. What could not be applied (the
     /// store failed) is tried again while the host runs, not left to its
     /// next start.
-    pub(super) async fn settle_children(
-        self: &Arc<Self>,
-        id: &ExecutionId,
-        owed: Vec<(String, ParentClosePolicy)>,
-    ) {
-        if owed.is_empty() {
+    pub(super) async fn settle_children(self: &Arc<Self>, id: &ExecutionId, owes: bool) {
+        if !owes {
             return;
         }
         crate::pause::point("parent-closed").await;

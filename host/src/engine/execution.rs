@@ -460,7 +460,7 @@ async fn continue_as_new(
     // The closed run's activities stop and its children get their
     // parent-close policy.
     inner.stop_activities(&record.id, record.resets);
-    inner.settle_children(&record.id, owed).await;
+    inner.settle_children(&record.id, !owed.is_empty()).await;
     inner.arm_deadlines(&record.id);
     inner.wake(&record.id);
     Ok(())
@@ -598,7 +598,7 @@ async fn close(
         // No event follows a close: its activities stop (an attempt that
         // still ends is refused), and its children get their policy.
         inner.stop_activities(id, record.resets);
-        inner.settle_children(id, owed).await;
+        inner.settle_children(id, !owed.is_empty()).await;
     }
     Ok(())
 }

@@ -449,7 +449,7 @@ impl Inner {
             let read = crate::store::StoreError::fail_point("owed-read")
                 .and_then(|()| self.store.owed(id));
             match read {
-                Ok(owed) => self.settle_children(id, owed).await,
+                Ok(owed) => self.settle_children(id, !owed.is_empty()).await,
                 Err(e) => {
                     tracing::warn!(execution = %id, error = %e, "could not read what the run owes its children; reading it again");
                     self.settle_later(id);

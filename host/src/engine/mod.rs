@@ -540,7 +540,7 @@ impl Engine {
                     handle,
                     failure: Some(f),
                     ..
-                } if f.kind == "already-started" || f.kind == "child-not-started" => Some(*handle),
+                } if f.start_refused() => Some(*handle),
                 _ => None,
             })
             .collect();

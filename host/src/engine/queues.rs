@@ -280,7 +280,7 @@ impl TaskQueues {
     ) -> Dispatch<'_> {
         let (taken_tx, taken) = oneshot::channel();
         let token = task.token.clone();
-        let done = self.track(queue, &token, heartbeat);
+        let done = self.track(queue, &token, heartbeat, false);
         let mut state = self.lock();
         state
             .queues
@@ -305,10 +305,7 @@ impl TaskQueues {
         heartbeat: Arc<dyn Fn(Option<Payload>) -> bool + Send + Sync>,
     ) -> Dispatch<'_> {
         let (taken_tx, taken) = oneshot::channel();
-        let done = self.track(queue, token, heartbeat);
-        if let Some(f) = self.lock().in_flight.get_mut(token) {
-            f.handed = true;
-        }
+        let done = self.track(queue, token, heartbeat, true);
         if let Ok(permit) = self.taken.clone().try_acquire_owned() {
             let _ = taken_tx.send(permit);
         }
@@ -334,19 +331,21 @@ impl TaskQueues {
         }
     }
 
-    /// Knows `token` until its answer or [`forget`](Self::forget).
+    /// Knows `token` until its answer or [`forget`](Self::forget);
+    /// `handed`: a worker has it already (adopted).
     fn track(
         &self,
         queue: &str,
         token: &str,
         heartbeat: Arc<dyn Fn(Option<Payload>) -> bool + Send + Sync>,
+        handed: bool,
     ) -> oneshot::Receiver<Answer> {
         let (done_tx, done) = oneshot::channel();
         self.lock().in_flight.insert(
             token.to_owned(),
             InFlight {
                 queue: queue.to_owned(),
-                handed: false,
+                handed,
                 stopped: false,
                 done: Some(done_tx),
                 heartbeat,

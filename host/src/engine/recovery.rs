@@ -33,7 +33,7 @@ impl Inner {
         // Closed runs whose children did not get their policy before a crash.
         for (id, owed) in self.store.owed_policies()? {
             let inner = self.clone();
-            tokio::spawn(async move { inner.settle_children(&id, owed).await });
+            tokio::spawn(async move { inner.settle_children(&id, !owed.is_empty()).await });
         }
         let mut resumed = Resumed::default();
         for status in [ExecutionStatus::Running, ExecutionStatus::Stalled] {

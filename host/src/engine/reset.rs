@@ -218,7 +218,7 @@ impl Engine {
                         self.inner
                             .stop_activities(&c.id, c.resets.saturating_sub(1));
                         let owed = crate::model::owed_policies(&h);
-                        self.inner.settle_children(&c.id, owed).await;
+                        self.inner.settle_children(&c.id, !owed.is_empty()).await;
                     }
                     Err(e) => {
                         tracing::warn!(execution = %child, error = %e, "could not read a child the reset terminated; its children get their policies later");

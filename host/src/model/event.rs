@@ -313,9 +313,7 @@ pub fn started_children(history: &[Event]) -> Vec<(u64, String)> {
                 handle,
                 failure: Some(f),
                 ..
-            } if f.kind == "already-started" || f.kind == "child-not-started" => {
-                out.retain(|(h, _)| h != handle)
-            }
+            } if f.start_refused() => out.retain(|(h, _)| h != handle),
             _ => {}
         }
     }
@@ -723,6 +721,11 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// A child start refused at once (its id names another execution).
+    pub fn start_refused(&self) -> bool {
+        self.kind == "already-started" || self.kind == "child-not-started"
+    }
+
     pub fn new(kind: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             kind: kind.into(),

@@ -195,18 +195,7 @@ pub(super) fn apply(txn: &Txn, op: &Op) -> Result<Result<(), OpError>, StoreErro
             execs.insert(key, to_json(&record).as_slice())?;
         }
         Op::SettleOwed { id, children } => {
-            let mut table = txn.open_table(super::tables::OWED_POLICIES)?;
-            let mut left: Vec<(String, crate::model::ParentClosePolicy)> =
-                match table.get(id.as_str())? {
-                    Some(raw) => from_json("owed policy", &raw)?,
-                    None => Vec::new(),
-                };
-            left.retain(|(child, _)| !children.contains(child));
-            if left.is_empty() {
-                table.delete(id.as_str())?;
-            } else {
-                table.insert(id.as_str(), to_json(&left).as_slice())?;
-            }
+            history::settle_owed(txn, id.as_str(), children)?;
         }
         Op::OutboxAdd { requests } => {
             let mut outbox = txn.open_table(super::tables::OUTBOX)?;

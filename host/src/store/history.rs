@@ -631,23 +631,23 @@ pub(super) fn owe(
     Ok(())
 }
 
-/// Takes `child` off what `key`'s closed runs owe their children (a reset
-/// attached it to the run that goes on).
-pub(super) fn unowe(txn: &Txn, key: &str, child: &str) -> Result<(), StoreError> {
+/// Takes `children` off what `key`'s closed runs owe their children
+/// (applied, or attached by a reset to the run that goes on).
+pub(super) fn settle_owed(txn: &Txn, key: &str, children: &[String]) -> Result<(), StoreError> {
     let mut table = txn.open_table(super::tables::OWED_POLICIES)?;
     let Some(raw) = table.get(key)? else {
         return Ok(());
     };
-    let mut all: Vec<(String, crate::model::ParentClosePolicy)> = from_json("owed policy", &raw)?;
-    let before = all.len();
-    all.retain(|(c, _)| c != child);
-    if all.len() == before {
+    let mut left: Vec<(String, crate::model::ParentClosePolicy)> = from_json("owed policy", &raw)?;
+    let before = left.len();
+    left.retain(|(child, _)| !children.contains(child));
+    if left.len() == before {
         return Ok(());
     }
-    if all.is_empty() {
+    if left.is_empty() {
         table.delete(key)?;
     } else {
-        table.insert(key, to_json(&all).as_slice())?;
+        table.insert(key, to_json(&left).as_slice())?;
     }
     Ok(())
 }

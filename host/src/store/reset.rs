@@ -180,7 +180,7 @@ fn reattach(
     held: Option<EventKind>,
 ) -> Result<Option<EventKind>, super::StoreError> {
     let refused = matches!(&held, Some(EventKind::ChildCompleted { failure: Some(f), .. })
-        if f.kind == "already-started" || f.kind == "child-not-started");
+        if f.start_refused());
     if refused {
         return Ok(held);
     }
@@ -199,7 +199,7 @@ fn reattach(
         link.epoch = epoch;
         execs.insert(child, to_json(&record).as_slice())?;
         // A close the reset undid owes it nothing any more.
-        super::history::unowe(txn, parent, child)?;
+        super::history::settle_owed(txn, parent, &[child.to_owned()])?;
         return Ok(None);
     }
     Ok(Some(child_end(&record, handle)))
