@@ -254,6 +254,74 @@ async fn a_batch_that_fails_on_its_own_record_leaves_its_group_written() {
     );
 }
 
+/// Issue 17 asks it of the group commit on PostgreSQL: one refused request
+/// must leave the others unaffected. The database refusing one batch's
+/// statement (here a trigger of the operator's; a value past a limit would
+/// do the same) ends the whole transaction, and the refusal surfaces at the
+/// commit, naming no batch: every caller of the group got the error and
+/// nothing was written. The group is written again one batch at a time, so
+/// only the refused batch fails.
+#[tokio::test]
+async fn a_statement_postgresql_refuses_fails_only_its_own_batch() {
+    let Some(base) = std::env::var("WEFT_TEST_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty())
+    else {
+        eprintln!("WEFT_TEST_POSTGRES unset: cargo xtask test runs this on PostgreSQL");
+        return;
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let url = format!("{base}/refused_{}_{nanos}", std::process::id());
+    let store = Store::open_at(&Location::Postgres(url.clone())).unwrap();
+    let (admin, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    admin
+        .batch_execute(
+            "CREATE FUNCTION refuse_bad() RETURNS trigger AS $$ BEGIN \
+               IF NEW.k0 = convert_to('bad', 'UTF8') THEN \
+                 RAISE EXCEPTION 'refused by the test'; \
+               END IF; RETURN NEW; END $$ LANGUAGE plpgsql; \
+             CREATE TRIGGER refuse_bad BEFORE INSERT OR UPDATE ON weft_executions \
+               FOR EACH ROW EXECUTE FUNCTION refuse_bad();",
+        )
+        .await
+        .unwrap();
+    let (before_tx, before_rx) = tokio::sync::oneshot::channel();
+    let (bad_tx, bad_rx) = tokio::sync::oneshot::channel();
+    let (after_tx, after_rx) = tokio::sync::oneshot::channel();
+    let group = vec![
+        committer::Request {
+            ops: vec![create("before")],
+            reply: before_tx,
+        },
+        committer::Request {
+            ops: vec![create("bad")],
+            reply: bad_tx,
+        },
+        committer::Request {
+            ops: vec![create("after")],
+            reply: after_tx,
+        },
+    ];
+    let (failing, _) = tokio::sync::watch::channel(None);
+    committer::commit_group(&store.backend, &failing, group, || {});
+    let bad = bad_rx.await.unwrap();
+    assert!(
+        matches!(&bad, Err(StoreError::Backend(text)) if text.contains("refused by the test")),
+        "the refused batch gets the database's refusal: {bad:?}"
+    );
+    assert_eq!(before_rx.await.unwrap().unwrap(), Ok(()));
+    assert_eq!(after_rx.await.unwrap().unwrap(), Ok(()));
+    assert!(store.execution(&id("before")).unwrap().is_some());
+    assert!(store.execution(&id("after")).unwrap().is_some());
+    assert!(store.execution(&id("bad")).unwrap().is_none());
+}
+
 /// Issue 14, defect 1: a child's end refused (its run was reset meanwhile)
 /// while `child_completed` still reached the parent.
 #[tokio::test]
