@@ -610,6 +610,67 @@ fn an_activity_end_the_database_cannot_write_yet_is_written_once_it_can() {
     assert!(effects.values().all(|n| *n == 1), "{effects:?}");
 }
 
+/// Left by the note of the last session (issue 17): a statement the
+/// database ends for a state that passes (a deadlock with another session,
+/// 40P01; a serialization failure, 40001; a lock not available, 55P03) was
+/// taken for a refusal of the write itself, final for its caller: an
+/// activity's end refused so was dropped, and the execution waited for the
+/// next restart, which ran the side effect again. Nothing of such a write
+/// was kept and the same write succeeds once it passes: the store is
+/// unavailable then, and the end is written when it writes again. An
+/// operator's session locks the history table while an attempt's end is
+/// written, then asks for a lock on the executions table the host's
+/// transaction has read: the database ends the host's statement as the
+/// deadlock's victim.
+#[test]
+fn an_activity_end_whose_write_meets_a_deadlock_is_written_again() {
+    if cluster().is_none() {
+        return;
+    }
+    let host = Host::paused_at(&[], &["activity-ended"]);
+    let Some(url) = host.store().map(str::to_owned) else {
+        return;
+    };
+    host.deploy_examples();
+    let id = host.start_execution("hello", json!({"name": "DL0"}));
+    host.wait_for_log("paused at activity-ended", 1, Duration::from_secs(60));
+    let operator = {
+        let url = url.clone();
+        // The host's deadlock check (1 s) runs before this session's.
+        let script = "BEGIN; SET LOCAL deadlock_timeout = '60s'; \
+             LOCK TABLE weft_history IN EXCLUSIVE MODE; \
+             DO $$ DECLARE n int := 0; BEGIN \
+               WHILE NOT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted \
+                   AND relation = 'weft_history'::regclass) LOOP \
+                 n := n + 1; \
+                 IF n > 6000 THEN RAISE EXCEPTION 'no write of the host waited for the lock'; END IF; \
+                 PERFORM pg_sleep(0.01); \
+               END LOOP; \
+             END $$; \
+             LOCK TABLE weft_executions IN ACCESS EXCLUSIVE MODE; COMMIT;";
+        std::thread::spawn(move || weft_e2e::psql_stdin(&url, script))
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while psql(
+        &url,
+        "SELECT count(*) FROM pg_locks WHERE granted AND mode = 'ExclusiveLock' \
+         AND relation = 'weft_history'::regclass",
+    ) != "1"
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the operator's lock was not taken"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    host.release("activity-ended");
+    operator.join().expect("the operator's session");
+    host.wait_for_log("deadlock detected", 1, Duration::from_secs(30));
+    host.assert_hellos_completed_once(&[id], "DL");
+    let effects = weft_e2e::side_effects(&host.log());
+    assert_eq!(effects.len(), 3, "each activity ran once: {effects:?}");
+}
+
 /// The suite's cluster offers TLS with a certificate signed by an authority
 /// of its own (`WEFT_TEST_POSTGRES_TLS`: `ca.pem`, and `other-ca.pem`,
 /// which signed nothing of the server's).
