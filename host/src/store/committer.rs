@@ -12,10 +12,12 @@
 //! the batches before it refuse or pass as they did, and the ones after it
 //! see the state without it. A batch whose op meets a record it cannot
 //! decode (its own: decoding is the host's, and the same every time) is left
-//! out the same way, its caller answered with the error. Any other failure
-//! fails the group: on PostgreSQL a statement's refusal surfaces at the next
-//! read of whichever batch comes next (writes are buffered and merged), so
-//! it names no batch.
+//! out the same way, its caller answered with the error. A failure that
+//! names no batch (on PostgreSQL a statement's refusal surfaces at the next
+//! read of whichever batch comes next, or at the commit: writes are
+//! buffered and merged) is met by writing the group's batches again one per
+//! transaction, so it fails only its own; a failure of the store as a whole
+//! (disk, connection, lease) fails the group.
 
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -130,7 +132,7 @@ fn apply_group(
     Ok(Applied::Clean(outcomes))
 }
 
-/// `e` again, for its caller (the store's errors are not `Clone`).
+/// `e` again, for a caller (the store's errors are not `Clone`).
 fn again(e: &StoreError) -> StoreError {
     match e {
         StoreError::Corrupt { what, detail } => StoreError::Corrupt {
@@ -138,12 +140,34 @@ fn again(e: &StoreError) -> StoreError {
             detail: detail.clone(),
         },
         StoreError::Backend(text) => StoreError::Backend(text.clone()),
+        StoreError::Io(reason) => StoreError::Io(reason.clone()),
+        StoreError::GivenUp => StoreError::GivenUp,
         other => StoreError::Backend(other.to_string()),
     }
 }
 
+/// What each caller of a group is answered.
+type Answers = Vec<Result<Result<(), OpError>, StoreError>>;
+
+/// Whether `e` is a failure of the store as a whole (the disk, the
+/// connection, the lease), which every batch would meet alone too; any
+/// other failure of a group may be one batch's own.
+fn whole_store(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::Io(_) | StoreError::Fenced(_) | StoreError::GivenUp | StoreError::CommitterGone
+    )
+}
+
 /// Commits `group`; `ended` runs once its transaction ended (made or not),
 /// before any caller is answered.
+///
+/// A group that fails for anything but the store as a whole is written
+/// again one batch per transaction, in order, so that only the batch the
+/// failure was its own fails: on PostgreSQL a statement the database
+/// refused ends the whole transaction and surfaces at the next read or the
+/// commit, naming no batch. The batches before it pass or are refused as
+/// they were in the group, the ones after it see the state without it.
 pub(super) fn commit_group(
     backend: &Backend,
     failing: &watch::Sender<Option<String>>,
@@ -151,6 +175,90 @@ pub(super) fn commit_group(
     ended: impl FnOnce(),
 ) {
     let started = std::time::Instant::now();
+    let answers = match write_group(backend, &group) {
+        Ok(answers) => {
+            observe(failing, started, group.len());
+            answers
+        }
+        Err(e) if group.len() > 1 && !whole_store(&e) => {
+            tracing::warn!(error = %e, batches = group.len(), "a group commit failed; writing its batches one at a time");
+            let mut answers = Vec::with_capacity(group.len());
+            let mut gone: Option<StoreError> = None;
+            for req in &group {
+                if let Some(e) = &gone {
+                    answers.push(Err(again(e)));
+                    continue;
+                }
+                let started = std::time::Instant::now();
+                match write_group(backend, std::slice::from_ref(req)) {
+                    Ok(mut one) => {
+                        observe(failing, started, 1);
+                        answers.push(one.pop().expect("one answer for one batch"));
+                    }
+                    Err(e) => {
+                        failed(backend, failing, &e, 1);
+                        answers.push(Err(again(&e)));
+                        if whole_store(&e) {
+                            gone = Some(e);
+                        }
+                    }
+                }
+            }
+            answers
+        }
+        Err(e) => {
+            failed(backend, failing, &e, group.len());
+            group.iter().map(|_| Err(again(&e))).collect()
+        }
+    };
+    ended();
+    count_lifecycle(&group, &answers);
+    for (req, answer) in group.into_iter().zip(answers) {
+        let _ = req.reply.send(answer);
+    }
+}
+
+/// A group's commit was made: measured, and a failing store said to write
+/// again.
+fn observe(failing: &watch::Sender<Option<String>>, started: std::time::Instant, batches: usize) {
+    crate::metrics::get().commit.observe(started.elapsed());
+    crate::metrics::get()
+        .commit_batches
+        .observe_value(batches as f64);
+    if failing.borrow().is_some() {
+        tracing::info!("the store writes again");
+        failing.send_replace(None);
+    }
+}
+
+/// A group's commit failed with `e`: logged, and a disk error said and
+/// recovered from.
+fn failed(
+    backend: &Backend,
+    failing: &watch::Sender<Option<String>>,
+    e: &StoreError,
+    batches: usize,
+) {
+    if let StoreError::GivenUp = e {
+        tracing::info!(batches, "not written: this host gave the store up");
+        return;
+    }
+    tracing::error!(error = %e, batches, "group commit failed; nothing in it was written");
+    if let StoreError::Io(reason) = e {
+        crate::metrics::get().store_write_failures.inc();
+        failing.send_replace(Some(reason.clone()));
+        // redb refuses everything after an I/O error until the file is
+        // opened again; do it now so reads go on.
+        if let Err(e) = backend.recover() {
+            tracing::error!(error = %e, "could not reopen the store after a disk error");
+        }
+    }
+}
+
+
+/// Applies and commits `group` in one transaction: each caller's answer,
+/// or the failure that left nothing written.
+fn write_group(backend: &Backend, group: &[Request]) -> Result<Answers, StoreError> {
     let mut skips: Vec<Option<Skip>> = std::iter::repeat_with(|| None).take(group.len()).collect();
     let touched: Vec<&str> = group
         .iter()
@@ -164,7 +272,7 @@ pub(super) fn commit_group(
             _ => None,
         })
         .collect();
-    let result = loop {
+    let outcomes = loop {
         // Tests fail a group holding a workflow task's step as a disk
         // error would: the store's writes fail until a probe succeeds.
         if group
@@ -172,14 +280,11 @@ pub(super) fn commit_group(
             .any(|r| r.ops.iter().any(|op| matches!(op, Op::Append { .. })))
             && crate::pause::fails("step-commit-io")
         {
-            break Err(StoreError::Io(
+            return Err(StoreError::Io(
                 "injected by WEFT_FAIL_AT=step-commit-io".to_owned(),
             ));
         }
-        let txn = match backend.begin_write() {
-            Ok(txn) => txn,
-            Err(e) => break Err(e),
-        };
+        let txn = backend.begin_write()?;
         // Tests stop here to pause a host between its own check that it
         // holds the store and its first statement (PostgreSQL: nothing sent
         // yet; the database's fence must refuse what follows).
@@ -190,86 +295,33 @@ pub(super) fn commit_group(
             (super::tables::EXECUTIONS, touched.as_slice()),
             (super::tables::RETIRED, created.as_slice()),
         ];
-        if let Err(e) = txn.read_ahead(&ahead) {
-            break Err(e);
-        }
+        txn.read_ahead(&ahead)?;
         // Each end of an activity, timer or child and each attempt's write
         // checks its handle's completion row; each close drops its run's
         // timer rows.
-        let ahead = checked_completions(&txn, &group).and_then(|keys| {
-            txn.read_ahead_keys(super::tables::COMPLETED, &keys)?;
-            txn.read_ahead_first(super::tables::TIMERS_BY_EXECUTION, &closing(&group))
-        });
-        if let Err(e) = ahead {
-            break Err(e);
-        }
-        let applied = match apply_group(&txn, &group, &mut skips) {
-            Ok(applied) => applied,
-            Err(e) => break Err(e),
-        };
-        match applied {
+        let keys = checked_completions(&txn, group)?;
+        txn.read_ahead_keys(super::tables::COMPLETED, &keys)?;
+        txn.read_ahead_first(super::tables::TIMERS_BY_EXECUTION, &closing(group))?;
+        match apply_group(&txn, group, &mut skips)? {
             Applied::Clean(outcomes) => {
                 // Tests stop here to end the database connection under a
                 // commit (PostgreSQL: its writes and COMMIT not sent yet).
                 crate::pause::point_blocking("commit-before-send");
-                break txn.commit().map(|()| outcomes);
+                txn.commit()?;
+                break outcomes;
             }
-            Applied::Partial => {
-                if let Err(e) = txn.abort() {
-                    break Err(e);
-                }
-            }
+            Applied::Partial => txn.abort()?,
         }
     };
-    ended();
-    match result {
-        Ok(outcomes) => {
-            crate::metrics::get().commit.observe(started.elapsed());
-            crate::metrics::get()
-                .commit_batches
-                .observe_value(group.len() as f64);
-            count_lifecycle(&group, &outcomes);
-            if failing.borrow().is_some() {
-                tracing::info!("the store writes again");
-                failing.send_replace(None);
-            }
-            for ((req, out), skip) in group.into_iter().zip(outcomes).zip(&skips) {
-                let _ = req.reply.send(match (out, skip) {
-                    (Some(out), _) => Ok(out),
-                    (None, Some(Skip::Failed(e))) => Err(again(e)),
-                    (None, _) => Err(StoreError::Backend("left out of its group".into())),
-                });
-            }
-        }
-        Err(StoreError::GivenUp) => {
-            tracing::info!(
-                batches = group.len(),
-                "not written: this host gave the store up"
-            );
-            for req in group {
-                let _ = req.reply.send(Err(StoreError::GivenUp));
-            }
-        }
-        Err(e) => {
-            tracing::error!(error = %e, batches = group.len(), "group commit failed; nothing in it was written");
-            if let StoreError::Io(reason) = &e {
-                crate::metrics::get().store_write_failures.inc();
-                failing.send_replace(Some(reason.clone()));
-                // redb refuses everything after an I/O error until the file
-                // is opened again; do it now so reads go on.
-                if let Err(e) = backend.recover() {
-                    tracing::error!(error = %e, "could not reopen the store after a disk error");
-                }
-            }
-            let text = e.to_string();
-            for req in group {
-                let _ = req.reply.send(Err(match &e {
-                    StoreError::Io(reason) => StoreError::Io(reason.clone()),
-                    _ => StoreError::Backend(text.clone()),
-                }));
-            }
-        }
-    }
+    Ok(outcomes
+        .into_iter()
+        .zip(&skips)
+        .map(|(out, skip)| match (out, skip) {
+            (Some(out), _) => Ok(out),
+            (None, Some(Skip::Failed(e))) => Err(again(e)),
+            (None, _) => Err(StoreError::Backend("left out of its group".into())),
+        })
+        .collect())
 }
 
 /// The execution whose record an op reads first, if it is known before
@@ -356,9 +408,9 @@ fn closing(group: &[Request]) -> Vec<&str> {
 }
 
 /// Counts the runs started and the executions closed by a committed group.
-fn count_lifecycle(group: &[Request], outcomes: &[Option<Result<(), OpError>>]) {
-    for (req, out) in group.iter().zip(outcomes) {
-        if !matches!(out, Some(Ok(()))) {
+fn count_lifecycle(group: &[Request], answers: &Answers) {
+    for (req, answer) in group.iter().zip(answers) {
+        if !matches!(answer, Ok(Ok(()))) {
             continue;
         }
         for op in &req.ops {
