@@ -108,10 +108,15 @@ pub(crate) fn pg_err(e: tokio_postgres::Error) -> StoreError {
 /// Whether the database refused a statement for a state that passes, not
 /// for what the statement asked: it is read-only (25006: a failover to a
 /// standby, an operator's `default_transaction_read_only`), out of
-/// resources (class 53: a full disk, no memory) or failing (class 58: an
-/// I/O error). Nothing was written; the same write succeeds once it passes.
+/// resources (class 53: a full disk, no memory), failing (class 58: an
+/// I/O error), or the transaction met another session (40001: a
+/// serialization failure; 40P01: the victim of a deadlock; 55P03: a lock
+/// not had in time). Nothing was written; the same write succeeds once it
+/// passes.
 fn cannot_write_now(code: &str) -> bool {
-    code == "25006" || code.starts_with("53") || code.starts_with("58")
+    matches!(code, "25006" | "40001" | "40P01" | "55P03")
+        || code.starts_with("53")
+        || code.starts_with("58")
 }
 
 /// Whether `e` is the connection's end rather than a statement refused:
