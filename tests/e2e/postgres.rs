@@ -671,6 +671,39 @@ fn an_activity_end_whose_write_meets_a_deadlock_is_written_again() {
     assert_eq!(effects.len(), 3, "each activity ran once: {effects:?}");
 }
 
+/// Left by the note of the last session: an activity's end whose write the
+/// database refused (a statement it will not run now: here an operator's
+/// trigger, as a constraint or a policy being changed would) was dropped,
+/// and the execution waited for the next restart, which ran the side effect
+/// again. The end is kept and written again, later and later, until the
+/// database takes it or the store refuses it as superseded.
+#[test]
+fn an_activity_end_the_database_refuses_is_kept_and_written_once_it_is_taken() {
+    if cluster().is_none() {
+        return;
+    }
+    let host = Host::paused_at(&[], &["activity-ended"]);
+    let Some(url) = host.store().map(str::to_owned) else {
+        return;
+    };
+    host.deploy_examples();
+    let id = host.start_execution("hello", json!({"name": "RF0"}));
+    host.wait_for_log("paused at activity-ended", 1, Duration::from_secs(60));
+    psql(
+        &url,
+        "CREATE FUNCTION refuse_all() RETURNS trigger AS $$ BEGIN \
+           RAISE EXCEPTION 'refused by the operator'; END $$ LANGUAGE plpgsql; \
+         CREATE TRIGGER refuse_all BEFORE INSERT ON weft_history \
+           FOR EACH ROW EXECUTE FUNCTION refuse_all();",
+    );
+    host.release("activity-ended");
+    host.wait_for_log("refused by the operator", 1, Duration::from_secs(30));
+    psql(&url, "DROP TRIGGER refuse_all ON weft_history");
+    host.assert_hellos_completed_once(&[id], "RF");
+    let effects = weft_e2e::side_effects(&host.log());
+    assert_eq!(effects.len(), 3, "each activity ran once: {effects:?}");
+}
+
 /// The suite's cluster offers TLS with a certificate signed by an authority
 /// of its own (`WEFT_TEST_POSTGRES_TLS`: `ca.pem`, and `other-ca.pem`,
 /// which signed nothing of the server's).
