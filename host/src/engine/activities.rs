@@ -843,8 +843,9 @@ enum Recorded {
     /// (its epoch moved), or the handle already has its completion. The
     /// activity stops: nothing more of it belongs in the history.
     Refused,
-    /// The store is gone (the host is stopping): the activity runs again
-    /// after a restart, which at-least-once allows.
+    /// The store is gone (the host is stopping, or another host holds it
+    /// now): the activity runs again after a restart or on the next
+    /// holder, which at-least-once allows.
     Failed,
 }
 
@@ -857,9 +858,12 @@ async fn record(inner: &Inner, task: &ActivityTask, now: u64, event: EventKind) 
     write(inner, task, op).await
 }
 
-/// Writes one op of the activity; waits out a disk that refuses writes.
+/// Writes one op of the activity; waits out a disk that refuses writes,
+/// and writes again, later and later, what the store failed for a reason
+/// of its own.
 async fn write(inner: &Inner, task: &ActivityTask, op: Op) -> Recorded {
     let execution = &task.execution;
+    let mut again = Backoff::background();
     loop {
         match inner.store.write(vec![op.clone()]).await {
             Ok(Ok(())) => return Recorded::Yes,
@@ -873,9 +877,19 @@ async fn write(inner: &Inner, task: &ActivityTask, op: Op) -> Recorded {
                 let _ = failing.wait_for(Option::is_none).await;
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
-            Err(e) => {
-                tracing::error!(%execution, error = %e, "could not record an activity result");
+            Err(e @ (StoreError::Fenced(_) | StoreError::GivenUp | StoreError::CommitterGone)) => {
+                tracing::info!(%execution, activity = %task.name, error = %e, "could not record an activity's end; it runs again where the store is held next");
                 return Recorded::Failed;
+            }
+            // Refused by the database (a statement it will not run now) or
+            // met a record it cannot decode: the end is kept and written
+            // again until the store takes it or refuses it as superseded,
+            // instead of dropped for a restart to run the side effect again.
+            Err(e) => {
+                if again.is_first() {
+                    tracing::error!(%execution, activity = %task.name, error = %e, "could not record an activity's end; it is written again later");
+                }
+                again.wait().await;
             }
         }
     }

@@ -255,7 +255,6 @@ fn failed(
     }
 }
 
-
 /// Applies and commits `group` in one transaction: each caller's answer,
 /// or the failure that left nothing written.
 fn write_group(backend: &Backend, group: &[Request]) -> Result<Answers, StoreError> {
