@@ -1544,3 +1544,40 @@ fn a_cancel_other_that_could_not_read_the_running_one_asks_again() {
         h.describe(&first)["status"] == "cancelled" && started(h, "replace").len() == 2
     });
 }
+
+/// Left by the note of the last session (a review of the schedules): a
+/// `terminate-other` action terminated the running execution on a read of
+/// the schedule that its start then found stale (paused here; updated or
+/// deleted would do the same): the execution ended and nothing replaced
+/// it. The termination and the start are one write, made only on the
+/// schedule as it was read.
+#[test]
+fn a_schedule_paused_as_terminate_other_replaces_its_execution_terminates_nothing() {
+    let host = Host::paused_at(&["--manual-clock"], &["schedule-replace"]);
+    host.cli_ok(&["deploy", &guest("misbehave").to_string_lossy()]);
+    let sleeper = json!({"workflow_type": "misbehave", "input": {"mode": "sleep"}});
+    create(
+        &host,
+        json!({"name": "swap", "spec": {"intervals": [{"every_ms": 10_000}]},
+               "action": sleeper, "policies": {"overlap": "terminate-other"}}),
+    );
+    host.advance(10_000);
+    host.eventually("the first runs", |h| started(h, "swap").len() == 1);
+    let first = started(&host, "swap").remove(0);
+    host.advance(10_000);
+    host.wait_for_log(
+        "paused at schedule-replace",
+        1,
+        std::time::Duration::from_secs(30),
+    );
+    host.cli_ok(&["schedule", "pause", "swap"]);
+    host.release("schedule-replace");
+    // The evaluation goes on over the paused schedule: its cursor passes
+    // the time.
+    let second = now(&host);
+    host.eventually("the time passed while paused", |h| {
+        state_of(h, "swap")["cursor_ms"].as_u64().unwrap() + 10_000 > second
+    });
+    assert_eq!(host.describe(&first)["status"], "running");
+    assert_eq!(started(&host, "swap"), vec![first]);
+}

@@ -135,6 +135,9 @@ pub(super) async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u6
                         Decision::Wait
                     }
                     OverlapPolicy::TerminateOther => {
+                        // Tests stop here to change the schedule after it
+                        // was read.
+                        crate::pause::point("schedule-replace").await;
                         for id in rec.state.running.clone() {
                             let why = format!(
                                 "schedule {name}: a later action replaces it (terminate-other)"
