@@ -396,34 +396,7 @@ impl Inner {
         Box::pin(async move {
             let record = self.open_record(id)?;
             crate::pause::point("terminate-before-write").await;
-            let mut op = Op::append(
-                id,
-                self.clock.now_ms(),
-                vec![EventKind::ExecutionTerminated {
-                    reason: reason.to_owned(),
-                }],
-            );
-            if let Op::Append {
-                close,
-                expect_resets,
-                owed_from_history,
-                require_timer: require,
-                once_key,
-                ..
-            } = &mut op
-            {
-                *once_key = once;
-                *close = Some(Close::Terminated(reason.to_owned()));
-                // What the run owes its children is read with the write: a
-                // child its task started after the read above is owed too.
-                *owed_from_history = true;
-                // The run read above is the one terminated: a run that
-                // closed or continued as new meanwhile is left as it is.
-                *expect_resets = Some(record.resets);
-                *require = require_timer;
-            }
-            let mut ops = vec![op];
-            ops.extend(self.parent_op(&record, Err(Failure::new("terminated", reason))));
+            let ops = self.termination(&record, reason, require_timer, once);
             match self.store.write(ops).await? {
                 Ok(()) => {}
                 Err(OpError::AlreadyRecorded(_)) => return Ok(true),
@@ -435,28 +408,76 @@ impl Inner {
                 }
                 Err(e) => return Err(e.into()),
             }
-            tracing::info!(execution = %id, %reason, "execution terminated");
-            crate::metrics::get().closed(record.workflow_type.as_str(), "terminated");
-            self.stop_activities(id, record.resets);
-            // An instance in memory stops at its next wait (its writes are refused).
-            self.reload(id);
-            if let Some(parent) = &record.parent {
-                self.wake(&parent.id);
-            }
-            self.settled_changed(id);
-            self.updates.send_modify(|n| *n += 1);
-            // Read back: it was decided inside the write.
-            let read = crate::store::StoreError::fail_point("owed-read")
-                .and_then(|()| self.store.owed(id));
-            match read {
-                Ok(owed) => self.settle_children(id, !owed.is_empty()).await,
-                Err(e) => {
-                    tracing::warn!(execution = %id, error = %e, "could not read what the run owes its children; reading it again");
-                    self.settle_later(id);
-                }
-            }
+            self.terminated(&record, reason).await;
             Ok(false)
         })
+    }
+
+    /// The ops that terminate `record`'s run, its parent told: only while
+    /// timer row `require_timer` is armed, and recorded once under `once`.
+    /// The run read is the one terminated: one that closed, continued as
+    /// new or was reset since is left as it is (the write is refused).
+    pub(super) fn termination(
+        &self,
+        record: &ExecutionRecord,
+        reason: &str,
+        require_timer: Option<(u64, u64)>,
+        once: Option<OnceKey>,
+    ) -> Vec<Op> {
+        let mut op = Op::append(
+            &record.id,
+            self.clock.now_ms(),
+            vec![EventKind::ExecutionTerminated {
+                reason: reason.to_owned(),
+            }],
+        );
+        if let Op::Append {
+            close,
+            expect_resets,
+            owed_from_history,
+            require_timer: require,
+            once_key,
+            ..
+        } = &mut op
+        {
+            *once_key = once;
+            *close = Some(Close::Terminated(reason.to_owned()));
+            // What the run owes its children is read with the write: a
+            // child its task started after the read above is owed too.
+            *owed_from_history = true;
+            *expect_resets = Some(record.resets);
+            *require = require_timer;
+        }
+        let mut ops = vec![op];
+        ops.extend(self.parent_op(record, Err(Failure::new("terminated", reason))));
+        ops
+    }
+
+    /// What follows a termination of `record`'s run once it is written:
+    /// its activities stop, its instance and its parent are woken, and
+    /// what the run owes its children is settled.
+    pub(super) async fn terminated(self: &Arc<Self>, record: &ExecutionRecord, reason: &str) {
+        let id = &record.id;
+        tracing::info!(execution = %id, %reason, "execution terminated");
+        crate::metrics::get().closed(record.workflow_type.as_str(), "terminated");
+        self.stop_activities(id, record.resets);
+        // An instance in memory stops at its next wait (its writes are refused).
+        self.reload(id);
+        if let Some(parent) = &record.parent {
+            self.wake(&parent.id);
+        }
+        self.settled_changed(id);
+        self.updates.send_modify(|n| *n += 1);
+        // Read back: it was decided inside the write.
+        let read =
+            crate::store::StoreError::fail_point("owed-read").and_then(|()| self.store.owed(id));
+        match read {
+            Ok(owed) => self.settle_children(id, !owed.is_empty()).await,
+            Err(e) => {
+                tracing::warn!(execution = %id, error = %e, "could not read what the run owes its children; reading it again");
+                self.settle_later(id);
+            }
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use crate::engine::{EngineError, Inner, StartOptions};
 use crate::model::schedule::{
     ActionKind, ActionRecord, OverlapPolicy, PendingAction, ScheduleRecord, BUFFER_CAP,
 };
-use crate::model::{ExecutionId, ExecutionStatus, Payload};
+use crate::model::{ExecutionId, ExecutionRecord, ExecutionStatus, Payload};
 use crate::store::{Op, OpError, Reuse, StoreError};
 
 /// Times one evaluation moves over before it lets the others run (a
@@ -25,6 +25,8 @@ enum Decision {
     /// Drop it (`skip`, or a second one waiting under `buffer-one`).
     Drop,
     Wait,
+    /// Terminate these runs and start it, in one write (`terminate-other`).
+    Replace(Vec<ExecutionRecord>),
 }
 
 /// One evaluation of `name`; the answer is when it is due next.
@@ -105,31 +107,14 @@ pub(super) async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u6
                     OverlapPolicy::Skip => Decision::Drop,
                     OverlapPolicy::BufferOne | OverlapPolicy::BufferAll => Decision::Wait,
                     OverlapPolicy::CancelOther => {
-                        for id in &rec.state.running {
-                            let open = match id.parse::<ExecutionId>() {
-                                Ok(parsed) => match StoreError::fail_point("schedule-replace-read")
-                                    .and_then(|()| inner.store.execution(&parsed))
-                                {
-                                    Ok(open) => open,
-                                    // Asked again in a second: the action
-                                    // waits meanwhile.
-                                    Err(e) => {
-                                        tracing::warn!(schedule = %name, execution = %id, error = %e, "could not read the running execution to cancel it");
-                                        if matches!(e, StoreError::Io(_)) {
-                                            super::kick_in_a_second(inner, name);
-                                        }
-                                        None
-                                    }
-                                },
-                                Err(_) => None,
-                            };
-                            if open.is_some_and(|r| !r.cancel_requested && !r.status.is_closed()) {
-                                let why = format!(
-                                    "schedule {name}: a later action replaces it (cancel-other)"
-                                );
-                                if let Err(e) = inner.cancel(&id.parse()?, &why).await {
-                                    tracing::warn!(schedule = %name, execution = %id, error = %e, "could not cancel the running execution");
-                                }
+                        let why =
+                            format!("schedule {name}: a later action replaces it (cancel-other)");
+                        for open in open_runs(inner, &rec).unwrap_or_default() {
+                            if open.cancel_requested {
+                                continue;
+                            }
+                            if let Err(e) = inner.cancel(&open.id, &why).await {
+                                tracing::warn!(schedule = %name, execution = %open.id, error = %e, "could not cancel the running execution");
                             }
                         }
                         Decision::Wait
@@ -138,24 +123,10 @@ pub(super) async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u6
                         // Tests stop here to change the schedule after it
                         // was read.
                         crate::pause::point("schedule-replace").await;
-                        for id in rec.state.running.clone() {
-                            let why = format!(
-                                "schedule {name}: a later action replaces it (terminate-other)"
-                            );
-                            match inner.terminate(&id.parse()?, &why).await {
-                                Ok(()) => {}
-                                Err(e) => {
-                                    tracing::warn!(schedule = %name, execution = %id, error = %e, "could not terminate the running execution")
-                                }
-                            }
-                        }
-                        if reconcile(inner, &mut rec) {
-                            dirty = true;
-                        }
-                        if rec.state.running.is_empty() {
-                            Decision::Start
-                        } else {
-                            Decision::Wait
+                        match open_runs(inner, &rec) {
+                            Some(open) if open.is_empty() => Decision::Start,
+                            Some(open) => Decision::Replace(open),
+                            None => Decision::Wait,
                         }
                     }
                     OverlapPolicy::AllowAll => Decision::Start,
@@ -170,7 +141,7 @@ pub(super) async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u6
                         dirty = true;
                     }
                     if let Some(at) = allow_all_behind(&rec) {
-                        match start(inner, &mut rec, at, now).await? {
+                        match start(inner, &mut rec, at, now, &[]).await? {
                             Started::Written => {
                                 dirty = false;
                                 continue;
@@ -191,7 +162,11 @@ pub(super) async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u6
                     ));
                     dirty = true;
                 }
-                Decision::Start => match start(inner, &mut rec, 0, now).await? {
+                Decision::Start => match start(inner, &mut rec, 0, now, &[]).await? {
+                    Started::Written => dirty = false,
+                    Started::Changed => continue 'again,
+                },
+                Decision::Replace(open) => match start(inner, &mut rec, 0, now, &open).await? {
                     Started::Written => dirty = false,
                     Started::Changed => continue 'again,
                 },
@@ -381,6 +356,32 @@ fn allow_all_behind(rec: &ScheduleRecord) -> Option<usize> {
     later.map(|i| i + 1)
 }
 
+/// The records of the schedule's running executions that are open, to be
+/// replaced; `None` when one could not be read (evaluated again in a
+/// second when the store could not answer).
+fn open_runs(inner: &Arc<Inner>, rec: &ScheduleRecord) -> Option<Vec<ExecutionRecord>> {
+    let mut open = Vec::new();
+    for id in &rec.state.running {
+        let Ok(parsed) = id.parse::<ExecutionId>() else {
+            continue;
+        };
+        match StoreError::fail_point("schedule-replace-read")
+            .and_then(|()| inner.store.execution(&parsed))
+        {
+            Ok(Some(r)) if !r.status.is_closed() => open.push(r),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(schedule = %rec.name, execution = %id, error = %e, "could not read the running execution to replace it");
+                if matches!(e, StoreError::Io(_)) {
+                    super::kick_in_a_second(inner, &rec.name);
+                }
+                return None;
+            }
+        }
+    }
+    Some(open)
+}
+
 fn skipped(action: &PendingAction, now: u64, why: &str) -> ActionRecord {
     ActionRecord {
         nominal_ms: action.nominal_ms,
@@ -433,11 +434,7 @@ fn reconcile(inner: &Arc<Inner>, rec: &mut ScheduleRecord) -> bool {
             inner.schedules.unwatch(&parsed);
         }
         changed = true;
-        for action in rec.state.recent.iter_mut() {
-            if action.execution.as_deref() == Some(id.as_str()) {
-                action.outcome = outcome.clone();
-            }
-        }
+        set_outcome(rec, &id, &outcome);
         // Its own terminate-other is not a failure of the execution.
         let by_this_schedule = record.as_ref().is_some_and(|r| {
             r.failure
@@ -458,6 +455,15 @@ fn reconcile(inner: &Arc<Inner>, rec: &mut ScheduleRecord) -> bool {
         }
     }
     changed
+}
+
+/// Says how the action that started execution `id` ended.
+fn set_outcome(rec: &mut ScheduleRecord, id: &str, outcome: &str) {
+    for action in rec.state.recent.iter_mut() {
+        if action.execution.as_deref() == Some(id) {
+            action.outcome = outcome.to_owned();
+        }
+    }
 }
 
 enum Started {
@@ -489,13 +495,15 @@ fn popped(rec: &ScheduleRecord, at: usize, now: u64) -> ScheduleRecord {
 }
 
 /// Takes the queued action `at` (the first, or a later `allow-all` one):
-/// the execution's creation and the schedule's new state in one
-/// transaction.
+/// the termination of the runs it `replaces`, the execution's creation and
+/// the schedule's new state in one transaction, made only on the schedule
+/// and the runs as they were read.
 async fn start(
     inner: &Arc<Inner>,
     rec: &mut ScheduleRecord,
     at: usize,
     now: u64,
+    replaces: &[ExecutionRecord],
 ) -> Result<Started, EngineError> {
     let action = &rec.state.pending[at].clone();
     let read = rec.revision;
@@ -527,6 +535,10 @@ async fn start(
             &opts,
         )
     })();
+    let why = format!(
+        "schedule {}: a later action replaces it (terminate-other)",
+        rec.name
+    );
     let mut ops = Vec::new();
     let id = match made {
         // The store could not answer now: the evaluation fails and is made
@@ -534,6 +546,9 @@ async fn start(
         Err(EngineError::Store(e @ StoreError::Io(_))) => return Err(e.into()),
         Ok((record, started)) => {
             let id = record.id.clone();
+            for run in replaces {
+                ops.extend(inner.termination(run, &why, None, None));
+            }
             ops.push(Op::CreateExecution {
                 record: Box::new(record),
                 started,
@@ -551,6 +566,12 @@ async fn start(
         }
     };
     if let Some(id) = &id {
+        // The runs it replaces end in the same write.
+        for run in replaces {
+            let ended = run.id.to_string();
+            next.state.running.retain(|r| *r != ended);
+            set_outcome(&mut next, &ended, &ExecutionStatus::Terminated.to_string());
+        }
         next.state.running.push(id.to_string());
         next.state.actions_taken += 1;
         if action.kind == ActionKind::Scheduled {
@@ -572,6 +593,12 @@ async fn start(
     });
     match inner.store.write(ops).await? {
         Ok(()) => {
+            if id.is_some() {
+                for run in replaces {
+                    inner.schedules.unwatch(&run.id);
+                    inner.terminated(run, &why).await;
+                }
+            }
             if let Some(id) = id {
                 inner.schedules.watch(id.clone(), &rec.name);
                 inner.wake(&id);
@@ -609,6 +636,11 @@ async fn start(
             }
         }
         Err(OpError::ScheduleChanged(_)) => Ok(Started::Changed),
+        // A run it replaces closed, continued as new or was reset since it
+        // was read: nothing was written; evaluated again.
+        Err(OpError::Stale(_) | OpError::Closed { .. }) if !replaces.is_empty() => {
+            Ok(Started::Changed)
+        }
         Err(OpError::NoSuchSchedule(name)) => Err(EngineError::NotFound {
             what: "schedule",
             name,
