@@ -2151,3 +2151,41 @@ fn a_start_whose_client_gave_up_during_its_commit_still_runs() {
     let (status, v) = host.call("POST", "/v1/executions", Some(body));
     assert_eq!((status, &v["duplicate"]), (201, &json!(true)), "{v}");
 }
+
+/// Left by the note of the last session (a review of the reset paths): a
+/// reset's request id was looked for in the current run only. A reset
+/// retried with it (its answer lost) after the run it reset continued as
+/// new was refused 400 (its event is in an earlier run) though it was
+/// done: a client's retry reported a failure. It is answered with the
+/// first reset's report, marked `duplicate`, and nothing is done again.
+#[test]
+fn a_reset_retried_after_its_run_continued_as_new_is_answered_as_done() {
+    let host = host_with_corners();
+    start(&host, "rs-can", json!({"mode": "carry"}));
+    host.eventually("the first run waits for tick", |h| {
+        count(h, "rs-can", "signal_awaited") == 1
+    });
+    let body = json!({"to_event": 0, "reason": "test", "request_id": "reset-can"});
+    let (status, first) = host.call("POST", "/v1/executions/rs-can/reset", Some(body.clone()));
+    assert_eq!(status, 200, "{first}");
+    host.eventually("the reset run waits for tick", |h| {
+        let kinds: Vec<Value> = events(h, "rs-can")
+            .iter()
+            .map(|e| e["event"]["type"].clone())
+            .collect();
+        kinds
+            .iter()
+            .position(|k| k == "execution_reset")
+            .is_some_and(|at| kinds[at..].iter().any(|k| k == "signal_awaited"))
+    });
+    host.send_signal("rs-can", "tick", json!(1));
+    host.eventually("the run continued as new", |h| {
+        h.describe("rs-can")["run"] == 2
+    });
+    let (status, again) = host.call("POST", "/v1/executions/rs-can/reset", Some(body));
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["duplicate"], true, "{again}");
+    assert_eq!(again["discarded"], first["discarded"], "{again}");
+    assert_eq!(count(&host, "rs-can", "execution_reset"), 1);
+    assert_eq!(host.describe("rs-can")["run"], 2);
+}
