@@ -64,7 +64,23 @@ impl Engine {
                 EngineError::Conflict(format!("module {module} is missing from the store"))
             })?;
             let history = self.inner.run_history(&record)?;
-            if let Some(done) = request_id.as_deref().and_then(|r| done_by(&history, r)) {
+            let done = match request_id.as_deref() {
+                None => None,
+                // Also in an earlier run: the run it reset may have
+                // continued as new (or ended, and a start reused the id)
+                // before the retry.
+                Some(r) => match done_by(&history, r) {
+                    Some(done) => Some(done),
+                    None => done_by(
+                        &self
+                            .inner
+                            .store
+                            .history_before(&record.id, record.run_start)?,
+                        r,
+                    ),
+                },
+            };
+            if let Some(done) = done {
                 return Ok(ResetReport {
                     id: record.id.clone(),
                     to_event: done.0,

@@ -1151,11 +1151,30 @@ impl Store {
 
     /// The history of `id` from index `from` on.
     pub fn history(&self, id: &ExecutionId, from: u64) -> Result<Vec<Event>, StoreError> {
+        self.history_between(id, from, u64::MAX)
+    }
+
+    /// The history of `id` before index `to` (the runs before the one that
+    /// starts there).
+    pub fn history_before(&self, id: &ExecutionId, to: u64) -> Result<Vec<Event>, StoreError> {
+        match to.checked_sub(1) {
+            Some(last) => self.history_between(id, 0, last),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The history of `id` from index `from` to `last`, both included.
+    fn history_between(
+        &self,
+        id: &ExecutionId,
+        from: u64,
+        last: u64,
+    ) -> Result<Vec<Event>, StoreError> {
         self.reading_latest(|txn| {
             let table = txn.open_table(HISTORY)?;
             let mut out = Vec::new();
             table.scan(
-                (id.as_str(), from)..=(id.as_str(), u64::MAX),
+                (id.as_str(), from)..=(id.as_str(), last),
                 false,
                 |_, raw| {
                     out.push(from_json("event", raw)?);
