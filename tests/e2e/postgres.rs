@@ -456,7 +456,52 @@ fn a_migration_onto_its_own_directory_named_otherwise_is_refused_as_the_same_sto
 /// (PostgreSQL: the test damages the row with psql.)
 #[test]
 fn a_schedule_record_that_cannot_be_read_stops_only_that_schedule() {
-    let Some(base) = cluster() else { return };
+    let Some(host) = host_with_a_damaged_schedule() else {
+        return;
+    };
+    host.advance(3_600_000);
+    host.eventually("b-good's time", |h| {
+        h.get("/v1/schedules/b-good")["state"]["actions_taken"] == 1
+    });
+    host.eventually("a-bad named", |h| {
+        h.log()
+            .lines()
+            .any(|l| l.contains("a-bad") && l.contains("cannot be read"))
+    });
+}
+
+/// Left by the note of the last session: one schedule record the host
+/// cannot decode failed `GET /v1/schedules` (and `weft schedule list`)
+/// whole, so the operator saw none of the others and not which one to
+/// repair. The others are listed; that one is named, with why and what to
+/// do, in `unreadable`.
+#[test]
+fn a_schedule_list_names_a_record_it_cannot_read_and_lists_the_others() {
+    let Some(host) = host_with_a_damaged_schedule() else {
+        return;
+    };
+    let (code, list) = host.call("GET", "/v1/schedules", None);
+    assert_eq!(code, 200, "{list}");
+    let names: Vec<&str> = list["schedules"]
+        .as_array()
+        .expect("schedules")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(names, ["b-good"], "{list}");
+    assert_eq!(list["unreadable"][0]["name"], "a-bad", "{list}");
+    let out = host.cli_ok(&["schedule", "list"]);
+    assert!(out.contains("b-good"), "{out}");
+    assert!(
+        out.contains("a-bad") && out.contains("cannot be read"),
+        "{out}"
+    );
+}
+
+/// A host on PostgreSQL with schedules `a-bad` and `b-good`, each every
+/// hour, `a-bad`'s record damaged with psql while the host was down.
+fn host_with_a_damaged_schedule() -> Option<Host> {
+    let base = cluster()?;
     let url = format!("{base}/{}", fresh_database_name());
     let mut host = Host::on_store(&["--manual-clock"], Some(url.clone()));
     host.cli_ok(&["deploy", &weft_e2e::guest("misbehave").to_string_lossy()]);
@@ -479,15 +524,7 @@ fn a_schedule_record_that_cannot_be_read_stops_only_that_schedule() {
          WHERE k0 = convert_to('a-bad', 'UTF8')",
     );
     host.spawn();
-    host.advance(3_600_000);
-    host.eventually("b-good's time", |h| {
-        h.get("/v1/schedules/b-good")["state"]["actions_taken"] == 1
-    });
-    host.eventually("a-bad named", |h| {
-        h.log()
-            .lines()
-            .any(|l| l.contains("a-bad") && l.contains("cannot be read"))
-    });
+    Some(host)
 }
 
 /// Addresses that name no store are refused by name, before anything is
