@@ -7,7 +7,7 @@ use axum::Json;
 
 use super::dto::{
     BackfillRequest, BackfillResponse, CreateSchedule, PauseRequest, ScheduleDetail, ScheduleList,
-    TriggerRequest, UpdateScheduleQuery,
+    TriggerRequest, UnreadableSchedule, UpdateScheduleQuery,
 };
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Body, Params};
@@ -35,11 +35,12 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/v1/schedules", tag = "schedules", responses((status = 200, body = ScheduleList)))]
 pub async fn list(State(engine): State<Engine>) -> Result<Json<ScheduleList>, ApiError> {
+    let (schedules, unreadable) = engine.list_schedules()?;
     Ok(Json(ScheduleList {
-        schedules: engine
-            .list_schedules()?
+        schedules: schedules.into_iter().map(Into::into).collect(),
+        unreadable: unreadable
             .into_iter()
-            .map(Into::into)
+            .map(|(name, error)| UnreadableSchedule { name, error })
             .collect(),
     }))
 }

@@ -505,6 +505,12 @@ pub async fn run(client: &Client, command: ScheduleCommand) -> Result<i32> {
                 ]);
             }
             println!("{t}");
+            for u in &list.unreadable {
+                println!(
+                    "schedule {} cannot be read and takes no action: {} (repair it, or delete it with `weft schedule delete {}`)",
+                    u.name, u.error, u.name
+                );
+            }
         }
         ScheduleCommand::Pause { name, note, .. } => {
             let d: ScheduleDetail = client

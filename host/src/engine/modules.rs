@@ -277,7 +277,15 @@ impl Engine {
             .map(|r| r.module)
             .collect();
         // A schedule pinned to a version starts its executions on it.
-        for schedule in store.schedules()? {
+        let schedules = store.schedules()?;
+        // One that cannot be read may pin any version.
+        if let Some((name, why)) = schedules.unreadable.first() {
+            return Err(EngineError::Conflict(format!(
+                "schedule {name} cannot be read ({why}), so what it pins is not known: \
+                 repair it or delete it (`weft schedule delete {name}`), then prune"
+            )));
+        }
+        for schedule in schedules.read {
             let action = &schedule.schedule.action;
             if let Some(version) = action.version {
                 // A pin to a version that is gone pins nothing; a store

@@ -557,6 +557,16 @@ pub struct TimerRow {
     pub handle: u64,
 }
 
+/// What [`Store::schedules`] read.
+#[derive(Debug, Default)]
+pub struct Schedules {
+    pub read: Vec<crate::model::schedule::ScheduleRecord>,
+    pub unreadable: Unreadable,
+}
+
+/// Names of records that cannot be decoded, each with why.
+pub type Unreadable = Vec<(String, String)>;
+
 /// Where a store lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
@@ -1311,12 +1321,21 @@ impl Store {
         })
     }
 
-    pub fn schedules(&self) -> Result<Vec<crate::model::schedule::ScheduleRecord>, StoreError> {
+    /// Every schedule whose record this host can decode, and the names of
+    /// those it cannot, each with why (one damaged record, or a newer
+    /// weft's, hides no other).
+    pub fn schedules(&self) -> Result<Schedules, StoreError> {
         self.reading(|txn| {
             let table = txn.open_table(tables::SCHEDULES)?;
-            let mut out = Vec::new();
-            for entry in table.iter()? {
-                out.push(from_json("schedule", &entry.1)?);
+            let mut out = Schedules::default();
+            for (name, raw) in table.iter()? {
+                match from_json("schedule", &raw) {
+                    Ok(record) => out.read.push(record),
+                    Err(e @ StoreError::Corrupt { .. }) => {
+                        out.unreadable.push((name, e.to_string()))
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             Ok(out)
         })

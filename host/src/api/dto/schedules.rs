@@ -113,6 +113,18 @@ pub struct UpdateScheduleQuery {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ScheduleList {
     pub schedules: Vec<ScheduleDetail>,
+    /// Schedules whose stored record this host cannot read (damaged, or
+    /// written by a newer weft): they take no action until repaired or
+    /// deleted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<UnreadableSchedule>,
+}
+
+/// A schedule whose stored record cannot be read, and why.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UnreadableSchedule {
+    pub name: String,
+    pub error: String,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]

@@ -8,7 +8,7 @@ use crate::model::schedule::{
     TRIGGER_REQUESTS_KEPT,
 };
 use crate::model::{ExecutionId, Payload, TypeName};
-use crate::store::{Op, OpError};
+use crate::store::{Op, OpError, Unreadable};
 
 /// Most times one backfill queues.
 pub const BACKFILL_CAP: usize = 1_000;
@@ -435,14 +435,14 @@ impl Engine {
         Ok(view(record))
     }
 
-    pub fn list_schedules(&self) -> Result<Vec<ScheduleView>, EngineError> {
-        Ok(self
-            .inner
-            .store
-            .schedules()?
-            .into_iter()
-            .map(view)
-            .collect())
+    /// Every schedule, and the names of those whose record cannot be read
+    /// (with why).
+    pub fn list_schedules(&self) -> Result<(Vec<ScheduleView>, Unreadable), EngineError> {
+        let schedules = self.inner.store.schedules()?;
+        Ok((
+            schedules.read.into_iter().map(view).collect(),
+            schedules.unreadable,
+        ))
     }
 }
 
