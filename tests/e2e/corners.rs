@@ -2189,3 +2189,24 @@ fn a_reset_retried_after_its_run_continued_as_new_is_answered_as_done() {
     assert_eq!(count(&host, "rs-can", "execution_reset"), 1);
     assert_eq!(host.describe("rs-can")["run"], 2);
 }
+
+/// Found by a review of the child paths: a child started in the task that
+/// ends its parent's run (a fire-and-forget child, abandoned at the close,
+/// started just before the parent returns or continues as new) was
+/// recorded as `child_started` with the end and never created: the
+/// parent's history said it started, the child did not exist, its work
+/// never ran. It is created in the same transaction as the run's end, as
+/// any child is with its `child_started`.
+#[test]
+fn a_child_started_as_its_parent_ends_is_created() {
+    let host = host_with_corners();
+    start(&host, "ff", json!({"mode": "start-and-return", "runs": 2}));
+    let r = host.wait_result("ff");
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(count(&host, "ff", "child_started"), 2);
+    for child in ["ff-left-1", "ff-left-2"] {
+        let (status, v) = host.call("GET", &format!("/v1/executions/{child}"), None);
+        assert_eq!(status, 200, "{child} was created: {v}");
+        assert_eq!(v["status"], "running", "{v}");
+    }
+}
