@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use super::driver::{Driver, Flush};
+use super::driver::{Driver, Flush, TaskBatch};
 use super::error::Stop;
 use super::replay::Replayer;
 use super::Inner;
@@ -263,11 +263,14 @@ async fn run_inner(
             // Commands issued after the last wait are recorded with the end,
             // so the history says everything the code did; they are not run,
             // except requests to other executions (a signal sent just before
-            // returning), which are delivered.
+            // returning), which are delivered, and children, which are
+            // created with the end (a fire-and-forget child abandoned at the
+            // close runs on).
             let Flush {
                 mut events,
                 externals,
                 child_cancels,
+                children,
                 ..
             } = driver.new_command_events(inner.clock.now_ms())?;
             // Read again: the request may have come after this instance loaded.
@@ -308,6 +311,7 @@ async fn run_inner(
             };
             let requests = LastRequests {
                 externals,
+                children,
                 child_cancels,
                 watch: Some(seen),
             };
@@ -394,16 +398,16 @@ async fn continue_as_new(
     input: Payload,
 ) -> Result<(), StoreError> {
     let Flush {
-        mut events,
+        events,
         externals,
         child_cancels,
+        children,
         ..
     } = driver.new_command_events(inner.clock.now_ms())?;
-    let history = run_history_as_known(inner, record, driver.replayer.history().to_vec())?;
-    let owed = owed_at_close(history, &events);
-    events.push(EventKind::ExecutionContinuedAsNew {
+    let mut history = run_history_as_known(inner, record, driver.replayer.history().to_vec())?;
+    let continued = EventKind::ExecutionContinuedAsNew {
         input: input.clone(),
-    });
+    };
     // The next run carries the search attributes and memo over.
     let (search_attributes, memo) = driver.replayer.search_state();
     let opts = super::StartOptions {
@@ -425,25 +429,44 @@ async fn continue_as_new(
         }
     };
     crate::pause::point("continue-as-new-before-commit").await;
-    let mut ops = vec![Op::ContinueAsNew {
-        id: record.id.clone(),
-        at_ms: inner.clock.now_ms(),
+    let at_ms = inner.clock.now_ms();
+    let mut owed = Vec::new();
+    let mut last = TaskBatch {
         events,
-        started,
-        module: next.module,
-        expect_module: record.module,
-        expect_resets: record.resets,
-        owed: owed.clone(),
-        delivered_updates: driver.replayer.delivered_updates().to_vec(),
-        delivered_signals: driver.replayer.delivered_signals().to_vec(),
-        cancel_delivered: driver.replayer.cancel_delivered(),
-    }];
-    if !externals.is_empty() {
-        ops.push(Op::OutboxAdd {
-            requests: externals.clone(),
-        });
-    }
-    let out = inner.store.write(ops).await?;
+        children,
+        child_cancels,
+    };
+    let out = last
+        .write(inner, |events| {
+            owed = owed_at_close(&mut history, events);
+            let mut events = events.to_vec();
+            events.push(continued.clone());
+            let mut ops = vec![Op::ContinueAsNew {
+                id: record.id.clone(),
+                at_ms,
+                events,
+                started: started.clone(),
+                module: next.module,
+                expect_module: record.module,
+                expect_resets: record.resets,
+                owed: owed.clone(),
+                delivered_updates: driver.replayer.delivered_updates().to_vec(),
+                delivered_signals: driver.replayer.delivered_signals().to_vec(),
+                cancel_delivered: driver.replayer.cancel_delivered(),
+            }];
+            if !externals.is_empty() {
+                ops.push(Op::OutboxAdd {
+                    requests: externals.clone(),
+                });
+            }
+            ops
+        })
+        .await?;
+    let TaskBatch {
+        children,
+        child_cancels,
+        ..
+    } = last;
     inner.forget(&record.id);
     if let Err(e) = out {
         tracing::info!(execution = %record.id, error = %e, "continue-as-new refused; loading again");
@@ -453,6 +476,7 @@ async fn continue_as_new(
     for request in externals {
         inner.spawn_delivery(request);
     }
+    super::driver::load_children(inner, &children);
     cancel_children(inner, record, child_cancels);
     tracing::debug!(execution = %record.id, run = record.run + 1, "continued as new");
     // An update the run completed with its last task has its result now.
@@ -493,6 +517,7 @@ async fn close(
 ) -> Result<(), StoreError> {
     let LastRequests {
         externals,
+        children,
         child_cancels,
         watch,
     } = requests;
@@ -519,7 +544,7 @@ async fn close(
     // runs again knowing the signal (the code may drain its signals before
     // it returns). The write checks the same for what comes in after this
     // read.
-    let (history, watch) = match watch {
+    let (mut history, watch) = match watch {
         Some(mut seen) if outcome.is_some() => {
             let known = std::mem::take(&mut seen.history);
             (run_history_as_known(inner, record, known)?, Some(seen))
@@ -539,36 +564,53 @@ async fn close(
         }
         _ => None,
     };
-    let owed = owed_at_close(history, &events);
-    let mut op = Op::append(id, inner.clock.now_ms(), events);
-    if let Op::Append {
-        close,
-        expect_module,
-        expect_resets,
-        signals_since: since,
-        owed: owes,
-        ..
-    } = &mut op
-    {
-        *since = signals_since;
-        *owes = owed.clone();
-        *close = Some(end);
-        *expect_module = Some(record.module);
-        *expect_resets = Some(record.resets);
-    }
-    let mut ops = vec![op];
-    if let Some(outcome) = outcome.clone() {
-        ops.extend(inner.parent_op(record, outcome));
-    }
-    if !externals.is_empty() {
-        ops.push(Op::OutboxAdd {
-            requests: externals.clone(),
-        });
-    }
     if outcome.is_some() {
         crate::pause::point("close-before-write").await;
     }
-    if let Err(e) = inner.store.write(ops).await? {
+    let now = inner.clock.now_ms();
+    let mut owed = Vec::new();
+    let mut last = TaskBatch {
+        events,
+        children,
+        child_cancels,
+    };
+    let written = last
+        .write(inner, |events| {
+            owed = owed_at_close(&mut history, events);
+            let mut op = Op::append(id, now, events.to_vec());
+            if let Op::Append {
+                close,
+                expect_module,
+                expect_resets,
+                signals_since: since,
+                owed: owes,
+                ..
+            } = &mut op
+            {
+                *since = signals_since.clone();
+                *owes = owed.clone();
+                *close = Some(end.clone());
+                *expect_module = Some(record.module);
+                *expect_resets = Some(record.resets);
+            }
+            let mut ops = vec![op];
+            if let Some(outcome) = outcome.clone() {
+                ops.extend(inner.parent_op(record, outcome));
+            }
+            if !externals.is_empty() {
+                ops.push(Op::OutboxAdd {
+                    requests: externals.clone(),
+                });
+            }
+            ops
+        })
+        .await?;
+    let TaskBatch {
+        children,
+        child_cancels,
+        ..
+    } = last;
+    if let Err(e) = written {
         // Upgraded, reset, terminated, or given a signal the code asked
         // for, while this run ended: the load decides (a closed execution
         // is not loaded again).
@@ -581,6 +623,7 @@ async fn close(
     if status != "stalled" {
         tracing::info!(execution = %id, workflow_type = %record.workflow_type, run = record.run, %status, "execution closed");
     }
+    super::driver::load_children(inner, &children);
     cancel_children(inner, record, child_cancels);
     // Forget only after the close is durable: a wake in between finds the
     // old mailbox, not a fresh instance replaying a closed execution.
@@ -608,6 +651,9 @@ async fn close(
 #[derive(Default)]
 struct LastRequests {
     externals: Vec<crate::store::ExternalRequest>,
+    /// Children it started: each created with the end (its
+    /// `CreateExecution`, its id).
+    children: Vec<(Op, String)>,
     /// Children to ask to cancel (the handle that started each, its id).
     child_cancels: Vec<(u64, String)>,
     /// What the code saw before it ended (its end is written only if no
@@ -661,7 +707,18 @@ fn run_history_as_known(
 /// debt (made twice at once, the second is answered as asked already). Not
 /// a child whose id the run started again after it (another child).
 fn owed_at_close(
-    mut history: Vec<crate::model::Event>,
+    history: &mut Vec<crate::model::Event>,
+    closing: &[EventKind],
+) -> Vec<(String, crate::model::ParentClosePolicy)> {
+    let held = history.len();
+    let owed = owed_with(history, closing);
+    history.truncate(held);
+    owed
+}
+
+/// [`owed_at_close`], `history` extended with the closing events.
+fn owed_with(
+    history: &mut Vec<crate::model::Event>,
     closing: &[EventKind],
 ) -> Vec<(String, crate::model::ParentClosePolicy)> {
     history.extend(closing.iter().cloned().map(|event| crate::model::Event {
@@ -670,7 +727,7 @@ fn owed_at_close(
         event,
         waits: false,
     }));
-    let mut owed = crate::model::owed_policies(&history);
+    let mut owed = crate::model::owed_policies(history);
     let asked_now: Vec<u64> = closing
         .iter()
         .filter_map(|e| match e {
@@ -681,7 +738,7 @@ fn owed_at_close(
     if asked_now.is_empty() {
         return owed;
     }
-    for (handle, child) in crate::model::children_asked_to_cancel(&history) {
+    for (handle, child) in crate::model::children_asked_to_cancel(history) {
         let started_again = history.iter().any(|e| {
             matches!(&e.event, EventKind::ChildStarted { handle: h, child_id, .. }
                 if *h > handle && *child_id == child)

@@ -238,13 +238,13 @@ impl Driver {
             )));
         }
         let Flush {
-            mut events,
+            events,
             mut tasks,
             timers,
-            mut children,
+            children,
             cancels,
             timers_remove: cancelled_timers,
-            mut child_cancels,
+            child_cancels,
             externals,
         } = self.new_command_events(now).map_err(Stop::Store)?;
         if events.is_empty() {
@@ -264,55 +264,56 @@ impl Driver {
         // The task's events and its children commit together or not at all.
         let placed = Placed::default();
         let next = self.run_start + self.replayer.len();
-        let mut saw;
-        loop {
-            // A blocked task whose own events complete nothing (a child
-            // whose id was taken, a timer cancelled now, would be delivered
-            // at once) leaves the run waiting after them, if it saw the
-            // whole history (`Event::waits`).
-            saw = (waits && events.iter().all(|e| e.completion_handle().is_none())).then_some(next);
-            let mut op = Op::append(&self.id, now, events.clone());
-            if let Op::Append {
-                timers_add,
-                timers_remove,
-                expect_module,
-                expect_resets,
-                placed: at,
-                task_saw,
-                ..
-            } = &mut op
-            {
-                timers_add.extend(timers.iter().map(|t| (t.due_ms, t.handle)));
-                timers_remove.clone_from(&cancelled_timers);
-                *expect_module = Some(self.module);
-                *expect_resets = Some(self.resets);
-                *at = Some(placed.clone());
-                *task_saw = saw;
-            }
-            let mut ops = vec![op];
-            ops.extend(children.iter().map(|(op, _)| op.clone()));
-            if !externals.is_empty() {
-                ops.push(Op::OutboxAdd {
-                    requests: externals.clone(),
-                });
-            }
-            match self.inner.store.write(ops).await? {
-                Ok(()) => break,
-                // Another start took a child's id after the check: that
-                // child did not start, which the task records instead.
-                Err(OpError::ExecutionExists(taken)) => {
-                    let Some(at) = children.iter().position(|(_, id)| *id == taken) else {
-                        return Err(Stop::Reload);
-                    };
-                    children.remove(at);
-                    not_started(&mut events, &taken);
-                    // That id is another execution's: no cancel goes to it.
-                    child_cancels.retain(|(_, c)| *c != taken);
+        let mut saw = None;
+        let mut last = TaskBatch {
+            events,
+            children,
+            child_cancels,
+        };
+        let written = last
+            .write(&self.inner, |events| {
+                // A blocked task whose own events complete nothing (a child
+                // whose id was taken, a timer cancelled now, would be
+                // delivered at once) leaves the run waiting after them, if
+                // it saw the whole history (`Event::waits`).
+                saw = (waits && events.iter().all(|e| e.completion_handle().is_none()))
+                    .then_some(next);
+                let mut op = Op::append(&self.id, now, events.to_vec());
+                if let Op::Append {
+                    timers_add,
+                    timers_remove,
+                    expect_module,
+                    expect_resets,
+                    placed: at,
+                    task_saw,
+                    ..
+                } = &mut op
+                {
+                    timers_add.extend(timers.iter().map(|t| (t.due_ms, t.handle)));
+                    timers_remove.clone_from(&cancelled_timers);
+                    *expect_module = Some(self.module);
+                    *expect_resets = Some(self.resets);
+                    *at = Some(placed.clone());
+                    *task_saw = saw;
                 }
-                // Upgraded, reset, closed meanwhile: the load decides.
-                Err(_) => return Err(Stop::Reload),
-            }
+                let mut ops = vec![op];
+                if !externals.is_empty() {
+                    ops.push(Op::OutboxAdd {
+                        requests: externals.clone(),
+                    });
+                }
+                ops
+            })
+            .await?;
+        // Upgraded, reset, closed meanwhile: the load decides.
+        if written.is_err() {
+            return Err(Stop::Reload);
         }
+        let TaskBatch {
+            events,
+            children,
+            child_cancels,
+        } = last;
         // The run's length right after this commit: an activity it
         // scheduled, and did not complete in it, asks no more of the store
         // while the history is still that long.
@@ -365,19 +366,7 @@ impl Driver {
         for request in externals {
             self.inner.spawn_delivery(request);
         }
-        // Each child loads on what the commit wrote, read back by nobody.
-        for (op, _) in children {
-            if let Op::CreateExecution {
-                record,
-                started,
-                created,
-                ..
-            } = &op
-            {
-                let written = created.as_ref().and_then(|c| c.get());
-                self.inner.load_created(&record.id, written, started);
-            }
-        }
+        load_children(&self.inner, &children);
         if updated {
             self.inner.updates.send_modify(|n| *n += 1);
         }
@@ -489,6 +478,63 @@ impl Driver {
             while let Ok(m) = self.mailbox.try_recv() {
                 self.accept(m.open());
             }
+        }
+    }
+}
+
+/// A task's events with the children it starts and the children it asks
+/// to cancel: written together, a child whose id another start took after
+/// the check recorded as not started instead.
+pub(super) struct TaskBatch {
+    pub events: Vec<EventKind>,
+    /// Each child's `CreateExecution` and its id.
+    pub children: Vec<(Op, String)>,
+    /// Children to ask to cancel (the handle that started each, its id).
+    pub child_cancels: Vec<(u64, String)>,
+}
+
+impl TaskBatch {
+    /// Writes the ops `build` makes of the events, with the children's
+    /// creations, in one batch. Another start took a child's id after the
+    /// check: that child did not start, which the events record instead
+    /// (and no cancel goes to that id), and the batch is written again.
+    /// Any other refusal is the caller's.
+    pub(super) async fn write(
+        &mut self,
+        inner: &Inner,
+        mut build: impl FnMut(&[EventKind]) -> Vec<Op>,
+    ) -> Result<Result<(), OpError>, crate::store::StoreError> {
+        loop {
+            let mut ops = build(&self.events);
+            ops.extend(self.children.iter().map(|(op, _)| op.clone()));
+            match inner.store.write(ops).await? {
+                Err(OpError::ExecutionExists(taken)) => {
+                    let Some(at) = self.children.iter().position(|(_, id)| *id == taken) else {
+                        return Ok(Err(OpError::ExecutionExists(taken)));
+                    };
+                    self.children.remove(at);
+                    not_started(&mut self.events, &taken);
+                    self.child_cancels.retain(|(_, c)| *c != taken);
+                }
+                other => return Ok(other),
+            }
+        }
+    }
+}
+
+/// Each child loads on what the commit that created it wrote, read back by
+/// nobody.
+pub(super) fn load_children(inner: &Arc<Inner>, children: &[(Op, String)]) {
+    for (op, _) in children {
+        if let Op::CreateExecution {
+            record,
+            started,
+            created,
+            ..
+        } = op
+        {
+            let written = created.as_ref().and_then(|c| c.get());
+            inner.load_created(&record.id, written, started);
         }
     }
 }
