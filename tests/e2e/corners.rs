@@ -2210,3 +2210,26 @@ fn a_child_started_as_its_parent_ends_is_created() {
         assert_eq!(v["status"], "running", "{v}");
     }
 }
+
+/// Found by a review of the request paths: a query (or an update's
+/// validator) failing with kind `unavailable`, which the code may choose,
+/// was taken for the host's own word that the instance stopped before it
+/// answered: the handler ran three times and the client got 503 "kept
+/// stopping" instead of the failure. It is answered as any other failure.
+#[test]
+fn a_handler_failing_with_kind_unavailable_is_answered_with_its_failure() {
+    let host = host_with_corners();
+    start(&host, "unav", json!({"mode": "nap", "timeout_ms": HOUR}));
+    host.eventually("the nap", |h| count(h, "unav", "timer_started") == 1);
+    let ask = |kind: &str| {
+        host.call(
+            "POST",
+            "/v1/executions/unav/queries",
+            Some(json!({"name": "fail-as", "input": kind})),
+        )
+    };
+    let (other_status, other) = ask("mine");
+    let (status, v) = ask("unavailable");
+    assert_eq!(status, other_status, "{v} (another kind: {other})");
+    assert!(v.to_string().contains("the query was asked to fail"), "{v}");
+}
