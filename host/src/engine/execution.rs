@@ -242,12 +242,12 @@ async fn run_inner(
             RunOutcome::NotLoaded(e) => format!("module {module} cannot be loaded: {e}"),
         };
         let _ = reply.send(Err(Failure::new("request-failed", reason)));
-        driver.drop_requests("the workflow is being reloaded: try again");
+        driver.drop_requests();
         inner.forget(id);
         inner.wake(id);
         return Ok(());
     }
-    driver.drop_requests("the execution stopped before it could answer: try again");
+    driver.drop_requests();
     match outcome {
         RunOutcome::Returned(result) => {
             if let Err(d) = driver.replayer.check_finished(&result) {

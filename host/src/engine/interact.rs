@@ -505,7 +505,6 @@ impl Engine {
                 }
                 // The instance stopped before answering: send it again.
                 Ok(Err(_)) => continue,
-                Ok(Ok(Err(f))) if f.kind == "unavailable" => continue,
                 Ok(Ok(answer)) => return Ok(answer),
             }
         }

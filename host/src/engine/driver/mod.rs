@@ -156,11 +156,12 @@ impl Driver {
         }
     }
 
-    /// Answers every request still queued: the run is ending.
-    pub(super) fn drop_requests(&mut self, why: &str) {
-        for r in self.requests.drain(..) {
-            let _ = r.reply.send(Err(Failure::new("unavailable", why)));
-        }
+    /// Drops every request still queued: the run is ending, and each
+    /// caller sends its request again (to the next instance, or it finds
+    /// the run closed). No answer is the host's word: a failure, whatever
+    /// its kind, is the code's.
+    pub(super) fn drop_requests(&mut self) {
+        self.requests.clear();
     }
 
     fn accept(&mut self, msg: Msg) {
