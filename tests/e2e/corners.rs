@@ -2233,3 +2233,28 @@ fn a_handler_failing_with_kind_unavailable_is_answered_with_its_failure() {
     assert_eq!(status, other_status, "{v} (another kind: {other})");
     assert!(v.to_string().contains("the query was asked to fail"), "{v}");
 }
+
+/// Found by a review of the continue-as-new paths: a run that set a search
+/// attribute whose type an operator then changed (removed and created
+/// again, as the README says to) continued as new carrying the old value;
+/// the store refused the new run's start, and the execution was loaded
+/// again, replayed to the same continue-as-new and refused again, without
+/// end (the host busy, the log repeating, the execution never stalled).
+/// It stalls, naming the conflict, as a workflow setting the wrong type
+/// does.
+#[test]
+fn a_continue_as_new_carrying_an_attribute_whose_type_changed_stalls() {
+    let host = host_with_corners();
+    start(&host, "carry-type", json!({"mode": "search-carry"}));
+    host.eventually("the attribute set", |h| {
+        count(h, "carry-type", "search_attributes_upserted") == 1
+    });
+    host.cli_ok(&["search-attributes", "remove", "Items"]);
+    host.cli_ok(&["search-attributes", "create", "Items", "keyword"]);
+    host.send_signal("carry-type", "go", json!(1));
+    host.eventually("the execution stalled", |h| {
+        h.describe("carry-type")["status"] == "stalled"
+    });
+    let refusals = host.log().matches("continue-as-new refused").count();
+    assert!(refusals <= 1, "refused {refusals} times");
+}
