@@ -13,7 +13,7 @@ use super::error::Stop;
 use super::replay::Replayer;
 use super::Inner;
 use crate::model::{EventKind, ExecutionId, ExecutionRecord, ExecutionStatus, Failure, Payload};
-use crate::store::{Close, Op, StoreError};
+use crate::store::{Close, Op, OpError, StoreError};
 use crate::wasm::{ModuleError, RunOutcome, WorkflowInfo};
 
 /// A run's record and history as its writer knows them (a start that just
@@ -467,6 +467,13 @@ async fn continue_as_new(
         child_cancels,
         ..
     } = last;
+    // The next run's search attributes meet a type an operator changed
+    // since the run set them: replayed, the run would end the same way
+    // again. It stalls, naming the conflict (a reset or a terminate ends
+    // it), as a run setting the wrong type does.
+    if let Err(OpError::SearchType(why)) = &out {
+        return stall(inner, record, format!("could not continue as new: {why}")).await;
+    }
     inner.forget(&record.id);
     if let Err(e) = out {
         tracing::info!(execution = %record.id, error = %e, "continue-as-new refused; loading again");
