@@ -2258,3 +2258,41 @@ fn a_continue_as_new_carrying_an_attribute_whose_type_changed_stalls() {
     let refusals = host.log().matches("continue-as-new refused").count();
     assert!(refusals <= 1, "refused {refusals} times");
 }
+
+/// Found by a review of the continue-as-new paths: an operator's terminate
+/// that read the run just before it continued as new was refused (the run
+/// it read had ended) and answered 409 "changed ... retry", while the
+/// execution ran on in its next run. A terminate names the execution, not
+/// a run: it reads again and ends the run that is current.
+#[test]
+fn a_terminate_racing_a_continue_as_new_ends_the_next_run() {
+    let host = Host::paused_at(
+        &["--manual-clock"],
+        &["continue-as-new-before-commit", "terminate-before-write"],
+    );
+    host.deploy_examples_and_corners();
+    start(&host, "term-can", json!({"mode": "carry"}));
+    host.eventually("the first run waits for tick", |h| {
+        count(h, "term-can", "signal_awaited") == 1
+    });
+    host.send_signal("term-can", "tick", json!(1));
+    let pause = std::time::Duration::from_secs(30);
+    host.wait_for_log("paused at continue-as-new-before-commit", 1, pause);
+    let terminate = post_in_background(
+        &host,
+        "/v1/executions/term-can/terminate",
+        json!({"reason": "ops"}),
+    );
+    host.wait_for_log("paused at terminate-before-write", 1, pause);
+    host.release("continue-as-new-before-commit");
+    host.eventually("the next run", |h| h.describe("term-can")["run"] == 2);
+    host.release("terminate-before-write");
+    let (status, v) = terminate.join().expect("the terminate call");
+    assert_eq!(status, 200, "{v}");
+    let d = host.describe("term-can");
+    assert_eq!(
+        (&d["status"], &d["run"]),
+        (&json!("terminated"), &json!(2)),
+        "{d}"
+    );
+}

@@ -378,38 +378,51 @@ impl Inner {
         require_timer: Option<(u64, u64)>,
     ) -> Pin<Box<dyn Future<Output = Result<(), EngineError>> + Send + 'a>> {
         Box::pin(async move {
-            self.terminate_once(id, reason, require_timer, None)
+            self.terminate_once(id, reason, require_timer, None, false)
                 .await
                 .map(drop)
         })
     }
 
     /// [`Inner::terminate_if`], recorded once under `once` (see
-    /// [`Inner::cancel_once`]): `true` if it was recorded before.
+    /// [`Inner::cancel_once`]): `true` if it was recorded before. With
+    /// `current`, the execution is named, not the run read: one that ended
+    /// before the write (continued as new, reset) is read again and the
+    /// run current then is ended.
     pub(super) fn terminate_once<'a>(
         self: &'a Arc<Self>,
         id: &'a ExecutionId,
         reason: &'a str,
         require_timer: Option<(u64, u64)>,
         once: Option<OnceKey>,
+        current: bool,
     ) -> Pin<Box<dyn Future<Output = Result<bool, EngineError>> + Send + 'a>> {
         Box::pin(async move {
-            let record = self.open_record(id)?;
-            crate::pause::point("terminate-before-write").await;
-            let ops = self.termination(&record, reason, require_timer, once);
-            match self.store.write(ops).await? {
-                Ok(()) => {}
-                Err(OpError::AlreadyRecorded(_)) => return Ok(true),
-                Err(OpError::Stale(_)) => {
-                    return Err(EngineError::Conflict(format!(
-                        "execution {id} changed (it closed, continued as new or was reset) while \
-                         it was being terminated; look at it again and retry if it still runs"
-                    )))
+            let mut attempts = 0;
+            loop {
+                let record = self.open_record(id)?;
+                crate::pause::point("terminate-before-write").await;
+                let ops = self.termination(&record, reason, require_timer, once.clone());
+                match self.store.write(ops).await? {
+                    Ok(()) => {}
+                    Err(OpError::AlreadyRecorded(_)) => return Ok(true),
+                    Err(OpError::Stale(_)) if current && attempts < CANCEL_ATTEMPTS => {
+                        attempts += 1;
+                        tracing::debug!(execution = %id, "the terminated run ended meanwhile; read again");
+                        continue;
+                    }
+                    Err(OpError::Stale(_)) => {
+                        return Err(EngineError::Conflict(format!(
+                            "execution {id} changed (it closed, continued as new or was reset) \
+                             while it was being terminated; look at it again and retry if it \
+                             still runs"
+                        )))
+                    }
+                    Err(e) => return Err(e.into()),
                 }
-                Err(e) => return Err(e.into()),
+                self.terminated(&record, reason).await;
+                return Ok(false);
             }
-            self.terminated(&record, reason).await;
-            Ok(false)
         })
     }
 
@@ -721,7 +734,7 @@ impl Engine {
         };
         let reason = reason.unwrap_or("terminated by an operator");
         self.inner
-            .terminate_once(&record.id, reason, None, once)
+            .terminate_once(&record.id, reason, None, once, true)
             .await
     }
 
