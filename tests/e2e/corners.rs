@@ -2296,3 +2296,50 @@ fn a_terminate_racing_a_continue_as_new_ends_the_next_run() {
         "{d}"
     );
 }
+
+/// Found by a review of the update paths: an update validated at the wait
+/// a signal then ended (the run returned) was accepted after the signal,
+/// in the run's last moments, and the run's end written after it: the
+/// update was recorded and never run (the code did not wait again), its
+/// client told 409 "did not finish". An update is accepted only on the
+/// history its validator saw; here it is refused for the run that ended
+/// and nothing of it is recorded.
+#[test]
+fn an_update_validated_before_the_runs_last_signal_is_not_accepted_unrun() {
+    let host = Host::paused_at(
+        &["--manual-clock"],
+        &[
+            "update-before-accept",
+            "update-accept-written",
+            "close-before-write",
+        ],
+    );
+    host.deploy_examples_and_corners();
+    start(&host, "upd-end", json!({"mode": "select-cancel"}));
+    host.eventually("the run waits", |h| {
+        count(h, "upd-end", "timer_started") == 1
+    });
+    let update = post_in_background(
+        &host,
+        "/v1/executions/upd-end/updates",
+        json!({"name": "bump", "input": 1, "update_id": "late", "wait_ms": 10_000}),
+    );
+    let pause = std::time::Duration::from_secs(30);
+    host.wait_for_log("paused at update-before-accept", 1, pause);
+    host.send_signal("upd-end", "tick", json!("go"));
+    host.wait_for_log("paused at close-before-write", 1, pause);
+    host.release("update-before-accept");
+    host.wait_for_log("paused at update-accept-written", 1, pause);
+    host.release("update-accept-written");
+    host.release("close-before-write");
+    let (status, v) = update.join().expect("the update call");
+    assert_eq!(host.wait_result("upd-end")["status"], "completed");
+    let (accepted, completed) = (
+        count(&host, "upd-end", "update_accepted"),
+        count(&host, "upd-end", "update_completed"),
+    );
+    assert_eq!(
+        accepted, completed,
+        "an update accepted and never run ({status}: {v})"
+    );
+}

@@ -603,7 +603,9 @@ impl Engine {
                 *expect_resets = Some(record.resets);
             }
             crate::pause::point("update-before-accept").await;
-            match self.inner.store.write(vec![op]).await? {
+            let written = self.inner.store.write(vec![op]).await?;
+            crate::pause::point("update-accept-written").await;
+            match written {
                 Ok(()) | Err(OpError::DuplicateUpdate(_)) => {}
                 Err(OpError::Stale(_)) if tries_left > 0 => continue,
                 Err(_) if applied(self) => break,
