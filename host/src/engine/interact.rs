@@ -337,6 +337,7 @@ impl Engine {
             match self
                 .request(&record, RequestKind::Query, name, input.clone())
                 .await
+                .map(|(answer, _)| answer)
             {
                 // It closed while the query waited for it: ask its final
                 // state instead.
@@ -463,21 +464,24 @@ impl Engine {
         })
     }
 
-    /// Hands a request to the running instance and waits for its answer.
+    /// Hands a request to the running instance and waits for its answer,
+    /// with the epoch and the history's length the instance answered on.
     async fn request(
         &self,
         record: &ExecutionRecord,
         kind: RequestKind,
         name: &str,
         input: Payload,
-    ) -> Result<Result<Payload, Failure>, EngineError> {
+    ) -> Result<(Result<Payload, Failure>, Option<(u32, u64)>), EngineError> {
         for _ in 0..REQUEST_ATTEMPTS {
             let (reply, answer) = oneshot::channel();
+            let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
             let msg = Msg::Request(PendingRequest {
                 kind,
                 name: name.to_owned(),
                 input: input.clone(),
                 reply,
+                seen: seen.clone(),
             });
             match self.inner.deliver(&record.id, msg) {
                 Ok(()) => {}
@@ -505,7 +509,10 @@ impl Engine {
                 }
                 // The instance stopped before answering: send it again.
                 Ok(Err(_)) => continue,
-                Ok(Ok(answer)) => return Ok(answer),
+                Ok(Ok(answer)) => {
+                    let seen = *seen.lock().unwrap_or_else(|p| p.into_inner());
+                    return Ok((answer, seen));
+                }
             }
         }
         Err(EngineError::Unavailable(format!(
@@ -536,11 +543,12 @@ impl Engine {
             Some(u) => u.to_owned(),
             None => format!("upd_{}", ulid::Ulid::new().to_string().to_lowercase()),
         };
-        // The record is written only to the run that validated it: a
-        // reset, a new run or another execution under the id since makes
-        // the write stale, and the update is validated again by what the
-        // id names now (a few times at most: each is a change of run).
-        for tries_left in (0..4).rev() {
+        // The record is written only on the history that validated it: an
+        // event since (a signal, a completion), a reset, a new run or
+        // another execution under the id makes the write stale, and the
+        // update is validated again by what the id names now (a few times
+        // at most: each is an event that came in between).
+        for tries_left in (0..8).rev() {
             let record = self.execution(id)?;
             if self.find_update(&record.id, &update_id)?.is_some() {
                 break;
@@ -574,6 +582,10 @@ impl Engine {
                 this.find_update(&record.id, &update_id)
                     .is_ok_and(|u| u.is_some())
             };
+            let (validated, seen) = match validated {
+                Ok((answer, seen)) => (Ok(answer), seen),
+                Err(e) => (Err(e), None),
+            };
             match validated {
                 Ok(Ok(_)) => {}
                 Ok(Err(_)) | Err(EngineError::Conflict(_) | EngineError::Unavailable(_))
@@ -596,11 +608,17 @@ impl Engine {
             if let Op::Append {
                 unique_update,
                 expect_resets,
+                expect_next,
                 ..
             } = &mut op
             {
                 *unique_update = Some(update_id.clone());
-                *expect_resets = Some(record.resets);
+                // Accepted on the history its validator saw: an event that
+                // came in since (the signal that ended the run, a reset's)
+                // makes it stale, and it is validated again.
+                let (epoch, next) = seen.map_or((record.resets, None), |(e, n)| (e, Some(n)));
+                *expect_resets = Some(epoch);
+                *expect_next = next;
             }
             crate::pause::point("update-before-accept").await;
             let written = self.inner.store.write(vec![op]).await?;

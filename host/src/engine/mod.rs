@@ -180,6 +180,10 @@ pub(crate) struct PendingRequest {
     pub name: String,
     pub input: Payload,
     pub reply: tokio::sync::oneshot::Sender<Result<Payload, crate::model::Failure>>,
+    /// Set by the instance that answers, as it begins to: its epoch and the
+    /// index after the history it had then (an update is accepted only on
+    /// that history).
+    pub seen: Arc<std::sync::Mutex<Option<(u32, u64)>>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -322,6 +322,7 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
         close,
         expect_module,
         expect_resets,
+        expect_next,
         require_timer,
         unique_update,
         once_key,
@@ -378,6 +379,9 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
         }
     }
     let first = history_len(txn, key)?;
+    if expect_next.is_some_and(|n| n != first) {
+        return Ok(Err(OpError::Stale(key.to_owned())));
+    }
     let at_ms = &if events.is_empty() {
         *at_ms
     } else {

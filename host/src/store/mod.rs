@@ -201,6 +201,10 @@ pub enum Op {
         expect_module: Option<ModuleHash>,
         /// Refuse it if the execution was reset since the writer started.
         expect_resets: Option<u32>,
+        /// Refuse it (`Stale`) unless the events would be placed at this
+        /// index: the writer decided on the history up to there and nothing
+        /// came in since (an update's validator).
+        expect_next: Option<u64>,
         /// Refuse it unless this timer row `(due, handle)` is still pending.
         require_timer: Option<(u64, u64)>,
         /// Refuse it if the history already accepted an update with this id.
@@ -323,6 +327,7 @@ impl Op {
             close: None,
             expect_module: None,
             expect_resets: None,
+            expect_next: None,
             require_timer: None,
             unique_update: None,
             once_key: None,

@@ -438,6 +438,8 @@ impl Driver {
             self.task_ended();
             // Caught up and blocked: the state is current, so answer requests.
             if let Some(r) = self.requests.pop_front() {
+                *r.seen.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((self.resets, self.run_start + self.replayer.len()));
                 let id = self.next_request;
                 self.next_request += 1;
                 self.serving = Some((id, r.reply));
