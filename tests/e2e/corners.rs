@@ -2342,3 +2342,128 @@ fn an_update_validated_before_the_runs_last_signal_is_not_accepted_unrun() {
         "an update accepted and never run ({status}: {v})"
     );
 }
+
+/// Found by a review of the child paths: a parent's cancel of a child that
+/// its crash kept from being sent is sent again at the restart only if the
+/// child was never asked; that looked at every execution ever held under
+/// the child's id, so a child whose id an earlier (cancelled) child had
+/// used was taken for asked, never asked, and its parent waited for its
+/// cancellation for ever. Only the child's own execution counts.
+#[test]
+fn a_cancel_lost_to_a_crash_reaches_a_child_whose_id_was_cancelled_before() {
+    let mut host = Host::paused_at(&["--manual-clock"], &["child-cancel-committed#2"]);
+    host.deploy_examples_and_corners();
+    start(&host, "reuser", json!({"mode": "cancel-reuse"}));
+    host.wait_for_log(
+        "paused at child-cancel-committed",
+        1,
+        std::time::Duration::from_secs(60),
+    );
+    host.kill();
+    host.clear_pause_points();
+    host.spawn();
+    let r = host.wait_result("reuser");
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(r["output"], json!(["cancelled", "cancelled"]), "{r}");
+}
+
+/// Found by a review of the child paths: a parent reset to before its
+/// child's end (here: to the child's start, after the parent was
+/// terminated and its child with it) looks the child up to attach it to
+/// the re-run; a child whose record was deleted since (or whose id holds
+/// another execution) was left out with no end recorded, and the re-run
+/// waited for it for ever. Its end is recorded as not known
+/// (`child-gone`).
+#[test]
+fn a_parent_reset_to_a_child_deleted_since_is_told_it_is_gone() {
+    let host = host_with_corners();
+    start(&host, "jn", json!({"mode": "join-nap"}));
+    host.eventually("the child naps", |h| {
+        h.call("GET", "/v1/executions/jn-c", None).0 == 200
+            && count(h, "jn-c", "timer_started") == 1
+    });
+    host.cli_ok(&["terminate", "jn"]);
+    host.eventually("the child terminated with it", |h| {
+        h.describe("jn-c")["status"] == "terminated"
+    });
+    host.cli_ok(&["delete", "jn-c"]);
+    let started = events(&host, "jn")
+        .iter()
+        .find(|e| e["event"]["type"] == "child_started")
+        .map(|e| e["index"].as_u64().unwrap())
+        .expect("child_started");
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/jn/reset",
+        Some(json!({"to_event": started, "reason": "again"})),
+    );
+    assert_eq!(status, 200, "{v}");
+    let r = host.wait_result("jn");
+    assert_eq!(
+        (&r["status"], &r["output"]),
+        (&json!("completed"), &json!("child-gone")),
+        "{r}"
+    );
+}
+
+/// Found by a review of the request paths: a host told to stop answers the
+/// requests that wait for a result as they stand, but an update (or a
+/// query) still waiting for its instance to reach a wait and answer was
+/// not answered: the host exited two seconds later and its client's
+/// connection was cut. It is answered 503 (try again), nothing recorded.
+#[test]
+fn a_stopping_host_answers_an_update_waiting_for_its_instance() {
+    let mut host = Host::paused_at(
+        &["--manual-clock"],
+        &["task-before-commit", "update-before-validate"],
+    );
+    host.deploy_examples_and_corners();
+    start(&host, "busy", json!({"mode": "select-cancel"}));
+    let pause = std::time::Duration::from_secs(30);
+    host.wait_for_log("paused at task-before-commit", 1, pause);
+    let update = {
+        let url = format!("{}/v1/executions/busy/updates", host.url);
+        std::thread::spawn(move || {
+            weft_e2e::http()
+                .post(url)
+                .json(&json!({"name": "bump", "input": 1, "wait_ms": 10_000}))
+                .send()
+                .map(|resp| resp.status().as_u16())
+                .map_err(|e| e.to_string())
+        })
+    };
+    host.wait_for_log("paused at update-before-validate", 1, pause);
+    host.release("update-before-validate");
+    host.signal("TERM");
+    let answer = update.join().expect("the update call");
+    assert_eq!(answer, Ok(503), "answered, not cut");
+    host.wait_exit(std::time::Duration::from_secs(30));
+}
+
+/// Found by a review of the update check above: an update is accepted only
+/// on the history its validator saw, and at first any event recorded since
+/// made it stale; updates sent at once to one execution (each validated at
+/// the same wait) then made each other stale, round after round, and some
+/// were answered 409 after their tries though their validators accepted
+/// them. Only an event that can move the code on makes an update stale:
+/// other updates do not.
+#[test]
+fn many_updates_sent_at_once_to_one_execution_are_all_applied() {
+    let host = host_with_corners();
+    start(&host, "many", json!({"mode": "nap", "timeout_ms": HOUR}));
+    host.eventually("the nap", |h| count(h, "many", "timer_started") == 1);
+    let updates: Vec<_> = (0..16)
+        .map(|i| {
+            post_in_background(
+                &host,
+                "/v1/executions/many/updates",
+                json!({"name": "bump", "input": 1, "update_id": format!("u-{i}"), "wait_ms": 30_000}),
+            )
+        })
+        .collect();
+    for update in updates {
+        let (status, v) = update.join().expect("an update call");
+        assert_eq!(status, 200, "{v}");
+    }
+    assert_eq!(host.query("many", "bumped"), 16);
+}

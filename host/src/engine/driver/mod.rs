@@ -357,6 +357,10 @@ impl Driver {
         // Committed, nothing dispatched yet: a reset or a close landing here
         // must keep the task's activities from starting.
         crate::pause::point("task-committed").await;
+        if !child_cancels.is_empty() {
+            // Tests stop here to kill the host before it asks a child.
+            crate::pause::point("child-cancel-committed").await;
+        }
         self.task_bytes = 0;
         for target in &cancels {
             self.inner.stop_activity(&self.id, self.resets, *target);
