@@ -348,14 +348,24 @@ pub fn children_asked_to_cancel(history: &[Event]) -> Vec<(u64, String)> {
     asked
 }
 
-/// Whether `history` (every run of an execution id) holds a cancellation
-/// request, recorded or discarded by a reset since.
+/// Whether the execution `history` (every run of an execution id) ends
+/// with holds a cancellation request, recorded or discarded by a reset
+/// since. An execution that ended before under the id (a start reusing it
+/// began this one) was asked for itself.
 pub fn ever_asked_to_cancel(history: &[Event]) -> bool {
-    history.iter().any(|e| match &e.event {
-        EventKind::CancelRequested { .. } => true,
-        EventKind::ExecutionReset { discarded, .. } => ever_asked_to_cancel(discarded),
-        _ => false,
-    })
+    let (mut asked, mut ended) = (false, false);
+    for e in history {
+        if ended && matches!(e.event, EventKind::ExecutionStarted { .. }) {
+            asked = false;
+        }
+        ended = e.event.ends_execution();
+        asked |= match &e.event {
+            EventKind::CancelRequested { .. } => true,
+            EventKind::ExecutionReset { discarded, .. } => ever_asked_to_cancel(discarded),
+            _ => false,
+        };
+    }
+    asked
 }
 
 /// The module a run's code is on after `history` (a run's events): the
