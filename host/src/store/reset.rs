@@ -170,7 +170,9 @@ fn discarded_end(discarded: &[Event], handle: u64) -> Option<EventKind> {
 /// refused at once (its id names another execution, maybe an earlier run's
 /// child at the same handle), and a child whose id the discarded part
 /// started again, have that end recorded again instead, so the parent does
-/// not wait for one that never comes.
+/// not wait for one that never comes; a child no longer there (its record
+/// deleted, its id another execution's) with no such end is recorded as
+/// gone (`child-gone`).
 fn reattach(
     txn: &Txn,
     parent: &str,
@@ -184,16 +186,35 @@ fn reattach(
     if refused {
         return Ok(held);
     }
+    // The child's record is gone (deleted since) or its id holds another
+    // execution now: nothing of ours runs there, and its end is known only
+    // if the discarded part recorded it; else the re-run is told it is
+    // gone instead of waiting for an end that never comes.
+    let gone = || {
+        held.clone().or_else(|| {
+            Some(EventKind::ChildCompleted {
+                handle,
+                child_id: child.to_owned(),
+                output: None,
+                failure: Some(Failure::new(
+                    "child-gone",
+                    format!(
+                        "child {child} is no longer there (deleted, or its id started again) \
+                         and its end was not recorded: it is not known"
+                    ),
+                )),
+            })
+        })
+    };
     let mut execs = txn.open_table(EXECUTIONS)?;
     let Some(mut record) = read_record(&execs, child)? else {
-        return Ok(held);
+        return Ok(gone());
     };
     let Some(link) = record.parent.as_mut() else {
-        return Ok(held);
+        return Ok(gone());
     };
     if link.id.as_str() != parent || link.handle != handle {
-        // The id belongs to another execution now: nothing of ours runs there.
-        return Ok(held);
+        return Ok(gone());
     }
     if !record.status.is_closed() {
         link.epoch = epoch;
