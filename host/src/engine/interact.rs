@@ -499,7 +499,19 @@ impl Engine {
                 }
                 Err(super::mailbox::NotDelivered::Unread(e)) => return Err(e.into()),
             }
-            match tokio::time::timeout(REQUEST_TIMEOUT, answer).await {
+            // A host that stops answers now (it exits shortly): nothing
+            // was recorded, and the client tries again.
+            let answer = tokio::select! {
+                answer = tokio::time::timeout(REQUEST_TIMEOUT, answer) => answer,
+                () = self.inner.until_stopping() => {
+                    return Err(EngineError::Unavailable(format!(
+                        "this host is stopping and execution {} did not answer before: try \
+                         again (another host, or this one once it is back)",
+                        record.id
+                    )))
+                }
+            };
+            match answer {
                 Err(_) => {
                     return Err(EngineError::Unavailable(format!(
                         "execution {} did not reach a wait within {} s to answer",
@@ -544,10 +556,11 @@ impl Engine {
             None => format!("upd_{}", ulid::Ulid::new().to_string().to_lowercase()),
         };
         // The record is written only on the history that validated it: an
-        // event since (a signal, a completion), a reset, a new run or
-        // another execution under the id makes the write stale, and the
-        // update is validated again by what the id names now (a few times
-        // at most: each is an event that came in between).
+        // event since that can move the code on (a signal, a completion, a
+        // cancellation), a reset, a new run or another execution under the
+        // id makes the write stale, and the update is validated again by
+        // what the id names now (a few times at most: each is such an event
+        // in between; other updates accepted meanwhile are not).
         for tries_left in (0..8).rev() {
             let record = self.execution(id)?;
             if self.find_update(&record.id, &update_id)?.is_some() {
