@@ -844,8 +844,8 @@ enum Recorded {
     /// activity stops: nothing more of it belongs in the history.
     Refused,
     /// The store is gone (the host is stopping, or another host holds it
-    /// now): the activity runs again after a restart or on the next
-    /// holder, which at-least-once allows.
+    /// now), or refused the write for a while: the activity runs again
+    /// after a restart or on the next holder, which at-least-once allows.
     Failed,
 }
 
@@ -858,12 +858,18 @@ async fn record(inner: &Inner, task: &ActivityTask, now: u64, event: EventKind) 
     write(inner, task, op).await
 }
 
+/// Tries of a write the store failed for a reason of its own (half a
+/// second, doubling: about half a minute in all) before the activity is
+/// left to the next start.
+const OWN_FAILURE_TRIES: u32 = 6;
+
 /// Writes one op of the activity; waits out a disk that refuses writes,
 /// and writes again, later and later, what the store failed for a reason
 /// of its own.
 async fn write(inner: &Inner, task: &ActivityTask, op: Op) -> Recorded {
     let execution = &task.execution;
     let mut again = Backoff::background();
+    let mut tries = 0;
     loop {
         match inner.store.write(vec![op.clone()]).await {
             Ok(Ok(())) => return Recorded::Yes,
@@ -883,12 +889,17 @@ async fn write(inner: &Inner, task: &ActivityTask, op: Op) -> Recorded {
             }
             // Refused by the database (a statement it will not run now) or
             // met a record it cannot decode: the end is kept and written
-            // again until the store takes it or refuses it as superseded,
-            // instead of dropped for a restart to run the side effect again.
+            // again for a while (an operator's change passing), instead of
+            // dropped at once for a restart to run the side effect again;
+            // a refusal that lasts leaves it to the next start (the attempt's
+            // slot is not held for ever).
             Err(e) => {
-                if again.is_first() {
-                    tracing::error!(%execution, activity = %task.name, error = %e, "could not record an activity's end; it is written again later");
+                tries += 1;
+                if tries >= OWN_FAILURE_TRIES {
+                    tracing::error!(%execution, activity = %task.name, error = %e, tries, "could not record an activity's end; it runs again at the next start");
+                    return Recorded::Failed;
                 }
+                tracing::warn!(%execution, activity = %task.name, error = %e, tries, "could not record an activity's end; writing it again later");
                 again.wait().await;
             }
         }

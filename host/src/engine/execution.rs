@@ -758,9 +758,9 @@ fn owed_with(
 }
 
 /// Asks each of `children` (with the handles that started them) of
-/// `parent`'s run to cancel (its last task cancelled them). A child that
-/// task started was never created: its id may hold another execution,
-/// which is left alone.
+/// `parent`'s run to cancel (its last task cancelled them). A child whose
+/// start that task recorded as refused holds another execution's id, which
+/// is left alone (its link names another parent or handle).
 fn cancel_children(inner: &Arc<Inner>, parent: &ExecutionRecord, children: Vec<(u64, String)>) {
     for (handle, child) in children {
         let inner = inner.clone();

@@ -456,7 +456,7 @@ impl Inner {
             *once_key = once;
             *close = Some(Close::Terminated(reason.to_owned()));
             // What the run owes its children is read with the write: a
-            // child its task started after the read above is owed too.
+            // child its task started after `record` was read is owed too.
             *owed_from_history = true;
             *expect_resets = Some(record.resets);
             *require = require_timer;

@@ -141,8 +141,9 @@ fn again(e: &StoreError) -> StoreError {
         },
         StoreError::Backend(text) => StoreError::Backend(text.clone()),
         StoreError::Io(reason) => StoreError::Io(reason.clone()),
+        StoreError::Fenced(reason) => StoreError::Fenced(reason.clone()),
         StoreError::GivenUp => StoreError::GivenUp,
-        other => StoreError::Backend(other.to_string()),
+        StoreError::CommitterGone => StoreError::CommitterGone,
     }
 }
 

@@ -109,7 +109,9 @@ pub(super) async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u6
                     OverlapPolicy::CancelOther => {
                         let why =
                             format!("schedule {name}: a later action replaces it (cancel-other)");
-                        for open in open_runs(inner, &rec).unwrap_or_default() {
+                        // Those it could not read are asked at the next
+                        // evaluation.
+                        for open in open_runs(inner, &rec).0 {
                             if open.cancel_requested {
                                 continue;
                             }
@@ -124,9 +126,11 @@ pub(super) async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u6
                         // was read.
                         crate::pause::point("schedule-replace").await;
                         match open_runs(inner, &rec) {
-                            Some(open) if open.is_empty() => Decision::Start,
-                            Some(open) => Decision::Replace(open),
-                            None => Decision::Wait,
+                            (open, true) if open.is_empty() => Decision::Start,
+                            (open, true) => Decision::Replace(open),
+                            // One it could not read may run: it is not
+                            // replaced blind.
+                            (_, false) => Decision::Wait,
                         }
                     }
                     OverlapPolicy::AllowAll => Decision::Start,
@@ -357,10 +361,10 @@ fn allow_all_behind(rec: &ScheduleRecord) -> Option<usize> {
 }
 
 /// The records of the schedule's running executions that are open, to be
-/// replaced; `None` when one could not be read (evaluated again in a
+/// replaced, and whether every one could be read (evaluated again in a
 /// second when the store could not answer).
-fn open_runs(inner: &Arc<Inner>, rec: &ScheduleRecord) -> Option<Vec<ExecutionRecord>> {
-    let mut open = Vec::new();
+fn open_runs(inner: &Arc<Inner>, rec: &ScheduleRecord) -> (Vec<ExecutionRecord>, bool) {
+    let (mut open, mut all) = (Vec::new(), true);
     for id in &rec.state.running {
         let Ok(parsed) = id.parse::<ExecutionId>() else {
             continue;
@@ -375,11 +379,11 @@ fn open_runs(inner: &Arc<Inner>, rec: &ScheduleRecord) -> Option<Vec<ExecutionRe
                 if matches!(e, StoreError::Io(_)) {
                     super::kick_in_a_second(inner, &rec.name);
                 }
-                return None;
+                all = false;
             }
         }
     }
-    Some(open)
+    (open, all)
 }
 
 fn skipped(action: &PendingAction, now: u64, why: &str) -> ActionRecord {
@@ -535,10 +539,12 @@ async fn start(
             &opts,
         )
     })();
-    let why = format!(
-        "schedule {}: a later action replaces it (terminate-other)",
-        rec.name
-    );
+    let why = || {
+        format!(
+            "schedule {}: a later action replaces it (terminate-other)",
+            rec.name
+        )
+    };
     let mut ops = Vec::new();
     let id = match made {
         // The store could not answer now: the evaluation fails and is made
@@ -547,7 +553,7 @@ async fn start(
         Ok((record, started)) => {
             let id = record.id.clone();
             for run in replaces {
-                ops.extend(inner.termination(run, &why, None, None));
+                ops.extend(inner.termination(run, &why(), None, None));
             }
             ops.push(Op::CreateExecution {
                 record: Box::new(record),
@@ -593,16 +599,15 @@ async fn start(
     });
     match inner.store.write(ops).await? {
         Ok(()) => {
-            if id.is_some() {
-                for run in replaces {
-                    inner.schedules.unwatch(&run.id);
-                    inner.terminated(run, &why).await;
-                }
-            }
             if let Some(id) = id {
                 inner.schedules.watch(id.clone(), &rec.name);
                 inner.wake(&id);
                 inner.arm_deadlines(&id);
+                // The runs it replaced ended in the write.
+                for run in replaces {
+                    inner.schedules.unwatch(&run.id);
+                    inner.terminated(run, &why()).await;
+                }
                 crate::pause::point("schedule-started").await;
                 tracing::info!(schedule = %rec.name, execution = %id, nominal = %spec::nominal_text(action.nominal_ms), "schedule started an execution");
             }
