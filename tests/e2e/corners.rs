@@ -2467,3 +2467,36 @@ fn many_updates_sent_at_once_to_one_execution_are_all_applied() {
     }
     assert_eq!(host.query("many", "bumped"), 16);
 }
+
+/// Found by a review of the child paths: a parent's cancel of a child,
+/// refused because the child's run ended before the write (it completed),
+/// was read again by id and written to whatever held the id then: a new
+/// child its parent started under the same id was cancelled, though the
+/// parent never asked it. A cancel for a child stops once the id no
+/// longer names that child.
+#[test]
+fn a_childs_cancel_that_raced_its_end_does_not_reach_the_next_child_of_its_id() {
+    let host = Host::paused_at(&["--manual-clock"], &["cancel-before-write#1"]);
+    host.deploy_examples_and_corners();
+    start(&host, "ctr", json!({"mode": "cancel-then-reuse"}));
+    let pause = std::time::Duration::from_secs(30);
+    host.wait_for_log("paused at cancel-before-write", 1, pause);
+    host.advance(1_000);
+    host.eventually("the first child completed", |h| {
+        h.describe("ctr-y")["status"] == "completed"
+    });
+    host.advance(2_000);
+    host.eventually("the second child naps", |h| {
+        let d = h.describe("ctr-y");
+        d["status"] == "running" && d["run"] == 2
+    });
+    host.release("cancel-before-write");
+    host.eventually("the held cancel ended", |h| {
+        let log = h.log();
+        log.contains("cancellation requested execution=ctr-y")
+            || log.contains("child not asked to cancel")
+    });
+    let d = host.describe("ctr-y");
+    assert_eq!(d["status"], "running", "{d}");
+    assert_eq!(d["cancel_requested"], false, "{d}");
+}
