@@ -121,20 +121,13 @@ impl Inner {
     async fn ask_once(
         self: &Arc<Self>,
         child: &ExecutionId,
-        (parent, epoch, handle): &(ExecutionId, u32, u64),
+        parent: &(ExecutionId, u32, u64),
         reason: &str,
     ) -> Result<(), EngineError> {
         StoreError::fail_point("child-cancel")?;
-        let linked =
-            |p: &crate::model::ParentLink| (&p.id, p.epoch, p.handle) == (parent, *epoch, *handle);
-        match self.store.execution(child)? {
-            Some(r) if r.parent.as_ref().is_some_and(linked) => {}
-            _ => {
-                tracing::debug!(execution = %child, %parent, "child not asked to cancel: its link names another run or command of the parent (a reset discarded the request, or the id was started again)");
-                return Ok(());
-            }
-        }
-        self.cancel(child, reason).await
+        self.cancel_once(child, reason, None, Some(parent))
+            .await
+            .map(drop)
     }
 
     /// Applies what `id` owes its children once; true when nothing is left

@@ -228,17 +228,21 @@ impl Inner {
         id: &'a ExecutionId,
         reason: &'a str,
     ) -> Pin<Box<dyn Future<Output = Result<(), EngineError>> + Send + 'a>> {
-        Box::pin(async move { self.cancel_once(id, reason, None).await.map(drop) })
+        Box::pin(async move { self.cancel_once(id, reason, None, None).await.map(drop) })
     }
 
     /// [`Inner::cancel`], recorded once under `once` (a client's request
     /// id: see [`OnceKey`]): `true` if a request with that key was recorded
-    /// before (nothing is done again).
+    /// before (nothing is done again). With `child`, only while `id` is that
+    /// parent's child: the link `(parent, epoch, handle)` its record names
+    /// (read again at each try: a child that ended meanwhile leaves its id
+    /// to another execution, which is not asked).
     pub(super) fn cancel_once<'a>(
         self: &'a Arc<Self>,
         id: &'a ExecutionId,
         reason: &'a str,
         once: Option<OnceKey>,
+        child: Option<&'a (ExecutionId, u32, u64)>,
     ) -> Pin<Box<dyn Future<Output = Result<bool, EngineError>> + Send + 'a>> {
         Box::pin(async move {
             // The write cancels the timers it read as pending: one that
@@ -248,6 +252,16 @@ impl Inner {
             let mut attempts = 0;
             loop {
                 let record = self.open_record(id)?;
+                if let Some((parent, epoch, handle)) = child {
+                    let linked = record
+                        .parent
+                        .as_ref()
+                        .is_some_and(|p| (&p.id, p.epoch, p.handle) == (parent, *epoch, *handle));
+                    if !linked {
+                        tracing::debug!(execution = %id, %parent, "child not asked to cancel: its link names another run or command of the parent (a reset discarded the request, or the id was started again)");
+                        return Ok(false);
+                    }
+                }
                 if record.cancel_requested {
                     return self.keep_once(id, once).await;
                 }
@@ -717,6 +731,7 @@ impl Engine {
                 &record.id,
                 reason.unwrap_or("cancelled by an operator"),
                 once,
+                None,
             )
             .await
     }
