@@ -2500,3 +2500,52 @@ fn a_childs_cancel_that_raced_its_end_does_not_reach_the_next_child_of_its_id() 
     assert_eq!(d["status"], "running", "{d}");
     assert_eq!(d["cancel_requested"], false, "{d}");
 }
+
+/// Found by a review of the update check: updates validated at one wait of
+/// a run that returns once one of them has run (`wait_until` a condition
+/// an update's handler makes true): the others were accepted after the
+/// first, in the run's last moments, and never ran (their clients told 409
+/// "did not finish"). Updates to one execution take turns from validation
+/// to record: each validator answers at a wait after the handlers of those
+/// before it, so an update the run no longer waits for is refused, never
+/// recorded unrun.
+#[test]
+fn updates_sent_at_once_to_a_run_that_returns_after_one_are_never_accepted_unrun() {
+    let host = host_with_corners();
+    start(&host, "last-bump", json!({"mode": "carry"}));
+    host.eventually("the first run waits for tick", |h| {
+        count(h, "last-bump", "signal_awaited") == 1
+    });
+    host.send_signal("last-bump", "tick", json!(1));
+    host.eventually("the second run waits for a bump", |h| {
+        h.describe("last-bump")["run"] == 2 && count(h, "last-bump", "execution_started") == 2
+    });
+    let updates: Vec<_> = (0..16)
+        .map(|i| {
+            post_in_background(
+                &host,
+                "/v1/executions/last-bump/updates",
+                json!({"name": "bump", "input": 1, "update_id": format!("b-{i}"), "wait_ms": 30_000}),
+            )
+        })
+        .collect();
+    let answers: Vec<_> = updates
+        .into_iter()
+        .map(|u| u.join().expect("an update call"))
+        .collect();
+    assert_eq!(host.wait_result("last-bump")["status"], "completed");
+    let (accepted, completed) = (
+        count(&host, "last-bump", "update_accepted"),
+        count(&host, "last-bump", "update_completed"),
+    );
+    assert_eq!(
+        accepted, completed,
+        "updates accepted and never run: {answers:?}"
+    );
+    assert!(
+        answers
+            .iter()
+            .all(|(status, _)| *status == 200 || *status == 409),
+        "{answers:?}"
+    );
+}
