@@ -556,11 +556,11 @@ impl Engine {
             None => format!("upd_{}", ulid::Ulid::new().to_string().to_lowercase()),
         };
         // The record is written only on the history that validated it: an
-        // event since that can move the code on (a signal, a completion, a
-        // cancellation), a reset, a new run or another execution under the
-        // id makes the write stale, and the update is validated again by
-        // what the id names now (a few times at most: each is such an event
-        // in between; other updates accepted meanwhile are not).
+        // event since (a signal, a completion, an upgrade), a reset, a new
+        // run or another execution under the id makes the write stale, and
+        // the update is validated again by what the id names now (a few
+        // times at most: each is an event that came in between; updates to
+        // the same execution take turns and do not).
         for tries_left in (0..8).rev() {
             let record = self.execution(id)?;
             if self.find_update(&record.id, &update_id)?.is_some() {
@@ -582,6 +582,11 @@ impl Engine {
                 )));
             }
             crate::pause::point("update-before-validate").await;
+            // One update at a time per execution, from its validation to
+            // its record: each validator sees what the updates accepted
+            // before it did (their handlers ran at the wait it answers at),
+            // and none makes another's record stale.
+            let _turn = UpdateTurn::take(&self.inner, &record.id).await;
             // A try under the same id (a retry racing its first) may have
             // been accepted since the look above, and have run: what the
             // validator, the execution or the write says now is not this
@@ -802,4 +807,52 @@ enum Standing {
     Discarded { to_event: u64 },
     /// Its status, and whether it was abandoned by a continue-as-new.
     Known(UpdateStatus, bool),
+}
+
+/// The turns of updates, per execution.
+pub(super) type UpdateTurns = std::sync::Mutex<
+    std::collections::HashMap<ExecutionId, std::sync::Arc<tokio::sync::Mutex<()>>>,
+>;
+
+/// An update's turn at an execution, from its validation to its record;
+/// the execution's entry goes when no update waits for a turn.
+pub(super) struct UpdateTurn<'a> {
+    inner: &'a super::Inner,
+    id: ExecutionId,
+    gate: std::sync::Arc<tokio::sync::Mutex<()>>,
+    held: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl<'a> UpdateTurn<'a> {
+    pub(super) async fn take(inner: &'a super::Inner, id: &ExecutionId) -> UpdateTurn<'a> {
+        let gate = inner
+            .update_turns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(id.clone())
+            .or_default()
+            .clone();
+        let held = Some(gate.clone().lock_owned().await);
+        UpdateTurn {
+            inner,
+            id: id.clone(),
+            gate,
+            held,
+        }
+    }
+}
+
+impl Drop for UpdateTurn<'_> {
+    fn drop(&mut self) {
+        self.held = None;
+        let mut turns = self
+            .inner
+            .update_turns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        // The map's and this one's: nobody else waits.
+        if std::sync::Arc::strong_count(&self.gate) == 2 {
+            turns.remove(&self.id);
+        }
+    }
 }

@@ -193,6 +193,9 @@ pub(crate) enum RequestKind {
 }
 
 pub(crate) struct Inner {
+    /// Per execution, the turn of the update being validated and accepted
+    /// (see [`interact::UpdateTurn`]).
+    update_turns: interact::UpdateTurns,
     store: Store,
     runtime: Arc<Runtime>,
     clock: Clock,
@@ -368,6 +371,7 @@ impl Engine {
             clock,
             activity_slots: Semaphore::new(config.max_concurrent_activities.max(1)),
             draining: watch::channel(false).0,
+            update_turns: Default::default(),
             stopping: watch::channel(false).0,
             instance_slots: Semaphore::new(config.max_instances.max(1)),
             pressure: tokio::sync::Notify::new(),

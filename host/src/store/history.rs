@@ -254,30 +254,6 @@ fn unconsumed(
 
 /// Why a writer that loaded the execution on `expect_module` at epoch
 /// `expect_resets` may no longer write to it, if it may not.
-/// Whether the history of `key` holds, from index `since` on (up to
-/// `first`, its length), an event that can move its code on from the wait
-/// it was at: a signal, a completion, a cancellation. Other updates
-/// accepted or completed meanwhile, and the commands of the code's own
-/// tasks, move nothing by themselves. An index past the history says the
-/// writer saw what is not there (a reset discarded it).
-fn moved_since(txn: &Txn, key: &str, since: u64, first: u64) -> Result<bool, StoreError> {
-    if since > first {
-        return Ok(true);
-    }
-    let mut moved = false;
-    txn.open_table(HISTORY)?
-        .scan((key, since)..=(key, u64::MAX), false, |_, raw| {
-            let e: Event = from_json("event", raw)?;
-            moved = matches!(
-                e.event,
-                EventKind::SignalReceived { .. } | EventKind::CancelRequested { .. }
-            ) || e.event.completion_handle().is_some()
-                || e.event.ends_execution();
-            Ok(!moved)
-        })?;
-    Ok(moved)
-}
-
 fn check_current(
     key: &str,
     record: &Head,
@@ -403,10 +379,8 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
         }
     }
     let first = history_len(txn, key)?;
-    if let Some(next) = expect_next {
-        if moved_since(txn, key, *next, first)? {
-            return Ok(Err(OpError::Stale(key.to_owned())));
-        }
+    if expect_next.is_some_and(|n| n != first) {
+        return Ok(Err(OpError::Stale(key.to_owned())));
     }
     let at_ms = &if events.is_empty() {
         *at_ms

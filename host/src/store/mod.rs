@@ -201,10 +201,9 @@ pub enum Op {
         expect_module: Option<ModuleHash>,
         /// Refuse it if the execution was reset since the writer started.
         expect_resets: Option<u32>,
-        /// Refuse it (`Stale`) if, from this index on, the history holds
-        /// an event that can move the code on from the wait the writer
-        /// decided at (a signal, a completion, a cancellation): an update's
-        /// validator answered on the history up to there.
+        /// Refuse it (`Stale`) unless the events would be placed at this
+        /// index: the writer decided on the history up to there and nothing
+        /// came in since (an update's validator).
         expect_next: Option<u64>,
         /// Refuse it unless this timer row `(due, handle)` is still pending.
         require_timer: Option<(u64, u64)>,
