@@ -599,14 +599,10 @@ fn store_addresses_that_name_no_store_are_refused_by_name() {
 #[test]
 fn an_activity_end_the_database_cannot_write_yet_is_written_once_it_can() {
     let Some(base) = cluster() else { return };
-    let host = Host::paused_at(&[], &["activity-ended"]);
-    let Some(url) = host.store().map(str::to_owned) else {
+    let Some((host, url, id)) = hello_held_at_its_first_activity_end("RO0") else {
         return;
     };
     let database = url.rsplit('/').next().unwrap().to_owned();
-    host.deploy_examples();
-    let id = host.start_execution("hello", json!({"name": "RO0"}));
-    host.wait_for_log("paused at activity-ended", 1, Duration::from_secs(60));
     let admin = format!("{base}/postgres");
     // New sessions are read-only; the host's present ones are ended.
     let read_only = |on: bool| {
@@ -661,16 +657,9 @@ fn an_activity_end_the_database_cannot_write_yet_is_written_once_it_can() {
 /// deadlock's victim.
 #[test]
 fn an_activity_end_whose_write_meets_a_deadlock_is_written_again() {
-    if cluster().is_none() {
-        return;
-    }
-    let host = Host::paused_at(&[], &["activity-ended"]);
-    let Some(url) = host.store().map(str::to_owned) else {
+    let Some((host, url, id)) = hello_held_at_its_first_activity_end("DL0") else {
         return;
     };
-    host.deploy_examples();
-    let id = host.start_execution("hello", json!({"name": "DL0"}));
-    host.wait_for_log("paused at activity-ended", 1, Duration::from_secs(60));
     let operator = {
         let url = url.clone();
         // The host's deadlock check (1 s) runs before this session's.
@@ -712,20 +701,14 @@ fn an_activity_end_whose_write_meets_a_deadlock_is_written_again() {
 /// database refused (a statement it will not run now: here an operator's
 /// trigger, as a constraint or a policy being changed would) was dropped,
 /// and the execution waited for the next restart, which ran the side effect
-/// again. The end is kept and written again, later and later, until the
-/// database takes it or the store refuses it as superseded.
+/// again. The end is kept and written again, later and later (for about
+/// fifteen seconds), until the database takes it or the store refuses it as
+/// superseded.
 #[test]
 fn an_activity_end_the_database_refuses_is_kept_and_written_once_it_is_taken() {
-    if cluster().is_none() {
-        return;
-    }
-    let host = Host::paused_at(&[], &["activity-ended"]);
-    let Some(url) = host.store().map(str::to_owned) else {
+    let Some((host, url, id)) = hello_held_at_its_first_activity_end("RF0") else {
         return;
     };
-    host.deploy_examples();
-    let id = host.start_execution("hello", json!({"name": "RF0"}));
-    host.wait_for_log("paused at activity-ended", 1, Duration::from_secs(60));
     psql(
         &url,
         "CREATE FUNCTION refuse_all() RETURNS trigger AS $$ BEGIN \
@@ -739,6 +722,19 @@ fn an_activity_end_the_database_refuses_is_kept_and_written_once_it_is_taken() {
     host.assert_hellos_completed_once(&[id], "RF");
     let effects = weft_e2e::side_effects(&host.log());
     assert_eq!(effects.len(), 3, "each activity ran once: {effects:?}");
+}
+
+/// A host on the suite's PostgreSQL (`None` without one) running a
+/// `hello` execution with input name `name`, held as its first activity
+/// has ended, before the end is written; the store's address and the id.
+fn hello_held_at_its_first_activity_end(name: &str) -> Option<(Host, String, String)> {
+    cluster()?;
+    let host = Host::paused_at(&[], &["activity-ended"]);
+    let url = host.store()?.to_owned();
+    host.deploy_examples();
+    let id = host.start_execution("hello", json!({"name": name}));
+    host.wait_for_log("paused at activity-ended", 1, Duration::from_secs(60));
+    Some((host, url, id))
 }
 
 /// The suite's cluster offers TLS with a certificate signed by an authority

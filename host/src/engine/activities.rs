@@ -859,7 +859,7 @@ async fn record(inner: &Inner, task: &ActivityTask, now: u64, event: EventKind) 
 }
 
 /// Tries of a write the store failed for a reason of its own (half a
-/// second, doubling: about half a minute in all) before the activity is
+/// second, doubling: about fifteen seconds in all) before the activity is
 /// left to the next start.
 const OWN_FAILURE_TRIES: u32 = 6;
 

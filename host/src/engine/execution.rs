@@ -435,13 +435,14 @@ async fn continue_as_new(
         events,
         children,
         child_cancels,
+        externals,
     };
     let out = last
         .write(inner, |events| {
             owed = owed_at_close(&mut history, events);
             let mut events = events.to_vec();
             events.push(continued.clone());
-            let mut ops = vec![Op::ContinueAsNew {
+            vec![Op::ContinueAsNew {
                 id: record.id.clone(),
                 at_ms,
                 events,
@@ -453,18 +454,13 @@ async fn continue_as_new(
                 delivered_updates: driver.replayer.delivered_updates().to_vec(),
                 delivered_signals: driver.replayer.delivered_signals().to_vec(),
                 cancel_delivered: driver.replayer.cancel_delivered(),
-            }];
-            if !externals.is_empty() {
-                ops.push(Op::OutboxAdd {
-                    requests: externals.clone(),
-                });
-            }
-            ops
+            }]
         })
         .await?;
     let TaskBatch {
         children,
         child_cancels,
+        externals,
         ..
     } = last;
     // The next run's search attributes meet a type an operator changed
@@ -580,6 +576,7 @@ async fn close(
         events,
         children,
         child_cancels,
+        externals,
     };
     let written = last
         .write(inner, |events| {
@@ -604,17 +601,13 @@ async fn close(
             if let Some(outcome) = outcome.clone() {
                 ops.extend(inner.parent_op(record, outcome));
             }
-            if !externals.is_empty() {
-                ops.push(Op::OutboxAdd {
-                    requests: externals.clone(),
-                });
-            }
             ops
         })
         .await?;
     let TaskBatch {
         children,
         child_cancels,
+        externals,
         ..
     } = last;
     if let Err(e) = written {

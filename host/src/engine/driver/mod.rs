@@ -270,6 +270,7 @@ impl Driver {
             events,
             children,
             child_cancels,
+            externals,
         };
         let written = last
             .write(&self.inner, |events| {
@@ -297,13 +298,7 @@ impl Driver {
                     *at = Some(placed.clone());
                     *task_saw = saw;
                 }
-                let mut ops = vec![op];
-                if !externals.is_empty() {
-                    ops.push(Op::OutboxAdd {
-                        requests: externals.clone(),
-                    });
-                }
-                ops
+                vec![op]
             })
             .await?;
         // Upgraded, reset, closed meanwhile: the load decides.
@@ -314,6 +309,7 @@ impl Driver {
             events,
             children,
             child_cancels,
+            externals,
         } = last;
         // The run's length right after this commit: an activity it
         // scheduled, and did not complete in it, asks no more of the store
@@ -498,11 +494,13 @@ pub(super) struct TaskBatch {
     pub children: Vec<(Op, String)>,
     /// Children to ask to cancel (the handle that started each, its id).
     pub child_cancels: Vec<(u64, String)>,
+    /// Requests to other executions, kept in the outbox with the events.
+    pub externals: Vec<crate::store::ExternalRequest>,
 }
 
 impl TaskBatch {
     /// Writes the ops `build` makes of the events, with the children's
-    /// creations, in one batch. Another start took a child's id after the
+    /// creations and the requests to other executions, in one batch. Another start took a child's id after the
     /// check: that child did not start, which the events record instead
     /// (and no cancel goes to that id), and the batch is written again.
     /// Any other refusal is the caller's.
@@ -514,6 +512,11 @@ impl TaskBatch {
         loop {
             let mut ops = build(&self.events);
             ops.extend(self.children.iter().map(|(op, _)| op.clone()));
+            if !self.externals.is_empty() {
+                ops.push(Op::OutboxAdd {
+                    requests: self.externals.clone(),
+                });
+            }
             match inner.store.write(ops).await? {
                 Err(OpError::ExecutionExists(taken)) => {
                     let Some(at) = self.children.iter().position(|(_, id)| *id == taken) else {
