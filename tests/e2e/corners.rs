@@ -2549,3 +2549,47 @@ fn updates_sent_at_once_to_a_run_that_returns_after_one_are_never_accepted_unrun
         "{answers:?}"
     );
 }
+
+/// Found by a review of the child paths: a workflow's cancel of another
+/// execution, delivered (the target ended cancelled), was delivered again
+/// after the sender was reset to before its completion: a cancellation
+/// has no key recorded at its target, as a signal has, so a new execution
+/// a client had started under the target's id since was cancelled, though
+/// nobody asked it. The target records each request once, by its key.
+#[test]
+fn a_cancel_delivered_again_after_its_senders_reset_does_not_reach_a_new_execution() {
+    let host = host_with_corners();
+    start(&host, "victim2", json!({"mode": "nap", "timeout_ms": HOUR}));
+    start(
+        &host,
+        "orderer2",
+        json!({"mode": "orders", "got": ["victim2"]}),
+    );
+    host.eventually("the sender waits for its order", |h| {
+        count(h, "orderer2", "signal_awaited") == 1
+    });
+    host.send_signal("orderer2", "order", json!("cancel"));
+    assert_eq!(host.wait_result("orderer2")["output"], "asked");
+    host.advance(1);
+    assert_eq!(host.wait_result("victim2")["status"], "cancelled");
+    start(&host, "victim2", json!({"mode": "nap", "timeout_ms": HOUR}));
+    host.eventually("the new victim naps", |h| {
+        h.describe("victim2")["status"] == "running" && h.describe("victim2")["run"] == 2
+    });
+    let sent = events(&host, "orderer2")
+        .iter()
+        .find(|e| e["event"]["type"] == "external_sent")
+        .map(|e| e["index"].as_u64().unwrap())
+        .expect("external_sent");
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/orderer2/reset",
+        Some(json!({"to_event": sent, "reason": "again"})),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(host.wait_result("orderer2")["status"], "completed");
+    host.advance(1);
+    let d = host.describe("victim2");
+    assert_eq!(d["cancel_requested"], false, "{d}");
+    assert_eq!(d["status"], "running", "{d}");
+}
