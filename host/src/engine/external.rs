@@ -197,10 +197,31 @@ impl Inner {
             // The store says whether the cancellation's append applied (it
             // does not while the request is gone from the outbox).
             let placed = Placed::default();
+            // Recorded once at the target, by the request's key (kept for
+            // the target's retention): a reset of the sender that delivers
+            // it again asks nobody a second time, nor a new execution
+            // started under the target's id since.
+            let forget_at = match &asked {
+                Some(a) => match self.retention_ms(a.record.workflow_type.as_str()) {
+                    Ok(ms) => self.clock.now_ms().saturating_add(ms),
+                    Err(e) => {
+                        tracing::warn!(key = %request.key, error = %e, "request not delivered yet; delivered again once the store answers");
+                        self.deliver_later(request);
+                        return;
+                    }
+                },
+                None => 0,
+            };
             let cancel = asked.as_ref().map(|a| {
                 let mut op = a.op.clone();
-                if let Op::Append { placed: at, .. } = &mut op {
+                if let Op::Append {
+                    placed: at,
+                    once_key,
+                    ..
+                } = &mut op
+                {
                     *at = Some(placed.clone());
+                    *once_key = Some((request.key.clone(), forget_at));
                 }
                 Box::new(op)
             });

@@ -28,8 +28,11 @@ pub(super) fn deliver(txn: &Txn, op: &Op) -> Outcome {
         _ => return Ok(Ok(())),
     }
     if let Some(cancel) = cancel {
-        if let Err(e) = append(txn, cancel)? {
-            return Ok(Err(e));
+        match append(txn, cancel)? {
+            // Asked before under this key (a reset of the sender made the
+            // request again): it reached its target then.
+            Ok(()) | Err(OpError::AlreadyRecorded(_)) => {}
+            Err(e) => return Ok(Err(e)),
         }
     }
     let found = match target_found {
