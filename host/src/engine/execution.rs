@@ -181,8 +181,8 @@ async fn run_inner(
         return close(
             inner,
             &record,
-            Vec::new(),
-            Default::default(),
+            TaskBatch::default(),
+            None,
             Close::Stalled(reason.into()),
         )
         .await;
@@ -266,13 +266,7 @@ async fn run_inner(
             // returning), which are delivered, and children, which are
             // created with the end (a fire-and-forget child abandoned at the
             // close runs on).
-            let Flush {
-                mut events,
-                externals,
-                child_cancels,
-                children,
-                ..
-            } = driver.new_command_events(inner.clock.now_ms())?;
+            let Flush { mut batch, .. } = driver.new_command_events(inner.clock.now_ms())?;
             // Read again: the request may have come after this instance loaded.
             let cancel_requested = inner
                 .store
@@ -291,31 +285,25 @@ async fn run_inner(
             };
             let end = match result {
                 Ok(output) => {
-                    events.push(EventKind::ExecutionCompleted {
+                    batch.events.push(EventKind::ExecutionCompleted {
                         output: output.clone(),
                     });
                     Close::Completed(output)
                 }
                 Err(failure) if failure.is_cancelled() && cancel_requested => {
-                    events.push(EventKind::ExecutionCancelled {
+                    batch.events.push(EventKind::ExecutionCancelled {
                         failure: failure.clone(),
                     });
                     Close::Cancelled(failure)
                 }
                 Err(failure) => {
-                    events.push(EventKind::ExecutionFailed {
+                    batch.events.push(EventKind::ExecutionFailed {
                         failure: failure.clone(),
                     });
                     Close::Failed(failure)
                 }
             };
-            let requests = LastRequests {
-                externals,
-                children,
-                child_cancels,
-                watch: Some(seen),
-            };
-            close(inner, &record, events, requests, end).await
+            close(inner, &record, batch, Some(seen), end).await
         }
         RunOutcome::Stopped(stop) => match stop.0.downcast::<Stop>() {
             Ok(s) => match *s {
@@ -398,11 +386,7 @@ async fn continue_as_new(
     input: Payload,
 ) -> Result<(), StoreError> {
     let Flush {
-        events,
-        externals,
-        child_cancels,
-        children,
-        ..
+        batch: mut last, ..
     } = driver.new_command_events(inner.clock.now_ms())?;
     let mut history = run_history_as_known(inner, record, driver.replayer.history().to_vec())?;
     let continued = EventKind::ExecutionContinuedAsNew {
@@ -431,12 +415,6 @@ async fn continue_as_new(
     crate::pause::point("continue-as-new-before-commit").await;
     let at_ms = inner.clock.now_ms();
     let mut owed = Vec::new();
-    let mut last = TaskBatch {
-        events,
-        children,
-        child_cancels,
-        externals,
-    };
     let out = last
         .write(inner, |events| {
             owed = owed_at_close(&mut history, events);
@@ -502,28 +480,26 @@ async fn stall(
     close(
         inner,
         record,
-        Vec::new(),
-        Default::default(),
+        TaskBatch::default(),
+        None,
         Close::Stalled(reason),
     )
     .await
 }
 
-/// Writes the run's end (guarded by the module and epoch it ran with), tells
-/// a parent how a child ended, and applies the close policy to children.
+/// Writes the run's end (guarded by the module and epoch it ran with) with
+/// what its last task did (`last`: its events, children and requests to
+/// other executions, delivered after), tells a parent how a child ended,
+/// and applies the close policy to children. With `watch` (what the code
+/// saw before it ended), the end is written only if no signal it asked for
+/// came in since.
 async fn close(
     inner: &Arc<Inner>,
     record: &ExecutionRecord,
-    events: Vec<EventKind>,
-    requests: LastRequests,
+    mut last: TaskBatch,
+    watch: Option<Seen>,
     end: Close,
 ) -> Result<(), StoreError> {
-    let LastRequests {
-        externals,
-        children,
-        child_cancels,
-        watch,
-    } = requests;
     let id = &record.id;
     let status = match &end {
         Close::Completed(_) => "completed",
@@ -572,12 +548,6 @@ async fn close(
     }
     let now = inner.clock.now_ms();
     let mut owed = Vec::new();
-    let mut last = TaskBatch {
-        events,
-        children,
-        child_cancels,
-        externals,
-    };
     let written = last
         .write(inner, |events| {
             owed = owed_at_close(&mut history, events);
@@ -644,21 +614,6 @@ async fn close(
         inner.settle_children(id, !owed.is_empty()).await;
     }
     Ok(())
-}
-
-/// Requests to other executions the run's last task made: delivered after
-/// its end is recorded, as any task's are.
-#[derive(Default)]
-struct LastRequests {
-    externals: Vec<crate::store::ExternalRequest>,
-    /// Children it started: each created with the end (its
-    /// `CreateExecution`, its id).
-    children: Vec<(Op, String)>,
-    /// Children to ask to cancel (the handle that started each, its id).
-    child_cancels: Vec<(u64, String)>,
-    /// What the code saw before it ended (its end is written only if no
-    /// signal it asked for came in since).
-    watch: Option<Seen>,
 }
 
 /// What a run's code had seen when it returned.

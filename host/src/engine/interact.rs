@@ -586,7 +586,7 @@ impl Engine {
             // its record: each validator sees what the updates accepted
             // before it did (their handlers ran at the wait it answers at),
             // and none makes another's record stale.
-            let _turn = UpdateTurn::take(&self.inner, &record.id).await;
+            let _turn = super::turns::UpdateTurn::take(&self.inner, &record.id).await;
             // A try under the same id (a retry racing its first) may have
             // been accepted since the look above, and have run: what the
             // validator, the execution or the write says now is not this
@@ -594,17 +594,14 @@ impl Engine {
             let validated = self
                 .request(&record, RequestKind::Validate, name, input.clone())
                 .await;
+            let seen = validated.as_ref().ok().and_then(|(_, seen)| *seen);
             // A history that cannot be read now says nothing either way:
             // the first answer stands.
             let applied = |this: &Self| {
                 this.find_update(&record.id, &update_id)
                     .is_ok_and(|u| u.is_some())
             };
-            let (validated, seen) = match validated {
-                Ok((answer, seen)) => (Ok(answer), seen),
-                Err(e) => (Err(e), None),
-            };
-            match validated {
+            match validated.map(|(answer, _)| answer) {
                 Ok(Ok(_)) => {}
                 Ok(Err(_)) | Err(EngineError::Conflict(_) | EngineError::Unavailable(_))
                     if applied(self) =>
@@ -807,52 +804,4 @@ enum Standing {
     Discarded { to_event: u64 },
     /// Its status, and whether it was abandoned by a continue-as-new.
     Known(UpdateStatus, bool),
-}
-
-/// The turns of updates, per execution.
-pub(super) type UpdateTurns = std::sync::Mutex<
-    std::collections::HashMap<ExecutionId, std::sync::Arc<tokio::sync::Mutex<()>>>,
->;
-
-/// An update's turn at an execution, from its validation to its record;
-/// the execution's entry goes when no update waits for a turn.
-pub(super) struct UpdateTurn<'a> {
-    inner: &'a super::Inner,
-    id: ExecutionId,
-    gate: std::sync::Arc<tokio::sync::Mutex<()>>,
-    held: Option<tokio::sync::OwnedMutexGuard<()>>,
-}
-
-impl<'a> UpdateTurn<'a> {
-    pub(super) async fn take(inner: &'a super::Inner, id: &ExecutionId) -> UpdateTurn<'a> {
-        let gate = inner
-            .update_turns
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(id.clone())
-            .or_default()
-            .clone();
-        let held = Some(gate.clone().lock_owned().await);
-        UpdateTurn {
-            inner,
-            id: id.clone(),
-            gate,
-            held,
-        }
-    }
-}
-
-impl Drop for UpdateTurn<'_> {
-    fn drop(&mut self) {
-        self.held = None;
-        let mut turns = self
-            .inner
-            .update_turns
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        // The map's and this one's: nobody else waits.
-        if std::sync::Arc::strong_count(&self.gate) == 2 {
-            turns.remove(&self.id);
-        }
-    }
 }

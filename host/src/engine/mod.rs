@@ -30,6 +30,7 @@ mod search;
 mod settled;
 mod skip;
 mod timers;
+mod turns;
 mod versions;
 mod warm;
 mod worker_tasks;
@@ -194,8 +195,8 @@ pub(crate) enum RequestKind {
 
 pub(crate) struct Inner {
     /// Per execution, the turn of the update being validated and accepted
-    /// (see [`interact::UpdateTurn`]).
-    update_turns: interact::UpdateTurns,
+    /// (see [`turns::UpdateTurn`]).
+    update_turns: turns::UpdateTurns,
     store: Store,
     runtime: Arc<Runtime>,
     clock: Clock,

@@ -10,14 +10,13 @@
 //! written its earlier ops, so the group's transaction is dropped and the
 //! group applied again without that batch. Refusals are deterministic, so
 //! the batches before it refuse or pass as they did, and the ones after it
-//! see the state without it. A batch whose op meets a record it cannot
-//! decode (its own: decoding is the host's, and the same every time) is left
-//! out the same way, its caller answered with the error. A failure that
-//! names no batch (on PostgreSQL a statement's refusal surfaces at the next
-//! read of whichever batch comes next, or at the commit: writes are
-//! buffered and merged) is met by writing the group's batches again one per
-//! transaction, so it fails only its own; a failure of the store as a whole
-//! (disk, connection, lease) fails the group.
+//! see the state without it. A failure of one batch's own (a record its op
+//! cannot decode; on PostgreSQL a statement the database refused, which
+//! surfaces at the next read of whichever batch comes next, or at the
+//! commit: writes are buffered and merged, so it names no batch) is met by
+//! writing the group's batches again one per transaction, so it fails only
+//! its own; a failure of the store as a whole (disk, connection, lease)
+//! fails the group.
 
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -70,64 +69,44 @@ pub(super) fn spawn(
 
 /// What applying a group found.
 enum Applied {
-    /// Every batch passed or was refused before it wrote: commit. `None`
-    /// for a batch left out ([`Skip::Failed`]).
-    Clean(Vec<Option<Result<(), OpError>>>),
-    /// A batch was refused after some of its ops wrote, or failed: start
-    /// again without it.
+    /// Every batch passed or was refused before it wrote: commit.
+    Clean(Vec<Result<(), OpError>>),
+    /// A batch was refused after some of its ops wrote: start again
+    /// without it.
     Partial,
 }
 
-/// Why a batch is left out of its group's transaction.
-enum Skip {
-    /// An op refused it: refused again the same way.
-    Refused(OpError),
-    /// An op met a record it cannot decode: its caller gets the error, the
-    /// others are written without it.
-    Failed(StoreError),
-}
-
-/// Applies the group's batches in order, skipping those already left out.
+/// Applies the group's batches in order, skipping those refused already
+/// (`refused`: refused again the same way). A failure (a record an op
+/// cannot decode, a statement the database refused) fails the group, which
+/// [`commit_group`] then writes batch by batch.
 fn apply_group(
     txn: &Txn,
     group: &[Request],
-    skips: &mut [Option<Skip>],
+    refused: &mut [Option<OpError>],
 ) -> Result<Applied, StoreError> {
     let mut outcomes = Vec::with_capacity(group.len());
-    for (req, skip) in group.iter().zip(skips.iter_mut()) {
-        match skip {
-            Some(Skip::Refused(e)) => {
-                outcomes.push(Some(Err(e.clone())));
-                continue;
-            }
-            Some(Skip::Failed(_)) => {
-                outcomes.push(None);
-                continue;
-            }
-            None => {}
+    for (req, refusal) in group.iter().zip(refused.iter_mut()) {
+        if let Some(e) = refusal {
+            outcomes.push(Err(e.clone()));
+            continue;
         }
         let mut wrote = false;
         let mut outcome = Ok(());
         for op in &req.ops {
-            match apply(txn, op) {
-                Ok(Ok(())) => wrote = true,
-                Ok(Err(e)) => {
-                    *skip = Some(Skip::Refused(e.clone()));
+            match apply(txn, op)? {
+                Ok(()) => wrote = true,
+                Err(e) => {
+                    *refusal = Some(e.clone());
                     if wrote {
                         return Ok(Applied::Partial);
                     }
                     outcome = Err(e);
                     break;
                 }
-                Err(e @ StoreError::Corrupt { .. }) => {
-                    tracing::error!(error = %e, "a batch failed; the others of its group are written without it");
-                    *skip = Some(Skip::Failed(e));
-                    return Ok(Applied::Partial);
-                }
-                Err(e) => return Err(e),
             }
         }
-        outcomes.push(Some(outcome));
+        outcomes.push(outcome);
     }
     Ok(Applied::Clean(outcomes))
 }
@@ -177,9 +156,9 @@ pub(super) fn commit_group(
 ) {
     let started = std::time::Instant::now();
     let answers = match write_group(backend, &group) {
-        Ok(answers) => {
+        Ok(outcomes) => {
             observe(failing, started, group.len());
-            answers
+            outcomes.into_iter().map(Ok).collect()
         }
         Err(e) if group.len() > 1 && !whole_store(&e) => {
             tracing::warn!(error = %e, batches = group.len(), "a group commit failed; writing its batches one at a time");
@@ -194,7 +173,7 @@ pub(super) fn commit_group(
                 match write_group(backend, std::slice::from_ref(req)) {
                     Ok(mut one) => {
                         observe(failing, started, 1);
-                        answers.push(one.pop().expect("one answer for one batch"));
+                        answers.push(Ok(one.pop().expect("one outcome for one batch")));
                     }
                     Err(e) => {
                         failed(backend, failing, &e, 1);
@@ -258,8 +237,11 @@ fn failed(
 
 /// Applies and commits `group` in one transaction: each caller's answer,
 /// or the failure that left nothing written.
-fn write_group(backend: &Backend, group: &[Request]) -> Result<Answers, StoreError> {
-    let mut skips: Vec<Option<Skip>> = std::iter::repeat_with(|| None).take(group.len()).collect();
+fn write_group(
+    backend: &Backend,
+    group: &[Request],
+) -> Result<Vec<Result<(), OpError>>, StoreError> {
+    let mut refused: Vec<Option<OpError>> = vec![None; group.len()];
     let touched: Vec<&str> = group
         .iter()
         .flat_map(|req| req.ops.iter().filter_map(touched))
@@ -302,7 +284,7 @@ fn write_group(backend: &Backend, group: &[Request]) -> Result<Answers, StoreErr
         let keys = checked_completions(&txn, group)?;
         txn.read_ahead_keys(super::tables::COMPLETED, &keys)?;
         txn.read_ahead_first(super::tables::TIMERS_BY_EXECUTION, &closing(group))?;
-        match apply_group(&txn, group, &mut skips)? {
+        match apply_group(&txn, group, &mut refused)? {
             Applied::Clean(outcomes) => {
                 // Tests stop here to end the database connection under a
                 // commit (PostgreSQL: its writes and COMMIT not sent yet).
@@ -313,15 +295,7 @@ fn write_group(backend: &Backend, group: &[Request]) -> Result<Answers, StoreErr
             Applied::Partial => txn.abort()?,
         }
     };
-    Ok(outcomes
-        .into_iter()
-        .zip(&skips)
-        .map(|(out, skip)| match (out, skip) {
-            (Some(out), _) => Ok(out),
-            (None, Some(Skip::Failed(e))) => Err(again(e)),
-            (None, _) => Err(StoreError::Backend("left out of its group".into())),
-        })
-        .collect())
+    Ok(outcomes)
 }
 
 /// The execution whose record an op reads first, if it is known before

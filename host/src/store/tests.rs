@@ -106,6 +106,23 @@ fn kinds(store: &Store, id: &ExecutionId) -> Vec<&'static str> {
         .collect()
 }
 
+/// The address of a database named after `name`, not made yet, on the
+/// server `WEFT_TEST_POSTGRES` names; `None` (said) without one.
+pub(super) fn fresh_postgres_url(name: &str) -> Option<String> {
+    let Some(base) = std::env::var("WEFT_TEST_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty())
+    else {
+        eprintln!("WEFT_TEST_POSTGRES unset: cargo xtask test runs this on PostgreSQL");
+        return None;
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    Some(format!("{base}/{name}_{}_{nanos}", std::process::id()))
+}
+
 fn open() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
@@ -263,18 +280,9 @@ async fn a_batch_that_fails_on_its_own_record_leaves_its_group_written() {
 /// only the refused batch fails.
 #[tokio::test]
 async fn a_statement_postgresql_refuses_fails_only_its_own_batch() {
-    let Some(base) = std::env::var("WEFT_TEST_POSTGRES")
-        .ok()
-        .filter(|s| !s.is_empty())
-    else {
-        eprintln!("WEFT_TEST_POSTGRES unset: cargo xtask test runs this on PostgreSQL");
+    let Some(url) = fresh_postgres_url("refused") else {
         return;
     };
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let url = format!("{base}/refused_{}_{nanos}", std::process::id());
     let store = Store::open_at(&Location::Postgres(url.clone())).unwrap();
     let (admin, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
         .await

@@ -6,21 +6,14 @@ use super::*;
 
 /// What a workflow task's commands turn into.
 pub(in crate::engine) struct Flush {
-    pub events: Vec<EventKind>,
+    /// The events, with what is written with them and done after.
+    pub batch: super::TaskBatch,
     pub tasks: Vec<ActivityTask>,
     pub timers: Vec<TimerRow>,
-    /// Child executions to create in the same transaction, with their ids.
-    pub children: Vec<(Op, String)>,
     /// Activities to stop once the cancellation is recorded.
     pub cancels: Vec<u64>,
     /// Timer rows `(due, handle)` of timers the task cancelled.
     pub timers_remove: Vec<(u64, u64)>,
-    /// Children to ask to cancel once the request is recorded: the handle
-    /// that started each, and its id.
-    pub child_cancels: Vec<(u64, String)>,
-    /// Requests to other executions, kept in the outbox with the task's
-    /// events and delivered after.
-    pub externals: Vec<crate::store::ExternalRequest>,
 }
 
 impl Driver {
@@ -316,14 +309,16 @@ impl Driver {
             }
         }
         Ok(Flush {
-            events,
+            batch: super::TaskBatch {
+                events,
+                children,
+                child_cancels,
+                externals,
+            },
             tasks,
             timers,
-            children,
             cancels,
             timers_remove,
-            child_cancels,
-            externals,
         })
     }
 }

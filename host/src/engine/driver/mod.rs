@@ -239,19 +239,17 @@ impl Driver {
             )));
         }
         let Flush {
-            events,
+            batch: mut last,
             mut tasks,
             timers,
-            children,
             cancels,
             timers_remove: cancelled_timers,
-            child_cancels,
-            externals,
         } = self.new_command_events(now).map_err(Stop::Store)?;
-        if events.is_empty() {
+        if last.events.is_empty() {
             return Ok(());
         }
-        let updated = events
+        let updated = last
+            .events
             .iter()
             .any(|e| matches!(e, EventKind::UpdateCompleted { .. }));
         if crate::pause::fails("task-commit") {
@@ -259,19 +257,13 @@ impl Driver {
             return Err(Stop::Store(crate::store::StoreError::Io(e)));
         }
         crate::pause::point("task-before-commit").await;
-        if !children.is_empty() {
+        if !last.children.is_empty() {
             crate::pause::point("child-start-before-commit").await;
         }
         // The task's events and its children commit together or not at all.
         let placed = Placed::default();
         let next = self.run_start + self.replayer.len();
         let mut saw = None;
-        let mut last = TaskBatch {
-            events,
-            children,
-            child_cancels,
-            externals,
-        };
         let written = last
             .write(&self.inner, |events| {
                 // A blocked task whose own events complete nothing (a child
@@ -485,9 +477,11 @@ impl Driver {
     }
 }
 
-/// A task's events with the children it starts and the children it asks
-/// to cancel: written together, a child whose id another start took after
-/// the check recorded as not started instead.
+/// A task's events with the children it starts, the children it asks to
+/// cancel and its requests to other executions: written together, a child
+/// whose id another start took after the check recorded as not started
+/// instead.
+#[derive(Default)]
 pub(super) struct TaskBatch {
     pub events: Vec<EventKind>,
     /// Each child's `CreateExecution` and its id.
@@ -500,10 +494,11 @@ pub(super) struct TaskBatch {
 
 impl TaskBatch {
     /// Writes the ops `build` makes of the events, with the children's
-    /// creations and the requests to other executions, in one batch. Another start took a child's id after the
-    /// check: that child did not start, which the events record instead
-    /// (and no cancel goes to that id), and the batch is written again.
-    /// Any other refusal is the caller's.
+    /// creations and the requests to other executions, in one batch.
+    /// Another start took a child's id after the check: that child did not
+    /// start, which the events record instead (and no cancel goes to that
+    /// id), and the batch is written again. Any other refusal is the
+    /// caller's.
     pub(super) async fn write(
         &mut self,
         inner: &Inner,

@@ -21,12 +21,12 @@ const EXCLUDED_SEARCH: usize = PASS / 2;
 
 /// What the overlap policy does with the first queued action now.
 enum Decision {
-    Start,
+    /// Start it, terminating these runs in the same write
+    /// (`terminate-other`; none for the other policies).
+    Start(Vec<ExecutionRecord>),
     /// Drop it (`skip`, or a second one waiting under `buffer-one`).
     Drop,
     Wait,
-    /// Terminate these runs and start it, in one write (`terminate-other`).
-    Replace(Vec<ExecutionRecord>),
 }
 
 /// One evaluation of `name`; the answer is when it is due next.
@@ -97,11 +97,11 @@ pub(super) async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u6
                 OverlapPolicy::CancelOther | OverlapPolicy::TerminateOther
             );
             let decision = if rec.state.running.is_empty() || policy == OverlapPolicy::AllowAll {
-                Decision::Start
+                Decision::Start(Vec::new())
             } else if replacing && inner.store.id_ever_used(&action_id(&rec, &action)?)? {
                 // Its id is taken (a backfill naming a time that ran, or
                 // runs now): it stops nothing, and its start is refused.
-                Decision::Start
+                Decision::Start(Vec::new())
             } else {
                 match policy {
                     OverlapPolicy::Skip => Decision::Drop,
@@ -126,14 +126,13 @@ pub(super) async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u6
                         // was read.
                         crate::pause::point("schedule-replace").await;
                         match open_runs(inner, &rec) {
-                            (open, true) if open.is_empty() => Decision::Start,
-                            (open, true) => Decision::Replace(open),
+                            (open, true) => Decision::Start(open),
                             // One it could not read may run: it is not
                             // replaced blind.
                             (_, false) => Decision::Wait,
                         }
                     }
-                    OverlapPolicy::AllowAll => Decision::Start,
+                    OverlapPolicy::AllowAll => Decision::Start(Vec::new()),
                 }
             };
             match decision {
@@ -166,11 +165,8 @@ pub(super) async fn evaluate(inner: &Arc<Inner>, name: &str) -> Result<Option<u6
                     ));
                     dirty = true;
                 }
-                Decision::Start => match start(inner, &mut rec, 0, now, &[]).await? {
-                    Started::Written => dirty = false,
-                    Started::Changed => continue 'again,
-                },
-                Decision::Replace(open) => match start(inner, &mut rec, 0, now, &open).await? {
+                Decision::Start(replaced) => match start(inner, &mut rec, 0, now, &replaced).await?
+                {
                     Started::Written => dirty = false,
                     Started::Changed => continue 'again,
                 },

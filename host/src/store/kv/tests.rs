@@ -187,18 +187,7 @@ fn the_layer_keeps_its_contract_on_redb() {
 /// A fresh database named after `name` on the server `WEFT_TEST_POSTGRES`
 /// names, held by this test; `None` (said) without one.
 fn postgres(name: &str) -> Option<std::sync::Arc<Pg>> {
-    let Some(base) = std::env::var("WEFT_TEST_POSTGRES")
-        .ok()
-        .filter(|s| !s.is_empty())
-    else {
-        eprintln!("WEFT_TEST_POSTGRES unset: cargo xtask test runs this on PostgreSQL");
-        return None;
-    };
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let url = format!("{base}/{name}_{}_{nanos}", std::process::id());
+    let url = crate::store::tests::fresh_postgres_url(name)?;
     let pg = Pg::connect(&url, true, "kv-test", std::time::Duration::from_secs(10)).unwrap();
     pg.acquire(super::lease::Wait::No).unwrap();
     Some(pg)
