@@ -2593,3 +2593,54 @@ fn a_cancel_delivered_again_after_its_senders_reset_does_not_reach_a_new_executi
     assert_eq!(d["cancel_requested"], false, "{d}");
     assert_eq!(d["status"], "running", "{d}");
 }
+
+/// Found by a review of the child paths (note 28): what a run owes its
+/// children was applied to whatever execution held the child's id with
+/// this parent's id, whichever run of the parent had started it. Applied
+/// late (the store could not answer, or a crash came between), the debt of
+/// a run that continued as new reached a child the next run had started
+/// under the same id since: a child the running run waits for, or one the
+/// last run abandoned, was terminated. The settle is held after the
+/// continue-as-new while the first child is terminated and the next run
+/// starts its own.
+#[test]
+fn a_policy_owed_by_a_run_that_continued_as_new_does_not_reach_the_next_runs_child() {
+    let host = Host::paused_at(&["--manual-clock"], &["parent-closed"]);
+    host.deploy_examples_and_corners();
+    // `heir-wait` waits for its second child; `heir-left` abandons it and
+    // returns.
+    start(&host, "heir-wait", json!({"mode": "heir", "runs": 0}));
+    start(&host, "heir-left", json!({"mode": "heir", "runs": 1}));
+    let pause = std::time::Duration::from_secs(30);
+    host.wait_for_log("paused at parent-closed", 2, pause);
+    for parent in ["heir-wait", "heir-left"] {
+        let child = format!("{parent}-h");
+        let (status, v) = host.call(
+            "POST",
+            &format!("/v1/executions/{child}/terminate"),
+            Some(json!({"reason": "operator"})),
+        );
+        assert!(status == 200 || status == 202, "{status} {v}");
+        host.eventually("the first child terminated", |h| {
+            h.describe(&child)["status"] == "terminated"
+        });
+        host.send_signal(parent, "tick", json!(1));
+        // Terminated before, so this is the second run's child.
+        host.eventually("the second child naps", |h| {
+            h.describe(&child)["status"] == "running"
+        });
+    }
+    host.eventually("the second run abandoned its child", |h| {
+        h.describe("heir-left")["status"] == "completed"
+    });
+    host.release("parent-closed");
+    host.wait_for_log("parent-close policies applied", 2, pause);
+    host.advance(1_000);
+    let r = host.wait_result("heir-wait");
+    assert_eq!(r["output"], "rested", "{r}");
+    host.eventually("the abandoned child ends", |h| {
+        h.describe("heir-left-h")["status"] != "running"
+    });
+    let d = host.describe("heir-left-h");
+    assert_eq!(d["status"], "completed", "{d}");
+}
