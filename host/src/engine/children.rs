@@ -5,10 +5,42 @@
 use std::sync::Arc;
 
 use super::{EngineError, Inner};
-use crate::model::{ExecutionId, ParentClosePolicy};
+use crate::model::{ExecutionId, ParentClosePolicy, ParentLink};
 use crate::store::{Op, StoreError};
 
 impl Inner {
+    /// [`ParentRuns`] of `id`; none (every child of a debt is of an
+    /// earlier run) when the id holds no execution.
+    fn parent_runs(&self, id: &ExecutionId) -> Result<ParentRuns, StoreError> {
+        let Some(record) = self.store.execution(id)? else {
+            return Ok(ParentRuns::unknown());
+        };
+        let running = !record.status.is_closed();
+        let last_owes = if running {
+            Vec::new()
+        } else {
+            // Its policies, and a cancellation it asked of a child it
+            // abandons (owed as a request to cancel, see `owed_at_close`).
+            let history = self.run_history(&record)?;
+            let mut owes: Vec<(u64, ParentClosePolicy)> = crate::model::pending_children(&history)
+                .into_iter()
+                .filter(|(_, _, p)| *p != ParentClosePolicy::Abandon)
+                .map(|(handle, _, p)| (handle, p))
+                .collect();
+            for (handle, _) in crate::model::children_asked_to_cancel(&history) {
+                if !owes.iter().any(|(h, _)| *h == handle) {
+                    owes.push((handle, ParentClosePolicy::RequestCancel));
+                }
+            }
+            owes
+        };
+        Ok(ParentRuns {
+            epoch: record.resets,
+            running,
+            last_owes,
+        })
+    }
+
     /// After `id`'s run closed: its children still running get what their
     /// parent-close policy says, and the record of the debt goes. `owes`:
     /// whether the caller knows of a debt recorded (none: nothing is read);
@@ -138,6 +170,21 @@ impl Inner {
         owed: Vec<(String, ParentClosePolicy)>,
     ) -> bool {
         let owing = owed.len();
+        // Which run of `id` started a child is told by the epoch its link
+        // names: the debt is of closed runs, not of the one running now.
+        let runs = match self.parent_runs(id) {
+            Ok(runs) => runs,
+            Err(StoreError::Io(e)) => {
+                tracing::warn!(execution = %id, error = %e, "parent-close policies not applied yet: the parent could not be read");
+                return false;
+            }
+            // Refused for good: reading again would not change it; the
+            // children are told apart by their parent's id alone.
+            Err(e) => {
+                tracing::error!(execution = %id, error = %e, "the parent cannot be read: its policies are applied to the children its id started");
+                ParentRuns::unknown()
+            }
+        };
         // Only what was applied, or no longer applies, is settled; the
         // rest stays owed and is tried again at the next start.
         let mut settled = Vec::new();
@@ -151,11 +198,18 @@ impl Inner {
             // child only.
             let read = crate::store::StoreError::fail_point("parent-close-read")
                 .and_then(|()| self.store.execution(&child));
-            match read {
+            let policy = match read {
                 Ok(Some(r)) if r.parent.as_ref().is_some_and(|p| p.id == *id) => {
-                    if r.status.is_closed() {
-                        settled.push(name);
-                        continue;
+                    let owed = r.parent.as_ref().and_then(|p| runs.owes(p, policy));
+                    match owed {
+                        Some(policy) if !r.status.is_closed() => policy,
+                        _ => {
+                            if owed.is_none() {
+                                tracing::debug!(%child, "parent-close policy not applied: a later run of the parent started the child");
+                            }
+                            settled.push(name);
+                            continue;
+                        }
                     }
                 }
                 Ok(_) => {
@@ -174,7 +228,7 @@ impl Inner {
                     settled.push(name);
                     continue;
                 }
-            }
+            };
             let r = match policy {
                 _ if crate::pause::fails("parent-close-apply") => Err(EngineError::Store(
                     StoreError::Io("injected by WEFT_FAIL_AT=parent-close-apply".to_owned()),
@@ -221,5 +275,46 @@ impl Inner {
             tracing::warn!(execution = %id, left, "parent-close policies applied but for some that could not be yet; those are tried again");
         }
         left == 0
+    }
+}
+
+/// What the parent of a debt is now, to tell which of its runs started a
+/// child: its epoch (each continue-as-new, reset and terminate moves it),
+/// whether it runs, and, closed, what its last run owes.
+struct ParentRuns {
+    epoch: u32,
+    running: bool,
+    /// What the last run owes, closed: (handle, policy).
+    last_owes: Vec<(u64, ParentClosePolicy)>,
+}
+
+impl ParentRuns {
+    /// A parent not known: every child of a debt counts as an earlier
+    /// run's.
+    fn unknown() -> Self {
+        ParentRuns {
+            epoch: u32::MAX,
+            running: false,
+            last_owes: Vec::new(),
+        }
+    }
+
+    /// The policy owed to the child `link` names, if a closed run of the
+    /// parent owes it one: a child the running run started is owed
+    /// nothing, and one the last run started only what that run's
+    /// history says (an earlier run's debt under the same id was for
+    /// another child). A child of an earlier run gets `policy`, recorded
+    /// with the debt.
+    fn owes(&self, link: &ParentLink, policy: ParentClosePolicy) -> Option<ParentClosePolicy> {
+        if link.epoch != self.epoch {
+            return Some(policy);
+        }
+        if self.running {
+            return None;
+        }
+        self.last_owes
+            .iter()
+            .find(|(handle, _)| *handle == link.handle)
+            .map(|(_, policy)| *policy)
     }
 }
