@@ -2644,3 +2644,49 @@ fn a_policy_owed_by_a_run_that_continued_as_new_does_not_reach_the_next_runs_chi
     let d = host.describe("heir-left-h");
     assert_eq!(d["status"], "completed", "{d}");
 }
+
+/// Found by a review of the child paths (note 28): a parent's request that
+/// its child cancel checked the child's link to the parent's run, then
+/// wrote the request; a reset of the parent in between, to before the
+/// cancel, re-attached the child to the new run (the request discarded
+/// with its event), and the write went through all the same: the child was
+/// cancelled by a decision the parent no longer made. The write itself now
+/// checks the link. The cancel that follows the parent's close is held
+/// before its write while the parent is reset to before its nap.
+#[test]
+fn a_childs_cancel_written_after_its_parent_was_reset_to_before_it_is_refused() {
+    let host = Host::paused_at(&["--manual-clock"], &["cancel-before-write#1"]);
+    host.deploy_examples_and_corners();
+    start(&host, "undo", json!({"mode": "cancel-at-end"}));
+    host.eventually("both children started", |h| {
+        h.call("GET", "/v1/executions/undo-kept", None).0 == 200
+            && h.call("GET", "/v1/executions/undo-asked", None).0 == 200
+    });
+    host.advance(1_000);
+    let pause = std::time::Duration::from_secs(30);
+    host.wait_for_log("paused at cancel-before-write", 1, pause);
+    assert_eq!(host.wait_result("undo")["output"], "done");
+    // To before its nap: the children's starts kept, the cancels undone.
+    let nap = host
+        .event_kinds("undo")
+        .iter()
+        .position(|k| k == "timer_started")
+        .expect("the nap");
+    host.cli_ok(&["reset", "undo", "--to-event", &(nap - 1).to_string()]);
+    assert_eq!(host.describe("undo")["status"], "running");
+    host.release("cancel-before-write");
+    host.eventually("the held cancel ended", |h| {
+        let log = h.log();
+        log.contains("cancellation requested execution=undo-asked")
+            || log.contains("child not asked to cancel")
+    });
+    let d = host.describe("undo-asked");
+    assert_eq!(d["status"], "running", "{d}");
+    assert_eq!(d["cancel_requested"], false, "{d}");
+    // The run that stands asks when it gets there.
+    host.advance(1_000);
+    assert_eq!(host.wait_result("undo")["output"], "done");
+    host.eventually("the run that stands asks", |h| {
+        h.describe("undo-asked")["status"] == "cancelled"
+    });
+}
