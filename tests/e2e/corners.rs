@@ -2651,11 +2651,16 @@ fn a_policy_owed_by_a_run_that_continued_as_new_does_not_reach_the_next_runs_chi
 /// cancel, re-attached the child to the new run (the request discarded
 /// with its event), and the write went through all the same: the child was
 /// cancelled by a decision the parent no longer made. The write itself now
-/// checks the link. The cancel that follows the parent's close is held
-/// before its write while the parent is reset to before its nap.
+/// checks the link. The request the parent's last task made fails once,
+/// and its retry is held before its write while the parent is reset to
+/// before its nap (the close's policies are held meanwhile).
 #[test]
 fn a_childs_cancel_written_after_its_parent_was_reset_to_before_it_is_refused() {
-    let host = Host::paused_at(&["--manual-clock"], &["cancel-before-write#1"]);
+    let host = Host::with_faults(
+        &["--manual-clock"],
+        &["cancel-before-write#1", "parent-closed"],
+        &["child-cancel"],
+    );
     host.deploy_examples_and_corners();
     start(&host, "undo", json!({"mode": "cancel-at-end"}));
     host.eventually("both children started", |h| {
@@ -2663,9 +2668,10 @@ fn a_childs_cancel_written_after_its_parent_was_reset_to_before_it_is_refused() 
             && h.call("GET", "/v1/executions/undo-asked", None).0 == 200
     });
     host.advance(1_000);
-    let pause = std::time::Duration::from_secs(30);
-    host.wait_for_log("paused at cancel-before-write", 1, pause);
     assert_eq!(host.wait_result("undo")["output"], "done");
+    let pause = std::time::Duration::from_secs(30);
+    host.wait_for_log("failing at child-cancel", 1, pause);
+    host.wait_for_log("paused at cancel-before-write", 1, pause);
     // To before its nap: the children's starts kept, the cancels undone.
     let nap = host
         .event_kinds("undo")
@@ -2684,6 +2690,7 @@ fn a_childs_cancel_written_after_its_parent_was_reset_to_before_it_is_refused() 
     assert_eq!(d["status"], "running", "{d}");
     assert_eq!(d["cancel_requested"], false, "{d}");
     // The run that stands asks when it gets there.
+    host.release("parent-closed");
     host.advance(1_000);
     assert_eq!(host.wait_result("undo")["output"], "done");
     host.eventually("the run that stands asks", |h| {
