@@ -266,8 +266,17 @@ impl Inner {
                     return self.keep_once(id, once).await;
                 }
                 let (mut op, history) = self.cancel_op(&record, reason)?;
-                if let Op::Append { once_key, .. } = &mut op {
+                if let Op::Append {
+                    once_key,
+                    expect_link,
+                    ..
+                } = &mut op
+                {
                     once_key.clone_from(&once);
+                    // A reset of the parent since this read re-attaches
+                    // the child (and discards the request): refused, and
+                    // read again.
+                    *expect_link = child.cloned();
                 }
                 crate::pause::point("cancel-before-write").await;
                 match self.store.write(vec![op]).await? {

@@ -324,6 +324,7 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
         expect_resets,
         expect_next,
         require_timer,
+        expect_link,
         unique_update,
         once_key,
         signals_since,
@@ -358,6 +359,14 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
     }
     if let Some((due, handle)) = require_timer {
         if txn.open_table(TIMERS)?.get((*due, key, *handle))?.is_none() {
+            return Ok(Err(OpError::Stale(key.to_owned())));
+        }
+    }
+    if let Some((parent, epoch, handle)) = expect_link {
+        let linked = read_record(&execs, key)?
+            .and_then(|r| r.parent)
+            .is_some_and(|p| (&p.id, p.epoch, p.handle) == (parent, *epoch, *handle));
+        if !linked {
             return Ok(Err(OpError::Stale(key.to_owned())));
         }
     }

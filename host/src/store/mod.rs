@@ -207,6 +207,11 @@ pub enum Op {
         expect_next: Option<u64>,
         /// Refuse it unless this timer row `(due, handle)` is still pending.
         require_timer: Option<(u64, u64)>,
+        /// Refuse it (`Stale`) unless the execution is the child its parent
+        /// started as `(parent, epoch, handle)`: a parent's request to its
+        /// child, which a reset of the parent since it decided discarded
+        /// (the reset re-attached the child to its new epoch).
+        expect_link: Option<(ExecutionId, u32, u64)>,
         /// Refuse it if the history already accepted an update with this id.
         unique_update: Option<String>,
         /// Record the events once per key in this execution: refused
@@ -329,6 +334,7 @@ impl Op {
             expect_resets: None,
             expect_next: None,
             require_timer: None,
+            expect_link: None,
             unique_update: None,
             once_key: None,
             signals_since: None,
