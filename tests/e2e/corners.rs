@@ -2697,3 +2697,38 @@ fn a_childs_cancel_written_after_its_parent_was_reset_to_before_it_is_refused() 
         h.describe("undo-asked")["status"] == "cancelled"
     });
 }
+
+/// Found with the one above: a parent-close policy read the child's link
+/// to its parent, then terminated it; a reset of the parent in between, to
+/// before its close, re-attached the child to the run that goes on, and
+/// the termination went through all the same: the child was terminated
+/// under a running parent. The termination is held before its write while
+/// the parent is reset to before its nap.
+#[test]
+fn a_policy_written_after_its_parent_was_reset_to_before_its_close_is_refused() {
+    let host = Host::paused_at(&["--manual-clock"], &["terminate-before-write#1"]);
+    let (parent, terminated) = orphans_started(&host);
+    host.advance(1_000);
+    let pause = std::time::Duration::from_secs(30);
+    host.wait_for_log("paused at terminate-before-write", 1, pause);
+    assert_eq!(host.describe(&parent)["status"], "completed");
+    let nap = host
+        .event_kinds(&parent)
+        .iter()
+        .position(|k| k == "timer_started")
+        .expect("the nap");
+    host.cli_ok(&["reset", &parent, "--to-event", &(nap - 1).to_string()]);
+    assert_eq!(host.describe(&parent)["status"], "running");
+    host.release("terminate-before-write");
+    host.wait_for_log("parent-close policies applied", 1, pause);
+    assert_eq!(
+        host.describe(&terminated)["status"],
+        "running",
+        "terminated under a running parent"
+    );
+    host.advance(1_000);
+    assert_eq!(host.wait_result(&parent)["status"], "completed");
+    host.eventually("the policy of the close that stands", |h| {
+        h.describe(&terminated)["status"] == "terminated"
+    });
+}
