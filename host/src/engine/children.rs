@@ -198,11 +198,12 @@ impl Inner {
             // child only.
             let read = crate::store::StoreError::fail_point("parent-close-read")
                 .and_then(|()| self.store.execution(&child));
-            let policy = match read {
+            let (policy, link) = match read {
                 Ok(Some(r)) if r.parent.as_ref().is_some_and(|p| p.id == *id) => {
+                    let link = r.parent.as_ref().map(|p| (p.id.clone(), p.epoch, p.handle));
                     let owed = r.parent.as_ref().and_then(|p| runs.owes(p, policy));
-                    match owed {
-                        Some(policy) if !r.status.is_closed() => policy,
+                    match (owed, link) {
+                        (Some(policy), Some(link)) if !r.status.is_closed() => (policy, link),
                         _ => {
                             if owed.is_none() {
                                 tracing::debug!(%child, "parent-close policy not applied: a later run of the parent started the child");
@@ -233,8 +234,16 @@ impl Inner {
                 _ if crate::pause::fails("parent-close-apply") => Err(EngineError::Store(
                     StoreError::Io("injected by WEFT_FAIL_AT=parent-close-apply".to_owned()),
                 )),
-                ParentClosePolicy::Terminate => self.terminate(&child, "its parent closed").await,
-                ParentClosePolicy::RequestCancel => self.cancel(&child, "its parent closed").await,
+                // Only while the child is the one read: a reset of the
+                // parent since re-attaches it to the run that goes on.
+                ParentClosePolicy::Terminate => self
+                    .terminate_once(&child, "its parent closed", None, None, false, Some(&link))
+                    .await
+                    .map(drop),
+                ParentClosePolicy::RequestCancel => self
+                    .cancel_once(&child, "its parent closed", None, Some(&link))
+                    .await
+                    .map(drop),
                 ParentClosePolicy::Abandon => Ok(()),
             };
             match r {

@@ -252,15 +252,9 @@ impl Inner {
             let mut attempts = 0;
             loop {
                 let record = self.open_record(id)?;
-                if let Some((parent, epoch, handle)) = child {
-                    let linked = record
-                        .parent
-                        .as_ref()
-                        .is_some_and(|p| (&p.id, p.epoch, p.handle) == (parent, *epoch, *handle));
-                    if !linked {
-                        tracing::debug!(execution = %id, %parent, "child not asked to cancel: its link names another run or command of the parent (a reset discarded the request, or the id was started again)");
-                        return Ok(false);
-                    }
+                if child.is_some_and(|link| !linked(&record, link)) {
+                    tracing::debug!(execution = %id, "child not asked to cancel: its link names another run or command of the parent (a reset discarded the request, or the id was started again)");
+                    return Ok(false);
                 }
                 if record.cancel_requested {
                     return self.keep_once(id, once).await;
@@ -401,7 +395,7 @@ impl Inner {
         require_timer: Option<(u64, u64)>,
     ) -> Pin<Box<dyn Future<Output = Result<(), EngineError>> + Send + 'a>> {
         Box::pin(async move {
-            self.terminate_once(id, reason, require_timer, None, false)
+            self.terminate_once(id, reason, require_timer, None, false, None)
                 .await
                 .map(drop)
         })
@@ -411,7 +405,9 @@ impl Inner {
     /// [`Inner::cancel_once`]): `true` if it was recorded before. With
     /// `current`, the execution is named, not the run read: one that ended
     /// before the write (continued as new, reset) is read again and the
-    /// run current then is ended.
+    /// run current then is ended. With `child`, only while `id` is that
+    /// parent's child (as for [`Inner::cancel_once`]): a parent-close
+    /// policy, which a reset of the parent undoes.
     pub(super) fn terminate_once<'a>(
         self: &'a Arc<Self>,
         id: &'a ExecutionId,
@@ -419,17 +415,27 @@ impl Inner {
         require_timer: Option<(u64, u64)>,
         once: Option<OnceKey>,
         current: bool,
+        child: Option<&'a (ExecutionId, u32, u64)>,
     ) -> Pin<Box<dyn Future<Output = Result<bool, EngineError>> + Send + 'a>> {
         Box::pin(async move {
             let mut attempts = 0;
             loop {
                 let record = self.open_record(id)?;
+                if child.is_some_and(|link| !linked(&record, link)) {
+                    tracing::debug!(execution = %id, "child not terminated: its link names another run or command of the parent (a reset kept it, or the id was started again)");
+                    return Ok(false);
+                }
                 crate::pause::point("terminate-before-write").await;
-                let ops = self.termination(&record, reason, require_timer, once.clone());
+                let mut ops = self.termination(&record, reason, require_timer, once.clone());
+                if let Some(Op::Append { expect_link, .. }) = ops.first_mut() {
+                    *expect_link = child.cloned();
+                }
                 match self.store.write(ops).await? {
                     Ok(()) => {}
                     Err(OpError::AlreadyRecorded(_)) => return Ok(true),
-                    Err(OpError::Stale(_)) if current && attempts < CANCEL_ATTEMPTS => {
+                    Err(OpError::Stale(_))
+                        if (current || child.is_some()) && attempts < CANCEL_ATTEMPTS =>
+                    {
                         attempts += 1;
                         tracing::debug!(execution = %id, "the terminated run ended meanwhile; read again");
                         continue;
@@ -758,7 +764,7 @@ impl Engine {
         };
         let reason = reason.unwrap_or("terminated by an operator");
         self.inner
-            .terminate_once(&record.id, reason, None, once, true)
+            .terminate_once(&record.id, reason, None, once, true, None)
             .await
     }
 
@@ -806,3 +812,12 @@ impl Engine {
 /// A key an append is recorded once under, and when it is forgotten (see
 /// `Op::Append::once_key`).
 pub(crate) type OnceKey = (String, u64);
+
+/// Whether `record` is the child its parent started as `(parent, epoch,
+/// handle)`.
+fn linked(record: &ExecutionRecord, (parent, epoch, handle): &(ExecutionId, u32, u64)) -> bool {
+    record
+        .parent
+        .as_ref()
+        .is_some_and(|p| (&p.id, p.epoch, p.handle) == (parent, *epoch, *handle))
+}
