@@ -593,3 +593,52 @@ fn an_execution_reset_while_a_sweep_runs_is_not_deleted() {
     });
     assert!(exists(&host, "y"), "the reset execution was deleted");
 }
+
+/// Found by a review of the retried requests: a start's request id was
+/// remembered for the retention counted from the start, not from the
+/// close, so an execution that ran longer than its retention lost it while
+/// it ran or was still kept: a retry started a second execution (no id
+/// given) or a second run of the kept one (id given). It is kept as long
+/// as the execution it started is.
+#[test]
+fn a_start_request_id_is_kept_as_long_as_the_execution_it_started() {
+    let host = Host::with_args(&["--manual-clock", "--retention", "1h"]);
+    host.deploy_examples();
+    let start = |id: Option<&str>, request: &str| {
+        let mut body = json!({"workflow_type": "timer-fanout", "request_id": request,
+                              "input": {"items": ["x"], "sleep_ms": 2 * HOUR}});
+        if let Some(id) = id {
+            body["id"] = json!(id);
+        }
+        let (status, v) = host.call("POST", "/v1/executions", Some(body));
+        assert!(status == 200 || status == 201, "{status} {v}");
+        (v["id"].as_str().expect("an id").to_owned(), v["run"].clone())
+    };
+    let (unnamed, _) = start(None, "r-unnamed");
+    let (named, _) = start(Some("long"), "r-named");
+    for id in [&unnamed, &named] {
+        host.eventually("the timer is started", |h| {
+            h.event_kinds(id).iter().any(|k| k == "timer_started")
+        });
+    }
+    // Past the retention since the start, both still running.
+    host.advance(HOUR + HOUR / 2);
+    assert_eq!(start(None, "r-unnamed").0, unnamed, "a second execution");
+    assert_eq!(start(Some("long"), "r-named"), (named.clone(), json!(1)));
+    // Closed ten minutes ago, kept for an hour after.
+    host.advance(HOUR / 2 + HOUR / 6);
+    for id in [&unnamed, &named] {
+        assert_eq!(host.wait_result(id)["status"], "completed");
+    }
+    assert_eq!(start(None, "r-unnamed").0, unnamed, "a second execution");
+    assert_eq!(
+        start(Some("long"), "r-named"),
+        (named.clone(), json!(1)),
+        "a second run"
+    );
+    assert_eq!(host.describe(&named)["status"], "completed");
+    // Deleted after their retention: the request id goes with them.
+    host.advance(2 * HOUR);
+    host.eventually("both deleted", |h| !exists(h, &unnamed) && !exists(h, &named));
+    assert_ne!(start(None, "r-unnamed").0, unnamed);
+}
