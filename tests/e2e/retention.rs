@@ -612,7 +612,10 @@ fn a_start_request_id_is_kept_as_long_as_the_execution_it_started() {
         }
         let (status, v) = host.call("POST", "/v1/executions", Some(body));
         assert!(status == 200 || status == 201, "{status} {v}");
-        (v["id"].as_str().expect("an id").to_owned(), v["run"].clone())
+        (
+            v["id"].as_str().expect("an id").to_owned(),
+            v["run"].clone(),
+        )
     };
     let (unnamed, _) = start(None, "r-unnamed");
     let (named, _) = start(Some("long"), "r-named");
@@ -639,6 +642,8 @@ fn a_start_request_id_is_kept_as_long_as_the_execution_it_started() {
     assert_eq!(host.describe(&named)["status"], "completed");
     // Deleted after their retention: the request id goes with them.
     host.advance(2 * HOUR);
-    host.eventually("both deleted", |h| !exists(h, &unnamed) && !exists(h, &named));
+    host.eventually("both deleted", |h| {
+        !exists(h, &unnamed) && !exists(h, &named)
+    });
     assert_ne!(start(None, "r-unnamed").0, unnamed);
 }

@@ -28,6 +28,19 @@ pub(super) struct SeenRequest {
     pub at_ms: u64,
 }
 
+/// Whether the execution `seen` started is still kept: its id holds the
+/// execution that began at that run (continued as new since, or not), not
+/// one started again under the id.
+pub(super) fn started_is_kept(
+    execs: &super::kv::Table<'_, &'static str, &'static [u8]>,
+    seen: &SeenRequest,
+) -> Result<bool, StoreError> {
+    Ok(read_record(execs, &seen.execution)?.is_some_and(|r| {
+        r.began_at_run
+            .map_or(r.run == seen.run, |first| first == seen.run)
+    }))
+}
+
 pub(super) fn create(txn: &Txn, op: &Op) -> Outcome {
     let Op::CreateExecution {
         record,
@@ -44,7 +57,7 @@ pub(super) fn create(txn: &Txn, op: &Op) -> Outcome {
     let mut record = record.as_ref().clone();
     if let Some(req) = request {
         let table = txn.open_table(START_REQUESTS)?;
-        if let Some(seen) = req.seen(&table, record.created_at_ms)? {
+        if let Some(seen) = req.seen(&table, &execs, record.created_at_ms)? {
             return Ok(Err(OpError::DuplicateRequest {
                 request_id: record.request_id.clone().unwrap_or_default(),
                 id: seen.execution,

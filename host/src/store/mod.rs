@@ -472,16 +472,21 @@ pub struct StartRequest {
 }
 
 impl StartRequest {
-    /// The run this request started, if it was seen within its window.
+    /// The run this request started, if it was seen within its window:
+    /// the retention after the start, and as long as the execution it
+    /// started is kept (open, or closed within its retention).
     fn seen(
         &self,
         table: &kv::Table<'_, &'static str, &'static [u8]>,
+        execs: &kv::Table<'_, &'static str, &'static [u8]>,
         now_ms: u64,
     ) -> Result<Option<history::SeenRequest>, StoreError> {
         for key in [self.key.as_str(), self.legacy_key.as_str()] {
             if let Some(raw) = table.get(key)? {
                 let seen: history::SeenRequest = from_json("start request", &raw)?;
-                if now_ms < seen.at_ms.saturating_add(self.retention_ms) {
+                if now_ms < seen.at_ms.saturating_add(self.retention_ms)
+                    || history::started_is_kept(execs, &seen)?
+                {
                     return Ok(Some(seen));
                 }
             }
@@ -1260,7 +1265,8 @@ impl Store {
     }
 
     /// The run a start request started, if its key was seen `retention_ms`
-    /// before `now_ms` or later: `(execution id, run)`.
+    /// before `now_ms` or later, or the execution it started is still kept:
+    /// `(execution id, run)`.
     pub fn start_request(
         &self,
         request: &StartRequest,
@@ -1268,8 +1274,9 @@ impl Store {
     ) -> Result<Option<(String, u32)>, StoreError> {
         self.reading(|txn| {
             let table = txn.open_table(tables::START_REQUESTS)?;
+            let execs = txn.open_table(tables::EXECUTIONS)?;
             Ok(request
-                .seen(&table, now_ms)?
+                .seen(&table, &execs, now_ms)?
                 .map(|seen| (seen.execution, seen.run)))
         })
     }

@@ -79,15 +79,34 @@ pub(super) fn forget_start_requests(txn: &Txn, op: &Op) -> Outcome {
     else {
         unreachable!("forget_start_requests takes ForgetStartRequests")
     };
-    txn.open_table(START_REQUESTS)?.retain(|key, raw| {
-        // Keys are `<type>\0<id>\0<request id>`.
+    // Past its window after the start, a request is kept while the
+    // execution it started is (it goes at the first sweep after it).
+    let mut past = Vec::new();
+    for (key, raw) in txn.open_table(START_REQUESTS)?.iter()? {
+        // Keys are `<type>\0<request id>` (or `<type>\0<id>\0<request id>`).
         let workflow_type = key.split('\0').next().unwrap_or_default();
         let before = per_type
             .iter()
             .find(|(t, _)| t == workflow_type)
             .map_or(*before_ms, |(_, b)| *b);
-        serde_json::from_slice::<SeenRequest>(raw).map_or(true, |s| s.at_ms >= before)
-    })?;
+        if let Ok(seen) = serde_json::from_slice::<SeenRequest>(&raw) {
+            if seen.at_ms < before {
+                past.push((key, seen));
+            }
+        }
+    }
+    let execs = txn.open_table(EXECUTIONS)?;
+    let mut doomed = Vec::new();
+    for (key, seen) in past {
+        if !super::history::started_is_kept(&execs, &seen)? {
+            doomed.push(key);
+        }
+    }
+    drop(execs);
+    let mut table = txn.open_table(START_REQUESTS)?;
+    for key in &doomed {
+        table.delete(key.as_str())?;
+    }
     Ok(Ok(()))
 }
 

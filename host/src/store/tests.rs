@@ -891,7 +891,25 @@ async fn a_start_request_starts_one_run() {
         })
     );
     assert!(store.execution(&id("b")).unwrap().is_none());
-    // Past the retention window the request id is free again.
+    // Past the retention after the start, the request is the execution's
+    // while it is kept; once it is deleted, the request id is free again.
+    assert!(matches!(
+        store.write(vec![start("b", 200)]).await.unwrap(),
+        Err(OpError::DuplicateRequest { .. })
+    ));
+    let forget = || Op::ForgetStartRequests {
+        before_ms: 150,
+        per_type: Vec::new(),
+    };
+    store.write(vec![forget()]).await.unwrap().unwrap();
+    assert!(store.start_request(&request(), 200).unwrap().is_some());
+    let delete = Op::DeleteExecution {
+        id: a.clone(),
+        resets: None,
+    };
+    store.write(vec![delete]).await.unwrap().unwrap();
+    assert!(store.start_request(&request(), 200).unwrap().is_none());
+    store.write(vec![forget()]).await.unwrap().unwrap();
     store.write(vec![start("b", 200)]).await.unwrap().unwrap();
 }
 
