@@ -475,3 +475,42 @@ fn reset_runs_an_execution_again_from_an_event() {
     assert_eq!(host.wait_result(&s)["output"], "Hello, s!");
     assert_eq!(fired(&host), 2, "{:?}", host.event_kinds(&s));
 }
+
+/// Found by a review of the upgrade paths: an upgrade read each execution
+/// again by its id alone while it checked it. An execution of the type
+/// that ended while the upgrade replayed it, its id started again by a
+/// client as another type, was checked and moved in its place (the upgrade
+/// reads again after a refused write): the other type's execution ran this
+/// type's code. An id that now holds another type's execution is left as
+/// it is and reported. The upgrade is held after its first replay.
+#[test]
+fn an_upgrade_leaves_an_execution_of_another_type_that_took_the_id() {
+    let host = Host::paused_at(&["--manual-clock"], &["upgrade-replayed#1"]);
+    host.cli_ok(&["deploy", &guest("hello-activities").to_string_lossy()]);
+    deploy_order(&host, "v1");
+    let v1 = guest("order-v1").to_string_lossy().into_owned();
+    host.cli_ok(&["deploy", &v1, "--name", "order-b"]);
+    host.start_as("order", "x", json!({"order": "x"}));
+    wait_timers(&host, &["x"], 1);
+    deploy_order(&host, "v2");
+    std::thread::scope(|s| {
+        let upgrade = s.spawn(|| host.cli(&["upgrade", "order", "--to", "v2"]));
+        host.wait_for_log("paused at upgrade-replayed", 1, Duration::from_secs(30));
+        host.cli_ok(&["terminate", "x"]);
+        host.start_as("order-b", "x", json!({"order": "x"}));
+        host.eventually("the other type's x runs", |h| {
+            let d = h.describe("x");
+            d["workflow_type"] == "order-b" && d["status"] == "running"
+        });
+        host.release("upgrade-replayed");
+        let out = upgrade.join().expect("the upgrade");
+        let text = format!("{out:?}");
+        assert!(text.contains("order-b"), "{text}");
+    });
+    let d = host.describe("x");
+    assert_eq!(
+        (&d["workflow_type"], &d["version"]),
+        (&json!("order-b"), &json!(1)),
+        "{d}"
+    );
+}

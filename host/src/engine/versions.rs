@@ -312,6 +312,7 @@ impl Engine {
                 ReplayReport::Diverged(d) => return Ok(UpgradeOutcome::Diverged(d)),
                 ReplayReport::Broken(reason) => return Ok(UpgradeOutcome::Failed(reason)),
             }
+            crate::pause::point("upgrade-replayed").await;
             if dry_run {
                 return Ok(UpgradeOutcome::WouldMove);
             }
