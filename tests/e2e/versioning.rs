@@ -514,3 +514,46 @@ fn an_upgrade_leaves_an_execution_of_another_type_that_took_the_id() {
         "{d}"
     );
 }
+
+/// Found with the one above: a reset onto a version read the execution
+/// again at each try, and took the version from the type it read first. An
+/// execution of another type that took the id while the reset replayed was
+/// reset onto this type's version (the reset reads again after a refused
+/// write). It is refused, naming both types. The reset is held after its
+/// first replay while the execution is terminated, deleted and its id
+/// started again as another type.
+#[test]
+fn a_reset_onto_a_version_leaves_an_execution_of_another_type_that_took_the_id() {
+    let host = Host::paused_at(&["--manual-clock"], &["reset-replayed#1"]);
+    host.cli_ok(&["deploy", &guest("hello-activities").to_string_lossy()]);
+    deploy_order(&host, "v1");
+    let v1 = guest("order-v1").to_string_lossy().into_owned();
+    host.cli_ok(&["deploy", &v1, "--name", "order-b"]);
+    host.start_as("order", "y", json!({"order": "y"}));
+    wait_timers(&host, &["y"], 1);
+    deploy_order(&host, "v2");
+    std::thread::scope(|s| {
+        let reset = s.spawn(|| {
+            host.cli(&["reset", "y", "--to-event", "0", "--version", "v2"])
+        });
+        host.wait_for_log("paused at reset-replayed", 1, Duration::from_secs(30));
+        // Deleted, so that the new history begins at event 0 again.
+        host.cli_ok(&["terminate", "y"]);
+        host.cli_ok(&["delete", "y"]);
+        host.start_as("order-b", "y", json!({"order": "y"}));
+        host.eventually("the other type's y runs", |h| {
+            let d = h.describe("y");
+            d["workflow_type"] == "order-b" && d["status"] == "running"
+        });
+        host.release("reset-replayed");
+        let out = reset.join().expect("the reset");
+        assert!(!out.status.success(), "{out:?}");
+        assert!(format!("{out:?}").contains("order-b"), "{out:?}");
+    });
+    let d = host.describe("y");
+    assert_eq!(
+        (&d["workflow_type"], &d["version"]),
+        (&json!("order-b"), &json!(1)),
+        "{d}"
+    );
+}
