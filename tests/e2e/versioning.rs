@@ -533,9 +533,7 @@ fn a_reset_onto_a_version_leaves_an_execution_of_another_type_that_took_the_id()
     wait_timers(&host, &["y"], 1);
     deploy_order(&host, "v2");
     std::thread::scope(|s| {
-        let reset = s.spawn(|| {
-            host.cli(&["reset", "y", "--to-event", "0", "--version", "v2"])
-        });
+        let reset = s.spawn(|| host.cli(&["reset", "y", "--to-event", "0", "--version", "v2"]));
         host.wait_for_log("paused at reset-replayed", 1, Duration::from_secs(30));
         // Deleted, so that the new history begins at event 0 again.
         host.cli_ok(&["terminate", "y"]);

@@ -50,6 +50,14 @@ impl Engine {
             // Read again each time: the run may have continued as new, or
             // been upgraded (then it stays on the version it was moved to).
             let record = self.execution(id)?;
+            // The version asked is of the type read first: an execution of
+            // another type that took the id since never runs its code.
+            if asked.is_some() && record.workflow_type != first.workflow_type {
+                return Err(EngineError::Conflict(format!(
+                    "execution {id} is now of type {} (the id was started again since the                      reset began), not {}: look at it again",
+                    record.workflow_type, first.workflow_type
+                )));
+            }
             let target = match &asked {
                 Some(v) => Some(v.clone()),
                 None => self

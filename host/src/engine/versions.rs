@@ -224,7 +224,10 @@ impl Engine {
         for record in candidates {
             // A store that could not answer for one execution fails it
             // alone: the report says what moved, and the others are checked.
-            let outcome = match self.upgrade_one(&record, &target, &bytes, dry_run).await {
+            let outcome = match self
+                .upgrade_one(&record, &name, &target, &bytes, dry_run)
+                .await
+            {
                 Ok(outcome) => outcome,
                 Err(EngineError::Store(e @ crate::store::StoreError::Io(_))) => {
                     UpgradeOutcome::Failed(format!(
@@ -261,6 +264,7 @@ impl Engine {
     async fn upgrade_one(
         &self,
         record: &ExecutionRecord,
+        workflow_type: &crate::model::TypeName,
         target: &WorkflowVersion,
         bytes: &[u8],
         dry_run: bool,
@@ -281,6 +285,15 @@ impl Engine {
             let Some(record) = self.inner.store.execution(&record.id)? else {
                 return Ok(UpgradeOutcome::Failed("it no longer exists".into()));
             };
+            // The id may hold another execution since it was listed (it
+            // ended and a client started the id again): one of another
+            // type never runs this type's code.
+            if record.workflow_type != *workflow_type {
+                return Ok(UpgradeOutcome::Failed(format!(
+                    "the id now holds an execution of type {} (started since the upgrade                      began): left as it is",
+                    record.workflow_type
+                )));
+            }
             if record.status.is_closed() {
                 return Ok(UpgradeOutcome::Failed(format!(
                     "it is {}: only running or stalled executions move",
