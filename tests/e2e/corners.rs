@@ -2732,3 +2732,33 @@ fn a_policy_written_after_its_parent_was_reset_to_before_its_close_is_refused() 
         h.describe(&terminated)["status"] == "terminated"
     });
 }
+
+/// Found by a review of the retention paths: a workflow's signal to its
+/// child was delivered to any child its id and handle named at the
+/// request's epoch or a later one. Held (the store could not answer), the
+/// signal of a run that continued as new since reached the child the next
+/// run started under the same id and handle: a signal nobody sent it. Only
+/// the child of the epoch that sent it takes it. The delivery is held while
+/// the first child is terminated and the next run starts its own.
+#[test]
+fn a_signal_to_a_child_held_past_a_continue_as_new_does_not_reach_the_next_runs_child() {
+    let host = Host::paused_at(&["--manual-clock"], &["external-before-delivery#1"]);
+    host.deploy_examples_and_corners();
+    start(&host, "relay", json!({"mode": "relay"}));
+    let pause = std::time::Duration::from_secs(30);
+    host.wait_for_log("paused at external-before-delivery", 1, pause);
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/relay-k/terminate",
+        Some(json!({"reason": "operator"})),
+    );
+    assert!(status == 200 || status == 202, "{status} {v}");
+    host.eventually("the next run's child waits", |h| {
+        h.describe("relay")["run"] == 2 && h.describe("relay-k")["status"] == "running"
+    });
+    host.release("external-before-delivery");
+    host.wait_for_log("request delivered", 1, pause);
+    host.send_signal("relay-k", "tick", json!("from a client"));
+    let r = host.wait_result("relay");
+    assert_eq!(r["output"], json!(["from a client"]), "{r}");
+}
