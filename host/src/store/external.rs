@@ -84,14 +84,16 @@ fn signal(txn: &Txn, request: &ExternalRequest, at_ms: u64) -> Result<bool, supe
     if let Some(handle) = request.child {
         let execs = txn.open_table(EXECUTIONS)?;
         // The child the handle started: its link names the sender, the
-        // handle, and an epoch not before the request's (a reset moves the
-        // links of the children it keeps, and the requests it keeps, on).
+        // handle, and the request's epoch (a reset moves the links of the
+        // children it keeps, and the requests it keeps, on together). A
+        // child of a later epoch under the same id and handle is another
+        // run's (after a continue-as-new, or a start of the id again).
         let is_child = read_record(&execs, target)?
             .and_then(|r| r.parent)
             .is_some_and(|p| {
                 p.id == request.sender
                     && p.handle == handle
-                    && request.epoch.is_none_or(|epoch| p.epoch >= epoch)
+                    && request.epoch.is_none_or(|epoch| p.epoch == epoch)
             });
         if !is_child {
             return Ok(false);
