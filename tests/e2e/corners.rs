@@ -2762,3 +2762,34 @@ fn a_signal_to_a_child_held_past_a_continue_as_new_does_not_reach_the_next_runs_
     let r = host.wait_result("relay");
     assert_eq!(r["output"], json!(["from a client"]), "{r}");
 }
+
+/// Found by a review of the retried requests: a terminate retried with its
+/// request id while the first was still on its way (a slow store, a client
+/// that gave up) found the id not yet recorded, then the execution closed
+/// by the first: it was answered 409 "already terminated", though the
+/// request had been carried out, not `duplicate`. So was a cancel. A
+/// request refused by the state its first copy made answers as the first.
+/// The first is held before its write, the retry after its check.
+#[test]
+fn a_terminate_retried_while_the_first_is_written_answers_as_a_duplicate() {
+    let host = Host::paused_at(
+        &["--manual-clock"],
+        &["terminate-before-write#1", "request-checked#2"],
+    );
+    host.deploy_examples_and_corners();
+    start(&host, "twice", json!({"mode": "select-cancel"}));
+    host.eventually("it waits", |h| count(h, "twice", "timer_started") == 1);
+    let body = json!({"reason": "operator", "request_id": "t-1"});
+    let first = post_in_background(&host, "/v1/executions/twice/terminate", body.clone());
+    let pause = std::time::Duration::from_secs(30);
+    host.wait_for_log("paused at terminate-before-write", 1, pause);
+    let retry = post_in_background(&host, "/v1/executions/twice/terminate", body);
+    host.wait_for_log("paused at request-checked", 1, pause);
+    host.release("terminate-before-write");
+    let (status, v) = first.join().expect("the first");
+    assert_eq!(status, 200, "{v}");
+    host.release("request-checked");
+    let (status, v) = retry.join().expect("the retry");
+    assert_eq!((status, &v["duplicate"]), (200, &json!(true)), "{v}");
+    assert_eq!(count(&host, "twice", "execution_terminated"), 1);
+}

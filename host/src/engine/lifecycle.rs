@@ -738,7 +738,7 @@ impl Engine {
         reason: Option<&str>,
         request_id: Option<&str>,
     ) -> Result<bool, EngineError> {
-        let Some((record, once)) = self.first_time(id, "cancel", request_id)? else {
+        let Some((record, once)) = self.first_time(id, "cancel", request_id).await? else {
             return Ok(true);
         };
         self.inner
@@ -759,7 +759,7 @@ impl Engine {
         reason: Option<&str>,
         request_id: Option<&str>,
     ) -> Result<bool, EngineError> {
-        let Some((record, once)) = self.first_time(id, "terminate", request_id)? else {
+        let Some((record, once)) = self.first_time(id, "terminate", request_id).await? else {
             return Ok(true);
         };
         let reason = reason.unwrap_or("terminated by an operator");
@@ -791,7 +791,7 @@ impl Engine {
     /// The execution `id` names and the key a `what` request with
     /// `request_id` is recorded once under; `None` when a request with that
     /// id was recorded already (nothing is to be done again).
-    fn first_time(
+    async fn first_time(
         &self,
         id: &str,
         what: &str,
@@ -805,6 +805,7 @@ impl Engine {
                 return Ok(None);
             }
         }
+        crate::pause::point("request-checked").await;
         Ok(Some((record, once)))
     }
 }
