@@ -741,14 +741,16 @@ impl Engine {
         let Some((record, once)) = self.first_time(id, "cancel", request_id).await? else {
             return Ok(true);
         };
-        self.inner
+        let done = self
+            .inner
             .cancel_once(
                 &record.id,
                 reason.unwrap_or("cancelled by an operator"),
-                once,
+                once.clone(),
                 None,
             )
-            .await
+            .await;
+        self.done_before(&record.id, once, done)
     }
 
     /// Ends the execution at once, recorded with the reason; `request_id`
@@ -763,9 +765,30 @@ impl Engine {
             return Ok(true);
         };
         let reason = reason.unwrap_or("terminated by an operator");
-        self.inner
-            .terminate_once(&record.id, reason, None, once, true, None)
-            .await
+        let done = self
+            .inner
+            .terminate_once(&record.id, reason, None, once.clone(), true, None)
+            .await;
+        self.done_before(&record.id, once, done)
+    }
+
+    /// `done`, unless it is a refusal and the request's key is recorded
+    /// now: a copy of the request that was on its way when this one was
+    /// checked did it (the execution it closed refused this one), and the
+    /// retry is answered as a duplicate.
+    fn done_before(
+        &self,
+        id: &ExecutionId,
+        once: Option<OnceKey>,
+        done: Result<bool, EngineError>,
+    ) -> Result<bool, EngineError> {
+        match (done, once) {
+            (Err(e), Some((key, _))) => match self.inner.store.once_key_seen(id, &key) {
+                Ok(true) => Ok(true),
+                _ => Err(e),
+            },
+            (done, _) => done,
+        }
     }
 
     /// The key a request with `request_id` is recorded once under
