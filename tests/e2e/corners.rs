@@ -2793,3 +2793,40 @@ fn a_terminate_retried_while_the_first_is_written_answers_as_a_duplicate() {
     assert_eq!((status, &v["duplicate"]), (200, &json!(true)), "{v}");
     assert_eq!(count(&host, "twice", "execution_terminated"), 1);
 }
+
+/// Found by a review of the retention paths: a debt of the first run of a
+/// parent that continued as new twice was applied to the child its second
+/// run had started under the same id and abandoned (a child of an earlier
+/// run than the one running counted as owed whatever that run had said):
+/// it was terminated. A child of an earlier run gets what its own run
+/// declared when it started it (its link's close policy), and a run that
+/// abandoned it owes it nothing.
+#[test]
+fn a_policy_owed_by_a_run_does_not_reach_the_child_a_later_run_abandoned() {
+    let host = Host::paused_at(&["--manual-clock"], &["parent-closed"]);
+    host.deploy_examples_and_corners();
+    start(&host, "heir-can", json!({"mode": "heir", "runs": 2}));
+    let pause = std::time::Duration::from_secs(30);
+    host.wait_for_log("paused at parent-closed", 1, pause);
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/heir-can-h/terminate",
+        Some(json!({"reason": "operator"})),
+    );
+    assert!(status == 200 || status == 202, "{status} {v}");
+    host.eventually("the first child terminated", |h| {
+        h.describe("heir-can-h")["status"] == "terminated"
+    });
+    host.send_signal("heir-can", "tick", json!(1));
+    host.eventually("the third run waits, the second's child naps", |h| {
+        h.describe("heir-can")["run"] == 3 && h.describe("heir-can-h")["status"] == "running"
+    });
+    host.release("parent-closed");
+    host.wait_for_log("parent-close policies applied", 1, pause);
+    host.advance(1_000);
+    host.eventually("the abandoned child ends", |h| {
+        h.describe("heir-can-h")["status"] != "running"
+    });
+    let d = host.describe("heir-can-h");
+    assert_eq!(d["status"], "completed", "{d}");
+}
