@@ -312,11 +312,18 @@ impl ParentRuns {
     /// parent owes it one: a child the running run started is owed
     /// nothing, and one the last run started only what that run's
     /// history says (an earlier run's debt under the same id was for
-    /// another child). A child of an earlier run gets `policy`, recorded
-    /// with the debt.
+    /// another child). A child of an earlier run gets what its run
+    /// declared when it started it (its link's policy: the debt, `policy`,
+    /// may be another run's under the same id); one it abandoned, only a
+    /// request to cancel it asked as it closed.
     fn owes(&self, link: &ParentLink, policy: ParentClosePolicy) -> Option<ParentClosePolicy> {
         if link.epoch != self.epoch {
-            return Some(policy);
+            return match link.close_policy {
+                ParentClosePolicy::Abandon => {
+                    (policy == ParentClosePolicy::RequestCancel).then_some(policy)
+                }
+                declared => Some(declared),
+            };
         }
         if self.running {
             return None;
