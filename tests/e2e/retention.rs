@@ -647,3 +647,59 @@ fn a_start_request_id_is_kept_as_long_as_the_execution_it_started() {
     });
     assert_ne!(start(None, "r-unnamed").0, unnamed);
 }
+
+/// Found by a review of the retention paths: a workflow's cancel of another
+/// execution, delivered, was delivered again after its sender was reset to
+/// before the cancel's completion, and only the key the target keeps for
+/// its retention stopped it: once the target's type's retention had passed
+/// (the key forgotten, the sender kept for longer), a new execution a
+/// client had started under the target's id was cancelled. A reset
+/// records again the completion its discarded part held for a kept
+/// request, as it does a kept child's end: nothing is delivered twice.
+#[test]
+fn a_cancel_delivered_before_its_senders_reset_is_not_delivered_again_after_its_key_is_forgotten()
+{
+    let host = Host::with_args(&["--manual-clock", "--retention", "1h"]);
+    host.deploy_examples_and_corners();
+    host.cli_ok(&["retention", "corners", "100h"]);
+    start_subscription(&host, "victim");
+    host.start_corners("orderer", json!({"mode": "orders", "got": ["victim"]}));
+    host.eventually("the sender waits for its order", |h| {
+        h.event_kinds("orderer")
+            .iter()
+            .any(|k| k == "signal_awaited")
+    });
+    host.send_signal("orderer", "order", json!("cancel"));
+    assert_eq!(host.wait_result("orderer")["output"], "asked");
+    host.eventually("the victim ended", |h| {
+        h.describe("victim")["status"] != "running"
+    });
+    start_subscription(&host, "victim");
+    // Past the subscription's hour its keys are forgotten (a signal's
+    // request id, sent now, with them).
+    assert!(!signal_with_request(&host, "victim", "change-plan", "probe"));
+    host.advance(2 * HOUR);
+    host.eventually("the victim's keys are forgotten", |h| {
+        !signal_with_request(h, "victim", "change-plan", "probe")
+    });
+    let sent = host
+        .event_kinds("orderer")
+        .iter()
+        .position(|k| k == "external_sent")
+        .expect("external_sent");
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/orderer/reset",
+        Some(json!({"to_event": sent, "reason": "again"})),
+    );
+    assert_eq!(status, 200, "{v}");
+    let r = host.wait_result("orderer");
+    assert_eq!(r["output"], "asked", "{r}");
+    host.advance(1);
+    let d = host.describe("victim");
+    assert_eq!(
+        (&d["status"], &d["cancel_requested"]),
+        (&json!("running"), &json!(false)),
+        "{d}"
+    );
+}
