@@ -657,8 +657,7 @@ fn a_start_request_id_is_kept_as_long_as_the_execution_it_started() {
 /// records again the completion its discarded part held for a kept
 /// request, as it does a kept child's end: nothing is delivered twice.
 #[test]
-fn a_cancel_delivered_before_its_senders_reset_is_not_delivered_again_after_its_key_is_forgotten()
-{
+fn a_cancel_delivered_before_its_senders_reset_is_not_delivered_again_after_its_key_is_forgotten() {
     let host = Host::with_args(&["--manual-clock", "--retention", "1h"]);
     host.deploy_examples_and_corners();
     host.cli_ok(&["retention", "corners", "100h"]);
@@ -677,7 +676,12 @@ fn a_cancel_delivered_before_its_senders_reset_is_not_delivered_again_after_its_
     start_subscription(&host, "victim");
     // Past the subscription's hour its keys are forgotten (a signal's
     // request id, sent now, with them).
-    assert!(!signal_with_request(&host, "victim", "change-plan", "probe"));
+    assert!(!signal_with_request(
+        &host,
+        "victim",
+        "change-plan",
+        "probe"
+    ));
     host.advance(2 * HOUR);
     host.eventually("the victim's keys are forgotten", |h| {
         !signal_with_request(h, "victim", "change-plan", "probe")

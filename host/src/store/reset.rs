@@ -88,8 +88,10 @@ pub(super) fn reset(txn: &Txn, op: &Op) -> Outcome {
         );
     }
     // A kept request to another execution whose completion was discarded
-    // goes back to the outbox: delivered again, its target records it once
-    // (by its key) and this run gets its completion.
+    // was delivered: its completion is recorded again (as a kept child's
+    // end), not delivered twice (its target's key for it may be forgotten
+    // by now, and its id hold another execution). One not delivered yet
+    // goes back to the outbox.
     let mut outbox = txn.open_table(OUTBOX)?;
     // A request the discarded part made and not delivered yet never is: no
     // run asks for it any more (a re-run that asks again records it again).
@@ -99,7 +101,13 @@ pub(super) fn reset(txn: &Txn, op: &Op) -> Outcome {
         }
     }
     for request in undelivered(key, epoch, &kept) {
-        outbox.insert(request.key.as_str(), to_json(&request).as_slice())?;
+        let delivered = discarded.iter().find(|e| {
+            matches!(&e.event, EventKind::ExternalCompleted { handle, .. } if *handle == request.handle)
+        });
+        match delivered {
+            Some(done) => after.push(done.event.clone()),
+            None => outbox.insert(request.key.as_str(), to_json(&request).as_slice())?,
+        }
     }
     drop(outbox);
     // The run goes on from the kept events: exactly their completions
