@@ -2830,3 +2830,56 @@ fn a_policy_owed_by_a_run_does_not_reach_the_child_a_later_run_abandoned() {
     let d = host.describe("heir-can-h");
     assert_eq!(d["status"], "completed", "{d}");
 }
+
+/// Found by a review of this stop's change: a settle read the parent once,
+/// then went through its debts; a reset of the parent while it applied the
+/// first (to before the last run's close) re-attached the last run's child
+/// to the running run, but the settle still took the parent for closed,
+/// and the child, seen as an earlier run's, was terminated under the
+/// running parent. The parent is read again for each child. The second
+/// run's settle is held before its first termination while the parent is
+/// reset.
+#[test]
+fn a_settle_reads_its_parent_again_for_each_child() {
+    let host = Host::paused_at(
+        &["--manual-clock"],
+        &["parent-closed#1", "terminate-before-write#1"],
+    );
+    host.deploy_examples_and_corners();
+    start(&host, "owes2", json!({"mode": "orphan-runs"}));
+    let children = |h: &Host| others(h, "owes2");
+    let timeout = std::time::Duration::from_secs(60);
+    host.eventually("the first run's child", |h| children(h).len() == 1);
+    let first = children(&host).remove(0);
+    host.advance(1_000);
+    host.wait_for_log("paused at parent-closed", 1, timeout);
+    host.send_signal("owes2", "tick", json!(1));
+    host.eventually("the second run's child", |h| children(h).len() == 2);
+    let second = children(&host)
+        .into_iter()
+        .find(|c| *c != first)
+        .expect("the second child");
+    host.advance(1_000);
+    assert_eq!(host.wait_result("owes2")["status"], "completed");
+    host.wait_for_log("paused at terminate-before-write", 1, timeout);
+    // The second run again from before its nap: its child kept.
+    let nap = events(&host, "owes2")
+        .iter()
+        .rev()
+        .find(|e| e["event"]["type"] == "timer_started")
+        .and_then(|e| e["index"].as_u64())
+        .expect("the second run's nap");
+    host.cli_ok(&["reset", "owes2", "--to-event", &(nap - 1).to_string()]);
+    assert_eq!(host.describe("owes2")["status"], "running");
+    host.release("terminate-before-write");
+    host.wait_for_log("parent-close policies applied", 1, timeout);
+    assert_eq!(host.describe(&first)["status"], "terminated");
+    let d = host.describe(&second);
+    assert_eq!(d["status"], "running", "terminated under a running parent: {d}");
+    host.release("parent-closed");
+    host.advance(1_000);
+    assert_eq!(host.wait_result("owes2")["status"], "completed");
+    host.eventually("the policy of the close that stands", |h| {
+        h.describe(&second)["status"] == "terminated"
+    });
+}
