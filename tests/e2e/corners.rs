@@ -2875,7 +2875,10 @@ fn a_settle_reads_its_parent_again_for_each_child() {
     host.wait_for_log("parent-close policies applied", 1, timeout);
     assert_eq!(host.describe(&first)["status"], "terminated");
     let d = host.describe(&second);
-    assert_eq!(d["status"], "running", "terminated under a running parent: {d}");
+    assert_eq!(
+        d["status"], "running",
+        "terminated under a running parent: {d}"
+    );
     host.release("parent-closed");
     host.advance(1_000);
     assert_eq!(host.wait_result("owes2")["status"], "completed");

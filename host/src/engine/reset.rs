@@ -54,7 +54,8 @@ impl Engine {
             // another type that took the id since never runs its code.
             if asked.is_some() && record.workflow_type != first.workflow_type {
                 return Err(EngineError::Conflict(format!(
-                    "execution {id} is now of type {} (the id was started again since the                      reset began), not {}: look at it again",
+                    "execution {id} is now of type {} (the id was started again since the \
+                     reset began), not {}: look at it again",
                     record.workflow_type, first.workflow_type
                 )));
             }

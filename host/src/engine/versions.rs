@@ -290,7 +290,8 @@ impl Engine {
             // type never runs this type's code.
             if record.workflow_type != *workflow_type {
                 return Ok(UpgradeOutcome::Failed(format!(
-                    "the id now holds an execution of type {} (started since the upgrade                      began): left as it is",
+                    "the id now holds an execution of type {} (started since the upgrade \
+                     began): left as it is",
                     record.workflow_type
                 )));
             }
