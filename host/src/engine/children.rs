@@ -11,11 +11,20 @@ use crate::store::{Op, StoreError};
 impl Inner {
     /// [`ParentRuns`] of `id`; none (every child of a debt is of an
     /// earlier run) when the id holds no execution.
-    fn parent_runs(&self, id: &ExecutionId) -> Result<ParentRuns, StoreError> {
+    /// `known`: what an earlier read found, kept (its history not read
+    /// again) while the parent's epoch and state are the same.
+    fn parent_runs(
+        &self,
+        id: &ExecutionId,
+        known: Option<ParentRuns>,
+    ) -> Result<ParentRuns, StoreError> {
         let Some(record) = self.store.execution(id)? else {
             return Ok(ParentRuns::unknown());
         };
         let running = !record.status.is_closed();
+        if let Some(known) = known.filter(|k| k.epoch == record.resets && k.running == running) {
+            return Ok(known);
+        }
         let last_owes = if running {
             Vec::new()
         } else {
@@ -170,29 +179,33 @@ impl Inner {
         owed: Vec<(String, ParentClosePolicy)>,
     ) -> bool {
         let owing = owed.len();
-        // Which run of `id` started a child is told by the epoch its link
-        // names: the debt is of closed runs, not of the one running now.
-        let runs = match self.parent_runs(id) {
-            Ok(runs) => runs,
-            Err(StoreError::Io(e)) => {
-                tracing::warn!(execution = %id, error = %e, "parent-close policies not applied yet: the parent could not be read");
-                return false;
-            }
-            // Refused for good: reading again would not change it; the
-            // children are told apart by their parent's id alone.
-            Err(e) => {
-                tracing::error!(execution = %id, error = %e, "the parent cannot be read: its policies are applied to the children its id started");
-                ParentRuns::unknown()
-            }
-        };
         // Only what was applied, or no longer applies, is settled; the
         // rest stays owed and is tried again at the next start.
         let mut settled = Vec::new();
+        let mut known = None;
         for (name, policy) in owed {
             let Ok(child) = name.parse::<ExecutionId>() else {
                 settled.push(name);
                 continue;
             };
+            // Which run of `id` started the child is told by the epoch its
+            // link names: the debt is of closed runs, not of the one running
+            // now. Read for each child: a reset while the one before was
+            // applied re-attaches the children it keeps to the running run.
+            let runs = match self.parent_runs(id, known.take()) {
+                Ok(runs) => runs,
+                Err(StoreError::Io(e)) => {
+                    tracing::warn!(execution = %id, error = %e, "parent-close policy not applied yet: the parent could not be read");
+                    continue;
+                }
+                // Refused for good: reading again would not change it; the
+                // children are told apart by their parent's id alone.
+                Err(e) => {
+                    tracing::error!(execution = %id, error = %e, "the parent cannot be read: its policies are applied to the children its id started");
+                    ParentRuns::unknown()
+                }
+            };
+            known = Some(runs.clone());
             // The id may hold another execution now (the child ended and
             // the id was started again): the policy is for this parent's
             // child only.
@@ -290,6 +303,7 @@ impl Inner {
 /// What the parent of a debt is now, to tell which of its runs started a
 /// child: its epoch (each continue-as-new, reset and terminate moves it),
 /// whether it runs, and, closed, what its last run owes.
+#[derive(Clone)]
 struct ParentRuns {
     epoch: u32,
     running: bool,
