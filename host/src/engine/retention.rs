@@ -81,19 +81,23 @@ async fn sweep(inner: &Arc<Inner>) -> Result<(), EngineError> {
             "deleted closed executions past their retention"
         );
     }
-    let per_type = inner
+    let per_type: Vec<(String, u64)> = inner
         .store
         .retentions()?
         .into_iter()
         .map(|(t, ms)| (t, now.saturating_sub(ms)))
         .collect();
-    inner
+    // Found in a read, so that the executions they started are looked up
+    // away from the writes.
+    let rows = inner
         .store
-        .write(vec![Op::ForgetStartRequests {
-            before_ms: now.saturating_sub(keep),
-            per_type,
-        }])
-        .await??;
+        .start_requests_past(now.saturating_sub(keep), &per_type)?;
+    if !rows.is_empty() {
+        inner
+            .store
+            .write(vec![Op::ForgetStartRequests { rows }])
+            .await??;
+    }
     // A batch of signal request ids per write, while more are due.
     loop {
         let op = Op::ForgetSignalRequests { now_ms: now };

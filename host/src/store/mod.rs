@@ -118,11 +118,11 @@ pub enum Op {
         id: ExecutionId,
         resets: Option<u32>,
     },
-    /// Forgets the start request ids seen before `before_ms`, or before a
-    /// workflow type's own time in `per_type`.
+    /// Forgets these start request rows `(key, seen at)`, found past their
+    /// window ([`Store::start_requests_past`]); one written again since is
+    /// kept.
     ForgetStartRequests {
-        before_ms: u64,
-        per_type: Vec<(String, u64)>,
+        rows: Vec<(String, u64)>,
     },
     /// Forgets a batch of the client signal request ids whose time came by
     /// `now_ms` (see `signal_requests.rs`).
@@ -914,6 +914,18 @@ impl Store {
     /// type's own, or `default_ms`).
     pub fn expired(&self, now_ms: u64, default_ms: u64) -> Result<Vec<ExecutionHead>, StoreError> {
         self.reading(|txn| retention::expired(txn, now_ms, default_ms))
+    }
+
+    /// The start request ids past their window: seen before `before_ms`
+    /// (or a workflow type's own time in `per_type`), and the execution
+    /// each started no longer kept. `(key, seen at)`, for
+    /// [`Op::ForgetStartRequests`].
+    pub fn start_requests_past(
+        &self,
+        before_ms: u64,
+        per_type: &[(String, u64)],
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        self.reading(|txn| retention::start_requests_past(txn, before_ms, per_type))
     }
 
     /// Each workflow type's retention, where one was set.

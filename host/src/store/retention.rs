@@ -69,18 +69,16 @@ pub(super) fn delete_execution(txn: &Txn, op: &Op) -> Outcome {
     Ok(Ok(()))
 }
 
-/// Forgets the start request ids seen before `before_ms`: the window in
-/// which a retried start answers with the run it started.
-pub(super) fn forget_start_requests(txn: &Txn, op: &Op) -> Outcome {
-    let Op::ForgetStartRequests {
-        before_ms,
-        per_type,
-    } = op
-    else {
-        unreachable!("forget_start_requests takes ForgetStartRequests")
-    };
-    // Past its window after the start, a request is kept while the
-    // execution it started is (it goes at the first sweep after it).
+/// The start request rows past their window: seen before `before_ms` (or
+/// a workflow type's own time in `per_type`) and the execution they
+/// started no longer kept. `(key, seen at)`. A read, away from the
+/// committer: a row of an execution that runs longer than its retention
+/// is looked at once a sweep.
+pub(super) fn start_requests_past(
+    txn: &Txn,
+    before_ms: u64,
+    per_type: &[(String, u64)],
+) -> Result<Vec<(String, u64)>, StoreError> {
     let mut past = Vec::new();
     for (key, raw) in txn.open_table(START_REQUESTS)?.iter()? {
         // Keys are `<type>\0<request id>` (or `<type>\0<id>\0<request id>`).
@@ -88,7 +86,7 @@ pub(super) fn forget_start_requests(txn: &Txn, op: &Op) -> Outcome {
         let before = per_type
             .iter()
             .find(|(t, _)| t == workflow_type)
-            .map_or(*before_ms, |(_, b)| *b);
+            .map_or(before_ms, |(_, b)| *b);
         if let Ok(seen) = serde_json::from_slice::<SeenRequest>(&raw) {
             if seen.at_ms < before {
                 past.push((key, seen));
@@ -96,16 +94,30 @@ pub(super) fn forget_start_requests(txn: &Txn, op: &Op) -> Outcome {
         }
     }
     let execs = txn.open_table(EXECUTIONS)?;
-    let mut doomed = Vec::new();
+    let mut out = Vec::new();
     for (key, seen) in past {
         if !super::history::started_is_kept(&execs, &seen)? {
-            doomed.push(key);
+            out.push((key, seen.at_ms));
         }
     }
-    drop(execs);
+    Ok(out)
+}
+
+/// Forgets the start request rows given, each unless it was written again
+/// since it was read (another start with the request id).
+pub(super) fn forget_start_requests(txn: &Txn, op: &Op) -> Outcome {
+    let Op::ForgetStartRequests { rows } = op else {
+        unreachable!("forget_start_requests takes ForgetStartRequests")
+    };
     let mut table = txn.open_table(START_REQUESTS)?;
-    for key in &doomed {
-        table.delete(key.as_str())?;
+    for (key, at_ms) in rows {
+        let same = table
+            .get(key.as_str())?
+            .and_then(|raw| serde_json::from_slice::<SeenRequest>(&raw).ok())
+            .is_some_and(|seen| seen.at_ms == *at_ms);
+        if same {
+            table.delete(key.as_str())?;
+        }
     }
     Ok(Ok(()))
 }

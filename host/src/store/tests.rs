@@ -897,11 +897,15 @@ async fn a_start_request_starts_one_run() {
         store.write(vec![start("b", 200)]).await.unwrap(),
         Err(OpError::DuplicateRequest { .. })
     ));
-    let forget = || Op::ForgetStartRequests {
-        before_ms: 150,
-        per_type: Vec::new(),
+    let forget = || async {
+        let rows = store.start_requests_past(150, &[]).unwrap();
+        store
+            .write(vec![Op::ForgetStartRequests { rows }])
+            .await
+            .unwrap()
+            .unwrap();
     };
-    store.write(vec![forget()]).await.unwrap().unwrap();
+    forget().await;
     assert!(store.start_request(&request(), 200).unwrap().is_some());
     let delete = Op::DeleteExecution {
         id: a.clone(),
@@ -909,7 +913,7 @@ async fn a_start_request_starts_one_run() {
     };
     store.write(vec![delete]).await.unwrap().unwrap();
     assert!(store.start_request(&request(), 200).unwrap().is_none());
-    store.write(vec![forget()]).await.unwrap().unwrap();
+    forget().await;
     store.write(vec![start("b", 200)]).await.unwrap().unwrap();
 }
 
