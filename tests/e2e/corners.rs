@@ -2886,3 +2886,31 @@ fn a_settle_reads_its_parent_again_for_each_child() {
         h.describe(&second)["status"] == "terminated"
     });
 }
+
+/// Found by a review of the retried requests: a signal sent twice with one
+/// request id, the second copy checked while the run was open and written
+/// after the first copy's signal had ended it, was answered 409 "closed
+/// before the signal could be recorded (nothing was recorded)": false, the
+/// signal was recorded once. The store answers a request whose key it
+/// holds as recorded before it looks at the execution's state. One copy is
+/// held before its write while the other ends the run.
+#[test]
+fn a_signal_sent_twice_whose_first_copy_ended_the_run_answers_as_a_duplicate() {
+    let host = Host::paused_at(&["--manual-clock"], &["signal-before-write#1"]);
+    host.deploy_examples_and_corners();
+    start(&host, "once", json!({"mode": "signals"}));
+    host.eventually("it waits for tick", |h| {
+        count(h, "once", "signal_awaited") == 1
+    });
+    let body = json!({"name": "tick", "input": "t", "request_id": "s-1"});
+    let held = post_in_background(&host, "/v1/executions/once/signals", body.clone());
+    let pause = std::time::Duration::from_secs(30);
+    host.wait_for_log("paused at signal-before-write", 1, pause);
+    let (status, v) = host.call("POST", "/v1/executions/once/signals", Some(body));
+    assert_eq!(status, 202, "{v}");
+    assert_eq!(host.wait_result("once")["output"], json!(["t"]));
+    host.release("signal-before-write");
+    let (status, v) = held.join().expect("the held copy");
+    assert_eq!((status, &v["duplicate"]), (202, &json!(true)), "{v}");
+    assert_eq!(count(&host, "once", "signal_received"), 1);
+}

@@ -171,6 +171,7 @@ impl Engine {
             input,
             request_id: request_id.map(str::to_owned),
         };
+        crate::pause::point("signal-before-write").await;
         let now = self.inner.clock.now_ms();
         let placed = crate::store::Placed::default();
         let mut op = Op::append(id, now, vec![event.clone()]);
