@@ -371,6 +371,13 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
     let Some(record) = read_head(&execs, key)? else {
         return Ok(Err(OpError::NoSuchExecution(key.to_owned())));
     };
+    // A request recorded before is answered so, whatever the execution's
+    // state now (its first copy may have ended the run).
+    if let Some((once, _)) = once_key {
+        if txn.open_table(INBOX)?.get((key, once.as_str()))?.is_some() {
+            return Ok(Err(OpError::AlreadyRecorded(key.to_owned())));
+        }
+    }
     // Every refusal comes before the first write. An append with no events
     // and no close only tidies timer rows, which a closed execution allows.
     let records = !events.is_empty() || close.is_some();
@@ -404,11 +411,6 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
         Ok(handles) => handles,
         Err(refused) => return Ok(Err(refused)),
     };
-    if let Some((once, _)) = once_key {
-        if txn.open_table(INBOX)?.get((key, once.as_str()))?.is_some() {
-            return Ok(Err(OpError::AlreadyRecorded(key.to_owned())));
-        }
-    }
     let first = history_len(txn, key)?;
     if expect_next.is_some_and(|n| n != first) {
         return Ok(Err(OpError::Stale(key.to_owned())));
