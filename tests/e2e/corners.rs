@@ -2914,3 +2914,47 @@ fn a_signal_sent_twice_whose_first_copy_ended_the_run_answers_as_a_duplicate() {
     assert_eq!((status, &v["duplicate"]), (202, &json!(true)), "{v}");
     assert_eq!(count(&host, "once", "signal_received"), 1);
 }
+
+/// Found by a review of this stop's change: a settle took a debt of an
+/// earlier run under a child id for settled when the id held the running
+/// run's child (owed nothing). If that run closed before the settle's
+/// write, owing the child its own policy under the same id (kept as one
+/// entry), the write took that debt away too: the child ran on after its
+/// parent closed. A debt settled as the running run's is taken away only
+/// while that run is still running. The settle is held before its write
+/// while the run closes, and the close's own settle after it.
+#[test]
+fn a_debt_the_running_run_takes_on_as_it_closes_is_not_settled_by_an_earlier_settle() {
+    let host = Host::paused_at(
+        &["--manual-clock"],
+        &["parent-closed#1", "owed-settle-before-write#1", "run-closed"],
+    );
+    host.deploy_examples_and_corners();
+    start(&host, "heir-r", json!({"mode": "heir", "runs": 3}));
+    let pause = std::time::Duration::from_secs(30);
+    host.wait_for_log("paused at parent-closed", 1, pause);
+    let (status, v) = host.call(
+        "POST",
+        "/v1/executions/heir-r-h/terminate",
+        Some(json!({"reason": "operator"})),
+    );
+    assert!(status == 200 || status == 202, "{status} {v}");
+    host.eventually("the first child terminated", |h| {
+        h.describe("heir-r-h")["status"] == "terminated"
+    });
+    host.send_signal("heir-r", "tick", json!(1));
+    host.eventually("the second run's child naps", |h| {
+        h.describe("heir-r-h")["status"] == "running"
+    });
+    host.release("parent-closed");
+    host.wait_for_log("paused at owed-settle-before-write", 1, pause);
+    host.send_signal("heir-r", "tick", json!(2));
+    host.wait_for_log("paused at run-closed", 1, pause);
+    host.release("owed-settle-before-write");
+    host.wait_for_log("parent-close policies applied", 1, pause);
+    host.release("run-closed");
+    assert_eq!(host.wait_result("heir-r")["output"], "left");
+    host.eventually("the second child gets its policy", |h| {
+        h.describe("heir-r-h")["status"] == "terminated"
+    });
+}

@@ -280,6 +280,7 @@ impl Inner {
             }
         }
         let left = owing - settled.len();
+        crate::pause::point("owed-settle-before-write").await;
         if let Err(e) = self
             .store
             .write(vec![Op::SettleOwed {
