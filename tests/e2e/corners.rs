@@ -2927,7 +2927,11 @@ fn a_signal_sent_twice_whose_first_copy_ended_the_run_answers_as_a_duplicate() {
 fn a_debt_the_running_run_takes_on_as_it_closes_is_not_settled_by_an_earlier_settle() {
     let host = Host::paused_at(
         &["--manual-clock"],
-        &["parent-closed#1", "owed-settle-before-write#1", "run-closed"],
+        &[
+            "parent-closed#1",
+            "owed-settle-before-write#1",
+            "run-closed",
+        ],
     );
     host.deploy_examples_and_corners();
     start(&host, "heir-r", json!({"mode": "heir", "runs": 3}));

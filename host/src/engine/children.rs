@@ -182,6 +182,7 @@ impl Inner {
         // Only what was applied, or no longer applies, is settled; the
         // rest stays owed and is tried again at the next start.
         let mut settled = Vec::new();
+        let mut while_running = Vec::new();
         let mut known = None;
         for (name, policy) in owed {
             let Ok(child) = name.parse::<ExecutionId>() else {
@@ -221,7 +222,13 @@ impl Inner {
                             if owed.is_none() {
                                 tracing::debug!(%child, "parent-close policy not applied: a later run of the parent started the child");
                             }
-                            settled.push(name);
+                            // The running run's child: settled only while
+                            // that run runs (closing, it may owe the child
+                            // its own policy, under the same id).
+                            match r.parent.as_ref().filter(|p| runs.runs(p)) {
+                                Some(p) if owed.is_none() => while_running.push((name, p.epoch)),
+                                _ => settled.push(name),
+                            }
                             continue;
                         }
                     }
@@ -279,13 +286,14 @@ impl Inner {
                 }
             }
         }
-        let left = owing - settled.len();
+        let left = owing - settled.len() - while_running.len();
         crate::pause::point("owed-settle-before-write").await;
         if let Err(e) = self
             .store
             .write(vec![Op::SettleOwed {
                 id: id.clone(),
                 children: settled,
+                while_running,
             }])
             .await
         {
@@ -331,6 +339,11 @@ impl ParentRuns {
     /// declared when it started it (its link's policy: the debt, `policy`,
     /// may be another run's under the same id); one it abandoned, only a
     /// request to cancel it asked as it closed.
+    /// Whether `link` names a child of the run running now.
+    fn runs(&self, link: &ParentLink) -> bool {
+        self.running && link.epoch == self.epoch
+    }
+
     fn owes(&self, link: &ParentLink, policy: ParentClosePolicy) -> Option<ParentClosePolicy> {
         if link.epoch != self.epoch {
             return match link.close_policy {
@@ -340,7 +353,7 @@ impl ParentRuns {
                 declared => Some(declared),
             };
         }
-        if self.running {
+        if self.runs(link) {
             return None;
         }
         self.last_owes

@@ -194,8 +194,24 @@ pub(super) fn apply(txn: &Txn, op: &Op) -> Result<Result<(), OpError>, StoreErro
             record.stall_reason = None;
             execs.insert(key, to_json(&record).as_slice())?;
         }
-        Op::SettleOwed { id, children } => {
+        Op::SettleOwed {
+            id,
+            children,
+            while_running,
+        } => {
             history::settle_owed(txn, id.as_str(), children)?;
+            if !while_running.is_empty() {
+                let head = read_head(&txn.open_table(EXECUTIONS)?, id.as_str())?;
+                let still: Vec<String> = while_running
+                    .iter()
+                    .filter(|(_, epoch)| {
+                        head.as_ref()
+                            .is_some_and(|h| !h.status.is_closed() && h.resets == *epoch)
+                    })
+                    .map(|(child, _)| child.clone())
+                    .collect();
+                history::settle_owed(txn, id.as_str(), &still)?;
+            }
         }
         Op::OutboxAdd { requests } => {
             let mut outbox = txn.open_table(super::tables::OUTBOX)?;

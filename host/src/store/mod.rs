@@ -253,10 +253,14 @@ pub enum Op {
         outcome: Result<Payload, Failure>,
     },
     /// The parent-close policies `id`'s closed runs owed `children` are
-    /// applied (what another run of `id` owes since stays owed).
+    /// applied (what another run of `id` owes since stays owed), and those
+    /// owed under the ids in `while_running` are settled if `id` still
+    /// runs at the epoch given: those ids hold the running run's children,
+    /// which a close since may owe their own policy (under the same id).
     SettleOwed {
         id: ExecutionId,
         children: Vec<String>,
+        while_running: Vec<(String, u32)>,
     },
     /// Keeps requests to other executions in the outbox until delivered
     /// (in the batch of the task that made them).
