@@ -555,3 +555,41 @@ fn a_reset_onto_a_version_leaves_an_execution_of_another_type_that_took_the_id()
         "{d}"
     );
 }
+
+/// Found by a review of the upgrade paths: an update sent as its execution
+/// was upgraded (the move written, the instance not yet told to load
+/// again) was validated by the old version's instance, which had read the
+/// upgrade's event and answered after it, and was accepted: the new
+/// version's validator, which refuses it, never saw it. An instance that
+/// reads a move to another module loads again before it answers. The
+/// upgrade is held between its write and its word to the instance.
+#[test]
+fn an_update_sent_as_its_execution_is_upgraded_is_validated_by_the_new_version() {
+    let host = Host::paused_at(&["--manual-clock"], &["upgrade-written"]);
+    host.deploy_examples_and_corners();
+    host.start_corners("up", json!({"mode": "update"}));
+    host.eventually("it waits for a bump", |h| h.query("up", "bumped") == json!(0));
+    let v2 = guest("corners-v2").to_string_lossy().into_owned();
+    host.cli_ok(&["deploy", &v2, "--name", "corners"]);
+    let (status, v) = std::thread::scope(|s| {
+        let upgrade = s.spawn(|| host.cli(&["upgrade", "corners", "--to", "2"]));
+        host.wait_for_log("paused at upgrade-written", 1, Duration::from_secs(30));
+        let answer = host.call(
+            "POST",
+            "/v1/executions/up/updates",
+            Some(json!({"name": "bump-capped", "input": 50, "update_id": "u-1", "wait_ms": 10000})),
+        );
+        host.release("upgrade-written");
+        let out = upgrade.join().expect("the upgrade");
+        assert!(out.status.success(), "{out:?}");
+        answer
+    });
+    assert_eq!(status, 422, "accepted by the old version's validator: {v}");
+    let accepted = host
+        .event_kinds("up")
+        .iter()
+        .filter(|k| *k == "update_accepted")
+        .count();
+    assert_eq!(accepted, 0);
+    assert_eq!(host.describe("up")["version"], 2);
+}

@@ -97,6 +97,7 @@ const GUESTS: &[Guest] = &[
     guest("future-import", "", "future_import.wasm", "future-import"),
     // Test fixture: the rare paths (tests/e2e/corners.rs).
     guest("corners", "", "corners.wasm", "corners"),
+    guest("corners", "v2", "corners.wasm", "corners-v2"),
     // Test fixture: a second activity component claiming `greet` (tests/e2e/activities.rs).
     guest(
         "rival-activities",

@@ -343,6 +343,7 @@ impl Engine {
                 .await?;
             match out {
                 Ok(()) => {
+                    crate::pause::point("upgrade-written").await;
                     self.inner.reload(&record.id);
                     return Ok(UpgradeOutcome::Moved);
                 }
