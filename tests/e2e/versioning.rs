@@ -568,7 +568,9 @@ fn an_update_sent_as_its_execution_is_upgraded_is_validated_by_the_new_version()
     let host = Host::paused_at(&["--manual-clock"], &["upgrade-written"]);
     host.deploy_examples_and_corners();
     host.start_corners("up", json!({"mode": "update"}));
-    host.eventually("it waits for a bump", |h| h.query("up", "bumped") == json!(0));
+    host.eventually("it waits for a bump", |h| {
+        h.query("up", "bumped") == json!(0)
+    });
     let v2 = guest("corners-v2").to_string_lossy().into_owned();
     host.cli_ok(&["deploy", &v2, "--name", "corners"]);
     let (status, v) = std::thread::scope(|s| {

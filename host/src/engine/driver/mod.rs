@@ -190,6 +190,12 @@ impl Driver {
             return;
         }
         let events = appended.events;
+        // A move to another module is read by the next wait, which loads
+        // again on it.
+        if events.iter().any(|e| self.moved_by(e)) {
+            self.synced = false;
+            return;
+        }
         let next = self.run_start + self.replayer.len();
         match events.first().map(|e| e.index) {
             Some(first) if first == next => self.replayer.extend(events),
@@ -205,9 +211,21 @@ impl Driver {
             .inner
             .store
             .history(&self.id, self.run_start + self.replayer.len())?;
+        // Moved to another module (an upgrade) since this instance loaded:
+        // it answers nothing more (an update's validator, a query) and
+        // loads again on the module the execution runs now, before the
+        // upgrade tells it to.
+        if events.iter().any(|e| self.moved_by(e)) {
+            return Err(Stop::Reload);
+        }
         self.replayer.extend(events);
         self.synced = true;
         Ok(())
+    }
+
+    /// Whether `event` moves the execution off this instance's module.
+    fn moved_by(&self, event: &crate::model::Event) -> bool {
+        matches!(&event.event, crate::model::EventKind::ExecutionUpgraded { to, .. } if *to != self.module)
     }
 
     /// Commits the commands issued since the last wait, then starts what they
