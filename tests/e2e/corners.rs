@@ -2962,3 +2962,44 @@ fn a_debt_the_running_run_takes_on_as_it_closes_is_not_settled_by_an_earlier_set
         h.describe("heir-r-h")["status"] == "terminated"
     });
 }
+
+/// Found by a review of this stop's change: a settle that terminated a
+/// child, held before its write, took the debt away by the child's id; a
+/// later run that had started a child under the same id and closed owing
+/// it its policy in the meantime (one entry for both) lost that debt, and
+/// its child ran on. A settle's write is refused when its parent closed,
+/// continued as new or was reset since it read the debt, and the debt is
+/// read again. The first run's settle is held before its write while the
+/// second run starts its child and returns, and the close's own settle
+/// after it.
+#[test]
+fn a_debt_a_later_run_takes_on_under_a_settled_id_is_not_taken_away() {
+    let host = Host::paused_at(
+        &["--manual-clock"],
+        &["owed-settle-before-write#1", "run-closed"],
+    );
+    host.deploy_examples_and_corners();
+    start(&host, "heir-s", json!({"mode": "heir", "runs": 3}));
+    let pause = std::time::Duration::from_secs(30);
+    host.wait_for_log("paused at owed-settle-before-write", 1, pause);
+    assert_eq!(host.describe("heir-s-h")["status"], "terminated");
+    host.send_signal("heir-s", "tick", json!(1));
+    host.eventually("the second run's child naps", |h| {
+        h.describe("heir-s-h")["status"] == "running"
+    });
+    host.send_signal("heir-s", "tick", json!(2));
+    host.wait_for_log("paused at run-closed", 1, pause);
+    host.release("owed-settle-before-write");
+    // The held settle's write answered, the close's own settle goes on.
+    host.wait_for_log("released at owed-settle-before-write", 1, pause);
+    host.eventually("the held settle wrote", |h| {
+        let log = h.log();
+        log.contains("parent-close policies applied execution=heir-s")
+            || log.contains("what it owes is read again")
+    });
+    host.release("run-closed");
+    assert_eq!(host.wait_result("heir-s")["output"], "left");
+    host.eventually("the second child gets its policy", |h| {
+        h.describe("heir-s-h")["status"] == "terminated"
+    });
+}
