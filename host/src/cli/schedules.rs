@@ -567,7 +567,8 @@ pub async fn run(client: &Client, command: ScheduleCommand) -> Result<i32> {
             let r: BackfillResponse = client.post_json(&path(&name, "/backfill"), &body).await?;
             if r.duplicate {
                 println!(
-                    "schedule {}: already backfilled by an earlier request with this id                      (nothing queued)",
+                    "schedule {}: already backfilled by an earlier request with this id \
+                     (nothing queued)",
                     r.schedule.name
                 );
                 return Ok(0);

@@ -66,17 +66,31 @@ impl Inner {
         crate::pause::point("parent-closed").await;
         // What is owed now: a reset since the close (which it undid) took
         // back the children it kept.
-        let owed = match self.store.owed(id) {
-            Ok(owed) => owed,
+        let read = self
+            .parent_state(id)
+            .and_then(|state| Ok((state, self.store.owed(id)?)));
+        let (state, owed) = match read {
+            Ok(read) => read,
             Err(e) => {
                 tracing::warn!(execution = %id, error = %e, "could not read what the run owes its children; reading it again");
                 self.settle_later(id);
                 return;
             }
         };
-        if !self.settle_once(id, owed).await {
+        if !self.settle_once(id, state, owed).await {
             self.settle_later(id);
         }
+    }
+
+    /// `id`'s epoch and whether it is closed, read before what it owes: a
+    /// settle's write is refused if they changed since (a run that closed,
+    /// continued as new or was reset meanwhile may owe a child under an id
+    /// the settle read, one entry for both), and the debt is read again.
+    fn parent_state(&self, id: &ExecutionId) -> Result<Option<(u32, bool)>, StoreError> {
+        Ok(self
+            .store
+            .execution(id)?
+            .map(|r| (r.resets, r.status.is_closed())))
     }
 
     /// Applies what `id` owes its children later, again until nothing is
@@ -89,11 +103,14 @@ impl Inner {
             let mut again = super::again::Backoff::background();
             loop {
                 again.wait().await;
-                match inner.store.owed(&id) {
-                    Ok(owed) if owed.is_empty() => return,
-                    Ok(owed) => {
+                let read = inner
+                    .parent_state(&id)
+                    .and_then(|state| Ok((state, inner.store.owed(&id)?)));
+                match read {
+                    Ok((_, owed)) if owed.is_empty() => return,
+                    Ok((state, owed)) => {
                         tracing::info!(execution = %id, "applying the parent-close policies left owed again");
-                        if inner.settle_once(&id, owed).await {
+                        if inner.settle_once(&id, state, owed).await {
                             return;
                         }
                     }
@@ -176,13 +193,13 @@ impl Inner {
     async fn settle_once(
         self: &Arc<Self>,
         id: &ExecutionId,
+        state: Option<(u32, bool)>,
         owed: Vec<(String, ParentClosePolicy)>,
     ) -> bool {
         let owing = owed.len();
         // Only what was applied, or no longer applies, is settled; the
         // rest stays owed and is tried again at the next start.
         let mut settled = Vec::new();
-        let mut while_running = Vec::new();
         let mut known = None;
         for (name, policy) in owed {
             let Ok(child) = name.parse::<ExecutionId>() else {
@@ -222,13 +239,7 @@ impl Inner {
                             if owed.is_none() {
                                 tracing::debug!(%child, "parent-close policy not applied: a later run of the parent started the child");
                             }
-                            // The running run's child: settled only while
-                            // that run runs (closing, it may owe the child
-                            // its own policy, under the same id).
-                            match r.parent.as_ref().filter(|p| runs.runs(p)) {
-                                Some(p) if owed.is_none() => while_running.push((name, p.epoch)),
-                                _ => settled.push(name),
-                            }
+                            settled.push(name);
                             continue;
                         }
                     }
@@ -286,19 +297,26 @@ impl Inner {
                 }
             }
         }
-        let left = owing - settled.len() - while_running.len();
+        let left = owing - settled.len();
         crate::pause::point("owed-settle-before-write").await;
-        if let Err(e) = self
+        let written = self
             .store
             .write(vec![Op::SettleOwed {
                 id: id.clone(),
                 children: settled,
-                while_running,
+                parent_was: state,
             }])
-            .await
-        {
-            tracing::warn!(execution = %id, error = %e, "parent-close policies applied but not marked so; they are applied again");
-            return false;
+            .await;
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::debug!(execution = %id, reason = %e, "the parent changed while its policies were applied; what it owes is read again");
+                return false;
+            }
+            Err(e) => {
+                tracing::warn!(execution = %id, error = %e, "parent-close policies applied but not marked so; they are applied again");
+                return false;
+            }
         }
         if left == 0 {
             tracing::debug!(execution = %id, "parent-close policies applied");
@@ -331,6 +349,11 @@ impl ParentRuns {
         }
     }
 
+    /// Whether `link` names a child of the run running now.
+    fn runs(&self, link: &ParentLink) -> bool {
+        self.running && link.epoch == self.epoch
+    }
+
     /// The policy owed to the child `link` names, if a closed run of the
     /// parent owes it one: a child the running run started is owed
     /// nothing, and one the last run started only what that run's
@@ -339,11 +362,6 @@ impl ParentRuns {
     /// declared when it started it (its link's policy: the debt, `policy`,
     /// may be another run's under the same id); one it abandoned, only a
     /// request to cancel it asked as it closed.
-    /// Whether `link` names a child of the run running now.
-    fn runs(&self, link: &ParentLink) -> bool {
-        self.running && link.epoch == self.epoch
-    }
-
     fn owes(&self, link: &ParentLink, policy: ParentClosePolicy) -> Option<ParentClosePolicy> {
         if link.epoch != self.epoch {
             return match link.close_policy {

@@ -197,21 +197,14 @@ pub(super) fn apply(txn: &Txn, op: &Op) -> Result<Result<(), OpError>, StoreErro
         Op::SettleOwed {
             id,
             children,
-            while_running,
+            parent_was,
         } => {
-            history::settle_owed(txn, id.as_str(), children)?;
-            if !while_running.is_empty() {
-                let head = read_head(&txn.open_table(EXECUTIONS)?, id.as_str())?;
-                let still: Vec<String> = while_running
-                    .iter()
-                    .filter(|(_, epoch)| {
-                        head.as_ref()
-                            .is_some_and(|h| !h.status.is_closed() && h.resets == *epoch)
-                    })
-                    .map(|(child, _)| child.clone())
-                    .collect();
-                history::settle_owed(txn, id.as_str(), &still)?;
+            let now = read_head(&txn.open_table(EXECUTIONS)?, id.as_str())?
+                .map(|h| (h.resets, h.status.is_closed()));
+            if now != *parent_was {
+                return Ok(Err(OpError::Stale(id.to_string())));
             }
+            history::settle_owed(txn, id.as_str(), children)?;
         }
         Op::OutboxAdd { requests } => {
             let mut outbox = txn.open_table(super::tables::OUTBOX)?;

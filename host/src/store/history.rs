@@ -30,21 +30,12 @@ pub(super) struct SeenRequest {
 
 /// Whether the execution `seen` started is still kept: its id holds the
 /// execution that began at that run (continued as new since, or not), not
-/// one started again under the id. A record that cannot be decoded counts
-/// as gone (the request's window from its start decides).
+/// one started again under the id.
 pub(super) fn started_is_kept(
     execs: &super::kv::Table<'_, &'static str, &'static [u8]>,
     seen: &SeenRequest,
 ) -> Result<bool, StoreError> {
-    let record = match read_record(execs, &seen.execution) {
-        Ok(record) => record,
-        Err(StoreError::Corrupt { what, detail }) => {
-            tracing::warn!(execution = %seen.execution, what, detail, "the execution a start request started cannot be read; its request id is kept only for its window");
-            None
-        }
-        Err(e) => return Err(e),
-    };
-    Ok(record.is_some_and(|r| {
+    Ok(read_record(execs, &seen.execution)?.is_some_and(|r| {
         r.began_at_run
             .map_or(r.run == seen.run, |first| first == seen.run)
     }))

@@ -253,14 +253,15 @@ pub enum Op {
         outcome: Result<Payload, Failure>,
     },
     /// The parent-close policies `id`'s closed runs owed `children` are
-    /// applied (what another run of `id` owes since stays owed), and those
-    /// owed under the ids in `while_running` are settled if `id` still
-    /// runs at the epoch given: those ids hold the running run's children,
-    /// which a close since may owe their own policy (under the same id).
+    /// applied (what another run of `id` owes since stays owed). Refused
+    /// (`Stale`) unless `id`'s epoch and closed state are still
+    /// `parent_was` (none: no execution), read before what it owed: a run
+    /// that closed, continued as new or was reset since may owe a child
+    /// under one of those ids (one entry for both).
     SettleOwed {
         id: ExecutionId,
         children: Vec<String>,
-        while_running: Vec<(String, u32)>,
+        parent_was: Option<(u32, bool)>,
     },
     /// Keeps requests to other executions in the outbox until delivered
     /// (in the batch of the task that made them).

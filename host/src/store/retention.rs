@@ -96,7 +96,17 @@ pub(super) fn start_requests_past(
     let execs = txn.open_table(EXECUTIONS)?;
     let mut out = Vec::new();
     for (key, seen) in past {
-        if !super::history::started_is_kept(&execs, &seen)? {
+        // A record that cannot be decoded counts as gone here (the
+        // request's window from its start has passed): one bad record
+        // must not keep every sweep from forgetting.
+        let kept = match super::history::started_is_kept(&execs, &seen) {
+            Err(StoreError::Corrupt { what, detail }) => {
+                tracing::warn!(execution = %seen.execution, what, detail, "the execution a start request started cannot be read; its request id is forgotten");
+                false
+            }
+            kept => kept?,
+        };
+        if !kept {
             out.push((key, seen.at_ms));
         }
     }
