@@ -703,11 +703,19 @@ fn orphans_started(host: &Host) -> (String, String) {
 /// settle is held after the close while the parent is reset to its nap.
 #[test]
 fn a_child_a_reset_kept_is_not_ended_by_the_close_the_reset_undid() {
-    let host = Host::paused_at(&["--manual-clock"], &["parent-closed"]);
+    a_reset_undoes_a_close_whose_policy_is_held_at("parent-closed", "");
+}
+
+/// `misbehave`'s `orphans` closes, its settle held at pause point `point`
+/// (`suffix`: which arrival), and is reset to before its nap meanwhile:
+/// the child its policy terminates is not terminated under the running
+/// parent, and the close that stands terminates it.
+fn a_reset_undoes_a_close_whose_policy_is_held_at(point: &str, suffix: &str) {
+    let host = Host::paused_at(&["--manual-clock"], &[&format!("{point}{suffix}")]);
     let (parent, terminated) = orphans_started(&host);
     host.advance(1_000);
     let pause = std::time::Duration::from_secs(30);
-    host.wait_for_log("paused at parent-closed", 1, pause);
+    host.wait_for_log(&format!("paused at {point}"), 1, pause);
     assert_eq!(host.describe(&parent)["status"], "completed");
     // To before its nap (a nap kept would be due already: the re-run
     // would close at once), its children's starts kept.
@@ -718,8 +726,13 @@ fn a_child_a_reset_kept_is_not_ended_by_the_close_the_reset_undid() {
         .expect("the nap");
     host.cli_ok(&["reset", &parent, "--to-event", &(nap - 1).to_string()]);
     assert_eq!(host.describe(&parent)["status"], "running");
-    host.release("parent-closed");
-    host.wait_for_log("parent-close policies applied", 1, pause);
+    host.release(point);
+    // Applied, or its write refused (the parent changed since it read
+    // the debt): read again later.
+    host.eventually("the held settle ended", |h| {
+        let log = h.log();
+        log.contains("parent-close policies applied") || log.contains("what it owes is read again")
+    });
     assert_eq!(
         host.describe(&terminated)["status"],
         "running",
@@ -2614,21 +2627,7 @@ fn a_policy_owed_by_a_run_that_continued_as_new_does_not_reach_the_next_runs_chi
     let pause = std::time::Duration::from_secs(30);
     host.wait_for_log("paused at parent-closed", 2, pause);
     for parent in ["heir-wait", "heir-left"] {
-        let child = format!("{parent}-h");
-        let (status, v) = host.call(
-            "POST",
-            &format!("/v1/executions/{child}/terminate"),
-            Some(json!({"reason": "operator"})),
-        );
-        assert!(status == 200 || status == 202, "{status} {v}");
-        host.eventually("the first child terminated", |h| {
-            h.describe(&child)["status"] == "terminated"
-        });
-        host.send_signal(parent, "tick", json!(1));
-        // Terminated before, so this is the second run's child.
-        host.eventually("the second child naps", |h| {
-            h.describe(&child)["status"] == "running"
-        });
+        heir_child_started_again(&host, parent);
     }
     host.eventually("the second run abandoned its child", |h| {
         h.describe("heir-left")["status"] == "completed"
@@ -2638,10 +2637,38 @@ fn a_policy_owed_by_a_run_that_continued_as_new_does_not_reach_the_next_runs_chi
     host.advance(1_000);
     let r = host.wait_result("heir-wait");
     assert_eq!(r["output"], "rested", "{r}");
-    host.eventually("the abandoned child ends", |h| {
-        h.describe("heir-left-h")["status"] != "running"
+    ends_completed(&host, "heir-left-h");
+}
+
+/// Terminates `<parent>-h`, the child the first run of `heir` left (as an
+/// operator would), and has the next run start its own under the id
+/// (`tick`); returns once that one naps.
+fn heir_child_started_again(host: &Host, parent: &str) {
+    let child = format!("{parent}-h");
+    let (status, v) = host.call(
+        "POST",
+        &format!("/v1/executions/{child}/terminate"),
+        Some(json!({"reason": "operator"})),
+    );
+    assert!(status == 200 || status == 202, "{status} {v}");
+    host.eventually("the first child terminated", |h| {
+        h.describe(&child)["status"] == "terminated"
     });
-    let d = host.describe("heir-left-h");
+    host.send_signal(parent, "tick", json!(1));
+    // Terminated before, so this is the next run's child.
+    host.eventually("the next run's child naps", |h| {
+        h.describe(&child)["status"] == "running"
+    });
+}
+
+/// `child`, a running `nap` (a second), ends completed, not terminated by a
+/// policy, once the clock moved past its nap.
+fn ends_completed(host: &Host, child: &str) {
+    host.advance(1_000);
+    host.eventually("the child ends", |h| {
+        h.describe(child)["status"] != "running"
+    });
+    let d = host.describe(child);
     assert_eq!(d["status"], "completed", "{d}");
 }
 
@@ -2706,36 +2733,7 @@ fn a_childs_cancel_written_after_its_parent_was_reset_to_before_it_is_refused() 
 /// the parent is reset to before its nap.
 #[test]
 fn a_policy_written_after_its_parent_was_reset_to_before_its_close_is_refused() {
-    let host = Host::paused_at(&["--manual-clock"], &["terminate-before-write#1"]);
-    let (parent, terminated) = orphans_started(&host);
-    host.advance(1_000);
-    let pause = std::time::Duration::from_secs(30);
-    host.wait_for_log("paused at terminate-before-write", 1, pause);
-    assert_eq!(host.describe(&parent)["status"], "completed");
-    let nap = host
-        .event_kinds(&parent)
-        .iter()
-        .position(|k| k == "timer_started")
-        .expect("the nap");
-    host.cli_ok(&["reset", &parent, "--to-event", &(nap - 1).to_string()]);
-    assert_eq!(host.describe(&parent)["status"], "running");
-    host.release("terminate-before-write");
-    // Its write refused (the child's link moved), then the settle's (the
-    // parent changed since it read the debt): read again later.
-    host.eventually("the held settle ended", |h| {
-        let log = h.log();
-        log.contains("parent-close policies applied") || log.contains("what it owes is read again")
-    });
-    assert_eq!(
-        host.describe(&terminated)["status"],
-        "running",
-        "terminated under a running parent"
-    );
-    host.advance(1_000);
-    assert_eq!(host.wait_result(&parent)["status"], "completed");
-    host.eventually("the policy of the close that stands", |h| {
-        h.describe(&terminated)["status"] == "terminated"
-    });
+    a_reset_undoes_a_close_whose_policy_is_held_at("terminate-before-write", "#1");
 }
 
 /// Found by a review of the retention paths: a workflow's signal to its
@@ -2813,27 +2811,13 @@ fn a_policy_owed_by_a_run_does_not_reach_the_child_a_later_run_abandoned() {
     start(&host, "heir-can", json!({"mode": "heir", "runs": 2}));
     let pause = std::time::Duration::from_secs(30);
     host.wait_for_log("paused at parent-closed", 1, pause);
-    let (status, v) = host.call(
-        "POST",
-        "/v1/executions/heir-can-h/terminate",
-        Some(json!({"reason": "operator"})),
-    );
-    assert!(status == 200 || status == 202, "{status} {v}");
-    host.eventually("the first child terminated", |h| {
-        h.describe("heir-can-h")["status"] == "terminated"
-    });
-    host.send_signal("heir-can", "tick", json!(1));
-    host.eventually("the third run waits, the second's child naps", |h| {
-        h.describe("heir-can")["run"] == 3 && h.describe("heir-can-h")["status"] == "running"
+    heir_child_started_again(&host, "heir-can");
+    host.eventually("the third run waits", |h| {
+        h.describe("heir-can")["run"] == 3
     });
     host.release("parent-closed");
     host.wait_for_log("parent-close policies applied", 1, pause);
-    host.advance(1_000);
-    host.eventually("the abandoned child ends", |h| {
-        h.describe("heir-can-h")["status"] != "running"
-    });
-    let d = host.describe("heir-can-h");
-    assert_eq!(d["status"], "completed", "{d}");
+    ends_completed(&host, "heir-can-h");
 }
 
 /// Found by a review of this stop's change: a settle read the parent once,
@@ -2942,19 +2926,7 @@ fn a_debt_the_running_run_takes_on_as_it_closes_is_not_settled_by_an_earlier_set
     start(&host, "heir-r", json!({"mode": "heir", "runs": 3}));
     let pause = std::time::Duration::from_secs(30);
     host.wait_for_log("paused at parent-closed", 1, pause);
-    let (status, v) = host.call(
-        "POST",
-        "/v1/executions/heir-r-h/terminate",
-        Some(json!({"reason": "operator"})),
-    );
-    assert!(status == 200 || status == 202, "{status} {v}");
-    host.eventually("the first child terminated", |h| {
-        h.describe("heir-r-h")["status"] == "terminated"
-    });
-    host.send_signal("heir-r", "tick", json!(1));
-    host.eventually("the second run's child naps", |h| {
-        h.describe("heir-r-h")["status"] == "running"
-    });
+    heir_child_started_again(&host, "heir-r");
     host.release("parent-closed");
     host.wait_for_log("paused at owed-settle-before-write", 1, pause);
     host.send_signal("heir-r", "tick", json!(2));

@@ -485,14 +485,7 @@ fn reset_runs_an_execution_again_from_an_event() {
 /// it is and reported. The upgrade is held after its first replay.
 #[test]
 fn an_upgrade_leaves_an_execution_of_another_type_that_took_the_id() {
-    let host = Host::paused_at(&["--manual-clock"], &["upgrade-replayed#1"]);
-    host.cli_ok(&["deploy", &guest("hello-activities").to_string_lossy()]);
-    deploy_order(&host, "v1");
-    let v1 = guest("order-v1").to_string_lossy().into_owned();
-    host.cli_ok(&["deploy", &v1, "--name", "order-b"]);
-    host.start_as("order", "x", json!({"order": "x"}));
-    wait_timers(&host, &["x"], 1);
-    deploy_order(&host, "v2");
+    let host = order_of_two_types("upgrade-replayed#1", "x");
     std::thread::scope(|s| {
         let upgrade = s.spawn(|| host.cli(&["upgrade", "order", "--to", "v2"]));
         host.wait_for_log("paused at upgrade-replayed", 1, Duration::from_secs(30));
@@ -507,7 +500,27 @@ fn an_upgrade_leaves_an_execution_of_another_type_that_took_the_id() {
         let text = format!("{out:?}");
         assert!(text.contains("order-b"), "{text}");
     });
-    let d = host.describe("x");
+    is_order_b("x", &host);
+}
+
+/// A host held at pause point `point`, with `order` at versions 1 and 2
+/// and `order-b` at version 1 (`order`'s first bytes), and `id` an
+/// `order` on version 1 at its first timer.
+fn order_of_two_types(point: &str, id: &str) -> Host {
+    let host = Host::paused_at(&["--manual-clock"], &[point]);
+    host.cli_ok(&["deploy", &guest("hello-activities").to_string_lossy()]);
+    deploy_order(&host, "v1");
+    let v1 = guest("order-v1").to_string_lossy().into_owned();
+    host.cli_ok(&["deploy", &v1, "--name", "order-b"]);
+    host.start_as("order", id, json!({"order": id}));
+    wait_timers(&host, &[id], 1);
+    deploy_order(&host, "v2");
+    host
+}
+
+/// `id` is an `order-b`, on its version 1.
+fn is_order_b(id: &str, host: &Host) {
+    let d = host.describe(id);
     assert_eq!(
         (&d["workflow_type"], &d["version"]),
         (&json!("order-b"), &json!(1)),
@@ -524,14 +537,7 @@ fn an_upgrade_leaves_an_execution_of_another_type_that_took_the_id() {
 /// started again as another type.
 #[test]
 fn a_reset_onto_a_version_leaves_an_execution_of_another_type_that_took_the_id() {
-    let host = Host::paused_at(&["--manual-clock"], &["reset-replayed#1"]);
-    host.cli_ok(&["deploy", &guest("hello-activities").to_string_lossy()]);
-    deploy_order(&host, "v1");
-    let v1 = guest("order-v1").to_string_lossy().into_owned();
-    host.cli_ok(&["deploy", &v1, "--name", "order-b"]);
-    host.start_as("order", "y", json!({"order": "y"}));
-    wait_timers(&host, &["y"], 1);
-    deploy_order(&host, "v2");
+    let host = order_of_two_types("reset-replayed#1", "y");
     std::thread::scope(|s| {
         let reset = s.spawn(|| host.cli(&["reset", "y", "--to-event", "0", "--version", "v2"]));
         host.wait_for_log("paused at reset-replayed", 1, Duration::from_secs(30));
@@ -548,12 +554,7 @@ fn a_reset_onto_a_version_leaves_an_execution_of_another_type_that_took_the_id()
         assert!(!out.status.success(), "{out:?}");
         assert!(format!("{out:?}").contains("order-b"), "{out:?}");
     });
-    let d = host.describe("y");
-    assert_eq!(
-        (&d["workflow_type"], &d["version"]),
-        (&json!("order-b"), &json!(1)),
-        "{d}"
-    );
+    is_order_b("y", &host);
 }
 
 /// Found by a review of the upgrade paths: an update sent as its execution
