@@ -96,6 +96,9 @@ pub struct EngineConfig {
     /// `max_instances` workflows, `max_concurrent_activities` attempts and
     /// [`POOL_SPARE_SLOTS`] more; 0 allocates each instance on its own.
     pub instance_pool: Option<u32>,
+    /// Bytes of each memory and table of a freed pool slot kept mapped and
+    /// reset in place (`--pool-keep-resident-kb`).
+    pub keep_resident: usize,
     pub max_module_bytes: usize,
     /// Largest payload (an input, an output, a signal) the host accepts.
     pub max_payload_bytes: usize,
@@ -145,6 +148,7 @@ impl EngineConfig {
             max_concurrent_activities: 256,
             max_instances: 2_000,
             instance_pool: None,
+            keep_resident: crate::wasm::DEFAULT_KEEP_RESIDENT,
             max_module_bytes: 100 << 20,
             max_payload_bytes: 2 << 20,
             history_warn_events: 10_240,
@@ -358,6 +362,7 @@ impl Engine {
             memory_limit_bytes: config.memory_limit_bytes,
             output_cap: 64 << 10,
             pool_slots: config.pool_slots(),
+            keep_resident: config.keep_resident,
         })?;
         let clock = open_clock(&store, config.manual_clock).await?;
         let (timer_tx, timer_rx) = mpsc::unbounded_channel();
@@ -796,6 +801,7 @@ impl Engine {
             output_cap: 64 << 10,
             // One replay at a time: nothing to pool.
             pool_slots: 0,
+            keep_resident: 0,
         })?)
     }
 }

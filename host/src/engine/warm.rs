@@ -32,6 +32,7 @@ pub async fn warm_compile_cache(
         memory_limit_bytes: 256 << 20,
         output_cap: 64 << 10,
         pool_slots: 0,
+        keep_resident: 0,
     }) {
         Ok(r) => r,
         Err(e) => {

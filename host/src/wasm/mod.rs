@@ -25,6 +25,7 @@ use wasmtime::{Config, Engine};
 
 pub use activity::{ActivityCall, ActivityInfo, ActivityOutcome, HeartbeatSink};
 pub use http::MayAct;
+pub use pool::DEFAULT_KEEP_RESIDENT;
 pub use random::{Seeding, GENERATOR as RANDOM_GENERATOR};
 pub use workflow::{
     Completion, Delivery, External, FinalAnswer, HandlerNames, HostStop, LogLevel, Request,
@@ -96,6 +97,10 @@ pub struct SandboxConfig {
     /// Instances that may be alive at once, each in a slot of a pool set up
     /// once (memory, tables, stack); 0 allocates each instance on its own.
     pub pool_slots: u32,
+    /// Bytes of each memory and table of a freed slot reset in place (the
+    /// pages the last instance wrote, found with `PAGEMAP_SCAN`) instead of
+    /// dropped; 0 drops them all.
+    pub keep_resident: usize,
 }
 
 /// A compiled component with its pre-linked instance template.
@@ -135,7 +140,7 @@ impl Runtime {
             .cranelift_nan_canonicalization(true)
             .relaxed_simd_deterministic(true);
         if config.pool_slots > 0 {
-            wc.allocation_strategy(pool::strategy(config.pool_slots));
+            wc.allocation_strategy(pool::strategy(config.pool_slots, config.keep_resident));
         }
         // Threads are not compiled into this build of wasmtime at all.
         let engine = Engine::new(&wc).map_err(|e| match config.pool_slots {

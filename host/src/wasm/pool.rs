@@ -1,8 +1,9 @@
 //! The instance pool: every instance lives in a slot reserved once at start
 //! (its linear memory, tables and async stack). Taking a slot is a few
-//! bookkeeping steps and resetting one is an `madvise` of the pages a guest
-//! dirtied, instead of mapping and unmapping gigabytes of address space per
-//! instance, whose TLB shootdowns stall every core of a busy host.
+//! bookkeeping steps and resetting one restores the pages a guest wrote (in
+//! place up to a size, see [`strategy`]; dropped with `madvise` beyond it),
+//! instead of mapping and unmapping gigabytes of address space per instance,
+//! whose TLB shootdowns stall every core of a busy host.
 //!
 //! A slot must fit any component weft accepts: Rust components have three
 //! core modules, componentize-py's fourteen, componentize-js's four; each has
@@ -18,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use wasmtime::{InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Enabled, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::activity::Warm;
 use crate::model::{Doors, ModuleHash};
@@ -31,11 +32,28 @@ pub const TABLES_PER_COMPONENT: u32 = 4;
 pub const TABLE_ELEMENTS: usize = 50_000;
 /// Core instances one component may create.
 const CORE_INSTANCES_PER_COMPONENT: u32 = 64;
-/// Bytes of a memory reset by `memset` rather than `madvise` when its slot
-/// is freed: a small guest's dirty pages stay mapped for the next instance.
-const KEEP_RESIDENT: usize = 0;
+/// Bytes of each memory and of each table of a freed slot that are reset in
+/// place by default (`--pool-keep-resident-kb`).
+pub const DEFAULT_KEEP_RESIDENT: usize = 1 << 20;
 
-pub fn strategy(slots: u32) -> InstanceAllocationStrategy {
+/// The pool. A freed slot is reset for its next instance: the pages its
+/// last instance wrote, found with the kernel's `PAGEMAP_SCAN` (Linux 6.7
+/// and later), are restored in place up to `keep_resident` bytes per memory
+/// and per table, and the rest are dropped with `madvise`. Restoring keeps
+/// them mapped: no TLB-shootdown interrupt to the other cores and no page
+/// fault for the next instance (bench/README.md, "Pool slots reset in
+/// place"). Without the scan, wasmtime would restore the first
+/// `keep_resident` bytes whether written or not, which costs more than it
+/// saves, so every dirty page is dropped then, as with `keep_resident` 0.
+/// The scan reports pages written and present or swapped out, so a page
+/// the kernel is moving or has swapped is reset too: nothing of the last
+/// instance is left for the next.
+pub fn strategy(slots: u32, keep_resident: usize) -> InstanceAllocationStrategy {
+    let keep = if PoolingAllocationConfig::is_pagemap_scan_available() {
+        keep_resident
+    } else {
+        0
+    };
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(slots)
         .total_core_instances(slots.saturating_mul(CORE_INSTANCES_PER_COMPONENT))
@@ -48,8 +66,9 @@ pub fn strategy(slots: u32) -> InstanceAllocationStrategy {
         .table_elements(TABLE_ELEMENTS)
         .total_stacks(slots)
         .max_component_instance_size(4 << 20)
-        .linear_memory_keep_resident(KEEP_RESIDENT)
-        .table_keep_resident(0);
+        .pagemap_scan(if keep > 0 { Enabled::Yes } else { Enabled::No })
+        .linear_memory_keep_resident(keep)
+        .table_keep_resident(keep);
     InstanceAllocationStrategy::Pooling(pool)
 }
 
