@@ -34,7 +34,7 @@ pub const TABLE_ELEMENTS: usize = 50_000;
 const CORE_INSTANCES_PER_COMPONENT: u32 = 64;
 /// Bytes of each memory and of each table of a freed slot that are reset in
 /// place by default (`--pool-keep-resident-kb`).
-pub const DEFAULT_KEEP_RESIDENT: usize = 1 << 20;
+pub const DEFAULT_KEEP_RESIDENT: usize = 8 << 20;
 
 /// The pool. A freed slot is reset for its next instance: the pages its
 /// last instance wrote, found with the kernel's `PAGEMAP_SCAN` (Linux 6.7
