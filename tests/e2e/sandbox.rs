@@ -52,11 +52,20 @@ fn traps_loops_and_memory_bombs_stall_only_themselves() {
 /// the last one wrote: not in a zeroed static, not in memory it grew, not in
 /// a static with content. Each `scribble` writes to every other page
 /// (hundreds of separate dirty runs, more than one scan returns) of 6 MiB.
+/// The pool has two slots, so every instance after the second takes a slot
+/// an earlier one wrote.
 #[test]
 fn a_pool_slots_next_instance_finds_nothing_of_the_last() {
     let fresh = json!({"stale": 0, "seeded": true});
     for keep in ["0", "1024", "65536"] {
-        let host = Host::with_args(&["--pool-keep-resident-kb", keep]);
+        let host = Host::with_args(&[
+            "--pool-keep-resident-kb",
+            keep,
+            "--max-instances",
+            "1",
+            "--instance-pool",
+            "2",
+        ]);
         host.deploy_examples_and_corners();
         // The count finds what an instance wrote itself: the static's 384
         // pages (its second growth is fresh memory).
@@ -68,7 +77,7 @@ fn a_pool_slots_next_instance_finds_nothing_of_the_last() {
             json!({"stale": 384, "seeded": false}),
             "keep {keep}: {r}"
         );
-        // One at a time: each takes the slot the last one freed.
+        // One at a time.
         for i in 0..12 {
             let id = format!("one-{i}");
             host.start_corners(&id, json!({"mode": "scribble"}));
