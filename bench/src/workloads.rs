@@ -338,8 +338,16 @@ pub fn languages(n: usize, in_flight: usize) {
     );
     deploy(&host, &["hello-activities"]);
     println!(
-        "{:<10} {:>9} {:>10} {:>10} {:>9} {:>9} {:>14}",
-        "language", "size MB", "deploy s", "exec/s", "p50 ms", "p99 ms", "instantiate us"
+        "{:<10} {:>9} {:>10} {:>10} {:>9} {:>9} {:>14} {:>8} {:>10}",
+        "language",
+        "size MB",
+        "deploy s",
+        "exec/s",
+        "p50 ms",
+        "p99 ms",
+        "instantiate us",
+        "host us",
+        "client us"
     );
     for (lang, component) in [
         ("rust", "hello"),
@@ -370,13 +378,15 @@ pub fn languages(n: usize, in_flight: usize) {
         );
         let inst = Window::between(&before, &Scrape::of(&host), "weft_instantiate_seconds");
         println!(
-            "{lang:<10} {:>9.2} {:>10.2} {:>10.0} {:>9.1} {:>9.1} {:>14.0}",
+            "{lang:<10} {:>9.2} {:>10.2} {:>10.0} {:>9.1} {:>9.1} {:>14.0} {:>8.0} {:>10.0}",
             size as f64 / 1e6,
             deployed.as_secs_f64(),
             f.per_sec(),
             f.percentile(0.5),
             f.percentile(0.99),
             inst.mean * 1e6,
+            f.host_us(),
+            f.client_us(),
         );
     }
 }

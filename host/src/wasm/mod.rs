@@ -139,6 +139,9 @@ impl Runtime {
             .epoch_interruption(true)
             .cranelift_nan_canonicalization(true)
             .relaxed_simd_deterministic(true);
+        if std::env::var_os("WEFT_PERFMAP").is_some() {
+            wc.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         if config.pool_slots > 0 {
             wc.allocation_strategy(pool::strategy(config.pool_slots, config.keep_resident));
         }
