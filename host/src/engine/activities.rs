@@ -215,7 +215,9 @@ pub(super) fn spawn(inner: Arc<Inner>, task: ActivityTask) {
     // the step that scheduled it and its attempt): see `run`.
     let counted = inner.busy_attempt();
     tokio::spawn(async move {
-        run(&inner, task, stopped, counted).await;
+        // Boxed: an attempt's future is large, and a spawned future is
+        // copied whole as it is moved into its task.
+        Box::pin(run(&inner, task, stopped, counted)).await;
         inner
             .activity_stops
             .lock()
