@@ -295,12 +295,6 @@ impl OfflineHost {
     }
 
     fn issue(&mut self, command: Command) -> Result<u64, HostStop> {
-        let closed = self.replayer.history().iter().any(|e| {
-            matches!(
-                e.event,
-                EventKind::ExecutionCompleted { .. } | EventKind::ExecutionFailed { .. }
-            )
-        });
         let replaying = self.replayer.replaying();
         let handle = self
             .replayer
@@ -308,7 +302,14 @@ impl OfflineHost {
             .map_err(|d| HostStop(Box::new(OfflineStop::Replay(d.into()))))?;
         if !replaying {
             // Past the recorded commands: a closed history had nothing more;
-            // an open one ends here.
+            // an open one ends here. (Looked for only here: a scan of the
+            // history at every command made a replay quadratic.)
+            let closed = self.replayer.history().iter().any(|e| {
+                matches!(
+                    e.event,
+                    EventKind::ExecutionCompleted { .. } | EventKind::ExecutionFailed { .. }
+                )
+            });
             if closed {
                 let last = self.replayer.history().last().map_or(0, |e| e.index);
                 return Err(HostStop(Box::new(OfflineStop::Replay(
