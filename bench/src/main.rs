@@ -81,6 +81,7 @@ pub(crate) fn drive(
         .expect("client runtime");
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(in_flight)
+        .timeout(Duration::from_secs(120))
         .build()
         .expect("client");
     let start = serde_json::to_vec(&json!({
@@ -130,8 +131,11 @@ async fn run_execution(host: &Host, client: &reqwest::Client, start: &[u8]) -> (
     assert_eq!(status, 201, "start: {v}");
     let id = v["id"].as_str().expect("id").to_string();
     let mut r = v["result"].clone();
+    if r["status"].as_str().is_some() && r["status"] != "running" {
+        return (id, r);
+    }
     let deadline = Instant::now() + Duration::from_secs(120);
-    while matches!(r["status"].as_str(), Some("running") | None) {
+    loop {
         assert!(Instant::now() < deadline, "{id} still running: {r}");
         let url = format!(
             "{}/v1/executions/{id}/result?wait=true&timeout_ms=10000",
@@ -140,8 +144,10 @@ async fn run_execution(host: &Host, client: &reqwest::Client, start: &[u8]) -> (
         let (status, v) = call(host, client.get(url), &[]).await;
         assert_eq!(status, 200, "result of {id}: {v}");
         r = v;
+        if r["status"] != "running" {
+            return (id, r);
+        }
     }
-    (id, r)
 }
 
 async fn call(host: &Host, request: reqwest::RequestBuilder, body: &[u8]) -> (u16, Value) {
@@ -166,6 +172,9 @@ async fn call(host: &Host, request: reqwest::RequestBuilder, body: &[u8]) -> (u1
 /// `utime` and `stime` of /proc/PID/stat, in clock ticks of 10 ms (Linux's
 /// `USER_HZ`). Zero where there is no such process or no /proc.
 fn process_cpu(pid: &str) -> Duration {
+    if pid.is_empty() {
+        return Duration::ZERO;
+    }
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return Duration::ZERO;
     };
