@@ -60,7 +60,7 @@ fn w1_through_a_standby(base: &str, n: usize, in_flight: usize) {
     hosts[0].deploy_examples();
     hosts[0].wait_result(&hosts[0].start_execution("hello", json!({"name": "warm"})));
     let expect: Value = json!("HELLO, BENCH!");
-    let at_holder = crate::drive(
+    let at_holder = crate::client::drive(
         &hosts[0],
         "W1 at the holder",
         "hello",
@@ -69,7 +69,7 @@ fn w1_through_a_standby(base: &str, n: usize, in_flight: usize) {
         n,
         in_flight,
     );
-    let at_standby = crate::drive(
+    let at_standby = crate::client::drive(
         &hosts[1],
         "W1 at a standby",
         "hello",

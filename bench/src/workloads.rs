@@ -367,7 +367,7 @@ pub fn languages(n: usize, in_flight: usize) {
         // Warm: the first run loads the compiled component.
         host.wait_result(&host.start_execution(component, json!({"name": "warm"})));
         let before = Scrape::of(&host);
-        let f = crate::drive(
+        let f = crate::client::drive(
             &host,
             "",
             component,
@@ -557,7 +557,7 @@ pub fn history_paint(activities: u64) {
 pub fn w1_beside_sleepers(sleepers: usize, n: usize, in_flight: usize) {
     let host = Host::launch(&["--manual-clock", "--evict-after-ms", "1000"], "warn");
     host.deploy_examples();
-    let alone = crate::drive(
+    let alone = crate::client::drive(
         &host,
         "W1 alone",
         "hello",
@@ -579,7 +579,7 @@ pub fn w1_beside_sleepers(sleepers: usize, n: usize, in_flight: usize) {
         sleepers as f64,
         Duration::from_secs(600),
     );
-    let beside = crate::drive(
+    let beside = crate::client::drive(
         &host,
         "W1 beside sleepers",
         "hello",
