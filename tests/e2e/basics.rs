@@ -604,3 +604,49 @@ fn weft_logs_shows_what_the_guests_said_and_follows() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("[activity "), "{text}");
 }
+
+/// `WEFT_PERFMAP` has the host name the compiled code of every component it
+/// loads in /tmp/perf-PID.map, for `perf report`; without it the host
+/// writes no such file.
+#[test]
+fn weft_perfmap_names_guest_code_for_perf() {
+    for on in [true, false] {
+        let host = match on {
+            true => Host::with_env(&[], &[("WEFT_PERFMAP", "1")]),
+            false => Host::start(),
+        };
+        let map = std::path::PathBuf::from(format!(
+            "/tmp/perf-{}.map",
+            host.pid().expect("a running host")
+        ));
+        host.deploy_examples();
+        let (id, r) = host.run_execution("hello", json!({"name": "map"}));
+        assert_eq!(r["output"], json!("HELLO, MAP!"), "{id}: {r}");
+        let text = std::fs::read_to_string(&map).unwrap_or_default();
+        let _ = std::fs::remove_file(&map);
+        if on {
+            // `ADDRESS LENGTH NAME` per function; the Rust activity
+            // component keeps its name section, so its functions are named.
+            let named = text
+                .lines()
+                .filter(|l| {
+                    l.splitn(3, ' ')
+                        .nth(2)
+                        .is_some_and(|n| n.contains("hello_activities"))
+                })
+                .count();
+            assert!(
+                named > 10,
+                "{named} functions named in {}:\n{}",
+                map.display(),
+                &text[..text.len().min(2000)]
+            );
+        } else {
+            assert!(
+                text.is_empty(),
+                "{} written without WEFT_PERFMAP",
+                map.display()
+            );
+        }
+    }
+}

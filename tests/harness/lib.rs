@@ -307,6 +307,15 @@ impl Host {
         host
     }
 
+    /// A host with these flags and this extra environment.
+    pub fn with_env(args: &[&str], env: &[(&str, &str)]) -> Host {
+        let mut host = Host::unstarted(args, "info,weft=debug", |_| {});
+        host.env
+            .extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        host.spawn();
+        host
+    }
+
     /// A host that stops at the named pause points and fails the first
     /// arrival at each named fail point (`WEFT_FAIL_AT`, see `weft::pause`).
     pub fn with_faults(args: &[&str], points: &[&str], fails: &[&str]) -> Host {
