@@ -1,7 +1,7 @@
 //! The main path: deploy, start, wait, inspect; timers skipped with the manual clock.
 
 use weft_e2e::serde_json::{self as serde_json, json, Value};
-use weft_e2e::Host;
+use weft_e2e::{metric_value, Host};
 
 #[test]
 fn hello_runs_from_the_cli_and_the_api() {
@@ -558,6 +558,80 @@ fn metrics_say_what_runs_now_by_type_and_name() {
     assert_eq!(host.wait_result(&id)["status"], "completed");
     // Its last timer lost a select: the close removed its row.
     assert_eq!(host.metric("weft_pending_timers"), 0.0);
+}
+
+/// The gauges of executions by status are kept as the store is written
+/// (not counted by reading every record at each scrape): after every kind
+/// of change of status (a start, a close of each kind, a terminate, a
+/// cancel, a reset that reopens a closed run, a delete) and after a SIGKILL
+/// and restart, each says what a listing of that status finds, and
+/// `sleeping` what runs and is not in memory.
+#[test]
+fn metrics_by_status_follow_every_change_and_a_restart() {
+    let mut host = Host::with_args(&["--manual-clock", "--evict-after-ms", "0"]);
+    host.deploy_examples();
+    // Every gauge by status against a listing of that status (sleeping:
+    // every running one, none kept in memory here). Until the restarted
+    // host holds the store, its `/metrics` has no such gauge (PostgreSQL).
+    let agree = |h: &Host, after: &str| {
+        h.eventually(
+            &format!("the gauges agree with a listing after {after}"),
+            |h| {
+                let (_, text) = h.call("GET", "/metrics", None);
+                let text = text.as_str().unwrap_or_default().to_string();
+                let gauge =
+                    |s: &str| metric_value(&text, &format!("weft_executions{{status=\"{s}\"}}"));
+                let listed = |s: &str| Some(h.list_all(&format!("status={s}")).len() as f64);
+                [
+                    "running",
+                    "completed",
+                    "failed",
+                    "stalled",
+                    "cancelled",
+                    "terminated",
+                ]
+                .iter()
+                .all(|s| gauge(s) == listed(s))
+                    && gauge("sleeping") == listed("running")
+            },
+        );
+    };
+    let sleep = || json!({"mode": "sleep"});
+    let sleepers: Vec<String> = (0..4)
+        .map(|_| host.start_execution("misbehave", sleep()))
+        .collect();
+    agree(&host, "starts");
+    let (_, done) = host.run_execution("misbehave", json!({"mode": "ok"}));
+    assert_eq!(done["status"], "completed");
+    let (_, failed) = host.run_execution("misbehave", json!({"mode": "fail"}));
+    assert_eq!(failed["status"], "failed");
+    let stalled = host.start_execution("misbehave", json!({"mode": "trap"}));
+    assert_eq!(host.wait_result(&stalled)["status"], "stalled");
+    agree(&host, "a completion, a failure and a stall");
+    host.cli_ok(&["terminate", &sleepers[0]]);
+    host.cli_ok(&["cancel", &sleepers[1]]);
+    assert_eq!(host.wait_result(&sleepers[1])["status"], "cancelled");
+    agree(&host, "a terminate and a cancel");
+    // A reset reopens the terminated run; a delete drops a closed one.
+    // To the event before the termination.
+    let before_end = (host.event_kinds(&sleepers[0]).len() - 2).to_string();
+    host.cli_ok(&["reset", &sleepers[0], "--to-event", &before_end]);
+    host.eventually("the reset run is running", |h| {
+        h.result_now(&sleepers[0])["status"] == "running"
+    });
+    host.cli_ok(&["delete", &sleepers[1]]);
+    agree(&host, "a reset and a delete");
+    assert_eq!(host.metric("weft_executions{status=\"running\"}"), 3.0);
+    assert_eq!(host.metric("weft_executions{status=\"cancelled\"}"), 0.0);
+    // Counted again when the store opens.
+    host.kill_and_restart();
+    agree(&host, "a restart");
+    host.advance(61_000);
+    for id in [&sleepers[0], &sleepers[2], &sleepers[3]] {
+        assert_eq!(host.wait_result(id)["status"], "completed");
+    }
+    agree(&host, "the sleepers' timers");
+    assert_eq!(host.metric("weft_executions{status=\"completed\"}"), 4.0);
 }
 
 /// Issue 16: `weft logs` prints what a workflow's activities (and the

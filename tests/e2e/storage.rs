@@ -129,6 +129,13 @@ fn a_full_disk_refuses_writes_keeps_reads_and_resumes_when_space_returns() {
             format!("HELLO, {}!", big(*i).to_uppercase())
         );
     }
+    // The gauges by status count what the store holds: a refused commit
+    // moved none of them.
+    assert_eq!(
+        host.metric("weft_executions{status=\"completed\"}"),
+        (accepted.len() + 2) as f64
+    );
+    assert_eq!(host.metric("weft_executions{status=\"running\"}"), 0.0);
 
     // An activity whose end the disk refused kept it and wrote it once the
     // disk had room: no side effect ran twice (no kill explains one).

@@ -7,6 +7,7 @@
 mod apply;
 pub mod cluster;
 mod committer;
+mod counts;
 mod deploys;
 mod error;
 mod external;
@@ -734,6 +735,7 @@ pub struct Store {
     committer: mpsc::UnboundedSender<Request>,
     failing: watch::Receiver<Option<String>>,
     deploys: Arc<deploys::Deploys>,
+    counts: Arc<counts::Counts>,
 }
 
 impl Store {
@@ -778,12 +780,16 @@ impl Store {
         prepare(&backend)?;
         let (failing_tx, failing) = watch::channel(None);
         let deploys = Arc::<deploys::Deploys>::default();
-        let committer = committer::spawn(backend.clone(), failing_tx, deploys.clone());
+        // Counted before the committer exists: nothing writes meanwhile.
+        let counts = Arc::new(counts::Counts::taken(&backend.begin_read()?)?);
+        let committer =
+            committer::spawn(backend.clone(), failing_tx, deploys.clone(), counts.clone());
         Ok(Self {
             backend,
             committer,
             failing,
             deploys,
+            counts,
         })
     }
 
@@ -1143,6 +1149,25 @@ impl Store {
         })
     }
 
+    /// How many of `ids` are running, read in one go.
+    pub fn running_among<'a>(
+        &self,
+        ids: impl Iterator<Item = &'a ExecutionId> + Clone,
+    ) -> Result<usize, StoreError> {
+        self.reading_latest(|txn| {
+            let table = txn.open_table(EXECUTIONS)?;
+            let mut running = 0;
+            for id in ids.clone() {
+                if apply::read_head(&table, id.as_str())?
+                    .is_some_and(|h| h.status == ExecutionStatus::Running)
+                {
+                    running += 1;
+                }
+            }
+            Ok(running)
+        })
+    }
+
     /// Executions matching the filters, newest first.
     pub fn executions(
         &self,
@@ -1170,6 +1195,15 @@ impl Store {
             });
             Ok(out)
         })
+    }
+
+    /// How many executions the store holds in each status (every status
+    /// named, with 0 where none): kept as the store is written, not
+    /// counted at each call (see `counts.rs`).
+    pub fn execution_counts(
+        &self,
+    ) -> Result<Vec<(crate::model::ExecutionStatus, u64)>, StoreError> {
+        self.counts.get(|| self.backend.begin_read())
     }
 
     /// What a listing sorts and filters on, for every execution, newest

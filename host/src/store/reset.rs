@@ -33,6 +33,7 @@ pub(super) fn reset(txn: &Txn, op: &Op) -> Outcome {
     let Some(mut record) = read_record(&execs, key)? else {
         return Ok(Err(OpError::NoSuchExecution(key.to_owned())));
     };
+    let was = record.status;
     // A run that continued as new since the caller read it: the point may
     // now lie in a closed run, whose events a reset must never remove. A
     // reset since may have left the length as it was: the epoch says.
@@ -138,6 +139,7 @@ pub(super) fn reset(txn: &Txn, op: &Op) -> Outcome {
     super::history::add_deadlines(txn, key, &record)?;
     let mut execs = txn.open_table(EXECUTIONS)?;
     record.module = *module;
+    super::counts::note(Some(was), Some(ExecutionStatus::Running));
     record.status = ExecutionStatus::Running;
     record.output = None;
     record.failure = None;
@@ -289,6 +291,7 @@ fn terminate_discarded(
     txn.open_table(HISTORY)?
         .insert((child, index), to_json(&event).as_slice())?;
     forget_completions(txn, child, record.run_start)?;
+    super::counts::note(Some(record.status), Some(ExecutionStatus::Terminated));
     record.status = ExecutionStatus::Terminated;
     record.failure = Some(Failure::new("terminated", reason));
     record.closed_at_ms = Some(at_ms);

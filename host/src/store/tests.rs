@@ -257,7 +257,7 @@ async fn a_batch_that_fails_on_its_own_record_leaves_its_group_written() {
         },
     ];
     let (failing, _) = tokio::sync::watch::channel(None);
-    committer::commit_group(&store.backend, &failing, group, || {});
+    committer::commit_group(&store.backend, &store.counts, &failing, group, || {});
     let bad = bad_rx.await.unwrap();
     assert!(
         matches!(bad, Err(StoreError::Corrupt { .. })),
@@ -317,7 +317,7 @@ async fn a_statement_postgresql_refuses_fails_only_its_own_batch() {
         },
     ];
     let (failing, _) = tokio::sync::watch::channel(None);
-    committer::commit_group(&store.backend, &failing, group, || {});
+    committer::commit_group(&store.backend, &store.counts, &failing, group, || {});
     let bad = bad_rx.await.unwrap();
     assert!(
         matches!(&bad, Err(StoreError::Backend(text)) if text.contains("refused by the test")),
@@ -1378,4 +1378,51 @@ fn a_record_of_an_older_release_gives_its_head() {
     let broken = format!(r#"{{"id":"wf_old","module":{module},"resets":1}}"#);
     let e = super::head::Head::decode(broken.as_bytes()).err().unwrap();
     assert!(e.to_string().contains("missing field `status`"), "{e}");
+}
+
+/// The count by status moves with each commit, a refused batch moves
+/// nothing, and a count whose last commit's outcome was not known is taken
+/// again when asked (a restart's count at open: the end-to-end test
+/// `basics::metrics_by_status_follow_every_change_and_a_restart`).
+#[tokio::test]
+async fn the_count_by_status_follows_commits_and_is_taken_again_when_unknown() {
+    let (_dir, store) = open();
+    let count = |store: &Store, status: ExecutionStatus| {
+        store
+            .execution_counts()
+            .unwrap()
+            .into_iter()
+            .find(|(s, _)| *s == status)
+            .map(|(_, n)| n)
+            .unwrap()
+    };
+    for i in 0..3 {
+        store
+            .write(vec![create(&format!("e{i}"))])
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    store
+        .write(vec![completing(&id("e0"))])
+        .await
+        .unwrap()
+        .unwrap();
+    // Refused: the id exists. Nothing moves.
+    assert!(store.write(vec![create("e1")]).await.unwrap().is_err());
+    assert_eq!(count(&store, ExecutionStatus::Running), 2);
+    assert_eq!(count(&store, ExecutionStatus::Completed), 1);
+    assert_eq!(count(&store, ExecutionStatus::Failed), 0);
+    // Not known: taken again from the records.
+    store.counts.committing().unknown();
+    assert!(store.counts.by_status_known().is_none());
+    assert_eq!(count(&store, ExecutionStatus::Running), 2);
+    assert_eq!(count(&store, ExecutionStatus::Completed), 1);
+    assert_eq!(
+        store
+            .counts
+            .by_status_known()
+            .map(|c| c.iter().sum::<i64>()),
+        Some(3)
+    );
 }
