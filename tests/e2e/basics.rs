@@ -560,8 +560,9 @@ fn metrics_say_what_runs_now_by_type_and_name() {
     assert_eq!(host.metric("weft_pending_timers"), 0.0);
 }
 
-/// The gauges of executions by status are kept as the store is written
-/// (not counted by reading every record at each scrape): after every kind
+/// The gauges of executions by status (and the counts and listings by
+/// status) are kept as the store is written (not counted by reading every
+/// record at each request): after every kind
 /// of change of status (a start, a close of each kind, a terminate, a
 /// cancel, a reset that reopens a closed run, a delete) and after a SIGKILL
 /// and restart, each says what a listing of that status finds, and
@@ -570,18 +571,51 @@ fn metrics_say_what_runs_now_by_type_and_name() {
 fn metrics_by_status_follow_every_change_and_a_restart() {
     let mut host = Host::with_args(&["--manual-clock", "--evict-after-ms", "0"]);
     host.deploy_examples();
-    // Every gauge by status against a listing of that status (sleeping:
-    // every running one, none kept in memory here). Until the restarted
-    // host holds the store, its `/metrics` has no such gauge (PostgreSQL).
-    let agree = |h: &Host, after: &str| {
+    // The truth is each execution's own record, read by its id: every
+    // gauge, count and listing of a status must find exactly the ids whose
+    // record has it, and an unfiltered listing every id (sleeping: every
+    // running one, none kept in memory here). Until the restarted host
+    // holds the store, its `/metrics` has no such gauge (PostgreSQL).
+    let agree = |h: &Host, ids: &[&String], after: &str| {
         h.eventually(
-            &format!("the gauges agree with a listing after {after}"),
+            &format!("the gauges, counts and listings agree after {after}"),
             |h| {
                 let (_, text) = h.call("GET", "/metrics", None);
                 let text = text.as_str().unwrap_or_default().to_string();
                 let gauge =
                     |s: &str| metric_value(&text, &format!("weft_executions{{status=\"{s}\"}}"));
-                let listed = |s: &str| Some(h.list_all(&format!("status={s}")).len() as f64);
+                let counted =
+                    |s: &str| h.get(&format!("/v1/execution-count?status={s}"))["count"].as_f64();
+                let listed = |query: &str| {
+                    let mut ids: Vec<String> = h
+                        .list_all(query)
+                        .iter()
+                        .map(|e| e["id"].as_str().unwrap_or_default().to_owned())
+                        .collect();
+                    ids.sort();
+                    ids
+                };
+                let status: Vec<(String, String)> = ids
+                    .iter()
+                    .map(|id| {
+                        let r = h.result_now(id);
+                        (
+                            id.to_string(),
+                            r["status"].as_str().unwrap_or("?").to_owned(),
+                        )
+                    })
+                    .collect();
+                let with = |s: &str| {
+                    let mut ids: Vec<String> = status
+                        .iter()
+                        .filter(|(_, st)| st == s)
+                        .map(|(id, _)| id.clone())
+                        .collect();
+                    ids.sort();
+                    ids
+                };
+                let mut all: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+                all.sort();
                 [
                     "running",
                     "completed",
@@ -591,8 +625,12 @@ fn metrics_by_status_follow_every_change_and_a_restart() {
                     "terminated",
                 ]
                 .iter()
-                .all(|s| gauge(s) == listed(s))
-                    && gauge("sleeping") == listed("running")
+                .all(|s| {
+                    let n = Some(with(s).len() as f64);
+                    gauge(s) == n && counted(s) == n && listed(&format!("status={s}")) == with(s)
+                }) && gauge("sleeping") == Some(with("running").len() as f64)
+                    && listed("") == all
+                    && h.get("/v1/execution-count")["count"].as_f64() == Some(all.len() as f64)
             },
         );
     };
@@ -600,37 +638,40 @@ fn metrics_by_status_follow_every_change_and_a_restart() {
     let sleepers: Vec<String> = (0..4)
         .map(|_| host.start_execution("misbehave", sleep()))
         .collect();
-    agree(&host, "starts");
-    let (_, done) = host.run_execution("misbehave", json!({"mode": "ok"}));
-    assert_eq!(done["status"], "completed");
-    let (_, failed) = host.run_execution("misbehave", json!({"mode": "fail"}));
-    assert_eq!(failed["status"], "failed");
+    agree(&host, &sleepers.iter().collect::<Vec<_>>(), "starts");
+    let (done, r) = host.run_execution("misbehave", json!({"mode": "ok"}));
+    assert_eq!(r["status"], "completed");
+    let (failed, r) = host.run_execution("misbehave", json!({"mode": "fail"}));
+    assert_eq!(r["status"], "failed");
     let stalled = host.start_execution("misbehave", json!({"mode": "trap"}));
     assert_eq!(host.wait_result(&stalled)["status"], "stalled");
-    agree(&host, "a completion, a failure and a stall");
+    let mut ids: Vec<&String> = sleepers.iter().collect();
+    ids.extend([&done, &failed, &stalled]);
+    agree(&host, &ids, "a completion, a failure and a stall");
     host.cli_ok(&["terminate", &sleepers[0]]);
     host.cli_ok(&["cancel", &sleepers[1]]);
     assert_eq!(host.wait_result(&sleepers[1])["status"], "cancelled");
-    agree(&host, "a terminate and a cancel");
-    // A reset reopens the terminated run; a delete drops a closed one.
-    // To the event before the termination.
+    agree(&host, &ids, "a terminate and a cancel");
+    // A reset reopens the terminated run (to the event before the
+    // termination); a delete drops a closed one.
     let before_end = (host.event_kinds(&sleepers[0]).len() - 2).to_string();
     host.cli_ok(&["reset", &sleepers[0], "--to-event", &before_end]);
     host.eventually("the reset run is running", |h| {
         h.result_now(&sleepers[0])["status"] == "running"
     });
     host.cli_ok(&["delete", &sleepers[1]]);
-    agree(&host, "a reset and a delete");
+    ids.retain(|id| **id != sleepers[1]);
+    agree(&host, &ids, "a reset and a delete");
     assert_eq!(host.metric("weft_executions{status=\"running\"}"), 3.0);
     assert_eq!(host.metric("weft_executions{status=\"cancelled\"}"), 0.0);
-    // Counted again when the store opens.
+    // Taken again when the store opens.
     host.kill_and_restart();
-    agree(&host, "a restart");
+    agree(&host, &ids, "a restart");
     host.advance(61_000);
     for id in [&sleepers[0], &sleepers[2], &sleepers[3]] {
         assert_eq!(host.wait_result(id)["status"], "completed");
     }
-    agree(&host, "the sleepers' timers");
+    agree(&host, &ids, "the sleepers' timers");
     assert_eq!(host.metric("weft_executions{status=\"completed\"}"), 4.0);
 }
 

@@ -195,6 +195,14 @@ fn iterate_continues_as_new_within_the_history_limits() {
     }
     let out = host.cli_ok(&["history", &id, "--run", "1"]);
     assert!(out.contains("execution_continued_as_new"), "{out}");
+    // Each run started it anew: listed once, as the run that completed.
+    let listed: Vec<Value> = host
+        .list_all("")
+        .into_iter()
+        .filter(|e| e["id"] == id.as_str())
+        .collect();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["status"], "completed", "{listed:?}");
 
     // Ignoring the suggestion runs into the limit: terminated, with the reason.
     let big = host.start_execution(

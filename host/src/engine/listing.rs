@@ -55,22 +55,15 @@ impl Engine {
             .transpose()?;
         let limit = filter.limit.clamp(1, MAX_PAGE);
         let selects = self.selects(filter)?;
-        // Filter and sort on the records' heads; read whole records only
-        // for the page.
-        let heads: Vec<_> = self
-            .inner
-            .store
-            .execution_heads()?
-            .into_iter()
-            .filter(|r| selects(r))
-            .filter(|r| match &after {
-                Some((ms, id)) => {
-                    r.created_at_ms < *ms || (r.created_at_ms == *ms && r.id.as_str() < id.as_str())
-                }
-                None => true,
-            })
-            .take(limit + 1)
-            .collect();
+        // Filter on the records' heads, in the store's order; read whole
+        // records only for the page.
+        let heads = self.inner.store.execution_heads_page(
+            after.as_ref(),
+            filter.status,
+            filter.id_prefix.as_deref(),
+            limit + 1,
+            |r| selects(r),
+        )?;
         let more = heads.len() > limit;
         let mut records = Vec::with_capacity(heads.len());
         for head in heads.iter().take(limit) {
@@ -93,6 +86,24 @@ impl Engine {
 impl Engine {
     /// How many executions `filter` selects (its page and cursor aside).
     pub fn count(&self, filter: &ListFilter) -> Result<usize, EngineError> {
+        let by_status_only = filter.workflow_type.is_none()
+            && filter.id_prefix.is_none()
+            && filter.started_after_ms.is_none()
+            && filter.started_before_ms.is_none()
+            && filter.closed_after_ms.is_none()
+            && filter.closed_before_ms.is_none()
+            && filter.query.as_deref().is_none_or(|q| q.trim().is_empty());
+        if by_status_only {
+            // Kept by the store: no record is read.
+            return Ok(self
+                .inner
+                .store
+                .execution_counts()?
+                .into_iter()
+                .filter(|(s, _)| filter.status.is_none_or(|want| want == *s))
+                .map(|(_, n)| n as usize)
+                .sum());
+        }
         let selects = self.selects(filter)?;
         Ok(self
             .inner

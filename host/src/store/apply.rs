@@ -165,7 +165,7 @@ pub(super) fn apply(txn: &Txn, op: &Op) -> Result<Result<(), OpError>, StoreErro
             let Some(mut record) = read_record(&execs, key)? else {
                 return Ok(Err(OpError::NoSuchExecution(key.to_owned())));
             };
-            let was = record.status;
+            let was = super::census::Entry::of(&record);
             if record.status.is_closed() {
                 return Ok(Err(OpError::NotMovable {
                     id: key.to_owned(),
@@ -193,7 +193,7 @@ pub(super) fn apply(txn: &Txn, op: &Op) -> Result<Result<(), OpError>, StoreErro
             record.module = *module;
             record.status = crate::model::ExecutionStatus::Running;
             record.stall_reason = None;
-            super::counts::note(Some(was), Some(record.status));
+            super::census::note(key, Some(was), Some(super::census::Entry::of(&record)));
             execs.insert(key, to_json(&record).as_slice())?;
         }
         Op::SettleOwed {

@@ -21,7 +21,7 @@
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::apply::apply;
-use super::counts::Counts;
+use super::census::Census;
 use super::kv::Txn;
 use super::{Backend, Op, OpError, StoreError};
 use crate::model::EventKind;
@@ -40,7 +40,7 @@ pub(super) fn spawn(
     backend: Backend,
     failing: watch::Sender<Option<String>>,
     deploys: std::sync::Arc<super::deploys::Deploys>,
-    counts: std::sync::Arc<super::counts::Counts>,
+    census: std::sync::Arc<Census>,
 ) -> mpsc::UnboundedSender<Request> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Request>();
     std::thread::Builder::new()
@@ -58,7 +58,7 @@ pub(super) fn spawn(
                 // its transaction ended, before anyone hears of it (its
                 // caller may have stopped waiting: its write goes on).
                 let deploy = group.iter().any(|r| super::deploys::any_change(&r.ops));
-                commit_group(&backend, &counts, &failing, group, || {
+                commit_group(&backend, &census, &failing, group, || {
                     if deploy {
                         deploys.changed();
                     }
@@ -152,13 +152,13 @@ fn whole_store(e: &StoreError) -> bool {
 /// they were in the group, the ones after it see the state without it.
 pub(super) fn commit_group(
     backend: &Backend,
-    counts: &Counts,
+    census: &Census,
     failing: &watch::Sender<Option<String>>,
     group: Vec<Request>,
     ended: impl FnOnce(),
 ) {
     let started = std::time::Instant::now();
-    let answers = match write_group(backend, counts, &group) {
+    let answers = match write_group(backend, census, &group) {
         Ok(outcomes) => {
             observe(failing, started, group.len());
             outcomes.into_iter().map(Ok).collect()
@@ -173,7 +173,7 @@ pub(super) fn commit_group(
                     continue;
                 }
                 let started = std::time::Instant::now();
-                match write_group(backend, counts, std::slice::from_ref(req)) {
+                match write_group(backend, census, std::slice::from_ref(req)) {
                     Ok(mut one) => {
                         observe(failing, started, 1);
                         answers.push(Ok(one.pop().expect("one outcome for one batch")));
@@ -242,7 +242,7 @@ fn failed(
 /// or the failure that left nothing written.
 fn write_group(
     backend: &Backend,
-    counts: &Counts,
+    census: &Census,
     group: &[Request],
 ) -> Result<Vec<Result<(), OpError>>, StoreError> {
     let mut refused: Vec<Option<OpError>> = vec![None; group.len()];
@@ -271,7 +271,7 @@ fn write_group(
             ));
         }
         let txn = backend.begin_write()?;
-        super::counts::forget_noted();
+        super::census::forget_noted();
         // Tests stop here to pause a host between its own check that it
         // holds the store and its first statement (PostgreSQL: nothing sent
         // yet; the database's fence must refuse what follows).
@@ -294,9 +294,9 @@ fn write_group(
                 // Tests stop here to end the database connection under a
                 // commit (PostgreSQL: its writes and COMMIT not sent yet).
                 crate::pause::point_blocking("commit-before-send");
-                // The count of executions by status moves with the commit
-                // (see `counts.rs`).
-                let committing = counts.committing();
+                // The census of executions moves with the commit (see
+                // `census.rs`).
+                let committing = census.committing();
                 match txn.commit() {
                     Ok(()) => committing.made(),
                     Err(e) => {

@@ -85,7 +85,7 @@ pub(super) fn create(txn: &Txn, op: &Op) -> Outcome {
     }
     if let Some(raw) = existing {
         let old: ExecutionRecord = from_json("execution", &raw)?;
-        was = Some(old.status);
+        was = Some(super::census::Entry::of(&old));
         let allowed = match reuse {
             Reuse::Never | Reuse::Once => false,
             Reuse::IfClosed => old.status.is_closed(),
@@ -122,7 +122,7 @@ pub(super) fn create(txn: &Txn, op: &Op) -> Outcome {
         txn.open_table(START_REQUESTS)?
             .insert(req.key.as_str(), to_json(&seen).as_slice())?;
     }
-    super::counts::note(was, Some(record.status));
+    super::census::note(id, was, Some(super::census::Entry::of(&record)));
     execs.insert(id, to_json(&record).as_slice())?;
     add_deadlines(txn, id, &record)?;
     let event = Event {
@@ -161,7 +161,7 @@ pub(super) fn continue_as_new(txn: &Txn, op: &Op) -> Outcome {
     let Some(mut record) = read_record(&execs, key)? else {
         return Ok(Err(OpError::NoSuchExecution(key.to_owned())));
     };
-    let was = record.status;
+    let was = super::census::Entry::of(&record);
     let head = Head::from(&record);
     if let Some(refused) = check_current(key, &head, Some(*expect_module), Some(*expect_resets)) {
         return Ok(Err(refused));
@@ -222,7 +222,7 @@ pub(super) fn continue_as_new(txn: &Txn, op: &Op) -> Outcome {
     // The execution's deadline stays; the new run gets its own.
     add_deadlines(txn, key, &record)?;
     record.cancel_requested = cancel_carried;
-    super::counts::note(Some(was), Some(record.status));
+    super::census::note(key, Some(was), Some(super::census::Entry::of(&record)));
     execs.insert(key, to_json(&record).as_slice())?;
     Ok(Ok(()))
 }
@@ -518,7 +518,7 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
     let Some(mut record) = read_record(&execs, key)? else {
         return Ok(Err(OpError::NoSuchExecution(key.to_owned())));
     };
-    let was = record.status;
+    let was = super::census::Entry::of(&record);
     if cancels {
         record.cancel_requested = true;
     }
@@ -569,7 +569,7 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
             }
         }
     }
-    super::counts::note(Some(was), Some(record.status));
+    super::census::note(key, Some(was), Some(super::census::Entry::of(&record)));
     execs.insert(key, to_json(&record).as_slice())?;
     Ok(Ok(()))
 }

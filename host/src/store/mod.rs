@@ -5,9 +5,9 @@
 //! one fsync.
 
 mod apply;
+mod census;
 pub mod cluster;
 mod committer;
-mod counts;
 mod deploys;
 mod error;
 mod external;
@@ -735,7 +735,7 @@ pub struct Store {
     committer: mpsc::UnboundedSender<Request>,
     failing: watch::Receiver<Option<String>>,
     deploys: Arc<deploys::Deploys>,
-    counts: Arc<counts::Counts>,
+    census: Arc<census::Census>,
 }
 
 impl Store {
@@ -780,16 +780,16 @@ impl Store {
         prepare(&backend)?;
         let (failing_tx, failing) = watch::channel(None);
         let deploys = Arc::<deploys::Deploys>::default();
-        // Counted before the committer exists: nothing writes meanwhile.
-        let counts = Arc::new(counts::Counts::taken(&backend.begin_read()?)?);
+        // Taken before the committer exists: nothing writes meanwhile.
+        let census = Arc::new(census::Census::taken(&backend.begin_read()?)?);
         let committer =
-            committer::spawn(backend.clone(), failing_tx, deploys.clone(), counts.clone());
+            committer::spawn(backend.clone(), failing_tx, deploys.clone(), census.clone());
         Ok(Self {
             backend,
             committer,
             failing,
             deploys,
-            counts,
+            census,
         })
     }
 
@@ -1199,11 +1199,62 @@ impl Store {
 
     /// How many executions the store holds in each status (every status
     /// named, with 0 where none): kept as the store is written, not
-    /// counted at each call (see `counts.rs`).
+    /// counted at each call (see `census.rs`).
     pub fn execution_counts(
         &self,
     ) -> Result<Vec<(crate::model::ExecutionStatus, u64)>, StoreError> {
-        self.counts.get(|| self.backend.begin_read())
+        self.census.by_status(|| self.backend.begin_read())
+    }
+
+    /// Up to `n` heads that `want` takes, in a listing's order (newest start
+    /// first, then the greater id) after `after` (a start time and id; none:
+    /// from the newest), of `status` and with an id that begins with
+    /// `id_prefix` if they are given (both tested before a read). The order is the
+    /// census's (see `census.rs`) and each head is read by its id, so a
+    /// page costs what it passes over, not what the store holds.
+    pub fn execution_heads_page(
+        &self,
+        after: Option<&(u64, String)>,
+        status: Option<ExecutionStatus>,
+        id_prefix: Option<&str>,
+        n: usize,
+        mut want: impl FnMut(&ExecutionHead) -> bool,
+    ) -> Result<Vec<ExecutionHead>, StoreError> {
+        const CHUNK: usize = 256;
+        let mut out = Vec::new();
+        let mut from = after.cloned();
+        while out.len() < n {
+            let placed = self.census.newest_first(
+                || self.backend.begin_read(),
+                from.as_ref(),
+                status,
+                id_prefix,
+                CHUNK,
+            )?;
+            let Some((ms, id)) = placed.last() else {
+                break;
+            };
+            from = Some((*ms, id.to_string()));
+            let heads = self.reading(|txn| {
+                // One round trip for the chunk on PostgreSQL.
+                let ids: Vec<&str> = placed.iter().map(|(_, id)| &**id).collect();
+                txn.read_ahead(&[(EXECUTIONS, &ids)])?;
+                let table = txn.open_table(EXECUTIONS)?;
+                let mut heads = Vec::with_capacity(placed.len());
+                for (ms, id) in &placed {
+                    let head =
+                        table.get_with(id, |raw| from_json::<ExecutionHead>("execution", raw))?;
+                    // Gone since, or started again (a continue-as-new):
+                    // listed at its new place, not here.
+                    if let Some(head) = head.filter(|h| h.created_at_ms == *ms) {
+                        heads.push(head);
+                    }
+                }
+                Ok(heads)
+            })?;
+            out.extend(heads.into_iter().filter(|h| want(h)).take(n - out.len()));
+        }
+        Ok(out)
     }
 
     /// What a listing sorts and filters on, for every execution, newest

@@ -33,7 +33,7 @@ pub(super) fn reset(txn: &Txn, op: &Op) -> Outcome {
     let Some(mut record) = read_record(&execs, key)? else {
         return Ok(Err(OpError::NoSuchExecution(key.to_owned())));
     };
-    let was = record.status;
+    let was = super::census::Entry::of(&record);
     // A run that continued as new since the caller read it: the point may
     // now lie in a closed run, whose events a reset must never remove. A
     // reset since may have left the length as it was: the epoch says.
@@ -139,7 +139,6 @@ pub(super) fn reset(txn: &Txn, op: &Op) -> Outcome {
     super::history::add_deadlines(txn, key, &record)?;
     let mut execs = txn.open_table(EXECUTIONS)?;
     record.module = *module;
-    super::counts::note(Some(was), Some(ExecutionStatus::Running));
     record.status = ExecutionStatus::Running;
     record.output = None;
     record.failure = None;
@@ -153,6 +152,7 @@ pub(super) fn reset(txn: &Txn, op: &Op) -> Outcome {
         .any(|e| matches!(e.event, EventKind::CancelRequested { .. }));
     // Its attributes and memo as the kept events left them.
     super::search::apply(&mut record, kept.iter().map(|e| &e.event));
+    super::census::note(key, Some(was), Some(super::census::Entry::of(&record)));
     execs.insert(key, to_json(&record).as_slice())?;
     Ok(Ok(()))
 }
@@ -291,11 +291,12 @@ fn terminate_discarded(
     txn.open_table(HISTORY)?
         .insert((child, index), to_json(&event).as_slice())?;
     forget_completions(txn, child, record.run_start)?;
-    super::counts::note(Some(record.status), Some(ExecutionStatus::Terminated));
+    let was = super::census::Entry::of(&record);
     record.status = ExecutionStatus::Terminated;
     record.failure = Some(Failure::new("terminated", reason));
     record.closed_at_ms = Some(at_ms);
     record.resets += 1;
+    super::census::note(child, Some(was), Some(super::census::Entry::of(&record)));
     execs.insert(child, to_json(&record).as_slice())?;
     drop(execs);
     drop_timers(txn, child)?;

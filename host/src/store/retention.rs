@@ -39,7 +39,7 @@ pub(super) fn delete_execution(txn: &Txn, op: &Op) -> Outcome {
     if resets.is_some_and(|resets| resets != record.resets) {
         return Ok(Err(OpError::Stale(key.to_owned())));
     }
-    super::counts::note(Some(record.status), None);
+    super::census::note(key, Some(super::census::Entry::of(&record)), None);
     execs.delete(key)?;
     drop(execs);
     // What the next execution under this id goes on from (the most it

@@ -257,7 +257,7 @@ async fn a_batch_that_fails_on_its_own_record_leaves_its_group_written() {
         },
     ];
     let (failing, _) = tokio::sync::watch::channel(None);
-    committer::commit_group(&store.backend, &store.counts, &failing, group, || {});
+    committer::commit_group(&store.backend, &store.census, &failing, group, || {});
     let bad = bad_rx.await.unwrap();
     assert!(
         matches!(bad, Err(StoreError::Corrupt { .. })),
@@ -317,7 +317,7 @@ async fn a_statement_postgresql_refuses_fails_only_its_own_batch() {
         },
     ];
     let (failing, _) = tokio::sync::watch::channel(None);
-    committer::commit_group(&store.backend, &store.counts, &failing, group, || {});
+    committer::commit_group(&store.backend, &store.census, &failing, group, || {});
     let bad = bad_rx.await.unwrap();
     assert!(
         matches!(&bad, Err(StoreError::Backend(text)) if text.contains("refused by the test")),
@@ -1380,12 +1380,14 @@ fn a_record_of_an_older_release_gives_its_head() {
     assert!(e.to_string().contains("missing field `status`"), "{e}");
 }
 
-/// The count by status moves with each commit, a refused batch moves
-/// nothing, and a count whose last commit's outcome was not known is taken
-/// again when asked (a restart's count at open: the end-to-end test
+/// The census moves with each commit: the count by status and a listing's
+/// order (newest start first, then the greater id, from a cursor, of a
+/// status); a refused batch moves nothing; and a census whose last
+/// commit's outcome was not known is taken again when asked (a restart's
+/// census at open: the end-to-end test
 /// `basics::metrics_by_status_follow_every_change_and_a_restart`).
 #[tokio::test]
-async fn the_count_by_status_follows_commits_and_is_taken_again_when_unknown() {
+async fn the_census_follows_commits_and_is_taken_again_when_unknown() {
     let (_dir, store) = open();
     let count = |store: &Store, status: ExecutionStatus| {
         store
@@ -1395,6 +1397,15 @@ async fn the_count_by_status_follows_commits_and_is_taken_again_when_unknown() {
             .find(|(s, _)| *s == status)
             .map(|(_, n)| n)
             .unwrap()
+    };
+    let listed = |store: &Store, after: Option<&str>, status: Option<ExecutionStatus>| {
+        let after = after.map(|id| (record(id).created_at_ms, id.to_owned()));
+        store
+            .execution_heads_page(after.as_ref(), status, None, 10, |_| true)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.id.to_string())
+            .collect::<Vec<_>>()
     };
     for i in 0..3 {
         store
@@ -1413,16 +1424,26 @@ async fn the_count_by_status_follows_commits_and_is_taken_again_when_unknown() {
     assert_eq!(count(&store, ExecutionStatus::Running), 2);
     assert_eq!(count(&store, ExecutionStatus::Completed), 1);
     assert_eq!(count(&store, ExecutionStatus::Failed), 0);
-    // Not known: taken again from the records.
-    store.counts.committing().unknown();
-    assert!(store.counts.by_status_known().is_none());
+    assert_eq!(listed(&store, None, None), ["e2", "e1", "e0"]);
+    assert_eq!(listed(&store, Some("e2"), None), ["e1", "e0"]);
+    // A run continued as new starts anew: listed once, at its new start.
+    store
+        .write(vec![continue_as_new(&id("e1"))])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(listed(&store, None, None), ["e1", "e2", "e0"]);
+    assert_eq!(listed(&store, Some("e2"), None), ["e0"]);
     assert_eq!(count(&store, ExecutionStatus::Running), 2);
-    assert_eq!(count(&store, ExecutionStatus::Completed), 1);
     assert_eq!(
-        store
-            .counts
-            .by_status_known()
-            .map(|c| c.iter().sum::<i64>()),
-        Some(3)
+        listed(&store, None, Some(ExecutionStatus::Completed)),
+        ["e0"]
     );
+    // Not known: taken again from the records.
+    store.census.committing().unknown();
+    assert!(!store.census.is_known());
+    assert_eq!(count(&store, ExecutionStatus::Running), 2);
+    assert!(store.census.is_known());
+    assert_eq!(count(&store, ExecutionStatus::Completed), 1);
+    assert_eq!(listed(&store, None, None), ["e1", "e2", "e0"]);
 }
