@@ -16,30 +16,12 @@ pub(crate) struct Figures {
     pub wall: Duration,
     /// Sorted.
     pub latencies_ms: Vec<f64>,
-    /// CPU time this process (the client) used meanwhile.
-    client_cpu: Duration,
-    /// CPU time the host process used meanwhile.
-    host_cpu: Duration,
+    pub cpu: Cpu,
 }
 
 impl Figures {
     pub fn per_sec(&self) -> f64 {
         self.executions as f64 / self.wall.as_secs_f64()
-    }
-
-    /// Microseconds of the client's CPU per execution.
-    pub fn client_us(&self) -> f64 {
-        self.each_us(self.client_cpu)
-    }
-
-    /// Microseconds of the host's CPU per execution: steadier than the
-    /// throughput on a noisy machine when two builds are compared.
-    pub fn host_us(&self) -> f64 {
-        self.each_us(self.host_cpu)
-    }
-
-    fn each_us(&self, cpu: Duration) -> f64 {
-        cpu.as_secs_f64() * 1e6 / self.executions as f64
     }
 
     pub fn percentile(&self, p: f64) -> f64 {
@@ -48,6 +30,122 @@ impl Figures {
         }
         let i = ((self.latencies_ms.len() as f64 - 1.0) * p).round() as usize;
         self.latencies_ms[i]
+    }
+}
+
+/// The CPU time the client (this process) and the host used over a
+/// stretch of work, per item of it: steadier than the throughput on a noisy
+/// machine when two builds are compared.
+pub(crate) struct Cpu {
+    client: Duration,
+    host: Duration,
+    items: usize,
+}
+
+impl Cpu {
+    /// Microseconds of the client's CPU per item.
+    pub fn client_us(&self) -> f64 {
+        self.each_us(self.client)
+    }
+
+    /// Microseconds of the host's CPU per item.
+    pub fn host_us(&self) -> f64 {
+        self.each_us(self.host)
+    }
+
+    fn each_us(&self, cpu: Duration) -> f64 {
+        cpu.as_secs_f64() * 1e6 / self.items.max(1) as f64
+    }
+}
+
+/// Reads both processes' CPU time at its start and again at [`Meter::stop`].
+struct Meter<'a> {
+    host: &'a Host,
+    client: Duration,
+    host_at: Duration,
+}
+
+impl<'a> Meter<'a> {
+    fn start(host: &'a Host) -> Self {
+        Meter {
+            host,
+            client: cpu_time(std::process::id()),
+            host_at: Self::host_now(host),
+        }
+    }
+
+    fn host_now(host: &Host) -> Duration {
+        host.pid().map_or(Duration::ZERO, cpu_time)
+    }
+
+    fn stop(self, items: usize) -> Cpu {
+        Cpu {
+            client: cpu_time(std::process::id()).saturating_sub(self.client),
+            host: Self::host_now(self.host).saturating_sub(self.host_at),
+            items,
+        }
+    }
+}
+
+/// One thread's runtime and HTTP client for `in_flight` requests at once.
+fn client(in_flight: usize) -> (tokio::runtime::Runtime, reqwest::Client) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("client runtime");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(in_flight)
+        .timeout(Duration::from_secs(120))
+        .build()
+        .expect("client");
+    (rt, client)
+}
+
+/// Executions started and not waited for (see [`start_many`]).
+pub(crate) struct Started {
+    /// The i-th started with `input(i)`.
+    pub ids: Vec<String>,
+    pub wall: Duration,
+    pub cpu: Cpu,
+}
+
+/// Starts `n` executions of `workflow` without waiting for their results,
+/// `in_flight` requests at a time from one client thread (as [`drive`]).
+pub(crate) fn start_many(
+    host: &Host,
+    workflow: &str,
+    input: impl Fn(usize) -> Value,
+    n: usize,
+    in_flight: usize,
+) -> Started {
+    let (rt, client) = client(in_flight);
+    let next = AtomicUsize::new(0);
+    let ids = Mutex::new(vec![String::new(); n]);
+    let meter = Meter::start(host);
+    let started = Instant::now();
+    rt.block_on(futures::future::join_all((0..in_flight).map(|_| async {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= n {
+                break;
+            }
+            let body = serde_json::to_vec(&json!({"workflow_type": workflow, "input": input(i)}))
+                .expect("start body");
+            let (status, v) = call(
+                host,
+                client.post(format!("{}/v1/executions", host.url)),
+                &body,
+            )
+            .await;
+            assert_eq!(status, 201, "start {workflow}: {v}");
+            ids.lock().unwrap()[i] = v["id"].as_str().expect("id").to_string();
+        }
+    })));
+    let wall = started.elapsed();
+    Started {
+        ids: ids.into_inner().unwrap(),
+        wall,
+        cpu: meter.stop(n),
     }
 }
 
@@ -65,24 +163,14 @@ pub(crate) fn drive(
     n: usize,
     in_flight: usize,
 ) -> Figures {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("client runtime");
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(in_flight)
-        .timeout(Duration::from_secs(120))
-        .build()
-        .expect("client");
+    let (rt, client) = client(in_flight);
     let start = serde_json::to_vec(&json!({
         "workflow_type": workflow, "input": input, "wait_ms": 10_000,
     }))
     .expect("start body");
     let next = AtomicUsize::new(0);
     let latencies = Mutex::new(Vec::with_capacity(n));
-    let me = std::process::id();
-    let cpu = cpu_time(me);
-    let host_cpu = host.pid().map_or(Duration::ZERO, cpu_time);
+    let meter = Meter::start(host);
     let started = Instant::now();
     rt.block_on(futures::future::join_all((0..in_flight).map(|_| async {
         while next.fetch_add(1, Ordering::Relaxed) < n {
@@ -94,11 +182,7 @@ pub(crate) fn drive(
         }
     })));
     let wall = started.elapsed();
-    let client_cpu = cpu_time(me).saturating_sub(cpu);
-    let host_cpu = host
-        .pid()
-        .map_or(Duration::ZERO, cpu_time)
-        .saturating_sub(host_cpu);
+    let cpu = meter.stop(n);
     let mut latencies_ms = latencies.into_inner().unwrap();
     latencies_ms.sort_by(f64::total_cmp);
     Figures {
@@ -106,8 +190,7 @@ pub(crate) fn drive(
         executions: n,
         wall,
         latencies_ms,
-        client_cpu,
-        host_cpu,
+        cpu,
     }
 }
 

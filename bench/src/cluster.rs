@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use weft_e2e::{fresh_database_name, postgres_base, Host};
 
-use crate::workloads::{start_many, until_metric};
+use crate::client::start_many;
+use crate::workloads::until_metric;
 
 fn holder(h: &Host) -> String {
     h.get("/v1/cluster")["lease"]["holder"]
@@ -100,13 +101,14 @@ fn w1_through_a_standby(base: &str, n: usize, in_flight: usize) {
 fn failover(base: &str, n: usize, how: &str) {
     let mut hosts = three(base, &["--manual-clock"]);
     hosts[1].deploy_examples();
-    let (ids, _) = start_many(
+    let ids = start_many(
         &hosts[2],
         "hello",
         |i| json!({"name": format!("f{i}"), "sleep_ms": 60_000}),
         n,
         64,
-    );
+    )
+    .ids;
     // Every one ran its activities on the holder and waits on its timer.
     until_metric(
         &hosts[0],

@@ -241,8 +241,8 @@ fn throughput(n: usize, in_flight: usize, fanout: bool) {
             f.percentile(0.5),
             f.percentile(0.99),
             f.latencies_ms.last().copied().unwrap_or_default(),
-            f.host_us(),
-            f.client_us()
+            f.cpu.host_us(),
+            f.cpu.client_us()
         );
     }
     println!(

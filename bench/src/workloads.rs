@@ -7,41 +7,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use weft_e2e::{guest, Host};
 
+use crate::client::start_many;
 use crate::scrape::{peak_rss_bytes, rss_bytes, Scrape, Window};
-
-/// Starts `n` executions from `threads` client threads without waiting for
-/// their results; returns their ids (the i-th started with `input(i)`) and
-/// the wall time.
-pub fn start_many(
-    host: &Host,
-    workflow: &str,
-    input: impl Fn(usize) -> Value + Sync,
-    n: usize,
-    threads: usize,
-) -> (Vec<String>, Duration) {
-    let next = AtomicUsize::new(0);
-    let ids = std::sync::Mutex::new(Vec::with_capacity(n));
-    let t0 = Instant::now();
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| {
-                let mut mine = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= n {
-                        break;
-                    }
-                    mine.push((i, host.start_execution(workflow, input(i))));
-                }
-                ids.lock().unwrap().extend(mine);
-            });
-        }
-    });
-    let took = t0.elapsed();
-    let mut ids = ids.into_inner().unwrap();
-    ids.sort();
-    (ids.into_iter().map(|(_, id)| id).collect(), took)
-}
 
 /// Polls the metrics until `key` reaches `target`; returns the time taken.
 pub(crate) fn until_metric(host: &Host, key: &str, target: f64, limit: Duration) -> Duration {
@@ -70,7 +37,7 @@ const COMPLETED: &str = "weft_executions_closed_total{status=\"completed\"}";
 /// W3: `n` executions each blocked on a timer. Starts/s, host RSS growth per
 /// blocked (evicted) execution, and the time for all to finish once the clock
 /// passes their timers.
-pub fn sleepers(n: usize, threads: usize) {
+pub fn sleepers(n: usize, in_flight: usize) {
     let host = Host::launch(&["--manual-clock", "--evict-after-ms", "1000"], "warn");
     deploy(&host, &["misbehave"]);
     let pid = host.pid().expect("host pid");
@@ -78,7 +45,14 @@ pub fn sleepers(n: usize, threads: usize) {
     let warm = host.start_execution("misbehave", json!({"mode": "ok"}));
     host.wait_result(&warm);
     let rss0 = rss_bytes(pid);
-    let (_, started) = start_many(&host, "misbehave", |_| json!({"mode": "sleep"}), n, threads);
+    let starts = start_many(
+        &host,
+        "misbehave",
+        |_| json!({"mode": "sleep"}),
+        n,
+        in_flight,
+    );
+    let started = starts.wall;
     until_metric(
         &host,
         "weft_evictions_total",
@@ -91,11 +65,14 @@ pub fn sleepers(n: usize, threads: usize) {
     let peak = peak_rss_bytes(pid);
     let growth = rss1.saturating_sub(rss0);
     println!(
-        "W3 sleepers: {n} started in {:.2} s ({:.0}/s); host RSS {} MiB -> {} MiB once all were \
+        "W3 sleepers: {n} started in {:.2} s ({:.0}/s; host {:.0} us, client {:.0} us of CPU \
+         per start); host RSS {} MiB -> {} MiB once all were \
          blocked and evicted: {:.2} KiB per sleeping execution; all {n} finished {:.2} s after \
          the clock passed their timers ({:.0}/s), peak RSS {} MiB",
         started.as_secs_f64(),
         n as f64 / started.as_secs_f64(),
+        starts.cpu.host_us(),
+        starts.cpu.client_us(),
         rss0 >> 20,
         rss1 >> 20,
         growth as f64 / 1024.0 / n as f64,
@@ -111,16 +88,17 @@ pub fn sleepers(n: usize, threads: usize) {
 /// measured, with the replayed events per second and the events their
 /// histories held at the kill per second (a replay the recovery did not
 /// need counts in the first, not in the second).
-pub fn recovery(n: usize, threads: usize) {
+pub fn recovery(n: usize, in_flight: usize) {
     let mut host = Host::launch(&["--manual-clock"], "warn");
     deploy(&host, &["hello", "hello-activities"]);
-    let (ids, _) = start_many(
+    let ids = start_many(
         &host,
         "hello",
         |i| json!({"name": format!("r{i}"), "sleep_ms": 60_000}),
         n,
-        threads,
-    );
+        in_flight,
+    )
+    .ids;
     // Every one has run its activities and waits on its timer.
     until_metric(
         &host,
@@ -272,13 +250,14 @@ fn replay_in_process(history: &std::path::Path, module: &std::path::Path) -> Dur
 pub fn signals(executions: usize, signals: usize, threads: usize) {
     let host = Host::launch(&[], "warn");
     deploy(&host, &["subscription", "hello-activities"]);
-    let (ids, _) = start_many(
+    let ids = start_many(
         &host,
         "subscription",
         |i| json!({"customer": format!("c{i}"), "plan": "basic"}),
         executions,
         threads,
-    );
+    )
+    .ids;
     let before = Scrape::of(&host);
     let next = AtomicUsize::new(0);
     let t0 = Instant::now();
@@ -385,8 +364,8 @@ pub fn languages(n: usize, in_flight: usize) {
             f.percentile(0.5),
             f.percentile(0.99),
             inst.mean * 1e6,
-            f.host_us(),
-            f.client_us(),
+            f.cpu.host_us(),
+            f.cpu.client_us(),
         );
     }
 }
@@ -450,11 +429,11 @@ pub fn retention(minutes: usize, retention_minutes: usize, in_flight: usize) {
 /// What the UI's executions page costs: `n` closed executions in the store,
 /// then pages of `GET /v1/executions` timed (the first, a deep one reached
 /// by cursor, and filtered ones). Target: every page < 200 ms at 100,000.
-pub fn listing(n: usize, threads: usize) {
+pub fn listing(n: usize, in_flight: usize) {
     let host = Host::launch(&[], "warn");
     deploy(&host, &["misbehave"]);
     let t0 = Instant::now();
-    start_many(&host, "misbehave", |_| json!({"mode": "ok"}), n, threads);
+    start_many(&host, "misbehave", |_| json!({"mode": "ok"}), n, in_flight);
     until_metric(&host, COMPLETED, n as f64, Duration::from_secs(600));
     println!(
         "{n} executions started and completed in {:.1} s; timing list pages (5 each):",
@@ -496,6 +475,8 @@ pub fn listing(n: usize, threads: usize) {
             "id_prefix (no match)",
             "/v1/executions?limit=50&id_prefix=zz".to_owned(),
         ),
+        // Not a page: the gauges of executions by status it prints.
+        ("/metrics (a scrape)", "/metrics".to_owned()),
     ] {
         let (p50, max) = time(&path);
         println!("  {label:<24} p50 {p50:>7.1} ms   max {max:>7.1} ms");
