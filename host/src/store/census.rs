@@ -8,12 +8,16 @@
 //! The census is taken once when the store opens, before anything writes.
 //! Each op that writes or deletes an execution record notes what the
 //! record's status and start time were and are ([`note`]); the committer
-//! adds a transaction's notes to the census once the transaction committed
-//! ([`Census::committing`]), holding the census's lock across the commit,
-//! so a census taken again (after a commit whose outcome is not known)
-//! never sees a commit's rows without its notes or its notes without its
-//! rows. Every write goes through the committer of the one host that holds
-//! the store, so its census is the store's.
+//! adds a transaction's notes once the transaction committed
+//! ([`Census::made`]). A commit that failed may or may not have written
+//! (a disk error): the census is then unknown ([`Census::unknown`]) until
+//! the committer takes it again between two transactions
+//! ([`Census::retake_if_unknown`]), when nothing writes; meanwhile readers
+//! are told it is not known (`None`) and count by reading the records, as
+//! before. Every write goes through the committer of the one host that
+//! holds the store, so its census is the store's. The lock is held only to
+//! apply a commit's notes or to read a bounded part of the census, never
+//! across a commit or a read of the store.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -132,33 +136,20 @@ pub(super) struct Census {
     known: Mutex<Option<Known>>,
 }
 
-/// Held by the committer from just before a commit until its notes are
-/// added (see the module's comment).
-pub(super) struct Committing<'a> {
-    known: MutexGuard<'a, Option<Known>>,
-}
-
-impl Committing<'_> {
-    /// The transaction committed: its notes count.
-    pub fn made(mut self) {
-        let noted = take_noted();
-        if let Some(known) = self.known.as_mut() {
-            for change in noted {
-                known.apply(change);
-            }
-        }
-    }
-
-    /// Whether the transaction committed is not known: taken again at the
-    /// next read.
-    pub fn unknown(mut self) {
-        forget_noted();
-        *self.known = None;
-    }
-}
-
 /// One execution of a listing's order (see [`Census::newest_first`]).
 pub(super) type Placed = (u64, Box<str>);
+
+/// A bounded walk of a listing's order (see [`Census::newest_first`]).
+pub(super) struct Walk {
+    /// The executions that passed the tests, in the order.
+    pub placed: Vec<Placed>,
+    /// The last execution the walk passed (whether it passed the tests or
+    /// not), where the next walk goes on from; none: nothing was left.
+    pub last: Option<Placed>,
+}
+
+/// Most entries one walk passes over while it holds the lock.
+const MOST_VISITED: usize = 4096;
 
 impl Census {
     /// The census of the store that `txn` reads.
@@ -172,63 +163,83 @@ impl Census {
         self.known.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Taken by the committer before it commits (see [`Committing`]).
-    pub fn committing(&self) -> Committing<'_> {
-        Committing { known: self.lock() }
-    }
-
-    /// Runs `f` on the census, taken again with a read of `read` where it
-    /// is not known (no commit is made meanwhile).
-    fn with<T>(
-        &self,
-        read: impl FnOnce() -> Result<Txn, StoreError>,
-        f: impl FnOnce(&Known) -> T,
-    ) -> Result<T, StoreError> {
-        let mut known = self.lock();
-        if known.is_none() {
-            *known = Some(take(&read()?)?);
+    /// The committer: the transaction its thread's ops noted committed.
+    pub fn made(&self) {
+        let noted = take_noted();
+        if let Some(known) = self.lock().as_mut() {
+            for change in noted {
+                known.apply(change);
+            }
         }
-        Ok(f(known.as_ref().expect("taken above")))
     }
 
-    /// The executions by status (every status, 0 where none).
-    pub fn by_status(
-        &self,
-        read: impl FnOnce() -> Result<Txn, StoreError>,
-    ) -> Result<Vec<(ExecutionStatus, u64)>, StoreError> {
-        self.with(read, |k| {
-            STATUSES.iter().copied().zip(k.by_status).collect()
-        })
+    /// The committer: whether the transaction committed is not known.
+    pub fn unknown(&self) {
+        forget_noted();
+        *self.lock() = None;
+    }
+
+    /// The committer, between two transactions (so no commit is made
+    /// meanwhile): takes the census again with a read of `read` if it is
+    /// not known. A read that fails leaves it unknown, to be taken at the
+    /// next call.
+    pub fn retake_if_unknown(&self, read: impl FnOnce() -> Result<Txn, StoreError>) {
+        if self.lock().is_some() {
+            return;
+        }
+        match read().and_then(|txn| take(&txn)) {
+            Ok(known) => *self.lock() = Some(known),
+            Err(e) => {
+                tracing::warn!(error = %e, "the census of executions could not be taken again; listings read every record until it is")
+            }
+        }
+    }
+
+    /// The executions by status (every status, 0 where none); none while
+    /// the census is not known.
+    pub fn by_status(&self) -> Option<Vec<(ExecutionStatus, u64)>> {
+        self.lock()
+            .as_ref()
+            .map(|k| STATUSES.iter().copied().zip(k.by_status).collect())
     }
 
     /// Up to `n` executions in a listing's order (newest start first, then
     /// the greater id) after `after` (none: from the newest), of `status`
-    /// and with an id that begins with `id_prefix` if they are given.
+    /// and with an id that begins with `id_prefix` if they are given,
+    /// passing over at most a few thousand; none while the census is not
+    /// known.
     pub fn newest_first(
         &self,
-        read: impl FnOnce() -> Result<Txn, StoreError>,
         after: Option<&(u64, String)>,
         status: Option<ExecutionStatus>,
         id_prefix: Option<&str>,
         n: usize,
-    ) -> Result<Vec<Placed>, StoreError> {
-        self.with(read, |k| {
-            let older = match after {
-                Some((ms, id)) => k
-                    .by_start
-                    .range(..(*ms, Box::<str>::from(id.as_str())))
-                    .rev(),
-                None => k.by_start.range(..).rev(),
-            };
-            older
-                .filter(|((_, id), s)| {
-                    status.is_none_or(|want| want == **s)
-                        && id_prefix.is_none_or(|p| id.starts_with(p))
-                })
-                .take(n)
-                .map(|(key, _)| key.clone())
-                .collect()
-        })
+    ) -> Option<Walk> {
+        let known = self.lock();
+        let known = known.as_ref()?;
+        let older = match after {
+            Some((ms, id)) => known
+                .by_start
+                .range(..(*ms, Box::<str>::from(id.as_str())))
+                .rev(),
+            None => known.by_start.range(..).rev(),
+        };
+        let mut walk = Walk {
+            placed: Vec::new(),
+            last: None,
+        };
+        for (key, s) in older.take(MOST_VISITED) {
+            walk.last = Some(key.clone());
+            if status.is_none_or(|want| want == *s)
+                && id_prefix.is_none_or(|p| key.1.starts_with(p))
+            {
+                walk.placed.push(key.clone());
+                if walk.placed.len() == n {
+                    break;
+                }
+            }
+        }
+        Some(walk)
     }
 
     #[cfg(test)]

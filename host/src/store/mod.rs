@@ -1155,6 +1155,8 @@ impl Store {
         ids: impl Iterator<Item = &'a ExecutionId> + Clone,
     ) -> Result<usize, StoreError> {
         self.reading_latest(|txn| {
+            let keys: Vec<&str> = ids.clone().map(|id| id.as_str()).collect();
+            txn.read_ahead(&[(EXECUTIONS, &keys)])?;
             let table = txn.open_table(EXECUTIONS)?;
             let mut running = 0;
             for id in ids.clone() {
@@ -1198,20 +1200,41 @@ impl Store {
     }
 
     /// How many executions the store holds in each status (every status
-    /// named, with 0 where none): kept as the store is written, not
-    /// counted at each call (see `census.rs`).
+    /// named, with 0 where none): kept as the store is written (see
+    /// `census.rs`), counted from the records only while that is not known.
     pub fn execution_counts(
         &self,
     ) -> Result<Vec<(crate::model::ExecutionStatus, u64)>, StoreError> {
-        self.census.by_status(|| self.backend.begin_read())
+        if let Some(counts) = self.census.by_status() {
+            return Ok(counts);
+        }
+        let mut counts: Vec<(ExecutionStatus, u64)> = [
+            ExecutionStatus::Running,
+            ExecutionStatus::Completed,
+            ExecutionStatus::Failed,
+            ExecutionStatus::Stalled,
+            ExecutionStatus::Cancelled,
+            ExecutionStatus::Terminated,
+        ]
+        .into_iter()
+        .map(|s| (s, 0))
+        .collect();
+        for head in self.execution_heads()? {
+            if let Some((_, n)) = counts.iter_mut().find(|(s, _)| *s == head.status) {
+                *n += 1;
+            }
+        }
+        Ok(counts)
     }
 
     /// Up to `n` heads that `want` takes, in a listing's order (newest start
     /// first, then the greater id) after `after` (a start time and id; none:
     /// from the newest), of `status` and with an id that begins with
-    /// `id_prefix` if they are given (both tested before a read). The order is the
-    /// census's (see `census.rs`) and each head is read by its id, so a
-    /// page costs what it passes over, not what the store holds.
+    /// `id_prefix` if they are given. The order is the census's (see
+    /// `census.rs`), status and prefix are tested there, and only the heads
+    /// passed over are read, by id: a page costs what it passes over, not
+    /// what the store holds. While the census is not known, every head is
+    /// read.
     pub fn execution_heads_page(
         &self,
         after: Option<&(u64, String)>,
@@ -1221,27 +1244,34 @@ impl Store {
         mut want: impl FnMut(&ExecutionHead) -> bool,
     ) -> Result<Vec<ExecutionHead>, StoreError> {
         const CHUNK: usize = 256;
+        let mut wanted = |h: &ExecutionHead| {
+            status.is_none_or(|s| s == h.status)
+                && id_prefix.is_none_or(|p| h.id.as_str().starts_with(p))
+                && want(h)
+        };
         let mut out = Vec::new();
         let mut from = after.cloned();
         while out.len() < n {
-            let placed = self.census.newest_first(
-                || self.backend.begin_read(),
-                from.as_ref(),
-                status,
-                id_prefix,
-                CHUNK,
-            )?;
-            let Some((ms, id)) = placed.last() else {
+            let Some(walk) = self
+                .census
+                .newest_first(from.as_ref(), status, id_prefix, CHUNK)
+            else {
+                return self.execution_heads_page_read_whole(after, n, wanted);
+            };
+            let Some((ms, id)) = &walk.last else {
                 break;
             };
             from = Some((*ms, id.to_string()));
+            if walk.placed.is_empty() {
+                continue;
+            }
             let heads = self.reading(|txn| {
                 // One round trip for the chunk on PostgreSQL.
-                let ids: Vec<&str> = placed.iter().map(|(_, id)| &**id).collect();
+                let ids: Vec<&str> = walk.placed.iter().map(|(_, id)| &**id).collect();
                 txn.read_ahead(&[(EXECUTIONS, &ids)])?;
                 let table = txn.open_table(EXECUTIONS)?;
-                let mut heads = Vec::with_capacity(placed.len());
-                for (ms, id) in &placed {
+                let mut heads = Vec::with_capacity(walk.placed.len());
+                for (ms, id) in &walk.placed {
                     let head =
                         table.get_with(id, |raw| from_json::<ExecutionHead>("execution", raw))?;
                     // Gone since, or started again (a continue-as-new):
@@ -1252,9 +1282,30 @@ impl Store {
                 }
                 Ok(heads)
             })?;
-            out.extend(heads.into_iter().filter(|h| want(h)).take(n - out.len()));
+            out.extend(heads.into_iter().filter(|h| wanted(h)).take(n - out.len()));
         }
         Ok(out)
+    }
+
+    /// [`Store::execution_heads_page`] from every head, read whole.
+    fn execution_heads_page_read_whole(
+        &self,
+        after: Option<&(u64, String)>,
+        n: usize,
+        mut wanted: impl FnMut(&ExecutionHead) -> bool,
+    ) -> Result<Vec<ExecutionHead>, StoreError> {
+        Ok(self
+            .execution_heads()?
+            .into_iter()
+            .filter(|h| match after {
+                Some((ms, id)) => {
+                    h.created_at_ms < *ms || (h.created_at_ms == *ms && h.id.as_str() < id.as_str())
+                }
+                None => true,
+            })
+            .filter(|h| wanted(h))
+            .take(n)
+            .collect())
     }
 
     /// What a listing sorts and filters on, for every execution, newest

@@ -1440,10 +1440,16 @@ async fn the_census_follows_commits_and_is_taken_again_when_unknown() {
         ["e0"]
     );
     // Not known: taken again from the records.
-    store.census.committing().unknown();
+    store.census.unknown();
     assert!(!store.census.is_known());
+    // Meanwhile every record is read.
     assert_eq!(count(&store, ExecutionStatus::Running), 2);
-    assert!(store.census.is_known());
-    assert_eq!(count(&store, ExecutionStatus::Completed), 1);
     assert_eq!(listed(&store, None, None), ["e1", "e2", "e0"]);
+    assert_eq!(listed(&store, Some("e2"), None), ["e0"]);
+    // The committer takes it again between two transactions.
+    store.write(vec![create("e3")]).await.unwrap().unwrap();
+    assert!(store.census.is_known());
+    assert_eq!(count(&store, ExecutionStatus::Running), 3);
+    assert_eq!(count(&store, ExecutionStatus::Completed), 1);
+    assert_eq!(listed(&store, None, None), ["e1", "e3", "e2", "e0"]);
 }
