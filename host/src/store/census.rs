@@ -28,7 +28,8 @@ use super::tables::EXECUTIONS;
 use super::StoreError;
 use crate::model::{ExecutionRecord, ExecutionStatus};
 
-const STATUSES: [ExecutionStatus; 6] = [
+/// Every status, in the order the census counts them.
+pub(super) const STATUSES: [ExecutionStatus; 6] = [
     ExecutionStatus::Running,
     ExecutionStatus::Completed,
     ExecutionStatus::Failed,

@@ -1208,17 +1208,8 @@ impl Store {
         if let Some(counts) = self.census.by_status() {
             return Ok(counts);
         }
-        let mut counts: Vec<(ExecutionStatus, u64)> = [
-            ExecutionStatus::Running,
-            ExecutionStatus::Completed,
-            ExecutionStatus::Failed,
-            ExecutionStatus::Stalled,
-            ExecutionStatus::Cancelled,
-            ExecutionStatus::Terminated,
-        ]
-        .into_iter()
-        .map(|s| (s, 0))
-        .collect();
+        let mut counts: Vec<(ExecutionStatus, u64)> =
+            census::STATUSES.into_iter().map(|s| (s, 0)).collect();
         for head in self.execution_heads()? {
             if let Some((_, n)) = counts.iter_mut().find(|(s, _)| *s == head.status) {
                 *n += 1;
