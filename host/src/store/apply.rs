@@ -193,8 +193,7 @@ pub(super) fn apply(txn: &Txn, op: &Op) -> Result<Result<(), OpError>, StoreErro
             record.module = *module;
             record.status = crate::model::ExecutionStatus::Running;
             record.stall_reason = None;
-            super::census::note(key, Some(was), Some(super::census::Entry::of(&record)));
-            execs.insert(key, to_json(&record).as_slice())?;
+            put_record(&mut execs, key, Some(was), &record)?;
         }
         Op::SettleOwed {
             id,
@@ -298,6 +297,18 @@ pub(super) struct Beat {
     pub details: Option<crate::model::Payload>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub taken: Option<super::TakenTask>,
+}
+
+/// Writes execution `key`'s record, telling the census what the record
+/// was before (none: there was none) and is now (see `census.rs`).
+pub(super) fn put_record(
+    execs: &mut super::kv::Table<'_, &'static str, &'static [u8]>,
+    key: &str,
+    was: Option<super::census::Entry>,
+    record: &ExecutionRecord,
+) -> Result<(), StoreError> {
+    super::census::note(key, was, Some(super::census::Entry::of(record)));
+    execs.insert(key, to_json(record).as_slice())
 }
 
 /// An execution's record, or `None` when there is no such execution.

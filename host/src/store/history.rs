@@ -122,8 +122,7 @@ pub(super) fn create(txn: &Txn, op: &Op) -> Outcome {
         txn.open_table(START_REQUESTS)?
             .insert(req.key.as_str(), to_json(&seen).as_slice())?;
     }
-    super::census::note(id, was, Some(super::census::Entry::of(&record)));
-    execs.insert(id, to_json(&record).as_slice())?;
+    super::apply::put_record(&mut execs, id, was, &record)?;
     add_deadlines(txn, id, &record)?;
     let event = Event {
         index: record.run_start,
@@ -222,8 +221,7 @@ pub(super) fn continue_as_new(txn: &Txn, op: &Op) -> Outcome {
     // The execution's deadline stays; the new run gets its own.
     add_deadlines(txn, key, &record)?;
     record.cancel_requested = cancel_carried;
-    super::census::note(key, Some(was), Some(super::census::Entry::of(&record)));
-    execs.insert(key, to_json(&record).as_slice())?;
+    super::apply::put_record(&mut execs, key, Some(was), &record)?;
     Ok(Ok(()))
 }
 
@@ -569,8 +567,7 @@ pub(super) fn append(txn: &Txn, op: &Op) -> Outcome {
             }
         }
     }
-    super::census::note(key, Some(was), Some(super::census::Entry::of(&record)));
-    execs.insert(key, to_json(&record).as_slice())?;
+    super::apply::put_record(&mut execs, key, Some(was), &record)?;
     Ok(Ok(()))
 }
 

@@ -152,8 +152,7 @@ pub(super) fn reset(txn: &Txn, op: &Op) -> Outcome {
         .any(|e| matches!(e.event, EventKind::CancelRequested { .. }));
     // Its attributes and memo as the kept events left them.
     super::search::apply(&mut record, kept.iter().map(|e| &e.event));
-    super::census::note(key, Some(was), Some(super::census::Entry::of(&record)));
-    execs.insert(key, to_json(&record).as_slice())?;
+    super::apply::put_record(&mut execs, key, Some(was), &record)?;
     Ok(Ok(()))
 }
 
@@ -296,8 +295,7 @@ fn terminate_discarded(
     record.failure = Some(Failure::new("terminated", reason));
     record.closed_at_ms = Some(at_ms);
     record.resets += 1;
-    super::census::note(child, Some(was), Some(super::census::Entry::of(&record)));
-    execs.insert(child, to_json(&record).as_slice())?;
+    super::apply::put_record(&mut execs, child, Some(was), &record)?;
     drop(execs);
     drop_timers(txn, child)?;
     // Its own children get their policy, caught up at start after a crash.
