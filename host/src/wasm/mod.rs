@@ -142,6 +142,16 @@ impl Runtime {
         if std::env::var_os("WEFT_PERFMAP").is_some() {
             wc.profiler(wasmtime::ProfilingStrategy::PerfMap);
         }
+        // A guest's stack is not captured when an error leaves it: every
+        // eviction of a blocked instance leaves it by an error of the host
+        // (`HostStop`), and the capture (a lookup per frame) cost about 4 %
+        // of a host's CPU per start. What a guest said as it failed comes
+        // from its output and the trap's own words, which need no capture.
+        // `WEFT_WASM_BACKTRACE` set keeps them, for a developer reading
+        // "the guest stopped: ..." messages.
+        if std::env::var_os("WEFT_WASM_BACKTRACE").is_none() {
+            wc.wasm_backtrace_max_frames(None);
+        }
         if config.pool_slots > 0 {
             wc.allocation_strategy(pool::strategy(config.pool_slots, config.keep_resident));
         }
