@@ -635,7 +635,9 @@ pub(super) enum Backend {
 impl Backend {
     fn begin_write(&self) -> Result<Txn, StoreError> {
         match self {
-            Backend::Redb(slot) => Ok(Txn::RedbWrite(slot.get()?.begin_write()?)),
+            Backend::Redb(slot) => Ok(Txn::RedbWrite(kv::RedbWrite::new(
+                slot.get()?.begin_write()?,
+            ))),
             Backend::Pg(pg) => Ok(Txn::Pg(pg.begin_write()?)),
         }
     }

@@ -13,6 +13,7 @@ pub(crate) mod lease;
 pub(crate) mod members;
 pub(crate) mod pg;
 mod records;
+mod redb_write;
 #[cfg(test)]
 mod tests;
 mod types;
@@ -22,6 +23,7 @@ use std::ops::RangeBounds;
 
 use redb::{ReadableTable, ReadableTableMetadata};
 
+pub(crate) use redb_write::RedbWrite;
 pub(crate) use types::{KeyT, ValT};
 
 /// Rows as a table's scans answer them.
@@ -59,7 +61,7 @@ impl<K: KeyT, V: ValT> Def<K, V> {
 /// write is applied whole at `commit` or not at all.
 #[allow(clippy::large_enum_variant)] // one per operation, never in bulk
 pub(crate) enum Txn {
-    RedbWrite(redb::WriteTransaction),
+    RedbWrite(RedbWrite),
     RedbRead(redb::ReadTransaction),
     Pg(pg::Tx),
 }
@@ -70,7 +72,7 @@ impl Txn {
         def: Def<K, V>,
     ) -> Result<Table<'_, K, V>, StoreError> {
         Ok(match self {
-            Txn::RedbWrite(t) => Table::RedbWrite(t.open_table(def.redb())?),
+            Txn::RedbWrite(t) => Table::RedbWrite(t.table(def)?, def),
             Txn::RedbRead(t) => Table::RedbRead(t.open_table(def.redb())?),
             Txn::Pg(tx) => Table::Pg(tx, def),
         })
@@ -170,7 +172,7 @@ impl Txn {
 
     pub fn commit(self) -> Result<(), StoreError> {
         match self {
-            Txn::RedbWrite(t) => Ok(t.commit()?),
+            Txn::RedbWrite(t) => Ok(t.into_inner().commit()?),
             Txn::RedbRead(_) => Ok(()),
             Txn::Pg(tx) => tx.commit(),
         }
@@ -178,7 +180,7 @@ impl Txn {
 
     pub fn abort(self) -> Result<(), StoreError> {
         match self {
-            Txn::RedbWrite(t) => Ok(t.abort()?),
+            Txn::RedbWrite(t) => Ok(t.into_inner().abort()?),
             Txn::RedbRead(_) => Ok(()),
             Txn::Pg(tx) => tx.rollback(),
         }
@@ -187,7 +189,8 @@ impl Txn {
 
 /// An open table of a transaction.
 pub(crate) enum Table<'t, K: KeyT, V: ValT> {
-    RedbWrite(redb::Table<'t, K, V>),
+    /// Kept open by the transaction (see `redb_write.rs`).
+    RedbWrite(&'t redb_write::Open<K, V>, Def<K, V>),
     RedbRead(redb::ReadOnlyTable<K, V>),
     Pg(&'t pg::Tx, Def<K, V>),
 }
@@ -197,11 +200,28 @@ pub(crate) enum Table<'t, K: KeyT, V: ValT> {
 macro_rules! readable {
     ($self:expr, $t:ident => $body:expr, $tx:ident, $def:ident => $pg:expr) => {
         match $self {
-            Table::RedbWrite($t) => $body,
+            Table::RedbWrite(cell, def) => {
+                let guard = cell.try_borrow().map_err(|_| redb_write::busy(def.name))?;
+                let $t = &*guard;
+                let answer = $body;
+                answer
+            }
             Table::RedbRead($t) => $body,
             Table::Pg($tx, $def) => $pg,
         }
     };
+}
+
+/// Runs `$body` with `$t` bound to the writable redb table.
+macro_rules! writable {
+    ($cell:expr, $def:expr, $t:ident => $body:expr) => {{
+        let mut guard = $cell
+            .try_borrow_mut()
+            .map_err(|_| redb_write::busy($def.name))?;
+        let $t = &mut *guard;
+        let answer = $body;
+        answer
+    }};
 }
 
 impl<K: KeyT> Table<'_, K, &'static [u8]> {
@@ -247,10 +267,10 @@ impl<K: KeyT, V: ValT> Table<'_, K, V> {
         value: V::SelfType<'v>,
     ) -> Result<(), StoreError> {
         match self {
-            Table::RedbWrite(t) => {
+            Table::RedbWrite(cell, def) => writable!(cell, def, t => {
                 t.insert(key, value)?;
                 Ok(())
-            }
+            }),
             Table::RedbRead(_) => Err(read_only()),
             Table::Pg(tx, def) => tx.insert(*def, &key, &value),
         }
@@ -259,7 +279,9 @@ impl<K: KeyT, V: ValT> Table<'_, K, V> {
     /// Removes the row; answers its value if there was one.
     pub fn remove<'k>(&mut self, key: K::SelfType<'k>) -> Result<Option<V::Out>, StoreError> {
         match self {
-            Table::RedbWrite(t) => Ok(t.remove(key)?.map(|g| V::out(g.value()))),
+            Table::RedbWrite(cell, def) => {
+                writable!(cell, def, t => Ok(t.remove(key)?.map(|g| V::out(g.value()))))
+            }
             Table::RedbRead(_) => Err(read_only()),
             Table::Pg(tx, def) => tx.remove(*def, &key),
         }
@@ -269,10 +291,10 @@ impl<K: KeyT, V: ValT> Table<'_, K, V> {
     /// than `remove` where the store sends writes in batches).
     pub fn delete<'k>(&mut self, key: K::SelfType<'k>) -> Result<(), StoreError> {
         match self {
-            Table::RedbWrite(t) => {
+            Table::RedbWrite(cell, def) => writable!(cell, def, t => {
                 t.remove(key)?;
                 Ok(())
-            }
+            }),
             Table::RedbRead(_) => Err(read_only()),
             Table::Pg(tx, def) => tx.delete(*def, &key),
         }
@@ -359,13 +381,15 @@ impl<K: KeyT, V: ValT> Table<'_, K, V> {
         mut keep: impl FnMut(K::SelfType<'_>, V::SelfType<'_>) -> bool,
     ) -> Result<(), StoreError> {
         match self {
-            Table::RedbWrite(t) => Ok(t.retain_in::<K::SelfType<'k>, _>(
+            Table::RedbWrite(cell, def) => {
+                writable!(cell, def, t => Ok(t.retain_in::<K::SelfType<'k>, _>(
                 (
                     range.start_bound().map(K::copy),
                     range.end_bound().map(K::copy),
                 ),
                 |k, v| keep(k, v),
-            )?),
+            )?))
+            }
             Table::RedbRead(_) => Err(read_only()),
             Table::Pg(tx, def) => {
                 let mut doomed = Vec::new();

@@ -180,7 +180,7 @@ fn the_layer_keeps_its_contract_on_redb() {
     use redb::ReadableDatabase;
     let dir = tempfile::tempdir().unwrap();
     let db = redb::Database::create(dir.path().join("kv.redb")).unwrap();
-    let write = Txn::RedbWrite(db.begin_write().unwrap());
+    let write = Txn::RedbWrite(super::RedbWrite::new(db.begin_write().unwrap()));
     run(write, || Ok(Txn::RedbRead(db.begin_read()?)));
 }
 
