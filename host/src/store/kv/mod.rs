@@ -72,7 +72,7 @@ impl Txn {
         def: Def<K, V>,
     ) -> Result<Table<'_, K, V>, StoreError> {
         Ok(match self {
-            Txn::RedbWrite(t) => Table::RedbWrite(t.table(def)?, def),
+            Txn::RedbWrite(t) => Table::RedbWrite(t.table(def)?),
             Txn::RedbRead(t) => Table::RedbRead(t.open_table(def.redb())?),
             Txn::Pg(tx) => Table::Pg(tx, def),
         })
@@ -190,7 +190,7 @@ impl Txn {
 /// An open table of a transaction.
 pub(crate) enum Table<'t, K: KeyT, V: ValT> {
     /// Kept open by the transaction (see `redb_write.rs`).
-    RedbWrite(&'t redb_write::Open<K, V>, Def<K, V>),
+    RedbWrite(&'t redb_write::Open<K, V>),
     RedbRead(redb::ReadOnlyTable<K, V>),
     Pg(&'t pg::Tx, Def<K, V>),
 }
@@ -200,28 +200,11 @@ pub(crate) enum Table<'t, K: KeyT, V: ValT> {
 macro_rules! readable {
     ($self:expr, $t:ident => $body:expr, $tx:ident, $def:ident => $pg:expr) => {
         match $self {
-            Table::RedbWrite(cell, def) => {
-                let guard = cell.try_borrow().map_err(|_| redb_write::busy(def.name))?;
-                let $t = &*guard;
-                let answer = $body;
-                answer
-            }
+            Table::RedbWrite(open) => open.read(|$t| $body)?,
             Table::RedbRead($t) => $body,
             Table::Pg($tx, $def) => $pg,
         }
     };
-}
-
-/// Runs `$body` with `$t` bound to the writable redb table.
-macro_rules! writable {
-    ($cell:expr, $def:expr, $t:ident => $body:expr) => {{
-        let mut guard = $cell
-            .try_borrow_mut()
-            .map_err(|_| redb_write::busy($def.name))?;
-        let $t = &mut *guard;
-        let answer = $body;
-        answer
-    }};
 }
 
 impl<K: KeyT> Table<'_, K, &'static [u8]> {
@@ -267,10 +250,10 @@ impl<K: KeyT, V: ValT> Table<'_, K, V> {
         value: V::SelfType<'v>,
     ) -> Result<(), StoreError> {
         match self {
-            Table::RedbWrite(cell, def) => writable!(cell, def, t => {
+            Table::RedbWrite(open) => open.write(|t| {
                 t.insert(key, value)?;
                 Ok(())
-            }),
+            })?,
             Table::RedbRead(_) => Err(read_only()),
             Table::Pg(tx, def) => tx.insert(*def, &key, &value),
         }
@@ -279,8 +262,8 @@ impl<K: KeyT, V: ValT> Table<'_, K, V> {
     /// Removes the row; answers its value if there was one.
     pub fn remove<'k>(&mut self, key: K::SelfType<'k>) -> Result<Option<V::Out>, StoreError> {
         match self {
-            Table::RedbWrite(cell, def) => {
-                writable!(cell, def, t => Ok(t.remove(key)?.map(|g| V::out(g.value()))))
+            Table::RedbWrite(open) => {
+                open.write(|t| Ok(t.remove(key)?.map(|g| V::out(g.value()))))?
             }
             Table::RedbRead(_) => Err(read_only()),
             Table::Pg(tx, def) => tx.remove(*def, &key),
@@ -291,10 +274,10 @@ impl<K: KeyT, V: ValT> Table<'_, K, V> {
     /// than `remove` where the store sends writes in batches).
     pub fn delete<'k>(&mut self, key: K::SelfType<'k>) -> Result<(), StoreError> {
         match self {
-            Table::RedbWrite(cell, def) => writable!(cell, def, t => {
+            Table::RedbWrite(open) => open.write(|t| {
                 t.remove(key)?;
                 Ok(())
-            }),
+            })?,
             Table::RedbRead(_) => Err(read_only()),
             Table::Pg(tx, def) => tx.delete(*def, &key),
         }
@@ -381,15 +364,15 @@ impl<K: KeyT, V: ValT> Table<'_, K, V> {
         mut keep: impl FnMut(K::SelfType<'_>, V::SelfType<'_>) -> bool,
     ) -> Result<(), StoreError> {
         match self {
-            Table::RedbWrite(cell, def) => {
-                writable!(cell, def, t => Ok(t.retain_in::<K::SelfType<'k>, _>(
-                (
-                    range.start_bound().map(K::copy),
-                    range.end_bound().map(K::copy),
-                ),
-                |k, v| keep(k, v),
-            )?))
-            }
+            Table::RedbWrite(open) => open.write(|t| {
+                Ok(t.retain_in::<K::SelfType<'k>, _>(
+                    (
+                        range.start_bound().map(K::copy),
+                        range.end_bound().map(K::copy),
+                    ),
+                    |k, v| keep(k, v),
+                )?)
+            })?,
             Table::RedbRead(_) => Err(read_only()),
             Table::Pg(tx, def) => {
                 let mut doomed = Vec::new();
