@@ -438,14 +438,24 @@ impl Event {
     }
 }
 
+/// Whether `x`, written as JSON, is read back to the same bits (the parser
+/// is not exact for every float; a value it cannot write is not either).
+fn float_reads_back(x: f64) -> bool {
+    serde_json::to_string(&x)
+        .ok()
+        .and_then(|text| serde_json::from_str::<f64>(&text).ok())
+        .is_some_and(|read| read.to_bits() == x.to_bits())
+}
+
 impl EventKind {
     /// Whether the store gives this event back exactly as it is, so that
     /// [`Event::as_stored`] need not write and read it (a fifth of a step's
     /// JSON work): true where every field is an integer, a flag, a string,
     /// a payload (kept as its text or bytes), an id or a unit enum, all of
-    /// which JSON carries exactly. A failure (`details` is any JSON: `null`
-    /// reads back as none, a float as the parser reads it), search
-    /// attributes (floats), activity options (a float backoff) and a reset's
+    /// which JSON carries exactly, and where an activity's retry policy has
+    /// a backoff that the parser reads back to the same bits. A failure
+    /// (`details` is any JSON: `null` reads back as none, a float as the
+    /// parser reads it), search attributes (floats) and a reset's
     /// discarded events are written and read. Every kind is named, so a
     /// new one must be decided on.
     pub fn reads_back_as_written(&self) -> bool {
@@ -453,6 +463,10 @@ impl EventKind {
             Self::ExecutionStarted {
                 search_attributes, ..
             } => search_attributes.is_empty(),
+            Self::ActivityScheduled { options, .. } => options
+                .retry
+                .as_ref()
+                .is_none_or(|r| float_reads_back(r.backoff_coefficient)),
             Self::UpdateCompleted { failure, .. }
             | Self::ChildCompleted { failure, .. }
             | Self::ExternalCompleted { failure, .. }
@@ -476,8 +490,7 @@ impl EventKind {
             | Self::ExecutionTerminated { .. }
             | Self::ExecutionUpgraded { .. }
             | Self::ExecutionCompleted { .. } => true,
-            Self::ActivityScheduled { .. }
-            | Self::ActivityAttemptFailed { .. }
+            Self::ActivityAttemptFailed { .. }
             | Self::ActivityFailed { .. }
             | Self::SearchAttributesUpserted { .. }
             | Self::MemoUpserted { .. }
@@ -1050,6 +1063,30 @@ mod tests {
                 fire_at_ms: 0,
             },
             EventKind::TimerFired { handle: 0 },
+            EventKind::ActivityScheduled {
+                handle: 10,
+                name: odd.into(),
+                input: bytes.clone(),
+                options: ActivityOptions::default(),
+                idempotency_key: Some(odd.into()),
+            },
+            EventKind::ActivityScheduled {
+                handle: 11,
+                name: String::new(),
+                input: null.clone(),
+                options: ActivityOptions {
+                    retry: Some(RetryPolicy {
+                        backoff_coefficient: 0.1 + 0.2,
+                        non_retryable_kinds: vec![odd.into(), String::new()],
+                        ..RetryPolicy::default()
+                    }),
+                    start_to_close_timeout_ms: Some(u64::MAX),
+                    task_queue: Some(odd.into()),
+                    cancellation: Some(crate::model::CancellationType::WaitCancellationCompleted),
+                    ..ActivityOptions::default()
+                },
+                idempotency_key: None,
+            },
             EventKind::PatchMarker {
                 handle: 2,
                 patch_id: odd.into(),
@@ -1149,6 +1186,29 @@ mod tests {
             let read: Event = serde_json::from_slice(&serde_json::to_vec(&event).unwrap()).unwrap();
             assert_eq!(read, event);
             assert_eq!(event.clone().as_stored(), read);
+        }
+    }
+
+    /// An activity's backoff is handed over unread only where JSON gives
+    /// the same bits back: never for a value it cannot write.
+    #[test]
+    fn a_backoff_is_handed_over_unread_only_where_it_reads_back() {
+        for x in [
+            2.0,
+            1.5,
+            0.1 + 0.2,
+            1e-308,
+            5e-324,
+            f64::MAX,
+            -0.0,
+            1.0 / 3.0,
+        ] {
+            let read: f64 = serde_json::from_str(&serde_json::to_string(&x).unwrap()).unwrap();
+            assert_eq!(float_reads_back(x), read.to_bits() == x.to_bits(), "{x}");
+        }
+        assert!(float_reads_back(2.0));
+        for x in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert!(!float_reads_back(x), "{x}");
         }
     }
 
