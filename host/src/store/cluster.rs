@@ -25,7 +25,17 @@ impl Cluster {
     /// if needed) as host `host`, whose lease lasts `lease`. Holds nothing
     /// yet: see `acquire`.
     pub fn connect(url: &str, host: &str, lease: Duration) -> Result<Self, StoreError> {
-        let pg = Pg::connect(url, true, host, lease)?;
+        let pg = Pg::connect(url, true, host, lease, 1)?;
+        // This weft runs partition 0 alone: a store made with more (by a
+        // weft that spreads executions over them) is not this one's to run.
+        if pg.partitions() > 1 {
+            return Err(StoreError::Backend(format!(
+                "the store at {} has {} partitions; this weft runs stores of one partition \
+                 only: upgrade this host to the weft that made the store",
+                pg.shown(),
+                pg.partitions()
+            )));
+        }
         tracing::info!(database = pg.shown(), host, "the store is on PostgreSQL");
         Ok(Self { pg })
     }

@@ -693,8 +693,17 @@ fn open_backend(location: &Location, create: bool) -> Result<Backend, StoreError
         Location::Postgres(url) => {
             // A copy holds the store while it runs: no host may write it.
             let host = format!("migrate-{}", std::process::id());
-            let pg = kv::pg::Pg::connect(url, create, &host, Duration::from_secs(10))?;
+            let pg = kv::pg::Pg::connect(url, create, &host, Duration::from_secs(10), 1)?;
             pg.refuse_newer_schema()?;
+            // A copy is of partition 0's tables and the shared ones.
+            if pg.partitions() > 1 {
+                return Err(StoreError::Backend(format!(
+                    "the store at {} has {} partitions; this weft copies stores of one \
+                     partition only",
+                    pg.shown(),
+                    pg.partitions()
+                )));
+            }
             pg.acquire(cluster::Wait::No)?;
             Backend::Pg(pg)
         }

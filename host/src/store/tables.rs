@@ -1,17 +1,22 @@
 //! The redb schema. Values are JSON so that a person (and `weft history`) can
 //! read them and so that fields can be added without a migration.
+//!
+//! A table made by `Def::shared` has one copy in a store; one made by
+//! `Def::new` has a copy per partition (a PostgreSQL store made with
+//! several partitions; see `kv/pg.rs`): every row of such a table belongs
+//! to one execution, or to one schedule, and lives in its partition.
 
 use super::kv::Def;
 
 /// Module bytes by sha-256 hex.
-pub const MODULES: Def<&str, &[u8]> = Def::new("modules");
+pub const MODULES: Def<&str, &[u8]> = Def::shared("modules");
 /// `ModuleMeta` JSON by sha-256 hex.
-pub const MODULE_META: Def<&str, &[u8]> = Def::new("module_meta");
+pub const MODULE_META: Def<&str, &[u8]> = Def::shared("module_meta");
 /// Workflow type name -> current module hash.
-pub const WORKFLOW_TYPES: Def<&str, &str> = Def::new("workflow_types");
+pub const WORKFLOW_TYPES: Def<&str, &str> = Def::shared("workflow_types");
 /// (workflow type, version) -> `WorkflowVersion` JSON. Versions count from 1
 /// in deploy order; a module deployed again keeps its number.
-pub const TYPE_VERSIONS: Def<(&str, u32), &[u8]> = Def::new("type_versions");
+pub const TYPE_VERSIONS: Def<(&str, u32), &[u8]> = Def::shared("type_versions");
 /// Last heartbeat details by (execution id, epoch, handle): JSON `{seq, details}`.
 pub const HEARTBEATS: Def<(&str, u32, u64), &[u8]> = Def::new("heartbeats");
 /// The retry state of activities whose attempts failed, by (execution id,
@@ -22,16 +27,16 @@ pub const HEARTBEATS: Def<(&str, u32, u64), &[u8]> = Def::new("heartbeats");
 pub const ATTEMPTS: Def<(&str, u64, u64), &[u8]> = Def::new("attempts");
 /// Workflow type name -> how long its closed executions are kept (ms), when
 /// it differs from the host's `--retention`.
-pub const TYPE_RETENTION: Def<&str, u64> = Def::new("type_retention");
+pub const TYPE_RETENTION: Def<&str, u64> = Def::shared("type_retention");
 /// Activity name -> module hash serving it.
-pub const ACTIVITIES: Def<&str, &str> = Def::new("activities");
+pub const ACTIVITIES: Def<&str, &str> = Def::shared("activities");
 /// `ExecutionRecord` JSON by execution id.
 pub const EXECUTIONS: Def<&str, &[u8]> = Def::new("executions");
 /// `Event` JSON by (execution id, index).
 pub const HISTORY: Def<(&str, u64), &[u8]> = Def::new("history");
 /// The host's own state by name: `manual_clock_ms`, where a manual clock
 /// stands (it never goes back, across restarts too).
-pub const HOST_STATE: Def<&str, u64> = Def::new("host_state");
+pub const HOST_STATE: Def<&str, u64> = Def::shared("host_state");
 /// Pending timers by (due ms, execution id, handle): ordered by due time so a
 /// restart loads them in firing order.
 pub const TIMERS: Def<(u64, &str, u64), ()> = Def::new("timers");
@@ -86,7 +91,7 @@ pub const RETIRED: Def<&str, &[u8]> = Def::new("retired");
 pub const SCHEDULES: Def<&str, &[u8]> = Def::new("schedules");
 /// Search attribute name -> its type (`keyword`, `int`, ...): one type per
 /// name on a host, set by the first value recorded.
-pub const SEARCH_TYPES: Def<&str, &str> = Def::new("search_types");
+pub const SEARCH_TYPES: Def<&str, &str> = Def::shared("search_types");
 
 /// Something done to every table (creating them, copying them).
 pub(super) trait EachTable {

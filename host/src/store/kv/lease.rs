@@ -1,7 +1,8 @@
 //! Which host writes a PostgreSQL store: the lease, its generation, and the
 //! fence every write transaction passes.
 //!
-//! One host at a time holds the store (its one partition, `part = 0`):
+//! One host at a time holds each partition of the store (a store made
+//! before schema version 7 has one, `part = 0`; see `Pg::partition`):
 //! - its *lease session*, a connection of its own, holds the writer's
 //!   advisory lock for as long as it lives, so a host that dies (its
 //!   connections close) frees the store at once;
@@ -11,10 +12,11 @@
 //!   off) loses it even while its sessions live: a taker waits for the
 //!   expiry, then ends the old holder's lease session (and any of its
 //!   sessions inside a transaction) and takes the lock;
-//! - every write transaction begins with `weft_fence(host, generation)`,
-//!   which holds the lease row (KEY SHARE) until the commit and refuses the
-//!   transaction once another generation holds the store: a host that lost
-//!   its lease writes nothing more (it stops: see `Lease::fenced`);
+//! - every write transaction begins with `weft_fence(part, host,
+//!   generation)`, which holds the partition's lease row (KEY SHARE) until
+//!   the commit and refuses the transaction once another generation holds
+//!   the partition: a host that lost its lease writes nothing more (it
+//!   stops: see `Lease::fenced`);
 //! - the holder also stops writing by its own monotonic clock once its last
 //!   renewal is older than the lease less a margin, before the database
 //!   could give the lease away; it writes again if a renewal finds its own
@@ -36,8 +38,15 @@ use crate::store::StoreError;
 
 /// Held by the lease session of the host holding the store (a session
 /// lock: PostgreSQL releases it when the connection ends, a killed host's
-/// too). The same key older weft versions held for the same purpose.
+/// too). The same key older weft versions held for the same purpose;
+/// partition `n` holds `WRITER_LOCK + n * 0x1_0000` (see `writer_lock`).
 pub(super) const WRITER_LOCK: i64 = 0x7765_6674_0002;
+
+/// The writer's lock of partition `part`: distinct per partition, and
+/// from the migration lock (whose low half is 1).
+fn writer_lock(part: u32) -> i64 {
+    WRITER_LOCK + i64::from(part) * 0x1_0000
+}
 
 /// The code `weft_fence` refuses a transaction with.
 pub(super) const FENCED: &str = "WF001";
@@ -240,7 +249,7 @@ impl Pg {
         // A host that is leaving (a standby stopping, answering what it
         // forwards) takes nothing.
         let leaving = || {
-            self.left
+            self.left()
                 .load(std::sync::atomic::Ordering::SeqCst)
                 .then(|| StoreError::Backend("this host is stopping".into()))
         };
@@ -323,12 +332,13 @@ impl Pg {
             *session = Some((self.session().await?, false));
         }
         let (client, locked) = session.as_mut().expect("a lease session");
+        let lock = writer_lock(self.part());
         *locked = client
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK])
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&lock])
             .await
             .map_err(pg_err)?
             .get(0);
-        let holder = holder(client).await?;
+        let holder = holder(client, self.part()).await?;
         if !*locked {
             if holder.expired {
                 // It stopped renewing (paused, cut off) while its session
@@ -390,7 +400,7 @@ impl Pg {
             };
             if session_alive || (restarted && since.elapsed() < grace) {
                 client
-                    .query_one("SELECT pg_advisory_unlock($1)", &[&WRITER_LOCK])
+                    .query_one("SELECT pg_advisory_unlock($1)", &[&lock])
                     .await
                     .map_err(pg_err)?;
                 *locked = false;
@@ -408,8 +418,8 @@ impl Pg {
         let row = tx
             .query_one(
                 "SELECT generation, (SELECT version FROM weft_schema), \
-                 (SELECT hosts_from FROM weft_schema) FROM weft_leases WHERE part = 0 FOR UPDATE",
-                &[],
+                 (SELECT hosts_from FROM weft_schema) FROM weft_leases WHERE part = $1 FOR UPDATE",
+                &[&(self.part() as i32)],
             )
             .await
             .map_err(pg_err)?;
@@ -419,7 +429,7 @@ impl Pg {
             drop(tx);
             // Not this host's to hold: the lock goes with the refusal.
             client
-                .query_one("SELECT pg_advisory_unlock($1)", &[&WRITER_LOCK])
+                .query_one("SELECT pg_advisory_unlock($1)", &[&lock])
                 .await
                 .map_err(pg_err)?;
             *locked = false;
@@ -430,17 +440,17 @@ impl Pg {
             .query_one(
                 "UPDATE weft_leases SET owner = $1, generation = generation + 1, \
                  pid = pg_backend_pid(), taken_at = clock_timestamp(), renewed_at = now(), \
-                 expires_at = now() + make_interval(secs => $2) WHERE part = 0 \
+                 expires_at = now() + make_interval(secs => $2) WHERE part = $3 \
                  RETURNING generation",
-                &[&self.lease.host, &secs],
+                &[&self.lease.host, &secs, &(self.part() as i32)],
             )
             .await
             .map_err(pg_err)?;
         let generation: i64 = row.get(0);
         tx.execute(
             "INSERT INTO weft_lease_log (generation, part, owner, taken_at) \
-             VALUES ($1, 0, $2, clock_timestamp())",
-            &[&generation, &self.lease.host],
+             VALUES ($1, $3, $2, clock_timestamp())",
+            &[&generation, &self.lease.host, &(self.part() as i32)],
         )
         .await
         .map_err(pg_err)?;
@@ -456,6 +466,7 @@ impl Pg {
         tracing::info!(
             generation,
             host = self.lease.host,
+            part = self.part(),
             "this host holds the store"
         );
         Ok(Ok(generation))
@@ -473,14 +484,15 @@ impl Pg {
             .give_up("this host gave the store up (it is stopping)");
         let host = self.lease.host.clone();
         let session = &self.lease.session;
+        let part = self.part() as i32;
         self.block(async move {
             let mut session = session.lock().await;
             if let Some((client, _)) = session.take() {
                 let _ = client
                     .execute(
                         "UPDATE weft_leases SET expires_at = now() \
-                         WHERE part = 0 AND owner = $1 AND generation = $2",
-                        &[&host, &generation],
+                         WHERE part = $3 AND owner = $1 AND generation = $2",
+                        &[&host, &generation, &part],
                     )
                     .await;
             }
@@ -496,12 +508,16 @@ impl Pg {
     }
 }
 
-pub(super) async fn holder(client: &tokio_postgres::Client) -> Result<Holder, StoreError> {
+/// The lease row of partition `part`.
+pub(super) async fn holder(
+    client: &tokio_postgres::Client,
+    part: u32,
+) -> Result<Holder, StoreError> {
     let row = client
         .query_one(
             "SELECT owner, generation, coalesce(expires_at < now(), true), pid \
-             FROM weft_leases WHERE part = 0",
-            &[],
+             FROM weft_leases WHERE part = $1",
+            &[&(part as i32)],
         )
         .await
         .map_err(pg_err)?;
@@ -613,7 +629,10 @@ async fn renew_once(pg: &Pg, lease: &Lease, generation: i64) -> Result<Renewed, 
         // tries again. Whether the store is still this host's is the
         // generation's word, below.
         *locked = client
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK])
+            .query_one(
+                "SELECT pg_try_advisory_lock($1)",
+                &[&writer_lock(pg.part())],
+            )
             .await
             .map_err(pg_err)?
             .get(0);
@@ -623,10 +642,10 @@ async fn renew_once(pg: &Pg, lease: &Lease, generation: i64) -> Result<Renewed, 
         .query_one(
             "WITH renewed AS (UPDATE weft_leases SET renewed_at = now(), \
                expires_at = now() + make_interval(secs => $3), pid = pg_backend_pid() \
-               WHERE part = 0 AND owner = $1 AND generation = $2 RETURNING 1) \
+               WHERE part = $4 AND owner = $1 AND generation = $2 RETURNING 1) \
              SELECT EXISTS (SELECT 1 FROM renewed), s.version, s.hosts_from \
              FROM (SELECT 1) AS one LEFT JOIN weft_schema AS s ON true",
-            &[&lease.host, &generation, &secs],
+            &[&lease.host, &generation, &secs, &(pg.part() as i32)],
         )
         .await
         .map_err(pg_err);

@@ -114,7 +114,7 @@ impl Pg {
                 tokio::time::sleep(every).await;
                 let Some(pg) = pg.upgrade() else { return };
                 // Left (a graceful stop): its row stays removed.
-                if pg.left.load(Ordering::SeqCst) {
+                if pg.left().load(Ordering::SeqCst) {
                     return;
                 }
                 let n = in_memory.load(Ordering::Relaxed) as i64;
@@ -134,7 +134,7 @@ impl Pg {
                         .await
                         .map_err(pg_err)?;
                     // A leave that came while this refresh was under way.
-                    if pg.left.load(Ordering::SeqCst) {
+                    if pg.left().load(Ordering::SeqCst) {
                         client
                             .execute("DELETE FROM weft_hosts WHERE host_id = $1", &[&host])
                             .await
@@ -159,7 +159,7 @@ impl Pg {
 
     /// Removes this host's row (a graceful stop).
     pub fn leave(&self) {
-        self.left.store(true, Ordering::SeqCst);
+        self.left().store(true, Ordering::SeqCst);
         // A take that raced the flag (the acquire looked before it was set):
         // given back (a second release changes nothing).
         if self.lease.taken_and_kept() {

@@ -31,10 +31,25 @@ pub(crate) type Rows<K, V> = Vec<(<K as KeyT>::Out, <V as ValT>::Out)>;
 
 use super::StoreError;
 
-/// A table: its name and the types of its keys and values.
+/// A table: its name, the types of its keys and values, and whether each
+/// partition of a store has its own copy.
 pub(crate) struct Def<K: KeyT, V: ValT> {
     pub name: &'static str,
+    pub scope: Scope,
     _types: PhantomData<(K, V)>,
+}
+
+/// Where a table's rows live when a store has several partitions (on
+/// PostgreSQL; redb is one partition).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// One copy for the whole store, read and written from every
+    /// partition: what is deployed (modules, types, versions, activities),
+    /// search attribute types, the manual clock.
+    Shared,
+    /// A copy per partition: executions and everything keyed by one
+    /// (history, timers, inbox, ...), and schedules.
+    Partitioned,
 }
 
 impl<K: KeyT, V: ValT> Clone for Def<K, V> {
@@ -45,9 +60,20 @@ impl<K: KeyT, V: ValT> Clone for Def<K, V> {
 impl<K: KeyT, V: ValT> Copy for Def<K, V> {}
 
 impl<K: KeyT, V: ValT> Def<K, V> {
+    /// A table with a copy per partition.
     pub const fn new(name: &'static str) -> Self {
         Self {
             name,
+            scope: Scope::Partitioned,
+            _types: PhantomData,
+        }
+    }
+
+    /// A table with one copy for the whole store.
+    pub const fn shared(name: &'static str) -> Self {
+        Self {
+            name,
+            scope: Scope::Shared,
             _types: PhantomData,
         }
     }

@@ -41,15 +41,19 @@ const POOL_SIZE: usize = 16;
 /// How long commit tokens are kept, in their unit (nanoseconds).
 const TOKEN_KEPT_NS: i64 = 3_600 * 1_000_000_000;
 
+/// One partition of a PostgreSQL store as this host sees it: the store's
+/// connections (shared by its partitions), and this partition's lease,
+/// writer and what the writer knows between transactions. A store made
+/// with one partition (every store before schema version 7) is partition
+/// 0 alone; partition `n > 0` keeps its copy of each partitioned table
+/// (`Scope::Partitioned`) in the schema `weft_p<n>`, and reads and writes
+/// the shared tables with the others.
 pub(crate) struct Pg {
-    pool: Pool,
-    /// The address's settings, for connections outside the pool (the
-    /// lease session).
-    config: tokio_postgres::Config,
-    /// What every connection does about TLS (`sslmode`, `sslrootcert`).
-    tls: MakeRustlsConnect,
-    /// This host's claim on the store: every write transaction is fenced
-    /// by it (see `lease.rs`).
+    shared: Arc<Shared>,
+    /// This partition.
+    part: u32,
+    /// This host's claim on the partition: every write transaction is
+    /// fenced by it (see `lease.rs`).
     pub(super) lease: Arc<Lease>,
     /// The connection every write transaction runs on. `None` while a
     /// transaction has it, or after it broke.
@@ -61,6 +65,16 @@ pub(crate) struct Pg {
     lens: Lens,
     /// Execution records as this host committed them (see `records.rs`).
     records: Records,
+}
+
+/// What the partitions of one store share on this host.
+struct Shared {
+    pool: Pool,
+    /// The address's settings, for connections outside the pool (the
+    /// lease session).
+    config: tokio_postgres::Config,
+    /// What every connection does about TLS (`sslmode`, `sslrootcert`).
+    tls: MakeRustlsConnect,
     /// Runs the connections; dropped in the background (the store may be
     /// dropped inside the host's runtime).
     rt: Option<tokio::runtime::Runtime>,
@@ -68,10 +82,12 @@ pub(crate) struct Pg {
     shown: String,
     /// Set once this host removed its row (a graceful stop): its refresh
     /// no longer writes it back.
-    pub(super) left: std::sync::atomic::AtomicBool,
+    left: std::sync::atomic::AtomicBool,
+    /// The store's partitions (fixed when it was made; read at connect).
+    partitions: std::sync::atomic::AtomicU32,
 }
 
-impl Drop for Pg {
+impl Drop for Shared {
     fn drop(&mut self) {
         if let Some(rt) = self.rt.take() {
             rt.shutdown_background();
@@ -152,6 +168,7 @@ impl Pg {
         create: bool,
         host: &str,
         lease: std::time::Duration,
+        partitions: u32,
     ) -> Result<Arc<Pg>, StoreError> {
         let (rest, asked) = tls::Tls::take(url)?;
         let mut config: tokio_postgres::Config = rest.parse().map_err(|e| {
@@ -224,20 +241,17 @@ impl Pg {
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError::Backend(format!("PostgreSQL pool: {e}")))?;
-        let pg = Arc::new(Pg {
-            writer: std::sync::Mutex::new(None),
-            writer_pid: std::sync::atomic::AtomicI32::new(0),
-            lens: Lens::default(),
-            records: Records::default(),
-            lease: Arc::new(Lease::new(host, lease)),
+        let shared = Arc::new(Shared {
             config: config.clone(),
             tls,
             pool,
             rt: Some(rt),
             shown: redact(url),
             left: std::sync::atomic::AtomicBool::new(false),
+            partitions: std::sync::atomic::AtomicU32::new(1),
         });
-        match pg.block(pg.pool.get()) {
+        let pg = Arc::new(Pg::part_of(shared, 0, host, lease));
+        match pg.block(pg.pool().get()) {
             Ok(_) => {}
             Err(deadpool_postgres::PoolError::Backend(e))
                 if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) && create =>
@@ -249,25 +263,82 @@ impl Pg {
             {
                 return Err(StoreError::Backend(format!(
                     "there is no database at {}: check the address",
-                    pg.shown
+                    pg.shown()
                 )))
             }
             Err(e) => {
                 if let Some(why) = asked.refusal(&e) {
                     return Err(StoreError::Backend(format!(
                         "PostgreSQL at {}: {why}",
-                        pg.shown
+                        pg.shown()
                     )));
                 }
                 return Err(StoreError::Io(format!(
                     "cannot reach PostgreSQL at {}: {}",
-                    pg.shown,
+                    pg.shown(),
                     source_text(&e)
                 )));
             }
         }
-        pg.migrate(create)?;
+        let partitions = pg.migrate(create, partitions)?;
+        pg.shared
+            .partitions
+            .store(partitions, std::sync::atomic::Ordering::SeqCst);
         Ok(pg)
+    }
+
+    fn part_of(shared: Arc<Shared>, part: u32, host: &str, lease: std::time::Duration) -> Self {
+        Pg {
+            shared,
+            part,
+            lease: Arc::new(Lease::new(host, lease)),
+            writer: std::sync::Mutex::new(None),
+            writer_pid: std::sync::atomic::AtomicI32::new(0),
+            lens: Lens::default(),
+            records: Records::default(),
+        }
+    }
+
+    /// Partition `part` of the same store, on the same connections, with a
+    /// lease of its own (not held: see `acquire`).
+    // An engine per partition is the next step (issue 17); tests use it now.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn partition(&self, part: u32) -> Result<Arc<Pg>, StoreError> {
+        let count = self.partitions();
+        if part >= count {
+            return Err(StoreError::Backend(format!(
+                "the store at {} has {count} partition(s); there is no partition {part}",
+                self.shown()
+            )));
+        }
+        Ok(Arc::new(Pg::part_of(
+            self.shared.clone(),
+            part,
+            &self.lease.host,
+            self.lease.length,
+        )))
+    }
+
+    /// How many partitions the store has (fixed when it was made).
+    pub fn partitions(&self) -> u32 {
+        self.shared
+            .partitions
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// This partition.
+    pub fn part(&self) -> u32 {
+        self.part
+    }
+
+    /// The name of `def`'s table for this partition.
+    fn table<K: KeyT, V: ValT>(&self, def: Def<K, V>) -> String {
+        match def.scope {
+            super::Scope::Partitioned if self.part > 0 => {
+                format!("{}.weft_{}", partition_schema(self.part), def.name)
+            }
+            _ => format!("weft_{}", def.name),
+        }
     }
 
     /// The connection write transactions run on: the one kept, if it still
@@ -277,7 +348,7 @@ impl Pg {
         if let Some(client) = kept.filter(|c| !c.is_closed()) {
             return Ok(client);
         }
-        let client = self.block(self.pool.get()).map_err(pool_err)?;
+        let client = self.block(self.pool().get()).map_err(pool_err)?;
         let row = self
             .block(client.query_one("SELECT pg_backend_pid()", &[]))
             .map_err(pg_err)?;
@@ -301,7 +372,7 @@ impl Pg {
             // wait for the server to notice a silent network loss; then
             // look for the token once it is gone.
             let settled = self.block(async {
-                let client = self.pool.get().await.map_err(pool_err)?;
+                let client = self.pool().get().await.map_err(pool_err)?;
                 let gone: bool = client
                     .query_one(
                         "SELECT pg_terminate_backend($1, 5000) OR NOT EXISTS \
@@ -356,7 +427,12 @@ impl Pg {
     }
 
     pub fn shown(&self) -> &str {
-        &self.shown
+        &self.shared.shown
+    }
+
+    /// Set once this host removed its row (a graceful stop).
+    pub(super) fn left(&self) -> &std::sync::atomic::AtomicBool {
+        &self.shared.left
     }
 
     /// A transaction that writes (the committer's), if this host holds
@@ -368,7 +444,8 @@ impl Pg {
         let client = self.take_writer()?;
         let host = Param::Bytes(self.lease.host.as_bytes().to_vec());
         let fence = format!(
-            "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT weft_fence(convert_from({}, 'UTF8'), {generation})",
+            "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT weft_fence({}, convert_from({}, 'UTF8'), {generation})",
+            self.part,
             host.literal()
         );
         self.begin(client, true, format!("{fence};"))
@@ -376,7 +453,7 @@ impl Pg {
 
     /// A read-only transaction over one snapshot.
     pub fn begin_read(self: &Arc<Self>) -> Result<Tx, StoreError> {
-        let client = self.block(self.pool.get()).map_err(pool_err)?;
+        let client = self.block(self.pool().get()).map_err(pool_err)?;
         self.begin(
             client,
             false,
@@ -389,7 +466,7 @@ impl Pg {
     /// whose statements need not agree with each other: it saves the
     /// server a `BEGIN` and a `COMMIT`, and the `COMMIT` its own round trip.
     pub fn begin_latest(self: &Arc<Self>) -> Result<Tx, StoreError> {
-        let client = self.block(self.pool.get()).map_err(pool_err)?;
+        let client = self.block(self.pool().get()).map_err(pool_err)?;
         let mut tx = self.begin(client, false, String::new())?;
         tx.bare = true;
         Ok(tx)
@@ -416,21 +493,29 @@ impl Pg {
     }
 
     pub(super) fn pool(&self) -> &Pool {
-        &self.pool
+        &self.shared.pool
     }
 
     pub(super) fn config(&self) -> &tokio_postgres::Config {
-        &self.config
+        &self.shared.config
     }
 
     /// The TLS connector of every connection.
     pub(super) fn tls(&self) -> MakeRustlsConnect {
-        self.tls.clone()
+        self.shared.tls.clone()
+    }
+
+    fn rt(&self) -> &tokio::runtime::Runtime {
+        self.shared
+            .rt
+            .as_ref()
+            .expect("the runtime lives as long as the store")
     }
 
     /// Runs `f` on the backend's runtime in the background.
     pub(super) fn spawn<F: Future<Output = ()> + Send + 'static>(&self, f: F) {
-        self.rt
+        self.shared
+            .rt
             .as_ref()
             .expect("the runtime lives as long as the store")
             .spawn(f);
@@ -445,8 +530,8 @@ impl Pg {
 
     /// The lease row, from the backend's runtime.
     pub(super) async fn holder_async(&self) -> Result<super::lease::Holder, StoreError> {
-        let client = self.pool.get().await.map_err(pool_err)?;
-        super::lease::holder(&client).await
+        let client = self.pool().get().await.map_err(pool_err)?;
+        super::lease::holder(&client, self.part).await
     }
 
     /// A database error as the store reports it; a refusal by the fence
@@ -468,10 +553,7 @@ impl Pg {
         F::Output: Send,
     {
         use tokio::runtime::{Handle, RuntimeFlavor};
-        let rt = self
-            .rt
-            .as_ref()
-            .expect("the runtime lives as long as the store");
+        let rt = self.rt();
         match Handle::try_current() {
             Err(_) => rt.block_on(f),
             Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
@@ -521,6 +603,11 @@ fn source_text(e: &deadpool_postgres::PoolError) -> String {
         },
         other => other.to_string(),
     }
+}
+
+/// The schema partition `part` (from 1) keeps its partitioned tables in.
+pub(super) fn partition_schema(part: u32) -> String {
+    format!("weft_p{part}")
 }
 
 /// The name of this process's sessions as host `host`: a taker finds a
@@ -631,10 +718,6 @@ fn key_eq(cols: &[Col]) -> String {
         .join(" AND ")
 }
 
-fn table<K: KeyT, V: ValT>(def: Def<K, V>) -> String {
-    format!("weft_{}", def.name)
-}
-
 /// The value column to select, or a constant for key-only tables.
 fn value_col<V: ValT>() -> &'static str {
     if V::COL.is_some() {
@@ -714,7 +797,7 @@ impl Tx {
     ) -> Result<(), StoreError> {
         self.rows
             .borrow_mut()
-            .put(table(def), key, V::COL.is_some(), value);
+            .put(self.pg.table(def), key, V::COL.is_some(), value);
         self.send_if_large()
     }
 
@@ -758,12 +841,7 @@ impl Tx {
             // A read-only transaction ends the same whatever its answer; the
             // connection goes back to the pool once it did (requests on it
             // are served in order, so nobody sees it inside this one).
-            let rt = self
-                .pg
-                .rt
-                .as_ref()
-                .expect("the runtime lives as long as the store");
-            rt.spawn(async move {
+            self.pg.rt().spawn(async move {
                 if client.batch_execute("COMMIT").await.is_err() {
                     drop(Object::take(client));
                 }
@@ -775,12 +853,13 @@ impl Tx {
         // mark is settled); they grow with the clock, so older ones are
         // smaller.
         let sql = format!(
-            "{}INSERT INTO weft_commit_tokens (token, host, generation) \
-             VALUES ({token}, convert_from({}, 'UTF8'), {}); \
+            "{}INSERT INTO weft_commit_tokens (token, host, generation, part) \
+             VALUES ({token}, convert_from({}, 'UTF8'), {}, {}); \
              DELETE FROM weft_commit_tokens WHERE token < {}; COMMIT",
             self.take_pending(),
             Param::Bytes(self.pg.lease.host.as_bytes().to_vec()).literal(),
             self.pg.lease.generation(),
+            self.pg.part,
             token.saturating_sub(TOKEN_KEPT_NS)
         );
         let known = self.known.take();
@@ -828,7 +907,7 @@ impl Tx {
         let sql = format!(
             "SELECT {} FROM {} WHERE {}",
             value_col::<V>(),
-            table(def),
+            self.pg.table(def),
             key_eq(K::COLS)
         );
         let mut args = Vec::new();
@@ -899,7 +978,7 @@ impl Tx {
     ) -> Result<Option<V::Out>, StoreError> {
         let sql = format!(
             "DELETE FROM {} WHERE {} RETURNING {}",
-            table(def),
+            self.pg.table(def),
             key_eq(K::COLS),
             value_col::<V>()
         );
@@ -935,7 +1014,7 @@ impl Tx {
             .map(|(i, (def, _))| {
                 format!(
                     "SELECT {i}::int, k0, v FROM {} WHERE k0 = ANY(${})",
-                    table(*def),
+                    self.pg.table(*def),
                     i + 1
                 )
             })
@@ -1000,7 +1079,7 @@ impl Tx {
         let sql = format!(
             "SELECT {cols}, {} FROM {} WHERE ({cols}) IN (SELECT * FROM unnest({}))",
             value_col::<V>(),
-            table(def),
+            self.pg.table(def),
             arrays.join(", ")
         );
         let rows = self.query_refs(&sql, &refs)?;
@@ -1039,7 +1118,7 @@ impl Tx {
             "SELECT {}, {} FROM {} WHERE k0 = ANY($1)",
             names("k", n).join(", "),
             value_col::<V>(),
-            table(def)
+            self.pg.table(def)
         );
         let rows = self.query_refs(&sql, &[&wanted])?;
         let mut known = self.known.borrow_mut();
@@ -1145,7 +1224,7 @@ impl Tx {
             "SELECT {}, {} FROM {}{cond} ORDER BY {order}{limit}",
             names("k", n).join(", "),
             value_col::<V>(),
-            table(def)
+            self.pg.table(def)
         );
         for row in self.query(&sql, &args)? {
             if !f(K::read(&row, 0)?, V::read(&row, n)?)? {
@@ -1162,7 +1241,7 @@ impl Tx {
         hi: Bound<&K::SelfType<'k>>,
     ) -> Result<(), StoreError> {
         let (cond, args) = Self::range_cond::<K>(lo, hi);
-        self.buffer(&format!("DELETE FROM {}{cond}", table(def)), &args)?;
+        self.buffer(&format!("DELETE FROM {}{cond}", self.pg.table(def)), &args)?;
         let bound = |b: Bound<&K::SelfType<'k>>| match b {
             Bound::Included(k) => {
                 let mut parts = Vec::new();
@@ -1179,7 +1258,7 @@ impl Tx {
     }
 
     pub fn len<K: KeyT, V: ValT>(&self, def: Def<K, V>) -> Result<u64, StoreError> {
-        let rows = self.query(&format!("SELECT count(*) FROM {}", table(def)), &[])?;
+        let rows = self.query(&format!("SELECT count(*) FROM {}", self.pg.table(def)), &[])?;
         Ok(rows.first().map(|r| r.get::<_, i64>(0)).unwrap_or(0) as u64)
     }
 }

@@ -188,7 +188,7 @@ fn the_layer_keeps_its_contract_on_redb() {
 /// names, held by this test; `None` (said) without one.
 fn postgres(name: &str) -> Option<std::sync::Arc<Pg>> {
     let url = crate::store::tests::fresh_postgres_url(name)?;
-    let pg = Pg::connect(&url, true, "kv-test", std::time::Duration::from_secs(10)).unwrap();
+    let pg = Pg::connect(&url, true, "kv-test", std::time::Duration::from_secs(10), 1).unwrap();
     pg.acquire(super::lease::Wait::No).unwrap();
     Some(pg)
 }
@@ -256,4 +256,146 @@ fn rows_read_ahead_answer_as_the_database_would_on_postgres() {
     }
     assert!(!txn.known_none_under(TIMERS_BY_EXECUTION, "b"));
     txn.commit().unwrap();
+}
+
+/// A store made with three partitions: each keeps its own copy of the
+/// partitioned tables (history here) and shares the others (modules); each
+/// has its own lease, taken by whichever host, and fenced on its own in the
+/// database (a write at partition 1's old generation is refused while
+/// partition 2's holder writes on); each commit's token names its
+/// partition. The count is fixed when the store is made: a host asking
+/// for another count later gets the store's.
+#[test]
+fn partitions_keep_their_own_rows_share_the_rest_and_are_fenced_each_on_postgres() {
+    use crate::store::tables::MODULES;
+    use std::time::Duration;
+    let Some(url) = crate::store::tests::fresh_postgres_url("kv_partitions") else {
+        return;
+    };
+    let a = Pg::connect(&url, true, "host-a", Duration::from_secs(10), 3).unwrap();
+    assert_eq!(a.partitions(), 3);
+    let a1 = a.partition(1).unwrap();
+    let err = a.partition(3).err().expect("no partition 3").to_string();
+    assert!(err.contains("3 partition(s)"), "{err}");
+    a.acquire(super::lease::Wait::No).unwrap();
+    let a1_generation = a1.acquire(super::lease::Wait::No).unwrap();
+
+    // Another host, asking for one partition: the store has three.
+    let b = Pg::connect(&url, true, "host-b", Duration::from_secs(10), 1).unwrap();
+    assert_eq!(b.partitions(), 3);
+    let b1 = b.partition(1).unwrap();
+    let held = b1.acquire(super::lease::Wait::No).expect_err("held by a");
+    assert!(held.to_string().contains("host-a"), "{held}");
+    let b2 = b.partition(2).unwrap();
+    let b2_generation = b2.acquire(super::lease::Wait::No).unwrap();
+
+    let write = |pg: &std::sync::Arc<Pg>, value: &[u8], module: Option<&str>| {
+        let txn = Txn::Pg(pg.begin_write().unwrap());
+        {
+            let mut history = txn.open_table(HISTORY).unwrap();
+            history.insert(("x", 0), value).unwrap();
+            if let Some(m) = module {
+                let mut modules = txn.open_table(MODULES).unwrap();
+                modules.insert(m, value).unwrap();
+            }
+        }
+        txn.commit().unwrap();
+    };
+    write(&a1, b"one", Some("m1"));
+    write(&b2, b"two", Some("m2"));
+    let read = |pg: &std::sync::Arc<Pg>| {
+        let txn = Txn::Pg(pg.begin_read().unwrap());
+        let history = txn.open_table(HISTORY).unwrap().get(("x", 0)).unwrap();
+        let modules: Vec<String> = txn
+            .open_table(MODULES)
+            .unwrap()
+            .iter()
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        (history, modules)
+    };
+    let both = vec!["m1".to_owned(), "m2".to_owned()];
+    assert_eq!(read(&a1), (Some(b"one".to_vec()), both.clone()));
+    assert_eq!(read(&b2), (Some(b"two".to_vec()), both.clone()));
+    assert_eq!(read(&a), (None, both), "partition 0 has its own history");
+
+    // Host a gives partition 1 up; host b takes it at the next generation.
+    a1.release();
+    let b1_generation = b1
+        .acquire(super::lease::Wait::Briefly(Duration::from_secs(10)))
+        .unwrap();
+    assert_eq!(b1_generation, a1_generation + 1);
+    write(&b1, b"one again", None);
+    write(&b2, b"two again", None);
+    let fence = |part: i32, host: &str, generation: i64| -> Result<(), String> {
+        let client = a.block(a.pool().get()).unwrap();
+        a.block(client.batch_execute(&format!(
+            "SELECT weft_fence({part}, '{host}', {generation})"
+        )))
+        .map_err(|e| super::pg::pg_err(e).to_string())
+    };
+    let refused = fence(1, "host-a", a1_generation).unwrap_err();
+    assert!(
+        refused.contains("partition 1") && refused.contains("host-b"),
+        "{refused}"
+    );
+    fence(1, "host-b", b1_generation).unwrap();
+    fence(2, "host-b", b2_generation).unwrap();
+    fence(0, "host-a", a.lease.generation()).unwrap();
+
+    // Each commit's token names the partition it wrote, and the lease log
+    // each partition's generations.
+    let client = a.block(a.pool().get()).unwrap();
+    let tokens: Vec<(i32, String, i64)> = a
+        .block(client.query(
+            "SELECT DISTINCT part, host, generation FROM weft_commit_tokens ORDER BY 1, 2, 3",
+            &[],
+        ))
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        tokens,
+        vec![
+            (1, "host-a".to_owned(), a1_generation),
+            (1, "host-b".to_owned(), b1_generation),
+            (2, "host-b".to_owned(), b2_generation),
+        ]
+    );
+    let log: Vec<(i32, i64, String)> = a
+        .block(client.query(
+            "SELECT part, generation, owner FROM weft_lease_log ORDER BY 1, 2",
+            &[],
+        ))
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        log,
+        vec![
+            (0, 1, "host-a".to_owned()),
+            (1, 1, "host-a".to_owned()),
+            (1, 2, "host-b".to_owned()),
+            (2, 1, "host-b".to_owned()),
+        ]
+    );
+    assert_eq!(read(&a), (None, vec!["m1".to_owned(), "m2".to_owned()]));
+    assert_eq!(read(&b1).0, Some(b"one again".to_vec()));
+}
+
+/// A store made with one partition keeps one, whatever a later host asks.
+#[test]
+fn a_store_made_with_one_partition_keeps_one_on_postgres() {
+    let Some(url) = crate::store::tests::fresh_postgres_url("kv_one_partition") else {
+        return;
+    };
+    let first = Pg::connect(&url, true, "host-a", std::time::Duration::from_secs(10), 1).unwrap();
+    assert_eq!(first.partitions(), 1);
+    let later = Pg::connect(&url, true, "host-b", std::time::Duration::from_secs(10), 4).unwrap();
+    assert_eq!(later.partitions(), 1);
+    assert!(later.partition(1).is_err());
 }

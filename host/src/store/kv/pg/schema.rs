@@ -50,7 +50,56 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0006_retired.sql"),
         hosts_from: 3,
     },
+    Migration {
+        sql: include_str!("../migrations/0007_partitions.sql"),
+        hosts_from: 3,
+    },
 ];
+
+/// Most partitions a store may be made with.
+pub(crate) const MAX_PARTITIONS: u32 = 1_024;
+
+/// The partitioned tables (`Scope::Partitioned`), by name.
+fn partitioned_tables() -> Vec<&'static str> {
+    struct Names(Vec<&'static str>);
+    impl crate::store::tables::EachTable for Names {
+        fn table<K: crate::store::kv::KeyT, V: crate::store::kv::ValT>(
+            &mut self,
+            def: crate::store::kv::Def<K, V>,
+        ) -> Result<(), StoreError> {
+            if def.scope == crate::store::kv::Scope::Partitioned {
+                self.0.push(def.name);
+            }
+            Ok(())
+        }
+    }
+    let mut names = Names(Vec::new());
+    crate::store::tables::each(&mut names).expect("listing names fails nowhere");
+    names.0
+}
+
+/// The SQL that gives partitions 1 to `partitions - 1` their schema, their
+/// copy of each partitioned table that they lack (the same columns, keys
+/// and indexes as partition 0's: `LIKE ... INCLUDING ALL`), and their
+/// lease row. Run after every migration, so a step that adds a
+/// partitioned table adds it to every partition.
+fn partitions_sql(partitions: u32) -> String {
+    let tables = partitioned_tables();
+    let mut sql = String::new();
+    for part in 1..partitions {
+        let schema = super::partition_schema(part);
+        sql.push_str(&format!("CREATE SCHEMA IF NOT EXISTS {schema};\n"));
+        for name in &tables {
+            sql.push_str(&format!(
+                "CREATE TABLE IF NOT EXISTS {schema}.weft_{name} (LIKE weft_{name} INCLUDING ALL);\n"
+            ));
+        }
+        sql.push_str(&format!(
+            "INSERT INTO weft_leases (part) VALUES ({part}) ON CONFLICT DO NOTHING;\n"
+        ));
+    }
+    sql
+}
 
 /// Why this weft must not write to database `shown` at schema version
 /// `at` whose hosts must be of schema version `hosts_from` or newer (`at`
@@ -65,6 +114,16 @@ fn outdated(shown: &str, at: i32, hosts_from: Option<i32>) -> Option<String> {
              to a weft at least as new as the one that migrated it"
         )
     })
+}
+
+/// How many partitions the store has: a lease row each.
+async fn count_partitions(tx: &tokio_postgres::Transaction<'_>) -> Result<u32, StoreError> {
+    let n: i64 = tx
+        .query_one("SELECT count(*) FROM weft_leases", &[])
+        .await
+        .map_err(pg_err)?
+        .get(0);
+    Ok(u32::try_from(n.max(1)).unwrap_or(1))
 }
 
 /// Serializes schema changes of hosts starting together.
@@ -105,10 +164,17 @@ impl Pg {
     /// Brings the schema to this binary's version under an advisory lock;
     /// runs on a database a newer weft migrated only if that version's
     /// hosts-from says hosts of this one still run on it (a rolling
-    /// upgrade), and refuses it otherwise.
-    pub(super) fn migrate(&self, create: bool) -> Result<(), StoreError> {
-        let shown = self.shown.clone();
-        let mut client = self.block(self.pool.get()).map_err(pool_err)?;
+    /// upgrade), and refuses it otherwise. A store made here gets
+    /// `partitions` partitions; one made before keeps those it has.
+    /// Returns how many the store has.
+    pub(super) fn migrate(&self, create: bool, partitions: u32) -> Result<u32, StoreError> {
+        if !(1..=MAX_PARTITIONS).contains(&partitions) {
+            return Err(StoreError::Backend(format!(
+                "{partitions} partitions: give 1 to {MAX_PARTITIONS}"
+            )));
+        }
+        let shown = self.shown().to_owned();
+        let mut client = self.block(self.pool().get()).map_err(pool_err)?;
         self.block(async move {
             let tx = client.transaction().await.map_err(pg_err)?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
@@ -162,11 +228,25 @@ impl Pg {
                     "the database's weft schema is newer than this weft's, and hosts of this \
                      version still run on it (a rolling upgrade): upgrade this host soon"
                 );
-                return tx.commit().await.map_err(pg_err);
+                let count = count_partitions(&tx).await?;
+                tx.commit().await.map_err(pg_err)?;
+                return Ok(count);
             }
             for (i, step) in MIGRATIONS.iter().enumerate().skip(at as usize) {
                 tx.batch_execute(step.sql).await.map_err(|e| {
                     StoreError::Backend(format!("schema migration {} failed: {e}", i + 1))
+                })?;
+            }
+            // The partitions: as many as asked in a store made now, else
+            // those it has, each given what a step added.
+            let count = if at == 0 {
+                partitions
+            } else {
+                count_partitions(&tx).await?
+            };
+            if at < ours && count > 1 {
+                tx.batch_execute(&partitions_sql(count)).await.map_err(|e| {
+                    StoreError::Backend(format!("making the store's partitions failed: {e}"))
                 })?;
             }
             // Hosts of version v run on it only if every step after v
@@ -180,7 +260,8 @@ impl Pg {
             )
             .await
             .map_err(pg_err)?;
-            tx.commit().await.map_err(pg_err)
+            tx.commit().await.map_err(pg_err)?;
+            Ok(count)
         })
     }
 
@@ -192,14 +273,14 @@ impl Pg {
         at: Option<i32>,
         hosts_from: Option<i32>,
     ) -> Option<String> {
-        outdated(&self.shown, at?, hosts_from)
+        outdated(self.shown(), at?, hosts_from)
     }
 
     /// Why this weft must not write to its database now, if a newer weft
     /// migrated it past this one (read again: asked once this host was
     /// fenced, to tell its operator what to do; unreadable: nothing).
     pub fn outdated_now(&self) -> Option<String> {
-        let client = self.block(self.pool.get()).ok()?;
+        let client = self.block(self.pool().get()).ok()?;
         let row = self
             .block(client.query_opt("SELECT version, hosts_from FROM weft_schema", &[]))
             .ok()??;
@@ -209,8 +290,8 @@ impl Pg {
     /// Refuses a database a newer weft migrated, whatever its hosts-from:
     /// a copy made by this weft would leave out what that version added.
     pub fn refuse_newer_schema(&self) -> Result<(), StoreError> {
-        let shown = self.shown.clone();
-        let client = self.block(self.pool.get()).map_err(pool_err)?;
+        let shown = self.shown().to_owned();
+        let client = self.block(self.pool().get()).map_err(pool_err)?;
         let at: i32 = self
             .block(client.query_one("SELECT version FROM weft_schema", &[]))
             .map_err(pg_err)?
@@ -224,5 +305,131 @@ impl Pg {
             )));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::Pg;
+    use crate::store::kv::Txn;
+    use crate::store::tables::HISTORY;
+
+    /// A store an older weft made (schema version 6: its steps run as that
+    /// release ran them), with a history row, a lease a host held at
+    /// generation 5 and that host's commit token (written as the store
+    /// writes them: a u64 key part with its sign bit flipped), is migrated
+    /// to version 7:
+    /// it has one partition, its rows read as before, the next host takes
+    /// generation 6 (the lease log keeps the old row beside it) and writes.
+    #[test]
+    fn a_store_of_schema_version_6_migrates_to_one_partition() {
+        let Some(url) = crate::store::tests::fresh_postgres_url("schema_six") else {
+            return;
+        };
+        let (base, name) = url.rsplit_once('/').unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let (admin, conn) =
+                tokio_postgres::connect(&format!("{base}/postgres"), tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+            tokio::spawn(conn);
+            admin
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .await
+                .unwrap();
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            client
+                .batch_execute(
+                    "CREATE TABLE weft_schema (one boolean PRIMARY KEY DEFAULT true CHECK (one), \
+                     version integer NOT NULL, hosts_from integer)",
+                )
+                .await
+                .unwrap();
+            for step in &super::MIGRATIONS[..6] {
+                client.batch_execute(step.sql).await.unwrap();
+            }
+            client
+                .batch_execute(
+                    "INSERT INTO weft_schema (version, hosts_from) VALUES (6, 3);
+                     INSERT INTO weft_history (k0, k1, v) VALUES ('\\x6f6c64', -9223372036854775808, '\\x6576656e74');
+                     UPDATE weft_leases SET owner = 'old-host', generation = 5, \
+                       taken_at = now(), renewed_at = now(), expires_at = now() WHERE part = 0;
+                     INSERT INTO weft_lease_log (generation, part, owner, taken_at) \
+                       VALUES (5, 0, 'old-host', now());
+                     INSERT INTO weft_commit_tokens (token, host, generation) \
+                       VALUES (1, 'old-host', 5);",
+                )
+                .await
+                .unwrap();
+        });
+
+        let pg = Pg::connect(&url, true, "new-host", Duration::from_secs(10), 4).unwrap();
+        assert_eq!(
+            pg.partitions(),
+            1,
+            "a store made before keeps its one partition"
+        );
+        let client = pg.block(pg.pool().get()).unwrap();
+        let old: (i32, String, i64) = pg
+            .block(client.query_one(
+                "SELECT part, host, generation FROM weft_commit_tokens WHERE token = 1",
+                &[],
+            ))
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .unwrap();
+        assert_eq!(
+            old,
+            (0, "old-host".to_owned(), 5),
+            "an older token is of part 0"
+        );
+        assert_eq!(pg.acquire(super::super::super::lease::Wait::No).unwrap(), 6);
+        let txn = Txn::Pg(pg.begin_write().unwrap());
+        {
+            let mut history = txn.open_table(HISTORY).unwrap();
+            assert_eq!(
+                history.get(("old", 0)).unwrap(),
+                Some(b"event".to_vec()),
+                "the older release's row reads as before"
+            );
+            history.insert(("old", 1), b"more".as_slice()).unwrap();
+        }
+        txn.commit().unwrap();
+
+        let rows = pg
+            .block(client.query(
+                "SELECT part, generation, owner FROM weft_lease_log ORDER BY 1, 2",
+                &[],
+            ))
+            .unwrap();
+        let log: Vec<(i32, i64, String)> = rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        assert_eq!(
+            log,
+            vec![(0, 5, "old-host".to_owned()), (0, 6, "new-host".to_owned())]
+        );
+        let rows = pg
+            .block(client.query(
+                "SELECT part, host, generation FROM weft_commit_tokens ORDER BY token",
+                &[],
+            ))
+            .unwrap();
+        let tokens: Vec<(i32, String, i64)> = rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        assert_eq!(tokens.last(), Some(&(0, "new-host".to_owned(), 6)));
+        let version: i32 = pg
+            .block(client.query_one("SELECT version FROM weft_schema", &[]))
+            .unwrap()
+            .get(0);
+        assert_eq!(version, 7);
     }
 }
