@@ -243,14 +243,15 @@ impl Inner {
     /// waiters must not mean a million timers). Each wait keeps its place
     /// in the semaphore's queue.
     pub(super) async fn instance_slot(&self) -> tokio::sync::SemaphorePermit<'_> {
-        if let Ok(p) = self.instance_slots.try_acquire() {
+        let budget = &*self.budget;
+        if let Ok(p) = budget.instance_slots.try_acquire() {
             return p;
         }
-        let _waiting = Counted::new(&self.slot_waiters);
-        let acquire = self.instance_slots.acquire();
+        let _waiting = Counted::new(&budget.slot_waiters);
+        let acquire = budget.instance_slots.acquire();
         tokio::pin!(acquire);
         loop {
-            let asker = self
+            let asker = budget
                 .slot_asker
                 .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
                 .is_ok();
@@ -260,14 +261,14 @@ impl Inner {
                         return p.expect("the instance semaphore is never closed");
                     }
                     // The asker got its slot: one waiter takes over.
-                    _ = self.asker_left.notified() => continue,
+                    _ = budget.asker_left.notified() => continue,
                 }
             }
-            let _asking = Asking(self);
+            let _asking = Asking(budget);
             loop {
-                let wanted = self.slot_waiters.load(Ordering::SeqCst);
-                for _ in 0..wanted.min(self.config.max_instances.max(1)) {
-                    self.pressure.notify_one();
+                let wanted = budget.slot_waiters.load(Ordering::SeqCst);
+                for _ in 0..wanted.min(budget.max) {
+                    budget.pressure.notify_one();
                 }
                 tokio::select! {
                     p = &mut acquire => {
@@ -281,7 +282,38 @@ impl Inner {
 
     /// Whether loads wait for an instance slot: an idle instance evicts.
     pub(super) fn slots_wanted(&self) -> bool {
-        self.slot_waiters.load(Ordering::SeqCst) > 0
+        self.budget.slot_waiters.load(Ordering::SeqCst) > 0
+    }
+}
+
+/// The workflow instances a host keeps in memory at once, counted across
+/// its engines: one permit each.
+pub(crate) struct InstanceBudget {
+    /// One permit per workflow instance in memory (`max_instances`).
+    instance_slots: tokio::sync::Semaphore,
+    /// `max_instances` (at least one).
+    max: usize,
+    /// Told when a load waits for an instance slot: idle instances evict.
+    pub(super) pressure: tokio::sync::Notify,
+    /// Loads waiting for an instance slot now.
+    slot_waiters: AtomicUsize,
+    /// Whether one of them asks idle instances to evict (see
+    /// `Inner::instance_slot`), and the call to the next when it stops.
+    slot_asker: std::sync::atomic::AtomicBool,
+    asker_left: tokio::sync::Notify,
+}
+
+impl InstanceBudget {
+    pub(super) fn new(max_instances: usize) -> Self {
+        let max = max_instances.max(1);
+        Self {
+            instance_slots: tokio::sync::Semaphore::new(max),
+            max,
+            pressure: tokio::sync::Notify::new(),
+            slot_waiters: AtomicUsize::new(0),
+            slot_asker: std::sync::atomic::AtomicBool::new(false),
+            asker_left: tokio::sync::Notify::new(),
+        }
     }
 }
 
@@ -302,7 +334,7 @@ impl Drop for Counted<'_> {
 }
 
 /// The asker's role, handed to another waiter when it ends.
-struct Asking<'a>(&'a Inner);
+struct Asking<'a>(&'a InstanceBudget);
 
 impl Drop for Asking<'_> {
     fn drop(&mut self) {

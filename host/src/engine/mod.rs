@@ -202,7 +202,9 @@ pub(crate) struct Inner {
     /// (see [`turns::UpdateTurn`]).
     update_turns: turns::UpdateTurns,
     store: Store,
+    /// The host's sandbox, shared by its engines (see [`HostParts`]).
     runtime: Arc<Runtime>,
+    /// The host's clock, shared by its engines.
     clock: Clock,
     config: EngineConfig,
     /// Mailboxes of the executions that have an instance in memory.
@@ -216,18 +218,11 @@ pub(crate) struct Inner {
     /// a start's with `wait_ms`) are answered with where it stands, while
     /// the host still answers (their clients learn the ids to look again).
     stopping: watch::Sender<bool>,
-    /// One permit per workflow instance in memory (`max_instances`).
-    instance_slots: Semaphore,
-    /// Told when a load waits for an instance slot: idle instances evict.
-    pressure: tokio::sync::Notify,
-    /// Loads waiting for an instance slot now.
-    slot_waiters: std::sync::atomic::AtomicUsize,
-    /// Whether one of them asks idle instances to evict (see
-    /// `Inner::instance_slot`), and the call to the next when it stops.
-    slot_asker: std::sync::atomic::AtomicBool,
-    asker_left: tokio::sync::Notify,
-    /// Serializes manual clock moves (stored, then applied).
-    clock_moves: tokio::sync::Mutex<()>,
+    /// The host's workflow instances in memory, counted across its engines.
+    budget: Arc<mailbox::InstanceBudget>,
+    /// Serializes manual clock moves (stored, then applied), across the
+    /// host's engines.
+    clock_moves: Arc<tokio::sync::Mutex<()>>,
     /// Result waiters, woken when their execution closes or stalls.
     settled: settled::Settled,
     /// Executions moved to another module whose instance must load again.
@@ -249,7 +244,7 @@ pub(crate) struct Inner {
     /// Queries at a past event replay in fresh instances: two at a time.
     past_queries: Semaphore,
     /// What runs now, for time skipping: on a manual clock only (nothing
-    /// is counted on a production host).
+    /// is counted on a production host); counted across the host's engines.
     busy: Option<Arc<skip::Busy>>,
     /// The type of each search attribute name on this host.
     search_types: search::SearchTypes,
@@ -307,6 +302,43 @@ pub struct Engine {
     inner: Arc<Inner>,
 }
 
+/// What the engines of one host share, whichever part of a store each
+/// runs: the sandbox (compiled components and the instance pool), the
+/// budget of workflow instances in memory (a load waiting for a slot asks
+/// idle instances of every engine to evict), the clock (a manual one moves
+/// for all, one move at a time) and what time skipping counts.
+#[derive(Clone)]
+pub struct HostParts {
+    runtime: Arc<Runtime>,
+    clock: Clock,
+    budget: Arc<mailbox::InstanceBudget>,
+    busy: Option<Arc<skip::Busy>>,
+    clock_moves: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl HostParts {
+    /// The parts `config` asks for; the clock goes on from where `store`
+    /// keeps it.
+    pub async fn new(config: &EngineConfig, store: &Store) -> Result<Self, EngineError> {
+        let runtime = Runtime::new(SandboxConfig {
+            cache_dir: config.compile_cache.clone(),
+            cpu_deadline: config.cpu_deadline,
+            memory_limit_bytes: config.memory_limit_bytes,
+            output_cap: 64 << 10,
+            pool_slots: config.pool_slots(),
+            keep_resident: config.keep_resident,
+        })?;
+        let clock = open_clock(store, config.manual_clock).await?;
+        Ok(Self {
+            runtime,
+            busy: clock.is_manual().then(Arc::default),
+            clock,
+            budget: Arc::new(mailbox::InstanceBudget::new(config.max_instances)),
+            clock_moves: Arc::default(),
+        })
+    }
+}
+
 /// The host's clock. A manual one goes on from where the store keeps it;
 /// where the store has only a floor (nothing kept, or a system clock
 /// stamped events since), from the system time if that is later, and the
@@ -356,35 +388,33 @@ impl Engine {
     /// Opens the engine on a store already open (a host that waited for
     /// its PostgreSQL store as a standby).
     pub async fn open_on(config: EngineConfig, store: Store) -> Result<Self, EngineError> {
-        let runtime = Runtime::new(SandboxConfig {
-            cache_dir: config.compile_cache.clone(),
-            cpu_deadline: config.cpu_deadline,
-            memory_limit_bytes: config.memory_limit_bytes,
-            output_cap: 64 << 10,
-            pool_slots: config.pool_slots(),
-            keep_resident: config.keep_resident,
-        })?;
-        let clock = open_clock(&store, config.manual_clock).await?;
+        let parts = HostParts::new(&config, &store).await?;
+        Self::open_with(config, store, &parts).await
+    }
+
+    /// Opens an engine on `store` sharing `parts` (made from the same
+    /// `config`) with the host's other engines.
+    pub async fn open_with(
+        config: EngineConfig,
+        store: Store,
+        parts: &HostParts,
+    ) -> Result<Self, EngineError> {
         let (timer_tx, timer_rx) = mpsc::unbounded_channel();
         let (schedules, kicks) = schedules::Scheduler::new();
         let inner = Arc::new(Inner {
             schedules,
             past_queries: Semaphore::new(2),
-            busy: clock.is_manual().then(Arc::default),
+            busy: parts.busy.clone(),
             search_types: search::SearchTypes::load(&store)?,
             store,
-            runtime,
-            clock,
+            runtime: parts.runtime.clone(),
+            clock: parts.clock.clone(),
             activity_slots: Semaphore::new(config.max_concurrent_activities.max(1)),
             draining: watch::channel(false).0,
             update_turns: Default::default(),
             stopping: watch::channel(false).0,
-            instance_slots: Semaphore::new(config.max_instances.max(1)),
-            pressure: tokio::sync::Notify::new(),
-            slot_waiters: Default::default(),
-            slot_asker: Default::default(),
-            asker_left: tokio::sync::Notify::new(),
-            clock_moves: tokio::sync::Mutex::new(()),
+            budget: parts.budget.clone(),
+            clock_moves: parts.clock_moves.clone(),
             config,
             actors: Mutex::new(HashMap::new()),
             timer_tx,

@@ -474,7 +474,7 @@ impl Driver {
                 tokio::select! {
                     m = self.mailbox.recv() => Some(m),
                     _ = tokio::time::sleep(self.inner.config.evict_after) => None,
-                    _ = self.inner.pressure.notified() => None,
+                    _ = self.inner.budget.pressure.notified() => None,
                 }
             };
             let msg = match idle.await {
