@@ -58,6 +58,9 @@ pub enum OpError {
     ExecutionExists(String),
     #[error("no execution with id {0}")]
     NoSuchExecution(String),
+    /// On a store of several partitions: the id is another partition's.
+    #[error("execution {id} is in partition {part} of the store, not this one")]
+    InAnotherPartition { id: String, part: u32 },
     /// The execution moved to another module since the writer loaded it.
     #[error("execution {0} moved to another module")]
     ModuleMoved(String),

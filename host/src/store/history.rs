@@ -7,7 +7,9 @@ use super::head::Head;
 use super::kv::Txn;
 
 use super::apply::{drop_timers, from_json, history_len, read_head, read_record, to_json};
-use super::tables::{COMPLETED, EXECUTIONS, HISTORY, INBOX, RETIRED, START_REQUESTS, TIMERS};
+use super::tables::{
+    COMPLETED, DIRECTORY, EXECUTIONS, HISTORY, INBOX, RETIRED, START_REQUESTS, TIMERS,
+};
 use super::{Close, Op, OpError, Reuse, StoreError};
 use crate::model::{Event, EventKind, ExecutionRecord, ExecutionStatus, Failure};
 
@@ -65,6 +67,20 @@ pub(super) fn create(txn: &Txn, op: &Op) -> Outcome {
             }));
         }
     }
+    // On a store of several partitions, an id lives in the one that made
+    // it (the directory says which): another's is refused here, before
+    // anything is written.
+    let partition = txn.partition();
+    if let Some(part) = partition {
+        if let Some(theirs) = txn.open_table(DIRECTORY)?.get(id)? {
+            if theirs != u64::from(part) {
+                return Ok(Err(OpError::InAnotherPartition {
+                    id: id.to_owned(),
+                    part: u32::try_from(theirs).unwrap_or(u32::MAX),
+                }));
+            }
+        }
+    }
     let existing = execs.get(id)?;
     let reused = existing.is_some();
     let mut was = None;
@@ -106,6 +122,20 @@ pub(super) fn create(txn: &Txn, op: &Op) -> Outcome {
     // The last refusal: a search attribute of another type than its name's.
     if let Err(refused) = super::search::register(txn, [started])? {
         return Ok(Err(refused));
+    }
+    if let Some(part) = partition {
+        // Another partition may have made the id since the check above
+        // (its commit came in between): this batch then fails on its own
+        // (the committer writes the group's batches again one by one), and
+        // written again it is refused by that check.
+        if let Some(theirs) = txn.open_table(DIRECTORY)?.claim(id, u64::from(part))? {
+            if theirs != u64::from(part) {
+                return Err(StoreError::Backend(format!(
+                    "execution {id} was made in partition {theirs} of the store while this \
+                     partition made it too"
+                )));
+            }
+        }
     }
     if reused {
         drop_timers(txn, id)?;

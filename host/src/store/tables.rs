@@ -89,6 +89,13 @@ pub const RETIRED: Def<&str, &[u8]> = Def::new("retired");
 /// Schedules by name: JSON `ScheduleRecord` (spec, action, policies and
 /// where it stands: its cursor, waiting and running actions).
 pub const SCHEDULES: Def<&str, &[u8]> = Def::new("schedules");
+/// Execution id -> the partition its history is in, on a store of several
+/// partitions (none on a store of one): written with the id's first run by
+/// the partition that made it (a top-level start in its id's partition, a
+/// child in its parent's), so that every request for the id finds it.
+/// Never removed: a deleted id's retired row is in that partition, and the
+/// next execution under the id goes on from it there.
+pub const DIRECTORY: Def<&str, u64> = Def::shared("directory");
 /// Search attribute name -> its type (`keyword`, `int`, ...): one type per
 /// name on a host, set by the first value recorded.
 pub const SEARCH_TYPES: Def<&str, &str> = Def::shared("search_types");
@@ -126,5 +133,6 @@ pub(super) fn each(f: &mut impl EachTable) -> Result<(), super::StoreError> {
     f.table(SCHEDULES)?;
     f.table(SEARCH_TYPES)?;
     f.table(RETIRED)?;
+    f.table(DIRECTORY)?;
     Ok(())
 }

@@ -1453,3 +1453,55 @@ async fn the_census_follows_commits_and_is_taken_again_when_unknown() {
     assert_eq!(count(&store, ExecutionStatus::Completed), 1);
     assert_eq!(listed(&store, None, None), ["e1", "e3", "e2", "e0"]);
 }
+
+/// On a store of three partitions, an id is made in one partition and
+/// refused by the others (before anything is written: the directory names
+/// the partition it is in), while the partition that made it goes on with
+/// it as on a store of one.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_id_is_made_in_one_partition_and_refused_by_the_others_on_postgres() {
+    let Some(url) = fresh_postgres_url("store_partitions") else {
+        return;
+    };
+    let pg =
+        super::kv::pg::Pg::connect(&url, true, "t", std::time::Duration::from_secs(10), 3).unwrap();
+    let store = |part: u32| {
+        let p = pg.partition(part).unwrap();
+        p.acquire(super::cluster::Wait::No).unwrap();
+        Store::from_backend(super::Backend::Pg(p)).unwrap()
+    };
+    let (one, two) = (store(1), store(2));
+    assert_eq!(one.write(vec![create("x")]).await.unwrap(), Ok(()));
+    assert_eq!(
+        two.write(vec![create("x")]).await.unwrap(),
+        Err(OpError::InAnotherPartition {
+            id: "x".into(),
+            part: 1
+        })
+    );
+    assert!(
+        two.execution(&id("x")).unwrap().is_none(),
+        "nothing written"
+    );
+    assert_eq!(
+        one.write(vec![create("x")]).await.unwrap(),
+        Err(OpError::ExecutionExists("x".into())),
+        "its own partition answers as a store of one does"
+    );
+    assert_eq!(two.write(vec![create("y")]).await.unwrap(), Ok(()));
+    assert_eq!(
+        one.write(vec![create("y")]).await.unwrap(),
+        Err(OpError::InAnotherPartition {
+            id: "y".into(),
+            part: 2
+        })
+    );
+    one.write(vec![completing(&id("x"))])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        kinds(&one, &id("x")),
+        vec!["execution_started", "execution_completed"]
+    );
+}

@@ -196,6 +196,15 @@ impl Txn {
         }
     }
 
+    /// This transaction's partition, on a store of several (PostgreSQL);
+    /// `None` on a store of one.
+    pub fn partition(&self) -> Option<u32> {
+        match self {
+            Txn::Pg(tx) => tx.partition(),
+            _ => None,
+        }
+    }
+
     pub fn commit(self) -> Result<(), StoreError> {
         match self {
             Txn::RedbWrite(t) => Ok(t.into_inner().commit()?),
@@ -282,6 +291,28 @@ impl<K: KeyT, V: ValT> Table<'_, K, V> {
             })?,
             Table::RedbRead(_) => Err(read_only()),
             Table::Pg(tx, def) => tx.insert(*def, &key, &value),
+        }
+    }
+
+    /// Inserts the row unless the table has one under its key; answers
+    /// the value of the one it has (`None`: inserted). On PostgreSQL a row
+    /// another transaction is inserting is waited for; on redb a write
+    /// transaction is the only writer.
+    pub fn claim<'k, 'v>(
+        &mut self,
+        key: K::SelfType<'k>,
+        value: V::SelfType<'v>,
+    ) -> Result<Option<V::Out>, StoreError> {
+        match self {
+            Table::RedbWrite(open) => open.write(|t| {
+                if let Some(had) = t.get(K::copy(&key))? {
+                    return Ok(Some(V::out(had.value())));
+                }
+                t.insert(key, value)?;
+                Ok(None)
+            })?,
+            Table::RedbRead(_) => Err(read_only()),
+            Table::Pg(tx, def) => tx.claim(*def, &key, &value),
         }
     }
 

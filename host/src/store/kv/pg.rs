@@ -728,6 +728,11 @@ fn value_col<V: ValT>() -> &'static str {
 }
 
 impl Tx {
+    /// Its partition, on a store of several.
+    pub fn partition(&self) -> Option<u32> {
+        (self.pg.partitions() > 1).then_some(self.pg.part)
+    }
+
     fn client(&self) -> &Object {
         self.client.as_ref().expect("an open transaction")
     }
@@ -954,6 +959,57 @@ impl Tx {
             .borrow_mut()
             .wrote(def.name, &args, Some(value), &self.pg.lens);
         Ok(())
+    }
+
+    /// Inserts a row unless the table has one under its key; answers the
+    /// value of the one it has (`None`: inserted). A row another
+    /// transaction inserted and has not committed is waited for: it either
+    /// commits (and is answered) or does not (and this one is inserted).
+    pub fn claim<K: KeyT, V: ValT>(
+        &self,
+        def: Def<K, V>,
+        key: &K::SelfType<'_>,
+        value: &V::SelfType<'_>,
+    ) -> Result<Option<V::Out>, StoreError> {
+        let mut args = Vec::new();
+        K::bind(key, &mut args);
+        let n = args.len();
+        V::bind(value, &mut args);
+        let mut cols = names("k", n);
+        if V::COL.is_some() {
+            cols.push("v".to_owned());
+        }
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT DO NOTHING RETURNING true",
+            self.pg.table(def),
+            cols.join(", "),
+            params(1, args.len()).join(", ")
+        );
+        if !self.query(&sql, &args)?.is_empty() {
+            let value = args.split_off(n);
+            self.known
+                .borrow_mut()
+                .wrote(def.name, &args, Some(value), &self.pg.lens);
+            return Ok(None);
+        }
+        // A statement of its own: in READ COMMITTED its snapshot sees the
+        // row the insert found (committed, perhaps while it waited).
+        args.truncate(n);
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {}",
+            value_col::<V>(),
+            self.pg.table(def),
+            key_eq(K::COLS)
+        );
+        let rows = self.query(&sql, &args)?;
+        let row = rows.first().ok_or_else(|| {
+            StoreError::Backend(format!(
+                "a row of {} was there to refuse an insert, then was not",
+                def.name
+            ))
+        })?;
+        let value = V::out(V::read(row, 0)?);
+        Ok(Some(value))
     }
 
     /// Removes a row, not asking what it held (buffered, like an insert).

@@ -399,3 +399,48 @@ fn a_store_made_with_one_partition_keeps_one_on_postgres() {
     assert_eq!(later.partitions(), 1);
     assert!(later.partition(1).is_err());
 }
+
+/// A claim of a key another partition's transaction is inserting waits
+/// for that transaction: committed, its row is answered (and nothing is
+/// inserted); rolled back, the claim inserts.
+#[test]
+fn a_claim_waits_for_a_claim_in_flight_and_answers_its_row_on_postgres() {
+    use crate::store::tables::DIRECTORY;
+    use std::time::Duration;
+    let Some(url) = crate::store::tests::fresh_postgres_url("kv_claim") else {
+        return;
+    };
+    let pg = Pg::connect(&url, true, "host", Duration::from_secs(10), 3).unwrap();
+    let (one, two) = (pg.partition(1).unwrap(), pg.partition(2).unwrap());
+    one.acquire(super::lease::Wait::No).unwrap();
+    two.acquire(super::lease::Wait::No).unwrap();
+    for commit_first in [true, false] {
+        let key = if commit_first { "kept" } else { "dropped" };
+        let first = Txn::Pg(one.begin_write().unwrap());
+        assert_eq!(
+            first.open_table(DIRECTORY).unwrap().claim(key, 1).unwrap(),
+            None
+        );
+        let second = {
+            let two = two.clone();
+            std::thread::spawn(move || {
+                let txn = Txn::Pg(two.begin_write().unwrap());
+                let had = txn.open_table(DIRECTORY).unwrap().claim(key, 2).unwrap();
+                txn.commit().unwrap();
+                had
+            })
+        };
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(!second.is_finished(), "the second claim waits");
+        if commit_first {
+            first.commit().unwrap();
+            assert_eq!(second.join().unwrap(), Some(1));
+        } else {
+            first.abort().unwrap();
+            assert_eq!(second.join().unwrap(), None);
+        }
+        let read = Txn::Pg(pg.begin_read().unwrap());
+        let now = read.open_table(DIRECTORY).unwrap().get(key).unwrap();
+        assert_eq!(now, Some(if commit_first { 1 } else { 2 }));
+    }
+}

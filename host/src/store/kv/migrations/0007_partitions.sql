@@ -6,6 +6,9 @@
 -- the clock) with the rest. A store made before has partition 0 alone,
 -- whose tables are those it always had.
 --
+-- Which partition each execution id is in (weft_directory: written with
+-- the id's first run, on a store of several partitions only).
+--
 -- Each partition has its own lease and lease generation: the log of who
 -- held each generation is keyed by (part, generation), each commit's token
 -- says which partition it wrote, and the fence takes the partition. An
@@ -29,3 +32,4 @@ $$ LANGUAGE plpgsql;
 ALTER TABLE weft_lease_log DROP CONSTRAINT weft_lease_log_pkey,
     ADD PRIMARY KEY (part, generation);
 ALTER TABLE weft_commit_tokens ADD COLUMN part integer NOT NULL DEFAULT 0;
+CREATE TABLE weft_directory (k0 bytea PRIMARY KEY, v bigint NOT NULL);
