@@ -319,6 +319,26 @@ impl Pg {
         }
     }
 
+    /// One attempt to take this partition, without waiting: its lease
+    /// generation once taken (renewed from then on), `None` while another
+    /// host holds a live lease on it (never taken from a live host; an
+    /// expired holder's sessions are ended, and a later attempt takes it).
+    #[cfg_attr(not(test), allow(dead_code))] // see `assign.rs`
+    pub fn try_acquire(self: &Arc<Self>) -> Result<Option<i64>, StoreError> {
+        if self.left().load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(StoreError::Backend("this host is stopping".into()));
+        }
+        match self.block(self.try_take())? {
+            Ok(generation) => {
+                let lease = self.lease.clone();
+                let pg = Arc::downgrade(self);
+                self.spawn(async move { renew(pg, lease).await });
+                Ok(Some(generation))
+            }
+            Err(_) => Ok(None),
+        }
+    }
+
     /// How often a standby looks at the lease.
     fn poll(&self) -> Duration {
         (self.lease.length / 20).clamp(Duration::from_millis(50), Duration::from_millis(500))
@@ -473,8 +493,8 @@ impl Pg {
     }
 
     /// Gives the store up at once (a graceful stop): the lease expires now
-    /// and the lock goes with the lease session, so a standby takes over
-    /// without waiting for the expiry.
+    /// and the writer's lock is unlocked before the lease session closes,
+    /// so a standby takes over without waiting for the expiry.
     pub fn release(&self) {
         let generation = self.lease.generation();
         if generation == 0 {
@@ -485,6 +505,7 @@ impl Pg {
         let host = self.lease.host.clone();
         let session = &self.lease.session;
         let part = self.part() as i32;
+        let lock = writer_lock(self.part());
         self.block(async move {
             let mut session = session.lock().await;
             if let Some((client, _)) = session.take() {
@@ -494,6 +515,11 @@ impl Pg {
                          WHERE part = $3 AND owner = $1 AND generation = $2",
                         &[&host, &generation, &part],
                     )
+                    .await;
+                // Freed now, not once the server notices the session's
+                // end: the next holder takes it at its next look.
+                let _ = client
+                    .execute("SELECT pg_advisory_unlock($1)", &[&lock])
                     .await;
             }
         });

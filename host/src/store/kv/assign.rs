@@ -1,0 +1,306 @@
+//! Which host runs which partition of a store of several (PostgreSQL).
+//!
+//! The assignment is a function of the live hosts alone (rendezvous
+//! hashing: each partition goes to the live host whose weight with it is
+//! highest), so every host computes the same one from the same membership,
+//! and a host joining or leaving moves only the partitions it gains or
+//! had. A host plays its part in rounds ([`Partitions::step`]): it takes
+//! the partitions assigned to it whose lease is free or expired (a live
+//! lease is never taken: the holder gives it up first), names those it
+//! holds that are assigned elsewhere now (its caller drains their work,
+//! then [`Partitions::release`]s them), and those it lost (fenced).
+//!
+//! Churn is damped: another host counts as live once it has been
+//! registered for `settle` (a host that restarts in a rolling upgrade does
+//! not pull partitions to itself the moment it appears) and until its row
+//! is older than its lease (`weft_hosts.seen_at`, refreshed every quarter
+//! lease). A host always counts itself.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::pg::{pg_err, pool_err, Pg};
+use crate::store::StoreError;
+
+/// A host's weight with a partition: FNV-1a of its id and the partition,
+/// then a 64-bit finalizer (FNV alone spreads short, similar ids poorly).
+/// Fixed forever: hosts of different releases must agree on it.
+fn weight(host: &str, part: u32) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in host.bytes().chain([0]).chain(part.to_le_bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// The host each of `partitions` partitions is assigned to, among `live`
+/// (`None`: no live host).
+pub(crate) fn assignment<'h>(live: &[&'h str], partitions: u32) -> Vec<Option<&'h str>> {
+    (0..partitions)
+        .map(|part| {
+            live.iter()
+                .copied()
+                .max_by_key(|host| (weight(host, part), *host))
+        })
+        .collect()
+}
+
+/// What a round found changed for this host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Change {
+    /// This host holds the partition now, at this lease generation.
+    Gained(u32, i64),
+    /// The partition is assigned to another host now: this one drains its
+    /// work there, then releases it.
+    Moving(u32),
+    /// This host lost the partition (another host took it, or it was
+    /// given up): it writes nothing more there.
+    Lost(u32),
+}
+
+/// The partitions one host holds, and its part in the assignment.
+pub(crate) struct Partitions {
+    /// This host's view of the store (membership, the shared connections).
+    pg: Arc<Pg>,
+    /// The partitions held, each by its own lease.
+    held: BTreeMap<u32, Arc<Pg>>,
+    /// How long another host must have been registered to count as live.
+    settle: Duration,
+}
+
+impl Partitions {
+    pub fn new(pg: Arc<Pg>, settle: Duration) -> Self {
+        Self {
+            pg,
+            held: BTreeMap::new(),
+            settle,
+        }
+    }
+
+    /// A partition this host holds.
+    pub fn held(&self, part: u32) -> Option<&Arc<Pg>> {
+        self.held.get(&part)
+    }
+
+    /// One round: takes what is assigned to this host and free, and says
+    /// what changed.
+    pub fn step(&mut self) -> Result<Vec<Change>, StoreError> {
+        let mut changes = Vec::new();
+        let lost: Vec<u32> = self
+            .held
+            .iter()
+            .filter(|(_, pg)| pg.fenced().borrow().is_some())
+            .map(|(part, _)| *part)
+            .collect();
+        for part in lost {
+            self.held.remove(&part);
+            changes.push(Change::Lost(part));
+        }
+        let live = self.pg.live_hosts(self.settle)?;
+        let live: Vec<&str> = live.iter().map(String::as_str).collect();
+        let me = self.pg.host().to_owned();
+        for (part, owner) in (0..).zip(assignment(&live, self.pg.partitions())) {
+            let mine = owner == Some(me.as_str());
+            if mine && !self.held.contains_key(&part) {
+                let pg = self.pg.partition(part)?;
+                if let Some(generation) = pg.try_acquire()? {
+                    self.held.insert(part, pg);
+                    changes.push(Change::Gained(part, generation));
+                }
+            } else if !mine && self.held.contains_key(&part) {
+                changes.push(Change::Moving(part));
+            }
+        }
+        Ok(changes)
+    }
+
+    /// Gives a partition up at once (its work drained): the host it is
+    /// assigned to takes it at its next round.
+    pub fn release(&mut self, part: u32) {
+        if let Some(pg) = self.held.remove(&part) {
+            pg.release();
+        }
+    }
+
+    /// Gives every partition up (a graceful stop).
+    pub fn release_all(&mut self) {
+        for (_, pg) in std::mem::take(&mut self.held) {
+            pg.release();
+        }
+    }
+}
+
+impl Pg {
+    /// The hosts that count in the assignment now, by id: this one, and
+    /// every other registered for `settle` and seen within its lease.
+    pub(crate) fn live_hosts(&self, settle: Duration) -> Result<Vec<String>, StoreError> {
+        let client = self.block(self.pool().get()).map_err(pool_err)?;
+        let rows = self
+            .block(client.query(
+                "SELECT host_id FROM weft_hosts \
+                 WHERE host_id = $1 OR (seen_at > now() - make_interval(secs => $2) \
+                   AND started_at <= now() - make_interval(secs => $3)) \
+                 ORDER BY host_id",
+                &[
+                    &self.host(),
+                    &self.lease.length.as_secs_f64(),
+                    &settle.as_secs_f64(),
+                ],
+            ))
+            .map_err(pg_err)?;
+        let mut hosts: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        if !hosts.iter().any(|h| h == self.host()) {
+            // Not registered (yet, or forgotten): it counts itself.
+            hosts.push(self.host().to_owned());
+            hosts.sort();
+        }
+        Ok(hosts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::assignment;
+
+    fn owners<'h>(live: &[&'h str], partitions: u32) -> Vec<&'h str> {
+        assignment(live, partitions)
+            .into_iter()
+            .map(|o| o.expect("an owner"))
+            .collect()
+    }
+
+    /// Every partition has an owner, the same whatever order the hosts are
+    /// listed in, spread over the hosts; a host leaving moves only its own
+    /// partitions, one joining only those it gains.
+    #[test]
+    fn the_assignment_is_a_function_of_the_live_hosts_and_moves_little() {
+        let three = ["host-a", "host-b", "host-c"];
+        let a = owners(&three, 64);
+        assert_eq!(a, owners(&["host-c", "host-a", "host-b"], 64), "order");
+        for host in three {
+            let n = a.iter().filter(|o| **o == host).count();
+            assert!((10..=34).contains(&n), "{host} has {n} of 64");
+        }
+        let two = owners(&["host-a", "host-b"], 64);
+        for (part, (before, after)) in a.iter().zip(&two).enumerate() {
+            if *before != "host-c" {
+                assert_eq!(
+                    before, after,
+                    "partition {part} moved though its host stayed"
+                );
+            }
+        }
+        let four = owners(&["host-a", "host-b", "host-c", "host-d"], 64);
+        for (part, (before, after)) in a.iter().zip(&four).enumerate() {
+            if *after != "host-d" {
+                assert_eq!(
+                    before, after,
+                    "partition {part} moved to a host that was there"
+                );
+            }
+        }
+        assert!(four.contains(&"host-d"));
+        assert_eq!(assignment(&[], 4), vec![None; 4]);
+        assert_eq!(owners(&["solo"], 3), vec!["solo"; 3]);
+    }
+
+    /// The weights are fixed: hosts of every release compute the same
+    /// assignment (these values, checked against an independent
+    /// computation of FNV-1a and the finalizer, must never change).
+    #[test]
+    fn the_weights_are_fixed() {
+        let fixed = [
+            super::weight("host-a", 0),
+            super::weight("host-a", 1),
+            super::weight("host-b", 0),
+        ];
+        assert_eq!(fixed, WEIGHTS, "the weight function changed");
+    }
+
+    const WEIGHTS: [u64; 3] = [
+        1_362_566_994_442_412_294,
+        5_416_390_602_698_137_481,
+        9_437_159_854_270_849_552,
+    ];
+
+    /// Two hosts on a store of four partitions: the first, alone, takes
+    /// every one; once the second counts, the first names the partitions
+    /// now assigned to it (which the second cannot take while their leases
+    /// are live) and releases them, and the second takes them; when the
+    /// second stops, the first takes them back. Each partition is held by
+    /// the host the assignment names.
+    #[test]
+    fn hosts_take_their_partitions_and_hand_over_the_others_on_postgres() {
+        use super::{Change, Partitions};
+        use std::sync::atomic::AtomicU64;
+        use std::sync::Arc;
+        use std::time::Duration;
+        let Some(url) = crate::store::tests::fresh_postgres_url("assign") else {
+            return;
+        };
+        let connect = |host: &str| {
+            let pg = super::Pg::connect(&url, true, host, Duration::from_secs(10), 4).unwrap();
+            pg.join("http://127.0.0.1:1", "0", "0", Arc::new(AtomicU64::new(0)))
+                .unwrap();
+            Partitions::new(pg, Duration::ZERO)
+        };
+        let mut a = connect("host-a");
+        let mut gained: Vec<u32> = a
+            .step()
+            .unwrap()
+            .into_iter()
+            .map(|c| match c {
+                Change::Gained(part, 1) => part,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        gained.sort();
+        assert_eq!(gained, vec![0, 1, 2, 3], "alone, it takes every partition");
+        assert_eq!(a.step().unwrap(), vec![], "nothing more to do");
+
+        let mut b = connect("host-b");
+        let owners = assignment(&["host-a", "host-b"], 4);
+        let to_b: Vec<u32> = (0..4)
+            .filter(|p| owners[*p as usize] == Some("host-b"))
+            .collect();
+        assert!(!to_b.is_empty() && to_b.len() < 4, "{owners:?}");
+        assert_eq!(b.step().unwrap(), vec![], "a live lease is not taken");
+        let moving = a.step().unwrap();
+        assert_eq!(
+            moving,
+            to_b.iter().map(|p| Change::Moving(*p)).collect::<Vec<_>>()
+        );
+        for part in &to_b {
+            a.release(*part);
+        }
+        let taken = b.step().unwrap();
+        assert_eq!(
+            taken,
+            to_b.iter()
+                .map(|p| Change::Gained(*p, 2))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(a.step().unwrap(), vec![]);
+        for part in 0..4 {
+            let holder = if to_b.contains(&part) { &b } else { &a };
+            assert!(holder.held(part).is_some(), "partition {part}");
+        }
+
+        // The second host stops: its partitions go back to the first.
+        b.release_all();
+        b.pg.leave();
+        let back = a.step().unwrap();
+        assert_eq!(
+            back,
+            to_b.iter()
+                .map(|p| Change::Gained(*p, 3))
+                .collect::<Vec<_>>()
+        );
+    }
+}
