@@ -119,24 +119,26 @@ pub(super) fn create(txn: &Txn, op: &Op) -> Outcome {
             super::apply::stamp(txn, id, record.run_start, record.created_at_ms)?;
     }
     record.began_at_run = Some(record.run);
-    // The last refusal: a search attribute of another type than its name's.
-    if let Err(refused) = super::search::register(txn, [started])? {
-        return Ok(Err(refused));
-    }
+    // A search attribute of another type than its name's.
+    let new_types = match super::search::check(txn, [started])? {
+        Ok(new) => new,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    // The last refusal, and the first write: the directory row. Another
+    // partition may have made the id since the check above (its commit
+    // came in between, or is under way: waited for); the claim then writes
+    // nothing, and this op is refused as that check would refuse it now.
     if let Some(part) = partition {
-        // Another partition may have made the id since the check above
-        // (its commit came in between): this batch then fails on its own
-        // (the committer writes the group's batches again one by one), and
-        // written again it is refused by that check.
         if let Some(theirs) = txn.open_table(DIRECTORY)?.claim(id, u64::from(part))? {
             if theirs != u64::from(part) {
-                return Err(StoreError::Backend(format!(
-                    "execution {id} was made in partition {theirs} of the store while this \
-                     partition made it too"
-                )));
+                return Ok(Err(OpError::InAnotherPartition {
+                    id: id.to_owned(),
+                    part: u32::try_from(theirs).unwrap_or(u32::MAX),
+                }));
             }
         }
     }
+    super::search::record(txn, new_types)?;
     if reused {
         drop_timers(txn, id)?;
     }

@@ -46,12 +46,25 @@ pub(super) fn register<'a>(
     txn: &Txn,
     events: impl IntoIterator<Item = &'a EventKind>,
 ) -> Result<Result<(), OpError>, StoreError> {
-    let values = typed(events);
-    if values.is_empty() {
-        return Ok(Ok(()));
+    match check(txn, events)? {
+        Ok(new) => record(txn, new).map(Ok),
+        Err(refused) => Ok(Err(refused)),
     }
-    let mut table = txn.open_table(SEARCH_TYPES)?;
+}
+
+/// The names of `events` new to the host, with their types, to
+/// [`record`]; refuses values whose name has another type (nothing
+/// written).
+pub(super) fn check<'a>(
+    txn: &Txn,
+    events: impl IntoIterator<Item = &'a EventKind>,
+) -> Result<Result<New<'a>, OpError>, StoreError> {
+    let values = typed(events);
     let mut new = Vec::new();
+    if values.is_empty() {
+        return Ok(Ok(New(new)));
+    }
+    let table = txn.open_table(SEARCH_TYPES)?;
     for (name, given) in values {
         match table.get(name)? {
             Some(t) => {
@@ -87,10 +100,22 @@ pub(super) fn register<'a>(
             },
         }
     }
-    for (name, t) in new {
+    Ok(Ok(New(new)))
+}
+
+/// Search attribute names new to the host, checked.
+pub(super) struct New<'a>(Vec<(&'a str, SearchType)>);
+
+/// Registers the names [`check`] found new.
+pub(super) fn record(txn: &Txn, new: New<'_>) -> Result<(), StoreError> {
+    if new.0.is_empty() {
+        return Ok(());
+    }
+    let mut table = txn.open_table(SEARCH_TYPES)?;
+    for (name, t) in new.0 {
         table.insert(name, t.as_str())?;
     }
-    Ok(Ok(()))
+    Ok(())
 }
 
 /// The record after `events`: its attributes and memo changed as they say.

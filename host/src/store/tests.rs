@@ -1505,3 +1505,53 @@ async fn an_id_is_made_in_one_partition_and_refused_by_the_others_on_postgres() 
         vec!["execution_started", "execution_completed"]
     );
 }
+
+/// Two partitions making the same id at once: the second's directory
+/// claim waits for the first's transaction; once that commits, the second
+/// is refused as if the id had been there all along (nothing of it
+/// written), and the first's execution is the id's.
+#[test]
+fn two_partitions_making_one_id_at_once_make_it_once_on_postgres() {
+    use super::kv::Txn;
+    let Some(url) = fresh_postgres_url("store_claim_race") else {
+        return;
+    };
+    let pg =
+        super::kv::pg::Pg::connect(&url, true, "t", std::time::Duration::from_secs(10), 3).unwrap();
+    let (one, two) = (pg.partition(1).unwrap(), pg.partition(2).unwrap());
+    one.acquire(super::cluster::Wait::No).unwrap();
+    two.acquire(super::cluster::Wait::No).unwrap();
+    let first = Txn::Pg(one.begin_write().unwrap());
+    assert_eq!(super::apply::apply(&first, &create("z")).unwrap(), Ok(()));
+    let second = {
+        let two = two.clone();
+        std::thread::spawn(move || {
+            let txn = Txn::Pg(two.begin_write().unwrap());
+            let outcome = super::apply::apply(&txn, &create("z")).unwrap();
+            txn.commit().unwrap();
+            outcome
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!second.is_finished(), "the second waits for the first");
+    first.commit().unwrap();
+    assert_eq!(
+        second.join().unwrap(),
+        Err(OpError::InAnotherPartition {
+            id: "z".into(),
+            part: 1
+        })
+    );
+    let read = |pg: &std::sync::Arc<super::kv::pg::Pg>| {
+        let txn = Txn::Pg(pg.begin_read().unwrap());
+        let found = txn
+            .open_table(super::tables::EXECUTIONS)
+            .unwrap()
+            .get("z")
+            .unwrap()
+            .is_some();
+        found
+    };
+    assert!(read(&one));
+    assert!(!read(&two), "nothing of the second was written");
+}

@@ -70,6 +70,11 @@ pub(crate) struct Partitions {
     pg: Arc<Pg>,
     /// The partitions held, each by its own lease.
     held: BTreeMap<u32, Arc<Pg>>,
+    /// Partitions assigned to this host and not taken yet (their lease
+    /// live elsewhere), kept across rounds: one lease session each, and
+    /// what it saw of the holder (a holder whose sessions vanished gets a
+    /// grace period from when that was first seen).
+    waiting: BTreeMap<u32, Arc<Pg>>,
     /// How long another host must have been registered to count as live.
     settle: Duration,
 }
@@ -79,6 +84,7 @@ impl Partitions {
         Self {
             pg,
             held: BTreeMap::new(),
+            waiting: BTreeMap::new(),
             settle,
         }
     }
@@ -89,8 +95,12 @@ impl Partitions {
     }
 
     /// One round: takes what is assigned to this host and free, and says
-    /// what changed.
+    /// what changed. Fails only if the hosts could not be read (nothing
+    /// changed then); a partition that could not be taken is tried again
+    /// at the next round.
     pub fn step(&mut self) -> Result<Vec<Change>, StoreError> {
+        let live = self.pg.live_hosts(self.settle)?;
+        let live: Vec<&str> = live.iter().map(String::as_str).collect();
         let mut changes = Vec::new();
         let lost: Vec<u32> = self
             .held
@@ -102,19 +112,42 @@ impl Partitions {
             self.held.remove(&part);
             changes.push(Change::Lost(part));
         }
-        let live = self.pg.live_hosts(self.settle)?;
-        let live: Vec<&str> = live.iter().map(String::as_str).collect();
         let me = self.pg.host().to_owned();
         for (part, owner) in (0..).zip(assignment(&live, self.pg.partitions())) {
             let mine = owner == Some(me.as_str());
-            if mine && !self.held.contains_key(&part) {
-                let pg = self.pg.partition(part)?;
-                if let Some(generation) = pg.try_acquire()? {
+            if !mine {
+                self.waiting.remove(&part);
+                if self.held.contains_key(&part) {
+                    changes.push(Change::Moving(part));
+                }
+                continue;
+            }
+            if self.held.contains_key(&part) {
+                continue;
+            }
+            let pg = match self.waiting.get(&part) {
+                Some(pg) if pg.fenced().borrow().is_none() => pg.clone(),
+                _ => match self.pg.partition(part) {
+                    Ok(pg) => pg,
+                    Err(e) => {
+                        tracing::warn!(part, error = %e, "cannot look at a partition");
+                        continue;
+                    }
+                },
+            };
+            match pg.try_acquire() {
+                Ok(Some(generation)) => {
+                    self.waiting.remove(&part);
                     self.held.insert(part, pg);
                     changes.push(Change::Gained(part, generation));
                 }
-            } else if !mine && self.held.contains_key(&part) {
-                changes.push(Change::Moving(part));
+                Ok(None) => {
+                    self.waiting.insert(part, pg);
+                }
+                Err(e) => {
+                    tracing::warn!(part, error = %e, "cannot take a partition assigned to this host");
+                    self.waiting.remove(&part);
+                }
             }
         }
         Ok(changes)
@@ -130,6 +163,7 @@ impl Partitions {
 
     /// Gives every partition up (a graceful stop).
     pub fn release_all(&mut self) {
+        self.waiting.clear();
         for (_, pg) in std::mem::take(&mut self.held) {
             pg.release();
         }

@@ -38,8 +38,8 @@ const FLUSH_BYTES: usize = 8 << 20;
 /// Most connections one host opens (the committer's and the readers').
 const POOL_SIZE: usize = 16;
 
-/// How long commit tokens are kept, in their unit (nanoseconds).
-const TOKEN_KEPT_NS: i64 = 3_600 * 1_000_000_000;
+/// How long commit tokens are kept, in seconds.
+const TOKEN_KEPT_S: u32 = 3_600;
 
 /// One partition of a PostgreSQL store as this host sees it: the store's
 /// connections (shared by its partitions), and this partition's lease,
@@ -570,20 +570,27 @@ impl Pg {
     }
 }
 
-/// Tokens of write transactions: unique for this process's life, and
-/// unlikely to repeat across processes (they start at the clock).
+/// Tokens of write transactions: the clock in nanoseconds, and above the
+/// last one (unique for this process's life, whichever partition's
+/// committer asks; unlikely to repeat across processes).
 fn next_token() -> i64 {
-    static NEXT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let base = std::time::SystemTime::now()
+    static LAST: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+    let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
         .unwrap_or(0);
-    if n == 0 {
-        NEXT.store(base + 1, std::sync::atomic::Ordering::Relaxed);
-        base
-    } else {
-        n
+    let mut last = LAST.load(std::sync::atomic::Ordering::Relaxed);
+    loop {
+        let next = now.max(last.saturating_add(1));
+        match LAST.compare_exchange_weak(
+            last,
+            next,
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+        ) {
+            Ok(_) => return next,
+            Err(seen) => last = seen,
+        }
     }
 }
 
@@ -855,17 +862,19 @@ impl Tx {
         }
         let token = next_token();
         // Tokens are kept an hour (they only matter until the commit they
-        // mark is settled); they grow with the clock, so older ones are
-        // smaller.
+        // mark is settled), by the database's clock: their values are
+        // each host's own, and a host that numbered them from its start
+        // (releases before schema version 7) writes small ones for hours.
+        // Each partition forgets its own (no wait on another's rows).
         let sql = format!(
             "{}INSERT INTO weft_commit_tokens (token, host, generation, part) \
-             VALUES ({token}, convert_from({}, 'UTF8'), {}, {}); \
-             DELETE FROM weft_commit_tokens WHERE token < {}; COMMIT",
+             VALUES ({token}, convert_from({}, 'UTF8'), {}, {part}); \
+             DELETE FROM weft_commit_tokens WHERE part = {part} \
+             AND committed_at < now() - make_interval(secs => {TOKEN_KEPT_S}); COMMIT",
             self.take_pending(),
             Param::Bytes(self.pg.lease.host.as_bytes().to_vec()).literal(),
             self.pg.lease.generation(),
-            self.pg.part,
-            token.saturating_sub(TOKEN_KEPT_NS)
+            part = self.pg.part,
         );
         let known = self.known.take();
         // Until the commit's answer, its records and history lengths are
@@ -985,7 +994,14 @@ impl Tx {
             cols.join(", "),
             params(1, args.len()).join(", ")
         );
-        if !self.query(&sql, &args)?.is_empty() {
+        // The wait for another transaction's insert is bounded (a paused
+        // host's open transaction must not hold this committer for its
+        // lease): past it, the store cannot write now (55P03), and the
+        // group is written again later.
+        self.buffer("SET LOCAL lock_timeout = '5s'", &[])?;
+        let inserted = self.query(&sql, &args);
+        self.buffer("SET LOCAL lock_timeout TO DEFAULT", &[])?;
+        if !inserted?.is_empty() {
             let value = args.split_off(n);
             self.known
                 .borrow_mut()

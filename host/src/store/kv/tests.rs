@@ -274,6 +274,11 @@ fn partitions_keep_their_own_rows_share_the_rest_and_are_fenced_each_on_postgres
     };
     let a = Pg::connect(&url, true, "host-a", Duration::from_secs(10), 3).unwrap();
     assert_eq!(a.partitions(), 3);
+    assert_eq!(
+        hosts_from(&a),
+        7,
+        "hosts that know no partitions stay off it"
+    );
     let a1 = a.partition(1).unwrap();
     let err = a.partition(3).err().expect("no partition 3").to_string();
     assert!(err.contains("3 partition(s)"), "{err}");
@@ -398,6 +403,19 @@ fn a_store_made_with_one_partition_keeps_one_on_postgres() {
     let later = Pg::connect(&url, true, "host-b", std::time::Duration::from_secs(10), 4).unwrap();
     assert_eq!(later.partitions(), 1);
     assert!(later.partition(1).is_err());
+    assert_eq!(
+        hosts_from(&later),
+        3,
+        "hosts of versions 3 to 6 still run on it"
+    );
+}
+
+/// The oldest schema version whose hosts run on the store.
+fn hosts_from(pg: &Pg) -> i32 {
+    let client = pg.block(pg.pool().get()).unwrap();
+    pg.block(client.query_one("SELECT hosts_from FROM weft_schema", &[]))
+        .unwrap()
+        .get(0)
 }
 
 /// A claim of a key another partition's transaction is inserting waits
@@ -443,4 +461,42 @@ fn a_claim_waits_for_a_claim_in_flight_and_answers_its_row_on_postgres() {
         let now = read.open_table(DIRECTORY).unwrap().get(key).unwrap();
         assert_eq!(now, Some(if commit_first { 1 } else { 2 }));
     }
+}
+
+/// A commit forgets the commit tokens of its partition written more than
+/// an hour ago (by the database's clock), and no other: a token another
+/// host wrote a moment ago stays however its value was made (a host that
+/// has run for hours numbered its tokens from its start), so that host can
+/// still learn whether its commit was made.
+#[test]
+fn a_commit_forgets_only_tokens_an_hour_old_on_postgres() {
+    let Some(pg) = postgres("kv_tokens") else {
+        return;
+    };
+    let client = pg.block(pg.pool().get()).unwrap();
+    pg.block(client.batch_execute(
+        "INSERT INTO weft_commit_tokens (token, host, generation, part, committed_at) VALUES \
+         (1, 'long-running', 7, 0, now()), \
+         (9000000000000000000, 'clock-ahead', 7, 0, now() - interval '2 hours'), \
+         (8000000000000000000, 'other-part', 7, 1, now() - interval '2 hours')",
+    ))
+    .unwrap();
+    let txn = Txn::Pg(pg.begin_write().unwrap());
+    txn.open_table(HOST_STATE).unwrap().insert("k", 1).unwrap();
+    txn.commit().unwrap();
+    let left: Vec<String> = pg
+        .block(client.query(
+            "SELECT host FROM weft_commit_tokens WHERE host <> 'kv-test' ORDER BY host",
+            &[],
+        ))
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        left,
+        vec!["long-running".to_owned(), "other-part".to_owned()],
+        "a fresh token stays; an hour-old one of this partition goes; another partition's \
+         is that partition's to forget"
+    );
 }

@@ -32,4 +32,7 @@ $$ LANGUAGE plpgsql;
 ALTER TABLE weft_lease_log DROP CONSTRAINT weft_lease_log_pkey,
     ADD PRIMARY KEY (part, generation);
 ALTER TABLE weft_commit_tokens ADD COLUMN part integer NOT NULL DEFAULT 0;
+-- Each partition forgets its tokens by the database's clock (committed_at,
+-- set at each insert since version 2), not by their values.
+CREATE INDEX weft_commit_tokens_forget ON weft_commit_tokens (part, committed_at);
 CREATE TABLE weft_directory (k0 bytea PRIMARY KEY, v bigint NOT NULL);

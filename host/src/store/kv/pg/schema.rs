@@ -24,7 +24,11 @@ struct Migration {
 }
 
 /// The schema, one step per version. A step is never changed once
-/// released: a new version adds a step.
+/// released: a new version adds a step. A step that creates a partitioned
+/// table (`Scope::Partitioned`) creates it in the store's own schema, and
+/// `partitions_sql` gives every partition its copy; a step that alters one
+/// must alter every partition's copy itself (`weft_p<n>.weft_<name>` for
+/// each lease row's `part` above 0).
 const MIGRATIONS: &[Migration] = &[
     Migration {
         sql: include_str!("../migrations/0001_tables.sql"),
@@ -55,6 +59,9 @@ const MIGRATIONS: &[Migration] = &[
         hosts_from: 3,
     },
 ];
+
+/// The schema version from which hosts know partitions.
+const PARTITIONS_FROM: i32 = 7;
 
 /// Most partitions a store may be made with.
 pub(crate) const MAX_PARTITIONS: u32 = 1_024;
@@ -250,8 +257,13 @@ impl Pg {
                 })?;
             }
             // Hosts of version v run on it only if every step after v
-            // lets them: the highest any step asks.
-            let last = MIGRATIONS.iter().map(|m| m.hosts_from).max().unwrap_or(ours);
+            // lets them: the highest any step asks. A store of several
+            // partitions is for hosts that know partitions (from version
+            // 7) alone: an older one would take partition 0 for the store.
+            let mut last = MIGRATIONS.iter().map(|m| m.hosts_from).max().unwrap_or(ours);
+            if count > 1 {
+                last = last.max(PARTITIONS_FROM);
+            }
             tx.execute(
                 "INSERT INTO weft_schema (version, hosts_from) VALUES ($1, $2)
                  ON CONFLICT (one) DO UPDATE
