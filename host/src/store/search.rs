@@ -107,13 +107,31 @@ pub(super) fn check<'a>(
 pub(super) struct New<'a>(Vec<(&'a str, SearchType)>);
 
 /// Registers the names [`check`] found new.
+/// On a store of several partitions another partition may register a
+/// name at the same time: each name is claimed (waiting for an insert in
+/// flight), and one registered meanwhile with another type fails the op
+/// with a store error, naming both types (in a group of several batches,
+/// the committer writes them again one by one, and [`check`] then refuses
+/// the op; a batch alone in its group gets the error).
 pub(super) fn record(txn: &Txn, new: New<'_>) -> Result<(), StoreError> {
     if new.0.is_empty() {
         return Ok(());
     }
     let mut table = txn.open_table(SEARCH_TYPES)?;
     for (name, t) in new.0 {
-        table.insert(name, t.as_str())?;
+        if txn.partition().is_none() {
+            table.insert(name, t.as_str())?;
+            continue;
+        }
+        if let Some(theirs) = table.claim(name, t.as_str())? {
+            if theirs != t.as_str() {
+                return Err(StoreError::Backend(format!(
+                    "search attribute {name} was registered as {theirs} by another partition \
+                     while this one registered it as {}",
+                    t.as_str()
+                )));
+            }
+        }
     }
     Ok(())
 }

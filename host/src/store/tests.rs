@@ -1555,3 +1555,70 @@ fn two_partitions_making_one_id_at_once_make_it_once_on_postgres() {
     assert!(read(&one));
     assert!(!read(&two), "nothing of the second was written");
 }
+
+/// Two partitions registering one new search attribute name at once with
+/// different types: the second's registration waits for the first's
+/// transaction, and once that commits the second fails (nothing of it
+/// written) instead of overwriting the type; made again, it is refused as
+/// a type conflict.
+#[test]
+fn two_partitions_registering_one_name_with_two_types_keep_the_first_on_postgres() {
+    use super::kv::Txn;
+    use crate::model::search::SearchValue;
+    let Some(url) = fresh_postgres_url("store_types_race") else {
+        return;
+    };
+    let pg =
+        super::kv::pg::Pg::connect(&url, true, "t", std::time::Duration::from_secs(10), 3).unwrap();
+    let (one, two) = (pg.partition(1).unwrap(), pg.partition(2).unwrap());
+    one.acquire(super::cluster::Wait::No).unwrap();
+    two.acquire(super::cluster::Wait::No).unwrap();
+    let with = |id: &str, value: SearchValue| {
+        let mut op = create(id);
+        if let Op::CreateExecution {
+            started:
+                EventKind::ExecutionStarted {
+                    search_attributes, ..
+                },
+            ..
+        } = &mut op
+        {
+            search_attributes.insert("Region".into(), value);
+        }
+        op
+    };
+    let first = Txn::Pg(one.begin_write().unwrap());
+    let keyword = with("a", SearchValue::Keyword("eu".into()));
+    assert_eq!(super::apply::apply(&first, &keyword).unwrap(), Ok(()));
+    let second = {
+        let two = two.clone();
+        let op = with("b", SearchValue::Int(4));
+        std::thread::spawn(move || {
+            let txn = Txn::Pg(two.begin_write().unwrap());
+            let outcome = super::apply::apply(&txn, &op);
+            let failed = outcome.is_err();
+            drop(txn);
+            (failed, outcome.err().map(|e| e.to_string()))
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!second.is_finished(), "the second waits for the first");
+    first.commit().unwrap();
+    let (failed, why) = second.join().unwrap();
+    assert!(failed, "the second fails");
+    let why = why.unwrap();
+    assert!(why.contains("Region") && why.contains("keyword"), "{why}");
+    let txn = Txn::Pg(two.begin_write().unwrap());
+    let again = super::apply::apply(&txn, &with("b", SearchValue::Int(4))).unwrap();
+    assert!(matches!(again, Err(OpError::SearchType(_))), "{again:?}");
+    drop(txn);
+    let read = Txn::Pg(pg.begin_read().unwrap());
+    let types = super::search::types(&read).unwrap();
+    assert_eq!(
+        types,
+        vec![(
+            "Region".to_owned(),
+            crate::model::search::SearchType::Keyword
+        )]
+    );
+}
