@@ -364,7 +364,7 @@ impl Pg {
                 // It stopped renewing (paused, cut off) while its session
                 // lives: end that session, and any of its sessions inside a
                 // transaction (they hold the lease row); the lock frees.
-                let ended = end_sessions(client, &holder).await?;
+                let ended = end_sessions(client, &holder, self.part()).await?;
                 tracing::warn!(
                     holder = holder.owner.as_deref().unwrap_or(""),
                     generation = holder.generation,
@@ -556,19 +556,28 @@ pub(super) async fn holder(
     })
 }
 
-/// Ends the lease session of `holder` and its sessions inside a
-/// transaction (sessions are named `weft:<host>#<process>`); its idle ones live on,
-/// so a write it still sends is refused by the fence, not lost in a
-/// broken connection. Returns how many ended.
-async fn end_sessions(client: &tokio_postgres::Client, holder: &Holder) -> Result<i64, StoreError> {
+/// Ends the lease session of `holder` on partition `part` and its
+/// sessions inside a transaction there (sessions are named
+/// `weft:<host>#<process>`, a partition's writer `...#<part>`; a session
+/// without a partition, a read or a writer of a release before partitions,
+/// counts as partition 0's); its idle ones live on, so a write it still
+/// sends is refused by the fence, not lost in a broken connection, and its
+/// transactions on partitions it still holds go on. Returns how many ended.
+async fn end_sessions(
+    client: &tokio_postgres::Client,
+    holder: &Holder,
+    part: u32,
+) -> Result<i64, StoreError> {
     let app = format!("weft:{}", holder.owner.as_deref().unwrap_or(""));
+    let part = part.to_string();
     let row = client
         .query_one(
             "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 2000)) \
              FROM pg_stat_activity \
              WHERE datname = current_database() AND pid <> pg_backend_pid() \
-               AND (pid = $1 OR (split_part(application_name, '#', 1) = $2 AND state <> 'idle'))",
-            &[&holder.pid.unwrap_or(0), &app],
+               AND (pid = $1 OR (split_part(application_name, '#', 1) = $2 AND state <> 'idle' \
+                 AND coalesce(nullif(split_part(application_name, '#', 3), ''), '0') = $3))",
+            &[&holder.pid.unwrap_or(0), &app, &part],
         )
         .await
         .map_err(pg_err)?;

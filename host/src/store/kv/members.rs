@@ -81,8 +81,9 @@ impl Pg {
                 "SELECT a.client_addr::text, h.address FROM pg_stat_activity a \
                  LEFT JOIN weft_hosts h ON h.host_id = $1 \
                  WHERE split_part(a.application_name, '#', 1) = 'weft:' || $1 \
-                   AND a.application_name <> $2 AND a.datname = current_database() LIMIT 1",
-                &[&host, &super::pg::session_name(&host)],
+                   AND split_part(a.application_name, '#', 2) <> $2 \
+                   AND a.datname = current_database() LIMIT 1",
+                &[&host, &std::process::id().to_string()],
             ))
             .map_err(pg_err)?;
         if let Some(row) = twin {
@@ -252,7 +253,8 @@ impl Pg {
                 "SELECT DISTINCT substr(split_part(application_name, '#', 1), 6) \
                  FROM pg_stat_activity \
                  WHERE datname = current_database() AND application_name LIKE 'weft:%' \
-                   AND application_name <> $1 ORDER BY 1",
+                   AND split_part(application_name, '#', 1) || '#' \
+                     || split_part(application_name, '#', 2) <> $1 ORDER BY 1",
                 &[&super::pg::session_name(&self.lease.host)],
             ))
             .map_err(pg_err)?;

@@ -87,6 +87,17 @@ struct Shared {
     partitions: std::sync::atomic::AtomicU32,
 }
 
+impl Drop for Pg {
+    fn drop(&mut self) {
+        // The writer's connection is named for this partition: closed,
+        // not handed back to the pool for reads.
+        let writer = self.writer.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Some(client) = writer.take() {
+            drop(Object::take(client));
+        }
+    }
+}
+
 impl Drop for Shared {
     fn drop(&mut self) {
         if let Some(rt) = self.rt.take() {
@@ -349,8 +360,19 @@ impl Pg {
             return Ok(client);
         }
         let client = self.block(self.pool().get()).map_err(pool_err)?;
+        // Named for its partition: a host taking this partition over from
+        // this one ends this session's transaction, not those of the
+        // partitions this host still holds (see `lease::end_sessions`).
+        let named = format!(
+            "SET application_name = '{}#{}'",
+            session_name(&self.lease.host).replace('\'', "''"),
+            self.part
+        );
         let row = self
-            .block(client.query_one("SELECT pg_backend_pid()", &[]))
+            .block(async {
+                client.batch_execute(&named).await?;
+                client.query_one("SELECT pg_backend_pid()", &[]).await
+            })
             .map_err(pg_err)?;
         self.writer_pid
             .store(row.get(0), std::sync::atomic::Ordering::SeqCst);
@@ -619,7 +641,7 @@ pub(super) fn partition_schema(part: u32) -> String {
 
 /// The name of this process's sessions as host `host`: a taker finds a
 /// holder's sessions by the part before `#`, and a host its own by the
-/// whole.
+/// first two parts (a partition's writer adds `#<part>`).
 pub(super) fn session_name(host: &str) -> String {
     format!("weft:{host}#{}", std::process::id())
 }

@@ -500,3 +500,51 @@ fn a_commit_forgets_only_tokens_an_hour_old_on_postgres() {
          is that partition's to forget"
     );
 }
+
+/// A host taking one partition from a holder that stopped renewing it ends
+/// that holder's write transaction on that partition only: the holder's
+/// transaction on another partition, whose lease it still holds, commits.
+#[test]
+fn taking_a_partition_ends_only_that_partitions_writes_on_postgres() {
+    use std::time::Duration;
+    let Some(url) = crate::store::tests::fresh_postgres_url("kv_take_one") else {
+        return;
+    };
+    let a = Pg::connect(&url, true, "host-a", Duration::from_secs(10), 3).unwrap();
+    let (a1, a2) = (a.partition(1).unwrap(), a.partition(2).unwrap());
+    a1.acquire(super::lease::Wait::No).unwrap();
+    a2.acquire(super::lease::Wait::No).unwrap();
+    let write = |pg: &std::sync::Arc<Pg>, key: &str| {
+        let txn = Txn::Pg(pg.begin_write().unwrap());
+        txn.open_table(HISTORY)
+            .unwrap()
+            .insert((key, 0), b"v".as_slice())
+            .unwrap();
+        // Sent (the fence and the write), not committed: the session is
+        // inside a transaction.
+        txn.open_table(HISTORY).unwrap().get((key, 0)).unwrap();
+        txn
+    };
+    let (open1, open2) = (write(&a1, "one"), write(&a2, "two"));
+    // Host a stops renewing partition 1 (as if paused): its lease expires.
+    let client = a.block(a.pool().get()).unwrap();
+    a.block(client.batch_execute(
+        "UPDATE weft_leases SET expires_at = now() - interval '1 second' WHERE part = 1",
+    ))
+    .unwrap();
+    let b = Pg::connect(&url, true, "host-b", Duration::from_secs(10), 3).unwrap();
+    let b1 = b.partition(1).unwrap();
+    let mut taken = None;
+    for _ in 0..50 {
+        taken = b1.try_acquire().unwrap();
+        if taken.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(taken.is_some(), "host b takes the expired partition");
+    assert!(open1.commit().is_err(), "partition 1's old write is ended");
+    open2
+        .commit()
+        .expect("partition 2's write, whose lease host a holds, commits");
+}
