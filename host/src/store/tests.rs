@@ -1513,14 +1513,9 @@ async fn an_id_is_made_in_one_partition_and_refused_by_the_others_on_postgres() 
 #[test]
 fn two_partitions_making_one_id_at_once_make_it_once_on_postgres() {
     use super::kv::Txn;
-    let Some(url) = fresh_postgres_url("store_claim_race") else {
+    let Some((pg, one, two)) = super::kv::tests::partitions_1_and_2("store_claim_race", "t") else {
         return;
     };
-    let pg =
-        super::kv::pg::Pg::connect(&url, true, "t", std::time::Duration::from_secs(10), 3).unwrap();
-    let (one, two) = (pg.partition(1).unwrap(), pg.partition(2).unwrap());
-    one.acquire(super::cluster::Wait::No).unwrap();
-    two.acquire(super::cluster::Wait::No).unwrap();
     let first = Txn::Pg(one.begin_write().unwrap());
     assert_eq!(super::apply::apply(&first, &create("z")).unwrap(), Ok(()));
     let second = {
@@ -1532,7 +1527,7 @@ fn two_partitions_making_one_id_at_once_make_it_once_on_postgres() {
             outcome
         })
     };
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    super::kv::tests::until_a_session_waits_for_a_lock(&pg);
     assert!(!second.is_finished(), "the second waits for the first");
     first.commit().unwrap();
     assert_eq!(
@@ -1565,14 +1560,9 @@ fn two_partitions_making_one_id_at_once_make_it_once_on_postgres() {
 fn two_partitions_registering_one_name_with_two_types_keep_the_first_on_postgres() {
     use super::kv::Txn;
     use crate::model::search::SearchValue;
-    let Some(url) = fresh_postgres_url("store_types_race") else {
+    let Some((pg, one, two)) = super::kv::tests::partitions_1_and_2("store_types_race", "t") else {
         return;
     };
-    let pg =
-        super::kv::pg::Pg::connect(&url, true, "t", std::time::Duration::from_secs(10), 3).unwrap();
-    let (one, two) = (pg.partition(1).unwrap(), pg.partition(2).unwrap());
-    one.acquire(super::cluster::Wait::No).unwrap();
-    two.acquire(super::cluster::Wait::No).unwrap();
     let with = |id: &str, value: SearchValue| {
         let mut op = create(id);
         if let Op::CreateExecution {
@@ -1601,7 +1591,7 @@ fn two_partitions_registering_one_name_with_two_types_keep_the_first_on_postgres
             (failed, outcome.err().map(|e| e.to_string()))
         })
     };
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    super::kv::tests::until_a_session_waits_for_a_lock(&pg);
     assert!(!second.is_finished(), "the second waits for the first");
     first.commit().unwrap();
     let (failed, why) = second.join().unwrap();

@@ -19,7 +19,7 @@ pub(crate) mod pg;
 mod records;
 mod redb_write;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 mod types;
 
 use std::marker::PhantomData;

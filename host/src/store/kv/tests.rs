@@ -193,6 +193,43 @@ fn postgres(name: &str) -> Option<std::sync::Arc<Pg>> {
     Some(pg)
 }
 
+/// A fresh store of three partitions on the server `WEFT_TEST_POSTGRES`
+/// names, as host `host`, holding partitions 1 and 2: the store's handle
+/// and the two partitions' (`None`, said, without a server).
+pub(crate) fn partitions_1_and_2(
+    name: &str,
+    host: &str,
+) -> Option<(std::sync::Arc<Pg>, std::sync::Arc<Pg>, std::sync::Arc<Pg>)> {
+    let url = crate::store::tests::fresh_postgres_url(name)?;
+    let pg = Pg::connect(&url, true, host, std::time::Duration::from_secs(10), 3).unwrap();
+    let (one, two) = (pg.partition(1).unwrap(), pg.partition(2).unwrap());
+    one.acquire(super::lease::Wait::No).unwrap();
+    two.acquire(super::lease::Wait::No).unwrap();
+    Some((pg, one, two))
+}
+
+/// Returns once a session of `pg`'s database waits for a lock (a claim
+/// waiting for another transaction's insert of its key): the race a test
+/// sets up is under way, not assumed to be after a pause.
+pub(crate) fn until_a_session_waits_for_a_lock(pg: &Pg) {
+    let client = pg.block(pg.pool().get()).unwrap();
+    for _ in 0..500 {
+        let waiting: i64 = pg
+            .block(client.query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                &[],
+            ))
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("no session waited for a lock within 5 s");
+}
+
 #[test]
 fn the_layer_keeps_its_contract_on_postgres() {
     let Some(pg) = postgres("kv") else { return };
@@ -424,14 +461,9 @@ fn hosts_from(pg: &Pg) -> i32 {
 #[test]
 fn a_claim_waits_for_a_claim_in_flight_and_answers_its_row_on_postgres() {
     use crate::store::tables::DIRECTORY;
-    use std::time::Duration;
-    let Some(url) = crate::store::tests::fresh_postgres_url("kv_claim") else {
+    let Some((pg, one, two)) = partitions_1_and_2("kv_claim", "host") else {
         return;
     };
-    let pg = Pg::connect(&url, true, "host", Duration::from_secs(10), 3).unwrap();
-    let (one, two) = (pg.partition(1).unwrap(), pg.partition(2).unwrap());
-    one.acquire(super::lease::Wait::No).unwrap();
-    two.acquire(super::lease::Wait::No).unwrap();
     for commit_first in [true, false] {
         let key = if commit_first { "kept" } else { "dropped" };
         let first = Txn::Pg(one.begin_write().unwrap());
@@ -448,7 +480,7 @@ fn a_claim_waits_for_a_claim_in_flight_and_answers_its_row_on_postgres() {
                 had
             })
         };
-        std::thread::sleep(Duration::from_millis(300));
+        until_a_session_waits_for_a_lock(&pg);
         assert!(!second.is_finished(), "the second claim waits");
         if commit_first {
             first.commit().unwrap();
