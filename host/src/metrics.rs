@@ -397,6 +397,20 @@ pub struct Snapshot {
     pub pending_timers: usize,
 }
 
+impl Snapshot {
+    /// Adds another engine's (a host holding several partitions).
+    pub fn add(&mut self, other: Snapshot) {
+        for (status, n) in other.executions {
+            match self.executions.iter_mut().find(|(s, _)| *s == status) {
+                Some((_, have)) => *have += n,
+                None => self.executions.push((status, n)),
+            }
+        }
+        self.in_memory += other.in_memory;
+        self.pending_timers += other.pending_timers;
+    }
+}
+
 /// The host's metrics.
 pub fn get() -> &'static Metrics {
     static METRICS: OnceLock<Metrics> = OnceLock::new();

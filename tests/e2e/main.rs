@@ -20,6 +20,7 @@ mod golden_search;
 mod https;
 mod js;
 mod packages;
+mod partitions;
 mod postgres;
 mod projects;
 mod python;

@@ -226,7 +226,12 @@ impl Host {
     /// directory (compile cache), these flags, and the named pause points
     /// (none: it runs freely).
     pub fn in_cluster(store: &str, args: &[&str], points: &[&str]) -> Host {
-        let mut host = Host::unstarted(args, "info", |_| {});
+        Host::in_cluster_logging(store, args, points, "info")
+    }
+
+    /// [`Host::in_cluster`], logging as `filter` says (`WEFT_LOG`).
+    pub fn in_cluster_logging(store: &str, args: &[&str], points: &[&str], filter: &str) -> Host {
+        let mut host = Host::unstarted(args, filter, |_| {});
         host.store = Some(store.to_owned());
         host.owns_database = false;
         if !points.is_empty() {

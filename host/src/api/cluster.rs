@@ -22,7 +22,7 @@ use crate::store::cluster::{Cluster, ClusterView};
 
 /// Set on a request a standby forwards: a host that gets one and does not
 /// hold the store answers 503 instead of forwarding it again.
-const FORWARDED_BY: &str = "x-weft-forwarded-by";
+pub(super) const FORWARDED_BY: &str = "x-weft-forwarded-by";
 /// Set on a request a standby forwards: the host it was meant for (the
 /// holder whose advertised address it was sent to).
 const FORWARDED_TO: &str = "x-weft-forwarded-to";
@@ -43,6 +43,7 @@ fn single() -> ClusterView {
         partitions: 1,
         this_host: None,
         lease: None,
+        leases: Vec::new(),
         hosts: Vec::new(),
     }
 }
@@ -240,19 +241,7 @@ async fn forward(State(f): State<Front>, req: Request) -> Response {
                     // mends it: said at once.
                     Err(e) if super::tls::client_refusal(&e).is_some() => {
                         let why = super::tls::client_refusal(&e).unwrap_or_default();
-                        tracing::warn!(holder = id, %address, reason = %why, "cannot forward to the host holding the store");
-                        return ApiError::new(
-                            StatusCode::BAD_GATEWAY,
-                            "holder-unreachable",
-                            format!(
-                                "this host cannot forward the request to host {id} at {address}, \
-                                 which holds the store: {why} (give this host that --ca-cert, \
-                                 its --client-cert and --client-key if the holder asks for client \
-                                 certificates, or the holder an --advertise address of the scheme \
-                                 it serves); nothing was sent"
-                            ),
-                        )
-                        .into_response();
+                        return cannot_forward(&id, &address, "the store", &why);
                     }
                     Err(e) if e.is_connect() => {
                         tracing::debug!(holder = id, error = %e, "the host holding the store did not answer; looking again");
@@ -306,8 +295,25 @@ async fn forward(State(f): State<Front>, req: Request) -> Response {
     }
 }
 
+/// A request this host cannot forward to host `id` at `address`, which
+/// holds `what`, because TLS refused (`why`): no retry mends it.
+pub(super) fn cannot_forward(id: &str, address: &str, what: &str, why: &str) -> Response {
+    tracing::warn!(holder = id, %address, reason = %why, "cannot forward to the host holding {what}");
+    ApiError::new(
+        StatusCode::BAD_GATEWAY,
+        "holder-unreachable",
+        format!(
+            "this host cannot forward the request to host {id} at {address}, which holds \
+             {what}: {why} (give this host that --ca-cert, its --client-cert and --client-key \
+             if the holder asks for client certificates, or the holder an --advertise address \
+             of the scheme it serves); nothing was sent"
+        ),
+    )
+    .into_response()
+}
+
 /// `e` with its causes (a connect error says why only in its sources).
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {
@@ -318,7 +324,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-fn unavailable(message: String) -> Response {
+pub(super) fn unavailable(message: String) -> Response {
     ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message).into_response()
 }
 
@@ -337,7 +343,7 @@ fn hop_by_hop(name: &HeaderName) -> bool {
     )
 }
 
-async fn send(
+pub(super) async fn send(
     http: &reqwest::Client,
     me: &str,
     holder: &str,

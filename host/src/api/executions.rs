@@ -19,7 +19,7 @@ use crate::model::{ExecutionStatus, HistoryExport, Payload};
 
 const MAX_RESULT_WAIT_MS: u64 = 300_000;
 /// Executions per page when the list names no `limit`.
-const DEFAULT_PAGE: usize = 100;
+pub(super) const DEFAULT_PAGE: usize = 100;
 
 /// Start an execution on the workflow type's current module. A repeated
 /// `request_id` answers with the run the first request started.

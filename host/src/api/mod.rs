@@ -11,6 +11,7 @@ mod extract;
 mod guard;
 mod interact;
 mod modules;
+mod partitions;
 mod schedules;
 mod tasks;
 pub mod tls;
@@ -27,6 +28,7 @@ pub use auth::Access;
 pub use cluster::{front, EngineSlot};
 pub use error::{ErrorBody, ErrorDetail};
 pub use guard::Guard;
+pub use partitions::{front as partitioned_front, Engines};
 
 use crate::engine::Engine;
 
@@ -184,6 +186,18 @@ pub fn router(engine: Engine, access: Access, guard: Guard) -> Router {
         .layer(axum::middleware::from_fn_with_state(access, auth::check))
         .layer(axum::middleware::from_fn_with_state(guard, guard::check))
         .with_state(engine)
+}
+
+/// What every host answers alike, with or without an engine: the API's
+/// description and the web UI.
+fn static_router() -> Router {
+    Router::new()
+        .route(
+            "/v1/openapi.json",
+            get(|| async { Json(ApiDoc::openapi()) }),
+        )
+        .merge(crate::ui::router())
+        .fallback(|| async { error::ApiError::not_found("no such route: see /v1/openapi.json") })
 }
 
 /// Runs a request that may change something to its end whether its client

@@ -23,6 +23,10 @@ pub async fn show(client: &Client, json: bool) -> Result<i32> {
         println!("one host on its redb file: no other host shares its store");
         return Ok(0);
     }
+    let leases = view["leases"].as_array().cloned().unwrap_or_default();
+    if !leases.is_empty() {
+        return show_partitions(&view, &leases);
+    }
     let lease = &view["lease"];
     match lease["holder"].as_str() {
         Some(holder) if lease["expires_in_ms"].as_i64().unwrap_or(0) > 0 => println!(
@@ -42,7 +46,50 @@ pub async fn show(client: &Client, json: bool) -> Result<i32> {
     if let Some(me) = view["this_host"].as_str() {
         println!("(answered by {me})");
     }
+    println!("{}", hosts(&view, None));
+    Ok(0)
+}
+
+/// A store of several partitions: who holds each, and the hosts.
+fn show_partitions(view: &Value, leases: &[Value]) -> Result<i32> {
+    let live = |l: &Value| l["expires_in_ms"].as_i64().unwrap_or(0) > 0;
+    let held = leases.iter().filter(|l| live(l)).count();
+    println!("the store has {} partitions; {held} held now", leases.len());
+    if let Some(me) = view["this_host"].as_str() {
+        println!("(answered by {me})");
+    }
     let mut t = table(&[
+        "PARTITION",
+        "HOLDER",
+        "GENERATION",
+        "HELD",
+        "RENEWED",
+        "EXPIRES IN",
+    ]);
+    for (part, l) in leases.iter().enumerate() {
+        let holder = match l["holder"].as_str() {
+            Some(h) if live(l) => h.to_owned(),
+            Some(h) => format!("- ({h}'s lease expired)"),
+            None => "-".into(),
+        };
+        t.add_row(vec![
+            part.to_string(),
+            holder,
+            l["generation"].to_string(),
+            secs(&l["held_ms"]),
+            format!("{} ago", secs(&l["renewed_ms_ago"])),
+            secs(&l["expires_in_ms"]),
+        ]);
+    }
+    println!("{t}");
+    println!("{}", hosts(view, Some(leases)));
+    Ok(0)
+}
+
+/// The hosts' table (with the partitions each holds, on a store of
+/// several).
+fn hosts(view: &Value, leases: Option<&[Value]>) -> comfy_table::Table {
+    let mut header = vec![
         "HOST",
         "ROLE",
         "ADDRESS",
@@ -51,9 +98,13 @@ pub async fn show(client: &Client, json: bool) -> Result<i32> {
         "STARTED",
         "SEEN",
         "IN MEMORY",
-    ]);
+    ];
+    if leases.is_some() {
+        header.push("PARTITIONS");
+    }
+    let mut t = table(&header);
     for h in view["hosts"].as_array().into_iter().flatten() {
-        t.add_row(vec![
+        let mut row = vec![
             h["host_id"].as_str().unwrap_or_default().to_owned(),
             h["role"].as_str().unwrap_or_default().to_owned(),
             h["address"].as_str().unwrap_or_default().to_owned(),
@@ -63,8 +114,24 @@ pub async fn show(client: &Client, json: bool) -> Result<i32> {
             h["started_at"].as_str().unwrap_or_default().to_owned(),
             format!("{} ago", secs(&h["seen_ms_ago"])),
             h["in_memory"].to_string(),
-        ]);
+        ];
+        if let Some(leases) = leases {
+            let id = h["host_id"].as_str().unwrap_or_default();
+            let parts: Vec<String> = leases
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| {
+                    l["holder"].as_str() == Some(id) && l["expires_in_ms"].as_i64().unwrap_or(0) > 0
+                })
+                .map(|(p, _)| p.to_string())
+                .collect();
+            row.push(if parts.is_empty() {
+                "-".into()
+            } else {
+                parts.join(",")
+            });
+        }
+        t.add_row(row);
     }
-    println!("{t}");
-    Ok(0)
+    t
 }

@@ -6,6 +6,7 @@ mod cluster;
 mod deploy;
 mod executions;
 mod interact;
+mod partitions;
 mod progress;
 mod project;
 mod replay;

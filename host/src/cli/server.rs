@@ -63,6 +63,11 @@ pub struct HostArgs {
     /// The private key (PEM) of --client-cert.
     #[arg(long, env = "WEFT_CLIENT_KEY", value_name = "FILE")]
     pub client_key: Option<PathBuf>,
+    /// With --store, when it makes the database: how many partitions the
+    /// store spreads executions over (fixed for good; each is held by one
+    /// host at a time). Ignored for a store that exists.
+    #[arg(long, env = "WEFT_PARTITIONS", default_value_t = 1, hide = true)]
+    pub partitions: u32,
     /// Move time only by `weft clock advance` (`POST /v1/clock/advance`): tests
     /// and demos skip hours in milliseconds; where it stands survives restarts.
     #[arg(long)]
@@ -281,12 +286,12 @@ pub async fn run(data: PathBuf, args: &HostArgs) -> Result<()> {
 }
 
 /// Resolves once the host was told to stop (at once if it was already).
-async fn stopped(mut stop: tokio::sync::watch::Receiver<bool>) {
+pub(super) async fn stopped(mut stop: tokio::sync::watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
 /// The first stdout line, which scripts and tests wait for.
-async fn say_listening(scheme: &str, addr: SocketAddr) -> Result<()> {
+pub(super) async fn say_listening(scheme: &str, addr: SocketAddr) -> Result<()> {
     let mut stdout = tokio::io::stdout();
     stdout
         .write_all(format!("listening on {scheme}://{addr}\n").as_bytes())
@@ -297,13 +302,13 @@ async fn say_listening(scheme: &str, addr: SocketAddr) -> Result<()> {
 
 /// How long a host handing its store over waits for its running activity
 /// attempts.
-const DRAIN_LIMIT: Duration = Duration::from_secs(30);
+pub(super) const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 
 /// How long a stopping standby answers the requests it forwards.
 const STANDBY_GRACE: Duration = Duration::from_secs(10);
 
 /// The exit code of a host that found another host holding its store.
-const FENCED_EXIT: i32 = 3;
+pub(super) const FENCED_EXIT: i32 = 3;
 
 /// A host on a PostgreSQL store: it joins the hosts there, serves at once
 /// (as a standby, forwarding requests to the host holding the store), takes
@@ -351,14 +356,38 @@ async fn run_on_postgres(
             args.lease
         );
     }
+    if !(1..=4096).contains(&args.partitions) {
+        anyhow::bail!(
+            "--partitions {}: give between 1 and 4096 (a store's partitions are fixed when it \
+             is made; each is held by one host at a time)",
+            args.partitions
+        );
+    }
     let lease = Duration::from_millis(args.lease);
     let cluster = {
         let url = url.to_owned();
         let host_id = host_id.clone();
-        tokio::task::spawn_blocking(move || Cluster::connect(&url, &host_id, lease))
-            .await?
-            .context("cannot open the store given by --store")?
+        let partitions = args.partitions;
+        tokio::task::spawn_blocking(move || {
+            Cluster::connect_partitioned(&url, &host_id, lease, partitions)
+        })
+        .await?
+        .context("cannot open the store given by --store")?
     };
+    if cluster.partitions() != args.partitions && args.partitions != 1 {
+        tracing::warn!(
+            asked = args.partitions,
+            has = cluster.partitions(),
+            "--partitions is read only when the store is made; this store keeps its own"
+        );
+    }
+    let forwarder = crate::api::tls::client_builder(crate::api::tls::ClientTls {
+        ca: args.ca_cert.as_deref(),
+        cert: args.client_cert.as_deref(),
+        key: args.client_key.as_deref(),
+    })?
+    .build()
+    .context("cannot build the client that forwards requests to other hosts")?;
     let in_memory = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     {
         let c = cluster.clone();
@@ -375,13 +404,22 @@ async fn run_on_postgres(
         .context("cannot register this host on the store")?;
     }
     let guard = crate::api::Guard { listen: Some(addr) };
-    let forwarder = crate::api::tls::client_builder(crate::api::tls::ClientTls {
-        ca: args.ca_cert.as_deref(),
-        cert: args.client_cert.as_deref(),
-        key: args.client_key.as_deref(),
-    })?
-    .build()
-    .context("cannot build the client that forwards requests to other hosts")?;
+    if cluster.partitions() > 1 {
+        let host = super::partitions::Host {
+            cluster,
+            config,
+            lease,
+            in_memory,
+        };
+        let front = crate::api::partitioned_front(
+            host.cluster.clone(),
+            access,
+            guard,
+            lease + Duration::from_secs(5),
+            forwarder,
+        );
+        return host.run(listener, scheme, front, stop).await;
+    }
     let (front, slot) = crate::api::front(
         cluster.clone(),
         access,
@@ -526,7 +564,7 @@ fn default_host_id() -> String {
     format!("{machine}-{}", std::process::id())
 }
 
-async fn shutdown_signal() {
+pub(super) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -80,6 +80,31 @@ pub(super) fn discarded_key<'a>(
     discarded.find_map(|events| find(events, handle, what))
 }
 
+/// The engines of the partitions a host holds, by partition (on a store
+/// of one partition: none): a request to an execution of another
+/// partition is recorded there by its engine.
+#[derive(Default)]
+pub(crate) struct Partitions {
+    held: std::sync::RwLock<std::collections::BTreeMap<u32, std::sync::Weak<Inner>>>,
+}
+
+impl Partitions {
+    pub(super) fn add(&self, part: u32, inner: &Arc<Inner>) {
+        self.held
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(part, Arc::downgrade(inner));
+    }
+
+    fn get(&self, part: u32) -> Option<Arc<Inner>> {
+        self.held
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&part)
+            .and_then(std::sync::Weak::upgrade)
+    }
+}
+
 /// The write that asks a running target to cancel, and the run it read.
 struct Ask {
     op: Op,
@@ -167,6 +192,58 @@ impl Inner {
         crate::pause::point("external-before-delivery").await;
         let target: Option<ExecutionId> = request.target.parse().ok();
         let reason: String = serde_json::from_slice(&request.input.0).unwrap_or_default();
+        // A target in another partition (never a child: children are made
+        // in their parent's) is asked by that partition's engine first,
+        // once per key; this partition then records what it found.
+        let elsewhere = match (&target, request.child) {
+            (Some(t), None) => match self.store.partition_elsewhere(t.as_str()) {
+                Ok(part) => part,
+                Err(e) => {
+                    tracing::warn!(key = %request.key, error = %e, "request not delivered yet; delivered again once the store answers");
+                    self.deliver_later(request);
+                    return;
+                }
+            },
+            _ => None,
+        };
+        if let (Some(part), Some(t)) = (elsewhere, &target) {
+            let Some(there) = self.engines.get(part) else {
+                // Held by another host: delivered once this one reaches it.
+                tracing::debug!(key = %request.key, part, "the target's partition is not held here; delivering later");
+                self.deliver_later(request);
+                return;
+            };
+            let from = self.store.partition().unwrap_or_default();
+            let found = match there.receive(&request, from, t, &reason).await {
+                Ok(found) => found,
+                Err(e) => {
+                    tracing::warn!(key = %request.key, error = %e, "request not delivered yet; delivered again later");
+                    self.deliver_later(request);
+                    return;
+                }
+            };
+            // Tests stop here to kill the host between the two writes: the
+            // request stays in the outbox, and its delivery again finds it
+            // recorded at the target.
+            crate::pause::point("external-received").await;
+            let op = Op::Deliver {
+                request: request.clone(),
+                at_ms: self.clock.now_ms(),
+                target_found: Some(found),
+                cancel: None,
+            };
+            match self.store.write(vec![op]).await {
+                Ok(Ok(())) => {
+                    tracing::debug!(key = %request.key, target = %request.target, part, "request delivered");
+                    self.wake(&request.sender);
+                }
+                Ok(Err(e)) => tracing::warn!(key = %request.key, error = %e, "request refused"),
+                Err(e) => {
+                    tracing::warn!(key = %request.key, error = %e, "request not delivered; retried when the store writes again")
+                }
+            }
+            return;
+        }
         // A cancellation is asked in the delivery's own transaction, so a
         // request that a reset discarded (or a delivery made) meanwhile asks
         // nothing; a cancel that loses a race with the target's own write
@@ -257,6 +334,78 @@ impl Inner {
                 }
             }
         }
+    }
+}
+
+impl Inner {
+    /// Records here (this engine's partition holds `target`) a request an
+    /// execution of another partition sent, once per key: whether the
+    /// target was found (running, or for a cancellation also asked before
+    /// or ended cancelled).
+    async fn receive(
+        self: &Arc<Self>,
+        request: &ExternalRequest,
+        from: u32,
+        target: &ExecutionId,
+        reason: &str,
+    ) -> Result<bool, EngineError> {
+        if !request.cancel {
+            let op = Op::Receive {
+                request: request.clone(),
+                at_ms: self.clock.now_ms(),
+                from,
+                cancel: None,
+            };
+            return match self.store.write(vec![op]).await? {
+                Ok(()) => {
+                    self.wake(target);
+                    Ok(true)
+                }
+                Err(crate::store::OpError::NoSuchExecution(_)) => Ok(false),
+                Err(e) => Err(e.into()),
+            };
+        }
+        for _ in 0..=CANCEL_ATTEMPTS {
+            let (found, ask) = self.read_target(Some(target), reason)?;
+            let Some(ask) = ask else {
+                return Ok(found);
+            };
+            let forget_at = self
+                .clock
+                .now_ms()
+                .saturating_add(self.retention_ms(ask.record.workflow_type.as_str())?);
+            let placed = Placed::default();
+            let mut cancel = ask.op;
+            if let Op::Append {
+                placed: at,
+                once_key,
+                ..
+            } = &mut cancel
+            {
+                *at = Some(placed.clone());
+                *once_key = Some((request.key.clone(), forget_at));
+            }
+            let op = Op::Receive {
+                request: request.clone(),
+                at_ms: self.clock.now_ms(),
+                from,
+                cancel: Some(Box::new(cancel)),
+            };
+            match self.store.write(vec![op]).await? {
+                Ok(()) => {
+                    if placed.position().is_some() {
+                        tracing::info!(execution = %ask.record.id, %reason, "cancellation requested");
+                        self.after_cancel(&ask.record, &ask.history).await;
+                    }
+                    return Ok(true);
+                }
+                // Lost a race with the target's own write: read again.
+                Err(e) => {
+                    tracing::debug!(key = %request.key, error = %e, "cancellation raced its target; read again");
+                }
+            }
+        }
+        Ok(false)
     }
 }
 

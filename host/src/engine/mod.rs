@@ -247,7 +247,10 @@ pub(crate) struct Inner {
     /// is counted on a production host); counted across the host's engines.
     busy: Option<Arc<skip::Busy>>,
     /// The type of each search attribute name on this host.
-    search_types: search::SearchTypes,
+    search_types: Arc<search::SearchTypes>,
+    /// The host's engines by partition (a request to an execution of
+    /// another partition goes through its engine).
+    engines: Arc<external::Partitions>,
 }
 
 impl Inner {
@@ -314,6 +317,11 @@ pub struct HostParts {
     budget: Arc<mailbox::InstanceBudget>,
     busy: Option<Arc<skip::Busy>>,
     clock_moves: Arc<tokio::sync::Mutex<()>>,
+    /// The custom search attributes' types (a shared table): one created
+    /// through any engine is known to all.
+    search_types: Arc<search::SearchTypes>,
+    /// The engines of the partitions the host holds.
+    engines: Arc<external::Partitions>,
 }
 
 impl HostParts {
@@ -335,6 +343,8 @@ impl HostParts {
             clock,
             budget: Arc::new(mailbox::InstanceBudget::new(config.max_instances)),
             clock_moves: Arc::default(),
+            search_types: Arc::new(search::SearchTypes::load(store)?),
+            engines: Arc::default(),
         })
     }
 }
@@ -405,7 +415,8 @@ impl Engine {
             schedules,
             past_queries: Semaphore::new(2),
             busy: parts.busy.clone(),
-            search_types: search::SearchTypes::load(&store)?,
+            search_types: parts.search_types.clone(),
+            engines: parts.engines.clone(),
             store,
             runtime: parts.runtime.clone(),
             clock: parts.clock.clone(),
@@ -426,6 +437,9 @@ impl Engine {
             logs: logs::Logs::default(),
             queues: queues::TaskQueues::default(),
         });
+        if let Some(part) = inner.store.partition() {
+            inner.engines.add(part, &inner);
+        }
         timers::spawn(inner.clone(), timer_rx);
         recovery::spawn(inner.clone());
         retention::spawn(inner.clone());

@@ -271,13 +271,11 @@ impl Engine {
             .into_iter()
             .map(|(_, m)| m)
             .collect();
-        let mut used: std::collections::HashSet<ModuleHash> = store
-            .executions(None, None)?
-            .into_iter()
-            .map(|r| r.module)
-            .collect();
+        // Every partition's executions and schedules (a store of several
+        // shares its modules).
+        let (used, schedules) = store.module_users()?;
+        let mut used: std::collections::HashSet<ModuleHash> = used.into_iter().collect();
         // A schedule pinned to a version starts its executions on it.
-        let schedules = store.schedules()?;
         // One that cannot be read may pin any version.
         if let Some((name, why)) = schedules.unreadable.first() {
             return Err(EngineError::Conflict(format!(

@@ -246,6 +246,7 @@ pub(super) fn apply(txn: &Txn, op: &Op) -> Result<Result<(), OpError>, StoreErro
             }
         }
         Op::Deliver { .. } => return super::external::deliver(txn, op),
+        Op::Receive { .. } => return super::external::receive(txn, op),
         Op::TellParent { .. } => return history::tell_parent(txn, op),
         Op::Reset { .. } => return super::reset::reset(txn, op),
         Op::CreateExecution { .. } => return history::create(txn, op),

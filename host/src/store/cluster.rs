@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use super::kv::pg::Pg;
 use super::{Backend, Store, StoreError};
 
+pub use super::kv::assign::{home, Change};
 pub use super::kv::lease::{Fence, Wait};
 pub use super::kv::members::{ClusterView, HostView, LeaseView};
 
@@ -38,6 +39,55 @@ impl Cluster {
         }
         tracing::info!(database = pg.shown(), host, "the store is on PostgreSQL");
         Ok(Self { pg })
+    }
+
+    /// Connects as [`Cluster::connect`] does, to a store of any number of
+    /// partitions: one made now gets `partitions` (an existing store keeps
+    /// the count it was made with). Its partitions are taken by
+    /// [`Cluster::holding`]'s rounds.
+    pub fn connect_partitioned(
+        url: &str,
+        host: &str,
+        lease: Duration,
+        partitions: u32,
+    ) -> Result<Self, StoreError> {
+        let pg = Pg::connect(url, true, host, lease, partitions)?;
+        tracing::info!(
+            database = pg.shown(),
+            host,
+            partitions = pg.partitions(),
+            "the store is on PostgreSQL"
+        );
+        Ok(Self { pg })
+    }
+
+    /// How many partitions the store has.
+    pub fn partitions(&self) -> u32 {
+        self.pg.partitions()
+    }
+
+    /// The id and address of the host holding each partition (by
+    /// partition; `None`: none holds it now).
+    pub fn holders(&self) -> Result<Vec<Option<(String, String)>>, StoreError> {
+        self.pg.holders()
+    }
+
+    /// The partition the directory placed execution `id` in, if one was
+    /// made under it (else it is made in its home, `home`).
+    pub fn placed(&self, id: &str) -> Result<Option<u32>, StoreError> {
+        if self.partitions() <= 1 {
+            return Ok(Some(0));
+        }
+        self.pg.placed(id)
+    }
+
+    /// This host's part in holding the store's partitions, in rounds; a
+    /// host counts another once it has been registered for `settle`.
+    pub fn holding(&self, settle: Duration) -> Holding {
+        Holding {
+            parts: super::kv::assign::Partitions::new(self.pg.clone(), settle),
+            deploys: Arc::default(),
+        }
     }
 
     /// Registers this host, reachable at `address`, of weft `version`
@@ -119,5 +169,40 @@ impl Cluster {
     /// Leaves without holding anything (a standby that stops).
     pub fn leave(&self) {
         self.pg.leave();
+    }
+}
+
+/// The partitions a host holds, taken and given up in rounds
+/// ([`Holding::step`]), and a store on each.
+pub struct Holding {
+    parts: super::kv::assign::Partitions,
+    /// What deploys change, kept once for every partition's store: a
+    /// deploy written through one is seen by all.
+    deploys: Arc<super::deploys::Deploys>,
+}
+
+impl Holding {
+    /// One round: takes the partitions assigned to this host that are
+    /// free, and says what changed (see [`Change`]).
+    pub fn step(&mut self) -> Result<Vec<Change>, StoreError> {
+        self.parts.step()
+    }
+
+    /// A store on partition `part`, which this host holds.
+    pub fn open(&self, part: u32) -> Result<Store, StoreError> {
+        let pg = self.parts.held(part).cloned().ok_or_else(|| {
+            StoreError::Backend(format!("this host does not hold partition {part}"))
+        })?;
+        Store::from_backend_sharing(Backend::Pg(pg), self.deploys.clone())
+    }
+
+    /// Gives partition `part` up (its work drained first).
+    pub fn release(&mut self, part: u32) {
+        self.parts.release(part);
+    }
+
+    /// Gives every partition up (a graceful stop).
+    pub fn release_all(&mut self) {
+        self.parts.release_all();
     }
 }

@@ -3,8 +3,10 @@
 //! type's current module. Every activity attempt and every start asks;
 //! only deploys change the answer, and every deploy is a write of this
 //! store (one host writes a store: the redb file's, or the PostgreSQL
-//! store's holder, whose `Store` is opened anew at each taking). An answer
-//! kept here saves a read transaction, a round trip on PostgreSQL.
+//! store's holder, whose `Store` is opened anew at each taking), or of
+//! another partition's store of the same host, which shares this (see
+//! `cluster::Holding`). An answer kept here saves a read transaction, a
+//! round trip on PostgreSQL.
 //!
 //! A read of the store that began before a deploy's commit may answer what
 //! the deploy replaced: it is kept only if no deploy ended since the read

@@ -67,6 +67,36 @@ pub(super) fn deliver(txn: &Txn, op: &Op) -> Outcome {
     Ok(Ok(()))
 }
 
+/// Records the signal of a sender in another partition in its target here
+/// (see `Op::Receive`).
+pub(super) fn receive(txn: &Txn, op: &Op) -> Outcome {
+    let Op::Receive {
+        request,
+        at_ms,
+        from,
+        cancel,
+    } = op
+    else {
+        unreachable!("receive takes Receive")
+    };
+    // Still the sender's to send (as `deliver` checks): else nothing.
+    match txn.get_locked_in(OUTBOX, *from, &request.key.as_str())? {
+        Some(raw) if from_json::<ExternalRequest>("outbox request", &raw)? == *request => {}
+        _ => return Ok(Ok(())),
+    }
+    if let Some(cancel) = cancel {
+        return match append(txn, cancel)? {
+            // Asked before under this key.
+            Ok(()) | Err(OpError::AlreadyRecorded(_)) => Ok(Ok(())),
+            Err(e) => Ok(Err(e)),
+        };
+    }
+    if signal(txn, request, *at_ms)? {
+        return Ok(Ok(()));
+    }
+    Ok(Err(OpError::NoSuchExecution(request.target.clone())))
+}
+
 /// Records the request's signal in its target, once per key; false when the
 /// target does not run.
 fn signal(txn: &Txn, request: &ExternalRequest, at_ms: u64) -> Result<bool, super::StoreError> {

@@ -285,6 +285,23 @@ pub enum Op {
         target_found: Option<bool>,
         cancel: Option<Box<Op>>,
     },
+    /// Records a signal an execution of another partition sent (from its
+    /// outbox) in its target here, once per request key, as `Deliver` does
+    /// for a target in the sender's partition; refused with
+    /// `NoSuchExecution` when the target does not run. The sender's
+    /// partition then writes its `Deliver`, with `target_found`.
+    /// Recorded only while the request is in partition `from`'s outbox
+    /// (a reset of the sender since discarded it, or a delivery took it:
+    /// nothing is recorded, and the op answers `Ok`); that row is locked
+    /// until the write ends, so a reset waits for it.
+    /// A cancellation's `cancel` is the append that asks the target, as
+    /// in `Deliver` (a refused one refuses the op).
+    Receive {
+        request: ExternalRequest,
+        at_ms: u64,
+        from: u32,
+        cancel: Option<Box<Op>>,
+    },
     /// Writes a schedule: creates it (`expect_revision` none; refused if the
     /// name exists) or replaces the revision the writer read (refused if
     /// the stored one is another). The record carries its new revision.
@@ -788,9 +805,17 @@ impl Store {
     }
 
     fn from_backend(backend: Backend) -> Result<Self, StoreError> {
+        Self::from_backend_sharing(backend, Arc::default())
+    }
+
+    /// A store on `backend` (one partition of several) that keeps what
+    /// deploys change in `deploys`, shared with the other partitions'.
+    fn from_backend_sharing(
+        backend: Backend,
+        deploys: Arc<deploys::Deploys>,
+    ) -> Result<Self, StoreError> {
         prepare(&backend)?;
         let (failing_tx, failing) = watch::channel(None);
-        let deploys = Arc::<deploys::Deploys>::default();
         // Taken before the committer exists: nothing writes meanwhile.
         let census = Arc::new(census::Census::taken(&backend.begin_read()?)?);
         let committer =
@@ -802,6 +827,30 @@ impl Store {
             deploys,
             census,
         })
+    }
+
+    /// The partition this store is, on a store of several.
+    pub fn partition(&self) -> Option<u32> {
+        match &self.backend {
+            Backend::Pg(pg) if pg.partitions() > 1 => Some(pg.part()),
+            _ => None,
+        }
+    }
+
+    /// The partition execution `id` is in, on a store of several, when it
+    /// is not this one: where the directory placed it, else its home.
+    pub fn partition_elsewhere(&self, id: &str) -> Result<Option<u32>, StoreError> {
+        let Backend::Pg(pg) = &self.backend else {
+            return Ok(None);
+        };
+        if pg.partitions() <= 1 {
+            return Ok(None);
+        }
+        let part = match pg.placed(id)? {
+            Some(p) => p,
+            None => kv::assign::home(id, pg.partitions()),
+        };
+        Ok((part != pg.part()).then_some(part))
     }
 
     /// Which kind of store this is, for messages: `redb` or `postgres`.
@@ -1181,6 +1230,51 @@ impl Store {
         })
     }
 
+    /// Runs the read `f` on every partition of the store (on redb and on a
+    /// store of one partition: this one), each in a read transaction of
+    /// its own: for what must see every execution (a module prune).
+    fn reading_everywhere<T>(
+        &self,
+        f: impl Fn(&Txn) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let Backend::Pg(pg) = &self.backend else {
+            return Ok(vec![self.reading(f)?]);
+        };
+        let mut out = Vec::new();
+        for part in 0..pg.partitions() {
+            if part == pg.part() {
+                out.push(self.reading(&f)?);
+                continue;
+            }
+            let other = Backend::Pg(pg.partition(part)?);
+            let txn = other.begin_read()?;
+            out.push(f(&txn)?);
+            txn.commit()?;
+        }
+        Ok(out)
+    }
+
+    /// The modules executions of every partition run on, and the
+    /// schedules of every partition (what a module prune must keep).
+    pub fn module_users(&self) -> Result<(Vec<ModuleHash>, Schedules), StoreError> {
+        let mut modules = Vec::new();
+        let mut schedules = Schedules::default();
+        for (m, s) in self.reading_everywhere(|txn| {
+            let mut modules = Vec::new();
+            txn.open_table(EXECUTIONS)?.scan(.., false, |_, raw| {
+                let record: ExecutionHead = from_json("execution", raw)?;
+                modules.push(record.module);
+                Ok(true)
+            })?;
+            Ok((modules, schedules_in(txn)?))
+        })? {
+            modules.extend(m);
+            schedules.read.extend(s.read);
+            schedules.unreadable.extend(s.unreadable);
+        }
+        Ok((modules, schedules))
+    }
+
     /// Executions matching the filters, newest first.
     pub fn executions(
         &self,
@@ -1498,20 +1592,7 @@ impl Store {
     /// those it cannot, each with why (one damaged record, or a newer
     /// weft's, hides no other).
     pub fn schedules(&self) -> Result<Schedules, StoreError> {
-        self.reading(|txn| {
-            let table = txn.open_table(tables::SCHEDULES)?;
-            let mut out = Schedules::default();
-            for (name, raw) in table.iter()? {
-                match from_json("schedule", &raw) {
-                    Ok(record) => out.read.push(record),
-                    Err(e @ StoreError::Corrupt { .. }) => {
-                        out.unreadable.push((name, e.to_string()))
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(out)
-        })
+        self.reading(schedules_in)
     }
 
     /// The requests to other executions not delivered yet.
@@ -1563,6 +1644,20 @@ pub(crate) mod tests;
 
 /// The component serving activity `name` with the doors opened for it, if
 /// one does.
+/// The schedules `txn`'s partition holds (see [`Store::schedules`]).
+fn schedules_in(txn: &Txn) -> Result<Schedules, StoreError> {
+    let table = txn.open_table(tables::SCHEDULES)?;
+    let mut out = Schedules::default();
+    for (name, raw) in table.iter()? {
+        match from_json("schedule", &raw) {
+            Ok(record) => out.read.push(record),
+            Err(e @ StoreError::Corrupt { .. }) => out.unreadable.push((name, e.to_string())),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
 fn route(txn: &Txn, name: &str) -> Result<deploys::Route, StoreError> {
     let Some(h) = txn.open_table(ACTIVITIES)?.get(name)? else {
         return Ok(None);

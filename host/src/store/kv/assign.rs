@@ -39,6 +39,27 @@ fn weight(host: &str, part: u32) -> u64 {
     h ^ (h >> 33)
 }
 
+/// The partition an execution id (or a schedule's name) belongs to unless
+/// the directory says otherwise (a child is made in its parent's): where a
+/// start, a signal and every other request naming it are sent. The same
+/// hash as [`weight`] over the name alone. Fixed forever: hosts of
+/// different releases must agree on it, and ids already made keep it.
+pub fn home(name: &str, partitions: u32) -> u32 {
+    if partitions <= 1 {
+        return 0;
+    }
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    ((h ^ (h >> 33)) % u64::from(partitions)) as u32
+}
+
 /// The host each of `partitions` partitions is assigned to, among `live`
 /// (`None`: no live host).
 pub(crate) fn assignment<'h>(live: &[&'h str], partitions: u32) -> Vec<Option<&'h str>> {
@@ -53,7 +74,7 @@ pub(crate) fn assignment<'h>(live: &[&'h str], partitions: u32) -> Vec<Option<&'
 
 /// What a round found changed for this host.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Change {
+pub enum Change {
     /// This host holds the partition now, at this lease generation.
     Gained(u32, i64),
     /// The partition is assigned to another host now: this one drains its
@@ -65,7 +86,7 @@ pub(crate) enum Change {
 }
 
 /// The partitions one host holds, and its part in the assignment.
-pub(crate) struct Partitions {
+pub struct Partitions {
     /// This host's view of the store (membership, the shared connections).
     pg: Arc<Pg>,
     /// The partitions held, each by its own lease.
@@ -202,6 +223,8 @@ impl Pg {
 mod tests {
     use super::assignment;
 
+    const PINNED_HOMES: [u32; 5] = [5, 11, 11, 6, 14];
+
     fn owners<'h>(live: &[&'h str], partitions: u32) -> Vec<&'h str> {
         assignment(live, partitions)
             .into_iter()
@@ -212,6 +235,23 @@ mod tests {
     /// Every partition has an owner, the same whatever order the hosts are
     /// listed in, spread over the hosts; a host leaving moves only its own
     /// partitions, one joining only those it gains.
+    /// Where ids live is pinned: ids already made keep their partition in
+    /// every later release.
+    #[test]
+    fn an_ids_home_partition_is_fixed() {
+        let homes: Vec<u32> = ["order-1", "order-2", "a", "", "sweeper/child-7"]
+            .iter()
+            .map(|id| super::home(id, 16))
+            .collect();
+        assert_eq!(homes, PINNED_HOMES, "the home of an id changed");
+        assert_eq!(super::home("order-1", 1), 0);
+        let mut seen = [0u32; 4];
+        for n in 0..4_000 {
+            seen[super::home(&format!("exec-{n}"), 4) as usize] += 1;
+        }
+        assert!(seen.iter().all(|c| (800..1_200).contains(c)), "{seen:?}");
+    }
+
     #[test]
     fn the_assignment_is_a_function_of_the_live_hosts_and_moves_little() {
         let three = ["host-a", "host-b", "host-c"];

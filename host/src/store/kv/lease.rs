@@ -323,7 +323,6 @@ impl Pg {
     /// generation once taken (renewed from then on), `None` while another
     /// host holds a live lease on it (never taken from a live host; an
     /// expired holder's sessions are ended, and a later attempt takes it).
-    #[cfg_attr(not(test), allow(dead_code))] // see `assign.rs`
     pub fn try_acquire(self: &Arc<Self>) -> Result<Option<i64>, StoreError> {
         if self.left().load(std::sync::atomic::Ordering::SeqCst) {
             return Err(StoreError::Backend("this host is stopping".into()));

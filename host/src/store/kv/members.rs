@@ -53,11 +53,17 @@ pub struct LeaseView {
 pub struct ClusterView {
     /// `postgres` or `redb`.
     pub store: &'static str,
-    /// Partitions of the store: one, held by one host at a time.
+    /// Partitions of the store (fixed when it was made): each held by one
+    /// host at a time.
     pub partitions: u32,
     /// The host that answered (its id).
     pub this_host: Option<String>,
+    /// Partition 0's lease (on a store of one partition, the store's).
     pub lease: Option<LeaseView>,
+    /// On a store of several partitions: each partition's lease, by
+    /// partition.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub leases: Vec<LeaseView>,
     pub hosts: Vec<HostView>,
 }
 
@@ -180,24 +186,40 @@ impl Pg {
     pub fn view(&self) -> Result<ClusterView, StoreError> {
         let lease_s = self.lease.length.as_secs_f64();
         let client = self.block(self.pool().get()).map_err(pool_err)?;
-        let lease = self
-            .block(client.query_one(
+        let mut leases: Vec<LeaseView> = self
+            .block(client.query(
                 "SELECT owner, generation, \
                    (extract(epoch FROM now() - taken_at) * 1000)::bigint, \
                    (extract(epoch FROM now() - renewed_at) * 1000)::bigint, \
                    (extract(epoch FROM expires_at - now()) * 1000)::bigint \
-                 FROM weft_leases WHERE part = 0",
-                &[],
+                 FROM weft_leases WHERE part < $1 ORDER BY part",
+                &[&(self.partitions() as i32)],
             ))
-            .map_err(pg_err)?;
-        let lease = LeaseView {
-            holder: lease.get(0),
-            generation: lease.get(1),
-            held_ms: lease.get(2),
-            renewed_ms_ago: lease.get(3),
-            expires_in_ms: lease.get(4),
+            .map_err(pg_err)?
+            .iter()
+            .map(|r| LeaseView {
+                holder: r.get(0),
+                generation: r.get(1),
+                held_ms: r.get(2),
+                renewed_ms_ago: r.get(3),
+                expires_in_ms: r.get(4),
+            })
+            .collect();
+        let live = |l: &LeaseView| l.expires_in_ms.is_some_and(|ms| ms > 0);
+        let holders: std::collections::HashSet<String> = leases
+            .iter()
+            .filter(|l| live(l))
+            .filter_map(|l| l.holder.clone())
+            .collect();
+        let Some(lease) = leases.first().cloned() else {
+            return Err(StoreError::Backend(format!(
+                "the store at {} has no lease rows: it was not made by weft",
+                self.shown()
+            )));
         };
-        let live = lease.expires_in_ms.is_some_and(|ms| ms > 0);
+        if leases.len() == 1 {
+            leases.clear();
+        }
         let rows = self
             .block(client.query(
                 "SELECT host_id, address, version, \
@@ -213,7 +235,7 @@ impl Pg {
             .map(|r| {
                 let host_id: String = r.get(0);
                 let seen_ms_ago: i64 = r.get(4);
-                let role = if live && lease.holder.as_deref() == Some(host_id.as_str()) {
+                let role = if holders.contains(&host_id) {
                     "holder"
                 } else if (seen_ms_ago as f64) > lease_s * 500.0 {
                     "gone"
@@ -236,9 +258,10 @@ impl Pg {
             .collect();
         Ok(ClusterView {
             store: "postgres",
-            partitions: 1,
+            partitions: self.partitions(),
             this_host: Some(self.lease.host.clone()),
             lease: Some(lease),
+            leases,
             hosts,
         })
     }
@@ -285,6 +308,40 @@ impl Pg {
             ))
             .map_err(pg_err)?;
         Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
+    /// The id and address of the host holding each partition now (`None`:
+    /// no live lease), by partition.
+    pub fn holders(&self) -> Result<Vec<Option<(String, String)>>, StoreError> {
+        let client = self.block(self.pool().get()).map_err(pool_err)?;
+        let rows = self
+            .block(client.query(
+                "SELECT l.part, h.host_id, h.address FROM weft_leases l \
+                 JOIN weft_hosts h ON h.host_id = l.owner \
+                 WHERE l.part < $1 AND l.expires_at > now()",
+                &[&(self.partitions() as i32)],
+            ))
+            .map_err(pg_err)?;
+        let mut out = vec![None; self.partitions() as usize];
+        for r in rows {
+            let part: i32 = r.get(0);
+            if let Some(slot) = out.get_mut(part as usize) {
+                *slot = Some((r.get(1), r.get(2)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The partition the directory places `id` in, if it has been made.
+    pub fn placed(&self, id: &str) -> Result<Option<u32>, StoreError> {
+        let client = self.block(self.pool().get()).map_err(pool_err)?;
+        let row = self
+            .block(client.query_opt(
+                "SELECT v FROM weft_directory WHERE k0 = $1",
+                &[&id.as_bytes()],
+            ))
+            .map_err(pg_err)?;
+        Ok(row.map(|r| super::types::unflip(r.get::<_, i64>(0)) as u32))
     }
 
     /// Why this host's writes would fail now, if they would.

@@ -8,9 +8,6 @@
 //! columns in the same order; see `pg.rs`). Since the ops are shared, the
 //! semantics are too: what one backend refuses, the other refuses.
 
-// The host runs one partition until an engine per partition lands (issue
-// 17); the assignment is tested meanwhile.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod assign;
 mod known;
 pub(crate) mod lease;
@@ -106,6 +103,23 @@ impl Txn {
             Txn::RedbRead(t) => Table::RedbRead(t.open_table(def.redb())?),
             Txn::Pg(tx) => Table::Pg(tx, def),
         })
+    }
+
+    /// Reads `key` of partition `part`'s copy of `def`, locked until this
+    /// transaction ends (see `pg::Tx::get_locked_in`). Only a PostgreSQL
+    /// store has partitions.
+    pub fn get_locked_in<K: KeyT, V: ValT>(
+        &self,
+        def: Def<K, V>,
+        part: u32,
+        key: &K::SelfType<'_>,
+    ) -> Result<Option<V::Out>, StoreError> {
+        match self {
+            Txn::Pg(tx) => tx.get_locked_in(def, part, key),
+            _ => Err(StoreError::Backend(format!(
+                "partition {part}: a redb store has one partition"
+            ))),
+        }
     }
 
     /// Reads the rows of each table's `keys` ahead, all in one round trip,

@@ -312,8 +312,6 @@ impl Pg {
 
     /// Partition `part` of the same store, on the same connections, with a
     /// lease of its own (not held: see `acquire`).
-    // An engine per partition is the next step (issue 17); tests use it now.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub fn partition(&self, part: u32) -> Result<Arc<Pg>, StoreError> {
         let count = self.partitions();
         if part >= count {
@@ -344,12 +342,7 @@ impl Pg {
 
     /// The name of `def`'s table for this partition.
     fn table<K: KeyT, V: ValT>(&self, def: Def<K, V>) -> String {
-        match def.scope {
-            super::Scope::Partitioned if self.part > 0 => {
-                format!("{}.weft_{}", partition_schema(self.part), def.name)
-            }
-            _ => format!("weft_{}", def.name),
-        }
+        table_of(def, self.part)
     }
 
     /// The connection write transactions run on: the one kept, if it still
@@ -756,6 +749,16 @@ fn value_col<V: ValT>() -> &'static str {
     }
 }
 
+/// The name of `def`'s table in partition `part`.
+fn table_of<K: KeyT, V: ValT>(def: Def<K, V>, part: u32) -> String {
+    match def.scope {
+        super::Scope::Partitioned if part > 0 => {
+            format!("{}.weft_{}", partition_schema(part), def.name)
+        }
+        _ => format!("weft_{}", def.name),
+    }
+}
+
 impl Tx {
     /// Its partition, on a store of several.
     pub fn partition(&self) -> Option<u32> {
@@ -972,6 +975,30 @@ impl Tx {
             self.pg.records.offer(text, parts, version);
         }
         Ok(Some(V::out(value)))
+    }
+
+    /// Reads `key` of partition `part`'s copy of `def` (another
+    /// partition's, written by its own holder), locking the row until this
+    /// transaction ends: a write there that would delete or change it waits
+    /// (`FOR SHARE`). No cache answers it.
+    pub fn get_locked_in<K: KeyT, V: ValT>(
+        &self,
+        def: Def<K, V>,
+        part: u32,
+        key: &K::SelfType<'_>,
+    ) -> Result<Option<V::Out>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {} FOR SHARE",
+            value_col::<V>(),
+            table_of(def, part),
+            key_eq(K::COLS)
+        );
+        let mut args = Vec::new();
+        K::bind(key, &mut args);
+        let rows = self.query(&sql, &args)?;
+        rows.first()
+            .map(|row| V::read(row, 0).map(V::out))
+            .transpose()
     }
 
     pub fn insert<K: KeyT, V: ValT>(

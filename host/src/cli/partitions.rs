@@ -1,0 +1,220 @@
+//! A host on a PostgreSQL store of several partitions: it serves at once
+//! (requests for partitions it does not hold go to their holders), takes
+//! the partitions assigned to it as they come free, runs an engine on each,
+//! and gives them all up when stopped. A partition it finds taken from it
+//! (it was paused or cut off past its lease) ends it, as on a store of
+//! one partition: nothing of it writes on.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use super::server::{say_listening, shutdown_signal, stopped, DRAIN_LIMIT, FENCED_EXIT};
+use crate::engine::{Engine, EngineConfig, HostParts};
+use crate::store::cluster::{Change, Cluster, Holding};
+
+/// What the host was started with.
+pub(super) struct Host {
+    pub cluster: Cluster,
+    pub config: EngineConfig,
+    pub lease: Duration,
+    /// Instances in memory over every engine, shown in `weft cluster`.
+    pub in_memory: Arc<AtomicU64>,
+}
+
+impl Host {
+    pub async fn run(
+        self,
+        listener: crate::api::tls::Listener,
+        scheme: &str,
+        (front, engines): (axum::Router, crate::api::Engines),
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<()> {
+        let addr = listener.local_addr();
+        let (serve_stop, serving) = tokio::sync::watch::channel(false);
+        let served = tokio::spawn(async move {
+            axum::serve(listener, front)
+                .with_graceful_shutdown(stopped(serving))
+                .await
+        });
+        say_listening(scheme, addr).await?;
+        tracing::info!(
+            %addr,
+            host = self.cluster.host(),
+            partitions = self.cluster.partitions(),
+            "weft host joined the store's hosts; taking the partitions assigned to it"
+        );
+        // Compile what is deployed until this host runs a partition.
+        let (warmed, warming) = tokio::sync::watch::channel(false);
+        tokio::spawn(crate::engine::warm_compile_cache(
+            self.config.compile_cache.clone(),
+            self.cluster.clone(),
+            warming,
+        ));
+        {
+            let (engines, in_memory) = (engines.clone(), self.in_memory.clone());
+            tokio::spawn(async move {
+                loop {
+                    let n: usize = engines.all().iter().map(|(_, e)| e.in_memory()).sum();
+                    in_memory.store(n as u64, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            });
+        }
+        // Another host counts in the assignment once it has been here a
+        // lease: one restarting in a rolling upgrade does not pull
+        // partitions to itself the moment it appears.
+        let holding = Arc::new(Mutex::new(self.cluster.holding(self.lease)));
+        let mut parts: Option<HostParts> = None;
+        // Partitions assigned elsewhere now, said once each.
+        let mut moving_said = BTreeSet::new();
+        let round = self.lease / 4;
+        let mut ready = false;
+        loop {
+            let h = holding.clone();
+            let changes = tokio::task::spawn_blocking(move || lock(&h).step()).await?;
+            let changes = match changes {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the store's hosts; trying again");
+                    Vec::new()
+                }
+            };
+            for change in changes {
+                match change {
+                    Change::Gained(part, generation) => {
+                        moving_said.remove(&part);
+                        match self.open(&holding, part, &mut parts).await {
+                            Ok(engine) => {
+                                engines.add(part, engine);
+                                warmed.send_replace(true);
+                                crate::metrics::get().holds_store.set(1);
+                                tracing::info!(
+                                    part,
+                                    generation,
+                                    "this host runs partition {part} now"
+                                );
+                                crate::pause::point("partition-taken").await;
+                            }
+                            Err(e) => {
+                                tracing::error!(part, error = %e, "cannot run partition {part}; giving it up");
+                                let h = holding.clone();
+                                tokio::task::spawn_blocking(move || lock(&h).release(part)).await?;
+                            }
+                        }
+                    }
+                    Change::Moving(part) => {
+                        if moving_said.insert(part) {
+                            tracing::info!(
+                                part,
+                                "partition {part} is assigned to another host now; this host \
+                                 keeps running it until it stops (a live partition is not \
+                                 handed over yet)"
+                            );
+                        }
+                    }
+                    Change::Lost(part) => {
+                        // Writes already handed to a committer end first
+                        // (each is refused): nothing of this host is
+                        // half-done when it exits.
+                        serve_stop.send_replace(true);
+                        for (_, engine) in engines.all() {
+                            let _ = tokio::time::timeout(
+                                Duration::from_secs(5),
+                                engine.settle_writes(),
+                            )
+                            .await;
+                        }
+                        let why = format!(
+                            "another host took partition {part} of the store over: this host \
+                             was paused or cut off from the database past its lease"
+                        );
+                        eprintln!(
+                            "error: {why}\nThis host stopped: restart it (it takes the \
+                             partitions assigned to it again)"
+                        );
+                        tracing::error!(part, reason = why, "this host is fenced; exiting");
+                        std::process::exit(FENCED_EXIT);
+                    }
+                }
+            }
+            if !ready && !engines.all().is_empty() {
+                ready = true;
+                tracing::info!(
+                    host = self.cluster.host(),
+                    "weft host ready: it runs partitions of the store"
+                );
+                // Tests stop here to send a stop signal between the start
+                // and the serving.
+                crate::pause::point("host-ready").await;
+            }
+            tokio::select! {
+                _ = stopped(stop.clone()) => break,
+                _ = tokio::time::sleep(round) => {}
+            }
+        }
+        // Running activity attempts finish and are written (the next holder
+        // would run them again) while the host still answers; a second
+        // signal stops at once.
+        let held = engines.all();
+        tracing::info!(
+            partitions = held.len(),
+            limit_s = DRAIN_LIMIT.as_secs(),
+            "handing the partitions over: no new activity attempt starts; waiting for the running ones (signal again to stop at once)"
+        );
+        let drains = futures::future::join_all(held.iter().map(|(_, e)| e.drain(DRAIN_LIMIT)));
+        let drained = tokio::select! {
+            d = drains => d.into_iter().all(|d| d),
+            _ = shutdown_signal() => false,
+        };
+        if !drained {
+            tracing::warn!(
+                "activity attempts still ran when this host gave its partitions up: their next holders run them again"
+            );
+        }
+        let (h, cluster) = (holding.clone(), self.cluster.clone());
+        tokio::task::spawn_blocking(move || {
+            lock(&h).release_all();
+            cluster.leave();
+        })
+        .await?;
+        for (_, engine) in &held {
+            engine.stopping();
+        }
+        serve_stop.send_replace(true);
+        let _ = tokio::time::timeout(Duration::from_secs(2), served).await;
+        Ok(())
+    }
+
+    /// An engine on partition `part`, which this host just took; the
+    /// first one makes what the host's engines share.
+    async fn open(
+        &self,
+        holding: &Arc<Mutex<Holding>>,
+        part: u32,
+        parts: &mut Option<HostParts>,
+    ) -> Result<Engine> {
+        let h = holding.clone();
+        let store = tokio::task::spawn_blocking(move || lock(&h).open(part))
+            .await?
+            .with_context(|| format!("cannot open partition {part} of the store"))?;
+        let shared = match parts {
+            Some(p) => p.clone(),
+            None => {
+                let p = HostParts::new(&self.config, &store).await?;
+                *parts = Some(p.clone());
+                p
+            }
+        };
+        Engine::open_with(self.config.clone(), store, &shared)
+            .await
+            .with_context(|| format!("cannot open partition {part} of the store"))
+    }
+}
+
+fn lock(h: &Mutex<Holding>) -> std::sync::MutexGuard<'_, Holding> {
+    h.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -1,0 +1,454 @@
+//! A PostgreSQL store of several partitions (`--partitions`, fixed when the
+//! store is made): executions spread over them by id, a host runs an engine
+//! on each partition it holds, and every request reaches the partition it
+//! is about, on this host or forwarded to the one holding it. Real host
+//! processes; in the suite's PostgreSQL pass (without one they say so and
+//! pass).
+
+use std::time::Duration;
+
+use weft_e2e::serde_json::{json, Value};
+use weft_e2e::{fresh_database_name, guest, postgres_base, psql, Host};
+
+const PARTITIONS: u32 = 4;
+
+fn database() -> Option<String> {
+    match postgres_base() {
+        Some(base) => Some(format!("{base}/{}", fresh_database_name())),
+        None => {
+            eprintln!(
+                "no PostgreSQL for this run (WEFT_TEST_POSTGRES unset): the PostgreSQL pass runs it"
+            );
+            None
+        }
+    }
+}
+
+/// A host on the store at `url`, made with four partitions if it is new.
+fn host(url: &str, id: &str, points: &[&str]) -> Host {
+    Host::in_cluster(
+        url,
+        &["--lease", "2s", "--host-id", id, "--partitions", "4"],
+        points,
+    )
+}
+
+/// The partition an id is made in: weft's `home`, written out again here
+/// (it is fixed forever; a change would move where new ids go, and this
+/// test would see the directory disagree).
+fn home(id: &str) -> u32 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    ((h ^ (h >> 33)) % u64::from(PARTITIONS)) as u32
+}
+
+/// Where the directory placed `id`.
+fn placed(url: &str, id: &str) -> Option<u32> {
+    let v = psql(
+        url,
+        &format!(
+            "SELECT ((v::numeric + 9223372036854775808) % 18446744073709551616)::bigint \
+             FROM weft_directory WHERE k0 = convert_to('{id}', 'UTF8')"
+        ),
+    );
+    (!v.is_empty()).then(|| v.parse().expect("a partition"))
+}
+
+/// The first id `prefix-N` whose home is (`same`) or is not `part`.
+fn id_in(prefix: &str, part: u32, same: bool) -> String {
+    (0..)
+        .map(|n| format!("{prefix}-{n}"))
+        .find(|id| (home(id) == part) == same)
+        .expect("an id")
+}
+
+/// The holder of each partition, as `/v1/cluster` says.
+fn holders(h: &Host) -> Vec<String> {
+    h.get("/v1/cluster")["leases"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .map(|l| l["holder"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn executions_spread_over_the_partitions_and_every_request_finds_its_own() {
+    let Some(url) = database() else { return };
+    let h = host(&url, "a", &[]);
+    h.eventually("a to hold every partition", |h| {
+        holders(h) == vec!["a"; PARTITIONS as usize]
+    });
+    let view = h.get("/v1/cluster");
+    assert_eq!(view["partitions"], PARTITIONS, "{view}");
+    let out = h.cli_ok(&["cluster"]);
+    assert!(
+        out.contains("the store has 4 partitions; 4 held now"),
+        "{out}"
+    );
+    assert!(out.contains("0,1,2,3"), "a holds every partition: {out}");
+    h.deploy_examples();
+    let ids: Vec<String> = (0..24).map(|i| format!("spread-{i}")).collect();
+    for (i, id) in ids.iter().enumerate() {
+        let (status, v) = h.call(
+            "POST",
+            "/v1/executions",
+            Some(json!({"workflow_type": "hello", "id": id,
+                        "input": {"name": format!("s{i}"), "delay_ms": 0}})),
+        );
+        assert_eq!(status, 201, "{v}");
+    }
+    h.assert_hellos_completed_once(&ids, "S");
+    // Each in its home partition, and only there: its rows in that
+    // partition's tables.
+    let mut used = std::collections::BTreeSet::new();
+    for id in &ids {
+        let part = home(id);
+        assert_eq!(placed(&url, id), Some(part), "{id}");
+        used.insert(part);
+        for p in 0..PARTITIONS {
+            let table = match p {
+                0 => "weft_executions".to_owned(),
+                p => format!("weft_p{p}.weft_executions"),
+            };
+            let n = psql(
+                &url,
+                &format!("SELECT count(*) FROM {table} WHERE k0 = convert_to('{id}', 'UTF8')"),
+            );
+            assert_eq!(
+                n,
+                if p == part { "1" } else { "0" },
+                "{id} in partition {p}"
+            );
+        }
+    }
+    assert!(used.len() >= 3, "24 ids in {used:?} only");
+    // A list and a count see every partition; pages follow one order.
+    assert_eq!(h.get("/v1/execution-count")["count"], 24);
+    assert_eq!(h.get("/v1/execution-count?status=completed")["count"], 24);
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let q = match &cursor {
+            Some(c) => format!("/v1/executions?limit=5&cursor={c}"),
+            None => "/v1/executions?limit=5".to_owned(),
+        };
+        let page = h.get(&q);
+        let rows = page["executions"].as_array().unwrap().clone();
+        assert!(rows.len() <= 5, "{page}");
+        seen.extend(rows);
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    let keys: Vec<(u64, String)> = seen
+        .iter()
+        .map(|e| {
+            (
+                e["created_at_ms"].as_u64().unwrap(),
+                e["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(keys, sorted, "newest first across partitions");
+    let mut listed: Vec<String> = keys.into_iter().map(|(_, id)| id).collect();
+    listed.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(listed, want, "every execution listed once");
+    // The CLI lists them too.
+    let out = h.cli_ok(&["list", "--limit", "100"]);
+    for id in &ids {
+        assert!(out.contains(id.as_str()), "{id} in {out}");
+    }
+    // A start retried with its request id (no id) finds the first try's
+    // execution, in whichever partition it went to.
+    let start = json!({"workflow_type": "hello", "request_id": "retry-me",
+                       "input": {"name": "r", "delay_ms": 0}});
+    let (status, first) = h.call("POST", "/v1/executions", Some(start.clone()));
+    assert_eq!(status, 201, "{first}");
+    let (status, again) = h.call("POST", "/v1/executions", Some(start));
+    assert!(status == 200 || status == 201, "{again}");
+    assert_eq!(first["id"], again["id"], "{first} {again}");
+    assert_eq!(h.get("/v1/execution-count")["count"], 25);
+    // Metrics add up every partition's executions.
+    h.wait_result(first["id"].as_str().unwrap());
+    assert_eq!(h.metric("weft_executions{status=\"completed\"}"), 25.0);
+}
+
+/// A workflow's signal to an execution of another partition is recorded
+/// there by that partition's engine, then its delivery in the sender's:
+/// a host killed between the two delivers again at its restart, and the
+/// target records the signal once.
+#[test]
+fn a_signal_to_another_partition_is_recorded_once_across_a_kill() {
+    let Some(url) = database() else { return };
+    let mut h = host(&url, "a", &["external-received"]);
+    h.eventually("a to hold every partition", |h| {
+        holders(h) == vec!["a"; PARTITIONS as usize]
+    });
+    h.deploy_examples_and_corners();
+    let listener = id_in("listener", 0, true);
+    let sender = id_in("sender", 0, false);
+    h.start_corners(&listener, json!({"mode": "signals", "runs": 3}));
+    h.start_corners(&sender, json!({"mode": "orders", "got": [listener]}));
+    assert_ne!(placed(&url, &listener), placed(&url, &sender));
+    h.eventually("the sender waits for its order", |h| {
+        h.event_kinds(&sender).iter().any(|k| k == "signal_awaited")
+    });
+    let (status, v) = h.send_signal(&sender, "order", json!("say once"));
+    assert_eq!(status, 202, "{v}");
+    h.eventually("the target recorded the signal", |h| {
+        h.log().contains("paused at external-received")
+    });
+    h.kill();
+    h.clear_pause_points();
+    h.spawn();
+    assert_eq!(h.wait_result(&sender)["output"], "asked");
+    // One run per signal taken: the signal once, then a second one sent by
+    // a client reaches it too.
+    h.eventually("the listener took the signal", |h| {
+        h.describe(&listener)["run"] == 2
+    });
+    let (status, v) = h.send_signal(&listener, "tick", json!("from a client"));
+    assert_eq!(status, 202, "{v}");
+    h.eventually("the listener took the client's", |h| {
+        h.describe(&listener)["run"] == 3
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(h.describe(&listener)["run"], 3, "no signal twice");
+    // A request to no execution at all ends `not-found`, as in one
+    // partition.
+    let lonely = id_in("lonely", 0, false);
+    let nobody = id_in("nobody", home(&lonely), false);
+    h.start_corners(&lonely, json!({"mode": "orders", "got": [nobody]}));
+    h.eventually("the lonely sender waits", |h| {
+        h.event_kinds(&lonely).iter().any(|k| k == "signal_awaited")
+    });
+    h.send_signal(&lonely, "order", json!("signal"));
+    assert_eq!(h.wait_result(&lonely)["output"], "not-found");
+}
+
+/// A cancellation asked by a workflow of one partition reaches its target
+/// in another.
+#[test]
+fn a_cancellation_reaches_a_target_in_another_partition() {
+    let Some(url) = database() else { return };
+    let h = host(&url, "a", &[]);
+    h.eventually("a to hold every partition", |h| {
+        holders(h) == vec!["a"; PARTITIONS as usize]
+    });
+    h.deploy_examples_and_corners();
+    let victim = id_in("victim", 1, true);
+    let orderer = id_in("orderer", 1, false);
+    h.start_corners(&victim, json!({"mode": "nap", "timeout_ms": 3_600_000}));
+    h.start_corners(&orderer, json!({"mode": "orders", "got": [victim]}));
+    h.eventually("the orderer waits for its order", |h| {
+        h.event_kinds(&orderer)
+            .iter()
+            .any(|k| k == "signal_awaited")
+    });
+    h.send_signal(&orderer, "order", json!("cancel"));
+    assert_eq!(h.wait_result(&orderer)["output"], "asked");
+    let r = h.wait_result(&victim);
+    assert_eq!(r["status"], "cancelled", "{r}");
+}
+
+/// Versions are shared and executions are not: a module prune through
+/// partition 0 keeps the version executions of the other partitions run
+/// on, the versions' counts and an upgrade take in every partition.
+#[test]
+fn a_prune_and_the_versions_see_executions_of_every_partition() {
+    let Some(url) = database() else { return };
+    let h = host(&url, "a", &[]);
+    h.eventually("a to hold every partition", |h| {
+        holders(h) == vec!["a"; PARTITIONS as usize]
+    });
+    h.deploy_examples();
+    h.cli_ok(&[
+        "deploy",
+        &guest("order-v1").to_string_lossy(),
+        "--name",
+        "order",
+    ]);
+    let id = id_in("far", 0, false);
+    let (status, v) = h.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"workflow_type": "order", "id": id, "input": {"order": "o"}})),
+    );
+    assert_eq!(status, 201, "{v}");
+    h.cli_ok(&[
+        "deploy",
+        &guest("order-v2").to_string_lossy(),
+        "--name",
+        "order",
+    ]);
+    let out = h.cli_ok(&["modules", "prune"]);
+    assert!(out.contains("nothing to prune"), "{out}");
+    let versions = h.get("/v1/workflow-types/order/versions");
+    assert_eq!(
+        versions["versions"].as_array().unwrap().len(),
+        2,
+        "{versions}"
+    );
+    h.eventually("the order waits its hour on version 1", |h| {
+        h.event_kinds(&id).iter().any(|k| k == "timer_started")
+    });
+    let running = |h: &Host, version: u64| {
+        h.get("/v1/workflow-types/order/versions")["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["version"] == version)
+            .map(|v| v["running"].clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(running(&h, 1), 1);
+    assert_eq!(running(&h, 2), 0);
+    let (status, report) = h.call(
+        "POST",
+        "/v1/workflow-types/order/upgrade",
+        Some(json!({"to": 2})),
+    );
+    assert_eq!(status, 200, "{report}");
+    let moved = report["executions"].as_array().unwrap();
+    assert_eq!(moved.len(), 1, "{report}");
+    assert_eq!(moved[0]["id"], id.as_str(), "{report}");
+    assert_eq!(moved[0]["outcome"], "moved", "{report}");
+    assert_eq!(running(&h, 2), 1);
+    // Naming it: asked of its partition alone.
+    let (status, report) = h.call(
+        "POST",
+        "/v1/workflow-types/order/upgrade",
+        Some(json!({"to": 2, "ids": [id], "dry_run": true})),
+    );
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        report["executions"][0]["outcome"], "already-there",
+        "{report}"
+    );
+}
+
+/// Two hosts: the second forwards each request to the host holding its
+/// partition, and takes every partition over when that host is killed;
+/// every execution completes once.
+#[test]
+fn a_second_host_forwards_by_partition_and_takes_them_over_from_a_killed_one() {
+    let Some(url) = database() else { return };
+    let mut a = host(&url, "a", &[]);
+    a.eventually("a to hold every partition", |h| {
+        holders(h) == vec!["a"; PARTITIONS as usize]
+    });
+    let b = host(&url, "b", &[]);
+    b.deploy_examples();
+    let ids: Vec<String> = (0..8)
+        .map(|i| b.start_execution("hello", json!({"name": format!("f{i}"), "delay_ms": 200})))
+        .collect();
+    a.kill();
+    b.eventually("b to hold every partition", |h| {
+        holders(h) == vec!["b"; PARTITIONS as usize]
+    });
+    b.assert_hellos_completed_once(&ids, "F");
+    let view: Value = b.get("/v1/cluster");
+    assert_eq!(
+        view["leases"].as_array().unwrap().len(),
+        PARTITIONS as usize
+    );
+}
+
+/// The table `name` of partition `part` (partition 0's are unqualified).
+fn table(part: u32, name: &str) -> String {
+    match part {
+        0 => format!("weft_{name}"),
+        p => format!("weft_p{p}.weft_{name}"),
+    }
+}
+
+/// A request to an execution of another partition that a reset of its
+/// sender discarded before it was delivered is never delivered, as in one
+/// partition: the target's partition records it only while the sender's
+/// outbox still holds it (checked in the same transaction).
+#[test]
+fn a_request_to_another_partition_a_reset_discarded_is_never_delivered() {
+    for order in ["cancel", "signal"] {
+        // A host each: a released pause point stays released.
+        let Some(url) = database() else { return };
+        let h = Host::in_cluster_logging(
+            &url,
+            &["--lease", "2s", "--host-id", "a", "--partitions", "4"],
+            &["external-before-delivery"],
+            "info,weft::engine::external=debug",
+        );
+        h.eventually("a to hold every partition", |h| {
+            holders(h) == vec!["a"; PARTITIONS as usize]
+        });
+        h.deploy_examples_and_corners();
+        let victim = id_in(&format!("victim-{order}"), 2, true);
+        let sender = id_in(&format!("sender-{order}"), 2, false);
+        h.start_corners(&victim, json!({"mode": "signals", "runs": 1}));
+        h.start_corners(&sender, json!({"mode": "orders", "got": [victim]}));
+        h.eventually("the sender waits for its order", |h| {
+            h.event_kinds(&sender).iter().any(|k| k == "signal_awaited")
+        });
+        let paused_before = h
+            .log()
+            .matches("paused at external-before-delivery")
+            .count();
+        let (status, v) = h.send_signal(&sender, "order", json!(order));
+        assert_eq!(status, 202, "{v}");
+        h.eventually("the delivery to wait", |h| {
+            h.log()
+                .matches("paused at external-before-delivery")
+                .count()
+                > paused_before
+        });
+        let kinds = h.event_kinds(&sender);
+        let awaited = kinds.iter().position(|k| k == "signal_awaited").unwrap();
+        assert!(kinds.iter().any(|k| k == "external_sent"), "{kinds:?}");
+        let (status, v) = h.call(
+            "POST",
+            &format!("/v1/executions/{sender}/reset"),
+            Some(json!({"to_event": awaited, "reason": "test", "exclude_signals": true})),
+        );
+        assert_eq!(status, 200, "{v}");
+        h.send_signal(&sender, "order", json!("nothing"));
+        assert_eq!(h.wait_result(&sender)["output"], "nothing");
+        // Every delivery of the request has reached the pause point by
+        // now; released, each ends with a record in the store.
+        let paused = h
+            .log()
+            .matches("paused at external-before-delivery")
+            .count();
+        h.release("external-before-delivery");
+        h.wait_for_log("request delivered", paused, Duration::from_secs(30));
+        let outbox = table(home(&sender), "outbox");
+        assert_eq!(psql(&url, &format!("SELECT count(*) FROM {outbox}")), "0");
+        let (status, v) = h.send_signal(&victim, "tick", json!("last"));
+        assert_eq!(status, 202, "{order}: the victim runs on: {v}");
+        let r = h.wait_result(&victim);
+        assert_eq!(r["status"], "completed", "{order}: {r}");
+        assert_eq!(
+            r["output"],
+            json!(["last"]),
+            "{order}: no order reached it: {r}"
+        );
+        let kinds = h.event_kinds(&victim);
+        assert!(
+            !kinds.iter().any(|k| k == "cancel_requested"),
+            "{order}: {kinds:?}"
+        );
+    }
+}
