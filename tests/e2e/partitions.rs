@@ -452,3 +452,126 @@ fn a_request_to_another_partition_a_reset_discarded_is_never_delivered() {
         );
     }
 }
+
+/// A killed host's partitions are spread over the hosts left, and a
+/// manual clock moved through any host moves on every host (the holder of
+/// partition 0 stores it; the others follow): the timers of partitions
+/// held by another host than the one asked fire.
+#[test]
+fn a_killed_hosts_partitions_are_spread_and_the_manual_clock_moves_on_every_host() {
+    let Some(url) = database() else { return };
+    let clocked = |id: &str| {
+        Host::in_cluster(
+            &url,
+            &[
+                "--lease",
+                "2s",
+                "--host-id",
+                id,
+                "--partitions",
+                "4",
+                "--manual-clock",
+            ],
+            &[],
+        )
+    };
+    let mut a = clocked("a");
+    a.eventually("a to hold every partition", |h| {
+        holders(h) == vec!["a"; PARTITIONS as usize]
+    });
+    // Of hosts d and c, rendezvous hashing gives c partition 3 alone and
+    // d the others (0 among them).
+    let b = clocked("d");
+    let c = clocked("c");
+    b.deploy_examples();
+    // A host counts in the others' assignment once it has been registered
+    // for a lease (2 s): before, the first host to look takes everything.
+    std::thread::sleep(Duration::from_millis(2_500));
+    a.kill();
+    b.eventually("d and c to hold every partition between them", |h| {
+        holders(h) == ["d", "d", "d", "c"]
+    });
+    let held = holders(&b);
+    let on_c: Vec<String> = (0..)
+        .map(|n| format!("sleeper-{n}"))
+        .filter(|id| held[home(id) as usize] == "c")
+        .take(3)
+        .collect();
+    for id in &on_c {
+        let (status, v) = b.call(
+            "POST",
+            "/v1/executions",
+            Some(json!({"workflow_type": "timer-fanout", "id": id,
+                        "input": {"items": ["x"], "sleep_ms": 3_600_000}})),
+        );
+        assert_eq!(status, 201, "{v}");
+    }
+    for id in &on_c {
+        c.eventually("the timer to start", |h| {
+            h.event_kinds(id).iter().any(|k| k == "timer_started")
+        });
+    }
+    // Through c, which forwards it to d (partition 0's holder, which
+    // stores it); c follows the stored clock.
+    c.advance(3_600_000);
+    for id in &on_c {
+        let r = b.wait_result(id);
+        assert_eq!(r["status"], "completed", "{r}");
+    }
+}
+
+/// A child's id taken in another partition between the parent's check and
+/// its commit (the directory refuses the child there) is recorded as not
+/// started, as an id taken in the parent's own partition is; the parent's
+/// task was refused and written again without end.
+#[test]
+fn a_child_id_taken_in_another_partition_is_recorded_as_not_started() {
+    let Some(url) = database() else { return };
+    let h = Host::in_cluster(
+        &url,
+        &[
+            "--lease",
+            "2s",
+            "--host-id",
+            "a",
+            "--partitions",
+            "4",
+            "--manual-clock",
+        ],
+        &["child-start-before-commit"],
+    );
+    h.eventually("a to hold every partition", |h| {
+        holders(h) == vec!["a"; PARTITIONS as usize]
+    });
+    h.deploy_examples();
+    let parent = (0..)
+        .map(|n| format!("parent-{n}"))
+        .find(|p| home(p) != home(&format!("{p}-1")))
+        .unwrap();
+    let child = format!("{parent}-1");
+    let (status, v) = h.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"workflow_type": "misbehave", "id": parent, "input": {"mode": "parent"}})),
+    );
+    assert_eq!(status, 201, "{v}");
+    h.wait_for_log(
+        "paused at child-start-before-commit",
+        1,
+        Duration::from_secs(30),
+    );
+    let (status, v) = h.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"workflow_type": "misbehave", "id": child, "input": {"mode": "sleep"}})),
+    );
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(placed(&url, &child), Some(home(&child)));
+    h.release("child-start-before-commit");
+    let r = h.wait_result(&parent);
+    assert_eq!(r["status"], "failed", "{r}");
+    assert_eq!(r["failure"]["kind"], "already-started", "{r}");
+    let squatter = h.describe(&child);
+    assert_eq!(squatter["status"], "running", "{squatter}");
+    assert!(squatter["parent"].is_null(), "nobody's child: {squatter}");
+}

@@ -644,6 +644,11 @@ const POSTGRES_SKIPS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The end-to-end tests run a third time, on stores of four partitions
+/// (one host each: `cluster::`, `postgres::` and `verify::` test hosts on
+/// a store of one, and are not among them).
+const PARTITIONED: &[&str] = &["corners::", "endings::", "composition::", "versioning::"];
+
 fn test(args: &[String]) -> Result {
     let started = Instant::now();
     // Minimal toolchains (CI images) may lack them; a no-op when present.
@@ -738,6 +743,21 @@ fn test(args: &[String]) -> Result {
             "WEFT_TEST_POSTGRES_TLS",
             cluster.tls_dir().unwrap_or_default(),
         )
+        .env("PATH", path_with(&tools));
+    run(&mut e2e)?;
+    // The tests whose executions reach each other (signals, cancellations,
+    // children, resets, upgrades) again on stores of four partitions, the
+    // ids spread over them, one host running each.
+    step("end-to-end tests of executions that reach each other, on stores of four partitions");
+    let mut e2e = cargo();
+    e2e.args(["test", "-p", "weft-e2e", "--test", "e2e", "--"])
+        .args(PARTITIONED)
+        .args(args)
+        .env("WEFT_BIN", &weft)
+        .env("WEFT_GUESTS", &guests)
+        .env("WEFT_TEST_POSTGRES", cluster.url())
+        .env("WEFT_TEST_PSQL", cluster.psql())
+        .env("WEFT_PARTITIONS", "4")
         .env("PATH", path_with(&tools));
     run(&mut e2e)?;
     // Alone on the cluster: a restart ends every connection, and other

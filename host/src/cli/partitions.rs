@@ -16,6 +16,9 @@ use super::server::{say_listening, shutdown_signal, stopped, DRAIN_LIMIT, FENCED
 use crate::engine::{Engine, EngineConfig, HostParts};
 use crate::store::cluster::{Change, Cluster, Holding};
 
+/// How often a host with a manual clock reads where the store keeps it.
+const CLOCK_FOLLOW: Duration = Duration::from_millis(100);
+
 /// What the host was started with.
 pub(super) struct Host {
     pub cluster: Cluster,
@@ -61,6 +64,22 @@ impl Host {
                     let n: usize = engines.all().iter().map(|(_, e)| e.in_memory()).sum();
                     in_memory.store(n as u64, Ordering::Relaxed);
                     tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            });
+        }
+        // A manual clock is moved through partition 0's holder, which
+        // stores it: every other host follows the stored one.
+        if self.config.manual_clock {
+            let engines = engines.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(CLOCK_FOLLOW).await;
+                    let Some((_, engine)) = engines.all().into_iter().next() else {
+                        continue;
+                    };
+                    if let Err(e) = engine.follow_stored_clock().await {
+                        tracing::debug!(error = %e, "cannot read the stored clock; reading it again");
+                    }
                 }
             });
         }

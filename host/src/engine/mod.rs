@@ -826,6 +826,25 @@ impl Engine {
         self.move_clock(to.saturating_sub(from)).await.map(Some)
     }
 
+    /// Moves a manual clock to where the store keeps it, if that is later:
+    /// another host of a store of several partitions moved it (through
+    /// partition 0's engine, which stores it first). Nothing on a system
+    /// clock.
+    pub async fn follow_stored_clock(&self) -> Result<(), EngineError> {
+        if !self.inner.clock.is_manual() {
+            return Ok(());
+        }
+        let StoredClock::Kept(stored) = self.inner.store.manual_clock()? else {
+            return Ok(());
+        };
+        let _one_at_a_time = self.inner.clock_moves.lock().await;
+        let now = self.inner.clock.now_ms();
+        if stored > now {
+            self.inner.clock.advance(stored - now);
+        }
+        Ok(())
+    }
+
     /// Stores the clock `ms` later, then moves it (under `clock_moves`).
     async fn move_clock(&self, ms: u64) -> Result<u64, EngineError> {
         let target = self.inner.clock.now_ms().saturating_add(ms);

@@ -531,9 +531,18 @@ impl TaskBatch {
                 });
             }
             match inner.store.write(ops).await? {
-                Err(OpError::ExecutionExists(taken)) => {
+                // A child's id taken meanwhile, here or (a store of several
+                // partitions) in another partition: the child is not
+                // started, as for an id taken before.
+                Err(e @ (OpError::ExecutionExists(_) | OpError::InAnotherPartition { .. })) => {
+                    let taken = match &e {
+                        OpError::ExecutionExists(id) | OpError::InAnotherPartition { id, .. } => {
+                            id.clone()
+                        }
+                        _ => unreachable!("matched above"),
+                    };
                     let Some(at) = self.children.iter().position(|(_, id)| *id == taken) else {
-                        return Ok(Err(OpError::ExecutionExists(taken)));
+                        return Ok(Err(e));
                     };
                     self.children.remove(at);
                     not_started(&mut self.events, &taken);

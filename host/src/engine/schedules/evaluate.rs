@@ -610,10 +610,10 @@ async fn start(
             *rec = next;
             Ok(Started::Written)
         }
-        Err(OpError::ExecutionExists(_)) => {
+        Err(OpError::ExecutionExists(_) | OpError::InAnotherPartition { .. }) => {
             // The id is taken (an earlier run of this time, kept or
-            // deleted since, or someone else's): the time is not started
-            // again.
+            // deleted since, or someone else's, perhaps in another
+            // partition): the time is not started again.
             let mut next = popped(rec, at, now);
             next.record_action(skipped(
                 action,
