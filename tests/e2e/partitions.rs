@@ -453,12 +453,13 @@ fn a_request_to_another_partition_a_reset_discarded_is_never_delivered() {
     }
 }
 
-/// A killed host's partitions are spread over the hosts left, and a
-/// manual clock moved through any host moves on every host (the holder of
-/// partition 0 stores it; the others follow): the timers of partitions
-/// held by another host than the one asked fire.
+/// A killed host's partitions are spread over the hosts left, and what
+/// every partition shares, written through partition 0's holder, moves on
+/// every host: a manual clock moved through any host (the timers of
+/// partitions held by another host fire), a version made current, a new
+/// search attribute.
 #[test]
-fn a_killed_hosts_partitions_are_spread_and_the_manual_clock_moves_on_every_host() {
+fn a_killed_hosts_partitions_are_spread_and_what_all_share_moves_on_every_host() {
     let Some(url) = database() else { return };
     let clocked = |id: &str| {
         Host::in_cluster(
@@ -518,6 +519,45 @@ fn a_killed_hosts_partitions_are_spread_and_the_manual_clock_moves_on_every_host
         let r = b.wait_result(id);
         assert_eq!(r["status"], "completed", "{r}");
     }
+
+    // What every partition shares is written through d, and c follows it:
+    // a version change and a new search attribute (c kept the current
+    // version of `order`, and knew no `Region`).
+    for v in ["v1", "v2"] {
+        b.cli_ok(&[
+            "deploy",
+            &guest(&format!("order-{v}")).to_string_lossy(),
+            "--name",
+            "order",
+        ]);
+    }
+    let orders: Vec<String> = (0..)
+        .map(|n| format!("order-{n}"))
+        .filter(|id| held[home(id) as usize] == "c")
+        .take(2)
+        .collect();
+    let start_order = |id: &str| {
+        let (status, v) = c.call(
+            "POST",
+            "/v1/executions",
+            Some(json!({"workflow_type": "order", "id": id, "input": {"order": "o"}})),
+        );
+        assert_eq!(status, 201, "{v}");
+        c.describe(id)["version"].clone()
+    };
+    assert_eq!(start_order(&orders[0]), 2);
+    b.cli_ok(&["set-current", "order", "1"]);
+    let (status, v) = b.call(
+        "POST",
+        "/v1/search-attributes",
+        Some(json!({"name": "Region", "type": "keyword"})),
+    );
+    assert_eq!(status, 201, "{v}");
+    // Hosts read what the others changed every 100 ms.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(start_order(&orders[1]), 1, "the version d made current");
+    let (status, v) = c.call("GET", "/v1/executions?query=Region%20%3D%20'eu'", None);
+    assert_eq!(status, 200, "every partition knows Region: {v}");
 }
 
 /// A child's id taken in another partition between the parent's check and
@@ -574,4 +614,43 @@ fn a_child_id_taken_in_another_partition_is_recorded_as_not_started() {
     let squatter = h.describe(&child);
     assert_eq!(squatter["status"], "running", "{squatter}");
     assert!(squatter["parent"].is_null(), "nobody's child: {squatter}");
+}
+
+/// A host joining takes the partitions the assignment gives it: their
+/// holder hands each over once its running activity attempts ended and
+/// were written, so none runs twice; requests go on meanwhile.
+#[test]
+fn a_joining_host_is_handed_its_partitions_and_no_activity_runs_twice() {
+    let Some(url) = database() else { return };
+    let a = host(&url, "a", &[]);
+    a.eventually("a to hold every partition", |h| {
+        holders(h) == vec!["a"; PARTITIONS as usize]
+    });
+    a.deploy_examples();
+    let start = |h: &Host, prefix: &str, i: usize| {
+        h.start_execution(
+            "hello",
+            json!({"name": format!("{prefix}{i}"), "delay_ms": 300}),
+        )
+    };
+    let mut ids: Vec<String> = (0..12).map(|i| start(&a, "j", i)).collect();
+    // Rendezvous hashing over a and b gives b partitions 2 and 3.
+    let b = host(&url, "b", &[]);
+    ids.extend((12..20).map(|i| start(&b, "j", i)));
+    b.eventually("a to hand b its partitions", |h| {
+        holders(h) == ["a", "a", "b", "b"]
+    });
+    a.assert_hellos_completed_once(&ids, "J");
+    let logs = format!("{}{}", a.log(), b.log());
+    assert!(logs.contains("handed over"), "a handed nothing over");
+    for id in &ids {
+        for handle in 1..=3 {
+            let needle = format!("activity started execution={id} activity=");
+            let n = logs
+                .lines()
+                .filter(|l| l.contains(&needle) && l.contains(&format!(" handle={handle} ")))
+                .count();
+            assert_eq!(n, 1, "{id} handle {handle} started {n} times");
+        }
+    }
 }

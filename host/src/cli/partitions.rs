@@ -1,7 +1,8 @@
 //! A host on a PostgreSQL store of several partitions: it serves at once
 //! (requests for partitions it does not hold go to their holders), takes
 //! the partitions assigned to it as they come free, runs an engine on each,
-//! and gives them all up when stopped. A partition it finds taken from it
+//! hands over those assigned to another host since (a host joined), and
+//! gives them all up when stopped. A partition it finds taken from it
 //! (it was paused or cut off past its lease) ends it, as on a store of
 //! one partition: nothing of it writes on.
 
@@ -16,8 +17,10 @@ use super::server::{say_listening, shutdown_signal, stopped, DRAIN_LIMIT, FENCED
 use crate::engine::{Engine, EngineConfig, HostParts};
 use crate::store::cluster::{Change, Cluster, Holding};
 
-/// How often a host with a manual clock reads where the store keeps it.
-const CLOCK_FOLLOW: Duration = Duration::from_millis(100);
+/// How often a host reads what other hosts changed of what all share (a
+/// manual clock, deploys): a start on this host within this long of a
+/// version change made through another may start on the version before.
+const FOLLOW: Duration = Duration::from_millis(100);
 
 /// What the host was started with.
 pub(super) struct Host {
@@ -67,18 +70,34 @@ impl Host {
                 }
             });
         }
-        // A manual clock is moved through partition 0's holder, which
-        // stores it: every other host follows the stored one.
-        if self.config.manual_clock {
+        // What all partitions share is written through partition 0's
+        // holder: every other host follows it. A manual clock is stored
+        // there first; deploys, version changes and search attribute types
+        // mark the store, and a host forgets what it kept of them when the
+        // mark changed.
+        {
             let engines = engines.clone();
+            let manual = self.config.manual_clock;
             tokio::spawn(async move {
+                let mut seen = None;
                 loop {
-                    tokio::time::sleep(CLOCK_FOLLOW).await;
+                    tokio::time::sleep(FOLLOW).await;
                     let Some((_, engine)) = engines.all().into_iter().next() else {
                         continue;
                     };
-                    if let Err(e) = engine.follow_stored_clock().await {
-                        tracing::debug!(error = %e, "cannot read the stored clock; reading it again");
+                    if manual {
+                        if let Err(e) = engine.follow_stored_clock().await {
+                            tracing::debug!(error = %e, "cannot read the stored clock; reading it again");
+                        }
+                    }
+                    let e = engine.clone();
+                    let followed = tokio::task::spawn_blocking(move || e.follow_shared(seen)).await;
+                    match followed {
+                        Ok(Ok(mark)) => seen = mark,
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "cannot read the store's mark; reading it again")
+                        }
+                        Err(_) => {}
                     }
                 }
             });
@@ -88,8 +107,8 @@ impl Host {
         // partitions to itself the moment it appears.
         let holding = Arc::new(Mutex::new(self.cluster.holding(self.lease)));
         let mut parts: Option<HostParts> = None;
-        // Partitions assigned elsewhere now, said once each.
-        let mut moving_said = BTreeSet::new();
+        // Partitions being handed over (assigned elsewhere now).
+        let mut moving = BTreeSet::new();
         let round = self.lease / 4;
         let mut ready = false;
         loop {
@@ -105,7 +124,7 @@ impl Host {
             for change in changes {
                 match change {
                     Change::Gained(part, generation) => {
-                        moving_said.remove(&part);
+                        moving.remove(&part);
                         match self.open(&holding, part, &mut parts).await {
                             Ok(engine) => {
                                 engines.add(part, engine);
@@ -126,14 +145,33 @@ impl Host {
                         }
                     }
                     Change::Moving(part) => {
-                        if moving_said.insert(part) {
-                            tracing::info!(
-                                part,
-                                "partition {part} is assigned to another host now; this host \
-                                 keeps running it until it stops (a live partition is not \
-                                 handed over yet)"
-                            );
+                        if !moving.insert(part) {
+                            continue;
                         }
+                        // Requests for it wait for its next holder from
+                        // now on; its running attempts end and are written
+                        // before the lease goes.
+                        let Some(engine) = engines.remove(part) else {
+                            continue;
+                        };
+                        tracing::info!(
+                            part,
+                            limit_s = DRAIN_LIMIT.as_secs(),
+                            "partition {part} is assigned to another host now: handing it over"
+                        );
+                        let h = holding.clone();
+                        tokio::spawn(async move {
+                            if !engine.close(DRAIN_LIMIT).await {
+                                tracing::warn!(
+                                    part,
+                                    "activity attempts still ran when this host gave partition {part} up: its next holder runs them again"
+                                );
+                            }
+                            let _ =
+                                tokio::task::spawn_blocking(move || lock(&h).release(part)).await;
+                            tracing::info!(part, "partition {part} handed over");
+                            crate::pause::point("partition-handed-over").await;
+                        });
                     }
                     Change::Lost(part) => {
                         // Writes already handed to a committer end first

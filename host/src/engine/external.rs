@@ -96,6 +96,13 @@ impl Partitions {
             .insert(part, Arc::downgrade(inner));
     }
 
+    pub(super) fn remove(&self, part: u32) {
+        self.held
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&part);
+    }
+
     fn get(&self, part: u32) -> Option<Arc<Inner>> {
         self.held
             .read()

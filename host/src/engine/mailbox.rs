@@ -82,6 +82,10 @@ impl Inner {
         id: &ExecutionId,
         msg: Msg,
     ) -> Result<(), NotDelivered> {
+        // Its partition is another host's now: that host loads it.
+        if self.is_closed() {
+            return Err(NotDelivered::NotRunning);
+        }
         let mut actors = self.actors.lock().unwrap_or_else(|p| p.into_inner());
         let msg = match actors.get(id) {
             Some(tx) => match tx.send(Mail {

@@ -214,6 +214,9 @@ pub(crate) struct Inner {
     /// Set when the host hands its store over: no activity attempt starts
     /// any more (the next holder runs them); running ones finish.
     draining: watch::Sender<bool>,
+    /// Set when the engine's partition is handed over to another host
+    /// ([`Engine::close`]): its loops end and nothing loads any more.
+    closed: watch::Sender<bool>,
     /// Set when the host stops: requests waiting for a result (an update's,
     /// a start's with `wait_ms`) are answered with where it stands, while
     /// the host still answers (their clients learn the ids to look again).
@@ -424,6 +427,7 @@ impl Engine {
             draining: watch::channel(false).0,
             update_turns: Default::default(),
             stopping: watch::channel(false).0,
+            closed: watch::channel(false).0,
             budget: parts.budget.clone(),
             clock_moves: parts.clock_moves.clone(),
             config,
@@ -481,6 +485,29 @@ impl Engine {
         .is_ok();
         self.settle_writes().await;
         ended
+    }
+
+    /// Gives this engine's partition up to another host: no activity
+    /// attempt starts any more and the running ones end and are written
+    /// (up to `limit`), its loops end, its instances are dropped, and what
+    /// it handed the store is written; requests waiting on it are answered
+    /// as they stand. Its caller releases the partition's lease after
+    /// (anything of this engine still writing then is refused by the
+    /// fence). Whether the attempts all ended in time.
+    pub async fn close(&self, limit: Duration) -> bool {
+        let drained = self.drain(limit).await;
+        self.inner.closed.send_replace(true);
+        self.inner.stopping.send_replace(true);
+        if let Some(part) = self.inner.store.partition() {
+            self.inner.engines.remove(part);
+        }
+        self.inner
+            .actors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.settle_writes().await;
+        drained
     }
 
     /// The host stops: requests waiting for a result are answered now with
@@ -845,6 +872,20 @@ impl Engine {
         Ok(())
     }
 
+    /// Forgets what the host keeps of the shared tables (the current
+    /// versions, the activities' components, the search attributes'
+    /// types) when the store's mark says another write changed them since
+    /// `seen` (a host of a store of several partitions follows what the
+    /// others deploy this way). Returns the mark now.
+    pub fn follow_shared(&self, seen: Option<u64>) -> Result<Option<u64>, EngineError> {
+        let mark = self.inner.store.shared_mark()?;
+        if mark != seen {
+            self.inner.store.forget_deploys();
+            self.inner.search_types.reload(&self.inner.store)?;
+        }
+        Ok(mark)
+    }
+
     /// Stores the clock `ms` later, then moves it (under `clock_moves`).
     async fn move_clock(&self, ms: u64) -> Result<u64, EngineError> {
         let target = self.inner.clock.now_ms().saturating_add(ms);
@@ -914,5 +955,24 @@ impl Inner {
     async fn until_stopping(&self) {
         let mut stopping = self.stopping.subscribe();
         let _ = stopping.wait_for(|s| *s).await;
+    }
+
+    /// Runs `work` (one of the engine's loops) until it ends or the engine
+    /// closes.
+    pub(super) async fn unless_closed(
+        self: Arc<Self>,
+        work: impl std::future::Future<Output = ()>,
+    ) {
+        let mut closed = self.closed.subscribe();
+        drop(self);
+        tokio::select! {
+            () = work => {}
+            _ = closed.wait_for(|c| *c) => {}
+        }
+    }
+
+    /// Whether the engine was closed (its partition handed over).
+    pub(super) fn is_closed(&self) -> bool {
+        *self.closed.borrow()
     }
 }

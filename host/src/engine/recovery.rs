@@ -153,7 +153,7 @@ pub(super) struct Resumed {
 /// and the watch starts over.
 pub(super) fn spawn(inner: Arc<Inner>) {
     let mut failing = inner.store.write_failure();
-    tokio::spawn(async move {
+    tokio::spawn(inner.clone().unless_closed(async move {
         loop {
             if failing.wait_for(Option::is_some).await.is_err() {
                 return;
@@ -189,5 +189,5 @@ pub(super) fn spawn(inner: Arc<Inner>) {
                 }
             }
         }
-    });
+    }));
 }

@@ -19,7 +19,7 @@ const BATCH: usize = 256;
 /// Deletes what outlived its retention now, then every [`SWEEP_EVERY`] of
 /// the host's clock (a manual clock's too: moving it sweeps).
 pub(super) fn spawn(inner: Arc<Inner>) {
-    tokio::spawn(async move {
+    tokio::spawn(inner.clone().unless_closed(async move {
         loop {
             let began = inner.clock.now_ms();
             if let Err(e) = sweep(&inner).await {
@@ -29,7 +29,7 @@ pub(super) fn spawn(inner: Arc<Inner>) {
             let next = began.saturating_add(SWEEP_EVERY.as_millis() as u64);
             inner.clock.sleep_until_unlisted(next).await;
         }
-    });
+    }));
 }
 
 /// One pass: deletes the expired executions and forgets old start and

@@ -24,6 +24,13 @@ impl SearchTypes {
         })
     }
 
+    /// Reads the types again (another host of the store changed them).
+    pub(super) fn reload(&self, store: &Store) -> Result<(), StoreError> {
+        let known = store.search_types()?.into_iter().collect();
+        *self.lock() = known;
+        Ok(())
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, SearchType>> {
         self.known.lock().unwrap_or_else(|p| p.into_inner())
     }

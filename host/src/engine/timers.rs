@@ -56,7 +56,7 @@ impl Inner {
 }
 
 pub(super) fn spawn(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Arming>) {
-    tokio::spawn(async move {
+    tokio::spawn(inner.clone().unless_closed(async move {
         let mut queue = TimerQueue::default();
         let mut arrived = None;
         loop {
@@ -82,7 +82,7 @@ pub(super) fn spawn(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Arming>) 
                 }
             }
         }
-    });
+    }));
 }
 
 async fn fire(inner: &Arc<Inner>, row: TimerRow) {

@@ -97,6 +97,10 @@ fn apply_group(
         let mut outcome = Ok(());
         for op in &req.ops {
             match apply(txn, op)? {
+                Ok(()) if super::deploys::changes_shared(op) => {
+                    wrote = true;
+                    super::mark_shared_change(txn)?;
+                }
                 Ok(()) => wrote = true,
                 Err(e) => {
                     *refusal = Some(e.clone());

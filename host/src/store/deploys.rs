@@ -92,6 +92,13 @@ impl Deploys {
     }
 }
 
+/// Whether `op` changes what every host of a store keeps in memory of its
+/// shared tables (what `Deploys` keeps, and the search attributes'
+/// types): its write marks the store (`SHARED_MARK`) for the other hosts.
+pub(super) fn changes_shared(op: &Op) -> bool {
+    changes_deploys(op) || matches!(op, Op::SetSearchType { .. })
+}
+
 /// Whether a write of `ops` may change what `Deploys` keeps.
 pub(super) fn any_change(ops: &[Op]) -> bool {
     ops.iter().any(changes_deploys)

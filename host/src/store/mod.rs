@@ -730,6 +730,19 @@ fn open_backend(location: &Location, create: bool) -> Result<Backend, StoreError
 /// Creates every table up front, so reads never meet a missing one (on
 /// PostgreSQL the schema's migrations made them), and fills the indexes an
 /// older store lacks.
+/// The `host_state` row a write changing shared tables that hosts keep in
+/// memory (deploys, search attribute types) sets to a new random value:
+/// the other hosts of a store of several partitions read it, and forget
+/// what they kept when it changed (`Store::shared_mark`).
+const SHARED_MARK: &str = "shared_changed";
+
+/// Marks the store's shared tables changed (see [`SHARED_MARK`]).
+fn mark_shared_change(txn: &Txn) -> Result<(), StoreError> {
+    let mark = ulid::Ulid::new().random() as u64;
+    txn.open_table(tables::HOST_STATE)?
+        .insert(SHARED_MARK, mark)
+}
+
 fn prepare(backend: &Backend) -> Result<(), StoreError> {
     struct Create<'a>(&'a Txn);
     impl tables::EachTable for Create<'_> {
@@ -827,6 +840,18 @@ impl Store {
             deploys,
             census,
         })
+    }
+
+    /// The mark of the last change of shared tables that hosts keep in
+    /// memory, made by any host (see [`SHARED_MARK`]).
+    pub fn shared_mark(&self) -> Result<Option<u64>, StoreError> {
+        self.reading(|txn| txn.open_table(tables::HOST_STATE)?.get(SHARED_MARK))
+    }
+
+    /// Forgets what deploys changed that this store (and its host's other
+    /// partitions' stores) kept: another host changed it.
+    pub fn forget_deploys(&self) {
+        self.deploys.changed();
     }
 
     /// The partition this store is, on a store of several.

@@ -92,7 +92,7 @@ fn kick_in_a_second(inner: &Arc<Inner>, name: &str) {
 /// what passed while the host was down), then at its next time and when it
 /// is kicked.
 pub(super) fn spawn(inner: Arc<Inner>, mut kicks: mpsc::UnboundedReceiver<String>) {
-    tokio::spawn(async move {
+    tokio::spawn(inner.clone().unless_closed(async move {
         // Read until the store answers: a schedule not read here would not
         // run until it was changed.
         // 0.1 s doubling to 10 s: nothing is scheduled meanwhile.
@@ -193,5 +193,5 @@ pub(super) fn spawn(inner: Arc<Inner>, mut kicks: mpsc::UnboundedReceiver<String
                 }
             }
         }
-    });
+    }));
 }
