@@ -329,6 +329,14 @@ fn a_prune_and_the_versions_see_executions_of_every_partition() {
     assert_eq!(moved[0]["id"], id.as_str(), "{report}");
     assert_eq!(moved[0]["outcome"], "moved", "{report}");
     assert_eq!(running(&h, 2), 1);
+    // Naming one that is not there: nothing moves anywhere.
+    let (status, v) = h.call(
+        "POST",
+        "/v1/workflow-types/order/upgrade",
+        Some(json!({"to": 1, "ids": [id, "no-such-order"]})),
+    );
+    assert_eq!(status, 404, "{v}");
+    assert_eq!(running(&h, 2), 1, "nothing moved back: {v}");
     // Naming it: asked of its partition alone.
     let (status, report) = h.call(
         "POST",
@@ -558,6 +566,29 @@ fn a_killed_hosts_partitions_are_spread_and_what_all_share_moves_on_every_host()
     assert_eq!(start_order(&orders[1]), 1, "the version d made current");
     let (status, v) = c.call("GET", "/v1/executions?query=Region%20%3D%20'eu'", None);
     assert_eq!(status, 200, "every partition knows Region: {v}");
+    // A name a workflow registers (the approval's `ApprovalState`, on one
+    // of d's partitions) is known on c too.
+    let on_d = (0..)
+        .map(|n| format!("approval-{n}"))
+        .find(|id| held[home(id) as usize] == "d")
+        .unwrap();
+    let (status, v) = b.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"workflow_type": "approval", "id": on_d, "input": {"timeout_hours": 1}})),
+    );
+    assert_eq!(status, 201, "{v}");
+    b.eventually("the approval waits", |h| {
+        h.describe(&on_d)["search_attributes"]["ApprovalState"]["value"] == "pending"
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let (status, v) = c.call(
+        "GET",
+        "/v1/executions?query=ApprovalState%20%3D%20'pending'",
+        None,
+    );
+    assert_eq!(status, 200, "every partition knows ApprovalState: {v}");
+    assert_eq!(v["executions"].as_array().map(Vec::len), Some(1), "{v}");
 }
 
 /// A child's id taken in another partition between the parent's check and

@@ -430,6 +430,31 @@ impl Front {
             },
             _ => (0..self.partitions).map(|p| (p, body.clone())).collect(),
         };
+        // An upgrade naming executions checks them all (each exists, of the
+        // type) before any partition moves one, as one engine does.
+        if let Merge::Upgrade = merge {
+            let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let dry = json
+                .get("dry_run")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            if json.get("ids").is_some() && !dry {
+                let checks = bodies.iter().map(|(part, body)| {
+                    let mut json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+                    json["dry_run"] = Value::Bool(true);
+                    let parts = parts.clone();
+                    async move {
+                        self.dispatch(*part, parts, Bytes::from(json.to_string()))
+                            .await
+                    }
+                });
+                for answer in futures::future::join_all(checks).await {
+                    if !answer.status().is_success() {
+                        return answer;
+                    }
+                }
+            }
+        }
         let asks = bodies.into_iter().map(|(part, body)| {
             let parts = parts.clone();
             async move { self.dispatch(part, parts, body).await }
@@ -489,14 +514,23 @@ impl Front {
             // Holding none: the host holding partition 0 serves it.
             return self.dispatch(0, parts, body).await;
         }
-        let polls = routers.into_iter().map(|(_, router)| {
-            let (parts, body) = (parts.clone(), body.clone());
-            Box::pin(async move { oneshot(router, parts, body).await })
-        });
+        let mut polls: Vec<_> = routers
+            .into_iter()
+            .map(|(_, router)| {
+                let (parts, body) = (parts.clone(), body.clone());
+                Box::pin(async move { oneshot(router, parts, body).await })
+            })
+            .collect();
         // The polls that lose are dropped, which puts back any task they
-        // were about to hand out.
-        let (answer, _, _) = futures::future::select_all(polls).await;
-        answer
+        // were about to hand out. One that fails (its partition cannot
+        // write) does not win while the others may still hand a task out.
+        loop {
+            let (answer, _, rest) = futures::future::select_all(polls).await;
+            if answer.status().is_success() || rest.is_empty() {
+                return answer;
+            }
+            polls = rest;
+        }
     }
 
     /// What this host answers itself.

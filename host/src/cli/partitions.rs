@@ -148,10 +148,8 @@ impl Host {
                         if !moving.insert(part) {
                             continue;
                         }
-                        // Requests for it wait for its next holder from
-                        // now on; its running attempts end and are written
-                        // before the lease goes.
-                        let Some(engine) = engines.remove(part) else {
+                        let Some((_, engine)) = engines.all().into_iter().find(|(p, _)| *p == part)
+                        else {
                             continue;
                         };
                         tracing::info!(
@@ -159,9 +157,15 @@ impl Host {
                             limit_s = DRAIN_LIMIT.as_secs(),
                             "partition {part} is assigned to another host now: handing it over"
                         );
-                        let h = holding.clone();
+                        let (h, engines) = (holding.clone(), engines.clone());
                         tokio::spawn(async move {
-                            if !engine.close(DRAIN_LIMIT).await {
+                            // Its running attempts end and are written, and
+                            // the tasks workers took are answered (to this
+                            // engine, still routed), before the lease goes;
+                            // then requests for it wait for its next holder.
+                            let drained = engine.drain(DRAIN_LIMIT).await;
+                            engines.remove(part);
+                            if !(engine.close(DRAIN_LIMIT).await && drained) {
                                 tracing::warn!(
                                     part,
                                     "activity attempts still ran when this host gave partition {part} up: its next holder runs them again"

@@ -97,7 +97,8 @@ fn apply_group(
         let mut outcome = Ok(());
         for op in &req.ops {
             match apply(txn, op)? {
-                Ok(()) if super::deploys::changes_shared(op) => {
+                // Other hosts follow it on a store of several partitions.
+                Ok(()) if super::deploys::changes_shared(op) && txn.partition().is_some() => {
                     wrote = true;
                     super::mark_shared_change(txn)?;
                 }

@@ -133,6 +133,11 @@ pub(super) fn record(txn: &Txn, new: New<'_>) -> Result<(), StoreError> {
             }
         }
     }
+    // The other hosts learn the new names (see `SHARED_MARK`).
+    if txn.partition().is_some() {
+        drop(table);
+        super::mark_shared_change(txn)?;
+    }
     Ok(())
 }
 

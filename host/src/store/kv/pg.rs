@@ -995,8 +995,14 @@ impl Tx {
         );
         let mut args = Vec::new();
         K::bind(key, &mut args);
-        let rows = self.query(&sql, &args)?;
-        rows.first()
+        // Bounded as a claim's wait is (a paused host's open transaction
+        // must not hold this committer): past it, the store cannot write
+        // now (55P03), and the group is written again later.
+        self.buffer("SET LOCAL lock_timeout = '5s'", &[])?;
+        let rows = self.query(&sql, &args);
+        self.buffer("SET LOCAL lock_timeout TO DEFAULT", &[])?;
+        rows?
+            .first()
             .map(|row| V::read(row, 0).map(V::out))
             .transpose()
     }
