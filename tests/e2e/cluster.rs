@@ -8,21 +8,9 @@
 use std::time::{Duration, Instant};
 
 use weft_e2e::serde_json::{json, Value};
-use weft_e2e::{fresh_database_name, postgres_base, psql, psql_stdin, Host};
+use weft_e2e::{postgres_store as database, psql, psql_stdin, Host};
 
 const LEASE: &str = "2s";
-
-fn database() -> Option<String> {
-    match postgres_base() {
-        Some(base) => Some(format!("{base}/{}", fresh_database_name())),
-        None => {
-            eprintln!(
-                "no PostgreSQL for this run (WEFT_TEST_POSTGRES unset): the PostgreSQL pass runs it"
-            );
-            None
-        }
-    }
-}
 
 fn host(url: &str, id: &str, points: &[&str]) -> Host {
     Host::in_cluster(url, &["--lease", LEASE, "--host-id", id], points)

@@ -8,21 +8,9 @@
 use std::time::Duration;
 
 use weft_e2e::serde_json::{json, Value};
-use weft_e2e::{fresh_database_name, guest, postgres_base, psql, Host};
+use weft_e2e::{guest, postgres_store as database, psql, Host};
 
 const PARTITIONS: u32 = 4;
-
-fn database() -> Option<String> {
-    match postgres_base() {
-        Some(base) => Some(format!("{base}/{}", fresh_database_name())),
-        None => {
-            eprintln!(
-                "no PostgreSQL for this run (WEFT_TEST_POSTGRES unset): the PostgreSQL pass runs it"
-            );
-            None
-        }
-    }
-}
 
 /// A host on the store at `url`, made with four partitions if it is new.
 fn host(url: &str, id: &str, points: &[&str]) -> Host {

@@ -89,6 +89,20 @@ pub fn postgres_base() -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// A fresh database on the suite's PostgreSQL, for a test of several
+/// hosts on one store; `None` (said on stderr) when the run has none.
+pub fn postgres_store() -> Option<String> {
+    match postgres_base() {
+        Some(base) => Some(format!("{base}/{}", fresh_database_name())),
+        None => {
+            eprintln!(
+                "no PostgreSQL for this run (WEFT_TEST_POSTGRES unset): the PostgreSQL pass runs it"
+            );
+            None
+        }
+    }
+}
+
 /// The suite's `psql` (`WEFT_TEST_PSQL`, else on PATH).
 fn psql_bin() -> String {
     std::env::var("WEFT_TEST_PSQL").unwrap_or_else(|_| "psql".into())

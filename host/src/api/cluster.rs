@@ -157,17 +157,9 @@ async fn forward(State(f): State<Front>, req: Request) -> Response {
         .headers()
         .get(FORWARDED_BY)
         .map(|v| v.to_str().unwrap_or("?").to_owned());
-    let (parts, body) = req.into_parts();
-    let body = match axum::body::to_bytes(body, MAX_MODULE_BYTES).await {
-        Ok(b) => b,
-        Err(e) => {
-            return ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload-too-large",
-                format!("the request's body could not be read: {e}"),
-            )
-            .into_response()
-        }
+    let (parts, body) = match read_whole(req).await {
+        Ok(read) => read,
+        Err(refused) => return refused,
     };
     // The host a forwarder meant this for: its advertised address may
     // reach another (a misconfigured `--advertise`).
@@ -310,6 +302,23 @@ pub(super) fn cannot_forward(id: &str, address: &str, what: &str, why: &str) -> 
         ),
     )
     .into_response()
+}
+
+/// A request's head and its whole body (up to a module's size), to send
+/// on; a body that could not be read is refused.
+pub(super) async fn read_whole(
+    req: Request,
+) -> Result<(axum::http::request::Parts, Bytes), Response> {
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(body, MAX_MODULE_BYTES).await {
+        Ok(body) => Ok((parts, body)),
+        Err(e) => Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            format!("the request's body could not be read: {e}"),
+        )
+        .into_response()),
+    }
 }
 
 /// `e` with its causes (a connect error says why only in its sources).

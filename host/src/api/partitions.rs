@@ -26,7 +26,7 @@ use tower::ServiceExt;
 
 use super::cluster::{send, unavailable, FORWARDED_BY};
 use super::error::ApiError;
-use super::{auth, guard, Access, Guard, MAX_MODULE_BYTES};
+use super::{auth, guard, Access, Guard};
 use crate::engine::Engine;
 use crate::store::cluster::{home, Cluster};
 
@@ -198,17 +198,9 @@ fn decode(seg: &str) -> String {
 }
 
 async fn route(State(f): State<Front>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let body = match axum::body::to_bytes(body, MAX_MODULE_BYTES).await {
-        Ok(b) => b,
-        Err(e) => {
-            return ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload-too-large",
-                format!("the request's body could not be read: {e}"),
-            )
-            .into_response()
-        }
+    let (parts, body) = match super::cluster::read_whole(req).await {
+        Ok(read) => read,
+        Err(refused) => return refused,
     };
     // Forwarded for one partition: answered here or refused, never sent on.
     if let Some(part) = parts.headers.get(PARTITION) {

@@ -23,12 +23,12 @@ use std::time::Duration;
 use super::pg::{pg_err, pool_err, Pg};
 use crate::store::StoreError;
 
-/// A host's weight with a partition: FNV-1a of its id and the partition,
-/// then a 64-bit finalizer (FNV alone spreads short, similar ids poorly).
-/// Fixed forever: hosts of different releases must agree on it.
-fn weight(host: &str, part: u32) -> u64 {
+/// FNV-1a of `bytes`, then a 64-bit finalizer (FNV alone spreads short,
+/// similar names poorly). Fixed forever: hosts of different releases must
+/// agree on every value made from it.
+fn mix(bytes: impl IntoIterator<Item = u8>) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in host.bytes().chain([0]).chain(part.to_le_bytes()) {
+    for b in bytes {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
@@ -39,25 +39,21 @@ fn weight(host: &str, part: u32) -> u64 {
     h ^ (h >> 33)
 }
 
+/// A host's weight with a partition: [`mix`] of its id, a zero byte and
+/// the partition (little-endian).
+fn weight(host: &str, part: u32) -> u64 {
+    mix(host.bytes().chain([0]).chain(part.to_le_bytes()))
+}
+
 /// The partition an execution id (or a schedule's name) belongs to unless
 /// the directory says otherwise (a child is made in its parent's): where a
-/// start, a signal and every other request naming it are sent. The same
-/// hash as [`weight`] over the name alone. Fixed forever: hosts of
-/// different releases must agree on it, and ids already made keep it.
+/// start, a signal and every other request naming it are sent: [`mix`] of
+/// the name, modulo the partitions. Ids already made keep it.
 pub fn home(name: &str, partitions: u32) -> u32 {
     if partitions <= 1 {
         return 0;
     }
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    ((h ^ (h >> 33)) % u64::from(partitions)) as u32
+    (mix(name.bytes()) % u64::from(partitions)) as u32
 }
 
 /// The host each of `partitions` partitions is assigned to, among `live`
