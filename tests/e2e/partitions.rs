@@ -317,14 +317,6 @@ fn a_prune_and_the_versions_see_executions_of_every_partition() {
     assert_eq!(moved[0]["id"], id.as_str(), "{report}");
     assert_eq!(moved[0]["outcome"], "moved", "{report}");
     assert_eq!(running(&h, 2), 1);
-    // Naming one that is not there: nothing moves anywhere.
-    let (status, v) = h.call(
-        "POST",
-        "/v1/workflow-types/order/upgrade",
-        Some(json!({"to": 1, "ids": [id, "no-such-order"]})),
-    );
-    assert_eq!(status, 404, "{v}");
-    assert_eq!(running(&h, 2), 1, "nothing moved back: {v}");
     // Naming it: asked of its partition alone.
     let (status, report) = h.call(
         "POST",

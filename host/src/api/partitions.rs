@@ -422,31 +422,6 @@ impl Front {
             },
             _ => (0..self.partitions).map(|p| (p, body.clone())).collect(),
         };
-        // An upgrade naming executions checks them all (each exists, of the
-        // type) before any partition moves one, as one engine does.
-        if let Merge::Upgrade = merge {
-            let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            let dry = json
-                .get("dry_run")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            if json.get("ids").is_some() && !dry {
-                let checks = bodies.iter().map(|(part, body)| {
-                    let mut json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-                    json["dry_run"] = Value::Bool(true);
-                    let parts = parts.clone();
-                    async move {
-                        self.dispatch(*part, parts, Bytes::from(json.to_string()))
-                            .await
-                    }
-                });
-                for answer in futures::future::join_all(checks).await {
-                    if !answer.status().is_success() {
-                        return answer;
-                    }
-                }
-            }
-        }
         let asks = bodies.into_iter().map(|(part, body)| {
             let parts = parts.clone();
             async move { self.dispatch(part, parts, body).await }
