@@ -14,11 +14,14 @@ const PARTITIONS: u32 = 4;
 
 /// A host on the store at `url`, made with four partitions if it is new.
 fn host(url: &str, id: &str, points: &[&str]) -> Host {
-    Host::in_cluster(
-        url,
-        &["--lease", "2s", "--host-id", id, "--partitions", "4"],
-        points,
-    )
+    host_with(url, id, points, &[])
+}
+
+/// [`host`], with these flags besides.
+fn host_with(url: &str, id: &str, points: &[&str], extra: &[&str]) -> Host {
+    let mut args = vec!["--lease", "2s", "--host-id", id, "--partitions", "4"];
+    args.extend_from_slice(extra);
+    Host::in_cluster(url, &args, points)
 }
 
 /// The partition an id is made in: weft's `home`, written out again here
@@ -663,5 +666,174 @@ fn a_joining_host_is_handed_its_partitions_and_no_activity_runs_twice() {
                 .count();
             assert_eq!(n, 1, "{id} handle {handle} started {n} times");
         }
+    }
+}
+
+/// a and b on one store (with these flags besides): rendezvous hashing
+/// gives b partitions 2 and 3 once it has been there a lease.
+fn two_hosts(url: &str, a_points: &[&str], extra: &[&str]) -> (Host, Host) {
+    let a = host_with(url, "a", a_points, extra);
+    a.eventually("a to hold every partition", |h| {
+        holders(h) == vec!["a"; PARTITIONS as usize]
+    });
+    let b = host_with(url, "b", &[], extra);
+    b.eventually("a to hand b its partitions", |h| {
+        holders(h) == ["a", "a", "b", "b"]
+    });
+    (a, b)
+}
+
+/// A workflow's signal and cancellation to an execution of a partition
+/// another host holds are relayed to that host, which records each once:
+/// a sender killed after the target's host recorded a signal delivers it
+/// again at its restart, and the target takes it once.
+#[test]
+fn a_signal_and_a_cancellation_reach_a_partition_another_host_holds() {
+    let Some(url) = database() else { return };
+    let (mut a, b) = two_hosts(&url, &["external-received"], &[]);
+    a.deploy_examples_and_corners();
+    let listener = id_in("far-listener", 2, true);
+    let sender = id_in("far-sender", 0, true);
+    a.start_corners(&listener, json!({"mode": "signals", "runs": 3}));
+    a.start_corners(&sender, json!({"mode": "orders", "got": [listener]}));
+    a.eventually("the sender waits for its order", |h| {
+        h.event_kinds(&sender).iter().any(|k| k == "signal_awaited")
+    });
+    let (status, v) = a.send_signal(&sender, "order", json!("say once"));
+    assert_eq!(status, 202, "{v}");
+    a.eventually("b recorded the signal", |h| {
+        h.log().contains("paused at external-received")
+    });
+    a.kill();
+    a.clear_pause_points();
+    a.spawn();
+    assert_eq!(b.wait_result(&sender)["output"], "asked");
+    b.eventually("the listener took the signal", |h| {
+        h.describe(&listener)["run"] == 2
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(b.describe(&listener)["run"], 2, "no signal twice");
+    // Back to a and b (a left and came back), a cancellation across them.
+    b.eventually("a to hold its partitions again", |h| {
+        holders(h) == ["a", "a", "b", "b"]
+    });
+    let victim = id_in("far-victim", 3, true);
+    let orderer = id_in("far-orderer", 1, true);
+    b.start_corners(&victim, json!({"mode": "nap", "timeout_ms": 3_600_000}));
+    b.start_corners(&orderer, json!({"mode": "orders", "got": [victim]}));
+    b.eventually("the orderer waits for its order", |h| {
+        h.event_kinds(&orderer)
+            .iter()
+            .any(|k| k == "signal_awaited")
+    });
+    b.send_signal(&orderer, "order", json!("cancel"));
+    assert_eq!(a.wait_result(&orderer)["output"], "asked");
+    let r = a.wait_result(&victim);
+    assert_eq!(r["status"], "cancelled", "{r}");
+}
+
+/// A signal to a partition whose host was killed is delivered once the
+/// partition has a holder again: the sender's host keeps trying.
+#[test]
+fn a_signal_to_a_killed_hosts_partition_is_delivered_once_it_is_taken_over() {
+    let Some(url) = database() else { return };
+    let (a, mut b) = two_hosts(&url, &[], &[]);
+    a.deploy_examples_and_corners();
+    let listener = id_in("orphan-listener", 3, true);
+    let sender = id_in("orphan-sender", 1, true);
+    a.start_corners(&listener, json!({"mode": "signals", "runs": 3}));
+    a.start_corners(&sender, json!({"mode": "orders", "got": [listener]}));
+    a.eventually("the listener waits", |h| {
+        h.event_kinds(&listener)
+            .iter()
+            .any(|k| k == "signal_awaited")
+    });
+    a.eventually("the sender waits for its order", |h| {
+        h.event_kinds(&sender).iter().any(|k| k == "signal_awaited")
+    });
+    b.kill();
+    let (status, v) = a.send_signal(&sender, "order", json!("say once"));
+    assert_eq!(status, 202, "{v}");
+    assert_eq!(a.wait_result(&sender)["output"], "asked");
+    a.eventually("the listener took the signal", |h| {
+        h.describe(&listener)["run"] == 2
+    });
+    assert_eq!(holders(&a), vec!["a"; PARTITIONS as usize]);
+}
+
+/// A worker polling one host is handed a task of a partition another host
+/// holds, and its answer reaches that partition through either host.
+#[test]
+fn a_worker_polling_one_host_gets_the_tasks_of_every_hosts_partitions() {
+    let Some(url) = database() else { return };
+    let (a, b) = two_hosts(&url, &[], &["--route-activity", "greet=greeters"]);
+    a.deploy_examples();
+    for (id, poll_at, answer_at) in [
+        (id_in("far-task", 2, true), &a, &a),
+        (id_in("far-task", 0, true), &b, &a),
+    ] {
+        let (status, v) = b.call(
+            "POST",
+            "/v1/executions",
+            Some(json!({"workflow_type": "hello", "id": id, "input": {"name": "worker"}})),
+        );
+        assert_eq!(status, 201, "{v}");
+        let (status, task) = weft_e2e::poll_greeters(poll_at, 30_000);
+        assert_eq!(status, 200, "{id}: {task}");
+        assert_eq!(task["execution_id"], id.as_str(), "{task}");
+        let token = task["token"].as_str().expect("a token");
+        let (status, v) = answer_at.call(
+            "POST",
+            &format!("/v1/tasks/{token}/complete"),
+            Some(json!({"output": "Hello, worker"})),
+        );
+        assert_eq!(status, 200, "{v}");
+        let r = b.wait_result(&id);
+        assert_eq!(r["output"], "HELLO, WORKER!", "{r}");
+    }
+    // Nothing is left queued anywhere, and an empty poll ends on time.
+    let asked = std::time::Instant::now();
+    assert_eq!(weft_e2e::poll_greeters(&a, 600).0, 204);
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        asked.elapsed()
+    );
+    assert_eq!(weft_e2e::poll_greeters(&b, 0).0, 204);
+}
+
+/// Found while making polls reach other hosts: the partitions held here
+/// raced, and the first to answer won, "no task" included, so a poll that
+/// waits for nothing (a worker checking between jobs) found a task of one
+/// partition only if its engine answered first.
+#[test]
+fn a_poll_that_waits_for_nothing_finds_a_task_in_any_partition() {
+    let Some(url) = database() else { return };
+    let h = host_with(&url, "a", &[], &["--route-activity", "greet=greeters"]);
+    h.eventually("a to hold every partition", |h| {
+        holders(h) == vec!["a"; PARTITIONS as usize]
+    });
+    h.deploy_examples();
+    for part in 0..PARTITIONS {
+        let id = id_in("now-task", part, true);
+        let (status, v) = h.call(
+            "POST",
+            "/v1/executions",
+            Some(json!({"workflow_type": "hello", "id": id, "input": {"name": "worker"}})),
+        );
+        assert_eq!(status, 201, "{v}");
+        h.eventually("the task to be queued", |h| {
+            h.get("/v1/task-queues")["task_queues"][0]["backlog"] == 1
+        });
+        let (status, task) = weft_e2e::poll_greeters(&h, 0);
+        assert_eq!(status, 200, "partition {part}: {task}");
+        assert_eq!(task["execution_id"], id.as_str(), "{task}");
+        let token = task["token"].as_str().expect("a token");
+        let (status, v) = h.call(
+            "POST",
+            &format!("/v1/tasks/{token}/complete"),
+            Some(json!({"output": "Hello, worker"})),
+        );
+        assert_eq!(status, 200, "{v}");
     }
 }

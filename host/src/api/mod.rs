@@ -28,7 +28,7 @@ pub use auth::Access;
 pub use cluster::{front, EngineSlot};
 pub use error::{ErrorBody, ErrorDetail};
 pub use guard::Guard;
-pub use partitions::{front as partitioned_front, Engines};
+pub use partitions::{front as partitioned_front, Engines, Partitioned};
 
 use crate::engine::Engine;
 
@@ -178,6 +178,7 @@ pub fn router(engine: Engine, access: Access, guard: Guard) -> Router {
         .route("/v1/clock/advance", post(clock::advance))
         .route("/v1/clock/skip", post(clock::skip))
         .route("/v1/cluster", get(cluster::get_view))
+        .route(partitions::RECEIVE, post(partitions::receive))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .merge(modules)
         .merge(crate::ui::router())

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::Value;
@@ -27,13 +27,29 @@ use tower::ServiceExt;
 use super::cluster::{send, unavailable, FORWARDED_BY};
 use super::error::ApiError;
 use super::{auth, guard, Access, Guard};
-use crate::engine::Engine;
+use crate::engine::{Engine, Relay};
 use crate::store::cluster::{home, Cluster};
+use crate::store::ExternalRequest;
 
 /// Set on a request forwarded for one partition: the host that gets it
 /// answers from that partition's engine, or 503 if it no longer holds it
 /// (it does not forward it again).
 const PARTITION: &str = "x-weft-partition";
+
+/// Set on a worker's poll one host asks another for a task of its
+/// partitions: answered from the engines there, never sent on.
+const POLL_HERE: &str = "x-weft-poll-here";
+
+/// How long a poll waits on the partitions held here before it asks the
+/// other hosts once for a task of theirs: a task of another host's
+/// partition reaches a worker polling here within about this long.
+const POLL_ROUND: Duration = Duration::from_millis(250);
+
+/// How long the other hosts holding partitions are kept once read.
+const HOLDERS_KEPT: Duration = Duration::from_secs(1);
+
+/// Hosts by id and address.
+type Hosts = Vec<(String, String)>;
 
 /// Ids whose partition the directory named, kept (an id never moves).
 const PLACED_KEPT: usize = 100_000;
@@ -91,24 +107,38 @@ impl Engines {
 #[derive(Clone)]
 struct Front {
     cluster: Cluster,
+    /// What the host's own requests to other hosts carry (a relayed
+    /// request): the main token, else the control token.
+    token: Option<String>,
     engines: Engines,
     partitions: u32,
     http: reqwest::Client,
     /// How long a request waits for some host to hold its partition.
     wait: Duration,
     placed: Arc<Mutex<HashMap<String, u32>>>,
+    /// The other hosts holding partitions, and when they were read.
+    others: Arc<Mutex<Option<(Instant, Hosts)>>>,
 }
 
-/// The router of a host on a store of several partitions, and where the
-/// host puts the engines of the partitions it holds. `wait` bounds how long
-/// a request waits for some host to hold its partition.
+/// The front of a host on a store of several partitions.
+pub struct Partitioned {
+    pub router: Router,
+    /// Where the host puts the engines of the partitions it holds.
+    pub engines: Engines,
+    /// What carries its engines' requests to partitions other hosts hold
+    /// (the host keeps it while it runs: engines hold it weakly).
+    pub relay: Arc<dyn Relay>,
+}
+
+/// The front of a host on a store of several partitions. `wait` bounds
+/// how long a request waits for some host to hold its partition.
 pub fn front(
     cluster: Cluster,
     access: Access,
     guard: Guard,
     wait: Duration,
     http: reqwest::Client,
-) -> (Router, Engines) {
+) -> Partitioned {
     let engines = Engines {
         held: Arc::default(),
         access: access.clone(),
@@ -116,18 +146,93 @@ pub fn front(
     };
     let front = Front {
         partitions: cluster.partitions(),
+        token: access
+            .token
+            .clone()
+            .or_else(|| access.control_token.clone()),
         cluster,
         engines: engines.clone(),
         http,
         wait,
         placed: Arc::default(),
+        others: Arc::default(),
     };
+    let relay: Arc<dyn Relay> = Arc::new(front.clone());
     let router = Router::new()
         .fallback(route)
         .layer(axum::middleware::from_fn_with_state(access, auth::check))
         .layer(axum::middleware::from_fn_with_state(guard, guard::check))
         .with_state(front);
-    (router, engines)
+    Partitioned {
+        router,
+        engines,
+        relay,
+    }
+}
+
+/// Where a host relays a workflow's request to an execution of a
+/// partition another host holds (see [`Relay`]).
+pub(super) const RECEIVE: &str = "/v1/internal/receive";
+
+/// A relayed request, as [`RECEIVE`] takes it.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(super) struct Relayed {
+    /// The sender's partition.
+    from: u32,
+    request: ExternalRequest,
+}
+
+/// Records a request relayed from another host's partition (the front
+/// gives it to the target partition's engine): `{"found": bool}`.
+pub(super) async fn receive(
+    axum::extract::State(engine): axum::extract::State<Engine>,
+    axum::Json(relayed): axum::Json<Relayed>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let found = engine.receive(relayed.request, relayed.from).await?;
+    Ok(axum::Json(serde_json::json!({ "found": found })))
+}
+
+impl Relay for Front {
+    fn receive(
+        &self,
+        part: u32,
+        from: u32,
+        request: &ExternalRequest,
+    ) -> futures::future::BoxFuture<'static, Result<bool, String>> {
+        let front = self.clone();
+        let body = serde_json::to_vec(&Relayed {
+            from,
+            request: request.clone(),
+        });
+        Box::pin(async move {
+            let body = body.map_err(|e| e.to_string())?;
+            let mut ask = Request::post(RECEIVE).header(header::CONTENT_TYPE, "application/json");
+            if let Some(token) = &front.token {
+                ask = ask.header(header::AUTHORIZATION, format!("Bearer {token}"));
+            }
+            let (parts, ()) = ask.body(()).map_err(|e| e.to_string())?.into_parts();
+            let answer = front.dispatch(part, parts, Bytes::from(body)).await;
+            let status = answer.status();
+            let bytes = axum::body::to_bytes(answer.into_body(), 1 << 20)
+                .await
+                .map_err(|e| e.to_string())?;
+            if !status.is_success() {
+                return Err(format!(
+                    "partition {part}'s holder answered {status}: {}",
+                    String::from_utf8_lossy(&bytes)
+                ));
+            }
+            serde_json::from_slice::<Value>(&bytes)
+                .ok()
+                .and_then(|v| v.get("found").and_then(Value::as_bool))
+                .ok_or_else(|| {
+                    format!(
+                        "partition {part}'s holder answered {}",
+                        String::from_utf8_lossy(&bytes)
+                    )
+                })
+        })
+    }
 }
 
 /// What a request is about, and so where it goes.
@@ -474,12 +579,44 @@ impl Front {
             .collect())
     }
 
-    /// A worker's poll: the first task any partition held here hands out.
+    /// A worker's poll: a task of any partition, held here or by another
+    /// host. It waits on the partitions held here a round at a time and
+    /// between rounds asks each other host once, at once, for a task of
+    /// theirs: one task taken at a time, none taken for nobody.
     async fn poll(&self, parts: Parts, body: Bytes) -> Response {
+        if parts.headers.contains_key(POLL_HERE) {
+            return self.poll_here(parts, body).await;
+        }
+        let Some(wait) = poll_wait(parts.uri.query()) else {
+            // Malformed: an engine's handler says what is wrong.
+            return self.poll_here(parts, body).await;
+        };
+        let deadline = Instant::now() + wait;
+        loop {
+            let round = deadline
+                .saturating_duration_since(Instant::now())
+                .min(POLL_ROUND);
+            let answer = self.poll_here(waiting(&parts, round), body.clone()).await;
+            if answer.status() != StatusCode::NO_CONTENT {
+                return answer;
+            }
+            if let Some(task) = self.poll_others(&parts, &body).await {
+                return task;
+            }
+            if Instant::now() >= deadline {
+                return answer;
+            }
+        }
+    }
+
+    /// The first task a partition held here hands out within the poll's
+    /// wait (holding none: nothing, after the wait).
+    async fn poll_here(&self, parts: Parts, body: Bytes) -> Response {
         let routers = self.engines.routers();
         if routers.is_empty() {
-            // Holding none: the host holding partition 0 serves it.
-            return self.dispatch(0, parts, body).await;
+            let wait = poll_wait(parts.uri.query()).unwrap_or_default();
+            tokio::time::sleep(wait).await;
+            return StatusCode::NO_CONTENT.into_response();
         }
         let mut polls: Vec<_> = routers
             .into_iter()
@@ -489,15 +626,59 @@ impl Front {
             })
             .collect();
         // The polls that lose are dropped, which puts back any task they
-        // were about to hand out. One that fails (its partition cannot
-        // write) does not win while the others may still hand a task out.
+        // were about to hand out. One that hands out nothing (or fails: its
+        // partition cannot write) does not win while the others may still
+        // hand a task out.
         loop {
             let (answer, _, rest) = futures::future::select_all(polls).await;
-            if answer.status().is_success() || rest.is_empty() {
+            if answer.status() == StatusCode::OK || rest.is_empty() {
                 return answer;
             }
             polls = rest;
         }
+    }
+
+    /// A task another host hands out at once, asking each in turn.
+    async fn poll_others(&self, parts: &Parts, body: &Bytes) -> Option<Response> {
+        let me = self.cluster.host().to_owned();
+        let mut ask = waiting(parts, Duration::ZERO);
+        ask.headers.insert(POLL_HERE, HeaderValue::from_static("1"));
+        for (id, address) in self.other_holders().await {
+            match send(&self.http, &me, &id, &address, &ask, body.clone()).await {
+                Ok(answer) if answer.status() == StatusCode::OK => return Some(answer),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(host = %id, %address, error = %e, "cannot ask a host for a task")
+                }
+            }
+        }
+        None
+    }
+
+    /// The other hosts holding partitions (read at most once a second).
+    async fn other_holders(&self) -> Hosts {
+        if let Some((at, hosts)) = &*self.others_lock() {
+            if at.elapsed() < HOLDERS_KEPT {
+                return hosts.clone();
+            }
+        }
+        let cluster = self.cluster.clone();
+        let Ok(Ok(holders)) = tokio::task::spawn_blocking(move || cluster.holders()).await else {
+            return Vec::new();
+        };
+        let mut hosts: Hosts = holders
+            .into_iter()
+            .flatten()
+            .filter(|(id, _)| id != self.cluster.host())
+            .collect();
+        hosts.sort();
+        hosts.dedup();
+        *self.others_lock() = Some((Instant::now(), hosts.clone()));
+        hosts
+    }
+
+    fn others_lock(&self) -> std::sync::MutexGuard<'_, Option<(Instant, Hosts)>> {
+        self.others.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// What this host answers itself.
@@ -543,6 +724,30 @@ impl Front {
             _ => oneshot(super::static_router(), parts, body).await,
         }
     }
+}
+
+/// How long a poll with `query` waits (as the poll handler reads it);
+/// `None` when malformed.
+fn poll_wait(query: Option<&str>) -> Option<Duration> {
+    let given = query
+        .unwrap_or("")
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("wait_ms="));
+    let ms = match given {
+        Some(ms) => ms.parse::<u64>().ok()?,
+        None => super::tasks::DEFAULT_POLL_MS,
+    };
+    Some(Duration::from_millis(ms.min(super::tasks::MAX_POLL_MS)))
+}
+
+/// `parts` of a poll waiting `wait`.
+fn waiting(parts: &Parts, wait: Duration) -> Parts {
+    let mut parts = parts.clone();
+    let uri = format!("{}?wait_ms={}", parts.uri.path(), wait.as_millis());
+    if let Ok(uri) = uri.parse() {
+        parts.uri = uri;
+    }
+    parts
 }
 
 /// The answers of every partition to one list, count or upgrade, as one.

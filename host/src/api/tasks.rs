@@ -16,8 +16,8 @@ use super::extract::{Body, Params};
 use crate::engine::{AnswerRefused, Engine};
 use crate::model::Payload;
 
-const DEFAULT_POLL_MS: u64 = 20_000;
-const MAX_POLL_MS: u64 = 60_000;
+pub(super) const DEFAULT_POLL_MS: u64 = 20_000;
+pub(super) const MAX_POLL_MS: u64 = 60_000;
 
 fn stale(e: AnswerRefused) -> ApiError {
     match e {

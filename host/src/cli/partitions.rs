@@ -36,9 +36,14 @@ impl Host {
         self,
         listener: crate::api::tls::Listener,
         scheme: &str,
-        (front, engines): (axum::Router, crate::api::Engines),
+        front: crate::api::Partitioned,
         stop: tokio::sync::watch::Receiver<bool>,
     ) -> Result<()> {
+        let crate::api::Partitioned {
+            router: front,
+            engines,
+            relay,
+        } = front;
         let addr = listener.local_addr();
         let (serve_stop, serving) = tokio::sync::watch::channel(false);
         let served = tokio::spawn(async move {
@@ -127,6 +132,7 @@ impl Host {
                         moving.remove(&part);
                         match self.open(&holding, part, &mut parts).await {
                             Ok(engine) => {
+                                engine.relay_through(&relay);
                                 engines.add(part, engine);
                                 warmed.send_replace(true);
                                 crate::metrics::get().holds_store.set(1);

@@ -80,15 +80,44 @@ pub(super) fn discarded_key<'a>(
     discarded.find_map(|events| find(events, handle, what))
 }
 
+/// How a request reaches a partition another host holds: the host's front
+/// sends it to the holder, whose engine records it (`Engine::receive`).
+pub trait Relay: Send + Sync {
+    /// Whether partition `part`'s engine, wherever it runs, found the
+    /// target of `request` (sent from partition `from`); `Err` says why it
+    /// was not asked (it is asked again later).
+    fn receive(
+        &self,
+        part: u32,
+        from: u32,
+        request: &ExternalRequest,
+    ) -> futures::future::BoxFuture<'static, Result<bool, String>>;
+}
+
 /// The engines of the partitions a host holds, by partition (on a store
 /// of one partition: none): a request to an execution of another
-/// partition is recorded there by its engine.
+/// partition is recorded there by its engine, or relayed to the host
+/// holding it.
 #[derive(Default)]
 pub(crate) struct Partitions {
     held: std::sync::RwLock<std::collections::BTreeMap<u32, std::sync::Weak<Inner>>>,
+    /// Held by the host (weakly here: the relay's front holds the engines).
+    relay: std::sync::RwLock<Option<std::sync::Weak<dyn Relay>>>,
 }
 
 impl Partitions {
+    pub(super) fn relay_through(&self, relay: &Arc<dyn Relay>) {
+        *self.relay.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::downgrade(relay));
+    }
+
+    fn relay(&self) -> Option<Arc<dyn Relay>> {
+        self.relay
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .and_then(std::sync::Weak::upgrade)
+    }
+
     pub(super) fn add(&self, part: u32, inner: &Arc<Inner>) {
         self.held
             .write()
@@ -158,32 +187,43 @@ impl Inner {
         ))
     }
 
-    /// Delivers `request` again once the store answers reads, while it is
-    /// still in the outbox (a delivery or a reset since may have taken it).
+    /// Delivers `request` again later, while it is still in the outbox (a
+    /// delivery or a reset since may have taken it), waiting longer after
+    /// each try that could not deliver it. The waits do not keep time
+    /// skipping from moving (a host holding the target may be down for
+    /// long); each try does. Ends with the engine.
     fn deliver_later(self: &Arc<Self>, request: ExternalRequest) {
-        let key = request.key;
-        self.deliver_from_outbox_later(move |r| r.key == key);
+        let inner = self.clone();
+        let work = async move {
+            let mut again = super::again::Backoff::background();
+            loop {
+                again.wait().await;
+                let still = match inner.store.outbox() {
+                    Ok(rows) => rows.into_iter().find(|r| r.key == request.key),
+                    Err(crate::store::StoreError::Io(_)) => continue,
+                    Err(_) => return,
+                };
+                let Some(request) = still else { return };
+                let _busy = inner.busy_step();
+                if inner.clone().try_delivery(request).await == Tried::Done {
+                    return;
+                }
+            }
+        };
+        tokio::spawn(self.clone().unless_closed(work));
     }
 
     /// Delivers the requests `sender` has in the outbox once the store
     /// answers reads (a reset kept them, and its read of them failed).
     pub(super) fn deliver_sent_by_later(self: &Arc<Self>, sender: &ExecutionId) {
-        let sender = sender.clone();
-        self.deliver_from_outbox_later(move |r| r.sender == sender);
-    }
-
-    fn deliver_from_outbox_later(
-        self: &Arc<Self>,
-        which: impl Fn(&ExternalRequest) -> bool + Send + 'static,
-    ) {
-        let inner = self.clone();
-        self.spawn_counted(async move {
+        let (inner, sender) = (self.clone(), sender.clone());
+        let work = async move {
             let mut again = super::again::Backoff::background();
             loop {
                 again.wait().await;
                 match inner.store.outbox() {
                     Ok(rows) => {
-                        for request in rows.into_iter().filter(|r| which(r)) {
+                        for request in rows.into_iter().filter(|r| r.sender == sender) {
                             inner.spawn_delivery(request);
                         }
                         return;
@@ -192,10 +232,19 @@ impl Inner {
                     Err(_) => return,
                 }
             }
-        });
+        };
+        tokio::spawn(self.clone().unless_closed(work));
     }
 
     async fn deliver_request(self: Arc<Self>, request: ExternalRequest) {
+        if self.clone().try_delivery(request.clone()).await == Tried::Later {
+            self.deliver_later(request);
+        }
+    }
+
+    /// One try at delivering `request`: `Later` when it must be tried
+    /// again (the store or the target's host could not answer now).
+    async fn try_delivery(self: Arc<Self>, request: ExternalRequest) -> Tried {
         crate::pause::point("external-before-delivery").await;
         let target: Option<ExecutionId> = request.target.parse().ok();
         let reason: String = serde_json::from_slice(&request.input.0).unwrap_or_default();
@@ -207,26 +256,29 @@ impl Inner {
                 Ok(part) => part,
                 Err(e) => {
                     tracing::warn!(key = %request.key, error = %e, "request not delivered yet; delivered again once the store answers");
-                    self.deliver_later(request);
-                    return;
+                    return Tried::Later;
                 }
             },
             _ => None,
         };
         if let (Some(part), Some(t)) = (elsewhere, &target) {
-            let Some(there) = self.engines.get(part) else {
-                // Held by another host: delivered once this one reaches it.
-                tracing::debug!(key = %request.key, part, "the target's partition is not held here; delivering later");
-                self.deliver_later(request);
-                return;
-            };
             let from = self.store.partition().unwrap_or_default();
-            let found = match there.receive(&request, from, t, &reason).await {
+            let found = match self.engines.get(part) {
+                Some(there) => there
+                    .receive(&request, from, t, &reason)
+                    .await
+                    .map_err(|e| e.to_string()),
+                // Held by another host: its front relays it there.
+                None => match self.engines.relay() {
+                    Some(relay) => relay.receive(part, from, &request).await,
+                    None => Err(format!("partition {part} is not held by this host")),
+                },
+            };
+            let found = match found {
                 Ok(found) => found,
                 Err(e) => {
-                    tracing::warn!(key = %request.key, error = %e, "request not delivered yet; delivered again later");
-                    self.deliver_later(request);
-                    return;
+                    tracing::warn!(key = %request.key, part, error = %e, "request not delivered yet; delivered again later");
+                    return Tried::Later;
                 }
             };
             // Tests stop here to kill the host between the two writes: the
@@ -249,7 +301,7 @@ impl Inner {
                     tracing::warn!(key = %request.key, error = %e, "request not delivered; retried when the store writes again")
                 }
             }
-            return;
+            return Tried::Done;
         }
         // A cancellation is asked in the delivery's own transaction, so a
         // request that a reset discarded (or a delivery made) meanwhile asks
@@ -267,12 +319,11 @@ impl Inner {
                     // it does (the request stays in the outbox meanwhile).
                     Err(EngineError::Store(e @ crate::store::StoreError::Io(_))) => {
                         tracing::warn!(key = %request.key, error = %e, "request not delivered yet; delivered again once the store answers");
-                        self.deliver_later(request);
-                        return;
+                        return Tried::Later;
                     }
                     Err(e) => {
                         tracing::warn!(key = %request.key, error = %e, "request not delivered; retried at the next start");
-                        return;
+                        return Tried::Done;
                     }
                 }
             } else {
@@ -290,8 +341,7 @@ impl Inner {
                     Ok(ms) => self.clock.now_ms().saturating_add(ms),
                     Err(e) => {
                         tracing::warn!(key = %request.key, error = %e, "request not delivered yet; delivered again once the store answers");
-                        self.deliver_later(request);
-                        return;
+                        return Tried::Later;
                     }
                 },
                 None => 0,
@@ -326,21 +376,50 @@ impl Inner {
                         self.wake(t);
                     }
                     self.wake(&request.sender);
-                    return;
+                    return Tried::Done;
                 }
                 Ok(Err(e)) if asked.is_some() => {
                     tracing::debug!(key = %request.key, error = %e, "cancellation raced its target; read again");
                 }
                 Ok(Err(e)) => {
                     tracing::warn!(key = %request.key, error = %e, "request refused");
-                    return;
+                    return Tried::Done;
                 }
                 Err(e) => {
                     tracing::warn!(key = %request.key, error = %e, "request not delivered; retried when the store writes again");
-                    return;
+                    return Tried::Done;
                 }
             }
         }
+        Tried::Done
+    }
+}
+
+/// What one try at a delivery came to.
+#[derive(Debug, PartialEq, Eq)]
+enum Tried {
+    /// Delivered, or ended (refused, or left for the next start).
+    Done,
+    /// Not delivered now: tried again later.
+    Later,
+}
+
+impl super::Engine {
+    /// Records here a request an execution of partition `from` sent to one
+    /// of this engine's partition, relayed by the sender's host: whether
+    /// its target was found (see [`Relay`]).
+    pub async fn receive(&self, request: ExternalRequest, from: u32) -> Result<bool, EngineError> {
+        let target: ExecutionId = request.target.parse().map_err(|_| {
+            EngineError::BadRequest(format!("no execution id: {:?}", request.target))
+        })?;
+        let reason: String = serde_json::from_slice(&request.input.0).unwrap_or_default();
+        self.inner.receive(&request, from, &target, &reason).await
+    }
+
+    /// Requests to partitions other hosts hold go through `relay` (the
+    /// host keeps it; the engines hold it weakly).
+    pub fn relay_through(&self, relay: &Arc<dyn Relay>) {
+        self.inner.engines.relay_through(relay);
     }
 }
 
