@@ -837,3 +837,40 @@ fn a_poll_that_waits_for_nothing_finds_a_task_in_any_partition() {
         assert_eq!(status, 200, "{v}");
     }
 }
+
+/// Found by the verification runner on four partitions (seed 101, three
+/// hosts): a host paused past its lease woke to its lease session ended by
+/// the host that took its partitions, and the round that ran before its
+/// renewal found them taken saw them assigned elsewhere: it "handed them
+/// over" (releasing nothing: they were not its any more) and ran on
+/// holding none, instead of exiting as a fenced host must. A partition
+/// whose hold this host cannot confirm now is neither handed over nor kept:
+/// the renewal decides, and a taken one ends the host.
+#[test]
+fn a_host_paused_past_its_lease_finds_its_partitions_taken_and_exits() {
+    let Some(url) = database() else { return };
+    let mut a = host(&url, "a", &[]);
+    a.eventually("a to hold every partition", |h| {
+        holders(h) == vec!["a"; PARTITIONS as usize]
+    });
+    a.deploy_examples();
+    let ids: Vec<String> = (0..6)
+        .map(|i| a.start_execution("hello", json!({"name": format!("p{i}"), "delay_ms": 300})))
+        .collect();
+    // b joins, and a is paused before b counts: a wakes holding (it
+    // believes) partitions that are assigned to b now.
+    let b = host(&url, "b", &[]);
+    a.signal("STOP");
+    b.eventually("b to hold every partition", |h| {
+        holders(h) == vec!["b"; PARTITIONS as usize]
+    });
+    a.signal("CONT");
+    let code = a.wait_exit(Duration::from_secs(30));
+    let log = a.log();
+    assert_eq!(code, Some(3), "a paused past its lease: {log}");
+    assert!(
+        !log.contains("handed over part="),
+        "a handed over partitions it no longer held: {log}"
+    );
+    b.assert_hellos_completed_once(&ids, "P");
+}

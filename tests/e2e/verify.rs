@@ -23,9 +23,10 @@ const SEEDS: &[u64] = &[12, 22, 24, 14];
 /// from its holder each of the three ways.
 const CLUSTER_SEEDS: &[u64] = &[22, 24];
 
-/// Runs each seed briefly on `hosts` hosts; fails with every seed that
-/// found a violation (its logs and the command that reruns it).
-fn run_seeds(seeds: &[u64], hosts: usize) {
+/// Runs each seed briefly on `hosts` hosts (on a store of `partitions`);
+/// fails with every seed that found a violation (its logs and the command
+/// that reruns it).
+fn run_seeds(seeds: &[u64], hosts: usize, partitions: u32) {
     let mut failed = Vec::new();
     for &seed in seeds {
         let report = runner::run_seed(&runner::Config {
@@ -34,6 +35,7 @@ fn run_seeds(seeds: &[u64], hosts: usize) {
             ops: 40,
             verbose: false,
             hosts,
+            partitions,
         });
         eprintln!("{}", report.line());
         for v in &report.violations {
@@ -53,7 +55,7 @@ fn run_seeds(seeds: &[u64], hosts: usize) {
 
 #[test]
 fn seeded_programs_under_operator_actions_end_as_the_model_says() {
-    run_seeds(SEEDS, 1);
+    run_seeds(SEEDS, 1, 1);
 }
 
 /// Seeds on three hosts sharing one PostgreSQL store (the suite's
@@ -67,5 +69,17 @@ fn seeded_programs_on_three_hosts_end_as_the_model_says() {
         eprintln!("no PostgreSQL for this run: the PostgreSQL pass runs it");
         return;
     }
-    run_seeds(CLUSTER_SEEDS, 3);
+    run_seeds(CLUSTER_SEEDS, 3, 1);
+}
+
+/// The same on a store of four partitions: the hosts share them out, and
+/// each "kill" hits a host holding some; executions, signals and tasks
+/// cross from one host's partitions to another's.
+#[test]
+fn seeded_programs_on_three_hosts_of_four_partitions_end_as_the_model_says() {
+    if weft_e2e::postgres_base().is_none() {
+        eprintln!("no PostgreSQL for this run: the PostgreSQL pass runs it");
+        return;
+    }
+    run_seeds(CLUSTER_SEEDS, 3, 4);
 }

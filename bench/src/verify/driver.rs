@@ -148,14 +148,17 @@ impl Run {
                 .expect("--hosts > 1 needs WEFT_TEST_POSTGRES (the hosts share a database)");
             let url = format!("{base}/{}", weft_e2e::fresh_database_name());
             let ids: Vec<String> = (0..config.hosts).map(|i| format!("h{i}")).collect();
+            let partitions = config.partitions.max(1).to_string();
             let with = |i: usize| {
                 let mut a = args.clone();
                 a.extend_from_slice(&["--host-id", &ids[i], "--lease", "2s"]);
+                a.extend_from_slice(&["--partitions", &partitions]);
                 Host::in_cluster(&url, &a, &[])
             };
             let first = with(0);
             first.eventually("h0 to hold the store", |h| {
-                h.get("/v1/cluster")["lease"]["holder"] == "h0"
+                let held = holders(h);
+                !held.is_empty() && held.iter().all(|p| p == "h0")
             });
             let others = (1..config.hosts).map(with).collect();
             (first, others)
@@ -211,6 +214,7 @@ impl Run {
             steps: self.steps.clone(),
             kills: self.kills,
             hosts: self.config.hosts.max(1),
+            partitions: self.config.partitions.max(1),
             evictions: self.evictions(),
             ..SeedReport::default()
         }
@@ -729,10 +733,15 @@ impl Run {
     /// by then). A graceful stop is not marked: it must run no activity
     /// twice (it lets running attempts finish before it hands over).
     fn disturb_holder(&mut self, arg: u64) -> String {
-        let held = self.host.get("/v1/cluster")["lease"]["holder"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        // On a store of several partitions: one of the hosts holding some.
+        let mut holding = holders(&self.host);
+        holding.sort();
+        holding.dedup();
+        holding.retain(|h| !h.is_empty());
+        let held = match holding.len() {
+            0 => String::new(),
+            n => holding[(arg / 3) as usize % n].clone(),
+        };
         let i: usize = held
             .strip_prefix('h')
             .and_then(|n| n.parse().ok())
@@ -745,9 +754,9 @@ impl Run {
         // would take it back itself, else, after a kill or a stop).
         let taken = |run: &Run| {
             let watcher = if i == 0 { &run.others[0] } else { &run.host };
-            watcher.eventually("another host to take the store", |h| {
-                let now = h.get("/v1/cluster")["lease"]["holder"].clone();
-                now.as_str().is_some_and(|n| !n.is_empty() && n != held)
+            watcher.eventually("other hosts to take its partitions", |h| {
+                let now = holders(h);
+                !now.is_empty() && now.iter().all(|n| !n.is_empty() && *n != held)
             });
         };
         let how = match arg % 3 {
@@ -909,4 +918,15 @@ pub fn stamp() -> String {
         rem % 60,
         now.subsec_micros()
     )
+}
+
+/// The host holding each partition of the store (one on a store of one
+/// partition), as `/v1/cluster` says; "" for one nobody holds.
+fn holders(h: &Host) -> Vec<String> {
+    let view = h.get("/v1/cluster");
+    let name = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    match view["leases"].as_array() {
+        Some(leases) => leases.iter().map(|l| name(&l["holder"])).collect(),
+        None => vec![name(&view["lease"]["holder"])],
+    }
 }

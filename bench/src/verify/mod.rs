@@ -61,6 +61,9 @@ pub struct Config {
     /// one, a kill hits the host holding the store, by SIGKILL, by SIGSTOP
     /// past its lease, or by a graceful stop (SIGTERM), and restarts it.
     pub hosts: usize,
+    /// With several hosts: the partitions the store is made with (each
+    /// held by one host; a kill hits a host holding some).
+    pub partitions: u32,
 }
 
 /// What one seed did and found.
@@ -68,6 +71,7 @@ pub struct Config {
 pub struct SeedReport {
     pub seed: u64,
     pub hosts: usize,
+    pub partitions: u32,
     pub programs: usize,
     pub ops: usize,
     /// Executions checked, children included.
@@ -95,7 +99,10 @@ impl SeedReport {
             self.programs,
             self.ops,
             if self.hosts > 1 {
-                format!(" --hosts {} (with WEFT_TEST_POSTGRES)", self.hosts)
+                format!(
+                    " --hosts {} --partitions {} (with WEFT_TEST_POSTGRES)",
+                    self.hosts, self.partitions
+                )
             } else {
                 String::new()
             }
@@ -175,6 +182,7 @@ pub fn run_seed(config: &Config) -> SeedReport {
                 programs: config.programs,
                 ops: config.ops,
                 hosts: config.hosts,
+                partitions: config.partitions,
                 violations: vec![format!("the runner stopped: {what}")],
                 ..SeedReport::default()
             }
@@ -205,6 +213,7 @@ pub fn main(args: &[String]) -> i32 {
         ops: flag(args, "--ops").unwrap_or(80) as usize,
         verbose: args.iter().any(|a| a == "--verbose"),
         hosts: flag(args, "--hosts").unwrap_or(1) as usize,
+        partitions: flag(args, "--partitions").unwrap_or(1) as u32,
     };
     let deadline = minutes.map(|m| Instant::now() + Duration::from_secs(m * 60));
     let started = Instant::now();

@@ -65,8 +65,9 @@ pub struct HostArgs {
     pub client_key: Option<PathBuf>,
     /// With --store, when it makes the database: how many partitions the
     /// store spreads executions over (fixed for good; each is held by one
-    /// host at a time). Ignored for a store that exists.
-    #[arg(long, env = "WEFT_PARTITIONS", default_value_t = 1, hide = true)]
+    /// host at a time, and the hosts share them out). Ignored for a store
+    /// that exists.
+    #[arg(long, env = "WEFT_PARTITIONS", default_value_t = 1, value_name = "N")]
     pub partitions: u32,
     /// Move time only by `weft clock advance` (`POST /v1/clock/advance`): tests
     /// and demos skip hours in milliseconds; where it stands survives restarts.

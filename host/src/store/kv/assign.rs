@@ -134,7 +134,15 @@ impl Partitions {
             let mine = owner == Some(me.as_str());
             if !mine {
                 self.waiting.remove(&part);
-                if self.held.contains_key(&part) {
+                // One whose hold this host cannot confirm now (it was
+                // paused, or cut off) is not handed over: its renewal says
+                // whether it is still this host's (handed over at a later
+                // round) or was taken (lost, which ends the host).
+                if self
+                    .held
+                    .get(&part)
+                    .is_some_and(|pg| pg.hold_problem().is_none())
+                {
                     changes.push(Change::Moving(part));
                 }
                 continue;
