@@ -732,10 +732,12 @@ fn a_signal_and_a_cancellation_reach_a_partition_another_host_holds() {
     assert_eq!(r["status"], "cancelled", "{r}");
 }
 
-/// A signal to a partition whose host was killed is delivered once the
-/// partition has a holder again: the sender's host keeps trying.
+/// A signal to a partition whose host is paused (its socket takes the
+/// request and nothing answers) is tried again once the try has waited
+/// past the front's wait, and delivered once another host holds the
+/// partition, once; the paused host wakes fenced and exits.
 #[test]
-fn a_signal_to_a_killed_hosts_partition_is_delivered_once_it_is_taken_over() {
+fn a_signal_to_a_paused_hosts_partition_is_delivered_once_another_takes_it() {
     let Some(url) = database() else { return };
     let (a, mut b) = two_hosts(&url, &[], &[]);
     a.deploy_examples_and_corners();
@@ -751,7 +753,7 @@ fn a_signal_to_a_killed_hosts_partition_is_delivered_once_it_is_taken_over() {
     a.eventually("the sender waits for its order", |h| {
         h.event_kinds(&sender).iter().any(|k| k == "signal_awaited")
     });
-    b.kill();
+    b.signal("STOP");
     let (status, v) = a.send_signal(&sender, "order", json!("say once"));
     assert_eq!(status, 202, "{v}");
     assert_eq!(a.wait_result(&sender)["output"], "asked");
@@ -759,6 +761,11 @@ fn a_signal_to_a_killed_hosts_partition_is_delivered_once_it_is_taken_over() {
         h.describe(&listener)["run"] == 2
     });
     assert_eq!(holders(&a), vec!["a"; PARTITIONS as usize]);
+    b.signal("CONT");
+    let code = b.wait_exit(Duration::from_secs(30));
+    assert_eq!(code, Some(3), "{}", b.log());
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(a.describe(&listener)["run"], 2, "no signal twice");
 }
 
 /// A worker polling one host is handed a task of a partition another host
@@ -791,15 +798,29 @@ fn a_worker_polling_one_host_gets_the_tasks_of_every_hosts_partitions() {
         let r = b.wait_result(&id);
         assert_eq!(r["output"], "HELLO, WORKER!", "{r}");
     }
-    // Nothing is left queued anywhere, and an empty poll ends on time.
-    let asked = std::time::Instant::now();
-    assert_eq!(weft_e2e::poll_greeters(&a, 600).0, 204);
-    assert!(
-        asked.elapsed() < Duration::from_secs(5),
-        "{:?}",
+    // Nothing is left queued anywhere, and an empty poll waits its time,
+    // and no longer with the other host paused.
+    let took = |h: &Host| {
+        let asked = std::time::Instant::now();
+        assert_eq!(weft_e2e::poll_greeters(h, 600).0, 204);
         asked.elapsed()
+    };
+    let t = took(&a);
+    assert!(
+        t >= Duration::from_millis(550) && t < Duration::from_secs(5),
+        "{t:?}"
     );
     assert_eq!(weft_e2e::poll_greeters(&b, 0).0, 204);
+    b.signal("STOP");
+    let t = took(&a);
+    assert!(
+        t < Duration::from_secs(5),
+        "a poll waited {t:?} for a paused host"
+    );
+    b.signal("CONT");
+    // A malformed wait is refused as the handler refuses it.
+    let (status, v) = a.call("POST", "/v1/task-queues/greeters/poll?wait_ms=soon", None);
+    assert_eq!(status, 400, "{v}");
 }
 
 /// Found while making polls reach other hosts: the partitions held here

@@ -36,6 +36,11 @@ use crate::store::ExternalRequest;
 /// (it does not forward it again).
 const PARTITION: &str = "x-weft-partition";
 
+/// Set on the answer of a host forwarded a request for a partition it does
+/// not hold (any more): nothing was done, and the sender sends it again to
+/// the partition's next holder.
+const NOT_HELD: &str = "x-weft-not-held";
+
 /// Set on a worker's poll one host asks another for a task of its
 /// partitions: answered from the engines there, never sent on.
 const POLL_HERE: &str = "x-weft-poll-here";
@@ -44,6 +49,11 @@ const POLL_HERE: &str = "x-weft-poll-here";
 /// other hosts once for a task of theirs: a task of another host's
 /// partition reaches a worker polling here within about this long.
 const POLL_ROUND: Duration = Duration::from_millis(250);
+
+/// How long a poll waits for another host's answer, and a relayed request
+/// beyond the front's wait: a host paused or cut off is skipped (a poll)
+/// or tried again later (a request).
+const ASK_LIMIT: Duration = Duration::from_secs(1);
 
 /// How long the other hosts holding partitions are kept once read.
 const HOLDERS_KEPT: Duration = Duration::from_secs(1);
@@ -118,6 +128,8 @@ struct Front {
     placed: Arc<Mutex<HashMap<String, u32>>>,
     /// The other hosts holding partitions, and when they were read.
     others: Arc<Mutex<Option<(Instant, Hosts)>>>,
+    /// When a poll last said it could not ask another host.
+    unasked_said: Arc<Mutex<Option<Instant>>>,
 }
 
 /// The front of a host on a store of several partitions.
@@ -156,6 +168,7 @@ pub fn front(
         wait,
         placed: Arc::default(),
         others: Arc::default(),
+        unasked_said: Arc::default(),
     };
     let relay: Arc<dyn Relay> = Arc::new(front.clone());
     let router = Router::new()
@@ -211,8 +224,22 @@ impl Relay for Front {
                 ask = ask.header(header::AUTHORIZATION, format!("Bearer {token}"));
             }
             let (parts, ()) = ask.body(()).map_err(|e| e.to_string())?.into_parts();
-            let answer = front.dispatch(part, parts, Bytes::from(body)).await;
+            let asked = front.dispatch(part, parts, Bytes::from(body));
+            let answer = tokio::time::timeout(front.wait + ASK_LIMIT, asked)
+                .await
+                .map_err(|_| {
+                    format!(
+                        "the host holding partition {part} did not answer within {} s",
+                        (front.wait + ASK_LIMIT).as_secs()
+                    )
+                })?;
             let status = answer.status();
+            if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+                return Err(format!(
+                    "the host holding partition {part} refused this host's token ({status}): \
+                     give every host the same --token (or --control-token)"
+                ));
+            }
             let bytes = axum::body::to_bytes(answer.into_body(), 1 << 20)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -251,6 +278,8 @@ enum Target {
     Poll,
     /// This host answers itself (health, metrics, the cluster, the UI).
     Here,
+    /// What hosts send each other for a partition (never a client).
+    Internal,
 }
 
 /// How answers from every partition make one.
@@ -289,6 +318,7 @@ fn target(method: &Method, path: &str) -> Target {
         ["v1", "schedules", name, ..] => Target::Home(decode(name)),
         ["v1", "workflow-types", _, "upgrade"] if post => Target::Each(Merge::Upgrade),
         ["v1", "workflow-types", _, "versions"] if get => Target::Each(Merge::Versions),
+        ["v1", "internal", ..] => Target::Internal,
         ["v1", "cluster"] | ["healthz"] | ["metrics"] | ["v1", "openapi.json"] => Target::Here,
         ["v1", ..] => Target::Shared,
         _ => Target::Here,
@@ -312,13 +342,19 @@ async fn route(State(f): State<Front>, req: Request) -> Response {
         let part = part.to_str().ok().and_then(|p| p.parse::<u32>().ok());
         return match f.held_here(part).await {
             Some(router) => oneshot(router, parts, body).await,
-            None => unavailable(format!(
-                "host {} forwarded this request to host {} for partition {}, which this host \
-                 does not hold now (a handover is under way): retry",
-                header(&parts, FORWARDED_BY),
-                f.cluster.host(),
-                part.map_or("?".into(), |p| p.to_string())
-            )),
+            None => {
+                let mut refused = unavailable(format!(
+                    "host {} forwarded this request to host {} for partition {}, which this \
+                     host does not hold now (a handover is under way): retry",
+                    header(&parts, FORWARDED_BY),
+                    f.cluster.host(),
+                    part.map_or("?".into(), |p| p.to_string())
+                ));
+                refused
+                    .headers_mut()
+                    .insert(NOT_HELD, HeaderValue::from_static("1"));
+                refused
+            }
         };
     }
     match target(&parts.method, parts.uri.path()) {
@@ -338,6 +374,11 @@ async fn route(State(f): State<Front>, req: Request) -> Response {
         Target::Each(merge) => f.each(merge, parts, body).await,
         Target::Poll => f.poll(parts, body).await,
         Target::Here => f.here(parts, body).await,
+        Target::Internal => ApiError::not_found(format!(
+            "{} is sent by one host to another for a partition (with {PARTITION}), not by clients",
+            parts.uri.path()
+        ))
+        .into_response(),
     }
 }
 
@@ -465,6 +506,14 @@ impl Front {
                         parts.headers.insert(PARTITION, v);
                     }
                     match send(&self.http, &me, &id, &address, &parts, body.clone()).await {
+                        // It gave the partition up meanwhile (nothing was
+                        // done): sent again to its next holder.
+                        Ok(resp)
+                            if resp.headers().contains_key(NOT_HELD)
+                                && started.elapsed() <= self.wait =>
+                        {
+                            unreached = None;
+                        }
                         Ok(resp) => return resp,
                         // Nothing was sent (the holder just died): sent
                         // again once another holds the partition.
@@ -587,9 +636,9 @@ impl Front {
         if parts.headers.contains_key(POLL_HERE) {
             return self.poll_here(parts, body).await;
         }
-        let Some(wait) = poll_wait(parts.uri.query()) else {
-            // Malformed: an engine's handler says what is wrong.
-            return self.poll_here(parts, body).await;
+        let wait = match poll_wait(&parts.uri) {
+            Ok(wait) => wait,
+            Err(refused) => return refused.into_response(),
         };
         let deadline = Instant::now() + wait;
         loop {
@@ -614,7 +663,10 @@ impl Front {
     async fn poll_here(&self, parts: Parts, body: Bytes) -> Response {
         let routers = self.engines.routers();
         if routers.is_empty() {
-            let wait = poll_wait(parts.uri.query()).unwrap_or_default();
+            let wait = match poll_wait(&parts.uri) {
+                Ok(wait) => wait,
+                Err(refused) => return refused.into_response(),
+            };
             tokio::time::sleep(wait).await;
             return StatusCode::NO_CONTENT.into_response();
         }
@@ -638,21 +690,43 @@ impl Front {
         }
     }
 
-    /// A task another host hands out at once, asking each in turn.
+    /// A task another host hands out at once, asking each in turn (each
+    /// for at most [`ASK_LIMIT`]: a host paused or gone is skipped).
     async fn poll_others(&self, parts: &Parts, body: &Bytes) -> Option<Response> {
         let me = self.cluster.host().to_owned();
         let mut ask = waiting(parts, Duration::ZERO);
         ask.headers.insert(POLL_HERE, HeaderValue::from_static("1"));
         for (id, address) in self.other_holders().await {
-            match send(&self.http, &me, &id, &address, &ask, body.clone()).await {
-                Ok(answer) if answer.status() == StatusCode::OK => return Some(answer),
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::debug!(host = %id, %address, error = %e, "cannot ask a host for a task")
-                }
+            let sent = send(&self.http, &me, &id, &address, &ask, body.clone());
+            let why = match tokio::time::timeout(ASK_LIMIT, sent).await {
+                Ok(Ok(answer)) if answer.status() == StatusCode::OK => return Some(answer),
+                Ok(Ok(answer)) if answer.status() == StatusCode::NO_CONTENT => continue,
+                Ok(Ok(answer)) => format!("it answered {}", answer.status()),
+                Ok(Err(e)) => super::cluster::error_chain(&e),
+                Err(_) => format!("no answer within {} ms", ASK_LIMIT.as_millis()),
+            };
+            if self.say_unasked() {
+                tracing::warn!(
+                    host = %id,
+                    %address,
+                    reason = %why,
+                    "a worker's poll could not ask another host for a task of its partitions \
+                     (check its --advertise and tokens; said at most once a minute)"
+                );
             }
         }
         None
+    }
+
+    /// Whether to say now that another host could not be asked for a task
+    /// (at most once a minute).
+    fn say_unasked(&self) -> bool {
+        let mut said = self.unasked_said.lock().unwrap_or_else(|p| p.into_inner());
+        if said.is_some_and(|at| at.elapsed() < Duration::from_secs(60)) {
+            return false;
+        }
+        *said = Some(Instant::now());
+        true
     }
 
     /// The other hosts holding partitions (read at most once a second).
@@ -726,18 +800,13 @@ impl Front {
     }
 }
 
-/// How long a poll with `query` waits (as the poll handler reads it);
-/// `None` when malformed.
-fn poll_wait(query: Option<&str>) -> Option<Duration> {
-    let given = query
-        .unwrap_or("")
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("wait_ms="));
-    let ms = match given {
-        Some(ms) => ms.parse::<u64>().ok()?,
-        None => super::tasks::DEFAULT_POLL_MS,
-    };
-    Some(Duration::from_millis(ms.min(super::tasks::MAX_POLL_MS)))
+/// How long a poll of `uri` waits, read as the poll handler reads it; its
+/// refusal when malformed.
+fn poll_wait(uri: &axum::http::Uri) -> Result<Duration, ApiError> {
+    let q = axum::extract::Query::<super::dto::PollQuery>::try_from_uri(uri)
+        .map_err(|r| super::error::rejection(r.status(), r.body_text()))?;
+    let ms = q.wait_ms.unwrap_or(super::tasks::DEFAULT_POLL_MS);
+    Ok(Duration::from_millis(ms.min(super::tasks::MAX_POLL_MS)))
 }
 
 /// `parts` of a poll waiting `wait`.

@@ -130,9 +130,8 @@ impl Host {
                 match change {
                     Change::Gained(part, generation) => {
                         moving.remove(&part);
-                        match self.open(&holding, part, &mut parts).await {
+                        match self.open(&holding, part, &mut parts, &relay).await {
                             Ok(engine) => {
-                                engine.relay_through(&relay);
                                 engines.add(part, engine);
                                 warmed.send_replace(true);
                                 crate::metrics::get().holds_store.set(1);
@@ -263,6 +262,7 @@ impl Host {
         holding: &Arc<Mutex<Holding>>,
         part: u32,
         parts: &mut Option<HostParts>,
+        relay: &Arc<dyn crate::engine::Relay>,
     ) -> Result<Engine> {
         let h = holding.clone();
         let store = tokio::task::spawn_blocking(move || lock(&h).open(part))
@@ -272,6 +272,7 @@ impl Host {
             Some(p) => p.clone(),
             None => {
                 let p = HostParts::new(&self.config, &store).await?;
+                p.relay_through(relay);
                 *parts = Some(p.clone());
                 p
             }

@@ -406,6 +406,13 @@ async fn run_on_postgres(
     }
     let guard = crate::api::Guard { listen: Some(addr) };
     if cluster.partitions() > 1 {
+        if !access.is_open() && access.token.is_none() && access.control_token.is_none() {
+            tracing::warn!(
+                "this host has API tokens but neither --token nor --control-token: a workflow's \
+                 signal or cancellation to a partition another host holds cannot be relayed \
+                 (the holder refuses it); give every host the same --token or --control-token"
+            );
+        }
         let host = super::partitions::Host {
             cluster,
             config,

@@ -189,23 +189,31 @@ impl Inner {
 
     /// Delivers `request` again later, while it is still in the outbox (a
     /// delivery or a reset since may have taken it), waiting longer after
-    /// each try that could not deliver it. The waits do not keep time
-    /// skipping from moving (a host holding the target may be down for
-    /// long); each try does. Ends with the engine.
-    fn deliver_later(self: &Arc<Self>, request: ExternalRequest) {
+    /// each try that could not deliver it. Waits for another host (down
+    /// for long, maybe) do not keep time skipping from moving; waits for
+    /// this host's store, and each try, do. Ends with the engine.
+    fn deliver_later(self: &Arc<Self>, request: ExternalRequest, why: Tried) {
         let inner = self.clone();
         let work = async move {
             let mut again = super::again::Backoff::background();
+            let mut why = why;
             loop {
-                again.wait().await;
+                {
+                    let _busy = (why == Tried::Later).then(|| inner.busy_step());
+                    again.wait().await;
+                }
+                let _busy = inner.busy_step();
                 let still = match inner.store.outbox() {
                     Ok(rows) => rows.into_iter().find(|r| r.key == request.key),
-                    Err(crate::store::StoreError::Io(_)) => continue,
+                    Err(crate::store::StoreError::Io(_)) => {
+                        why = Tried::Later;
+                        continue;
+                    }
                     Err(_) => return,
                 };
                 let Some(request) = still else { return };
-                let _busy = inner.busy_step();
-                if inner.clone().try_delivery(request).await == Tried::Done {
+                why = inner.clone().try_delivery(request).await;
+                if why == Tried::Done {
                     return;
                 }
             }
@@ -237,8 +245,9 @@ impl Inner {
     }
 
     async fn deliver_request(self: Arc<Self>, request: ExternalRequest) {
-        if self.clone().try_delivery(request.clone()).await == Tried::Later {
-            self.deliver_later(request);
+        match self.clone().try_delivery(request.clone()).await {
+            Tried::Done => {}
+            why => self.deliver_later(request, why),
         }
     }
 
@@ -271,14 +280,17 @@ impl Inner {
                 // Held by another host: its front relays it there.
                 None => match self.engines.relay() {
                     Some(relay) => relay.receive(part, from, &request).await,
-                    None => Err(format!("partition {part} is not held by this host")),
+                    None => Err(format!(
+                        "partition {part} is held by another host, and this host relays \
+                         nothing (it is stopping)"
+                    )),
                 },
             };
             let found = match found {
                 Ok(found) => found,
                 Err(e) => {
                     tracing::warn!(key = %request.key, part, error = %e, "request not delivered yet; delivered again later");
-                    return Tried::Later;
+                    return Tried::Elsewhere;
                 }
             };
             // Tests stop here to kill the host between the two writes: the
@@ -396,12 +408,15 @@ impl Inner {
 }
 
 /// What one try at a delivery came to.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Tried {
     /// Delivered, or ended (refused, or left for the next start).
     Done,
-    /// Not delivered now: tried again later.
+    /// Not delivered now (this host's store did not answer): tried again.
     Later,
+    /// Not delivered now (the host holding the target's partition did not
+    /// answer): tried again.
+    Elsewhere,
 }
 
 impl super::Engine {
@@ -414,12 +429,6 @@ impl super::Engine {
         })?;
         let reason: String = serde_json::from_slice(&request.input.0).unwrap_or_default();
         self.inner.receive(&request, from, &target, &reason).await
-    }
-
-    /// Requests to partitions other hosts hold go through `relay` (the
-    /// host keeps it; the engines hold it weakly).
-    pub fn relay_through(&self, relay: &Arc<dyn Relay>) {
-        self.inner.engines.relay_through(relay);
     }
 }
 

@@ -329,6 +329,13 @@ pub struct HostParts {
 }
 
 impl HostParts {
+    /// Requests to partitions other hosts hold go through `relay` (the
+    /// host keeps it while it runs; the engines hold it weakly). Set before
+    /// the first engine opens: its recovery delivers what the outbox holds.
+    pub fn relay_through(&self, relay: &Arc<dyn Relay>) {
+        self.engines.relay_through(relay);
+    }
+
     /// The parts `config` asks for; the clock goes on from where `store`
     /// keeps it.
     pub async fn new(config: &EngineConfig, store: &Store) -> Result<Self, EngineError> {
