@@ -108,6 +108,10 @@ pub struct Metrics {
     pub fenced: Count,
     /// 1 while this host holds the store (always, on redb).
     pub holds_store: Gauge,
+    /// Partitions of the store this host runs now (a store of several).
+    pub partitions_held: Gauge,
+    /// Partitions this host handed to another host.
+    pub partitions_handed_over: Count,
     started: Family<TypeLabel, Counter>,
     closed: Family<CloseLabels, Counter>,
     stalled: Family<TypeLabel, Counter>,
@@ -283,6 +287,17 @@ impl Metrics {
             "1 while this host holds the store and runs executions; 0 while it is a standby",
             holds_store.clone(),
         );
+        let partitions_held = Gauge::default();
+        r.register(
+            "weft_partitions_held",
+            "Partitions of the store this host runs now (on a store of several partitions)",
+            partitions_held.clone(),
+        );
+        let partitions_handed_over = count(
+            &mut r,
+            "weft_partitions_handed_over",
+            "Partitions this host handed to another host (assigned to it since: drained, then released)",
+        );
         let up = Gauge::<i64>::default();
         up.set(1);
         r.register("weft_up", "1 while the host runs", up);
@@ -306,6 +321,8 @@ impl Metrics {
             handovers,
             fenced,
             holds_store,
+            partitions_held,
+            partitions_handed_over,
             started,
             closed,
             stalled,

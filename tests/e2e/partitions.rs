@@ -655,6 +655,13 @@ fn a_joining_host_is_handed_its_partitions_and_no_activity_runs_twice() {
         holders(h) == ["a", "a", "b", "b"]
     });
     a.assert_hellos_completed_once(&ids, "J");
+    // Each host's figures: what it runs now, what it handed over.
+    assert_eq!(a.metric("weft_partitions_held"), 2.0);
+    assert_eq!(b.metric("weft_partitions_held"), 2.0);
+    assert_eq!(a.metric("weft_partitions_handed_over_total"), 2.0);
+    assert_eq!(b.metric("weft_partitions_handed_over_total"), 0.0);
+    assert_eq!(b.metric("weft_holds_store"), 1.0);
+    assert_eq!(b.metric("weft_store_takeovers_total"), 2.0);
     let logs = format!("{}{}", a.log(), b.log());
     assert!(logs.contains("handed over"), "a handed nothing over");
     for id in &ids {

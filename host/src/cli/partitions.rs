@@ -134,7 +134,7 @@ impl Host {
                             Ok(engine) => {
                                 engines.add(part, engine);
                                 warmed.send_replace(true);
-                                crate::metrics::get().holds_store.set(1);
+                                held_now(&engines);
                                 tracing::info!(
                                     part,
                                     generation,
@@ -170,6 +170,7 @@ impl Host {
                             // then requests for it wait for its next holder.
                             let drained = engine.drain(DRAIN_LIMIT).await;
                             engines.remove(part);
+                            held_now(&engines);
                             if !(engine.close(DRAIN_LIMIT).await && drained) {
                                 tracing::warn!(
                                     part,
@@ -178,6 +179,7 @@ impl Host {
                             }
                             let _ =
                                 tokio::task::spawn_blocking(move || lock(&h).release(part)).await;
+                            crate::metrics::get().partitions_handed_over.inc();
                             tracing::info!(part, "partition {part} handed over");
                             crate::pause::point("partition-handed-over").await;
                         });
@@ -281,6 +283,14 @@ impl Host {
             .await
             .with_context(|| format!("cannot open partition {part} of the store"))
     }
+}
+
+/// The gauges of what this host holds now.
+fn held_now(engines: &crate::api::Engines) {
+    let n = engines.all().len() as i64;
+    let m = crate::metrics::get();
+    m.partitions_held.set(n);
+    m.holds_store.set(i64::from(n > 0));
 }
 
 fn lock(h: &Mutex<Holding>) -> std::sync::MutexGuard<'_, Holding> {
