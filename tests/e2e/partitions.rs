@@ -768,6 +768,13 @@ fn a_signal_to_a_paused_hosts_partition_is_delivered_once_another_takes_it() {
         h.describe(&listener)["run"] == 2
     });
     assert_eq!(holders(&a), vec!["a"; PARTITIONS as usize]);
+    // The first try waited on b, and gave up on it.
+    assert!(
+        a.log()
+            .contains("request not delivered yet; delivered again later"),
+        "{}",
+        a.log()
+    );
     b.signal("CONT");
     let code = b.wait_exit(Duration::from_secs(30));
     assert_eq!(code, Some(3), "{}", b.log());

@@ -203,8 +203,8 @@ impl Inner {
                     again.wait().await;
                 }
                 let _busy = inner.busy_step();
-                let still = match inner.store.outbox() {
-                    Ok(rows) => rows.into_iter().find(|r| r.key == request.key),
+                let still = match inner.store.outbox_request(&request.key) {
+                    Ok(still) => still,
                     Err(crate::store::StoreError::Io(_)) => {
                         why = Tried::Later;
                         continue;

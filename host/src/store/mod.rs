@@ -1632,6 +1632,15 @@ impl Store {
         })
     }
 
+    /// The request under `key` while the outbox holds it (a delivery or a
+    /// reset takes it).
+    pub fn outbox_request(&self, key: &str) -> Result<Option<ExternalRequest>, StoreError> {
+        self.reading(|txn| match txn.open_table(tables::OUTBOX)?.get(key)? {
+            Some(row) => Ok(Some(from_json("outbox request", &row)?)),
+            None => Ok(None),
+        })
+    }
+
     /// Every pending timer, earliest first.
     pub fn timers(&self) -> Result<Vec<TimerRow>, StoreError> {
         self.reading(|txn| {
