@@ -909,3 +909,27 @@ fn a_host_paused_past_its_lease_finds_its_partitions_taken_and_exits() {
     );
     b.assert_hellos_completed_once(&ids, "P");
 }
+
+/// A host given another host's address as its `--advertise`: a request
+/// forwarded to it for one of its partitions reaches the other host, which
+/// says so, naming both and `--advertise` (it answered "a handover is under
+/// way: retry", for as long as the forwarder waited).
+#[test]
+fn a_host_advertising_another_hosts_address_is_named() {
+    let Some(url) = database() else { return };
+    let a = host(&url, "a", &[]);
+    a.eventually("a to hold every partition", |h| {
+        holders(h) == vec!["a"; PARTITIONS as usize]
+    });
+    let b = host_with(&url, "b", &[], &["--advertise", &a.url]);
+    b.eventually("a to hand b its partitions", |h| {
+        holders(h) == ["a", "a", "b", "b"]
+    });
+    let id = id_in("misdirected", 2, true);
+    let (status, v) = a.call("GET", &format!("/v1/executions/{id}"), None);
+    assert_eq!(status, 502, "{v}");
+    let said = v["error"]["message"].as_str().unwrap_or_default();
+    for part in ["host b", "reached host a", "--advertise"] {
+        assert!(said.contains(part), "{part}: {said}");
+    }
+}

@@ -25,7 +25,7 @@ use crate::store::cluster::{Cluster, ClusterView};
 pub(super) const FORWARDED_BY: &str = "x-weft-forwarded-by";
 /// Set on a request a standby forwards: the host it was meant for (the
 /// holder whose advertised address it was sent to).
-const FORWARDED_TO: &str = "x-weft-forwarded-to";
+pub(super) const FORWARDED_TO: &str = "x-weft-forwarded-to";
 /// Set on a forwarded request's answer: which host answered it.
 const ANSWERED_BY: &str = "x-weft-answered-by";
 
@@ -180,18 +180,7 @@ async fn forward(State(f): State<Front>, req: Request) -> Response {
         match f.cluster.holder_address() {
             Ok(Some((id, _))) if id != me && forwarded_by.is_some() => {
                 if let Some(meant) = forwarded_to.as_deref().filter(|t| *t != me) {
-                    return ApiError::new(
-                        StatusCode::BAD_GATEWAY,
-                        "holder-unreachable",
-                        format!(
-                            "host {} forwarded this request to the address host {meant} \
-                             advertises, and it reached host {me}: give each host its own \
-                             --advertise (an address the other hosts reach it at); nothing \
-                             was done",
-                            forwarded_by.unwrap_or_default()
-                        ),
-                    )
-                    .into_response();
+                    return misdirected(forwarded_by.as_deref().unwrap_or_default(), meant, &me);
                 }
                 return unavailable(format!(
                     "host {} forwarded this request here, but host {id} holds the store now \
@@ -331,6 +320,21 @@ pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
         cause = c.source();
     }
     out
+}
+
+/// The answer to a request host `by` forwarded to the address host
+/// `meant` advertises, which reached host `me` instead: nothing was done.
+pub(super) fn misdirected(by: &str, meant: &str, me: &str) -> Response {
+    ApiError::new(
+        StatusCode::BAD_GATEWAY,
+        "holder-unreachable",
+        format!(
+            "host {by} forwarded this request to the address host {meant} advertises, and it \
+             reached host {me}: give each host its own --advertise (an address the other hosts \
+             reach it at); nothing was done"
+        ),
+    )
+    .into_response()
 }
 
 pub(super) fn unavailable(message: String) -> Response {

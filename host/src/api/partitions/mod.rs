@@ -18,18 +18,24 @@ use std::time::{Duration, Instant};
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::Value;
 use tower::ServiceExt;
 
-use super::cluster::{send, unavailable, FORWARDED_BY};
+use super::cluster::{send, unavailable, FORWARDED_BY, FORWARDED_TO};
 use super::error::ApiError;
 use super::{auth, guard, Access, Guard};
 use crate::engine::{Engine, Relay};
 use crate::store::cluster::{home, Cluster};
-use crate::store::ExternalRequest;
+use merge::{merged, Merge};
+
+mod merge;
+mod polls;
+mod relay;
+
+pub(super) use relay::{receive, RECEIVE};
 
 /// Set on a request forwarded for one partition: the host that gets it
 /// answers from that partition's engine, or 503 if it no longer holds it
@@ -41,22 +47,10 @@ const PARTITION: &str = "x-weft-partition";
 /// the partition's next holder.
 const NOT_HELD: &str = "x-weft-not-held";
 
-/// Set on a worker's poll one host asks another for a task of its
-/// partitions: answered from the engines there, never sent on.
-const POLL_HERE: &str = "x-weft-poll-here";
-
-/// How long a poll waits on the partitions held here before it asks the
-/// other hosts once for a task of theirs: a task of another host's
-/// partition reaches a worker polling here within about this long.
-const POLL_ROUND: Duration = Duration::from_millis(250);
-
 /// How long a poll waits for another host's answer, and a relayed request
 /// beyond the front's wait: a host paused or cut off is skipped (a poll)
 /// or tried again later (a request).
 const ASK_LIMIT: Duration = Duration::from_secs(1);
-
-/// How long the other hosts holding partitions are kept once read.
-const HOLDERS_KEPT: Duration = Duration::from_secs(1);
 
 /// Hosts by id and address.
 type Hosts = Vec<(String, String)>;
@@ -183,85 +177,6 @@ pub fn front(
     }
 }
 
-/// Where a host relays a workflow's request to an execution of a
-/// partition another host holds (see [`Relay`]).
-pub(super) const RECEIVE: &str = "/v1/internal/receive";
-
-/// A relayed request, as [`RECEIVE`] takes it.
-#[derive(serde::Serialize, serde::Deserialize)]
-pub(super) struct Relayed {
-    /// The sender's partition.
-    from: u32,
-    request: ExternalRequest,
-}
-
-/// Records a request relayed from another host's partition (the front
-/// gives it to the target partition's engine): `{"found": bool}`.
-pub(super) async fn receive(
-    axum::extract::State(engine): axum::extract::State<Engine>,
-    axum::Json(relayed): axum::Json<Relayed>,
-) -> Result<axum::Json<Value>, ApiError> {
-    let found = engine.receive(relayed.request, relayed.from).await?;
-    Ok(axum::Json(serde_json::json!({ "found": found })))
-}
-
-impl Relay for Front {
-    fn receive(
-        &self,
-        part: u32,
-        from: u32,
-        request: &ExternalRequest,
-    ) -> futures::future::BoxFuture<'static, Result<bool, String>> {
-        let front = self.clone();
-        let body = serde_json::to_vec(&Relayed {
-            from,
-            request: request.clone(),
-        });
-        Box::pin(async move {
-            let body = body.map_err(|e| e.to_string())?;
-            let mut ask = Request::post(RECEIVE).header(header::CONTENT_TYPE, "application/json");
-            if let Some(token) = &front.token {
-                ask = ask.header(header::AUTHORIZATION, format!("Bearer {token}"));
-            }
-            let (parts, ()) = ask.body(()).map_err(|e| e.to_string())?.into_parts();
-            let asked = front.dispatch(part, parts, Bytes::from(body));
-            let answer = tokio::time::timeout(front.wait + ASK_LIMIT, asked)
-                .await
-                .map_err(|_| {
-                    format!(
-                        "the host holding partition {part} did not answer within {} s",
-                        (front.wait + ASK_LIMIT).as_secs()
-                    )
-                })?;
-            let status = answer.status();
-            if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
-                return Err(format!(
-                    "the host holding partition {part} refused this host's token ({status}): \
-                     give every host the same --token (or --control-token)"
-                ));
-            }
-            let bytes = axum::body::to_bytes(answer.into_body(), 1 << 20)
-                .await
-                .map_err(|e| e.to_string())?;
-            if !status.is_success() {
-                return Err(format!(
-                    "partition {part}'s holder answered {status}: {}",
-                    String::from_utf8_lossy(&bytes)
-                ));
-            }
-            serde_json::from_slice::<Value>(&bytes)
-                .ok()
-                .and_then(|v| v.get("found").and_then(Value::as_bool))
-                .ok_or_else(|| {
-                    format!(
-                        "partition {part}'s holder answered {}",
-                        String::from_utf8_lossy(&bytes)
-                    )
-                })
-        })
-    }
-}
-
 /// What a request is about, and so where it goes.
 enum Target {
     /// An execution (by id).
@@ -280,17 +195,6 @@ enum Target {
     Here,
     /// What hosts send each other for a partition (never a client).
     Internal,
-}
-
-/// How answers from every partition make one.
-#[derive(Clone, Copy)]
-enum Merge {
-    Executions,
-    Count,
-    Queues,
-    Schedules,
-    Upgrade,
-    Versions,
 }
 
 fn target(method: &Method, path: &str) -> Target {
@@ -342,6 +246,16 @@ async fn route(State(f): State<Front>, req: Request) -> Response {
         let part = part.to_str().ok().and_then(|p| p.parse::<u32>().ok());
         return match f.held_here(part).await {
             Some(router) => oneshot(router, parts, body).await,
+            // The forwarder meant another host (two given one address).
+            None if header(&parts, FORWARDED_TO) != "?"
+                && header(&parts, FORWARDED_TO) != f.cluster.host() =>
+            {
+                super::cluster::misdirected(
+                    &header(&parts, FORWARDED_BY),
+                    &header(&parts, FORWARDED_TO),
+                    f.cluster.host(),
+                )
+            }
             None => {
                 let mut refused = unavailable(format!(
                     "host {} forwarded this request to host {} for partition {}, which this \
@@ -628,133 +542,6 @@ impl Front {
             .collect())
     }
 
-    /// A worker's poll: a task of any partition, held here or by another
-    /// host. It waits on the partitions held here a round at a time and
-    /// between rounds asks each other host once, at once, for a task of
-    /// theirs: one task taken at a time, none taken for nobody.
-    async fn poll(&self, parts: Parts, body: Bytes) -> Response {
-        if parts.headers.contains_key(POLL_HERE) {
-            return self.poll_here(parts, body).await;
-        }
-        let wait = match poll_wait(&parts.uri) {
-            Ok(wait) => wait,
-            Err(refused) => return refused.into_response(),
-        };
-        let deadline = Instant::now() + wait;
-        loop {
-            let round = deadline
-                .saturating_duration_since(Instant::now())
-                .min(POLL_ROUND);
-            let answer = self.poll_here(waiting(&parts, round), body.clone()).await;
-            if answer.status() != StatusCode::NO_CONTENT {
-                return answer;
-            }
-            if let Some(task) = self.poll_others(&parts, &body).await {
-                return task;
-            }
-            if Instant::now() >= deadline {
-                return answer;
-            }
-        }
-    }
-
-    /// The first task a partition held here hands out within the poll's
-    /// wait (holding none: nothing, after the wait).
-    async fn poll_here(&self, parts: Parts, body: Bytes) -> Response {
-        let routers = self.engines.routers();
-        if routers.is_empty() {
-            let wait = match poll_wait(&parts.uri) {
-                Ok(wait) => wait,
-                Err(refused) => return refused.into_response(),
-            };
-            tokio::time::sleep(wait).await;
-            return StatusCode::NO_CONTENT.into_response();
-        }
-        let mut polls: Vec<_> = routers
-            .into_iter()
-            .map(|(_, router)| {
-                let (parts, body) = (parts.clone(), body.clone());
-                Box::pin(async move { oneshot(router, parts, body).await })
-            })
-            .collect();
-        // The polls that lose are dropped, which puts back any task they
-        // were about to hand out. One that hands out nothing (or fails: its
-        // partition cannot write) does not win while the others may still
-        // hand a task out.
-        loop {
-            let (answer, _, rest) = futures::future::select_all(polls).await;
-            if answer.status() == StatusCode::OK || rest.is_empty() {
-                return answer;
-            }
-            polls = rest;
-        }
-    }
-
-    /// A task another host hands out at once, asking each in turn (each
-    /// for at most [`ASK_LIMIT`]: a host paused or gone is skipped).
-    async fn poll_others(&self, parts: &Parts, body: &Bytes) -> Option<Response> {
-        let me = self.cluster.host().to_owned();
-        let mut ask = waiting(parts, Duration::ZERO);
-        ask.headers.insert(POLL_HERE, HeaderValue::from_static("1"));
-        for (id, address) in self.other_holders().await {
-            let sent = send(&self.http, &me, &id, &address, &ask, body.clone());
-            let why = match tokio::time::timeout(ASK_LIMIT, sent).await {
-                Ok(Ok(answer)) if answer.status() == StatusCode::OK => return Some(answer),
-                Ok(Ok(answer)) if answer.status() == StatusCode::NO_CONTENT => continue,
-                Ok(Ok(answer)) => format!("it answered {}", answer.status()),
-                Ok(Err(e)) => super::cluster::error_chain(&e),
-                Err(_) => format!("no answer within {} ms", ASK_LIMIT.as_millis()),
-            };
-            if self.say_unasked() {
-                tracing::warn!(
-                    host = %id,
-                    %address,
-                    reason = %why,
-                    "a worker's poll could not ask another host for a task of its partitions \
-                     (check its --advertise and tokens; said at most once a minute)"
-                );
-            }
-        }
-        None
-    }
-
-    /// Whether to say now that another host could not be asked for a task
-    /// (at most once a minute).
-    fn say_unasked(&self) -> bool {
-        let mut said = self.unasked_said.lock().unwrap_or_else(|p| p.into_inner());
-        if said.is_some_and(|at| at.elapsed() < Duration::from_secs(60)) {
-            return false;
-        }
-        *said = Some(Instant::now());
-        true
-    }
-
-    /// The other hosts holding partitions (read at most once a second).
-    async fn other_holders(&self) -> Hosts {
-        if let Some((at, hosts)) = &*self.others_lock() {
-            if at.elapsed() < HOLDERS_KEPT {
-                return hosts.clone();
-            }
-        }
-        let cluster = self.cluster.clone();
-        let Ok(Ok(holders)) = tokio::task::spawn_blocking(move || cluster.holders()).await else {
-            return Vec::new();
-        };
-        let mut hosts: Hosts = holders
-            .into_iter()
-            .flatten()
-            .filter(|(id, _)| id != self.cluster.host())
-            .collect();
-        hosts.sort();
-        hosts.dedup();
-        *self.others_lock() = Some((Instant::now(), hosts.clone()));
-        hosts
-    }
-
-    fn others_lock(&self) -> std::sync::MutexGuard<'_, Option<(Instant, Hosts)>> {
-        self.others.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// What this host answers itself.
     async fn here(&self, parts: Parts, body: Bytes) -> Response {
         let engines = self.engines.all();
@@ -796,146 +583,6 @@ impl Front {
             }
             // The UI and the API's description are the same everywhere.
             _ => oneshot(super::static_router(), parts, body).await,
-        }
-    }
-}
-
-/// How long a poll of `uri` waits, read as the poll handler reads it; its
-/// refusal when malformed.
-fn poll_wait(uri: &axum::http::Uri) -> Result<Duration, ApiError> {
-    let q = axum::extract::Query::<super::dto::PollQuery>::try_from_uri(uri)
-        .map_err(|r| super::error::rejection(r.status(), r.body_text()))?;
-    let ms = q.wait_ms.unwrap_or(super::tasks::DEFAULT_POLL_MS);
-    Ok(Duration::from_millis(ms.min(super::tasks::MAX_POLL_MS)))
-}
-
-/// `parts` of a poll waiting `wait`.
-fn waiting(parts: &Parts, wait: Duration) -> Parts {
-    let mut parts = parts.clone();
-    let uri = format!("{}?wait_ms={}", parts.uri.path(), wait.as_millis());
-    if let Ok(uri) = uri.parse() {
-        parts.uri = uri;
-    }
-    parts
-}
-
-/// The answers of every partition to one list, count or upgrade, as one.
-fn merged(merge: Merge, bodies: Vec<Value>, query: &str) -> Value {
-    let arrays = |key: &str, bodies: &[Value]| -> Vec<Value> {
-        bodies
-            .iter()
-            .filter_map(|b| b.get(key).and_then(Value::as_array))
-            .flatten()
-            .cloned()
-            .collect()
-    };
-    match merge {
-        Merge::Count => {
-            let count: u64 = bodies
-                .iter()
-                .filter_map(|b| b.get("count").and_then(Value::as_u64))
-                .sum();
-            serde_json::json!({ "count": count })
-        }
-        Merge::Executions => {
-            let limit = query
-                .split('&')
-                .filter_map(|kv| kv.split_once('='))
-                .find(|(k, _)| *k == "limit")
-                .and_then(|(_, v)| v.parse::<usize>().ok())
-                .unwrap_or(super::executions::DEFAULT_PAGE)
-                .clamp(1, crate::engine::MAX_PAGE);
-            let more = bodies.iter().any(|b| b.get("next_cursor").is_some());
-            let mut all = arrays("executions", &bodies);
-            let key = |v: &Value| {
-                (
-                    v.get("created_at_ms").and_then(Value::as_u64).unwrap_or(0),
-                    v.get("id").and_then(Value::as_str).unwrap_or("").to_owned(),
-                )
-            };
-            // Newest first, as each partition's page is.
-            all.sort_by_key(|v| std::cmp::Reverse(key(v)));
-            let next = (more || all.len() > limit)
-                .then(|| all.get(limit.min(all.len()).saturating_sub(1)).map(key))
-                .flatten()
-                .map(|(ms, id)| format!("{ms}.{id}"));
-            all.truncate(limit);
-            let mut out = serde_json::json!({ "executions": all });
-            if let Some(next) = next {
-                out["next_cursor"] = Value::String(next);
-            }
-            out
-        }
-        Merge::Queues => {
-            let mut queues: BTreeMap<String, Value> = BTreeMap::new();
-            for q in arrays("task_queues", &bodies) {
-                let name = q
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_owned();
-                match queues.get_mut(&name) {
-                    None => {
-                        queues.insert(name, q);
-                    }
-                    Some(have) => {
-                        for k in ["backlog", "running", "pollers"] {
-                            let n = have.get(k).and_then(Value::as_u64).unwrap_or(0)
-                                + q.get(k).and_then(Value::as_u64).unwrap_or(0);
-                            have[k] = n.into();
-                        }
-                        let last = have
-                            .get("last_poll_ms")
-                            .and_then(Value::as_u64)
-                            .max(q.get("last_poll_ms").and_then(Value::as_u64));
-                        have["last_poll_ms"] = last.map_or(Value::Null, Value::from);
-                    }
-                }
-            }
-            serde_json::json!({ "task_queues": queues.into_values().collect::<Vec<_>>() })
-        }
-        Merge::Schedules => {
-            let name = |v: &Value| {
-                v.get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_owned()
-            };
-            let mut schedules = arrays("schedules", &bodies);
-            schedules.sort_by_key(name);
-            let mut unreadable = arrays("unreadable", &bodies);
-            unreadable.sort_by_key(name);
-            let mut out = serde_json::json!({ "schedules": schedules });
-            if !unreadable.is_empty() {
-                out["unreadable"] = Value::Array(unreadable);
-            }
-            out
-        }
-        Merge::Versions => {
-            // The versions are shared; the executions on each are counted
-            // in every partition.
-            let mut first = bodies.first().cloned().unwrap_or(Value::Null);
-            if let Some(versions) = first.get_mut("versions").and_then(Value::as_array_mut) {
-                for v in versions.iter_mut() {
-                    for k in ["running", "stalled"] {
-                        let n: u64 = bodies
-                            .iter()
-                            .filter_map(|b| b.get("versions").and_then(Value::as_array))
-                            .flatten()
-                            .filter(|o| o.get("version") == v.get("version"))
-                            .filter_map(|o| o.get(k).and_then(Value::as_u64))
-                            .sum();
-                        v[k] = n.into();
-                    }
-                }
-            }
-            first
-        }
-        Merge::Upgrade => {
-            let executions = arrays("executions", &bodies);
-            let mut out = bodies.into_iter().next().unwrap_or(Value::Null);
-            out["executions"] = Value::Array(executions);
-            out
         }
     }
 }

@@ -1,0 +1,175 @@
+//! A worker's poll on a host of a store of several partitions: the tasks
+//! of the partitions held here, and of those other hosts hold.
+
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::{oneshot, Front, Hosts, ASK_LIMIT};
+use crate::api::cluster::send;
+use crate::api::error::ApiError;
+
+/// Set on a worker's poll one host asks another for a task of its
+/// partitions: answered from the engines there, never sent on.
+const POLL_HERE: &str = "x-weft-poll-here";
+
+/// How long a poll waits on the partitions held here before it asks the
+/// other hosts once for a task of theirs: a task of another host's
+/// partition reaches a worker polling here within about this long.
+const POLL_ROUND: Duration = Duration::from_millis(250);
+
+/// How long the other hosts holding partitions are kept once read.
+const HOLDERS_KEPT: Duration = Duration::from_secs(1);
+
+impl Front {
+    /// A worker's poll: a task of any partition, held here or by another
+    /// host. It waits on the partitions held here a round at a time and
+    /// between rounds asks each other host once, at once, for a task of
+    /// theirs: one task taken at a time, none taken for nobody.
+    pub(super) async fn poll(&self, parts: Parts, body: Bytes) -> Response {
+        if parts.headers.contains_key(POLL_HERE) {
+            return self.poll_here(parts, body).await;
+        }
+        let wait = match poll_wait(&parts.uri) {
+            Ok(wait) => wait,
+            Err(refused) => return refused.into_response(),
+        };
+        let deadline = Instant::now() + wait;
+        loop {
+            let round = deadline
+                .saturating_duration_since(Instant::now())
+                .min(POLL_ROUND);
+            let answer = self.poll_here(waiting(&parts, round), body.clone()).await;
+            if answer.status() != StatusCode::NO_CONTENT {
+                return answer;
+            }
+            if let Some(task) = self.poll_others(&parts, &body).await {
+                return task;
+            }
+            if Instant::now() >= deadline {
+                return answer;
+            }
+        }
+    }
+
+    /// The first task a partition held here hands out within the poll's
+    /// wait (holding none: nothing, after the wait).
+    async fn poll_here(&self, parts: Parts, body: Bytes) -> Response {
+        let routers = self.engines.routers();
+        if routers.is_empty() {
+            let wait = match poll_wait(&parts.uri) {
+                Ok(wait) => wait,
+                Err(refused) => return refused.into_response(),
+            };
+            tokio::time::sleep(wait).await;
+            return StatusCode::NO_CONTENT.into_response();
+        }
+        let mut polls: Vec<_> = routers
+            .into_iter()
+            .map(|(_, router)| {
+                let (parts, body) = (parts.clone(), body.clone());
+                Box::pin(async move { oneshot(router, parts, body).await })
+            })
+            .collect();
+        // The polls that lose are dropped, which puts back any task they
+        // were about to hand out. One that hands out nothing (or fails: its
+        // partition cannot write) does not win while the others may still
+        // hand a task out.
+        loop {
+            let (answer, _, rest) = futures::future::select_all(polls).await;
+            if answer.status() == StatusCode::OK || rest.is_empty() {
+                return answer;
+            }
+            polls = rest;
+        }
+    }
+
+    /// A task another host hands out at once, asking each in turn (each
+    /// for at most [`ASK_LIMIT`]: a host paused or gone is skipped).
+    async fn poll_others(&self, parts: &Parts, body: &Bytes) -> Option<Response> {
+        let me = self.cluster.host().to_owned();
+        let mut ask = waiting(parts, Duration::ZERO);
+        ask.headers.insert(POLL_HERE, HeaderValue::from_static("1"));
+        for (id, address) in self.other_holders().await {
+            let sent = send(&self.http, &me, &id, &address, &ask, body.clone());
+            let why = match tokio::time::timeout(ASK_LIMIT, sent).await {
+                Ok(Ok(answer)) if answer.status() == StatusCode::OK => return Some(answer),
+                Ok(Ok(answer)) if answer.status() == StatusCode::NO_CONTENT => continue,
+                Ok(Ok(answer)) => format!("it answered {}", answer.status()),
+                Ok(Err(e)) => crate::api::cluster::error_chain(&e),
+                Err(_) => format!("no answer within {} ms", ASK_LIMIT.as_millis()),
+            };
+            if self.say_unasked() {
+                tracing::warn!(
+                    host = %id,
+                    %address,
+                    reason = %why,
+                    "a worker's poll could not ask another host for a task of its partitions \
+                     (check its --advertise and tokens; said at most once a minute)"
+                );
+            }
+        }
+        None
+    }
+
+    /// Whether to say now that another host could not be asked for a task
+    /// (at most once a minute).
+    fn say_unasked(&self) -> bool {
+        let mut said = self.unasked_said.lock().unwrap_or_else(|p| p.into_inner());
+        if said.is_some_and(|at| at.elapsed() < Duration::from_secs(60)) {
+            return false;
+        }
+        *said = Some(Instant::now());
+        true
+    }
+
+    /// The other hosts holding partitions (read at most once a second).
+    async fn other_holders(&self) -> Hosts {
+        if let Some((at, hosts)) = &*self.others_lock() {
+            if at.elapsed() < HOLDERS_KEPT {
+                return hosts.clone();
+            }
+        }
+        let cluster = self.cluster.clone();
+        let Ok(Ok(holders)) = tokio::task::spawn_blocking(move || cluster.holders()).await else {
+            return Vec::new();
+        };
+        let mut hosts: Hosts = holders
+            .into_iter()
+            .flatten()
+            .filter(|(id, _)| id != self.cluster.host())
+            .collect();
+        hosts.sort();
+        hosts.dedup();
+        *self.others_lock() = Some((Instant::now(), hosts.clone()));
+        hosts
+    }
+
+    fn others_lock(&self) -> std::sync::MutexGuard<'_, Option<(Instant, Hosts)>> {
+        self.others.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// How long a poll of `uri` waits, read as the poll handler reads it; its
+/// refusal when malformed.
+fn poll_wait(uri: &axum::http::Uri) -> Result<Duration, ApiError> {
+    let q = axum::extract::Query::<crate::api::dto::PollQuery>::try_from_uri(uri)
+        .map_err(|r| crate::api::error::rejection(r.status(), r.body_text()))?;
+    let ms = q.wait_ms.unwrap_or(crate::api::tasks::DEFAULT_POLL_MS);
+    Ok(Duration::from_millis(
+        ms.min(crate::api::tasks::MAX_POLL_MS),
+    ))
+}
+
+/// `parts` of a poll waiting `wait`.
+fn waiting(parts: &Parts, wait: Duration) -> Parts {
+    let mut parts = parts.clone();
+    let uri = format!("{}?wait_ms={}", parts.uri.path(), wait.as_millis());
+    if let Ok(uri) = uri.parse() {
+        parts.uri = uri;
+    }
+    parts
+}
