@@ -655,6 +655,39 @@ fn a_joining_host_is_handed_its_partitions_and_no_activity_runs_twice() {
         holders(h) == ["a", "a", "b", "b"]
     });
     a.assert_hellos_completed_once(&ids, "J");
+    // The view names each lease's partition and each host's partitions.
+    let view = b.get("/v1/cluster");
+    let parts: Vec<Value> = view["leases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["partition"].clone())
+        .collect();
+    assert_eq!(parts, [json!(0), json!(1), json!(2), json!(3)], "{view}");
+    let of = |id: &str| {
+        view["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["host_id"] == id)
+            .map(|h| h["partitions"].clone())
+    };
+    assert_eq!(of("a"), Some(json!([0, 1])), "{view}");
+    assert_eq!(of("b"), Some(json!([2, 3])), "{view}");
+    // A module deployed while both run partitions is compiled ahead on
+    // the host it was not deployed through.
+    let ahead = b.log().matches("compiled a module ahead").count();
+    a.cli_ok(&[
+        "deploy",
+        &guest("corners").to_string_lossy(),
+        "--name",
+        "corners",
+    ]);
+    b.wait_for_log(
+        "compiled a module ahead",
+        ahead + 1,
+        Duration::from_secs(120),
+    );
     // Each host's figures: what it runs now, what it handed over.
     assert_eq!(a.metric("weft_partitions_held"), 2.0);
     assert_eq!(b.metric("weft_partitions_held"), 2.0);

@@ -58,8 +58,11 @@ impl Host {
             partitions = self.cluster.partitions(),
             "weft host joined the store's hosts; taking the partitions assigned to it"
         );
-        // Compile what is deployed until this host runs a partition.
-        let (warmed, warming) = tokio::sync::watch::channel(false);
+        // Compile what is deployed, and each module deployed later, for as
+        // long as the host runs: a deploy is compiled by partition 0's
+        // engine only, and any partition this host runs or takes next may
+        // run it (the first execution would wait for the compile).
+        let (_warmed, warming) = tokio::sync::watch::channel(false);
         tokio::spawn(crate::engine::warm_compile_cache(
             self.config.compile_cache.clone(),
             self.cluster.clone(),
@@ -133,7 +136,6 @@ impl Host {
                         match self.open(&holding, part, &mut parts, &relay).await {
                             Ok(engine) => {
                                 engines.add(part, engine);
-                                warmed.send_replace(true);
                                 held_now(&engines);
                                 tracing::info!(
                                     part,

@@ -261,6 +261,13 @@ pub async fn run(data: PathBuf, args: &HostArgs) -> Result<()> {
     if let Some(url) = config.store.clone() {
         return run_on_postgres(listener, scheme, config, &url, access, args, stop).await;
     }
+    if args.partitions != 1 {
+        tracing::warn!(
+            partitions = args.partitions,
+            "--partitions is for a PostgreSQL store (--store or WEFT_STORE), and none was \
+             given: this host runs on the redb file in --data, which has no partitions"
+        );
+    }
     let engine = Engine::open(config)
         .await
         .with_context(|| format!("cannot open the data directory {}", data.display()))?;

@@ -36,7 +36,7 @@ pub async fn warm_compile_cache(
     }) {
         Ok(r) => r,
         Err(e) => {
-            tracing::warn!(error = %e, "a standby cannot compile ahead");
+            tracing::warn!(error = %e, "this host cannot compile ahead");
             return;
         }
     };
@@ -58,7 +58,7 @@ pub async fn warm_compile_cache(
             let t0 = std::time::Instant::now();
             match runtime.precompile(&hash, bytes).await {
                 Ok(()) => {
-                    tracing::info!(module = %text, took_ms = t0.elapsed().as_millis() as u64, "compiled a module ahead (standby)")
+                    tracing::info!(module = %text, took_ms = t0.elapsed().as_millis() as u64, "compiled a module ahead")
                 }
                 Err(e) => {
                     tracing::warn!(module = %text, error = %e, "could not compile a module ahead")

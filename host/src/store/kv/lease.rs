@@ -499,8 +499,14 @@ impl Pg {
         if generation == 0 {
             return;
         }
-        self.lease
-            .give_up("this host gave the store up (it is stopping)");
+        let what = match self.partitions() {
+            1 => "the store".to_owned(),
+            _ => format!("partition {} of the store", self.part()),
+        };
+        self.lease.give_up(&format!(
+            "this host gave {what} up (it is stopping, or hands it to the host it is \
+             assigned to)"
+        ));
         let host = self.lease.host.clone();
         let session = &self.lease.session;
         let part = self.part() as i32;
@@ -522,7 +528,7 @@ impl Pg {
                     .await;
             }
         });
-        tracing::info!(generation, "this host gave the store up");
+        tracing::info!(generation, "this host gave {what} up");
     }
 
     /// A new connection of its own for the lease session.

@@ -26,19 +26,27 @@ pub struct HostView {
     /// The `weft:workflow` contract it provides: components importing a
     /// newer one do not run on it.
     pub contract: String,
-    /// `holder` (runs the executions), `standby` (forwards requests to
-    /// the holder, takes over when it goes) or `gone` (not seen for half a
-    /// lease: it refreshes its row every quarter).
+    /// `holder` (runs the executions; on a store of several partitions,
+    /// those of at least one partition), `standby` (forwards requests to
+    /// the holder, takes over when it goes; on a store of several: holds
+    /// none now) or `gone` (not seen for half a lease: it refreshes its
+    /// row every quarter).
     pub role: &'static str,
     pub started_at: String,
     pub seen_ms_ago: i64,
     /// Workflow instances it has in memory.
     pub in_memory: i64,
+    /// On a store of several partitions: those it holds now.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<u32>,
 }
 
-/// The store's lease.
+/// The store's lease (on a store of several partitions: one partition's).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LeaseView {
+    /// Which partition's, on a store of several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partition: Option<u32>,
     pub holder: Option<String>,
     /// Raised by one each time a host takes the store.
     pub generation: i64,
@@ -197,7 +205,9 @@ impl Pg {
             ))
             .map_err(pg_err)?
             .iter()
-            .map(|r| LeaseView {
+            .zip(0u32..)
+            .map(|(r, part)| LeaseView {
+                partition: (self.partitions() > 1).then_some(part),
                 holder: r.get(0),
                 generation: r.get(1),
                 held_ms: r.get(2),
@@ -217,6 +227,13 @@ impl Pg {
                 self.shown()
             )));
         };
+        // Each live holder's partitions.
+        let mut held: std::collections::HashMap<String, Vec<u32>> = Default::default();
+        for (l, part) in leases.iter().zip(0u32..) {
+            if let (true, Some(h)) = (live(l) && leases.len() > 1, &l.holder) {
+                held.entry(h.clone()).or_default().push(part);
+            }
+        }
         if leases.len() == 1 {
             leases.clear();
         }
@@ -243,6 +260,7 @@ impl Pg {
                     "standby"
                 };
                 HostView {
+                    partitions: held.remove(&host_id).unwrap_or_default(),
                     host_id,
                     address: r.get(1),
                     version: r.get(2),
