@@ -244,16 +244,20 @@ fn a_cancellation_reaches_a_target_in_another_partition() {
     h.deploy_examples_and_corners();
     let victim = id_in("victim", 1, true);
     let orderer = id_in("orderer", 1, false);
-    h.start_corners(&victim, json!({"mode": "nap", "timeout_ms": 3_600_000}));
-    h.start_corners(&orderer, json!({"mode": "orders", "got": [victim]}));
-    h.eventually("the orderer waits for its order", |h| {
-        h.event_kinds(&orderer)
-            .iter()
-            .any(|k| k == "signal_awaited")
+    cancel_across(&h, &h, &victim, &orderer);
+}
+
+/// `orderer`, started through `start_at`, asks a cancellation of `victim`
+/// (started there too); both end as they should, read through `read_at`.
+fn cancel_across(start_at: &Host, read_at: &Host, victim: &str, orderer: &str) {
+    start_at.start_corners(victim, json!({"mode": "nap", "timeout_ms": 3_600_000}));
+    start_at.start_corners(orderer, json!({"mode": "orders", "got": [victim]}));
+    start_at.eventually("the orderer waits for its order", |h| {
+        h.event_kinds(orderer).iter().any(|k| k == "signal_awaited")
     });
-    h.send_signal(&orderer, "order", json!("cancel"));
-    assert_eq!(h.wait_result(&orderer)["output"], "asked");
-    let r = h.wait_result(&victim);
+    start_at.send_signal(orderer, "order", json!("cancel"));
+    assert_eq!(read_at.wait_result(orderer)["output"], "asked");
+    let r = read_at.wait_result(victim);
     assert_eq!(r["status"], "cancelled", "{r}");
 }
 
@@ -759,17 +763,7 @@ fn a_signal_and_a_cancellation_reach_a_partition_another_host_holds() {
     });
     let victim = id_in("far-victim", 3, true);
     let orderer = id_in("far-orderer", 1, true);
-    b.start_corners(&victim, json!({"mode": "nap", "timeout_ms": 3_600_000}));
-    b.start_corners(&orderer, json!({"mode": "orders", "got": [victim]}));
-    b.eventually("the orderer waits for its order", |h| {
-        h.event_kinds(&orderer)
-            .iter()
-            .any(|k| k == "signal_awaited")
-    });
-    b.send_signal(&orderer, "order", json!("cancel"));
-    assert_eq!(a.wait_result(&orderer)["output"], "asked");
-    let r = a.wait_result(&victim);
-    assert_eq!(r["status"], "cancelled", "{r}");
+    cancel_across(&b, &a, &victim, &orderer);
 }
 
 /// A signal to a partition whose host is paused (its socket takes the
