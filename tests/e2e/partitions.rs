@@ -357,6 +357,25 @@ fn a_second_host_forwards_by_partition_and_takes_them_over_from_a_killed_one() {
         holders(h) == vec!["b"; PARTITIONS as usize]
     });
     b.assert_hellos_completed_once(&ids, "F");
+    // The killed host is gone, and its last count of instances in memory
+    // is not shown as what it has.
+    b.eventually("a to be gone", |h| {
+        h.get("/v1/cluster")["hosts"].as_array().is_some_and(|hs| {
+            hs.iter()
+                .any(|x| x["host_id"] == "a" && x["role"] == "gone")
+        })
+    });
+    let out = b.cli_ok(&["cluster"]);
+    let row = out
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some("a"))
+        .unwrap_or_else(|| panic!("no row of a: {out}"));
+    let after_seen: Vec<&str> = row
+        .split_whitespace()
+        .skip_while(|f| *f != "ago")
+        .skip(1)
+        .collect();
+    assert_eq!(after_seen.first(), Some(&"-"), "{out}");
     let view: Value = b.get("/v1/cluster");
     assert_eq!(
         view["leases"].as_array().unwrap().len(),
@@ -959,4 +978,17 @@ fn a_host_advertising_another_hosts_address_is_named() {
     for part in ["host b", "reached host a", "--advertise"] {
         assert!(said.contains(part), "{part}: {said}");
     }
+}
+
+/// The route hosts relay requests through is refused on a store of one
+/// partition (no host relays to it), whatever the body.
+#[test]
+fn the_relay_route_is_refused_on_a_store_of_one_partition() {
+    let h = Host::launch(&[], "info");
+    let body = json!({"from": 1, "request": {"key": "x/1/1", "sender": "x", "handle": 1,
+        "target": "y", "name": "tick", "input": "null", "cancel": false}});
+    let (status, v) = h.call("POST", "/v1/internal/receive", Some(body));
+    assert_eq!(status, 400, "{v}");
+    let said = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(said.contains("nothing was recorded"), "{said}");
 }

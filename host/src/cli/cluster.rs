@@ -113,7 +113,11 @@ fn hosts(view: &Value, leases: Option<&[Value]>) -> comfy_table::Table {
             h["contract"].as_str().unwrap_or("-").to_owned(),
             h["started_at"].as_str().unwrap_or_default().to_owned(),
             format!("{} ago", secs(&h["seen_ms_ago"])),
-            h["in_memory"].to_string(),
+            // A gone host's last count is not what it has now.
+            match h["role"].as_str() {
+                Some("gone") => "-".to_owned(),
+                _ => h["in_memory"].to_string(),
+            },
         ];
         if let Some(leases) = leases {
             let id = h["host_id"].as_str().unwrap_or_default();

@@ -424,6 +424,13 @@ impl super::Engine {
     /// of this engine's partition, relayed by the sender's host: whether
     /// its target was found (see [`Relay`]).
     pub async fn receive(&self, request: ExternalRequest, from: u32) -> Result<bool, EngineError> {
+        if self.inner.store.partition().is_none() {
+            return Err(EngineError::BadRequest(
+                "requests are relayed between the partitions of a store of several, and this \
+                 store has one: nothing was recorded"
+                    .into(),
+            ));
+        }
         let target: ExecutionId = request.target.parse().map_err(|_| {
             EngineError::BadRequest(format!("no execution id: {:?}", request.target))
         })?;
