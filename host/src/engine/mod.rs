@@ -889,7 +889,9 @@ impl Engine {
         let mark = self.inner.store.shared_mark()?;
         if mark != seen {
             self.inner.store.forget_deploys();
-            self.inner.search_types.reload(&self.inner.store)?;
+            if !self.inner.search_types.reload(&self.inner.store, mark)? {
+                return Ok(seen);
+            }
         }
         Ok(mark)
     }

@@ -15,20 +15,43 @@ use crate::store::{Store, StoreError};
 /// The type each attribute name has on this host.
 pub(super) struct SearchTypes {
     known: Mutex<HashMap<String, SearchType>>,
+    /// Raised by each change made here (a new name's type taken, a name
+    /// forgotten): a reload that read the store across one does not
+    /// install what it read.
+    changes: std::sync::atomic::AtomicU64,
 }
 
 impl SearchTypes {
     pub(super) fn load(store: &Store) -> Result<Self, StoreError> {
         Ok(Self {
             known: Mutex::new(store.search_types()?.into_iter().collect()),
+            changes: Default::default(),
         })
     }
 
-    /// Reads the types again (another host of the store changed them).
-    pub(super) fn reload(&self, store: &Store) -> Result<(), StoreError> {
+    /// Reads the types again (another host of the store changed them),
+    /// as of the store's shared-change `mark`: false, and nothing changed
+    /// here, when a write moved the mark meanwhile (what was read may lack
+    /// a type this host just made; read again at the next look). Checked
+    /// under the lock a write here takes after its commit to add its type,
+    /// so such a type is never taken away.
+    pub(super) fn reload(&self, store: &Store, mark: Option<u64>) -> Result<bool, StoreError> {
+        let before = self.changes.load(std::sync::atomic::Ordering::SeqCst);
         let known = store.search_types()?.into_iter().collect();
-        *self.lock() = known;
-        Ok(())
+        let mut held = self.lock();
+        if self.changes.load(std::sync::atomic::Ordering::SeqCst) != before
+            || store.shared_mark()? != mark
+        {
+            return Ok(false);
+        }
+        *held = known;
+        Ok(true)
+    }
+
+    /// Counts a change made here (see `changes`).
+    fn changed(&self) {
+        self.changes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, SearchType>> {
@@ -67,7 +90,10 @@ impl SearchTypes {
             }
         }
         for (name, value) in values {
-            known.entry(name.clone()).or_insert(value.search_type());
+            if !known.contains_key(name.as_str()) {
+                known.insert(name.clone(), value.search_type());
+                self.changed();
+            }
         }
         Ok(())
     }
@@ -111,13 +137,16 @@ impl SearchTypes {
             Some(_) => Ok(false),
             None => {
                 known.insert(name.to_owned(), t);
+                self.changed();
                 Ok(true)
             }
         }
     }
 
     fn forget(&self, name: &str) -> Option<SearchType> {
-        self.lock().remove(name)
+        let mut known = self.lock();
+        self.changed();
+        known.remove(name)
     }
 }
 
