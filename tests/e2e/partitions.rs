@@ -992,3 +992,159 @@ fn the_relay_route_is_refused_on_a_store_of_one_partition() {
     let said = v["error"]["message"].as_str().unwrap_or_default();
     assert!(said.contains("nothing was recorded"), "{said}");
 }
+
+/// `weft store migrate --partitions 4`: an embedded store with work in
+/// flight (a timer, a retry, queued signals, a parent waiting for its
+/// child, a schedule's running action, a start with a request id) moves
+/// into a PostgreSQL store of four partitions, each execution where a host
+/// of that store would have made it (a child with its parent, a schedule's
+/// action with the schedule, a request's start in its request id's home),
+/// and everything finishes there; then back to a data directory.
+#[test]
+fn a_store_moves_into_four_partitions_and_back_with_work_in_flight() {
+    use crate::postgres::{
+        assert_histories_go_on, histories, migrate, migrate_ok, work_in_flight, HOUR,
+    };
+    let Some(url) = database() else { return };
+    let mut on_redb = Host::on_store(&["--manual-clock"], None);
+    on_redb.deploy_examples_and_corners();
+    let mut ids = work_in_flight(&on_redb).to_vec();
+    // A parent whose child's id has another home than its own.
+    let parent = (0..)
+        .map(|n| format!("family-{n}"))
+        .find(|p| home(p) != home(&format!("{p}-c")))
+        .expect("an id");
+    let child = format!("{parent}-c");
+    on_redb.start_corners(&parent, json!({"mode": "join-nap"}));
+    // A start known by its request id alone.
+    let asked = json!({"workflow_type": "corners", "request_id": "moved-request",
+                       "input": {"mode": "nap", "timeout_ms": HOUR}});
+    let (status, first) = on_redb.call("POST", "/v1/executions", Some(asked.clone()));
+    assert_eq!(status, 201, "{first}");
+    let requested = first["id"].as_str().expect("an id").to_owned();
+    // A schedule whose action naps an hour, triggered now.
+    let (status, v) = on_redb.call(
+        "POST",
+        "/v1/schedules",
+        Some(
+            json!({"name": "moved-nightly", "spec": {"intervals": [{"every_ms": 100 * HOUR}]},
+                    "action": {"workflow_type": "corners",
+                               "input": {"mode": "nap", "timeout_ms": HOUR}}}),
+        ),
+    );
+    assert_eq!(status, 201, "{v}");
+    on_redb.cli_ok(&["schedule", "trigger", "moved-nightly"]);
+    let running = |h: &Host| h.get("/v1/schedules/moved-nightly")["state"]["running"].clone();
+    on_redb.eventually("the family and the schedule's action to nap", |h| {
+        h.event_kinds(&child).contains(&"timer_started".to_string())
+            && running(h).as_array().is_some_and(|r| r.len() == 1)
+    });
+    let action = running(&on_redb)[0].as_str().expect("an id").to_owned();
+    ids.extend([
+        parent.clone(),
+        child.clone(),
+        requested.clone(),
+        action.clone(),
+    ]);
+    let before = histories(&on_redb, &ids);
+    on_redb.kill();
+    let data = on_redb.data_dir().to_string_lossy().into_owned();
+
+    // --partitions is for a PostgreSQL store made by the copy.
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let dir = scratch.path().join("store").to_string_lossy().into_owned();
+    let out = std::process::Command::new(weft_e2e::weft_bin())
+        .args(["store", "migrate", "--from", &data, "--to", &dir])
+        .args(["--partitions", "4"])
+        .output()
+        .expect("run weft store migrate");
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("has one partition"), "{said}");
+
+    let out = std::process::Command::new(weft_e2e::weft_bin())
+        .args(["store", "migrate", "--from", &data, "--to", &url])
+        .args(["--partitions", "4"])
+        .output()
+        .expect("run weft store migrate");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        printed.contains("copied 8 executions") && printed.contains("into 4 partitions"),
+        "{printed}"
+    );
+    // Each execution where a host of this store would have made it.
+    for id in &ids {
+        assert!(placed(&url, id).is_some(), "{id} has no directory row");
+    }
+    assert_eq!(
+        placed(&url, &child),
+        placed(&url, &parent),
+        "the family split"
+    );
+    assert_eq!(placed(&url, &parent), Some(home(&parent)));
+    assert_eq!(placed(&url, &requested), Some(home("moved-request")));
+    assert_eq!(placed(&url, &action), Some(home("moved-nightly")));
+    // A second copy is refused: the database holds a store (with other
+    // partitions than asked, said first).
+    let out = std::process::Command::new(weft_e2e::weft_bin())
+        .args(["store", "migrate", "--from", &data, "--to", &url])
+        .args(["--partitions", "2"])
+        .output()
+        .expect("run weft store migrate");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("made with 4 partition(s)"), "{said}");
+    assert!(!migrate(&data, &url).status.success());
+
+    let mut h = host_with(&url, "a", &[], &["--manual-clock"]);
+    h.eventually("a to hold every partition", |h| {
+        holders(h) == vec!["a"; PARTITIONS as usize]
+    });
+    assert_histories_go_on(&histories(&h, &ids), &before);
+    // The start sent again finds the execution it made.
+    let (status, again) = h.call("POST", "/v1/executions", Some(asked));
+    assert!(status == 200 || status == 201, "{again}");
+    assert_eq!(again["id"], requested.as_str(), "{again}");
+    assert_eq!(h.query(&ids[2], "status")["plan"], "pro");
+    h.advance(HOUR + 1_000);
+    for id in [&ids[0], &parent, &requested, &action] {
+        let r = h.wait_result(id);
+        assert_eq!(r["status"], "completed", "{id}: {r}");
+    }
+    assert_eq!(h.wait_result(&parent)["output"], "rested");
+    let retried = h.wait_result(&ids[1]);
+    assert_eq!(retried["output"], "succeeded on attempt 2", "{retried}");
+    // The schedule's partition saw its action end.
+    h.eventually("the schedule to see its action end", |h| {
+        running(h).as_array().is_some_and(Vec::is_empty)
+    });
+    h.cli_ok(&[
+        "update",
+        "sub-moved",
+        "cancel",
+        "--input",
+        r#"{"reason": "moved"}"#,
+    ]);
+    assert_eq!(h.wait_result("sub-moved")["status"], "completed");
+    let after = histories(&h, &ids);
+    h.kill();
+
+    // And back into one data directory: the same histories.
+    let printed = migrate_ok(&url, &dir);
+    assert!(printed.contains("copied 8 executions"), "{printed}");
+    let mut again = Host::on_store(&["--manual-clock"], None);
+    again.kill();
+    std::fs::remove_dir_all(again.data_dir()).expect("clear the new host's store");
+    std::fs::rename(&dir, again.data_dir()).expect("move the copy in");
+    again.spawn();
+    assert_eq!(
+        histories(&again, &ids),
+        after,
+        "the copy back changed a history"
+    );
+    assert_eq!(again.get("/v1/execution-count")["count"], 8);
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 use weft_e2e::serde_json::{self, json, Value};
 use weft_e2e::{fresh_database_name, postgres_base, psql, weft_bin, Host};
 
-const HOUR: u64 = 3_600_000;
+pub(crate) const HOUR: u64 = 3_600_000;
 
 fn cluster() -> Option<String> {
     let base = postgres_base();
@@ -22,14 +22,14 @@ fn cluster() -> Option<String> {
     base
 }
 
-fn migrate(from: &str, to: &str) -> std::process::Output {
+pub(crate) fn migrate(from: &str, to: &str) -> std::process::Output {
     Command::new(weft_bin())
         .args(["store", "migrate", "--from", from, "--to", to])
         .output()
         .expect("run weft store migrate")
 }
 
-fn migrate_ok(from: &str, to: &str) -> String {
+pub(crate) fn migrate_ok(from: &str, to: &str) -> String {
     let out = migrate(from, to);
     assert!(
         out.status.success(),
@@ -43,7 +43,7 @@ fn migrate_ok(from: &str, to: &str) -> String {
 /// Executions in every state a store keeps beside a history: a timer
 /// pending, an activity between two attempts, signals received and not yet
 /// handled, one finished. Answers their ids.
-fn work_in_flight(host: &Host) -> [String; 4] {
+pub(crate) fn work_in_flight(host: &Host) -> [String; 4] {
     host.deploy_examples();
     let sleeper = host.start_execution(
         "timer-fanout",
@@ -74,10 +74,29 @@ fn work_in_flight(host: &Host) -> [String; 4] {
     [sleeper, retrying, "sub-moved".to_string(), done]
 }
 
-fn histories(host: &Host, ids: &[String]) -> Vec<String> {
+pub(crate) fn histories(host: &Host, ids: &[String]) -> Vec<String> {
     ids.iter()
         .map(|id| host.cli_ok(&["history", id, "--json"]))
         .collect()
+}
+
+/// Each of `copied` (histories read on a copy) is the one `before` (read
+/// before the copy), perhaps gone on since.
+pub(crate) fn assert_histories_go_on(copied: &[String], before: &[String]) {
+    assert_eq!(copied.len(), before.len());
+    for (copied, was) in copied.iter().zip(before) {
+        let (copied, was): (Value, Value) = (
+            serde_json::from_str(copied).unwrap(),
+            serde_json::from_str(was).unwrap(),
+        );
+        let n = was["events"].as_array().unwrap().len();
+        assert_eq!(
+            copied["events"].as_array().unwrap()[..n],
+            was["events"].as_array().unwrap()[..],
+            "the copy changed a history: {copied}"
+        );
+        assert_eq!(copied["module"], was["module"]);
+    }
 }
 
 #[test]
@@ -114,19 +133,7 @@ fn a_store_moves_to_postgres_and_back_with_work_in_flight_and_everything_finishe
     let mut on_pg = Host::on_store(&["--manual-clock"], Some(url.clone()));
     // The new host resumes at once (a retry whose backoff passed in real
     // time runs): each history goes on from the copy, unchanged up to there.
-    for (copied, was) in histories(&on_pg, &ids).iter().zip(&before) {
-        let (copied, was): (Value, Value) = (
-            serde_json::from_str(copied).unwrap(),
-            serde_json::from_str(was).unwrap(),
-        );
-        let n = was["events"].as_array().unwrap().len();
-        assert_eq!(
-            copied["events"].as_array().unwrap()[..n],
-            was["events"].as_array().unwrap()[..],
-            "the copy changed a history: {copied}"
-        );
-        assert_eq!(copied["module"], was["module"]);
-    }
+    assert_histories_go_on(&histories(&on_pg, &ids), &before);
     assert_eq!(on_pg.query(&ids[2], "status")["plan"], "pro");
     on_pg.advance(HOUR + 1_000);
     let slept = on_pg.wait_result(&ids[0]);

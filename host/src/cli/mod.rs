@@ -564,8 +564,9 @@ enum StoreAction {
         data: PathBuf,
     },
     /// Copy a whole store, running executions included, into an empty one:
-    /// from a data directory to PostgreSQL, or back. Stop every host on
-    /// both first. The copy lands whole or not at all.
+    /// from a data directory to PostgreSQL, or back; between stores of one
+    /// partition or several. Stop every host on both first. The copy lands
+    /// whole or not at all.
     Migrate {
         /// The store to copy: a data directory or postgres://user@host/db.
         #[arg(long)]
@@ -573,6 +574,12 @@ enum StoreAction {
         /// The empty store to copy into: a data directory or a PostgreSQL address.
         #[arg(long)]
         to: String,
+        /// When the copy makes the PostgreSQL store (a database holding no
+        /// store yet): how many partitions it has, fixed from then on (see
+        /// `weft server --partitions`). Default: one, or those a database
+        /// made earlier has.
+        #[arg(long)]
+        partitions: Option<u32>,
     },
 }
 
@@ -1003,18 +1010,29 @@ async fn local(command: Command) -> Result<i32> {
                 .map(|_| 0)
         }
         Command::Store {
-            action: StoreAction::Migrate { from, to },
+            action:
+                StoreAction::Migrate {
+                    from,
+                    to,
+                    partitions,
+                },
         } => {
             let from = crate::store::Location::parse_any(&from)?;
             let to = crate::store::Location::parse_any(&to)?;
-            let copied = crate::store::migrate(&from, &to)?;
+            let copied = crate::store::migrate(&from, &to, partitions)?;
             let mut table = deploy::table(&["TABLE", "ROWS"]);
             for (name, rows) in &copied.tables {
                 table.add_row([name.to_string(), rows.to_string()]);
             }
             println!("{table}");
+            let into = if copied.partitions > 1 {
+                format!(" into {} partitions", copied.partitions)
+            } else {
+                String::new()
+            };
             println!(
-                "copied {} executions ({} events) and {} modules: start the host on the new store",
+                "copied {} executions ({} events) and {} modules{into}: start the hosts on the new \
+                 store",
                 copied.rows("executions"),
                 copied.rows("history"),
                 copied.rows("modules")

@@ -698,7 +698,7 @@ impl Backend {
 
 /// Opens the database at `location` (with `create`, creating it where it
 /// may).
-fn open_backend(location: &Location, create: bool) -> Result<Backend, StoreError> {
+fn open_backend(location: &Location, create: bool, partitions: u32) -> Result<Backend, StoreError> {
     Ok(match location {
         Location::Dir(dir) => {
             std::fs::create_dir_all(dir)
@@ -710,17 +710,8 @@ fn open_backend(location: &Location, create: bool) -> Result<Backend, StoreError
         Location::Postgres(url) => {
             // A copy holds the store while it runs: no host may write it.
             let host = format!("migrate-{}", std::process::id());
-            let pg = kv::pg::Pg::connect(url, create, &host, Duration::from_secs(10), 1)?;
+            let pg = kv::pg::Pg::connect(url, create, &host, Duration::from_secs(10), partitions)?;
             pg.refuse_newer_schema()?;
-            // A copy is of partition 0's tables and the shared ones.
-            if pg.partitions() > 1 {
-                return Err(StoreError::Backend(format!(
-                    "the store at {} has {} partitions; this weft copies stores of one \
-                     partition only",
-                    pg.shown(),
-                    pg.partitions()
-                )));
-            }
             pg.acquire(cluster::Wait::No)?;
             Backend::Pg(pg)
         }
@@ -790,7 +781,7 @@ impl Store {
     /// that should wait as a standby joins through `cluster::Cluster`).
     pub fn open_at(location: &Location) -> Result<Self, StoreError> {
         match location {
-            Location::Dir(_) => Self::from_backend(open_backend(location, true)?),
+            Location::Dir(_) => Self::from_backend(open_backend(location, true, 1)?),
             Location::Postgres(url) => {
                 let host = format!("weft-{}", std::process::id());
                 let c = cluster::Cluster::connect(url, &host, Duration::from_secs(10))?;

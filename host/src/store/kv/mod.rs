@@ -84,6 +84,30 @@ impl<K: KeyT, V: ValT> Def<K, V> {
     }
 }
 
+/// Each part of a key as text (`None`: a number): what a copy into
+/// several partitions reads a row's owner from.
+pub(crate) fn key_texts<K: KeyT>(key: &K::SelfType<'_>) -> Vec<Option<String>> {
+    let mut parts = Vec::new();
+    K::bind(key, &mut parts);
+    parts
+        .into_iter()
+        .map(|p| match p {
+            types::Param::Bytes(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+            types::Param::Int(_) => None,
+        })
+        .collect()
+}
+
+/// A value's bytes (`None`: a number, or a table of keys only).
+pub(crate) fn value_bytes<V: ValT>(value: &V::SelfType<'_>) -> Option<Vec<u8>> {
+    let mut parts = Vec::new();
+    V::bind(value, &mut parts);
+    match parts.pop() {
+        Some(types::Param::Bytes(b)) => Some(b),
+        _ => None,
+    }
+}
+
 /// One transaction on either backend: a read sees one consistent state; a
 /// write is applied whole at `commit` or not at all.
 #[allow(clippy::large_enum_variant)] // one per operation, never in bulk
@@ -119,6 +143,33 @@ impl Txn {
             _ => Err(StoreError::Backend(format!(
                 "partition {part}: a redb store has one partition"
             ))),
+        }
+    }
+
+    /// Inserts a row into partition `part`'s copy of `def` (a store copied
+    /// into one of several partitions: `weft store migrate`). A redb store
+    /// has partition 0 alone.
+    pub fn insert_in<K: KeyT, V: ValT>(
+        &self,
+        def: Def<K, V>,
+        part: u32,
+        key: K::SelfType<'_>,
+        value: V::SelfType<'_>,
+    ) -> Result<(), StoreError> {
+        match self {
+            Txn::Pg(tx) => tx.insert_in(def, part, &key, &value),
+            _ if part == 0 => self.open_table(def)?.insert(key, value),
+            _ => Err(StoreError::Backend(format!(
+                "partition {part}: a redb store has one partition"
+            ))),
+        }
+    }
+
+    /// The rows of partition `part`'s copy of `def`.
+    pub fn len_in<K: KeyT, V: ValT>(&self, def: Def<K, V>, part: u32) -> Result<u64, StoreError> {
+        match self {
+            Txn::Pg(tx) => tx.len_in(def, part),
+            _ => self.open_table(def)?.len(),
         }
     }
 

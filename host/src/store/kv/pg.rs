@@ -1025,6 +1025,27 @@ impl Tx {
         Ok(())
     }
 
+    /// Inserts a row into partition `part`'s copy of `def` (a store being
+    /// copied into several partitions). No cache learns it: the copy's
+    /// transaction is the only one of its process.
+    pub fn insert_in<K: KeyT, V: ValT>(
+        &self,
+        def: Def<K, V>,
+        part: u32,
+        key: &K::SelfType<'_>,
+        value: &V::SelfType<'_>,
+    ) -> Result<(), StoreError> {
+        let mut args = Vec::new();
+        K::bind(key, &mut args);
+        let n = args.len();
+        V::bind(value, &mut args);
+        let value = args.split_off(n);
+        self.rows
+            .borrow_mut()
+            .put(table_of(def, part), &args, V::COL.is_some(), Some(&value));
+        self.send_if_large()
+    }
+
     /// Inserts a row unless the table has one under its key; answers the
     /// value of the one it has (`None`: inserted). A row another
     /// transaction inserted and has not committed is waited for: it either
@@ -1385,7 +1406,15 @@ impl Tx {
     }
 
     pub fn len<K: KeyT, V: ValT>(&self, def: Def<K, V>) -> Result<u64, StoreError> {
-        let rows = self.query(&format!("SELECT count(*) FROM {}", self.pg.table(def)), &[])?;
+        self.len_in(def, self.pg.part)
+    }
+
+    /// The rows of partition `part`'s copy of `def`.
+    pub fn len_in<K: KeyT, V: ValT>(&self, def: Def<K, V>, part: u32) -> Result<u64, StoreError> {
+        let rows = self.query(
+            &format!("SELECT count(*) FROM {}", table_of(def, part)),
+            &[],
+        )?;
         Ok(rows.first().map(|r| r.get::<_, i64>(0)).unwrap_or(0) as u64)
     }
 }
