@@ -1016,36 +1016,61 @@ fn a_store_moves_into_four_partitions_and_back_with_work_in_flight() {
         .expect("an id");
     let child = format!("{parent}-c");
     on_redb.start_corners(&parent, json!({"mode": "join-nap"}));
-    // A start known by its request id alone.
-    let asked = json!({"workflow_type": "corners", "request_id": "moved-request",
+    // A start known by its request id alone, whose id's home is not its
+    // request id's (one more try while they agree).
+    let mut asked = Value::Null;
+    let mut requested = String::new();
+    for n in 0.. {
+        asked = json!({"workflow_type": "corners", "request_id": format!("moved-request-{n}"),
                        "input": {"mode": "nap", "timeout_ms": HOUR}});
-    let (status, first) = on_redb.call("POST", "/v1/executions", Some(asked.clone()));
-    assert_eq!(status, 201, "{first}");
-    let requested = first["id"].as_str().expect("an id").to_owned();
-    // A schedule whose action naps an hour, triggered now.
-    let (status, v) = on_redb.call(
-        "POST",
-        "/v1/schedules",
-        Some(
-            json!({"name": "moved-nightly", "spec": {"intervals": [{"every_ms": 100 * HOUR}]},
-                    "action": {"workflow_type": "corners",
-                               "input": {"mode": "nap", "timeout_ms": HOUR}}}),
-        ),
-    );
-    assert_eq!(status, 201, "{v}");
-    on_redb.cli_ok(&["schedule", "trigger", "moved-nightly"]);
-    let running = |h: &Host| h.get("/v1/schedules/moved-nightly")["state"]["running"].clone();
-    on_redb.eventually("the family and the schedule's action to nap", |h| {
+        let (status, first) = on_redb.call("POST", "/v1/executions", Some(asked.clone()));
+        assert_eq!(status, 201, "{first}");
+        requested = first["id"].as_str().expect("an id").to_owned();
+        ids.push(requested.clone());
+        if home(&requested) != home(&format!("moved-request-{n}")) {
+            break;
+        }
+    }
+    // A schedule whose action naps an hour, triggered now; again while
+    // the action's id and the schedule's name have one home.
+    let running =
+        |h: &Host, name: &str| h.get(&format!("/v1/schedules/{name}"))["state"]["running"].clone();
+    let mut schedule = String::new();
+    let mut action = String::new();
+    for n in 0.. {
+        schedule = format!("moved-nightly-{n}");
+        let (status, v) = on_redb.call(
+            "POST",
+            "/v1/schedules",
+            Some(
+                json!({"name": schedule, "spec": {"intervals": [{"every_ms": 100 * HOUR}]},
+                        "action": {"workflow_type": "corners",
+                                   "input": {"mode": "nap", "timeout_ms": HOUR}}}),
+            ),
+        );
+        assert_eq!(status, 201, "{v}");
+        on_redb.cli_ok(&["schedule", "trigger", &schedule]);
+        on_redb.eventually("the schedule's action to start", |h| {
+            running(h, &schedule)
+                .as_array()
+                .is_some_and(|r| r.len() == 1)
+        });
+        action = running(&on_redb, &schedule)[0]
+            .as_str()
+            .expect("an id")
+            .to_owned();
+        ids.push(action.clone());
+        if home(&action) != home(&schedule) {
+            break;
+        }
+    }
+    on_redb.eventually("the family to nap", |h| {
         h.event_kinds(&child).contains(&"timer_started".to_string())
-            && running(h).as_array().is_some_and(|r| r.len() == 1)
     });
-    let action = running(&on_redb)[0].as_str().expect("an id").to_owned();
-    ids.extend([
-        parent.clone(),
-        child.clone(),
-        requested.clone(),
-        action.clone(),
-    ]);
+    ids.extend([parent.clone(), child.clone()]);
+    let count = on_redb.get("/v1/execution-count")["count"].clone();
+    assert_eq!(count, ids.len(), "{ids:?}");
+    let copied = format!("copied {count} executions");
     let before = histories(&on_redb, &ids);
     on_redb.kill();
     let data = on_redb.data_dir().to_string_lossy().into_owned();
@@ -1074,7 +1099,7 @@ fn a_store_moves_into_four_partitions_and_back_with_work_in_flight() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        printed.contains("copied 8 executions") && printed.contains("into 4 partitions"),
+        printed.contains(&copied) && printed.contains("into 4 partitions"),
         "{printed}"
     );
     // Each execution where a host of this store would have made it.
@@ -1087,8 +1112,11 @@ fn a_store_moves_into_four_partitions_and_back_with_work_in_flight() {
         "the family split"
     );
     assert_eq!(placed(&url, &parent), Some(home(&parent)));
-    assert_eq!(placed(&url, &requested), Some(home("moved-request")));
-    assert_eq!(placed(&url, &action), Some(home("moved-nightly")));
+    assert_eq!(
+        placed(&url, &requested),
+        Some(home(asked["request_id"].as_str().unwrap()))
+    );
+    assert_eq!(placed(&url, &action), Some(home(&schedule)));
     // A second copy is refused: the database holds a store (with other
     // partitions than asked, said first).
     let out = std::process::Command::new(weft_e2e::weft_bin())
@@ -1098,7 +1126,9 @@ fn a_store_moves_into_four_partitions_and_back_with_work_in_flight() {
         .expect("run weft store migrate");
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("made with 4 partition(s)"), "{said}");
-    assert!(!migrate(&data, &url).status.success());
+    let out = migrate(&data, &url);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("already holds a weft store"), "{said}");
 
     let mut h = host_with(&url, "a", &[], &["--manual-clock"]);
     h.eventually("a to hold every partition", |h| {
@@ -1110,8 +1140,15 @@ fn a_store_moves_into_four_partitions_and_back_with_work_in_flight() {
     assert!(status == 200 || status == 201, "{again}");
     assert_eq!(again["id"], requested.as_str(), "{again}");
     assert_eq!(h.query(&ids[2], "status")["plan"], "pro");
+    h.cli_ok(&[
+        "update",
+        "sub-moved",
+        "cancel",
+        "--input",
+        r#"{"reason": "moved"}"#,
+    ]);
     h.advance(HOUR + 1_000);
-    for id in [&ids[0], &parent, &requested, &action] {
+    for id in &ids[..] {
         let r = h.wait_result(id);
         assert_eq!(r["status"], "completed", "{id}: {r}");
     }
@@ -1120,22 +1157,40 @@ fn a_store_moves_into_four_partitions_and_back_with_work_in_flight() {
     assert_eq!(retried["output"], "succeeded on attempt 2", "{retried}");
     // The schedule's partition saw its action end.
     h.eventually("the schedule to see its action end", |h| {
-        running(h).as_array().is_some_and(Vec::is_empty)
+        running(h, &schedule).as_array().is_some_and(Vec::is_empty)
     });
-    h.cli_ok(&[
-        "update",
-        "sub-moved",
-        "cancel",
-        "--input",
-        r#"{"reason": "moved"}"#,
-    ]);
-    assert_eq!(h.wait_result("sub-moved")["status"], "completed");
     let after = histories(&h, &ids);
     h.kill();
 
+    // From four partitions into two, each id where the first copy put it
+    // or in its family's (here: by the same rules).
+    let two = database().expect("a database");
+    let out = std::process::Command::new(weft_e2e::weft_bin())
+        .args(["store", "migrate", "--from", &url, "--to", &two])
+        .args(["--partitions", "2"])
+        .output()
+        .expect("run weft store migrate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        placed(&two, &child),
+        placed(&two, &parent),
+        "the family split"
+    );
+    let mut on_two = host_with(&two, "b", &[], &["--manual-clock"]);
+    assert_eq!(
+        histories(&on_two, &ids),
+        after,
+        "the copy changed a history"
+    );
+    on_two.kill();
+
     // And back into one data directory: the same histories.
-    let printed = migrate_ok(&url, &dir);
-    assert!(printed.contains("copied 8 executions"), "{printed}");
+    let printed = migrate_ok(&two, &dir);
+    assert!(printed.contains(&copied), "{printed}");
     let mut again = Host::on_store(&["--manual-clock"], None);
     again.kill();
     std::fs::remove_dir_all(again.data_dir()).expect("clear the new host's store");
@@ -1146,5 +1201,5 @@ fn a_store_moves_into_four_partitions_and_back_with_work_in_flight() {
         after,
         "the copy back changed a history"
     );
-    assert_eq!(again.get("/v1/execution-count")["count"], 8);
+    assert_eq!(again.get("/v1/execution-count")["count"], count);
 }

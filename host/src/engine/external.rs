@@ -91,7 +91,36 @@ pub trait Relay: Send + Sync {
         part: u32,
         from: u32,
         request: &ExternalRequest,
-    ) -> futures::future::BoxFuture<'static, Result<bool, String>>;
+    ) -> futures::future::BoxFuture<'static, Result<bool, NotRelayed>>;
+}
+
+/// Why a request to an execution of another partition was not recorded
+/// there now: it stays in the sender's outbox and is delivered again later.
+#[derive(Debug, thiserror::Error)]
+pub enum NotRelayed {
+    #[error(
+        "partition {part} is held by another host, and this host relays nothing (it is stopping)"
+    )]
+    Stopping { part: u32 },
+    #[error("the host holding partition {part} did not answer within {secs} s")]
+    NoAnswer { part: u32, secs: u64 },
+    #[error(
+        "the host holding partition {part} refused this host's token ({status}): give every \
+         host the same --token (or --control-token)"
+    )]
+    TokenRefused { part: u32, status: u16 },
+    #[error("partition {part}'s holder answered {status}: {body}")]
+    Refused {
+        part: u32,
+        status: u16,
+        body: String,
+    },
+    #[error("partition {part}'s holder answered {body}, not whether it found the target")]
+    Unreadable { part: u32, body: String },
+    #[error("the request to partition {part} could not be sent: {why}")]
+    Unsendable { part: u32, why: String },
+    #[error("partition {part}'s engine on this host: {source}")]
+    Here { part: u32, source: EngineError },
 }
 
 /// The engines of the partitions a host holds, by partition (on a store
@@ -276,14 +305,11 @@ impl Inner {
                 Some(there) => there
                     .receive(&request, from, t, &reason)
                     .await
-                    .map_err(|e| e.to_string()),
+                    .map_err(|source| NotRelayed::Here { part, source }),
                 // Held by another host: its front relays it there.
                 None => match self.engines.relay() {
                     Some(relay) => relay.receive(part, from, &request).await,
-                    None => Err(format!(
-                        "partition {part} is held by another host, and this host relays \
-                         nothing (it is stopping)"
-                    )),
+                    None => Err(NotRelayed::Stopping { part }),
                 },
             };
             let found = match found {

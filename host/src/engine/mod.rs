@@ -48,7 +48,7 @@ use activities::ActivityKey;
 pub use activities::{pending as pending_activities, ActivityTask};
 pub use clock::Clock;
 pub use error::EngineError;
-pub use external::Relay;
+pub use external::{NotRelayed, Relay};
 pub use interact::{SignalReceipt, SignalSent, UpdateOutcome, UpdateStatus};
 pub use lifecycle::{StartOptions, Started};
 pub use listing::{ListFilter, ListPage, MAX_PAGE};

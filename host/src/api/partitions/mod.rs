@@ -31,6 +31,7 @@ use crate::engine::{Engine, Relay};
 use crate::store::cluster::{home, Cluster};
 use merge::{merged, Merge};
 
+mod holders;
 mod merge;
 mod polls;
 mod relay;
@@ -120,8 +121,8 @@ struct Front {
     /// How long a request waits for some host to hold its partition.
     wait: Duration,
     placed: Arc<Mutex<HashMap<String, u32>>>,
-    /// The other hosts holding partitions, and when they were read.
-    others: Arc<Mutex<Option<(Instant, Hosts)>>>,
+    /// Who holds each partition.
+    holders: holders::Holders,
     /// When a poll last said it could not ask another host.
     unasked_said: Arc<Mutex<Option<Instant>>>,
 }
@@ -156,12 +157,12 @@ pub fn front(
             .token
             .clone()
             .or_else(|| access.control_token.clone()),
+        holders: holders::Holders::new(cluster.clone()),
         cluster,
         engines: engines.clone(),
         http,
         wait,
         placed: Arc::default(),
-        others: Arc::default(),
         unasked_said: Arc::default(),
     };
     let relay: Arc<dyn Relay> = Arc::new(front.clone());
@@ -322,12 +323,9 @@ impl Front {
             if let Some(router) = self.engines.router(part) {
                 return Some(router);
             }
-            let cluster = self.cluster.clone();
-            let holders = tokio::task::spawn_blocking(move || cluster.holders()).await;
-            let mine = matches!(
-                holders,
-                Ok(Ok(h)) if h.get(part as usize).cloned().flatten().is_some_and(|(id, _)| id == self.cluster.host())
-            );
+            // Read now: the map kept may be from before this host took it.
+            let holder = self.holders.of(part, true).await;
+            let mine = matches!(holder, Ok(Some((id, _))) if id == self.cluster.host());
             if !mine || started.elapsed() > self.wait {
                 return None;
             }
@@ -398,19 +396,19 @@ impl Front {
         let me = self.cluster.host().to_owned();
         // The holder this host could not reach (its id, address and why).
         let mut unreached: Option<(String, String, String)> = None;
+        // The first look may take the map kept; every later one (the
+        // holder it named gave the partition up, or was not there) reads
+        // the store again.
+        let mut fresh = false;
         loop {
             if let Some(router) = self.engines.router(part) {
                 return oneshot(router, parts, body).await;
             }
-            let cluster = self.cluster.clone();
-            let holders = tokio::task::spawn_blocking(move || cluster.holders()).await;
-            let holder = match holders {
-                Ok(Ok(h)) => h.into_iter().nth(part as usize).flatten(),
-                Ok(Err(e)) => {
-                    return ApiError::from(crate::engine::EngineError::from(e)).into_response()
-                }
-                Err(e) => return unavailable(format!("looking up partition {part} failed: {e}")),
+            let holder = match self.holders.of(part, fresh).await {
+                Ok(holder) => holder,
+                Err(refused) => return refused,
             };
+            fresh = true;
             match holder {
                 // This host holds it and is opening its engine: soon.
                 Some((id, _)) if id == me => {}

@@ -21,9 +21,6 @@ const POLL_HERE: &str = "x-weft-poll-here";
 /// partition reaches a worker polling here within about this long.
 const POLL_ROUND: Duration = Duration::from_millis(250);
 
-/// How long the other hosts holding partitions are kept once read.
-const HOLDERS_KEPT: Duration = Duration::from_secs(1);
-
 impl Front {
     /// A worker's poll: a task of any partition, held here or by another
     /// host. It waits on the partitions held here a round at a time and
@@ -126,30 +123,27 @@ impl Front {
         true
     }
 
-    /// The other hosts holding partitions (read at most once a second).
+    /// The other hosts holding partitions (read at most once a second;
+    /// none, said once a minute, while the store cannot be read).
     async fn other_holders(&self) -> Hosts {
-        if let Some((at, hosts)) = &*self.others_lock() {
-            if at.elapsed() < HOLDERS_KEPT {
-                return hosts.clone();
+        let map = match self.holders.read(false).await {
+            Ok(map) => map,
+            Err(refused) => {
+                if self.say_unasked() {
+                    tracing::warn!(status = %refused.status(), "a worker's poll could not read which hosts hold the other partitions: it waits on this host's alone meanwhile");
+                }
+                return Vec::new();
             }
-        }
-        let cluster = self.cluster.clone();
-        let Ok(Ok(holders)) = tokio::task::spawn_blocking(move || cluster.holders()).await else {
-            return Vec::new();
         };
-        let mut hosts: Hosts = holders
-            .into_iter()
+        let mut hosts: Hosts = map
+            .iter()
             .flatten()
             .filter(|(id, _)| id != self.cluster.host())
+            .cloned()
             .collect();
         hosts.sort();
         hosts.dedup();
-        *self.others_lock() = Some((Instant::now(), hosts.clone()));
         hosts
-    }
-
-    fn others_lock(&self) -> std::sync::MutexGuard<'_, Option<(Instant, Hosts)>> {
-        self.others.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

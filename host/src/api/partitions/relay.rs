@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::{Front, ASK_LIMIT};
 use crate::api::error::ApiError;
-use crate::engine::{Engine, Relay};
+use crate::engine::{Engine, NotRelayed, Relay};
 use crate::store::ExternalRequest;
 
 /// Where a host relays a workflow's request to an execution of a
@@ -39,53 +39,54 @@ impl Relay for Front {
         part: u32,
         from: u32,
         request: &ExternalRequest,
-    ) -> futures::future::BoxFuture<'static, Result<bool, String>> {
+    ) -> futures::future::BoxFuture<'static, Result<bool, NotRelayed>> {
         let front = self.clone();
         let body = serde_json::to_vec(&Relayed {
             from,
             request: request.clone(),
         });
+        let unsendable = move |why: String| NotRelayed::Unsendable { part, why };
         Box::pin(async move {
-            let body = body.map_err(|e| e.to_string())?;
+            let body = body.map_err(|e| unsendable(e.to_string()))?;
             let mut ask = Request::post(RECEIVE).header(header::CONTENT_TYPE, "application/json");
             if let Some(token) = &front.token {
                 ask = ask.header(header::AUTHORIZATION, format!("Bearer {token}"));
             }
-            let (parts, ()) = ask.body(()).map_err(|e| e.to_string())?.into_parts();
+            let (parts, ()) = ask
+                .body(())
+                .map_err(|e| unsendable(e.to_string()))?
+                .into_parts();
             let asked = front.dispatch(part, parts, Bytes::from(body));
-            let answer = tokio::time::timeout(front.wait + ASK_LIMIT, asked)
-                .await
-                .map_err(|_| {
-                    format!(
-                        "the host holding partition {part} did not answer within {} s",
-                        (front.wait + ASK_LIMIT).as_secs()
-                    )
-                })?;
+            let limit = front.wait + ASK_LIMIT;
+            let answer =
+                tokio::time::timeout(limit, asked)
+                    .await
+                    .map_err(|_| NotRelayed::NoAnswer {
+                        part,
+                        secs: limit.as_secs(),
+                    })?;
             let status = answer.status();
             if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
-                return Err(format!(
-                    "the host holding partition {part} refused this host's token ({status}): \
-                     give every host the same --token (or --control-token)"
-                ));
+                return Err(NotRelayed::TokenRefused {
+                    part,
+                    status: status.as_u16(),
+                });
             }
             let bytes = axum::body::to_bytes(answer.into_body(), 1 << 20)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| unsendable(e.to_string()))?;
+            let body = || String::from_utf8_lossy(&bytes).into_owned();
             if !status.is_success() {
-                return Err(format!(
-                    "partition {part}'s holder answered {status}: {}",
-                    String::from_utf8_lossy(&bytes)
-                ));
+                return Err(NotRelayed::Refused {
+                    part,
+                    status: status.as_u16(),
+                    body: body(),
+                });
             }
             serde_json::from_slice::<Value>(&bytes)
                 .ok()
                 .and_then(|v| v.get("found").and_then(Value::as_bool))
-                .ok_or_else(|| {
-                    format!(
-                        "partition {part}'s holder answered {}",
-                        String::from_utf8_lossy(&bytes)
-                    )
-                })
+                .ok_or_else(|| NotRelayed::Unreadable { part, body: body() })
         })
     }
 }

@@ -53,7 +53,7 @@ pub fn migrate(
             )));
         }
     }
-    if let (Location::Dir(dir), Some(n)) = (to, partitions.filter(|n| *n > 1)) {
+    if let (Location::Dir(dir), Some(n)) = (to, partitions.filter(|n| *n != 1)) {
         return Err(StoreError::Backend(format!(
             "--partitions {n}: {} is a redb store, which has one partition; give a PostgreSQL \
              address to --to for a store of several",
@@ -128,10 +128,6 @@ fn copy_all(source: &Backend, target: &Backend, to: &Location) -> Result<Copied,
     super::prepare(source)?;
     super::prepare(target)?;
     let sources = every_partition(source)?;
-    let reads = sources
-        .iter()
-        .map(Backend::begin_read)
-        .collect::<Result<Vec<_>, _>>()?;
     let write = target.begin_write()?;
     let parts = partitions(target);
     refuse_unless_empty(&write, to, parts)?;
@@ -142,40 +138,47 @@ fn copy_all(source: &Backend, target: &Backend, to: &Location) -> Result<Copied,
         state.delete(key)?;
     }
     drop(state);
-    let placement = if parts > 1 {
-        Some(Placement::read(&reads, parts)?)
+    let mut placement = if parts > 1 {
+        Some(Placement::read(&sources, parts)?)
     } else {
         None
     };
-    let mut copy = Copy {
-        from: &reads,
-        to: &write,
-        placement,
-        copied: Copied {
-            partitions: parts,
-            ..Copied::default()
-        },
+    let mut copied = Copied {
+        partitions: parts,
+        ..Copied::default()
     };
-    tables::each(&mut copy)?;
-    let mut copied = copy.copied;
-    if let Some(placement) = copy.placement {
+    // One source partition after another, each in a read of its own (no
+    // host writes any meanwhile: none is connected, checked again below),
+    // so a copy of many partitions holds one connection at a time.
+    for (at, from) in sources.iter().enumerate() {
+        let read = from.begin_read()?;
+        tables::each(&mut Copy {
+            from: &read,
+            shared_too: at == 0,
+            to: &write,
+            placement: placement.as_mut(),
+            copied: &mut copied,
+        })?;
+        read.commit()?;
+    }
+    if let Some(placement) = placement {
         let rows = placement.write_directory(&write)?;
         copied.tables.push((tables::DIRECTORY.name, rows));
     }
-    // A host that started on the source while it was copied.
+    // A host that started on either store while it was copied.
     refuse_connected_hosts(source)?;
+    refuse_connected_hosts(target)?;
     write.commit()?;
-    for read in reads {
-        read.commit()?;
-    }
     Ok(copied)
 }
 
-/// On PostgreSQL, the copy holds the store's lease, which only a holder
-/// refuses: a host connected to the source (a standby, a paused host)
-/// would take the source over when the copy lets it go.
-fn refuse_connected_hosts(source: &Backend) -> Result<(), StoreError> {
-    match source {
+/// On PostgreSQL, the copy holds the store's lease (partition 0's), which
+/// only a holder refuses: a host connected to the source (a standby, a
+/// paused host, one holding another partition) would take the source over
+/// when the copy lets it go, and one connected to the target would run on
+/// it not knowing what the copy wrote.
+fn refuse_connected_hosts(store: &Backend) -> Result<(), StoreError> {
+    match store {
         Backend::Pg(pg) => pg.refuse_connected_hosts(),
         Backend::Redb(_) => Ok(()),
     }
@@ -248,29 +251,26 @@ fn refuse_unless_empty(txn: &Txn, to: &Location, partitions: u32) -> Result<(), 
 }
 
 struct Copy<'a> {
-    /// Each partition of the source.
-    from: &'a [Txn],
+    /// One partition of the source.
+    from: &'a Txn,
+    /// Whether the tables all partitions share are copied from this one.
+    shared_too: bool,
     to: &'a Txn,
     /// Where each row goes, on a target of several partitions.
-    placement: Option<Placement>,
-    copied: Copied,
+    placement: Option<&'a mut Placement>,
+    copied: &'a mut Copied,
 }
 
 impl EachTable for Copy<'_> {
     fn table<K: KeyT, V: ValT>(&mut self, def: Def<K, V>) -> Result<(), StoreError> {
-        if def.name == tables::DIRECTORY.name {
-            // Made anew for the target's partitions (a store of one has
-            // none): see `Placement::write_directory`.
-            return Ok(());
-        }
-        // A shared table is one whichever partition reads it.
-        let from = match def.scope {
-            Scope::Partitioned => self.from,
-            Scope::Shared => &self.from[..1],
-        };
+        // The directory is made anew for the target's partitions (a store
+        // of one has none): see `Placement::write_directory`. A shared
+        // table is one whichever partition reads it.
+        let skipped =
+            def.name == tables::DIRECTORY.name || (def.scope == Scope::Shared && !self.shared_too);
         let mut rows = 0;
-        for read in from {
-            read.open_table(def)?.scan(.., false, |k, v| {
+        if !skipped {
+            self.from.open_table(def)?.scan(.., false, |k, v| {
                 let part = match (&mut self.placement, def.scope) {
                     (Some(placement), Scope::Partitioned) => placement.of_row(
                         def.name,
@@ -284,7 +284,11 @@ impl EachTable for Copy<'_> {
                 Ok(true)
             })?;
         }
-        self.copied.tables.push((def.name, rows));
+        match self.copied.tables.iter_mut().find(|(t, _)| *t == def.name) {
+            Some((_, n)) => *n += rows,
+            None if def.name != tables::DIRECTORY.name => self.copied.tables.push((def.name, rows)),
+            None => {}
+        }
         Ok(())
     }
 }

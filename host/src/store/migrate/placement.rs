@@ -4,12 +4,18 @@
 //!
 //! - A child goes with its parent (a parent and its children commit
 //!   together: invariant 10), so with the top of its family.
-//! - An execution a schedule is running goes with the schedule (the
-//!   schedule's partition reads and replaces it), in its name's home.
+//! - An execution a schedule started goes with the schedule (the
+//!   schedule's partition reads and replaces its actions, and asks whether
+//!   an action's id was used), in its name's home: those its record names
+//!   (running, recent) and any id of its actions' form
+//!   (`<prefix>-<nominal time>`).
 //! - An execution started with a request id goes to the request id's home:
 //!   a start sent again with that request id and no execution id goes
 //!   there (one sent with the id follows the directory).
 //! - Any other execution goes to its id's home.
+//!
+//! A copy between stores of as many partitions keeps every id where the
+//! source's directory put it.
 //!
 //! Every row of a partitioned table belongs to one execution (or one
 //! schedule) and goes to its partition; each execution id placed gets its
@@ -21,8 +27,8 @@ use serde::Deserialize;
 
 use super::super::kv::assign::home;
 use super::super::kv::Txn;
-use super::super::tables::{self, EXECUTIONS, SCHEDULES};
-use super::super::StoreError;
+use super::super::tables::{self, DIRECTORY, EXECUTIONS, SCHEDULES};
+use super::super::{Backend, StoreError};
 
 /// Tables whose key begins with the id of the execution a row belongs to.
 const BY_FIRST_PART: &[&str] = &[
@@ -64,13 +70,33 @@ struct ParentId {
 #[derive(Deserialize)]
 struct ScheduleHead {
     name: String,
-    state: ScheduleRunning,
+    schedule: ScheduleAction,
+    state: ScheduleState,
 }
 
 #[derive(Deserialize)]
-struct ScheduleRunning {
+struct ScheduleAction {
+    action: ActionPrefix,
+}
+
+#[derive(Deserialize)]
+struct ActionPrefix {
+    #[serde(default)]
+    id_prefix: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ScheduleState {
     #[serde(default)]
     running: Vec<String>,
+    #[serde(default)]
+    recent: Vec<Action>,
+}
+
+#[derive(Deserialize)]
+struct Action {
+    #[serde(default)]
+    execution: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -87,37 +113,71 @@ struct Started {
 pub(super) struct Placement {
     partitions: u32,
     heads: HashMap<String, Head>,
+    /// Executions a schedule's record names, by the schedule's name.
     run_by: HashMap<String, String>,
+    /// The prefix of each schedule's action ids, and its name.
+    prefixes: Vec<(String, String)>,
+    /// Where the source's directory put each id, when the source has as
+    /// many partitions as the target.
+    kept: HashMap<String, u32>,
     /// Each execution id placed so far, and where.
     placed: BTreeMap<String, u32>,
 }
 
 impl Placement {
     /// Reads the executions and schedules of every partition of the source
-    /// (`reads`), for a target of `partitions`.
-    pub fn read(reads: &[Txn], partitions: u32) -> Result<Self, StoreError> {
-        let mut heads = HashMap::new();
-        let mut run_by = HashMap::new();
-        for txn in reads {
-            txn.open_table(EXECUTIONS)?.scan(.., false, |id, raw| {
-                let head: Head = json("execution", id, raw)?;
-                heads.insert(id.to_owned(), head);
-                Ok(true)
-            })?;
-            txn.open_table(SCHEDULES)?.scan(.., false, |name, raw| {
-                let schedule: ScheduleHead = json("schedule", name, raw)?;
-                for id in schedule.state.running {
-                    run_by.insert(id, schedule.name.clone());
+    /// (`sources`, one read at a time), for a target of `partitions`.
+    pub fn read(sources: &[Backend], partitions: u32) -> Result<Self, StoreError> {
+        let mut placement = Self {
+            partitions,
+            heads: HashMap::new(),
+            run_by: HashMap::new(),
+            prefixes: Vec::new(),
+            kept: HashMap::new(),
+            placed: BTreeMap::new(),
+        };
+        for (at, source) in sources.iter().enumerate() {
+            let txn = source.begin_read()?;
+            placement.read_partition(&txn, at == 0 && sources.len() == partitions as usize)?;
+            txn.commit()?;
+        }
+        Ok(placement)
+    }
+
+    fn read_partition(&mut self, txn: &Txn, directory: bool) -> Result<(), StoreError> {
+        txn.open_table(EXECUTIONS)?.scan(.., false, |id, raw| {
+            let head: Head = json("execution", id, raw)?;
+            self.heads.insert(id.to_owned(), head);
+            Ok(true)
+        })?;
+        txn.open_table(SCHEDULES)?.scan(.., false, |name, raw| {
+            let schedule: ScheduleHead = json("schedule", name, raw)?;
+            let named = schedule.state.running.into_iter().chain(
+                schedule
+                    .state
+                    .recent
+                    .into_iter()
+                    .filter_map(|a| a.execution),
+            );
+            for id in named {
+                self.run_by.insert(id, schedule.name.clone());
+            }
+            let prefix = schedule.schedule.action.id_prefix;
+            self.prefixes.push((
+                prefix.unwrap_or_else(|| schedule.name.clone()),
+                schedule.name,
+            ));
+            Ok(true)
+        })?;
+        if directory {
+            txn.open_table(DIRECTORY)?.scan(.., false, |id, part| {
+                if let Ok(part) = u32::try_from(part) {
+                    self.kept.insert(id.to_owned(), part);
                 }
                 Ok(true)
             })?;
         }
-        Ok(Self {
-            partitions,
-            heads,
-            run_by,
-            placed: BTreeMap::new(),
-        })
+        Ok(())
     }
 
     /// The partition of a row of `table` (partitioned) with `key` and
@@ -156,9 +216,11 @@ impl Placement {
                 break;
             }
         }
-        let part = if let Some(part) = self.placed.get(top) {
+        let part = if let Some(part) = self.kept.get(id) {
             *part
-        } else if let Some(schedule) = self.run_by.get(top) {
+        } else if let Some(part) = self.placed.get(top) {
+            *part
+        } else if let Some(schedule) = self.run_by.get(top).or_else(|| self.schedule_of(top)) {
             home(schedule, self.partitions)
         } else if let Some(request) = self.heads.get(top).and_then(|h| h.request_id.as_deref()) {
             home(request, self.partitions)
@@ -168,6 +230,20 @@ impl Placement {
         self.placed.insert(top.to_owned(), part);
         self.placed.insert(id.to_owned(), part);
         part
+    }
+
+    /// The schedule whose action `id` is by its form (`<prefix>-<nominal
+    /// time>`), the longest prefix first.
+    fn schedule_of(&self, id: &str) -> Option<&String> {
+        self.prefixes
+            .iter()
+            .filter(|(prefix, _)| {
+                id.strip_prefix(prefix.as_str())
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .is_some_and(nominal)
+            })
+            .max_by_key(|(prefix, _)| prefix.len())
+            .map(|(_, name)| name)
     }
 
     /// Writes the directory row of every execution id placed (a store of
@@ -181,6 +257,30 @@ impl Placement {
     }
 }
 
+/// Whether `text` is a schedule's nominal time as its action ids write
+/// it: `2027-03-27T01:30:00Z`, with milliseconds or not, or milliseconds
+/// alone (a time past what a date writes).
+fn nominal(text: &str) -> bool {
+    let b = text.as_bytes();
+    if !b.is_empty() && b.iter().all(u8::is_ascii_digit) {
+        return true;
+    }
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    (b.len() == 20 || (b.len() == 24 && b[19] == b'.' && digits(20..23)))
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b'T'
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19)
+        && b[b.len() - 1] == b'Z'
+}
+
 /// Whose a row of `table` (partitioned) is.
 pub(super) fn owner(
     table: &str,
@@ -190,23 +290,26 @@ pub(super) fn owner(
     let part = |at: usize| {
         key.get(at).cloned().flatten().ok_or_else(|| {
             StoreError::Backend(format!(
-                "a row of {table} has no execution id in its key (a defect of this weft)"
+                "a row of {table} has no execution id in its key (a defect of this weft: report \
+                 it); copy into a store of one partition meanwhile (leave --partitions out)"
             ))
         })
     };
     let value = || value.unwrap_or_default();
+    let key0 = || key.first().cloned().flatten().unwrap_or_default();
     Ok(match table {
         "schedules" => Owner::Schedule(part(0)?),
-        "outbox" => Owner::Execution(json::<Sender>("outbox row", "", value())?.sender),
-        "start_requests" => {
-            Owner::Execution(json::<Started>("start request", "", value())?.execution)
-        }
+        "outbox" => Owner::Execution(json::<Sender>("outbox row", &key0(), value())?.sender),
+        "start_requests" => Owner::Execution(
+            json::<Started>("start request", &key0().replace('\0', " / "), value())?.execution,
+        ),
         t if BY_SECOND_PART.contains(&t) => Owner::Execution(part(1)?),
         t if BY_FIRST_PART.contains(&t) => Owner::Execution(part(0)?),
         other => {
             return Err(StoreError::Backend(format!(
                 "table {other}: this weft does not know whose its rows are, so cannot copy it \
-                 into several partitions (a defect of this weft)"
+                 into several partitions (a defect of this weft: report it); copy into a store \
+                 of one partition meanwhile (leave --partitions out)"
             )))
         }
     })
@@ -279,6 +382,11 @@ mod tests {
                 ("nightly-1".to_owned(), head(None, None)),
             ]),
             run_by: HashMap::from([("nightly-1".to_owned(), "nightly".to_owned())]),
+            prefixes: vec![
+                ("nightly".to_owned(), "nightly".to_owned()),
+                ("ops".to_owned(), "ops-schedule".to_owned()),
+            ],
+            kept: HashMap::from([("kept".to_owned(), 7)]),
             placed: BTreeMap::new(),
         };
         let root = home("root", 64);
@@ -288,6 +396,17 @@ mod tests {
         assert_eq!(placement.of("asked"), home("req-1", 64));
         assert_eq!(placement.of("nightly-1"), home("nightly", 64));
         assert_eq!(placement.of("never-seen"), home("never-seen", 64));
+        // An action the record no longer names (ended long ago, deleted),
+        // by its form.
+        for id in [
+            "ops-2027-03-27T01:30:00Z",
+            "ops-2027-03-27T01:30:00.250Z",
+            "ops-99",
+        ] {
+            assert_eq!(placement.of(id), home("ops-schedule", 64), "{id}");
+        }
+        assert_eq!(placement.of("ops-x"), home("ops-x", 64));
+        assert_eq!(placement.of("kept"), 7);
         // The test means something only if the homes differ.
         assert_ne!(home("grandchild", 64), root);
         assert_ne!(home("asked", 64), home("req-1", 64));
