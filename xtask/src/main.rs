@@ -762,13 +762,16 @@ fn test(args: &[String]) -> Result {
     run(&mut e2e)?;
     // Alone on the cluster: a restart ends every connection, and other
     // tests' hosts would share the pause.
-    step("PostgreSQL restarted under a host");
+    step("PostgreSQL restarted under a host, and under two hosts of four partitions");
     run(cargo()
         .args(["test", "-p", "weft-e2e", "--test", "e2e", "--"])
         .args([
             "--ignored",
             "--exact",
             "postgres::a_database_restart_under_load_loses_nothing",
+            "partitions::a_database_restart_under_two_hosts_of_four_partitions_loses_nothing",
+            // One after the other: each restarts the cluster.
+            "--test-threads=1",
         ])
         .env("WEFT_BIN", &weft)
         .env("WEFT_GUESTS", &guests)
