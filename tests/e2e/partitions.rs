@@ -1316,3 +1316,80 @@ fn a_database_restart_under_two_hosts_of_four_partitions_loses_nothing() {
         "r",
     );
 }
+
+/// `weft clock skip` sent to one host waits for every host to be idle and
+/// moves the clock to the next time something waits for on any host: an
+/// activity attempt running on the other host holds it, and a timer of a
+/// partition the other host holds is where it moves.
+#[test]
+fn a_time_skip_sent_to_one_host_waits_for_and_moves_to_every_hosts_work() {
+    let Some(url) = database() else { return };
+    let flags = ["--manual-clock", "--route-activity", "greet=mocks"];
+    let a = host_with(&url, "a", &[], &flags);
+    a.eventually("a to hold every partition", |h| {
+        holders(h) == vec!["a"; PARTITIONS as usize]
+    });
+    a.deploy_examples();
+    let b = host_with(&url, "b", &[], &flags);
+    b.eventually("a to hand b its partitions", |h| {
+        holders(h) == ["a", "a", "b", "b"]
+    });
+    let t0 = a.get("/v1/clock")["now_ms"].as_u64().unwrap();
+    // In a partition b holds: its first activity waits on the queue,
+    // served by nobody yet.
+    let id = id_in("skip", 2, true);
+    a.start_as("hello", &id, json!({"name": "mock", "sleep_ms": 3_600_000}));
+    b.eventually("the attempt to wait on its queue", |h| {
+        h.describe(&id)["pending_activities"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty())
+    });
+    let said = a.cli_ok(&["clock", "skip"]);
+    assert!(
+        said.contains("did not skip") && said.contains("activity attempt"),
+        "{said}"
+    );
+    assert_eq!(a.get("/v1/clock")["now_ms"].as_u64().unwrap(), t0);
+    // A worker polling a takes b's task.
+    let (status, task) = a.call("POST", "/v1/task-queues/mocks/poll?wait_ms=30000", None);
+    assert_eq!(status, 200, "{task}");
+    let token = task["token"].as_str().unwrap().to_owned();
+    let (status, v) = a.call(
+        "POST",
+        &format!("/v1/tasks/{token}/complete"),
+        Some(json!({"output": "Mocked, mock"})),
+    );
+    assert_eq!(status, 200, "{v}");
+    a.eventually("the hour's timer is armed", |h| {
+        h.event_kinds(&id).iter().any(|k| k == "timer_started")
+    });
+    // A limit short of b's timer, then b's timer: a has none.
+    let limit = t0 + 60_000;
+    let (status, v) = a.call("POST", "/v1/clock/skip", Some(json!({"limit_ms": limit})));
+    assert_eq!((status, v["now_ms"].as_u64()), (200, Some(limit)), "{v}");
+    let said = a.cli_ok(&["clock", "skip"]);
+    assert!(said.contains("skipped 59m"), "{said}");
+    let result = a.wait_result(&id);
+    assert_eq!(result["output"], "MOCKED, MOCK!", "{result}");
+    let history = a.get(&format!("/v1/executions/{id}/history"));
+    let at = |kind: &str| {
+        history["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["event"]["type"] == kind)
+            .and_then(|e| e["at_ms"].as_u64())
+            .expect(kind)
+    };
+    assert_eq!(
+        at("timer_fired") - at("timer_started"),
+        3_600_000,
+        "the timer fired at its own time, not later: {history}"
+    );
+    // b follows the stored clock; nothing waits for time any more.
+    b.eventually("b to follow the clock", |h| {
+        h.get("/v1/clock")["now_ms"].as_u64() == a.get("/v1/clock")["now_ms"].as_u64()
+    });
+    let (_, v) = b.call("POST", "/v1/clock/skip", Some(json!({})));
+    assert_eq!(v["held"], "nothing-waits", "{v}");
+}

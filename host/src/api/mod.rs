@@ -179,6 +179,8 @@ pub fn router(engine: Engine, access: Access, guard: Guard) -> Router {
         .route("/v1/clock/skip", post(clock::skip))
         .route("/v1/cluster", get(cluster::get_view))
         .route(partitions::RECEIVE, post(partitions::receive))
+        .route(partitions::QUIET, post(partitions::quiet))
+        .route(partitions::CLOCK_TO, post(partitions::clock_to))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .merge(modules)
         .merge(crate::ui::router())

@@ -159,6 +159,21 @@ impl std::fmt::Display for Held {
     }
 }
 
+/// Where a host stands for a time skip across the hosts of a store of
+/// several partitions: whether it stayed unchanged and idle for a moment,
+/// where its clock reads, and the earliest time something on it waits for.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Quiet {
+    pub quiet: bool,
+    pub now_ms: u64,
+    pub next_wait_ms: Option<u64>,
+    pub steps: usize,
+    pub attempts: usize,
+    /// Bumped at every change on the host: two readings with one `seq`
+    /// mean nothing happened between them.
+    pub seq: u64,
+}
+
 impl Engine {
     /// Waits up to `wait` for the host to be idle, then moves the manual
     /// clock to the earliest time something waits for, but not past
@@ -170,53 +185,107 @@ impl Engine {
         limit_ms: Option<u64>,
         wait: Duration,
     ) -> Result<Skip, EngineError> {
-        let clock = &self.inner.clock;
-        let Some(busy) = &self.inner.busy else {
-            return Err(EngineError::Conflict(
+        let give_up = Instant::now() + wait;
+        loop {
+            let q = self.quiet_until(give_up).await?;
+            if !q.quiet {
+                return Ok(held(
+                    q.now_ms,
+                    Held::Busy {
+                        attempts: q.attempts,
+                        steps: q.steps,
+                    },
+                ));
+            }
+            let now = q.now_ms;
+            if limit_ms.is_some_and(|l| l <= now) {
+                return Ok(held(now, Held::Limit));
+            }
+            match q.next_wait_ms {
+                // Due already: it is about to wake; look again.
+                Some(due) if due <= now => {}
+                Some(due) => {
+                    let target = limit_ms.map_or(due, |l| due.min(l));
+                    crate::pause::point("skip-before-move").await;
+                    // Another move (a skip, an advance) since `now` was
+                    // read: look again from where it left the clock.
+                    if let Some(now_ms) = self.advance_clock_to(now, target).await? {
+                        return Ok(Skip {
+                            now_ms,
+                            skipped_ms: target - now,
+                            held: None,
+                        });
+                    }
+                }
+                None => return Ok(held(now, Held::NothingWaits)),
+            }
+            if Instant::now() >= give_up {
+                return Ok(held(
+                    now,
+                    Held::Busy {
+                        attempts: 0,
+                        steps: 0,
+                    },
+                ));
+            }
+        }
+    }
+
+    /// How this host stands for a time skip (see [`Quiet`]): once it was
+    /// unchanged and idle for a moment, or as it is when `wait` is over (at
+    /// once for no wait).
+    pub async fn quiet(&self, wait: Duration) -> Result<Quiet, EngineError> {
+        if wait.is_zero() {
+            let reading = self.manual_busy()?.reading();
+            return Ok(self.stands(reading, reading.0 == 0 && reading.1 == 0));
+        }
+        self.quiet_until(Instant::now() + wait).await
+    }
+
+    fn stands(&self, reading: (usize, usize, u64), quiet: bool) -> Quiet {
+        Quiet {
+            quiet,
+            now_ms: self.inner.clock.now_ms(),
+            next_wait_ms: self.inner.clock.next_wait(),
+            steps: reading.0,
+            attempts: reading.1,
+            seq: reading.2,
+        }
+    }
+
+    /// Moves a manual clock to `to`, if it still reads `from` (`None`: it
+    /// moved meanwhile, and nothing is done): a time skip across hosts read
+    /// `from` and chose `to` by it.
+    pub async fn move_clock_from(&self, from: u64, to: u64) -> Result<Option<u64>, EngineError> {
+        self.manual_busy()?;
+        self.advance_clock_to(from, to).await
+    }
+
+    fn manual_busy(&self) -> Result<&Arc<Busy>, EngineError> {
+        self.inner.busy.as_ref().ok_or_else(|| {
+            EngineError::Conflict(
                 "the host runs on the system clock: start it with `--manual-clock` to skip time"
                     .into(),
-            ));
-        };
-        let give_up = Instant::now() + wait;
+            )
+        })
+    }
+
+    async fn quiet_until(&self, give_up: Instant) -> Result<Quiet, EngineError> {
+        let busy = self.manual_busy()?;
         let mut last = busy.reading();
         let mut quiet_since = Instant::now();
         loop {
             tokio::time::sleep(QUIET / 3).await;
-            let now = clock.now_ms();
             let reading = busy.reading();
             let idle = reading.0 == 0 && reading.1 == 0;
             if reading != last || !idle {
                 last = reading;
                 quiet_since = Instant::now();
             } else if quiet_since.elapsed() >= QUIET {
-                if limit_ms.is_some_and(|l| l <= now) {
-                    return Ok(held(now, Held::Limit));
-                }
-                match clock.next_wait() {
-                    // Due already: it is about to wake; look again.
-                    Some(due) if due <= now => quiet_since = Instant::now(),
-                    Some(due) => {
-                        let target = limit_ms.map_or(due, |l| due.min(l));
-                        crate::pause::point("skip-before-move").await;
-                        // Another move (a skip, an advance) since `now` was
-                        // read: look again from where it left the clock.
-                        match self.advance_clock_to(now, target).await? {
-                            Some(now_ms) => {
-                                return Ok(Skip {
-                                    now_ms,
-                                    skipped_ms: target - now,
-                                    held: None,
-                                })
-                            }
-                            None => quiet_since = Instant::now(),
-                        }
-                    }
-                    None => return Ok(held(now, Held::NothingWaits)),
-                }
+                return Ok(self.stands(reading, true));
             }
             if Instant::now() >= give_up {
-                let (steps, attempts, _) = busy.reading();
-                return Ok(held(now, Held::Busy { attempts, steps }));
+                return Ok(self.stands(reading, false));
             }
         }
     }

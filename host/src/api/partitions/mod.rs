@@ -35,8 +35,10 @@ mod holders;
 mod merge;
 mod polls;
 mod relay;
+mod skip;
 
 pub(super) use relay::{receive, RECEIVE};
+pub(super) use skip::{clock_to, quiet, CLOCK_TO, QUIET};
 
 /// Set on a request forwarded for one partition: the host that gets it
 /// answers from that partition's engine, or 503 if it no longer holds it
@@ -192,6 +194,8 @@ enum Target {
     Each(Merge),
     /// A worker's poll: the tasks of every partition this host holds.
     Poll,
+    /// A time skip: once every host is idle.
+    Skip,
     /// This host answers itself (health, metrics, the cluster, the UI).
     Here,
     /// What hosts send each other for a partition (never a client).
@@ -223,6 +227,7 @@ fn target(method: &Method, path: &str) -> Target {
         ["v1", "schedules", name, ..] => Target::Home(decode(name)),
         ["v1", "workflow-types", _, "upgrade"] if post => Target::Each(Merge::Upgrade),
         ["v1", "workflow-types", _, "versions"] if get => Target::Each(Merge::Versions),
+        ["v1", "clock", "skip"] if post => Target::Skip,
         ["v1", "internal", ..] => Target::Internal,
         ["v1", "cluster"] | ["healthz"] | ["metrics"] | ["v1", "openapi.json"] => Target::Here,
         ["v1", ..] => Target::Shared,
@@ -288,6 +293,7 @@ async fn route(State(f): State<Front>, req: Request) -> Response {
         Target::Shared => f.dispatch(0, parts, body).await,
         Target::Each(merge) => f.each(merge, parts, body).await,
         Target::Poll => f.poll(parts, body).await,
+        Target::Skip => f.skip(parts, body).await,
         Target::Here => f.here(parts, body).await,
         Target::Internal => ApiError::not_found(format!(
             "{} is sent by one host to another for a partition (with {PARTITION}), not by clients",
