@@ -23,8 +23,14 @@ fn cluster() -> Option<String> {
 }
 
 pub(crate) fn migrate(from: &str, to: &str) -> std::process::Output {
+    migrate_with(from, to, &[])
+}
+
+/// `weft store migrate --from from --to to` with `flags` besides.
+pub(crate) fn migrate_with(from: &str, to: &str, flags: &[&str]) -> std::process::Output {
     Command::new(weft_bin())
         .args(["store", "migrate", "--from", from, "--to", to])
+        .args(flags)
         .output()
         .expect("run weft store migrate")
 }
@@ -78,6 +84,17 @@ pub(crate) fn histories(host: &Host, ids: &[String]) -> Vec<String> {
     ids.iter()
         .map(|id| host.cli_ok(&["history", id, "--json"]))
         .collect()
+}
+
+/// A `--manual-clock` host on the store copied into `dir` (moved into
+/// its data directory).
+pub(crate) fn host_on_copy(dir: &std::path::Path) -> Host {
+    let mut host = Host::on_store(&["--manual-clock"], None);
+    host.kill();
+    std::fs::remove_dir_all(host.data_dir()).expect("clear the new host's store");
+    std::fs::rename(dir, host.data_dir()).expect("move the copy in");
+    host.spawn();
+    host
 }
 
 /// Each of `copied` (histories read on a copy) is the one `before` (read
@@ -167,11 +184,7 @@ fn a_store_moves_to_postgres_and_back_with_work_in_flight_and_everything_finishe
     let back_dir = back.path().join("store");
     let printed = migrate_ok(&url, &back_dir.to_string_lossy());
     assert!(printed.contains("copied 4 executions"), "{printed}");
-    let mut again = Host::on_store(&["--manual-clock"], None);
-    again.kill();
-    std::fs::remove_dir_all(again.data_dir()).expect("clear the new host's store");
-    std::fs::rename(&back_dir, again.data_dir()).expect("move the copy in");
-    again.spawn();
+    let again = host_on_copy(&back_dir);
     assert_eq!(
         histories(&again, &ids),
         after,

@@ -174,3 +174,25 @@ fn time_does_not_skip_past_an_activity_not_started_yet() {
     let result = host.wait_result(&id);
     assert_eq!(result["output"], "HELLO, EARLY!", "{result}");
 }
+
+/// A timer the workflow no longer waits for when its execution ends (the
+/// losing side of a `select`: timer-fanout races a day's timer against an
+/// activity) is not a time to skip to: once every execution ended, nothing
+/// waits for time. (A skip went a day ahead to fire nothing.)
+#[test]
+fn time_does_not_skip_to_a_timer_of_an_execution_that_ended() {
+    let host = Host::with_args(&["--manual-clock"]);
+    host.deploy_examples();
+    let id = host.start_execution("timer-fanout", json!({"items": ["a"], "sleep_ms": 60_000}));
+    host.eventually("the minute's timer is armed", |h| {
+        h.event_kinds(&id).iter().any(|k| k == "timer_started")
+    });
+    let said = host.cli_ok(&["clock", "skip"]);
+    assert!(said.contains("skipped 1m"), "{said}");
+    let result = host.wait_result(&id);
+    assert_eq!(result["status"], "completed", "{result}");
+    let before = host.get("/v1/clock")["now_ms"].as_u64().unwrap();
+    let (_, v) = host.call("POST", "/v1/clock/skip", Some(json!({})));
+    assert_eq!(v["held"], "nothing-waits", "{v}");
+    assert_eq!(host.get("/v1/clock")["now_ms"].as_u64().unwrap(), before);
+}

@@ -210,7 +210,7 @@ pub(crate) struct Inner {
     config: EngineConfig,
     /// Mailboxes of the executions that have an instance in memory.
     actors: Mutex<HashMap<ExecutionId, mpsc::UnboundedSender<mailbox::Mail>>>,
-    timer_tx: mpsc::UnboundedSender<timers::Arming>,
+    timer_tx: mpsc::UnboundedSender<timers::ToTimers>,
     activity_slots: Semaphore,
     /// Set when the host hands its store over: no activity attempt starts
     /// any more (the next holder runs them); running ones finish.

@@ -220,13 +220,8 @@ impl Engine {
                 None => return Ok(held(now, Held::NothingWaits)),
             }
             if Instant::now() >= give_up {
-                return Ok(held(
-                    now,
-                    Held::Busy {
-                        attempts: 0,
-                        steps: 0,
-                    },
-                ));
+                let (steps, attempts, _) = self.manual_busy()?.reading();
+                return Ok(held(now, Held::Busy { attempts, steps }));
             }
         }
     }
@@ -236,16 +231,24 @@ impl Engine {
     /// once for no wait).
     pub async fn quiet(&self, wait: Duration) -> Result<Quiet, EngineError> {
         if wait.is_zero() {
+            let now_ms = self.inner.clock.now_ms();
             let reading = self.manual_busy()?.reading();
-            return Ok(self.stands(reading, reading.0 == 0 && reading.1 == 0));
+            let idle = reading.0 == 0 && reading.1 == 0;
+            return Ok(self.stands(now_ms, reading, idle).await);
         }
         self.quiet_until(Instant::now() + wait).await
     }
 
-    fn stands(&self, reading: (usize, usize, u64), quiet: bool) -> Quiet {
+    /// How the host stands: its clock read at `now_ms`, before `reading`
+    /// (a move after it is caught by the move's own check). When quiet,
+    /// the timers of executions that ended are not waited for.
+    async fn stands(&self, now_ms: u64, reading: (usize, usize, u64), quiet: bool) -> Quiet {
+        if quiet {
+            self.inner.prune_timers().await;
+        }
         Quiet {
             quiet,
-            now_ms: self.inner.clock.now_ms(),
+            now_ms,
             next_wait_ms: self.inner.clock.next_wait(),
             steps: reading.0,
             attempts: reading.1,
@@ -259,6 +262,11 @@ impl Engine {
     pub async fn move_clock_from(&self, from: u64, to: u64) -> Result<Option<u64>, EngineError> {
         self.manual_busy()?;
         self.advance_clock_to(from, to).await
+    }
+
+    /// Its partition, on a store of several.
+    pub fn partition(&self) -> Option<u32> {
+        self.inner.store.partition()
     }
 
     fn manual_busy(&self) -> Result<&Arc<Busy>, EngineError> {
@@ -276,16 +284,17 @@ impl Engine {
         let mut quiet_since = Instant::now();
         loop {
             tokio::time::sleep(QUIET / 3).await;
+            let now_ms = self.inner.clock.now_ms();
             let reading = busy.reading();
             let idle = reading.0 == 0 && reading.1 == 0;
             if reading != last || !idle {
                 last = reading;
                 quiet_since = Instant::now();
             } else if quiet_since.elapsed() >= QUIET {
-                return Ok(self.stands(reading, true));
+                return Ok(self.stands(now_ms, reading, true).await);
             }
             if Instant::now() >= give_up {
-                return Ok(self.stands(reading, false));
+                return Ok(self.stands(now_ms, reading, false).await);
             }
         }
     }

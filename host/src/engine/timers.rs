@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::skip::BusyGuard;
 use super::Inner;
@@ -46,27 +46,67 @@ pub(super) struct Arming {
     busy: Option<BusyGuard>,
 }
 
+/// What the timer service is sent.
+pub(super) enum ToTimers {
+    Arm(Arming),
+    /// Drop the earliest timers of executions that ended, then answer
+    /// (once the earliest left is what the clock lists as waited for).
+    Prune(oneshot::Sender<()>),
+}
+
 impl Inner {
     /// Hands `row` to the timer service.
     pub(super) fn arm_timer(&self, row: TimerRow) {
         let busy = self.busy_step();
         // The timer service only stops with the engine.
-        let _ = self.timer_tx.send(Arming { row, busy });
+        let _ = self.timer_tx.send(ToTimers::Arm(Arming { row, busy }));
+    }
+
+    /// Has the timer service drop the earliest timers of executions that
+    /// ended (the losing side of a `select`, a deadline): nothing waits
+    /// for them, and a time skip must not move to them.
+    pub(super) async fn prune_timers(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.timer_tx.send(ToTimers::Prune(tx)).is_ok() {
+            let _ = rx.await;
+        }
     }
 }
 
-pub(super) fn spawn(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Arming>) {
+/// Drops the earliest timers whose execution ended or is gone (firing one
+/// appends nothing); stops at one the store cannot say about.
+fn prune_ended(inner: &Inner, queue: &mut TimerQueue) {
+    while let Some(head) = queue.rows.first() {
+        match inner.store.execution(&head.execution) {
+            Ok(Some(record)) if !record.status.is_closed() => return,
+            Ok(_) => {
+                queue.rows.pop_first();
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+pub(super) fn spawn(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<ToTimers>) {
     tokio::spawn(inner.clone().unless_closed(async move {
         let mut queue = TimerQueue::default();
         let mut arrived = None;
+        let mut pruned: Option<oneshot::Sender<()>> = None;
         loop {
             let next = queue.next_due().map(|due| inner.clock.sleep_until(due));
             drop(arrived.take());
+            if let Some(reply) = pruned.take() {
+                let _ = reply.send(());
+            }
             tokio::select! {
                 got = rx.recv() => match got {
-                    Some(Arming { row, busy }) => {
+                    Some(ToTimers::Arm(Arming { row, busy })) => {
                         queue.insert(row);
                         arrived = busy;
+                    }
+                    Some(ToTimers::Prune(reply)) => {
+                        prune_ended(&inner, &mut queue);
+                        pruned = Some(reply);
                     }
                     None => return,
                 },

@@ -712,6 +712,9 @@ fn open_backend(location: &Location, create: bool, partitions: u32) -> Result<Ba
             let host = format!("migrate-{}", std::process::id());
             let pg = kv::pg::Pg::connect(url, create, &host, Duration::from_secs(10), partitions)?;
             pg.refuse_newer_schema()?;
+            // Every host connected is named (taking the lease would name
+            // its holder alone).
+            pg.refuse_connected_hosts()?;
             pg.acquire(cluster::Wait::No)?;
             Backend::Pg(pg)
         }

@@ -87,8 +87,8 @@ impl DbSlot {
 pub(super) fn open_file(path: &std::path::Path) -> Result<Database, StoreError> {
     Database::create(path).map_err(|e| match e {
         redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Backend(format!(
-            "the data directory {} is in use by another weft host: stop that one, or give \
-             this one another --data",
+            "the data directory {} is in use by another weft host: stop that one first (a \
+             host to run beside it needs another --data)",
             path.parent().unwrap_or(path).display()
         )),
         other => other.into(),

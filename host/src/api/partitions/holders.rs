@@ -34,9 +34,9 @@ impl Holders {
         }
     }
 
-    /// The map: the one kept if it is younger than [`KEPT`] and `fresh`
-    /// is not asked, else read from the store now (and kept). The answer
-    /// when the store cannot be read.
+    /// The map: the one kept if it was read less than [`KEPT`] ago and
+    /// `fresh` is not asked, else read from the store now (and kept). The
+    /// answer when the store cannot be read.
     pub async fn read(&self, fresh: bool) -> Result<Map, Response> {
         if !fresh {
             if let Some((at, map)) = &*self.lock() {
@@ -45,6 +45,7 @@ impl Holders {
                 }
             }
         }
+        let started = Instant::now();
         let cluster = self.cluster.clone();
         let map: Map = match tokio::task::spawn_blocking(move || cluster.holders()).await {
             Ok(Ok(map)) => Arc::new(map),
@@ -57,7 +58,11 @@ impl Holders {
                 )))
             }
         };
-        *self.lock() = Some((Instant::now(), map.clone()));
+        // Kept unless a read begun later was kept meanwhile.
+        let mut kept = self.lock();
+        if kept.as_ref().is_none_or(|(at, _)| *at <= started) {
+            *kept = Some((started, map.clone()));
+        }
         Ok(map)
     }
 

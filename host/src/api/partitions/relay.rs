@@ -74,7 +74,10 @@ impl Relay for Front {
             }
             let bytes = axum::body::to_bytes(answer.into_body(), 1 << 20)
                 .await
-                .map_err(|e| unsendable(e.to_string()))?;
+                .map_err(|e| NotRelayed::Unreadable {
+                    part,
+                    body: e.to_string(),
+                })?;
             let body = || String::from_utf8_lossy(&bytes).into_owned();
             if !status.is_success() {
                 return Err(NotRelayed::Refused {

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::Front;
+use super::{Front, ASK_LIMIT};
 use crate::api::dto::{SkipInfo, SkipRequest};
 use crate::api::error::ApiError;
 use crate::api::extract::Body as JsonBody;
@@ -52,6 +52,7 @@ pub(in crate::api) async fn quiet(
     State(engine): State<Engine>,
     JsonBody(ask): JsonBody<QuietAsk>,
 ) -> Result<Json<Quiet>, ApiError> {
+    one_of_several(&engine)?;
     let wait = Duration::from_millis(ask.wait_ms.min(WAIT_LIMIT_MS));
     Ok(Json(engine.quiet(wait).await?))
 }
@@ -61,8 +62,21 @@ pub(in crate::api) async fn clock_to(
     State(engine): State<Engine>,
     JsonBody(to): JsonBody<ClockTo>,
 ) -> Result<Json<Moved>, ApiError> {
+    one_of_several(&engine)?;
     let now_ms = engine.move_clock_from(to.from_ms, to.to_ms).await?;
     Ok(Json(Moved { now_ms }))
+}
+
+/// The internal routes are for the hosts of a store of several
+/// partitions, asking each other (`/v1/clock/skip` is the client's).
+fn one_of_several(engine: &Engine) -> Result<(), ApiError> {
+    if engine.partition().is_none() {
+        return Err(ApiError::not_found(
+            "the hosts of a store of several partitions send this to each other; on this store, \
+             skip time with POST /v1/clock/skip",
+        ));
+    }
+    Ok(())
 }
 
 /// Why a round of asking the hosts did not decide the skip.
@@ -83,12 +97,15 @@ impl Front {
         };
         let wait = req.wait_ms.unwrap_or(2_000).min(WAIT_LIMIT_MS);
         let give_up = Instant::now() + Duration::from_millis(wait);
-        let mut now = 0;
+        // Where the clock reads, until a host says (every host follows the
+        // stored clock).
+        let mut now = self
+            .engines
+            .all()
+            .first()
+            .map_or(0, |(_, engine)| engine.clock().now_ms());
         loop {
-            match self
-                .skip_round(&parts, req.limit_ms, give_up, &mut now)
-                .await
-            {
+            match self.skip_round(req.limit_ms, give_up, &mut now).await {
                 Round::Done(answer) => return answer,
                 Round::Again if Instant::now() >= give_up => {
                     return held(now, "busy", "the hosts kept changing".into())
@@ -98,13 +115,7 @@ impl Front {
         }
     }
 
-    async fn skip_round(
-        &self,
-        parts: &Parts,
-        limit_ms: Option<u64>,
-        give_up: Instant,
-        now: &mut u64,
-    ) -> Round {
+    async fn skip_round(&self, limit_ms: Option<u64>, give_up: Instant, now: &mut u64) -> Round {
         // One partition of each host holding any: partition 0 for its
         // holder, whose clock is the one stored.
         let map = match self.holders.read(true).await {
@@ -124,7 +135,10 @@ impl Front {
                         return Round::Done(held(
                             *now,
                             "busy",
-                            format!("partition {part} is held by no host now (a handover)"),
+                            format!(
+                                "partition {part} is held by no host now (its host stopped or \
+                                 died; another takes it within --lease): skip again then"
+                            ),
                         ));
                     }
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -132,7 +146,7 @@ impl Front {
                 }
             }
         }
-        let first = match self.stands(parts, &hosts, give_up).await {
+        let first = match self.stands(&hosts, give_up, true).await {
             Ok(first) => first,
             Err(refused) => return Round::Done(refused),
         };
@@ -176,23 +190,30 @@ impl Front {
             return Round::Again;
         }
         // Nothing changed on any host since it said it was quiet.
-        let again = match self.stands(parts, &hosts, Instant::now()).await {
+        let again = match self.stands(&hosts, give_up, false).await {
             Ok(again) => again,
             Err(refused) => return Round::Done(refused),
         };
         let unchanged = first
             .iter()
             .all(|(part, q)| again.get(part).is_some_and(|a| a.quiet && a.seq == q.seq));
-        if !unchanged {
+        // And every host was asked: none took or gave a partition since
+        // the holders were read (a host asked through a partition it gave
+        // up meanwhile was not asked at all).
+        let same_holders = match self.holders.read(true).await {
+            Ok(now_held) => now_held == map,
+            Err(refused) => return Round::Done(refused),
+        };
+        if !unchanged || !same_holders {
             return Round::Again;
         }
         let target = limit_ms.map_or(due, |l| due.min(l));
         crate::pause::point("skip-before-move").await;
         let moved = self
             .internal(
-                parts,
                 0,
                 CLOCK_TO,
+                give_up,
                 &ClockTo {
                     from_ms: *now,
                     to_ms: target,
@@ -218,45 +239,85 @@ impl Front {
     }
 
     /// How each host in `hosts` (by the partition it is asked through)
-    /// stands, each waiting for quiet until `give_up`.
+    /// stands: `settle`, once it was quiet for a moment (waiting until
+    /// `give_up` at the most); else at once.
     async fn stands(
         &self,
-        parts: &Parts,
         hosts: &BTreeMap<&str, u32>,
         give_up: Instant,
+        settle: bool,
     ) -> Result<BTreeMap<u32, Quiet>, Response> {
-        let wait_ms = give_up
-            .saturating_duration_since(Instant::now())
-            .as_millis() as u64;
-        let asked = hosts.values().map(|part| async move {
-            let q: Result<Quiet, Response> = self
-                .internal(parts, *part, QUIET, &QuietAsk { wait_ms })
-                .await;
-            q.map(|q| (*part, q))
+        // A quiet wait is of one moment at least (none would say "idle"
+        // of a host that changes all the time).
+        let wait_ms = if settle {
+            (give_up
+                .saturating_duration_since(Instant::now())
+                .as_millis() as u64)
+                .max(1)
+        } else {
+            0
+        };
+        let asked = hosts.iter().map(|(host, part)| async move {
+            match self
+                .internal::<_, Quiet>(*part, QUIET, give_up, &QuietAsk { wait_ms })
+                .await
+            {
+                Ok(q) => Ok((*part, q)),
+                Err(refused) => Err(named(refused, host).await),
+            }
         });
         futures::future::join_all(asked).await.into_iter().collect()
     }
 
-    /// Partition `part`'s answer to `path` with `body`, sent as the
-    /// client's request was (its token), wherever `part` is held.
+    /// Partition `part`'s answer to `path` with `body`, sent with this
+    /// host's token wherever `part` is held, within the skip's time (and
+    /// a moment for the answer to come back).
     async fn internal<T: Serialize, A: serde::de::DeserializeOwned>(
         &self,
-        parts: &Parts,
         part: u32,
         path: &'static str,
+        give_up: Instant,
         body: &T,
     ) -> Result<A, Response> {
         let mut ask = Request::post(path).header(header::CONTENT_TYPE, "application/json");
-        if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
-            ask = ask.header(header::AUTHORIZATION, auth);
+        if let Some(token) = &self.token {
+            ask = ask.header(header::AUTHORIZATION, format!("Bearer {token}"));
         }
         let json = serde_json::to_vec(body).unwrap_or_default();
         let (ask, ()) = match ask.body(()) {
             Ok(ask) => ask.into_parts(),
             Err(e) => return Err(failed(e.to_string())),
         };
-        let answer = self.dispatch(part, ask, Bytes::from(json)).await;
-        if answer.status() != StatusCode::OK {
+        let limit = give_up.saturating_duration_since(Instant::now()) + ASK_LIMIT;
+        let answer =
+            match tokio::time::timeout(limit, self.dispatch(part, ask, Bytes::from(json))).await {
+                Ok(answer) => answer,
+                Err(_) => {
+                    return Err(held(
+                        0,
+                        "busy",
+                        format!(
+                            "the host holding partition {part} did not answer within {} ms \
+                             (paused or cut off?): skip again once it answers or its \
+                             partitions are taken over",
+                            limit.as_millis()
+                        ),
+                    ))
+                }
+            };
+        let status = answer.status();
+        if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "host-refused",
+                format!(
+                    "the host holding partition {part} refused this host's token ({status}): \
+                     give every host the same --token (or --control-token)"
+                ),
+            )
+            .into_response());
+        }
+        if status != StatusCode::OK {
             return Err(answer);
         }
         let bytes = axum::body::to_bytes(answer.into_body(), 1 << 20)
@@ -268,6 +329,22 @@ impl Front {
                 String::from_utf8_lossy(&bytes)
             ))
         })
+    }
+}
+
+/// `refused`, an answer from host `host`, its message naming the host.
+async fn named(refused: Response, host: &str) -> Response {
+    let status = refused.status();
+    let bytes = axum::body::to_bytes(refused.into_body(), 1 << 20)
+        .await
+        .unwrap_or_default();
+    let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    match v.pointer_mut("/error/message") {
+        Some(serde_json::Value::String(message)) => {
+            *message = format!("host {host}: {message}");
+            (status, Json(v)).into_response()
+        }
+        _ => (status, bytes).into_response(),
     }
 }
 

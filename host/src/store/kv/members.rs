@@ -305,8 +305,9 @@ impl Pg {
         }
         Err(StoreError::Backend(format!(
             "weft host {} {} connected to the database at {}: stop every host on it first \
-             (standbys too: one would take the old store over once the copy is done, and run \
-             its executions a second time beside the copy's hosts)",
+             (standbys too: one on the store copied would take it over once the copy is done, \
+             and run its executions a second time beside the copy's hosts; one on the target \
+             would run on it not knowing what the copy wrote)",
             hosts.join(", weft host "),
             if hosts.len() == 1 { "is" } else { "are" },
             self.shown()

@@ -749,6 +749,18 @@ fn value_col<V: ValT>() -> &'static str {
     }
 }
 
+/// A row's key and value as parameters.
+fn bound<K: KeyT, V: ValT>(
+    key: &K::SelfType<'_>,
+    value: &V::SelfType<'_>,
+) -> (Vec<Param>, Vec<Param>) {
+    let mut args = Vec::new();
+    K::bind(key, &mut args);
+    let mut value_args = Vec::new();
+    V::bind(value, &mut value_args);
+    (args, value_args)
+}
+
 /// The name of `def`'s table in partition `part`.
 fn table_of<K: KeyT, V: ValT>(def: Def<K, V>, part: u32) -> String {
     match def.scope {
@@ -1013,11 +1025,7 @@ impl Tx {
         key: &K::SelfType<'_>,
         value: &V::SelfType<'_>,
     ) -> Result<(), StoreError> {
-        let mut args = Vec::new();
-        K::bind(key, &mut args);
-        let n = args.len();
-        V::bind(value, &mut args);
-        let value = args.split_off(n);
+        let (args, value) = bound::<K, V>(key, value);
         self.buffer_row(def, &args, Some(&value))?;
         self.known
             .borrow_mut()
@@ -1035,11 +1043,7 @@ impl Tx {
         key: &K::SelfType<'_>,
         value: &V::SelfType<'_>,
     ) -> Result<(), StoreError> {
-        let mut args = Vec::new();
-        K::bind(key, &mut args);
-        let n = args.len();
-        V::bind(value, &mut args);
-        let value = args.split_off(n);
+        let (args, value) = bound::<K, V>(key, value);
         self.rows
             .borrow_mut()
             .put(table_of(def, part), &args, V::COL.is_some(), Some(&value));
