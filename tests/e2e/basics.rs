@@ -257,6 +257,12 @@ fn the_manual_clock_stands_still_across_a_restart() {
     host.kill_and_restart();
     // Answered once it opened its store (on PostgreSQL it listens before).
     now(&host);
+    // Said: a host left without --manual-clock by mistake loses the time.
+    host.wait_for_log(
+        "this host runs on the system clock",
+        1,
+        std::time::Duration::from_secs(10),
+    );
     host.set_args(&["--manual-clock"]);
     let system = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

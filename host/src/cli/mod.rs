@@ -696,6 +696,16 @@ impl Cli {
     pub fn is_client(&self) -> bool {
         !matches!(self.command, Command::Server { .. } | Command::Dev { .. })
     }
+
+    /// What is logged unless `WEFT_LOG` says otherwise: a host's work
+    /// (`info`); for a store command, only what goes wrong (the lease a
+    /// copy takes is not a host's news).
+    pub fn default_log(&self) -> &'static str {
+        match self.command {
+            Command::Store { .. } => "warn",
+            _ => "info",
+        }
+    }
 }
 
 /// `weft --version`: the build and the guest contract it provides (test

@@ -215,6 +215,7 @@ impl Host {
                 ready = true;
                 tracing::info!(
                     host = self.cluster.host(),
+                    manual_clock = self.config.manual_clock,
                     "weft host ready: it runs partitions of the store"
                 );
                 // Tests stop here to send a stop signal between the start

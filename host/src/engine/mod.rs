@@ -373,7 +373,17 @@ async fn open_clock(store: &Store, manual: bool) -> Result<Clock, EngineError> {
             let at = clock.now_ms();
             (clock, Some(at))
         }
-        (false, StoredClock::Kept(_)) => (Clock::System, None),
+        (false, StoredClock::Kept(ms)) => {
+            tracing::warn!(
+                manual_clock_ms = ms,
+                "the store's clock is a manual clock (kept by a host started with \
+                 --manual-clock), and this host runs on the system clock: executions see the \
+                 system time from now on, and the manual time is no longer kept. Stop this host \
+                 and start it with --manual-clock (every host of one store alike) to go on from \
+                 the manual time"
+            );
+            (Clock::System, None)
+        }
         (false, StoredClock::AtLeast(_)) => return Ok(Clock::System),
     };
     // A store that could not answer (a cut connection) is asked again: the
