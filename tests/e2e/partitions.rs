@@ -1307,18 +1307,7 @@ fn a_time_skip_sent_to_one_host_waits_for_and_moves_to_every_hosts_work() {
     );
     assert_eq!(a.get("/v1/clock")["now_ms"].as_u64().unwrap(), t0);
     // A worker polling a takes b's task.
-    let (status, task) = a.call("POST", "/v1/task-queues/mocks/poll?wait_ms=30000", None);
-    assert_eq!(status, 200, "{task}");
-    let token = task["token"].as_str().unwrap().to_owned();
-    let (status, v) = a.call(
-        "POST",
-        &format!("/v1/tasks/{token}/complete"),
-        Some(json!({"output": "Mocked, mock"})),
-    );
-    assert_eq!(status, 200, "{v}");
-    a.eventually("the hour's timer is armed", |h| {
-        h.event_kinds(&id).iter().any(|k| k == "timer_started")
-    });
+    crate::testing::answer_the_mock_and_wait_for_the_timer(&a, &id);
     // A limit short of b's timer, then b's timer: a has none.
     let limit = t0 + 60_000;
     let (status, v) = a.call("POST", "/v1/clock/skip", Some(json!({"limit_ms": limit})));
@@ -1327,21 +1316,7 @@ fn a_time_skip_sent_to_one_host_waits_for_and_moves_to_every_hosts_work() {
     assert!(said.contains("skipped 59m"), "{said}");
     let result = a.wait_result(&id);
     assert_eq!(result["output"], "MOCKED, MOCK!", "{result}");
-    let history = a.get(&format!("/v1/executions/{id}/history"));
-    let at = |kind: &str| {
-        history["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["event"]["type"] == kind)
-            .and_then(|e| e["at_ms"].as_u64())
-            .expect(kind)
-    };
-    assert_eq!(
-        at("timer_fired") - at("timer_started"),
-        3_600_000,
-        "the timer fired at its own time, not later: {history}"
-    );
+    crate::testing::assert_the_timer_fired_on_time(&a, &id);
     // b follows the stored clock; nothing waits for time any more.
     b.eventually("b to follow the clock", |h| {
         h.get("/v1/clock")["now_ms"].as_u64() == a.get("/v1/clock")["now_ms"].as_u64()

@@ -27,22 +27,7 @@ fn time_skips_to_the_next_timer_once_the_host_is_idle() {
 
     // The test's mock answers from the queue; the rest runs on the host's
     // components, then the workflow sleeps an hour.
-    let (status, task) = host.call("POST", "/v1/task-queues/mocks/poll?wait_ms=30000", None);
-    assert_eq!(
-        (status, task["name"].as_str()),
-        (200, Some("greet")),
-        "{task}"
-    );
-    let token = task["token"].as_str().unwrap().to_owned();
-    let (status, v) = host.call(
-        "POST",
-        &format!("/v1/tasks/{token}/complete"),
-        Some(json!({"output": "Mocked, mock"})),
-    );
-    assert_eq!(status, 200, "{v}");
-    host.eventually("the hour's timer is armed", |h| {
-        h.event_kinds(&id).iter().any(|k| k == "timer_started")
-    });
+    answer_the_mock_and_wait_for_the_timer(&host, &id);
 
     // Skipping stops at a limit short of the timer, then goes to it.
     let limit = t0 + 60_000;
@@ -57,24 +42,7 @@ fn time_skips_to_the_next_timer_once_the_host_is_idle() {
     assert_eq!(result["status"], "completed", "{result}");
     assert_eq!(result["output"], "MOCKED, MOCK!", "{result}");
     assert!(wall.elapsed() < Duration::from_secs(20));
-    let history = host.get(&format!("/v1/executions/{id}/history"));
-    let fired = history["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["event"]["type"] == "timer_fired")
-        .expect("the timer fired");
-    let started = history["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["event"]["type"] == "timer_started")
-        .unwrap();
-    assert_eq!(
-        fired["at_ms"].as_u64().unwrap() - started["at_ms"].as_u64().unwrap(),
-        3_600_000,
-        "the timer fired at its own time, not later: {history}"
-    );
+    assert_the_timer_fired_on_time(&host, &id);
 
     // Nothing waits for time any more.
     let (_, v) = host.call("POST", "/v1/clock/skip", Some(json!({})));
@@ -195,4 +163,44 @@ fn time_does_not_skip_to_a_timer_of_an_execution_that_ended() {
     let (_, v) = host.call("POST", "/v1/clock/skip", Some(json!({})));
     assert_eq!(v["held"], "nothing-waits", "{v}");
     assert_eq!(host.get("/v1/clock")["now_ms"].as_u64().unwrap(), before);
+}
+
+/// Takes hello's first activity (`greet`) from the `mocks` queue through
+/// `host` and answers it, then waits until `id` sleeps on its timer.
+pub(crate) fn answer_the_mock_and_wait_for_the_timer(host: &Host, id: &str) {
+    let (status, task) = host.call("POST", "/v1/task-queues/mocks/poll?wait_ms=30000", None);
+    assert_eq!(
+        (status, task["name"].as_str()),
+        (200, Some("greet")),
+        "{task}"
+    );
+    let token = task["token"].as_str().unwrap().to_owned();
+    let (status, v) = host.call(
+        "POST",
+        &format!("/v1/tasks/{token}/complete"),
+        Some(json!({"output": "Mocked, mock"})),
+    );
+    assert_eq!(status, 200, "{v}");
+    host.eventually("the hour's timer is armed", |h| {
+        h.event_kinds(id).iter().any(|k| k == "timer_started")
+    });
+}
+
+/// `id`'s hour-long timer fired at its own time, not later.
+pub(crate) fn assert_the_timer_fired_on_time(host: &Host, id: &str) {
+    let history = host.get(&format!("/v1/executions/{id}/history"));
+    let at = |kind: &str| {
+        history["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["event"]["type"] == kind)
+            .and_then(|e| e["at_ms"].as_u64())
+            .expect(kind)
+    };
+    assert_eq!(
+        at("timer_fired") - at("timer_started"),
+        3_600_000,
+        "the timer fired at its own time, not later: {history}"
+    );
 }

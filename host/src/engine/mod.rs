@@ -58,7 +58,7 @@ pub use modules::Pruned;
 pub use offline::{replay as replay_offline, ReplayReport};
 pub use queues::{StaleToken, WorkerTask};
 pub use reset::ResetReport;
-pub use skip::{Quiet, Skip};
+pub use skip::{Held, Quiet, Skip};
 pub use timers::TimerQueue;
 pub use versions::{UpgradeItem, UpgradeOutcome, UpgradeReport, VersionView};
 pub use worker_tasks::AnswerRefused;

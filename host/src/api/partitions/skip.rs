@@ -21,7 +21,7 @@ use super::{Front, ASK_LIMIT};
 use crate::api::dto::{SkipInfo, SkipRequest};
 use crate::api::error::ApiError;
 use crate::api::extract::Body as JsonBody;
-use crate::engine::{Engine, Quiet};
+use crate::engine::{Engine, Held, Quiet};
 
 /// How a host stands for a skip (see [`Quiet`]).
 pub(in crate::api) const QUIET: &str = "/v1/internal/quiet";
@@ -153,36 +153,16 @@ impl Front {
         *now = first.get(&0).map_or(*now, |q| q.now_ms);
         let busy: Vec<&Quiet> = first.values().filter(|q| !q.quiet).collect();
         if !busy.is_empty() {
-            let attempts: usize = busy.iter().map(|q| q.attempts).sum();
-            let steps: usize = busy.iter().map(|q| q.steps).sum();
-            let reason = if attempts > 0 {
-                format!(
-                    "{attempts} activity attempt(s) still running (time does not skip under a \
-                     running activity)"
-                )
-            } else if steps > 0 {
-                format!("{steps} workflow task(s) still running")
-            } else {
-                "the hosts kept changing".into()
-            };
-            return Round::Done(held(*now, "busy", reason));
+            let attempts = busy.iter().map(|q| q.attempts).sum();
+            let steps = busy.iter().map(|q| q.steps).sum();
+            return Round::Done(held_as(*now, Held::Busy { attempts, steps }));
         }
         if limit_ms.is_some_and(|l| l <= *now) {
-            return Round::Done(held(
-                *now,
-                "limit",
-                "the hosts are idle at the limit".into(),
-            ));
+            return Round::Done(held_as(*now, Held::Limit));
         }
         let latest = first.values().map(|q| q.now_ms).max().unwrap_or(*now);
         let Some(due) = first.values().filter_map(|q| q.next_wait_ms).min() else {
-            return Round::Done(held(
-                *now,
-                "nothing-waits",
-                "the hosts are idle and nothing waits for time (executions wait for signals, \
-                 updates or workers, or have ended)"
-                    .into(),
-            ));
+            return Round::Done(held_as(*now, Held::NothingWaits));
         };
         // Due already (or a host has not followed the stored clock yet):
         // it is about to wake.
@@ -346,6 +326,12 @@ async fn named(refused: Response, host: &str) -> Response {
         }
         _ => (status, bytes).into_response(),
     }
+}
+
+/// The answer of a skip that did not move, for a reason a host gives too
+/// (said as one host says it).
+fn held_as(now_ms: u64, why: Held) -> Response {
+    held(now_ms, why.code(), why.to_string())
 }
 
 fn held(now_ms: u64, code: &str, reason: String) -> Response {
