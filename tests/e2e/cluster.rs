@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use weft_e2e::serde_json::{json, Value};
-use weft_e2e::{postgres_store as database, psql, psql_stdin, Host};
+use weft_e2e::{postgres_store as database, psql, psql_background, psql_stdin, Host};
 
 const LEASE: &str = "2s";
 
@@ -788,6 +788,36 @@ fn cluster_flags_that_cannot_work_are_refused_by_name() {
     );
     // a is unharmed.
     assert_eq!(holder(&a), "a");
+}
+
+/// A host started again the moment its last process ended is not refused
+/// as its own twin: a session of the ended process still running a
+/// statement (PostgreSQL ends it when the statement ends: a lock wait
+/// within the lock timeout) is waited for. It was refused ("another live
+/// weft host is named h1") by the verification runner's seed 410, started
+/// again at once after a fenced exit.
+#[test]
+fn a_host_started_again_while_its_ended_process_session_ends_is_not_its_twin() {
+    let Some(url) = database() else { return };
+    let mut a = host(&url, "a", &[]);
+    a.eventually("a to hold the store", |h| holder(h) == "a");
+    a.kill();
+    let mut lingering = psql_background(&url, "weft:a#4194305", "SELECT pg_sleep(3)");
+    let t0 = Instant::now();
+    while psql(
+        &url,
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'weft:a#4194305'",
+    ) != "1"
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "psql's session never showed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    a.spawn();
+    a.eventually("a to hold the store again", |h| holder(h) == "a");
+    assert!(lingering.wait().unwrap().success());
 }
 
 /// A standby compiles what is deployed into its own compile cache while it

@@ -122,6 +122,17 @@ pub fn psql(url: &str, sql: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// Runs `sql` with psql in the background, its session named
+/// `application` (as a weft host names its sessions: `weft:<host>#<pid>`).
+pub fn psql_background(url: &str, application: &str, sql: &str) -> Child {
+    Command::new(psql_bin())
+        .args([url, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
+        .env("PGAPPNAME", application)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("run psql")
+}
+
 /// `(idempotency key, activity, attempt)` of every side effect the example
 /// activities logged (`effect key=K activity=A attempt=N`), in order.
 pub fn side_effects(log: &str) -> Vec<(String, String, u32)> {

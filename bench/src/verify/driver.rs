@@ -759,6 +759,12 @@ impl Run {
                 !now.is_empty() && now.iter().all(|n| !n.is_empty() && *n != held)
             });
         };
+        let pid = self.host_at(i).pid();
+        self.note(format!(
+            "{} disturb {held} (pid {pid:?}, holders {holding:?}) by {}",
+            stamp(),
+            ["SIGKILL", "SIGSTOP", "SIGTERM"][(arg % 3) as usize]
+        ));
         let how = match arg % 3 {
             0 => {
                 self.host_at(i).kill();
@@ -773,7 +779,10 @@ impl Run {
                 // holds nothing to be fenced from, and runs on.
                 let watcher = if i == 0 { &self.others[0] } else { &self.host };
                 let holds = holders(watcher).contains(&held);
+                self.note(format!("{} {held} stopped, holding some: {holds}", stamp()));
                 taken(self);
+                let now = holders(if i == 0 { &self.others[0] } else { &self.host });
+                self.note(format!("{} taken from {held}: {now:?}; SIGCONT", stamp()));
                 let h = self.host_at(i);
                 h.signal("CONT");
                 if !holds {
@@ -781,6 +790,7 @@ impl Run {
                 }
                 // It finds its lease gone and exits (3), writing nothing.
                 let code = h.wait_exit(Duration::from_secs(60));
+                self.note(format!("{} {held} exited {code:?}", stamp()));
                 if code != Some(3) {
                     self.violations.push(format!(
                         "{held} paused past its lease exited with {code:?}, not 3"

@@ -198,6 +198,15 @@ impl Host {
                             )
                             .await;
                         }
+                        // What it still holds goes now that none of its
+                        // writes is under way: the hosts it is assigned to
+                        // take it at their next round, not a lease later.
+                        let h = holding.clone();
+                        let _ = tokio::time::timeout(
+                            Duration::from_secs(2),
+                            tokio::task::spawn_blocking(move || lock(&h).release_all()),
+                        )
+                        .await;
                         let why = format!(
                             "another host took partition {part} of the store over: this host \
                              was paused or cut off from the database past its lease"

@@ -112,12 +112,10 @@ impl Partitions {
     }
 
     /// One round: takes what is assigned to this host and free, and says
-    /// what changed. Fails only if the hosts could not be read (nothing
-    /// changed then); a partition that could not be taken is tried again
-    /// at the next round.
+    /// what changed; a round that finds partitions lost says only that.
+    /// Fails only if the hosts could not be read (nothing changed then); a
+    /// partition that could not be taken is tried again at the next round.
     pub fn step(&mut self) -> Result<Vec<Change>, StoreError> {
-        let live = self.pg.live_hosts(self.settle)?;
-        let live: Vec<&str> = live.iter().map(String::as_str).collect();
         let mut changes = Vec::new();
         let lost: Vec<u32> = self
             .held
@@ -125,10 +123,19 @@ impl Partitions {
             .filter(|(_, pg)| pg.fenced().borrow().is_some())
             .map(|(part, _)| *part)
             .collect();
-        for part in lost {
-            self.held.remove(&part);
-            changes.push(Change::Lost(part));
+        for part in &lost {
+            self.held.remove(part);
+            changes.push(Change::Lost(*part));
         }
+        if !lost.is_empty() {
+            // A lost partition ends the host: it takes nothing more (it
+            // would exit holding what it took, and the others wait a lease
+            // for it) and hands nothing over (it exits at once).
+            crate::pause::point_blocking("assign-found-lost");
+            return Ok(changes);
+        }
+        let live = self.pg.live_hosts(self.settle)?;
+        let live: Vec<&str> = live.iter().map(String::as_str).collect();
         let me = self.pg.host().to_owned();
         for (part, owner) in (0..).zip(assignment(&live, self.pg.partitions())) {
             let mine = owner == Some(me.as_str());

@@ -9,6 +9,11 @@ use std::time::Duration;
 use super::pg::{pg_err, pool_err, Pg};
 use crate::store::StoreError;
 
+/// How long a session under this host's name from another process is
+/// waited for before the host is refused as a twin: more than the lock
+/// timeout of a write (5 s), the longest a dead process's statement runs.
+const TWIN_WAIT: Duration = Duration::from_secs(7);
+
 /// Rows of hosts not seen for this long are deleted.
 const FORGET_AFTER_S: f64 = 3_600.0;
 
@@ -90,24 +95,36 @@ impl Pg {
         // Another live process under this name would be taken for this
         // one (its sessions ended when this one takes over, requests meant
         // for one sent to the other).
-        let twin = self
-            .block(client.query_opt(
-                "SELECT a.client_addr::text, h.address FROM pg_stat_activity a \
-                 LEFT JOIN weft_hosts h ON h.host_id = $1 \
-                 WHERE split_part(a.application_name, '#', 1) = 'weft:' || $1 \
-                   AND split_part(a.application_name, '#', 2) <> $2 \
-                   AND a.datname = current_database() LIMIT 1",
-                &[&host, &std::process::id().to_string()],
-            ))
-            .map_err(pg_err)?;
+        // A process of this name that just ended (a restart at once) may
+        // leave a session running a statement: PostgreSQL ends it with the
+        // statement (a lock wait within the lock timeout). A twin's
+        // sessions stay.
+        let since = std::time::Instant::now();
+        let twin = loop {
+            let twin = self
+                .block(client.query_opt(
+                    "SELECT a.client_addr::text, h.address FROM pg_stat_activity a \
+                     LEFT JOIN weft_hosts h ON h.host_id = $1 \
+                     WHERE split_part(a.application_name, '#', 1) = 'weft:' || $1 \
+                       AND split_part(a.application_name, '#', 2) <> $2 \
+                       AND a.datname = current_database() LIMIT 1",
+                    &[&host, &std::process::id().to_string()],
+                ))
+                .map_err(pg_err)?;
+            if twin.is_none() || since.elapsed() >= TWIN_WAIT {
+                break twin;
+            }
+            self.block(tokio::time::sleep(Duration::from_millis(100)));
+        };
         if let Some(row) = twin {
             let from: Option<String> = row.get(0);
             let address: Option<String> = row.get(1);
             return Err(StoreError::Backend(format!(
                 "another live weft host is named {host} on this database (connected from {}, \
-                 serving {}): give this one its own --host-id",
+                 serving {}, still connected after {} s): give this one its own --host-id",
                 from.unwrap_or_else(|| "a local socket".into()),
-                address.unwrap_or_else(|| "an unknown address".into())
+                address.unwrap_or_else(|| "an unknown address".into()),
+                TWIN_WAIT.as_secs()
             )));
         }
         self.block(client.execute(
