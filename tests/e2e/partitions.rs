@@ -975,6 +975,138 @@ fn a_host_that_finds_its_partitions_taken_exits_holding_none() {
     holds_all(&b, "b");
 }
 
+/// A host paused in the middle of a write, past its lease, on a store of
+/// several partitions: the other host takes every partition, and the
+/// paused host's write, sent once it wakes, is refused by the database's
+/// fence (a test where the paused host never wrote would prove nothing);
+/// no partition's history has a write of a generation that did not hold
+/// it. The twin of `cluster::a_holder_paused_past_its_lease_is_fenced_...`.
+#[test]
+fn a_host_paused_mid_write_past_its_lease_has_its_late_write_refused() {
+    let Some(url) = database() else { return };
+    let mut a = host(&url, "a", &["write-begun"]);
+    // A group commit of one of a's partitions began.
+    a.wait_for_log("paused at write-begun", 1, Duration::from_secs(60));
+    holds_all(&a, "a");
+    a.signal("STOP");
+    let b = host(&url, "b", &[]);
+    holds_all(&b, "b");
+    b.deploy_examples();
+    let ids: Vec<String> = (0..4).map(|p| id_in("late", p, true)).collect();
+    for id in &ids {
+        b.start_as("hello", id, json!({"name": id}));
+    }
+    let upper: Vec<String> = ids.iter().map(|id| id.to_uppercase()).collect();
+    for (id, name) in ids.iter().zip(&upper) {
+        let r = b.wait_result(id);
+        assert_eq!(r["output"], format!("HELLO, {name}!"), "{r}");
+    }
+    a.release("write-begun");
+    a.signal("CONT");
+    assert_eq!(a.wait_exit(Duration::from_secs(30)), Some(3), "{}", a.log());
+    let log = a.log();
+    assert!(
+        log.contains("the database refused a write of this host"),
+        "{log}"
+    );
+    for part in 0..PARTITIONS {
+        let taken = psql(
+            &url,
+            &format!(
+                "SELECT string_agg(generation || ' ' || owner, ',' ORDER BY generation) \
+                 FROM weft_lease_log WHERE part = {part}"
+            ),
+        );
+        assert_eq!(taken, "1 a,2 b", "partition {part}");
+    }
+    let foreign = psql(
+        &url,
+        "SELECT count(*) FROM weft_commit_tokens t LEFT JOIN weft_lease_log l \
+         ON l.part = t.part AND l.generation = t.generation \
+         WHERE t.host IS DISTINCT FROM l.owner",
+    );
+    assert_eq!(
+        foreign, "0",
+        "commits by a host not holding their generation"
+    );
+    let late = psql(
+        &url,
+        "SELECT count(*) FROM weft_commit_tokens t JOIN weft_lease_log n \
+         ON n.part = t.part AND n.generation > t.generation WHERE t.committed_at > n.taken_at",
+    );
+    assert_eq!(
+        late, "0",
+        "commits of a generation after a later one took its partition"
+    );
+    let b_wrote = psql(
+        &url,
+        "SELECT count(DISTINCT part) FROM weft_commit_tokens WHERE host = 'b'",
+    );
+    assert_eq!(
+        b_wrote, "4",
+        "b's commits in every partition: the check proves nothing else"
+    );
+    // a, restarted, is handed its partitions, and the work goes on.
+    a.clear_pause_points();
+    a.spawn();
+    b.eventually("b to hand a its partitions", |h| {
+        holders(h) == ["a", "a", "b", "b"]
+    });
+    let again: Vec<String> = (0..4).map(|p| id_in("again", p, true)).collect();
+    for id in &again {
+        a.start_as("hello", id, json!({"name": "x"}));
+    }
+    for id in &again {
+        assert_eq!(b.wait_result(id)["output"], "HELLO, X!");
+    }
+}
+
+/// A graceful stop (SIGTERM) of a host of a store of several partitions
+/// waits for the answer to a task a worker took from one of its
+/// partitions before it gives them up; the answer is recorded once, and
+/// nobody queues the task again. The twin of
+/// `cluster::a_graceful_stop_waits_for_a_task_a_worker_has_taken`.
+#[test]
+fn a_graceful_stop_waits_for_a_task_a_worker_took_from_one_of_its_partitions() {
+    let Some(url) = database() else { return };
+    let (mut a, b) = two_hosts(&url, &[], &["--route-activity", "greet=greeters"]);
+    a.deploy_examples();
+    let id = id_in("worker", 0, true);
+    a.start_as("hello", &id, json!({"name": "worker"}));
+    let (status, task) = weft_e2e::poll_greeters(&b, 30_000);
+    assert_eq!(status, 200, "{task}");
+    assert_eq!(task["execution_id"], id.as_str(), "{task}");
+    let token = task["token"].as_str().expect("a token").to_owned();
+    a.signal("TERM");
+    a.wait_for_log("handing the partitions over", 1, Duration::from_secs(30));
+    // A stop that does not wait for the worker is over by now.
+    let early = a.exit_within(Duration::from_secs(3));
+    let (status, v) = b.call(
+        "POST",
+        &format!("/v1/tasks/{token}/complete"),
+        Some(json!({"output": "Hello, worker"})),
+    );
+    let code = early.unwrap_or_else(|| a.wait_exit(Duration::from_secs(60)));
+    assert_eq!(code, Some(0), "{}", a.log());
+    assert_eq!(
+        early, None,
+        "a gave its partitions up while a worker held a task"
+    );
+    assert_eq!(status, 200, "the worker's answer: {v}");
+    holds_all(&b, "b");
+    let r = b.wait_result(&id);
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(r["output"], "HELLO, WORKER!", "{r}");
+    let kinds = b.event_kinds(&id);
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "activity_scheduled").count(),
+        3,
+        "{kinds:?}"
+    );
+    // Nobody queued greet again.
+    assert_eq!(weft_e2e::poll_greeters(&b, 200).0, 204);
+}
+
 /// A host given another host's address as its `--advertise`: a request
 /// forwarded to it for one of its partitions reaches the other host, which
 /// says so, naming both and `--advertise` (it answered "a handover is under
