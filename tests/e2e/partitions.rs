@@ -966,6 +966,11 @@ fn a_host_that_finds_its_partitions_taken_exits_holding_none() {
     a.release("assign-found-lost");
     let code = a.wait_exit(Duration::from_secs(30));
     assert_eq!(code, Some(3), "a fenced: {}", a.log());
+    let said = a.log();
+    assert!(
+        said.contains("error: another host took partition") && said.contains("restart it"),
+        "{said}"
+    );
     let live = psql(
         &url,
         "SELECT string_agg(part::text, ',' ORDER BY part) FROM weft_leases \
@@ -1105,6 +1110,61 @@ fn a_graceful_stop_waits_for_a_task_a_worker_took_from_one_of_its_partitions() {
     );
     // Nobody queued greet again.
     assert_eq!(weft_e2e::poll_greeters(&b, 200).0, 204);
+}
+
+/// A rolling upgrade's guard on a store of several partitions: a newer
+/// weft that migrates the database past what these hosts run on stops
+/// every host holding partitions; each says to upgrade it (not that
+/// another host took its partitions, nor to restart it), and nobody takes
+/// a partition after them. Twice, as in `cluster::hosts_stop_writing_...`:
+/// the step only raising the schema's version, and also ending every
+/// partition's generation.
+#[test]
+fn hosts_of_several_partitions_stop_once_a_newer_weft_migrates_the_database_past_them() {
+    for ends_generation in [false, true] {
+        let Some(url) = database() else { return };
+        let (mut a, mut b) = two_hosts(&url, &[], &[]);
+        a.deploy_examples();
+        for part in 0..PARTITIONS {
+            let id = id_in("before", part, true);
+            a.start_as("hello", &id, json!({"name": "x"}));
+            assert_eq!(a.wait_result(&id)["output"], "HELLO, X!");
+        }
+        let taken = || {
+            psql(
+                &url,
+                "SELECT string_agg(part || ':' || generation || ' ' || owner, ',' \
+                 ORDER BY part, generation) FROM weft_lease_log",
+            )
+        };
+        let before = taken();
+        let ours: i32 = psql(&url, "SELECT version FROM weft_schema")
+            .parse()
+            .expect("a schema version");
+        let next = ours + 1;
+        let mut step = format!("UPDATE weft_schema SET version = {next}, hosts_from = {next};");
+        if ends_generation {
+            step.push_str("UPDATE weft_leases SET generation = generation + 1, owner = NULL;");
+        }
+        psql(&url, &step);
+        for h in [&mut a, &mut b] {
+            let code = h.wait_exit(Duration::from_secs(15));
+            let said = h.log();
+            assert_eq!(code, Some(3), "{said}");
+            let last = said
+                .lines()
+                .rev()
+                .find(|l| l.contains("error:"))
+                .unwrap_or("");
+            assert!(
+                said.contains(&format!("weft schema version {next}"))
+                    && last.contains("upgrade this host")
+                    && !said.contains("another host took partition"),
+                "ends_generation {ends_generation}: {said}"
+            );
+        }
+        assert_eq!(taken(), before, "a partition was taken after the step");
+    }
 }
 
 /// A host given another host's address as its `--advertise`: a request

@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 
 use super::server::{say_listening, shutdown_signal, stopped, DRAIN_LIMIT, FENCED_EXIT};
 use crate::engine::{Engine, EngineConfig, HostParts};
-use crate::store::cluster::{Change, Cluster, Holding};
+use crate::store::cluster::{Change, Cluster, Fence, Holding};
 
 /// How often a host reads what other hosts changed of what all share (a
 /// manual clock, deploys): a start on this host within this long of a
@@ -186,7 +186,7 @@ impl Host {
                             crate::pause::point("partition-handed-over").await;
                         });
                     }
-                    Change::Lost(part) => {
+                    Change::Lost(part, fence) => {
                         // Writes already handed to a committer end first
                         // (each is refused): nothing of this host is
                         // half-done when it exits.
@@ -207,14 +207,8 @@ impl Host {
                             tokio::task::spawn_blocking(move || lock(&h).release_all()),
                         )
                         .await;
-                        let why = format!(
-                            "another host took partition {part} of the store over: this host \
-                             was paused or cut off from the database past its lease"
-                        );
-                        eprintln!(
-                            "error: {why}\nThis host stopped: restart it (it takes the \
-                             partitions assigned to it again)"
-                        );
+                        let (why, next) = self.why_fenced(part, fence).await;
+                        eprintln!("error: {why}\nThis host stopped: {next}");
                         tracing::error!(part, reason = why, "this host is fenced; exiting");
                         std::process::exit(FENCED_EXIT);
                     }
@@ -267,6 +261,34 @@ impl Host {
         serve_stop.send_replace(true);
         let _ = tokio::time::timeout(Duration::from_secs(2), served).await;
         Ok(())
+    }
+
+    /// Why this host stops for partition `part`, and what its operator
+    /// does next: another host took the partition (restart this one), or a
+    /// newer weft migrated the database past it (upgrade it; a migration
+    /// that also ends the generations reads as a lost lease, so the schema
+    /// is read again then, as on a store of one partition).
+    async fn why_fenced(&self, part: u32, fence: Fence) -> (String, String) {
+        let fence = match fence {
+            Fence::Lost(lost) => {
+                let c = self.cluster.clone();
+                match tokio::task::spawn_blocking(move || c.outdated_now()).await {
+                    Ok(Some(why)) => Fence::Outdated(why),
+                    _ => Fence::Lost(lost),
+                }
+            }
+            outdated => outdated,
+        };
+        match fence {
+            Fence::Lost(lost) => (
+                format!(
+                    "another host took partition {part} of the store over ({lost}): this host \
+                     was paused or cut off from the database past its lease"
+                ),
+                "restart it (it takes the partitions assigned to it again)".into(),
+            ),
+            outdated => (outdated.why().to_owned(), outdated.next_step().to_owned()),
+        }
     }
 
     /// An engine on partition `part`, which this host just took; the

@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::lease::Fence;
 use super::pg::{pg_err, pool_err, Pg};
 use crate::store::StoreError;
 
@@ -76,9 +77,10 @@ pub enum Change {
     /// The partition is assigned to another host now: this one drains its
     /// work there, then releases it.
     Moving(u32),
-    /// This host lost the partition (another host took it, or it was
-    /// given up): it writes nothing more there.
-    Lost(u32),
+    /// This host lost the partition (another host took it, or a newer
+    /// weft migrated the database past this one): it writes nothing more
+    /// there. With the fence that says why.
+    Lost(u32, Fence),
 }
 
 /// The partitions one host holds, and its part in the assignment.
@@ -117,15 +119,14 @@ impl Partitions {
     /// partition that could not be taken is tried again at the next round.
     pub fn step(&mut self) -> Result<Vec<Change>, StoreError> {
         let mut changes = Vec::new();
-        let lost: Vec<u32> = self
+        let lost: Vec<(u32, Fence)> = self
             .held
             .iter()
-            .filter(|(_, pg)| pg.fenced().borrow().is_some())
-            .map(|(part, _)| *part)
+            .filter_map(|(part, pg)| Some((*part, pg.fenced().borrow().clone()?)))
             .collect();
-        for part in &lost {
+        for (part, fence) in &lost {
             self.held.remove(part);
-            changes.push(Change::Lost(*part));
+            changes.push(Change::Lost(*part, fence.clone()));
         }
         if !lost.is_empty() {
             // A lost partition ends the host: it takes nothing more (it
