@@ -63,14 +63,15 @@ fn lease_log(url: &str) -> Vec<String> {
     .collect()
 }
 
-/// Every commit carries its writer and lease generation: each was made by
-/// the generation's holder, and none after the next generation was taken
-/// (no history has a write from a fenced host).
-fn no_write_from_a_fenced_host(url: &str) {
+/// Every commit carries its writer, partition and lease generation: each
+/// was made by the generation's holder of its partition, and none after
+/// the partition's next generation was taken (no history has a write from
+/// a fenced host). A store of one partition has partition 0 alone.
+pub(crate) fn no_write_from_a_fenced_host(url: &str) {
     let foreign = psql(
         url,
         "SELECT count(*) FROM weft_commit_tokens t \
-         LEFT JOIN weft_lease_log l ON l.generation = t.generation \
+         LEFT JOIN weft_lease_log l ON l.part = t.part AND l.generation = t.generation \
          WHERE t.host IS DISTINCT FROM l.owner",
     );
     assert_eq!(
@@ -80,7 +81,7 @@ fn no_write_from_a_fenced_host(url: &str) {
     let late = psql(
         url,
         "SELECT count(*) FROM weft_commit_tokens t \
-         JOIN weft_lease_log n ON n.generation > t.generation \
+         JOIN weft_lease_log n ON n.part = t.part AND n.generation > t.generation \
          WHERE t.committed_at > n.taken_at",
     );
     assert_eq!(
@@ -95,7 +96,7 @@ fn no_write_from_a_fenced_host(url: &str) {
 }
 
 /// How many times each activity of `ids` started, over these hosts' logs.
-fn attempts_started(hosts: &[&Host], ids: &[String]) -> Vec<usize> {
+pub(crate) fn attempts_started(hosts: &[&Host], ids: &[String]) -> Vec<usize> {
     let logs: String = hosts.iter().map(|h| h.log()).collect();
     let mut counts = Vec::new();
     for id in ids {

@@ -1024,25 +1024,7 @@ fn a_host_paused_mid_write_past_its_lease_has_its_late_write_refused() {
         );
         assert_eq!(taken, "1 a,2 b", "partition {part}");
     }
-    let foreign = psql(
-        &url,
-        "SELECT count(*) FROM weft_commit_tokens t LEFT JOIN weft_lease_log l \
-         ON l.part = t.part AND l.generation = t.generation \
-         WHERE t.host IS DISTINCT FROM l.owner",
-    );
-    assert_eq!(
-        foreign, "0",
-        "commits by a host not holding their generation"
-    );
-    let late = psql(
-        &url,
-        "SELECT count(*) FROM weft_commit_tokens t JOIN weft_lease_log n \
-         ON n.part = t.part AND n.generation > t.generation WHERE t.committed_at > n.taken_at",
-    );
-    assert_eq!(
-        late, "0",
-        "commits of a generation after a later one took its partition"
-    );
+    super::cluster::no_write_from_a_fenced_host(&url);
     let b_wrote = psql(
         &url,
         "SELECT count(DISTINCT part) FROM weft_commit_tokens WHERE host = 'b'",
@@ -1165,6 +1147,112 @@ fn hosts_of_several_partitions_stop_once_a_newer_weft_migrates_the_database_past
         }
         assert_eq!(taken(), before, "a partition was taken after the step");
     }
+}
+
+/// A graceful stop of a host of a store of several partitions, paused
+/// between an activity attempt's end and its record: it writes the record
+/// before it gives the partition up, and nobody runs the attempt again.
+/// The twin of `cluster::a_graceful_stop_writes_an_ended_attempt_...`.
+#[test]
+fn a_graceful_stop_writes_an_ended_attempt_before_it_gives_its_partition_up() {
+    let Some(url) = database() else { return };
+    let mut a = host(&url, "a", &["activity-ended"]);
+    holds_all(&a, "a");
+    let b = host(&url, "b", &[]);
+    a.deploy_examples();
+    let id = id_in("drain", 0, true);
+    a.start_as("hello", &id, json!({"name": "drain"}));
+    a.wait_for_log("paused at activity-ended", 1, Duration::from_secs(30));
+    a.signal("TERM");
+    a.wait_for_log("handing the partitions over", 1, Duration::from_secs(30));
+    // A stop that does not wait for the record is over by now.
+    let early = a.exit_within(Duration::from_secs(3));
+    a.release("activity-ended");
+    let code = early.unwrap_or_else(|| a.wait_exit(Duration::from_secs(60)));
+    assert_eq!(code, Some(0), "{}", a.log());
+    holds_all(&b, "b");
+    let r = b.wait_result(&id);
+    assert_eq!(r["status"], "completed", "{r}");
+    let counts = super::cluster::attempts_started(&[&a, &b], std::slice::from_ref(&id));
+    assert_eq!(counts, [1, 1, 1], "greet, shout, exclaim each started once");
+    assert_eq!(
+        early, None,
+        "a gave its partition up before its attempt was written"
+    );
+}
+
+/// Each of three hosts in turn is stopped gracefully (SIGTERM) while
+/// executions run in every partition, and started again: a stopping host
+/// lets its running attempts finish, starts no more, and hands its
+/// partitions over at once (well within a lease). No activity runs twice,
+/// and no partition has a write of a generation that did not hold it. The
+/// twin of `cluster::a_rolling_restart_hands_the_store_over_...`.
+#[test]
+fn a_rolling_restart_of_three_hosts_runs_no_activity_twice() {
+    let Some(url) = database() else { return };
+    let mut hosts = vec![host(&url, "a", &[])];
+    holds_all(&hosts[0], "a");
+    hosts.push(host(&url, "b", &[]));
+    hosts.push(host(&url, "c", &[]));
+    // A host counts in the assignment once it has been there a lease (2 s),
+    // and the assignment need not give each host a partition: wait that
+    // long, then until every partition is held and stays so for a round.
+    let settled = |h: &Host| {
+        std::thread::sleep(Duration::from_millis(2_500));
+        h.eventually("the partitions to settle", |h| {
+            let before = holders(h);
+            std::thread::sleep(Duration::from_millis(600));
+            before.iter().all(|x| !x.is_empty()) && holders(h) == before
+        });
+    };
+    settled(&hosts[0]);
+    hosts[1].deploy_examples();
+    let mut batches = Vec::new();
+    for (i, name) in ["a", "b", "c"].into_iter().enumerate() {
+        let other = (i + 1) % 3;
+        let batch: Vec<String> = (0..8)
+            .map(|n| id_in(&format!("r{i}-{n}"), n % PARTITIONS, true))
+            .collect();
+        for id in &batch {
+            hosts[other].start_as("hello", id, json!({"name": id, "delay_ms": 100}));
+        }
+        std::thread::sleep(Duration::from_millis(150));
+        hosts[i].signal("TERM");
+        let stopped = std::time::Instant::now();
+        assert_eq!(
+            hosts[i].wait_exit(Duration::from_secs(60)),
+            Some(0),
+            "{}",
+            hosts[i].log()
+        );
+        hosts[other].eventually(&format!("the others to take {name}'s partitions"), |h| {
+            let held = holders(h);
+            held.iter().all(|x| !x.is_empty() && x != name)
+        });
+        // Handed over, not waited out.
+        assert!(
+            stopped.elapsed() < Duration::from_secs(30),
+            "{:?}",
+            stopped.elapsed()
+        );
+        hosts[i].spawn();
+        settled(&hosts[other]);
+        batches.push(batch);
+    }
+    for batch in &batches {
+        for id in batch {
+            let r = hosts[0].wait_result(id);
+            assert_eq!(r["output"], format!("HELLO, {}!", id.to_uppercase()), "{r}");
+        }
+    }
+    let all: Vec<String> = batches.into_iter().flatten().collect();
+    let refs: Vec<&Host> = hosts.iter().collect();
+    let counts = super::cluster::attempts_started(&refs, &all);
+    assert!(
+        counts.iter().all(|n| *n == 1),
+        "an activity started more than once (or never): {counts:?}"
+    );
+    super::cluster::no_write_from_a_fenced_host(&url);
 }
 
 /// A host given another host's address as its `--advertise`: a request
