@@ -1255,6 +1255,100 @@ fn a_rolling_restart_of_three_hosts_runs_no_activity_twice() {
     super::cluster::no_write_from_a_fenced_host(&url);
 }
 
+/// An activity's end whose write the database refuses in a partition
+/// other than 0 (its tables in a schema of their own) is kept and written
+/// again until the database takes it: the execution completes, and no
+/// activity runs twice. The twin of
+/// `postgres::an_activity_end_the_database_refuses_is_kept_and_written_...`.
+#[test]
+fn an_activity_end_refused_in_another_partition_is_kept_and_written_once_taken() {
+    let Some(url) = database() else { return };
+    let a = host(&url, "a", &["activity-ended"]);
+    holds_all(&a, "a");
+    a.deploy_examples();
+    let id = id_in("refused", 3, true);
+    a.start_as("hello", &id, json!({"name": "RF0"}));
+    a.wait_for_log("paused at activity-ended", 1, Duration::from_secs(60));
+    let history = table(3, "history");
+    psql(
+        &url,
+        &format!(
+            "CREATE FUNCTION refuse_all() RETURNS trigger AS $$ BEGIN \
+               RAISE EXCEPTION 'refused by the operator'; END $$ LANGUAGE plpgsql; \
+             CREATE TRIGGER refuse_all BEFORE INSERT ON {history} \
+               FOR EACH ROW EXECUTE FUNCTION refuse_all();"
+        ),
+    );
+    a.release("activity-ended");
+    a.wait_for_log("refused by the operator", 1, Duration::from_secs(30));
+    psql(&url, &format!("DROP TRIGGER refuse_all ON {history}"));
+    a.assert_hellos_completed_once(&[id], "RF");
+    let effects = weft_e2e::side_effects(&a.log());
+    assert_eq!(effects.len(), 3, "each activity ran once: {effects:?}");
+}
+
+/// A schedule record a host cannot decode, in one partition of a store of
+/// several: the list through any partition's host shows the others and
+/// names that one in `unreadable` (API and CLI), and the others run. The
+/// twin of `postgres::a_schedule_list_names_a_record_...` and
+/// `postgres::a_schedule_record_that_cannot_be_read_stops_only_...`.
+#[test]
+fn a_schedule_record_that_cannot_be_read_in_one_partition_is_named_and_the_others_run() {
+    let Some(url) = database() else { return };
+    let mut a = host_with(&url, "a", &[], &["--manual-clock"]);
+    holds_all(&a, "a");
+    a.cli_ok(&["deploy", &weft_e2e::guest("misbehave").to_string_lossy()]);
+    let (bad, good) = (id_in("bad", 1, true), id_in("good", 2, true));
+    for name in [&bad, &good] {
+        let (code, v) = a.call(
+            "POST",
+            "/v1/schedules",
+            Some(
+                json!({"name": name, "spec": {"intervals": [{"every_ms": 3_600_000}]},
+                        "action": {"workflow_type": "misbehave", "input": {"mode": "ok"}},
+                        "policies": {"overlap": "allow-all"}}),
+            ),
+        );
+        assert_eq!(code, 201, "{v}");
+    }
+    a.kill();
+    psql(
+        &url,
+        &format!(
+            "UPDATE {} SET v = convert_to('{{\"broken\": true}}', 'UTF8') \
+             WHERE k0 = convert_to('{bad}', 'UTF8')",
+            table(1, "schedules")
+        ),
+    );
+    a.spawn();
+    holds_all(&a, "a");
+    let (code, list) = a.call("GET", "/v1/schedules", None);
+    assert_eq!(code, 200, "{list}");
+    let names: Vec<&str> = list["schedules"]
+        .as_array()
+        .expect("schedules")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(names, [good.as_str()], "{list}");
+    assert_eq!(list["unreadable"][0]["name"], bad.as_str(), "{list}");
+    let out = a.cli_ok(&["schedule", "list"]);
+    assert!(out.contains(&good), "{out}");
+    assert!(
+        out.contains(&bad) && out.contains("cannot be read"),
+        "{out}"
+    );
+    a.advance(3_600_000);
+    a.eventually("the good schedule's time", |h| {
+        h.get(&format!("/v1/schedules/{good}"))["state"]["actions_taken"] == 1
+    });
+    a.eventually("the bad one named", |h| {
+        h.log()
+            .lines()
+            .any(|l| l.contains(&bad) && l.contains("cannot be read"))
+    });
+}
+
 /// A host given another host's address as its `--advertise`: a request
 /// forwarded to it for one of its partitions reaches the other host, which
 /// says so, naming both and `--advertise` (it answered "a handover is under
