@@ -1349,6 +1349,62 @@ fn a_schedule_record_that_cannot_be_read_in_one_partition_is_named_and_the_other
     });
 }
 
+/// A host of a store of several partitions stopping gracefully hands out
+/// no task while it waits for the one a worker holds, and a queued task's
+/// schedule-to-start passing meanwhile does not fail its activity: the task
+/// is left to the partition's next holder, which queues it afresh. The
+/// twin of `cluster::a_stopping_holder_does_not_time_out_a_task_no_worker_took`.
+#[test]
+fn a_stopping_host_does_not_time_out_a_task_no_worker_took() {
+    let Some(url) = database() else { return };
+    let routed = ["--route-activity", "greet=greeters", "--manual-clock"];
+    let (mut a, b) = two_hosts(&url, &[], &routed);
+    a.deploy_examples();
+    // A worker holds a greet task of a's: the stop waits for its answer.
+    let held = id_in("held", 0, true);
+    a.start_as("hello", &held, json!({"name": "worker"}));
+    let (status, task) = weft_e2e::poll_greeters(&a, 30_000);
+    assert_eq!(status, 200, "{task}");
+    let token = task["token"].as_str().expect("a token").to_owned();
+    let id = id_in("queued", 1, true);
+    a.start_as("polling", &id, json!({"mode": "schedule-to-start"}));
+    a.eventually("its task is queued", |h| {
+        h.event_kinds(&id).iter().any(|k| k == "activity_scheduled")
+    });
+    a.signal("TERM");
+    a.wait_for_log("handing the partitions over", 1, Duration::from_secs(30));
+    b.advance(6_000);
+    a.eventually("the schedule-to-start passed", |h| {
+        h.log().contains("the task is left to the next holder")
+            || h.event_kinds(&id).iter().any(|k| k == "activity_failed")
+    });
+    let (status, v) = b.call(
+        "POST",
+        &format!("/v1/tasks/{token}/complete"),
+        Some(json!({"output": "Hello, worker"})),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(a.wait_exit(Duration::from_secs(60)), Some(0), "{}", a.log());
+    holds_all(&b, "b");
+    let (status, task) = b.call(
+        "POST",
+        "/v1/task-queues/nobody-polls-this/poll?wait_ms=30000",
+        None,
+    );
+    assert_eq!(status, 200, "the next holder queued it: {task}");
+    assert_eq!(task["execution_id"], id.as_str(), "{task}");
+    let token = task["token"].as_str().expect("a token");
+    let (status, v) = b.call(
+        "POST",
+        &format!("/v1/tasks/{token}/complete"),
+        Some(json!({"output": {"square": 1}})),
+    );
+    assert_eq!(status, 200, "{v}");
+    let r = b.wait_result(&id);
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(b.wait_result(&held)["output"], "HELLO, WORKER!");
+}
+
 /// A host given another host's address as its `--advertise`: a request
 /// forwarded to it for one of its partitions reaches the other host, which
 /// says so, naming both and `--advertise` (it answered "a handover is under
