@@ -769,7 +769,7 @@ fn test(args: &[String]) -> Result {
             "--ignored",
             "--exact",
             "postgres::a_database_restart_under_load_loses_nothing",
-            "partitions::a_database_restart_under_two_hosts_of_four_partitions_loses_nothing",
+            "partitions::faults::a_database_restart_under_two_hosts_of_four_partitions_loses_nothing",
             // One after the other: each restarts the cluster.
             "--test-threads=1",
         ])

@@ -1,0 +1,196 @@
+//! External workers on a store of several partitions: a poll on any host
+//! gets any partition's task, and a stopping host waits for the tasks
+//! workers took from it.
+
+use super::*;
+
+/// A worker polling one host is handed a task of a partition another host
+/// holds, and its answer reaches that partition through either host.
+#[test]
+fn a_worker_polling_one_host_gets_the_tasks_of_every_hosts_partitions() {
+    let Some(url) = database() else { return };
+    let (a, b) = two_hosts(&url, &[], &["--route-activity", "greet=greeters"]);
+    a.deploy_examples();
+    for (id, poll_at, answer_at) in [
+        (id_in("far-task", 2, true), &a, &a),
+        (id_in("far-task", 0, true), &b, &a),
+    ] {
+        let (status, v) = b.call(
+            "POST",
+            "/v1/executions",
+            Some(json!({"workflow_type": "hello", "id": id, "input": {"name": "worker"}})),
+        );
+        assert_eq!(status, 201, "{v}");
+        let (status, task) = weft_e2e::poll_greeters(poll_at, 30_000);
+        assert_eq!(status, 200, "{id}: {task}");
+        assert_eq!(task["execution_id"], id.as_str(), "{task}");
+        let token = task["token"].as_str().expect("a token");
+        let (status, v) = answer_at.call(
+            "POST",
+            &format!("/v1/tasks/{token}/complete"),
+            Some(json!({"output": "Hello, worker"})),
+        );
+        assert_eq!(status, 200, "{v}");
+        let r = b.wait_result(&id);
+        assert_eq!(r["output"], "HELLO, WORKER!", "{r}");
+    }
+    // Nothing is left queued anywhere, and an empty poll waits its time,
+    // and no longer with the other host paused.
+    let took = |h: &Host| {
+        let asked = std::time::Instant::now();
+        assert_eq!(weft_e2e::poll_greeters(h, 600).0, 204);
+        asked.elapsed()
+    };
+    let t = took(&a);
+    assert!(
+        t >= Duration::from_millis(550) && t < Duration::from_secs(5),
+        "{t:?}"
+    );
+    assert_eq!(weft_e2e::poll_greeters(&b, 0).0, 204);
+    b.signal("STOP");
+    let t = took(&a);
+    assert!(
+        t < Duration::from_secs(5),
+        "a poll waited {t:?} for a paused host"
+    );
+    b.signal("CONT");
+    // A malformed wait is refused as the handler refuses it.
+    let (status, v) = a.call("POST", "/v1/task-queues/greeters/poll?wait_ms=soon", None);
+    assert_eq!(status, 400, "{v}");
+}
+
+/// Found while making polls reach other hosts: the partitions held here
+/// raced, and the first to answer won, "no task" included, so a poll that
+/// waits for nothing (a worker checking between jobs) found a task of one
+/// partition only if its engine answered first.
+#[test]
+fn a_poll_that_waits_for_nothing_finds_a_task_in_any_partition() {
+    let Some(url) = database() else { return };
+    let h = host_with(&url, "a", &[], &["--route-activity", "greet=greeters"]);
+    holds_all(&h, "a");
+    h.deploy_examples();
+    for part in 0..PARTITIONS {
+        let id = id_in("now-task", part, true);
+        let (status, v) = h.call(
+            "POST",
+            "/v1/executions",
+            Some(json!({"workflow_type": "hello", "id": id, "input": {"name": "worker"}})),
+        );
+        assert_eq!(status, 201, "{v}");
+        h.eventually("the task to be queued", |h| {
+            h.get("/v1/task-queues")["task_queues"][0]["backlog"] == 1
+        });
+        let (status, task) = weft_e2e::poll_greeters(&h, 0);
+        assert_eq!(status, 200, "partition {part}: {task}");
+        assert_eq!(task["execution_id"], id.as_str(), "{task}");
+        let token = task["token"].as_str().expect("a token");
+        let (status, v) = h.call(
+            "POST",
+            &format!("/v1/tasks/{token}/complete"),
+            Some(json!({"output": "Hello, worker"})),
+        );
+        assert_eq!(status, 200, "{v}");
+    }
+}
+
+/// A graceful stop (SIGTERM) of a host of a store of several partitions
+/// waits for the answer to a task a worker took from one of its
+/// partitions before it gives them up; the answer is recorded once, and
+/// nobody queues the task again. The twin of
+/// `cluster::a_graceful_stop_waits_for_a_task_a_worker_has_taken`.
+#[test]
+fn a_graceful_stop_waits_for_a_task_a_worker_took_from_one_of_its_partitions() {
+    let Some(url) = database() else { return };
+    let (mut a, b) = two_hosts(&url, &[], &["--route-activity", "greet=greeters"]);
+    a.deploy_examples();
+    let id = id_in("worker", 0, true);
+    a.start_as("hello", &id, json!({"name": "worker"}));
+    let (status, task) = weft_e2e::poll_greeters(&b, 30_000);
+    assert_eq!(status, 200, "{task}");
+    assert_eq!(task["execution_id"], id.as_str(), "{task}");
+    let token = task["token"].as_str().expect("a token").to_owned();
+    a.signal("TERM");
+    a.wait_for_log("handing the partitions over", 1, Duration::from_secs(30));
+    // A stop that does not wait for the worker is over by now.
+    let early = a.exit_within(Duration::from_secs(3));
+    let (status, v) = b.call(
+        "POST",
+        &format!("/v1/tasks/{token}/complete"),
+        Some(json!({"output": "Hello, worker"})),
+    );
+    let code = early.unwrap_or_else(|| a.wait_exit(Duration::from_secs(60)));
+    assert_eq!(code, Some(0), "{}", a.log());
+    assert_eq!(
+        early, None,
+        "a gave its partitions up while a worker held a task"
+    );
+    assert_eq!(status, 200, "the worker's answer: {v}");
+    holds_all(&b, "b");
+    let r = b.wait_result(&id);
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(r["output"], "HELLO, WORKER!", "{r}");
+    let kinds = b.event_kinds(&id);
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "activity_scheduled").count(),
+        3,
+        "{kinds:?}"
+    );
+    // Nobody queued greet again.
+    assert_eq!(weft_e2e::poll_greeters(&b, 200).0, 204);
+}
+
+/// A host of a store of several partitions stopping gracefully hands out
+/// no task while it waits for the one a worker holds, and a queued task's
+/// schedule-to-start passing meanwhile does not fail its activity: the task
+/// is left to the partition's next holder, which queues it afresh. The
+/// twin of `cluster::a_stopping_holder_does_not_time_out_a_task_no_worker_took`.
+#[test]
+fn a_stopping_host_does_not_time_out_a_task_no_worker_took() {
+    let Some(url) = database() else { return };
+    let routed = ["--route-activity", "greet=greeters", "--manual-clock"];
+    let (mut a, b) = two_hosts(&url, &[], &routed);
+    a.deploy_examples();
+    // A worker holds a greet task of a's: the stop waits for its answer.
+    let held = id_in("held", 0, true);
+    a.start_as("hello", &held, json!({"name": "worker"}));
+    let (status, task) = weft_e2e::poll_greeters(&a, 30_000);
+    assert_eq!(status, 200, "{task}");
+    let token = task["token"].as_str().expect("a token").to_owned();
+    let id = id_in("queued", 1, true);
+    a.start_as("polling", &id, json!({"mode": "schedule-to-start"}));
+    a.eventually("its task is queued", |h| {
+        h.event_kinds(&id).iter().any(|k| k == "activity_scheduled")
+    });
+    a.signal("TERM");
+    a.wait_for_log("handing the partitions over", 1, Duration::from_secs(30));
+    b.advance(6_000);
+    a.eventually("the schedule-to-start passed", |h| {
+        h.log().contains("the task is left to the next holder")
+            || h.event_kinds(&id).iter().any(|k| k == "activity_failed")
+    });
+    let (status, v) = b.call(
+        "POST",
+        &format!("/v1/tasks/{token}/complete"),
+        Some(json!({"output": "Hello, worker"})),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(a.wait_exit(Duration::from_secs(60)), Some(0), "{}", a.log());
+    holds_all(&b, "b");
+    let (status, task) = b.call(
+        "POST",
+        "/v1/task-queues/nobody-polls-this/poll?wait_ms=30000",
+        None,
+    );
+    assert_eq!(status, 200, "the next holder queued it: {task}");
+    assert_eq!(task["execution_id"], id.as_str(), "{task}");
+    let token = task["token"].as_str().expect("a token");
+    let (status, v) = b.call(
+        "POST",
+        &format!("/v1/tasks/{token}/complete"),
+        Some(json!({"output": {"square": 1}})),
+    );
+    assert_eq!(status, 200, "{v}");
+    let r = b.wait_result(&id);
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(b.wait_result(&held)["output"], "HELLO, WORKER!");
+}
