@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::Value;
@@ -30,12 +30,15 @@ use super::{auth, guard, Access, Guard};
 use crate::engine::{Engine, Relay};
 use crate::store::cluster::{home, Cluster};
 use merge::{merged, Merge};
+use target::{target, Target};
 
 mod holders;
 mod merge;
+mod placement;
 mod polls;
 mod relay;
 mod skip;
+mod target;
 
 pub(super) use relay::{receive, RECEIVE};
 pub(super) use skip::{clock_to, quiet, CLOCK_TO, QUIET};
@@ -57,9 +60,6 @@ const ASK_LIMIT: Duration = Duration::from_secs(1);
 
 /// Hosts by id and address.
 type Hosts = Vec<(String, String)>;
-
-/// Ids whose partition the directory named, kept (an id never moves).
-const PLACED_KEPT: usize = 100_000;
 
 /// The engines of the partitions this host holds, which the host adds and
 /// removes as it takes and gives up partitions.
@@ -180,68 +180,6 @@ pub fn front(
     }
 }
 
-/// What a request is about, and so where it goes.
-enum Target {
-    /// An execution (by id).
-    Execution(String),
-    /// A schedule (by name), or a start by its request id: its home.
-    Home(String),
-    /// A start or a schedule's creation: the partition is in its body.
-    InBody,
-    /// What every partition shares: partition 0.
-    Shared,
-    /// Every partition, answers merged.
-    Each(Merge),
-    /// A worker's poll: the tasks of every partition this host holds.
-    Poll,
-    /// A time skip: once every host is idle.
-    Skip,
-    /// This host answers itself (health, metrics, the cluster, the UI).
-    Here,
-    /// What hosts send each other for a partition (never a client).
-    Internal,
-}
-
-fn target(method: &Method, path: &str) -> Target {
-    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let post = *method == Method::POST;
-    let get = *method == Method::GET;
-    match segs.as_slice() {
-        ["v1", "executions"] if post => Target::InBody,
-        ["v1", "executions"] => Target::Each(Merge::Executions),
-        ["v1", "executions", id, ..] => Target::Execution(decode(id)),
-        ["v1", "execution-count"] => Target::Each(Merge::Count),
-        ["v1", "signal-with-start"] => Target::InBody,
-        ["v1", "tasks", token, ..] => {
-            let token = decode(token);
-            match token.splitn(4, '.').nth(3) {
-                Some(id) => Target::Execution(id.to_owned()),
-                // Not a token this host gave: any engine says so.
-                None => Target::Shared,
-            }
-        }
-        ["v1", "task-queues"] => Target::Each(Merge::Queues),
-        ["v1", "task-queues", _, "poll"] => Target::Poll,
-        ["v1", "schedules"] if post => Target::InBody,
-        ["v1", "schedules"] if get => Target::Each(Merge::Schedules),
-        ["v1", "schedules", name, ..] => Target::Home(decode(name)),
-        ["v1", "workflow-types", _, "upgrade"] if post => Target::Each(Merge::Upgrade),
-        ["v1", "workflow-types", _, "versions"] if get => Target::Each(Merge::Versions),
-        ["v1", "clock", "skip"] if post => Target::Skip,
-        ["v1", "internal", ..] => Target::Internal,
-        ["v1", "cluster"] | ["healthz"] | ["metrics"] | ["v1", "openapi.json"] => Target::Here,
-        ["v1", ..] => Target::Shared,
-        _ => Target::Here,
-    }
-}
-
-/// A path segment as the handlers see it (percent-decoded).
-fn decode(seg: &str) -> String {
-    percent_encoding::percent_decode_str(seg)
-        .decode_utf8_lossy()
-        .into_owned()
-}
-
 async fn route(State(f): State<Front>, req: Request) -> Response {
     let (parts, body) = match super::cluster::read_whole(req).await {
         Ok(read) => read,
@@ -337,62 +275,6 @@ impl Front {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-    }
-
-    /// Execution `id`'s partition (the directory's answers are kept).
-    async fn partition_of(&self, id: &str) -> Result<u32, Response> {
-        if let Some(part) = self.placed_lock().get(id) {
-            return Ok(*part);
-        }
-        let cluster = self.cluster.clone();
-        let owned = id.to_owned();
-        let placed = tokio::task::spawn_blocking(move || cluster.placed(&owned))
-            .await
-            .map_err(|e| unavailable(format!("looking up execution {id} failed: {e}")))?
-            .map_err(|e| ApiError::from(crate::engine::EngineError::from(e)).into_response())?;
-        match placed {
-            Some(part) => {
-                let mut kept = self.placed_lock();
-                if kept.len() >= PLACED_KEPT {
-                    kept.clear();
-                }
-                kept.insert(id.to_owned(), part);
-                Ok(part)
-            }
-            None => Ok(home(id, self.partitions)),
-        }
-    }
-
-    fn placed_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
-        self.placed.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The partition a start (or a schedule's creation) goes to: its id's
-    /// (its name's), else its request id's home, else one this host holds.
-    async fn body_partition(&self, path: &str, body: &Bytes) -> Result<u32, Response> {
-        let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-        let text = |k: &str| {
-            json.get(k)
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-        };
-        if path.ends_with("/schedules") {
-            return Ok(text("name").map_or(0, |n| home(n, self.partitions)));
-        }
-        if let Some(id) = text("id") {
-            return self.partition_of(id).await;
-        }
-        if let Some(request) = text("request_id") {
-            return Ok(home(request, self.partitions));
-        }
-        // No id and no request id: nothing to find it by again, so any
-        // partition will do; one held here saves a hop.
-        let held = self.engines.all();
-        if held.is_empty() {
-            return Ok(home(&ulid::Ulid::new().to_string(), self.partitions));
-        }
-        let pick = (ulid::Ulid::new().random() as usize) % held.len();
-        Ok(held[pick].0)
     }
 
     /// Partition `part`'s answer: from its engine here, or from the host
