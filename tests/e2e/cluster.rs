@@ -755,6 +755,77 @@ fn an_answer_a_fenced_holder_could_not_record_is_not_acknowledged() {
     );
 }
 
+/// A `weft server` on the store at `url` with these flags exits before it
+/// serves anything, saying `said`.
+/// (One that still runs after 30 s is stopped, and the test fails.)
+fn refused(url: &str, args: &[&str], said: &str) {
+    let data = tempfile::tempdir().unwrap();
+    let log = data.path().join("stderr");
+    let mut child = std::process::Command::new(weft_e2e::weft_bin())
+        .args(["server", "--store", url, "--data"])
+        .arg(data.path())
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "{args:?} started: {stderr}"
+    );
+    assert!(stderr.contains(said), "{args:?}: {stderr}");
+}
+
+/// Hosts of one store run on one clock: a host started without
+/// `--manual-clock` beside a live host started with it is refused by name
+/// before it joins (it cleared the manual clock the other ran on, and
+/// executions saw two times: a README try's finding); with the flag it
+/// joins.
+#[test]
+fn a_host_on_the_system_clock_beside_a_manual_clock_is_refused_by_name() {
+    let Some(url) = database() else { return };
+    let flags = |id: &'static str| ["--lease", LEASE, "--host-id", id, "--manual-clock"];
+    let a = Host::in_cluster(&url, &flags("a"), &[]);
+    a.eventually("a to hold the store", |h| holder(h) == "a");
+    a.eventually("a's clock kept", |_| {
+        psql(
+            &url,
+            "SELECT count(*) FROM weft_host_state WHERE k0 = convert_to('manual_clock_kept', 'UTF8')",
+        ) == "1"
+    });
+    refused(
+        &url,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--lease",
+            LEASE,
+            "--host-id",
+            "b",
+        ],
+        "this store keeps a manual clock, which weft host a on it runs on (--manual-clock)",
+    );
+    let b = Host::in_cluster(&url, &flags("b"), &[]);
+    a.eventually("b to join", |h| {
+        view(h)["hosts"].as_array().is_some_and(|v| v.len() == 2)
+    });
+    assert_eq!(holder(&b), "a");
+    assert_eq!(a.get("/v1/clock")["manual"], true);
+}
+
 /// Flags a host on a shared store cannot work with are refused by name,
 /// before the host serves anything.
 #[test]
@@ -762,18 +833,7 @@ fn cluster_flags_that_cannot_work_are_refused_by_name() {
     let Some(url) = database() else { return };
     let a = host(&url, "a", &[]);
     a.eventually("a to hold the store", |h| holder(h) == "a");
-    let refused = |args: &[&str], said: &str| {
-        let data = tempfile::tempdir().unwrap();
-        let out = std::process::Command::new(weft_e2e::weft_bin())
-            .args(["server", "--store", &url, "--data"])
-            .arg(data.path())
-            .args(args)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{args:?} started");
-        assert!(stderr.contains(said), "{args:?}: {stderr}");
-    };
+    let refused = |args: &[&str], said: &str| refused(&url, args, said);
     // A second live host under a's name would be taken for it.
     refused(
         &["--listen", "127.0.0.1:0", "--host-id", "a"],
@@ -803,7 +863,7 @@ fn a_host_started_again_while_its_ended_process_session_ends_is_not_its_twin() {
     let mut a = host(&url, "a", &[]);
     a.eventually("a to hold the store", |h| holder(h) == "a");
     a.kill();
-    let mut lingering = psql_background(&url, "weft:a#4194305", "SELECT pg_sleep(3)");
+    let mut lingering = psql_background(&url, "weft:a#4194305", "SELECT pg_sleep(4)");
     let t0 = Instant::now();
     while psql(
         &url,
@@ -819,6 +879,9 @@ fn a_host_started_again_while_its_ended_process_session_ends_is_not_its_twin() {
     a.spawn();
     a.eventually("a to hold the store again", |h| holder(h) == "a");
     assert!(lingering.wait().unwrap().success());
+    // It met the session (a test where the session had ended first would
+    // prove nothing).
+    assert!(a.log().contains("waiting for it to end"), "{}", a.log());
 }
 
 /// A standby compiles what is deployed into its own compile cache while it

@@ -198,16 +198,32 @@ impl Host {
                             )
                             .await;
                         }
+                        let (why, next) = match tokio::time::timeout(
+                            Duration::from_secs(2),
+                            self.why_fenced(part, fence.clone()),
+                        )
+                        .await
+                        {
+                            Ok(said) => said,
+                            Err(_) => Self::said(part, fence),
+                        };
                         // What it still holds goes now that none of its
-                        // writes is under way: the hosts it is assigned to
-                        // take it at their next round, not a lease later.
-                        let h = holding.clone();
+                        // writes is under way, and it leaves the hosts (else
+                        // they count it live, and assign it the partitions
+                        // for a lease more): the hosts they are assigned to
+                        // take them at their next round. It exits at once
+                        // after: an attempt still running here ends with the
+                        // process long before a next holder, a round later,
+                        // starts it again (as after a kill).
+                        let (h, cluster) = (holding.clone(), self.cluster.clone());
                         let _ = tokio::time::timeout(
                             Duration::from_secs(2),
-                            tokio::task::spawn_blocking(move || lock(&h).release_all()),
+                            tokio::task::spawn_blocking(move || {
+                                lock(&h).release_all();
+                                cluster.leave();
+                            }),
                         )
                         .await;
-                        let (why, next) = self.why_fenced(part, fence).await;
                         eprintln!("error: {why}\nThis host stopped: {next}");
                         tracing::error!(part, reason = why, "this host is fenced; exiting");
                         std::process::exit(FENCED_EXIT);
@@ -279,6 +295,12 @@ impl Host {
             }
             outdated => outdated,
         };
+        Self::said(part, fence)
+    }
+
+    /// What a host stopped by `fence` on partition `part` says: why, and
+    /// what its operator does next.
+    fn said(part: u32, fence: Fence) -> (String, String) {
         match fence {
             Fence::Lost(lost) => (
                 format!(

@@ -396,6 +396,12 @@ async fn run_on_postgres(
     })?
     .build()
     .context("cannot build the client that forwards requests to other hosts")?;
+    {
+        let (c, manual) = (cluster.clone(), config.manual_clock);
+        tokio::task::spawn_blocking(move || c.check_clock(manual))
+            .await?
+            .context("cannot join the store's hosts")?;
+    }
     let in_memory = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     {
         let c = cluster.clone();

@@ -152,6 +152,44 @@ impl Cluster {
         Ok(hashes)
     }
 
+    /// Refuses a host on the system clock (`manual` false) while the store
+    /// keeps a manual clock and other hosts are live: they run on it (a
+    /// host on the system clock that opened would have cleared it), and
+    /// this one would clear it under them, so executions would see two
+    /// times. A host alone on the store may change its clock (it is warned
+    /// when its engine opens). The reverse (a host with `--manual-clock`
+    /// beside hosts on the system clock) is not told apart from hosts with
+    /// `--manual-clock` that joined and have not opened their clock yet,
+    /// and is let through.
+    pub fn check_clock(&self, manual: bool) -> Result<(), StoreError> {
+        if manual {
+            return Ok(());
+        }
+        let others: Vec<String> = self
+            .pg
+            .live_hosts(Duration::ZERO)?
+            .into_iter()
+            .filter(|h| h != self.pg.host())
+            .collect();
+        if others.is_empty() {
+            return Ok(());
+        }
+        let txn = super::kv::Txn::Pg(self.pg.begin_read()?);
+        let stored = super::stored_clock(&txn)?;
+        txn.commit()?;
+        if !matches!(stored, super::StoredClock::Kept(_)) {
+            return Ok(());
+        }
+        Err(StoreError::Backend(format!(
+            "this store keeps a manual clock, which weft host {} on it {} on \
+             (--manual-clock), and this host would run on the system clock: executions of one \
+             store see one time. Start this host with --manual-clock too, or stop every host of \
+             the store to change the clock they run on",
+            others.join(", weft host "),
+            if others.len() == 1 { "runs" } else { "run" },
+        )))
+    }
+
     /// A module's bytes (read without holding the store).
     pub fn module_bytes(&self, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = super::kv::Txn::Pg(self.pg.begin_read()?);

@@ -546,6 +546,16 @@ pub enum StoredClock {
     AtLeast(u64),
 }
 
+/// Where the clock stands as the store keeps it (see [`Store::manual_clock`]).
+fn stored_clock(txn: &Txn) -> Result<StoredClock, StoreError> {
+    let table = txn.open_table(tables::HOST_STATE)?;
+    let ms = table.get(MANUAL_CLOCK)?;
+    Ok(match (ms, table.get(MANUAL_CLOCK_KEPT)?) {
+        (Some(ms), Some(kept)) if kept == ms => StoredClock::Kept(ms),
+        (ms, _) => StoredClock::AtLeast(ms.unwrap_or(0)),
+    })
+}
+
 #[derive(Debug, Clone)]
 pub enum Close {
     Completed(Payload),
@@ -1522,14 +1532,7 @@ impl Store {
 
     /// Where the manual clock stands, as far as the store knows.
     pub fn manual_clock(&self) -> Result<StoredClock, StoreError> {
-        self.reading(|txn| {
-            let table = txn.open_table(tables::HOST_STATE)?;
-            let ms = table.get(MANUAL_CLOCK)?;
-            Ok(match (ms, table.get(MANUAL_CLOCK_KEPT)?) {
-                (Some(ms), Some(kept)) if kept == ms => StoredClock::Kept(ms),
-                (ms, _) => StoredClock::AtLeast(ms.unwrap_or(0)),
-            })
-        })
+        self.reading(stored_clock)
     }
 
     /// The run a start request started, if its key was seen `retention_ms`

@@ -11,7 +11,9 @@ use crate::store::StoreError;
 
 /// How long a session under this host's name from another process is
 /// waited for before the host is refused as a twin: more than the lock
-/// timeout of a write (5 s), the longest a dead process's statement runs.
+/// timeout of a write (5 s), which bounds what an ended process's
+/// statements wait for but one (a take of a lease behind a paused
+/// holder's write); a restart refused then is started again.
 const TWIN_WAIT: Duration = Duration::from_secs(7);
 
 /// Rows of hosts not seen for this long are deleted.
@@ -100,6 +102,7 @@ impl Pg {
         // statement (a lock wait within the lock timeout). A twin's
         // sessions stay.
         let since = std::time::Instant::now();
+        let mut told = false;
         let twin = loop {
             let twin = self
                 .block(client.query_opt(
@@ -113,6 +116,14 @@ impl Pg {
                 .map_err(pg_err)?;
             if twin.is_none() || since.elapsed() >= TWIN_WAIT {
                 break twin;
+            }
+            if !std::mem::replace(&mut told, true) {
+                tracing::info!(
+                    host,
+                    wait_s = TWIN_WAIT.as_secs(),
+                    "another process's session under this host's name is open (one just \
+                     ended, finishing a statement, or a twin): waiting for it to end"
+                );
             }
             self.block(tokio::time::sleep(Duration::from_millis(100)));
         };
