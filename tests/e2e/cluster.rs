@@ -647,12 +647,20 @@ fn a_stopping_holder_does_not_time_out_a_task_no_worker_took() {
     assert_eq!(status, 200, "{v}");
     assert_eq!(a.wait_exit(Duration::from_secs(60)), Some(0));
     b.eventually("b to hold the store", |h| holder(h) == "b");
+    the_next_holder_queues_it_afresh(&b, &id);
+}
+
+/// `polling` execution `id`'s task (schedule-to-start mode), left by a
+/// stopping holder, is queued afresh by `b`, the next holder: a worker
+/// polling `b` gets it, answers, and the execution completes.
+pub(crate) fn the_next_holder_queues_it_afresh(b: &Host, id: &str) {
     let (status, task) = b.call(
         "POST",
         "/v1/task-queues/nobody-polls-this/poll?wait_ms=30000",
         None,
     );
     assert_eq!(status, 200, "the next holder queued it: {task}");
+    assert_eq!(task["execution_id"], id, "{task}");
     let token = task["token"].as_str().expect("a token");
     let (status, v) = b.call(
         "POST",
@@ -660,7 +668,7 @@ fn a_stopping_holder_does_not_time_out_a_task_no_worker_took() {
         Some(json!({"output": {"square": 1}})),
     );
     assert_eq!(status, 200, "{v}");
-    let r = b.wait_result(&id);
+    let r = b.wait_result(id);
     assert_eq!(r["status"], "completed", "{r}");
 }
 

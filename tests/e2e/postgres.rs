@@ -518,14 +518,11 @@ fn a_schedule_list_names_a_record_it_cannot_read_and_lists_the_others() {
     );
 }
 
-/// A host on PostgreSQL with schedules `a-bad` and `b-good`, each every
-/// hour, `a-bad`'s record damaged with psql while the host was down.
-fn host_with_a_damaged_schedule() -> Option<Host> {
-    let base = cluster()?;
-    let url = format!("{base}/{}", fresh_database_name());
-    let mut host = Host::on_store(&["--manual-clock"], Some(url.clone()));
+/// Deploys `misbehave` to `host` and makes a schedule of it under each of
+/// `names`, every hour.
+pub(crate) fn hourly_schedules(host: &Host, names: &[&str]) {
     host.cli_ok(&["deploy", &weft_e2e::guest("misbehave").to_string_lossy()]);
-    for name in ["a-bad", "b-good"] {
+    for name in names {
         let (code, v) = host.call(
             "POST",
             "/v1/schedules",
@@ -537,6 +534,15 @@ fn host_with_a_damaged_schedule() -> Option<Host> {
         );
         assert_eq!(code, 201, "{v}");
     }
+}
+
+/// A host on PostgreSQL with schedules `a-bad` and `b-good`, each every
+/// hour, `a-bad`'s record damaged with psql while the host was down.
+fn host_with_a_damaged_schedule() -> Option<Host> {
+    let base = cluster()?;
+    let url = format!("{base}/{}", fresh_database_name());
+    let mut host = Host::on_store(&["--manual-clock"], Some(url.clone()));
+    hourly_schedules(&host, &["a-bad", "b-good"]);
     host.kill();
     psql(
         &url,

@@ -45,20 +45,8 @@ fn a_schedule_record_that_cannot_be_read_in_one_partition_is_named_and_the_other
     let Some(url) = database() else { return };
     let mut a = host_with(&url, "a", &[], &["--manual-clock"]);
     holds_all(&a, "a");
-    a.cli_ok(&["deploy", &weft_e2e::guest("misbehave").to_string_lossy()]);
     let (bad, good) = (id_in("bad", 1, true), id_in("good", 2, true));
-    for name in [&bad, &good] {
-        let (code, v) = a.call(
-            "POST",
-            "/v1/schedules",
-            Some(
-                json!({"name": name, "spec": {"intervals": [{"every_ms": 3_600_000}]},
-                        "action": {"workflow_type": "misbehave", "input": {"mode": "ok"}},
-                        "policies": {"overlap": "allow-all"}}),
-            ),
-        );
-        assert_eq!(code, 201, "{v}");
-    }
+    crate::postgres::hourly_schedules(&a, &[&bad, &good]);
     a.kill();
     psql(
         &url,
