@@ -686,27 +686,50 @@ fn an_activity_end_whose_write_meets_a_deadlock_is_written_again() {
     let Some((host, url, id)) = hello_held_at_its_first_activity_end("DL0") else {
         return;
     };
+    let operator = an_operator_locking(&url, "weft_history", "weft_executions");
+    host.release("activity-ended");
+    operator.join().expect("the operator's session");
+    host.wait_for_log("deadlock detected", 1, Duration::from_secs(30));
+    host.assert_hellos_completed_once(&[id], "DL");
+    let effects = weft_e2e::side_effects(&host.log());
+    assert_eq!(effects.len(), 3, "each activity ran once: {effects:?}");
+}
+
+/// An operator's session on the store at `url` that locks table
+/// `history`, waits until a write of the host waits for that lock, then asks
+/// for a lock on table `executions`, which the host's transaction has read:
+/// the database ends the host's statement as the deadlock's victim (the
+/// host's deadlock check, 1 s, runs before this session's). Returns once
+/// the first lock is held; the thread joins to psql's output.
+pub(crate) fn an_operator_locking(
+    url: &str,
+    history: &str,
+    executions: &str,
+) -> std::thread::JoinHandle<String> {
     let operator = {
-        let url = url.clone();
-        // The host's deadlock check (1 s) runs before this session's.
-        let script = "BEGIN; SET LOCAL deadlock_timeout = '60s'; \
-             LOCK TABLE weft_history IN EXCLUSIVE MODE; \
+        let url = url.to_owned();
+        let script = format!(
+            "BEGIN; SET LOCAL deadlock_timeout = '60s'; \
+             LOCK TABLE {history} IN EXCLUSIVE MODE; \
              DO $$ DECLARE n int := 0; BEGIN \
                WHILE NOT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted \
-                   AND relation = 'weft_history'::regclass) LOOP \
+                   AND relation = '{history}'::regclass) LOOP \
                  n := n + 1; \
                  IF n > 6000 THEN RAISE EXCEPTION 'no write of the host waited for the lock'; END IF; \
                  PERFORM pg_sleep(0.01); \
                END LOOP; \
              END $$; \
-             LOCK TABLE weft_executions IN ACCESS EXCLUSIVE MODE; COMMIT;";
-        std::thread::spawn(move || weft_e2e::psql_stdin(&url, script))
+             LOCK TABLE {executions} IN ACCESS EXCLUSIVE MODE; COMMIT;"
+        );
+        std::thread::spawn(move || weft_e2e::psql_stdin(&url, &script))
     };
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while psql(
-        &url,
-        "SELECT count(*) FROM pg_locks WHERE granted AND mode = 'ExclusiveLock' \
-         AND relation = 'weft_history'::regclass",
+        url,
+        &format!(
+            "SELECT count(*) FROM pg_locks WHERE granted AND mode = 'ExclusiveLock' \
+             AND relation = '{history}'::regclass"
+        ),
     ) != "1"
     {
         assert!(
@@ -715,12 +738,7 @@ fn an_activity_end_whose_write_meets_a_deadlock_is_written_again() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    host.release("activity-ended");
-    operator.join().expect("the operator's session");
-    host.wait_for_log("deadlock detected", 1, Duration::from_secs(30));
-    host.assert_hellos_completed_once(&[id], "DL");
-    let effects = weft_e2e::side_effects(&host.log());
-    assert_eq!(effects.len(), 3, "each activity ran once: {effects:?}");
+    operator
 }
 
 /// Left by the note of the last session: an activity's end whose write the

@@ -35,6 +35,30 @@ fn an_activity_end_refused_in_another_partition_is_kept_and_written_once_taken()
     assert_eq!(effects.len(), 3, "each activity ran once: {effects:?}");
 }
 
+/// An activity's end whose write meets a deadlock in a partition other
+/// than 0 (an operator's session locks that partition's history, then its
+/// executions) is written again once the deadlock passes: the execution
+/// completes, and no activity runs twice. The twin of
+/// `postgres::an_activity_end_whose_write_meets_a_deadlock_is_written_again`.
+#[test]
+fn an_activity_end_meeting_a_deadlock_in_another_partition_is_written_again() {
+    let Some(url) = database() else { return };
+    let a = host(&url, "a", &["activity-ended"]);
+    holds_all(&a, "a");
+    a.deploy_examples();
+    let id = id_in("deadlocked", 3, true);
+    a.start_as("hello", &id, json!({"name": "DL0"}));
+    a.wait_for_log("paused at activity-ended", 1, Duration::from_secs(60));
+    let operator =
+        crate::postgres::an_operator_locking(&url, &table(3, "history"), &table(3, "executions"));
+    a.release("activity-ended");
+    operator.join().expect("the operator's session");
+    a.wait_for_log("deadlock detected", 1, Duration::from_secs(30));
+    a.assert_hellos_completed_once(&[id], "DL");
+    let effects = weft_e2e::side_effects(&a.log());
+    assert_eq!(effects.len(), 3, "each activity ran once: {effects:?}");
+}
+
 /// A schedule record a host cannot decode, in one partition of a store of
 /// several: the list through any partition's host shows the others and
 /// names that one in `unreadable` (API and CLI), and the others run. The
