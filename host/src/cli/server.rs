@@ -404,13 +404,14 @@ async fn run_on_postgres(
     }
     let in_memory = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     {
-        let c = cluster.clone();
+        let (c, manual) = (cluster.clone(), config.manual_clock);
         let (advertise, in_memory) = (advertise.clone(), in_memory.clone());
         tokio::task::spawn_blocking(move || {
             c.join(
                 &advertise,
                 env!("CARGO_PKG_VERSION"),
                 crate::wasm::inspect::CONTRACT_VERSION,
+                manual,
                 in_memory,
             )
         })

@@ -91,15 +91,18 @@ impl Cluster {
     }
 
     /// Registers this host, reachable at `address`, of weft `version`
-    /// providing `contract`; `in_memory` is shown in `weft cluster`.
+    /// providing `contract`, on a manual clock or not; `in_memory` is shown
+    /// in `weft cluster`.
     pub fn join(
         &self,
         address: &str,
         version: &str,
         contract: &str,
+        manual_clock: bool,
         in_memory: Arc<AtomicU64>,
     ) -> Result<(), StoreError> {
-        self.pg.join(address, version, contract, in_memory)
+        self.pg
+            .join(address, version, contract, manual_clock, in_memory)
     }
 
     /// Waits (as `wait` says) until this host holds the store; returns
@@ -152,41 +155,57 @@ impl Cluster {
         Ok(hashes)
     }
 
-    /// Refuses a host on the system clock (`manual` false) while the store
-    /// keeps a manual clock and other hosts are live: they run on it (a
-    /// host on the system clock that opened would have cleared it), and
-    /// this one would clear it under them, so executions would see two
-    /// times. A host alone on the store may change its clock (it is warned
-    /// when its engine opens). The reverse (a host with `--manual-clock`
-    /// beside hosts on the system clock) is not told apart from hosts with
-    /// `--manual-clock` that joined and have not opened their clock yet,
-    /// and is let through.
+    /// Refuses a host whose clock (`manual`: `--manual-clock`) is not the
+    /// one the other live hosts of the store run on: executions of one
+    /// store see one time (a host on the system clock cleared the manual
+    /// clock the others ran on). Each host's row says its clock (schema
+    /// version 8); for hosts of releases before, whose rows do not say, a
+    /// manual clock the store keeps says that they run on it (a host on the
+    /// system clock that opened would have cleared it). A host alone on
+    /// the store may change its clock (it is warned when its engine opens).
     pub fn check_clock(&self, manual: bool) -> Result<(), StoreError> {
-        if manual {
-            return Ok(());
-        }
-        let others: Vec<String> = self
-            .pg
-            .live_hosts(Duration::ZERO)?
-            .into_iter()
-            .filter(|h| h != self.pg.host())
+        let others = self.pg.live_clocks()?;
+        let differ: Vec<&str> = others
+            .iter()
+            .filter(|(_, theirs)| *theirs == Some(!manual))
+            .map(|(host, _)| host.as_str())
             .collect();
-        if others.is_empty() {
+        let unsaid: Vec<&str> = others
+            .iter()
+            .filter(|(_, theirs)| theirs.is_none())
+            .map(|(host, _)| host.as_str())
+            .collect();
+        let hosts = if !differ.is_empty() {
+            differ
+        } else if !manual && !unsaid.is_empty() && {
+            let txn = super::kv::Txn::Pg(self.pg.begin_read()?);
+            let stored = super::stored_clock(&txn)?;
+            txn.commit()?;
+            matches!(stored, super::StoredClock::Kept(_))
+        } {
+            unsaid
+        } else {
             return Ok(());
-        }
-        let txn = super::kv::Txn::Pg(self.pg.begin_read()?);
-        let stored = super::stored_clock(&txn)?;
-        txn.commit()?;
-        if !matches!(stored, super::StoredClock::Kept(_)) {
-            return Ok(());
-        }
+        };
+        let (theirs, mine, flag) = if manual {
+            (
+                "the system clock",
+                "a manual clock (--manual-clock)",
+                "without --manual-clock",
+            )
+        } else {
+            (
+                "a manual clock (--manual-clock)",
+                "the system clock",
+                "with --manual-clock too",
+            )
+        };
         Err(StoreError::Backend(format!(
-            "this store keeps a manual clock, which weft host {} on it {} on \
-             (--manual-clock), and this host would run on the system clock: executions of one \
-             store see one time. Start this host with --manual-clock too, or stop every host of \
-             the store to change the clock they run on",
-            others.join(", weft host "),
-            if others.len() == 1 { "runs" } else { "run" },
+            "weft host {} on this store {} on {theirs}, and this host would run on {mine}: \
+             executions of one store see one time. Start this host {flag}, or stop every host \
+             of the store to change the clock they run on",
+            hosts.join(", weft host "),
+            if hosts.len() == 1 { "runs" } else { "run" },
         )))
     }
 

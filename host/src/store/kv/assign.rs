@@ -332,8 +332,14 @@ mod tests {
         };
         let connect = |host: &str| {
             let pg = super::Pg::connect(&url, true, host, Duration::from_secs(10), 4).unwrap();
-            pg.join("http://127.0.0.1:1", "0", "0", Arc::new(AtomicU64::new(0)))
-                .unwrap();
+            pg.join(
+                "http://127.0.0.1:1",
+                "0",
+                "0",
+                false,
+                Arc::new(AtomicU64::new(0)),
+            )
+            .unwrap();
             Partitions::new(pg, Duration::ZERO)
         };
         let mut a = connect("host-a");

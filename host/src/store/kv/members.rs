@@ -90,6 +90,7 @@ impl Pg {
         address: &str,
         version: &str,
         contract: &str,
+        manual_clock: bool,
         in_memory: Arc<AtomicU64>,
     ) -> Result<(), StoreError> {
         let host = self.lease.host.clone();
@@ -139,12 +140,13 @@ impl Pg {
             )));
         }
         self.block(client.execute(
-            "INSERT INTO weft_hosts (host_id, address, version, contract, contract_started) \
-             VALUES ($1, $2, $3, $4, now()) \
+            "INSERT INTO weft_hosts (host_id, address, version, contract, contract_started, \
+             manual_clock) VALUES ($1, $2, $3, $4, now(), $5) \
              ON CONFLICT (host_id) DO UPDATE SET address = EXCLUDED.address, \
              version = EXCLUDED.version, started_at = now(), seen_at = now(), in_memory = 0, \
-             contract = EXCLUDED.contract, contract_started = now()",
-            &[&host, &address, &version, &contract],
+             contract = EXCLUDED.contract, contract_started = now(), \
+             manual_clock = EXCLUDED.manual_clock",
+            &[&host, &address, &version, &contract, &manual_clock],
         ))
         .map_err(pg_err)?;
         drop(client);
@@ -168,11 +170,11 @@ impl Pg {
                     // row): standbys find the holder's address by it.
                     client
                         .execute(
-                            "INSERT INTO weft_hosts \
-                             (host_id, address, version, contract, contract_started, in_memory) \
-                             VALUES ($1, $3, $4, $5, now(), $2) \
+                            "INSERT INTO weft_hosts (host_id, address, version, contract, \
+                             contract_started, in_memory, manual_clock) \
+                             VALUES ($1, $3, $4, $5, now(), $2, $6) \
                              ON CONFLICT (host_id) DO UPDATE SET seen_at = now(), in_memory = $2",
-                            &[&host, &n, &address, &version, &contract],
+                            &[&host, &n, &address, &version, &contract, &manual_clock],
                         )
                         .await
                         .map_err(pg_err)?;
@@ -340,6 +342,22 @@ impl Pg {
             if hosts.len() == 1 { "is" } else { "are" },
             self.shown()
         )))
+    }
+
+    /// The other hosts seen within a lease, each with the clock its row
+    /// says it runs on (`Some(true)`: `--manual-clock`; `None`: a host of a
+    /// release before schema version 8, whose row does not say).
+    pub fn live_clocks(&self) -> Result<Vec<(String, Option<bool>)>, StoreError> {
+        let client = self.block(self.pool().get()).map_err(pool_err)?;
+        let rows = self
+            .block(client.query(
+                "SELECT host_id, manual_clock FROM weft_hosts \
+                 WHERE host_id <> $1 AND seen_at > now() - make_interval(secs => $2) \
+                 ORDER BY host_id",
+                &[&self.lease.host, &self.lease.length.as_secs_f64()],
+            ))
+            .map_err(pg_err)?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
     /// The id and address of the host holding the store now, if its lease

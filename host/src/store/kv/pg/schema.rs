@@ -58,6 +58,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0007_partitions.sql"),
         hosts_from: 3,
     },
+    Migration {
+        sql: include_str!("../migrations/0008_host_clocks.sql"),
+        hosts_from: 3,
+    },
 ];
 
 /// The schema version from which hosts know partitions.
@@ -155,8 +159,14 @@ impl Pg {
                 .await
             {
                 Ok(()) => Ok(()),
-                // Another host created it meanwhile.
-                Err(e) if e.code() == Some(&SqlState::DUPLICATE_DATABASE) => Ok(()),
+                // Another host created it meanwhile (at the same moment,
+                // the server's catalog says so instead).
+                Err(e)
+                    if e.code() == Some(&SqlState::DUPLICATE_DATABASE)
+                        || e.code() == Some(&SqlState::UNIQUE_VIOLATION) =>
+                {
+                    Ok(())
+                }
                 Err(e) => Err(StoreError::Backend(format!(
                     "the database {name} does not exist and could not be created ({}): \
                      create it (createdb {name}) or give a user that may",
@@ -442,6 +452,6 @@ mod tests {
             .block(client.query_one("SELECT version FROM weft_schema", &[]))
             .unwrap()
             .get(0);
-        assert_eq!(version, 7);
+        assert_eq!(version, super::MIGRATIONS.len() as i32);
     }
 }
