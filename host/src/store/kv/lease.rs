@@ -620,14 +620,14 @@ async fn renew(pg: std::sync::Weak<Pg>, lease: Arc<Lease>) {
                         )
                     })
                     .unwrap_or_else(|| "another host took it".into());
-                lease.fence(Fence::Lost(format!(
+                pg.fence(Fence::Lost(format!(
                     "this host ({}) lost the store at lease generation {generation}: {by}",
                     lease.host
                 )));
                 return;
             }
             Ok(Renewed::Outdated(why)) => {
-                lease.fence(Fence::Outdated(why));
+                pg.fence(Fence::Outdated(why));
                 return;
             }
             Err(e) => {

@@ -151,12 +151,31 @@ impl Pg {
         .map_err(pg_err)?;
         drop(client);
         let every = (self.lease.length / 4).max(Duration::from_millis(100));
+        // Two ticks missed.
+        let stall = (every * 2).max(self.lease.length / 2);
+        let lease = self.lease.length;
         let pg = Arc::downgrade(self);
         let (address, version, contract) =
             (address.to_owned(), version.to_owned(), contract.to_owned());
         self.spawn(async move {
+            let mut last = tokio::time::Instant::now();
+            let mut quiet_until = last;
             loop {
                 tokio::time::sleep(every).await;
+                // After a stall (the process paused, or starved) its leases
+                // may be gone: it says it is live again only a lease later,
+                // once its renewals (every quarter lease, a failed one
+                // tried again) had the time to find out (a fenced host stops
+                // saying it for good), or the others hand it partitions it
+                // would not take. Its live leases are never taken meanwhile.
+                let now = tokio::time::Instant::now();
+                if now.duration_since(last) > stall {
+                    quiet_until = now + lease;
+                }
+                last = now;
+                if now < quiet_until {
+                    continue;
+                }
                 let Some(pg) = pg.upgrade() else { return };
                 // Left (a graceful stop): its row stays removed.
                 if pg.left().load(Ordering::SeqCst) {

@@ -549,13 +549,22 @@ impl Pg {
         super::lease::holder(&client, self.part).await
     }
 
+    /// Fences this host for good (see `Lease::fence`): besides its
+    /// writes, it takes nothing more and stops saying it is live (its row
+    /// ages out), so the other hosts do not assign it partitions, which
+    /// they would hand over to a host about to exit.
+    pub(super) fn fence(&self, fence: super::lease::Fence) {
+        self.left().store(true, std::sync::atomic::Ordering::SeqCst);
+        self.lease.fence(fence);
+    }
+
     /// A database error as the store reports it; a refusal by the fence
     /// also marks this host fenced.
     fn seen(&self, e: tokio_postgres::Error) -> StoreError {
         let e = pg_err(e);
         if let StoreError::Fenced(why) = &e {
             tracing::error!(reason = %why, "the database refused a write of this host: another host holds the store");
-            self.lease.fence(super::lease::Fence::Lost(format!(
+            self.fence(super::lease::Fence::Lost(format!(
                 "the database refused a write of this host: {why}"
             )));
         }
