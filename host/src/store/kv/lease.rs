@@ -620,8 +620,12 @@ async fn renew(pg: std::sync::Weak<Pg>, lease: Arc<Lease>) {
                         )
                     })
                     .unwrap_or_else(|| "another host took it".into());
+                let what = match pg.partitions() {
+                    1 => "the store".to_owned(),
+                    _ => format!("partition {} of the store", pg.part()),
+                };
                 pg.fence(Fence::Lost(format!(
-                    "this host ({}) lost the store at lease generation {generation}: {by}",
+                    "this host ({}) lost {what} at lease generation {generation}: {by}",
                     lease.host
                 )));
                 return;
