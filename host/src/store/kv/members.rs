@@ -363,16 +363,21 @@ impl Pg {
         )))
     }
 
-    /// The other hosts seen within a lease, each with the clock its row
-    /// says it runs on (`Some(true)`: `--manual-clock`; `None`: a host of a
-    /// release before schema version 8, whose row does not say).
+    /// The other hosts seen within a lease and connected now (a process
+    /// killed a moment ago, a host restarted under another default id, is
+    /// not one), each with the clock its row says it runs on (`Some(true)`:
+    /// `--manual-clock`; `None`: a host of a release before schema version
+    /// 8, whose row does not say).
     pub fn live_clocks(&self) -> Result<Vec<(String, Option<bool>)>, StoreError> {
         let client = self.block(self.pool().get()).map_err(pool_err)?;
         let rows = self
             .block(client.query(
-                "SELECT host_id, manual_clock FROM weft_hosts \
-                 WHERE host_id <> $1 AND seen_at > now() - make_interval(secs => $2) \
-                 ORDER BY host_id",
+                "SELECT h.host_id, h.manual_clock FROM weft_hosts h \
+                 WHERE h.host_id <> $1 AND h.seen_at > now() - make_interval(secs => $2) \
+                   AND EXISTS (SELECT 1 FROM pg_stat_activity a \
+                     WHERE a.datname = current_database() \
+                       AND split_part(a.application_name, '#', 1) = 'weft:' || h.host_id) \
+                 ORDER BY h.host_id",
                 &[&self.lease.host, &self.lease.length.as_secs_f64()],
             ))
             .map_err(pg_err)?;
