@@ -177,12 +177,7 @@ impl Cluster {
             .collect();
         let hosts = if !differ.is_empty() {
             differ
-        } else if !manual && !unsaid.is_empty() && {
-            let txn = super::kv::Txn::Pg(self.pg.begin_read()?);
-            let stored = super::stored_clock(&txn)?;
-            txn.commit()?;
-            matches!(stored, super::StoredClock::Kept(_))
-        } {
+        } else if !manual && !unsaid.is_empty() && self.keeps_manual_clock()? {
             unsaid
         } else {
             return Ok(());
@@ -207,6 +202,14 @@ impl Cluster {
             hosts.join(", weft host "),
             if hosts.len() == 1 { "runs" } else { "run" },
         )))
+    }
+
+    /// Whether the store keeps a manual clock (read without holding it).
+    fn keeps_manual_clock(&self) -> Result<bool, StoreError> {
+        let txn = super::kv::Txn::Pg(self.pg.begin_read()?);
+        let stored = super::stored_clock(&txn)?;
+        txn.commit()?;
+        Ok(matches!(stored, super::StoredClock::Kept(_)))
     }
 
     /// A module's bytes (read without holding the store).

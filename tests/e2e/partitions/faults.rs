@@ -10,13 +10,9 @@ use super::*;
 /// `postgres::an_activity_end_the_database_refuses_is_kept_and_written_...`.
 #[test]
 fn an_activity_end_refused_in_another_partition_is_kept_and_written_once_taken() {
-    let Some(url) = database() else { return };
-    let a = host(&url, "a", &["activity-ended"]);
-    holds_all(&a, "a");
-    a.deploy_examples();
-    let id = id_in("refused", 3, true);
-    a.start_as("hello", &id, json!({"name": "RF0"}));
-    a.wait_for_log("paused at activity-ended", 1, Duration::from_secs(60));
+    let Some((a, url, id)) = hello_held_in_partition_3("refused", "RF0") else {
+        return;
+    };
     let history = table(3, "history");
     psql(
         &url,
@@ -42,13 +38,9 @@ fn an_activity_end_refused_in_another_partition_is_kept_and_written_once_taken()
 /// `postgres::an_activity_end_whose_write_meets_a_deadlock_is_written_again`.
 #[test]
 fn an_activity_end_meeting_a_deadlock_in_another_partition_is_written_again() {
-    let Some(url) = database() else { return };
-    let a = host(&url, "a", &["activity-ended"]);
-    holds_all(&a, "a");
-    a.deploy_examples();
-    let id = id_in("deadlocked", 3, true);
-    a.start_as("hello", &id, json!({"name": "DL0"}));
-    a.wait_for_log("paused at activity-ended", 1, Duration::from_secs(60));
+    let Some((a, url, id)) = hello_held_in_partition_3("deadlocked", "DL0") else {
+        return;
+    };
     let operator =
         crate::postgres::an_operator_locking(&url, &table(3, "history"), &table(3, "executions"));
     a.release("activity-ended");
@@ -57,6 +49,21 @@ fn an_activity_end_meeting_a_deadlock_in_another_partition_is_written_again() {
     a.assert_hellos_completed_once(&[id], "DL");
     let effects = weft_e2e::side_effects(&a.log());
     assert_eq!(effects.len(), 3, "each activity ran once: {effects:?}");
+}
+
+/// Host `a` holding every partition of a new store, running a `hello`
+/// (input name `name`) whose id (`prefix-N`) is in partition 3, held as its
+/// first activity has ended, before the end is written: the host, the
+/// store's address and the id (`None` without the suite's PostgreSQL).
+fn hello_held_in_partition_3(prefix: &str, name: &str) -> Option<(Host, String, String)> {
+    let url = database()?;
+    let a = host(&url, "a", &["activity-ended"]);
+    holds_all(&a, "a");
+    a.deploy_examples();
+    let id = id_in(prefix, 3, true);
+    a.start_as("hello", &id, json!({"name": name}));
+    a.wait_for_log("paused at activity-ended", 1, Duration::from_secs(60));
+    Some((a, url, id))
 }
 
 /// A schedule record a host cannot decode, in one partition of a store of
