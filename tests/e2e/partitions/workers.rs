@@ -179,3 +179,44 @@ fn a_stopping_host_does_not_time_out_a_task_no_worker_took() {
     crate::cluster::the_next_holder_queues_it_afresh(&b, &id);
     assert_eq!(b.wait_result(&held)["output"], "HELLO, WORKER!");
 }
+
+/// A worker polling a host whose partitions have no task was handed a
+/// task of another host's backlog only after waiting a round (250 ms) on
+/// the partitions held here: a backlog of one host's partitions reached
+/// the workers polling the others at four tasks a second each. A poll
+/// asks the other hosts at once before it waits.
+#[test]
+fn a_worker_polling_a_host_without_tasks_is_handed_another_hosts_backlog_at_once() {
+    let Some(url) = database() else { return };
+    let (a, b) = two_hosts(&url, &[], &["--route-activity", "greet=greeters"]);
+    a.deploy_examples();
+    const TASKS: usize = 5;
+    let ids: Vec<String> = (0..)
+        .map(|n| format!("backlog-{n}"))
+        .filter(|id| home(id) == 0)
+        .take(TASKS)
+        .collect();
+    for id in &ids {
+        a.start_as("hello", id, json!({"name": "worker"}));
+    }
+    b.eventually("a's backlog to be queued", |h| {
+        h.get("/v1/task-queues")["task_queues"][0]["backlog"] == TASKS
+    });
+    let mut took = Vec::new();
+    for _ in 0..TASKS {
+        let asked = std::time::Instant::now();
+        let (status, task) = weft_e2e::poll_greeters(&b, 10_000);
+        took.push(asked.elapsed());
+        assert_eq!(status, 200, "{task}");
+        assert!(
+            ids.iter().any(|id| task["execution_id"] == id.as_str()),
+            "{task}"
+        );
+    }
+    // A round is 250 ms: a poll that waited one first takes at least that.
+    let fastest = took.iter().min().expect("polls");
+    assert!(
+        *fastest < Duration::from_millis(200),
+        "every poll of b waited before it asked a: {took:?}"
+    );
+}

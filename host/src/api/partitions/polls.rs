@@ -23,9 +23,12 @@ const POLL_ROUND: Duration = Duration::from_millis(250);
 
 impl Front {
     /// A worker's poll: a task of any partition, held here or by another
-    /// host. It waits on the partitions held here a round at a time and
-    /// between rounds asks each other host once, at once, for a task of
-    /// theirs: one task taken at a time, none taken for nobody.
+    /// host. It looks at the partitions held here and asks each other host
+    /// once, at once, for a task of theirs; then waits on the partitions
+    /// held here a round at a time, asking the others between rounds: one
+    /// task taken at a time, none taken for nobody. The first look waits
+    /// for nothing, so another host's backlog reaches a worker polling here
+    /// at once, not a round later.
     pub(super) async fn poll(&self, parts: Parts, body: Bytes) -> Response {
         if parts.headers.contains_key(POLL_HERE) {
             return self.poll_here(parts, body).await;
@@ -35,10 +38,12 @@ impl Front {
             Err(refused) => return refused.into_response(),
         };
         let deadline = Instant::now() + wait;
+        let mut round_len = Duration::ZERO;
         loop {
             let round = deadline
                 .saturating_duration_since(Instant::now())
-                .min(POLL_ROUND);
+                .min(round_len);
+            round_len = POLL_ROUND;
             let answer = self.poll_here(waiting(&parts, round), body.clone()).await;
             if answer.status() != StatusCode::NO_CONTENT {
                 return answer;
