@@ -56,7 +56,7 @@ pub use logs::LogLine;
 pub use modules::Deployed;
 pub use modules::Pruned;
 pub use offline::{replay as replay_offline, ReplayReport};
-pub use queues::{StaleToken, WorkerTask};
+pub use queues::{StaleToken, Waiter as TaskWaiter, WorkerTask};
 pub use reset::ResetReport;
 pub use skip::{Held, Quiet, Skip};
 pub use timers::TimerQueue;

@@ -170,13 +170,18 @@ impl Drop for Claimed<'_> {
             key: self.key.clone(),
             taken,
         };
-        self.queues
-            .lock()
+        let mut state = self.queues.lock();
+        let unpolled = state.pollers.get(&queue).is_none_or(|p| p.waiting == 0);
+        state
             .queues
-            .entry(queue)
+            .entry(queue.clone())
             .or_default()
             .push_front(waiting);
+        drop(state);
         self.queues.version.send_modify(|v| *v += 1);
+        if unpolled {
+            self.queues.tell_unpolled(&queue);
+        }
     }
 }
 
@@ -250,7 +255,13 @@ pub struct TaskQueues {
     /// waiting for its task's adoption) does not miss one between checking
     /// and waiting.
     version: watch::Sender<u64>,
+    /// Told the queue of a task queued while no worker polls this host
+    /// for it (a host of several tells the others).
+    waiting: std::sync::OnceLock<Waiter>,
 }
+
+/// Told the queue of a task nobody here polls for.
+pub type Waiter = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// More tasks than workers could hold at once.
 const TAKEN_PERMITS: u32 = 1 << 24;
@@ -261,6 +272,7 @@ impl Default for TaskQueues {
             state: Mutex::default(),
             taken: Arc::new(Semaphore::new(TAKEN_PERMITS as usize)),
             version: watch::Sender::default(),
+            waiting: std::sync::OnceLock::new(),
         }
     }
 }
@@ -268,6 +280,12 @@ impl Default for TaskQueues {
 impl TaskQueues {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Who is told of a task queued while no worker polls here for it
+    /// (set once).
+    pub(super) fn tell_waiting(&self, waiter: Waiter) {
+        let _ = self.waiting.set(waiter);
     }
 
     /// Queues a task; `heartbeat` records the worker's heartbeats.
@@ -291,8 +309,21 @@ impl TaskQueues {
                 key,
                 taken: taken_tx,
             });
+        let unpolled = state.pollers.get(queue).is_none_or(|p| p.waiting == 0);
         drop(state);
-        self.dispatch(taken, done, token)
+        let dispatch = self.dispatch(taken, done, token);
+        if unpolled {
+            self.tell_unpolled(queue);
+        }
+        dispatch
+    }
+
+    /// Tells who is told (see [`tell_waiting`](Self::tell_waiting)) that a
+    /// task waits on `queue` with no worker polling here for it.
+    fn tell_unpolled(&self, queue: &str) {
+        if let Some(tell) = self.waiting.get() {
+            tell(queue);
+        }
     }
 
     /// Takes back a task a worker took under `token` before this host ran

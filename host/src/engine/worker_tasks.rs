@@ -17,6 +17,12 @@ impl super::Engine {
         self.inner.queues.stats()
     }
 
+    /// `tell` is told the queue of each task queued while no worker polls
+    /// this engine for it (a host of several tells the others; set once).
+    pub fn on_task_unpolled(&self, tell: super::queues::Waiter) {
+        self.inner.queues.tell_waiting(tell);
+    }
+
     /// Waits up to `wait` for an activity task on `queue`. The task is
     /// recorded as taken before it is returned; `Err` when the store could
     /// not record it (the task stays queued).

@@ -129,6 +129,17 @@ impl Cluster {
         self.pg.host()
     }
 
+    /// Tells the other hosts that a task waits on `queue` here and no
+    /// worker polls this host for it (a hint: see `kv/notices.rs`).
+    pub fn announce_task(&self, queue: &str) {
+        self.pg.announce_task(queue);
+    }
+
+    /// Calls `on` with the queue of every task another host announces.
+    pub fn listen_tasks(&self, on: impl Fn(&str) + Send + Sync + 'static) {
+        self.pg.listen_tasks(on);
+    }
+
     /// Why this host may no longer write, once it may not: it must stop.
     pub fn fenced(&self) -> watch::Receiver<Option<Fence>> {
         self.pg.fenced()

@@ -220,3 +220,36 @@ fn a_worker_polling_a_host_without_tasks_is_handed_another_hosts_backlog_at_once
         "every poll of b waited before it asked a: {took:?}"
     );
 }
+
+/// A task queued on one host while a worker's poll waits on another is
+/// announced to the other hosts (PostgreSQL's `NOTIFY`): the poll asks at
+/// the notice, not at the end of its round (a second).
+#[test]
+fn a_task_queued_on_one_host_reaches_a_poll_waiting_on_another_at_its_notice() {
+    let Some(url) = database() else { return };
+    let (a, b) = two_hosts(&url, &[], &["--route-activity", "greet=greeters"]);
+    a.deploy_examples();
+    let id = id_in("noticed", 0, true);
+    std::thread::scope(|s| {
+        let poll = s.spawn(|| {
+            let (status, task) = weft_e2e::poll_greeters(&b, 20_000);
+            (status, task, std::time::Instant::now())
+        });
+        // The poll waits on b's partitions (past its first look).
+        b.eventually("the worker's poll to wait on b", |h| {
+            h.get("/v1/task-queues")["task_queues"][0]["pollers"]
+                .as_u64()
+                .is_some_and(|n| n > 0)
+        });
+        let started = std::time::Instant::now();
+        a.start_as("hello", &id, json!({"name": "worker"}));
+        let (status, task, at) = poll.join().expect("the poll");
+        assert_eq!(status, 200, "{task}");
+        assert_eq!(task["execution_id"], id.as_str(), "{task}");
+        let took = at - started;
+        assert!(
+            took < Duration::from_millis(700),
+            "the poll waited {took:?} for a task queued on a (its round is a second)"
+        );
+    });
+}

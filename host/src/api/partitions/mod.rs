@@ -68,11 +68,15 @@ pub struct Engines {
     held: Arc<RwLock<BTreeMap<u32, (Engine, Router)>>>,
     access: Access,
     guard: Guard,
+    /// Told of each task queued with no worker polling this host for it:
+    /// the other hosts are (see `polls.rs`).
+    unpolled: crate::engine::TaskWaiter,
 }
 
 impl Engines {
     /// Partition `part`'s engine answers its requests from now on.
     pub fn add(&self, part: u32, engine: Engine) {
+        engine.on_task_unpolled(self.unpolled.clone());
         let router = super::router(engine.clone(), self.access.clone(), self.guard.clone());
         self.write().insert(part, (engine, router));
     }
@@ -127,6 +131,8 @@ struct Front {
     holders: holders::Holders,
     /// When a poll last said it could not ask another host.
     unasked_said: Arc<Mutex<Option<Instant>>>,
+    /// The other hosts' notices of tasks waiting there.
+    notices: polls::Notices,
 }
 
 /// The front of a host on a store of several partitions.
@@ -148,11 +154,16 @@ pub fn front(
     wait: Duration,
     http: reqwest::Client,
 ) -> Partitioned {
+    let announcer = cluster.clone();
     let engines = Engines {
         held: Arc::default(),
         access: access.clone(),
         guard: guard.clone(),
+        unpolled: Arc::new(move |queue: &str| announcer.announce_task(queue)),
     };
+    let notices = polls::Notices::default();
+    let told = notices.clone();
+    cluster.listen_tasks(move |queue| told.told(queue));
     let front = Front {
         partitions: cluster.partitions(),
         token: access
@@ -166,6 +177,7 @@ pub fn front(
         wait,
         placed: Arc::default(),
         unasked_said: Arc::default(),
+        notices,
     };
     let relay: Arc<dyn Relay> = Arc::new(front.clone());
     let router = Router::new()

@@ -1,6 +1,12 @@
 //! A worker's poll on a host of a store of several partitions: the tasks
-//! of the partitions held here, and of those other hosts hold.
+//! of the partitions held here, and of those other hosts hold. A host
+//! that queues a task while no worker polls it for one announces it to
+//! the others (PostgreSQL's `NOTIFY`); a poll waiting on another host asks
+//! at the notice, and at its next round without one (a notice may be
+//! lost, never a task).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -16,19 +22,45 @@ use crate::api::error::ApiError;
 /// partitions: answered from the engines there, never sent on.
 const POLL_HERE: &str = "x-weft-poll-here";
 
-/// How long a poll waits on the partitions held here before it asks the
-/// other hosts once for a task of theirs: a task of another host's
-/// partition reaches a worker polling here within about this long.
-const POLL_ROUND: Duration = Duration::from_millis(250);
+/// How long a poll waits on the partitions held here, without another
+/// host's notice, before it asks the other hosts once for a task of
+/// theirs: a task of another host's partition whose notice was lost
+/// reaches a worker polling here within about this long.
+const POLL_ROUND: Duration = Duration::from_secs(1);
+
+/// The other hosts' notices of tasks waiting there, by queue: each wakes
+/// one poll waiting here for that queue (or the next to wait).
+#[derive(Clone, Default)]
+pub(super) struct Notices(Arc<Mutex<HashMap<String, Arc<tokio::sync::Notify>>>>);
+
+impl Notices {
+    /// Another host has a task waiting on `queue`.
+    pub(super) fn told(&self, queue: &str) {
+        let notify = self.lock().get(queue).cloned();
+        if let Some(notify) = notify {
+            notify.notify_one();
+        }
+    }
+
+    /// What wakes a poll of `queue` at a notice.
+    fn of(&self, queue: &str) -> Arc<tokio::sync::Notify> {
+        self.lock().entry(queue.to_owned()).or_default().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<tokio::sync::Notify>>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 impl Front {
     /// A worker's poll: a task of any partition, held here or by another
     /// host. It looks at the partitions held here and asks each other host
     /// once, at once, for a task of theirs; then waits on the partitions
-    /// held here a round at a time, asking the others between rounds: one
-    /// task taken at a time, none taken for nobody. The first look waits
-    /// for nothing, so another host's backlog reaches a worker polling here
-    /// at once, not a round later.
+    /// held here a round at a time (or until another host announces a
+    /// task of its queue), asking the others between rounds: one task
+    /// taken at a time, none taken for nobody. The first look waits for
+    /// nothing, so another host's backlog reaches a worker polling here at
+    /// once, not a round later.
     pub(super) async fn poll(&self, parts: Parts, body: Bytes) -> Response {
         if parts.headers.contains_key(POLL_HERE) {
             return self.poll_here(parts, body).await;
@@ -37,6 +69,7 @@ impl Front {
             Ok(wait) => wait,
             Err(refused) => return refused.into_response(),
         };
+        let notice = self.notices.of(&queue_of(&parts.uri));
         let deadline = Instant::now() + wait;
         let mut round_len = Duration::ZERO;
         loop {
@@ -44,15 +77,26 @@ impl Front {
                 .saturating_duration_since(Instant::now())
                 .min(round_len);
             round_len = POLL_ROUND;
-            let answer = self.poll_here(waiting(&parts, round), body.clone()).await;
-            if answer.status() != StatusCode::NO_CONTENT {
-                return answer;
-            }
+            let here = self.poll_here(waiting(&parts, round), body.clone());
+            // At a notice the wait here is dropped (which puts back a task
+            // it was about to hand out) and the others are asked.
+            let answer = if round.is_zero() {
+                Some(here.await)
+            } else {
+                tokio::select! {
+                    answer = here => Some(answer),
+                    () = notice.notified() => None,
+                }
+            };
+            let answer = match answer {
+                Some(task) if task.status() != StatusCode::NO_CONTENT => return task,
+                none => none,
+            };
             if let Some(task) = self.poll_others(&parts, &body).await {
                 return task;
             }
             if Instant::now() >= deadline {
-                return answer;
+                return answer.unwrap_or_else(|| StatusCode::NO_CONTENT.into_response());
             }
         }
     }
@@ -161,6 +205,14 @@ fn poll_wait(uri: &axum::http::Uri) -> Result<Duration, ApiError> {
     Ok(Duration::from_millis(
         ms.min(crate::api::tasks::MAX_POLL_MS),
     ))
+}
+
+/// The queue a poll of `uri` polls (as the handler reads it).
+fn queue_of(uri: &axum::http::Uri) -> String {
+    let seg = uri.path().trim_start_matches('/').split('/').nth(2);
+    percent_encoding::percent_decode_str(seg.unwrap_or(""))
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// `parts` of a poll waiting `wait`.
