@@ -35,19 +35,24 @@ fn three(base: &str, extra: &[&str]) -> Vec<Host> {
     hosts
 }
 
-pub fn run(n: usize, executions: usize, in_flight: usize) {
-    // `cargo xtask bench` starts a throwaway server for this workload
-    // alone; with `WEFT_TEST_POSTGRES` every host of the run is on it.
-    let Some(base) = std::env::var("WEFT_CLUSTER_POSTGRES")
+/// The PostgreSQL server the cluster workloads make their databases on:
+/// `cargo xtask bench` starts a throwaway one for them alone; with
+/// `WEFT_TEST_POSTGRES` every host of the run is on it.
+fn server(workload: &str) -> Option<String> {
+    let base = std::env::var("WEFT_CLUSTER_POSTGRES")
         .ok()
-        .or_else(postgres_base)
-    else {
+        .or_else(postgres_base);
+    if base.is_none() {
         println!(
-            "cluster: needs PostgreSQL (cargo xtask bench starts one; or \
+            "{workload}: needs PostgreSQL (cargo xtask bench starts one; or \
              WEFT_CLUSTER_POSTGRES=postgres://user@host:port)"
         );
-        return;
-    };
+    }
+    base
+}
+
+pub fn run(n: usize, executions: usize, in_flight: usize) {
+    let Some(base) = server("cluster") else { return };
     w1_through_a_standby(&base, executions, in_flight);
     for how in ["KILL", "STOP"] {
         failover(&base, n, how);
@@ -155,4 +160,93 @@ fn failover(base: &str, n: usize, how: &str) {
         done.as_secs_f64()
     );
     hosts[0].kill();
+}
+
+/// A worker polling one host for the tasks of partitions another host
+/// holds: two hosts on a store of four partitions (`a` holds 0 and 1, `b`
+/// 2 and 3), `n` executions started one at a time in `a`'s partitions,
+/// each routing one activity to the worker's queue. The time from each
+/// start request until the worker's poll (waiting before the start) is
+/// answered, polling `a` (the holder: the baseline) and polling `b`.
+pub fn workers_across_hosts(n: usize) {
+    let Some(base) = server("cluster-workers") else { return };
+    let url = format!("{base}/{}", fresh_database_name());
+    let host = |id: &str| {
+        let args = [
+            "--host-id",
+            id,
+            "--partitions",
+            "4",
+            "--lease",
+            "2s",
+            "--route-activity",
+            "greet=greeters",
+        ];
+        Host::in_cluster(&url, &args, &[])
+    };
+    let held = |h: &Host| -> Vec<String> {
+        h.get("/v1/cluster")["leases"]
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .map(|l| l["holder"].as_str().unwrap_or_default().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let a = host("a");
+    a.eventually("a to hold every partition", |h| held(h) == ["a"; 4]);
+    let b = host("b");
+    b.eventually("a to hand b its partitions", |h| {
+        held(h) == ["a", "a", "b", "b"]
+    });
+    a.deploy_examples();
+    let mut ids = (0..).map(|i| format!("across-{i}")).filter(|id| {
+        weft::store::cluster::home(id, 4) < 2
+    });
+    println!("a worker polling one of two hosts (4 partitions), {n} tasks of the first's partitions, one at a time");
+    let mut figures = Vec::new();
+    for (label, at) in [("polling the holder", &a), ("polling the other host", &b)] {
+        let mut took = Vec::with_capacity(n);
+        for _ in 0..n {
+            let id = ids.next().expect("an id");
+            let (task, latency) = std::thread::scope(|s| {
+                let poll = s.spawn(|| {
+                    let (status, task) = weft_e2e::poll_greeters(at, 20_000);
+                    assert_eq!(status, 200, "{task}");
+                    (task, Instant::now())
+                });
+                at.eventually("the worker's poll to wait", |h| {
+                    h.get("/v1/task-queues")["task_queues"][0]["pollers"]
+                        .as_u64()
+                        .is_some_and(|p| p > 0)
+                });
+                let started = Instant::now();
+                a.start_as("hello", &id, json!({"name": "worker"}));
+                let (task, answered) = poll.join().expect("the poll");
+                (task, answered - started)
+            });
+            took.push(latency);
+            let token = task["token"].as_str().expect("a token");
+            let (status, v) = at.call(
+                "POST",
+                &format!("/v1/tasks/{token}/complete"),
+                Some(json!({"output": "Hello, worker"})),
+            );
+            assert_eq!(status, 200, "{v}");
+        }
+        took.sort();
+        let pct = |p: f64| took[((took.len() as f64 * p) as usize).min(took.len() - 1)];
+        println!(
+            "  {label:<24} start to task p50 {:>6.1} ms  p99 {:>6.1} ms  max {:>6.1} ms",
+            pct(0.5).as_secs_f64() * 1e3,
+            pct(0.99).as_secs_f64() * 1e3,
+            took[took.len() - 1].as_secs_f64() * 1e3
+        );
+        figures.push(pct(0.5));
+    }
+    println!(
+        "  other host / holder (p50): {:.2}",
+        figures[1].as_secs_f64() / figures[0].as_secs_f64()
+    );
 }

@@ -179,6 +179,10 @@ fn main() {
             in_flight.min(100),
         );
     }
+    if run("cluster-workers") {
+        // A worker polling one host for the tasks of another's partitions.
+        cluster::workers_across_hosts(flag(&args, "--worker-tasks", 200));
+    }
     if run("long-history") {
         workloads::long_history(
             flag(&args, "--history-events", 50_000),

@@ -823,7 +823,10 @@ fn bench(args: &[String]) -> Result {
             .iter()
             .position(|a| a == "--only")
             .and_then(|i| args.get(i + 1))
-            .is_none_or(|only| only.split(',').any(|w| w.trim() == "cluster"));
+            .is_none_or(|only| {
+                only.split(',')
+                    .any(|w| ["cluster", "cluster-workers"].contains(&w.trim()))
+            });
     let given = env::var_os("WEFT_TEST_POSTGRES").is_some();
     let _cluster = if !given && (verify_hosts || cluster_workload) {
         let cluster = postgres::Cluster::start(&target_dir(), false)?;
