@@ -52,7 +52,9 @@ fn server(workload: &str) -> Option<String> {
 }
 
 pub fn run(n: usize, executions: usize, in_flight: usize) {
-    let Some(base) = server("cluster") else { return };
+    let Some(base) = server("cluster") else {
+        return;
+    };
     w1_through_a_standby(&base, executions, in_flight);
     for how in ["KILL", "STOP"] {
         failover(&base, n, how);
@@ -169,7 +171,9 @@ fn failover(base: &str, n: usize, how: &str) {
 /// start request until the worker's poll (waiting before the start) is
 /// answered, polling `a` (the holder: the baseline) and polling `b`.
 pub fn workers_across_hosts(n: usize) {
-    let Some(base) = server("cluster-workers") else { return };
+    let Some(base) = server("cluster-workers") else {
+        return;
+    };
     let url = format!("{base}/{}", fresh_database_name());
     let host = |id: &str| {
         let args = [
@@ -201,9 +205,9 @@ pub fn workers_across_hosts(n: usize) {
         held(h) == ["a", "a", "b", "b"]
     });
     a.deploy_examples();
-    let mut ids = (0..).map(|i| format!("across-{i}")).filter(|id| {
-        weft::store::cluster::home(id, 4) < 2
-    });
+    let mut ids = (0..)
+        .map(|i| format!("across-{i}"))
+        .filter(|id| weft::store::cluster::home(id, 4) < 2);
     println!("a worker polling one of two hosts (4 partitions), {n} tasks of the first's partitions, one at a time");
     let mut figures = Vec::new();
     for (label, at) in [("polling the holder", &a), ("polling the other host", &b)] {

@@ -14,6 +14,7 @@ use super::{Backend, Store, StoreError};
 pub use super::kv::assign::{home, Change};
 pub use super::kv::lease::{Fence, Wait};
 pub use super::kv::members::{ClusterView, HostView, LeaseView};
+pub use super::kv::notices::Announcer;
 
 /// This host on a PostgreSQL store.
 #[derive(Clone)]
@@ -129,14 +130,15 @@ impl Cluster {
         self.pg.host()
     }
 
-    /// Tells the other hosts that a task waits on `queue` here and no
-    /// worker polls this host for it (a hint: see `kv/notices.rs`).
-    pub fn announce_task(&self, queue: &str) {
-        self.pg.announce_task(queue);
+    /// What tells the other hosts that tasks wait on a queue here with no
+    /// worker polling this host for them (a hint: see `kv/notices.rs`).
+    pub fn announcer(&self) -> Announcer {
+        self.pg.announcer()
     }
 
-    /// Calls `on` with the queue of every task another host announces.
-    pub fn listen_tasks(&self, on: impl Fn(&str) + Send + Sync + 'static) {
+    /// Calls `on` with the queue (and how many tasks) of every notice of
+    /// tasks another host sends.
+    pub fn listen_tasks(&self, on: impl Fn(&str, u64) + Send + Sync + 'static) {
         self.pg.listen_tasks(on);
     }
 

@@ -221,35 +221,53 @@ fn a_worker_polling_a_host_without_tasks_is_handed_another_hosts_backlog_at_once
     );
 }
 
-/// A task queued on one host while a worker's poll waits on another is
-/// announced to the other hosts (PostgreSQL's `NOTIFY`): the poll asks at
-/// the notice, not at the end of its round (a second).
+/// Tasks queued on one host while workers' polls wait on another are
+/// announced to the other hosts (PostgreSQL's `NOTIFY`, one notice per
+/// queue with how many tasks): each poll asks at the notice, not at the
+/// end of its round (a second). A `batch-worker` queues its three chunks
+/// at once.
 #[test]
-fn a_task_queued_on_one_host_reaches_a_poll_waiting_on_another_at_its_notice() {
+fn tasks_queued_on_one_host_reach_polls_waiting_on_another_at_their_notice() {
     let Some(url) = database() else { return };
-    let (a, b) = two_hosts(&url, &[], &["--route-activity", "greet=greeters"]);
+    let routed = ["--route-activity", "square_sum=greeters"];
+    let (a, b) = two_hosts(&url, &[], &routed);
     a.deploy_examples();
+    const POLLS: usize = 3;
     let id = id_in("noticed", 0, true);
     std::thread::scope(|s| {
-        let poll = s.spawn(|| {
-            let (status, task) = weft_e2e::poll_greeters(&b, 20_000);
-            (status, task, std::time::Instant::now())
-        });
-        // The poll waits on b's partitions (past its first look).
-        b.eventually("the worker's poll to wait on b", |h| {
+        let polls: Vec<_> = (0..POLLS)
+            .map(|_| {
+                s.spawn(|| {
+                    let (status, task) = weft_e2e::poll_greeters(&b, 20_000);
+                    (status, task, std::time::Instant::now())
+                })
+            })
+            .collect();
+        // Every poll waits on both of b's partitions (past its first look).
+        b.eventually("the workers' polls to wait on b", |h| {
             h.get("/v1/task-queues")["task_queues"][0]["pollers"]
                 .as_u64()
-                .is_some_and(|n| n > 0)
+                .is_some_and(|n| n >= 2 * POLLS as u64)
         });
         let started = std::time::Instant::now();
-        a.start_as("hello", &id, json!({"name": "worker"}));
-        let (status, task, at) = poll.join().expect("the poll");
-        assert_eq!(status, 200, "{task}");
-        assert_eq!(task["execution_id"], id.as_str(), "{task}");
-        let took = at - started;
-        assert!(
-            took < Duration::from_millis(700),
-            "the poll waited {took:?} for a task queued on a (its round is a second)"
-        );
+        a.start_as("batch-worker", &id, json!((1..=30).collect::<Vec<u64>>()));
+        for poll in polls {
+            let (status, task, at) = poll.join().expect("a poll");
+            assert_eq!(status, 200, "{task}");
+            assert_eq!(task["execution_id"], id.as_str(), "{task}");
+            let took = at - started;
+            assert!(
+                took < Duration::from_millis(600),
+                "a poll waited {took:?} for tasks queued on a (its round is a second)"
+            );
+            let token = task["token"].as_str().expect("a token");
+            let (status, v) = b.call(
+                "POST",
+                &format!("/v1/tasks/{token}/complete"),
+                Some(json!({"output": 1})),
+            );
+            assert_eq!(status, 200, "{v}");
+        }
     });
+    assert_eq!(a.wait_result(&id)["output"], 3);
 }

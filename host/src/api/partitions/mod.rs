@@ -154,16 +154,16 @@ pub fn front(
     wait: Duration,
     http: reqwest::Client,
 ) -> Partitioned {
-    let announcer = cluster.clone();
+    let announcer = cluster.announcer();
     let engines = Engines {
         held: Arc::default(),
         access: access.clone(),
         guard: guard.clone(),
-        unpolled: Arc::new(move |queue: &str| announcer.announce_task(queue)),
+        unpolled: Arc::new(move |queue: &str| announcer.task(queue)),
     };
     let notices = polls::Notices::default();
     let told = notices.clone();
-    cluster.listen_tasks(move |queue| told.told(queue));
+    cluster.listen_tasks(move |queue, tasks| told.told(queue, tasks));
     let front = Front {
         partitions: cluster.partitions(),
         token: access

@@ -28,17 +28,22 @@ const POLL_HERE: &str = "x-weft-poll-here";
 /// reaches a worker polling here within about this long.
 const POLL_ROUND: Duration = Duration::from_secs(1);
 
-/// The other hosts' notices of tasks waiting there, by queue: each wakes
-/// one poll waiting here for that queue (or the next to wait).
+/// The other hosts' notices of tasks waiting there, by queue: each task
+/// wakes one poll waiting here for that queue (or the next to wait).
 #[derive(Clone, Default)]
 pub(super) struct Notices(Arc<Mutex<HashMap<String, Arc<tokio::sync::Notify>>>>);
 
+/// More than a host's polls of one queue wait at once.
+const WAKE_AT_MOST: u64 = 10_000;
+
 impl Notices {
-    /// Another host has a task waiting on `queue`.
-    pub(super) fn told(&self, queue: &str) {
+    /// Another host has `tasks` tasks waiting on `queue`.
+    pub(super) fn told(&self, queue: &str, tasks: u64) {
         let notify = self.lock().get(queue).cloned();
         if let Some(notify) = notify {
-            notify.notify_one();
+            for _ in 0..tasks.min(WAKE_AT_MOST) {
+                notify.notify_one();
+            }
         }
     }
 

@@ -12,7 +12,7 @@ pub(crate) mod assign;
 mod known;
 pub(crate) mod lease;
 pub(crate) mod members;
-mod notices;
+pub(crate) mod notices;
 pub(crate) mod pg;
 mod records;
 mod redb_write;

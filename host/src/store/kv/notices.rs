@@ -17,36 +17,65 @@ const CHANNEL: &str = "weft_tasks";
 /// How long a broken listening connection waits before it connects again.
 const RECONNECT: Duration = Duration::from_secs(1);
 
+/// Announces tasks to the other hosts: one sender for the host, which
+/// sends what queued since its last notice as one notice per queue (with
+/// how many tasks), so a burst of tasks takes no more connections than one.
+#[derive(Clone)]
+pub struct Announcer(tokio::sync::mpsc::UnboundedSender<String>);
+
+impl Announcer {
+    /// A task waits on `queue` here (see [`Pg::announcer`]).
+    pub fn task(&self, queue: &str) {
+        let _ = self.0.send(queue.to_owned());
+    }
+}
+
 impl Pg {
-    /// Tells the other hosts that a task waits on `queue` here (sent in the
-    /// background; a notice that cannot be sent is dropped: see the module
-    /// documentation).
-    pub fn announce_task(&self, queue: &str) {
-        let payload = format!("{}\n{queue}", self.lease.host);
+    /// What tells the other hosts that tasks wait here with no worker
+    /// polling this host for them (sent in the background; a notice that
+    /// cannot be sent is dropped: see the module documentation).
+    pub fn announcer(&self) -> Announcer {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let host = self.lease.host.clone();
         let pool = self.pool().clone();
         self.spawn(async move {
-            let Ok(client) = pool.get().await else { return };
-            let sent = client
-                .execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])
-                .await;
-            if let Err(e) = sent {
-                tracing::debug!(error = %e, "a task's notice to the other hosts was not sent");
+            while let Some(first) = rx.recv().await {
+                let mut queued: std::collections::BTreeMap<String, u64> = Default::default();
+                *queued.entry(first).or_default() += 1;
+                while let Ok(more) = rx.try_recv() {
+                    *queued.entry(more).or_default() += 1;
+                }
+                let Ok(client) = pool.get().await else { continue };
+                for (queue, tasks) in queued {
+                    let payload = format!("{host}\n{tasks}\n{queue}");
+                    let sent = client
+                        .execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])
+                        .await;
+                    if let Err(e) = sent {
+                        tracing::debug!(error = %e, "a task's notice to the other hosts was not sent");
+                        break;
+                    }
+                }
             }
         });
+        Announcer(tx)
     }
 
-    /// Calls `on` with the queue of every task another host announces, for
+    /// Calls `on` with the queue (and how many tasks) of every notice
+    /// another host sends, for
     /// as long as the store lives, on a connection of its own (connected
     /// again a second after it breaks).
-    pub fn listen_tasks(self: &std::sync::Arc<Self>, on: impl Fn(&str) + Send + Sync + 'static) {
-        let pg = std::sync::Arc::downgrade(self);
+    pub fn listen_tasks(&self, on: impl Fn(&str, u64) + Send + Sync + 'static) {
+        // Holds no reference to the store: the task ends with its runtime.
+        let listener = Listener {
+            config: self.config().clone(),
+            tls: self.tls(),
+            host: self.lease.host.clone(),
+        };
         self.spawn(async move {
             let mut said = false;
             loop {
-                let Some(store) = pg.upgrade() else { return };
-                let listened = store.listen_once(&on, &mut said).await;
-                drop(store);
-                if let Err(e) = listened {
+                if let Err(e) = listener.listen_once(&on, &mut said).await {
                     if !said {
                         tracing::warn!(
                             error = %e,
@@ -60,14 +89,23 @@ impl Pg {
             }
         });
     }
+}
 
+/// What a listening connection is made of.
+struct Listener {
+    config: tokio_postgres::Config,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
+    host: String,
+}
+
+impl Listener {
     /// One listening connection, until it breaks.
     async fn listen_once(
         &self,
-        on: &(impl Fn(&str) + Send + Sync),
+        on: &(impl Fn(&str, u64) + Send + Sync),
         said: &mut bool,
     ) -> Result<(), tokio_postgres::Error> {
-        let (client, mut conn) = self.config().connect(self.tls()).await?;
+        let (client, mut conn) = self.config.connect(self.tls.clone()).await?;
         let mut messages = futures::stream::poll_fn(move |cx| conn.poll_message(cx));
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         // The connection runs (and delivers notices) only while polled.
@@ -88,12 +126,16 @@ impl Pg {
             tracing::info!("listening for the other hosts' task notices again");
             *said = false;
         }
-        let me = &self.lease.host;
+        let me = &self.host;
         while let Some(payload) = rx.recv().await {
-            if let Some((host, queue)) = payload.split_once('\n') {
-                if host != me {
-                    on(queue);
-                }
+            let mut fields = payload.splitn(3, '\n');
+            let (Some(host), Some(tasks), Some(queue)) =
+                (fields.next(), fields.next(), fields.next())
+            else {
+                continue;
+            };
+            if host != me {
+                on(queue, tasks.parse().unwrap_or(1));
             }
         }
         drop(client);
