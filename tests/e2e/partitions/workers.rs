@@ -271,3 +271,90 @@ fn tasks_queued_on_one_host_reach_polls_waiting_on_another_at_their_notice() {
     });
     assert_eq!(a.wait_result(&id)["output"], 3);
 }
+
+/// A notice that never comes (here: b is held before it listens) delays a
+/// task of another host's partition to the next round of a poll waiting
+/// on b (a second), and loses nothing.
+#[test]
+fn a_task_whose_notice_is_lost_reaches_a_poll_on_another_host_at_its_round() {
+    let Some(url) = database() else { return };
+    let routed = ["--route-activity", "greet=greeters"];
+    let a = host_with(&url, "a", &[], &routed);
+    holds_all(&a, "a");
+    let b = host_with(&url, "b", &["task-notices-listen"], &routed);
+    b.eventually("a to hand b its partitions", |h| {
+        holders(h) == ["a", "a", "b", "b"]
+    });
+    b.wait_for_log("paused at task-notices-listen", 1, Duration::from_secs(30));
+    a.deploy_examples();
+    let id = id_in("unnoticed", 0, true);
+    std::thread::scope(|s| {
+        let poll = s.spawn(|| {
+            let (status, task) = weft_e2e::poll_greeters(&b, 20_000);
+            (status, task, std::time::Instant::now())
+        });
+        b.eventually("the worker's poll to wait on b", |h| {
+            h.get("/v1/task-queues")["task_queues"][0]["pollers"]
+                .as_u64()
+                .is_some_and(|n| n >= 2)
+        });
+        let started = std::time::Instant::now();
+        a.start_as("hello", &id, json!({"name": "worker"}));
+        let (status, task, at) = poll.join().expect("the poll");
+        assert_eq!(status, 200, "{task}");
+        assert_eq!(task["execution_id"], id.as_str(), "{task}");
+        let took = at - started;
+        assert!(
+            took > Duration::from_millis(300) && took < Duration::from_secs(5),
+            "the poll took {took:?}: without a notice, its round (a second) should find it"
+        );
+    });
+}
+
+/// A host whose listening connection is ended (`pg_terminate_backend`)
+/// listens again on a new one, and the other hosts' notices reach its
+/// waiting polls as before.
+#[test]
+fn a_host_whose_listening_connection_is_ended_hears_notices_again() {
+    let Some(url) = database() else { return };
+    let (a, b) = two_hosts(&url, &[], &["--route-activity", "greet=greeters"]);
+    a.deploy_examples();
+    let listener = |host: &str| {
+        psql(
+            &url,
+            &format!(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+                 AND query = 'LISTEN weft_tasks' AND application_name LIKE 'weft:{host}#%'"
+            ),
+        )
+    };
+    b.eventually("b to listen", |_| !listener("b").is_empty());
+    let before = listener("b");
+    let ended = psql(&url, &format!("SELECT pg_terminate_backend({before})"));
+    assert_eq!(ended, "t");
+    b.eventually("b to listen on a new connection", |_| {
+        let now = listener("b");
+        !now.is_empty() && now != before
+    });
+    let id = id_in("heard", 0, true);
+    std::thread::scope(|s| {
+        let poll = s.spawn(|| {
+            let (status, task) = weft_e2e::poll_greeters(&b, 20_000);
+            (status, task, std::time::Instant::now())
+        });
+        b.eventually("the worker's poll to wait on b", |h| {
+            h.get("/v1/task-queues")["task_queues"][0]["pollers"]
+                .as_u64()
+                .is_some_and(|n| n >= 2)
+        });
+        let started = std::time::Instant::now();
+        a.start_as("hello", &id, json!({"name": "worker"}));
+        let (status, task, at) = poll.join().expect("the poll");
+        assert_eq!(status, 200, "{task}");
+        let took = at - started;
+        assert!(
+            took < Duration::from_millis(600),
+            "the poll waited {took:?}: b did not hear a's notice"
+        );
+    });
+}

@@ -79,8 +79,10 @@ impl Pg {
                     if !said {
                         tracing::warn!(
                             error = %e,
-                            "could not listen for the other hosts' task notices: a worker's \
-                             poll here finds their tasks at its next round instead (said once)"
+                            "the connection that listens for the other hosts' task notices \
+                             failed or could not be made; it is made again every second, and \
+                             meanwhile a worker's poll here finds their tasks at its next round \
+                             (said once until it listens again)"
                         );
                         said = true;
                     }
@@ -121,6 +123,7 @@ impl Listener {
             }
             Ok(())
         });
+        crate::pause::point("task-notices-listen").await;
         client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
         if *said {
             tracing::info!("listening for the other hosts' task notices again");
