@@ -112,6 +112,7 @@ pub struct Metrics {
     pub partitions_held: Gauge,
     /// Partitions this host handed to another host.
     pub partitions_handed_over: Count,
+    pub partition_rounds: Count,
     started: Family<TypeLabel, Counter>,
     closed: Family<CloseLabels, Counter>,
     stalled: Family<TypeLabel, Counter>,
@@ -298,6 +299,11 @@ impl Metrics {
             "weft_partitions_handed_over",
             "Partitions this host handed to another host (assigned to it since: drained, then released)",
         );
+        let partition_rounds = count(
+            &mut r,
+            "weft_partition_rounds",
+            "Rounds this host played of the partitions' assignment (one each quarter lease, on a store of several partitions)",
+        );
         let up = Gauge::<i64>::default();
         up.set(1);
         r.register("weft_up", "1 while the host runs", up);
@@ -323,6 +329,7 @@ impl Metrics {
             holds_store,
             partitions_held,
             partitions_handed_over,
+            partition_rounds,
             started,
             closed,
             stalled,

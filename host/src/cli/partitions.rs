@@ -122,6 +122,7 @@ impl Host {
         loop {
             let h = holding.clone();
             let changes = tokio::task::spawn_blocking(move || lock(&h).step()).await?;
+            crate::metrics::get().partition_rounds.inc();
             let changes = match changes {
                 Ok(c) => c,
                 Err(e) => {

@@ -269,8 +269,8 @@ fn a_host_that_finds_its_partitions_taken_exits_holding_none() {
     a.eventually("a to find its partitions taken", |h| {
         h.log().contains("paused at assign-found-lost")
     });
-    // Leases are real time: b's rounds are a quarter lease (0.5 s) each.
-    std::thread::sleep(Duration::from_millis(1_500));
+    // Three of b's rounds (a quarter lease each: leases are real time).
+    rounds_pass(&b, 3);
     a.release("assign-found-lost");
     let code = a.wait_exit(Duration::from_secs(30));
     assert_eq!(code, Some(3), "a fenced: {}", a.log());
@@ -308,8 +308,8 @@ fn a_woken_fenced_host_draws_no_partition_back_on_its_way_out() {
     );
     a.signal("CONT");
     assert_eq!(a.wait_exit(Duration::from_secs(30)), Some(3), "{}", a.log());
-    // Past the time it took to hand them over, and more.
-    std::thread::sleep(Duration::from_millis(1_500));
+    // Past the time it took to hand them over (a round), and more.
+    rounds_pass(&b, 3);
     assert_eq!(holders(&b), vec!["b"; PARTITIONS as usize], "{}", b.log());
     let after = (
         handing(&b),
@@ -557,4 +557,14 @@ fn a_rolling_restart_of_three_hosts_runs_no_activity_twice() {
         "an activity started more than once (or never): {counts:?}"
     );
     crate::cluster::no_write_from_a_fenced_host(&url);
+}
+
+/// Waits until host `h` has played `n` more rounds of the partitions'
+/// assignment (`weft_partition_rounds_total`).
+fn rounds_pass(h: &Host, n: u32) {
+    let rounds = |h: &Host| h.metric("weft_partition_rounds_total");
+    let until = rounds(h) + f64::from(n);
+    h.eventually(&format!("{n} rounds of the assignment"), |h| {
+        rounds(h) >= until
+    });
 }
