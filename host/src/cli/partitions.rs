@@ -156,78 +156,15 @@ impl Host {
                         if !moving.insert(part) {
                             continue;
                         }
-                        let Some((_, engine)) = engines.all().into_iter().find(|(p, _)| *p == part)
-                        else {
-                            continue;
-                        };
-                        tracing::info!(
-                            part,
-                            limit_s = DRAIN_LIMIT.as_secs(),
-                            "partition {part} is assigned to another host now: handing it over"
-                        );
-                        let (h, engines) = (holding.clone(), engines.clone());
-                        tokio::spawn(async move {
-                            // Its running attempts end and are written, and
-                            // the tasks workers took are answered (to this
-                            // engine, still routed), before the lease goes;
-                            // then requests for it wait for its next holder.
-                            let drained = engine.drain(DRAIN_LIMIT).await;
-                            engines.remove(part);
-                            held_now(&engines);
-                            if !(engine.close(DRAIN_LIMIT).await && drained) {
-                                tracing::warn!(
-                                    part,
-                                    "activity attempts still ran when this host gave partition {part} up: its next holder runs them again"
-                                );
-                            }
-                            let _ =
-                                tokio::task::spawn_blocking(move || lock(&h).release(part)).await;
-                            crate::metrics::get().partitions_handed_over.inc();
-                            tracing::info!(part, "partition {part} handed over");
-                            crate::pause::point("partition-handed-over").await;
-                        });
+                        if let Some((_, engine)) =
+                            engines.all().into_iter().find(|(p, _)| *p == part)
+                        {
+                            tokio::spawn(hand_over(part, engine, holding.clone(), engines.clone()));
+                        }
                     }
                     Change::Lost(part, fence) => {
-                        // Writes already handed to a committer end first
-                        // (each is refused): nothing of this host is
-                        // half-done when it exits.
-                        serve_stop.send_replace(true);
-                        for (_, engine) in engines.all() {
-                            let _ = tokio::time::timeout(
-                                Duration::from_secs(5),
-                                engine.settle_writes(),
-                            )
-                            .await;
-                        }
-                        let (why, next) = match tokio::time::timeout(
-                            Duration::from_secs(2),
-                            self.why_fenced(part, fence.clone()),
-                        )
-                        .await
-                        {
-                            Ok(said) => said,
-                            Err(_) => Self::said(part, fence),
-                        };
-                        // What it still holds goes now that none of its
-                        // writes is under way, and it leaves the hosts (else
-                        // they count it live, and assign it the partitions
-                        // for a lease more): the hosts they are assigned to
-                        // take them at their next round. It exits at once
-                        // after: an attempt still running here ends with the
-                        // process long before a next holder, a round later,
-                        // starts it again (as after a kill).
-                        let (h, cluster) = (holding.clone(), self.cluster.clone());
-                        let _ = tokio::time::timeout(
-                            Duration::from_secs(2),
-                            tokio::task::spawn_blocking(move || {
-                                lock(&h).release_all();
-                                cluster.leave();
-                            }),
-                        )
-                        .await;
-                        eprintln!("error: {why}\nThis host stopped: {next}");
-                        tracing::error!(part, reason = why, "this host is fenced; exiting");
-                        std::process::exit(FENCED_EXIT);
+                        self.exit_fenced(part, fence, &engines, &holding, &serve_stop)
+                            .await
                     }
                 }
             }
@@ -278,6 +215,51 @@ impl Host {
         serve_stop.send_replace(true);
         let _ = tokio::time::timeout(Duration::from_secs(2), served).await;
         Ok(())
+    }
+
+    /// Stops this host for good: another host took partition `part`, or
+    /// a newer weft migrated the store past it (`fence`). Writes already
+    /// handed to a committer end first (each is refused), so nothing of
+    /// this host is half-done when it exits.
+    async fn exit_fenced(
+        &self,
+        part: u32,
+        fence: Fence,
+        engines: &crate::api::Engines,
+        holding: &Arc<Mutex<Holding>>,
+        serve_stop: &tokio::sync::watch::Sender<bool>,
+    ) -> ! {
+        serve_stop.send_replace(true);
+        for (_, engine) in engines.all() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), engine.settle_writes()).await;
+        }
+        let (why, next) = match tokio::time::timeout(
+            Duration::from_secs(2),
+            self.why_fenced(part, fence.clone()),
+        )
+        .await
+        {
+            Ok(said) => said,
+            Err(_) => Self::said(part, fence),
+        };
+        // What it still holds goes now that none of its writes is under
+        // way, and it leaves the hosts (else they count it live, and assign
+        // it the partitions for a lease more): the hosts they are assigned
+        // to take them at their next round. It exits at once after: an
+        // attempt still running here ends with the process long before a
+        // next holder, a round later, starts it again (as after a kill).
+        let (h, cluster) = (holding.clone(), self.cluster.clone());
+        let _ = tokio::time::timeout(
+            Duration::from_secs(2),
+            tokio::task::spawn_blocking(move || {
+                lock(&h).release_all();
+                cluster.leave();
+            }),
+        )
+        .await;
+        eprintln!("error: {why}\nThis host stopped: {next}");
+        tracing::error!(part, reason = why, "this host is fenced; exiting");
+        std::process::exit(FENCED_EXIT);
     }
 
     /// Why this host stops for partition `part`, and what its operator
@@ -340,6 +322,36 @@ impl Host {
             .await
             .with_context(|| format!("cannot open partition {part} of the store"))
     }
+}
+
+/// Hands partition `part`, assigned to another host now, over: its
+/// running attempts end and are written, and the tasks workers took are
+/// answered (to its engine, still routed), before the lease goes; then
+/// requests for it wait for its next holder.
+async fn hand_over(
+    part: u32,
+    engine: Engine,
+    holding: Arc<Mutex<Holding>>,
+    engines: crate::api::Engines,
+) {
+    tracing::info!(
+        part,
+        limit_s = DRAIN_LIMIT.as_secs(),
+        "partition {part} is assigned to another host now: handing it over"
+    );
+    let drained = engine.drain(DRAIN_LIMIT).await;
+    engines.remove(part);
+    held_now(&engines);
+    if !(engine.close(DRAIN_LIMIT).await && drained) {
+        tracing::warn!(
+            part,
+            "activity attempts still ran when this host gave partition {part} up: its next holder runs them again"
+        );
+    }
+    let _ = tokio::task::spawn_blocking(move || lock(&holding).release(part)).await;
+    crate::metrics::get().partitions_handed_over.inc();
+    tracing::info!(part, "partition {part} handed over");
+    crate::pause::point("partition-handed-over").await;
 }
 
 /// The gauges of what this host holds now.
