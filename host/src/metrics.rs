@@ -113,6 +113,7 @@ pub struct Metrics {
     /// Partitions this host handed to another host.
     pub partitions_handed_over: Count,
     pub partition_rounds: Count,
+    pub task_polls_woken: Count,
     started: Family<TypeLabel, Counter>,
     closed: Family<CloseLabels, Counter>,
     stalled: Family<TypeLabel, Counter>,
@@ -304,6 +305,11 @@ impl Metrics {
             "weft_partition_rounds",
             "Rounds this host played of the partitions' assignment (one each quarter lease, on a store of several partitions)",
         );
+        let task_polls_woken = count(
+            &mut r,
+            "weft_task_polls_woken",
+            "Workers' polls waiting on this host woken to look again: another host announced a task of their queue, or this host took a partition (a store of several partitions)",
+        );
         let up = Gauge::<i64>::default();
         up.set(1);
         r.register("weft_up", "1 while the host runs", up);
@@ -330,6 +336,7 @@ impl Metrics {
             partitions_held,
             partitions_handed_over,
             partition_rounds,
+            task_polls_woken,
             started,
             closed,
             stalled,

@@ -43,9 +43,12 @@ pub async fn poll(
     State(engine): State<Engine>,
     Path(queue): Path<String>,
     Params(q): Params<PollQuery>,
+    stop: Option<axum::Extension<std::sync::Arc<crate::engine::PollStop>>>,
 ) -> Result<Response, ApiError> {
     let wait = Duration::from_millis(q.wait_ms.unwrap_or(DEFAULT_POLL_MS).min(MAX_POLL_MS));
-    Ok(match engine.poll_task(&queue, wait).await? {
+    // A host of several ends the wait when another host has a task.
+    let stop = stop.as_ref().map(|s| s.0.as_ref());
+    Ok(match engine.poll_task(&queue, wait, stop).await? {
         Some(task) => Json(TaskInfo::from(task)).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     })

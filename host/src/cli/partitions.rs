@@ -43,6 +43,7 @@ impl Host {
             router: front,
             engines,
             relay,
+            unpolled,
         } = front;
         let addr = listener.local_addr();
         let (serve_stop, serving) = tokio::sync::watch::channel(false);
@@ -134,7 +135,10 @@ impl Host {
                 match change {
                     Change::Gained(part, generation) => {
                         moving.remove(&part);
-                        match self.open(&holding, part, &mut parts, &relay).await {
+                        match self
+                            .open(&holding, part, &mut parts, (&relay, &unpolled))
+                            .await
+                        {
                             Ok(engine) => {
                                 engines.add(part, engine);
                                 held_now(&engines);
@@ -303,7 +307,7 @@ impl Host {
         holding: &Arc<Mutex<Holding>>,
         part: u32,
         parts: &mut Option<HostParts>,
-        relay: &Arc<dyn crate::engine::Relay>,
+        (relay, unpolled): (&Arc<dyn crate::engine::Relay>, &crate::engine::OnUnpolled),
     ) -> Result<Engine> {
         let h = holding.clone();
         let store = tokio::task::spawn_blocking(move || lock(&h).open(part))
@@ -314,6 +318,7 @@ impl Host {
             None => {
                 let p = HostParts::new(&self.config, &store).await?;
                 p.relay_through(relay);
+                p.on_task_unpolled(unpolled.clone());
                 *parts = Some(p.clone());
                 p
             }

@@ -31,6 +31,7 @@ mod settled;
 mod skip;
 mod timers;
 mod turns;
+mod unpolled;
 mod versions;
 mod warm;
 mod worker_tasks;
@@ -56,10 +57,11 @@ pub use logs::LogLine;
 pub use modules::Deployed;
 pub use modules::Pruned;
 pub use offline::{replay as replay_offline, ReplayReport};
-pub use queues::{StaleToken, Waiter as TaskWaiter, WorkerTask};
+pub use queues::{StaleToken, WorkerTask};
 pub use reset::ResetReport;
 pub use skip::{Held, Quiet, Skip};
 pub use timers::TimerQueue;
+pub use unpolled::{OnUnpolled, PollStop};
 pub use versions::{UpgradeItem, UpgradeOutcome, UpgradeReport, VersionView};
 pub use worker_tasks::AnswerRefused;
 
@@ -326,6 +328,8 @@ pub struct HostParts {
     search_types: Arc<search::SearchTypes>,
     /// The engines of the partitions the host holds.
     engines: Arc<external::Partitions>,
+    /// Who is told of the tasks no poll here waits for.
+    unpolled: unpolled::Unpolled,
 }
 
 impl HostParts {
@@ -334,6 +338,13 @@ impl HostParts {
     /// the first engine opens: its recovery delivers what the outbox holds.
     pub fn relay_through(&self, relay: &Arc<dyn Relay>) {
         self.engines.relay_through(relay);
+    }
+
+    /// `tell` is told of each task queued that no worker's poll waits for
+    /// here (a host of several announces it to the others). Set before the
+    /// first engine opens: its recovery queues tasks.
+    pub fn on_task_unpolled(&self, tell: OnUnpolled) {
+        self.unpolled.set(tell);
     }
 
     /// The parts `config` asks for; the clock goes on from where `store`
@@ -356,6 +367,7 @@ impl HostParts {
             clock_moves: Arc::default(),
             search_types: Arc::new(search::SearchTypes::load(store)?),
             engines: Arc::default(),
+            unpolled: unpolled::Unpolled::default(),
         })
     }
 }
@@ -457,7 +469,7 @@ impl Engine {
             updates: watch::channel(0).0,
             activity_stops: Mutex::new(HashMap::new()),
             logs: logs::Logs::default(),
-            queues: queues::TaskQueues::default(),
+            queues: queues::TaskQueues::new(parts.unpolled.clone()),
         });
         if let Some(part) = inner.store.partition() {
             inner.engines.add(part, &inner);

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::{oneshot, watch, OwnedSemaphorePermit, Semaphore};
 
+use super::unpolled::{PollStop, Unpolled};
 use crate::model::{ExecutionId, Failure, Payload};
 
 /// What a worker receives from a poll.
@@ -170,18 +171,29 @@ impl Drop for Claimed<'_> {
             key: self.key.clone(),
             taken,
         };
-        let mut state = self.queues.lock();
-        let unpolled = state.pollers.get(&queue).is_none_or(|p| p.waiting == 0);
-        state
+        // Not announced to other hosts: a poll that could not record it
+        // (the store refusing) would be asked again at once, and again. A
+        // poll here waiting, or the next to end its wait, finds it.
+        self.queues
+            .lock()
             .queues
-            .entry(queue.clone())
+            .entry(queue)
             .or_default()
             .push_front(waiting);
-        drop(state);
         self.queues.version.send_modify(|v| *v += 1);
-        if unpolled {
-            self.queues.tell_unpolled(&queue);
+    }
+}
+
+impl State {
+    /// How many of `queue`'s tasks no poll here waits for (none once the
+    /// queues are closed: the next holder queues them).
+    fn unpolled(&self, queue: &str) -> u64 {
+        if self.closed {
+            return 0;
         }
+        let backlog = self.queues.get(queue).map_or(0, VecDeque::len);
+        let waiting = self.pollers.get(queue).map_or(0, |p| p.waiting);
+        backlog.saturating_sub(waiting) as u64
     }
 }
 
@@ -227,6 +239,9 @@ fn system_ms() -> u64 {
 struct Polling<'a> {
     queues: &'a TaskQueues,
     queue: String,
+    /// It waited (a poll that waits for nothing, another host's ask,
+    /// leaves nothing to announce: see `drop`).
+    waits: bool,
 }
 
 impl Drop for Polling<'_> {
@@ -235,6 +250,18 @@ impl Drop for Polling<'_> {
         if let Some(p) = state.pollers.get_mut(&self.queue) {
             p.waiting = p.waiting.saturating_sub(1);
             p.last_ms = system_ms();
+        }
+        // The last poll waiting here leaves tasks queued (it took one of
+        // another engine's, or its wait ended as a task came): the other
+        // hosts are told of them.
+        let unpolled = if self.waits {
+            state.unpolled(&self.queue)
+        } else {
+            0
+        };
+        drop(state);
+        if unpolled > 0 {
+            self.queues.unpolled.tell(&self.queue, unpolled);
         }
     }
 }
@@ -255,25 +282,17 @@ pub struct TaskQueues {
     /// waiting for its task's adoption) does not miss one between checking
     /// and waiting.
     version: watch::Sender<u64>,
-    /// Told the queue of a task queued while no worker polls this host
-    /// for it (a host of several tells the others).
-    waiting: std::sync::OnceLock<Waiter>,
+    /// Told of tasks queued that no poll here waits for (a host of
+    /// several tells the others).
+    unpolled: Unpolled,
 }
-
-/// Told the queue of a task nobody here polls for.
-pub type Waiter = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// More tasks than workers could hold at once.
 const TAKEN_PERMITS: u32 = 1 << 24;
 
 impl Default for TaskQueues {
     fn default() -> Self {
-        Self {
-            state: Mutex::default(),
-            taken: Arc::new(Semaphore::new(TAKEN_PERMITS as usize)),
-            version: watch::Sender::default(),
-            waiting: std::sync::OnceLock::new(),
-        }
+        Self::new(Unpolled::default())
     }
 }
 
@@ -282,10 +301,14 @@ impl TaskQueues {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Who is told of a task queued while no worker polls here for it
-    /// (set once).
-    pub(super) fn tell_waiting(&self, waiter: Waiter) {
-        let _ = self.waiting.set(waiter);
+    /// Queues that tell `unpolled` of the tasks no poll here waits for.
+    pub(super) fn new(unpolled: Unpolled) -> Self {
+        Self {
+            state: Mutex::default(),
+            taken: Arc::new(Semaphore::new(TAKEN_PERMITS as usize)),
+            version: watch::Sender::default(),
+            unpolled,
+        }
     }
 
     /// Queues a task; `heartbeat` records the worker's heartbeats.
@@ -309,21 +332,14 @@ impl TaskQueues {
                 key,
                 taken: taken_tx,
             });
-        let unpolled = state.pollers.get(queue).is_none_or(|p| p.waiting == 0);
+        // More tasks than polls waiting here: this one is told of.
+        let unpolled = state.unpolled(queue) > 0;
         drop(state);
         let dispatch = self.dispatch(taken, done, token);
         if unpolled {
-            self.tell_unpolled(queue);
+            self.unpolled.tell(queue, 1);
         }
         dispatch
-    }
-
-    /// Tells who is told (see [`tell_waiting`](Self::tell_waiting)) that a
-    /// task waits on `queue` with no worker polling here for it.
-    fn tell_unpolled(&self, queue: &str) {
-        if let Some(tell) = self.waiting.get() {
-            tell(queue);
-        }
     }
 
     /// Takes back a task a worker took under `token` before this host ran
@@ -481,8 +497,13 @@ impl TaskQueues {
         }
     }
 
-    /// Waits up to `wait` for a task on `queue`.
-    pub(super) async fn claim(&self, queue: &str, wait: Duration) -> Option<Claimed<'_>> {
+    /// Waits up to `wait` for a task on `queue`, or until `stop`.
+    pub(super) async fn claim(
+        &self,
+        queue: &str,
+        wait: Duration,
+        stop: Option<&PollStop>,
+    ) -> Option<Claimed<'_>> {
         let deadline = tokio::time::Instant::now() + wait;
         {
             let mut state = self.lock();
@@ -493,18 +514,28 @@ impl TaskQueues {
         let _polling = Polling {
             queues: self,
             queue: queue.to_owned(),
+            waits: !wait.is_zero(),
         };
+        let stopped = async {
+            match stop {
+                Some(stop) => stop.stopped().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(stopped);
         let mut version = self.version.subscribe();
         loop {
             version.borrow_and_update();
             if let Some(t) = self.take(queue) {
                 return Some(t);
             }
-            if tokio::time::timeout_at(deadline, version.changed())
-                .await
-                .is_err()
-            {
-                return None;
+            tokio::select! {
+                changed = tokio::time::timeout_at(deadline, version.changed()) => {
+                    if changed.is_err() {
+                        return None;
+                    }
+                }
+                () = &mut stopped => return None,
             }
         }
     }
@@ -615,10 +646,10 @@ mod tests {
         assert_eq!(queues.known(), 2);
         drop(queued);
         assert_eq!(queues.known(), 0);
-        assert!(queues.claim("q", Duration::ZERO).await.is_none());
+        assert!(queues.claim("q", Duration::ZERO, None).await.is_none());
 
         let taken = queues.push("q", task("t2"), key(), beat.clone());
-        let claimed = queues.claim("q", Duration::ZERO).await.expect("t2");
+        let claimed = queues.claim("q", Duration::ZERO, None).await.expect("t2");
         assert!(claimed.hand_over().is_some());
         drop(taken);
         assert_eq!(queues.known(), 0);
@@ -627,7 +658,7 @@ mod tests {
 
         // A claim whose attempt ended before the hand-over hands nothing.
         let ended = queues.push("q", task("t3"), key(), beat.clone());
-        let claimed = queues.claim("q", Duration::ZERO).await.expect("t3");
+        let claimed = queues.claim("q", Duration::ZERO, None).await.expect("t3");
         drop(ended);
         assert!(claimed.hand_over().is_none());
 
@@ -636,15 +667,18 @@ mod tests {
         let _second = queues.push("q", task("t5"), key(), beat.clone());
         let _first = {
             let d = queues.push("q", task("t4"), key(), beat.clone());
-            let claimed = queues.claim("q", Duration::ZERO).await.expect("t5");
+            let claimed = queues.claim("q", Duration::ZERO, None).await.expect("t5");
             assert_eq!(claimed.task.token, "t5");
             drop(claimed);
             d
         };
-        let again = queues.claim("q", Duration::ZERO).await.expect("t5 again");
+        let again = queues
+            .claim("q", Duration::ZERO, None)
+            .await
+            .expect("t5 again");
         assert_eq!(again.task.token, "t5");
         again.discard();
-        let next = queues.claim("q", Duration::ZERO).await.expect("t4");
+        let next = queues.claim("q", Duration::ZERO, None).await.expect("t4");
         assert_eq!(next.task.token, "t4");
     }
 }

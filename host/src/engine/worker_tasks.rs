@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::queues::{QueueStats, StaleToken, TaskKey, WorkerTask};
+use super::unpolled::PollStop;
 use super::{EngineError, Inner};
 use crate::model::{ExecutionId, Failure, Payload};
 use crate::store::{Op, TakenTask};
@@ -17,25 +18,21 @@ impl super::Engine {
         self.inner.queues.stats()
     }
 
-    /// `tell` is told the queue of each task queued while no worker polls
-    /// this engine for it (a host of several tells the others; set once).
-    pub fn on_task_unpolled(&self, tell: super::queues::Waiter) {
-        self.inner.queues.tell_waiting(tell);
-    }
-
-    /// Waits up to `wait` for an activity task on `queue`. The task is
-    /// recorded as taken before it is returned; `Err` when the store could
-    /// not record it (the task stays queued).
+    /// Waits up to `wait` for an activity task on `queue` (or until
+    /// `stop`: a take under way goes on). The task is recorded as taken
+    /// before it is returned; `Err` when the store could not record it (the
+    /// task stays queued).
     pub async fn poll_task(
         &self,
         queue: &str,
         wait: Duration,
+        stop: Option<&PollStop>,
     ) -> Result<Option<WorkerTask>, EngineError> {
         let queues = &self.inner.queues;
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let Some(claimed) = queues.claim(queue, left).await else {
+            let Some(claimed) = queues.claim(queue, left, stop).await else {
                 return Ok(None);
             };
             let TaskKey {

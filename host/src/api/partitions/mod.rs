@@ -68,17 +68,16 @@ pub struct Engines {
     held: Arc<RwLock<BTreeMap<u32, (Engine, Router)>>>,
     access: Access,
     guard: Guard,
-    /// Told of each task queued with no worker polling this host for it:
-    /// the other hosts are (see `polls.rs`).
-    unpolled: crate::engine::TaskWaiter,
+    /// Woken when a partition is added: the polls waiting here look again.
+    notices: polls::Notices,
 }
 
 impl Engines {
     /// Partition `part`'s engine answers its requests from now on.
     pub fn add(&self, part: u32, engine: Engine) {
-        engine.on_task_unpolled(self.unpolled.clone());
         let router = super::router(engine.clone(), self.access.clone(), self.guard.clone());
         self.write().insert(part, (engine, router));
+        self.notices.wake_all();
     }
 
     /// Partition `part` is no longer this host's: its requests are
@@ -143,6 +142,9 @@ pub struct Partitioned {
     /// What carries its engines' requests to partitions other hosts hold
     /// (the host keeps it while it runs: engines hold it weakly).
     pub relay: Arc<dyn Relay>,
+    /// What announces the tasks no poll here waits for to the other hosts
+    /// (see `store/kv/notices.rs`): for the engines' shared parts.
+    pub unpolled: crate::engine::OnUnpolled,
 }
 
 /// The front of a host on a store of several partitions. `wait` bounds
@@ -154,16 +156,18 @@ pub fn front(
     wait: Duration,
     http: reqwest::Client,
 ) -> Partitioned {
+    let notices = polls::Notices::default();
+    let told = notices.clone();
+    cluster.listen_tasks(move |queue, tasks| told.told(queue, tasks));
     let announcer = cluster.announcer();
+    let unpolled: crate::engine::OnUnpolled =
+        Arc::new(move |queue: &str, tasks: u64| announcer.tasks(queue, tasks));
     let engines = Engines {
         held: Arc::default(),
         access: access.clone(),
         guard: guard.clone(),
-        unpolled: Arc::new(move |queue: &str| announcer.task(queue)),
+        notices: notices.clone(),
     };
-    let notices = polls::Notices::default();
-    let told = notices.clone();
-    cluster.listen_tasks(move |queue, tasks| told.told(queue, tasks));
     let front = Front {
         partitions: cluster.partitions(),
         token: access
@@ -189,6 +193,7 @@ pub fn front(
         router,
         engines,
         relay,
+        unpolled,
     }
 }
 
@@ -242,7 +247,7 @@ async fn route(State(f): State<Front>, req: Request) -> Response {
         }
         Target::Shared => f.dispatch(0, parts, body).await,
         Target::Each(merge) => f.each(merge, parts, body).await,
-        Target::Poll => f.poll(parts, body).await,
+        Target::Poll(queue) => f.poll(parts, body, &queue).await,
         Target::Skip => f.skip(parts, body).await,
         Target::Here => f.here(parts, body).await,
         Target::Internal => ApiError::not_found(format!(

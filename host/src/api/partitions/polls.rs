@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tokio::sync::Notify;
+
 use axum::body::Bytes;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
@@ -17,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use super::{oneshot, Front, Hosts, ASK_LIMIT};
 use crate::api::cluster::send;
 use crate::api::error::ApiError;
+use crate::engine::PollStop;
 
 /// Set on a worker's poll one host asks another for a task of its
 /// partitions: answered from the engines there, never sent on.
@@ -29,9 +32,10 @@ const POLL_HERE: &str = "x-weft-poll-here";
 const POLL_ROUND: Duration = Duration::from_secs(1);
 
 /// The other hosts' notices of tasks waiting there, by queue: each task
-/// wakes one poll waiting here for that queue (or the next to wait).
+/// wakes one poll waiting here for that queue (or, with none waiting, the
+/// next to wait: one).
 #[derive(Clone, Default)]
-pub(super) struct Notices(Arc<Mutex<HashMap<String, Arc<tokio::sync::Notify>>>>);
+pub(super) struct Notices(Arc<Mutex<HashMap<String, Arc<Notify>>>>);
 
 /// More than a host's polls of one queue wait at once.
 const WAKE_AT_MOST: u64 = 10_000;
@@ -47,13 +51,44 @@ impl Notices {
         }
     }
 
-    /// What wakes a poll of `queue` at a notice.
-    fn of(&self, queue: &str) -> Arc<tokio::sync::Notify> {
-        self.lock().entry(queue.to_owned()).or_default().clone()
+    /// Every poll waiting here looks again (this host took a partition: a
+    /// poll waiting on the ones it held before would not see its tasks).
+    pub(super) fn wake_all(&self) {
+        for notify in self.lock().values() {
+            notify.notify_waiters();
+        }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<tokio::sync::Notify>>> {
+    /// What wakes a poll of `queue` at a notice (forgotten with the last
+    /// poll of that queue).
+    fn listen(&self, queue: &str) -> Listening<'_> {
+        let notify = self.lock().entry(queue.to_owned()).or_default().clone();
+        Listening {
+            notices: self,
+            queue: queue.to_owned(),
+            notify,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Notify>>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A poll's share of its queue's notices.
+struct Listening<'a> {
+    notices: &'a Notices,
+    queue: String,
+    notify: Arc<Notify>,
+}
+
+impl Drop for Listening<'_> {
+    fn drop(&mut self) {
+        let mut map = self.notices.lock();
+        // The map's and this one's: no other poll of the queue listens.
+        if Arc::strong_count(&self.notify) == 2 {
+            map.remove(&self.queue);
+        }
     }
 }
 
@@ -66,7 +101,7 @@ impl Front {
     /// taken at a time, none taken for nobody. The first look waits for
     /// nothing, so another host's backlog reaches a worker polling here at
     /// once, not a round later.
-    pub(super) async fn poll(&self, parts: Parts, body: Bytes) -> Response {
+    pub(super) async fn poll(&self, parts: Parts, body: Bytes, queue: &str) -> Response {
         if parts.headers.contains_key(POLL_HERE) {
             return self.poll_here(parts, body).await;
         }
@@ -74,7 +109,7 @@ impl Front {
             Ok(wait) => wait,
             Err(refused) => return refused.into_response(),
         };
-        let notice = self.notices.of(&queue_of(&parts.uri));
+        let listening = self.notices.listen(queue);
         let deadline = Instant::now() + wait;
         let mut round_len = Duration::ZERO;
         loop {
@@ -82,26 +117,33 @@ impl Front {
                 .saturating_duration_since(Instant::now())
                 .min(round_len);
             round_len = POLL_ROUND;
-            let here = self.poll_here(waiting(&parts, round), body.clone());
-            // At a notice the wait here is dropped (which puts back a task
-            // it was about to hand out) and the others are asked.
+            let stop = Arc::new(PollStop::default());
+            let mut ask = waiting(&parts, round);
+            ask.extensions.insert(stop.clone());
+            let here = self.poll_here(ask, body.clone());
+            tokio::pin!(here);
+            // At a notice the wait here ends (a take under way goes on and
+            // hands its task out), and the others are asked.
             let answer = if round.is_zero() {
-                Some(here.await)
+                here.await
             } else {
                 tokio::select! {
-                    answer = here => Some(answer),
-                    () = notice.notified() => None,
+                    answer = &mut here => answer,
+                    () = listening.notify.notified() => {
+                        crate::metrics::get().task_polls_woken.inc();
+                        stop.stop();
+                        here.await
+                    }
                 }
             };
-            let answer = match answer {
-                Some(task) if task.status() != StatusCode::NO_CONTENT => return task,
-                none => none,
-            };
+            if answer.status() != StatusCode::NO_CONTENT {
+                return answer;
+            }
             if let Some(task) = self.poll_others(&parts, &body).await {
                 return task;
             }
             if Instant::now() >= deadline {
-                return answer.unwrap_or_else(|| StatusCode::NO_CONTENT.into_response());
+                return answer;
             }
         }
     }
@@ -115,7 +157,16 @@ impl Front {
                 Ok(wait) => wait,
                 Err(refused) => return refused.into_response(),
             };
-            tokio::time::sleep(wait).await;
+            let stop = parts.extensions.get::<Arc<PollStop>>().cloned();
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = async {
+                    match stop {
+                        Some(stop) => stop.stopped().await,
+                        None => std::future::pending().await,
+                    }
+                } => {}
+            }
             return StatusCode::NO_CONTENT.into_response();
         }
         let mut polls: Vec<_> = routers
@@ -210,14 +261,6 @@ fn poll_wait(uri: &axum::http::Uri) -> Result<Duration, ApiError> {
     Ok(Duration::from_millis(
         ms.min(crate::api::tasks::MAX_POLL_MS),
     ))
-}
-
-/// The queue a poll of `uri` polls (as the handler reads it).
-fn queue_of(uri: &axum::http::Uri) -> String {
-    let seg = uri.path().trim_start_matches('/').split('/').nth(2);
-    percent_encoding::percent_decode_str(seg.unwrap_or(""))
-        .decode_utf8_lossy()
-        .into_owned()
 }
 
 /// `parts` of a poll waiting `wait`.

@@ -17,8 +17,9 @@ pub(super) enum Target {
     Shared,
     /// Every partition, answers merged.
     Each(Merge),
-    /// A worker's poll: the tasks of every partition this host holds.
-    Poll,
+    /// A worker's poll of a queue (by name): the tasks of every partition
+    /// this host holds, and of those the others hold.
+    Poll(String),
     /// A time skip: once every host is idle.
     Skip,
     /// This host answers itself (health, metrics, the cluster, the UI).
@@ -46,7 +47,7 @@ pub(super) fn target(method: &Method, path: &str) -> Target {
             }
         }
         ["v1", "task-queues"] => Target::Each(Merge::Queues),
-        ["v1", "task-queues", _, "poll"] => Target::Poll,
+        ["v1", "task-queues", queue, "poll"] => Target::Poll(decode(queue)),
         ["v1", "schedules"] if post => Target::InBody,
         ["v1", "schedules"] if get => Target::Each(Merge::Schedules),
         ["v1", "schedules", name, ..] => Target::Home(decode(name)),

@@ -567,7 +567,10 @@ pub(super) async fn holder(
 /// without a partition, a read or a writer of a release before partitions,
 /// counts as partition 0's); its idle ones live on, so a write it still
 /// sends is refused by the fence, not lost in a broken connection, and its
-/// transactions on partitions it still holds go on. Returns how many ended.
+/// transactions on partitions it still holds go on. Its connection that
+/// listens for task notices ends too (unread, it keeps PostgreSQL's queue
+/// of notices from shrinking; a host that lives on makes it again: see
+/// `notices.rs`). Returns how many ended.
 async fn end_sessions(
     client: &tokio_postgres::Client,
     holder: &Holder,
@@ -581,8 +584,14 @@ async fn end_sessions(
              FROM pg_stat_activity \
              WHERE datname = current_database() AND pid <> pg_backend_pid() \
                AND (pid = $1 OR (split_part(application_name, '#', 1) = $2 AND state <> 'idle' \
-                 AND coalesce(nullif(split_part(application_name, '#', 3), ''), '0') = $3))",
-            &[&holder.pid.unwrap_or(0), &app, &part],
+                 AND coalesce(nullif(split_part(application_name, '#', 3), ''), '0') = $3) \
+                 OR (split_part(application_name, '#', 1) = $2 AND query = $4))",
+            &[
+                &holder.pid.unwrap_or(0),
+                &app,
+                &part,
+                &super::notices::LISTENING,
+            ],
         )
         .await
         .map_err(pg_err)?;

@@ -4,29 +4,45 @@
 //! one lost (the listening connection broke, the database restarted) only
 //! delays that poll to its next round, which asks the other hosts anyway.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
+use tokio::sync::Notify;
 use tokio_postgres::AsyncMessage;
 
-use super::pg::Pg;
+use super::pg::{pg_err, pool_err, Pg};
+use crate::store::StoreError;
 
 /// The channel tasks are announced on.
 const CHANNEL: &str = "weft_tasks";
+
+/// What a host's listening connection sent last (and sends only): a host
+/// taking a stalled host's lease ends it (a connection that listens and is
+/// not read keeps PostgreSQL's queue of notices from shrinking).
+pub(super) const LISTENING: &str = "LISTEN weft_tasks";
 
 /// How long a broken listening connection waits before it connects again.
 const RECONNECT: Duration = Duration::from_secs(1);
 
 /// Announces tasks to the other hosts: one sender for the host, which
 /// sends what queued since its last notice as one notice per queue (with
-/// how many tasks), so a burst of tasks takes no more connections than one.
+/// how many tasks), so a burst of tasks takes no more connections, and
+/// holds no more memory, than one per queue.
 #[derive(Clone)]
-pub struct Announcer(tokio::sync::mpsc::UnboundedSender<String>);
+pub struct Announcer {
+    pending: Arc<Mutex<BTreeMap<String, u64>>>,
+    wake: Arc<Notify>,
+}
 
 impl Announcer {
-    /// A task waits on `queue` here (see [`Pg::announcer`]).
-    pub fn task(&self, queue: &str) {
-        let _ = self.0.send(queue.to_owned());
+    /// `tasks` tasks wait on `queue` here (see [`Pg::announcer`]).
+    pub fn tasks(&self, queue: &str, tasks: u64) {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        *pending.entry(queue.to_owned()).or_default() += tasks;
+        drop(pending);
+        self.wake.notify_one();
     }
 }
 
@@ -35,30 +51,42 @@ impl Pg {
     /// polling this host for them (sent in the background; a notice that
     /// cannot be sent is dropped: see the module documentation).
     pub fn announcer(&self) -> Announcer {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let announcer = Announcer {
+            pending: Arc::default(),
+            wake: Arc::default(),
+        };
+        let (pending, wake) = (Arc::downgrade(&announcer.pending), announcer.wake.clone());
         let host = self.lease.host.clone();
         let pool = self.pool().clone();
         self.spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut queued: std::collections::BTreeMap<String, u64> = Default::default();
-                *queued.entry(first).or_default() += 1;
-                while let Ok(more) = rx.try_recv() {
-                    *queued.entry(more).or_default() += 1;
+            loop {
+                wake.notified().await;
+                // Gone with the last announcer.
+                let Some(pending) = pending.upgrade() else { return };
+                let queued = std::mem::take(&mut *pending.lock().unwrap_or_else(|p| p.into_inner()));
+                drop(pending);
+                if queued.is_empty() {
+                    continue;
                 }
-                let Ok(client) = pool.get().await else { continue };
+                let client = match pool.get().await {
+                    Ok(client) => client,
+                    Err(e) => {
+                        tracing::debug!(error = %pool_err(e), "task notices to the other hosts were not sent");
+                        continue;
+                    }
+                };
                 for (queue, tasks) in queued {
                     let payload = format!("{host}\n{tasks}\n{queue}");
                     let sent = client
                         .execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])
                         .await;
                     if let Err(e) = sent {
-                        tracing::debug!(error = %e, "a task's notice to the other hosts was not sent");
-                        break;
+                        tracing::debug!(%queue, error = %pg_err(e), "a task notice to the other hosts was not sent");
                     }
                 }
             }
         });
-        Announcer(tx)
+        announcer
     }
 
     /// Calls `on` with the queue (and how many tasks) of every notice
@@ -106,8 +134,12 @@ impl Listener {
         &self,
         on: &(impl Fn(&str, u64) + Send + Sync),
         said: &mut bool,
-    ) -> Result<(), tokio_postgres::Error> {
-        let (client, mut conn) = self.config.connect(self.tls.clone()).await?;
+    ) -> Result<(), StoreError> {
+        let (client, mut conn) = self
+            .config
+            .connect(self.tls.clone())
+            .await
+            .map_err(pg_err)?;
         let mut messages = futures::stream::poll_fn(move |cx| conn.poll_message(cx));
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         // The connection runs (and delivers notices) only while polled.
@@ -124,7 +156,7 @@ impl Listener {
             Ok(())
         });
         crate::pause::point("task-notices-listen").await;
-        client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+        client.batch_execute(LISTENING).await.map_err(pg_err)?;
         if *said {
             tracing::info!("listening for the other hosts' task notices again");
             *said = false;
@@ -143,7 +175,7 @@ impl Listener {
         }
         drop(client);
         match driven.await {
-            Ok(ended) => ended,
+            Ok(ended) => ended.map_err(pg_err),
             Err(_) => Ok(()),
         }
     }
