@@ -188,21 +188,13 @@ pub fn workers_across_hosts(n: usize) {
         ];
         Host::in_cluster(&url, &args, &[])
     };
-    let held = |h: &Host| -> Vec<String> {
-        h.get("/v1/cluster")["leases"]
-            .as_array()
-            .map(|l| {
-                l.iter()
-                    .map(|l| l["holder"].as_str().unwrap_or_default().to_owned())
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
     let a = host("a");
-    a.eventually("a to hold every partition", |h| held(h) == ["a"; 4]);
+    a.eventually("a to hold every partition", |h| {
+        h.partition_holders() == ["a"; 4]
+    });
     let b = host("b");
     b.eventually("a to hand b its partitions", |h| {
-        held(h) == ["a", "a", "b", "b"]
+        h.partition_holders() == ["a", "a", "b", "b"]
     });
     a.deploy_examples();
     let mut ids = (0..)

@@ -799,6 +799,19 @@ impl Host {
         assert_eq!(status, 200, "advance: {v}");
     }
 
+    /// The holder of each partition of the host's store, as `/v1/cluster`
+    /// says (`""` for one no host holds).
+    pub fn partition_holders(&self) -> Vec<String> {
+        self.get("/v1/cluster")["leases"]
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .map(|l| l["holder"].as_str().unwrap_or_default().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// A sample of the host's `/metrics` by its name with labels, e.g.
     /// `weft_executions_closed_total{status="completed"}`.
     /// The value of metric `key` (`name` or `name{label="v",...}`): the sum

@@ -69,14 +69,7 @@ fn id_in(prefix: &str, part: u32, same: bool) -> String {
 
 /// The holder of each partition, as `/v1/cluster` says.
 fn holders(h: &Host) -> Vec<String> {
-    h.get("/v1/cluster")["leases"]
-        .as_array()
-        .map(|l| {
-            l.iter()
-                .map(|l| l["holder"].as_str().unwrap_or_default().to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
+    h.partition_holders()
 }
 
 /// Waits until host `id` (reached at `h`) holds every partition.
