@@ -36,7 +36,12 @@ const TREES: &[(&str, &[&str])] = &[
 ];
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+    // Read when the script runs, not when it was compiled: one script
+    // binary serves every checkout that shares a target directory
+    // (`CARGO_TARGET_DIR`), and one baked with another checkout's path
+    // embedded that checkout's files (none, once it was removed).
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest)
         .parent()
         .expect("the host crate sits in the repository")
         .to_path_buf();
