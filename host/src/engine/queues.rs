@@ -469,14 +469,26 @@ impl TaskQueues {
         let _all = self.taken.acquire_many(TAKEN_PERMITS).await;
     }
 
-    fn take(&self, queue: &str) -> Option<Claimed<'_>> {
+    /// A task of `queue`, taken; `Err` when another engine of the same poll
+    /// (`poll`: its stop and this claim's name) may take one instead.
+    fn take(&self, queue: &str, poll: Option<(&PollStop, u64)>) -> Result<Option<Claimed<'_>>, ()> {
         let mut state = self.lock();
         // Checked under the lock `close` takes: a task taken here holds its
         // permit before the drain counts them.
         if state.closed {
-            return None;
+            return Ok(None);
         }
-        let q = state.queues.get_mut(queue)?;
+        let Some(q) = state.queues.get_mut(queue).filter(|q| !q.is_empty()) else {
+            return Ok(None);
+        };
+        if poll.is_some_and(|(stop, id)| !stop.may_take(id)) {
+            return Err(());
+        }
+        Ok(self.take_from(queue, q))
+    }
+
+    /// The first task of `q` (queue `queue`) whose attempt is current.
+    fn take_from(&self, queue: &str, q: &mut VecDeque<Waiting>) -> Option<Claimed<'_>> {
         loop {
             let permit = self.taken.clone().try_acquire_owned().ok()?;
             let w = q.pop_front()?;
@@ -497,12 +509,15 @@ impl TaskQueues {
         }
     }
 
-    /// Waits up to `wait` for a task on `queue`, or until `stop`.
+    /// Waits up to `wait` for a task on `queue`, or until `poll`'s stop,
+    /// or until another engine of the same poll may take one (`poll`: the
+    /// poll's stop and this engine's name in it, see
+    /// [`PollStop::may_take`]).
     pub(super) async fn claim(
         &self,
         queue: &str,
         wait: Duration,
-        stop: Option<&PollStop>,
+        poll: Option<(&PollStop, u64)>,
     ) -> Option<Claimed<'_>> {
         let deadline = tokio::time::Instant::now() + wait;
         {
@@ -517,8 +532,8 @@ impl TaskQueues {
             waits: !wait.is_zero(),
         };
         let stopped = async {
-            match stop {
-                Some(stop) => stop.stopped().await,
+            match poll {
+                Some((stop, _)) => stop.stopped().await,
                 None => std::future::pending().await,
             }
         };
@@ -526,8 +541,11 @@ impl TaskQueues {
         let mut version = self.version.subscribe();
         loop {
             version.borrow_and_update();
-            if let Some(t) = self.take(queue) {
-                return Some(t);
+            match self.take(queue, poll) {
+                Ok(Some(t)) => return Some(t),
+                Ok(None) => {}
+                // Another partition's engine takes this poll's task.
+                Err(()) => return None,
             }
             tokio::select! {
                 changed = tokio::time::timeout_at(deadline, version.changed()) => {
@@ -680,5 +698,33 @@ mod tests {
         again.discard();
         let next = queues.claim("q", Duration::ZERO, None).await.expect("t4");
         assert_eq!(next.task.token, "t4");
+    }
+
+    /// Two engines' queues in one poll: the first to find a task takes it,
+    /// and the other takes none of its own (its task stays queued).
+    #[tokio::test]
+    async fn one_poll_takes_one_task_of_several_queues() {
+        let beat: Arc<dyn Fn(Option<Payload>) -> bool + Send + Sync> = Arc::new(|_| false);
+        let (first, second) = (TaskQueues::default(), TaskQueues::default());
+        let _a = first.push("q", task("a"), key(), beat.clone());
+        let _b = second.push("q", task("b"), key(), beat.clone());
+        let stop = PollStop::default();
+        let (one, two) = (
+            crate::engine::unpolled::claim_id(),
+            crate::engine::unpolled::claim_id(),
+        );
+        let got = first.claim("q", Duration::ZERO, Some((&stop, one))).await;
+        let got = got.expect("a task");
+        assert_eq!(got.task.token, "a");
+        let lost = second.claim("q", Duration::ZERO, Some((&stop, two))).await;
+        assert!(lost.is_none(), "a second task taken for one poll");
+        assert_eq!(second.stats()[0].backlog, 1, "b stays queued");
+        // The engine that took may take again (its task was no longer current).
+        got.discard();
+        let _c = first.push("q", task("c"), key(), beat.clone());
+        let again = first.claim("q", Duration::ZERO, Some((&stop, one))).await;
+        assert_eq!(again.expect("c").task.token, "c");
+        let again = second.claim("q", Duration::ZERO, None).await;
+        assert_eq!(again.expect("b").task.token, "b");
     }
 }

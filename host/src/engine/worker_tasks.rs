@@ -30,9 +30,12 @@ impl super::Engine {
     ) -> Result<Option<WorkerTask>, EngineError> {
         let queues = &self.inner.queues;
         let deadline = tokio::time::Instant::now() + wait;
+        // This engine's name in the poll: once it may take, it may again
+        // (after a task no longer current).
+        let poll = stop.map(|stop| (stop, super::unpolled::claim_id()));
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let Some(claimed) = queues.claim(queue, left, stop).await else {
+            let Some(claimed) = queues.claim(queue, left, poll).await else {
                 return Ok(None);
             };
             let TaskKey {

@@ -385,3 +385,49 @@ fn a_poll_waiting_on_a_host_that_takes_a_partition_over_finds_its_task() {
     assert_eq!(a.wait_result(&id)["output"], "HELLO, WORKER!");
     assert!(woken(&a) >= 1.0, "the poll was not woken to look again");
 }
+
+/// One poll of a host holding several partitions, each with a task queued,
+/// recorded a task as taken in every one of them and handed out one (the
+/// partitions raced, and the losers were dropped after their records were
+/// written): the others went back to their queues with their records
+/// standing, and a restart adopted them as held by workers that never had
+/// them (running, with no worker, until their start-to-close timeout; a
+/// README try saw it). A poll's partitions take one task between them.
+#[test]
+fn one_poll_takes_one_task_of_a_host_with_tasks_in_several_partitions() {
+    let Some(url) = database() else { return };
+    let mut h = host_with(&url, "a", &[], &["--route-activity", "greet=greeters"]);
+    holds_all(&h, "a");
+    h.deploy_examples();
+    for part in 0..PARTITIONS {
+        h.start_as(
+            "hello",
+            &id_in("one-take", part, true),
+            json!({"name": "worker"}),
+        );
+    }
+    let queue = |h: &Host, key: &str| h.get("/v1/task-queues")["task_queues"][0][key].clone();
+    h.eventually("a task queued in every partition", |h| {
+        queue(h, "backlog") == PARTITIONS
+    });
+    let (status, task) = weft_e2e::poll_greeters(&h, 0);
+    assert_eq!(status, 200, "{task}");
+    let token = task["token"].as_str().expect("a token");
+    let (status, v) = h.call(
+        "POST",
+        &format!("/v1/tasks/{token}/complete"),
+        Some(json!({"output": "Hello, worker"})),
+    );
+    assert_eq!(status, 200, "{v}");
+    h.kill_and_restart();
+    holds_all(&h, "a");
+    h.eventually("the three tasks no worker took to be queued again", |h| {
+        queue(h, "backlog") == PARTITIONS - 1
+    });
+    assert_eq!(queue(&h, "running"), 0, "tasks held by no worker");
+    assert!(
+        !h.log().contains("adopted under its token"),
+        "a task no worker took was adopted: {}",
+        h.log()
+    );
+}

@@ -149,8 +149,12 @@ impl Front {
     }
 
     /// The first task a partition held here hands out within the poll's
-    /// wait (holding none: nothing, after the wait).
-    async fn poll_here(&self, parts: Parts, body: Bytes) -> Response {
+    /// wait (holding none: nothing, after the wait). One partition takes
+    /// it: the poll's [`PollStop`] lets the first that finds one take it.
+    async fn poll_here(&self, mut parts: Parts, body: Bytes) -> Response {
+        if parts.extensions.get::<Arc<PollStop>>().is_none() {
+            parts.extensions.insert(Arc::new(PollStop::default()));
+        }
         let routers = self.engines.routers();
         if routers.is_empty() {
             let wait = match poll_wait(&parts.uri) {
@@ -176,8 +180,8 @@ impl Front {
                 Box::pin(async move { oneshot(router, parts, body).await })
             })
             .collect();
-        // The polls that lose are dropped, which puts back any task they
-        // were about to hand out. One that hands out nothing (or fails: its
+        // The polls that lose are dropped: none of them took a task (the
+        // winner alone may). One that hands out nothing (or fails: its
         // partition cannot write) does not win while the others may still
         // hand a task out.
         loop {
