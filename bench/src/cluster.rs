@@ -223,13 +223,7 @@ pub fn workers_across_hosts(n: usize) {
                 (task, answered - started)
             });
             took.push(latency);
-            let token = task["token"].as_str().expect("a token");
-            let (status, v) = at.call(
-                "POST",
-                &format!("/v1/tasks/{token}/complete"),
-                Some(json!({"output": "Hello, worker"})),
-            );
-            assert_eq!(status, 200, "{v}");
+            weft_e2e::complete_task(at, &task, json!("Hello, worker"));
         }
         took.sort();
         let pct = |p: f64| took[((took.len() as f64 * p) as usize).min(took.len() - 1)];

@@ -885,6 +885,18 @@ pub fn poll_greeters(host: &Host, wait_ms: u64) -> (u16, Value) {
     )
 }
 
+/// Answers a worker's task (what its poll returned) with `output` through
+/// `host`, and asserts the answer was recorded (200).
+pub fn complete_task(host: &Host, task: &Value, output: Value) {
+    let token = task["token"].as_str().expect("a token");
+    let (status, v) = host.call(
+        "POST",
+        &format!("/v1/tasks/{token}/complete"),
+        Some(serde_json::json!({ "output": output })),
+    );
+    assert_eq!(status, 200, "{v}");
+}
+
 /// Answers a worker's task with `output` from another thread (the answer
 /// returns only once the host recorded it); joins to its HTTP status.
 pub fn complete_in_background(

@@ -24,13 +24,7 @@ fn a_worker_polling_one_host_gets_the_tasks_of_every_hosts_partitions() {
         let (status, task) = weft_e2e::poll_greeters(poll_at, 30_000);
         assert_eq!(status, 200, "{id}: {task}");
         assert_eq!(task["execution_id"], id.as_str(), "{task}");
-        let token = task["token"].as_str().expect("a token");
-        let (status, v) = answer_at.call(
-            "POST",
-            &format!("/v1/tasks/{token}/complete"),
-            Some(json!({"output": "Hello, worker"})),
-        );
-        assert_eq!(status, 200, "{v}");
+        weft_e2e::complete_task(answer_at, &task, json!("Hello, worker"));
         let r = b.wait_result(&id);
         assert_eq!(r["output"], "HELLO, WORKER!", "{r}");
     }
@@ -83,13 +77,7 @@ fn a_poll_that_waits_for_nothing_finds_a_task_in_any_partition() {
         let (status, task) = weft_e2e::poll_greeters(&h, 0);
         assert_eq!(status, 200, "partition {part}: {task}");
         assert_eq!(task["execution_id"], id.as_str(), "{task}");
-        let token = task["token"].as_str().expect("a token");
-        let (status, v) = h.call(
-            "POST",
-            &format!("/v1/tasks/{token}/complete"),
-            Some(json!({"output": "Hello, worker"})),
-        );
-        assert_eq!(status, 200, "{v}");
+        weft_e2e::complete_task(&h, &task, json!("Hello, worker"));
     }
 }
 
@@ -261,13 +249,7 @@ fn tasks_queued_on_one_host_reach_polls_waiting_on_another_at_their_notice() {
             let (status, task) = poll.join().expect("a poll");
             assert_eq!(status, 200, "{task}");
             assert_eq!(task["execution_id"], id.as_str(), "{task}");
-            let token = task["token"].as_str().expect("a token");
-            let (status, v) = b.call(
-                "POST",
-                &format!("/v1/tasks/{token}/complete"),
-                Some(json!({"output": 1})),
-            );
-            assert_eq!(status, 200, "{v}");
+            weft_e2e::complete_task(&b, &task, json!(1));
         }
     });
     assert_eq!(a.wait_result(&id)["output"], 3);
@@ -373,13 +355,7 @@ fn a_poll_waiting_on_a_host_that_takes_a_partition_over_finds_its_task() {
         let (status, task) = poll.join().expect("the poll");
         assert_eq!(status, 200, "{task}");
         assert_eq!(task["execution_id"], id.as_str(), "{task}");
-        let token = task["token"].as_str().expect("a token");
-        let (status, v) = a.call(
-            "POST",
-            &format!("/v1/tasks/{token}/complete"),
-            Some(json!({"output": "Hello, worker"})),
-        );
-        assert_eq!(status, 200, "{v}");
+        weft_e2e::complete_task(&a, &task, json!("Hello, worker"));
     });
     holds_all(&a, "a");
     assert_eq!(a.wait_result(&id)["output"], "HELLO, WORKER!");
@@ -412,13 +388,7 @@ fn one_poll_takes_one_task_of_a_host_with_tasks_in_several_partitions() {
     });
     let (status, task) = weft_e2e::poll_greeters(&h, 0);
     assert_eq!(status, 200, "{task}");
-    let token = task["token"].as_str().expect("a token");
-    let (status, v) = h.call(
-        "POST",
-        &format!("/v1/tasks/{token}/complete"),
-        Some(json!({"output": "Hello, worker"})),
-    );
-    assert_eq!(status, 200, "{v}");
+    weft_e2e::complete_task(&h, &task, json!("Hello, worker"));
     h.kill_and_restart();
     holds_all(&h, "a");
     h.eventually("the three tasks no worker took to be queued again", |h| {
