@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use super::server::{say_listening, shutdown_signal, stopped, DRAIN_LIMIT, FENCED_EXIT};
-use crate::engine::{Engine, EngineConfig, HostParts};
+use super::server::{say_listening, say_unfinished, shutdown_signal, stopped, FENCED_EXIT};
+use crate::engine::{Engine, EngineConfig, HostParts, Taken, Unfinished};
 use crate::store::cluster::{Change, Cluster, Fence, Holding};
 
 /// How often a host reads what other hosts changed of what all share (a
@@ -27,6 +27,9 @@ pub(super) struct Host {
     pub cluster: Cluster,
     pub config: EngineConfig,
     pub lease: Duration,
+    /// How long giving partitions up waits for their running attempts
+    /// (`--shutdown-timeout`).
+    pub drain_limit: Duration,
     /// Instances in memory over every engine, shown in `weft cluster`.
     pub in_memory: Arc<AtomicU64>,
 }
@@ -163,7 +166,13 @@ impl Host {
                         if let Some((_, engine)) =
                             engines.all().into_iter().find(|(p, _)| *p == part)
                         {
-                            tokio::spawn(hand_over(part, engine, holding.clone(), engines.clone()));
+                            tokio::spawn(hand_over(
+                                part,
+                                self.drain_limit,
+                                engine,
+                                holding.clone(),
+                                engines.clone(),
+                            ));
                         }
                     }
                     Change::Lost(part, fence) => {
@@ -194,19 +203,23 @@ impl Host {
         let held = engines.all();
         tracing::info!(
             partitions = held.len(),
-            limit_s = DRAIN_LIMIT.as_secs(),
+            limit_ms = self.drain_limit.as_millis() as u64,
             "handing the partitions over: no new activity attempt starts; waiting for the running ones (signal again to stop at once)"
         );
-        let drains = futures::future::join_all(held.iter().map(|(_, e)| e.drain(DRAIN_LIMIT)));
-        let drained = tokio::select! {
-            d = drains => d.into_iter().all(|d| d),
-            _ = shutdown_signal() => false,
+        let drain = |limit, taken| {
+            futures::future::join_all(held.iter().map(move |(_, e)| e.drain(limit, taken)))
         };
-        if !drained {
-            tracing::warn!(
-                "activity attempts still ran when this host gave its partitions up: their next holders run them again"
-            );
-        }
+        let left = tokio::select! {
+            left = drain(self.drain_limit, Taken::Wait) => left,
+            _ = shutdown_signal() => drain(Duration::ZERO, Taken::Leave).await,
+        };
+        let left = left
+            .into_iter()
+            .fold(Unfinished::default(), |a, b| Unfinished {
+                attempts: a.attempts + b.attempts,
+                tasks: a.tasks + b.tasks,
+            });
+        say_unfinished(left, "its partitions", "their next holders");
         let (h, cluster) = (holding.clone(), self.cluster.clone());
         tokio::task::spawn_blocking(move || {
             lock(&h).release_all();
@@ -335,24 +348,23 @@ impl Host {
 /// requests for it wait for its next holder.
 async fn hand_over(
     part: u32,
+    limit: Duration,
     engine: Engine,
     holding: Arc<Mutex<Holding>>,
     engines: crate::api::Engines,
 ) {
     tracing::info!(
         part,
-        limit_s = DRAIN_LIMIT.as_secs(),
+        limit_ms = limit.as_millis() as u64,
         "partition {part} is assigned to another host now: handing it over"
     );
-    let drained = engine.drain(DRAIN_LIMIT).await;
+    // Tasks workers took are not waited for: this host goes on serving,
+    // and their answers reach the next holder through it.
+    let left = engine.drain(limit, Taken::Leave).await;
     engines.remove(part);
     held_now(&engines);
-    if !(engine.close(DRAIN_LIMIT).await && drained) {
-        tracing::warn!(
-            part,
-            "activity attempts still ran when this host gave partition {part} up: its next holder runs them again"
-        );
-    }
+    engine.close().await;
+    say_unfinished(left, &format!("partition {part}"), "its next holder");
     let _ = tokio::task::spawn_blocking(move || lock(&holding).release(part)).await;
     crate::metrics::get().partitions_handed_over.inc();
     tracing::info!(part, "partition {part} handed over");

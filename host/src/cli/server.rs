@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use tokio::io::AsyncWriteExt;
 
-use crate::engine::{Engine, EngineConfig};
+use crate::engine::{Engine, EngineConfig, Taken, Unfinished};
 
 #[derive(Debug, Args)]
 pub struct HostArgs {
@@ -31,6 +31,22 @@ pub struct HostArgs {
     /// Milliseconds or `10s`, `1m`.
     #[arg(long, default_value = "10s", value_parser = super::parse_duration, value_name = "DURATION")]
     pub lease: u64,
+    /// With --store: how long a stopping host (SIGTERM) waits for its
+    /// running activity attempts and for the tasks workers took from it
+    /// before it gives the store up (what still runs then, the next holder
+    /// runs again; a worker's late answer reaches the next holder), and how
+    /// long a host handing one partition to another host waits for that
+    /// partition's attempts. Keep it under your supervisor's kill grace
+    /// (Kubernetes: terminationGracePeriodSeconds, 30s by default). 0 gives
+    /// the store up at once. Milliseconds or `30s`, `2m`.
+    #[arg(
+        long,
+        env = "WEFT_SHUTDOWN_TIMEOUT",
+        default_value = "25s",
+        value_parser = super::parse_duration,
+        value_name = "DURATION"
+    )]
+    pub shutdown_timeout: u64,
     /// With --store: this host's name among the hosts on the store (default:
     /// the machine's name and the process id). Unique per live host.
     #[arg(long, env = "WEFT_HOST_ID")]
@@ -293,6 +309,27 @@ pub async fn run(data: PathBuf, args: &HostArgs) -> Result<()> {
     Ok(())
 }
 
+/// Says what a host giving `what` up left running when its shutdown
+/// timeout passed, and what becomes of it at `next`.
+pub(super) fn say_unfinished(left: Unfinished, what: &str, next: &str) {
+    if left.attempts > 0 {
+        tracing::warn!(
+            attempts = left.attempts,
+            "{} activity attempts still ran when this host gave {what} up: {next} runs them again \
+             (a longer --shutdown-timeout lets them end)",
+            left.attempts
+        );
+    }
+    if left.tasks > 0 {
+        tracing::info!(
+            tasks = left.tasks,
+            "{} tasks workers took from {what} are not answered yet: their answers reach {next} \
+             through any host, under the same tokens",
+            left.tasks
+        );
+    }
+}
+
 /// Resolves once the host was told to stop (at once if it was already).
 pub(super) async fn stopped(mut stop: tokio::sync::watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
@@ -307,10 +344,6 @@ pub(super) async fn say_listening(scheme: &str, addr: SocketAddr) -> Result<()> 
     stdout.flush().await?;
     Ok(())
 }
-
-/// How long a host handing its store over waits for its running activity
-/// attempts.
-pub(super) const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 
 /// How long a stopping standby answers the requests it forwards.
 const STANDBY_GRACE: Duration = Duration::from_secs(10);
@@ -371,7 +404,16 @@ async fn run_on_postgres(
             args.partitions
         );
     }
+    if args.shutdown_timeout > 3_600_000 {
+        anyhow::bail!(
+            "--shutdown-timeout {}ms: give at most 1h, as in --shutdown-timeout 25s (a bare \
+             number is milliseconds); keep it under the time your supervisor waits before it \
+             kills the host",
+            args.shutdown_timeout
+        );
+    }
     let lease = Duration::from_millis(args.lease);
+    let drain_limit = Duration::from_millis(args.shutdown_timeout);
     let cluster = {
         let url = url.to_owned();
         let host_id = host_id.clone();
@@ -431,6 +473,7 @@ async fn run_on_postgres(
             cluster,
             config,
             lease,
+            drain_limit,
             in_memory,
         };
         let front = crate::api::partitioned_front(
@@ -520,18 +563,14 @@ async fn run_on_postgres(
             // holder would run them again) while the host still answers;
             // a second signal stops at once.
             tracing::info!(
-                limit_s = DRAIN_LIMIT.as_secs(),
+                limit_ms = drain_limit.as_millis() as u64,
                 "handing the store over: no new activity attempt starts; waiting for the running ones (signal again to stop at once)"
             );
-            let drained = tokio::select! {
-                drained = engine.drain(DRAIN_LIMIT) => drained,
-                _ = shutdown_signal() => false,
+            let left = tokio::select! {
+                left = engine.drain(drain_limit, Taken::Wait) => left,
+                _ = shutdown_signal() => engine.drain(Duration::ZERO, Taken::Leave).await,
             };
-            if !drained {
-                tracing::warn!(
-                    "activity attempts still ran when this host gave the store up: the next holder runs them again"
-                );
-            }
+            say_unfinished(left, "the store", "the next holder");
             let c = cluster.clone();
             tokio::task::spawn_blocking(move || c.release()).await?;
             // Long-polling clients would hold a graceful shutdown open;

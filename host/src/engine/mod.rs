@@ -52,6 +52,29 @@ pub use error::EngineError;
 pub use external::{NotRelayed, Relay};
 pub use interact::{SignalReceipt, SignalSent, UpdateOutcome, UpdateStatus};
 pub use lifecycle::{StartOptions, Started};
+
+/// Whether a drain waits for the tasks workers took to be answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    /// The host stops: a worker answering only this host could not reach
+    /// the next holder after it.
+    Wait,
+    /// The host hands one partition over and keeps serving: a worker's
+    /// answer reaches the partition's next holder through it, under the
+    /// same token.
+    Leave,
+}
+
+/// What a drain left running when its limit passed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unfinished {
+    /// Activity attempts this host ran: the next holder runs them again.
+    pub attempts: usize,
+    /// Tasks workers took and have not answered: their tokens stay valid
+    /// at the next holder, which takes their answers.
+    pub tasks: usize,
+}
+
 pub use listing::{ListFilter, ListPage, MAX_PAGE};
 pub use logs::LogLine;
 pub use modules::Deployed;
@@ -497,35 +520,40 @@ impl Engine {
     }
 
     /// Starts no activity attempt and hands no task to a worker any more,
-    /// and waits (up to `limit`) for the running attempts and the tasks
-    /// workers took to end and their results to be written: a host handing
-    /// its store over must not leave an attempt half-done for the next
-    /// holder to run again. Tasks no worker took stay for the next holder.
-    /// Whether they all ended in time.
-    pub async fn drain(&self, limit: Duration) -> bool {
+    /// and waits (up to `limit`) for the running attempts to end and their
+    /// results to be written: a host handing its store over must not leave
+    /// an attempt half-done for the next holder to run again. With
+    /// [`Taken::Wait`] it also waits for the tasks workers took to be
+    /// answered. Tasks no worker took stay for the next holder. What was
+    /// still running when the limit passed.
+    pub async fn drain(&self, limit: Duration, taken: Taken) -> Unfinished {
         self.inner.draining.send_replace(true);
         self.inner.queues.close();
-        let all = self.inner.config.max_concurrent_activities.max(1) as u32;
-        let ended = tokio::time::timeout(limit, async {
-            let slots = self.inner.activity_slots.acquire_many(all).await;
-            self.inner.queues.taken_ended().await;
+        let all = self.inner.config.max_concurrent_activities.max(1);
+        let _ = tokio::time::timeout(limit, async {
+            let slots = self.inner.activity_slots.acquire_many(all as u32).await;
+            if taken == Taken::Wait {
+                self.inner.queues.taken_ended().await;
+            }
             slots
         })
-        .await
-        .is_ok();
+        .await;
         self.settle_writes().await;
-        ended
+        Unfinished {
+            attempts: all.saturating_sub(self.inner.activity_slots.available_permits()),
+            tasks: self.inner.queues.taken_now(),
+        }
     }
 
-    /// Gives this engine's partition up to another host: no activity
-    /// attempt starts any more and the running ones end and are written
-    /// (up to `limit`), its loops end, its instances are dropped, and what
-    /// it handed the store is written; requests waiting on it are answered
-    /// as they stand. Its caller releases the partition's lease after
-    /// (anything of this engine still writing then is refused by the
-    /// fence). Whether the attempts all ended in time.
-    pub async fn close(&self, limit: Duration) -> bool {
-        let drained = self.drain(limit).await;
+    /// Gives this engine's partition up to another host once
+    /// [`drain`](Self::drain) has run: its loops end, its instances are
+    /// dropped, and what it handed the store is written; requests waiting
+    /// on it are answered as they stand. Its caller releases the
+    /// partition's lease after (anything of this engine still writing then
+    /// is refused by the fence).
+    pub async fn close(&self) {
+        self.inner.draining.send_replace(true);
+        self.inner.queues.close();
         self.inner.closed.send_replace(true);
         self.inner.stopping.send_replace(true);
         if let Some(part) = self.inner.store.partition() {
@@ -537,7 +565,6 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner())
             .clear();
         self.settle_writes().await;
-        drained
     }
 
     /// The host stops: requests waiting for a result are answered now with

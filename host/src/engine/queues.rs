@@ -469,6 +469,11 @@ impl TaskQueues {
         let _all = self.taken.acquire_many(TAKEN_PERMITS).await;
     }
 
+    /// Tasks workers took whose end is not written yet.
+    pub(super) fn taken_now(&self) -> usize {
+        TAKEN_PERMITS as usize - self.taken.available_permits()
+    }
+
     /// A task of `queue`, taken; `Err` when another engine of the same poll
     /// (`poll`: its stop and this claim's name) may take one instead.
     fn take(&self, queue: &str, poll: Option<(&PollStop, u64)>) -> Result<Option<Claimed<'_>>, ()> {

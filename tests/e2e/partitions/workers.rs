@@ -401,3 +401,99 @@ fn one_poll_takes_one_task_of_a_host_with_tasks_in_several_partitions() {
         h.log()
     );
 }
+
+/// A host handing a partition to a joining host waited for the task a
+/// worker took from it, past its limit waited as long again (a drain, then
+/// a close that drained again: a minute in all), and then warned that
+/// "activity attempts still ran" there, "its next holder runs them again",
+/// when none had. A handover leaves a worker's task to its worker: the host
+/// goes on serving, and the answer reaches the next holder through it under
+/// the same token; the activity is scheduled once and queued no more.
+#[test]
+fn a_handover_leaves_a_task_a_worker_took_to_its_answer_at_the_next_holder() {
+    let Some(url) = database() else { return };
+    let routed = ["--route-activity", "greet=greeters"];
+    let a = host_with(&url, "a", &[], &routed);
+    holds_all(&a, "a");
+    a.deploy_examples();
+    // Rendezvous hashing over a and b gives b partitions 2 and 3.
+    let id = id_in("handed", 2, true);
+    a.start_as("hello", &id, json!({"name": "worker"}));
+    let (status, task) = weft_e2e::poll_greeters(&a, 30_000);
+    assert_eq!(status, 200, "{task}");
+    assert_eq!(task["execution_id"], id.as_str(), "{task}");
+    let joined = std::time::Instant::now();
+    let b = host_with(&url, "b", &[], &routed);
+    b.eventually("a to hand b its partitions", |h| {
+        holders(h) == ["a", "a", "b", "b"]
+    });
+    let took = joined.elapsed();
+    assert!(
+        took < Duration::from_secs(20),
+        "the handover waited {took:?} for the worker"
+    );
+    let log = a.log();
+    assert!(
+        log.contains("1 tasks workers took from partition 2 are not answered yet"),
+        "{log}"
+    );
+    assert!(!log.contains("activity attempts still ran"), "{log}");
+    weft_e2e::complete_task(&a, &task, json!("Hello, worker"));
+    let r = b.wait_result(&id);
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!(r["output"], "HELLO, WORKER!", "{r}");
+    let kinds = b.event_kinds(&id);
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "activity_scheduled").count(),
+        3,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        weft_e2e::poll_greeters(&b, 200).0,
+        204,
+        "greet was queued again"
+    );
+}
+
+/// `--shutdown-timeout` bounds how long a stopping host waits for a task a
+/// worker took (a supervisor kills a host that outstays its grace, and a
+/// killed host releases nothing: its partitions wait out the lease); the
+/// worker's late answer reaches the next holder.
+#[test]
+fn a_stopping_host_waits_for_a_workers_task_no_longer_than_its_shutdown_timeout() {
+    let Some(url) = database() else { return };
+    let flags = [
+        "--route-activity",
+        "greet=greeters",
+        "--shutdown-timeout",
+        "2s",
+    ];
+    let (mut a, b) = two_hosts(&url, &[], &flags);
+    a.deploy_examples();
+    let id = id_in("late", 0, true);
+    a.start_as("hello", &id, json!({"name": "worker"}));
+    let (status, task) = weft_e2e::poll_greeters(&b, 30_000);
+    assert_eq!(status, 200, "{task}");
+    a.signal("TERM");
+    let asked = std::time::Instant::now();
+    assert_eq!(a.wait_exit(Duration::from_secs(20)), Some(0), "{}", a.log());
+    let took = asked.elapsed();
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(10),
+        "a stopped {took:?} after its TERM"
+    );
+    let log = a.log();
+    assert!(
+        log.contains("1 tasks workers took from its partitions are not answered yet"),
+        "{log}"
+    );
+    holds_all(&b, "b");
+    weft_e2e::complete_task(&b, &task, json!("Hello, worker"));
+    let r = b.wait_result(&id);
+    assert_eq!(r["output"], "HELLO, WORKER!", "{r}");
+    assert_eq!(
+        weft_e2e::poll_greeters(&b, 200).0,
+        204,
+        "greet was queued again"
+    );
+}
