@@ -595,6 +595,13 @@ fn a_task_a_worker_took_survives_a_sigkill_of_the_host() {
     );
     assert_eq!(status, 200, "the worker's heartbeat after the restart: {v}");
     assert_eq!(v["cancel_requested"], false, "{v}");
+    // Describe says the worker has it (adopted), on a store of one host
+    // with no partition.
+    let d = host.describe(&id);
+    let greet = &d["pending_activities"][0];
+    assert_eq!(greet["task_queue"], "greeters", "{d}");
+    assert_eq!(greet["taken_by_worker"], true, "{d}");
+    assert!(d.get("partition").is_none(), "{d}");
     // Nobody else gets the task.
     assert_eq!(
         weft_e2e::poll_greeters(&host, 200).0,

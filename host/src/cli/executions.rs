@@ -333,6 +333,9 @@ pub async fn describe(client: &Client, id: &str, json: bool) -> Result<i32> {
     for (name, value) in &s.memo {
         println!("memo:           {name} = {value}");
     }
+    if let (Some(p), Some(h)) = (d.partition, &d.held_by) {
+        println!("partition:      {p} (held by host {h})");
+    }
     println!("history:        {} events", d.history_length);
     println!(
         "in memory:      {}",
@@ -347,6 +350,15 @@ pub async fn describe(client: &Client, id: &str, json: bool) -> Result<i32> {
             "pending:        activity #{} {} (attempt {}; failed attempts count, restarts do not)",
             a.handle, a.name, a.attempt
         );
+        match (&a.task_queue, a.taken_by_worker) {
+            (Some(q), true) => println!(
+                "                a worker took it from task queue {q}; its answer is awaited"
+            ),
+            (Some(q), false) => {
+                println!("                waits on task queue {q} for a worker to poll it")
+            }
+            (None, _) => {}
+        }
         if a.unserved {
             println!(
                 "                no deployed component serves `{}` and it names no task \

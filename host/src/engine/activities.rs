@@ -1115,7 +1115,7 @@ async fn attempt(
                     // Its worker took it before this host held the store.
                     running.store(true, Ordering::SeqCst);
                     tracing::info!(execution = %task.execution, activity = %task.name, attempt = task.attempt, "a worker's task adopted under its token");
-                    inner.queues.adopt(&queue, &t.token, sink)
+                    inner.queues.adopt(&queue, &t.token, &key, sink)
                 }
                 None => {
                     *queued.lock().unwrap_or_else(|p| p.into_inner()) = Some(token.clone());

@@ -52,6 +52,7 @@ pub use error::EngineError;
 pub use external::{NotRelayed, Relay};
 pub use interact::{SignalReceipt, SignalSent, UpdateOutcome, UpdateStatus};
 pub use lifecycle::{StartOptions, Started};
+pub use queues::TaskPlace;
 
 /// Whether a drain waits for the tasks workers took to be answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -315,6 +316,8 @@ pub struct PendingActivityView {
     /// No deployed component serves its name and it names no task queue:
     /// every attempt fails `activity-not-found` until one is deployed.
     pub unserved: bool,
+    /// The task queue it waits on for a worker, or a worker took it from.
+    pub worker: Option<TaskPlace>,
 }
 
 /// What `describe` shows beyond the record.
@@ -325,6 +328,9 @@ pub struct ExecutionView {
     pub cached: bool,
     pub pending_activities: Vec<PendingActivityView>,
     pub pending_timers: Vec<(u64, u64)>,
+    /// On a store of several partitions: its partition, and the host
+    /// holding it (which answered).
+    pub partition: Option<(u32, String)>,
     /// Children started by the current run: id, type, status, close policy.
     pub children: Vec<(String, String, String, ParentClosePolicy)>,
 }
@@ -659,11 +665,13 @@ impl Engine {
                         let unserved = task.options.task_queue.is_none()
                             && !self.inner.config.activity_queues.contains_key(&task.name)
                             && !routes.iter().any(|(n, _)| *n == task.name);
+                        let place = self.inner.queues.place(&record.id.to_string(), task.handle);
                         PendingActivityView {
                             task,
                             heartbeat,
                             last_attempt,
                             unserved,
+                            worker: place,
                         }
                     })
                     .collect()
@@ -707,7 +715,13 @@ impl Engine {
                 children.push((child_id.clone(), workflow_type.to_string(), status, *policy));
             }
         }
+        let partition = self
+            .inner
+            .store
+            .partition()
+            .zip(self.inner.store.host_id().map(str::to_owned));
         Ok(ExecutionView {
+            partition,
             cached: self.inner.is_cached(&record.id),
             history_length: history.len() as u64,
             record,

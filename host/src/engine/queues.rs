@@ -31,6 +31,15 @@ pub struct WorkerTask {
     pub start_to_close_timeout_ms: u64,
 }
 
+/// Where an activity's task stands, as `describe` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskPlace {
+    /// The queue it waits on (or was taken from).
+    pub queue: String,
+    /// A worker has it (its answer is awaited).
+    pub taken: bool,
+}
+
 /// A task's lifecycle on the host side, held by the activity runner. The
 /// queue forgets the task when this is dropped: an attempt that ends on the
 /// host side (a timeout, a cancellation that drops it) leaves nothing
@@ -89,6 +98,9 @@ pub(super) struct Held {
 
 struct InFlight {
     queue: String,
+    /// The execution and the activity handle it runs for.
+    execution: String,
+    handle: u64,
     /// Handed to a worker (or adopted from one).
     handed: bool,
     /// Its attempt stopped before a worker had it: never handed out.
@@ -321,7 +333,8 @@ impl TaskQueues {
     ) -> Dispatch<'_> {
         let (taken_tx, taken) = oneshot::channel();
         let token = task.token.clone();
-        let done = self.track(queue, &token, heartbeat, false);
+        let of = (task.execution_id.as_str(), task.activity_handle);
+        let done = self.track(queue, &token, of, heartbeat, false);
         let mut state = self.lock();
         state
             .queues
@@ -349,10 +362,12 @@ impl TaskQueues {
         &self,
         queue: &str,
         token: &str,
+        key: &TaskKey,
         heartbeat: Arc<dyn Fn(Option<Payload>) -> bool + Send + Sync>,
     ) -> Dispatch<'_> {
         let (taken_tx, taken) = oneshot::channel();
-        let done = self.track(queue, token, heartbeat, true);
+        let execution = key.execution.to_string();
+        let done = self.track(queue, token, (&execution, key.handle), heartbeat, true);
         if let Ok(permit) = self.taken.clone().try_acquire_owned() {
             let _ = taken_tx.send(permit);
         }
@@ -384,6 +399,7 @@ impl TaskQueues {
         &self,
         queue: &str,
         token: &str,
+        (execution, handle): (&str, u64),
         heartbeat: Arc<dyn Fn(Option<Payload>) -> bool + Send + Sync>,
         handed: bool,
     ) -> oneshot::Receiver<Answer> {
@@ -392,6 +408,8 @@ impl TaskQueues {
             token.to_owned(),
             InFlight {
                 queue: queue.to_owned(),
+                execution: execution.to_owned(),
+                handle,
                 handed,
                 stopped: false,
                 done: Some(done_tx),
@@ -399,6 +417,20 @@ impl TaskQueues {
             },
         );
         done
+    }
+
+    /// Where activity `handle` of `execution` stands with the workers, if
+    /// it waits on a queue here.
+    pub(super) fn place(&self, execution: &str, handle: u64) -> Option<TaskPlace> {
+        let state = self.lock();
+        state
+            .in_flight
+            .values()
+            .find(|f| f.execution == execution && f.handle == handle && !f.stopped)
+            .map(|f| TaskPlace {
+                queue: f.queue.clone(),
+                taken: f.handed,
+            })
     }
 
     /// Whether a task runs under `token` here.

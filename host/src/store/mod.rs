@@ -866,6 +866,14 @@ impl Store {
         }
     }
 
+    /// This host's id among the hosts on a PostgreSQL store.
+    pub fn host_id(&self) -> Option<&str> {
+        match &self.backend {
+            Backend::Pg(pg) => Some(pg.host()),
+            Backend::Redb(_) => None,
+        }
+    }
+
     /// The partition execution `id` is in, on a store of several, when it
     /// is not this one: where the directory placed it, else its home.
     pub fn partition_elsewhere(&self, id: &str) -> Result<Option<u32>, StoreError> {

@@ -21,6 +21,14 @@ fn a_worker_polling_one_host_gets_the_tasks_of_every_hosts_partitions() {
             Some(json!({"workflow_type": "hello", "id": id, "input": {"name": "worker"}})),
         );
         assert_eq!(status, 201, "{v}");
+        // Queued for a worker, as describe shows it through either host.
+        b.eventually("greet to be queued", |h| {
+            h.describe(&id)["pending_activities"][0]["task_queue"] == "greeters"
+        });
+        assert_eq!(
+            a.describe(&id)["pending_activities"][0]["taken_by_worker"],
+            false
+        );
         let (status, task) = weft_e2e::poll_greeters(poll_at, 30_000);
         assert_eq!(status, 200, "{id}: {task}");
         assert_eq!(task["execution_id"], id.as_str(), "{task}");
@@ -422,6 +430,25 @@ fn a_handover_leaves_a_task_a_worker_took_to_its_answer_at_the_next_holder() {
     let (status, task) = weft_e2e::poll_greeters(&a, 30_000);
     assert_eq!(status, 200, "{task}");
     assert_eq!(task["execution_id"], id.as_str(), "{task}");
+    // What describe shows of it, through the API and the CLI.
+    let taken = |h: &Host, holder: &str| {
+        let d = h.describe(&id);
+        assert_eq!(d["partition"], 2, "{d}");
+        assert_eq!(d["held_by"], holder, "{d}");
+        let greet = &d["pending_activities"][0];
+        assert_eq!(greet["task_queue"], "greeters", "{d}");
+        assert_eq!(greet["taken_by_worker"], true, "{d}");
+    };
+    taken(&a, "a");
+    let shown = a.cli_ok(&["describe", &id]);
+    assert!(
+        shown.contains("partition:      2 (held by host a)"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("a worker took it from task queue greeters; its answer is awaited"),
+        "{shown}"
+    );
     let joined = std::time::Instant::now();
     let b = host_with(&url, "b", &[], &routed);
     b.eventually("a to hand b its partitions", |h| {
@@ -438,6 +465,11 @@ fn a_handover_leaves_a_task_a_worker_took_to_its_answer_at_the_next_holder() {
         "{log}"
     );
     assert!(!log.contains("activity attempts still ran"), "{log}");
+    // b adopted the task: its worker still has it, asked through either host.
+    b.eventually("b to adopt the worker's task", |h| {
+        h.describe(&id)["pending_activities"][0]["taken_by_worker"] == true
+    });
+    taken(&a, "b");
     weft_e2e::complete_task(&a, &task, json!("Hello, worker"));
     let r = b.wait_result(&id);
     assert_eq!(r["status"], "completed", "{r}");

@@ -233,6 +233,13 @@ pub struct PendingActivity {
     /// each attempt fails `activity-not-found` until one is deployed.
     #[serde(default)]
     pub unserved: bool,
+    /// The task queue its attempt waits on for an external worker (or
+    /// that a worker took it from).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_queue: Option<String>,
+    /// A worker took its attempt's task and has not answered yet.
+    #[serde(default)]
+    pub taken_by_worker: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -271,6 +278,13 @@ pub struct ExecutionDetail {
     /// When the current run times out (`run_timeout_ms`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_deadline_ms: Option<u64>,
+    /// On a store of several partitions: the partition it is in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<u32>,
+    /// On a store of several partitions: the host holding its partition
+    /// (which answered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_by: Option<String>,
 }
 
 impl From<ExecutionView> for ExecutionDetail {
@@ -296,6 +310,8 @@ impl From<ExecutionView> for ExecutionDetail {
                     last_served_by: p.last_attempt.as_ref().and_then(|s| s.served_by.clone()),
                     last_failure: p.last_attempt.map(|s| s.failure),
                     unserved: p.unserved,
+                    task_queue: p.worker.as_ref().map(|w| w.queue.clone()),
+                    taken_by_worker: p.worker.is_some_and(|w| w.taken),
                 })
                 .collect(),
             pending_timers: v
@@ -306,6 +322,8 @@ impl From<ExecutionView> for ExecutionDetail {
             cancel_requested: v.record.cancel_requested,
             execution_deadline_ms: v.record.execution_deadline_ms,
             run_deadline_ms: v.record.run_deadline_ms(),
+            partition: v.partition.as_ref().map(|(p, _)| *p),
+            held_by: v.partition.map(|(_, host)| host),
             parent: v.record.parent.as_ref().map(|p| ParentInfo {
                 id: p.id.to_string(),
                 close_policy: p.close_policy,
