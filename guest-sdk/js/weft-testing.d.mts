@@ -74,6 +74,10 @@ export interface PendingActivityDetail {
   next_attempt_at_ms?: number;
   last_served_by?: string;
   unserved: boolean;
+  /** The task queue its attempt waits on for an external worker (or a worker took it from). */
+  task_queue?: string;
+  /** A worker took its attempt's task and has not answered yet. */
+  taken_by_worker: boolean;
 }
 
 /** What `env.describe(id)` returns (`ExecutionDetail`). */
@@ -105,6 +109,9 @@ export interface ExecutionDetail {
   }[];
   execution_deadline_ms?: number;
   run_deadline_ms?: number;
+  /** On a store of several partitions: its partition and the host holding it. */
+  partition?: number;
+  held_by?: string;
 }
 
 /** One event of a history: `{ index, at_ms, event: { type, ...fields } }`. */

@@ -206,12 +206,12 @@ impl Host {
             limit_ms = self.drain_limit.as_millis() as u64,
             "handing the partitions over: no new activity attempt starts; waiting for the running ones (signal again to stop at once)"
         );
-        let drain = |limit, taken| {
-            futures::future::join_all(held.iter().map(move |(_, e)| e.drain(limit, taken)))
-        };
-        let left = tokio::select! {
-            left = drain(self.drain_limit, Taken::Wait) => left,
-            _ = shutdown_signal() => drain(Duration::ZERO, Taken::Leave).await,
+        let drains = held
+            .iter()
+            .map(|(_, e)| e.drain(self.drain_limit, Taken::Wait));
+        let left: Vec<Unfinished> = tokio::select! {
+            left = futures::future::join_all(drains) => left,
+            _ = shutdown_signal() => held.iter().map(|(_, e)| e.unfinished()).collect(),
         };
         let left = left
             .into_iter()

@@ -312,21 +312,31 @@ pub async fn run(data: PathBuf, args: &HostArgs) -> Result<()> {
 /// Says what a host giving `what` up left running when its shutdown
 /// timeout passed, and what becomes of it at `next`.
 pub(super) fn say_unfinished(left: Unfinished, what: &str, next: &str) {
-    if left.attempts > 0 {
-        tracing::warn!(
-            attempts = left.attempts,
-            "{} activity attempts still ran when this host gave {what} up: {next} runs them again \
-             (a longer --shutdown-timeout lets them end)",
-            left.attempts
-        );
+    match left.attempts {
+        0 => {}
+        1 => tracing::warn!(
+            attempts = 1,
+            "1 activity attempt still ran when this host gave {what} up: it runs again at {next} \
+             (a longer --shutdown-timeout lets such attempts end)"
+        ),
+        n => tracing::warn!(
+            attempts = n,
+            "{n} activity attempts still ran when this host gave {what} up: they run again at \
+             {next} (a longer --shutdown-timeout lets such attempts end)"
+        ),
     }
-    if left.tasks > 0 {
-        tracing::info!(
-            tasks = left.tasks,
-            "{} tasks workers took from {what} are not answered yet: their answers reach {next} \
-             through any host, under the same tokens",
-            left.tasks
-        );
+    match left.tasks {
+        0 => {}
+        1 => tracing::info!(
+            tasks = 1,
+            "1 task a worker took from {what} is not answered yet: its answer reaches {next} \
+             through any host, under the same token"
+        ),
+        n => tracing::info!(
+            tasks = n,
+            "{n} tasks workers took from {what} are not answered yet: their answers reach \
+             {next} through any host, under the same tokens"
+        ),
     }
 }
 
@@ -568,7 +578,7 @@ async fn run_on_postgres(
             );
             let left = tokio::select! {
                 left = engine.drain(drain_limit, Taken::Wait) => left,
-                _ = shutdown_signal() => engine.drain(Duration::ZERO, Taken::Leave).await,
+                _ = shutdown_signal() => engine.unfinished(),
             };
             say_unfinished(left, "the store", "the next holder");
             let c = cluster.clone();

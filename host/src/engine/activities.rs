@@ -214,10 +214,18 @@ pub(super) fn spawn(inner: Arc<Inner>, task: ActivityTask) {
     // Counted from here (time skipping must not find the host idle between
     // the step that scheduled it and its attempt): see `run`.
     let counted = inner.busy_attempt();
+    let mut closed = inner.closed.subscribe();
     tokio::spawn(async move {
         // Boxed: an attempt's future is large, and a spawned future is
-        // copied whole as it is moved into its task.
-        Box::pin(run(&inner, task, stopped, counted)).await;
+        // copied whole as it is moved into its task. A closed engine (its
+        // partition handed over) drops its attempts where they stand,
+        // writing and logging nothing: the next holder runs what was left
+        // running, and adopts what a worker took (whose heartbeats and
+        // answer go there now; here, its timeouts would fire for nothing).
+        tokio::select! {
+            () = Box::pin(run(&inner, task, stopped, counted)) => {}
+            _ = closed.wait_for(|c| *c) => {}
+        }
         inner
             .activity_stops
             .lock()

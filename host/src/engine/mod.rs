@@ -545,6 +545,13 @@ impl Engine {
         })
         .await;
         self.settle_writes().await;
+        self.unfinished()
+    }
+
+    /// The activity attempts running here now, and the tasks workers took
+    /// whose end is not written yet.
+    pub fn unfinished(&self) -> Unfinished {
+        let all = self.inner.config.max_concurrent_activities.max(1);
         Unfinished {
             attempts: all.saturating_sub(self.inner.activity_slots.available_permits()),
             tasks: self.inner.queues.taken_now(),
@@ -654,6 +661,7 @@ impl Engine {
                 Vec::new()
             } else {
                 let routes = self.inner.store.activity_routes()?;
+                let mut places = self.inner.queues.places(&record.id.to_string());
                 activities::resume(&self.inner, &record.id, record.resets, &history)?
                     .into_iter()
                     .map(|(task, last_attempt)| {
@@ -665,7 +673,7 @@ impl Engine {
                         let unserved = task.options.task_queue.is_none()
                             && !self.inner.config.activity_queues.contains_key(&task.name)
                             && !routes.iter().any(|(n, _)| *n == task.name);
-                        let place = self.inner.queues.place(&record.id.to_string(), task.handle);
+                        let place = places.remove(&task.handle);
                         PendingActivityView {
                             task,
                             heartbeat,

@@ -419,18 +419,22 @@ impl TaskQueues {
         done
     }
 
-    /// Where activity `handle` of `execution` stands with the workers, if
-    /// it waits on a queue here.
-    pub(super) fn place(&self, execution: &str, handle: u64) -> Option<TaskPlace> {
+    /// Where each activity of `execution` (by handle) stands with the
+    /// workers, for those that wait on a queue here.
+    pub(super) fn places(&self, execution: &str) -> HashMap<u64, TaskPlace> {
         let state = self.lock();
         state
             .in_flight
             .values()
-            .find(|f| f.execution == execution && f.handle == handle && !f.stopped)
-            .map(|f| TaskPlace {
-                queue: f.queue.clone(),
-                taken: f.handed,
+            .filter(|f| f.execution == execution && !f.stopped)
+            .map(|f| {
+                let place = TaskPlace {
+                    queue: f.queue.clone(),
+                    taken: f.handed,
+                };
+                (f.handle, place)
             })
+            .collect()
     }
 
     /// Whether a task runs under `token` here.

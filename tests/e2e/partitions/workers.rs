@@ -461,7 +461,7 @@ fn a_handover_leaves_a_task_a_worker_took_to_its_answer_at_the_next_holder() {
     );
     let log = a.log();
     assert!(
-        log.contains("1 tasks workers took from partition 2 are not answered yet"),
+        log.contains("1 task a worker took from partition 2 is not answered yet"),
         "{log}"
     );
     assert!(!log.contains("activity attempts still ran"), "{log}");
@@ -516,7 +516,7 @@ fn a_stopping_host_waits_for_a_workers_task_no_longer_than_its_shutdown_timeout(
     );
     let log = a.log();
     assert!(
-        log.contains("1 tasks workers took from its partitions are not answered yet"),
+        log.contains("1 task a worker took from its partitions is not answered yet"),
         "{log}"
     );
     holds_all(&b, "b");
@@ -528,4 +528,53 @@ fn a_stopping_host_waits_for_a_workers_task_no_longer_than_its_shutdown_timeout(
         204,
         "greet was queued again"
     );
+}
+
+/// Found by the review of the handover above: a host that handed a
+/// partition over kept the attempt of a task a worker had taken waiting
+/// in its closed engine, so when the task's start-to-close passed it timed
+/// the attempt out there too, and logged a failed attempt and "could not
+/// record an activity's end" for an attempt that was the next holder's. A
+/// closed engine drops its attempts; the timeout is the next holder's alone.
+#[test]
+fn a_handed_over_workers_task_times_out_at_its_next_holder_only() {
+    let Some(url) = database() else { return };
+    let flags = [
+        "--route-activity",
+        "greet=greeters",
+        "--activity-timeout-ms",
+        "12000",
+    ];
+    let a = host_with(&url, "a", &[], &flags);
+    holds_all(&a, "a");
+    a.deploy_examples();
+    let id = id_in("timed", 2, true);
+    a.start_as("hello", &id, json!({"name": "worker"}));
+    let (status, task) = weft_e2e::poll_greeters(&a, 30_000);
+    assert_eq!(status, 200, "{task}");
+    let b = host_with(&url, "b", &[], &flags);
+    b.eventually("b to adopt the worker's task", |h| {
+        holders(h) == ["a", "a", "b", "b"]
+            && h.describe(&id)["pending_activities"][0]["taken_by_worker"] == true
+    });
+    // The worker never answers: its start-to-close passes (real time).
+    b.eventually("the attempt to time out at b", |h| {
+        h.describe(&id)["pending_activities"][0]["attempt"] == 2
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let about: Vec<String> = a
+        .log()
+        .lines()
+        .filter(|l| {
+            l.contains(&id) && (l.contains("attempt failed") || l.contains("could not record"))
+        })
+        .map(str::to_owned)
+        .collect();
+    assert!(about.is_empty(), "a timed out b's attempt: {about:#?}");
+    // The retry reaches a worker; its answer completes the execution.
+    let (status, again) = weft_e2e::poll_greeters(&a, 30_000);
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["attempt"], 2, "{again}");
+    weft_e2e::complete_task(&a, &again, json!("Hello, worker"));
+    assert_eq!(b.wait_result(&id)["output"], "HELLO, WORKER!");
 }
