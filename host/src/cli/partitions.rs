@@ -125,7 +125,11 @@ impl Host {
         let mut ready = false;
         loop {
             let h = holding.clone();
-            let changes = tokio::task::spawn_blocking(move || lock(&h).step()).await?;
+            let (changes, soon) = tokio::task::spawn_blocking(move || {
+                let mut h = lock(&h);
+                (h.step(), h.soon())
+            })
+            .await?;
             crate::metrics::get().partition_rounds.inc();
             let changes = match changes {
                 Ok(c) => c,
@@ -194,7 +198,9 @@ impl Host {
             }
             tokio::select! {
                 _ = stopped(stop.clone()) => break,
-                _ = tokio::time::sleep(round) => {}
+                // A change under way (a partition about to come free, a
+                // host gone quiet) is looked at five times as often.
+                _ = tokio::time::sleep(if soon { round / 5 } else { round }) => {}
             }
         }
         // Running activity attempts finish and are written (the next holder

@@ -261,6 +261,12 @@ impl Holding {
         self.parts.step()
     }
 
+    /// Whether the next round should come sooner (see
+    /// [`Partitions::soon`](super::kv::assign::Partitions::soon)).
+    pub fn soon(&self) -> bool {
+        self.parts.soon()
+    }
+
     /// A store on partition `part`, which this host holds.
     pub fn open(&self, part: u32) -> Result<Store, StoreError> {
         let pg = self.parts.held(part).cloned().ok_or_else(|| {

@@ -96,6 +96,9 @@ pub struct Partitions {
     waiting: BTreeMap<u32, Arc<Pg>>,
     /// How long another host must have been registered to count as live.
     settle: Duration,
+    /// Whether the last round found something about to change for this
+    /// host (see [`Partitions::soon`]).
+    soon: bool,
 }
 
 impl Partitions {
@@ -105,7 +108,19 @@ impl Partitions {
             held: BTreeMap::new(),
             waiting: BTreeMap::new(),
             settle,
+            soon: false,
         }
+    }
+
+    /// Whether the last round found a change under way that the next one
+    /// may see through: a partition assigned here still held by another
+    /// host (its lease not expired yet, or its holder draining it), or
+    /// another live host gone quiet (not seen for half a lease: paused,
+    /// cut off or dead; it leaves the assignment once its lease has
+    /// passed). Its caller plays the next round sooner, so a partition is
+    /// taken close to the moment it can be, not up to a round later.
+    pub fn soon(&self) -> bool {
+        self.soon
     }
 
     /// A partition this host holds.
@@ -135,7 +150,7 @@ impl Partitions {
             crate::pause::point_blocking("assign-found-lost");
             return Ok(changes);
         }
-        let live = self.pg.live_hosts(self.settle)?;
+        let (live, quiet) = self.pg.live_hosts(self.settle)?;
         let live: Vec<&str> = live.iter().map(String::as_str).collect();
         let me = self.pg.host().to_owned();
         for (part, owner) in (0..).zip(assignment(&live, self.pg.partitions())) {
@@ -183,6 +198,7 @@ impl Partitions {
                 }
             }
         }
+        self.soon = quiet || !self.waiting.is_empty();
         Ok(changes)
     }
 
@@ -205,12 +221,16 @@ impl Partitions {
 
 impl Pg {
     /// The hosts that count in the assignment now, by id: this one, and
-    /// every other registered for `settle` and seen within its lease.
-    pub(crate) fn live_hosts(&self, settle: Duration) -> Result<Vec<String>, StoreError> {
+    /// every other registered for `settle` and seen within its lease; and
+    /// whether one of those others has not been seen for half a lease (its
+    /// row is refreshed every quarter lease).
+    pub(crate) fn live_hosts(&self, settle: Duration) -> Result<(Vec<String>, bool), StoreError> {
         let client = self.block(self.pool().get()).map_err(pool_err)?;
         let rows = self
             .block(client.query(
-                "SELECT host_id FROM weft_hosts \
+                "SELECT host_id, host_id <> $1 \
+                   AND seen_at <= now() - make_interval(secs => $2::float8 / 2) \
+                 FROM weft_hosts \
                  WHERE host_id = $1 OR (seen_at > now() - make_interval(secs => $2) \
                    AND started_at <= now() - make_interval(secs => $3)) \
                  ORDER BY host_id",
@@ -221,13 +241,14 @@ impl Pg {
                 ],
             ))
             .map_err(pg_err)?;
+        let quiet = rows.iter().any(|r| r.get::<_, bool>(1));
         let mut hosts: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
         if !hosts.iter().any(|h| h == self.host()) {
             // Not registered (yet, or forgotten): it counts itself.
             hosts.push(self.host().to_owned());
             hosts.sort();
         }
-        Ok(hosts)
+        Ok((hosts, quiet))
     }
 }
 
