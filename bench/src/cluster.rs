@@ -38,7 +38,7 @@ fn three(base: &str, extra: &[&str]) -> Vec<Host> {
 /// The PostgreSQL server the cluster workloads make their databases on:
 /// `cargo xtask bench` starts a throwaway one for them alone; with
 /// `WEFT_TEST_POSTGRES` every host of the run is on it.
-fn server(workload: &str) -> Option<String> {
+pub(crate) fn server(workload: &str) -> Option<String> {
     let base = std::env::var("WEFT_CLUSTER_POSTGRES")
         .ok()
         .or_else(postgres_base);

@@ -2,7 +2,7 @@
 //! driven over HTTP by this separate client process. Run with
 //! `cargo xtask bench`; see bench/README.md for the workloads and figures.
 //!
-//! Flags: `--only w1,w2,w3,w4,w5,w6,store,languages,listing,paint,w1-sleepers,cluster,long-history` (default: all), `--executions N`
+//! Flags: `--only w1,w2,w3,w4,w5,w6,store,languages,listing,paint,w1-sleepers,cluster,cluster-workers,partitions,long-history` (default: all), `--executions N`
 //! (W0/W1, default 10,000), `--in-flight C` (default 500), `--sleepers N`
 //! (W3, 100,000), `--recovery N` (W4, 10,000), `--actors N --signals M` (W6,
 //! 1,000 and 10,000). `weft-bench crashloop [--kills N] [--seed S]` runs the
@@ -22,6 +22,7 @@ use scrape::{Scrape, Window};
 mod client;
 mod cluster;
 mod scrape;
+mod spread;
 mod verify;
 mod workloads;
 
@@ -177,6 +178,16 @@ fn main() {
             flag(&args, "--failover", 2_000),
             n.min(5_000),
             in_flight.min(100),
+        );
+    }
+    if run("partitions") {
+        // Three hosts sharing a store's partitions: W1 on one and on
+        // three, failover of one with `--failover N` executions waiting.
+        spread::run(
+            flag(&args, "--failover", 2_000),
+            n.min(6_000),
+            in_flight.min(150),
+            flag(&args, "--partitions", 12) as u32,
         );
     }
     if run("cluster-workers") {

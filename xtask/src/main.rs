@@ -825,7 +825,7 @@ fn bench(args: &[String]) -> Result {
             .and_then(|i| args.get(i + 1))
             .is_none_or(|only| {
                 only.split(',')
-                    .any(|w| ["cluster", "cluster-workers"].contains(&w.trim()))
+                    .any(|w| ["cluster", "cluster-workers", "partitions"].contains(&w.trim()))
             });
     let given = env::var_os("WEFT_TEST_POSTGRES").is_some();
     let _cluster = if !given && (verify_hosts || cluster_workload) {
