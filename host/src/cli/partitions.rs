@@ -210,7 +210,7 @@ impl Host {
         tracing::info!(
             partitions = held.len(),
             limit_ms = self.drain_limit.as_millis() as u64,
-            "handing the partitions over: no new activity attempt starts; waiting for the running ones (signal again to stop at once)"
+            "handing the partitions over: no new activity attempt starts; waiting for the running ones and for the tasks workers took (signal again to stop at once)"
         );
         let drains = held
             .iter()
@@ -225,7 +225,7 @@ impl Host {
                 attempts: a.attempts + b.attempts,
                 tasks: a.tasks + b.tasks,
             });
-        say_unfinished(left, "its partitions", "their next holders");
+        say_unfinished(left, "its partitions");
         let (h, cluster) = (holding.clone(), self.cluster.clone());
         tokio::task::spawn_blocking(move || {
             lock(&h).release_all();
@@ -370,7 +370,7 @@ async fn hand_over(
     engines.remove(part);
     held_now(&engines);
     engine.close().await;
-    say_unfinished(left, &format!("partition {part}"), "its next holder");
+    say_unfinished(left, &format!("partition {part}"));
     let _ = tokio::task::spawn_blocking(move || lock(&holding).release(part)).await;
     crate::metrics::get().partitions_handed_over.inc();
     tracing::info!(part, "partition {part} handed over");

@@ -310,32 +310,32 @@ pub async fn run(data: PathBuf, args: &HostArgs) -> Result<()> {
 }
 
 /// Says what a host giving `what` up left running when its shutdown
-/// timeout passed, and what becomes of it at `next`.
-pub(super) fn say_unfinished(left: Unfinished, what: &str, next: &str) {
+/// timeout passed, and what becomes of it.
+pub(super) fn say_unfinished(left: Unfinished, what: &str) {
     match left.attempts {
         0 => {}
         1 => tracing::warn!(
             attempts = 1,
-            "1 activity attempt still ran when this host gave {what} up: it runs again at {next} \
+            "1 activity attempt still ran when this host gave {what} up: it runs again at the next holder \
              (a longer --shutdown-timeout lets such attempts end)"
         ),
         n => tracing::warn!(
             attempts = n,
             "{n} activity attempts still ran when this host gave {what} up: they run again at \
-             {next} (a longer --shutdown-timeout lets such attempts end)"
+             the next holder (a longer --shutdown-timeout lets such attempts end)"
         ),
     }
     match left.tasks {
         0 => {}
         1 => tracing::info!(
             tasks = 1,
-            "1 task a worker took from {what} is not answered yet: its answer reaches {next} \
+            "1 task a worker took from {what} is not answered yet: its answer reaches the next holder \
              through any host, under the same token"
         ),
         n => tracing::info!(
             tasks = n,
             "{n} tasks workers took from {what} are not answered yet: their answers reach \
-             {next} through any host, under the same tokens"
+             the next holder through any host, under the same tokens"
         ),
     }
 }
@@ -574,13 +574,13 @@ async fn run_on_postgres(
             // a second signal stops at once.
             tracing::info!(
                 limit_ms = drain_limit.as_millis() as u64,
-                "handing the store over: no new activity attempt starts; waiting for the running ones (signal again to stop at once)"
+                "handing the store over: no new activity attempt starts; waiting for the running ones and for the tasks workers took (signal again to stop at once)"
             );
             let left = tokio::select! {
                 left = engine.drain(drain_limit, Taken::Wait) => left,
                 _ = shutdown_signal() => engine.unfinished(),
             };
-            say_unfinished(left, "the store", "the next holder");
+            say_unfinished(left, "the store");
             let c = cluster.clone();
             tokio::task::spawn_blocking(move || c.release()).await?;
             // Long-polling clients would hold a graceful shutdown open;
