@@ -123,33 +123,10 @@ fn failover(base: &str, n: usize, how: &str) {
         (3 * n) as f64,
         Duration::from_secs(1200),
     );
-    let t0 = Instant::now();
-    match how {
-        "KILL" => hosts[0].kill(),
-        _ => hosts[0].signal("STOP"),
-    }
-    let mut taken = Duration::ZERO;
-    while taken.is_zero() {
-        let now = holder(&hosts[1]);
-        if !now.is_empty() && now != "a" {
-            taken = t0.elapsed();
-        }
-        assert!(t0.elapsed() < Duration::from_secs(120), "no takeover");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    hosts[1].advance(61_000);
-    while !hosts[1].list_all("status=running").is_empty() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(1200),
-            "failover did not finish"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let done = t0.elapsed();
-    for (i, id) in ids.iter().enumerate().step_by((n / 100).max(1)) {
-        let r = hosts[1].wait_result(id);
-        assert_eq!(r["output"], format!("HELLO, F{i}!"), "{id}: {r}");
-    }
+    let (taken, done) = fail_over(&mut hosts, &ids, how, |h| {
+        let now = holder(h);
+        !now.is_empty() && now != "a"
+    });
     println!(
         "failover (3 hosts, lease 10 s), holder {}: a standby held the store {:.2} s after; \
          all {n} executions completed {:.2} s after",
@@ -162,6 +139,43 @@ fn failover(base: &str, n: usize, how: &str) {
         done.as_secs_f64()
     );
     hosts[0].kill();
+}
+
+/// Kills (`KILL`) or pauses (`STOP`) `hosts[0]` while the `hello`
+/// executions `ids` (inputs `f0`, `f1`, ...) wait on 60 s timers, and
+/// times, from then, until `taken` says (asked at `hosts[1]`) the others
+/// took its work over, and until every execution completed once the clock
+/// was moved past the timers there; a sample of the results is checked.
+pub(crate) fn fail_over(
+    hosts: &mut [Host],
+    ids: &[String],
+    how: &str,
+    taken: impl Fn(&Host) -> bool,
+) -> (Duration, Duration) {
+    let t0 = Instant::now();
+    match how {
+        "KILL" => hosts[0].kill(),
+        _ => hosts[0].signal("STOP"),
+    }
+    while !taken(&hosts[1]) {
+        assert!(t0.elapsed() < Duration::from_secs(120), "no takeover");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let took = t0.elapsed();
+    hosts[1].advance(61_000);
+    while !hosts[1].list_all("status=running").is_empty() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(1200),
+            "failover did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let done = t0.elapsed();
+    for (i, id) in ids.iter().enumerate().step_by((ids.len() / 100).max(1)) {
+        let r = hosts[1].wait_result(id);
+        assert_eq!(r["output"], format!("HELLO, F{i}!"), "{id}: {r}");
+    }
+    (took, done)
 }
 
 /// A worker polling one host for the tasks of partitions another host

@@ -167,33 +167,10 @@ fn failover(base: &str, n: usize, how: &str, partitions: u32) {
         .iter()
         .filter(|h| *h == "a")
         .count();
-    let t0 = Instant::now();
-    match how {
-        "KILL" => hosts[0].kill(),
-        _ => hosts[0].signal("STOP"),
-    }
-    let mut taken = Duration::ZERO;
-    while taken.is_zero() {
-        let holders = hosts[1].partition_holders();
-        if holders.len() == partitions as usize && holders.iter().all(|h| h == "b" || h == "c") {
-            taken = t0.elapsed();
-        }
-        assert!(t0.elapsed() < Duration::from_secs(120), "no takeover");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    hosts[1].advance(61_000);
-    while !hosts[1].list_all("status=running").is_empty() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(1200),
-            "failover did not finish"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let done = t0.elapsed();
-    for (i, id) in ids.iter().enumerate().step_by((n / 100).max(1)) {
-        let r = hosts[1].wait_result(id);
-        assert_eq!(r["output"], format!("HELLO, F{i}!"), "{id}: {r}");
-    }
+    let (taken, done) = crate::cluster::fail_over(&mut hosts, &ids, how, |h| {
+        let holders = h.partition_holders();
+        holders.len() == partitions as usize && holders.iter().all(|h| h == "b" || h == "c")
+    });
     println!(
         "failover (3 hosts, {partitions} partitions, lease 10 s), host a ({held} partitions) {}: \
          the others held its partitions {:.2} s after; all {n} executions completed {:.2} s after",
