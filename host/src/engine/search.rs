@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::model::search::{
     check_changes, check_limits, check_memo_changes, Memo, MemoChanges, SearchAttributes,
@@ -14,57 +15,101 @@ use crate::store::{Store, StoreError};
 
 /// The type each attribute name has on this host.
 pub(super) struct SearchTypes {
-    known: Mutex<HashMap<String, SearchType>>,
-    /// Raised by each change made here (a new name's type taken, a name
-    /// forgotten): a reload that read the store across one does not
-    /// install what it read.
-    changes: std::sync::atomic::AtomicU64,
+    known: Mutex<Known>,
+}
+
+/// How long a change made here is held over what a reload reads, at
+/// most: its write is in flight until then (one refused gives way after
+/// it, to what the store says).
+const HELD: Duration = Duration::from_secs(60);
+
+#[derive(Default)]
+struct Known {
+    types: HashMap<String, SearchType>,
+    /// Changes made here (a type taken: `Some`, a name forgotten: `None`)
+    /// that the store may not show yet, and when: a reload of the shared
+    /// types applies them over what it read until it reads them too.
+    mine: HashMap<String, (Option<SearchType>, Instant)>,
+}
+
+impl Known {
+    /// Notes a change made here (see `mine`), and lets go of those held
+    /// longer than `HELD`.
+    fn made(&mut self, name: &str, t: Option<SearchType>) {
+        let now = Instant::now();
+        self.mine
+            .retain(|_, (_, at)| now.duration_since(*at) < HELD);
+        match t {
+            Some(t) => self.types.insert(name.to_owned(), t),
+            None => self.types.remove(name),
+        };
+        self.mine.insert(name.to_owned(), (t, now));
+    }
 }
 
 impl SearchTypes {
     pub(super) fn load(store: &Store) -> Result<Self, StoreError> {
         Ok(Self {
-            known: Mutex::new(store.search_types()?.into_iter().collect()),
-            changes: Default::default(),
+            known: Mutex::new(Known {
+                types: store.search_types()?.into_iter().collect(),
+                mine: HashMap::new(),
+            }),
         })
     }
 
     /// Reads the types again (another host of the store changed them),
     /// as of the store's shared-change `mark`: false, and nothing changed
-    /// here, when a write moved the mark meanwhile (what was read may lack
-    /// a type this host just made; read again at the next look). Checked
-    /// under the lock a write here takes after its commit to add its type,
-    /// so such a type is never taken away.
+    /// here, when a write moved the mark meanwhile (read again at the next
+    /// look). The changes made here that what was read does not show yet
+    /// are kept over it: their writes may not have committed when it read.
     pub(super) fn reload(&self, store: &Store, mark: Option<u64>) -> Result<bool, StoreError> {
-        let before = self.changes.load(std::sync::atomic::Ordering::SeqCst);
-        let known = store.search_types()?.into_iter().collect();
+        let mut types: HashMap<_, _> = store.search_types()?.into_iter().collect();
         let mut held = self.lock();
-        if self.changes.load(std::sync::atomic::Ordering::SeqCst) != before
-            || store.shared_mark()? != mark
-        {
+        if store.shared_mark()? != mark {
             return Ok(false);
         }
-        *held = known;
+        let now = Instant::now();
+        held.mine.retain(|name, (t, at)| {
+            types.get(name).copied() != *t && now.duration_since(*at) < HELD
+        });
+        for (name, (t, _)) in &held.mine {
+            match t {
+                Some(t) => types.insert(name.clone(), *t),
+                None => types.remove(name),
+            };
+        }
+        held.types = types;
         Ok(true)
     }
 
-    /// Counts a change made here (see `changes`).
-    fn changed(&self) {
-        self.changes
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    /// A change made here is written (`t` is what the store holds now) or
+    /// was refused (`t` is what it held before): what was known of `name`
+    /// is `t`, and no longer held over what a reload reads.
+    fn settle(&self, name: &str, t: Option<SearchType>) {
+        let mut held = self.lock();
+        match t {
+            Some(t) => held.types.insert(name.to_owned(), t),
+            None => held.types.remove(name),
+        };
+        held.mine.remove(name);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, SearchType>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Known> {
         self.known.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(super) fn get(&self, name: &str) -> Option<SearchType> {
-        self.lock().get(name).copied()
+        self.lock().types.get(name).copied()
     }
 
     /// Every name known, with its type, by name.
     pub(super) fn all(&self) -> Vec<(String, SearchType)> {
-        let mut out: Vec<_> = self.lock().iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let mut out: Vec<_> = self
+            .lock()
+            .types
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
         out.sort();
         out
     }
@@ -79,7 +124,7 @@ impl SearchTypes {
         let values: Vec<_> = values.into_iter().collect();
         for (name, value) in &values {
             let given = value.search_type();
-            if let Some(&registered) = known.get(name.as_str()) {
+            if let Some(&registered) = known.types.get(name.as_str()) {
                 if registered != given {
                     return Err(SearchError::TypeConflict {
                         name: (*name).clone(),
@@ -90,9 +135,8 @@ impl SearchTypes {
             }
         }
         for (name, value) in values {
-            if !known.contains_key(name.as_str()) {
-                known.insert(name.clone(), value.search_type());
-                self.changed();
+            if !known.types.contains_key(name.as_str()) {
+                known.made(name, Some(value.search_type()));
             }
         }
         Ok(())
@@ -128,7 +172,7 @@ impl SearchTypes {
     /// Takes `name` as `t` unless it has another type; true if it is new.
     fn reserve(&self, name: &str, t: SearchType) -> Result<bool, SearchError> {
         let mut known = self.lock();
-        match known.get(name) {
+        match known.types.get(name) {
             Some(&registered) if registered != t => Err(SearchError::TypeConflict {
                 name: name.to_owned(),
                 registered,
@@ -136,8 +180,7 @@ impl SearchTypes {
             }),
             Some(_) => Ok(false),
             None => {
-                known.insert(name.to_owned(), t);
-                self.changed();
+                known.made(name, Some(t));
                 Ok(true)
             }
         }
@@ -145,8 +188,11 @@ impl SearchTypes {
 
     fn forget(&self, name: &str) -> Option<SearchType> {
         let mut known = self.lock();
-        self.changed();
-        known.remove(name)
+        let was = known.types.get(name).copied();
+        if was.is_some() {
+            known.made(name, None);
+        }
+        was
     }
 }
 
@@ -214,21 +260,19 @@ impl super::Engine {
             name: name.to_owned(),
             search_type: Some(t),
         };
-        match self.inner.store.write(vec![op]).await {
-            Ok(Ok(())) => Ok(new),
-            Ok(Err(refused)) => {
-                if new {
-                    types.forget(name);
-                }
-                Err(super::EngineError::Conflict(refused.to_string()))
-            }
-            Err(e) => {
-                if new {
-                    types.forget(name);
-                }
-                Err(e.into())
-            }
+        // Refused, another host gave it another type: a reload learns it.
+        let (written, outcome) = match self.inner.store.write(vec![op]).await {
+            Ok(Ok(())) => (true, Ok(new)),
+            Ok(Err(refused)) => (
+                false,
+                Err(super::EngineError::Conflict(refused.to_string())),
+            ),
+            Err(e) => (false, Err(e.into())),
+        };
+        if written || new {
+            types.settle(name, written.then_some(t));
         }
+        outcome
     }
 
     /// Forgets a custom search attribute name: it may be created again with
@@ -248,9 +292,12 @@ impl super::Engine {
             search_type: None,
         };
         match self.inner.store.write(vec![op]).await {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                types.settle(name, None);
+                Ok(())
+            }
             Err(e) => {
-                types.lock().entry(name.to_owned()).or_insert(was);
+                types.settle(name, Some(was));
                 Err(e.into())
             }
         }
@@ -288,5 +335,79 @@ impl super::Engine {
             memo: memo_from_json(memo),
             ..Default::default()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::search::SearchValue;
+
+    async fn store_with(name: &str, t: Option<SearchType>) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        if let Some(t) = t {
+            let op = crate::store::Op::SetSearchType {
+                name: name.to_owned(),
+                search_type: Some(t),
+            };
+            store.write(vec![op]).await.unwrap().unwrap();
+        }
+        (dir, store)
+    }
+
+    /// Found by a flaky end-to-end test on four partitions: a workflow
+    /// took a new name's type, and a reload of the shared types (another
+    /// host's change) that read the store before the workflow's write
+    /// committed installed what it read: the name was unknown here until
+    /// the next change, and `weft search-attributes remove` answered 404
+    /// for the attribute the workflow had just set.
+    #[tokio::test]
+    async fn a_type_taken_here_outlives_a_reload_that_read_before_its_write() {
+        let (_dir, store) = store_with("Items", None).await;
+        let types = SearchTypes::load(&store).unwrap();
+        let items = ("Items".to_owned(), SearchValue::Int(3));
+        types.claim([(&items.0, &items.1)]).unwrap();
+        assert!(types.reload(&store, store.shared_mark().unwrap()).unwrap());
+        assert_eq!(types.get("Items"), Some(SearchType::Int));
+    }
+
+    /// The same for a name forgotten here whose removal is not written
+    /// yet: a reload does not bring it back (a create with another type
+    /// right after would be refused).
+    #[tokio::test]
+    async fn a_name_forgotten_here_stays_forgotten_across_a_reload_before_its_write() {
+        let (_dir, store) = store_with("Items", Some(SearchType::Int)).await;
+        let types = SearchTypes::load(&store).unwrap();
+        assert_eq!(types.forget("Items"), Some(SearchType::Int));
+        assert!(types.reload(&store, store.shared_mark().unwrap()).unwrap());
+        assert_eq!(types.get("Items"), None);
+        types.reserve("Items", SearchType::Keyword).unwrap();
+        assert!(types.reload(&store, store.shared_mark().unwrap()).unwrap());
+        assert_eq!(types.get("Items"), Some(SearchType::Keyword));
+    }
+
+    /// What the store says wins once it says it: a change here that the
+    /// store now shows is no longer held over it, so another host's later
+    /// removal is followed.
+    #[tokio::test]
+    async fn a_change_the_store_shows_gives_way_to_later_changes() {
+        let (_dir, store) = store_with("Items", None).await;
+        let types = SearchTypes::load(&store).unwrap();
+        let items = ("Items".to_owned(), SearchValue::Int(3));
+        types.claim([(&items.0, &items.1)]).unwrap();
+        let written = crate::store::Op::SetSearchType {
+            name: "Items".to_owned(),
+            search_type: Some(SearchType::Int),
+        };
+        store.write(vec![written]).await.unwrap().unwrap();
+        assert!(types.reload(&store, store.shared_mark().unwrap()).unwrap());
+        let op = crate::store::Op::SetSearchType {
+            name: "Items".to_owned(),
+            search_type: None,
+        };
+        store.write(vec![op]).await.unwrap().unwrap();
+        assert!(types.reload(&store, store.shared_mark().unwrap()).unwrap());
+        assert_eq!(types.get("Items"), None);
     }
 }
