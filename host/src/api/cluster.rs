@@ -44,6 +44,7 @@ fn single() -> ClusterView {
         this_host: None,
         lease: None,
         leases: Vec::new(),
+        assignment: None,
         hosts: Vec::new(),
     }
 }

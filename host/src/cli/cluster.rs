@@ -55,6 +55,9 @@ fn show_partitions(view: &Value, leases: &[Value]) -> Result<i32> {
     let live = |l: &Value| l["expires_in_ms"].as_i64().unwrap_or(0) > 0;
     let held = leases.iter().filter(|l| live(l)).count();
     println!("the store has {} partitions; {held} held now", leases.len());
+    if let Some(line) = assignment(&view["assignment"]) {
+        println!("{line}");
+    }
     if let Some(me) = view["this_host"].as_str() {
         println!("(answered by {me})");
     }
@@ -84,6 +87,36 @@ fn show_partitions(view: &Value, leases: &[Value]) -> Result<i32> {
     println!("{t}");
     println!("{}", hosts(view, Some(leases)));
     Ok(0)
+}
+
+/// How the partitions are assigned (a host of a release before it
+/// answers without saying).
+fn assignment(a: &Value) -> Option<String> {
+    let format = &a["format"];
+    Some(match a["way"].as_str()? {
+        "even" => format!(
+            "assigned evenly (cluster format {format}): each host runs its share of the \
+             partitions or one more"
+        ),
+        way => {
+            let older: Vec<&str> = a["held_back_by"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            format!(
+                "assigned by {way} hashing (cluster format {format}), as older releases do, \
+                 while {} of an older release counts: some hosts may run more partitions \
+                 than others until it leaves (upgrade it)",
+                if older.is_empty() {
+                    "a host".to_owned()
+                } else {
+                    older.join(", ")
+                }
+            )
+        }
+    })
 }
 
 /// The hosts' table (with the partitions each holds, on a store of

@@ -12,6 +12,7 @@ use weft_e2e::{guest, postgres_store as database, psql, Host};
 
 const PARTITIONS: u32 = 4;
 
+mod assignment;
 mod faults;
 mod handover;
 mod migrate;

@@ -57,9 +57,28 @@ pub fn home(name: &str, partitions: u32) -> u32 {
     (mix(name.bytes()) % u64::from(partitions)) as u32
 }
 
-/// The host each of `partitions` partitions is assigned to, among `live`
-/// (`None`: no live host).
-pub(crate) fn assignment<'h>(live: &[&'h str], partitions: u32) -> Vec<Option<&'h str>> {
+/// The cluster format this release speaks, written in its host row
+/// (`weft_hosts.format`, schema version 9): how hosts sharing a store of
+/// several partitions compute what they must agree on. The store runs at
+/// the lowest format of the hosts that count in the assignment (a host of
+/// a release before formats speaks 0), so hosts of two releases in a
+/// rolling upgrade compute the same assignment: the newer ones keep the
+/// older way until the last older host has left.
+/// - 0: each partition to the live host whose weight with it is highest
+///   (rendezvous hashing alone; 8 partitions over 3 hosts may give one 4).
+/// - 1: the same weights, each host's share bounded ([`even`]).
+pub(crate) const FORMAT: i32 = 1;
+
+/// The host each of `partitions` partitions is assigned to, among `live`,
+/// at the cluster `format` (`None`: no live host).
+pub(crate) fn assignment<'h>(
+    live: &[&'h str],
+    partitions: u32,
+    format: i32,
+) -> Vec<Option<&'h str>> {
+    if format >= 1 {
+        return even(live, partitions);
+    }
     (0..partitions)
         .map(|part| {
             live.iter()
@@ -67,6 +86,54 @@ pub(crate) fn assignment<'h>(live: &[&'h str], partitions: u32) -> Vec<Option<&'
                 .max_by_key(|host| (weight(host, part), *host))
         })
         .collect()
+}
+
+/// Format 1: every host runs `partitions / hosts` partitions or one more.
+/// Each (host, partition) pair is taken in order of weight, highest first
+/// (ties: the host id, then the partition, ascending); the partition goes
+/// to the pair's host unless it has one already or that host is full. A
+/// host is full at `partitions / hosts`, and the first `partitions %
+/// hosts` hosts to reach that may take one more. Since the weights are
+/// fixed, a host joining or leaving moves little more than its share.
+/// Fixed forever: hosts of every release of format 1 must compute the
+/// same assignment.
+fn even<'h>(live: &[&'h str], partitions: u32) -> Vec<Option<&'h str>> {
+    let mut hosts = live.to_vec();
+    hosts.sort_unstable();
+    hosts.dedup();
+    let mut owners = vec![None; partitions as usize];
+    if hosts.is_empty() {
+        return owners;
+    }
+    let n = hosts.len() as u32;
+    let (share, mut extra) = (partitions / n, partitions % n);
+    let mut pairs: Vec<(u64, usize, u32)> = hosts
+        .iter()
+        .enumerate()
+        .flat_map(|(h, host)| (0..partitions).map(move |part| (weight(host, part), h, part)))
+        .collect();
+    pairs.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    let mut counts = vec![0u32; hosts.len()];
+    let mut left = partitions;
+    for (_, h, part) in pairs {
+        if left == 0 {
+            break;
+        }
+        let owner = &mut owners[part as usize];
+        if owner.is_some() || counts[h] > share {
+            continue;
+        }
+        if counts[h] == share {
+            if extra == 0 {
+                continue;
+            }
+            extra -= 1;
+        }
+        counts[h] += 1;
+        *owner = Some(hosts[h]);
+        left -= 1;
+    }
+    owners
 }
 
 /// What a round found changed for this host.
@@ -150,10 +217,11 @@ impl Partitions {
             crate::pause::point_blocking("assign-found-lost");
             return Ok(changes);
         }
-        let (live, quiet) = self.pg.live_hosts(self.settle)?;
-        let live: Vec<&str> = live.iter().map(String::as_str).collect();
+        let found = self.pg.live_hosts(self.settle)?;
+        let live: Vec<&str> = found.hosts.iter().map(String::as_str).collect();
         let me = self.pg.host().to_owned();
-        for (part, owner) in (0..).zip(assignment(&live, self.pg.partitions())) {
+        let owners = assignment(&live, self.pg.partitions(), found.format);
+        for (part, owner) in (0..).zip(owners) {
             let mine = owner == Some(me.as_str());
             if !mine {
                 self.waiting.remove(&part);
@@ -198,7 +266,7 @@ impl Partitions {
                 }
             }
         }
-        self.soon = quiet || !self.waiting.is_empty();
+        self.soon = found.quiet || !self.waiting.is_empty();
         Ok(changes)
     }
 
@@ -219,17 +287,32 @@ impl Partitions {
     }
 }
 
-impl Pg {
-    /// The hosts that count in the assignment now, by id: this one, and
-    /// every other registered for `settle` and seen within its lease; and
-    /// whether one of those others has not been seen for half a lease (its
+/// The hosts that count in the assignment now (see [`Pg::live_hosts`]).
+pub(crate) struct Live {
+    /// By id.
+    pub hosts: Vec<String>,
+    /// Whether one of the others has not been seen for half a lease (its
     /// row is refreshed every quarter lease).
-    pub(crate) fn live_hosts(&self, settle: Duration) -> Result<(Vec<String>, bool), StoreError> {
+    pub quiet: bool,
+    /// The cluster format: the lowest these hosts speak (see [`FORMAT`]).
+    pub format: i32,
+    /// Those that speak a lower format than this host, with the one each
+    /// speaks.
+    pub older: Vec<(String, i32)>,
+}
+
+impl Pg {
+    /// The hosts that count in the assignment now: this one, and every
+    /// other registered for `settle` and seen within its lease. A row's
+    /// format holds while it was written with the row's start (a host of an
+    /// older release rejoining under the same id moves the start only).
+    pub(crate) fn live_hosts(&self, settle: Duration) -> Result<Live, StoreError> {
         let client = self.block(self.pool().get()).map_err(pool_err)?;
         let rows = self
             .block(client.query(
                 "SELECT host_id, host_id <> $1 \
-                   AND seen_at <= now() - make_interval(secs => $2::float8 / 2) \
+                   AND seen_at <= now() - make_interval(secs => $2::float8 / 2), \
+                   CASE WHEN format_started = started_at THEN format END \
                  FROM weft_hosts \
                  WHERE host_id = $1 OR (seen_at > now() - make_interval(secs => $2) \
                    AND started_at <= now() - make_interval(secs => $3)) \
@@ -241,14 +324,28 @@ impl Pg {
                 ],
             ))
             .map_err(pg_err)?;
-        let quiet = rows.iter().any(|r| r.get::<_, bool>(1));
-        let mut hosts: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
-        if !hosts.iter().any(|h| h == self.host()) {
-            // Not registered (yet, or forgotten): it counts itself.
-            hosts.push(self.host().to_owned());
-            hosts.sort();
+        let mut live = Live {
+            hosts: Vec::with_capacity(rows.len() + 1),
+            quiet: false,
+            format: FORMAT,
+            older: Vec::new(),
+        };
+        for row in &rows {
+            let host: String = row.get(0);
+            live.quiet |= row.get::<_, bool>(1);
+            let format = row.get::<_, Option<i32>>(2).unwrap_or(0);
+            if host != self.host() && format < FORMAT {
+                live.format = live.format.min(format);
+                live.older.push((host.clone(), format));
+            }
+            live.hosts.push(host);
         }
-        Ok((hosts, quiet))
+        if !live.hosts.iter().any(|h| h == self.host()) {
+            // Not registered (yet, or forgotten): it counts itself.
+            live.hosts.push(self.host().to_owned());
+            live.hosts.sort();
+        }
+        Ok(live)
     }
 }
 
@@ -259,7 +356,11 @@ mod tests {
     const PINNED_HOMES: [u32; 5] = [5, 11, 11, 6, 14];
 
     fn owners<'h>(live: &[&'h str], partitions: u32) -> Vec<&'h str> {
-        assignment(live, partitions)
+        owners_at(live, partitions, 0)
+    }
+
+    fn owners_at<'h>(live: &[&'h str], partitions: u32, format: i32) -> Vec<&'h str> {
+        assignment(live, partitions, format)
             .into_iter()
             .map(|o| o.expect("an owner"))
             .collect()
@@ -313,9 +414,74 @@ mod tests {
             }
         }
         assert!(four.contains(&"host-d"));
-        assert_eq!(assignment(&[], 4), vec![None; 4]);
+        assert_eq!(assignment(&[], 4, 0), vec![None; 4]);
         assert_eq!(owners(&["solo"], 3), vec!["solo"; 3]);
     }
+
+    /// Format 1 (issue 17, left by the fortieth session): rendezvous
+    /// hashing alone gave one of three hosts 7 of 16 partitions (host-a,
+    /// host-b, host-c below: 4, 7 and 5). Each host now runs its share or one more,
+    /// whatever order the hosts are listed in, and a host joining or
+    /// leaving moves little more than its share.
+    #[test]
+    fn the_even_assignment_gives_each_host_its_share_and_moves_little() {
+        let three = ["host-a", "host-b", "host-c"];
+        let count = |owners: &[&str], host: &str| owners.iter().filter(|o| **o == host).count();
+        let before = owners_at(&three, 16, 0);
+        assert_eq!(
+            three.map(|h| count(&before, h)),
+            [4, 7, 5],
+            "rendezvous alone: {before:?}"
+        );
+        for (partitions, hosts) in [(8, 3), (64, 3), (16, 5), (4, 4), (3, 5), (4096, 7)] {
+            let live: Vec<String> = (0..hosts).map(|h| format!("host-{h}")).collect();
+            let live: Vec<&str> = live.iter().map(String::as_str).collect();
+            let even = owners_at(&live, partitions, 1);
+            let share = partitions as usize / hosts;
+            for host in &live {
+                let n = count(&even, host);
+                assert!(
+                    n == share || n == share + 1,
+                    "{host} has {n} of {partitions} over {hosts}"
+                );
+            }
+            let mut reversed = live.clone();
+            reversed.reverse();
+            assert_eq!(even, owners_at(&reversed, partitions, 1), "order");
+        }
+        let a = owners_at(&three, 64, 1);
+        let moved = |x: &[&str], y: &[&str]| x.iter().zip(y).filter(|(p, q)| p != q).count();
+        // host-c leaves: its 21 or 22 must move; a few more may.
+        let two = owners_at(&["host-a", "host-b"], 64, 1);
+        let must = count(&a, "host-c");
+        assert!(
+            moved(&a, &two) <= must + 8,
+            "{} moved for {must}",
+            moved(&a, &two)
+        );
+        // host-d joins: it takes its 16; a few more may move.
+        let four = owners_at(&["host-a", "host-b", "host-c", "host-d"], 64, 1);
+        assert_eq!(count(&four, "host-d"), 16);
+        assert!(
+            moved(&a, &four) <= 16 + 8,
+            "{} moved for 16",
+            moved(&a, &four)
+        );
+        assert_eq!(owners_at(&["solo"], 3, 1), vec!["solo"; 3]);
+        assert_eq!(assignment(&[], 4, 1), vec![None; 4]);
+    }
+
+    /// The even assignment is fixed: hosts of every release of format 1
+    /// compute the same (these owners must never change).
+    #[test]
+    fn the_even_assignment_is_fixed() {
+        let three = ["host-a", "host-b", "host-c"];
+        assert_eq!(owners_at(&three, 8, 1), EVEN_8_OVER_3);
+    }
+
+    const EVEN_8_OVER_3: [&str; 8] = [
+        "host-c", "host-a", "host-c", "host-b", "host-c", "host-b", "host-b", "host-a",
+    ];
 
     /// The weights are fixed: hosts of every release compute the same
     /// assignment (these values, checked against an independent
@@ -378,7 +544,7 @@ mod tests {
         assert_eq!(a.step().unwrap(), vec![], "nothing more to do");
 
         let mut b = connect("host-b");
-        let owners = assignment(&["host-a", "host-b"], 4);
+        let owners = assignment(&["host-a", "host-b"], 4, super::FORMAT);
         let to_b: Vec<u32> = (0..4)
             .filter(|p| owners[*p as usize] == Some("host-b"))
             .collect();

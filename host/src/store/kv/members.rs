@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::assign::FORMAT;
 use super::pg::{pg_err, pool_err, Pg};
 use crate::store::StoreError;
 
@@ -43,6 +44,9 @@ pub struct HostView {
     pub seen_ms_ago: i64,
     /// Workflow instances it has in memory.
     pub in_memory: i64,
+    /// The cluster format it speaks (0: a release before formats; see
+    /// `ClusterView::assignment`).
+    pub format: i32,
     /// On a store of several partitions: those it holds now.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub partitions: Vec<u32>,
@@ -79,7 +83,24 @@ pub struct ClusterView {
     /// partition.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub leases: Vec<LeaseView>,
+    /// On a store of several partitions: how the hosts assign them now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assignment: Option<AssignmentView>,
     pub hosts: Vec<HostView>,
+}
+
+/// How the hosts of a store of several partitions assign them now: at the
+/// lowest cluster format of the hosts that count in the assignment.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AssignmentView {
+    pub format: i32,
+    /// `even` (each host runs its share of the partitions or one more) or
+    /// `rendezvous` (a host of an older release counts: each partition to
+    /// the host whose weight with it is highest, as that release does).
+    pub way: &'static str,
+    /// The hosts of an older release that keep the cluster at its format.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub held_back_by: Vec<String>,
 }
 
 impl Pg {
@@ -141,12 +162,13 @@ impl Pg {
         }
         self.block(client.execute(
             "INSERT INTO weft_hosts (host_id, address, version, contract, contract_started, \
-             manual_clock) VALUES ($1, $2, $3, $4, now(), $5) \
+             manual_clock, format, format_started) VALUES ($1, $2, $3, $4, now(), $5, $6, now()) \
              ON CONFLICT (host_id) DO UPDATE SET address = EXCLUDED.address, \
              version = EXCLUDED.version, started_at = now(), seen_at = now(), in_memory = 0, \
              contract = EXCLUDED.contract, contract_started = now(), \
-             manual_clock = EXCLUDED.manual_clock",
-            &[&host, &address, &version, &contract, &manual_clock],
+             manual_clock = EXCLUDED.manual_clock, format = EXCLUDED.format, \
+             format_started = now()",
+            &[&host, &address, &version, &contract, &manual_clock, &FORMAT],
         ))
         .map_err(pg_err)?;
         drop(client);
@@ -190,10 +212,18 @@ impl Pg {
                     client
                         .execute(
                             "INSERT INTO weft_hosts (host_id, address, version, contract, \
-                             contract_started, in_memory, manual_clock) \
-                             VALUES ($1, $3, $4, $5, now(), $2, $6) \
+                             contract_started, in_memory, manual_clock, format, format_started) \
+                             VALUES ($1, $3, $4, $5, now(), $2, $6, $7, now()) \
                              ON CONFLICT (host_id) DO UPDATE SET seen_at = now(), in_memory = $2",
-                            &[&host, &n, &address, &version, &contract, &manual_clock],
+                            &[
+                                &host,
+                                &n,
+                                &address,
+                                &version,
+                                &contract,
+                                &manual_clock,
+                                &FORMAT,
+                            ],
                         )
                         .await
                         .map_err(pg_err)?;
@@ -291,7 +321,8 @@ impl Pg {
                 "SELECT host_id, address, version, \
                    to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
                    (extract(epoch FROM now() - seen_at) * 1000)::bigint, in_memory, \
-                   CASE WHEN contract_started = started_at THEN contract END \
+                   CASE WHEN contract_started = started_at THEN contract END, \
+                   CASE WHEN format_started = started_at THEN format END \
                  FROM weft_hosts ORDER BY started_at, host_id",
                 &[],
             ))
@@ -320,15 +351,31 @@ impl Pg {
                     contract: r
                         .get::<_, Option<String>>(6)
                         .unwrap_or_else(|| CONTRACT_FLOOR.to_owned()),
+                    format: r.get::<_, Option<i32>>(7).unwrap_or(0),
                 }
             })
             .collect();
+        let assignment = if leases.is_empty() {
+            None
+        } else {
+            let live = self.live_hosts(self.lease.length)?;
+            Some(AssignmentView {
+                format: live.format,
+                way: if live.format >= 1 {
+                    "even"
+                } else {
+                    "rendezvous"
+                },
+                held_back_by: live.older.into_iter().map(|(host, _)| host).collect(),
+            })
+        };
         Ok(ClusterView {
             store: "postgres",
             partitions: self.partitions(),
             this_host: Some(self.lease.host.clone()),
             lease: Some(lease),
             leases,
+            assignment,
             hosts,
         })
     }

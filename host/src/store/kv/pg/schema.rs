@@ -62,6 +62,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0008_host_clocks.sql"),
         hosts_from: 3,
     },
+    Migration {
+        sql: include_str!("../migrations/0009_host_formats.sql"),
+        hosts_from: 3,
+    },
 ];
 
 /// The schema version from which hosts know partitions.
