@@ -956,13 +956,16 @@ impl Engine {
     /// types) when the store's mark says another write changed them since
     /// `seen` (a host of a store of several partitions follows what the
     /// others deploy this way). Returns the mark now.
+    /// The search attribute types are read again too while changes made
+    /// here are not yet seen in the store (see `SearchTypes::reload`).
     pub fn follow_shared(&self, seen: Option<u64>) -> Result<Option<u64>, EngineError> {
         let mark = self.inner.store.shared_mark()?;
         if mark != seen {
             self.inner.store.forget_deploys();
-            if !self.inner.search_types.reload(&self.inner.store, mark)? {
-                return Ok(seen);
-            }
+        }
+        let types = &self.inner.search_types;
+        if (mark != seen || types.unsettled()) && !types.reload(&self.inner.store, mark)? {
+            return Ok(seen);
         }
         Ok(mark)
     }

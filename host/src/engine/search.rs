@@ -19,9 +19,10 @@ pub(super) struct SearchTypes {
 }
 
 /// How long a change made here is held over what a reload reads, at
-/// most: its write is in flight until then (one refused gives way after
-/// it, to what the store says).
-const HELD: Duration = Duration::from_secs(60);
+/// most: its write is taken to be in flight until then (a workflow task
+/// that took a type and then failed before its write, or whose write was
+/// refused, leaves it; it then gives way to what the store says).
+const HELD: Duration = Duration::from_secs(10);
 
 #[derive(Default)]
 struct Known {
@@ -69,8 +70,12 @@ impl SearchTypes {
             return Ok(false);
         }
         let now = Instant::now();
+        // Kept while the store does not show it yet; a type taken here
+        // that the store has as another was refused (the store takes the
+        // first type written).
         held.mine.retain(|name, (t, at)| {
-            types.get(name).copied() != *t && now.duration_since(*at) < HELD
+            let stored = types.get(name).copied();
+            stored != *t && !(t.is_some() && stored.is_some()) && now.duration_since(*at) < HELD
         });
         for (name, (t, _)) in &held.mine {
             match t {
@@ -80,6 +85,12 @@ impl SearchTypes {
         }
         held.types = types;
         Ok(true)
+    }
+
+    /// Whether changes made here are still held over what reloads read:
+    /// the host reloads until none is (see `Engine::follow_shared`).
+    pub(super) fn unsettled(&self) -> bool {
+        !self.lock().mine.is_empty()
     }
 
     /// A change made here is written (`t` is what the store holds now) or
@@ -260,17 +271,19 @@ impl super::Engine {
             name: name.to_owned(),
             search_type: Some(t),
         };
-        // Refused, another host gave it another type: a reload learns it.
-        let (written, outcome) = match self.inner.store.write(vec![op]).await {
-            Ok(Ok(())) => (true, Ok(new)),
-            Ok(Err(refused)) => (
-                false,
-                Err(super::EngineError::Conflict(refused.to_string())),
-            ),
-            Err(e) => (false, Err(e.into())),
+        let outcome = self.inner.store.write(vec![op]).await;
+        let written = matches!(outcome, Ok(Ok(())));
+        let outcome = match outcome {
+            Ok(Ok(())) => Ok(new),
+            Ok(Err(refused)) => Err(super::EngineError::Conflict(refused.to_string())),
+            Err(e) => Err(e.into()),
         };
-        if written || new {
-            types.settle(name, written.then_some(t));
+        if written {
+            types.settle(name, Some(t));
+        } else {
+            // Refused (another host gave it another type) or not known to
+            // be written: what the store holds now.
+            self.settle_from_store(name);
         }
         outcome
     }
@@ -280,13 +293,13 @@ impl super::Engine {
     /// match no query of another type).
     pub async fn remove_search_attribute(&self, name: &str) -> Result<(), super::EngineError> {
         let types = &self.inner.search_types;
-        let Some(was) = types.forget(name) else {
+        if types.forget(name).is_none() {
             return Err(super::EngineError::NotFound {
                 what: "search attribute",
                 name: name.to_owned(),
                 hint: " (see `weft search-attributes`)",
             });
-        };
+        }
         let op = crate::store::Op::SetSearchType {
             name: name.to_owned(),
             search_type: None,
@@ -297,9 +310,21 @@ impl super::Engine {
                 Ok(())
             }
             Err(e) => {
-                types.settle(name, Some(was));
+                self.settle_from_store(name);
                 Err(e.into())
             }
+        }
+    }
+
+    /// Takes what the store holds of `name` now as this host's type of it
+    /// (after a change here that the store refused, or whose write's
+    /// outcome is unknown); if the store cannot be read, the change stays
+    /// held over what reloads read (see `SearchTypes::reload`) until they
+    /// settle it.
+    fn settle_from_store(&self, name: &str) {
+        if let Ok(all) = self.inner.store.search_types() {
+            let now = all.into_iter().find(|(n, _)| n == name).map(|(_, t)| t);
+            self.inner.search_types.settle(name, now);
         }
     }
 
@@ -382,9 +407,35 @@ mod tests {
         assert_eq!(types.forget("Items"), Some(SearchType::Int));
         assert!(types.reload(&store, store.shared_mark().unwrap()).unwrap());
         assert_eq!(types.get("Items"), None);
+        assert!(types.unsettled(), "reloaded until the store shows it");
+        // Removed, then created as a keyword before that is written.
+        let removed = crate::store::Op::SetSearchType {
+            name: "Items".to_owned(),
+            search_type: None,
+        };
+        store.write(vec![removed]).await.unwrap().unwrap();
         types.reserve("Items", SearchType::Keyword).unwrap();
         assert!(types.reload(&store, store.shared_mark().unwrap()).unwrap());
         assert_eq!(types.get("Items"), Some(SearchType::Keyword));
+    }
+
+    /// A type taken here that the store has as another was refused (another
+    /// partition's host wrote it first): the store's is taken at once, not
+    /// held over it.
+    #[tokio::test]
+    async fn a_type_taken_here_gives_way_to_another_the_store_took_first() {
+        let (_dir, store) = store_with("Items", None).await;
+        let types = SearchTypes::load(&store).unwrap();
+        let items = ("Items".to_owned(), SearchValue::Int(3));
+        types.claim([(&items.0, &items.1)]).unwrap();
+        let theirs = crate::store::Op::SetSearchType {
+            name: "Items".to_owned(),
+            search_type: Some(SearchType::Keyword),
+        };
+        store.write(vec![theirs]).await.unwrap().unwrap();
+        assert!(types.reload(&store, store.shared_mark().unwrap()).unwrap());
+        assert_eq!(types.get("Items"), Some(SearchType::Keyword));
+        assert!(!types.unsettled());
     }
 
     /// What the store says wins once it says it: a change here that the

@@ -355,6 +355,8 @@ impl Pg {
                 }
             })
             .collect();
+        // `live_hosts` takes a connection of its own.
+        drop(client);
         let assignment = if leases.is_empty() {
             None
         } else {
