@@ -1,7 +1,7 @@
 //! `weft cluster`: the hosts on this host's store.
 
 use anyhow::Result;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::client::Client;
 use super::deploy::table;
@@ -70,18 +70,27 @@ fn show_partitions(view: &Value, leases: &[Value]) -> Result<i32> {
         "EXPIRES IN",
     ]);
     for (part, l) in leases.iter().enumerate() {
-        let holder = match l["holder"].as_str() {
-            Some(h) if live(l) => h.to_owned(),
-            Some(h) => format!("- ({h}'s lease expired)"),
-            None => "-".into(),
+        // A lease given up (a handover, a graceful stop) ends as one that
+        // expired does: both are "ended".
+        let (holder, held, expires) = match l["holder"].as_str() {
+            Some(h) if live(l) => (h.to_owned(), secs(&l["held_ms"]), secs(&l["expires_in_ms"])),
+            Some(h) => (
+                format!("- ({h}'s lease ended)"),
+                "-".into(),
+                format!(
+                    "ended {} ago",
+                    secs(&json!(-l["expires_in_ms"].as_i64().unwrap_or(0)))
+                ),
+            ),
+            None => ("-".into(), "-".into(), "-".into()),
         };
         t.add_row(vec![
             part.to_string(),
             holder,
             l["generation"].to_string(),
-            secs(&l["held_ms"]),
+            held,
             format!("{} ago", secs(&l["renewed_ms_ago"])),
-            secs(&l["expires_in_ms"]),
+            expires,
         ]);
     }
     println!("{t}");
@@ -128,6 +137,7 @@ fn hosts(view: &Value, leases: Option<&[Value]>) -> comfy_table::Table {
         "ADDRESS",
         "VERSION",
         "CONTRACT",
+        "FORMAT",
         "STARTED",
         "SEEN",
         "IN MEMORY",
@@ -144,6 +154,8 @@ fn hosts(view: &Value, leases: Option<&[Value]>) -> comfy_table::Table {
             h["version"].as_str().unwrap_or_default().to_owned(),
             // A host of a release before contracts answers without one.
             h["contract"].as_str().unwrap_or("-").to_owned(),
+            // A host of a release before formats answers without one.
+            h["format"].as_i64().map_or("-".into(), |f| f.to_string()),
             h["started_at"].as_str().unwrap_or_default().to_owned(),
             format!("{} ago", secs(&h["seen_ms_ago"])),
             // A gone host's last count is not what it has now.

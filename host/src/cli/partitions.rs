@@ -163,7 +163,7 @@ impl Host {
                             }
                         }
                     }
-                    Change::Moving(part) => {
+                    Change::Moving(part, to) => {
                         if !moving.insert(part) {
                             continue;
                         }
@@ -172,6 +172,7 @@ impl Host {
                         {
                             tokio::spawn(hand_over(
                                 part,
+                                to,
                                 self.drain_limit,
                                 engine,
                                 holding.clone(),
@@ -354,6 +355,7 @@ impl Host {
 /// requests for it wait for its next holder.
 async fn hand_over(
     part: u32,
+    to: String,
     limit: Duration,
     engine: Engine,
     holding: Arc<Mutex<Holding>>,
@@ -361,8 +363,9 @@ async fn hand_over(
 ) {
     tracing::info!(
         part,
+        to,
         limit_ms = limit.as_millis() as u64,
-        "partition {part} is assigned to another host now: handing it over"
+        "partition {part} is assigned to host {to} now: handing it over"
     );
     // Tasks workers took are not waited for: this host goes on serving,
     // and their answers reach the next holder through it.

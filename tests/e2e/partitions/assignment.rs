@@ -90,8 +90,21 @@ fn hosts_run_even_shares_of_the_partitions_and_the_older_way_while_an_older_host
         "{said}"
     );
 
+    // Each host says so in its log, once, and when it is over.
+    for h in [&a, &b, &c] {
+        h.eventually("the older host named in the log", |h| {
+            h.log()
+                .matches("hosts of an older release count (h0)")
+                .count()
+                == 1
+        });
+    }
+
     // It leaves: evenly again.
     psql(&url, "DELETE FROM weft_hosts WHERE host_id = 'h0'");
     b.eventually("the partitions spread evenly again", |h| holders(h) == even);
+    b.eventually("the change logged", |h| {
+        h.log().contains("no host of an older release counts now")
+    });
     drop((a, b, c));
 }

@@ -263,7 +263,7 @@ fn a_host_that_finds_its_partitions_taken_exits_holding_none() {
     b.eventually("b to hold every partition", |h| {
         holders(h) == vec!["b"; PARTITIONS as usize]
     });
-    let handing = |h: &Host| h.log().matches("is assigned to another host now").count();
+    let handing = |h: &Host| h.log().matches("now: handing it over").count();
     let before = handing(&b);
     a.signal("CONT");
     a.eventually("a to find its partitions taken", |h| {
@@ -301,7 +301,7 @@ fn a_woken_fenced_host_draws_no_partition_back_on_its_way_out() {
     let (mut a, b) = two_hosts(&url, &[], &[]);
     a.signal("STOP");
     holds_all(&b, "b");
-    let handing = |h: &Host| h.log().matches("is assigned to another host now").count();
+    let handing = |h: &Host| h.log().matches("now: handing it over").count();
     let before = (
         handing(&b),
         psql(&url, "SELECT count(*) FROM weft_lease_log"),

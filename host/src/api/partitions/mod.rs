@@ -376,7 +376,8 @@ impl Front {
                 }
                 return unavailable(format!(
                     "no host has held partition {part} of the store for {}s (a handover is \
-                     under way, or every host is down): retry",
+                     under way, every host is down, or the host it is assigned to has not taken \
+                     it: see `weft cluster`): retry",
                     self.wait.as_secs()
                 ));
             }

@@ -143,9 +143,9 @@ fn even<'h>(live: &[&'h str], partitions: u32) -> Vec<Option<&'h str>> {
 pub enum Change {
     /// This host holds the partition now, at this lease generation.
     Gained(u32, i64),
-    /// The partition is assigned to another host now: this one drains its
-    /// work there, then releases it.
-    Moving(u32),
+    /// The partition is assigned to another host now (named): this one
+    /// drains its work there, then releases it.
+    Moving(u32, String),
     /// This host lost the partition (another host took it, or a newer
     /// weft migrated the database past this one): it writes nothing more
     /// there. With the fence that says why.
@@ -168,6 +168,8 @@ pub struct Partitions {
     /// Whether the last round found something about to change for this
     /// host (see [`Partitions::soon`]).
     soon: bool,
+    /// The cluster format of the last round (see [`FORMAT`]).
+    format: Option<i32>,
 }
 
 impl Partitions {
@@ -178,6 +180,7 @@ impl Partitions {
             waiting: BTreeMap::new(),
             settle,
             soon: false,
+            format: None,
         }
     }
 
@@ -223,6 +226,7 @@ impl Partitions {
         let live: Vec<&str> = found.hosts.iter().map(String::as_str).collect();
         let me = self.pg.host().to_owned();
         let owners = assignment(&live, self.pg.partitions(), found.format);
+        self.say_format(&found);
         for (part, owner) in (0..).zip(owners) {
             let mine = owner == Some(me.as_str());
             if !mine {
@@ -236,7 +240,7 @@ impl Partitions {
                     .get(&part)
                     .is_some_and(|pg| pg.hold_problem().is_none())
                 {
-                    changes.push(Change::Moving(part));
+                    changes.push(Change::Moving(part, owner.unwrap_or_default().to_owned()));
                 }
                 continue;
             }
@@ -270,6 +274,33 @@ impl Partitions {
         }
         self.soon = found.quiet || !self.waiting.is_empty();
         Ok(changes)
+    }
+
+    /// Logs a change of the cluster format the hosts assign at (a host of
+    /// an older release came or left), and the first one seen.
+    fn say_format(&mut self, found: &Live) {
+        if self.format == Some(found.format) {
+            return;
+        }
+        let first = self.format.is_none();
+        self.format = Some(found.format);
+        if found.format >= FORMAT {
+            if !first {
+                tracing::info!(
+                    format = found.format,
+                    "no host of an older release counts now: the partitions are assigned evenly"
+                );
+            }
+            return;
+        }
+        let older: Vec<&str> = found.older.iter().map(|(h, _)| h.as_str()).collect();
+        tracing::warn!(
+            format = found.format,
+            older = older.join(","),
+            "hosts of an older release count ({}): the partitions are assigned by rendezvous \
+             hashing as they do, unevenly, until they leave (upgrade them)",
+            older.join(", ")
+        );
     }
 
     /// Gives a partition up at once (its work drained): the host it is
@@ -561,7 +592,9 @@ mod tests {
         let moving = a.step().unwrap();
         assert_eq!(
             moving,
-            to_b.iter().map(|p| Change::Moving(*p)).collect::<Vec<_>>()
+            to_b.iter()
+                .map(|p| Change::Moving(*p, "host-b".into()))
+                .collect::<Vec<_>>()
         );
         for part in &to_b {
             a.release(*part);

@@ -364,12 +364,17 @@ impl Pg {
                 // lives: end that session, and any of its sessions inside a
                 // transaction (they hold the lease row); the lock frees.
                 let ended = end_sessions(client, &holder, self.part()).await?;
-                tracing::warn!(
-                    holder = holder.owner.as_deref().unwrap_or(""),
-                    generation = holder.generation,
-                    sessions = ended,
-                    "the store's lease expired; ended its holder's sessions"
-                );
+                // A store no host held yet (or one given up) has no holder
+                // to speak of.
+                if let Some(owner) = holder.owner.as_deref() {
+                    tracing::warn!(
+                        holder = owner,
+                        generation = holder.generation,
+                        sessions = ended,
+                        part = self.part(),
+                        "the store's lease expired; ended its holder's sessions"
+                    );
+                }
             }
             return Ok(Err(holder));
         }
@@ -482,12 +487,20 @@ impl Pg {
         *self.lease.renewed.lock().unwrap_or_else(|p| p.into_inner()) = Some(sent);
         self.lease.generation.store(generation, Ordering::SeqCst);
         crate::metrics::get().handovers.inc();
-        tracing::info!(
-            generation,
-            host = self.lease.host,
-            part = self.part(),
-            "this host holds the store"
-        );
+        if self.partitions() > 1 {
+            tracing::info!(
+                generation,
+                host = self.lease.host,
+                "this host holds partition {} of the store",
+                self.part()
+            );
+        } else {
+            tracing::info!(
+                generation,
+                host = self.lease.host,
+                "this host holds the store"
+            );
+        }
         Ok(Ok(generation))
     }
 
