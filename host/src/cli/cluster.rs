@@ -103,11 +103,7 @@ fn show_partitions(view: &Value, leases: &[Value]) -> Result<i32> {
 fn assignment(a: &Value) -> Option<String> {
     let format = &a["format"];
     Some(match a["way"].as_str()? {
-        "even" => format!(
-            "assigned evenly (cluster format {format}): each host runs its share of the \
-             partitions or one more"
-        ),
-        way => {
+        "rendezvous" => {
             let older: Vec<&str> = a["held_back_by"]
                 .as_array()
                 .into_iter()
@@ -115,8 +111,8 @@ fn assignment(a: &Value) -> Option<String> {
                 .filter_map(Value::as_str)
                 .collect();
             format!(
-                "assigned by {way} hashing (cluster format {format}), as older releases do, \
-                 while {} of an older release counts: some hosts may run more partitions \
+                "assigned by rendezvous hashing (cluster format {format}), as older releases \
+                 do, while {} of an older release counts: some hosts may run more partitions \
                  than others until it leaves (upgrade it)",
                 if older.is_empty() {
                     "a host".to_owned()
@@ -125,6 +121,11 @@ fn assignment(a: &Value) -> Option<String> {
                 }
             )
         }
+        // "even" (or a way a newer release names: each host its share).
+        _ => format!(
+            "assigned evenly (cluster format {format}): each host runs its share of the \
+             partitions or one more"
+        ),
     })
 }
 

@@ -955,9 +955,9 @@ impl Engine {
     /// versions, the activities' components, the search attributes'
     /// types) when the store's mark says another write changed them since
     /// `seen` (a host of a store of several partitions follows what the
-    /// others deploy this way). Returns the mark now.
-    /// The search attribute types are read again too while changes made
-    /// here are not yet seen in the store (see `SearchTypes::reload`).
+    /// others deploy this way). The search attribute types are read again
+    /// too while changes made here are not yet seen in the store (see
+    /// `SearchTypes::reload`). Returns the mark now.
     pub fn follow_shared(&self, seen: Option<u64>) -> Result<Option<u64>, EngineError> {
         let mark = self.inner.store.shared_mark()?;
         if mark != seen {

@@ -33,13 +33,17 @@ struct Known {
     mine: HashMap<String, (Option<SearchType>, Instant)>,
 }
 
+/// Whether a change made here at `at` is held no longer, at `now`.
+fn lapsed(at: Instant, now: Instant) -> bool {
+    now.duration_since(at) >= HELD
+}
+
 impl Known {
     /// Notes a change made here (see `mine`), and lets go of those held
     /// longer than `HELD`.
     fn made(&mut self, name: &str, t: Option<SearchType>) {
         let now = Instant::now();
-        self.mine
-            .retain(|_, (_, at)| now.duration_since(*at) < HELD);
+        self.mine.retain(|_, (_, at)| !lapsed(*at, now));
         match t {
             Some(t) => self.types.insert(name.to_owned(), t),
             None => self.types.remove(name),
@@ -53,7 +57,7 @@ impl SearchTypes {
         Ok(Self {
             known: Mutex::new(Known {
                 types: store.search_types()?.into_iter().collect(),
-                mine: HashMap::new(),
+                ..Default::default()
             }),
         })
     }
@@ -64,19 +68,27 @@ impl SearchTypes {
     /// look). The changes made here that what was read does not show yet
     /// are kept over it: their writes may not have committed when it read.
     pub(super) fn reload(&self, store: &Store, mark: Option<u64>) -> Result<bool, StoreError> {
+        self.reload_at(store, mark, Instant::now())
+    }
+
+    /// [`SearchTypes::reload`], at `now`.
+    fn reload_at(
+        &self,
+        store: &Store,
+        mark: Option<u64>,
+        now: Instant,
+    ) -> Result<bool, StoreError> {
         let mut types: HashMap<_, _> = store.search_types()?.into_iter().collect();
         let mut held = self.lock();
         if store.shared_mark()? != mark {
             return Ok(false);
         }
-        let now = Instant::now();
-        // Kept while the store does not show it yet; a type taken here
-        // that the store has as another was refused (the store takes the
-        // first type written).
-        held.mine.retain(|name, (t, at)| {
-            let stored = types.get(name).copied();
-            stored != *t && !(t.is_some() && stored.is_some()) && now.duration_since(*at) < HELD
-        });
+        // Kept while the store does not show it yet: a name taken here the
+        // store lacks, or one forgotten here it still has. A type taken
+        // here that the store has as another was refused (the store keeps
+        // the first type written).
+        held.mine
+            .retain(|name, (t, at)| types.contains_key(name) != t.is_some() && !lapsed(*at, now));
         for (name, (t, _)) in &held.mine {
             match t {
                 Some(t) => types.insert(name.clone(), *t),
@@ -93,9 +105,9 @@ impl SearchTypes {
         !self.lock().mine.is_empty()
     }
 
-    /// A change made here is written (`t` is what the store holds now) or
-    /// was refused (`t` is what it held before): what was known of `name`
-    /// is `t`, and no longer held over what a reload reads.
+    /// A change made here was written, refused, or ended unknown, and the
+    /// store holds `t` for `name` now: this host knows that, and no longer
+    /// holds the change over what a reload reads.
     fn settle(&self, name: &str, t: Option<SearchType>) {
         let mut held = self.lock();
         match t {
@@ -305,9 +317,13 @@ impl super::Engine {
             search_type: None,
         };
         match self.inner.store.write(vec![op]).await {
-            Ok(_) => {
+            Ok(Ok(())) => {
                 types.settle(name, None);
                 Ok(())
+            }
+            Ok(Err(refused)) => {
+                self.settle_from_store(name);
+                Err(super::EngineError::Conflict(refused.to_string()))
             }
             Err(e) => {
                 self.settle_from_store(name);
@@ -417,6 +433,25 @@ mod tests {
         types.reserve("Items", SearchType::Keyword).unwrap();
         assert!(types.reload(&store, store.shared_mark().unwrap()).unwrap());
         assert_eq!(types.get("Items"), Some(SearchType::Keyword));
+    }
+
+    /// A type taken here whose write never came (the workflow task failed
+    /// before it) is held no longer than `HELD`: then the store's word
+    /// (nothing) is taken.
+    #[tokio::test]
+    async fn a_type_taken_here_with_no_write_lapses() {
+        let (_dir, store) = store_with("Items", None).await;
+        let types = SearchTypes::load(&store).unwrap();
+        let items = ("Items".to_owned(), SearchValue::Int(3));
+        types.claim([(&items.0, &items.1)]).unwrap();
+        let mark = store.shared_mark().unwrap();
+        let soon = Instant::now() + HELD / 2;
+        assert!(types.reload_at(&store, mark, soon).unwrap());
+        assert_eq!(types.get("Items"), Some(SearchType::Int));
+        let later = Instant::now() + HELD + Duration::from_secs(1);
+        assert!(types.reload_at(&store, mark, later).unwrap());
+        assert_eq!(types.get("Items"), None);
+        assert!(!types.unsettled());
     }
 
     /// A type taken here that the store has as another was refused (another

@@ -148,7 +148,7 @@ fn a_joining_host_is_handed_its_partitions_and_no_activity_runs_twice() {
         )
     };
     let mut ids: Vec<String> = (0..12).map(|i| start(&a, "j", i)).collect();
-    // Rendezvous hashing over a and b gives b partitions 2 and 3.
+    // The assignment over a and b gives b partitions 2 and 3.
     let b = host(&url, "b", &[]);
     ids.extend((12..20).map(|i| start(&b, "j", i)));
     b.eventually("a to hand b its partitions", |h| {

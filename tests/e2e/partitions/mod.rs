@@ -99,7 +99,7 @@ fn table(part: u32, name: &str) -> String {
     }
 }
 
-/// a and b on one store (with these flags besides): rendezvous hashing
+/// a and b on one store (with these flags besides): the assignment
 /// gives b partitions 2 and 3 once it has been there a lease.
 fn two_hosts(url: &str, a_points: &[&str], extra: &[&str]) -> (Host, Host) {
     let a = host_with(url, "a", a_points, extra);

@@ -424,7 +424,7 @@ fn a_handover_leaves_a_task_a_worker_took_to_its_answer_at_the_next_holder() {
     let a = host_with(&url, "a", &[], &routed);
     holds_all(&a, "a");
     a.deploy_examples();
-    // Rendezvous hashing over a and b gives b partitions 2 and 3.
+    // The assignment over a and b gives b partitions 2 and 3.
     let id = id_in("handed", 2, true);
     a.start_as("hello", &id, json!({"name": "worker"}));
     let (status, task) = weft_e2e::poll_greeters(&a, 30_000);

@@ -1,10 +1,10 @@
 //! Which host runs which partition of a store of several (PostgreSQL).
 //!
-//! The assignment is a function of the live hosts alone (rendezvous
-//! hashing: each partition goes to the live host whose weight with it is
-//! highest), so every host computes the same one from the same membership,
-//! and a host joining or leaving moves only the partitions it gains or
-//! had. A host plays its part in rounds ([`Partitions::step`]): it takes
+//! The assignment is a function of the live hosts and the cluster format
+//! they speak ([`FORMAT`]: evenly, each host its share or one more, or
+//! rendezvous hashing alone while a host of an older release counts), so
+//! every host computes the same one from the same membership, and a host
+//! joining or leaving moves little besides its share. A host plays its part in rounds ([`Partitions::step`]): it takes
 //! the partitions assigned to it whose lease is free or expired (a live
 //! lease is never taken: the holder gives it up first), names those it
 //! holds that are assigned elsewhere now (its caller drains their work,
@@ -69,6 +69,27 @@ pub fn home(name: &str, partitions: u32) -> u32 {
 /// - 1: the same weights, each host's share bounded ([`even`]).
 pub(crate) const FORMAT: i32 = 1;
 
+/// How the partitions are assigned at a cluster format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Way {
+    /// Format 0: each partition to the live host whose weight with it is
+    /// highest, even or not.
+    Rendezvous,
+    /// Format 1 and later: [`even`].
+    Even,
+}
+
+impl Way {
+    pub(crate) fn of(format: i32) -> Self {
+        if format >= 1 {
+            Self::Even
+        } else {
+            Self::Rendezvous
+        }
+    }
+}
+
 /// The host each of `partitions` partitions is assigned to, among `live`,
 /// at the cluster `format` (`None`: no live host).
 pub(crate) fn assignment<'h>(
@@ -76,7 +97,7 @@ pub(crate) fn assignment<'h>(
     partitions: u32,
     format: i32,
 ) -> Vec<Option<&'h str>> {
-    if format >= 1 {
+    if Way::of(format) == Way::Even {
         return even(live, partitions);
     }
     (0..partitions)
@@ -276,9 +297,10 @@ impl Partitions {
         Ok(changes)
     }
 
-    /// Logs a change of the cluster format the hosts assign at (a host of
-    /// an older release came or left), and the first one seen.
-    fn say_format(&mut self, found: &Live) {
+    /// Logs the cluster format the hosts assign at when it changes (a host
+    /// of an older release came or left), and at the first round if it is
+    /// below this host's.
+    fn say_format(&mut self, found: &LiveHosts) {
         if self.format == Some(found.format) {
             return;
         }
@@ -288,18 +310,19 @@ impl Partitions {
             if !first {
                 tracing::info!(
                     format = found.format,
-                    "no host of an older release counts now: the partitions are assigned evenly"
+                    "no host of an older release counts now: the partitions are assigned as \
+                     this host's format says ({:?})",
+                    Way::of(found.format)
                 );
             }
             return;
         }
-        let older: Vec<&str> = found.older.iter().map(|(h, _)| h.as_str()).collect();
         tracing::warn!(
             format = found.format,
-            older = older.join(","),
-            "hosts of an older release count ({}): the partitions are assigned by rendezvous \
-             hashing as they do, unevenly, until they leave (upgrade them)",
-            older.join(", ")
+            "hosts of an older release count ({}): the partitions are assigned as they do \
+             ({:?}), maybe unevenly, until they leave (upgrade them)",
+            found.older.join(", "),
+            Way::of(found.format)
         );
     }
 
@@ -321,7 +344,7 @@ impl Partitions {
 }
 
 /// The hosts that count in the assignment now (see [`Pg::live_hosts`]).
-pub(crate) struct Live {
+pub(crate) struct LiveHosts {
     /// By id.
     pub hosts: Vec<String>,
     /// Whether one of the others has not been seen for half a lease (its
@@ -329,9 +352,8 @@ pub(crate) struct Live {
     pub quiet: bool,
     /// The cluster format: the lowest these hosts speak (see [`FORMAT`]).
     pub format: i32,
-    /// Those that speak a lower format than this host, with the one each
-    /// speaks.
-    pub older: Vec<(String, i32)>,
+    /// Those that speak a lower format than this host.
+    pub older: Vec<String>,
 }
 
 impl Pg {
@@ -339,7 +361,7 @@ impl Pg {
     /// other registered for `settle` and seen within its lease. A row's
     /// format holds while it was written with the row's start (a host of an
     /// older release rejoining under the same id moves the start only).
-    pub(crate) fn live_hosts(&self, settle: Duration) -> Result<Live, StoreError> {
+    pub(crate) fn live_hosts(&self, settle: Duration) -> Result<LiveHosts, StoreError> {
         let client = self.block(self.pool().get()).map_err(pool_err)?;
         let rows = self
             .block(client.query(
@@ -357,7 +379,7 @@ impl Pg {
                 ],
             ))
             .map_err(pg_err)?;
-        let mut live = Live {
+        let mut live = LiveHosts {
             hosts: Vec::with_capacity(rows.len() + 1),
             quiet: false,
             format: FORMAT,
@@ -369,7 +391,7 @@ impl Pg {
             let format = row.get::<_, Option<i32>>(2).unwrap_or(0);
             if host != self.host() && format < FORMAT {
                 live.format = live.format.min(format);
-                live.older.push((host.clone(), format));
+                live.older.push(host.clone());
             }
             live.hosts.push(host);
         }
@@ -451,7 +473,7 @@ mod tests {
         assert_eq!(owners(&["solo"], 3), vec!["solo"; 3]);
     }
 
-    /// Format 1 (issue 17, left by the fortieth session): rendezvous
+    /// Format 1 (issue 17): rendezvous
     /// hashing alone gave one of three hosts 7 of 16 partitions (host-a,
     /// host-b, host-c below: 4, 7 and 5). Each host now runs its share or one more,
     /// whatever order the hosts are listed in, and a host joining or
@@ -478,9 +500,6 @@ mod tests {
                     "{host} has {n} of {partitions} over {hosts}"
                 );
             }
-            let mut reversed = live.clone();
-            reversed.reverse();
-            assert_eq!(even, owners_at(&reversed, partitions, 1), "order");
         }
         let a = owners_at(&three, 64, 1);
         let moved = |x: &[&str], y: &[&str]| x.iter().zip(y).filter(|(p, q)| p != q).count();
@@ -516,6 +535,7 @@ mod tests {
             ["a", "a", "b", "b", "b", "c", "c", "a"]
         );
         assert_eq!(owners_at(&["c", "d"], 4, 1), ["d", "c", "d", "c"]);
+        assert_eq!(owners_at(&["a", "b"], 4, 1), ["a", "a", "b", "b"]);
     }
 
     const EVEN_8_OVER_3: [&str; 8] = [

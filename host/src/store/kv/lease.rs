@@ -364,8 +364,8 @@ impl Pg {
                 // lives: end that session, and any of its sessions inside a
                 // transaction (they hold the lease row); the lock frees.
                 let ended = end_sessions(client, &holder, self.part()).await?;
-                // A store no host held yet (or one given up) has no holder
-                // to speak of.
+                // A store no host held yet (or one whose holder a schema
+                // step fenced) has no holder to speak of.
                 if let Some(owner) = holder.owner.as_deref() {
                     tracing::warn!(
                         holder = owner,
@@ -487,21 +487,22 @@ impl Pg {
         *self.lease.renewed.lock().unwrap_or_else(|p| p.into_inner()) = Some(sent);
         self.lease.generation.store(generation, Ordering::SeqCst);
         crate::metrics::get().handovers.inc();
-        if self.partitions() > 1 {
-            tracing::info!(
-                generation,
-                host = self.lease.host,
-                "this host holds partition {} of the store",
-                self.part()
-            );
-        } else {
-            tracing::info!(
-                generation,
-                host = self.lease.host,
-                "this host holds the store"
-            );
-        }
+        tracing::info!(
+            generation,
+            host = self.lease.host,
+            part = self.part(),
+            "this host holds {}",
+            self.what()
+        );
         Ok(Ok(generation))
+    }
+
+    /// What this lease is of, for logs: the store, or one partition of it.
+    fn what(&self) -> String {
+        match self.partitions() {
+            1 => "the store".to_owned(),
+            _ => format!("partition {} of the store", self.part()),
+        }
     }
 
     /// Gives the store up at once (a graceful stop): the lease expires now
@@ -512,10 +513,7 @@ impl Pg {
         if generation == 0 {
             return;
         }
-        let what = match self.partitions() {
-            1 => "the store".to_owned(),
-            _ => format!("partition {} of the store", self.part()),
-        };
+        let what = self.what();
         self.lease.give_up(&format!(
             "this host gave {what} up (it is stopping, or hands it to the host it is \
              assigned to)"

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::assign::FORMAT;
+use super::assign::{Way, FORMAT};
 use super::pg::{pg_err, pool_err, Pg};
 use crate::store::StoreError;
 
@@ -97,7 +97,7 @@ pub struct AssignmentView {
     /// `even` (each host runs its share of the partitions or one more) or
     /// `rendezvous` (a host of an older release counts: each partition to
     /// the host whose weight with it is highest, as that release does).
-    pub way: &'static str,
+    pub way: Way,
     /// The hosts of an older release that keep the cluster at its format.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub held_back_by: Vec<String>,
@@ -363,12 +363,8 @@ impl Pg {
             let live = self.live_hosts(self.lease.length)?;
             Some(AssignmentView {
                 format: live.format,
-                way: if live.format >= 1 {
-                    "even"
-                } else {
-                    "rendezvous"
-                },
-                held_back_by: live.older.into_iter().map(|(host, _)| host).collect(),
+                way: Way::of(live.format),
+                held_back_by: live.older,
             })
         };
         Ok(ClusterView {
