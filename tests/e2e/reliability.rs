@@ -277,4 +277,7 @@ fn a_stop_signal_during_the_start_is_not_lost() {
         "{}",
         host.log()
     );
+    // Its last line says it stopped (an operator reading the log knew it
+    // only from the exit code).
+    assert!(host.log().contains("weft host stopped"), "{}", host.log());
 }

@@ -1008,7 +1008,13 @@ pub async fn run(cli: Cli) -> Result<i32> {
 /// The commands that talk to no host.
 async fn local(command: Command) -> Result<i32> {
     match command {
-        Command::Server { data, host } => server::run(data, &host).await.map(|_| 0),
+        Command::Server { data, host } => {
+            server::run(data, &host).await?;
+            // A graceful stop's last line (a fenced host exits with its
+            // own words and code 3 before this).
+            tracing::info!("weft host stopped");
+            Ok(0)
+        }
         Command::Dev { host } => {
             let dir = tempfile::Builder::new().prefix("weft-dev-").tempdir()?;
             eprintln!(

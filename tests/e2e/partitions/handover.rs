@@ -526,6 +526,11 @@ fn a_rolling_restart_of_three_hosts_runs_no_activity_twice() {
             "{}",
             hosts[i].log()
         );
+        assert!(
+            hosts[i].log().contains("weft host stopped"),
+            "{}",
+            hosts[i].log()
+        );
         hosts[other].eventually(&format!("the others to take {name}'s partitions"), |h| {
             let held = holders(h);
             held.iter().all(|x| !x.is_empty() && x != name)
