@@ -130,15 +130,20 @@ fn failover(base: &str, n: usize, how: &str) {
     println!(
         "failover (3 hosts, lease 10 s), holder {}: a standby held the store {:.2} s after; \
          all {n} executions completed {:.2} s after",
-        if how == "KILL" {
-            "killed (SIGKILL)"
-        } else {
-            "paused (SIGSTOP)"
-        },
+        what_befell(how),
         taken.as_secs_f64(),
         done.as_secs_f64()
     );
     hosts[0].kill();
+}
+
+/// What `fail_over`'s `how` did to the host, for the figures' lines.
+pub(crate) fn what_befell(how: &str) -> &'static str {
+    if how == "KILL" {
+        "killed (SIGKILL)"
+    } else {
+        "paused (SIGSTOP)"
+    }
 }
 
 /// Kills (`KILL`) or pauses (`STOP`) `hosts[0]` while the `hello`

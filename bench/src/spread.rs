@@ -174,11 +174,7 @@ fn failover(base: &str, n: usize, how: &str, partitions: u32) {
     println!(
         "failover (3 hosts, {partitions} partitions, lease 10 s), host a ({held} partitions) {}: \
          the others held its partitions {:.2} s after; all {n} executions completed {:.2} s after",
-        if how == "KILL" {
-            "killed (SIGKILL)"
-        } else {
-            "paused (SIGSTOP)"
-        },
+        crate::cluster::what_befell(how),
         taken.as_secs_f64(),
         done.as_secs_f64()
     );

@@ -387,14 +387,29 @@ mod tests {
     async fn store_with(name: &str, t: Option<SearchType>) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        if let Some(t) = t {
-            let op = crate::store::Op::SetSearchType {
-                name: name.to_owned(),
-                search_type: Some(t),
-            };
-            store.write(vec![op]).await.unwrap().unwrap();
+        if t.is_some() {
+            write_type(&store, name, t).await;
         }
         (dir, store)
+    }
+
+    /// What another host (or this one's write) does: `name` registered as
+    /// `t`, or removed.
+    async fn write_type(store: &Store, name: &str, t: Option<SearchType>) {
+        let op = crate::store::Op::SetSearchType {
+            name: name.to_owned(),
+            search_type: t,
+        };
+        store.write(vec![op]).await.unwrap().unwrap();
+    }
+
+    /// The types of `store`, with `Items` taken here as an int by a
+    /// workflow (not written).
+    fn items_taken_here(store: &Store) -> SearchTypes {
+        let types = SearchTypes::load(store).unwrap();
+        let items = ("Items".to_owned(), SearchValue::Int(3));
+        types.claim([(&items.0, &items.1)]).unwrap();
+        types
     }
 
     /// Found by a flaky end-to-end test on four partitions: a workflow
@@ -406,9 +421,7 @@ mod tests {
     #[tokio::test]
     async fn a_type_taken_here_outlives_a_reload_that_read_before_its_write() {
         let (_dir, store) = store_with("Items", None).await;
-        let types = SearchTypes::load(&store).unwrap();
-        let items = ("Items".to_owned(), SearchValue::Int(3));
-        types.claim([(&items.0, &items.1)]).unwrap();
+        let types = items_taken_here(&store);
         assert!(types.reload(&store, store.shared_mark().unwrap()).unwrap());
         assert_eq!(types.get("Items"), Some(SearchType::Int));
     }
@@ -425,11 +438,7 @@ mod tests {
         assert_eq!(types.get("Items"), None);
         assert!(types.unsettled(), "reloaded until the store shows it");
         // Removed, then created as a keyword before that is written.
-        let removed = crate::store::Op::SetSearchType {
-            name: "Items".to_owned(),
-            search_type: None,
-        };
-        store.write(vec![removed]).await.unwrap().unwrap();
+        write_type(&store, "Items", None).await;
         types.reserve("Items", SearchType::Keyword).unwrap();
         assert!(types.reload(&store, store.shared_mark().unwrap()).unwrap());
         assert_eq!(types.get("Items"), Some(SearchType::Keyword));
@@ -441,9 +450,7 @@ mod tests {
     #[tokio::test]
     async fn a_type_taken_here_with_no_write_lapses() {
         let (_dir, store) = store_with("Items", None).await;
-        let types = SearchTypes::load(&store).unwrap();
-        let items = ("Items".to_owned(), SearchValue::Int(3));
-        types.claim([(&items.0, &items.1)]).unwrap();
+        let types = items_taken_here(&store);
         let mark = store.shared_mark().unwrap();
         let soon = Instant::now() + HELD / 2;
         assert!(types.reload_at(&store, mark, soon).unwrap());
@@ -460,14 +467,8 @@ mod tests {
     #[tokio::test]
     async fn a_type_taken_here_gives_way_to_another_the_store_took_first() {
         let (_dir, store) = store_with("Items", None).await;
-        let types = SearchTypes::load(&store).unwrap();
-        let items = ("Items".to_owned(), SearchValue::Int(3));
-        types.claim([(&items.0, &items.1)]).unwrap();
-        let theirs = crate::store::Op::SetSearchType {
-            name: "Items".to_owned(),
-            search_type: Some(SearchType::Keyword),
-        };
-        store.write(vec![theirs]).await.unwrap().unwrap();
+        let types = items_taken_here(&store);
+        write_type(&store, "Items", Some(SearchType::Keyword)).await;
         assert!(types.reload(&store, store.shared_mark().unwrap()).unwrap());
         assert_eq!(types.get("Items"), Some(SearchType::Keyword));
         assert!(!types.unsettled());
@@ -479,20 +480,10 @@ mod tests {
     #[tokio::test]
     async fn a_change_the_store_shows_gives_way_to_later_changes() {
         let (_dir, store) = store_with("Items", None).await;
-        let types = SearchTypes::load(&store).unwrap();
-        let items = ("Items".to_owned(), SearchValue::Int(3));
-        types.claim([(&items.0, &items.1)]).unwrap();
-        let written = crate::store::Op::SetSearchType {
-            name: "Items".to_owned(),
-            search_type: Some(SearchType::Int),
-        };
-        store.write(vec![written]).await.unwrap().unwrap();
+        let types = items_taken_here(&store);
+        write_type(&store, "Items", Some(SearchType::Int)).await;
         assert!(types.reload(&store, store.shared_mark().unwrap()).unwrap());
-        let op = crate::store::Op::SetSearchType {
-            name: "Items".to_owned(),
-            search_type: None,
-        };
-        store.write(vec![op]).await.unwrap().unwrap();
+        write_type(&store, "Items", None).await;
         assert!(types.reload(&store, store.shared_mark().unwrap()).unwrap());
         assert_eq!(types.get("Items"), None);
     }
