@@ -131,14 +131,15 @@ fn bad_requests_are_rejected_and_change_nothing() {
 #[test]
 fn an_instance_pool_smaller_than_the_instance_budget_is_refused() {
     let data = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(weft_e2e::weft_bin())
-        .arg("server")
-        .arg("--data")
-        .arg(data.path())
-        .args(["--listen", "127.0.0.1:0"])
-        .args(["--max-instances", "4", "--instance-pool", "4"])
-        .output()
-        .unwrap();
+    let out = weft_e2e::output_within(
+        std::process::Command::new(weft_e2e::weft_bin())
+            .arg("server")
+            .arg("--data")
+            .arg(data.path())
+            .args(["--listen", "127.0.0.1:0"])
+            .args(["--max-instances", "4", "--instance-pool", "4"]),
+        weft_e2e::REFUSAL_LIMIT,
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

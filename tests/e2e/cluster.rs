@@ -833,21 +833,21 @@ fn hosts_started_together_on_a_new_database_all_start() {
                 .unwrap()
         })
         .collect();
-    for (i, host) in hosts.iter_mut().enumerate() {
-        let mut line = String::new();
-        use std::io::BufRead;
-        std::io::BufReader::new(host.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let log = std::fs::read_to_string(dirs[i].path().join("log")).unwrap_or_default();
-        assert!(
-            line.starts_with("listening on"),
-            "host t{i}: {line:?}\n{log}"
-        );
-    }
+    let said: Vec<Option<String>> = hosts
+        .iter_mut()
+        .map(|host| weft_e2e::first_line(host, weft_e2e::START_LIMIT))
+        .collect();
     for mut host in hosts {
         let _ = host.kill();
         let _ = host.wait();
+    }
+    for (i, line) in said.iter().enumerate() {
+        let log = std::fs::read_to_string(dirs[i].path().join("log")).unwrap_or_default();
+        assert!(
+            line.as_deref()
+                .is_some_and(|l| l.starts_with("listening on")),
+            "host t{i}: {line:?}\n{log}"
+        );
     }
 }
 

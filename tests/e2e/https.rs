@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use weft_e2e::{fresh_database_name, postgres_base, weft_bin, Host};
+use weft_e2e::{fresh_database_name, postgres_base, weft_bin, Host, REFUSAL_LIMIT};
 
 /// An authority and a certificate it signed for 127.0.0.1 (and localhost),
 /// written as PEM files under `dir`: `ca.pem`, `host.pem`, `host.key`, and
@@ -69,14 +69,15 @@ fn says_hello(host: &Host, name: &str) {
 }
 
 fn weft(args: &[&str]) -> std::process::Output {
-    Command::new(weft_bin())
-        .args(args)
-        .env_remove("WEFT_SERVER")
-        .env_remove("WEFT_CA_CERT")
-        .env_remove("WEFT_CLIENT_CERT")
-        .env_remove("WEFT_CLIENT_KEY")
-        .output()
-        .expect("run weft")
+    weft_e2e::output_within(
+        Command::new(weft_bin())
+            .args(args)
+            .env_remove("WEFT_SERVER")
+            .env_remove("WEFT_CA_CERT")
+            .env_remove("WEFT_CLIENT_CERT")
+            .env_remove("WEFT_CLIENT_KEY"),
+        REFUSAL_LIMIT,
+    )
 }
 
 fn text(out: &std::process::Output) -> String {

@@ -17,6 +17,7 @@ mod endings;
 mod golden;
 mod golden_schedules;
 mod golden_search;
+mod hangs;
 mod https;
 mod js;
 mod packages;

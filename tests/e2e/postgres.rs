@@ -8,7 +8,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use weft_e2e::serde_json::{self, json, Value};
-use weft_e2e::{fresh_database_name, postgres_base, psql, weft_bin, Host};
+use weft_e2e::{
+    fresh_database_name, output_within, postgres_base, psql, weft_bin, Host, REFUSAL_LIMIT,
+};
 
 pub(crate) const HOUR: u64 = 3_600_000;
 
@@ -226,18 +228,19 @@ fn a_store_is_not_copied_while_a_standby_waits_on_it() {
 /// What a host starting on `url` (in `host`'s data directory) says when
 /// it is refused.
 fn refused_start(url: &str, host: &Host) -> String {
-    let out = Command::new(weft_bin())
-        .args([
-            "server",
-            "--listen",
-            "127.0.0.1:0",
-            "--store",
-            url,
-            "--data",
-        ])
-        .arg(host.data_dir())
-        .output()
-        .expect("run weft server");
+    let out = output_within(
+        Command::new(weft_bin())
+            .args([
+                "server",
+                "--listen",
+                "127.0.0.1:0",
+                "--store",
+                url,
+                "--data",
+            ])
+            .arg(host.data_dir()),
+        REFUSAL_LIMIT,
+    );
     assert!(!out.status.success(), "the host started");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -319,18 +322,19 @@ fn a_database_migrated_by_a_newer_weft_is_refused_with_a_clear_message() {
         "{said}"
     );
     // An address that is not PostgreSQL's is refused by name.
-    let out = Command::new(weft_bin())
-        .args([
-            "server",
-            "--listen",
-            "127.0.0.1:0",
-            "--store",
-            "mysql://x/y",
-            "--data",
-        ])
-        .arg(host.data_dir())
-        .output()
-        .expect("run weft server");
+    let out = output_within(
+        Command::new(weft_bin())
+            .args([
+                "server",
+                "--listen",
+                "127.0.0.1:0",
+                "--store",
+                "mysql://x/y",
+                "--data",
+            ])
+            .arg(host.data_dir()),
+        REFUSAL_LIMIT,
+    );
     assert!(!out.status.success());
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("give a PostgreSQL address"), "{said}");
@@ -559,11 +563,10 @@ fn host_with_a_damaged_schedule() -> Option<Host> {
 fn store_addresses_that_name_no_store_are_refused_by_name() {
     let dir = tempfile::tempdir().expect("temp dir");
     let run = |args: &[&str]| {
-        let out = Command::new(weft_bin())
-            .args(args)
-            .current_dir(dir.path())
-            .output()
-            .expect("run weft");
+        let out = output_within(
+            Command::new(weft_bin()).args(args).current_dir(dir.path()),
+            REFUSAL_LIMIT,
+        );
         assert!(!out.status.success(), "weft {args:?} succeeded");
         String::from_utf8_lossy(&out.stderr).into_owned()
     };

@@ -5,7 +5,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use weft_e2e::serde_json::{json, Value};
-use weft_e2e::{guest, weft_bin, Host};
+use weft_e2e::{guest, output_within, weft_bin, Host, REFUSAL_LIMIT};
 
 #[test]
 fn api_tokens_guard_every_route_but_health() {
@@ -78,12 +78,13 @@ fn api_tokens_guard_every_route_but_health() {
 
     // Beyond loopback, a host will not start without a token.
     let data = tempfile::tempdir().unwrap();
-    let out = Command::new(weft_bin())
-        .args(["server", "--listen", "0.0.0.0:0", "--data"])
-        .arg(data.path())
-        .env_remove("WEFT_TOKEN")
-        .output()
-        .unwrap();
+    let out = output_within(
+        Command::new(weft_bin())
+            .args(["server", "--listen", "0.0.0.0:0", "--data"])
+            .arg(data.path())
+            .env_remove("WEFT_TOKEN"),
+        REFUSAL_LIMIT,
+    );
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("needs an API token"), "{stderr}");
@@ -97,11 +98,12 @@ fn a_second_host_on_the_same_data_directory_is_refused() {
         // takes over when the first goes: cluster::*.
         return;
     }
-    let out = Command::new(weft_bin())
-        .args(["server", "--listen", "127.0.0.1:0", "--data"])
-        .arg(host.data_dir())
-        .output()
-        .unwrap();
+    let out = output_within(
+        Command::new(weft_bin())
+            .args(["server", "--listen", "127.0.0.1:0", "--data"])
+            .arg(host.data_dir()),
+        REFUSAL_LIMIT,
+    );
     assert!(!out.status.success(), "a second host started");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("in use by another"), "{stderr}");

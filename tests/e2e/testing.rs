@@ -59,10 +59,14 @@ fn skipping_and_routing_are_refused_where_they_cannot_work() {
     assert_eq!(status, 409, "{v}");
     assert!(v.to_string().contains("--manual-clock"), "{v}");
 
-    let out = std::process::Command::new(weft_e2e::weft_bin())
-        .args(["server", "--route-activity", "greet"])
-        .output()
-        .unwrap();
+    let out = weft_e2e::output_within(
+        std::process::Command::new(weft_e2e::weft_bin()).args([
+            "server",
+            "--route-activity",
+            "greet",
+        ]),
+        weft_e2e::REFUSAL_LIMIT,
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("NAME=QUEUE"), "{err}");

@@ -7,7 +7,7 @@
 //! workspace's `target/debug/weft` and `target/guests` are used.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 pub mod browser;
 pub mod crashloop;
+mod watchdog;
 
 pub use serde_json;
 
@@ -108,9 +109,19 @@ fn psql_bin() -> String {
     std::env::var("WEFT_TEST_PSQL").unwrap_or_else(|_| "psql".into())
 }
 
+/// The suite's `psql`, giving up on a connection after 10 s and on a
+/// statement after 120 s (one waiting on a lock that is never let go fails
+/// the test that sent it instead of hanging the run).
+fn psql_command() -> Command {
+    let mut cmd = Command::new(psql_bin());
+    cmd.env("PGCONNECT_TIMEOUT", "10")
+        .env("PGOPTIONS", "-c statement_timeout=120s");
+    cmd
+}
+
 /// `psql` of the suite's PostgreSQL (`WEFT_TEST_PSQL`, else on PATH).
 pub fn psql(url: &str, sql: &str) -> String {
-    let out = Command::new(psql_bin())
+    let out = psql_command()
         .args([url, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
         .output()
         .expect("run psql");
@@ -151,7 +162,7 @@ pub fn side_effects(log: &str) -> Vec<(String, String, u32)> {
 /// [`psql`] with the text given on standard input, for statements too
 /// long for one argument (a component's bytes, say).
 pub fn psql_stdin(url: &str, sql: &str) -> String {
-    let mut child = Command::new(psql_bin())
+    let mut child = psql_command()
         .args([url, "-v", "ON_ERROR_STOP=1", "-At"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -211,6 +222,9 @@ pub struct Host {
     /// (`WEFT_CLIENT_CERT`, `WEFT_CLIENT_KEY`): this host's own
     /// `--client-cert` and `--client-key`, if given.
     pub client_cert: [Option<String>; 2],
+    /// Fails the run, naming the test, if the host is kept past the hang
+    /// limit.
+    watch: watchdog::Watch,
 }
 
 impl Host {
@@ -318,6 +332,7 @@ impl Host {
         loop {
             if let Some(status) = child.try_wait().expect("host status") {
                 self.child = None;
+                self.watch.set_pid(None);
                 return Some(status.code());
             }
             if Instant::now() >= deadline {
@@ -388,6 +403,7 @@ impl Host {
                     .and_then(|i| args.get(i + 1))
                     .map(|t| t.to_string())
             }),
+            watch: watchdog::watch(log_path.clone()),
             log_path,
             url: String::new(),
             http: reqwest::blocking::Client::builder()
@@ -443,10 +459,15 @@ impl Host {
             .stderr(log)
             .spawn()
             .expect("start the weft host");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped"))
-            .read_line(&mut line)
-            .expect("read the host's first line");
+        self.watch.set_pid(Some(child.id()));
+        let line = first_line(&mut child, START_LIMIT).unwrap_or_else(|| {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the host did not say where it listens within {START_LIMIT:?}:\n{}",
+                self.log()
+            )
+        });
         let addr = line
             .trim()
             .strip_prefix("listening on ")
@@ -463,6 +484,7 @@ impl Host {
     /// SIGKILL: no shutdown code runs.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
+            self.watch.set_pid(None);
             c.kill().expect("SIGKILL the host");
             c.wait().expect("reap the host");
         }
@@ -522,7 +544,7 @@ impl Host {
             .env("WEFT_SERVER", &self.url)
             .env("WEFT_COMPILE_CACHE", compile_cache());
         self.client_env(&mut cmd);
-        cmd.output().expect("run the weft CLI")
+        output_within(&mut cmd, CLI_LIMIT)
     }
 
     /// What a client of this host is given (the CLI, a worker): its token,
@@ -914,6 +936,77 @@ pub fn complete_in_background(
     })
 }
 
+/// The longest a host may take to say where it listens (opening its store,
+/// on PostgreSQL creating and migrating it, waiting for its host id's
+/// earlier process to end).
+pub const START_LIMIT: Duration = Duration::from_secs(180);
+
+/// The first line `child` writes to its piped stdout (taken), if it writes
+/// one within `limit`; "" if it closes it first.
+pub fn first_line(child: &mut Child, limit: Duration) -> Option<String> {
+    let stdout = child.stdout.take().expect("a piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    rx.recv_timeout(limit).ok()
+}
+
+/// The longest a `weft server` a test expects to be refused may run: one
+/// that starts instead fails the test rather than running on.
+pub const REFUSAL_LIMIT: Duration = Duration::from_secs(120);
+
+/// The longest a CLI command of a test may take: the longest wait a host
+/// answers within (an update's, 300 s) and a margin. The CLI itself waits
+/// as long as it is told to (`start --wait` while the run goes on): a test
+/// whose execution never ends fails here instead of hanging.
+const CLI_LIMIT: Duration = Duration::from_secs(360);
+
+/// [`Command::output`], ending the command and failing the test if it has
+/// not exited within `limit`.
+pub fn output_within(cmd: &mut Command, limit: Duration) -> Output {
+    watchdog::this_test();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
+    let drain = |mut from: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = from.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("piped")));
+    let stderr = drain(Box::new(child.stderr.take().expect("piped")));
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the command's status") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{cmd:?} did not end within {limit:?}: it waits for something that will not \
+                 come. It printed:\n{}{}",
+                String::from_utf8_lossy(&stdout.join().unwrap_or_default()),
+                String::from_utf8_lossy(&stderr.join().unwrap_or_default())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
+}
+
 pub fn http() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(120))
@@ -924,6 +1017,7 @@ pub fn http() -> reqwest::blocking::Client {
 /// Runs a command that must succeed (a build, a package tool); what it
 /// printed, stdout then stderr.
 pub fn run_ok(cmd: &mut Command) -> String {
+    watchdog::this_test();
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     let said = format!(
         "{}{}",
@@ -1000,7 +1094,7 @@ fn drop_database(base: &str, url: &str) {
     let Some(name) = url.rsplit('/').next().filter(|n| !n.is_empty()) else {
         return;
     };
-    let _ = Command::new(psql_bin())
+    let _ = psql_command()
         .arg(format!("{base}/postgres"))
         .args(["-q", "-c"])
         .arg(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
