@@ -205,17 +205,7 @@ async fn forward(State(f): State<Front>, req: Request) -> Response {
                 };
                 let outcome = tokio::select! {
                     outcome = sent => outcome,
-                    now = moved => {
-                        return unavailable(format!(
-                            "host {id}, which held the store, stopped answering and lost it ({}) \
-                             while this request waited: it may or may not have taken effect; \
-                             look, or retry it (a start with the same request id)",
-                            match now {
-                                Some(n) => format!("host {n} holds it now"),
-                                None => "its lease expired".into(),
-                            }
-                        ));
-                    }
+                    now = moved => return lost_holder(&id, "the store", now),
                 };
                 match outcome {
                     Ok(resp) => return resp,
@@ -336,6 +326,20 @@ pub(super) fn misdirected(by: &str, meant: &str, me: &str) -> Response {
         ),
     )
     .into_response()
+}
+
+/// A request forwarded to host `id`, which held `what` and stopped
+/// answering (paused, cut off) until it lost it; `now` holds it now.
+pub(super) fn lost_holder(id: &str, what: &str, now: Option<String>) -> Response {
+    unavailable(format!(
+        "host {id}, which held {what}, stopped answering and lost it ({}) while this request \
+         waited: it may or may not have taken effect; look, or retry it (with the same request \
+         id)",
+        match now {
+            Some(n) => format!("host {n} holds it now"),
+            None => "its lease expired".into(),
+        }
+    ))
 }
 
 pub(super) fn unavailable(message: String) -> Response {

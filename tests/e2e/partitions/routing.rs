@@ -502,6 +502,69 @@ fn a_signal_to_a_paused_hosts_partition_is_delivered_once_another_takes_it() {
     assert_eq!(a.describe(&listener)["run"], 2, "no signal twice");
 }
 
+/// A client's request forwarded to a host paused past its lease (its
+/// socket takes the request and nothing answers) does not wait for it to
+/// wake: once another host holds the partition, a read is answered by the
+/// new holder, and a signal is answered 503, saying it may or may not have
+/// taken effect (both waited for b's SIGCONT before). The signal sent
+/// again with its request id is delivered once.
+#[test]
+fn a_request_forwarded_to_a_paused_holder_is_answered_once_another_takes_its_partition() {
+    let Some(url) = database() else { return };
+    let (a, mut b) = two_hosts(&url, &[], &[]);
+    a.deploy_examples_and_corners();
+    let listener = id_in("paused-holder", 3, true);
+    a.start_corners(&listener, json!({"mode": "signals", "runs": 3}));
+    a.eventually("the listener waits", |h| {
+        h.event_kinds(&listener)
+            .iter()
+            .any(|k| k == "signal_awaited")
+    });
+    let signal = json!({"name": "tick", "input": "once", "request_id": "tick-1"});
+    let signals = format!("/v1/executions/{listener}/signals");
+    b.signal("STOP");
+    let answers = std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        for (method, path, body) in [
+            ("GET", format!("/v1/executions/{listener}"), None),
+            ("POST", signals.clone(), Some(signal.clone())),
+        ] {
+            let (tx, a) = (tx.clone(), &a);
+            s.spawn(move || tx.send((method, a.call(method, &path, body))));
+        }
+        let answers: Vec<_> = (0..2)
+            .map(|_| rx.recv_timeout(Duration::from_secs(40)))
+            .collect();
+        // Woken either way, so that a request waiting on it ends.
+        b.signal("CONT");
+        answers
+    });
+    for answer in answers {
+        let (method, (status, v)) = answer.expect("a's forwarded request waited on paused b");
+        match method {
+            "GET" => {
+                assert_eq!(status, 200, "{v}");
+                assert_eq!(v["id"], listener.as_str(), "{v}");
+            }
+            _ => {
+                assert_eq!(status, 503, "{v}");
+                let said = v["error"]["message"].as_str().unwrap_or_default();
+                for part in ["host b", "stopped answering", "may or may not", "retry"] {
+                    assert!(said.contains(part), "{part}: {said}");
+                }
+            }
+        }
+    }
+    assert_eq!(b.wait_exit(Duration::from_secs(30)), Some(3), "{}", b.log());
+    let (status, v) = a.call("POST", &signals, Some(signal));
+    assert_eq!(status, 202, "{v}");
+    a.eventually("the listener took the tick", |h| {
+        h.describe(&listener)["run"] == 2
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(a.describe(&listener)["run"], 2, "no signal twice");
+}
+
 /// A host given another host's address as its `--advertise`: a request
 /// forwarded to it for one of its partitions reaches the other host, which
 /// says so, naming both and `--advertise` (it answered "a handover is under

@@ -18,13 +18,13 @@ use std::time::{Duration, Instant};
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::Value;
 use tower::ServiceExt;
 
-use super::cluster::{send, unavailable, FORWARDED_BY, FORWARDED_TO};
+use super::cluster::{lost_holder, send, unavailable, FORWARDED_BY, FORWARDED_TO};
 use super::error::ApiError;
 use super::{auth, guard, Access, Guard};
 use crate::engine::{Engine, Relay};
@@ -297,7 +297,7 @@ impl Front {
     /// Partition `part`'s answer: from its engine here, or from the host
     /// holding it (waiting, up to `wait`, while none does).
     async fn dispatch(&self, part: u32, parts: Parts, body: Bytes) -> Response {
-        let started = Instant::now();
+        let mut started = Instant::now();
         let me = self.cluster.host().to_owned();
         // The holder this host could not reach (its id, address and why).
         let mut unreached: Option<(String, String, String)> = None;
@@ -322,7 +322,23 @@ impl Front {
                     if let Ok(v) = HeaderValue::from_str(&part.to_string()) {
                         parts.headers.insert(PARTITION, v);
                     }
-                    match send(&self.http, &me, &id, &address, &parts, body.clone()).await {
+                    let sent = send(&self.http, &me, &id, &address, &parts, body.clone());
+                    let outcome = tokio::select! {
+                        outcome = sent => outcome,
+                        now = self.moved_from(part, &id) => {
+                            if !matches!(parts.method, Method::GET | Method::HEAD) {
+                                return lost_holder(&id, &format!("partition {part}"), now);
+                            }
+                            // A read is asked again, of the new holder,
+                            // waiting up to `wait` for one.
+                            tracing::debug!(part, holder = id, "the holder stopped answering and lost the partition; reading again");
+                            started = Instant::now();
+                            unreached = None;
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                    };
+                    match outcome {
                         // It gave the partition up meanwhile (nothing was
                         // done): sent again to its next holder.
                         Ok(resp)
@@ -382,6 +398,23 @@ impl Front {
                 ));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Resolves once a request forwarded to `holder` has waited `wait`
+    /// and partition `part` is no longer `holder`'s (a holder paused or cut
+    /// off keeps the connection and never answers; one handing the
+    /// partition over answers what it took before it lets go): who holds
+    /// it now (`None`: nobody yet).
+    async fn moved_from(&self, part: u32, holder: &str) -> Option<String> {
+        tokio::time::sleep(self.wait).await;
+        loop {
+            if let Ok(now) = self.holders.of(part, false).await {
+                if now.as_ref().is_none_or(|(id, _)| id != holder) {
+                    return now.map(|(id, _)| id);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
 
