@@ -403,7 +403,7 @@ impl Host {
                     .and_then(|i| args.get(i + 1))
                     .map(|t| t.to_string())
             }),
-            watch: watchdog::watch(log_path.clone()),
+            watch: watchdog::watch(Some(log_path.clone())),
             log_path,
             url: String::new(),
             http: reqwest::blocking::Client::builder()
@@ -1039,6 +1039,8 @@ pub fn repo() -> PathBuf {
 /// An external worker process (the Python example), killed when dropped.
 pub struct Worker {
     child: Child,
+    /// Killed with the hosts if its test hangs.
+    _watch: watchdog::Watch,
 }
 
 impl Worker {
@@ -1056,7 +1058,12 @@ impl Worker {
             .stdout(Stdio::null())
             .spawn()
             .expect("start python3 (needed for the worker tests)");
-        Worker { child }
+        let watch = watchdog::watch(None);
+        watch.set_pid(Some(child.id()));
+        Worker {
+            child,
+            _watch: watch,
+        }
     }
 
     /// Waits for the worker to exit and returns its exit code.

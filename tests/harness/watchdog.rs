@@ -10,8 +10,9 @@
 //! something that will not come. The watchdog then writes its name and the
 //! end of each of its hosts' logs to the standard error (straight to it: a
 //! test's captured output is printed only when the test ends), kills every
-//! host process the suite still runs and exits with 101, as a failed test
-//! run does.
+//! host and worker process the suite still runs (a worker writes to the
+//! run's stderr: left running, it would hold the run's output open) and
+//! exits with 101, as a failed test run does.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -29,9 +30,11 @@ struct Registry {
     hosts: HashMap<u64, WatchedHost>,
 }
 
+/// A process of a test: a host (with its log) or another that must not
+/// outlive the run (a worker).
 struct WatchedHost {
     test: ThreadId,
-    log: PathBuf,
+    log: Option<PathBuf>,
     pid: Option<u32>,
 }
 
@@ -77,11 +80,13 @@ pub(crate) fn this_test() -> Option<ThreadId> {
     })
 }
 
-/// Held by a host: dropping it forgets the host (`None`: not watched).
+/// Held by a process's owner: dropping it forgets the process (`None`:
+/// not watched).
 pub(crate) struct Watch(Option<u64>);
 
-/// Watches the calling test and a host of it, whose log is at `log`.
-pub(crate) fn watch(log: PathBuf) -> Watch {
+/// Watches the calling test and a process of it: a host whose log is at
+/// `log`, or (`None`) another the watchdog kills with the hosts.
+pub(crate) fn watch(log: Option<PathBuf>) -> Watch {
     let Some(test) = this_test() else {
         return Watch(None);
     };
@@ -147,14 +152,15 @@ fn patrol() {
                  waits for something that will not come.",
                 limit.as_secs(),
             );
-            for host in r.hosts.values().filter(|h| h.test == **id) {
-                let log = std::fs::read_to_string(&host.log).unwrap_or_default();
+            let logs = r.hosts.values().filter(|h| h.test == **id);
+            for path in logs.filter_map(|h| h.log.as_ref()) {
+                let log = std::fs::read_to_string(path).unwrap_or_default();
                 let lines: Vec<&str> = log.lines().collect();
                 let tail = lines[lines.len().saturating_sub(60)..].join("\n");
                 let _ = writeln!(
                     err,
                     "The end of the log of its host {}:\n{tail}\n",
-                    host.log.display()
+                    path.display()
                 );
             }
         }

@@ -204,6 +204,8 @@ async fn forward(State(f): State<Front>, req: Request) -> Response {
                     }
                 };
                 let outcome = tokio::select! {
+                    // An answer that came is taken, whatever the map.
+                    biased;
                     outcome = sent => outcome,
                     now = moved => return lost_holder(&id, "the store", now),
                 };

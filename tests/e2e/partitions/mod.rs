@@ -25,9 +25,13 @@ fn host(url: &str, id: &str, points: &[&str]) -> Host {
     host_with(url, id, points, &[])
 }
 
-/// [`host`], with these flags besides.
+/// [`host`], with these flags besides (a `--lease` among them replaces
+/// the 2 s lease).
 fn host_with(url: &str, id: &str, points: &[&str], extra: &[&str]) -> Host {
-    let mut args = vec!["--lease", "2s", "--host-id", id, "--partitions", "4"];
+    let mut args = vec!["--host-id", id, "--partitions", "4"];
+    if !extra.contains(&"--lease") {
+        args.extend(["--lease", "2s"]);
+    }
     args.extend_from_slice(extra);
     Host::in_cluster(url, &args, points)
 }

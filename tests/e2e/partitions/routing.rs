@@ -507,11 +507,13 @@ fn a_signal_to_a_paused_hosts_partition_is_delivered_once_another_takes_it() {
 /// wake: once another host holds the partition, a read is answered by the
 /// new holder, and a signal is answered 503, saying it may or may not have
 /// taken effect (both waited for b's SIGCONT before). The signal sent
-/// again with its request id is delivered once.
+/// again with its request id is delivered once. A lease of 6 s: the
+/// requests reach a while b's lease holds (sent after it ended, a would
+/// take the partition first and answer them itself).
 #[test]
 fn a_request_forwarded_to_a_paused_holder_is_answered_once_another_takes_its_partition() {
     let Some(url) = database() else { return };
-    let (a, mut b) = two_hosts(&url, &[], &[]);
+    let (a, mut b) = two_hosts(&url, &[], &["--lease", "6s"]);
     a.deploy_examples_and_corners();
     let listener = id_in("paused-holder", 3, true);
     a.start_corners(&listener, json!({"mode": "signals", "runs": 3}));

@@ -324,6 +324,8 @@ impl Front {
                     }
                     let sent = send(&self.http, &me, &id, &address, &parts, body.clone());
                     let outcome = tokio::select! {
+                        // An answer that came is taken, whatever the map.
+                        biased;
                         outcome = sent => outcome,
                         now = self.moved_from(part, &id) => {
                             if !matches!(parts.method, Method::GET | Method::HEAD) {
