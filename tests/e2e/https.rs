@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use weft_e2e::{fresh_database_name, postgres_base, weft_bin, Host, REFUSAL_LIMIT};
+use weft_e2e::{fresh_database_name, postgres_base, weft_bin, Host, CLI_LIMIT};
 
 /// An authority and a certificate it signed for 127.0.0.1 (and localhost),
 /// written as PEM files under `dir`: `ca.pem`, `host.pem`, `host.key`, and
@@ -76,7 +76,7 @@ fn weft(args: &[&str]) -> std::process::Output {
             .env_remove("WEFT_CA_CERT")
             .env_remove("WEFT_CLIENT_CERT")
             .env_remove("WEFT_CLIENT_KEY"),
-        REFUSAL_LIMIT,
+        CLI_LIMIT,
     )
 }
 

@@ -5,9 +5,12 @@
 //! `WEFT_BIN` names the host binary and `WEFT_GUESTS` the directory of built
 //! example components; `cargo xtask test` sets both. Without them the
 //! workspace's `target/debug/weft` and `target/guests` are used.
+//!
+//! Every wait is bounded (`within.rs`), and a test that still runs past
+//! the hang limit fails the run, naming itself (`watchdog.rs`).
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -17,6 +20,9 @@ use serde_json::{json, Value};
 pub mod browser;
 pub mod crashloop;
 mod watchdog;
+mod within;
+
+pub use within::{first_line, output_within, CLI_LIMIT, REFUSAL_LIMIT, START_LIMIT};
 
 pub use serde_json;
 
@@ -222,8 +228,8 @@ pub struct Host {
     /// (`WEFT_CLIENT_CERT`, `WEFT_CLIENT_KEY`): this host's own
     /// `--client-cert` and `--client-key`, if given.
     pub client_cert: [Option<String>; 2],
-    /// Fails the run, naming the test, if the host is kept past the hang
-    /// limit.
+    /// Lets the watchdog show this host's log and kill it if its test
+    /// hangs.
     watch: watchdog::Watch,
 }
 
@@ -438,7 +444,9 @@ impl Host {
         self.data.path().join("store")
     }
 
-    /// Starts the host process (again) on its data directory.
+    /// Starts the host process (again) on its data directory; fails the
+    /// test, showing the host's log, if it has not said where it listens
+    /// within [`START_LIMIT`].
     pub fn spawn(&mut self) {
         let log = File::options()
             .create(true)
@@ -537,7 +545,8 @@ impl Host {
         );
     }
 
-    /// Runs the `weft` CLI against this host.
+    /// Runs the `weft` CLI against this host; fails the test if it has not
+    /// ended within [`CLI_LIMIT`].
     pub fn cli(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(weft_bin());
         cmd.args(args)
@@ -936,77 +945,6 @@ pub fn complete_in_background(
     })
 }
 
-/// The longest a host may take to say where it listens (opening its store,
-/// on PostgreSQL creating and migrating it, waiting for its host id's
-/// earlier process to end).
-pub const START_LIMIT: Duration = Duration::from_secs(180);
-
-/// The first line `child` writes to its piped stdout (taken), if it writes
-/// one within `limit`; "" if it closes it first.
-pub fn first_line(child: &mut Child, limit: Duration) -> Option<String> {
-    let stdout = child.stdout.take().expect("a piped stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    rx.recv_timeout(limit).ok()
-}
-
-/// The longest a `weft server` a test expects to be refused may run: one
-/// that starts instead fails the test rather than running on.
-pub const REFUSAL_LIMIT: Duration = Duration::from_secs(120);
-
-/// The longest a CLI command of a test may take: the longest wait a host
-/// answers within (an update's, 300 s) and a margin. The CLI itself waits
-/// as long as it is told to (`start --wait` while the run goes on): a test
-/// whose execution never ends fails here instead of hanging.
-const CLI_LIMIT: Duration = Duration::from_secs(360);
-
-/// [`Command::output`], ending the command and failing the test if it has
-/// not exited within `limit`.
-pub fn output_within(cmd: &mut Command, limit: Duration) -> Output {
-    watchdog::this_test();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
-    let drain = |mut from: Box<dyn std::io::Read + Send>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = from.read_to_end(&mut bytes);
-            bytes
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().expect("piped")));
-    let stderr = drain(Box::new(child.stderr.take().expect("piped")));
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("the command's status") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{cmd:?} did not end within {limit:?}: it waits for something that will not \
-                 come. It printed:\n{}{}",
-                String::from_utf8_lossy(&stdout.join().unwrap_or_default()),
-                String::from_utf8_lossy(&stderr.join().unwrap_or_default())
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Output {
-        status,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-    }
-}
-
 pub fn http() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(120))
@@ -1040,7 +978,7 @@ pub fn repo() -> PathBuf {
 pub struct Worker {
     child: Child,
     /// Killed with the hosts if its test hangs.
-    _watch: watchdog::Watch,
+    watch: watchdog::Watch,
 }
 
 impl Worker {
@@ -1060,10 +998,7 @@ impl Worker {
             .expect("start python3 (needed for the worker tests)");
         let watch = watchdog::watch(None);
         watch.set_pid(Some(child.id()));
-        Worker {
-            child,
-            _watch: watch,
-        }
+        Worker { child, watch }
     }
 
     /// Waits for the worker to exit and returns its exit code.
@@ -1071,6 +1006,7 @@ impl Worker {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().expect("worker status") {
+                self.watch.set_pid(None);
                 return status.code();
             }
             assert!(Instant::now() < deadline, "the worker did not exit");

@@ -36,11 +36,7 @@ impl Access {
         if matches(&self.token) {
             return true;
         }
-        let reads = matches!(*method, Method::GET | Method::HEAD)
-            || (method == Method::POST
-                && path.starts_with("/v1/executions/")
-                && path.ends_with("/queries"));
-        if reads && matches(&self.read_token) {
+        if reads(method, path) && matches(&self.read_token) {
             return true;
         }
         let deploys = ((path == "/v1/modules" || path == "/v1/modules/prune")
@@ -55,6 +51,15 @@ impl Access {
             matches(&self.control_token)
         }
     }
+}
+
+/// Whether a request only reads (what `--read-token` lets in): a GET or
+/// HEAD, or a query of an execution.
+pub(super) fn reads(method: &Method, path: &str) -> bool {
+    matches!(*method, Method::GET | Method::HEAD)
+        || (method == Method::POST
+            && path.starts_with("/v1/executions/")
+            && path.ends_with("/queries"))
 }
 
 /// Compares without stopping at the first differing byte.

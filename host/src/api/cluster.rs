@@ -192,7 +192,9 @@ async fn forward(State(f): State<Front>, req: Request) -> Response {
             Ok(Some((id, address))) if id != me => {
                 let sent = send(&f.http, &me, &id, &address, &parts, body.clone());
                 // A holder paused or cut off keeps the connection and never
-                // answers: stop waiting once the store is no longer its.
+                // answers: stop waiting once the store is no longer its
+                // (looked at from the start; a partition's front first
+                // waits its wait, see `Front::dispatch`).
                 let moved = async {
                     loop {
                         tokio::time::sleep(Duration::from_millis(500)).await;

@@ -547,6 +547,7 @@ fn a_request_forwarded_to_a_paused_holder_is_answered_once_another_takes_its_par
             "GET" => {
                 assert_eq!(status, 200, "{v}");
                 assert_eq!(v["id"], listener.as_str(), "{v}");
+                assert_eq!(v["held_by"], "a", "the new holder answered: {v}");
             }
             _ => {
                 assert_eq!(status, 503, "{v}");

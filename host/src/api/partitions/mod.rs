@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::Value;
@@ -295,7 +295,12 @@ impl Front {
     }
 
     /// Partition `part`'s answer: from its engine here, or from the host
-    /// holding it (waiting, up to `wait`, while none does).
+    /// holding it (waiting, up to `wait`, while none does). A holder that
+    /// has not answered within `wait` and whose lease on the partition
+    /// ended meanwhile (paused, cut off) is given up: a read (a GET, a
+    /// query) is asked again of the partition's holder now, and anything
+    /// else is answered 503 ([`lost_holder`]): it may or may not have
+    /// taken effect.
     async fn dispatch(&self, part: u32, parts: Parts, body: Bytes) -> Response {
         let mut started = Instant::now();
         let me = self.cluster.host().to_owned();
@@ -328,10 +333,10 @@ impl Front {
                         biased;
                         outcome = sent => outcome,
                         now = self.moved_from(part, &id) => {
-                            if !matches!(parts.method, Method::GET | Method::HEAD) {
+                            if !auth::reads(&parts.method, parts.uri.path()) {
                                 return lost_holder(&id, &format!("partition {part}"), now);
                             }
-                            // A read is asked again, of the new holder,
+                            // A read is asked again, of the holder now,
                             // waiting up to `wait` for one.
                             tracing::debug!(part, holder = id, "the holder stopped answering and lost the partition; reading again");
                             started = Instant::now();
