@@ -336,12 +336,13 @@ fn a_rejected_update_leaves_no_trace_and_an_update_id_applies_once() {
         .map(|_| {
             let url = url.clone();
             std::thread::spawn(move || {
-                std::process::Command::new(weft_e2e::weft_bin())
-                    .args(["update", "sub-4", "cancel", "--update-id", "u-1"])
-                    .args(["--input", r#"{"reason": "twice"}"#])
-                    .env("WEFT_SERVER", url)
-                    .output()
-                    .unwrap()
+                weft_e2e::output_within(
+                    std::process::Command::new(weft_e2e::weft_bin())
+                        .args(["update", "sub-4", "cancel", "--update-id", "u-1"])
+                        .args(["--input", r#"{"reason": "twice"}"#])
+                        .env("WEFT_SERVER", url),
+                    weft_e2e::CLI_LIMIT,
+                )
             })
         })
         .collect();

@@ -709,18 +709,18 @@ fn weft_logs_shows_what_the_guests_said_and_follows() {
     // Follow a sleeping execution: its lines come as it runs, and the
     // command ends when it closes.
     let sleeper = host.start_execution("timer-fanout", json!({"items": ["a"], "sleep_ms": 60_000}));
-    let follow = std::process::Command::new(weft_e2e::weft_bin())
+    let mut follow = std::process::Command::new(weft_e2e::weft_bin());
+    follow
         .args(["logs", &sleeper, "--follow"])
-        .env("WEFT_SERVER", &host.url)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        .env("WEFT_SERVER", &host.url);
+    let follow =
+        std::thread::spawn(move || weft_e2e::output_within(&mut follow, weft_e2e::CLI_LIMIT));
     host.eventually("the timer is armed", |h| {
         h.event_kinds(&sleeper).iter().any(|k| k == "timer_started")
     });
     host.advance(60_000);
     assert_eq!(host.wait_result(&sleeper)["status"], "completed");
-    let out = follow.wait_with_output().unwrap();
+    let out = follow.join().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("[activity "), "{text}");

@@ -30,11 +30,12 @@ pub(crate) fn migrate(from: &str, to: &str) -> std::process::Output {
 
 /// `weft store migrate --from from --to to` with `flags` besides.
 pub(crate) fn migrate_with(from: &str, to: &str, flags: &[&str]) -> std::process::Output {
-    Command::new(weft_bin())
-        .args(["store", "migrate", "--from", from, "--to", to])
-        .args(flags)
-        .output()
-        .expect("run weft store migrate")
+    output_within(
+        Command::new(weft_bin())
+            .args(["store", "migrate", "--from", from, "--to", to])
+            .args(flags),
+        weft_e2e::CLI_LIMIT,
+    )
 }
 
 pub(crate) fn migrate_ok(from: &str, to: &str) -> String {

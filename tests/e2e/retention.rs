@@ -265,11 +265,12 @@ fn unreferenced_modules_are_pruned_and_the_store_compacts() {
     // database's own), then the host opens it as before.
     host.kill();
     if host.store().is_none() {
-        let out = std::process::Command::new(weft_e2e::weft_bin())
-            .args(["store", "compact", "--data"])
-            .arg(host.data_dir())
-            .output()
-            .unwrap();
+        let out = weft_e2e::output_within(
+            std::process::Command::new(weft_e2e::weft_bin())
+                .args(["store", "compact", "--data"])
+                .arg(host.data_dir()),
+            weft_e2e::CLI_LIMIT,
+        );
         assert!(out.status.success(), "{out:?}");
     }
     host.spawn();

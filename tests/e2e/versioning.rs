@@ -318,10 +318,12 @@ fn a_sigkill_during_an_upgrade_leaves_each_execution_on_one_version() {
 
     let url = host.url.clone();
     let upgrade = std::thread::spawn(move || {
-        std::process::Command::new(weft_e2e::weft_bin())
-            .args(["upgrade", "order", "--to", "2"])
-            .env("WEFT_SERVER", url)
-            .output()
+        weft_e2e::output_within(
+            std::process::Command::new(weft_e2e::weft_bin())
+                .args(["upgrade", "order", "--to", "2"])
+                .env("WEFT_SERVER", url),
+            weft_e2e::CLI_LIMIT,
+        )
     });
     host.wait_for_log("upgrade checked", 3, Duration::from_secs(60));
     host.kill_and_restart();

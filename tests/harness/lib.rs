@@ -22,7 +22,7 @@ pub mod crashloop;
 mod watchdog;
 mod within;
 
-pub use within::{first_line, output_within, CLI_LIMIT, REFUSAL_LIMIT, START_LIMIT};
+pub use within::{exited_within, first_line, output_within, CLI_LIMIT, REFUSAL_LIMIT, START_LIMIT};
 
 pub use serde_json;
 
@@ -333,19 +333,11 @@ impl Host {
     /// The host's exit code if it exits within `timeout` (`Some(None)`:
     /// ended by a signal); `None` when it is still running then.
     pub fn exit_within(&mut self, timeout: Duration) -> Option<Option<i32>> {
-        let deadline = Instant::now() + timeout;
         let child = self.child.as_mut().expect("a running host");
-        loop {
-            if let Some(status) = child.try_wait().expect("host status") {
-                self.child = None;
-                self.watch.set_pid(None);
-                return Some(status.code());
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let status = exited_within(child, timeout)?;
+        self.child = None;
+        self.watch.set_pid(None);
+        Some(status.code())
     }
 
     /// A host that stops at the named pause points (see `weft::pause`): it
@@ -1003,15 +995,9 @@ impl Worker {
 
     /// Waits for the worker to exit and returns its exit code.
     pub fn wait(&mut self, timeout: Duration) -> Option<i32> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("worker status") {
-                self.watch.set_pid(None);
-                return status.code();
-            }
-            assert!(Instant::now() < deadline, "the worker did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let status = exited_within(&mut self.child, timeout).expect("the worker did not exit");
+        self.watch.set_pid(None);
+        status.code()
     }
 }
 

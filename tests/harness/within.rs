@@ -4,7 +4,7 @@
 //! hanging the run (the watchdog catches what is left, see `watchdog.rs`).
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use super::watchdog;
@@ -56,26 +56,34 @@ pub fn output_within(cmd: &mut Command, limit: Duration) -> Output {
     };
     let stdout = drain(Box::new(child.stdout.take().expect("piped")));
     let stderr = drain(Box::new(child.stderr.take().expect("piped")));
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("the command's status") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{cmd:?} did not end within {limit:?}: it waits for something that will not \
-                 come. It printed:\n{}{}",
-                String::from_utf8_lossy(&stdout.join().unwrap_or_default()),
-                String::from_utf8_lossy(&stderr.join().unwrap_or_default())
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
+    let Some(status) = exited_within(&mut child, limit) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "{cmd:?} did not end within {limit:?}: it waits for something that will not come. \
+             It printed:\n{}{}",
+            String::from_utf8_lossy(&stdout.join().unwrap_or_default()),
+            String::from_utf8_lossy(&stderr.join().unwrap_or_default())
+        );
     };
     Output {
         status,
         stdout: stdout.join().unwrap_or_default(),
         stderr: stderr.join().unwrap_or_default(),
+    }
+}
+
+/// `child`'s exit status if it exits within `limit` (it is reaped), else
+/// `None` (it runs on).
+pub fn exited_within(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("a child's status") {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
