@@ -338,7 +338,7 @@ pub(super) fn lost_holder(id: &str, what: &str, now: Option<String>) -> Response
     unavailable(format!(
         "host {id}, which held {what}, stopped answering and lost it ({}) while this request \
          waited: it may or may not have taken effect; look, or retry it (with the same request \
-         id)",
+         id; an update with its update id)",
         match now {
             Some(n) => format!("host {n} holds it now"),
             None => "its lease expired".into(),

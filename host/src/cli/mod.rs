@@ -503,7 +503,8 @@ enum Command {
         json: bool,
     },
     /// The hosts on this host's store (several on one PostgreSQL database):
-    /// which holds the store, which stand by, their addresses and versions.
+    /// which holds the store or each partition, which stand by, how the
+    /// partitions are assigned, the hosts' addresses and versions.
     Cluster {
         #[command(flatten)]
         conn: Conn,

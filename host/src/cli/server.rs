@@ -25,11 +25,18 @@ pub struct HostArgs {
         value_name = "ADDRESS"
     )]
     pub store: Option<String>,
-    /// With --store: how long this host's hold on the store lasts without a
-    /// renewal. A host that stops renewing (paused, cut off) loses the store
-    /// to a standby once it expires; one that dies loses it at once.
-    /// Milliseconds or `10s`, `1m`.
-    #[arg(long, default_value = "10s", value_parser = super::parse_duration, value_name = "DURATION")]
+    /// With --store: how long this host's hold on the store (or on each of
+    /// its partitions) lasts without a renewal. A host that stops renewing
+    /// (paused, cut off) loses it once it expires; one that dies loses the
+    /// whole store to a standby at once, and its partitions once their
+    /// leases expire. Milliseconds or `10s`, `1m`.
+    #[arg(
+        long,
+        env = "WEFT_LEASE",
+        default_value = "10s",
+        value_parser = super::parse_duration,
+        value_name = "DURATION"
+    )]
     pub lease: u64,
     /// With --store: how long a stopping host (SIGTERM) waits for its
     /// running activity attempts and for the tasks workers took from it

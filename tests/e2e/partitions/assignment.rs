@@ -111,3 +111,59 @@ fn hosts_run_even_shares_of_the_partitions_and_the_older_way_while_an_older_host
     });
     drop((a, b, c));
 }
+
+/// A host that stands still for less than its lease (its process paused,
+/// a starved machine) keeps its partitions, and the others keep theirs. It
+/// says it is live again only a lease later, but while its leases hold it
+/// counts in the assignment: before, the others shared the store as if it
+/// had gone and handed a partition between them and back (a README try:
+/// pauses of half a lease, with a 3 s lease).
+#[test]
+fn a_host_standing_still_less_than_its_lease_moves_no_partition() {
+    let Some(url) = database() else { return };
+    // A lease of 6 s: b's renewals every 1.5 s; a pause of 3.5 s is a
+    // stall (half a lease or more) its leases outlast by a second or more.
+    let lease = ["--lease", "6s"];
+    let a = host_with(&url, "a", &[], &lease);
+    holds_all(&a, "a");
+    let mut b = host_with(&url, "b", &[], &lease);
+    let c = host_with(&url, "c", &[], &lease);
+    c.eventually("each host holds a share", |h| {
+        let now = live_holders(h);
+        ["a", "b", "c"]
+            .iter()
+            .all(|id| now.iter().any(|holder| holder == id))
+            && now.iter().all(|holder| !holder.is_empty())
+    });
+    // Settled: the same holders across two of b's refreshes.
+    let mut before = live_holders(&a);
+    let settling = std::time::Instant::now();
+    loop {
+        assert!(settling.elapsed() < Duration::from_secs(60), "{before:?}");
+        std::thread::sleep(Duration::from_secs(3));
+        let now = live_holders(&a);
+        if now == before {
+            break;
+        }
+        before = now;
+    }
+    let moves = |h: &Host| h.log().matches("handing it over").count();
+    let moved = (moves(&a), moves(&c));
+    b.signal("STOP");
+    std::thread::sleep(Duration::from_millis(3_500));
+    b.signal("CONT");
+    // b is quiet for a lease after it wakes: its row ages past the lease.
+    let until = std::time::Instant::now() + Duration::from_secs(9);
+    while std::time::Instant::now() < until {
+        assert_eq!(live_holders(&a), before, "a partition moved");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        (moves(&a), moves(&c)),
+        moved,
+        "a handed over:\n{}\nc handed over:\n{}",
+        a.log(),
+        c.log()
+    );
+    assert!(b.exit_within(Duration::ZERO).is_none(), "{}", b.log());
+}
