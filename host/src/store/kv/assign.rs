@@ -357,15 +357,10 @@ pub(crate) struct LiveHosts {
 }
 
 impl Pg {
-    /// The hosts that count in the assignment now: this one, every other
-    /// registered for `settle` and seen within its lease, and every one
-    /// holding a live lease. A host that stood still says it is live again
-    /// only a lease later (see `Pg::join`), but while its leases hold, its
-    /// partitions cannot move, and the others' shares must not move around
-    /// it (they handed a partition between them and back for a pause of
-    /// half a lease). A row's format holds while it was written with the
-    /// row's start (a host of an older release rejoining under the same id
-    /// moves the start only).
+    /// The hosts that count in the assignment now: this one, and every
+    /// other registered for `settle` and seen within its lease. A row's
+    /// format holds while it was written with the row's start (a host of an
+    /// older release rejoining under the same id moves the start only).
     pub(crate) fn live_hosts(&self, settle: Duration) -> Result<LiveHosts, StoreError> {
         let client = self.block(self.pool().get()).map_err(pool_err)?;
         let rows = self
@@ -376,7 +371,6 @@ impl Pg {
                  FROM weft_hosts \
                  WHERE host_id = $1 OR (seen_at > now() - make_interval(secs => $2) \
                    AND started_at <= now() - make_interval(secs => $3)) \
-                   OR host_id IN (SELECT owner FROM weft_leases WHERE expires_at > now()) \
                  ORDER BY host_id",
                 &[
                     &self.host(),
