@@ -323,21 +323,7 @@ fn a_database_migrated_by_a_newer_weft_is_refused_with_a_clear_message() {
         "{said}"
     );
     // An address that is not PostgreSQL's is refused by name.
-    let out = output_within(
-        Command::new(weft_bin())
-            .args([
-                "server",
-                "--listen",
-                "127.0.0.1:0",
-                "--store",
-                "mysql://x/y",
-                "--data",
-            ])
-            .arg(host.data_dir()),
-        REFUSAL_LIMIT,
-    );
-    assert!(!out.status.success());
-    let said = String::from_utf8_lossy(&out.stderr);
+    let said = refused_start("mysql://x/y", &host);
     assert!(said.contains("give a PostgreSQL address"), "{said}");
 }
 
