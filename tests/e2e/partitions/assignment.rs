@@ -13,21 +13,6 @@ fn host_of_eight(url: &str, id: &str) -> Host {
     )
 }
 
-/// The host whose lease on each partition is live (`""`: none; a lease
-/// given up keeps its last holder's name).
-fn live_holders(h: &Host) -> Vec<String> {
-    let view = h.get("/v1/cluster");
-    view["leases"]
-        .as_array()
-        .expect("leases")
-        .iter()
-        .map(|l| match l["expires_in_ms"].as_i64() {
-            Some(ms) if ms > 0 => l["holder"].as_str().unwrap_or_default().to_owned(),
-            _ => String::new(),
-        })
-        .collect()
-}
-
 /// Issue 17: rendezvous hashing alone gave
 /// hosts a, b and c of a store of eight partitions 3, 4 and 1 of them
 /// (b ran four times c's executions). Each now runs its share or one
@@ -110,4 +95,77 @@ fn hosts_run_even_shares_of_the_partitions_and_the_older_way_while_an_older_host
         h.log().contains("no host of an older release counts now")
     });
     drop((a, b, c));
+}
+
+/// A host that stands still for less than its lease (its process paused,
+/// a starved machine) keeps its partitions, and the others keep theirs.
+/// It says it is live again only a lease later (its row ages past the
+/// lease meanwhile), but while its leases hold it counts in the
+/// assignment: before, the others shared the store as if it had gone and
+/// handed a partition between them and back (a README try: pauses of half
+/// a lease, with a 3 s lease).
+#[test]
+fn a_host_standing_still_less_than_its_lease_moves_no_partition() {
+    let Some(url) = database() else { return };
+    // A lease of 6 s: b's renewals every 1.5 s; a pause of 3.5 s is a
+    // stall (half a lease or more) its leases outlast by a second or more.
+    let lease = ["--lease", "6s"];
+    let a = host_with(&url, "a", &[], &lease);
+    holds_all(&a, "a");
+    let mut b = host_with(&url, "b", &[], &lease);
+    let c = host_with(&url, "c", &[], &lease);
+    c.eventually("each host holds a share", |h| {
+        let now = live_holders(h);
+        ["a", "b", "c"]
+            .iter()
+            .all(|id| now.iter().any(|holder| holder == id))
+            && now.iter().all(|holder| !holder.is_empty())
+    });
+    // Settled: the same holders across two of b's refreshes.
+    let mut before = live_holders(&a);
+    let settling = std::time::Instant::now();
+    loop {
+        assert!(settling.elapsed() < Duration::from_secs(60), "{before:?}");
+        std::thread::sleep(Duration::from_secs(3));
+        let now = live_holders(&a);
+        if now == before {
+            break;
+        }
+        before = now;
+    }
+    let moves = |h: &Host| h.log().matches("handing it over").count();
+    let moved = (moves(&a), moves(&c));
+    b.signal("STOP");
+    std::thread::sleep(Duration::from_millis(3_500));
+    b.signal("CONT");
+    // b is quiet for a lease after it wakes: its row ages past the lease
+    // (what made the others share the store without it).
+    let b_seen_ms_ago = |h: &Host| {
+        h.get("/v1/cluster")["hosts"]
+            .as_array()
+            .expect("hosts")
+            .iter()
+            .find(|row| row["host_id"] == "b")
+            .and_then(|row| row["seen_ms_ago"].as_i64())
+            .unwrap_or(i64::MAX)
+    };
+    let mut oldest = 0;
+    let until = std::time::Instant::now() + Duration::from_secs(9);
+    while std::time::Instant::now() < until {
+        assert_eq!(live_holders(&a), before, "a partition moved");
+        oldest = oldest.max(b_seen_ms_ago(&a));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        (6_000..i64::MAX).contains(&oldest),
+        "b's row was seen at most {oldest} ms ago: the test proves nothing"
+    );
+    assert_eq!(
+        (moves(&a), moves(&c)),
+        moved,
+        "a handed over:\n{}\nc handed over:\n{}",
+        a.log(),
+        c.log()
+    );
+    assert!(b.exit_within(Duration::ZERO).is_none(), "{}", b.log());
 }

@@ -324,6 +324,86 @@ fn a_woken_fenced_host_draws_no_partition_back_on_its_way_out() {
     );
 }
 
+/// [`a_woken_fenced_host_draws_no_partition_back_on_its_way_out`], with
+/// one of the woken host's partitions not taken yet when it wakes (a
+/// session holds that partition's writer lock, as a slow taker would): its
+/// overdue renewal of that one finds it still its own, so it holds a live
+/// lease again on its way out, and a host holding a live lease counts in
+/// the assignment (so that a pause shorter than a lease moves nothing). A
+/// fenced host leaves the hosts at once: the other one hands it nothing.
+#[test]
+fn a_woken_fenced_host_still_holding_a_partition_draws_none_back() {
+    let Some(url) = database() else { return };
+    let (mut a, b) = two_hosts(&url, &[], &[]);
+    // Partition 1's writer lock (`lease.rs`: WRITER_LOCK + part * 0x1_0000).
+    let lock = 0x7765_6674_0002_i64 + 0x1_0000;
+    let taker = Lingering(
+        psql_background(
+            &url,
+            "slow-taker",
+            &format!("SELECT pg_advisory_lock({lock}); SELECT pg_sleep(600)"),
+        ),
+        url.clone(),
+    );
+    a.signal("STOP");
+    b.eventually("b to hold every partition but 1", |h| {
+        holders(h) == ["b", "a", "b", "b"] && live_holders(h)[1].is_empty()
+    });
+    let handing = |h: &Host| h.log().matches("now: handing it over").count();
+    let a_took = || {
+        psql(
+            &url,
+            "SELECT count(*) FROM weft_lease_log WHERE owner = 'a'",
+        )
+    };
+    let before = (handing(&b), a_took());
+    let woken = psql(&url, "SELECT now()");
+    a.signal("CONT");
+    assert_eq!(a.wait_exit(Duration::from_secs(30)), Some(3), "{}", a.log());
+    assert!(
+        a.log().contains("took partition 0 of the store over"),
+        "{}",
+        a.log()
+    );
+    let renewed = psql(
+        &url,
+        &format!("SELECT renewed_at > '{woken}' FROM weft_leases WHERE part = 1"),
+    );
+    assert_eq!(
+        renewed, "t",
+        "a did not renew partition 1 once woken: the test proves nothing"
+    );
+    drop(taker);
+    b.eventually("b to take partition 1", |h| {
+        live_holders(h) == ["b", "b", "b", "b"]
+    });
+    rounds_pass(&b, 3);
+    assert_eq!(
+        (handing(&b), a_took()),
+        before,
+        "b handed partitions to a fenced host, or a took one: {}\n---- a:\n{}",
+        b.log(),
+        a.log()
+    );
+}
+
+/// A background psql session (named `slow-taker`) on the database at the
+/// url, ended with the test: its server session too (one sleeping does
+/// not notice its client gone).
+struct Lingering(std::process::Child, String);
+
+impl Drop for Lingering {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        psql(
+            &self.1,
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE application_name = 'slow-taker'",
+        );
+    }
+}
+
 /// A host paused in the middle of a write, past its lease, on a store of
 /// several partitions: the other host takes every partition, and the
 /// paused host's write, sent once it wakes, is refused by the database's

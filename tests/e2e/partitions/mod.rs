@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use weft_e2e::serde_json::{json, Value};
-use weft_e2e::{guest, postgres_store as database, psql, Host};
+use weft_e2e::{guest, postgres_store as database, psql, psql_background, Host};
 
 const PARTITIONS: u32 = 4;
 
@@ -75,6 +75,21 @@ fn id_in(prefix: &str, part: u32, same: bool) -> String {
 /// The holder of each partition, as `/v1/cluster` says.
 fn holders(h: &Host) -> Vec<String> {
     h.partition_holders()
+}
+
+/// The host whose lease on each partition is live (`""`: none; a lease
+/// given up keeps its last holder's name).
+fn live_holders(h: &Host) -> Vec<String> {
+    let view = h.get("/v1/cluster");
+    view["leases"]
+        .as_array()
+        .expect("leases")
+        .iter()
+        .map(|l| match l["expires_in_ms"].as_i64() {
+            Some(ms) if ms > 0 => l["holder"].as_str().unwrap_or_default().to_owned(),
+            _ => String::new(),
+        })
+        .collect()
 }
 
 /// Waits until host `id` (reached at `h`) holds every partition.

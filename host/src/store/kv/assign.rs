@@ -12,9 +12,10 @@
 //!
 //! Churn is damped: another host counts as live once it has been
 //! registered for `settle` (a host that restarts in a rolling upgrade does
-//! not pull partitions to itself the moment it appears) and until its row
-//! is older than its lease (`weft_hosts.seen_at`, refreshed every quarter
-//! lease). A host always counts itself.
+//! not pull partitions to itself the moment it appears) and while its row
+//! is younger than its lease (`weft_hosts.seen_at`, refreshed every quarter
+//! lease) or it holds a live lease (a host that stood still for less than
+//! its lease moves nothing). A host always counts itself.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -358,7 +359,14 @@ pub(crate) struct LiveHosts {
 
 impl Pg {
     /// The hosts that count in the assignment now: this one, and every
-    /// other registered for `settle` and seen within its lease. A row's
+    /// other registered for `settle` and either seen within its lease or
+    /// holding a live lease. A host that stood still says it is live again
+    /// only a lease later (see `Pg::join`), but while its leases hold its
+    /// partitions cannot move, and the others' shares must not move around
+    /// it (they handed a partition between them and back for a pause of
+    /// half a lease). A fenced host deletes its row at once (see
+    /// `Pg::fence`): one woken past its lease whose renewal of a partition
+    /// nobody took yet succeeded does not count on its way out. A row's
     /// format holds while it was written with the row's start (a host of an
     /// older release rejoining under the same id moves the start only).
     pub(crate) fn live_hosts(&self, settle: Duration) -> Result<LiveHosts, StoreError> {
@@ -369,8 +377,9 @@ impl Pg {
                    AND seen_at <= now() - make_interval(secs => $2::float8 / 2), \
                    CASE WHEN format_started = started_at THEN format END \
                  FROM weft_hosts \
-                 WHERE host_id = $1 OR (seen_at > now() - make_interval(secs => $2) \
-                   AND started_at <= now() - make_interval(secs => $3)) \
+                 WHERE host_id = $1 OR (started_at <= now() - make_interval(secs => $3) \
+                   AND (seen_at > now() - make_interval(secs => $2) \
+                     OR host_id IN (SELECT owner FROM weft_leases WHERE expires_at > now()))) \
                  ORDER BY host_id",
                 &[
                     &self.host(),

@@ -630,6 +630,9 @@ async fn renew(pg: std::sync::Weak<Pg>, lease: Arc<Lease>) {
                 *lease.renewed.lock().unwrap_or_else(|p| p.into_inner()) = Some(sent);
             }
             Ok(Renewed::Lost) => {
+                // Out of the assignment before anything else (its renewal
+                // of a partition nobody took yet may succeed meanwhile).
+                pg.withdraw();
                 let now = pg.holder_async().await.ok();
                 let by = now
                     .map(|h| {

@@ -550,12 +550,37 @@ impl Pg {
     }
 
     /// Fences this host for good (see `Lease::fence`): besides its
-    /// writes, it takes nothing more and stops saying it is live (its row
-    /// ages out), so the other hosts do not assign it partitions, which
+    /// writes, it takes nothing more and leaves the hosts at once (see
+    /// `withdraw`), so the other hosts do not assign it partitions, which
     /// they would hand over to a host about to exit.
     pub(super) fn fence(&self, fence: super::lease::Fence) {
-        self.left().store(true, std::sync::atomic::Ordering::SeqCst);
+        self.withdraw();
         self.lease.fence(fence);
+    }
+
+    /// Stops this host from taking partitions and deletes its row of the
+    /// hosts (once: a graceful leave deletes it itself), without waiting
+    /// for the deletion. Its row does not age out: a host that holds a
+    /// live lease counts in the assignment (`Pg::live_hosts`), and one
+    /// woken past its lease renews the partitions nobody took yet on its
+    /// way out.
+    pub(super) fn withdraw(&self) {
+        if self.left().swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let (pool, host) = (self.pool().clone(), self.lease.host.clone());
+        self.spawn(async move {
+            let deleted = async {
+                let client = pool.get().await.map_err(pool_err)?;
+                client
+                    .execute("DELETE FROM weft_hosts WHERE host_id = $1", &[&host])
+                    .await
+                    .map_err(pg_err)
+            };
+            if let Err(e) = deleted.await {
+                tracing::debug!(error = %e, "could not delete this host's row");
+            }
+        });
     }
 
     /// A database error as the store reports it; a refusal by the fence
