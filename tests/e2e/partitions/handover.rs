@@ -404,6 +404,35 @@ impl Drop for Lingering {
     }
 }
 
+/// A partition handed over is taken without ending the giver's sessions:
+/// its release frees the writer's lock before it marks the lease expired,
+/// so a taker that looks between the two sees a live lease (and waits a
+/// look), never an expired one whose lock is still held (before, it took
+/// the giver for a holder that stopped renewing and ended its sessions,
+/// its task-notice connection among them: "the store's lease expired;
+/// ended its holder's sessions", about one handover in 25).
+#[test]
+fn a_partition_handed_over_is_taken_without_ending_the_givers_sessions() {
+    let Some(url) = database() else { return };
+    let a = host(&url, "a", &["lease-release-half#1"]);
+    holds_all(&a, "a");
+    let b = host(&url, "b", &[]);
+    a.wait_for_log("paused at lease-release-half", 1, Duration::from_secs(60));
+    // b looks at the partition it is assigned, a round and more.
+    rounds_pass(&b, 4);
+    a.release("lease-release-half");
+    b.eventually("a to hand b its partitions", |h| {
+        holders(h) == ["a", "a", "b", "b"]
+    });
+    for (h, log) in [("a", a.log()), ("b", b.log())] {
+        assert!(
+            !log.contains("ended its holder's sessions")
+                && !log.contains("terminating connection due to administrator command"),
+            "{h}'s log:\n{log}"
+        );
+    }
+}
+
 /// A host paused in the middle of a write, past its lease, on a store of
 /// several partitions: the other host takes every partition, and the
 /// paused host's write, sent once it wakes, is refused by the database's

@@ -209,7 +209,8 @@ impl Lease {
     /// went wrong).
     fn give_up(&self, why: &str) {
         if self.fenced.borrow().is_none() {
-            tracing::info!("this host writes nothing more: {why}");
+            // `release` says it gave the store up: nothing went wrong.
+            tracing::debug!("this host writes nothing more: {why}");
             self.fenced.send_replace(Some(Fence::Lost(why.to_owned())));
         }
     }
@@ -365,8 +366,9 @@ impl Pg {
                 // transaction (they hold the lease row); the lock frees.
                 let ended = end_sessions(client, &holder, self.part()).await?;
                 // A store no host held yet (or one whose holder a schema
-                // step fenced) has no holder to speak of.
-                if let Some(owner) = holder.owner.as_deref() {
+                // step fenced) has no holder to speak of; none ended: the
+                // lock is another's (a taker looking at the same moment).
+                if let Some(owner) = holder.owner.as_deref().filter(|_| ended > 0) {
                     tracing::warn!(
                         holder = owner,
                         generation = holder.generation,
@@ -505,9 +507,9 @@ impl Pg {
         }
     }
 
-    /// Gives the store up at once (a graceful stop): the lease expires now
-    /// and the writer's lock is unlocked before the lease session closes,
-    /// so a standby takes over without waiting for the expiry.
+    /// Gives the store up at once (a graceful stop): the writer's lock is
+    /// unlocked and the lease expires now, before the lease session
+    /// closes, so a standby takes over without waiting for the expiry.
     pub fn release(&self) {
         let generation = self.lease.generation();
         if generation == 0 {
@@ -525,17 +527,23 @@ impl Pg {
         self.block(async move {
             let mut session = session.lock().await;
             if let Some((client, _)) = session.take() {
+                // Freed now, not once the server notices the session's
+                // end, and before the lease is marked expired: a taker
+                // that looks between the two finds a live lease of a host
+                // whose session lives (it waits a look), never an expired
+                // one whose lock is held (it would end this host's
+                // sessions, taking it for a holder that stopped renewing).
+                let _ = client
+                    .execute("SELECT pg_advisory_unlock($1)", &[&lock])
+                    .await;
+                crate::pause::point("lease-release-half").await;
+                // The next holder takes it at its next look.
                 let _ = client
                     .execute(
                         "UPDATE weft_leases SET expires_at = now() \
                          WHERE part = $3 AND owner = $1 AND generation = $2",
                         &[&host, &generation, &part],
                     )
-                    .await;
-                // Freed now, not once the server notices the session's
-                // end: the next holder takes it at its next look.
-                let _ = client
-                    .execute("SELECT pg_advisory_unlock($1)", &[&lock])
                     .await;
             }
         });
