@@ -193,3 +193,29 @@ fn unknown_fields_in_a_request_body_are_refused_by_name() {
     );
     assert_eq!(status, 400, "{v}");
 }
+
+/// A host that takes a request and never answers (paused here; a frozen VM,
+/// a host cut off) fails the CLI command at its `--timeout`, naming the
+/// wait and what to do, instead of holding the terminal until it wakes.
+#[test]
+fn a_cli_command_to_a_host_that_does_not_answer_ends_at_its_timeout() {
+    let host = Host::start();
+    host.signal("STOP");
+    let started = std::time::Instant::now();
+    let out = host.cli(&["describe", "nothing-here", "--timeout", "2s"]);
+    let waited = started.elapsed();
+    host.signal("CONT");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("did not answer within 2s (--timeout, WEFT_TIMEOUT)")
+            && stderr.contains("paused, overloaded or cut off"),
+        "{stderr}"
+    );
+    assert!(waited < std::time::Duration::from_secs(30), "{waited:?}");
+    // Awake, it answers again (and a timeout of 0 waits as long as needed).
+    let out = host.cli(&["describe", "nothing-here", "--timeout", "0"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("nothing-here"), "{stderr}");
+    assert!(!stderr.contains("did not answer"), "{stderr}");
+}

@@ -1,6 +1,8 @@
 //! A small client of the HTTP API: every command but `server`, `dev` and
 //! `replay` goes through it.
 
+use std::time::Duration;
+
 use anyhow::{anyhow, Context, Result};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -10,13 +12,21 @@ pub struct Client {
     http: reqwest::Client,
     /// Whether it presents a client certificate (`--client-cert`).
     presents: bool,
+    /// How long a request waits for its answer (`--timeout`; `None`: as
+    /// long as it takes).
+    timeout: Option<Duration>,
 }
+
+/// How long a connection is waited for, at most (an address nobody
+/// answers at, a host whose machine is off).
+const CONNECT_LIMIT: Duration = Duration::from_secs(10);
 
 impl Client {
     pub fn new(
         server: &str,
         token: Option<&str>,
         tls: crate::api::tls::ClientTls<'_>,
+        timeout: Option<Duration>,
     ) -> Result<Self> {
         let mut headers = reqwest::header::HeaderMap::new();
         if let Some(t) = token.filter(|t| !t.is_empty()) {
@@ -29,13 +39,17 @@ impl Client {
             true => server.trim_end_matches('/').to_owned(),
             false => format!("http://{}", server.trim_end_matches('/')),
         };
+        let mut builder = crate::api::tls::client_builder(tls)?.default_headers(headers);
+        if let Some(limit) = timeout {
+            builder = builder
+                .timeout(limit)
+                .connect_timeout(limit.min(CONNECT_LIMIT));
+        }
         Ok(Self {
             presents: tls.cert.is_some(),
             base,
-            http: crate::api::tls::client_builder(tls)?
-                .default_headers(headers)
-                .build()
-                .context("cannot build the HTTP client")?,
+            http: builder.build().context("cannot build the HTTP client")?,
+            timeout,
         })
     }
 
@@ -108,6 +122,21 @@ impl Client {
     }
 
     fn unreachable(&self, e: reqwest::Error) -> anyhow::Error {
+        if let (true, Some(limit)) = (e.is_timeout(), self.timeout) {
+            let (what, waited) = match e.is_connect() {
+                true => ("took no connection", limit.min(CONNECT_LIMIT)),
+                false => ("did not answer", limit),
+            };
+            return anyhow!(
+                "the weft host at {} {what} within {} (--timeout, WEFT_TIMEOUT): it may be \
+                 paused, overloaded or cut off from its store, or the address may be wrong. A \
+                 request that changes something may or may not have taken effect: look (`weft \
+                 describe`, `weft list`) before you send it again, or send it again with the \
+                 same --request-id (a start with the same --id)",
+                self.base,
+                shown(waited)
+            );
+        }
         if let Some(why) = crate::api::tls::client_refusal(&e) {
             return anyhow!("cannot talk to the weft host at {}: {why}", self.base);
         }
@@ -145,6 +174,15 @@ impl Client {
             "cannot reach the weft host at {}: {text}\n(start one with `weft server`, or point --server / WEFT_SERVER at it)",
             self.base
         )
+    }
+}
+
+/// A wait as `--timeout` takes it: `90s`, `1.5s`, `10m`.
+fn shown(d: Duration) -> String {
+    match d.as_millis() {
+        ms if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
+        ms if ms % 1_000 == 0 => format!("{}s", ms / 1_000),
+        ms => format!("{}s", ms as f64 / 1_000.0),
     }
 }
 

@@ -144,7 +144,9 @@ fn hosts(view: &Value, leases: Option<&[Value]>) -> comfy_table::Table {
         "IN MEMORY",
     ];
     if leases.is_some() {
-        header.push("PARTITIONS");
+        // Which it holds (a count would read the same: "HOLDS PARTITIONS
+        // 0" is partition 0, none is "-").
+        header.push("HOLDS PARTITIONS");
     }
     let mut t = table(&header);
     for h in view["hosts"].as_array().into_iter().flatten() {

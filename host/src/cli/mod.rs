@@ -62,6 +62,20 @@ struct Conn {
     /// The private key (PEM) of --client-cert.
     #[arg(long, global = true, env = "WEFT_CLIENT_KEY", value_name = "FILE")]
     client_key: Option<PathBuf>,
+    /// How long each request waits for the host's answer before the
+    /// command gives up (a host paused, overloaded or cut off keeps the
+    /// connection open): milliseconds or `30s`, `10m`; `0` waits as long
+    /// as it takes. The default outlasts the longest a host holds a
+    /// request itself (an update waits up to 5 minutes for its workflow).
+    #[arg(
+        long,
+        global = true,
+        env = "WEFT_TIMEOUT",
+        value_parser = parse_duration,
+        value_name = "DURATION",
+        default_value = "10m"
+    )]
+    timeout: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -724,6 +738,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 cert: c.client_cert.as_deref(),
                 key: c.client_key.as_deref(),
             },
+            (c.timeout > 0).then(|| std::time::Duration::from_millis(c.timeout)),
         )?,
         None => return local(cli.command).await,
     };
