@@ -274,6 +274,13 @@ fn a_second_host_forwards_by_partition_and_takes_them_over_from_a_killed_one() {
         holders(h) == vec!["b"; PARTITIONS as usize]
     });
     b.assert_hellos_completed_once(&ids, "F");
+    // b's log says whose partitions it took, and why they were free.
+    assert!(
+        b.log()
+            .contains("(from a, whose sessions had ended: killed, or cut off)"),
+        "{}",
+        b.log()
+    );
     // The killed host is gone, and its last count of instances in memory
     // is not shown as what it has.
     b.eventually("a to be gone", |h| {

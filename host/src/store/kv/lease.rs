@@ -489,11 +489,20 @@ impl Pg {
         *self.lease.renewed.lock().unwrap_or_else(|p| p.into_inner()) = Some(sent);
         self.lease.generation.store(generation, Ordering::SeqCst);
         crate::metrics::get().handovers.inc();
+        // Whose it was: an operator reading why it moved (a host given up
+        // or paused past its lease, or one whose sessions all ended: killed).
+        let before = match holder.owner.as_deref() {
+            Some(owner) if owner != self.lease.host => match holder.expired {
+                true => format!(" (from {owner}, whose lease had ended)"),
+                false => format!(" (from {owner}, whose sessions had ended: killed, or cut off)"),
+            },
+            _ => String::new(),
+        };
         tracing::info!(
             generation,
             host = self.lease.host,
             part = self.part(),
-            "this host holds {}",
+            "this host holds {}{before}",
             self.what()
         );
         Ok(Ok(generation))
