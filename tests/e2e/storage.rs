@@ -140,6 +140,12 @@ fn a_full_disk_refuses_writes_keeps_reads_and_resumes_when_space_returns() {
     // An activity whose end the disk refused kept it and wrote it once the
     // disk had room: no side effect ran twice (no kill explains one).
     let log = host.log();
+    // The warning says why the writes fail.
+    assert!(
+        log.lines()
+            .any(|l| l.contains("store writes fail") && l.contains("No space left")),
+        "{log}"
+    );
     let mut effects = std::collections::HashMap::<String, usize>::new();
     for key in log
         .lines()

@@ -158,7 +158,10 @@ pub(super) fn spawn(inner: Arc<Inner>) {
             if failing.wait_for(Option::is_some).await.is_err() {
                 return;
             }
-            tracing::warn!("store writes fail; in-flight work resumes once they succeed");
+            // Why (a full disk; a lease not confirmed lately, which a
+            // renewal settles: this host writes again, or stops fenced).
+            let why = failing.borrow().clone().unwrap_or_default();
+            tracing::warn!(error = why, "store writes fail; in-flight work resumes once they succeed");
             while failing.borrow().is_some() {
                 tokio::time::sleep(RETRY).await;
                 let _ = inner.store.write(Vec::new()).await;
