@@ -179,6 +179,44 @@ fn any_host_answers_and_a_killed_holder_is_replaced_at_once() {
     no_write_from_a_fenced_host(&url);
 }
 
+/// A read a standby forwarded to the holder, cut under way by the holder's
+/// death (SIGKILL), is asked again of the next holder: a `result` waiting
+/// for an execution's end gets it (before: a 502 "got no answer", for a
+/// read that changes nothing). The twin of
+/// `partitions::routing::a_read_forwarded_to_a_holder_killed_under_it_...`.
+#[test]
+fn a_read_a_standby_forwarded_to_a_holder_killed_under_it_is_asked_again() {
+    let Some(url) = database() else { return };
+    let mut a = host(&url, "a", &[]);
+    a.eventually("a to hold the store", |h| holder(h) == "a");
+    let b = host(&url, "b", &[]);
+    b.deploy_examples();
+    let (status, v) = b.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"workflow_type": "hello", "id": "cut-read",
+                    "input": {"name": "cut", "delay_ms": 3000}})),
+    );
+    assert_eq!(status, 201, "{v}");
+    let (status, v) = std::thread::scope(|s| {
+        let waiting = s.spawn(|| {
+            b.call(
+                "GET",
+                "/v1/executions/cut-read/result?wait=true&timeout_ms=60000",
+                None,
+            )
+        });
+        // Forwarded to a, and waiting there.
+        std::thread::sleep(Duration::from_millis(700));
+        a.kill();
+        waiting.join().expect("the waiting read")
+    });
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["status"], "completed", "{v}");
+    assert_eq!(v["output"], "HELLO, CUT!", "{v}");
+    assert_eq!(holder(&b), "b");
+}
+
 /// A host's row in `weft_hosts` is what a standby forwards by: a row the
 /// others forgot (they delete rows not seen for an hour: a host cut off
 /// for that long) comes back with the host's next refresh, so once that

@@ -168,10 +168,13 @@ async fn forward(State(f): State<Front>, req: Request) -> Response {
         .headers
         .get(FORWARDED_TO)
         .map(|v| v.to_str().unwrap_or("?").to_owned());
-    let started = Instant::now();
+    let mut started = Instant::now();
     let me = f.cluster.host().to_owned();
     // The holder this host could not reach (its id, address and why).
     let mut unreached: Option<(String, String, String)> = None;
+    let reads = super::auth::reads(&parts.method, parts.uri.path());
+    // Reads cut under way asked again, at most.
+    let mut recut = 3;
     loop {
         if let Some(router) = f.engine.get() {
             let req = Request::from_parts(parts, Body::from(body));
@@ -221,6 +224,15 @@ async fn forward(State(f): State<Front>, req: Request) -> Response {
                     }
                     Err(e) if e.is_connect() => {
                         tracing::debug!(holder = id, error = %e, "the host holding the store did not answer; looking again");
+                        unreached = Some((id, address, error_chain(&e)));
+                    }
+                    // Cut under way (the holder died): a read is asked
+                    // again, of the next holder (a few times: not for good
+                    // of a holder that cuts it each time).
+                    Err(e) if reads && recut > 0 => {
+                        recut -= 1;
+                        tracing::debug!(holder = id, error = %e, "a read forwarded to the holder was cut; asking again");
+                        started = Instant::now();
                         unreached = Some((id, address, error_chain(&e)));
                     }
                     Err(e) => {

@@ -609,3 +609,41 @@ fn the_relay_route_is_refused_on_a_store_of_one_partition() {
     let said = v["error"]["message"].as_str().unwrap_or_default();
     assert!(said.contains("nothing was recorded"), "{said}");
 }
+
+/// A read forwarded to a partition's holder whose connection the holder's
+/// death cut (SIGKILL) is asked again of the next holder, as one a paused
+/// holder never answers is: a `result` waiting for an execution's end gets
+/// its end (before, a 502 "got no answer ... may or may not have taken
+/// effect" the moment the holder died, for a read that changes nothing).
+/// A write so cut is still answered 502 (it may have taken effect).
+#[test]
+fn a_read_forwarded_to_a_holder_killed_under_it_is_asked_again_of_the_next() {
+    let Some(url) = database() else { return };
+    let (a, mut b) = two_hosts(&url, &[], &[]);
+    a.deploy_examples();
+    let id = id_in("cut-read", 3, true);
+    let (status, v) = a.call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"workflow_type": "hello", "id": id,
+                    "input": {"name": "cut", "delay_ms": 3000}})),
+    );
+    assert_eq!(status, 201, "{v}");
+    let (status, v) = std::thread::scope(|s| {
+        let waiting = s.spawn(|| {
+            a.call(
+                "GET",
+                &format!("/v1/executions/{id}/result?wait=true&timeout_ms=60000"),
+                None,
+            )
+        });
+        // Forwarded to b, which holds partition 3, and waiting there.
+        std::thread::sleep(Duration::from_millis(700));
+        b.kill();
+        waiting.join().expect("the waiting read")
+    });
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["status"], "completed", "{v}");
+    assert_eq!(v["output"], "HELLO, CUT!", "{v}");
+    assert_eq!(a.describe(&id)["held_by"], "a", "a took b's partitions");
+}

@@ -310,6 +310,9 @@ impl Front {
         // holder it named gave the partition up, or was not there) reads
         // the store again.
         let mut fresh = false;
+        let reads = auth::reads(&parts.method, parts.uri.path());
+        // Reads cut under way asked again, at most.
+        let mut recut = 3;
         loop {
             if let Some(router) = self.engines.router(part) {
                 return oneshot(router, parts, body).await;
@@ -333,7 +336,7 @@ impl Front {
                         biased;
                         outcome = sent => outcome,
                         now = self.moved_from(part, &id) => {
-                            if !auth::reads(&parts.method, parts.uri.path()) {
+                            if !reads {
                                 return lost_holder(&id, &format!("partition {part}"), now);
                             }
                             // A read is asked again, of the holder now,
@@ -363,6 +366,16 @@ impl Front {
                             return super::cluster::cannot_forward(&id, &address, &what, &why);
                         }
                         Err(e) if e.is_connect() => {
+                            unreached = Some((id, address, super::cluster::error_chain(&e)));
+                        }
+                        // Cut under way (the holder died, say): a read is
+                        // asked again, of the holder once the partition
+                        // moves, waiting up to `wait` for one (a few times:
+                        // not for good of a holder that cuts it each time).
+                        Err(e) if reads && recut > 0 => {
+                            recut -= 1;
+                            tracing::debug!(part, holder = id, error = %super::cluster::error_chain(&e), "a read forwarded to the holder was cut; asking again");
+                            started = Instant::now();
                             unreached = Some((id, address, super::cluster::error_chain(&e)));
                         }
                         Err(e) => {
