@@ -433,6 +433,41 @@ fn a_partition_handed_over_is_taken_without_ending_the_givers_sessions() {
     }
 }
 
+/// A host started again at once under its id, taking a partition its
+/// ended process gave up, is not taken by another host for that process:
+/// the other, finding the partition's lease ended and its lock held, ends
+/// only sessions the holder had before its lease ended (before, it ended
+/// every session under the host's name: the new process's lease session in
+/// the middle of its take, and its task-notice connection; a README try
+/// saw it once in 16 quick restarts).
+#[test]
+fn a_host_restarted_at_once_is_not_taken_for_its_ended_process() {
+    let Some(url) = database() else { return };
+    let (a, mut b) = two_hosts(&url, &[], &["--lease", "6s"]);
+    // a looks again only once b's new process holds partition 2's lock.
+    a.signal("STOP");
+    b.signal("TERM");
+    assert_eq!(b.wait_exit(Duration::from_secs(30)), Some(0), "{}", b.log());
+    b.pause_at(&["lease-taking#1"]);
+    b.spawn();
+    b.wait_for_log("paused at lease-taking", 1, Duration::from_secs(60));
+    a.signal("CONT");
+    // a looks at the partitions b gave up (b's new process has not settled:
+    // they are a's to take), a round and more.
+    rounds_pass(&a, 4);
+    b.release("lease-taking");
+    a.eventually("b to hold partitions 2 and 3 again", |h| {
+        holders(h) == ["a", "a", "b", "b"]
+    });
+    for (h, log) in [("a", a.log()), ("b", b.log())] {
+        assert!(
+            !log.contains("ended its holder's sessions")
+                && !log.contains("terminating connection due to administrator command"),
+            "{h}'s log:\n{log}"
+        );
+    }
+}
+
 /// A host paused in the middle of a write, past its lease, on a store of
 /// several partitions: the other host takes every partition, and the
 /// paused host's write, sent once it wakes, is refused by the database's

@@ -449,6 +449,7 @@ impl Pg {
             )
             .await
             .map_err(pg_err)?;
+        crate::pause::point("lease-taking").await;
         if let Some(why) =
             self.outdated(row.try_get(1).ok().flatten(), row.try_get(2).ok().flatten())
         {
@@ -598,27 +599,31 @@ pub(super) async fn holder(
 /// transactions on partitions it still holds go on. Its connection that
 /// listens for task notices ends too (unread, it keeps PostgreSQL's queue
 /// of notices from shrinking; a host that lives on makes it again: see
-/// `notices.rs`). Returns how many ended.
+/// `notices.rs`). Only sessions that began before the lease ended count:
+/// a process of the same host started since (a restart at once, taking the
+/// partition its ended process gave up) is another holder, as is a session
+/// given the pid of one that ended. Returns how many ended.
 async fn end_sessions(
     client: &tokio_postgres::Client,
     holder: &Holder,
     part: u32,
 ) -> Result<i64, StoreError> {
     let app = format!("weft:{}", holder.owner.as_deref().unwrap_or(""));
-    let part = part.to_string();
     let row = client
         .query_one(
             "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 2000)) \
              FROM pg_stat_activity \
              WHERE datname = current_database() AND pid <> pg_backend_pid() \
+               AND backend_start < (SELECT expires_at FROM weft_leases WHERE part = $5) \
                AND (pid = $1 OR (split_part(application_name, '#', 1) = $2 AND state <> 'idle' \
                  AND coalesce(nullif(split_part(application_name, '#', 3), ''), '0') = $3) \
                  OR (split_part(application_name, '#', 1) = $2 AND query = $4))",
             &[
                 &holder.pid.unwrap_or(0),
                 &app,
-                &part,
+                &part.to_string(),
                 &super::notices::LISTENING,
+                &(part as i32),
             ],
         )
         .await
