@@ -217,6 +217,52 @@ fn a_read_a_standby_forwarded_to_a_holder_killed_under_it_is_asked_again() {
     assert_eq!(holder(&b), "b");
 }
 
+/// A write that meets the holder's hold unconfirmed for most of its lease
+/// (its renewal late: a pause shorter than the lease, woken) waits for the
+/// renewal instead of failing: the host stops writing by its own clock a
+/// fifth of a lease before the database could give the store away, and a
+/// renewal that comes a moment later lets the write go on (before, it was
+/// refused with 503 "nothing was changed", and a client had to retry,
+/// though the store was still this host's: a README try, 4 s pauses of a
+/// 6 s lease).
+#[test]
+fn a_write_meeting_an_unconfirmed_hold_waits_for_the_renewal() {
+    let Some(url) = database() else { return };
+    // A lease of 10 s: renewed every 2.5 s; writes stop by the host's own
+    // clock 8 s after the last renewal, the lease ends after 10.
+    let a = Host::in_cluster(
+        &url,
+        &["--lease", "10s", "--host-id", "a"],
+        &["lease-renewing#2"],
+    );
+    a.eventually("a to hold the store", |h| holder(h) == "a");
+    a.deploy_examples();
+    // The second renewal is held: the last was a quarter lease ago.
+    a.wait_for_log("paused at lease-renewing", 1, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_millis(5_900));
+    let (status, v) = std::thread::scope(|s| {
+        let start = s.spawn(|| {
+            a.call(
+                "POST",
+                "/v1/executions",
+                Some(json!({"workflow_type": "hello", "id": "late-renewal",
+                            "input": {"name": "late", "delay_ms": 0}})),
+            )
+        });
+        std::thread::sleep(Duration::from_millis(400));
+        a.release("lease-renewing");
+        start.join().expect("the start")
+    });
+    assert_eq!(status, 201, "{v}\n{}", a.log());
+    assert_eq!(a.wait_result("late-renewal")["output"], "HELLO, LATE!");
+    assert!(
+        a.log()
+            .contains("a write waits for this host's renewal of its lease"),
+        "the write met the unconfirmed hold (else the test proves nothing): {}",
+        a.log()
+    );
+}
+
 /// A host's row in `weft_hosts` is what a standby forwards by: a row the
 /// others forgot (they delete rows not seen for an hour: a host cut off
 /// for that long) comes back with the host's next refresh, so once that

@@ -234,6 +234,16 @@ fn failed(
         tracing::info!(batches, "not written: this host gave the store up");
         return;
     }
+    // Said where it was found (a fence: once, as an error, and the host
+    // stops; a partition handed over: with the handover).
+    if let StoreError::Fenced(why) = e {
+        tracing::warn!(
+            batches,
+            reason = why,
+            "not written: this host does not hold this part of the store now"
+        );
+        return;
+    }
     tracing::error!(error = %e, batches, "group commit failed; nothing in it was written");
     if let StoreError::Io(reason) = e {
         crate::metrics::get().store_write_failures.inc();

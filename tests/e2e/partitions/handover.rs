@@ -330,11 +330,15 @@ fn a_woken_fenced_host_draws_no_partition_back_on_its_way_out() {
 /// overdue renewal of that one finds it still its own, so it holds a live
 /// lease again on its way out, and a host holding a live lease counts in
 /// the assignment (so that a pause shorter than a lease moves nothing). A
-/// fenced host leaves the hosts at once: the other one hands it nothing.
+/// host renewing late (past its lease) settles anew first, and a fenced
+/// host leaves the hosts at once: the other one hands it nothing. The
+/// woken host is held between the renewal that finds partition 0 lost and
+/// its fence (a renewal cut by the ended session finds it only a quarter
+/// lease later: a run saw the other host hand it partition 0 meanwhile).
 #[test]
 fn a_woken_fenced_host_still_holding_a_partition_draws_none_back() {
     let Some(url) = database() else { return };
-    let (mut a, b) = two_hosts(&url, &[], &[]);
+    let (mut a, b) = two_hosts(&url, &["lease-lost"], &[]);
     // Partition 1's writer lock (`lease.rs`: WRITER_LOCK + part * 0x1_0000).
     let lock = 0x7765_6674_0002_i64 + 0x1_0000;
     let taker = Lingering(
@@ -359,6 +363,15 @@ fn a_woken_fenced_host_still_holding_a_partition_draws_none_back() {
     let before = (handing(&b), a_took());
     let woken = psql(&url, "SELECT now()");
     a.signal("CONT");
+    a.wait_for_log("paused at lease-lost", 1, Duration::from_secs(30));
+    a.eventually("a to renew partition 1", |_| {
+        psql(
+            &url,
+            &format!("SELECT renewed_at > '{woken}' FROM weft_leases WHERE part = 1"),
+        ) == "t"
+    });
+    rounds_pass(&b, 4);
+    a.release("lease-lost");
     assert_eq!(a.wait_exit(Duration::from_secs(30)), Some(3), "{}", a.log());
     assert!(
         a.log().contains("took partition 0 of the store over"),

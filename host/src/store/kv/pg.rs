@@ -455,7 +455,7 @@ impl Pg {
     /// first statement, which refuses it once another generation holds the
     /// store.
     pub fn begin_write(self: &Arc<Self>) -> Result<Tx, StoreError> {
-        let generation = self.lease.check()?;
+        let generation = self.lease.check_soon()?;
         let client = self.take_writer()?;
         let host = Param::Bytes(self.lease.host.as_bytes().to_vec());
         let fence = format!(
