@@ -119,6 +119,18 @@ impl From<EngineError> for ApiError {
                     ),
                 };
             }
+            // Its engine closed under the request (the host stopping, or
+            // handing the partition over): the write was not taken.
+            EngineError::Store(StoreError::CommitterGone) => {
+                return Self {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    code: "storage-unavailable",
+                    message: "this host closed its hold on this part of the store while the \
+                              request was under way (it is stopping, or handed the partition \
+                              over); nothing was changed. Retry: the next holder answers"
+                        .into(),
+                };
+            }
             EngineError::Store(inner) => {
                 tracing::error!(error = %inner, "store failure while serving a request");
                 return Self {

@@ -730,3 +730,52 @@ fn rounds_pass(h: &Host, n: u32) {
         rounds(h) >= until
     });
 }
+
+/// A request under way in a partition's engine when its host hands the
+/// partition over (its write refused: the partition given up, nothing
+/// written) is asked again of the next holder: a signal forwarded through
+/// the host that takes the partition is recorded once and answered 202
+/// (before: 503 "this host no longer holds the store ... retry"; the
+/// verification runner met it with an upgrade on three hosts).
+#[test]
+fn a_request_under_way_when_its_partition_is_handed_over_is_asked_of_the_next_holder() {
+    let Some(url) = database() else { return };
+    let a = host(&url, "a", &["signal-before-write#1"]);
+    holds_all(&a, "a");
+    a.deploy_examples_and_corners();
+    let listener = id_in("handed-mid-signal", 3, true);
+    a.start_corners(&listener, json!({"mode": "signals", "runs": 3}));
+    a.eventually("the listener waits", |h| {
+        h.event_kinds(&listener)
+            .iter()
+            .any(|k| k == "signal_awaited")
+    });
+    let b = host(&url, "b", &[]);
+    let signals = format!("/v1/executions/{listener}/signals");
+    let (status, v) = std::thread::scope(|s| {
+        // Through b, before it counts: forwarded to a, held before its write.
+        let sent = s.spawn(|| {
+            b.call(
+                "POST",
+                &signals,
+                Some(json!({"name": "tick", "input": "once", "request_id": "tick-1"})),
+            )
+        });
+        a.wait_for_log("paused at signal-before-write", 1, Duration::from_secs(30));
+        a.wait_for_log("partition 3 handed over", 1, Duration::from_secs(30));
+        a.release("signal-before-write");
+        sent.join().expect("the signal")
+    });
+    assert_eq!(
+        status,
+        202,
+        "{v}\n---- a:\n{}\n---- b:\n{}",
+        a.log(),
+        b.log()
+    );
+    b.eventually("the listener took the tick", |h| {
+        h.describe(&listener)["run"] == 2
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(b.describe(&listener)["run"], 2, "no signal twice");
+}

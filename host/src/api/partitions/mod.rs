@@ -206,7 +206,18 @@ async fn route(State(f): State<Front>, req: Request) -> Response {
     if let Some(part) = parts.headers.get(PARTITION) {
         let part = part.to_str().ok().and_then(|p| p.parse::<u32>().ok());
         return match f.held_here(part).await {
-            Some(router) => oneshot(router, parts, body).await,
+            Some(router) => {
+                let resp = oneshot(router, parts, body).await;
+                // Refused because this host let the partition go while it
+                // ran (nothing was changed): the forwarder asks the next
+                // holder.
+                let (mut resp, refused) = nothing_done(resp).await;
+                if refused && part.is_some_and(|p| f.engines.router(p).is_none()) {
+                    resp.headers_mut()
+                        .insert(NOT_HELD, HeaderValue::from_static("1"));
+                }
+                resp
+            }
             // The forwarder meant another host (two given one address).
             None if header(&parts, FORWARDED_TO) != "?"
                 && header(&parts, FORWARDED_TO) != f.cluster.host() =>
@@ -267,6 +278,25 @@ fn header(parts: &Parts, name: &str) -> String {
         .to_owned()
 }
 
+/// `resp`, and whether it is a refusal by the store that changed nothing
+/// (503 `storage-unavailable`: the partition given up or lost, the
+/// database out of reach): read whole to tell (such answers are small).
+async fn nothing_done(resp: Response) -> (Response, bool) {
+    if resp.status() != StatusCode::SERVICE_UNAVAILABLE {
+        return (resp, false);
+    }
+    let (parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
+        return (
+            unavailable("the answer of this partition's engine could not be read: retry".into()),
+            false,
+        );
+    };
+    let refused = serde_json::from_slice::<Value>(&bytes)
+        .is_ok_and(|v| v["error"]["code"] == "storage-unavailable");
+    (Response::from_parts(parts, Body::from(bytes)), refused)
+}
+
 async fn oneshot(router: Router, parts: Parts, body: Bytes) -> Response {
     router
         .oneshot(Request::from_parts(parts, Body::from(body)))
@@ -311,11 +341,23 @@ impl Front {
         // the store again.
         let mut fresh = false;
         let reads = auth::reads(&parts.method, parts.uri.path());
-        // Reads cut under way asked again, at most.
+        // Reads cut under way (and requests refused by a partition let go
+        // under them) asked again, at most.
         let mut recut = 3;
         loop {
             if let Some(router) = self.engines.router(part) {
-                return oneshot(router, parts, body).await;
+                let resp = oneshot(router, parts.clone(), body.clone()).await;
+                // Refused because this host let the partition go while it
+                // ran (a handover; nothing was changed): asked again, of
+                // its next holder (a few times at most).
+                let (resp, refused) = nothing_done(resp).await;
+                if !refused || recut == 0 || self.engines.router(part).is_some() {
+                    return resp;
+                }
+                recut -= 1;
+                started = Instant::now();
+                fresh = true;
+                continue;
             }
             let holder = match self.holders.of(part, fresh).await {
                 Ok(holder) => holder,
