@@ -27,7 +27,16 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// A write refused because this host no longer holds what it wrote to
+    /// (a partition given up or lost): nothing of that write was made
+    /// (answered with [`LET_GO`], so that a host routing requests by
+    /// partition may ask the next holder).
+    let_go: bool,
 }
+
+/// The header of an answer whose write was refused because the partition
+/// was given up or lost under it.
+pub const LET_GO: &str = "x-weft-let-go";
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
@@ -35,6 +44,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            let_go: false,
         }
     }
 
@@ -43,6 +53,7 @@ impl ApiError {
             status: StatusCode::BAD_REQUEST,
             code: "bad-request",
             message: message.into(),
+            let_go: false,
         }
     }
 
@@ -51,6 +62,7 @@ impl ApiError {
             status: StatusCode::PAYLOAD_TOO_LARGE,
             code: "payload-too-large",
             message: message.into(),
+            let_go: false,
         }
     }
 
@@ -59,6 +71,7 @@ impl ApiError {
             status: StatusCode::NOT_FOUND,
             code: "not-found",
             message: message.into(),
+            let_go: false,
         }
     }
 }
@@ -87,15 +100,18 @@ impl From<EngineError> for ApiError {
                          Retry once the database answers (and no other host holds it): the \
                          host resumes its executions by itself"
                     ),
+                    let_go: false,
                 };
             }
             EngineError::Store(StoreError::GivenUp) => {
                 return Self {
                     status: StatusCode::SERVICE_UNAVAILABLE,
                     code: "storage-unavailable",
-                    message: "this host is stopping and gave the store up; nothing was changed. \
-                              Retry: the next host to hold the store answers"
+                    message: "this host gave this part of the store up while the request was \
+                              under way (it is stopping, or handed the partition over); nothing \
+                              was changed. Retry: the next host to hold it answers"
                         .into(),
+                    let_go: true,
                 };
             }
             EngineError::Store(StoreError::Fenced(reason)) => {
@@ -106,6 +122,7 @@ impl From<EngineError> for ApiError {
                         "this host no longer holds the store ({reason}); nothing was changed. \
                          Retry: another host holds it now and answers"
                     ),
+                    let_go: true,
                 };
             }
             EngineError::Store(StoreError::Io(reason)) => {
@@ -117,18 +134,7 @@ impl From<EngineError> for ApiError {
                          changed. Free space on the disk of the data directory (or mend the \
                          disk) and retry: the host resumes its executions by itself"
                     ),
-                };
-            }
-            // Its engine closed under the request (the host stopping, or
-            // handing the partition over): the write was not taken.
-            EngineError::Store(StoreError::CommitterGone) => {
-                return Self {
-                    status: StatusCode::SERVICE_UNAVAILABLE,
-                    code: "storage-unavailable",
-                    message: "this host closed its hold on this part of the store while the \
-                              request was under way (it is stopping, or handed the partition \
-                              over); nothing was changed. Retry: the next holder answers"
-                        .into(),
+                    let_go: false,
                 };
             }
             EngineError::Store(inner) => {
@@ -137,6 +143,7 @@ impl From<EngineError> for ApiError {
                     status: StatusCode::INTERNAL_SERVER_ERROR,
                     code: "internal",
                     message: "internal error: the host could not read or write its store (see the host log)".into(),
+                    let_go: false,
                 };
             }
         };
@@ -144,6 +151,7 @@ impl From<EngineError> for ApiError {
             status,
             code,
             message: e.to_string(),
+            let_go: false,
         }
     }
 }
@@ -156,7 +164,12 @@ impl IntoResponse for ApiError {
                 message: self.message,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut resp = (self.status, Json(body)).into_response();
+        if self.let_go {
+            resp.headers_mut()
+                .insert(LET_GO, axum::http::HeaderValue::from_static("1"));
+        }
+        resp
     }
 }
 

@@ -207,12 +207,11 @@ async fn route(State(f): State<Front>, req: Request) -> Response {
         let part = part.to_str().ok().and_then(|p| p.parse::<u32>().ok());
         return match f.held_here(part).await {
             Some(router) => {
-                let resp = oneshot(router, parts, body).await;
+                let mut resp = oneshot(router, parts, body).await;
                 // Refused because this host let the partition go while it
                 // ran (nothing was changed): the forwarder asks the next
                 // holder.
-                let (mut resp, refused) = nothing_done(resp).await;
-                if refused && part.is_some_and(|p| f.engines.router(p).is_none()) {
+                if let_go(&resp) && part.is_some_and(|p| f.engines.router(p).is_none()) {
                     resp.headers_mut()
                         .insert(NOT_HELD, HeaderValue::from_static("1"));
                 }
@@ -278,23 +277,10 @@ fn header(parts: &Parts, name: &str) -> String {
         .to_owned()
 }
 
-/// `resp`, and whether it is a refusal by the store that changed nothing
-/// (503 `storage-unavailable`: the partition given up or lost, the
-/// database out of reach): read whole to tell (such answers are small).
-async fn nothing_done(resp: Response) -> (Response, bool) {
-    if resp.status() != StatusCode::SERVICE_UNAVAILABLE {
-        return (resp, false);
-    }
-    let (parts, body) = resp.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
-        return (
-            unavailable("the answer of this partition's engine could not be read: retry".into()),
-            false,
-        );
-    };
-    let refused = serde_json::from_slice::<Value>(&bytes)
-        .is_ok_and(|v| v["error"]["code"] == "storage-unavailable");
-    (Response::from_parts(parts, Body::from(bytes)), refused)
+/// Whether `resp` refuses a write because this host let the partition go
+/// under it (given up or lost: nothing of that write was made).
+fn let_go(resp: &Response) -> bool {
+    resp.headers().contains_key(super::error::LET_GO)
 }
 
 async fn oneshot(router: Router, parts: Parts, body: Bytes) -> Response {
@@ -350,8 +336,7 @@ impl Front {
                 // Refused because this host let the partition go while it
                 // ran (a handover; nothing was changed): asked again, of
                 // its next holder (a few times at most).
-                let (resp, refused) = nothing_done(resp).await;
-                if !refused || recut == 0 || self.engines.router(part).is_some() {
+                if !let_go(&resp) || recut == 0 || self.engines.router(part).is_some() {
                     return resp;
                 }
                 recut -= 1;

@@ -177,20 +177,21 @@ impl Lease {
     }
 
     /// [`Lease::check`], waiting up to a quarter lease (a renewal's
-    /// period) while the only problem is that the hold was not confirmed
+    /// period; 5 s at most) while the only problem is that the hold was not confirmed
     /// lately: a host woken from a pause shorter than its lease renews at
     /// once (its renewal is overdue), and the write that woke with it goes
     /// on instead of failing ("nothing was changed"). On the committer's
     /// thread.
     pub(super) fn check_soon(&self) -> Result<i64, StoreError> {
-        let until = Instant::now() + self.length / 4;
+        let wait = (self.length / 4).min(Duration::from_secs(5));
+        let until = Instant::now() + wait;
         let mut told = false;
         loop {
             match self.check() {
                 Err(StoreError::Io(why)) if self.generation() != 0 && Instant::now() < until => {
                     if !std::mem::replace(&mut told, true) {
                         tracing::info!(
-                            wait_ms = (self.length / 4).as_millis() as u64,
+                            wait_ms = wait.as_millis() as u64,
                             "a write waits for this host's renewal of its lease: {why}"
                         );
                     }
@@ -238,6 +239,7 @@ impl Lease {
     /// state as a fence, without the error and the fence counter (nothing
     /// went wrong).
     fn give_up(&self, why: &str) {
+        self.given_up.store(true, Ordering::SeqCst);
         if self.fenced.borrow().is_none() {
             // `release` says it gave the store up: nothing went wrong.
             tracing::debug!("this host writes nothing more: {why}");
@@ -261,6 +263,11 @@ impl Lease {
 
     pub fn generation(&self) -> i64 {
         self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Whether this host gave this lease up or was fenced on it.
+    pub(super) fn given_up_or_fenced(&self) -> bool {
+        self.given_up.load(Ordering::SeqCst) || self.fenced.borrow().is_some()
     }
 
     /// Whether this host took the store and has not given it up (nor lost
@@ -563,7 +570,6 @@ impl Pg {
         let host = self.lease.host.clone();
         let session = &self.lease.session;
         let part = self.part() as i32;
-        let lock = writer_lock(self.part());
         self.block(async move {
             let mut session = session.lock().await;
             if let Some((client, _)) = session.take() {
@@ -573,9 +579,9 @@ impl Pg {
                 // whose session lives (it waits a look), never an expired
                 // one whose lock is held (it would end this host's
                 // sessions, taking it for a holder that stopped renewing).
-                let _ = client
-                    .execute("SELECT pg_advisory_unlock($1)", &[&lock])
-                    .await;
+                // All of it (a lock taken twice on one session is held
+                // twice).
+                let _ = client.execute("SELECT pg_advisory_unlock_all()", &[]).await;
                 crate::pause::point("lease-release-half").await;
                 // The next holder takes it at its next look.
                 let _ = client
@@ -629,10 +635,12 @@ pub(super) async fn holder(
 /// transactions on partitions it still holds go on. Its connection that
 /// listens for task notices ends too (unread, it keeps PostgreSQL's queue
 /// of notices from shrinking; a host that lives on makes it again: see
-/// `notices.rs`). Only sessions that began before the lease ended count:
-/// a process of the same host started since (a restart at once, taking the
-/// partition its ended process gave up) is another holder, as is a session
-/// given the pid of one that ended. Returns how many ended.
+/// `notices.rs`). Only the holder's own process counts: the one whose
+/// lease session lives (any of its sessions, however late made), else
+/// sessions begun before the lease ended (a process of the same host
+/// started since, taking the partition its ended process gave up, is
+/// another holder); and only while the lease is still ended (the holder
+/// may have renewed it since it was read). Returns how many ended.
 async fn end_sessions(
     client: &tokio_postgres::Client,
     holder: &Holder,
@@ -641,10 +649,14 @@ async fn end_sessions(
     let app = format!("weft:{}", holder.owner.as_deref().unwrap_or(""));
     let row = client
         .query_one(
-            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 2000)) \
+            "WITH holder AS (SELECT split_part(application_name, '#', 2) AS process \
+               FROM pg_stat_activity WHERE pid = $1 AND split_part(application_name, '#', 1) = $2) \
+             SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 2000)) \
              FROM pg_stat_activity \
              WHERE datname = current_database() AND pid <> pg_backend_pid() \
-               AND backend_start < (SELECT expires_at FROM weft_leases WHERE part = $5) \
+               AND (SELECT expires_at < now() FROM weft_leases WHERE part = $5) \
+               AND (split_part(application_name, '#', 2) IN (SELECT process FROM holder) \
+                 OR backend_start < (SELECT expires_at FROM weft_leases WHERE part = $5)) \
                AND (pid = $1 OR (split_part(application_name, '#', 1) = $2 AND state <> 'idle' \
                  AND coalesce(nullif(split_part(application_name, '#', 3), ''), '0') = $3) \
                  OR (split_part(application_name, '#', 1) = $2 AND query = $4))",
@@ -668,8 +680,14 @@ async fn end_sessions(
 async fn renew(pg: std::sync::Weak<Pg>, lease: Arc<Lease>) {
     let every = lease.length / 4;
     let generation = lease.generation();
+    // Whether this host stood still (paused, starved: a sleep overslept by
+    // a quarter lease or more) since its last renewal that counted; a
+    // database out of reach is not this.
+    let mut stood_still = false;
     loop {
+        let slept = Instant::now();
         tokio::time::sleep(every).await;
+        stood_still |= slept.elapsed() > every * 2;
         // Fenced, or given up (a renewal now would take the store back
         // from the standby that is taking it).
         if lease.fenced.borrow().is_some() || lease.given_up.load(Ordering::SeqCst) {
@@ -678,27 +696,24 @@ async fn renew(pg: std::sync::Weak<Pg>, lease: Arc<Lease>) {
         let Some(pg) = pg.upgrade() else { return };
         // Tests hold a renewal here: the host runs on, its hold unconfirmed.
         crate::pause::point("lease-renewing").await;
-        // Late (it stood still past its lease: paused, cut off): its other
-        // partitions may be another's now, and this renewal may make its
-        // lease live again. It settles anew first, so that the lease does
-        // not count it in the assignment meanwhile (on its way out, fenced,
-        // the others would hand it partitions); not renewed until it has.
-        if lease.confirmed_ago() > lease.length {
-            if let Err(e) = pg.unsettle().await {
-                tracing::warn!(error = %e, "could not renew this host's lease on the store; retrying");
-                continue;
-            }
-        }
+        // Late after standing still past its lease: its other partitions
+        // may be another's now, and this
+        // renewal may make this lease live again. Its row is made new in
+        // the same statement, so that the lease does not count it in the
+        // assignment before it knows (fenced on its way out, the others
+        // would hand it partitions): it counts once settled anew.
+        let late = stood_still && lease.confirmed_ago() > lease.length;
         let sent = Instant::now();
-        match renew_once(&pg, &lease, generation).await {
+        match renew_once(&pg, &lease, generation, late).await {
             Ok(Renewed::Held) => {
+                stood_still = false;
                 *lease.renewed.lock().unwrap_or_else(|p| p.into_inner()) = Some(sent);
             }
             Ok(Renewed::Lost) => {
                 crate::pause::point("lease-lost").await;
                 // Out of the assignment before anything else (its renewal
                 // of a partition nobody took yet may succeed meanwhile).
-                pg.withdraw();
+                pg.withdraw_fenced();
                 let now = pg.holder_async().await.ok();
                 let by = now
                     .map(|h| {
@@ -745,7 +760,12 @@ enum Renewed {
 /// lease is still this host's (a step that leaves this version out also
 /// ends the holder's generation: its hosts are told to upgrade, not to
 /// rejoin).
-async fn renew_once(pg: &Pg, lease: &Lease, generation: i64) -> Result<Renewed, StoreError> {
+async fn renew_once(
+    pg: &Pg,
+    lease: &Lease,
+    generation: i64,
+    late: bool,
+) -> Result<Renewed, StoreError> {
     let mut session = lease.session.lock().await;
     if lease.given_up.load(Ordering::SeqCst) {
         // Given up while this renewal waited for the session.
@@ -775,10 +795,13 @@ async fn renew_once(pg: &Pg, lease: &Lease, generation: i64) -> Result<Renewed, 
         .query_one(
             "WITH renewed AS (UPDATE weft_leases SET renewed_at = now(), \
                expires_at = now() + make_interval(secs => $3), pid = pg_backend_pid() \
-               WHERE part = $4 AND owner = $1 AND generation = $2 RETURNING 1) \
+               WHERE part = $4 AND owner = $1 AND generation = $2 RETURNING 1), \
+             unsettled AS (UPDATE weft_hosts SET started_at = now(), \
+               contract_started = now(), format_started = now() \
+               WHERE host_id = $1 AND $5 RETURNING 1) \
              SELECT EXISTS (SELECT 1 FROM renewed), s.version, s.hosts_from \
              FROM (SELECT 1) AS one LEFT JOIN weft_schema AS s ON true",
-            &[&lease.host, &generation, &secs, &(pg.part() as i32)],
+            &[&lease.host, &generation, &secs, &(pg.part() as i32), &late],
         )
         .await
         .map_err(pg_err);

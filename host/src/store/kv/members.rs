@@ -251,25 +251,6 @@ impl Pg {
         Ok(())
     }
 
-    /// Makes this host's row new again (its start now), so that the other
-    /// hosts count it in the assignment only once it has settled anew: a
-    /// host about to renew a lease late (it stood still past its lease) may
-    /// have lost its other partitions, and the lease it renews would count
-    /// it meanwhile (see `Pg::live_hosts`); it keeps its row (its address:
-    /// requests for what it holds still reach it).
-    pub(super) async fn unsettle(&self) -> Result<(), StoreError> {
-        let client = self.pool().get().await.map_err(pool_err)?;
-        client
-            .execute(
-                "UPDATE weft_hosts SET started_at = now(), contract_started = now(), \
-                 format_started = now() WHERE host_id = $1",
-                &[&self.lease.host],
-            )
-            .await
-            .map_err(pg_err)?;
-        Ok(())
-    }
-
     /// Removes this host's row (a graceful stop).
     pub fn leave(&self) {
         self.left().store(true, Ordering::SeqCst);

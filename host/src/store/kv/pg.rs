@@ -554,8 +554,17 @@ impl Pg {
     /// `withdraw`), so the other hosts do not assign it partitions, which
     /// they would hand over to a host about to exit.
     pub(super) fn fence(&self, fence: super::lease::Fence) {
-        self.withdraw();
+        self.withdraw_fenced();
         self.lease.fence(fence);
+    }
+
+    /// [`Pg::withdraw`], unless this partition was given up (a handover:
+    /// a renewal or a write that raced it and found it another's is no
+    /// fence of this host, which holds and serves its other partitions).
+    pub(super) fn withdraw_fenced(&self) {
+        if !self.lease.given_up_or_fenced() {
+            self.withdraw();
+        }
     }
 
     /// Stops this host from taking partitions and deletes its row of the
